@@ -125,9 +125,11 @@ struct mqtt_frame {
 /*
  * Looks at the start of buf. Returns IOTC_OK when a whole packet is present,
  * IOTC_ERR_AGAIN when more bytes are needed (frame->total is filled in as soon as
- * the length is known, else 0), IOTC_ERR_MALFORMED for a bad type/flags or a
- * length encoding over 4 bytes or non-minimal, IOTC_ERR_TOO_LARGE when total would
- * exceed max_packet (checked as soon as the length is known, before the body arrives).
+ * the length is known, else 0), IOTC_ERR_MALFORMED for a bad type/flags
+ * (judged on the first byte alone) or a length encoding over 4 bytes (non-minimal
+ * encodings are accepted), IOTC_ERR_TOO_LARGE when total would exceed max_packet
+ * (checked as soon as the length is known, before the body arrives; max_packet 0
+ * means no limit). frame->type/flags are filled in as soon as one byte is present.
  */
 int mqtt_frame_peek(const uint8_t *buf, size_t len, size_t max_packet, struct mqtt_frame *frame);
 
@@ -152,7 +154,7 @@ int mqtt_props_next(struct iotc_span props, size_t *cursor, struct mqtt_prop *pr
 int mqtt_props_validate(struct iotc_span props);
 /* Appends one property (to a block being built; the caller adds the length prefix). */
 int mqtt_props_put(struct iotc_buf *block, const struct mqtt_prop *prop);
-/* Finds the first property with id; returns 1 if found. */
+/* Finds the first property with id; returns 1 if found, 0 if not, <0 if malformed. */
 int mqtt_props_find(struct iotc_span props, uint8_t id, struct mqtt_prop *prop);
 
 /* ---- CONNECT ---- */
@@ -174,7 +176,21 @@ struct mqtt_connect {
     bool has_password;
     struct iotc_span password;
 };
-/* pkt/len is the whole packet including fixed header. */
+/*
+ * Parsers (all packet types): pkt/len is the whole packet including the fixed header.
+ * Spans point into pkt. Errors: IOTC_ERR_INVALID when the packet is of another type
+ * (or version is not 3/4/5), IOTC_ERR_MALFORMED for wire-format violations (truncation,
+ * trailing bytes, bad UTF-8, reserved bits, packet id 0, properties not allowed in the
+ * packet), IOTC_ERR_PROTOCOL for well-formed but forbidden content (duplicate v5
+ * property, out-of-range property value, reason code the packet may not carry).
+ * Encoders append a whole packet to out, leave out unchanged on failure, and return
+ * IOTC_ERR_INVALID for fields that cannot be encoded (string over 65535 bytes,
+ * QoS > 2, packet id 0 where one is needed), IOTC_ERR_TOO_LARGE past 268435455 bytes.
+ *
+ * mqtt_connect_parse: a known protocol name with an unknown level returns
+ * IOTC_ERR_UNSUPPORTED with protocol_name and version filled in, so the caller can
+ * answer "unacceptable protocol version" (v3 code 1 / v5 0x84).
+ */
 int mqtt_connect_parse(const uint8_t *pkt, size_t len, struct mqtt_connect *c);
 /* Writes a whole packet (fixed header included), e.g. after rewriting fields. */
 int mqtt_connect_encode(struct iotc_buf *out, const struct mqtt_connect *c);
@@ -223,7 +239,11 @@ struct mqtt_subscribe {
     size_t count; /* number of filters in the packet */
     struct mqtt_sub_filter filters[MQTT_SUB_MAX_FILTERS];
 };
-/* More than MQTT_SUB_MAX_FILTERS filters: IOTC_ERR_TOO_LARGE. Zero filters: malformed. */
+/*
+ * More than MQTT_SUB_MAX_FILTERS filters: IOTC_ERR_TOO_LARGE. Zero filters: malformed.
+ * Empty or non-UTF-8 filters are malformed; wildcard placement is NOT checked here
+ * (use mqtt_topic_filter_valid per filter, so a failure code can be answered).
+ */
 int mqtt_subscribe_parse(const uint8_t *pkt, size_t len, uint8_t version, struct mqtt_subscribe *s);
 int mqtt_subscribe_encode(struct iotc_buf *out, uint8_t version, const struct mqtt_subscribe *s);
 /* UNSUBSCRIBE reuses the struct; options are 0. */

@@ -1,0 +1,26 @@
+/*
+ * The journal: one JSON object per line, flushed per line, with a monotonic
+ * timestamp. The runner judges from it, so every decision the endpoint makes
+ * (handshake, authentication, refusal, packet, disconnect) goes through here.
+ */
+#ifndef IOTC_JOURNAL_H
+#define IOTC_JOURNAL_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+struct iotc_journal;
+
+/* path NULL or "-" writes to stderr; "" disables. */
+int iotc_journal_open(const char *path, struct iotc_journal **out);
+void iotc_journal_close(struct iotc_journal *j);
+/* Adds t/wall/event to fields (stolen; may be NULL) and writes the line. */
+void iotc_journal_emit(struct iotc_journal *j, const char *event, json_t *fields);
+/* Milliseconds since the journal opened (monotonic). */
+double iotc_journal_now_ms(const struct iotc_journal *j);
+/* Milliseconds on the monotonic clock (process independent origin). */
+double iotc_mono_ms(void);
+/* ISO 8601 UTC wall clock with milliseconds into out (>= 32 bytes). */
+void iotc_wall_iso(char *out, size_t len);
+
+#endif

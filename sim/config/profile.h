@@ -1,0 +1,60 @@
+/* The endpoint profile: how this emulated IoT Core endpoint behaves. */
+#ifndef IOTC_PROFILE_H
+#define IOTC_PROFILE_H
+
+#include "cfgjson.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum iotc_tls_policy {
+    IOTC_POLICY_TLS13_1_2, /* IoTSecurityPolicy_TLS13_1_2_2022_10: TLS 1.2 and 1.3 (default) */
+    IOTC_POLICY_TLS13_1_3, /* IoTSecurityPolicy_TLS13_1_3_2022_10: TLS 1.3 only */
+    IOTC_POLICY_TLS12_1_2, /* IoTSecurityPolicy_TLS12_1_2_2022_10: TLS 1.2 only */
+};
+
+/* Logical ports of the AWS matrix. */
+enum iotc_lport { IOTC_PORT_8883, IOTC_PORT_8443, IOTC_PORT_443, IOTC_PORT_COUNT };
+extern const int iotc_lport_number[IOTC_PORT_COUNT];
+
+struct iotc_limits {
+    long long max_client_id_bytes;
+    long long max_topic_bytes;
+    long long max_topic_slashes;
+    long long max_payload_bytes;
+    long long max_filters_per_subscribe;
+    long long keepalive_min_s;
+    long long keepalive_max_s;
+    long long handshake_timeout_ms;
+    long long connect_timeout_ms; /* TLS up, no CONNECT yet */
+    long long http_idle_timeout_ms;
+    long long max_connections;
+};
+
+struct iotc_profile {
+    char *file;
+    char *name;
+    enum iotc_tls_policy policy;
+    char *policy_name;
+    bool sni_required;
+    char **endpoint_names; /* endpointAddress equivalents */
+    size_t endpoint_name_count;
+    char **domain_names; /* domain configurations */
+    size_t domain_name_count;
+    char **bind; /* listen addresses */
+    size_t bind_count;
+    int ports[IOTC_PORT_COUNT]; /* real port per logical port; 0 = ephemeral */
+    char *region;
+    char *account;
+    double time_scale; /* multiplies long timers (keep-alive, durations) */
+    struct iotc_limits limits;
+};
+
+/* Loads and validates; on failure err names the file and key path. */
+int iotc_profile_load(const char *path, struct iotc_profile *p, struct iotc_cfg_err *err);
+void iotc_profile_free(struct iotc_profile *p);
+const char *iotc_policy_name(enum iotc_tls_policy p);
+/* True when name (case-insensitive, as DNS) is an endpoint or domain name. */
+bool iotc_profile_name_known(const struct iotc_profile *p, const char *name);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * The registry: what an AWS account has registered (CAs, device certificates
+ * with their status, things). Certificate files are resolved against the PKI
+ * directory the build generates; a certificate's id is the SHA-256 of its DER,
+ * as in AWS IoT.
+ */
+#ifndef IOTC_REGISTRY_H
+#define IOTC_REGISTRY_H
+
+#include "cfgjson.h"
+
+#include <openssl/x509.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+enum iotc_cert_status {
+    IOTC_CERT_ACTIVE,
+    IOTC_CERT_INACTIVE,
+    IOTC_CERT_REVOKED,
+    IOTC_CERT_PENDING_TRANSFER,
+    IOTC_CERT_REGISTER_INACTIVE,
+    IOTC_CERT_PENDING_ACTIVATION,
+};
+
+struct iotc_reg_ca {
+    char *id;
+    char *file;
+    enum iotc_cert_status status;
+    X509 *cert;
+};
+
+struct iotc_reg_cert {
+    char *file;
+    char id[65]; /* lower-case hex SHA-256 of the DER */
+    uint8_t sha256[32];
+    enum iotc_cert_status status;
+    struct iotc_reg_ca *ca; /* NULL: registered without a CA */
+    char *thing;
+    char *common_name;
+    X509 *cert;
+};
+
+struct iotc_registry {
+    char *file;
+    struct iotc_reg_ca *cas;
+    size_t ca_count;
+    struct iotc_reg_cert *certs;
+    size_t cert_count;
+    char **things;
+    size_t thing_count;
+    X509_STORE *ca_store; /* ACTIVE registered CAs */
+};
+
+int iotc_registry_load(const char *path, const char *pki_dir, struct iotc_registry *r,
+                       struct iotc_cfg_err *err);
+void iotc_registry_free(struct iotc_registry *r);
+const struct iotc_reg_cert *iotc_registry_find_cert(const struct iotc_registry *r,
+                                                    const uint8_t sha256[32]);
+const char *iotc_cert_status_name(enum iotc_cert_status s);
+/* SHA-256 of the DER encoding; hex is 65 bytes. */
+int iotc_cert_fingerprint(X509 *cert, uint8_t sha256[32], char hex[65]);
+
+#endif

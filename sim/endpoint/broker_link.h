@@ -1,0 +1,37 @@
+/* One MQTT connection from the front door to mosquitto's private unix socket. */
+#ifndef IOTC_BROKER_LINK_H
+#define IOTC_BROKER_LINK_H
+
+#include "mqtt/mqtt.h"
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+struct iotc_blink;
+
+struct iotc_blink_cbs {
+    /* One whole packet from the broker; pkt is valid during the call only. */
+    void (*on_packet)(void *arg, const struct mqtt_frame *f, const uint8_t *pkt);
+    /* The broker closed or the socket failed; the link is dead (free it). */
+    void (*on_close)(void *arg, const char *reason);
+    /* Output fell to the write low watermark (flow control); may be NULL. */
+    void (*on_drain)(void *arg);
+    void *arg;
+};
+
+int iotc_blink_open(struct event_base *base, const char *socket_path,
+                    const struct iotc_blink_cbs *cbs, struct iotc_blink **out);
+int iotc_blink_send(struct iotc_blink *l, const void *data, size_t len);
+struct bufferevent *iotc_blink_bev(struct iotc_blink *l);
+void iotc_blink_free(struct iotc_blink *l);
+
+/*
+ * Reads whole MQTT packets from a bufferevent input: calls fn for each, stops when
+ * fn returns non-zero or input is short. Returns IOTC_OK, or the framing error
+ * (IOTC_ERR_MALFORMED / IOTC_ERR_TOO_LARGE) for the first bad packet.
+ */
+typedef int (*iotc_packet_fn)(void *arg, const struct mqtt_frame *f, const uint8_t *pkt);
+int iotc_read_packets(struct bufferevent *bev, size_t max_packet, iotc_packet_fn fn, void *arg,
+                      uint64_t *bytes_in);
+
+#endif

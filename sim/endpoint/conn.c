@@ -1,0 +1,313 @@
+/* A TLS connection from accept to close: handshake, routing to a session, journal. */
+#include "endpoint.h"
+#include "common/err.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void iotc_conn_emit(struct iotc_conn *c, const char *event, json_t *fields)
+{
+    if (!fields)
+        fields = json_object();
+    json_object_set_new(fields, "conn", json_integer((json_int_t)c->id));
+    json_object_set_new(fields, "port", json_integer(iotc_lport_number[c->lport]));
+    json_object_set_new(fields, "peer", json_string(c->peer));
+    json_object_set_new(fields, "peer_port", json_integer(c->peer_port));
+    json_object_set_new(fields, "family", json_string(c->ipv6 ? "ipv6" : "ipv4"));
+    iotc_journal_emit(c->ep->journal, event, fields);
+}
+
+static void conn__info_cb(const SSL *ssl, int where, int ret)
+{
+    if (!(where & SSL_CB_ALERT) || !(where & SSL_CB_WRITE))
+        return;
+    SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
+    struct iotc_endpoint *ep = SSL_CTX_get_app_data(ctx);
+    struct iotc_conn *c = ep ? SSL_get_ex_data(ssl, ep->ssl_idx) : NULL;
+    if (c && (ret >> 8) == SSL3_AL_FATAL)
+        c->alert_sent = ret & 0xff;
+}
+
+static void conn__free(struct iotc_conn *c)
+{
+    struct iotc_endpoint *ep = c->ep;
+    if (c->ops && c->ops->on_close)
+        c->ops->on_close(c);
+    if (c->timer)
+        event_free(c->timer);
+    if (c->free_ev)
+        event_free(c->free_ev);
+    if (c->bev)
+        bufferevent_free(c->bev); /* frees the SSL and closes the socket */
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        ep->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    ep->conn_count--;
+    free(c->sni);
+    free(c);
+}
+
+static void conn__on_free_ev(evutil_socket_t fd, short what, void *arg)
+{
+    conn__free(arg);
+}
+
+/* Freed on the next loop turn, so callers up the stack may still look at c->closing. */
+static void conn__defer_free(struct iotc_conn *c)
+{
+    if (!c->free_ev)
+        c->free_ev = evtimer_new(c->ep->base, conn__on_free_ev, c);
+    struct timeval zero = {0, 0};
+    if (!c->free_ev || evtimer_add(c->free_ev, &zero) != 0)
+        conn__free(c);
+}
+
+static void conn__flushed(struct bufferevent *bev, void *arg)
+{
+    conn__free(arg);
+}
+
+static void conn__late_event(struct bufferevent *bev, short what, void *arg)
+{
+    conn__free(arg);
+}
+
+void iotc_conn_close(struct iotc_conn *c, const char *by, const char *reason)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    json_t *f = json_pack("{s:s, s:s, s:I, s:I, s:f}", "by", by, "reason", reason, "bytes_in",
+                          (json_int_t)c->bytes_in, "bytes_out", (json_int_t)c->bytes_out,
+                          "duration_ms", iotc_mono_ms() - c->t_accept);
+    iotc_conn_emit(c, "conn.close", f);
+    if (c->ops && c->ops->on_close) {
+        c->ops->on_close(c);
+        c->ops = NULL;
+    }
+    if (c->timer)
+        event_del(c->timer);
+    /* Let a final CONNACK, DISCONNECT or HTTP response reach the client first. */
+    if (c->bev && c->handshake_done &&
+        evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+        bufferevent_disable(c->bev, EV_READ);
+        bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+        bufferevent_setcb(c->bev, NULL, conn__flushed, conn__late_event, c);
+        return;
+    }
+    conn__defer_free(c);
+}
+
+int iotc_conn_write(struct iotc_conn *c, const void *data, size_t len)
+{
+    if (c->closing || !c->bev)
+        return IOTC_ERR_IO;
+    c->bytes_out += len;
+    return bufferevent_write(c->bev, data, len) == 0 ? IOTC_OK : IOTC_ERR_NOMEM;
+}
+
+static void conn__on_read(struct bufferevent *bev, void *arg)
+{
+    struct iotc_conn *c = arg;
+    if (c->ops && c->ops->on_read)
+        c->ops->on_read(c);
+}
+
+static void conn__on_write(struct bufferevent *bev, void *arg)
+{
+    struct iotc_conn *c = arg;
+    if (c->ops && c->ops->on_drain)
+        c->ops->on_drain(c);
+}
+
+static const char *conn__mode_name(enum iotc_conn_mode m)
+{
+    switch (m) {
+    case IOTC_MODE_MQTT_X509: return "mqtt-x509";
+    case IOTC_MODE_HTTP_X509: return "https-x509";
+    case IOTC_MODE_MQTT_CUSTOM: return "mqtt-custom";
+    case IOTC_MODE_DOOR_443: return "door-443";
+    default: return "none";
+    }
+}
+
+static void conn__handshake_done(struct iotc_conn *c)
+{
+    c->handshake_done = true;
+    event_del(c->timer);
+    const unsigned char *alpn = NULL;
+    unsigned alpn_len = 0;
+    SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
+    json_t *f = json_object();
+    json_object_set_new(f, "result", json_string("ok"));
+    json_object_set_new(f, "version", json_string(SSL_get_version(c->ssl)));
+    json_object_set_new(f, "cipher", json_string(SSL_get_cipher_name(c->ssl)));
+    json_object_set_new(f, "alpn", alpn_len ? json_stringn((const char *)alpn, alpn_len)
+                                            : json_null());
+    json_object_set_new(f, "sni", c->sni ? json_string(c->sni) : json_null());
+    json_object_set_new(f, "mode", json_string(conn__mode_name(c->mode)));
+    json_object_set_new(f, "client_cert", json_boolean(c->cert != NULL));
+    iotc_conn_emit(c, "tls.handshake", f);
+
+    switch (c->mode) {
+    case IOTC_MODE_MQTT_X509:
+    case IOTC_MODE_MQTT_CUSTOM:
+        c->ops = &iotc_mqtt_session_ops;
+        break;
+    case IOTC_MODE_HTTP_X509:
+        c->ops = &iotc_https_session_ops;
+        break;
+    default:
+        c->ops = &iotc_door_session_ops;
+        break;
+    }
+    if (c->ops->start(c) != IOTC_OK) {
+        iotc_conn_close(c, "endpoint", "session start failed");
+        return;
+    }
+    /* Bytes may have arrived with the last handshake flight. */
+    if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0 && !c->closing)
+        c->ops->on_read(c);
+}
+
+static void conn__on_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct iotc_conn *c = arg;
+    if (what & BEV_EVENT_CONNECTED) {
+        conn__handshake_done(c);
+        return;
+    }
+    if (!c->handshake_done) {
+        char reason[256];
+        unsigned long e = bufferevent_get_openssl_error(bev);
+        if (c->refuse_reason[0])
+            snprintf(reason, sizeof reason, "%s", c->refuse_reason);
+        else if (e)
+            snprintf(reason, sizeof reason, "%s", ERR_reason_error_string(e));
+        else
+            snprintf(reason, sizeof reason, "%s",
+                     (what & BEV_EVENT_EOF) ? "client closed during the handshake"
+                                            : "handshake failed");
+        json_t *f = json_object();
+        json_object_set_new(f, "stage", json_string(c->hello_seen ? "handshake" : "client_hello"));
+        json_object_set_new(f, "reason", json_string(reason));
+        json_object_set_new(f, "alert", c->alert_sent >= 0
+                                            ? json_string(SSL_alert_desc_string_long(c->alert_sent))
+                                            : json_null());
+        iotc_conn_emit(c, "tls.refused", f);
+        while (bufferevent_get_openssl_error(bev))
+            ;
+        iotc_conn_close(c, (what & BEV_EVENT_EOF) ? "client" : "endpoint", reason);
+        return;
+    }
+    if (what & BEV_EVENT_EOF) {
+        iotc_conn_close(c, "client", "connection closed by client");
+    } else if (what & BEV_EVENT_ERROR) {
+        unsigned long e = bufferevent_get_openssl_error(bev);
+        char reason[200];
+        snprintf(reason, sizeof reason, "connection error: %s",
+                 e ? ERR_reason_error_string(e) : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        while (bufferevent_get_openssl_error(bev))
+            ;
+        iotc_conn_close(c, "client", reason);
+    }
+}
+
+static void conn__on_handshake_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct iotc_conn *c = arg;
+    json_t *f = json_pack("{s:s, s:s, s:n}", "stage", c->hello_seen ? "handshake" : "client_hello",
+                          "reason", "handshake timeout", "alert");
+    iotc_conn_emit(c, "tls.refused", f);
+    iotc_conn_close(c, "endpoint", "handshake timeout");
+}
+
+static void conn__peer(struct iotc_conn *c, struct sockaddr *sa)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (sa->sa_family == AF_INET6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
+        c->peer_port = ntohs(s6->sin6_port);
+        c->ipv6 = !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr);
+        snprintf(c->peer, sizeof c->peer, "[%s]:%d", host, c->peer_port);
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
+        c->peer_port = ntohs(s4->sin_port);
+        snprintf(c->peer, sizeof c->peer, "%s:%d", host, c->peer_port);
+    }
+}
+
+void iotc_conn_accept(struct iotc_endpoint *ep, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, enum iotc_lport lport)
+{
+    if ((long long)ep->conn_count >= ep->profile.limits.max_connections) {
+        evutil_closesocket(fd);
+        iotc_journal_emit(ep->journal, "endpoint.refused",
+                          json_pack("{s:s}", "reason", "max_connections reached"));
+        return;
+    }
+    struct iotc_conn *c = calloc(1, sizeof *c);
+    SSL *ssl = SSL_new(ep->ctx);
+    if (!c || !ssl) {
+        free(c);
+        SSL_free(ssl);
+        evutil_closesocket(fd);
+        return;
+    }
+    c->ep = ep;
+    c->id = ++ep->next_conn_id;
+    c->lport = lport;
+    c->alert_sent = -1;
+    c->t_accept = iotc_mono_ms();
+    conn__peer(c, sa);
+    c->next = ep->conns;
+    if (ep->conns)
+        ep->conns->prev = c;
+    ep->conns = c;
+    ep->conn_count++;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    SSL_set_ex_data(ssl, ep->ssl_idx, c);
+    SSL_set_info_callback(ssl, conn__info_cb);
+    c->ssl = ssl;
+    c->bev = bufferevent_openssl_socket_new(ep->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                            BEV_OPT_CLOSE_ON_FREE);
+    if (!c->bev) {
+        SSL_free(ssl);
+        evutil_closesocket(fd);
+        c->ssl = NULL;
+        conn__free(c);
+        return;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+    iotc_conn_emit(c, "conn.accept", NULL);
+    bufferevent_setcb(c->bev, conn__on_read, conn__on_write, conn__on_event, c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    c->timer = evtimer_new(ep->base, conn__on_handshake_timeout, c);
+    struct timeval tv = {ep->profile.limits.handshake_timeout_ms / 1000,
+                         (ep->profile.limits.handshake_timeout_ms % 1000) * 1000};
+    evtimer_add(c->timer, &tv);
+}
+
+void iotc_conn_close_all(struct iotc_endpoint *ep, const char *reason)
+{
+    while (ep->conns) {
+        struct iotc_conn *c = ep->conns;
+        if (!c->closing)
+            iotc_conn_close(c, "endpoint", reason);
+        if (ep->conns == c) /* close deferred for a flush: drop it now */
+            conn__free(c);
+    }
+}

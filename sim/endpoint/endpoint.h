@@ -1,0 +1,134 @@
+/*
+ * The emulated AWS IoT Core endpoint (the "front door"): TLS policy, SNI/ALPN
+ * routing, X.509 authentication against the registry, AWS MQTT rules, HTTPS
+ * publish, and a relay of MQTT to the mosquitto it supervises. One libevent
+ * loop, no thread per connection.
+ */
+#ifndef IOTC_ENDPOINT_H
+#define IOTC_ENDPOINT_H
+
+#include "broker/broker.h"
+#include "common/buf.h"
+#include "common/journal.h"
+#include "config/profile.h"
+#include "config/registry.h"
+#include "mqtt/mqtt.h"
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <jansson.h>
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* What a TLS connection turned out to be, from its port and ALPN. */
+enum iotc_conn_mode {
+    IOTC_MODE_NONE,
+    IOTC_MODE_MQTT_X509,  /* 8883, or 443 + x-amzn-mqtt-ca */
+    IOTC_MODE_HTTP_X509,  /* 8443, or 443 + x-amzn-http-ca */
+    IOTC_MODE_MQTT_CUSTOM, /* 443 + mqtt: custom authorizer */
+    IOTC_MODE_DOOR_443,   /* 443 without ALPN (or http/1.1): SigV4, custom auth, WSS */
+};
+
+struct iotc_endpoint;
+#define IOTC_MAX_BIND 4
+struct iotc_conn;
+
+/* A protocol session running on top of an established TLS connection. */
+struct iotc_session_ops {
+    const char *name;
+    int (*start)(struct iotc_conn *c);
+    void (*on_read)(struct iotc_conn *c);
+    void (*on_close)(struct iotc_conn *c); /* release session state; conn is going away */
+    void (*on_drain)(struct iotc_conn *c); /* output fell to the low watermark; may be NULL */
+};
+
+struct iotc_conn {
+    struct iotc_endpoint *ep;
+    uint64_t id;
+    enum iotc_lport lport;
+    bool ipv6;
+    char peer[64];
+    int peer_port;
+    SSL *ssl;
+    struct bufferevent *bev;
+    struct event *timer;   /* handshake timeout; sessions keep their own timers */
+    struct event *free_ev; /* deferred free after close */
+    double t_accept;
+    bool handshake_done;
+    bool closing;
+    /* ClientHello facts */
+    char *sni;
+    int hello_seen;
+    enum iotc_conn_mode mode;
+    const char *alpn; /* protocol we select, NULL for none */
+    int alert_sent;   /* last alert we sent, -1 none */
+    char refuse_reason[160];
+    /* authentication */
+    const struct iotc_reg_cert *cert;
+    char principal[160];
+    /* session */
+    const struct iotc_session_ops *ops;
+    void *session;
+    uint64_t bytes_in, bytes_out;
+    struct iotc_conn *prev, *next;
+};
+
+struct iotc_endpoint {
+    struct event_base *base;
+    struct iotc_profile profile;
+    struct iotc_registry registry;
+    struct iotc_journal *journal;
+    SSL_CTX *ctx;
+    int ssl_idx;
+    struct iotc_broker *broker;
+    char *run_dir;
+    char *pki_dir;
+    struct evconnlistener *listeners[IOTC_PORT_COUNT][IOTC_MAX_BIND];
+    int bound_port[IOTC_PORT_COUNT];
+    uint64_t next_conn_id;
+    size_t conn_count;
+    struct iotc_conn *conns;
+    bool journal_packets; /* journal every MQTT packet (off for benchmarks) */
+    uint32_t next_https_client;
+};
+
+/* tls_policy.c */
+int iotc_tls_ctx_new(struct iotc_endpoint *ep, SSL_CTX **out, char *err, size_t errlen);
+const char *iotc_tls_version_name(int version);
+/* hello.c: ClientHello inspection, SNI and ALPN routing (installed by tls_policy.c) */
+int iotc_hello_cb(SSL *ssl, int *alert, void *arg);
+int iotc_alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                        const unsigned char *in, unsigned int inlen, void *arg);
+/* x509_auth.c: client certificate check against the registry */
+int iotc_x509_verify_cb(X509_STORE_CTX *store, void *arg);
+
+/* listener.c */
+int iotc_listeners_open(struct iotc_endpoint *ep, char *err, size_t errlen);
+void iotc_listeners_close(struct iotc_endpoint *ep);
+
+/* conn.c */
+void iotc_conn_accept(struct iotc_endpoint *ep, evutil_socket_t fd, struct sockaddr *sa,
+                      int salen, enum iotc_lport lport);
+/* Journals conn.close and frees the connection once pending output is written. */
+void iotc_conn_close(struct iotc_conn *c, const char *by, const char *reason);
+int iotc_conn_write(struct iotc_conn *c, const void *data, size_t len);
+void iotc_conn_emit(struct iotc_conn *c, const char *event, json_t *fields);
+void iotc_conn_close_all(struct iotc_endpoint *ep, const char *reason);
+
+/* sessions */
+extern const struct iotc_session_ops iotc_mqtt_session_ops;
+extern const struct iotc_session_ops iotc_https_session_ops;
+extern const struct iotc_session_ops iotc_door_session_ops;
+
+/* mqtt_rules.c: AWS IoT MQTT limits (reference section 3); NULL when fine, else why not */
+const char *iotc_rule_client_id(const struct iotc_limits *l, struct iotc_span id);
+const char *iotc_rule_topic(const struct iotc_limits *l, struct iotc_span topic);
+const char *iotc_rule_filter(const struct iotc_limits *l, struct iotc_span filter);
+uint16_t iotc_rule_keepalive(const struct iotc_limits *l, uint16_t requested);
+
+/* serve.c */
+int iotc_serve_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,336 @@
+/*
+ * HTTPS publish (8443, and 443 with ALPN x-amzn-http-ca): POST /topics/<topic>?qos=0|1
+ * [&retain=true]. Each HTTPS connection that publishes gets its own stamped MQTT
+ * connection to the broker, so QoS 1 can answer 200 only after the broker's PUBACK.
+ * The same reader serves the 443 door (no ALPN), which this build refuses clearly
+ * until SigV4 and custom authorizers exist.
+ */
+#include "broker_link.h"
+#include "endpoint.h"
+#include "common/err.h"
+#include "common/stamp.h"
+#include "http/http.h"
+
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HS_PUBLISH_TIMEOUT_MS 10000
+
+enum hs_link { HS_LINK_NONE, HS_LINK_CONNECTING, HS_LINK_READY };
+
+struct https_sess {
+    struct iotc_conn *c;
+    struct iotc_http_reader *rd;
+    bool door;
+    bool busy;        /* a request is being answered; later ones wait in the input buffer */
+    bool keep_alive;
+    int qos;
+    uint16_t wait_pid;
+    uint16_t next_pid;
+    struct iotc_blink *link;
+    enum hs_link lstate;
+    struct iotc_buf pending; /* PUBLISH waiting for the broker's CONNACK */
+    struct iotc_buf out;
+    struct event *timer; /* idle timeout between requests, publish timeout during one */
+};
+
+static void hs__process(struct https_sess *s);
+
+static void hs__arm(struct https_sess *s, long long ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000 * 1000)};
+    evtimer_add(s->timer, &tv);
+}
+
+static void hs__respond(struct https_sess *s, int status, const char *message)
+{
+    struct iotc_conn *c = s->c;
+    iotc_buf_reset(&s->out);
+    bool keep = s->keep_alive && status < 500;
+    if (iotc_http_json_error(&s->out, status, message, keep) == IOTC_OK)
+        iotc_conn_write(c, s->out.p, s->out.len);
+    iotc_conn_emit(c, "http.response", json_pack("{s:i, s:s}", "status", status, "message", message));
+    s->busy = false;
+    if (!keep) {
+        iotc_conn_close(c, "endpoint", status < 400 ? "HTTP exchange done (Connection: close)"
+                                                    : "HTTP request refused");
+        return;
+    }
+    iotc_http_reader_next(s->rd);
+    hs__arm(s, c->ep->profile.limits.http_idle_timeout_ms);
+    hs__process(s);
+}
+
+static void hs__on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct https_sess *s = arg;
+    if (s->busy) {
+        s->keep_alive = false;
+        hs__respond(s, 500, "broker did not acknowledge the publish in time");
+        return;
+    }
+    iotc_conn_close(s->c, "endpoint", "HTTP idle timeout");
+}
+
+static int hs__encode_publish(struct https_sess *s, const char *topic, const struct iotc_buf *body,
+                              int qos, bool retain)
+{
+    struct mqtt_publish p = {.qos = (uint8_t)qos, .retain = retain,
+                             .topic = iotc_span_str(topic),
+                             .payload = {body->p, body->len}};
+    if (qos) {
+        if (++s->next_pid == 0)
+            s->next_pid = 1;
+        p.packet_id = s->next_pid;
+        s->wait_pid = s->next_pid;
+    }
+    iotc_buf_reset(&s->pending);
+    return mqtt_publish_encode(&s->pending, MQTT_V311, &p);
+}
+
+static void hs__published(struct https_sess *s)
+{
+    hs__respond(s, 200, "OK");
+}
+
+static void hs__broker_packet(void *arg, const struct mqtt_frame *f, const uint8_t *pkt)
+{
+    struct https_sess *s = arg;
+    if (f->type == MQTT_CONNACK && s->lstate == HS_LINK_CONNECTING) {
+        struct mqtt_connack ca;
+        if (mqtt_connack_parse(pkt, f->total, MQTT_V311, &ca) != IOTC_OK || ca.code != 0) {
+            s->keep_alive = false;
+            hs__respond(s, 500, "broker refused the publishing session");
+            return;
+        }
+        s->lstate = HS_LINK_READY;
+        iotc_blink_send(s->link, s->pending.p, s->pending.len);
+        if (s->qos == 0)
+            hs__published(s);
+        return;
+    }
+    if (f->type == MQTT_PUBACK && s->busy && s->qos == 1) {
+        struct mqtt_ack a;
+        if (mqtt_ack_parse(pkt, f->total, MQTT_V311, &a) == IOTC_OK && a.packet_id == s->wait_pid)
+            hs__published(s);
+    }
+}
+
+static void hs__broker_closed(void *arg, const char *reason)
+{
+    struct https_sess *s = arg;
+    s->lstate = HS_LINK_NONE;
+    iotc_blink_free(s->link);
+    s->link = NULL;
+    if (s->busy) {
+        s->keep_alive = false;
+        hs__respond(s, 500, "broker connection lost");
+    }
+}
+
+static int hs__open_link(struct https_sess *s)
+{
+    struct iotc_conn *c = s->c;
+    char id[64], stamp[IOTC_STAMP_LEN + 1];
+    snprintf(id, sizeof id, "iotconform-https-%llu", (unsigned long long)c->id);
+    if (!iotc_broker_is_ready(c->ep->broker))
+        return IOTC_ERR_IO;
+    if (iotc_stamp_make(iotc_broker_secret(c->ep->broker), IOTC_STAMP_SECRET_LEN, id, strlen(id),
+                        c->principal, strlen(c->principal), stamp))
+        return IOTC_ERR_CRYPTO;
+    /* mosquitto refuses keep-alive 0 from MQTT 3.1.1 clients when max_keepalive is set. */
+    struct mqtt_connect cn = {.protocol_name = IOTC_SPAN_LIT("MQTT"), .version = MQTT_V311,
+                              .clean_start = true, .keepalive = 65535,
+                              .client_id = iotc_span_str(id), .has_username = true,
+                              .username = iotc_span_str(c->principal), .has_password = true,
+                              .password = iotc_span_str(stamp)};
+    iotc_buf_reset(&s->out);
+    if (mqtt_connect_encode(&s->out, &cn) != IOTC_OK)
+        return IOTC_ERR_NOMEM;
+    struct iotc_blink_cbs cbs = {hs__broker_packet, hs__broker_closed, NULL, s};
+    int rc = iotc_blink_open(c->ep->base, iotc_broker_socket_path(c->ep->broker), &cbs, &s->link);
+    if (rc)
+        return rc;
+    s->lstate = HS_LINK_CONNECTING;
+    return iotc_blink_send(s->link, s->out.p, s->out.len);
+}
+
+static void hs__publish(struct https_sess *s, const struct iotc_http_req *q)
+{
+    struct iotc_conn *c = s->c;
+    const struct iotc_limits *lim = &c->ep->profile.limits;
+    char *qos = NULL, *retain = NULL;
+    const char *topic = q->path ? q->path + strlen("/topics/") : NULL;
+    const char *why = NULL;
+    int status = 400;
+    bool retain_flag = false;
+    int qrc = iotc_http_query_get(q->query, "qos", &qos);
+    int rrc = iotc_http_query_get(q->query, "retain", &retain);
+    s->qos = 0;
+    if (!topic || !*topic)
+        why = "topic missing or not URL-encoded correctly";
+    else if ((why = iotc_rule_topic(lim, iotc_span_str(topic))))
+        ;
+    else if (qrc == IOTC_ERR_MALFORMED || (qrc == IOTC_OK && strcmp(qos, "0") && strcmp(qos, "1")))
+        why = "qos must be 0 or 1";
+    else if (rrc == IOTC_ERR_MALFORMED ||
+             (rrc == IOTC_OK && strcmp(retain, "true") && strcmp(retain, "false")))
+        why = "retain must be true or false";
+    else if ((long long)q->body.len > lim->max_payload_bytes)
+        why = "payload larger than 128 KB";
+    if (!why) {
+        s->qos = qrc == IOTC_OK ? qos[0] - '0' : 0;
+        retain_flag = rrc == IOTC_OK && strcmp(retain, "true") == 0;
+    }
+    iotc_conn_emit(c, "http.request",
+                   json_pack("{s:s, s:s?, s:s?, s:i, s:b, s:I}", "method", q->method, "path",
+                             q->path, "topic", topic, "qos", s->qos, "retain", retain_flag,
+                             "bytes", (json_int_t)q->body.len));
+    free(qos);
+    free(retain);
+    if (why) {
+        hs__respond(s, status, why);
+        return;
+    }
+    if (hs__encode_publish(s, topic, &q->body, s->qos, retain_flag) != IOTC_OK) {
+        hs__respond(s, 500, "cannot encode publish");
+        return;
+    }
+    hs__arm(s, HS_PUBLISH_TIMEOUT_MS);
+    if (s->lstate == HS_LINK_NONE) {
+        if (hs__open_link(s) != IOTC_OK) {
+            s->keep_alive = false;
+            hs__respond(s, 503, "broker unavailable");
+        }
+        return;
+    }
+    if (s->lstate == HS_LINK_READY) {
+        iotc_blink_send(s->link, s->pending.p, s->pending.len);
+        if (s->qos == 0)
+            hs__published(s);
+    }
+}
+
+static void hs__request(struct https_sess *s, const struct iotc_http_req *q)
+{
+    s->busy = true;
+    s->keep_alive = q->keep_alive;
+    if (s->door) {
+        iotc_conn_emit(s->c, "http.request",
+                       json_pack("{s:s, s:s?}", "method", q->method, "path", q->path));
+        s->keep_alive = false;
+        hs__respond(s, 403,
+                    "SigV4 and custom authentication are not available on this endpoint; use "
+                    "X.509 on 8443, or on 443 with ALPN x-amzn-http-ca / x-amzn-mqtt-ca");
+        return;
+    }
+    if (strcmp(q->method, "POST") != 0) {
+        iotc_conn_emit(s->c, "http.request",
+                       json_pack("{s:s, s:s?}", "method", q->method, "path", q->path));
+        hs__respond(s, 405, "HTTPS is publish-only: use POST /topics/<topic>");
+        return;
+    }
+    if (!q->path || strncmp(q->path, "/topics/", 8) != 0) {
+        iotc_conn_emit(s->c, "http.request",
+                       json_pack("{s:s, s:s?}", "method", q->method, "path", q->path));
+        hs__respond(s, 404, "unknown path: use POST /topics/<url-encoded topic>?qos=0|1");
+        return;
+    }
+    hs__publish(s, q);
+}
+
+static void hs__process(struct https_sess *s)
+{
+    struct iotc_conn *c = s->c;
+    while (!c->closing && !s->busy) {
+        struct evbuffer *in = bufferevent_get_input(c->bev);
+        size_t len = evbuffer_get_length(in);
+        if (len == 0)
+            return;
+        const uint8_t *data = evbuffer_pullup(in, -1);
+        size_t used = 0;
+        int rc = iotc_http_reader_feed(s->rd, data, len, &used);
+        evbuffer_drain(in, used);
+        c->bytes_in += used;
+        if (rc == IOTC_ERR_AGAIN)
+            return;
+        if (rc != IOTC_OK) {
+            char why[160];
+            snprintf(why, sizeof why, "malformed HTTP request: %s", iotc_http_reader_error(s->rd));
+            iotc_conn_emit(c, "http.refused", json_pack("{s:s}", "reason", why));
+            s->busy = true;
+            s->keep_alive = false;
+            hs__respond(s, 400, why);
+            return;
+        }
+        hs__request(s, iotc_http_reader_request(s->rd));
+    }
+}
+
+static void hs__on_read(struct iotc_conn *c)
+{
+    hs__process(c->session);
+}
+
+static int hs__start_common(struct iotc_conn *c, bool door)
+{
+    struct https_sess *s = calloc(1, sizeof *s);
+    if (!s)
+        return IOTC_ERR_NOMEM;
+    struct iotc_http_limits lim = {0};
+    lim.max_body = (size_t)c->ep->profile.limits.max_payload_bytes + 1;
+    s->c = c;
+    s->door = door;
+    s->rd = iotc_http_reader_new(&lim);
+    s->timer = evtimer_new(c->ep->base, hs__on_timer, s);
+    if (!s->rd || !s->timer) {
+        iotc_http_reader_free(s->rd);
+        if (s->timer)
+            event_free(s->timer);
+        free(s);
+        return IOTC_ERR_NOMEM;
+    }
+    c->session = s;
+    hs__arm(s, c->ep->profile.limits.http_idle_timeout_ms);
+    return IOTC_OK;
+}
+
+static int hs__start(struct iotc_conn *c)
+{
+    return hs__start_common(c, false);
+}
+
+static int hs__start_door(struct iotc_conn *c)
+{
+    return hs__start_common(c, true);
+}
+
+static void hs__on_close(struct iotc_conn *c)
+{
+    struct https_sess *s = c->session;
+    if (!s)
+        return;
+    iotc_blink_free(s->link);
+    iotc_http_reader_free(s->rd);
+    event_free(s->timer);
+    iotc_buf_free(&s->pending);
+    iotc_buf_free(&s->out);
+    free(s);
+    c->session = NULL;
+}
+
+const struct iotc_session_ops iotc_https_session_ops = {
+    .name = "https",
+    .start = hs__start,
+    .on_read = hs__on_read,
+    .on_close = hs__on_close,
+};
+
+const struct iotc_session_ops iotc_door_session_ops = {
+    .name = "door-443",
+    .start = hs__start_door,
+    .on_read = hs__on_read,
+    .on_close = hs__on_close,
+};

@@ -1,0 +1,144 @@
+/*
+ * Listening sockets: every logical port on every bind address (IPv4 and IPv6).
+ * With an ephemeral port the first address picks the number and the others bind
+ * the same number, so one port means the same row on both families.
+ */
+#include "endpoint.h"
+#include "common/err.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+struct listener__arg {
+    struct iotc_endpoint *ep;
+    enum iotc_lport lport;
+};
+static struct listener__arg listener__args[IOTC_PORT_COUNT];
+
+static void listener__on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                                int salen, void *arg)
+{
+    struct listener__arg *a = arg;
+    iotc_conn_accept(a->ep, fd, sa, salen, a->lport);
+}
+
+static void listener__on_error(struct evconnlistener *l, void *arg)
+{
+    struct listener__arg *a = arg;
+    int e = EVUTIL_SOCKET_ERROR();
+    /* EMFILE and friends: keep the listener; the journal says why accepts stall. */
+    iotc_journal_emit(a->ep->journal, "endpoint.accept_error",
+                      json_pack("{s:i, s:s}", "port", iotc_lport_number[a->lport], "error",
+                                evutil_socket_error_to_string(e)));
+}
+
+static int listener__addr(const char *host, int port, struct sockaddr_storage *ss, int *len)
+{
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        *len = sizeof *v4;
+        return IOTC_OK;
+    }
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        *len = sizeof *v6;
+        return IOTC_OK;
+    }
+    return IOTC_ERR_CONFIG;
+}
+
+static int listener__bound_port(struct evconnlistener *l)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(evconnlistener_get_fd(l), (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+static void listener__close_port(struct iotc_endpoint *ep, int i)
+{
+    for (int b = 0; b < IOTC_MAX_BIND; b++) {
+        if (ep->listeners[i][b])
+            evconnlistener_free(ep->listeners[i][b]);
+        ep->listeners[i][b] = NULL;
+    }
+}
+
+static int listener__open_port(struct iotc_endpoint *ep, int i, char *err, size_t errlen)
+{
+    const struct iotc_profile *p = &ep->profile;
+    unsigned flags = LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
+                     LEV_OPT_BIND_IPV6ONLY;
+    for (int attempt = 0; attempt < 32; attempt++) {
+        int port = p->ports[i];
+        bool retry = false;
+        for (size_t b = 0; b < p->bind_count && b < IOTC_MAX_BIND; b++) {
+            struct sockaddr_storage ss;
+            int len;
+            if (listener__addr(p->bind[b], port, &ss, &len)) {
+                snprintf(err, errlen, "%s: $.bind[%zu]: '%s' is not an IP address", p->file, b,
+                         p->bind[b]);
+                return IOTC_ERR_CONFIG;
+            }
+            struct evconnlistener *l = evconnlistener_new_bind(
+                ep->base, listener__on_accept, &listener__args[i], flags, 1024,
+                (struct sockaddr *)&ss, len);
+            if (!l) {
+                int e = errno;
+                if (p->ports[i] == 0 && b > 0 && e == EADDRINUSE) {
+                    retry = true; /* the number our first family got is taken on this one */
+                    break;
+                }
+                snprintf(err, errlen, "cannot listen on [%s]:%d for logical port %d: %s%s",
+                         p->bind[b], port, iotc_lport_number[i], strerror(e),
+                         e == EACCES ? " (ports below 1024 need privileges: use --port-base or "
+                                       "--ports)"
+                                     : "");
+                listener__close_port(ep, i);
+                return IOTC_ERR_IO;
+            }
+            evconnlistener_set_error_cb(l, listener__on_error);
+            ep->listeners[i][b] = l;
+            if (b == 0)
+                port = listener__bound_port(l);
+        }
+        if (!retry) {
+            ep->bound_port[i] = port;
+            return IOTC_OK;
+        }
+        listener__close_port(ep, i);
+    }
+    snprintf(err, errlen, "could not find a free port shared by all bind addresses");
+    return IOTC_ERR_IO;
+}
+
+int iotc_listeners_open(struct iotc_endpoint *ep, char *err, size_t errlen)
+{
+    for (int i = 0; i < IOTC_PORT_COUNT; i++) {
+        listener__args[i].ep = ep;
+        listener__args[i].lport = (enum iotc_lport)i;
+        int rc = listener__open_port(ep, i, err, errlen);
+        if (rc) {
+            iotc_listeners_close(ep);
+            return rc;
+        }
+    }
+    return IOTC_OK;
+}
+
+void iotc_listeners_close(struct iotc_endpoint *ep)
+{
+    for (int i = 0; i < IOTC_PORT_COUNT; i++)
+        listener__close_port(ep, i);
+}

@@ -1,0 +1,618 @@
+/*
+ * MQTT over TLS: the relay between one device and mosquitto. The front door
+ * parses every packet in both directions so it can apply AWS IoT's rules, stamp
+ * the identity on CONNECT, shape CONNACK like AWS, own the keep-alive timer and
+ * journal what happened. Bytes are forwarded unchanged unless a rule rewrites them.
+ */
+#include "broker_link.h"
+#include "endpoint.h"
+#include "common/err.h"
+#include "common/stamp.h"
+
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MS_HIGH_WATER (1u << 20) /* pause the other side above this much queued output */
+#define MS_LOW_WATER (256u << 10)
+
+enum ms_state { MS_WAIT_CONNECT, MS_WAIT_CONNACK, MS_LIVE, MS_DONE };
+
+struct mqtt_sess {
+    struct iotc_conn *c;
+    enum ms_state state;
+    uint8_t version;
+    char *client_id;
+    bool assigned_id;
+    uint16_t ka_requested, ka_effective;
+    struct iotc_blink *link;
+    struct event *timer; /* CONNECT deadline, then keep-alive */
+    bool taken_over;
+    struct iotc_buf out;
+};
+
+static const char *ms__lifecycle_reason(uint8_t v5_reason)
+{
+    switch (v5_reason) {
+    case MQTT_RC_SESSION_TAKEN_OVER: return "DUPLICATE_CLIENTID";
+    case MQTT_RC_KEEP_ALIVE_TIMEOUT: return "MQTT_KEEP_ALIVE_TIMEOUT";
+    case MQTT_RC_NOT_AUTHORIZED: return "FORBIDDEN_ACCESS";
+    default: return "SERVER_INITIATED_DISCONNECT";
+    }
+}
+
+static size_t ms__max_packet(const struct iotc_conn *c)
+{
+    /* Room for a maximum payload plus the largest topic and properties. */
+    return (size_t)c->ep->profile.limits.max_payload_bytes + 65536 + 1024;
+}
+
+static void ms__arm(struct mqtt_sess *s, double ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((long long)ms % 1000 * 1000)};
+    evtimer_add(s->timer, &tv);
+}
+
+static void ms__arm_keepalive(struct mqtt_sess *s)
+{
+    double ms = s->ka_effective * 1500.0 * s->c->ep->profile.time_scale;
+    ms__arm(s, ms < 1 ? 1 : ms);
+}
+
+static void ms__journal(struct mqtt_sess *s, const char *event, const struct mqtt_frame *f,
+                        const uint8_t *pkt, bool always)
+{
+    struct iotc_conn *c = s->c;
+    if (!always && !c->ep->journal_packets)
+        return;
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string(mqtt_type_name(f->type)));
+    json_object_set_new(o, "bytes", json_integer((json_int_t)f->total));
+    if (s->client_id)
+        json_object_set_new(o, "client_id", json_string(s->client_id));
+    switch (f->type) {
+    case MQTT_PUBLISH: {
+        struct mqtt_publish p;
+        if (mqtt_publish_parse(pkt, f->total, s->version, &p) == IOTC_OK) {
+            json_object_set_new(o, "topic", json_stringn((const char *)p.topic.p, p.topic.n));
+            json_object_set_new(o, "qos", json_integer(p.qos));
+            json_object_set_new(o, "retain", json_boolean(p.retain));
+            json_object_set_new(o, "dup", json_boolean(p.dup));
+            json_object_set_new(o, "packet_id", json_integer(p.packet_id));
+            json_object_set_new(o, "payload_bytes", json_integer((json_int_t)p.payload.n));
+        }
+        break;
+    }
+    case MQTT_PUBACK: {
+        struct mqtt_ack a;
+        if (mqtt_ack_parse(pkt, f->total, s->version, &a) == IOTC_OK) {
+            json_object_set_new(o, "packet_id", json_integer(a.packet_id));
+            json_object_set_new(o, "reason", json_integer(a.reason));
+        }
+        break;
+    }
+    case MQTT_SUBSCRIBE:
+    case MQTT_UNSUBSCRIBE: {
+        struct mqtt_subscribe *sub = malloc(sizeof *sub);
+        int rc = !sub ? IOTC_ERR_NOMEM
+                 : f->type == MQTT_SUBSCRIBE ? mqtt_subscribe_parse(pkt, f->total, s->version, sub)
+                                             : mqtt_unsubscribe_parse(pkt, f->total, s->version, sub);
+        if (rc == IOTC_OK) {
+            json_t *a = json_array();
+            for (size_t i = 0; i < sub->count; i++)
+                json_array_append_new(a, json_pack("{s:s%, s:i}", "filter",
+                                                   (const char *)sub->filters[i].filter.p,
+                                                   sub->filters[i].filter.n, "options",
+                                                   sub->filters[i].options));
+            json_object_set_new(o, "filters", a);
+            json_object_set_new(o, "packet_id", json_integer(sub->packet_id));
+        }
+        free(sub);
+        break;
+    }
+    case MQTT_SUBACK: {
+        struct mqtt_suback *sa = malloc(sizeof *sa);
+        if (sa && mqtt_suback_parse(pkt, f->total, s->version, sa) == IOTC_OK) {
+            json_t *a = json_array();
+            for (size_t i = 0; i < sa->count; i++)
+                json_array_append_new(a, json_integer(sa->codes[i]));
+            json_object_set_new(o, "codes", a);
+            json_object_set_new(o, "packet_id", json_integer(sa->packet_id));
+        }
+        free(sa);
+        break;
+    }
+    case MQTT_CONNACK: {
+        struct mqtt_connack ca;
+        if (mqtt_connack_parse(pkt, f->total, s->version, &ca) == IOTC_OK) {
+            json_object_set_new(o, "code", json_integer(ca.code));
+            json_object_set_new(o, "session_present", json_boolean(ca.session_present));
+        }
+        break;
+    }
+    case MQTT_DISCONNECT: {
+        struct mqtt_disconnect d;
+        if (mqtt_disconnect_parse(pkt, f->total, s->version, &d) == IOTC_OK)
+            json_object_set_new(o, "reason", json_integer(d.reason));
+        break;
+    }
+    default:
+        break;
+    }
+    iotc_conn_emit(c, event, o);
+}
+
+static void ms__send_client(struct mqtt_sess *s, const void *data, size_t len)
+{
+    iotc_conn_write(s->c, data, len);
+    if (s->link && evbuffer_get_length(bufferevent_get_output(s->c->bev)) > MS_HIGH_WATER)
+        bufferevent_disable(iotc_blink_bev(s->link), EV_READ);
+}
+
+static void ms__send_broker(struct mqtt_sess *s, const void *data, size_t len)
+{
+    if (!s->link)
+        return;
+    iotc_blink_send(s->link, data, len);
+    if (evbuffer_get_length(bufferevent_get_output(iotc_blink_bev(s->link))) > MS_HIGH_WATER)
+        bufferevent_disable(s->c->bev, EV_READ);
+}
+
+static void ms__finish(struct mqtt_sess *s, const char *by, const char *reason)
+{
+    if (s->state == MS_DONE)
+        return;
+    s->state = MS_DONE;
+    iotc_conn_close(s->c, by, reason);
+}
+
+/*
+ * Refuses per AWS: before CONNACK the device gets a CONNACK with the code
+ * (MQTT 3: return code, MQTT 5: reason); after it, MQTT 5 gets a DISCONNECT with
+ * the reason and MQTT 3 a plain close.
+ */
+static void ms__refuse(struct mqtt_sess *s, const char *rule, const char *reason, uint8_t v5,
+                       uint8_t v3_connack)
+{
+    json_t *f = json_pack("{s:s, s:s, s:i}", "rule", rule, "reason", reason, "mqtt5_reason", v5);
+    iotc_conn_emit(s->c, "mqtt.refused", f);
+    iotc_buf_reset(&s->out);
+    if (s->state == MS_WAIT_CONNECT && s->version) {
+        struct mqtt_connack ca = {.session_present = false,
+                                  .code = s->version == MQTT_V5 ? v5 : v3_connack};
+        if (mqtt_connack_encode(&s->out, s->version, &ca) == IOTC_OK)
+            ms__send_client(s, s->out.p, s->out.len);
+    } else if (s->version == MQTT_V5 && s->state != MS_WAIT_CONNECT) {
+        struct mqtt_disconnect d = {.reason = v5};
+        if (mqtt_disconnect_encode(&s->out, MQTT_V5, &d) == IOTC_OK)
+            ms__send_client(s, s->out.p, s->out.len);
+    }
+    ms__finish(s, "endpoint", reason);
+}
+
+static void ms__on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct mqtt_sess *s = arg;
+    if (s->state == MS_WAIT_CONNECT) {
+        iotc_conn_emit(s->c, "mqtt.refused",
+                       json_pack("{s:s, s:s}", "rule", "connect-timeout", "reason",
+                                 "no CONNECT after the TLS handshake"));
+        ms__finish(s, "endpoint", "no CONNECT in time");
+        return;
+    }
+    if (s->state == MS_WAIT_CONNACK) {
+        ms__refuse(s, "broker-timeout", "broker did not answer CONNECT", MQTT_RC_SERVER_UNAVAILABLE,
+                   MQTT3_CONNACK_UNAVAILABLE);
+        return;
+    }
+    char why[96];
+    snprintf(why, sizeof why, "no packet within 1.5 x keep-alive (%u s)", s->ka_effective);
+    ms__refuse(s, "MQTT_KEEP_ALIVE_TIMEOUT", why, MQTT_RC_KEEP_ALIVE_TIMEOUT, 0);
+}
+
+/* ---- broker -> client ---- */
+
+static int ms__rewrite_connack(struct mqtt_sess *s, const struct mqtt_connack *in)
+{
+    struct iotc_buf props = {0};
+    size_t cur = 0;
+    struct mqtt_prop p;
+    int rc;
+    /* AWS IoT's CONNACK: max QoS 1, retain and wildcards on, subscription ids off. */
+    static const uint8_t ours[] = {MQTT_PROP_MAXIMUM_QOS, MQTT_PROP_RETAIN_AVAILABLE,
+                                   MQTT_PROP_WILDCARD_SUB_AVAILABLE, MQTT_PROP_SUB_ID_AVAILABLE,
+                                   MQTT_PROP_SERVER_KEEP_ALIVE, MQTT_PROP_ASSIGNED_CLIENT_ID};
+    while ((rc = mqtt_props_next(in->props, &cur, &p)) == 1) {
+        if (!memchr(ours, p.id, sizeof ours) && (rc = mqtt_props_put(&props, &p)))
+            goto cleanup;
+    }
+    if (rc < 0)
+        goto cleanup;
+    if (in->code == MQTT_RC_SUCCESS) {
+        struct mqtt_prop add[] = {
+            {.id = MQTT_PROP_MAXIMUM_QOS, .u32 = 1},
+            {.id = MQTT_PROP_RETAIN_AVAILABLE, .u32 = 1},
+            {.id = MQTT_PROP_WILDCARD_SUB_AVAILABLE, .u32 = 1},
+            {.id = MQTT_PROP_SUB_ID_AVAILABLE, .u32 = 0},
+        };
+        for (size_t i = 0; i < sizeof add / sizeof add[0]; i++)
+            if ((rc = mqtt_props_put(&props, &add[i])))
+                goto cleanup;
+        if (s->ka_effective != s->ka_requested) {
+            struct mqtt_prop ka = {.id = MQTT_PROP_SERVER_KEEP_ALIVE, .u32 = s->ka_effective};
+            if ((rc = mqtt_props_put(&props, &ka)))
+                goto cleanup;
+        }
+        if (s->assigned_id) {
+            struct mqtt_prop id = {.id = MQTT_PROP_ASSIGNED_CLIENT_ID,
+                                   .data = iotc_span_str(s->client_id)};
+            if ((rc = mqtt_props_put(&props, &id)))
+                goto cleanup;
+        }
+    }
+    struct mqtt_connack out = *in;
+    out.props.p = props.p;
+    out.props.n = props.len;
+    iotc_buf_reset(&s->out);
+    rc = mqtt_connack_encode(&s->out, MQTT_V5, &out);
+cleanup:
+    iotc_buf_free(&props);
+    return rc;
+}
+
+static void ms__broker_packet(void *arg, const struct mqtt_frame *f, const uint8_t *pkt)
+{
+    struct mqtt_sess *s = arg;
+    if (s->state == MS_DONE)
+        return;
+    if (f->type == MQTT_CONNACK && s->state == MS_WAIT_CONNACK) {
+        struct mqtt_connack ca;
+        if (mqtt_connack_parse(pkt, f->total, s->version, &ca) != IOTC_OK) {
+            ms__finish(s, "broker", "malformed CONNACK from broker");
+            return;
+        }
+        if (s->version == MQTT_V5) {
+            if (ms__rewrite_connack(s, &ca) != IOTC_OK) {
+                ms__finish(s, "endpoint", "cannot build CONNACK");
+                return;
+            }
+            ms__send_client(s, s->out.p, s->out.len);
+        } else {
+            ms__send_client(s, pkt, f->total);
+        }
+        ms__journal(s, "mqtt.out", f, pkt, true);
+        if (ca.code != 0) {
+            ms__finish(s, "broker", "broker refused CONNECT");
+            return;
+        }
+        s->state = MS_LIVE;
+        ms__arm_keepalive(s);
+        return;
+    }
+    if (f->type == MQTT_DISCONNECT) {
+        struct mqtt_disconnect d = {0};
+        mqtt_disconnect_parse(pkt, f->total, s->version, &d);
+        ms__journal(s, "mqtt.out", f, pkt, true);
+        ms__send_client(s, pkt, f->total);
+        if (d.reason == MQTT_RC_SESSION_TAKEN_OVER)
+            s->taken_over = true;
+        ms__finish(s, "endpoint", ms__lifecycle_reason(d.reason));
+        return;
+    }
+    ms__journal(s, "mqtt.out", f, pkt, false);
+    ms__send_client(s, pkt, f->total);
+}
+
+static void ms__broker_closed(void *arg, const char *reason)
+{
+    struct mqtt_sess *s = arg;
+    if (s->state == MS_DONE)
+        return;
+    if (s->taken_over) {
+        ms__finish(s, "endpoint", "DUPLICATE_CLIENTID");
+        return;
+    }
+    if (s->state == MS_WAIT_CONNACK) {
+        ms__refuse(s, "broker-unavailable", reason, MQTT_RC_SERVER_UNAVAILABLE,
+                   MQTT3_CONNACK_UNAVAILABLE);
+        return;
+    }
+    ms__finish(s, "broker", reason);
+}
+
+static void ms__broker_drain(void *arg)
+{
+    struct mqtt_sess *s = arg;
+    if (s->state != MS_DONE)
+        bufferevent_enable(s->c->bev, EV_READ);
+}
+
+/* ---- client -> broker ---- */
+
+/* Marks older sessions of the same client ID: mosquitto takes them over. */
+static void ms__mark_takeover(struct mqtt_sess *s)
+{
+    for (struct iotc_conn *o = s->c->ep->conns; o; o = o->next) {
+        if (o == s->c || o->ops != &iotc_mqtt_session_ops || !o->session)
+            continue;
+        struct mqtt_sess *os = o->session;
+        if (os->state != MS_DONE && os->client_id && strcmp(os->client_id, s->client_id) == 0)
+            os->taken_over = true;
+    }
+}
+
+static int ms__on_connect(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt)
+{
+    struct iotc_conn *c = s->c;
+    const struct iotc_limits *lim = &c->ep->profile.limits;
+    struct mqtt_connect cn;
+    int rc = mqtt_connect_parse(pkt, f->total, &cn);
+    if (rc != IOTC_OK) {
+        /* Version known from the header byte when possible, for a CONNACK the client understands. */
+        ms__refuse(s, "malformed", "malformed CONNECT", MQTT_RC_MALFORMED, 0);
+        return 1;
+    }
+    s->version = cn.version;
+    s->ka_requested = cn.keepalive;
+    s->ka_effective = iotc_rule_keepalive(lim, cn.keepalive);
+    json_t *jf = json_pack("{s:s, s:s%, s:i, s:b, s:i, s:i, s:b, s:b}", "type", "CONNECT",
+                           "client_id", (const char *)cn.client_id.p, cn.client_id.n, "version",
+                           cn.version, "clean", cn.clean_start, "keepalive", cn.keepalive,
+                           "keepalive_effective", s->ka_effective, "will", cn.will, "username",
+                           cn.has_username);
+    iotc_conn_emit(c, "mqtt.in", jf);
+    if (cn.version == MQTT_V31) {
+        ms__refuse(s, "protocol-version", "MQTT 3.1 is not supported (3.1.1 and 5 are)",
+                   MQTT_RC_UNSUPPORTED_VERSION, MQTT3_CONNACK_BAD_VERSION);
+        return 1;
+    }
+    if (c->mode == IOTC_MODE_MQTT_CUSTOM || !c->principal[0]) {
+        ms__refuse(s, "authentication",
+                   "custom authentication is not configured on this endpoint (no authorizer)",
+                   MQTT_RC_NOT_AUTHORIZED, MQTT3_CONNACK_NOT_AUTHORIZED);
+        return 1;
+    }
+    const char *why = iotc_rule_client_id(lim, cn.client_id);
+    if (why) {
+        ms__refuse(s, "client-id", why, MQTT_RC_CLIENT_ID_NOT_VALID, MQTT3_CONNACK_ID_REJECTED);
+        return 1;
+    }
+    if (cn.will && ((why = iotc_rule_topic(lim, cn.will_topic)) ||
+                    (long long)cn.will_payload.n > lim->max_payload_bytes ||
+                    cn.will_qos > 1)) {
+        ms__refuse(s, "will", why ? why : "will payload too large or QoS 2",
+                   why ? MQTT_RC_TOPIC_NAME_INVALID : MQTT_RC_QOS_NOT_SUPPORTED,
+                   MQTT3_CONNACK_UNAVAILABLE);
+        return 1;
+    }
+    if (cn.client_id.n == 0) {
+        char id[48];
+        snprintf(id, sizeof id, "iotconform-%llu", (unsigned long long)c->id);
+        s->client_id = strdup(id);
+        s->assigned_id = true;
+    } else {
+        s->client_id = iotc_span_strdup(cn.client_id);
+    }
+    if (!s->client_id)
+        return ms__finish(s, "endpoint", "out of memory"), 1;
+    if (!iotc_broker_is_ready(c->ep->broker)) {
+        ms__refuse(s, "broker-unavailable", "broker is restarting", MQTT_RC_SERVER_UNAVAILABLE,
+                   MQTT3_CONNACK_UNAVAILABLE);
+        return 1;
+    }
+    char stamp[IOTC_STAMP_LEN + 1];
+    if (iotc_stamp_make(iotc_broker_secret(c->ep->broker), IOTC_STAMP_SECRET_LEN, s->client_id,
+                        strlen(s->client_id), c->principal, strlen(c->principal), stamp)) {
+        ms__finish(s, "endpoint", "cannot stamp identity");
+        return 1;
+    }
+    struct mqtt_connect out = cn;
+    out.client_id = iotc_span_str(s->client_id);
+    out.has_username = true;
+    out.username = iotc_span_str(c->principal);
+    out.has_password = true;
+    out.password = iotc_span_str(stamp);
+    /* The front door owns keep-alive; the broker's timer is a backstop set well beyond it. */
+    out.keepalive = s->ka_effective > 32767 ? 65535 : (uint16_t)(s->ka_effective * 2);
+    iotc_buf_reset(&s->out);
+    if (mqtt_connect_encode(&s->out, &out) != IOTC_OK) {
+        ms__finish(s, "endpoint", "cannot encode CONNECT");
+        return 1;
+    }
+    struct iotc_blink_cbs cbs = {ms__broker_packet, ms__broker_closed, ms__broker_drain, s};
+    if (iotc_blink_open(c->ep->base, iotc_broker_socket_path(c->ep->broker), &cbs, &s->link)) {
+        ms__refuse(s, "broker-unavailable", "cannot reach the broker", MQTT_RC_SERVER_UNAVAILABLE,
+                   MQTT3_CONNACK_UNAVAILABLE);
+        return 1;
+    }
+    ms__mark_takeover(s);
+    s->state = MS_WAIT_CONNACK;
+    ms__send_broker(s, s->out.p, s->out.len);
+    ms__arm(s, (double)lim->connect_timeout_ms);
+    return 0;
+}
+
+static int ms__check_publish(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt)
+{
+    const struct iotc_limits *lim = &s->c->ep->profile.limits;
+    struct mqtt_publish p;
+    if (mqtt_publish_parse(pkt, f->total, s->version, &p) != IOTC_OK) {
+        ms__refuse(s, "malformed", "malformed PUBLISH", MQTT_RC_MALFORMED, 0);
+        return 1;
+    }
+    const char *why;
+    if (p.qos == 2) {
+        ms__refuse(s, "qos2", "QoS 2 is not supported by AWS IoT", MQTT_RC_QOS_NOT_SUPPORTED, 0);
+        return 1;
+    }
+    if ((why = iotc_rule_topic(lim, p.topic))) {
+        ms__refuse(s, "topic", why, MQTT_RC_TOPIC_NAME_INVALID, 0);
+        return 1;
+    }
+    if ((long long)p.payload.n > lim->max_payload_bytes) {
+        ms__refuse(s, "payload-size", "payload larger than 128 KB", MQTT_RC_PACKET_TOO_LARGE, 0);
+        return 1;
+    }
+    return 0;
+}
+
+static int ms__check_subscribe(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt)
+{
+    const struct iotc_limits *lim = &s->c->ep->profile.limits;
+    struct mqtt_subscribe *sub = malloc(sizeof *sub);
+    int stop = 1;
+    if (!sub) {
+        ms__finish(s, "endpoint", "out of memory");
+        return 1;
+    }
+    int rc = mqtt_subscribe_parse(pkt, f->total, s->version, sub);
+    if (rc == IOTC_ERR_TOO_LARGE || (rc == IOTC_OK && (long long)sub->count >
+                                                          lim->max_filters_per_subscribe)) {
+        ms__refuse(s, "subscribe-filters", "more than 8 topic filters in one SUBSCRIBE",
+                   MQTT_RC_QUOTA_EXCEEDED, 0);
+        goto cleanup;
+    }
+    if (rc != IOTC_OK) {
+        ms__refuse(s, "malformed", "malformed SUBSCRIBE", MQTT_RC_MALFORMED, 0);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < sub->count; i++) {
+        const char *why = iotc_rule_filter(lim, sub->filters[i].filter);
+        if (why) {
+            ms__refuse(s, "topic-filter", why, MQTT_RC_TOPIC_FILTER_INVALID, 0);
+            goto cleanup;
+        }
+        if ((sub->filters[i].options & 3) == 2) {
+            ms__refuse(s, "qos2", "QoS 2 subscriptions are not supported by AWS IoT",
+                       MQTT_RC_QOS_NOT_SUPPORTED, 0);
+            goto cleanup;
+        }
+    }
+    stop = 0;
+cleanup:
+    free(sub);
+    return stop;
+}
+
+static int ms__client_packet(void *arg, const struct mqtt_frame *f, const uint8_t *pkt)
+{
+    struct mqtt_sess *s = arg;
+    if (s->state == MS_DONE)
+        return 1;
+    if (s->state == MS_WAIT_CONNECT) {
+        if (f->type != MQTT_CONNECT) {
+            iotc_conn_emit(s->c, "mqtt.refused",
+                           json_pack("{s:s, s:s, s:s}", "rule", "connect-first", "reason",
+                                     "first packet must be CONNECT", "type",
+                                     mqtt_type_name(f->type)));
+            ms__finish(s, "endpoint", "first packet was not CONNECT");
+            return 1;
+        }
+        return ms__on_connect(s, f, pkt);
+    }
+    if (s->state == MS_WAIT_CONNACK) {
+        ms__journal(s, "mqtt.in", f, pkt, true);
+        ms__refuse(s, "wait-connack", "packet sent before CONNACK", MQTT_RC_PROTOCOL_ERROR, 0);
+        return 1;
+    }
+    ms__arm_keepalive(s);
+    ms__journal(s, "mqtt.in", f, pkt, f->type != MQTT_PUBLISH && f->type != MQTT_PUBACK &&
+                                          f->type != MQTT_PINGREQ);
+    switch (f->type) {
+    case MQTT_CONNECT:
+        ms__refuse(s, "second-connect", "second CONNECT on a connection", MQTT_RC_PROTOCOL_ERROR,
+                   0);
+        return 1;
+    case MQTT_PUBLISH:
+        if (ms__check_publish(s, f, pkt))
+            return 1;
+        break;
+    case MQTT_SUBSCRIBE:
+        if (ms__check_subscribe(s, f, pkt))
+            return 1;
+        break;
+    case MQTT_PUBREC:
+    case MQTT_PUBREL:
+    case MQTT_PUBCOMP:
+        ms__refuse(s, "qos2", "QoS 2 flow is not supported by AWS IoT", MQTT_RC_PROTOCOL_ERROR, 0);
+        return 1;
+    case MQTT_AUTH:
+        ms__refuse(s, "auth-packet", "enhanced authentication is not supported",
+                   MQTT_RC_PROTOCOL_ERROR, 0);
+        return 1;
+    case MQTT_CONNACK:
+    case MQTT_SUBACK:
+    case MQTT_UNSUBACK:
+    case MQTT_PINGRESP:
+        ms__refuse(s, "server-packet", "client sent a server-only packet", MQTT_RC_PROTOCOL_ERROR,
+                   0);
+        return 1;
+    default:
+        break;
+    }
+    ms__send_broker(s, pkt, f->total);
+    if (f->type == MQTT_DISCONNECT) {
+        ms__finish(s, "client", "CLIENT_INITIATED_DISCONNECT");
+        return 1;
+    }
+    return 0;
+}
+
+static void ms__on_read(struct iotc_conn *c)
+{
+    struct mqtt_sess *s = c->session;
+    int rc = iotc_read_packets(c->bev, ms__max_packet(c), ms__client_packet, s, &c->bytes_in);
+    if (rc == IOTC_ERR_TOO_LARGE)
+        ms__refuse(s, "packet-size", "packet larger than the endpoint accepts",
+                   MQTT_RC_PACKET_TOO_LARGE, 0);
+    else if (rc != IOTC_OK)
+        ms__refuse(s, "malformed", "malformed MQTT packet framing", MQTT_RC_MALFORMED, 0);
+}
+
+static void ms__on_drain(struct iotc_conn *c)
+{
+    struct mqtt_sess *s = c->session;
+    if (s && s->link && s->state != MS_DONE)
+        bufferevent_enable(iotc_blink_bev(s->link), EV_READ);
+}
+
+static int ms__start(struct iotc_conn *c)
+{
+    struct mqtt_sess *s = calloc(1, sizeof *s);
+    if (!s)
+        return IOTC_ERR_NOMEM;
+    s->c = c;
+    s->timer = evtimer_new(c->ep->base, ms__on_timer, s);
+    if (!s->timer) {
+        free(s);
+        return IOTC_ERR_NOMEM;
+    }
+    c->session = s;
+    bufferevent_setwatermark(c->bev, EV_WRITE, MS_LOW_WATER, 0);
+    ms__arm(s, (double)c->ep->profile.limits.connect_timeout_ms);
+    return IOTC_OK;
+}
+
+static void ms__on_close(struct iotc_conn *c)
+{
+    struct mqtt_sess *s = c->session;
+    if (!s)
+        return;
+    s->state = MS_DONE;
+    if (s->link)
+        iotc_blink_free(s->link);
+    event_free(s->timer);
+    iotc_buf_free(&s->out);
+    free(s->client_id);
+    free(s);
+    c->session = NULL;
+}
+
+const struct iotc_session_ops iotc_mqtt_session_ops = {
+    .name = "mqtt",
+    .start = ms__start,
+    .on_read = ms__on_read,
+    .on_close = ms__on_close,
+    .on_drain = ms__on_drain,
+};

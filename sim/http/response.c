@@ -1,0 +1,107 @@
+/*
+ * Response side: status line, the few headers the front door needs, and the
+ * AWS-shaped JSON bodies. Everything is appended to a caller's buffer so the
+ * event loop can write it out as one piece.
+ */
+#include "http.h"
+#include "common/err.h"
+
+#include <http_parser.h>
+#include <jansson.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *iotc_http_reason(int status)
+{
+    /* http-parser carries the IANA registry; "<unknown>" is its miss marker. */
+    const char *s = http_status_str((enum http_status)status);
+    if (!s || s[0] == '<')
+        return "Unknown";
+    return s;
+}
+
+static int response__printf(struct iotc_buf *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int response__printf(struct iotc_buf *out, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return IOTC_ERR_INVALID;
+    int rc = iotc_buf_reserve(out, (size_t)n + 1);
+    if (rc != IOTC_OK)
+        return rc;
+    va_start(ap, fmt);
+    vsnprintf((char *)out->p + out->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    out->len += (size_t)n;
+    return IOTC_OK;
+}
+
+static bool response__header_text_ok(const char *s)
+{
+    /* A CR or LF inside a value would let a caller's string inject headers. */
+    return s == NULL || strpbrk(s, "\r\n") == NULL;
+}
+
+static bool response__extra_ok(const char *extra)
+{
+    if (!extra || !*extra)
+        return true;
+    size_t n = strlen(extra);
+    return n >= 2 && extra[n - 2] == '\r' && extra[n - 1] == '\n';
+}
+
+int iotc_http_response(struct iotc_buf *out, int status, const char *content_type,
+                       const char *body, size_t body_len, bool keep_alive,
+                       const char *extra_headers)
+{
+    if (!out || status < 100 || status > 999 || (!body && body_len))
+        return IOTC_ERR_INVALID;
+    if (!response__header_text_ok(content_type) || !response__extra_ok(extra_headers))
+        return IOTC_ERR_INVALID;
+
+    size_t start = out->len;
+    int rc = response__printf(out, "HTTP/1.1 %d %s\r\n", status, iotc_http_reason(status));
+    if (rc == IOTC_OK && content_type)
+        rc = response__printf(out, "Content-Type: %s\r\n", content_type);
+    if (rc == IOTC_OK)
+        rc = response__printf(out, "Content-Length: %zu\r\nConnection: %s\r\n", body_len,
+                              keep_alive ? "keep-alive" : "close");
+    if (rc == IOTC_OK && extra_headers)
+        rc = iotc_buf_append(out, extra_headers, strlen(extra_headers));
+    if (rc == IOTC_OK)
+        rc = iotc_buf_append(out, "\r\n", 2);
+    if (rc == IOTC_OK && body_len)
+        rc = iotc_buf_append(out, body, body_len);
+    if (rc != IOTC_OK)
+        out->len = start;
+    return rc;
+}
+
+int iotc_http_json_error(struct iotc_buf *out, int status, const char *message, bool keep_alive)
+{
+    char trace[37];
+    char *text = NULL;
+    int rc = IOTC_ERR_NOMEM;
+
+    iotc_uuid4(trace);
+    json_t *obj = json_pack("{s:s, s:s}", "message", message ? message : "", "traceId", trace);
+    if (!obj)
+        goto cleanup; /* also invalid UTF-8 in message */
+    text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!text)
+        goto cleanup;
+    rc = iotc_http_response(out, status, "application/json", text, strlen(text), keep_alive,
+                            NULL);
+cleanup:
+    free(text);
+    json_decref(obj);
+    return rc;
+}

@@ -1,0 +1,103 @@
+/* Small helpers shared by the drivers. */
+#include "driver.h"
+
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+int iotc_env_port(const iotc_env *env, int logical)
+{
+    switch (logical) {
+    case 8883:
+        return env->port_8883;
+    case 8443:
+        return env->port_8443;
+    case 443:
+        return env->port_443;
+    }
+    return 0;
+}
+
+void iotc_drv_add_port(iotc_drv_out *out, int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int port = 0;
+
+    if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET)
+        port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    else if (ss.ss_family == AF_INET6)
+        port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    if (port <= 0 || out->n_ports >= IOTC_DRV_MAX_PORTS)
+        return;
+    for (size_t i = 0; i < out->n_ports; i++)
+        if (out->local_ports[i] == port)
+            return;
+    out->local_ports[out->n_ports++] = port;
+}
+
+int iotc_drv_timeout_ms(const iotc_case *c)
+{
+    json_t *t = json_object_get(iotc_case_client(c), "timeout_ms");
+    if (json_is_integer(t) && json_integer_value(t) > 0 && json_integer_value(t) <= 60000)
+        return (int)json_integer_value(t);
+    return 3000;
+}
+
+void iotc_drv_topic(const iotc_env *env, size_t idx, char *out, size_t len)
+{
+    json_t *t = NULL;
+    (void)t;
+    snprintf(out, len, "iotc/%s/case/%zu", env->run_tag, idx);
+}
+
+void iotc_drv_client_id(const iotc_env *env, size_t idx, const char *role, const iotc_case *c,
+                        char *out, size_t len)
+{
+    const char *fixed = json_string_value(json_object_get(iotc_case_client(c), "client_id"));
+    if (fixed && strcmp(role, "pub") == 0) {
+        snprintf(out, len, "%s", fixed);
+        return;
+    }
+    snprintf(out, len, "iotc-%s-%zu-%s", env->run_tag, idx, role);
+}
+
+long iotc_drv_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void iotc_drv_tls_opts(const iotc_env *env, const iotc_case *c, iotc_tlsc_opts *o, json_t **alpn)
+{
+    json_t *cl = iotc_case_client(c);
+    json_t *a = json_object_get(cl, "alpn");
+    json_t *cert = json_object_get(cl, "cert");
+
+    memset(o, 0, sizeof(*o));
+    o->pki_dir = env->pki_dir;
+    o->cert = cert ? json_string_value(cert) : "device-01"; /* null: no certificate */
+    o->key = json_string_value(json_object_get(cl, "key"));
+    o->tls = c->tls;
+    o->cipher = json_string_value(json_object_get(cl, "cipher"));
+    o->ciphersuites = json_string_value(json_object_get(cl, "ciphersuites"));
+    o->sigalgs = json_string_value(json_object_get(cl, "sigalgs"));
+    o->sni = iotc_tlsc_sni_for(json_string_value(json_object_get(cl, "sni")), c->af,
+                               env->endpoint);
+    /* Absent or "row": what the row's clients send (x-amzn-*-ca on 443, none elsewhere). */
+    if (!a || (json_is_string(a) && strcmp(json_string_value(a), "row") == 0)) {
+        *alpn = c->row->alpn ? json_pack("[s]", c->row->alpn) : json_array();
+    } else if (json_is_array(a)) {
+        *alpn = json_incref(a);
+    } else if (json_is_string(a)) {
+        *alpn = json_pack("[s]", json_string_value(a));
+    } else {
+        *alpn = json_array();
+    }
+    o->alpn = *alpn;
+}

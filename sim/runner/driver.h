@@ -1,0 +1,76 @@
+/*
+ * What every driver gets (the endpoint under test, the PKI, a case) and gives
+ * back (an observed object judged against the case's expect, the local ports of
+ * its connections so the journal can be correlated, or an error).
+ */
+#ifndef IOTC_RUNNER_DRIVER_H
+#define IOTC_RUNNER_DRIVER_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "cases.h"
+
+typedef struct iotc_env {
+    const char *pki_dir;
+    const char *endpoint; /* SNI / Host of the endpoint ("localhost") */
+    int port_8883, port_8443, port_443;
+    char run_tag[16]; /* unique per run: topics and client ids never collide */
+} iotc_env;
+
+#define IOTC_DRV_MAX_PORTS 8
+
+typedef struct iotc_drv_out {
+    json_t *observed;
+    int local_ports[IOTC_DRV_MAX_PORTS];
+    size_t n_ports;
+    char error[512]; /* non-empty: the case could not be run (status "error") */
+} iotc_drv_out;
+
+int iotc_env_port(const iotc_env *env, int logical);
+void iotc_drv_add_port(iotc_drv_out *out, int fd);
+int iotc_drv_timeout_ms(const iotc_case *c);
+void iotc_drv_topic(const iotc_env *env, size_t idx, char *out, size_t len);
+void iotc_drv_client_id(const iotc_env *env, size_t idx, const char *role, const iotc_case *c,
+                        char *out, size_t len);
+long iotc_drv_now_ms(void);
+
+/* Raw OpenSSL client: handshake, then MQTT CONNECT/CONNACK or one HTTP publish. */
+int iotc_drv_probe(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out);
+
+/* What an HTTP publish sends (the probe's https path, the https driver). */
+typedef struct iotc_pubspec {
+    const char *topic;
+    int qos;
+    int retain;
+    const char *payload;
+    const char *query; /* replaces "qos=..&retain=.." when set */
+} iotc_pubspec;
+
+/* The probe with an explicit publish; used by the https driver for port 443 +
+ * x-amzn-http-ca, an ALPN name libcurl cannot send. */
+int iotc_drv_probe_ex(const iotc_env *env, const iotc_case *c, size_t idx,
+                      const iotc_pubspec *ps, iotc_drv_out *out);
+
+/* libmosquitto publisher + subscriber round trip (actions roundtrip / retained). */
+int iotc_drv_mqtt(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out);
+
+/* HTTPS publish (libcurl on 8443, the probe on 443) proven by an MQTT subscriber. */
+int iotc_drv_https(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out);
+
+/* MQTT subscriber used by the https driver: open + subscribe, then wait. */
+typedef struct iotc_sub iotc_sub;
+iotc_sub *iotc_sub_open(const iotc_env *env, const iotc_case *c, const char *topic, int qos,
+                        const char *client_id, iotc_drv_out *out);
+/* Waits until a message arrived or the deadline; 1 = received. */
+int iotc_sub_wait(iotc_sub *s, long deadline_ms, int *qos, int *retained, char *payload,
+                  size_t len);
+void iotc_sub_close(iotc_sub *s);
+
+#include "tlsc.h"
+
+/* TLS options for a case (PKI names, versions, ciphers, SNI, ALPN). *alpn is a new
+ * reference the caller releases. */
+void iotc_drv_tls_opts(const iotc_env *env, const iotc_case *c, iotc_tlsc_opts *o, json_t **alpn);
+
+#endif
