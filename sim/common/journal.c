@@ -82,7 +82,7 @@ void iotc_journal_emit(struct iotc_journal *j, const char *event, json_t *fields
     if (fields)
         json_object_update(o, fields);
     json_decref(fields);
-    char *line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+    char *line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(12));
     json_decref(o);
     if (line) {
         fputs(line, j->f);

@@ -78,8 +78,7 @@ static void listener__close_port(struct iotc_endpoint *ep, int i)
 static int listener__open_port(struct iotc_endpoint *ep, int i, char *err, size_t errlen)
 {
     const struct iotc_profile *p = &ep->profile;
-    unsigned flags = LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
-                     LEV_OPT_BIND_IPV6ONLY;
+    unsigned flags = LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC;
     for (int attempt = 0; attempt < 32; attempt++) {
         int port = p->ports[i];
         bool retry = false;
@@ -91,8 +90,10 @@ static int listener__open_port(struct iotc_endpoint *ep, int i, char *err, size_
                          p->bind[b]);
                 return IOTC_ERR_CONFIG;
             }
+            /* "::" must not swallow IPv4: each family gets its own socket. */
+            unsigned f = flags | (ss.ss_family == AF_INET6 ? LEV_OPT_BIND_IPV6ONLY : 0);
             struct evconnlistener *l = evconnlistener_new_bind(
-                ep->base, listener__on_accept, &listener__args[i], flags, 1024,
+                ep->base, listener__on_accept, &listener__args[i], f, 1024,
                 (struct sockaddr *)&ss, len);
             if (!l) {
                 int e = errno;

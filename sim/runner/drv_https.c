@@ -16,7 +16,6 @@
 
 typedef struct https_curl {
     iotc_tlsc_state *st;
-    const iotc_tlsc_opts *o;
     char *body;
     size_t len;
 } https_curl;
@@ -40,21 +39,9 @@ static size_t https__write(char *ptr, size_t size, size_t nmemb, void *arg)
 /* libcurl builds its own context; hook ours in: alerts, SNI override, level 0. */
 static CURLcode https__ssl_ctx(CURL *curl, void *sslctx, void *arg)
 {
-    SSL_CTX *ctx = sslctx;
     https_curl *hc = arg;
-    SSL_CTX *tmpl;
-    char err[256];
-    iotc_tlsc_state scratch;
     (void)curl;
-
-    /* Build a template with the same code as every driver and copy the hooks. */
-    tmpl = iotc_tlsc_ctx_new(hc->o, &scratch, err, sizeof(err));
-    if (!tmpl)
-        return CURLE_SSL_CIPHER;
-    SSL_CTX_free(tmpl);
-    SSL_CTX_set_security_level(ctx, 0);
-    SSL_CTX_set_app_data(ctx, hc->st);
-    SSL_CTX_set_info_callback(ctx, SSL_CTX_get_info_callback(tmpl ? ctx : ctx));
+    iotc_tlsc_hook(sslctx, hc->st);
     return CURLE_OK;
 }
 
@@ -91,15 +78,9 @@ static int https__curl(const iotc_env *env, const iotc_case *c, const iotc_pubsp
         }
         SSL_CTX_free(check);
     }
-    memset(&st, 0, sizeof(st));
-    st.alert_recv = st.alert_recv_warn = st.alert_sent = -1;
-    if (o.sni) {
-        st.send_sni = 1;
-        snprintf(st.sni, sizeof(st.sni), "%s", o.sni);
-    }
+    iotc_tlsc_state_init(&st, o.sni);
     st.observe_into = out->observed;
     hc.st = &st;
-    hc.o = &o;
 
     h = curl_easy_init();
     if (!h) {

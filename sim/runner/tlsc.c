@@ -134,25 +134,18 @@ int iotc_tlsc_alpn_wire(json_t *alpn, unsigned char *out, size_t outlen)
     return (int)used;
 }
 
-SSL_CTX *iotc_tlsc_ctx_new(const iotc_tlsc_opts *o, iotc_tlsc_state *st, char *err,
-                           size_t errlen)
+void iotc_tlsc_state_init(iotc_tlsc_state *st, const char *sni)
 {
-    SSL_CTX *ctx = NULL;
-    char path[1024];
-    int ver = tlsc__version(o->tls);
-
     memset(st, 0, sizeof(*st));
     st->alert_recv = st->alert_recv_warn = st->alert_sent = -1;
-    if (o->sni) {
+    if (sni) {
         st->send_sni = 1;
-        snprintf(st->sni, sizeof(st->sni), "%s", o->sni);
+        snprintf(st->sni, sizeof(st->sni), "%s", sni);
     }
+}
 
-    ctx = SSL_CTX_new(TLS_client_method());
-    if (!ctx) {
-        snprintf(err, errlen, "SSL_CTX_new failed");
-        goto fail;
-    }
+void iotc_tlsc_hook(SSL_CTX *ctx, iotc_tlsc_state *st)
+{
     /* Level 0: this is a test client that must be able to offer TLS 1.0/1.1, NULL
      * and 3DES suites to see the endpoint refuse them. */
     SSL_CTX_set_security_level(ctx, 0);
@@ -160,6 +153,22 @@ SSL_CTX *iotc_tlsc_ctx_new(const iotc_tlsc_opts *o, iotc_tlsc_state *st, char *e
     SSL_CTX_set_info_callback(ctx, tlsc__info_cb);
     SSL_CTX_set_msg_callback(ctx, tlsc__msg_cb);
     SSL_CTX_set_msg_callback_arg(ctx, st);
+}
+
+SSL_CTX *iotc_tlsc_ctx_new(const iotc_tlsc_opts *o, iotc_tlsc_state *st, char *err,
+                           size_t errlen)
+{
+    SSL_CTX *ctx = NULL;
+    char path[1024];
+    int ver = tlsc__version(o->tls);
+
+    iotc_tlsc_state_init(st, o->sni);
+    ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) {
+        snprintf(err, errlen, "SSL_CTX_new failed");
+        goto fail;
+    }
+    iotc_tlsc_hook(ctx, st);
     /* Never resume: each case must do a full handshake. */
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);

@@ -40,6 +40,13 @@ typedef struct iotc_tlsc_state {
 SSL_CTX *iotc_tlsc_ctx_new(const iotc_tlsc_opts *o, iotc_tlsc_state *st, char *err,
                            size_t errlen);
 
+/* Resets st; sni NULL = send none. */
+void iotc_tlsc_state_init(iotc_tlsc_state *st, const char *sni);
+
+/* Installs the observation hooks (alerts, SNI override, hello tracking) and
+ * security level 0 on a context someone else built (libcurl's). */
+void iotc_tlsc_hook(SSL_CTX *ctx, iotc_tlsc_state *st);
+
 /* RFC 8446/5246 name of an alert code ("unrecognized_name"), "alert_<n>" if unknown. */
 const char *iotc_tlsc_alert_name(int code, char *buf, size_t len);
 

@@ -1,0 +1,64 @@
+/* Shared helpers of the report renderers (not part of the public API). */
+#ifndef IOTC_REPORT_INTERNAL_H
+#define IOTC_REPORT_INTERNAL_H
+
+#include "report.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum rep_status { REP_PASSED, REP_FAILED, REP_SKIPPED, REP_ERROR, REP_STATUS_COUNT };
+
+/* -1 for a string that is not a status. */
+int rep_status_parse(const char *s);
+const char *rep_status_name(enum rep_status s);
+
+struct rep_counts {
+    size_t n[REP_STATUS_COUNT];
+    size_t total;
+    double ms;
+};
+
+/* Distinct strings in first-appearance order (tables are small: rows, families, suites). */
+struct rep_list {
+    const char **v;
+    size_t n, cap;
+};
+int rep_list_add(struct rep_list *l, const char *s); /* index, or negative error */
+int rep_list_find(const struct rep_list *l, const char *s);
+void rep_list_free(struct rep_list *l);
+
+/* rows x families, each cell counting its cases. */
+struct rep_matrix {
+    struct rep_list rows, fams, suites;
+    struct rep_counts *cells; /* rows.n * fams.n */
+    struct rep_counts totals;
+};
+int rep_matrix_build(json_t *results, struct rep_matrix *m);
+void rep_matrix_free(struct rep_matrix *m);
+struct rep_counts *rep_matrix_cell(const struct rep_matrix *m, size_t row, size_t fam);
+
+/* Case field accessors with the schema's defaults. */
+const char *rep_str(json_t *obj, const char *key); /* NULL if absent or not a string */
+const char *rep_case_family(json_t *c);            /* "other" if absent */
+/* Pass rate in percent over the cases that ran (skips excluded); < 0 if none ran. */
+double rep_pass_rate(const struct rep_counts *c);
+/* Compact JSON text of any value (malloc'ed; NULL on failure). */
+char *rep_json_text(json_t *v);
+/* New totals object from the counts. */
+json_t *rep_totals_json(const struct rep_counts *c);
+
+int rep_printf(struct iotc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int rep_puts(struct iotc_buf *b, const char *s);
+/* XML 1.0 text or attribute: escapes markup, replaces characters XML cannot hold. */
+int rep_xml_escape(struct iotc_buf *b, const char *s);
+int rep_html_escape(struct iotc_buf *b, const char *s);
+/* Markdown inline text inside a table cell: no pipes, no line breaks, no markup. */
+int rep_md_escape(struct iotc_buf *b, const char *s, size_t max_chars);
+
+void rep_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Asset access (generated header, see assets/embed.cmake). */
+const char *rep_asset(const char *name);
+
+#endif

@@ -1,0 +1,206 @@
+/* Escaping, formatting and small lookups shared by the renderers. */
+#include "report_internal.h"
+#include "common/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const util__status_names[REP_STATUS_COUNT] = {"passed", "failed", "skipped",
+                                                                  "error"};
+
+int rep_status_parse(const char *s)
+{
+    if (!s)
+        return -1;
+    for (int i = 0; i < REP_STATUS_COUNT; i++)
+        if (strcmp(s, util__status_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+const char *rep_status_name(enum rep_status s)
+{
+    return (unsigned)s < REP_STATUS_COUNT ? util__status_names[s] : "error";
+}
+
+int rep_list_find(const struct rep_list *l, const char *s)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i], s) == 0)
+            return (int)i;
+    return -1;
+}
+
+int rep_list_add(struct rep_list *l, const char *s)
+{
+    int i = rep_list_find(l, s);
+    if (i >= 0)
+        return i;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        const char **v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return IOTC_ERR_NOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n] = s;
+    return (int)l->n++;
+}
+
+void rep_list_free(struct rep_list *l)
+{
+    free(l->v);
+    memset(l, 0, sizeof *l);
+}
+
+const char *rep_str(json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(obj, key));
+}
+
+const char *rep_case_family(json_t *c)
+{
+    const char *f = rep_str(c, "family");
+    return f && *f ? f : "other";
+}
+
+double rep_pass_rate(const struct rep_counts *c)
+{
+    size_t ran = c->total - c->n[REP_SKIPPED];
+    if (ran == 0)
+        return -1.0;
+    return 100.0 * (double)c->n[REP_PASSED] / (double)ran;
+}
+
+char *rep_json_text(json_t *v)
+{
+    if (!v)
+        return strdup("null");
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+json_t *rep_totals_json(const struct rep_counts *c)
+{
+    return json_pack("{s:I, s:I, s:I, s:I, s:I}", "total", (json_int_t)c->total, "passed",
+                     (json_int_t)c->n[REP_PASSED], "failed", (json_int_t)c->n[REP_FAILED],
+                     "skipped", (json_int_t)c->n[REP_SKIPPED], "errored",
+                     (json_int_t)c->n[REP_ERROR]);
+}
+
+int rep_printf(struct iotc_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return IOTC_ERR_INVALID;
+    int rc = iotc_buf_reserve(b, (size_t)n + 1);
+    if (rc != IOTC_OK)
+        return rc;
+    va_start(ap, fmt);
+    vsnprintf((char *)b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return IOTC_OK;
+}
+
+int rep_puts(struct iotc_buf *b, const char *s)
+{
+    return iotc_buf_append(b, s, strlen(s));
+}
+
+int rep_xml_escape(struct iotc_buf *b, const char *s)
+{
+    int rc = IOTC_OK;
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    for (; *p && rc == IOTC_OK; p++) {
+        switch (*p) {
+        case '&': rc = rep_puts(b, "&amp;"); break;
+        case '<': rc = rep_puts(b, "&lt;"); break;
+        case '>': rc = rep_puts(b, "&gt;"); break;
+        case '"': rc = rep_puts(b, "&quot;"); break;
+        case '\'': rc = rep_puts(b, "&apos;"); break;
+        /* Character references keep line breaks intact inside attributes. */
+        case '\n': rc = rep_puts(b, "&#10;"); break;
+        case '\r': rc = rep_puts(b, "&#13;"); break;
+        case '\t': rc = rep_puts(b, "&#9;"); break;
+        default:
+            if (*p < 0x20) {
+                /* Not allowed in XML 1.0 at all, not even as a reference. */
+                rc = rep_puts(b, "\xEF\xBF\xBD");
+            } else if (p[0] == 0xEF && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF)) {
+                rc = rep_puts(b, "\xEF\xBF\xBD"); /* U+FFFE / U+FFFF */
+                p += 2;
+            } else {
+                rc = iotc_buf_u8(b, *p);
+            }
+        }
+    }
+    return rc;
+}
+
+int rep_html_escape(struct iotc_buf *b, const char *s)
+{
+    int rc = IOTC_OK;
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    for (; *p && rc == IOTC_OK; p++) {
+        switch (*p) {
+        case '&': rc = rep_puts(b, "&amp;"); break;
+        case '<': rc = rep_puts(b, "&lt;"); break;
+        case '>': rc = rep_puts(b, "&gt;"); break;
+        case '"': rc = rep_puts(b, "&quot;"); break;
+        case '\'': rc = rep_puts(b, "&#39;"); break;
+        default: rc = iotc_buf_u8(b, *p);
+        }
+    }
+    return rc;
+}
+
+int rep_md_escape(struct iotc_buf *b, const char *s, size_t max_chars)
+{
+    int rc = IOTC_OK;
+    size_t chars = 0;
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    for (; *p && rc == IOTC_OK; p++) {
+        /* count code points, not bytes, so a cut never splits a UTF-8 sequence */
+        if ((*p & 0xC0) != 0x80 && max_chars && ++chars > max_chars) {
+            rc = rep_puts(b, "…");
+            break;
+        }
+        if (*p == '\n' || *p == '\r' || *p == '\t') {
+            rc = iotc_buf_u8(b, ' ');
+        } else if (*p < 0x20) {
+            continue;
+        } else if (strchr("\\|`*_[]<>#~&", *p)) {
+            /* '<' and '&' are escaped as HTML since GitHub renders inline HTML */
+            if (*p == '<')
+                rc = rep_puts(b, "&lt;");
+            else if (*p == '>')
+                rc = rep_puts(b, "&gt;");
+            else if (*p == '&')
+                rc = rep_puts(b, "&amp;");
+            else {
+                rc = iotc_buf_u8(b, '\\');
+                if (rc == IOTC_OK)
+                    rc = iotc_buf_u8(b, *p);
+            }
+        } else {
+            rc = iotc_buf_u8(b, *p);
+        }
+    }
+    return rc;
+}
+
+void rep_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}

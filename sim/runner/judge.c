@@ -1,0 +1,168 @@
+#include "judge.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void judge__add(json_t *mm, const char *field, json_t *expected, json_t *observed)
+{
+    json_array_append_new(mm, json_pack("{s:s, s:O, s:O}", "field", field, "expected", expected,
+                                        "observed", observed ? observed : json_null()));
+}
+
+/* "4xx" matches 400..499; an integer matches itself. */
+static int judge__status(json_t *exp, json_t *obs)
+{
+    if (!json_is_integer(obs))
+        return 0;
+    if (json_is_integer(exp))
+        return json_integer_value(exp) == json_integer_value(obs);
+    const char *s = json_string_value(exp);
+    if (s && strlen(s) == 3 && s[1] == 'x' && s[2] == 'x')
+        return json_integer_value(obs) / 100 == s[0] - '0';
+    return 0;
+}
+
+/* Members must match; "*" only requires presence (traceId is a fresh uuid). */
+static int judge__body(json_t *exp, json_t *obs, json_t *mm)
+{
+    const char *k;
+    json_t *v;
+    int n = 0;
+    char field[128];
+
+    if (!json_is_object(obs)) {
+        judge__add(mm, "http_body", exp, obs);
+        return 1;
+    }
+    json_object_foreach(exp, k, v)
+    {
+        json_t *o = json_object_get(obs, k);
+        int ok = json_is_string(v) && strcmp(json_string_value(v), "*") == 0 ? o != NULL
+                                                                            : json_equal(v, o);
+        if (!ok) {
+            snprintf(field, sizeof(field), "http_body.%s", k);
+            judge__add(mm, field, v, o);
+            n++;
+        }
+    }
+    return n;
+}
+
+static int judge__alert(json_t *exp, json_t *obs)
+{
+    size_t i;
+    json_t *a;
+    if (json_is_array(exp)) {
+        json_array_foreach(exp, i, a) if (json_equal(a, obs)) return 1;
+        return 0;
+    }
+    if (json_is_null(exp))
+        return !obs || json_is_null(obs);
+    return json_equal(exp, obs);
+}
+
+static int judge__journal(json_t *exp, json_t *events, json_t *mm)
+{
+    size_t i, j;
+    json_t *want, *ev;
+    int n = 0;
+    json_array_foreach(exp, i, want)
+    {
+        int found = 0;
+        json_array_foreach(events, j, ev) if (json_equal(want, ev)) found = 1;
+        if (!found) {
+            char field[128];
+            snprintf(field, sizeof(field), "journal_has[%s]", json_string_value(want));
+            judge__add(mm, field, want, NULL);
+            n++;
+        }
+    }
+    return n;
+}
+
+int iotc_judge(json_t *expect, json_t *observed, json_t *mm)
+{
+    const char *k;
+    json_t *v;
+    int n = 0;
+
+    json_object_foreach(expect, k, v)
+    {
+        json_t *o = json_object_get(observed, k);
+        int ok;
+        if (strcmp(k, "http_body") == 0) {
+            n += judge__body(v, o, mm);
+            continue;
+        }
+        if (strcmp(k, "journal_has") == 0) {
+            n += judge__journal(v, json_object_get(observed, "journal_events"), mm);
+            continue;
+        }
+        if (strcmp(k, "alert") == 0)
+            ok = judge__alert(v, o);
+        else if (strcmp(k, "http_status") == 0)
+            ok = judge__status(v, o);
+        else
+            ok = json_equal(v, o);
+        if (!ok) {
+            judge__add(mm, k, v, o);
+            n++;
+        }
+    }
+    /* Implicit: an accepted handshake must present a certificate chaining to the
+     * trusted bundle, whatever the case is about. */
+    json_t *hs = json_object_get(observed, "handshake");
+    json_t *sc = json_object_get(observed, "server_cert");
+    if (json_is_string(hs) && strcmp(json_string_value(hs), "accepted") == 0 &&
+        json_is_string(sc) && strcmp(json_string_value(sc), "valid") != 0) {
+        json_t *valid = json_string("valid");
+        judge__add(mm, "server_cert", valid, sc);
+        json_decref(valid);
+        n++;
+    }
+    return n;
+}
+
+static void judge__repr(json_t *v, char *out, size_t len)
+{
+    if (!v || json_is_null(v)) {
+        snprintf(out, len, "none");
+        return;
+    }
+    if (json_is_string(v)) {
+        snprintf(out, len, "%s", json_string_value(v));
+        return;
+    }
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    snprintf(out, len, "%s", s ? s : "?");
+    free(s);
+}
+
+char *iotc_judge_reason(json_t *mm)
+{
+    size_t i, used = 0, cap = 1024;
+    json_t *m;
+    char *out = malloc(cap);
+    if (!out)
+        return NULL;
+    out[0] = '\0';
+    json_array_foreach(mm, i, m)
+    {
+        char e[256], o[256];
+        judge__repr(json_object_get(m, "expected"), e, sizeof(e));
+        judge__repr(json_object_get(m, "observed"), o, sizeof(o));
+        size_t need = strlen(e) + strlen(o) + 128;
+        if (used + need >= cap) {
+            cap = (used + need) * 2;
+            char *n = realloc(out, cap);
+            if (!n)
+                break;
+            out = n;
+        }
+        used += (size_t)snprintf(out + used, cap - used, "%s%s: expected %s, observed %s",
+                                 i ? "; " : "", json_string_value(json_object_get(m, "field")), e,
+                                 o);
+    }
+    return out;
+}

@@ -1,0 +1,222 @@
+/* Profile and registry loading: defaults, bounds, and errors that name file and key path. */
+#include "config/profile.h"
+#include "config/registry.h"
+#include "common/err.h"
+#include "endpoint/endpoint.h"
+
+#include <CUnit/CUnit.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char tmp_path[256];
+
+static const char *write_tmp(const char *text)
+{
+    snprintf(tmp_path, sizeof tmp_path, "/tmp/iotc-test-config-%d.json", (int)getpid());
+    FILE *f = fopen(tmp_path, "w");
+    fputs(text, f);
+    fclose(f);
+    return tmp_path;
+}
+
+static void expect_profile_error(const char *json, const char *needle)
+{
+    struct iotc_profile p;
+    struct iotc_cfg_err err = {{0}};
+    int rc = iotc_profile_load(write_tmp(json), &p, &err);
+    CU_ASSERT_EQUAL(rc, IOTC_ERR_CONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, tmp_path));
+    if (!strstr(err.msg, needle))
+        fprintf(stderr, "\nexpected '%s' in '%s'\n", needle, err.msg);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, needle));
+    unlink(tmp_path);
+}
+
+static void test_default_profile(void)
+{
+    struct iotc_profile p;
+    struct iotc_cfg_err err;
+    int rc = iotc_profile_load(IOTC_SOURCE_DIR "/fixtures/profiles/default.json", &p, &err);
+    CU_ASSERT_EQUAL_FATAL(rc, IOTC_OK);
+    CU_ASSERT_EQUAL(p.policy, IOTC_POLICY_TLS13_1_2);
+    CU_ASSERT_TRUE(p.sni_required);
+    CU_ASSERT_EQUAL(p.ports[IOTC_PORT_8883], 8883);
+    CU_ASSERT_EQUAL(p.ports[IOTC_PORT_443], 443);
+    CU_ASSERT_EQUAL(p.limits.max_client_id_bytes, 128);
+    CU_ASSERT_EQUAL(p.limits.max_payload_bytes, 131072);
+    CU_ASSERT_EQUAL(p.limits.keepalive_min_s, 30);
+    CU_ASSERT_EQUAL(p.limits.keepalive_max_s, 1200);
+    CU_ASSERT_TRUE(iotc_profile_name_known(&p, "localhost"));
+    CU_ASSERT_TRUE(iotc_profile_name_known(&p, "IOT.example.test"));
+    CU_ASSERT_FALSE(iotc_profile_name_known(&p, "127.0.0.1"));
+    CU_ASSERT_FALSE(iotc_profile_name_known(&p, NULL));
+    iotc_profile_free(&p);
+}
+
+static void test_every_fixture_profile_loads(void)
+{
+    const char *names[] = {"default", "tls13-only", "tls12-only", "sni-optional", "fast-timers"};
+    enum iotc_tls_policy want[] = {IOTC_POLICY_TLS13_1_2, IOTC_POLICY_TLS13_1_3,
+                                   IOTC_POLICY_TLS12_1_2, IOTC_POLICY_TLS13_1_2,
+                                   IOTC_POLICY_TLS13_1_2};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char path[512];
+        snprintf(path, sizeof path, IOTC_SOURCE_DIR "/fixtures/profiles/%s.json", names[i]);
+        struct iotc_profile p;
+        struct iotc_cfg_err err;
+        CU_ASSERT_EQUAL_FATAL(iotc_profile_load(path, &p, &err), IOTC_OK);
+        CU_ASSERT_EQUAL(p.policy, want[i]);
+        CU_ASSERT_STRING_EQUAL(p.name, names[i]);
+        iotc_profile_free(&p);
+    }
+}
+
+static void test_profile_errors(void)
+{
+    expect_profile_error("{", "line");
+    expect_profile_error("[]", "$: must be a JSON object");
+    expect_profile_error("{\"endpoint_names\":[\"a\"],\"colour\":1}", "unknown key 'colour'");
+    expect_profile_error("{\"endpoint_names\":[\"a\"],\"security_policy\":\"TLS10\"}",
+                         "$.security_policy");
+    expect_profile_error("{\"endpoint_names\":[\"a\"],\"sni\":\"maybe\"}", "$.sni");
+    expect_profile_error("{}", "$.endpoint_names");
+    expect_profile_error("{\"endpoint_names\":[\"\"]}", "endpoint_names[0]");
+    expect_profile_error("{\"endpoint_names\":[\"a\"],\"limits\":{\"max_topic_bytes\":0}}",
+                         "$.limits: max_topic_bytes: must be an integer in 1..65535");
+    expect_profile_error("{\"endpoint_names\":[\"a\"],\"limits\":{\"max_topic_bytes\":\"x\"}}",
+                         "max_topic_bytes");
+    expect_profile_error("{\"endpoint_names\":[\"a\"],\"limits\":{\"nope\":1}}",
+                         "$.limits: unknown key 'nope'");
+    expect_profile_error("{\"endpoint_names\":[\"a\"],\"ports\":{\"1883\":1}}", "$.ports");
+    expect_profile_error("{\"endpoint_names\":[\"a\"],\"ports\":{\"8883\":70000}}", "0..65535");
+    expect_profile_error("{\"endpoint_names\":[\"a\"],\"time_scale\":0}", "$.time_scale");
+    expect_profile_error(
+        "{\"endpoint_names\":[\"a\"],\"limits\":{\"keepalive_min_s\":100,\"keepalive_max_s\":50}}",
+        "keepalive_min_s exceeds");
+}
+
+static void test_profile_missing_file(void)
+{
+    struct iotc_profile p;
+    struct iotc_cfg_err err;
+    CU_ASSERT_EQUAL(iotc_profile_load("/nonexistent/profile.json", &p, &err), IOTC_ERR_CONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/nonexistent/profile.json"));
+}
+
+static const char *pki(void)
+{
+    return IOTC_BINARY_DIR "/pki";
+}
+
+static void test_registry_fixture(void)
+{
+    struct iotc_registry r;
+    struct iotc_cfg_err err;
+    int rc = iotc_registry_load(IOTC_SOURCE_DIR "/fixtures/registry.json", pki(), &r, &err);
+    if (rc)
+        fprintf(stderr, "\n%s\n", err.msg);
+    CU_ASSERT_EQUAL_FATAL(rc, IOTC_OK);
+    CU_ASSERT_EQUAL(r.ca_count, 2);
+    CU_ASSERT_TRUE(r.cert_count >= 8);
+    /* Lookup by fingerprint finds each registered certificate with its status. */
+    for (size_t i = 0; i < r.cert_count; i++) {
+        const struct iotc_reg_cert *c = iotc_registry_find_cert(&r, r.certs[i].sha256);
+        CU_ASSERT_PTR_EQUAL(c, &r.certs[i]);
+        CU_ASSERT_EQUAL(strlen(c->id), 64);
+    }
+    uint8_t zero[32] = {0};
+    CU_ASSERT_PTR_NULL(iotc_registry_find_cert(&r, zero));
+    bool saw_revoked = false, saw_noca = false;
+    for (size_t i = 0; i < r.cert_count; i++) {
+        saw_revoked |= r.certs[i].status == IOTC_CERT_REVOKED;
+        saw_noca |= r.certs[i].ca == NULL;
+    }
+    CU_ASSERT_TRUE(saw_revoked);
+    CU_ASSERT_TRUE(saw_noca);
+    iotc_registry_free(&r);
+}
+
+static void expect_registry_error(const char *json, const char *needle)
+{
+    struct iotc_registry r;
+    struct iotc_cfg_err err = {{0}};
+    int rc = iotc_registry_load(write_tmp(json), pki(), &r, &err);
+    CU_ASSERT_EQUAL(rc, IOTC_ERR_CONFIG);
+    if (!strstr(err.msg, needle))
+        fprintf(stderr, "\nexpected '%s' in '%s'\n", needle, err.msg);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, needle));
+    unlink(tmp_path);
+}
+
+static void test_registry_errors(void)
+{
+    expect_registry_error("{\"cas\":{}}", "$.cas: must be an array");
+    expect_registry_error("{\"cas\":[{\"id\":\"x\",\"file\":\"missing.crt\"}]}",
+                          "$.cas[0]: file: cannot open certificate");
+    expect_registry_error("{\"cas\":[{\"id\":\"x\",\"file\":\"ca-ec.crt\",\"status\":\"ON\"}]}",
+                          "$.cas[0]: status");
+    expect_registry_error("{\"cas\":[{\"id\":\"x\",\"file\":\"ca-ec.crt\"},{\"id\":\"x\",\"file\":"
+                          "\"ca-rsa.crt\"}]}",
+                          "duplicate CA id");
+    expect_registry_error("{\"certificates\":[{\"file\":\"device-01.crt\",\"ca\":\"nope\"}]}",
+                          "$.certificates[0]: ca: no registered CA with id 'nope'");
+    expect_registry_error("{\"certificates\":[{\"file\":\"device-01.crt\",\"thing\":\"t\"}]}",
+                          "thing: 't' is not in $.things");
+    expect_registry_error("{\"certificates\":[{\"file\":\"device-01.crt\"},{\"file\":\"device-01."
+                          "crt\"}]}",
+                          "registered twice");
+    expect_registry_error("{\"certificates\":[{\"file\":\"device-01.crt\",\"x\":1}]}",
+                          "unknown key 'x'");
+    expect_registry_error("{\"certificates\":[{\"file\":\"" IOTC_SOURCE_DIR "/README.md\"}]}",
+                          "is not a PEM certificate");
+}
+
+static void test_keepalive_clamp(void)
+{
+    struct iotc_limits l = {.keepalive_min_s = 30, .keepalive_max_s = 1200};
+    CU_ASSERT_EQUAL(iotc_rule_keepalive(&l, 0), 1200);
+    CU_ASSERT_EQUAL(iotc_rule_keepalive(&l, 1), 30);
+    CU_ASSERT_EQUAL(iotc_rule_keepalive(&l, 29), 30);
+    CU_ASSERT_EQUAL(iotc_rule_keepalive(&l, 30), 30);
+    CU_ASSERT_EQUAL(iotc_rule_keepalive(&l, 60), 60);
+    CU_ASSERT_EQUAL(iotc_rule_keepalive(&l, 1200), 1200);
+    CU_ASSERT_EQUAL(iotc_rule_keepalive(&l, 1201), 1200);
+    CU_ASSERT_EQUAL(iotc_rule_keepalive(&l, 65535), 1200);
+}
+
+static void test_topic_rules(void)
+{
+    struct iotc_limits l = {.max_topic_bytes = 256, .max_topic_slashes = 7,
+                            .max_client_id_bytes = 128};
+    char t[300];
+    memset(t, 'a', sizeof t);
+    CU_ASSERT_PTR_NULL(iotc_rule_topic(&l, (struct iotc_span){(uint8_t *)t, 256}));
+    CU_ASSERT_PTR_NOT_NULL(iotc_rule_topic(&l, (struct iotc_span){(uint8_t *)t, 257}));
+    CU_ASSERT_PTR_NULL(iotc_rule_topic(&l, iotc_span_str("a/b/c/d/e/f/g/h")));
+    CU_ASSERT_PTR_NOT_NULL(iotc_rule_topic(&l, iotc_span_str("a/b/c/d/e/f/g/h/i")));
+    CU_ASSERT_PTR_NOT_NULL(iotc_rule_topic(&l, iotc_span_str("a/+/b")));
+    CU_ASSERT_PTR_NULL(iotc_rule_filter(&l, iotc_span_str("a/+/b/#")));
+    CU_ASSERT_PTR_NOT_NULL(iotc_rule_filter(&l, iotc_span_str("a/#/b")));
+    CU_ASSERT_PTR_NULL(iotc_rule_client_id(&l, (struct iotc_span){(uint8_t *)t, 128}));
+    CU_ASSERT_PTR_NOT_NULL(iotc_rule_client_id(&l, (struct iotc_span){(uint8_t *)t, 129}));
+    CU_ASSERT_PTR_NOT_NULL(iotc_rule_client_id(&l, iotc_span_str("$aws")));
+}
+
+int iotc_register_tests(void)
+{
+    CU_pSuite s = CU_add_suite("config", NULL, NULL);
+    if (!s)
+        return -1;
+    if (!CU_add_test(s, "default profile", test_default_profile) ||
+        !CU_add_test(s, "every fixture profile loads", test_every_fixture_profile_loads) ||
+        !CU_add_test(s, "profile errors name file and key path", test_profile_errors) ||
+        !CU_add_test(s, "missing profile file", test_profile_missing_file) ||
+        !CU_add_test(s, "registry fixture", test_registry_fixture) ||
+        !CU_add_test(s, "registry errors", test_registry_errors) ||
+        !CU_add_test(s, "keep-alive clamp", test_keepalive_clamp) ||
+        !CU_add_test(s, "topic and client-id rules", test_topic_rules))
+        return -1;
+    return 0;
+}
