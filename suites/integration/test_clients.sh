@@ -56,7 +56,8 @@ check "openssl s_client with a wrong SNI is refused" grep -q "unrecognized name"
 echo | openssl s_client -connect "[::1]:$P8883" -servername localhost -CAfile "$CA" -cert "$PKI/device-01.crt" -key "$PKI/device-01.key" -verify_return_error >"$IOTC_TMP/goodsni" 2>&1
 check "openssl s_client over IPv6 with SNI localhost completes the handshake" grep -q "Verify return code: 0 (ok)" "$IOTC_TMP/goodsni"
 echo | openssl s_client -connect "127.0.0.1:$P8883" -servername localhost -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' >"$IOTC_TMP/tls11" 2>&1
-check_fails "TLS 1.1 is refused" grep -q "Verify return code" "$IOTC_TMP/tls11"
+check "TLS 1.1 is refused with alert protocol_version" grep -q "alert protocol version" "$IOTC_TMP/tls11"
+check_fails "TLS 1.1 negotiated nothing" grep -q "Cipher is ECDHE" "$IOTC_TMP/tls11"
 
 # 5. X.509 without ALPN on 443 is not MQTT
 check_fails "mosquitto_pub on 443 without ALPN is refused" mosquitto_pub -h localhost -p "$P443" --cafile "$CA" $(dev device-01) -t t -m x -q 1

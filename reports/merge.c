@@ -1,0 +1,136 @@
+/*
+ * Merging shards (one results.json per CI job or per runner process) into one
+ * document. Shards must come from the same schema version: fields of different
+ * versions cannot be mixed safely.
+ */
+#include "report_internal.h"
+#include "common/err.h"
+
+#include <string.h>
+
+static const char *merge__name(const char *const *names, size_t i)
+{
+    return names && names[i] ? names[i] : "results";
+}
+
+/* Earliest/latest of ISO 8601 UTC timestamps of the same shape: they sort as text. */
+static void merge__time(json_t *run, json_t *shard_run, const char *key, bool later)
+{
+    const char *mine = rep_str(run, key);
+    const char *theirs = rep_str(shard_run, key);
+    if (!theirs)
+        return;
+    if (!mine || (later ? strcmp(theirs, mine) > 0 : strcmp(theirs, mine) < 0))
+        json_object_set_new(run, key, json_string(theirs));
+}
+
+static int merge__counts(json_t *cases, struct rep_counts *c)
+{
+    size_t i;
+    json_t *k;
+    memset(c, 0, sizeof *c);
+    json_array_foreach(cases, i, k) {
+        int st = rep_status_parse(rep_str(k, "status"));
+        c->n[st < 0 ? REP_ERROR : st]++;
+        c->total++;
+    }
+    return IOTC_OK;
+}
+
+int iotc_report_merge(json_t *const *docs, const char *const *names, size_t n, json_t **out,
+                      char *err, size_t errlen)
+{
+    json_t *doc = NULL, *cases = NULL, *seen = NULL, *shards = NULL, *run = NULL;
+    int rc = IOTC_ERR_NOMEM;
+
+    *out = NULL;
+    if (n == 0 || !docs) {
+        rep_err(err, errlen, "no results files given");
+        return IOTC_ERR_INVALID;
+    }
+    json_int_t v0 = json_integer_value(json_object_get(docs[0], "schema_version"));
+    for (size_t i = 1; i < n; i++) {
+        json_int_t vi = json_integer_value(json_object_get(docs[i], "schema_version"));
+        if (vi != v0) {
+            rep_err(err, errlen,
+                    "%s has schema_version %" JSON_INTEGER_FORMAT " but %s has schema_version "
+                    "%" JSON_INTEGER_FORMAT ": shards of different versions cannot be merged",
+                    merge__name(names, i), vi, merge__name(names, 0), v0);
+            return IOTC_ERR_UNSUPPORTED;
+        }
+    }
+
+    /* Shallow copy of the first shard keeps keys this version does not know. */
+    doc = json_copy(docs[0]);
+    cases = json_array();
+    seen = json_object(); /* id -> index of the shard that had it */
+    run = json_deep_copy(json_object_get(docs[0], "run"));
+    if (!doc || !cases || !seen || !run)
+        goto cleanup;
+    if (n > 1 && !(shards = json_array()))
+        goto cleanup;
+
+    for (size_t i = 0; i < n; i++) {
+        size_t j;
+        json_t *c;
+        json_array_foreach(json_object_get(docs[i], "cases"), j, c) {
+            const char *id = rep_str(c, "id");
+            json_t *prev = json_object_get(seen, id);
+            if (prev) {
+                rep_err(err, errlen, "%s: duplicate case id \"%s\" (also in %s)",
+                        merge__name(names, i), id,
+                        merge__name(names, (size_t)json_integer_value(prev)));
+                rc = IOTC_ERR_MALFORMED;
+                goto cleanup;
+            }
+            if (json_object_set_new(seen, id, json_integer((json_int_t)i)) != 0 ||
+                json_array_append(cases, c) != 0)
+                goto cleanup;
+        }
+        json_t *srun = json_object_get(docs[i], "run");
+        if (i > 0) {
+            merge__time(run, srun, "started_at", false);
+            merge__time(run, srun, "finished_at", true);
+            /* Shards usually run in parallel: the run took as long as the longest one. */
+            json_t *d = json_object_get(srun, "duration_ms");
+            json_t *md = json_object_get(run, "duration_ms");
+            if (json_is_number(d) && (!md || json_number_value(d) > json_number_value(md)))
+                json_object_set(run, "duration_ms", d);
+        }
+        if (shards) {
+            json_t *s = json_pack(
+                "{s:s, s:O?, s:O?, s:O?, s:I}", "file", merge__name(names, i), "run_id",
+                json_object_get(srun, "id"), "host", json_object_get(srun, "host"),
+                "started_at", json_object_get(srun, "started_at"), "cases",
+                (json_int_t)json_array_size(json_object_get(docs[i], "cases")));
+            if (!s || json_array_append_new(shards, s) != 0)
+                goto cleanup;
+        }
+    }
+
+    struct rep_counts counts;
+    merge__counts(cases, &counts);
+    json_t *env = json_object_get(docs[0], "environment");
+    json_t *target = json_object_get(docs[0], "target");
+    if (json_object_set_new(doc, "schema", json_string(IOTC_REPORT_SCHEMA)) != 0 ||
+        json_object_set_new(doc, "schema_version", json_integer(v0)) != 0 ||
+        json_object_set(doc, "run", run) != 0 ||
+        (env && json_object_set_new(doc, "environment", json_deep_copy(env)) != 0) ||
+        (target && json_object_set_new(doc, "target", json_deep_copy(target)) != 0) ||
+        json_object_set_new(doc, "totals", rep_totals_json(&counts)) != 0 ||
+        (shards && json_object_set(doc, "shards", shards) != 0) ||
+        json_object_set(doc, "cases", cases) != 0)
+        goto cleanup;
+    *out = doc;
+    doc = NULL;
+    rc = IOTC_OK;
+cleanup:
+    if (rc == IOTC_ERR_NOMEM)
+        rep_err(err, errlen, "out of memory while merging results");
+    json_decref(doc);
+    json_decref(cases);
+    json_decref(seen);
+    json_decref(shards);
+    json_decref(run);
+    return rc;
+}

@@ -1,0 +1,162 @@
+/*
+ * Markdown for $GITHUB_STEP_SUMMARY: a totals line, the rows x families matrix
+ * with symbols (readable without colour), then the failures with their reasons.
+ */
+#include "report_internal.h"
+#include "common/err.h"
+
+#include <string.h>
+
+#define SUMMARY_MAX_FAILURES 50
+#define SUMMARY_MAX_REASON   300 /* characters; the HTML report has the full text */
+
+static const char *const summary__symbol[REP_STATUS_COUNT] = {"✅", "❌", "⏭", "⚠️"};
+
+/* One cell: the worst status decides the symbol; counts say how many passed. */
+static int summary__cell(struct iotc_buf *b, const struct rep_counts *c)
+{
+    if (c->total == 0)
+        return rep_puts(b, " · |");
+    size_t ran = c->total - c->n[REP_SKIPPED];
+    if (ran == 0)
+        return rep_printf(b, " %s %zu |", summary__symbol[REP_SKIPPED], c->total);
+    const char *sym = summary__symbol[REP_PASSED];
+    if (c->n[REP_FAILED] || c->n[REP_ERROR])
+        sym = summary__symbol[REP_FAILED];
+    int rc = rep_printf(b, " %s %zu/%zu", sym, c->n[REP_PASSED], ran);
+    if (rc == IOTC_OK && c->n[REP_ERROR])
+        rc = rep_printf(b, " (%zu %s)", c->n[REP_ERROR], summary__symbol[REP_ERROR]);
+    if (rc == IOTC_OK && c->n[REP_SKIPPED])
+        rc = rep_printf(b, " +%zu%s", c->n[REP_SKIPPED], summary__symbol[REP_SKIPPED]);
+    if (rc == IOTC_OK)
+        rc = rep_puts(b, " |");
+    return rc;
+}
+
+static int summary__totals(json_t *results, const struct rep_counts *t, struct iotc_buf *b)
+{
+    json_t *run = json_object_get(results, "run");
+    const char *kind = rep_str(run, "kind");
+    int rc = rep_puts(b, "## iotconform ");
+    if (rc == IOTC_OK)
+        rc = rep_md_escape(b, kind ? kind : "run", 40);
+    if (rc == IOTC_OK)
+        rc = rep_printf(b,
+                        "\n\n**%zu cases**: %s %zu passed · %s %zu failed · %s %zu skipped · %s "
+                        "%zu error",
+                        t->total, summary__symbol[REP_PASSED], t->n[REP_PASSED],
+                        summary__symbol[REP_FAILED], t->n[REP_FAILED],
+                        summary__symbol[REP_SKIPPED], t->n[REP_SKIPPED],
+                        summary__symbol[REP_ERROR], t->n[REP_ERROR]);
+    double rate = rep_pass_rate(t);
+    if (rc == IOTC_OK && rate >= 0)
+        rc = rep_printf(b, " · pass rate %.1f%%", rate);
+    if (rc == IOTC_OK)
+        rc = rep_puts(b, "\n\n");
+    const char *ver = rep_str(run, "tool_version");
+    const char *rev = rep_str(run, "git_revision");
+    if (rc == IOTC_OK && ver) {
+        rc = rep_puts(b, "iotconform ");
+        if (rc == IOTC_OK)
+            rc = rep_md_escape(b, ver, 40);
+        if (rc == IOTC_OK && rev) {
+            rc = rep_puts(b, " (");
+            if (rc == IOTC_OK)
+                rc = rep_md_escape(b, rev, 40);
+            if (rc == IOTC_OK)
+                rc = rep_puts(b, ")");
+        }
+        if (rc == IOTC_OK)
+            rc = rep_puts(b, "\n\n");
+    }
+    return rc;
+}
+
+static int summary__matrix(const struct rep_matrix *m, struct iotc_buf *b)
+{
+    if (m->rows.n == 0)
+        return rep_puts(b, "_No cases were run._\n\n");
+    int rc = rep_puts(b, "| row |");
+    for (size_t f = 0; rc == IOTC_OK && f < m->fams.n; f++) {
+        rc = iotc_buf_u8(b, ' ');
+        if (rc == IOTC_OK)
+            rc = rep_md_escape(b, m->fams.v[f], 60);
+        if (rc == IOTC_OK)
+            rc = rep_puts(b, " |");
+    }
+    if (rc == IOTC_OK)
+        rc = rep_puts(b, "\n|---|");
+    for (size_t f = 0; rc == IOTC_OK && f < m->fams.n; f++)
+        rc = rep_puts(b, ":---:|");
+    if (rc == IOTC_OK)
+        rc = iotc_buf_u8(b, '\n');
+    for (size_t r = 0; rc == IOTC_OK && r < m->rows.n; r++) {
+        rc = rep_puts(b, "| ");
+        if (rc == IOTC_OK)
+            rc = rep_md_escape(b, m->rows.v[r], 60);
+        if (rc == IOTC_OK)
+            rc = rep_puts(b, " |");
+        for (size_t f = 0; rc == IOTC_OK && f < m->fams.n; f++)
+            rc = summary__cell(b, rep_matrix_cell(m, r, f));
+        if (rc == IOTC_OK)
+            rc = iotc_buf_u8(b, '\n');
+    }
+    if (rc == IOTC_OK)
+        rc = rep_printf(b, "\n%s all passed · %s a case failed · %s skipped · %s error · "
+                           "`n/m` passed/ran\n\n",
+                        summary__symbol[REP_PASSED], summary__symbol[REP_FAILED],
+                        summary__symbol[REP_SKIPPED], summary__symbol[REP_ERROR]);
+    return rc;
+}
+
+static int summary__failures(json_t *results, const struct rep_counts *t, struct iotc_buf *b)
+{
+    size_t bad = t->n[REP_FAILED] + t->n[REP_ERROR];
+    if (bad == 0)
+        return IOTC_OK;
+    int rc = rep_printf(b, "### Failures (%zu)\n\n", bad);
+    size_t listed = 0, i;
+    json_t *c;
+    json_array_foreach(json_object_get(results, "cases"), i, c) {
+        int st = rep_status_parse(rep_str(c, "status"));
+        if (rc != IOTC_OK || listed >= SUMMARY_MAX_FAILURES)
+            break;
+        if (st != REP_FAILED && st != REP_ERROR)
+            continue;
+        listed++;
+        rc = rep_printf(b, "- %s **", summary__symbol[st]);
+        if (rc == IOTC_OK)
+            rc = rep_md_escape(b, rep_str(c, "id"), 200);
+        if (rc == IOTC_OK)
+            rc = rep_puts(b, "**: ");
+        if (rc == IOTC_OK)
+            rc = rep_md_escape(b, rep_str(c, "title"), 200);
+        if (rc == IOTC_OK && rep_str(c, "reason")) {
+            rc = rep_puts(b, " — ");
+            if (rc == IOTC_OK)
+                rc = rep_md_escape(b, rep_str(c, "reason"), SUMMARY_MAX_REASON);
+        }
+        if (rc == IOTC_OK)
+            rc = iotc_buf_u8(b, '\n');
+    }
+    if (rc == IOTC_OK && bad > listed)
+        rc = rep_printf(b, "- … and %zu more (see report.html or junit.xml)\n", bad - listed);
+    if (rc == IOTC_OK)
+        rc = iotc_buf_u8(b, '\n');
+    return rc;
+}
+
+int iotc_report_summary_md(json_t *results, struct iotc_buf *out)
+{
+    struct rep_matrix m;
+    int rc = rep_matrix_build(results, &m);
+    if (rc != IOTC_OK)
+        return rc;
+    rc = summary__totals(results, &m.totals, out);
+    if (rc == IOTC_OK)
+        rc = summary__matrix(&m, out);
+    if (rc == IOTC_OK)
+        rc = summary__failures(results, &m.totals, out);
+    rep_matrix_free(&m);
+    return rc;
+}

@@ -1,0 +1,169 @@
+/* One case: pick the driver, run it, cut the journal excerpt, judge. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "judge.h"
+#include "run.h"
+
+static const char *case__driver(const iotc_case *c)
+{
+    json_t *cl = iotc_case_client(c);
+    const char *driver = json_string_value(json_object_get(cl, "driver"));
+    const char *action = json_string_value(json_object_get(cl, "action"));
+    if (driver && strcmp(driver, "auto") != 0)
+        return driver;
+    if (!action || strcmp(action, "connect") == 0)
+        return "probe";
+    return c->row->proto == IOTC_PROTO_MQTT ? "mqtt" : "https";
+}
+
+static int case__dispatch(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out)
+{
+    const char *d = case__driver(c);
+    if (c->row->auth != IOTC_AUTH_X509) {
+        snprintf(out->error, sizeof(out->error),
+                 "row %s needs a SigV4 / custom-auth driver, which does not exist yet", c->row->id);
+        return -1;
+    }
+    if (strcmp(d, "probe") == 0)
+        return iotc_drv_probe(env, c, idx, out);
+    if (strcmp(d, "mqtt") == 0)
+        return iotc_drv_mqtt(env, c, idx, out);
+    return iotc_drv_https(env, c, idx, out);
+}
+
+static run_target *case__target(run_state *rs, const iotc_case *c)
+{
+    const char *p = iotc_case_str(c, "profile");
+    for (size_t i = 0; i < rs->n_targets; i++)
+        if (strcmp(rs->targets[i].profile, p) == 0)
+            return &rs->targets[i];
+    return NULL;
+}
+
+/* The journal is written by another process: events can trail our socket close. */
+static json_t *case__excerpt(run_state *rs, run_target *t, iotc_result *r, json_t *want)
+{
+    long deadline = iotc_drv_now_ms() + (want ? 500 : 0);
+    json_t *ex = NULL;
+    for (;;) {
+        pthread_mutex_lock(&rs->lock);
+        iotc_journal_poll(&t->journal);
+        ex = iotc_journal_excerpt(&t->journal, r->jstart, 0, r->ports, r->n_ports);
+        pthread_mutex_unlock(&rs->lock);
+        if (!want || iotc_drv_now_ms() >= deadline)
+            return ex;
+        json_t *evs = iotc_journal_events(ex);
+        size_t i, j;
+        json_t *w, *e;
+        int all = 1;
+        json_array_foreach(want, i, w)
+        {
+            int found = 0;
+            json_array_foreach(evs, j, e) if (json_equal(w, e)) found = 1;
+            if (!found)
+                all = 0;
+        }
+        json_decref(evs);
+        if (all)
+            return ex;
+        json_decref(ex);
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void case__progress(run_state *rs, iotc_result *r)
+{
+    pthread_mutex_lock(&rs->lock);
+    rs->finished++;
+    fprintf(stderr, "[%zu/%zu] %-5s %s (%ld ms)\n", rs->finished, rs->n,
+            iotc_status_verdict(r->status), r->c->id, r->duration_ms);
+    if (r->status == IOTC_ST_FAILED || r->status == IOTC_ST_ERROR)
+        fprintf(stderr, "        %s\n", r->reason);
+    pthread_mutex_unlock(&rs->lock);
+}
+
+void run_case_exec(run_state *rs, size_t i)
+{
+    iotc_result *r = &rs->results[i];
+    const iotc_case *c = r->c;
+    run_target *t = case__target(rs, c);
+    iotc_drv_out out;
+    long t0;
+
+    iotc_now_iso(r->started_at, sizeof(r->started_at));
+    t0 = iotc_drv_now_ms();
+    r->mismatches = json_array();
+    if (iotc_run_interrupted) {
+        r->status = IOTC_ST_SKIPPED;
+        snprintf(r->reason, sizeof(r->reason), "run interrupted");
+        goto done;
+    }
+    if (!t || !t->started) {
+        r->status = IOTC_ST_ERROR;
+        snprintf(r->reason, sizeof(r->reason), "endpoint for profile %s is not running: %s",
+                 iotc_case_str(c, "profile"), t ? t->error : "unknown profile");
+        goto done;
+    }
+    r->serve_index = (int)(t - rs->targets);
+    pthread_mutex_lock(&rs->lock);
+    iotc_journal_poll(&t->journal);
+    r->jstart = iotc_journal_count(&t->journal);
+    pthread_mutex_unlock(&rs->lock);
+
+    memset(&out, 0, sizeof(out));
+    out.observed = json_object();
+    case__dispatch(&t->env, c, i, &out);
+    r->observed = out.observed;
+    memcpy(r->ports, out.local_ports, sizeof(r->ports));
+    r->n_ports = out.n_ports;
+    if (out.error[0]) {
+        r->status = IOTC_ST_ERROR;
+        snprintf(r->reason, sizeof(r->reason), "%s", out.error);
+        goto done;
+    }
+
+    json_t *want = json_object_get(iotc_case_expect(c), "journal_has");
+    r->journal = case__excerpt(rs, t, r, want);
+    json_object_set_new(r->observed, "journal_events", iotc_journal_events(r->journal));
+    if (iotc_judge(iotc_case_expect(c), r->observed, r->mismatches) == 0) {
+        r->status = IOTC_ST_PASSED;
+    } else {
+        char *why = iotc_judge_reason(r->mismatches);
+        r->status = IOTC_ST_FAILED;
+        snprintf(r->reason, sizeof(r->reason), "%s", why ? why : "mismatch");
+        free(why);
+    }
+    if (!iotc_serve_alive(&t->serve) && r->status == IOTC_ST_PASSED) {
+        /* A case that crashes the endpoint did not pass, whatever it observed. */
+        r->status = IOTC_ST_ERROR;
+        snprintf(r->reason, sizeof(r->reason), "the endpoint (profile %s) exited during the case",
+                 t->profile);
+        t->started = 0;
+        snprintf(t->error, sizeof(t->error), "it exited during %s", c->id);
+    }
+done:
+    pthread_mutex_lock(&rs->lock);
+    if (t)
+        r->jend = iotc_journal_count(&t->journal);
+    pthread_mutex_unlock(&rs->lock);
+    r->duration_ms = iotc_drv_now_ms() - t0;
+    case__progress(rs, r);
+}
+
+void run_case_final_journal(run_state *rs)
+{
+    for (size_t k = 0; k < rs->n_targets; k++)
+        iotc_journal_poll(&rs->targets[k].journal);
+    for (size_t i = 0; i < rs->n; i++) {
+        iotc_result *r = &rs->results[i];
+        if (r->serve_index < 0 || !r->n_ports)
+            continue;
+        json_decref(r->journal);
+        r->journal = iotc_journal_excerpt(&rs->targets[r->serve_index].journal, r->jstart,
+                                          r->jend, r->ports, r->n_ports);
+    }
+}

@@ -1,0 +1,132 @@
+/* Command line of `iotconform run`. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run.h"
+
+#ifndef IOTC_SOURCE_DIR
+#define IOTC_SOURCE_DIR "."
+#endif
+#ifndef IOTC_BINARY_DIR
+#define IOTC_BINARY_DIR "."
+#endif
+
+void run_opts_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: iotconform run [--suite NAME|FILE ...] [--filter GLOB ...] [--label L ...]\n"
+            "                      [--profile NAME] [--pki DIR] [--out DIR] [--serve-bin PATH]\n"
+            "                      [--jobs N] [--list] [--help]\n"
+            "\n"
+            "Runs the conformance case tables against `iotconform serve` children (one per\n"
+            "profile the selected cases need) and writes results.json (+ reports) to --out.\n"
+            "\n"
+            "  --suite NAME|FILE  suite name (suites/NAME.json and suites/NAME-*.json) or a\n"
+            "                     table file; repeatable; default: every table\n"
+            "  --filter GLOB      keep cases whose id, or a dot-suffix of it, matches GLOB\n"
+            "                     ('mqtt-x509-8883*', 'x509.sni-*', '*.ipv6.*'); repeatable (OR)\n"
+            "  --label L          keep cases carrying label L (suite, row, family, ipv4/ipv6,\n"
+            "                     tls12/tls13, or a table label); repeatable (OR)\n"
+            "  --profile NAME     keep cases written for this endpoint profile\n"
+            "  --pki DIR          test PKI (default %s/pki)\n"
+            "  --out DIR          report directory (default ./iotconform-report)\n"
+            "  --serve-bin PATH   binary providing `serve` (default: this executable)\n"
+            "  --jobs N           run N cases at once (default 1)\n"
+            "  --list             print the selected case ids and exit\n"
+            "\n"
+            "Environment: IOTCONFORM_SUITES (tables dir, default %s/suites),\n"
+            "IOTCONFORM_PROFILES (profiles dir, default %s/fixtures/profiles).\n"
+            "Exit: 0 every case passed, 1 a case failed/errored, 2 usage or table errors.\n",
+            IOTC_BINARY_DIR, IOTC_SOURCE_DIR, IOTC_SOURCE_DIR);
+}
+
+static int opts__push(const char **list, size_t *n, const char *v, const char *name, char *err,
+                      size_t errlen)
+{
+    if (*n >= RUN_MAX_LIST) {
+        snprintf(err, errlen, "too many %s options (at most %d)", name, RUN_MAX_LIST);
+        return -1;
+    }
+    list[(*n)++] = v;
+    return 0;
+}
+
+int run_opts_parse(int argc, char **argv, run_opts *o, char *err, size_t errlen)
+{
+    static const struct option longs[] = {
+        {"suite", required_argument, NULL, 's'},   {"filter", required_argument, NULL, 'f'},
+        {"label", required_argument, NULL, 'l'},   {"profile", required_argument, NULL, 'p'},
+        {"pki", required_argument, NULL, 'k'},     {"out", required_argument, NULL, 'o'},
+        {"serve-bin", required_argument, NULL, 'b'}, {"jobs", required_argument, NULL, 'j'},
+        {"list", no_argument, NULL, 'L'},          {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *env;
+    int ch;
+
+    memset(o, 0, sizeof(*o));
+    o->jobs = 1;
+    o->out_dir = "iotconform-report";
+    o->pki_dir = IOTC_BINARY_DIR "/pki";
+    env = getenv("IOTCONFORM_SUITES");
+    o->suites_dir = env && *env ? env : IOTC_SOURCE_DIR "/suites";
+    env = getenv("IOTCONFORM_PROFILES");
+    o->profiles_dir = env && *env ? env : IOTC_SOURCE_DIR "/fixtures/profiles";
+
+    optind = 1;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "s:f:l:p:k:o:b:j:h", longs, NULL)) != -1) {
+        switch (ch) {
+        case 's':
+            if (opts__push(o->suites, &o->n_suites, optarg, "--suite", err, errlen))
+                return -1;
+            break;
+        case 'f':
+            if (opts__push(o->filters, &o->n_filters, optarg, "--filter", err, errlen))
+                return -1;
+            break;
+        case 'l':
+            if (opts__push(o->labels, &o->n_labels, optarg, "--label", err, errlen))
+                return -1;
+            break;
+        case 'p':
+            o->profile = optarg;
+            break;
+        case 'k':
+            o->pki_dir = optarg;
+            break;
+        case 'o':
+            o->out_dir = optarg;
+            break;
+        case 'b':
+            o->serve_bin = optarg;
+            break;
+        case 'j': {
+            char *end;
+            long j = strtol(optarg, &end, 10);
+            if (*end || j < 1 || j > 64) {
+                snprintf(err, errlen, "--jobs wants 1..64, not \"%s\"", optarg);
+                return -1;
+            }
+            o->jobs = (int)j;
+            break;
+        }
+        case 'L':
+            o->list = 1;
+            break;
+        case 'h':
+            o->help = 1;
+            break;
+        default:
+            snprintf(err, errlen, "unknown or incomplete option \"%s\"", argv[optind - 1]);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        snprintf(err, errlen, "unexpected argument \"%s\"", argv[optind]);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,188 @@
+#!/usr/bin/python3
+"""Bad input against `iotconform serve`: garbage instead of a ClientHello, a stalled
+handshake, truncated, oversized and malformed MQTT, malformed HTTP. Each bad connection
+must be closed with a journal entry saying why, while a well-behaved paho-mqtt client
+keeps round-tripping messages throughout."""
+import json, os, socket, ssl, struct, subprocess, sys, tempfile, threading, time
+import paho.mqtt.client as mqtt
+
+BIN, PKI = sys.argv[1], sys.argv[2]
+CA = f"{PKI}/ca-bundle.crt"
+passed = failed = 0
+
+def check(what, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1; print(f"ok   - {what}")
+    else:
+        failed += 1; print(f"FAIL - {what} {detail}")
+
+tmp = tempfile.mkdtemp(prefix="iotc-bad-")
+profile = json.load(open(os.path.join(os.path.dirname(__file__), "../../fixtures/profiles/default.json")))
+profile["limits"] = {"handshake_timeout_ms": 400, "connect_timeout_ms": 400}
+ppath = f"{tmp}/profile.json"
+json.dump(profile, open(ppath, "w"))
+journal = f"{tmp}/journal.jsonl"
+serve = subprocess.Popen([BIN, "serve", "--pki", PKI, "--ports", "0", "--profile", ppath,
+                          "--journal", journal, "--run-dir", f"{tmp}/run"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+try:
+    line = serve.stdout.readline()
+    assert line.startswith("IOTCONFORM_READY "), line + serve.stderr.read()
+    ports = json.loads(line.split(" ", 1)[1])["ports"]
+    P8883, P8443 = ports["8883"], ports["8443"]
+
+    def journal_events(pred, timeout=3.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with open(journal) as f:
+                hits = [e for e in map(json.loads, f) if pred(e)]
+            if hits:
+                return hits
+            time.sleep(0.02)
+        return []
+
+    # A good device that stays connected the whole time.
+    got = []
+    cond = threading.Condition()
+    def on_message(c, u, m):
+        with cond:
+            got.append(m.payload.decode()); cond.notify_all()
+    good = mqtt.Client(client_id="good-device", protocol=mqtt.MQTTv311)
+    good.tls_set(ca_certs=CA, certfile=f"{PKI}/device-01.crt", keyfile=f"{PKI}/device-01.key")
+    good.on_message = on_message
+    # AWS IoT requires waiting for CONNACK before anything else: subscribe from on_connect.
+    connected = threading.Event()
+    good.on_connect = lambda *a: connected.set()
+    good.connect("localhost", P8883, keepalive=60)
+    good.loop_start()
+    check("good paho client connected", connected.wait(5))
+    subscribed = threading.Event()
+    good.on_subscribe = lambda *a: subscribed.set()
+    good.subscribe("bad/input/echo", qos=1)
+    check("good paho client subscribed", subscribed.wait(5))
+
+    def good_round_trip(tag):
+        good.publish("bad/input/echo", tag, qos=1)
+        with cond:
+            ok = cond.wait_for(lambda: tag in got, timeout=5)
+        check(f"good client still served after {tag}", ok)
+
+    def tls_conn(port=P8883, cert="device-02"):
+        ctx = ssl.create_default_context(cafile=CA)
+        ctx.load_cert_chain(f"{PKI}/{cert}.crt", f"{PKI}/{cert}.key")
+        raw = socket.create_connection(("127.0.0.1", port))
+        return ctx.wrap_socket(raw, server_hostname="localhost")
+
+    def closed_by_peer(sock, timeout=3.0):
+        sock.settimeout(timeout)
+        try:
+            while True:
+                if not sock.recv(65536):
+                    return True
+        except (ConnectionResetError, ssl.SSLError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+        except OSError:
+            return True
+
+    # 1. garbage instead of a ClientHello
+    s = socket.create_connection(("127.0.0.1", P8883))
+    port = s.getsockname()[1]
+    s.sendall(b"\x16\x03\x01\x00\x05hello" + os.urandom(200))
+    check("garbage ClientHello: connection closed", closed_by_peer(s))
+    s.close()
+    ev = journal_events(lambda e: e.get("event") == "tls.refused" and e.get("peer_port") == port)
+    check("garbage ClientHello: journaled as tls.refused with a reason", ev and ev[0].get("reason"), ev)
+    good_round_trip("after-garbage")
+
+    # 2. a client that stalls mid-handshake (sends half a ClientHello, then nothing)
+    s = socket.create_connection(("127.0.0.1", P8883))
+    port = s.getsockname()[1]
+    s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+    check("stalled handshake: closed by the handshake timeout", closed_by_peer(s, 5))
+    s.close()
+    ev = journal_events(lambda e: e.get("event") == "tls.refused" and e.get("peer_port") == port)
+    check("stalled handshake: journal says handshake timeout",
+          ev and ev[0].get("reason") == "handshake timeout", ev)
+    good_round_trip("after-stall")
+
+    # 3. truncated MQTT: half a CONNECT, then the client goes away
+    s = tls_conn()
+    port = s.getsockname()[1]
+    s.sendall(b"\x10\x20\x00\x04MQTT\x04")
+    s.close()
+    ev = journal_events(lambda e: e.get("event") == "conn.close" and e.get("peer_port") == port)
+    check("truncated CONNECT: connection closed and journaled", bool(ev), ev)
+
+    # 4. oversized MQTT: a PUBLISH that announces 1 MB
+    s = tls_conn()
+    port = s.getsockname()[1]
+    cid = b"oversize"
+    body = b"\x00\x04MQTT\x04\x02\x00\x3c" + struct.pack(">H", len(cid)) + cid
+    s.sendall(bytes([0x10, len(body)]) + body)
+    connack = s.recv(4)
+    check("oversize: CONNACK accepted first", connack[:1] == b"\x20" and connack[-1:] == b"\x00", connack)
+    s.sendall(b"\x30\x80\x80\x40" + b"\x00\x01t" + b"x" * 1000)
+    check("oversized PUBLISH: connection closed", closed_by_peer(s))
+    s.close()
+    ev = journal_events(lambda e: e.get("event") == "mqtt.refused" and e.get("peer_port") == port)
+    check("oversized PUBLISH: journaled with rule packet-size",
+          ev and ev[0].get("rule") == "packet-size", ev)
+    good_round_trip("after-oversize")
+
+    # 5. malformed MQTT: reserved packet type 0 as the first packet
+    s = tls_conn()
+    port = s.getsockname()[1]
+    s.sendall(b"\x00\x00")
+    check("malformed first packet: connection closed", closed_by_peer(s))
+    s.close()
+    ev = journal_events(lambda e: e.get("event") in ("mqtt.refused",) and e.get("peer_port") == port)
+    check("malformed first packet: journaled", bool(ev), ev)
+
+    # 6. MQTT 3.1.1 PUBLISH with QoS 2 -> disconnect (AWS does not support QoS 2)
+    s = tls_conn()
+    port = s.getsockname()[1]
+    s.sendall(bytes([0x10, len(body)]) + body.replace(b"oversize", b"qos2test"))
+    s.recv(4)
+    s.sendall(b"\x34\x07\x00\x01t\x00\x01hi")
+    check("QoS 2 PUBLISH: connection closed", closed_by_peer(s))
+    ev = journal_events(lambda e: e.get("event") == "mqtt.refused" and e.get("peer_port") == port)
+    check("QoS 2 PUBLISH: journaled with rule qos2", ev and ev[0].get("rule") == "qos2", ev)
+
+    # 7. malformed HTTP on 8443
+    s = tls_conn(P8443)
+    port = s.getsockname()[1]
+    s.sendall(b"NOT AN HTTP REQUEST\r\n\r\n")
+    s.settimeout(3)
+    resp = b""
+    try:
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            resp += chunk
+    except Exception:
+        pass
+    check("malformed HTTP: answered 400 with a JSON message",
+          resp.startswith(b"HTTP/1.1 400") and b'"message"' in resp, resp[:200])
+    ev = journal_events(lambda e: e.get("event") == "http.refused" and e.get("peer_port") == port)
+    check("malformed HTTP: journaled", bool(ev), ev)
+
+    # 8. TLS up but no CONNECT: closed by the connect timeout
+    s = tls_conn()
+    port = s.getsockname()[1]
+    check("silent MQTT client: closed by the connect timeout", closed_by_peer(s, 5))
+    good_round_trip("after-all")
+    good.loop_stop()
+    good.disconnect()
+finally:
+    serve.terminate()
+    try:
+        serve.wait(10)
+    except subprocess.TimeoutExpired:
+        serve.kill()
+check("serve exited cleanly on SIGTERM", serve.returncode == 0, serve.returncode)
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
