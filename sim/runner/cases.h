@@ -1,5 +1,5 @@
 /*
- * Case tables (suites/*.json, format "iotconform-cases/1"): loading, validation
+ * Case tables (suites/<name>.json, format "iotconform-cases/1"): loading, validation
  * (unknown keys are errors, reported with file and JSON path) and expansion of
  * templates over rows x IP family x TLS version (x variants).
  */

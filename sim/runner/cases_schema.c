@@ -204,7 +204,8 @@ static void schema__check_value(const json_t *v, const schema_key *k, const char
         json_t *item;
         json_array_foreach(v, i, item)
         {
-            snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+            if (snprintf(sub, sizeof(sub), "%s[%zu]", path, i) >= (int)sizeof(sub))
+                continue;
             if (!(schema__type_of(item) & k->item_types)) {
                 schema__types_str(k->item_types, want, sizeof(want));
                 iotc_diag_add(d, "%s: %s: expected %s", file, sub, want);
@@ -229,7 +230,8 @@ static void schema__check_object(const json_t *obj, const schema_key *fields, co
         const schema_key *k = fields;
         while (k->key && strcmp(k->key, key) != 0)
             k++;
-        snprintf(sub, sizeof(sub), "%s.%s", path, key);
+        if (snprintf(sub, sizeof(sub), "%s.%s", path, key) >= (int)sizeof(sub))
+            continue;
         if (!k->key) {
             iotc_diag_add(d, "%s: %s: unknown key", file, sub);
             continue;

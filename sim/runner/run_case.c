@@ -104,7 +104,7 @@ void run_case_exec(run_state *rs, size_t i)
     }
     if (!t || !t->started) {
         r->status = IOTC_ST_ERROR;
-        snprintf(r->reason, sizeof(r->reason), "endpoint for profile %s is not running: %s",
+        snprintf(r->reason, sizeof(r->reason), "endpoint for profile %s is not running: %.1500s",
                  iotc_case_str(c, "profile"), t ? t->error : "unknown profile");
         goto done;
     }
@@ -137,7 +137,10 @@ void run_case_exec(run_state *rs, size_t i)
         snprintf(r->reason, sizeof(r->reason), "%s", why ? why : "mismatch");
         free(why);
     }
-    if (!iotc_serve_alive(&t->serve) && r->status == IOTC_ST_PASSED) {
+    pthread_mutex_lock(&rs->lock);
+    int alive = iotc_serve_alive(&t->serve);
+    pthread_mutex_unlock(&rs->lock);
+    if (!alive && r->status == IOTC_ST_PASSED) {
         /* A case that crashes the endpoint did not pass, whatever it observed. */
         r->status = IOTC_ST_ERROR;
         snprintf(r->reason, sizeof(r->reason), "the endpoint (profile %s) exited during the case",

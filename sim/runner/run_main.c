@@ -1,0 +1,420 @@
+/*
+ * `iotconform run`: load and check every table before starting anything, start
+ * one endpoint per profile, run the cases, write results.json, stop the children.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <limits.h>
+#include <mosquitto.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "run.h"
+#include "runner.h"
+
+#ifndef IOTC_VERSION
+#define IOTC_VERSION "0.0.0"
+#endif
+#ifndef IOTC_GIT_REVISION
+#define IOTC_GIT_REVISION "unknown"
+#endif
+
+volatile sig_atomic_t iotc_run_interrupted;
+
+static void main__on_signal(int sig)
+{
+    (void)sig;
+    iotc_run_interrupted = 1;
+}
+
+static int main__suite_match(const char *path, const char *name)
+{
+    const char *base = strrchr(path, '/');
+    size_t n = strlen(name);
+    base = base ? base + 1 : path;
+    if (strncmp(base, name, n) != 0)
+        return 0;
+    return strcmp(base + n, ".json") == 0 || base[n] == '-';
+}
+
+/* Tables to load: named suites, files, or the whole directory. */
+static int main__load(const run_opts *o, iotc_caseset *set, iotc_diag *d)
+{
+    char **paths = NULL;
+    size_t n = 0;
+    int rc = IOTC_OK;
+
+    if (iotc_cases_list_dir(o->suites_dir, &paths, &n) != IOTC_OK && o->n_suites == 0) {
+        iotc_diag_add(d, "%s: cannot read the suites directory (set IOTCONFORM_SUITES)",
+                      o->suites_dir);
+        return IOTC_ERR_NOT_FOUND;
+    }
+    if (o->n_suites == 0) {
+        for (size_t i = 0; i < n; i++)
+            if (iotc_cases_load_file(paths[i], set, d) != IOTC_OK)
+                rc = IOTC_ERR_CONFIG;
+        goto cleanup;
+    }
+    for (size_t s = 0; s < o->n_suites; s++) {
+        const char *name = o->suites[s];
+        int found = 0;
+        if (strchr(name, '/') || strstr(name, ".json")) {
+            if (iotc_cases_load_file(name, set, d) != IOTC_OK)
+                rc = IOTC_ERR_CONFIG;
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (!main__suite_match(paths[i], name))
+                continue;
+            found = 1;
+            if (iotc_cases_load_file(paths[i], set, d) != IOTC_OK)
+                rc = IOTC_ERR_CONFIG;
+        }
+        if (!found) {
+            iotc_diag_add(d, "unknown suite \"%s\": no %s/%s.json or %s-*.json", name,
+                          o->suites_dir, name, name);
+            rc = IOTC_ERR_NOT_FOUND;
+        }
+    }
+cleanup:
+    for (size_t i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
+    return rc;
+}
+
+static int main__selected(const run_opts *o, const iotc_case *c)
+{
+    int ok;
+    if (o->profile && strcmp(o->profile, iotc_case_str(c, "profile")) != 0)
+        return 0;
+    ok = o->n_filters == 0;
+    for (size_t i = 0; i < o->n_filters && !ok; i++)
+        ok = iotc_case_matches(c, o->filters[i]);
+    if (!ok)
+        return 0;
+    ok = o->n_labels == 0;
+    for (size_t i = 0; i < o->n_labels && !ok; i++)
+        ok = iotc_case_has_label(c, o->labels[i]);
+    return ok;
+}
+
+static void main__hex(char *out, size_t bytes)
+{
+    unsigned char b[16];
+    if (bytes > sizeof(b))
+        bytes = sizeof(b);
+    if (RAND_bytes(b, (int)bytes) != 1)
+        memset(b, 0x5a, bytes);
+    for (size_t i = 0; i < bytes; i++)
+        sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+static void main__uuid(char *out)
+{
+    char h[33];
+    main__hex(h, 16);
+    snprintf(out, 37, "%.8s-%.4s-4%.3s-a%.3s-%.12s", h, h + 8, h + 13, h + 17, h + 20);
+}
+
+static int main__start_targets(run_state *rs, const run_opts *o, const char *serve_bin)
+{
+    int failed = 0;
+    for (size_t i = 0; i < rs->n; i++) {
+        const char *p = iotc_case_str(rs->results[i].c, "profile");
+        size_t k = 0;
+        while (k < rs->n_targets && strcmp(rs->targets[k].profile, p) != 0)
+            k++;
+        if (k < rs->n_targets)
+            continue;
+        if (rs->n_targets == sizeof(rs->targets) / sizeof(rs->targets[0])) {
+            fprintf(stderr, "iotconform run: too many profiles in one run\n");
+            return -1;
+        }
+        run_target *t = &rs->targets[rs->n_targets++];
+        memset(t, 0, sizeof(*t));
+        snprintf(t->profile, sizeof(t->profile), "%s", p);
+        if (strchr(p, '/'))
+            snprintf(t->profile_path, sizeof(t->profile_path), "%s", p);
+        else
+            snprintf(t->profile_path, sizeof(t->profile_path), "%s/%s.json", o->profiles_dir, p);
+    }
+    for (size_t k = 0; k < rs->n_targets && !iotc_run_interrupted; k++) {
+        run_target *t = &rs->targets[k];
+        struct stat st;
+        if (stat(t->profile_path, &st) != 0) {
+            snprintf(t->error, sizeof(t->error), "profile file %s: %s", t->profile_path,
+                     strerror(errno));
+            fprintf(stderr, "iotconform run: %s\n", t->error);
+            failed++;
+            continue;
+        }
+        fprintf(stderr, "starting endpoint (profile %s) ...\n", t->profile);
+        if (iotc_serve_start(&t->serve, serve_bin, o->pki_dir, t->profile, t->profile_path,
+                             o->out_dir, 20000, t->error, sizeof(t->error)) != IOTC_OK) {
+            fprintf(stderr, "iotconform run: the endpoint did not start: %s\n", t->error);
+            failed++;
+            continue;
+        }
+        t->started = 1;
+        iotc_journal_init(&t->journal, t->serve.journal);
+        t->env.pki_dir = o->pki_dir;
+        t->env.endpoint = "localhost";
+        t->env.port_8883 = t->serve.port_8883;
+        t->env.port_8443 = t->serve.port_8443;
+        t->env.port_443 = t->serve.port_443;
+        snprintf(t->env.run_tag, sizeof(t->env.run_tag), "%.8s%u", rs->run_tag, (unsigned)(k % 10));
+        fprintf(stderr, "endpoint (profile %s) ready: 8883->%d 8443->%d 443->%d\n", t->profile,
+                t->env.port_8883, t->env.port_8443, t->env.port_443);
+    }
+    return failed;
+}
+
+static void main__stop_targets(run_state *rs)
+{
+    for (size_t k = 0; k < rs->n_targets; k++)
+        iotc_serve_stop(&rs->targets[k].serve, 5000);
+}
+
+static void *main__worker(void *arg)
+{
+    run_state *rs = arg;
+    for (;;) {
+        size_t i;
+        pthread_mutex_lock(&rs->lock);
+        i = rs->next++;
+        pthread_mutex_unlock(&rs->lock);
+        if (i >= rs->n)
+            return NULL;
+        run_case_exec(rs, i);
+        pthread_mutex_lock(&rs->lock);
+        for (size_t k = 0; k < rs->n_targets; k++)
+            if (rs->targets[k].started)
+                iotc_serve_drain(&rs->targets[k].serve);
+        pthread_mutex_unlock(&rs->lock);
+    }
+}
+
+static void main__run_cases(run_state *rs, int jobs)
+{
+    pthread_t th[64];
+    int started = 0;
+    if (jobs > 1) {
+        for (int j = 0; j < jobs && j < 64; j++)
+            if (pthread_create(&th[j], NULL, main__worker, rs) == 0)
+                started++;
+        for (int j = 0; j < started; j++)
+            pthread_join(th[j], NULL);
+    }
+    if (started == 0)
+        main__worker(rs);
+}
+
+static json_t *main__environment(run_state *rs)
+{
+    curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+    int maj, min, rev;
+    char mv[32];
+    mosquitto_lib_version(&maj, &min, &rev);
+    snprintf(mv, sizeof(mv), "%d.%d.%d", maj, min, rev);
+    json_t *env = json_pack("{s:s, s:s, s:s, s:s}", "openssl", OpenSSL_version(OPENSSL_VERSION),
+                            "libcurl", cv->version, "libmosquitto", mv, "mosquitto", mv);
+    json_t *profiles = json_object();
+    for (size_t k = 0; k < rs->n_targets; k++) {
+        run_target *t = &rs->targets[k];
+        json_t *prof = json_load_file(t->profile_path, 0, NULL);
+        json_t *p = json_pack("{s:s, s:s, s:b}", "file", t->profile_path, "journal",
+                              t->serve.journal, "started", t->started);
+        json_object_set(p, "security_policy", json_object_get(prof, "security_policy"));
+        if (t->started || t->env.port_8883)
+            json_object_set_new(p, "ports",
+                                json_pack("{s:i, s:i, s:i}", "8883", t->env.port_8883, "8443",
+                                          t->env.port_8443, "443", t->env.port_443));
+        if (!t->started && t->error[0])
+            json_object_set_new(p, "error", json_string(t->error));
+        if (k == 0) {
+            json_object_set_new(env, "profile", json_string(t->profile));
+            json_object_set(env, "security_policy", json_object_get(prof, "security_policy"));
+            json_object_set(env, "ports", json_object_get(p, "ports"));
+        }
+        json_object_set_new(profiles, t->profile, p);
+        json_decref(prof);
+    }
+    json_object_set_new(env, "profiles", profiles);
+    return env;
+}
+
+static json_t *main__document(run_state *rs, int argc, char **argv, const char *started,
+                              long duration_ms, const char *run_id)
+{
+    char finished[32], host[256] = "unknown", cmd[2048] = "iotconform";
+    size_t used = strlen(cmd);
+    int passed = 0, failed = 0, skipped = 0, errored = 0;
+    json_t *cases = json_array();
+
+    iotc_now_iso(finished, sizeof(finished));
+    gethostname(host, sizeof(host) - 1);
+    for (int i = 0; i < argc && used + 2 < sizeof(cmd); i++)
+        used += (size_t)snprintf(cmd + used, sizeof(cmd) - used, " %s", argv[i]);
+    for (size_t i = 0; i < rs->n; i++) {
+        iotc_result *r = &rs->results[i];
+        passed += r->status == IOTC_ST_PASSED;
+        failed += r->status == IOTC_ST_FAILED;
+        skipped += r->status == IOTC_ST_SKIPPED;
+        errored += r->status == IOTC_ST_ERROR;
+        json_array_append_new(cases, iotc_result_case_json(r));
+    }
+    return json_pack("{s:s, s:i, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s}, s:o, "
+                     "s:{s:s, s:s}, s:{s:i, s:i, s:i, s:i, s:i}, s:o}",
+                     "schema", "iotconform-results", "schema_version", 1, "run", "id", run_id,
+                     "kind", "conformance", "tool_version", IOTC_VERSION, "git_revision",
+                     IOTC_GIT_REVISION, "started_at", started, "finished_at", finished,
+                     "duration_ms", (json_int_t)duration_ms, "host", host, "command", cmd,
+                     "environment", main__environment(rs), "target", "kind", "emulated", "host",
+                     "localhost", "totals", "total", (int)rs->n, "passed", passed, "failed",
+                     failed, "skipped", skipped, "errored", errored, "cases", cases);
+}
+
+static void main__serve_bin(const run_opts *o, char *out, size_t len)
+{
+    ssize_t n;
+    if (o->serve_bin) {
+        snprintf(out, len, "%s", o->serve_bin);
+        return;
+    }
+    n = readlink("/proc/self/exe", out, len - 1);
+    out[n > 0 ? n : 0] = '\0';
+}
+
+static void main__install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = main__on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    /* A peer that closes first must not kill the runner on our next write. */
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int iotc_runner_main(int argc, char **argv)
+{
+    run_opts o;
+    run_state rs;
+    iotc_caseset set = {0};
+    iotc_diag d;
+    char err[512], serve_bin[PATH_MAX], started[32], run_id[40], report[1200], pki_ca[PATH_MAX];
+    int rc = 2;
+    long t0;
+    json_t *doc = NULL;
+    struct stat st;
+
+    memset(&rs, 0, sizeof(rs));
+    pthread_mutex_init(&rs.lock, NULL);
+    iotc_diag_init(&d);
+    if (run_opts_parse(argc, argv, &o, err, sizeof(err)) != 0) {
+        fprintf(stderr, "iotconform run: %s\n\n", err);
+        run_opts_usage(stderr);
+        return 2;
+    }
+    if (o.help) {
+        run_opts_usage(stdout);
+        return 0;
+    }
+    rs.opts = &o;
+    if (main__load(&o, &set, &d) != IOTC_OK || d.count) {
+        fprintf(stderr, "iotconform run: %d problem(s) in the case tables, nothing was run:\n%s",
+                d.count, d.msg);
+        goto cleanup;
+    }
+    rs.results = calloc(set.n ? set.n : 1, sizeof(*rs.results));
+    if (!rs.results)
+        goto cleanup;
+    for (size_t i = 0; i < set.n; i++) {
+        if (!main__selected(&o, &set.v[i]))
+            continue;
+        rs.results[rs.n].c = &set.v[i];
+        rs.results[rs.n].serve_index = -1;
+        rs.n++;
+    }
+    if (rs.n == 0) {
+        fprintf(stderr, "iotconform run: no case matches the selection (%zu loaded)\n", set.n);
+        goto cleanup;
+    }
+    if (o.list) {
+        for (size_t i = 0; i < rs.n; i++)
+            printf("%s\t%s\n", rs.results[i].c->id, iotc_case_str(rs.results[i].c, "title"));
+        rc = 0;
+        goto cleanup;
+    }
+    snprintf(pki_ca, sizeof(pki_ca), "%s/ca-bundle.crt", o.pki_dir);
+    if (stat(pki_ca, &st) != 0) {
+        fprintf(stderr, "iotconform run: no test PKI at %s (build the `pki` target or pass --pki)\n",
+                o.pki_dir);
+        goto cleanup;
+    }
+
+    rc = 1;
+    main__install_signals();
+    mosquitto_lib_init();
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    main__hex(rs.run_tag, 4);
+    main__uuid(run_id);
+    iotc_now_iso(started, sizeof(started));
+    t0 = iotc_drv_now_ms();
+    {
+        char mk[PATH_MAX];
+        snprintf(mk, sizeof(mk), "%s", o.out_dir);
+        if (mkdir(mk, 0755) != 0 && errno != EEXIST) {
+            fprintf(stderr, "iotconform run: cannot create %s: %s\n", o.out_dir, strerror(errno));
+            goto cleanup;
+        }
+    }
+    main__serve_bin(&o, serve_bin, sizeof(serve_bin));
+    fprintf(stderr, "iotconform run: %zu case(s), %s, jobs %d\n", rs.n, serve_bin, o.jobs);
+    main__start_targets(&rs, &o, serve_bin);
+    main__run_cases(&rs, o.jobs);
+    run_case_final_journal(&rs);
+    main__stop_targets(&rs);
+
+    doc = main__document(&rs, argc, argv, started, iotc_drv_now_ms() - t0, run_id);
+    json_t *totals = json_object_get(doc, "totals");
+    long passed = (long)json_integer_value(json_object_get(totals, "passed"));
+    long failed = (long)json_integer_value(json_object_get(totals, "failed"));
+    long errored = (long)json_integer_value(json_object_get(totals, "errored"));
+    long skipped = (long)json_integer_value(json_object_get(totals, "skipped"));
+    fprintf(stderr, "\n%zu case(s): %ld passed, %ld failed, %ld errored, %ld skipped (%ld ms)%s\n",
+            rs.n, passed, failed, errored, skipped, iotc_drv_now_ms() - t0,
+            iotc_run_interrupted ? " -- interrupted" : "");
+    if (iotc_results_write(doc, o.out_dir, report, sizeof(report), err, sizeof(err)) != IOTC_OK) {
+        fprintf(stderr, "iotconform run: %s\n", err);
+        goto cleanup;
+    }
+    {
+        char abs[PATH_MAX];
+        printf("report: %s\n", realpath(report, abs) ? abs : report);
+    }
+    rc = (failed || errored || iotc_run_interrupted) ? 1 : 0;
+cleanup:
+    main__stop_targets(&rs);
+    for (size_t k = 0; k < rs.n_targets; k++)
+        iotc_journal_free(&rs.targets[k].journal);
+    for (size_t i = 0; i < rs.n; i++) {
+        json_decref(rs.results[i].observed);
+        json_decref(rs.results[i].mismatches);
+        json_decref(rs.results[i].journal);
+    }
+    free(rs.results);
+    json_decref(doc);
+    iotc_caseset_free(&set);
+    pthread_mutex_destroy(&rs.lock);
+    return rc;
+}
