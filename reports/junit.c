@@ -35,11 +35,12 @@ static int junit__failure_text(json_t *c, struct iotc_buf *t)
     int rc = IOTC_OK;
     size_t i;
     json_t *m;
-    json_array_foreach(json_object_get(c, "mismatches"), i, m) {
+    json_array_foreach(json_object_get(c, "mismatches"), i, m)
+    {
         char *e = rep_json_text(json_object_get(m, "expected"));
         char *o = rep_json_text(json_object_get(m, "observed"));
-        rc = rep_printf(t, "%s: expected %s, observed %s\n", rep_str(m, "field"),
-                        e ? e : "?", o ? o : "?");
+        rc = rep_printf(t, "%s: expected %s, observed %s\n", rep_str(m, "field"), e ? e : "?",
+                        o ? o : "?");
         free(e);
         free(o);
         if (rc != IOTC_OK)
@@ -65,7 +66,8 @@ static int junit__journal(json_t *c, struct iotc_buf *b)
     size_t i;
     json_t *e;
     int rc = IOTC_OK;
-    json_array_foreach(j, i, e) {
+    json_array_foreach(j, i, e)
+    {
         char *line = rep_json_text(e);
         rc = line ? rep_printf(&t, "%s\n", line) : IOTC_ERR_NOMEM;
         free(line);
@@ -131,9 +133,9 @@ static int junit__case(json_t *c, struct iotc_buf *b)
 
 static int junit__counts_attrs(struct iotc_buf *b, const struct rep_counts *c)
 {
-    return rep_printf(b, " tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\"",
-                      c->total, c->n[REP_FAILED], c->n[REP_ERROR], c->n[REP_SKIPPED],
-                      c->ms / 1000.0);
+    return rep_printf(
+        b, " tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\"", c->total,
+        c->n[REP_FAILED], c->n[REP_ERROR], c->n[REP_SKIPPED], c->ms / 1000.0);
 }
 
 static int junit__properties(json_t *results, struct iotc_buf *b)
@@ -143,8 +145,7 @@ static int junit__properties(json_t *results, struct iotc_buf *b)
     const char *key;
     json_t *v;
     int rc = rep_puts(b, "    <properties>\n");
-    static const char *const run_keys[] = {"id", "kind", "tool_version", "git_revision",
-                                           "command"};
+    static const char *const run_keys[] = {"id", "kind", "tool_version", "git_revision", "command"};
     for (size_t i = 0; rc == IOTC_OK && i < sizeof run_keys / sizeof run_keys[0]; i++) {
         const char *s = rep_str(run, run_keys[i]);
         if (!s)
@@ -155,7 +156,8 @@ static int junit__properties(json_t *results, struct iotc_buf *b)
         if (rc == IOTC_OK)
             rc = rep_puts(b, "\"/>\n");
     }
-    json_object_foreach(env, key, v) {
+    json_object_foreach(env, key, v)
+    {
         if (rc != IOTC_OK)
             break;
         char *text = json_is_string(v) ? strdup(json_string_value(v)) : rep_json_text(v);
@@ -192,7 +194,8 @@ int iotc_report_junit(json_t *results, struct iotc_buf *out)
     }
     size_t i;
     json_t *c;
-    json_array_foreach(cases, i, c) {
+    json_array_foreach(cases, i, c)
+    {
         const char *cs = rep_str(c, "suite");
         int s = rep_list_find(&m.suites, cs ? cs : "?");
         int st = rep_status_parse(rep_str(c, "status"));
@@ -201,7 +204,8 @@ int iotc_report_junit(json_t *results, struct iotc_buf *out)
         per_suite[s].ms += json_number_value(json_object_get(c, "duration_ms"));
     }
 
-    rc = rep_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"iotconform\"");
+    rc = rep_puts(out,
+                  "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"iotconform\"");
     if (rc == IOTC_OK)
         rc = junit__counts_attrs(out, &m.totals);
     if (rc == IOTC_OK)
@@ -233,7 +237,8 @@ int iotc_report_junit(json_t *results, struct iotc_buf *out)
             rc = rep_puts(out, ">\n");
         if (rc == IOTC_OK)
             rc = junit__properties(results, out);
-        json_array_foreach(cases, i, c) {
+        json_array_foreach(cases, i, c)
+        {
             if (rc != IOTC_OK)
                 break;
             const char *cs = rep_str(c, "suite");

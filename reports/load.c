@@ -101,8 +101,9 @@ static int load__string(struct check *k, json_t *obj, const char *where, const c
     if (!v && !required)
         return IOTC_OK;
     if (!json_is_string(v) || (required && json_string_length(v) == 0))
-        return load__bad(k, required ? "%s: missing or empty required string \"%s\""
-                                     : "%s: \"%s\" must be a string",
+        return load__bad(k,
+                         required ? "%s: missing or empty required string \"%s\""
+                                  : "%s: \"%s\" must be a string",
                          where, key);
     return IOTC_OK;
 }
@@ -114,9 +115,9 @@ static int load__object(struct check *k, json_t *obj, const char *where, const c
     if (!v && !required)
         return IOTC_OK;
     if (!json_is_object(v))
-        return load__bad(k, required ? "%s: missing required object \"%s\""
-                                     : "%s: \"%s\" must be an object",
-                         where, key);
+        return load__bad(
+            k, required ? "%s: missing required object \"%s\"" : "%s: \"%s\" must be an object",
+            where, key);
     return IOTC_OK;
 }
 
@@ -132,8 +133,8 @@ static int load__case(struct check *k, json_t *c, size_t idx, json_t *seen)
         return load__bad(k, "%s: must be an object", where);
 
     static const char *const required[] = {"id", "title", "suite", "row", "status"};
-    static const char *const optional[] = {"template",  "family",     "ip_family",
-                                           "tls_version", "verdict", "reason", "started_at"};
+    static const char *const optional[] = {"template", "family", "ip_family", "tls_version",
+                                           "verdict",  "reason", "started_at"};
     int rc;
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
         if ((rc = load__string(k, c, where, required[i], true)) != IOTC_OK)
@@ -142,8 +143,8 @@ static int load__case(struct check *k, json_t *c, size_t idx, json_t *seen)
         if ((rc = load__string(k, c, where, optional[i], false)) != IOTC_OK)
             return rc;
     if (rep_status_parse(rep_str(c, "status")) < 0)
-        return load__bad(k, "%s: status \"%s\" is not one of passed, failed, skipped, error",
-                         where, rep_str(c, "status"));
+        return load__bad(k, "%s: status \"%s\" is not one of passed, failed, skipped, error", where,
+                         rep_str(c, "status"));
     if ((rc = load__object(k, c, where, "requirement", false)) != IOTC_OK)
         return rc;
     json_t *req = json_object_get(c, "requirement");
@@ -160,7 +161,8 @@ static int load__case(struct check *k, json_t *c, size_t idx, json_t *seen)
         json_t *m;
         if (!json_is_array(mm))
             return load__bad(k, "%s: \"mismatches\" must be an array", where);
-        json_array_foreach(mm, i, m) {
+        json_array_foreach(mm, i, m)
+        {
             if (!json_is_object(m) || !json_is_string(json_object_get(m, "field")))
                 return load__bad(k, "%s: every mismatch needs a string \"field\"", where);
         }
@@ -192,7 +194,8 @@ static int load__totals(struct check *k, json_t *doc)
     size_t n[REP_STATUS_COUNT] = {0};
     size_t i;
     json_t *c;
-    json_array_foreach(json_object_get(doc, "cases"), i, c) {
+    json_array_foreach(json_object_get(doc, "cases"), i, c)
+    {
         n[rep_status_parse(rep_str(c, "status"))]++;
     }
     static const char *const keys[REP_STATUS_COUNT] = {"passed", "failed", "skipped", "errored"};
@@ -224,8 +227,9 @@ int iotc_report_validate(json_t *doc, const char *name, char *err, size_t errlen
     if (!json_is_integer(ver))
         return load__bad(&k, "missing integer \"schema_version\"");
     if (json_integer_value(ver) != IOTC_REPORT_SCHEMA_VERSION) {
-        rep_err(err, errlen, "%s: unsupported schema_version %" JSON_INTEGER_FORMAT
-                             " (this build reads version %d)",
+        rep_err(err, errlen,
+                "%s: unsupported schema_version %" JSON_INTEGER_FORMAT
+                " (this build reads version %d)",
                 k.name, json_integer_value(ver), IOTC_REPORT_SCHEMA_VERSION);
         return IOTC_ERR_UNSUPPORTED;
     }
@@ -233,8 +237,8 @@ int iotc_report_validate(json_t *doc, const char *name, char *err, size_t errlen
         return rc;
     json_t *run = json_object_get(doc, "run");
     static const char *const run_required[] = {"id", "kind", "tool_version"};
-    static const char *const run_optional[] = {"git_revision", "started_at", "finished_at",
-                                               "host", "command"};
+    static const char *const run_optional[] = {"git_revision", "started_at", "finished_at", "host",
+                                               "command"};
     for (size_t i = 0; i < sizeof run_required / sizeof run_required[0]; i++)
         if ((rc = load__string(&k, run, "run", run_required[i], true)) != IOTC_OK)
             return rc;
@@ -253,7 +257,8 @@ int iotc_report_validate(json_t *doc, const char *name, char *err, size_t errlen
         return IOTC_ERR_NOMEM;
     size_t i;
     json_t *c;
-    json_array_foreach(cases, i, c) {
+    json_array_foreach(cases, i, c)
+    {
         if ((rc = load__case(&k, c, i, seen)) != IOTC_OK)
             goto cleanup;
     }

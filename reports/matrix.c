@@ -26,7 +26,8 @@ int rep_matrix_build(json_t *results, struct rep_matrix *m)
 
     memset(m, 0, sizeof *m);
     /* Two passes: the grid size is known only after every row and family is seen. */
-    json_array_foreach(cases, i, c) {
+    json_array_foreach(cases, i, c)
+    {
         const char *row = rep_str(c, "row");
         const char *suite = rep_str(c, "suite");
         if ((rc = rep_list_add(&m->rows, row ? row : "?")) < 0 ||
@@ -42,7 +43,8 @@ int rep_matrix_build(json_t *results, struct rep_matrix *m)
             goto cleanup;
         }
     }
-    json_array_foreach(cases, i, c) {
+    json_array_foreach(cases, i, c)
+    {
         const char *row = rep_str(c, "row");
         int st = rep_status_parse(rep_str(c, "status"));
         if (st < 0)

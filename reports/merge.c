@@ -29,7 +29,8 @@ static int merge__counts(json_t *cases, struct rep_counts *c)
     size_t i;
     json_t *k;
     memset(c, 0, sizeof *c);
-    json_array_foreach(cases, i, k) {
+    json_array_foreach(cases, i, k)
+    {
         int st = rep_status_parse(rep_str(k, "status"));
         c->n[st < 0 ? REP_ERROR : st]++;
         c->total++;
@@ -73,7 +74,8 @@ int iotc_report_merge(json_t *const *docs, const char *const *names, size_t n, j
     for (size_t i = 0; i < n; i++) {
         size_t j;
         json_t *c;
-        json_array_foreach(json_object_get(docs[i], "cases"), j, c) {
+        json_array_foreach(json_object_get(docs[i], "cases"), j, c)
+        {
             const char *id = rep_str(c, "id");
             json_t *prev = json_object_get(seen, id);
             if (prev) {
@@ -98,11 +100,11 @@ int iotc_report_merge(json_t *const *docs, const char *const *names, size_t n, j
                 json_object_set(run, "duration_ms", d);
         }
         if (shards) {
-            json_t *s = json_pack(
-                "{s:s, s:O?, s:O?, s:O?, s:I}", "file", merge__name(names, i), "run_id",
-                json_object_get(srun, "id"), "host", json_object_get(srun, "host"),
-                "started_at", json_object_get(srun, "started_at"), "cases",
-                (json_int_t)json_array_size(json_object_get(docs[i], "cases")));
+            json_t *s =
+                json_pack("{s:s, s:O?, s:O?, s:O?, s:I}", "file", merge__name(names, i), "run_id",
+                          json_object_get(srun, "id"), "host", json_object_get(srun, "host"),
+                          "started_at", json_object_get(srun, "started_at"), "cases",
+                          (json_int_t)json_array_size(json_object_get(docs[i], "cases")));
             if (!s || json_array_append_new(shards, s) != 0)
                 goto cleanup;
         }

@@ -45,9 +45,8 @@ static int summary__totals(json_t *results, const struct rep_counts *t, struct i
                         "\n\n**%zu cases**: %s %zu passed · %s %zu failed · %s %zu skipped · %s "
                         "%zu error",
                         t->total, summary__symbol[REP_PASSED], t->n[REP_PASSED],
-                        summary__symbol[REP_FAILED], t->n[REP_FAILED],
-                        summary__symbol[REP_SKIPPED], t->n[REP_SKIPPED],
-                        summary__symbol[REP_ERROR], t->n[REP_ERROR]);
+                        summary__symbol[REP_FAILED], t->n[REP_FAILED], summary__symbol[REP_SKIPPED],
+                        t->n[REP_SKIPPED], summary__symbol[REP_ERROR], t->n[REP_ERROR]);
     double rate = rep_pass_rate(t);
     if (rc == IOTC_OK && rate >= 0)
         rc = rep_printf(b, " · pass rate %.1f%%", rate);
@@ -102,8 +101,9 @@ static int summary__matrix(const struct rep_matrix *m, struct iotc_buf *b)
             rc = iotc_buf_u8(b, '\n');
     }
     if (rc == IOTC_OK)
-        rc = rep_printf(b, "\n%s all passed · %s a case failed · %s skipped · %s error · "
-                           "`n/m` passed/ran\n\n",
+        rc = rep_printf(b,
+                        "\n%s all passed · %s a case failed · %s skipped · %s error · "
+                        "`n/m` passed/ran\n\n",
                         summary__symbol[REP_PASSED], summary__symbol[REP_FAILED],
                         summary__symbol[REP_SKIPPED], summary__symbol[REP_ERROR]);
     return rc;
@@ -117,7 +117,8 @@ static int summary__failures(json_t *results, const struct rep_counts *t, struct
     int rc = rep_printf(b, "### Failures (%zu)\n\n", bad);
     size_t listed = 0, i;
     json_t *c;
-    json_array_foreach(json_object_get(results, "cases"), i, c) {
+    json_array_foreach(json_object_get(results, "cases"), i, c)
+    {
         int st = rep_status_parse(rep_str(c, "status"));
         if (rc != IOTC_OK || listed >= SUMMARY_MAX_FAILURES)
             break;

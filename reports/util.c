@@ -8,7 +8,7 @@
 #include <string.h>
 
 static const char *const util__status_names[REP_STATUS_COUNT] = {"passed", "failed", "skipped",
-                                                                  "error"};
+                                                                 "error"};
 
 int rep_status_parse(const char *s)
 {
@@ -119,15 +119,31 @@ int rep_xml_escape(struct iotc_buf *b, const char *s)
     const unsigned char *p = (const unsigned char *)(s ? s : "");
     for (; *p && rc == IOTC_OK; p++) {
         switch (*p) {
-        case '&': rc = rep_puts(b, "&amp;"); break;
-        case '<': rc = rep_puts(b, "&lt;"); break;
-        case '>': rc = rep_puts(b, "&gt;"); break;
-        case '"': rc = rep_puts(b, "&quot;"); break;
-        case '\'': rc = rep_puts(b, "&apos;"); break;
+        case '&':
+            rc = rep_puts(b, "&amp;");
+            break;
+        case '<':
+            rc = rep_puts(b, "&lt;");
+            break;
+        case '>':
+            rc = rep_puts(b, "&gt;");
+            break;
+        case '"':
+            rc = rep_puts(b, "&quot;");
+            break;
+        case '\'':
+            rc = rep_puts(b, "&apos;");
+            break;
         /* Character references keep line breaks intact inside attributes. */
-        case '\n': rc = rep_puts(b, "&#10;"); break;
-        case '\r': rc = rep_puts(b, "&#13;"); break;
-        case '\t': rc = rep_puts(b, "&#9;"); break;
+        case '\n':
+            rc = rep_puts(b, "&#10;");
+            break;
+        case '\r':
+            rc = rep_puts(b, "&#13;");
+            break;
+        case '\t':
+            rc = rep_puts(b, "&#9;");
+            break;
         default:
             if (*p < 0x20) {
                 /* Not allowed in XML 1.0 at all, not even as a reference. */
@@ -149,12 +165,23 @@ int rep_html_escape(struct iotc_buf *b, const char *s)
     const unsigned char *p = (const unsigned char *)(s ? s : "");
     for (; *p && rc == IOTC_OK; p++) {
         switch (*p) {
-        case '&': rc = rep_puts(b, "&amp;"); break;
-        case '<': rc = rep_puts(b, "&lt;"); break;
-        case '>': rc = rep_puts(b, "&gt;"); break;
-        case '"': rc = rep_puts(b, "&quot;"); break;
-        case '\'': rc = rep_puts(b, "&#39;"); break;
-        default: rc = iotc_buf_u8(b, *p);
+        case '&':
+            rc = rep_puts(b, "&amp;");
+            break;
+        case '<':
+            rc = rep_puts(b, "&lt;");
+            break;
+        case '>':
+            rc = rep_puts(b, "&gt;");
+            break;
+        case '"':
+            rc = rep_puts(b, "&quot;");
+            break;
+        case '\'':
+            rc = rep_puts(b, "&#39;");
+            break;
+        default:
+            rc = iotc_buf_u8(b, *p);
         }
     }
     return rc;

@@ -309,13 +309,15 @@ int iotc_broker_kill(struct iotc_broker *b, int sig)
 }
 
 /* Teardown only: a short bounded wait is simpler and safer than re-entering the loop
- * (which may be the caller's, mid-shutdown). */
+ * (which may be the caller's, mid-shutdown). SIGTERM is repeated because mosquitto
+ * 2.0.11 loses one that arrives right after its "running" line. */
 static void broker__reap(pid_t pid)
 {
     const struct timespec step = {0, 5 * 1000 * 1000};
     int status;
-    kill(pid, SIGTERM);
     for (int waited = 0; waited < BROKER_STOP_TIMEOUT_MS; waited += 5) {
+        if (waited % 250 == 0)
+            kill(pid, SIGTERM);
         pid_t r = waitpid(pid, &status, WNOHANG);
         if (r == pid || (r < 0 && errno != EINTR))
             return;

@@ -18,9 +18,13 @@ static void spawn__child(const char *bin, char *const argv[], int out_fd, pid_t 
 {
     static const char exec_failed[] = "Error: iotc broker supervisor: cannot exec mosquitto\n";
 
-    /* Caveat: the signal follows the death of the forking *thread*; serve forks from
+    /* SIGKILL, not SIGTERM: mosquitto 2.0.11 sets `run = 1` only after logging
+     * "running", so a SIGTERM landing just then is lost and the broker would outlive
+     * serve (seen in test_broker). With serve gone there is nothing to shut down
+     * gracefully anyway (no persistence, its clients were serve's connections).
+     * Caveat: the signal follows the death of the forking *thread*; serve forks from
      * its loop thread, which lives as long as the process. */
-    if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent)
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
         _exit(126); /* parent already gone: do not start an orphan */
 
     /* Handlers are reset by exec, but ignored signals and the mask are inherited. */

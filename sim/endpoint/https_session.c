@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define HS_PUBLISH_TIMEOUT_MS 10000
 
@@ -26,6 +27,7 @@ struct https_sess {
     bool door;
     bool busy;        /* a request is being answered; later ones wait in the input buffer */
     bool keep_alive;
+    bool continued; /* 100 Continue sent for the current request */
     int qos;
     uint16_t wait_pid;
     uint16_t next_pid;
@@ -59,6 +61,7 @@ static void hs__respond(struct https_sess *s, int status, const char *message)
         return;
     }
     iotc_http_reader_next(s->rd);
+    s->continued = false;
     hs__arm(s, c->ep->profile.limits.http_idle_timeout_ms);
     hs__process(s);
 }
@@ -241,6 +244,20 @@ static void hs__request(struct https_sess *s, const struct iotc_http_req *q)
     hs__publish(s, q);
 }
 
+/* curl sends "Expect: 100-continue" for bodies over 1 KiB and otherwise stalls a second. */
+static void hs__maybe_continue(struct https_sess *s)
+{
+    const struct iotc_http_req *q = iotc_http_reader_request(s->rd);
+    if (s->continued || !q || !q->head_complete)
+        return;
+    const char *expect = iotc_http_header_get(q, "expect");
+    if (expect && strcasecmp(expect, "100-continue") == 0 && !s->door) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        iotc_conn_write(s->c, cont, sizeof cont - 1);
+        s->continued = true;
+    }
+}
+
 static void hs__process(struct https_sess *s)
 {
     struct iotc_conn *c = s->c;
@@ -254,8 +271,10 @@ static void hs__process(struct https_sess *s)
         int rc = iotc_http_reader_feed(s->rd, data, len, &used);
         evbuffer_drain(in, used);
         c->bytes_in += used;
-        if (rc == IOTC_ERR_AGAIN)
+        if (rc == IOTC_ERR_AGAIN) {
+            hs__maybe_continue(s);
             return;
+        }
         if (rc != IOTC_OK) {
             char why[160];
             snprintf(why, sizeof why, "malformed HTTP request: %s", iotc_http_reader_error(s->rd));

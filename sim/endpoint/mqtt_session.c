@@ -310,7 +310,8 @@ static void ms__broker_closed(void *arg, const char *reason)
     if (s->state == MS_DONE)
         return;
     if (s->taken_over) {
-        ms__finish(s, "endpoint", "DUPLICATE_CLIENTID");
+        /* mosquitto 2.0 closes the old socket without a DISCONNECT; AWS sends 0x8E on MQTT 5. */
+        ms__refuse(s, "DUPLICATE_CLIENTID", "DUPLICATE_CLIENTID", MQTT_RC_SESSION_TAKEN_OVER, 0);
         return;
     }
     if (s->state == MS_WAIT_CONNACK) {
@@ -348,8 +349,14 @@ static int ms__on_connect(struct mqtt_sess *s, const struct mqtt_frame *f, const
     const struct iotc_limits *lim = &c->ep->profile.limits;
     struct mqtt_connect cn;
     int rc = mqtt_connect_parse(pkt, f->total, &cn);
+    if (rc == IOTC_ERR_UNSUPPORTED) {
+        /* MQTT-3.1.2-2: answer an unknown protocol level with the 3.1.1 CONNACK code 1. */
+        s->version = MQTT_V311;
+        ms__refuse(s, "protocol-version", "unsupported MQTT protocol level",
+                   MQTT_RC_UNSUPPORTED_VERSION, MQTT3_CONNACK_BAD_VERSION);
+        return 1;
+    }
     if (rc != IOTC_OK) {
-        /* Version known from the header byte when possible, for a CONNACK the client understands. */
         ms__refuse(s, "malformed", "malformed CONNECT", MQTT_RC_MALFORMED, 0);
         return 1;
     }

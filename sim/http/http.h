@@ -27,7 +27,7 @@ struct iotc_http_limits {
 };
 
 struct iotc_http_header {
-    char *name; /* lower-cased */
+    char *name;  /* lower-cased */
     char *value; /* surrounding whitespace removed */
 };
 
@@ -38,7 +38,7 @@ struct iotc_http_req {
     char *query;  /* raw query (without '?') or NULL */
     int http_major, http_minor;
     bool keep_alive;
-    bool upgrade;
+    bool upgrade; /* Upgrade + "Connection: upgrade" (or CONNECT): the rest is another protocol */
     /* True once the blank line after the headers was read: from then on method,
      * target, path, query, version, keep_alive and headers are valid, even while
      * feed() still returns IOTC_ERR_AGAIN for the body (to answer
@@ -79,8 +79,10 @@ size_t iotc_http_header_count(const struct iotc_http_req *q, const char *lower_n
 /*
  * Query parameter lookup: percent-decodes name and value ('+' stays '+'; the _form
  * variant reads it as a space). Returns IOTC_OK, IOTC_ERR_NOT_FOUND or
- * IOTC_ERR_MALFORMED; *value is malloc'ed. Duplicate keys: first wins, but
- * iotc_http_query_count() tells how many there are. A NULL query has no parameters.
+ * IOTC_ERR_MALFORMED (a name before the match, or the value found, does not
+ * decode); *value is malloc'ed. Duplicate keys: first wins, but
+ * iotc_http_query_count() tells how many there are (names that do not decode are
+ * not counted). A NULL query has no parameters.
  */
 int iotc_http_query_get(const char *query, const char *name, char **value);
 int iotc_http_query_get_form(const char *query, const char *name, char **value);
@@ -103,15 +105,13 @@ const char *iotc_http_reason(int status);
  * optional extra header lines ("Name: value\r\n" concatenated, may be NULL), body.
  * IOTC_ERR_INVALID if status is outside 100..999 or extra_headers does not end in CRLF.
  */
-int iotc_http_response(struct iotc_buf *out, int status, const char *content_type,
-                       const char *body, size_t body_len, bool keep_alive,
-                       const char *extra_headers);
+int iotc_http_response(struct iotc_buf *out, int status, const char *content_type, const char *body,
+                       size_t body_len, bool keep_alive, const char *extra_headers);
 /*
  * Appends a JSON response in the AWS shape {"message":"...","traceId":"<uuid>"}
  * (content-type application/json). Also right for the 200 {"message":"OK",..} answer.
  */
-int iotc_http_json_error(struct iotc_buf *out, int status, const char *message,
-                         bool keep_alive);
+int iotc_http_json_error(struct iotc_buf *out, int status, const char *message, bool keep_alive);
 /* Random (RFC 4122 version 4) UUID, lower-case, NUL-terminated. */
 void iotc_uuid4(char out[37]);
 

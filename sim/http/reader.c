@@ -25,7 +25,7 @@ struct iotc_http_reader {
     struct iotc_buf target;
     struct iotc_buf field; /* current header name, accumulated across callbacks */
     struct iotc_buf value;
-    bool in_value; /* last header callback was a value: the next field starts a header */
+    bool in_value;        /* last header callback was a value: the next field starts a header */
     struct iotc_buf line; /* request line, collected before the parser sees it */
     bool line_done;
     bool line_checked;
@@ -71,8 +71,7 @@ static struct iotc_http_reader *reader__from(http_parser *p)
     return p->data;
 }
 
-static int reader__append(struct iotc_http_reader *r, struct iotc_buf *b, const char *at,
-                          size_t n)
+static int reader__append(struct iotc_http_reader *r, struct iotc_buf *b, const char *at, size_t n)
 {
     if (iotc_buf_append(b, at, n) != IOTC_OK)
         return reader__fail(r, IOTC_ERR_NOMEM, "out of memory");
@@ -121,7 +120,8 @@ static int reader__commit_header(struct iotc_http_reader *r)
     if (!r->in_value)
         return 0;
     r->in_value = false;
-    if (!reader__is_token(r->field.p, r->field.len) || (r->value.len && memchr(r->value.p, 0, r->value.len)))
+    if (!reader__is_token(r->field.p, r->field.len) ||
+        (r->value.len && memchr(r->value.p, 0, r->value.len)))
         return reader__fail(r, IOTC_ERR_MALFORMED, "invalid header");
     if (r->req.header_count == r->header_cap) {
         size_t cap = r->header_cap ? r->header_cap * 2 : 8;
@@ -472,8 +472,8 @@ int iotc_http_reader_feed(struct iotc_http_reader *r, const uint8_t *data, size_
             }
         }
         bool check_line = r->line_done && !r->line_checked;
-        size_t got = http_parser_execute(&r->parser, &reader__settings,
-                                         (const char *)data + off, n);
+        size_t got =
+            http_parser_execute(&r->parser, &reader__settings, (const char *)data + off, n);
         enum http_errno e = HTTP_PARSER_ERRNO(&r->parser);
         if (got > n)
             got = n; /* defensive: never report more than we handed over */

@@ -58,9 +58,8 @@ static bool response__extra_ok(const char *extra)
     return n >= 2 && extra[n - 2] == '\r' && extra[n - 1] == '\n';
 }
 
-int iotc_http_response(struct iotc_buf *out, int status, const char *content_type,
-                       const char *body, size_t body_len, bool keep_alive,
-                       const char *extra_headers)
+int iotc_http_response(struct iotc_buf *out, int status, const char *content_type, const char *body,
+                       size_t body_len, bool keep_alive, const char *extra_headers)
 {
     if (!out || status < 100 || status > 999 || (!body && body_len))
         return IOTC_ERR_INVALID;
@@ -89,17 +88,17 @@ int iotc_http_json_error(struct iotc_buf *out, int status, const char *message, 
 {
     char trace[37];
     char *text = NULL;
-    int rc = IOTC_ERR_NOMEM;
+    int rc = IOTC_ERR_INVALID;
 
     iotc_uuid4(trace);
     json_t *obj = json_pack("{s:s, s:s}", "message", message ? message : "", "traceId", trace);
     if (!obj)
-        goto cleanup; /* also invalid UTF-8 in message */
+        goto cleanup; /* message is not valid UTF-8 (or memory ran out) */
     text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    rc = IOTC_ERR_NOMEM;
     if (!text)
         goto cleanup;
-    rc = iotc_http_response(out, status, "application/json", text, strlen(text), keep_alive,
-                            NULL);
+    rc = iotc_http_response(out, status, "application/json", text, strlen(text), keep_alive, NULL);
 cleanup:
     free(text);
     json_decref(obj);

@@ -232,8 +232,12 @@ static int expand__has_case(json_t *cases, const char *id)
 
 int iotc_cases_expand(json_t *table, const char *file, iotc_caseset *set, iotc_diag *d)
 {
-    expand_ctx x = {table, json_object_get(table, "defaults"),
-                    json_string_value(json_object_get(table, "suite")), file, set, d};
+    expand_ctx x = {table,
+                    json_object_get(table, "defaults"),
+                    json_string_value(json_object_get(table, "suite")),
+                    file,
+                    set,
+                    d};
     json_t *cases = json_object_get(table, "cases");
     size_t start = set->n;
     int before = d->count;
@@ -254,8 +258,8 @@ int iotc_cases_expand(json_t *table, const char *file, iotc_caseset *set, iotc_d
         {
             const char *oid = json_string_value(json_object_get(other, "id"));
             if (cj < ci && cid && oid && strcmp(cid, oid) == 0)
-                iotc_diag_add(d, "%s: $.cases[%zu].id: \"%s\" repeats $.cases[%zu]", file, ci,
-                              cid, cj);
+                iotc_diag_add(d, "%s: $.cases[%zu].id: \"%s\" repeats $.cases[%zu]", file, ci, cid,
+                              cj);
         }
         /* A check that cannot fail is a defect: the twin proves this one can. */
         if (twin && (strcmp(twin, cid ? cid : "") == 0 || !expand__has_case(cases, twin)))

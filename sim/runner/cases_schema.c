@@ -36,8 +36,8 @@ typedef struct schema_key {
 
 static const char *const en_family[] = {"ipv4", "ipv6", NULL};
 static const char *const en_tls[] = {"1.0", "1.1", "1.2", "1.3", "any", NULL};
-static const char *const en_driver[] = {"auto", "probe", "mqtt", "https", NULL};
-static const char *const en_action[] = {"connect", "roundtrip", "retained", NULL};
+static const char *const en_driver[] = {"auto", "probe", "hello", "mqtt", "https", NULL};
+static const char *const en_action[] = {"connect", "roundtrip", "publish-then-subscribe", NULL};
 static const char *const en_accept[] = {"accepted", "refused", NULL};
 static const char *const en_keytype[] = {"rsa", "ec", NULL};
 static const char *const en_version[] = {"1.0", "1.1", "1.2", "1.3", NULL};
@@ -76,6 +76,7 @@ static const schema_key expect_fields[] = {
     {"delivered", T_BOOL, 0, NULL, 0, NULL, NULL},
     {"delivered_qos", T_INT, 0, NULL, 0, NULL, NULL},
     {"retained", T_BOOL, 0, NULL, 0, NULL, NULL},
+    {"puback", T_BOOL, 0, NULL, 0, NULL, NULL},
     {"journal_has", T_ARR, 0, NULL, T_STR, NULL, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };

@@ -87,8 +87,7 @@ void iotc_drv_tls_opts(const iotc_env *env, const iotc_case *c, iotc_tlsc_opts *
     o->cipher = json_string_value(json_object_get(cl, "cipher"));
     o->ciphersuites = json_string_value(json_object_get(cl, "ciphersuites"));
     o->sigalgs = json_string_value(json_object_get(cl, "sigalgs"));
-    o->sni = iotc_tlsc_sni_for(json_string_value(json_object_get(cl, "sni")), c->af,
-                               env->endpoint);
+    o->sni = iotc_tlsc_sni_for(json_string_value(json_object_get(cl, "sni")), c->af, env->endpoint);
     /* Absent or "row": what the row's clients send (x-amzn-*-ca on 443, none elsewhere). */
     if (!a || (json_is_string(a) && strcmp(json_string_value(a), "row") == 0)) {
         *alpn = c->row->alpn ? json_pack("[s]", c->row->alpn) : json_array();

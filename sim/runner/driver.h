@@ -49,8 +49,12 @@ typedef struct iotc_pubspec {
 
 /* The probe with an explicit publish; used by the https driver for port 443 +
  * x-amzn-http-ca, an ALPN name libcurl cannot send. */
-int iotc_drv_probe_ex(const iotc_env *env, const iotc_case *c, size_t idx,
-                      const iotc_pubspec *ps, iotc_drv_out *out);
+int iotc_drv_probe_ex(const iotc_env *env, const iotc_case *c, size_t idx, const iotc_pubspec *ps,
+                      iotc_drv_out *out);
+
+/* Hand-built TLS 1.2 ClientHello offering client.cipher (names OpenSSL cannot
+ * offer, e.g. DES-CBC3-SHA, RC4-SHA); observes the server's first answer only. */
+int iotc_drv_hello(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out);
 
 /* libmosquitto publisher + subscriber round trip (actions roundtrip / retained). */
 int iotc_drv_mqtt(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out);

@@ -256,8 +256,7 @@ iotc_sub *iotc_sub_open(const iotc_env *env, const iotc_case *c, const char *top
     return s;
 }
 
-int iotc_sub_wait(iotc_sub *s, long deadline_ms, int *qos, int *retained, char *payload,
-                  size_t len)
+int iotc_sub_wait(iotc_sub *s, long deadline_ms, int *qos, int *retained, char *payload, size_t len)
 {
     int none = 0;
     mq__pump(&s->q, NULL, deadline_ms, mq__done_msg, &none);
@@ -281,8 +280,8 @@ void iotc_sub_close(iotc_sub *s)
 static long mq__absence_window(const iotc_case *c, int timeout)
 {
     json_t *d = json_object_get(iotc_case_expect(c), "delivered");
-    if (json_is_false(d) && timeout > 1000)
-        return 1000;
+    if (json_is_false(d) && timeout > 500)
+        return 500;
     return timeout;
 }
 
@@ -312,9 +311,9 @@ int iotc_drv_mqtt(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_
 {
     json_t *cl = iotc_case_client(c);
     const char *action = json_string_value(json_object_get(cl, "action"));
-    int retained_flow = action && strcmp(action, "retained") == 0;
+    int retained_flow = action && strcmp(action, "publish-then-subscribe") == 0;
     int qos = (int)json_integer_value(json_object_get(cl, "qos"));
-    int retain = retained_flow || json_is_true(json_object_get(cl, "retain"));
+    int retain = json_is_true(json_object_get(cl, "retain"));
     int timeout = iotc_drv_timeout_ms(c);
     mq_client sub, pub;
     iotc_tlsc_opts o;

@@ -26,8 +26,9 @@ typedef struct probe_conn {
     SSL *ssl;
     iotc_tlsc_state st;
     int hs_ok;
-    int eof;      /* peer closed (TCP FIN/RST or close_notify) */
-    int timedout; /* no answer within the case's timeout */
+    int eof;         /* peer closed (TCP FIN/RST or close_notify) */
+    int timedout;    /* no answer within the case's timeout */
+    const char *end; /* how the connection ended, for the report */
 } probe_conn;
 
 static int probe__tcp(const iotc_env *env, const iotc_case *c, int timeout_ms, iotc_drv_out *out)
@@ -84,15 +85,24 @@ static int probe__read(probe_conn *pc, unsigned char *buf, int len)
     case SSL_ERROR_WANT_READ:
     case SSL_ERROR_WANT_WRITE:
         pc->timedout = 1;
+        pc->end = "timeout";
+        break;
+    case SSL_ERROR_ZERO_RETURN:
+        pc->eof = 1;
+        pc->end = "close_notify";
         break;
     case SSL_ERROR_SYSCALL:
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
             pc->timedout = 1;
-        else
+            pc->end = "timeout";
+        } else {
             pc->eof = 1;
+            pc->end = errno == ECONNRESET ? "reset" : "eof";
+        }
         break;
     default:
         pc->eof = 1;
+        pc->end = "tls_error";
     }
     ERR_clear_error();
     return 0;
@@ -105,10 +115,9 @@ static void probe__mqtt(probe_conn *pc, const char *client_id, json_t *obs)
     int rc = -1, n;
 
     n = iotc_mqttw_connect(client_id, buf, sizeof(buf));
-    if (n < 0 || SSL_write(pc->ssl, buf, n) != n) {
+    /* A failed write (peer reset) still leaves its alert readable: read anyway. */
+    if (n < 0 || SSL_write(pc->ssl, buf, n) != n)
         ERR_clear_error();
-        pc->eof = 1;
-    }
     while (!pc->eof && !pc->timedout && have < sizeof(buf)) {
         n = probe__read(pc, buf + have, (int)(sizeof(buf) - have));
         if (n <= 0)
@@ -122,7 +131,8 @@ static void probe__mqtt(probe_conn *pc, const char *client_id, json_t *obs)
         /* Not MQTT: the 443 door without ALPN speaks HTTP; record what came back. */
         if (have >= 12 && memcmp(buf, "HTTP/", 5) == 0)
             json_object_set_new(obs, "http_status", json_integer(atoi((char *)buf + 9)));
-        json_object_set_new(obs, "unexpected_reply", json_stringn((char *)buf, have > 64 ? 64 : have));
+        json_object_set_new(obs, "unexpected_reply",
+                            json_stringn((char *)buf, have > 64 ? 64 : have));
         break;
     }
     if (rc >= 0)
@@ -171,10 +181,8 @@ static void probe__http(probe_conn *pc, const iotc_env *env, const iotc_pubspec 
                  "Content-Type: application/json\r\nContent-Length: %zu\r\n"
                  "Connection: close\r\n\r\n%s",
                  enc, query, env->endpoint, strlen(ps->payload), ps->payload);
-    if (n < 0 || (size_t)n >= sizeof(req) || SSL_write(pc->ssl, req, n) != n) {
-        ERR_clear_error();
-        pc->eof = 1;
-    }
+    if (n < 0 || (size_t)n >= sizeof(req) || SSL_write(pc->ssl, req, n) != n)
+        ERR_clear_error(); /* read anyway: an alert may be waiting */
     /* Connection: close lets the server's close end the body; Content-Length
      * ends it sooner when present. */
     while (!pc->eof && !pc->timedout && have + 1 < resp_cap) {
@@ -213,8 +221,8 @@ static void probe__http(probe_conn *pc, const iotc_env *env, const iotc_pubspec 
     free(resp);
 }
 
-int iotc_drv_probe_ex(const iotc_env *env, const iotc_case *c, size_t idx,
-                      const iotc_pubspec *ps, iotc_drv_out *out)
+int iotc_drv_probe_ex(const iotc_env *env, const iotc_case *c, size_t idx, const iotc_pubspec *ps,
+                      iotc_drv_out *out)
 {
     probe_conn pc;
     iotc_tlsc_opts o;
@@ -258,8 +266,8 @@ int iotc_drv_probe_ex(const iotc_env *env, const iotc_case *c, size_t idx,
         json_object_set_new(out->observed, "connect", json_string("refused"));
     }
     iotc_tlsc_observe_state(&pc.st, pc.hs_ok, out->observed);
-    if (pc.timedout)
-        json_object_set_new(out->observed, "timed_out", json_true());
+    if (pc.end)
+        json_object_set_new(out->observed, "transport_end", json_string(pc.end));
     rc = IOTC_OK;
 cleanup:
     if (pc.ssl) {

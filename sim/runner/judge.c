@@ -39,7 +39,7 @@ static int judge__body(json_t *exp, json_t *obs, json_t *mm)
     {
         json_t *o = json_object_get(obs, k);
         int ok = json_is_string(v) && strcmp(json_string_value(v), "*") == 0 ? o != NULL
-                                                                            : json_equal(v, o);
+                                                                             : json_equal(v, o);
         if (!ok) {
             snprintf(field, sizeof(field), "http_body.%s", k);
             judge__add(mm, field, v, o);
@@ -160,9 +160,9 @@ char *iotc_judge_reason(json_t *mm)
                 break;
             out = n;
         }
-        used += (size_t)snprintf(out + used, cap - used, "%s%s: expected %s, observed %s",
-                                 i ? "; " : "", json_string_value(json_object_get(m, "field")), e,
-                                 o);
+        used +=
+            (size_t)snprintf(out + used, cap - used, "%s%s: expected %s, observed %s",
+                             i ? "; " : "", json_string_value(json_object_get(m, "field")), e, o);
     }
     return out;
 }

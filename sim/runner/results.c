@@ -83,7 +83,7 @@ json_t *iotc_result_case_json(const iotc_result *r)
     return o;
 }
 
-static int results__mkdirs(const char *dir)
+int iotc_mkdirs(const char *dir)
 {
     char tmp[1024];
     size_t n = (size_t)snprintf(tmp, sizeof(tmp), "%s", dir);
@@ -109,7 +109,7 @@ int iotc_results_write(json_t *doc, const char *out_dir, char *report, size_t rl
 {
     char path[1100], tmp[1100];
 
-    if (results__mkdirs(out_dir) != IOTC_OK) {
+    if (iotc_mkdirs(out_dir) != IOTC_OK) {
         snprintf(err, errlen, "cannot create %s", out_dir);
         return IOTC_ERR_IO;
     }

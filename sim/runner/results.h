@@ -34,6 +34,9 @@ const char *iotc_status_name(iotc_status s);
 const char *iotc_status_verdict(iotc_status s);
 void iotc_now_iso(char *out, size_t len);
 
+/* mkdir -p. */
+int iotc_mkdirs(const char *dir);
+
 /* The per-case object of the schema. New reference. */
 json_t *iotc_result_case_json(const iotc_result *r);
 

@@ -29,6 +29,8 @@ static int case__dispatch(const iotc_env *env, const iotc_case *c, size_t idx, i
     }
     if (strcmp(d, "probe") == 0)
         return iotc_drv_probe(env, c, idx, out);
+    if (strcmp(d, "hello") == 0)
+        return iotc_drv_hello(env, c, idx, out);
     if (strcmp(d, "mqtt") == 0)
         return iotc_drv_mqtt(env, c, idx, out);
     return iotc_drv_https(env, c, idx, out);
@@ -166,7 +168,7 @@ void run_case_final_journal(run_state *rs)
         if (r->serve_index < 0 || !r->n_ports)
             continue;
         json_decref(r->journal);
-        r->journal = iotc_journal_excerpt(&rs->targets[r->serve_index].journal, r->jstart,
-                                          r->jend, r->ports, r->n_ports);
+        r->journal = iotc_journal_excerpt(&rs->targets[r->serve_index].journal, r->jstart, r->jend,
+                                          r->ports, r->n_ports);
     }
 }

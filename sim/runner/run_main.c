@@ -277,8 +277,8 @@ static json_t *main__document(run_state *rs, int argc, char **argv, const char *
                      IOTC_GIT_REVISION, "started_at", started, "finished_at", finished,
                      "duration_ms", (json_int_t)duration_ms, "host", host, "command", cmd,
                      "environment", main__environment(rs), "target", "kind", "emulated", "host",
-                     "localhost", "totals", "total", (int)rs->n, "passed", passed, "failed",
-                     failed, "skipped", skipped, "errored", errored, "cases", cases);
+                     "localhost", "totals", "total", (int)rs->n, "passed", passed, "failed", failed,
+                     "skipped", skipped, "errored", errored, "cases", cases);
 }
 
 static void main__serve_bin(const run_opts *o, char *out, size_t len)
@@ -357,7 +357,8 @@ int iotc_runner_main(int argc, char **argv)
     }
     snprintf(pki_ca, sizeof(pki_ca), "%s/ca-bundle.crt", o.pki_dir);
     if (stat(pki_ca, &st) != 0) {
-        fprintf(stderr, "iotconform run: no test PKI at %s (build the `pki` target or pass --pki)\n",
+        fprintf(stderr,
+                "iotconform run: no test PKI at %s (build the `pki` target or pass --pki)\n",
                 o.pki_dir);
         goto cleanup;
     }
@@ -370,13 +371,9 @@ int iotc_runner_main(int argc, char **argv)
     main__uuid(run_id);
     iotc_now_iso(started, sizeof(started));
     t0 = iotc_drv_now_ms();
-    {
-        char mk[PATH_MAX];
-        snprintf(mk, sizeof(mk), "%s", o.out_dir);
-        if (mkdir(mk, 0755) != 0 && errno != EEXIST) {
-            fprintf(stderr, "iotconform run: cannot create %s: %s\n", o.out_dir, strerror(errno));
-            goto cleanup;
-        }
+    if (iotc_mkdirs(o.out_dir) != IOTC_OK) {
+        fprintf(stderr, "iotconform run: cannot create %s: %s\n", o.out_dir, strerror(errno));
+        goto cleanup;
     }
     main__serve_bin(&o, serve_bin, sizeof(serve_bin));
     fprintf(stderr, "iotconform run: %zu case(s), %s, jobs %d\n", rs.n, serve_bin, o.jobs);
@@ -402,7 +399,7 @@ int iotc_runner_main(int argc, char **argv)
         char abs[PATH_MAX];
         printf("report: %s\n", realpath(report, abs) ? abs : report);
     }
-    rc = (failed || errored || iotc_run_interrupted) ? 1 : 0;
+    rc = iotc_run_interrupted ? 130 : (failed || errored) ? 1 : 0;
 cleanup:
     main__stop_targets(&rs);
     for (size_t k = 0; k < rs.n_targets; k++)

@@ -38,7 +38,8 @@ void run_opts_usage(FILE *out)
             "\n"
             "Environment: IOTCONFORM_SUITES (tables dir, default %s/suites),\n"
             "IOTCONFORM_PROFILES (profiles dir, default %s/fixtures/profiles).\n"
-            "Exit: 0 every case passed, 1 a case failed/errored, 2 usage or table errors.\n",
+            "Exit: 0 every case passed, 1 a case failed/errored, 2 usage or table errors,\n"
+            "130 interrupted.\n",
             IOTC_BINARY_DIR, IOTC_SOURCE_DIR, IOTC_SOURCE_DIR);
 }
 
@@ -56,11 +57,16 @@ static int opts__push(const char **list, size_t *n, const char *v, const char *n
 int run_opts_parse(int argc, char **argv, run_opts *o, char *err, size_t errlen)
 {
     static const struct option longs[] = {
-        {"suite", required_argument, NULL, 's'},   {"filter", required_argument, NULL, 'f'},
-        {"label", required_argument, NULL, 'l'},   {"profile", required_argument, NULL, 'p'},
-        {"pki", required_argument, NULL, 'k'},     {"out", required_argument, NULL, 'o'},
-        {"serve-bin", required_argument, NULL, 'b'}, {"jobs", required_argument, NULL, 'j'},
-        {"list", no_argument, NULL, 'L'},          {"help", no_argument, NULL, 'h'},
+        {"suite", required_argument, NULL, 's'},
+        {"filter", required_argument, NULL, 'f'},
+        {"label", required_argument, NULL, 'l'},
+        {"profile", required_argument, NULL, 'p'},
+        {"pki", required_argument, NULL, 'k'},
+        {"out", required_argument, NULL, 'o'},
+        {"serve-bin", required_argument, NULL, 'b'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"list", no_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *env;

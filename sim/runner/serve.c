@@ -157,9 +157,9 @@ int iotc_serve_start(iotc_serve *s, const char *bin, const char *pki_dir, const 
     snprintf(s->stderr_log, sizeof(s->stderr_log), "%s/serve-%s.stderr.log", work_dir, profile);
     snprintf(s->journal, sizeof(s->journal), "%s", journal);
 
-    char *argv[] = {(char *)bin, "serve", "--pki", (char *)pki_dir, "--profile",
-                    (char *)profile_path, "--ports", "0", "--journal", journal, "--run-dir",
-                    run_dir, NULL};
+    char *argv[] = {(char *)bin,          "serve",   "--pki", (char *)pki_dir, "--profile",
+                    (char *)profile_path, "--ports", "0",     "--journal",     journal,
+                    "--run-dir",          run_dir,   NULL};
     if (pipe2(pfd, O_CLOEXEC) != 0) {
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         return IOTC_ERR_IO;
@@ -182,10 +182,9 @@ int iotc_serve_start(iotc_serve *s, const char *bin, const char *pki_dir, const 
         size_t used = strlen(err);
         iotc_serve_stop(s, 2000);
         serve__tail(s->stderr_log, tail, sizeof(tail));
-        snprintf(err + used, errlen - used,
-                 " (profile %s, %s serve --pki %s --profile %s)%s%s", profile, bin, pki_dir,
-                 profile_path, tail[0] ? "; its stderr ends with:\n" : "; its stderr is empty",
-                 tail);
+        snprintf(err + used, errlen - used, " (profile %s, %s serve --pki %s --profile %s)%s%s",
+                 profile, bin, pki_dir, profile_path,
+                 tail[0] ? "; its stderr ends with:\n" : "; its stderr is empty", tail);
         return rc;
     }
     fcntl(s->out_fd, F_SETFL, fcntl(s->out_fd, F_GETFL) | O_NONBLOCK);

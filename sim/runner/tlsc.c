@@ -155,8 +155,7 @@ void iotc_tlsc_hook(SSL_CTX *ctx, iotc_tlsc_state *st)
     SSL_CTX_set_msg_callback_arg(ctx, st);
 }
 
-SSL_CTX *iotc_tlsc_ctx_new(const iotc_tlsc_opts *o, iotc_tlsc_state *st, char *err,
-                           size_t errlen)
+SSL_CTX *iotc_tlsc_ctx_new(const iotc_tlsc_opts *o, iotc_tlsc_state *st, char *err, size_t errlen)
 {
     SSL_CTX *ctx = NULL;
     char path[1024];
@@ -250,8 +249,8 @@ void iotc_tlsc_observe(SSL *ssl, json_t *obs)
     json_object_set_new(obs, "version", json_string(tlsc__version_name(SSL_version(ssl))));
     json_object_set_new(obs, "cipher", json_string(SSL_get_cipher_name(ssl)));
     SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
-    json_object_set_new(obs, "alpn", alpn_len ? json_stringn((const char *)alpn, alpn_len)
-                                              : json_null());
+    json_object_set_new(obs, "alpn",
+                        alpn_len ? json_stringn((const char *)alpn, alpn_len) : json_null());
     peer = SSL_get0_peer_certificate(ssl);
     if (peer) {
         EVP_PKEY *pk = X509_get0_pubkey(peer);
@@ -286,12 +285,11 @@ void iotc_tlsc_observe_state(const iotc_tlsc_state *st, int handshake_ok, json_t
                             ? json_string(iotc_tlsc_alert_name(st->alert_recv, buf, sizeof(buf)))
                             : json_null());
     if (st->alert_sent >= 0)
-        json_object_set_new(
-            obs, "alert_sent",
-            json_string(iotc_tlsc_alert_name(st->alert_sent, buf, sizeof(buf))));
+        json_object_set_new(obs, "alert_sent",
+                            json_string(iotc_tlsc_alert_name(st->alert_sent, buf, sizeof(buf))));
     if (refused)
         json_object_set_new(obs, "refused_at",
-                            json_string(!st->hello_sent           ? "before_client_hello"
+                            json_string(!st->hello_sent          ? "before_client_hello"
                                         : !st->server_hello_seen ? "client_hello"
                                         : handshake_ok           ? "after_handshake"
                                                                  : "handshake"));

@@ -12,9 +12,9 @@
 
 typedef struct iotc_tlsc_opts {
     const char *pki_dir;
-    const char *cert; /* PKI name ("device-01") or NULL for no client certificate */
-    const char *key;  /* PKI name of the key, NULL = same as cert */
-    const char *tls;  /* "1.0".."1.3" pins min = max; "any" or NULL = library default */
+    const char *cert;         /* PKI name ("device-01") or NULL for no client certificate */
+    const char *key;          /* PKI name of the key, NULL = same as cert */
+    const char *tls;          /* "1.0".."1.3" pins min = max; "any" or NULL = library default */
     const char *cipher;       /* TLS <= 1.2 cipher list, NULL = default */
     const char *ciphersuites; /* TLS 1.3 suites, NULL = default */
     const char *sigalgs;      /* NULL = default */
@@ -37,8 +37,7 @@ typedef struct iotc_tlsc_state {
 } iotc_tlsc_state;
 
 /* Builds a context; st must outlive it. Returns NULL and fills err. */
-SSL_CTX *iotc_tlsc_ctx_new(const iotc_tlsc_opts *o, iotc_tlsc_state *st, char *err,
-                           size_t errlen);
+SSL_CTX *iotc_tlsc_ctx_new(const iotc_tlsc_opts *o, iotc_tlsc_state *st, char *err, size_t errlen);
 
 /* Resets st; sni NULL = send none. */
 void iotc_tlsc_state_init(iotc_tlsc_state *st, const char *sni);

@@ -457,10 +457,10 @@ static void test_url_decode(void)
         {"%0g", IOTC_ERR_MALFORMED, NULL},
         {"%%41", IOTC_ERR_MALFORMED, NULL},
         {"%00", IOTC_ERR_MALFORMED, NULL},
-        {"%C3", IOTC_ERR_MALFORMED, NULL},         /* truncated sequence */
-        {"%C3%28", IOTC_ERR_MALFORMED, NULL},      /* bad continuation */
-        {"%C0%AF", IOTC_ERR_MALFORMED, NULL},      /* overlong '/' */
-        {"%ED%A0%80", IOTC_ERR_MALFORMED, NULL},   /* surrogate */
+        {"%C3", IOTC_ERR_MALFORMED, NULL},          /* truncated sequence */
+        {"%C3%28", IOTC_ERR_MALFORMED, NULL},       /* bad continuation */
+        {"%C0%AF", IOTC_ERR_MALFORMED, NULL},       /* overlong '/' */
+        {"%ED%A0%80", IOTC_ERR_MALFORMED, NULL},    /* surrogate */
         {"%F4%90%80%80", IOTC_ERR_MALFORMED, NULL}, /* above U+10FFFF */
         {"%FF", IOTC_ERR_MALFORMED, NULL},
         {"\xFF", IOTC_ERR_MALFORMED, NULL},
@@ -601,6 +601,9 @@ static void test_json_error(void)
     CU_ASSERT_EQUAL(json_object_size(j), 2);
     CU_ASSERT_EQUAL(strncmp(body, "{\"message\":", 11), 0);
     json_decref(j);
+    iotc_buf_reset(&out);
+    CU_ASSERT_EQUAL(iotc_http_json_error(&out, 400, "bad \xFF utf-8", true), IOTC_ERR_INVALID);
+    CU_ASSERT_EQUAL(out.len, 0);
     iotc_buf_free(&out);
 }
 

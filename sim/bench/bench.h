@@ -1,0 +1,165 @@
+/*
+ * iotc_bench: throughput, handshake rate and idle memory of the front door,
+ * measured by event-driven TLS clients on one libevent loop (no thread per
+ * connection), with mosquitto's own TLS listener as the throughput reference.
+ */
+#ifndef IOTC_BENCH_H
+#define IOTC_BENCH_H
+
+#include "mqtt/mqtt.h"
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define BENCH_ERR_LEN 512
+
+/* ---- client.c: one MQTT-over-TLS client connection ---- */
+struct bc;
+struct bc_cbs {
+    void (*on_tls)(struct bc *c); /* handshake complete */
+    /* One whole packet. pkt is NULL for PUBLISH (counted and drained without a copy)
+     * and for packets too large to copy; otherwise valid during the call only. */
+    void (*on_packet)(struct bc *c, const struct mqtt_frame *f, const uint8_t *pkt);
+    void (*on_drain)(struct bc *c); /* output fell to the low watermark */
+    void (*on_close)(struct bc *c, const char *why); /* the connection is gone (bc_close done) */
+};
+struct bc {
+    struct bufferevent *bev;
+    const struct bc_cbs *cbs;
+    void *arg;
+    int idx;
+    bool tls_up;
+    bool closed;
+    uint64_t rx_publish; /* PUBLISH packets received */
+};
+
+int bc_open(struct bc *c, struct event_base *base, SSL_CTX *ctx, const char *sni,
+            const struct sockaddr_in *sa);
+int bc_write(struct bc *c, const void *data, size_t len);
+size_t bc_outlen(const struct bc *c);
+void bc_set_write_low(struct bc *c, size_t low);
+void bc_close(struct bc *c);
+int bc_send_connect(struct bc *c, const char *client_id, uint16_t keepalive);
+int bc_send_subscribe(struct bc *c, uint16_t packet_id, const char *filter);
+/* "TLSv1.3 TLS_AES_128_GCM_SHA256" of an established connection. */
+void bc_describe(const struct bc *c, char *out, size_t len);
+
+/* ---- tls_client.c ---- */
+struct bench_tls_opts {
+    const char *pki;  /* directory with ca-bundle.crt and the device pair */
+    const char *cert; /* device name, e.g. "device-02" */
+    int version;      /* TLS1_2_VERSION or TLS1_3_VERSION */
+    bool ecdsa_only;  /* restrict suites and signature algorithms to ECDSA */
+};
+int bench_tls_ctx_new(const struct bench_tls_opts *o, SSL_CTX **out, char *err, size_t errlen);
+
+/* ---- proc.c: child processes and /proc ---- */
+struct bench_serve {
+    pid_t pid;
+    pid_t broker_pid;
+    int port_8883;
+    int out_fd; /* serve's stdout, held open so a late write cannot fail */
+    char log_path[512];
+};
+/* Starts `serve --ports 0 ...` as our child (so it inherits our RLIMIT_NOFILE). */
+int bench_serve_start(const char *serve_bin, const char *pki, const char *work_dir,
+                      struct bench_serve *out, char *err, size_t errlen);
+void bench_serve_stop(struct bench_serve *s);
+long bench_rss_kb(pid_t pid); /* VmRSS, -1 when unknown */
+int bench_free_port(void);
+void bench_stop_child(pid_t pid, double grace_s);
+/* Raises RLIMIT_NOFILE to the hard limit; returns the new soft limit. */
+long bench_raise_nofile(void);
+double bench_now(void); /* monotonic seconds */
+
+/* ---- mosq_ref.c: a plain mosquitto with its own TLS listener ---- */
+struct bench_mosq {
+    pid_t pid;
+    int port;
+    char dir[512];
+};
+int bench_mosq_start(const char *mosquitto_bin, const char *pki, const char *work_dir,
+                     struct bench_mosq *out, char *err, size_t errlen);
+void bench_mosq_stop(struct bench_mosq *m);
+
+/* ---- load.c: QoS 0 fan-out throughput ---- */
+struct load_cfg {
+    int port;
+    SSL_CTX *ctx;
+    int publishers, subscribers;
+    size_t payload;
+    double warmup_s, measure_s;
+    size_t window; /* messages published but not yet delivered to every subscriber */
+    const char *tag; /* topic level that keeps runs apart */
+};
+struct load_result {
+    bool ok;
+    char error[BENCH_ERR_LEN];
+    double msgs_per_s; /* messages delivered to subscribers per second */
+    uint64_t sent, delivered, expected; /* over the measured window */
+    uint64_t lost; /* sent * subscribers - delivered, after a drain, whole run */
+    double seconds;
+    char tls[96];
+};
+int load_run(struct event_base *base, const struct load_cfg *cfg, struct load_result *out);
+
+/* ---- handshake.c: full mTLS handshakes per second ---- */
+struct hs_cfg {
+    int port;
+    SSL_CTX *ctx;
+    int concurrency;
+    double warmup_s, measure_s;
+};
+struct hs_result {
+    bool ok;
+    char error[BENCH_ERR_LEN];
+    double per_s;
+    uint64_t completed, failed;
+    double seconds;
+    char tls[96];
+};
+int hs_run(struct event_base *base, const struct hs_cfg *cfg, struct hs_result *out);
+
+/* ---- memory.c: RSS per idle connected device ---- */
+struct mem_cfg {
+    int port;
+    SSL_CTX *ctx;
+    int devices;
+    int warm_devices; /* connected before the baseline, so one-time setup is not counted */
+    int concurrency;  /* connections being set up at once */
+    pid_t serve_pid, broker_pid;
+    double settle_s;
+};
+struct mem_result {
+    bool ok;
+    char error[BENCH_ERR_LEN];
+    int connected;
+    long serve_before_kb, serve_after_kb, broker_before_kb, broker_after_kb;
+    double serve_kb, broker_kb, total_kb; /* per device */
+    double setup_s;
+};
+int mem_run(struct event_base *base, const struct mem_cfg *cfg, struct mem_result *out);
+
+/* ---- report.c ---- */
+struct bench_report {
+    bool quick;
+    struct load_cfg load_cfg;
+    struct load_result load_fd, load_mosq;
+    struct hs_cfg hs_cfg;
+    struct hs_result hs13, hs12;
+    struct mem_cfg mem_cfg;
+    struct mem_result mem;
+    long nofile;
+};
+#define BENCH_GOAL_RATIO 0.8
+#define BENCH_GOAL_HS 800.0
+#define BENCH_GOAL_MEM_KB 64.0
+void bench_report_print(const struct bench_report *r);
+int bench_report_json(const struct bench_report *r, const char *path);
+
+#endif

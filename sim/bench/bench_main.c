@@ -1,0 +1,267 @@
+/* iotc_bench: options, the run order, and the child processes around each scenario. */
+#define _GNU_SOURCE
+#include "bench.h"
+#include "common/err.h"
+
+#include <dirent.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef IOTC_BENCH_SERVE
+#define IOTC_BENCH_SERVE "./iotconform"
+#endif
+#ifndef IOTC_BENCH_PKI
+#define IOTC_BENCH_PKI "./pki"
+#endif
+#ifndef IOTC_BENCH_JSON
+#define IOTC_BENCH_JSON "bench.json"
+#endif
+#ifndef IOTC_BENCH_MOSQUITTO
+#define IOTC_BENCH_MOSQUITTO "/usr/sbin/mosquitto"
+#endif
+
+/* fds per idle device: ours, serve's TLS socket, serve's broker link, mosquitto's socket. */
+#define MAIN_FDS_PER_DEVICE 2
+#define MAIN_FD_SLACK 256
+
+struct main_opts {
+    bool quick;
+    const char *serve;
+    const char *pki;
+    const char *json;
+    const char *mosquitto;
+    int devices;
+    bool keep;
+};
+
+static void main__usage(FILE *out)
+{
+    fprintf(out,
+            "usage: iotc_bench [--quick] [--serve PATH] [--pki DIR] [--json FILE]\n"
+            "                  [--mosquitto PATH] [--devices K] [--keep]\n"
+            "\n"
+            "Measures the front door (`iotconform serve`, started as a child):\n"
+            "  1. QoS 0 throughput, 10 publishers -> 10 subscribers, front door vs. mosquitto's\n"
+            "     own TLS listener (goal: ratio >= %.1f)\n"
+            "  2. full mTLS ECDSA handshakes per second, TLS 1.3 and 1.2 (goal: >= %.0f/s)\n"
+            "  3. RSS per idle connected device, serve + mosquitto (goal: <= %.0f KB)\n"
+            "Prints a table and writes JSON; always exits 0 once it ran (it reports, it does\n"
+            "not gate), 2 on bad options.\n"
+            "\n"
+            "  --quick           short durations and 200 devices (smoke run)\n"
+            "  --serve PATH      iotconform binary (default: %s)\n"
+            "  --pki DIR         generated test PKI (default: %s)\n"
+            "  --json FILE       results file (default: %s)\n"
+            "  --mosquitto PATH  reference broker (default: %s)\n"
+            "  --devices K       idle devices for the memory figure (default: 2000)\n"
+            "  --keep            keep the work directory (logs, configs)\n",
+            BENCH_GOAL_RATIO, BENCH_GOAL_HS, BENCH_GOAL_MEM_KB, IOTC_BENCH_SERVE, IOTC_BENCH_PKI,
+            IOTC_BENCH_JSON, IOTC_BENCH_MOSQUITTO);
+}
+
+static int main__parse(int argc, char **argv, struct main_opts *o)
+{
+    static const struct option longopts[] = {
+        {"quick", no_argument, NULL, 'q'},         {"serve", required_argument, NULL, 's'},
+        {"pki", required_argument, NULL, 'k'},     {"json", required_argument, NULL, 'j'},
+        {"mosquitto", required_argument, NULL, 'm'}, {"devices", required_argument, NULL, 'd'},
+        {"keep", no_argument, NULL, 'K'},          {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'q': o->quick = true; break;
+        case 's': o->serve = optarg; break;
+        case 'k': o->pki = optarg; break;
+        case 'j': o->json = optarg; break;
+        case 'm': o->mosquitto = optarg; break;
+        case 'd':
+            o->devices = atoi(optarg);
+            if (o->devices < 1 || o->devices > 1000000) {
+                fprintf(stderr, "iotc_bench: --devices: 1..1000000\n");
+                return 2;
+            }
+            break;
+        case 'K': o->keep = true; break;
+        case 'h': main__usage(stdout); return 1;
+        default: main__usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "iotc_bench: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    return 0;
+}
+
+static void main__rmdir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char p[1024];
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static SSL_CTX *main__ctx(const char *pki, int version)
+{
+    char err[512];
+    SSL_CTX *ctx = NULL;
+    struct bench_tls_opts t = {.pki = pki, .cert = "device-02", .version = version,
+                               .ecdsa_only = true};
+    if (bench_tls_ctx_new(&t, &ctx, err, sizeof err) != IOTC_OK)
+        fprintf(stderr, "iotc_bench: %s\n", err);
+    return ctx;
+}
+
+static void main__fail_all(struct bench_report *r, const char *why)
+{
+    snprintf(r->load_fd.error, sizeof r->load_fd.error, "%s", why);
+    snprintf(r->hs13.error, sizeof r->hs13.error, "%s", why);
+    snprintf(r->hs12.error, sizeof r->hs12.error, "%s", why);
+    snprintf(r->mem.error, sizeof r->mem.error, "%s", why);
+}
+
+/* Throughput and handshakes through one serve instance. */
+static void main__front_door(struct event_base *base, const struct main_opts *o,
+                             const char *work, SSL_CTX *ctx13, SSL_CTX *ctx12,
+                             struct bench_report *r)
+{
+    struct bench_serve sv;
+    char err[512];
+    if (bench_serve_start(o->serve, o->pki, work, &sv, err, sizeof err) != IOTC_OK) {
+        fprintf(stderr, "iotc_bench: %s\n", err);
+        snprintf(r->load_fd.error, sizeof r->load_fd.error, "%s", err);
+        snprintf(r->hs13.error, sizeof r->hs13.error, "%s", err);
+        snprintf(r->hs12.error, sizeof r->hs12.error, "%s", err);
+        return;
+    }
+    fprintf(stderr, "iotc_bench: serve pid %d (mosquitto %d) on port %d: throughput...\n",
+            (int)sv.pid, (int)sv.broker_pid, sv.port_8883);
+    r->load_cfg.port = sv.port_8883;
+    r->load_cfg.ctx = ctx13;
+    r->load_cfg.tag = "fd";
+    load_run(base, &r->load_cfg, &r->load_fd);
+    fprintf(stderr, "iotc_bench: handshakes (TLS 1.3, TLS 1.2)...\n");
+    r->hs_cfg.port = sv.port_8883;
+    r->hs_cfg.ctx = ctx13;
+    hs_run(base, &r->hs_cfg, &r->hs13);
+    r->hs_cfg.ctx = ctx12;
+    hs_run(base, &r->hs_cfg, &r->hs12);
+    bench_serve_stop(&sv);
+}
+
+static void main__reference(struct event_base *base, const struct main_opts *o, const char *work,
+                            SSL_CTX *ctx13, struct bench_report *r)
+{
+    struct bench_mosq mq;
+    char err[512];
+    struct load_cfg cfg = r->load_cfg;
+    if (bench_mosq_start(o->mosquitto, o->pki, work, &mq, err, sizeof err) != IOTC_OK) {
+        fprintf(stderr, "iotc_bench: %s\n", err);
+        snprintf(r->load_mosq.error, sizeof r->load_mosq.error, "%s", err);
+        return;
+    }
+    fprintf(stderr, "iotc_bench: reference mosquitto pid %d on port %d: throughput...\n",
+            (int)mq.pid, mq.port);
+    cfg.port = mq.port;
+    cfg.ctx = ctx13;
+    cfg.tag = "ref";
+    load_run(base, &cfg, &r->load_mosq);
+    bench_mosq_stop(&mq);
+}
+
+/* A fresh serve, so freed buffers of earlier scenarios do not hide new allocations. */
+static void main__memory(struct event_base *base, const struct main_opts *o, const char *work,
+                         SSL_CTX *ctx13, struct bench_report *r)
+{
+    struct bench_serve sv;
+    char err[512];
+    if (bench_serve_start(o->serve, o->pki, work, &sv, err, sizeof err) != IOTC_OK) {
+        fprintf(stderr, "iotc_bench: %s\n", err);
+        snprintf(r->mem.error, sizeof r->mem.error, "%s", err);
+        return;
+    }
+    fprintf(stderr, "iotc_bench: memory with %d idle devices...\n", r->mem_cfg.devices);
+    r->mem_cfg.port = sv.port_8883;
+    r->mem_cfg.ctx = ctx13;
+    r->mem_cfg.serve_pid = sv.pid;
+    r->mem_cfg.broker_pid = sv.broker_pid;
+    mem_run(base, &r->mem_cfg, &r->mem);
+    bench_serve_stop(&sv);
+}
+
+int main(int argc, char **argv)
+{
+    struct main_opts o = {.serve = IOTC_BENCH_SERVE, .pki = IOTC_BENCH_PKI,
+                          .json = IOTC_BENCH_JSON, .mosquitto = IOTC_BENCH_MOSQUITTO};
+    int prc = main__parse(argc, argv, &o);
+    if (prc)
+        return prc == 1 ? 0 : 2;
+    signal(SIGPIPE, SIG_IGN);
+    struct bench_report *r = calloc(1, sizeof *r);
+    struct event_base *base = event_base_new();
+    SSL_CTX *ctx13 = main__ctx(o.pki, TLS1_3_VERSION);
+    SSL_CTX *ctx12 = main__ctx(o.pki, TLS1_2_VERSION);
+    char work[] = "/tmp/iotc-bench-XXXXXX";
+    bool have_work = mkdtemp(work) != NULL;
+    if (!r || !base) {
+        fprintf(stderr, "iotc_bench: out of memory\n");
+        return 1;
+    }
+    r->quick = o.quick;
+    r->load_cfg = (struct load_cfg){.publishers = 10, .subscribers = 10, .payload = 256,
+                                     .warmup_s = o.quick ? 0.5 : 2.0,
+                                     .measure_s = o.quick ? 1.5 : 10.0, .window = 4000};
+    r->hs_cfg = (struct hs_cfg){.concurrency = 32, .warmup_s = o.quick ? 0.2 : 0.5,
+                                .measure_s = o.quick ? 1.0 : 5.0};
+    r->mem_cfg = (struct mem_cfg){.devices = o.devices ? o.devices : o.quick ? 200 : 2000,
+                                  .warm_devices = 8, .concurrency = 64,
+                                  .settle_s = o.quick ? 0.3 : 1.0};
+    /* serve and mosquitto inherit this limit: raise it before they start. */
+    r->nofile = bench_raise_nofile();
+    long need = (long)(r->mem_cfg.devices + r->mem_cfg.warm_devices) * MAIN_FDS_PER_DEVICE +
+                MAIN_FD_SLACK;
+    if (r->nofile > 0 && need > r->nofile) {
+        int fit = (int)((r->nofile - MAIN_FD_SLACK) / MAIN_FDS_PER_DEVICE) - r->mem_cfg.warm_devices;
+        fprintf(stderr, "iotc_bench: RLIMIT_NOFILE %ld: memory run reduced to %d devices\n",
+                r->nofile, fit);
+        r->mem_cfg.devices = fit > 1 ? fit : 1;
+    }
+    if (!ctx13 || !ctx12 || !have_work) {
+        main__fail_all(r, !have_work ? "cannot create a work directory" : "client TLS setup failed");
+        snprintf(r->load_mosq.error, sizeof r->load_mosq.error, "%s", r->mem.error);
+    } else {
+        main__front_door(base, &o, work, ctx13, ctx12, r);
+        main__reference(base, &o, work, ctx13, r);
+        main__memory(base, &o, work, ctx13, r);
+    }
+    bench_report_print(r);
+    if (bench_report_json(r, o.json) != IOTC_OK)
+        fprintf(stderr, "iotc_bench: cannot write %s\n", o.json);
+    else
+        printf("results: %s\n", o.json);
+    if (have_work) {
+        if (o.keep)
+            printf("work directory kept: %s\n", work);
+        else
+            main__rmdir(work);
+    }
+    SSL_CTX_free(ctx13);
+    SSL_CTX_free(ctx12);
+    event_base_free(base);
+    free(r);
+    return 0;
+}

@@ -1,0 +1,116 @@
+/*
+ * The throughput reference: a plain mosquitto terminating TLS itself, configured
+ * like the broker behind the front door (same queue and in-flight limits), so the
+ * ratio prices the front door's hop and nothing else.
+ */
+#define _GNU_SOURCE
+#include "bench.h"
+#include "common/err.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MOSQ_READY_TIMEOUT_S 10.0
+
+static int mosq__write_conf(const char *path, const char *pki, int port)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return IOTC_ERR_IO;
+    fprintf(f, "# iotc_bench reference broker\n");
+    /* As root mosquitto would drop to user "mosquitto", which cannot read the PKI. */
+    if (geteuid() == 0)
+        fprintf(f, "user root\n");
+    fprintf(f, "per_listener_settings false\n");
+    fprintf(f, "listener %d 127.0.0.1\n", port);
+    fprintf(f, "cafile %s/ca-bundle.crt\n", pki);
+    fprintf(f, "certfile %s/server-ec.crt\n", pki);
+    fprintf(f, "keyfile %s/server-ec.key\n", pki);
+    fprintf(f, "require_certificate true\n");
+    fprintf(f, "allow_anonymous true\n");
+    fprintf(f, "persistence false\n");
+    fprintf(f, "log_dest stderr\nlog_type error\nlog_type warning\n");
+    /* The limits the front door's generated broker config uses. */
+    fprintf(f, "max_keepalive 65535\n");
+    fprintf(f, "max_inflight_messages 100\n");
+    fprintf(f, "max_queued_messages 10000\n");
+    fprintf(f, "set_tcp_nodelay true\n");
+    return fclose(f) == 0 ? IOTC_OK : IOTC_ERR_IO;
+}
+
+static bool mosq__accepts(int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    bool ok = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+    close(fd);
+    return ok;
+}
+
+int bench_mosq_start(const char *mosquitto_bin, const char *pki, const char *work_dir,
+                     struct bench_mosq *out, char *err, size_t errlen)
+{
+    char conf[600], log[600];
+    memset(out, 0, sizeof *out);
+    out->pid = -1;
+    snprintf(out->dir, sizeof out->dir, "%s", work_dir);
+    snprintf(conf, sizeof conf, "%s/mosquitto-ref.conf", work_dir);
+    snprintf(log, sizeof log, "%s/mosquitto-ref.log", work_dir);
+    /* listener 0 means a unix socket to mosquitto, so take a free port and hand it over. */
+    out->port = bench_free_port();
+    if (out->port <= 0) {
+        snprintf(err, errlen, "no free TCP port");
+        return IOTC_ERR_IO;
+    }
+    if (mosq__write_conf(conf, pki, out->port) != IOTC_OK) {
+        snprintf(err, errlen, "cannot write %s: %s", conf, strerror(errno));
+        return IOTC_ERR_IO;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, errlen, "fork: %s", strerror(errno));
+        return IOTC_ERR_IO;
+    }
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd >= 0) {
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
+        }
+        char *const argv[] = {(char *)mosquitto_bin, "-c", conf, NULL};
+        execv(mosquitto_bin, argv);
+        fprintf(stderr, "exec %s: %s\n", mosquitto_bin, strerror(errno));
+        _exit(127);
+    }
+    out->pid = pid;
+    double deadline = bench_now() + MOSQ_READY_TIMEOUT_S;
+    while (bench_now() < deadline) {
+        if (waitpid(pid, NULL, WNOHANG) == pid) {
+            out->pid = -1;
+            snprintf(err, errlen, "reference mosquitto exited at start (log: %s)", log);
+            return IOTC_ERR_IO;
+        }
+        if (mosq__accepts(out->port))
+            return IOTC_OK;
+        usleep(20000);
+    }
+    snprintf(err, errlen, "reference mosquitto not listening on %d (log: %s)", out->port, log);
+    bench_mosq_stop(out);
+    return IOTC_ERR_TIMEOUT;
+}
+
+void bench_mosq_stop(struct bench_mosq *m)
+{
+    bench_stop_child(m->pid, 5.0);
+    m->pid = -1;
+}

@@ -1,0 +1,254 @@
+#!/usr/bin/python3
+"""AWS IoT MQTT rules at the front door (reference section 3), over real TLS with raw
+packets so every byte is under the test's control: keep-alive clamp and 1.5x timeout,
+client ID, topic and payload limits, QoS 2, filters per SUBSCRIBE, nothing before CONNACK,
+duplicate client ID takeover, MQTT 5 CONNACK properties, broker restart. Each refusal has
+its accepted twin."""
+import json, os, socket, ssl, struct, subprocess, sys, tempfile, time
+
+BIN, PKI = sys.argv[1], sys.argv[2]
+CA = f"{PKI}/ca-bundle.crt"
+passed = failed = 0
+
+def check(what, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1; print(f"ok   - {what}")
+    else:
+        failed += 1; print(f"FAIL - {what} {detail!r}")
+
+def varint(n):
+    out = b""
+    while True:
+        b = n % 128; n //= 128
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+
+def s16(b): return struct.pack(">H", len(b)) + b
+def pkt(first, body): return bytes([first]) + varint(len(body)) + body
+
+def connect(cid, v=4, keepalive=60, clean=True):
+    flags = 0x02 if clean else 0
+    body = s16(b"MQTT") + bytes([v, flags]) + struct.pack(">H", keepalive)
+    if v == 5:
+        body += b"\x00"
+    return pkt(0x10, body + s16(cid))
+
+def publish(topic, payload, qos=0, v=4, pid=1):
+    body = s16(topic) + (struct.pack(">H", pid) if qos else b"") + (b"\x00" if v == 5 else b"") + payload
+    return pkt(0x30 | (qos << 1), body)
+
+def subscribe(filters, v=4, pid=1, qos=1):
+    body = struct.pack(">H", pid) + (b"\x00" if v == 5 else b"")
+    for f in filters:
+        body += s16(f) + bytes([qos])
+    return pkt(0x82, body)
+
+class Conn:
+    def __init__(self, port, cert="device-01"):
+        ctx = ssl.create_default_context(cafile=CA)
+        ctx.load_cert_chain(f"{PKI}/{cert}.crt", f"{PKI}/{cert}.key")
+        self.s = ctx.wrap_socket(socket.create_connection(("localhost", port)), server_hostname="localhost")
+        self.s.settimeout(5)
+        self.buf = b""
+    def send(self, b): self.s.sendall(b)
+    def read_packet(self, timeout=5):
+        """Returns (type, flags, body), or None when the server closed the connection."""
+        self.s.settimeout(timeout)
+        try:
+            while True:
+                if len(self.buf) >= 2:
+                    mult, n, i = 1, 0, 1
+                    while i < len(self.buf):
+                        b = self.buf[i]; n += (b & 127) * mult; mult *= 128; i += 1
+                        if not b & 128:
+                            break
+                    else:
+                        i = None
+                    if i and len(self.buf) >= i + n:
+                        p = self.buf[:i + n]; self.buf = self.buf[i + n:]
+                        return (p[0] >> 4, p[0] & 15, p[i:])
+                chunk = self.s.recv(65536)
+                if not chunk:
+                    return None
+                self.buf += chunk
+        except (ConnectionResetError, ssl.SSLError, OSError):
+            return None
+    def closed(self, timeout=5):
+        """True when the server closes the connection (after whatever it sends first)."""
+        while True:
+            p = self.read_packet(timeout)
+            if p is None:
+                return True
+            if p[0] == 14:  # DISCONNECT: keep reading until the close
+                continue
+
+def v5_props(body, off):
+    """Parses an MQTT 5 property block at body[off:], returns dict id->value."""
+    mult, n, i = 1, 0, off
+    while True:
+        b = body[i]; n += (b & 127) * mult; mult *= 128; i += 1
+        if not b & 128:
+            break
+    props, end = {}, i + n
+    while i < end:
+        pid = body[i]; i += 1
+        if pid in (0x24, 0x25, 0x28, 0x29, 0x2A, 0x01, 0x17, 0x19):
+            props[pid] = body[i]; i += 1
+        elif pid in (0x13, 0x21, 0x22, 0x23):
+            props[pid] = struct.unpack(">H", body[i:i+2])[0]; i += 2
+        elif pid in (0x11, 0x02, 0x27, 0x18):
+            props[pid] = struct.unpack(">I", body[i:i+4])[0]; i += 4
+        elif pid in (0x12, 0x1F, 0x03, 0x08, 0x1A, 0x1C, 0x15):
+            ln = struct.unpack(">H", body[i:i+2])[0]; props[pid] = body[i+2:i+2+ln]; i += 2 + ln
+        else:
+            raise ValueError(f"property {pid}")
+    return props
+
+tmp = tempfile.mkdtemp(prefix="iotc-rules-")
+profile = json.load(open(os.path.join(os.path.dirname(__file__), "../../fixtures/profiles/default.json")))
+profile["time_scale"] = 0.01  # 30 s keep-alive -> 0.45 s timeout
+ppath = f"{tmp}/profile.json"; json.dump(profile, open(ppath, "w"))
+journal = f"{tmp}/journal.jsonl"
+serve = subprocess.Popen([BIN, "serve", "--pki", PKI, "--ports", "0", "--profile", ppath,
+                          "--journal", journal, "--run-dir", f"{tmp}/run"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+try:
+    line = serve.stdout.readline()
+    assert line.startswith("IOTCONFORM_READY "), line + serve.stderr.read()
+    P = json.loads(line.split(" ", 1)[1])["ports"]["8883"]
+
+    def connected(cid, v=4, keepalive=60, cert="device-01"):
+        c = Conn(P, cert); c.send(connect(cid, v, keepalive))
+        p = c.read_packet()
+        return c, p
+
+    # CONNACK for a good client (MQTT 3.1.1) / twin refusals
+    c, p = connected(b"rules-ok")
+    check("3.1.1 CONNECT accepted", p and p[0] == 2 and p[2][1] == 0, p)
+    c, p = connected(b"x" * 128)
+    check("client ID of 128 bytes accepted", p and p[0] == 2 and p[2][1] == 0, p)
+    c, p = connected(b"x" * 129)
+    check("client ID of 129 bytes refused (3.1.1 CONNACK 2)", p and p[0] == 2 and p[2][1] == 2, p)
+    c, p = connected(b"x" * 129, v=5)
+    check("client ID of 129 bytes refused (MQTT 5 reason 0x85)", p and p[0] == 2 and p[2][1] == 0x85, p)
+    c, p = connected(b"$reserved")
+    check("client ID with '$' prefix refused", p and p[0] == 2 and p[2][1] == 2, p)
+
+    # MQTT 5 CONNACK properties and keep-alive clamp
+    c, p = connected(b"rules-v5", v=5, keepalive=5)
+    props = v5_props(p[2], 2) if p else {}
+    check("MQTT 5 CONNACK success", p and p[2][1] == 0, p)
+    check("MQTT 5 CONNACK Maximum QoS = 1", props.get(0x24) == 1, props)
+    check("MQTT 5 CONNACK Retain Available = 1", props.get(0x25) == 1, props)
+    check("MQTT 5 CONNACK Wildcard Subscription Available = 1", props.get(0x28) == 1, props)
+    check("MQTT 5 CONNACK Subscription Identifiers Available = 0", props.get(0x29) == 0, props)
+    check("keep-alive 5 clamped to 30 (Server Keep Alive)", props.get(0x13) == 30, props)
+    c, p = connected(b"rules-v5b", v=5, keepalive=60)
+    props = v5_props(p[2], 2) if p else {}
+    check("keep-alive 60 kept (no Server Keep Alive)", 0x13 not in props, props)
+    c, p = connected(b"rules-v5c", v=5, keepalive=0)
+    props = v5_props(p[2], 2) if p else {}
+    check("keep-alive 0 becomes 1200", props.get(0x13) == 1200, props)
+
+    # keep-alive timeout at 1.5x (time-scaled: 30 s * 1.5 * 0.01 = 0.45 s)
+    c, p = connected(b"rules-ka", v=5, keepalive=30)
+    t0 = time.time()
+    p = c.read_packet(5)
+    elapsed = time.time() - t0
+    check("silent client gets DISCONNECT 0x8D (keep-alive timeout)", p and p[0] == 14 and p[2][:1] == b"\x8d", p)
+    check("keep-alive timeout fired near 1.5x keep-alive (0.45 s scaled)", 0.3 < elapsed < 2.0, elapsed)
+    c, p = connected(b"rules-ka2", v=5, keepalive=30)
+    alive = True
+    for _ in range(6):  # PINGREQ every 0.2 s keeps it open for 1.2 s
+        time.sleep(0.2); c.send(b"\xc0\x00")
+        r = c.read_packet(1)
+        alive = alive and r is not None and r[0] == 13
+    check("client that pings stays connected past 1.5x keep-alive", alive)
+
+    # nothing before CONNACK: CONNECT and SUBSCRIBE in one write
+    c = Conn(P); c.send(connect(b"rules-early") + subscribe([b"a"]))
+    check("packet before CONNACK closes the connection", c.closed())
+
+    # topic limits (publish) with accepted twins
+    def live(cid, v=4):
+        c, p = connected(cid, v)
+        assert p and p[0] == 2 and p[2][1] == 0, p
+        return c
+    c = live(b"rules-t1"); c.send(publish(b"t" * 256, b"x", qos=1))
+    p = c.read_packet()
+    check("topic of 256 bytes accepted (PUBACK)", p and p[0] == 4, p)
+    c = live(b"rules-t2"); c.send(publish(b"t" * 257, b"x", qos=1))
+    check("topic of 257 bytes closes the connection", c.closed())
+    c = live(b"rules-t3"); c.send(publish(b"a/b/c/d/e/f/g/h", b"x", qos=1))
+    p = c.read_packet()
+    check("topic with 7 slashes accepted", p and p[0] == 4, p)
+    c = live(b"rules-t4", v=5); c.send(publish(b"a/b/c/d/e/f/g/h/i", b"x", qos=1, v=5))
+    p = c.read_packet()
+    check("topic with 8 slashes: MQTT 5 DISCONNECT 0x90", p and p[0] == 14 and p[2][:1] == b"\x90", p)
+
+    # payload limit
+    c = live(b"rules-p1"); c.send(publish(b"big", b"x" * 131072, qos=1))
+    p = c.read_packet()
+    check("payload of 128 KB accepted", p and p[0] == 4, p)
+    c = live(b"rules-p2", v=5); c.send(publish(b"big", b"x" * 131073, qos=1, v=5))
+    p = c.read_packet()
+    check("payload of 128 KB + 1: MQTT 5 DISCONNECT 0x95", p and p[0] == 14 and p[2][:1] == b"\x95", p)
+
+    # QoS 2
+    c = live(b"rules-q2", v=5); c.send(publish(b"q", b"x", qos=2, v=5))
+    p = c.read_packet()
+    check("QoS 2 PUBLISH: MQTT 5 DISCONNECT 0x9B", p and p[0] == 14 and p[2][:1] == b"\x9b", p)
+    c = live(b"rules-q2s"); c.send(subscribe([b"q"], qos=2))
+    check("QoS 2 SUBSCRIBE closes the connection (3.1.1)", c.closed())
+    c = live(b"rules-q1s"); c.send(subscribe([b"q"], qos=1))
+    p = c.read_packet()
+    check("QoS 1 SUBSCRIBE granted QoS 1", p and p[0] == 9 and p[2][-1] == 1, p)
+
+    # filters per SUBSCRIBE
+    c = live(b"rules-f8"); c.send(subscribe([b"f%d" % i for i in range(8)]))
+    p = c.read_packet()
+    check("8 filters in one SUBSCRIBE accepted", p and p[0] == 9 and len(p[2]) == 2 + 8, p)
+    c = live(b"rules-f9"); c.send(subscribe([b"f%d" % i for i in range(9)]))
+    check("9 filters in one SUBSCRIBE close the connection", c.closed())
+
+    # duplicate client ID: the new connection wins
+    old = live(b"rules-dup", v=5)
+    new = live(b"rules-dup", v=5)
+    p = old.read_packet()
+    check("duplicate client ID: old MQTT 5 connection gets DISCONNECT 0x8E", p and p[0] == 14 and p[2][:1] == b"\x8e", p)
+    new.send(b"\xc0\x00"); p = new.read_packet()
+    check("duplicate client ID: new connection keeps working", p and p[0] == 13, p)
+    deadline = time.time() + 3
+    found = False
+    while time.time() < deadline and not found:
+        found = any('"reason":"DUPLICATE_CLIENTID"' in l for l in open(journal))
+        time.sleep(0.05)
+    check("journal records DUPLICATE_CLIENTID", found)
+
+    # broker crash: the endpoint restarts mosquitto and devices can reconnect
+    pid = None
+    for l in open(journal):
+        e = json.loads(l)
+        if e.get("event") == "broker.ready":
+            pid = e.get("pid")
+    check("journal names the broker pid", bool(pid))
+    victim = live(b"rules-crash")
+    os.kill(pid, 9)
+    check("broker crash closes relayed connections", victim.closed())
+    deadline, ready = time.time() + 10, False
+    while time.time() < deadline and not ready:
+        ready = sum(1 for l in open(journal) if '"event":"broker.ready"' in l) >= 2
+        time.sleep(0.05)
+    check("broker restarted and journaled ready again", ready)
+    c, p = connected(b"rules-after-crash")
+    check("device reconnects after the broker restart", p and p[0] == 2 and p[2][1] == 0, p)
+finally:
+    serve.terminate()
+    try:
+        serve.wait(10)
+    except subprocess.TimeoutExpired:
+        serve.kill()
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
