@@ -36,7 +36,12 @@ struct main_opts {
     const char *mosquitto;
     int devices;
     bool keep;
+    unsigned only; /* MAIN_RUN_* bits; 0 = all */
 };
+
+#define MAIN_RUN_LOAD 1u
+#define MAIN_RUN_HS 2u
+#define MAIN_RUN_MEM 4u
 
 static void main__usage(FILE *out)
 {
@@ -58,9 +63,30 @@ static void main__usage(FILE *out)
             "  --json FILE       results file (default: %s)\n"
             "  --mosquitto PATH  reference broker (default: %s)\n"
             "  --devices K       idle devices for the memory figure (default: 2000)\n"
-            "  --keep            keep the work directory (logs, configs)\n",
+            "  --keep            keep the work directory (logs, configs)\n"
+            "  --only LIST       run only some of: throughput,handshakes,memory\n",
             BENCH_GOAL_RATIO, BENCH_GOAL_HS, BENCH_GOAL_MEM_KB, IOTC_BENCH_SERVE, IOTC_BENCH_PKI,
             IOTC_BENCH_JSON, IOTC_BENCH_MOSQUITTO);
+}
+
+static int main__parse_only(const char *arg, unsigned *bits)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } names[] = {{"throughput", MAIN_RUN_LOAD}, {"handshakes", MAIN_RUN_HS}, {"memory", MAIN_RUN_MEM}};
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", arg);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        size_t i = 0;
+        while (i < sizeof names / sizeof names[0] && strcmp(names[i].name, tok) != 0)
+            i++;
+        if (i == sizeof names / sizeof names[0])
+            return -1;
+        *bits |= names[i].bit;
+    }
+    return *bits ? 0 : -1;
 }
 
 static int main__parse(int argc, char **argv, struct main_opts *o)
@@ -69,7 +95,8 @@ static int main__parse(int argc, char **argv, struct main_opts *o)
         {"quick", no_argument, NULL, 'q'},         {"serve", required_argument, NULL, 's'},
         {"pki", required_argument, NULL, 'k'},     {"json", required_argument, NULL, 'j'},
         {"mosquitto", required_argument, NULL, 'm'}, {"devices", required_argument, NULL, 'd'},
-        {"keep", no_argument, NULL, 'K'},          {"help", no_argument, NULL, 'h'},
+        {"keep", no_argument, NULL, 'K'},          {"only", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -87,6 +114,12 @@ static int main__parse(int argc, char **argv, struct main_opts *o)
             }
             break;
         case 'K': o->keep = true; break;
+        case 'o':
+            if (main__parse_only(optarg, &o->only) != 0) {
+                fprintf(stderr, "iotc_bench: --only: throughput, handshakes, memory\n");
+                return 2;
+            }
+            break;
         case 'h': main__usage(stdout); return 1;
         default: main__usage(stderr); return 2;
         }
@@ -113,6 +146,11 @@ static void main__rmdir(const char *dir)
     }
     closedir(d);
     rmdir(dir);
+}
+
+static bool main__wants(const struct main_opts *o, unsigned bit)
+{
+    return o->only == 0 || (o->only & bit);
 }
 
 static SSL_CTX *main__ctx(const char *pki, int version)
@@ -150,16 +188,20 @@ static void main__front_door(struct event_base *base, const struct main_opts *o,
     }
     fprintf(stderr, "iotc_bench: serve pid %d (mosquitto %d) on port %d: throughput...\n",
             (int)sv.pid, (int)sv.broker_pid, sv.port_8883);
-    r->load_cfg.port = sv.port_8883;
-    r->load_cfg.ctx = ctx13;
-    r->load_cfg.tag = "fd";
-    load_run(base, &r->load_cfg, &r->load_fd);
-    fprintf(stderr, "iotc_bench: handshakes (TLS 1.3, TLS 1.2)...\n");
-    r->hs_cfg.port = sv.port_8883;
-    r->hs_cfg.ctx = ctx13;
-    hs_run(base, &r->hs_cfg, &r->hs13);
-    r->hs_cfg.ctx = ctx12;
-    hs_run(base, &r->hs_cfg, &r->hs12);
+    if (main__wants(o, MAIN_RUN_LOAD)) {
+        r->load_cfg.port = sv.port_8883;
+        r->load_cfg.ctx = ctx13;
+        r->load_cfg.tag = "fd";
+        load_run(base, &r->load_cfg, &r->load_fd);
+    }
+    if (main__wants(o, MAIN_RUN_HS)) {
+        fprintf(stderr, "iotc_bench: handshakes (TLS 1.3, TLS 1.2)...\n");
+        r->hs_cfg.port = sv.port_8883;
+        r->hs_cfg.ctx = ctx13;
+        hs_run(base, &r->hs_cfg, &r->hs13);
+        r->hs_cfg.ctx = ctx12;
+        hs_run(base, &r->hs_cfg, &r->hs12);
+    }
     bench_serve_stop(&sv);
 }
 
@@ -244,9 +286,12 @@ int main(int argc, char **argv)
         main__fail_all(r, !have_work ? "cannot create a work directory" : "client TLS setup failed");
         snprintf(r->load_mosq.error, sizeof r->load_mosq.error, "%s", r->mem.error);
     } else {
-        main__front_door(base, &o, work, ctx13, ctx12, r);
-        main__reference(base, &o, work, ctx13, r);
-        main__memory(base, &o, work, ctx13, r);
+        if (main__wants(&o, MAIN_RUN_LOAD | MAIN_RUN_HS))
+            main__front_door(base, &o, work, ctx13, ctx12, r);
+        if (main__wants(&o, MAIN_RUN_LOAD))
+            main__reference(base, &o, work, ctx13, r);
+        if (main__wants(&o, MAIN_RUN_MEM))
+            main__memory(base, &o, work, ctx13, r);
     }
     bench_report_print(r);
     if (bench_report_json(r, o.json) != IOTC_OK)

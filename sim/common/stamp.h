@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define IOTC_STAMP_SECRET_LEN 32
-#define IOTC_STAMP_LEN (3 + 64) /* "v1:" + 64 hex digits */
+#define IOTC_STAMP_LEN        (3 + 64) /* "v1:" + 64 hex digits */
 
 /* out must hold IOTC_STAMP_LEN + 1 bytes. Returns IOTC_OK or IOTC_ERR_CRYPTO. */
 int iotc_stamp_make(const uint8_t *secret, size_t secret_len, const char *client_id,

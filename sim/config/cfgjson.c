@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int iotc_cfg_fail(struct iotc_cfg_err *err, const char *file, const char *path, const char *fmt, ...)
+int iotc_cfg_fail(struct iotc_cfg_err *err, const char *file, const char *path, const char *fmt,
+                  ...)
 {
     char detail[400];
     va_list ap;
@@ -92,8 +93,8 @@ int iotc_cfg_string(const char *file, const char *path, json_t *obj, const char 
     return (s && !*out) ? IOTC_ERR_NOMEM : IOTC_OK;
 }
 
-int iotc_cfg_strings(const char *file, const char *path, json_t *obj, const char *key,
-                     char ***out, size_t *count, struct iotc_cfg_err *err)
+int iotc_cfg_strings(const char *file, const char *path, json_t *obj, const char *key, char ***out,
+                     size_t *count, struct iotc_cfg_err *err)
 {
     json_t *v = json_object_get(obj, key);
     *out = NULL;

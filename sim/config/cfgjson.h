@@ -16,11 +16,12 @@ struct iotc_cfg_err {
 
 /* Loads a file as a JSON object; on failure fills err with file:line:column: text. */
 json_t *iotc_cfg_load(const char *path, struct iotc_cfg_err *err);
-/* Fails with "<file>: <path>: unknown key 'k'" when obj has a key not in allowed (NULL-terminated). */
+/* Fails with "<file>: <path>: unknown key 'k'" when obj has a key not in allowed (NULL-terminated).
+ */
 int iotc_cfg_check_keys(const char *file, const char *path, json_t *obj, const char *const *allowed,
                         struct iotc_cfg_err *err);
-int iotc_cfg_fail(struct iotc_cfg_err *err, const char *file, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+int iotc_cfg_fail(struct iotc_cfg_err *err, const char *file, const char *path, const char *fmt,
+                  ...) __attribute__((format(printf, 4, 5)));
 
 /* One bounded integer setting: the table row is the documentation. */
 struct iotc_cfg_int {
@@ -36,8 +37,8 @@ int iotc_cfg_read_ints(const char *file, const char *path, json_t *obj,
 int iotc_cfg_string(const char *file, const char *path, json_t *obj, const char *key,
                     const char *def, char **out, struct iotc_cfg_err *err);
 /* Optional array of strings; missing -> empty (count 0). */
-int iotc_cfg_strings(const char *file, const char *path, json_t *obj, const char *key,
-                     char ***out, size_t *count, struct iotc_cfg_err *err);
+int iotc_cfg_strings(const char *file, const char *path, json_t *obj, const char *key, char ***out,
+                     size_t *count, struct iotc_cfg_err *err);
 void iotc_cfg_strings_free(char **v, size_t n);
 
 #endif

@@ -7,7 +7,10 @@
 
 const int iotc_lport_number[IOTC_PORT_COUNT] = {8883, 8443, 443};
 
-#define LIMIT(key, min, max, def) {#key, offsetof(struct iotc_limits, key), min, max, def}
+#define LIMIT(key, min, max, def)                                                                  \
+    {                                                                                              \
+#key, offsetof(struct iotc_limits, key), min, max, def                                     \
+    }
 /* Defaults are AWS IoT Core's documented limits (reference section 3). */
 static const struct iotc_cfg_int profile__limits[] = {
     LIMIT(max_client_id_bytes, 1, 65535, 128),
@@ -58,8 +61,8 @@ static int profile__ports(const char *file, json_t *obj, struct iotc_profile *p,
             if (atoi(key) == iotc_lport_number[i] && strlen(key) == (i == 2 ? 3 : 4))
                 idx = i;
         if (idx < 0)
-            return iotc_cfg_fail(err, file, "$.ports", "unknown logical port '%s' (8883, 8443, 443)",
-                                 key);
+            return iotc_cfg_fail(err, file, "$.ports",
+                                 "unknown logical port '%s' (8883, 8443, 443)", key);
         if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 65535)
             return iotc_cfg_fail(err, file, "$.ports", "%s: must be an integer in 0..65535", key);
         p->ports[idx] = (int)json_integer_value(v);
@@ -69,10 +72,10 @@ static int profile__ports(const char *file, json_t *obj, struct iotc_profile *p,
 
 int iotc_profile_load(const char *path, struct iotc_profile *p, struct iotc_cfg_err *err)
 {
-    static const char *const keys[] = {"name",   "security_policy", "sni",    "endpoint_names",
-                                       "domain_names", "bind",      "ports",  "region",
-                                       "account", "time_scale",     "limits", "description",
-                                       NULL};
+    static const char *const keys[] = {
+        "name",   "security_policy", "sni",    "endpoint_names", "domain_names",
+        "bind",   "ports",           "region", "account",        "time_scale",
+        "limits", "description",     NULL};
     memset(p, 0, sizeof *p);
     int rc = IOTC_ERR_CONFIG;
     char *policy = NULL, *sni = NULL;

@@ -63,8 +63,9 @@ static X509 *registry__read_pem(const char *file, const char *path, const char *
         snprintf(full, sizeof full, "%s/%s", pki_dir, name);
     FILE *f = fopen(full, "r");
     if (!f) {
-        iotc_cfg_fail(err, file, path, "file: cannot open certificate '%s' (is the PKI built? "
-                                       "run the build or pass --pki DIR)",
+        iotc_cfg_fail(err, file, path,
+                      "file: cannot open certificate '%s' (is the PKI built? "
+                      "run the build or pass --pki DIR)",
                       full);
         return NULL;
     }
@@ -114,11 +115,11 @@ static int registry__cas(const char *file, json_t *arr, const char *pki, struct 
     return IOTC_OK;
 }
 
-static int registry__certs(const char *file, json_t *arr, const char *pki,
-                           struct iotc_registry *r, struct iotc_cfg_err *err)
+static int registry__certs(const char *file, json_t *arr, const char *pki, struct iotc_registry *r,
+                           struct iotc_cfg_err *err)
 {
-    static const char *const keys[] = {"file", "status", "ca", "thing", "policies", "description",
-                                       NULL};
+    static const char *const keys[] = {"file",     "status",      "ca", "thing",
+                                       "policies", "description", NULL};
     if (!arr)
         return IOTC_OK;
     if (!json_is_array(arr))

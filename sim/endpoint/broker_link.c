@@ -11,7 +11,7 @@ struct iotc_blink {
     struct bufferevent *bev;
     struct iotc_blink_cbs cbs;
     bool dead;
-    int in_cb;         /* inside a callback: a free must wait until it returns */
+    int in_cb; /* inside a callback: a free must wait until it returns */
     bool free_pending;
 };
 
@@ -155,4 +155,3 @@ void iotc_blink_free(struct iotc_blink *l)
     }
     blink__release(l);
 }
-

@@ -98,8 +98,7 @@ void iotc_conn_close(struct iotc_conn *c, const char *by, const char *reason)
     if (c->timer)
         event_del(c->timer);
     /* Let a final CONNACK, DISCONNECT or HTTP response reach the client first. */
-    if (c->bev && c->handshake_done &&
-        evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+    if (c->bev && c->handshake_done && evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
         bufferevent_disable(c->bev, EV_READ);
         bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
         bufferevent_setcb(c->bev, NULL, conn__flushed, conn__late_event, c);
@@ -133,11 +132,16 @@ static void conn__on_write(struct bufferevent *bev, void *arg)
 static const char *conn__mode_name(enum iotc_conn_mode m)
 {
     switch (m) {
-    case IOTC_MODE_MQTT_X509: return "mqtt-x509";
-    case IOTC_MODE_HTTP_X509: return "https-x509";
-    case IOTC_MODE_MQTT_CUSTOM: return "mqtt-custom";
-    case IOTC_MODE_DOOR_443: return "door-443";
-    default: return "none";
+    case IOTC_MODE_MQTT_X509:
+        return "mqtt-x509";
+    case IOTC_MODE_HTTP_X509:
+        return "https-x509";
+    case IOTC_MODE_MQTT_CUSTOM:
+        return "mqtt-custom";
+    case IOTC_MODE_DOOR_443:
+        return "door-443";
+    default:
+        return "none";
     }
 }
 
@@ -152,8 +156,8 @@ static void conn__handshake_done(struct iotc_conn *c)
     json_object_set_new(f, "result", json_string("ok"));
     json_object_set_new(f, "version", json_string(SSL_get_version(c->ssl)));
     json_object_set_new(f, "cipher", json_string(SSL_get_cipher_name(c->ssl)));
-    json_object_set_new(f, "alpn", alpn_len ? json_stringn((const char *)alpn, alpn_len)
-                                            : json_null());
+    json_object_set_new(f, "alpn",
+                        alpn_len ? json_stringn((const char *)alpn, alpn_len) : json_null());
     json_object_set_new(f, "sni", c->sni ? json_string(c->sni) : json_null());
     json_object_set_new(f, "mode", json_string(conn__mode_name(c->mode)));
     json_object_set_new(f, "client_cert", json_boolean(c->cert != NULL));
@@ -201,9 +205,10 @@ static void conn__on_event(struct bufferevent *bev, short what, void *arg)
         json_t *f = json_object();
         json_object_set_new(f, "stage", json_string(c->hello_seen ? "handshake" : "client_hello"));
         json_object_set_new(f, "reason", json_string(reason));
-        json_object_set_new(f, "alert", c->alert_sent >= 0
-                                            ? json_string(SSL_alert_desc_string_long(c->alert_sent))
-                                            : json_null());
+        json_object_set_new(f, "alert",
+                            c->alert_sent >= 0
+                                ? json_string(SSL_alert_desc_string_long(c->alert_sent))
+                                : json_null());
         iotc_conn_emit(c, "tls.refused", f);
         while (bufferevent_get_openssl_error(bev))
             ;
@@ -216,7 +221,8 @@ static void conn__on_event(struct bufferevent *bev, short what, void *arg)
         unsigned long e = bufferevent_get_openssl_error(bev);
         char reason[200];
         snprintf(reason, sizeof reason, "connection error: %s",
-                 e ? ERR_reason_error_string(e) : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+                 e ? ERR_reason_error_string(e)
+                   : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
         while (bufferevent_get_openssl_error(bev))
             ;
         iotc_conn_close(c, "client", reason);
@@ -249,8 +255,8 @@ static void conn__peer(struct iotc_conn *c, struct sockaddr *sa)
     }
 }
 
-void iotc_conn_accept(struct iotc_endpoint *ep, evutil_socket_t fd, struct sockaddr *sa,
-                      int salen, enum iotc_lport lport)
+void iotc_conn_accept(struct iotc_endpoint *ep, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                      enum iotc_lport lport)
 {
     if ((long long)ep->conn_count >= ep->profile.limits.max_connections) {
         evutil_closesocket(fd);

@@ -25,10 +25,10 @@
 /* What a TLS connection turned out to be, from its port and ALPN. */
 enum iotc_conn_mode {
     IOTC_MODE_NONE,
-    IOTC_MODE_MQTT_X509,  /* 8883, or 443 + x-amzn-mqtt-ca */
-    IOTC_MODE_HTTP_X509,  /* 8443, or 443 + x-amzn-http-ca */
+    IOTC_MODE_MQTT_X509,   /* 8883, or 443 + x-amzn-mqtt-ca */
+    IOTC_MODE_HTTP_X509,   /* 8443, or 443 + x-amzn-http-ca */
     IOTC_MODE_MQTT_CUSTOM, /* 443 + mqtt: custom authorizer */
-    IOTC_MODE_DOOR_443,   /* 443 without ALPN (or http/1.1): SigV4, custom auth, WSS */
+    IOTC_MODE_DOOR_443,    /* 443 without ALPN (or http/1.1): SigV4, custom auth, WSS */
 };
 
 struct iotc_endpoint;
@@ -109,8 +109,8 @@ int iotc_listeners_open(struct iotc_endpoint *ep, char *err, size_t errlen);
 void iotc_listeners_close(struct iotc_endpoint *ep);
 
 /* conn.c */
-void iotc_conn_accept(struct iotc_endpoint *ep, evutil_socket_t fd, struct sockaddr *sa,
-                      int salen, enum iotc_lport lport);
+void iotc_conn_accept(struct iotc_endpoint *ep, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                      enum iotc_lport lport);
 /* Journals conn.close and frees the connection once pending output is written. */
 void iotc_conn_close(struct iotc_conn *c, const char *by, const char *reason);
 int iotc_conn_write(struct iotc_conn *c, const void *data, size_t len);

@@ -25,7 +25,7 @@ struct https_sess {
     struct iotc_conn *c;
     struct iotc_http_reader *rd;
     bool door;
-    bool busy;        /* a request is being answered; later ones wait in the input buffer */
+    bool busy; /* a request is being answered; later ones wait in the input buffer */
     bool keep_alive;
     bool continued; /* 100 Continue sent for the current request */
     int qos;
@@ -53,11 +53,13 @@ static void hs__respond(struct https_sess *s, int status, const char *message)
     bool keep = s->keep_alive && status < 500;
     if (iotc_http_json_error(&s->out, status, message, keep) == IOTC_OK)
         iotc_conn_write(c, s->out.p, s->out.len);
-    iotc_conn_emit(c, "http.response", json_pack("{s:i, s:s}", "status", status, "message", message));
+    iotc_conn_emit(c, "http.response",
+                   json_pack("{s:i, s:s}", "status", status, "message", message));
     s->busy = false;
     if (!keep) {
-        iotc_conn_close(c, "endpoint", status < 400 ? "HTTP exchange done (Connection: close)"
-                                                    : "HTTP request refused");
+        iotc_conn_close(c, "endpoint",
+                        status < 400 ? "HTTP exchange done (Connection: close)"
+                                     : "HTTP request refused");
         return;
     }
     iotc_http_reader_next(s->rd);
@@ -80,7 +82,8 @@ static void hs__on_timer(evutil_socket_t fd, short what, void *arg)
 static int hs__encode_publish(struct https_sess *s, const char *topic, const struct iotc_buf *body,
                               int qos, bool retain)
 {
-    struct mqtt_publish p = {.qos = (uint8_t)qos, .retain = retain,
+    struct mqtt_publish p = {.qos = (uint8_t)qos,
+                             .retain = retain,
                              .topic = iotc_span_str(topic),
                              .payload = {body->p, body->len}};
     if (qos) {
@@ -144,10 +147,14 @@ static int hs__open_link(struct https_sess *s)
                         c->principal, strlen(c->principal), stamp))
         return IOTC_ERR_CRYPTO;
     /* mosquitto refuses keep-alive 0 from MQTT 3.1.1 clients when max_keepalive is set. */
-    struct mqtt_connect cn = {.protocol_name = IOTC_SPAN_LIT("MQTT"), .version = MQTT_V311,
-                              .clean_start = true, .keepalive = 65535,
-                              .client_id = iotc_span_str(id), .has_username = true,
-                              .username = iotc_span_str(c->principal), .has_password = true,
+    struct mqtt_connect cn = {.protocol_name = IOTC_SPAN_LIT("MQTT"),
+                              .version = MQTT_V311,
+                              .clean_start = true,
+                              .keepalive = 65535,
+                              .client_id = iotc_span_str(id),
+                              .has_username = true,
+                              .username = iotc_span_str(c->principal),
+                              .has_password = true,
                               .password = iotc_span_str(stamp)};
     iotc_buf_reset(&s->out);
     if (mqtt_connect_encode(&s->out, &cn) != IOTC_OK)
@@ -189,8 +196,8 @@ static void hs__publish(struct https_sess *s, const struct iotc_http_req *q)
     }
     iotc_conn_emit(c, "http.request",
                    json_pack("{s:s, s:s?, s:s?, s:i, s:b, s:I}", "method", q->method, "path",
-                             q->path, "topic", topic, "qos", s->qos, "retain", retain_flag,
-                             "bytes", (json_int_t)q->body.len));
+                             q->path, "topic", topic, "qos", s->qos, "retain", retain_flag, "bytes",
+                             (json_int_t)q->body.len));
     free(qos);
     free(retain);
     if (why) {

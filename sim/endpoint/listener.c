@@ -92,9 +92,9 @@ static int listener__open_port(struct iotc_endpoint *ep, int i, char *err, size_
             }
             /* "::" must not swallow IPv4: each family gets its own socket. */
             unsigned f = flags | (ss.ss_family == AF_INET6 ? LEV_OPT_BIND_IPV6ONLY : 0);
-            struct evconnlistener *l = evconnlistener_new_bind(
-                ep->base, listener__on_accept, &listener__args[i], f, 1024,
-                (struct sockaddr *)&ss, len);
+            struct evconnlistener *l =
+                evconnlistener_new_bind(ep->base, listener__on_accept, &listener__args[i], f, 1024,
+                                        (struct sockaddr *)&ss, len);
             if (!l) {
                 int e = errno;
                 if (p->ports[i] == 0 && b > 0 && e == EADDRINUSE) {

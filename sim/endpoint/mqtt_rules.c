@@ -42,7 +42,8 @@ const char *iotc_rule_filter(const struct iotc_limits *l, struct iotc_span filte
 
 uint16_t iotc_rule_keepalive(const struct iotc_limits *l, uint16_t requested)
 {
-    /* AWS: 0 (no keep-alive) or above the maximum means the maximum; below the minimum, the minimum. */
+    /* AWS: 0 (no keep-alive) or above the maximum means the maximum; below the minimum, the
+     * minimum. */
     if (requested == 0 || requested > l->keepalive_max_s)
         return (uint16_t)l->keepalive_max_s;
     if (requested < l->keepalive_min_s)

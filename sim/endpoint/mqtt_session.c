@@ -15,7 +15,7 @@
 #include <string.h>
 
 #define MS_HIGH_WATER (1u << 20) /* pause the other side above this much queued output */
-#define MS_LOW_WATER (256u << 10)
+#define MS_LOW_WATER  (256u << 10)
 
 enum ms_state { MS_WAIT_CONNECT, MS_WAIT_CONNACK, MS_LIVE, MS_DONE };
 
@@ -35,10 +35,14 @@ struct mqtt_sess {
 static const char *ms__lifecycle_reason(uint8_t v5_reason)
 {
     switch (v5_reason) {
-    case MQTT_RC_SESSION_TAKEN_OVER: return "DUPLICATE_CLIENTID";
-    case MQTT_RC_KEEP_ALIVE_TIMEOUT: return "MQTT_KEEP_ALIVE_TIMEOUT";
-    case MQTT_RC_NOT_AUTHORIZED: return "FORBIDDEN_ACCESS";
-    default: return "SERVER_INITIATED_DISCONNECT";
+    case MQTT_RC_SESSION_TAKEN_OVER:
+        return "DUPLICATE_CLIENTID";
+    case MQTT_RC_KEEP_ALIVE_TIMEOUT:
+        return "MQTT_KEEP_ALIVE_TIMEOUT";
+    case MQTT_RC_NOT_AUTHORIZED:
+        return "FORBIDDEN_ACCESS";
+    default:
+        return "SERVER_INITIATED_DISCONNECT";
     }
 }
 
@@ -96,15 +100,15 @@ static void ms__journal(struct mqtt_sess *s, const char *event, const struct mqt
     case MQTT_UNSUBSCRIBE: {
         struct mqtt_subscribe *sub = malloc(sizeof *sub);
         int rc = !sub ? IOTC_ERR_NOMEM
-                 : f->type == MQTT_SUBSCRIBE ? mqtt_subscribe_parse(pkt, f->total, s->version, sub)
-                                             : mqtt_unsubscribe_parse(pkt, f->total, s->version, sub);
+                 : f->type == MQTT_SUBSCRIBE
+                     ? mqtt_subscribe_parse(pkt, f->total, s->version, sub)
+                     : mqtt_unsubscribe_parse(pkt, f->total, s->version, sub);
         if (rc == IOTC_OK) {
             json_t *a = json_array();
             for (size_t i = 0; i < sub->count; i++)
-                json_array_append_new(a, json_pack("{s:s%, s:i}", "filter",
-                                                   (const char *)sub->filters[i].filter.p,
-                                                   sub->filters[i].filter.n, "options",
-                                                   sub->filters[i].options));
+                json_array_append_new(
+                    a, json_pack("{s:s%, s:i}", "filter", (const char *)sub->filters[i].filter.p,
+                                 sub->filters[i].filter.n, "options", sub->filters[i].options));
             json_object_set_new(o, "filters", a);
             json_object_set_new(o, "packet_id", json_integer(sub->packet_id));
         }
@@ -220,9 +224,9 @@ static int ms__rewrite_connack(struct mqtt_sess *s, const struct mqtt_connack *i
     struct mqtt_prop p;
     int rc;
     /* AWS IoT's CONNACK: max QoS 1, retain and wildcards on, subscription ids off. */
-    static const uint8_t ours[] = {MQTT_PROP_MAXIMUM_QOS, MQTT_PROP_RETAIN_AVAILABLE,
-                                   MQTT_PROP_WILDCARD_SUB_AVAILABLE, MQTT_PROP_SUB_ID_AVAILABLE,
-                                   MQTT_PROP_SERVER_KEEP_ALIVE, MQTT_PROP_ASSIGNED_CLIENT_ID};
+    static const uint8_t ours[] = {
+        MQTT_PROP_MAXIMUM_QOS,      MQTT_PROP_RETAIN_AVAILABLE,  MQTT_PROP_WILDCARD_SUB_AVAILABLE,
+        MQTT_PROP_SUB_ID_AVAILABLE, MQTT_PROP_SERVER_KEEP_ALIVE, MQTT_PROP_ASSIGNED_CLIENT_ID};
     while ((rc = mqtt_props_next(in->props, &cur, &p)) == 1) {
         if (!memchr(ours, p.id, sizeof ours) && (rc = mqtt_props_put(&props, &p)))
             goto cleanup;
@@ -363,11 +367,11 @@ static int ms__on_connect(struct mqtt_sess *s, const struct mqtt_frame *f, const
     s->version = cn.version;
     s->ka_requested = cn.keepalive;
     s->ka_effective = iotc_rule_keepalive(lim, cn.keepalive);
-    json_t *jf = json_pack("{s:s, s:s%, s:i, s:b, s:i, s:i, s:b, s:b}", "type", "CONNECT",
-                           "client_id", (const char *)cn.client_id.p, cn.client_id.n, "version",
-                           cn.version, "clean", cn.clean_start, "keepalive", cn.keepalive,
-                           "keepalive_effective", s->ka_effective, "will", cn.will, "username",
-                           cn.has_username);
+    json_t *jf =
+        json_pack("{s:s, s:s%, s:i, s:b, s:i, s:i, s:b, s:b}", "type", "CONNECT", "client_id",
+                  (const char *)cn.client_id.p, cn.client_id.n, "version", cn.version, "clean",
+                  cn.clean_start, "keepalive", cn.keepalive, "keepalive_effective", s->ka_effective,
+                  "will", cn.will, "username", cn.has_username);
     iotc_conn_emit(c, "mqtt.in", jf);
     if (cn.version == MQTT_V31) {
         ms__refuse(s, "protocol-version", "MQTT 3.1 is not supported (3.1.1 and 5 are)",
@@ -386,8 +390,7 @@ static int ms__on_connect(struct mqtt_sess *s, const struct mqtt_frame *f, const
         return 1;
     }
     if (cn.will && ((why = iotc_rule_topic(lim, cn.will_topic)) ||
-                    (long long)cn.will_payload.n > lim->max_payload_bytes ||
-                    cn.will_qos > 1)) {
+                    (long long)cn.will_payload.n > lim->max_payload_bytes || cn.will_qos > 1)) {
         ms__refuse(s, "will", why ? why : "will payload too large or QoS 2",
                    why ? MQTT_RC_TOPIC_NAME_INVALID : MQTT_RC_QOS_NOT_SUPPORTED,
                    MQTT3_CONNACK_UNAVAILABLE);
@@ -474,8 +477,8 @@ static int ms__check_subscribe(struct mqtt_sess *s, const struct mqtt_frame *f, 
         return 1;
     }
     int rc = mqtt_subscribe_parse(pkt, f->total, s->version, sub);
-    if (rc == IOTC_ERR_TOO_LARGE || (rc == IOTC_OK && (long long)sub->count >
-                                                          lim->max_filters_per_subscribe)) {
+    if (rc == IOTC_ERR_TOO_LARGE ||
+        (rc == IOTC_OK && (long long)sub->count > lim->max_filters_per_subscribe)) {
         ms__refuse(s, "subscribe-filters", "more than 8 topic filters in one SUBSCRIBE",
                    MQTT_RC_QUOTA_EXCEEDED, 0);
         goto cleanup;
@@ -524,8 +527,8 @@ static int ms__client_packet(void *arg, const struct mqtt_frame *f, const uint8_
         return 1;
     }
     ms__arm_keepalive(s);
-    ms__journal(s, "mqtt.in", f, pkt, f->type != MQTT_PUBLISH && f->type != MQTT_PUBACK &&
-                                          f->type != MQTT_PINGREQ);
+    ms__journal(s, "mqtt.in", f, pkt,
+                f->type != MQTT_PUBLISH && f->type != MQTT_PUBACK && f->type != MQTT_PINGREQ);
     switch (f->type) {
     case MQTT_CONNECT:
         ms__refuse(s, "second-connect", "second CONNECT on a connection", MQTT_RC_PROTOCOL_ERROR,

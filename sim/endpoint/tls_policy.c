@@ -6,32 +6,36 @@
 #include <stdio.h>
 
 /* Seed 004: exactly these 18 TLS 1.2 suites (OpenSSL names), recommended first. */
-static const char tls__ciphers_12[] =
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-    "ECDHE-ECDSA-AES128-SHA256:ECDHE-RSA-AES128-SHA256:"
-    "ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:"
-    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-    "ECDHE-ECDSA-AES256-SHA384:ECDHE-RSA-AES256-SHA384:"
-    "ECDHE-RSA-AES256-SHA:ECDHE-ECDSA-AES256-SHA:"
-    "AES128-GCM-SHA256:AES128-SHA256:AES128-SHA:"
-    "AES256-GCM-SHA384:AES256-SHA256:AES256-SHA";
+static const char tls__ciphers_12[] = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                                      "ECDHE-ECDSA-AES128-SHA256:ECDHE-RSA-AES128-SHA256:"
+                                      "ECDHE-ECDSA-AES128-SHA:ECDHE-RSA-AES128-SHA:"
+                                      "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                                      "ECDHE-ECDSA-AES256-SHA384:ECDHE-RSA-AES256-SHA384:"
+                                      "ECDHE-RSA-AES256-SHA:ECDHE-ECDSA-AES256-SHA:"
+                                      "AES128-GCM-SHA256:AES128-SHA256:AES128-SHA:"
+                                      "AES256-GCM-SHA384:AES256-SHA256:AES256-SHA";
 static const char tls__ciphers_13[] =
     "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 
 const char *iotc_tls_version_name(int version)
 {
     switch (version) {
-    case 0x0300: return "SSLv3";
-    case TLS1_VERSION: return "TLSv1.0";
-    case TLS1_1_VERSION: return "TLSv1.1";
-    case TLS1_2_VERSION: return "TLSv1.2";
-    case TLS1_3_VERSION: return "TLSv1.3";
-    default: return "unknown";
+    case 0x0300:
+        return "SSLv3";
+    case TLS1_VERSION:
+        return "TLSv1.0";
+    case TLS1_1_VERSION:
+        return "TLSv1.1";
+    case TLS1_2_VERSION:
+        return "TLSv1.2";
+    case TLS1_3_VERSION:
+        return "TLSv1.3";
+    default:
+        return "unknown";
     }
 }
 
-static int tls__load_pair(SSL_CTX *ctx, const char *pki, const char *name, char *err,
-                          size_t errlen)
+static int tls__load_pair(SSL_CTX *ctx, const char *pki, const char *name, char *err, size_t errlen)
 {
     char crt[4096], key[4096];
     snprintf(crt, sizeof crt, "%s/%s.crt", pki, name);
@@ -39,8 +43,8 @@ static int tls__load_pair(SSL_CTX *ctx, const char *pki, const char *name, char 
     if (SSL_CTX_use_certificate_chain_file(ctx, crt) != 1 ||
         SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(ctx) != 1) {
-        snprintf(err, errlen, "cannot load server certificate %s / %s: %s (is the PKI built?)",
-                 crt, key, ERR_reason_error_string(ERR_peek_last_error()));
+        snprintf(err, errlen, "cannot load server certificate %s / %s: %s (is the PKI built?)", crt,
+                 key, ERR_reason_error_string(ERR_peek_last_error()));
         ERR_clear_error();
         return IOTC_ERR_CONFIG;
     }
@@ -86,8 +90,7 @@ int iotc_tls_ctx_new(struct iotc_endpoint *ep, SSL_CTX **out, char *err, size_t 
     *out = ctx;
     return IOTC_OK;
 fail:
-    snprintf(err, errlen, "TLS setup failed: %s",
-             ERR_reason_error_string(ERR_peek_last_error()));
+    snprintf(err, errlen, "TLS setup failed: %s", ERR_reason_error_string(ERR_peek_last_error()));
     ERR_clear_error();
     rc = IOTC_ERR_CRYPTO;
 fail_quiet:

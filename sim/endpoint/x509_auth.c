@@ -27,8 +27,7 @@ static int x509__deny(struct iotc_conn *c, X509_STORE_CTX *store, int verr, cons
     return 0;
 }
 
-static int x509__chain(struct iotc_endpoint *ep, X509 *leaf, STACK_OF(X509) * untrusted,
-                       int *verr)
+static int x509__chain(struct iotc_endpoint *ep, X509 *leaf, STACK_OF(X509) * untrusted, int *verr)
 {
     X509_STORE_CTX *v = X509_STORE_CTX_new();
     int ok = 0;
@@ -54,8 +53,7 @@ int iotc_x509_verify_cb(X509_STORE_CTX *store, void *arg)
         return 0;
     const struct iotc_reg_cert *rc = iotc_registry_find_cert(&ep->registry, sha);
     if (!rc)
-        return x509__deny(c, store, X509_V_ERR_CERT_REJECTED, id,
-                          "certificate is not registered");
+        return x509__deny(c, store, X509_V_ERR_CERT_REJECTED, id, "certificate is not registered");
     if (rc->ca) {
         int verr = X509_V_OK;
         if (rc->ca->status != IOTC_CERT_ACTIVE)

@@ -169,7 +169,8 @@ static void test_registry_errors(void)
                           "registered twice");
     expect_registry_error("{\"certificates\":[{\"file\":\"device-01.crt\",\"x\":1}]}",
                           "unknown key 'x'");
-    expect_registry_error("{\"certificates\":[{\"file\":\"" IOTC_SOURCE_DIR "/fixtures/registry.json\"}]}",
+    expect_registry_error("{\"certificates\":[{\"file\":\"" IOTC_SOURCE_DIR
+                          "/fixtures/registry.json\"}]}",
                           "is not a PEM certificate");
 }
 
@@ -188,8 +189,8 @@ static void test_keepalive_clamp(void)
 
 static void test_topic_rules(void)
 {
-    struct iotc_limits l = {.max_topic_bytes = 256, .max_topic_slashes = 7,
-                            .max_client_id_bytes = 128};
+    struct iotc_limits l = {
+        .max_topic_bytes = 256, .max_topic_slashes = 7, .max_client_id_bytes = 128};
     char t[300];
     memset(t, 'a', sizeof t);
     CU_ASSERT_PTR_NULL(iotc_rule_topic(&l, (struct iotc_span){(uint8_t *)t, 256}));
