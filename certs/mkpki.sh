@@ -319,6 +319,8 @@ state_now() {
     printf 'names %s\n' "${SERVER_NAMES[*]}"
     (cd "$OUT" && sha256sum -- "${files[@]}" 2>/dev/null) || printf 'incomplete\n'
 }
+# Keys stay private even if someone loosened a mode (chmod leaves mtimes alone).
+find "$OUT" -maxdepth 1 -name '*.key' -type f ! -perm 0600 -exec chmod 0600 {} +
 if [ -f "$STATE" ]; then
     renew_by=$(sed -n 's/^renew_by //p' "$STATE")
     if [[ "$renew_by" =~ ^[0-9]+$ ]] && [ "$(date +%s)" -lt "$renew_by" ] &&

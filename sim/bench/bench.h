@@ -71,6 +71,9 @@ int bench_serve_start(const char *serve_bin, const char *pki, const char *work_d
                       struct bench_serve *out, char *err, size_t errlen);
 void bench_serve_stop(struct bench_serve *s);
 long bench_rss_kb(pid_t pid); /* VmRSS, -1 when unknown */
+/* user + system CPU seconds of pid (0: this process), -1 when unknown */
+double bench_cpu_s(pid_t pid);
+double bench_loadavg(void); /* 1-minute load average: others' work skews every figure */
 int bench_free_port(void);
 void bench_stop_child(pid_t pid, double grace_s);
 /* Raises RLIMIT_NOFILE to the hard limit; returns the new soft limit. */
@@ -87,6 +90,17 @@ int bench_mosq_start(const char *mosquitto_bin, const char *pki, const char *wor
                      struct bench_mosq *out, char *err, size_t errlen);
 void bench_mosq_stop(struct bench_mosq *m);
 
+/* CPU seconds spent by each side over a measured window. */
+struct bench_cpu {
+    double client, serve, broker;
+};
+struct bench_cpu_probe {
+    pid_t serve, broker; /* -1 when not there (reference mosquitto: broker only) */
+    struct bench_cpu t0;
+};
+void bench_cpu_start(struct bench_cpu_probe *p);
+void bench_cpu_stop(const struct bench_cpu_probe *p, struct bench_cpu *out);
+
 /* ---- load.c: QoS 0 fan-out throughput ---- */
 struct load_cfg {
     int port;
@@ -96,6 +110,7 @@ struct load_cfg {
     double warmup_s, measure_s;
     size_t window; /* messages published but not yet delivered to every subscriber */
     const char *tag; /* topic level that keeps runs apart */
+    pid_t serve_pid, broker_pid; /* for CPU accounting; -1 when absent */
 };
 struct load_result {
     bool ok;
@@ -105,6 +120,8 @@ struct load_result {
     uint64_t lost; /* sent * subscribers - delivered, after a drain, whole run */
     double seconds;
     char tls[96];
+    struct bench_cpu cpu;
+    double loadavg;
 };
 int load_run(struct event_base *base, const struct load_cfg *cfg, struct load_result *out);
 
@@ -114,6 +131,7 @@ struct hs_cfg {
     SSL_CTX *ctx;
     int concurrency;
     double warmup_s, measure_s;
+    pid_t serve_pid;
 };
 struct hs_result {
     bool ok;
@@ -122,6 +140,8 @@ struct hs_result {
     uint64_t completed, failed;
     double seconds;
     char tls[96];
+    struct bench_cpu cpu;
+    double loadavg;
 };
 int hs_run(struct event_base *base, const struct hs_cfg *cfg, struct hs_result *out);
 
@@ -142,6 +162,7 @@ struct mem_result {
     long serve_before_kb, serve_after_kb, broker_before_kb, broker_after_kb;
     double serve_kb, broker_kb, total_kb; /* per device */
     double setup_s;
+    double loadavg;
 };
 int mem_run(struct event_base *base, const struct mem_cfg *cfg, struct mem_result *out);
 
@@ -152,9 +173,11 @@ struct bench_report {
     struct load_result load_fd, load_mosq;
     struct hs_cfg hs_cfg;
     struct hs_result hs13, hs12;
+    struct hs_result hs13_mosq; /* reference: mosquitto's own TLS listener, no goal */
     struct mem_cfg mem_cfg;
     struct mem_result mem;
     long nofile;
+    double loadavg;
 };
 #define BENCH_GOAL_RATIO 0.8
 #define BENCH_GOAL_HS 800.0

@@ -169,7 +169,24 @@ static void main__fail_all(struct bench_report *r, const char *why)
     snprintf(r->load_fd.error, sizeof r->load_fd.error, "%s", why);
     snprintf(r->hs13.error, sizeof r->hs13.error, "%s", why);
     snprintf(r->hs12.error, sizeof r->hs12.error, "%s", why);
+    snprintf(r->hs13_mosq.error, sizeof r->hs13_mosq.error, "%s", why);
     snprintf(r->mem.error, sizeof r->mem.error, "%s", why);
+}
+
+static void main__mark_skipped(const struct main_opts *o, struct bench_report *r)
+{
+    static const char why[] = "skipped (--only)";
+    if (!main__wants(o, MAIN_RUN_LOAD)) {
+        snprintf(r->load_fd.error, sizeof r->load_fd.error, "%s", why);
+        snprintf(r->load_mosq.error, sizeof r->load_mosq.error, "%s", why);
+    }
+    if (!main__wants(o, MAIN_RUN_HS)) {
+        snprintf(r->hs13.error, sizeof r->hs13.error, "%s", why);
+        snprintf(r->hs12.error, sizeof r->hs12.error, "%s", why);
+        snprintf(r->hs13_mosq.error, sizeof r->hs13_mosq.error, "%s", why);
+    }
+    if (!main__wants(o, MAIN_RUN_MEM))
+        snprintf(r->mem.error, sizeof r->mem.error, "%s", why);
 }
 
 /* Throughput and handshakes through one serve instance. */
@@ -192,11 +209,14 @@ static void main__front_door(struct event_base *base, const struct main_opts *o,
         r->load_cfg.port = sv.port_8883;
         r->load_cfg.ctx = ctx13;
         r->load_cfg.tag = "fd";
+        r->load_cfg.serve_pid = sv.pid;
+        r->load_cfg.broker_pid = sv.broker_pid;
         load_run(base, &r->load_cfg, &r->load_fd);
     }
     if (main__wants(o, MAIN_RUN_HS)) {
         fprintf(stderr, "iotc_bench: handshakes (TLS 1.3, TLS 1.2)...\n");
         r->hs_cfg.port = sv.port_8883;
+        r->hs_cfg.serve_pid = sv.pid;
         r->hs_cfg.ctx = ctx13;
         hs_run(base, &r->hs_cfg, &r->hs13);
         r->hs_cfg.ctx = ctx12;
@@ -205,6 +225,7 @@ static void main__front_door(struct event_base *base, const struct main_opts *o,
     bench_serve_stop(&sv);
 }
 
+/* mosquitto terminating TLS itself: the yardstick for both the relay and the handshake cost. */
 static void main__reference(struct event_base *base, const struct main_opts *o, const char *work,
                             SSL_CTX *ctx13, struct bench_report *r)
 {
@@ -221,7 +242,17 @@ static void main__reference(struct event_base *base, const struct main_opts *o, 
     cfg.port = mq.port;
     cfg.ctx = ctx13;
     cfg.tag = "ref";
-    load_run(base, &cfg, &r->load_mosq);
+    cfg.serve_pid = -1;
+    cfg.broker_pid = mq.pid;
+    if (main__wants(o, MAIN_RUN_LOAD))
+        load_run(base, &cfg, &r->load_mosq);
+    if (main__wants(o, MAIN_RUN_HS)) {
+        struct hs_cfg hc = r->hs_cfg;
+        hc.port = mq.port;
+        hc.ctx = ctx13;
+        hc.serve_pid = mq.pid;
+        hs_run(base, &hc, &r->hs13_mosq);
+    }
     bench_mosq_stop(&mq);
 }
 
@@ -264,6 +295,7 @@ int main(int argc, char **argv)
         return 1;
     }
     r->quick = o.quick;
+    r->loadavg = bench_loadavg();
     r->load_cfg = (struct load_cfg){.publishers = 10, .subscribers = 10, .payload = 256,
                                      .warmup_s = o.quick ? 0.5 : 2.0,
                                      .measure_s = o.quick ? 1.5 : 10.0, .window = 4000};
@@ -286,9 +318,10 @@ int main(int argc, char **argv)
         main__fail_all(r, !have_work ? "cannot create a work directory" : "client TLS setup failed");
         snprintf(r->load_mosq.error, sizeof r->load_mosq.error, "%s", r->mem.error);
     } else {
+        main__mark_skipped(&o, r);
         if (main__wants(&o, MAIN_RUN_LOAD | MAIN_RUN_HS))
             main__front_door(base, &o, work, ctx13, ctx12, r);
-        if (main__wants(&o, MAIN_RUN_LOAD))
+        if (main__wants(&o, MAIN_RUN_LOAD | MAIN_RUN_HS))
             main__reference(base, &o, work, ctx13, r);
         if (main__wants(&o, MAIN_RUN_MEM))
             main__memory(base, &o, work, ctx13, r);

@@ -32,6 +32,7 @@ struct hs {
     uint64_t completed0, failed0;
     double t0;
     int open_failures;
+    struct bench_cpu_probe cpu;
 };
 
 static void hs__arm(struct hs *h, double s)
@@ -89,11 +90,16 @@ static void hs__on_timer(evutil_socket_t fd, short what, void *arg)
         h->t0 = bench_now();
         h->completed0 = h->completed;
         h->failed0 = h->failed;
+        h->cpu.serve = h->cfg->serve_pid;
+        h->cpu.broker = -1;
+        bench_cpu_start(&h->cpu);
+        h->res->loadavg = bench_loadavg();
         hs__arm(h, h->cfg->measure_s);
         return;
     }
     if (h->phase == HS_MEASURE) {
         double dt = bench_now() - h->t0;
+        bench_cpu_stop(&h->cpu, &h->res->cpu);
         h->res->seconds = dt;
         h->res->completed = h->completed - h->completed0;
         h->res->failed = h->failed - h->failed0;

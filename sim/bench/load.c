@@ -50,6 +50,7 @@ struct load {
     uint64_t sent, delivered;
     uint64_t sent0, delivered0;
     double t0;
+    struct bench_cpu_probe cpu;
 };
 
 static void load__arm(struct load *l, double s)
@@ -241,10 +242,15 @@ static void load__on_timer(evutil_socket_t fd, short what, void *arg)
         l->t0 = bench_now();
         l->sent0 = l->sent;
         l->delivered0 = l->delivered;
+        l->cpu.serve = l->cfg->serve_pid;
+        l->cpu.broker = l->cfg->broker_pid;
+        bench_cpu_start(&l->cpu);
+        l->res->loadavg = bench_loadavg();
         load__arm(l, l->cfg->measure_s);
         return;
     case LP_MEASURE: {
         double dt = bench_now() - l->t0;
+        bench_cpu_stop(&l->cpu, &l->res->cpu);
         l->res->seconds = dt;
         l->res->sent = l->sent - l->sent0;
         l->res->delivered = l->delivered - l->delivered0;

@@ -185,6 +185,7 @@ int mem_run(struct event_base *base, const struct mem_cfg *cfg, struct mem_resul
     struct mem m = {.base = base, .cfg = cfg, .res = out, .phase = MP_WARM};
     int rc = IOTC_ERR_NOMEM;
     memset(out, 0, sizeof *out);
+    out->loadavg = bench_loadavg();
     out->serve_before_kb = out->broker_before_kb = -1;
     if (cfg->devices < 1 || cfg->warm_devices < 1 || cfg->concurrency < 1) {
         snprintf(out->error, sizeof out->error, "bad memory configuration");

@@ -60,6 +60,60 @@ long bench_rss_kb(pid_t pid)
     return kb;
 }
 
+double bench_cpu_s(pid_t pid)
+{
+    char path[64], buf[1024];
+    if (pid == 0)
+        snprintf(path, sizeof path, "/proc/self/stat");
+    else
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* comm may hold spaces and parentheses: fields count from the last ')'. */
+    char *p = strrchr(buf, ')');
+    unsigned long long ut, st;
+    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+                     &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+double bench_loadavg(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (!f)
+        return -1;
+    if (fscanf(f, "%lf", &l) != 1)
+        l = -1;
+    fclose(f);
+    return l;
+}
+
+static double proc__cpu_or_zero(pid_t pid)
+{
+    double s = pid >= 0 ? bench_cpu_s(pid) : 0;
+    return s < 0 ? 0 : s;
+}
+
+void bench_cpu_start(struct bench_cpu_probe *p)
+{
+    p->t0.client = proc__cpu_or_zero(0);
+    p->t0.serve = p->serve > 0 ? proc__cpu_or_zero(p->serve) : 0;
+    p->t0.broker = p->broker > 0 ? proc__cpu_or_zero(p->broker) : 0;
+}
+
+void bench_cpu_stop(const struct bench_cpu_probe *p, struct bench_cpu *out)
+{
+    out->client = proc__cpu_or_zero(0) - p->t0.client;
+    out->serve = p->serve > 0 ? proc__cpu_or_zero(p->serve) - p->t0.serve : 0;
+    out->broker = p->broker > 0 ? proc__cpu_or_zero(p->broker) - p->t0.broker : 0;
+}
+
 int bench_free_port(void)
 {
     /* Bound then released: a small race with other tests, acceptable for a benchmark. */

@@ -63,8 +63,8 @@ static int broker__launch(struct iotc_broker *b)
     if (rc != IOTC_OK) {
         /* Without its output there is no readiness signal: the start timer kills it. */
         iotc_broker__emit(b, "broker.log",
-                          json_pack("{s:i, s:s, s:s}", "pid", (int)b->pid, "level", "error",
-                                    "line", "cannot read mosquitto's output"));
+                          json_pack("{s:i, s:s, s:s}", "pid", (int)b->pid, "level", "error", "line",
+                                    "cannot read mosquitto's output"));
     }
     struct timeval deadline = {BROKER_START_TIMEOUT_S, 0};
     evtimer_add(b->start_timer, &deadline);
@@ -107,8 +107,8 @@ static void broker__schedule_restart(struct iotc_broker *b, bool was_ready, long
     unsigned delay = b->backoff_ms;
     if (b->start_failures >= BROKER_START_FAILURES)
         delay = BROKER_BACKOFF_MAX_MS;
-    b->backoff_ms = b->backoff_ms * 2 > BROKER_BACKOFF_MAX_MS ? BROKER_BACKOFF_MAX_MS
-                                                               : b->backoff_ms * 2;
+    b->backoff_ms =
+        b->backoff_ms * 2 > BROKER_BACKOFF_MAX_MS ? BROKER_BACKOFF_MAX_MS : b->backoff_ms * 2;
 
     if (exit_fields) {
         json_object_set_new(exit_fields, "ready", json_boolean(was_ready));
@@ -241,8 +241,7 @@ int iotc_broker_start(struct event_base *base, const struct iotc_broker_opts *o,
     b->plugin_path = strdup(o->plugin_path);
     b->conf_path = broker__join(o->run_dir, "mosquitto.conf");
     b->secret_path = broker__join(o->run_dir, "secret");
-    if (!b->run_dir || !b->mosquitto_bin || !b->plugin_path || !b->conf_path ||
-        !b->secret_path)
+    if (!b->run_dir || !b->mosquitto_bin || !b->plugin_path || !b->conf_path || !b->secret_path)
         goto cleanup;
     int n = snprintf(b->sock_path, sizeof b->sock_path, "%s/broker.sock", o->run_dir);
     if (n < 0 || (size_t)n >= sizeof b->sock_path) {

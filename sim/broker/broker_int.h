@@ -36,13 +36,13 @@ struct iotc_broker {
     bool ready;
     struct timespec started_at; /* monotonic */
     struct timespec ready_at;
-    struct bufferevent *log;    /* child's stdout+stderr */
+    struct bufferevent *log; /* child's stdout+stderr */
     struct event *sigchld;
     struct event *restart_timer;
-    struct event *start_timer;  /* deadline for the "running" line */
-    unsigned backoff_ms;        /* delay before the next restart */
-    unsigned start_failures;    /* exits before ready, in a row */
-    char last_line[256];        /* last error/warning line, for broker.error */
+    struct event *start_timer; /* deadline for the "running" line */
+    unsigned backoff_ms;       /* delay before the next restart */
+    unsigned start_failures;   /* exits before ready, in a row */
+    char last_line[256];       /* last error/warning line, for broker.error */
 };
 
 /* files.c */

@@ -13,12 +13,24 @@ struct iotc_blink {
     bool dead;
     int in_cb; /* inside a callback: a free must wait until it returns */
     bool free_pending;
+    bool linger_pending; /* linger asked for inside a callback */
 };
+
+static void blink__start_linger(struct iotc_blink *l);
 
 static void blink__release(struct iotc_blink *l)
 {
     bufferevent_free(l->bev);
     free(l);
+}
+
+/* Deferred work once no callback of this link is on the stack. */
+static void blink__after_cb(struct iotc_blink *l)
+{
+    if (l->free_pending)
+        blink__release(l);
+    else if (l->linger_pending)
+        blink__start_linger(l);
 }
 
 int iotc_read_packets(struct bufferevent *bev, size_t max_packet, iotc_packet_fn fn, void *arg,
@@ -76,8 +88,8 @@ static void blink__on_read(struct bufferevent *bev, void *arg)
     int rc = iotc_read_packets(bev, MQTT_MAX_REMAINING + 5, blink__packet, l, NULL);
     if (rc != IOTC_OK && !l->free_pending)
         blink__die(l, "malformed packet from broker");
-    if (--l->in_cb == 0 && l->free_pending)
-        blink__release(l);
+    if (--l->in_cb == 0)
+        blink__after_cb(l);
 }
 
 static void blink__on_write(struct bufferevent *bev, void *arg)
@@ -86,8 +98,8 @@ static void blink__on_write(struct bufferevent *bev, void *arg)
     l->in_cb++;
     if (l->cbs.on_drain)
         l->cbs.on_drain(l->cbs.arg);
-    if (--l->in_cb == 0 && l->free_pending)
-        blink__release(l);
+    if (--l->in_cb == 0)
+        blink__after_cb(l);
 }
 
 static void blink__on_event(struct bufferevent *bev, short what, void *arg)
@@ -98,8 +110,8 @@ static void blink__on_event(struct bufferevent *bev, short what, void *arg)
     l->in_cb++;
     blink__die(l, (what & BEV_EVENT_EOF) ? "broker closed the connection"
                                          : "broker connection failed");
-    if (--l->in_cb == 0 && l->free_pending)
-        blink__release(l);
+    if (--l->in_cb == 0)
+        blink__after_cb(l);
 }
 
 int iotc_blink_open(struct event_base *base, const char *socket_path,
@@ -136,6 +148,46 @@ int iotc_blink_send(struct iotc_blink *l, const void *data, size_t len)
     if (l->dead)
         return IOTC_ERR_IO;
     return bufferevent_write(l->bev, data, len) == 0 ? IOTC_OK : IOTC_ERR_NOMEM;
+}
+
+static void blink__linger_done(struct bufferevent *bev, void *arg)
+{
+    blink__release(arg);
+}
+
+static void blink__linger_event(struct bufferevent *bev, short what, void *arg)
+{
+    blink__release(arg);
+}
+
+static void blink__start_linger(struct iotc_blink *l)
+{
+    l->linger_pending = false;
+    if (evbuffer_get_length(bufferevent_get_output(l->bev)) == 0) {
+        blink__release(l);
+        return;
+    }
+    bufferevent_disable(l->bev, EV_READ);
+    bufferevent_setwatermark(l->bev, EV_WRITE, 0, 0);
+    bufferevent_setcb(l->bev, NULL, blink__linger_done, blink__linger_event, l);
+}
+
+void iotc_blink_linger(struct iotc_blink *l, const void *final, size_t len)
+{
+    if (!l)
+        return;
+    if (l->dead) {
+        iotc_blink_free(l);
+        return;
+    }
+    if (final && len)
+        bufferevent_write(l->bev, final, len);
+    l->dead = true; /* no more callbacks to the owner */
+    if (l->in_cb) {
+        l->linger_pending = true;
+        return;
+    }
+    blink__start_linger(l);
 }
 
 struct bufferevent *iotc_blink_bev(struct iotc_blink *l)

@@ -24,6 +24,12 @@ int iotc_blink_open(struct event_base *base, const char *socket_path,
 int iotc_blink_send(struct iotc_blink *l, const void *data, size_t len);
 struct bufferevent *iotc_blink_bev(struct iotc_blink *l);
 void iotc_blink_free(struct iotc_blink *l);
+/*
+ * Ends the link gracefully: queues `final` (e.g. an MQTT DISCONNECT), stops calling
+ * back, and frees itself once everything queued reached the broker. Inside one of
+ * the link's own callbacks it degrades to iotc_blink_free.
+ */
+void iotc_blink_linger(struct iotc_blink *l, const void *final, size_t len);
 
 /*
  * Reads whole MQTT packets from a bufferevent input: calls fn for each, stops when

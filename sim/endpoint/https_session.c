@@ -338,7 +338,12 @@ static void hs__on_close(struct iotc_conn *c)
     struct https_sess *s = c->session;
     if (!s)
         return;
-    iotc_blink_free(s->link);
+    /* A QoS 0 publish may still be queued for the broker: let it go out, then disconnect. */
+    static const uint8_t disconnect[] = {0xE0, 0x00};
+    if (s->lstate == HS_LINK_READY)
+        iotc_blink_linger(s->link, disconnect, sizeof disconnect);
+    else
+        iotc_blink_free(s->link);
     iotc_http_reader_free(s->rd);
     event_free(s->timer);
     iotc_buf_free(&s->pending);

@@ -35,9 +35,9 @@ int iotc_plugin_basic_auth(int event, void *event_data, void *userdata)
     if (!ed->password)
         return auth__refuse(client_id, ed->username, "no identity stamp (password)");
 
-    int rc = iotc_stamp_check(p->secret, sizeof p->secret, client_id, strlen(client_id),
-                              ed->username, strlen(ed->username), ed->password,
-                              strlen(ed->password));
+    int rc =
+        iotc_stamp_check(p->secret, sizeof p->secret, client_id, strlen(client_id), ed->username,
+                         strlen(ed->username), ed->password, strlen(ed->password));
     if (rc != IOTC_OK)
         return auth__refuse(client_id, ed->username, "identity stamp does not verify");
     return MOSQ_ERR_SUCCESS;

@@ -72,8 +72,8 @@ static int plugin__load_secret(const char *path, uint8_t *secret)
     }
     int rc = iotc_stamp_load_secret(path, secret);
     if (rc != IOTC_OK) {
-        mosquitto_log_printf(MOSQ_LOG_ERR, "iotc_plugin: secret file %s: %s (want %d bytes)",
-                             path, iotc_strerror(rc), IOTC_STAMP_SECRET_LEN);
+        mosquitto_log_printf(MOSQ_LOG_ERR, "iotc_plugin: secret file %s: %s (want %d bytes)", path,
+                             iotc_strerror(rc), IOTC_STAMP_SECRET_LEN);
     }
     return rc;
 }
@@ -81,8 +81,8 @@ static int plugin__load_secret(const char *path, uint8_t *secret)
 static void plugin__unregister(size_t n)
 {
     while (n-- > 0)
-        mosquitto_callback_unregister(plugin__id, plugin__handlers[n].event,
-                                      plugin__handlers[n].fn, NULL);
+        mosquitto_callback_unregister(plugin__id, plugin__handlers[n].event, plugin__handlers[n].fn,
+                                      NULL);
 }
 
 int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,

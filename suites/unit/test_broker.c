@@ -42,9 +42,9 @@
 struct fx {
     struct event_base *base;
     struct iotc_broker *b;
-    char dir[64];      /* mkdtemp, short: the socket path must fit in sun_path */
-    char run_dir[80];  /* dir/run: created by the broker */
-    json_t *events;    /* [{"event": name, "fields": {...}}, ...] in order */
+    char dir[64];     /* mkdtemp, short: the socket path must fit in sun_path */
+    char run_dir[80]; /* dir/run: created by the broker */
+    json_t *events;   /* [{"event": name, "fields": {...}}, ...] in order */
     int ready_calls;
 };
 
@@ -308,9 +308,8 @@ static void test_start_rejects_bad_options(void)
     struct fx f;
     CU_ASSERT_FATAL(fx_init(&f));
     struct iotc_broker *b = NULL;
-    struct iotc_broker_opts o = {.run_dir = f.run_dir,
-                                 .mosquitto_bin = MOSQUITTO_BIN,
-                                 .plugin_path = IOTC_PLUGIN_PATH};
+    struct iotc_broker_opts o = {
+        .run_dir = f.run_dir, .mosquitto_bin = MOSQUITTO_BIN, .plugin_path = IOTC_PLUGIN_PATH};
     CU_ASSERT_EQUAL(iotc_broker_start(f.base, &o, NULL), IOTC_ERR_INVALID);
     CU_ASSERT_EQUAL(iotc_broker_start(NULL, &o, &b), IOTC_ERR_INVALID);
     CU_ASSERT_EQUAL(iotc_broker_start(f.base, NULL, &b), IOTC_ERR_INVALID);
@@ -559,7 +558,7 @@ static void test_stop_leaves_nothing(void)
     CU_ASSERT_FALSE(path_exists(sock_path));
     CU_ASSERT_FALSE(path_exists(secret_path));
     CU_ASSERT_FALSE(path_exists(conf_path));
-    CU_ASSERT_FALSE(path_exists(f.run_dir)); /* we created it, so we remove it */
+    CU_ASSERT_FALSE(path_exists(f.run_dir));         /* we created it, so we remove it */
     CU_ASSERT_EQUAL(fx_count(&f, "broker.exit"), 0); /* a stop is not a crash */
 
     /* Stop in the window between a crash and its restart. */
@@ -656,8 +655,8 @@ static void test_plugin_refuses_to_start_without_good_secret(void)
                          "log_timestamp false\n";
 
     /* No plugin_opt_secret_file at all. */
-    int n = snprintf(text, sizeof text, "%slistener 0 %s\nplugin %s\n", common, sock,
-                     IOTC_PLUGIN_PATH);
+    int n =
+        snprintf(text, sizeof text, "%slistener 0 %s\nplugin %s\n", common, sock, IOTC_PLUGIN_PATH);
     write_file(conf, text, (size_t)n, 0600);
     CU_ASSERT_NOT_EQUAL(run_mosquitto(&f, conf, out, sizeof out), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "plugin_opt_secret_file is required"));
@@ -717,9 +716,8 @@ static void test_broker_dies_with_its_parent(void)
         close(fds[0]);
         struct event_base *base = event_base_new();
         struct iotc_broker *b = NULL;
-        struct iotc_broker_opts o = {.run_dir = f.run_dir,
-                                     .mosquitto_bin = MOSQUITTO_BIN,
-                                     .plugin_path = IOTC_PLUGIN_PATH};
+        struct iotc_broker_opts o = {
+            .run_dir = f.run_dir, .mosquitto_bin = MOSQUITTO_BIN, .plugin_path = IOTC_PLUGIN_PATH};
         if (!base || iotc_broker_start(base, &o, &b) != IOTC_OK)
             _exit(1);
         while (!iotc_broker_is_ready(b))
