@@ -64,7 +64,9 @@ static void main__usage(FILE *out)
             "  --mosquitto PATH  reference broker (default: %s)\n"
             "  --devices K       idle devices for the memory figure (default: 2000)\n"
             "  --keep            keep the work directory (logs, configs)\n"
-            "  --only LIST       run only some of: throughput,handshakes,memory\n",
+            "  --only LIST       run only some of: throughput,handshakes,memory\n"
+            "environment: IOTC_BENCH_SERVE_JOURNAL=FILE gives serve a journal (default\n"
+            "/dev/null), to see why a connection was refused; it costs serve CPU.\n",
             BENCH_GOAL_RATIO, BENCH_GOAL_HS, BENCH_GOAL_MEM_KB, IOTC_BENCH_SERVE, IOTC_BENCH_PKI,
             IOTC_BENCH_JSON, IOTC_BENCH_MOSQUITTO);
 }

@@ -270,9 +270,17 @@ int bench_serve_start(const char *serve_bin, const char *pki, const char *work_d
         dup2(pipefd[1], STDOUT_FILENO);
         if (logfd >= 0)
             dup2(logfd, STDERR_FILENO);
-        char *const argv[] = {(char *)serve_bin, "serve",     "--ports",
-                              "0",               "--pki",     (char *)pki,
-                              "--journal",       "/dev/null", "--no-packet-journal",
+        /* A journal costs serve a JSON line per event: only when asked, to diagnose. */
+        const char *journal = getenv("IOTC_BENCH_SERVE_JOURNAL");
+        char *const argv[] = {(char *)serve_bin,
+                              "serve",
+                              "--ports",
+                              "0",
+                              "--pki",
+                              (char *)pki,
+                              "--journal",
+                              (char *)(journal && *journal ? journal : "/dev/null"),
+                              "--no-packet-journal",
                               NULL};
         execv(serve_bin, argv);
         fprintf(stderr, "exec %s: %s\n", serve_bin, strerror(errno));

@@ -63,6 +63,24 @@ check_fails "TLS 1.1 negotiated nothing" grep -q "Cipher is ECDHE" "$IOTC_TMP/tl
 check_fails "mosquitto_pub on 443 without ALPN is refused" mosquitto_pub -h localhost -p "$P443" --cafile "$CA" $(dev device-01) -t t -m x -q 1
 check_fails "mosquitto_pub on 443 with an unknown ALPN is refused" mosquitto_pub -h localhost -p "$P443" --tls-alpn nonsense --cafile "$CA" $(dev device-01) -t t -m x -q 1
 
+# 6. No session tickets (AWS IoT does not support them), on TLS 1.2 and 1.3
+for v in -tls1_2 -tls1_3; do
+  echo | openssl s_client -connect "127.0.0.1:$P8883" -servername localhost $v -CAfile "$CA" \
+    -cert "$PKI/device-01.crt" -key "$PKI/device-01.key" -sess_out "$IOTC_TMP/sess$v" >"$IOTC_TMP/tix$v" 2>&1
+  check "handshake $v completes" grep -q "Verify return code: 0 (ok)" "$IOTC_TMP/tix$v"
+  check_fails "no session ticket issued $v" grep -q "TLS session ticket:" "$IOTC_TMP/tix$v"
+done
+
+# 7. A broken configuration stops serve before anything starts, naming file and key path
+printf '{"endpoint_names":["localhost"],"limits":{"max_topic_bytes":-1}}' >"$IOTC_TMP/broken.json"
+"$BIN" serve --pki "$PKI" --ports 0 --profile "$IOTC_TMP/broken.json" >"$IOTC_TMP/broken.out" 2>&1
+rc=$?
+check "broken profile: serve exits non-zero" test "$rc" -ne 0
+check "broken profile: error names the file and key path" grep -q "broken.json: \$.limits: max_topic_bytes" "$IOTC_TMP/broken.out"
+check_fails "broken profile: nothing started (no READY line)" grep -q IOTCONFORM_READY "$IOTC_TMP/broken.out"
+"$BIN" serve --pki "$IOTC_TMP/no-such-pki" --ports 0 >"$IOTC_TMP/nopki.out" 2>&1
+check "missing PKI: clear error" grep -q "cannot open certificate" "$IOTC_TMP/nopki.out"
+
 check "journal recorded the SNI refusal" journal_has '"reason":"SNI missing'
 check "journal recorded an X.509 allow with the certificate id" journal_has '"result":"allow","principal":"'
 iotc_finish
