@@ -25,7 +25,7 @@ struct bc_cbs {
     /* One whole packet. pkt is NULL for PUBLISH (counted and drained without a copy)
      * and for packets too large to copy; otherwise valid during the call only. */
     void (*on_packet)(struct bc *c, const struct mqtt_frame *f, const uint8_t *pkt);
-    void (*on_drain)(struct bc *c); /* output fell to the low watermark */
+    void (*on_drain)(struct bc *c);                  /* output fell to the low watermark */
     void (*on_close)(struct bc *c, const char *why); /* the connection is gone (bc_close done) */
 };
 struct bc {
@@ -108,14 +108,14 @@ struct load_cfg {
     int publishers, subscribers;
     size_t payload;
     double warmup_s, measure_s;
-    size_t window; /* messages published but not yet delivered to every subscriber */
-    const char *tag; /* topic level that keeps runs apart */
+    size_t window;               /* messages published but not yet delivered to every subscriber */
+    const char *tag;             /* topic level that keeps runs apart */
     pid_t serve_pid, broker_pid; /* for CPU accounting; -1 when absent */
 };
 struct load_result {
     bool ok;
     char error[BENCH_ERR_LEN];
-    double msgs_per_s; /* messages delivered to subscribers per second */
+    double msgs_per_s;                  /* messages delivered to subscribers per second */
     uint64_t sent, delivered, expected; /* over the measured window */
     uint64_t lost; /* sent * subscribers - delivered, after a drain, whole run */
     double seconds;
@@ -179,8 +179,8 @@ struct bench_report {
     long nofile;
     double loadavg;
 };
-#define BENCH_GOAL_RATIO 0.8
-#define BENCH_GOAL_HS 800.0
+#define BENCH_GOAL_RATIO  0.8
+#define BENCH_GOAL_HS     800.0
 #define BENCH_GOAL_MEM_KB 64.0
 void bench_report_print(const struct bench_report *r);
 int bench_report_json(const struct bench_report *r, const char *path);

@@ -26,7 +26,7 @@
 
 /* fds per idle device: ours, serve's TLS socket, serve's broker link, mosquitto's socket. */
 #define MAIN_FDS_PER_DEVICE 2
-#define MAIN_FD_SLACK 256
+#define MAIN_FD_SLACK       256
 
 struct main_opts {
     bool quick;
@@ -40,8 +40,8 @@ struct main_opts {
 };
 
 #define MAIN_RUN_LOAD 1u
-#define MAIN_RUN_HS 2u
-#define MAIN_RUN_MEM 4u
+#define MAIN_RUN_HS   2u
+#define MAIN_RUN_MEM  4u
 
 static void main__usage(FILE *out)
 {
@@ -76,7 +76,8 @@ static int main__parse_only(const char *arg, unsigned *bits)
     static const struct {
         const char *name;
         unsigned bit;
-    } names[] = {{"throughput", MAIN_RUN_LOAD}, {"handshakes", MAIN_RUN_HS}, {"memory", MAIN_RUN_MEM}};
+    } names[] = {
+        {"throughput", MAIN_RUN_LOAD}, {"handshakes", MAIN_RUN_HS}, {"memory", MAIN_RUN_MEM}};
     char buf[128];
     snprintf(buf, sizeof buf, "%s", arg);
     char *save = NULL;
@@ -93,21 +94,34 @@ static int main__parse_only(const char *arg, unsigned *bits)
 
 static int main__parse(int argc, char **argv, struct main_opts *o)
 {
-    static const struct option longopts[] = {
-        {"quick", no_argument, NULL, 'q'},         {"serve", required_argument, NULL, 's'},
-        {"pki", required_argument, NULL, 'k'},     {"json", required_argument, NULL, 'j'},
-        {"mosquitto", required_argument, NULL, 'm'}, {"devices", required_argument, NULL, 'd'},
-        {"keep", no_argument, NULL, 'K'},          {"only", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"quick", no_argument, NULL, 'q'},
+                                             {"serve", required_argument, NULL, 's'},
+                                             {"pki", required_argument, NULL, 'k'},
+                                             {"json", required_argument, NULL, 'j'},
+                                             {"mosquitto", required_argument, NULL, 'm'},
+                                             {"devices", required_argument, NULL, 'd'},
+                                             {"keep", no_argument, NULL, 'K'},
+                                             {"only", required_argument, NULL, 'o'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (ch) {
-        case 'q': o->quick = true; break;
-        case 's': o->serve = optarg; break;
-        case 'k': o->pki = optarg; break;
-        case 'j': o->json = optarg; break;
-        case 'm': o->mosquitto = optarg; break;
+        case 'q':
+            o->quick = true;
+            break;
+        case 's':
+            o->serve = optarg;
+            break;
+        case 'k':
+            o->pki = optarg;
+            break;
+        case 'j':
+            o->json = optarg;
+            break;
+        case 'm':
+            o->mosquitto = optarg;
+            break;
         case 'd':
             o->devices = atoi(optarg);
             if (o->devices < 1 || o->devices > 1000000) {
@@ -115,15 +129,21 @@ static int main__parse(int argc, char **argv, struct main_opts *o)
                 return 2;
             }
             break;
-        case 'K': o->keep = true; break;
+        case 'K':
+            o->keep = true;
+            break;
         case 'o':
             if (main__parse_only(optarg, &o->only) != 0) {
                 fprintf(stderr, "iotc_bench: --only: throughput, handshakes, memory\n");
                 return 2;
             }
             break;
-        case 'h': main__usage(stdout); return 1;
-        default: main__usage(stderr); return 2;
+        case 'h':
+            main__usage(stdout);
+            return 1;
+        default:
+            main__usage(stderr);
+            return 2;
         }
     }
     if (optind < argc) {
@@ -159,8 +179,8 @@ static SSL_CTX *main__ctx(const char *pki, int version)
 {
     char err[512];
     SSL_CTX *ctx = NULL;
-    struct bench_tls_opts t = {.pki = pki, .cert = "device-02", .version = version,
-                               .ecdsa_only = true};
+    struct bench_tls_opts t = {
+        .pki = pki, .cert = "device-02", .version = version, .ecdsa_only = true};
     if (bench_tls_ctx_new(&t, &ctx, err, sizeof err) != IOTC_OK)
         fprintf(stderr, "iotc_bench: %s\n", err);
     return ctx;
@@ -192,9 +212,8 @@ static void main__mark_skipped(const struct main_opts *o, struct bench_report *r
 }
 
 /* Throughput and handshakes through one serve instance. */
-static void main__front_door(struct event_base *base, const struct main_opts *o,
-                             const char *work, SSL_CTX *ctx13, SSL_CTX *ctx12,
-                             struct bench_report *r)
+static void main__front_door(struct event_base *base, const struct main_opts *o, const char *work,
+                             SSL_CTX *ctx13, SSL_CTX *ctx12, struct bench_report *r)
 {
     struct bench_serve sv;
     char err[512];
@@ -280,8 +299,10 @@ static void main__memory(struct event_base *base, const struct main_opts *o, con
 
 int main(int argc, char **argv)
 {
-    struct main_opts o = {.serve = IOTC_BENCH_SERVE, .pki = IOTC_BENCH_PKI,
-                          .json = IOTC_BENCH_JSON, .mosquitto = IOTC_BENCH_MOSQUITTO};
+    struct main_opts o = {.serve = IOTC_BENCH_SERVE,
+                          .pki = IOTC_BENCH_PKI,
+                          .json = IOTC_BENCH_JSON,
+                          .mosquitto = IOTC_BENCH_MOSQUITTO};
     int prc = main__parse(argc, argv, &o);
     if (prc)
         return prc == 1 ? 0 : 2;
@@ -298,26 +319,34 @@ int main(int argc, char **argv)
     }
     r->quick = o.quick;
     r->loadavg = bench_loadavg();
-    r->load_cfg = (struct load_cfg){.publishers = 10, .subscribers = 10, .payload = 256,
-                                     .warmup_s = o.quick ? 0.5 : 2.0,
-                                     .measure_s = o.quick ? 1.5 : 10.0, .window = 4000};
-    r->hs_cfg = (struct hs_cfg){.concurrency = 32, .warmup_s = o.quick ? 0.2 : 0.5,
-                                .measure_s = o.quick ? 1.0 : 5.0};
-    r->mem_cfg = (struct mem_cfg){.devices = o.devices ? o.devices : o.quick ? 200 : 2000,
-                                  .warm_devices = 8, .concurrency = 64,
+    r->load_cfg = (struct load_cfg){.publishers = 10,
+                                    .subscribers = 10,
+                                    .payload = 256,
+                                    .warmup_s = o.quick ? 0.5 : 2.0,
+                                    .measure_s = o.quick ? 1.5 : 10.0,
+                                    .window = 4000};
+    r->hs_cfg = (struct hs_cfg){
+        .concurrency = 32, .warmup_s = o.quick ? 0.2 : 0.5, .measure_s = o.quick ? 1.0 : 5.0};
+    r->mem_cfg = (struct mem_cfg){.devices = o.devices ? o.devices
+                                             : o.quick ? 200
+                                                       : 2000,
+                                  .warm_devices = 8,
+                                  .concurrency = 64,
                                   .settle_s = o.quick ? 0.3 : 1.0};
     /* serve and mosquitto inherit this limit: raise it before they start. */
     r->nofile = bench_raise_nofile();
-    long need = (long)(r->mem_cfg.devices + r->mem_cfg.warm_devices) * MAIN_FDS_PER_DEVICE +
-                MAIN_FD_SLACK;
+    long need =
+        (long)(r->mem_cfg.devices + r->mem_cfg.warm_devices) * MAIN_FDS_PER_DEVICE + MAIN_FD_SLACK;
     if (r->nofile > 0 && need > r->nofile) {
-        int fit = (int)((r->nofile - MAIN_FD_SLACK) / MAIN_FDS_PER_DEVICE) - r->mem_cfg.warm_devices;
+        int fit =
+            (int)((r->nofile - MAIN_FD_SLACK) / MAIN_FDS_PER_DEVICE) - r->mem_cfg.warm_devices;
         fprintf(stderr, "iotc_bench: RLIMIT_NOFILE %ld: memory run reduced to %d devices\n",
                 r->nofile, fit);
         r->mem_cfg.devices = fit > 1 ? fit : 1;
     }
     if (!ctx13 || !ctx12 || !have_work) {
-        main__fail_all(r, !have_work ? "cannot create a work directory" : "client TLS setup failed");
+        main__fail_all(r,
+                       !have_work ? "cannot create a work directory" : "client TLS setup failed");
         snprintf(r->load_mosq.error, sizeof r->load_mosq.error, "%s", r->mem.error);
     } else {
         main__mark_skipped(&o, r);

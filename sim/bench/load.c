@@ -17,12 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LOAD_OUT_HIGH (256u << 10)
-#define LOAD_OUT_LOW (64u << 10)
-#define LOAD_BATCH 32 /* PUBLISH packets per write: one TLS record of about 9 KB */
+#define LOAD_OUT_HIGH        (256u << 10)
+#define LOAD_OUT_LOW         (64u << 10)
+#define LOAD_BATCH           32 /* PUBLISH packets per write: one TLS record of about 9 KB */
 #define LOAD_SETUP_TIMEOUT_S 30.0
-#define LOAD_DRAIN_S 2.0
-#define LOAD_KEEPALIVE 1200
+#define LOAD_DRAIN_S         2.0
+#define LOAD_KEEPALIVE       1200
 
 enum load_phase { LP_SETUP, LP_WARMUP, LP_MEASURE, LP_DRAIN, LP_DONE };
 
@@ -125,9 +125,8 @@ static int load__build_batch(struct load *l, struct load_peer *p)
     for (size_t k = 0; k < l->cfg->payload; k++)
         payload[k] = (uint8_t)('a' + k % 26);
     snprintf(topic, sizeof topic, "bench/%s/p%d", l->cfg->tag, p->i);
-    struct mqtt_publish pub = {.qos = 0,
-                               .topic = iotc_span_str(topic),
-                               .payload = {payload, l->cfg->payload}};
+    struct mqtt_publish pub = {
+        .qos = 0, .topic = iotc_span_str(topic), .payload = {payload, l->cfg->payload}};
     for (int k = 0; k < LOAD_BATCH; k++)
         if ((rc = mqtt_publish_encode(&p->batch, MQTT_V311, &pub)) != IOTC_OK)
             break;

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #define PROC_READY_TIMEOUT_S 30.0
-#define PROC_READY_PREFIX "IOTCONFORM_READY "
+#define PROC_READY_PREFIX    "IOTCONFORM_READY "
 
 double bench_now(void)
 {
@@ -76,8 +76,8 @@ double bench_cpu_s(pid_t pid)
     /* comm may hold spaces and parentheses: fields count from the last ')'. */
     char *p = strrchr(buf, ')');
     unsigned long long ut, st;
-    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
-                     &st) != 2)
+    if (!p ||
+        sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
         return -1;
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -193,8 +193,7 @@ static int proc__parse_ready(const char *line, struct bench_serve *s)
     json_t *o = json_loads(line + strlen(PROC_READY_PREFIX), 0, &jerr);
     json_int_t port = 0;
     int rc = IOTC_ERR_MALFORMED;
-    if (o && json_unpack(o, "{s:{s:I}}", "ports", "8883", &port) == 0 && port > 0 &&
-        port < 65536) {
+    if (o && json_unpack(o, "{s:{s:I}}", "ports", "8883", &port) == 0 && port > 0 && port < 65536) {
         s->port_8883 = (int)port;
         rc = IOTC_OK;
     }

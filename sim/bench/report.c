@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define REPORT_ROW "  %-40s %16s  %-12s %s\n"
+#define REPORT_ROW     "  %-40s %16s  %-12s %s\n"
 #define REPORT_SKIPPED "skipped"
 
 static bool report__skipped(const char *error)
@@ -142,9 +142,9 @@ static json_t *report__load_json(const struct load_result *l)
 {
     return json_pack("{s:b, s:s, s:f, s:I, s:I, s:I, s:f, s:s, s:o, s:f}", "ok", l->ok, "error",
                      l->error, "msgs_per_s", l->msgs_per_s, "sent", (json_int_t)l->sent,
-                     "delivered", (json_int_t)l->delivered, "lost", (json_int_t)l->lost,
-                     "seconds", l->seconds, "tls", l->tls, "cpu", report__cpu_json(&l->cpu),
-                     "loadavg", l->loadavg);
+                     "delivered", (json_int_t)l->delivered, "lost", (json_int_t)l->lost, "seconds",
+                     l->seconds, "tls", l->tls, "cpu", report__cpu_json(&l->cpu), "loadavg",
+                     l->loadavg);
 }
 
 static json_t *report__hs_json(const struct hs_result *h)
@@ -169,27 +169,26 @@ int bench_report_json(const struct bench_report *r, const char *path)
         "warmup_s", r->load_cfg.warmup_s, "measure_s", r->load_cfg.measure_s, "front_door",
         report__load_json(&r->load_fd), "mosquitto", report__load_json(&r->load_mosq), "ratio",
         ratio, "goal_ratio", BENCH_GOAL_RATIO, "pass", ratio_ok && ratio >= BENCH_GOAL_RATIO);
-    json_t *hs = json_pack("{s:i, s:f, s:f, s:o, s:o, s:o}", "concurrency",
-                           r->hs_cfg.concurrency, "measure_s", r->hs_cfg.measure_s, "goal_per_s",
-                           BENCH_GOAL_HS, "tls13", report__hs_json(&r->hs13), "tls12",
-                           report__hs_json(&r->hs12), "mosquitto_tls13",
-                           report__hs_json(&r->hs13_mosq));
+    json_t *hs = json_pack("{s:i, s:f, s:f, s:o, s:o, s:o}", "concurrency", r->hs_cfg.concurrency,
+                           "measure_s", r->hs_cfg.measure_s, "goal_per_s", BENCH_GOAL_HS, "tls13",
+                           report__hs_json(&r->hs13), "tls12", report__hs_json(&r->hs12),
+                           "mosquitto_tls13", report__hs_json(&r->hs13_mosq));
     json_t *mem = json_pack(
-        "{s:b, s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:b, s:f}", "ok",
-        m->ok, "error", m->error, "devices", r->mem_cfg.devices, "connected", m->connected,
+        "{s:b, s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:b, s:f}", "ok", m->ok,
+        "error", m->error, "devices", r->mem_cfg.devices, "connected", m->connected,
         "serve_rss_before_kb", (json_int_t)m->serve_before_kb, "serve_rss_after_kb",
         (json_int_t)m->serve_after_kb, "broker_rss_before_kb", (json_int_t)m->broker_before_kb,
         "broker_rss_after_kb", (json_int_t)m->broker_after_kb, "front_door_kb_per_device",
         m->serve_kb, "broker_kb_per_device", m->broker_kb, "total_kb_per_device", m->total_kb,
         "goal_kb", BENCH_GOAL_MEM_KB, "setup_s", m->setup_s, "pass",
         m->ok && m->total_kb <= BENCH_GOAL_MEM_KB, "loadavg", m->loadavg);
-    json_t *root = json_pack("{s:i, s:b, s:I, s:f, s:o, s:o, s:o}", "version", 1, "quick",
-                             r->quick, "nofile", (json_int_t)r->nofile, "loadavg", r->loadavg,
-                             "throughput", load, "handshakes", hs, "memory", mem);
+    json_t *root = json_pack("{s:i, s:b, s:I, s:f, s:o, s:o, s:o}", "version", 1, "quick", r->quick,
+                             "nofile", (json_int_t)r->nofile, "loadavg", r->loadavg, "throughput",
+                             load, "handshakes", hs, "memory", mem);
     if (!root)
         return IOTC_ERR_NOMEM;
-    int rc = json_dump_file(root, path, JSON_INDENT(2) | JSON_SORT_KEYS) == 0 ? IOTC_OK
-                                                                             : IOTC_ERR_IO;
+    int rc =
+        json_dump_file(root, path, JSON_INDENT(2) | JSON_SORT_KEYS) == 0 ? IOTC_OK : IOTC_ERR_IO;
     json_decref(root);
     return rc;
 }

@@ -91,6 +91,7 @@ void iotc_conn_close(struct iotc_conn *c, const char *by, const char *reason)
                           (json_int_t)c->bytes_in, "bytes_out", (json_int_t)c->bytes_out,
                           "duration_ms", iotc_mono_ms() - c->t_accept);
     iotc_conn_emit(c, "conn.close", f);
+    c->close_by = by;
     if (c->ops && c->ops->on_close) {
         c->ops->on_close(c);
         c->ops = NULL;

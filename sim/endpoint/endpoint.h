@@ -72,6 +72,7 @@ struct iotc_conn {
     const struct iotc_session_ops *ops;
     void *session;
     uint64_t bytes_in, bytes_out;
+    const char *close_by; /* "client", "endpoint" or "broker", set when closing */
     struct iotc_conn *prev, *next;
 };
 
@@ -91,6 +92,7 @@ struct iotc_endpoint {
     size_t conn_count;
     struct iotc_conn *conns;
     bool journal_packets; /* journal every MQTT packet (off for benchmarks) */
+    struct iotc_lifecycle *lifecycle;
     uint32_t next_https_client;
 };
 

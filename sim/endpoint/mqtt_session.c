@@ -5,6 +5,8 @@
  * journal what happened. Bytes are forwarded unchanged unless a rule rewrites them.
  */
 #include "broker_link.h"
+#include "lifecycle.h"
+#include "http/http.h"
 #include "endpoint.h"
 #include "common/err.h"
 #include "common/stamp.h"
@@ -29,8 +31,33 @@ struct mqtt_sess {
     struct iotc_blink *link;
     struct event *timer; /* CONNECT deadline, then keep-alive */
     bool taken_over;
+    bool announced;        /* a connected lifecycle event went out */
+    const char *lc_reason; /* lifecycle disconnectReason, when known before the close */
+    bool client_initiated;
+    char session_id[37];
+    json_t *pending_subs; /* packet id -> filters, until the broker's SUBACK/UNSUBACK */
     struct iotc_buf out;
 };
+
+/* Lifecycle disconnectReason for a refusal rule (reference section 3). */
+static const char *ms__rule_reason(const char *rule)
+{
+    static const struct {
+        const char *rule, *reason;
+    } map[] = {
+        {"MQTT_KEEP_ALIVE_TIMEOUT", "MQTT_KEEP_ALIVE_TIMEOUT"},
+        {"DUPLICATE_CLIENTID", "DUPLICATE_CLIENTID"},
+        {"authentication", "AUTH_ERROR"},
+        {"policy", "FORBIDDEN_ACCESS"},
+        {"reserved-topic", "FORBIDDEN_ACCESS"},
+        {"broker-unavailable", "SERVER_ERROR"},
+        {"broker-timeout", "SERVER_ERROR"},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strcmp(map[i].rule, rule) == 0)
+            return map[i].reason;
+    return "CLIENT_ERROR";
+}
 
 static const char *ms__lifecycle_reason(uint8_t v5_reason)
 {
@@ -50,6 +77,21 @@ static size_t ms__max_packet(const struct iotc_conn *c)
 {
     /* Room for a maximum payload plus the largest topic and properties. */
     return (size_t)c->ep->profile.limits.max_payload_bytes + 65536 + 1024;
+}
+
+static const char *ms__ip(const struct iotc_conn *c)
+{
+    static char ip[64];
+    const char *p = c->peer, *end;
+    if (*p == '[') { /* [v6]:port */
+        p++;
+        end = strchr(p, ']');
+    } else {
+        end = strrchr(p, ':');
+    }
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    snprintf(ip, sizeof ip, "%.*s", (int)n, p);
+    return ip;
 }
 
 static void ms__arm(struct mqtt_sess *s, double ms)
@@ -181,6 +223,8 @@ static void ms__refuse(struct mqtt_sess *s, const char *rule, const char *reason
 {
     json_t *f = json_pack("{s:s, s:s, s:i}", "rule", rule, "reason", reason, "mqtt5_reason", v5);
     iotc_conn_emit(s->c, "mqtt.refused", f);
+    if (!s->lc_reason)
+        s->lc_reason = ms__rule_reason(rule);
     iotc_buf_reset(&s->out);
     if (s->state == MS_WAIT_CONNECT && s->version) {
         struct mqtt_connack ca = {.session_present = false,
@@ -216,6 +260,9 @@ static void ms__on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 /* ---- broker -> client ---- */
+
+static void ms__subscription_event(struct mqtt_sess *s, const struct mqtt_frame *f,
+                                   const uint8_t *pkt);
 
 static int ms__rewrite_connack(struct mqtt_sess *s, const struct mqtt_connack *in)
 {
@@ -291,6 +338,9 @@ static void ms__broker_packet(void *arg, const struct mqtt_frame *f, const uint8
             return;
         }
         s->state = MS_LIVE;
+        s->announced = true;
+        iotc_lifecycle_connected(s->c->ep->lifecycle, s->client_id, s->session_id, s->c->principal,
+                                 ms__ip(s->c));
         ms__arm_keepalive(s);
         return;
     }
@@ -304,8 +354,38 @@ static void ms__broker_packet(void *arg, const struct mqtt_frame *f, const uint8
         ms__finish(s, "endpoint", ms__lifecycle_reason(d.reason));
         return;
     }
+    if (f->type == MQTT_SUBACK || f->type == MQTT_UNSUBACK)
+        ms__subscription_event(s, f, pkt);
     ms__journal(s, "mqtt.out", f, pkt, false);
     ms__send_client(s, pkt, f->total);
+}
+
+/* Subscription lifecycle events follow the broker's answer, as AWS reports granted filters. */
+static void ms__subscription_event(struct mqtt_sess *s, const struct mqtt_frame *f,
+                                   const uint8_t *pkt)
+{
+    struct mqtt_suback *sa = malloc(sizeof *sa);
+    if (!sa)
+        return;
+    if (mqtt_suback_parse(pkt, f->total, s->version, sa) == IOTC_OK) {
+        char key[8];
+        snprintf(key, sizeof key, "%u", sa->packet_id);
+        json_t *filters = json_object_get(s->pending_subs, key);
+        if (filters) {
+            json_t *granted = json_array();
+            /* A 3.1.1 UNSUBACK has no codes: every filter of the UNSUBSCRIBE counts. */
+            bool all = f->type == MQTT_UNSUBACK && sa->count == 0;
+            for (size_t i = 0; i < json_array_size(filters); i++)
+                if (all || (i < sa->count && sa->codes[i] < 0x80))
+                    json_array_append(granted, json_array_get(filters, i));
+            if (json_array_size(granted))
+                iotc_lifecycle_subscriptions(s->c->ep->lifecycle, f->type == MQTT_SUBACK,
+                                             s->client_id, s->session_id, s->c->principal, granted);
+            json_decref(granted);
+            json_object_del(s->pending_subs, key);
+        }
+    }
+    free(sa);
 }
 
 static void ms__broker_closed(void *arg, const char *reason)
@@ -460,11 +540,31 @@ static int ms__check_publish(struct mqtt_sess *s, const struct mqtt_frame *f, co
         ms__refuse(s, "topic", why, MQTT_RC_TOPIC_NAME_INVALID, 0);
         return 1;
     }
+    if (p.topic.n >= 12 && memcmp(p.topic.p, "$aws/events/", 12) == 0) {
+        ms__refuse(s, "reserved-topic", "lifecycle event topics are reserved for AWS IoT",
+                   MQTT_RC_NOT_AUTHORIZED, 0);
+        return 1;
+    }
     if ((long long)p.payload.n > lim->max_payload_bytes) {
         ms__refuse(s, "payload-size", "payload larger than 128 KB", MQTT_RC_PACKET_TOO_LARGE, 0);
         return 1;
     }
     return 0;
+}
+
+static void ms__remember_filters(struct mqtt_sess *s, const struct mqtt_subscribe *sub)
+{
+    char key[8];
+    json_t *a = json_array();
+    for (size_t i = 0; i < sub->count; i++)
+        json_array_append_new(
+            a, json_stringn((const char *)sub->filters[i].filter.p, sub->filters[i].filter.n));
+    snprintf(key, sizeof key, "%u", sub->packet_id);
+    /* Bounded: a client that never gets answers cannot grow this without limit. */
+    if (json_object_size(s->pending_subs) < 128)
+        json_object_set_new(s->pending_subs, key, a);
+    else
+        json_decref(a);
 }
 
 static int ms__check_subscribe(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt)
@@ -500,6 +600,7 @@ static int ms__check_subscribe(struct mqtt_sess *s, const struct mqtt_frame *f, 
         }
     }
     stop = 0;
+    ms__remember_filters(s, sub);
 cleanup:
     free(sub);
     return stop;
@@ -542,6 +643,13 @@ static int ms__client_packet(void *arg, const struct mqtt_frame *f, const uint8_
         if (ms__check_subscribe(s, f, pkt))
             return 1;
         break;
+    case MQTT_UNSUBSCRIBE: {
+        struct mqtt_subscribe *sub = malloc(sizeof *sub);
+        if (sub && mqtt_unsubscribe_parse(pkt, f->total, s->version, sub) == IOTC_OK)
+            ms__remember_filters(s, sub);
+        free(sub);
+        break;
+    }
     case MQTT_PUBREC:
     case MQTT_PUBREL:
     case MQTT_PUBCOMP:
@@ -563,6 +671,8 @@ static int ms__client_packet(void *arg, const struct mqtt_frame *f, const uint8_
     }
     ms__send_broker(s, pkt, f->total);
     if (f->type == MQTT_DISCONNECT) {
+        s->lc_reason = "CLIENT_INITIATED_DISCONNECT";
+        s->client_initiated = true;
         ms__finish(s, "client", "CLIENT_INITIATED_DISCONNECT");
         return 1;
     }
@@ -598,6 +708,8 @@ static int ms__start(struct iotc_conn *c)
         free(s);
         return IOTC_ERR_NOMEM;
     }
+    s->pending_subs = json_object();
+    iotc_uuid4(s->session_id);
     c->session = s;
     bufferevent_setwatermark(c->bev, EV_WRITE, MS_LOW_WATER, 0);
     ms__arm(s, (double)c->ep->profile.limits.connect_timeout_ms);
@@ -610,8 +722,21 @@ static void ms__on_close(struct iotc_conn *c)
     if (!s)
         return;
     s->state = MS_DONE;
+    if (s->announced) {
+        const char *reason = s->lc_reason;
+        if (!reason)
+            reason = !c->close_by || strcmp(c->close_by, "client") == 0 ? "CONNECTION_LOST"
+                     : strcmp(c->close_by, "broker") == 0               ? "SERVER_ERROR"
+                                                          : "SERVER_INITIATED_DISCONNECT";
+        iotc_lifecycle_disconnected(c->ep->lifecycle, s->client_id, s->session_id, c->principal,
+                                    reason, s->client_initiated);
+        iotc_conn_emit(c, "mqtt.disconnect",
+                       json_pack("{s:s, s:s, s:b}", "client_id", s->client_id, "reason", reason,
+                                 "client_initiated", s->client_initiated));
+    }
     if (s->link)
         iotc_blink_free(s->link);
+    json_decref(s->pending_subs);
     event_free(s->timer);
     iotc_buf_free(&s->out);
     free(s->client_id);

@@ -1,5 +1,6 @@
 /* `iotconform serve`: load config, start the broker, listen, run the loop. */
 #include "endpoint.h"
+#include "lifecycle.h"
 #include "common/err.h"
 
 #include <errno.h>
@@ -143,6 +144,7 @@ static void serve__on_broker_ready(void *arg)
 {
     struct serve_state *st = arg;
     struct iotc_endpoint *ep = st->ep;
+    iotc_lifecycle_broker_ready(ep->lifecycle);
     if (st->listening)
         return;
     char err[512];
@@ -301,7 +303,7 @@ int iotc_serve_main(int argc, char **argv)
     }
     SSL_CTX_set_app_data(ep.ctx, &ep);
     ep.base = event_base_new();
-    if (!ep.base)
+    if (!ep.base || iotc_lifecycle_new(&ep, &ep.lifecycle) != IOTC_OK)
         goto cleanup;
     sigint = evsignal_new(ep.base, SIGINT, serve__on_signal, &ep);
     sigterm = evsignal_new(ep.base, SIGTERM, serve__on_signal, &ep);
@@ -330,6 +332,7 @@ int iotc_serve_main(int argc, char **argv)
 cleanup:
     iotc_conn_close_all(&ep, "endpoint stopping");
     iotc_listeners_close(&ep);
+    iotc_lifecycle_free(ep.lifecycle);
     if (ep.broker)
         iotc_broker_stop(ep.broker);
     if (sigint)

@@ -173,7 +173,8 @@ try:
 
     # topic limits (publish) with accepted twins
     def live(cid, v=4):
-        c, p = connected(cid, v)
+        # 1200 s keep-alive: 18 s at this profile's time scale, longer than any check here
+        c, p = connected(cid, v, keepalive=1200)
         assert p and p[0] == 2 and p[2][1] == 0, p
         return c
     c = live(b"rules-t1"); c.send(publish(b"t" * 256, b"x", qos=1))
@@ -226,6 +227,62 @@ try:
         found = any('"reason":"DUPLICATE_CLIENTID"' in l for l in open(journal))
         time.sleep(0.05)
     check("journal records DUPLICATE_CLIENTID", found)
+
+    # lifecycle events (reference section 3): a watcher subscribes to the event topics
+    watcher = live(b"lc-watcher")
+    watcher.send(subscribe([b"$aws/events/presence/+/lc-dev", b"$aws/events/subscriptions/+/lc-dev"], pid=7))
+    p = watcher.read_packet()
+    check("watcher subscribed to lifecycle topics", p and p[0] == 9, p)
+    def next_event():
+        while True:
+            p = watcher.read_packet(5)
+            if p is None:
+                return None, None
+            if p[0] == 3:
+                b = p[2]; tl = struct.unpack(">H", b[:2])[0]
+                topic = b[2:2 + tl].decode(); off = 2 + tl + (2 if (p[1] >> 1) & 3 else 0)
+                if (p[1] >> 1) & 3:
+                    watcher.send(b"\x40\x02" + b[2 + tl:4 + tl])  # PUBACK
+                return topic, json.loads(b[off:])
+    dev = live(b"lc-dev")
+    t, e = next_event()
+    check("connected event on $aws/events/presence/connected/lc-dev", t == "$aws/events/presence/connected/lc-dev", t)
+    check("connected event payload has the AWS fields",
+          e and e["eventType"] == "connected" and e["clientId"] == "lc-dev" and len(e["principalIdentifier"]) == 64
+          and e["ipAddress"] in ("127.0.0.1", "::1") and e["versionNumber"] >= 1 and e["timestamp"] > 1.6e12
+          and len(e["sessionIdentifier"]) == 36, e)
+    dev.send(subscribe([b"lc/topic"], pid=3)); dev.read_packet()
+    t, e = next_event()
+    check("subscribed event lists the topic", t == "$aws/events/subscriptions/subscribed/lc-dev" and e["topics"] == ["lc/topic"], (t, e))
+    dev.send(pkt(0xA2, struct.pack(">H", 4) + s16(b"lc/topic"))); dev.read_packet()
+    t, e = next_event()
+    check("unsubscribed event", t == "$aws/events/subscriptions/unsubscribed/lc-dev" and e["topics"] == ["lc/topic"], (t, e))
+    dev.send(b"\xe0\x00")
+    t, e = next_event()
+    check("client DISCONNECT: disconnected event with CLIENT_INITIATED_DISCONNECT",
+          e and e["disconnectReason"] == "CLIENT_INITIATED_DISCONNECT" and e["clientInitiatedDisconnect"] is True, e)
+    dev = live(b"lc-dev")
+    t, e = next_event()
+    check("reconnect: versionNumber increments", e and e["eventType"] == "connected" and e["versionNumber"] >= 2, e)
+    dev.s.close()
+    t, e = next_event()
+    check("socket closed without DISCONNECT: CONNECTION_LOST",
+          e and e["disconnectReason"] == "CONNECTION_LOST" and e["clientInitiatedDisconnect"] is False, e)
+    dev = live(b"lc-dev"); next_event()
+    dev2 = live(b"lc-dev")
+    reasons = set()
+    for _ in range(2):
+        t, e = next_event()
+        if e:
+            reasons.add(e.get("disconnectReason") or e["eventType"])
+    check("takeover: old session disconnected with DUPLICATE_CLIENTID", "DUPLICATE_CLIENTID" in reasons, reasons)
+    dev2.send(publish(b"$aws/events/presence/connected/lc-dev", b"{}"))
+    check("publishing to a lifecycle topic is refused", dev2.closed())
+    t, e = next_event()
+    check("refused device: disconnected with FORBIDDEN_ACCESS", e and e["disconnectReason"] == "FORBIDDEN_ACCESS", e)
+    ka = Conn(P); ka.send(connect(b"lc-dev", 4, 30)); ka.read_packet(); next_event()
+    t, e = next_event()
+    check("silent device: disconnected with MQTT_KEEP_ALIVE_TIMEOUT", e and e["disconnectReason"] == "MQTT_KEEP_ALIVE_TIMEOUT", e)
 
     # broker crash: the endpoint restarts mosquitto and devices can reconnect
     pid = None

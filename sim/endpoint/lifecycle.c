@@ -1,0 +1,171 @@
+#include "lifecycle.h"
+#include "broker_link.h"
+#include "endpoint.h"
+#include "common/err.h"
+#include "common/stamp.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Events queued while the system connection is (re)connecting; bounded so a dead
+ * broker cannot make the endpoint grow without limit. */
+#define LC_MAX_QUEUED_BYTES (4u << 20)
+
+struct iotc_lifecycle {
+    struct iotc_endpoint *ep;
+    struct iotc_blink *link;
+    bool ready;
+    uint16_t next_pid;
+    json_t *versions;      /* client id -> versionNumber of its last connected event */
+    struct iotc_buf queue; /* encoded PUBLISH packets waiting for CONNACK */
+    struct iotc_buf pkt;
+    unsigned long dropped;
+};
+
+static long long lc__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void lc__packet(void *arg, const struct mqtt_frame *f, const uint8_t *pkt)
+{
+    struct iotc_lifecycle *lc = arg;
+    if (f->type != MQTT_CONNACK || lc->ready)
+        return; /* PUBACKs need no action: the broker has the event */
+    struct mqtt_connack ca;
+    if (mqtt_connack_parse(pkt, f->total, MQTT_V311, &ca) != IOTC_OK || ca.code != 0) {
+        iotc_journal_emit(lc->ep->journal, "lifecycle.error",
+                          json_pack("{s:s}", "reason", "broker refused the system connection"));
+        return;
+    }
+    lc->ready = true;
+    if (lc->queue.len)
+        iotc_blink_send(lc->link, lc->queue.p, lc->queue.len);
+    iotc_buf_reset(&lc->queue);
+}
+
+static void lc__closed(void *arg, const char *reason)
+{
+    struct iotc_lifecycle *lc = arg;
+    lc->ready = false;
+    iotc_blink_free(lc->link);
+    lc->link = NULL;
+    /* Reopened by iotc_lifecycle_broker_ready when the supervisor restarts mosquitto. */
+}
+
+void iotc_lifecycle_broker_ready(struct iotc_lifecycle *lc)
+{
+    struct iotc_endpoint *ep = lc->ep;
+    char stamp[IOTC_STAMP_LEN + 1];
+    const char *id = IOTC_SYSTEM_CLIENT_ID;
+    if (lc->link)
+        return;
+    if (iotc_stamp_make(iotc_broker_secret(ep->broker), IOTC_STAMP_SECRET_LEN, id, strlen(id), id,
+                        strlen(id), stamp))
+        return;
+    struct mqtt_connect cn = {.protocol_name = IOTC_SPAN_LIT("MQTT"),
+                              .version = MQTT_V311,
+                              .clean_start = true,
+                              .keepalive = 65535,
+                              .client_id = iotc_span_str(id),
+                              .has_username = true,
+                              .username = iotc_span_str(id),
+                              .has_password = true,
+                              .password = iotc_span_str(stamp)};
+    iotc_buf_reset(&lc->pkt);
+    if (mqtt_connect_encode(&lc->pkt, &cn) != IOTC_OK)
+        return;
+    struct iotc_blink_cbs cbs = {lc__packet, lc__closed, NULL, lc};
+    if (iotc_blink_open(ep->base, iotc_broker_socket_path(ep->broker), &cbs, &lc->link))
+        return;
+    iotc_blink_send(lc->link, lc->pkt.p, lc->pkt.len);
+}
+
+int iotc_lifecycle_new(struct iotc_endpoint *ep, struct iotc_lifecycle **out)
+{
+    struct iotc_lifecycle *lc = calloc(1, sizeof *lc);
+    if (!lc || !(lc->versions = json_object())) {
+        free(lc);
+        return IOTC_ERR_NOMEM;
+    }
+    lc->ep = ep;
+    *out = lc;
+    return IOTC_OK;
+}
+
+void iotc_lifecycle_free(struct iotc_lifecycle *lc)
+{
+    if (!lc)
+        return;
+    iotc_blink_free(lc->link);
+    json_decref(lc->versions);
+    iotc_buf_free(&lc->queue);
+    iotc_buf_free(&lc->pkt);
+    free(lc);
+}
+
+static void lc__publish(struct iotc_lifecycle *lc, const char *kind, const char *client_id,
+                        json_t *payload)
+{
+    char topic[512];
+    snprintf(topic, sizeof topic, "$aws/events/%s/%s", kind, client_id);
+    char *text = json_dumps(payload, JSON_COMPACT);
+    json_decref(payload);
+    if (!text)
+        return;
+    if (++lc->next_pid == 0)
+        lc->next_pid = 1;
+    struct mqtt_publish p = {.qos = 1,
+                             .topic = iotc_span_str(topic),
+                             .packet_id = lc->next_pid,
+                             .payload = iotc_span_str(text)};
+    iotc_buf_reset(&lc->pkt);
+    if (mqtt_publish_encode(&lc->pkt, MQTT_V311, &p) == IOTC_OK) {
+        if (lc->ready)
+            iotc_blink_send(lc->link, lc->pkt.p, lc->pkt.len);
+        else if (lc->queue.len + lc->pkt.len <= LC_MAX_QUEUED_BYTES)
+            iotc_buf_append(&lc->queue, lc->pkt.p, lc->pkt.len);
+        else
+            lc->dropped++;
+    }
+    free(text);
+}
+
+void iotc_lifecycle_connected(struct iotc_lifecycle *lc, const char *client_id,
+                              const char *session_id, const char *principal, const char *ip)
+{
+    json_int_t version = json_integer_value(json_object_get(lc->versions, client_id)) + 1;
+    json_object_set_new(lc->versions, client_id, json_integer(version));
+    json_t *p = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:I}", "clientId", client_id, "timestamp",
+                          (json_int_t)lc__now_ms(), "eventType", "connected", "sessionIdentifier",
+                          session_id, "principalIdentifier", principal, "ipAddress", ip,
+                          "versionNumber", version);
+    lc__publish(lc, "presence/connected", client_id, p);
+}
+
+void iotc_lifecycle_disconnected(struct iotc_lifecycle *lc, const char *client_id,
+                                 const char *session_id, const char *principal, const char *reason,
+                                 bool client_initiated)
+{
+    json_int_t version = json_integer_value(json_object_get(lc->versions, client_id));
+    json_t *p =
+        json_pack("{s:s, s:I, s:s, s:s, s:s, s:b, s:s, s:I}", "clientId", client_id, "timestamp",
+                  (json_int_t)lc__now_ms(), "eventType", "disconnected", "sessionIdentifier",
+                  session_id, "principalIdentifier", principal, "clientInitiatedDisconnect",
+                  client_initiated, "disconnectReason", reason, "versionNumber", version);
+    lc__publish(lc, "presence/disconnected", client_id, p);
+}
+
+void iotc_lifecycle_subscriptions(struct iotc_lifecycle *lc, bool subscribed, const char *client_id,
+                                  const char *session_id, const char *principal, json_t *topics)
+{
+    json_t *p = json_pack("{s:s, s:I, s:s, s:s, s:s, s:O}", "clientId", client_id, "timestamp",
+                          (json_int_t)lc__now_ms(), "eventType",
+                          subscribed ? "subscribed" : "unsubscribed", "sessionIdentifier",
+                          session_id, "principalIdentifier", principal, "topics", topics);
+    lc__publish(lc, subscribed ? "subscriptions/subscribed" : "subscriptions/unsubscribed",
+                client_id, p);
+}

@@ -1,0 +1,33 @@
+/*
+ * AWS IoT lifecycle events: the front door publishes them into the broker on
+ * $aws/events/presence/{connected,disconnected}/<clientId> and
+ * $aws/events/subscriptions/{subscribed,unsubscribed}/<clientId>, over one
+ * stamped system connection that follows the broker across restarts.
+ */
+#ifndef IOTC_LIFECYCLE_H
+#define IOTC_LIFECYCLE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+struct iotc_endpoint;
+struct iotc_lifecycle;
+
+/* Client ID of the system connection: '$' is reserved, so no device can take it over. */
+#define IOTC_SYSTEM_CLIENT_ID "$iotconform-system"
+
+int iotc_lifecycle_new(struct iotc_endpoint *ep, struct iotc_lifecycle **out);
+void iotc_lifecycle_free(struct iotc_lifecycle *lc);
+/* The broker became ready (again): (re)open the system connection. */
+void iotc_lifecycle_broker_ready(struct iotc_lifecycle *lc);
+
+void iotc_lifecycle_connected(struct iotc_lifecycle *lc, const char *client_id,
+                              const char *session_id, const char *principal, const char *ip);
+void iotc_lifecycle_disconnected(struct iotc_lifecycle *lc, const char *client_id,
+                                 const char *session_id, const char *principal, const char *reason,
+                                 bool client_initiated);
+/* topics is borrowed */
+void iotc_lifecycle_subscriptions(struct iotc_lifecycle *lc, bool subscribed, const char *client_id,
+                                  const char *session_id, const char *principal, json_t *topics);
+
+#endif
