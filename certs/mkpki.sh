@@ -295,6 +295,8 @@ TABLE=(
     "device-unregistered|ec|ca-ec|client-ec|/CN=device-unregistered||valid"
     "device-rogue|ec|ca-rogue|client-ec|/CN=device-rogue||valid"
     "device-noca|ec|device-noca|client-ec|/CN=device-noca||valid"
+    "device-05|ec|ca-ec|client-ec|/CN=device-05||valid"
+    "device-06|ec|ca-ec|client-ec|/CN=device-06||valid"
 )
 ARTEFACTS=()
 declare -A ISSUER_OF=() MODE_OF=()
@@ -314,7 +316,7 @@ state_now() {
     for a in "${ARTEFACTS[@]}"; do
         files+=("$a.crt" "$a.key")
     done
-    files+=(ca-bundle.crt MANIFEST.json)
+    files+=(ca-bundle.crt MANIFEST.json authorizer-signing.key authorizer-signing.pub)
     printf 'recipe %s\n' "$(sha256sum <"$SELF_DIR/mkpki.sh" | cut -d' ' -f1)"
     printf 'names %s\n' "${SERVER_NAMES[*]}"
     (cd "$OUT" && sha256sum -- "${files[@]}" 2>/dev/null) || printf 'incomplete\n'
@@ -333,6 +335,16 @@ for row in "${TABLE[@]}"; do
     IFS='|' read -r _n _t _i _p _s _san _m <<<"$row"
     make_cert "$_n" "$_t" "$_i" "$_p" "$_s" "$_san" "$_m"
 done
+
+# The custom authorizer's token-signing key pair (RSA 2048, as AWS requires >= 2048 bits):
+# devices sign tokens with the private key, the registry holds the public key.
+if [ ! -s "$OUT/authorizer-signing.key" ] || [ ! -s "$OUT/authorizer-signing.pub" ]; then
+    ossl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TMP/authorizer-signing.key"
+    ossl pkey -in "$TMP/authorizer-signing.key" -pubout -out "$TMP/authorizer-signing.pub"
+    mv -f "$TMP/authorizer-signing.key" "$OUT/authorizer-signing.key"
+    mv -f "$TMP/authorizer-signing.pub" "$OUT/authorizer-signing.pub"
+    echo "mkpki: generated authorizer-signing.key/.pub"
+fi
 
 # Rewrite a derived file only when its content changes, so mtimes stay stable.
 replace_if_changed() {

@@ -59,8 +59,8 @@ static enum policy__var policy__var_lookup(const char *name, size_t len)
     return POLICY__VAR_UNKNOWN;
 }
 
-int policy__compile_resource(const char *s, size_t len, bool variables,
-                             struct policy__pattern *out, char *why, size_t whylen)
+int policy__compile_resource(const char *s, size_t len, bool variables, struct policy__pattern *out,
+                             char *why, size_t whylen)
 {
     /* Every item comes from at least one character, so len items always suffice. */
     int rc = policy__alloc(len, out);

@@ -12,11 +12,11 @@
 #include <stdint.h>
 
 enum policy__kind {
-    POLICY__LIT,  /* a character written in the policy */
-    POLICY__VLIT, /* a character of a substituted variable value: never an ARN separator */
-    POLICY__STAR, /* `*`: any sequence, '/' and ':' included */
+    POLICY__LIT,   /* a character written in the policy */
+    POLICY__VLIT,  /* a character of a substituted variable value: never an ARN separator */
+    POLICY__STAR,  /* `*`: any sequence, '/' and ':' included */
     POLICY__QMARK, /* `?`: one character (one UTF-8 code point) */
-    POLICY__VAR,  /* a policy variable, resolved per decision */
+    POLICY__VAR,   /* a policy variable, resolved per decision */
 };
 
 enum policy__var {
@@ -61,8 +61,8 @@ struct iotc_policy {
 int policy__compile_action(const char *s, size_t len, struct policy__pattern *out);
 /* Compiles a Resource string; with variables=false (Version 2008-10-17) `${` is literal.
  * On a syntax error returns IOTC_ERR_MALFORMED and writes a reason into why. */
-int policy__compile_resource(const char *s, size_t len, bool variables,
-                             struct policy__pattern *out, char *why, size_t whylen);
+int policy__compile_resource(const char *s, size_t len, bool variables, struct policy__pattern *out,
+                             char *why, size_t whylen);
 void policy__pattern_free(struct policy__pattern *p);
 
 /* Glob match of items[0..n) against s[0..len): O(n * len) time, no recursion. LIT and

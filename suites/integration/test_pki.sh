@@ -54,6 +54,7 @@ ARTEFACTS=(
     device-04:EC:ca-ec:device device-inactive:EC:ca-ec:device device-revoked:EC:ca-ec:device
     device-pending:EC:ca-ec:device device-unregistered:EC:ca-ec:device
     device-rogue:EC:ca-rogue:device device-noca:EC:device-noca:device
+    device-05:EC:ca-ec:device device-06:EC:ca-ec:device
 )
 
 x509() {
@@ -307,6 +308,11 @@ check "new names: server-rsa has IP SAN 127.0.0.1" ext_has "$D/server-rsa.crt" s
     "IP Address:127.0.0.1"
 check "new names: server-wrongname (fixed name) untouched" \
     test "$(hash_of "$D/server-wrongname.crt")" = "$hwrong"
+
+# The custom authorizer's token-signing pair: RSA >= 2048 bits, private key 0600, matching halves.
+check "authorizer-signing.key is RSA 2048" sh -c "openssl pkey -in '$PKI/authorizer-signing.key' -noout -text | grep -q 'Private-Key: (2048 bit'"
+check "authorizer-signing.key is mode 0600" test "$(stat -c %a "$PKI/authorizer-signing.key")" = 600
+check "authorizer-signing.pub is its public half" sh -c "openssl pkey -in '$PKI/authorizer-signing.key' -pubout | cmp -s - '$PKI/authorizer-signing.pub'"
 
 # Keys never go to the source tree.
 refute "refuses OUTDIR inside the source tree" bash "$MKPKI" "$HERE/../../certs/generated"
