@@ -9,7 +9,7 @@ PACKAGES=(
   libmosquitto-dev mosquitto mosquitto-dev mosquitto-clients
   libcurl4-openssl-dev curl libhttp-parser-dev libwslay-dev
   python3 python3-paho-mqtt
-  clang libclang-rt-14-dev lcov yamllint libxml2-utils
+  clang libclang-rt-14-dev lcov yamllint libxml2-utils chromium
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -86,67 +86,6 @@ static int html__totals(struct html_ctx *x, struct iotc_buf *b)
     return rc;
 }
 
-static int html__kv_group(struct iotc_buf *b, const char *group, json_t *obj)
-{
-    if (!json_is_object(obj) || json_object_size(obj) == 0)
-        return IOTC_OK;
-    const char *key;
-    json_t *v;
-    int rc = rep_printf(b, "<tr><th colspan=\"2\"><b>%s</b></th></tr>\n", group);
-    json_object_foreach(obj, key, v)
-    {
-        if (rc != IOTC_OK)
-            break;
-        char *text = json_is_string(v) ? strdup(json_string_value(v)) : rep_json_text(v);
-        if (!text)
-            return IOTC_ERR_NOMEM;
-        rc = rep_puts(b, "<tr><th>");
-        if (rc == IOTC_OK)
-            rc = rep_html_escape(b, key);
-        if (rc == IOTC_OK)
-            rc = rep_puts(b, "</th><td>");
-        if (rc == IOTC_OK)
-            rc = rep_html_escape(b, text);
-        if (rc == IOTC_OK)
-            rc = rep_puts(b, "</td></tr>\n");
-        free(text);
-    }
-    return rc;
-}
-
-static int html__environment(struct html_ctx *x, struct iotc_buf *b)
-{
-    int rc = rep_puts(b, "<table class=\"kv\">\n");
-    if (rc == IOTC_OK)
-        rc = html__kv_group(b, "Run", json_object_get(x->results, "run"));
-    if (rc == IOTC_OK)
-        rc = html__kv_group(b, "Target", json_object_get(x->results, "target"));
-    if (rc == IOTC_OK)
-        rc = html__kv_group(b, "Environment", json_object_get(x->results, "environment"));
-    json_t *shards = json_object_get(x->results, "shards");
-    size_t i;
-    json_t *s;
-    if (rc == IOTC_OK && json_array_size(shards))
-        rc = rep_puts(b, "<tr><th colspan=\"2\"><b>Merged from</b></th></tr>\n");
-    json_array_foreach(shards, i, s)
-    {
-        if (rc != IOTC_OK)
-            break;
-        char *text = rep_json_text(s);
-        if (!text)
-            return IOTC_ERR_NOMEM;
-        rc = rep_printf(b, "<tr><th>shard %zu</th><td>", i + 1);
-        if (rc == IOTC_OK)
-            rc = rep_html_escape(b, text);
-        if (rc == IOTC_OK)
-            rc = rep_puts(b, "</td></tr>\n");
-        free(text);
-    }
-    if (rc == IOTC_OK)
-        rc = rep_puts(b, "</table>\n");
-    return rc;
-}
-
 static int html__options(struct iotc_buf *b, const struct rep_list *l)
 {
     int rc = IOTC_OK;
@@ -308,8 +247,10 @@ static int html__slot(struct html_ctx *x, const char *name, size_t len, struct i
         return rep_puts(b, rep_asset("report.js"));
     if (SLOT("totals"))
         return html__totals(x, b);
+    if (SLOT("meta"))
+        return rep_html_meta(x->results, b);
     if (SLOT("environment"))
-        return html__environment(x, b);
+        return rep_html_environment(x->results, b);
     if (SLOT("row_options"))
         return html__options(b, &x->m.rows);
     if (SLOT("suite_options"))

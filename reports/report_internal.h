@@ -58,6 +58,11 @@ int rep_md_escape(struct iotc_buf *b, const char *s, size_t max_chars);
 
 void rep_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* HTML report parts (html_env.c): the summary line under the title and the
+ * run / target / environment tables. */
+int rep_html_meta(json_t *results, struct iotc_buf *b);
+int rep_html_environment(json_t *results, struct iotc_buf *b);
+
 /* Asset access (generated header, see assets/embed.cmake). */
 const char *rep_asset(const char *name);
 

@@ -8,6 +8,8 @@
   var data = null, byId = null, listShown = 0, listRows = [];
   var cells = Array.prototype.slice.call(document.querySelectorAll('.case-cell'));
   var rows = Array.prototype.slice.call(document.querySelectorAll('tr[data-row]'));
+  var aggs = Array.prototype.slice.call(document.querySelectorAll('td.agg:not(.empty)'));
+  var selected = null, cellById = null;
   var $ = function (id) { return document.getElementById(id); };
 
   function load() {
@@ -47,38 +49,179 @@
     return t;
   }
 
+  var SVG_NS = 'http://www.w3.org/2000/svg';
+  var NOISE = { t: 1, t_ms: 1, wall: 1, event: 1, conn: 1, port: 1, peer: 1, peer_port: 1, family: 1 };
+
+  function svg(tag, attrs, text) {
+    var e = document.createElementNS(SVG_NS, tag);
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    if (text !== undefined) e.textContent = String(text);
+    return e;
+  }
+
+  /* Short event names: packets by type, with the direction seen from the endpoint. */
+  function evLabel(e) {
+    var ev = e.event || '?';
+    switch (ev) {
+      case 'mqtt.in': return '\u2192' + (e.type || 'MQTT');
+      case 'mqtt.out': return '\u2190' + (e.type || 'MQTT');
+      case 'http.request': return '\u2192' + (e.method || 'HTTP');
+      case 'http.response': return '\u2190' + (e.status || 'HTTP');
+      case 'tls.client_hello': return 'ClientHello';
+      case 'tls.handshake': return e.version ? e.version.replace('TLSv', 'TLS ') : 'handshake';
+      case 'tls.refused': return 'refused' + (e.alert ? ' (' + e.alert + ')' : '');
+      case 'conn.accept': return 'accept';
+      case 'conn.close': return 'close';
+      case 'auth': return 'auth ' + (e.result || '');
+      default: return ev;
+    }
+  }
+
+  function evKind(e) {
+    var ev = e.event || '';
+    if (/refused|error|fault/.test(ev) || (ev === 'auth' && e.result && e.result !== 'allow') ||
+        (ev === 'http.response' && e.status >= 400)) return 'bad';
+    if (ev.indexOf('tls.') === 0 || ev === 'auth') return 'tls';
+    if (ev.indexOf('mqtt.') === 0 || ev.indexOf('http.') === 0) return ev.slice(-3) === '.in' ||
+      ev === 'http.request' ? 'in' : 'out';
+    return 'conn';
+  }
+
+  function niceStep(span) {
+    var raw = span / 5, p = Math.pow(10, Math.floor(Math.log10(raw)));
+    var m = raw / p;
+    return (m < 1.5 ? 1 : m < 3.5 ? 2 : m < 7.5 ? 5 : 10) * p;
+  }
+
+  /* The journal excerpt on a time axis, one track per connection, so the order
+     and the gaps (a withheld CONNACK, a slow close) read at a glance. */
+  function timeline(entries) {
+    var evs = entries.filter(function (e) { return typeof e.t_ms === 'number'; });
+    if (!evs.length) return null;
+    var t0 = Infinity, t1 = -Infinity, tracks = [], byConn = {};
+    evs.forEach(function (e) {
+      t0 = Math.min(t0, e.t_ms); t1 = Math.max(t1, e.t_ms);
+      var k = e.conn === undefined ? '-' : String(e.conn);
+      if (!byConn[k]) {
+        byConn[k] = { key: k, evs: [], name: k === '-' ? 'endpoint' : '#' + k };
+        tracks.push(byConn[k]);
+      }
+      var tr = byConn[k];
+      if (e.client_id && !tr.client) {
+        tr.client = true;
+        tr.name += ' ' + String(e.client_id).split('-').pop();
+      }
+      tr.evs.push(e);
+    });
+    var span = Math.max(t1 - t0, 0.001), W = 600, L = 78, R = 14, LANE = 12;
+    var x = function (t) { return L + (W - L - R) * (t - t0) / span; };
+    var g = svg('g'), y = 4;
+    tracks.forEach(function (tr) {
+      var ends = [], placed = [];
+      tr.evs.forEach(function (e) {
+        /* Greedy lanes: a label goes to the first lane it does not overlap; labels
+           near the right edge are pulled left so they stay inside the chart. */
+        var label = evLabel(e), px = x(e.t_ms), w = label.length * 6 + 4, lane = 0;
+        var lx = Math.min(px + 2, W - w);
+        while (lane < ends.length && ends[lane] > lx) lane++;
+        if (lane >= 8) lane = ends.indexOf(Math.min.apply(null, ends));
+        ends[lane] = lx + w;
+        placed.push([e, label, px, lane, lx]);
+      });
+      var lanes = Math.max(1, ends.length), base = y + lanes * LANE + 8;
+      g.appendChild(svg('text', { x: 2, y: base + 3, 'class': 'track' }, tr.name));
+      g.appendChild(svg('line', { x1: L, x2: W - R, y1: base, y2: base, 'class': 'track-line' }));
+      placed.forEach(function (p) {
+        var e = p[0], top = y + p[3] * LANE + 9, ev = svg('g', { 'class': 'ev k-' + evKind(e) });
+        ev.appendChild(svg('title', null, '+' + (e.t_ms - t0).toFixed(3) + ' ms ' + (e.event || '') +
+          (e.type ? ' ' + e.type : '') + (e.reason ? ': ' + e.reason : '')));
+        ev.appendChild(svg('line', { x1: p[2], x2: p[2], y1: top + 2, y2: base }));
+        ev.appendChild(svg('circle', { cx: p[2], cy: base, r: 3 }));
+        ev.appendChild(svg('text', { x: p[4], y: top }, p[1]));
+        g.appendChild(ev);
+      });
+      y = base + 8;
+    });
+    var step = niceStep(span), axis = y + 4;
+    g.appendChild(svg('line', { x1: L, x2: W - R, y1: axis, y2: axis, 'class': 'axis' }));
+    for (var t = 0; t <= span + 1e-9; t += step) {
+      g.appendChild(svg('line', { x1: x(t0 + t), x2: x(t0 + t), y1: axis, y2: axis + 4, 'class': 'axis' }));
+      g.appendChild(svg('text', { x: x(t0 + t), y: axis + 14, 'text-anchor': 'middle', 'class': 'tick' },
+        '+' + (step < 1 ? t.toFixed(2) : Math.round(t)) + ' ms'));
+    }
+    var root = svg('svg', { 'class': 'timeline', viewBox: '0 0 ' + W + ' ' + (axis + 18),
+      role: 'img', 'aria-label': evs.length + ' journal events over ' + span.toFixed(1) + ' ms' });
+    root.appendChild(g);
+    return root;
+  }
+
   function journal(body, entries) {
     if (!entries || !entries.length) return;
     section(body, 'Journal excerpt (' + entries.length + ' events)');
-    var tmax = 0;
-    entries.forEach(function (e) { if (typeof e.t_ms === 'number' && e.t_ms > tmax) tmax = e.t_ms; });
-    if (tmax > 0) {
-      var tl = el('div', 'timeline');
-      tl.setAttribute('role', 'img');
-      tl.setAttribute('aria-label', 'event timeline over ' + tmax.toFixed(1) + ' ms');
-      entries.forEach(function (e) {
-        if (typeof e.t_ms !== 'number') return;
-        var m = el('span');
-        m.style.left = (100 * e.t_ms / tmax).toFixed(2) + '%';
-        m.title = e.t_ms + ' ms ' + (e.event || '');
-        tl.appendChild(m);
-      });
-      body.appendChild(tl);
-    }
-    var t = el('table');
+    var chart = timeline(entries);
+    if (chart) body.appendChild(chart);
+    var t0 = Infinity;
+    entries.forEach(function (e) { if (typeof e.t_ms === 'number') t0 = Math.min(t0, e.t_ms); });
+    var t = el('table', 'journal');
     var h = el('tr');
-    ['t (ms)', 'event', 'details'].forEach(function (x) { h.appendChild(el('th', null, x)); });
+    ['+ms', 'conn', 'event', 'details'].forEach(function (x) { h.appendChild(el('th', null, x)); });
     t.appendChild(h);
     entries.forEach(function (e) {
       var rest = {};
-      Object.keys(e).forEach(function (k) { if (k !== 't_ms' && k !== 'event') rest[k] = e[k]; });
-      var tr = el('tr');
-      tr.appendChild(el('td', null, e.t_ms));
-      tr.appendChild(el('td', null, e.event));
+      Object.keys(e).forEach(function (k) { if (!NOISE[k]) rest[k] = e[k]; });
+      var tr = el('tr', 'k-' + evKind(e));
+      tr.appendChild(el('td', 'num', typeof e.t_ms === 'number' ? (e.t_ms - t0).toFixed(3) : ''));
+      tr.appendChild(el('td', 'num', e.conn));
+      tr.appendChild(el('td', 'ev-name', e.event));
       tr.appendChild(el('td', null, Object.keys(rest).length ? JSON.stringify(rest) : ''));
       t.appendChild(tr);
     });
     body.appendChild(t);
+  }
+
+  /* Expected vs observed, field by field: mismatches first (flagged), then the
+     expected fields that matched. The full observed object stays one click away. */
+  function compare(body, c) {
+    var exp = c.expected && typeof c.expected === 'object' ? c.expected : {};
+    var obs = c.observed && typeof c.observed === 'object' ? c.observed : {};
+    var mm = c.mismatches || [], flagged = {};
+    if (!mm.length && !Object.keys(exp).length) return;
+    section(body, 'Expected vs observed' + (mm.length ? ' (' + mm.length + ' mismatch' +
+      (mm.length > 1 ? 'es)' : ')') : ''));
+    var t = el('table', 'cmp');
+    var h = el('tr');
+    ['', 'field', 'expected', 'observed'].forEach(function (x) { h.appendChild(el('th', null, x)); });
+    t.appendChild(h);
+    function row(bad, field, e, o) {
+      var tr = el('tr', bad ? 'bad' : 'ok');
+      tr.appendChild(el('td', 'mark', bad ? SYM.failed : SYM.passed));
+      tr.appendChild(el('td', null, field));
+      tr.appendChild(el('td', null, json(e)));
+      tr.appendChild(el('td', null, json(o)));
+      t.appendChild(tr);
+    }
+    mm.forEach(function (m) { flagged[m.field] = true; row(true, m.field, m.expected, m.observed); });
+    var ran = c.status === 'passed' || c.status === 'failed';
+    Object.keys(exp).forEach(function (k) {
+      if (flagged[k]) return;
+      var o = k === 'journal_has' ? obs.journal_events : obs[k];
+      if (ran) row(false, k, exp[k], o);
+      else {
+        var tr = el('tr', 'na');
+        tr.appendChild(el('td', 'mark', SYM.skipped));
+        tr.appendChild(el('td', null, k));
+        tr.appendChild(el('td', null, json(exp[k])));
+        tr.appendChild(el('td', null, '(not run to completion)'));
+        t.appendChild(tr);
+      }
+    });
+    body.appendChild(t);
+    if (Object.keys(obs).length) {
+      var d = el('details', 'observed');
+      d.appendChild(el('summary', null, 'Everything observed'));
+      d.appendChild(el('pre', null, json(obs)));
+      body.appendChild(d);
+    }
   }
 
   function show(id) {
@@ -92,57 +235,49 @@
     var st = el('p', 'status st-' + c.status, (SYM[c.status] || '?') + ' ' + c.status +
       (c.verdict ? ' (' + c.verdict + ')' : ''));
     body.appendChild(st);
-    body.appendChild(kvTable([
-      ['suite', c.suite], ['row', c.row], ['family', c.family], ['template', c.template],
-      ['IP family', c.ip_family], ['TLS version', c.tls_version],
-      ['started', c.started_at], ['duration', c.duration_ms !== undefined ? c.duration_ms + ' ms' : '']
-    ]));
+    var facts = [c.suite, c.row, c.family, c.ip_family, c.tls_version ? 'TLS ' + c.tls_version : '',
+      c.duration_ms !== undefined ? c.duration_ms + ' ms' : '', c.started_at];
+    body.appendChild(el('p', 'facts', facts.filter(function (f) { return f; }).join(' \u00b7 ')));
     if (c.requirement) {
       section(body, 'Requirement');
-      body.appendChild(el('div', 'id', c.requirement.source || ''));
       body.appendChild(el('blockquote', null, c.requirement.text || ''));
+      body.appendChild(el('div', 'id', c.requirement.source || ''));
     }
     if (c.reason) {
       section(body, 'Reason');
-      body.appendChild(el('p', null, c.reason));
+      body.appendChild(el('p', 'reason st-' + c.status, c.reason));
     }
-    if (c.mismatches && c.mismatches.length) {
-      section(body, 'Mismatches (' + c.mismatches.length + ')');
-      var t = el('table');
-      var h = el('tr');
-      ['field', 'expected', 'observed'].forEach(function (x) { h.appendChild(el('th', null, x)); });
-      t.appendChild(h);
-      c.mismatches.forEach(function (m) {
-        var tr = el('tr');
-        tr.appendChild(el('td', null, m.field));
-        tr.appendChild(el('td', null, json(m.expected)));
-        tr.appendChild(el('td', null, json(m.observed)));
-        t.appendChild(tr);
-      });
-      body.appendChild(t);
-    }
-    if (c.expected !== undefined || c.observed !== undefined) {
-      section(body, 'Expected vs observed');
-      var cmp = el('div', 'cmp');
-      var a = el('div'), b = el('div');
-      a.appendChild(el('strong', null, 'expected'));
-      a.appendChild(el('pre', null, json(c.expected)));
-      b.appendChild(el('strong', null, 'observed'));
-      b.appendChild(el('pre', null, json(c.observed)));
-      cmp.appendChild(a);
-      cmp.appendChild(b);
-      body.appendChild(cmp);
-    }
+    compare(body, c);
     journal(body, c.journal);
-    cells.forEach(function (x) { x.classList.toggle('selected', x.getAttribute('data-case-id') === id); });
+    section(body, 'Case');
+    body.appendChild(kvTable([
+      ['suite', c.suite], ['row', c.row], ['family', c.family], ['template', c.template],
+      ['IP family', c.ip_family], ['TLS version', c.tls_version], ['profile', c.profile],
+      ['twin', c.twin], ['client', c.client ? JSON.stringify(c.client) : ''],
+      ['started', c.started_at], ['duration', c.duration_ms !== undefined ? c.duration_ms + ' ms' : '']
+    ]));
+    if (!cellById) {
+      cellById = new Map();
+      cells.forEach(function (x) { cellById.set(x.getAttribute('data-case-id'), x); });
+    }
+    select(cellById.get(id) || null);
     panel.hidden = false;
+    document.body.classList.add('detail-open');
     panel.focus();
     if (history.replaceState) history.replaceState(null, '', '#case=' + encodeURIComponent(id));
   }
 
+  /* One remembered selection: no sweep over thousands of cells per click. */
+  function select(cell) {
+    if (selected) selected.classList.remove('selected');
+    selected = cell;
+    if (cell) cell.classList.add('selected');
+  }
+
   function hide() {
     $('detail').hidden = true;
-    cells.forEach(function (x) { x.classList.remove('selected'); });
+    document.body.classList.remove('detail-open');
+    select(null);
     if (history.replaceState) history.replaceState(null, '', location.pathname + location.search);
   }
 
@@ -162,6 +297,7 @@
       if (ok) shown++;
     });
     rows.forEach(function (tr) { tr.classList.toggle('hidden', !!fr && tr.getAttribute('data-row') !== fr); });
+    aggs.forEach(function (td) { td.classList.toggle('dim', !td.querySelector('.case-cell:not(.hidden)')); });
     $('f-count').textContent = shown + ' of ' + cells.length + ' cases shown';
     if ($('list').open) renderList(true);
   }

@@ -60,6 +60,11 @@ void iotc_journal_close(struct iotc_journal *j)
     free(j);
 }
 
+bool iotc_journal_enabled(const struct iotc_journal *j)
+{
+    return j && j->f;
+}
+
 double iotc_journal_now_ms(const struct iotc_journal *j)
 {
     return iotc_mono_ms() - j->t0;

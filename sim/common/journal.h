@@ -7,6 +7,7 @@
 #define IOTC_JOURNAL_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 struct iotc_journal;
@@ -16,6 +17,8 @@ int iotc_journal_open(const char *path, struct iotc_journal **out);
 void iotc_journal_close(struct iotc_journal *j);
 /* Adds t/wall/event to fields (stolen; may be NULL) and writes the line. */
 void iotc_journal_emit(struct iotc_journal *j, const char *event, json_t *fields);
+/* False for a disabled journal: callers skip building events nobody will read. */
+bool iotc_journal_enabled(const struct iotc_journal *j);
 /* Milliseconds since the journal opened (monotonic). */
 double iotc_journal_now_ms(const struct iotc_journal *j);
 /* Milliseconds on the monotonic clock (process independent origin). */

@@ -1,7 +1,9 @@
 #include "broker_link.h"
 #include "common/err.h"
 
+#include <errno.h>
 #include <event2/buffer.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -14,12 +16,19 @@ struct iotc_blink {
     int in_cb; /* inside a callback: a free must wait until it returns */
     bool free_pending;
     bool linger_pending; /* linger asked for inside a callback */
+    struct sockaddr_un addr;
+    struct event *retry; /* connect retry while the broker's backlog is full */
+    long retry_ms, retry_spent_ms;
 };
+
+static const struct sockaddr_un l__addr_size_probe;
 
 static void blink__start_linger(struct iotc_blink *l);
 
 static void blink__release(struct iotc_blink *l)
 {
+    if (l->retry)
+        event_free(l->retry);
     bufferevent_free(l->bev);
     free(l);
 }
@@ -114,31 +123,80 @@ static void blink__on_event(struct bufferevent *bev, short what, void *arg)
         blink__after_cb(l);
 }
 
+/*
+ * mosquitto listens on its unix socket with a small backlog; a burst of devices
+ * fills it and a non-blocking connect() then fails with EAGAIN instead of waiting.
+ * That is "try again", not "broker down": retry with a short backoff.
+ */
+#define BLINK_RETRY_FIRST_MS  2
+#define BLINK_RETRY_MAX_MS    50
+#define BLINK_RETRY_BUDGET_MS 5000
+
+static int blink__try_connect(struct iotc_blink *l)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return IOTC_ERR_IO;
+    if (connect(fd, (struct sockaddr *)&l->addr, sizeof l->addr) == 0) {
+        bufferevent_setfd(l->bev, fd);
+        bufferevent_enable(l->bev, EV_READ | EV_WRITE);
+        return IOTC_OK;
+    }
+    int e = errno;
+    close(fd);
+    return e == EAGAIN ? IOTC_ERR_AGAIN : IOTC_ERR_IO;
+}
+
+static void blink__on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    struct iotc_blink *l = arg;
+    int rc = blink__try_connect(l);
+    if (rc == IOTC_OK)
+        return;
+    l->retry_spent_ms += l->retry_ms;
+    if (rc != IOTC_ERR_AGAIN || l->retry_spent_ms > BLINK_RETRY_BUDGET_MS) {
+        l->in_cb++;
+        blink__die(l, rc == IOTC_ERR_AGAIN ? "broker socket backlog stayed full"
+                                           : "broker connection failed");
+        if (--l->in_cb == 0)
+            blink__after_cb(l);
+        return;
+    }
+    l->retry_ms = l->retry_ms * 2 > BLINK_RETRY_MAX_MS ? BLINK_RETRY_MAX_MS : l->retry_ms * 2;
+    struct timeval tv = {0, l->retry_ms * 1000};
+    evtimer_add(l->retry, &tv);
+}
+
 int iotc_blink_open(struct event_base *base, const char *socket_path,
                     const struct iotc_blink_cbs *cbs, struct iotc_blink **out)
 {
-    struct sockaddr_un sun;
-    if (strlen(socket_path) >= sizeof sun.sun_path)
+    if (strlen(socket_path) >= sizeof l__addr_size_probe.sun_path)
         return IOTC_ERR_INVALID;
     struct iotc_blink *l = calloc(1, sizeof *l);
     if (!l)
         return IOTC_ERR_NOMEM;
     l->cbs = *cbs;
+    l->addr.sun_family = AF_UNIX;
+    strcpy(l->addr.sun_path, socket_path);
+    /* Created without a socket: writes queue in its output until the connect succeeds. */
     l->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
     if (!l->bev) {
         free(l);
         return IOTC_ERR_NOMEM;
     }
-    memset(&sun, 0, sizeof sun);
-    sun.sun_family = AF_UNIX;
-    strcpy(sun.sun_path, socket_path);
     bufferevent_setcb(l->bev, blink__on_read, blink__on_write, blink__on_event, l);
-    if (bufferevent_socket_connect(l->bev, (struct sockaddr *)&sun, sizeof sun) != 0) {
-        bufferevent_free(l->bev);
-        free(l);
+    int rc = blink__try_connect(l);
+    if (rc == IOTC_ERR_AGAIN) {
+        l->retry = evtimer_new(base, blink__on_retry, l);
+        l->retry_ms = BLINK_RETRY_FIRST_MS;
+        struct timeval tv = {0, l->retry_ms * 1000};
+        if (l->retry && evtimer_add(l->retry, &tv) == 0)
+            rc = IOTC_OK;
+    }
+    if (rc != IOTC_OK) {
+        blink__release(l);
         return IOTC_ERR_IO;
     }
-    bufferevent_enable(l->bev, EV_READ | EV_WRITE);
     *out = l;
     return IOTC_OK;
 }

@@ -14,6 +14,10 @@
 
 void iotc_conn_emit(struct iotc_conn *c, const char *event, json_t *fields)
 {
+    if (!iotc_journal_enabled(c->ep->journal)) {
+        json_decref(fields);
+        return;
+    }
     if (!fields)
         fields = json_object();
     json_object_set_new(fields, "conn", json_integer((json_int_t)c->id));

@@ -93,6 +93,7 @@ struct iotc_endpoint {
     struct iotc_conn *conns;
     bool journal_packets; /* journal every MQTT packet (off for benchmarks) */
     struct iotc_lifecycle *lifecycle;
+    struct iotc_strmap *sessions; /* client ID -> live MQTT session (takeover) */
     uint32_t next_https_client;
 };
 

@@ -10,6 +10,7 @@
 #include "endpoint.h"
 #include "common/err.h"
 #include "common/stamp.h"
+#include "common/strmap.h"
 
 #include <event2/buffer.h>
 #include <stdio.h>
@@ -31,6 +32,8 @@ struct mqtt_sess {
     struct iotc_blink *link;
     struct event *timer; /* CONNECT deadline, then keep-alive */
     bool taken_over;
+    bool ka_armed;
+    double last_rx;        /* monotonic ms of the last client packet */
     bool announced;        /* a connected lifecycle event went out */
     const char *lc_reason; /* lifecycle disconnectReason, when known before the close */
     bool client_initiated;
@@ -100,17 +103,27 @@ static void ms__arm(struct mqtt_sess *s, double ms)
     evtimer_add(s->timer, &tv);
 }
 
-static void ms__arm_keepalive(struct mqtt_sess *s)
+static double ms__keepalive_window(const struct mqtt_sess *s)
 {
     double ms = s->ka_effective * 1500.0 * s->c->ep->profile.time_scale;
-    ms__arm(s, ms < 1 ? 1 : ms);
+    return ms < 1 ? 1 : ms;
+}
+
+/* Arms once per window; packets only stamp last_rx, so the hot path adds no timer work. */
+static void ms__arm_keepalive(struct mqtt_sess *s)
+{
+    s->last_rx = iotc_mono_ms();
+    if (!s->ka_armed) {
+        s->ka_armed = true;
+        ms__arm(s, ms__keepalive_window(s));
+    }
 }
 
 static void ms__journal(struct mqtt_sess *s, const char *event, const struct mqtt_frame *f,
                         const uint8_t *pkt, bool always)
 {
     struct iotc_conn *c = s->c;
-    if (!always && !c->ep->journal_packets)
+    if ((!always && !c->ep->journal_packets) || !iotc_journal_enabled(c->ep->journal))
         return;
     json_t *o = json_object();
     json_object_set_new(o, "type", json_string(mqtt_type_name(f->type)));
@@ -252,6 +265,11 @@ static void ms__on_timer(evutil_socket_t fd, short what, void *arg)
     if (s->state == MS_WAIT_CONNACK) {
         ms__refuse(s, "broker-timeout", "broker did not answer CONNECT", MQTT_RC_SERVER_UNAVAILABLE,
                    MQTT3_CONNACK_UNAVAILABLE);
+        return;
+    }
+    double idle = iotc_mono_ms() - s->last_rx, window = ms__keepalive_window(s);
+    if (idle < window) {
+        ms__arm(s, window - idle);
         return;
     }
     char why[96];
@@ -415,16 +433,14 @@ static void ms__broker_drain(void *arg)
 
 /* ---- client -> broker ---- */
 
-/* Marks older sessions of the same client ID: mosquitto takes them over. */
+/* Marks the older session of the same client ID: mosquitto takes it over. */
 static void ms__mark_takeover(struct mqtt_sess *s)
 {
-    for (struct iotc_conn *o = s->c->ep->conns; o; o = o->next) {
-        if (o == s->c || o->ops != &iotc_mqtt_session_ops || !o->session)
-            continue;
-        struct mqtt_sess *os = o->session;
-        if (os->state != MS_DONE && os->client_id && strcmp(os->client_id, s->client_id) == 0)
-            os->taken_over = true;
-    }
+    struct iotc_strmap *sessions = s->c->ep->sessions;
+    struct mqtt_sess *old = iotc_strmap_get(sessions, s->client_id);
+    if (old && old != s && old->state != MS_DONE)
+        old->taken_over = true;
+    iotc_strmap_put(sessions, s->client_id, s);
 }
 
 static int ms__on_connect(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt)
@@ -734,6 +750,8 @@ static void ms__on_close(struct iotc_conn *c)
                        json_pack("{s:s, s:s, s:b}", "client_id", s->client_id, "reason", reason,
                                  "client_initiated", s->client_initiated));
     }
+    if (s->client_id)
+        iotc_strmap_del_if(c->ep->sessions, s->client_id, s);
     if (s->link)
         iotc_blink_free(s->link);
     json_decref(s->pending_subs);

@@ -1,6 +1,7 @@
 /* `iotconform serve`: load config, start the broker, listen, run the loop. */
 #include "endpoint.h"
 #include "lifecycle.h"
+#include "common/strmap.h"
 #include "common/err.h"
 
 #include <errno.h>
@@ -303,7 +304,8 @@ int iotc_serve_main(int argc, char **argv)
     }
     SSL_CTX_set_app_data(ep.ctx, &ep);
     ep.base = event_base_new();
-    if (!ep.base || iotc_lifecycle_new(&ep, &ep.lifecycle) != IOTC_OK)
+    ep.sessions = iotc_strmap_new();
+    if (!ep.base || !ep.sessions || iotc_lifecycle_new(&ep, &ep.lifecycle) != IOTC_OK)
         goto cleanup;
     sigint = evsignal_new(ep.base, SIGINT, serve__on_signal, &ep);
     sigterm = evsignal_new(ep.base, SIGTERM, serve__on_signal, &ep);
@@ -333,6 +335,7 @@ cleanup:
     iotc_conn_close_all(&ep, "endpoint stopping");
     iotc_listeners_close(&ep);
     iotc_lifecycle_free(ep.lifecycle);
+    iotc_strmap_free(ep.sessions);
     if (ep.broker)
         iotc_broker_stop(ep.broker);
     if (sigint)

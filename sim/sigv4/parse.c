@@ -111,7 +111,7 @@ static int parse__signed_headers(const char *s, size_t n, struct iotc_sigv4_pars
         return IOTC_ERR_MALFORMED;
     }
     return sigv4__signed_headers_valid(out->signed_headers, why, whylen) ? IOTC_OK
-                                                                          : IOTC_ERR_MALFORMED;
+                                                                         : IOTC_ERR_MALFORMED;
 }
 
 static int parse__signature(const char *s, size_t n, struct iotc_sigv4_parsed *out, char *why,
@@ -321,9 +321,8 @@ static int parse__expires(const struct iotc_buf *v, struct iotc_sigv4_parsed *ou
 static int parse__query_form(const struct sigv4__params *ps, struct iotc_sigv4_parsed *out,
                              char *why, size_t whylen)
 {
-    static const char *const names[] = {"X-Amz-Algorithm",     "X-Amz-Credential",
-                                        "X-Amz-Date",          "X-Amz-SignedHeaders",
-                                        "X-Amz-Signature",     "X-Amz-Expires",
+    static const char *const names[] = {"X-Amz-Algorithm",     "X-Amz-Credential", "X-Amz-Date",
+                                        "X-Amz-SignedHeaders", "X-Amz-Signature",  "X-Amz-Expires",
                                         "X-Amz-Security-Token"};
     const struct iotc_buf *v[7];
     int rc;
@@ -336,8 +335,8 @@ static int parse__query_form(const struct sigv4__params *ps, struct iotc_sigv4_p
         }
     }
     if (v[0]->len != strlen(SIGV4__ALGORITHM) || memcmp(v[0]->p, SIGV4__ALGORITHM, v[0]->len)) {
-        sigv4__why(why, whylen, "unsupported algorithm '%.*s'", (int)(v[0]->len > 32 ? 32 : v[0]->len),
-                   (const char *)v[0]->p);
+        sigv4__why(why, whylen, "unsupported algorithm '%.*s'",
+                   (int)(v[0]->len > 32 ? 32 : v[0]->len), (const char *)v[0]->p);
         return IOTC_ERR_MALFORMED;
     }
     if ((rc = parse__credential((const char *)v[1]->p, v[1]->len, out, why, whylen)) ||

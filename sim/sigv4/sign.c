@@ -22,8 +22,7 @@ static int sign__hmac(EVP_MAC_CTX *ctx, const unsigned char *key, size_t keylen,
     OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
                            OSSL_PARAM_construct_end()};
     size_t outlen = 0;
-    if (!EVP_MAC_init(ctx, key, keylen, params) ||
-        !EVP_MAC_update(ctx, data, n) ||
+    if (!EVP_MAC_init(ctx, key, keylen, params) || !EVP_MAC_update(ctx, data, n) ||
         !EVP_MAC_final(ctx, out, &outlen, SIGN__MAC_LEN) || outlen != SIGN__MAC_LEN)
         return IOTC_ERR_CRYPTO;
     return IOTC_OK;
@@ -42,11 +41,16 @@ int iotc_sigv4_string_to_sign(const struct iotc_sigv4_parsed *p,
     const struct {
         const char *s;
         size_t max;
-    } parts[] = {{SIGV4__ALGORITHM "\n", 32},  {p->amz_date, sizeof p->amz_date},
-                 {"\n", 1},                     {p->date, sizeof p->date},
-                 {"/", 1},                      {p->region, sizeof p->region},
-                 {"/", 1},                      {p->service, sizeof p->service},
-                 {"/" SIGV4__TERMINATOR "\n", 32}, {hash, sizeof hash}};
+    } parts[] = {{SIGV4__ALGORITHM "\n", 32},
+                 {p->amz_date, sizeof p->amz_date},
+                 {"\n", 1},
+                 {p->date, sizeof p->date},
+                 {"/", 1},
+                 {p->region, sizeof p->region},
+                 {"/", 1},
+                 {p->service, sizeof p->service},
+                 {"/" SIGV4__TERMINATOR "\n", 32},
+                 {hash, sizeof hash}};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         if ((rc = iotc_buf_append(out, parts[i].s, strnlen(parts[i].s, parts[i].max))))
             return rc;

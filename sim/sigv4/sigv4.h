@@ -80,8 +80,8 @@ int iotc_sigv4_signature(const char *secret_key, const struct iotc_sigv4_parsed 
 struct iotc_sigv4_policy {
     const char *const *services; /* e.g. {"iotdata", "iotdevicegateway"} */
     size_t service_count;
-    const char *region; /* NULL: any region */
-    long skew_s;        /* <= 0: IOTC_SIGV4_DEFAULT_SKEW_S (AWS itself allows 900) */
+    const char *region;            /* NULL: any region */
+    long skew_s;                   /* <= 0: IOTC_SIGV4_DEFAULT_SKEW_S (AWS itself allows 900) */
     bool token_in_canonical_query; /* false for AWS IoT WSS: the token is appended after signing */
     time_t now;                    /* 0 = time(NULL) */
 };

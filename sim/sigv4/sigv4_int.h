@@ -10,10 +10,10 @@
 
 #include <stdarg.h>
 
-#define SIGV4__ALGORITHM   "AWS4-HMAC-SHA256"
-#define SIGV4__TERMINATOR  "aws4_request"
-#define SIGV4__UNSIGNED    "UNSIGNED-PAYLOAD"
-#define SIGV4__HEX_LEN     64
+#define SIGV4__ALGORITHM  "AWS4-HMAC-SHA256"
+#define SIGV4__TERMINATOR "aws4_request"
+#define SIGV4__UNSIGNED   "UNSIGNED-PAYLOAD"
+#define SIGV4__HEX_LEN    64
 
 /* One query parameter, percent-decoded; both buffers keep a NUL after len (a
  * decoded %00 may still sit inside, so callers that want C strings check). */

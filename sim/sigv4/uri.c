@@ -43,8 +43,8 @@ static int uri__normalized(const char *path, size_t len, struct iotc_buf *out)
             i++;
         size_t sn = i - start;
         /* a trailing slash survives; so does the one implied by a final "." or ".." */
-        trailing = i == len ? (uri__is_dot(path + start, sn) || uri__is_dotdot(path + start, sn))
-                            : true;
+        trailing =
+            i == len ? (uri__is_dot(path + start, sn) || uri__is_dotdot(path + start, sn)) : true;
         if (uri__is_dotdot(path + start, sn)) {
             if (n)
                 n--;

@@ -125,15 +125,22 @@ class Page:
             if "method" in m:
                 self.events.append(m)
 
-    def wait_event(self, name, timeout):
+    def wait_event(self, name, timeout, since=None):
+        """Waits for event name, looking at events from index since (default: new ones)."""
         deadline = time.time() + timeout
-        seen = len(self.events)
+        seen = len(self.events) if since is None else since
         while time.time() < deadline:
             for m in self.events[seen:]:
                 if m["method"] == name:
                     return m
             seen = len(self.events)
-            m = json.loads(self.ws.recv())
+            self.ws.sock.settimeout(max(0.05, deadline - time.time()))
+            try:
+                m = json.loads(self.ws.recv())
+            except socket.timeout:
+                break
+            finally:
+                self.ws.sock.settimeout(TIME_LIMIT_S)
             if "method" in m:
                 self.events.append(m)
         raise TimeoutError(f"no {name} within {timeout} s")
@@ -148,9 +155,13 @@ class Page:
         return r["result"].get("value")
 
     def open(self, url, timeout=30):
-        t0 = time.time()
+        # A navigation that only changes the #fragment fires no load event: leave first.
+        mark = len(self.events)
+        self.call("Page.navigate", {"url": "about:blank"})
+        self.wait_event("Page.loadEventFired", timeout, mark)
+        t0, mark = time.time(), len(self.events)
         self.call("Page.navigate", {"url": url})
-        self.wait_event("Page.loadEventFired", timeout)
+        self.wait_event("Page.loadEventFired", timeout, mark)
         return time.time() - t0
 
     def click(self, selector):
@@ -382,7 +393,7 @@ def main():
         ws = WebSocket("127.0.0.1", port, path, timeout=45)
         page = attach_page(ws)
         page.call("Emulation.setDeviceMetricsOverride",
-                  {"width": 1280, "height": 860, "deviceScaleFactor": 1, "mobile": False})
+                  {"width": 1440, "height": 900, "deviceScaleFactor": 1, "mobile": False})
         url = "file://" + html
         page.open(url)
         page.call("Runtime.evaluate", {"expression": "1"})  # flush pending console events
