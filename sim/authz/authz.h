@@ -63,8 +63,8 @@ int iotc_authz_from_http(const struct iotc_http_req *req, struct iotc_authz_cred
 /* Value of the first parameter called key, or NULL. */
 const char *iotc_authz_creds_get(const struct iotc_authz_creds *c, const char *key);
 /* HTTP token: the header named token_key (any case), else the query parameter. */
-const char *iotc_authz_http_token(const struct iotc_http_req *req,
-                                  const struct iotc_authz_creds *c, const char *token_key);
+const char *iotc_authz_http_token(const struct iotc_http_req *req, const struct iotc_authz_creds *c,
+                                  const char *token_key);
 void iotc_authz_creds_free(struct iotc_authz_creds *c);
 
 /* ---- token signature ------------------------------------------------------ */
@@ -93,30 +93,30 @@ struct iotc_authz_request {
     bool signature_verified;
     /* protocols[] and protocolData: only the parts that apply are written. */
     bool tls, http, mqtt;
-    const char *server_name;           /* tls.serverName (SNI), NULL if none was sent */
-    const struct iotc_http_req *req;   /* http.headers + http.queryString */
-    const char *mqtt_username;         /* NULL: omitted */
-    const uint8_t *mqtt_password;      /* sent base64-encoded; NULL: omitted */
+    const char *server_name;         /* tls.serverName (SNI), NULL if none was sent */
+    const struct iotc_http_req *req; /* http.headers + http.queryString */
+    const char *mqtt_username;       /* NULL: omitted */
+    const uint8_t *mqtt_password;    /* sent base64-encoded; NULL: omitted */
     size_t mqtt_password_len;
-    const char *mqtt_client_id;        /* NULL: omitted */
-    const char *connection_id;         /* connectionMetadata.id (a UUID) */
+    const char *mqtt_client_id; /* NULL: omitted */
+    const char *connection_id;  /* connectionMetadata.id (a UUID) */
 };
 
 /*
  * The JSON event sent to the authorizer (compact, malloc'ed), NULL on
- * allocation failure. HTTP header names are the reader's lower-cased ones;
- * repeated headers are joined with ", " (RFC 9110 5.3); queryString is "?" +
- * the raw query, as AWS shows it.
+ * allocation failure or a string that is not UTF-8 (JSON cannot carry it). HTTP header names are
+ * the reader's lower-cased ones; repeated headers are joined with ", " (RFC 9110 5.3); queryString
+ * is "?" + the raw query, as AWS shows it.
  */
 char *iotc_authz_request_json(const struct iotc_authz_request *r);
 
 struct iotc_authz_response {
     bool authenticated;
-    char principal_id[129];   /* "" when absent (only allowed if not authenticated) */
-    char **policies;          /* policy_count JSON texts, as received */
+    char principal_id[129]; /* "" when absent (only allowed if not authenticated) */
+    char **policies;        /* policy_count JSON texts, as received */
     size_t policy_count;
-    int disconnect_after;     /* seconds, 0 when absent */
-    int refresh_after;        /* seconds, 0 when absent */
+    int disconnect_after; /* seconds, 0 when absent */
+    int refresh_after;    /* seconds, 0 when absent */
 };
 
 #define IOTC_AUTHZ_MAX_POLICIES     10

@@ -35,7 +35,7 @@ static const struct {
     {"IoTSecurityPolicy_TLS12_1_2_2022_10", IOTC_POLICY_TLS12_1_2},
 };
 
-const char *iotc_policy_name(enum iotc_tls_policy p)
+const char *iotc_tls_policy_name(enum iotc_tls_policy p)
 {
     for (size_t i = 0; i < sizeof profile__policies / sizeof profile__policies[0]; i++)
         if (profile__policies[i].policy == p)

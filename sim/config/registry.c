@@ -1,5 +1,8 @@
 #include "registry.h"
 #include "common/err.h"
+#include "policy/policy.h"
+
+#include <libgen.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -115,6 +118,88 @@ static int registry__cas(const char *file, json_t *arr, const char *pki, struct 
     return IOTC_OK;
 }
 
+static int registry__policies(const char *file, json_t *arr, struct iotc_registry *r,
+                              struct iotc_cfg_err *err)
+{
+    static const char *const keys[] = {"name", "file", "description", NULL};
+    if (!arr)
+        return IOTC_OK;
+    if (!json_is_array(arr))
+        return iotc_cfg_fail(err, file, "$.policies", "must be an array");
+    r->policies = calloc(json_array_size(arr) + 1, sizeof *r->policies);
+    if (!r->policies)
+        return IOTC_ERR_NOMEM;
+    char *copy = strdup(file);
+    const char *dir = copy ? dirname(copy) : ".";
+    int rc = IOTC_OK;
+    size_t i;
+    json_t *e;
+    json_array_foreach(arr, i, e)
+    {
+        char path[64], full[4096], why[512];
+        snprintf(path, sizeof path, "$.policies[%zu]", i);
+        struct iotc_reg_policy *p = &r->policies[r->policy_count++];
+        if (!json_is_object(e)) {
+            rc = iotc_cfg_fail(err, file, path, "must be an object");
+            break;
+        }
+        if ((rc = iotc_cfg_check_keys(file, path, e, keys, err)) ||
+            (rc = iotc_cfg_string(file, path, e, "name", NULL, &p->name, err)) ||
+            (rc = iotc_cfg_string(file, path, e, "file", NULL, &p->file, err)))
+            break;
+        if (!p->name || !p->file) {
+            rc = iotc_cfg_fail(err, file, path, "name and file are required");
+            break;
+        }
+        /* Policy files are fixtures: relative to the registry file, not the PKI. */
+        snprintf(full, sizeof full, "%s/%s", p->file[0] == '/' ? "" : dir, p->file);
+        if (iotc_policy_load_file(p->file[0] == '/' ? p->file : full, &p->policy, why,
+                                  sizeof why) != IOTC_OK) {
+            rc = iotc_cfg_fail(err, file, path, "file: %s", why);
+            break;
+        }
+        for (size_t j = 0; j + 1 < r->policy_count; j++)
+            if (strcmp(r->policies[j].name, p->name) == 0) {
+                rc = iotc_cfg_fail(err, file, path, "duplicate policy name '%s'", p->name);
+                break;
+            }
+        if (rc)
+            break;
+    }
+    free(copy);
+    return rc;
+}
+
+int iotc_registry_attach(const char *file, const char *path, json_t *names,
+                         const struct iotc_registry *r, struct iotc_reg_policies *out,
+                         struct iotc_cfg_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!names)
+        return IOTC_OK;
+    if (!json_is_array(names))
+        return iotc_cfg_fail(err, file, path, "policies: must be an array of policy names");
+    out->list = calloc(json_array_size(names) + 1, sizeof *out->list);
+    if (!out->list)
+        return IOTC_ERR_NOMEM;
+    size_t i;
+    json_t *v;
+    json_array_foreach(names, i, v)
+    {
+        const char *name = json_string_value(v);
+        struct iotc_policy *found = NULL;
+        for (size_t j = 0; name && j < r->policy_count; j++)
+            if (strcmp(r->policies[j].name, name) == 0)
+                found = r->policies[j].policy;
+        if (!found)
+            return iotc_cfg_fail(err, file, path,
+                                 "policies[%zu]: no policy named '%s' in $.policies", i,
+                                 name ? name : "?");
+        out->list[out->count++] = found;
+    }
+    return IOTC_OK;
+}
+
 static int registry__certs(const char *file, json_t *arr, const char *pki, struct iotc_registry *r,
                            struct iotc_cfg_err *err)
 {
@@ -156,6 +241,9 @@ static int registry__certs(const char *file, json_t *arr, const char *pki, struc
             if (!c->ca)
                 return iotc_cfg_fail(err, file, path, "ca: no registered CA with id '%s'", ca_id);
         }
+        if ((rc = iotc_registry_attach(file, path, json_object_get(e, "policies"), r, &c->policies,
+                                       err)))
+            return rc;
         if (!(c->cert = registry__read_pem(file, path, pki, c->file, err)))
             return IOTC_ERR_CONFIG;
         if (iotc_cert_fingerprint(c->cert, c->sha256, c->id))
@@ -173,7 +261,8 @@ static int registry__certs(const char *file, json_t *arr, const char *pki, struc
 int iotc_registry_load(const char *path, const char *pki_dir, struct iotc_registry *r,
                        struct iotc_cfg_err *err)
 {
-    static const char *const keys[] = {"cas", "certificates", "things", "description", NULL};
+    static const char *const keys[] = {"cas",         "certificates", "things",      "policies",
+                                       "credentials", "authorizers",  "description", NULL};
     memset(r, 0, sizeof *r);
     int rc;
     json_t *root = iotc_cfg_load(path, err);
@@ -186,6 +275,7 @@ int iotc_registry_load(const char *path, const char *pki_dir, struct iotc_regist
         goto cleanup;
     }
     if ((rc = iotc_cfg_check_keys(path, "$", root, keys, err)) ||
+        (rc = registry__policies(path, json_object_get(root, "policies"), r, err)) ||
         (rc = registry__cas(path, json_object_get(root, "cas"), pki_dir, r, err)) ||
         (rc = registry__certs(path, json_object_get(root, "certificates"), pki_dir, r, err)) ||
         (rc = iotc_cfg_strings(path, "$", root, "things", &r->things, &r->thing_count, err)))
@@ -221,7 +311,14 @@ void iotc_registry_free(struct iotc_registry *r)
         free(r->certs[i].thing);
         free(r->certs[i].common_name);
         X509_free(r->certs[i].cert);
+        free(r->certs[i].policies.list);
     }
+    for (size_t i = 0; i < r->policy_count; i++) {
+        free(r->policies[i].name);
+        free(r->policies[i].file);
+        iotc_policy_free(r->policies[i].policy);
+    }
+    free(r->policies);
     free(r->cas);
     free(r->certs);
     free(r->file);

@@ -22,6 +22,21 @@ enum iotc_cert_status {
     IOTC_CERT_PENDING_ACTIVATION,
 };
 
+struct iotc_policy;
+
+/* A named policy document, attached to certificates and credentials by name. */
+struct iotc_reg_policy {
+    char *name;
+    char *file;
+    struct iotc_policy *policy;
+};
+
+/* The attached policies of one principal, ready for iotc_policy_allows(). */
+struct iotc_reg_policies {
+    struct iotc_policy **list;
+    size_t count;
+};
+
 struct iotc_reg_ca {
     char *id;
     char *file;
@@ -38,6 +53,7 @@ struct iotc_reg_cert {
     char *thing;
     char *common_name;
     X509 *cert;
+    struct iotc_reg_policies policies;
 };
 
 struct iotc_registry {
@@ -48,6 +64,8 @@ struct iotc_registry {
     size_t cert_count;
     char **things;
     size_t thing_count;
+    struct iotc_reg_policy *policies;
+    size_t policy_count;
     X509_STORE *ca_store; /* ACTIVE registered CAs */
 };
 
@@ -57,6 +75,10 @@ void iotc_registry_free(struct iotc_registry *r);
 const struct iotc_reg_cert *iotc_registry_find_cert(const struct iotc_registry *r,
                                                     const uint8_t sha256[32]);
 const char *iotc_cert_status_name(enum iotc_cert_status s);
+/* Resolves a JSON array of policy names (may be NULL: none attached) against $.policies. */
+int iotc_registry_attach(const char *file, const char *path, json_t *names,
+                         const struct iotc_registry *r, struct iotc_reg_policies *out,
+                         struct iotc_cfg_err *err);
 /* SHA-256 of the DER encoding; hex is 65 bytes. */
 int iotc_cert_fingerprint(X509 *cert, uint8_t sha256[32], char hex[65]);
 

@@ -312,6 +312,31 @@ void iotc_conn_accept(struct iotc_endpoint *ep, evutil_socket_t fd, struct socka
     evtimer_add(c->timer, &tv);
 }
 
+bool iotc_conn_allowed(struct iotc_conn *c, const char *client_id, enum iotc_action act,
+                       const char *resource, char *why, size_t whylen)
+{
+    const struct iotc_reg_policies *pol = c->policies;
+    const struct iotc_profile *p = &c->ep->profile;
+    char local[160];
+    if (!why) {
+        why = local;
+        whylen = sizeof local;
+    }
+    struct iotc_policy_ctx ctx = {.region = p->region,
+                                  .account = p->account,
+                                  .client_id = client_id,
+                                  .thing_name = c->thing,
+                                  .cert_subject_cn = c->cert ? c->cert->common_name : NULL,
+                                  .cert_id = c->cert ? c->cert->id : NULL};
+    bool ok = iotc_policy_allows(pol ? pol->list : NULL, pol ? pol->count : 0, act, resource, &ctx,
+                                 why, whylen);
+    if (!ok)
+        iotc_conn_emit(c, "policy.deny",
+                       json_pack("{s:s, s:s, s:s?, s:s}", "action", iotc_action_name(act),
+                                 "resource", resource, "client_id", client_id, "reason", why));
+    return ok;
+}
+
 void iotc_conn_close_all(struct iotc_endpoint *ep, const char *reason)
 {
     while (ep->conns) {

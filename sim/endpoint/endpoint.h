@@ -68,6 +68,8 @@ struct iotc_conn {
     /* authentication */
     const struct iotc_reg_cert *cert;
     char principal[160];
+    const struct iotc_reg_policies *policies; /* attached to the principal; NULL = none */
+    const char *thing;                        /* ${iot:Connection.Thing.ThingName} */
     /* session */
     const struct iotc_session_ops *ops;
     void *session;
@@ -119,6 +121,11 @@ void iotc_conn_close(struct iotc_conn *c, const char *by, const char *reason);
 int iotc_conn_write(struct iotc_conn *c, const void *data, size_t len);
 void iotc_conn_emit(struct iotc_conn *c, const char *event, json_t *fields);
 void iotc_conn_close_all(struct iotc_endpoint *ep, const char *reason);
+
+/* Authorization of one action by the principal's policies (default deny). Journals denials. */
+#include "policy/policy.h"
+bool iotc_conn_allowed(struct iotc_conn *c, const char *client_id, enum iotc_action act,
+                       const char *resource, char *why, size_t whylen);
 
 /* sessions */
 extern const struct iotc_session_ops iotc_mqtt_session_ops;

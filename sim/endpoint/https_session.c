@@ -204,6 +204,12 @@ static void hs__publish(struct https_sess *s, const struct iotc_http_req *q)
         hs__respond(s, status, why);
         return;
     }
+    /* HTTPS has no client ID: ${iot:ClientId} stays unresolved, as in AWS IoT. */
+    if (!iotc_conn_allowed(c, NULL, IOTC_ACT_PUBLISH, topic, NULL, 0) ||
+        (retain_flag && !iotc_conn_allowed(c, NULL, IOTC_ACT_RETAIN_PUBLISH, topic, NULL, 0))) {
+        hs__respond(s, 403, "Not authorized: the principal's policies do not allow this publish");
+        return;
+    }
     if (hs__encode_publish(s, topic, &q->body, s->qos, retain_flag) != IOTC_OK) {
         hs__respond(s, 500, "cannot encode publish");
         return;

@@ -22,6 +22,9 @@
 
 enum ms_state { MS_WAIT_CONNECT, MS_WAIT_CONNACK, MS_LIVE, MS_DONE };
 
+/* AWS closes an MQTT 3.1.1 connection it does not authorize without a CONNACK. */
+#define MS_NO_CONNACK 0xFF
+
 struct mqtt_sess {
     struct iotc_conn *c;
     enum ms_state state;
@@ -239,7 +242,8 @@ static void ms__refuse(struct mqtt_sess *s, const char *rule, const char *reason
     if (!s->lc_reason)
         s->lc_reason = ms__rule_reason(rule);
     iotc_buf_reset(&s->out);
-    if (s->state == MS_WAIT_CONNECT && s->version) {
+    if (s->state == MS_WAIT_CONNECT && s->version &&
+        (s->version == MQTT_V5 || v3_connack != MS_NO_CONNACK)) {
         struct mqtt_connack ca = {.session_present = false,
                                   .code = s->version == MQTT_V5 ? v5 : v3_connack};
         if (mqtt_connack_encode(&s->out, s->version, &ca) == IOTC_OK)
@@ -279,7 +283,30 @@ static void ms__on_timer(evutil_socket_t fd, short what, void *arg)
 
 /* ---- broker -> client ---- */
 
-static void ms__subscription_event(struct mqtt_sess *s, const struct mqtt_frame *f,
+/*
+ * iot:Receive: a message the device may not receive is not delivered. A QoS 1
+ * one is acknowledged to the broker on the device's behalf so it is not redelivered.
+ */
+static bool ms__authorize_receive(struct mqtt_sess *s, const struct mqtt_frame *f,
+                                  const uint8_t *pkt)
+{
+    struct mqtt_publish p;
+    if (mqtt_publish_parse(pkt, f->total, s->version, &p) != IOTC_OK)
+        return true;
+    char topic[1024];
+    snprintf(topic, sizeof topic, "%.*s", (int)p.topic.n, (const char *)p.topic.p);
+    if (iotc_conn_allowed(s->c, s->client_id, IOTC_ACT_RECEIVE, topic, NULL, 0))
+        return true;
+    if (p.qos == 1) {
+        struct mqtt_ack a = {.type = MQTT_PUBACK, .packet_id = p.packet_id};
+        iotc_buf_reset(&s->out);
+        if (mqtt_ack_encode(&s->out, s->version, &a) == IOTC_OK)
+            ms__send_broker(s, s->out.p, s->out.len);
+    }
+    return false;
+}
+
+static bool ms__subscription_event(struct mqtt_sess *s, const struct mqtt_frame *f,
                                    const uint8_t *pkt);
 
 static int ms__rewrite_connack(struct mqtt_sess *s, const struct mqtt_connack *in)
@@ -372,38 +399,76 @@ static void ms__broker_packet(void *arg, const struct mqtt_frame *f, const uint8
         ms__finish(s, "endpoint", ms__lifecycle_reason(d.reason));
         return;
     }
-    if (f->type == MQTT_SUBACK || f->type == MQTT_UNSUBACK)
-        ms__subscription_event(s, f, pkt);
+    if (f->type == MQTT_SUBACK || f->type == MQTT_UNSUBACK) {
+        ms__journal(s, "mqtt.out", f, pkt, false);
+        if (!ms__subscription_event(s, f, pkt))
+            ms__send_client(s, pkt, f->total);
+        return;
+    }
+    if (f->type == MQTT_PUBLISH && !ms__authorize_receive(s, f, pkt))
+        return;
     ms__journal(s, "mqtt.out", f, pkt, false);
     ms__send_client(s, pkt, f->total);
 }
 
 /* Subscription lifecycle events follow the broker's answer, as AWS reports granted filters. */
-static void ms__subscription_event(struct mqtt_sess *s, const struct mqtt_frame *f,
+/*
+ * Lifecycle subscription events follow the broker's answer (AWS reports granted
+ * filters). When the policy denied some filters of an MQTT 5 SUBSCRIBE, the broker
+ * only saw the others: splice 0x87 back in at the denied positions and send that
+ * SUBACK instead. Returns true when it sent the (spliced) SUBACK itself.
+ */
+static bool ms__subscription_event(struct mqtt_sess *s, const struct mqtt_frame *f,
                                    const uint8_t *pkt)
 {
-    struct mqtt_suback *sa = malloc(sizeof *sa);
-    if (!sa)
-        return;
-    if (mqtt_suback_parse(pkt, f->total, s->version, sa) == IOTC_OK) {
-        char key[8];
-        snprintf(key, sizeof key, "%u", sa->packet_id);
-        json_t *filters = json_object_get(s->pending_subs, key);
-        if (filters) {
-            json_t *granted = json_array();
-            /* A 3.1.1 UNSUBACK has no codes: every filter of the UNSUBSCRIBE counts. */
-            bool all = f->type == MQTT_UNSUBACK && sa->count == 0;
-            for (size_t i = 0; i < json_array_size(filters); i++)
-                if (all || (i < sa->count && sa->codes[i] < 0x80))
-                    json_array_append(granted, json_array_get(filters, i));
-            if (json_array_size(granted))
-                iotc_lifecycle_subscriptions(s->c->ep->lifecycle, f->type == MQTT_SUBACK,
-                                             s->client_id, s->session_id, s->c->principal, granted);
-            json_decref(granted);
-            json_object_del(s->pending_subs, key);
+    struct mqtt_suback *sa = malloc(sizeof *sa), *full = NULL;
+    bool sent = false;
+    if (!sa || mqtt_suback_parse(pkt, f->total, s->version, sa) != IOTC_OK)
+        goto cleanup;
+    char key[8];
+    snprintf(key, sizeof key, "%u", sa->packet_id);
+    json_t *entry = json_object_get(s->pending_subs, key);
+    if (!entry)
+        goto cleanup;
+    json_t *filters = json_object_get(entry, "filters"), *denied = json_object_get(entry, "denied");
+    json_t *granted = json_array();
+    bool spliced = false;
+    full = malloc(sizeof *full);
+    if (full) {
+        *full = *sa;
+        full->count = 0;
+    }
+    /* A 3.1.1 UNSUBACK has no codes: every filter of the UNSUBSCRIBE counts. */
+    bool all = f->type == MQTT_UNSUBACK && sa->count == 0;
+    for (size_t i = 0, b = 0; i < json_array_size(filters) && i < MQTT_SUB_MAX_FILTERS; i++) {
+        uint8_t code;
+        if (json_is_true(json_array_get(denied, i))) {
+            code = MQTT_RC_NOT_AUTHORIZED;
+            spliced = true;
+        } else {
+            code = b < sa->count ? sa->codes[b++] : 0;
+            if (all || code < 0x80)
+                json_array_append(granted, json_array_get(filters, i));
+        }
+        if (full)
+            full->codes[full->count++] = code;
+    }
+    if (json_array_size(granted))
+        iotc_lifecycle_subscriptions(s->c->ep->lifecycle, f->type == MQTT_SUBACK, s->client_id,
+                                     s->session_id, s->c->principal, granted);
+    json_decref(granted);
+    json_object_del(s->pending_subs, key);
+    if (spliced && full && f->type == MQTT_SUBACK) {
+        iotc_buf_reset(&s->out);
+        if (mqtt_suback_encode(&s->out, s->version, full) == IOTC_OK) {
+            ms__send_client(s, s->out.p, s->out.len);
+            sent = true;
         }
     }
+cleanup:
+    free(full);
     free(sa);
+    return sent;
 }
 
 static void ms__broker_closed(void *arg, const char *reason)
@@ -492,6 +557,16 @@ static int ms__on_connect(struct mqtt_sess *s, const struct mqtt_frame *f, const
                    MQTT3_CONNACK_UNAVAILABLE);
         return 1;
     }
+    if (cn.client_id.n > 0) {
+        char *cid = iotc_span_strdup(cn.client_id), why_pol[160];
+        bool ok = cid && iotc_conn_allowed(c, cid, IOTC_ACT_CONNECT, cid, why_pol, sizeof why_pol);
+        free(cid);
+        if (!ok) {
+            ms__refuse(s, "policy", "iot:Connect not allowed by the principal's policies",
+                       MQTT_RC_NOT_AUTHORIZED, MS_NO_CONNACK);
+            return 1;
+        }
+    }
     if (cn.client_id.n == 0) {
         char id[48];
         snprintf(id, sizeof id, "iotconform-%llu", (unsigned long long)c->id);
@@ -539,6 +614,36 @@ static int ms__on_connect(struct mqtt_sess *s, const struct mqtt_frame *f, const
     return 0;
 }
 
+/*
+ * iot:Publish (and iot:RetainPublish for retained messages). Denied: MQTT 3.1.1 is
+ * disconnected; MQTT 5 QoS 1 gets PUBACK 0x87 and the connection stays; MQTT 5 QoS 0
+ * is dropped (there is nothing to answer with). Returns 0 to forward, 1 when the connection was
+ * closed, 2 when answered here.
+ */
+static int ms__authorize_publish(struct mqtt_sess *s, const struct mqtt_publish *p)
+{
+    char topic[1024];
+    snprintf(topic, sizeof topic, "%.*s", (int)p->topic.n, (const char *)p->topic.p);
+    bool ok = iotc_conn_allowed(s->c, s->client_id, IOTC_ACT_PUBLISH, topic, NULL, 0) &&
+              (!p->retain ||
+               iotc_conn_allowed(s->c, s->client_id, IOTC_ACT_RETAIN_PUBLISH, topic, NULL, 0));
+    if (ok)
+        return 0;
+    if (s->version != MQTT_V5) {
+        ms__refuse(s, "policy", "iot:Publish not allowed by the principal's policies",
+                   MQTT_RC_NOT_AUTHORIZED, 0);
+        return 1;
+    }
+    if (p->qos == 1) {
+        struct mqtt_ack a = {
+            .type = MQTT_PUBACK, .packet_id = p->packet_id, .reason = MQTT_RC_NOT_AUTHORIZED};
+        iotc_buf_reset(&s->out);
+        if (mqtt_ack_encode(&s->out, MQTT_V5, &a) == IOTC_OK)
+            ms__send_client(s, s->out.p, s->out.len);
+    }
+    return 2; /* answered here: not forwarded, the connection stays */
+}
+
 static int ms__check_publish(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt)
 {
     const struct iotc_limits *lim = &s->c->ep->profile.limits;
@@ -565,22 +670,79 @@ static int ms__check_publish(struct mqtt_sess *s, const struct mqtt_frame *f, co
         ms__refuse(s, "payload-size", "payload larger than 128 KB", MQTT_RC_PACKET_TOO_LARGE, 0);
         return 1;
     }
-    return 0;
+    return ms__authorize_publish(s, &p);
 }
 
-static void ms__remember_filters(struct mqtt_sess *s, const struct mqtt_subscribe *sub)
+static void ms__remember_filters(struct mqtt_sess *s, const struct mqtt_subscribe *sub,
+                                 const bool *denied)
 {
     char key[8];
-    json_t *a = json_array();
-    for (size_t i = 0; i < sub->count; i++)
-        json_array_append_new(
-            a, json_stringn((const char *)sub->filters[i].filter.p, sub->filters[i].filter.n));
+    json_t *filters = json_array(), *mask = json_array();
+    for (size_t i = 0; i < sub->count; i++) {
+        json_array_append_new(filters, json_stringn((const char *)sub->filters[i].filter.p,
+                                                    sub->filters[i].filter.n));
+        json_array_append_new(mask, json_boolean(denied && denied[i]));
+    }
     snprintf(key, sizeof key, "%u", sub->packet_id);
     /* Bounded: a client that never gets answers cannot grow this without limit. */
     if (json_object_size(s->pending_subs) < 128)
-        json_object_set_new(s->pending_subs, key, a);
+        json_object_set_new(s->pending_subs, key,
+                            json_pack("{s:o, s:o}", "filters", filters, "denied", mask));
     else
-        json_decref(a);
+        json_decref(filters), json_decref(mask);
+}
+
+/*
+ * iot:Subscribe per filter. MQTT 3.1.1: any denied filter disconnects. MQTT 5: denied
+ * filters get SUBACK 0x87 while allowed ones go to the broker; the broker's SUBACK is
+ * spliced back together with the denials (ms__subscription_event).
+ * Returns 0 to forward, 1 when the connection was closed, 2 when handled here.
+ */
+static int ms__authorize_subscribe(struct mqtt_sess *s, struct mqtt_subscribe *sub)
+{
+    bool denied[MQTT_SUB_MAX_FILTERS] = {false};
+    size_t n_denied = 0;
+    for (size_t i = 0; i < sub->count; i++) {
+        char filter[1024];
+        snprintf(filter, sizeof filter, "%.*s", (int)sub->filters[i].filter.n,
+                 (const char *)sub->filters[i].filter.p);
+        denied[i] = !iotc_conn_allowed(s->c, s->client_id, IOTC_ACT_SUBSCRIBE, filter, NULL, 0);
+        n_denied += denied[i];
+    }
+    ms__remember_filters(s, sub, denied);
+    if (n_denied == 0)
+        return 0;
+    if (s->version != MQTT_V5) {
+        ms__refuse(s, "policy", "iot:Subscribe not allowed by the principal's policies",
+                   MQTT_RC_NOT_AUTHORIZED, 0);
+        return 1;
+    }
+    iotc_buf_reset(&s->out);
+    if (n_denied == sub->count) {
+        struct mqtt_suback sa = {
+            .type = MQTT_SUBACK, .packet_id = sub->packet_id, .count = sub->count};
+        memset(sa.codes, MQTT_RC_NOT_AUTHORIZED, sub->count);
+        char key[8];
+        snprintf(key, sizeof key, "%u", sub->packet_id);
+        json_object_del(s->pending_subs, key);
+        if (mqtt_suback_encode(&s->out, MQTT_V5, &sa) == IOTC_OK)
+            ms__send_client(s, s->out.p, s->out.len);
+        return 2;
+    }
+    struct mqtt_subscribe *allowed = malloc(sizeof *allowed);
+    if (!allowed) {
+        ms__finish(s, "endpoint", "out of memory");
+        return 1;
+    }
+    *allowed = *sub;
+    allowed->count = 0;
+    for (size_t i = 0; i < sub->count; i++)
+        if (!denied[i])
+            allowed->filters[allowed->count++] = sub->filters[i];
+    if (mqtt_subscribe_encode(&s->out, MQTT_V5, allowed) == IOTC_OK)
+        ms__send_broker(s, s->out.p, s->out.len);
+    free(allowed);
+    return 2; /* handled: the rewritten SUBSCRIBE went out */
 }
 
 static int ms__check_subscribe(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt)
@@ -615,8 +777,7 @@ static int ms__check_subscribe(struct mqtt_sess *s, const struct mqtt_frame *f, 
             goto cleanup;
         }
     }
-    stop = 0;
-    ms__remember_filters(s, sub);
+    stop = ms__authorize_subscribe(s, sub);
 cleanup:
     free(sub);
     return stop;
@@ -651,18 +812,26 @@ static int ms__client_packet(void *arg, const struct mqtt_frame *f, const uint8_
         ms__refuse(s, "second-connect", "second CONNECT on a connection", MQTT_RC_PROTOCOL_ERROR,
                    0);
         return 1;
-    case MQTT_PUBLISH:
-        if (ms__check_publish(s, f, pkt))
+    case MQTT_PUBLISH: {
+        int rc = ms__check_publish(s, f, pkt);
+        if (rc == 2)
+            return 0; /* answered without forwarding */
+        if (rc)
             return 1;
         break;
-    case MQTT_SUBSCRIBE:
-        if (ms__check_subscribe(s, f, pkt))
+    }
+    case MQTT_SUBSCRIBE: {
+        int rc = ms__check_subscribe(s, f, pkt);
+        if (rc == 2)
+            return 0; /* answered, or a rewritten SUBSCRIBE went out instead */
+        if (rc)
             return 1;
         break;
+    }
     case MQTT_UNSUBSCRIBE: {
         struct mqtt_subscribe *sub = malloc(sizeof *sub);
         if (sub && mqtt_unsubscribe_parse(pkt, f->total, s->version, sub) == IOTC_OK)
-            ms__remember_filters(s, sub);
+            ms__remember_filters(s, sub, NULL);
         free(sub);
         break;
     }

@@ -79,6 +79,8 @@ int iotc_x509_verify_cb(X509_STORE_CTX *store, void *arg)
         return x509__deny(c, store, X509_V_ERR_CERT_REJECTED, id, why);
     }
     c->cert = rc;
+    c->policies = &rc->policies;
+    c->thing = rc->thing;
     snprintf(c->principal, sizeof c->principal, "%s", rc->id);
     json_t *f = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s}", "method", "x509", "result", "allow",
                           "principal", rc->id, "thing", rc->thing, "ca", rc->ca ? rc->ca->id : NULL,

@@ -166,8 +166,9 @@ static int parse__component(const char *name, size_t nn, const char *v, size_t v
         if (nn == strlen(names[i]) && memcmp(name, names[i], nn) == 0)
             which = i;
     if (which < 0) {
-        sigv4__why(why, whylen, "Authorization has an unknown component '%.*s'",
-                   (int)(nn > 32 ? 32 : nn), name);
+        char q[SIGV4__QUOTE_MAX + 1];
+        sigv4__why(why, whylen, "Authorization has an unknown component '%s'",
+                   sigv4__printable(name, nn, q));
         return IOTC_ERR_MALFORMED;
     }
     if (seen[which]) {
@@ -253,7 +254,8 @@ static int parse__header_form(const struct iotc_sigv4_request *rq, const char *a
         p++;
     size_t alg = strcspn(p, " \t");
     if (alg != strlen(SIGV4__ALGORITHM) || memcmp(p, SIGV4__ALGORITHM, alg) != 0) {
-        sigv4__why(why, whylen, "unsupported algorithm '%.*s'", (int)(alg > 32 ? 32 : alg), p);
+        char q[SIGV4__QUOTE_MAX + 1];
+        sigv4__why(why, whylen, "unsupported algorithm '%s'", sigv4__printable(p, alg, q));
         return IOTC_ERR_MALFORMED;
     }
     if (!parse__ws(p[alg])) {
@@ -335,8 +337,9 @@ static int parse__query_form(const struct sigv4__params *ps, struct iotc_sigv4_p
         }
     }
     if (v[0]->len != strlen(SIGV4__ALGORITHM) || memcmp(v[0]->p, SIGV4__ALGORITHM, v[0]->len)) {
-        sigv4__why(why, whylen, "unsupported algorithm '%.*s'",
-                   (int)(v[0]->len > 32 ? 32 : v[0]->len), (const char *)v[0]->p);
+        char q[SIGV4__QUOTE_MAX + 1];
+        sigv4__why(why, whylen, "unsupported algorithm '%s'",
+                   sigv4__printable((const char *)v[0]->p, v[0]->len, q));
         return IOTC_ERR_MALFORMED;
     }
     if ((rc = parse__credential((const char *)v[1]->p, v[1]->len, out, why, whylen)) ||

@@ -74,5 +74,8 @@ int sigv4__amz_date_parse(const char *s, time_t *t);
 /* ---- why.c ---- */
 void sigv4__why(char *why, size_t whylen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+#define SIGV4__QUOTE_MAX 32
+/* At most SIGV4__QUOTE_MAX bytes of s, anything but plain printable ASCII as '?'. */
+const char *sigv4__printable(const char *s, size_t n, char out[SIGV4__QUOTE_MAX + 1]);
 
 #endif

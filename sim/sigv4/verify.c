@@ -11,6 +11,8 @@
 #include <openssl/crypto.h>
 #include <string.h>
 
+#define VERIFY__MAX_ABS_TIME (1LL << 40)
+
 static bool verify__terminated(const char *s, size_t size)
 {
     return memchr(s, '\0', size) != NULL;
@@ -153,6 +155,9 @@ int iotc_sigv4_verify(const struct iotc_sigv4_request *rq, const struct iotc_sig
 {
     int rc;
     if (!rq || !p || !secret_key || !pol || (pol->service_count && !pol->services))
+        return IOTC_ERR_INVALID;
+    /* keeps the time arithmetic far from overflow (about +-34,000 years) */
+    if ((long long)pol->now > VERIFY__MAX_ABS_TIME || (long long)pol->now < -VERIFY__MAX_ABS_TIME)
         return IOTC_ERR_INVALID;
     /* a hand-built struct must still hold C strings before anything reads them */
     if (!verify__terminated(p->access_key, sizeof p->access_key) ||

@@ -1,4 +1,8 @@
-/* Reasons for refusals: always NUL-terminated, silently truncated to the caller's room. */
+/*
+ * Reasons for refusals: always NUL-terminated, silently truncated to the caller's
+ * room. They reach journals and HTTP error bodies, so request bytes quoted in
+ * them are tamed first.
+ */
 #include "sigv4_int.h"
 
 #include <stdio.h>
@@ -11,4 +15,15 @@ void sigv4__why(char *why, size_t whylen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(why, whylen, fmt, ap);
     va_end(ap);
+}
+
+const char *sigv4__printable(const char *s, size_t n, char out[SIGV4__QUOTE_MAX + 1])
+{
+    size_t k = n < SIGV4__QUOTE_MAX ? n : SIGV4__QUOTE_MAX;
+    for (size_t i = 0; i < k; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[i] = c > 0x20 && c < 0x7F && c != '\'' && c != '"' && c != '\\' ? (char)c : '?';
+    }
+    out[k] = '\0';
+    return out;
 }

@@ -6,4 +6,4 @@ add_test(NAME integration.report_browser
                  ${CMAKE_SOURCE_DIR}/suites/unit/data/report/browser_mixed.json
                  ${CMAKE_BINARY_DIR}/test-report-browser)
 set_tests_properties(integration.report_browser PROPERTIES LABELS "integration;report;browser"
-                     TIMEOUT 120 SKIP_RETURN_CODE 77)
+                     TIMEOUT 90 SKIP_RETURN_CODE 77)

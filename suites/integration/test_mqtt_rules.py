@@ -5,106 +5,12 @@ client ID, topic and payload limits, QoS 2, filters per SUBSCRIBE, nothing befor
 duplicate client ID takeover, MQTT 5 CONNACK properties, broker restart. Each refusal has
 its accepted twin."""
 import json, os, socket, ssl, struct, subprocess, sys, tempfile, time
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import iotclib
+from iotclib import Conn, check, connect, publish, subscribe, pkt, s16, v5_props
 
 BIN, PKI = sys.argv[1], sys.argv[2]
-CA = f"{PKI}/ca-bundle.crt"
-passed = failed = 0
-
-def check(what, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1; print(f"ok   - {what}")
-    else:
-        failed += 1; print(f"FAIL - {what} {detail!r}")
-
-def varint(n):
-    out = b""
-    while True:
-        b = n % 128; n //= 128
-        out += bytes([b | (0x80 if n else 0)])
-        if not n:
-            return out
-
-def s16(b): return struct.pack(">H", len(b)) + b
-def pkt(first, body): return bytes([first]) + varint(len(body)) + body
-
-def connect(cid, v=4, keepalive=60, clean=True):
-    flags = 0x02 if clean else 0
-    body = s16(b"MQTT") + bytes([v, flags]) + struct.pack(">H", keepalive)
-    if v == 5:
-        body += b"\x00"
-    return pkt(0x10, body + s16(cid))
-
-def publish(topic, payload, qos=0, v=4, pid=1):
-    body = s16(topic) + (struct.pack(">H", pid) if qos else b"") + (b"\x00" if v == 5 else b"") + payload
-    return pkt(0x30 | (qos << 1), body)
-
-def subscribe(filters, v=4, pid=1, qos=1):
-    body = struct.pack(">H", pid) + (b"\x00" if v == 5 else b"")
-    for f in filters:
-        body += s16(f) + bytes([qos])
-    return pkt(0x82, body)
-
-class Conn:
-    def __init__(self, port, cert="device-01"):
-        ctx = ssl.create_default_context(cafile=CA)
-        ctx.load_cert_chain(f"{PKI}/{cert}.crt", f"{PKI}/{cert}.key")
-        self.s = ctx.wrap_socket(socket.create_connection(("localhost", port)), server_hostname="localhost")
-        self.s.settimeout(5)
-        self.buf = b""
-    def send(self, b): self.s.sendall(b)
-    def read_packet(self, timeout=5):
-        """Returns (type, flags, body), or None when the server closed the connection."""
-        self.s.settimeout(timeout)
-        try:
-            while True:
-                if len(self.buf) >= 2:
-                    mult, n, i = 1, 0, 1
-                    while i < len(self.buf):
-                        b = self.buf[i]; n += (b & 127) * mult; mult *= 128; i += 1
-                        if not b & 128:
-                            break
-                    else:
-                        i = None
-                    if i and len(self.buf) >= i + n:
-                        p = self.buf[:i + n]; self.buf = self.buf[i + n:]
-                        return (p[0] >> 4, p[0] & 15, p[i:])
-                chunk = self.s.recv(65536)
-                if not chunk:
-                    return None
-                self.buf += chunk
-        except (ConnectionResetError, ssl.SSLError, OSError):
-            return None
-    def closed(self, timeout=5):
-        """True when the server closes the connection (after whatever it sends first)."""
-        while True:
-            p = self.read_packet(timeout)
-            if p is None:
-                return True
-            if p[0] == 14:  # DISCONNECT: keep reading until the close
-                continue
-
-def v5_props(body, off):
-    """Parses an MQTT 5 property block at body[off:], returns dict id->value."""
-    mult, n, i = 1, 0, off
-    while True:
-        b = body[i]; n += (b & 127) * mult; mult *= 128; i += 1
-        if not b & 128:
-            break
-    props, end = {}, i + n
-    while i < end:
-        pid = body[i]; i += 1
-        if pid in (0x24, 0x25, 0x28, 0x29, 0x2A, 0x01, 0x17, 0x19):
-            props[pid] = body[i]; i += 1
-        elif pid in (0x13, 0x21, 0x22, 0x23):
-            props[pid] = struct.unpack(">H", body[i:i+2])[0]; i += 2
-        elif pid in (0x11, 0x02, 0x27, 0x18):
-            props[pid] = struct.unpack(">I", body[i:i+4])[0]; i += 4
-        elif pid in (0x12, 0x1F, 0x03, 0x08, 0x1A, 0x1C, 0x15):
-            ln = struct.unpack(">H", body[i:i+2])[0]; props[pid] = body[i+2:i+2+ln]; i += 2 + ln
-        else:
-            raise ValueError(f"property {pid}")
-    return props
+iotclib.PKI = PKI
 
 tmp = tempfile.mkdtemp(prefix="iotc-rules-")
 profile = json.load(open(os.path.join(os.path.dirname(__file__), "../../fixtures/profiles/default.json")))
@@ -307,5 +213,4 @@ finally:
         serve.wait(10)
     except subprocess.TimeoutExpired:
         serve.kill()
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+iotclib.finish()

@@ -855,6 +855,12 @@ static void test_clock_skew(void)
     pol.skew_s = 0; /* default */
     pol.now = T0 + 301;
     expect_deny(&o, &pol, "date outside the allowed clock skew");
+    /* a clock the arithmetic cannot take is the caller's error, not the request's */
+    char why[WHY];
+    pol.now = (time_t)INT64_MAX;
+    CU_ASSERT_EQUAL(sign_and_verify(&o, &pol, why), IOTC_ERR_INVALID);
+    pol.now = (time_t)INT64_MIN;
+    CU_ASSERT_EQUAL(sign_and_verify(&o, &pol, why), IOTC_ERR_INVALID);
 }
 
 static void test_scope_refusals(void)
@@ -993,6 +999,12 @@ static void test_malformed_authorization(void)
         {A4 CRED ", " CRED ", " SH ", " SIG, "repeats Credential"},
         {A4 CRED ", " SH ", " SIG ", " SIG, "repeats Signature"},
         {A4 CRED ", " SH ", " SIG ", Foo=bar", "unknown component 'Foo'"},
+        /* request bytes quoted in a reason are tamed: they reach journals and HTTP bodies */
+        {A4 CRED ", " SH ", " SIG ", F\x01o\"\\=bar", "unknown component 'F?o?"
+                                                      "?'"},
+        {"AWS4-\x7f\r'x " CRED, "unsupported algorithm 'AWS4-?"
+                                "?"
+                                "?x'"},
         {A4 "credential=AKIDEXAMPLE/20150830/us-east-1/iotdata/aws4_request, " SH ", " SIG,
          "unknown component"},
         {A4 "Credential, " SH ", " SIG, "not name=value"},

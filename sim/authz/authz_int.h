@@ -1,0 +1,17 @@
+/* Internals shared by the files of sim/authz. */
+#ifndef IOTC_AUTHZ_INT_H
+#define IOTC_AUTHZ_INT_H
+
+#include "authz.h"
+
+/* Formats a reason into why (if any room) and returns err. */
+int authz__fail(int err, char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/*
+ * Parses "k=v&k=v" (len bytes) into c->params and picks out the authorizer
+ * name and signature; rules in authz.h (iotc_authz_parse_username).
+ */
+int authz__parse_params(const char *q, size_t len, struct iotc_authz_creds *c, char *why,
+                        size_t whylen);
+
+#endif

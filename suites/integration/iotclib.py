@@ -1,0 +1,178 @@
+"""Shared helpers for the integration tests: raw MQTT packets over real TLS (every byte
+under the test's control), a `serve` child on ephemeral ports, and pass/fail counting."""
+import json, os, socket, ssl, struct, subprocess, sys, tempfile, time
+
+passed = failed = 0
+
+
+def check(what, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+        print(f"ok   - {what}")
+    else:
+        failed += 1
+        print(f"FAIL - {what} {detail!r}")
+
+
+def finish():
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+class Serve:
+    """`iotconform serve --ports 0` with an optional profile override; .ports, .journal."""
+
+    def __init__(self, bin_path, pki, profile_overrides=None, prefix="iotc-it-"):
+        self.tmp = tempfile.mkdtemp(prefix=prefix)
+        here = os.path.dirname(os.path.abspath(__file__))
+        profile = json.load(open(os.path.join(here, "../../fixtures/profiles/default.json")))
+        profile.update(profile_overrides or {})
+        ppath = f"{self.tmp}/profile.json"
+        json.dump(profile, open(ppath, "w"))
+        self.journal = f"{self.tmp}/journal.jsonl"
+        self.proc = subprocess.Popen([bin_path, "serve", "--pki", pki, "--ports", "0", "--profile", ppath,
+                                      "--journal", self.journal, "--run-dir", f"{self.tmp}/run"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("IOTCONFORM_READY "):
+            raise RuntimeError(line + self.proc.stderr.read())
+        self.ports = json.loads(line.split(" ", 1)[1])["ports"]
+
+    def events(self, pred, timeout=3.0):
+        deadline = time.time() + timeout
+        while True:
+            with open(self.journal) as f:
+                hits = [e for e in map(json.loads, f) if pred(e)]
+            if hits or time.time() > deadline:
+                return hits
+            time.sleep(0.02)
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            return self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return -9
+
+
+def varint(n):
+    out = b""
+    while True:
+        b = n % 128; n //= 128
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+
+def s16(b): return struct.pack(">H", len(b)) + b
+def pkt(first, body): return bytes([first]) + varint(len(body)) + body
+
+def connect(cid, v=4, keepalive=60, clean=True):
+    flags = 0x02 if clean else 0
+    body = s16(b"MQTT") + bytes([v, flags]) + struct.pack(">H", keepalive)
+    if v == 5:
+        body += b"\x00"
+    return pkt(0x10, body + s16(cid))
+
+def publish(topic, payload, qos=0, v=4, pid=1):
+    body = s16(topic) + (struct.pack(">H", pid) if qos else b"") + (b"\x00" if v == 5 else b"") + payload
+    return pkt(0x30 | (qos << 1), body)
+
+def subscribe(filters, v=4, pid=1, qos=1):
+    body = struct.pack(">H", pid) + (b"\x00" if v == 5 else b"")
+    for f in filters:
+        body += s16(f) + bytes([qos])
+    return pkt(0x82, body)
+
+class Conn:
+    def __init__(self, port, cert="device-01", pki=None):
+        pki = pki or PKI
+        ctx = ssl.create_default_context(cafile=f"{pki}/ca-bundle.crt")
+        ctx.load_cert_chain(f"{pki}/{cert}.crt", f"{pki}/{cert}.key")
+        self.s = ctx.wrap_socket(socket.create_connection(("localhost", port)), server_hostname="localhost")
+        self.s.settimeout(5)
+        self.buf = b""
+    def send(self, b): self.s.sendall(b)
+    def read_packet(self, timeout=5):
+        """Returns (type, flags, body), or None when the server closed the connection."""
+        self.s.settimeout(timeout)
+        try:
+            while True:
+                if len(self.buf) >= 2:
+                    mult, n, i = 1, 0, 1
+                    while i < len(self.buf):
+                        b = self.buf[i]; n += (b & 127) * mult; mult *= 128; i += 1
+                        if not b & 128:
+                            break
+                    else:
+                        i = None
+                    if i and len(self.buf) >= i + n:
+                        p = self.buf[:i + n]; self.buf = self.buf[i + n:]
+                        return (p[0] >> 4, p[0] & 15, p[i:])
+                chunk = self.s.recv(65536)
+                if not chunk:
+                    return None
+                self.buf += chunk
+        except (ConnectionResetError, ssl.SSLError, OSError):
+            return None
+    def closed(self, timeout=5):
+        """True when the server closes the connection (after whatever it sends first)."""
+        while True:
+            p = self.read_packet(timeout)
+            if p is None:
+                return True
+            if p[0] == 14:  # DISCONNECT: keep reading until the close
+                continue
+
+def v5_props(body, off):
+    """Parses an MQTT 5 property block at body[off:], returns dict id->value."""
+    mult, n, i = 1, 0, off
+    while True:
+        b = body[i]; n += (b & 127) * mult; mult *= 128; i += 1
+        if not b & 128:
+            break
+    props, end = {}, i + n
+    while i < end:
+        pid = body[i]; i += 1
+        if pid in (0x24, 0x25, 0x28, 0x29, 0x2A, 0x01, 0x17, 0x19):
+            props[pid] = body[i]; i += 1
+        elif pid in (0x13, 0x21, 0x22, 0x23):
+            props[pid] = struct.unpack(">H", body[i:i+2])[0]; i += 2
+        elif pid in (0x11, 0x02, 0x27, 0x18):
+            props[pid] = struct.unpack(">I", body[i:i+4])[0]; i += 4
+        elif pid in (0x12, 0x1F, 0x03, 0x08, 0x1A, 0x1C, 0x15):
+            ln = struct.unpack(">H", body[i:i+2])[0]; props[pid] = body[i+2:i+2+ln]; i += 2 + ln
+        else:
+            raise ValueError(f"property {pid}")
+    return props
+
+
+
+PKI = None  # set by the test (iotclib.PKI = sys.argv[2])
+
+
+def connack_code(p):
+    return p[2][1] if p and p[0] == 2 else None
+
+
+def suback_codes(p, v=4):
+    """SUBACK codes (for MQTT 5 the property block is skipped)."""
+    if not p or p[0] != 9:
+        return None
+    body = p[2][2:]
+    if v == 5:
+        n, i, mult = 0, 0, 1
+        while True:
+            b = body[i]; n += (b & 127) * mult; mult *= 128; i += 1
+            if not b & 128:
+                break
+        body = body[i + n:]
+    return list(body)
+
+
+def unsubscribe(filters, v=4, pid=1):
+    body = struct.pack(">H", pid) + (b"\x00" if v == 5 else b"")
+    for f in filters:
+        body += s16(f)
+    return pkt(0xA2, body)
