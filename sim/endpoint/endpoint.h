@@ -13,6 +13,7 @@
 #include "config/profile.h"
 #include "config/registry.h"
 #include "mqtt/mqtt.h"
+#include "scenario.h"
 
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -96,6 +97,9 @@ struct iotc_endpoint {
     bool journal_packets; /* journal every MQTT packet (off for benchmarks) */
     struct iotc_lifecycle *lifecycle;
     struct iotc_strmap *sessions; /* client ID -> live MQTT session (takeover) */
+    struct iotc_scenario scenario;
+    long long connacks_withheld;
+    long long sessions_cut;
     uint32_t next_https_client;
 };
 

@@ -107,6 +107,26 @@ void iotc_lifecycle_free(struct iotc_lifecycle *lc)
     free(lc);
 }
 
+void iotc_system_publish(struct iotc_lifecycle *lc, const char *topic, const void *payload,
+                         size_t len, int qos)
+{
+    if (qos && ++lc->next_pid == 0)
+        lc->next_pid = 1;
+    struct mqtt_publish p = {.qos = (uint8_t)qos,
+                             .topic = iotc_span_str(topic),
+                             .packet_id = qos ? lc->next_pid : 0,
+                             .payload = {payload, len}};
+    iotc_buf_reset(&lc->pkt);
+    if (mqtt_publish_encode(&lc->pkt, MQTT_V311, &p) != IOTC_OK)
+        return;
+    if (lc->ready)
+        iotc_blink_send(lc->link, lc->pkt.p, lc->pkt.len);
+    else if (lc->queue.len + lc->pkt.len <= LC_MAX_QUEUED_BYTES)
+        iotc_buf_append(&lc->queue, lc->pkt.p, lc->pkt.len);
+    else
+        lc->dropped++;
+}
+
 static void lc__publish(struct iotc_lifecycle *lc, const char *kind, const char *client_id,
                         json_t *payload)
 {
@@ -116,21 +136,7 @@ static void lc__publish(struct iotc_lifecycle *lc, const char *kind, const char 
     json_decref(payload);
     if (!text)
         return;
-    if (++lc->next_pid == 0)
-        lc->next_pid = 1;
-    struct mqtt_publish p = {.qos = 1,
-                             .topic = iotc_span_str(topic),
-                             .packet_id = lc->next_pid,
-                             .payload = iotc_span_str(text)};
-    iotc_buf_reset(&lc->pkt);
-    if (mqtt_publish_encode(&lc->pkt, MQTT_V311, &p) == IOTC_OK) {
-        if (lc->ready)
-            iotc_blink_send(lc->link, lc->pkt.p, lc->pkt.len);
-        else if (lc->queue.len + lc->pkt.len <= LC_MAX_QUEUED_BYTES)
-            iotc_buf_append(&lc->queue, lc->pkt.p, lc->pkt.len);
-        else
-            lc->dropped++;
-    }
+    iotc_system_publish(lc, topic, text, strlen(text), 1);
     free(text);
 }
 

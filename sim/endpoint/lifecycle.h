@@ -30,4 +30,8 @@ void iotc_lifecycle_disconnected(struct iotc_lifecycle *lc, const char *client_i
 void iotc_lifecycle_subscriptions(struct iotc_lifecycle *lc, bool subscribed, const char *client_id,
                                   const char *session_id, const char *principal, json_t *topics);
 
+/* Publishes any message through the system connection (scenarios: a message to the device). */
+void iotc_system_publish(struct iotc_lifecycle *lc, const char *topic, const void *payload,
+                         size_t len, int qos);
+
 #endif

@@ -36,6 +36,7 @@ struct mqtt_sess {
     struct event *timer; /* CONNECT deadline, then keep-alive */
     bool taken_over;
     bool ka_armed;
+    bool scenario_sent;
     double last_rx;        /* monotonic ms of the last client packet */
     bool announced;        /* a connected lifecycle event went out */
     const char *lc_reason; /* lifecycle disconnectReason, when known before the close */
@@ -357,6 +358,52 @@ cleanup:
     return rc;
 }
 
+/* Certification scenarios: acknowledgements the endpoint "forgets" to send. */
+static bool ms__scenario_withholds(struct mqtt_sess *s, const struct mqtt_frame *f)
+{
+    const struct iotc_scenario *sc = &s->c->ep->scenario;
+    bool drop = (f->type == MQTT_PUBACK && sc->withhold_puback) ||
+                (f->type == MQTT_SUBACK && sc->withhold_suback) ||
+                (f->type == MQTT_PINGRESP && sc->withhold_pingresp);
+    if (drop)
+        iotc_conn_emit(s->c, "scenario.withheld",
+                       json_pack("{s:s}", "type", mqtt_type_name(f->type)));
+    return drop;
+}
+
+/* After the first SUBACK: send the device the message the scenario asks for. */
+static void ms__scenario_send(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt)
+{
+    const struct iotc_scenario *sc = &s->c->ep->scenario;
+    struct mqtt_suback sa;
+    if (sc->send_bytes < 0 || s->scenario_sent ||
+        mqtt_suback_parse(pkt, f->total, s->version, &sa) != IOTC_OK)
+        return;
+    char topic[512] = "", key[8];
+    if (sc->send_topic) {
+        snprintf(topic, sizeof topic, "%s", sc->send_topic);
+    } else {
+        snprintf(key, sizeof key, "%u", sa.packet_id);
+        json_t *filters = json_object_get(json_object_get(s->pending_subs, key), "filters");
+        const char *flt = json_string_value(json_array_get(filters, 0));
+        if (!flt || strpbrk(flt, "+#"))
+            return;
+        snprintf(topic, sizeof topic, "%s", flt);
+    }
+    s->scenario_sent = true;
+    uint8_t *payload = malloc((size_t)sc->send_bytes + 1);
+    if (!payload)
+        return;
+    for (long long i = 0; i < sc->send_bytes; i++)
+        payload[i] = (uint8_t)('a' + i % 26);
+    iotc_conn_emit(s->c, "scenario.send",
+                   json_pack("{s:s, s:I, s:I}", "topic", topic, "bytes", (json_int_t)sc->send_bytes,
+                             "qos", (json_int_t)sc->send_qos));
+    iotc_system_publish(s->c->ep->lifecycle, topic, payload, (size_t)sc->send_bytes,
+                        (int)sc->send_qos);
+    free(payload);
+}
+
 static void ms__broker_packet(void *arg, const struct mqtt_frame *f, const uint8_t *pkt)
 {
     struct mqtt_sess *s = arg;
@@ -368,11 +415,29 @@ static void ms__broker_packet(void *arg, const struct mqtt_frame *f, const uint8
             ms__finish(s, "broker", "malformed CONNACK from broker");
             return;
         }
+        struct iotc_endpoint *ep = s->c->ep;
+        const struct iotc_scenario *sc = &ep->scenario;
+        if (ca.code == 0 && sc->withhold_connack &&
+            (sc->withhold_connack < 0 || ep->connacks_withheld < sc->withhold_connack)) {
+            ep->connacks_withheld++;
+            iotc_conn_emit(s->c, "scenario.withheld",
+                           json_pack("{s:s, s:I}", "type", "CONNACK", "count",
+                                     (json_int_t)ep->connacks_withheld));
+            s->state = MS_LIVE; /* silent: the device must give up and retry by itself */
+            ms__arm_keepalive(s);
+            return;
+        }
+        if (sc->session_present_zero)
+            ca.session_present = false;
         if (s->version == MQTT_V5) {
             if (ms__rewrite_connack(s, &ca) != IOTC_OK) {
                 ms__finish(s, "endpoint", "cannot build CONNACK");
                 return;
             }
+            ms__send_client(s, s->out.p, s->out.len);
+        } else if (sc->session_present_zero) {
+            iotc_buf_reset(&s->out);
+            mqtt_connack_encode(&s->out, s->version, &ca);
             ms__send_client(s, s->out.p, s->out.len);
         } else {
             ms__send_client(s, pkt, f->total);
@@ -386,6 +451,16 @@ static void ms__broker_packet(void *arg, const struct mqtt_frame *f, const uint8
         s->announced = true;
         iotc_lifecycle_connected(s->c->ep->lifecycle, s->client_id, s->session_id, s->c->principal,
                                  ms__ip(s->c));
+        if (sc->disconnect_after_connack &&
+            (sc->disconnect_after_connack < 0 || ep->sessions_cut < sc->disconnect_after_connack)) {
+            ep->sessions_cut++;
+            iotc_conn_emit(
+                s->c, "scenario.disconnect",
+                json_pack("{s:s, s:I}", "after", "CONNACK", "count", (json_int_t)ep->sessions_cut));
+            s->lc_reason = "SERVER_INITIATED_DISCONNECT";
+            ms__finish(s, "endpoint", "scenario: disconnect right after CONNACK");
+            return;
+        }
         ms__arm_keepalive(s);
         return;
     }
@@ -399,8 +474,12 @@ static void ms__broker_packet(void *arg, const struct mqtt_frame *f, const uint8
         ms__finish(s, "endpoint", ms__lifecycle_reason(d.reason));
         return;
     }
+    if (ms__scenario_withholds(s, f))
+        return;
     if (f->type == MQTT_SUBACK || f->type == MQTT_UNSUBACK) {
         ms__journal(s, "mqtt.out", f, pkt, false);
+        if (f->type == MQTT_SUBACK)
+            ms__scenario_send(s, f, pkt);
         if (!ms__subscription_event(s, f, pkt))
             ms__send_client(s, pkt, f->total);
         return;

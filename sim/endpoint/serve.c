@@ -37,6 +37,7 @@ struct serve_opts {
     const char *ports;
     int port_base;
     const char *ready_file;
+    const char *scenario;
     bool no_packet_journal;
 };
 
@@ -66,6 +67,10 @@ static void serve__usage(FILE *out)
         "  --run-dir DIR         private directory for the broker socket and config\n"
         "                        (default: a new directory under $TMPDIR)\n"
         "  --ready-file FILE     also write the READY JSON to FILE\n"
+        "  --scenario FILE|JSON  certification scenario: withhold_connack N, withhold_puback,\n"
+        "                        withhold_suback, withhold_pingresp, disconnect_after_connack N,\n"
+        "                        session_present_zero, server_cert (server-untrusted|-wrongname|\n"
+        "                        -expired|-large), send_bytes N / send_topic / send_qos\n"
         "  -h, --help            this text\n",
         IOTC_BINARY_DIR);
 }
@@ -161,7 +166,9 @@ static void serve__on_broker_ready(void *arg)
     json_t *ready = json_pack("{s:O, s:s, s:i, s:s, s:s, s:s}", "ports", ports, "journal",
                               st->journal_path, "pid", (int)getpid(), "profile", ep->profile.name,
                               "security_policy", ep->profile.policy_name, "pki", ep->pki_dir);
-    iotc_journal_emit(ep->journal, "endpoint.ready", json_pack("{s:O}", "ports", ports));
+    iotc_journal_emit(ep->journal, "endpoint.ready",
+                      json_pack("{s:O, s:s?}", "ports", ports, "scenario",
+                                st->o->scenario ? ep->scenario.name : NULL));
     char *line = json_dumps(ready, JSON_COMPACT);
     printf("IOTCONFORM_READY %s\n", line);
     fflush(stdout);
@@ -188,6 +195,7 @@ static int serve__parse_args(int argc, char **argv, struct serve_opts *o)
                                              {"port-base", required_argument, NULL, 'B'},
                                              {"ready-file", required_argument, NULL, 'R'},
                                              {"no-packet-journal", no_argument, NULL, 'N'},
+                                             {"scenario", required_argument, NULL, 'S'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     int ch;
@@ -220,6 +228,9 @@ static int serve__parse_args(int argc, char **argv, struct serve_opts *o)
             break;
         case 'N':
             o->no_packet_journal = true;
+            break;
+        case 'S':
+            o->scenario = optarg;
             break;
         case 'h':
             serve__usage(stdout);
@@ -263,6 +274,11 @@ int iotc_serve_main(int argc, char **argv)
     if (serve__parse_ports(o.ports, o.port_base, &ep.profile)) {
         fprintf(stderr, "iotconform serve: --ports: expected 0 or 8883=N,8443=N,443=N\n");
         rc = 2;
+        goto cleanup;
+    }
+    iotc_scenario_defaults(&ep.scenario);
+    if (o.scenario && iotc_scenario_parse(o.scenario, &ep.scenario, &cerr)) {
+        fprintf(stderr, "iotconform serve: %s\n", cerr.msg);
         goto cleanup;
     }
     if (iotc_registry_load(o.registry ? o.registry : registry_default, ep.pki_dir, &ep.registry,
@@ -347,6 +363,7 @@ cleanup:
     SSL_CTX_free(ep.ctx);
     iotc_registry_free(&ep.registry);
     iotc_profile_free(&ep.profile);
+    iotc_scenario_free(&ep.scenario);
     iotc_journal_close(ep.journal);
     if (ep.run_dir && !o.run_dir)
         rmdir(ep.run_dir); /* only if empty: the journal stays for the user */

@@ -79,9 +79,14 @@ int iotc_tls_ctx_new(struct iotc_endpoint *ep, SSL_CTX **out, char *err, size_t 
     if (!SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384:P-521"))
         goto fail;
     /* Both key types, so ECDSA and RSA suites can each be negotiated. */
-    if ((rc = tls__load_pair(ctx, ep->pki_dir, "server-rsa", err, errlen)) ||
-        (rc = tls__load_pair(ctx, ep->pki_dir, "server-ec", err, errlen)))
+    if (ep->scenario.server_cert) {
+        /* Certification scenario: serve only the bad certificate the case asks for. */
+        if ((rc = tls__load_pair(ctx, ep->pki_dir, ep->scenario.server_cert, err, errlen)))
+            goto fail_quiet;
+    } else if ((rc = tls__load_pair(ctx, ep->pki_dir, "server-rsa", err, errlen)) ||
+               (rc = tls__load_pair(ctx, ep->pki_dir, "server-ec", err, errlen))) {
         goto fail_quiet;
+    }
     /* Client CA names are not sent: devices may use certificates registered without a CA. */
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     SSL_CTX_set_cert_verify_callback(ctx, iotc_x509_verify_cb, ep);

@@ -123,7 +123,12 @@ void iotc_ws_free(struct iotc_ws *w);
 int iotc_ws_feed(struct iotc_ws *w, const uint8_t *data, size_t len);
 /* Queues data as one binary message. IOTC_ERR_PROTOCOL once closing. */
 int iotc_ws_send(struct iotc_ws *w, const uint8_t *data, size_t len);
-/* Starts the close handshake (reason <= 123 bytes of UTF-8, may be NULL). */
+/*
+ * Starts the close handshake (reason <= 123 bytes of UTF-8, may be NULL;
+ * 1005, 1006, 1015 and codes outside 1000..4999 are IOTC_ERR_INVALID). The
+ * session then waits for the peer's close: keep a timer of your own for a
+ * peer that never answers.
+ */
 int iotc_ws_close(struct iotc_ws *w, uint16_t code, const char *reason);
 /* Framed bytes ready for the socket; *len == 0 if none. Valid until the next call. */
 void iotc_ws_pending(const struct iotc_ws *w, const uint8_t **data, size_t *len);
