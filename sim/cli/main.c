@@ -9,6 +9,14 @@
 #include "runner/runner.h"
 #define IOTC_HAVE_RUNNER 1
 #endif
+#if __has_include("fleet/fleet.h")
+#include "fleet/fleet.h"
+#define IOTC_HAVE_FLEET 1
+#endif
+#if __has_include("certify/certify.h")
+#include "certify/certify.h"
+#define IOTC_HAVE_CERTIFY 1
+#endif
 #if __has_include("report.h")
 #include "report.h"
 #define IOTC_HAVE_REPORT 1
@@ -28,6 +36,8 @@ static void cli__usage(FILE *out)
             "commands:\n"
             "  serve     run the emulated endpoint (TLS front door + mosquitto)\n"
             "  run       run the conformance case tables against the emulated endpoint\n"
+            "  fleet     run a simulated fleet of devices against an endpoint\n"
+            "  certify   certify a device or SDK against the emulated endpoint\n"
             "  report    render JSON, JUnit, Markdown and HTML from results.json files\n"
             "  version   print versions of the tool and the libraries it uses\n",
             IOTC_VERSION);
@@ -45,6 +55,14 @@ int main(int argc, char **argv)
 #ifdef IOTC_HAVE_RUNNER
     if (strcmp(cmd, "run") == 0)
         return iotc_runner_main(argc - 1, argv + 1);
+#endif
+#ifdef IOTC_HAVE_FLEET
+    if (strcmp(cmd, "fleet") == 0)
+        return iotc_fleet_main(argc - 1, argv + 1);
+#endif
+#ifdef IOTC_HAVE_CERTIFY
+    if (strcmp(cmd, "certify") == 0)
+        return iotc_certify_main(argc - 1, argv + 1);
 #endif
 #ifdef IOTC_HAVE_REPORT
     if (strcmp(cmd, "report") == 0)
