@@ -9,13 +9,12 @@
 #include "runner/runner.h"
 #define IOTC_HAVE_RUNNER 1
 #endif
-#if __has_include("fleet/fleet.h")
+/* IOTC_HAVE_FLEET / IOTC_HAVE_CERTIFY come from CMake when those parts are built. */
+#ifdef IOTC_HAVE_FLEET
 #include "fleet/fleet.h"
-#define IOTC_HAVE_FLEET 1
 #endif
-#if __has_include("certify/certify.h")
+#ifdef IOTC_HAVE_CERTIFY
 #include "certify/certify.h"
-#define IOTC_HAVE_CERTIFY 1
 #endif
 #if __has_include("report.h")
 #include "report.h"
