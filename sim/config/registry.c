@@ -258,6 +258,12 @@ static int registry__certs(const char *file, json_t *arr, const char *pki, struc
     return IOTC_OK;
 }
 
+int iotc_registry__credentials(const char *file, json_t *arr, struct iotc_registry *r,
+                               struct iotc_cfg_err *err);
+int iotc_registry__authorizers(const char *file, json_t *arr, const char *pki,
+                               struct iotc_registry *r, struct iotc_cfg_err *err);
+void iotc_registry__free_auth(struct iotc_registry *r);
+
 int iotc_registry_load(const char *path, const char *pki_dir, struct iotc_registry *r,
                        struct iotc_cfg_err *err)
 {
@@ -278,7 +284,10 @@ int iotc_registry_load(const char *path, const char *pki_dir, struct iotc_regist
         (rc = registry__policies(path, json_object_get(root, "policies"), r, err)) ||
         (rc = registry__cas(path, json_object_get(root, "cas"), pki_dir, r, err)) ||
         (rc = registry__certs(path, json_object_get(root, "certificates"), pki_dir, r, err)) ||
-        (rc = iotc_cfg_strings(path, "$", root, "things", &r->things, &r->thing_count, err)))
+        (rc = iotc_cfg_strings(path, "$", root, "things", &r->things, &r->thing_count, err)) ||
+        (rc = iotc_registry__credentials(path, json_object_get(root, "credentials"), r, err)) ||
+        (rc = iotc_registry__authorizers(path, json_object_get(root, "authorizers"), pki_dir, r,
+                                         err)))
         goto cleanup;
     for (size_t i = 0; i < r->cert_count; i++) {
         const char *t = r->certs[i].thing;
@@ -319,6 +328,7 @@ void iotc_registry_free(struct iotc_registry *r)
         iotc_policy_free(r->policies[i].policy);
     }
     free(r->policies);
+    iotc_registry__free_auth(r);
     free(r->cas);
     free(r->certs);
     free(r->file);

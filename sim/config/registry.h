@@ -56,6 +56,26 @@ struct iotc_reg_cert {
     struct iotc_reg_policies policies;
 };
 
+/* SigV4 credentials (an IAM user's or an STS session's). */
+struct iotc_reg_credential {
+    char *access_key_id;
+    char *secret_access_key;
+    char *session_token; /* NULL: long-term credentials, no token expected */
+    struct iotc_reg_policies policies;
+};
+
+/* A custom authorizer: a program that answers the AWS authorizer event. */
+struct iotc_reg_authorizer {
+    char *name;
+    char **argv; /* NULL-terminated; argv[0] resolved against the registry's directory */
+    char *token_key_name;
+    bool signing_enabled;
+    EVP_PKEY *public_key; /* when signing is enabled */
+    bool is_default;
+    bool active;
+    int timeout_ms;
+};
+
 struct iotc_registry {
     char *file;
     struct iotc_reg_ca *cas;
@@ -66,6 +86,10 @@ struct iotc_registry {
     size_t thing_count;
     struct iotc_reg_policy *policies;
     size_t policy_count;
+    struct iotc_reg_credential *credentials;
+    size_t credential_count;
+    struct iotc_reg_authorizer *authorizers;
+    size_t authorizer_count;
     X509_STORE *ca_store; /* ACTIVE registered CAs */
 };
 
@@ -75,6 +99,11 @@ void iotc_registry_free(struct iotc_registry *r);
 const struct iotc_reg_cert *iotc_registry_find_cert(const struct iotc_registry *r,
                                                     const uint8_t sha256[32]);
 const char *iotc_cert_status_name(enum iotc_cert_status s);
+const struct iotc_reg_credential *iotc_registry_find_credential(const struct iotc_registry *r,
+                                                                const char *access_key_id);
+/* By name, or the default authorizer when name is NULL. */
+const struct iotc_reg_authorizer *iotc_registry_find_authorizer(const struct iotc_registry *r,
+                                                                const char *name);
 /* Resolves a JSON array of policy names (may be NULL: none attached) against $.policies. */
 int iotc_registry_attach(const char *file, const char *path, json_t *names,
                          const struct iotc_registry *r, struct iotc_reg_policies *out,

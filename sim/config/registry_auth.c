@@ -1,0 +1,211 @@
+/* Registry entries for the non-X.509 rows: SigV4 credentials and custom authorizers. */
+#include "registry.h"
+#include "authz/authz.h"
+#include "common/err.h"
+
+#include <libgen.h>
+#include <unistd.h>
+#include <stdlib.h>
+#include <string.h>
+
+int iotc_registry__credentials(const char *file, json_t *arr, struct iotc_registry *r,
+                               struct iotc_cfg_err *err);
+int iotc_registry__authorizers(const char *file, json_t *arr, const char *pki,
+                               struct iotc_registry *r, struct iotc_cfg_err *err);
+void iotc_registry__free_auth(struct iotc_registry *r);
+
+int iotc_registry__credentials(const char *file, json_t *arr, struct iotc_registry *r,
+                               struct iotc_cfg_err *err)
+{
+    static const char *const keys[] = {"access_key_id", "secret_access_key", "session_token",
+                                       "policies", "description", NULL};
+    if (!arr)
+        return IOTC_OK;
+    if (!json_is_array(arr))
+        return iotc_cfg_fail(err, file, "$.credentials", "must be an array");
+    r->credentials = calloc(json_array_size(arr) + 1, sizeof *r->credentials);
+    if (!r->credentials)
+        return IOTC_ERR_NOMEM;
+    size_t i;
+    json_t *e;
+    json_array_foreach(arr, i, e)
+    {
+        char path[64];
+        snprintf(path, sizeof path, "$.credentials[%zu]", i);
+        struct iotc_reg_credential *c = &r->credentials[r->credential_count++];
+        int rc;
+        if (!json_is_object(e))
+            return iotc_cfg_fail(err, file, path, "must be an object");
+        if ((rc = iotc_cfg_check_keys(file, path, e, keys, err)) ||
+            (rc = iotc_cfg_string(file, path, e, "access_key_id", NULL, &c->access_key_id, err)) ||
+            (rc = iotc_cfg_string(file, path, e, "secret_access_key", NULL, &c->secret_access_key,
+                                  err)) ||
+            (rc = iotc_cfg_string(file, path, e, "session_token", NULL, &c->session_token, err)) ||
+            (rc = iotc_registry_attach(file, path, json_object_get(e, "policies"), r, &c->policies,
+                                       err)))
+            return rc;
+        if (!c->access_key_id || !c->secret_access_key)
+            return iotc_cfg_fail(err, file, path, "access_key_id and secret_access_key are required");
+        for (size_t j = 0; j + 1 < r->credential_count; j++)
+            if (strcmp(r->credentials[j].access_key_id, c->access_key_id) == 0)
+                return iotc_cfg_fail(err, file, path, "duplicate access_key_id");
+    }
+    return IOTC_OK;
+}
+
+static int registry__argv(const char *file, const char *path, json_t *v, const char *dir,
+                          struct iotc_reg_authorizer *a, struct iotc_cfg_err *err)
+{
+    if (!json_is_array(v) || json_array_size(v) == 0)
+        return iotc_cfg_fail(err, file, path, "program: must be a non-empty array (argv)");
+    a->argv = calloc(json_array_size(v) + 1, sizeof *a->argv);
+    if (!a->argv)
+        return IOTC_ERR_NOMEM;
+    size_t i;
+    json_t *s;
+    json_array_foreach(v, i, s)
+    {
+        const char *text = json_string_value(s);
+        if (!text || !*text)
+            return iotc_cfg_fail(err, file, path, "program[%zu]: must be a non-empty string", i);
+        char buf[4096];
+        /* The program is a fixture: relative to the registry file, like policy files. */
+        if (i == 0 && text[0] != '/')
+            snprintf(buf, sizeof buf, "%s/%s", dir, text);
+        else
+            snprintf(buf, sizeof buf, "%s", text);
+        a->argv[i] = strdup(buf);
+    }
+    if (access(a->argv[0], X_OK) != 0)
+        return iotc_cfg_fail(err, file, path, "program: '%s' is not an executable file",
+                             a->argv[0]);
+    return IOTC_OK;
+}
+
+int iotc_registry__authorizers(const char *file, json_t *arr, const char *pki,
+                               struct iotc_registry *r, struct iotc_cfg_err *err)
+{
+    static const char *const keys[] = {"name",    "program",    "token_key_name", "signing",
+                                       "public_key", "default", "status",
+                                       "timeout_ms", "description", NULL};
+    if (!arr)
+        return IOTC_OK;
+    if (!json_is_array(arr))
+        return iotc_cfg_fail(err, file, "$.authorizers", "must be an array");
+    r->authorizers = calloc(json_array_size(arr) + 1, sizeof *r->authorizers);
+    if (!r->authorizers)
+        return IOTC_ERR_NOMEM;
+    char *copy = strdup(file);
+    const char *dir = copy ? dirname(copy) : ".";
+    int rc = IOTC_OK, defaults = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(arr, i, e)
+    {
+        char path[64];
+        char *status = NULL, *key = NULL;
+        snprintf(path, sizeof path, "$.authorizers[%zu]", i);
+        struct iotc_reg_authorizer *a = &r->authorizers[r->authorizer_count++];
+        if (!json_is_object(e)) {
+            rc = iotc_cfg_fail(err, file, path, "must be an object");
+            break;
+        }
+        if ((rc = iotc_cfg_check_keys(file, path, e, keys, err)) ||
+            (rc = iotc_cfg_string(file, path, e, "name", NULL, &a->name, err)) ||
+            (rc = iotc_cfg_string(file, path, e, "token_key_name", "token", &a->token_key_name,
+                                  err)) ||
+            (rc = iotc_cfg_string(file, path, e, "status", "ACTIVE", &status, err)) ||
+            (rc = iotc_cfg_string(file, path, e, "public_key", NULL, &key, err)) ||
+            (rc = registry__argv(file, path, json_object_get(e, "program"), dir, a, err)))
+            goto next;
+        if (!a->name) {
+            rc = iotc_cfg_fail(err, file, path, "name is required");
+            goto next;
+        }
+        json_t *sig = json_object_get(e, "signing"), *def = json_object_get(e, "default"),
+               *tmo = json_object_get(e, "timeout_ms");
+        if ((sig && !json_is_boolean(sig)) || (def && !json_is_boolean(def))) {
+            rc = iotc_cfg_fail(err, file, path, "signing and default must be true or false");
+            goto next;
+        }
+        a->signing_enabled = !sig || json_is_true(sig);
+        a->is_default = def && json_is_true(def);
+        defaults += a->is_default;
+        a->timeout_ms = IOTC_AUTHZ_DEFAULT_TIMEOUT_MS;
+        if (tmo && (!json_is_integer(tmo) || json_integer_value(tmo) < 10 ||
+                    json_integer_value(tmo) > 60000)) {
+            rc = iotc_cfg_fail(err, file, path, "timeout_ms: must be an integer in 10..60000");
+            goto next;
+        } else if (tmo) {
+            a->timeout_ms = (int)json_integer_value(tmo);
+        }
+        if (strcmp(status, "ACTIVE") != 0 && strcmp(status, "INACTIVE") != 0) {
+            rc = iotc_cfg_fail(err, file, path, "status: must be ACTIVE or INACTIVE");
+            goto next;
+        }
+        a->active = strcmp(status, "ACTIVE") == 0;
+        if (a->signing_enabled) {
+            char full[4096], why[256];
+            if (!key) {
+                rc = iotc_cfg_fail(err, file, path, "public_key is required when signing is on");
+                goto next;
+            }
+            snprintf(full, sizeof full, "%s/%s", key[0] == '/' ? "" : pki, key);
+            if (iotc_authz_load_pubkey_file(key[0] == '/' ? key : full, &a->public_key, why,
+                                            sizeof why) != IOTC_OK) {
+                rc = iotc_cfg_fail(err, file, path, "public_key: %s", why);
+                goto next;
+            }
+        }
+    next:
+        free(status);
+        free(key);
+        if (rc)
+            break;
+    }
+    if (!rc && defaults > 1)
+        rc = iotc_cfg_fail(err, file, "$.authorizers", "more than one default authorizer");
+    free(copy);
+    return rc;
+}
+
+void iotc_registry__free_auth(struct iotc_registry *r)
+{
+    for (size_t i = 0; i < r->credential_count; i++) {
+        free(r->credentials[i].access_key_id);
+        free(r->credentials[i].secret_access_key);
+        free(r->credentials[i].session_token);
+        free(r->credentials[i].policies.list);
+    }
+    free(r->credentials);
+    for (size_t i = 0; i < r->authorizer_count; i++) {
+        struct iotc_reg_authorizer *a = &r->authorizers[i];
+        free(a->name);
+        free(a->token_key_name);
+        for (size_t j = 0; a->argv && a->argv[j]; j++)
+            free(a->argv[j]);
+        free(a->argv);
+        EVP_PKEY_free(a->public_key);
+    }
+    free(r->authorizers);
+}
+
+const struct iotc_reg_credential *iotc_registry_find_credential(const struct iotc_registry *r,
+                                                                const char *access_key_id)
+{
+    for (size_t i = 0; access_key_id && i < r->credential_count; i++)
+        if (strcmp(r->credentials[i].access_key_id, access_key_id) == 0)
+            return &r->credentials[i];
+    return NULL;
+}
+
+const struct iotc_reg_authorizer *iotc_registry_find_authorizer(const struct iotc_registry *r,
+                                                                const char *name)
+{
+    for (size_t i = 0; i < r->authorizer_count; i++) {
+        const struct iotc_reg_authorizer *a = &r->authorizers[i];
+        if (name ? strcmp(a->name, name) == 0 : a->is_default)
+            return a;
+    }
+    return NULL;
+}
