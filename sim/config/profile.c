@@ -24,6 +24,9 @@ static const struct iotc_cfg_int profile__limits[] = {
     LIMIT(connect_timeout_ms, 10, 600000, 10000),
     LIMIT(http_idle_timeout_ms, 10, 3600000, 60000),
     LIMIT(max_connections, 1, 1000000, 100000),
+    LIMIT(max_duration_x509_s, 0, 31536000, 1209600),
+    LIMIT(max_duration_sigv4_s, 0, 31536000, 86400),
+    LIMIT(sigv4_skew_s, 1, 86400, 900),
 };
 
 static const struct {

@@ -29,6 +29,9 @@ struct iotc_limits {
     long long connect_timeout_ms; /* TLS up, no CONNECT yet */
     long long http_idle_timeout_ms;
     long long max_connections;
+    long long max_duration_x509_s;  /* seed 002: 1-2 weeks, not guaranteed */
+    long long max_duration_sigv4_s; /* seed 002: WebSocket with SigV4, up to 24 hours */
+    long long sigv4_skew_s;         /* accepted clock skew of X-Amz-Date */
 };
 
 struct iotc_profile {

@@ -18,7 +18,7 @@ int iotc_registry__credentials(const char *file, json_t *arr, struct iotc_regist
                                struct iotc_cfg_err *err)
 {
     static const char *const keys[] = {"access_key_id", "secret_access_key", "session_token",
-                                       "policies", "description", NULL};
+                                       "policies",      "description",       NULL};
     if (!arr)
         return IOTC_OK;
     if (!json_is_array(arr))
@@ -45,7 +45,8 @@ int iotc_registry__credentials(const char *file, json_t *arr, struct iotc_regist
                                        err)))
             return rc;
         if (!c->access_key_id || !c->secret_access_key)
-            return iotc_cfg_fail(err, file, path, "access_key_id and secret_access_key are required");
+            return iotc_cfg_fail(err, file, path,
+                                 "access_key_id and secret_access_key are required");
         for (size_t j = 0; j + 1 < r->credential_count; j++)
             if (strcmp(r->credentials[j].access_key_id, c->access_key_id) == 0)
                 return iotc_cfg_fail(err, file, path, "duplicate access_key_id");
@@ -85,9 +86,9 @@ static int registry__argv(const char *file, const char *path, json_t *v, const c
 int iotc_registry__authorizers(const char *file, json_t *arr, const char *pki,
                                struct iotc_registry *r, struct iotc_cfg_err *err)
 {
-    static const char *const keys[] = {"name",    "program",    "token_key_name", "signing",
-                                       "public_key", "default", "status",
-                                       "timeout_ms", "description", NULL};
+    static const char *const keys[] = {"name",        "program", "token_key_name", "signing",
+                                       "public_key",  "default", "status",         "timeout_ms",
+                                       "description", NULL};
     if (!arr)
         return IOTC_OK;
     if (!json_is_array(arr))

@@ -42,10 +42,9 @@ static void blink__after_cb(struct iotc_blink *l)
         blink__start_linger(l);
 }
 
-int iotc_read_packets(struct bufferevent *bev, size_t max_packet, iotc_packet_fn fn, void *arg,
+int iotc_read_packets(struct evbuffer *in, size_t max_packet, iotc_packet_fn fn, void *arg,
                       uint64_t *bytes_in)
 {
-    struct evbuffer *in = bufferevent_get_input(bev);
     for (;;) {
         size_t avail = evbuffer_get_length(in);
         if (avail == 0)
@@ -94,7 +93,8 @@ static void blink__on_read(struct bufferevent *bev, void *arg)
     struct iotc_blink *l = arg;
     l->in_cb++;
     /* The broker is trusted, but a packet past MQTT's own bound means a broken stream. */
-    int rc = iotc_read_packets(bev, MQTT_MAX_REMAINING + 5, blink__packet, l, NULL);
+    int rc = iotc_read_packets(bufferevent_get_input(bev), MQTT_MAX_REMAINING + 5, blink__packet, l,
+                               NULL);
     if (rc != IOTC_OK && !l->free_pending)
         blink__die(l, "malformed packet from broker");
     if (--l->in_cb == 0)

@@ -4,6 +4,7 @@
 
 #include "mqtt/mqtt.h"
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
@@ -32,12 +33,13 @@ void iotc_blink_free(struct iotc_blink *l);
 void iotc_blink_linger(struct iotc_blink *l, const void *final, size_t len);
 
 /*
- * Reads whole MQTT packets from a bufferevent input: calls fn for each, stops when
+ * Reads whole MQTT packets from an input buffer (TLS, broker socket, or bytes unwrapped
+ * from WebSocket messages): calls fn for each, stops when
  * fn returns non-zero or input is short. Returns IOTC_OK, or the framing error
  * (IOTC_ERR_MALFORMED / IOTC_ERR_TOO_LARGE) for the first bad packet.
  */
 typedef int (*iotc_packet_fn)(void *arg, const struct mqtt_frame *f, const uint8_t *pkt);
-int iotc_read_packets(struct bufferevent *bev, size_t max_packet, iotc_packet_fn fn, void *arg,
+int iotc_read_packets(struct evbuffer *in, size_t max_packet, iotc_packet_fn fn, void *arg,
                       uint64_t *bytes_in);
 
 #endif

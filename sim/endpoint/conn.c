@@ -1,5 +1,6 @@
 /* A TLS connection from accept to close: handshake, routing to a session, journal. */
 #include "endpoint.h"
+#include "auth.h"
 #include "common/err.h"
 
 #include <arpa/inet.h>
@@ -44,6 +45,14 @@ static void conn__free(struct iotc_conn *c)
     struct iotc_endpoint *ep = c->ep;
     if (c->ops && c->ops->on_close)
         c->ops->on_close(c);
+    iotc_auth_custom_cancel(c);
+    if (c->ttl_timer)
+        event_free(c->ttl_timer);
+    if (c->ws_in)
+        evbuffer_free(c->ws_in);
+    for (size_t i = 0; i < c->own_policies.count; i++)
+        iotc_policy_free(c->own_policies.list[i]);
+    free(c->own_policies.list);
     if (c->timer)
         event_free(c->timer);
     if (c->free_ev)
@@ -102,6 +111,9 @@ void iotc_conn_close(struct iotc_conn *c, const char *by, const char *reason)
     }
     if (c->timer)
         event_del(c->timer);
+    if (c->ttl_timer)
+        event_del(c->ttl_timer);
+    iotc_auth_custom_cancel(c);
     /* Let a final CONNACK, DISCONNECT or HTTP response reach the client first. */
     if (c->bev && c->handshake_done && evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
         bufferevent_disable(c->bev, EV_READ);
@@ -168,6 +180,10 @@ static void conn__handshake_done(struct iotc_conn *c)
     json_object_set_new(f, "client_cert", json_boolean(c->cert != NULL));
     iotc_conn_emit(c, "tls.handshake", f);
 
+    /* Seed 002: X.509 connections last "1-2 weeks, not guaranteed": the profile's limit. */
+    if (c->cert)
+        iotc_auth_arm_duration(c, (double)c->ep->profile.limits.max_duration_x509_s,
+                               "SERVER_INITIATED_DISCONNECT");
     switch (c->mode) {
     case IOTC_MODE_MQTT_X509:
     case IOTC_MODE_MQTT_CUSTOM:

@@ -33,6 +33,7 @@ enum iotc_conn_mode {
 };
 
 struct iotc_endpoint;
+struct iotc_auth_pending;
 #define IOTC_MAX_BIND 4
 struct iotc_conn;
 
@@ -43,6 +44,8 @@ struct iotc_session_ops {
     void (*on_read)(struct iotc_conn *c);
     void (*on_close)(struct iotc_conn *c); /* release session state; conn is going away */
     void (*on_drain)(struct iotc_conn *c); /* output fell to the low watermark; may be NULL */
+    /* The connection-duration limit fired: end the session with this lifecycle reason. */
+    void (*on_expire)(struct iotc_conn *c, const char *reason);
 };
 
 struct iotc_conn {
@@ -71,6 +74,14 @@ struct iotc_conn {
     char principal[160];
     const struct iotc_reg_policies *policies; /* attached to the principal; NULL = none */
     const char *thing;                        /* ${iot:Connection.Thing.ThingName} */
+    const char *auth_method;                  /* "x509", "sigv4", "custom" */
+    struct iotc_reg_policies own_policies;    /* compiled authorizer policy documents */
+    struct iotc_auth_pending *auth_pending;   /* a custom authorizer is running */
+    struct event *ttl_timer;                  /* connection-duration limit */
+    /* Bytes unwrapped from WebSocket messages. Owned by the connection, not the session,
+     * because a session may end while a packet in this buffer is still being read. */
+    struct evbuffer *ws_in;
+    const char *ttl_reason; /* lifecycle reason when it fires */
     /* session */
     const struct iotc_session_ops *ops;
     void *session;
@@ -100,6 +111,7 @@ struct iotc_endpoint {
     struct iotc_scenario scenario;
     long long connacks_withheld;
     long long sessions_cut;
+    json_t *authz_cache; /* "authorizer\ntoken" -> {"expires": ms, "response": text} */
     uint32_t next_https_client;
 };
 
@@ -135,6 +147,8 @@ bool iotc_conn_allowed(struct iotc_conn *c, const char *client_id, enum iotc_act
 extern const struct iotc_session_ops iotc_mqtt_session_ops;
 extern const struct iotc_session_ops iotc_https_session_ops;
 extern const struct iotc_session_ops iotc_door_session_ops;
+/* Turns an upgraded WebSocket connection into an MQTT session (the door calls it after 101). */
+int iotc_mqtt_session_start_wss(struct iotc_conn *c);
 
 /* mqtt_rules.c: AWS IoT MQTT limits (reference section 3); NULL when fine, else why not */
 const char *iotc_rule_client_id(const struct iotc_limits *l, struct iotc_span id);

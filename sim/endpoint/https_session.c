@@ -10,6 +10,8 @@
 #include "common/err.h"
 #include "common/stamp.h"
 #include "http/http.h"
+#include "auth.h"
+#include "ws/ws.h"
 
 #include <event2/buffer.h>
 #include <stdio.h>
@@ -39,6 +41,7 @@ struct https_sess {
 };
 
 static void hs__process(struct https_sess *s);
+static void hs__publish(struct https_sess *s, const struct iotc_http_req *q);
 
 static void hs__arm(struct https_sess *s, long long ms)
 {
@@ -229,32 +232,127 @@ static void hs__publish(struct https_sess *s, const struct iotc_http_req *q)
     }
 }
 
-static void hs__request(struct https_sess *s, const struct iotc_http_req *q)
+/*
+ * A WebSocket upgrade that authenticated: answer 101 and hand the connection to an
+ * MQTT session that reads through the WebSocket layer. Frees this session.
+ */
+static void hs__upgrade(struct https_sess *s, const struct iotc_http_req *q)
 {
-    s->busy = true;
-    s->keep_alive = q->keep_alive;
-    if (s->door) {
-        iotc_conn_emit(s->c, "http.request",
-                       json_pack("{s:s, s:s?}", "method", q->method, "path", q->path));
-        s->keep_alive = false;
-        hs__respond(s, 403,
-                    "SigV4 and custom authentication are not available on this endpoint; use "
-                    "X.509 on 8443, or on 443 with ALPN x-amzn-http-ca / x-amzn-mqtt-ca");
+    struct iotc_conn *c = s->c;
+    int status = 0;
+    char why[200];
+    iotc_buf_reset(&s->out);
+    if (iotc_ws_accept(q, &s->out, &status, why, sizeof why) != IOTC_OK) {
+        iotc_conn_emit(c, "http.response",
+                       json_pack("{s:i, s:s}", "status", status, "message", why));
+        iotc_conn_write(c, s->out.p, s->out.len);
+        iotc_conn_close(c, "endpoint", "WebSocket upgrade refused");
         return;
+    }
+    iotc_conn_write(c, s->out.p, s->out.len);
+    iotc_conn_emit(c, "ws.upgrade",
+                   json_pack("{s:s, s:s}", "auth", c->auth_method, "principal", c->principal));
+    c->ops->on_close(c); /* this HTTPS session is done; s is gone */
+    if (iotc_mqtt_session_start_wss(c) != IOTC_OK) {
+        iotc_conn_close(c, "endpoint", "cannot start the MQTT session");
+        return;
+    }
+    if (evbuffer_get_length(bufferevent_get_input(c->bev)))
+        c->ops->on_read(c);
+}
+
+/* Routing after authentication. Returns true when the session was replaced (WSS). */
+static bool hs__route(struct https_sess *s, const struct iotc_http_req *q)
+{
+    bool wss = strcmp(q->method, "GET") == 0 && q->path && strcmp(q->path, "/mqtt") == 0;
+    if (wss && s->door) {
+        hs__upgrade(s, q);
+        return true;
     }
     if (strcmp(q->method, "POST") != 0) {
         iotc_conn_emit(s->c, "http.request",
                        json_pack("{s:s, s:s?}", "method", q->method, "path", q->path));
         hs__respond(s, 405, "HTTPS is publish-only: use POST /topics/<topic>");
-        return;
+        return false;
     }
     if (!q->path || strncmp(q->path, "/topics/", 8) != 0) {
         iotc_conn_emit(s->c, "http.request",
                        json_pack("{s:s, s:s?}", "method", q->method, "path", q->path));
         hs__respond(s, 404, "unknown path: use POST /topics/<url-encoded topic>?qos=0|1");
-        return;
+        return false;
     }
     hs__publish(s, q);
+    return false;
+}
+
+static void hs__custom_done(struct iotc_conn *c, bool allowed, const char *why)
+{
+    struct https_sess *s = c->session;
+    if (!s || c->closing)
+        return;
+    const struct iotc_http_req *q = iotc_http_reader_request(s->rd);
+    if (!allowed) {
+        s->keep_alive = false;
+        hs__respond(s, 403, why ? why : "custom authorizer denied the request");
+        return;
+    }
+    if (!hs__route(s, q) && !c->closing && c->session == s && !s->busy)
+        hs__process(s);
+}
+
+/*
+ * The 443 door authenticates every request: SigV4 (Authorization header, or the
+ * presigned query of a WSS upgrade) or a custom authorizer. Returns true when the
+ * session was replaced or the answer is pending (the caller must not touch s).
+ */
+static bool hs__door_request(struct https_sess *s, const struct iotc_http_req *q)
+{
+    struct iotc_conn *c = s->c;
+    bool wss = strcmp(q->method, "GET") == 0 && q->path && strcmp(q->path, "/mqtt") == 0;
+    char why[320];
+    iotc_conn_emit(
+        c, "http.request",
+        json_pack("{s:s, s:s?, s:b}", "method", q->method, "path", q->path, "websocket", wss));
+    int rc = iotc_auth_sigv4(c, q, wss, why, sizeof why);
+    if (rc == IOTC_OK)
+        return hs__route(s, q);
+    if (rc != IOTC_ERR_NOT_FOUND) {
+        s->keep_alive = false;
+        hs__respond(s, 403, why);
+        return false;
+    }
+    if (!iotc_auth_custom_wanted(c, q)) {
+        s->keep_alive = false;
+        hs__respond(s, 403,
+                    "no credentials: sign the request with SigV4 or use a custom "
+                    "authorizer");
+        return false;
+    }
+    struct iotc_auth_input in = {.http = q};
+    if (iotc_auth_custom_start(c, &in, hs__custom_done, why, sizeof why) != IOTC_OK) {
+        s->keep_alive = false;
+        hs__respond(s, 403, why);
+        return false;
+    }
+    return true; /* hs__custom_done continues */
+}
+
+/* Returns true when the caller must stop (session replaced or answer pending). */
+static bool hs__request(struct https_sess *s, const struct iotc_http_req *q)
+{
+    s->busy = true;
+    s->keep_alive = q->keep_alive;
+    if (s->door)
+        return hs__door_request(s, q);
+    if (strcmp(q->method, "GET") == 0 && q->path && strcmp(q->path, "/mqtt") == 0) {
+        iotc_conn_emit(s->c, "http.request",
+                       json_pack("{s:s, s:s?}", "method", q->method, "path", q->path));
+        hs__respond(s, 405,
+                    "MQTT over WebSocket is served on 443 without ALPN (SigV4 or "
+                    "custom authentication), not on X.509 HTTPS ports");
+        return false;
+    }
+    return hs__route(s, q);
 }
 
 /* curl sends "Expect: 100-continue" for bodies over 1 KiB and otherwise stalls a second. */
@@ -264,7 +362,7 @@ static void hs__maybe_continue(struct https_sess *s)
     if (s->continued || !q || !q->head_complete)
         return;
     const char *expect = iotc_http_header_get(q, "expect");
-    if (expect && strcasecmp(expect, "100-continue") == 0 && !s->door) {
+    if (expect && strcasecmp(expect, "100-continue") == 0) {
         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
         iotc_conn_write(s->c, cont, sizeof cont - 1);
         s->continued = true;
@@ -297,7 +395,8 @@ static void hs__process(struct https_sess *s)
             hs__respond(s, 400, why);
             return;
         }
-        hs__request(s, iotc_http_reader_request(s->rd));
+        if (hs__request(s, iotc_http_reader_request(s->rd)))
+            return; /* replaced by a WSS session, or waiting for an authorizer */
     }
 }
 

@@ -6,6 +6,8 @@
  */
 #include "broker_link.h"
 #include "lifecycle.h"
+#include "auth.h"
+#include "ws/ws.h"
 #include "http/http.h"
 #include "endpoint.h"
 #include "common/err.h"
@@ -20,7 +22,7 @@
 #define MS_HIGH_WATER (1u << 20) /* pause the other side above this much queued output */
 #define MS_LOW_WATER  (256u << 10)
 
-enum ms_state { MS_WAIT_CONNECT, MS_WAIT_CONNACK, MS_LIVE, MS_DONE };
+enum ms_state { MS_WAIT_CONNECT, MS_AUTHORIZING, MS_WAIT_CONNACK, MS_LIVE, MS_DONE };
 
 /* AWS closes an MQTT 3.1.1 connection it does not authorize without a CONNACK. */
 #define MS_NO_CONNACK 0xFF
@@ -37,12 +39,16 @@ struct mqtt_sess {
     bool taken_over;
     bool ka_armed;
     bool scenario_sent;
+    bool ws_closed;
     double last_rx;        /* monotonic ms of the last client packet */
     bool announced;        /* a connected lifecycle event went out */
     const char *lc_reason; /* lifecycle disconnectReason, when known before the close */
     bool client_initiated;
     char session_id[37];
-    json_t *pending_subs; /* packet id -> filters, until the broker's SUBACK/UNSUBACK */
+    json_t *pending_subs;        /* packet id -> filters, until the broker's SUBACK/UNSUBACK */
+    struct iotc_buf connect_pkt; /* the CONNECT, kept while a custom authorizer runs */
+    struct iotc_ws *ws;          /* MQTT over WebSocket: framing between TLS and MQTT */
+    struct evbuffer *ws_in;      /* = c->ws_in: MQTT bytes unwrapped from WebSocket messages */
     struct iotc_buf out;
 };
 
@@ -206,9 +212,28 @@ static void ms__journal(struct mqtt_sess *s, const char *event, const struct mqt
     iotc_conn_emit(c, event, o);
 }
 
+/* Hands what the WebSocket layer framed (messages, pongs, close) to TLS. */
+static void ms__ws_flush(struct mqtt_sess *s)
+{
+    const uint8_t *d;
+    size_t n;
+    for (;;) {
+        iotc_ws_pending(s->ws, &d, &n);
+        if (n == 0)
+            break;
+        iotc_conn_write(s->c, d, n);
+        iotc_ws_consume(s->ws, n);
+    }
+}
+
 static void ms__send_client(struct mqtt_sess *s, const void *data, size_t len)
 {
-    iotc_conn_write(s->c, data, len);
+    if (s->ws) {
+        iotc_ws_send(s->ws, data, len);
+        ms__ws_flush(s);
+    } else {
+        iotc_conn_write(s->c, data, len);
+    }
     if (s->link && evbuffer_get_length(bufferevent_get_output(s->c->bev)) > MS_HIGH_WATER)
         bufferevent_disable(iotc_blink_bev(s->link), EV_READ);
 }
@@ -243,13 +268,13 @@ static void ms__refuse(struct mqtt_sess *s, const char *rule, const char *reason
     if (!s->lc_reason)
         s->lc_reason = ms__rule_reason(rule);
     iotc_buf_reset(&s->out);
-    if (s->state == MS_WAIT_CONNECT && s->version &&
+    if ((s->state == MS_WAIT_CONNECT || s->state == MS_AUTHORIZING) && s->version &&
         (s->version == MQTT_V5 || v3_connack != MS_NO_CONNACK)) {
         struct mqtt_connack ca = {.session_present = false,
                                   .code = s->version == MQTT_V5 ? v5 : v3_connack};
         if (mqtt_connack_encode(&s->out, s->version, &ca) == IOTC_OK)
             ms__send_client(s, s->out.p, s->out.len);
-    } else if (s->version == MQTT_V5 && s->state != MS_WAIT_CONNECT) {
+    } else if (s->version == MQTT_V5 && s->state != MS_WAIT_CONNECT && s->state != MS_AUTHORIZING) {
         struct mqtt_disconnect d = {.reason = v5};
         if (mqtt_disconnect_encode(&s->out, MQTT_V5, &d) == IOTC_OK)
             ms__send_client(s, s->out.p, s->out.len);
@@ -267,6 +292,8 @@ static void ms__on_timer(evutil_socket_t fd, short what, void *arg)
         ms__finish(s, "endpoint", "no CONNECT in time");
         return;
     }
+    if (s->state == MS_AUTHORIZING)
+        return; /* the authorizer's own timeout answers */
     if (s->state == MS_WAIT_CONNACK) {
         ms__refuse(s, "broker-timeout", "broker did not answer CONNECT", MQTT_RC_SERVER_UNAVAILABLE,
                    MQTT3_CONNACK_UNAVAILABLE);
@@ -587,6 +614,12 @@ static void ms__mark_takeover(struct mqtt_sess *s)
     iotc_strmap_put(sessions, s->client_id, s);
 }
 
+static void ms__custom_auth_done(struct iotc_conn *c, bool allowed, const char *why);
+
+static int ms__connect_authorized(struct mqtt_sess *s, const struct mqtt_connect *cn);
+static int ms__start_custom_auth(struct mqtt_sess *s, const struct mqtt_connect *cn,
+                                 const uint8_t *pkt, size_t len);
+
 static int ms__on_connect(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt)
 {
     struct iotc_conn *c = s->c;
@@ -618,12 +651,6 @@ static int ms__on_connect(struct mqtt_sess *s, const struct mqtt_frame *f, const
                    MQTT_RC_UNSUPPORTED_VERSION, MQTT3_CONNACK_BAD_VERSION);
         return 1;
     }
-    if (c->mode == IOTC_MODE_MQTT_CUSTOM || !c->principal[0]) {
-        ms__refuse(s, "authentication",
-                   "custom authentication is not configured on this endpoint (no authorizer)",
-                   MQTT_RC_NOT_AUTHORIZED, MQTT3_CONNACK_NOT_AUTHORIZED);
-        return 1;
-    }
     const char *why = iotc_rule_client_id(lim, cn.client_id);
     if (why) {
         ms__refuse(s, "client-id", why, MQTT_RC_CLIENT_ID_NOT_VALID, MQTT3_CONNACK_ID_REJECTED);
@@ -636,6 +663,23 @@ static int ms__on_connect(struct mqtt_sess *s, const struct mqtt_frame *f, const
                    MQTT3_CONNACK_UNAVAILABLE);
         return 1;
     }
+    if (!c->principal[0]) {
+        if (c->mode != IOTC_MODE_MQTT_CUSTOM) {
+            ms__refuse(s, "authentication", "no authenticated principal", MQTT_RC_NOT_AUTHORIZED,
+                       MQTT3_CONNACK_NOT_AUTHORIZED);
+            return 1;
+        }
+        return ms__start_custom_auth(s, &cn, pkt, f->total);
+    }
+    return ms__connect_authorized(s, &cn);
+}
+
+/* The device is authenticated: authorize iot:Connect and open its broker session. */
+static int ms__connect_authorized(struct mqtt_sess *s, const struct mqtt_connect *cnp)
+{
+    struct iotc_conn *c = s->c;
+    const struct iotc_limits *lim = &c->ep->profile.limits;
+    struct mqtt_connect cn = *cnp;
     if (cn.client_id.n > 0) {
         char *cid = iotc_span_strdup(cn.client_id), why_pol[160];
         bool ok = cid && iotc_conn_allowed(c, cid, IOTC_ACT_CONNECT, cid, why_pol, sizeof why_pol);
@@ -691,6 +735,55 @@ static int ms__on_connect(struct mqtt_sess *s, const struct mqtt_frame *f, const
     ms__send_broker(s, s->out.p, s->out.len);
     ms__arm(s, (double)lim->connect_timeout_ms);
     return 0;
+}
+
+/*
+ * MQTT with ALPN "mqtt" on 443: the username carries the authorizer's name, token and
+ * signature. The authorizer runs as a child process, so the CONNECT is kept and
+ * finished when it answers; anything the device sends meanwhile breaks the
+ * "nothing before CONNACK" rule.
+ */
+static int ms__start_custom_auth(struct mqtt_sess *s, const struct mqtt_connect *cn,
+                                 const uint8_t *pkt, size_t len)
+{
+    char why[256], *user = cn->has_username ? iotc_span_strdup(cn->username) : NULL;
+    char *cid = iotc_span_strdup(cn->client_id);
+    struct iotc_auth_input in = {.mqtt_username = user,
+                                 .mqtt_password = cn->password.p,
+                                 .mqtt_password_len = cn->password.n,
+                                 .has_password = cn->has_password,
+                                 .mqtt_client_id = cid};
+    iotc_buf_reset(&s->connect_pkt);
+    int rc = iotc_buf_append(&s->connect_pkt, pkt, len);
+    if (rc == IOTC_OK)
+        rc = iotc_auth_custom_start(s->c, &in, ms__custom_auth_done, why, sizeof why);
+    free(user);
+    free(cid);
+    if (rc != IOTC_OK) {
+        ms__refuse(s, "authentication", why, MQTT_RC_NOT_AUTHORIZED, MQTT3_CONNACK_NOT_AUTHORIZED);
+        return 1;
+    }
+    s->state = MS_AUTHORIZING;
+    return 0;
+}
+
+static void ms__custom_auth_done(struct iotc_conn *c, bool allowed, const char *why)
+{
+    struct mqtt_sess *s = c->session;
+    if (!s || s->state != MS_AUTHORIZING)
+        return;
+    s->state = MS_WAIT_CONNECT; /* refusals below still answer with a CONNACK */
+    if (!allowed) {
+        ms__refuse(s, "authentication", why, MQTT_RC_NOT_AUTHORIZED, MQTT3_CONNACK_NOT_AUTHORIZED);
+        return;
+    }
+    struct mqtt_connect cn;
+    if (mqtt_connect_parse(s->connect_pkt.p, s->connect_pkt.len, &cn) != IOTC_OK) {
+        ms__finish(s, "endpoint", "lost the CONNECT");
+        return;
+    }
+    /* The username held the authorizer's credentials: the broker never sees them. */
+    ms__connect_authorized(s, &cn);
 }
 
 /*
@@ -878,7 +971,7 @@ static int ms__client_packet(void *arg, const struct mqtt_frame *f, const uint8_
         }
         return ms__on_connect(s, f, pkt);
     }
-    if (s->state == MS_WAIT_CONNACK) {
+    if (s->state == MS_WAIT_CONNACK || s->state == MS_AUTHORIZING) {
         ms__journal(s, "mqtt.in", f, pkt, true);
         ms__refuse(s, "wait-connack", "packet sent before CONNACK", MQTT_RC_PROTOCOL_ERROR, 0);
         return 1;
@@ -943,15 +1036,54 @@ static int ms__client_packet(void *arg, const struct mqtt_frame *f, const uint8_
     return 0;
 }
 
-static void ms__on_read(struct iotc_conn *c)
+static void ms__process(struct mqtt_sess *s, struct evbuffer *in)
 {
-    struct mqtt_sess *s = c->session;
-    int rc = iotc_read_packets(c->bev, ms__max_packet(c), ms__client_packet, s, &c->bytes_in);
+    struct iotc_conn *c = s->c;
+    int rc =
+        iotc_read_packets(in, ms__max_packet(c), ms__client_packet, s, s->ws ? NULL : &c->bytes_in);
     if (rc == IOTC_ERR_TOO_LARGE)
         ms__refuse(s, "packet-size", "packet larger than the endpoint accepts",
                    MQTT_RC_PACKET_TOO_LARGE, 0);
     else if (rc != IOTC_OK)
         ms__refuse(s, "malformed", "malformed MQTT packet framing", MQTT_RC_MALFORMED, 0);
+}
+
+static void ms__ws_data(void *arg, const uint8_t *data, size_t len)
+{
+    struct mqtt_sess *s = arg;
+    evbuffer_add(s->ws_in, data, len);
+}
+
+static void ms__ws_closed(void *arg, uint16_t code, const char *reason)
+{
+    struct mqtt_sess *s = arg;
+    iotc_conn_emit(s->c, "ws.close", json_pack("{s:i, s:s}", "code", code, "reason", reason));
+    s->ws_closed = true;
+}
+
+static void ms__on_read(struct iotc_conn *c)
+{
+    struct mqtt_sess *s = c->session;
+    if (!s->ws) {
+        ms__process(s, bufferevent_get_input(c->bev));
+        return;
+    }
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    size_t n = evbuffer_get_length(in);
+    if (n) {
+        c->bytes_in += n;
+        int rc = iotc_ws_feed(s->ws, evbuffer_pullup(in, -1), n);
+        evbuffer_drain(in, n);
+        ms__ws_flush(s);
+        if (rc != IOTC_OK || s->ws_closed) {
+            if (!s->lc_reason)
+                s->lc_reason = s->ws_closed ? "CLIENT_INITIATED_DISCONNECT" : "CLIENT_ERROR";
+            ms__finish(s, "client", s->ws_closed ? "WebSocket closed" : "WebSocket protocol error");
+            return;
+        }
+    }
+    if (evbuffer_get_length(s->ws_in))
+        ms__process(s, s->ws_in);
 }
 
 static void ms__on_drain(struct iotc_conn *c)
@@ -1003,11 +1135,41 @@ static void ms__on_close(struct iotc_conn *c)
     if (s->link)
         iotc_blink_free(s->link);
     json_decref(s->pending_subs);
+    iotc_buf_free(&s->connect_pkt);
+    if (s->ws) {
+        iotc_ws_close(s->ws, 1000, "closing");
+        ms__ws_flush(s);
+        iotc_ws_free(s->ws);
+    }
     event_free(s->timer);
     iotc_buf_free(&s->out);
     free(s->client_id);
     free(s);
     c->session = NULL;
+}
+
+/* Connection-duration limit: MQTT 5 learns why (0xA0 Maximum connect time). */
+static void ms__on_expire(struct iotc_conn *c, const char *reason)
+{
+    struct mqtt_sess *s = c->session;
+    if (!s || s->state == MS_DONE)
+        return;
+    s->lc_reason = reason;
+    ms__refuse(s, "duration-limit", reason, MQTT_RC_MAX_CONNECT_TIME, 0);
+}
+
+int iotc_mqtt_session_start_wss(struct iotc_conn *c)
+{
+    c->ops = &iotc_mqtt_session_ops;
+    if (ms__start(c) != IOTC_OK)
+        return IOTC_ERR_NOMEM;
+    struct mqtt_sess *s = c->session;
+    struct iotc_ws_cbs cbs = {ms__ws_data, ms__ws_closed, s};
+    s->ws = iotc_ws_new(&cbs, (size_t)c->ep->profile.limits.max_payload_bytes + 65536 + 1024);
+    s->ws_in = c->ws_in = evbuffer_new();
+    if (!s->ws || !s->ws_in)
+        return IOTC_ERR_NOMEM;
+    return IOTC_OK;
 }
 
 const struct iotc_session_ops iotc_mqtt_session_ops = {
@@ -1016,4 +1178,5 @@ const struct iotc_session_ops iotc_mqtt_session_ops = {
     .on_read = ms__on_read,
     .on_close = ms__on_close,
     .on_drain = ms__on_drain,
+    .on_expire = ms__on_expire,
 };

@@ -321,6 +321,7 @@ int iotc_serve_main(int argc, char **argv)
     SSL_CTX_set_app_data(ep.ctx, &ep);
     ep.base = event_base_new();
     ep.sessions = iotc_strmap_new();
+    ep.authz_cache = json_object();
     if (!ep.base || !ep.sessions || iotc_lifecycle_new(&ep, &ep.lifecycle) != IOTC_OK)
         goto cleanup;
     sigint = evsignal_new(ep.base, SIGINT, serve__on_signal, &ep);
@@ -352,6 +353,7 @@ cleanup:
     iotc_listeners_close(&ep);
     iotc_lifecycle_free(ep.lifecycle);
     iotc_strmap_free(ep.sessions);
+    json_decref(ep.authz_cache);
     if (ep.broker)
         iotc_broker_stop(ep.broker);
     if (sigint)

@@ -81,6 +81,7 @@ int iotc_x509_verify_cb(X509_STORE_CTX *store, void *arg)
     c->cert = rc;
     c->policies = &rc->policies;
     c->thing = rc->thing;
+    c->auth_method = "x509";
     snprintf(c->principal, sizeof c->principal, "%s", rc->id);
     json_t *f = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s}", "method", "x509", "result", "allow",
                           "principal", rc->id, "thing", rc->thing, "ca", rc->ca ? rc->ca->id : NULL,

@@ -142,6 +142,16 @@ int iotc_serve_start(iotc_serve *s, const char *bin, const char *pki_dir, const 
                      const char *profile_path, const char *work_dir, int timeout_ms, char *err,
                      size_t errlen)
 {
+    return iotc_serve_start_ex(s, bin, pki_dir, profile, profile_path, work_dir, timeout_ms, NULL,
+                               err, errlen);
+}
+
+#define SERVE__MAX_EXTRA 8
+
+int iotc_serve_start_ex(iotc_serve *s, const char *bin, const char *pki_dir, const char *profile,
+                        const char *profile_path, const char *work_dir, int timeout_ms,
+                        const char *const *extra, char *err, size_t errlen)
+{
     int pfd[2];
     char run_dir[1024], journal[1024];
     pid_t parent = getpid();
@@ -157,9 +167,19 @@ int iotc_serve_start(iotc_serve *s, const char *bin, const char *pki_dir, const 
     snprintf(s->stderr_log, sizeof(s->stderr_log), "%s/serve-%s.stderr.log", work_dir, profile);
     snprintf(s->journal, sizeof(s->journal), "%s", journal);
 
-    char *argv[] = {(char *)bin,          "serve",   "--pki", (char *)pki_dir, "--profile",
-                    (char *)profile_path, "--ports", "0",     "--journal",     journal,
-                    "--run-dir",          run_dir,   NULL};
+    char *argv[14 + SERVE__MAX_EXTRA] = {
+        (char *)bin,          "serve",   "--pki", (char *)pki_dir, "--profile",
+        (char *)profile_path, "--ports", "0",     "--journal",     journal,
+        "--run-dir",          run_dir,   NULL};
+    /* getopt keeps the last --ports, so an extra one overrides the default. */
+    for (size_t i = 0; extra && extra[i]; i++) {
+        if (i >= SERVE__MAX_EXTRA) {
+            snprintf(err, errlen, "too many extra serve arguments");
+            return IOTC_ERR_INVALID;
+        }
+        argv[12 + i] = (char *)extra[i];
+        argv[13 + i] = NULL;
+    }
     if (pipe2(pfd, O_CLOEXEC) != 0) {
         snprintf(err, errlen, "pipe: %s", strerror(errno));
         return IOTC_ERR_IO;

@@ -23,6 +23,13 @@ int iotc_serve_start(iotc_serve *s, const char *bin, const char *pki_dir, const 
                      const char *profile_path, const char *work_dir, int timeout_ms, char *err,
                      size_t errlen);
 
+/* Same, with extra serve arguments (NULL-terminated, may be NULL) appended, e.g.
+ * {"--scenario", json, NULL} for certification or {"--ports", "8883=N,...", NULL},
+ * which then replaces the default `--ports 0`. Used by `iotconform certify`. */
+int iotc_serve_start_ex(iotc_serve *s, const char *bin, const char *pki_dir, const char *profile,
+                        const char *profile_path, const char *work_dir, int timeout_ms,
+                        const char *const *extra, char *err, size_t errlen);
+
 /* 1 while the child runs. */
 int iotc_serve_alive(iotc_serve *s);
 

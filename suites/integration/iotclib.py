@@ -49,12 +49,16 @@ class Serve:
             time.sleep(0.02)
 
     def stop(self):
+        """Stops serve; an abnormal exit prints its stderr so a crash explains itself."""
         self.proc.terminate()
         try:
-            return self.proc.wait(10)
+            rc = self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            return -9
+            rc = -9
+        if rc != 0:
+            print("serve stderr (tail):\n" + self.proc.stderr.read()[-4000:])
+        return rc
 
 
 def varint(n):

@@ -1,0 +1,347 @@
+#define _GNU_SOURCE /* asprintf */
+#include "auth.h"
+#include "common/err.h"
+#include "sigv4/sigv4.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct iotc_auth_pending {
+    struct iotc_conn *c;
+    const struct iotc_reg_authorizer *authz;
+    char *cache_key;
+    struct iotc_authz_job *job;
+    struct event *later; /* cached answers are delivered from the loop, like program answers */
+    char *cached_response;
+    iotc_auth_done_fn done;
+};
+
+static void auth__journal(struct iotc_conn *c, const char *method, bool allow,
+                          const char *principal, const char *why)
+{
+    iotc_conn_emit(c, "auth",
+                   json_pack("{s:s, s:s, s:s?, s:s?}", "method", method, "result",
+                             allow ? "allow" : "deny", "principal", principal, "reason", why));
+}
+
+static void auth__ttl_fired(evutil_socket_t fd, short what, void *arg)
+{
+    struct iotc_conn *c = arg;
+    iotc_conn_emit(c, "conn.duration_limit", json_pack("{s:s}", "reason", c->ttl_reason));
+    if (c->ops && c->ops->on_expire)
+        c->ops->on_expire(c, c->ttl_reason);
+    else
+        iotc_conn_close(c, "endpoint", c->ttl_reason);
+}
+
+void iotc_auth_arm_duration(struct iotc_conn *c, double seconds, const char *lifecycle_reason)
+{
+    if (seconds <= 0)
+        return;
+    double ms = seconds * 1000.0 * c->ep->profile.time_scale;
+    if (!c->ttl_timer && !(c->ttl_timer = evtimer_new(c->ep->base, auth__ttl_fired, c)))
+        return;
+    c->ttl_reason = lifecycle_reason;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((long long)ms % 1000 * 1000)};
+    evtimer_add(c->ttl_timer, &tv);
+}
+
+/* ---- SigV4 ---- */
+
+int iotc_auth_sigv4(struct iotc_conn *c, const struct iotc_http_req *q, bool wss, char *why,
+                    size_t whylen)
+{
+    struct iotc_sigv4_header *hdrs = calloc(q->header_count + 1, sizeof *hdrs);
+    struct iotc_sigv4_parsed p = {0};
+    char *path = NULL;
+    int rc = IOTC_ERR_NOMEM;
+    if (!hdrs)
+        return rc;
+    for (size_t i = 0; i < q->header_count; i++) {
+        hdrs[i].name = q->headers[i].name;
+        hdrs[i].value = q->headers[i].value;
+    }
+    /* SigV4 signs the path as sent, so take it from the raw target, not the decoded path. */
+    const char *target = q->target ? q->target : "/";
+    size_t plen = strcspn(target, "?");
+    path = strndup(target, plen);
+    struct iotc_sigv4_request rq = {.method = q->method,
+                                    .path = path,
+                                    .query = q->query,
+                                    .headers = hdrs,
+                                    .header_count = q->header_count,
+                                    .body = q->body.p,
+                                    .body_len = q->body.len};
+    rc = iotc_sigv4_parse(&rq, &p, why, whylen);
+    if (rc == IOTC_ERR_NOT_FOUND)
+        goto cleanup;
+    if (rc != IOTC_OK) {
+        rc = IOTC_ERR_DENIED;
+        auth__journal(c, "sigv4", false, NULL, why);
+        goto cleanup;
+    }
+    const struct iotc_reg_credential *cred =
+        iotc_registry_find_credential(&c->ep->registry, p.access_key);
+    static const char *const https_services[] = {"iotdata", "iotdevicegateway"};
+    static const char *const wss_services[] = {"iotdevicegateway"};
+    struct iotc_sigv4_policy pol = {.services = wss ? wss_services : https_services,
+                                    .service_count = wss ? 1 : 2,
+                                    .region = c->ep->profile.region,
+                                    .skew_s = (long)c->ep->profile.limits.sigv4_skew_s,
+                                    /* AWS IoT WSS appends the token after signing */
+                                    .token_in_canonical_query = false};
+    rc = IOTC_ERR_DENIED;
+    if (!cred) {
+        snprintf(why, whylen, "unknown access key id '%.40s'", p.access_key);
+    } else if (iotc_sigv4_verify(&rq, &p, cred->secret_access_key, &pol, why, whylen) != IOTC_OK) {
+        /* why is filled by the verifier */
+    } else if (cred->session_token &&
+               (!p.security_token || strcmp(p.security_token, cred->session_token) != 0)) {
+        snprintf(why, whylen, "%s",
+                 p.security_token ? "security token does not match"
+                                  : "temporary credentials need their "
+                                    "X-Amz-Security-Token");
+    } else if (!cred->session_token && p.security_token) {
+        snprintf(why, whylen, "a security token was sent for long-term credentials");
+    } else {
+        rc = IOTC_OK;
+    }
+    auth__journal(c, "sigv4", rc == IOTC_OK, p.access_key, rc == IOTC_OK ? NULL : why);
+    if (rc == IOTC_OK) {
+        snprintf(c->principal, sizeof c->principal, "%s", p.access_key);
+        c->policies = &cred->policies;
+        c->auth_method = "sigv4";
+        if (wss)
+            iotc_auth_arm_duration(c, (double)c->ep->profile.limits.max_duration_sigv4_s,
+                                   "WEBSOCKET_TTL_EXPIRATION");
+    }
+cleanup:
+    iotc_sigv4_parsed_free(&p);
+    free(path);
+    free(hdrs);
+    return rc;
+}
+
+/* ---- custom authorizers ---- */
+
+bool iotc_auth_custom_wanted(const struct iotc_conn *c, const struct iotc_http_req *q)
+{
+    if (iotc_http_header_get(q, "x-amz-customauthorizer-name") ||
+        iotc_http_query_count(q->query, "x-amz-customauthorizer-name"))
+        return true;
+    return iotc_registry_find_authorizer(&c->ep->registry, NULL) != NULL;
+}
+
+static void auth__pending_free(struct iotc_auth_pending *p)
+{
+    if (!p)
+        return;
+    if (p->later)
+        event_free(p->later);
+    free(p->cache_key);
+    free(p->cached_response);
+    free(p);
+}
+
+static void auth__finish(struct iotc_auth_pending *p, bool ok, const char *why)
+{
+    struct iotc_conn *c = p->c;
+    iotc_auth_done_fn done = p->done;
+    c->auth_pending = NULL;
+    auth__pending_free(p);
+    done(c, ok, why);
+}
+
+static int auth__apply(struct iotc_auth_pending *p, const char *text, char *why, size_t whylen)
+{
+    struct iotc_conn *c = p->c;
+    struct iotc_authz_response r;
+    if (iotc_authz_response_parse(text, strlen(text), &r, why, whylen) != IOTC_OK)
+        return IOTC_ERR_DENIED;
+    int rc = IOTC_ERR_DENIED;
+    if (!r.authenticated) {
+        snprintf(why, whylen, "authorizer %s answered isAuthenticated false", p->authz->name);
+        goto cleanup;
+    }
+    c->own_policies.list = calloc(r.policy_count + 1, sizeof *c->own_policies.list);
+    if (!c->own_policies.list)
+        goto cleanup;
+    for (size_t i = 0; i < r.policy_count; i++) {
+        char perr[256];
+        struct iotc_policy *pol;
+        if (iotc_policy_parse(r.policies[i], strlen(r.policies[i]), &pol, perr, sizeof perr)) {
+            snprintf(why, whylen, "policyDocuments[%zu]: %s", i, perr);
+            goto cleanup;
+        }
+        c->own_policies.list[c->own_policies.count++] = pol;
+    }
+    c->policies = &c->own_policies;
+    c->auth_method = "custom";
+    snprintf(c->principal, sizeof c->principal, "%s", r.principal_id);
+    iotc_auth_arm_duration(c, r.disconnect_after, "CUSTOMAUTH_TTL_EXPIRATION");
+    if (r.refresh_after > 0 && !json_object_get(c->ep->authz_cache, p->cache_key)) {
+        double expires = iotc_mono_ms() + r.refresh_after * 1000.0 * c->ep->profile.time_scale;
+        json_object_set_new(c->ep->authz_cache, p->cache_key,
+                            json_pack("{s:f, s:s}", "expires", expires, "response", text));
+    }
+    rc = IOTC_OK;
+cleanup:
+    iotc_authz_response_free(&r);
+    return rc;
+}
+
+static void auth__program_done(void *arg, int rc, const char *out, const char *what)
+{
+    struct iotc_auth_pending *p = arg;
+    struct iotc_conn *c = p->c;
+    char why[320];
+    p->job = NULL;
+    if (rc != IOTC_OK) {
+        snprintf(why, sizeof why, "authorizer %s failed: %s", p->authz->name, what);
+    } else if (auth__apply(p, out, why, sizeof why) == IOTC_OK) {
+        auth__journal(c, "custom", true, c->principal, NULL);
+        auth__finish(p, true, NULL);
+        return;
+    }
+    auth__journal(c, "custom", false, NULL, why);
+    auth__finish(p, false, why);
+}
+
+static void auth__cached(evutil_socket_t fd, short what, void *arg)
+{
+    struct iotc_auth_pending *p = arg;
+    char why[320];
+    if (auth__apply(p, p->cached_response, why, sizeof why) == IOTC_OK) {
+        auth__journal(p->c, "custom", true, p->c->principal, "cached authorizer answer");
+        auth__finish(p, true, NULL);
+    } else {
+        auth__journal(p->c, "custom", false, NULL, why);
+        auth__finish(p, false, why);
+    }
+}
+
+static void auth__conn_id(const struct iotc_conn *c, char out[37])
+{
+    snprintf(out, 37, "00000000-0000-4000-8000-%012llx", (unsigned long long)c->id);
+}
+
+int iotc_auth_custom_start(struct iotc_conn *c, const struct iotc_auth_input *in,
+                           iotc_auth_done_fn done, char *why, size_t whylen)
+{
+    struct iotc_authz_creds creds = {0};
+    struct iotc_auth_pending *p = NULL;
+    char *event = NULL;
+    int rc = IOTC_ERR_DENIED;
+    if (in->http)
+        rc = iotc_authz_from_http(in->http, &creds, why, whylen);
+    else if (in->mqtt_username)
+        rc = iotc_authz_parse_username(in->mqtt_username, strlen(in->mqtt_username), &creds, why,
+                                       whylen);
+    else
+        rc = IOTC_OK; /* no username: the default authorizer, with no token */
+    if (rc != IOTC_OK) {
+        rc = IOTC_ERR_DENIED;
+        goto deny;
+    }
+    const struct iotc_reg_authorizer *a =
+        iotc_registry_find_authorizer(&c->ep->registry, creds.authorizer);
+    rc = IOTC_ERR_DENIED;
+    if (!a) {
+        snprintf(why, whylen,
+                 creds.authorizer ? "no authorizer named '%.64s'"
+                                  : "no authorizer named and no default authorizer%.0s",
+                 creds.authorizer ? creds.authorizer : "");
+        goto deny;
+    }
+    if (!a->active) {
+        snprintf(why, whylen, "authorizer %s is INACTIVE", a->name);
+        goto deny;
+    }
+    const char *token = in->http ? iotc_authz_http_token(in->http, &creds, a->token_key_name)
+                                 : iotc_authz_creds_get(&creds, a->token_key_name);
+    bool verified = false;
+    if (a->signing_enabled) {
+        /* AWS checks the token signature before the authorizer ever runs. */
+        if (!token || !creds.signature) {
+            snprintf(why, whylen, "authorizer %s needs a signed token (%s and %s)", a->name,
+                     a->token_key_name, IOTC_AUTHZ_SIG_KEY);
+            goto deny;
+        }
+        if (iotc_authz_verify_token(a->public_key, token, creds.signature, why, whylen) != IOTC_OK)
+            goto deny;
+        verified = true;
+    }
+    p = calloc(1, sizeof *p);
+    if (!p) {
+        rc = IOTC_ERR_NOMEM;
+        goto deny;
+    }
+    p->c = c;
+    p->authz = a;
+    p->done = done;
+    if (asprintf(&p->cache_key, "%s\n%s", a->name, token ? token : "") < 0) {
+        p->cache_key = NULL;
+        rc = IOTC_ERR_NOMEM;
+        goto deny;
+    }
+    json_t *hit = json_object_get(c->ep->authz_cache, p->cache_key);
+    if (hit && json_real_value(json_object_get(hit, "expires")) > iotc_mono_ms()) {
+        p->cached_response = strdup(json_string_value(json_object_get(hit, "response")));
+        p->later = evtimer_new(c->ep->base, auth__cached, p);
+        struct timeval zero = {0, 0};
+        if (!p->cached_response || !p->later || evtimer_add(p->later, &zero)) {
+            rc = IOTC_ERR_NOMEM;
+            goto deny;
+        }
+    } else {
+        if (hit)
+            json_object_del(c->ep->authz_cache, p->cache_key);
+        char conn_id[37];
+        auth__conn_id(c, conn_id);
+        struct iotc_authz_request req = {.token = token,
+                                         .signature_verified = verified,
+                                         .tls = true,
+                                         .http = in->http != NULL,
+                                         .mqtt = in->http == NULL,
+                                         .server_name = c->sni,
+                                         .req = in->http,
+                                         .mqtt_username = in->mqtt_username,
+                                         .mqtt_password =
+                                             in->has_password ? in->mqtt_password : NULL,
+                                         .mqtt_password_len = in->mqtt_password_len,
+                                         .mqtt_client_id = in->mqtt_client_id,
+                                         .connection_id = conn_id};
+        event = iotc_authz_request_json(&req);
+        if (!event) {
+            snprintf(why, whylen, "cannot build the authorizer request");
+            goto deny;
+        }
+        if (iotc_authz_run_program(c->ep->base, a->argv, event, a->timeout_ms, auth__program_done,
+                                   p, &p->job) != IOTC_OK) {
+            snprintf(why, whylen, "cannot start authorizer %s", a->name);
+            goto deny;
+        }
+    }
+    c->auth_pending = p;
+    iotc_authz_creds_free(&creds);
+    free(event);
+    return IOTC_OK;
+deny:
+    auth__pending_free(p);
+    iotc_authz_creds_free(&creds);
+    free(event);
+    auth__journal(c, "custom", false, NULL, why);
+    return rc ? rc : IOTC_ERR_DENIED;
+}
+
+void iotc_auth_custom_cancel(struct iotc_conn *c)
+{
+    struct iotc_auth_pending *p = c->auth_pending;
+    if (!p)
+        return;
+    if (p->job)
+        iotc_authz_job_cancel(p->job);
+    c->auth_pending = NULL;
+    auth__pending_free(p);
+}

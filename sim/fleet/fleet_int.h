@@ -1,0 +1,321 @@
+/* Internals of `iotconform fleet`: the spec, the devices, the counters. */
+#ifndef IOTC_FLEET_INT_H
+#define IOTC_FLEET_INT_H
+
+#include "faults/faults.h"
+#include "mqtt/mqtt.h"
+
+#include <curl/curl.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define FLEET_ERR_LEN      600
+#define FLEET_MAX_ROWS     32
+#define FLEET_MAX_FAULTS   64
+#define FLEET_MAX_DEVICES  200000
+#define FLEET_PAYLOAD_MIN  48 /* room for the "dev seq time" header */
+#define FLEET_PAYLOAD_MAX  131072
+#define FLEET_TOPIC_MAX    256
+#define FLEET_CLIENTID_MAX 128
+
+/* ---- rows.c: the matrix rows a fleet can drive (a row is a table entry) ---- */
+enum fleet_proto {
+    FLEET_PROTO_MQTT,  /* MQTT over TLS, device.c */
+    FLEET_PROTO_HTTPS, /* HTTPS POST /topics via libcurl multi, https.c */
+};
+struct fleet_row_def {
+    const char *name;
+    int lport;        /* logical port: 8883, 8443, 443 */
+    const char *alpn; /* offered ALPN protocol, NULL for none */
+    enum fleet_proto proto;
+    const char *auth; /* "x509"; SigV4 / custom auth / WSS rows join here with their driver */
+};
+const struct fleet_row_def *fleet_row_find(const char *name);
+size_t fleet_row_count(void);
+const struct fleet_row_def *fleet_row_at(size_t i);
+
+/* ---- backoff.c: reconnect strategies (pure, unit-tested) ---- */
+enum fleet_backoff_kind {
+    FLEET_BACKOFF_EXP_JITTER = 0, /* default: full jitter, uniform in [0, min(cap, base*f^n)] */
+    FLEET_BACKOFF_EXP,            /* min(cap, base * factor^(n-1)) */
+    FLEET_BACKOFF_LINEAR,         /* min(cap, base + step * (n-1)) */
+    FLEET_BACKOFF_CONSTANT,       /* base */
+    FLEET_BACKOFF_NONE,           /* never reconnect */
+};
+struct fleet_backoff {
+    long long kind; /* enum fleet_backoff_kind */
+    long long base_ms, cap_ms, step_ms, factor, max_attempts; /* max_attempts 0: unlimited */
+};
+const char *fleet_backoff_name(int kind);
+int fleet_backoff_parse(const char *name); /* -1 when unknown */
+/* Delay before reconnect attempt n (n >= 1), or -1 when no attempt is allowed. */
+long long fleet_backoff_delay(const struct fleet_backoff *b, unsigned n, uint64_t *rng);
+uint64_t fleet_rand(uint64_t *state); /* xorshift64*, state != 0 */
+double fleet_rand01(uint64_t *state);
+
+/* ---- stats.c: log-bucketed latency histogram (2% resolution, fixed memory) ---- */
+#define FLEET_HIST_BUCKETS 1200
+struct fleet_hist {
+    uint64_t n;
+    uint64_t max_us;
+    uint32_t b[FLEET_HIST_BUCKETS];
+};
+void fleet_hist_add(struct fleet_hist *h, uint64_t us);
+double fleet_hist_pct_ms(const struct fleet_hist *h, double pct); /* 0 when empty */
+
+/* ---- spec.c ---- */
+struct fleet_behave {
+    long long qos, publish_interval_ms, payload_bytes, clean_session, keepalive_s;
+    long long max_inflight, max_queued, connect_timeout_ms, request_timeout_ms;
+    struct fleet_backoff backoff;
+};
+struct fleet_row {
+    const struct fleet_row_def *def;
+    long long devices;
+    char **identities;
+    size_t n_identities;
+    char *client_id; /* pattern: {run} {row} {i} {n} */
+    struct fleet_behave b;
+    /* run time */
+    uint32_t first; /* global index of the row's first device */
+    SSL_CTX **ctx;  /* one per identity */
+    struct fleet_dev *monitor; /* HTTPS rows: the MQTT subscriber that counts deliveries */
+};
+struct fleet_fault_ev {
+    struct iotc_fault f;
+    double at_s, for_s, fraction;
+    uint32_t row_mask; /* bit per spec row; 0: every row */
+    /* run time */
+    bool started, ended;
+    uint32_t hit; /* devices (or processes) it touched */
+};
+enum fleet_target_kind { FLEET_TARGET_EMULATED, FLEET_TARGET_EXTERNAL };
+struct fleet_target {
+    int kind;
+    char *profile;   /* emulated: profile name or file */
+    char *ext_file;  /* external: target file */
+    char *host;      /* numeric address the devices connect to */
+    char *sni;       /* also the name verified in the server certificate */
+    char *ca;        /* CA bundle file */
+    char *pki;       /* directory of <identity>.crt/.key */
+    int ports[3];    /* real ports of 8883, 8443, 443 */
+    double time_scale;
+    long long packet_journal;
+};
+struct fleet_spec {
+    char *file, *name;
+    double duration_s, drain_s, start_spread_s;
+    long long ramp_in_flight, ramp_per_s, proxy;
+    struct fleet_target target;
+    struct fleet_row rows[FLEET_MAX_ROWS];
+    size_t n_rows;
+    struct fleet_fault_ev faults[FLEET_MAX_FAULTS];
+    size_t n_faults;
+};
+int fleet_spec_load(const char *path, struct fleet_spec *s, char *err, size_t errlen);
+int fleet_target_load_external(const char *path, struct fleet_target *t, char *err,
+                               size_t errlen);
+void fleet_spec_free(struct fleet_spec *s);
+/* behaviour tables, shared by defaults and per-row overrides */
+int fleet_behave_read(const char *file, const char *path, json_t *obj, struct fleet_behave *b,
+                      char *err, size_t errlen);
+void fleet_behave_defaults(struct fleet_behave *b);
+
+/* ---- ledger.c: per-device delivery accounting ---- */
+struct fleet_ledger {
+    uint32_t sent;      /* messages the application published (seq 0..sent-1) */
+    uint32_t delivered; /* distinct seqs received at least once */
+    uint32_t dup;       /* receptions of an already received seq */
+    uint32_t words;     /* bitmap size in 64-bit words */
+    uint64_t *seen;
+};
+/* Returns 1 for a first delivery, 0 for a duplicate, <0 on error (seq absurd / no memory). */
+int fleet_ledger_mark(struct fleet_ledger *l, uint32_t seq);
+bool fleet_ledger_seen(const struct fleet_ledger *l, uint32_t seq);
+void fleet_ledger_free(struct fleet_ledger *l);
+/* payload header: "dev seq t_us " then padding */
+size_t fleet_payload_fill(char *out, size_t size, uint32_t dev, uint32_t seq, uint64_t t_us);
+int fleet_payload_parse(const uint8_t *p, size_t n, uint32_t *dev, uint32_t *seq,
+                        uint64_t *t_us);
+
+/* ---- device state ---- */
+enum fleet_dev_state {
+    DEV_IDLE,
+    DEV_WAIT,       /* backoff, or queued for a connect slot */
+    DEV_CONNECTING, /* TCP + TLS */
+    DEV_MQTT_WAIT,  /* CONNECT sent, no CONNACK yet */
+    DEV_UP,
+    DEV_DONE, /* gave up (reconnect disabled or attempts exhausted) or stopped */
+};
+enum fleet_cause {
+    CAUSE_NONE = 0,
+    CAUSE_REFUSED,       /* TCP connection refused */
+    CAUSE_TLS,           /* handshake failed */
+    CAUSE_CONNECT_TIMEOUT,
+    CAUSE_CONNACK,       /* CONNACK with a refusal code */
+    CAUSE_KEEPALIVE,     /* no PINGRESP in time */
+    CAUSE_CLOSED,        /* the endpoint closed the connection */
+    CAUSE_RESET,         /* ECONNRESET / EPIPE */
+    CAUSE_SOCKET,        /* other socket errors */
+    CAUSE_PROTOCOL,      /* malformed or unexpected packet */
+    CAUSE_SUBACK,        /* subscription refused */
+    CAUSE_HTTP_STATUS,   /* HTTPS: answer other than 200 */
+    CAUSE_HTTP_TIMEOUT,  /* HTTPS: request timed out */
+    CAUSE_COUNT
+};
+const char *fleet_cause_name(int c);
+
+struct fleet_pending {
+    uint32_t seq;
+    uint16_t pid;
+    bool sent; /* written on the current connection */
+    bool ever_sent;
+    uint64_t t_us;
+};
+
+struct fleet;
+struct fleet_dev {
+    struct fleet *fl;
+    struct fleet_row *row;
+    uint32_t idx;  /* global */
+    uint32_t ridx; /* in its row */
+    uint8_t state;
+    uint8_t last_cause;
+    bool monitor;
+    bool ping_out;
+    bool subscribed;
+    bool ever_up;
+    bool in_ramp;   /* holds a connect slot */
+    bool in_queue;  /* waiting for one */
+    uint16_t next_pid, sub_pid;
+    uint16_t local_port;
+    uint32_t attempt;
+    uint32_t inflight;
+    uint64_t t_attempt_us;
+    struct bufferevent *bev;
+    struct event *tm;  /* connect timeout, backoff, keep-alive */
+    struct event *pub; /* publish schedule */
+    struct fleet_pending *q;
+    uint32_t q_len, q_cap;
+    struct fleet_dev *queue_next;
+    /* faults currently on this device */
+    struct iotc_fault fault;
+    uint64_t fault_until_ms;
+    /* HTTPS */
+    CURL *easy;
+    bool req_busy;
+    char *client_id;
+    char *topic;
+};
+
+/* ---- the fleet ---- */
+struct fleet_counters {
+    uint64_t connects, connect_failures[CAUSE_COUNT], disconnects[CAUSE_COUNT];
+    uint64_t reconnects[CAUSE_COUNT];
+    uint64_t qos0_sent, qos1_sent, qos0_skipped, queue_dropped;
+    uint64_t published_wire, republished, puback, received, protocol_errors;
+    uint64_t http_ok, http_fail;
+};
+struct fleet {
+    struct fleet_spec *spec;
+    struct event_base *base;
+    struct fleet_dev *devs;
+    uint32_t n_devs;
+    struct fleet_ledger *ledger; /* by global device index */
+    struct fleet_counters c;
+    struct fleet_hist connect_lat, deliver_lat;
+    uint64_t rng;
+    char run_tag[24];
+    bool tty;
+    /* connect slots */
+    uint32_t in_flight;
+    struct fleet_dev *qhead, *qtail;
+    struct event *ramp_tm;
+    double ramp_tokens;
+    uint64_t ramp_last_us;
+    /* phases */
+    uint64_t t_start_us, t_pub_start_us, t_pub_end_us, t_end_us, t_all_up_us;
+    bool publishing, stopping, interrupted, monitors_ready;
+    int sigints;
+    uint32_t up_now, ever_up_n;
+    /* target */
+    struct iotc_serve_child serve;
+    bool have_serve;
+    struct iotc_proxy *proxy[3]; /* per logical port, when faults need one */
+    int conn_port[3];            /* where devices connect (proxy or endpoint) */
+    /* HTTPS */
+    CURLM *multi;
+    struct event *curl_tm;
+    /* scratch */
+    struct iotc_buf out;
+    char *payload;
+    /* memory figures */
+    long rss_before_kb, rss_after_kb, serve_before_kb, serve_after_kb, broker_before_kb,
+        broker_after_kb;
+    /* timers */
+    struct event *tick, *sig_int, *sig_term, *phase_tm;
+    uint64_t last_progress_us, last_sent_snapshot;
+    char err[FLEET_ERR_LEN];
+    FILE *progress_out;
+    double progress_interval_s;
+};
+
+uint64_t fleet_now_us(void);
+
+/* tls.c */
+int fleet_tls_setup(struct fleet *fl, char *err, size_t errlen);
+void fleet_tls_free(struct fleet *fl);
+
+/* device.c: connection lifecycle of an MQTT device (and of a monitor) */
+int fleet_dev_init(struct fleet *fl, struct fleet_dev *d);
+void fleet_dev_free(struct fleet_dev *d);
+void fleet_dev_want_connect(struct fleet_dev *d); /* now, through the ramp */
+void fleet_dev_lost(struct fleet_dev *d, int cause);
+void fleet_dev_close(struct fleet_dev *d, bool graceful);
+void fleet_dev_publish_tick(struct fleet_dev *d); /* the application publishes one message */
+void fleet_ramp_pump(struct fleet *fl);
+void fleet_ramp_release(struct fleet_dev *d);
+void fleet_dev_apply_fault(struct fleet_dev *d);
+
+/* device_mqtt.c: packets of an MQTT device */
+int fleet_mqtt_send_connect(struct fleet_dev *d);
+void fleet_mqtt_on_read(struct bufferevent *bev, void *arg);
+void fleet_mqtt_pump(struct fleet_dev *d);
+int fleet_mqtt_send_disconnect(struct fleet_dev *d);
+int fleet_mqtt_ping(struct fleet_dev *d);
+void fleet_record_delivery(struct fleet *fl, const uint8_t *payload, size_t n, int qos);
+
+/* https.c: HTTPS devices on libcurl multi */
+int fleet_https_setup(struct fleet *fl, char *err, size_t errlen);
+void fleet_https_free(struct fleet *fl);
+int fleet_https_dev_init(struct fleet_dev *d);
+void fleet_https_publish_tick(struct fleet_dev *d);
+void fleet_https_kick(struct fleet_dev *d);
+
+/* target.c: the endpoint (emulated child or external) and the fault proxies */
+int fleet_target_start(struct fleet *fl, const char *serve_bin, const char *pki_override,
+                       char *err, size_t errlen);
+void fleet_target_stop(struct fleet *fl);
+bool fleet_target_needs_proxy(const struct fleet_spec *s);
+struct iotc_proxy *fleet_proxy_for(struct fleet *fl, int lport);
+
+/* sched.c: the fault schedule */
+void fleet_faults_tick(struct fleet *fl);
+bool fleet_dev_fault_active(const struct fleet_dev *d);
+
+/* progress.c and summary.c */
+void fleet_progress(struct fleet *fl, bool final);
+json_t *fleet_summary_json(const struct fleet *fl);
+void fleet_summary_print(const struct fleet *fl, const json_t *sum, FILE *out);
+/* Lost QoS 1 messages and devices not connected at the end. */
+uint64_t fleet_lost(const struct fleet *fl);
+uint32_t fleet_disconnected_at_end(const struct fleet *fl);
+
+/* run.c */
+int fleet_run(struct fleet *fl, const char *serve_bin, const char *pki_override);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * iotc_refdevice: the built-in reference device for `iotconform certify`. A small,
+ * well-behaved AWS IoT device (verifies the server, sends SNI, offers the recommended
+ * suites, backs off exponentially with full jitter, retries QoS 1 with the same
+ * packet id and DUP, keeps its persistent session, gives up on a dead link) whose
+ * good habits can be switched off one at a time (--misbehave) to prove each judge.
+ */
+#ifndef IOTC_REFDEVICE_H
+#define IOTC_REFDEVICE_H
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+enum rd_misbehave {
+    RD_NO_HOSTNAME_VERIFY = 1u << 0,
+    RD_ACCEPT_EXPIRED = 1u << 1,
+    RD_ACCEPT_UNTRUSTED = 1u << 2,
+    RD_NO_SNI = 1u << 3,
+    RD_UNSUPPORTED_SUITES = 1u << 4,
+    RD_BACKOFF_CONSTANT = 1u << 5,
+    RD_BACKOFF_LINEAR = 1u << 6,
+    RD_BACKOFF_EXP_NOJITTER = 1u << 7,
+    RD_NO_QOS1_RETRY = 1u << 8,
+    RD_RETRY_NEW_PACKET_ID = 1u << 9,
+    RD_RESUBSCRIBE_ON_RESUME = 1u << 10,
+    RD_IGNORE_MISSING_PINGRESP = 1u << 11,
+    RD_RECONNECT_INSTANTLY = 1u << 12,
+    RD_NO_PUBACK = 1u << 13,
+    RD_OLD_TLS = 1u << 14,
+};
+
+struct rd_opts {
+    const char *host, *ca, *cert, *key, *client_id, *sub_topic, *pub_topic, *sni, *alpn;
+    int port;
+    int keepalive; /* seconds, as sent in CONNECT; PINGREQ cadence and PINGRESP wait */
+    int qos;
+    bool persistent; /* clean session 0 */
+    double time_scale; /* multiplies every timer of the device except keep-alive */
+    uint64_t seed;
+    long publish_every_ms; /* 0: publish once per connection */
+    long run_ms;           /* 0: until SIGTERM */
+    unsigned misbehave;
+    bool verbose;
+};
+
+/* Timers at time scale 1 (milliseconds); see rd_backoff.c for the schedule. */
+#define RD_BACKOFF_BASE_MS 1000.0
+#define RD_BACKOFF_CAP_MS 128000.0
+#define RD_MIN_RECONNECT_MS 1000.0 /* after a connection that was accepted */
+#define RD_STABLE_MS 30000.0       /* a connection this old resets the backoff */
+#define RD_CONNACK_TIMEOUT_MS 5000.0
+#define RD_ACK_RETRY_MS 5000.0 /* PUBACK / SUBACK wait before a retransmission */
+
+int rd_opts_parse(int argc, char **argv, struct rd_opts *o);
+void rd_usage(FILE *out);
+const char *rd_misbehave_names(void);
+
+/* TLS: a connected, verified (unless a misbehaviour says otherwise) SSL on a blocking fd. */
+SSL_CTX *rd_tls_ctx(const struct rd_opts *o);
+SSL *rd_tls_connect(SSL_CTX *ctx, const struct rd_opts *o, int *fd_out);
+
+/* Reconnect schedule. */
+struct rd_backoff {
+    unsigned attempt; /* failures since the last stable connection */
+    uint64_t rng;
+};
+void rd_backoff_init(struct rd_backoff *b, uint64_t seed);
+/* Delay before the next attempt; was_connected: the last connection got CONNACK. */
+double rd_backoff_next_ms(struct rd_backoff *b, const struct rd_opts *o, bool was_connected);
+void rd_backoff_reset(struct rd_backoff *b);
+
+/* One MQTT session over ssl until it ends; returns 1 when CONNACK was accepted
+ * (and how long the connection lasted in *up_ms), 0 when it never was. */
+struct rd_state; /* what survives reconnects: in-flight messages, subscription state */
+struct rd_state *rd_state_new(void);
+void rd_state_free(struct rd_state *st);
+int rd_session_run(SSL *ssl, int fd, const struct rd_opts *o, struct rd_state *st, double *up_ms);
+
+double rd_now_ms(void);
+void rd_log(const struct rd_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+extern volatile int rd_stop;
+
+#endif
