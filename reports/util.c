@@ -94,18 +94,9 @@ int rep_printf(struct iotc_buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int rc = iotc_buf_vprintf(b, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return IOTC_ERR_INVALID;
-    int rc = iotc_buf_reserve(b, (size_t)n + 1);
-    if (rc != IOTC_OK)
-        return rc;
-    va_start(ap, fmt);
-    vsnprintf((char *)b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-    return IOTC_OK;
+    return rc;
 }
 
 int rep_puts(struct iotc_buf *b, const char *s)

@@ -4,6 +4,7 @@
  * smaller signing keys when the authorizer is created; so do we, at load).
  */
 #include "authz_int.h"
+#include "common/textcodec.h"
 #include "common/err.h"
 
 #include <openssl/decoder.h>
@@ -80,21 +81,6 @@ int iotc_authz_load_pubkey_file(const char *path, EVP_PKEY **out, char *why, siz
     return rc;
 }
 
-static int token__b64val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 /* Strict base64 (padding required, no whitespace) into a malloc'ed buffer. */
 static int token__b64decode(const char *s, unsigned char **out, size_t *outlen)
 {
@@ -103,7 +89,7 @@ static int token__b64decode(const char *s, unsigned char **out, size_t *outlen)
         return IOTC_ERR_MALFORMED;
     size_t pad = (s[n - 1] == '=') + (s[n - 1] == '=' && s[n - 2] == '=');
     for (size_t i = 0; i < n - pad; i++)
-        if (token__b64val((unsigned char)s[i]) < 0)
+        if (iotc_b64_value((unsigned char)s[i]) < 0)
             return IOTC_ERR_MALFORMED;
     unsigned char *buf = malloc(n / 4 * 3 + 1);
     if (!buf)

@@ -9,6 +9,10 @@
 #include "runner/runner.h"
 #define IOTC_HAVE_RUNNER 1
 #endif
+#if __has_include("report.h")
+#include "report.h"
+#define IOTC_HAVE_REPORT 1
+#endif
 /* IOTC_HAVE_FLEET / IOTC_HAVE_CERTIFY come from CMake when those parts are built. */
 #ifdef IOTC_HAVE_FLEET
 #include "fleet/fleet.h"
@@ -16,14 +20,38 @@
 #ifdef IOTC_HAVE_CERTIFY
 #include "certify/certify.h"
 #endif
-#if __has_include("report.h")
-#include "report.h"
-#define IOTC_HAVE_REPORT 1
-#endif
 
 #ifndef IOTC_VERSION
 #define IOTC_VERSION "0.0.0"
 #endif
+
+static int cli__version(int argc, char **argv)
+{
+    printf("iotconform %s\n%s\n", IOTC_VERSION, OPENSSL_VERSION_TEXT);
+    return 0;
+}
+
+/* Only the parts this build has are listed, so --help tells the truth. */
+static const struct {
+    const char *name;
+    int (*main)(int argc, char **argv);
+    const char *help;
+} cli__commands[] = {
+    {"serve", iotc_serve_main, "run the emulated endpoint (TLS front door + mosquitto)"},
+#ifdef IOTC_HAVE_RUNNER
+    {"run", iotc_runner_main, "run the conformance case tables against an endpoint"},
+#endif
+#ifdef IOTC_HAVE_FLEET
+    {"fleet", iotc_fleet_main, "run a simulated fleet of devices against an endpoint"},
+#endif
+#ifdef IOTC_HAVE_CERTIFY
+    {"certify", iotc_certify_main, "certify a device or SDK against the emulated endpoint"},
+#endif
+#ifdef IOTC_HAVE_REPORT
+    {"report", iotc_report_main, "render JSON, JUnit, Markdown and HTML from results.json files"},
+#endif
+    {"version", cli__version, "print versions of the tool and the libraries it uses"},
+};
 
 static void cli__usage(FILE *out)
 {
@@ -32,14 +60,10 @@ static void cli__usage(FILE *out)
             "\n"
             "usage: iotconform <command> [options]   (iotconform <command> --help for details)\n"
             "\n"
-            "commands:\n"
-            "  serve     run the emulated endpoint (TLS front door + mosquitto)\n"
-            "  run       run the conformance case tables against the emulated endpoint\n"
-            "  fleet     run a simulated fleet of devices against an endpoint\n"
-            "  certify   certify a device or SDK against the emulated endpoint\n"
-            "  report    render JSON, JUnit, Markdown and HTML from results.json files\n"
-            "  version   print versions of the tool and the libraries it uses\n",
+            "commands:\n",
             IOTC_VERSION);
+    for (size_t i = 0; i < sizeof cli__commands / sizeof cli__commands[0]; i++)
+        fprintf(out, "  %-9s %s\n", cli__commands[i].name, cli__commands[i].help);
 }
 
 int main(int argc, char **argv)
@@ -49,28 +73,11 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "serve") == 0)
-        return iotc_serve_main(argc - 1, argv + 1);
-#ifdef IOTC_HAVE_RUNNER
-    if (strcmp(cmd, "run") == 0)
-        return iotc_runner_main(argc - 1, argv + 1);
-#endif
-#ifdef IOTC_HAVE_FLEET
-    if (strcmp(cmd, "fleet") == 0)
-        return iotc_fleet_main(argc - 1, argv + 1);
-#endif
-#ifdef IOTC_HAVE_CERTIFY
-    if (strcmp(cmd, "certify") == 0)
-        return iotc_certify_main(argc - 1, argv + 1);
-#endif
-#ifdef IOTC_HAVE_REPORT
-    if (strcmp(cmd, "report") == 0)
-        return iotc_report_main(argc - 1, argv + 1);
-#endif
-    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("iotconform %s\n%s\n", IOTC_VERSION, OPENSSL_VERSION_TEXT);
-        return 0;
-    }
+    for (size_t i = 0; i < sizeof cli__commands / sizeof cli__commands[0]; i++)
+        if (strcmp(cmd, cli__commands[i].name) == 0)
+            return cli__commands[i].main(argc - 1, argv + 1);
+    if (strcmp(cmd, "--version") == 0)
+        return cli__version(argc - 1, argv + 1);
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         cli__usage(stdout);
         return 0;

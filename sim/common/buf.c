@@ -1,6 +1,7 @@
 #include "buf.h"
 #include "err.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,29 @@ int iotc_buf_u32(struct iotc_buf *b, uint32_t v)
 {
     uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
     return iotc_buf_append(b, x, 4);
+}
+
+int iotc_buf_vprintf(struct iotc_buf *b, const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    int rc = n < 0 ? IOTC_ERR_INVALID : iotc_buf_reserve(b, (size_t)n + 1);
+    if (rc == IOTC_OK) {
+        vsnprintf((char *)b->p + b->len, (size_t)n + 1, fmt, again);
+        b->len += (size_t)n;
+    }
+    va_end(again);
+    return rc;
+}
+
+int iotc_buf_printf(struct iotc_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = iotc_buf_vprintf(b, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 void iotc_buf_reset(struct iotc_buf *b)

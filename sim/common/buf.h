@@ -2,6 +2,7 @@
 #ifndef IOTC_BUF_H
 #define IOTC_BUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
@@ -29,6 +30,9 @@ int iotc_buf_append(struct iotc_buf *b, const void *data, size_t n);
 int iotc_buf_u8(struct iotc_buf *b, uint8_t v);
 int iotc_buf_u16(struct iotc_buf *b, uint16_t v); /* big endian */
 int iotc_buf_u32(struct iotc_buf *b, uint32_t v); /* big endian */
+/* Appends formatted text (not NUL-counted; a NUL is kept after the data). */
+int iotc_buf_printf(struct iotc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int iotc_buf_vprintf(struct iotc_buf *b, const char *fmt, va_list ap);
 void iotc_buf_reset(struct iotc_buf *b);
 void iotc_buf_free(struct iotc_buf *b);
 

@@ -23,26 +23,7 @@ const char *iotc_http_reason(int status)
     return s;
 }
 
-static int response__printf(struct iotc_buf *out, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
-static int response__printf(struct iotc_buf *out, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return IOTC_ERR_INVALID;
-    int rc = iotc_buf_reserve(out, (size_t)n + 1);
-    if (rc != IOTC_OK)
-        return rc;
-    va_start(ap, fmt);
-    vsnprintf((char *)out->p + out->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    out->len += (size_t)n;
-    return IOTC_OK;
-}
 
 static bool response__header_text_ok(const char *s)
 {
@@ -67,11 +48,11 @@ int iotc_http_response(struct iotc_buf *out, int status, const char *content_typ
         return IOTC_ERR_INVALID;
 
     size_t start = out->len;
-    int rc = response__printf(out, "HTTP/1.1 %d %s\r\n", status, iotc_http_reason(status));
+    int rc = iotc_buf_printf(out, "HTTP/1.1 %d %s\r\n", status, iotc_http_reason(status));
     if (rc == IOTC_OK && content_type)
-        rc = response__printf(out, "Content-Type: %s\r\n", content_type);
+        rc = iotc_buf_printf(out, "Content-Type: %s\r\n", content_type);
     if (rc == IOTC_OK)
-        rc = response__printf(out, "Content-Length: %zu\r\nConnection: %s\r\n", body_len,
+        rc = iotc_buf_printf(out, "Content-Length: %zu\r\nConnection: %s\r\n", body_len,
                               keep_alive ? "keep-alive" : "close");
     if (rc == IOTC_OK && extra_headers)
         rc = iotc_buf_append(out, extra_headers, strlen(extra_headers));

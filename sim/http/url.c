@@ -4,21 +4,11 @@
  * refused rather than guessed at.
  */
 #include "http.h"
+#include "common/textcodec.h"
 #include "common/err.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static int url__hex(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no
  * surrogates, nothing above U+10FFFF), 0 if invalid. */
@@ -81,8 +71,8 @@ static int url__decode(const char *in, size_t len, bool form, struct iotc_buf *o
                 rc = IOTC_ERR_MALFORMED;
                 goto cleanup;
             }
-            int h = url__hex((unsigned char)in[i + 1]);
-            int l = url__hex((unsigned char)in[i + 2]);
+            int h = iotc_hex_value((unsigned char)in[i + 1]);
+            int l = iotc_hex_value((unsigned char)in[i + 2]);
             if (h < 0 || l < 0) {
                 rc = IOTC_ERR_MALFORMED;
                 goto cleanup;

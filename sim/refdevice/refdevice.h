@@ -27,7 +27,10 @@ enum rd_misbehave {
     RD_IGNORE_MISSING_PINGRESP = 1u << 11,
     RD_RECONNECT_INSTANTLY = 1u << 12,
     RD_NO_PUBACK = 1u << 13,
-    RD_OLD_TLS = 1u << 14,
+    RD_OLD_TLS = 1u << 14,          /* also offers TLS 1.0 / 1.1 */
+    RD_NO_ALPN = 1u << 15,          /* ignores --alpn */
+    RD_KEEPALIVE_ZERO = 1u << 16,   /* CONNECT keep-alive 0 (no keep-alive) */
+    RD_CLEAN_ON_RECONNECT = 1u << 17, /* persistent only on the first CONNECT */
 };
 
 struct rd_opts {

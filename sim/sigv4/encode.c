@@ -4,23 +4,13 @@
  * so two spellings of the same byte ("%7e", "~") canonicalise alike.
  */
 #include "sigv4_int.h"
+#include "common/textcodec.h"
 #include "common/err.h"
 
 static bool encode__unreserved(uint8_t c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '.' || c == '_' || c == '~';
-}
-
-static int encode__hex(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 int sigv4__encode(const uint8_t *p, size_t n, bool keep_slash, struct iotc_buf *out)
@@ -53,8 +43,8 @@ int sigv4__decode(const char *p, size_t n, struct iotc_buf *out)
     for (size_t i = 0; i < n; i++) {
         uint8_t c = (uint8_t)p[i];
         if (c == '%') {
-            int h = n - i >= 3 ? encode__hex((unsigned char)p[i + 1]) : -1;
-            int l = n - i >= 3 ? encode__hex((unsigned char)p[i + 2]) : -1;
+            int h = n - i >= 3 ? iotc_hex_value((unsigned char)p[i + 1]) : -1;
+            int l = n - i >= 3 ? iotc_hex_value((unsigned char)p[i + 2]) : -1;
             if (h < 0 || l < 0) {
                 out->len = start;
                 out->p[start] = '\0';

@@ -1,5 +1,6 @@
 /* Sec-WebSocket-Key checks and the Sec-WebSocket-Accept digest (RFC 6455 4.2.2). */
 #include "ws_int.h"
+#include "common/textcodec.h"
 #include "common/err.h"
 
 #include <openssl/evp.h>
@@ -9,21 +10,6 @@
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-static int ws__b64val(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 bool iotc_ws_key_valid(const char *key)
 {
     /* 16 bytes encode to 22 symbols + "==". The last symbol carries only 2 bits
@@ -32,9 +18,9 @@ bool iotc_ws_key_valid(const char *key)
     if (!key || strlen(key) != 24 || key[22] != '=' || key[23] != '=')
         return false;
     for (size_t i = 0; i < 22; i++)
-        if (ws__b64val(key[i]) < 0)
+        if (iotc_b64_value(key[i]) < 0)
             return false;
-    return (ws__b64val(key[21]) & 0x0F) == 0;
+    return (iotc_b64_value(key[21]) & 0x0F) == 0;
 }
 
 int iotc_ws_accept_key(const char *client_key, char out[IOTC_WS_ACCEPT_LEN])

@@ -1,0 +1,87 @@
+/* Who received what: one bit per (device, seq), so duplicates and losses are
+ * counted per device, and the payload header that makes it possible. */
+#include "fleet_int.h"
+#include "common/err.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LEDGER_MAX_SEQ (1u << 26) /* 64 M messages per device: beyond that, a bug */
+
+int fleet_ledger_mark(struct fleet_ledger *l, uint32_t seq)
+{
+    if (seq >= LEDGER_MAX_SEQ)
+        return IOTC_ERR_TOO_LARGE;
+    uint32_t w = seq / 64;
+    if (w >= l->words) {
+        uint32_t nw = l->words ? l->words : 2;
+        while (nw <= w)
+            nw *= 2;
+        uint64_t *p = realloc(l->seen, (size_t)nw * sizeof *p);
+        if (!p)
+            return IOTC_ERR_NOMEM;
+        memset(p + l->words, 0, (size_t)(nw - l->words) * sizeof *p);
+        l->seen = p;
+        l->words = nw;
+    }
+    uint64_t bit = 1ull << (seq % 64);
+    if (l->seen[w] & bit) {
+        l->dup++;
+        return 0;
+    }
+    l->seen[w] |= bit;
+    l->delivered++;
+    return 1;
+}
+
+bool fleet_ledger_seen(const struct fleet_ledger *l, uint32_t seq)
+{
+    uint32_t w = seq / 64;
+    return w < l->words && (l->seen[w] & (1ull << (seq % 64)));
+}
+
+void fleet_ledger_free(struct fleet_ledger *l)
+{
+    free(l->seen);
+    memset(l, 0, sizeof *l);
+}
+
+size_t fleet_payload_fill(char *out, size_t size, uint32_t dev, uint32_t seq, uint64_t t_us)
+{
+    int n = snprintf(out, size, "%" PRIu32 " %" PRIu32 " %" PRIu64 " ", dev, seq, t_us);
+    if (n < 0 || (size_t)n >= size)
+        return 0;
+    memset(out + n, '.', size - (size_t)n);
+    return size;
+}
+
+static int ledger__num(const uint8_t *p, size_t n, size_t *i, uint64_t *out)
+{
+    uint64_t v = 0;
+    size_t start = *i;
+    while (*i < n && p[*i] >= '0' && p[*i] <= '9' && *i - start < 20) {
+        v = v * 10 + (uint64_t)(p[*i] - '0');
+        (*i)++;
+    }
+    if (*i == start || *i >= n || p[*i] != ' ')
+        return IOTC_ERR_MALFORMED;
+    (*i)++;
+    *out = v;
+    return IOTC_OK;
+}
+
+int fleet_payload_parse(const uint8_t *p, size_t n, uint32_t *dev, uint32_t *seq, uint64_t *t_us)
+{
+    size_t i = 0;
+    uint64_t a, b, c;
+    if (ledger__num(p, n, &i, &a) || ledger__num(p, n, &i, &b) || ledger__num(p, n, &i, &c))
+        return IOTC_ERR_MALFORMED;
+    if (a > UINT32_MAX || b > UINT32_MAX)
+        return IOTC_ERR_MALFORMED;
+    *dev = (uint32_t)a;
+    *seq = (uint32_t)b;
+    *t_us = c;
+    return IOTC_OK;
+}

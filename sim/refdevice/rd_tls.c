@@ -1,0 +1,164 @@
+/* TLS for the reference device: what a careful device does, minus what --misbehave drops. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/x509_vfy.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "refdevice.h"
+
+/* The two suites AWS recommends first, then the other AEAD suites it supports. */
+#define TLS__GOOD_12                                                                              \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"  \
+    "ECDHE-RSA-AES256-GCM-SHA384"
+/* DHE and CHACHA20 under TLS 1.2 are not in AWS IoT's list. */
+#define TLS__BAD_12 "DHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305:"
+
+static int tls__ex_idx = -1;
+
+/* Only the errors a misbehaviour forgives are forgiven; everything else still fails. */
+static int tls__verify_cb(int ok, X509_STORE_CTX *x)
+{
+    SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+    const struct rd_opts *o = ssl ? SSL_get_ex_data(ssl, tls__ex_idx) : NULL;
+    int e = X509_STORE_CTX_get_error(x);
+    if (ok || !o)
+        return ok;
+    if ((o->misbehave & RD_ACCEPT_EXPIRED) && e == X509_V_ERR_CERT_HAS_EXPIRED)
+        return 1;
+    if ((o->misbehave & RD_ACCEPT_UNTRUSTED) &&
+        (e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+         e == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE || e == X509_V_ERR_CERT_UNTRUSTED ||
+         e == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN || e == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
+         e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT))
+        return 1;
+    return 0;
+}
+
+SSL_CTX *rd_tls_ctx(const struct rd_opts *o)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    char list[512];
+    if (!ctx)
+        return NULL;
+    if (tls__ex_idx < 0)
+        tls__ex_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    if (o->misbehave & RD_OLD_TLS) {
+        /* OpenSSL 3 only offers TLS < 1.2 at security level 0. */
+        SSL_CTX_set_security_level(ctx, 0);
+        SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
+    } else {
+        SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    }
+    snprintf(list, sizeof(list), "%s%s%s", (o->misbehave & RD_UNSUPPORTED_SUITES) ? TLS__BAD_12 : "",
+             TLS__GOOD_12, (o->misbehave & RD_OLD_TLS) ? ":ECDHE-RSA-AES128-SHA:AES128-SHA" : "");
+    if (SSL_CTX_set_cipher_list(ctx, list) != 1 ||
+        SSL_CTX_load_verify_locations(ctx, o->ca, NULL) != 1 ||
+        SSL_CTX_use_certificate_chain_file(ctx, o->cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, o->key, SSL_FILETYPE_PEM) != 1) {
+        ERR_print_errors_fp(stderr);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, tls__verify_cb);
+    if (o->alpn && !(o->misbehave & RD_NO_ALPN)) {
+        unsigned char wire[256];
+        size_t n = strlen(o->alpn);
+        if (n == 0 || n > 250) {
+            SSL_CTX_free(ctx);
+            return NULL;
+        }
+        wire[0] = (unsigned char)n;
+        memcpy(wire + 1, o->alpn, n);
+        SSL_CTX_set_alpn_protos(ctx, wire, (unsigned)n + 1);
+    }
+    return ctx;
+}
+
+static int tls__tcp(const struct rd_opts *o, int timeout_ms)
+{
+    struct addrinfo hints = {0}, *res = NULL, *ai;
+    char port[16];
+    int fd = -1;
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(port, sizeof(port), "%d", o->port);
+    if (getaddrinfo(o->host, port, &hints, &res) != 0)
+        return -1;
+    for (ai = res; ai && fd < 0; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0)
+            continue;
+        fcntl(fd, F_SETFL, O_NONBLOCK);
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno == EINPROGRESS) {
+            struct pollfd p = {fd, POLLOUT, 0};
+            int err = 0;
+            socklen_t len = sizeof(err);
+            if (poll(&p, 1, timeout_ms) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) ||
+                err) {
+                close(fd);
+                fd = -1;
+                continue;
+            }
+        } else if (errno != 0 && errno != EINPROGRESS) {
+            close(fd);
+            fd = -1;
+            continue;
+        }
+        fcntl(fd, F_SETFL, 0);
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+SSL *rd_tls_connect(SSL_CTX *ctx, const struct rd_opts *o, int *fd_out)
+{
+    int timeout_ms = (int)(RD_CONNACK_TIMEOUT_MS * o->time_scale);
+    const char *name = o->sni ? o->sni : o->host;
+    struct timeval tv;
+    SSL *ssl = NULL;
+    int fd;
+
+    if (timeout_ms < 500)
+        timeout_ms = 500;
+    errno = 0;
+    fd = tls__tcp(o, timeout_ms);
+    if (fd < 0) {
+        rd_log(o, "tcp connect to %s:%d failed", o->host, o->port);
+        return NULL;
+    }
+    tv.tv_sec = timeout_ms / 1000;
+    tv.tv_usec = (timeout_ms % 1000) * 1000;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    ssl = SSL_new(ctx);
+    if (!ssl)
+        goto fail;
+    SSL_set_ex_data(ssl, tls__ex_idx, (void *)o);
+    SSL_set_fd(ssl, fd);
+    if (!(o->misbehave & RD_NO_SNI))
+        SSL_set_tlsext_host_name(ssl, name);
+    if (!(o->misbehave & RD_NO_HOSTNAME_VERIFY))
+        SSL_set1_host(ssl, name);
+    if (SSL_connect(ssl) != 1) {
+        unsigned long e = ERR_peek_last_error();
+        char msg[256];
+        ERR_error_string_n(e, msg, sizeof(msg));
+        rd_log(o, "TLS handshake failed: %s (verify: %s)", msg,
+               X509_verify_cert_error_string(SSL_get_verify_result(ssl)));
+        ERR_clear_error();
+        goto fail;
+    }
+    rd_log(o, "TLS %s %s", SSL_get_version(ssl), SSL_get_cipher(ssl));
+    *fd_out = fd;
+    return ssl;
+fail:
+    SSL_free(ssl);
+    close(fd);
+    return NULL;
+}
