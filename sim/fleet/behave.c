@@ -124,7 +124,7 @@ int fleet_behave_read(const char *file, const char *path, json_t *obj, struct fl
 }
 
 /* The keys fleet_behave_read understands, for the callers' unknown-key checks. */
-bool fleet__behave_key(const char *k)
+bool fleet_behave_key(const char *k)
 {
     for (size_t i = 0; i < BEHAVE__N; i++)
         if (strcmp(behave__table[i].key, k) == 0)

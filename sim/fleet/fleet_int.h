@@ -124,6 +124,7 @@ void fleet_spec_free(struct fleet_spec *s);
 int fleet_behave_read(const char *file, const char *path, json_t *obj, struct fleet_behave *b,
                       char *err, size_t errlen);
 void fleet_behave_defaults(struct fleet_behave *b);
+bool fleet_behave_key(const char *key);
 
 /* ---- ledger.c: per-device delivery accounting ---- */
 struct fleet_ledger {

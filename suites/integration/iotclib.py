@@ -23,7 +23,7 @@ def finish():
 class Serve:
     """`iotconform serve --ports 0` with an optional profile override; .ports, .journal."""
 
-    def __init__(self, bin_path, pki, profile_overrides=None, prefix="iotc-it-"):
+    def __init__(self, bin_path, pki, profile_overrides=None, prefix="iotc-it-", registry=None):
         self.tmp = tempfile.mkdtemp(prefix=prefix)
         here = os.path.dirname(os.path.abspath(__file__))
         profile = json.load(open(os.path.join(here, "../../fixtures/profiles/default.json")))
@@ -31,8 +31,9 @@ class Serve:
         ppath = f"{self.tmp}/profile.json"
         json.dump(profile, open(ppath, "w"))
         self.journal = f"{self.tmp}/journal.jsonl"
+        extra = ["--registry", registry] if registry else []
         self.proc = subprocess.Popen([bin_path, "serve", "--pki", pki, "--ports", "0", "--profile", ppath,
-                                      "--journal", self.journal, "--run-dir", f"{self.tmp}/run"],
+                                      "--journal", self.journal, "--run-dir", f"{self.tmp}/run", *extra],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if not line.startswith("IOTCONFORM_READY "):
@@ -151,6 +152,22 @@ def v5_props(body, off):
             raise ValueError(f"property {pid}")
     return props
 
+
+
+def registry_copy(tmpdir, edit):
+    """A copy of fixtures/registry.json with absolute fixture paths, changed by edit(dict)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    fixtures = os.path.normpath(os.path.join(here, "../../fixtures"))
+    reg = json.load(open(f"{fixtures}/registry.json"))
+    for p in reg.get("policies", []):
+        p["file"] = f"{fixtures}/{p['file']}"
+    for a in reg.get("authorizers", []):
+        if "program" in a:
+            a["program"][0] = f"{fixtures}/{a['program'][0]}"
+    edit(reg)
+    path = f"{tmpdir}/registry.json"
+    json.dump(reg, open(path, "w"))
+    return path
 
 
 PKI = None  # set by the test (iotclib.PKI = sys.argv[2])

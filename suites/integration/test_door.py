@@ -208,7 +208,61 @@ try:
                         "-H", "token: token-alpha", "-X", "POST", "-d", "x", f"https://localhost:{P8443}/topics/t?qos=0"],
                        capture_output=True, text=True, timeout=20)
     check("custom auth on 8443 (no certificate): refused in the TLS handshake", r.returncode != 0, r.stderr)
+    code, body = curl(["-H", "x-amz-customauthorizer-name: shell-authorizer", "-H", "token: token-shell"], "door/custom")
+    check("plain-shell authorizer allows its token: 200", code == 200, (code, body))
+    code, body = curl(["-H", "x-amz-customauthorizer-name: shell-authorizer", "-H", "token: token-alpha"], "door/custom")
+    check("plain-shell authorizer refuses another token: 403", code == 403, (code, body))
 finally:
     rc = srv.stop()
 check("serve exited cleanly", rc == 0, rc)
+
+# ---- an authorizer reached by HTTP URL: a local HTTP server answers the event
+import http.server, tempfile
+seen = []
+
+
+class Authorizer(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        event = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        seen.append(event)
+        ok = event.get("token") == "token-url"
+        body = json.dumps({"isAuthenticated": True, "principalId": "urluser",
+                           "policyDocuments": [json.dumps({"Version": "2012-10-17", "Statement": [
+                               {"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]})],
+                           "disconnectAfterInSeconds": 3600, "refreshAfterInSeconds": 300}
+                          if ok else {"isAuthenticated": False}).encode()
+        self.send_response(200); self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body))); self.end_headers(); self.wfile.write(body)
+
+    def log_message(self, *a):
+        pass
+
+
+httpd = http.server.HTTPServer(("127.0.0.1", 0), Authorizer)
+threading.Thread(target=httpd.serve_forever, daemon=True).start()
+tmp = tempfile.mkdtemp(prefix="iotc-door-url-")
+
+
+def point_at_server(reg):
+    for a in reg["authorizers"]:
+        if a["name"] == "url-authorizer":
+            a["url"] = f"http://127.0.0.1:{httpd.server_port}/authorize"
+
+
+srv = Serve(BIN, PKI, prefix="iotc-door2-", registry=iotclib.registry_copy(tmp, point_at_server))
+P443 = srv.ports["443"]
+try:
+    code, body = curl(["-H", "x-amz-customauthorizer-name: url-authorizer", "-H", "token: token-url"], "door/url")
+    check("HTTP URL authorizer allows its token: 200", code == 200, (code, body))
+    check("... it received the AWS authorizer event (token, protocols, protocolData.http)",
+          seen and seen[0].get("token") == "token-url" and "http" in seen[0].get("protocols", [])
+          and "headers" in seen[0].get("protocolData", {}).get("http", {}), seen[:1])
+    code, body = curl(["-H", "x-amz-customauthorizer-name: url-authorizer", "-H", "token: token-other"], "door/url")
+    check("HTTP URL authorizer refuses another token: 403", code == 403, (code, body))
+    httpd.shutdown(); httpd.server_close()
+    code, body = curl(["-H", "x-amz-customauthorizer-name: url-authorizer", "-H", "token: token-x"], "door/url")
+    check("HTTP URL authorizer unreachable: 403 with the reason", code == 403 and "failed" in body, (code, body))
+finally:
+    rc = srv.stop()
+check("second serve exited cleanly", rc == 0, rc)
 iotclib.finish()

@@ -1,0 +1,105 @@
+/* iotc_refdevice: connect, run a session, back off, repeat until SIGTERM or --run-ms. */
+#include <openssl/err.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "refdevice.h"
+
+volatile int rd_stop;
+
+static void main__on_signal(int sig)
+{
+    (void)sig;
+    rd_stop = 1;
+}
+
+double rd_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+void rd_log(const struct rd_opts *o, const char *fmt, ...)
+{
+    static double t0;
+    va_list ap;
+    if (t0 == 0)
+        t0 = rd_now_ms();
+    (void)o;
+    fprintf(stderr, "[%9.3f] ", (rd_now_ms() - t0) / 1000.0);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* Sleeps in small steps so SIGTERM ends a long backoff at once. */
+static void main__sleep_ms(double ms, double deadline)
+{
+    double end = rd_now_ms() + ms;
+    while (!rd_stop && rd_now_ms() < end && (deadline == 0 || rd_now_ms() < deadline)) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct rd_opts o;
+    struct rd_backoff b;
+    struct sigaction sa;
+    struct rd_state *st = NULL;
+    SSL_CTX *ctx = NULL;
+    double deadline;
+    int rc = 2;
+
+    if (rd_opts_parse(argc, argv, &o) != 0) {
+        rd_usage(stderr);
+        return 2;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = main__on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    setvbuf(stderr, NULL, _IOLBF, 0);
+    rd_log(&o, "iotc_refdevice %s:%d client_id=%s seed=%llu time_scale=%g misbehave=0x%x", o.host,
+           o.port, o.client_id, (unsigned long long)o.seed, o.time_scale, o.misbehave);
+    ctx = rd_tls_ctx(&o);
+    st = rd_state_new();
+    if (!ctx || !st) {
+        fprintf(stderr, "iotc_refdevice: cannot set up TLS (CA, certificate, key?)\n");
+        goto cleanup;
+    }
+    rd_backoff_init(&b, o.seed);
+    deadline = o.run_ms > 0 ? rd_now_ms() + (double)o.run_ms : 0;
+    while (!rd_stop && (deadline == 0 || rd_now_ms() < deadline)) {
+        int fd = -1;
+        double up = 0;
+        bool connected = false;
+        SSL *ssl = rd_tls_connect(ctx, &o, &fd);
+        if (ssl) {
+            connected = rd_session_run(ssl, fd, &o, st, &up) == 1;
+            SSL_shutdown(ssl);
+            SSL_free(ssl);
+            close(fd);
+        }
+        if (rd_stop)
+            break;
+        if (connected && up >= RD_STABLE_MS * o.time_scale)
+            rd_backoff_reset(&b);
+        double d = rd_backoff_next_ms(&b, &o, connected);
+        rd_log(&o, "connection %s; reconnecting in %.0f ms", connected ? "lost" : "failed", d);
+        main__sleep_ms(d, deadline);
+    }
+    rc = 0;
+cleanup:
+    rd_state_free(st);
+    SSL_CTX_free(ctx);
+    return rc;
+}
