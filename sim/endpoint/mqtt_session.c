@@ -46,6 +46,7 @@ struct mqtt_sess {
     bool client_initiated;
     char session_id[37];
     json_t *pending_subs;        /* packet id -> filters, until the broker's SUBACK/UNSUBACK */
+    json_t *subscriptions;       /* granted filters (a set), for the 50-per-connection limit */
     struct iotc_buf connect_pkt; /* the CONNECT, kept while a custom authorizer runs */
     struct iotc_ws *ws;          /* MQTT over WebSocket: framing between TLS and MQTT */
     struct evbuffer *ws_in;      /* = c->ws_in: MQTT bytes unwrapped from WebSocket messages */
@@ -536,7 +537,8 @@ static bool ms__subscription_event(struct mqtt_sess *s, const struct mqtt_frame 
     json_t *entry = json_object_get(s->pending_subs, key);
     if (!entry)
         goto cleanup;
-    json_t *filters = json_object_get(entry, "filters"), *denied = json_object_get(entry, "denied");
+    json_t *filters = json_object_get(entry, "filters"),
+           *refused = json_object_get(entry, "refused");
     json_t *granted = json_array();
     bool spliced = false;
     full = malloc(sizeof *full);
@@ -548,13 +550,20 @@ static bool ms__subscription_event(struct mqtt_sess *s, const struct mqtt_frame 
     bool all = f->type == MQTT_UNSUBACK && sa->count == 0;
     for (size_t i = 0, b = 0; i < json_array_size(filters) && i < MQTT_SUB_MAX_FILTERS; i++) {
         uint8_t code;
-        if (json_is_true(json_array_get(denied, i))) {
-            code = MQTT_RC_NOT_AUTHORIZED;
+        json_int_t own = json_integer_value(json_array_get(refused, i));
+        if (own) {
+            code = (uint8_t)own;
             spliced = true;
         } else {
             code = b < sa->count ? sa->codes[b++] : 0;
-            if (all || code < 0x80)
-                json_array_append(granted, json_array_get(filters, i));
+            if (all || code < 0x80) {
+                json_t *flt = json_array_get(filters, i);
+                json_array_append(granted, flt);
+                if (f->type == MQTT_SUBACK)
+                    json_object_set_new(s->subscriptions, json_string_value(flt), json_true());
+                else
+                    json_object_del(s->subscriptions, json_string_value(flt));
+            }
         }
         if (full)
             full->codes[full->count++] = code;
@@ -846,20 +855,20 @@ static int ms__check_publish(struct mqtt_sess *s, const struct mqtt_frame *f, co
 }
 
 static void ms__remember_filters(struct mqtt_sess *s, const struct mqtt_subscribe *sub,
-                                 const bool *denied)
+                                 const uint8_t *refused)
 {
     char key[8];
     json_t *filters = json_array(), *mask = json_array();
     for (size_t i = 0; i < sub->count; i++) {
         json_array_append_new(filters, json_stringn((const char *)sub->filters[i].filter.p,
                                                     sub->filters[i].filter.n));
-        json_array_append_new(mask, json_boolean(denied && denied[i]));
+        json_array_append_new(mask, json_integer(refused ? refused[i] : 0));
     }
     snprintf(key, sizeof key, "%u", sub->packet_id);
     /* Bounded: a client that never gets answers cannot grow this without limit. */
     if (json_object_size(s->pending_subs) < 128)
         json_object_set_new(s->pending_subs, key,
-                            json_pack("{s:o, s:o}", "filters", filters, "denied", mask));
+                            json_pack("{s:o, s:o}", "filters", filters, "refused", mask));
     else
         json_decref(filters), json_decref(mask);
 }
@@ -872,32 +881,48 @@ static void ms__remember_filters(struct mqtt_sess *s, const struct mqtt_subscrib
  */
 static int ms__authorize_subscribe(struct mqtt_sess *s, struct mqtt_subscribe *sub)
 {
-    bool denied[MQTT_SUB_MAX_FILTERS] = {false};
-    size_t n_denied = 0;
+    /* Per filter: 0 = goes to the broker, else the SUBACK code the front door answers. */
+    uint8_t refused[MQTT_SUB_MAX_FILTERS] = {0};
+    size_t n_refused = 0, adding = 0;
+    bool policy_denied = false;
+    long long cap = s->c->ep->profile.limits.max_subscriptions;
     for (size_t i = 0; i < sub->count; i++) {
         char filter[1024];
         snprintf(filter, sizeof filter, "%.*s", (int)sub->filters[i].filter.n,
                  (const char *)sub->filters[i].filter.p);
-        denied[i] = !iotc_conn_allowed(s->c, s->client_id, IOTC_ACT_SUBSCRIBE, filter, NULL, 0);
-        n_denied += denied[i];
+        if (!iotc_conn_allowed(s->c, s->client_id, IOTC_ACT_SUBSCRIBE, filter, NULL, 0)) {
+            refused[i] = MQTT_RC_NOT_AUTHORIZED;
+            policy_denied = true;
+        } else if (!json_object_get(s->subscriptions, filter) &&
+                   (long long)(json_object_size(s->subscriptions) + adding) >= cap) {
+            /* AWS: at most 50 subscriptions per connection; the rest get a failure code. */
+            refused[i] = s->version == MQTT_V5 ? MQTT_RC_QUOTA_EXCEEDED : 0x80;
+            iotc_conn_emit(s->c, "mqtt.refused",
+                           json_pack("{s:s, s:s, s:s}", "rule", "max-subscriptions", "reason",
+                                     "more than 50 subscriptions on one connection", "filter",
+                                     filter));
+        } else if (!json_object_get(s->subscriptions, filter)) {
+            adding++;
+        }
+        n_refused += refused[i] != 0;
     }
-    ms__remember_filters(s, sub, denied);
-    if (n_denied == 0)
+    ms__remember_filters(s, sub, refused);
+    if (n_refused == 0)
         return 0;
-    if (s->version != MQTT_V5) {
+    if (policy_denied && s->version != MQTT_V5) {
         ms__refuse(s, "policy", "iot:Subscribe not allowed by the principal's policies",
                    MQTT_RC_NOT_AUTHORIZED, 0);
         return 1;
     }
     iotc_buf_reset(&s->out);
-    if (n_denied == sub->count) {
+    if (n_refused == sub->count) {
         struct mqtt_suback sa = {
             .type = MQTT_SUBACK, .packet_id = sub->packet_id, .count = sub->count};
-        memset(sa.codes, MQTT_RC_NOT_AUTHORIZED, sub->count);
+        memcpy(sa.codes, refused, sub->count);
         char key[8];
         snprintf(key, sizeof key, "%u", sub->packet_id);
         json_object_del(s->pending_subs, key);
-        if (mqtt_suback_encode(&s->out, MQTT_V5, &sa) == IOTC_OK)
+        if (mqtt_suback_encode(&s->out, s->version, &sa) == IOTC_OK)
             ms__send_client(s, s->out.p, s->out.len);
         return 2;
     }
@@ -909,9 +934,9 @@ static int ms__authorize_subscribe(struct mqtt_sess *s, struct mqtt_subscribe *s
     *allowed = *sub;
     allowed->count = 0;
     for (size_t i = 0; i < sub->count; i++)
-        if (!denied[i])
+        if (!refused[i])
             allowed->filters[allowed->count++] = sub->filters[i];
-    if (mqtt_subscribe_encode(&s->out, MQTT_V5, allowed) == IOTC_OK)
+    if (mqtt_subscribe_encode(&s->out, s->version, allowed) == IOTC_OK)
         ms__send_broker(s, s->out.p, s->out.len);
     free(allowed);
     return 2; /* handled: the rewritten SUBSCRIBE went out */
@@ -1105,6 +1130,7 @@ static int ms__start(struct iotc_conn *c)
         return IOTC_ERR_NOMEM;
     }
     s->pending_subs = json_object();
+    s->subscriptions = json_object();
     iotc_uuid4(s->session_id);
     c->session = s;
     bufferevent_setwatermark(c->bev, EV_WRITE, MS_LOW_WATER, 0);
@@ -1135,6 +1161,7 @@ static void ms__on_close(struct iotc_conn *c)
     if (s->link)
         iotc_blink_free(s->link);
     json_decref(s->pending_subs);
+    json_decref(s->subscriptions);
     iotc_buf_free(&s->connect_pkt);
     if (s->ws) {
         iotc_ws_close(s->ws, 1000, "closing");

@@ -109,7 +109,7 @@ struct fleet_target {
 struct fleet_spec {
     char *file, *name;
     double duration_s, drain_s, start_spread_s;
-    long long ramp_in_flight, ramp_per_s, proxy;
+    long long ramp_in_flight, ramp_per_s, ramp_timeout_s, proxy;
     struct fleet_target target;
     struct fleet_row rows[FLEET_MAX_ROWS];
     size_t n_rows;
@@ -208,12 +208,14 @@ struct fleet_dev {
     uint64_t fault_until_ms;
     /* HTTPS */
     CURL *easy;
+    struct curl_slist *resolve;
     bool req_busy;
     char *client_id;
     char *topic;
 };
 
 /* ---- the fleet ---- */
+enum fleet_phase { PHASE_MONITORS, PHASE_RAMP, PHASE_PUBLISH, PHASE_DRAIN, PHASE_END };
 struct fleet_counters {
     uint64_t connects, connect_failures[CAUSE_COUNT], disconnects[CAUSE_COUNT];
     uint64_t reconnects[CAUSE_COUNT];
@@ -224,8 +226,8 @@ struct fleet_counters {
 struct fleet {
     struct fleet_spec *spec;
     struct event_base *base;
-    struct fleet_dev *devs;
-    uint32_t n_devs;
+    struct fleet_dev *devs; /* n_devs devices, then one monitor per HTTPS row */
+    uint32_t n_devs, n_all;
     struct fleet_ledger *ledger; /* by global device index */
     struct fleet_counters c;
     struct fleet_hist connect_lat, deliver_lat;
@@ -240,7 +242,11 @@ struct fleet {
     uint64_t ramp_last_us;
     /* phases */
     uint64_t t_start_us, t_pub_start_us, t_pub_end_us, t_end_us, t_all_up_us;
+    uint64_t t_ramp_end_us; /* every device connected once (or the ramp timed out) */
+    int phase;              /* enum fleet_phase */
     bool publishing, stopping, interrupted, monitors_ready;
+    uint32_t disconnected_end;
+    long nofile, nofile_hard;
     int sigints;
     uint32_t up_now, ever_up_n;
     /* target */
@@ -248,6 +254,7 @@ struct fleet {
     bool have_serve;
     struct iotc_proxy *proxy[3]; /* per logical port, when faults need one */
     int conn_port[3];            /* where devices connect (proxy or endpoint) */
+    const char *conn_host;
     /* HTTPS */
     CURLM *multi;
     struct event *curl_tm;
@@ -279,8 +286,11 @@ void fleet_dev_lost(struct fleet_dev *d, int cause);
 void fleet_dev_close(struct fleet_dev *d, bool graceful);
 void fleet_dev_publish_tick(struct fleet_dev *d); /* the application publishes one message */
 void fleet_ramp_pump(struct fleet *fl);
+void fleet_ramp_on_timer(evutil_socket_t fd, short what, void *arg);
 void fleet_ramp_release(struct fleet_dev *d);
 void fleet_dev_apply_fault(struct fleet_dev *d);
+void fleet_dev_up(struct fleet_dev *d); /* accepting CONNACK */
+void fleet_dev_start_publishing(struct fleet_dev *d, double spread_ms);
 
 /* device_mqtt.c: packets of an MQTT device */
 int fleet_mqtt_send_connect(struct fleet_dev *d);
@@ -296,6 +306,7 @@ void fleet_https_free(struct fleet *fl);
 int fleet_https_dev_init(struct fleet_dev *d);
 void fleet_https_publish_tick(struct fleet_dev *d);
 void fleet_https_kick(struct fleet_dev *d);
+void fleet_https_done(struct fleet_dev *d, CURLcode result);
 
 /* target.c: the endpoint (emulated child or external) and the fault proxies */
 int fleet_target_start(struct fleet *fl, const char *serve_bin, const char *pki_override,
@@ -316,7 +327,12 @@ void fleet_summary_print(const struct fleet *fl, const json_t *sum, FILE *out);
 uint64_t fleet_lost(const struct fleet *fl);
 uint32_t fleet_disconnected_at_end(const struct fleet *fl);
 
+/* proc.c */
+long fleet_rss_kb(pid_t pid); /* 0: this process; -1 unknown */
+long fleet_raise_nofile(long *hard);
+
 /* run.c */
 int fleet_run(struct fleet *fl, const char *serve_bin, const char *pki_override);
+void fleet_free(struct fleet *fl);
 
 #endif

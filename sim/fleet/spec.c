@@ -22,11 +22,13 @@ static const char *const spec__target_keys[] = {"kind", "profile", "file", "pack
                                                 NULL};
 
 struct spec__ramp {
-    long long in_flight, per_s;
+    long long in_flight, per_s, timeout_s;
 };
 static const struct iotc_cfg_int spec__ramp_table[] = {
     {"in_flight", offsetof(struct spec__ramp, in_flight), 1, 100000, 500},
     {"per_s", offsetof(struct spec__ramp, per_s), 0, 1000000, 0}, /* 0: no rate cap */
+    /* publishing time starts when every device has connected once, or after this */
+    {"timeout_s", offsetof(struct spec__ramp, timeout_s), 1, 3600, 60},
 };
 
 /* Optional number in [lo, hi]; missing: def. */
@@ -237,11 +239,12 @@ int fleet_spec_load(const char *path, struct fleet_spec *s, char *err, size_t er
         (rc = spec__number(path, "$", root, "start_spread_s", -1, 3600, -1, &s->start_spread_s,
                            &ce)) ||
         (rc = iotc_cfg_read_ints(path, "$.ramp", json_object_get(root, "ramp"),
-                                 spec__ramp_table, 2, &ramp, &ce)) ||
+                                 spec__ramp_table, 3, &ramp, &ce)) ||
         (rc = spec__target(path, json_object_get(root, "target"), &s->target, &ce)))
         goto cleanup;
     s->ramp_in_flight = ramp.in_flight;
     s->ramp_per_s = ramp.per_s;
+    s->ramp_timeout_s = ramp.timeout_s;
     json_t *px = json_object_get(root, "proxy");
     if (px && !json_is_boolean(px)) {
         rc = iotc_cfg_fail(&ce, path, "$", "proxy: must be true or false");

@@ -120,6 +120,26 @@ try:
     c = live(b"rules-f9"); c.send(subscribe([b"f%d" % i for i in range(9)]))
     check("9 filters in one SUBSCRIBE close the connection", c.closed())
 
+    # at most 50 subscriptions per connection: the 51st filter gets a failure code
+    c = live(b"rules-sub50")
+    for i in range(7):
+        c.send(subscribe([b"cap/%d/%d" % (i, j) for j in range(8)], pid=10 + i))
+        p = c.read_packet()
+    check("50 subscriptions granted (56 filters asked, 6 over the cap)", p and list(p[2][2:]) == [1, 1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80], p)
+    c.send(subscribe([b"cap/0/0"], pid=30))
+    p = c.read_packet()
+    check("re-subscribing an existing filter at the cap is still granted", p and list(p[2][2:]) == [1], p)
+    c.send(pkt(0xA2, struct.pack(">H", 31) + s16(b"cap/0/0")))
+    c.read_packet()
+    c.send(subscribe([b"cap/new"], pid=32))
+    p = c.read_packet()
+    check("after an UNSUBSCRIBE there is room for one more", p and list(p[2][2:]) == [1], p)
+    c5 = live(b"rules-sub50-v5", v=5)
+    for i in range(7):
+        c5.send(subscribe([b"cap5/%d/%d" % (i, j) for j in range(8)], v=5, pid=10 + i))
+        p = c5.read_packet()
+    check("MQTT 5: over-cap filters get 0x97 Quota exceeded", p and iotclib.suback_codes(p, 5)[-1] == 0x97, p)
+
     # duplicate client ID: the new connection wins
     old = live(b"rules-dup", v=5)
     new = live(b"rules-dup", v=5)

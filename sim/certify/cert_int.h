@@ -1,0 +1,200 @@
+/* Internals of `iotconform certify`, shared by its files. */
+#ifndef IOTC_CERTIFY_INT_H
+#define IOTC_CERTIFY_INT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "backoff.h"
+
+/* ---- verdicts ---- */
+typedef enum cert_verdict {
+    CERT_PASS,
+    CERT_WARN, /* PASS_WITH_WARNINGS */
+    CERT_FAIL,
+    CERT_ERROR,
+    CERT_SKIPPED,
+    CERT_UNDECIDED, /* a judge before the budget ends: keep the case running */
+} cert_verdict;
+
+const char *cert_verdict_name(cert_verdict v);   /* PASS, PASS_WITH_WARNINGS, ... */
+const char *cert_verdict_status(cert_verdict v); /* results.json status: passed, ... */
+
+/* ---- the catalogue (suites/certification.json) ---- */
+typedef struct cert_case {
+    const char *id, *title, *judge, *family, *profile;
+    bool qualification;
+    json_t *def;      /* the whole entry (borrowed from the catalogue root) */
+    json_t *scenario; /* object or NULL: handed to `serve --scenario` */
+    json_t *device;   /* placeholder values for this case (object, may be empty) */
+    json_t *params;   /* judge parameters (object, may be empty) */
+    json_t *actions;  /* array of runner actions (may be empty) */
+    long budget_ms;   /* at time scale 1 */
+    long min_budget_ms;
+    int repeat; /* independent series (fresh endpoint + device each) */
+} cert_case;
+
+typedef struct cert_catalogue {
+    json_t *root;
+    cert_case *v;
+    size_t n;
+    json_t *suites; /* name -> array of ids */
+} cert_catalogue;
+
+/* Strict loader: unknown keys, unknown judges or judge parameters, duplicate ids and
+ * suites naming unknown cases are errors (every problem is reported in err). */
+int cert_catalogue_load(const char *path, cert_catalogue *cat, char *err, size_t errlen);
+void cert_catalogue_free(cert_catalogue *cat);
+const cert_case *cert_catalogue_find(const cert_catalogue *cat, const char *id);
+/* Resolves --suite (qualification | full | a suite name | comma-separated ids) into
+ * indexes; returns the count or -1 with err. */
+int cert_catalogue_select(const cert_catalogue *cat, const char *suite, size_t *idx, size_t max,
+                          char *err, size_t errlen);
+
+/* ---- adapters (fixtures/adapters/NAME.json) ---- */
+typedef struct cert_adapter {
+    json_t *root;
+    const char *name;
+    const char *command;   /* default template */
+    json_t *commands;      /* case id -> template overrides (object or NULL) */
+    json_t *cases;         /* array of ids it can take part in, or NULL = all */
+    json_t *skip_reasons;  /* case id -> why not (object or NULL) */
+    bool time_scale;       /* honours {time_scale}: budgets may be compressed */
+} cert_adapter;
+
+int cert_adapter_load(const char *name_or_path, const char *dir, cert_adapter *a, char *err,
+                      size_t errlen);
+void cert_adapter_free(cert_adapter *a);
+/* NULL when the adapter takes part in the case, else a reason. */
+const char *cert_adapter_excludes(const cert_adapter *a, const char *case_id, char *buf,
+                                  size_t len);
+
+/* ---- placeholders ---- */
+/* Known placeholder names, for --help and validation (NULL-terminated). */
+extern const char *const cert_placeholders[];
+/* Fills {name} with the shell-quoted value of vars[name] and {name?TEXT} with TEXT when
+ * the value is non-empty (else nothing). {{ and }} are literal braces. Unknown names
+ * and unbalanced braces are errors. Returns 0 or -1 with err. */
+int cert_template_fill(const char *tpl, json_t *vars, char *out, size_t outlen, char *err,
+                       size_t errlen);
+/* Single-quotes s for /bin/sh into out. */
+int cert_shell_quote(const char *s, char *out, size_t outlen);
+
+/* ---- the device process ---- */
+typedef struct cert_device {
+    pid_t pid; /* also the process group id */
+    bool exited;
+    int status; /* waitpid status once exited */
+    long started_ms, exited_ms;
+} cert_device;
+
+/* Starts `/bin/sh -c command` in its own process group, stdin /dev/null, stdout and
+ * stderr appended to log_path. */
+int cert_device_start(cert_device *d, const char *command, const char *log_path, char *err,
+                      size_t errlen);
+/* Non-blocking: notes the leader's exit. */
+void cert_device_poll(cert_device *d);
+/* SIGTERM to the group, up to grace_ms for the leader, then SIGKILL to the group, and
+ * reaps every member that is our child. Safe to call twice. */
+void cert_device_stop(cert_device *d, long grace_ms);
+/* "exited with status 3", "killed by signal 9", "still running" */
+void cert_device_describe(const cert_device *d, char *out, size_t len);
+
+long cert_now_ms(void);
+
+/* ---- observations: the journal, cut into connections ---- */
+typedef struct cert_conn {
+    long id;
+    long peer_port;
+    double t_accept, t_close; /* ms on the series' clock; -1 when absent */
+    json_t *hello, *handshake, *refused, *close, *connect, *connack; /* borrowed */
+    json_t *events;  /* this connection's entries in order (new reference) */
+    bool connack_withheld, scenario_cut;
+    bool runner; /* a connection the certify runner made itself (actions) */
+} cert_conn;
+
+typedef struct cert_obs {
+    json_t *lines; /* the series' journal entries (borrowed) */
+    cert_conn *c;
+    size_t n;
+    double t_end; /* last journal time */
+    const cert_device *dev;
+    double dev_exit_t; /* device exit on the journal clock, -1 if it did not exit */
+    char log_tail[1024];
+} cert_obs;
+
+/* Builds the connections of a journal (lines) ignoring the runner's own peer ports. */
+int cert_obs_build(cert_obs *o, json_t *lines, const long *runner_ports, size_t n_runner);
+void cert_obs_free(cert_obs *o);
+/* The device's connections (not the runner's), in accept order. */
+size_t cert_obs_device_conns(const cert_obs *o, const cert_conn **out, size_t max);
+/* Entries of conn c with this event name and (if type) mqtt type; i-th match or NULL. */
+json_t *cert_conn_find(const cert_conn *c, const char *event, const char *type, size_t nth);
+size_t cert_conn_count(const cert_conn *c, const char *event, const char *type);
+double cert_entry_t(json_t *e);
+
+/* ---- judges ---- */
+typedef struct cert_ctx {
+    const cert_case *c;
+    const cert_obs *obs; /* one per series */
+    size_t n_series;
+    double scale;     /* the run's time scale (real-time thresholds are multiplied) */
+    bool final;       /* the budget is over: decide */
+    json_t *observed; /* judges add what they measured */
+    char reason[2048];
+    cert_verdict v;
+} cert_ctx;
+
+typedef cert_verdict (*cert_judge_fn)(cert_ctx *x);
+
+typedef struct cert_judge {
+    const char *name;
+    cert_judge_fn fn;
+    const char *const *params; /* allowed parameter names (NULL-terminated), NULL = none */
+} cert_judge;
+
+const cert_judge *cert_judge_find(const char *name);
+/* Runs the judge with the common preconditions (device never connected, exited at
+ * once, ...). Returns the verdict also stored in x->v. */
+cert_verdict cert_judge_run(cert_ctx *x);
+
+/* Verdict helpers: set (replace reason), add a warning (PASS -> WARN, reason appended). */
+cert_verdict cert_set(cert_ctx *x, cert_verdict v, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void cert_warn(cert_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+double cert_param_num(const cert_ctx *x, const char *name, double dflt);
+const char *cert_param_str(const cert_ctx *x, const char *name, const char *dflt);
+/* Formats seconds as "1.0, 2.1, 3.9" into out. */
+void cert_fmt_series(const double *d, size_t n, char *out, size_t len);
+
+/* Judge families (judge_*.c). */
+extern const cert_judge cert_judges_tls[];
+extern const cert_judge cert_judges_connect[];
+extern const cert_judge cert_judges_backoff[];
+extern const cert_judge cert_judges_pubsub[];
+extern const cert_judge cert_judges_session[];
+extern const cert_judge cert_judges_long[];
+
+/* ---- runner actions (cert_action.c) ---- */
+typedef struct cert_endpoint {
+    const char *pki_dir;
+    const char *host; /* SNI / name the device uses */
+    int port_8883, port_8443, port_443;
+} cert_endpoint;
+
+typedef struct cert_action_state {
+    bool done[8];
+    long runner_ports[16];
+    size_t n_runner_ports;
+    char note[512];
+} cert_action_state;
+
+/* Runs the actions of the case whose trigger the journal now shows (once each). */
+void cert_actions_step(const cert_case *c, const cert_endpoint *ep, json_t *lines,
+                       cert_action_state *st);
+/* Validates one action definition (catalogue loading). */
+int cert_action_check(json_t *action, char *err, size_t errlen);
+
+#endif

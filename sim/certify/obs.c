@@ -1,0 +1,130 @@
+/* Observations: journal entries grouped into the device's connections. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cert_int.h"
+#include "common/err.h"
+
+double cert_entry_t(json_t *e)
+{
+    json_t *t = json_object_get(e, "t");
+    return json_is_number(t) ? json_number_value(t) : -1;
+}
+
+static const char *obs__s(json_t *e, const char *k)
+{
+    return json_string_value(json_object_get(e, k));
+}
+
+static cert_conn *obs__conn(cert_obs *o, long id, size_t *cap)
+{
+    for (size_t i = 0; i < o->n; i++)
+        if (o->c[i].id == id)
+            return &o->c[i];
+    if (o->n == *cap) {
+        size_t ncap = *cap ? *cap * 2 : 16;
+        cert_conn *nc = realloc(o->c, ncap * sizeof(*nc));
+        if (!nc)
+            return NULL;
+        o->c = nc;
+        *cap = ncap;
+    }
+    cert_conn *c = &o->c[o->n++];
+    memset(c, 0, sizeof(*c));
+    c->id = id;
+    c->t_accept = c->t_close = -1;
+    c->events = json_array();
+    return c;
+}
+
+int cert_obs_build(cert_obs *o, json_t *lines, const long *runner_ports, size_t n_runner)
+{
+    size_t cap = 0, i;
+    json_t *e;
+    memset(o, 0, sizeof(*o));
+    o->lines = lines;
+    o->dev_exit_t = -1;
+    json_array_foreach(lines, i, e)
+    {
+        json_t *cid = json_object_get(e, "conn");
+        const char *ev = obs__s(e, "event"), *type = obs__s(e, "type");
+        double t = cert_entry_t(e);
+        if (t > o->t_end)
+            o->t_end = t;
+        if (!json_is_integer(cid) || !ev)
+            continue;
+        cert_conn *c = obs__conn(o, (long)json_integer_value(cid), &cap);
+        if (!c)
+            return IOTC_ERR_NOMEM;
+        json_array_append(c->events, e);
+        if (json_is_integer(json_object_get(e, "peer_port")))
+            c->peer_port = (long)json_integer_value(json_object_get(e, "peer_port"));
+        if (strcmp(ev, "conn.accept") == 0)
+            c->t_accept = t;
+        else if (strcmp(ev, "conn.close") == 0) {
+            c->t_close = t;
+            c->close = e;
+        } else if (strcmp(ev, "tls.client_hello") == 0 && !c->hello)
+            c->hello = e;
+        else if (strcmp(ev, "tls.handshake") == 0)
+            c->handshake = e;
+        else if (strcmp(ev, "tls.refused") == 0)
+            c->refused = e;
+        else if (strcmp(ev, "mqtt.in") == 0 && type && strcmp(type, "CONNECT") == 0 && !c->connect)
+            c->connect = e;
+        else if (strcmp(ev, "mqtt.out") == 0 && type && strcmp(type, "CONNACK") == 0)
+            c->connack = e;
+        else if (strcmp(ev, "scenario.withheld") == 0 && type && strcmp(type, "CONNACK") == 0)
+            c->connack_withheld = true;
+        else if (strcmp(ev, "scenario.disconnect") == 0)
+            c->scenario_cut = true;
+    }
+    for (size_t k = 0; k < o->n; k++)
+        for (size_t r = 0; r < n_runner; r++)
+            if (o->c[k].peer_port == runner_ports[r])
+                o->c[k].runner = true;
+    return IOTC_OK;
+}
+
+void cert_obs_free(cert_obs *o)
+{
+    for (size_t i = 0; i < o->n; i++)
+        json_decref(o->c[i].events);
+    free(o->c);
+    o->c = NULL;
+    o->n = 0;
+}
+
+size_t cert_obs_device_conns(const cert_obs *o, const cert_conn **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < o->n && n < max; i++)
+        if (!o->c[i].runner)
+            out[n++] = &o->c[i];
+    return n;
+}
+
+json_t *cert_conn_find(const cert_conn *c, const char *event, const char *type, size_t nth)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(c->events, i, e)
+    {
+        const char *ev = obs__s(e, "event"), *ty = obs__s(e, "type");
+        if (!ev || strcmp(ev, event) != 0)
+            continue;
+        if (type && (!ty || strcmp(ty, type) != 0))
+            continue;
+        if (nth-- == 0)
+            return e;
+    }
+    return NULL;
+}
+
+size_t cert_conn_count(const cert_conn *c, const char *event, const char *type)
+{
+    size_t n = 0;
+    while (cert_conn_find(c, event, type, n))
+        n++;
+    return n;
+}

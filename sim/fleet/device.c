@@ -1,0 +1,441 @@
+/*
+ * One MQTT device's connection lifecycle: wait for a connect slot, TCP + TLS,
+ * CONNECT, up, lost, backoff, again. The packets themselves are in device_mqtt.c.
+ */
+#include "fleet_int.h"
+#include "common/err.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+uint64_t fleet_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void dev__arm(struct fleet_dev *d, double ms)
+{
+    if (ms < 0)
+        ms = 0;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((long long)(ms * 1000) % 1000000)};
+    evtimer_add(d->tm, &tv);
+}
+
+/* Keep-alive: ping at 3/4 of the (time-scaled) interval; a PINGRESP missing at the
+ * next tick means the path is dead, which is how a blackhole is noticed at all. */
+static double dev__ping_ms(const struct fleet_dev *d)
+{
+    double ms = (double)d->row->b.keepalive_s * 1000.0 * d->fl->spec->target.time_scale * 0.75;
+    return ms < 20 ? 20 : ms;
+}
+
+static int dev__lport_index(int lport)
+{
+    return lport == 8883 ? 0 : lport == 8443 ? 1 : 2;
+}
+
+void fleet_ramp_release(struct fleet_dev *d)
+{
+    if (!d->in_ramp)
+        return;
+    d->in_ramp = false;
+    d->fl->in_flight--;
+}
+
+static void dev__free_conn(struct fleet_dev *d)
+{
+    if (d->bev)
+        bufferevent_free(d->bev); /* frees the SSL and closes the socket */
+    d->bev = NULL;
+    d->local_port = 0;
+}
+
+void fleet_dev_lost(struct fleet_dev *d, int cause)
+{
+    struct fleet *fl = d->fl;
+    if (d->state == DEV_UP) {
+        fl->c.disconnects[cause]++;
+        fl->up_now--;
+    } else if (d->state == DEV_CONNECTING || d->state == DEV_MQTT_WAIT) {
+        fl->c.connect_failures[cause]++;
+    }
+    fleet_ramp_release(d);
+    dev__free_conn(d);
+    evtimer_del(d->tm);
+    d->last_cause = (uint8_t)cause;
+    d->ping_out = false;
+    d->subscribed = false;
+    d->inflight = 0;
+    for (uint32_t i = 0; i < d->q_len; i++)
+        d->q[i].sent = false; /* republished on the next connection */
+    if (fl->stopping) {
+        d->state = DEV_DONE;
+        fleet_ramp_pump(fl);
+        return;
+    }
+    long long wait = fleet_backoff_delay(&d->row->b.backoff, ++d->attempt, &fl->rng);
+    if (wait < 0) {
+        d->state = DEV_DONE;
+    } else {
+        d->state = DEV_WAIT;
+        dev__arm(d, (double)wait);
+    }
+    fleet_ramp_pump(fl);
+}
+
+void fleet_dev_close(struct fleet_dev *d, bool graceful)
+{
+    if (d->state == DEV_UP) {
+        if (graceful)
+            fleet_mqtt_send_disconnect(d);
+        d->fl->up_now--;
+    }
+    fleet_ramp_release(d);
+    dev__free_conn(d);
+    if (d->tm)
+        evtimer_del(d->tm);
+    if (d->pub)
+        evtimer_del(d->pub);
+    d->state = DEV_DONE;
+}
+
+static int dev__cause_of(struct fleet_dev *d, short what, int err, unsigned long ssl_err)
+{
+    if (d->state == DEV_CONNECTING) {
+        if (err == ECONNREFUSED)
+            return CAUSE_REFUSED;
+        if (err == ECONNRESET || err == EPIPE)
+            return CAUSE_RESET;
+        return CAUSE_TLS; /* refused or cut during the handshake */
+    }
+    if (ssl_err)
+        return CAUSE_PROTOCOL;
+    if (what & BEV_EVENT_EOF)
+        return CAUSE_CLOSED;
+    if (err == ECONNRESET || err == EPIPE)
+        return CAUSE_RESET;
+    return CAUSE_SOCKET;
+}
+
+static void dev__on_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct fleet_dev *d = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    if (what & BEV_EVENT_CONNECTED) {
+        d->state = DEV_MQTT_WAIT;
+        if (fleet_mqtt_send_connect(d) != IOTC_OK)
+            fleet_dev_lost(d, CAUSE_SOCKET);
+        return;
+    }
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+        unsigned long ssl_err = bufferevent_get_openssl_error(bev);
+        while (bufferevent_get_openssl_error(bev))
+            ;
+        fleet_dev_lost(d, dev__cause_of(d, what, err, ssl_err));
+    }
+}
+
+static void dev__start(struct fleet_dev *d)
+{
+    struct fleet *fl = d->fl;
+    struct fleet_target *t = &fl->spec->target;
+    const struct fleet_row_def *def = d->row->def;
+    SSL *ssl = SSL_new(d->row->ctx[d->ridx % d->row->n_identities]);
+    int li = d->monitor ? 0 : dev__lport_index(def->lport);
+    int port = d->monitor ? t->ports[0] : fl->conn_port[li];
+    const char *host = d->monitor ? t->host : fl->conn_host;
+    d->state = DEV_CONNECTING;
+    d->in_ramp = true;
+    fl->in_flight++;
+    d->t_attempt_us = fleet_now_us();
+    dev__arm(d, (double)d->row->b.connect_timeout_ms);
+    if (!ssl || !SSL_set_tlsext_host_name(ssl, t->sni) || !SSL_set1_host(ssl, t->sni))
+        goto fail;
+    if (def->alpn && !d->monitor) {
+        unsigned char wire[64];
+        size_t n = strlen(def->alpn);
+        wire[0] = (unsigned char)n;
+        memcpy(wire + 1, def->alpn, n);
+        if (SSL_set_alpn_protos(ssl, wire, (unsigned)n + 1) != 0)
+            goto fail;
+    }
+    d->bev = bufferevent_openssl_socket_new(fl->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                            BEV_OPT_CLOSE_ON_FREE);
+    ssl = NULL;
+    if (!d->bev)
+        goto fail;
+    bufferevent_openssl_set_allow_dirty_shutdown(d->bev, 1);
+    bufferevent_setcb(d->bev, fleet_mqtt_on_read, NULL, dev__on_event, d);
+    struct sockaddr_storage ss = {0};
+    socklen_t len;
+    struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, host, &in->sin_addr) == 1) {
+        in->sin_family = AF_INET;
+        in->sin_port = htons((uint16_t)port);
+        len = sizeof *in;
+    } else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t)port);
+        len = sizeof *in6;
+    } else {
+        goto fail;
+    }
+    if (bufferevent_socket_connect(d->bev, (struct sockaddr *)&ss, (int)len) != 0)
+        goto fail;
+    evutil_socket_t fd = bufferevent_getfd(d->bev);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+        d->local_port = ss.ss_family == AF_INET ? ntohs(in->sin_port) : ntohs(in6->sin6_port);
+    /* The proxy has not accepted yet: the rule waits for this source port. */
+    if (fleet_dev_fault_active(d))
+        fleet_dev_apply_fault(d);
+    bufferevent_enable(d->bev, EV_READ | EV_WRITE);
+    return;
+fail:
+    SSL_free(ssl);
+    fleet_dev_lost(d, CAUSE_SOCKET);
+}
+
+void fleet_ramp_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    fleet_ramp_pump(arg);
+}
+
+void fleet_ramp_pump(struct fleet *fl)
+{
+    struct fleet_spec *s = fl->spec;
+    uint64_t now = fleet_now_us();
+    if (s->ramp_per_s > 0) {
+        /* Token bucket of one second's worth: a bounded connect rate. */
+        fl->ramp_tokens += (double)(now - fl->ramp_last_us) / 1e6 * (double)s->ramp_per_s;
+        if (fl->ramp_tokens > (double)s->ramp_per_s)
+            fl->ramp_tokens = (double)s->ramp_per_s;
+    }
+    fl->ramp_last_us = now;
+    while (fl->qhead && fl->in_flight < (uint32_t)s->ramp_in_flight) {
+        if (s->ramp_per_s > 0 && fl->ramp_tokens < 1.0) {
+            if (!evtimer_pending(fl->ramp_tm, NULL)) {
+                struct timeval tv = {0, (suseconds_t)(1e6 / (double)s->ramp_per_s) + 1};
+                evtimer_add(fl->ramp_tm, &tv);
+            }
+            return;
+        }
+        fl->ramp_tokens -= 1.0;
+        struct fleet_dev *d = fl->qhead;
+        fl->qhead = d->queue_next;
+        if (!fl->qhead)
+            fl->qtail = NULL;
+        d->queue_next = NULL;
+        d->in_queue = false;
+        if (d->state == DEV_WAIT)
+            dev__start(d);
+    }
+}
+
+void fleet_dev_want_connect(struct fleet_dev *d)
+{
+    struct fleet *fl = d->fl;
+    if (d->in_queue || fl->stopping)
+        return;
+    d->state = DEV_WAIT;
+    d->in_queue = true;
+    if (fl->qtail)
+        fl->qtail->queue_next = d;
+    else
+        fl->qhead = d;
+    fl->qtail = d;
+    fleet_ramp_pump(fl);
+}
+
+static void dev__on_tm(evutil_socket_t fd, short what, void *arg)
+{
+    struct fleet_dev *d = arg;
+    if (d->row->def->proto == FLEET_PROTO_HTTPS && !d->monitor) {
+        fleet_https_kick(d); /* backoff over: retry the request */
+        return;
+    }
+    switch (d->state) {
+    case DEV_WAIT:
+        fleet_dev_want_connect(d);
+        break;
+    case DEV_CONNECTING:
+    case DEV_MQTT_WAIT:
+        fleet_dev_lost(d, CAUSE_CONNECT_TIMEOUT);
+        break;
+    case DEV_UP:
+        if (d->ping_out) {
+            fleet_dev_lost(d, CAUSE_KEEPALIVE);
+            return;
+        }
+        if (fleet_mqtt_ping(d) != IOTC_OK) {
+            fleet_dev_lost(d, CAUSE_SOCKET);
+            return;
+        }
+        d->ping_out = true;
+        dev__arm(d, dev__ping_ms(d));
+        break;
+    default:
+        break;
+    }
+}
+
+/* Called by device_mqtt.c on an accepting CONNACK. */
+void fleet_dev_up(struct fleet_dev *d)
+{
+    struct fleet *fl = d->fl;
+    uint64_t now = fleet_now_us();
+    fleet_ramp_release(d);
+    fleet_hist_add(&fl->connect_lat, now - d->t_attempt_us);
+    fl->c.connects++;
+    bool first = !d->ever_up;
+    if (d->ever_up)
+        fl->c.reconnects[d->last_cause]++;
+    else if (!d->monitor)
+        fl->ever_up_n++;
+    d->ever_up = true;
+    /* A device publishes from its first connection on, at a random phase. */
+    if (first && fl->publishing && !d->monitor) {
+        double spread = fl->spec->start_spread_s >= 0 ? fl->spec->start_spread_s * 1000.0
+                                                      : (double)d->row->b.publish_interval_ms;
+        fleet_dev_start_publishing(d, spread);
+    }
+    d->state = DEV_UP;
+    d->attempt = 0;
+    d->ping_out = false;
+    fl->up_now++;
+    dev__arm(d, dev__ping_ms(d));
+    fleet_ramp_pump(fl);
+}
+
+static void dev__on_pub(evutil_socket_t fd, short what, void *arg)
+{
+    struct fleet_dev *d = arg;
+    if (!d->fl->publishing)
+        return;
+    double ms = (double)d->row->b.publish_interval_ms;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((long long)(ms * 1000) % 1000000)};
+    evtimer_add(d->pub, &tv);
+    if (d->row->def->proto == FLEET_PROTO_HTTPS)
+        fleet_https_publish_tick(d);
+    else
+        fleet_dev_publish_tick(d);
+}
+
+static char *dev__expand(const char *pat, const struct fleet_dev *d)
+{
+    char out[512], num[32];
+    size_t o = 0;
+    for (const char *p = pat; *p && o < sizeof out - 1;) {
+        const char *rep = NULL;
+        size_t skip = 1;
+        if (strncmp(p, "{run}", 5) == 0) {
+            rep = d->fl->run_tag;
+            skip = 5;
+        } else if (strncmp(p, "{row}", 5) == 0) {
+            rep = d->row->def->name;
+            skip = 5;
+        } else if (strncmp(p, "{i}", 3) == 0) {
+            snprintf(num, sizeof num, "%u", d->ridx);
+            rep = num;
+            skip = 3;
+        } else if (strncmp(p, "{n}", 3) == 0) {
+            snprintf(num, sizeof num, "%u", d->idx);
+            rep = num;
+            skip = 3;
+        }
+        if (rep) {
+            size_t n = strlen(rep);
+            if (o + n >= sizeof out)
+                return NULL;
+            memcpy(out + o, rep, n);
+            o += n;
+        } else {
+            out[o++] = *p;
+        }
+        p += skip;
+    }
+    out[o] = '\0';
+    return strdup(out);
+}
+
+int fleet_dev_init(struct fleet *fl, struct fleet_dev *d)
+{
+    d->fl = fl;
+    d->next_pid = 1;
+    d->tm = evtimer_new(fl->base, dev__on_tm, d);
+    d->pub = evtimer_new(fl->base, dev__on_pub, d);
+    if (!d->tm || !d->pub)
+        return IOTC_ERR_NOMEM;
+    if (d->monitor) {
+        char cid[256], topic[256];
+        snprintf(cid, sizeof cid, "fleet-mon-%s-%s", fl->run_tag, d->row->def->name);
+        snprintf(topic, sizeof topic, "fleet/%s/%s/#", fl->run_tag, d->row->def->name);
+        d->client_id = strdup(cid);
+        d->topic = strdup(topic);
+    } else {
+        char topic[256];
+        snprintf(topic, sizeof topic, "fleet/%s/%s/%u", fl->run_tag, d->row->def->name, d->ridx);
+        d->client_id = dev__expand(d->row->client_id, d);
+        d->topic = strdup(topic);
+    }
+    if (!d->client_id || !d->topic)
+        return IOTC_ERR_NOMEM;
+    if (strlen(d->client_id) == 0 || strlen(d->client_id) > FLEET_CLIENTID_MAX ||
+        d->client_id[0] == '$')
+        return IOTC_ERR_LIMIT;
+    if (d->row->def->proto == FLEET_PROTO_HTTPS && !d->monitor)
+        return fleet_https_dev_init(d);
+    return IOTC_OK;
+}
+
+void fleet_dev_free(struct fleet_dev *d)
+{
+    dev__free_conn(d);
+    if (d->tm)
+        event_free(d->tm);
+    if (d->pub)
+        event_free(d->pub);
+    if (d->easy) {
+        if (d->req_busy)
+            curl_multi_remove_handle(d->fl->multi, d->easy);
+        curl_easy_cleanup(d->easy);
+    }
+    curl_slist_free_all(d->resolve);
+    free(d->q);
+    free(d->client_id);
+    free(d->topic);
+    memset(d, 0, sizeof *d);
+}
+
+/* Starts the publish schedule at a spread offset so a fleet does not publish in step. */
+void fleet_dev_start_publishing(struct fleet_dev *d, double spread_ms)
+{
+    double ms = spread_ms > 0 ? fleet_rand01(&d->fl->rng) * spread_ms : 0;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((long long)(ms * 1000) % 1000000)};
+    evtimer_add(d->pub, &tv);
+}
+
+void fleet_dev_apply_fault(struct fleet_dev *d)
+{
+    if (d->monitor || !d->local_port)
+        return;
+    struct iotc_proxy *p = fleet_proxy_for(d->fl, d->row->def->lport);
+    if (!p)
+        return;
+    struct iotc_fault none = {0};
+    iotc_proxy_fault_port(p, d->local_port, fleet_dev_fault_active(d) ? &d->fault : &none);
+}

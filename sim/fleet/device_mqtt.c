@@ -1,0 +1,268 @@
+/* MQTT packets of a fleet device: CONNECT, SUBSCRIBE, PUBLISH and its acks, pings. */
+#include "fleet_int.h"
+#include "common/err.h"
+
+#include <event2/buffer.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int dm__flush(struct fleet_dev *d)
+{
+    struct fleet *fl = d->fl;
+    int rc = d->bev && bufferevent_write(d->bev, fl->out.p, fl->out.len) == 0 ? IOTC_OK
+                                                                            : IOTC_ERR_IO;
+    iotc_buf_reset(&fl->out);
+    return rc;
+}
+
+int fleet_mqtt_send_connect(struct fleet_dev *d)
+{
+    struct mqtt_connect cn = {
+        .protocol_name = IOTC_SPAN_LIT("MQTT"),
+        .version = MQTT_V311,
+        .clean_start = d->row->b.clean_session != 0,
+        .keepalive = (uint16_t)d->row->b.keepalive_s,
+        .client_id = iotc_span_str(d->client_id),
+    };
+    if (d->monitor)
+        cn.clean_start = false; /* a monitor must not miss what arrives while it reconnects */
+    int rc = mqtt_connect_encode(&d->fl->out, &cn);
+    return rc == IOTC_OK ? dm__flush(d) : rc;
+}
+
+int fleet_mqtt_send_disconnect(struct fleet_dev *d)
+{
+    struct mqtt_disconnect dc = {0};
+    int rc = mqtt_disconnect_encode(&d->fl->out, MQTT_V311, &dc);
+    return rc == IOTC_OK ? dm__flush(d) : rc;
+}
+
+int fleet_mqtt_ping(struct fleet_dev *d)
+{
+    int rc = mqtt_ping_encode(&d->fl->out, MQTT_PINGREQ);
+    return rc == IOTC_OK ? dm__flush(d) : rc;
+}
+
+static uint16_t dm__pid(struct fleet_dev *d)
+{
+    uint16_t pid = d->next_pid++;
+    if (d->next_pid == 0)
+        d->next_pid = 1;
+    return pid ? pid : dm__pid(d);
+}
+
+static int dm__publish(struct fleet_dev *d, uint8_t qos, uint16_t pid, bool dup, uint32_t seq,
+                       uint64_t t_us)
+{
+    struct fleet *fl = d->fl;
+    size_t size = (size_t)d->row->b.payload_bytes;
+    if (fleet_payload_fill(fl->payload, size, d->idx, seq, t_us) == 0)
+        return IOTC_ERR_TOO_LARGE;
+    struct mqtt_publish p = {
+        .dup = dup,
+        .qos = qos,
+        .topic = iotc_span_str(d->topic),
+        .packet_id = pid,
+        .payload = {(const uint8_t *)fl->payload, size},
+    };
+    int rc = mqtt_publish_encode(&fl->out, MQTT_V311, &p);
+    if (rc != IOTC_OK)
+        return rc;
+    fl->c.published_wire++;
+    if (dup)
+        fl->c.republished++;
+    return dm__flush(d);
+}
+
+/* Writes queued QoS 1 messages while the in-flight window has room, oldest first. */
+void fleet_mqtt_pump(struct fleet_dev *d)
+{
+    uint32_t max = (uint32_t)d->row->b.max_inflight;
+    for (uint32_t i = 0; i < d->q_len && d->inflight < max && d->state == DEV_UP; i++) {
+        struct fleet_pending *m = &d->q[i];
+        if (m->sent)
+            continue;
+        if (!m->pid)
+            m->pid = dm__pid(d);
+        /* DUP on a message the broker may have seen: a re-send after a reconnect. */
+        if (dm__publish(d, 1, m->pid, m->ever_sent, m->seq, m->t_us) != IOTC_OK) {
+            fleet_dev_lost(d, CAUSE_SOCKET);
+            return;
+        }
+        m->sent = m->ever_sent = true;
+        d->inflight++;
+    }
+}
+
+void fleet_dev_publish_tick(struct fleet_dev *d)
+{
+    struct fleet *fl = d->fl;
+    struct fleet_ledger *l = &fl->ledger[d->idx];
+    uint64_t now = fleet_now_us();
+    if (d->row->b.qos == 0) {
+        /* QoS 0 while offline is dropped by any real client: not counted as sent. */
+        if (d->state != DEV_UP) {
+            fl->c.qos0_skipped++;
+            return;
+        }
+        uint32_t seq = l->sent++;
+        fl->c.qos0_sent++;
+        if (dm__publish(d, 0, 0, false, seq, now) != IOTC_OK)
+            fleet_dev_lost(d, CAUSE_SOCKET);
+        return;
+    }
+    uint32_t seq = l->sent++;
+    fl->c.qos1_sent++;
+    if (d->q_len >= (uint32_t)d->row->b.max_queued) {
+        fl->c.queue_dropped++; /* stays undelivered: counted as lost */
+        return;
+    }
+    if (d->q_len == d->q_cap) {
+        uint32_t cap = d->q_cap ? d->q_cap * 2 : 4;
+        struct fleet_pending *q = realloc(d->q, cap * sizeof *q);
+        if (!q) {
+            fl->c.queue_dropped++;
+            return;
+        }
+        d->q = q;
+        d->q_cap = cap;
+    }
+    d->q[d->q_len++] = (struct fleet_pending){.seq = seq, .t_us = now};
+    if (d->state == DEV_UP)
+        fleet_mqtt_pump(d);
+}
+
+void fleet_record_delivery(struct fleet *fl, const uint8_t *payload, size_t n, int qos)
+{
+    uint32_t dev, seq;
+    uint64_t t_us;
+    fl->c.received++;
+    if (fleet_payload_parse(payload, n, &dev, &seq, &t_us) != IOTC_OK || dev >= fl->n_devs) {
+        fl->c.protocol_errors++;
+        return;
+    }
+    if (fleet_ledger_mark(&fl->ledger[dev], seq) == 1) {
+        uint64_t now = fleet_now_us();
+        fleet_hist_add(&fl->deliver_lat, now > t_us ? now - t_us : 0);
+    }
+}
+
+static void dm__on_puback(struct fleet_dev *d, uint16_t pid)
+{
+    for (uint32_t i = 0; i < d->q_len; i++) {
+        if (d->q[i].pid != pid || !d->q[i].sent)
+            continue;
+        memmove(&d->q[i], &d->q[i + 1], (d->q_len - i - 1) * sizeof d->q[0]);
+        d->q_len--;
+        d->inflight--;
+        d->fl->c.puback++;
+        fleet_mqtt_pump(d);
+        return;
+    }
+}
+
+static int dm__subscribe(struct fleet_dev *d)
+{
+    struct mqtt_subscribe sub = {.packet_id = dm__pid(d), .count = 1};
+    sub.filters[0].filter = iotc_span_str(d->topic);
+    sub.filters[0].options = 1;
+    d->sub_pid = sub.packet_id;
+    int rc = mqtt_subscribe_encode(&d->fl->out, MQTT_V311, &sub);
+    return rc == IOTC_OK ? dm__flush(d) : rc;
+}
+
+/* Returns a cause when the connection must go, CAUSE_NONE otherwise. */
+static int dm__packet(struct fleet_dev *d, const struct mqtt_frame *f, const uint8_t *pkt)
+{
+    switch (f->type) {
+    case MQTT_CONNACK: {
+        struct mqtt_connack ca;
+        if (d->state != DEV_MQTT_WAIT || mqtt_connack_parse(pkt, f->total, MQTT_V311, &ca))
+            return CAUSE_PROTOCOL;
+        if (ca.code != 0)
+            return CAUSE_CONNACK;
+        fleet_dev_up(d);
+        /* Subscribe on every connection: after a broker restart the session is gone.
+         * SUBSCRIBE goes first, so a re-sent message finds the subscription. */
+        if (dm__subscribe(d) != IOTC_OK)
+            return CAUSE_SOCKET;
+        for (uint32_t i = 0; i < d->q_len; i++)
+            d->q[i].sent = false;
+        d->inflight = 0;
+        fleet_mqtt_pump(d);
+        return CAUSE_NONE;
+    }
+    case MQTT_SUBACK: {
+        struct mqtt_suback sa;
+        if (mqtt_suback_parse(pkt, f->total, MQTT_V311, &sa) || sa.count != 1)
+            return CAUSE_PROTOCOL;
+        if (sa.codes[0] >= 0x80)
+            return CAUSE_SUBACK;
+        d->subscribed = true;
+        return CAUSE_NONE;
+    }
+    case MQTT_PUBLISH: {
+        struct mqtt_publish p;
+        if (mqtt_publish_parse(pkt, f->total, MQTT_V311, &p))
+            return CAUSE_PROTOCOL;
+        fleet_record_delivery(d->fl, p.payload.p, p.payload.n, p.qos);
+        if (p.qos == 1) {
+            struct mqtt_ack a = {.type = MQTT_PUBACK, .packet_id = p.packet_id};
+            if (mqtt_ack_encode(&d->fl->out, MQTT_V311, &a) != IOTC_OK || dm__flush(d))
+                return CAUSE_SOCKET;
+        }
+        return CAUSE_NONE;
+    }
+    case MQTT_PUBACK: {
+        struct mqtt_ack a;
+        if (mqtt_ack_parse(pkt, f->total, MQTT_V311, &a))
+            return CAUSE_PROTOCOL;
+        dm__on_puback(d, a.packet_id);
+        return CAUSE_NONE;
+    }
+    case MQTT_PINGRESP:
+        d->ping_out = false;
+        return CAUSE_NONE;
+    default:
+        return CAUSE_PROTOCOL;
+    }
+}
+
+void fleet_mqtt_on_read(struct bufferevent *bev, void *arg)
+{
+    struct fleet_dev *d = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    while (d->bev == bev) {
+        size_t avail = evbuffer_get_length(in);
+        uint8_t head[5];
+        size_t hn = avail < sizeof head ? avail : sizeof head;
+        if (hn == 0)
+            return;
+        evbuffer_copyout(in, head, hn);
+        struct mqtt_frame f;
+        int rc = mqtt_frame_peek(head, hn, FLEET_PAYLOAD_MAX + 1024, &f);
+        if (rc == IOTC_ERR_AGAIN && f.total == 0)
+            return;
+        if (rc != IOTC_OK && rc != IOTC_ERR_AGAIN) {
+            d->fl->c.protocol_errors++;
+            fleet_dev_lost(d, CAUSE_PROTOCOL);
+            return;
+        }
+        if (avail < f.total)
+            return;
+        const uint8_t *pkt = evbuffer_pullup(in, (ev_ssize_t)f.total);
+        if (!pkt) {
+            fleet_dev_lost(d, CAUSE_SOCKET);
+            return;
+        }
+        int cause = dm__packet(d, &f, pkt);
+        if (d->bev == bev)
+            evbuffer_drain(in, f.total);
+        if (cause != CAUSE_NONE) {
+            if (cause == CAUSE_PROTOCOL)
+                d->fl->c.protocol_errors++;
+            fleet_dev_lost(d, cause);
+            return;
+        }
+    }
+}

@@ -1,0 +1,282 @@
+/*
+ * One fleet run on one event loop: monitors first (they count HTTPS deliveries),
+ * then the ramp, the publishing window, the drain, the end. A 100 ms tick moves
+ * the phases, runs the fault schedule and draws the progress line.
+ */
+#include "fleet_int.h"
+#include "common/err.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RUN_TICK_MS          100
+#define RUN_MONITOR_WAIT_S   15.0
+#define RUN_INTERRUPT_DRAIN  3.0 /* seconds of drain after Ctrl-C */
+#define RUN_GOODBYE_MS       300 /* DISCONNECTs flushed before the loop ends */
+
+static double run__since(uint64_t t_us)
+{
+    return (double)(fleet_now_us() - t_us) / 1e6;
+}
+
+static bool run__all_delivered(const struct fleet *fl)
+{
+    for (uint32_t i = 0; i < fl->n_devs; i++) {
+        const struct fleet_dev *d = &fl->devs[i];
+        if (d->row->b.qos == 1 && fl->ledger[i].delivered < fl->ledger[i].sent)
+            return false;
+    }
+    return true;
+}
+
+static void run__goodbye(evutil_socket_t fd, short what, void *arg)
+{
+    event_base_loopexit(((struct fleet *)arg)->base, NULL);
+}
+
+static void run__end(struct fleet *fl)
+{
+    fl->phase = PHASE_END;
+    fl->disconnected_end = fleet_disconnected_at_end(fl);
+    fl->stopping = true;
+    fl->publishing = false;
+    fl->t_end_us = fleet_now_us();
+    for (uint32_t i = 0; i < fl->n_all; i++)
+        fleet_dev_close(&fl->devs[i], true);
+    struct timeval tv = {0, RUN_GOODBYE_MS * 1000};
+    event_base_once(fl->base, -1, EV_TIMEOUT, run__goodbye, fl, &tv);
+}
+
+static void run__stop_publishing(struct fleet *fl)
+{
+    fl->publishing = false;
+    fl->t_pub_end_us = fleet_now_us();
+    fl->rss_after_kb = fleet_rss_kb(0);
+    if (fl->have_serve) {
+        fl->serve_after_kb = fleet_rss_kb(fl->serve.pid);
+        fl->broker_after_kb = fleet_rss_kb(iotc_serve_child_broker_pid(&fl->serve));
+    }
+    for (uint32_t i = 0; i < fl->n_devs; i++)
+        evtimer_del(fl->devs[i].pub);
+    fl->phase = PHASE_DRAIN;
+}
+
+static void run__start_devices(struct fleet *fl)
+{
+    fl->phase = PHASE_RAMP;
+    fl->publishing = true;
+    fl->t_start_us = fleet_now_us();
+    for (uint32_t i = 0; i < fl->n_devs; i++) {
+        struct fleet_dev *d = &fl->devs[i];
+        if (d->row->def->proto == FLEET_PROTO_HTTPS)
+            fleet_dev_start_publishing(d, fl->spec->start_spread_s >= 0
+                                              ? fl->spec->start_spread_s * 1000.0
+                                              : (double)d->row->b.publish_interval_ms);
+        else
+            fleet_dev_want_connect(d);
+    }
+}
+
+static void run__tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct fleet *fl = arg;
+    struct fleet_spec *s = fl->spec;
+    switch (fl->phase) {
+    case PHASE_MONITORS: {
+        bool ready = true;
+        for (uint32_t i = fl->n_devs; i < fl->n_all; i++)
+            ready = ready && fl->devs[i].subscribed;
+        if (ready || run__since(fl->t_start_us) > RUN_MONITOR_WAIT_S) {
+            if (!ready)
+                fprintf(stderr, "fleet: HTTPS monitors not subscribed after %.0f s: "
+                                "HTTPS deliveries may be missed\n", RUN_MONITOR_WAIT_S);
+            fl->monitors_ready = ready;
+            run__start_devices(fl);
+        }
+        break;
+    }
+    case PHASE_RAMP:
+        if (fl->ever_up_n >= fl->n_devs || run__since(fl->t_start_us) > (double)s->ramp_timeout_s) {
+            fl->t_ramp_end_us = fl->t_pub_start_us = fleet_now_us();
+            fl->phase = PHASE_PUBLISH;
+        }
+        break;
+    case PHASE_PUBLISH:
+        fleet_faults_tick(fl);
+        if (run__since(fl->t_pub_start_us) >= s->duration_s)
+            run__stop_publishing(fl);
+        break;
+    case PHASE_DRAIN: {
+        fleet_faults_tick(fl); /* faults still end on time */
+        double limit = fl->interrupted && s->drain_s > RUN_INTERRUPT_DRAIN ? RUN_INTERRUPT_DRAIN
+                                                                           : s->drain_s;
+        if (run__all_delivered(fl) || run__since(fl->t_pub_end_us) >= limit)
+            run__end(fl);
+        break;
+    }
+    default:
+        break;
+    }
+    fleet_progress(fl, false);
+}
+
+static void run__on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct fleet *fl = arg;
+    fl->interrupted = true;
+    if (++fl->sigints > 1 || fl->phase == PHASE_MONITORS) {
+        if (fl->phase != PHASE_END)
+            run__end(fl);
+        return;
+    }
+    if (fl->phase == PHASE_RAMP) {
+        fl->t_ramp_end_us = fl->t_pub_start_us = fleet_now_us();
+        fl->phase = PHASE_PUBLISH;
+    }
+    if (fl->phase == PHASE_PUBLISH) {
+        fprintf(stderr, "\nfleet: interrupted: draining for up to %.0f s (Ctrl-C again to stop "
+                        "now)\n", RUN_INTERRUPT_DRAIN);
+        run__stop_publishing(fl);
+    }
+}
+
+static int run__devices(struct fleet *fl, char *err, size_t errlen)
+{
+    struct fleet_spec *s = fl->spec;
+    uint32_t n = 0, monitors = 0;
+    size_t max_payload = FLEET_PAYLOAD_MIN;
+    for (size_t r = 0; r < s->n_rows; r++) {
+        n += (uint32_t)s->rows[r].devices;
+        monitors += s->rows[r].def->proto == FLEET_PROTO_HTTPS;
+        if ((size_t)s->rows[r].b.payload_bytes > max_payload)
+            max_payload = (size_t)s->rows[r].b.payload_bytes;
+    }
+    fl->n_devs = n;
+    fl->n_all = n + monitors;
+    fl->devs = calloc(fl->n_all, sizeof *fl->devs);
+    fl->ledger = calloc(n, sizeof *fl->ledger);
+    fl->payload = malloc(max_payload + 1);
+    if (!fl->devs || !fl->ledger || !fl->payload)
+        return IOTC_ERR_NOMEM;
+    uint32_t g = 0, m = n;
+    for (size_t r = 0; r < s->n_rows; r++) {
+        struct fleet_row *row = &s->rows[r];
+        row->first = g;
+        for (long long i = 0; i < row->devices; i++, g++) {
+            struct fleet_dev *d = &fl->devs[g];
+            d->row = row;
+            d->idx = g;
+            d->ridx = (uint32_t)i;
+            int rc = fleet_dev_init(fl, d);
+            if (rc != IOTC_OK) {
+                snprintf(err, errlen, "%s: row %s device %lld: %s%s", s->file, row->def->name,
+                         i, iotc_strerror(rc),
+                         rc == IOTC_ERR_LIMIT ? " (client ID empty, over 128 bytes or "
+                                                "starting with '$')"
+                                              : "");
+                return rc;
+            }
+        }
+        if (row->def->proto == FLEET_PROTO_HTTPS) {
+            struct fleet_dev *d = &fl->devs[m++];
+            d->row = row;
+            d->idx = UINT32_MAX;
+            d->monitor = true;
+            row->monitor = d;
+            if (fleet_dev_init(fl, d) != IOTC_OK)
+                return IOTC_ERR_NOMEM;
+        }
+    }
+    return IOTC_OK;
+}
+
+static bool run__has_https(const struct fleet_spec *s)
+{
+    for (size_t r = 0; r < s->n_rows; r++)
+        if (s->rows[r].def->proto == FLEET_PROTO_HTTPS)
+            return true;
+    return false;
+}
+
+int fleet_run(struct fleet *fl, const char *serve_bin, const char *pki_override)
+{
+    int rc;
+    struct fleet_spec *s = fl->spec;
+    signal(SIGPIPE, SIG_IGN);
+    fl->nofile = fleet_raise_nofile(&fl->nofile_hard);
+    fl->rng = (uint64_t)fleet_now_us() ^ ((uint64_t)getpid() << 32);
+    snprintf(fl->run_tag, sizeof fl->run_tag, "%08llx",
+             (unsigned long long)(fleet_rand(&fl->rng) & 0xffffffffu));
+    fl->base = event_base_new();
+    if (!fl->base)
+        return IOTC_ERR_NOMEM;
+    rc = fleet_target_start(fl, serve_bin, pki_override, fl->err, sizeof fl->err);
+    if (rc != IOTC_OK)
+        return rc;
+    if ((rc = fleet_tls_setup(fl, fl->err, sizeof fl->err)))
+        return rc;
+    if (run__has_https(s) && (rc = fleet_https_setup(fl, fl->err, sizeof fl->err)))
+        return rc;
+    fl->rss_before_kb = fleet_rss_kb(0);
+    if (fl->have_serve) {
+        fl->serve_before_kb = fleet_rss_kb(fl->serve.pid);
+        fl->broker_before_kb = fleet_rss_kb(iotc_serve_child_broker_pid(&fl->serve));
+    }
+    if ((rc = run__devices(fl, fl->err, sizeof fl->err)))
+        return rc;
+    long need = (long)fl->n_all + 64;
+    if (fl->nofile > 0 && need > fl->nofile)
+        fprintf(stderr,
+                "fleet: warning: %u devices need about %ld descriptors, the limit is %ld "
+                "(hard %ld): connections will fail\n",
+                fl->n_all, need, fl->nofile, fl->nofile_hard);
+    fl->tick = event_new(fl->base, -1, EV_PERSIST, run__tick, fl);
+    fl->ramp_tm = evtimer_new(fl->base, fleet_ramp_on_timer,
+                              fl);
+    fl->sig_int = evsignal_new(fl->base, SIGINT, run__on_signal, fl);
+    fl->sig_term = evsignal_new(fl->base, SIGTERM, run__on_signal, fl);
+    if (!fl->tick || !fl->ramp_tm || !fl->sig_int || !fl->sig_term)
+        return IOTC_ERR_NOMEM;
+    struct timeval tick = {0, RUN_TICK_MS * 1000};
+    event_add(fl->tick, &tick);
+    event_add(fl->sig_int, NULL);
+    event_add(fl->sig_term, NULL);
+    fl->t_start_us = fleet_now_us();
+    fl->ramp_last_us = fl->t_start_us;
+    if (fl->n_all > fl->n_devs) {
+        fl->phase = PHASE_MONITORS;
+        for (uint32_t i = fl->n_devs; i < fl->n_all; i++)
+            fleet_dev_want_connect(&fl->devs[i]);
+    } else {
+        run__start_devices(fl);
+    }
+    event_base_dispatch(fl->base);
+    fleet_progress(fl, true);
+    return IOTC_OK;
+}
+
+void fleet_free(struct fleet *fl)
+{
+    for (uint32_t i = 0; fl->devs && i < fl->n_all; i++)
+        fleet_dev_free(&fl->devs[i]);
+    fleet_https_free(fl);
+    for (uint32_t i = 0; fl->ledger && i < fl->n_devs; i++)
+        fleet_ledger_free(&fl->ledger[i]);
+    free(fl->devs);
+    free(fl->ledger);
+    free(fl->payload);
+    iotc_buf_free(&fl->out);
+    struct event *evs[] = {fl->tick, fl->ramp_tm, fl->sig_int, fl->sig_term};
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
+        if (evs[i])
+            event_free(evs[i]);
+    fleet_tls_free(fl);
+    fleet_target_stop(fl);
+    if (fl->base)
+        event_base_free(fl->base);
+    fl->base = NULL;
+    fl->devs = NULL;
+    fl->ledger = NULL;
+}

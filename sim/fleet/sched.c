@@ -1,0 +1,103 @@
+/*
+ * The fault schedule: at T seconds (from the first publish), for D seconds, on a
+ * fraction of the devices of some rows. Network faults follow a device across
+ * reconnects (a partition does not heal because the device dialled again);
+ * process faults hit the emulated endpoint once.
+ */
+#include "fleet_int.h"
+#include "common/err.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+bool fleet_dev_fault_active(const struct fleet_dev *d)
+{
+    return d->fault.kind != IOTC_FAULT_NONE;
+}
+
+static bool sched__in_rows(const struct fleet *fl, const struct fleet_fault_ev *ev,
+                           const struct fleet_dev *d)
+{
+    if (!ev->row_mask)
+        return true;
+    size_t r = (size_t)(d->row - fl->spec->rows);
+    return r < 32 && (ev->row_mask & (1u << r));
+}
+
+/* Exactly round(fraction * n) devices of the chosen rows, picked at random. */
+static void sched__start_network(struct fleet *fl, struct fleet_fault_ev *ev, uint64_t now_ms)
+{
+    uint32_t *pick = malloc(fl->n_devs * sizeof *pick), n = 0;
+    if (!pick)
+        return;
+    for (uint32_t i = 0; i < fl->n_devs; i++)
+        if (sched__in_rows(fl, ev, &fl->devs[i]))
+            pick[n++] = i;
+    uint32_t want = (uint32_t)lround(ev->fraction * n);
+    for (uint32_t k = 0; k < want; k++) {
+        uint32_t j = k + (uint32_t)(fleet_rand(&fl->rng) % (n - k));
+        uint32_t tmp = pick[k];
+        pick[k] = pick[j];
+        pick[j] = tmp;
+        struct fleet_dev *d = &fl->devs[pick[k]];
+        d->fault = ev->f;
+        d->fault_until_ms = now_ms + (uint64_t)(ev->for_s * 1000.0);
+        fleet_dev_apply_fault(d);
+        /* A one-shot reset is an event: nothing remains on the device. */
+        if (ev->f.kind == IOTC_FAULT_RESET && ev->for_s <= 0)
+            d->fault.kind = IOTC_FAULT_NONE;
+        ev->hit++;
+    }
+    free(pick);
+}
+
+static void sched__start_process(struct fleet *fl, struct fleet_fault_ev *ev)
+{
+    char err[FLEET_ERR_LEN];
+    if (!fl->have_serve) {
+        fprintf(stderr, "fleet: %s needs the emulated endpoint: skipped\n",
+                iotc_fault_name(ev->f.kind));
+        return;
+    }
+    if (ev->f.kind == IOTC_FAULT_BROKER_RESTART) {
+        int pid = iotc_serve_child_kill_broker(&fl->serve);
+        if (pid > 0)
+            ev->hit++;
+        else
+            fprintf(stderr, "fleet: broker restart: no broker pid in %s\n", fl->serve.journal);
+        return;
+    }
+    /* Blocking for the restart is fine: every device has lost the endpoint anyway. */
+    if (iotc_serve_child_restart(&fl->serve, 10000, err, sizeof err) != IOTC_OK) {
+        fprintf(stderr, "fleet: endpoint restart failed: %s\n", err);
+        return;
+    }
+    ev->hit++;
+}
+
+void fleet_faults_tick(struct fleet *fl)
+{
+    if (!fl->t_pub_start_us)
+        return;
+    uint64_t now_us = fleet_now_us(), now_ms = now_us / 1000;
+    double t = (double)(now_us - fl->t_pub_start_us) / 1e6;
+    for (size_t i = 0; i < fl->spec->n_faults; i++) {
+        struct fleet_fault_ev *ev = &fl->spec->faults[i];
+        if (!ev->started && t >= ev->at_s && !fl->stopping) {
+            ev->started = true;
+            if (iotc_fault_is_network(ev->f.kind))
+                sched__start_network(fl, ev, now_ms);
+            else
+                sched__start_process(fl, ev);
+        }
+    }
+    /* Per device: faults end on their own clock. */
+    for (uint32_t i = 0; i < fl->n_devs; i++) {
+        struct fleet_dev *d = &fl->devs[i];
+        if (d->fault.kind != IOTC_FAULT_NONE && now_ms >= d->fault_until_ms) {
+            d->fault.kind = IOTC_FAULT_NONE;
+            fleet_dev_apply_fault(d);
+        }
+    }
+}

@@ -1,0 +1,150 @@
+/* Where the devices connect: an emulated endpoint started as our child (as the
+ * runner does), or an external one from a target file; and the fault proxies
+ * in front of it when the schedule has network faults. */
+#include "fleet_int.h"
+#include "common/err.h"
+#include "config/cfgjson.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef IOTC_SOURCE_DIR
+#define IOTC_SOURCE_DIR "."
+#endif
+#ifndef IOTC_BINARY_DIR
+#define IOTC_BINARY_DIR "./build"
+#endif
+
+static const int target__lports[3] = {8883, 8443, 443};
+
+bool fleet_target_needs_proxy(const struct fleet_spec *s)
+{
+    if (s->proxy)
+        return true;
+    for (size_t i = 0; i < s->n_faults; i++)
+        if (iotc_fault_is_network(s->faults[i].f.kind))
+            return true;
+    return false;
+}
+
+struct iotc_proxy *fleet_proxy_for(struct fleet *fl, int lport)
+{
+    for (int i = 0; i < 3; i++)
+        if (target__lports[i] == lport)
+            return fl->proxy[i];
+    return NULL;
+}
+
+static void target__profile_path(const char *arg, char *out, size_t len)
+{
+    if (strchr(arg, '/') || strstr(arg, ".json"))
+        snprintf(out, len, "%s", arg);
+    else
+        snprintf(out, len, "%s/fixtures/profiles/%s.json", IOTC_SOURCE_DIR, arg);
+}
+
+/* The profile's time scale: the devices' keep-alive follows the endpoint's clock. */
+static int target__time_scale(const char *profile, double *out, char *err, size_t errlen)
+{
+    struct iotc_cfg_err ce = {{0}};
+    json_t *p = iotc_cfg_load(profile, &ce);
+    if (!p) {
+        snprintf(err, errlen, "%s", ce.msg);
+        return IOTC_ERR_CONFIG;
+    }
+    json_t *ts = json_object_get(p, "time_scale");
+    *out = json_is_number(ts) && json_number_value(ts) > 0 ? json_number_value(ts) : 1.0;
+    json_decref(p);
+    return IOTC_OK;
+}
+
+static int target__emulated(struct fleet *fl, const char *serve_bin, const char *pki,
+                            char *err, size_t errlen)
+{
+    struct fleet_target *t = &fl->spec->target;
+    struct iotc_serve_child *c = &fl->serve;
+    char dir[] = "/tmp/iotc-fleet-XXXXXX";
+    int rc;
+    memset(c, 0, sizeof *c);
+    c->pid = -1;
+    c->out_fd = -1;
+    if (!mkdtemp(dir)) {
+        snprintf(err, errlen, "cannot create a work directory under /tmp");
+        return IOTC_ERR_IO;
+    }
+    snprintf(c->bin, sizeof c->bin, "%s", serve_bin);
+    snprintf(c->pki, sizeof c->pki, "%s", pki);
+    target__profile_path(t->profile, c->profile, sizeof c->profile);
+    snprintf(c->journal, sizeof c->journal, "%s/journal.jsonl", dir);
+    snprintf(c->run_dir, sizeof c->run_dir, "%s/run", dir);
+    snprintf(c->log, sizeof c->log, "%s/serve.log", dir);
+    c->no_packet_journal = !t->packet_journal;
+    if ((rc = target__time_scale(c->profile, &t->time_scale, err, errlen)))
+        return rc;
+    if ((rc = iotc_serve_child_start(c, 30000, err, errlen)))
+        return rc;
+    fl->have_serve = true;
+    free(t->host);
+    free(t->sni);
+    free(t->ca);
+    free(t->pki);
+    char ca[1100];
+    snprintf(ca, sizeof ca, "%s/ca-bundle.crt", pki);
+    t->host = strdup("127.0.0.1");
+    t->sni = strdup("localhost");
+    t->ca = strdup(ca);
+    t->pki = strdup(pki);
+    for (int i = 0; i < 3; i++)
+        t->ports[i] = c->ports[i];
+    if (!t->host || !t->sni || !t->ca || !t->pki)
+        return IOTC_ERR_NOMEM;
+    return IOTC_OK;
+}
+
+int fleet_target_start(struct fleet *fl, const char *serve_bin, const char *pki_override,
+                       char *err, size_t errlen)
+{
+    struct fleet_target *t = &fl->spec->target;
+    int rc;
+    if (t->kind == FLEET_TARGET_EMULATED) {
+        char pki[1024];
+        snprintf(pki, sizeof pki, "%s", pki_override ? pki_override : IOTC_BINARY_DIR "/pki");
+        rc = target__emulated(fl, serve_bin, pki, err, errlen);
+    } else {
+        rc = fleet_target_load_external(t->ext_file, t, err, errlen);
+        if (rc == IOTC_OK && pki_override) {
+            free(t->pki);
+            t->pki = strdup(pki_override);
+        }
+    }
+    if (rc != IOTC_OK)
+        return rc;
+    bool proxy = fleet_target_needs_proxy(fl->spec);
+    /* The proxies listen on loopback, whatever the endpoint's address. */
+    fl->conn_host = proxy ? "127.0.0.1" : t->host;
+    for (int i = 0; i < 3; i++) {
+        fl->conn_port[i] = t->ports[i];
+        if (!proxy || t->ports[i] <= 0)
+            continue;
+        rc = iotc_proxy_new(fl->base, t->host, t->ports[i], &fl->proxy[i]);
+        if (rc != IOTC_OK) {
+            snprintf(err, errlen, "fault proxy for port %d: %s", target__lports[i],
+                     iotc_strerror(rc));
+            return rc;
+        }
+        fl->conn_port[i] = iotc_proxy_port(fl->proxy[i]);
+    }
+    return IOTC_OK;
+}
+
+void fleet_target_stop(struct fleet *fl)
+{
+    for (int i = 0; i < 3; i++) {
+        iotc_proxy_free(fl->proxy[i]);
+        fl->proxy[i] = NULL;
+    }
+    if (fl->have_serve)
+        iotc_serve_child_stop(&fl->serve, 10000);
+    fl->have_serve = false;
+}
