@@ -156,6 +156,11 @@ const char *iotc_rule_topic(const struct iotc_limits *l, struct iotc_span topic)
 const char *iotc_rule_filter(const struct iotc_limits *l, struct iotc_span filter);
 uint16_t iotc_rule_keepalive(const struct iotc_limits *l, uint16_t requested);
 
+/* https_props.c: MQTT 5 properties of an HTTPS publish (query and x-amz-mqtt5-* headers) */
+struct iotc_http_req;
+int iotc_https_mqtt5_props(const struct iotc_http_req *q, struct iotc_buf *block, char *why,
+                           size_t whylen);
+
 /* serve.c */
 int iotc_serve_main(int argc, char **argv);
 

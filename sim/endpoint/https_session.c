@@ -83,11 +83,12 @@ static void hs__on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 static int hs__encode_publish(struct https_sess *s, const char *topic, const struct iotc_buf *body,
-                              int qos, bool retain)
+                              int qos, bool retain, const struct iotc_buf *props)
 {
     struct mqtt_publish p = {.qos = (uint8_t)qos,
                              .retain = retain,
                              .topic = iotc_span_str(topic),
+                             .props = {props->p, props->len},
                              .payload = {body->p, body->len}};
     if (qos) {
         if (++s->next_pid == 0)
@@ -96,7 +97,7 @@ static int hs__encode_publish(struct https_sess *s, const char *topic, const str
         s->wait_pid = s->next_pid;
     }
     iotc_buf_reset(&s->pending);
-    return mqtt_publish_encode(&s->pending, MQTT_V311, &p);
+    return mqtt_publish_encode(&s->pending, MQTT_V5, &p);
 }
 
 static void hs__published(struct https_sess *s)
@@ -109,7 +110,7 @@ static void hs__broker_packet(void *arg, const struct mqtt_frame *f, const uint8
     struct https_sess *s = arg;
     if (f->type == MQTT_CONNACK && s->lstate == HS_LINK_CONNECTING) {
         struct mqtt_connack ca;
-        if (mqtt_connack_parse(pkt, f->total, MQTT_V311, &ca) != IOTC_OK || ca.code != 0) {
+        if (mqtt_connack_parse(pkt, f->total, MQTT_V5, &ca) != IOTC_OK || ca.code != 0) {
             s->keep_alive = false;
             hs__respond(s, 500, "broker refused the publishing session");
             return;
@@ -122,8 +123,12 @@ static void hs__broker_packet(void *arg, const struct mqtt_frame *f, const uint8
     }
     if (f->type == MQTT_PUBACK && s->busy && s->qos == 1) {
         struct mqtt_ack a;
-        if (mqtt_ack_parse(pkt, f->total, MQTT_V311, &a) == IOTC_OK && a.packet_id == s->wait_pid)
-            hs__published(s);
+        if (mqtt_ack_parse(pkt, f->total, MQTT_V5, &a) == IOTC_OK && a.packet_id == s->wait_pid) {
+            if (a.reason >= 0x80)
+                hs__respond(s, 500, "the broker refused the publish");
+            else
+                hs__published(s);
+        }
     }
 }
 
@@ -149,9 +154,10 @@ static int hs__open_link(struct https_sess *s)
     if (iotc_stamp_make(iotc_broker_secret(c->ep->broker), IOTC_STAMP_SECRET_LEN, id, strlen(id),
                         c->principal, strlen(c->principal), stamp))
         return IOTC_ERR_CRYPTO;
-    /* mosquitto refuses keep-alive 0 from MQTT 3.1.1 clients when max_keepalive is set. */
+    /* MQTT 5, so HTTPS publishes can carry properties; a long keep-alive because mosquitto
+     * refuses 0 when max_keepalive is set and the HTTP idle timeout ends the link anyway. */
     struct mqtt_connect cn = {.protocol_name = IOTC_SPAN_LIT("MQTT"),
-                              .version = MQTT_V311,
+                              .version = MQTT_V5,
                               .clean_start = true,
                               .keepalive = 65535,
                               .client_id = iotc_span_str(id),
@@ -213,7 +219,16 @@ static void hs__publish(struct https_sess *s, const struct iotc_http_req *q)
         hs__respond(s, 403, "Not authorized: the principal's policies do not allow this publish");
         return;
     }
-    if (hs__encode_publish(s, topic, &q->body, s->qos, retain_flag) != IOTC_OK) {
+    struct iotc_buf props = {0};
+    char pwhy[160] = "";
+    if (iotc_https_mqtt5_props(q, &props, pwhy, sizeof pwhy) != IOTC_OK) {
+        iotc_buf_free(&props);
+        hs__respond(s, 400, pwhy);
+        return;
+    }
+    int erc = hs__encode_publish(s, topic, &q->body, s->qos, retain_flag, &props);
+    iotc_buf_free(&props);
+    if (erc != IOTC_OK) {
         hs__respond(s, 500, "cannot encode publish");
         return;
     }

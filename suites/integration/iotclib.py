@@ -146,8 +146,19 @@ def v5_props(body, off):
             props[pid] = struct.unpack(">H", body[i:i+2])[0]; i += 2
         elif pid in (0x11, 0x02, 0x27, 0x18):
             props[pid] = struct.unpack(">I", body[i:i+4])[0]; i += 4
-        elif pid in (0x12, 0x1F, 0x03, 0x08, 0x1A, 0x1C, 0x15):
+        elif pid in (0x12, 0x1F, 0x03, 0x08, 0x1A, 0x1C, 0x15, 0x09, 0x16):
             ln = struct.unpack(">H", body[i:i+2])[0]; props[pid] = body[i+2:i+2+ln]; i += 2 + ln
+        elif pid == 0x26:  # user property: a list of (key, value)
+            kl = struct.unpack(">H", body[i:i+2])[0]; k = body[i+2:i+2+kl]; i += 2 + kl
+            vl = struct.unpack(">H", body[i:i+2])[0]; v = body[i+2:i+2+vl]; i += 2 + vl
+            props.setdefault(0x26, []).append((k.decode(), v.decode()))
+        elif pid == 0x0B:  # subscription identifier (varint)
+            n2, mult = 0, 1
+            while True:
+                b = body[i]; n2 += (b & 127) * mult; mult *= 128; i += 1
+                if not b & 128:
+                    break
+            props[pid] = n2
         else:
             raise ValueError(f"property {pid}")
     return props
