@@ -251,6 +251,8 @@ static int html__slot(struct html_ctx *x, const char *name, size_t len, struct i
         return rep_html_meta(x->results, b);
     if (SLOT("environment"))
         return rep_html_environment(x->results, b);
+    if (SLOT("certification"))
+        return rep_html_certification(x->results, b);
     if (SLOT("row_options"))
         return html__options(b, &x->m.rows);
     if (SLOT("suite_options"))

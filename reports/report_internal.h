@@ -62,6 +62,8 @@ void rep_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((form
  * run / target / environment tables. */
 int rep_html_meta(json_t *results, struct iotc_buf *b);
 int rep_html_environment(json_t *results, struct iotc_buf *b);
+/* Certification runs: the per-device verdict page (html_cert.c); nothing otherwise. */
+int rep_html_certification(json_t *results, struct iotc_buf *b);
 
 /* Asset access (generated header, see assets/embed.cmake). */
 const char *rep_asset(const char *name);

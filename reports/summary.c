@@ -147,6 +147,42 @@ static int summary__failures(json_t *results, const struct rep_counts *t, struct
     return rc;
 }
 
+/* Certification runs: the verdict of every case, warnings included (a PASS_WITH_WARNINGS
+ * is "passed" in the totals and would otherwise be invisible on the job page). */
+static int summary__verdicts(json_t *results, struct iotc_buf *b)
+{
+    const char *kind = rep_str(json_object_get(results, "run"), "kind");
+    size_t i;
+    json_t *c;
+    int rc;
+    if (!kind || strcmp(kind, "certification") != 0)
+        return IOTC_OK;
+    rc = rep_puts(b, "| device | case | verdict | reason |\n|---|---|---|---|\n");
+    json_array_foreach(json_object_get(results, "cases"), i, c)
+    {
+        const char *v = rep_str(c, "verdict");
+        const char *tpl = rep_str(c, "template");
+        if (rc == IOTC_OK)
+            rc = rep_puts(b, "| ");
+        if (rc == IOTC_OK)
+            rc = rep_md_escape(b, rep_str(c, "row"), 100);
+        if (rc == IOTC_OK)
+            rc = rep_puts(b, " | ");
+        if (rc == IOTC_OK)
+            rc = rep_md_escape(b, tpl ? tpl : rep_str(c, "id"), 200);
+        if (rc == IOTC_OK)
+            rc = rep_printf(b, " | %s%s%s | ", v && strcmp(v, "PASS") ? "**" : "", v ? v : "?",
+                            v && strcmp(v, "PASS") ? "**" : "");
+        if (rc == IOTC_OK)
+            rc = rep_md_escape(b, rep_str(c, "reason"), SUMMARY_MAX_REASON);
+        if (rc == IOTC_OK)
+            rc = rep_puts(b, " |\n");
+    }
+    if (rc == IOTC_OK)
+        rc = iotc_buf_u8(b, '\n');
+    return rc;
+}
+
 int iotc_report_summary_md(json_t *results, struct iotc_buf *out)
 {
     struct rep_matrix m;
@@ -154,6 +190,8 @@ int iotc_report_summary_md(json_t *results, struct iotc_buf *out)
     if (rc != IOTC_OK)
         return rc;
     rc = summary__totals(results, &m.totals, out);
+    if (rc == IOTC_OK)
+        rc = summary__verdicts(results, out);
     if (rc == IOTC_OK)
         rc = summary__matrix(&m, out);
     if (rc == IOTC_OK)

@@ -97,7 +97,13 @@ int iotc_broker__write_conf(const struct iotc_broker *b)
     fprintf(f, "allow_anonymous false\n");
     fprintf(f, "plugin %s\n", b->plugin_path);
     fprintf(f, "plugin_opt_secret_file %s\n", b->secret_path);
-    fprintf(f, "persistence false\n");
+    /* Persistent sessions and queued QoS 1 messages must survive a broker crash, as AWS
+     * keeps them: save to the private run directory every second (a crash loses at most
+     * the last second) and at every clean stop. */
+    fprintf(f, "persistence true\n");
+    fprintf(f, "persistence_location %s/\n", b->run_dir);
+    fprintf(f, "persistence_file broker.db\n");
+    fprintf(f, "autosave_interval 1\n");
     fprintf(f, "log_dest stderr\n");
     /* "information" carries the "... running" line that marks readiness; "notice"
      * would add a line per connection, which the front door journals itself. */
@@ -121,6 +127,9 @@ void iotc_broker__remove_files(const struct iotc_broker *b)
     unlink(b->sock_path);
     unlink(b->secret_path);
     unlink(b->conf_path);
+    char db[4096];
+    snprintf(db, sizeof db, "%s/broker.db", b->run_dir);
+    unlink(db);
     if (b->created_run_dir)
         rmdir(b->run_dir); /* only if empty: never delete what others put there */
 }

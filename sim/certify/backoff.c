@@ -2,6 +2,7 @@
 #include "backoff.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,6 +74,14 @@ static double backoff__theil_sen(const double *const *d, const size_t *n, size_t
     return out;
 }
 
+/* Sum of the last two increments over the first two. */
+static double backoff__increment_growth(const double *d, size_t n)
+{
+    double first = (d[1] - d[0]) + (d[2] - d[1]);
+    double last = (d[n - 1] - d[n - 2]) + (d[n - 2] - d[n - 3]);
+    return first > 0 ? last / first : 0;
+}
+
 cert_backoff_class cert_backoff_classify(const double *d, size_t n, double eps,
                                          cert_backoff_fit *fit)
 {
@@ -96,7 +105,10 @@ cert_backoff_class cert_backoff_classify(const double *d, size_t n, double eps,
     f.growth = exp(lb);
     for (size_t i = 0; i < n; i++) {
         double fl = a + b * (double)i, fe = exp(la + lb * (double)i);
-        double el = fabs(d[i] - fl) / (fabs(fl) + eps), ee = fabs(d[i] + eps - fe) / fe;
+        /* Relative to the fit, but never to less than half the median: one short early
+         * delay must not make a whole schedule look irregular. */
+        double el = fabs(d[i] - fl) / (fmax(fabs(fl), 0.5 * med) + eps);
+        double ee = fabs(d[i] + eps - fe) / fmax(fe, 0.5 * med + eps);
         f.err_linear = el > f.err_linear ? el : f.err_linear;
         f.err_exp = ee > f.err_exp ? ee : f.err_exp;
     }
@@ -107,9 +119,13 @@ cert_backoff_class cert_backoff_classify(const double *d, size_t n, double eps,
     if (hi - lo <= fmax(2 * eps, CERT_BO_CONSTANT_SPREAD * med)) {
         f.cls = CERT_BO_CONSTANT;
     } else if (fmin(f.err_linear, f.err_exp) <= CERT_BO_REGULAR_ERR) {
-        if (f.err_exp < f.err_linear && f.growth >= CERT_BO_EXP_GROWTH)
+        /* Both fit a short series: the increments decide (constant for linear, growing
+         * with the factor for exponential). */
+        bool exp_fits = f.err_exp <= CERT_BO_REGULAR_ERR && f.growth >= CERT_BO_EXP_GROWTH &&
+                        backoff__increment_growth(d, n) >= CERT_BO_INCREMENT_GROWTH;
+        if (exp_fits)
             f.cls = CERT_BO_EXPONENTIAL;
-        else if (b > 0)
+        else if (b > 0 && f.err_linear <= CERT_BO_REGULAR_ERR)
             f.cls = CERT_BO_LINEAR;
         else
             f.cls = CERT_BO_IRREGULAR;
@@ -133,10 +149,27 @@ static int backoff__same(const double *x, size_t nx, const double *y, size_t ny,
     return 1;
 }
 
+/* Per-attempt maximum over the series: the jitter window's envelope. */
+static double backoff__envelope_growth(const double *const *d, const size_t *n, size_t series,
+                                       double eps)
+{
+    double env[BACKOFF__MAX];
+    size_t m = BACKOFF__MAX;
+    for (size_t q = 0; q < series; q++)
+        m = n[q] < m ? n[q] : m;
+    for (size_t i = 0; i < m; i++) {
+        env[i] = 0;
+        for (size_t q = 0; q < series; q++)
+            env[i] = d[q][i] > env[i] ? d[q][i] : env[i];
+    }
+    const double *one[1] = {env};
+    return exp(backoff__theil_sen(one, &m, 1, eps));
+}
+
 cert_backoff_class cert_backoff_classify_series(const double *const *d, const size_t *n,
                                                 size_t series, double eps, int *identical)
 {
-    size_t jitter = 0, expo = 0;
+    size_t jitter = 0, expo = 0, irregular = 0;
     cert_backoff_class first_other = CERT_BO_INSUFFICIENT;
     int same = series > 1;
 
@@ -146,8 +179,11 @@ cert_backoff_class cert_backoff_classify_series(const double *const *d, const si
             jitter++;
         else if (c == CERT_BO_EXPONENTIAL)
             expo++;
-        else if (first_other == CERT_BO_INSUFFICIENT)
-            first_other = c;
+        else {
+            irregular += c == CERT_BO_IRREGULAR;
+            if (first_other == CERT_BO_INSUFFICIENT)
+                first_other = c;
+        }
         if (q > 0 && !backoff__same(d[0], n[0], d[q], n[q], eps))
             same = 0;
     }
@@ -160,13 +196,15 @@ cert_backoff_class cert_backoff_classify_series(const double *const *d, const si
             return CERT_BO_EXPONENTIAL_JITTER;
         /* All look smooth: identical repeats are deterministic; differing ones are jitter
          * that happened to draw smooth series, if their pooled trend still grows. */
-        if (!same && series > 1 && exp(backoff__theil_sen(d, n, series, eps)) >= CERT_BO_JITTER_GROWTH)
+        if (!same && series > 1 &&
+            exp(backoff__theil_sen(d, n, series, eps)) >= CERT_BO_JITTER_GROWTH)
             return CERT_BO_EXPONENTIAL_JITTER;
         return CERT_BO_EXPONENTIAL;
     }
-    /* Jittered series whose growth only shows when pooled. */
-    if (first_other == CERT_BO_IRREGULAR && jitter + expo + 1 >= series && series > 1 &&
-        exp(backoff__theil_sen(d, n, series, eps)) >= CERT_BO_JITTER_GROWTH)
+    /* Full jitter can draw a series without visible growth; the per-attempt maximum over
+     * the series follows the window. No series may be smooth-constant/linear. */
+    if (series > 1 && jitter + expo + irregular == series && jitter + irregular > 0 &&
+        backoff__envelope_growth(d, n, series, eps) >= CERT_BO_JITTER_GROWTH)
         return CERT_BO_EXPONENTIAL_JITTER;
     return first_other;
 }

@@ -74,8 +74,9 @@ const char *cert_adapter_excludes(const cert_adapter *a, const char *case_id, ch
 /* ---- placeholders ---- */
 /* Known placeholder names, for --help and validation (NULL-terminated). */
 extern const char *const cert_placeholders[];
-/* Fills {name} with the shell-quoted value of vars[name] and {name?TEXT} with TEXT when
- * the value is non-empty (else nothing). {{ and }} are literal braces. Unknown names
+/* Fills {name} with the shell-quoted value of vars[name], {name?TEXT} with TEXT and
+ * {name+TEXT} with TEXT followed by the quoted value, both only when the value is
+ * non-empty (else nothing). {{ and }} are literal braces. Unknown names
  * and unbalanced braces are errors. Returns 0 or -1 with err. */
 int cert_template_fill(const char *tpl, json_t *vars, char *out, size_t outlen, char *err,
                        size_t errlen);
@@ -122,6 +123,8 @@ typedef struct cert_obs {
     double t_end; /* last journal time */
     const cert_device *dev;
     double dev_exit_t; /* device exit on the journal clock, -1 if it did not exit */
+    double stop_t;     /* when the runner stopped the device (journal clock), -1 if not yet:
+                        * a close after it is the runner's doing, not the device's */
     char log_tail[1024];
 } cert_obs;
 
@@ -142,6 +145,7 @@ typedef struct cert_ctx {
     size_t n_series;
     double scale;     /* the run's time scale (real-time thresholds are multiplied) */
     bool final;       /* the budget is over: decide */
+    bool series_done; /* set by a judge: the last series saw all it needs (repeat > 1) */
     json_t *observed; /* judges add what they measured */
     char reason[2048];
     cert_verdict v;
@@ -196,5 +200,40 @@ void cert_actions_step(const cert_case *c, const cert_endpoint *ep, json_t *line
                        cert_action_state *st);
 /* Validates one action definition (catalogue loading). */
 int cert_action_check(json_t *action, char *err, size_t errlen);
+
+
+/* ---- running cases (run.c) ---- */
+typedef struct cert_run {
+    const char *serve_bin, *pki_dir, *out_dir, *profiles_dir, *refdevice, *adapter_dir;
+    const char *device_cert; /* PKI name of the device's certificate */
+    const char *device_template;
+    const cert_adapter *adapter;
+    double scale; /* applied to budgets, device timers and real-time thresholds */
+    unsigned long long seed;
+} cert_run;
+
+typedef struct cert_outcome {
+    const cert_case *c;
+    cert_verdict v;
+    char reason[2048];
+    json_t *observed;
+    json_t *journal;
+    char started_at[32];
+    long duration_ms;
+    char command[4096];
+    char case_dir[1024];
+    char device_exit[160];
+    char note[512];
+} cert_outcome;
+
+extern volatile int cert_interrupted;
+
+/* Runs one case (all its series) and fills out. */
+void cert_case_run(const cert_run *r, const cert_case *c, size_t index, cert_outcome *out);
+/* The template for a case: the adapter's per-case command, else --device / the adapter's. */
+const char *cert_case_template(const cert_run *r, const cert_case *c);
+/* Placeholder values for a case (new object). */
+json_t *cert_case_vars(const cert_run *r, const cert_case *c, const char *case_dir, int port_8883,
+                       int port_443, unsigned long long seed, long budget_ms);
 
 #endif

@@ -44,6 +44,7 @@ int cert_obs_build(cert_obs *o, json_t *lines, const long *runner_ports, size_t 
     memset(o, 0, sizeof(*o));
     o->lines = lines;
     o->dev_exit_t = -1;
+    o->stop_t = -1;
     json_array_foreach(lines, i, e)
     {
         json_t *cid = json_object_get(e, "conn");

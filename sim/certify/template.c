@@ -89,6 +89,12 @@ int cert_template_fill(const char *tpl, json_t *vars, char *out, size_t outlen, 
             return -1;
         }
         const char *q = memchr(p + 1, '?', (size_t)(end - p - 1));
+        const char *plus = memchr(p + 1, '+', (size_t)(end - p - 1));
+        bool with_value = false;
+        if (plus && (!q || plus < q)) {
+            q = plus;
+            with_value = true;
+        }
         size_t nlen = (size_t)((q ? q : end) - p - 1);
         if (nlen == 0 || nlen >= sizeof(name)) {
             snprintf(err, errlen, "empty or over-long placeholder name at offset %zu",
@@ -119,6 +125,10 @@ int cert_template_fill(const char *tpl, json_t *vars, char *out, size_t outlen, 
             val = "";
         if (cond) {
             if (*val && template__put(out, outlen, &o, text, strlen(text)))
+                goto too_long;
+            if (*val && with_value &&
+                (cert_shell_quote(val, quoted, sizeof(quoted)) ||
+                 template__put(out, outlen, &o, quoted, strlen(quoted))))
                 goto too_long;
         } else {
             if (cert_shell_quote(val, quoted, sizeof(quoted)) ||

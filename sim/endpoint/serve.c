@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -122,6 +123,24 @@ static int serve__parse_ports(const char *spec, int base, struct iotc_profile *p
     }
     free(copy);
     return rc;
+}
+
+/*
+ * Each device costs two descriptors here (its TLS socket and its broker socket): take
+ * the hard limit and say how many devices that allows, rather than failing accepts later.
+ */
+static void serve__raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4096)
+        fprintf(stderr,
+                "iotconform serve: descriptor limit %llu allows about %llu devices "
+                "(raise it with ulimit -n)\n",
+                (unsigned long long)rl.rlim_cur, (unsigned long long)(rl.rlim_cur / 2));
 }
 
 static void serve__on_signal(evutil_socket_t sig, short what, void *arg)
@@ -267,6 +286,7 @@ int iotc_serve_main(int argc, char **argv)
     struct event *sigint = NULL, *sigterm = NULL;
 
     signal(SIGPIPE, SIG_IGN);
+    serve__raise_fd_limit();
     if (iotc_profile_load(profile_path, &ep.profile, &cerr)) {
         fprintf(stderr, "iotconform serve: %s\n", cerr.msg);
         goto cleanup;

@@ -71,8 +71,11 @@ int iotc_tls_ctx_new(struct iotc_endpoint *ep, SSL_CTX **out, char *err, size_t 
         !SSL_CTX_set_ciphersuites(ctx, tls__ciphers_13))
         goto fail;
     /* AWS IoT does not support session tickets (reference section 2); no resumption at all. */
+    /* A device that just drops TCP without close_notify is a lost connection, not a TLS
+     * error: OpenSSL 3 reports it as EOF only with IGNORE_UNEXPECTED_EOF. */
     SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET | SSL_OP_CIPHER_SERVER_PREFERENCE |
-                                 SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+                                 SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
+                                 SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_num_tickets(ctx, 0);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);

@@ -94,8 +94,7 @@ int iotc_serve_child_start(struct iotc_serve_child *c, int timeout_ms, char *err
 /* SIGTERM, wait (SIGKILL after timeout_ms). */
 void iotc_serve_child_stop(struct iotc_serve_child *c, int timeout_ms);
 /* Endpoint restart: stop, then start again on the same real ports. */
-int iotc_serve_child_restart(struct iotc_serve_child *c, int timeout_ms, char *err,
-                             size_t errlen);
+int iotc_serve_child_restart(struct iotc_serve_child *c, int timeout_ms, char *err, size_t errlen);
 /* Broker restart: SIGKILL the current mosquitto (serve's supervisor starts a new one).
  * Returns the pid killed, or a negative iotc_err. */
 int iotc_serve_child_kill_broker(struct iotc_serve_child *c);

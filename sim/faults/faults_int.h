@@ -27,8 +27,8 @@ struct pconn {
     struct bufferevent *side[2]; /* 0: client, 1: upstream; direction d reads side[d] */
     struct iotc_fault fault;
     uint16_t client_port;
-    bool eof[2];      /* side[d] sent FIN: forward what is left, then shut the other way */
-    bool shut[2];     /* direction d shut by a half-open fault */
+    bool eof[2];  /* side[d] sent FIN: forward what is left, then shut the other way */
+    bool shut[2]; /* direction d shut by a half-open fault */
     struct delayq dq[2];
     struct event *delay_tm;
     struct ev_token_bucket_cfg *rate[2]; /* bandwidth fault, per direction */

@@ -31,8 +31,7 @@ static void proxy__on_accept(struct evconnlistener *l, evutil_socket_t fd, struc
         evutil_closesocket(fd);
 }
 
-static struct evconnlistener *proxy__listen(struct iotc_proxy *p, int family, int port,
-                                            int *bound)
+static struct evconnlistener *proxy__listen(struct iotc_proxy *p, int family, int port, int *bound)
 {
     struct sockaddr_storage ss = {0};
     socklen_t len;
@@ -49,10 +48,10 @@ static struct evconnlistener *proxy__listen(struct iotc_proxy *p, int family, in
         in6->sin6_addr = in6addr_loopback;
         len = sizeof *in6;
     }
-    struct evconnlistener *l = evconnlistener_new_bind(
-        p->base, proxy__on_accept, p,
-        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 1024,
-        (struct sockaddr *)&ss, (int)len);
+    struct evconnlistener *l =
+        evconnlistener_new_bind(p->base, proxy__on_accept, p,
+                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+                                1024, (struct sockaddr *)&ss, (int)len);
     if (!l)
         return NULL;
     len = sizeof ss;

@@ -131,9 +131,8 @@ static int relay__enqueue(struct pconn *c, int d, struct evbuffer *in)
         free(k);
         return IOTC_ERR_NOMEM;
     }
-    uint32_t delay = c->fault.kind == IOTC_FAULT_DELAY && relay__hits(&c->fault, d)
-                         ? c->fault.delay_ms
-                         : 0;
+    uint32_t delay =
+        c->fault.kind == IOTC_FAULT_DELAY && relay__hits(&c->fault, d) ? c->fault.delay_ms : 0;
     k->due_ms = faults__now_ms() + delay;
     evbuffer_add_buffer(k->buf, in);
     if (c->dq[d].tail)
@@ -234,8 +233,8 @@ static void relay__set_rate(struct pconn *c, const struct iotc_fault *f)
             /* A burst of one tick's worth keeps the rate honest at small sizes. */
             struct timeval tick = {0, 100000};
             size_t per_tick = f->rate_bps / 10 ? f->rate_bps / 10 : 1;
-            cfg = ev_token_bucket_cfg_new(per_tick, per_tick, EV_RATE_LIMIT_MAX,
-                                          EV_RATE_LIMIT_MAX, &tick);
+            cfg = ev_token_bucket_cfg_new(per_tick, per_tick, EV_RATE_LIMIT_MAX, EV_RATE_LIMIT_MAX,
+                                          &tick);
         }
         bufferevent_set_rate_limit(c->side[d], cfg);
         /* libevent does not copy the bucket config: it lives as long as it is set. */

@@ -29,8 +29,7 @@ static long sc__now_ms(void)
     return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int sc__parse_ready(struct iotc_serve_child *c, const char *json, char *err,
-                           size_t errlen)
+static int sc__parse_ready(struct iotc_serve_child *c, const char *json, char *err, size_t errlen)
 {
     json_error_t jerr;
     json_t *r = json_loads(json, 0, &jerr);
@@ -59,8 +58,7 @@ static int sc__wait_ready(struct iotc_serve_child *c, int timeout_ms, char *err,
     for (;;) {
         long left = deadline - sc__now_ms();
         if (left <= 0) {
-            snprintf(err, errlen, "serve: no READY line within %d ms (log %s)", timeout_ms,
-                     c->log);
+            snprintf(err, errlen, "serve: no READY line within %d ms (log %s)", timeout_ms, c->log);
             return IOTC_ERR_TIMEOUT;
         }
         struct pollfd p = {c->out_fd, POLLIN, 0};

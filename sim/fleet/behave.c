@@ -16,7 +16,10 @@ struct behave__field {
     long long min, max, def;
 };
 
-#define BF(k, t, lo, hi, d) {#k, t, offsetof(struct fleet_behave, k), lo, hi, d}
+#define BF(k, t, lo, hi, d)                                                                        \
+    {                                                                                              \
+#k, t, offsetof(struct fleet_behave, k), lo, hi, d                                         \
+    }
 static const struct behave__field behave__table[] = {
     BF(qos, BT_INT, 0, 1, 1),
     BF(publish_interval_ms, BT_INT, 10, 86400000, 1000),
@@ -31,10 +34,13 @@ static const struct behave__field behave__table[] = {
 };
 #undef BF
 
-#define RF(k, lo, hi, d) {#k, offsetof(struct fleet_backoff, k), lo, hi, d}
+#define RF(k, lo, hi, d)                                                                           \
+    {                                                                                              \
+#k, offsetof(struct fleet_backoff, k), lo, hi, d                                           \
+    }
 static const struct iotc_cfg_int behave__reconnect[] = {
-    RF(base_ms, 0, 3600000, 100),  RF(cap_ms, 1, 86400000, 20000), RF(step_ms, 0, 3600000, 500),
-    RF(factor, 1, 16, 2),          RF(max_attempts, 0, 1000000000, 0),
+    RF(base_ms, 0, 3600000, 100), RF(cap_ms, 1, 86400000, 20000),     RF(step_ms, 0, 3600000, 500),
+    RF(factor, 1, 16, 2),         RF(max_attempts, 0, 1000000000, 0),
 };
 #undef RF
 #define BEHAVE__N (sizeof behave__table / sizeof behave__table[0])
@@ -79,8 +85,8 @@ static int behave__reconnect_read(const char *file, const char *path, json_t *o,
             return iotc_cfg_fail(ce, file, p, "unknown key '%s'", key);
         if (!json_is_integer(v) || json_integer_value(v) < row->min ||
             json_integer_value(v) > row->max)
-            return iotc_cfg_fail(ce, file, p, "%s: must be an integer in %lld..%lld", key,
-                                 row->min, row->max);
+            return iotc_cfg_fail(ce, file, p, "%s: must be an integer in %lld..%lld", key, row->min,
+                                 row->max);
         *(long long *)((char *)bo + row->offset) = json_integer_value(v);
     }
     if (bo->cap_ms < bo->base_ms)

@@ -5,7 +5,6 @@
 
 #include <stdlib.h>
 
-
 static void ce__check(struct fleet *fl)
 {
     CURLMsg *m;
@@ -26,8 +25,8 @@ static void ce__check(struct fleet *fl)
 static void ce__on_sock(evutil_socket_t fd, short what, void *arg)
 {
     struct fleet *fl = arg;
-    int running, flags = (what & EV_READ ? CURL_CSELECT_IN : 0) |
-                         (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+    int running,
+        flags = (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
     curl_multi_socket_action(fl->multi, fd, flags, &running);
     ce__check(fl);
 }

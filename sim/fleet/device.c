@@ -66,7 +66,8 @@ void fleet_dev_lost(struct fleet_dev *d, int cause)
     struct fleet *fl = d->fl;
     if (d->state == DEV_UP) {
         fl->c.disconnects[cause]++;
-        fl->up_now--;
+        fl->up_now -= !d->monitor;
+        d->down_cause = (uint8_t)cause;
     } else if (d->state == DEV_CONNECTING || d->state == DEV_MQTT_WAIT) {
         fl->c.connect_failures[cause]++;
     }
@@ -99,7 +100,7 @@ void fleet_dev_close(struct fleet_dev *d, bool graceful)
     if (d->state == DEV_UP) {
         if (graceful)
             fleet_mqtt_send_disconnect(d);
-        d->fl->up_now--;
+        d->fl->up_now -= !d->monitor;
     }
     fleet_ramp_release(d);
     dev__free_conn(d);
@@ -112,19 +113,17 @@ void fleet_dev_close(struct fleet_dev *d, bool graceful)
 
 static int dev__cause_of(struct fleet_dev *d, short what, int err, unsigned long ssl_err)
 {
-    if (d->state == DEV_CONNECTING) {
-        if (err == ECONNREFUSED)
-            return CAUSE_REFUSED;
-        if (err == ECONNRESET || err == EPIPE)
-            return CAUSE_RESET;
+    /* The socket's errno first: a reset reaches OpenSSL as a failed read too. */
+    if (err == ECONNREFUSED && d->state == DEV_CONNECTING)
+        return CAUSE_REFUSED;
+    if (err == ECONNRESET || err == EPIPE)
+        return CAUSE_RESET;
+    if (d->state == DEV_CONNECTING)
         return CAUSE_TLS; /* refused or cut during the handshake */
-    }
     if (ssl_err)
         return CAUSE_PROTOCOL;
     if (what & BEV_EVENT_EOF)
         return CAUSE_CLOSED;
-    if (err == ECONNRESET || err == EPIPE)
-        return CAUSE_RESET;
     return CAUSE_SOCKET;
 }
 
@@ -303,7 +302,7 @@ void fleet_dev_up(struct fleet_dev *d)
     fl->c.connects++;
     bool first = !d->ever_up;
     if (d->ever_up)
-        fl->c.reconnects[d->last_cause]++;
+        fl->c.reconnects[d->down_cause]++;
     else if (!d->monitor)
         fl->ever_up_n++;
     d->ever_up = true;
@@ -316,7 +315,7 @@ void fleet_dev_up(struct fleet_dev *d)
     d->state = DEV_UP;
     d->attempt = 0;
     d->ping_out = false;
-    fl->up_now++;
+    fl->up_now += !d->monitor;
     dev__arm(d, dev__ping_ms(d));
     fleet_ramp_pump(fl);
 }

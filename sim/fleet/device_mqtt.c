@@ -9,8 +9,8 @@
 static int dm__flush(struct fleet_dev *d)
 {
     struct fleet *fl = d->fl;
-    int rc = d->bev && bufferevent_write(d->bev, fl->out.p, fl->out.len) == 0 ? IOTC_OK
-                                                                            : IOTC_ERR_IO;
+    int rc =
+        d->bev && bufferevent_write(d->bev, fl->out.p, fl->out.len) == 0 ? IOTC_OK : IOTC_ERR_IO;
     iotc_buf_reset(&fl->out);
     return rc;
 }
@@ -144,6 +144,9 @@ void fleet_record_delivery(struct fleet *fl, const uint8_t *payload, size_t n, i
     if (fleet_ledger_mark(&fl->ledger[dev], seq) == 1) {
         uint64_t now = fleet_now_us();
         fleet_hist_add(&fl->deliver_lat, now > t_us ? now - t_us : 0);
+        /* The ramp's handshakes load the CPU: steady-state latency is reported apart. */
+        if (fl->t_pub_start_us && t_us >= fl->t_pub_start_us)
+            fleet_hist_add(&fl->deliver_steady, now > t_us ? now - t_us : 0);
     }
 }
 

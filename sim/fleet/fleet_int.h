@@ -47,7 +47,7 @@ enum fleet_backoff_kind {
     FLEET_BACKOFF_NONE,           /* never reconnect */
 };
 struct fleet_backoff {
-    long long kind; /* enum fleet_backoff_kind */
+    long long kind;                                           /* enum fleet_backoff_kind */
     long long base_ms, cap_ms, step_ms, factor, max_attempts; /* max_attempts 0: unlimited */
 };
 const char *fleet_backoff_name(int kind);
@@ -81,8 +81,8 @@ struct fleet_row {
     char *client_id; /* pattern: {run} {row} {i} {n} */
     struct fleet_behave b;
     /* run time */
-    uint32_t first; /* global index of the row's first device */
-    SSL_CTX **ctx;  /* one per identity */
+    uint32_t first;            /* global index of the row's first device */
+    SSL_CTX **ctx;             /* one per identity */
     struct fleet_dev *monitor; /* HTTPS rows: the MQTT subscriber that counts deliveries */
 };
 struct fleet_fault_ev {
@@ -96,13 +96,13 @@ struct fleet_fault_ev {
 enum fleet_target_kind { FLEET_TARGET_EMULATED, FLEET_TARGET_EXTERNAL };
 struct fleet_target {
     int kind;
-    char *profile;   /* emulated: profile name or file */
-    char *ext_file;  /* external: target file */
-    char *host;      /* numeric address the devices connect to */
-    char *sni;       /* also the name verified in the server certificate */
-    char *ca;        /* CA bundle file */
-    char *pki;       /* directory of <identity>.crt/.key */
-    int ports[3];    /* real ports of 8883, 8443, 443 */
+    char *profile;  /* emulated: profile name or file */
+    char *ext_file; /* external: target file */
+    char *host;     /* numeric address the devices connect to */
+    char *sni;      /* also the name verified in the server certificate */
+    char *ca;       /* CA bundle file */
+    char *pki;      /* directory of <identity>.crt/.key */
+    int ports[3];   /* real ports of 8883, 8443, 443 */
     double time_scale;
     long long packet_journal;
 };
@@ -117,8 +117,7 @@ struct fleet_spec {
     size_t n_faults;
 };
 int fleet_spec_load(const char *path, struct fleet_spec *s, char *err, size_t errlen);
-int fleet_target_load_external(const char *path, struct fleet_target *t, char *err,
-                               size_t errlen);
+int fleet_target_load_external(const char *path, struct fleet_target *t, char *err, size_t errlen);
 void fleet_spec_free(struct fleet_spec *s);
 /* behaviour tables, shared by defaults and per-row overrides */
 int fleet_behave_read(const char *file, const char *path, json_t *obj, struct fleet_behave *b,
@@ -140,8 +139,7 @@ bool fleet_ledger_seen(const struct fleet_ledger *l, uint32_t seq);
 void fleet_ledger_free(struct fleet_ledger *l);
 /* payload header: "dev seq t_us " then padding */
 size_t fleet_payload_fill(char *out, size_t size, uint32_t dev, uint32_t seq, uint64_t t_us);
-int fleet_payload_parse(const uint8_t *p, size_t n, uint32_t *dev, uint32_t *seq,
-                        uint64_t *t_us);
+int fleet_payload_parse(const uint8_t *p, size_t n, uint32_t *dev, uint32_t *seq, uint64_t *t_us);
 
 /* ---- device state ---- */
 enum fleet_dev_state {
@@ -154,18 +152,18 @@ enum fleet_dev_state {
 };
 enum fleet_cause {
     CAUSE_NONE = 0,
-    CAUSE_REFUSED,       /* TCP connection refused */
-    CAUSE_TLS,           /* handshake failed */
+    CAUSE_REFUSED, /* TCP connection refused */
+    CAUSE_TLS,     /* handshake failed */
     CAUSE_CONNECT_TIMEOUT,
-    CAUSE_CONNACK,       /* CONNACK with a refusal code */
-    CAUSE_KEEPALIVE,     /* no PINGRESP in time */
-    CAUSE_CLOSED,        /* the endpoint closed the connection */
-    CAUSE_RESET,         /* ECONNRESET / EPIPE */
-    CAUSE_SOCKET,        /* other socket errors */
-    CAUSE_PROTOCOL,      /* malformed or unexpected packet */
-    CAUSE_SUBACK,        /* subscription refused */
-    CAUSE_HTTP_STATUS,   /* HTTPS: answer other than 200 */
-    CAUSE_HTTP_TIMEOUT,  /* HTTPS: request timed out */
+    CAUSE_CONNACK,      /* CONNACK with a refusal code */
+    CAUSE_KEEPALIVE,    /* no PINGRESP in time */
+    CAUSE_CLOSED,       /* the endpoint closed the connection */
+    CAUSE_RESET,        /* ECONNRESET / EPIPE */
+    CAUSE_SOCKET,       /* other socket errors */
+    CAUSE_PROTOCOL,     /* malformed or unexpected packet */
+    CAUSE_SUBACK,       /* subscription refused */
+    CAUSE_HTTP_STATUS,  /* HTTPS: answer other than 200 */
+    CAUSE_HTTP_TIMEOUT, /* HTTPS: request timed out */
     CAUSE_COUNT
 };
 const char *fleet_cause_name(int c);
@@ -185,13 +183,14 @@ struct fleet_dev {
     uint32_t idx;  /* global */
     uint32_t ridx; /* in its row */
     uint8_t state;
-    uint8_t last_cause;
+    uint8_t last_cause; /* of the last failure, connect attempts included */
+    uint8_t down_cause; /* of the last loss of an established connection */
     bool monitor;
     bool ping_out;
     bool subscribed;
     bool ever_up;
-    bool in_ramp;   /* holds a connect slot */
-    bool in_queue;  /* waiting for one */
+    bool in_ramp;  /* holds a connect slot */
+    bool in_queue; /* waiting for one */
     uint16_t next_pid, sub_pid;
     uint16_t local_port;
     uint32_t attempt;
@@ -231,6 +230,7 @@ struct fleet {
     struct fleet_ledger *ledger; /* by global device index */
     struct fleet_counters c;
     struct fleet_hist connect_lat, deliver_lat;
+    struct fleet_hist deliver_steady; /* messages published after the ramp */
     uint64_t rng;
     char run_tag[24];
     bool tty;
@@ -309,8 +309,8 @@ void fleet_https_kick(struct fleet_dev *d);
 void fleet_https_done(struct fleet_dev *d, CURLcode result);
 
 /* target.c: the endpoint (emulated child or external) and the fault proxies */
-int fleet_target_start(struct fleet *fl, const char *serve_bin, const char *pki_override,
-                       char *err, size_t errlen);
+int fleet_target_start(struct fleet *fl, const char *serve_bin, const char *pki_override, char *err,
+                       size_t errlen);
 void fleet_target_stop(struct fleet *fl);
 bool fleet_target_needs_proxy(const struct fleet_spec *s);
 struct iotc_proxy *fleet_proxy_for(struct fleet *fl, int lport);

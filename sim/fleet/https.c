@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-
 static size_t https__discard(char *ptr, size_t size, size_t nmemb, void *arg)
 {
     return size * nmemb;
@@ -61,9 +60,8 @@ static int https__sockopt(void *arg, curl_socket_t fd, curlsocktype purpose)
         return CURL_SOCKOPT_OK;
     len = sizeof ss;
     if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
-        d->local_port = ss.ss_family == AF_INET
-                            ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
-                            : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        d->local_port = ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
+                                                : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
     if (fleet_dev_fault_active(d))
         fleet_dev_apply_fault(d);
     return CURL_SOCKOPT_OK;
@@ -83,8 +81,7 @@ int fleet_https_dev_init(struct fleet_dev *d)
     char *esc = curl_easy_escape(d->easy, d->topic, 0);
     if (!esc)
         return IOTC_ERR_NOMEM;
-    snprintf(url, sizeof url, "https://%s:%d/topics/%s?qos=%lld", t->sni, port, esc,
-             d->row->b.qos);
+    snprintf(url, sizeof url, "https://%s:%d/topics/%s?qos=%lld", t->sni, port, esc, d->row->b.qos);
     curl_free(esc);
     snprintf(resolve, sizeof resolve, "%s:%d:%s", t->sni, port, fl->conn_host);
     snprintf(crt, sizeof crt, "%s/%s.crt", t->pki, ident);
@@ -216,7 +213,7 @@ void fleet_https_done(struct fleet_dev *d, CURLcode result)
         if (!d->ever_up)
             fl->ever_up_n++;
         else if (d->state != DEV_UP)
-            fl->c.reconnects[d->last_cause]++;
+            fl->c.reconnects[d->down_cause]++;
         if (d->state != DEV_UP)
             fl->up_now++;
         d->ever_up = true;
@@ -232,12 +229,13 @@ void fleet_https_done(struct fleet_dev *d, CURLcode result)
     if (d->state == DEV_UP) {
         fl->up_now--;
         fl->c.disconnects[cause]++;
+        d->down_cause = (uint8_t)cause;
     } else {
         fl->c.connect_failures[cause]++;
     }
     d->last_cause = (uint8_t)cause;
-    long long wait = fl->stopping ? -1 : fleet_backoff_delay(&d->row->b.backoff, ++d->attempt,
-                                                             &fl->rng);
+    long long wait =
+        fl->stopping ? -1 : fleet_backoff_delay(&d->row->b.backoff, ++d->attempt, &fl->rng);
     if (wait < 0) {
         d->state = DEV_DONE;
         return;

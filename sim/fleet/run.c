@@ -11,10 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define RUN_TICK_MS          100
-#define RUN_MONITOR_WAIT_S   15.0
-#define RUN_INTERRUPT_DRAIN  3.0 /* seconds of drain after Ctrl-C */
-#define RUN_GOODBYE_MS       300 /* DISCONNECTs flushed before the loop ends */
+#define RUN_TICK_MS         100
+#define RUN_MONITOR_WAIT_S  15.0
+#define RUN_INTERRUPT_DRAIN 3.0 /* seconds of drain after Ctrl-C */
+#define RUN_GOODBYE_MS      300 /* DISCONNECTs flushed before the loop ends */
 
 static double run__since(uint64_t t_us)
 {
@@ -90,8 +90,10 @@ static void run__tick(evutil_socket_t fd, short what, void *arg)
             ready = ready && fl->devs[i].subscribed;
         if (ready || run__since(fl->t_start_us) > RUN_MONITOR_WAIT_S) {
             if (!ready)
-                fprintf(stderr, "fleet: HTTPS monitors not subscribed after %.0f s: "
-                                "HTTPS deliveries may be missed\n", RUN_MONITOR_WAIT_S);
+                fprintf(stderr,
+                        "fleet: HTTPS monitors not subscribed after %.0f s: "
+                        "HTTPS deliveries may be missed\n",
+                        RUN_MONITOR_WAIT_S);
             fl->monitors_ready = ready;
             run__start_devices(fl);
         }
@@ -110,8 +112,8 @@ static void run__tick(evutil_socket_t fd, short what, void *arg)
         break;
     case PHASE_DRAIN: {
         fleet_faults_tick(fl); /* faults still end on time */
-        double limit = fl->interrupted && s->drain_s > RUN_INTERRUPT_DRAIN ? RUN_INTERRUPT_DRAIN
-                                                                           : s->drain_s;
+        double limit =
+            fl->interrupted && s->drain_s > RUN_INTERRUPT_DRAIN ? RUN_INTERRUPT_DRAIN : s->drain_s;
         if (run__all_delivered(fl) || run__since(fl->t_pub_end_us) >= limit)
             run__end(fl);
         break;
@@ -136,8 +138,10 @@ static void run__on_signal(evutil_socket_t sig, short what, void *arg)
         fl->phase = PHASE_PUBLISH;
     }
     if (fl->phase == PHASE_PUBLISH) {
-        fprintf(stderr, "\nfleet: interrupted: draining for up to %.0f s (Ctrl-C again to stop "
-                        "now)\n", RUN_INTERRUPT_DRAIN);
+        fprintf(stderr,
+                "\nfleet: interrupted: draining for up to %.0f s (Ctrl-C again to stop "
+                "now)\n",
+                RUN_INTERRUPT_DRAIN);
         run__stop_publishing(fl);
     }
 }
@@ -171,8 +175,8 @@ static int run__devices(struct fleet *fl, char *err, size_t errlen)
             d->ridx = (uint32_t)i;
             int rc = fleet_dev_init(fl, d);
             if (rc != IOTC_OK) {
-                snprintf(err, errlen, "%s: row %s device %lld: %s%s", s->file, row->def->name,
-                         i, iotc_strerror(rc),
+                snprintf(err, errlen, "%s: row %s device %lld: %s%s", s->file, row->def->name, i,
+                         iotc_strerror(rc),
                          rc == IOTC_ERR_LIMIT ? " (client ID empty, over 128 bytes or "
                                                 "starting with '$')"
                                               : "");
@@ -233,8 +237,7 @@ int fleet_run(struct fleet *fl, const char *serve_bin, const char *pki_override)
                 "(hard %ld): connections will fail\n",
                 fl->n_all, need, fl->nofile, fl->nofile_hard);
     fl->tick = event_new(fl->base, -1, EV_PERSIST, run__tick, fl);
-    fl->ramp_tm = evtimer_new(fl->base, fleet_ramp_on_timer,
-                              fl);
+    fl->ramp_tm = evtimer_new(fl->base, fleet_ramp_on_timer, fl);
     fl->sig_int = evsignal_new(fl->base, SIGINT, run__on_signal, fl);
     fl->sig_term = evsignal_new(fl->base, SIGTERM, run__on_signal, fl);
     if (!fl->tick || !fl->ramp_tm || !fl->sig_int || !fl->sig_term)

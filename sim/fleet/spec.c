@@ -11,15 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const spec__top_keys[] = {"name",   "description", "duration_s", "drain_s",
-                                             "start_spread_s", "ramp", "proxy", "target",
-                                             "defaults", "rows", "faults", NULL};
+static const char *const spec__top_keys[] = {
+    "name",  "description", "duration_s", "drain_s", "start_spread_s", "ramp",
+    "proxy", "target",      "defaults",   "rows",    "faults",         NULL};
 static const char *const spec__row_keys[] = {"row", "devices", "identities", "client_id", NULL};
-static const char *const spec__fault_keys[] = {"kind",     "at_s",      "for_s",    "fraction",
-                                               "rows",     "delay_ms",  "rate_bps", "direction",
-                                               NULL};
-static const char *const spec__target_keys[] = {"kind", "profile", "file", "packet_journal",
-                                                NULL};
+static const char *const spec__fault_keys[] = {
+    "kind", "at_s", "for_s", "fraction", "rows", "delay_ms", "rate_bps", "direction", NULL};
+static const char *const spec__target_keys[] = {"kind", "profile", "file", "packet_journal", NULL};
 
 struct spec__ramp {
     long long in_flight, per_s, timeout_s;
@@ -32,8 +30,8 @@ static const struct iotc_cfg_int spec__ramp_table[] = {
 };
 
 /* Optional number in [lo, hi]; missing: def. */
-static int spec__number(const char *file, const char *path, json_t *obj, const char *key,
-                        double lo, double hi, double def, double *out, struct iotc_cfg_err *ce)
+static int spec__number(const char *file, const char *path, json_t *obj, const char *key, double lo,
+                        double hi, double def, double *out, struct iotc_cfg_err *ce)
 {
     json_t *v = json_object_get(obj, key);
     if (!v) {
@@ -48,8 +46,8 @@ static int spec__number(const char *file, const char *path, json_t *obj, const c
 }
 
 /* Keys of a "defaults" object or of a row: its own keys plus the behaviour keys. */
-static int spec__check_mixed(const char *file, const char *path, json_t *o,
-                             const char *const *own, struct iotc_cfg_err *ce)
+static int spec__check_mixed(const char *file, const char *path, json_t *o, const char *const *own,
+                             struct iotc_cfg_err *ce)
 {
     const char *key;
     json_t *v;
@@ -136,13 +134,15 @@ static int spec__row(struct fleet_spec *s, size_t i, json_t *o, const struct fle
     }
     for (size_t k = 0; k < r->n_identities; k++) {
         if (strchr(r->identities[k], '/') || strchr(r->identities[k], '.')) {
-            rc = iotc_cfg_fail(ce, s->file, path, "identities: '%s' is a name in the PKI "
-                               "directory, not a path", r->identities[k]);
+            rc = iotc_cfg_fail(ce, s->file, path,
+                               "identities: '%s' is a name in the PKI "
+                               "directory, not a path",
+                               r->identities[k]);
             goto cleanup;
         }
     }
-    if ((rc = iotc_cfg_string(s->file, path, o, "client_id", "fleet-{run}-{row}-{i}",
-                              &r->client_id, ce)))
+    if ((rc = iotc_cfg_string(s->file, path, o, "client_id", "fleet-{run}-{row}-{i}", &r->client_id,
+                              ce)))
         goto cleanup;
     r->b = *def;
     rc = fleet_behave_read(s->file, path, o, &r->b, err, errlen);
@@ -207,8 +207,7 @@ static int spec__fault(struct fleet_spec *s, size_t i, json_t *o, struct iotc_cf
             if (strcmp(s->rows[r].def->name, rows[k]) == 0)
                 break;
         if (r == s->n_rows) {
-            rc = iotc_cfg_fail(ce, s->file, path, "rows: '%s' is not a row of this fleet",
-                               rows[k]);
+            rc = iotc_cfg_fail(ce, s->file, path, "rows: '%s' is not a row of this fleet", rows[k]);
             goto cleanup;
         }
         f->row_mask |= 1u << r;
@@ -238,8 +237,8 @@ int fleet_spec_load(const char *path, struct fleet_spec *s, char *err, size_t er
         (rc = spec__number(path, "$", root, "drain_s", 0, 3600, 5, &s->drain_s, &ce)) ||
         (rc = spec__number(path, "$", root, "start_spread_s", -1, 3600, -1, &s->start_spread_s,
                            &ce)) ||
-        (rc = iotc_cfg_read_ints(path, "$.ramp", json_object_get(root, "ramp"),
-                                 spec__ramp_table, 3, &ramp, &ce)) ||
+        (rc = iotc_cfg_read_ints(path, "$.ramp", json_object_get(root, "ramp"), spec__ramp_table, 3,
+                                 &ramp, &ce)) ||
         (rc = spec__target(path, json_object_get(root, "target"), &s->target, &ce)))
         goto cleanup;
     s->ramp_in_flight = ramp.in_flight;
@@ -304,12 +303,11 @@ cleanup:
     return rc;
 }
 
-static const char *const spec__ext_keys[] = {"host", "sni", "ca", "pki", "ports", "time_scale",
-                                             NULL};
+static const char *const spec__ext_keys[] = {"host",  "sni",        "ca", "pki",
+                                             "ports", "time_scale", NULL};
 
 /* External target file: {host, sni, ca, pki, ports:{8883,8443,443}, time_scale}. */
-int fleet_target_load_external(const char *path, struct fleet_target *t, char *err,
-                               size_t errlen)
+int fleet_target_load_external(const char *path, struct fleet_target *t, char *err, size_t errlen)
 {
     struct iotc_cfg_err ce = {{0}};
     int rc = IOTC_ERR_CONFIG;
@@ -325,17 +323,16 @@ int fleet_target_load_external(const char *path, struct fleet_target *t, char *e
         goto cleanup;
     json_t *ports = json_object_get(root, "ports");
     static const char *const lports[3] = {"8883", "8443", "443"};
-    if (!json_is_object(ports) || (rc = iotc_cfg_check_keys(path, "$.ports", ports,
-                                                            (const char *const[]){
-                                                                "8883", "8443", "443", NULL},
-                                                            &ce))) {
+    if (!json_is_object(ports) ||
+        (rc = iotc_cfg_check_keys(path, "$.ports", ports,
+                                  (const char *const[]){"8883", "8443", "443", NULL}, &ce))) {
         rc = ce.msg[0] ? rc : iotc_cfg_fail(&ce, path, "$.ports", "must be an object");
         goto cleanup;
     }
     for (int i = 0; i < 3; i++) {
         json_t *v = json_object_get(ports, lports[i]);
-        if (v && (!json_is_integer(v) || json_integer_value(v) < 1 ||
-                  json_integer_value(v) > 65535)) {
+        if (v &&
+            (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535)) {
             rc = iotc_cfg_fail(&ce, path, "$.ports", "%s: must be a port number", lports[i]);
             goto cleanup;
         }

@@ -59,8 +59,8 @@ static int target__time_scale(const char *profile, double *out, char *err, size_
     return IOTC_OK;
 }
 
-static int target__emulated(struct fleet *fl, const char *serve_bin, const char *pki,
-                            char *err, size_t errlen)
+static int target__emulated(struct fleet *fl, const char *serve_bin, const char *pki, char *err,
+                            size_t errlen)
 {
     struct fleet_target *t = &fl->spec->target;
     struct iotc_serve_child *c = &fl->serve;
@@ -102,8 +102,8 @@ static int target__emulated(struct fleet *fl, const char *serve_bin, const char 
     return IOTC_OK;
 }
 
-int fleet_target_start(struct fleet *fl, const char *serve_bin, const char *pki_override,
-                       char *err, size_t errlen)
+int fleet_target_start(struct fleet *fl, const char *serve_bin, const char *pki_override, char *err,
+                       size_t errlen)
 {
     struct fleet_target *t = &fl->spec->target;
     int rc;

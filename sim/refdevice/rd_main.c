@@ -78,6 +78,7 @@ int main(int argc, char **argv)
     }
     rd_backoff_init(&b, o.seed);
     deadline = o.run_ms > 0 ? rd_now_ms() + (double)o.run_ms : 0;
+    int failures = 0;
     while (!rd_stop && (deadline == 0 || rd_now_ms() < deadline)) {
         int fd = -1;
         double up = 0;
@@ -93,6 +94,12 @@ int main(int argc, char **argv)
             break;
         if (connected && up >= RD_STABLE_MS * o.time_scale)
             rd_backoff_reset(&b);
+        failures = connected ? 0 : failures + 1;
+        if ((o.misbehave & RD_GIVE_UP) && failures >= 3) {
+            rd_log(&o, "giving up after %d failed attempts", failures);
+            rc = 1;
+            goto cleanup;
+        }
         double d = rd_backoff_next_ms(&b, &o, connected);
         rd_log(&o, "connection %s; reconnecting in %.0f ms", connected ? "lost" : "failed", d);
         main__sleep_ms(d, deadline);

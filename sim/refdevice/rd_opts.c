@@ -30,6 +30,10 @@ static const struct {
     {"no-puback", RD_NO_PUBACK, "never acknowledge a QoS 1 message"},
     {"keepalive-zero", RD_KEEPALIVE_ZERO, "CONNECT with keep-alive 0"},
     {"clean-on-reconnect", RD_CLEAN_ON_RECONNECT, "drop the persistent session on reconnect"},
+    {"no-publish", RD_NO_PUBLISH, "never publish"},
+    {"no-subscribe", RD_NO_SUBSCRIBE, "never subscribe"},
+    {"no-resubscribe", RD_NO_RESUBSCRIBE, "subscribe once, even when CONNACK says session 0"},
+    {"give-up", RD_GIVE_UP, "exit after 3 failed connection attempts in a row"},
 };
 
 #define OPTS__N (sizeof(opts__misbehaviours) / sizeof(opts__misbehaviours[0]))

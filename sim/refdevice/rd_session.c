@@ -27,6 +27,7 @@ struct rd_state {
     uint16_t next_pid;
     struct rd_inflight pubs[SESS__MAX_INFLIGHT];
     bool subscribed; /* the broker holds our subscription (persistent session) */
+    bool ever_subscribed;
     bool ever_connected;
     unsigned published;
 };
@@ -36,7 +37,7 @@ struct sess {
     const struct rd_opts *o;
     struct rd_state *st;
     struct iotc_buf in, out;
-    double last_tx, ping_at, connected_at, next_publish;
+    double last_tx, last_rx, ping_at, connected_at, next_publish;
     bool ping_out, connected;
     uint16_t sub_pid; /* 0: no SUBSCRIBE outstanding */
     double sub_at;
@@ -175,13 +176,16 @@ static int sess__on_connack(struct sess *s, const uint8_t *pkt, size_t len)
         s->st->subscribed = false;
         memset(s->st->pubs, 0, sizeof(s->st->pubs));
     }
-    if (!s->st->subscribed || (s->o->misbehave & RD_RESUBSCRIBE_ON_RESUME))
-        if (sess__subscribe(s, false))
-            return -1;
+    bool want_sub = !s->st->subscribed || (s->o->misbehave & RD_RESUBSCRIBE_ON_RESUME);
+    if ((s->o->misbehave & RD_NO_SUBSCRIBE) ||
+        ((s->o->misbehave & RD_NO_RESUBSCRIBE) && s->st->ever_subscribed))
+        want_sub = false;
+    if (want_sub && sess__subscribe(s, false))
+        return -1;
     for (size_t i = 0; i < SESS__MAX_INFLIGHT; i++)
         if (s->st->pubs[i].used && sess__retransmit(s, &s->st->pubs[i]))
             return -1;
-    s->next_publish = rd_now_ms();
+    s->next_publish = (s->o->misbehave & RD_NO_PUBLISH) ? 0 : rd_now_ms();
     return 0;
 }
 
@@ -212,6 +216,7 @@ static int sess__packet(struct sess *s, const struct mqtt_frame *f, const uint8_
         if (mqtt_suback_parse(pkt, f->total, MQTT_V311, &sa) == IOTC_OK && sa.packet_id == s->sub_pid) {
             s->sub_pid = 0;
             s->st->subscribed = s->o->persistent;
+            s->st->ever_subscribed = true;
             rd_log(s->o, "SUBACK pid=%u", sa.packet_id);
         }
         return 0;
@@ -245,6 +250,7 @@ static int sess__read(struct sess *s)
             return -1;
         if (iotc_buf_append(&s->in, buf, (size_t)n) != IOTC_OK)
             return -1;
+        s->last_rx = rd_now_ms();
     } while (SSL_pending(s->ssl) > 0);
     for (;;) {
         struct mqtt_frame f;
@@ -284,7 +290,9 @@ static int sess__tick(struct sess *s, double now)
         rd_log(s->o, "no PINGRESP within %d s: closing", s->o->keepalive);
         return -1;
     }
-    if (ka > 0 && !s->ping_out && now - s->last_tx >= ka) {
+    /* Like Paho: ping when either direction was idle, so retransmissions alone cannot
+     * hide a server that stopped answering. */
+    if (ka > 0 && !s->ping_out && (now - s->last_tx >= ka || now - s->last_rx >= ka)) {
         if (mqtt_ping_encode(&s->out, MQTT_PINGREQ) != IOTC_OK || sess__send(s))
             return -1;
         s->ping_out = true;
@@ -301,6 +309,7 @@ int rd_session_run(SSL *ssl, int fd, const struct rd_opts *o, struct rd_state *s
     s.ssl = ssl;
     s.o = o;
     s.st = st;
+    s.last_rx = rd_now_ms();
     if (sess__connect(&s))
         goto cleanup;
     while (!rd_stop) {

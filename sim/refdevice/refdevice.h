@@ -31,6 +31,10 @@ enum rd_misbehave {
     RD_NO_ALPN = 1u << 15,          /* ignores --alpn */
     RD_KEEPALIVE_ZERO = 1u << 16,   /* CONNECT keep-alive 0 (no keep-alive) */
     RD_CLEAN_ON_RECONNECT = 1u << 17, /* persistent only on the first CONNECT */
+    RD_NO_PUBLISH = 1u << 18,
+    RD_NO_SUBSCRIBE = 1u << 19,
+    RD_NO_RESUBSCRIBE = 1u << 20, /* subscribes once per process, whatever CONNACK says */
+    RD_GIVE_UP = 1u << 21,        /* exits after 3 failed attempts in a row */
 };
 
 struct rd_opts {

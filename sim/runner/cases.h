@@ -45,6 +45,11 @@ int iotc_cases_expand(json_t *table, const char *file, iotc_caseset *set, iotc_d
 /* "x509" -> <dir>/x509.json, or *.json in <dir> whose "suite" is x509; a path is kept. */
 int iotc_cases_resolve_suite(const char *name, const char *dir, char *out, size_t outlen);
 
+/* 0 for a JSON document in the suites directory that says it is something else
+ * (a top-level "schema" and no "format", e.g. the certification catalogue);
+ * 1 otherwise, unreadable files included, so their errors are still reported. */
+int iotc_cases_is_table(const char *path);
+
 /* Every *.json table in dir, sorted. Caller frees the array and strings. */
 int iotc_cases_list_dir(const char *dir, char ***paths, size_t *n);
 

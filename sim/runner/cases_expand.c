@@ -103,6 +103,53 @@ typedef struct expand_ctx {
     iotc_diag *d;
 } expand_ctx;
 
+/* Row-dependent problems of client.auth.sigv4 (NULL when fine). */
+static const char *expand__sigv4_row(json_t *sigv4, const iotc_row *row)
+{
+    const char *signer = json_string_value(json_object_get(sigv4, "signer"));
+    const char *tamper = json_string_value(json_object_get(sigv4, "tamper"));
+    int curl = row->proto == IOTC_PROTO_HTTPS && (!signer || strcmp(signer, "curl") == 0);
+
+    if (row->proto == IOTC_PROTO_MQTT)
+        return "MQTT has no SigV4 form (use a wss row)";
+    if (curl && (tamper || json_object_get(sigv4, "date_offset_s")))
+        return "tamper and date_offset_s need \"signer\": \"own\" (libcurl signs as it sends)";
+    if (row->proto == IOTC_PROTO_WSS && tamper && strcmp(tamper, "payload") == 0)
+        return "a presigned GET has no payload to tamper with";
+    return NULL;
+}
+
+/* Client settings the schema cannot judge alone. */
+static void expand__check_client(expand_ctx *x, json_t *client, json_t *rows, const char *where)
+{
+    json_t *auth = json_object_get(client, "auth");
+    json_t *sauth = json_object_get(client, "subscriber_auth");
+    json_t *port = json_object_get(client, "port");
+    json_t *sigv4 = json_object_get(auth, "sigv4");
+    size_t ri;
+    json_t *rowv;
+
+    if (auth && json_object_size(auth) != 1)
+        iotc_diag_add(x->d, "%s: %s.client.auth: exactly one of sigv4, custom", x->file, where);
+    if (sauth && (json_object_size(sauth) != 1 || !json_object_get(sauth, "custom")))
+        iotc_diag_add(x->d, "%s: %s.client.subscriber_auth: one custom object", x->file, where);
+    if (port && json_integer_value(port) != 443 && json_integer_value(port) != 8443 &&
+        json_integer_value(port) != 8883)
+        iotc_diag_add(x->d, "%s: %s.client.port: 443, 8443 or 8883", x->file, where);
+    if (!sigv4)
+        return;
+    json_array_foreach(rows, ri, rowv)
+    {
+        const iotc_row *row = iotc_row_find(json_string_value(rowv));
+        const char *why = row ? expand__sigv4_row(sigv4, row) : NULL;
+        if (why) {
+            iotc_diag_add(x->d, "%s: %s.client.auth.sigv4: %s (row %s)", x->file, where, why,
+                          row->id);
+            return;
+        }
+    }
+}
+
 static int expand__one(expand_ctx *x, json_t *c, size_t ci, json_t *variant, size_t vi)
 {
     const char *cid = json_string_value(json_object_get(c, "id"));
@@ -139,6 +186,16 @@ static int expand__one(expand_ctx *x, json_t *c, size_t ci, json_t *variant, siz
     }
     if (rc != IOTC_OK)
         return rc;
+    {
+        int before = x->d->count;
+        json_t *client =
+            expand__merge(json_object_get(x->defaults, "client"), json_object_get(c, "client"),
+                          variant ? json_object_get(variant, "client") : NULL);
+        expand__check_client(x, client, rows, where);
+        json_decref(client);
+        if (x->d->count != before)
+            return IOTC_ERR_CONFIG;
+    }
     if (vid)
         snprintf(tmpl, sizeof(tmpl), "%s.%s.%s", x->suite, cid, vid);
     else

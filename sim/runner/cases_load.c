@@ -37,6 +37,14 @@ int iotc_cases_load_file(const char *path, iotc_caseset *set, iotc_diag *d)
     return rc;
 }
 
+int iotc_cases_is_table(const char *path)
+{
+    json_t *doc = json_load_file(path, 0, NULL);
+    int table = !doc || !json_object_get(doc, "schema") || json_object_get(doc, "format");
+    json_decref(doc);
+    return table;
+}
+
 static int load__is_json(const char *name)
 {
     size_t n = strlen(name);

@@ -36,11 +36,44 @@ typedef struct schema_key {
 
 static const char *const en_family[] = {"ipv4", "ipv6", NULL};
 static const char *const en_tls[] = {"1.0", "1.1", "1.2", "1.3", "any", NULL};
-static const char *const en_driver[] = {"auto", "probe", "hello", "mqtt", "https", NULL};
-static const char *const en_action[] = {"connect", "roundtrip", "publish-then-subscribe", NULL};
+static const char *const en_driver[] = {"auto", "probe", "hello", "mqtt", "https", "wss", NULL};
+static const char *const en_action[] = {"connect", "roundtrip", "publish-then-subscribe",
+                                        "subscribe", NULL};
+static const char *const en_signer[] = {"curl", "own", NULL};
+static const char *const en_tamper[] = {"signature", "date", "payload", NULL};
+static const char *const en_sign[] = {"bad", NULL};
+static const char *const en_via[] = {"headers", "query", NULL};
 static const char *const en_accept[] = {"accepted", "refused", NULL};
 static const char *const en_keytype[] = {"rsa", "ec", NULL};
 static const char *const en_version[] = {"1.0", "1.1", "1.2", "1.3", NULL};
+
+static const schema_key sigv4_fields[] = {
+    {"access_key", T_STR, K_REQUIRED, NULL, 0, NULL, NULL},
+    {"secret", T_STR, 0, NULL, 0, NULL, NULL},
+    {"service", T_STR, 0, NULL, 0, NULL, NULL},
+    {"region", T_STR, 0, NULL, 0, NULL, NULL},
+    {"token", T_BOOL | T_STR, 0, NULL, 0, NULL, NULL},
+    {"signer", T_STR, 0, NULL, 0, NULL, en_signer},
+    {"tamper", T_STR, 0, NULL, 0, NULL, en_tamper},
+    {"expires", T_INT, 0, NULL, 0, NULL, NULL},
+    {"date_offset_s", T_INT, 0, NULL, 0, NULL, NULL},
+    {NULL, 0, 0, NULL, 0, NULL, NULL},
+};
+
+static const schema_key custom_fields[] = {
+    {"authorizer", T_STR, 0, NULL, 0, NULL, NULL},
+    {"token", T_STR, 0, NULL, 0, NULL, NULL},
+    {"token_key", T_STR, 0, NULL, 0, NULL, NULL},
+    {"sign", T_BOOL | T_STR, 0, NULL, 0, NULL, en_sign},
+    {"via", T_STR, 0, NULL, 0, NULL, en_via},
+    {NULL, 0, 0, NULL, 0, NULL, NULL},
+};
+
+static const schema_key auth_fields[] = {
+    {"sigv4", T_OBJ, 0, sigv4_fields, 0, NULL, NULL},
+    {"custom", T_OBJ, 0, custom_fields, 0, NULL, NULL},
+    {NULL, 0, 0, NULL, 0, NULL, NULL},
+};
 
 static const schema_key client_fields[] = {
     {"driver", T_STR, 0, NULL, 0, NULL, en_driver},
@@ -59,6 +92,9 @@ static const schema_key client_fields[] = {
     {"payload", T_STR, 0, NULL, 0, NULL, NULL},
     {"subscriber_cert", T_STR, 0, NULL, 0, NULL, NULL},
     {"timeout_ms", T_INT, 0, NULL, 0, NULL, NULL},
+    {"port", T_INT, 0, NULL, 0, NULL, NULL},
+    {"auth", T_OBJ, 0, auth_fields, 0, NULL, NULL},
+    {"subscriber_auth", T_OBJ, 0, auth_fields, 0, NULL, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
@@ -77,6 +113,9 @@ static const schema_key expect_fields[] = {
     {"delivered_qos", T_INT, 0, NULL, 0, NULL, NULL},
     {"retained", T_BOOL, 0, NULL, 0, NULL, NULL},
     {"puback", T_BOOL, 0, NULL, 0, NULL, NULL},
+    {"upgrade", T_STR, 0, NULL, 0, NULL, en_accept},
+    {"suback_rc", T_INT, 0, NULL, 0, NULL, NULL},
+    {"disconnected", T_BOOL, 0, NULL, 0, NULL, NULL},
     {"journal_has", T_ARR, 0, NULL, T_STR, NULL, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };

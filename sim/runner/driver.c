@@ -1,11 +1,16 @@
 /* Small helpers shared by the drivers. */
 #include "driver.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 int iotc_env_port(const iotc_env *env, int logical)
 {
@@ -20,6 +25,54 @@ int iotc_env_port(const iotc_env *env, int logical)
     return 0;
 }
 
+int iotc_drv_logical_port(const iotc_case *c)
+{
+    json_t *p = json_object_get(iotc_case_client(c), "port");
+    return json_is_integer(p) ? (int)json_integer_value(p) : c->row->port;
+}
+
+int iotc_drv_tcp(const iotc_env *env, const iotc_case *c, int timeout_ms, iotc_drv_out *out)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    int port = iotc_env_port(env, iotc_drv_logical_port(c));
+    int one = 1;
+    int fd;
+
+    memset(&ss, 0, sizeof(ss));
+    if (c->af == AF_INET6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_addr = in6addr_loopback;
+        s6->sin6_port = htons((uint16_t)port);
+        sl = sizeof(*s6);
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        s4->sin_family = AF_INET;
+        s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        s4->sin_port = htons((uint16_t)port);
+        sl = sizeof(*s4);
+    }
+    fd = socket(c->af, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(out->error, sizeof(out->error), "socket: %s", strerror(errno));
+        return -1;
+    }
+    /* Blocking socket + timeouts: one connection at a time, bounded at every step. */
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, (struct sockaddr *)&ss, sl) != 0) {
+        snprintf(out->error, sizeof(out->error), "connect to %s port %d: %s",
+                 c->af == AF_INET6 ? "[::1]" : "127.0.0.1", port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    iotc_drv_add_port(out, fd);
+    return fd;
+}
+
 void iotc_drv_add_port(iotc_drv_out *out, int fd)
 {
     struct sockaddr_storage ss;
@@ -32,6 +85,11 @@ void iotc_drv_add_port(iotc_drv_out *out, int fd)
         port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
     else if (ss.ss_family == AF_INET6)
         port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    iotc_drv_add_port_number(out, port);
+}
+
+void iotc_drv_add_port_number(iotc_drv_out *out, int port)
+{
     if (port <= 0 || out->n_ports >= IOTC_DRV_MAX_PORTS)
         return;
     for (size_t i = 0; i < out->n_ports; i++)
@@ -81,7 +139,11 @@ void iotc_drv_tls_opts(const iotc_env *env, const iotc_case *c, iotc_tlsc_opts *
 
     memset(o, 0, sizeof(*o));
     o->pki_dir = env->pki_dir;
-    o->cert = cert ? json_string_value(cert) : "device-01"; /* null: no certificate */
+    /* null: no certificate; absent: the row's usual client (the door rows have none). */
+    if (cert)
+        o->cert = json_string_value(cert);
+    else
+        o->cert = c->row->auth == IOTC_AUTH_X509 ? "device-01" : NULL;
     o->key = json_string_value(json_object_get(cl, "key"));
     o->tls = c->tls;
     o->cipher = json_string_value(json_object_get(cl, "cipher"));

@@ -15,7 +15,8 @@ typedef struct iotc_env {
     const char *pki_dir;
     const char *endpoint; /* SNI / Host of the endpoint ("localhost") */
     int port_8883, port_8443, port_443;
-    char run_tag[16]; /* unique per run: topics and client ids never collide */
+    char run_tag[16];       /* unique per run: topics and client ids never collide */
+    const json_t *registry; /* the endpoint's registry (SigV4 secrets), NULL if unread */
 } iotc_env;
 
 #define IOTC_DRV_MAX_PORTS 8
@@ -28,7 +29,14 @@ typedef struct iotc_drv_out {
 } iotc_drv_out;
 
 int iotc_env_port(const iotc_env *env, int logical);
+/* The logical port a case dials: client.port when set (custom auth tried on
+ * 8443, ...), else its row's. */
+int iotc_drv_logical_port(const iotc_case *c);
+/* Blocking TCP connection to the case's port and family, with send/receive
+ * timeouts; -1 with out->error set when it cannot connect. */
+int iotc_drv_tcp(const iotc_env *env, const iotc_case *c, int timeout_ms, iotc_drv_out *out);
 void iotc_drv_add_port(iotc_drv_out *out, int fd);
+void iotc_drv_add_port_number(iotc_drv_out *out, int port);
 int iotc_drv_timeout_ms(const iotc_case *c);
 void iotc_drv_topic(const iotc_env *env, size_t idx, char *out, size_t len);
 void iotc_drv_client_id(const iotc_env *env, size_t idx, const char *role, const iotc_case *c,
@@ -59,8 +67,12 @@ int iotc_drv_hello(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv
 /* libmosquitto publisher + subscriber round trip (actions roundtrip / retained). */
 int iotc_drv_mqtt(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out);
 
-/* HTTPS publish (libcurl on 8443, the probe on 443) proven by an MQTT subscriber. */
+/* HTTPS publish (libcurl on 8443 and the door, the probe on 443 + x-amzn-http-ca)
+ * proven by an MQTT subscriber. */
 int iotc_drv_https(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out);
+
+/* MQTT over WebSocket on the 443 door (presigned SigV4 or custom auth). */
+int iotc_drv_wss(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out);
 
 /* MQTT subscriber used by the https driver: open + subscribe, then wait. */
 typedef struct iotc_sub iotc_sub;
@@ -70,6 +82,11 @@ iotc_sub *iotc_sub_open(const iotc_env *env, const iotc_case *c, const char *top
 int iotc_sub_wait(iotc_sub *s, long deadline_ms, int *qos, int *retained, char *payload,
                   size_t len);
 void iotc_sub_close(iotc_sub *s);
+
+/* A reference X.509 publisher (8883, device-01): connect, publish once, wait for
+ * PUBACK at QoS 1, disconnect. Used when the device under test only subscribes. */
+int iotc_pub_once(const iotc_env *env, const iotc_case *c, const char *topic, int qos,
+                  const char *payload, const char *client_id, iotc_drv_out *out);
 
 #include "tlsc.h"
 

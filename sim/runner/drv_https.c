@@ -1,8 +1,11 @@
 /*
  * HTTPS publish proven end to end: an MQTT subscriber (libmosquitto) listens on
- * the case's unique topic, the publish goes out with libcurl (8443) or the raw
- * probe (443 + x-amzn-http-ca: libcurl cannot offer that ALPN name), and the
- * case observes both the HTTP answer and what the subscriber received.
+ * the case's unique topic, the publish goes out with libcurl (8443 and the 443
+ * door) or the raw probe (443 + x-amzn-http-ca: libcurl cannot offer that ALPN
+ * name), and the case observes both the HTTP answer and what the subscriber
+ * received. On the door, SigV4 is libcurl's own signer (CURLOPT_AWS_SIGV4, an
+ * implementation independent of the endpoint's verifier) unless the case needs
+ * a date or a tampered signature only our signer can make.
  */
 #include <curl/curl.h>
 #include <openssl/err.h>
@@ -12,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "common/err.h"
+#include "door_auth.h"
 #include "driver.h"
 
 typedef struct https_curl {
@@ -56,6 +60,71 @@ static void https__urlencode(CURL *h, const char *in, char *out, size_t len)
     curl_free(e);
 }
 
+/* Door credentials for libcurl: its SigV4 signer, or headers/query we build. */
+static int https__door_auth(CURL *h, const iotc_door_auth *da, const char *path,
+                            const iotc_pubspec *ps, const char *query, struct curl_slist **hdrs,
+                            char *url, size_t urllen, iotc_drv_out *out)
+{
+    struct iotc_buf q = {0}, hb = {0};
+    char provider[256], userpwd[512], host[300];
+    int rc = IOTC_OK;
+
+    if (da->kind == IOTC_DA_SIGV4 && !da->own_signer) {
+        snprintf(provider, sizeof(provider), "aws:amz:%s:%s", da->region, da->service);
+        snprintf(userpwd, sizeof(userpwd), "%s:%s", da->access_key, da->secret);
+        curl_easy_setopt(h, CURLOPT_AWS_SIGV4, provider);
+        curl_easy_setopt(h, CURLOPT_USERPWD, userpwd);
+        if (da->token[0]) {
+            /* libcurl 7.88 has no token field; a header it sees is signed with the rest. */
+            char line[1200];
+            snprintf(line, sizeof(line), "x-amz-security-token: %s", da->token);
+            *hdrs = curl_slist_append(*hdrs, line);
+        }
+        return IOTC_OK;
+    }
+    if (da->kind == IOTC_DA_NONE)
+        return IOTC_OK;
+    {
+        /* The Host header libcurl will send: endpoint:port. */
+        const char *p = strstr(url, "://");
+        size_t n = p ? strcspn(p + 3, "/") : 0;
+        snprintf(host, sizeof(host), "%.*s", (int)n, p ? p + 3 : "");
+    }
+    iotc_sigv4c_param params[2];
+    size_t n_params = 0;
+    char qos[8];
+    snprintf(qos, sizeof(qos), "%d", ps->qos);
+    if (!ps->query) {
+        params[n_params++] = (iotc_sigv4c_param){"qos", qos};
+        if (ps->retain)
+            params[n_params++] = (iotc_sigv4c_param){"retain", "true"};
+    }
+    iotc_door_req r = {"POST", path, host, params, n_params, ps->payload, strlen(ps->payload), 0};
+    if (ps->query && da->kind == IOTC_DA_SIGV4) {
+        snprintf(out->error, sizeof(out->error), "client.query cannot be signed by the own signer");
+        return IOTC_ERR_CONFIG;
+    }
+    rc = iotc_door_auth_http(da, &r, &q, &hb, out->error, sizeof(out->error));
+    if (rc != IOTC_OK)
+        goto cleanup;
+    if (q.len) {
+        size_t used = strlen(url);
+        snprintf(url + used, urllen - used, "%s%s", query[0] ? "&" : "?", (char *)q.p);
+    }
+    for (char *line = hb.len ? (char *)hb.p : NULL; line && *line;) {
+        char *end = strstr(line, "\r\n");
+        if (!end)
+            break;
+        *end = '\0';
+        *hdrs = curl_slist_append(*hdrs, line);
+        line = end + 2;
+    }
+cleanup:
+    iotc_buf_free(&q);
+    iotc_buf_free(&hb);
+    return rc;
+}
+
 static int https__curl(const iotc_env *env, const iotc_case *c, const iotc_pubspec *ps,
                        iotc_drv_out *out)
 {
@@ -65,14 +134,26 @@ static int https__curl(const iotc_env *env, const iotc_case *c, const iotc_pubsp
     https_curl hc;
     CURL *h = NULL;
     struct curl_slist *resolve = NULL, *hdrs = NULL;
-    char url[1024], enc[600], query[256], res[128], path[1024], errbuf[CURL_ERROR_SIZE];
-    int port = iotc_env_port(env, c->row->port);
+    char url[4096], enc[600], query[256], res[128], path[1024], errbuf[CURL_ERROR_SIZE];
+    char upath[700];
+    int port = iotc_env_port(env, iotc_drv_logical_port(c));
+    int door = c->row->auth != IOTC_AUTH_X509;
+    iotc_door_auth da;
     long status = 0, lport = 0;
     int rc = IOTC_ERR_IO;
     CURLcode cc;
 
     memset(&hc, 0, sizeof(hc));
+    if (iotc_door_auth_resolve(env, c, &da, out->error, sizeof(out->error)) != IOTC_OK)
+        return IOTC_ERR_CONFIG;
     iotc_drv_tls_opts(env, c, &o, &alpn);
+    if (json_array_size(alpn) > 1 ||
+        (json_array_size(alpn) == 1 &&
+         strcmp(json_string_value(json_array_get(alpn, 0)), "http/1.1") != 0)) {
+        snprintf(out->error, sizeof(out->error), "libcurl can offer no ALPN or http/1.1 only");
+        rc = IOTC_ERR_CONFIG;
+        goto cleanup;
+    }
     {
         /* Validates the options exactly as the probe would; st is reset below. */
         SSL_CTX *check = iotc_tlsc_ctx_new(&o, &st, out->error, sizeof(out->error));
@@ -92,22 +173,37 @@ static int https__curl(const iotc_env *env, const iotc_case *c, const iotc_pubsp
         snprintf(out->error, sizeof(out->error), "curl_easy_init failed");
         goto cleanup;
     }
-    https__urlencode(h, ps->topic, enc, sizeof(enc));
+    if (door) {
+        /* Slashes stay literal: libcurl 7.88 signs the path as written, while
+         * SigV4 (and the endpoint) encode it once more; with only unreserved
+         * characters and '/' both agree. */
+        if (iotc_sigv4c_encode(ps->topic, 1, enc, sizeof(enc)) != IOTC_OK) {
+            snprintf(out->error, sizeof(out->error), "topic too long");
+            goto cleanup;
+        }
+    } else {
+        https__urlencode(h, ps->topic, enc, sizeof(enc));
+    }
     if (ps->query)
         snprintf(query, sizeof(query), "%s", ps->query);
     else
         snprintf(query, sizeof(query), "qos=%d%s", ps->qos, ps->retain ? "&retain=true" : "");
-    snprintf(url, sizeof(url), "https://%s:%d/topics/%s?%s", env->endpoint, port, enc, query);
+    snprintf(upath, sizeof(upath), "/topics/%s", enc);
+    snprintf(url, sizeof(url), "https://%s:%d%s?%s", env->endpoint, port, upath, query);
     /* The URL keeps the endpoint name (Host header); RESOLVE picks the family. */
     snprintf(res, sizeof(res), "%s:%d:%s", env->endpoint, port,
              c->af == AF_INET6 ? "[::1]" : "127.0.0.1");
     resolve = curl_slist_append(NULL, res);
     hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    rc = https__door_auth(h, &da, upath, ps, query, &hdrs, url, sizeof(url), out);
+    if (rc != IOTC_OK)
+        goto cleanup;
+    rc = IOTC_ERR_IO;
     errbuf[0] = '\0';
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_RESOLVE, resolve);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, ps->payload);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, iotc_door_auth_sent_body(&da, ps->payload));
     curl_easy_setopt(h, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(h, CURLOPT_SSL_ENABLE_ALPN, json_array_size(alpn) ? 1L : 0L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
@@ -149,8 +245,8 @@ static int https__curl(const iotc_env *env, const iotc_case *c, const iotc_pubsp
 
     cc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_LOCAL_PORT, &lport);
-    if (lport > 0 && out->n_ports < IOTC_DRV_MAX_PORTS)
-        out->local_ports[out->n_ports++] = (int)lport;
+    iotc_drv_add_port_number(out, (int)lport);
+    iotc_drv_add_port_number(out, st.local_port);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     if (cc == CURLE_COULDNT_CONNECT) {
         snprintf(out->error, sizeof(out->error), "libcurl: %s", errbuf[0] ? errbuf : "connect");
@@ -180,11 +276,20 @@ cleanup:
     return rc;
 }
 
+/* A subscriber only when the case judges delivery: refusals need none. */
+static int https__wants_sub(const iotc_case *c)
+{
+    json_t *e = iotc_case_expect(c);
+    return json_object_get(e, "delivered") || json_object_get(e, "delivered_qos") ||
+           json_object_get(e, "retained");
+}
+
 int iotc_drv_https(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out)
 {
     json_t *cl = iotc_case_client(c);
     const char *action = json_string_value(json_object_get(cl, "action"));
     int retained_flow = action && strcmp(action, "publish-then-subscribe") == 0;
+    int want_sub = https__wants_sub(c);
     int timeout = iotc_drv_timeout_ms(c);
     char topic[128], sub_id[128], payload[320], got[256];
     iotc_pubspec ps;
@@ -207,16 +312,17 @@ int iotc_drv_https(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv
         ps.payload = payload;
     ps.query = json_string_value(json_object_get(cl, "query"));
 
-    if (!retained_flow) {
+    if (!retained_flow && want_sub) {
         sub = iotc_sub_open(env, c, topic, ps.qos > 1 ? 1 : ps.qos, sub_id, out);
         if (!sub)
             return IOTC_ERR_IO;
     }
-    if (c->row->port == 443)
+    /* libcurl everywhere but 443 + x-amzn-http-ca, which it cannot offer. */
+    if (c->row->auth == IOTC_AUTH_X509 && c->row->port == 443)
         rc = iotc_drv_probe_ex(env, c, idx, &ps, out);
     else
         rc = https__curl(env, c, &ps, out);
-    if (rc != IOTC_OK)
+    if (rc != IOTC_OK || !want_sub)
         goto cleanup;
     if (retained_flow) {
         sub = iotc_sub_open(env, c, topic, ps.qos > 1 ? 1 : ps.qos, sub_id, out);

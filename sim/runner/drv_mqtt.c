@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "common/err.h"
+#include "door_auth.h"
 #include "driver.h"
 
 typedef struct mq_client {
@@ -79,8 +80,11 @@ static void mq__on_message(struct mosquitto *m, void *obj, const struct mosquitt
     q->got_payload[n] = '\0';
 }
 
-static int mq__open(mq_client *q, const iotc_env *env, const iotc_row *row, int af,
-                    const iotc_tlsc_opts *o, const char *client_id, iotc_drv_out *out)
+/* username: NULL for none (X.509 rows); the door's custom-auth rows carry
+ * the authorizer values in it. */
+static int mq__open(mq_client *q, const iotc_env *env, int logical_port, int af,
+                    const iotc_tlsc_opts *o, const char *client_id, const char *username,
+                    json_t *observe_into, iotc_drv_out *out)
 {
     char err[256];
     int rc;
@@ -92,12 +96,19 @@ static int mq__open(mq_client *q, const iotc_env *env, const iotc_row *row, int 
         snprintf(out->error, sizeof(out->error), "%s", err);
         return IOTC_ERR_CONFIG;
     }
+    /* Before connecting: libmosquitto may finish (or fail) the handshake inside
+     * mosquitto_connect(). */
+    q->st.observe_into = observe_into;
     q->m = mosquitto_new(client_id, true, q);
     if (!q->m) {
         snprintf(out->error, sizeof(out->error), "mosquitto_new failed");
         return IOTC_ERR_NOMEM;
     }
     mosquitto_int_option(q->m, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+    if (username && mosquitto_username_pw_set(q->m, username, NULL) != MOSQ_ERR_SUCCESS) {
+        snprintf(out->error, sizeof(out->error), "username refused by libmosquitto");
+        return IOTC_ERR_INVALID;
+    }
     /* Our own context carries versions, ciphers, ALPN and the SNI override. */
     mosquitto_void_option(q->m, MOSQ_OPT_SSL_CTX, q->ctx);
     mosquitto_int_option(q->m, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
@@ -109,8 +120,9 @@ static int mq__open(mq_client *q, const iotc_env *env, const iotc_row *row, int 
     /* Dial the literal address: the family is the case's, the SNI comes from the
      * context (libmosquitto would otherwise send the dialled host). */
     rc = mosquitto_connect(q->m, af == AF_INET6 ? "::1" : "127.0.0.1",
-                           iotc_env_port(env, row->port), 60);
+                           iotc_env_port(env, logical_port), 60);
     iotc_drv_add_port(out, mosquitto_socket(q->m));
+    iotc_drv_add_port_number(out, q->st.local_port);
     if (rc != MOSQ_ERR_SUCCESS)
         q->dead = 1;
     ERR_clear_error();
@@ -185,9 +197,21 @@ static int mq__done_published(mq_client *pub, mq_client *b, void *arg)
     return pub->dead || pub->published_mid == *(int *)arg;
 }
 
+/* Where the subscriber connects: the case's MQTT row when it is X.509, or a
+ * custom-auth row when the case gives client.subscriber_auth (so both ends of
+ * the round trip use the row); otherwise a plain X.509 client on 8883. */
+static const iotc_row *mq__sub_row(const iotc_case *c)
+{
+    if (c->row->proto == IOTC_PROTO_MQTT &&
+        (c->row->auth == IOTC_AUTH_X509 || json_object_get(iotc_case_client(c), "subscriber_auth")))
+        return c->row;
+    return iotc_row_find("mqtt-x509-8883");
+}
+
 /* Subscriber settings: the case's family and TLS version, standard everything else. */
-static void mq__sub_opts(const iotc_env *env, const iotc_case *c, const iotc_row *row,
-                         iotc_tlsc_opts *o, json_t **alpn)
+static int mq__sub_opts(const iotc_env *env, const iotc_case *c, const iotc_row *row,
+                        iotc_tlsc_opts *o, json_t **alpn, char *username, size_t ulen,
+                        iotc_drv_out *out)
 {
     const char *cert = json_string_value(json_object_get(iotc_case_client(c), "subscriber_cert"));
     memset(o, 0, sizeof(*o));
@@ -197,11 +221,19 @@ static void mq__sub_opts(const iotc_env *env, const iotc_case *c, const iotc_row
     o->sni = env->endpoint;
     *alpn = row->alpn ? json_pack("[s]", row->alpn) : json_array();
     o->alpn = *alpn;
-}
-
-static const iotc_row *mq__sub_row(const iotc_case *c)
-{
-    return c->row->proto == IOTC_PROTO_MQTT ? c->row : iotc_row_find("mqtt-x509-8883");
+    username[0] = '\0';
+    if (row->auth == IOTC_AUTH_CUSTOM) {
+        iotc_door_auth a;
+        json_t *sa = json_object_get(iotc_case_client(c), "subscriber_auth");
+        o->cert = NULL;
+        if (iotc_door_auth_from(env, c, sa, &a, out->error, sizeof(out->error)) != IOTC_OK)
+            return IOTC_ERR_CONFIG;
+        if (iotc_door_auth_username(&a, username, ulen) != IOTC_OK) {
+            snprintf(out->error, sizeof(out->error), "subscriber_auth must be custom");
+            return IOTC_ERR_CONFIG;
+        }
+    }
+    return IOTC_OK;
 }
 
 static int mq__sub_connect(mq_client *sub, const iotc_env *env, const iotc_case *c,
@@ -211,10 +243,13 @@ static int mq__sub_connect(mq_client *sub, const iotc_env *env, const iotc_case 
     iotc_tlsc_opts o;
     json_t *alpn = NULL;
     const iotc_row *row = mq__sub_row(c);
+    char username[2048];
     int rc;
 
-    mq__sub_opts(env, c, row, &o, &alpn);
-    rc = mq__open(sub, env, row, c->af, &o, client_id, out);
+    rc = mq__sub_opts(env, c, row, &o, &alpn, username, sizeof(username), out);
+    if (rc == IOTC_OK)
+        rc = mq__open(sub, env, row->port, c->af, &o, client_id, username[0] ? username : NULL,
+                      NULL, out);
     sub->alpn = alpn;
     if (rc != IOTC_OK)
         return rc;
@@ -222,8 +257,8 @@ static int mq__sub_connect(mq_client *sub, const iotc_env *env, const iotc_case 
     if (sub->connack_rc != 0) {
         char a[32];
         snprintf(out->error, sizeof(out->error),
-                 "subscriber (%s on %s) could not connect: connack %d, alert %s", o.cert, row->id,
-                 sub->connack_rc,
+                 "subscriber (%s on %s) could not connect: connack %d, alert %s",
+                 o.cert ? o.cert : "custom auth", row->id, sub->connack_rc,
                  sub->st.alert_recv >= 0 ? iotc_tlsc_alert_name(sub->st.alert_recv, a, sizeof(a))
                                          : "none");
         return IOTC_ERR_IO;
@@ -312,12 +347,14 @@ int iotc_drv_mqtt(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_
     json_t *cl = iotc_case_client(c);
     const char *action = json_string_value(json_object_get(cl, "action"));
     int retained_flow = action && strcmp(action, "publish-then-subscribe") == 0;
+    int connect_only = !action || strcmp(action, "connect") == 0;
     int qos = (int)json_integer_value(json_object_get(cl, "qos"));
     int retain = json_is_true(json_object_get(cl, "retain"));
     int timeout = iotc_drv_timeout_ms(c);
     mq_client sub, pub;
     iotc_tlsc_opts o;
-    char topic[128], sub_id[128], pub_id[128], payload[320];
+    iotc_door_auth da;
+    char topic[128], sub_id[128], pub_id[128], payload[320], username[2048];
     int mid = 0, rc = IOTC_OK;
     long deadline;
 
@@ -335,8 +372,18 @@ int iotc_drv_mqtt(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_
                  ? json_string_value(json_object_get(cl, "payload"))
                  : c->id);
     deadline = iotc_drv_now_ms() + timeout;
+    username[0] = '\0';
+    rc = iotc_door_auth_resolve(env, c, &da, out->error, sizeof(out->error));
+    if (rc == IOTC_OK && da.kind == IOTC_DA_SIGV4) {
+        snprintf(out->error, sizeof(out->error), "MQTT has no SigV4 form: use a wss row");
+        rc = IOTC_ERR_CONFIG;
+    }
+    if (rc != IOTC_OK)
+        return rc;
+    if (da.kind == IOTC_DA_CUSTOM)
+        iotc_door_auth_username(&da, username, sizeof(username));
 
-    if (!retained_flow) {
+    if (!retained_flow && !connect_only) {
         rc = mq__sub_connect(&sub, env, c, topic, qos > 1 ? 1 : qos, sub_id, deadline, out);
         if (rc != IOTC_OK)
             goto cleanup;
@@ -344,13 +391,16 @@ int iotc_drv_mqtt(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_
     iotc_drv_tls_opts(env, c, &o, &pub.alpn);
     json_t *alpn = pub.alpn;
     pub.alpn = NULL;
-    rc = mq__open(&pub, env, c->row, c->af, &o, pub_id, out);
+    rc = mq__open(&pub, env, iotc_drv_logical_port(c), c->af, &o, pub_id,
+                  username[0] ? username : NULL, out->observed, out);
     pub.alpn = alpn;
-    pub.st.observe_into = out->observed;
     if (rc != IOTC_OK)
         goto cleanup;
     mq__pump(&pub, retained_flow ? NULL : &sub, deadline, mq__done_connack, NULL);
+    iotc_drv_add_port_number(out, pub.st.local_port);
     mq__observe_pub(&pub, out->observed);
+    if (connect_only)
+        goto cleanup;
     if (pub.connack_rc == 0) {
         if (mosquitto_publish(pub.m, &mid, topic, (int)strlen(payload), payload, qos, retain) !=
             MOSQ_ERR_SUCCESS)
@@ -365,7 +415,8 @@ int iotc_drv_mqtt(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_
         if (rc != IOTC_OK)
             goto cleanup;
     }
-    {
+    if (pub.connack_rc == 0) {
+        /* A refused publisher sent nothing: there is nothing to wait for. */
         long wait_until = iotc_drv_now_ms() + mq__absence_window(c, timeout);
         int want = qos >= 1 ? mid : 0;
         mq__pump(&sub, &pub, wait_until, mq__done_msg, &want);
@@ -373,6 +424,7 @@ int iotc_drv_mqtt(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_
             json_object_set_new(out->observed, "puback", json_boolean(pub.published_mid == mid));
     }
     mq__observe_delivery(&sub, payload, out->observed);
+    json_object_set_new(out->observed, "disconnected", json_boolean(pub.dead));
     if (retain && pub.connack_rc == 0 && !pub.dead) {
         /* Leave no retained message behind: an empty retained payload deletes it. */
         int cmid = 0;
@@ -382,5 +434,42 @@ int iotc_drv_mqtt(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_
 cleanup:
     mq__close(&pub);
     mq__close(&sub);
+    return rc;
+}
+
+int iotc_pub_once(const iotc_env *env, const iotc_case *c, const char *topic, int qos,
+                  const char *payload, const char *client_id, iotc_drv_out *out)
+{
+    const iotc_row *row = iotc_row_find("mqtt-x509-8883");
+    long deadline = iotc_drv_now_ms() + iotc_drv_timeout_ms(c);
+    iotc_tlsc_opts o;
+    mq_client pub;
+    int mid = 0, rc;
+
+    memset(&o, 0, sizeof(o));
+    o.pki_dir = env->pki_dir;
+    o.cert = "device-01";
+    o.tls = "any";
+    o.sni = env->endpoint;
+    rc = mq__open(&pub, env, row->port, c->af, &o, client_id, NULL, NULL, out);
+    if (rc != IOTC_OK)
+        goto cleanup;
+    mq__pump(&pub, NULL, deadline, mq__done_connack, NULL);
+    rc = IOTC_ERR_IO;
+    if (pub.connack_rc != 0) {
+        snprintf(out->error, sizeof(out->error),
+                 "reference publisher (device-01 on %s): connack %d", row->id, pub.connack_rc);
+        goto cleanup;
+    }
+    if (mosquitto_publish(pub.m, &mid, topic, (int)strlen(payload), payload, qos, false) !=
+        MOSQ_ERR_SUCCESS) {
+        snprintf(out->error, sizeof(out->error), "reference publisher could not publish");
+        goto cleanup;
+    }
+    /* QoS 0 has no acknowledgement: pumping until "published" still flushes it. */
+    mq__pump(&pub, NULL, deadline, mq__done_published, &mid);
+    rc = IOTC_OK;
+cleanup:
+    mq__close(&pub);
     return rc;
 }

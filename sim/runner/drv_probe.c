@@ -31,48 +31,6 @@ typedef struct probe_conn {
     const char *end; /* how the connection ended, for the report */
 } probe_conn;
 
-static int probe__tcp(const iotc_env *env, const iotc_case *c, int timeout_ms, iotc_drv_out *out)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    int port = iotc_env_port(env, c->row->port);
-    int one = 1;
-    int fd;
-
-    memset(&ss, 0, sizeof(ss));
-    if (c->af == AF_INET6) {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-        s6->sin6_family = AF_INET6;
-        s6->sin6_addr = in6addr_loopback;
-        s6->sin6_port = htons((uint16_t)port);
-        sl = sizeof(*s6);
-    } else {
-        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-        s4->sin_family = AF_INET;
-        s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        s4->sin_port = htons((uint16_t)port);
-        sl = sizeof(*s4);
-    }
-    fd = socket(c->af, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(out->error, sizeof(out->error), "socket: %s", strerror(errno));
-        return -1;
-    }
-    /* Blocking socket + timeouts: one connection at a time, bounded at every step. */
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(fd, (struct sockaddr *)&ss, sl) != 0) {
-        snprintf(out->error, sizeof(out->error), "connect to %s port %d: %s",
-                 c->af == AF_INET6 ? "[::1]" : "127.0.0.1", port, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    iotc_drv_add_port(out, fd);
-    return fd;
-}
-
 /* Reads up to len bytes; 0 on EOF / alert / timeout (the reason lands in pc). */
 static int probe__read(probe_conn *pc, unsigned char *buf, int len)
 {
@@ -239,7 +197,7 @@ int iotc_drv_probe_ex(const iotc_env *env, const iotc_case *c, size_t idx, const
         rc = IOTC_ERR_CONFIG;
         goto cleanup;
     }
-    pc.fd = probe__tcp(env, c, timeout, out);
+    pc.fd = iotc_drv_tcp(env, c, timeout, out);
     if (pc.fd < 0)
         goto cleanup;
     pc.ssl = SSL_new(pc.ctx);

@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/rand.h>
+
 #include "common/err.h"
 
 #if defined(IOTC_HAVE_REPORT) && __has_include("report.h")
@@ -52,6 +54,24 @@ void iotc_now_iso(char *out, size_t len)
     gmtime_r(&tv.tv_sec, &tm);
     snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000));
+}
+
+void iotc_random_hex(char *out, size_t bytes)
+{
+    unsigned char b[16];
+    if (bytes > sizeof(b))
+        bytes = sizeof(b);
+    if (RAND_bytes(b, (int)bytes) != 1)
+        memset(b, 0x5a, bytes);
+    for (size_t i = 0; i < bytes; i++)
+        sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+void iotc_uuid_v4(char *out)
+{
+    char h[33];
+    iotc_random_hex(h, 16);
+    snprintf(out, 37, "%.8s-%.4s-4%.3s-a%.3s-%.12s", h, h + 8, h + 13, h + 17, h + 20);
 }
 
 json_t *iotc_result_case_json(const iotc_result *r)

@@ -34,6 +34,11 @@ const char *iotc_status_name(iotc_status s);
 const char *iotc_status_verdict(iotc_status s);
 void iotc_now_iso(char *out, size_t len);
 
+/* Run identifiers (shared by `run` and `certify`): 2*bytes hex digits (bytes <= 16)
+ * into out, and a random UUID v4 (out holds 37 bytes). */
+void iotc_random_hex(char *out, size_t bytes);
+void iotc_uuid_v4(char *out);
+
 /* mkdir -p. */
 int iotc_mkdirs(const char *dir);
 

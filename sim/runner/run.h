@@ -52,6 +52,7 @@ typedef struct run_state {
     size_t finished; /* for the [k/n] counter */
     pthread_mutex_t lock;
     char run_tag[16];
+    json_t *registry; /* the endpoint's registry: SigV4 secrets for the door drivers */
 } run_state;
 
 extern volatile sig_atomic_t iotc_run_interrupted;

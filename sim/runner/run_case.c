@@ -14,7 +14,10 @@ static const char *case__driver(const iotc_case *c)
     const char *action = json_string_value(json_object_get(cl, "action"));
     if (driver && strcmp(driver, "auto") != 0)
         return driver;
-    if (!action || strcmp(action, "connect") == 0)
+    if (c->row->proto == IOTC_PROTO_WSS)
+        return "wss";
+    /* The probe knows no door credentials: the door rows always use real clients. */
+    if ((!action || strcmp(action, "connect") == 0) && c->row->auth == IOTC_AUTH_X509)
         return "probe";
     return c->row->proto == IOTC_PROTO_MQTT ? "mqtt" : "https";
 }
@@ -22,11 +25,8 @@ static const char *case__driver(const iotc_case *c)
 static int case__dispatch(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out)
 {
     const char *d = case__driver(c);
-    if (c->row->auth != IOTC_AUTH_X509) {
-        snprintf(out->error, sizeof(out->error),
-                 "row %s needs a SigV4 / custom-auth driver, which does not exist yet", c->row->id);
-        return -1;
-    }
+    if (strcmp(d, "wss") == 0)
+        return iotc_drv_wss(env, c, idx, out);
     if (strcmp(d, "probe") == 0)
         return iotc_drv_probe(env, c, idx, out);
     if (strcmp(d, "hello") == 0)

@@ -7,7 +7,6 @@
 #include <limits.h>
 #include <mosquitto.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,9 @@
 
 #ifndef IOTC_VERSION
 #define IOTC_VERSION "0.0.0"
+#endif
+#ifndef IOTC_SOURCE_DIR
+#define IOTC_SOURCE_DIR "."
 #endif
 #ifndef IOTC_GIT_REVISION
 #define IOTC_GIT_REVISION "unknown"
@@ -57,7 +59,7 @@ static int main__load(const run_opts *o, iotc_caseset *set, iotc_diag *d)
     }
     if (o->n_suites == 0) {
         for (size_t i = 0; i < n; i++)
-            if (iotc_cases_load_file(paths[i], set, d) != IOTC_OK)
+            if (iotc_cases_is_table(paths[i]) && iotc_cases_load_file(paths[i], set, d) != IOTC_OK)
                 rc = IOTC_ERR_CONFIG;
         goto cleanup;
     }
@@ -105,24 +107,6 @@ static int main__selected(const run_opts *o, const iotc_case *c)
     return ok;
 }
 
-static void main__hex(char *out, size_t bytes)
-{
-    unsigned char b[16];
-    if (bytes > sizeof(b))
-        bytes = sizeof(b);
-    if (RAND_bytes(b, (int)bytes) != 1)
-        memset(b, 0x5a, bytes);
-    for (size_t i = 0; i < bytes; i++)
-        sprintf(out + 2 * i, "%02x", b[i]);
-}
-
-static void main__uuid(char *out)
-{
-    char h[33];
-    main__hex(h, 16);
-    snprintf(out, 37, "%.8s-%.4s-4%.3s-a%.3s-%.12s", h, h + 8, h + 13, h + 17, h + 20);
-}
-
 static int main__start_targets(run_state *rs, const run_opts *o, const char *serve_bin)
 {
     int failed = 0;
@@ -156,8 +140,12 @@ static int main__start_targets(run_state *rs, const run_opts *o, const char *ser
             continue;
         }
         fprintf(stderr, "starting endpoint (profile %s) ...\n", t->profile);
-        if (iotc_serve_start(&t->serve, serve_bin, o->pki_dir, t->profile, t->profile_path,
-                             o->out_dir, 20000, t->error, sizeof(t->error)) != IOTC_OK) {
+        /* The drivers and the endpoint must read the same registry. */
+        const char *reg = getenv("IOTCONFORM_REGISTRY");
+        const char *extra[] = {"--registry", reg, NULL};
+        if (iotc_serve_start_ex(&t->serve, serve_bin, o->pki_dir, t->profile, t->profile_path,
+                                o->out_dir, 20000, reg && *reg ? extra : NULL, t->error,
+                                sizeof(t->error)) != IOTC_OK) {
             fprintf(stderr, "iotconform run: the endpoint did not start: %s\n", t->error);
             failed++;
             continue;
@@ -169,11 +157,26 @@ static int main__start_targets(run_state *rs, const run_opts *o, const char *ser
         t->env.port_8883 = t->serve.port_8883;
         t->env.port_8443 = t->serve.port_8443;
         t->env.port_443 = t->serve.port_443;
+        t->env.registry = rs->registry;
         snprintf(t->env.run_tag, sizeof(t->env.run_tag), "%.8s%u", rs->run_tag, (unsigned)(k % 10));
         fprintf(stderr, "endpoint (profile %s) ready: 8883->%d 8443->%d 443->%d\n", t->profile,
                 t->env.port_8883, t->env.port_8443, t->env.port_443);
     }
     return failed;
+}
+
+/* The registry the serve children use by default; the door drivers read the
+ * SigV4 secrets from it. A missing one only fails the cases that need it. */
+static json_t *main__registry(void)
+{
+    const char *env = getenv("IOTCONFORM_REGISTRY");
+    const char *path = env && *env ? env : IOTC_SOURCE_DIR "/fixtures/registry.json";
+    json_error_t je;
+    json_t *r = json_load_file(path, 0, &je);
+    if (!r)
+        fprintf(stderr, "iotconform run: registry %s: %s (SigV4 cases will error)\n", path,
+                je.text);
+    return r;
 }
 
 static void main__stop_targets(run_state *rs)
@@ -367,8 +370,8 @@ int iotc_runner_main(int argc, char **argv)
     main__install_signals();
     mosquitto_lib_init();
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    main__hex(rs.run_tag, 4);
-    main__uuid(run_id);
+    iotc_random_hex(rs.run_tag, 4);
+    iotc_uuid_v4(run_id);
     iotc_now_iso(started, sizeof(started));
     t0 = iotc_drv_now_ms();
     if (iotc_mkdirs(o.out_dir) != IOTC_OK) {
@@ -376,6 +379,7 @@ int iotc_runner_main(int argc, char **argv)
         goto cleanup;
     }
     main__serve_bin(&o, serve_bin, sizeof(serve_bin));
+    rs.registry = main__registry();
     fprintf(stderr, "iotconform run: %zu case(s), %s, jobs %d\n", rs.n, serve_bin, o.jobs);
     main__start_targets(&rs, &o, serve_bin);
     main__run_cases(&rs, o.jobs);
@@ -410,6 +414,7 @@ cleanup:
         json_decref(rs.results[i].journal);
     }
     free(rs.results);
+    json_decref(rs.registry);
     json_decref(doc);
     iotc_caseset_free(&set);
     pthread_mutex_destroy(&rs.lock);

@@ -37,7 +37,9 @@ void run_opts_usage(FILE *out)
             "  --list             print the selected case ids and exit\n"
             "\n"
             "Environment: IOTCONFORM_SUITES (tables dir, default %s/suites),\n"
-            "IOTCONFORM_PROFILES (profiles dir, default %s/fixtures/profiles).\n"
+            "IOTCONFORM_PROFILES (profiles dir, default %s/fixtures/profiles),\n"
+            "IOTCONFORM_REGISTRY (registry for the endpoint and the SigV4 secrets,\n"
+            "default: the endpoint's, fixtures/registry.json).\n"
             "Exit: 0 every case passed, 1 a case failed/errored, 2 usage or table errors,\n"
             "130 interrupted.\n",
             IOTC_BINARY_DIR, IOTC_SOURCE_DIR, IOTC_SOURCE_DIR);

@@ -1,5 +1,6 @@
 #include "tlsc.h"
 
+#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <stdio.h>
@@ -55,6 +56,20 @@ const char *iotc_tlsc_alert_name(int code, char *buf, size_t len)
     return buf;
 }
 
+static int tlsc__local_port(const SSL *ssl)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    int fd = SSL_get_fd(ssl);
+    if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return 0;
+}
+
 static void tlsc__info_cb(const SSL *ssl, int where, int ret)
 {
     iotc_tlsc_state *st = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
@@ -66,6 +81,8 @@ static void tlsc__info_cb(const SSL *ssl, int where, int ret)
         SSL *s = (SSL *)ssl;
         if (!SSL_is_init_finished(s))
             SSL_set_tlsext_host_name(s, st->send_sni ? st->sni : NULL);
+        if (!st->local_port)
+            st->local_port = tlsc__local_port(ssl);
     }
     if (where & SSL_CB_HANDSHAKE_DONE) {
         st->handshake_done = 1;

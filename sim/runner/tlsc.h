@@ -33,6 +33,8 @@ typedef struct iotc_tlsc_state {
     int alert_sent;       /* first fatal alert we sent, -1 if none */
     int app_data_seen;    /* set by drivers once application bytes arrived */
     int handshake_done;   /* the client side of the handshake completed */
+    int local_port;       /* our TCP port at handshake start: the journal's key, kept even
+                           * when a library closes the socket before we can ask */
     json_t *observe_into; /* when set, iotc_tlsc_observe() runs at handshake completion */
 } iotc_tlsc_state;
 

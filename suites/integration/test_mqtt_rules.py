@@ -217,6 +217,12 @@ try:
         if e.get("event") == "broker.ready":
             pid = e.get("pid")
     check("journal names the broker pid", bool(pid))
+    # a persistent session with a queued QoS 1 message, saved before the crash
+    keeper = Conn(P); keeper.send(connect(b"rules-keeper", 4, 1200, clean=False)); keeper.read_packet()
+    keeper.send(subscribe([b"pc/t"])); keeper.read_packet()
+    keeper.send(b"\xe0\x00"); keeper.closed()
+    pub = live(b"rules-keeper-pub"); pub.send(publish(b"pc/t", b"kept-across-crash", qos=1)); pub.read_packet()
+    time.sleep(1.5)  # the broker saves its sessions every second (autosave_interval 1)
     victim = live(b"rules-crash")
     os.kill(pid, 9)
     check("broker crash closes relayed connections", victim.closed())
@@ -227,6 +233,11 @@ try:
     check("broker restarted and journaled ready again", ready)
     c, p = connected(b"rules-after-crash")
     check("device reconnects after the broker restart", p and p[0] == 2 and p[2][1] == 0, p)
+    keeper = Conn(P); keeper.send(connect(b"rules-keeper", 4, 1200, clean=False))
+    p = keeper.read_packet()
+    check("persistent session survived the broker crash (session-present 1)", p and p[0] == 2 and p[2][0] & 1, p)
+    p = keeper.read_packet()
+    check("... and its queued QoS 1 message is delivered", p and p[0] == 3 and b"kept-across-crash" in p[2], p)
 finally:
     serve.terminate()
     try:

@@ -1,0 +1,270 @@
+/*
+ * `iotconform certify`: load the catalogue (strictly) and the adapter, pick the cases,
+ * run them (--jobs at once, each with its own endpoint and device), write results.json
+ * and the reports, print one line per case and the report path.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <mosquitto.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "certify.h"
+#include "certify_main.h"
+#include "runner/results.h"
+
+#define MAIN__MAX_CASES 256
+
+typedef struct main__pool {
+    const cert_run *r;
+    cert_outcome *res;
+    size_t *idx;
+    size_t n, next, finished;
+    pthread_mutex_t lock;
+} main__pool;
+
+static void main__on_signal(int sig)
+{
+    (void)sig;
+    cert_interrupted = 1;
+}
+
+static void main__signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = main__on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    /* Children a device leaves behind are re-parented to us, so we can reap them. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+}
+
+static void *main__worker(void *arg)
+{
+    main__pool *p = arg;
+    for (;;) {
+        size_t i;
+        pthread_mutex_lock(&p->lock);
+        i = p->next++;
+        pthread_mutex_unlock(&p->lock);
+        if (i >= p->n)
+            return NULL;
+        cert_outcome *o = &p->res[i];
+        if (o->v != CERT_SKIPPED) {
+            if (cert_interrupted) {
+                o->v = CERT_SKIPPED;
+                snprintf(o->reason, sizeof(o->reason), "not run: interrupted");
+            } else {
+                cert_case_run(p->r, o->c, p->idx[i], o);
+            }
+        }
+        pthread_mutex_lock(&p->lock);
+        p->finished++;
+        fprintf(stderr, "[%zu/%zu] %-48s %-18s %s\n", p->finished, p->n, o->c->id,
+                cert_verdict_name(o->v), o->reason);
+        pthread_mutex_unlock(&p->lock);
+    }
+}
+
+static void main__exe_dir(char *out, size_t len)
+{
+    ssize_t n = readlink("/proc/self/exe", out, len - 1);
+    out[n > 0 ? n : 0] = '\0';
+    char *slash = strrchr(out, '/');
+    if (slash)
+        *slash = '\0';
+}
+
+static void main__find_refdevice(const cert_opts *o, char *out, size_t len)
+{
+    char dir[PATH_MAX - 64];
+    const char *env = getenv("IOTCONFORM_REFDEVICE");
+    struct stat st;
+    if (o->refdevice || (env && *env)) {
+        snprintf(out, len, "%s", o->refdevice ? o->refdevice : env);
+        return;
+    }
+    main__exe_dir(dir, sizeof(dir));
+    snprintf(out, len, "%s/iotc_refdevice", dir);
+    if (stat(out, &st) == 0)
+        return;
+    snprintf(out, len, "%s/sim/refdevice/iotc_refdevice", dir);
+    if (stat(out, &st) == 0)
+        return;
+    snprintf(out, len, "%s/sim/refdevice/iotc_refdevice", IOTC_BINARY_DIR);
+}
+
+int iotc_certify_main(int argc, char **argv)
+{
+    cert_opts o;
+    cert_catalogue cat = {0};
+    cert_adapter ad = {0};
+    cert_run r;
+    main__pool pool;
+    size_t idx[MAIN__MAX_CASES];
+    cert_outcome *res = NULL;
+    char err[8192], serve_bin[PATH_MAX], refdev[PATH_MAX], started[32], run_id[40], report[1200];
+    const char *device_name;
+    pthread_t th[16];
+    int n, rc = 2, started_threads = 0;
+    long t0;
+    json_t *doc = NULL;
+
+    memset(&r, 0, sizeof(r));
+    memset(&pool, 0, sizeof(pool));
+    if (cert_opts_parse(argc, argv, &o, err, sizeof(err)) != 0) {
+        fprintf(stderr, "iotconform certify: %s\n\n", err);
+        cert_usage(stderr);
+        return 2;
+    }
+    if (o.help) {
+        cert_usage(stdout);
+        return 0;
+    }
+    if (cert_catalogue_load(o.catalogue, &cat, err, sizeof(err)) != 0) {
+        fprintf(stderr, "iotconform certify: the catalogue %s is invalid, nothing was run:\n%s",
+                o.catalogue, err);
+        goto cleanup;
+    }
+    if (o.adapter && cert_adapter_load(o.adapter, o.adapter_dir, &ad, err, sizeof(err)) != 0) {
+        fprintf(stderr, "iotconform certify: %s\n", err);
+        goto cleanup;
+    }
+    n = cert_catalogue_select(&cat, o.suite, idx, MAIN__MAX_CASES, err, sizeof(err));
+    if (n < 0) {
+        fprintf(stderr, "iotconform certify: %s\n", err);
+        goto cleanup;
+    }
+    if (o.list) {
+        for (int i = 0; i < n; i++)
+            printf("%s\t%s%s\n", cat.v[idx[i]].id, cat.v[idx[i]].title,
+                   cat.v[idx[i]].qualification ? " [qualification]" : "");
+        rc = 0;
+        goto cleanup;
+    }
+    main__exe_dir(serve_bin, sizeof(serve_bin));
+    {
+        ssize_t k = readlink("/proc/self/exe", serve_bin, sizeof(serve_bin) - 1);
+        serve_bin[k > 0 ? k : 0] = '\0';
+    }
+    main__find_refdevice(&o, refdev, sizeof(refdev));
+    if (!o.seed_given) {
+        unsigned char b[4] = {0};
+        RAND_bytes(b, sizeof(b));
+        o.seed = ((unsigned long long)b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3]);
+    }
+    r.serve_bin = o.serve_bin ? o.serve_bin : serve_bin;
+    /* Absolute paths: the device may change directory. */
+    {
+        static char pki_abs[PATH_MAX], out_abs[PATH_MAX];
+        iotc_mkdirs(o.out_dir);
+        r.pki_dir = realpath(o.pki_dir, pki_abs) ? pki_abs : o.pki_dir;
+        r.out_dir = realpath(o.out_dir, out_abs) ? out_abs : o.out_dir;
+    }
+    r.profiles_dir = o.profiles_dir;
+    r.refdevice = refdev;
+    r.adapter_dir = o.adapter_dir;
+    r.device_cert = o.device_cert;
+    r.device_template = o.device;
+    r.adapter = ad.root ? &ad : NULL;
+    /* Compression needs a device that honours {time_scale}; a custom --device is trusted
+     * when the user asks for it explicitly. */
+    r.scale = (ad.root && !ad.time_scale && !o.device) ? 1.0 : o.scale;
+    if (ad.root && !ad.time_scale && o.scale_given && o.scale != 1.0)
+        fprintf(stderr, "iotconform certify: adapter %s does not honour {time_scale}; running "
+                        "at time scale 1\n",
+                ad.name);
+    r.seed = o.seed;
+    device_name = o.name ? o.name : ad.root ? ad.name : "device";
+    {
+        char ca[1100];
+        struct stat st;
+        snprintf(ca, sizeof(ca), "%s/ca-bundle.crt", o.pki_dir);
+        if (stat(ca, &st) != 0) {
+            fprintf(stderr, "iotconform certify: no test PKI at %s (build the `pki` target or "
+                            "pass --pki)\n",
+                    o.pki_dir);
+            goto cleanup;
+        }
+    }
+    rc = 1;
+    res = calloc((size_t)n + 1, sizeof(*res));
+    if (!res || iotc_mkdirs(o.out_dir) != 0) {
+        fprintf(stderr, "iotconform certify: cannot create %s: %s\n", o.out_dir, strerror(errno));
+        goto cleanup;
+    }
+    main__signals();
+    mosquitto_lib_init();
+    iotc_uuid_v4(run_id);
+    iotc_now_iso(started, sizeof(started));
+    t0 = cert_now_ms();
+    for (int i = 0; i < n; i++) {
+        char why[512];
+        res[i].c = &cat.v[idx[i]];
+        res[i].v = CERT_ERROR;
+        if (cert_adapter_excludes(&ad, res[i].c->id, why, sizeof(why))) {
+            res[i].v = CERT_SKIPPED;
+            snprintf(res[i].reason, sizeof(res[i].reason), "%s", why);
+            iotc_now_iso(res[i].started_at, sizeof(res[i].started_at));
+        }
+    }
+    fprintf(stderr, "iotconform certify: %d case(s) for %s, time scale %g, seed %llu, jobs %d\n",
+            n, device_name, r.scale, o.seed, o.jobs);
+    pool.r = &r;
+    pool.res = res;
+    pool.idx = idx;
+    pool.n = (size_t)n;
+    pthread_mutex_init(&pool.lock, NULL);
+    for (int j = 0; j < o.jobs && j < 16; j++)
+        if (pthread_create(&th[j], NULL, main__worker, &pool) == 0)
+            started_threads++;
+    if (started_threads == 0)
+        main__worker(&pool);
+    for (int j = 0; j < started_threads; j++)
+        pthread_join(th[j], NULL);
+    pthread_mutex_destroy(&pool.lock);
+
+    doc = cert_document(&o, &r, device_name, res, (size_t)n, argc, argv, started,
+                        cert_now_ms() - t0, run_id);
+    if (iotc_results_write(doc, o.out_dir, report, sizeof(report), err, sizeof(err)) != 0) {
+        fprintf(stderr, "iotconform certify: %s\n", err);
+        goto cleanup;
+    }
+    {
+        json_t *v = json_object_get(doc, "verdicts");
+        long pass = (long)json_integer_value(json_object_get(v, "PASS"));
+        long warn = (long)json_integer_value(json_object_get(v, "PASS_WITH_WARNINGS"));
+        long fail = (long)json_integer_value(json_object_get(v, "FAIL"));
+        long error = (long)json_integer_value(json_object_get(v, "ERROR"));
+        long skip = (long)json_integer_value(json_object_get(v, "SKIPPED"));
+        char abs[PATH_MAX];
+        fprintf(stderr, "\n%s: %d case(s): %ld PASS, %ld PASS_WITH_WARNINGS, %ld FAIL, %ld ERROR, "
+                        "%ld SKIPPED (%ld ms)%s\n",
+                device_name, n, pass, warn, fail, error, skip, cert_now_ms() - t0,
+                cert_interrupted ? " -- interrupted" : "");
+        printf("report: %s\n", realpath(report, abs) ? abs : report);
+        rc = cert_interrupted ? 130 : (fail || error || (o.fail_on_warn && warn)) ? 1 : 0;
+    }
+cleanup:
+    if (res)
+        for (int i = 0; i < n; i++) {
+            json_decref(res[i].observed);
+            json_decref(res[i].journal);
+        }
+    free(res);
+    json_decref(doc);
+    cert_adapter_free(&ad);
+    cert_catalogue_free(&cat);
+    return rc;
+}

@@ -1,0 +1,25 @@
+/* `iotconform certify` options and the results document (certify_main.c, opts.c, doc.c). */
+#ifndef IOTC_CERTIFY_MAIN_H
+#define IOTC_CERTIFY_MAIN_H
+
+#include <stdio.h>
+
+#include "cert_int.h"
+
+typedef struct cert_opts {
+    const char *device, *adapter, *suite, *out_dir, *name, *pki_dir, *catalogue, *serve_bin;
+    const char *refdevice, *profiles_dir, *adapter_dir, *device_cert;
+    double scale;
+    unsigned long long seed;
+    int jobs, list, help, fail_on_warn, scale_given, seed_given;
+} cert_opts;
+
+int cert_opts_parse(int argc, char **argv, cert_opts *o, char *err, size_t errlen);
+void cert_usage(FILE *out);
+
+/* The results.json document of a certification run (reports/SCHEMA.md, kind certification). */
+json_t *cert_document(const cert_opts *o, const cert_run *r, const char *device_name,
+                      cert_outcome *res, size_t n, int argc, char **argv, const char *started,
+                      long duration_ms, const char *run_id);
+
+#endif

@@ -1,0 +1,98 @@
+/* The results.json document of a certification run (reports/SCHEMA.md, kind "certification"). */
+#include <mosquitto.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "certify_main.h"
+#include "runner/results.h"
+
+#ifndef IOTC_VERSION
+#define IOTC_VERSION "0.0.0"
+#endif
+#ifndef IOTC_GIT_REVISION
+#define IOTC_GIT_REVISION "unknown"
+#endif
+
+static json_t *doc__case(const char *device, cert_outcome *o)
+{
+    const cert_case *c = o->c;
+    char id[512];
+    json_t *j = json_object();
+    snprintf(id, sizeof(id), "%s.%s", device, c->id);
+    json_object_set_new(j, "id", json_string(id));
+    json_object_set_new(j, "template", json_string(c->id));
+    json_object_set_new(j, "case", json_string(c->id));
+    json_object_set_new(j, "title", json_string(c->title));
+    json_object_set_new(j, "suite", json_string(c->qualification ? "qualification" : "certification"));
+    json_object_set_new(j, "row", json_string(device));
+    json_object_set_new(j, "family", json_string(c->family));
+    json_object_set(j, "requirement", json_object_get(c->def, "reference"));
+    json_object_set_new(j, "qualification", json_boolean(c->qualification));
+    json_object_set_new(j, "status", json_string(cert_verdict_status(o->v)));
+    json_object_set_new(j, "verdict", json_string(cert_verdict_name(o->v)));
+    json_object_set_new(j, "reason", json_string(o->reason));
+    json_t *mm = json_array();
+    if (o->v == CERT_FAIL || o->v == CERT_ERROR || o->v == CERT_WARN)
+        json_array_append_new(mm, json_pack("{s:s, s:O, s:s}", "field", "verdict", "expected",
+                                            json_object_get(c->def, "verdict_rule"), "observed",
+                                            o->reason));
+    json_object_set_new(j, "mismatches", mm);
+    json_object_set_new(j, "expected", json_pack("{s:O, s:O?, s:i, s:i}", "verdict_rule",
+                                                 json_object_get(c->def, "verdict_rule"), "scenario",
+                                                 c->scenario, "budget_ms", (int)c->budget_ms,
+                                                 "series", c->repeat));
+    json_object_set_new(j, "observed", json_incref(o->observed));
+    json_object_set_new(j, "device_command", json_string(o->command));
+    json_object_set_new(j, "device_exit", json_string(o->device_exit));
+    json_object_set_new(j, "case_dir", json_string(o->case_dir));
+    if (o->note[0])
+        json_object_set_new(j, "note", json_string(o->note));
+    json_object_set_new(j, "started_at", json_string(o->started_at));
+    json_object_set_new(j, "duration_ms", json_integer(o->duration_ms));
+    json_object_set_new(j, "journal", json_incref(o->journal));
+    return j;
+}
+
+json_t *cert_document(const cert_opts *o, const cert_run *r, const char *device_name,
+                      cert_outcome *res, size_t n, int argc, char **argv, const char *started,
+                      long duration_ms, const char *run_id)
+{
+    char finished[32], host[256] = "unknown", cmd[4096] = "iotconform", mv[32];
+    size_t used = strlen(cmd);
+    int counts[CERT_UNDECIDED + 1] = {0};
+    int maj, min, rev;
+    json_t *cases = json_array();
+
+    iotc_now_iso(finished, sizeof(finished));
+    gethostname(host, sizeof(host) - 1);
+    for (int i = 0; i < argc && used + 2 < sizeof(cmd); i++)
+        used += (size_t)snprintf(cmd + used, sizeof(cmd) - used, " %s", argv[i]);
+    for (size_t i = 0; i < n; i++) {
+        counts[res[i].v]++;
+        json_array_append_new(cases, doc__case(device_name, &res[i]));
+    }
+    mosquitto_lib_version(&maj, &min, &rev);
+    snprintf(mv, sizeof(mv), "%d.%d.%d", maj, min, rev);
+    return json_pack(
+        "{s:s, s:i, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s}, "
+        "s:{s:s, s:s, s:s, s:s, s:f}, "
+        "s:{s:s, s:s, s:s?, s:s?, s:s, s:f, s:I, s:s}, "
+        "s:{s:i, s:i, s:i, s:i, s:i}, s:{s:i, s:i, s:i, s:i, s:i}, s:o}",
+        "schema", "iotconform-results", "schema_version", 1, "run", "id", run_id, "kind",
+        "certification", "tool_version", IOTC_VERSION, "git_revision", IOTC_GIT_REVISION,
+        "started_at", started, "finished_at", finished, "duration_ms", (json_int_t)duration_ms,
+        "host", host, "command", cmd, "environment", "openssl", OpenSSL_version(OPENSSL_VERSION),
+        "mosquitto", mv, "libmosquitto", mv, "profile", "per case", "time_scale", r->scale,
+        "target", "kind", "device", "name", device_name, "adapter",
+        r->adapter ? r->adapter->name : NULL, "command",
+        o->device ? o->device : (r->adapter ? r->adapter->command : NULL), "suite", o->suite,
+        "time_scale", r->scale, "seed", (json_int_t)r->seed, "host", "localhost", "totals",
+        "total", (int)n, "passed", counts[CERT_PASS] + counts[CERT_WARN], "failed",
+        counts[CERT_FAIL], "skipped", counts[CERT_SKIPPED], "errored",
+        counts[CERT_ERROR] + counts[CERT_UNDECIDED], "verdicts", "PASS", counts[CERT_PASS],
+        "PASS_WITH_WARNINGS", counts[CERT_WARN], "FAIL", counts[CERT_FAIL], "ERROR",
+        counts[CERT_ERROR] + counts[CERT_UNDECIDED], "SKIPPED", counts[CERT_SKIPPED], "cases",
+        cases);
+}

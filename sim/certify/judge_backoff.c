@@ -1,0 +1,186 @@
+/*
+ * Reconnect judges. A retry delay is the time from the end of one attempt (the device
+ * closing a connection whose CONNACK was withheld, or the server cutting it) to the
+ * start of the next (conn.accept). Delays are divided by the run's time scale before
+ * classification, so a compressed reference device is judged on its real schedule.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cert_int.h"
+
+#define BACKOFF__MAX 64
+#define BACKOFF__NOISE_S 0.03 /* real-time measurement tolerance (spawn, TLS, scheduling) */
+
+typedef struct backoff__series {
+    double d[BACKOFF__MAX]; /* seconds, unscaled */
+    size_t n;
+    size_t attempts; /* withheld / cut attempts seen */
+    bool open_end;   /* the last such attempt has no successor yet */
+} backoff__series;
+
+/* mode "connack": attempts whose CONNACK was withheld; "disconnect": sessions the server cut. */
+static void backoff__collect(const cert_obs *o, bool cut, double scale, backoff__series *s)
+{
+    const cert_conn *c[BACKOFF__MAX + 1];
+    size_t n = cert_obs_device_conns(o, c, BACKOFF__MAX + 1);
+    memset(s, 0, sizeof(*s));
+    for (size_t i = 0; i < n; i++) {
+        bool failed = cut ? c[i]->scenario_cut : c[i]->connack_withheld;
+        if (!failed)
+            continue;
+        s->attempts++;
+        if (c[i]->t_close < 0 || i + 1 >= n || c[i + 1]->t_accept < 0) {
+            s->open_end = true;
+            continue;
+        }
+        double d = (c[i + 1]->t_accept - c[i]->t_close) / 1000.0;
+        if (s->n < BACKOFF__MAX)
+            s->d[s->n++] = (d > 0 ? d : 0) / scale;
+    }
+}
+
+static json_t *backoff__json(const backoff__series *s)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < s->n; i++)
+        json_array_append_new(a, json_real(round(s->d[i] * 1000) / 1000));
+    return a;
+}
+
+/* Collects every series; returns how many are complete (want delays each). */
+static size_t backoff__gather(cert_ctx *x, bool cut, size_t want, backoff__series *ss)
+{
+    size_t complete = 0;
+    json_t *arr = json_array();
+    for (size_t q = 0; q < x->n_series; q++) {
+        backoff__collect(&x->obs[q], cut, x->scale, &ss[q]);
+        complete += ss[q].n >= want;
+        json_array_append_new(arr, backoff__json(&ss[q]));
+    }
+    json_object_set_new(x->observed, "retry_delays_s", arr);
+    if (x->scale != 1.0)
+        json_object_set_new(x->observed, "time_scale", json_real(x->scale));
+    x->series_done = x->n_series && ss[x->n_series - 1].n >= want;
+    return complete;
+}
+
+static cert_verdict backoff__too_few(cert_ctx *x, const backoff__series *ss, size_t want, bool cut)
+{
+    for (size_t q = 0; q < x->n_series; q++) {
+        if (ss[q].n >= want)
+            continue;
+        if (ss[q].attempts == 0)
+            return cert_set(x, CERT_FAIL, cut ? "the server never got to cut a session (series %zu)"
+                                              : "no CONNECT reached the withheld CONNACK (series %zu)",
+                            q + 1);
+        return cert_set(x, CERT_FAIL,
+                        "only %zu retr%s after %s (series %zu, %zu needed): the device %s",
+                        ss[q].n, ss[q].n == 1 ? "y" : "ies",
+                        cut ? "the server closed the connection" : "the CONNACK was withheld", q + 1,
+                        want, ss[q].open_end ? "stopped retrying" : "gave up");
+    }
+    return cert_set(x, CERT_ERROR, "only %zu of %d series ran", x->n_series, x->c->repeat);
+}
+
+/* params: retries (delays needed per series), expect ("exponential" | "jitter"), mode. */
+static cert_verdict judge_backoff(cert_ctx *x)
+{
+    backoff__series ss[8];
+    size_t want = (size_t)cert_param_num(x, "retries", 5);
+    bool cut = strcmp(cert_param_str(x, "mode", "connack"), "disconnect") == 0;
+    bool jitter_rule = strcmp(cert_param_str(x, "expect", "jitter"), "jitter") == 0;
+    const double *d[8];
+    size_t n[8];
+    int identical = 0;
+    char series[512] = "";
+    size_t complete;
+
+    if (x->n_series > 8)
+        return cert_set(x, CERT_ERROR, "too many series");
+    complete = backoff__gather(x, cut, want, ss);
+    if (complete < (size_t)x->c->repeat) {
+        if (!x->final)
+            return CERT_UNDECIDED;
+        return backoff__too_few(x, ss, want, cut);
+    }
+    for (size_t q = 0; q < x->n_series; q++) {
+        char one[200];
+        d[q] = ss[q].d;
+        n[q] = want;
+        cert_fmt_series(ss[q].d, want, one, sizeof(one));
+        snprintf(series + strlen(series), sizeof(series) - strlen(series), "%s%s", q ? " | " : "",
+                 one);
+    }
+    cert_backoff_class cls =
+        cert_backoff_classify_series(d, n, x->n_series, BACKOFF__NOISE_S / x->scale, &identical);
+    json_object_set_new(x->observed, "class", json_string(cert_backoff_name(cls)));
+    if (x->n_series > 1)
+        json_object_set_new(x->observed, "series_identical", json_boolean(identical));
+    const char *scale_note = x->scale != 1.0 ? " (at time scale 1)" : "";
+    switch (cls) {
+    case CERT_BO_EXPONENTIAL_JITTER:
+        return cert_set(x, CERT_PASS, "retry delays %s s%s: exponential with jitter", series,
+                        scale_note);
+    case CERT_BO_EXPONENTIAL:
+        if (!jitter_rule)
+            return cert_set(x, CERT_PASS, "retry delays %s s%s: exponential", series, scale_note);
+        return cert_set(x, CERT_WARN,
+                        "retry delays %s s%s: exponential without jitter%s; add random jitter so "
+                        "a fleet does not reconnect in lockstep",
+                        series, scale_note, identical ? " (identical in every series)" : "");
+    default:
+        return cert_set(x, CERT_FAIL, "retry delays %s s%s: %s; exponential backoff%s expected",
+                        series, scale_note, cert_backoff_name(cls),
+                        jitter_rule ? " with jitter" : "");
+    }
+}
+
+/* MQTT_ReconnectionAfterSuccessfulConnection. params: min_s (1), retries (reconnects needed). */
+static cert_verdict judge_reconnect_min(cert_ctx *x)
+{
+    backoff__series ss[8];
+    size_t want = (size_t)cert_param_num(x, "retries", 3);
+    double min_s = cert_param_num(x, "min_s", 1.0);
+    char series[256];
+    size_t complete = backoff__gather(x, true, want, ss);
+    const backoff__series *s = &ss[0];
+
+    for (size_t i = 0; i < s->n; i++)
+        if (s->d[i] + BACKOFF__NOISE_S / x->scale < min_s) {
+            cert_fmt_series(s->d, s->n, series, sizeof(series));
+            return cert_set(x, CERT_FAIL,
+                            "reconnected %.2f s after the server closed an accepted connection "
+                            "(delays %s s%s): wait at least %.1f s (AWS IoT allows one CONNECT per "
+                            "second per client id)",
+                            s->d[i], series, x->scale != 1.0 ? " at time scale 1" : "", min_s);
+        }
+    if (complete < 1 && !x->final && !(x->obs[0].dev && x->obs[0].dev->exited))
+        return CERT_UNDECIDED;
+    if (s->attempts == 0)
+        return backoff__too_few(x, ss, 1, true);
+    cert_fmt_series(s->d, s->n, series, sizeof(series));
+    if (s->n < want) {
+        const cert_device *dev = x->obs[0].dev;
+        char how[96] = "still running";
+        if (!x->final && !(dev && dev->exited))
+            return CERT_UNDECIDED;
+        if (dev)
+            cert_device_describe(dev, how, sizeof(how));
+        return cert_set(x, CERT_FAIL, "stopped reconnecting after %zu of %zu server disconnects "
+                                      "(delays %s s; device %s): a device must keep reconnecting",
+                        s->n, want, series, how);
+    }
+    return cert_set(x, CERT_PASS, "every reconnect waited at least %.1f s (delays %s s)", min_s,
+                    series);
+}
+
+static const char *const backoff__params[] = {"retries", "expect", "mode", NULL};
+static const char *const reconnect__params[] = {"retries", "min_s", NULL};
+
+const cert_judge cert_judges_backoff[] = {
+    {"backoff", judge_backoff, backoff__params},
+    {"reconnect_min", judge_reconnect_min, reconnect__params},
+    {NULL, NULL, NULL},
+};

@@ -1,0 +1,103 @@
+/*
+ * Long duration, time-compressed: the device runs its normal workload (subscribe, publish
+ * periodically) while the endpoint cuts it a few times (intermittent connectivity) and then
+ * goes away entirely for a long outage (the runner stops the endpoint and starts it again
+ * on the same ports; a synthetic "certify.outage" entry marks the gap). The verdict is a
+ * summary of behaviour classes: did it come back, keep publishing, keep its subscription,
+ * and back off sensibly on the way.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cert_int.h"
+
+#define LONG__MAX 256
+
+static cert_verdict judge_long_duration(cert_ctx *x)
+{
+    const cert_obs *o = &x->obs[0];
+    const cert_conn *c[LONG__MAX];
+    size_t n = cert_obs_device_conns(o, c, LONG__MAX), i;
+    double out_from = -1, out_to = -1, delays[LONG__MAX];
+    size_t nd = 0, pub_before = 0, pub_after = 0, cuts = 0, refusals = 0;
+    bool sub_after = false, resumed = false;
+    const cert_conn *back = NULL;
+    json_t *e;
+
+    json_array_foreach(o->lines, i, e)
+    {
+        const char *ev = json_string_value(json_object_get(e, "event"));
+        if (ev && strcmp(ev, "certify.outage") == 0) {
+            out_from = json_number_value(json_object_get(e, "t"));
+            out_to = json_number_value(json_object_get(e, "until"));
+        }
+    }
+    if (out_from < 0)
+        return x->final ? cert_set(x, CERT_ERROR, "the outage did not happen (budget too short?)")
+                        : CERT_UNDECIDED;
+    for (i = 0; i < n; i++) {
+        bool after = c[i]->t_accept >= out_to;
+        size_t pubs = cert_conn_count(c[i], "mqtt.in", "PUBLISH");
+        refusals += cert_conn_count(c[i], "mqtt.refused", NULL);
+        if (after) {
+            pub_after += pubs;
+            if (!back && c[i]->connack)
+                back = c[i];
+            if (cert_conn_find(c[i], "mqtt.in", "SUBSCRIBE", 0))
+                sub_after = true;
+            if (c[i]->connack && json_is_true(json_object_get(c[i]->connack, "session_present")))
+                resumed = true;
+        } else {
+            pub_before += pubs;
+        }
+        if (c[i]->scenario_cut && !after && i + 1 < n && c[i + 1]->t_accept >= 0 &&
+            c[i + 1]->t_accept < out_from && nd < LONG__MAX) {
+            cuts++;
+            delays[nd++] = (c[i + 1]->t_accept - c[i]->t_close) / 1000.0 / x->scale;
+        }
+    }
+    double recovery = back ? (back->t_accept - out_to) / 1000.0 / x->scale : -1;
+    cert_backoff_class cls = cert_backoff_classify(delays, nd, 0.03 / x->scale, NULL);
+    json_t *sum = json_pack("{s:i, s:i, s:s, s:f, s:f, s:i, s:i, s:b, s:b, s:i}", "connections",
+                            (int)n, "server_cuts_survived", (int)cuts, "intermittent_backoff",
+                            cert_backoff_name(cls), "outage_s", (out_to - out_from) / 1000.0 / x->scale,
+                            "recovery_after_outage_s", recovery, "publishes_before_outage",
+                            (int)pub_before, "publishes_after_outage", (int)pub_after,
+                            "subscribed_after_outage", sub_after, "session_resumed", resumed,
+                            "protocol_refusals", (int)refusals);
+    json_object_set_new(x->observed, "behaviour", sum);
+    if (!back) {
+        if (!x->final)
+            return CERT_UNDECIDED;
+        return cert_set(x, CERT_FAIL, "the device did not come back within %.0f s after a %.0f s "
+                                      "outage",
+                        (o->t_end - out_to) / 1000.0 / x->scale,
+                        (out_to - out_from) / 1000.0 / x->scale);
+    }
+    if (!x->final && (pub_after < 2 || o->t_end - back->t_accept < 1000))
+        return CERT_UNDECIDED;
+    char dl[256];
+    cert_fmt_series(delays, nd, dl, sizeof(dl));
+    cert_set(x, CERT_PASS, "%zu connections, %zu server cuts survived (retry delays %s: %s), back %.1f s "
+                           "after a %.0f s outage, %zu publishes before and %zu after",
+             n, cuts, dl, cert_backoff_name(cls), recovery, (out_to - out_from) / 1000.0 / x->scale,
+             pub_before, pub_after);
+    if (pub_after == 0)
+        cert_warn(x, "no PUBLISH after the outage");
+    if (!sub_after && !resumed)
+        cert_warn(x, "the subscription was not restored after the outage");
+    if (refusals)
+        cert_warn(x, "%zu packet(s) refused by AWS IoT rules", refusals);
+    /* Three or four delays are too few to classify reliably: warn only on hammering. */
+    for (size_t k = 0; k < nd; k++)
+        if (delays[k] + 0.03 / x->scale < 1.0) {
+            cert_warn(x, "reconnected %.2f s after a server cut (< 1 s)", delays[k]);
+            break;
+        }
+    return x->v;
+}
+
+const cert_judge cert_judges_long[] = {
+    {"long_duration", judge_long_duration, NULL},
+    {NULL, NULL, NULL},
+};

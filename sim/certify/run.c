@@ -1,0 +1,485 @@
+/*
+ * One certification case: for each series a fresh endpoint (`serve --scenario`), the
+ * device command started with its placeholders filled, the journal followed every
+ * POLL_MS while the runner's actions fire and the judge is asked whether it has seen
+ * enough; at the end of the budget (or earlier) the device group is stopped, the
+ * endpoint too, and the judge decides on everything.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "cert_int.h"
+#include "common/err.h"
+#include "runner/journal.h"
+#include "runner/results.h"
+#include "runner/serve.h"
+
+#define RUN__POLL_MS 100
+#define RUN__EXIT_GRACE_MS 600 /* journal lines still arriving after the device exits */
+#define RUN__STOP_GRACE_MS 2000
+#define RUN__MAX_SERIES 5
+
+volatile int cert_interrupted;
+
+const char *cert_case_template(const cert_run *r, const cert_case *c)
+{
+    const char *t = NULL;
+    if (r->adapter && r->adapter->commands)
+        t = json_string_value(json_object_get(r->adapter->commands, c->id));
+    if (!t && r->device_template)
+        t = r->device_template;
+    if (!t && r->adapter)
+        t = r->adapter->command;
+    return t;
+}
+
+json_t *cert_case_vars(const cert_run *r, const cert_case *c, const char *case_dir, int port_8883,
+                       int port_443, unsigned long long seed, long budget_ms)
+{
+    char path[1200], seed_s[32];
+    json_t *d = c->device ? c->device : json_object();
+    json_t *v = json_object();
+    const char *lport = json_string_value(json_object_get(d, "port"));
+    bool persistent = json_is_true(json_object_get(d, "persistent"));
+    json_t *x;
+
+    json_object_set_new(v, "host", json_string("localhost"));
+    json_object_set_new(v, "sni", json_string("localhost"));
+    json_object_set_new(v, "port", json_integer(lport && strcmp(lport, "443") == 0 ? port_443
+                                                                                    : port_8883));
+    snprintf(path, sizeof(path), "%s/ca-bundle.crt", r->pki_dir);
+    json_object_set_new(v, "ca", json_string(path));
+    snprintf(path, sizeof(path), "%s/%s.crt", r->pki_dir, r->device_cert);
+    json_object_set_new(v, "cert", json_string(path));
+    snprintf(path, sizeof(path), "%s/%s.key", r->pki_dir, r->device_cert);
+    json_object_set_new(v, "key", json_string(path));
+    x = json_object_get(d, "client_id");
+    json_object_set_new(v, "client_id", json_string(json_is_string(x) ? json_string_value(x)
+                                                                      : "iotc-cert-device"));
+    x = json_object_get(d, "topic");
+    json_object_set_new(v, "topic", json_string(json_is_string(x) ? json_string_value(x)
+                                                                  : "iotc/cert/in"));
+    x = json_object_get(d, "pub_topic");
+    json_object_set_new(v, "pub_topic", json_string(json_is_string(x) ? json_string_value(x)
+                                                                      : "iotc/cert/out"));
+    x = json_object_get(d, "alpn");
+    json_object_set_new(v, "alpn", json_string(json_is_string(x) ? json_string_value(x) : ""));
+    x = json_object_get(d, "keepalive");
+    json_object_set_new(v, "keepalive", json_integer(json_is_integer(x) ? json_integer_value(x) : 60));
+    x = json_object_get(d, "qos");
+    json_object_set_new(v, "qos", json_integer(json_is_integer(x) ? json_integer_value(x) : 1));
+    json_object_set_new(v, "persistent", json_string(persistent ? "1" : ""));
+    json_object_set_new(v, "clean", json_string(persistent ? "0" : "1"));
+    json_object_set_new(v, "region", json_string("us-east-1"));
+    json_object_set_new(v, "account", json_string("123456789012"));
+    json_object_set_new(v, "time_scale", json_real(r->scale));
+    snprintf(seed_s, sizeof(seed_s), "%llu", seed);
+    json_object_set_new(v, "seed", json_string(seed_s));
+    x = json_object_get(d, "publish_every_ms");
+    json_object_set_new(v, "publish_every_ms",
+                        json_integer(json_is_integer(x) ? (json_int_t)((double)json_integer_value(x) *
+                                                                       r->scale)
+                                                        : 0));
+    json_object_set_new(v, "run_ms", json_integer(budget_ms));
+    json_object_set_new(v, "case", json_string(c->id));
+    json_object_set_new(v, "case_dir", json_string(case_dir));
+    json_object_set_new(v, "refdevice", json_string(r->refdevice ? r->refdevice : ""));
+    json_object_set_new(v, "adapter_dir", json_string(r->adapter_dir ? r->adapter_dir : ""));
+    if (!c->device)
+        json_decref(d);
+    return v;
+}
+
+/* ISO 8601 UTC with milliseconds -> ms since the epoch. */
+static double run__wall_ms(json_t *e)
+{
+    const char *w = json_string_value(json_object_get(e, "wall"));
+    struct tm tm;
+    int ms = 0;
+    memset(&tm, 0, sizeof(tm));
+    if (!w || sscanf(w, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                     &tm.tm_min, &tm.tm_sec, &ms) != 7)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (double)timegm(&tm) * 1000.0 + ms;
+}
+
+static double run__now_wall_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec * 1000.0 + (double)tv.tv_usec / 1000.0;
+}
+
+/* One series: its endpoint(s), device, journal(s). */
+typedef struct run__series {
+    iotc_serve serve;
+    bool serving;
+    iotc_journal j1, j2; /* j2: the endpoint started again after an outage */
+    bool has_j2;
+    double out_from_wall, out_to_wall; /* outage, wall clock ms */
+    cert_device dev;
+    double stop_wall; /* the runner stopped the device */
+    char run_dir[64]; /* short: the broker's unix socket lives there (108-byte limit) */
+    cert_action_state act;
+    json_t *lines; /* merged view, rebuilt on each poll */
+    char dir[1100];
+} run__series;
+
+/* Offset that maps a journal's t onto wall-clock ms. */
+static double run__clock(const iotc_journal *j)
+{
+    json_t *e = json_array_get(j->lines, 0);
+    double w = run__wall_ms(e), t = cert_entry_t(e);
+    return (w < 0 || t < 0) ? 0 : w - t;
+}
+
+static void run__merge(run__series *s)
+{
+    size_t i;
+    json_t *e;
+    json_decref(s->lines);
+    s->lines = json_array();
+    json_array_extend(s->lines, s->j1.lines);
+    if (s->out_from_wall > 0) {
+        double base = run__clock(&s->j1);
+        json_array_append_new(s->lines, json_pack("{s:s, s:f, s:f}", "event", "certify.outage", "t",
+                                                  s->out_from_wall - base, "until",
+                                                  (s->out_to_wall > 0 ? s->out_to_wall
+                                                                      : run__now_wall_ms()) -
+                                                      base));
+        if (s->has_j2) {
+            double shift = run__clock(&s->j2) - base;
+            json_array_foreach(s->j2.lines, i, e)
+            {
+                json_t *c = json_deep_copy(e);
+                json_t *cn = json_object_get(c, "conn");
+                if (json_is_number(json_object_get(c, "t")))
+                    json_object_set_new(c, "t", json_real(cert_entry_t(c) + shift));
+                /* Connection ids restart with the endpoint: keep them apart. */
+                if (json_is_integer(cn))
+                    json_object_set_new(c, "conn", json_integer(json_integer_value(cn) + 1000000));
+                json_array_append_new(s->lines, c);
+            }
+        }
+    }
+}
+
+static void run__tail(const char *path, char *out, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    size_t n;
+    long size;
+    out[0] = '\0';
+    if (!f)
+        return;
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    fseek(f, size > (long)len - 1 ? size - (long)len + 1 : 0, SEEK_SET);
+    n = fread(out, 1, len - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    for (char *p = out; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+}
+
+static int run__start_serve(const cert_run *r, const cert_case *c, run__series *s,
+                            const char *label, const char *ports, bool scenario, char *err,
+                            size_t errlen)
+{
+    char profile[1100], *scen = NULL;
+    const char *extra[7] = {NULL};
+    size_t k = 0;
+    int rc;
+    if (strchr(c->profile, '/'))
+        snprintf(profile, sizeof(profile), "%s", c->profile);
+    else
+        snprintf(profile, sizeof(profile), "%s/%s.json", r->profiles_dir, c->profile);
+    if (scenario && c->scenario) {
+        scen = json_dumps(c->scenario, JSON_COMPACT);
+        extra[k++] = "--scenario";
+        extra[k++] = scen;
+    }
+    if (ports) {
+        extra[k++] = "--ports";
+        extra[k++] = ports;
+    }
+    if (!s->run_dir[0]) {
+        snprintf(s->run_dir, sizeof(s->run_dir), "/tmp/iotc-cert-XXXXXX");
+        if (!mkdtemp(s->run_dir))
+            s->run_dir[0] = '\0';
+    }
+    if (s->run_dir[0]) {
+        extra[k++] = "--run-dir";
+        extra[k++] = s->run_dir;
+    }
+    rc = iotc_serve_start_ex(&s->serve, r->serve_bin, r->pki_dir, label, profile, s->dir, 20000,
+                             extra, err, errlen);
+    free(scen);
+    s->serving = rc == IOTC_OK;
+    return rc;
+}
+
+/* The outage action: stop the endpoint, wait, start it again on the same ports. */
+static void run__outage(const cert_run *r, const cert_case *c, run__series *s, json_t *a,
+                        long t0, char *note, size_t notelen)
+{
+    long after = (long)((double)json_integer_value(json_object_get(a, "after_ms")) * r->scale);
+    long len = (long)((double)json_integer_value(json_object_get(a, "outage_ms")) * r->scale);
+    char ports[96], err[1024];
+    if (s->out_from_wall > 0 || cert_now_ms() - t0 < after)
+        return;
+    snprintf(ports, sizeof(ports), "8883=%d,8443=%d,443=%d", s->serve.port_8883,
+             s->serve.port_8443, s->serve.port_443);
+    iotc_journal_poll(&s->j1);
+    s->out_from_wall = run__now_wall_ms();
+    iotc_serve_stop(&s->serve, RUN__STOP_GRACE_MS);
+    iotc_journal_poll(&s->j1);
+    for (long end = cert_now_ms() + len; cert_now_ms() < end && !cert_interrupted;) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        cert_device_poll(&s->dev);
+    }
+    if (run__start_serve(r, c, s, "after-outage", ports, false, err, sizeof(err)) != IOTC_OK) {
+        snprintf(note, notelen, "the endpoint did not come back after the outage: %.400s", err);
+        s->out_to_wall = run__now_wall_ms();
+        return;
+    }
+    s->out_to_wall = run__now_wall_ms();
+    iotc_journal_init(&s->j2, s->serve.journal);
+    s->has_j2 = true;
+}
+
+static void run__judge(const cert_run *r, const cert_case *c, run__series *ss, size_t n,
+                       bool final, cert_outcome *out, cert_ctx *x)
+{
+    cert_obs obs[RUN__MAX_SERIES];
+    char log[1200];
+    memset(x, 0, sizeof(*x));
+    for (size_t q = 0; q < n; q++) {
+        cert_obs_build(&obs[q], ss[q].lines, ss[q].act.runner_ports, ss[q].act.n_runner_ports);
+        obs[q].dev = &ss[q].dev;
+        if (ss[q].stop_wall > 0)
+            obs[q].stop_t = ss[q].stop_wall - run__clock(&ss[q].j1);
+        snprintf(log, sizeof(log), "%s/device.log", ss[q].dir);
+        run__tail(log, obs[q].log_tail, 400);
+    }
+    x->c = c;
+    x->obs = obs;
+    x->n_series = n;
+    x->scale = r->scale;
+    x->final = final;
+    x->observed = json_object();
+    cert_judge_run(x);
+    for (size_t q = 0; q < n; q++)
+        cert_obs_free(&obs[q]);
+    if (!final) {
+        json_decref(x->observed);
+        x->observed = NULL;
+        return;
+    }
+    out->v = x->v;
+    snprintf(out->reason, sizeof(out->reason), "%s", x->reason);
+    out->observed = x->observed;
+    x->observed = NULL;
+}
+
+/* The device's journal entries of the last series (at most 50) for the report. */
+static json_t *run__excerpt(run__series *s)
+{
+    json_t *out = json_array(), *e;
+    size_t i;
+    json_array_foreach(s->lines, i, e)
+    {
+        bool runner = false;
+        long pp = (long)json_integer_value(json_object_get(e, "peer_port"));
+        const char *ev = json_string_value(json_object_get(e, "event"));
+        if (json_array_size(out) >= 50)
+            break;
+        for (size_t k = 0; k < s->act.n_runner_ports; k++)
+            runner |= s->act.runner_ports[k] == pp;
+        if (runner || !ev || (!json_object_get(e, "conn") && strcmp(ev, "certify.outage") != 0))
+            continue;
+        json_t *c = json_deep_copy(e);
+        json_object_set_new(c, "t_ms", json_real(cert_entry_t(e)));
+        json_array_append_new(out, c);
+    }
+    return out;
+}
+
+static int run__rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) != 0 && errno != ENOENT;
+}
+
+/* rm -r of the private run dir the endpoint used (its files and sockets). */
+static void run__rm_run_dir(run__series *s)
+{
+    if (!s->run_dir[0] || strncmp(s->run_dir, "/tmp/iotc-cert-", 15) != 0)
+        return;
+    nftw(s->run_dir, run__rm_one, 8, FTW_DEPTH | FTW_PHYS);
+    s->run_dir[0] = '\0';
+}
+
+static void run__end_series(run__series *s)
+{
+    if (!s->dev.exited)
+        s->stop_wall = run__now_wall_ms();
+    cert_device_stop(&s->dev, RUN__STOP_GRACE_MS);
+    if (s->serving)
+        iotc_serve_stop(&s->serve, RUN__STOP_GRACE_MS);
+    s->serving = false;
+    iotc_journal_poll(&s->j1);
+    if (s->has_j2)
+        iotc_journal_poll(&s->j2);
+    run__merge(s);
+}
+
+void cert_case_run(const cert_run *r, const cert_case *c, size_t index, cert_outcome *out)
+{
+    run__series ss[RUN__MAX_SERIES];
+    size_t done = 0;
+    long t_case = cert_now_ms();
+    long budget = (long)((double)c->budget_ms * r->scale);
+    bool decided = false;
+    cert_verdict early_v = CERT_UNDECIDED;
+    char early_reason[2048] = "";
+    cert_ctx x;
+
+    memset(ss, 0, sizeof(ss));
+    out->c = c;
+    out->v = CERT_ERROR;
+    iotc_now_iso(out->started_at, sizeof(out->started_at));
+    if (budget < c->min_budget_ms)
+        budget = c->min_budget_ms;
+    snprintf(out->case_dir, sizeof(out->case_dir), "%s/cases/%s", r->out_dir, c->id);
+    if (iotc_mkdirs(out->case_dir) != IOTC_OK) {
+        snprintf(out->reason, sizeof(out->reason), "cannot create %s", out->case_dir);
+        goto finish;
+    }
+    for (int q = 0; q < c->repeat && q < RUN__MAX_SERIES && !decided && !cert_interrupted; q++) {
+        run__series *s = &ss[q];
+        char err[2048], cmd[4096];
+        const char *tpl = cert_case_template(r, c);
+        long t0;
+        if (c->repeat > 1)
+            snprintf(s->dir, sizeof(s->dir), "%s/series-%d", out->case_dir, q + 1);
+        else
+            snprintf(s->dir, sizeof(s->dir), "%s", out->case_dir);
+        iotc_mkdirs(s->dir);
+        s->dev.pid = 0;
+        done++;
+        if (run__start_serve(r, c, s, "endpoint", NULL, true, err, sizeof(err)) != IOTC_OK) {
+            snprintf(out->reason, sizeof(out->reason), "the endpoint did not start: %.1900s", err);
+            goto finish;
+        }
+        iotc_journal_init(&s->j1, s->serve.journal);
+        json_t *vars = cert_case_vars(r, c, s->dir, s->serve.port_8883, s->serve.port_443,
+                                      r->seed * 1000003ull + index * 101ull + (unsigned)q, budget);
+        int frc = cert_template_fill(tpl ? tpl : "", vars, cmd, sizeof(cmd), err, sizeof(err));
+        json_decref(vars);
+        if (frc != 0 || !tpl) {
+            snprintf(out->reason, sizeof(out->reason), "device template: %.1900s",
+                     tpl ? err : "no device command (use --device or --adapter)");
+            goto finish;
+        }
+        snprintf(out->command, sizeof(out->command), "%s", cmd);
+        snprintf(err, sizeof(err), "%s/device.log", s->dir);
+        {
+            FILE *f = fopen(err, "w");
+            if (f) {
+                fprintf(f, "# %s\n", cmd);
+                fclose(f);
+            }
+        }
+        if (cert_device_start(&s->dev, cmd, err, err, sizeof(err)) != IOTC_OK) {
+            snprintf(out->reason, sizeof(out->reason), "%s", err);
+            goto finish;
+        }
+        t0 = cert_now_ms();
+        for (;;) {
+            struct timespec ts = {0, RUN__POLL_MS * 1000 * 1000};
+            nanosleep(&ts, NULL);
+            iotc_journal_poll(&s->j1);
+            if (s->has_j2)
+                iotc_journal_poll(&s->j2);
+            cert_device_poll(&s->dev);
+            run__merge(s);
+            cert_actions_step(c, &(cert_endpoint){r->pki_dir, "localhost", s->serve.port_8883,
+                                                   s->serve.port_8443, s->serve.port_443},
+                              s->lines, &s->act);
+            {
+                size_t i;
+                json_t *a;
+                json_array_foreach(c->actions, i, a)
+                {
+                    const char *what = json_string_value(json_object_get(a, "do"));
+                    if (what && strcmp(what, "outage") == 0)
+                        run__outage(r, c, s, a, t0, out->note, sizeof(out->note));
+                }
+            }
+            run__judge(r, c, ss, done, false, out, &x);
+            if (x.v != CERT_UNDECIDED) {
+                /* Decided on what the device did by itself: what follows (the runner
+                 * stopping it) must not change the verdict. */
+                decided = true;
+                early_v = x.v;
+                snprintf(early_reason, sizeof(early_reason), "%s", x.reason);
+                break;
+            }
+            if (x.series_done && q + 1 < c->repeat)
+                break;
+            if (s->dev.exited && cert_now_ms() - s->dev.exited_ms > RUN__EXIT_GRACE_MS)
+                break;
+            if (cert_now_ms() - t0 >= budget || cert_interrupted)
+                break;
+        }
+        run__end_series(s);
+    }
+    run__judge(r, c, ss, done, true, out, &x);
+    if (decided) {
+        out->v = early_v;
+        snprintf(out->reason, sizeof(out->reason), "%s", early_reason);
+    }
+    if (cert_interrupted && out->v == CERT_UNDECIDED) {
+        out->v = CERT_ERROR;
+        snprintf(out->reason, sizeof(out->reason), "interrupted");
+    }
+    out->journal = done ? run__excerpt(&ss[done - 1]) : json_array();
+    if (done)
+        cert_device_describe(&ss[done - 1].dev, out->device_exit, sizeof(out->device_exit));
+    for (size_t q = 0; q < done; q++)
+        if (ss[q].act.note[0])
+            snprintf(out->note, sizeof(out->note), "%s", ss[q].act.note);
+finish:
+    for (size_t q = 0; q < RUN__MAX_SERIES; q++) {
+        if (ss[q].dev.pid > 0)
+            cert_device_stop(&ss[q].dev, RUN__STOP_GRACE_MS);
+        if (ss[q].serving)
+            iotc_serve_stop(&ss[q].serve, RUN__STOP_GRACE_MS);
+        if (q < done || ss[q].j1.lines) {
+            iotc_journal_free(&ss[q].j1);
+            if (ss[q].has_j2)
+                iotc_journal_free(&ss[q].j2);
+        }
+        json_decref(ss[q].lines);
+        run__rm_run_dir(&ss[q]);
+    }
+    if (!out->journal)
+        out->journal = json_array();
+    if (!out->observed)
+        out->observed = json_object();
+    out->duration_ms = cert_now_ms() - t_case;
+}

@@ -1,0 +1,228 @@
+/* The final summary: the same figures as text and as JSON (--json FILE). */
+#include "fleet_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+uint64_t fleet_lost(const struct fleet *fl)
+{
+    uint64_t lost = 0;
+    for (uint32_t i = 0; i < fl->n_devs; i++)
+        if (fl->devs[i].row->b.qos == 1)
+            lost += fl->ledger[i].sent - fl->ledger[i].delivered;
+    return lost;
+}
+
+uint32_t fleet_disconnected_at_end(const struct fleet *fl)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < fl->n_devs; i++) {
+        const struct fleet_dev *d = &fl->devs[i];
+        if (d->row->def->proto == FLEET_PROTO_HTTPS)
+            n += d->state == DEV_DONE || d->q_len > 0;
+        else
+            n += d->state != DEV_UP;
+    }
+    return n;
+}
+
+static json_t *summary__causes(const uint64_t *v)
+{
+    json_t *o = json_object();
+    for (int c = 1; c < CAUSE_COUNT; c++)
+        if (v[c])
+            json_object_set_new(o, fleet_cause_name(c), json_integer((json_int_t)v[c]));
+    return o;
+}
+
+static uint64_t summary__total(const uint64_t *v)
+{
+    uint64_t t = 0;
+    for (int c = 0; c < CAUSE_COUNT; c++)
+        t += v[c];
+    return t;
+}
+
+static json_t *summary__lat(const struct fleet_hist *h)
+{
+    return json_pack("{s:I, s:f, s:f, s:f}", "samples", (json_int_t)h->n, "p50_ms",
+                     fleet_hist_pct_ms(h, 50), "p99_ms", fleet_hist_pct_ms(h, 99), "max_ms",
+                     (double)h->max_us / 1000.0);
+}
+
+static double summary__per_dev(long after, long before, uint32_t n)
+{
+    if (after < 0 || before < 0 || n == 0)
+        return -1;
+    return (double)(after - before) / (double)n;
+}
+
+static json_t *summary__rows(const struct fleet *fl)
+{
+    json_t *a = json_array();
+    for (size_t r = 0; r < fl->spec->n_rows; r++) {
+        const struct fleet_row *row = &fl->spec->rows[r];
+        uint64_t sent = 0, del = 0, dup = 0;
+        uint32_t up = 0;
+        for (uint32_t i = row->first; i < row->first + row->devices; i++) {
+            sent += fl->ledger[i].sent;
+            del += fl->ledger[i].delivered;
+            dup += fl->ledger[i].dup;
+            up += fl->devs[i].ever_up;
+        }
+        json_array_append_new(
+            a, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "row", row->def->name,
+                         "devices", (json_int_t)row->devices, "ever_connected", (json_int_t)up,
+                         "qos", (json_int_t)row->b.qos, "sent", (json_int_t)sent, "delivered",
+                         (json_int_t)del, "duplicated", (json_int_t)dup, "lost",
+                         (json_int_t)(row->b.qos == 1 ? sent - del : 0)));
+    }
+    return a;
+}
+
+static json_t *summary__faults(const struct fleet *fl)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < fl->spec->n_faults; i++) {
+        const struct fleet_fault_ev *f = &fl->spec->faults[i];
+        json_array_append_new(a, json_pack("{s:s, s:f, s:f, s:f, s:b, s:I}", "kind",
+                                           iotc_fault_name(f->f.kind), "at_s", f->at_s, "for_s",
+                                           f->for_s, "fraction", f->fraction, "started", f->started,
+                                           "hit", (json_int_t)f->hit));
+    }
+    return a;
+}
+
+json_t *fleet_summary_json(const struct fleet *fl)
+{
+    const struct fleet_counters *c = &fl->c;
+    uint64_t sent = 0, del = 0, dup = 0, qos0_sent = 0, qos0_del = 0;
+    for (uint32_t i = 0; i < fl->n_devs; i++) {
+        sent += fl->ledger[i].sent;
+        del += fl->ledger[i].delivered;
+        dup += fl->ledger[i].dup;
+        if (fl->devs[i].row->b.qos == 0) {
+            qos0_sent += fl->ledger[i].sent;
+            qos0_del += fl->ledger[i].delivered;
+        }
+    }
+    uint64_t lost = fleet_lost(fl);
+    double ramp_s =
+        fl->t_ramp_end_us > fl->t_start_us ? (double)(fl->t_ramp_end_us - fl->t_start_us) / 1e6 : 0;
+    double pub_s = fl->t_pub_end_us > fl->t_pub_start_us
+                       ? (double)(fl->t_pub_end_us - fl->t_pub_start_us) / 1e6
+                       : 0;
+    long broker_after = fl->broker_after_kb, broker_before = fl->broker_before_kb;
+    json_t *mem = json_pack(
+        "{s:i, s:i, s:f, s:i, s:i, s:i, s:i, s:f, s:f}", "fleet_rss_before_kb",
+        (int)fl->rss_before_kb, "fleet_rss_kb", (int)fl->rss_after_kb, "fleet_kb_per_device",
+        summary__per_dev(fl->rss_after_kb, fl->rss_before_kb, fl->n_devs), "serve_rss_before_kb",
+        (int)fl->serve_before_kb, "serve_rss_kb", (int)fl->serve_after_kb, "broker_rss_before_kb",
+        (int)broker_before, "broker_rss_kb", (int)broker_after, "serve_kb_per_device",
+        summary__per_dev(fl->serve_after_kb, fl->serve_before_kb, fl->n_devs),
+        "broker_kb_per_device", summary__per_dev(broker_after, broker_before, fl->n_devs));
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:s, s:I, s:b, s:b, s:{s:f, s:f, s:f}}", "fleet", fl->spec->name, "spec",
+        fl->spec->file, "run", fl->run_tag, "target",
+        fl->spec->target.kind == FLEET_TARGET_EMULATED ? "emulated" : "external", "devices",
+        (json_int_t)fl->n_devs, "interrupted", fl->interrupted, "ok",
+        lost == 0 && fl->disconnected_end == 0 && !fl->interrupted, "seconds", "ramp", ramp_s,
+        "publishing", pub_s, "total",
+        fl->t_end_us > fl->t_start_us ? (double)(fl->t_end_us - fl->t_start_us) / 1e6 : 0);
+    json_object_set_new(o, "connect",
+                        json_pack("{s:I, s:I, s:I, s:f, s:o, s:o}", "succeeded",
+                                  (json_int_t)c->connects, "failed",
+                                  (json_int_t)summary__total(c->connect_failures), "ever_connected",
+                                  (json_int_t)fl->ever_up_n, "ramp_per_s",
+                                  ramp_s > 0 ? (double)fl->ever_up_n / ramp_s : 0.0, "latency",
+                                  summary__lat(&fl->connect_lat), "failures_by_cause",
+                                  summary__causes(c->connect_failures)));
+    json_object_set_new(
+        o, "messages",
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "sent", (json_int_t)sent,
+                  "delivered", (json_int_t)del, "duplicated", (json_int_t)dup, "lost",
+                  (json_int_t)lost, "qos0_sent", (json_int_t)qos0_sent, "qos0_undelivered",
+                  (json_int_t)(qos0_sent - qos0_del), "qos0_skipped_offline",
+                  (json_int_t)c->qos0_skipped, "republished", (json_int_t)c->republished,
+                  "queue_dropped", (json_int_t)c->queue_dropped, "latency",
+                  summary__lat(&fl->deliver_lat)));
+    json_object_set_new(json_object_get(o, "messages"), "latency_after_ramp",
+                        summary__lat(&fl->deliver_steady));
+    json_object_set_new(o, "reconnects",
+                        json_pack("{s:I, s:o, s:I, s:o}", "total",
+                                  (json_int_t)summary__total(c->reconnects), "by_cause",
+                                  summary__causes(c->reconnects), "disconnects",
+                                  (json_int_t)summary__total(c->disconnects),
+                                  "disconnects_by_cause", summary__causes(c->disconnects)));
+    json_object_set_new(o, "disconnected_at_end", json_integer(fl->disconnected_end));
+    if (fl->have_serve) /* kept after the run: the endpoint's side of every fault */
+        json_object_set_new(o, "serve",
+                            json_pack("{s:s, s:s, s:i}", "journal", fl->serve.journal, "log",
+                                      fl->serve.log, "restarts", (int)fl->serve.restarts));
+    json_object_set_new(o, "rows", summary__rows(fl));
+    json_object_set_new(o, "faults", summary__faults(fl));
+    json_object_set_new(o, "memory", mem);
+    json_object_set_new(
+        o, "nofile",
+        json_pack("{s:i, s:i}", "soft", (int)fl->nofile, "hard", (int)fl->nofile_hard));
+    return o;
+}
+
+static void summary__causes_line(FILE *out, const char *what, json_t *o)
+{
+    const char *k;
+    json_t *v;
+    fprintf(out, "  %-22s", what);
+    if (json_object_size(o) == 0)
+        fprintf(out, " none");
+    json_object_foreach(o, k, v)
+    {
+        fprintf(out, " %s=%lld", k, (long long)json_integer_value(v));
+    }
+    fprintf(out, "\n");
+}
+
+void fleet_summary_print(const struct fleet *fl, const json_t *sum, FILE *out)
+{
+    json_t *cn = json_object_get(sum, "connect"), *m = json_object_get(sum, "messages");
+    json_t *rc = json_object_get(sum, "reconnects"), *mem = json_object_get(sum, "memory");
+    json_t *cl = json_object_get(cn, "latency"), *ml = json_object_get(m, "latency");
+#define I(o, k) ((long long)json_integer_value(json_object_get((o), (k))))
+#define F(o, k) (json_number_value(json_object_get((o), (k))))
+    fprintf(out, "\nfleet %s (run %s): %u devices, %s%s\n", fl->spec->name, fl->run_tag, fl->n_devs,
+            json_is_true(json_object_get(sum, "ok")) ? "OK" : "NOT OK",
+            fl->interrupted ? " (interrupted)" : "");
+    fprintf(out,
+            "  connect                %lld ok, %lld failed; latency p50 %.1f ms, p99 %.1f ms; "
+            "ramp %.0f devices/s\n",
+            I(cn, "succeeded"), I(cn, "failed"), F(cl, "p50_ms"), F(cl, "p99_ms"),
+            F(cn, "ramp_per_s"));
+    fprintf(out,
+            "  messages               sent %lld, delivered %lld, duplicated %lld, lost %lld "
+            "(QoS 0 undelivered %lld)\n",
+            I(m, "sent"), I(m, "delivered"), I(m, "duplicated"), I(m, "lost"),
+            I(m, "qos0_undelivered"));
+    json_t *sl = json_object_get(m, "latency_after_ramp");
+    fprintf(out,
+            "  publish->delivery      p50 %.1f ms, p99 %.1f ms, max %.1f ms "
+            "(after the ramp: p50 %.1f ms, p99 %.1f ms)\n",
+            F(ml, "p50_ms"), F(ml, "p99_ms"), F(ml, "max_ms"), F(sl, "p50_ms"), F(sl, "p99_ms"));
+    fprintf(out, "  reconnects             %lld (disconnects %lld)\n", I(rc, "total"),
+            I(rc, "disconnects"));
+    summary__causes_line(out, "reconnects by cause", json_object_get(rc, "by_cause"));
+    summary__causes_line(out, "connect failures", json_object_get(cn, "failures_by_cause"));
+    fprintf(out, "  disconnected at end    %lld\n", I(sum, "disconnected_at_end"));
+    fprintf(out, "  memory per device      fleet %.1f KB, serve %.1f KB, broker %.1f KB\n",
+            F(mem, "fleet_kb_per_device"), F(mem, "serve_kb_per_device"),
+            F(mem, "broker_kb_per_device"));
+    json_t *rows = json_object_get(sum, "rows"), *r;
+    size_t i;
+    json_array_foreach(rows, i, r)
+    {
+        fprintf(out, "  row %-18s devices %lld, sent %lld, delivered %lld, dup %lld, lost %lld\n",
+                json_string_value(json_object_get(r, "row")), I(r, "devices"), I(r, "sent"),
+                I(r, "delivered"), I(r, "duplicated"), I(r, "lost"));
+    }
+#undef I
+#undef F
+}

@@ -1,0 +1,77 @@
+/*
+ * What a client presents at the 443 door without a certificate (client.auth):
+ * SigV4 credentials resolved against the registry, or custom-authorizer values
+ * (name, token, RSA-SHA256 token signature made here with the PKI's signing
+ * key), turned into HTTP headers, a query string or an MQTT username.
+ */
+#ifndef IOTC_RUNNER_DOOR_AUTH_H
+#define IOTC_RUNNER_DOOR_AUTH_H
+
+#include <stddef.h>
+
+#include "common/buf.h"
+#include "driver.h"
+#include "sigv4c.h"
+
+typedef enum iotc_da_kind {
+    IOTC_DA_NONE,
+    IOTC_DA_SIGV4,
+    IOTC_DA_CUSTOM,
+} iotc_da_kind;
+
+typedef struct iotc_door_auth {
+    iotc_da_kind kind;
+    /* SigV4 */
+    char access_key[128];
+    char secret[256];
+    char region[64];
+    char service[64];
+    char token[1024]; /* "" = send none */
+    int own_signer;   /* 0: libcurl's CURLOPT_AWS_SIGV4 (HTTPS only) */
+    char tamper[16];  /* "" | "signature" | "date" | "payload" */
+    long expires;     /* presigned X-Amz-Expires, 0 = leave out */
+    long date_offset_s;
+    /* custom authorizer */
+    char authorizer[128]; /* "" = name none: the default authorizer applies */
+    char token_key[64];
+    char ctoken[512]; /* "" with has_ctoken 0 = send no token */
+    int has_ctoken;
+    char signature[1024]; /* base64, "" = none */
+    int via_query;        /* HTTP: query parameters instead of headers */
+} iotc_door_auth;
+
+/* Reads client.auth (absent: kind NONE). Errors name the problem in err. */
+int iotc_door_auth_resolve(const iotc_env *env, const iotc_case *c, iotc_door_auth *a, char *err,
+                           size_t errlen);
+/* Same for another auth object of the case (client.subscriber_auth); NULL = NONE. */
+int iotc_door_auth_from(const iotc_env *env, const iotc_case *c, json_t *auth, iotc_door_auth *a,
+                        char *err, size_t errlen);
+
+/*
+ * HTTP request material for r: appends "k=v&..." to query (without '?') and
+ * "Name: value\r\n" lines to headers. A presigned query already holds r's own
+ * parameters; otherwise the caller writes those itself, before these. SigV4 uses the own
+ * signer: presigned query when presign, else the Authorization header form.
+ * Tampering (a->tamper) is applied after signing.
+ */
+typedef struct iotc_door_req {
+    const char *method;
+    const char *path; /* as sent */
+    const char *host;
+    const iotc_sigv4c_param *params; /* the request's own query (signed too) */
+    size_t n_params;
+    const void *body;
+    size_t body_len;
+    int presign;
+} iotc_door_req;
+
+int iotc_door_auth_http(const iotc_door_auth *a, const iotc_door_req *r, struct iotc_buf *query,
+                        struct iotc_buf *headers, char *err, size_t errlen);
+
+/* MQTT username carrying the custom-authorizer values (reference section 7). */
+int iotc_door_auth_username(const iotc_door_auth *a, char *out, size_t len);
+
+/* The payload actually sent when a->tamper is "payload" (differs from the signed one). */
+const char *iotc_door_auth_sent_body(const iotc_door_auth *a, const char *signed_body);
+
+#endif

@@ -1,0 +1,345 @@
+/*
+ * MQTT over WebSocket on the 443 door: TLS without a client certificate,
+ * GET /mqtt upgraded with a presigned SigV4 query (signed here by sigv4c, the
+ * session token appended after signing as AWS IoT wants) or custom-authorizer
+ * headers / query, then MQTT 3.1.1 in binary frames on the one connection:
+ * CONNECT, SUBSCRIBE, PUBLISH and its own message back (roundtrip), or a
+ * reference X.509 publisher's message (subscribe).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "door_auth.h"
+#include "driver.h"
+#include "mqtt/mqtt.h"
+#include "wsc.h"
+
+#ifndef IOTC_HAVE_WS /* sim/ws is an optional part */
+int iotc_drv_wss(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out)
+{
+    (void)env;
+    (void)c;
+    (void)idx;
+    snprintf(out->error, sizeof(out->error), "built without sim/ws: no WSS driver");
+    return IOTC_ERR_UNSUPPORTED;
+}
+#else
+
+typedef struct wss_run {
+    iotc_wsc w;
+    json_t *obs;
+    long deadline;
+    uint16_t sub_pid, pub_pid;
+    int connack_rc; /* -1 until CONNACK */
+    int suback_rc;  /* -1 until SUBACK */
+    int puback;
+    int got;
+    int got_qos;
+    char got_payload[256];
+    const char *want_topic;
+} wss_run;
+
+/* Handles one incoming packet; what it learned goes into r. */
+static void wss__packet(wss_run *r, const uint8_t *pkt, const struct mqtt_frame *f)
+{
+    switch (f->type) {
+    case MQTT_CONNACK: {
+        struct mqtt_connack ca;
+        if (mqtt_connack_parse(pkt, f->total, MQTT_V311, &ca) == IOTC_OK)
+            r->connack_rc = ca.code;
+        break;
+    }
+    case MQTT_SUBACK: {
+        struct mqtt_suback sa;
+        if (mqtt_suback_parse(pkt, f->total, MQTT_V311, &sa) == IOTC_OK &&
+            sa.packet_id == r->sub_pid && sa.count >= 1)
+            r->suback_rc = sa.codes[0];
+        break;
+    }
+    case MQTT_PUBACK: {
+        struct mqtt_ack a;
+        if (mqtt_ack_parse(pkt, f->total, MQTT_V311, &a) == IOTC_OK && a.packet_id == r->pub_pid)
+            r->puback = 1;
+        break;
+    }
+    case MQTT_PUBLISH: {
+        struct mqtt_publish p;
+        if (mqtt_publish_parse(pkt, f->total, MQTT_V311, &p) != IOTC_OK)
+            break;
+        if (p.qos == 1) {
+            struct iotc_buf ack = {0};
+            struct mqtt_ack a = {MQTT_PUBACK, p.packet_id, 0, {NULL, 0}};
+            if (mqtt_ack_encode(&ack, MQTT_V311, &a) == IOTC_OK)
+                iotc_wsc_send(&r->w, &ack);
+            iotc_buf_free(&ack);
+        }
+        if (!r->got && iotc_span_eq_str(p.topic, r->want_topic)) {
+            size_t n =
+                p.payload.n < sizeof(r->got_payload) - 1 ? p.payload.n : sizeof(r->got_payload) - 1;
+            memcpy(r->got_payload, p.payload.p, n);
+            r->got_payload[n] = '\0';
+            r->got = 1;
+            r->got_qos = p.qos;
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+typedef int (*wss_done_fn)(const wss_run *r);
+
+/* Reads packets until done(r), the connection ends or the deadline passes. */
+static void wss__pump(wss_run *r, long deadline, wss_done_fn done)
+{
+    while (!done(r)) {
+        const uint8_t *pkt;
+        struct mqtt_frame f;
+        int rc = iotc_wsc_next(&r->w, deadline, &pkt, &f);
+        if (rc == IOTC_ERR_MALFORMED) {
+            json_object_set_new(r->obs, "unexpected_reply", json_string("not MQTT"));
+            r->w.closed = 1;
+        }
+        if (rc != IOTC_OK)
+            return;
+        wss__packet(r, pkt, &f);
+        iotc_wsc_consume(&r->w, f.total);
+    }
+}
+
+static int wss__done_connack(const wss_run *r)
+{
+    return r->connack_rc >= 0;
+}
+
+static int wss__done_suback(const wss_run *r)
+{
+    return r->suback_rc >= 0;
+}
+
+static int wss__done_msg(const wss_run *r)
+{
+    return r->got && (!r->pub_pid || r->puback);
+}
+
+static int wss__done_puback(const wss_run *r)
+{
+    return r->puback;
+}
+
+static int wss__send_connect(wss_run *r, const char *client_id)
+{
+    struct iotc_buf b = {0};
+    struct mqtt_connect cn;
+    int rc;
+
+    memset(&cn, 0, sizeof(cn));
+    cn.protocol_name = IOTC_SPAN_LIT("MQTT");
+    cn.version = MQTT_V311;
+    cn.clean_start = true;
+    cn.keepalive = 60;
+    cn.client_id = iotc_span_str(client_id);
+    rc = mqtt_connect_encode(&b, &cn);
+    if (rc == IOTC_OK)
+        rc = iotc_wsc_send(&r->w, &b);
+    iotc_buf_free(&b);
+    return rc;
+}
+
+static int wss__send_subscribe(wss_run *r, const char *topic, int qos)
+{
+    struct iotc_buf b = {0};
+    struct mqtt_subscribe *s = calloc(1, sizeof(*s)); /* 64 filters: too big for the stack */
+    int rc = IOTC_ERR_NOMEM;
+
+    if (!s)
+        return rc;
+    r->sub_pid = 1;
+    s->packet_id = r->sub_pid;
+    s->count = 1;
+    s->filters[0].filter = iotc_span_str(topic);
+    s->filters[0].options = (uint8_t)qos;
+    rc = mqtt_subscribe_encode(&b, MQTT_V311, s);
+    if (rc == IOTC_OK)
+        rc = iotc_wsc_send(&r->w, &b);
+    iotc_buf_free(&b);
+    free(s);
+    return rc;
+}
+
+static int wss__send_publish(wss_run *r, const char *topic, int qos, int retain,
+                             const char *payload)
+{
+    struct iotc_buf b = {0};
+    struct mqtt_publish p;
+    int rc;
+
+    memset(&p, 0, sizeof(p));
+    p.qos = (uint8_t)qos;
+    p.retain = retain;
+    p.topic = iotc_span_str(topic);
+    p.payload = iotc_span_str(payload);
+    if (qos) {
+        r->pub_pid = 2;
+        p.packet_id = r->pub_pid;
+    }
+    rc = mqtt_publish_encode(&b, MQTT_V311, &p);
+    if (rc == IOTC_OK)
+        rc = iotc_wsc_send(&r->w, &b);
+    iotc_buf_free(&b);
+    return rc;
+}
+
+/* Path and headers of the upgrade request for the case's credentials. */
+static int wss__request(const iotc_env *env, const iotc_case *c, const char *host,
+                        struct iotc_buf *path, struct iotc_buf *headers, iotc_drv_out *out)
+{
+    iotc_door_auth da;
+    struct iotc_buf q = {0};
+    const char *extra = json_string_value(json_object_get(iotc_case_client(c), "query"));
+    int rc = iotc_door_auth_resolve(env, c, &da, out->error, sizeof(out->error));
+
+    if (rc != IOTC_OK)
+        return rc;
+    iotc_door_req req = {"GET", "/mqtt", host, NULL, 0, NULL, 0, 1};
+    rc = iotc_door_auth_http(&da, &req, &q, headers, out->error, sizeof(out->error));
+    if (rc == IOTC_OK && extra) /* raw parameters a case adds after signing */
+        rc = iotc_buf_printf(&q, "%s%s", q.len ? "&" : "", extra);
+    if (rc == IOTC_OK)
+        rc = iotc_buf_printf(path, "/mqtt%s%s", q.len ? "?" : "", q.len ? (char *)q.p : "");
+    iotc_buf_free(&q);
+    return rc;
+}
+
+static void wss__observe(wss_run *r, const char *payload)
+{
+    json_t *o = r->obs;
+    int same = r->got && strcmp(r->got_payload, payload) == 0;
+
+    if (r->connack_rc >= 0)
+        json_object_set_new(o, "connack_rc", json_integer(r->connack_rc));
+    json_object_set_new(o, "connect", json_string(r->connack_rc == 0 ? "accepted" : "refused"));
+    if (r->suback_rc >= 0)
+        json_object_set_new(o, "suback_rc", json_integer(r->suback_rc));
+    if (r->pub_pid)
+        json_object_set_new(o, "puback", json_boolean(r->puback));
+    json_object_set_new(o, "delivered", json_boolean(same));
+    if (r->got) {
+        json_object_set_new(o, "delivered_qos", json_integer(r->got_qos));
+        if (!same)
+            json_object_set_new(o, "delivered_payload", json_string(r->got_payload));
+    }
+    json_object_set_new(o, "disconnected", json_boolean(r->w.closed));
+    if (r->w.end)
+        json_object_set_new(o, "transport_end", json_string(r->w.end));
+}
+
+/* After CONNACK 0: the action's MQTT exchange. */
+static int wss__exchange(wss_run *r, const iotc_env *env, const iotc_case *c, size_t idx,
+                         const char *payload, iotc_drv_out *out)
+{
+    json_t *cl = iotc_case_client(c);
+    const char *action = json_string_value(json_object_get(cl, "action"));
+    int qos = (int)json_integer_value(json_object_get(cl, "qos"));
+    int retain = json_is_true(json_object_get(cl, "retain"));
+    int subscribe_only = action && strcmp(action, "subscribe") == 0;
+    int timeout = iotc_drv_timeout_ms(c);
+    char topic[128], pub_id[128];
+    long wait;
+
+    iotc_drv_topic(env, idx, topic, sizeof(topic));
+    r->want_topic = topic;
+    if (wss__send_subscribe(r, topic, qos > 1 ? 1 : qos) != IOTC_OK)
+        return IOTC_OK; /* the connection is gone: observed as disconnected */
+    wss__pump(r, r->deadline, wss__done_suback);
+    if (r->suback_rc < 0 || r->suback_rc > 2)
+        return IOTC_OK;
+    if (subscribe_only) {
+        iotc_drv_client_id(env, idx, "ref", c, pub_id, sizeof(pub_id));
+        if (iotc_pub_once(env, c, topic, qos, payload, pub_id, out) != IOTC_OK)
+            return IOTC_ERR_IO;
+    } else if (wss__send_publish(r, topic, qos, retain, payload) != IOTC_OK) {
+        return IOTC_OK;
+    }
+    /* Local delivery takes milliseconds; absence is judged after half a second. */
+    wait = json_is_false(json_object_get(iotc_case_expect(c), "delivered")) && timeout > 500
+               ? 500
+               : timeout;
+    wss__pump(r, iotc_drv_now_ms() + wait, wss__done_msg);
+    if (r->pub_pid && !r->puback)
+        wss__pump(r, iotc_drv_now_ms() + 100, wss__done_puback);
+    return IOTC_OK;
+}
+
+int iotc_drv_wss(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out)
+{
+    json_t *cl = iotc_case_client(c);
+    const char *action = json_string_value(json_object_get(cl, "action"));
+    struct iotc_buf path = {0}, headers = {0};
+    char host[300], client_id[128], payload[320];
+    wss_run r;
+    int rc, status = 0;
+
+    memset(&r, 0, sizeof(r));
+    r.w.fd = -1;
+    r.obs = out->observed;
+    r.connack_rc = r.suback_rc = -1;
+    r.deadline = iotc_drv_now_ms() + iotc_drv_timeout_ms(c);
+    if (c->row->proto != IOTC_PROTO_WSS) {
+        snprintf(out->error, sizeof(out->error), "the wss driver needs a WSS row");
+        return IOTC_ERR_INVALID;
+    }
+    if (action && strcmp(action, "publish-then-subscribe") == 0) {
+        snprintf(out->error, sizeof(out->error), "the wss driver has no publish-then-subscribe");
+        return IOTC_ERR_CONFIG;
+    }
+    snprintf(payload, sizeof(payload), "%s",
+             json_string_value(json_object_get(cl, "payload"))
+                 ? json_string_value(json_object_get(cl, "payload"))
+                 : c->id);
+    /* Host as a browser or SDK sends it: name:port (the presigned URL signs it). */
+    snprintf(host, sizeof(host), "%s:%d", env->endpoint,
+             iotc_env_port(env, iotc_drv_logical_port(c)));
+    rc = wss__request(env, c, host, &path, &headers, out);
+    if (rc != IOTC_OK)
+        goto cleanup;
+    rc = iotc_wsc_open(&r.w, env, c, out);
+    if (rc != IOTC_OK)
+        goto cleanup;
+    if (r.w.hs_ok) {
+        rc = iotc_wsc_upgrade(&r.w, host, (char *)path.p, headers.len ? (char *)headers.p : NULL,
+                              r.deadline, &status, out->observed);
+        if (status)
+            json_object_set_new(out->observed, "http_status", json_integer(status));
+        json_object_set_new(out->observed, "upgrade",
+                            json_string(rc == IOTC_OK ? "accepted" : "refused"));
+        if (rc == IOTC_OK) {
+            iotc_drv_client_id(env, idx, "pub", c, client_id, sizeof(client_id));
+            if (wss__send_connect(&r, client_id) == IOTC_OK)
+                wss__pump(&r, r.deadline, wss__done_connack);
+            if (r.connack_rc == 0 && action && strcmp(action, "connect") != 0)
+                rc = wss__exchange(&r, env, c, idx, payload, out);
+            else
+                rc = IOTC_OK;
+            wss__observe(&r, payload);
+        } else {
+            json_object_set_new(out->observed, "connect", json_string("refused"));
+            json_object_set_new(out->observed, "delivered", json_false());
+            rc = IOTC_OK;
+        }
+    } else {
+        json_object_set_new(out->observed, "upgrade", json_string("refused"));
+        json_object_set_new(out->observed, "connect", json_string("refused"));
+        json_object_set_new(out->observed, "delivered", json_false());
+    }
+    iotc_tlsc_observe_state(&r.w.st, r.w.hs_ok, out->observed);
+cleanup:
+    iotc_wsc_close(&r.w);
+    iotc_buf_free(&path);
+    iotc_buf_free(&headers);
+    return rc;
+}
+#endif /* IOTC_HAVE_WS */

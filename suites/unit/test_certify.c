@@ -1,0 +1,381 @@
+/*
+ * unit.test_certify: the backoff classifier on synthetic series (clean and noisy, with
+ * measured accuracy for full jitter), template filling and shell quoting, the strict
+ * catalogue and adapter loaders, the judges on hand-made journals, and the device
+ * process group (a child that ignores SIGTERM and a grandchild are both gone after stop).
+ */
+#include <CUnit/CUnit.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "certify/backoff.h"
+#include "certify/cert_int.h"
+
+#define CATALOGUE IOTC_SOURCE_DIR "/suites/certification.json"
+
+static unsigned long long rng = 88172645463325252ull;
+static double uni(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (double)(rng >> 11) / 9007199254740992.0;
+}
+
+/* kind: 0 constant 1 s, 1 linear 1..n, 2 exponential 2^i, 3 full jitter U(0, 2^i),
+ * 4 random without growth U(0, 1). noise: relative scheduling noise +-, plus up to 30 ms. */
+static void series(int kind, size_t n, double noise, double *d)
+{
+    for (size_t i = 0; i < n; i++) {
+        double w = ldexp(1.0, (int)i), x;
+        switch (kind) {
+        case 0: x = 1.0; break;
+        case 1: x = (double)(i + 1); break;
+        case 2: x = w; break;
+        case 3: x = w * uni(); break;
+        default: x = uni(); break;
+        }
+        x *= 1.0 + noise * (2 * uni() - 1);
+        d[i] = x + 0.03 * uni();
+    }
+}
+
+static void test_classifier_clean(void)
+{
+    double c[] = {1, 1, 1, 1, 1}, l[] = {1, 2, 3, 4, 5}, e[] = {1, 2, 4, 8, 16};
+    double j[] = {0.7, 1.1, 3.5, 2.0, 13.0}, two[] = {1, 2};
+    CU_ASSERT_EQUAL(cert_backoff_classify(c, 5, 0.03, NULL), CERT_BO_CONSTANT);
+    CU_ASSERT_EQUAL(cert_backoff_classify(l, 5, 0.03, NULL), CERT_BO_LINEAR);
+    CU_ASSERT_EQUAL(cert_backoff_classify(e, 5, 0.03, NULL), CERT_BO_EXPONENTIAL);
+    CU_ASSERT_EQUAL(cert_backoff_classify(j, 5, 0.03, NULL), CERT_BO_EXPONENTIAL_JITTER);
+    CU_ASSERT_EQUAL(cert_backoff_classify(two, 2, 0.03, NULL), CERT_BO_INSUFFICIENT);
+    /* The example of the issue: 1.0, 1.0, 1.0, 1.0 s is constant. */
+    CU_ASSERT_STRING_EQUAL(cert_backoff_name(cert_backoff_classify(c, 4, 0.03, NULL)), "constant");
+    /* Instant reconnects are constant too (and fail every backoff case). */
+    double z[] = {0.001, 0.002, 0.0, 0.004, 0.001};
+    CU_ASSERT_EQUAL(cert_backoff_classify(z, 5, 0.03, NULL), CERT_BO_CONSTANT);
+}
+
+/* Deterministic schedules with 10% noise: always right. */
+static void test_classifier_noisy_deterministic(void)
+{
+    static const cert_backoff_class want[] = {CERT_BO_CONSTANT, CERT_BO_LINEAR, CERT_BO_EXPONENTIAL};
+    for (int kind = 0; kind < 3; kind++)
+        for (size_t n = 5; n <= 7; n++)
+            for (int k = 0; k < 500; k++) {
+                double d[8];
+                series(kind, n, 0.10, d);
+                cert_backoff_class got = cert_backoff_classify(d, n, 0.03, NULL);
+                if (got != want[kind]) {
+                    CU_FAIL("deterministic schedule misclassified");
+                    cert_backoff_fit fit;
+                    cert_backoff_classify(d, n, 0.03, &fit);
+                    fprintf(stderr, "kind %d n %zu: %s (%.2f %.2f %.2f %.2f %.2f; err lin %.2f exp %.2f growth %.2f)\n", kind, n, cert_backoff_name(got), d[0], d[1], d[2], d[3], d[4], fit.err_linear, fit.err_exp, fit.growth);
+                    return;
+                }
+            }
+}
+
+/* Full jitter: the accuracy the README quotes, measured. */
+static void test_classifier_full_jitter_rates(void)
+{
+    int ok5 = 0, ok6 = 0, ok_pair = 0, fp = 0;
+    const int N = 2000;
+    for (int k = 0; k < N; k++) {
+        double a[8], b[8], r1[8], r2[8];
+        series(3, 5, 0.05, a);
+        ok5 += cert_backoff_classify(a, 5, 0.03, NULL) == CERT_BO_EXPONENTIAL_JITTER;
+        series(3, 6, 0.05, a);
+        ok6 += cert_backoff_classify(a, 6, 0.03, NULL) == CERT_BO_EXPONENTIAL_JITTER;
+        series(3, 5, 0.05, a);
+        series(3, 5, 0.05, b);
+        const double *d[2] = {a, b};
+        size_t n[2] = {5, 5};
+        ok_pair += cert_backoff_classify_series(d, n, 2, 0.03, NULL) == CERT_BO_EXPONENTIAL_JITTER;
+        /* Random delays that do not grow must not pass as jittered exponential. */
+        series(4, 5, 0.0, r1);
+        series(4, 5, 0.0, r2);
+        const double *rr[2] = {r1, r2};
+        fp += cert_backoff_classify_series(rr, n, 2, 0.03, NULL) == CERT_BO_EXPONENTIAL_JITTER;
+    }
+    fprintf(stderr, "\nfull jitter recognised: 5 delays %.1f%%, 6 delays %.1f%%, 2x5 delays %.1f%%; "
+                    "random-without-growth taken for jitter %.1f%%\n",
+            100.0 * ok5 / N, 100.0 * ok6 / N, 100.0 * ok_pair / N, 100.0 * fp / N);
+    CU_ASSERT(ok5 >= N * 85 / 100);
+    CU_ASSERT(ok6 >= N * 92 / 100);
+    CU_ASSERT(ok_pair >= N * 92 / 100);
+    CU_ASSERT(fp <= N * 5 / 100);
+}
+
+static void test_classifier_series(void)
+{
+    double e1[] = {1, 2, 4, 8, 16}, e2[] = {1.02, 2.01, 4.05, 7.9, 16.1};
+    double j1[] = {0.7, 1.5, 1.4, 0.9, 2.5}, j2[] = {0.4, 1.0, 4.0, 5.0, 1.3};
+    double c1[] = {1, 1, 1, 1, 1};
+    const double *same[2] = {e1, e2}, *jit[2] = {j1, j2}, *mixed[2] = {c1, j2};
+    size_t n[2] = {5, 5};
+    int identical = 0;
+    CU_ASSERT_EQUAL(cert_backoff_classify_series(same, n, 2, 0.03, &identical), CERT_BO_EXPONENTIAL);
+    CU_ASSERT_TRUE(identical);
+    /* The unlucky full-jitter pair seen in a real run: its envelope grows. */
+    CU_ASSERT_EQUAL(cert_backoff_classify_series(jit, n, 2, 0.03, &identical),
+                    CERT_BO_EXPONENTIAL_JITTER);
+    CU_ASSERT_FALSE(identical);
+    CU_ASSERT_EQUAL(cert_backoff_classify_series(mixed, n, 2, 0.03, NULL), CERT_BO_CONSTANT);
+}
+
+static void test_template_fill(void)
+{
+    json_t *v = json_pack("{s:s, s:i, s:s, s:s, s:s}", "host", "localhost", "port", 8883, "alpn", "",
+                          "persistent", "1", "client_id", "it's");
+    char out[512], err[256];
+    CU_ASSERT_EQUAL(cert_template_fill("x -h {host} -p {port}{alpn+ --alpn }{persistent? -c} "
+                                       "-i {client_id} {{lit}}",
+                                       v, out, sizeof(out), err, sizeof(err)),
+                    0);
+    CU_ASSERT_STRING_EQUAL(out, "x -h 'localhost' -p '8883' -c -i 'it'\\''s' {lit}");
+    json_object_set_new(v, "alpn", json_string("x-amzn-mqtt-ca"));
+    CU_ASSERT_EQUAL(cert_template_fill("{alpn+--tls-alpn }", v, out, sizeof(out), err, sizeof(err)), 0);
+    CU_ASSERT_STRING_EQUAL(out, "--tls-alpn 'x-amzn-mqtt-ca'");
+    CU_ASSERT_EQUAL(cert_template_fill("{nope}", v, out, sizeof(out), err, sizeof(err)), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown placeholder {nope}"));
+    CU_ASSERT_EQUAL(cert_template_fill("{host", v, out, sizeof(out), err, sizeof(err)), -1);
+    CU_ASSERT_EQUAL(cert_template_fill("a } b", v, out, sizeof(out), err, sizeof(err)), -1);
+    CU_ASSERT_EQUAL(cert_template_fill("{host}{host}{host}", v, out, 12, err, sizeof(err)), -1);
+    /* Every documented placeholder is accepted. */
+    for (size_t i = 0; cert_placeholders[i]; i++) {
+        char t[80];
+        snprintf(t, sizeof(t), "{%s}", cert_placeholders[i]);
+        CU_ASSERT_EQUAL(cert_template_fill(t, v, out, sizeof(out), err, sizeof(err)), 0);
+    }
+    json_decref(v);
+}
+
+static const char *const reference_cases[] = {
+    "TLS_Connect", "TLS_Support_AWS_IoT_Cipher_Suites", "TLS_Unsecure_Server_Cert",
+    "TLS_Incorrect_Subject_Name_Server_Cert", "TLS_Expired_Server_Cert",
+    "TLS_Large_Size_Server_Cert", "TLS_Receive_Maximum_Size_Fragments", "MQTT_Connect",
+    "MQTT_Connect_Exponential_Backoff_Retries", "MQTT_Connect_Jitter_Backoff_Retries",
+    "MQTT_ReconnectionAfterSuccessfulConnection",
+    "MQTT_Reconnect_Backoff_Retries_On_Server_Disconnect", "MQTT_Publish",
+    "MQTT_Publish_Retry_No_Puback", "MQTT_Client_Puback_Qos1", "MQTT_Subscribe",
+    "MQTT_Subscribe_Retry_No_Suback", "MQTT_No_Ack_PingResp", "MQTT_Persistent_Session_Happy_Case",
+    "MQTT_Expired_Persistent_Session", "Long_Duration", "TLS_SNI", "TLS_ALPN_443", "TLS_Versions",
+    "MQTT_Keep_Alive", "MQTT_Clean_Session", NULL};
+
+static void test_catalogue_shipped(void)
+{
+    cert_catalogue cat;
+    char err[4096];
+    size_t idx[64];
+    int rc = cert_catalogue_load(CATALOGUE, &cat, err, sizeof(err));
+    CU_ASSERT_EQUAL_FATAL(rc, 0);
+    if (rc)
+        fprintf(stderr, "%s\n", err);
+    for (size_t i = 0; reference_cases[i]; i++)
+        if (!cert_catalogue_find(&cat, reference_cases[i])) {
+            CU_FAIL("a catalogue case is missing");
+            fprintf(stderr, "missing %s\n", reference_cases[i]);
+        }
+    CU_ASSERT_EQUAL(cert_catalogue_select(&cat, "qualification", idx, 64, err, sizeof(err)), 11);
+    for (size_t i = 0; i < 11; i++)
+        CU_ASSERT_TRUE(cat.v[idx[i]].qualification);
+    CU_ASSERT_EQUAL(cert_catalogue_select(&cat, "full", idx, 64, err, sizeof(err)), (int)cat.n);
+    CU_ASSERT_EQUAL(cert_catalogue_select(&cat, "MQTT_Connect, TLS_Connect", idx, 64, err, sizeof(err)), 2);
+    CU_ASSERT_EQUAL(cert_catalogue_select(&cat, "MQTT_Nope", idx, 64, err, sizeof(err)), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "MQTT_Nope"));
+    cert_catalogue_free(&cat);
+}
+
+static int write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    fputs(text, f);
+    fclose(f);
+    return 0;
+}
+
+static void test_catalogue_strict(void)
+{
+    char path[] = "/tmp/iotc-cat-XXXXXX", err[4096];
+    cert_catalogue cat;
+    int fd = mkstemp(path);
+    CU_ASSERT_FATAL(fd >= 0);
+    close(fd);
+    write_file(path,
+               "{\"schema\":\"iotconform-certification\",\"version\":1,\"colour\":1,"
+               "\"suites\":{\"qualification\":[\"A\",\"Z\"]},\"cases\":["
+               "{\"id\":\"A\",\"title\":\"t\",\"judge\":\"nojudge\",\"family\":\"f\","
+               "\"verdict_rule\":\"r\",\"reference\":{\"source\":\"s\",\"text\":\"t\"},"
+               "\"budget_ms\":1000,\"extra\":true,\"scenario\":{\"withhold_everything\":1}},"
+               "{\"id\":\"A\",\"title\":\"t\",\"judge\":\"publish\",\"family\":\"f\","
+               "\"verdict_rule\":\"r\",\"reference\":{\"source\":\"s\",\"text\":\"t\"},"
+               "\"budget_ms\":5,\"params\":{\"bogus\":1},"
+               "\"actions\":[{\"do\":\"explode\"}]}]}");
+    CU_ASSERT_NOT_EQUAL(cert_catalogue_load(path, &cat, err, sizeof(err)), 0);
+    /* Every problem is reported, not only the first. */
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown key \"colour\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown key \"extra\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown key \"withhold_everything\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown judge \"nojudge\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "duplicate id \"A\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "budget_ms"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "no parameter \"bogus\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"do\" must be"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "suites.qualification[1]: unknown case"));
+    cert_catalogue_free(&cat);
+    write_file(path, "{ not json");
+    CU_ASSERT_NOT_EQUAL(cert_catalogue_load(path, &cat, err, sizeof(err)), 0);
+    cert_catalogue_free(&cat);
+    unlink(path);
+}
+
+static void test_adapters(void)
+{
+    static const char *const names[] = {"refdevice", "mosquitto_pub", "mosquitto_sub", "paho-python", NULL};
+    char err[1024], why[256];
+    cert_adapter a;
+    cert_catalogue cat;
+    CU_ASSERT_EQUAL_FATAL(cert_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
+    for (size_t i = 0; names[i]; i++) {
+        int rc = cert_adapter_load(names[i], IOTC_SOURCE_DIR "/fixtures/adapters", &a, err, sizeof(err));
+        CU_ASSERT_EQUAL(rc, 0);
+        if (rc) {
+            fprintf(stderr, "%s\n", err);
+            continue;
+        }
+        /* Every case an adapter names exists. */
+        for (size_t k = 0; k < json_array_size(a.cases); k++)
+            CU_ASSERT_PTR_NOT_NULL(cert_catalogue_find(&cat, json_string_value(json_array_get(a.cases, k))));
+        cert_adapter_free(&a);
+    }
+    CU_ASSERT_EQUAL(cert_adapter_load("mosquitto_pub", IOTC_SOURCE_DIR "/fixtures/adapters", &a, err, sizeof(err)), 0);
+    CU_ASSERT_PTR_NOT_NULL(cert_adapter_excludes(&a, "MQTT_Subscribe", why, sizeof(why)));
+    CU_ASSERT_PTR_NULL(cert_adapter_excludes(&a, "MQTT_Publish", why, sizeof(why)));
+    cert_adapter_free(&a);
+    CU_ASSERT_NOT_EQUAL(cert_adapter_load("no-such-adapter", IOTC_SOURCE_DIR "/fixtures/adapters", &a, err, sizeof(err)), 0);
+    cert_catalogue_free(&cat);
+}
+
+/* A hand-made journal: three withheld CONNACKs, constant 1 s retries. */
+static void test_judge_backoff_journal(void)
+{
+    cert_catalogue cat;
+    char err[4096];
+    json_t *lines = json_array();
+    double t = 0;
+    CU_ASSERT_EQUAL_FATAL(cert_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
+    for (int c = 1; c <= 7; c++) {
+        json_array_append_new(lines, json_pack("{s:s, s:f, s:i, s:i}", "event", "conn.accept", "t", t, "conn", c, "peer_port", 1000 + c));
+        json_array_append_new(lines, json_pack("{s:s, s:s, s:f, s:i, s:i}", "event", "mqtt.in", "type", "CONNECT", "t", t + 10, "conn", c, "peer_port", 1000 + c));
+        if (c < 7) {
+            json_array_append_new(lines, json_pack("{s:s, s:s, s:f, s:i}", "event", "scenario.withheld", "type", "CONNACK", "t", t + 11, "conn", c));
+            json_array_append_new(lines, json_pack("{s:s, s:s, s:f, s:i}", "event", "conn.close", "by", "client", "t", t + 500, "conn", c));
+        } else {
+            json_array_append_new(lines, json_pack("{s:s, s:s, s:f, s:i, s:i}", "event", "mqtt.out", "type", "CONNACK", "t", t + 11, "conn", c, "code", 0));
+        }
+        t += 1500; /* closes at +500, next accept 1.0 s later */
+    }
+    cert_obs obs;
+    cert_ctx x;
+    memset(&x, 0, sizeof(x));
+    CU_ASSERT_EQUAL_FATAL(cert_obs_build(&obs, lines, NULL, 0), 0);
+    x.c = cert_catalogue_find(&cat, "MQTT_Connect_Exponential_Backoff_Retries");
+    x.obs = &obs;
+    x.n_series = 1;
+    x.scale = 1.0;
+    x.final = true;
+    x.observed = json_object();
+    /* That case wants two series: judged on one it cannot decide. */
+    cert_judge_run(&x);
+    CU_ASSERT_EQUAL(x.v, CERT_ERROR);
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "only 1 of 2 series"));
+    cert_obs series[2] = {obs, obs};
+    x.obs = series;
+    x.n_series = 2;
+    cert_judge_run(&x);
+    CU_ASSERT_EQUAL(x.v, CERT_FAIL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "1.00, 1.00, 1.00, 1.00, 1.00, 1.00 | "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "constant; exponential backoff expected"));
+    /* Not final and nothing yet: undecided; no connection at all and final: ERROR. */
+    json_decref(x.observed);
+    cert_obs_free(&obs);
+    cert_obs empty;
+    json_t *none = json_array();
+    cert_obs_build(&empty, none, NULL, 0);
+    x.obs = &empty;
+    x.n_series = 1;
+    x.final = false;
+    x.observed = json_object();
+    CU_ASSERT_EQUAL(cert_judge_run(&x), CERT_UNDECIDED);
+    x.final = true;
+    CU_ASSERT_EQUAL(cert_judge_run(&x), CERT_ERROR);
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "never connected"));
+    json_decref(x.observed);
+    cert_obs_free(&empty);
+    json_decref(none);
+    json_decref(lines);
+    cert_catalogue_free(&cat);
+}
+
+/* The group is stopped as a whole: a shell that ignores SIGTERM and its background child. */
+static void test_device_group_stop(void)
+{
+    cert_device d;
+    char err[256], log[] = "/tmp/iotc-dev-XXXXXX";
+    int fd = mkstemp(log);
+    close(fd);
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    CU_ASSERT_EQUAL_FATAL(cert_device_start(&d, "trap '' TERM; sleep 300 & sleep 300; wait", log, err, sizeof(err)), 0);
+    pid_t pg = d.pid;
+    usleep(200 * 1000);
+    cert_device_poll(&d);
+    CU_ASSERT_FALSE(d.exited);
+    long t0 = cert_now_ms();
+    cert_device_stop(&d, 300);
+    CU_ASSERT(cert_now_ms() - t0 < 3000);
+    CU_ASSERT_TRUE(d.exited);
+    /* Nothing of the group is left: signal 0 to the group finds no one. */
+    CU_ASSERT_EQUAL(kill(-pg, 0), -1);
+    /* And no zombie of ours remains. */
+    CU_ASSERT_EQUAL(waitpid(-pg, NULL, WNOHANG), -1);
+    char how[96];
+    cert_device_describe(&d, how, sizeof(how));
+    CU_ASSERT_PTR_NOT_NULL(strstr(how, "signal 9"));
+    /* A command that does not exist: sh reports it, exit status 127. */
+    CU_ASSERT_EQUAL(cert_device_start(&d, "/nonexistent/device --flag", log, err, sizeof(err)), 0);
+    for (int i = 0; i < 100 && !d.exited; i++) {
+        usleep(20 * 1000);
+        cert_device_poll(&d);
+    }
+    CU_ASSERT_TRUE(d.exited && WIFEXITED(d.status) && WEXITSTATUS(d.status) == 127);
+    cert_device_stop(&d, 100);
+    unlink(log);
+}
+
+int iotc_register_tests(void)
+{
+    CU_pSuite s = CU_add_suite("certify", NULL, NULL);
+    if (!s)
+        return -1;
+    if (!CU_add_test(s, "classifier: clean series", test_classifier_clean) ||
+        !CU_add_test(s, "classifier: noisy deterministic", test_classifier_noisy_deterministic) ||
+        !CU_add_test(s, "classifier: full jitter rates", test_classifier_full_jitter_rates) ||
+        !CU_add_test(s, "classifier: several series", test_classifier_series) ||
+        !CU_add_test(s, "template filling", test_template_fill) ||
+        !CU_add_test(s, "shipped catalogue", test_catalogue_shipped) ||
+        !CU_add_test(s, "catalogue is strict", test_catalogue_strict) ||
+        !CU_add_test(s, "adapters", test_adapters) ||
+        !CU_add_test(s, "backoff judge on a journal", test_judge_backoff_journal) ||
+        !CU_add_test(s, "device group stop", test_device_group_stop))
+        return -1;
+    return 0;
+}
