@@ -31,7 +31,8 @@ static const char *cert__class(const char *v)
 
 static int cert__device(json_t *cases, const char *device, struct iotc_buf *b)
 {
-    static const char *const verdicts[] = {"PASS", "PASS_WITH_WARNINGS", "FAIL", "ERROR", "SKIPPED"};
+    static const char *const verdicts[] = {"PASS", "PASS_WITH_WARNINGS", "FAIL", "ERROR",
+                                           "SKIPPED"};
     size_t i, counts[5] = {0};
     json_t *c;
     int rc = 0;
@@ -64,7 +65,8 @@ static int cert__device(json_t *cases, const char *device, struct iotc_buf *b)
         rc |= rep_puts(b, "<tr><td><button type=\"button\" class=\"cert-case\" data-case-id=\"");
         rc |= rep_html_escape(b, cert__s(c, "id"));
         rc |= rep_puts(b, "\">");
-        rc |= rep_html_escape(b, *cert__s(c, "template") ? cert__s(c, "template") : cert__s(c, "id"));
+        rc |=
+            rep_html_escape(b, *cert__s(c, "template") ? cert__s(c, "template") : cert__s(c, "id"));
         rc |= rep_puts(b, "</button></td><td><span class=\"verdict ");
         rc |= rep_puts(b, cert__class(v));
         rc |= rep_puts(b, "\">");

@@ -18,8 +18,8 @@
 
 #include "cert_int.h"
 
-static const char *const action__keys[] = {"do", "after", "publish_bytes", "after_ms",
-                                           "outage_ms", "cert", NULL};
+static const char *const action__keys[] = {
+    "do", "after", "publish_bytes", "after_ms", "outage_ms", "cert", NULL};
 
 int cert_action_check(json_t *a, char *err, size_t errlen)
 {
@@ -45,7 +45,7 @@ int cert_action_check(json_t *a, char *err, size_t errlen)
         return -1;
     }
     if (strcmp(what, "outage") == 0 && (!json_is_integer(json_object_get(a, "after_ms")) ||
-                                         !json_is_integer(json_object_get(a, "outage_ms")))) {
+                                        !json_is_integer(json_object_get(a, "outage_ms")))) {
         snprintf(err, errlen, "an outage needs integer \"after_ms\" and \"outage_ms\"");
         return -1;
     }

@@ -70,8 +70,7 @@ void cert_adapter_free(cert_adapter *a)
     memset(a, 0, sizeof(*a));
 }
 
-const char *cert_adapter_excludes(const cert_adapter *a, const char *case_id, char *buf,
-                                  size_t len)
+const char *cert_adapter_excludes(const cert_adapter *a, const char *case_id, char *buf, size_t len)
 {
     size_t i;
     json_t *id;

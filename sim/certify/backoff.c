@@ -55,8 +55,7 @@ static void backoff__lsq(const double *y, size_t n, double *a, double *b)
 }
 
 /* Median of the pairwise slopes of ln(d + eps), pairs taken within one series. */
-static double backoff__theil_sen(const double *const *d, const size_t *n, size_t series,
-                                 double eps)
+static double backoff__theil_sen(const double *const *d, const size_t *n, size_t series, double eps)
 {
     static const size_t cap = BACKOFF__MAX * (BACKOFF__MAX - 1) / 2;
     double *s = malloc(cap * sizeof(double));
@@ -130,7 +129,8 @@ cert_backoff_class cert_backoff_classify(const double *d, size_t n, double eps,
         else
             f.cls = CERT_BO_IRREGULAR;
     } else {
-        f.cls = f.ts_growth >= CERT_BO_JITTER_GROWTH ? CERT_BO_EXPONENTIAL_JITTER : CERT_BO_IRREGULAR;
+        f.cls =
+            f.ts_growth >= CERT_BO_JITTER_GROWTH ? CERT_BO_EXPONENTIAL_JITTER : CERT_BO_IRREGULAR;
     }
 done:
     if (fit)

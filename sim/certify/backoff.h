@@ -38,12 +38,12 @@ typedef enum cert_backoff_class {
     CERT_BO_IRREGULAR,
 } cert_backoff_class;
 
-#define CERT_BO_CONSTANT_SPREAD 0.3
-#define CERT_BO_REGULAR_ERR 0.25
-#define CERT_BO_EXP_GROWTH 1.4
+#define CERT_BO_CONSTANT_SPREAD  0.3
+#define CERT_BO_REGULAR_ERR      0.25
+#define CERT_BO_EXP_GROWTH       1.4
 #define CERT_BO_INCREMENT_GROWTH 2.0
-#define CERT_BO_JITTER_GROWTH 1.3
-#define CERT_BO_SAME_SERIES 0.15 /* two series this close (relative, + eps) are identical */
+#define CERT_BO_JITTER_GROWTH    1.3
+#define CERT_BO_SAME_SERIES      0.15 /* two series this close (relative, + eps) are identical */
 
 typedef struct cert_backoff_fit {
     cert_backoff_class cls;

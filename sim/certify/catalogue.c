@@ -7,19 +7,28 @@
 #include "cert_int.h"
 #include "common/err.h"
 
-static const char *const catalogue__root_keys[] = {"schema", "version", "description", "suites",
-                                                   "cases", NULL};
+static const char *const catalogue__root_keys[] = {"schema", "version", "description",
+                                                   "suites", "cases",   NULL};
 static const char *const catalogue__case_keys[] = {
-    "id",       "title",   "judge",      "family",      "qualification", "reference",
-    "scenario", "profile", "budget_ms",  "min_budget_ms", "repeat",      "device",
-    "params",   "actions", "verdict_rule", NULL};
-static const char *const catalogue__scenario_keys[] = {
-    "name",          "withhold_connack", "disconnect_after_connack", "withhold_puback",
-    "withhold_suback", "withhold_pingresp", "session_present_zero",  "server_cert",
-    "send_topic",    "send_bytes",       "send_qos",                NULL};
+    "id",        "title",    "judge",   "family",    "qualification",
+    "reference", "scenario", "profile", "budget_ms", "min_budget_ms",
+    "repeat",    "device",   "params",  "actions",   "verdict_rule",
+    NULL};
+static const char *const catalogue__scenario_keys[] = {"name",
+                                                       "withhold_connack",
+                                                       "disconnect_after_connack",
+                                                       "withhold_puback",
+                                                       "withhold_suback",
+                                                       "withhold_pingresp",
+                                                       "session_present_zero",
+                                                       "server_cert",
+                                                       "send_topic",
+                                                       "send_bytes",
+                                                       "send_qos",
+                                                       NULL};
 static const char *const catalogue__device_keys[] = {
-    "port", "alpn", "keepalive", "qos", "persistent", "publish_every_ms", "topic", "pub_topic",
-    "client_id", NULL};
+    "port",  "alpn",      "keepalive", "qos", "persistent", "publish_every_ms",
+    "topic", "pub_topic", "client_id", NULL};
 
 typedef struct catalogue__diag {
     char *buf;

@@ -57,11 +57,11 @@ int cert_catalogue_select(const cert_catalogue *cat, const char *suite, size_t *
 typedef struct cert_adapter {
     json_t *root;
     const char *name;
-    const char *command;   /* default template */
-    json_t *commands;      /* case id -> template overrides (object or NULL) */
-    json_t *cases;         /* array of ids it can take part in, or NULL = all */
-    json_t *skip_reasons;  /* case id -> why not (object or NULL) */
-    bool time_scale;       /* honours {time_scale}: budgets may be compressed */
+    const char *command;  /* default template */
+    json_t *commands;     /* case id -> template overrides (object or NULL) */
+    json_t *cases;        /* array of ids it can take part in, or NULL = all */
+    json_t *skip_reasons; /* case id -> why not (object or NULL) */
+    bool time_scale;      /* honours {time_scale}: budgets may be compressed */
 } cert_adapter;
 
 int cert_adapter_load(const char *name_or_path, const char *dir, cert_adapter *a, char *err,
@@ -111,7 +111,7 @@ typedef struct cert_conn {
     long peer_port;
     double t_accept, t_close; /* ms on the series' clock; -1 when absent */
     json_t *hello, *handshake, *refused, *close, *connect, *connack; /* borrowed */
-    json_t *events;  /* this connection's entries in order (new reference) */
+    json_t *events; /* this connection's entries in order (new reference) */
     bool connack_withheld, scenario_cut;
     bool runner; /* a connection the certify runner made itself (actions) */
 } cert_conn;
@@ -200,7 +200,6 @@ void cert_actions_step(const cert_case *c, const cert_endpoint *ep, json_t *line
                        cert_action_state *st);
 /* Validates one action definition (catalogue loading). */
 int cert_action_check(json_t *action, char *err, size_t errlen);
-
 
 /* ---- running cases (run.c) ---- */
 typedef struct cert_run {

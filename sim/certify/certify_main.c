@@ -182,8 +182,9 @@ int iotc_certify_main(int argc, char **argv)
      * when the user asks for it explicitly. */
     r.scale = (ad.root && !ad.time_scale && !o.device) ? 1.0 : o.scale;
     if (ad.root && !ad.time_scale && o.scale_given && o.scale != 1.0)
-        fprintf(stderr, "iotconform certify: adapter %s does not honour {time_scale}; running "
-                        "at time scale 1\n",
+        fprintf(stderr,
+                "iotconform certify: adapter %s does not honour {time_scale}; running "
+                "at time scale 1\n",
                 ad.name);
     r.seed = o.seed;
     device_name = o.name ? o.name : ad.root ? ad.name : "device";
@@ -192,8 +193,9 @@ int iotc_certify_main(int argc, char **argv)
         struct stat st;
         snprintf(ca, sizeof(ca), "%s/ca-bundle.crt", o.pki_dir);
         if (stat(ca, &st) != 0) {
-            fprintf(stderr, "iotconform certify: no test PKI at %s (build the `pki` target or "
-                            "pass --pki)\n",
+            fprintf(stderr,
+                    "iotconform certify: no test PKI at %s (build the `pki` target or "
+                    "pass --pki)\n",
                     o.pki_dir);
             goto cleanup;
         }
@@ -219,8 +221,8 @@ int iotc_certify_main(int argc, char **argv)
             iotc_now_iso(res[i].started_at, sizeof(res[i].started_at));
         }
     }
-    fprintf(stderr, "iotconform certify: %d case(s) for %s, time scale %g, seed %llu, jobs %d\n",
-            n, device_name, r.scale, o.seed, o.jobs);
+    fprintf(stderr, "iotconform certify: %d case(s) for %s, time scale %g, seed %llu, jobs %d\n", n,
+            device_name, r.scale, o.seed, o.jobs);
     pool.r = &r;
     pool.res = res;
     pool.idx = idx;
@@ -249,8 +251,9 @@ int iotc_certify_main(int argc, char **argv)
         long error = (long)json_integer_value(json_object_get(v, "ERROR"));
         long skip = (long)json_integer_value(json_object_get(v, "SKIPPED"));
         char abs[PATH_MAX];
-        fprintf(stderr, "\n%s: %d case(s): %ld PASS, %ld PASS_WITH_WARNINGS, %ld FAIL, %ld ERROR, "
-                        "%ld SKIPPED (%ld ms)%s\n",
+        fprintf(stderr,
+                "\n%s: %d case(s): %ld PASS, %ld PASS_WITH_WARNINGS, %ld FAIL, %ld ERROR, "
+                "%ld SKIPPED (%ld ms)%s\n",
                 device_name, n, pass, warn, fail, error, skip, cert_now_ms() - t0,
                 cert_interrupted ? " -- interrupted" : "");
         printf("report: %s\n", realpath(report, abs) ? abs : report);

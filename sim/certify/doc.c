@@ -25,7 +25,8 @@ static json_t *doc__case(const char *device, cert_outcome *o)
     json_object_set_new(j, "template", json_string(c->id));
     json_object_set_new(j, "case", json_string(c->id));
     json_object_set_new(j, "title", json_string(c->title));
-    json_object_set_new(j, "suite", json_string(c->qualification ? "qualification" : "certification"));
+    json_object_set_new(j, "suite",
+                        json_string(c->qualification ? "qualification" : "certification"));
     json_object_set_new(j, "row", json_string(device));
     json_object_set_new(j, "family", json_string(c->family));
     json_object_set(j, "requirement", json_object_get(c->def, "reference"));
@@ -39,10 +40,10 @@ static json_t *doc__case(const char *device, cert_outcome *o)
                                             json_object_get(c->def, "verdict_rule"), "observed",
                                             o->reason));
     json_object_set_new(j, "mismatches", mm);
-    json_object_set_new(j, "expected", json_pack("{s:O, s:O?, s:i, s:i}", "verdict_rule",
-                                                 json_object_get(c->def, "verdict_rule"), "scenario",
-                                                 c->scenario, "budget_ms", (int)c->budget_ms,
-                                                 "series", c->repeat));
+    json_object_set_new(j, "expected",
+                        json_pack("{s:O, s:O?, s:i, s:i}", "verdict_rule",
+                                  json_object_get(c->def, "verdict_rule"), "scenario", c->scenario,
+                                  "budget_ms", (int)c->budget_ms, "series", c->repeat));
     json_object_set_new(j, "observed", json_incref(o->observed));
     json_object_set_new(j, "device_command", json_string(o->command));
     json_object_set_new(j, "device_exit", json_string(o->device_exit));
@@ -88,11 +89,10 @@ json_t *cert_document(const cert_opts *o, const cert_run *r, const char *device_
         "target", "kind", "device", "name", device_name, "adapter",
         r->adapter ? r->adapter->name : NULL, "command",
         o->device ? o->device : (r->adapter ? r->adapter->command : NULL), "suite", o->suite,
-        "time_scale", r->scale, "seed", (json_int_t)r->seed, "host", "localhost", "totals",
-        "total", (int)n, "passed", counts[CERT_PASS] + counts[CERT_WARN], "failed",
-        counts[CERT_FAIL], "skipped", counts[CERT_SKIPPED], "errored",
-        counts[CERT_ERROR] + counts[CERT_UNDECIDED], "verdicts", "PASS", counts[CERT_PASS],
-        "PASS_WITH_WARNINGS", counts[CERT_WARN], "FAIL", counts[CERT_FAIL], "ERROR",
-        counts[CERT_ERROR] + counts[CERT_UNDECIDED], "SKIPPED", counts[CERT_SKIPPED], "cases",
-        cases);
+        "time_scale", r->scale, "seed", (json_int_t)r->seed, "host", "localhost", "totals", "total",
+        (int)n, "passed", counts[CERT_PASS] + counts[CERT_WARN], "failed", counts[CERT_FAIL],
+        "skipped", counts[CERT_SKIPPED], "errored", counts[CERT_ERROR] + counts[CERT_UNDECIDED],
+        "verdicts", "PASS", counts[CERT_PASS], "PASS_WITH_WARNINGS", counts[CERT_WARN], "FAIL",
+        counts[CERT_FAIL], "ERROR", counts[CERT_ERROR] + counts[CERT_UNDECIDED], "SKIPPED",
+        counts[CERT_SKIPPED], "cases", cases);
 }

@@ -6,8 +6,8 @@
 #include "cert_int.h"
 
 static const cert_judge *const judge__families[] = {
-    cert_judges_tls,     cert_judges_connect, cert_judges_backoff,
-    cert_judges_pubsub,  cert_judges_session, cert_judges_long,
+    cert_judges_tls,    cert_judges_connect, cert_judges_backoff,
+    cert_judges_pubsub, cert_judges_session, cert_judges_long,
 };
 
 const char *cert_verdict_name(cert_verdict v)
@@ -95,8 +95,8 @@ void cert_fmt_series(const double *d, size_t n, char *out, size_t len)
     size_t used = 0;
     out[0] = '\0';
     for (size_t i = 0; i < n && used + 16 < len; i++)
-        used += (size_t)snprintf(out + used, len - used, "%s%.*f", i ? ", " : "",
-                                 d[i] < 10 ? 2 : 1, d[i]);
+        used += (size_t)snprintf(out + used, len - used, "%s%.*f", i ? ", " : "", d[i] < 10 ? 2 : 1,
+                                 d[i]);
 }
 
 /* The device's connection count over all series. */
@@ -127,10 +127,9 @@ cert_verdict cert_judge_run(cert_ctx *x)
             return CERT_UNDECIDED;
         if (o->dev)
             cert_device_describe(o->dev, how, sizeof(how));
-        return cert_set(x, CERT_ERROR,
-                        "the device never connected to the endpoint (device command %s)%s%s",
-                        how[0] ? how : "not started", o->log_tail[0] ? "; its output ends: " : "",
-                        o->log_tail);
+        return cert_set(
+            x, CERT_ERROR, "the device never connected to the endpoint (device command %s)%s%s",
+            how[0] ? how : "not started", o->log_tail[0] ? "; its output ends: " : "", o->log_tail);
     }
     return j->fn(x);
 }

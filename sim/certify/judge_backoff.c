@@ -10,7 +10,7 @@
 
 #include "cert_int.h"
 
-#define BACKOFF__MAX 64
+#define BACKOFF__MAX     64
 #define BACKOFF__NOISE_S 0.03 /* real-time measurement tolerance (spawn, TLS, scheduling) */
 
 typedef struct backoff__series {
@@ -72,14 +72,15 @@ static cert_verdict backoff__too_few(cert_ctx *x, const backoff__series *ss, siz
         if (ss[q].n >= want)
             continue;
         if (ss[q].attempts == 0)
-            return cert_set(x, CERT_FAIL, cut ? "the server never got to cut a session (series %zu)"
-                                              : "no CONNECT reached the withheld CONNACK (series %zu)",
+            return cert_set(x, CERT_FAIL,
+                            cut ? "the server never got to cut a session (series %zu)"
+                                : "no CONNECT reached the withheld CONNACK (series %zu)",
                             q + 1);
         return cert_set(x, CERT_FAIL,
-                        "only %zu retr%s after %s (series %zu, %zu needed): the device %s",
-                        ss[q].n, ss[q].n == 1 ? "y" : "ies",
-                        cut ? "the server closed the connection" : "the CONNACK was withheld", q + 1,
-                        want, ss[q].open_end ? "stopped retrying" : "gave up");
+                        "only %zu retr%s after %s (series %zu, %zu needed): the device %s", ss[q].n,
+                        ss[q].n == 1 ? "y" : "ies",
+                        cut ? "the server closed the connection" : "the CONNACK was withheld",
+                        q + 1, want, ss[q].open_end ? "stopped retrying" : "gave up");
     }
     return cert_set(x, CERT_ERROR, "only %zu of %d series ran", x->n_series, x->c->repeat);
 }
@@ -168,9 +169,11 @@ static cert_verdict judge_reconnect_min(cert_ctx *x)
             return CERT_UNDECIDED;
         if (dev)
             cert_device_describe(dev, how, sizeof(how));
-        return cert_set(x, CERT_FAIL, "stopped reconnecting after %zu of %zu server disconnects "
-                                      "(delays %s s; device %s): a device must keep reconnecting",
-                        s->n, want, series, how);
+        return cert_set(x, CERT_FAIL,
+                        "stopped reconnecting after %zu of %zu server disconnects "
+                        "(%s%s%s; device %s): a device must keep reconnecting",
+                        s->n, want, s->n ? "delays " : "no reconnect", series, s->n ? " s" : "",
+                        how);
     }
     return cert_set(x, CERT_PASS, "every reconnect waited at least %.1f s (delays %s s)", min_s,
                     series);

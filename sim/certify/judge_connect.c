@@ -29,7 +29,8 @@ static cert_verdict connect__missing(cert_ctx *x, const cert_conn *const *c, siz
     for (size_t i = 0; i < n && !refused; i++)
         refused = cert_conn_find(c[i], "mqtt.refused", NULL, 0);
     if (refused)
-        return cert_set(x, CERT_FAIL, "the endpoint refused the device's MQTT traffic: %s (rule %s)",
+        return cert_set(x, CERT_FAIL,
+                        "the endpoint refused the device's MQTT traffic: %s (rule %s)",
                         connect__s(refused, "reason"), connect__s(refused, "rule"));
     for (size_t i = 0; i < n; i++)
         if (c[i]->handshake)
@@ -59,7 +60,8 @@ static cert_verdict judge_mqtt_connect(cert_ctx *x)
         cert_set(x, CERT_PASS, "CONNECT (MQTT %s, client id \"%s\") accepted",
                  ver == 5 ? "5" : "3.1.1", cid);
         if (!*cid)
-            cert_warn(x, "empty client id: AWS IoT policies and lifecycle events need a stable one");
+            cert_warn(x,
+                      "empty client id: AWS IoT policies and lifecycle events need a stable one");
         if (cid[0] == '$')
             cert_warn(x, "client id starts with '$', which AWS IoT reserves");
         return x->v;
@@ -77,20 +79,25 @@ static cert_verdict judge_keepalive(cert_ctx *x)
         json_int_t k = json_integer_value(json_object_get(c[i]->connect, "keepalive"));
         json_object_set_new(x->observed, "keepalive", json_integer(k));
         for (size_t j = 0; j < n; j++)
-            if (c[j]->close && strcmp(connect__s(c[j]->close, "reason"), "MQTT_KEEP_ALIVE_TIMEOUT") == 0)
-                return cert_set(x, CERT_FAIL, "the endpoint closed the connection for keep-alive "
-                                              "timeout: the device sent nothing within 1.5 x %lld s",
+            if (c[j]->close &&
+                strcmp(connect__s(c[j]->close, "reason"), "MQTT_KEEP_ALIVE_TIMEOUT") == 0)
+                return cert_set(x, CERT_FAIL,
+                                "the endpoint closed the connection for keep-alive "
+                                "timeout: the device sent nothing within 1.5 x %lld s",
                                 (long long)k);
         if (k == 0)
-            return cert_set(x, CERT_WARN, "keep-alive 0 turns keep-alive off; AWS IoT uses 1200 s "
-                                          "and the device cannot notice a dead link: use 30..1200 s");
+            return cert_set(x, CERT_WARN,
+                            "keep-alive 0 turns keep-alive off; AWS IoT uses 1200 s "
+                            "and the device cannot notice a dead link: use 30..1200 s");
         if (k < 30)
-            return cert_set(x, CERT_WARN, "keep-alive %lld s is below AWS IoT's minimum; the "
-                                          "endpoint uses 30 s: use 30..1200 s",
+            return cert_set(x, CERT_WARN,
+                            "keep-alive %lld s is below AWS IoT's minimum; the "
+                            "endpoint uses 30 s: use 30..1200 s",
                             (long long)k);
         if (k > 1200)
-            return cert_set(x, CERT_WARN, "keep-alive %lld s is above AWS IoT's maximum; the "
-                                          "endpoint uses 1200 s",
+            return cert_set(x, CERT_WARN,
+                            "keep-alive %lld s is above AWS IoT's maximum; the "
+                            "endpoint uses 1200 s",
                             (long long)k);
         return cert_set(x, CERT_PASS, "keep-alive %lld s is within AWS IoT's 30..1200 s",
                         (long long)k);
@@ -117,20 +124,24 @@ static cert_verdict judge_clean_session(cert_ctx *x)
     bool clean1 = json_is_true(json_object_get(first->connect, "clean"));
     json_object_set(x->observed, "first_connect", first->connect);
     if (clean1)
-        return cert_set(x, CERT_FAIL, "asked for a persistent session, the device connected with "
-                                      "clean session 1: subscriptions and queued QoS 1 messages "
-                                      "are lost on every reconnect");
+        return cert_set(x, CERT_FAIL,
+                        "asked for a persistent session, the device connected with "
+                        "clean session 1: subscriptions and queued QoS 1 messages "
+                        "are lost on every reconnect");
     if (!second)
-        return x->final ? cert_set(x, CERT_FAIL, "the device did not reconnect after the server "
-                                                 "closed its first connection")
+        return x->final ? cert_set(x, CERT_FAIL,
+                                   "the device did not reconnect after the server "
+                                   "closed its first connection")
                         : CERT_UNDECIDED;
     json_object_set(x->observed, "second_connect", second->connect);
     if (json_is_true(json_object_get(second->connect, "clean")))
-        return cert_set(x, CERT_FAIL, "reconnected with clean session 1: the persistent session "
-                                      "it had is discarded");
+        return cert_set(x, CERT_FAIL,
+                        "reconnected with clean session 1: the persistent session "
+                        "it had is discarded");
     if (strcmp(connect__s(first->connect, "client_id"), connect__s(second->connect, "client_id")))
-        return cert_set(x, CERT_FAIL, "reconnected under another client id (\"%s\" then \"%s\"): "
-                                      "a persistent session belongs to one client id",
+        return cert_set(x, CERT_FAIL,
+                        "reconnected under another client id (\"%s\" then \"%s\"): "
+                        "a persistent session belongs to one client id",
                         connect__s(first->connect, "client_id"),
                         connect__s(second->connect, "client_id"));
     return cert_set(x, CERT_PASS, "clean session 0 on every CONNECT with the same client id");

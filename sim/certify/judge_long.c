@@ -58,19 +58,20 @@ static cert_verdict judge_long_duration(cert_ctx *x)
     }
     double recovery = back ? (back->t_accept - out_to) / 1000.0 / x->scale : -1;
     cert_backoff_class cls = cert_backoff_classify(delays, nd, 0.03 / x->scale, NULL);
-    json_t *sum = json_pack("{s:i, s:i, s:s, s:f, s:f, s:i, s:i, s:b, s:b, s:i}", "connections",
-                            (int)n, "server_cuts_survived", (int)cuts, "intermittent_backoff",
-                            cert_backoff_name(cls), "outage_s", (out_to - out_from) / 1000.0 / x->scale,
-                            "recovery_after_outage_s", recovery, "publishes_before_outage",
-                            (int)pub_before, "publishes_after_outage", (int)pub_after,
-                            "subscribed_after_outage", sub_after, "session_resumed", resumed,
-                            "protocol_refusals", (int)refusals);
+    json_t *sum =
+        json_pack("{s:i, s:i, s:s, s:f, s:f, s:i, s:i, s:b, s:b, s:i}", "connections", (int)n,
+                  "server_cuts_survived", (int)cuts, "intermittent_backoff", cert_backoff_name(cls),
+                  "outage_s", (out_to - out_from) / 1000.0 / x->scale, "recovery_after_outage_s",
+                  recovery, "publishes_before_outage", (int)pub_before, "publishes_after_outage",
+                  (int)pub_after, "subscribed_after_outage", sub_after, "session_resumed", resumed,
+                  "protocol_refusals", (int)refusals);
     json_object_set_new(x->observed, "behaviour", sum);
     if (!back) {
         if (!x->final)
             return CERT_UNDECIDED;
-        return cert_set(x, CERT_FAIL, "the device did not come back within %.0f s after a %.0f s "
-                                      "outage",
+        return cert_set(x, CERT_FAIL,
+                        "the device did not come back within %.0f s after a %.0f s "
+                        "outage",
                         (o->t_end - out_to) / 1000.0 / x->scale,
                         (out_to - out_from) / 1000.0 / x->scale);
     }
@@ -78,8 +79,9 @@ static cert_verdict judge_long_duration(cert_ctx *x)
         return CERT_UNDECIDED;
     char dl[256];
     cert_fmt_series(delays, nd, dl, sizeof(dl));
-    cert_set(x, CERT_PASS, "%zu connections, %zu server cuts survived (retry delays %s: %s), back %.1f s "
-                           "after a %.0f s outage, %zu publishes before and %zu after",
+    cert_set(x, CERT_PASS,
+             "%zu connections, %zu server cuts survived (retry delays %s: %s), back %.1f s "
+             "after a %.0f s outage, %zu publishes before and %zu after",
              n, cuts, dl, cert_backoff_name(cls), recovery, (out_to - out_from) / 1000.0 / x->scale,
              pub_before, pub_after);
     if (pub_after == 0)

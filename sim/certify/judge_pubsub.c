@@ -31,8 +31,9 @@ static cert_verdict pubsub__not_connected(cert_ctx *x, const cert_conn *const *c
     for (size_t i = 0; i < n; i++)
         if (c[i]->connack)
             return CERT_UNDECIDED;
-    return cert_set(x, CERT_FAIL, "the device never completed an MQTT connection (no CONNACK "
-                                  "was sent to it), so this case could not be exercised");
+    return cert_set(x, CERT_FAIL,
+                    "the device never completed an MQTT connection (no CONNACK "
+                    "was sent to it), so this case could not be exercised");
 }
 
 static cert_verdict judge_publish(cert_ctx *x)
@@ -97,8 +98,9 @@ static cert_verdict pubsub__retry(cert_ctx *x, const char *type, const char *ack
                 if (publish && !json_is_true(json_object_get(p, "dup")))
                     cert_warn(x, "the DUP flag was not set on the retransmission");
                 if (j != i)
-                    cert_warn(x, "retried only after reconnecting; retry on the open connection "
-                                 "when the %s does not come",
+                    cert_warn(x,
+                              "retried only after reconnecting; retry on the open connection "
+                              "when the %s does not come",
                               ack);
                 return x->v;
             }
@@ -111,17 +113,20 @@ static cert_verdict pubsub__retry(cert_ctx *x, const char *type, const char *ack
         }
         if (!x->final)
             return CERT_UNDECIDED;
-        return cert_set(x, CERT_FAIL, "%s packet id %lld was never retransmitted although no %s "
-                                      "came (%.1f s observed)",
-                        type, (long long)pid, ack, (x->obs[0].t_end - cert_entry_t(first)) / 1000.0);
+        return cert_set(x, CERT_FAIL,
+                        "%s packet id %lld was never retransmitted although no %s "
+                        "came (%.1f s observed)",
+                        type, (long long)pid, ack,
+                        (x->obs[0].t_end - cert_entry_t(first)) / 1000.0);
     }
     if (!x->final)
         return CERT_UNDECIDED;
     if (pubsub__not_connected(x, c, n) != CERT_UNDECIDED)
         return x->v;
-    return cert_set(x, CERT_FAIL, publish ? "the device sent no QoS 1 PUBLISH, so a missing PUBACK "
-                                            "could not be tested: publish at QoS 1"
-                                          : "the device never subscribed");
+    return cert_set(x, CERT_FAIL,
+                    publish ? "the device sent no QoS 1 PUBLISH, so a missing PUBACK "
+                              "could not be tested: publish at QoS 1"
+                            : "the device never subscribed");
 }
 
 static cert_verdict judge_publish_retry(cert_ctx *x)
@@ -155,7 +160,8 @@ static cert_verdict judge_subscribe(cert_ctx *x)
         return CERT_UNDECIDED;
     if (pubsub__not_connected(x, c, n) != CERT_UNDECIDED)
         return x->v;
-    return cert_set(x, CERT_FAIL, want ? "no SUBSCRIBE to \"%s\" was seen" : "no SUBSCRIBE was seen%s",
+    return cert_set(x, CERT_FAIL,
+                    want ? "no SUBSCRIBE to \"%s\" was seen" : "no SUBSCRIBE was seen%s",
                     want ? want : "");
 }
 
@@ -173,14 +179,16 @@ static cert_verdict judge_pingresp(cert_ctx *x)
         double limit = 2.0 * (double)k + 1.0;
         json_object_set_new(x->observed, "keepalive", json_integer(k));
         if (k == 0)
-            return cert_set(x, CERT_FAIL, "keep-alive 0: the device never pings, so it cannot "
-                                          "notice that the server stopped answering");
+            return cert_set(x, CERT_FAIL,
+                            "keep-alive 0: the device never pings, so it cannot "
+                            "notice that the server stopped answering");
         if (!ping) {
             double idle = ((c[i]->t_close >= 0 ? c[i]->t_close : x->obs[0].t_end) -
-                           cert_entry_t(c[i]->connack)) / 1000.0;
+                           cert_entry_t(c[i]->connack)) /
+                          1000.0;
             if (idle > 1.5 * (double)k + 1.0 || (x->final && c[i]->t_close < 0))
-                return cert_set(x, CERT_FAIL, "no PINGREQ within %.1f s of keep-alive %lld s",
-                                idle, (long long)k);
+                return cert_set(x, CERT_FAIL, "no PINGREQ within %.1f s of keep-alive %lld s", idle,
+                                (long long)k);
             if (c[i]->t_close >= 0)
                 continue; /* closed before it had to ping: look at the next connection */
             return CERT_UNDECIDED;
@@ -195,11 +203,13 @@ static cert_verdict judge_pingresp(cert_ctx *x)
             const char *by = pubsub__s(c[i]->close, "by");
             json_object_set_new(x->observed, "closed_after_s", json_real(after));
             if (strcmp(by, "client") != 0)
-                return cert_set(x, CERT_FAIL, "the endpoint closed the connection (%s) %.1f s after "
-                                              "the unanswered PINGREQ; the device never gave up",
+                return cert_set(x, CERT_FAIL,
+                                "the endpoint closed the connection (%s) %.1f s after "
+                                "the unanswered PINGREQ; the device never gave up",
                                 pubsub__s(c[i]->close, "reason"), after);
-            cert_set(x, CERT_PASS, "closed the connection %.1f s after its unanswered PINGREQ "
-                                   "(keep-alive %lld s)",
+            cert_set(x, CERT_PASS,
+                     "closed the connection %.1f s after its unanswered PINGREQ "
+                     "(keep-alive %lld s)",
                      after, (long long)k);
             if (after > limit)
                 cert_warn(x, "later than 2 x keep-alive + 1 s (%.0f s)", limit);
@@ -207,9 +217,10 @@ static cert_verdict judge_pingresp(cert_ctx *x)
         }
         double waited = (x->obs[0].t_end - cert_entry_t(ping)) / 1000.0;
         if (x->final || waited > limit + 2.0)
-            return cert_set(x, CERT_FAIL, "still connected %.1f s after a PINGREQ that got no "
-                                          "PINGRESP (keep-alive %lld s): close the connection and "
-                                          "reconnect when PINGRESP does not arrive",
+            return cert_set(x, CERT_FAIL,
+                            "still connected %.1f s after a PINGREQ that got no "
+                            "PINGRESP (keep-alive %lld s): close the connection and "
+                            "reconnect when PINGRESP does not arrive",
                             waited, (long long)k);
         return CERT_UNDECIDED;
     }

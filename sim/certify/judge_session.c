@@ -40,14 +40,16 @@ static cert_verdict session__pair(cert_ctx *x, const cert_conn **first, const ce
     if (!*first) {
         if (!x->final)
             return CERT_UNDECIDED;
-        return cert_set(x, CERT_FAIL, "the device never subscribed (or got no SUBACK), so there "
-                                      "was no session to resume");
+        return cert_set(x, CERT_FAIL,
+                        "the device never subscribed (or got no SUBACK), so there "
+                        "was no session to resume");
     }
     if (!*next) {
         if (!x->final)
             return CERT_UNDECIDED;
-        return cert_set(x, CERT_FAIL, "the device did not reconnect after its session was taken "
-                                      "over (connection closed: %s)",
+        return cert_set(x, CERT_FAIL,
+                        "the device did not reconnect after its session was taken "
+                        "over (connection closed: %s)",
                         json_string_value(json_object_get((*first)->close, "reason")));
     }
     return CERT_PASS;
@@ -60,18 +62,21 @@ static cert_verdict judge_session_resume(cert_ctx *x)
     size_t n = session__conns(x, c);
     for (size_t i = 0; i < n; i++)
         if (c[i]->connect && json_is_true(json_object_get(c[i]->connect, "clean")))
-            return cert_set(x, CERT_FAIL, "connected with clean session 1: a persistent session "
-                                          "needs clean session 0");
+            return cert_set(x, CERT_FAIL,
+                            "connected with clean session 1: a persistent session "
+                            "needs clean session 0");
     if (session__pair(x, &first, &next) != CERT_PASS)
         return x->v;
     json_object_set(x->observed, "reconnect_connack", next->connack);
     if (!json_is_true(json_object_get(next->connack, "session_present")))
-        return cert_set(x, CERT_ERROR, "the endpoint answered session present 0 on the reconnect; "
-                                       "the persistent session was not kept");
+        return cert_set(x, CERT_ERROR,
+                        "the endpoint answered session present 0 on the reconnect; "
+                        "the persistent session was not kept");
     json_t *sub = cert_conn_find(next, "mqtt.in", "SUBSCRIBE", 0);
     if (sub)
-        return cert_set(x, CERT_FAIL, "subscribed again although CONNACK said session present 1: "
-                                      "the broker kept the subscription");
+        return cert_set(x, CERT_FAIL,
+                        "subscribed again although CONNACK said session present 1: "
+                        "the broker kept the subscription");
     json_t *p;
     for (size_t k = 0; (p = cert_conn_find(next, "mqtt.out", "PUBLISH", k)) != NULL; k++) {
         json_int_t pid = json_integer_value(json_object_get(p, "packet_id"));
@@ -86,19 +91,22 @@ static cert_verdict judge_session_resume(cert_ctx *x)
             /* Leave a moment for a late SUBSCRIBE before passing early. */
             if (!x->final && x->obs[x->n_series - 1].t_end - cert_entry_t(ack) < 500)
                 return CERT_UNDECIDED;
-            return cert_set(x, CERT_PASS, "resumed the session without subscribing again and "
-                                          "acknowledged the stored QoS 1 message (packet id %lld)",
+            return cert_set(x, CERT_PASS,
+                            "resumed the session without subscribing again and "
+                            "acknowledged the stored QoS 1 message (packet id %lld)",
                             (long long)pid);
         }
         if (x->final)
-            return cert_set(x, CERT_FAIL, "the stored QoS 1 message (packet id %lld) was delivered "
-                                          "on the resumed session but never acknowledged",
+            return cert_set(x, CERT_FAIL,
+                            "the stored QoS 1 message (packet id %lld) was delivered "
+                            "on the resumed session but never acknowledged",
                             (long long)pid);
     }
     if (!x->final)
         return CERT_UNDECIDED;
-    return cert_set(x, CERT_ERROR, "the stored QoS 1 message was not delivered on the resumed "
-                                   "session (see the runner's action note)");
+    return cert_set(x, CERT_ERROR,
+                    "the stored QoS 1 message was not delivered on the resumed "
+                    "session (see the runner's action note)");
 }
 
 static cert_verdict judge_session_expired(cert_ctx *x)
@@ -111,8 +119,9 @@ static cert_verdict judge_session_expired(cert_ctx *x)
      * session_present_zero the journal may say 1 while the device was sent 0. */
     if (!json_is_true(json_object_get(x->c->scenario, "session_present_zero")) &&
         json_is_true(json_object_get(next->connack, "session_present")))
-        return cert_set(x, CERT_ERROR, "the endpoint answered session present 1 on the reconnect "
-                                       "(scenario session_present_zero missing?)");
+        return cert_set(x, CERT_ERROR,
+                        "the endpoint answered session present 1 on the reconnect "
+                        "(scenario session_present_zero missing?)");
     json_t *sub = cert_conn_find(next, "mqtt.in", "SUBSCRIBE", 0);
     if (sub) {
         json_object_set(x->observed, "resubscribe", sub);
@@ -122,8 +131,9 @@ static cert_verdict judge_session_expired(cert_ctx *x)
     double waited = (x->obs[x->n_series - 1].t_end - cert_entry_t(next->connack)) / 1000.0;
     if (!x->final && waited < 3.0 && next->t_close < 0)
         return CERT_UNDECIDED;
-    return cert_set(x, CERT_FAIL, "no SUBSCRIBE within %.1f s of CONNACK session present 0: when "
-                                  "the session has expired the device must subscribe again",
+    return cert_set(x, CERT_FAIL,
+                    "no SUBSCRIBE within %.1f s of CONNACK session present 0: when "
+                    "the session has expired the device must subscribe again",
                     waited);
 }
 

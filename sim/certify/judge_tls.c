@@ -9,20 +9,37 @@
 
 /* AWS IoT's TLS 1.2 list (seed 004) and the TLS 1.3 suites. */
 static const char *const tls__supported[] = {
-    "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES128-SHA256",
-    "ECDHE-RSA-AES128-SHA256",       "ECDHE-ECDSA-AES128-SHA",      "ECDHE-RSA-AES128-SHA",
-    "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-AES256-SHA384",
-    "ECDHE-RSA-AES256-SHA384",       "ECDHE-RSA-AES256-SHA",        "ECDHE-ECDSA-AES256-SHA",
-    "AES128-GCM-SHA256",             "AES128-SHA256",               "AES128-SHA",
-    "AES256-GCM-SHA384",             "AES256-SHA256",               "AES256-SHA",
-    "TLS_AES_128_GCM_SHA256",        "TLS_AES_256_GCM_SHA384",      "TLS_CHACHA20_POLY1305_SHA256",
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES128-SHA256",
+    "ECDHE-RSA-AES128-SHA256",
+    "ECDHE-ECDSA-AES128-SHA",
+    "ECDHE-RSA-AES128-SHA",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-AES256-SHA384",
+    "ECDHE-RSA-AES256-SHA384",
+    "ECDHE-RSA-AES256-SHA",
+    "ECDHE-ECDSA-AES256-SHA",
+    "AES128-GCM-SHA256",
+    "AES128-SHA256",
+    "AES128-SHA",
+    "AES256-GCM-SHA384",
+    "AES256-SHA256",
+    "AES256-SHA",
+    "TLS_AES_128_GCM_SHA256",
+    "TLS_AES_256_GCM_SHA384",
+    "TLS_CHACHA20_POLY1305_SHA256",
     NULL,
 };
 /* AWS recommends the two ECDHE AES128-GCM suites; under TLS 1.3 the AES-GCM suites are
  * the equivalent choice (a TLS 1.3-only device is not penalised). */
 static const char *const tls__recommended[] = {
-    "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "TLS_AES_128_GCM_SHA256",
-    "TLS_AES_256_GCM_SHA384",        NULL,
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "TLS_AES_128_GCM_SHA256",
+    "TLS_AES_256_GCM_SHA384",
+    NULL,
 };
 
 static int tls__in(const char *s, const char *const *list)
@@ -64,7 +81,8 @@ static cert_verdict tls__no_hello(cert_ctx *x)
 {
     if (!x->final)
         return CERT_UNDECIDED;
-    return cert_set(x, CERT_FAIL, "the device opened TCP connections but never sent a TLS ClientHello");
+    return cert_set(x, CERT_FAIL,
+                    "the device opened TCP connections but never sent a TLS ClientHello");
 }
 
 /* TLS_Connect, TLS_Large_Size_Server_Cert. */
@@ -80,7 +98,8 @@ static cert_verdict judge_tls_connect(cert_ctx *x)
                      json_string_value(json_object_get(c[i]->handshake, "version")),
                      json_string_value(json_object_get(c[i]->handshake, "cipher")));
             if (refused)
-                cert_warn(x, "%zu earlier attempt(s) ended in TLS alerts (last: %s)", refused, last);
+                cert_warn(x, "%zu earlier attempt(s) ended in TLS alerts (last: %s)", refused,
+                          last);
             return x->v;
         }
         if (c[i]->refused || (c[i]->close && c[i]->hello)) {
@@ -92,8 +111,8 @@ static cert_verdict judge_tls_connect(cert_ctx *x)
         return CERT_UNDECIDED;
     if (!refused)
         return tls__no_hello(x);
-    return cert_set(x, CERT_FAIL, "the TLS handshake never completed in %zu attempt(s): %s", refused,
-                    last);
+    return cert_set(x, CERT_FAIL, "the TLS handshake never completed in %zu attempt(s): %s",
+                    refused, last);
 }
 
 /* TLS_Support_AWS_IoT_Cipher_Suites. */
@@ -171,12 +190,15 @@ static cert_verdict judge_tls_reject(cert_ctx *x)
     /* Two aborted attempts (or the device's exit) show it will not fall back. */
     if (aborted == 0)
         return x->final ? tls__no_hello(x) : CERT_UNDECIDED;
-    if (!x->final && aborted < 2 && !(x->obs[x->n_series - 1].dev && x->obs[x->n_series - 1].dev->exited))
+    if (!x->final && aborted < 2 &&
+        !(x->obs[x->n_series - 1].dev && x->obs[x->n_series - 1].dev->exited))
         return CERT_UNDECIDED;
     cert_set(x, CERT_PASS, "the device aborted the handshake (%zu attempt(s); %s)", aborted, last);
     if (want_alert && silent)
-        cert_warn(x, "%zu abort(s) without a TLS alert: send a fatal alert (certificate_expired) "
-                     "before closing", silent);
+        cert_warn(x,
+                  "%zu abort(s) without a TLS alert: send a fatal alert (certificate_expired) "
+                  "before closing",
+                  silent);
     return x->v;
 }
 
@@ -191,8 +213,9 @@ static cert_verdict judge_sni(cert_ctx *x)
     sni = json_object_get(c->hello, "sni");
     json_object_set(x->observed, "sni", sni);
     if (!json_is_string(sni))
-        return cert_set(x, CERT_FAIL, "no SNI in the ClientHello: AWS IoT needs the endpoint name "
-                                      "(server_name extension) to route and authenticate");
+        return cert_set(x, CERT_FAIL,
+                        "no SNI in the ClientHello: AWS IoT needs the endpoint name "
+                        "(server_name extension) to route and authenticate");
     snprintf(copy, sizeof(copy), "%s", names);
     for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
         if (strcmp(t, json_string_value(sni)) == 0)
@@ -216,13 +239,16 @@ static cert_verdict judge_alpn(cert_ctx *x)
         if (json_is_string(v) && strcmp(json_string_value(v), want) == 0) {
             cert_set(x, CERT_PASS, "ALPN offers %s", want);
             if (json_array_size(alpn) > 1)
-                cert_warn(x, "%zu other ALPN name(s) offered too; the endpoint picks the first "
-                             "it knows", json_array_size(alpn) - 1);
+                cert_warn(x,
+                          "%zu other ALPN name(s) offered too; the endpoint picks the first "
+                          "it knows",
+                          json_array_size(alpn) - 1);
             return x->v;
         }
     }
-    return cert_set(x, CERT_FAIL, "ALPN %s missing (%zu name(s) offered): X.509 MQTT on port 443 "
-                                  "needs ALPN %s",
+    return cert_set(x, CERT_FAIL,
+                    "ALPN %s missing (%zu name(s) offered): X.509 MQTT on port 443 "
+                    "needs ALPN %s",
                     want, json_array_size(alpn), want);
 }
 
@@ -290,7 +316,8 @@ static cert_verdict judge_receive(cert_ctx *x)
                                     (long long)bytes, (long long)pid,
                                     cert_entry_t(ack) - cert_entry_t(p));
             }
-            if (qos == 0 && (x->final || (c[i]->t_close < 0 && x->obs[0].t_end - cert_entry_t(p) > 1000)))
+            if (qos == 0 &&
+                (x->final || (c[i]->t_close < 0 && x->obs[0].t_end - cert_entry_t(p) > 1000)))
                 return cert_set(x, CERT_WARN,
                                 "the %lld-byte message went out at QoS 0 (the device subscribed "
                                 "at QoS 0), so receipt cannot be proven by a PUBACK; the "
@@ -310,11 +337,11 @@ static cert_verdict judge_receive(cert_ctx *x)
     }
     if (!x->final)
         return CERT_UNDECIDED;
-    return cert_set(x, CERT_FAIL, subscribed
-                                      ? "the device subscribed but the endpoint could not send "
-                                        "to its filter (wildcard filter? use {topic})"
-                                      : "the device never subscribed, so nothing could be sent "
-                                        "to it: subscribe to {topic} at QoS 1");
+    return cert_set(x, CERT_FAIL,
+                    subscribed ? "the device subscribed but the endpoint could not send "
+                                 "to its filter (wildcard filter? use {topic})"
+                               : "the device never subscribed, so nothing could be sent "
+                                 "to it: subscribe to {topic} at QoS 1");
 }
 
 static const char *const tls__reject_params[] = {"what", "alert", NULL};

@@ -16,64 +16,65 @@
 
 void cert_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: iotconform certify (--device TEMPLATE | --adapter NAME|FILE) [--suite S]\n"
-            "                          [--out DIR] [--name NAME] [--fail-on FAIL|WARN]\n"
-            "                          [--time-scale F] [--seed N] [--jobs N] [--pki DIR]\n"
-            "                          [--device-cert NAME] [--catalogue FILE] [--serve-bin PATH]\n"
-            "                          [--refdevice PATH] [--list] [--help]\n"
-            "\n"
-            "Certifies a device or SDK against the emulated AWS IoT Core endpoint: for each case\n"
-            "a fresh endpoint applies the case's scenario, the device command is started with\n"
-            "its placeholders filled, what it does is journaled, it is stopped when the case's\n"
-            "budget ends (SIGTERM, then SIGKILL, to its whole process group) and a judge gives\n"
-            "PASS, PASS_WITH_WARNINGS, FAIL or ERROR with a reason. Writes results.json (kind\n"
-            "certification), junit.xml, summary.md and report.html to --out.\n"
-            "\n"
-            "  --device TEMPLATE  device command, run with /bin/sh -c after filling placeholders\n"
-            "  --adapter NAME     fixtures/adapters/NAME.json (or a file): a ready template and\n"
-            "                     the cases the device can take part in (others are SKIPPED);\n"
-            "                     with --device too, --device replaces the adapter's command\n"
-            "  --suite S          qualification (the 11 AWS qualification cases, default), full,\n"
-            "                     another suite of the catalogue, or comma-separated case ids\n"
-            "  --out DIR          report directory (default ./iotconform-certification)\n"
-            "  --name NAME        device name in the report (default: the adapter's, or device)\n"
-            "  --fail-on V        FAIL (default): exit 1 on FAIL/ERROR; WARN: also on\n"
-            "                     PASS_WITH_WARNINGS\n"
-            "  --time-scale F     compress the device's timers and the case budgets by F (0.01..1;\n"
-            "                     only for devices that honour {time_scale}, e.g. the reference\n"
-            "                     device; real-time thresholds such as 'reconnect after >= 1 s' are\n"
-            "                     scaled with it). Ignored for adapters without \"time_scale\": true\n"
-            "  --seed N           seed handed to the device as {seed} (default: random)\n"
-            "  --jobs N           cases run at once, each with its own endpoint (default 1)\n"
-            "  --pki DIR          test PKI (default %s/pki)\n"
-            "  --device-cert NAME PKI name of the device's certificate (default device-01)\n"
-            "  --catalogue FILE   case catalogue (default %s/suites/certification.json)\n"
-            "  --serve-bin PATH   binary providing `serve` (default: this executable)\n"
-            "  --refdevice PATH   the reference device, for {refdevice} (default: next to this\n"
-            "                     executable, else the build tree)\n"
-            "  --list             print the selected cases and exit\n"
-            "\n"
-            "Placeholders (values are shell-quoted; {NAME?TEXT} gives TEXT and {NAME+TEXT} gives\n"
-            "TEXT followed by the value, both only when NAME is not empty, e.g.\n"
-            "{alpn+--tls-alpn } or {persistent?-c}; {{ and }} are literal braces):\n"
-            "  {host} {sni}        endpoint name to connect to and send as SNI (localhost)\n"
-            "  {port}              the case's real port (8883, or 443 for ALPN cases)\n"
-            "  {alpn}              ALPN the case needs (x-amzn-mqtt-ca on 443, else empty)\n"
-            "  {ca} {cert} {key}   CA bundle to trust, device certificate and key files\n"
-            "  {client_id}         MQTT client id      {topic} subscribe to   {pub_topic} publish to\n"
-            "  {qos}               QoS to use (1)      {keepalive} keep-alive seconds the case wants\n"
-            "  {persistent}        \"1\" when the case needs a persistent session, else empty\n"
-            "  {clean}             \"0\" for a persistent session, else \"1\"\n"
-            "  {publish_every_ms}  publish period the case wants (0: once), already time-scaled\n"
-            "  {region} {account}  us-east-1, 123456789012\n"
-            "  {time_scale}        the run's time scale      {seed} a per-case/series seed\n"
-            "  {run_ms}            the case's budget         {case} {case_dir} case id, its dir\n"
-            "  {refdevice}         path of iotc_refdevice    {adapter_dir} fixtures/adapters\n"
-            "\n"
-            "Exit: 0 no FAIL/ERROR (see --fail-on), 1 otherwise, 2 usage or catalogue errors,\n"
-            "130 interrupted.\n",
-            IOTC_BINARY_DIR, IOTC_SOURCE_DIR);
+    fprintf(
+        out,
+        "usage: iotconform certify (--device TEMPLATE | --adapter NAME|FILE) [--suite S]\n"
+        "                          [--out DIR] [--name NAME] [--fail-on FAIL|WARN]\n"
+        "                          [--time-scale F] [--seed N] [--jobs N] [--pki DIR]\n"
+        "                          [--device-cert NAME] [--catalogue FILE] [--serve-bin PATH]\n"
+        "                          [--refdevice PATH] [--list] [--help]\n"
+        "\n"
+        "Certifies a device or SDK against the emulated AWS IoT Core endpoint: for each case\n"
+        "a fresh endpoint applies the case's scenario, the device command is started with\n"
+        "its placeholders filled, what it does is journaled, it is stopped when the case's\n"
+        "budget ends (SIGTERM, then SIGKILL, to its whole process group) and a judge gives\n"
+        "PASS, PASS_WITH_WARNINGS, FAIL or ERROR with a reason. Writes results.json (kind\n"
+        "certification), junit.xml, summary.md and report.html to --out.\n"
+        "\n"
+        "  --device TEMPLATE  device command, run with /bin/sh -c after filling placeholders\n"
+        "  --adapter NAME     fixtures/adapters/NAME.json (or a file): a ready template and\n"
+        "                     the cases the device can take part in (others are SKIPPED);\n"
+        "                     with --device too, --device replaces the adapter's command\n"
+        "  --suite S          qualification (the 11 AWS qualification cases, default), full,\n"
+        "                     another suite of the catalogue, or comma-separated case ids\n"
+        "  --out DIR          report directory (default ./iotconform-certification)\n"
+        "  --name NAME        device name in the report (default: the adapter's, or device)\n"
+        "  --fail-on V        FAIL (default): exit 1 on FAIL/ERROR; WARN: also on\n"
+        "                     PASS_WITH_WARNINGS\n"
+        "  --time-scale F     compress the device's timers and the case budgets by F (0.01..1;\n"
+        "                     only for devices that honour {time_scale}, e.g. the reference\n"
+        "                     device; real-time thresholds such as 'reconnect after >= 1 s' are\n"
+        "                     scaled with it). Ignored for adapters without \"time_scale\": true\n"
+        "  --seed N           seed handed to the device as {seed} (default: random)\n"
+        "  --jobs N           cases run at once, each with its own endpoint (default 1)\n"
+        "  --pki DIR          test PKI (default %s/pki)\n"
+        "  --device-cert NAME PKI name of the device's certificate (default device-01)\n"
+        "  --catalogue FILE   case catalogue (default %s/suites/certification.json)\n"
+        "  --serve-bin PATH   binary providing `serve` (default: this executable)\n"
+        "  --refdevice PATH   the reference device, for {refdevice} (default: next to this\n"
+        "                     executable, else the build tree)\n"
+        "  --list             print the selected cases and exit\n"
+        "\n"
+        "Placeholders (values are shell-quoted; {NAME?TEXT} gives TEXT and {NAME+TEXT} gives\n"
+        "TEXT followed by the value, both only when NAME is not empty, e.g.\n"
+        "{alpn+--tls-alpn } or {persistent?-c}; {{ and }} are literal braces):\n"
+        "  {host} {sni}        endpoint name to connect to and send as SNI (localhost)\n"
+        "  {port}              the case's real port (8883, or 443 for ALPN cases)\n"
+        "  {alpn}              ALPN the case needs (x-amzn-mqtt-ca on 443, else empty)\n"
+        "  {ca} {cert} {key}   CA bundle to trust, device certificate and key files\n"
+        "  {client_id}         MQTT client id      {topic} subscribe to   {pub_topic} publish to\n"
+        "  {qos}               QoS to use (1)      {keepalive} keep-alive seconds the case wants\n"
+        "  {persistent}        \"1\" when the case needs a persistent session, else empty\n"
+        "  {clean}             \"0\" for a persistent session, else \"1\"\n"
+        "  {publish_every_ms}  publish period the case wants (0: once), already time-scaled\n"
+        "  {region} {account}  us-east-1, 123456789012\n"
+        "  {time_scale}        the run's time scale      {seed} a per-case/series seed\n"
+        "  {run_ms}            the case's budget         {case} {case_dir} case id, its dir\n"
+        "  {refdevice}         path of iotc_refdevice    {adapter_dir} fixtures/adapters\n"
+        "\n"
+        "Exit: 0 no FAIL/ERROR (see --fail-on), 1 otherwise, 2 usage or catalogue errors,\n"
+        "130 interrupted.\n",
+        IOTC_BINARY_DIR, IOTC_SOURCE_DIR);
 }
 
 static int opts__num(const char *arg, double lo, double hi, double *out)
@@ -89,14 +90,22 @@ static int opts__num(const char *arg, double lo, double hi, double *out)
 int cert_opts_parse(int argc, char **argv, cert_opts *o, char *err, size_t errlen)
 {
     static const struct option longs[] = {
-        {"device", required_argument, NULL, 'd'},     {"adapter", required_argument, NULL, 'a'},
-        {"suite", required_argument, NULL, 's'},      {"out", required_argument, NULL, 'o'},
-        {"name", required_argument, NULL, 'n'},       {"fail-on", required_argument, NULL, 'F'},
-        {"time-scale", required_argument, NULL, 'T'}, {"seed", required_argument, NULL, 'r'},
-        {"jobs", required_argument, NULL, 'j'},       {"pki", required_argument, NULL, 'k'},
-        {"device-cert", required_argument, NULL, 'C'}, {"catalogue", required_argument, NULL, 'c'},
-        {"serve-bin", required_argument, NULL, 'b'},  {"refdevice", required_argument, NULL, 'R'},
-        {"list", no_argument, NULL, 'L'},             {"help", no_argument, NULL, 'h'},
+        {"device", required_argument, NULL, 'd'},
+        {"adapter", required_argument, NULL, 'a'},
+        {"suite", required_argument, NULL, 's'},
+        {"out", required_argument, NULL, 'o'},
+        {"name", required_argument, NULL, 'n'},
+        {"fail-on", required_argument, NULL, 'F'},
+        {"time-scale", required_argument, NULL, 'T'},
+        {"seed", required_argument, NULL, 'r'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"pki", required_argument, NULL, 'k'},
+        {"device-cert", required_argument, NULL, 'C'},
+        {"catalogue", required_argument, NULL, 'c'},
+        {"serve-bin", required_argument, NULL, 'b'},
+        {"refdevice", required_argument, NULL, 'R'},
+        {"list", no_argument, NULL, 'L'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *env;
@@ -119,18 +128,42 @@ int cert_opts_parse(int argc, char **argv, cert_opts *o, char *err, size_t errle
     opterr = 0;
     while ((ch = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         switch (ch) {
-        case 'd': o->device = optarg; break;
-        case 'a': o->adapter = optarg; break;
-        case 's': o->suite = optarg; break;
-        case 'o': o->out_dir = optarg; break;
-        case 'n': o->name = optarg; break;
-        case 'k': o->pki_dir = optarg; break;
-        case 'C': o->device_cert = optarg; break;
-        case 'c': o->catalogue = optarg; break;
-        case 'b': o->serve_bin = optarg; break;
-        case 'R': o->refdevice = optarg; break;
-        case 'L': o->list = 1; break;
-        case 'h': o->help = 1; break;
+        case 'd':
+            o->device = optarg;
+            break;
+        case 'a':
+            o->adapter = optarg;
+            break;
+        case 's':
+            o->suite = optarg;
+            break;
+        case 'o':
+            o->out_dir = optarg;
+            break;
+        case 'n':
+            o->name = optarg;
+            break;
+        case 'k':
+            o->pki_dir = optarg;
+            break;
+        case 'C':
+            o->device_cert = optarg;
+            break;
+        case 'c':
+            o->catalogue = optarg;
+            break;
+        case 'b':
+            o->serve_bin = optarg;
+            break;
+        case 'R':
+            o->refdevice = optarg;
+            break;
+        case 'L':
+            o->list = 1;
+            break;
+        case 'h':
+            o->help = 1;
+            break;
         case 'F':
             if (strcmp(optarg, "FAIL") && strcmp(optarg, "WARN")) {
                 snprintf(err, errlen, "--fail-on wants FAIL or WARN, not \"%s\"", optarg);

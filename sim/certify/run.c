@@ -21,10 +21,10 @@
 #include "runner/results.h"
 #include "runner/serve.h"
 
-#define RUN__POLL_MS 100
+#define RUN__POLL_MS       100
 #define RUN__EXIT_GRACE_MS 600 /* journal lines still arriving after the device exits */
 #define RUN__STOP_GRACE_MS 2000
-#define RUN__MAX_SERIES 5
+#define RUN__MAX_SERIES    5
 
 volatile int cert_interrupted;
 
@@ -52,8 +52,8 @@ json_t *cert_case_vars(const cert_run *r, const cert_case *c, const char *case_d
 
     json_object_set_new(v, "host", json_string("localhost"));
     json_object_set_new(v, "sni", json_string("localhost"));
-    json_object_set_new(v, "port", json_integer(lport && strcmp(lport, "443") == 0 ? port_443
-                                                                                    : port_8883));
+    json_object_set_new(v, "port",
+                        json_integer(lport && strcmp(lport, "443") == 0 ? port_443 : port_8883));
     snprintf(path, sizeof(path), "%s/ca-bundle.crt", r->pki_dir);
     json_object_set_new(v, "ca", json_string(path));
     snprintf(path, sizeof(path), "%s/%s.crt", r->pki_dir, r->device_cert);
@@ -61,18 +61,19 @@ json_t *cert_case_vars(const cert_run *r, const cert_case *c, const char *case_d
     snprintf(path, sizeof(path), "%s/%s.key", r->pki_dir, r->device_cert);
     json_object_set_new(v, "key", json_string(path));
     x = json_object_get(d, "client_id");
-    json_object_set_new(v, "client_id", json_string(json_is_string(x) ? json_string_value(x)
-                                                                      : "iotc-cert-device"));
+    json_object_set_new(v, "client_id",
+                        json_string(json_is_string(x) ? json_string_value(x) : "iotc-cert-device"));
     x = json_object_get(d, "topic");
-    json_object_set_new(v, "topic", json_string(json_is_string(x) ? json_string_value(x)
-                                                                  : "iotc/cert/in"));
+    json_object_set_new(v, "topic",
+                        json_string(json_is_string(x) ? json_string_value(x) : "iotc/cert/in"));
     x = json_object_get(d, "pub_topic");
-    json_object_set_new(v, "pub_topic", json_string(json_is_string(x) ? json_string_value(x)
-                                                                      : "iotc/cert/out"));
+    json_object_set_new(v, "pub_topic",
+                        json_string(json_is_string(x) ? json_string_value(x) : "iotc/cert/out"));
     x = json_object_get(d, "alpn");
     json_object_set_new(v, "alpn", json_string(json_is_string(x) ? json_string_value(x) : ""));
     x = json_object_get(d, "keepalive");
-    json_object_set_new(v, "keepalive", json_integer(json_is_integer(x) ? json_integer_value(x) : 60));
+    json_object_set_new(v, "keepalive",
+                        json_integer(json_is_integer(x) ? json_integer_value(x) : 60));
     x = json_object_get(d, "qos");
     json_object_set_new(v, "qos", json_integer(json_is_integer(x) ? json_integer_value(x) : 1));
     json_object_set_new(v, "persistent", json_string(persistent ? "1" : ""));
@@ -84,9 +85,9 @@ json_t *cert_case_vars(const cert_run *r, const cert_case *c, const char *case_d
     json_object_set_new(v, "seed", json_string(seed_s));
     x = json_object_get(d, "publish_every_ms");
     json_object_set_new(v, "publish_every_ms",
-                        json_integer(json_is_integer(x) ? (json_int_t)((double)json_integer_value(x) *
-                                                                       r->scale)
-                                                        : 0));
+                        json_integer(json_is_integer(x)
+                                         ? (json_int_t)((double)json_integer_value(x) * r->scale)
+                                         : 0));
     json_object_set_new(v, "run_ms", json_integer(budget_ms));
     json_object_set_new(v, "case", json_string(c->id));
     json_object_set_new(v, "case_dir", json_string(case_dir));
@@ -151,11 +152,10 @@ static void run__merge(run__series *s)
     json_array_extend(s->lines, s->j1.lines);
     if (s->out_from_wall > 0) {
         double base = run__clock(&s->j1);
-        json_array_append_new(s->lines, json_pack("{s:s, s:f, s:f}", "event", "certify.outage", "t",
-                                                  s->out_from_wall - base, "until",
-                                                  (s->out_to_wall > 0 ? s->out_to_wall
-                                                                      : run__now_wall_ms()) -
-                                                      base));
+        json_array_append_new(
+            s->lines,
+            json_pack("{s:s, s:f, s:f}", "event", "certify.outage", "t", s->out_from_wall - base,
+                      "until", (s->out_to_wall > 0 ? s->out_to_wall : run__now_wall_ms()) - base));
         if (s->has_j2) {
             double shift = run__clock(&s->j2) - base;
             json_array_foreach(s->j2.lines, i, e)
@@ -230,16 +230,16 @@ static int run__start_serve(const cert_run *r, const cert_case *c, run__series *
 }
 
 /* The outage action: stop the endpoint, wait, start it again on the same ports. */
-static void run__outage(const cert_run *r, const cert_case *c, run__series *s, json_t *a,
-                        long t0, char *note, size_t notelen)
+static void run__outage(const cert_run *r, const cert_case *c, run__series *s, json_t *a, long t0,
+                        char *note, size_t notelen)
 {
     long after = (long)((double)json_integer_value(json_object_get(a, "after_ms")) * r->scale);
     long len = (long)((double)json_integer_value(json_object_get(a, "outage_ms")) * r->scale);
     char ports[96], err[1024];
     if (s->out_from_wall > 0 || cert_now_ms() - t0 < after)
         return;
-    snprintf(ports, sizeof(ports), "8883=%d,8443=%d,443=%d", s->serve.port_8883,
-             s->serve.port_8443, s->serve.port_443);
+    snprintf(ports, sizeof(ports), "8883=%d,8443=%d,443=%d", s->serve.port_8883, s->serve.port_8443,
+             s->serve.port_443);
     iotc_journal_poll(&s->j1);
     s->out_from_wall = run__now_wall_ms();
     iotc_serve_stop(&s->serve, RUN__STOP_GRACE_MS);
@@ -259,15 +259,20 @@ static void run__outage(const cert_run *r, const cert_case *c, run__series *s, j
     s->has_j2 = true;
 }
 
-static void run__judge(const cert_run *r, const cert_case *c, run__series *ss, size_t n,
-                       bool final, cert_outcome *out, cert_ctx *x)
+static void run__judge(const cert_run *r, const cert_case *c, run__series *ss, size_t n, bool final,
+                       cert_outcome *out, cert_ctx *x)
 {
     cert_obs obs[RUN__MAX_SERIES];
+    cert_device devs[RUN__MAX_SERIES];
     char log[1200];
     memset(x, 0, sizeof(*x));
     for (size_t q = 0; q < n; q++) {
         cert_obs_build(&obs[q], ss[q].lines, ss[q].act.runner_ports, ss[q].act.n_runner_ports);
-        obs[q].dev = &ss[q].dev;
+        /* Judges learn of an exit only once its last journal lines had time to arrive. */
+        devs[q] = ss[q].dev;
+        if (!final && devs[q].exited && cert_now_ms() - devs[q].exited_ms < RUN__EXIT_GRACE_MS)
+            devs[q].exited = false;
+        obs[q].dev = &devs[q];
         if (ss[q].stop_wall > 0)
             obs[q].stop_t = ss[q].stop_wall - run__clock(&ss[q].j1);
         snprintf(log, sizeof(log), "%s/device.log", ss[q].dir);
@@ -417,8 +422,9 @@ void cert_case_run(const cert_run *r, const cert_case *c, size_t index, cert_out
                 iotc_journal_poll(&s->j2);
             cert_device_poll(&s->dev);
             run__merge(s);
-            cert_actions_step(c, &(cert_endpoint){r->pki_dir, "localhost", s->serve.port_8883,
-                                                   s->serve.port_8443, s->serve.port_443},
+            cert_actions_step(c,
+                              &(cert_endpoint){r->pki_dir, "localhost", s->serve.port_8883,
+                                               s->serve.port_8443, s->serve.port_443},
                               s->lines, &s->act);
             {
                 size_t i;

@@ -73,6 +73,7 @@ struct iotc_reg_authorizer {
     EVP_PKEY *public_key; /* when signing is enabled */
     bool is_default;
     bool active;
+    bool caching_for_http; /* enableCachingForHttp: reuse answers across HTTP requests */
     int timeout_ms;
 };
 

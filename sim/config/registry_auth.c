@@ -126,9 +126,9 @@ static int registry__program(const char *file, const char *path, json_t *e, cons
 int iotc_registry__authorizers(const char *file, json_t *arr, const char *pki,
                                struct iotc_registry *r, struct iotc_cfg_err *err)
 {
-    static const char *const keys[] = {"name",       "program",     "url",     "token_key_name",
-                                       "signing",    "public_key",  "default", "status",
-                                       "timeout_ms", "description", NULL};
+    static const char *const keys[] = {
+        "name",    "program", "url",        "token_key_name",          "signing",     "public_key",
+        "default", "status",  "timeout_ms", "enable_caching_for_http", "description", NULL};
     if (!arr)
         return IOTC_OK;
     if (!json_is_array(arr))
@@ -171,6 +171,12 @@ int iotc_registry__authorizers(const char *file, json_t *arr, const char *pki,
         }
         a->signing_enabled = !sig || json_is_true(sig);
         a->is_default = def && json_is_true(def);
+        json_t *cache = json_object_get(e, "enable_caching_for_http");
+        if (cache && !json_is_boolean(cache)) {
+            rc = iotc_cfg_fail(err, file, path, "enable_caching_for_http must be true or false");
+            goto next;
+        }
+        a->caching_for_http = cache && json_is_true(cache);
         defaults += a->is_default;
         a->timeout_ms = IOTC_AUTHZ_DEFAULT_TIMEOUT_MS;
         if (tmo && (!json_is_integer(tmo) || json_integer_value(tmo) < 10 ||

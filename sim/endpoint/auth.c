@@ -14,6 +14,9 @@ struct iotc_auth_pending {
     struct iotc_authz_job *job;
     struct event *later; /* cached answers are delivered from the loop, like program answers */
     char *cached_response;
+    bool cacheable; /* an HTTP publish to an authorizer with enable_caching_for_http */
+    bool refresh;   /* re-invocation for refreshAfterInSeconds on a live connection */
+    char *event;    /* the request event, kept for refreshes */
     iotc_auth_done_fn done;
 };
 
@@ -141,6 +144,7 @@ static void auth__pending_free(struct iotc_auth_pending *p)
         event_free(p->later);
     free(p->cache_key);
     free(p->cached_response);
+    free(p->event);
     free(p);
 }
 
@@ -153,10 +157,22 @@ static void auth__finish(struct iotc_auth_pending *p, bool ok, const char *why)
     done(c, ok, why);
 }
 
+static void auth__refresh_fired(evutil_socket_t fd, short what, void *arg);
+
+static void auth__free_policies(struct iotc_reg_policies *pols)
+{
+    for (size_t i = 0; i < pols->count; i++)
+        iotc_policy_free(pols->list[i]);
+    free(pols->list);
+    pols->list = NULL;
+    pols->count = 0;
+}
+
 static int auth__apply(struct iotc_auth_pending *p, const char *text, char *why, size_t whylen)
 {
     struct iotc_conn *c = p->c;
     struct iotc_authz_response r;
+    struct iotc_reg_policies fresh = {0};
     if (iotc_authz_response_parse(text, strlen(text), &r, why, whylen) != IOTC_OK)
         return IOTC_ERR_DENIED;
     int rc = IOTC_ERR_DENIED;
@@ -164,8 +180,8 @@ static int auth__apply(struct iotc_auth_pending *p, const char *text, char *why,
         snprintf(why, whylen, "authorizer %s answered isAuthenticated false", p->authz->name);
         goto cleanup;
     }
-    c->own_policies.list = calloc(r.policy_count + 1, sizeof *c->own_policies.list);
-    if (!c->own_policies.list)
+    fresh.list = calloc(r.policy_count + 1, sizeof *fresh.list);
+    if (!fresh.list)
         goto cleanup;
     for (size_t i = 0; i < r.policy_count; i++) {
         char perr[256];
@@ -174,19 +190,38 @@ static int auth__apply(struct iotc_auth_pending *p, const char *text, char *why,
             snprintf(why, whylen, "policyDocuments[%zu]: %s", i, perr);
             goto cleanup;
         }
-        c->own_policies.list[c->own_policies.count++] = pol;
+        fresh.list[fresh.count++] = pol;
     }
+    /* A refresh replaces the policies of a live connection; its principal stays. */
+    auth__free_policies(&c->own_policies);
+    c->own_policies = fresh;
+    fresh = (struct iotc_reg_policies){0};
     c->policies = &c->own_policies;
     c->auth_method = "custom";
-    snprintf(c->principal, sizeof c->principal, "%s", r.principal_id);
-    iotc_auth_arm_duration(c, r.disconnect_after, "CUSTOMAUTH_TTL_EXPIRATION");
-    if (r.refresh_after > 0 && !json_object_get(c->ep->authz_cache, p->cache_key)) {
+    if (!p->refresh) {
+        snprintf(c->principal, sizeof c->principal, "%s", r.principal_id);
+        iotc_auth_arm_duration(c, r.disconnect_after, "CUSTOMAUTH_TTL_EXPIRATION");
+    }
+    if (p->cacheable && r.refresh_after > 0) {
+        /* AWS caches answers across HTTP requests only when the authorizer allows it. */
         double expires = iotc_mono_ms() + r.refresh_after * 1000.0 * c->ep->profile.time_scale;
         json_object_set_new(c->ep->authz_cache, p->cache_key,
                             json_pack("{s:f, s:s}", "expires", expires, "response", text));
+    } else if (!p->cacheable && r.refresh_after > 0 && p->event) {
+        /* A connection is re-authorized every refreshAfterInSeconds with the same event. */
+        free(c->refresh_event);
+        c->refresh_event = strdup(p->event);
+        c->refresh_authz = p->authz;
+        if (!c->refresh_timer)
+            c->refresh_timer = evtimer_new(c->ep->base, auth__refresh_fired, c);
+        double ms = r.refresh_after * 1000.0 * c->ep->profile.time_scale;
+        struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((long long)ms % 1000 * 1000)};
+        if (c->refresh_timer)
+            evtimer_add(c->refresh_timer, &tv);
     }
     rc = IOTC_OK;
 cleanup:
+    auth__free_policies(&fresh);
     iotc_authz_response_free(&r);
     return rc;
 }
@@ -285,7 +320,8 @@ int iotc_auth_custom_start(struct iotc_conn *c, const struct iotc_auth_input *in
         rc = IOTC_ERR_NOMEM;
         goto deny;
     }
-    json_t *hit = json_object_get(c->ep->authz_cache, p->cache_key);
+    p->cacheable = in->http && !in->connection && a->caching_for_http;
+    json_t *hit = p->cacheable ? json_object_get(c->ep->authz_cache, p->cache_key) : NULL;
     if (hit && json_real_value(json_object_get(hit, "expires")) > iotc_mono_ms()) {
         p->cached_response = strdup(json_string_value(json_object_get(hit, "response")));
         p->later = evtimer_new(c->ep->base, auth__cached, p);
@@ -317,6 +353,7 @@ int iotc_auth_custom_start(struct iotc_conn *c, const struct iotc_auth_input *in
             snprintf(why, whylen, "cannot build the authorizer request");
             goto deny;
         }
+        p->event = strdup(event);
         if (iotc_authz_run_program(c->ep->base, a->argv, event, a->timeout_ms, auth__program_done,
                                    p, &p->job) != IOTC_OK) {
             snprintf(why, whylen, "cannot start authorizer %s", a->name);
@@ -333,6 +370,41 @@ deny:
     free(event);
     auth__journal(c, "custom", false, NULL, why);
     return rc ? rc : IOTC_ERR_DENIED;
+}
+
+static void auth__refresh_done(struct iotc_conn *c, bool allowed, const char *why)
+{
+    if (allowed || c->closing)
+        return;
+    /* The authorizer no longer allows this connection: end it. */
+    if (c->ops && c->ops->on_expire)
+        c->ops->on_expire(c, "AUTH_ERROR");
+    else
+        iotc_conn_close(c, "endpoint", why ? why : "authorizer refresh denied");
+}
+
+static void auth__refresh_fired(evutil_socket_t fd, short what, void *arg)
+{
+    struct iotc_conn *c = arg;
+    if (c->closing || c->auth_pending || !c->refresh_event)
+        return;
+    struct iotc_auth_pending *p = calloc(1, sizeof *p);
+    if (!p)
+        return;
+    p->c = c;
+    p->authz = c->refresh_authz;
+    p->refresh = true;
+    p->done = auth__refresh_done;
+    p->event = strdup(c->refresh_event);
+    iotc_conn_emit(c, "auth.refresh", json_pack("{s:s}", "authorizer", p->authz->name));
+    if (!p->event ||
+        iotc_authz_run_program(c->ep->base, p->authz->argv, p->event, p->authz->timeout_ms,
+                               auth__program_done, p, &p->job) != IOTC_OK) {
+        auth__pending_free(p);
+        auth__refresh_done(c, false, "cannot start the authorizer for a refresh");
+        return;
+    }
+    c->auth_pending = p;
 }
 
 void iotc_auth_custom_cancel(struct iotc_conn *c)

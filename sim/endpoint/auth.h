@@ -29,6 +29,7 @@ struct iotc_auth_input {
     size_t mqtt_password_len;
     bool has_password;
     const char *mqtt_client_id;
+    bool connection; /* HTTP that becomes a connection (WSS): refreshed, never cached */
 };
 
 /* Starts the authorizer; IOTC_OK means done() will be called. Other codes: denied at once. */

@@ -50,6 +50,9 @@ static void conn__free(struct iotc_conn *c)
         event_free(c->ttl_timer);
     if (c->ws_in)
         evbuffer_free(c->ws_in);
+    if (c->refresh_timer)
+        event_free(c->refresh_timer);
+    free(c->refresh_event);
     for (size_t i = 0; i < c->own_policies.count; i++)
         iotc_policy_free(c->own_policies.list[i]);
     free(c->own_policies.list);
@@ -113,6 +116,8 @@ void iotc_conn_close(struct iotc_conn *c, const char *by, const char *reason)
         event_del(c->timer);
     if (c->ttl_timer)
         event_del(c->ttl_timer);
+    if (c->refresh_timer)
+        event_del(c->refresh_timer);
     iotc_auth_custom_cancel(c);
     /* Let a final CONNACK, DISCONNECT or HTTP response reach the client first. */
     if (c->bev && c->handshake_done && evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {

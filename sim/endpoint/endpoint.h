@@ -78,6 +78,9 @@ struct iotc_conn {
     struct iotc_reg_policies own_policies;    /* compiled authorizer policy documents */
     struct iotc_auth_pending *auth_pending;   /* a custom authorizer is running */
     struct event *ttl_timer;                  /* connection-duration limit */
+    struct event *refresh_timer;              /* custom auth: refreshAfterInSeconds */
+    char *refresh_event;                      /* the authorizer event to send again */
+    const struct iotc_reg_authorizer *refresh_authz;
     /* Bytes unwrapped from WebSocket messages. Owned by the connection, not the session,
      * because a session may end while a packet in this buffer is still being read. */
     struct evbuffer *ws_in;

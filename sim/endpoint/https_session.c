@@ -343,7 +343,7 @@ static bool hs__door_request(struct https_sess *s, const struct iotc_http_req *q
                     "authorizer");
         return false;
     }
-    struct iotc_auth_input in = {.http = q};
+    struct iotc_auth_input in = {.http = q, .connection = wss};
     if (iotc_auth_custom_start(c, &in, hs__custom_done, why, sizeof why) != IOTC_OK) {
         s->keep_alive = false;
         hs__respond(s, 403, why);

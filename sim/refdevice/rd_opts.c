@@ -51,19 +51,18 @@ const char *rd_misbehave_names(void)
 
 void rd_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: iotc_refdevice --host H --port N --ca FILE --cert FILE --key FILE\n"
-            "                      [--client-id ID] [--topic T] [--pub-topic T] [--sni NAME]\n"
-            "                      [--alpn NAME] [--keepalive S] [--qos 0|1] [--persistent]\n"
-            "                      [--time-scale F] [--seed N] [--publish-every-ms MS]\n"
-            "                      [--run-ms MS] [--misbehave X[,Y]] [--verbose]\n"
-            "\n"
-            "A well-behaved AWS IoT device: connects over TLS (server verified, SNI = --sni\n"
-            "or --host), subscribes to --topic at QoS 1, publishes one message to\n"
-            "--pub-topic per connection (or every --publish-every-ms), reconnects with\n"
-            "exponential backoff and full jitter. --time-scale multiplies its timers\n"
-            "(backoff, CONNACK/ack waits) so certification can run compressed.\n"
-            "\nmisbehaviours (--misbehave, repeatable or comma-separated):\n");
+    fprintf(out, "usage: iotc_refdevice --host H --port N --ca FILE --cert FILE --key FILE\n"
+                 "                      [--client-id ID] [--topic T] [--pub-topic T] [--sni NAME]\n"
+                 "                      [--alpn NAME] [--keepalive S] [--qos 0|1] [--persistent]\n"
+                 "                      [--time-scale F] [--seed N] [--publish-every-ms MS]\n"
+                 "                      [--run-ms MS] [--misbehave X[,Y]] [--verbose]\n"
+                 "\n"
+                 "A well-behaved AWS IoT device: connects over TLS (server verified, SNI = --sni\n"
+                 "or --host), subscribes to --topic at QoS 1, publishes one message to\n"
+                 "--pub-topic per connection (or every --publish-every-ms), reconnects with\n"
+                 "exponential backoff and full jitter. --time-scale multiplies its timers\n"
+                 "(backoff, CONNACK/ack waits) so certification can run compressed.\n"
+                 "\nmisbehaviours (--misbehave, repeatable or comma-separated):\n");
     for (size_t i = 0; i < OPTS__N; i++)
         fprintf(out, "  %-30s %s\n", opts__misbehaviours[i].name, opts__misbehaviours[i].what);
 }
@@ -99,16 +98,26 @@ static int opts__long(const char *arg, long lo, long hi, long *out)
 int rd_opts_parse(int argc, char **argv, struct rd_opts *o)
 {
     static const struct option longs[] = {
-        {"host", required_argument, NULL, 'H'},       {"port", required_argument, NULL, 'p'},
-        {"ca", required_argument, NULL, 'a'},         {"cert", required_argument, NULL, 'c'},
-        {"key", required_argument, NULL, 'k'},        {"client-id", required_argument, NULL, 'i'},
-        {"topic", required_argument, NULL, 't'},      {"pub-topic", required_argument, NULL, 'P'},
-        {"sni", required_argument, NULL, 's'},        {"alpn", required_argument, NULL, 'A'},
-        {"keepalive", required_argument, NULL, 'K'},  {"qos", required_argument, NULL, 'q'},
-        {"persistent", no_argument, NULL, 'S'},       {"time-scale", required_argument, NULL, 'T'},
-        {"seed", required_argument, NULL, 'r'},       {"publish-every-ms", required_argument, NULL, 'E'},
-        {"run-ms", required_argument, NULL, 'R'},     {"misbehave", required_argument, NULL, 'm'},
-        {"verbose", no_argument, NULL, 'v'},          {"help", no_argument, NULL, 'h'},
+        {"host", required_argument, NULL, 'H'},
+        {"port", required_argument, NULL, 'p'},
+        {"ca", required_argument, NULL, 'a'},
+        {"cert", required_argument, NULL, 'c'},
+        {"key", required_argument, NULL, 'k'},
+        {"client-id", required_argument, NULL, 'i'},
+        {"topic", required_argument, NULL, 't'},
+        {"pub-topic", required_argument, NULL, 'P'},
+        {"sni", required_argument, NULL, 's'},
+        {"alpn", required_argument, NULL, 'A'},
+        {"keepalive", required_argument, NULL, 'K'},
+        {"qos", required_argument, NULL, 'q'},
+        {"persistent", no_argument, NULL, 'S'},
+        {"time-scale", required_argument, NULL, 'T'},
+        {"seed", required_argument, NULL, 'r'},
+        {"publish-every-ms", required_argument, NULL, 'E'},
+        {"run-ms", required_argument, NULL, 'R'},
+        {"misbehave", required_argument, NULL, 'm'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int ch;
@@ -127,17 +136,39 @@ int rd_opts_parse(int argc, char **argv, struct rd_opts *o)
     optind = 1;
     while ((ch = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
         switch (ch) {
-        case 'H': o->host = optarg; break;
-        case 'a': o->ca = optarg; break;
-        case 'c': o->cert = optarg; break;
-        case 'k': o->key = optarg; break;
-        case 'i': o->client_id = optarg; break;
-        case 't': o->sub_topic = optarg; break;
-        case 'P': o->pub_topic = optarg; break;
-        case 's': o->sni = optarg; break;
-        case 'A': o->alpn = *optarg ? optarg : NULL; break;
-        case 'S': o->persistent = true; break;
-        case 'v': o->verbose = true; break;
+        case 'H':
+            o->host = optarg;
+            break;
+        case 'a':
+            o->ca = optarg;
+            break;
+        case 'c':
+            o->cert = optarg;
+            break;
+        case 'k':
+            o->key = optarg;
+            break;
+        case 'i':
+            o->client_id = optarg;
+            break;
+        case 't':
+            o->sub_topic = optarg;
+            break;
+        case 'P':
+            o->pub_topic = optarg;
+            break;
+        case 's':
+            o->sni = optarg;
+            break;
+        case 'A':
+            o->alpn = *optarg ? optarg : NULL;
+            break;
+        case 'S':
+            o->persistent = true;
+            break;
+        case 'v':
+            o->verbose = true;
+            break;
         case 'p':
             if (opts__long(optarg, 1, 65535, &v))
                 goto bad;

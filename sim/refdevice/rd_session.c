@@ -14,7 +14,7 @@
 #include "refdevice.h"
 
 #define SESS__MAX_INFLIGHT 16
-#define SESS__MAX_PACKET (512u * 1024u)
+#define SESS__MAX_PACKET   (512u * 1024u)
 
 struct rd_inflight {
     bool used;
@@ -81,8 +81,8 @@ static int sess__send(struct sess *s)
 static int sess__connect(struct sess *s)
 {
     struct mqtt_connect c;
-    bool clean = !s->o->persistent ||
-                 ((s->o->misbehave & RD_CLEAN_ON_RECONNECT) && s->st->ever_connected);
+    bool clean =
+        !s->o->persistent || ((s->o->misbehave & RD_CLEAN_ON_RECONNECT) && s->st->ever_connected);
     memset(&c, 0, sizeof(c));
     c.protocol_name = IOTC_SPAN_LIT("MQTT");
     c.version = MQTT_V311;
@@ -91,8 +91,7 @@ static int sess__connect(struct sess *s)
     c.client_id = iotc_span_str(s->o->client_id);
     if (mqtt_connect_encode(&s->out, &c) != IOTC_OK)
         return -1;
-    rd_log(s->o, "CONNECT client_id=%s clean=%d keepalive=%u", s->o->client_id, clean,
-           c.keepalive);
+    rd_log(s->o, "CONNECT client_id=%s clean=%d keepalive=%u", s->o->client_id, clean, c.keepalive);
     return sess__send(s);
 }
 
@@ -195,8 +194,8 @@ static int sess__on_publish(struct sess *s, const uint8_t *pkt, size_t len)
     struct mqtt_ack a = {MQTT_PUBACK, 0, 0, {0}};
     if (mqtt_publish_parse(pkt, len, MQTT_V311, &p) != IOTC_OK)
         return -1;
-    printf("received %.*s %zu bytes qos %u\n", (int)p.topic.n, (const char *)p.topic.p,
-           p.payload.n, p.qos);
+    printf("received %.*s %zu bytes qos %u\n", (int)p.topic.n, (const char *)p.topic.p, p.payload.n,
+           p.qos);
     fflush(stdout);
     if (p.qos != 1 || (s->o->misbehave & RD_NO_PUBACK))
         return 0;
@@ -213,7 +212,8 @@ static int sess__packet(struct sess *s, const struct mqtt_frame *f, const uint8_
         return s->connected ? -1 : sess__on_connack(s, pkt, f->total);
     case MQTT_SUBACK: {
         struct mqtt_suback sa;
-        if (mqtt_suback_parse(pkt, f->total, MQTT_V311, &sa) == IOTC_OK && sa.packet_id == s->sub_pid) {
+        if (mqtt_suback_parse(pkt, f->total, MQTT_V311, &sa) == IOTC_OK &&
+            sa.packet_id == s->sub_pid) {
             s->sub_pid = 0;
             s->st->subscribed = s->o->persistent;
             s->st->ever_subscribed = true;

@@ -14,8 +14,8 @@
 #include "refdevice.h"
 
 /* The two suites AWS recommends first, then the other AEAD suites it supports. */
-#define TLS__GOOD_12                                                                              \
-    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"  \
+#define TLS__GOOD_12                                                                               \
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"     \
     "ECDHE-RSA-AES256-GCM-SHA384"
 /* DHE and CHACHA20 under TLS 1.2 are not in AWS IoT's list. */
 #define TLS__BAD_12 "DHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305:"
@@ -56,8 +56,9 @@ SSL_CTX *rd_tls_ctx(const struct rd_opts *o)
     } else {
         SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     }
-    snprintf(list, sizeof(list), "%s%s%s", (o->misbehave & RD_UNSUPPORTED_SUITES) ? TLS__BAD_12 : "",
-             TLS__GOOD_12, (o->misbehave & RD_OLD_TLS) ? ":ECDHE-RSA-AES128-SHA:AES128-SHA" : "");
+    snprintf(list, sizeof(list), "%s%s%s",
+             (o->misbehave & RD_UNSUPPORTED_SUITES) ? TLS__BAD_12 : "", TLS__GOOD_12,
+             (o->misbehave & RD_OLD_TLS) ? ":ECDHE-RSA-AES128-SHA:AES128-SHA" : "");
     if (SSL_CTX_set_cipher_list(ctx, list) != 1 ||
         SSL_CTX_load_verify_locations(ctx, o->ca, NULL) != 1 ||
         SSL_CTX_use_certificate_chain_file(ctx, o->cert) != 1 ||

@@ -27,9 +27,9 @@ enum rd_misbehave {
     RD_IGNORE_MISSING_PINGRESP = 1u << 11,
     RD_RECONNECT_INSTANTLY = 1u << 12,
     RD_NO_PUBACK = 1u << 13,
-    RD_OLD_TLS = 1u << 14,          /* also offers TLS 1.0 / 1.1 */
-    RD_NO_ALPN = 1u << 15,          /* ignores --alpn */
-    RD_KEEPALIVE_ZERO = 1u << 16,   /* CONNECT keep-alive 0 (no keep-alive) */
+    RD_OLD_TLS = 1u << 14,            /* also offers TLS 1.0 / 1.1 */
+    RD_NO_ALPN = 1u << 15,            /* ignores --alpn */
+    RD_KEEPALIVE_ZERO = 1u << 16,     /* CONNECT keep-alive 0 (no keep-alive) */
     RD_CLEAN_ON_RECONNECT = 1u << 17, /* persistent only on the first CONNECT */
     RD_NO_PUBLISH = 1u << 18,
     RD_NO_SUBSCRIBE = 1u << 19,
@@ -42,7 +42,7 @@ struct rd_opts {
     int port;
     int keepalive; /* seconds, as sent in CONNECT; PINGREQ cadence and PINGRESP wait */
     int qos;
-    bool persistent; /* clean session 0 */
+    bool persistent;   /* clean session 0 */
     double time_scale; /* multiplies every timer of the device except keep-alive */
     uint64_t seed;
     long publish_every_ms; /* 0: publish once per connection */
@@ -52,12 +52,12 @@ struct rd_opts {
 };
 
 /* Timers at time scale 1 (milliseconds); see rd_backoff.c for the schedule. */
-#define RD_BACKOFF_BASE_MS 1000.0
-#define RD_BACKOFF_CAP_MS 128000.0
-#define RD_MIN_RECONNECT_MS 1000.0 /* after a connection that was accepted */
-#define RD_STABLE_MS 30000.0       /* a connection this old resets the backoff */
+#define RD_BACKOFF_BASE_MS    1000.0
+#define RD_BACKOFF_CAP_MS     128000.0
+#define RD_MIN_RECONNECT_MS   1000.0  /* after a connection that was accepted */
+#define RD_STABLE_MS          30000.0 /* a connection this old resets the backoff */
 #define RD_CONNACK_TIMEOUT_MS 5000.0
-#define RD_ACK_RETRY_MS 5000.0 /* PUBACK / SUBACK wait before a retransmission */
+#define RD_ACK_RETRY_MS       5000.0 /* PUBACK / SUBACK wait before a retransmission */
 
 int rd_opts_parse(int argc, char **argv, struct rd_opts *o);
 void rd_usage(FILE *out);

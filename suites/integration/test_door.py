@@ -162,19 +162,33 @@ try:
     # ---- custom authorizer on WSS (headers) and HTTPS
     rc, c = wss("/mqtt", {"x-amz-customauthorizer-name": "unsigned-authorizer", "token": "token-alpha"}, "wss-custom")
     check("WSS custom authorizer (headers): CONNACK 0", rc == 0, rc)
+    check("WSS custom auth ran the authorizer (never a cached HTTP answer)",
+          not srv.events(lambda e: e.get("event") == "auth" and e.get("reason") == "cached authorizer answer", 0.2))
     if c:
         t0 = time.time(); gone = threading.Event(); c.on_disconnect = lambda *a: gone.set()
         check("custom auth closed at disconnectAfterInSeconds (300 s x 0.01)", gone.wait(8), time.time() - t0)
         check("... with lifecycle reason CUSTOMAUTH_TTL_EXPIRATION",
               srv.events(lambda e: e.get("event") == "mqtt.disconnect" and e.get("reason") == "CUSTOMAUTH_TTL_EXPIRATION"))
         c.loop_stop()
+    # shell-authorizer answers refresh 300 s / disconnect 3600 s: 3 s and 36 s at this time scale
+    rc, c = wss("/mqtt", {"x-amz-customauthorizer-name": "shell-authorizer", "token": "token-shell"}, "wss-refresh")
+    check("WSS with the shell authorizer: CONNACK 0", rc == 0, rc)
+    check("refreshAfterInSeconds re-runs the authorizer on the live connection",
+          srv.events(lambda e: e.get("event") == "auth.refresh", 6))
+    check("... which stays connected after an allowing refresh", c is not None and c.is_connected(), rc)
+    if c: c.loop_stop(); c.disconnect()
     rc, c = wss("/mqtt", {"x-amz-customauthorizer-name": "unsigned-authorizer", "token": "token-wrong"}, "wss-custom2")
     check("WSS custom authorizer with an unknown token: refused", rc != 0, rc)
     code, body = curl(["-H", "x-amz-customauthorizer-name: unsigned-authorizer", "-H", "token: token-beta"], "door/custom")
     check("HTTPS custom authorizer: 200", code == 200, (code, body))
     code, body = curl(["-H", "x-amz-customauthorizer-name: unsigned-authorizer", "-H", "token: token-beta"], "door/custom")
-    check("refreshAfterInSeconds: the second request uses the cached answer", code == 200 and
+    check("enable_caching_for_http: the second HTTPS request uses the cached answer", code == 200 and
           srv.events(lambda e: e.get("event") == "auth" and e.get("reason") == "cached authorizer answer"), code)
+    code, body = curl(["-H", "x-amz-customauthorizer-name: shell-authorizer", "-H", "token: token-shell"], "door/custom")
+    code, body = curl(["-H", "x-amz-customauthorizer-name: shell-authorizer", "-H", "token: token-shell"], "door/custom")
+    cached = srv.events(lambda e: e.get("event") == "auth" and e.get("reason") == "cached authorizer answer"
+                        and e.get("principal") == "shelluser", 0.2)
+    check("twin: an authorizer without enable_caching_for_http runs for every HTTPS request", code == 200 and not cached, code)
     for name, what in [("deny-authorizer", "denies"), ("crash-authorizer", "crashes"),
                        ("slow-authorizer", "times out"), ("badjson-authorizer", "returns invalid JSON"),
                        ("inactive-authorizer", "is INACTIVE"), ("no-such-authorizer", "does not exist")]:

@@ -35,11 +35,21 @@ static void series(int kind, size_t n, double noise, double *d)
     for (size_t i = 0; i < n; i++) {
         double w = ldexp(1.0, (int)i), x;
         switch (kind) {
-        case 0: x = 1.0; break;
-        case 1: x = (double)(i + 1); break;
-        case 2: x = w; break;
-        case 3: x = w * uni(); break;
-        default: x = uni(); break;
+        case 0:
+            x = 1.0;
+            break;
+        case 1:
+            x = (double)(i + 1);
+            break;
+        case 2:
+            x = w;
+            break;
+        case 3:
+            x = w * uni();
+            break;
+        default:
+            x = uni();
+            break;
         }
         x *= 1.0 + noise * (2 * uni() - 1);
         d[i] = x + 0.03 * uni();
@@ -65,7 +75,8 @@ static void test_classifier_clean(void)
 /* Deterministic schedules with 10% noise: always right. */
 static void test_classifier_noisy_deterministic(void)
 {
-    static const cert_backoff_class want[] = {CERT_BO_CONSTANT, CERT_BO_LINEAR, CERT_BO_EXPONENTIAL};
+    static const cert_backoff_class want[] = {CERT_BO_CONSTANT, CERT_BO_LINEAR,
+                                              CERT_BO_EXPONENTIAL};
     for (int kind = 0; kind < 3; kind++)
         for (size_t n = 5; n <= 7; n++)
             for (int k = 0; k < 500; k++) {
@@ -76,7 +87,11 @@ static void test_classifier_noisy_deterministic(void)
                     CU_FAIL("deterministic schedule misclassified");
                     cert_backoff_fit fit;
                     cert_backoff_classify(d, n, 0.03, &fit);
-                    fprintf(stderr, "kind %d n %zu: %s (%.2f %.2f %.2f %.2f %.2f; err lin %.2f exp %.2f growth %.2f)\n", kind, n, cert_backoff_name(got), d[0], d[1], d[2], d[3], d[4], fit.err_linear, fit.err_exp, fit.growth);
+                    fprintf(stderr,
+                            "kind %d n %zu: %s (%.2f %.2f %.2f %.2f %.2f; err lin %.2f exp %.2f "
+                            "growth %.2f)\n",
+                            kind, n, cert_backoff_name(got), d[0], d[1], d[2], d[3], d[4],
+                            fit.err_linear, fit.err_exp, fit.growth);
                     return;
                 }
             }
@@ -104,8 +119,9 @@ static void test_classifier_full_jitter_rates(void)
         const double *rr[2] = {r1, r2};
         fp += cert_backoff_classify_series(rr, n, 2, 0.03, NULL) == CERT_BO_EXPONENTIAL_JITTER;
     }
-    fprintf(stderr, "\nfull jitter recognised: 5 delays %.1f%%, 6 delays %.1f%%, 2x5 delays %.1f%%; "
-                    "random-without-growth taken for jitter %.1f%%\n",
+    fprintf(stderr,
+            "\nfull jitter recognised: 5 delays %.1f%%, 6 delays %.1f%%, 2x5 delays %.1f%%; "
+            "random-without-growth taken for jitter %.1f%%\n",
             100.0 * ok5 / N, 100.0 * ok6 / N, 100.0 * ok_pair / N, 100.0 * fp / N);
     CU_ASSERT(ok5 >= N * 85 / 100);
     CU_ASSERT(ok6 >= N * 92 / 100);
@@ -121,7 +137,8 @@ static void test_classifier_series(void)
     const double *same[2] = {e1, e2}, *jit[2] = {j1, j2}, *mixed[2] = {c1, j2};
     size_t n[2] = {5, 5};
     int identical = 0;
-    CU_ASSERT_EQUAL(cert_backoff_classify_series(same, n, 2, 0.03, &identical), CERT_BO_EXPONENTIAL);
+    CU_ASSERT_EQUAL(cert_backoff_classify_series(same, n, 2, 0.03, &identical),
+                    CERT_BO_EXPONENTIAL);
     CU_ASSERT_TRUE(identical);
     /* The unlucky full-jitter pair seen in a real run: its envelope grows. */
     CU_ASSERT_EQUAL(cert_backoff_classify_series(jit, n, 2, 0.03, &identical),
@@ -132,8 +149,8 @@ static void test_classifier_series(void)
 
 static void test_template_fill(void)
 {
-    json_t *v = json_pack("{s:s, s:i, s:s, s:s, s:s}", "host", "localhost", "port", 8883, "alpn", "",
-                          "persistent", "1", "client_id", "it's");
+    json_t *v = json_pack("{s:s, s:i, s:s, s:s, s:s}", "host", "localhost", "port", 8883, "alpn",
+                          "", "persistent", "1", "client_id", "it's");
     char out[512], err[256];
     CU_ASSERT_EQUAL(cert_template_fill("x -h {host} -p {port}{alpn+ --alpn }{persistent? -c} "
                                        "-i {client_id} {{lit}}",
@@ -141,7 +158,8 @@ static void test_template_fill(void)
                     0);
     CU_ASSERT_STRING_EQUAL(out, "x -h 'localhost' -p '8883' -c -i 'it'\\''s' {lit}");
     json_object_set_new(v, "alpn", json_string("x-amzn-mqtt-ca"));
-    CU_ASSERT_EQUAL(cert_template_fill("{alpn+--tls-alpn }", v, out, sizeof(out), err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(cert_template_fill("{alpn+--tls-alpn }", v, out, sizeof(out), err, sizeof(err)),
+                    0);
     CU_ASSERT_STRING_EQUAL(out, "--tls-alpn 'x-amzn-mqtt-ca'");
     CU_ASSERT_EQUAL(cert_template_fill("{nope}", v, out, sizeof(out), err, sizeof(err)), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown placeholder {nope}"));
@@ -157,17 +175,33 @@ static void test_template_fill(void)
     json_decref(v);
 }
 
-static const char *const reference_cases[] = {
-    "TLS_Connect", "TLS_Support_AWS_IoT_Cipher_Suites", "TLS_Unsecure_Server_Cert",
-    "TLS_Incorrect_Subject_Name_Server_Cert", "TLS_Expired_Server_Cert",
-    "TLS_Large_Size_Server_Cert", "TLS_Receive_Maximum_Size_Fragments", "MQTT_Connect",
-    "MQTT_Connect_Exponential_Backoff_Retries", "MQTT_Connect_Jitter_Backoff_Retries",
-    "MQTT_ReconnectionAfterSuccessfulConnection",
-    "MQTT_Reconnect_Backoff_Retries_On_Server_Disconnect", "MQTT_Publish",
-    "MQTT_Publish_Retry_No_Puback", "MQTT_Client_Puback_Qos1", "MQTT_Subscribe",
-    "MQTT_Subscribe_Retry_No_Suback", "MQTT_No_Ack_PingResp", "MQTT_Persistent_Session_Happy_Case",
-    "MQTT_Expired_Persistent_Session", "Long_Duration", "TLS_SNI", "TLS_ALPN_443", "TLS_Versions",
-    "MQTT_Keep_Alive", "MQTT_Clean_Session", NULL};
+static const char *const reference_cases[] = {"TLS_Connect",
+                                              "TLS_Support_AWS_IoT_Cipher_Suites",
+                                              "TLS_Unsecure_Server_Cert",
+                                              "TLS_Incorrect_Subject_Name_Server_Cert",
+                                              "TLS_Expired_Server_Cert",
+                                              "TLS_Large_Size_Server_Cert",
+                                              "TLS_Receive_Maximum_Size_Fragments",
+                                              "MQTT_Connect",
+                                              "MQTT_Connect_Exponential_Backoff_Retries",
+                                              "MQTT_Connect_Jitter_Backoff_Retries",
+                                              "MQTT_ReconnectionAfterSuccessfulConnection",
+                                              "MQTT_Reconnect_Backoff_Retries_On_Server_Disconnect",
+                                              "MQTT_Publish",
+                                              "MQTT_Publish_Retry_No_Puback",
+                                              "MQTT_Client_Puback_Qos1",
+                                              "MQTT_Subscribe",
+                                              "MQTT_Subscribe_Retry_No_Suback",
+                                              "MQTT_No_Ack_PingResp",
+                                              "MQTT_Persistent_Session_Happy_Case",
+                                              "MQTT_Expired_Persistent_Session",
+                                              "Long_Duration",
+                                              "TLS_SNI",
+                                              "TLS_ALPN_443",
+                                              "TLS_Versions",
+                                              "MQTT_Keep_Alive",
+                                              "MQTT_Clean_Session",
+                                              NULL};
 
 static void test_catalogue_shipped(void)
 {
@@ -187,7 +221,8 @@ static void test_catalogue_shipped(void)
     for (size_t i = 0; i < 11; i++)
         CU_ASSERT_TRUE(cat.v[idx[i]].qualification);
     CU_ASSERT_EQUAL(cert_catalogue_select(&cat, "full", idx, 64, err, sizeof(err)), (int)cat.n);
-    CU_ASSERT_EQUAL(cert_catalogue_select(&cat, "MQTT_Connect, TLS_Connect", idx, 64, err, sizeof(err)), 2);
+    CU_ASSERT_EQUAL(
+        cert_catalogue_select(&cat, "MQTT_Connect, TLS_Connect", idx, 64, err, sizeof(err)), 2);
     CU_ASSERT_EQUAL(cert_catalogue_select(&cat, "MQTT_Nope", idx, 64, err, sizeof(err)), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "MQTT_Nope"));
     cert_catalogue_free(&cat);
@@ -210,16 +245,15 @@ static void test_catalogue_strict(void)
     int fd = mkstemp(path);
     CU_ASSERT_FATAL(fd >= 0);
     close(fd);
-    write_file(path,
-               "{\"schema\":\"iotconform-certification\",\"version\":1,\"colour\":1,"
-               "\"suites\":{\"qualification\":[\"A\",\"Z\"]},\"cases\":["
-               "{\"id\":\"A\",\"title\":\"t\",\"judge\":\"nojudge\",\"family\":\"f\","
-               "\"verdict_rule\":\"r\",\"reference\":{\"source\":\"s\",\"text\":\"t\"},"
-               "\"budget_ms\":1000,\"extra\":true,\"scenario\":{\"withhold_everything\":1}},"
-               "{\"id\":\"A\",\"title\":\"t\",\"judge\":\"publish\",\"family\":\"f\","
-               "\"verdict_rule\":\"r\",\"reference\":{\"source\":\"s\",\"text\":\"t\"},"
-               "\"budget_ms\":5,\"params\":{\"bogus\":1},"
-               "\"actions\":[{\"do\":\"explode\"}]}]}");
+    write_file(path, "{\"schema\":\"iotconform-certification\",\"version\":1,\"colour\":1,"
+                     "\"suites\":{\"qualification\":[\"A\",\"Z\"]},\"cases\":["
+                     "{\"id\":\"A\",\"title\":\"t\",\"judge\":\"nojudge\",\"family\":\"f\","
+                     "\"verdict_rule\":\"r\",\"reference\":{\"source\":\"s\",\"text\":\"t\"},"
+                     "\"budget_ms\":1000,\"extra\":true,\"scenario\":{\"withhold_everything\":1}},"
+                     "{\"id\":\"A\",\"title\":\"t\",\"judge\":\"publish\",\"family\":\"f\","
+                     "\"verdict_rule\":\"r\",\"reference\":{\"source\":\"s\",\"text\":\"t\"},"
+                     "\"budget_ms\":5,\"params\":{\"bogus\":1},"
+                     "\"actions\":[{\"do\":\"explode\"}]}]}");
     CU_ASSERT_NOT_EQUAL(cert_catalogue_load(path, &cat, err, sizeof(err)), 0);
     /* Every problem is reported, not only the first. */
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown key \"colour\""));
@@ -240,13 +274,15 @@ static void test_catalogue_strict(void)
 
 static void test_adapters(void)
 {
-    static const char *const names[] = {"refdevice", "mosquitto_pub", "mosquitto_sub", "paho-python", NULL};
+    static const char *const names[] = {"refdevice", "mosquitto_pub", "mosquitto_sub",
+                                        "paho-python", NULL};
     char err[1024], why[256];
     cert_adapter a;
     cert_catalogue cat;
     CU_ASSERT_EQUAL_FATAL(cert_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
     for (size_t i = 0; names[i]; i++) {
-        int rc = cert_adapter_load(names[i], IOTC_SOURCE_DIR "/fixtures/adapters", &a, err, sizeof(err));
+        int rc =
+            cert_adapter_load(names[i], IOTC_SOURCE_DIR "/fixtures/adapters", &a, err, sizeof(err));
         CU_ASSERT_EQUAL(rc, 0);
         if (rc) {
             fprintf(stderr, "%s\n", err);
@@ -254,14 +290,19 @@ static void test_adapters(void)
         }
         /* Every case an adapter names exists. */
         for (size_t k = 0; k < json_array_size(a.cases); k++)
-            CU_ASSERT_PTR_NOT_NULL(cert_catalogue_find(&cat, json_string_value(json_array_get(a.cases, k))));
+            CU_ASSERT_PTR_NOT_NULL(
+                cert_catalogue_find(&cat, json_string_value(json_array_get(a.cases, k))));
         cert_adapter_free(&a);
     }
-    CU_ASSERT_EQUAL(cert_adapter_load("mosquitto_pub", IOTC_SOURCE_DIR "/fixtures/adapters", &a, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(cert_adapter_load("mosquitto_pub", IOTC_SOURCE_DIR "/fixtures/adapters", &a,
+                                      err, sizeof(err)),
+                    0);
     CU_ASSERT_PTR_NOT_NULL(cert_adapter_excludes(&a, "MQTT_Subscribe", why, sizeof(why)));
     CU_ASSERT_PTR_NULL(cert_adapter_excludes(&a, "MQTT_Publish", why, sizeof(why)));
     cert_adapter_free(&a);
-    CU_ASSERT_NOT_EQUAL(cert_adapter_load("no-such-adapter", IOTC_SOURCE_DIR "/fixtures/adapters", &a, err, sizeof(err)), 0);
+    CU_ASSERT_NOT_EQUAL(cert_adapter_load("no-such-adapter", IOTC_SOURCE_DIR "/fixtures/adapters",
+                                          &a, err, sizeof(err)),
+                        0);
     cert_catalogue_free(&cat);
 }
 
@@ -274,13 +315,21 @@ static void test_judge_backoff_journal(void)
     double t = 0;
     CU_ASSERT_EQUAL_FATAL(cert_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
     for (int c = 1; c <= 7; c++) {
-        json_array_append_new(lines, json_pack("{s:s, s:f, s:i, s:i}", "event", "conn.accept", "t", t, "conn", c, "peer_port", 1000 + c));
-        json_array_append_new(lines, json_pack("{s:s, s:s, s:f, s:i, s:i}", "event", "mqtt.in", "type", "CONNECT", "t", t + 10, "conn", c, "peer_port", 1000 + c));
+        json_array_append_new(lines, json_pack("{s:s, s:f, s:i, s:i}", "event", "conn.accept", "t",
+                                               t, "conn", c, "peer_port", 1000 + c));
+        json_array_append_new(lines,
+                              json_pack("{s:s, s:s, s:f, s:i, s:i}", "event", "mqtt.in", "type",
+                                        "CONNECT", "t", t + 10, "conn", c, "peer_port", 1000 + c));
         if (c < 7) {
-            json_array_append_new(lines, json_pack("{s:s, s:s, s:f, s:i}", "event", "scenario.withheld", "type", "CONNACK", "t", t + 11, "conn", c));
-            json_array_append_new(lines, json_pack("{s:s, s:s, s:f, s:i}", "event", "conn.close", "by", "client", "t", t + 500, "conn", c));
+            json_array_append_new(lines,
+                                  json_pack("{s:s, s:s, s:f, s:i}", "event", "scenario.withheld",
+                                            "type", "CONNACK", "t", t + 11, "conn", c));
+            json_array_append_new(lines, json_pack("{s:s, s:s, s:f, s:i}", "event", "conn.close",
+                                                   "by", "client", "t", t + 500, "conn", c));
         } else {
-            json_array_append_new(lines, json_pack("{s:s, s:s, s:f, s:i, s:i}", "event", "mqtt.out", "type", "CONNACK", "t", t + 11, "conn", c, "code", 0));
+            json_array_append_new(lines,
+                                  json_pack("{s:s, s:s, s:f, s:i, s:i}", "event", "mqtt.out",
+                                            "type", "CONNACK", "t", t + 11, "conn", c, "code", 0));
         }
         t += 1500; /* closes at +500, next accept 1.0 s later */
     }
@@ -334,7 +383,9 @@ static void test_device_group_stop(void)
     int fd = mkstemp(log);
     close(fd);
     prctl(PR_SET_CHILD_SUBREAPER, 1);
-    CU_ASSERT_EQUAL_FATAL(cert_device_start(&d, "trap '' TERM; sleep 300 & sleep 300; wait", log, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL_FATAL(
+        cert_device_start(&d, "trap '' TERM; sleep 300 & sleep 300; wait", log, err, sizeof(err)),
+        0);
     pid_t pg = d.pid;
     usleep(200 * 1000);
     cert_device_poll(&d);
