@@ -457,20 +457,21 @@ static void ms__broker_packet(void *arg, const struct mqtt_frame *f, const uint8
         }
         if (sc->session_present_zero)
             ca.session_present = false;
-        if (s->version == MQTT_V5) {
-            if (ms__rewrite_connack(s, &ca) != IOTC_OK) {
+        const uint8_t *sent = pkt;
+        struct mqtt_frame sent_frame = *f;
+        if (s->version == MQTT_V5 || sc->session_present_zero) {
+            int erc = s->version == MQTT_V5 ? ms__rewrite_connack(s, &ca)
+                                            : (iotc_buf_reset(&s->out),
+                                               mqtt_connack_encode(&s->out, s->version, &ca));
+            if (erc != IOTC_OK || mqtt_frame_peek(s->out.p, s->out.len, 0, &sent_frame)) {
                 ms__finish(s, "endpoint", "cannot build CONNACK");
                 return;
             }
-            ms__send_client(s, s->out.p, s->out.len);
-        } else if (sc->session_present_zero) {
-            iotc_buf_reset(&s->out);
-            mqtt_connack_encode(&s->out, s->version, &ca);
-            ms__send_client(s, s->out.p, s->out.len);
-        } else {
-            ms__send_client(s, pkt, f->total);
+            sent = s->out.p;
         }
-        ms__journal(s, "mqtt.out", f, pkt, true);
+        ms__send_client(s, sent, sent_frame.total);
+        /* Journal what the device received, not what the broker said. */
+        ms__journal(s, "mqtt.out", &sent_frame, sent, true);
         if (ca.code != 0) {
             ms__finish(s, "broker", "broker refused CONNECT");
             return;

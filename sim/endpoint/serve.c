@@ -284,6 +284,7 @@ int iotc_serve_main(int argc, char **argv)
     snprintf(pki_default, sizeof pki_default, "%s/pki", IOTC_BINARY_DIR);
     ep.pki_dir = strdup(o.pki ? o.pki : pki_default);
     struct event *sigint = NULL, *sigterm = NULL;
+    char broker_dir[64] = "";
 
     signal(SIGPIPE, SIG_IGN);
     serve__raise_fd_limit();
@@ -349,10 +350,20 @@ int iotc_serve_main(int argc, char **argv)
     evsignal_add(sigint, NULL);
     evsignal_add(sigterm, NULL);
 
+    /* The broker's unix socket path must fit in 108 bytes: a long run directory gets a
+     * short private sibling for the broker. */
+    if (strlen(ep.run_dir) > 80) {
+        snprintf(broker_dir, sizeof broker_dir, "/tmp/iotc-broker-XXXXXX");
+        if (!mkdtemp(broker_dir)) {
+            fprintf(stderr, "iotconform serve: cannot create a broker directory: %s\n",
+                    strerror(errno));
+            goto cleanup;
+        }
+    }
     const char *plugin = getenv("IOTCONFORM_PLUGIN");
     const char *mosq = getenv("IOTCONFORM_MOSQUITTO");
     struct iotc_broker_opts bo = {
-        .run_dir = ep.run_dir,
+        .run_dir = broker_dir[0] ? broker_dir : ep.run_dir,
         .mosquitto_bin = mosq && *mosq ? mosq : IOTC_MOSQUITTO_BIN,
         .plugin_path = plugin && *plugin ? plugin : IOTC_PLUGIN_PATH,
         .max_packet = 0,
@@ -376,6 +387,8 @@ cleanup:
     json_decref(ep.authz_cache);
     if (ep.broker)
         iotc_broker_stop(ep.broker);
+    if (broker_dir[0])
+        rmdir(broker_dir);
     if (sigint)
         event_free(sigint);
     if (sigterm)
