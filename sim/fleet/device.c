@@ -1,6 +1,7 @@
 /*
  * One MQTT device's connection lifecycle: wait for a connect slot, TCP + TLS,
- * CONNECT, up, lost, backoff, again. The packets themselves are in device_mqtt.c.
+ * (WSS: the WebSocket upgrade, wss.c), CONNECT, up, lost, backoff, again. The
+ * packets themselves are in device_mqtt.c.
  */
 #include "fleet_int.h"
 #include "common/err.h"
@@ -53,8 +54,15 @@ void fleet_ramp_release(struct fleet_dev *d)
     d->fl->in_flight--;
 }
 
+static bool dev__wss(const struct fleet_dev *d)
+{
+    return d->row->def->proto == FLEET_PROTO_WSS && !d->monitor;
+}
+
 static void dev__free_conn(struct fleet_dev *d)
 {
+    if (d->wss)
+        fleet_wss_drop(d);
     if (d->bev)
         bufferevent_free(d->bev); /* frees the SSL and closes the socket */
     d->bev = NULL;
@@ -68,7 +76,7 @@ void fleet_dev_lost(struct fleet_dev *d, int cause)
         fl->c.disconnects[cause]++;
         fl->up_now -= !d->monitor;
         d->down_cause = (uint8_t)cause;
-    } else if (d->state == DEV_CONNECTING || d->state == DEV_MQTT_WAIT) {
+    } else if (d->state == DEV_CONNECTING || d->state == DEV_UPGRADE || d->state == DEV_MQTT_WAIT) {
         fl->c.connect_failures[cause]++;
     }
     fleet_ramp_release(d);
@@ -132,6 +140,11 @@ static void dev__on_event(struct bufferevent *bev, short what, void *arg)
     struct fleet_dev *d = arg;
     int err = EVUTIL_SOCKET_ERROR();
     if (what & BEV_EVENT_CONNECTED) {
+        if (dev__wss(d)) {
+            if (fleet_wss_upgrade(d) != IOTC_OK)
+                fleet_dev_lost(d, CAUSE_SOCKET);
+            return;
+        }
         d->state = DEV_MQTT_WAIT;
         if (fleet_mqtt_send_connect(d) != IOTC_OK)
             fleet_dev_lost(d, CAUSE_SOCKET);
@@ -150,7 +163,8 @@ static void dev__start(struct fleet_dev *d)
     struct fleet *fl = d->fl;
     struct fleet_target *t = &fl->spec->target;
     const struct fleet_row_def *def = d->row->def;
-    SSL *ssl = SSL_new(d->row->ctx[d->ridx % d->row->n_identities]);
+    SSL_CTX *ctx = fleet_tls_ctx_of(d);
+    SSL *ssl = ctx ? SSL_new(ctx) : NULL;
     int li = d->monitor ? 0 : dev__lport_index(def->lport);
     int port = d->monitor ? t->ports[0] : fl->conn_port[li];
     const char *host = d->monitor ? t->host : fl->conn_host;
@@ -175,7 +189,8 @@ static void dev__start(struct fleet_dev *d)
     if (!d->bev)
         goto fail;
     bufferevent_openssl_set_allow_dirty_shutdown(d->bev, 1);
-    bufferevent_setcb(d->bev, fleet_mqtt_on_read, NULL, dev__on_event, d);
+    bufferevent_setcb(d->bev, dev__wss(d) ? fleet_wss_on_read : fleet_mqtt_on_read, NULL,
+                      dev__on_event, d);
     struct sockaddr_storage ss = {0};
     socklen_t len;
     struct sockaddr_in *in = (struct sockaddr_in *)&ss;
@@ -272,6 +287,7 @@ static void dev__on_tm(evutil_socket_t fd, short what, void *arg)
         fleet_dev_want_connect(d);
         break;
     case DEV_CONNECTING:
+    case DEV_UPGRADE:
     case DEV_MQTT_WAIT:
         fleet_dev_lost(d, CAUSE_CONNECT_TIMEOUT);
         break;
@@ -398,6 +414,8 @@ int fleet_dev_init(struct fleet *fl, struct fleet_dev *d)
         return IOTC_ERR_LIMIT;
     if (d->row->def->proto == FLEET_PROTO_HTTPS && !d->monitor)
         return fleet_https_dev_init(d);
+    if (dev__wss(d))
+        return fleet_wss_dev_init(d);
     return IOTC_OK;
 }
 
@@ -414,6 +432,8 @@ void fleet_dev_free(struct fleet_dev *d)
         curl_easy_cleanup(d->easy);
     }
     curl_slist_free_all(d->resolve);
+    curl_slist_free_all(d->headers);
+    fleet_wss_dev_free(d);
     free(d->q);
     free(d->client_id);
     free(d->topic);

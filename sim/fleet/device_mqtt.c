@@ -9,14 +9,19 @@
 static int dm__flush(struct fleet_dev *d)
 {
     struct fleet *fl = d->fl;
-    int rc =
-        d->bev && bufferevent_write(d->bev, fl->out.p, fl->out.len) == 0 ? IOTC_OK : IOTC_ERR_IO;
+    int rc;
+    if (d->wss) /* one MQTT packet, one binary WebSocket message */
+        rc = fleet_wss_write(d, fl->out.p, fl->out.len);
+    else
+        rc = d->bev && bufferevent_write(d->bev, fl->out.p, fl->out.len) == 0 ? IOTC_OK
+                                                                              : IOTC_ERR_IO;
     iotc_buf_reset(&fl->out);
     return rc;
 }
 
 int fleet_mqtt_send_connect(struct fleet_dev *d)
 {
+    char user[2048];
     struct mqtt_connect cn = {
         .protocol_name = IOTC_SPAN_LIT("MQTT"),
         .version = MQTT_V311,
@@ -26,6 +31,15 @@ int fleet_mqtt_send_connect(struct fleet_dev *d)
     };
     if (d->monitor)
         cn.clean_start = false; /* a monitor must not miss what arrives while it reconnects */
+    /* ALPN mqtt: custom auth travels in the username (WSS carries it in the upgrade). */
+    if (!d->monitor && d->row->def->proto == FLEET_PROTO_MQTT &&
+        d->row->def->auth == FLEET_AUTH_CUSTOM) {
+        int urc = fleet_ident_username(fleet_dev_ident(d), d->client_id, user, sizeof user);
+        if (urc != IOTC_OK)
+            return urc;
+        cn.has_username = true;
+        cn.username = iotc_span_str(user);
+    }
     int rc = mqtt_connect_encode(&d->fl->out, &cn);
     return rc == IOTC_OK ? dm__flush(d) : rc;
 }
@@ -233,8 +247,11 @@ static int dm__packet(struct fleet_dev *d, const struct mqtt_frame *f, const uin
 
 void fleet_mqtt_on_read(struct bufferevent *bev, void *arg)
 {
-    struct fleet_dev *d = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
+    fleet_mqtt_on_stream(arg, bev, bufferevent_get_input(bev));
+}
+
+void fleet_mqtt_on_stream(struct fleet_dev *d, struct bufferevent *bev, struct evbuffer *in)
+{
     while (d->bev == bev) {
         size_t avail = evbuffer_get_length(in);
         uint8_t head[5];

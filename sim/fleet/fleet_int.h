@@ -6,12 +6,16 @@
 #include "mqtt/mqtt.h"
 
 #include <curl/curl.h>
+#include <jansson.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <openssl/ssl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
+
+struct iotc_cfg_err;
 
 #define FLEET_ERR_LEN      600
 #define FLEET_MAX_ROWS     32
@@ -26,17 +30,65 @@
 enum fleet_proto {
     FLEET_PROTO_MQTT,  /* MQTT over TLS, device.c */
     FLEET_PROTO_HTTPS, /* HTTPS POST /topics via libcurl multi, https.c */
+    FLEET_PROTO_WSS,   /* MQTT over WebSocket over TLS: device.c with wss.c underneath */
+};
+enum fleet_auth {
+    FLEET_AUTH_X509,   /* client certificate; identities are certificate names */
+    FLEET_AUTH_SIGV4,  /* no certificate; identities are access keys (ident.c) */
+    FLEET_AUTH_CUSTOM, /* no certificate; identities are authorizer + token (ident.c) */
 };
 struct fleet_row_def {
     const char *name;
     int lport;        /* logical port: 8883, 8443, 443 */
     const char *alpn; /* offered ALPN protocol, NULL for none */
     enum fleet_proto proto;
-    const char *auth; /* "x509"; SigV4 / custom auth / WSS rows join here with their driver */
+    enum fleet_auth auth;
 };
 const struct fleet_row_def *fleet_row_find(const char *name);
 size_t fleet_row_count(void);
 const struct fleet_row_def *fleet_row_at(size_t i);
+const char *fleet_auth_name(int auth);
+
+/* SigV4 scope of the door rows: AWS IoT's signing names, the region the registry uses. */
+#define FLEET_SIGV4_REGION      "us-east-1"
+#define FLEET_SIGV4_SVC_WSS     "iotdevicegateway"
+#define FLEET_SIGV4_SVC_HTTPS   "iotdata"
+#define FLEET_SIGV4_EXPIRES_S   86400
+#define FLEET_AUTHZ_SIGNING_KEY "authorizer-signing.key" /* in the PKI directory */
+
+/* ---- ident.c: who a device is (one per row identity, shared by its devices) ---- */
+struct fleet_ident {
+    char *name; /* x509: certificate name; sigv4: access key id; custom: authorizer (NULL: the
+                   default authorizer) */
+    /* sigv4 */
+    char *secret;        /* NULL until resolved from the registry, unless given inline */
+    char *session_token; /* NULL: none; "" given inline: send none */
+    bool secret_inline, token_inline;
+    /* custom */
+    char *token, *token_key;
+    bool sign;
+    char *signature; /* base64 RSA-SHA256 over token, made at run start when sign */
+};
+/* Reads $.rows[i].identities for a row of the given auth (strict, errors name the path). */
+int fleet_ident_read(const char *file, const char *path, json_t *arr, int auth,
+                     struct fleet_ident **out, size_t *n, struct iotc_cfg_err *ce);
+void fleet_idents_free(struct fleet_ident *v, size_t n);
+/* Run start: secrets and session tokens from the registry, token signatures with the PKI's
+ * signing key. registry may be NULL when every SigV4 identity has its secret inline. */
+int fleet_ident_resolve(struct fleet_ident *id, int auth, const json_t *registry, const char *pki,
+                        char *err, size_t errlen);
+/* Every identity of the spec, once the target (its registry and PKI) is known. */
+struct fleet_spec;
+int fleet_idents_setup(struct fleet_spec *s, char *err, size_t errlen);
+/* Custom-auth material as HTTP header lines "Name: value" (no CRLF): k = 0, 1, ...;
+ * IOTC_ERR_NOT_FOUND past the last one. */
+int fleet_ident_custom_header(const struct fleet_ident *id, unsigned k, char *line, size_t len);
+/* MQTT username for custom auth on ALPN mqtt: "<user>?x-amz-customauthorizer-name=..". */
+int fleet_ident_username(const struct fleet_ident *id, const char *user, char *out, size_t len);
+/* GET target of a WSS upgrade: "/mqtt", presigned for SigV4 (session token appended after
+ * signing, as AWS IoT wants); host is the Host header the request will carry. */
+int fleet_ident_wss_target(const struct fleet_ident *id, int auth, const char *host, time_t when,
+                           char *out, size_t len);
 
 /* ---- backoff.c: reconnect strategies (pure, unit-tested) ---- */
 enum fleet_backoff_kind {
@@ -76,13 +128,16 @@ struct fleet_behave {
 struct fleet_row {
     const struct fleet_row_def *def;
     long long devices;
-    char **identities;
+    struct fleet_ident *identities; /* given to the row's devices in turn */
     size_t n_identities;
-    char *client_id; /* pattern: {run} {row} {i} {n} */
+    char *client_id;        /* pattern: {run} {row} {i} {n} */
+    char *monitor_identity; /* HTTPS rows: certificate of the monitor on 8883 */
     struct fleet_behave b;
     /* run time */
     uint32_t first;            /* global index of the row's first device */
-    SSL_CTX **ctx;             /* one per identity */
+    SSL_CTX **ctx;             /* X.509: one per identity; door: one, no certificate */
+    size_t n_ctx;              /* 0 on door HTTPS rows: libcurl makes its own */
+    SSL_CTX *monitor_ctx;      /* HTTPS rows */
     struct fleet_dev *monitor; /* HTTPS rows: the MQTT subscriber that counts deliveries */
 };
 struct fleet_fault_ev {
@@ -102,6 +157,7 @@ struct fleet_target {
     char *sni;      /* also the name verified in the server certificate */
     char *ca;       /* CA bundle file */
     char *pki;      /* directory of <identity>.crt/.key */
+    char *registry; /* credentials of SigV4 identities (emulated: the one serve loads) */
     int ports[3];   /* real ports of 8883, 8443, 443 */
     double time_scale;
     long long packet_journal;
@@ -146,6 +202,7 @@ enum fleet_dev_state {
     DEV_IDLE,
     DEV_WAIT,       /* backoff, or queued for a connect slot */
     DEV_CONNECTING, /* TCP + TLS */
+    DEV_UPGRADE,    /* WSS: upgrade request sent, no 101 yet */
     DEV_MQTT_WAIT,  /* CONNECT sent, no CONNACK yet */
     DEV_UP,
     DEV_DONE, /* gave up (reconnect disabled or attempts exhausted) or stopped */
@@ -164,6 +221,7 @@ enum fleet_cause {
     CAUSE_SUBACK,       /* subscription refused */
     CAUSE_HTTP_STATUS,  /* HTTPS: answer other than 200 */
     CAUSE_HTTP_TIMEOUT, /* HTTPS: request timed out */
+    CAUSE_WS_REFUSED,   /* WSS: the upgrade was answered with something other than 101 */
     CAUSE_COUNT
 };
 const char *fleet_cause_name(int c);
@@ -205,9 +263,11 @@ struct fleet_dev {
     /* faults currently on this device */
     struct iotc_fault fault;
     uint64_t fault_until_ms;
+    struct fleet_wss *wss; /* WSS rows: the WebSocket under MQTT (wss.c) */
     /* HTTPS */
     CURL *easy;
     struct curl_slist *resolve;
+    struct curl_slist *headers; /* custom-auth header lines */
     bool req_busy;
     char *client_id;
     char *topic;
@@ -277,6 +337,8 @@ uint64_t fleet_now_us(void);
 /* tls.c */
 int fleet_tls_setup(struct fleet *fl, char *err, size_t errlen);
 void fleet_tls_free(struct fleet *fl);
+SSL_CTX *fleet_tls_ctx_of(const struct fleet_dev *d);
+const struct fleet_ident *fleet_dev_ident(const struct fleet_dev *d);
 
 /* device.c: connection lifecycle of an MQTT device (and of a monitor) */
 int fleet_dev_init(struct fleet *fl, struct fleet_dev *d);
@@ -295,10 +357,23 @@ void fleet_dev_start_publishing(struct fleet_dev *d, double spread_ms);
 /* device_mqtt.c: packets of an MQTT device */
 int fleet_mqtt_send_connect(struct fleet_dev *d);
 void fleet_mqtt_on_read(struct bufferevent *bev, void *arg);
+/* MQTT packets out of in, while bev is still the device's connection. */
+void fleet_mqtt_on_stream(struct fleet_dev *d, struct bufferevent *bev, struct evbuffer *in);
 void fleet_mqtt_pump(struct fleet_dev *d);
 int fleet_mqtt_send_disconnect(struct fleet_dev *d);
 int fleet_mqtt_ping(struct fleet_dev *d);
 void fleet_record_delivery(struct fleet *fl, const uint8_t *payload, size_t n, int qos);
+
+/* wss.c: MQTT over WebSocket on the 443 door (the bytes under device_mqtt.c) */
+int fleet_wss_dev_init(struct fleet_dev *d);
+void fleet_wss_dev_free(struct fleet_dev *d);
+int fleet_wss_upgrade(struct fleet_dev *d); /* TLS is up: send GET /mqtt */
+void fleet_wss_on_read(struct bufferevent *bev, void *arg);
+int fleet_wss_write(struct fleet_dev *d, const uint8_t *p, size_t n);
+void fleet_wss_drop(struct fleet_dev *d); /* the connection is going: forget the session */
+
+/* https_auth.c: what an HTTPS device presents (certificate, SigV4, custom-auth headers) */
+int fleet_https_auth(struct fleet_dev *d, CURL *e);
 
 /* https.c: HTTPS devices on libcurl multi */
 int fleet_https_setup(struct fleet *fl, char *err, size_t errlen);

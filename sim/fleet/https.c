@@ -1,5 +1,6 @@
 /*
- * HTTPS devices: each publish is POST /topics/<topic>?qos=N on libcurl multi.
+ * HTTPS devices: each publish is POST /topics/<topic>?qos=N on libcurl multi, with
+ * what the row presents set by https_auth.c.
  * A request that fails is retried with the row's backoff, so QoS 1 over HTTPS
  * is at least once too; the row's MQTT monitor counts what arrived.
  */
@@ -73,22 +74,26 @@ int fleet_https_dev_init(struct fleet_dev *d)
     struct fleet_target *t = &fl->spec->target;
     int li = d->row->def->lport == 8443 ? 1 : 2;
     int port = fl->conn_port[li];
-    char url[1024], resolve[300], crt[1200], key[1200];
-    const char *ident = d->row->identities[d->ridx % d->row->n_identities];
+    char url[1024], resolve[300];
     d->easy = curl_easy_init();
     if (!d->easy)
         return IOTC_ERR_NOMEM;
-    char *esc = curl_easy_escape(d->easy, d->topic, 0);
-    if (!esc)
+    /* SigV4: libcurl 7.88 signs the path as written, and the verifier encodes it once more
+     * (AWS's rule), so "%2F" would be signed differently on each side: slashes stay literal,
+     * which the endpoint reads as the same topic. */
+    char *esc =
+        d->row->def->auth == FLEET_AUTH_SIGV4 ? NULL : curl_easy_escape(d->easy, d->topic, 0);
+    if (d->row->def->auth != FLEET_AUTH_SIGV4 && !esc)
         return IOTC_ERR_NOMEM;
-    snprintf(url, sizeof url, "https://%s:%d/topics/%s?qos=%lld", t->sni, port, esc, d->row->b.qos);
+    snprintf(url, sizeof url, "https://%s:%d/topics/%s?qos=%lld", t->sni, port,
+             esc ? esc : d->topic, d->row->b.qos);
     curl_free(esc);
     snprintf(resolve, sizeof resolve, "%s:%d:%s", t->sni, port, fl->conn_host);
-    snprintf(crt, sizeof crt, "%s/%s.crt", t->pki, ident);
-    snprintf(key, sizeof key, "%s/%s.key", t->pki, ident);
     struct curl_slist *res = curl_slist_append(NULL, resolve);
     if (!res)
         return IOTC_ERR_NOMEM;
+    /* The list must outlive the handle's first transfer: kept until the fleet ends. */
+    d->resolve = res;
     CURL *e = d->easy;
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_RESOLVE, res); /* copied into the DNS cache at first use */
@@ -96,8 +101,6 @@ int fleet_https_dev_init(struct fleet_dev *d)
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(e, CURLOPT_CAINFO, t->ca);
-    curl_easy_setopt(e, CURLOPT_SSLCERT, crt);
-    curl_easy_setopt(e, CURLOPT_SSLKEY, key);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(e, CURLOPT_SSL_ENABLE_ALPN, d->row->def->alpn ? 0L : 1L);
@@ -109,9 +112,7 @@ int fleet_https_dev_init(struct fleet_dev *d)
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)d->row->b.connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, https__discard);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
-    /* The list must outlive the handle's first transfer: kept until the fleet ends. */
-    d->resolve = res;
-    return IOTC_OK;
+    return fleet_https_auth(d, e);
 }
 
 static void https__send(struct fleet_dev *d)

@@ -31,6 +31,21 @@ static bool run__all_delivered(const struct fleet *fl)
     return true;
 }
 
+/* Every device that has not given up is back: "disconnected at the end" then means a
+ * device that did not come back, not one caught between two connections (custom-auth
+ * connections end at disconnectAfterInSeconds, a few seconds under fast-timers). */
+static bool run__all_settled(const struct fleet *fl)
+{
+    for (uint32_t i = 0; i < fl->n_devs; i++) {
+        const struct fleet_dev *d = &fl->devs[i];
+        if (d->state == DEV_DONE)
+            continue;
+        if (d->row->def->proto == FLEET_PROTO_HTTPS ? d->q_len > 0 : d->state != DEV_UP)
+            return false;
+    }
+    return true;
+}
+
 static void run__goodbye(evutil_socket_t fd, short what, void *arg)
 {
     event_base_loopexit(((struct fleet *)arg)->base, NULL);
@@ -114,7 +129,8 @@ static void run__tick(evutil_socket_t fd, short what, void *arg)
         fleet_faults_tick(fl); /* faults still end on time */
         double limit =
             fl->interrupted && s->drain_s > RUN_INTERRUPT_DRAIN ? RUN_INTERRUPT_DRAIN : s->drain_s;
-        if (run__all_delivered(fl) || run__since(fl->t_pub_end_us) >= limit)
+        if ((run__all_delivered(fl) && run__all_settled(fl)) ||
+            run__since(fl->t_pub_end_us) >= limit)
             run__end(fl);
         break;
     }
@@ -219,7 +235,8 @@ int fleet_run(struct fleet *fl, const char *serve_bin, const char *pki_override)
     rc = fleet_target_start(fl, serve_bin, pki_override, fl->err, sizeof fl->err);
     if (rc != IOTC_OK)
         return rc;
-    if ((rc = fleet_tls_setup(fl, fl->err, sizeof fl->err)))
+    if ((rc = fleet_idents_setup(s, fl->err, sizeof fl->err)) ||
+        (rc = fleet_tls_setup(fl, fl->err, sizeof fl->err)))
         return rc;
     if (run__has_https(s) && (rc = fleet_https_setup(fl, fl->err, sizeof fl->err)))
         return rc;

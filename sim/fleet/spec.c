@@ -14,7 +14,8 @@
 static const char *const spec__top_keys[] = {
     "name",  "description", "duration_s", "drain_s", "start_spread_s", "ramp",
     "proxy", "target",      "defaults",   "rows",    "faults",         NULL};
-static const char *const spec__row_keys[] = {"row", "devices", "identities", "client_id", NULL};
+static const char *const spec__row_keys[] = {"row",       "devices",          "identities",
+                                             "client_id", "monitor_identity", NULL};
 static const char *const spec__fault_keys[] = {
     "kind", "at_s", "for_s", "fraction", "rows", "delay_ms", "rate_bps", "direction", NULL};
 static const char *const spec__target_keys[] = {"kind", "profile", "file", "packet_journal", NULL};
@@ -99,6 +100,23 @@ cleanup:
     return rc;
 }
 
+/* The certificate of an HTTPS row's monitor (MQTT on 8883): a door row's identities are
+ * not certificates, so it names one, device-01 by default. */
+static int spec__monitor(const char *file, const char *path, json_t *o, struct fleet_row *r,
+                         struct iotc_cfg_err *ce)
+{
+    json_t *v = json_object_get(o, "monitor_identity");
+    const char *def = r->def->auth == FLEET_AUTH_X509 ? r->identities[0].name : "device-01";
+    if (v && r->def->proto != FLEET_PROTO_HTTPS)
+        return iotc_cfg_fail(ce, file, path, "monitor_identity: only HTTPS rows have a monitor");
+    int rc = iotc_cfg_string(file, path, o, "monitor_identity", def, &r->monitor_identity, ce);
+    if (rc == IOTC_OK && (!r->monitor_identity[0] || strchr(r->monitor_identity, '/') ||
+                          strchr(r->monitor_identity, '.')))
+        rc = iotc_cfg_fail(ce, file, path,
+                           "monitor_identity: a certificate name in the PKI directory");
+    return rc;
+}
+
 static int spec__row(struct fleet_spec *s, size_t i, json_t *o, const struct fleet_behave *def,
                      char *err, size_t errlen, struct iotc_cfg_err *ce)
 {
@@ -125,24 +143,12 @@ static int spec__row(struct fleet_spec *s, size_t i, json_t *o, const struct fle
         goto cleanup;
     }
     r->devices = json_integer_value(n);
-    if ((rc = iotc_cfg_strings(s->file, path, o, "identities", &r->identities, &r->n_identities,
-                               ce)))
+    if ((rc = fleet_ident_read(s->file, path, json_object_get(o, "identities"), r->def->auth,
+                               &r->identities, &r->n_identities, ce)))
         goto cleanup;
-    if (r->n_identities == 0) {
-        rc = iotc_cfg_fail(ce, s->file, path, "identities: at least one certificate name");
-        goto cleanup;
-    }
-    for (size_t k = 0; k < r->n_identities; k++) {
-        if (strchr(r->identities[k], '/') || strchr(r->identities[k], '.')) {
-            rc = iotc_cfg_fail(ce, s->file, path,
-                               "identities: '%s' is a name in the PKI "
-                               "directory, not a path",
-                               r->identities[k]);
-            goto cleanup;
-        }
-    }
     if ((rc = iotc_cfg_string(s->file, path, o, "client_id", "fleet-{run}-{row}-{i}", &r->client_id,
-                              ce)))
+                              ce)) ||
+        (rc = spec__monitor(s->file, path, o, r, ce)))
         goto cleanup;
     r->b = *def;
     rc = fleet_behave_read(s->file, path, o, &r->b, err, errlen);
@@ -303,10 +309,10 @@ cleanup:
     return rc;
 }
 
-static const char *const spec__ext_keys[] = {"host",  "sni",        "ca", "pki",
-                                             "ports", "time_scale", NULL};
+static const char *const spec__ext_keys[] = {"host",  "sni",        "ca",       "pki",
+                                             "ports", "time_scale", "registry", NULL};
 
-/* External target file: {host, sni, ca, pki, ports:{8883,8443,443}, time_scale}. */
+/* External target file: {host, sni, ca, pki, ports:{8883,8443,443}, time_scale, registry}. */
 int fleet_target_load_external(const char *path, struct fleet_target *t, char *err, size_t errlen)
 {
     struct iotc_cfg_err ce = {{0}};
@@ -319,6 +325,7 @@ int fleet_target_load_external(const char *path, struct fleet_target *t, char *e
         (rc = iotc_cfg_string(path, "$", root, "sni", "localhost", &t->sni, &ce)) ||
         (rc = iotc_cfg_string(path, "$", root, "ca", NULL, &t->ca, &ce)) ||
         (rc = iotc_cfg_string(path, "$", root, "pki", NULL, &t->pki, &ce)) ||
+        (rc = iotc_cfg_string(path, "$", root, "registry", NULL, &t->registry, &ce)) ||
         (rc = spec__number(path, "$", root, "time_scale", 0.0001, 1000, 1, &t->time_scale, &ce)))
         goto cleanup;
     json_t *ports = json_object_get(root, "ports");
@@ -350,8 +357,9 @@ cleanup:
 void fleet_spec_free(struct fleet_spec *s)
 {
     for (size_t i = 0; i < s->n_rows; i++) {
-        iotc_cfg_strings_free(s->rows[i].identities, s->rows[i].n_identities);
+        fleet_idents_free(s->rows[i].identities, s->rows[i].n_identities);
         free(s->rows[i].client_id);
+        free(s->rows[i].monitor_identity);
     }
     struct fleet_target *t = &s->target;
     free(t->profile);
@@ -360,6 +368,7 @@ void fleet_spec_free(struct fleet_spec *s)
     free(t->sni);
     free(t->ca);
     free(t->pki);
+    free(t->registry);
     free(s->file);
     free(s->name);
     memset(s, 0, sizeof *s);

@@ -57,6 +57,20 @@ static double summary__per_dev(long after, long before, uint32_t n)
     return (double)(after - before) / (double)n;
 }
 
+/* Why the devices of a row that never connected failed: their most frequent last cause. */
+static const char *summary__never_cause(const struct fleet *fl, const struct fleet_row *row)
+{
+    uint32_t n[CAUSE_COUNT] = {0};
+    int best = CAUSE_NONE;
+    for (uint32_t i = row->first; i < row->first + row->devices; i++)
+        if (!fl->devs[i].ever_up && fl->devs[i].last_cause < CAUSE_COUNT)
+            n[fl->devs[i].last_cause]++;
+    for (int c = 1; c < CAUSE_COUNT; c++)
+        if (n[c] > n[best])
+            best = c;
+    return best == CAUSE_NONE ? NULL : fleet_cause_name(best);
+}
+
 static json_t *summary__rows(const struct fleet *fl)
 {
     json_t *a = json_array();
@@ -70,12 +84,16 @@ static json_t *summary__rows(const struct fleet *fl)
             dup += fl->ledger[i].dup;
             up += fl->devs[i].ever_up;
         }
-        json_array_append_new(
-            a, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "row", row->def->name,
-                         "devices", (json_int_t)row->devices, "ever_connected", (json_int_t)up,
-                         "qos", (json_int_t)row->b.qos, "sent", (json_int_t)sent, "delivered",
-                         (json_int_t)del, "duplicated", (json_int_t)dup, "lost",
-                         (json_int_t)(row->b.qos == 1 ? sent - del : 0)));
+        json_t *o = json_pack(
+            "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "row", row->def->name, "auth",
+            fleet_auth_name(row->def->auth), "devices", (json_int_t)row->devices, "ever_connected",
+            (json_int_t)up, "never_connected", (json_int_t)(row->devices - up), "qos",
+            (json_int_t)row->b.qos, "sent", (json_int_t)sent, "delivered", (json_int_t)del,
+            "duplicated", (json_int_t)dup, "lost", (json_int_t)(row->b.qos == 1 ? sent - del : 0));
+        const char *why = up < row->devices ? summary__never_cause(fl, row) : NULL;
+        if (why)
+            json_object_set_new(o, "never_connected_cause", json_string(why));
+        json_array_append_new(a, o);
     }
     return a;
 }
@@ -130,10 +148,11 @@ json_t *fleet_summary_json(const struct fleet *fl)
         "publishing", pub_s, "total",
         fl->t_end_us > fl->t_start_us ? (double)(fl->t_end_us - fl->t_start_us) / 1e6 : 0);
     json_object_set_new(o, "connect",
-                        json_pack("{s:I, s:I, s:I, s:f, s:o, s:o}", "succeeded",
+                        json_pack("{s:I, s:I, s:I, s:I, s:f, s:o, s:o}", "succeeded",
                                   (json_int_t)c->connects, "failed",
                                   (json_int_t)summary__total(c->connect_failures), "ever_connected",
-                                  (json_int_t)fl->ever_up_n, "ramp_per_s",
+                                  (json_int_t)fl->ever_up_n, "never_connected",
+                                  (json_int_t)(fl->n_devs - fl->ever_up_n), "ramp_per_s",
                                   ramp_s > 0 ? (double)fl->ever_up_n / ramp_s : 0.0, "latency",
                                   summary__lat(&fl->connect_lat), "failures_by_cause",
                                   summary__causes(c->connect_failures)));
@@ -212,6 +231,7 @@ void fleet_summary_print(const struct fleet *fl, const json_t *sum, FILE *out)
     summary__causes_line(out, "reconnects by cause", json_object_get(rc, "by_cause"));
     summary__causes_line(out, "connect failures", json_object_get(cn, "failures_by_cause"));
     fprintf(out, "  disconnected at end    %lld\n", I(sum, "disconnected_at_end"));
+    fprintf(out, "  never connected        %lld\n", I(cn, "never_connected"));
     fprintf(out, "  memory per device      fleet %.1f KB, serve %.1f KB, broker %.1f KB\n",
             F(mem, "fleet_kb_per_device"), F(mem, "serve_kb_per_device"),
             F(mem, "broker_kb_per_device"));
@@ -219,9 +239,15 @@ void fleet_summary_print(const struct fleet *fl, const json_t *sum, FILE *out)
     size_t i;
     json_array_foreach(rows, i, r)
     {
-        fprintf(out, "  row %-18s devices %lld, sent %lld, delivered %lld, dup %lld, lost %lld\n",
+        fprintf(out, "  row %-18s devices %lld, sent %lld, delivered %lld, dup %lld, lost %lld",
                 json_string_value(json_object_get(r, "row")), I(r, "devices"), I(r, "sent"),
                 I(r, "delivered"), I(r, "duplicated"), I(r, "lost"));
+        if (I(r, "never_connected") > 0)
+            fprintf(out, ", NEVER CONNECTED %lld (%s)", I(r, "never_connected"),
+                    json_string_value(json_object_get(r, "never_connected_cause"))
+                        ? json_string_value(json_object_get(r, "never_connected_cause"))
+                        : "no attempt finished");
+        fprintf(out, "\n");
     }
 #undef I
 #undef F

@@ -91,13 +91,16 @@ static int target__emulated(struct fleet *fl, const char *serve_bin, const char 
     free(t->pki);
     char ca[1100];
     snprintf(ca, sizeof ca, "%s/ca-bundle.crt", pki);
+    free(t->registry);
     t->host = strdup("127.0.0.1");
     t->sni = strdup("localhost");
     t->ca = strdup(ca);
     t->pki = strdup(pki);
+    /* serve is started without --registry: it loads the source tree's. */
+    t->registry = strdup(IOTC_SOURCE_DIR "/fixtures/registry.json");
     for (int i = 0; i < 3; i++)
         t->ports[i] = c->ports[i];
-    if (!t->host || !t->sni || !t->ca || !t->pki)
+    if (!t->host || !t->sni || !t->ca || !t->pki || !t->registry)
         return IOTC_ERR_NOMEM;
     return IOTC_OK;
 }

@@ -1,4 +1,5 @@
-/* Client TLS contexts: one per (row, identity), shared by every device using it. */
+/* Client TLS contexts: one per (row, identity) on X.509 rows, one without a certificate
+ * on a door row, one for an HTTPS row's monitor; shared by every device using it. */
 #include "fleet_int.h"
 #include "common/err.h"
 
@@ -6,12 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* identity NULL: no client certificate (the 443 door). */
 static SSL_CTX *tls__ctx(const struct fleet_target *t, const char *identity, char *err,
                          size_t errlen)
 {
-    char crt[1200], key[1200];
-    snprintf(crt, sizeof crt, "%s/%s.crt", t->pki, identity);
-    snprintf(key, sizeof key, "%s/%s.key", t->pki, identity);
+    char crt[1200] = "", key[1200] = "";
+    if (identity) {
+        snprintf(crt, sizeof crt, "%s/%s.crt", t->pki, identity);
+        snprintf(key, sizeof key, "%s/%s.key", t->pki, identity);
+    }
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx)
         goto fail;
@@ -25,32 +29,51 @@ static SSL_CTX *tls__ctx(const struct fleet_target *t, const char *identity, cha
     if (SSL_CTX_load_verify_locations(ctx, t->ca, NULL) != 1)
         goto fail;
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    if (!identity)
+        return ctx;
     if (SSL_CTX_use_certificate_chain_file(ctx, crt) != 1 ||
         SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(ctx) != 1)
         goto fail;
     return ctx;
 fail:
-    snprintf(err, errlen, "TLS setup for identity %s (%s, CA %s): %s", identity, crt, t->ca,
+    snprintf(err, errlen, "TLS setup for identity %s (%s, CA %s): %s",
+             identity ? identity : "(none)", crt, t->ca,
              ERR_reason_error_string(ERR_peek_last_error()));
     ERR_clear_error();
     SSL_CTX_free(ctx);
     return NULL;
 }
 
+static int tls__row(const struct fleet_target *t, struct fleet_row *row, char *err, size_t errlen)
+{
+    bool x509 = row->def->auth == FLEET_AUTH_X509;
+    if (row->def->proto == FLEET_PROTO_HTTPS) {
+        row->monitor_ctx = tls__ctx(t, row->monitor_identity, err, errlen);
+        if (!row->monitor_ctx)
+            return IOTC_ERR_CRYPTO;
+        if (!x509)
+            return IOTC_OK; /* libcurl makes the devices' own */
+    }
+    row->n_ctx = x509 ? row->n_identities : 1;
+    row->ctx = calloc(row->n_ctx, sizeof *row->ctx);
+    if (!row->ctx)
+        return IOTC_ERR_NOMEM;
+    for (size_t i = 0; i < row->n_ctx; i++) {
+        row->ctx[i] = tls__ctx(t, x509 ? row->identities[i].name : NULL, err, errlen);
+        if (!row->ctx[i])
+            return IOTC_ERR_CRYPTO;
+    }
+    return IOTC_OK;
+}
+
 int fleet_tls_setup(struct fleet *fl, char *err, size_t errlen)
 {
     struct fleet_spec *s = fl->spec;
     for (size_t r = 0; r < s->n_rows; r++) {
-        struct fleet_row *row = &s->rows[r];
-        row->ctx = calloc(row->n_identities, sizeof *row->ctx);
-        if (!row->ctx)
-            return IOTC_ERR_NOMEM;
-        for (size_t i = 0; i < row->n_identities; i++) {
-            row->ctx[i] = tls__ctx(&s->target, row->identities[i], err, errlen);
-            if (!row->ctx[i])
-                return IOTC_ERR_CRYPTO;
-        }
+        int rc = tls__row(&s->target, &s->rows[r], err, errlen);
+        if (rc != IOTC_OK)
+            return rc;
     }
     return IOTC_OK;
 }
@@ -60,9 +83,24 @@ void fleet_tls_free(struct fleet *fl)
     struct fleet_spec *s = fl->spec;
     for (size_t r = 0; r < s->n_rows; r++) {
         struct fleet_row *row = &s->rows[r];
-        for (size_t i = 0; row->ctx && i < row->n_identities; i++)
+        for (size_t i = 0; row->ctx && i < row->n_ctx; i++)
             SSL_CTX_free(row->ctx[i]);
+        SSL_CTX_free(row->monitor_ctx);
         free(row->ctx);
         row->ctx = NULL;
+        row->monitor_ctx = NULL;
+        row->n_ctx = 0;
     }
+}
+
+const struct fleet_ident *fleet_dev_ident(const struct fleet_dev *d)
+{
+    return &d->row->identities[d->ridx % d->row->n_identities];
+}
+
+SSL_CTX *fleet_tls_ctx_of(const struct fleet_dev *d)
+{
+    if (d->monitor)
+        return d->row->monitor_ctx;
+    return d->row->n_ctx ? d->row->ctx[d->ridx % d->row->n_ctx] : NULL;
 }

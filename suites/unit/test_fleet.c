@@ -1,9 +1,16 @@
 /* Fleet internals: reconnect strategies (series, jitter bounds, caps, attempt
- * limits), the delivery ledger, the payload header and the latency histogram. */
+ * limits), the delivery ledger, the payload header, the latency histogram, the
+ * row table and the door identities (spec, registry, signing, wire forms). */
 #include "fleet/fleet_int.h"
+#include "authz/authz.h"
+#include "common/err.h"
+#include "config/cfgjson.h"
 
 #include <CUnit/CUnit.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct fleet_backoff bo(int kind, long long base, long long cap)
 {
@@ -156,6 +163,253 @@ static void test_hist(void)
     CU_ASSERT(fleet_hist_pct_ms(&h, 100) <= 1000.0);
 }
 
+static void test_rows(void)
+{
+    CU_ASSERT_EQUAL(fleet_row_count(), 9);
+    const struct fleet_row_def *r = fleet_row_find("wss-sigv4-443");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT(r->proto == FLEET_PROTO_WSS && r->auth == FLEET_AUTH_SIGV4 && !r->alpn);
+    r = fleet_row_find("wss-custom-443");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT(r->proto == FLEET_PROTO_WSS && r->auth == FLEET_AUTH_CUSTOM && !r->alpn);
+    r = fleet_row_find("mqtt-custom-443");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT(r->proto == FLEET_PROTO_MQTT && r->auth == FLEET_AUTH_CUSTOM && r->lport == 443);
+    CU_ASSERT_STRING_EQUAL(r->alpn, "mqtt");
+    r = fleet_row_find("https-sigv4-443");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT(r->proto == FLEET_PROTO_HTTPS && r->auth == FLEET_AUTH_SIGV4 && !r->alpn);
+    r = fleet_row_find("https-custom-443");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+    CU_ASSERT(r->proto == FLEET_PROTO_HTTPS && r->auth == FLEET_AUTH_CUSTOM);
+    CU_ASSERT(fleet_row_find("mqtt-x509-8883")->auth == FLEET_AUTH_X509);
+    CU_ASSERT_PTR_NULL(fleet_row_find("wss-x509-443"));
+    CU_ASSERT_STRING_EQUAL(fleet_cause_name(CAUSE_WS_REFUSED), "ws_upgrade_refused");
+}
+
+/* Loads text as a spec; err gets the message. */
+static int load_spec(const char *text, struct fleet_spec *s, char *err, size_t len)
+{
+    char path[] = "/tmp/iotc-fleet-spec-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return -1;
+    FILE *f = fdopen(fd, "w");
+    fputs(text, f);
+    fclose(f);
+    err[0] = '\0';
+    int rc = fleet_spec_load(path, s, err, len);
+    unlink(path);
+    return rc;
+}
+
+#define ROW(r, ids) "{\"rows\": [{\"row\": \"" r "\", \"devices\": 2, \"identities\": " ids "}]}"
+
+static void test_spec_door_identities(void)
+{
+    struct fleet_spec s;
+    char err[FLEET_ERR_LEN];
+    char path[1024];
+    snprintf(path, sizeof path, "%s/fixtures/fleets/door.json", IOTC_SOURCE_DIR);
+    CU_ASSERT_EQUAL_FATAL(fleet_spec_load(path, &s, err, sizeof err), IOTC_OK);
+    CU_ASSERT_EQUAL(s.n_rows, 9);
+    for (size_t r = 0; r < s.n_rows; r++) {
+        const struct fleet_row *row = &s.rows[r];
+        CU_ASSERT(row->n_identities >= 1);
+        if (row->def->proto == FLEET_PROTO_HTTPS && row->def->auth != FLEET_AUTH_X509)
+            CU_ASSERT_STRING_EQUAL(row->monitor_identity, "device-01");
+        if (strcmp(row->def->name, "wss-sigv4-443") == 0) {
+            CU_ASSERT_STRING_EQUAL(row->identities[1].name, "ASIAIOTCONFORM0002");
+            CU_ASSERT_PTR_NULL(row->identities[1].secret); /* resolved at run start */
+        }
+        if (strcmp(row->def->name, "wss-custom-443") == 0) {
+            CU_ASSERT_STRING_EQUAL(row->identities[0].name, "unsigned-authorizer");
+            CU_ASSERT_STRING_EQUAL(row->identities[0].token_key, "token");
+            CU_ASSERT_PTR_NULL(row->identities[1].name); /* the default authorizer */
+            CU_ASSERT(row->identities[1].sign);
+        }
+    }
+    fleet_spec_free(&s);
+
+    static const struct {
+        const char *text, *want;
+    } bad[] = {
+        {ROW("mqtt-x509-8883", "[{\"access_key\": \"AKID\"}]"),
+         "$.rows[0].identities[0]: a certificate name"},
+        {ROW("wss-custom-443", "[\"unsigned-authorizer\"]"), "$.rows[0].identities[0]: {"},
+        {ROW("wss-custom-443", "[{\"authorizer\": \"a\"}]"), "token: required"},
+        {ROW("https-custom-443", "[{\"token\": \"t\", \"sign\": 1}]"), "sign: must be true"},
+        {ROW("mqtt-custom-443", "[{\"token\": \"t\", \"tokn\": \"x\"}]"), "unknown key 'tokn'"},
+        {ROW("mqtt-custom-443", "[{\"token\": \"a b\"}]"), "token: must be a string"},
+        {ROW("mqtt-custom-443", "[{\"authorizer\": \"a?b\", \"token\": \"t\"}]"),
+         "authorizer: must be"},
+        {ROW("wss-sigv4-443", "[\"AKID/0001\"]"), "an access key id"},
+        {ROW("wss-sigv4-443", "[{\"secret\": \"s\"}]"), "access_key: required"},
+        {ROW("https-sigv4-443", "[{\"access_key\": \"A\", \"secret\": \"a\\r\\nb\"}]"),
+         "secret: must be"},
+        {ROW("https-sigv4-443", "[]"), "$.rows[0].identities: at least one SigV4 credential"},
+        {"{\"rows\": [{\"row\": \"wss-sigv4-443\", \"devices\": 1, \"identities\": [\"A\"], "
+         "\"monitor_identity\": \"device-01\"}]}",
+         "only HTTPS rows have a monitor"},
+        {"{\"rows\": [{\"row\": \"https-sigv4-443\", \"devices\": 1, \"identities\": [\"A\"], "
+         "\"monitor_identity\": \"../x\"}]}",
+         "monitor_identity: a certificate name"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = load_spec(bad[i].text, &s, err, sizeof err);
+        CU_ASSERT_NOT_EQUAL(rc, IOTC_OK);
+        if (!strstr(err, bad[i].want))
+            fprintf(stderr, "\n  case %zu: want '%s' in '%s'\n", i, bad[i].want, err);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, bad[i].want));
+        fleet_spec_free(&s);
+    }
+}
+
+static json_t *registry(void)
+{
+    char path[1024];
+    struct iotc_cfg_err ce;
+    snprintf(path, sizeof path, "%s/fixtures/registry.json", IOTC_SOURCE_DIR);
+    return iotc_cfg_load(path, &ce);
+}
+
+static void test_ident_resolve(void)
+{
+    json_t *reg = registry();
+    char err[400];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(reg);
+    struct fleet_ident akid = {.name = strdup("AKIDIOTCONFORM0001")};
+    struct fleet_ident asia = {.name = strdup("ASIAIOTCONFORM0002")};
+    struct fleet_ident gone = {.name = strdup("AKIDNOTREGISTERED")};
+    struct fleet_ident dropped = {
+        .name = strdup("ASIAIOTCONFORM0002"), .session_token = strdup(""), .token_inline = true};
+    struct fleet_ident inl = {
+        .name = strdup("AKIDX"), .secret = strdup("s3cret"), .secret_inline = true};
+    CU_ASSERT_EQUAL(fleet_ident_resolve(&akid, FLEET_AUTH_SIGV4, reg, NULL, err, sizeof err),
+                    IOTC_OK);
+    CU_ASSERT_STRING_EQUAL(akid.secret, "iotconform/test/secret/0001/wJalrXUtnFEMI");
+    CU_ASSERT_PTR_NULL(akid.session_token);
+    CU_ASSERT_EQUAL(fleet_ident_resolve(&asia, FLEET_AUTH_SIGV4, reg, NULL, err, sizeof err),
+                    IOTC_OK);
+    CU_ASSERT_STRING_EQUAL(asia.session_token, "IQoJb3JpZ2luX2VjEXAMPLEsessiontokenIOTCONFORM");
+    CU_ASSERT_EQUAL(fleet_ident_resolve(&dropped, FLEET_AUTH_SIGV4, reg, NULL, err, sizeof err),
+                    IOTC_OK);
+    CU_ASSERT_STRING_EQUAL(dropped.session_token, ""); /* inline "": send none */
+    CU_ASSERT_EQUAL(fleet_ident_resolve(&gone, FLEET_AUTH_SIGV4, reg, NULL, err, sizeof err),
+                    IOTC_ERR_NOT_FOUND);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "AKIDNOTREGISTERED"));
+    CU_ASSERT_EQUAL(fleet_ident_resolve(&inl, FLEET_AUTH_SIGV4, NULL, NULL, err, sizeof err),
+                    IOTC_OK); /* an inline secret needs no registry */
+    /* no inline secret and no registry: a setup error */
+    CU_ASSERT_EQUAL(fleet_ident_resolve(&gone, FLEET_AUTH_SIGV4, NULL, NULL, err, sizeof err),
+                    IOTC_ERR_CONFIG);
+    struct fleet_ident *all[] = {&akid, &asia, &gone, &dropped, &inl};
+    for (size_t i = 0; i < 5; i++) {
+        free(all[i]->name);
+        free(all[i]->secret);
+        free(all[i]->session_token);
+    }
+    json_decref(reg);
+}
+
+/* The signature a signing identity gets verifies with the registry's public key, and the
+ * username and headers carry it so the endpoint's parser reads back the same values. */
+static void test_ident_custom_wire(void)
+{
+    char err[400], user[2048], line[2048], pub[1100];
+    struct fleet_ident *id = calloc(1, sizeof *id);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(id);
+    id->token = strdup("token-beta");
+    id->token_key = strdup("token");
+    id->sign = true;
+    CU_ASSERT_EQUAL_FATAL(
+        fleet_ident_resolve(id, FLEET_AUTH_CUSTOM, NULL, IOTC_BINARY_DIR "/pki", err, sizeof err),
+        IOTC_OK);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(id->signature);
+    EVP_PKEY *key = NULL;
+    snprintf(pub, sizeof pub, "%s/pki/authorizer-signing.pub", IOTC_BINARY_DIR);
+    CU_ASSERT_EQUAL_FATAL(iotc_authz_load_pubkey_file(pub, &key, err, sizeof err), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_authz_verify_token(key, "token-beta", id->signature, err, sizeof err),
+                    IOTC_OK);
+
+    CU_ASSERT_EQUAL(fleet_ident_username(id, "dev-1", user, sizeof user), IOTC_OK);
+    struct iotc_authz_creds c;
+    CU_ASSERT_EQUAL(iotc_authz_parse_username(user, strlen(user), &c, err, sizeof err), IOTC_OK);
+    CU_ASSERT_STRING_EQUAL(c.user, "dev-1");
+    CU_ASSERT_PTR_NULL(c.authorizer); /* the default authorizer */
+    CU_ASSERT_STRING_EQUAL(iotc_authz_creds_get(&c, "token"), "token-beta");
+    CU_ASSERT_STRING_EQUAL(c.signature, id->signature); /* '+' '/' '=' survived encoding */
+    iotc_authz_creds_free(&c);
+    CU_ASSERT_EQUAL(fleet_ident_username(id, "a?b", user, sizeof user), IOTC_ERR_INVALID);
+    CU_ASSERT_EQUAL(fleet_ident_username(id, "dev-1", user, 40), IOTC_ERR_TOO_LARGE);
+
+    /* headers: no name line for the default authorizer, then token, then signature */
+    CU_ASSERT_EQUAL(fleet_ident_custom_header(id, 0, line, sizeof line), IOTC_OK);
+    CU_ASSERT_STRING_EQUAL(line, "token: token-beta");
+    CU_ASSERT_EQUAL(fleet_ident_custom_header(id, 1, line, sizeof line), IOTC_OK);
+    CU_ASSERT_EQUAL(strncmp(line, "x-amz-customauthorizer-signature: ", 34), 0);
+    CU_ASSERT_EQUAL(fleet_ident_custom_header(id, 2, line, sizeof line), IOTC_ERR_NOT_FOUND);
+    id->name = strdup("unsigned-authorizer");
+    CU_ASSERT_EQUAL(fleet_ident_custom_header(id, 0, line, sizeof line), IOTC_OK);
+    CU_ASSERT_STRING_EQUAL(line, "x-amz-customauthorizer-name: unsigned-authorizer");
+    CU_ASSERT_EQUAL(fleet_ident_username(id, "d", user, sizeof user), IOTC_OK);
+    CU_ASSERT_EQUAL(strncmp(user, "d?x-amz-customauthorizer-name=unsigned-authorizer&token=", 56),
+                    0);
+    CU_ASSERT_EQUAL(fleet_ident_wss_target(id, FLEET_AUTH_CUSTOM, "h:1", 0, line, sizeof line),
+                    IOTC_OK);
+    CU_ASSERT_STRING_EQUAL(line, "/mqtt");
+    /* a missing signing key is a setup error that names the file */
+    CU_ASSERT_EQUAL(
+        fleet_ident_resolve(id, FLEET_AUTH_CUSTOM, NULL, "/nonexistent", err, sizeof err),
+        IOTC_ERR_CONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent/authorizer-signing.key"));
+    EVP_PKEY_free(key);
+    fleet_idents_free(id, 1);
+}
+
+static void test_ident_presign(void)
+{
+    char a[4096], b[4096];
+    struct fleet_ident id = {.name = "ASIAIOTCONFORM0002",
+                             .secret = "iotconform/test/secret/0002/K7MDENGbPxRfiCY",
+                             .session_token = "tok/en+1="};
+    time_t when = 1440938160; /* 2015-08-30T12:36:00Z */
+    CU_ASSERT_EQUAL_FATAL(
+        fleet_ident_wss_target(&id, FLEET_AUTH_SIGV4, "localhost:4443", when, a, sizeof a),
+        IOTC_OK);
+    CU_ASSERT_EQUAL(strncmp(a,
+                            "/mqtt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential="
+                            "ASIAIOTCONFORM0002%2F20150830%2Fus-east-1%2Fiotdevicegateway"
+                            "%2Faws4_request&X-Amz-Date=20150830T123600Z&X-Amz-Expires=86400"
+                            "&X-Amz-SignedHeaders=host&X-Amz-Signature=",
+                            strlen("/mqtt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential="
+                                   "ASIAIOTCONFORM0002%2F20150830%2Fus-east-1%2Fiotdevicegateway"
+                                   "%2Faws4_request&X-Amz-Date=20150830T123600Z&X-Amz-Expires="
+                                   "86400&X-Amz-SignedHeaders=host&X-Amz-Signature=")),
+                    0);
+    /* the token follows the signature, encoded, and is not signed */
+    const char *sig = strstr(a, "X-Amz-Signature="), *tok = strstr(a, "&X-Amz-Security-Token=");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sig);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(tok);
+    CU_ASSERT(tok > sig && tok - sig == 16 + 64);
+    CU_ASSERT_STRING_EQUAL(tok, "&X-Amz-Security-Token=tok%2Fen%2B1%3D");
+    id.session_token = NULL;
+    CU_ASSERT_EQUAL(
+        fleet_ident_wss_target(&id, FLEET_AUTH_SIGV4, "localhost:4443", when, b, sizeof b),
+        IOTC_OK);
+    CU_ASSERT_EQUAL(strncmp(a, b, strlen(b)), 0); /* same signature with or without a token */
+    CU_ASSERT_PTR_NULL(strstr(b, "Token"));
+    CU_ASSERT_EQUAL(
+        fleet_ident_wss_target(&id, FLEET_AUTH_SIGV4, "localhost:4444", when, b, sizeof b),
+        IOTC_OK);
+    CU_ASSERT_NOT_EQUAL(strcmp(strstr(a, "Signature="), strstr(b, "Signature=")), 0); /* host */
+    CU_ASSERT_EQUAL(fleet_ident_wss_target(&id, FLEET_AUTH_SIGV4, "h", when, b, 100),
+                    IOTC_ERR_TOO_LARGE);
+    id.secret = NULL;
+    CU_ASSERT_EQUAL(fleet_ident_wss_target(&id, FLEET_AUTH_SIGV4, "h", when, b, sizeof b),
+                    IOTC_ERR_INVALID);
+}
+
 int iotc_register_tests(void)
 {
     CU_pSuite s = CU_add_suite("fleet", NULL, NULL);
@@ -172,5 +426,10 @@ int iotc_register_tests(void)
     CU_add_test(s, "ledger", test_ledger);
     CU_add_test(s, "payload header", test_payload);
     CU_add_test(s, "latency histogram", test_hist);
+    CU_add_test(s, "row table: the nine rows", test_rows);
+    CU_add_test(s, "spec: door identities", test_spec_door_identities);
+    CU_add_test(s, "identities: registry", test_ident_resolve);
+    CU_add_test(s, "identities: custom-auth wire forms", test_ident_custom_wire);
+    CU_add_test(s, "identities: presigned WSS target", test_ident_presign);
     return 0;
 }

@@ -1,0 +1,366 @@
+/*
+ * Identities of a row. X.509 rows name certificates in the PKI directory; the door
+ * rows name what a device presents without one: a SigV4 access key (its secret and
+ * session token come from the registry unless given inline) or a custom authorizer
+ * with a token (signed here with the PKI's signing key when asked). This file reads
+ * them from the spec, resolves them at run start, and turns them into what goes on
+ * the wire: a presigned WSS target, custom-auth headers, an MQTT username.
+ */
+#include "fleet_int.h"
+#include "authz/authz.h"
+#include "common/err.h"
+#include "config/cfgjson.h"
+#include "runner/sigv4c.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define IDENT_MAX_NAME   128
+#define IDENT_MAX_SECRET 256
+#define IDENT_MAX_TOKEN  1024
+
+static const char *const ident__sigv4_keys[] = {"access_key", "secret", "session_token", NULL};
+static const char *const ident__custom_keys[] = {"authorizer", "token", "token_key", "sign", NULL};
+
+/* Characters a value may hold: it ends up in a header line or a query. */
+enum ident__charset { CS_ALNUM, CS_NAME, CS_HEADER };
+
+static bool ident__ok(const char *s, size_t max, int cs)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max)
+        return false;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (cs == CS_ALNUM && !alnum)
+            return false;
+        if (cs == CS_NAME && !alnum && c != '-' && c != '_')
+            return false;
+        /* visible ASCII only: no CR/LF that could end a header, no space in a query */
+        if (cs == CS_HEADER && (c <= 0x20 || c >= 0x7f))
+            return false;
+    }
+    return true;
+}
+
+/* Optional string key of o: NULL when absent; an error unless it passes ident__ok. */
+static int ident__str(const char *file, const char *path, json_t *o, const char *key, size_t max,
+                      int cs, bool allow_empty, char **out, struct iotc_cfg_err *ce)
+{
+    json_t *v = json_object_get(o, key);
+    *out = NULL;
+    if (!v)
+        return IOTC_OK;
+    const char *s = json_string_value(v);
+    if (!s || !((allow_empty && !*s) || ident__ok(s, max, cs)))
+        return iotc_cfg_fail(ce, file, path, "%s: must be a string of 1..%zu %s", key, max,
+                             cs == CS_ALNUM  ? "letters and digits"
+                             : cs == CS_NAME ? "letters, digits, '-' or '_'"
+                                             : "visible ASCII characters");
+    *out = strdup(s);
+    return *out ? IOTC_OK : IOTC_ERR_NOMEM;
+}
+
+static int ident__x509(const char *file, const char *path, json_t *v, struct fleet_ident *id,
+                       struct iotc_cfg_err *ce)
+{
+    const char *s = json_string_value(v);
+    if (!s || !*s)
+        return iotc_cfg_fail(ce, file, path, "a certificate name in the PKI directory");
+    if (strchr(s, '/') || strchr(s, '.'))
+        return iotc_cfg_fail(ce, file, path, "'%s' is a name in the PKI directory, not a path", s);
+    id->name = strdup(s);
+    return id->name ? IOTC_OK : IOTC_ERR_NOMEM;
+}
+
+static int ident__sigv4(const char *file, const char *path, json_t *v, struct fleet_ident *id,
+                        struct iotc_cfg_err *ce)
+{
+    int rc;
+    if (json_is_string(v)) {
+        if (!ident__ok(json_string_value(v), IDENT_MAX_NAME, CS_ALNUM))
+            return iotc_cfg_fail(ce, file, path, "an access key id (letters and digits)");
+        id->name = strdup(json_string_value(v));
+        return id->name ? IOTC_OK : IOTC_ERR_NOMEM;
+    }
+    if (!json_is_object(v))
+        return iotc_cfg_fail(ce, file, path,
+                             "an access key id, or {\"access_key\", \"secret\", "
+                             "\"session_token\"}");
+    if ((rc = iotc_cfg_check_keys(file, path, v, ident__sigv4_keys, ce)) ||
+        (rc = ident__str(file, path, v, "access_key", IDENT_MAX_NAME, CS_ALNUM, false, &id->name,
+                         ce)) ||
+        (rc = ident__str(file, path, v, "secret", IDENT_MAX_SECRET, CS_HEADER, false, &id->secret,
+                         ce)) ||
+        (rc = ident__str(file, path, v, "session_token", IDENT_MAX_TOKEN, CS_HEADER, true,
+                         &id->session_token, ce)))
+        return rc;
+    if (!id->name)
+        return iotc_cfg_fail(ce, file, path, "access_key: required");
+    id->secret_inline = id->secret != NULL;
+    id->token_inline = id->session_token != NULL;
+    return IOTC_OK;
+}
+
+static int ident__custom(const char *file, const char *path, json_t *v, struct fleet_ident *id,
+                         struct iotc_cfg_err *ce)
+{
+    int rc;
+    if (!json_is_object(v))
+        return iotc_cfg_fail(ce, file, path,
+                             "{\"authorizer\", \"token\", \"token_key\", \"sign\"} "
+                             "(no authorizer: the default one)");
+    if ((rc = iotc_cfg_check_keys(file, path, v, ident__custom_keys, ce)) ||
+        (rc = ident__str(file, path, v, "authorizer", IDENT_MAX_NAME, CS_NAME, false, &id->name,
+                         ce)) ||
+        (rc = ident__str(file, path, v, "token", IDENT_MAX_TOKEN, CS_HEADER, false, &id->token,
+                         ce)) ||
+        (rc = ident__str(file, path, v, "token_key", IDENT_MAX_NAME, CS_NAME, false, &id->token_key,
+                         ce)))
+        return rc;
+    if (!id->token)
+        return iotc_cfg_fail(ce, file, path, "token: required");
+    if (!id->token_key && !(id->token_key = strdup("token")))
+        return IOTC_ERR_NOMEM;
+    json_t *sign = json_object_get(v, "sign");
+    if (sign && !json_is_boolean(sign))
+        return iotc_cfg_fail(ce, file, path, "sign: must be true or false");
+    id->sign = json_is_true(sign);
+    return IOTC_OK;
+}
+
+int fleet_ident_read(const char *file, const char *path, json_t *arr, int auth,
+                     struct fleet_ident **out, size_t *n, struct iotc_cfg_err *ce)
+{
+    char p[128];
+    *out = NULL;
+    *n = 0;
+    snprintf(p, sizeof p, "%s.identities", path);
+    if (!json_is_array(arr) || json_array_size(arr) == 0)
+        return iotc_cfg_fail(ce, file, p, "at least one %s",
+                             auth == FLEET_AUTH_X509    ? "certificate name"
+                             : auth == FLEET_AUTH_SIGV4 ? "SigV4 credential"
+                                                        : "custom-authorizer token");
+    if (json_array_size(arr) > FLEET_MAX_DEVICES)
+        return iotc_cfg_fail(ce, file, p, "at most %d identities", FLEET_MAX_DEVICES);
+    *out = calloc(json_array_size(arr), sizeof **out);
+    if (!*out)
+        return IOTC_ERR_NOMEM;
+    for (size_t k = 0; k < json_array_size(arr); k++) {
+        json_t *v = json_array_get(arr, k);
+        int rc;
+        *n = k + 1;
+        snprintf(p, sizeof p, "%s.identities[%zu]", path, k);
+        if (auth == FLEET_AUTH_X509)
+            rc = ident__x509(file, p, v, &(*out)[k], ce);
+        else if (auth == FLEET_AUTH_SIGV4)
+            rc = ident__sigv4(file, p, v, &(*out)[k], ce);
+        else
+            rc = ident__custom(file, p, v, &(*out)[k], ce);
+        if (rc != IOTC_OK)
+            return rc;
+    }
+    return IOTC_OK;
+}
+
+void fleet_idents_free(struct fleet_ident *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        if (v[i].secret)
+            OPENSSL_cleanse(v[i].secret, strlen(v[i].secret));
+        free(v[i].name);
+        free(v[i].secret);
+        free(v[i].session_token);
+        free(v[i].token);
+        free(v[i].token_key);
+        free(v[i].signature);
+    }
+    free(v);
+}
+
+static int ident__from_registry(struct fleet_ident *id, const json_t *registry, char *err,
+                                size_t errlen)
+{
+    size_t i;
+    json_t *cr;
+    json_array_foreach(json_object_get(registry, "credentials"), i, cr)
+    {
+        const char *ak = json_string_value(json_object_get(cr, "access_key_id"));
+        const char *secret = json_string_value(json_object_get(cr, "secret_access_key"));
+        const char *token = json_string_value(json_object_get(cr, "session_token"));
+        if (!ak || strcmp(ak, id->name) != 0)
+            continue;
+        if (!secret) {
+            snprintf(err, errlen, "registry credential %s has no secret_access_key", id->name);
+            return IOTC_ERR_CONFIG;
+        }
+        if (!id->secret_inline && !(id->secret = strdup(secret)))
+            return IOTC_ERR_NOMEM;
+        if (!id->token_inline && token && !(id->session_token = strdup(token)))
+            return IOTC_ERR_NOMEM;
+        return IOTC_OK;
+    }
+    snprintf(err, errlen, "access key %s is not in the registry's credentials: give its \"secret\"",
+             id->name);
+    return IOTC_ERR_NOT_FOUND;
+}
+
+static int ident__sign(struct fleet_ident *id, const char *pki, char *err, size_t errlen)
+{
+    char path[1200];
+    EVP_PKEY *key = NULL;
+    int rc = IOTC_ERR_CONFIG;
+    snprintf(path, sizeof path, "%s/%s", pki, FLEET_AUTHZ_SIGNING_KEY);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot open the token-signing key %s", path);
+        goto cleanup;
+    }
+    key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    fclose(f);
+    free(id->signature);
+    id->signature = NULL;
+    if (!key || iotc_authz_sign_token(key, id->token, &id->signature) != IOTC_OK) {
+        snprintf(err, errlen, "cannot sign token %s with %s", id->token, path);
+        rc = IOTC_ERR_CRYPTO;
+        goto cleanup;
+    }
+    rc = IOTC_OK;
+cleanup:
+    EVP_PKEY_free(key);
+    ERR_clear_error();
+    return rc;
+}
+
+int fleet_ident_resolve(struct fleet_ident *id, int auth, const json_t *registry, const char *pki,
+                        char *err, size_t errlen)
+{
+    if (auth == FLEET_AUTH_SIGV4 && !id->secret_inline) {
+        if (!registry) {
+            snprintf(err, errlen, "access key %s: no registry to take its secret from", id->name);
+            return IOTC_ERR_CONFIG;
+        }
+        return ident__from_registry(id, registry, err, errlen);
+    }
+    if (auth == FLEET_AUTH_CUSTOM && id->sign)
+        return ident__sign(id, pki, err, errlen);
+    return IOTC_OK;
+}
+
+int fleet_ident_custom_header(const struct fleet_ident *id, unsigned k, char *line, size_t len)
+{
+    const char *names[3] = {IOTC_AUTHZ_NAME_KEY, id->token_key, IOTC_AUTHZ_SIG_KEY};
+    const char *values[3] = {id->name, id->token, id->signature};
+    for (unsigned i = 0; i < 3; i++) {
+        if (!values[i] || !names[i])
+            continue;
+        if (k-- > 0)
+            continue;
+        return snprintf(line, len, "%s: %s", names[i], values[i]) < (int)len ? IOTC_OK
+                                                                             : IOTC_ERR_TOO_LARGE;
+    }
+    return IOTC_ERR_NOT_FOUND;
+}
+
+/* Appends "&k=v" (or "?k=v" first), both percent-encoded: base64 signatures hold '+' '/' '='. */
+static int ident__param(char *out, size_t len, size_t *o, const char *k, const char *v)
+{
+    char ek[3 * IDENT_MAX_NAME + 1], ev[3 * IDENT_MAX_TOKEN + 1];
+    if (iotc_sigv4c_encode(k, 0, ek, sizeof ek) != IOTC_OK ||
+        iotc_sigv4c_encode(v, 0, ev, sizeof ev) != IOTC_OK)
+        return IOTC_ERR_TOO_LARGE;
+    int n = snprintf(out + *o, len - *o, "%s%s=%s", strchr(out, '?') ? "&" : "?", ek, ev);
+    if (n < 0 || (size_t)n >= len - *o)
+        return IOTC_ERR_TOO_LARGE;
+    *o += (size_t)n;
+    return IOTC_OK;
+}
+
+int fleet_ident_username(const struct fleet_ident *id, const char *user, char *out, size_t len)
+{
+    size_t o;
+    int rc = IOTC_OK;
+    if (!id->token || snprintf(out, len, "%s", user) >= (int)len || strchr(user, '?'))
+        return IOTC_ERR_INVALID;
+    o = strlen(out);
+    if (id->name)
+        rc = ident__param(out, len, &o, IOTC_AUTHZ_NAME_KEY, id->name);
+    if (rc == IOTC_OK)
+        rc = ident__param(out, len, &o, id->token_key, id->token);
+    if (rc == IOTC_OK && id->signature)
+        rc = ident__param(out, len, &o, IOTC_AUTHZ_SIG_KEY, id->signature);
+    return rc;
+}
+
+int fleet_ident_wss_target(const struct fleet_ident *id, int auth, const char *host, time_t when,
+                           char *out, size_t len)
+{
+    if (auth != FLEET_AUTH_SIGV4)
+        return snprintf(out, len, "/mqtt") < (int)len ? IOTC_OK : IOTC_ERR_TOO_LARGE;
+    if (!id->secret)
+        return IOTC_ERR_INVALID;
+    iotc_sigv4c s = {.access_key = id->name,
+                     .secret = id->secret,
+                     .region = FLEET_SIGV4_REGION,
+                     .service = FLEET_SIGV4_SVC_WSS,
+                     .when = when,
+                     .method = "GET",
+                     .path = "/mqtt",
+                     .host = host};
+    if (len < 7)
+        return IOTC_ERR_TOO_LARGE;
+    memcpy(out, "/mqtt?", 7);
+    int rc = iotc_sigv4c_presign(&s, FLEET_SIGV4_EXPIRES_S, out + 6, len - 6);
+    if (rc != IOTC_OK)
+        return rc;
+    /* AWS IoT: the session token is not signed, it follows the signature. */
+    size_t o = strlen(out);
+    if (id->session_token && *id->session_token)
+        rc = ident__param(out, len, &o, "X-Amz-Security-Token", id->session_token);
+    return rc;
+}
+
+static bool ident__needs_registry(const struct fleet_spec *s)
+{
+    for (size_t r = 0; r < s->n_rows; r++)
+        for (size_t i = 0; s->rows[r].def->auth == FLEET_AUTH_SIGV4 && i < s->rows[r].n_identities;
+             i++)
+            if (!s->rows[r].identities[i].secret_inline)
+                return true;
+    return false;
+}
+
+int fleet_idents_setup(struct fleet_spec *s, char *err, size_t errlen)
+{
+    struct iotc_cfg_err ce = {{0}};
+    json_t *registry = NULL;
+    int rc = IOTC_OK;
+    if (ident__needs_registry(s)) {
+        if (!s->target.registry) {
+            snprintf(err, errlen,
+                     "SigV4 identities without an inline secret need a registry "
+                     "(the external target file's \"registry\")");
+            return IOTC_ERR_CONFIG;
+        }
+        registry = iotc_cfg_load(s->target.registry, &ce);
+        if (!registry) {
+            snprintf(err, errlen, "%s", ce.msg);
+            return IOTC_ERR_CONFIG;
+        }
+    }
+    for (size_t r = 0; r < s->n_rows && rc == IOTC_OK; r++) {
+        struct fleet_row *row = &s->rows[r];
+        for (size_t i = 0; i < row->n_identities && rc == IOTC_OK; i++) {
+            char why[400] = "";
+            rc = fleet_ident_resolve(&row->identities[i], row->def->auth, registry, s->target.pki,
+                                     why, sizeof why);
+            if (rc != IOTC_OK)
+                snprintf(err, errlen, "%s: $.rows[%zu].identities[%zu]: %s", s->file, r, i, why);
+        }
+    }
+    json_decref(registry);
+    return rc;
+}
