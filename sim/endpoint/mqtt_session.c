@@ -316,6 +316,31 @@ static void ms__on_timer(evutil_socket_t fd, short what, void *arg)
  * iot:Receive: a message the device may not receive is not delivered. A QoS 1
  * one is acknowledged to the broker on the device's behalf so it is not redelivered.
  */
+/*
+ * AWS IoT sends no retained messages to wildcard subscriptions (reference section 3);
+ * mosquitto does. A PUBLISH the broker flags retained is one sent because of a new
+ * subscription: deliver it only when the session holds the exact topic as a filter.
+ */
+static bool ms__retained_for_wildcard_only(struct mqtt_sess *s, const struct mqtt_publish *p,
+                                           const char *topic)
+{
+    if (!p->retain || json_object_get(s->subscriptions, topic))
+        return false;
+    const char *flt;
+    json_t *v;
+    json_object_foreach(s->subscriptions, flt, v)
+    {
+        if (mqtt_topic_matches(iotc_span_str(flt), p->topic))
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Whether a broker PUBLISH reaches the device: iot:Receive must allow it, and a
+ * retained message goes only to exact subscriptions. A QoS 1 message held back is
+ * acknowledged to the broker on the device's behalf so it is not redelivered.
+ */
 static bool ms__authorize_receive(struct mqtt_sess *s, const struct mqtt_frame *f,
                                   const uint8_t *pkt)
 {
@@ -324,7 +349,13 @@ static bool ms__authorize_receive(struct mqtt_sess *s, const struct mqtt_frame *
         return true;
     char topic[1024];
     snprintf(topic, sizeof topic, "%.*s", (int)p.topic.n, (const char *)p.topic.p);
-    if (iotc_conn_allowed(s->c, s->client_id, IOTC_ACT_RECEIVE, topic, NULL, 0))
+    bool wildcard_retained = ms__retained_for_wildcard_only(s, &p, topic);
+    if (wildcard_retained)
+        iotc_conn_emit(s->c, "mqtt.withheld",
+                       json_pack("{s:s, s:s}", "topic", topic, "reason",
+                                 "retained message for a wildcard subscription"));
+    if (!wildcard_retained &&
+        iotc_conn_allowed(s->c, s->client_id, IOTC_ACT_RECEIVE, topic, NULL, 0))
         return true;
     if (p.qos == 1) {
         struct mqtt_ack a = {.type = MQTT_PUBACK, .packet_id = p.packet_id};
@@ -1159,7 +1190,11 @@ static void ms__on_close(struct iotc_conn *c)
     }
     if (s->client_id)
         iotc_strmap_del_if(c->ep->sessions, s->client_id, s);
-    if (s->link)
+    /* After a clean DISCONNECT the broker must receive it (or it publishes the will):
+     * let the link flush; any other end drops the link so mosquitto sees a lost client. */
+    if (s->link && s->client_initiated)
+        iotc_blink_linger(s->link, NULL, 0);
+    else if (s->link)
         iotc_blink_free(s->link);
     json_decref(s->pending_subs);
     json_decref(s->subscriptions);

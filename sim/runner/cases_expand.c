@@ -119,6 +119,58 @@ static const char *expand__sigv4_row(json_t *sigv4, const iotc_row *row)
     return NULL;
 }
 
+/* Session steps: exactly one operation each (the driver names them). */
+static void expand__check_steps(expand_ctx *x, json_t *steps, const char *where)
+{
+    static const char *const ops[] = {"connect",    "subscribe",    "publish",     "receive",
+                                      "disconnect", "drop",         "wait_closed", "ping",
+                                      "sleep_ms",   "http_publish", NULL};
+    size_t i;
+    json_t *st;
+    json_array_foreach(steps, i, st)
+    {
+        int n = 0;
+        for (const char *const *op = ops; *op; op++)
+            n += json_object_get(st, *op) != NULL;
+        if (n != 1)
+            iotc_diag_add(x->d, "%s: %s.client.steps[%zu]: exactly one operation (%s, ...)",
+                          x->file, where, i, ops[0]);
+    }
+}
+
+/* Per-row credentials: known rows, one method each, SigV4 only where it exists. */
+static void expand__check_auth_by_row(expand_ctx *x, json_t *map, const char *where)
+{
+    const char *rid;
+    json_t *a;
+    json_object_foreach(map, rid, a)
+    {
+        const iotc_row *row = iotc_row_find(rid);
+        const char *why;
+        if (!row) {
+            iotc_diag_add(x->d, "%s: %s.client.auth_by_row.%s: unknown row", x->file, where, rid);
+            continue;
+        }
+        if (json_object_size(a) != 1)
+            iotc_diag_add(x->d, "%s: %s.client.auth_by_row.%s: exactly one of sigv4, custom",
+                          x->file, where, rid);
+        why = json_object_get(a, "sigv4") ? expand__sigv4_row(json_object_get(a, "sigv4"), row)
+                                          : NULL;
+        if (why)
+            iotc_diag_add(x->d, "%s: %s.client.auth_by_row.%s.sigv4: %s", x->file, where, rid, why);
+    }
+}
+
+/* auth_by_row becomes the expanded case's auth (an explicit auth wins). */
+static void expand__row_auth(json_t *client, const iotc_row *row)
+{
+    json_t *map = json_object_get(client, "auth_by_row");
+    json_t *a = json_object_get(map, row->id);
+    if (a && !json_object_get(client, "auth"))
+        json_object_set(client, "auth", a);
+    json_object_del(client, "auth_by_row");
+}
+
 /* Client settings the schema cannot judge alone. */
 static void expand__check_client(expand_ctx *x, json_t *client, json_t *rows, const char *where)
 {
@@ -136,6 +188,8 @@ static void expand__check_client(expand_ctx *x, json_t *client, json_t *rows, co
     if (port && json_integer_value(port) != 443 && json_integer_value(port) != 8443 &&
         json_integer_value(port) != 8883)
         iotc_diag_add(x->d, "%s: %s.client.port: 443, 8443 or 8883", x->file, where);
+    expand__check_steps(x, json_object_get(client, "steps"), where);
+    expand__check_auth_by_row(x, json_object_get(client, "auth_by_row"), where);
     if (!sigv4)
         return;
     json_array_foreach(rows, ri, rowv)
@@ -260,6 +314,8 @@ static int expand__one(expand_ctx *x, json_t *c, size_t ci, json_t *variant, siz
                     expand__merge(json_object_get(c, "expect"),
                                   variant ? json_object_get(variant, "expect") : NULL, NULL),
                     "file", x->file);
+                if (k.def)
+                    expand__row_auth(json_object_get(k.def, "client"), k.row);
                 if (!k.def || expand__push(x->set, &k) != IOTC_OK) {
                     json_decref(k.def);
                     rc = IOTC_ERR_NOMEM;

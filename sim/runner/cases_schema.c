@@ -9,34 +9,13 @@
 #include <string.h>
 
 #include "common/err.h"
-
-enum {
-    T_STR = 1 << 0,
-    T_INT = 1 << 1,
-    T_BOOL = 1 << 2,
-    T_NULL = 1 << 3,
-    T_ARR = 1 << 4,
-    T_OBJ = 1 << 5,
-};
-
-enum {
-    K_REQUIRED = 1 << 0,
-    K_FREEFORM = 1 << 1, /* object whose members are not checked */
-};
-
-typedef struct schema_key {
-    const char *key;
-    unsigned types;
-    unsigned flags;
-    const struct schema_key *fields; /* members when the value is an object */
-    unsigned item_types;             /* element types when the value is an array */
-    const struct schema_key *item_fields;
-    const char *const *enums; /* allowed strings, for the value or its elements */
-} schema_key;
+#include "schema.h"
 
 static const char *const en_family[] = {"ipv4", "ipv6", NULL};
 static const char *const en_tls[] = {"1.0", "1.1", "1.2", "1.3", "any", NULL};
-static const char *const en_driver[] = {"auto", "probe", "hello", "mqtt", "https", "wss", NULL};
+static const char *const en_driver[] = {"auto",  "probe", "hello",   "mqtt",
+                                        "https", "wss",   "session", NULL};
+static const char *const en_as[] = {"row", "observer", NULL};
 static const char *const en_action[] = {"connect", "roundtrip", "publish-then-subscribe",
                                         "subscribe", NULL};
 static const char *const en_signer[] = {"curl", "own", NULL};
@@ -75,6 +54,48 @@ static const schema_key auth_fields[] = {
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
+static const schema_key will_fields[] = {
+    {"topic", T_STR, 0, NULL, 0, NULL, NULL}, {"payload", T_STR, 0, NULL, 0, NULL, NULL},
+    {"qos", T_INT, 0, NULL, 0, NULL, NULL},   {"retain", T_BOOL, 0, NULL, 0, NULL, NULL},
+    {NULL, 0, 0, NULL, 0, NULL, NULL},
+};
+
+/* One step of the session driver: exactly one operation key (checked at expansion). */
+static const schema_key step_fields[] = {
+    {"connect", T_STR, 0, NULL, 0, NULL, NULL},
+    {"subscribe", T_STR, 0, NULL, 0, NULL, NULL},
+    {"publish", T_STR, 0, NULL, 0, NULL, NULL},
+    {"receive", T_STR, 0, NULL, 0, NULL, NULL},
+    {"disconnect", T_STR, 0, NULL, 0, NULL, NULL},
+    {"drop", T_STR, 0, NULL, 0, NULL, NULL},
+    {"wait_closed", T_STR, 0, NULL, 0, NULL, NULL},
+    {"ping", T_STR, 0, NULL, 0, NULL, NULL},
+    {"sleep_ms", T_INT, 0, NULL, 0, NULL, NULL},
+    {"http_publish", T_BOOL, 0, NULL, 0, NULL, NULL},
+    {"id", T_STR, 0, NULL, 0, NULL, NULL},
+    {"as", T_STR, 0, NULL, 0, NULL, en_as},
+    {"client_id", T_STR, 0, NULL, 0, NULL, NULL},
+    {"client_id_len", T_INT, 0, NULL, 0, NULL, NULL},
+    {"version", T_INT, 0, NULL, 0, NULL, NULL},
+    {"keepalive", T_INT, 0, NULL, 0, NULL, NULL},
+    {"clean", T_BOOL, 0, NULL, 0, NULL, NULL},
+    {"session_expiry", T_INT, 0, NULL, 0, NULL, NULL},
+    {"will", T_OBJ, 0, will_fields, 0, NULL, NULL},
+    {"filters", T_ARR, 0, NULL, T_STR, NULL, NULL},
+    {"count", T_INT, 0, NULL, 0, NULL, NULL},
+    {"per_packet", T_INT, 0, NULL, 0, NULL, NULL},
+    {"qos", T_INT, 0, NULL, 0, NULL, NULL},
+    {"topic", T_STR, 0, NULL, 0, NULL, NULL},
+    {"topic_len", T_INT, 0, NULL, 0, NULL, NULL},
+    {"payload", T_STR, 0, NULL, 0, NULL, NULL},
+    {"payload_size", T_INT, 0, NULL, 0, NULL, NULL},
+    {"retain", T_BOOL, 0, NULL, 0, NULL, NULL},
+    {"within_ms", T_INT, 0, NULL, 0, NULL, NULL},
+    {"every_ms", T_INT, 0, NULL, 0, NULL, NULL},
+    {"for_ms", T_INT, 0, NULL, 0, NULL, NULL},
+    {NULL, 0, 0, NULL, 0, NULL, NULL},
+};
+
 static const schema_key client_fields[] = {
     {"driver", T_STR, 0, NULL, 0, NULL, en_driver},
     {"action", T_STR, 0, NULL, 0, NULL, en_action},
@@ -95,6 +116,8 @@ static const schema_key client_fields[] = {
     {"port", T_INT, 0, NULL, 0, NULL, NULL},
     {"auth", T_OBJ, 0, auth_fields, 0, NULL, NULL},
     {"subscriber_auth", T_OBJ, 0, auth_fields, 0, NULL, NULL},
+    {"auth_by_row", T_OBJ, K_ANYKEY, NULL, T_OBJ, auth_fields, NULL},
+    {"steps", T_ARR, 0, NULL, T_OBJ, step_fields, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
@@ -117,6 +140,7 @@ static const schema_key expect_fields[] = {
     {"suback_rc", T_INT, 0, NULL, 0, NULL, NULL},
     {"disconnected", T_BOOL, 0, NULL, 0, NULL, NULL},
     {"journal_has", T_ARR, 0, NULL, T_STR, NULL, NULL},
+    {"steps", T_OBJ, K_FREEFORM, NULL, 0, NULL, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
@@ -225,6 +249,27 @@ static void schema__check_enum(const json_t *v, const char *const *enums, const 
 static void schema__check_object(const json_t *obj, const schema_key *fields, const char *file,
                                  const char *path, iotc_diag *d);
 
+static void schema__check_map(const json_t *obj, const schema_key *k, const char *file,
+                              const char *path, iotc_diag *d)
+{
+    const char *key;
+    const json_t *item;
+    char sub[512], want[64];
+
+    json_object_foreach((json_t *)obj, key, item)
+    {
+        if (snprintf(sub, sizeof(sub), "%s.%s", path, key) >= (int)sizeof(sub))
+            continue;
+        if (!(schema__type_of(item) & k->item_types)) {
+            schema__types_str(k->item_types, want, sizeof(want));
+            iotc_diag_add(d, "%s: %s: expected %s", file, sub, want);
+            continue;
+        }
+        if (json_is_object(item) && k->item_fields)
+            schema__check_object(item, k->item_fields, file, sub, d);
+    }
+}
+
 static void schema__check_value(const json_t *v, const schema_key *k, const char *file,
                                 const char *path, iotc_diag *d)
 {
@@ -239,6 +284,8 @@ static void schema__check_value(const json_t *v, const schema_key *k, const char
     schema__check_enum(v, k->enums, file, path, d);
     if (json_is_object(v) && !(k->flags & K_FREEFORM) && k->fields)
         schema__check_object(v, k->fields, file, path, d);
+    if (json_is_object(v) && (k->flags & K_ANYKEY))
+        schema__check_map(v, k, file, path, d);
     if (json_is_array(v)) {
         size_t i;
         json_t *item;
@@ -281,6 +328,12 @@ static void schema__check_object(const json_t *obj, const schema_key *fields, co
     for (const schema_key *k = fields; k->key; k++)
         if ((k->flags & K_REQUIRED) && !json_object_get(obj, k->key))
             iotc_diag_add(d, "%s: %s.%s: missing required key", file, path, k->key);
+}
+
+void iotc_schema_check_object(const json_t *obj, const schema_key *fields, const char *file,
+                              const char *path, iotc_diag *d)
+{
+    schema__check_object(obj, fields, file, path, d);
 }
 
 int iotc_cases_validate(json_t *table, const char *file, iotc_diag *d)

@@ -50,12 +50,19 @@ static int door__sigv4(const iotc_env *env, const iotc_case *c, json_t *s, iotc_
                  ak);
         return IOTC_ERR_CONFIG;
     }
-    door__copy(a->access_key, sizeof(a->access_key), ak);
+    /* An external target's file maps the tables' key names to its own keys. */
+    door__copy(a->access_key, sizeof(a->access_key),
+               json_is_string(json_object_get(cred, "send_as"))
+                   ? json_string_value(json_object_get(cred, "send_as"))
+                   : ak);
     door__copy(a->secret, sizeof(a->secret),
                secret ? secret : json_string_value(json_object_get(cred, "secret_access_key")));
     door__copy(a->region, sizeof(a->region), json_string_value(json_object_get(s, "region")));
     if (!a->region[0])
-        door__copy(a->region, sizeof(a->region), "us-east-1");
+        door__copy(a->region, sizeof(a->region),
+                   json_is_string(json_object_get(env->registry, "region"))
+                       ? json_string_value(json_object_get(env->registry, "region"))
+                       : "us-east-1");
     door__copy(a->service, sizeof(a->service), json_string_value(json_object_get(s, "service")));
     if (!a->service[0]) /* the SDKs' signing names: iotdata for publish, the gateway for WSS */
         door__copy(a->service, sizeof(a->service),
@@ -97,7 +104,10 @@ static int door__sign_token(const iotc_env *env, const char *token, char *out, s
     size_t siglen = sizeof(sig);
     int rc = IOTC_ERR_CRYPTO;
 
-    snprintf(path, sizeof(path), "%s/authorizer-signing.key", env->pki_dir);
+    if (env->signing_key)
+        snprintf(path, sizeof(path), "%s", env->signing_key);
+    else
+        snprintf(path, sizeof(path), "%s/authorizer-signing.key", env->pki_dir);
     f = fopen(path, "r");
     if (!f) {
         snprintf(err, errlen, "cannot open the token-signing key %s", path);
@@ -133,6 +143,12 @@ static int door__custom(const iotc_env *env, json_t *s, iotc_door_auth *a, char 
     a->kind = IOTC_DA_CUSTOM;
     door__copy(a->authorizer, sizeof(a->authorizer),
                json_string_value(json_object_get(s, "authorizer")));
+    /* External targets name their own authorizers and tokens. */
+    if (env->authorizers && json_is_string(json_object_get(env->authorizers, a->authorizer)))
+        door__copy(a->authorizer, sizeof(a->authorizer),
+                   json_string_value(json_object_get(env->authorizers, a->authorizer)));
+    if (token && env->tokens && json_is_string(json_object_get(env->tokens, token)))
+        token = json_string_value(json_object_get(env->tokens, token));
     door__copy(a->token_key, sizeof(a->token_key),
                json_string_value(json_object_get(s, "token_key")));
     if (!a->token_key[0])

@@ -1,6 +1,8 @@
 /* Small helpers shared by the drivers. */
 #include "driver.h"
 
+#include "common/err.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -25,6 +27,46 @@ int iotc_env_port(const iotc_env *env, int logical)
     return 0;
 }
 
+const char *iotc_env_addr(const iotc_env *env, int af)
+{
+    if (env->external)
+        return af == AF_INET6 ? env->addr6 : env->addr4;
+    return af == AF_INET6 ? "::1" : "127.0.0.1";
+}
+
+int iotc_env_identity(const iotc_env *env, const char *name, const char *key_name, char *cert,
+                      size_t cert_len, char *key, size_t key_len)
+{
+    const char *kn = key_name ? key_name : name;
+    if (!env->external) {
+        snprintf(cert, cert_len, "%s/%s.crt", env->pki_dir, name);
+        snprintf(key, key_len, "%s/%s.key", env->pki_dir, kn);
+        return IOTC_OK;
+    }
+    const char *c =
+        json_string_value(json_object_get(json_object_get(env->identities, name), "cert"));
+    const char *k = json_string_value(json_object_get(json_object_get(env->identities, kn), "key"));
+    if (!c || !k)
+        return IOTC_ERR_NOT_FOUND;
+    snprintf(cert, cert_len, "%s", c);
+    snprintf(key, key_len, "%s", k);
+    return IOTC_OK;
+}
+
+void iotc_env_tls_files(const iotc_env *env, iotc_tlsc_opts *o)
+{
+    o->ca_file[0] = o->cert_file[0] = o->key_file[0] = '\0';
+    if (!env->external)
+        return;
+    snprintf(o->ca_file, sizeof(o->ca_file), "%s", env->ca_file ? env->ca_file : "");
+    /* An unmapped identity was skipped before the driver ran; a missing file is
+     * then an error the driver reports. */
+    if (o->cert && iotc_env_identity(env, o->cert, o->key, o->cert_file, sizeof(o->cert_file),
+                                     o->key_file, sizeof(o->key_file)) != IOTC_OK)
+        snprintf(o->cert_file, sizeof(o->cert_file), "(identity %s not in the target file)",
+                 o->cert);
+}
+
 int iotc_drv_logical_port(const iotc_case *c)
 {
     json_t *p = json_object_get(iotc_case_client(c), "port");
@@ -33,28 +75,37 @@ int iotc_drv_logical_port(const iotc_case *c)
 
 int iotc_drv_tcp(const iotc_env *env, const iotc_case *c, int timeout_ms, iotc_drv_out *out)
 {
+    return iotc_drv_tcp_to(env, c->af, iotc_drv_logical_port(c), timeout_ms, out);
+}
+
+int iotc_drv_tcp_to(const iotc_env *env, int af, int logical_port, int timeout_ms,
+                    iotc_drv_out *out)
+{
     struct sockaddr_storage ss;
     socklen_t sl;
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    int port = iotc_env_port(env, iotc_drv_logical_port(c));
+    int port = iotc_env_port(env, logical_port);
     int one = 1;
     int fd;
+    const char *addr = iotc_env_addr(env, af);
 
     memset(&ss, 0, sizeof(ss));
-    if (c->af == AF_INET6) {
+    if (af == AF_INET6) {
         struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
         s6->sin6_family = AF_INET6;
-        s6->sin6_addr = in6addr_loopback;
         s6->sin6_port = htons((uint16_t)port);
         sl = sizeof(*s6);
+        if (inet_pton(AF_INET6, addr, &s6->sin6_addr) != 1)
+            goto bad_addr;
     } else {
         struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
         s4->sin_family = AF_INET;
-        s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         s4->sin_port = htons((uint16_t)port);
         sl = sizeof(*s4);
+        if (inet_pton(AF_INET, addr, &s4->sin_addr) != 1)
+            goto bad_addr;
     }
-    fd = socket(c->af, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fd = socket(af, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         snprintf(out->error, sizeof(out->error), "socket: %s", strerror(errno));
         return -1;
@@ -64,13 +115,17 @@ int iotc_drv_tcp(const iotc_env *env, const iotc_case *c, int timeout_ms, iotc_d
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (connect(fd, (struct sockaddr *)&ss, sl) != 0) {
-        snprintf(out->error, sizeof(out->error), "connect to %s port %d: %s",
-                 c->af == AF_INET6 ? "[::1]" : "127.0.0.1", port, strerror(errno));
+        snprintf(out->error, sizeof(out->error), "connect to %s port %d: %s", addr, port,
+                 strerror(errno));
         close(fd);
         return -1;
     }
     iotc_drv_add_port(out, fd);
     return fd;
+bad_addr:
+    snprintf(out->error, sizeof(out->error), "no %s address to dial (\"%s\")",
+             af == AF_INET6 ? "IPv6" : "IPv4", addr);
+    return -1;
 }
 
 void iotc_drv_add_port(iotc_drv_out *out, int fd)
@@ -149,7 +204,10 @@ void iotc_drv_tls_opts(const iotc_env *env, const iotc_case *c, iotc_tlsc_opts *
     o->cipher = json_string_value(json_object_get(cl, "cipher"));
     o->ciphersuites = json_string_value(json_object_get(cl, "ciphersuites"));
     o->sigalgs = json_string_value(json_object_get(cl, "sigalgs"));
-    o->sni = iotc_tlsc_sni_for(json_string_value(json_object_get(cl, "sni")), c->af, env->endpoint);
+    o->sni = iotc_tlsc_sni_for(json_string_value(json_object_get(cl, "sni")),
+                               iotc_env_addr(env, c->af), env->endpoint);
+    if (o->sni && json_is_string(json_object_get(env->domain_names, o->sni)))
+        o->sni = json_string_value(json_object_get(env->domain_names, o->sni));
     /* Absent or "row": what the row's clients send (x-amzn-*-ca on 443, none elsewhere). */
     if (!a || (json_is_string(a) && strcmp(json_string_value(a), "row") == 0)) {
         *alpn = c->row->alpn ? json_pack("[s]", c->row->alpn) : json_array();
@@ -161,4 +219,5 @@ void iotc_drv_tls_opts(const iotc_env *env, const iotc_case *c, iotc_tlsc_opts *
         *alpn = json_array();
     }
     o->alpn = *alpn;
+    iotc_env_tls_files(env, o);
 }

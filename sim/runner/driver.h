@@ -10,6 +10,8 @@
 #include <stddef.h>
 
 #include "cases.h"
+#include "common/buf.h"
+#include "tlsc.h"
 
 typedef struct iotc_env {
     const char *pki_dir;
@@ -17,6 +19,16 @@ typedef struct iotc_env {
     int port_8883, port_8443, port_443;
     char run_tag[16];       /* unique per run: topics and client ids never collide */
     const json_t *registry; /* the endpoint's registry (SigV4 secrets), NULL if unread */
+    /* An external endpoint (`run --target`); all unset for the emulator, whose
+     * loopback addresses and test PKI are then used. */
+    int external;
+    char addr4[64], addr6[64];  /* literal addresses to dial, "" = the family is not served */
+    const char *ca_file;        /* trust bundle instead of <pki>/ca-bundle.crt */
+    const json_t *identities;   /* PKI name -> {"cert": path, "key": path} */
+    const char *signing_key;    /* custom-auth token signing key instead of the PKI's */
+    const json_t *authorizers;  /* logical authorizer name -> the target's name */
+    const json_t *tokens;       /* logical token -> the target's token */
+    const json_t *domain_names; /* the tables' configured domain name -> the target's */
 } iotc_env;
 
 #define IOTC_DRV_MAX_PORTS 8
@@ -29,12 +41,23 @@ typedef struct iotc_drv_out {
 } iotc_drv_out;
 
 int iotc_env_port(const iotc_env *env, int logical);
+/* The literal address dialled for a family ("127.0.0.1", "::1" on the emulator). */
+const char *iotc_env_addr(const iotc_env *env, int af);
+/* Certificate and key files of a PKI name (key_name NULL = the same name).
+ * IOTC_ERR_NOT_FOUND when an external target does not map it. */
+int iotc_env_identity(const iotc_env *env, const char *name, const char *key_name, char *cert,
+                      size_t cert_len, char *key, size_t key_len);
+/* Fills o->ca_file, o->cert_file, o->key_file from the env (after o->cert/key are set). */
+void iotc_env_tls_files(const iotc_env *env, iotc_tlsc_opts *o);
 /* The logical port a case dials: client.port when set (custom auth tried on
  * 8443, ...), else its row's. */
 int iotc_drv_logical_port(const iotc_case *c);
 /* Blocking TCP connection to the case's port and family, with send/receive
  * timeouts; -1 with out->error set when it cannot connect. */
 int iotc_drv_tcp(const iotc_env *env, const iotc_case *c, int timeout_ms, iotc_drv_out *out);
+/* Same to another logical port and family (reference clients). */
+int iotc_drv_tcp_to(const iotc_env *env, int af, int logical_port, int timeout_ms,
+                    iotc_drv_out *out);
 void iotc_drv_add_port(iotc_drv_out *out, int fd);
 void iotc_drv_add_port_number(iotc_drv_out *out, int port);
 int iotc_drv_timeout_ms(const iotc_case *c);
@@ -73,6 +96,15 @@ int iotc_drv_https(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv
 
 /* MQTT over WebSocket on the 443 door (presigned SigV4 or custom auth). */
 int iotc_drv_wss(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out);
+/* The upgrade request's path (with query) and header lines for the case's credentials. */
+int iotc_drv_wss_request(const iotc_env *env, const iotc_case *c, const char *host,
+                         struct iotc_buf *path, struct iotc_buf *headers, iotc_drv_out *out);
+/* The Host header of the 443 door: the endpoint name, with the port when not 443. */
+void iotc_drv_wss_host(const iotc_env *env, const iotc_case *c, char *out, size_t len);
+
+/* A scripted MQTT session (client.steps): several connections on the case's row or
+ * as reference clients, limits, sessions, wills, lifecycle events, durations. */
+int iotc_drv_session(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out);
 
 /* MQTT subscriber used by the https driver: open + subscribe, then wait. */
 typedef struct iotc_sub iotc_sub;
@@ -87,8 +119,6 @@ void iotc_sub_close(iotc_sub *s);
  * PUBACK at QoS 1, disconnect. Used when the device under test only subscribes. */
 int iotc_pub_once(const iotc_env *env, const iotc_case *c, const char *topic, int qos,
                   const char *payload, const char *client_id, iotc_drv_out *out);
-
-#include "tlsc.h"
 
 /* TLS options for a case (PKI names, versions, ciphers, SNI, ALPN). *alpn is a new
  * reference the caller releases. */

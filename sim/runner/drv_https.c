@@ -134,7 +134,7 @@ static int https__curl(const iotc_env *env, const iotc_case *c, const iotc_pubsp
     https_curl hc;
     CURL *h = NULL;
     struct curl_slist *resolve = NULL, *hdrs = NULL;
-    char url[4096], enc[600], query[256], res[128], path[1024], errbuf[CURL_ERROR_SIZE];
+    char url[4096], enc[600], query[256], res[160], cert[1024], key[1024], errbuf[CURL_ERROR_SIZE];
     char upath[700];
     int port = iotc_env_port(env, iotc_drv_logical_port(c));
     int door = c->row->auth != IOTC_AUTH_X509;
@@ -166,7 +166,7 @@ static int https__curl(const iotc_env *env, const iotc_case *c, const iotc_pubsp
     iotc_tlsc_state_init(&st, o.sni);
     st.observe_into = out->observed;
     hc.st = &st;
-    snprintf(hc.ca, sizeof(hc.ca), "%s/ca-bundle.crt", env->pki_dir);
+    iotc_tlsc_files(&o, hc.ca, cert, key, sizeof(hc.ca));
 
     h = curl_easy_init();
     if (!h) {
@@ -191,8 +191,8 @@ static int https__curl(const iotc_env *env, const iotc_case *c, const iotc_pubsp
     snprintf(upath, sizeof(upath), "/topics/%s", enc);
     snprintf(url, sizeof(url), "https://%s:%d%s?%s", env->endpoint, port, upath, query);
     /* The URL keeps the endpoint name (Host header); RESOLVE picks the family. */
-    snprintf(res, sizeof(res), "%s:%d:%s", env->endpoint, port,
-             c->af == AF_INET6 ? "[::1]" : "127.0.0.1");
+    snprintf(res, sizeof(res), c->af == AF_INET6 ? "%s:%d:[%s]" : "%s:%d:%s", env->endpoint, port,
+             iotc_env_addr(env, c->af));
     resolve = curl_slist_append(NULL, res);
     hdrs = curl_slist_append(NULL, "Content-Type: application/json");
     rc = https__door_auth(h, &da, upath, ps, query, &hdrs, url, sizeof(url), out);
@@ -217,12 +217,8 @@ static int https__curl(const iotc_env *env, const iotc_case *c, const iotc_pubsp
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &hc);
     curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, https__ssl_ctx);
     curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, &hc);
-    snprintf(path, sizeof(path), "%s/ca-bundle.crt", env->pki_dir);
-    curl_easy_setopt(h, CURLOPT_CAINFO, path);
-    if (o.cert) {
-        char cert[1024], key[1024];
-        snprintf(cert, sizeof(cert), "%s/%s.crt", env->pki_dir, o.cert);
-        snprintf(key, sizeof(key), "%s/%s.key", env->pki_dir, o.key ? o.key : o.cert);
+    curl_easy_setopt(h, CURLOPT_CAINFO, hc.ca);
+    if (cert[0]) {
         curl_easy_setopt(h, CURLOPT_SSLCERT, cert);
         curl_easy_setopt(h, CURLOPT_SSLKEY, key);
     }

@@ -119,8 +119,7 @@ static int mq__open(mq_client *q, const iotc_env *env, int logical_port, int af,
     mosquitto_message_callback_set(q->m, mq__on_message);
     /* Dial the literal address: the family is the case's, the SNI comes from the
      * context (libmosquitto would otherwise send the dialled host). */
-    rc = mosquitto_connect(q->m, af == AF_INET6 ? "::1" : "127.0.0.1",
-                           iotc_env_port(env, logical_port), 60);
+    rc = mosquitto_connect(q->m, iotc_env_addr(env, af), iotc_env_port(env, logical_port), 60);
     iotc_drv_add_port(out, mosquitto_socket(q->m));
     iotc_drv_add_port_number(out, q->st.local_port);
     if (rc != MOSQ_ERR_SUCCESS)
@@ -221,11 +220,13 @@ static int mq__sub_opts(const iotc_env *env, const iotc_case *c, const iotc_row 
     o->sni = env->endpoint;
     *alpn = row->alpn ? json_pack("[s]", row->alpn) : json_array();
     o->alpn = *alpn;
+    iotc_env_tls_files(env, o);
     username[0] = '\0';
     if (row->auth == IOTC_AUTH_CUSTOM) {
         iotc_door_auth a;
         json_t *sa = json_object_get(iotc_case_client(c), "subscriber_auth");
         o->cert = NULL;
+        o->cert_file[0] = o->key_file[0] = '\0';
         if (iotc_door_auth_from(env, c, sa, &a, out->error, sizeof(out->error)) != IOTC_OK)
             return IOTC_ERR_CONFIG;
         if (iotc_door_auth_username(&a, username, ulen) != IOTC_OK) {
@@ -451,6 +452,7 @@ int iotc_pub_once(const iotc_env *env, const iotc_case *c, const char *topic, in
     o.cert = "device-01";
     o.tls = "any";
     o.sni = env->endpoint;
+    iotc_env_tls_files(env, &o);
     rc = mq__open(&pub, env, row->port, c->af, &o, client_id, NULL, NULL, out);
     if (rc != IOTC_OK)
         goto cleanup;

@@ -193,9 +193,18 @@ static int wss__send_publish(wss_run *r, const char *topic, int qos, int retain,
     return rc;
 }
 
+void iotc_drv_wss_host(const iotc_env *env, const iotc_case *c, char *out, size_t len)
+{
+    int port = iotc_env_port(env, iotc_drv_logical_port(c));
+    if (port == 443)
+        snprintf(out, len, "%s", env->endpoint); /* the default port is implied */
+    else
+        snprintf(out, len, "%s:%d", env->endpoint, port);
+}
+
 /* Path and headers of the upgrade request for the case's credentials. */
-static int wss__request(const iotc_env *env, const iotc_case *c, const char *host,
-                        struct iotc_buf *path, struct iotc_buf *headers, iotc_drv_out *out)
+int iotc_drv_wss_request(const iotc_env *env, const iotc_case *c, const char *host,
+                         struct iotc_buf *path, struct iotc_buf *headers, iotc_drv_out *out)
 {
     iotc_door_auth da;
     struct iotc_buf q = {0};
@@ -301,9 +310,8 @@ int iotc_drv_wss(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_o
                  ? json_string_value(json_object_get(cl, "payload"))
                  : c->id);
     /* Host as a browser or SDK sends it: name:port (the presigned URL signs it). */
-    snprintf(host, sizeof(host), "%s:%d", env->endpoint,
-             iotc_env_port(env, iotc_drv_logical_port(c)));
-    rc = wss__request(env, c, host, &path, &headers, out);
+    iotc_drv_wss_host(env, c, host, sizeof(host));
+    rc = iotc_drv_wss_request(env, c, host, &path, &headers, out);
     if (rc != IOTC_OK)
         goto cleanup;
     rc = iotc_wsc_open(&r.w, env, c, out);

@@ -81,6 +81,59 @@ static int judge__journal(json_t *exp, json_t *events, json_t *mm)
     return n;
 }
 
+/* "a.b.c" inside obj; NULL when any part is missing. */
+static json_t *judge__path(json_t *obj, const char *path)
+{
+    char part[128];
+    while (obj && *path) {
+        const char *dot = strchr(path, '.');
+        size_t n = dot ? (size_t)(dot - path) : strlen(path);
+        if (n >= sizeof(part))
+            return NULL;
+        memcpy(part, path, n);
+        part[n] = '\0';
+        obj = json_object_get(obj, part);
+        path += n + (dot ? 1 : 0);
+    }
+    return obj;
+}
+
+/* {"min": a, "max": b} (either may be absent) matches a number inside the range. */
+static int judge__range(json_t *exp, json_t *obs, int *is_range)
+{
+    json_t *lo = json_object_get(exp, "min"), *hi = json_object_get(exp, "max");
+    *is_range = json_is_object(exp) && (lo || hi) &&
+                json_object_size(exp) == (size_t)(lo != NULL) + (size_t)(hi != NULL);
+    if (!*is_range)
+        return 0;
+    if (!json_is_number(obs))
+        return 0;
+    double v = json_number_value(obs);
+    return (!lo || v >= json_number_value(lo)) && (!hi || v <= json_number_value(hi));
+}
+
+/* expect.steps: "label.key[.key...]" -> value or range, against observed.steps. */
+static int judge__steps(json_t *exp, json_t *steps, json_t *mm)
+{
+    const char *k;
+    json_t *v;
+    int n = 0;
+    json_object_foreach(exp, k, v)
+    {
+        json_t *o = judge__path(steps, k);
+        int is_range, ok = judge__range(v, o, &is_range);
+        if (!is_range)
+            ok = o && json_equal(v, o);
+        if (!ok) {
+            char field[192];
+            snprintf(field, sizeof(field), "steps.%s", k);
+            judge__add(mm, field, v, o);
+            n++;
+        }
+    }
+    return n;
+}
+
 int iotc_judge(json_t *expect, json_t *observed, json_t *mm)
 {
     const char *k;
@@ -93,6 +146,10 @@ int iotc_judge(json_t *expect, json_t *observed, json_t *mm)
         int ok;
         if (strcmp(k, "http_body") == 0) {
             n += judge__body(v, o, mm);
+            continue;
+        }
+        if (strcmp(k, "steps") == 0) {
+            n += judge__steps(v, o, mm);
             continue;
         }
         if (strcmp(k, "journal_has") == 0) {

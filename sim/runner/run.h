@@ -10,6 +10,7 @@
 #include "journal.h"
 #include "results.h"
 #include "serve.h"
+#include "target.h"
 
 #define RUN_MAX_LIST 64
 
@@ -26,6 +27,7 @@ typedef struct run_opts {
     const char *serve_bin;
     const char *suites_dir;
     const char *profiles_dir;
+    const char *target; /* --target FILE: an external endpoint instead of serve children */
     int jobs;
     int list;
     int help;
@@ -39,6 +41,7 @@ typedef struct run_target {
     iotc_journal journal;
     iotc_env env;
     int started;
+    int external;     /* no serve child, no journal: the endpoint is someone else's */
     char error[4096]; /* why it could not start */
 } run_target;
 
@@ -52,7 +55,8 @@ typedef struct run_state {
     size_t finished; /* for the [k/n] counter */
     pthread_mutex_t lock;
     char run_tag[16];
-    json_t *registry; /* the endpoint's registry: SigV4 secrets for the door drivers */
+    json_t *registry;    /* the endpoint's registry: SigV4 secrets for the door drivers */
+    iotc_target *target; /* --target, else NULL */
 } run_state;
 
 extern volatile sig_atomic_t iotc_run_interrupted;

@@ -107,6 +107,25 @@ static int main__selected(const run_opts *o, const iotc_case *c)
     return ok;
 }
 
+/* One target for every case: the external endpoint (skips decide per case). */
+static void main__external_target(run_state *rs)
+{
+    run_target *t = &rs->targets[0];
+    memset(t, 0, sizeof(*t));
+    rs->n_targets = 1;
+    snprintf(t->profile, sizeof(t->profile), "%s", rs->target->profile);
+    t->external = 1;
+    t->started = 1;
+    iotc_journal_init(&t->journal, "");
+    t->env.pki_dir = rs->opts->pki_dir;
+    iotc_target_env(rs->target, &t->env);
+    snprintf(t->env.run_tag, sizeof(t->env.run_tag), "%.8s0", rs->run_tag);
+    fprintf(stderr, "external target %s: %s (IPv4 %s, IPv6 %s) 8883->%d 8443->%d 443->%d\n",
+            rs->target->name, rs->target->host, t->env.addr4[0] ? t->env.addr4 : "-",
+            t->env.addr6[0] ? t->env.addr6 : "-", t->env.port_8883, t->env.port_8443,
+            t->env.port_443);
+}
+
 static int main__start_targets(run_state *rs, const run_opts *o, const char *serve_bin)
 {
     int failed = 0;
@@ -182,7 +201,8 @@ static json_t *main__registry(void)
 static void main__stop_targets(run_state *rs)
 {
     for (size_t k = 0; k < rs->n_targets; k++)
-        iotc_serve_stop(&rs->targets[k].serve, 5000);
+        if (!rs->targets[k].external)
+            iotc_serve_stop(&rs->targets[k].serve, 5000);
 }
 
 static void *main__worker(void *arg)
@@ -198,7 +218,7 @@ static void *main__worker(void *arg)
         run_case_exec(rs, i);
         pthread_mutex_lock(&rs->lock);
         for (size_t k = 0; k < rs->n_targets; k++)
-            if (rs->targets[k].started)
+            if (rs->targets[k].started && !rs->targets[k].external)
                 iotc_serve_drain(&rs->targets[k].serve);
         pthread_mutex_unlock(&rs->lock);
     }
@@ -229,6 +249,11 @@ static json_t *main__environment(run_state *rs)
     json_t *env = json_pack("{s:s, s:s, s:s, s:s}", "openssl", OpenSSL_version(OPENSSL_VERSION),
                             "libcurl", cv->version, "libmosquitto", mv, "mosquitto", mv);
     json_t *profiles = json_object();
+    if (rs->target) {
+        json_object_set_new(env, "profile", json_string(rs->target->profile));
+        json_object_set_new(env, "profiles", profiles);
+        return env;
+    }
     for (size_t k = 0; k < rs->n_targets; k++) {
         run_target *t = &rs->targets[k];
         json_t *prof = json_load_file(t->profile_path, 0, NULL);
@@ -273,15 +298,17 @@ static json_t *main__document(run_state *rs, int argc, char **argv, const char *
         errored += r->status == IOTC_ST_ERROR;
         json_array_append_new(cases, iotc_result_case_json(r));
     }
+    json_t *target = rs->target ? iotc_target_json(rs->target)
+                                : json_pack("{s:s, s:s}", "kind", "emulated", "host", "localhost");
     return json_pack("{s:s, s:i, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s}, s:o, "
-                     "s:{s:s, s:s}, s:{s:i, s:i, s:i, s:i, s:i}, s:o}",
+                     "s:o, s:{s:i, s:i, s:i, s:i, s:i}, s:o}",
                      "schema", "iotconform-results", "schema_version", 1, "run", "id", run_id,
                      "kind", "conformance", "tool_version", IOTC_VERSION, "git_revision",
                      IOTC_GIT_REVISION, "started_at", started, "finished_at", finished,
                      "duration_ms", (json_int_t)duration_ms, "host", host, "command", cmd,
-                     "environment", main__environment(rs), "target", "kind", "emulated", "host",
-                     "localhost", "totals", "total", (int)rs->n, "passed", passed, "failed", failed,
-                     "skipped", skipped, "errored", errored, "cases", cases);
+                     "environment", main__environment(rs), "target", target, "totals", "total",
+                     (int)rs->n, "passed", passed, "failed", failed, "skipped", skipped, "errored",
+                     errored, "cases", cases);
 }
 
 static void main__serve_bin(const run_opts *o, char *out, size_t len)
@@ -333,6 +360,15 @@ int iotc_runner_main(int argc, char **argv)
         return 0;
     }
     rs.opts = &o;
+    if (o.target) {
+        rs.target = calloc(1, sizeof(*rs.target));
+        if (!rs.target || iotc_target_load(o.target, rs.target, &d) != IOTC_OK) {
+            fprintf(stderr,
+                    "iotconform run: %d problem(s) in the target file, nothing was run:\n%s",
+                    d.count, d.msg);
+            goto cleanup;
+        }
+    }
     if (main__load(&o, &set, &d) != IOTC_OK || d.count) {
         fprintf(stderr, "iotconform run: %d problem(s) in the case tables, nothing was run:\n%s",
                 d.count, d.msg);
@@ -359,7 +395,7 @@ int iotc_runner_main(int argc, char **argv)
         goto cleanup;
     }
     snprintf(pki_ca, sizeof(pki_ca), "%s/ca-bundle.crt", o.pki_dir);
-    if (stat(pki_ca, &st) != 0) {
+    if (!o.target && stat(pki_ca, &st) != 0) {
         fprintf(stderr,
                 "iotconform run: no test PKI at %s (build the `pki` target or pass --pki)\n",
                 o.pki_dir);
@@ -380,8 +416,12 @@ int iotc_runner_main(int argc, char **argv)
     }
     main__serve_bin(&o, serve_bin, sizeof(serve_bin));
     rs.registry = main__registry();
-    fprintf(stderr, "iotconform run: %zu case(s), %s, jobs %d\n", rs.n, serve_bin, o.jobs);
-    main__start_targets(&rs, &o, serve_bin);
+    fprintf(stderr, "iotconform run: %zu case(s), %s, jobs %d\n", rs.n,
+            o.target ? o.target : serve_bin, o.jobs);
+    if (o.target)
+        main__external_target(&rs);
+    else
+        main__start_targets(&rs, &o, serve_bin);
     main__run_cases(&rs, o.jobs);
     run_case_final_journal(&rs);
     main__stop_targets(&rs);
@@ -414,6 +454,10 @@ cleanup:
         json_decref(rs.results[i].journal);
     }
     free(rs.results);
+    if (rs.target) {
+        iotc_target_free(rs.target);
+        free(rs.target);
+    }
     json_decref(rs.registry);
     json_decref(doc);
     iotc_caseset_free(&set);

@@ -18,7 +18,7 @@ void run_opts_usage(FILE *out)
     fprintf(out,
             "usage: iotconform run [--suite NAME|FILE ...] [--filter GLOB ...] [--label L ...]\n"
             "                      [--profile NAME] [--pki DIR] [--out DIR] [--serve-bin PATH]\n"
-            "                      [--jobs N] [--list] [--help]\n"
+            "                      [--target FILE] [--jobs N] [--list] [--help]\n"
             "\n"
             "Runs the conformance case tables against `iotconform serve` children (one per\n"
             "profile the selected cases need) and writes results.json (+ reports) to --out.\n"
@@ -33,6 +33,9 @@ void run_opts_usage(FILE *out)
             "  --pki DIR          test PKI (default %s/pki)\n"
             "  --out DIR          report directory (default ./iotconform-report)\n"
             "  --serve-bin PATH   binary providing `serve` (default: this executable)\n"
+            "  --target FILE      check an external endpoint described by FILE (JSON,\n"
+            "                     fixtures/targets/README.md) instead of starting the emulator;\n"
+            "                     cases it cannot run are reported as skipped with the reason\n"
             "  --jobs N           run N cases at once (default 1)\n"
             "  --list             print the selected case ids and exit\n"
             "\n"
@@ -67,6 +70,7 @@ int run_opts_parse(int argc, char **argv, run_opts *o, char *err, size_t errlen)
         {"out", required_argument, NULL, 'o'},
         {"serve-bin", required_argument, NULL, 'b'},
         {"jobs", required_argument, NULL, 'j'},
+        {"target", required_argument, NULL, 't'},
         {"list", no_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -85,7 +89,7 @@ int run_opts_parse(int argc, char **argv, run_opts *o, char *err, size_t errlen)
 
     optind = 1;
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, "s:f:l:p:k:o:b:j:h", longs, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "s:f:l:p:k:o:b:j:t:h", longs, NULL)) != -1) {
         switch (ch) {
         case 's':
             if (opts__push(o->suites, &o->n_suites, optarg, "--suite", err, errlen))
@@ -121,6 +125,9 @@ int run_opts_parse(int argc, char **argv, run_opts *o, char *err, size_t errlen)
             o->jobs = (int)j;
             break;
         }
+        case 't':
+            o->target = optarg;
+            break;
         case 'L':
             o->list = 1;
             break;

@@ -172,10 +172,29 @@ void iotc_tlsc_hook(SSL_CTX *ctx, iotc_tlsc_state *st)
     SSL_CTX_set_msg_callback_arg(ctx, st);
 }
 
+void iotc_tlsc_files(const iotc_tlsc_opts *o, char *ca, char *cert, char *key, size_t len)
+{
+    if (o->ca_file[0])
+        snprintf(ca, len, "%s", o->ca_file);
+    else
+        snprintf(ca, len, "%s/ca-bundle.crt", o->pki_dir);
+    cert[0] = key[0] = '\0';
+    if (!o->cert)
+        return;
+    if (o->cert_file[0])
+        snprintf(cert, len, "%s", o->cert_file);
+    else
+        snprintf(cert, len, "%s/%s.crt", o->pki_dir, o->cert);
+    if (o->key_file[0])
+        snprintf(key, len, "%s", o->key_file);
+    else
+        snprintf(key, len, "%s/%s.key", o->pki_dir, o->key ? o->key : o->cert);
+}
+
 SSL_CTX *iotc_tlsc_ctx_new(const iotc_tlsc_opts *o, iotc_tlsc_state *st, char *err, size_t errlen)
 {
     SSL_CTX *ctx = NULL;
-    char path[1024];
+    char path[1024], cert[1024], key[1024];
     int ver = tlsc__version(o->tls);
 
     iotc_tlsc_state_init(st, o->sni);
@@ -206,7 +225,7 @@ SSL_CTX *iotc_tlsc_ctx_new(const iotc_tlsc_opts *o, iotc_tlsc_state *st, char *e
         snprintf(err, errlen, "sigalgs \"%s\" unknown to OpenSSL", o->sigalgs);
         goto fail;
     }
-    snprintf(path, sizeof(path), "%s/ca-bundle.crt", o->pki_dir);
+    iotc_tlsc_files(o, path, cert, key, sizeof(path));
     if (SSL_CTX_load_verify_locations(ctx, path, NULL) != 1) {
         snprintf(err, errlen, "cannot load trust bundle %s", path);
         goto fail;
@@ -214,16 +233,14 @@ SSL_CTX *iotc_tlsc_ctx_new(const iotc_tlsc_opts *o, iotc_tlsc_state *st, char *e
     /* Verification is judged after the handshake (server_cert): the client must not
      * abort first, or a server refusal could not be told from a client one. */
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-    if (o->cert) {
-        snprintf(path, sizeof(path), "%s/%s.crt", o->pki_dir, o->cert);
-        if (SSL_CTX_use_certificate_chain_file(ctx, path) != 1) {
-            snprintf(err, errlen, "cannot load client certificate %s", path);
+    if (cert[0]) {
+        if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+            snprintf(err, errlen, "cannot load client certificate %s", cert);
             goto fail;
         }
-        snprintf(path, sizeof(path), "%s/%s.key", o->pki_dir, o->key ? o->key : o->cert);
-        if (SSL_CTX_use_PrivateKey_file(ctx, path, SSL_FILETYPE_PEM) != 1 ||
+        if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
             SSL_CTX_check_private_key(ctx) != 1) {
-            snprintf(err, errlen, "cannot load client key %s", path);
+            snprintf(err, errlen, "cannot load client key %s", key);
             goto fail;
         }
     }
@@ -313,7 +330,7 @@ void iotc_tlsc_observe_state(const iotc_tlsc_state *st, int handshake_ok, json_t
     json_object_set_new(obs, "sni_sent", st->send_sni ? json_string(st->sni) : json_null());
 }
 
-const char *iotc_tlsc_sni_for(const char *setting, int af, const char *endpoint)
+const char *iotc_tlsc_sni_for(const char *setting, const char *ip, const char *endpoint)
 {
     if (!setting || strcmp(setting, "endpoint") == 0)
         return endpoint;
@@ -322,6 +339,6 @@ const char *iotc_tlsc_sni_for(const char *setting, int af, const char *endpoint)
     if (strcmp(setting, "wrong") == 0)
         return "wrong-endpoint.example.invalid";
     if (strcmp(setting, "ip") == 0)
-        return af == AF_INET6 ? "::1" : "127.0.0.1";
+        return ip;
     return setting;
 }

@@ -20,7 +20,13 @@ typedef struct iotc_tlsc_opts {
     const char *sigalgs;      /* NULL = default */
     json_t *alpn;             /* array of protocol names, or NULL / empty for none */
     const char *sni;          /* host_name to send, NULL = send no SNI */
+    /* Files that replace the PKI-dir paths when set (external targets). */
+    char ca_file[1024], cert_file[1024], key_file[1024];
 } iotc_tlsc_opts;
+
+/* The trust bundle, certificate and key files the options name (cert/key "" when
+ * there is no client certificate). */
+void iotc_tlsc_files(const iotc_tlsc_opts *o, char *ca, char *cert, char *key, size_t len);
 
 /* Per-connection observations; the context points at it through its app data. */
 typedef struct iotc_tlsc_state {
@@ -57,8 +63,9 @@ void iotc_tlsc_observe(SSL *ssl, json_t *obs);
 /* Adds handshake / alert / refused_at from the state. */
 void iotc_tlsc_observe_state(const iotc_tlsc_state *st, int handshake_ok, json_t *obs);
 
-/* The SNI to send for a case setting: "endpoint" | "none" | "wrong" | "ip" | literal. */
-const char *iotc_tlsc_sni_for(const char *setting, int af, const char *endpoint);
+/* The SNI to send for a case setting: "endpoint" | "none" | "wrong" | "ip" | literal.
+ * ip: the dialled address literal. */
+const char *iotc_tlsc_sni_for(const char *setting, const char *ip, const char *endpoint);
 
 /* Wire-format ALPN list; returns length or -1. */
 int iotc_tlsc_alpn_wire(json_t *alpn, unsigned char *out, size_t outlen);

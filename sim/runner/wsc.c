@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -17,6 +18,8 @@
 
 /* A refusal body is one small JSON object; the head limit is sim/ws's. */
 #define WSC__MAX_ANSWER (IOTC_WS_MAX_RESPONSE_HEAD + 4096)
+
+static int wsc__handshake(iotc_wsc *w, json_t *obs, iotc_drv_out *out);
 
 int iotc_wsc_open(iotc_wsc *w, const iotc_env *env, const iotc_case *c, iotc_drv_out *out)
 {
@@ -31,6 +34,25 @@ int iotc_wsc_open(iotc_wsc *w, const iotc_env *env, const iotc_case *c, iotc_drv
     w->fd = iotc_drv_tcp(env, c, iotc_drv_timeout_ms(c), out);
     if (w->fd < 0)
         return IOTC_ERR_IO;
+    return wsc__handshake(w, out->observed, out);
+}
+
+int iotc_wsc_open_opts(iotc_wsc *w, const iotc_env *env, int af, int logical_port,
+                       const iotc_tlsc_opts *o, json_t *obs, int timeout_ms, iotc_drv_out *out)
+{
+    memset(w, 0, sizeof(*w));
+    w->fd = -1;
+    w->ctx = iotc_tlsc_ctx_new(o, &w->st, out->error, sizeof(out->error));
+    if (!w->ctx)
+        return IOTC_ERR_CONFIG;
+    w->fd = iotc_drv_tcp_to(env, af, logical_port, timeout_ms, out);
+    if (w->fd < 0)
+        return IOTC_ERR_IO;
+    return wsc__handshake(w, obs, out);
+}
+
+static int wsc__handshake(iotc_wsc *w, json_t *obs, iotc_drv_out *out)
+{
     w->ssl = SSL_new(w->ctx);
     if (!w->ssl || SSL_set_fd(w->ssl, w->fd) != 1) {
         snprintf(out->error, sizeof(out->error), "SSL_new failed");
@@ -43,11 +65,24 @@ int iotc_wsc_open(iotc_wsc *w, const iotc_env *env, const iotc_case *c, iotc_drv
                  "the client could not send a ClientHello (settings OpenSSL cannot offer?)");
         return IOTC_ERR_CONFIG;
     }
-    if (w->hs_ok)
-        iotc_tlsc_observe(w->ssl, out->observed);
-    else
+    if (w->hs_ok && obs)
+        iotc_tlsc_observe(w->ssl, obs);
+    else if (!w->hs_ok)
         w->closed = 1;
     return IOTC_OK;
+}
+
+void iotc_wsc_drop(iotc_wsc *w)
+{
+    if (w->fd >= 0) {
+        /* RST, not FIN: nothing the endpoint could take for an orderly close. */
+        struct linger l = {1, 0};
+        setsockopt(w->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+        close(w->fd);
+        w->fd = -1;
+    }
+    w->closed = 1;
+    w->end = "dropped";
 }
 
 /* Waits for readable bytes (or buffered TLS data) until the deadline. */
@@ -224,6 +259,8 @@ int iotc_wsc_upgrade(iotc_wsc *w, const char *host, const char *path_and_query,
 
 int iotc_wsc_send(iotc_wsc *w, const struct iotc_buf *pkt)
 {
+    if (w->raw)
+        return wsc__write(w, pkt->p, pkt->len);
     if (!w->ws || iotc_ws_send(w->ws, pkt->p, pkt->len) != IOTC_OK)
         return IOTC_ERR_IO;
     return wsc__flush(w);
@@ -242,6 +279,14 @@ int iotc_wsc_next(iotc_wsc *w, long deadline, const uint8_t **pkt, struct mqtt_f
         }
         if (rc != IOTC_ERR_AGAIN)
             return IOTC_ERR_MALFORMED;
+        if (w->raw) {
+            rc = wsc__read(w, deadline, buf, sizeof(buf), &got);
+            if (rc != IOTC_OK)
+                return rc;
+            if (iotc_buf_append(&w->rx, buf, got) != IOTC_OK)
+                return IOTC_ERR_NOMEM;
+            continue;
+        }
         if (!w->ws || iotc_ws_want_close(w->ws))
             w->closed = 1;
         rc = wsc__read(w, deadline, buf, sizeof(buf), &got);
@@ -269,7 +314,7 @@ void iotc_wsc_close(iotc_wsc *w)
     if (w->ws && !w->closed && iotc_ws_close(w->ws, IOTC_WS_NORMAL, NULL) == IOTC_OK)
         wsc__flush(w);
     if (w->ssl) {
-        if (w->hs_ok && !w->closed)
+        if (w->hs_ok && !w->closed && w->fd >= 0)
             SSL_shutdown(w->ssl);
         SSL_free(w->ssl);
     }

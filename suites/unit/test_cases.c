@@ -19,6 +19,7 @@
 #include "runner/judge.h"
 #include "runner/mqtt_wire.h"
 #include "runner/sigv4c.h"
+#include "runner/target.h"
 #include "runner/tlsc.h"
 
 #define DATA IOTC_SOURCE_DIR "/suites/unit/data/cases/"
@@ -230,10 +231,10 @@ static void test_tls_names(void)
     CU_ASSERT_STRING_EQUAL(iotc_tlsc_alert_name(120, buf, sizeof(buf)), "no_application_protocol");
     CU_ASSERT_STRING_EQUAL(iotc_tlsc_alert_name(70, buf, sizeof(buf)), "protocol_version");
     CU_ASSERT_STRING_EQUAL(iotc_tlsc_alert_name(200, buf, sizeof(buf)), "alert_200");
-    CU_ASSERT_PTR_NULL(iotc_tlsc_sni_for("none", AF_INET, "localhost"));
-    CU_ASSERT_STRING_EQUAL(iotc_tlsc_sni_for("ip", AF_INET6, "localhost"), "::1");
-    CU_ASSERT_STRING_EQUAL(iotc_tlsc_sni_for(NULL, AF_INET, "localhost"), "localhost");
-    CU_ASSERT_STRING_EQUAL(iotc_tlsc_sni_for("iot.example.test", AF_INET, "localhost"),
+    CU_ASSERT_PTR_NULL(iotc_tlsc_sni_for("none", "127.0.0.1", "localhost"));
+    CU_ASSERT_STRING_EQUAL(iotc_tlsc_sni_for("ip", "::1", "localhost"), "::1");
+    CU_ASSERT_STRING_EQUAL(iotc_tlsc_sni_for(NULL, "127.0.0.1", "localhost"), "localhost");
+    CU_ASSERT_STRING_EQUAL(iotc_tlsc_sni_for("iot.example.test", "127.0.0.1", "localhost"),
                            "iot.example.test");
 }
 
@@ -468,6 +469,156 @@ static void test_door_auth(void)
 }
 
 /* The shipped tables must load: a typo there must fail here, not at run time. */
+/* Target files: strict like the tables, paths relative to the file, and the
+ * skip reasons that keep an external run honest about what it did not check. */
+static void test_target_file(void)
+{
+    iotc_target t;
+    iotc_caseset set = {0};
+    iotc_diag d;
+    iotc_env env;
+    char why[512];
+    json_t *reg = json_load_file(IOTC_SOURCE_DIR "/fixtures/registry.json", 0, NULL);
+
+    iotc_diag_init(&d);
+    CU_ASSERT_EQUAL(iotc_target_load(DATA "target-bad.json", &t, &d), IOTC_ERR_CONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "$.hots: unknown key"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "$.ports.9999: unknown key"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "$.identities.device-01.key: missing required key"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "$.features.ip_families[0]: unknown value"));
+    iotc_target_free(&t);
+
+    iotc_diag_init(&d);
+    CU_ASSERT_EQUAL_FATAL(iotc_target_load(DATA "target-good.json", &t, &d), IOTC_OK);
+    CU_ASSERT_STRING_EQUAL(t.addr4, "127.0.0.1");
+    CU_ASSERT_STRING_EQUAL(t.addr6, "");
+    CU_ASSERT_STRING_EQUAL(t.profile, "default");
+    CU_ASSERT_PTR_NOT_NULL(strstr(t.ca, "/suites/unit/data/cases/good.json"));
+    memset(&env, 0, sizeof(env));
+    iotc_target_env(&t, &env);
+    CU_ASSERT_EQUAL(env.port_8883, 18883);
+    CU_ASSERT_EQUAL(env.port_8443, 0);
+    CU_ASSERT_STRING_EQUAL(env.endpoint, "endpoint.example");
+    CU_ASSERT_STRING_EQUAL(iotc_env_addr(&env, AF_INET), "127.0.0.1");
+
+    CU_ASSERT_EQUAL_FATAL(iotc_cases_load_file(IOTC_SOURCE_DIR "/suites/x509.json", &set, &d),
+                          IOTC_OK);
+    const iotc_case *c = find_case(&set, "x509.connect.mqtt-x509-8883.ipv4.tls12");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why, sizeof(why)), 0);
+    c = find_case(&set, "x509.connect.mqtt-x509-8883.ipv6.tls12");
+    CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why, sizeof(why)), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "IPv6"));
+    c = find_case(&set, "x509.cert-revoked.mqtt-x509-8883.ipv4.tls12");
+    CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why, sizeof(why)), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "REVOKED"));
+    c = find_case(&set, "x509.connect.https-x509-8443.ipv4.tls12");
+    CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why, sizeof(why)), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "https-x509-8443"));
+    c = find_case(&set, "x509.sni-optional-missing.mqtt-x509-8883.ipv4.tls12");
+    CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why, sizeof(why)), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "profile sni-optional"));
+    c = find_case(&set, "x509.sni-missing.mqtt-x509-8883.ipv4.tls12");
+    json_t *dropped = NULL;
+    json_t *e = iotc_target_expect(c, &dropped);
+    CU_ASSERT_PTR_NULL(json_object_get(e, "journal_has"));
+    CU_ASSERT_PTR_NOT_NULL(json_object_get(e, "alert"));
+    CU_ASSERT_EQUAL(json_array_size(dropped), 1);
+    json_decref(e);
+    json_decref(dropped);
+    {
+        /* The tables' key name is sent as the target's own key. */
+        iotc_caseset door = {0};
+        iotc_door_auth a;
+        CU_ASSERT_EQUAL_FATAL(iotc_cases_load_file(IOTC_SOURCE_DIR "/suites/sigv4.json", &door, &d),
+                              IOTC_OK);
+        c = find_case(&door, "sigv4.wss-roundtrip-qos0.wss-sigv4-443.ipv4.tls12");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+        CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why, sizeof(why)), 0);
+        CU_ASSERT_EQUAL(iotc_door_auth_resolve(&env, c, &a, why, sizeof(why)), IOTC_OK);
+        CU_ASSERT_STRING_EQUAL(a.access_key, "AKIAREAL");
+        CU_ASSERT_STRING_EQUAL(a.secret, "s3cret");
+        c = find_case(&door, "sigv4.wss-temporary-token.wss-sigv4-443.ipv4.tls12");
+        CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why, sizeof(why)), 1);
+        iotc_caseset_free(&door);
+    }
+    {
+        /* Session scripts with a reference client need its identity too. */
+        iotc_caseset mb = {0};
+        CU_ASSERT_EQUAL_FATAL(
+            iotc_cases_load_file(IOTC_SOURCE_DIR "/suites/mqtt-behaviour.json", &mb, &d), IOTC_OK);
+        c = find_case(&mb, "mqtt-behaviour.persistent-session-queued.mqtt-x509-8883.ipv4.tlsany");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+        CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why, sizeof(why)), 0);
+        json_object_del(t.identities, "device-02");
+        CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why, sizeof(why)), 1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(why, "reference client identity device-02"));
+        c = find_case(&mb, "mqtt-behaviour.qos2-publish-refused.mqtt-x509-8883.ipv4.tlsany");
+        CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why, sizeof(why)), 0);
+        c = find_case(&mb, "mqtt-behaviour.keepalive-timeout.mqtt-x509-8883.ipv4.tlsany");
+        CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why, sizeof(why)), 1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(why, "fast-timers"));
+        iotc_caseset_free(&mb);
+    }
+    iotc_caseset_free(&set);
+    iotc_target_free(&t);
+    json_decref(reg);
+}
+
+/* Session scripts: one operation per step, per-row credentials resolved at
+ * expansion, and the judge's dotted paths and ranges over observed.steps. */
+static void test_session_tables(void)
+{
+    iotc_caseset set = {0};
+    iotc_diag d;
+    iotc_diag_init(&d);
+    CU_ASSERT_EQUAL(iotc_cases_load_file(DATA "bad-session.json", &set, &d), IOTC_ERR_CONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "$.cases[0].client.steps[0]: exactly one operation"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "$.cases[0].client.steps[2]: exactly one operation"));
+    CU_ASSERT_PTR_NULL(strstr(d.msg, "steps[1]"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "auth_by_row.no-such-row: unknown row"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "auth_by_row.mqtt-custom-443.sigv4: MQTT has no SigV4"));
+    CU_ASSERT_EQUAL(set.n, 0);
+
+    iotc_diag_init(&d);
+    CU_ASSERT_EQUAL_FATAL(
+        iotc_cases_load_file(IOTC_SOURCE_DIR "/suites/mqtt-behaviour.json", &set, &d), IOTC_OK);
+    const iotc_case *c =
+        find_case(&set, "mqtt-behaviour.qos2-publish-refused.wss-sigv4-443.ipv6.tlsany");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    json_t *auth = json_object_get(iotc_case_client(c), "auth");
+    CU_ASSERT_STRING_EQUAL(
+        json_string_value(json_object_get(json_object_get(auth, "sigv4"), "access_key")),
+        "AKIDIOTCONFORM0001");
+    CU_ASSERT_PTR_NULL(json_object_get(iotc_case_client(c), "auth_by_row"));
+    c = find_case(&set, "mqtt-behaviour.qos2-publish-refused.mqtt-x509-8883.ipv4.tlsany");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_PTR_NULL(json_object_get(iotc_case_client(c), "auth"));
+    iotc_caseset_free(&set);
+
+    json_t *exp =
+        json_pack("{s:{s:b, s:{s:i, s:i}, s:s, s:i}}", "steps", "a.closed", 1, "a.after_ms", "min",
+                  300, "max", 2000, "w.json.reason", "LOST", "a.missing", 1);
+    json_t *obs = json_pack("{s:{s:{s:b, s:i}, s:{s:{s:s}}}}", "steps", "a", "closed", 1,
+                            "after_ms", 2500, "w", "json", "reason", "LOST");
+    json_t *mm = json_array();
+    CU_ASSERT_EQUAL(iotc_judge(exp, obs, mm), 2); /* after_ms out of range, a.missing absent */
+    char *why = iotc_judge_reason(mm);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "steps.a.after_ms"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "steps.a.missing"));
+    free(why);
+    json_decref(mm);
+    mm = json_array();
+    json_object_set_new(json_object_get(json_object_get(obs, "steps"), "a"), "after_ms",
+                        json_integer(450));
+    json_object_set_new(json_object_get(json_object_get(obs, "steps"), "a"), "missing",
+                        json_integer(1));
+    CU_ASSERT_EQUAL(iotc_judge(exp, obs, mm), 0);
+    json_decref(mm);
+    json_decref(exp);
+    json_decref(obs);
+}
+
 static void test_shipped_tables_load(void)
 {
     char **paths = NULL;
@@ -522,6 +673,8 @@ int iotc_register_tests(void)
         !CU_add_test(s, "door table errors", test_door_table_errors) ||
         !CU_add_test(s, "sigv4 client signer on the public vectors", test_sigv4c_vectors) ||
         !CU_add_test(s, "door credentials", test_door_auth) ||
+        !CU_add_test(s, "target file", test_target_file) ||
+        !CU_add_test(s, "session tables", test_session_tables) ||
         !CU_add_test(s, "shipped tables load", test_shipped_tables_load))
         return -1;
     return 0;

@@ -1,0 +1,580 @@
+/*
+ * The session driver: runs client.steps, a short script over named connections,
+ * and records what each step saw under observed.steps.<label> (label = the step's
+ * "id", else its connection's name). The judge compares expect.steps against it.
+ * Strings may use {topic} (this case's unique topic) and {cid:NAME} (the client
+ * id connection NAME used). Every wait is bounded.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/err.h"
+#include "driver.h"
+#include "mqtt/mqtt.h"
+#include "sess.h"
+
+#ifndef IOTC_HAVE_WS
+int iotc_drv_session(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out)
+{
+    (void)env;
+    (void)c;
+    (void)idx;
+    snprintf(out->error, sizeof(out->error), "built without sim/ws: no session driver");
+    return IOTC_ERR_UNSUPPORTED;
+}
+#else
+
+/* {topic} and {cid:NAME} filled in; unknown placeholders stay as written. */
+static void session__fill(sess *s, const char *in, char *out, size_t len)
+{
+    size_t o = 0;
+    while (*in && o + 1 < len) {
+        const char *end = *in == '{' ? strchr(in, '}') : NULL;
+        const char *val = NULL;
+        char gen[200];
+        if (end && (size_t)(end - in) == 6 && strncmp(in, "{topic}", 7) == 0) {
+            val = s->topic;
+        } else if (end && strncmp(in, "{cid:", 5) == 0) {
+            char name[32];
+            snprintf(name, sizeof(name), "%.*s", (int)(end - in - 5), in + 5);
+            sess_conn *k = sess_conn_get(s, name, 0);
+            /* Not opened yet: the id it will get by default (a watcher subscribes first). */
+            if (k && k->client_id[0])
+                val = k->client_id;
+            else
+                iotc_drv_client_id(s->env, s->idx, name, s->c, gen, sizeof(gen));
+            if (!val)
+                val = gen;
+        }
+        if (!val) {
+            out[o++] = *in++;
+            continue;
+        }
+        o += (size_t)snprintf(out + o, len - o, "%s", val);
+        if (o >= len)
+            o = len - 1;
+        in = end + 1;
+    }
+    out[o] = '\0';
+}
+
+static const char *session__str(json_t *step, const char *key)
+{
+    return json_string_value(json_object_get(step, key));
+}
+
+static long session__int(json_t *step, const char *key, long def)
+{
+    json_t *v = json_object_get(step, key);
+    return json_is_integer(v) ? (long)json_integer_value(v) : def;
+}
+
+/* The step's observation object: observed.steps[label], created on first use. */
+static json_t *session__obs(sess *s, json_t *step, const char *conn)
+{
+    const char *label = session__str(step, "id");
+    if (!label)
+        label = conn;
+    json_t *o = json_object_get(s->obs, label);
+    if (!o) {
+        o = json_object();
+        json_object_set_new(s->obs, label, o);
+    }
+    return o;
+}
+
+static void session__closed_obs(sess_conn *k, json_t *o)
+{
+    json_object_set_new(o, "closed", json_boolean(sess_conn_closed(k)));
+    json_object_set_new(o, "disconnect_reason",
+                        k->disconnect_reason >= 0 ? json_integer(k->disconnect_reason)
+                                                  : json_null());
+}
+
+static uint16_t session__pid(sess_conn *k)
+{
+    if (++k->next_pid == 0)
+        k->next_pid = 1;
+    return k->next_pid;
+}
+
+static int session__done_connack(sess_conn *k, const void *arg)
+{
+    (void)arg;
+    return k->connack_rc >= 0;
+}
+
+static int session__connect(sess *s, json_t *step, const char *name)
+{
+    sess_conn *k = sess_conn_get(s, name, 1);
+    const char *as = session__str(step, "as");
+    const char *cid = session__str(step, "client_id");
+    long cid_len = session__int(step, "client_id_len", 0);
+    json_t *will = json_object_get(step, "will");
+    json_t *o;
+    char username[2048], wtopic[320], wpayload[256];
+    struct mqtt_connect cn;
+    struct iotc_buf b = {0}, props = {0};
+    int rc;
+
+    if (!k) {
+        snprintf(s->out->error, sizeof(s->out->error), "too many connections (at most %d)",
+                 SESS_MAX_CONNS);
+        return IOTC_ERR_CONFIG;
+    }
+    o = session__obs(s, step, name);
+    k->version = (int)session__int(step, "version", 4);
+    if (cid) {
+        session__fill(s, cid, k->client_id, sizeof(k->client_id));
+    } else {
+        iotc_drv_client_id(s->env, s->idx, name, s->c, k->client_id, sizeof(k->client_id));
+        /* Unique and exactly cid_len bytes: a limit is checked at its edge. */
+        size_t n = strlen(k->client_id);
+        if (cid_len > 0 && (size_t)cid_len < sizeof(k->client_id)) {
+            while (n < (size_t)cid_len)
+                k->client_id[n++] = 'x';
+            k->client_id[cid_len] = '\0';
+        }
+    }
+    rc = sess_conn_open(s, k, as && strcmp(as, "observer") == 0, username, sizeof(username), o);
+    if (rc != IOTC_OK)
+        return rc;
+    memset(&cn, 0, sizeof(cn));
+    cn.protocol_name = IOTC_SPAN_LIT("MQTT");
+    cn.version = (uint8_t)k->version;
+    cn.clean_start = !json_is_false(json_object_get(step, "clean"));
+    cn.keepalive = (uint16_t)session__int(step, "keepalive", 60);
+    cn.client_id = iotc_span_str(k->client_id);
+    if (username[0]) {
+        cn.has_username = true;
+        cn.username = iotc_span_str(username);
+    }
+    if (k->version == MQTT_V5 && json_is_integer(json_object_get(step, "session_expiry"))) {
+        struct mqtt_prop p = {MQTT_PROP_SESSION_EXPIRY,
+                              (uint32_t)session__int(step, "session_expiry", 0),
+                              {NULL, 0},
+                              {NULL, 0}};
+        mqtt_props_put(&props, &p);
+    }
+    cn.props = (struct iotc_span){props.p, props.len};
+    if (will) {
+        session__fill(s, session__str(will, "topic") ? session__str(will, "topic") : "{topic}",
+                      wtopic, sizeof(wtopic));
+        snprintf(wpayload, sizeof(wpayload), "%s",
+                 session__str(will, "payload") ? session__str(will, "payload") : "gone");
+        cn.will = true;
+        cn.will_topic = iotc_span_str(wtopic);
+        cn.will_payload = iotc_span_str(wpayload);
+        cn.will_qos = (uint8_t)session__int(will, "qos", 1);
+        cn.will_retain = json_is_true(json_object_get(will, "retain"));
+    }
+    rc = mqtt_connect_encode(&b, &cn);
+    if (rc != IOTC_OK) {
+        snprintf(s->out->error, sizeof(s->out->error), "CONNECT for %s cannot be encoded", name);
+        goto cleanup;
+    }
+    if (sess_conn_send(k, &b) == IOTC_OK)
+        sess_conn_pump(k, iotc_drv_now_ms() + iotc_drv_timeout_ms(s->c), session__done_connack,
+                       NULL);
+    json_object_set_new(o, "connect", json_string(k->connack_rc == 0 ? "accepted" : "refused"));
+    json_object_set_new(o, "connack_rc",
+                        k->connack_rc >= 0 ? json_integer(k->connack_rc) : json_null());
+    json_object_set_new(o, "session_present", json_boolean(k->session_present));
+    json_object_set_new(o, "server_keep_alive",
+                        k->server_keep_alive >= 0 ? json_integer(k->server_keep_alive)
+                                                  : json_null());
+    json_object_set_new(o, "client_id_len", json_integer((json_int_t)strlen(k->client_id)));
+    if (k->connack_rc != 0)
+        session__closed_obs(k, o);
+    rc = IOTC_OK;
+cleanup:
+    iotc_buf_free(&b);
+    iotc_buf_free(&props);
+    return rc;
+}
+
+static int session__done_suback(sess_conn *k, const void *arg)
+{
+    return k->suback_pid == *(const uint16_t *)arg;
+}
+
+/* Filters in packets of per_packet; the codes of all packets in order. */
+static int session__subscribe(sess *s, json_t *step, const char *name, sess_conn *k)
+{
+    json_t *filters = json_object_get(step, "filters");
+    long count = session__int(step, "count", (long)json_array_size(filters));
+    long per = session__int(step, "per_packet", 8);
+    int qos = (int)session__int(step, "qos", 1);
+    json_t *o = session__obs(s, step, name);
+    json_t *codes = json_array();
+    struct mqtt_subscribe *sub = calloc(1, sizeof(*sub));
+    char(*names)[320] = calloc(MQTT_SUB_MAX_FILTERS, sizeof(*names));
+    long granted = 0, failures = 0, sent = 0;
+
+    if (!sub || !names || per < 1 || per > MQTT_SUB_MAX_FILTERS) {
+        free(sub);
+        free(names);
+        json_decref(codes);
+        snprintf(s->out->error, sizeof(s->out->error), "subscribe: bad per_packet or no memory");
+        return IOTC_ERR_CONFIG;
+    }
+    while (sent < count && !sess_conn_closed(k)) {
+        struct iotc_buf b = {0};
+        memset(sub, 0, sizeof(*sub));
+        sub->packet_id = session__pid(k);
+        for (long i = 0; i < per && sent < count; i++, sent++) {
+            const char *f = json_string_value(json_array_get(filters, (size_t)sent));
+            char gen[64];
+            if (!f) { /* generated: distinct filters under the case's topic */
+                snprintf(gen, sizeof(gen), "{topic}/f%ld", sent);
+                f = gen;
+            }
+            session__fill(s, f, names[i], sizeof(names[i]));
+            sub->filters[i].filter = iotc_span_str(names[i]);
+            sub->filters[i].options = (uint8_t)qos;
+            sub->count++;
+        }
+        if (mqtt_subscribe_encode(&b, (uint8_t)k->version, sub) == IOTC_OK &&
+            sess_conn_send(k, &b) == IOTC_OK)
+            sess_conn_pump(k, iotc_drv_now_ms() + iotc_drv_timeout_ms(s->c), session__done_suback,
+                           &sub->packet_id);
+        iotc_buf_free(&b);
+        if (k->suback_pid != sub->packet_id)
+            break;
+        for (int i = 0; i < k->suback_n; i++) {
+            json_array_append_new(codes, json_integer(k->suback_codes[i]));
+            if (k->suback_codes[i] < 0x80)
+                granted++;
+            else
+                failures++;
+        }
+    }
+    free(sub);
+    free(names);
+    json_object_set_new(o, "suback", codes);
+    json_object_set_new(o, "granted", json_integer(granted));
+    json_object_set_new(o, "failures", json_integer(failures));
+    session__closed_obs(k, o);
+    return IOTC_OK;
+}
+
+typedef struct session_ack {
+    uint16_t pid;
+} session_ack;
+
+static int session__done_ack(sess_conn *k, const void *arg)
+{
+    uint16_t pid = ((const session_ack *)arg)->pid;
+    return sess_conn_acked(k->pubacks, k->n_pubacks, pid) ||
+           sess_conn_acked(k->pubrecs, k->n_pubrecs, pid);
+}
+
+static int session__publish(sess *s, json_t *step, const char *name, sess_conn *k)
+{
+    const char *topic_t = session__str(step, "topic");
+    const char *payload_s = session__str(step, "payload");
+    long size = session__int(step, "payload_size", -1);
+    int qos = (int)session__int(step, "qos", 1);
+    json_t *o = session__obs(s, step, name);
+    char topic[1024];
+    char *payload;
+    struct mqtt_publish p;
+    struct iotc_buf b = {0};
+    session_ack ack = {0};
+    int rc = IOTC_OK;
+
+    session__fill(s, topic_t ? topic_t : "{topic}", topic, sizeof(topic));
+    {
+        /* A topic of exactly topic_len bytes: limits are checked at their edge. */
+        long tl = session__int(step, "topic_len", 0);
+        size_t n = strlen(topic);
+        if (tl > 0 && (size_t)tl < sizeof(topic) && n < (size_t)tl) {
+            memset(topic + n, 'x', (size_t)tl - n);
+            topic[tl] = '\0';
+        }
+    }
+    if (size >= 0) {
+        payload = malloc((size_t)size + 1);
+        if (payload) {
+            memset(payload, 'p', (size_t)size);
+            payload[size] = '\0';
+        }
+    } else {
+        payload = strdup(payload_s ? payload_s : s->c->id);
+        size = payload ? (long)strlen(payload) : 0;
+    }
+    if (!payload)
+        return IOTC_ERR_NOMEM;
+    memset(&p, 0, sizeof(p));
+    p.qos = (uint8_t)qos;
+    p.retain = json_is_true(json_object_get(step, "retain"));
+    p.topic = iotc_span_str(topic);
+    p.payload = (struct iotc_span){(const uint8_t *)payload, (size_t)size};
+    if (qos > 0)
+        p.packet_id = ack.pid = session__pid(k);
+    if (mqtt_publish_encode(&b, (uint8_t)k->version, &p) != IOTC_OK) {
+        snprintf(s->out->error, sizeof(s->out->error), "PUBLISH cannot be encoded");
+        rc = IOTC_ERR_CONFIG;
+        goto cleanup;
+    }
+    if (sess_conn_send(k, &b) == IOTC_OK) {
+        long wait = session__int(step, "within_ms", qos > 0 ? iotc_drv_timeout_ms(s->c) : 0);
+        sess_conn_pump(k, iotc_drv_now_ms() + wait, qos > 0 ? session__done_ack : NULL, &ack);
+    }
+    if (qos > 0) {
+        json_object_set_new(o, "puback",
+                            json_boolean(sess_conn_acked(k->pubacks, k->n_pubacks, ack.pid)));
+        json_object_set_new(o, "pubrec",
+                            json_boolean(sess_conn_acked(k->pubrecs, k->n_pubrecs, ack.pid)));
+    }
+    session__closed_obs(k, o);
+cleanup:
+    iotc_buf_free(&b);
+    free(payload);
+    return rc;
+}
+
+typedef struct session_want {
+    const char *topic; /* NULL = any */
+    const char *payload;
+    size_t from;
+    long found;
+} session_want;
+
+static long session__find(sess_conn *k, session_want *w)
+{
+    for (size_t i = w->from; i < k->n_inbox; i++) {
+        if (w->topic && strcmp(k->inbox[i].topic, w->topic) != 0)
+            continue;
+        if (w->payload && strcmp(k->inbox[i].payload, w->payload) != 0)
+            continue;
+        return (long)i;
+    }
+    return -1;
+}
+
+static int session__done_msg(sess_conn *k, const void *arg)
+{
+    session_want *w = (session_want *)arg;
+    w->found = session__find(k, w);
+    return w->found >= 0;
+}
+
+static void session__receive(sess *s, json_t *step, const char *name, sess_conn *k)
+{
+    const char *topic_t = session__str(step, "topic");
+    char topic[1024], payload[1024];
+    session_want w = {NULL, NULL, 0, -1};
+    json_t *o = session__obs(s, step, name);
+
+    if (topic_t) {
+        session__fill(s, topic_t, topic, sizeof(topic));
+        w.topic = topic;
+    }
+    if (session__str(step, "payload")) {
+        session__fill(s, session__str(step, "payload"), payload, sizeof(payload));
+        w.payload = payload;
+    }
+    w.found = session__find(k, &w);
+    if (w.found < 0)
+        sess_conn_pump(k, iotc_drv_now_ms() + session__int(step, "within_ms", 1000),
+                       session__done_msg, &w);
+    json_object_set_new(o, "received", json_boolean(w.found >= 0));
+    if (w.found >= 0) {
+        sess_msg *m = &k->inbox[w.found];
+        json_t *j = json_loads(m->payload, 0, NULL);
+        json_object_set_new(o, "qos", json_integer(m->qos));
+        json_object_set_new(o, "retain", json_boolean(m->retain));
+        json_object_set_new(o, "payload_len", json_integer((json_int_t)m->len));
+        if (json_is_object(j))
+            json_object_set(o, "json", j);
+        json_decref(j);
+        /* Consumed: a second receive waits for a second message. */
+        free(m->payload);
+        memmove(m, m + 1, (k->n_inbox - (size_t)w.found - 1) * sizeof(*m));
+        k->n_inbox--;
+    }
+}
+
+static int session__done_pingresp(sess_conn *k, const void *arg)
+{
+    return k->pingresps >= *(const int *)arg;
+}
+
+/* PINGREQ every every_ms for for_ms: a live client is not timed out. */
+static void session__ping(sess *s, json_t *step, const char *name, sess_conn *k)
+{
+    long every = session__int(step, "every_ms", 200);
+    long until = iotc_drv_now_ms() + session__int(step, "for_ms", 1000);
+    json_t *o = session__obs(s, step, name);
+    int sent = 0;
+
+    while (!sess_conn_closed(k) && iotc_drv_now_ms() < until) {
+        struct iotc_buf b = {0};
+        long next = iotc_drv_now_ms() + every;
+        if (mqtt_ping_encode(&b, MQTT_PINGREQ) == IOTC_OK && sess_conn_send(k, &b) == IOTC_OK)
+            sent++;
+        iotc_buf_free(&b);
+        sess_conn_pump(k, next, session__done_pingresp, &sent);
+        sess_conn_pump(k, next, NULL, NULL);
+    }
+    json_object_set_new(o, "alive", json_boolean(!sess_conn_closed(k)));
+    json_object_set_new(o, "pingresps", json_integer(k->pingresps));
+}
+
+static void session__wait_closed(sess *s, json_t *step, const char *name, sess_conn *k)
+{
+    long t0 = iotc_drv_now_ms();
+    json_t *o = session__obs(s, step, name);
+    sess_conn_pump(k, t0 + session__int(step, "within_ms", 1000), NULL, NULL);
+    session__closed_obs(k, o);
+    if (k->closed_at) {
+        json_object_set_new(o, "after_ms", json_integer(k->closed_at - t0));
+        json_object_set_new(o, "lifetime_ms", json_integer(k->closed_at - k->opened_at));
+    }
+}
+
+/* Waits, keeping every open connection's packets flowing. */
+static void session__sleep(sess *s, long ms)
+{
+    long until = iotc_drv_now_ms() + ms;
+    do {
+        int any = 0;
+        for (size_t i = 0; i < SESS_MAX_CONNS; i++) {
+            sess_conn *k = &s->conns[i];
+            if (!k->used || sess_conn_closed(k))
+                continue;
+            any = 1;
+            sess_conn_pump(k, iotc_drv_now_ms() + 10, NULL, NULL);
+        }
+        if (!any) {
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    } while (iotc_drv_now_ms() < until);
+}
+
+/* One HTTPS publish on the case's row (X.509 rows, the probe). */
+static int session__http_publish(sess *s, json_t *step)
+{
+    char topic[1024];
+    iotc_drv_out tmp;
+    iotc_pubspec ps;
+    json_t *o = session__obs(s, step, "http");
+    int rc;
+
+    session__fill(s, session__str(step, "topic") ? session__str(step, "topic") : "{topic}", topic,
+                  sizeof(topic));
+    memset(&tmp, 0, sizeof(tmp));
+    tmp.observed = json_object();
+    ps.topic = topic;
+    ps.qos = (int)session__int(step, "qos", 1);
+    ps.retain = json_is_true(json_object_get(step, "retain"));
+    ps.payload = session__str(step, "payload") ? session__str(step, "payload") : s->c->id;
+    ps.query = NULL;
+    rc = iotc_drv_probe_ex(s->env, s->c, s->idx, &ps, &tmp);
+    for (size_t i = 0; i < tmp.n_ports; i++)
+        iotc_drv_add_port_number(s->out, tmp.local_ports[i]);
+    json_object_set(o, "http_status", json_object_get(tmp.observed, "http_status"));
+    json_object_set(o, "connect", json_object_get(tmp.observed, "connect"));
+    json_decref(tmp.observed);
+    if (tmp.error[0])
+        snprintf(s->out->error, sizeof(s->out->error), "%s", tmp.error);
+    return rc;
+}
+
+static const char *const session__ops[] = {"connect",    "subscribe",    "publish",     "receive",
+                                           "disconnect", "drop",         "wait_closed", "ping",
+                                           "sleep_ms",   "http_publish", NULL};
+
+static int session__step(sess *s, json_t *step, size_t i)
+{
+    const char *op = NULL, *name = NULL;
+    for (const char *const *k = session__ops; *k && !op; k++)
+        if (json_object_get(step, *k))
+            op = *k;
+    if (!op) {
+        snprintf(s->out->error, sizeof(s->out->error), "client.steps[%zu]: no operation", i);
+        return IOTC_ERR_CONFIG;
+    }
+    if (strcmp(op, "sleep_ms") == 0) {
+        session__sleep(s, session__int(step, "sleep_ms", 0));
+        return IOTC_OK;
+    }
+    if (strcmp(op, "http_publish") == 0)
+        return session__http_publish(s, step);
+    name = session__str(step, op);
+    if (!name) {
+        snprintf(s->out->error, sizeof(s->out->error), "client.steps[%zu].%s: a connection name", i,
+                 op);
+        return IOTC_ERR_CONFIG;
+    }
+    if (strcmp(op, "connect") == 0)
+        return session__connect(s, step, name);
+    sess_conn *k = sess_conn_get(s, name, 0);
+    if (!k) {
+        snprintf(s->out->error, sizeof(s->out->error),
+                 "client.steps[%zu].%s: connection \"%s\" was never opened", i, op, name);
+        return IOTC_ERR_CONFIG;
+    }
+    if (strcmp(op, "subscribe") == 0)
+        return session__subscribe(s, step, name, k);
+    if (strcmp(op, "publish") == 0)
+        return session__publish(s, step, name, k);
+    if (strcmp(op, "receive") == 0)
+        session__receive(s, step, name, k);
+    else if (strcmp(op, "disconnect") == 0)
+        sess_conn_disconnect(k);
+    else if (strcmp(op, "drop") == 0)
+        sess_conn_drop(k);
+    else if (strcmp(op, "wait_closed") == 0)
+        session__wait_closed(s, step, name, k);
+    else if (strcmp(op, "ping") == 0)
+        session__ping(s, step, name, k);
+    return IOTC_OK;
+}
+
+int iotc_drv_session(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out)
+{
+    json_t *steps = json_object_get(iotc_case_client(c), "steps");
+    sess *s = calloc(1, sizeof(*s));
+    size_t i;
+    json_t *step;
+    int rc = IOTC_OK;
+
+    if (!s) {
+        snprintf(out->error, sizeof(out->error), "out of memory");
+        return IOTC_ERR_NOMEM;
+    }
+    s->env = env;
+    s->c = c;
+    s->idx = idx;
+    s->out = out;
+    s->obs = json_object();
+    for (i = 0; i < SESS_MAX_CONNS; i++)
+        s->conns[i].w.fd = -1;
+    iotc_drv_topic(env, idx, s->topic, sizeof(s->topic));
+    json_array_foreach(steps, i, step)
+    {
+        rc = session__step(s, step, i);
+        if (rc != IOTC_OK)
+            break;
+    }
+    json_object_set_new(out->observed, "steps", s->obs);
+    for (i = 0; i < SESS_MAX_CONNS; i++) {
+        if (!s->conns[i].used)
+            continue;
+        /* Orderly goodbyes: no will fires and no session is left taken. */
+        sess_conn_disconnect(&s->conns[i]);
+        for (size_t m = 0; m < s->conns[i].n_inbox; m++)
+            free(s->conns[i].inbox[m].payload);
+    }
+    free(s);
+    if (rc != IOTC_OK && !out->error[0])
+        snprintf(out->error, sizeof(out->error), "session step failed (%d)", rc);
+    return rc;
+}
+
+#endif /* IOTC_HAVE_WS */

@@ -1,0 +1,41 @@
+/*
+ * Strict JSON checking from a table of keys: unknown keys, wrong types and
+ * unknown enum values are reported with their JSON path (case tables, target files).
+ */
+#ifndef IOTC_RUNNER_SCHEMA_H
+#define IOTC_RUNNER_SCHEMA_H
+
+#include <jansson.h>
+
+#include "diag.h"
+
+enum {
+    T_STR = 1 << 0,
+    T_INT = 1 << 1,
+    T_BOOL = 1 << 2,
+    T_NULL = 1 << 3,
+    T_ARR = 1 << 4,
+    T_OBJ = 1 << 5,
+};
+
+enum {
+    K_REQUIRED = 1 << 0,
+    K_FREEFORM = 1 << 1, /* object whose members are not checked */
+    K_ANYKEY = 1 << 2,   /* object whose every member is checked against item_* (a map) */
+};
+
+typedef struct schema_key {
+    const char *key;
+    unsigned types;
+    unsigned flags;
+    const struct schema_key *fields; /* members when the value is an object */
+    unsigned item_types;             /* element types of an array, or member types of a map */
+    const struct schema_key *item_fields;
+    const char *const *enums; /* allowed strings, for the value or its elements */
+} schema_key;
+
+/* Checks obj's members against fields; every problem goes to d as "file: path: ...". */
+void iotc_schema_check_object(const json_t *obj, const schema_key *fields, const char *file,
+                              const char *path, iotc_diag *d);
+
+#endif
