@@ -70,14 +70,11 @@ struct bench_serve {
 int bench_serve_start(const char *serve_bin, const char *pki, const char *work_dir,
                       struct bench_serve *out, char *err, size_t errlen);
 void bench_serve_stop(struct bench_serve *s);
-long bench_rss_kb(pid_t pid); /* VmRSS, -1 when unknown */
 /* user + system CPU seconds of pid (0: this process), -1 when unknown */
 double bench_cpu_s(pid_t pid);
 double bench_loadavg(void); /* 1-minute load average: others' work skews every figure */
 int bench_free_port(void);
 void bench_stop_child(pid_t pid, double grace_s);
-/* Raises RLIMIT_NOFILE to the hard limit; returns the new soft limit. */
-long bench_raise_nofile(void);
 double bench_now(void); /* monotonic seconds */
 
 /* ---- mosq_ref.c: a plain mosquitto with its own TLS listener ---- */

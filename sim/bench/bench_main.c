@@ -1,6 +1,7 @@
 /* iotc_bench: options, the run order, and the child processes around each scenario. */
 #define _GNU_SOURCE
 #include "bench.h"
+#include "common/procstat.h"
 #include "common/err.h"
 
 #include <dirent.h>
@@ -334,7 +335,7 @@ int main(int argc, char **argv)
                                   .concurrency = 64,
                                   .settle_s = o.quick ? 0.3 : 1.0};
     /* serve and mosquitto inherit this limit: raise it before they start. */
-    r->nofile = bench_raise_nofile();
+    r->nofile = iotc_raise_nofile(NULL);
     long need =
         (long)(r->mem_cfg.devices + r->mem_cfg.warm_devices) * MAIN_FDS_PER_DEVICE + MAIN_FD_SLACK;
     if (r->nofile > 0 && need > r->nofile) {

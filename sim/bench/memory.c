@@ -6,6 +6,7 @@
  * charged to the devices.
  */
 #include "bench.h"
+#include "common/procstat.h"
 #include "common/err.h"
 
 #include <stdio.h>
@@ -145,8 +146,8 @@ static void mem__on_timer(evutil_socket_t fd, short what, void *arg)
     struct mem *m = arg;
     const struct mem_cfg *cfg = m->cfg;
     if (m->phase == MP_BASELINE) {
-        m->res->serve_before_kb = bench_rss_kb(cfg->serve_pid);
-        m->res->broker_before_kb = bench_rss_kb(cfg->broker_pid);
+        m->res->serve_before_kb = iotc_rss_kb(cfg->serve_pid);
+        m->res->broker_before_kb = iotc_rss_kb(cfg->broker_pid);
         m->up_at_baseline = m->up;
         m->phase = MP_CONNECT;
         m->target = m->ndevs;
@@ -157,8 +158,8 @@ static void mem__on_timer(evutil_socket_t fd, short what, void *arg)
     }
     if (m->phase == MP_AFTER) {
         struct mem_result *r = m->res;
-        r->serve_after_kb = bench_rss_kb(cfg->serve_pid);
-        r->broker_after_kb = bench_rss_kb(cfg->broker_pid);
+        r->serve_after_kb = iotc_rss_kb(cfg->serve_pid);
+        r->broker_after_kb = iotc_rss_kb(cfg->broker_pid);
         r->connected = m->up - m->up_at_baseline;
         if (r->connected > 0 && r->serve_before_kb >= 0 && r->broker_before_kb >= 0) {
             r->serve_kb = (double)(r->serve_after_kb - r->serve_before_kb) / r->connected;

@@ -1,6 +1,7 @@
 /* `iotconform serve`: load config, start the broker, listen, run the loop. */
 #include "endpoint.h"
 #include "lifecycle.h"
+#include "common/procstat.h"
 #include "common/strmap.h"
 #include "common/err.h"
 
@@ -131,16 +132,12 @@ static int serve__parse_ports(const char *spec, int base, struct iotc_profile *p
  */
 static void serve__raise_fd_limit(void)
 {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4096)
+    long limit = iotc_raise_nofile(NULL);
+    if (limit >= 0 && limit < 4096)
         fprintf(stderr,
-                "iotconform serve: descriptor limit %llu allows about %llu devices "
+                "iotconform serve: descriptor limit %ld allows about %ld devices "
                 "(raise it with ulimit -n)\n",
-                (unsigned long long)rl.rlim_cur, (unsigned long long)(rl.rlim_cur / 2));
+                limit, limit / 2);
 }
 
 static void serve__on_signal(evutil_socket_t sig, short what, void *arg)

@@ -403,8 +403,6 @@ uint64_t fleet_lost(const struct fleet *fl);
 uint32_t fleet_disconnected_at_end(const struct fleet *fl);
 
 /* proc.c */
-long fleet_rss_kb(pid_t pid); /* 0: this process; -1 unknown */
-long fleet_raise_nofile(long *hard);
 
 /* run.c */
 int fleet_run(struct fleet *fl, const char *serve_bin, const char *pki_override);

@@ -4,6 +4,7 @@
  * the phases, runs the fault schedule and draws the progress line.
  */
 #include "fleet_int.h"
+#include "common/procstat.h"
 #include "common/err.h"
 
 #include <signal.h>
@@ -68,10 +69,10 @@ static void run__stop_publishing(struct fleet *fl)
 {
     fl->publishing = false;
     fl->t_pub_end_us = fleet_now_us();
-    fl->rss_after_kb = fleet_rss_kb(0);
+    fl->rss_after_kb = iotc_rss_kb(0);
     if (fl->have_serve) {
-        fl->serve_after_kb = fleet_rss_kb(fl->serve.pid);
-        fl->broker_after_kb = fleet_rss_kb(iotc_serve_child_broker_pid(&fl->serve));
+        fl->serve_after_kb = iotc_rss_kb(fl->serve.pid);
+        fl->broker_after_kb = iotc_rss_kb(iotc_serve_child_broker_pid(&fl->serve));
     }
     for (uint32_t i = 0; i < fl->n_devs; i++)
         evtimer_del(fl->devs[i].pub);
@@ -225,7 +226,7 @@ int fleet_run(struct fleet *fl, const char *serve_bin, const char *pki_override)
     int rc;
     struct fleet_spec *s = fl->spec;
     signal(SIGPIPE, SIG_IGN);
-    fl->nofile = fleet_raise_nofile(&fl->nofile_hard);
+    fl->nofile = iotc_raise_nofile(&fl->nofile_hard);
     fl->rng = (uint64_t)fleet_now_us() ^ ((uint64_t)getpid() << 32);
     snprintf(fl->run_tag, sizeof fl->run_tag, "%08llx",
              (unsigned long long)(fleet_rand(&fl->rng) & 0xffffffffu));
@@ -240,10 +241,10 @@ int fleet_run(struct fleet *fl, const char *serve_bin, const char *pki_override)
         return rc;
     if (run__has_https(s) && (rc = fleet_https_setup(fl, fl->err, sizeof fl->err)))
         return rc;
-    fl->rss_before_kb = fleet_rss_kb(0);
+    fl->rss_before_kb = iotc_rss_kb(0);
     if (fl->have_serve) {
-        fl->serve_before_kb = fleet_rss_kb(fl->serve.pid);
-        fl->broker_before_kb = fleet_rss_kb(iotc_serve_child_broker_pid(&fl->serve));
+        fl->serve_before_kb = iotc_rss_kb(fl->serve.pid);
+        fl->broker_before_kb = iotc_rss_kb(iotc_serve_child_broker_pid(&fl->serve));
     }
     if ((rc = run__devices(fl, fl->err, sizeof fl->err)))
         return rc;

@@ -1,12 +1,11 @@
-/* Process figures: resident memory and the descriptor limit. */
-#include "fleet_int.h"
+#include "procstat.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
-long fleet_rss_kb(pid_t pid)
+long iotc_rss_kb(pid_t pid)
 {
     char path[64], line[256];
     long kb = -1;
@@ -17,17 +16,17 @@ long fleet_rss_kb(pid_t pid)
     FILE *f = fopen(path, "r");
     if (!f)
         return -1;
-    while (fgets(line, sizeof line, f))
+    while (fgets(line, sizeof line, f)) {
         if (strncmp(line, "VmRSS:", 6) == 0) {
             kb = strtol(line + 6, NULL, 10);
             break;
         }
+    }
     fclose(f);
     return kb;
 }
 
-/* Soft limit up to the hard one; serve inherits it, since it is our child. */
-long fleet_raise_nofile(long *hard)
+long iotc_raise_nofile(long *hard)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
@@ -37,6 +36,7 @@ long fleet_raise_nofile(long *hard)
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
             getrlimit(RLIMIT_NOFILE, &rl);
     }
-    *hard = rl.rlim_max == RLIM_INFINITY ? -1 : (long)rl.rlim_max;
+    if (hard)
+        *hard = rl.rlim_max == RLIM_INFINITY ? -1 : (long)rl.rlim_max;
     return rl.rlim_cur == RLIM_INFINITY ? 1L << 20 : (long)rl.rlim_cur;
 }
