@@ -222,7 +222,14 @@ try:
     keeper.send(subscribe([b"pc/t"])); keeper.read_packet()
     keeper.send(b"\xe0\x00"); keeper.closed()
     pub = live(b"rules-keeper-pub"); pub.send(publish(b"pc/t", b"kept-across-crash", qos=1)); pub.read_packet()
-    time.sleep(1.5)  # the broker saves its sessions every second (autosave_interval 1)
+    # The broker saves its sessions every second (autosave_interval 1): wait for a save
+    # that happened after the publish, rather than for a fixed time that load can stretch.
+    published_at = time.time()
+    db = f"{tmp}/run/broker.db"
+    deadline = time.time() + 15
+    while time.time() < deadline and not (os.path.exists(db) and os.path.getmtime(db) > published_at + 0.2):
+        time.sleep(0.05)
+    check("broker saved its sessions after the publish", os.path.exists(db) and os.path.getmtime(db) > published_at)
     victim = live(b"rules-crash")
     os.kill(pid, 9)
     check("broker crash closes relayed connections", victim.closed())
