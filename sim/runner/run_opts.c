@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "run.h"
 
@@ -36,7 +37,7 @@ void run_opts_usage(FILE *out)
             "  --target FILE      check an external endpoint described by FILE (JSON,\n"
             "                     fixtures/targets/README.md) instead of starting the emulator;\n"
             "                     cases it cannot run are reported as skipped with the reason\n"
-            "  --jobs N           run N cases at once (default 1)\n"
+            "  --jobs N           run N cases at once (default: the number of CPUs, at most 8)\n"
             "  --list             print the selected case ids and exit\n"
             "\n"
             "Environment: IOTCONFORM_SUITES (tables dir, default %s/suites),\n"
@@ -79,7 +80,9 @@ int run_opts_parse(int argc, char **argv, run_opts *o, char *err, size_t errlen)
     int ch;
 
     memset(o, 0, sizeof(*o));
-    o->jobs = 1;
+    /* Cases wait on the network far more than they compute: one per CPU keeps both busy. */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    o->jobs = cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus;
     o->out_dir = "iotconform-report";
     o->pki_dir = IOTC_BINARY_DIR "/pki";
     env = getenv("IOTCONFORM_SUITES");

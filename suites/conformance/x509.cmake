@@ -2,7 +2,7 @@
 # test (ephemeral ports, so ctest -j is safe), one test per matrix row.
 foreach(row mqtt-x509-8883 mqtt-x509-443 https-x509-8443 https-x509-443)
   add_test(NAME conformance.x509.${row}
-           COMMAND $<TARGET_FILE:iotconform> run --suite x509 --filter "${row}*"
+           COMMAND $<TARGET_FILE:iotconform> run --suite x509 --filter "${row}*" --jobs 1
                    --pki ${IOTC_PKI_DIR} --out ${CMAKE_BINARY_DIR}/conformance/x509-${row})
   set_tests_properties(conformance.x509.${row} PROPERTIES
                        LABELS "conformance;x509;${row}" TIMEOUT 600)
