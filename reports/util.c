@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 static const char *const util__status_names[REP_STATUS_COUNT] = {"passed", "failed", "skipped",
@@ -104,27 +105,36 @@ int rep_puts(struct iotc_buf *b, const char *s)
     return iotc_buf_append(b, s, strlen(s));
 }
 
+/* The five markup characters; XML names the apostrophe, HTML 4 readers need the number. */
+static const char *util__entity(unsigned char c, bool xml)
+{
+    switch (c) {
+    case '&':
+        return "&amp;";
+    case '<':
+        return "&lt;";
+    case '>':
+        return "&gt;";
+    case '"':
+        return "&quot;";
+    case '\'':
+        return xml ? "&apos;" : "&#39;";
+    default:
+        return NULL;
+    }
+}
+
 int rep_xml_escape(struct iotc_buf *b, const char *s)
 {
     int rc = IOTC_OK;
     const unsigned char *p = (const unsigned char *)(s ? s : "");
     for (; *p && rc == IOTC_OK; p++) {
+        const char *ent = util__entity(*p, true);
+        if (ent) {
+            rc = rep_puts(b, ent);
+            continue;
+        }
         switch (*p) {
-        case '&':
-            rc = rep_puts(b, "&amp;");
-            break;
-        case '<':
-            rc = rep_puts(b, "&lt;");
-            break;
-        case '>':
-            rc = rep_puts(b, "&gt;");
-            break;
-        case '"':
-            rc = rep_puts(b, "&quot;");
-            break;
-        case '\'':
-            rc = rep_puts(b, "&apos;");
-            break;
         /* Character references keep line breaks intact inside attributes. */
         case '\n':
             rc = rep_puts(b, "&#10;");
@@ -155,25 +165,8 @@ int rep_html_escape(struct iotc_buf *b, const char *s)
     int rc = IOTC_OK;
     const unsigned char *p = (const unsigned char *)(s ? s : "");
     for (; *p && rc == IOTC_OK; p++) {
-        switch (*p) {
-        case '&':
-            rc = rep_puts(b, "&amp;");
-            break;
-        case '<':
-            rc = rep_puts(b, "&lt;");
-            break;
-        case '>':
-            rc = rep_puts(b, "&gt;");
-            break;
-        case '"':
-            rc = rep_puts(b, "&quot;");
-            break;
-        case '\'':
-            rc = rep_puts(b, "&#39;");
-            break;
-        default:
-            rc = iotc_buf_u8(b, *p);
-        }
+        const char *ent = util__entity(*p, false);
+        rc = ent ? rep_puts(b, ent) : iotc_buf_u8(b, *p);
     }
     return rc;
 }

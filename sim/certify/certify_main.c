@@ -3,6 +3,8 @@
  * run them (--jobs at once, each with its own endpoint and device), write results.json
  * and the reports, print one line per case and the report path.
  */
+#include "common/signals.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <mosquitto.h>
@@ -38,14 +40,7 @@ static void main__on_signal(int sig)
 
 static void main__signals(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = main__on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    iotc_install_stop_signals(main__on_signal);
     /* Children a device leaves behind are re-parented to us, so we can reap them. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
 }

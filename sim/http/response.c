@@ -23,8 +23,6 @@ const char *iotc_http_reason(int status)
     return s;
 }
 
-
-
 static bool response__header_text_ok(const char *s)
 {
     /* A CR or LF inside a value would let a caller's string inject headers. */
@@ -53,7 +51,7 @@ int iotc_http_response(struct iotc_buf *out, int status, const char *content_typ
         rc = iotc_buf_printf(out, "Content-Type: %s\r\n", content_type);
     if (rc == IOTC_OK)
         rc = iotc_buf_printf(out, "Content-Length: %zu\r\nConnection: %s\r\n", body_len,
-                              keep_alive ? "keep-alive" : "close");
+                             keep_alive ? "keep-alive" : "close");
     if (rc == IOTC_OK && extra_headers)
         rc = iotc_buf_append(out, extra_headers, strlen(extra_headers));
     if (rc == IOTC_OK)

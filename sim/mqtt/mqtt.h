@@ -34,12 +34,12 @@ enum mqtt_type {
 };
 
 /* protocol levels */
-#define MQTT_V31 3
+#define MQTT_V31  3
 #define MQTT_V311 4
-#define MQTT_V5 5
+#define MQTT_V5   5
 
-#define MQTT_MAX_REMAINING 268435455u /* largest encodable remaining length */
-#define MQTT_SUB_MAX_FILTERS 64       /* parser capacity; AWS limit (8) is enforced by the caller */
+#define MQTT_MAX_REMAINING   268435455u /* largest encodable remaining length */
+#define MQTT_SUB_MAX_FILTERS 64 /* parser capacity; AWS limit (8) is enforced by the caller */
 
 /* MQTT 5 property identifiers used here */
 enum mqtt_prop_id {
@@ -115,11 +115,11 @@ enum mqtt3_connack {
 
 /* Result of locating one packet at the start of a byte stream. */
 struct mqtt_frame {
-    uint8_t type;       /* upper nibble of the first byte */
-    uint8_t flags;      /* lower nibble */
-    size_t header_len;  /* fixed header: 1 byte + 1..4 bytes of length */
-    size_t remaining;   /* remaining length */
-    size_t total;       /* header_len + remaining */
+    uint8_t type;      /* upper nibble of the first byte */
+    uint8_t flags;     /* lower nibble */
+    size_t header_len; /* fixed header: 1 byte + 1..4 bytes of length */
+    size_t remaining;  /* remaining length */
+    size_t total;      /* header_len + remaining */
 };
 
 /*
@@ -141,9 +141,9 @@ size_t mqtt_varint_size(uint32_t value);
 /* ---- MQTT 5 properties ---- */
 struct mqtt_prop {
     uint8_t id;
-    uint32_t u32;            /* byte, two-byte, four-byte and varint values */
-    struct iotc_span data;   /* UTF-8 strings and binary data; user property: key */
-    struct iotc_span value;  /* user property value */
+    uint32_t u32;           /* byte, two-byte, four-byte and varint values */
+    struct iotc_span data;  /* UTF-8 strings and binary data; user property: key */
+    struct iotc_span value; /* user property value */
 };
 /*
  * Iterates a property block (without its length prefix). *cursor starts at 0.
@@ -163,12 +163,12 @@ struct mqtt_connect {
     uint8_t version;                /* MQTT_V31, MQTT_V311, MQTT_V5 */
     bool clean_start;
     uint16_t keepalive;
-    struct iotc_span props;         /* v5 only */
+    struct iotc_span props; /* v5 only */
     struct iotc_span client_id;
     bool will;
     uint8_t will_qos;
     bool will_retain;
-    struct iotc_span will_props;    /* v5 only */
+    struct iotc_span will_props; /* v5 only */
     struct iotc_span will_topic;
     struct iotc_span will_payload;
     bool has_username;
@@ -220,9 +220,9 @@ int mqtt_publish_encode(struct iotc_buf *out, uint8_t version, const struct mqtt
 
 /* ---- PUBACK / PUBREC / PUBREL / PUBCOMP / UNSUBACK-less acks ---- */
 struct mqtt_ack {
-    uint8_t type;       /* MQTT_PUBACK .. MQTT_PUBCOMP */
+    uint8_t type; /* MQTT_PUBACK .. MQTT_PUBCOMP */
     uint16_t packet_id;
-    uint8_t reason;     /* v5; 0 when absent */
+    uint8_t reason; /* v5; 0 when absent */
     struct iotc_span props;
 };
 int mqtt_ack_parse(const uint8_t *pkt, size_t len, uint8_t version, struct mqtt_ack *a);
@@ -247,7 +247,8 @@ struct mqtt_subscribe {
 int mqtt_subscribe_parse(const uint8_t *pkt, size_t len, uint8_t version, struct mqtt_subscribe *s);
 int mqtt_subscribe_encode(struct iotc_buf *out, uint8_t version, const struct mqtt_subscribe *s);
 /* UNSUBSCRIBE reuses the struct; options are 0. */
-int mqtt_unsubscribe_parse(const uint8_t *pkt, size_t len, uint8_t version, struct mqtt_subscribe *s);
+int mqtt_unsubscribe_parse(const uint8_t *pkt, size_t len, uint8_t version,
+                           struct mqtt_subscribe *s);
 int mqtt_unsubscribe_encode(struct iotc_buf *out, uint8_t version, const struct mqtt_subscribe *s);
 
 /* ---- SUBACK / UNSUBACK ---- */
@@ -266,7 +267,8 @@ struct mqtt_disconnect {
     uint8_t reason; /* v5; 0 for v3 */
     struct iotc_span props;
 };
-int mqtt_disconnect_parse(const uint8_t *pkt, size_t len, uint8_t version, struct mqtt_disconnect *d);
+int mqtt_disconnect_parse(const uint8_t *pkt, size_t len, uint8_t version,
+                          struct mqtt_disconnect *d);
 int mqtt_disconnect_encode(struct iotc_buf *out, uint8_t version, const struct mqtt_disconnect *d);
 int mqtt_ping_encode(struct iotc_buf *out, uint8_t type); /* MQTT_PINGREQ or MQTT_PINGRESP */
 

@@ -2,6 +2,8 @@
  * `iotconform run`: load and check every table before starting anything, start
  * one endpoint per profile, run the cases, write results.json, stop the children.
  */
+#include "common/signals.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <limits.h>
@@ -324,15 +326,7 @@ static void main__serve_bin(const run_opts *o, char *out, size_t len)
 
 static void main__install_signals(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = main__on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    /* A peer that closes first must not kill the runner on our next write. */
-    signal(SIGPIPE, SIG_IGN);
+    iotc_install_stop_signals(main__on_signal);
 }
 
 int iotc_runner_main(int argc, char **argv)
