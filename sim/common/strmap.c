@@ -127,8 +127,3 @@ void iotc_strmap_del_if(struct iotc_strmap *m, const char *key, const void *valu
     s->value = NULL;
     m->live--;
 }
-
-size_t iotc_strmap_size(const struct iotc_strmap *m)
-{
-    return m->live;
-}

@@ -17,6 +17,5 @@ int iotc_strmap_put(struct iotc_strmap *m, const char *key, void *value);
 void *iotc_strmap_get(const struct iotc_strmap *m, const char *key);
 /* Removes key only if it maps to value (a newer owner may have replaced it). */
 void iotc_strmap_del_if(struct iotc_strmap *m, const char *key, const void *value);
-size_t iotc_strmap_size(const struct iotc_strmap *m);
 
 #endif

@@ -183,7 +183,6 @@ static void hs__publish(struct https_sess *s, const struct iotc_http_req *q)
     char *qos = NULL, *retain = NULL;
     const char *topic = q->path ? q->path + strlen("/topics/") : NULL;
     const char *why = NULL;
-    int status = 400;
     bool retain_flag = false;
     int qrc = iotc_http_query_get(q->query, "qos", &qos);
     int rrc = iotc_http_query_get(q->query, "retain", &retain);
@@ -210,7 +209,7 @@ static void hs__publish(struct https_sess *s, const struct iotc_http_req *q)
     free(qos);
     free(retain);
     if (why) {
-        hs__respond(s, status, why);
+        hs__respond(s, 400, why);
         return;
     }
     /* HTTPS has no client ID: ${iot:ClientId} stays unresolved, as in AWS IoT. */

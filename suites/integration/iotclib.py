@@ -23,7 +23,8 @@ def finish():
 class Serve:
     """`iotconform serve --ports 0` with an optional profile override; .ports, .journal."""
 
-    def __init__(self, bin_path, pki, profile_overrides=None, prefix="iotc-it-", registry=None):
+    def __init__(self, bin_path, pki, profile_overrides=None, prefix="iotc-it-", registry=None,
+                 extra_args=()):
         self.tmp = tempfile.mkdtemp(prefix=prefix)
         here = os.path.dirname(os.path.abspath(__file__))
         profile = json.load(open(os.path.join(here, "../../fixtures/profiles/default.json")))
@@ -31,7 +32,7 @@ class Serve:
         ppath = f"{self.tmp}/profile.json"
         json.dump(profile, open(ppath, "w"))
         self.journal = f"{self.tmp}/journal.jsonl"
-        extra = ["--registry", registry] if registry else []
+        extra = (["--registry", registry] if registry else []) + list(extra_args)
         self.proc = subprocess.Popen([bin_path, "serve", "--pki", pki, "--ports", "0", "--profile", ppath,
                                       "--journal", self.journal, "--run-dir", f"{self.tmp}/run", *extra],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

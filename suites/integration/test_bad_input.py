@@ -6,41 +6,18 @@ keeps round-tripping messages throughout."""
 import json, os, socket, ssl, struct, subprocess, sys, tempfile, threading, time
 import paho.mqtt.client as mqtt
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import iotclib
+from iotclib import Serve, check
+
 BIN, PKI = sys.argv[1], sys.argv[2]
 CA = f"{PKI}/ca-bundle.crt"
-passed = failed = 0
-
-def check(what, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1; print(f"ok   - {what}")
-    else:
-        failed += 1; print(f"FAIL - {what} {detail}")
-
-tmp = tempfile.mkdtemp(prefix="iotc-bad-")
-profile = json.load(open(os.path.join(os.path.dirname(__file__), "../../fixtures/profiles/default.json")))
-profile["limits"] = {"handshake_timeout_ms": 400, "connect_timeout_ms": 400}
-ppath = f"{tmp}/profile.json"
-json.dump(profile, open(ppath, "w"))
-journal = f"{tmp}/journal.jsonl"
-serve = subprocess.Popen([BIN, "serve", "--pki", PKI, "--ports", "0", "--profile", ppath,
-                          "--journal", journal, "--run-dir", f"{tmp}/run"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+srv = Serve(BIN, PKI, {"limits": {"handshake_timeout_ms": 400, "connect_timeout_ms": 400}},
+            prefix="iotc-bad-")
 try:
-    line = serve.stdout.readline()
-    assert line.startswith("IOTCONFORM_READY "), line + serve.stderr.read()
-    ports = json.loads(line.split(" ", 1)[1])["ports"]
-    P8883, P8443 = ports["8883"], ports["8443"]
+    P8883, P8443 = srv.ports["8883"], srv.ports["8443"]
 
-    def journal_events(pred, timeout=3.0):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            with open(journal) as f:
-                hits = [e for e in map(json.loads, f) if pred(e)]
-            if hits:
-                return hits
-            time.sleep(0.02)
-        return []
+    journal_events = srv.events
 
     # A good device that stays connected the whole time.
     got = []
@@ -178,11 +155,6 @@ try:
     good.loop_stop()
     good.disconnect()
 finally:
-    serve.terminate()
-    try:
-        serve.wait(10)
-    except subprocess.TimeoutExpired:
-        serve.kill()
-check("serve exited cleanly on SIGTERM", serve.returncode == 0, serve.returncode)
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+    rc = srv.stop()
+check("serve exited cleanly on SIGTERM", rc == 0, rc)
+iotclib.finish()

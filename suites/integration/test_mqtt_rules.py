@@ -7,23 +7,15 @@ its accepted twin."""
 import json, os, socket, ssl, struct, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import iotclib
-from iotclib import Conn, check, connect, publish, subscribe, pkt, s16, v5_props
+from iotclib import Conn, Serve, check, connect, publish, subscribe, pkt, s16, v5_props
 
 BIN, PKI = sys.argv[1], sys.argv[2]
 iotclib.PKI = PKI
 
-tmp = tempfile.mkdtemp(prefix="iotc-rules-")
-profile = json.load(open(os.path.join(os.path.dirname(__file__), "../../fixtures/profiles/default.json")))
-profile["time_scale"] = 0.01  # 30 s keep-alive -> 0.45 s timeout
-ppath = f"{tmp}/profile.json"; json.dump(profile, open(ppath, "w"))
-journal = f"{tmp}/journal.jsonl"
-serve = subprocess.Popen([BIN, "serve", "--pki", PKI, "--ports", "0", "--profile", ppath,
-                          "--journal", journal, "--run-dir", f"{tmp}/run"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+srv = Serve(BIN, PKI, {"time_scale": 0.01}, prefix="iotc-rules-")  # 30 s keep-alive -> 0.45 s timeout
+tmp, journal = srv.tmp, srv.journal
 try:
-    line = serve.stdout.readline()
-    assert line.startswith("IOTCONFORM_READY "), line + serve.stderr.read()
-    P = json.loads(line.split(" ", 1)[1])["ports"]["8883"]
+    P = srv.ports["8883"]
 
     def connected(cid, v=4, keepalive=60, cert="device-01"):
         c = Conn(P, cert); c.send(connect(cid, v, keepalive))
@@ -246,9 +238,6 @@ try:
     p = keeper.read_packet()
     check("... and its queued QoS 1 message is delivered", p and p[0] == 3 and b"kept-across-crash" in p[2], p)
 finally:
-    serve.terminate()
-    try:
-        serve.wait(10)
-    except subprocess.TimeoutExpired:
-        serve.kill()
+    rc = srv.stop()
+check("serve exited cleanly", rc == 0, rc)
 iotclib.finish()
