@@ -1,6 +1,6 @@
 # `coverage` target (IOTC_COVERAGE=ON builds only): lcov over the gcov counters the
 # unit, fuzz-replay, integration and conformance tests left in the build tree, minus
-# system headers and the test programs themselves (suites/), rendered by genhtml.
+# system headers and the test programs themselves (tests/), rendered by genhtml.
 #   cmake --preset coverage && cmake --build --preset coverage
 #   ctest --preset coverage && cmake --build --preset coverage --target coverage
 # -> build-coverage/coverage/index.html; `coverage-reset` zeroes the counters so a
@@ -19,7 +19,7 @@ set(IOTC_COV_INFO ${CMAKE_BINARY_DIR}/coverage.info)
 add_custom_target(coverage
   COMMAND ${LCOV_BIN} --quiet --capture --directory ${CMAKE_BINARY_DIR}
           --base-directory ${CMAKE_SOURCE_DIR} --output-file ${IOTC_COV_RAW}
-  COMMAND ${LCOV_BIN} --quiet --remove ${IOTC_COV_RAW} "/usr/*" "${CMAKE_SOURCE_DIR}/suites/*"
+  COMMAND ${LCOV_BIN} --quiet --remove ${IOTC_COV_RAW} "/usr/*" "${CMAKE_SOURCE_DIR}/tests/*"
           "${CMAKE_BINARY_DIR}/*" --output-file ${IOTC_COV_INFO}
   COMMAND ${GENHTML_BIN} --quiet --title "iotconform" --legend --demangle-cpp
           --output-directory ${IOTC_COV_DIR} ${IOTC_COV_INFO}

@@ -17,7 +17,7 @@
  *   otherwise (jittered): Theil-Sen slope of ln(d + eps) (median of pairwise slopes,
  *   robust to the low draws of full jitter); growth >= 1.3      exponential with jitter
  *                                                      else     irregular (no growth)
- * Measured on simulated series (suites/unit/test_certify.c): deterministic constant,
+ * Measured on simulated series (tests/unit/test_certify.c): deterministic constant,
  * linear and exponential schedules with timing noise are always classified right; full
  * jitter U(0, 2^i) is recognised in ~86% of 5-delay series, ~94% of 6-delay series and
  * ~97% when two 5-delay series are judged together (cert_backoff_classify_series), which

@@ -20,7 +20,7 @@
 
 #include "certify.h"
 #include "certify_main.h"
-#include "runner/results.h"
+#include "harness/results.h"
 
 #define MAIN__MAX_CASES 256
 

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "certify_main.h"
-#include "runner/results.h"
+#include "harness/results.h"
 
 #ifndef IOTC_VERSION
 #define IOTC_VERSION "0.0.0"

@@ -17,9 +17,9 @@
 
 #include "cert_int.h"
 #include "common/err.h"
-#include "runner/journal.h"
-#include "runner/results.h"
-#include "runner/serve.h"
+#include "harness/jreader.h"
+#include "harness/results.h"
+#include "harness/serve.h"
 
 #define RUN__POLL_MS       100
 #define RUN__EXIT_GRACE_MS 600 /* journal lines still arriving after the device exits */
@@ -124,7 +124,7 @@ static double run__now_wall_ms(void)
 typedef struct run__series {
     iotc_serve serve;
     bool serving;
-    iotc_journal j1, j2; /* j2: the endpoint started again after an outage */
+    iotc_jreader j1, j2; /* j2: the endpoint started again after an outage */
     bool has_j2;
     double out_from_wall, out_to_wall; /* outage, wall clock ms */
     cert_device dev;
@@ -136,7 +136,7 @@ typedef struct run__series {
 } run__series;
 
 /* Offset that maps a journal's t onto wall-clock ms. */
-static double run__clock(const iotc_journal *j)
+static double run__clock(const iotc_jreader *j)
 {
     json_t *e = json_array_get(j->lines, 0);
     double w = run__wall_ms(e), t = cert_entry_t(e);
@@ -240,10 +240,10 @@ static void run__outage(const cert_run *r, const cert_case *c, run__series *s, j
         return;
     snprintf(ports, sizeof(ports), "8883=%d,8443=%d,443=%d", s->serve.port_8883, s->serve.port_8443,
              s->serve.port_443);
-    iotc_journal_poll(&s->j1);
+    iotc_jreader_poll(&s->j1);
     s->out_from_wall = run__now_wall_ms();
     iotc_serve_stop(&s->serve, RUN__STOP_GRACE_MS);
-    iotc_journal_poll(&s->j1);
+    iotc_jreader_poll(&s->j1);
     for (long end = cert_now_ms() + len; cert_now_ms() < end && !cert_interrupted;) {
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
@@ -255,7 +255,7 @@ static void run__outage(const cert_run *r, const cert_case *c, run__series *s, j
         return;
     }
     s->out_to_wall = run__now_wall_ms();
-    iotc_journal_init(&s->j2, s->serve.journal);
+    iotc_jreader_init(&s->j2, s->serve.journal);
     s->has_j2 = true;
 }
 
@@ -346,9 +346,9 @@ static void run__end_series(run__series *s)
     if (s->serving)
         iotc_serve_stop(&s->serve, RUN__STOP_GRACE_MS);
     s->serving = false;
-    iotc_journal_poll(&s->j1);
+    iotc_jreader_poll(&s->j1);
     if (s->has_j2)
-        iotc_journal_poll(&s->j2);
+        iotc_jreader_poll(&s->j2);
     run__merge(s);
 }
 
@@ -390,7 +390,7 @@ void cert_case_run(const cert_run *r, const cert_case *c, size_t index, cert_out
             snprintf(out->reason, sizeof(out->reason), "the endpoint did not start: %.1900s", err);
             goto finish;
         }
-        iotc_journal_init(&s->j1, s->serve.journal);
+        iotc_jreader_init(&s->j1, s->serve.journal);
         json_t *vars = cert_case_vars(r, c, s->dir, s->serve.port_8883, s->serve.port_443,
                                       r->seed * 1000003ull + index * 101ull + (unsigned)q, budget);
         int frc = cert_template_fill(tpl ? tpl : "", vars, cmd, sizeof(cmd), err, sizeof(err));
@@ -417,9 +417,9 @@ void cert_case_run(const cert_run *r, const cert_case *c, size_t index, cert_out
         for (;;) {
             struct timespec ts = {0, RUN__POLL_MS * 1000 * 1000};
             nanosleep(&ts, NULL);
-            iotc_journal_poll(&s->j1);
+            iotc_jreader_poll(&s->j1);
             if (s->has_j2)
-                iotc_journal_poll(&s->j2);
+                iotc_jreader_poll(&s->j2);
             cert_device_poll(&s->dev);
             run__merge(s);
             cert_actions_step(c,
@@ -476,9 +476,9 @@ finish:
         if (ss[q].serving)
             iotc_serve_stop(&ss[q].serve, RUN__STOP_GRACE_MS);
         if (q < done || ss[q].j1.lines) {
-            iotc_journal_free(&ss[q].j1);
+            iotc_jreader_free(&ss[q].j1);
             if (ss[q].has_j2)
-                iotc_journal_free(&ss[q].j2);
+                iotc_jreader_free(&ss[q].j2);
         }
         json_decref(ss[q].lines);
         run__rm_run_dir(&ss[q]);

@@ -5,19 +5,13 @@
 #include <stdio.h>
 #include <string.h>
 
-#if __has_include("runner/runner.h")
+#include "report/report.h"
 #include "runner/runner.h"
-#define IOTC_HAVE_RUNNER 1
-#endif
-#if __has_include("report.h")
-#include "report.h"
-#define IOTC_HAVE_REPORT 1
-#endif
-/* IOTC_HAVE_FLEET / IOTC_HAVE_CERTIFY come from CMake when those parts are built. */
-#ifdef IOTC_HAVE_FLEET
+/* IOTC_WITH_FLEET / IOTC_WITH_CERTIFY come from the CMake options of the same names. */
+#ifdef IOTC_WITH_FLEET
 #include "fleet/fleet.h"
 #endif
-#ifdef IOTC_HAVE_CERTIFY
+#ifdef IOTC_WITH_CERTIFY
 #include "certify/certify.h"
 #endif
 
@@ -38,18 +32,14 @@ static const struct {
     const char *help;
 } cli__commands[] = {
     {"serve", iotc_serve_main, "run the emulated endpoint (TLS front door + mosquitto)"},
-#ifdef IOTC_HAVE_RUNNER
     {"run", iotc_runner_main, "run the conformance case tables against an endpoint"},
-#endif
-#ifdef IOTC_HAVE_FLEET
+#ifdef IOTC_WITH_FLEET
     {"fleet", iotc_fleet_main, "run a simulated fleet of devices against an endpoint"},
 #endif
-#ifdef IOTC_HAVE_CERTIFY
+#ifdef IOTC_WITH_CERTIFY
     {"certify", iotc_certify_main, "certify a device or SDK against the emulated endpoint"},
 #endif
-#ifdef IOTC_HAVE_REPORT
     {"report", iotc_report_main, "render JSON, JUnit, Markdown and HTML from results.json files"},
-#endif
     {"version", cli__version, "print versions of the tool and the libraries it uses"},
 };
 

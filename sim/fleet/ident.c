@@ -10,7 +10,7 @@
 #include "authz/authz.h"
 #include "common/err.h"
 #include "config/cfgjson.h"
-#include "runner/sigv4c.h"
+#include "client/sigv4c.h"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>

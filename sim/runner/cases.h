@@ -9,8 +9,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "diag.h"
-#include "rows.h"
+#include "harness/diag.h"
+#include "common/rows.h"
 
 #define IOTC_CASES_FORMAT "iotconform-cases/1"
 

@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "common/err.h"
-#include "sigv4c.h"
+#include "client/sigv4c.h"
 
 static void door__copy(char *dst, size_t len, const char *src)
 {

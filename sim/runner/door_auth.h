@@ -11,7 +11,7 @@
 
 #include "common/buf.h"
 #include "driver.h"
-#include "sigv4c.h"
+#include "client/sigv4c.h"
 
 typedef enum iotc_da_kind {
     IOTC_DA_NONE,

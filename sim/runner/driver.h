@@ -11,7 +11,7 @@
 
 #include "cases.h"
 #include "common/buf.h"
-#include "tlsc.h"
+#include "client/tlsc.h"
 
 typedef struct iotc_env {
     const char *pki_dir;

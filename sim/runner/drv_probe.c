@@ -18,7 +18,7 @@
 
 #include "common/err.h"
 #include "driver.h"
-#include "mqtt_wire.h"
+#include "client/mqtt_wire.h"
 
 typedef struct probe_conn {
     int fd;

@@ -15,17 +15,6 @@
 #include "mqtt/mqtt.h"
 #include "sess.h"
 
-#ifndef IOTC_HAVE_WS
-int iotc_drv_session(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out)
-{
-    (void)env;
-    (void)c;
-    (void)idx;
-    snprintf(out->error, sizeof(out->error), "built without sim/ws: no session driver");
-    return IOTC_ERR_UNSUPPORTED;
-}
-#else
-
 /* {topic} and {cid:NAME} filled in; unknown placeholders stay as written. */
 static void session__fill(sess *s, const char *in, char *out, size_t len)
 {
@@ -576,5 +565,3 @@ int iotc_drv_session(const iotc_env *env, const iotc_case *c, size_t idx, iotc_d
         snprintf(out->error, sizeof(out->error), "session step failed (%d)", rc);
     return rc;
 }
-
-#endif /* IOTC_HAVE_WS */

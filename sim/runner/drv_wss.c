@@ -16,17 +16,6 @@
 #include "mqtt/mqtt.h"
 #include "wsc.h"
 
-#ifndef IOTC_HAVE_WS /* sim/ws is an optional part */
-int iotc_drv_wss(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out)
-{
-    (void)env;
-    (void)c;
-    (void)idx;
-    snprintf(out->error, sizeof(out->error), "built without sim/ws: no WSS driver");
-    return IOTC_ERR_UNSUPPORTED;
-}
-#else
-
 typedef struct wss_run {
     iotc_wsc w;
     json_t *obs;
@@ -350,4 +339,3 @@ cleanup:
     iotc_buf_free(&headers);
     return rc;
 }
-#endif /* IOTC_HAVE_WS */

@@ -7,9 +7,9 @@
 
 #include "cases.h"
 #include "driver.h"
-#include "journal.h"
-#include "results.h"
-#include "serve.h"
+#include "harness/jreader.h"
+#include "result.h"
+#include "harness/serve.h"
 #include "target.h"
 
 #define RUN_MAX_LIST 64
@@ -38,7 +38,7 @@ typedef struct run_target {
     char profile[64];
     char profile_path[1024];
     iotc_serve serve;
-    iotc_journal journal;
+    iotc_jreader journal;
     iotc_env env;
     int started;
     int external;     /* no serve child, no journal: the endpoint is someone else's */

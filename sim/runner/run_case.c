@@ -56,12 +56,12 @@ static json_t *case__excerpt(run_state *rs, run_target *t, iotc_result *r, json_
     json_t *ex = NULL;
     for (;;) {
         pthread_mutex_lock(&rs->lock);
-        iotc_journal_poll(&t->journal);
-        ex = iotc_journal_excerpt(&t->journal, r->jstart, 0, r->ports, r->n_ports);
+        iotc_jreader_poll(&t->journal);
+        ex = iotc_jreader_excerpt(&t->journal, r->jstart, 0, r->ports, r->n_ports);
         pthread_mutex_unlock(&rs->lock);
         if (!want || iotc_drv_now_ms() >= deadline)
             return ex;
-        json_t *evs = iotc_journal_events(ex);
+        json_t *evs = iotc_jreader_events(ex);
         size_t i, j;
         json_t *w, *e;
         int all = 1;
@@ -124,8 +124,8 @@ void run_case_exec(run_state *rs, size_t i)
     }
     r->serve_index = (int)(t - rs->targets);
     pthread_mutex_lock(&rs->lock);
-    iotc_journal_poll(&t->journal);
-    r->jstart = iotc_journal_count(&t->journal);
+    iotc_jreader_poll(&t->journal);
+    r->jstart = iotc_jreader_count(&t->journal);
     pthread_mutex_unlock(&rs->lock);
 
     memset(&out, 0, sizeof(out));
@@ -152,7 +152,7 @@ void run_case_exec(run_state *rs, size_t i)
         expect = json_incref(iotc_case_expect(c));
         r->journal = case__excerpt(rs, t, r, json_object_get(expect, "journal_has"));
     }
-    json_object_set_new(r->observed, "journal_events", iotc_journal_events(r->journal));
+    json_object_set_new(r->observed, "journal_events", iotc_jreader_events(r->journal));
     int mismatched = iotc_judge(expect, r->observed, r->mismatches);
     json_decref(expect);
     if (mismatched == 0) {
@@ -177,7 +177,7 @@ void run_case_exec(run_state *rs, size_t i)
 done:
     pthread_mutex_lock(&rs->lock);
     if (t)
-        r->jend = iotc_journal_count(&t->journal);
+        r->jend = iotc_jreader_count(&t->journal);
     pthread_mutex_unlock(&rs->lock);
     r->duration_ms = iotc_drv_now_ms() - t0;
     case__progress(rs, r);
@@ -186,13 +186,13 @@ done:
 void run_case_final_journal(run_state *rs)
 {
     for (size_t k = 0; k < rs->n_targets; k++)
-        iotc_journal_poll(&rs->targets[k].journal);
+        iotc_jreader_poll(&rs->targets[k].journal);
     for (size_t i = 0; i < rs->n; i++) {
         iotc_result *r = &rs->results[i];
         if (r->serve_index < 0 || !r->n_ports || rs->targets[r->serve_index].external)
             continue;
         json_decref(r->journal);
-        r->journal = iotc_journal_excerpt(&rs->targets[r->serve_index].journal, r->jstart, r->jend,
+        r->journal = iotc_jreader_excerpt(&rs->targets[r->serve_index].journal, r->jstart, r->jend,
                                           r->ports, r->n_ports);
     }
 }

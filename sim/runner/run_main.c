@@ -118,7 +118,7 @@ static void main__external_target(run_state *rs)
     snprintf(t->profile, sizeof(t->profile), "%s", rs->target->profile);
     t->external = 1;
     t->started = 1;
-    iotc_journal_init(&t->journal, "");
+    iotc_jreader_init(&t->journal, "");
     t->env.pki_dir = rs->opts->pki_dir;
     iotc_target_env(rs->target, &t->env);
     snprintf(t->env.run_tag, sizeof(t->env.run_tag), "%.8s0", rs->run_tag);
@@ -172,7 +172,7 @@ static int main__start_targets(run_state *rs, const run_opts *o, const char *ser
             continue;
         }
         t->started = 1;
-        iotc_journal_init(&t->journal, t->serve.journal);
+        iotc_jreader_init(&t->journal, t->serve.journal);
         t->env.pki_dir = o->pki_dir;
         t->env.endpoint = "localhost";
         t->env.port_8883 = t->serve.port_8883;
@@ -441,7 +441,7 @@ int iotc_runner_main(int argc, char **argv)
 cleanup:
     main__stop_targets(&rs);
     for (size_t k = 0; k < rs.n_targets; k++)
-        iotc_journal_free(&rs.targets[k].journal);
+        iotc_jreader_free(&rs.targets[k].journal);
     for (size_t i = 0; i < rs.n; i++) {
         json_decref(rs.results[i].observed);
         json_decref(rs.results[i].mismatches);

@@ -7,7 +7,7 @@
 
 #include <jansson.h>
 
-#include "diag.h"
+#include "harness/diag.h"
 
 enum {
     T_STR = 1 << 0,

@@ -8,8 +8,6 @@
 #include "mqtt/mqtt.h"
 #include "sess.h"
 
-#ifdef IOTC_HAVE_WS
-
 sess_conn *sess_conn_get(sess *s, const char *name, int create)
 {
     sess_conn *free_slot = NULL;
@@ -268,5 +266,3 @@ void sess_conn_free(sess_conn *k)
         k->closed_at = iotc_drv_now_ms();
     k->open = 0;
 }
-
-#endif /* IOTC_HAVE_WS */

@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 #include "cases.h"
-#include "diag.h"
+#include "harness/diag.h"
 #include "driver.h"
 
 #define IOTC_TARGET_FORMAT "iotconform-target/1"

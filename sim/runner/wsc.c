@@ -2,8 +2,6 @@
 /* WebSocket client for the wss driver (see wsc.h). */
 #include "wsc.h"
 
-#ifdef IOTC_HAVE_WS /* sim/ws is an optional part; without it the wss driver says so */
-
 #include <errno.h>
 #include <openssl/err.h>
 #include <poll.h>
@@ -328,5 +326,3 @@ void iotc_wsc_close(iotc_wsc *w)
     memset(w, 0, sizeof(*w));
     w->fd = -1;
 }
-
-#endif /* IOTC_HAVE_WS */

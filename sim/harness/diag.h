@@ -1,0 +1,16 @@
+/* Accumulates every problem found (tables, mismatches) so users see them all at once. */
+#ifndef IOTC_HARNESS_DIAG_H
+#define IOTC_HARNESS_DIAG_H
+
+#include <stddef.h>
+
+typedef struct iotc_diag {
+    char msg[8192]; /* newline-separated; truncated with a marker when full */
+    size_t len;
+    int count;
+} iotc_diag;
+
+void iotc_diag_init(iotc_diag *d);
+void iotc_diag_add(iotc_diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,95 @@
+#include "results.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "common/err.h"
+#include "report/report.h"
+
+void iotc_now_iso(char *out, size_t len)
+{
+    struct timeval tv;
+    struct tm tm;
+    gettimeofday(&tv, NULL);
+    gmtime_r(&tv.tv_sec, &tm);
+    snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000));
+}
+
+void iotc_random_hex(char *out, size_t bytes)
+{
+    unsigned char b[16];
+    if (bytes > sizeof(b))
+        bytes = sizeof(b);
+    if (RAND_bytes(b, (int)bytes) != 1)
+        memset(b, 0x5a, bytes);
+    for (size_t i = 0; i < bytes; i++)
+        sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+void iotc_uuid_v4(char *out)
+{
+    char h[33];
+    iotc_random_hex(h, 16);
+    snprintf(out, 37, "%.8s-%.4s-4%.3s-a%.3s-%.12s", h, h + 8, h + 13, h + 17, h + 20);
+}
+
+int iotc_mkdirs(const char *dir)
+{
+    char tmp[1024];
+    size_t n = (size_t)snprintf(tmp, sizeof(tmp), "%s", dir);
+    if (n >= sizeof(tmp))
+        return IOTC_ERR_INVALID;
+    for (size_t i = 1; i < n; i++) {
+        if (tmp[i] != '/')
+            continue;
+        tmp[i] = '\0';
+        mkdir(tmp, 0755);
+        tmp[i] = '/';
+    }
+    if (mkdir(tmp, 0755) != 0) {
+        struct stat st;
+        if (stat(tmp, &st) != 0 || !S_ISDIR(st.st_mode))
+            return IOTC_ERR_IO;
+    }
+    return IOTC_OK;
+}
+
+int iotc_results_write(json_t *doc, const char *out_dir, char *report, size_t rlen, char *err,
+                       size_t errlen)
+{
+    char path[1100], tmp[1100];
+
+    if (iotc_mkdirs(out_dir) != IOTC_OK) {
+        snprintf(err, errlen, "cannot create %s", out_dir);
+        return IOTC_ERR_IO;
+    }
+    snprintf(path, sizeof(path), "%s/results.json", out_dir);
+    snprintf(tmp, sizeof(tmp), "%s/.results.json.%d", out_dir, (int)getpid());
+    if (json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_ENSURE_ASCII) != 0 || rename(tmp, path)) {
+        snprintf(err, errlen, "cannot write %s", path);
+        unlink(tmp);
+        return IOTC_ERR_IO;
+    }
+    snprintf(report, rlen, "%s", path);
+    {
+        char rerr[512] = "";
+        char html[1100];
+        struct stat st;
+        /* The renderer recomputes totals and writes junit.xml, summary.md, report.html. */
+        if (iotc_report_render_json(doc, out_dir, rerr, sizeof(rerr)) != 0) {
+            snprintf(err, errlen, "report rendering failed: %s", rerr);
+            return IOTC_ERR_IO;
+        }
+        snprintf(html, sizeof(html), "%s/report.html", out_dir);
+        if (stat(html, &st) == 0)
+            snprintf(report, rlen, "%s", html);
+    }
+    return IOTC_OK;
+}

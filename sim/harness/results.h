@@ -1,0 +1,24 @@
+/* results.json (reports/SCHEMA.md, version 1) for `run` and `certify`: run identifiers,
+ * directories and the atomic write that renders JUnit / Markdown / HTML beside it. */
+#ifndef IOTC_HARNESS_RESULTS_H
+#define IOTC_HARNESS_RESULTS_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+void iotc_now_iso(char *out, size_t len);
+
+/* Run identifiers (shared by `run` and `certify`): 2*bytes hex digits (bytes <= 16)
+ * into out, and a random UUID v4 (out holds 37 bytes). */
+void iotc_random_hex(char *out, size_t bytes);
+void iotc_uuid_v4(char *out);
+
+/* mkdir -p. */
+int iotc_mkdirs(const char *dir);
+
+/* Writes <out_dir>/results.json (atomically) and JUnit / Markdown / HTML next to it. *report gets
+ * the path to print. */
+int iotc_results_write(json_t *doc, const char *out_dir, char *report, size_t rlen, char *err,
+                       size_t errlen);
+
+#endif

@@ -1,1 +1,0 @@
-iotc_add_fuzz(policy SOURCE ${CMAKE_SOURCE_DIR}/suites/fuzz/fuzz_policy.c LIBS iotc_policy)

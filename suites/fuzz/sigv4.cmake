@@ -1,1 +1,0 @@
-iotc_add_fuzz(sigv4 SOURCE ${CMAKE_SOURCE_DIR}/suites/fuzz/fuzz_sigv4.c LIBS iotc_sigv4)

@@ -1,3 +1,0 @@
-iotc_add_unit(test_config SOURCES ${CMAKE_SOURCE_DIR}/suites/unit/test_config.c
-              LIBS iotc_endpoint LABELS config)
-add_dependencies(test_config pki)

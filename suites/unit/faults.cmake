@@ -1,4 +1,0 @@
-if(TARGET iotc_faults)
-  iotc_add_unit(test_faults SOURCES ${CMAKE_SOURCE_DIR}/suites/unit/test_faults.c LIBS iotc_faults
-                LABELS "fleet;faults")
-endif()

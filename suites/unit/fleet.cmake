@@ -1,4 +1,0 @@
-if(TARGET iotc_fleet)
-  iotc_add_unit(test_fleet SOURCES ${CMAKE_SOURCE_DIR}/suites/unit/test_fleet.c LIBS iotc_fleet
-                LABELS fleet)
-endif()

@@ -1,1 +1,0 @@
-iotc_add_unit(test_mqtt SOURCES ${CMAKE_SOURCE_DIR}/suites/unit/test_mqtt.c LIBS iotc_mqtt LABELS mqtt)

@@ -1,0 +1,18 @@
+# conformance.x509.<row>: the X.509 suite against a fresh `iotconform serve` per
+# test (ephemeral ports, so ctest -j is safe), one test per matrix row.
+foreach(row mqtt-x509-8883 mqtt-x509-443 https-x509-8443 https-x509-443)
+  add_test(NAME conformance.x509.${row}
+           COMMAND $<TARGET_FILE:iotconform> run --suite x509 --filter "${row}*" --jobs 1
+                   --pki ${IOTC_PKI_DIR} --out ${CMAKE_BINARY_DIR}/conformance/x509-${row})
+  set_tests_properties(conformance.x509.${row} PROPERTIES
+                       LABELS "conformance;x509;${row}" TIMEOUT 600)
+endforeach()
+
+# The runner must refuse a broken table before starting anything (exit 2).
+add_test(NAME conformance.x509.table-errors-refused
+         COMMAND $<TARGET_FILE:iotconform> run
+                 --suite ${CMAKE_SOURCE_DIR}/tests/unit/data/cases/unknown-keys.json
+                 --out ${CMAKE_BINARY_DIR}/conformance/x509-table-errors)
+set_tests_properties(conformance.x509.table-errors-refused PROPERTIES
+                     LABELS "conformance;x509" TIMEOUT 30
+                     PASS_REGULAR_EXPRESSION "4 problem\\(s\\) in the case tables")

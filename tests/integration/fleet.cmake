@@ -1,0 +1,8 @@
+# `iotconform fleet` end to end (smoke, the nine-row door run, faults on the X.509 and door
+# rows, negative twins, Ctrl-C, spec errors).
+if(TARGET iotc_fleet)
+  add_test(NAME integration.fleet
+           COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/integration/test_fleet.py
+                   $<TARGET_FILE:iotconform> ${IOTC_PKI_DIR})
+  set_tests_properties(integration.fleet PROPERTIES LABELS "integration;fleet" TIMEOUT 300)
+endif()
