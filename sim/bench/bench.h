@@ -49,15 +49,6 @@ int bc_send_subscribe(struct bc *c, uint16_t packet_id, const char *filter);
 /* "TLSv1.3 TLS_AES_128_GCM_SHA256" of an established connection. */
 void bc_describe(const struct bc *c, char *out, size_t len);
 
-/* ---- tls_client.c ---- */
-struct bench_tls_opts {
-    const char *pki;  /* directory with ca-bundle.crt and the device pair */
-    const char *cert; /* device name, e.g. "device-02" */
-    int version;      /* TLS1_2_VERSION or TLS1_3_VERSION */
-    bool ecdsa_only;  /* restrict suites and signature algorithms to ECDSA */
-};
-int bench_tls_ctx_new(const struct bench_tls_opts *o, SSL_CTX **out, char *err, size_t errlen);
-
 /* ---- proc.c: child processes and /proc ---- */
 struct bench_serve {
     pid_t pid;

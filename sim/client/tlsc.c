@@ -1,4 +1,5 @@
 #include "tlsc.h"
+#include "tls_ctx.h"
 
 #include <netinet/in.h>
 #include <openssl/err.h>
@@ -193,70 +194,45 @@ void iotc_tlsc_files(const iotc_tlsc_opts *o, char *ca, char *cert, char *key, s
 
 SSL_CTX *iotc_tlsc_ctx_new(const iotc_tlsc_opts *o, iotc_tlsc_state *st, char *err, size_t errlen)
 {
-    SSL_CTX *ctx = NULL;
-    char path[1024], cert[1024], key[1024];
+    char ca[1024], cert[1024], key[1024];
+    unsigned char wire[512];
     int ver = tlsc__version(o->tls);
+    iotc_client_tls spec = {
+        .ca_file = ca,
+        .cert_file = cert,
+        .key_file = key,
+        /* Pinned: exactly that version; otherwise what a careful client offers. */
+        .min_version = ver ? ver : TLS1_2_VERSION,
+        .max_version = ver,
+        .cipher_list = o->cipher,
+        .ciphersuites = o->ciphersuites,
+        .sigalgs = o->sigalgs,
+        /* Level 0: this is a test client that must be able to offer TLS 1.0/1.1, NULL
+         * and 3DES suites to see the endpoint refuse them. */
+        .security_level = 0,
+        /* Verification is judged after the handshake (server_cert): the client must not
+         * abort first, or a server refusal could not be told from a client one. */
+        .verify_peer = 0,
+        /* Never resume: each case must do a full handshake. */
+        .flags = IOTC_CLIENT_TLS_NO_RESUME | IOTC_CLIENT_TLS_CHECK_KEY,
+    };
+    SSL_CTX *ctx;
 
     iotc_tlsc_state_init(st, o->sni);
-    ctx = SSL_CTX_new(TLS_client_method());
-    if (!ctx) {
-        snprintf(err, errlen, "SSL_CTX_new failed");
-        goto fail;
-    }
-    iotc_tlsc_hook(ctx, st);
-    /* Never resume: each case must do a full handshake. */
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-    if (ver) {
-        SSL_CTX_set_min_proto_version(ctx, ver);
-        SSL_CTX_set_max_proto_version(ctx, ver);
-    } else {
-        SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    }
-    if (o->cipher && SSL_CTX_set_cipher_list(ctx, o->cipher) != 1) {
-        snprintf(err, errlen, "cipher list \"%s\" unknown to OpenSSL", o->cipher);
-        goto fail;
-    }
-    if (o->ciphersuites && SSL_CTX_set_ciphersuites(ctx, o->ciphersuites) != 1) {
-        snprintf(err, errlen, "TLS 1.3 ciphersuites \"%s\" unknown to OpenSSL", o->ciphersuites);
-        goto fail;
-    }
-    if (o->sigalgs && SSL_CTX_set1_sigalgs_list(ctx, o->sigalgs) != 1) {
-        snprintf(err, errlen, "sigalgs \"%s\" unknown to OpenSSL", o->sigalgs);
-        goto fail;
-    }
-    iotc_tlsc_files(o, path, cert, key, sizeof(path));
-    if (SSL_CTX_load_verify_locations(ctx, path, NULL) != 1) {
-        snprintf(err, errlen, "cannot load trust bundle %s", path);
-        goto fail;
-    }
-    /* Verification is judged after the handshake (server_cert): the client must not
-     * abort first, or a server refusal could not be told from a client one. */
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-    if (cert[0]) {
-        if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
-            snprintf(err, errlen, "cannot load client certificate %s", cert);
-            goto fail;
-        }
-        if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-            SSL_CTX_check_private_key(ctx) != 1) {
-            snprintf(err, errlen, "cannot load client key %s", key);
-            goto fail;
-        }
-    }
+    iotc_tlsc_files(o, ca, cert, key, sizeof(ca));
     if (json_array_size(o->alpn)) {
-        unsigned char wire[512];
         int n = iotc_tlsc_alpn_wire(o->alpn, wire, sizeof(wire));
-        if (n <= 0 || SSL_CTX_set_alpn_protos(ctx, wire, (unsigned)n) != 0) {
+        if (n <= 0) {
             snprintf(err, errlen, "invalid ALPN list");
-            goto fail;
+            return NULL;
         }
+        spec.alpn = wire;
+        spec.alpn_len = (size_t)n;
     }
+    ctx = iotc_client_tls_ctx(&spec, err, errlen);
+    if (ctx)
+        iotc_tlsc_hook(ctx, st);
     return ctx;
-fail:
-    ERR_clear_error();
-    SSL_CTX_free(ctx);
-    return NULL;
 }
 
 static const char *tlsc__version_name(int v)

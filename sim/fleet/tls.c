@@ -1,9 +1,9 @@
 /* Client TLS contexts: one per (row, identity) on X.509 rows, one without a certificate
  * on a door row, one for an HTTPS row's monitor; shared by every device using it. */
 #include "fleet_int.h"
+#include "client/tls_ctx.h"
 #include "common/err.h"
 
-#include <openssl/err.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,38 +11,29 @@
 static SSL_CTX *tls__ctx(const struct fleet_target *t, const char *identity, char *err,
                          size_t errlen)
 {
-    char crt[1200] = "", key[1200] = "";
+    char crt[1200] = "", key[1200] = "", why[1400];
     if (identity) {
         snprintf(crt, sizeof crt, "%s/%s.crt", t->pki, identity);
         snprintf(key, sizeof key, "%s/%s.key", t->pki, identity);
     }
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    iotc_client_tls spec = {
+        .ca_file = t->ca,
+        .cert_file = crt,
+        .key_file = key,
+        .min_version = TLS1_2_VERSION,
+        .security_level = -1,
+        .verify_peer = 1,
+        /* Thousands of mostly idle devices in one process: no 34 KB of buffers each.
+         * A close without close_notify is a close (libevent 2.1 would call it an SSL
+         * error under OpenSSL 3), so "closed by the endpoint" is told from a reset. */
+        .flags = IOTC_CLIENT_TLS_NO_CACHE | IOTC_CLIENT_TLS_RELEASE_BUFFERS |
+                 IOTC_CLIENT_TLS_IGNORE_EOF | IOTC_CLIENT_TLS_CHECK_KEY,
+    };
+    SSL_CTX *ctx = iotc_client_tls_ctx(&spec, why, sizeof why);
     if (!ctx)
-        goto fail;
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    /* Thousands of mostly idle devices in one process: no 34 KB of buffers each. */
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-    /* A close without close_notify is a close (libevent 2.1 would call it an SSL
-     * error under OpenSSL 3), so "closed by the endpoint" is told from a reset. */
-    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
-    if (SSL_CTX_load_verify_locations(ctx, t->ca, NULL) != 1)
-        goto fail;
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    if (!identity)
-        return ctx;
-    if (SSL_CTX_use_certificate_chain_file(ctx, crt) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(ctx) != 1)
-        goto fail;
+        snprintf(err, errlen, "TLS setup for identity %s (CA %s): %s",
+                 identity ? identity : "(none)", t->ca, why);
     return ctx;
-fail:
-    snprintf(err, errlen, "TLS setup for identity %s (%s, CA %s): %s",
-             identity ? identity : "(none)", crt, t->ca,
-             ERR_reason_error_string(ERR_peek_last_error()));
-    ERR_clear_error();
-    SSL_CTX_free(ctx);
-    return NULL;
 }
 
 static int tls__row(const struct fleet_target *t, struct fleet_row *row, char *err, size_t errlen)

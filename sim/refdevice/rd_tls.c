@@ -11,6 +11,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "client/tls_ctx.h"
 #include "refdevice.h"
 
 /* The two suites AWS recommends first, then the other AEAD suites it supports. */
@@ -43,42 +44,37 @@ static int tls__verify_cb(int ok, X509_STORE_CTX *x)
 
 SSL_CTX *rd_tls_ctx(const struct rd_opts *o)
 {
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    char list[512];
-    if (!ctx)
-        return NULL;
+    char list[512], err[512];
+    unsigned char wire[251];
+    int n = 0;
+    SSL_CTX *ctx;
+
     if (tls__ex_idx < 0)
         tls__ex_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-    if (o->misbehave & RD_OLD_TLS) {
-        /* OpenSSL 3 only offers TLS < 1.2 at security level 0. */
-        SSL_CTX_set_security_level(ctx, 0);
-        SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION);
-    } else {
-        SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    }
     snprintf(list, sizeof(list), "%s%s%s",
              (o->misbehave & RD_UNSUPPORTED_SUITES) ? TLS__BAD_12 : "", TLS__GOOD_12,
              (o->misbehave & RD_OLD_TLS) ? ":ECDHE-RSA-AES128-SHA:AES128-SHA" : "");
-    if (SSL_CTX_set_cipher_list(ctx, list) != 1 ||
-        SSL_CTX_load_verify_locations(ctx, o->ca, NULL) != 1 ||
-        SSL_CTX_use_certificate_chain_file(ctx, o->cert) != 1 ||
-        SSL_CTX_use_PrivateKey_file(ctx, o->key, SSL_FILETYPE_PEM) != 1) {
-        ERR_print_errors_fp(stderr);
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, tls__verify_cb);
     if (o->alpn && !(o->misbehave & RD_NO_ALPN)) {
-        unsigned char wire[256];
-        size_t n = strlen(o->alpn);
-        if (n == 0 || n > 250) {
-            SSL_CTX_free(ctx);
+        n = iotc_client_tls_alpn_one(o->alpn, wire, sizeof(wire));
+        if (n < 0)
             return NULL;
-        }
-        wire[0] = (unsigned char)n;
-        memcpy(wire + 1, o->alpn, n);
-        SSL_CTX_set_alpn_protos(ctx, wire, (unsigned)n + 1);
     }
+    iotc_client_tls spec = {
+        .ca_file = o->ca,
+        .cert_file = o->cert,
+        .key_file = o->key,
+        .min_version = (o->misbehave & RD_OLD_TLS) ? TLS1_VERSION : TLS1_2_VERSION,
+        .cipher_list = list,
+        /* OpenSSL 3 only offers TLS < 1.2 at security level 0. */
+        .security_level = (o->misbehave & RD_OLD_TLS) ? 0 : -1,
+        .verify_peer = 1,
+        .verify_cb = tls__verify_cb,
+        .alpn = n > 0 ? wire : NULL,
+        .alpn_len = (size_t)n,
+    };
+    ctx = iotc_client_tls_ctx(&spec, err, sizeof(err));
+    if (!ctx)
+        fprintf(stderr, "iotc_refdevice: %s\n", err);
     return ctx;
 }
 
