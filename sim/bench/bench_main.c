@@ -201,8 +201,8 @@ static SSL_CTX *main__ctx(const char *pki, int version)
         .verify_peer = 1,
         /* Every handshake must be a full one; thousands of idle clients in this process
          * need no 34 KB of buffers each. */
-        .flags = IOTC_CLIENT_TLS_NO_RESUME | IOTC_CLIENT_TLS_RELEASE_BUFFERS |
-                 IOTC_CLIENT_TLS_CHECK_KEY,
+        .flags =
+            IOTC_CLIENT_TLS_NO_RESUME | IOTC_CLIENT_TLS_RELEASE_BUFFERS | IOTC_CLIENT_TLS_CHECK_KEY,
     };
     SSL_CTX *ctx = iotc_client_tls_ctx(&spec, err, sizeof err);
     if (!ctx)

@@ -22,18 +22,18 @@ enum {
 #define IOTC_CLIENT_TLS_NO_RESUME (IOTC_CLIENT_TLS_NO_CACHE | IOTC_CLIENT_TLS_NO_TICKET)
 
 typedef struct iotc_client_tls {
-    const char *ca_file;      /* trust bundle (required) */
-    const char *cert_file;    /* client certificate chain, NULL or "" = none */
-    const char *key_file;     /* its private key (required with cert_file) */
-    int min_version;          /* TLS1_x_VERSION, 0 = the library's */
-    int max_version;          /* TLS1_x_VERSION, 0 = the library's */
-    const char *cipher_list;  /* TLS <= 1.2, NULL = default */
-    const char *ciphersuites; /* TLS 1.3, NULL = default */
-    const char *sigalgs;      /* NULL = default */
+    const char *ca_file;       /* trust bundle (required) */
+    const char *cert_file;     /* client certificate chain, NULL or "" = none */
+    const char *key_file;      /* its private key (required with cert_file) */
+    int min_version;           /* TLS1_x_VERSION, 0 = the library's */
+    int max_version;           /* TLS1_x_VERSION, 0 = the library's */
+    const char *cipher_list;   /* TLS <= 1.2, NULL = default */
+    const char *ciphersuites;  /* TLS 1.3, NULL = default */
+    const char *sigalgs;       /* NULL = default */
     const unsigned char *alpn; /* wire-format protocol list, NULL = offer none */
     size_t alpn_len;
-    int security_level;  /* applied before anything is loaded; -1 = the library's */
-    int verify_peer;     /* 0: SSL_VERIFY_NONE (judged later), 1: SSL_VERIFY_PEER */
+    int security_level;      /* applied before anything is loaded; -1 = the library's */
+    int verify_peer;         /* 0: SSL_VERIFY_NONE (judged later), 1: SSL_VERIFY_PEER */
     SSL_verify_cb verify_cb; /* with verify_peer, NULL = OpenSSL's verdict */
     unsigned flags;          /* IOTC_CLIENT_TLS_* */
 } iotc_client_tls;

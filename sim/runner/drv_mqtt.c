@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 
 #include "common/err.h"
-#include "door_auth.h"
+#include "door_auth_case.h"
 #include "driver.h"
 
 typedef struct mq_client {
@@ -229,7 +229,7 @@ static int mq__sub_opts(const iotc_env *env, const iotc_case *c, const iotc_row 
         o->cert_file[0] = o->key_file[0] = '\0';
         if (iotc_door_auth_from(env, c, sa, &a, out->error, sizeof(out->error)) != IOTC_OK)
             return IOTC_ERR_CONFIG;
-        if (iotc_door_auth_username(&a, username, ulen) != IOTC_OK) {
+        if (iotc_door_auth_username(&a, IOTC_DOOR_AUTH_USER, username, ulen) != IOTC_OK) {
             snprintf(out->error, sizeof(out->error), "subscriber_auth must be custom");
             return IOTC_ERR_CONFIG;
         }
@@ -382,7 +382,7 @@ int iotc_drv_mqtt(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_
     if (rc != IOTC_OK)
         return rc;
     if (da.kind == IOTC_DA_CUSTOM)
-        iotc_door_auth_username(&da, username, sizeof(username));
+        iotc_door_auth_username(&da, IOTC_DOOR_AUTH_USER, username, sizeof(username));
 
     if (!retained_flow && !connect_only) {
         rc = mq__sub_connect(&sub, env, c, topic, qos > 1 ? 1 : qos, sub_id, deadline, out);

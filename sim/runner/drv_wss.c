@@ -11,10 +11,10 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "door_auth.h"
+#include "door_auth_case.h"
 #include "driver.h"
 #include "mqtt/mqtt.h"
-#include "wsc.h"
+#include "wsc_case.h"
 
 typedef struct wss_run {
     iotc_wsc w;
@@ -303,7 +303,7 @@ int iotc_drv_wss(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_o
     rc = iotc_drv_wss_request(env, c, host, &path, &headers, out);
     if (rc != IOTC_OK)
         goto cleanup;
-    rc = iotc_wsc_open(&r.w, env, c, out);
+    rc = iotc_drv_wsc_open(&r.w, env, c, out);
     if (rc != IOTC_OK)
         goto cleanup;
     if (r.w.hs_ok) {

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "driver.h"
-#include "wsc.h"
+#include "wsc_case.h"
 
 #define SESS_MAX_CONNS 8
 #define SESS_INBOX     32

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "door_auth.h"
+#include "door_auth_case.h"
 #include "mqtt/mqtt.h"
 #include "sess.h"
 
@@ -57,8 +57,8 @@ static int sess__open_observer(sess *s, sess_conn *k, json_t *step_obs)
     o.tls = "any";
     o.sni = s->env->endpoint;
     iotc_env_tls_files(s->env, &o);
-    return iotc_wsc_open_opts(&k->w, s->env, s->c->af, 8883, &o, step_obs,
-                              iotc_drv_timeout_ms(s->c), s->out);
+    return iotc_drv_wsc_open_to(&k->w, s->env, s->c->af, 8883, &o, step_obs,
+                                iotc_drv_timeout_ms(s->c), s->out);
 }
 
 static int sess__open_wss(sess *s, sess_conn *k, json_t *obs)
@@ -96,8 +96,8 @@ int sess_conn_open(sess *s, sess_conn *k, int observer, char *username, size_t u
         if (rc != IOTC_OK)
             return rc;
         if (da.kind == IOTC_DA_CUSTOM && s->c->row->proto == IOTC_PROTO_MQTT)
-            iotc_door_auth_username(&da, username, ulen);
-        rc = iotc_wsc_open(&k->w, s->env, s->c, s->out);
+            iotc_door_auth_username(&da, IOTC_DOOR_AUTH_USER, username, ulen);
+        rc = iotc_drv_wsc_open(&k->w, s->env, s->c, s->out);
         if (rc == IOTC_OK && s->c->row->proto == IOTC_PROTO_WSS)
             rc = sess__open_wss(s, k, step_obs);
     }

@@ -15,7 +15,7 @@
 
 #include "common/err.h"
 #include "runner/cases.h"
-#include "runner/door_auth.h"
+#include "runner/door_auth_case.h"
 #include "runner/judge.h"
 #include "client/mqtt_wire.h"
 #include "client/sigv4c.h"
@@ -445,7 +445,8 @@ static void test_door_auth(void)
         CU_ASSERT_PTR_NOT_NULL_FATAL(c);
         CU_ASSERT_EQUAL(iotc_door_auth_resolve(&env, c, &a, err, sizeof(err)), IOTC_OK);
         CU_ASSERT_TRUE(door_sig_verifies(pki, "token-alpha", a.signature));
-        CU_ASSERT_EQUAL(iotc_door_auth_username(&a, user, sizeof(user)), IOTC_OK);
+        CU_ASSERT_EQUAL(iotc_door_auth_username(&a, IOTC_DOOR_AUTH_USER, user, sizeof(user)),
+                        IOTC_OK);
         /* No name: the default authorizer; the base64 signature is URL-encoded. */
         CU_ASSERT_EQUAL(strncmp(user,
                                 "iotconform?token=token-alpha&x-amz-customauthorizer-"
@@ -459,7 +460,8 @@ static void test_door_auth(void)
         CU_ASSERT_PTR_NOT_NULL_FATAL(c);
         CU_ASSERT_EQUAL(iotc_door_auth_resolve(&env, c, &a, err, sizeof(err)), IOTC_OK);
         CU_ASSERT_FALSE(door_sig_verifies(pki, "token-alpha", a.signature));
-        CU_ASSERT_EQUAL(iotc_door_auth_username(&a, user, sizeof(user)), IOTC_OK);
+        CU_ASSERT_EQUAL(iotc_door_auth_username(&a, IOTC_DOOR_AUTH_USER, user, sizeof(user)),
+                        IOTC_OK);
         CU_ASSERT_PTR_NOT_NULL(strstr(user, "x-amz-customauthorizer-name=token-authorizer&"));
     } else {
         fprintf(stderr, "\n  (no PKI in %s: token signing not checked)\n", pki);

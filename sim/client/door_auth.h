@@ -1,17 +1,16 @@
 /*
- * What a client presents at the 443 door without a certificate (client.auth):
- * SigV4 credentials resolved against the registry, or custom-authorizer values
- * (name, token, RSA-SHA256 token signature made here with the PKI's signing
- * key), turned into HTTP headers, a query string or an MQTT username.
+ * What a client presents at the 443 door without a certificate: SigV4
+ * credentials, or custom-authorizer values (name, token, RSA-SHA256 token
+ * signature), turned into HTTP headers, a query string or an MQTT username.
+ * The caller fills iotc_door_auth (the runner from a case and its registry).
  */
-#ifndef IOTC_RUNNER_DOOR_AUTH_H
-#define IOTC_RUNNER_DOOR_AUTH_H
+#ifndef IOTC_CLIENT_DOOR_AUTH_H
+#define IOTC_CLIENT_DOOR_AUTH_H
 
 #include <stddef.h>
 
-#include "common/buf.h"
-#include "driver.h"
 #include "client/sigv4c.h"
+#include "common/buf.h"
 
 typedef enum iotc_da_kind {
     IOTC_DA_NONE,
@@ -40,12 +39,10 @@ typedef struct iotc_door_auth {
     int via_query;        /* HTTP: query parameters instead of headers */
 } iotc_door_auth;
 
-/* Reads client.auth (absent: kind NONE). Errors name the problem in err. */
-int iotc_door_auth_resolve(const iotc_env *env, const iotc_case *c, iotc_door_auth *a, char *err,
-                           size_t errlen);
-/* Same for another auth object of the case (client.subscriber_auth); NULL = NONE. */
-int iotc_door_auth_from(const iotc_env *env, const iotc_case *c, json_t *auth, iotc_door_auth *a,
-                        char *err, size_t errlen);
+/* Base64 RSA-SHA256 signature of token with the PEM private key at key_path (what
+ * x-amz-customauthorizer-signature carries). */
+int iotc_door_auth_sign_token(const char *key_path, const char *token, char *out, size_t outlen,
+                              char *err, size_t errlen);
 
 /*
  * HTTP request material for r: appends "k=v&..." to query (without '?') and
@@ -68,8 +65,9 @@ typedef struct iotc_door_req {
 int iotc_door_auth_http(const iotc_door_auth *a, const iotc_door_req *r, struct iotc_buf *query,
                         struct iotc_buf *headers, char *err, size_t errlen);
 
-/* MQTT username carrying the custom-authorizer values (reference section 7). */
-int iotc_door_auth_username(const iotc_door_auth *a, char *out, size_t len);
+/* MQTT username carrying the custom-authorizer values after user and '?'
+ * (reference section 7). */
+int iotc_door_auth_username(const iotc_door_auth *a, const char *user, char *out, size_t len);
 
 /* The payload actually sent when a->tamper is "payload" (differs from the signed one). */
 const char *iotc_door_auth_sent_body(const iotc_door_auth *a, const char *signed_body);

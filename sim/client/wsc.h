@@ -1,24 +1,24 @@
 /*
- * A WebSocket client for the wss driver: one blocking TLS connection, the
- * opening handshake (sim/ws builds and checks it), then whole MQTT packets in
- * binary frames both ways. Every wait is bounded by a deadline.
+ * A blocking MQTT client transport: one TLS connection on a connected socket,
+ * optionally the WebSocket opening handshake (sim/ws builds and checks it), then
+ * whole MQTT packets, in binary frames or raw on the TLS stream. Every wait is
+ * bounded by a deadline on the monotonic clock of common/journal.h (ms).
  */
-#ifndef IOTC_RUNNER_WSC_H
-#define IOTC_RUNNER_WSC_H
+#ifndef IOTC_CLIENT_WSC_H
+#define IOTC_CLIENT_WSC_H
 
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "client/tlsc.h"
 #include "common/buf.h"
-#include "driver.h"
 #include "mqtt/mqtt.h"
 
 typedef struct iotc_wsc {
     int fd;
     SSL_CTX *ctx;
     SSL *ssl;
-    json_t *alpn;
     iotc_tlsc_state st;
     int hs_ok;
     struct iotc_ws *ws;
@@ -28,14 +28,14 @@ typedef struct iotc_wsc {
     const char *end;    /* how it ended, for the report */
 } iotc_wsc;
 
-/* TCP + TLS with the case's settings; observations go to out->observed.
- * IOTC_OK even when TLS is refused (w->hs_ok tells); other codes: out->error. */
-int iotc_wsc_open(iotc_wsc *w, const iotc_env *env, const iotc_case *c, iotc_drv_out *out);
+/* Builds the TLS context from o (its ALPN list is copied); nothing is dialled yet,
+ * so a setting OpenSSL refuses costs no connection. IOTC_ERR_CONFIG with err. */
+int iotc_wsc_init(iotc_wsc *w, const iotc_tlsc_opts *o, char *err, size_t errlen);
 
-/* TCP + TLS with explicit options to a logical port (the session driver's
- * reference clients); observations go to obs (may be NULL). */
-int iotc_wsc_open_opts(iotc_wsc *w, const iotc_env *env, int af, int logical_port,
-                       const iotc_tlsc_opts *o, json_t *obs, int timeout_ms, iotc_drv_out *out);
+/* TLS client handshake on fd (a connected blocking socket, owned from here on);
+ * the negotiated parameters go to obs (may be NULL). IOTC_OK even when TLS is
+ * refused (w->hs_ok tells); other codes fill err. */
+int iotc_wsc_handshake(iotc_wsc *w, int fd, json_t *obs, char *err, size_t errlen);
 
 /* Closes the TCP connection at once: no MQTT DISCONNECT, no close_notify, no
  * WebSocket close (an abrupt loss as the endpoint sees it). */

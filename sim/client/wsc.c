@@ -1,5 +1,5 @@
 #define _GNU_SOURCE /* strcasestr */
-/* WebSocket client for the wss driver (see wsc.h). */
+/* Blocking MQTT client transport, over WebSocket or raw TLS (see wsc.h). */
 #include "wsc.h"
 
 #include <errno.h>
@@ -12,54 +12,32 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/journal.h"
 #include "ws/ws.h"
 
 /* A refusal body is one small JSON object; the head limit is sim/ws's. */
 #define WSC__MAX_ANSWER (IOTC_WS_MAX_RESPONSE_HEAD + 4096)
 
-static int wsc__handshake(iotc_wsc *w, json_t *obs, iotc_drv_out *out);
-
-int iotc_wsc_open(iotc_wsc *w, const iotc_env *env, const iotc_case *c, iotc_drv_out *out)
-{
-    iotc_tlsc_opts o;
-
-    memset(w, 0, sizeof(*w));
-    w->fd = -1;
-    iotc_drv_tls_opts(env, c, &o, &w->alpn);
-    w->ctx = iotc_tlsc_ctx_new(&o, &w->st, out->error, sizeof(out->error));
-    if (!w->ctx)
-        return IOTC_ERR_CONFIG;
-    w->fd = iotc_drv_tcp(env, c, iotc_drv_timeout_ms(c), out);
-    if (w->fd < 0)
-        return IOTC_ERR_IO;
-    return wsc__handshake(w, out->observed, out);
-}
-
-int iotc_wsc_open_opts(iotc_wsc *w, const iotc_env *env, int af, int logical_port,
-                       const iotc_tlsc_opts *o, json_t *obs, int timeout_ms, iotc_drv_out *out)
+int iotc_wsc_init(iotc_wsc *w, const iotc_tlsc_opts *o, char *err, size_t errlen)
 {
     memset(w, 0, sizeof(*w));
     w->fd = -1;
-    w->ctx = iotc_tlsc_ctx_new(o, &w->st, out->error, sizeof(out->error));
-    if (!w->ctx)
-        return IOTC_ERR_CONFIG;
-    w->fd = iotc_drv_tcp_to(env, af, logical_port, timeout_ms, out);
-    if (w->fd < 0)
-        return IOTC_ERR_IO;
-    return wsc__handshake(w, obs, out);
+    w->ctx = iotc_tlsc_ctx_new(o, &w->st, err, errlen);
+    return w->ctx ? IOTC_OK : IOTC_ERR_CONFIG;
 }
 
-static int wsc__handshake(iotc_wsc *w, json_t *obs, iotc_drv_out *out)
+int iotc_wsc_handshake(iotc_wsc *w, int fd, json_t *obs, char *err, size_t errlen)
 {
+    w->fd = fd;
     w->ssl = SSL_new(w->ctx);
     if (!w->ssl || SSL_set_fd(w->ssl, w->fd) != 1) {
-        snprintf(out->error, sizeof(out->error), "SSL_new failed");
+        snprintf(err, errlen, "SSL_new failed");
         return IOTC_ERR_NOMEM;
     }
     w->hs_ok = SSL_connect(w->ssl) == 1;
     ERR_clear_error();
     if (!w->st.hello_sent) {
-        snprintf(out->error, sizeof(out->error),
+        snprintf(err, errlen,
                  "the client could not send a ClientHello (settings OpenSSL cannot offer?)");
         return IOTC_ERR_CONFIG;
     }
@@ -91,7 +69,7 @@ static int wsc__wait(iotc_wsc *w, long deadline)
 
     if (SSL_pending(w->ssl) > 0)
         return IOTC_OK;
-    left = deadline - iotc_drv_now_ms();
+    left = deadline - (long)iotc_mono_ms();
     if (left <= 0)
         return IOTC_ERR_TIMEOUT;
     int n = poll(&p, 1, (int)left);
@@ -320,7 +298,6 @@ void iotc_wsc_close(iotc_wsc *w)
     if (w->fd >= 0)
         close(w->fd);
     SSL_CTX_free(w->ctx);
-    json_decref(w->alpn);
     iotc_ws_free(w->ws);
     iotc_buf_free(&w->rx);
     memset(w, 0, sizeof(*w));
