@@ -2,47 +2,42 @@
 #include "door_auth.h"
 
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "authz/authz.h"
 #include "common/err.h"
 #include "client/sigv4c.h"
 
 int iotc_door_auth_sign_token(const char *path, const char *token, char *out, size_t outlen,
                               char *err, size_t errlen)
 {
-    FILE *f;
     EVP_PKEY *key = NULL;
-    EVP_MD_CTX *md = NULL;
-    unsigned char sig[1024];
-    size_t siglen = sizeof(sig);
+    char *sig = NULL;
     int rc = IOTC_ERR_CRYPTO;
+    FILE *f = fopen(path, "r");
 
-    f = fopen(path, "r");
     if (!f) {
         snprintf(err, errlen, "cannot open the token-signing key %s", path);
         return IOTC_ERR_CONFIG;
     }
     key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
     fclose(f);
-    md = EVP_MD_CTX_new();
-    if (!key || !md || EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) != 1 ||
-        EVP_DigestSign(md, sig, &siglen, (const unsigned char *)token, strlen(token)) != 1) {
+    if (!key || iotc_authz_sign_token(key, token, &sig) != IOTC_OK) {
         snprintf(err, errlen, "cannot sign the token with %s", path);
         goto cleanup;
     }
-    if (outlen < 4 * ((siglen + 2) / 3) + 1) {
+    if (strlen(sig) >= outlen) {
         snprintf(err, errlen, "token signature too long");
         goto cleanup;
     }
-    EVP_EncodeBlock((unsigned char *)out, sig, (int)siglen);
+    memcpy(out, sig, strlen(sig) + 1);
     rc = IOTC_OK;
 cleanup:
-    EVP_MD_CTX_free(md);
+    free(sig);
     EVP_PKEY_free(key);
     ERR_clear_error();
     return rc;
@@ -85,7 +80,7 @@ static int door__sigv4_http(const iotc_door_auth *a, const iotc_door_req *r, str
     s.secret = a->secret;
     s.region = a->region;
     s.service = a->service;
-    s.when = time(NULL) + a->date_offset_s;
+    s.when = (r->when ? r->when : time(NULL)) + a->date_offset_s;
     s.method = r->method;
     s.path = r->path;
     s.host = r->host;

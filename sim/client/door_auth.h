@@ -8,6 +8,7 @@
 #define IOTC_CLIENT_DOOR_AUTH_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "client/sigv4c.h"
 #include "common/buf.h"
@@ -21,19 +22,19 @@ typedef enum iotc_da_kind {
 typedef struct iotc_door_auth {
     iotc_da_kind kind;
     /* SigV4 */
-    char access_key[128];
-    char secret[256];
+    char access_key[256];
+    char secret[512];
     char region[64];
     char service[64];
-    char token[1024]; /* "" = send none */
+    char token[2048]; /* "" = send none */
     int own_signer;   /* 0: libcurl's CURLOPT_AWS_SIGV4 (HTTPS only) */
     char tamper[16];  /* "" | "signature" | "date" | "payload" */
     long expires;     /* presigned X-Amz-Expires, 0 = leave out */
     long date_offset_s;
     /* custom authorizer */
-    char authorizer[128]; /* "" = name none: the default authorizer applies */
-    char token_key[64];
-    char ctoken[512]; /* "" with has_ctoken 0 = send no token */
+    char authorizer[256]; /* "" = name none: the default authorizer applies */
+    char token_key[256];
+    char ctoken[2048]; /* "" with has_ctoken 0 = send no token */
     int has_ctoken;
     char signature[1024]; /* base64, "" = none */
     int via_query;        /* HTTP: query parameters instead of headers */
@@ -60,6 +61,7 @@ typedef struct iotc_door_req {
     const void *body;
     size_t body_len;
     int presign;
+    time_t when; /* signing time, 0 = now (both plus a->date_offset_s) */
 } iotc_door_req;
 
 int iotc_door_auth_http(const iotc_door_auth *a, const iotc_door_req *r, struct iotc_buf *query,

@@ -7,13 +7,12 @@
  * the wire: a presigned WSS target, custom-auth headers, an MQTT username.
  */
 #include "fleet_int.h"
-#include "authz/authz.h"
 #include "common/err.h"
 #include "config/cfgjson.h"
-#include "client/sigv4c.h"
+#include "client/door_auth.h"
 
 #include <openssl/err.h>
-#include <openssl/pem.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -210,29 +209,15 @@ static int ident__from_registry(struct fleet_ident *id, const json_t *registry, 
 
 static int ident__sign(struct fleet_ident *id, const char *pki, char *err, size_t errlen)
 {
-    char path[1200];
-    EVP_PKEY *key = NULL;
-    int rc = IOTC_ERR_CONFIG;
+    char path[1200], sig[1024];
     snprintf(path, sizeof path, "%s/%s", pki, FLEET_AUTHZ_SIGNING_KEY);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "cannot open the token-signing key %s", path);
-        goto cleanup;
-    }
-    key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-    fclose(f);
     free(id->signature);
     id->signature = NULL;
-    if (!key || iotc_authz_sign_token(key, id->token, &id->signature) != IOTC_OK) {
-        snprintf(err, errlen, "cannot sign token %s with %s", id->token, path);
-        rc = IOTC_ERR_CRYPTO;
-        goto cleanup;
-    }
-    rc = IOTC_OK;
-cleanup:
-    EVP_PKEY_free(key);
-    ERR_clear_error();
-    return rc;
+    int rc = iotc_door_auth_sign_token(path, id->token, sig, sizeof sig, err, errlen);
+    if (rc != IOTC_OK)
+        return rc;
+    id->signature = strdup(sig);
+    return id->signature ? IOTC_OK : IOTC_ERR_NOMEM;
 }
 
 int fleet_ident_resolve(struct fleet_ident *id, int auth, const json_t *registry, const char *pki,
@@ -250,48 +235,68 @@ int fleet_ident_resolve(struct fleet_ident *id, int auth, const json_t *registry
     return IOTC_OK;
 }
 
-int fleet_ident_custom_header(const struct fleet_ident *id, unsigned k, char *line, size_t len)
+static int ident__set(char *dst, size_t len, const char *src)
 {
-    const char *names[3] = {IOTC_AUTHZ_NAME_KEY, id->token_key, IOTC_AUTHZ_SIG_KEY};
-    const char *values[3] = {id->name, id->token, id->signature};
-    for (unsigned i = 0; i < 3; i++) {
-        if (!values[i] || !names[i])
-            continue;
-        if (k-- > 0)
-            continue;
-        return snprintf(line, len, "%s: %s", names[i], values[i]) < (int)len ? IOTC_OK
-                                                                             : IOTC_ERR_TOO_LARGE;
-    }
-    return IOTC_ERR_NOT_FOUND;
+    return snprintf(dst, len, "%s", src ? src : "") < (int)len ? IOTC_OK : IOTC_ERR_TOO_LARGE;
 }
 
-/* Appends "&k=v" (or "?k=v" first), both percent-encoded: base64 signatures hold '+' '/' '='. */
-static int ident__param(char *out, size_t len, size_t *o, const char *k, const char *v)
+/* What the identity presents, in the client layer's terms (*a is wiped by the caller). */
+static int ident__door(const struct fleet_ident *id, int auth, iotc_door_auth *a)
 {
-    char ek[3 * IDENT_MAX_NAME + 1], ev[3 * IDENT_MAX_TOKEN + 1];
-    if (iotc_sigv4c_encode(k, 0, ek, sizeof ek) != IOTC_OK ||
-        iotc_sigv4c_encode(v, 0, ev, sizeof ev) != IOTC_OK)
-        return IOTC_ERR_TOO_LARGE;
-    int n = snprintf(out + *o, len - *o, "%s%s=%s", strchr(out, '?') ? "&" : "?", ek, ev);
-    if (n < 0 || (size_t)n >= len - *o)
-        return IOTC_ERR_TOO_LARGE;
-    *o += (size_t)n;
-    return IOTC_OK;
+    int rc;
+    memset(a, 0, sizeof *a);
+    if (auth == FLEET_AUTH_SIGV4) {
+        a->kind = IOTC_DA_SIGV4;
+        a->own_signer = 1;
+        a->expires = FLEET_SIGV4_EXPIRES_S;
+        if ((rc = ident__set(a->access_key, sizeof a->access_key, id->name)) ||
+            (rc = ident__set(a->secret, sizeof a->secret, id->secret)) ||
+            (rc = ident__set(a->token, sizeof a->token, id->session_token)) ||
+            (rc = ident__set(a->region, sizeof a->region, FLEET_SIGV4_REGION)))
+            return rc;
+        return ident__set(a->service, sizeof a->service, FLEET_SIGV4_SVC_WSS);
+    }
+    a->kind = IOTC_DA_CUSTOM;
+    a->has_ctoken = id->token != NULL;
+    if ((rc = ident__set(a->authorizer, sizeof a->authorizer, id->name)) ||
+        (rc = ident__set(a->token_key, sizeof a->token_key, id->token_key)) ||
+        (rc = ident__set(a->ctoken, sizeof a->ctoken, id->token)))
+        return rc;
+    return ident__set(a->signature, sizeof a->signature, id->signature);
+}
+
+int fleet_ident_custom_header(const struct fleet_ident *id, unsigned k, char *line, size_t len)
+{
+    iotc_door_auth a;
+    iotc_door_req r = {.method = "GET", .path = "/mqtt", .host = ""};
+    struct iotc_buf q = {0}, h = {0};
+    char err[200];
+    int rc = ident__door(id, FLEET_AUTH_CUSTOM, &a);
+    if (rc == IOTC_OK)
+        rc = iotc_door_auth_http(&a, &r, &q, &h, err, sizeof err);
+    /* The k-th "Name: value\r\n" line, without its CRLF. */
+    const char *p = h.len ? (const char *)h.p : "", *e = NULL;
+    while (rc == IOTC_OK && (e = strstr(p, "\r\n")) && k-- > 0)
+        p = e + 2;
+    if (rc == IOTC_OK)
+        rc = !e                                                        ? IOTC_ERR_NOT_FOUND
+             : snprintf(line, len, "%.*s", (int)(e - p), p) < (int)len ? IOTC_OK
+                                                                       : IOTC_ERR_TOO_LARGE;
+    OPENSSL_cleanse(&a, sizeof a);
+    iotc_buf_free(&q);
+    iotc_buf_free(&h);
+    return rc;
 }
 
 int fleet_ident_username(const struct fleet_ident *id, const char *user, char *out, size_t len)
 {
-    size_t o;
-    int rc = IOTC_OK;
-    if (!id->token || snprintf(out, len, "%s", user) >= (int)len || strchr(user, '?'))
+    iotc_door_auth a;
+    if (!id->token || strchr(user, '?'))
         return IOTC_ERR_INVALID;
-    o = strlen(out);
-    if (id->name)
-        rc = ident__param(out, len, &o, IOTC_AUTHZ_NAME_KEY, id->name);
+    int rc = ident__door(id, FLEET_AUTH_CUSTOM, &a);
     if (rc == IOTC_OK)
-        rc = ident__param(out, len, &o, id->token_key, id->token);
-    if (rc == IOTC_OK && id->signature)
-        rc = ident__param(out, len, &o, IOTC_AUTHZ_SIG_KEY, id->signature);
+        rc = iotc_door_auth_username(&a, user, out, len);
+    OPENSSL_cleanse(&a, sizeof a);
     return rc;
 }
 
@@ -302,24 +307,20 @@ int fleet_ident_wss_target(const struct fleet_ident *id, int auth, const char *h
         return snprintf(out, len, "/mqtt") < (int)len ? IOTC_OK : IOTC_ERR_TOO_LARGE;
     if (!id->secret)
         return IOTC_ERR_INVALID;
-    iotc_sigv4c s = {.access_key = id->name,
-                     .secret = id->secret,
-                     .region = FLEET_SIGV4_REGION,
-                     .service = FLEET_SIGV4_SVC_WSS,
-                     .when = when,
-                     .method = "GET",
-                     .path = "/mqtt",
-                     .host = host};
-    if (len < 7)
-        return IOTC_ERR_TOO_LARGE;
-    memcpy(out, "/mqtt?", 7);
-    int rc = iotc_sigv4c_presign(&s, FLEET_SIGV4_EXPIRES_S, out + 6, len - 6);
-    if (rc != IOTC_OK)
-        return rc;
+    iotc_door_auth a;
+    iotc_door_req r = {.method = "GET", .path = "/mqtt", .host = host, .presign = 1, .when = when};
+    struct iotc_buf q = {0}, h = {0};
+    char err[200];
     /* AWS IoT: the session token is not signed, it follows the signature. */
-    size_t o = strlen(out);
-    if (id->session_token && *id->session_token)
-        rc = ident__param(out, len, &o, "X-Amz-Security-Token", id->session_token);
+    int rc = ident__door(id, auth, &a);
+    if (rc == IOTC_OK)
+        rc = iotc_door_auth_http(&a, &r, &q, &h, err, sizeof err);
+    if (rc == IOTC_OK &&
+        snprintf(out, len, "/mqtt?%.*s", (int)q.len, q.len ? (char *)q.p : "") >= (int)len)
+        rc = IOTC_ERR_TOO_LARGE;
+    OPENSSL_cleanse(&a, sizeof a);
+    iotc_buf_free(&q);
+    iotc_buf_free(&h);
     return rc;
 }
 

@@ -112,7 +112,7 @@ static int door__custom(const iotc_env *env, json_t *s, iotc_door_auth *a, char 
     a->via_query = via && strcmp(via, "query") == 0;
     if (json_is_true(sign) || json_is_string(sign)) {
         /* "bad": a well-formed signature, but over another token. */
-        char other[600];
+        char other[sizeof(a->ctoken) + 8];
         snprintf(other, sizeof(other), "%s%s", a->ctoken, json_is_string(sign) ? "-other" : "");
         char path[1024];
         if (env->signing_key)

@@ -66,7 +66,7 @@ static int https__door_auth(CURL *h, const iotc_door_auth *da, const char *path,
                             char *url, size_t urllen, iotc_drv_out *out)
 {
     struct iotc_buf q = {0}, hb = {0};
-    char provider[256], userpwd[512], host[300];
+    char provider[256], userpwd[sizeof(da->access_key) + sizeof(da->secret)], host[300];
     int rc = IOTC_OK;
 
     if (da->kind == IOTC_DA_SIGV4 && !da->own_signer) {
@@ -76,7 +76,7 @@ static int https__door_auth(CURL *h, const iotc_door_auth *da, const char *path,
         curl_easy_setopt(h, CURLOPT_USERPWD, userpwd);
         if (da->token[0]) {
             /* libcurl 7.88 has no token field; a header it sees is signed with the rest. */
-            char line[1200];
+            char line[sizeof(da->token) + 32];
             snprintf(line, sizeof(line), "x-amz-security-token: %s", da->token);
             *hdrs = curl_slist_append(*hdrs, line);
         }
@@ -99,7 +99,8 @@ static int https__door_auth(CURL *h, const iotc_door_auth *da, const char *path,
         if (ps->retain)
             params[n_params++] = (iotc_sigv4c_param){"retain", "true"};
     }
-    iotc_door_req r = {"POST", path, host, params, n_params, ps->payload, strlen(ps->payload), 0};
+    iotc_door_req r = {"POST", path, host, params, n_params, ps->payload, strlen(ps->payload),
+                       0,      0};
     if (ps->query && da->kind == IOTC_DA_SIGV4) {
         snprintf(out->error, sizeof(out->error), "client.query cannot be signed by the own signer");
         return IOTC_ERR_CONFIG;
