@@ -2,7 +2,6 @@
 #include "tls_ctx.h"
 
 #include <netinet/in.h>
-#include <openssl/err.h>
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <string.h>
