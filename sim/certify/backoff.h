@@ -2,27 +2,31 @@
  * Backoff classifier: what kind of reconnect schedule a device follows, from the
  * delays the journal shows between the end of one attempt and the start of the next.
  *
- * Thresholds (delays d[0..n-1], eps = absolute timing tolerance in the same unit):
- *   n < 3                                      insufficient
- *   max - min <= max(2 eps, 0.3 median)        constant
- *   least-squares fits, max relative error |d - fit| / (max(fit, median / 2) + eps):
- *     linear  d = a + b i
- *     exponential  ln(d + eps) = a + i ln g
- *   best fit error <= 0.25 ("regular"):
- *     exponential fits, g >= 1.4 and the last two increments are >= 2x the first two
- *     (a short noisy linear series fits an exponential too; its increments do not grow)
- *                                              exponential
- *     else linear fits with slope b > 0        linear
- *     else                                     irregular
- *   otherwise (jittered): Theil-Sen slope of ln(d + eps) (median of pairwise slopes,
- *   robust to the low draws of full jitter); growth >= 1.3      exponential with jitter
- *                                                      else     irregular (no growth)
- * Measured on simulated series (tests/unit/test_certify.c): deterministic constant,
- * linear and exponential schedules with timing noise are always classified right; full
- * jitter U(0, 2^i) is recognised in ~86% of 5-delay series, ~94% of 6-delay series and
- * ~97% when two 5-delay series are judged together (cert_backoff_classify_series), which
- * is why the backoff cases run two series; random delays that do not grow (U(0, 1),
- * two series) pass for jitter in ~4% of pairs.
+ * Likelihood-based. Each candidate schedule is a model of the delay s_i of attempt i
+ * (i = 0, 1, ... within a series; several series of the same case share the model's
+ * parameters, so a deterministic schedule must repeat itself):
+ *   constant            s_i = c                                        1 parameter
+ *   linear              s_i = a + b i                                  2
+ *   exponential         s_i = b g^i, g in [1.5, 3]                     2
+ *   full jitter         s_i ~ U(0, b g^i)          (AWS SDK default)   2
+ *   equal jitter        s_i ~ U(b g^i / 2, b g^i)                      2
+ *   irregular           s_i ~ U(lo, hi), random without growth         2
+ * The observed delay is s_i plus timing noise: Gaussian with
+ * sigma^2 = eps^2 + (CERT_BO_REL_NOISE s)^2 (eps is the caller's absolute tolerance:
+ * connect time, scheduling, time-scale rounding), mixed with a CERT_BO_OUTLIER share
+ * of delays that can land anywhere (one slow accept under load must not turn a constant
+ * schedule into "irregular"). Parameters are fitted by maximum likelihood (iterated
+ * weighted least squares for the deterministic models, grid over g and window
+ * candidates for the random ones); each model scores log-likelihood - k/2 ln N (BIC)
+ * and the scores give posterior weights.
+ *
+ * The label is the best model when its weight is >= CERT_BO_DECIDE; when only the
+ * jittered models together are that sure, CERT_BO_JITTER (kind undetermined); else
+ * CERT_BO_AMBIGUOUS naming the two best and why. Minimum delays per series for a
+ * verdict: 3 (constant, irregular), CERT_BO_MIN_SHAPE = 4 to tell linear from
+ * exponential growth (3 delays leave one residual: 1, 2, 4 is a curve or a slow
+ * timer), and for jitter see the measured table in the README (two series of
+ * CERT_BO_MIN_JITTER delays). Accuracy is measured in tests/unit/test_backoff.c.
  */
 #ifndef IOTC_CERTIFY_BACKOFF_H
 #define IOTC_CERTIFY_BACKOFF_H
@@ -34,40 +38,60 @@ typedef enum cert_backoff_class {
     CERT_BO_CONSTANT,
     CERT_BO_LINEAR,
     CERT_BO_EXPONENTIAL,
-    CERT_BO_EXPONENTIAL_JITTER,
+    CERT_BO_FULL_JITTER,
+    CERT_BO_EQUAL_JITTER,
     CERT_BO_IRREGULAR,
+    CERT_BO_JITTER,    /* full or equal jitter, kind undetermined */
+    CERT_BO_AMBIGUOUS, /* the evidence cannot separate best and second */
 } cert_backoff_class;
 
-#define CERT_BO_CONSTANT_SPREAD  0.3
-#define CERT_BO_REGULAR_ERR      0.25
-#define CERT_BO_EXP_GROWTH       1.4
-#define CERT_BO_INCREMENT_GROWTH 2.0
-#define CERT_BO_JITTER_GROWTH    1.3
-#define CERT_BO_SAME_SERIES      0.15 /* two series this close (relative, + eps) are identical */
+#define CERT_BO_MODELS     6    /* CONSTANT .. IRREGULAR */
+#define CERT_BO_REL_NOISE  0.03 /* relative timer/scheduling noise */
+#define CERT_BO_OUTLIER    0.02 /* share of delays that may land anywhere */
+#define CERT_BO_DECIDE     0.95 /* posterior weight a label needs */
+#define CERT_BO_MIN_SHAPE  4    /* delays per series to tell linear from exponential */
+#define CERT_BO_MIN_JITTER 6    /* delays per series (two series) the jitter cases observe */
+#define CERT_BO_SAME       0.15 /* two series this close (relative, + eps) are identical */
 
-typedef struct cert_backoff_fit {
-    cert_backoff_class cls;
-    double growth;     /* least-squares growth factor per attempt (exponential fit) */
-    double ts_growth;  /* Theil-Sen growth factor */
-    double slope;      /* linear fit: added per attempt */
-    double err_linear; /* max relative error of each fit */
-    double err_exp;
-} cert_backoff_fit;
+typedef struct cert_backoff_result {
+    cert_backoff_class cls;    /* the label */
+    cert_backoff_class best;   /* most likely model */
+    cert_backoff_class second; /* runner-up */
+    double p[CERT_BO_MODELS];  /* posterior weight per model, index cls - CERT_BO_CONSTANT */
+    double p_jitter;           /* full + equal jitter */
+    double p_growth;           /* exponential + full + equal jitter */
+    double growth;             /* fitted factor per attempt of the best growth model */
+    int identical;             /* several series, equal within CERT_BO_SAME */
+    size_t n_min;              /* fewest delays in a series */
+    char why[160];             /* for AMBIGUOUS / INSUFFICIENT: what could not be told */
+} cert_backoff_result;
 
-cert_backoff_class cert_backoff_classify(const double *d, size_t n, double eps,
-                                         cert_backoff_fit *fit);
+/* Classifies `series` series d[q][0..n[q]-1] (seconds; eps > 0 seconds). r may be NULL. */
+cert_backoff_class cert_backoff_classify(const double *const *d, const size_t *n, size_t series,
+                                         double eps, cert_backoff_result *r);
 
-/* Several series of the same schedule (e.g. withhold CONNACK 5 times, twice): jitter
- * when every series is jittered, or when some are and the rest are exponential but the
- * series differ (a deterministic schedule repeats itself), or when no series is smooth
- * constant/linear and the per-attempt maximum over the series (the jitter window's
- * envelope) grows by >= CERT_BO_JITTER_GROWTH (Theil-Sen); exponential when all are
- * exponential and identical within CERT_BO_SAME_SERIES. Otherwise the class of the
- * first series that is not exponential. */
-cert_backoff_class cert_backoff_classify_series(const double *const *d, const size_t *n,
-                                                size_t series, double eps, int *identical);
+/* One series. */
+cert_backoff_class cert_backoff_classify1(const double *d, size_t n, double eps,
+                                          cert_backoff_result *r);
 
-/* "constant", "linear", "exponential", "exponential with jitter", ... */
+/* What a backoff case can conclude from a result; the judges and the accuracy test share
+ * it. Jitter and exponential growth each need posterior weight >= CERT_BO_DECIDE; no growth
+ * at that weight is NO_GROWTH; anything in between is UNSURE (never a guess). */
+typedef enum cert_backoff_evidence {
+    CERT_BO_SAYS_JITTER,      /* exponential with jitter */
+    CERT_BO_SAYS_EXPONENTIAL, /* exponential, no jitter */
+    CERT_BO_SAYS_GROWTH,      /* exponential growth, jitter undetermined */
+    CERT_BO_SAYS_NO_GROWTH,   /* constant, linear, irregular (or undetermined among them) */
+    CERT_BO_SAYS_UNSURE,
+} cert_backoff_evidence;
+
+cert_backoff_evidence cert_backoff_evidence_of(const cert_backoff_result *r);
+
+/* "constant", "linear", "exponential", "exponential with full jitter", ... */
 const char *cert_backoff_name(cert_backoff_class c);
+
+/* The label with its reason when undetermined, e.g. "undetermined: exponential or
+ * linear (3 delays per series cannot separate them)". */
+void cert_backoff_describe(const cert_backoff_result *r, char *out, size_t len);
 
 #endif

@@ -85,6 +85,41 @@ static cert_verdict backoff__too_few(cert_ctx *x, const backoff__series *ss, siz
     return cert_set(x, CERT_ERROR, "only %zu of %d series ran", x->n_series, x->c->repeat);
 }
 
+/* The verdict the evidence supports; UNSURE warns with what could not be told. */
+static cert_verdict backoff__verdict(cert_ctx *x, const cert_backoff_result *r, const char *label,
+                                     const char *series, bool jitter_rule)
+{
+    const char *scale_note = x->scale != 1.0 ? " (at time scale 1)" : "";
+    switch (cert_backoff_evidence_of(r)) {
+    case CERT_BO_SAYS_JITTER:
+        return cert_set(x, CERT_PASS, "retry delays %s s%s: %s", series, scale_note, label);
+    case CERT_BO_SAYS_EXPONENTIAL:
+        if (!jitter_rule)
+            return cert_set(x, CERT_PASS, "retry delays %s s%s: exponential", series, scale_note);
+        return cert_set(x, CERT_WARN,
+                        "retry delays %s s%s: exponential without jitter%s; add random jitter so "
+                        "a fleet does not reconnect in lockstep",
+                        series, scale_note, r->identical ? " (identical in every series)" : "");
+    case CERT_BO_SAYS_GROWTH:
+        if (!jitter_rule)
+            return cert_set(x, CERT_PASS, "retry delays %s s%s: exponential growth (%s)", series,
+                            scale_note, label);
+        return cert_set(x, CERT_WARN,
+                        "retry delays %s s%s: exponential growth, jitter not established (%s)",
+                        series, scale_note, label);
+    case CERT_BO_SAYS_NO_GROWTH:
+        return cert_set(x, CERT_FAIL, "retry delays %s s%s: %s; exponential backoff%s expected",
+                        series, scale_note, label, jitter_rule ? " with jitter" : "");
+    case CERT_BO_SAYS_UNSURE:
+        break;
+    }
+    return cert_set(x, CERT_WARN,
+                    "retry delays %s s%s: %s; exponential backoff%s not established (%.0f%% "
+                    "likely)",
+                    series, scale_note, label, jitter_rule ? " with jitter" : "",
+                    100 * (jitter_rule ? r->p_jitter : r->p_growth));
+}
+
 /* params: retries (delays needed per series), expect ("exponential" | "jitter"), mode. */
 static cert_verdict judge_backoff(cert_ctx *x)
 {
@@ -94,7 +129,6 @@ static cert_verdict judge_backoff(cert_ctx *x)
     bool jitter_rule = strcmp(cert_param_str(x, "expect", "jitter"), "jitter") == 0;
     const double *d[8];
     size_t n[8];
-    int identical = 0;
     char series[512] = "";
     size_t complete;
 
@@ -114,28 +148,17 @@ static cert_verdict judge_backoff(cert_ctx *x)
         snprintf(series + strlen(series), sizeof(series) - strlen(series), "%s%s", q ? " | " : "",
                  one);
     }
-    cert_backoff_class cls =
-        cert_backoff_classify_series(d, n, x->n_series, BACKOFF__NOISE_S / x->scale, &identical);
-    json_object_set_new(x->observed, "class", json_string(cert_backoff_name(cls)));
+    cert_backoff_result r;
+    char label[224];
+    cert_backoff_classify(d, n, x->n_series, BACKOFF__NOISE_S / x->scale, &r);
+    cert_backoff_describe(&r, label, sizeof(label));
+    json_object_set_new(x->observed, "class", json_string(label));
+    json_object_set_new(x->observed, "p_jitter", json_real(round(r.p_jitter * 1000) / 1000));
+    json_object_set_new(x->observed, "p_exponential_growth",
+                        json_real(round(r.p_growth * 1000) / 1000));
     if (x->n_series > 1)
-        json_object_set_new(x->observed, "series_identical", json_boolean(identical));
-    const char *scale_note = x->scale != 1.0 ? " (at time scale 1)" : "";
-    switch (cls) {
-    case CERT_BO_EXPONENTIAL_JITTER:
-        return cert_set(x, CERT_PASS, "retry delays %s s%s: exponential with jitter", series,
-                        scale_note);
-    case CERT_BO_EXPONENTIAL:
-        if (!jitter_rule)
-            return cert_set(x, CERT_PASS, "retry delays %s s%s: exponential", series, scale_note);
-        return cert_set(x, CERT_WARN,
-                        "retry delays %s s%s: exponential without jitter%s; add random jitter so "
-                        "a fleet does not reconnect in lockstep",
-                        series, scale_note, identical ? " (identical in every series)" : "");
-    default:
-        return cert_set(x, CERT_FAIL, "retry delays %s s%s: %s; exponential backoff%s expected",
-                        series, scale_note, cert_backoff_name(cls),
-                        jitter_rule ? " with jitter" : "");
-    }
+        json_object_set_new(x->observed, "series_identical", json_boolean(r.identical));
+    return backoff__verdict(x, &r, label, series, jitter_rule);
 }
 
 /* MQTT_ReconnectionAfterSuccessfulConnection. params: min_s (1), retries (reconnects needed). */

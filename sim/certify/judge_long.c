@@ -57,12 +57,15 @@ static cert_verdict judge_long_duration(cert_ctx *x)
         }
     }
     double recovery = back ? (back->t_accept - out_to) / 1000.0 / x->scale : -1;
-    cert_backoff_class cls = cert_backoff_classify(delays, nd, 0.03 / x->scale, NULL);
+    cert_backoff_result bo;
+    char label[224];
+    cert_backoff_classify1(delays, nd, 0.03 / x->scale, &bo);
+    cert_backoff_describe(&bo, label, sizeof(label));
     json_t *sum =
         json_pack("{s:i, s:i, s:s, s:f, s:f, s:i, s:i, s:b, s:b, s:i}", "connections", (int)n,
-                  "server_cuts_survived", (int)cuts, "intermittent_backoff", cert_backoff_name(cls),
-                  "outage_s", (out_to - out_from) / 1000.0 / x->scale, "recovery_after_outage_s",
-                  recovery, "publishes_before_outage", (int)pub_before, "publishes_after_outage",
+                  "server_cuts_survived", (int)cuts, "intermittent_backoff", label, "outage_s",
+                  (out_to - out_from) / 1000.0 / x->scale, "recovery_after_outage_s", recovery,
+                  "publishes_before_outage", (int)pub_before, "publishes_after_outage",
                   (int)pub_after, "subscribed_after_outage", sub_after, "session_resumed", resumed,
                   "protocol_refusals", (int)refusals);
     json_object_set_new(x->observed, "behaviour", sum);
@@ -82,15 +85,16 @@ static cert_verdict judge_long_duration(cert_ctx *x)
     cert_set(x, CERT_PASS,
              "%zu connections, %zu server cuts survived (retry delays %s: %s), back %.1f s "
              "after a %.0f s outage, %zu publishes before and %zu after",
-             n, cuts, dl, cert_backoff_name(cls), recovery, (out_to - out_from) / 1000.0 / x->scale,
-             pub_before, pub_after);
+             n, cuts, dl, label, recovery, (out_to - out_from) / 1000.0 / x->scale, pub_before,
+             pub_after);
     if (pub_after == 0)
         cert_warn(x, "no PUBLISH after the outage");
     if (!sub_after && !resumed)
         cert_warn(x, "the subscription was not restored after the outage");
     if (refusals)
         cert_warn(x, "%zu packet(s) refused by AWS IoT rules", refusals);
-    /* Three or four delays are too few to classify reliably: warn only on hammering. */
+    /* Three delays cannot tell linear from exponential (the label says so): warn only on
+     * hammering. */
     for (size_t k = 0; k < nd; k++)
         if (delays[k] + 0.03 / x->scale < 1.0) {
             cert_warn(x, "reconnected %.2f s after a server cut (< 1 s)", delays[k]);

@@ -1,11 +1,9 @@
 /*
- * unit.test_certify: the backoff classifier on synthetic series (clean and noisy, with
- * measured accuracy for full jitter), template filling and shell quoting, the strict
+ * unit.test_certify: template filling and shell quoting, the strict
  * catalogue and adapter loaders, the judges on hand-made journals, and the device
  * process group (a child that ignores SIGTERM and a grandchild are both gone after stop).
  */
 #include <CUnit/CUnit.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,138 +12,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "certify/backoff.h"
 #include "certify/cert_int.h"
 
 #define CATALOGUE IOTC_SOURCE_DIR "/suites/certification.json"
-
-static unsigned long long rng = 88172645463325252ull;
-static double uni(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (double)(rng >> 11) / 9007199254740992.0;
-}
-
-/* kind: 0 constant 1 s, 1 linear 1..n, 2 exponential 2^i, 3 full jitter U(0, 2^i),
- * 4 random without growth U(0, 1). noise: relative scheduling noise +-, plus up to 30 ms. */
-static void series(int kind, size_t n, double noise, double *d)
-{
-    for (size_t i = 0; i < n; i++) {
-        double w = ldexp(1.0, (int)i), x;
-        switch (kind) {
-        case 0:
-            x = 1.0;
-            break;
-        case 1:
-            x = (double)(i + 1);
-            break;
-        case 2:
-            x = w;
-            break;
-        case 3:
-            x = w * uni();
-            break;
-        default:
-            x = uni();
-            break;
-        }
-        x *= 1.0 + noise * (2 * uni() - 1);
-        d[i] = x + 0.03 * uni();
-    }
-}
-
-static void test_classifier_clean(void)
-{
-    double c[] = {1, 1, 1, 1, 1}, l[] = {1, 2, 3, 4, 5}, e[] = {1, 2, 4, 8, 16};
-    double j[] = {0.7, 1.1, 3.5, 2.0, 13.0}, two[] = {1, 2};
-    CU_ASSERT_EQUAL(cert_backoff_classify(c, 5, 0.03, NULL), CERT_BO_CONSTANT);
-    CU_ASSERT_EQUAL(cert_backoff_classify(l, 5, 0.03, NULL), CERT_BO_LINEAR);
-    CU_ASSERT_EQUAL(cert_backoff_classify(e, 5, 0.03, NULL), CERT_BO_EXPONENTIAL);
-    CU_ASSERT_EQUAL(cert_backoff_classify(j, 5, 0.03, NULL), CERT_BO_EXPONENTIAL_JITTER);
-    CU_ASSERT_EQUAL(cert_backoff_classify(two, 2, 0.03, NULL), CERT_BO_INSUFFICIENT);
-    /* The example of the issue: 1.0, 1.0, 1.0, 1.0 s is constant. */
-    CU_ASSERT_STRING_EQUAL(cert_backoff_name(cert_backoff_classify(c, 4, 0.03, NULL)), "constant");
-    /* Instant reconnects are constant too (and fail every backoff case). */
-    double z[] = {0.001, 0.002, 0.0, 0.004, 0.001};
-    CU_ASSERT_EQUAL(cert_backoff_classify(z, 5, 0.03, NULL), CERT_BO_CONSTANT);
-}
-
-/* Deterministic schedules with 10% noise: always right. */
-static void test_classifier_noisy_deterministic(void)
-{
-    static const cert_backoff_class want[] = {CERT_BO_CONSTANT, CERT_BO_LINEAR,
-                                              CERT_BO_EXPONENTIAL};
-    for (int kind = 0; kind < 3; kind++)
-        for (size_t n = 5; n <= 7; n++)
-            for (int k = 0; k < 500; k++) {
-                double d[8];
-                series(kind, n, 0.10, d);
-                cert_backoff_class got = cert_backoff_classify(d, n, 0.03, NULL);
-                if (got != want[kind]) {
-                    CU_FAIL("deterministic schedule misclassified");
-                    cert_backoff_fit fit;
-                    cert_backoff_classify(d, n, 0.03, &fit);
-                    fprintf(stderr,
-                            "kind %d n %zu: %s (%.2f %.2f %.2f %.2f %.2f; err lin %.2f exp %.2f "
-                            "growth %.2f)\n",
-                            kind, n, cert_backoff_name(got), d[0], d[1], d[2], d[3], d[4],
-                            fit.err_linear, fit.err_exp, fit.growth);
-                    return;
-                }
-            }
-}
-
-/* Full jitter: the accuracy the README quotes, measured. */
-static void test_classifier_full_jitter_rates(void)
-{
-    int ok5 = 0, ok6 = 0, ok_pair = 0, fp = 0;
-    const int N = 2000;
-    for (int k = 0; k < N; k++) {
-        double a[8], b[8], r1[8], r2[8];
-        series(3, 5, 0.05, a);
-        ok5 += cert_backoff_classify(a, 5, 0.03, NULL) == CERT_BO_EXPONENTIAL_JITTER;
-        series(3, 6, 0.05, a);
-        ok6 += cert_backoff_classify(a, 6, 0.03, NULL) == CERT_BO_EXPONENTIAL_JITTER;
-        series(3, 5, 0.05, a);
-        series(3, 5, 0.05, b);
-        const double *d[2] = {a, b};
-        size_t n[2] = {5, 5};
-        ok_pair += cert_backoff_classify_series(d, n, 2, 0.03, NULL) == CERT_BO_EXPONENTIAL_JITTER;
-        /* Random delays that do not grow must not pass as jittered exponential. */
-        series(4, 5, 0.0, r1);
-        series(4, 5, 0.0, r2);
-        const double *rr[2] = {r1, r2};
-        fp += cert_backoff_classify_series(rr, n, 2, 0.03, NULL) == CERT_BO_EXPONENTIAL_JITTER;
-    }
-    fprintf(stderr,
-            "\nfull jitter recognised: 5 delays %.1f%%, 6 delays %.1f%%, 2x5 delays %.1f%%; "
-            "random-without-growth taken for jitter %.1f%%\n",
-            100.0 * ok5 / N, 100.0 * ok6 / N, 100.0 * ok_pair / N, 100.0 * fp / N);
-    CU_ASSERT(ok5 >= N * 85 / 100);
-    CU_ASSERT(ok6 >= N * 92 / 100);
-    CU_ASSERT(ok_pair >= N * 92 / 100);
-    CU_ASSERT(fp <= N * 5 / 100);
-}
-
-static void test_classifier_series(void)
-{
-    double e1[] = {1, 2, 4, 8, 16}, e2[] = {1.02, 2.01, 4.05, 7.9, 16.1};
-    double j1[] = {0.7, 1.5, 1.4, 0.9, 2.5}, j2[] = {0.4, 1.0, 4.0, 5.0, 1.3};
-    double c1[] = {1, 1, 1, 1, 1};
-    const double *same[2] = {e1, e2}, *jit[2] = {j1, j2}, *mixed[2] = {c1, j2};
-    size_t n[2] = {5, 5};
-    int identical = 0;
-    CU_ASSERT_EQUAL(cert_backoff_classify_series(same, n, 2, 0.03, &identical),
-                    CERT_BO_EXPONENTIAL);
-    CU_ASSERT_TRUE(identical);
-    /* The unlucky full-jitter pair seen in a real run: its envelope grows. */
-    CU_ASSERT_EQUAL(cert_backoff_classify_series(jit, n, 2, 0.03, &identical),
-                    CERT_BO_EXPONENTIAL_JITTER);
-    CU_ASSERT_FALSE(identical);
-    CU_ASSERT_EQUAL(cert_backoff_classify_series(mixed, n, 2, 0.03, NULL), CERT_BO_CONSTANT);
-}
 
 static void test_template_fill(void)
 {
@@ -417,11 +286,7 @@ int iotc_register_tests(void)
     CU_pSuite s = CU_add_suite("certify", NULL, NULL);
     if (!s)
         return -1;
-    if (!CU_add_test(s, "classifier: clean series", test_classifier_clean) ||
-        !CU_add_test(s, "classifier: noisy deterministic", test_classifier_noisy_deterministic) ||
-        !CU_add_test(s, "classifier: full jitter rates", test_classifier_full_jitter_rates) ||
-        !CU_add_test(s, "classifier: several series", test_classifier_series) ||
-        !CU_add_test(s, "template filling", test_template_fill) ||
+    if (!CU_add_test(s, "template filling", test_template_fill) ||
         !CU_add_test(s, "shipped catalogue", test_catalogue_shipped) ||
         !CU_add_test(s, "catalogue is strict", test_catalogue_strict) ||
         !CU_add_test(s, "adapters", test_adapters) ||
