@@ -91,7 +91,7 @@ static int wsc__wait(iotc_wsc *w, long deadline)
 
     if (SSL_pending(w->ssl) > 0)
         return IOTC_OK;
-    left = deadline - iotc_drv_now_ms();
+    left = deadline - iotc_clock_ms();
     if (left <= 0)
         return IOTC_ERR_TIMEOUT;
     int n = poll(&p, 1, (int)left);
