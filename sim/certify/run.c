@@ -147,7 +147,8 @@ static void run__merge(run__series *s)
         json_array_append_new(
             s->lines,
             json_pack("{s:s, s:f, s:f}", "event", "certify.outage", "t", s->out_from_wall - base,
-                      "until", (s->out_to_wall > 0 ? s->out_to_wall : iotc_clock_wall_ms()) - base));
+                      "until",
+                      (s->out_to_wall > 0 ? s->out_to_wall : iotc_clock_wall_ms()) - base));
         if (s->has_j2) {
             double shift = run__clock(&s->j2) - base;
             json_array_foreach(s->j2.lines, i, e)

@@ -165,8 +165,7 @@ static int session__connect(sess *s, json_t *step, const char *name)
         goto cleanup;
     }
     if (sess_conn_send(k, &b) == IOTC_OK)
-        sess_conn_pump(k, iotc_clock_ms() + iotc_drv_timeout_ms(s->c), session__done_connack,
-                       NULL);
+        sess_conn_pump(k, iotc_clock_ms() + iotc_drv_timeout_ms(s->c), session__done_connack, NULL);
     json_object_set_new(o, "connect", json_string(k->connack_rc == 0 ? "accepted" : "refused"));
     json_object_set_new(o, "connack_rc",
                         k->connack_rc >= 0 ? json_integer(k->connack_rc) : json_null());
