@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "authz_int.h"
 #include "common/err.h"
+#include "common/spawn.h"
 
 #include <event2/event.h>
 
@@ -17,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -89,15 +89,8 @@ static void runner__try_reap(struct iotc_authz_job *j)
 {
     if (j->reaped)
         return;
-    int st;
-    pid_t r;
-    do {
-        r = waitpid(j->pid, &st, WNOHANG);
-    } while (r < 0 && errno == EINTR);
-    if (r == j->pid) {
+    if (iotc_spawn_reap(j->pid, &j->status) == 1)
         j->reaped = true;
-        j->status = st;
-    }
 }
 
 /* Reports once the child is reaped and its output closed, then frees the job. */
@@ -195,30 +188,6 @@ static void runner__on_read(evutil_socket_t fd, short what, void *arg)
     runner__maybe_finish(j);
 }
 
-/* In the forked child: only async-signal-safe calls until exec. */
-static void runner__child(char *const argv[], int in_fd, int out_fd, pid_t parent)
-{
-    /* An authorizer must not outlive the endpoint that waits for it. */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-        _exit(126);
-    setpgid(0, 0);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++)
-        if (sig != SIGKILL && sig != SIGSTOP)
-            sigaction(sig, &dfl, NULL);
-    if (dup2(in_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0)
-        _exit(126);
-    /* Not the endpoint's sockets, TLS keys or other children's pipes. */
-    close_range(3, ~0U, 0);
-    execv(argv[0], argv);
-    _exit(127);
-}
-
 static int runner__nonblock(int fd)
 {
     int fl = fcntl(fd, F_GETFL);
@@ -266,13 +235,19 @@ int iotc_authz_run_program(struct event_base *base, char *const argv[], const ch
     rc = IOTC_ERR_IO;
     if (evsignal_add(j->ev_sig, NULL) != 0)
         goto cleanup;
-    pid_t parent = getpid();
-    j->pid = fork();
-    if (j->pid < 0)
+    iotc_spawn_opts so = {
+        .argv = argv,
+        .in = {IOTC_SPAWN_FD, sv[1], NULL},
+        .out = {IOTC_SPAWN_FD, pp[1], NULL},
+        .pgroup = true, /* see runner__kill */
+        /* An authorizer must not outlive the endpoint that waits for it. */
+        .deathsig = SIGKILL,
+        .reset_signals = true,
+        /* Not the endpoint's sockets, TLS keys or other children's pipes. */
+        .close_fds = true,
+    };
+    if (iotc_spawn(&so, &j->pid) != IOTC_OK)
         goto cleanup;
-    if (j->pid == 0)
-        runner__child(argv, sv[1], pp[1], parent);
-    setpgid(j->pid, j->pid); /* also here, so kill(-pid) works before the child runs */
     close(sv[1]);
     close(pp[1]);
     sv[1] = pp[1] = -1;

@@ -6,6 +6,9 @@
 #ifndef IOTC_BENCH_H
 #define IOTC_BENCH_H
 
+#include "common/clock.h"
+#include "common/spawn.h"
+#include "harness/serve.h"
 #include "mqtt/mqtt.h"
 
 #include <event2/bufferevent.h>
@@ -51,11 +54,8 @@ void bc_describe(const struct bc *c, char *out, size_t len);
 
 /* ---- proc.c: child processes and /proc ---- */
 struct bench_serve {
-    pid_t pid;
+    iotc_serve proc; /* pid, port_8883, its stdout held open so a late write cannot fail */
     pid_t broker_pid;
-    int port_8883;
-    int out_fd; /* serve's stdout, held open so a late write cannot fail */
-    char log_path[512];
 };
 /* Starts `serve --ports 0 ...` as our child (so it inherits our RLIMIT_NOFILE). */
 int bench_serve_start(const char *serve_bin, const char *pki, const char *work_dir,
@@ -65,8 +65,6 @@ void bench_serve_stop(struct bench_serve *s);
 double bench_cpu_s(pid_t pid);
 double bench_loadavg(void); /* 1-minute load average: others' work skews every figure */
 int bench_free_port(void);
-void bench_stop_child(pid_t pid, double grace_s);
-double bench_now(void); /* monotonic seconds */
 
 /* ---- mosq_ref.c: a plain mosquitto with its own TLS listener ---- */
 struct bench_mosq {

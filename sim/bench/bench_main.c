@@ -249,19 +249,19 @@ static void main__front_door(struct event_base *base, const struct main_opts *o,
         return;
     }
     fprintf(stderr, "iotc_bench: serve pid %d (mosquitto %d) on port %d: throughput...\n",
-            (int)sv.pid, (int)sv.broker_pid, sv.port_8883);
+            (int)sv.proc.pid, (int)sv.broker_pid, sv.proc.port_8883);
     if (main__wants(o, MAIN_RUN_LOAD)) {
-        r->load_cfg.port = sv.port_8883;
+        r->load_cfg.port = sv.proc.port_8883;
         r->load_cfg.ctx = ctx13;
         r->load_cfg.tag = "fd";
-        r->load_cfg.serve_pid = sv.pid;
+        r->load_cfg.serve_pid = sv.proc.pid;
         r->load_cfg.broker_pid = sv.broker_pid;
         load_run(base, &r->load_cfg, &r->load_fd);
     }
     if (main__wants(o, MAIN_RUN_HS)) {
         fprintf(stderr, "iotc_bench: handshakes (TLS 1.3, TLS 1.2)...\n");
-        r->hs_cfg.port = sv.port_8883;
-        r->hs_cfg.serve_pid = sv.pid;
+        r->hs_cfg.port = sv.proc.port_8883;
+        r->hs_cfg.serve_pid = sv.proc.pid;
         r->hs_cfg.ctx = ctx13;
         hs_run(base, &r->hs_cfg, &r->hs13);
         r->hs_cfg.ctx = ctx12;
@@ -313,9 +313,9 @@ static void main__memory(struct event_base *base, const struct main_opts *o, con
         return;
     }
     fprintf(stderr, "iotc_bench: memory with %d idle devices...\n", r->mem_cfg.devices);
-    r->mem_cfg.port = sv.port_8883;
+    r->mem_cfg.port = sv.proc.port_8883;
     r->mem_cfg.ctx = ctx13;
-    r->mem_cfg.serve_pid = sv.pid;
+    r->mem_cfg.serve_pid = sv.proc.pid;
     r->mem_cfg.broker_pid = sv.broker_pid;
     mem_run(base, &r->mem_cfg, &r->mem);
     bench_serve_stop(&sv);

@@ -87,7 +87,7 @@ static void hs__on_timer(evutil_socket_t fd, short what, void *arg)
     struct hs *h = arg;
     if (h->phase == HS_WARMUP) {
         h->phase = HS_MEASURE;
-        h->t0 = bench_now();
+        h->t0 = iotc_clock_s();
         h->completed0 = h->completed;
         h->failed0 = h->failed;
         h->cpu.serve = h->cfg->serve_pid;
@@ -98,7 +98,7 @@ static void hs__on_timer(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (h->phase == HS_MEASURE) {
-        double dt = bench_now() - h->t0;
+        double dt = iotc_clock_s() - h->t0;
         bench_cpu_stop(&h->cpu, &h->res->cpu);
         h->res->seconds = dt;
         h->res->completed = h->completed - h->completed0;

@@ -238,7 +238,7 @@ static void load__on_timer(evutil_socket_t fd, short what, void *arg)
         return;
     case LP_WARMUP:
         l->phase = LP_MEASURE;
-        l->t0 = bench_now();
+        l->t0 = iotc_clock_s();
         l->sent0 = l->sent;
         l->delivered0 = l->delivered;
         l->cpu.serve = l->cfg->serve_pid;
@@ -248,7 +248,7 @@ static void load__on_timer(evutil_socket_t fd, short what, void *arg)
         load__arm(l, l->cfg->measure_s);
         return;
     case LP_MEASURE: {
-        double dt = bench_now() - l->t0;
+        double dt = iotc_clock_s() - l->t0;
         bench_cpu_stop(&l->cpu, &l->res->cpu);
         l->res->seconds = dt;
         l->res->sent = l->sent - l->sent0;

@@ -62,7 +62,7 @@ static void mem__settled_stage(struct mem *m)
         m->phase = MP_BASELINE;
         mem__arm(m->timer, m->cfg->settle_s);
     } else if (m->phase == MP_CONNECT) {
-        m->res->setup_s = bench_now() - m->t_connect;
+        m->res->setup_s = iotc_clock_s() - m->t_connect;
         m->phase = MP_AFTER;
         mem__arm(m->timer, m->cfg->settle_s);
     }
@@ -151,7 +151,7 @@ static void mem__on_timer(evutil_socket_t fd, short what, void *arg)
         m->up_at_baseline = m->up;
         m->phase = MP_CONNECT;
         m->target = m->ndevs;
-        m->t_connect = bench_now();
+        m->t_connect = iotc_clock_s();
         mem__pump(m);
         mem__settled_stage(m);
         return;

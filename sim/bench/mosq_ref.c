@@ -9,12 +9,10 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define MOSQ_READY_TIMEOUT_S 10.0
@@ -77,26 +75,16 @@ int bench_mosq_start(const char *mosquitto_bin, const char *pki, const char *wor
         snprintf(err, errlen, "cannot write %s: %s", conf, strerror(errno));
         return IOTC_ERR_IO;
     }
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(err, errlen, "fork: %s", strerror(errno));
+    char *argv[] = {(char *)mosquitto_bin, "-c", conf, NULL};
+    iotc_spawn_opts so = {
+        .argv = argv, .out = {IOTC_SPAWN_APPEND, -1, log}, .err = {IOTC_SPAWN_STDOUT, -1, NULL}};
+    if (iotc_spawn(&so, &out->pid) != IOTC_OK) {
+        snprintf(err, errlen, "cannot start %s: %s", mosquitto_bin, strerror(errno));
         return IOTC_ERR_IO;
     }
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (fd >= 0) {
-            dup2(fd, STDOUT_FILENO);
-            dup2(fd, STDERR_FILENO);
-        }
-        char *const argv[] = {(char *)mosquitto_bin, "-c", conf, NULL};
-        execv(mosquitto_bin, argv);
-        fprintf(stderr, "exec %s: %s\n", mosquitto_bin, strerror(errno));
-        _exit(127);
-    }
-    out->pid = pid;
-    double deadline = bench_now() + MOSQ_READY_TIMEOUT_S;
-    while (bench_now() < deadline) {
-        if (waitpid(pid, NULL, WNOHANG) == pid) {
+    double deadline = iotc_clock_s() + MOSQ_READY_TIMEOUT_S;
+    while (iotc_clock_s() < deadline) {
+        if (iotc_spawn_reap(out->pid, NULL) == 1) {
             out->pid = -1;
             snprintf(err, errlen, "reference mosquitto exited at start (log: %s)", log);
             return IOTC_ERR_IO;
@@ -112,6 +100,6 @@ int bench_mosq_start(const char *mosquitto_bin, const char *pki, const char *wor
 
 void bench_mosq_stop(struct bench_mosq *m)
 {
-    bench_stop_child(m->pid, 5.0);
+    iotc_spawn_stop(m->pid, 5000, 0, false, NULL);
     m->pid = -1;
 }

@@ -1,4 +1,4 @@
-/* Child processes (serve, reference mosquitto), their RSS, fds and free ports. */
+/* Child processes (serve through the harness), their CPU time, and free ports. */
 #define _GNU_SOURCE
 #include "bench.h"
 #include "common/err.h"
@@ -6,28 +6,13 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <jansson.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#define PROC_READY_TIMEOUT_S 30.0
-#define PROC_READY_PREFIX    "IOTCONFORM_READY "
-
-double bench_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#define PROC_READY_TIMEOUT_MS 30000
 
 double bench_cpu_s(pid_t pid)
 {
@@ -99,21 +84,6 @@ int bench_free_port(void)
     return port;
 }
 
-void bench_stop_child(pid_t pid, double grace_s)
-{
-    if (pid <= 0)
-        return;
-    kill(pid, SIGTERM);
-    double deadline = bench_now() + grace_s;
-    while (bench_now() < deadline) {
-        if (waitpid(pid, NULL, WNOHANG) == pid)
-            return;
-        usleep(20000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-}
-
 static bool proc__comm_is(pid_t pid, const char *name)
 {
     char path[64], comm[64] = "";
@@ -156,110 +126,27 @@ static pid_t proc__find_child(pid_t parent, const char *name)
     return found;
 }
 
-static int proc__parse_ready(const char *line, struct bench_serve *s)
-{
-    json_error_t jerr;
-    json_t *o = json_loads(line + strlen(PROC_READY_PREFIX), 0, &jerr);
-    json_int_t port = 0;
-    int rc = IOTC_ERR_MALFORMED;
-    if (o && json_unpack(o, "{s:{s:I}}", "ports", "8883", &port) == 0 && port > 0 && port < 65536) {
-        s->port_8883 = (int)port;
-        rc = IOTC_OK;
-    }
-    json_decref(o);
-    return rc;
-}
-
-/* Reads serve's stdout until the READY line, without blocking past the deadline. */
-static int proc__wait_ready(struct bench_serve *s, char *err, size_t errlen)
-{
-    char buf[4096];
-    size_t have = 0;
-    double deadline = bench_now() + PROC_READY_TIMEOUT_S;
-    for (;;) {
-        char *nl;
-        while ((nl = memchr(buf, '\n', have))) {
-            *nl = '\0';
-            if (strncmp(buf, PROC_READY_PREFIX, strlen(PROC_READY_PREFIX)) == 0) {
-                if (proc__parse_ready(buf, s) == IOTC_OK)
-                    return IOTC_OK;
-                snprintf(err, errlen, "cannot parse the READY line: %.200s", buf);
-                return IOTC_ERR_MALFORMED;
-            }
-            size_t used = (size_t)(nl + 1 - buf);
-            memmove(buf, nl + 1, have - used);
-            have -= used;
-        }
-        if (have == sizeof buf - 1)
-            have = 0; /* an absurd line: drop it */
-        double left = deadline - bench_now();
-        if (left <= 0) {
-            snprintf(err, errlen, "serve not ready after %.0f s (log: %s)", PROC_READY_TIMEOUT_S,
-                     s->log_path);
-            return IOTC_ERR_TIMEOUT;
-        }
-        struct pollfd p = {.fd = s->out_fd, .events = POLLIN};
-        int n = poll(&p, 1, (int)(left * 1000) + 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            continue;
-        ssize_t r = read(s->out_fd, buf + have, sizeof buf - 1 - have);
-        if (r <= 0) {
-            snprintf(err, errlen, "serve exited before READY (log: %s)", s->log_path);
-            return IOTC_ERR_IO;
-        }
-        have += (size_t)r;
-    }
-}
-
 int bench_serve_start(const char *serve_bin, const char *pki, const char *work_dir,
                       struct bench_serve *out, char *err, size_t errlen)
 {
-    int pipefd[2];
-    memset(out, 0, sizeof *out);
-    out->pid = -1;
+    char log[600];
+    /* A journal costs serve a JSON line per event: only when asked, to diagnose. */
+    const char *journal = getenv("IOTC_BENCH_SERVE_JOURNAL");
+    snprintf(log, sizeof log, "%s/serve.log", work_dir);
+    iotc_serve_opts so = {.bin = serve_bin,
+                          .pki_dir = pki,
+                          .name = "bench",
+                          .work_dir = work_dir,
+                          .journal = journal && *journal ? journal : "/dev/null",
+                          .stderr_log = log,
+                          .append_logs = true,
+                          .no_packet_journal = true,
+                          .timeout_ms = PROC_READY_TIMEOUT_MS};
     out->broker_pid = -1;
-    out->out_fd = -1;
-    snprintf(out->log_path, sizeof out->log_path, "%s/serve.log", work_dir);
-    if (pipe2(pipefd, O_CLOEXEC) != 0) {
-        snprintf(err, errlen, "pipe: %s", strerror(errno));
-        return IOTC_ERR_IO;
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(err, errlen, "fork: %s", strerror(errno));
-        close(pipefd[0]);
-        close(pipefd[1]);
-        return IOTC_ERR_IO;
-    }
-    if (pid == 0) {
-        int logfd = open(out->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        dup2(pipefd[1], STDOUT_FILENO);
-        if (logfd >= 0)
-            dup2(logfd, STDERR_FILENO);
-        /* A journal costs serve a JSON line per event: only when asked, to diagnose. */
-        const char *journal = getenv("IOTC_BENCH_SERVE_JOURNAL");
-        char *const argv[] = {(char *)serve_bin,
-                              "serve",
-                              "--ports",
-                              "0",
-                              "--pki",
-                              (char *)pki,
-                              "--journal",
-                              (char *)(journal && *journal ? journal : "/dev/null"),
-                              "--no-packet-journal",
-                              NULL};
-        execv(serve_bin, argv);
-        fprintf(stderr, "exec %s: %s\n", serve_bin, strerror(errno));
-        _exit(127);
-    }
-    close(pipefd[1]);
-    out->pid = pid;
-    out->out_fd = pipefd[0];
-    int rc = proc__wait_ready(out, err, errlen);
+    int rc = iotc_serve_start_opts(&out->proc, &so, err, errlen);
     if (rc != IOTC_OK)
-        goto fail;
+        return rc;
+    pid_t pid = out->proc.pid;
     for (int i = 0; i < 100 && out->broker_pid < 0; i++) {
         out->broker_pid = proc__find_child(pid, "mosquitto");
         if (out->broker_pid < 0)
@@ -267,20 +154,13 @@ int bench_serve_start(const char *serve_bin, const char *pki, const char *work_d
     }
     if (out->broker_pid < 0) {
         snprintf(err, errlen, "no mosquitto child under serve (pid %d)", (int)pid);
-        rc = IOTC_ERR_NOT_FOUND;
-        goto fail;
+        bench_serve_stop(out);
+        return IOTC_ERR_NOT_FOUND;
     }
     return IOTC_OK;
-fail:
-    bench_serve_stop(out);
-    return rc;
 }
 
 void bench_serve_stop(struct bench_serve *s)
 {
-    bench_stop_child(s->pid, 10.0);
-    s->pid = -1;
-    if (s->out_fd >= 0)
-        close(s->out_fd);
-    s->out_fd = -1;
+    iotc_serve_stop(&s->proc, 10000);
 }

@@ -2,7 +2,9 @@
 #define _GNU_SOURCE
 #include "broker_int.h"
 
+#include "common/clock.h"
 #include "common/err.h"
+#include "common/spawn.h"
 
 #include <errno.h>
 #include <event2/bufferevent.h>
@@ -18,13 +20,6 @@
 static void broker__schedule_restart(struct iotc_broker *b, bool was_ready, long uptime_ms,
                                      json_t *exit_fields);
 
-long iotc_broker__ms_since(const struct timespec *t)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (long)(now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
-}
-
 void iotc_broker__emit(struct iotc_broker *b, const char *event, json_t *fields)
 {
     if (!fields)
@@ -38,7 +33,7 @@ void iotc_broker__on_running(struct iotc_broker *b)
 {
     b->ready = true;
     b->start_failures = 0;
-    clock_gettime(CLOCK_MONOTONIC, &b->ready_at);
+    b->ready_ms = iotc_clock_ms();
     evtimer_del(b->start_timer);
     iotc_broker__emit(b, "broker.ready", json_pack("{s:i}", "pid", (int)b->pid));
     if (b->on_ready)
@@ -58,7 +53,7 @@ static int broker__launch(struct iotc_broker *b)
     if (rc != IOTC_OK)
         return rc;
     b->ready = false;
-    clock_gettime(CLOCK_MONOTONIC, &b->started_at);
+    b->started_ms = iotc_clock_ms();
     rc = iotc_broker__log_attach(b, fd);
     if (rc != IOTC_OK) {
         /* Without its output there is no readiness signal: the start timer kills it. */
@@ -131,7 +126,7 @@ static void broker__schedule_restart(struct iotc_broker *b, bool was_ready, long
 static void broker__on_exit(struct iotc_broker *b, pid_t pid, int status, bool lost)
 {
     bool was_ready = b->ready;
-    long uptime_ms = iotc_broker__ms_since(&b->started_at);
+    long uptime_ms = (long)(iotc_clock_ms() - b->started_ms);
     b->pid = 0;
     b->ready = false;
     evtimer_del(b->start_timer);
@@ -148,7 +143,7 @@ static void broker__on_exit(struct iotc_broker *b, pid_t pid, int status, bool l
         json_object_set_new(f, "code", json_integer(WEXITSTATUS(status)));
     }
     if (was_ready)
-        uptime_ms = iotc_broker__ms_since(&b->ready_at);
+        uptime_ms = (long)(iotc_clock_ms() - b->ready_ms);
     broker__schedule_restart(b, was_ready, uptime_ms, f);
 }
 
@@ -161,10 +156,7 @@ static void broker__on_sigchld(evutil_socket_t sig, short what, void *arg)
         return;
     int status = 0;
     pid_t pid = b->pid;
-    pid_t r;
-    do {
-        r = waitpid(pid, &status, WNOHANG);
-    } while (r < 0 && errno == EINTR);
+    int r = iotc_spawn_reap(pid, &status);
     if (r == 0)
         return;
     broker__on_exit(b, pid, status, r < 0);
@@ -307,26 +299,6 @@ int iotc_broker_kill(struct iotc_broker *b, int sig)
     return kill(b->pid, sig) == 0 ? IOTC_OK : IOTC_ERR_IO;
 }
 
-/* Teardown only: a short bounded wait is simpler and safer than re-entering the loop
- * (which may be the caller's, mid-shutdown). SIGTERM is repeated because mosquitto
- * 2.0.11 loses one that arrives right after its "running" line. */
-static void broker__reap(pid_t pid)
-{
-    const struct timespec step = {0, 5 * 1000 * 1000};
-    int status;
-    for (int waited = 0; waited < BROKER_STOP_TIMEOUT_MS; waited += 5) {
-        if (waited % 250 == 0)
-            kill(pid, SIGTERM);
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid || (r < 0 && errno != EINTR))
-            return;
-        nanosleep(&step, NULL);
-    }
-    kill(pid, SIGKILL);
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
-}
-
 void iotc_broker_stop(struct iotc_broker *b)
 {
     if (!b)
@@ -335,8 +307,11 @@ void iotc_broker_stop(struct iotc_broker *b)
     event_del(b->sigchld);
     evtimer_del(b->restart_timer);
     evtimer_del(b->start_timer);
+    /* Teardown only: a short bounded wait is simpler and safer than re-entering the
+     * loop (which may be the caller's, mid-shutdown). SIGTERM is repeated because
+     * mosquitto 2.0.11 loses one that arrives right after its "running" line. */
     if (b->pid > 0)
-        broker__reap(b->pid);
+        iotc_spawn_stop(b->pid, BROKER_STOP_TIMEOUT_MS, 250, false, NULL);
     b->pid = 0;
     b->ready = false;
     iotc_broker__remove_files(b);

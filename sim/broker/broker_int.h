@@ -6,7 +6,6 @@
 #include "common/stamp.h"
 
 #include <sys/un.h>
-#include <time.h>
 
 #define BROKER_BACKOFF_MIN_MS  100
 #define BROKER_BACKOFF_MAX_MS  5000
@@ -34,8 +33,8 @@ struct iotc_broker {
 
     pid_t pid; /* running child, or 0 */
     bool ready;
-    struct timespec started_at; /* monotonic */
-    struct timespec ready_at;
+    int64_t started_ms; /* iotc_clock_ms() */
+    int64_t ready_ms;
     struct bufferevent *log; /* child's stdout+stderr */
     struct event *sigchld;
     struct event *restart_timer;
@@ -62,6 +61,5 @@ void iotc_broker__log_detach(struct iotc_broker *b);
 /* broker.c */
 void iotc_broker__emit(struct iotc_broker *b, const char *event, json_t *fields);
 void iotc_broker__on_running(struct iotc_broker *b);
-long iotc_broker__ms_since(const struct timespec *t);
 
 #endif

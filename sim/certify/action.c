@@ -82,8 +82,8 @@ static void action__on_publish(struct mosquitto *m, void *u, int mid)
 
 static int action__wait(action__client *c, int *flag, long ms)
 {
-    long end = cert_now_ms() + ms;
-    while (*flag == 0 && cert_now_ms() < end)
+    long end = iotc_clock_ms() + ms;
+    while (*flag == 0 && iotc_clock_ms() < end)
         if (mosquitto_loop(c->m, 50, 1) != MOSQ_ERR_SUCCESS)
             break;
     return *flag == 1 ? 0 : -1;

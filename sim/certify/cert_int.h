@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "backoff.h"
+#include "common/clock.h"
 
 /* ---- verdicts ---- */
 typedef enum cert_verdict {
@@ -102,8 +103,6 @@ void cert_device_poll(cert_device *d);
 void cert_device_stop(cert_device *d, long grace_ms);
 /* "exited with status 3", "killed by signal 9", "still running" */
 void cert_device_describe(const cert_device *d, char *out, size_t len);
-
-long cert_now_ms(void);
 
 /* ---- observations: the journal, cut into connections ---- */
 typedef struct cert_conn {

@@ -4,6 +4,7 @@
  * and the reports, print one line per case and the report path.
  */
 #include "common/signals.h"
+#include "common/spawn.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -14,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,7 +42,7 @@ static void main__signals(void)
 {
     iotc_install_stop_signals(main__on_signal);
     /* Children a device leaves behind are re-parented to us, so we can reap them. */
-    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    iotc_spawn_subreaper();
 }
 
 static void *main__worker(void *arg)
@@ -204,8 +204,8 @@ int iotc_certify_main(int argc, char **argv)
     main__signals();
     mosquitto_lib_init();
     iotc_uuid_v4(run_id);
-    iotc_now_iso(started, sizeof(started));
-    t0 = cert_now_ms();
+    iotc_clock_wall_iso(started, sizeof(started));
+    t0 = iotc_clock_ms();
     for (int i = 0; i < n; i++) {
         char why[512];
         res[i].c = &cat.v[idx[i]];
@@ -213,7 +213,7 @@ int iotc_certify_main(int argc, char **argv)
         if (cert_adapter_excludes(&ad, res[i].c->id, why, sizeof(why))) {
             res[i].v = CERT_SKIPPED;
             snprintf(res[i].reason, sizeof(res[i].reason), "%s", why);
-            iotc_now_iso(res[i].started_at, sizeof(res[i].started_at));
+            iotc_clock_wall_iso(res[i].started_at, sizeof(res[i].started_at));
         }
     }
     fprintf(stderr, "iotconform certify: %d case(s) for %s, time scale %g, seed %llu, jobs %d\n", n,
@@ -233,7 +233,7 @@ int iotc_certify_main(int argc, char **argv)
     pthread_mutex_destroy(&pool.lock);
 
     doc = cert_document(&o, &r, device_name, res, (size_t)n, argc, argv, started,
-                        cert_now_ms() - t0, run_id);
+                        iotc_clock_ms() - t0, run_id);
     if (iotc_results_write(doc, o.out_dir, report, sizeof(report), err, sizeof(err)) != 0) {
         fprintf(stderr, "iotconform certify: %s\n", err);
         goto cleanup;
@@ -249,7 +249,7 @@ int iotc_certify_main(int argc, char **argv)
         fprintf(stderr,
                 "\n%s: %d case(s): %ld PASS, %ld PASS_WITH_WARNINGS, %ld FAIL, %ld ERROR, "
                 "%ld SKIPPED (%ld ms)%s\n",
-                device_name, n, pass, warn, fail, error, skip, cert_now_ms() - t0,
+                device_name, n, pass, warn, fail, error, skip, (long)(iotc_clock_ms() - t0),
                 cert_interrupted ? " -- interrupted" : "");
         printf("report: %s\n", realpath(report, abs) ? abs : report);
         rc = cert_interrupted ? 130 : (fail || error || (o.fail_on_warn && warn)) ? 1 : 0;

@@ -66,7 +66,7 @@ json_t *cert_document(const cert_opts *o, const cert_run *r, const char *device_
     int maj, min, rev;
     json_t *cases = json_array();
 
-    iotc_now_iso(finished, sizeof(finished));
+    iotc_clock_wall_iso(finished, sizeof(finished));
     gethostname(host, sizeof(host) - 1);
     for (int i = 0; i < argc && used + 2 < sizeof(cmd); i++)
         used += (size_t)snprintf(cmd + used, sizeof(cmd) - used, " %s", argv[i]);

@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <time.h>
 
 #include "cert_int.h"
@@ -113,13 +112,6 @@ static double run__wall_ms(json_t *e)
     return (double)timegm(&tm) * 1000.0 + ms;
 }
 
-static double run__now_wall_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (double)tv.tv_sec * 1000.0 + (double)tv.tv_usec / 1000.0;
-}
-
 /* One series: its endpoint(s), device, journal(s). */
 typedef struct run__series {
     iotc_serve serve;
@@ -155,7 +147,8 @@ static void run__merge(run__series *s)
         json_array_append_new(
             s->lines,
             json_pack("{s:s, s:f, s:f}", "event", "certify.outage", "t", s->out_from_wall - base,
-                      "until", (s->out_to_wall > 0 ? s->out_to_wall : run__now_wall_ms()) - base));
+                      "until",
+                      (s->out_to_wall > 0 ? s->out_to_wall : iotc_clock_wall_ms()) - base));
         if (s->has_j2) {
             double shift = run__clock(&s->j2) - base;
             json_array_foreach(s->j2.lines, i, e)
@@ -236,25 +229,25 @@ static void run__outage(const cert_run *r, const cert_case *c, run__series *s, j
     long after = (long)((double)json_integer_value(json_object_get(a, "after_ms")) * r->scale);
     long len = (long)((double)json_integer_value(json_object_get(a, "outage_ms")) * r->scale);
     char ports[96], err[1024];
-    if (s->out_from_wall > 0 || cert_now_ms() - t0 < after)
+    if (s->out_from_wall > 0 || iotc_clock_ms() - t0 < after)
         return;
     snprintf(ports, sizeof(ports), "8883=%d,8443=%d,443=%d", s->serve.port_8883, s->serve.port_8443,
              s->serve.port_443);
     iotc_jreader_poll(&s->j1);
-    s->out_from_wall = run__now_wall_ms();
+    s->out_from_wall = iotc_clock_wall_ms();
     iotc_serve_stop(&s->serve, RUN__STOP_GRACE_MS);
     iotc_jreader_poll(&s->j1);
-    for (long end = cert_now_ms() + len; cert_now_ms() < end && !cert_interrupted;) {
+    for (long end = iotc_clock_ms() + len; iotc_clock_ms() < end && !cert_interrupted;) {
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
         cert_device_poll(&s->dev);
     }
     if (run__start_serve(r, c, s, "after-outage", ports, false, err, sizeof(err)) != IOTC_OK) {
         snprintf(note, notelen, "the endpoint did not come back after the outage: %.400s", err);
-        s->out_to_wall = run__now_wall_ms();
+        s->out_to_wall = iotc_clock_wall_ms();
         return;
     }
-    s->out_to_wall = run__now_wall_ms();
+    s->out_to_wall = iotc_clock_wall_ms();
     iotc_jreader_init(&s->j2, s->serve.journal);
     s->has_j2 = true;
 }
@@ -270,7 +263,7 @@ static void run__judge(const cert_run *r, const cert_case *c, run__series *ss, s
         cert_obs_build(&obs[q], ss[q].lines, ss[q].act.runner_ports, ss[q].act.n_runner_ports);
         /* Judges learn of an exit only once its last journal lines had time to arrive. */
         devs[q] = ss[q].dev;
-        if (!final && devs[q].exited && cert_now_ms() - devs[q].exited_ms < RUN__EXIT_GRACE_MS)
+        if (!final && devs[q].exited && iotc_clock_ms() - devs[q].exited_ms < RUN__EXIT_GRACE_MS)
             devs[q].exited = false;
         obs[q].dev = &devs[q];
         if (ss[q].stop_wall > 0)
@@ -341,7 +334,7 @@ static void run__rm_run_dir(run__series *s)
 static void run__end_series(run__series *s)
 {
     if (!s->dev.exited)
-        s->stop_wall = run__now_wall_ms();
+        s->stop_wall = iotc_clock_wall_ms();
     cert_device_stop(&s->dev, RUN__STOP_GRACE_MS);
     if (s->serving)
         iotc_serve_stop(&s->serve, RUN__STOP_GRACE_MS);
@@ -356,7 +349,7 @@ void cert_case_run(const cert_run *r, const cert_case *c, size_t index, cert_out
 {
     run__series ss[RUN__MAX_SERIES];
     size_t done = 0;
-    long t_case = cert_now_ms();
+    long t_case = iotc_clock_ms();
     long budget = (long)((double)c->budget_ms * r->scale);
     bool decided = false;
     cert_verdict early_v = CERT_UNDECIDED;
@@ -366,7 +359,7 @@ void cert_case_run(const cert_run *r, const cert_case *c, size_t index, cert_out
     memset(ss, 0, sizeof(ss));
     out->c = c;
     out->v = CERT_ERROR;
-    iotc_now_iso(out->started_at, sizeof(out->started_at));
+    iotc_clock_wall_iso(out->started_at, sizeof(out->started_at));
     if (budget < c->min_budget_ms)
         budget = c->min_budget_ms;
     snprintf(out->case_dir, sizeof(out->case_dir), "%s/cases/%s", r->out_dir, c->id);
@@ -413,7 +406,7 @@ void cert_case_run(const cert_run *r, const cert_case *c, size_t index, cert_out
             snprintf(out->reason, sizeof(out->reason), "%s", err);
             goto finish;
         }
-        t0 = cert_now_ms();
+        t0 = iotc_clock_ms();
         for (;;) {
             struct timespec ts = {0, RUN__POLL_MS * 1000 * 1000};
             nanosleep(&ts, NULL);
@@ -447,9 +440,9 @@ void cert_case_run(const cert_run *r, const cert_case *c, size_t index, cert_out
             }
             if (x.series_done && q + 1 < c->repeat)
                 break;
-            if (s->dev.exited && cert_now_ms() - s->dev.exited_ms > RUN__EXIT_GRACE_MS)
+            if (s->dev.exited && iotc_clock_ms() - s->dev.exited_ms > RUN__EXIT_GRACE_MS)
                 break;
-            if (cert_now_ms() - t0 >= budget || cert_interrupted)
+            if (iotc_clock_ms() - t0 >= budget || cert_interrupted)
                 break;
         }
         run__end_series(s);
@@ -487,5 +480,5 @@ finish:
         out->journal = json_array();
     if (!out->observed)
         out->observed = json_object();
-    out->duration_ms = cert_now_ms() - t_case;
+    out->duration_ms = iotc_clock_ms() - t_case;
 }

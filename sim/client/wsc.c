@@ -69,7 +69,7 @@ static int wsc__wait(iotc_wsc *w, long deadline)
 
     if (SSL_pending(w->ssl) > 0)
         return IOTC_OK;
-    left = deadline - (long)iotc_mono_ms();
+    left = deadline - (long)iotc_clock_ms();
     if (left <= 0)
         return IOTC_ERR_TIMEOUT;
     int n = poll(&p, 1, (int)left);

@@ -3,31 +3,12 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 struct iotc_journal {
     FILE *f;
     int owned;
     double t0;
 };
-
-double iotc_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
-void iotc_wall_iso(char *out, size_t len)
-{
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    char base[24];
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, len, "%s.%03ldZ", base, ts.tv_nsec / 1000000L);
-}
 
 int iotc_journal_open(const char *path, struct iotc_journal **out)
 {
@@ -78,7 +59,7 @@ void iotc_journal_emit(struct iotc_journal *j, const char *event, json_t *fields
     }
     json_t *o = json_object();
     char wall[40];
-    iotc_wall_iso(wall, sizeof wall);
+    iotc_clock_wall_iso(wall, sizeof wall);
     /* Round to microseconds so lines stay short but ordering stays exact. */
     double t = (double)(long long)(iotc_journal_now_ms(j) * 1000.0) / 1000.0;
     json_object_set_new(o, "t", json_real(t));

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "clock.h" /* iotc_mono_ms: the endpoint times with the journal's clock */
+
 struct iotc_journal;
 
 /* path NULL or "-" writes to stderr; "" disables. */
@@ -21,9 +23,5 @@ void iotc_journal_emit(struct iotc_journal *j, const char *event, json_t *fields
 bool iotc_journal_enabled(const struct iotc_journal *j);
 /* Milliseconds since the journal opened (monotonic). */
 double iotc_journal_now_ms(const struct iotc_journal *j);
-/* Milliseconds on the monotonic clock (process independent origin). */
-double iotc_mono_ms(void);
-/* ISO 8601 UTC wall clock with milliseconds into out (>= 32 bytes). */
-void iotc_wall_iso(char *out, size_t len);
 
 #endif

@@ -7,7 +7,8 @@
  * and the proxy sees it at accept(), so a fault can be set on a connection that
  * the proxy has not accepted yet without any side channel in the byte stream.
  *
- * Process faults (endpoint restart, broker restart) act on a `serve` child.
+ * Process faults (endpoint restart, broker restart) act on a `serve` child: see
+ * harness/serve_child.h.
  */
 #ifndef IOTC_FAULTS_H
 #define IOTC_FAULTS_H
@@ -77,29 +78,5 @@ int iotc_proxy_fault_port(struct iotc_proxy *p, uint16_t client_port, const stru
 /* Default fault for every connection, current and future (NONE clears). */
 int iotc_proxy_fault_all(struct iotc_proxy *p, const struct iotc_fault *f);
 void iotc_proxy_stats(const struct iotc_proxy *p, struct iotc_proxy_stats *out);
-
-/* ---- serve child: endpoint and broker restarts ---- */
-struct iotc_serve_child {
-    pid_t pid;
-    pid_t broker_pid; /* from the journal's latest broker.ready, -1 when unknown */
-    int ports[3];     /* real ports of logical 8883, 8443, 443 */
-    int out_fd;
-    char bin[1024], pki[1024], profile[1024], journal[1024], run_dir[1024], log[1024];
-    bool no_packet_journal;
-    unsigned restarts;
-};
-/* Starts `bin serve` (ports 0 unless c->ports are set) and waits for READY. Fill bin,
- * pki, profile (may be empty), journal, run_dir, log before calling. */
-int iotc_serve_child_start(struct iotc_serve_child *c, int timeout_ms, char *err, size_t errlen);
-/* SIGTERM, wait (SIGKILL after timeout_ms). */
-void iotc_serve_child_stop(struct iotc_serve_child *c, int timeout_ms);
-/* Endpoint restart: stop, then start again on the same real ports. */
-int iotc_serve_child_restart(struct iotc_serve_child *c, int timeout_ms, char *err, size_t errlen);
-/* Broker restart: SIGKILL the current mosquitto (serve's supervisor starts a new one).
- * Returns the pid killed, or a negative iotc_err. */
-int iotc_serve_child_kill_broker(struct iotc_serve_child *c);
-/* Re-reads the journal for the latest broker.ready pid. */
-pid_t iotc_serve_child_broker_pid(struct iotc_serve_child *c);
-int iotc_serve_child_port(const struct iotc_serve_child *c, int lport);
 
 #endif

@@ -3,6 +3,7 @@
 #define IOTC_FAULTS_INT_H
 
 #include "faults.h"
+#include "common/clock.h"
 
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
@@ -53,7 +54,6 @@ struct iotc_proxy {
     struct iotc_proxy_stats st;
 };
 
-uint64_t faults__now_ms(void);
 /* relay.c */
 int relay__open(struct iotc_proxy *p, evutil_socket_t fd, uint16_t client_port,
                 const struct iotc_fault *f);

@@ -95,7 +95,7 @@ static void relay__arm_delay(struct pconn *c)
             due = c->dq[d].head->due_ms;
     if (due == UINT64_MAX)
         return;
-    uint64_t now = faults__now_ms();
+    uint64_t now = iotc_clock_ms();
     uint64_t wait = due > now ? due - now : 0;
     struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
     evtimer_add(c->delay_tm, &tv);
@@ -104,7 +104,7 @@ static void relay__arm_delay(struct pconn *c)
 static void relay__on_delay(evutil_socket_t fd, short what, void *arg)
 {
     struct pconn *c = arg;
-    uint64_t now = faults__now_ms();
+    uint64_t now = iotc_clock_ms();
     for (int d = 0; d < 2; d++) {
         struct delayq *q = &c->dq[d];
         /* FIFO per direction: a later chunk never overtakes an earlier one. */
@@ -133,7 +133,7 @@ static int relay__enqueue(struct pconn *c, int d, struct evbuffer *in)
     }
     uint32_t delay =
         c->fault.kind == IOTC_FAULT_DELAY && relay__hits(&c->fault, d) ? c->fault.delay_ms : 0;
-    k->due_ms = faults__now_ms() + delay;
+    k->due_ms = iotc_clock_ms() + delay;
     evbuffer_add_buffer(k->buf, in);
     if (c->dq[d].tail)
         c->dq[d].tail->next = k;

@@ -18,13 +18,6 @@
 #include <sys/socket.h>
 #include <time.h>
 
-uint64_t fleet_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void dev__arm(struct fleet_dev *d, double ms)
 {
     if (ms < 0)
@@ -171,7 +164,7 @@ static void dev__start(struct fleet_dev *d)
     d->state = DEV_CONNECTING;
     d->in_ramp = true;
     fl->in_flight++;
-    d->t_attempt_us = fleet_now_us();
+    d->t_attempt_us = iotc_clock_us();
     dev__arm(d, (double)d->row->b.connect_timeout_ms);
     if (!ssl || !SSL_set_tlsext_host_name(ssl, t->sni) || !SSL_set1_host(ssl, t->sni))
         goto fail;
@@ -232,7 +225,7 @@ void fleet_ramp_on_timer(evutil_socket_t fd, short what, void *arg)
 void fleet_ramp_pump(struct fleet *fl)
 {
     struct fleet_spec *s = fl->spec;
-    uint64_t now = fleet_now_us();
+    uint64_t now = iotc_clock_us();
     if (s->ramp_per_s > 0) {
         /* Token bucket of one second's worth: a bounded connect rate. */
         fl->ramp_tokens += (double)(now - fl->ramp_last_us) / 1e6 * (double)s->ramp_per_s;
@@ -312,7 +305,7 @@ static void dev__on_tm(evutil_socket_t fd, short what, void *arg)
 void fleet_dev_up(struct fleet_dev *d)
 {
     struct fleet *fl = d->fl;
-    uint64_t now = fleet_now_us();
+    uint64_t now = iotc_clock_us();
     fleet_ramp_release(d);
     fleet_hist_add(&fl->connect_lat, now - d->t_attempt_us);
     fl->c.connects++;

@@ -112,7 +112,7 @@ void fleet_dev_publish_tick(struct fleet_dev *d)
 {
     struct fleet *fl = d->fl;
     struct fleet_ledger *l = &fl->ledger[d->idx];
-    uint64_t now = fleet_now_us();
+    uint64_t now = iotc_clock_us();
     if (d->row->b.qos == 0) {
         /* QoS 0 while offline is dropped by any real client: not counted as sent. */
         if (d->state != DEV_UP) {
@@ -156,7 +156,7 @@ void fleet_record_delivery(struct fleet *fl, const uint8_t *payload, size_t n, i
         return;
     }
     if (fleet_ledger_mark(&fl->ledger[dev], seq) == 1) {
-        uint64_t now = fleet_now_us();
+        uint64_t now = iotc_clock_us();
         fleet_hist_add(&fl->deliver_lat, now > t_us ? now - t_us : 0);
         /* The ramp's handshakes load the CPU: steady-state latency is reported apart. */
         if (fl->t_pub_start_us && t_us >= fl->t_pub_start_us)

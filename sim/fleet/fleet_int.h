@@ -2,7 +2,9 @@
 #ifndef IOTC_FLEET_INT_H
 #define IOTC_FLEET_INT_H
 
+#include "common/clock.h"
 #include "faults/faults.h"
+#include "harness/serve_child.h"
 #include "mqtt/mqtt.h"
 
 #include <curl/curl.h>
@@ -331,8 +333,6 @@ struct fleet {
     FILE *progress_out;
     double progress_interval_s;
 };
-
-uint64_t fleet_now_us(void);
 
 /* tls.c */
 int fleet_tls_setup(struct fleet *fl, char *err, size_t errlen);

@@ -124,7 +124,7 @@ static void https__send(struct fleet_dev *d)
         return;
     curl_easy_setopt(d->easy, CURLOPT_POSTFIELDSIZE, (long)size);
     curl_easy_setopt(d->easy, CURLOPT_COPYPOSTFIELDS, fl->payload);
-    d->t_attempt_us = fleet_now_us();
+    d->t_attempt_us = iotc_clock_us();
     if (curl_multi_add_handle(fl->multi, d->easy) != CURLM_OK)
         return;
     d->req_busy = true;
@@ -167,7 +167,7 @@ void fleet_https_publish_tick(struct fleet_dev *d)
         d->q = q;
         d->q_cap = cap;
     }
-    d->q[d->q_len++] = (struct fleet_pending){.seq = seq, .t_us = fleet_now_us()};
+    d->q[d->q_len++] = (struct fleet_pending){.seq = seq, .t_us = iotc_clock_us()};
     fleet_https_kick(d);
 }
 

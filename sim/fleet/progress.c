@@ -30,7 +30,7 @@ static void progress__sum(const struct fleet *fl, struct progress__sum *s)
 
 void fleet_progress(struct fleet *fl, bool final)
 {
-    uint64_t now = fleet_now_us();
+    uint64_t now = iotc_clock_us();
     double interval = fl->tty ? 0.5 : fl->progress_interval_s;
     if (!fl->progress_out || (!final && (double)(now - fl->last_progress_us) / 1e6 < interval))
         return;

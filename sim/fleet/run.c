@@ -19,7 +19,7 @@
 
 static double run__since(uint64_t t_us)
 {
-    return (double)(fleet_now_us() - t_us) / 1e6;
+    return (double)(iotc_clock_us() - t_us) / 1e6;
 }
 
 static bool run__all_delivered(const struct fleet *fl)
@@ -58,7 +58,7 @@ static void run__end(struct fleet *fl)
     fl->disconnected_end = fleet_disconnected_at_end(fl);
     fl->stopping = true;
     fl->publishing = false;
-    fl->t_end_us = fleet_now_us();
+    fl->t_end_us = iotc_clock_us();
     for (uint32_t i = 0; i < fl->n_all; i++)
         fleet_dev_close(&fl->devs[i], true);
     struct timeval tv = {0, RUN_GOODBYE_MS * 1000};
@@ -68,10 +68,10 @@ static void run__end(struct fleet *fl)
 static void run__stop_publishing(struct fleet *fl)
 {
     fl->publishing = false;
-    fl->t_pub_end_us = fleet_now_us();
+    fl->t_pub_end_us = iotc_clock_us();
     fl->rss_after_kb = iotc_rss_kb(0);
     if (fl->have_serve) {
-        fl->serve_after_kb = iotc_rss_kb(fl->serve.pid);
+        fl->serve_after_kb = iotc_rss_kb(fl->serve.proc.pid);
         fl->broker_after_kb = iotc_rss_kb(iotc_serve_child_broker_pid(&fl->serve));
     }
     for (uint32_t i = 0; i < fl->n_devs; i++)
@@ -83,7 +83,7 @@ static void run__start_devices(struct fleet *fl)
 {
     fl->phase = PHASE_RAMP;
     fl->publishing = true;
-    fl->t_start_us = fleet_now_us();
+    fl->t_start_us = iotc_clock_us();
     for (uint32_t i = 0; i < fl->n_devs; i++) {
         struct fleet_dev *d = &fl->devs[i];
         if (d->row->def->proto == FLEET_PROTO_HTTPS)
@@ -117,7 +117,7 @@ static void run__tick(evutil_socket_t fd, short what, void *arg)
     }
     case PHASE_RAMP:
         if (fl->ever_up_n >= fl->n_devs || run__since(fl->t_start_us) > (double)s->ramp_timeout_s) {
-            fl->t_ramp_end_us = fl->t_pub_start_us = fleet_now_us();
+            fl->t_ramp_end_us = fl->t_pub_start_us = iotc_clock_us();
             fl->phase = PHASE_PUBLISH;
         }
         break;
@@ -151,7 +151,7 @@ static void run__on_signal(evutil_socket_t sig, short what, void *arg)
         return;
     }
     if (fl->phase == PHASE_RAMP) {
-        fl->t_ramp_end_us = fl->t_pub_start_us = fleet_now_us();
+        fl->t_ramp_end_us = fl->t_pub_start_us = iotc_clock_us();
         fl->phase = PHASE_PUBLISH;
     }
     if (fl->phase == PHASE_PUBLISH) {
@@ -227,7 +227,7 @@ int fleet_run(struct fleet *fl, const char *serve_bin, const char *pki_override)
     struct fleet_spec *s = fl->spec;
     signal(SIGPIPE, SIG_IGN);
     fl->nofile = iotc_raise_nofile(&fl->nofile_hard);
-    fl->rng = (uint64_t)fleet_now_us() ^ ((uint64_t)getpid() << 32);
+    fl->rng = (uint64_t)iotc_clock_us() ^ ((uint64_t)getpid() << 32);
     snprintf(fl->run_tag, sizeof fl->run_tag, "%08llx",
              (unsigned long long)(fleet_rand(&fl->rng) & 0xffffffffu));
     fl->base = event_base_new();
@@ -243,7 +243,7 @@ int fleet_run(struct fleet *fl, const char *serve_bin, const char *pki_override)
         return rc;
     fl->rss_before_kb = iotc_rss_kb(0);
     if (fl->have_serve) {
-        fl->serve_before_kb = iotc_rss_kb(fl->serve.pid);
+        fl->serve_before_kb = iotc_rss_kb(fl->serve.proc.pid);
         fl->broker_before_kb = iotc_rss_kb(iotc_serve_child_broker_pid(&fl->serve));
     }
     if ((rc = run__devices(fl, fl->err, sizeof fl->err)))
@@ -264,7 +264,7 @@ int fleet_run(struct fleet *fl, const char *serve_bin, const char *pki_override)
     event_add(fl->tick, &tick);
     event_add(fl->sig_int, NULL);
     event_add(fl->sig_term, NULL);
-    fl->t_start_us = fleet_now_us();
+    fl->t_start_us = iotc_clock_us();
     fl->ramp_last_us = fl->t_start_us;
     if (fl->n_all > fl->n_devs) {
         fl->phase = PHASE_MONITORS;

@@ -80,7 +80,7 @@ void fleet_faults_tick(struct fleet *fl)
 {
     if (!fl->t_pub_start_us)
         return;
-    uint64_t now_us = fleet_now_us(), now_ms = now_us / 1000;
+    uint64_t now_us = iotc_clock_us(), now_ms = now_us / 1000;
     double t = (double)(now_us - fl->t_pub_start_us) / 1e6;
     for (size_t i = 0; i < fl->spec->n_faults; i++) {
         struct fleet_fault_ev *ev = &fl->spec->faults[i];

@@ -67,8 +67,8 @@ static int target__emulated(struct fleet *fl, const char *serve_bin, const char 
     char dir[] = "/tmp/iotc-fleet-XXXXXX";
     int rc;
     memset(c, 0, sizeof *c);
-    c->pid = -1;
-    c->out_fd = -1;
+    c->proc.pid = -1;
+    c->proc.out_fd = -1;
     if (!mkdtemp(dir)) {
         snprintf(err, errlen, "cannot create a work directory under /tmp");
         return IOTC_ERR_IO;

@@ -6,7 +6,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-void iotc_now_iso(char *out, size_t len);
+#include "common/clock.h" /* iotc_clock_wall_iso: the run's timestamps */
 
 /* Run identifiers (shared by `run` and `certify`): 2*bytes hex digits (bytes <= 16)
  * into out, and a random UUID v4 (out holds 37 bytes). */

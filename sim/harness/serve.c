@@ -1,28 +1,19 @@
-#define _GNU_SOURCE /* pipe2 */
 #include "serve.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/spawn.h"
+#include "ready.h"
 
-#define SERVE__READY "IOTCONFORM_READY "
-
-static long serve__now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#define SERVE__MAX_EXTRA 8
+#define SERVE__MAX_ARGS  (16 + SERVE__MAX_EXTRA + 1)
 
 static void serve__tail(const char *path, char *out, size_t len)
 {
@@ -43,99 +34,114 @@ static void serve__tail(const char *path, char *out, size_t len)
     fclose(f);
 }
 
-static void serve__child(const char *bin, char *const argv[], int out_w, const char *stderr_log,
-                         pid_t parent)
+/* Fills argv (SERVE__MAX_ARGS slots); ports/journal/run_dir are already resolved. */
+static int serve__argv(const iotc_serve_opts *o, const char *ports, const char *journal,
+                       const char *run_dir, char **argv, char *err, size_t errlen)
 {
-    int efd = open(stderr_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    /* No orphans: if the runner dies, even by SIGKILL, the endpoint goes too. */
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent)
-        _exit(127);
-    dup2(out_w, STDOUT_FILENO);
-    if (efd >= 0)
-        dup2(efd, STDERR_FILENO);
-    execv(bin, argv);
-    fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
-    _exit(127);
-}
-
-static int serve__parse_ready(iotc_serve *s, const char *json, char *err, size_t errlen)
-{
-    json_error_t jerr;
-    json_t *r = json_loads(json, 0, &jerr);
-    json_t *ports = json_object_get(r, "ports");
-    if (!r || !json_is_object(ports)) {
-        snprintf(err, errlen, "unreadable READY line: %s", json);
-        json_decref(r);
-        return IOTC_ERR_PROTOCOL;
+    int a = 0;
+    argv[a++] = (char *)o->bin;
+    argv[a++] = "serve";
+    argv[a++] = "--pki";
+    argv[a++] = (char *)o->pki_dir;
+    if (o->profile_path) {
+        argv[a++] = "--profile";
+        argv[a++] = (char *)o->profile_path;
     }
-    s->port_8883 = (int)json_integer_value(json_object_get(ports, "8883"));
-    s->port_8443 = (int)json_integer_value(json_object_get(ports, "8443"));
-    s->port_443 = (int)json_integer_value(json_object_get(ports, "443"));
-    if (json_is_string(json_object_get(r, "journal")))
-        snprintf(s->journal, sizeof(s->journal), "%s",
-                 json_string_value(json_object_get(r, "journal")));
-    s->ready = r;
-    if (s->port_8883 <= 0 || s->port_8443 <= 0 || s->port_443 <= 0) {
-        snprintf(err, errlen, "READY line lacks a port: %s", json);
-        return IOTC_ERR_PROTOCOL;
+    argv[a++] = "--ports";
+    argv[a++] = (char *)ports;
+    argv[a++] = "--journal";
+    argv[a++] = (char *)journal;
+    argv[a++] = "--run-dir";
+    argv[a++] = (char *)run_dir;
+    if (o->no_packet_journal)
+        argv[a++] = "--no-packet-journal";
+    /* getopt keeps the last --ports, so an extra one overrides the default. */
+    for (size_t i = 0; o->extra && o->extra[i]; i++) {
+        if (i >= SERVE__MAX_EXTRA) {
+            snprintf(err, errlen, "too many extra serve arguments");
+            return IOTC_ERR_INVALID;
+        }
+        argv[a++] = (char *)o->extra[i];
     }
+    argv[a] = NULL;
     return IOTC_OK;
 }
 
-/* Reads lines until READY, the deadline, or the child's end. */
-static int serve__wait_ready(iotc_serve *s, int timeout_ms, char *err, size_t errlen)
+static int serve__wait_ready(iotc_serve *s, const iotc_serve_opts *o, char *err, size_t errlen)
 {
-    char buf[8192];
-    size_t have = 0;
-    long deadline = serve__now_ms() + timeout_ms;
-    FILE *log = fopen(s->stdout_log, "w");
-
-    for (;;) {
-        long left = deadline - serve__now_ms();
-        struct pollfd p = {s->out_fd, POLLIN, 0};
-        if (left <= 0) {
-            snprintf(err, errlen, "no READY line within %d ms", timeout_ms);
-            break;
-        }
-        int pr = poll(&p, 1, (int)left);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr <= 0)
-            continue;
-        ssize_t n = read(s->out_fd, buf + have, sizeof(buf) - 1 - have);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            snprintf(err, errlen, "serve exited before printing READY");
-            break;
-        }
-        if (log)
-            fwrite(buf + have, 1, (size_t)n, log);
-        have += (size_t)n;
-        buf[have] = '\0';
-        char *line = buf, *nl;
-        while ((nl = strchr(line, '\n')) != NULL) {
-            *nl = '\0';
-            if (strncmp(line, SERVE__READY, strlen(SERVE__READY)) == 0) {
-                int rc = serve__parse_ready(s, line + strlen(SERVE__READY), err, errlen);
-                if (log)
-                    fclose(log);
-                return rc;
-            }
-            line = nl + 1;
-        }
-        /* Keep the unfinished line; drop finished ones. */
-        have = strlen(line);
-        memmove(buf, line, have + 1);
-        if (have >= sizeof(buf) - 1) {
-            snprintf(err, errlen, "serve printed an over-long line");
-            break;
-        }
-    }
+    iotc_ready r;
+    FILE *log = fopen(s->stdout_log, o->append_logs ? "a" : "w");
+    int rc = iotc_ready_wait(s->out_fd, o->timeout_ms, log, &r, err, errlen);
     if (log)
         fclose(log);
-    return IOTC_ERR_TIMEOUT;
+    if (rc != IOTC_OK)
+        return rc;
+    s->port_8883 = r.port_8883;
+    s->port_8443 = r.port_8443;
+    s->port_443 = r.port_443;
+    s->ready = r.obj;
+    if (json_is_string(json_object_get(r.obj, "journal")))
+        snprintf(s->journal, sizeof(s->journal), "%s",
+                 json_string_value(json_object_get(r.obj, "journal")));
+    return IOTC_OK;
+}
+
+int iotc_serve_start_opts(iotc_serve *s, const iotc_serve_opts *o, char *err, size_t errlen)
+{
+    const char *name = o->name ? o->name : "serve";
+    char run_dir[1024], *argv[SERVE__MAX_ARGS];
+    int rc;
+
+    memset(s, 0, sizeof(*s));
+    s->pid = -1;
+    s->out_fd = -1;
+    snprintf(s->profile, sizeof(s->profile), "%s", name);
+    if (o->journal)
+        snprintf(s->journal, sizeof(s->journal), "%s", o->journal);
+    else
+        snprintf(s->journal, sizeof(s->journal), "%s/journal-%s.jsonl", o->work_dir, name);
+    if (o->run_dir)
+        snprintf(run_dir, sizeof(run_dir), "%s", o->run_dir);
+    else
+        snprintf(run_dir, sizeof(run_dir), "%s/serve-%s", o->work_dir, name);
+    if (o->stdout_log)
+        snprintf(s->stdout_log, sizeof(s->stdout_log), "%s", o->stdout_log);
+    else
+        snprintf(s->stdout_log, sizeof(s->stdout_log), "%s/serve-%s.stdout.log", o->work_dir, name);
+    if (o->stderr_log)
+        snprintf(s->stderr_log, sizeof(s->stderr_log), "%s", o->stderr_log);
+    else
+        snprintf(s->stderr_log, sizeof(s->stderr_log), "%s/serve-%s.stderr.log", o->work_dir, name);
+
+    rc = serve__argv(o, o->ports ? o->ports : "0", s->journal, run_dir, argv, err, errlen);
+    if (rc != IOTC_OK)
+        return rc;
+    iotc_spawn_opts sp = {
+        .argv = argv,
+        .out = {IOTC_SPAWN_PIPE, -1, NULL},
+        .err = {o->append_logs ? IOTC_SPAWN_APPEND : IOTC_SPAWN_FILE, -1, s->stderr_log},
+        /* No orphans: if we die, even by SIGKILL, the endpoint goes too. */
+        .deathsig = SIGTERM,
+        .ignore_sigint = o->ignore_sigint,
+    };
+    if (iotc_spawn(&sp, &s->pid) != IOTC_OK) {
+        snprintf(err, errlen, "cannot start %s serve: %s", o->bin, strerror(errno));
+        return IOTC_ERR_IO;
+    }
+    s->out_fd = sp.out.fd;
+    rc = serve__wait_ready(s, o, err, errlen);
+    if (rc != IOTC_OK) {
+        char tail[1500];
+        size_t used = strlen(err);
+        iotc_serve_stop(s, 2000);
+        serve__tail(s->stderr_log, tail, sizeof(tail));
+        snprintf(err + used, errlen - used, " (%s: %s serve --pki %s --profile %s)%s%s", name,
+                 o->bin, o->pki_dir, o->profile_path ? o->profile_path : "(default)",
+                 tail[0] ? "; its stderr ends with:\n" : "; its stderr is empty", tail);
+        return rc;
+    }
+    fcntl(s->out_fd, F_SETFL, fcntl(s->out_fd, F_GETFL) | O_NONBLOCK);
+    return IOTC_OK;
 }
 
 int iotc_serve_start(iotc_serve *s, const char *bin, const char *pki_dir, const char *profile,
@@ -146,77 +152,25 @@ int iotc_serve_start(iotc_serve *s, const char *bin, const char *pki_dir, const 
                                err, errlen);
 }
 
-#define SERVE__MAX_EXTRA 8
-
 int iotc_serve_start_ex(iotc_serve *s, const char *bin, const char *pki_dir, const char *profile,
                         const char *profile_path, const char *work_dir, int timeout_ms,
                         const char *const *extra, char *err, size_t errlen)
 {
-    int pfd[2];
-    char run_dir[1024], journal[1024];
-    pid_t parent = getpid();
-    int rc;
-
-    memset(s, 0, sizeof(*s));
-    s->pid = -1;
-    s->out_fd = -1;
-    snprintf(s->profile, sizeof(s->profile), "%s", profile);
-    snprintf(journal, sizeof(journal), "%s/journal-%s.jsonl", work_dir, profile);
-    snprintf(run_dir, sizeof(run_dir), "%s/serve-%s", work_dir, profile);
-    snprintf(s->stdout_log, sizeof(s->stdout_log), "%s/serve-%s.stdout.log", work_dir, profile);
-    snprintf(s->stderr_log, sizeof(s->stderr_log), "%s/serve-%s.stderr.log", work_dir, profile);
-    snprintf(s->journal, sizeof(s->journal), "%s", journal);
-
-    char *argv[14 + SERVE__MAX_EXTRA] = {
-        (char *)bin,          "serve",   "--pki", (char *)pki_dir, "--profile",
-        (char *)profile_path, "--ports", "0",     "--journal",     journal,
-        "--run-dir",          run_dir,   NULL};
-    /* getopt keeps the last --ports, so an extra one overrides the default. */
-    for (size_t i = 0; extra && extra[i]; i++) {
-        if (i >= SERVE__MAX_EXTRA) {
-            snprintf(err, errlen, "too many extra serve arguments");
-            return IOTC_ERR_INVALID;
-        }
-        argv[12 + i] = (char *)extra[i];
-        argv[13 + i] = NULL;
-    }
-    if (pipe2(pfd, O_CLOEXEC) != 0) {
-        snprintf(err, errlen, "pipe: %s", strerror(errno));
-        return IOTC_ERR_IO;
-    }
-    fflush(NULL);
-    s->pid = fork();
-    if (s->pid < 0) {
-        snprintf(err, errlen, "fork: %s", strerror(errno));
-        close(pfd[0]);
-        close(pfd[1]);
-        return IOTC_ERR_IO;
-    }
-    if (s->pid == 0)
-        serve__child(bin, argv, pfd[1], s->stderr_log, parent);
-    close(pfd[1]);
-    s->out_fd = pfd[0];
-    rc = serve__wait_ready(s, timeout_ms, err, errlen);
-    if (rc != IOTC_OK) {
-        char tail[1500];
-        size_t used = strlen(err);
-        iotc_serve_stop(s, 2000);
-        serve__tail(s->stderr_log, tail, sizeof(tail));
-        snprintf(err + used, errlen - used, " (profile %s, %s serve --pki %s --profile %s)%s%s",
-                 profile, bin, pki_dir, profile_path,
-                 tail[0] ? "; its stderr ends with:\n" : "; its stderr is empty", tail);
-        return rc;
-    }
-    fcntl(s->out_fd, F_SETFL, fcntl(s->out_fd, F_GETFL) | O_NONBLOCK);
-    return IOTC_OK;
+    iotc_serve_opts o = {.bin = bin,
+                         .pki_dir = pki_dir,
+                         .name = profile,
+                         .profile_path = profile_path,
+                         .work_dir = work_dir,
+                         .timeout_ms = timeout_ms,
+                         .extra = extra};
+    return iotc_serve_start_opts(s, &o, err, errlen);
 }
 
 int iotc_serve_alive(iotc_serve *s)
 {
-    int status;
     if (s->pid <= 0)
         return 0;
-    if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+    if (iotc_spawn_reap(s->pid, NULL) == 1) {
         s->pid = -1;
         return 0;
     }
@@ -231,7 +185,7 @@ void iotc_serve_drain(iotc_serve *s)
     if (s->out_fd < 0)
         return;
     log = fopen(s->stdout_log, "a");
-    while ((n = read(s->out_fd, buf, sizeof(buf))) > 0)
+    while ((n = read(s->out_fd, buf, sizeof buf)) > 0)
         if (log)
             fwrite(buf, 1, (size_t)n, log);
     if (log)
@@ -240,24 +194,9 @@ void iotc_serve_drain(iotc_serve *s)
 
 void iotc_serve_stop(iotc_serve *s, int timeout_ms)
 {
-    if (s->pid > 0) {
-        long deadline = serve__now_ms() + timeout_ms;
-        int status;
-        kill(s->pid, SIGTERM);
-        for (;;) {
-            pid_t w = waitpid(s->pid, &status, WNOHANG);
-            if (w == s->pid || (w < 0 && errno == ECHILD))
-                break;
-            if (serve__now_ms() >= deadline) {
-                kill(s->pid, SIGKILL);
-                waitpid(s->pid, &status, 0);
-                break;
-            }
-            struct timespec ts = {0, 10 * 1000 * 1000};
-            nanosleep(&ts, NULL);
-        }
-        s->pid = -1;
-    }
+    if (s->pid > 0)
+        iotc_spawn_stop(s->pid, timeout_ms, 0, false, NULL);
+    s->pid = -1;
     if (s->out_fd >= 0) {
         iotc_serve_drain(s);
         close(s->out_fd);

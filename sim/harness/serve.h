@@ -1,8 +1,10 @@
-/* One `iotconform serve --ports 0` child per profile: start, READY line, stop. */
+/* One `iotconform serve` child: start, READY line, stop. Every command that starts an
+ * endpoint of its own (run, certify, fleet, bench) starts it here. */
 #ifndef IOTC_HARNESS_SERVE_H
 #define IOTC_HARNESS_SERVE_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -17,15 +19,33 @@ typedef struct iotc_serve {
     json_t *ready; /* the READY object */
 } iotc_serve;
 
-/* Starts bin with `serve`, waits up to timeout_ms for the READY line. On failure
- * err holds the reason and the tail of the child's stderr; nothing is left running. */
+typedef struct iotc_serve_opts {
+    const char *bin, *pki_dir;
+    const char *name;         /* for messages and default file names, e.g. the profile */
+    const char *profile_path; /* --profile; NULL: serve's default profile */
+    const char *work_dir;     /* where the files below go unless given */
+    const char *journal;      /* NULL: <work_dir>/journal-<name>.jsonl */
+    const char *run_dir;      /* NULL: <work_dir>/serve-<name> */
+    const char *stderr_log;   /* NULL: <work_dir>/serve-<name>.stderr.log */
+    const char *stdout_log;   /* NULL: <work_dir>/serve-<name>.stdout.log */
+    bool append_logs;         /* add to the logs instead of truncating them */
+    const char *ports;        /* --ports; NULL: "0" (serve picks free ports) */
+    bool no_packet_journal;   /* --no-packet-journal */
+    bool ignore_sigint;       /* Ctrl-C is the caller's to handle: it stops serve itself */
+    int timeout_ms;           /* for the READY line */
+    const char *const *extra; /* more serve arguments, NULL-terminated, may be NULL */
+} iotc_serve_opts;
+
+/* Starts serve and waits for the READY line. On failure err holds the reason and the
+ * tail of the child's stderr; nothing is left running. */
+int iotc_serve_start_opts(iotc_serve *s, const iotc_serve_opts *o, char *err, size_t errlen);
+
+/* The usual start of `run` and `certify`: --ports 0, files under work_dir named after
+ * profile, extra serve arguments (NULL-terminated, may be NULL) appended, e.g.
+ * {"--scenario", json, NULL} or {"--ports", "8883=N,...", NULL}. */
 int iotc_serve_start(iotc_serve *s, const char *bin, const char *pki_dir, const char *profile,
                      const char *profile_path, const char *work_dir, int timeout_ms, char *err,
                      size_t errlen);
-
-/* Same, with extra serve arguments (NULL-terminated, may be NULL) appended, e.g.
- * {"--scenario", json, NULL} for certification or {"--ports", "8883=N,...", NULL},
- * which then replaces the default `--ports 0`. Used by `iotconform certify`. */
 int iotc_serve_start_ex(iotc_serve *s, const char *bin, const char *pki_dir, const char *profile,
                         const char *profile_path, const char *work_dir, int timeout_ms,
                         const char *const *extra, char *err, size_t errlen);

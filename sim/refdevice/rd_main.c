@@ -17,21 +17,14 @@ static void main__on_signal(int sig)
     rd_stop = 1;
 }
 
-double rd_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
-}
-
 void rd_log(const struct rd_opts *o, const char *fmt, ...)
 {
     static double t0;
     va_list ap;
     if (t0 == 0)
-        t0 = rd_now_ms();
+        t0 = iotc_mono_ms();
     (void)o;
-    fprintf(stderr, "[%9.3f] ", (rd_now_ms() - t0) / 1000.0);
+    fprintf(stderr, "[%9.3f] ", (iotc_mono_ms() - t0) / 1000.0);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
@@ -41,8 +34,8 @@ void rd_log(const struct rd_opts *o, const char *fmt, ...)
 /* Sleeps in small steps so SIGTERM ends a long backoff at once. */
 static void main__sleep_ms(double ms, double deadline)
 {
-    double end = rd_now_ms() + ms;
-    while (!rd_stop && rd_now_ms() < end && (deadline == 0 || rd_now_ms() < deadline)) {
+    double end = iotc_mono_ms() + ms;
+    while (!rd_stop && iotc_mono_ms() < end && (deadline == 0 || iotc_mono_ms() < deadline)) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
@@ -77,9 +70,9 @@ int main(int argc, char **argv)
         goto cleanup;
     }
     rd_backoff_init(&b, o.seed);
-    deadline = o.run_ms > 0 ? rd_now_ms() + (double)o.run_ms : 0;
+    deadline = o.run_ms > 0 ? iotc_mono_ms() + (double)o.run_ms : 0;
     int failures = 0;
-    while (!rd_stop && (deadline == 0 || rd_now_ms() < deadline)) {
+    while (!rd_stop && (deadline == 0 || iotc_mono_ms() < deadline)) {
         int fd = -1;
         double up = 0;
         bool connected = false;

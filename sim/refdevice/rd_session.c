@@ -74,7 +74,7 @@ static int sess__send(struct sess *s)
         off += (size_t)n;
     }
     iotc_buf_reset(&s->out);
-    s->last_tx = rd_now_ms();
+    s->last_tx = iotc_mono_ms();
     return 0;
 }
 
@@ -107,7 +107,7 @@ static int sess__subscribe(struct sess *s, bool retry)
     sub.filters[0].options = 1;
     if (mqtt_subscribe_encode(&s->out, MQTT_V311, &sub) != IOTC_OK)
         return -1;
-    s->sub_at = rd_now_ms();
+    s->sub_at = iotc_mono_ms();
     rd_log(s->o, "SUBSCRIBE %s pid=%u%s", s->o->sub_topic, sub.packet_id, retry ? " (retry)" : "");
     return sess__send(s);
 }
@@ -126,7 +126,7 @@ static int sess__publish(struct sess *s, struct rd_inflight *f, bool dup, unsign
     if (mqtt_publish_encode(&s->out, MQTT_V311, &p) != IOTC_OK)
         return -1;
     if (f)
-        f->sent_at = rd_now_ms();
+        f->sent_at = iotc_mono_ms();
     rd_log(s->o, "PUBLISH %s qos=%d pid=%u dup=%d", s->o->pub_topic, s->o->qos, p.packet_id, dup);
     return sess__send(s);
 }
@@ -167,7 +167,7 @@ static int sess__on_connack(struct sess *s, const uint8_t *pkt, size_t len)
         return -1;
     }
     s->connected = true;
-    s->connected_at = rd_now_ms();
+    s->connected_at = iotc_mono_ms();
     s->st->ever_connected = true;
     resumed = ca.session_present && s->o->persistent;
     rd_log(s->o, "CONNACK session_present=%d", ca.session_present);
@@ -184,7 +184,7 @@ static int sess__on_connack(struct sess *s, const uint8_t *pkt, size_t len)
     for (size_t i = 0; i < SESS__MAX_INFLIGHT; i++)
         if (s->st->pubs[i].used && sess__retransmit(s, &s->st->pubs[i]))
             return -1;
-    s->next_publish = (s->o->misbehave & RD_NO_PUBLISH) ? 0 : rd_now_ms();
+    s->next_publish = (s->o->misbehave & RD_NO_PUBLISH) ? 0 : iotc_mono_ms();
     return 0;
 }
 
@@ -250,7 +250,7 @@ static int sess__read(struct sess *s)
             return -1;
         if (iotc_buf_append(&s->in, buf, (size_t)n) != IOTC_OK)
             return -1;
-        s->last_rx = rd_now_ms();
+        s->last_rx = iotc_mono_ms();
     } while (SSL_pending(s->ssl) > 0);
     for (;;) {
         struct mqtt_frame f;
@@ -296,7 +296,7 @@ static int sess__tick(struct sess *s, double now)
         if (mqtt_ping_encode(&s->out, MQTT_PINGREQ) != IOTC_OK || sess__send(s))
             return -1;
         s->ping_out = true;
-        s->ping_at = rd_now_ms();
+        s->ping_at = iotc_mono_ms();
     }
     return 0;
 }
@@ -309,7 +309,7 @@ int rd_session_run(SSL *ssl, int fd, const struct rd_opts *o, struct rd_state *s
     s.ssl = ssl;
     s.o = o;
     s.st = st;
-    s.last_rx = rd_now_ms();
+    s.last_rx = iotc_mono_ms();
     if (sess__connect(&s))
         goto cleanup;
     while (!rd_stop) {
@@ -319,7 +319,7 @@ int rd_session_run(SSL *ssl, int fd, const struct rd_opts *o, struct rd_state *s
             break;
         if (pr > 0 && sess__read(&s))
             break;
-        if (sess__tick(&s, rd_now_ms()))
+        if (sess__tick(&s, iotc_mono_ms()))
             break;
     }
     if (rd_stop && s.connected) {
@@ -329,7 +329,7 @@ int rd_session_run(SSL *ssl, int fd, const struct rd_opts *o, struct rd_state *s
     }
 cleanup:
     rc = s.connected;
-    *up_ms = s.connected ? rd_now_ms() - s.connected_at : 0;
+    *up_ms = s.connected ? iotc_mono_ms() - s.connected_at : 0;
     iotc_buf_free(&s.in);
     iotc_buf_free(&s.out);
     return rc;

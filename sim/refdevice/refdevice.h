@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/clock.h"
+
 enum rd_misbehave {
     RD_NO_HOSTNAME_VERIFY = 1u << 0,
     RD_ACCEPT_EXPIRED = 1u << 1,
@@ -84,7 +86,6 @@ struct rd_state *rd_state_new(void);
 void rd_state_free(struct rd_state *st);
 int rd_session_run(SSL *ssl, int fd, const struct rd_opts *o, struct rd_state *st, double *up_ms);
 
-double rd_now_ms(void);
 void rd_log(const struct rd_opts *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 extern volatile int rd_stop;
 

@@ -179,13 +179,6 @@ void iotc_drv_client_id(const iotc_env *env, size_t idx, const char *role, const
     snprintf(out, len, "iotc-%s-%zu-%s", env->run_tag, idx, role);
 }
 
-long iotc_drv_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void iotc_drv_tls_opts(const iotc_env *env, const iotc_case *c, iotc_tlsc_opts *o, json_t **alpn)
 {
     json_t *cl = iotc_case_client(c);

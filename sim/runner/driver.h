@@ -11,6 +11,7 @@
 
 #include "cases.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "client/tlsc.h"
 
 typedef struct iotc_env {
@@ -64,7 +65,6 @@ int iotc_drv_timeout_ms(const iotc_case *c);
 void iotc_drv_topic(const iotc_env *env, size_t idx, char *out, size_t len);
 void iotc_drv_client_id(const iotc_env *env, size_t idx, const char *role, const iotc_case *c,
                         char *out, size_t len);
-long iotc_drv_now_ms(void);
 
 /* Raw OpenSSL client: handshake, then MQTT CONNECT/CONNACK or one HTTP publish. */
 int iotc_drv_probe(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out);

@@ -332,7 +332,7 @@ int iotc_drv_https(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv
     /* Local delivery takes milliseconds; absence is judged after half a second. */
     if (json_is_false(json_object_get(iotc_case_expect(c), "delivered")) && wait > 500)
         wait = 500;
-    received = iotc_sub_wait(sub, iotc_drv_now_ms() + wait, &qos, &retained, got, sizeof(got));
+    received = iotc_sub_wait(sub, iotc_clock_ms() + wait, &qos, &retained, got, sizeof(got));
     json_object_set_new(out->observed, "delivered",
                         json_boolean(received && strcmp(got, ps.payload) == 0));
     json_object_set_new(out->observed, "retained", json_boolean(received && retained));

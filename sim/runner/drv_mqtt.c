@@ -132,9 +132,9 @@ static void mq__close(mq_client *q)
 {
     if (q->m) {
         if (!q->dead && q->connack_rc == 0) {
-            long deadline = iotc_drv_now_ms() + 300;
+            long deadline = iotc_clock_ms() + 300;
             mosquitto_disconnect(q->m);
-            while (!q->dead && iotc_drv_now_ms() < deadline)
+            while (!q->dead && iotc_clock_ms() < deadline)
                 if (mosquitto_loop(q->m, 10, 1) != MOSQ_ERR_SUCCESS)
                     break;
         }
@@ -153,7 +153,7 @@ typedef int (*mq_done_fn)(mq_client *a, mq_client *b, void *arg);
 /* Runs both clients' loops until done() or the deadline. */
 static void mq__pump(mq_client *a, mq_client *b, long deadline, mq_done_fn done, void *arg)
 {
-    while (!done(a, b, arg) && iotc_drv_now_ms() < deadline) {
+    while (!done(a, b, arg) && iotc_clock_ms() < deadline) {
         int live = 0;
         mq_client *v[2] = {a, b};
         for (int i = 0; i < 2; i++) {
@@ -285,7 +285,7 @@ iotc_sub *iotc_sub_open(const iotc_env *env, const iotc_case *c, const char *top
         return NULL;
     }
     if (mq__sub_connect(&s->q, env, c, topic, qos, client_id,
-                        iotc_drv_now_ms() + iotc_drv_timeout_ms(c), out) != IOTC_OK) {
+                        iotc_clock_ms() + iotc_drv_timeout_ms(c), out) != IOTC_OK) {
         iotc_sub_close(s);
         return NULL;
     }
@@ -372,7 +372,7 @@ int iotc_drv_mqtt(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_
              json_string_value(json_object_get(cl, "payload"))
                  ? json_string_value(json_object_get(cl, "payload"))
                  : c->id);
-    deadline = iotc_drv_now_ms() + timeout;
+    deadline = iotc_clock_ms() + timeout;
     username[0] = '\0';
     rc = iotc_door_auth_resolve(env, c, &da, out->error, sizeof(out->error));
     if (rc == IOTC_OK && da.kind == IOTC_DA_SIGV4) {
@@ -418,7 +418,7 @@ int iotc_drv_mqtt(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_
     }
     if (pub.connack_rc == 0) {
         /* A refused publisher sent nothing: there is nothing to wait for. */
-        long wait_until = iotc_drv_now_ms() + mq__absence_window(c, timeout);
+        long wait_until = iotc_clock_ms() + mq__absence_window(c, timeout);
         int want = qos >= 1 ? mid : 0;
         mq__pump(&sub, &pub, wait_until, mq__done_msg, &want);
         if (qos >= 1 && mid > 0)
@@ -430,7 +430,7 @@ int iotc_drv_mqtt(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_
         /* Leave no retained message behind: an empty retained payload deletes it. */
         int cmid = 0;
         if (mosquitto_publish(pub.m, &cmid, topic, 0, NULL, 1, true) == MOSQ_ERR_SUCCESS)
-            mq__pump(&pub, NULL, iotc_drv_now_ms() + 500, mq__done_published, &cmid);
+            mq__pump(&pub, NULL, iotc_clock_ms() + 500, mq__done_published, &cmid);
     }
 cleanup:
     mq__close(&pub);
@@ -442,7 +442,7 @@ int iotc_pub_once(const iotc_env *env, const iotc_case *c, const char *topic, in
                   const char *payload, const char *client_id, iotc_drv_out *out)
 {
     const iotc_row *row = iotc_row_find("mqtt-x509-8883");
-    long deadline = iotc_drv_now_ms() + iotc_drv_timeout_ms(c);
+    long deadline = iotc_clock_ms() + iotc_drv_timeout_ms(c);
     iotc_tlsc_opts o;
     mq_client pub;
     int mid = 0, rc;

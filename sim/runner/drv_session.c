@@ -165,8 +165,7 @@ static int session__connect(sess *s, json_t *step, const char *name)
         goto cleanup;
     }
     if (sess_conn_send(k, &b) == IOTC_OK)
-        sess_conn_pump(k, iotc_drv_now_ms() + iotc_drv_timeout_ms(s->c), session__done_connack,
-                       NULL);
+        sess_conn_pump(k, iotc_clock_ms() + iotc_drv_timeout_ms(s->c), session__done_connack, NULL);
     json_object_set_new(o, "connect", json_string(k->connack_rc == 0 ? "accepted" : "refused"));
     json_object_set_new(o, "connack_rc",
                         k->connack_rc >= 0 ? json_integer(k->connack_rc) : json_null());
@@ -227,7 +226,7 @@ static int session__subscribe(sess *s, json_t *step, const char *name, sess_conn
         }
         if (mqtt_subscribe_encode(&b, (uint8_t)k->version, sub) == IOTC_OK &&
             sess_conn_send(k, &b) == IOTC_OK)
-            sess_conn_pump(k, iotc_drv_now_ms() + iotc_drv_timeout_ms(s->c), session__done_suback,
+            sess_conn_pump(k, iotc_clock_ms() + iotc_drv_timeout_ms(s->c), session__done_suback,
                            &sub->packet_id);
         iotc_buf_free(&b);
         if (k->suback_pid != sub->packet_id)
@@ -310,7 +309,7 @@ static int session__publish(sess *s, json_t *step, const char *name, sess_conn *
     }
     if (sess_conn_send(k, &b) == IOTC_OK) {
         long wait = session__int(step, "within_ms", qos > 0 ? iotc_drv_timeout_ms(s->c) : 0);
-        sess_conn_pump(k, iotc_drv_now_ms() + wait, qos > 0 ? session__done_ack : NULL, &ack);
+        sess_conn_pump(k, iotc_clock_ms() + wait, qos > 0 ? session__done_ack : NULL, &ack);
     }
     if (qos > 0) {
         json_object_set_new(o, "puback",
@@ -368,7 +367,7 @@ static void session__receive(sess *s, json_t *step, const char *name, sess_conn 
     }
     w.found = session__find(k, &w);
     if (w.found < 0)
-        sess_conn_pump(k, iotc_drv_now_ms() + session__int(step, "within_ms", 1000),
+        sess_conn_pump(k, iotc_clock_ms() + session__int(step, "within_ms", 1000),
                        session__done_msg, &w);
     json_object_set_new(o, "received", json_boolean(w.found >= 0));
     if (w.found >= 0) {
@@ -396,13 +395,13 @@ static int session__done_pingresp(sess_conn *k, const void *arg)
 static void session__ping(sess *s, json_t *step, const char *name, sess_conn *k)
 {
     long every = session__int(step, "every_ms", 200);
-    long until = iotc_drv_now_ms() + session__int(step, "for_ms", 1000);
+    long until = iotc_clock_ms() + session__int(step, "for_ms", 1000);
     json_t *o = session__obs(s, step, name);
     int sent = 0;
 
-    while (!sess_conn_closed(k) && iotc_drv_now_ms() < until) {
+    while (!sess_conn_closed(k) && iotc_clock_ms() < until) {
         struct iotc_buf b = {0};
-        long next = iotc_drv_now_ms() + every;
+        long next = iotc_clock_ms() + every;
         if (mqtt_ping_encode(&b, MQTT_PINGREQ) == IOTC_OK && sess_conn_send(k, &b) == IOTC_OK)
             sent++;
         iotc_buf_free(&b);
@@ -415,7 +414,7 @@ static void session__ping(sess *s, json_t *step, const char *name, sess_conn *k)
 
 static void session__wait_closed(sess *s, json_t *step, const char *name, sess_conn *k)
 {
-    long t0 = iotc_drv_now_ms();
+    long t0 = iotc_clock_ms();
     json_t *o = session__obs(s, step, name);
     sess_conn_pump(k, t0 + session__int(step, "within_ms", 1000), NULL, NULL);
     session__closed_obs(k, o);
@@ -428,7 +427,7 @@ static void session__wait_closed(sess *s, json_t *step, const char *name, sess_c
 /* Waits, keeping every open connection's packets flowing. */
 static void session__sleep(sess *s, long ms)
 {
-    long until = iotc_drv_now_ms() + ms;
+    long until = iotc_clock_ms() + ms;
     do {
         int any = 0;
         for (size_t i = 0; i < SESS_MAX_CONNS; i++) {
@@ -436,13 +435,13 @@ static void session__sleep(sess *s, long ms)
             if (!k->used || sess_conn_closed(k))
                 continue;
             any = 1;
-            sess_conn_pump(k, iotc_drv_now_ms() + 10, NULL, NULL);
+            sess_conn_pump(k, iotc_clock_ms() + 10, NULL, NULL);
         }
         if (!any) {
             struct timespec ts = {0, 10 * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
-    } while (iotc_drv_now_ms() < until);
+    } while (iotc_clock_ms() < until);
 }
 
 /* One HTTPS publish on the case's row (X.509 rows, the probe). */

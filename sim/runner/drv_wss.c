@@ -266,9 +266,9 @@ static int wss__exchange(wss_run *r, const iotc_env *env, const iotc_case *c, si
     wait = json_is_false(json_object_get(iotc_case_expect(c), "delivered")) && timeout > 500
                ? 500
                : timeout;
-    wss__pump(r, iotc_drv_now_ms() + wait, wss__done_msg);
+    wss__pump(r, iotc_clock_ms() + wait, wss__done_msg);
     if (r->pub_pid && !r->puback)
-        wss__pump(r, iotc_drv_now_ms() + 100, wss__done_puback);
+        wss__pump(r, iotc_clock_ms() + 100, wss__done_puback);
     return IOTC_OK;
 }
 
@@ -285,7 +285,7 @@ int iotc_drv_wss(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_o
     r.w.fd = -1;
     r.obs = out->observed;
     r.connack_rc = r.suback_rc = -1;
-    r.deadline = iotc_drv_now_ms() + iotc_drv_timeout_ms(c);
+    r.deadline = iotc_clock_ms() + iotc_drv_timeout_ms(c);
     if (c->row->proto != IOTC_PROTO_WSS) {
         snprintf(out->error, sizeof(out->error), "the wss driver needs a WSS row");
         return IOTC_ERR_INVALID;

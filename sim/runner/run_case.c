@@ -52,14 +52,14 @@ static run_target *case__target(run_state *rs, const iotc_case *c)
 /* The journal is written by another process: events can trail our socket close. */
 static json_t *case__excerpt(run_state *rs, run_target *t, iotc_result *r, json_t *want)
 {
-    long deadline = iotc_drv_now_ms() + (want ? 500 : 0);
+    long deadline = iotc_clock_ms() + (want ? 500 : 0);
     json_t *ex = NULL;
     for (;;) {
         pthread_mutex_lock(&rs->lock);
         iotc_jreader_poll(&t->journal);
         ex = iotc_jreader_excerpt(&t->journal, r->jstart, 0, r->ports, r->n_ports);
         pthread_mutex_unlock(&rs->lock);
-        if (!want || iotc_drv_now_ms() >= deadline)
+        if (!want || iotc_clock_ms() >= deadline)
             return ex;
         json_t *evs = iotc_jreader_events(ex);
         size_t i, j;
@@ -100,8 +100,8 @@ void run_case_exec(run_state *rs, size_t i)
     iotc_drv_out out;
     long t0;
 
-    iotc_now_iso(r->started_at, sizeof(r->started_at));
-    t0 = iotc_drv_now_ms();
+    iotc_clock_wall_iso(r->started_at, sizeof(r->started_at));
+    t0 = iotc_clock_ms();
     r->mismatches = json_array();
     if (iotc_run_interrupted) {
         r->status = IOTC_ST_SKIPPED;
@@ -179,7 +179,7 @@ done:
     if (t)
         r->jend = iotc_jreader_count(&t->journal);
     pthread_mutex_unlock(&rs->lock);
-    r->duration_ms = iotc_drv_now_ms() - t0;
+    r->duration_ms = iotc_clock_ms() - t0;
     case__progress(rs, r);
 }
 

@@ -288,7 +288,7 @@ static json_t *main__document(run_state *rs, int argc, char **argv, const char *
     int passed = 0, failed = 0, skipped = 0, errored = 0;
     json_t *cases = json_array();
 
-    iotc_now_iso(finished, sizeof(finished));
+    iotc_clock_wall_iso(finished, sizeof(finished));
     gethostname(host, sizeof(host) - 1);
     for (int i = 0; i < argc && used + 2 < sizeof(cmd); i++)
         used += (size_t)snprintf(cmd + used, sizeof(cmd) - used, " %s", argv[i]);
@@ -402,8 +402,8 @@ int iotc_runner_main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     iotc_random_hex(rs.run_tag, 4);
     iotc_uuid_v4(run_id);
-    iotc_now_iso(started, sizeof(started));
-    t0 = iotc_drv_now_ms();
+    iotc_clock_wall_iso(started, sizeof(started));
+    t0 = iotc_clock_ms();
     if (iotc_mkdirs(o.out_dir) != IOTC_OK) {
         fprintf(stderr, "iotconform run: cannot create %s: %s\n", o.out_dir, strerror(errno));
         goto cleanup;
@@ -420,14 +420,14 @@ int iotc_runner_main(int argc, char **argv)
     run_case_final_journal(&rs);
     main__stop_targets(&rs);
 
-    doc = main__document(&rs, argc, argv, started, iotc_drv_now_ms() - t0, run_id);
+    doc = main__document(&rs, argc, argv, started, iotc_clock_ms() - t0, run_id);
     json_t *totals = json_object_get(doc, "totals");
     long passed = (long)json_integer_value(json_object_get(totals, "passed"));
     long failed = (long)json_integer_value(json_object_get(totals, "failed"));
     long errored = (long)json_integer_value(json_object_get(totals, "errored"));
     long skipped = (long)json_integer_value(json_object_get(totals, "skipped"));
     fprintf(stderr, "\n%zu case(s): %ld passed, %ld failed, %ld errored, %ld skipped (%ld ms)%s\n",
-            rs.n, passed, failed, errored, skipped, iotc_drv_now_ms() - t0,
+            rs.n, passed, failed, errored, skipped, (long)(iotc_clock_ms() - t0),
             iotc_run_interrupted ? " -- interrupted" : "");
     if (iotc_results_write(doc, o.out_dir, report, sizeof(report), err, sizeof(err)) != IOTC_OK) {
         fprintf(stderr, "iotconform run: %s\n", err);

@@ -71,7 +71,7 @@ static int sess__open_wss(sess *s, sess_conn *k, json_t *obs)
     if (rc == IOTC_OK && k->w.hs_ok)
         rc = iotc_wsc_upgrade(&k->w, host, (const char *)path.p,
                               headers.len ? (const char *)headers.p : "",
-                              iotc_drv_now_ms() + iotc_drv_timeout_ms(s->c), &status, obs);
+                              iotc_clock_ms() + iotc_drv_timeout_ms(s->c), &status, obs);
     if (rc == IOTC_ERR_DENIED || rc == IOTC_ERR_TIMEOUT || rc == IOTC_ERR_IO) {
         k->w.closed = 1; /* a refusal: the connection is observed as refused */
         rc = IOTC_OK;
@@ -107,7 +107,7 @@ int sess_conn_open(sess *s, sess_conn *k, int observer, char *username, size_t u
         return rc;
     k->w.raw = observer || s->c->row->proto != IOTC_PROTO_WSS;
     k->open = k->w.hs_ok && !k->w.closed;
-    k->opened_at = iotc_drv_now_ms();
+    k->opened_at = iotc_clock_ms();
     if (!k->open)
         k->closed_at = k->opened_at;
     return IOTC_OK;
@@ -119,7 +119,7 @@ int sess_conn_send(sess_conn *k, struct iotc_buf *pkt)
         return IOTC_ERR_IO;
     int rc = iotc_wsc_send(&k->w, pkt);
     if (rc != IOTC_OK && !k->closed_at)
-        k->closed_at = iotc_drv_now_ms();
+        k->closed_at = iotc_clock_ms();
     return rc;
 }
 
@@ -230,7 +230,7 @@ void sess_conn_pump(sess_conn *k, long deadline, sess_done_fn done, const void *
         if (rc == IOTC_ERR_TIMEOUT)
             return;
         if (rc != IOTC_OK) {
-            k->closed_at = iotc_drv_now_ms();
+            k->closed_at = iotc_clock_ms();
             return;
         }
         sess__packet(k, pkt, &f);
@@ -247,7 +247,7 @@ void sess_conn_disconnect(sess_conn *k)
             sess_conn_send(k, &b);
         iotc_buf_free(&b);
         /* Let the server see DISCONNECT before the close: read until it hangs up. */
-        sess_conn_pump(k, iotc_drv_now_ms() + 300, NULL, NULL);
+        sess_conn_pump(k, iotc_clock_ms() + 300, NULL, NULL);
     }
     sess_conn_free(k);
 }
@@ -263,6 +263,6 @@ void sess_conn_free(sess_conn *k)
     if (k->w.ssl || k->w.ctx || k->w.fd >= 0)
         iotc_wsc_close(&k->w);
     if (k->open && !k->closed_at)
-        k->closed_at = iotc_drv_now_ms();
+        k->closed_at = iotc_clock_ms();
     k->open = 0;
 }

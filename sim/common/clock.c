@@ -1,0 +1,53 @@
+#include "clock.h"
+
+#include <stdio.h>
+#include <time.h>
+
+static struct timespec clock__mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts;
+}
+
+int64_t iotc_clock_ms(void)
+{
+    struct timespec ts = clock__mono();
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t iotc_clock_us(void)
+{
+    struct timespec ts = clock__mono();
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+double iotc_mono_ms(void)
+{
+    struct timespec ts = clock__mono();
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+double iotc_clock_s(void)
+{
+    struct timespec ts = clock__mono();
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double iotc_clock_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+void iotc_clock_wall_iso(char *out, size_t len)
+{
+    struct timespec ts;
+    struct tm tm;
+    char base[24];
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, len, "%s.%03ldZ", base, ts.tv_nsec / 1000000L);
+}
