@@ -1,7 +1,9 @@
 #define _GNU_SOURCE /* asprintf */
 #include "auth.h"
+#include "session.h"
 #include "common/err.h"
 #include "sigv4/sigv4.h"
+#include "common/jevents.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +25,7 @@ struct iotc_auth_pending {
 static void auth__journal(struct iotc_conn *c, const char *method, bool allow,
                           const char *principal, const char *why)
 {
-    iotc_conn_emit(c, "auth",
+    iotc_conn_emit(c, IOTC_EV_AUTH,
                    json_pack("{s:s, s:s, s:s?, s:s?}", "method", method, "result",
                              allow ? "allow" : "deny", "principal", principal, "reason", why));
 }
@@ -31,7 +33,7 @@ static void auth__journal(struct iotc_conn *c, const char *method, bool allow,
 static void auth__ttl_fired(evutil_socket_t fd, short what, void *arg)
 {
     struct iotc_conn *c = arg;
-    iotc_conn_emit(c, "conn.duration_limit", json_pack("{s:s}", "reason", c->ttl_reason));
+    iotc_conn_emit(c, IOTC_EV_CONN_DURATION_LIMIT, json_pack("{s:s}", "reason", c->ttl_reason));
     if (c->ops && c->ops->on_expire)
         c->ops->on_expire(c, c->ttl_reason);
     else
@@ -396,7 +398,7 @@ static void auth__refresh_fired(evutil_socket_t fd, short what, void *arg)
     p->refresh = true;
     p->done = auth__refresh_done;
     p->event = strdup(c->refresh_event);
-    iotc_conn_emit(c, "auth.refresh", json_pack("{s:s}", "authorizer", p->authz->name));
+    iotc_conn_emit(c, IOTC_EV_AUTH_REFRESH, json_pack("{s:s}", "authorizer", p->authz->name));
     if (!p->event ||
         iotc_authz_run_program(c->ep->base, p->authz->argv, p->event, p->authz->timeout_ms,
                                auth__program_done, p, &p->job) != IOTC_OK) {

@@ -8,7 +8,7 @@
 #define IOTC_ENDPOINT_AUTH_H
 
 #include "authz/authz.h"
-#include "endpoint.h"
+#include "conn.h"
 #include "http/http.h"
 
 /* Synchronous: IOTC_OK, IOTC_ERR_NOT_FOUND (no SigV4 in the request) or IOTC_ERR_DENIED. */

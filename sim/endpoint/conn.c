@@ -1,7 +1,8 @@
 /* A TLS connection from accept to close: handshake, routing to a session, journal. */
-#include "endpoint.h"
+#include "session.h"
 #include "auth.h"
 #include "common/err.h"
+#include "common/jevents.h"
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
@@ -106,7 +107,7 @@ void iotc_conn_close(struct iotc_conn *c, const char *by, const char *reason)
     json_t *f = json_pack("{s:s, s:s, s:I, s:I, s:f}", "by", by, "reason", reason, "bytes_in",
                           (json_int_t)c->bytes_in, "bytes_out", (json_int_t)c->bytes_out,
                           "duration_ms", iotc_mono_ms() - c->t_accept);
-    iotc_conn_emit(c, "conn.close", f);
+    iotc_conn_emit(c, IOTC_EV_CONN_CLOSE, f);
     c->close_by = by;
     if (c->ops && c->ops->on_close) {
         c->ops->on_close(c);
@@ -183,7 +184,7 @@ static void conn__handshake_done(struct iotc_conn *c)
     json_object_set_new(f, "sni", c->sni ? json_string(c->sni) : json_null());
     json_object_set_new(f, "mode", json_string(conn__mode_name(c->mode)));
     json_object_set_new(f, "client_cert", json_boolean(c->cert != NULL));
-    iotc_conn_emit(c, "tls.handshake", f);
+    iotc_conn_emit(c, IOTC_EV_TLS_HANDSHAKE, f);
 
     /* Seed 002: X.509 connections last "1-2 weeks, not guaranteed": the profile's limit. */
     if (c->cert)
@@ -235,7 +236,7 @@ static void conn__on_event(struct bufferevent *bev, short what, void *arg)
                             c->alert_sent >= 0
                                 ? json_string(SSL_alert_desc_string_long(c->alert_sent))
                                 : json_null());
-        iotc_conn_emit(c, "tls.refused", f);
+        iotc_conn_emit(c, IOTC_EV_TLS_REFUSED, f);
         while (bufferevent_get_openssl_error(bev))
             ;
         iotc_conn_close(c, (what & BEV_EVENT_EOF) ? "client" : "endpoint", reason);
@@ -260,7 +261,7 @@ static void conn__on_handshake_timeout(evutil_socket_t fd, short what, void *arg
     struct iotc_conn *c = arg;
     json_t *f = json_pack("{s:s, s:s, s:n}", "stage", c->hello_seen ? "handshake" : "client_hello",
                           "reason", "handshake timeout", "alert");
-    iotc_conn_emit(c, "tls.refused", f);
+    iotc_conn_emit(c, IOTC_EV_TLS_REFUSED, f);
     iotc_conn_close(c, "endpoint", "handshake timeout");
 }
 
@@ -286,7 +287,7 @@ void iotc_conn_accept(struct iotc_endpoint *ep, evutil_socket_t fd, struct socka
 {
     if ((long long)ep->conn_count >= ep->profile.limits.max_connections) {
         evutil_closesocket(fd);
-        iotc_journal_emit(ep->journal, "endpoint.refused",
+        iotc_journal_emit(ep->journal, IOTC_EV_ENDPOINT_REFUSED,
                           json_pack("{s:s}", "reason", "max_connections reached"));
         return;
     }
@@ -324,7 +325,7 @@ void iotc_conn_accept(struct iotc_endpoint *ep, evutil_socket_t fd, struct socka
         return;
     }
     bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-    iotc_conn_emit(c, "conn.accept", NULL);
+    iotc_conn_emit(c, IOTC_EV_CONN_ACCEPT, NULL);
     bufferevent_setcb(c->bev, conn__on_read, conn__on_write, conn__on_event, c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     c->timer = evtimer_new(ep->base, conn__on_handshake_timeout, c);
@@ -352,7 +353,7 @@ bool iotc_conn_allowed(struct iotc_conn *c, const char *client_id, enum iotc_act
     bool ok = iotc_policy_allows(pol ? pol->list : NULL, pol ? pol->count : 0, act, resource, &ctx,
                                  why, whylen);
     if (!ok)
-        iotc_conn_emit(c, "policy.deny",
+        iotc_conn_emit(c, IOTC_EV_POLICY_DENY,
                        json_pack("{s:s, s:s, s:s?, s:s}", "action", iotc_action_name(act),
                                  "resource", resource, "client_id", client_id, "reason", why));
     return ok;

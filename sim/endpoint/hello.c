@@ -8,22 +8,25 @@
  * - 443 with several known names: the client's first known name wins.
  * - 443 with http/1.1 (and no AWS name) or no ALPN: the SigV4/custom-auth/WSS door.
  */
-#include "endpoint.h"
+#include "conn.h"
+#include "common/jevents.h"
+#include "common/rows.h"
 
 #include <openssl/tls1.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct hello__alpn_route {
-    const char *name;
-    enum iotc_conn_mode mode;
-};
-
-static const struct hello__alpn_route hello__routes_443[] = {
-    {"x-amzn-mqtt-ca", IOTC_MODE_MQTT_X509},
-    {"x-amzn-http-ca", IOTC_MODE_HTTP_X509},
-    {"mqtt", IOTC_MODE_MQTT_CUSTOM},
-};
+/* The mode a connection on 443 takes when its ALPN names a matrix row (common/rows.h). */
+static enum iotc_conn_mode hello__row_mode(const iotc_row *r)
+{
+    if (r->proto == IOTC_PROTO_MQTT && r->auth == IOTC_AUTH_X509)
+        return IOTC_MODE_MQTT_X509;
+    if (r->proto == IOTC_PROTO_HTTPS && r->auth == IOTC_AUTH_X509)
+        return IOTC_MODE_HTTP_X509;
+    if (r->proto == IOTC_PROTO_MQTT && r->auth == IOTC_AUTH_CUSTOM)
+        return IOTC_MODE_MQTT_CUSTOM;
+    return IOTC_MODE_NONE;
+}
 
 /* GREASE values (RFC 8701) are noise in the journal. */
 static bool hello__grease(unsigned v)
@@ -74,11 +77,13 @@ static enum iotc_conn_mode hello__alpn(SSL *ssl, json_t *names, bool *present, b
         if (n == 0 || off + 1 + n > list + 2)
             break;
         json_array_append_new(names, json_stringn((const char *)p + off + 1, n));
-        for (size_t i = 0; i < sizeof hello__routes_443 / sizeof hello__routes_443[0]; i++) {
-            const char *r = hello__routes_443[i].name;
-            if (mode == IOTC_MODE_NONE && strlen(r) == n && memcmp(r, p + off + 1, n) == 0) {
-                mode = hello__routes_443[i].mode;
-                *selected = r;
+        const iotc_row *r;
+        for (int i = 0; (r = iotc_row_at(i)) != NULL; i++) {
+            if (mode != IOTC_MODE_NONE || r->port != 443 || !r->alpn)
+                continue;
+            if (strlen(r->alpn) == n && memcmp(r->alpn, p + off + 1, n) == 0) {
+                mode = hello__row_mode(r);
+                *selected = r->alpn;
             }
         }
         if (n == 8 && memcmp(p + off + 1, "http/1.1", 8) == 0)
@@ -152,7 +157,7 @@ int iotc_hello_cb(SSL *ssl, int *alert, void *arg)
     json_object_set_new(f, "alpn", alpn_names);
     json_object_set_new(f, "versions", hello__versions(ssl));
     json_object_set_new(f, "ciphers", hello__ciphers(ssl));
-    iotc_conn_emit(c, "tls.client_hello", f);
+    iotc_conn_emit(c, IOTC_EV_TLS_CLIENT_HELLO, f);
 
     if (!c->sni && ep->profile.sni_required)
         return hello__refuse(c, alert, SSL_AD_UNRECOGNIZED_NAME,

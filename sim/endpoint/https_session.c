@@ -6,12 +6,15 @@
  * until SigV4 and custom authorizers exist.
  */
 #include "broker_link.h"
-#include "endpoint.h"
+#include "session.h"
+#include "mqtt_rules.h"
+#include "mqtt/mqtt.h"
 #include "common/err.h"
 #include "common/stamp.h"
 #include "http/http.h"
 #include "auth.h"
 #include "ws/ws.h"
+#include "common/jevents.h"
 
 #include <event2/buffer.h>
 #include <stdio.h>
@@ -56,7 +59,7 @@ static void hs__respond(struct https_sess *s, int status, const char *message)
     bool keep = s->keep_alive && status < 500;
     if (iotc_http_json_error(&s->out, status, message, keep) == IOTC_OK)
         iotc_conn_write(c, s->out.p, s->out.len);
-    iotc_conn_emit(c, "http.response",
+    iotc_conn_emit(c, IOTC_EV_HTTP_RESPONSE,
                    json_pack("{s:i, s:s}", "status", status, "message", message));
     s->busy = false;
     if (!keep) {
@@ -202,7 +205,7 @@ static void hs__publish(struct https_sess *s, const struct iotc_http_req *q)
         s->qos = qrc == IOTC_OK ? qos[0] - '0' : 0;
         retain_flag = rrc == IOTC_OK && strcmp(retain, "true") == 0;
     }
-    iotc_conn_emit(c, "http.request",
+    iotc_conn_emit(c, IOTC_EV_HTTP_REQUEST,
                    json_pack("{s:s, s:s?, s:s?, s:i, s:b, s:I}", "method", q->method, "path",
                              q->path, "topic", topic, "qos", s->qos, "retain", retain_flag, "bytes",
                              (json_int_t)q->body.len));
@@ -257,14 +260,14 @@ static void hs__upgrade(struct https_sess *s, const struct iotc_http_req *q)
     char why[200];
     iotc_buf_reset(&s->out);
     if (iotc_ws_accept(q, &s->out, &status, why, sizeof why) != IOTC_OK) {
-        iotc_conn_emit(c, "http.response",
+        iotc_conn_emit(c, IOTC_EV_HTTP_RESPONSE,
                        json_pack("{s:i, s:s}", "status", status, "message", why));
         iotc_conn_write(c, s->out.p, s->out.len);
         iotc_conn_close(c, "endpoint", "WebSocket upgrade refused");
         return;
     }
     iotc_conn_write(c, s->out.p, s->out.len);
-    iotc_conn_emit(c, "ws.upgrade",
+    iotc_conn_emit(c, IOTC_EV_WS_UPGRADE,
                    json_pack("{s:s, s:s}", "auth", c->auth_method, "principal", c->principal));
     c->ops->on_close(c); /* this HTTPS session is done; s is gone */
     if (iotc_mqtt_session_start_wss(c) != IOTC_OK) {
@@ -284,13 +287,13 @@ static bool hs__route(struct https_sess *s, const struct iotc_http_req *q)
         return true;
     }
     if (strcmp(q->method, "POST") != 0) {
-        iotc_conn_emit(s->c, "http.request",
+        iotc_conn_emit(s->c, IOTC_EV_HTTP_REQUEST,
                        json_pack("{s:s, s:s?}", "method", q->method, "path", q->path));
         hs__respond(s, 405, "HTTPS is publish-only: use POST /topics/<topic>");
         return false;
     }
     if (!q->path || strncmp(q->path, "/topics/", 8) != 0) {
-        iotc_conn_emit(s->c, "http.request",
+        iotc_conn_emit(s->c, IOTC_EV_HTTP_REQUEST,
                        json_pack("{s:s, s:s?}", "method", q->method, "path", q->path));
         hs__respond(s, 404, "unknown path: use POST /topics/<url-encoded topic>?qos=0|1");
         return false;
@@ -325,7 +328,7 @@ static bool hs__door_request(struct https_sess *s, const struct iotc_http_req *q
     bool wss = strcmp(q->method, "GET") == 0 && q->path && strcmp(q->path, "/mqtt") == 0;
     char why[320];
     iotc_conn_emit(
-        c, "http.request",
+        c, IOTC_EV_HTTP_REQUEST,
         json_pack("{s:s, s:s?, s:b}", "method", q->method, "path", q->path, "websocket", wss));
     int rc = iotc_auth_sigv4(c, q, wss, why, sizeof why);
     if (rc == IOTC_OK)
@@ -359,7 +362,7 @@ static bool hs__request(struct https_sess *s, const struct iotc_http_req *q)
     if (s->door)
         return hs__door_request(s, q);
     if (strcmp(q->method, "GET") == 0 && q->path && strcmp(q->path, "/mqtt") == 0) {
-        iotc_conn_emit(s->c, "http.request",
+        iotc_conn_emit(s->c, IOTC_EV_HTTP_REQUEST,
                        json_pack("{s:s, s:s?}", "method", q->method, "path", q->path));
         hs__respond(s, 405,
                     "MQTT over WebSocket is served on 443 without ALPN (SigV4 or "
@@ -403,7 +406,7 @@ static void hs__process(struct https_sess *s)
         if (rc != IOTC_OK) {
             char why[160];
             snprintf(why, sizeof why, "malformed HTTP request: %s", iotc_http_reader_error(s->rd));
-            iotc_conn_emit(c, "http.refused", json_pack("{s:s}", "reason", why));
+            iotc_conn_emit(c, IOTC_EV_HTTP_REFUSED, json_pack("{s:s}", "reason", why));
             s->busy = true;
             s->keep_alive = false;
             hs__respond(s, 400, why);
