@@ -38,7 +38,4 @@ int iotc_auth_custom_start(struct iotc_conn *c, const struct iotc_auth_input *in
 /* Drops a pending authorization (the connection is closing); done() will not be called. */
 void iotc_auth_custom_cancel(struct iotc_conn *c);
 
-/* Connection duration limits (seed 002): arms c's timer for the method's limit. */
-void iotc_auth_arm_duration(struct iotc_conn *c, double seconds, const char *lifecycle_reason);
-
 #endif

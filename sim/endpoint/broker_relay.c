@@ -179,8 +179,8 @@ void iotc_ms_broker_packet(void *arg, const struct mqtt_frame *f, const uint8_t 
         }
         s->state = MS_LIVE;
         s->announced = true;
-        iotc_lifecycle_connected(s->c->ep->lifecycle, s->client_id, s->session_id, s->c->principal,
-                                 ms__ip(s->c));
+        iotc_lifecycle_connected(s->c->ep->lifecycle, s->client_id, s->session_id,
+                                 s->c->auth.principal, ms__ip(s->c));
         if (sc->disconnect_after_connack &&
             (sc->disconnect_after_connack < 0 || ep->sessions_cut < sc->disconnect_after_connack)) {
             ep->sessions_cut++;
@@ -243,5 +243,5 @@ void iotc_ms_broker_drain(void *arg)
 {
     struct mqtt_sess *s = arg;
     if (s->state != MS_DONE)
-        bufferevent_enable(s->c->bev, EV_READ);
+        bufferevent_enable(s->c->tr.bev, EV_READ);
 }

@@ -27,6 +27,49 @@ enum iotc_conn_mode {
 struct iotc_auth_pending;
 struct iotc_session_ops;
 
+/* Transport: the socket, TLS and what the ClientHello said; bytes both ways. */
+struct iotc_conn_transport {
+    SSL *ssl;
+    struct bufferevent *bev;
+    struct event *timer; /* handshake timeout; sessions keep their own timers */
+    bool handshake_done;
+    char *sni;
+    int hello_seen;
+    enum iotc_conn_mode mode;
+    const char *alpn; /* protocol we select, NULL for none */
+    int alert_sent;   /* last alert we sent, -1 none */
+    char refuse_reason[160];
+    /* Bytes unwrapped from WebSocket messages. Owned by the connection, not the session,
+     * because a session may end while a packet in this buffer is still being read. */
+    struct evbuffer *ws_in;
+    uint64_t bytes_in, bytes_out;
+};
+
+/* Authentication: who the device is, what it may do, and how long it may stay. */
+struct iotc_conn_auth {
+    const struct iotc_reg_cert *cert;
+    char principal[160];
+    const struct iotc_reg_policies *policies; /* attached to the principal; NULL = none */
+    const char *thing;                        /* ${iot:Connection.Thing.ThingName} */
+    const char *method;                       /* "x509", "sigv4", "custom" */
+    struct iotc_reg_policies own_policies;    /* compiled authorizer policy documents */
+    struct iotc_auth_pending *pending;        /* a custom authorizer is running */
+    /* Set by auth.c together with pending: drops it when the connection closes, so
+     * the connection needs nothing from auth.h. */
+    void (*cancel)(struct iotc_conn *c);
+    struct event *ttl_timer;     /* connection-duration limit */
+    const char *ttl_reason;      /* lifecycle reason when it fires */
+    struct event *refresh_timer; /* custom auth: refreshAfterInSeconds */
+    char *refresh_event;         /* the authorizer event to send again */
+    const struct iotc_reg_authorizer *refresh_authz;
+};
+
+/* The protocol session on top (session.h). */
+struct iotc_conn_session {
+    const struct iotc_session_ops *ops;
+    void *data;
+};
+
 struct iotc_conn {
     struct iotc_endpoint *ep;
     uint64_t id;
@@ -34,41 +77,13 @@ struct iotc_conn {
     bool ipv6;
     char peer[64];
     int peer_port;
-    SSL *ssl;
-    struct bufferevent *bev;
-    struct event *timer;   /* handshake timeout; sessions keep their own timers */
-    struct event *free_ev; /* deferred free after close */
     double t_accept;
-    bool handshake_done;
     bool closing;
-    /* ClientHello facts */
-    char *sni;
-    int hello_seen;
-    enum iotc_conn_mode mode;
-    const char *alpn; /* protocol we select, NULL for none */
-    int alert_sent;   /* last alert we sent, -1 none */
-    char refuse_reason[160];
-    /* authentication */
-    const struct iotc_reg_cert *cert;
-    char principal[160];
-    const struct iotc_reg_policies *policies; /* attached to the principal; NULL = none */
-    const char *thing;                        /* ${iot:Connection.Thing.ThingName} */
-    const char *auth_method;                  /* "x509", "sigv4", "custom" */
-    struct iotc_reg_policies own_policies;    /* compiled authorizer policy documents */
-    struct iotc_auth_pending *auth_pending;   /* a custom authorizer is running */
-    struct event *ttl_timer;                  /* connection-duration limit */
-    struct event *refresh_timer;              /* custom auth: refreshAfterInSeconds */
-    char *refresh_event;                      /* the authorizer event to send again */
-    const struct iotc_reg_authorizer *refresh_authz;
-    /* Bytes unwrapped from WebSocket messages. Owned by the connection, not the session,
-     * because a session may end while a packet in this buffer is still being read. */
-    struct evbuffer *ws_in;
-    const char *ttl_reason; /* lifecycle reason when it fires */
-    /* session */
-    const struct iotc_session_ops *ops;
-    void *session;
-    uint64_t bytes_in, bytes_out;
-    const char *close_by; /* "client", "endpoint" or "broker", set when closing */
+    const char *close_by;  /* "client", "endpoint" or "broker", set when closing */
+    struct event *free_ev; /* deferred free after close */
+    struct iotc_conn_transport tr;
+    struct iotc_conn_auth auth;
+    struct iotc_conn_session sess;
     struct iotc_conn *prev, *next;
 };
 
@@ -81,6 +96,10 @@ void iotc_conn_emit(struct iotc_conn *c, const char *event, json_t *fields);
 void iotc_conn_close_all(struct iotc_endpoint *ep, const char *reason);
 
 /* Authorization of one action by the principal's policies (default deny). Journals denials. */
+/* Connection-duration limits (seed 002): arms c's timer for the method's limit; when it
+ * fires the session ends with lifecycle_reason. */
+void iotc_conn_arm_duration(struct iotc_conn *c, double seconds, const char *lifecycle_reason);
+
 bool iotc_conn_allowed(struct iotc_conn *c, const char *client_id, enum iotc_action act,
                        const char *resource, char *why, size_t whylen);
 

@@ -70,8 +70,8 @@ int iotc_ms_on_connect(struct mqtt_sess *s, const struct mqtt_frame *f, const ui
                        MQTT3_CONNACK_UNAVAILABLE);
         return 1;
     }
-    if (!c->principal[0]) {
-        if (c->mode != IOTC_MODE_MQTT_CUSTOM) {
+    if (!c->auth.principal[0]) {
+        if (c->tr.mode != IOTC_MODE_MQTT_CUSTOM) {
             iotc_ms_refuse(s, "authentication", "no authenticated principal",
                            MQTT_RC_NOT_AUTHORIZED, MQTT3_CONNACK_NOT_AUTHORIZED);
             return 1;
@@ -114,14 +114,15 @@ static int ms__connect_authorized(struct mqtt_sess *s, const struct mqtt_connect
     }
     char stamp[IOTC_STAMP_LEN + 1];
     if (iotc_stamp_make(iotc_broker_secret(c->ep->broker), IOTC_STAMP_SECRET_LEN, s->client_id,
-                        strlen(s->client_id), c->principal, strlen(c->principal), stamp)) {
+                        strlen(s->client_id), c->auth.principal, strlen(c->auth.principal),
+                        stamp)) {
         iotc_ms_finish(s, "endpoint", "cannot stamp identity");
         return 1;
     }
     struct mqtt_connect out = cn;
     out.client_id = iotc_span_str(s->client_id);
     out.has_username = true;
-    out.username = iotc_span_str(c->principal);
+    out.username = iotc_span_str(c->auth.principal);
     out.has_password = true;
     out.password = iotc_span_str(stamp);
     /* The front door owns keep-alive; the broker's timer is a backstop set well beyond it. */
@@ -178,7 +179,7 @@ static int ms__start_custom_auth(struct mqtt_sess *s, const struct mqtt_connect 
 
 static void ms__custom_auth_done(struct iotc_conn *c, bool allowed, const char *why)
 {
-    struct mqtt_sess *s = c->session;
+    struct mqtt_sess *s = c->sess.data;
     if (!s || s->state != MS_AUTHORIZING)
         return;
     s->state = MS_WAIT_CONNECT; /* refusals below still answer with a CONNACK */

@@ -186,7 +186,7 @@ bool iotc_ms_subscription_event(struct mqtt_sess *s, const struct mqtt_frame *f,
     }
     if (json_array_size(granted))
         iotc_lifecycle_subscriptions(s->c->ep->lifecycle, f->type == MQTT_SUBACK, s->client_id,
-                                     s->session_id, s->c->principal, granted);
+                                     s->session_id, s->c->auth.principal, granted);
     json_decref(granted);
     json_object_del(s->pending_subs, key);
     if (spliced && full && f->type == MQTT_SUBACK) {

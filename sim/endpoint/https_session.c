@@ -155,7 +155,7 @@ static int hs__open_link(struct https_sess *s)
     if (!iotc_broker_is_ready(c->ep->broker))
         return IOTC_ERR_IO;
     if (iotc_stamp_make(iotc_broker_secret(c->ep->broker), IOTC_STAMP_SECRET_LEN, id, strlen(id),
-                        c->principal, strlen(c->principal), stamp))
+                        c->auth.principal, strlen(c->auth.principal), stamp))
         return IOTC_ERR_CRYPTO;
     /* MQTT 5, so HTTPS publishes can carry properties; a long keep-alive because mosquitto
      * refuses 0 when max_keepalive is set and the HTTP idle timeout ends the link anyway. */
@@ -165,7 +165,7 @@ static int hs__open_link(struct https_sess *s)
                               .keepalive = 65535,
                               .client_id = iotc_span_str(id),
                               .has_username = true,
-                              .username = iotc_span_str(c->principal),
+                              .username = iotc_span_str(c->auth.principal),
                               .has_password = true,
                               .password = iotc_span_str(stamp)};
     iotc_buf_reset(&s->out);
@@ -268,14 +268,14 @@ static void hs__upgrade(struct https_sess *s, const struct iotc_http_req *q)
     }
     iotc_conn_write(c, s->out.p, s->out.len);
     iotc_conn_emit(c, IOTC_EV_WS_UPGRADE,
-                   json_pack("{s:s, s:s}", "auth", c->auth_method, "principal", c->principal));
-    c->ops->on_close(c); /* this HTTPS session is done; s is gone */
+                   json_pack("{s:s, s:s}", "auth", c->auth.method, "principal", c->auth.principal));
+    c->sess.ops->on_close(c); /* this HTTPS session is done; s is gone */
     if (iotc_mqtt_session_start_wss(c) != IOTC_OK) {
         iotc_conn_close(c, "endpoint", "cannot start the MQTT session");
         return;
     }
-    if (evbuffer_get_length(bufferevent_get_input(c->bev)))
-        c->ops->on_read(c);
+    if (evbuffer_get_length(bufferevent_get_input(c->tr.bev)))
+        c->sess.ops->on_read(c);
 }
 
 /* Routing after authentication. Returns true when the session was replaced (WSS). */
@@ -304,7 +304,7 @@ static bool hs__route(struct https_sess *s, const struct iotc_http_req *q)
 
 static void hs__custom_done(struct iotc_conn *c, bool allowed, const char *why)
 {
-    struct https_sess *s = c->session;
+    struct https_sess *s = c->sess.data;
     if (!s || c->closing)
         return;
     const struct iotc_http_req *q = iotc_http_reader_request(s->rd);
@@ -313,7 +313,7 @@ static void hs__custom_done(struct iotc_conn *c, bool allowed, const char *why)
         hs__respond(s, 403, why ? why : "custom authorizer denied the request");
         return;
     }
-    if (!hs__route(s, q) && !c->closing && c->session == s && !s->busy)
+    if (!hs__route(s, q) && !c->closing && c->sess.data == s && !s->busy)
         hs__process(s);
 }
 
@@ -390,7 +390,7 @@ static void hs__process(struct https_sess *s)
 {
     struct iotc_conn *c = s->c;
     while (!c->closing && !s->busy) {
-        struct evbuffer *in = bufferevent_get_input(c->bev);
+        struct evbuffer *in = bufferevent_get_input(c->tr.bev);
         size_t len = evbuffer_get_length(in);
         if (len == 0)
             return;
@@ -398,7 +398,7 @@ static void hs__process(struct https_sess *s)
         size_t used = 0;
         int rc = iotc_http_reader_feed(s->rd, data, len, &used);
         evbuffer_drain(in, used);
-        c->bytes_in += used;
+        c->tr.bytes_in += used;
         if (rc == IOTC_ERR_AGAIN) {
             hs__maybe_continue(s);
             return;
@@ -419,7 +419,7 @@ static void hs__process(struct https_sess *s)
 
 static void hs__on_read(struct iotc_conn *c)
 {
-    hs__process(c->session);
+    hs__process(c->sess.data);
 }
 
 static int hs__start_common(struct iotc_conn *c, bool door)
@@ -440,7 +440,7 @@ static int hs__start_common(struct iotc_conn *c, bool door)
         free(s);
         return IOTC_ERR_NOMEM;
     }
-    c->session = s;
+    c->sess.data = s;
     hs__arm(s, c->ep->profile.limits.http_idle_timeout_ms);
     return IOTC_OK;
 }
@@ -457,7 +457,7 @@ static int hs__start_door(struct iotc_conn *c)
 
 static void hs__on_close(struct iotc_conn *c)
 {
-    struct https_sess *s = c->session;
+    struct https_sess *s = c->sess.data;
     if (!s)
         return;
     /* A QoS 0 publish may still be queued for the broker: let it go out, then disconnect. */
@@ -471,7 +471,7 @@ static void hs__on_close(struct iotc_conn *c)
     iotc_buf_free(&s->pending);
     iotc_buf_free(&s->out);
     free(s);
-    c->session = NULL;
+    c->sess.data = NULL;
 }
 
 const struct iotc_session_ops iotc_https_session_ops = {

@@ -66,7 +66,7 @@ void iotc_ms_send_client(struct mqtt_sess *s, const void *data, size_t len)
     } else {
         iotc_conn_write(s->c, data, len);
     }
-    if (s->link && evbuffer_get_length(bufferevent_get_output(s->c->bev)) > MS_HIGH_WATER)
+    if (s->link && evbuffer_get_length(bufferevent_get_output(s->c->tr.bev)) > MS_HIGH_WATER)
         bufferevent_disable(iotc_blink_bev(s->link), EV_READ);
 }
 
@@ -76,7 +76,7 @@ void iotc_ms_send_broker(struct mqtt_sess *s, const void *data, size_t len)
         return;
     iotc_blink_send(s->link, data, len);
     if (evbuffer_get_length(bufferevent_get_output(iotc_blink_bev(s->link))) > MS_HIGH_WATER)
-        bufferevent_disable(s->c->bev, EV_READ);
+        bufferevent_disable(s->c->tr.bev, EV_READ);
 }
 
 void iotc_ms_finish(struct mqtt_sess *s, const char *by, const char *reason)
@@ -199,8 +199,8 @@ static int ms__client_packet(void *arg, const struct mqtt_frame *f, const uint8_
 static void ms__process(struct mqtt_sess *s, struct evbuffer *in)
 {
     struct iotc_conn *c = s->c;
-    int rc =
-        iotc_read_packets(in, ms__max_packet(c), ms__client_packet, s, s->ws ? NULL : &c->bytes_in);
+    int rc = iotc_read_packets(in, ms__max_packet(c), ms__client_packet, s,
+                               s->ws ? NULL : &c->tr.bytes_in);
     if (rc == IOTC_ERR_TOO_LARGE)
         iotc_ms_refuse(s, "packet-size", "packet larger than the endpoint accepts",
                        MQTT_RC_PACKET_TOO_LARGE, 0);
@@ -223,15 +223,15 @@ static void ms__ws_closed(void *arg, uint16_t code, const char *reason)
 
 static void ms__on_read(struct iotc_conn *c)
 {
-    struct mqtt_sess *s = c->session;
+    struct mqtt_sess *s = c->sess.data;
     if (!s->ws) {
-        ms__process(s, bufferevent_get_input(c->bev));
+        ms__process(s, bufferevent_get_input(c->tr.bev));
         return;
     }
-    struct evbuffer *in = bufferevent_get_input(c->bev);
+    struct evbuffer *in = bufferevent_get_input(c->tr.bev);
     size_t n = evbuffer_get_length(in);
     if (n) {
-        c->bytes_in += n;
+        c->tr.bytes_in += n;
         int rc = iotc_ws_feed(s->ws, evbuffer_pullup(in, -1), n);
         evbuffer_drain(in, n);
         ms__ws_flush(s);
@@ -249,7 +249,7 @@ static void ms__on_read(struct iotc_conn *c)
 
 static void ms__on_drain(struct iotc_conn *c)
 {
-    struct mqtt_sess *s = c->session;
+    struct mqtt_sess *s = c->sess.data;
     if (s && s->link && s->state != MS_DONE)
         bufferevent_enable(iotc_blink_bev(s->link), EV_READ);
 }
@@ -268,15 +268,15 @@ static int ms__start(struct iotc_conn *c)
     s->pending_subs = json_object();
     s->subscriptions = json_object();
     iotc_uuid4(s->session_id);
-    c->session = s;
-    bufferevent_setwatermark(c->bev, EV_WRITE, MS_LOW_WATER, 0);
+    c->sess.data = s;
+    bufferevent_setwatermark(c->tr.bev, EV_WRITE, MS_LOW_WATER, 0);
     iotc_ms_arm(s, (double)c->ep->profile.limits.connect_timeout_ms);
     return IOTC_OK;
 }
 
 static void ms__on_close(struct iotc_conn *c)
 {
-    struct mqtt_sess *s = c->session;
+    struct mqtt_sess *s = c->sess.data;
     if (!s)
         return;
     s->state = MS_DONE;
@@ -286,8 +286,8 @@ static void ms__on_close(struct iotc_conn *c)
             reason = !c->close_by || strcmp(c->close_by, "client") == 0 ? "CONNECTION_LOST"
                      : strcmp(c->close_by, "broker") == 0               ? "SERVER_ERROR"
                                                           : "SERVER_INITIATED_DISCONNECT";
-        iotc_lifecycle_disconnected(c->ep->lifecycle, s->client_id, s->session_id, c->principal,
-                                    reason, s->client_initiated);
+        iotc_lifecycle_disconnected(c->ep->lifecycle, s->client_id, s->session_id,
+                                    c->auth.principal, reason, s->client_initiated);
         iotc_conn_emit(c, IOTC_EV_MQTT_DISCONNECT,
                        json_pack("{s:s, s:s, s:b}", "client_id", s->client_id, "reason", reason,
                                  "client_initiated", s->client_initiated));
@@ -312,13 +312,13 @@ static void ms__on_close(struct iotc_conn *c)
     iotc_buf_free(&s->out);
     free(s->client_id);
     free(s);
-    c->session = NULL;
+    c->sess.data = NULL;
 }
 
 /* Connection-duration limit: MQTT 5 learns why (0xA0 Maximum connect time). */
 static void ms__on_expire(struct iotc_conn *c, const char *reason)
 {
-    struct mqtt_sess *s = c->session;
+    struct mqtt_sess *s = c->sess.data;
     if (!s || s->state == MS_DONE)
         return;
     s->lc_reason = reason;
@@ -327,13 +327,13 @@ static void ms__on_expire(struct iotc_conn *c, const char *reason)
 
 int iotc_mqtt_session_start_wss(struct iotc_conn *c)
 {
-    c->ops = &iotc_mqtt_session_ops;
+    c->sess.ops = &iotc_mqtt_session_ops;
     if (ms__start(c) != IOTC_OK)
         return IOTC_ERR_NOMEM;
-    struct mqtt_sess *s = c->session;
+    struct mqtt_sess *s = c->sess.data;
     struct iotc_ws_cbs cbs = {ms__ws_data, ms__ws_closed, s};
     s->ws = iotc_ws_new(&cbs, (size_t)c->ep->profile.limits.max_payload_bytes + 65536 + 1024);
-    s->ws_in = c->ws_in = evbuffer_new();
+    s->ws_in = c->tr.ws_in = evbuffer_new();
     if (!s->ws || !s->ws_in)
         return IOTC_ERR_NOMEM;
     return IOTC_OK;
