@@ -1,7 +1,9 @@
 #define _GNU_SOURCE /* asprintf */
 #include "auth.h"
+#include "session.h"
 #include "common/err.h"
 #include "sigv4/sigv4.h"
+#include "common/jevents.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,31 +25,9 @@ struct iotc_auth_pending {
 static void auth__journal(struct iotc_conn *c, const char *method, bool allow,
                           const char *principal, const char *why)
 {
-    iotc_conn_emit(c, "auth",
+    iotc_conn_emit(c, IOTC_EV_AUTH,
                    json_pack("{s:s, s:s, s:s?, s:s?}", "method", method, "result",
                              allow ? "allow" : "deny", "principal", principal, "reason", why));
-}
-
-static void auth__ttl_fired(evutil_socket_t fd, short what, void *arg)
-{
-    struct iotc_conn *c = arg;
-    iotc_conn_emit(c, "conn.duration_limit", json_pack("{s:s}", "reason", c->ttl_reason));
-    if (c->ops && c->ops->on_expire)
-        c->ops->on_expire(c, c->ttl_reason);
-    else
-        iotc_conn_close(c, "endpoint", c->ttl_reason);
-}
-
-void iotc_auth_arm_duration(struct iotc_conn *c, double seconds, const char *lifecycle_reason)
-{
-    if (seconds <= 0)
-        return;
-    double ms = seconds * 1000.0 * c->ep->profile.time_scale;
-    if (!c->ttl_timer && !(c->ttl_timer = evtimer_new(c->ep->base, auth__ttl_fired, c)))
-        return;
-    c->ttl_reason = lifecycle_reason;
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((long long)ms % 1000 * 1000)};
-    evtimer_add(c->ttl_timer, &tv);
 }
 
 /* ---- SigV4 ---- */
@@ -112,11 +92,11 @@ int iotc_auth_sigv4(struct iotc_conn *c, const struct iotc_http_req *q, bool wss
     }
     auth__journal(c, "sigv4", rc == IOTC_OK, p.access_key, rc == IOTC_OK ? NULL : why);
     if (rc == IOTC_OK) {
-        snprintf(c->principal, sizeof c->principal, "%s", p.access_key);
-        c->policies = &cred->policies;
-        c->auth_method = "sigv4";
+        snprintf(c->auth.principal, sizeof c->auth.principal, "%s", p.access_key);
+        c->auth.policies = &cred->policies;
+        c->auth.method = "sigv4";
         if (wss)
-            iotc_auth_arm_duration(c, (double)c->ep->profile.limits.max_duration_sigv4_s,
+            iotc_conn_arm_duration(c, (double)c->ep->profile.limits.max_duration_sigv4_s,
                                    "WEBSOCKET_TTL_EXPIRATION");
     }
 cleanup:
@@ -152,7 +132,7 @@ static void auth__finish(struct iotc_auth_pending *p, bool ok, const char *why)
 {
     struct iotc_conn *c = p->c;
     iotc_auth_done_fn done = p->done;
-    c->auth_pending = NULL;
+    c->auth.pending = NULL;
     auth__pending_free(p);
     done(c, ok, why);
 }
@@ -193,14 +173,14 @@ static int auth__apply(struct iotc_auth_pending *p, const char *text, char *why,
         fresh.list[fresh.count++] = pol;
     }
     /* A refresh replaces the policies of a live connection; its principal stays. */
-    auth__free_policies(&c->own_policies);
-    c->own_policies = fresh;
+    auth__free_policies(&c->auth.own_policies);
+    c->auth.own_policies = fresh;
     fresh = (struct iotc_reg_policies){0};
-    c->policies = &c->own_policies;
-    c->auth_method = "custom";
+    c->auth.policies = &c->auth.own_policies;
+    c->auth.method = "custom";
     if (!p->refresh) {
-        snprintf(c->principal, sizeof c->principal, "%s", r.principal_id);
-        iotc_auth_arm_duration(c, r.disconnect_after, "CUSTOMAUTH_TTL_EXPIRATION");
+        snprintf(c->auth.principal, sizeof c->auth.principal, "%s", r.principal_id);
+        iotc_conn_arm_duration(c, r.disconnect_after, "CUSTOMAUTH_TTL_EXPIRATION");
     }
     if (p->cacheable && r.refresh_after > 0) {
         /* AWS caches answers across HTTP requests only when the authorizer allows it. */
@@ -209,15 +189,15 @@ static int auth__apply(struct iotc_auth_pending *p, const char *text, char *why,
                             json_pack("{s:f, s:s}", "expires", expires, "response", text));
     } else if (!p->cacheable && r.refresh_after > 0 && p->event) {
         /* A connection is re-authorized every refreshAfterInSeconds with the same event. */
-        free(c->refresh_event);
-        c->refresh_event = strdup(p->event);
-        c->refresh_authz = p->authz;
-        if (!c->refresh_timer)
-            c->refresh_timer = evtimer_new(c->ep->base, auth__refresh_fired, c);
+        free(c->auth.refresh_event);
+        c->auth.refresh_event = strdup(p->event);
+        c->auth.refresh_authz = p->authz;
+        if (!c->auth.refresh_timer)
+            c->auth.refresh_timer = evtimer_new(c->ep->base, auth__refresh_fired, c);
         double ms = r.refresh_after * 1000.0 * c->ep->profile.time_scale;
         struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((long long)ms % 1000 * 1000)};
-        if (c->refresh_timer)
-            evtimer_add(c->refresh_timer, &tv);
+        if (c->auth.refresh_timer)
+            evtimer_add(c->auth.refresh_timer, &tv);
     }
     rc = IOTC_OK;
 cleanup:
@@ -235,7 +215,7 @@ static void auth__program_done(void *arg, int rc, const char *out, const char *w
     if (rc != IOTC_OK) {
         snprintf(why, sizeof why, "authorizer %s failed: %s", p->authz->name, what);
     } else if (auth__apply(p, out, why, sizeof why) == IOTC_OK) {
-        auth__journal(c, "custom", true, c->principal, NULL);
+        auth__journal(c, "custom", true, c->auth.principal, NULL);
         auth__finish(p, true, NULL);
         return;
     }
@@ -248,7 +228,7 @@ static void auth__cached(evutil_socket_t fd, short what, void *arg)
     struct iotc_auth_pending *p = arg;
     char why[320];
     if (auth__apply(p, p->cached_response, why, sizeof why) == IOTC_OK) {
-        auth__journal(p->c, "custom", true, p->c->principal, "cached authorizer answer");
+        auth__journal(p->c, "custom", true, p->c->auth.principal, "cached authorizer answer");
         auth__finish(p, true, NULL);
     } else {
         auth__journal(p->c, "custom", false, NULL, why);
@@ -340,7 +320,7 @@ int iotc_auth_custom_start(struct iotc_conn *c, const struct iotc_auth_input *in
                                          .tls = true,
                                          .http = in->http != NULL,
                                          .mqtt = in->http == NULL,
-                                         .server_name = c->sni,
+                                         .server_name = c->tr.sni,
                                          .req = in->http,
                                          .mqtt_username = in->mqtt_username,
                                          .mqtt_password =
@@ -360,7 +340,8 @@ int iotc_auth_custom_start(struct iotc_conn *c, const struct iotc_auth_input *in
             goto deny;
         }
     }
-    c->auth_pending = p;
+    c->auth.pending = p;
+    c->auth.cancel = iotc_auth_custom_cancel;
     iotc_authz_creds_free(&creds);
     free(event);
     return IOTC_OK;
@@ -377,8 +358,8 @@ static void auth__refresh_done(struct iotc_conn *c, bool allowed, const char *wh
     if (allowed || c->closing)
         return;
     /* The authorizer no longer allows this connection: end it. */
-    if (c->ops && c->ops->on_expire)
-        c->ops->on_expire(c, "AUTH_ERROR");
+    if (c->sess.ops && c->sess.ops->on_expire)
+        c->sess.ops->on_expire(c, "AUTH_ERROR");
     else
         iotc_conn_close(c, "endpoint", why ? why : "authorizer refresh denied");
 }
@@ -386,17 +367,17 @@ static void auth__refresh_done(struct iotc_conn *c, bool allowed, const char *wh
 static void auth__refresh_fired(evutil_socket_t fd, short what, void *arg)
 {
     struct iotc_conn *c = arg;
-    if (c->closing || c->auth_pending || !c->refresh_event)
+    if (c->closing || c->auth.pending || !c->auth.refresh_event)
         return;
     struct iotc_auth_pending *p = calloc(1, sizeof *p);
     if (!p)
         return;
     p->c = c;
-    p->authz = c->refresh_authz;
+    p->authz = c->auth.refresh_authz;
     p->refresh = true;
     p->done = auth__refresh_done;
-    p->event = strdup(c->refresh_event);
-    iotc_conn_emit(c, "auth.refresh", json_pack("{s:s}", "authorizer", p->authz->name));
+    p->event = strdup(c->auth.refresh_event);
+    iotc_conn_emit(c, IOTC_EV_AUTH_REFRESH, json_pack("{s:s}", "authorizer", p->authz->name));
     if (!p->event ||
         iotc_authz_run_program(c->ep->base, p->authz->argv, p->event, p->authz->timeout_ms,
                                auth__program_done, p, &p->job) != IOTC_OK) {
@@ -404,16 +385,17 @@ static void auth__refresh_fired(evutil_socket_t fd, short what, void *arg)
         auth__refresh_done(c, false, "cannot start the authorizer for a refresh");
         return;
     }
-    c->auth_pending = p;
+    c->auth.pending = p;
+    c->auth.cancel = iotc_auth_custom_cancel;
 }
 
 void iotc_auth_custom_cancel(struct iotc_conn *c)
 {
-    struct iotc_auth_pending *p = c->auth_pending;
+    struct iotc_auth_pending *p = c->auth.pending;
     if (!p)
         return;
     if (p->job)
         iotc_authz_job_cancel(p->job);
-    c->auth_pending = NULL;
+    c->auth.pending = NULL;
     auth__pending_free(p);
 }

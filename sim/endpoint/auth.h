@@ -8,7 +8,7 @@
 #define IOTC_ENDPOINT_AUTH_H
 
 #include "authz/authz.h"
-#include "endpoint.h"
+#include "conn.h"
 #include "http/http.h"
 
 /* Synchronous: IOTC_OK, IOTC_ERR_NOT_FOUND (no SigV4 in the request) or IOTC_ERR_DENIED. */
@@ -37,8 +37,5 @@ int iotc_auth_custom_start(struct iotc_conn *c, const struct iotc_auth_input *in
                            iotc_auth_done_fn done, char *why, size_t whylen);
 /* Drops a pending authorization (the connection is closing); done() will not be called. */
 void iotc_auth_custom_cancel(struct iotc_conn *c);
-
-/* Connection duration limits (seed 002): arms c's timer for the method's limit. */
-void iotc_auth_arm_duration(struct iotc_conn *c, double seconds, const char *lifecycle_reason);
 
 #endif

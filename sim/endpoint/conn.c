@@ -1,7 +1,7 @@
 /* A TLS connection from accept to close: handshake, routing to a session, journal. */
-#include "endpoint.h"
-#include "auth.h"
+#include "session.h"
 #include "common/err.h"
+#include "common/jevents.h"
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
@@ -37,31 +37,61 @@ static void conn__info_cb(const SSL *ssl, int where, int ret)
     struct iotc_endpoint *ep = SSL_CTX_get_app_data(ctx);
     struct iotc_conn *c = ep ? SSL_get_ex_data(ssl, ep->ssl_idx) : NULL;
     if (c && (ret >> 8) == SSL3_AL_FATAL)
-        c->alert_sent = ret & 0xff;
+        c->tr.alert_sent = ret & 0xff;
+}
+
+static void conn__cancel_auth(struct iotc_conn *c)
+{
+    if (c->auth.pending && c->auth.cancel)
+        c->auth.cancel(c);
+}
+
+static void conn__duration_fired(evutil_socket_t fd, short what, void *arg)
+{
+    struct iotc_conn *c = arg;
+    iotc_conn_emit(c, IOTC_EV_CONN_DURATION_LIMIT,
+                   json_pack("{s:s}", "reason", c->auth.ttl_reason));
+    if (c->sess.ops && c->sess.ops->on_expire)
+        c->sess.ops->on_expire(c, c->auth.ttl_reason);
+    else
+        iotc_conn_close(c, "endpoint", c->auth.ttl_reason);
+}
+
+void iotc_conn_arm_duration(struct iotc_conn *c, double seconds, const char *lifecycle_reason)
+{
+    if (seconds <= 0)
+        return;
+    double ms = seconds * 1000.0 * c->ep->profile.time_scale;
+    if (!c->auth.ttl_timer &&
+        !(c->auth.ttl_timer = evtimer_new(c->ep->base, conn__duration_fired, c)))
+        return;
+    c->auth.ttl_reason = lifecycle_reason;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((long long)ms % 1000 * 1000)};
+    evtimer_add(c->auth.ttl_timer, &tv);
 }
 
 static void conn__free(struct iotc_conn *c)
 {
     struct iotc_endpoint *ep = c->ep;
-    if (c->ops && c->ops->on_close)
-        c->ops->on_close(c);
-    iotc_auth_custom_cancel(c);
-    if (c->ttl_timer)
-        event_free(c->ttl_timer);
-    if (c->ws_in)
-        evbuffer_free(c->ws_in);
-    if (c->refresh_timer)
-        event_free(c->refresh_timer);
-    free(c->refresh_event);
-    for (size_t i = 0; i < c->own_policies.count; i++)
-        iotc_policy_free(c->own_policies.list[i]);
-    free(c->own_policies.list);
-    if (c->timer)
-        event_free(c->timer);
+    if (c->sess.ops && c->sess.ops->on_close)
+        c->sess.ops->on_close(c);
+    conn__cancel_auth(c);
+    if (c->auth.ttl_timer)
+        event_free(c->auth.ttl_timer);
+    if (c->tr.ws_in)
+        evbuffer_free(c->tr.ws_in);
+    if (c->auth.refresh_timer)
+        event_free(c->auth.refresh_timer);
+    free(c->auth.refresh_event);
+    for (size_t i = 0; i < c->auth.own_policies.count; i++)
+        iotc_policy_free(c->auth.own_policies.list[i]);
+    free(c->auth.own_policies.list);
+    if (c->tr.timer)
+        event_free(c->tr.timer);
     if (c->free_ev)
         event_free(c->free_ev);
-    if (c->bev)
-        bufferevent_free(c->bev); /* frees the SSL and closes the socket */
+    if (c->tr.bev)
+        bufferevent_free(c->tr.bev); /* frees the SSL and closes the socket */
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -69,7 +99,7 @@ static void conn__free(struct iotc_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     ep->conn_count--;
-    free(c->sni);
+    free(c->tr.sni);
     free(c);
 }
 
@@ -104,26 +134,27 @@ void iotc_conn_close(struct iotc_conn *c, const char *by, const char *reason)
         return;
     c->closing = true;
     json_t *f = json_pack("{s:s, s:s, s:I, s:I, s:f}", "by", by, "reason", reason, "bytes_in",
-                          (json_int_t)c->bytes_in, "bytes_out", (json_int_t)c->bytes_out,
+                          (json_int_t)c->tr.bytes_in, "bytes_out", (json_int_t)c->tr.bytes_out,
                           "duration_ms", iotc_mono_ms() - c->t_accept);
-    iotc_conn_emit(c, "conn.close", f);
+    iotc_conn_emit(c, IOTC_EV_CONN_CLOSE, f);
     c->close_by = by;
-    if (c->ops && c->ops->on_close) {
-        c->ops->on_close(c);
-        c->ops = NULL;
+    if (c->sess.ops && c->sess.ops->on_close) {
+        c->sess.ops->on_close(c);
+        c->sess.ops = NULL;
     }
-    if (c->timer)
-        event_del(c->timer);
-    if (c->ttl_timer)
-        event_del(c->ttl_timer);
-    if (c->refresh_timer)
-        event_del(c->refresh_timer);
-    iotc_auth_custom_cancel(c);
+    if (c->tr.timer)
+        event_del(c->tr.timer);
+    if (c->auth.ttl_timer)
+        event_del(c->auth.ttl_timer);
+    if (c->auth.refresh_timer)
+        event_del(c->auth.refresh_timer);
+    conn__cancel_auth(c);
     /* Let a final CONNACK, DISCONNECT or HTTP response reach the client first. */
-    if (c->bev && c->handshake_done && evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
-        bufferevent_disable(c->bev, EV_READ);
-        bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-        bufferevent_setcb(c->bev, NULL, conn__flushed, conn__late_event, c);
+    if (c->tr.bev && c->tr.handshake_done &&
+        evbuffer_get_length(bufferevent_get_output(c->tr.bev)) > 0) {
+        bufferevent_disable(c->tr.bev, EV_READ);
+        bufferevent_setwatermark(c->tr.bev, EV_WRITE, 0, 0);
+        bufferevent_setcb(c->tr.bev, NULL, conn__flushed, conn__late_event, c);
         return;
     }
     conn__defer_free(c);
@@ -131,24 +162,24 @@ void iotc_conn_close(struct iotc_conn *c, const char *by, const char *reason)
 
 int iotc_conn_write(struct iotc_conn *c, const void *data, size_t len)
 {
-    if (c->closing || !c->bev)
+    if (c->closing || !c->tr.bev)
         return IOTC_ERR_IO;
-    c->bytes_out += len;
-    return bufferevent_write(c->bev, data, len) == 0 ? IOTC_OK : IOTC_ERR_NOMEM;
+    c->tr.bytes_out += len;
+    return bufferevent_write(c->tr.bev, data, len) == 0 ? IOTC_OK : IOTC_ERR_NOMEM;
 }
 
 static void conn__on_read(struct bufferevent *bev, void *arg)
 {
     struct iotc_conn *c = arg;
-    if (c->ops && c->ops->on_read)
-        c->ops->on_read(c);
+    if (c->sess.ops && c->sess.ops->on_read)
+        c->sess.ops->on_read(c);
 }
 
 static void conn__on_write(struct bufferevent *bev, void *arg)
 {
     struct iotc_conn *c = arg;
-    if (c->ops && c->ops->on_drain)
-        c->ops->on_drain(c);
+    if (c->sess.ops && c->sess.ops->on_drain)
+        c->sess.ops->on_drain(c);
 }
 
 static const char *conn__mode_name(enum iotc_conn_mode m)
@@ -169,45 +200,45 @@ static const char *conn__mode_name(enum iotc_conn_mode m)
 
 static void conn__handshake_done(struct iotc_conn *c)
 {
-    c->handshake_done = true;
-    event_del(c->timer);
+    c->tr.handshake_done = true;
+    event_del(c->tr.timer);
     const unsigned char *alpn = NULL;
     unsigned alpn_len = 0;
-    SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
+    SSL_get0_alpn_selected(c->tr.ssl, &alpn, &alpn_len);
     json_t *f = json_object();
     json_object_set_new(f, "result", json_string("ok"));
-    json_object_set_new(f, "version", json_string(SSL_get_version(c->ssl)));
-    json_object_set_new(f, "cipher", json_string(SSL_get_cipher_name(c->ssl)));
+    json_object_set_new(f, "version", json_string(SSL_get_version(c->tr.ssl)));
+    json_object_set_new(f, "cipher", json_string(SSL_get_cipher_name(c->tr.ssl)));
     json_object_set_new(f, "alpn",
                         alpn_len ? json_stringn((const char *)alpn, alpn_len) : json_null());
-    json_object_set_new(f, "sni", c->sni ? json_string(c->sni) : json_null());
-    json_object_set_new(f, "mode", json_string(conn__mode_name(c->mode)));
-    json_object_set_new(f, "client_cert", json_boolean(c->cert != NULL));
-    iotc_conn_emit(c, "tls.handshake", f);
+    json_object_set_new(f, "sni", c->tr.sni ? json_string(c->tr.sni) : json_null());
+    json_object_set_new(f, "mode", json_string(conn__mode_name(c->tr.mode)));
+    json_object_set_new(f, "client_cert", json_boolean(c->auth.cert != NULL));
+    iotc_conn_emit(c, IOTC_EV_TLS_HANDSHAKE, f);
 
     /* Seed 002: X.509 connections last "1-2 weeks, not guaranteed": the profile's limit. */
-    if (c->cert)
-        iotc_auth_arm_duration(c, (double)c->ep->profile.limits.max_duration_x509_s,
+    if (c->auth.cert)
+        iotc_conn_arm_duration(c, (double)c->ep->profile.limits.max_duration_x509_s,
                                "SERVER_INITIATED_DISCONNECT");
-    switch (c->mode) {
+    switch (c->tr.mode) {
     case IOTC_MODE_MQTT_X509:
     case IOTC_MODE_MQTT_CUSTOM:
-        c->ops = &iotc_mqtt_session_ops;
+        c->sess.ops = &iotc_mqtt_session_ops;
         break;
     case IOTC_MODE_HTTP_X509:
-        c->ops = &iotc_https_session_ops;
+        c->sess.ops = &iotc_https_session_ops;
         break;
     default:
-        c->ops = &iotc_door_session_ops;
+        c->sess.ops = &iotc_door_session_ops;
         break;
     }
-    if (c->ops->start(c) != IOTC_OK) {
+    if (c->sess.ops->start(c) != IOTC_OK) {
         iotc_conn_close(c, "endpoint", "session start failed");
         return;
     }
     /* Bytes may have arrived with the last handshake flight. */
-    if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0 && !c->closing)
-        c->ops->on_read(c);
+    if (evbuffer_get_length(bufferevent_get_input(c->tr.bev)) > 0 && !c->closing)
+        c->sess.ops->on_read(c);
 }
 
 static void conn__on_event(struct bufferevent *bev, short what, void *arg)
@@ -217,11 +248,11 @@ static void conn__on_event(struct bufferevent *bev, short what, void *arg)
         conn__handshake_done(c);
         return;
     }
-    if (!c->handshake_done) {
+    if (!c->tr.handshake_done) {
         char reason[256];
         unsigned long e = bufferevent_get_openssl_error(bev);
-        if (c->refuse_reason[0])
-            snprintf(reason, sizeof reason, "%s", c->refuse_reason);
+        if (c->tr.refuse_reason[0])
+            snprintf(reason, sizeof reason, "%s", c->tr.refuse_reason);
         else if (e)
             snprintf(reason, sizeof reason, "%s", ERR_reason_error_string(e));
         else
@@ -229,13 +260,14 @@ static void conn__on_event(struct bufferevent *bev, short what, void *arg)
                      (what & BEV_EVENT_EOF) ? "client closed during the handshake"
                                             : "handshake failed");
         json_t *f = json_object();
-        json_object_set_new(f, "stage", json_string(c->hello_seen ? "handshake" : "client_hello"));
+        json_object_set_new(f, "stage",
+                            json_string(c->tr.hello_seen ? "handshake" : "client_hello"));
         json_object_set_new(f, "reason", json_string(reason));
         json_object_set_new(f, "alert",
-                            c->alert_sent >= 0
-                                ? json_string(SSL_alert_desc_string_long(c->alert_sent))
+                            c->tr.alert_sent >= 0
+                                ? json_string(SSL_alert_desc_string_long(c->tr.alert_sent))
                                 : json_null());
-        iotc_conn_emit(c, "tls.refused", f);
+        iotc_conn_emit(c, IOTC_EV_TLS_REFUSED, f);
         while (bufferevent_get_openssl_error(bev))
             ;
         iotc_conn_close(c, (what & BEV_EVENT_EOF) ? "client" : "endpoint", reason);
@@ -258,9 +290,10 @@ static void conn__on_event(struct bufferevent *bev, short what, void *arg)
 static void conn__on_handshake_timeout(evutil_socket_t fd, short what, void *arg)
 {
     struct iotc_conn *c = arg;
-    json_t *f = json_pack("{s:s, s:s, s:n}", "stage", c->hello_seen ? "handshake" : "client_hello",
-                          "reason", "handshake timeout", "alert");
-    iotc_conn_emit(c, "tls.refused", f);
+    json_t *f =
+        json_pack("{s:s, s:s, s:n}", "stage", c->tr.hello_seen ? "handshake" : "client_hello",
+                  "reason", "handshake timeout", "alert");
+    iotc_conn_emit(c, IOTC_EV_TLS_REFUSED, f);
     iotc_conn_close(c, "endpoint", "handshake timeout");
 }
 
@@ -286,7 +319,7 @@ void iotc_conn_accept(struct iotc_endpoint *ep, evutil_socket_t fd, struct socka
 {
     if ((long long)ep->conn_count >= ep->profile.limits.max_connections) {
         evutil_closesocket(fd);
-        iotc_journal_emit(ep->journal, "endpoint.refused",
+        iotc_journal_emit(ep->journal, IOTC_EV_ENDPOINT_REFUSED,
                           json_pack("{s:s}", "reason", "max_connections reached"));
         return;
     }
@@ -301,7 +334,7 @@ void iotc_conn_accept(struct iotc_endpoint *ep, evutil_socket_t fd, struct socka
     c->ep = ep;
     c->id = ++ep->next_conn_id;
     c->lport = lport;
-    c->alert_sent = -1;
+    c->tr.alert_sent = -1;
     c->t_accept = iotc_mono_ms();
     conn__peer(c, sa);
     c->next = ep->conns;
@@ -313,30 +346,30 @@ void iotc_conn_accept(struct iotc_endpoint *ep, evutil_socket_t fd, struct socka
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     SSL_set_ex_data(ssl, ep->ssl_idx, c);
     SSL_set_info_callback(ssl, conn__info_cb);
-    c->ssl = ssl;
-    c->bev = bufferevent_openssl_socket_new(ep->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                            BEV_OPT_CLOSE_ON_FREE);
-    if (!c->bev) {
+    c->tr.ssl = ssl;
+    c->tr.bev = bufferevent_openssl_socket_new(ep->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                               BEV_OPT_CLOSE_ON_FREE);
+    if (!c->tr.bev) {
         SSL_free(ssl);
         evutil_closesocket(fd);
-        c->ssl = NULL;
+        c->tr.ssl = NULL;
         conn__free(c);
         return;
     }
-    bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-    iotc_conn_emit(c, "conn.accept", NULL);
-    bufferevent_setcb(c->bev, conn__on_read, conn__on_write, conn__on_event, c);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-    c->timer = evtimer_new(ep->base, conn__on_handshake_timeout, c);
+    bufferevent_openssl_set_allow_dirty_shutdown(c->tr.bev, 1);
+    iotc_conn_emit(c, IOTC_EV_CONN_ACCEPT, NULL);
+    bufferevent_setcb(c->tr.bev, conn__on_read, conn__on_write, conn__on_event, c);
+    bufferevent_enable(c->tr.bev, EV_READ | EV_WRITE);
+    c->tr.timer = evtimer_new(ep->base, conn__on_handshake_timeout, c);
     struct timeval tv = {ep->profile.limits.handshake_timeout_ms / 1000,
                          (ep->profile.limits.handshake_timeout_ms % 1000) * 1000};
-    evtimer_add(c->timer, &tv);
+    evtimer_add(c->tr.timer, &tv);
 }
 
 bool iotc_conn_allowed(struct iotc_conn *c, const char *client_id, enum iotc_action act,
                        const char *resource, char *why, size_t whylen)
 {
-    const struct iotc_reg_policies *pol = c->policies;
+    const struct iotc_reg_policies *pol = c->auth.policies;
     const struct iotc_profile *p = &c->ep->profile;
     char local[160];
     if (!why) {
@@ -346,13 +379,14 @@ bool iotc_conn_allowed(struct iotc_conn *c, const char *client_id, enum iotc_act
     struct iotc_policy_ctx ctx = {.region = p->region,
                                   .account = p->account,
                                   .client_id = client_id,
-                                  .thing_name = c->thing,
-                                  .cert_subject_cn = c->cert ? c->cert->common_name : NULL,
-                                  .cert_id = c->cert ? c->cert->id : NULL};
+                                  .thing_name = c->auth.thing,
+                                  .cert_subject_cn =
+                                      c->auth.cert ? c->auth.cert->common_name : NULL,
+                                  .cert_id = c->auth.cert ? c->auth.cert->id : NULL};
     bool ok = iotc_policy_allows(pol ? pol->list : NULL, pol ? pol->count : 0, act, resource, &ctx,
                                  why, whylen);
     if (!ok)
-        iotc_conn_emit(c, "policy.deny",
+        iotc_conn_emit(c, IOTC_EV_POLICY_DENY,
                        json_pack("{s:s, s:s, s:s?, s:s}", "action", iotc_action_name(act),
                                  "resource", resource, "client_id", client_id, "reason", why));
     return ok;

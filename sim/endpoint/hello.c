@@ -8,22 +8,25 @@
  * - 443 with several known names: the client's first known name wins.
  * - 443 with http/1.1 (and no AWS name) or no ALPN: the SigV4/custom-auth/WSS door.
  */
-#include "endpoint.h"
+#include "conn.h"
+#include "common/jevents.h"
+#include "common/rows.h"
 
 #include <openssl/tls1.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct hello__alpn_route {
-    const char *name;
-    enum iotc_conn_mode mode;
-};
-
-static const struct hello__alpn_route hello__routes_443[] = {
-    {"x-amzn-mqtt-ca", IOTC_MODE_MQTT_X509},
-    {"x-amzn-http-ca", IOTC_MODE_HTTP_X509},
-    {"mqtt", IOTC_MODE_MQTT_CUSTOM},
-};
+/* The mode a connection on 443 takes when its ALPN names a matrix row (common/rows.h). */
+static enum iotc_conn_mode hello__row_mode(const iotc_row *r)
+{
+    if (r->proto == IOTC_PROTO_MQTT && r->auth == IOTC_AUTH_X509)
+        return IOTC_MODE_MQTT_X509;
+    if (r->proto == IOTC_PROTO_HTTPS && r->auth == IOTC_AUTH_X509)
+        return IOTC_MODE_HTTP_X509;
+    if (r->proto == IOTC_PROTO_MQTT && r->auth == IOTC_AUTH_CUSTOM)
+        return IOTC_MODE_MQTT_CUSTOM;
+    return IOTC_MODE_NONE;
+}
 
 /* GREASE values (RFC 8701) are noise in the journal. */
 static bool hello__grease(unsigned v)
@@ -74,11 +77,13 @@ static enum iotc_conn_mode hello__alpn(SSL *ssl, json_t *names, bool *present, b
         if (n == 0 || off + 1 + n > list + 2)
             break;
         json_array_append_new(names, json_stringn((const char *)p + off + 1, n));
-        for (size_t i = 0; i < sizeof hello__routes_443 / sizeof hello__routes_443[0]; i++) {
-            const char *r = hello__routes_443[i].name;
-            if (mode == IOTC_MODE_NONE && strlen(r) == n && memcmp(r, p + off + 1, n) == 0) {
-                mode = hello__routes_443[i].mode;
-                *selected = r;
+        const iotc_row *r;
+        for (int i = 0; (r = iotc_row_at(i)) != NULL; i++) {
+            if (mode != IOTC_MODE_NONE || r->port != 443 || !r->alpn)
+                continue;
+            if (strlen(r->alpn) == n && memcmp(r->alpn, p + off + 1, n) == 0) {
+                mode = hello__row_mode(r);
+                *selected = r->alpn;
             }
         }
         if (n == 8 && memcmp(p + off + 1, "http/1.1", 8) == 0)
@@ -126,7 +131,7 @@ static json_t *hello__ciphers(SSL *ssl)
 
 static int hello__refuse(struct iotc_conn *c, int *alert, int code, const char *reason)
 {
-    snprintf(c->refuse_reason, sizeof c->refuse_reason, "%s", reason);
+    snprintf(c->tr.refuse_reason, sizeof c->tr.refuse_reason, "%s", reason);
     *alert = code;
     return SSL_CLIENT_HELLO_ERROR;
 }
@@ -138,45 +143,45 @@ int iotc_hello_cb(SSL *ssl, int *alert, void *arg)
     if (!c)
         return SSL_CLIENT_HELLO_ERROR;
     /* A TLS 1.3 HelloRetryRequest brings a second ClientHello: decide once. */
-    if (c->hello_seen++)
+    if (c->tr.hello_seen++)
         return SSL_CLIENT_HELLO_SUCCESS;
 
-    free(c->sni);
-    c->sni = hello__sni(ssl);
+    free(c->tr.sni);
+    c->tr.sni = hello__sni(ssl);
     json_t *alpn_names = json_array();
     bool alpn_present, http11;
     const char *route_alpn;
     enum iotc_conn_mode route = hello__alpn(ssl, alpn_names, &alpn_present, &http11, &route_alpn);
     json_t *f = json_object();
-    json_object_set_new(f, "sni", c->sni ? json_string(c->sni) : json_null());
+    json_object_set_new(f, "sni", c->tr.sni ? json_string(c->tr.sni) : json_null());
     json_object_set_new(f, "alpn", alpn_names);
     json_object_set_new(f, "versions", hello__versions(ssl));
     json_object_set_new(f, "ciphers", hello__ciphers(ssl));
-    iotc_conn_emit(c, "tls.client_hello", f);
+    iotc_conn_emit(c, IOTC_EV_TLS_CLIENT_HELLO, f);
 
-    if (!c->sni && ep->profile.sni_required)
+    if (!c->tr.sni && ep->profile.sni_required)
         return hello__refuse(c, alert, SSL_AD_UNRECOGNIZED_NAME,
                              "SNI missing: AWS IoT requires the endpoint name in SNI");
-    if (c->sni && !iotc_profile_name_known(&ep->profile, c->sni))
+    if (c->tr.sni && !iotc_profile_name_known(&ep->profile, c->tr.sni))
         return hello__refuse(c, alert, SSL_AD_UNRECOGNIZED_NAME,
                              "SNI is not an endpoint or domain name of this endpoint");
 
-    c->alpn = NULL;
+    c->tr.alpn = NULL;
     switch (c->lport) {
     case IOTC_PORT_8883:
-        c->mode = IOTC_MODE_MQTT_X509;
+        c->tr.mode = IOTC_MODE_MQTT_X509;
         break;
     case IOTC_PORT_8443:
-        c->mode = IOTC_MODE_HTTP_X509;
-        c->alpn = http11 ? "http/1.1" : NULL;
+        c->tr.mode = IOTC_MODE_HTTP_X509;
+        c->tr.alpn = http11 ? "http/1.1" : NULL;
         break;
     case IOTC_PORT_443:
         if (route != IOTC_MODE_NONE) {
-            c->mode = route;
-            c->alpn = route_alpn;
+            c->tr.mode = route;
+            c->tr.alpn = route_alpn;
         } else if (!alpn_present || http11) {
-            c->mode = IOTC_MODE_DOOR_443;
-            c->alpn = http11 ? "http/1.1" : NULL;
+            c->tr.mode = IOTC_MODE_DOOR_443;
+            c->tr.alpn = http11 ? "http/1.1" : NULL;
         } else {
             return hello__refuse(c, alert, SSL_AD_NO_APPLICATION_PROTOCOL,
                                  "no supported ALPN protocol on 443 (x-amzn-mqtt-ca, "
@@ -187,7 +192,7 @@ int iotc_hello_cb(SSL *ssl, int *alert, void *arg)
         return hello__refuse(c, alert, SSL_AD_INTERNAL_ERROR, "unknown port");
     }
     /* X.509 rows need a client certificate; the others must not be asked for one. */
-    if (c->mode == IOTC_MODE_MQTT_X509 || c->mode == IOTC_MODE_HTTP_X509)
+    if (c->tr.mode == IOTC_MODE_MQTT_X509 || c->tr.mode == IOTC_MODE_HTTP_X509)
         SSL_set_verify(ssl, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
     else
         SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
@@ -199,14 +204,14 @@ int iotc_alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *outl
 {
     struct iotc_endpoint *ep = arg;
     struct iotc_conn *c = SSL_get_ex_data(ssl, ep->ssl_idx);
-    if (!c || !c->alpn)
+    if (!c || !c->tr.alpn)
         return SSL_TLSEXT_ERR_NOACK;
-    size_t want = strlen(c->alpn);
+    size_t want = strlen(c->tr.alpn);
     for (unsigned off = 0; off < inlen;) {
         unsigned n = in[off];
         if (off + 1 + n > inlen)
             break;
-        if (n == want && memcmp(in + off + 1, c->alpn, n) == 0) {
+        if (n == want && memcmp(in + off + 1, c->tr.alpn, n) == 0) {
             *out = in + off + 1;
             *outlen = (unsigned char)n;
             return SSL_TLSEXT_ERR_OK;

@@ -5,7 +5,8 @@
  * x-amz-mqtt5-payload-format-indicator (UNSPECIFIED_BYTES | UTF8_DATA) and
  * x-amz-mqtt5-correlation-data (base64). They become the PUBLISH's property block.
  */
-#include "endpoint.h"
+#include "session.h"
+#include "mqtt/mqtt.h"
 #include "common/err.h"
 #include "http/http.h"
 

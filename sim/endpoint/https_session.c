@@ -6,12 +6,15 @@
  * until SigV4 and custom authorizers exist.
  */
 #include "broker_link.h"
-#include "endpoint.h"
+#include "session.h"
+#include "mqtt_rules.h"
+#include "mqtt/mqtt.h"
 #include "common/err.h"
 #include "common/stamp.h"
 #include "http/http.h"
 #include "auth.h"
 #include "ws/ws.h"
+#include "common/jevents.h"
 
 #include <event2/buffer.h>
 #include <stdio.h>
@@ -56,7 +59,7 @@ static void hs__respond(struct https_sess *s, int status, const char *message)
     bool keep = s->keep_alive && status < 500;
     if (iotc_http_json_error(&s->out, status, message, keep) == IOTC_OK)
         iotc_conn_write(c, s->out.p, s->out.len);
-    iotc_conn_emit(c, "http.response",
+    iotc_conn_emit(c, IOTC_EV_HTTP_RESPONSE,
                    json_pack("{s:i, s:s}", "status", status, "message", message));
     s->busy = false;
     if (!keep) {
@@ -152,7 +155,7 @@ static int hs__open_link(struct https_sess *s)
     if (!iotc_broker_is_ready(c->ep->broker))
         return IOTC_ERR_IO;
     if (iotc_stamp_make(iotc_broker_secret(c->ep->broker), IOTC_STAMP_SECRET_LEN, id, strlen(id),
-                        c->principal, strlen(c->principal), stamp))
+                        c->auth.principal, strlen(c->auth.principal), stamp))
         return IOTC_ERR_CRYPTO;
     /* MQTT 5, so HTTPS publishes can carry properties; a long keep-alive because mosquitto
      * refuses 0 when max_keepalive is set and the HTTP idle timeout ends the link anyway. */
@@ -162,7 +165,7 @@ static int hs__open_link(struct https_sess *s)
                               .keepalive = 65535,
                               .client_id = iotc_span_str(id),
                               .has_username = true,
-                              .username = iotc_span_str(c->principal),
+                              .username = iotc_span_str(c->auth.principal),
                               .has_password = true,
                               .password = iotc_span_str(stamp)};
     iotc_buf_reset(&s->out);
@@ -202,7 +205,7 @@ static void hs__publish(struct https_sess *s, const struct iotc_http_req *q)
         s->qos = qrc == IOTC_OK ? qos[0] - '0' : 0;
         retain_flag = rrc == IOTC_OK && strcmp(retain, "true") == 0;
     }
-    iotc_conn_emit(c, "http.request",
+    iotc_conn_emit(c, IOTC_EV_HTTP_REQUEST,
                    json_pack("{s:s, s:s?, s:s?, s:i, s:b, s:I}", "method", q->method, "path",
                              q->path, "topic", topic, "qos", s->qos, "retain", retain_flag, "bytes",
                              (json_int_t)q->body.len));
@@ -257,22 +260,22 @@ static void hs__upgrade(struct https_sess *s, const struct iotc_http_req *q)
     char why[200];
     iotc_buf_reset(&s->out);
     if (iotc_ws_accept(q, &s->out, &status, why, sizeof why) != IOTC_OK) {
-        iotc_conn_emit(c, "http.response",
+        iotc_conn_emit(c, IOTC_EV_HTTP_RESPONSE,
                        json_pack("{s:i, s:s}", "status", status, "message", why));
         iotc_conn_write(c, s->out.p, s->out.len);
         iotc_conn_close(c, "endpoint", "WebSocket upgrade refused");
         return;
     }
     iotc_conn_write(c, s->out.p, s->out.len);
-    iotc_conn_emit(c, "ws.upgrade",
-                   json_pack("{s:s, s:s}", "auth", c->auth_method, "principal", c->principal));
-    c->ops->on_close(c); /* this HTTPS session is done; s is gone */
+    iotc_conn_emit(c, IOTC_EV_WS_UPGRADE,
+                   json_pack("{s:s, s:s}", "auth", c->auth.method, "principal", c->auth.principal));
+    c->sess.ops->on_close(c); /* this HTTPS session is done; s is gone */
     if (iotc_mqtt_session_start_wss(c) != IOTC_OK) {
         iotc_conn_close(c, "endpoint", "cannot start the MQTT session");
         return;
     }
-    if (evbuffer_get_length(bufferevent_get_input(c->bev)))
-        c->ops->on_read(c);
+    if (evbuffer_get_length(bufferevent_get_input(c->tr.bev)))
+        c->sess.ops->on_read(c);
 }
 
 /* Routing after authentication. Returns true when the session was replaced (WSS). */
@@ -284,13 +287,13 @@ static bool hs__route(struct https_sess *s, const struct iotc_http_req *q)
         return true;
     }
     if (strcmp(q->method, "POST") != 0) {
-        iotc_conn_emit(s->c, "http.request",
+        iotc_conn_emit(s->c, IOTC_EV_HTTP_REQUEST,
                        json_pack("{s:s, s:s?}", "method", q->method, "path", q->path));
         hs__respond(s, 405, "HTTPS is publish-only: use POST /topics/<topic>");
         return false;
     }
     if (!q->path || strncmp(q->path, "/topics/", 8) != 0) {
-        iotc_conn_emit(s->c, "http.request",
+        iotc_conn_emit(s->c, IOTC_EV_HTTP_REQUEST,
                        json_pack("{s:s, s:s?}", "method", q->method, "path", q->path));
         hs__respond(s, 404, "unknown path: use POST /topics/<url-encoded topic>?qos=0|1");
         return false;
@@ -301,7 +304,7 @@ static bool hs__route(struct https_sess *s, const struct iotc_http_req *q)
 
 static void hs__custom_done(struct iotc_conn *c, bool allowed, const char *why)
 {
-    struct https_sess *s = c->session;
+    struct https_sess *s = c->sess.data;
     if (!s || c->closing)
         return;
     const struct iotc_http_req *q = iotc_http_reader_request(s->rd);
@@ -310,7 +313,7 @@ static void hs__custom_done(struct iotc_conn *c, bool allowed, const char *why)
         hs__respond(s, 403, why ? why : "custom authorizer denied the request");
         return;
     }
-    if (!hs__route(s, q) && !c->closing && c->session == s && !s->busy)
+    if (!hs__route(s, q) && !c->closing && c->sess.data == s && !s->busy)
         hs__process(s);
 }
 
@@ -325,7 +328,7 @@ static bool hs__door_request(struct https_sess *s, const struct iotc_http_req *q
     bool wss = strcmp(q->method, "GET") == 0 && q->path && strcmp(q->path, "/mqtt") == 0;
     char why[320];
     iotc_conn_emit(
-        c, "http.request",
+        c, IOTC_EV_HTTP_REQUEST,
         json_pack("{s:s, s:s?, s:b}", "method", q->method, "path", q->path, "websocket", wss));
     int rc = iotc_auth_sigv4(c, q, wss, why, sizeof why);
     if (rc == IOTC_OK)
@@ -359,7 +362,7 @@ static bool hs__request(struct https_sess *s, const struct iotc_http_req *q)
     if (s->door)
         return hs__door_request(s, q);
     if (strcmp(q->method, "GET") == 0 && q->path && strcmp(q->path, "/mqtt") == 0) {
-        iotc_conn_emit(s->c, "http.request",
+        iotc_conn_emit(s->c, IOTC_EV_HTTP_REQUEST,
                        json_pack("{s:s, s:s?}", "method", q->method, "path", q->path));
         hs__respond(s, 405,
                     "MQTT over WebSocket is served on 443 without ALPN (SigV4 or "
@@ -387,7 +390,7 @@ static void hs__process(struct https_sess *s)
 {
     struct iotc_conn *c = s->c;
     while (!c->closing && !s->busy) {
-        struct evbuffer *in = bufferevent_get_input(c->bev);
+        struct evbuffer *in = bufferevent_get_input(c->tr.bev);
         size_t len = evbuffer_get_length(in);
         if (len == 0)
             return;
@@ -395,7 +398,7 @@ static void hs__process(struct https_sess *s)
         size_t used = 0;
         int rc = iotc_http_reader_feed(s->rd, data, len, &used);
         evbuffer_drain(in, used);
-        c->bytes_in += used;
+        c->tr.bytes_in += used;
         if (rc == IOTC_ERR_AGAIN) {
             hs__maybe_continue(s);
             return;
@@ -403,7 +406,7 @@ static void hs__process(struct https_sess *s)
         if (rc != IOTC_OK) {
             char why[160];
             snprintf(why, sizeof why, "malformed HTTP request: %s", iotc_http_reader_error(s->rd));
-            iotc_conn_emit(c, "http.refused", json_pack("{s:s}", "reason", why));
+            iotc_conn_emit(c, IOTC_EV_HTTP_REFUSED, json_pack("{s:s}", "reason", why));
             s->busy = true;
             s->keep_alive = false;
             hs__respond(s, 400, why);
@@ -416,7 +419,7 @@ static void hs__process(struct https_sess *s)
 
 static void hs__on_read(struct iotc_conn *c)
 {
-    hs__process(c->session);
+    hs__process(c->sess.data);
 }
 
 static int hs__start_common(struct iotc_conn *c, bool door)
@@ -437,7 +440,7 @@ static int hs__start_common(struct iotc_conn *c, bool door)
         free(s);
         return IOTC_ERR_NOMEM;
     }
-    c->session = s;
+    c->sess.data = s;
     hs__arm(s, c->ep->profile.limits.http_idle_timeout_ms);
     return IOTC_OK;
 }
@@ -454,7 +457,7 @@ static int hs__start_door(struct iotc_conn *c)
 
 static void hs__on_close(struct iotc_conn *c)
 {
-    struct https_sess *s = c->session;
+    struct https_sess *s = c->sess.data;
     if (!s)
         return;
     /* A QoS 0 publish may still be queued for the broker: let it go out, then disconnect. */
@@ -468,7 +471,7 @@ static void hs__on_close(struct iotc_conn *c)
     iotc_buf_free(&s->pending);
     iotc_buf_free(&s->out);
     free(s);
-    c->session = NULL;
+    c->sess.data = NULL;
 }
 
 const struct iotc_session_ops iotc_https_session_ops = {

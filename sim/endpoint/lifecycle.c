@@ -1,8 +1,9 @@
 #include "lifecycle.h"
 #include "broker_link.h"
-#include "endpoint.h"
+#include "endpoint_int.h"
 #include "common/err.h"
 #include "common/stamp.h"
+#include "common/jevents.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,7 @@ static void lc__packet(void *arg, const struct mqtt_frame *f, const uint8_t *pkt
         return; /* PUBACKs need no action: the broker has the event */
     struct mqtt_connack ca;
     if (mqtt_connack_parse(pkt, f->total, MQTT_V311, &ca) != IOTC_OK || ca.code != 0) {
-        iotc_journal_emit(lc->ep->journal, "lifecycle.error",
+        iotc_journal_emit(lc->ep->journal, IOTC_EV_LIFECYCLE_ERROR,
                           json_pack("{s:s}", "reason", "broker refused the system connection"));
         return;
     }

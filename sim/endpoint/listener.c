@@ -3,8 +3,9 @@
  * With an ephemeral port the first address picks the number and the others bind
  * the same number, so one port means the same row on both families.
  */
-#include "endpoint.h"
+#include "conn.h"
 #include "common/err.h"
+#include "common/jevents.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,7 +31,7 @@ static void listener__on_error(struct evconnlistener *l, void *arg)
     struct listener__arg *a = arg;
     int e = EVUTIL_SOCKET_ERROR();
     /* EMFILE and friends: keep the listener; the journal says why accepts stall. */
-    iotc_journal_emit(a->ep->journal, "endpoint.accept_error",
+    iotc_journal_emit(a->ep->journal, IOTC_EV_ENDPOINT_ACCEPT_ERROR,
                       json_pack("{s:i, s:s}", "port", iotc_lport_number[a->lport], "error",
                                 evutil_socket_error_to_string(e)));
 }

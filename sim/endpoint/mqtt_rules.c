@@ -1,5 +1,6 @@
 /* AWS IoT Core MQTT limits (reference section 3), as pure checks the relay applies. */
-#include "endpoint.h"
+#include "mqtt_rules.h"
+#include "mqtt/mqtt.h"
 
 static size_t rules__slashes(struct iotc_span s)
 {

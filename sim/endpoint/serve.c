@@ -1,33 +1,19 @@
-/* `iotconform serve`: load config, start the broker, listen, run the loop. */
+/* `iotconform serve`: flags into iotc_endpoint_opts, the READY line, then the endpoint API. */
 #include "endpoint.h"
-#include "lifecycle.h"
-#include "common/procstat.h"
-#include "common/strmap.h"
 #include "common/err.h"
+#include "common/procstat.h"
+#include "config/profile.h"
 
-#include <errno.h>
-#include <event2/thread.h>
 #include <getopt.h>
-#include <openssl/err.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #ifndef IOTC_SOURCE_DIR
 #define IOTC_SOURCE_DIR "."
 #endif
 #ifndef IOTC_BINARY_DIR
 #define IOTC_BINARY_DIR "./build"
-#endif
-#ifndef IOTC_PLUGIN_PATH
-#define IOTC_PLUGIN_PATH IOTC_BINARY_DIR "/sim/plugin/iotc_plugin.so"
-#endif
-#ifndef IOTC_MOSQUITTO_BIN
-#define IOTC_MOSQUITTO_BIN "/usr/sbin/mosquitto"
 #endif
 
 struct serve_opts {
@@ -87,20 +73,20 @@ static char *serve__profile_path(const char *arg)
     return strdup(buf);
 }
 
-static int serve__parse_ports(const char *spec, int base, struct iotc_profile *p)
+static int serve__parse_ports(const char *spec, int base, int *ports)
 {
     if (base > 0) {
         if (base > 65533)
             return IOTC_ERR_INVALID;
         for (int i = 0; i < IOTC_PORT_COUNT; i++)
-            p->ports[i] = base + i;
+            ports[i] = base + i;
         return IOTC_OK;
     }
     if (!spec)
         return IOTC_OK;
     if (strcmp(spec, "0") == 0) {
         for (int i = 0; i < IOTC_PORT_COUNT; i++)
-            p->ports[i] = 0;
+            ports[i] = 0;
         return IOTC_OK;
     }
     char *copy = strdup(spec), *save = NULL;
@@ -120,7 +106,7 @@ static int serve__parse_ports(const char *spec, int base, struct iotc_profile *p
             rc = IOTC_ERR_INVALID;
             break;
         }
-        p->ports[idx] = real;
+        ports[idx] = real;
     }
     free(copy);
     return rc;
@@ -138,66 +124,6 @@ static void serve__raise_fd_limit(void)
                 "iotconform serve: descriptor limit %ld allows about %ld devices "
                 "(raise it with ulimit -n)\n",
                 limit, limit / 2);
-}
-
-static void serve__on_signal(evutil_socket_t sig, short what, void *arg)
-{
-    struct iotc_endpoint *ep = arg;
-    iotc_journal_emit(ep->journal, "endpoint.stop",
-                      json_pack("{s:s}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
-    event_base_loopexit(ep->base, NULL);
-}
-
-struct serve_state {
-    struct iotc_endpoint *ep;
-    struct serve_opts *o;
-    bool listening;
-    int rc;
-    char journal_path[4096];
-};
-
-static void serve__on_broker_event(void *arg, const char *event, json_t *fields)
-{
-    struct serve_state *st = arg;
-    iotc_journal_emit(st->ep->journal, event, json_incref(fields));
-}
-
-static void serve__on_broker_ready(void *arg)
-{
-    struct serve_state *st = arg;
-    struct iotc_endpoint *ep = st->ep;
-    iotc_lifecycle_broker_ready(ep->lifecycle);
-    if (st->listening)
-        return;
-    char err[512];
-    if (iotc_listeners_open(ep, err, sizeof err) != IOTC_OK) {
-        fprintf(stderr, "iotconform serve: %s\n", err);
-        st->rc = 1;
-        event_base_loopexit(ep->base, NULL);
-        return;
-    }
-    st->listening = true;
-    json_t *ports = json_pack("{s:i, s:i, s:i}", "8883", ep->bound_port[IOTC_PORT_8883], "8443",
-                              ep->bound_port[IOTC_PORT_8443], "443", ep->bound_port[IOTC_PORT_443]);
-    json_t *ready = json_pack("{s:O, s:s, s:i, s:s, s:s, s:s}", "ports", ports, "journal",
-                              st->journal_path, "pid", (int)getpid(), "profile", ep->profile.name,
-                              "security_policy", ep->profile.policy_name, "pki", ep->pki_dir);
-    iotc_journal_emit(ep->journal, "endpoint.ready",
-                      json_pack("{s:O, s:s?}", "ports", ports, "scenario",
-                                st->o->scenario ? ep->scenario.name : NULL));
-    char *line = json_dumps(ready, JSON_COMPACT);
-    printf("IOTCONFORM_READY %s\n", line);
-    fflush(stdout);
-    if (st->o->ready_file) {
-        FILE *f = fopen(st->o->ready_file, "w");
-        if (f) {
-            fprintf(f, "%s\n", line);
-            fclose(f);
-        }
-    }
-    free(line);
-    json_decref(ready);
-    json_decref(ports);
 }
 
 static int serve__parse_args(int argc, char **argv, struct serve_opts *o)
@@ -263,144 +189,71 @@ static int serve__parse_args(int argc, char **argv, struct serve_opts *o)
     return 0;
 }
 
+static void serve__on_ready(iotc_endpoint *ep, void *arg)
+{
+    const struct serve_opts *o = arg;
+    json_t *ready = iotc_endpoint_ready_json(ep);
+    char *line = ready ? json_dumps(ready, JSON_COMPACT) : NULL;
+    if (line) {
+        printf("IOTCONFORM_READY %s\n", line);
+        fflush(stdout);
+        if (o->ready_file) {
+            FILE *f = fopen(o->ready_file, "w");
+            if (f) {
+                fprintf(f, "%s\n", line);
+                fclose(f);
+            }
+        }
+    }
+    free(line);
+    json_decref(ready);
+}
+
 int iotc_serve_main(int argc, char **argv)
 {
     struct serve_opts o = {.profile = "default"};
     int prc = serve__parse_args(argc, argv, &o);
     if (prc)
         return prc == 1 ? 0 : 2;
-    struct iotc_endpoint ep = {0};
-    struct serve_state st = {.ep = &ep, .o = &o};
-    struct iotc_cfg_err cerr;
     char err[512];
     char *profile_path = serve__profile_path(o.profile);
-    char registry_default[4096], pki_default[4096], run_tmpl[4096];
+    char registry_default[4096], pki_default[4096];
     int rc = 1;
     snprintf(registry_default, sizeof registry_default, "%s/fixtures/registry.json",
              IOTC_SOURCE_DIR);
     snprintf(pki_default, sizeof pki_default, "%s/pki", IOTC_BINARY_DIR);
-    ep.pki_dir = strdup(o.pki ? o.pki : pki_default);
-    struct event *sigint = NULL, *sigterm = NULL;
-    char broker_dir[64] = "";
+    iotc_endpoint *ep = NULL;
+    iotc_endpoint_opts eo;
+    iotc_endpoint_opts_init(&eo);
+    eo.profile_path = profile_path;
+    eo.registry_path = o.registry ? o.registry : registry_default;
+    eo.pki_dir = o.pki ? o.pki : pki_default;
+    eo.journal_path = o.journal;
+    eo.no_packet_journal = o.no_packet_journal;
+    eo.run_dir = o.run_dir;
+    eo.scenario = o.scenario;
+    eo.stop_on_signals = true;
+    eo.on_ready = serve__on_ready;
+    eo.arg = &o;
 
-    signal(SIGPIPE, SIG_IGN);
     serve__raise_fd_limit();
-    if (iotc_profile_load(profile_path, &ep.profile, &cerr)) {
-        fprintf(stderr, "iotconform serve: %s\n", cerr.msg);
-        goto cleanup;
-    }
-    if (serve__parse_ports(o.ports, o.port_base, &ep.profile)) {
+    if (serve__parse_ports(o.ports, o.port_base, eo.ports)) {
         fprintf(stderr, "iotconform serve: --ports: expected 0 or 8883=N,8443=N,443=N\n");
         rc = 2;
         goto cleanup;
     }
-    iotc_scenario_defaults(&ep.scenario);
-    if (o.scenario && iotc_scenario_parse(o.scenario, &ep.scenario, &cerr)) {
-        fprintf(stderr, "iotconform serve: %s\n", cerr.msg);
-        goto cleanup;
-    }
-    if (iotc_registry_load(o.registry ? o.registry : registry_default, ep.pki_dir, &ep.registry,
-                           &cerr)) {
-        fprintf(stderr, "iotconform serve: %s\n", cerr.msg);
-        goto cleanup;
-    }
-    if (o.run_dir) {
-        ep.run_dir = strdup(o.run_dir);
-        if (mkdir(ep.run_dir, 0700) != 0 && errno != EEXIST) {
-            fprintf(stderr, "iotconform serve: cannot create %s: %s\n", ep.run_dir,
-                    strerror(errno));
-            goto cleanup;
-        }
-    } else {
-        const char *tmp = getenv("TMPDIR");
-        snprintf(run_tmpl, sizeof run_tmpl, "%s/iotconform-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        if (!mkdtemp(run_tmpl)) {
-            fprintf(stderr, "iotconform serve: cannot create a run directory: %s\n",
-                    strerror(errno));
-            goto cleanup;
-        }
-        ep.run_dir = strdup(run_tmpl);
-    }
-    if (o.journal)
-        snprintf(st.journal_path, sizeof st.journal_path, "%s", o.journal);
-    else
-        snprintf(st.journal_path, sizeof st.journal_path, "%s/journal.jsonl", ep.run_dir);
-    if (iotc_journal_open(st.journal_path, &ep.journal)) {
-        fprintf(stderr, "iotconform serve: cannot open journal %s: %s\n", st.journal_path,
-                strerror(errno));
-        goto cleanup;
-    }
-    ep.journal_packets = !o.no_packet_journal;
-    ep.ssl_idx = SSL_get_ex_new_index(0, "iotc_conn", NULL, NULL, NULL);
-    if (iotc_tls_ctx_new(&ep, &ep.ctx, err, sizeof err)) {
+    if (iotc_endpoint_open(&eo, &ep, err, sizeof err) != IOTC_OK) {
         fprintf(stderr, "iotconform serve: %s\n", err);
         goto cleanup;
     }
-    SSL_CTX_set_app_data(ep.ctx, &ep);
-    ep.base = event_base_new();
-    ep.sessions = iotc_strmap_new();
-    ep.authz_cache = json_object();
-    if (!ep.base || !ep.sessions || iotc_lifecycle_new(&ep, &ep.lifecycle) != IOTC_OK)
-        goto cleanup;
-    sigint = evsignal_new(ep.base, SIGINT, serve__on_signal, &ep);
-    sigterm = evsignal_new(ep.base, SIGTERM, serve__on_signal, &ep);
-    evsignal_add(sigint, NULL);
-    evsignal_add(sigterm, NULL);
-
-    /* The broker's unix socket path must fit in 108 bytes: a long run directory gets a
-     * short private sibling for the broker. */
-    if (strlen(ep.run_dir) > 80) {
-        snprintf(broker_dir, sizeof broker_dir, "/tmp/iotc-broker-XXXXXX");
-        if (!mkdtemp(broker_dir)) {
-            fprintf(stderr, "iotconform serve: cannot create a broker directory: %s\n",
-                    strerror(errno));
-            goto cleanup;
-        }
-    }
-    const char *plugin = getenv("IOTCONFORM_PLUGIN");
-    const char *mosq = getenv("IOTCONFORM_MOSQUITTO");
-    struct iotc_broker_opts bo = {
-        .run_dir = broker_dir[0] ? broker_dir : ep.run_dir,
-        .mosquitto_bin = mosq && *mosq ? mosq : IOTC_MOSQUITTO_BIN,
-        .plugin_path = plugin && *plugin ? plugin : IOTC_PLUGIN_PATH,
-        .max_packet = 0,
-        .on_event = serve__on_broker_event,
-        .on_ready = serve__on_broker_ready,
-        .arg = &st,
-    };
-    if (iotc_broker_start(ep.base, &bo, &ep.broker) != IOTC_OK) {
-        fprintf(stderr, "iotconform serve: cannot start mosquitto (%s)\n", bo.mosquitto_bin);
+    if (iotc_endpoint_run(ep, err, sizeof err) != IOTC_OK) {
+        fprintf(stderr, "iotconform serve: %s\n", err);
         goto cleanup;
     }
     rc = 0;
-    event_base_dispatch(ep.base);
-    rc = st.rc;
 
 cleanup:
-    iotc_conn_close_all(&ep, "endpoint stopping");
-    iotc_listeners_close(&ep);
-    iotc_lifecycle_free(ep.lifecycle);
-    iotc_strmap_free(ep.sessions);
-    json_decref(ep.authz_cache);
-    if (ep.broker)
-        iotc_broker_stop(ep.broker);
-    if (broker_dir[0])
-        rmdir(broker_dir);
-    if (sigint)
-        event_free(sigint);
-    if (sigterm)
-        event_free(sigterm);
-    if (ep.base)
-        event_base_free(ep.base);
-    SSL_CTX_free(ep.ctx);
-    iotc_registry_free(&ep.registry);
-    iotc_profile_free(&ep.profile);
-    iotc_scenario_free(&ep.scenario);
-    iotc_journal_close(ep.journal);
-    if (ep.run_dir && !o.run_dir)
-        rmdir(ep.run_dir); /* only if empty: the journal stays for the user */
-    free(ep.run_dir);
-    free(ep.pki_dir);
+    iotc_endpoint_close(ep);
     free(profile_path);
     return rc;
 }

@@ -1,5 +1,5 @@
 /* One SSL_CTX per endpoint, configured from the profile's AWS security policy. */
-#include "endpoint.h"
+#include "endpoint_int.h"
 #include "common/err.h"
 
 #include <openssl/err.h>

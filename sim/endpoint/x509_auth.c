@@ -8,7 +8,8 @@
  * A certificate registered without a CA is accepted on its own (with validity dates).
  * The principal is the certificate id (SHA-256 of the DER), as in AWS IoT.
  */
-#include "endpoint.h"
+#include "conn.h"
+#include "common/jevents.h"
 
 #include <openssl/err.h>
 #include <openssl/x509_vfy.h>
@@ -20,10 +21,10 @@ static int x509__deny(struct iotc_conn *c, X509_STORE_CTX *store, int verr, cons
                       const char *reason)
 {
     X509_STORE_CTX_set_error(store, verr);
-    snprintf(c->refuse_reason, sizeof c->refuse_reason, "%s", reason);
+    snprintf(c->tr.refuse_reason, sizeof c->tr.refuse_reason, "%s", reason);
     json_t *f = json_pack("{s:s, s:s, s:s?, s:s}", "method", "x509", "result", "deny",
                           "certificate_id", id, "reason", reason);
-    iotc_conn_emit(c, "auth", f);
+    iotc_conn_emit(c, IOTC_EV_AUTH, f);
     return 0;
 }
 
@@ -78,15 +79,15 @@ int iotc_x509_verify_cb(X509_STORE_CTX *store, void *arg)
         snprintf(why, sizeof why, "certificate status %s", iotc_cert_status_name(rc->status));
         return x509__deny(c, store, X509_V_ERR_CERT_REJECTED, id, why);
     }
-    c->cert = rc;
-    c->policies = &rc->policies;
-    c->thing = rc->thing;
-    c->auth_method = "x509";
-    snprintf(c->principal, sizeof c->principal, "%s", rc->id);
+    c->auth.cert = rc;
+    c->auth.policies = &rc->policies;
+    c->auth.thing = rc->thing;
+    c->auth.method = "x509";
+    snprintf(c->auth.principal, sizeof c->auth.principal, "%s", rc->id);
     json_t *f = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s}", "method", "x509", "result", "allow",
                           "principal", rc->id, "thing", rc->thing, "ca", rc->ca ? rc->ca->id : NULL,
                           "status", iotc_cert_status_name(rc->status));
-    iotc_conn_emit(c, "auth", f);
+    iotc_conn_emit(c, IOTC_EV_AUTH, f);
     X509_STORE_CTX_set_error(store, X509_V_OK);
     return 1;
 }

@@ -2,7 +2,7 @@
 #include "config/profile.h"
 #include "config/registry.h"
 #include "common/err.h"
-#include "endpoint/endpoint.h"
+#include "endpoint/mqtt_rules.h"
 
 #include <CUnit/CUnit.h>
 #include <stdio.h>

@@ -1,0 +1,247 @@
+/* broker -> device: CONNACK shaping, scenarios (withheld acknowledgements, a message to send),
+ * DISCONNECT and the broker going away. */
+#include "mqtt_session.h"
+#include "lifecycle.h"
+#include "common/err.h"
+#include "common/jevents.h"
+
+#include <event2/buffer.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *ms__lifecycle_reason(uint8_t v5_reason)
+{
+    switch (v5_reason) {
+    case MQTT_RC_SESSION_TAKEN_OVER:
+        return "DUPLICATE_CLIENTID";
+    case MQTT_RC_KEEP_ALIVE_TIMEOUT:
+        return "MQTT_KEEP_ALIVE_TIMEOUT";
+    case MQTT_RC_NOT_AUTHORIZED:
+        return "FORBIDDEN_ACCESS";
+    default:
+        return "SERVER_INITIATED_DISCONNECT";
+    }
+}
+
+static const char *ms__ip(const struct iotc_conn *c)
+{
+    static char ip[64];
+    const char *p = c->peer, *end;
+    if (*p == '[') { /* [v6]:port */
+        p++;
+        end = strchr(p, ']');
+    } else {
+        end = strrchr(p, ':');
+    }
+    size_t n = end ? (size_t)(end - p) : strlen(p);
+    snprintf(ip, sizeof ip, "%.*s", (int)n, p);
+    return ip;
+}
+
+static int ms__rewrite_connack(struct mqtt_sess *s, const struct mqtt_connack *in)
+{
+    struct iotc_buf props = {0};
+    size_t cur = 0;
+    struct mqtt_prop p;
+    int rc;
+    /* AWS IoT's CONNACK: max QoS 1, retain and wildcards on, subscription ids off. */
+    static const uint8_t ours[] = {
+        MQTT_PROP_MAXIMUM_QOS,      MQTT_PROP_RETAIN_AVAILABLE,  MQTT_PROP_WILDCARD_SUB_AVAILABLE,
+        MQTT_PROP_SUB_ID_AVAILABLE, MQTT_PROP_SERVER_KEEP_ALIVE, MQTT_PROP_ASSIGNED_CLIENT_ID};
+    while ((rc = mqtt_props_next(in->props, &cur, &p)) == 1) {
+        if (!memchr(ours, p.id, sizeof ours) && (rc = mqtt_props_put(&props, &p)))
+            goto cleanup;
+    }
+    if (rc < 0)
+        goto cleanup;
+    if (in->code == MQTT_RC_SUCCESS) {
+        struct mqtt_prop add[] = {
+            {.id = MQTT_PROP_MAXIMUM_QOS, .u32 = 1},
+            {.id = MQTT_PROP_RETAIN_AVAILABLE, .u32 = 1},
+            {.id = MQTT_PROP_WILDCARD_SUB_AVAILABLE, .u32 = 1},
+            {.id = MQTT_PROP_SUB_ID_AVAILABLE, .u32 = 0},
+        };
+        for (size_t i = 0; i < sizeof add / sizeof add[0]; i++)
+            if ((rc = mqtt_props_put(&props, &add[i])))
+                goto cleanup;
+        if (s->ka_effective != s->ka_requested) {
+            struct mqtt_prop ka = {.id = MQTT_PROP_SERVER_KEEP_ALIVE, .u32 = s->ka_effective};
+            if ((rc = mqtt_props_put(&props, &ka)))
+                goto cleanup;
+        }
+        if (s->assigned_id) {
+            struct mqtt_prop id = {.id = MQTT_PROP_ASSIGNED_CLIENT_ID,
+                                   .data = iotc_span_str(s->client_id)};
+            if ((rc = mqtt_props_put(&props, &id)))
+                goto cleanup;
+        }
+    }
+    struct mqtt_connack out = *in;
+    out.props.p = props.p;
+    out.props.n = props.len;
+    iotc_buf_reset(&s->out);
+    rc = mqtt_connack_encode(&s->out, MQTT_V5, &out);
+cleanup:
+    iotc_buf_free(&props);
+    return rc;
+}
+
+/* Certification scenarios: acknowledgements the endpoint "forgets" to send. */
+static bool ms__scenario_withholds(struct mqtt_sess *s, const struct mqtt_frame *f)
+{
+    const struct iotc_scenario *sc = &s->c->ep->scenario;
+    bool drop = (f->type == MQTT_PUBACK && sc->withhold_puback) ||
+                (f->type == MQTT_SUBACK && sc->withhold_suback) ||
+                (f->type == MQTT_PINGRESP && sc->withhold_pingresp);
+    if (drop)
+        iotc_conn_emit(s->c, IOTC_EV_SCENARIO_WITHHELD,
+                       json_pack("{s:s}", "type", mqtt_type_name(f->type)));
+    return drop;
+}
+
+/* After the first SUBACK: send the device the message the scenario asks for. */
+static void ms__scenario_send(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt)
+{
+    const struct iotc_scenario *sc = &s->c->ep->scenario;
+    struct mqtt_suback sa;
+    if (sc->send_bytes < 0 || s->scenario_sent ||
+        mqtt_suback_parse(pkt, f->total, s->version, &sa) != IOTC_OK)
+        return;
+    char topic[512] = "", key[8];
+    if (sc->send_topic) {
+        snprintf(topic, sizeof topic, "%s", sc->send_topic);
+    } else {
+        snprintf(key, sizeof key, "%u", sa.packet_id);
+        json_t *filters = json_object_get(json_object_get(s->pending_subs, key), "filters");
+        const char *flt = json_string_value(json_array_get(filters, 0));
+        if (!flt || strpbrk(flt, "+#"))
+            return;
+        snprintf(topic, sizeof topic, "%s", flt);
+    }
+    s->scenario_sent = true;
+    uint8_t *payload = malloc((size_t)sc->send_bytes + 1);
+    if (!payload)
+        return;
+    for (long long i = 0; i < sc->send_bytes; i++)
+        payload[i] = (uint8_t)('a' + i % 26);
+    iotc_conn_emit(s->c, IOTC_EV_SCENARIO_SEND,
+                   json_pack("{s:s, s:I, s:I}", "topic", topic, "bytes", (json_int_t)sc->send_bytes,
+                             "qos", (json_int_t)sc->send_qos));
+    iotc_system_publish(s->c->ep->lifecycle, topic, payload, (size_t)sc->send_bytes,
+                        (int)sc->send_qos);
+    free(payload);
+}
+
+void iotc_ms_broker_packet(void *arg, const struct mqtt_frame *f, const uint8_t *pkt)
+{
+    struct mqtt_sess *s = arg;
+    if (s->state == MS_DONE)
+        return;
+    if (f->type == MQTT_CONNACK && s->state == MS_WAIT_CONNACK) {
+        struct mqtt_connack ca;
+        if (mqtt_connack_parse(pkt, f->total, s->version, &ca) != IOTC_OK) {
+            iotc_ms_finish(s, "broker", "malformed CONNACK from broker");
+            return;
+        }
+        struct iotc_endpoint *ep = s->c->ep;
+        const struct iotc_scenario *sc = &ep->scenario;
+        if (ca.code == 0 && sc->withhold_connack &&
+            (sc->withhold_connack < 0 || ep->connacks_withheld < sc->withhold_connack)) {
+            ep->connacks_withheld++;
+            iotc_conn_emit(s->c, IOTC_EV_SCENARIO_WITHHELD,
+                           json_pack("{s:s, s:I}", "type", "CONNACK", "count",
+                                     (json_int_t)ep->connacks_withheld));
+            s->state = MS_LIVE; /* silent: the device must give up and retry by itself */
+            iotc_ms_arm_keepalive(s);
+            return;
+        }
+        if (sc->session_present_zero)
+            ca.session_present = false;
+        const uint8_t *sent = pkt;
+        struct mqtt_frame sent_frame = *f;
+        if (s->version == MQTT_V5 || sc->session_present_zero) {
+            int erc = s->version == MQTT_V5 ? ms__rewrite_connack(s, &ca)
+                                            : (iotc_buf_reset(&s->out),
+                                               mqtt_connack_encode(&s->out, s->version, &ca));
+            if (erc != IOTC_OK || mqtt_frame_peek(s->out.p, s->out.len, 0, &sent_frame)) {
+                iotc_ms_finish(s, "endpoint", "cannot build CONNACK");
+                return;
+            }
+            sent = s->out.p;
+        }
+        iotc_ms_send_client(s, sent, sent_frame.total);
+        /* Journal what the device received, not what the broker said. */
+        iotc_ms_journal(s, IOTC_EV_MQTT_OUT, &sent_frame, sent, true);
+        if (ca.code != 0) {
+            iotc_ms_finish(s, "broker", "broker refused CONNECT");
+            return;
+        }
+        s->state = MS_LIVE;
+        s->announced = true;
+        iotc_lifecycle_connected(s->c->ep->lifecycle, s->client_id, s->session_id,
+                                 s->c->auth.principal, ms__ip(s->c));
+        if (sc->disconnect_after_connack &&
+            (sc->disconnect_after_connack < 0 || ep->sessions_cut < sc->disconnect_after_connack)) {
+            ep->sessions_cut++;
+            iotc_conn_emit(
+                s->c, IOTC_EV_SCENARIO_DISCONNECT,
+                json_pack("{s:s, s:I}", "after", "CONNACK", "count", (json_int_t)ep->sessions_cut));
+            s->lc_reason = "SERVER_INITIATED_DISCONNECT";
+            iotc_ms_finish(s, "endpoint", "scenario: disconnect right after CONNACK");
+            return;
+        }
+        iotc_ms_arm_keepalive(s);
+        return;
+    }
+    if (f->type == MQTT_DISCONNECT) {
+        struct mqtt_disconnect d = {0};
+        mqtt_disconnect_parse(pkt, f->total, s->version, &d);
+        iotc_ms_journal(s, IOTC_EV_MQTT_OUT, f, pkt, true);
+        iotc_ms_send_client(s, pkt, f->total);
+        if (d.reason == MQTT_RC_SESSION_TAKEN_OVER)
+            s->taken_over = true;
+        iotc_ms_finish(s, "endpoint", ms__lifecycle_reason(d.reason));
+        return;
+    }
+    if (ms__scenario_withholds(s, f))
+        return;
+    if (f->type == MQTT_SUBACK || f->type == MQTT_UNSUBACK) {
+        iotc_ms_journal(s, IOTC_EV_MQTT_OUT, f, pkt, false);
+        if (f->type == MQTT_SUBACK)
+            ms__scenario_send(s, f, pkt);
+        if (!iotc_ms_subscription_event(s, f, pkt))
+            iotc_ms_send_client(s, pkt, f->total);
+        return;
+    }
+    if (f->type == MQTT_PUBLISH && !iotc_ms_authorize_receive(s, f, pkt))
+        return;
+    iotc_ms_journal(s, IOTC_EV_MQTT_OUT, f, pkt, false);
+    iotc_ms_send_client(s, pkt, f->total);
+}
+
+void iotc_ms_broker_closed(void *arg, const char *reason)
+{
+    struct mqtt_sess *s = arg;
+    if (s->state == MS_DONE)
+        return;
+    if (s->taken_over) {
+        /* mosquitto 2.0 closes the old socket without a DISCONNECT; AWS sends 0x8E on MQTT 5. */
+        iotc_ms_refuse(s, "DUPLICATE_CLIENTID", "DUPLICATE_CLIENTID", MQTT_RC_SESSION_TAKEN_OVER,
+                       0);
+        return;
+    }
+    if (s->state == MS_WAIT_CONNACK) {
+        iotc_ms_refuse(s, "broker-unavailable", reason, MQTT_RC_SERVER_UNAVAILABLE,
+                       MQTT3_CONNACK_UNAVAILABLE);
+        return;
+    }
+    iotc_ms_finish(s, "broker", reason);
+}
+
+void iotc_ms_broker_drain(void *arg)
+{
+    struct mqtt_sess *s = arg;
+    if (s->state != MS_DONE)
+        bufferevent_enable(s->c->tr.bev, EV_READ);
+}

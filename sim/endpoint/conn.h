@@ -1,0 +1,106 @@
+/*
+ * One TLS connection of the endpoint, from accept to close: what it turned out to
+ * be (port + ALPN), who it authenticated as, and the protocol session on top.
+ */
+#ifndef IOTC_ENDPOINT_CONN_H
+#define IOTC_ENDPOINT_CONN_H
+
+#include "endpoint_int.h"
+#include "policy/policy.h"
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* What a TLS connection turned out to be, from its port and ALPN. */
+enum iotc_conn_mode {
+    IOTC_MODE_NONE,
+    IOTC_MODE_MQTT_X509,   /* 8883, or 443 + x-amzn-mqtt-ca */
+    IOTC_MODE_HTTP_X509,   /* 8443, or 443 + x-amzn-http-ca */
+    IOTC_MODE_MQTT_CUSTOM, /* 443 + mqtt: custom authorizer */
+    IOTC_MODE_DOOR_443,    /* 443 without ALPN (or http/1.1): SigV4, custom auth, WSS */
+};
+
+struct iotc_auth_pending;
+struct iotc_session_ops;
+
+/* Transport: the socket, TLS and what the ClientHello said; bytes both ways. */
+struct iotc_conn_transport {
+    SSL *ssl;
+    struct bufferevent *bev;
+    struct event *timer; /* handshake timeout; sessions keep their own timers */
+    bool handshake_done;
+    char *sni;
+    int hello_seen;
+    enum iotc_conn_mode mode;
+    const char *alpn; /* protocol we select, NULL for none */
+    int alert_sent;   /* last alert we sent, -1 none */
+    char refuse_reason[160];
+    /* Bytes unwrapped from WebSocket messages. Owned by the connection, not the session,
+     * because a session may end while a packet in this buffer is still being read. */
+    struct evbuffer *ws_in;
+    uint64_t bytes_in, bytes_out;
+};
+
+/* Authentication: who the device is, what it may do, and how long it may stay. */
+struct iotc_conn_auth {
+    const struct iotc_reg_cert *cert;
+    char principal[160];
+    const struct iotc_reg_policies *policies; /* attached to the principal; NULL = none */
+    const char *thing;                        /* ${iot:Connection.Thing.ThingName} */
+    const char *method;                       /* "x509", "sigv4", "custom" */
+    struct iotc_reg_policies own_policies;    /* compiled authorizer policy documents */
+    struct iotc_auth_pending *pending;        /* a custom authorizer is running */
+    /* Set by auth.c together with pending: drops it when the connection closes, so
+     * the connection needs nothing from auth.h. */
+    void (*cancel)(struct iotc_conn *c);
+    struct event *ttl_timer;     /* connection-duration limit */
+    const char *ttl_reason;      /* lifecycle reason when it fires */
+    struct event *refresh_timer; /* custom auth: refreshAfterInSeconds */
+    char *refresh_event;         /* the authorizer event to send again */
+    const struct iotc_reg_authorizer *refresh_authz;
+};
+
+/* The protocol session on top (session.h). */
+struct iotc_conn_session {
+    const struct iotc_session_ops *ops;
+    void *data;
+};
+
+struct iotc_conn {
+    struct iotc_endpoint *ep;
+    uint64_t id;
+    enum iotc_lport lport;
+    bool ipv6;
+    char peer[64];
+    int peer_port;
+    double t_accept;
+    bool closing;
+    const char *close_by;  /* "client", "endpoint" or "broker", set when closing */
+    struct event *free_ev; /* deferred free after close */
+    struct iotc_conn_transport tr;
+    struct iotc_conn_auth auth;
+    struct iotc_conn_session sess;
+    struct iotc_conn *prev, *next;
+};
+
+void iotc_conn_accept(struct iotc_endpoint *ep, evutil_socket_t fd, struct sockaddr *sa, int salen,
+                      enum iotc_lport lport);
+/* Journals conn.close and frees the connection once pending output is written. */
+void iotc_conn_close(struct iotc_conn *c, const char *by, const char *reason);
+int iotc_conn_write(struct iotc_conn *c, const void *data, size_t len);
+void iotc_conn_emit(struct iotc_conn *c, const char *event, json_t *fields);
+void iotc_conn_close_all(struct iotc_endpoint *ep, const char *reason);
+
+/* Authorization of one action by the principal's policies (default deny). Journals denials. */
+/* Connection-duration limits (seed 002): arms c's timer for the method's limit; when it
+ * fires the session ends with lifecycle_reason. */
+void iotc_conn_arm_duration(struct iotc_conn *c, double seconds, const char *lifecycle_reason);
+
+bool iotc_conn_allowed(struct iotc_conn *c, const char *client_id, enum iotc_action act,
+                       const char *resource, char *why, size_t whylen);
+
+#endif

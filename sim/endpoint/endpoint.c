@@ -1,0 +1,338 @@
+/*
+ * The endpoint's lifecycle: open (configuration, journal, TLS context, broker),
+ * run (the loop; listeners open when the broker is first ready), stop, close.
+ */
+#include "endpoint_int.h"
+#include "conn.h"
+#include "lifecycle.h"
+#include "common/err.h"
+#include "common/jevents.h"
+#include "common/strmap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef IOTC_BINARY_DIR
+#define IOTC_BINARY_DIR "./build"
+#endif
+#ifndef IOTC_PLUGIN_PATH
+#define IOTC_PLUGIN_PATH IOTC_BINARY_DIR "/sim/plugin/iotc_plugin.so"
+#endif
+#ifndef IOTC_MOSQUITTO_BIN
+#define IOTC_MOSQUITTO_BIN "/usr/sbin/mosquitto"
+#endif
+
+_Static_assert((int)IOTC_ENDPOINT_8883 == (int)IOTC_PORT_8883 &&
+                   (int)IOTC_ENDPOINT_443 == (int)IOTC_PORT_443 &&
+                   (int)IOTC_ENDPOINT_NPORTS == (int)IOTC_PORT_COUNT,
+               "public port indexes follow enum iotc_lport");
+
+void iotc_endpoint_opts_init(iotc_endpoint_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    for (int i = 0; i < IOTC_ENDPOINT_NPORTS; i++)
+        o->ports[i] = IOTC_ENDPOINT_PORT_PROFILE;
+}
+
+static int endpoint__fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (err && errlen)
+        vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static void endpoint__on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct iotc_endpoint *ep = arg;
+    iotc_journal_emit(ep->journal, IOTC_EV_ENDPOINT_STOP,
+                      json_pack("{s:s}", "signal", sig == SIGINT ? "SIGINT" : "SIGTERM"));
+    event_base_loopexit(ep->base, NULL);
+}
+
+static void endpoint__on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    struct iotc_endpoint *ep = arg;
+    char drain[64];
+    while (read(fd, drain, sizeof drain) > 0)
+        ;
+    iotc_journal_emit(ep->journal, IOTC_EV_ENDPOINT_STOP,
+                      json_pack("{s:s}", "reason", "iotc_endpoint_stop"));
+    event_base_loopexit(ep->base, NULL);
+}
+
+static void endpoint__on_broker_event(void *arg, const char *event, json_t *fields)
+{
+    struct iotc_endpoint *ep = arg;
+    iotc_journal_emit(ep->journal, event, json_incref(fields));
+}
+
+static void endpoint__on_broker_ready(void *arg)
+{
+    struct iotc_endpoint *ep = arg;
+    iotc_lifecycle_broker_ready(ep->lifecycle);
+    if (ep->ready)
+        return;
+    if (iotc_listeners_open(ep, ep->run_err, sizeof ep->run_err) != IOTC_OK) {
+        ep->run_rc = IOTC_ERR_IO;
+        event_base_loopexit(ep->base, NULL);
+        return;
+    }
+    json_t *ports = json_pack("{s:i, s:i, s:i}", "8883", ep->bound_port[IOTC_PORT_8883], "8443",
+                              ep->bound_port[IOTC_PORT_8443], "443", ep->bound_port[IOTC_PORT_443]);
+    ep->ready = json_pack("{s:O, s:s, s:i, s:s, s:s, s:s}", "ports", ports, "journal",
+                          ep->journal_path, "pid", (int)getpid(), "profile", ep->profile.name,
+                          "security_policy", ep->profile.policy_name, "pki", ep->pki_dir);
+    iotc_journal_emit(ep->journal, IOTC_EV_ENDPOINT_READY,
+                      json_pack("{s:O, s:s?}", "ports", ports, "scenario",
+                                ep->has_scenario ? ep->scenario.name : NULL));
+    json_decref(ports);
+    if (ep->on_ready)
+        ep->on_ready(ep, ep->arg);
+}
+
+static int endpoint__run_dir(struct iotc_endpoint *ep, const char *dir, char *err, size_t errlen)
+{
+    if (dir) {
+        ep->run_dir = strdup(dir);
+        if (!ep->run_dir)
+            return IOTC_ERR_NOMEM;
+        if (mkdir(ep->run_dir, 0700) != 0 && errno != EEXIST)
+            return endpoint__fail(err, errlen, IOTC_ERR_IO, "cannot create %s: %s", ep->run_dir,
+                                  strerror(errno));
+        return IOTC_OK;
+    }
+    char tmpl[4096];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(tmpl, sizeof tmpl, "%s/iotconform-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(tmpl))
+        return endpoint__fail(err, errlen, IOTC_ERR_IO, "cannot create a run directory: %s",
+                              strerror(errno));
+    ep->own_run_dir = true;
+    ep->run_dir = strdup(tmpl);
+    return ep->run_dir ? IOTC_OK : IOTC_ERR_NOMEM;
+}
+
+static int endpoint__config(struct iotc_endpoint *ep, const iotc_endpoint_opts *o, char *err,
+                            size_t errlen)
+{
+    struct iotc_cfg_err cerr;
+    if (iotc_profile_load(o->profile_path, &ep->profile, &cerr))
+        return endpoint__fail(err, errlen, IOTC_ERR_CONFIG, "%s", cerr.msg);
+    for (int i = 0; i < IOTC_ENDPOINT_NPORTS; i++) {
+        if (o->ports[i] == IOTC_ENDPOINT_PORT_PROFILE)
+            continue;
+        if (o->ports[i] < 0 || o->ports[i] > 65535)
+            return endpoint__fail(err, errlen, IOTC_ERR_INVALID, "port %d out of range",
+                                  o->ports[i]);
+        ep->profile.ports[i] = o->ports[i];
+    }
+    iotc_scenario_defaults(&ep->scenario);
+    ep->has_scenario = o->scenario != NULL;
+    if (o->scenario && iotc_scenario_parse(o->scenario, &ep->scenario, &cerr))
+        return endpoint__fail(err, errlen, IOTC_ERR_CONFIG, "%s", cerr.msg);
+    if (iotc_registry_load(o->registry_path, ep->pki_dir, &ep->registry, &cerr))
+        return endpoint__fail(err, errlen, IOTC_ERR_CONFIG, "%s", cerr.msg);
+    return IOTC_OK;
+}
+
+/* The stop pipe: a write() from a signal handler or another thread wakes the loop. */
+static int endpoint__stop_pipe(struct iotc_endpoint *ep)
+{
+    if (pipe(ep->stop_pipe) != 0)
+        return IOTC_ERR_IO;
+    for (int i = 0; i < 2; i++) {
+        fcntl(ep->stop_pipe[i], F_SETFL, fcntl(ep->stop_pipe[i], F_GETFL) | O_NONBLOCK);
+        fcntl(ep->stop_pipe[i], F_SETFD, FD_CLOEXEC);
+    }
+    ep->stop_ev =
+        event_new(ep->base, ep->stop_pipe[0], EV_READ | EV_PERSIST, endpoint__on_stop, ep);
+    if (!ep->stop_ev || event_add(ep->stop_ev, NULL) != 0)
+        return IOTC_ERR_NOMEM;
+    return IOTC_OK;
+}
+
+static int endpoint__start_broker(struct iotc_endpoint *ep, const iotc_endpoint_opts *o, char *err,
+                                  size_t errlen)
+{
+    /* The broker's unix socket path must fit in 108 bytes: a long run directory gets a
+     * short private sibling for the broker. */
+    if (strlen(ep->run_dir) > 80) {
+        snprintf(ep->broker_dir, sizeof ep->broker_dir, "/tmp/iotc-broker-XXXXXX");
+        if (!mkdtemp(ep->broker_dir)) {
+            ep->broker_dir[0] = '\0';
+            return endpoint__fail(err, errlen, IOTC_ERR_IO, "cannot create a broker directory: %s",
+                                  strerror(errno));
+        }
+    }
+    const char *plugin = o->plugin_path ? o->plugin_path : getenv("IOTCONFORM_PLUGIN");
+    const char *mosq = o->mosquitto_bin ? o->mosquitto_bin : getenv("IOTCONFORM_MOSQUITTO");
+    struct iotc_broker_opts bo = {
+        .run_dir = ep->broker_dir[0] ? ep->broker_dir : ep->run_dir,
+        .mosquitto_bin = mosq && *mosq ? mosq : IOTC_MOSQUITTO_BIN,
+        .plugin_path = plugin && *plugin ? plugin : IOTC_PLUGIN_PATH,
+        .max_packet = 0,
+        .on_event = endpoint__on_broker_event,
+        .on_ready = endpoint__on_broker_ready,
+        .arg = ep,
+    };
+    if (iotc_broker_start(ep->base, &bo, &ep->broker) != IOTC_OK)
+        return endpoint__fail(err, errlen, IOTC_ERR_IO, "cannot start mosquitto (%s)",
+                              bo.mosquitto_bin);
+    return IOTC_OK;
+}
+
+int iotc_endpoint_open(const iotc_endpoint_opts *o, iotc_endpoint **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!o || !o->profile_path || !o->registry_path || !o->pki_dir)
+        return endpoint__fail(err, errlen, IOTC_ERR_INVALID,
+                              "options need a profile, a registry and a PKI directory");
+    struct iotc_endpoint *ep = calloc(1, sizeof *ep);
+    if (!ep)
+        return endpoint__fail(err, errlen, IOTC_ERR_NOMEM, "out of memory");
+    ep->stop_pipe[0] = ep->stop_pipe[1] = -1;
+    ep->on_ready = o->on_ready;
+    ep->arg = o->arg;
+    int rc = IOTC_ERR_NOMEM;
+    ep->pki_dir = strdup(o->pki_dir);
+    if (!ep->pki_dir)
+        goto fail;
+    signal(SIGPIPE, SIG_IGN);
+    if ((rc = endpoint__config(ep, o, err, errlen)) ||
+        (rc = endpoint__run_dir(ep, o->run_dir, err, errlen)))
+        goto fail;
+    char path[4096];
+    if (o->journal_path)
+        snprintf(path, sizeof path, "%s", o->journal_path);
+    else
+        snprintf(path, sizeof path, "%s/journal.jsonl", ep->run_dir);
+    ep->journal_path = strdup(path);
+    if (!ep->journal_path || iotc_journal_open(path, &ep->journal)) {
+        rc = endpoint__fail(err, errlen, IOTC_ERR_IO, "cannot open journal %s: %s", path,
+                            strerror(errno));
+        goto fail;
+    }
+    ep->journal_packets = !o->no_packet_journal;
+    ep->ssl_idx = SSL_get_ex_new_index(0, "iotc_conn", NULL, NULL, NULL);
+    if ((rc = iotc_tls_ctx_new(ep, &ep->ctx, err, errlen)))
+        goto fail;
+    SSL_CTX_set_app_data(ep->ctx, ep);
+    rc = IOTC_ERR_NOMEM;
+    ep->base = event_base_new();
+    ep->sessions = iotc_strmap_new();
+    ep->authz_cache = json_object();
+    if (!ep->base || !ep->sessions || !ep->authz_cache ||
+        iotc_lifecycle_new(ep, &ep->lifecycle) != IOTC_OK) {
+        endpoint__fail(err, errlen, rc, "out of memory");
+        goto fail;
+    }
+    if ((rc = endpoint__stop_pipe(ep))) {
+        endpoint__fail(err, errlen, rc, "cannot create the stop pipe: %s", strerror(errno));
+        goto fail;
+    }
+    if (o->stop_on_signals) {
+        ep->sigint_ev = evsignal_new(ep->base, SIGINT, endpoint__on_signal, ep);
+        ep->sigterm_ev = evsignal_new(ep->base, SIGTERM, endpoint__on_signal, ep);
+        if (!ep->sigint_ev || !ep->sigterm_ev)
+            goto fail;
+        evsignal_add(ep->sigint_ev, NULL);
+        evsignal_add(ep->sigterm_ev, NULL);
+    }
+    if ((rc = endpoint__start_broker(ep, o, err, errlen)))
+        goto fail;
+    *out = ep;
+    return IOTC_OK;
+fail:
+    iotc_endpoint_close(ep);
+    return rc;
+}
+
+int iotc_endpoint_run(iotc_endpoint *ep, char *err, size_t errlen)
+{
+    ep->run_rc = IOTC_OK;
+    ep->run_err[0] = '\0';
+    event_base_dispatch(ep->base);
+    if (ep->run_rc != IOTC_OK && err && errlen)
+        snprintf(err, errlen, "%s", ep->run_err);
+    return ep->run_rc;
+}
+
+void iotc_endpoint_stop(iotc_endpoint *ep)
+{
+    int saved = errno; /* async-signal-safe: only write(2), errno preserved */
+    if (ep && ep->stop_pipe[1] >= 0) {
+        ssize_t n = write(ep->stop_pipe[1], "x", 1);
+        (void)n; /* a full pipe already holds a stop request */
+    }
+    errno = saved;
+}
+
+void iotc_endpoint_close(iotc_endpoint *ep)
+{
+    if (!ep)
+        return;
+    iotc_conn_close_all(ep, "endpoint stopping");
+    iotc_listeners_close(ep);
+    iotc_lifecycle_free(ep->lifecycle);
+    iotc_strmap_free(ep->sessions);
+    json_decref(ep->authz_cache);
+    if (ep->broker)
+        iotc_broker_stop(ep->broker);
+    if (ep->broker_dir[0])
+        rmdir(ep->broker_dir);
+    if (ep->sigint_ev)
+        event_free(ep->sigint_ev);
+    if (ep->sigterm_ev)
+        event_free(ep->sigterm_ev);
+    if (ep->stop_ev)
+        event_free(ep->stop_ev);
+    for (int i = 0; i < 2; i++)
+        if (ep->stop_pipe[i] >= 0)
+            close(ep->stop_pipe[i]);
+    if (ep->base)
+        event_base_free(ep->base);
+    SSL_CTX_free(ep->ctx);
+    iotc_registry_free(&ep->registry);
+    iotc_profile_free(&ep->profile);
+    iotc_scenario_free(&ep->scenario);
+    iotc_journal_close(ep->journal);
+    if (ep->run_dir && ep->own_run_dir)
+        rmdir(ep->run_dir); /* only if empty: the journal stays for the user */
+    json_decref(ep->ready);
+    free(ep->journal_path);
+    free(ep->run_dir);
+    free(ep->pki_dir);
+    free(ep);
+}
+
+int iotc_endpoint_port(const iotc_endpoint *ep, int which)
+{
+    if (!ep || !ep->ready || which < 0 || which >= IOTC_ENDPOINT_NPORTS)
+        return 0;
+    return ep->bound_port[which];
+}
+
+json_t *iotc_endpoint_ready_json(const iotc_endpoint *ep)
+{
+    return ep && ep->ready ? json_deep_copy(ep->ready) : NULL;
+}
+
+const char *iotc_endpoint_journal_path(const iotc_endpoint *ep)
+{
+    return ep ? ep->journal_path : NULL;
+}
+
+const char *iotc_endpoint_run_dir(const iotc_endpoint *ep)
+{
+    return ep ? ep->run_dir : NULL;
+}

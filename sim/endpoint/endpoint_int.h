@@ -1,0 +1,78 @@
+/*
+ * The endpoint's internals (the "front door"): TLS policy, SNI/ALPN routing,
+ * X.509 authentication against the registry, listeners, and the endpoint object
+ * every connection points back to. One libevent loop, no thread per connection.
+ * Only files of sim/endpoint include this; others use endpoint.h.
+ */
+#ifndef IOTC_ENDPOINT_INT_H
+#define IOTC_ENDPOINT_INT_H
+
+#include "endpoint.h"
+#include "scenario.h"
+#include "broker/broker.h"
+#include "common/journal.h"
+#include "config/profile.h"
+#include "config/registry.h"
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <jansson.h>
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define IOTC_MAX_BIND 4
+struct iotc_conn;
+
+struct iotc_endpoint {
+    struct event_base *base;
+    struct iotc_profile profile;
+    struct iotc_registry registry;
+    struct iotc_journal *journal;
+    SSL_CTX *ctx;
+    int ssl_idx;
+    struct iotc_broker *broker;
+    char *run_dir;
+    char *pki_dir;
+    struct evconnlistener *listeners[IOTC_PORT_COUNT][IOTC_MAX_BIND];
+    int bound_port[IOTC_PORT_COUNT];
+    uint64_t next_conn_id;
+    size_t conn_count;
+    struct iotc_conn *conns;
+    bool journal_packets; /* journal every MQTT packet (off for benchmarks) */
+    struct iotc_lifecycle *lifecycle;
+    struct iotc_strmap *sessions; /* client ID -> live MQTT session (takeover) */
+    struct iotc_scenario scenario;
+    long long connacks_withheld;
+    long long sessions_cut;
+    json_t *authz_cache; /* "authorizer\ntoken" -> {"expires": ms, "response": text} */
+    uint32_t next_https_client;
+    /* lifecycle (endpoint.c) */
+    bool has_scenario;
+    bool own_run_dir;    /* created here: removed at close when empty */
+    char broker_dir[64]; /* short private sibling for the broker socket, or "" */
+    char *journal_path;
+    json_t *ready; /* the READY object once listening, else NULL */
+    void (*on_ready)(iotc_endpoint *ep, void *arg);
+    void *arg;
+    int stop_pipe[2]; /* iotc_endpoint_stop writes a byte: signal- and thread-safe */
+    struct event *stop_ev, *sigint_ev, *sigterm_ev;
+    int run_rc;
+    char run_err[512];
+};
+
+/* tls_policy.c */
+int iotc_tls_ctx_new(struct iotc_endpoint *ep, SSL_CTX **out, char *err, size_t errlen);
+const char *iotc_tls_version_name(int version);
+/* hello.c: ClientHello inspection, SNI and ALPN routing (installed by tls_policy.c) */
+int iotc_hello_cb(SSL *ssl, int *alert, void *arg);
+int iotc_alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+                        const unsigned char *in, unsigned int inlen, void *arg);
+/* x509_auth.c: client certificate check against the registry */
+int iotc_x509_verify_cb(X509_STORE_CTX *store, void *arg);
+
+/* listener.c */
+int iotc_listeners_open(struct iotc_endpoint *ep, char *err, size_t errlen);
+void iotc_listeners_close(struct iotc_endpoint *ep);
+
+#endif

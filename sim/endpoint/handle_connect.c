@@ -1,0 +1,198 @@
+/* CONNECT: AWS rules, authentication (X.509 done in TLS, or a custom authorizer), iot:Connect, the
+ * stamped CONNECT to the broker. */
+#include "mqtt_session.h"
+#include "auth.h"
+#include "mqtt_rules.h"
+#include "common/err.h"
+#include "common/stamp.h"
+#include "common/strmap.h"
+#include "common/jevents.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int ms__connect_authorized(struct mqtt_sess *s, const struct mqtt_connect *cnp);
+static int ms__start_custom_auth(struct mqtt_sess *s, const struct mqtt_connect *cn,
+                                 const uint8_t *pkt, size_t len);
+static void ms__custom_auth_done(struct iotc_conn *c, bool allowed, const char *why);
+
+/* Marks the older session of the same client ID: mosquitto takes it over. */
+static void ms__mark_takeover(struct mqtt_sess *s)
+{
+    struct iotc_strmap *sessions = s->c->ep->sessions;
+    struct mqtt_sess *old = iotc_strmap_get(sessions, s->client_id);
+    if (old && old != s && old->state != MS_DONE)
+        old->taken_over = true;
+    iotc_strmap_put(sessions, s->client_id, s);
+}
+
+int iotc_ms_on_connect(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt)
+{
+    struct iotc_conn *c = s->c;
+    const struct iotc_limits *lim = &c->ep->profile.limits;
+    struct mqtt_connect cn;
+    int rc = mqtt_connect_parse(pkt, f->total, &cn);
+    if (rc == IOTC_ERR_UNSUPPORTED) {
+        /* MQTT-3.1.2-2: answer an unknown protocol level with the 3.1.1 CONNACK code 1. */
+        s->version = MQTT_V311;
+        iotc_ms_refuse(s, "protocol-version", "unsupported MQTT protocol level",
+                       MQTT_RC_UNSUPPORTED_VERSION, MQTT3_CONNACK_BAD_VERSION);
+        return 1;
+    }
+    if (rc != IOTC_OK) {
+        iotc_ms_refuse(s, "malformed", "malformed CONNECT", MQTT_RC_MALFORMED, 0);
+        return 1;
+    }
+    s->version = cn.version;
+    s->ka_requested = cn.keepalive;
+    s->ka_effective = iotc_rule_keepalive(lim, cn.keepalive);
+    json_t *jf =
+        json_pack("{s:s, s:s%, s:i, s:b, s:i, s:i, s:b, s:b}", "type", "CONNECT", "client_id",
+                  (const char *)cn.client_id.p, cn.client_id.n, "version", cn.version, "clean",
+                  cn.clean_start, "keepalive", cn.keepalive, "keepalive_effective", s->ka_effective,
+                  "will", cn.will, "username", cn.has_username);
+    iotc_conn_emit(c, IOTC_EV_MQTT_IN, jf);
+    if (cn.version == MQTT_V31) {
+        iotc_ms_refuse(s, "protocol-version", "MQTT 3.1 is not supported (3.1.1 and 5 are)",
+                       MQTT_RC_UNSUPPORTED_VERSION, MQTT3_CONNACK_BAD_VERSION);
+        return 1;
+    }
+    const char *why = iotc_rule_client_id(lim, cn.client_id);
+    if (why) {
+        iotc_ms_refuse(s, "client-id", why, MQTT_RC_CLIENT_ID_NOT_VALID, MQTT3_CONNACK_ID_REJECTED);
+        return 1;
+    }
+    if (cn.will && ((why = iotc_rule_topic(lim, cn.will_topic)) ||
+                    (long long)cn.will_payload.n > lim->max_payload_bytes || cn.will_qos > 1)) {
+        iotc_ms_refuse(s, "will", why ? why : "will payload too large or QoS 2",
+                       why ? MQTT_RC_TOPIC_NAME_INVALID : MQTT_RC_QOS_NOT_SUPPORTED,
+                       MQTT3_CONNACK_UNAVAILABLE);
+        return 1;
+    }
+    if (!c->auth.principal[0]) {
+        if (c->tr.mode != IOTC_MODE_MQTT_CUSTOM) {
+            iotc_ms_refuse(s, "authentication", "no authenticated principal",
+                           MQTT_RC_NOT_AUTHORIZED, MQTT3_CONNACK_NOT_AUTHORIZED);
+            return 1;
+        }
+        return ms__start_custom_auth(s, &cn, pkt, f->total);
+    }
+    return ms__connect_authorized(s, &cn);
+}
+
+/* The device is authenticated: authorize iot:Connect and open its broker session. */
+static int ms__connect_authorized(struct mqtt_sess *s, const struct mqtt_connect *cnp)
+{
+    struct iotc_conn *c = s->c;
+    const struct iotc_limits *lim = &c->ep->profile.limits;
+    struct mqtt_connect cn = *cnp;
+    if (cn.client_id.n > 0) {
+        char *cid = iotc_span_strdup(cn.client_id), why_pol[160];
+        bool ok = cid && iotc_conn_allowed(c, cid, IOTC_ACT_CONNECT, cid, why_pol, sizeof why_pol);
+        free(cid);
+        if (!ok) {
+            iotc_ms_refuse(s, "policy", "iot:Connect not allowed by the principal's policies",
+                           MQTT_RC_NOT_AUTHORIZED, MS_NO_CONNACK);
+            return 1;
+        }
+    }
+    if (cn.client_id.n == 0) {
+        char id[48];
+        snprintf(id, sizeof id, "iotconform-%llu", (unsigned long long)c->id);
+        s->client_id = strdup(id);
+        s->assigned_id = true;
+    } else {
+        s->client_id = iotc_span_strdup(cn.client_id);
+    }
+    if (!s->client_id)
+        return iotc_ms_finish(s, "endpoint", "out of memory"), 1;
+    if (!iotc_broker_is_ready(c->ep->broker)) {
+        iotc_ms_refuse(s, "broker-unavailable", "broker is restarting", MQTT_RC_SERVER_UNAVAILABLE,
+                       MQTT3_CONNACK_UNAVAILABLE);
+        return 1;
+    }
+    char stamp[IOTC_STAMP_LEN + 1];
+    if (iotc_stamp_make(iotc_broker_secret(c->ep->broker), IOTC_STAMP_SECRET_LEN, s->client_id,
+                        strlen(s->client_id), c->auth.principal, strlen(c->auth.principal),
+                        stamp)) {
+        iotc_ms_finish(s, "endpoint", "cannot stamp identity");
+        return 1;
+    }
+    struct mqtt_connect out = cn;
+    out.client_id = iotc_span_str(s->client_id);
+    out.has_username = true;
+    out.username = iotc_span_str(c->auth.principal);
+    out.has_password = true;
+    out.password = iotc_span_str(stamp);
+    /* The front door owns keep-alive; the broker's timer is a backstop set well beyond it. */
+    out.keepalive = s->ka_effective > 32767 ? 65535 : (uint16_t)(s->ka_effective * 2);
+    iotc_buf_reset(&s->out);
+    if (mqtt_connect_encode(&s->out, &out) != IOTC_OK) {
+        iotc_ms_finish(s, "endpoint", "cannot encode CONNECT");
+        return 1;
+    }
+    struct iotc_blink_cbs cbs = {iotc_ms_broker_packet, iotc_ms_broker_closed, iotc_ms_broker_drain,
+                                 s};
+    if (iotc_blink_open(c->ep->base, iotc_broker_socket_path(c->ep->broker), &cbs, &s->link)) {
+        iotc_ms_refuse(s, "broker-unavailable", "cannot reach the broker",
+                       MQTT_RC_SERVER_UNAVAILABLE, MQTT3_CONNACK_UNAVAILABLE);
+        return 1;
+    }
+    ms__mark_takeover(s);
+    s->state = MS_WAIT_CONNACK;
+    iotc_ms_send_broker(s, s->out.p, s->out.len);
+    iotc_ms_arm(s, (double)lim->connect_timeout_ms);
+    return 0;
+}
+
+/*
+ * MQTT with ALPN "mqtt" on 443: the username carries the authorizer's name, token and
+ * signature. The authorizer runs as a child process, so the CONNECT is kept and
+ * finished when it answers; anything the device sends meanwhile breaks the
+ * "nothing before CONNACK" rule.
+ */
+static int ms__start_custom_auth(struct mqtt_sess *s, const struct mqtt_connect *cn,
+                                 const uint8_t *pkt, size_t len)
+{
+    char why[256], *user = cn->has_username ? iotc_span_strdup(cn->username) : NULL;
+    char *cid = iotc_span_strdup(cn->client_id);
+    struct iotc_auth_input in = {.mqtt_username = user,
+                                 .mqtt_password = cn->password.p,
+                                 .mqtt_password_len = cn->password.n,
+                                 .has_password = cn->has_password,
+                                 .mqtt_client_id = cid};
+    iotc_buf_reset(&s->connect_pkt);
+    int rc = iotc_buf_append(&s->connect_pkt, pkt, len);
+    if (rc == IOTC_OK)
+        rc = iotc_auth_custom_start(s->c, &in, ms__custom_auth_done, why, sizeof why);
+    free(user);
+    free(cid);
+    if (rc != IOTC_OK) {
+        iotc_ms_refuse(s, "authentication", why, MQTT_RC_NOT_AUTHORIZED,
+                       MQTT3_CONNACK_NOT_AUTHORIZED);
+        return 1;
+    }
+    s->state = MS_AUTHORIZING;
+    return 0;
+}
+
+static void ms__custom_auth_done(struct iotc_conn *c, bool allowed, const char *why)
+{
+    struct mqtt_sess *s = c->sess.data;
+    if (!s || s->state != MS_AUTHORIZING)
+        return;
+    s->state = MS_WAIT_CONNECT; /* refusals below still answer with a CONNACK */
+    if (!allowed) {
+        iotc_ms_refuse(s, "authentication", why, MQTT_RC_NOT_AUTHORIZED,
+                       MQTT3_CONNACK_NOT_AUTHORIZED);
+        return;
+    }
+    struct mqtt_connect cn;
+    if (mqtt_connect_parse(s->connect_pkt.p, s->connect_pkt.len, &cn) != IOTC_OK) {
+        iotc_ms_finish(s, "endpoint", "lost the CONNECT");
+        return;
+    }
+    /* The username held the authorizer's credentials: the broker never sees them. */
+    ms__connect_authorized(s, &cn);
+}

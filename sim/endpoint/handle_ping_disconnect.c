@@ -1,0 +1,55 @@
+/* MQTT keep-alive (the front door owns it, not the broker) and the CONNECT deadline. */
+#include "mqtt_session.h"
+#include "common/err.h"
+#include "common/jevents.h"
+
+#include <stdio.h>
+
+void iotc_ms_arm(struct mqtt_sess *s, double ms)
+{
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((long long)ms % 1000 * 1000)};
+    evtimer_add(s->timer, &tv);
+}
+
+static double ms__keepalive_window(const struct mqtt_sess *s)
+{
+    double ms = s->ka_effective * 1500.0 * s->c->ep->profile.time_scale;
+    return ms < 1 ? 1 : ms;
+}
+
+/* Arms once per window; packets only stamp last_rx, so the hot path adds no timer work. */
+void iotc_ms_arm_keepalive(struct mqtt_sess *s)
+{
+    s->last_rx = iotc_mono_ms();
+    if (!s->ka_armed) {
+        s->ka_armed = true;
+        iotc_ms_arm(s, ms__keepalive_window(s));
+    }
+}
+
+void iotc_ms_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct mqtt_sess *s = arg;
+    if (s->state == MS_WAIT_CONNECT) {
+        iotc_conn_emit(s->c, IOTC_EV_MQTT_REFUSED,
+                       json_pack("{s:s, s:s}", "rule", "connect-timeout", "reason",
+                                 "no CONNECT after the TLS handshake"));
+        iotc_ms_finish(s, "endpoint", "no CONNECT in time");
+        return;
+    }
+    if (s->state == MS_AUTHORIZING)
+        return; /* the authorizer's own timeout answers */
+    if (s->state == MS_WAIT_CONNACK) {
+        iotc_ms_refuse(s, "broker-timeout", "broker did not answer CONNECT",
+                       MQTT_RC_SERVER_UNAVAILABLE, MQTT3_CONNACK_UNAVAILABLE);
+        return;
+    }
+    double idle = iotc_mono_ms() - s->last_rx, window = ms__keepalive_window(s);
+    if (idle < window) {
+        iotc_ms_arm(s, window - idle);
+        return;
+    }
+    char why[96];
+    snprintf(why, sizeof why, "no packet within 1.5 x keep-alive (%u s)", s->ka_effective);
+    iotc_ms_refuse(s, "MQTT_KEEP_ALIVE_TIMEOUT", why, MQTT_RC_KEEP_ALIVE_TIMEOUT, 0);
+}

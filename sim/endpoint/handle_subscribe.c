@@ -1,0 +1,203 @@
+/* SUBSCRIBE / UNSUBSCRIBE: filter rules, iot:Subscribe per filter, the 50-subscription cap, SUBACK
+ * splicing and subscription lifecycle events. */
+#include "mqtt_session.h"
+#include "lifecycle.h"
+#include "mqtt_rules.h"
+#include "common/err.h"
+#include "common/jevents.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void iotc_ms_remember_filters(struct mqtt_sess *s, const struct mqtt_subscribe *sub,
+                              const uint8_t *refused)
+{
+    char key[8];
+    json_t *filters = json_array(), *mask = json_array();
+    for (size_t i = 0; i < sub->count; i++) {
+        json_array_append_new(filters, json_stringn((const char *)sub->filters[i].filter.p,
+                                                    sub->filters[i].filter.n));
+        json_array_append_new(mask, json_integer(refused ? refused[i] : 0));
+    }
+    snprintf(key, sizeof key, "%u", sub->packet_id);
+    /* Bounded: a client that never gets answers cannot grow this without limit. */
+    if (json_object_size(s->pending_subs) < 128)
+        json_object_set_new(s->pending_subs, key,
+                            json_pack("{s:o, s:o}", "filters", filters, "refused", mask));
+    else
+        json_decref(filters), json_decref(mask);
+}
+
+/*
+ * iot:Subscribe per filter. MQTT 3.1.1: any denied filter disconnects. MQTT 5: denied
+ * filters get SUBACK 0x87 while allowed ones go to the broker; the broker's SUBACK is
+ * spliced back together with the denials (iotc_ms_subscription_event).
+ * Returns 0 to forward, 1 when the connection was closed, 2 when handled here.
+ */
+static int ms__authorize_subscribe(struct mqtt_sess *s, struct mqtt_subscribe *sub)
+{
+    /* Per filter: 0 = goes to the broker, else the SUBACK code the front door answers. */
+    uint8_t refused[MQTT_SUB_MAX_FILTERS] = {0};
+    size_t n_refused = 0, adding = 0;
+    bool policy_denied = false;
+    long long cap = s->c->ep->profile.limits.max_subscriptions;
+    for (size_t i = 0; i < sub->count; i++) {
+        char filter[1024];
+        snprintf(filter, sizeof filter, "%.*s", (int)sub->filters[i].filter.n,
+                 (const char *)sub->filters[i].filter.p);
+        if (!iotc_conn_allowed(s->c, s->client_id, IOTC_ACT_SUBSCRIBE, filter, NULL, 0)) {
+            refused[i] = MQTT_RC_NOT_AUTHORIZED;
+            policy_denied = true;
+        } else if (!json_object_get(s->subscriptions, filter) &&
+                   (long long)(json_object_size(s->subscriptions) + adding) >= cap) {
+            /* AWS: at most 50 subscriptions per connection; the rest get a failure code. */
+            refused[i] = s->version == MQTT_V5 ? MQTT_RC_QUOTA_EXCEEDED : 0x80;
+            iotc_conn_emit(s->c, IOTC_EV_MQTT_REFUSED,
+                           json_pack("{s:s, s:s, s:s}", "rule", "max-subscriptions", "reason",
+                                     "more than 50 subscriptions on one connection", "filter",
+                                     filter));
+        } else if (!json_object_get(s->subscriptions, filter)) {
+            adding++;
+        }
+        n_refused += refused[i] != 0;
+    }
+    iotc_ms_remember_filters(s, sub, refused);
+    if (n_refused == 0)
+        return 0;
+    if (policy_denied && s->version != MQTT_V5) {
+        iotc_ms_refuse(s, "policy", "iot:Subscribe not allowed by the principal's policies",
+                       MQTT_RC_NOT_AUTHORIZED, 0);
+        return 1;
+    }
+    iotc_buf_reset(&s->out);
+    if (n_refused == sub->count) {
+        struct mqtt_suback sa = {
+            .type = MQTT_SUBACK, .packet_id = sub->packet_id, .count = sub->count};
+        memcpy(sa.codes, refused, sub->count);
+        char key[8];
+        snprintf(key, sizeof key, "%u", sub->packet_id);
+        json_object_del(s->pending_subs, key);
+        if (mqtt_suback_encode(&s->out, s->version, &sa) == IOTC_OK)
+            iotc_ms_send_client(s, s->out.p, s->out.len);
+        return 2;
+    }
+    struct mqtt_subscribe *allowed = malloc(sizeof *allowed);
+    if (!allowed) {
+        iotc_ms_finish(s, "endpoint", "out of memory");
+        return 1;
+    }
+    *allowed = *sub;
+    allowed->count = 0;
+    for (size_t i = 0; i < sub->count; i++)
+        if (!refused[i])
+            allowed->filters[allowed->count++] = sub->filters[i];
+    if (mqtt_subscribe_encode(&s->out, s->version, allowed) == IOTC_OK)
+        iotc_ms_send_broker(s, s->out.p, s->out.len);
+    free(allowed);
+    return 2; /* handled: the rewritten SUBSCRIBE went out */
+}
+
+int iotc_ms_check_subscribe(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt)
+{
+    const struct iotc_limits *lim = &s->c->ep->profile.limits;
+    struct mqtt_subscribe *sub = malloc(sizeof *sub);
+    int stop = 1;
+    if (!sub) {
+        iotc_ms_finish(s, "endpoint", "out of memory");
+        return 1;
+    }
+    int rc = mqtt_subscribe_parse(pkt, f->total, s->version, sub);
+    if (rc == IOTC_ERR_TOO_LARGE ||
+        (rc == IOTC_OK && (long long)sub->count > lim->max_filters_per_subscribe)) {
+        iotc_ms_refuse(s, "subscribe-filters", "more than 8 topic filters in one SUBSCRIBE",
+                       MQTT_RC_QUOTA_EXCEEDED, 0);
+        goto cleanup;
+    }
+    if (rc != IOTC_OK) {
+        iotc_ms_refuse(s, "malformed", "malformed SUBSCRIBE", MQTT_RC_MALFORMED, 0);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < sub->count; i++) {
+        const char *why = iotc_rule_filter(lim, sub->filters[i].filter);
+        if (why) {
+            iotc_ms_refuse(s, "topic-filter", why, MQTT_RC_TOPIC_FILTER_INVALID, 0);
+            goto cleanup;
+        }
+        if ((sub->filters[i].options & 3) == 2) {
+            iotc_ms_refuse(s, "qos2", "QoS 2 subscriptions are not supported by AWS IoT",
+                           MQTT_RC_QOS_NOT_SUPPORTED, 0);
+            goto cleanup;
+        }
+    }
+    stop = ms__authorize_subscribe(s, sub);
+cleanup:
+    free(sub);
+    return stop;
+}
+
+/*
+ * Lifecycle subscription events follow the broker's answer (AWS reports granted
+ * filters). When the policy denied some filters of an MQTT 5 SUBSCRIBE, the broker
+ * only saw the others: splice 0x87 back in at the denied positions and send that
+ * SUBACK instead. Returns true when it sent the (spliced) SUBACK itself.
+ */
+bool iotc_ms_subscription_event(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt)
+{
+    struct mqtt_suback *sa = malloc(sizeof *sa), *full = NULL;
+    bool sent = false;
+    if (!sa || mqtt_suback_parse(pkt, f->total, s->version, sa) != IOTC_OK)
+        goto cleanup;
+    char key[8];
+    snprintf(key, sizeof key, "%u", sa->packet_id);
+    json_t *entry = json_object_get(s->pending_subs, key);
+    if (!entry)
+        goto cleanup;
+    json_t *filters = json_object_get(entry, "filters"),
+           *refused = json_object_get(entry, "refused");
+    json_t *granted = json_array();
+    bool spliced = false;
+    full = malloc(sizeof *full);
+    if (full) {
+        *full = *sa;
+        full->count = 0;
+    }
+    /* A 3.1.1 UNSUBACK has no codes: every filter of the UNSUBSCRIBE counts. */
+    bool all = f->type == MQTT_UNSUBACK && sa->count == 0;
+    for (size_t i = 0, b = 0; i < json_array_size(filters) && i < MQTT_SUB_MAX_FILTERS; i++) {
+        uint8_t code;
+        json_int_t own = json_integer_value(json_array_get(refused, i));
+        if (own) {
+            code = (uint8_t)own;
+            spliced = true;
+        } else {
+            code = b < sa->count ? sa->codes[b++] : 0;
+            if (all || code < 0x80) {
+                json_t *flt = json_array_get(filters, i);
+                json_array_append(granted, flt);
+                if (f->type == MQTT_SUBACK)
+                    json_object_set_new(s->subscriptions, json_string_value(flt), json_true());
+                else
+                    json_object_del(s->subscriptions, json_string_value(flt));
+            }
+        }
+        if (full)
+            full->codes[full->count++] = code;
+    }
+    if (json_array_size(granted))
+        iotc_lifecycle_subscriptions(s->c->ep->lifecycle, f->type == MQTT_SUBACK, s->client_id,
+                                     s->session_id, s->c->auth.principal, granted);
+    json_decref(granted);
+    json_object_del(s->pending_subs, key);
+    if (spliced && full && f->type == MQTT_SUBACK) {
+        iotc_buf_reset(&s->out);
+        if (mqtt_suback_encode(&s->out, s->version, full) == IOTC_OK) {
+            iotc_ms_send_client(s, s->out.p, s->out.len);
+            sent = true;
+        }
+    }
+cleanup:
+    free(full);
+    free(sa);
+    return sent;
+}

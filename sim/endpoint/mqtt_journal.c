@@ -1,0 +1,88 @@
+/* Journal lines for MQTT packets, in both directions (mqtt.in / mqtt.out). */
+#include "mqtt_session.h"
+#include "common/err.h"
+
+#include <stdlib.h>
+
+void iotc_ms_journal(struct mqtt_sess *s, const char *event, const struct mqtt_frame *f,
+                     const uint8_t *pkt, bool always)
+{
+    struct iotc_conn *c = s->c;
+    if ((!always && !c->ep->journal_packets) || !iotc_journal_enabled(c->ep->journal))
+        return;
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string(mqtt_type_name(f->type)));
+    json_object_set_new(o, "bytes", json_integer((json_int_t)f->total));
+    if (s->client_id)
+        json_object_set_new(o, "client_id", json_string(s->client_id));
+    switch (f->type) {
+    case MQTT_PUBLISH: {
+        struct mqtt_publish p;
+        if (mqtt_publish_parse(pkt, f->total, s->version, &p) == IOTC_OK) {
+            json_object_set_new(o, "topic", json_stringn((const char *)p.topic.p, p.topic.n));
+            json_object_set_new(o, "qos", json_integer(p.qos));
+            json_object_set_new(o, "retain", json_boolean(p.retain));
+            json_object_set_new(o, "dup", json_boolean(p.dup));
+            json_object_set_new(o, "packet_id", json_integer(p.packet_id));
+            json_object_set_new(o, "payload_bytes", json_integer((json_int_t)p.payload.n));
+        }
+        break;
+    }
+    case MQTT_PUBACK: {
+        struct mqtt_ack a;
+        if (mqtt_ack_parse(pkt, f->total, s->version, &a) == IOTC_OK) {
+            json_object_set_new(o, "packet_id", json_integer(a.packet_id));
+            json_object_set_new(o, "reason", json_integer(a.reason));
+        }
+        break;
+    }
+    case MQTT_SUBSCRIBE:
+    case MQTT_UNSUBSCRIBE: {
+        struct mqtt_subscribe *sub = malloc(sizeof *sub);
+        int rc = !sub ? IOTC_ERR_NOMEM
+                 : f->type == MQTT_SUBSCRIBE
+                     ? mqtt_subscribe_parse(pkt, f->total, s->version, sub)
+                     : mqtt_unsubscribe_parse(pkt, f->total, s->version, sub);
+        if (rc == IOTC_OK) {
+            json_t *a = json_array();
+            for (size_t i = 0; i < sub->count; i++)
+                json_array_append_new(
+                    a, json_pack("{s:s%, s:i}", "filter", (const char *)sub->filters[i].filter.p,
+                                 sub->filters[i].filter.n, "options", sub->filters[i].options));
+            json_object_set_new(o, "filters", a);
+            json_object_set_new(o, "packet_id", json_integer(sub->packet_id));
+        }
+        free(sub);
+        break;
+    }
+    case MQTT_SUBACK: {
+        struct mqtt_suback *sa = malloc(sizeof *sa);
+        if (sa && mqtt_suback_parse(pkt, f->total, s->version, sa) == IOTC_OK) {
+            json_t *a = json_array();
+            for (size_t i = 0; i < sa->count; i++)
+                json_array_append_new(a, json_integer(sa->codes[i]));
+            json_object_set_new(o, "codes", a);
+            json_object_set_new(o, "packet_id", json_integer(sa->packet_id));
+        }
+        free(sa);
+        break;
+    }
+    case MQTT_CONNACK: {
+        struct mqtt_connack ca;
+        if (mqtt_connack_parse(pkt, f->total, s->version, &ca) == IOTC_OK) {
+            json_object_set_new(o, "code", json_integer(ca.code));
+            json_object_set_new(o, "session_present", json_boolean(ca.session_present));
+        }
+        break;
+    }
+    case MQTT_DISCONNECT: {
+        struct mqtt_disconnect d;
+        if (mqtt_disconnect_parse(pkt, f->total, s->version, &d) == IOTC_OK)
+            json_object_set_new(o, "reason", json_integer(d.reason));
+        break;
+    }
+    default:
+        break;
+    }
+    iotc_conn_emit(c, event, o);
+}

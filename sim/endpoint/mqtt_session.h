@@ -1,0 +1,84 @@
+/*
+ * The MQTT session's internals, shared by its files: mqtt_session.c (life and
+ * dispatch), handle_connect.c, handle_publish.c, handle_subscribe.c,
+ * handle_ping_disconnect.c (keep-alive), broker_relay.c (broker -> device) and
+ * mqtt_journal.c. Only these files include it.
+ */
+#ifndef IOTC_ENDPOINT_MQTT_SESSION_H
+#define IOTC_ENDPOINT_MQTT_SESSION_H
+
+#include "broker_link.h"
+#include "session.h"
+#include "common/buf.h"
+#include "mqtt/mqtt.h"
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MS_HIGH_WATER (1u << 20) /* pause the other side above this much queued output */
+#define MS_LOW_WATER  (256u << 10)
+
+enum ms_state { MS_WAIT_CONNECT, MS_AUTHORIZING, MS_WAIT_CONNACK, MS_LIVE, MS_DONE };
+
+/* AWS closes an MQTT 3.1.1 connection it does not authorize without a CONNACK. */
+#define MS_NO_CONNACK 0xFF
+
+struct mqtt_sess {
+    struct iotc_conn *c;
+    enum ms_state state;
+    uint8_t version;
+    char *client_id;
+    bool assigned_id;
+    uint16_t ka_requested, ka_effective;
+    struct iotc_blink *link;
+    struct event *timer; /* CONNECT deadline, then keep-alive */
+    bool taken_over;
+    bool ka_armed;
+    bool scenario_sent;
+    bool ws_closed;
+    double last_rx;        /* monotonic ms of the last client packet */
+    bool announced;        /* a connected lifecycle event went out */
+    const char *lc_reason; /* lifecycle disconnectReason, when known before the close */
+    bool client_initiated;
+    char session_id[37];
+    json_t *pending_subs;        /* packet id -> filters, until the broker's SUBACK/UNSUBACK */
+    json_t *subscriptions;       /* granted filters (a set), for the 50-per-connection limit */
+    struct iotc_buf connect_pkt; /* the CONNECT, kept while a custom authorizer runs */
+    struct iotc_ws *ws;          /* MQTT over WebSocket: framing between TLS and MQTT */
+    struct evbuffer *ws_in;      /* = c->ws_in: MQTT bytes unwrapped from WebSocket messages */
+    struct iotc_buf out;
+};
+
+/* handle_ping_disconnect.c: ms = delay from now; the timer callback of s->timer */
+void iotc_ms_arm(struct mqtt_sess *s, double ms);
+void iotc_ms_arm_keepalive(struct mqtt_sess *s);
+void iotc_ms_on_timer(evutil_socket_t fd, short what, void *arg);
+/* mqtt_journal.c */
+void iotc_ms_journal(struct mqtt_sess *s, const char *event, const struct mqtt_frame *f,
+                     const uint8_t *pkt, bool always);
+/* handle_connect.c */
+int iotc_ms_on_connect(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt);
+/* handle_publish.c: check_* return 0 to forward, 1 when the connection was closed, 2 when answered
+ * here */
+bool iotc_ms_authorize_receive(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt);
+int iotc_ms_check_publish(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt);
+/* handle_subscribe.c (same return codes) */
+void iotc_ms_remember_filters(struct mqtt_sess *s, const struct mqtt_subscribe *sub,
+                              const uint8_t *refused);
+int iotc_ms_check_subscribe(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt);
+bool iotc_ms_subscription_event(struct mqtt_sess *s, const struct mqtt_frame *f,
+                                const uint8_t *pkt);
+/* broker_relay.c: the iotc_blink callbacks of a session (arg = struct mqtt_sess) */
+void iotc_ms_broker_packet(void *arg, const struct mqtt_frame *f, const uint8_t *pkt);
+void iotc_ms_broker_closed(void *arg, const char *reason);
+void iotc_ms_broker_drain(void *arg);
+/* mqtt_session.c: the ways out; refuse answers per AWS (CONNACK / DISCONNECT / close) */
+void iotc_ms_send_client(struct mqtt_sess *s, const void *data, size_t len);
+void iotc_ms_send_broker(struct mqtt_sess *s, const void *data, size_t len);
+void iotc_ms_finish(struct mqtt_sess *s, const char *by, const char *reason);
+void iotc_ms_refuse(struct mqtt_sess *s, const char *rule, const char *reason, uint8_t v5,
+                    uint8_t v3_connack);
+
+#endif
