@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "cert_int.h"
+#include "common/jevents.h"
 
 static const char *const action__keys[] = {
     "do", "after", "publish_bytes", "after_ms", "outage_ms", "cert", NULL};
@@ -160,22 +161,24 @@ static int action__suback(json_t *lines, const cert_action_state *st, char *cid,
     long conn = -1;
     json_array_foreach(lines, i, e)
     {
-        const char *ev = json_string_value(json_object_get(e, "event"));
-        const char *ty = json_string_value(json_object_get(e, "type"));
-        long pp = (long)json_integer_value(json_object_get(e, "peer_port"));
+        const char *ev = json_string_value(json_object_get(e, IOTC_JF_EVENT));
+        const char *ty = json_string_value(json_object_get(e, IOTC_JF_TYPE));
+        long pp = (long)json_integer_value(json_object_get(e, IOTC_JF_PEER_PORT));
         bool runner = false;
         for (size_t r = 0; r < st->n_runner_ports; r++)
             runner |= st->runner_ports[r] == pp;
         if (!ev || !ty || runner)
             continue;
-        if (strcmp(ev, "mqtt.in") == 0 && strcmp(ty, "SUBSCRIBE") == 0 && conn < 0) {
-            json_t *f = json_array_get(json_object_get(e, "filters"), 0);
-            snprintf(filter, flen, "%s", json_string_value(json_object_get(f, "filter")) ?: "");
-            conn = (long)json_integer_value(json_object_get(e, "conn"));
+        if (strcmp(ev, IOTC_EV_MQTT_IN) == 0 && strcmp(ty, "SUBSCRIBE") == 0 && conn < 0) {
+            json_t *f = json_array_get(json_object_get(e, IOTC_JF_FILTERS), 0);
+            snprintf(filter, flen, "%s",
+                     json_string_value(json_object_get(f, IOTC_JF_FILTER)) ?: "");
+            conn = (long)json_integer_value(json_object_get(e, IOTC_JF_CONN));
         }
-        if (strcmp(ev, "mqtt.out") == 0 && strcmp(ty, "SUBACK") == 0 && conn >= 0 &&
-            json_integer_value(json_object_get(e, "conn")) == conn) {
-            snprintf(cid, cidlen, "%s", json_string_value(json_object_get(e, "client_id")) ?: "");
+        if (strcmp(ev, IOTC_EV_MQTT_OUT) == 0 && strcmp(ty, "SUBACK") == 0 && conn >= 0 &&
+            json_integer_value(json_object_get(e, IOTC_JF_CONN)) == conn) {
+            snprintf(cid, cidlen, "%s",
+                     json_string_value(json_object_get(e, IOTC_JF_CLIENT_ID)) ?: "");
             return 0;
         }
     }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cert_int.h"
+#include "common/jevents.h"
 
 #define CONNECT__MAX 256
 
@@ -27,18 +28,18 @@ static cert_verdict connect__missing(cert_ctx *x, const cert_conn *const *c, siz
     if (!x->final)
         return CERT_UNDECIDED;
     for (size_t i = 0; i < n && !refused; i++)
-        refused = cert_conn_find(c[i], "mqtt.refused", NULL, 0);
+        refused = cert_conn_find(c[i], IOTC_EV_MQTT_REFUSED, NULL, 0);
     if (refused)
         return cert_set(x, CERT_FAIL,
                         "the endpoint refused the device's MQTT traffic: %s (rule %s)",
-                        connect__s(refused, "reason"), connect__s(refused, "rule"));
+                        connect__s(refused, IOTC_JF_REASON), connect__s(refused, IOTC_JF_RULE));
     for (size_t i = 0; i < n; i++)
         if (c[i]->handshake)
             return cert_set(x, CERT_FAIL,
                             "TLS completed but no CONNECT was accepted (connection ended: %s)",
-                            c[i]->close ? connect__s(c[i]->close, "reason") : "still open");
+                            c[i]->close ? connect__s(c[i]->close, IOTC_JF_REASON) : "still open");
     return cert_set(x, CERT_FAIL, "the device never completed a TLS handshake (%s)",
-                    n && c[0]->refused ? connect__s(c[0]->refused, "reason") : "no attempt");
+                    n && c[0]->refused ? connect__s(c[0]->refused, IOTC_JF_REASON) : "no attempt");
 }
 
 static cert_verdict judge_mqtt_connect(cert_ctx *x)
@@ -50,13 +51,14 @@ static cert_verdict judge_mqtt_connect(cert_ctx *x)
         json_int_t ver;
         if (!c[i]->connect || !c[i]->connack)
             continue;
-        cid = connect__s(c[i]->connect, "client_id");
-        ver = json_integer_value(json_object_get(c[i]->connect, "version"));
+        cid = connect__s(c[i]->connect, IOTC_JF_CLIENT_ID);
+        ver = json_integer_value(json_object_get(c[i]->connect, IOTC_JF_VERSION));
         json_object_set(x->observed, "connect", c[i]->connect);
         json_object_set(x->observed, "connack", c[i]->connack);
-        if (json_integer_value(json_object_get(c[i]->connack, "code")) != 0)
-            return cert_set(x, CERT_FAIL, "CONNACK refused the CONNECT with code %lld",
-                            (long long)json_integer_value(json_object_get(c[i]->connack, "code")));
+        if (json_integer_value(json_object_get(c[i]->connack, IOTC_JF_CODE)) != 0)
+            return cert_set(
+                x, CERT_FAIL, "CONNACK refused the CONNECT with code %lld",
+                (long long)json_integer_value(json_object_get(c[i]->connack, IOTC_JF_CODE)));
         cert_set(x, CERT_PASS, "CONNECT (MQTT %s, client id \"%s\") accepted",
                  ver == 5 ? "5" : "3.1.1", cid);
         if (!*cid)
@@ -76,11 +78,11 @@ static cert_verdict judge_keepalive(cert_ctx *x)
     for (size_t i = 0; i < n; i++) {
         if (!c[i]->connect)
             continue;
-        json_int_t k = json_integer_value(json_object_get(c[i]->connect, "keepalive"));
+        json_int_t k = json_integer_value(json_object_get(c[i]->connect, IOTC_JF_KEEPALIVE));
         json_object_set_new(x->observed, "keepalive", json_integer(k));
         for (size_t j = 0; j < n; j++)
             if (c[j]->close &&
-                strcmp(connect__s(c[j]->close, "reason"), "MQTT_KEEP_ALIVE_TIMEOUT") == 0)
+                strcmp(connect__s(c[j]->close, IOTC_JF_REASON), "MQTT_KEEP_ALIVE_TIMEOUT") == 0)
                 return cert_set(x, CERT_FAIL,
                                 "the endpoint closed the connection for keep-alive "
                                 "timeout: the device sent nothing within 1.5 x %lld s",
@@ -121,7 +123,7 @@ static cert_verdict judge_clean_session(cert_ctx *x)
     }
     if (!first)
         return connect__missing(x, c, n);
-    bool clean1 = json_is_true(json_object_get(first->connect, "clean"));
+    bool clean1 = json_is_true(json_object_get(first->connect, IOTC_JF_CLEAN));
     json_object_set(x->observed, "first_connect", first->connect);
     if (clean1)
         return cert_set(x, CERT_FAIL,
@@ -134,16 +136,17 @@ static cert_verdict judge_clean_session(cert_ctx *x)
                                    "closed its first connection")
                         : CERT_UNDECIDED;
     json_object_set(x->observed, "second_connect", second->connect);
-    if (json_is_true(json_object_get(second->connect, "clean")))
+    if (json_is_true(json_object_get(second->connect, IOTC_JF_CLEAN)))
         return cert_set(x, CERT_FAIL,
                         "reconnected with clean session 1: the persistent session "
                         "it had is discarded");
-    if (strcmp(connect__s(first->connect, "client_id"), connect__s(second->connect, "client_id")))
+    if (strcmp(connect__s(first->connect, IOTC_JF_CLIENT_ID),
+               connect__s(second->connect, IOTC_JF_CLIENT_ID)))
         return cert_set(x, CERT_FAIL,
                         "reconnected under another client id (\"%s\" then \"%s\"): "
                         "a persistent session belongs to one client id",
-                        connect__s(first->connect, "client_id"),
-                        connect__s(second->connect, "client_id"));
+                        connect__s(first->connect, IOTC_JF_CLIENT_ID),
+                        connect__s(second->connect, IOTC_JF_CLIENT_ID));
     return cert_set(x, CERT_PASS, "clean session 0 on every CONNECT with the same client id");
 }
 

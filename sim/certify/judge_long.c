@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cert_int.h"
+#include "common/jevents.h"
 
 #define LONG__MAX 256
 
@@ -26,10 +27,10 @@ static cert_verdict judge_long_duration(cert_ctx *x)
 
     json_array_foreach(o->lines, i, e)
     {
-        const char *ev = json_string_value(json_object_get(e, "event"));
-        if (ev && strcmp(ev, "certify.outage") == 0) {
-            out_from = json_number_value(json_object_get(e, "t"));
-            out_to = json_number_value(json_object_get(e, "until"));
+        const char *ev = json_string_value(json_object_get(e, IOTC_JF_EVENT));
+        if (ev && strcmp(ev, IOTC_EV_CERTIFY_OUTAGE) == 0) {
+            out_from = json_number_value(json_object_get(e, IOTC_JF_T));
+            out_to = json_number_value(json_object_get(e, IOTC_JF_UNTIL));
         }
     }
     if (out_from < 0)
@@ -37,15 +38,16 @@ static cert_verdict judge_long_duration(cert_ctx *x)
                         : CERT_UNDECIDED;
     for (i = 0; i < n; i++) {
         bool after = c[i]->t_accept >= out_to;
-        size_t pubs = cert_conn_count(c[i], "mqtt.in", "PUBLISH");
-        refusals += cert_conn_count(c[i], "mqtt.refused", NULL);
+        size_t pubs = cert_conn_count(c[i], IOTC_EV_MQTT_IN, "PUBLISH");
+        refusals += cert_conn_count(c[i], IOTC_EV_MQTT_REFUSED, NULL);
         if (after) {
             pub_after += pubs;
             if (!back && c[i]->connack)
                 back = c[i];
-            if (cert_conn_find(c[i], "mqtt.in", "SUBSCRIBE", 0))
+            if (cert_conn_find(c[i], IOTC_EV_MQTT_IN, "SUBSCRIBE", 0))
                 sub_after = true;
-            if (c[i]->connack && json_is_true(json_object_get(c[i]->connack, "session_present")))
+            if (c[i]->connack &&
+                json_is_true(json_object_get(c[i]->connack, IOTC_JF_SESSION_PRESENT)))
                 resumed = true;
         } else {
             pub_before += pubs;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cert_int.h"
+#include "common/jevents.h"
 
 #define PUBSUB__MAX 256
 
@@ -43,13 +44,13 @@ static cert_verdict judge_publish(cert_ctx *x)
     const char *want = cert_param_str(x, "topic", NULL);
     for (size_t i = 0; i < n; i++) {
         json_t *p;
-        for (size_t k = 0; (p = cert_conn_find(c[i], "mqtt.in", "PUBLISH", k)) != NULL; k++) {
+        for (size_t k = 0; (p = cert_conn_find(c[i], IOTC_EV_MQTT_IN, "PUBLISH", k)) != NULL; k++) {
             json_object_set(x->observed, "publish", p);
-            if (want && strcmp(want, pubsub__s(p, "topic")) != 0)
+            if (want && strcmp(want, pubsub__s(p, IOTC_JF_TOPIC)) != 0)
                 continue;
             return cert_set(x, CERT_PASS, "PUBLISH to \"%s\" at QoS %lld (%lld bytes)",
-                            pubsub__s(p, "topic"), (long long)pubsub__i(p, "qos"),
-                            (long long)pubsub__i(p, "payload_bytes"));
+                            pubsub__s(p, IOTC_JF_TOPIC), (long long)pubsub__i(p, IOTC_JF_QOS),
+                            (long long)pubsub__i(p, IOTC_JF_PAYLOAD_BYTES));
         }
     }
     if (!x->final)
@@ -71,23 +72,23 @@ static cert_verdict pubsub__retry(cert_ctx *x, const char *type, const char *ack
     bool publish = strcmp(type, "PUBLISH") == 0;
     for (size_t i = 0; i < n; i++) {
         json_t *first = NULL, *p;
-        for (size_t k = 0; (p = cert_conn_find(c[i], "mqtt.in", type, k)) != NULL; k++)
-            if (!publish || pubsub__i(p, "qos") == 1) {
+        for (size_t k = 0; (p = cert_conn_find(c[i], IOTC_EV_MQTT_IN, type, k)) != NULL; k++)
+            if (!publish || pubsub__i(p, IOTC_JF_QOS) == 1) {
                 first = p;
                 break;
             }
         if (!first)
             continue;
-        json_int_t pid = pubsub__i(first, "packet_id");
+        json_int_t pid = pubsub__i(first, IOTC_JF_PACKET_ID);
         json_object_set(x->observed, "first", first);
         /* Same connection first, then later connections (a resend after reconnecting). */
         for (size_t j = i; j < n; j++) {
             bool other_pid = false;
-            for (size_t k = 0; (p = cert_conn_find(c[j], "mqtt.in", type, k)) != NULL; k++) {
+            for (size_t k = 0; (p = cert_conn_find(c[j], IOTC_EV_MQTT_IN, type, k)) != NULL; k++) {
                 if (p == first || cert_entry_t(p) < cert_entry_t(first) ||
-                    (publish && pubsub__i(p, "qos") != 1))
+                    (publish && pubsub__i(p, IOTC_JF_QOS) != 1))
                     continue;
-                if (pubsub__i(p, "packet_id") != pid) {
+                if (pubsub__i(p, IOTC_JF_PACKET_ID) != pid) {
                     other_pid = true;
                     continue;
                 }
@@ -95,7 +96,7 @@ static cert_verdict pubsub__retry(cert_ctx *x, const char *type, const char *ack
                 double after = (cert_entry_t(p) - cert_entry_t(first)) / 1000.0;
                 cert_set(x, CERT_PASS, "%s retried with the same packet id %lld after %.1f s", type,
                          (long long)pid, after);
-                if (publish && !json_is_true(json_object_get(p, "dup")))
+                if (publish && !json_is_true(json_object_get(p, IOTC_JF_DUP)))
                     cert_warn(x, "the DUP flag was not set on the retransmission");
                 if (j != i)
                     cert_warn(x,
@@ -146,9 +147,10 @@ static cert_verdict judge_subscribe(cert_ctx *x)
     const char *want = cert_param_str(x, "filter", NULL);
     for (size_t i = 0; i < n; i++) {
         json_t *p;
-        for (size_t k = 0; (p = cert_conn_find(c[i], "mqtt.in", "SUBSCRIBE", k)) != NULL; k++) {
-            json_t *f = json_array_get(json_object_get(p, "filters"), 0);
-            const char *flt = pubsub__s(f, "filter");
+        for (size_t k = 0; (p = cert_conn_find(c[i], IOTC_EV_MQTT_IN, "SUBSCRIBE", k)) != NULL;
+             k++) {
+            json_t *f = json_array_get(json_object_get(p, IOTC_JF_FILTERS), 0);
+            const char *flt = pubsub__s(f, IOTC_JF_FILTER);
             json_object_set(x->observed, "subscribe", p);
             if (want && strcmp(want, flt) != 0)
                 continue;
@@ -174,8 +176,8 @@ static cert_verdict judge_pingresp(cert_ctx *x)
     for (size_t i = 0; i < n; i++) {
         if (!c[i]->connack || !c[i]->connect)
             continue;
-        json_int_t k = pubsub__i(c[i]->connect, "keepalive");
-        json_t *ping = cert_conn_find(c[i], "mqtt.in", "PINGREQ", 0);
+        json_int_t k = pubsub__i(c[i]->connect, IOTC_JF_KEEPALIVE);
+        json_t *ping = cert_conn_find(c[i], IOTC_EV_MQTT_IN, "PINGREQ", 0);
         double limit = 2.0 * (double)k + 1.0;
         json_object_set_new(x->observed, "keepalive", json_integer(k));
         if (k == 0)
@@ -200,13 +202,13 @@ static cert_verdict judge_pingresp(cert_ctx *x)
         bool runner_stop = o->stop_t >= 0 && c[i]->t_close >= o->stop_t - 1;
         if (c[i]->t_close >= 0 && !runner_stop) {
             double after = (c[i]->t_close - cert_entry_t(ping)) / 1000.0;
-            const char *by = pubsub__s(c[i]->close, "by");
+            const char *by = pubsub__s(c[i]->close, IOTC_JF_BY);
             json_object_set_new(x->observed, "closed_after_s", json_real(after));
             if (strcmp(by, "client") != 0)
                 return cert_set(x, CERT_FAIL,
                                 "the endpoint closed the connection (%s) %.1f s after "
                                 "the unanswered PINGREQ; the device never gave up",
-                                pubsub__s(c[i]->close, "reason"), after);
+                                pubsub__s(c[i]->close, IOTC_JF_REASON), after);
             cert_set(x, CERT_PASS,
                      "closed the connection %.1f s after its unanswered PINGREQ "
                      "(keep-alive %lld s)",

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cert_int.h"
+#include "common/jevents.h"
 
 #define SESSION__MAX 256
 
@@ -28,7 +29,7 @@ static cert_verdict session__pair(cert_ctx *x, const cert_conn **first, const ce
     size_t n = session__conns(x, c);
     *first = *next = NULL;
     for (size_t i = 0; i < n; i++) {
-        if (!*first && cert_conn_find(c[i], "mqtt.out", "SUBACK", 0)) {
+        if (!*first && cert_conn_find(c[i], IOTC_EV_MQTT_OUT, "SUBACK", 0)) {
             *first = c[i];
             continue;
         }
@@ -50,7 +51,7 @@ static cert_verdict session__pair(cert_ctx *x, const cert_conn **first, const ce
         return cert_set(x, CERT_FAIL,
                         "the device did not reconnect after its session was taken "
                         "over (connection closed: %s)",
-                        json_string_value(json_object_get((*first)->close, "reason")));
+                        json_string_value(json_object_get((*first)->close, IOTC_JF_REASON)));
     }
     return CERT_PASS;
 }
@@ -61,32 +62,32 @@ static cert_verdict judge_session_resume(cert_ctx *x)
     const cert_conn *c[SESSION__MAX];
     size_t n = session__conns(x, c);
     for (size_t i = 0; i < n; i++)
-        if (c[i]->connect && json_is_true(json_object_get(c[i]->connect, "clean")))
+        if (c[i]->connect && json_is_true(json_object_get(c[i]->connect, IOTC_JF_CLEAN)))
             return cert_set(x, CERT_FAIL,
                             "connected with clean session 1: a persistent session "
                             "needs clean session 0");
     if (session__pair(x, &first, &next) != CERT_PASS)
         return x->v;
     json_object_set(x->observed, "reconnect_connack", next->connack);
-    if (!json_is_true(json_object_get(next->connack, "session_present")))
+    if (!json_is_true(json_object_get(next->connack, IOTC_JF_SESSION_PRESENT)))
         return cert_set(x, CERT_ERROR,
                         "the endpoint answered session present 0 on the reconnect; "
                         "the persistent session was not kept");
-    json_t *sub = cert_conn_find(next, "mqtt.in", "SUBSCRIBE", 0);
+    json_t *sub = cert_conn_find(next, IOTC_EV_MQTT_IN, "SUBSCRIBE", 0);
     if (sub)
         return cert_set(x, CERT_FAIL,
                         "subscribed again although CONNACK said session present 1: "
                         "the broker kept the subscription");
     json_t *p;
-    for (size_t k = 0; (p = cert_conn_find(next, "mqtt.out", "PUBLISH", k)) != NULL; k++) {
-        json_int_t pid = json_integer_value(json_object_get(p, "packet_id"));
-        if (json_integer_value(json_object_get(p, "qos")) != 1)
+    for (size_t k = 0; (p = cert_conn_find(next, IOTC_EV_MQTT_OUT, "PUBLISH", k)) != NULL; k++) {
+        json_int_t pid = json_integer_value(json_object_get(p, IOTC_JF_PACKET_ID));
+        if (json_integer_value(json_object_get(p, IOTC_JF_QOS)) != 1)
             continue;
         for (size_t a = 0;; a++) {
-            json_t *ack = cert_conn_find(next, "mqtt.in", "PUBACK", a);
+            json_t *ack = cert_conn_find(next, IOTC_EV_MQTT_IN, "PUBACK", a);
             if (!ack)
                 break;
-            if (json_integer_value(json_object_get(ack, "packet_id")) != pid)
+            if (json_integer_value(json_object_get(ack, IOTC_JF_PACKET_ID)) != pid)
                 continue;
             /* Leave a moment for a late SUBSCRIBE before passing early. */
             if (!x->final && x->obs[x->n_series - 1].t_end - cert_entry_t(ack) < 500)
@@ -118,11 +119,11 @@ static cert_verdict judge_session_expired(cert_ctx *x)
     /* The endpoint journals the broker's CONNACK before its scenario rewrite, so with
      * session_present_zero the journal may say 1 while the device was sent 0. */
     if (!json_is_true(json_object_get(x->c->scenario, "session_present_zero")) &&
-        json_is_true(json_object_get(next->connack, "session_present")))
+        json_is_true(json_object_get(next->connack, IOTC_JF_SESSION_PRESENT)))
         return cert_set(x, CERT_ERROR,
                         "the endpoint answered session present 1 on the reconnect "
                         "(scenario session_present_zero missing?)");
-    json_t *sub = cert_conn_find(next, "mqtt.in", "SUBSCRIBE", 0);
+    json_t *sub = cert_conn_find(next, IOTC_EV_MQTT_IN, "SUBSCRIBE", 0);
     if (sub) {
         json_object_set(x->observed, "resubscribe", sub);
         return cert_set(x, CERT_PASS, "subscribed again %.0f ms after CONNACK session present 0",

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cert_int.h"
+#include "common/jevents.h"
 
 #define TLS__MAX_CONNS 256
 
@@ -71,9 +72,9 @@ static const cert_conn *tls__first_hello(const cert_ctx *x)
 
 static const char *tls__refusal(const cert_conn *c)
 {
-    const char *r = json_string_value(json_object_get(c->refused, "reason"));
+    const char *r = json_string_value(json_object_get(c->refused, IOTC_JF_REASON));
     if (!r)
-        r = json_string_value(json_object_get(c->close, "reason"));
+        r = json_string_value(json_object_get(c->close, IOTC_JF_REASON));
     return r ? r : "connection closed";
 }
 
@@ -95,8 +96,8 @@ static cert_verdict judge_tls_connect(cert_ctx *x)
         if (c[i]->handshake) {
             json_object_set(x->observed, "handshake", c[i]->handshake);
             cert_set(x, CERT_PASS, "TLS handshake completed (%s, %s)",
-                     json_string_value(json_object_get(c[i]->handshake, "version")),
-                     json_string_value(json_object_get(c[i]->handshake, "cipher")));
+                     json_string_value(json_object_get(c[i]->handshake, IOTC_JF_VERSION)),
+                     json_string_value(json_object_get(c[i]->handshake, IOTC_JF_CIPHER)));
             if (refused)
                 cert_warn(x, "%zu earlier attempt(s) ended in TLS alerts (last: %s)", refused,
                           last);
@@ -126,7 +127,7 @@ static cert_verdict judge_tls_ciphers(cert_ctx *x)
         json_decref(bad);
         return tls__no_hello(x);
     }
-    ciphers = json_object_get(c->hello, "ciphers");
+    ciphers = json_object_get(c->hello, IOTC_JF_CIPHERS);
     json_array_foreach(ciphers, i, cv)
     {
         const char *s = json_string_value(cv);
@@ -210,7 +211,7 @@ static cert_verdict judge_sni(cert_ctx *x)
     char copy[256], *save = NULL;
     if (!c)
         return tls__no_hello(x);
-    sni = json_object_get(c->hello, "sni");
+    sni = json_object_get(c->hello, IOTC_JF_SNI);
     json_object_set(x->observed, "sni", sni);
     if (!json_is_string(sni))
         return cert_set(x, CERT_FAIL,
@@ -232,7 +233,7 @@ static cert_verdict judge_alpn(cert_ctx *x)
     size_t i;
     if (!c)
         return tls__no_hello(x);
-    alpn = json_object_get(c->hello, "alpn");
+    alpn = json_object_get(c->hello, IOTC_JF_ALPN);
     json_object_set(x->observed, "alpn", alpn);
     json_array_foreach(alpn, i, v)
     {
@@ -261,7 +262,7 @@ static cert_verdict judge_tls_versions(cert_ctx *x)
     char old[128] = "";
     if (!c)
         return tls__no_hello(x);
-    vers = json_object_get(c->hello, "versions");
+    vers = json_object_get(c->hello, IOTC_JF_VERSIONS);
     json_object_set(x->observed, "versions", vers);
     json_array_foreach(vers, i, v)
     {
@@ -291,25 +292,25 @@ static cert_verdict judge_receive(cert_ctx *x)
     size_t n = tls__conns(x, c);
     bool subscribed = false;
     for (size_t i = 0; i < n; i++) {
-        json_t *send = cert_conn_find(c[i], "scenario.send", NULL, 0);
-        subscribed |= cert_conn_find(c[i], "mqtt.in", "SUBSCRIBE", 0) != NULL;
+        json_t *send = cert_conn_find(c[i], IOTC_EV_SCENARIO_SEND, NULL, 0);
+        subscribed |= cert_conn_find(c[i], IOTC_EV_MQTT_IN, "SUBSCRIBE", 0) != NULL;
         if (!send)
             continue;
-        json_int_t bytes = json_integer_value(json_object_get(send, "bytes"));
+        json_int_t bytes = json_integer_value(json_object_get(send, IOTC_JF_BYTES));
         json_object_set(x->observed, "sent", send);
         for (size_t k = 0;; k++) {
-            json_t *p = cert_conn_find(c[i], "mqtt.out", "PUBLISH", k);
+            json_t *p = cert_conn_find(c[i], IOTC_EV_MQTT_OUT, "PUBLISH", k);
             if (!p)
                 break;
-            if (json_integer_value(json_object_get(p, "payload_bytes")) < bytes)
+            if (json_integer_value(json_object_get(p, IOTC_JF_PAYLOAD_BYTES)) < bytes)
                 continue;
-            json_int_t qos = json_integer_value(json_object_get(p, "qos"));
-            json_int_t pid = json_integer_value(json_object_get(p, "packet_id"));
+            json_int_t qos = json_integer_value(json_object_get(p, IOTC_JF_QOS));
+            json_int_t pid = json_integer_value(json_object_get(p, IOTC_JF_PACKET_ID));
             for (size_t a = 0;; a++) {
-                json_t *ack = cert_conn_find(c[i], "mqtt.in", "PUBACK", a);
+                json_t *ack = cert_conn_find(c[i], IOTC_EV_MQTT_IN, "PUBACK", a);
                 if (!ack)
                     break;
-                if (json_integer_value(json_object_get(ack, "packet_id")) == pid)
+                if (json_integer_value(json_object_get(ack, IOTC_JF_PACKET_ID)) == pid)
                     return cert_set(x, CERT_PASS,
                                     "received the %lld-byte QoS 1 message and acknowledged it "
                                     "(PUBACK %lld after %.0f ms)",
@@ -327,7 +328,7 @@ static cert_verdict judge_receive(cert_ctx *x)
                 return cert_set(x, CERT_FAIL,
                                 "the connection ended (%s) after the %lld-byte message was sent, "
                                 "without a PUBACK",
-                                json_string_value(json_object_get(c[i]->close, "reason")),
+                                json_string_value(json_object_get(c[i]->close, IOTC_JF_REASON)),
                                 (long long)bytes);
         }
         if (x->final)

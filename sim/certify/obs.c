@@ -4,10 +4,11 @@
 
 #include "cert_int.h"
 #include "common/err.h"
+#include "common/jevents.h"
 
 double cert_entry_t(json_t *e)
 {
-    json_t *t = json_object_get(e, "t");
+    json_t *t = json_object_get(e, IOTC_JF_T);
     return json_is_number(t) ? json_number_value(t) : -1;
 }
 
@@ -47,8 +48,8 @@ int cert_obs_build(cert_obs *o, json_t *lines, const long *runner_ports, size_t 
     o->stop_t = -1;
     json_array_foreach(lines, i, e)
     {
-        json_t *cid = json_object_get(e, "conn");
-        const char *ev = obs__s(e, "event"), *type = obs__s(e, "type");
+        json_t *cid = json_object_get(e, IOTC_JF_CONN);
+        const char *ev = obs__s(e, IOTC_JF_EVENT), *type = obs__s(e, IOTC_JF_TYPE);
         double t = cert_entry_t(e);
         if (t > o->t_end)
             o->t_end = t;
@@ -58,26 +59,27 @@ int cert_obs_build(cert_obs *o, json_t *lines, const long *runner_ports, size_t 
         if (!c)
             return IOTC_ERR_NOMEM;
         json_array_append(c->events, e);
-        if (json_is_integer(json_object_get(e, "peer_port")))
-            c->peer_port = (long)json_integer_value(json_object_get(e, "peer_port"));
-        if (strcmp(ev, "conn.accept") == 0)
+        if (json_is_integer(json_object_get(e, IOTC_JF_PEER_PORT)))
+            c->peer_port = (long)json_integer_value(json_object_get(e, IOTC_JF_PEER_PORT));
+        if (strcmp(ev, IOTC_EV_CONN_ACCEPT) == 0)
             c->t_accept = t;
-        else if (strcmp(ev, "conn.close") == 0) {
+        else if (strcmp(ev, IOTC_EV_CONN_CLOSE) == 0) {
             c->t_close = t;
             c->close = e;
-        } else if (strcmp(ev, "tls.client_hello") == 0 && !c->hello)
+        } else if (strcmp(ev, IOTC_EV_TLS_CLIENT_HELLO) == 0 && !c->hello)
             c->hello = e;
-        else if (strcmp(ev, "tls.handshake") == 0)
+        else if (strcmp(ev, IOTC_EV_TLS_HANDSHAKE) == 0)
             c->handshake = e;
-        else if (strcmp(ev, "tls.refused") == 0)
+        else if (strcmp(ev, IOTC_EV_TLS_REFUSED) == 0)
             c->refused = e;
-        else if (strcmp(ev, "mqtt.in") == 0 && type && strcmp(type, "CONNECT") == 0 && !c->connect)
+        else if (strcmp(ev, IOTC_EV_MQTT_IN) == 0 && type && strcmp(type, "CONNECT") == 0 &&
+                 !c->connect)
             c->connect = e;
-        else if (strcmp(ev, "mqtt.out") == 0 && type && strcmp(type, "CONNACK") == 0)
+        else if (strcmp(ev, IOTC_EV_MQTT_OUT) == 0 && type && strcmp(type, "CONNACK") == 0)
             c->connack = e;
-        else if (strcmp(ev, "scenario.withheld") == 0 && type && strcmp(type, "CONNACK") == 0)
+        else if (strcmp(ev, IOTC_EV_SCENARIO_WITHHELD) == 0 && type && strcmp(type, "CONNACK") == 0)
             c->connack_withheld = true;
-        else if (strcmp(ev, "scenario.disconnect") == 0)
+        else if (strcmp(ev, IOTC_EV_SCENARIO_DISCONNECT) == 0)
             c->scenario_cut = true;
     }
     for (size_t k = 0; k < o->n; k++)
@@ -111,7 +113,7 @@ json_t *cert_conn_find(const cert_conn *c, const char *event, const char *type, 
     json_t *e;
     json_array_foreach(c->events, i, e)
     {
-        const char *ev = obs__s(e, "event"), *ty = obs__s(e, "type");
+        const char *ev = obs__s(e, IOTC_JF_EVENT), *ty = obs__s(e, IOTC_JF_TYPE);
         if (!ev || strcmp(ev, event) != 0)
             continue;
         if (type && (!ty || strcmp(ty, type) != 0))

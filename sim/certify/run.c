@@ -19,6 +19,7 @@
 #include "harness/jreader.h"
 #include "harness/results.h"
 #include "harness/serve.h"
+#include "common/jevents.h"
 
 #define RUN__POLL_MS       100
 #define RUN__EXIT_GRACE_MS 600 /* journal lines still arriving after the device exits */
@@ -100,7 +101,7 @@ json_t *cert_case_vars(const cert_run *r, const cert_case *c, const char *case_d
 /* ISO 8601 UTC with milliseconds -> ms since the epoch. */
 static double run__wall_ms(json_t *e)
 {
-    const char *w = json_string_value(json_object_get(e, "wall"));
+    const char *w = json_string_value(json_object_get(e, IOTC_JF_WALL));
     struct tm tm;
     int ms = 0;
     memset(&tm, 0, sizeof(tm));
@@ -145,21 +146,21 @@ static void run__merge(run__series *s)
     if (s->out_from_wall > 0) {
         double base = run__clock(&s->j1);
         json_array_append_new(
-            s->lines,
-            json_pack("{s:s, s:f, s:f}", "event", "certify.outage", "t", s->out_from_wall - base,
-                      "until",
-                      (s->out_to_wall > 0 ? s->out_to_wall : iotc_clock_wall_ms()) - base));
+            s->lines, json_pack("{s:s, s:f, s:f}", IOTC_JF_EVENT, IOTC_EV_CERTIFY_OUTAGE, IOTC_JF_T,
+                                s->out_from_wall - base, IOTC_JF_UNTIL,
+                                (s->out_to_wall > 0 ? s->out_to_wall : iotc_clock_wall_ms()) - base));
         if (s->has_j2) {
             double shift = run__clock(&s->j2) - base;
             json_array_foreach(s->j2.lines, i, e)
             {
                 json_t *c = json_deep_copy(e);
-                json_t *cn = json_object_get(c, "conn");
-                if (json_is_number(json_object_get(c, "t")))
-                    json_object_set_new(c, "t", json_real(cert_entry_t(c) + shift));
+                json_t *cn = json_object_get(c, IOTC_JF_CONN);
+                if (json_is_number(json_object_get(c, IOTC_JF_T)))
+                    json_object_set_new(c, IOTC_JF_T, json_real(cert_entry_t(c) + shift));
                 /* Connection ids restart with the endpoint: keep them apart. */
                 if (json_is_integer(cn))
-                    json_object_set_new(c, "conn", json_integer(json_integer_value(cn) + 1000000));
+                    json_object_set_new(c, IOTC_JF_CONN,
+                                        json_integer(json_integer_value(cn) + 1000000));
                 json_array_append_new(s->lines, c);
             }
         }
@@ -299,16 +300,17 @@ static json_t *run__excerpt(run__series *s)
     json_array_foreach(s->lines, i, e)
     {
         bool runner = false;
-        long pp = (long)json_integer_value(json_object_get(e, "peer_port"));
-        const char *ev = json_string_value(json_object_get(e, "event"));
+        long pp = (long)json_integer_value(json_object_get(e, IOTC_JF_PEER_PORT));
+        const char *ev = json_string_value(json_object_get(e, IOTC_JF_EVENT));
         if (json_array_size(out) >= 50)
             break;
         for (size_t k = 0; k < s->act.n_runner_ports; k++)
             runner |= s->act.runner_ports[k] == pp;
-        if (runner || !ev || (!json_object_get(e, "conn") && strcmp(ev, "certify.outage") != 0))
+        if (runner || !ev ||
+            (!json_object_get(e, IOTC_JF_CONN) && strcmp(ev, IOTC_EV_CERTIFY_OUTAGE) != 0))
             continue;
         json_t *c = json_deep_copy(e);
-        json_object_set_new(c, "t_ms", json_real(cert_entry_t(e)));
+        json_object_set_new(c, IOTC_JF_T_MS, json_real(cert_entry_t(e)));
         json_array_append_new(out, c);
     }
     return out;

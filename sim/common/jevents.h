@@ -77,4 +77,26 @@
 #define IOTC_JF_BY              "by"
 #define IOTC_JF_STATUS          "status"
 
+/* Keys of particular events that judges and observations read (JOURNAL.md lists them). */
+#define IOTC_JF_FILTERS       "filters" /* mqtt.in SUBSCRIBE: [{filter, qos}] */
+#define IOTC_JF_FILTER        "filter"
+#define IOTC_JF_CIPHERS       "ciphers"  /* tls.client_hello */
+#define IOTC_JF_VERSIONS      "versions" /* tls.client_hello */
+#define IOTC_JF_BYTES         "bytes"
+#define IOTC_JF_PAYLOAD_BYTES "payload_bytes" /* mqtt.out PUBLISH */
+#define IOTC_JF_RULE          "rule"          /* mqtt.refused */
+#define IOTC_JF_PID           "pid"           /* broker.* */
+#define IOTC_JF_LEVEL         "level"         /* broker.log */
+#define IOTC_JF_LINE          "line"          /* broker.log, journal.unparsable */
+
+/* Name prefixes of the endpoint-wide events a case's journal excerpt keeps. */
+#define IOTC_EV_PREFIX_BROKER   "broker."
+#define IOTC_EV_PREFIX_ENDPOINT "endpoint."
+
+/* Entries the readers add themselves, never written by the endpoint. */
+#define IOTC_EV_JOURNAL_UNPARSABLE "journal.unparsable" /* {line}: a line that is not JSON */
+#define IOTC_EV_CERTIFY_OUTAGE     "certify.outage"     /* {t, until}: certify cut the endpoint */
+#define IOTC_JF_UNTIL              "until"
+#define IOTC_JF_T_MS               "t_ms" /* excerpts: t copied as a float */
+
 #endif

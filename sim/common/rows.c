@@ -46,3 +46,16 @@ const char *iotc_proto_name(iotc_proto p)
     }
     return "?";
 }
+
+const char *iotc_auth_name(iotc_auth a)
+{
+    switch (a) {
+    case IOTC_AUTH_X509:
+        return "x509";
+    case IOTC_AUTH_SIGV4:
+        return "sigv4";
+    case IOTC_AUTH_CUSTOM:
+        return "custom";
+    }
+    return "?";
+}

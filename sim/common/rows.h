@@ -25,5 +25,6 @@ typedef struct iotc_row {
 const iotc_row *iotc_row_find(const char *id);
 const iotc_row *iotc_row_at(int i); /* NULL past the end */
 const char *iotc_proto_name(iotc_proto p);
+const char *iotc_auth_name(iotc_auth a); /* "x509", "sigv4", "custom" */
 
 #endif

@@ -49,7 +49,7 @@ void fleet_ramp_release(struct fleet_dev *d)
 
 static bool dev__wss(const struct fleet_dev *d)
 {
-    return d->row->def->proto == FLEET_PROTO_WSS && !d->monitor;
+    return d->row->def->proto == IOTC_PROTO_WSS && !d->monitor;
 }
 
 static void dev__free_conn(struct fleet_dev *d)
@@ -155,10 +155,10 @@ static void dev__start(struct fleet_dev *d)
 {
     struct fleet *fl = d->fl;
     struct fleet_target *t = &fl->spec->target;
-    const struct fleet_row_def *def = d->row->def;
+    const iotc_row *def = d->row->def;
     SSL_CTX *ctx = fleet_tls_ctx_of(d);
     SSL *ssl = ctx ? SSL_new(ctx) : NULL;
-    int li = d->monitor ? 0 : dev__lport_index(def->lport);
+    int li = d->monitor ? 0 : dev__lport_index(def->port);
     int port = d->monitor ? t->ports[0] : fl->conn_port[li];
     const char *host = d->monitor ? t->host : fl->conn_host;
     d->state = DEV_CONNECTING;
@@ -271,7 +271,7 @@ void fleet_dev_want_connect(struct fleet_dev *d)
 static void dev__on_tm(evutil_socket_t fd, short what, void *arg)
 {
     struct fleet_dev *d = arg;
-    if (d->row->def->proto == FLEET_PROTO_HTTPS && !d->monitor) {
+    if (d->row->def->proto == IOTC_PROTO_HTTPS && !d->monitor) {
         fleet_https_kick(d); /* backoff over: retry the request */
         return;
     }
@@ -337,7 +337,7 @@ static void dev__on_pub(evutil_socket_t fd, short what, void *arg)
     double ms = (double)d->row->b.publish_interval_ms;
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((long long)(ms * 1000) % 1000000)};
     evtimer_add(d->pub, &tv);
-    if (d->row->def->proto == FLEET_PROTO_HTTPS)
+    if (d->row->def->proto == IOTC_PROTO_HTTPS)
         fleet_https_publish_tick(d);
     else
         fleet_dev_publish_tick(d);
@@ -354,7 +354,7 @@ static char *dev__expand(const char *pat, const struct fleet_dev *d)
             rep = d->fl->run_tag;
             skip = 5;
         } else if (strncmp(p, "{row}", 5) == 0) {
-            rep = d->row->def->name;
+            rep = d->row->def->id;
             skip = 5;
         } else if (strncmp(p, "{i}", 3) == 0) {
             snprintf(num, sizeof num, "%u", d->ridx);
@@ -390,13 +390,13 @@ int fleet_dev_init(struct fleet *fl, struct fleet_dev *d)
         return IOTC_ERR_NOMEM;
     if (d->monitor) {
         char cid[256], topic[256];
-        snprintf(cid, sizeof cid, "fleet-mon-%s-%s", fl->run_tag, d->row->def->name);
-        snprintf(topic, sizeof topic, "fleet/%s/%s/#", fl->run_tag, d->row->def->name);
+        snprintf(cid, sizeof cid, "fleet-mon-%s-%s", fl->run_tag, d->row->def->id);
+        snprintf(topic, sizeof topic, "fleet/%s/%s/#", fl->run_tag, d->row->def->id);
         d->client_id = strdup(cid);
         d->topic = strdup(topic);
     } else {
         char topic[256];
-        snprintf(topic, sizeof topic, "fleet/%s/%s/%u", fl->run_tag, d->row->def->name, d->ridx);
+        snprintf(topic, sizeof topic, "fleet/%s/%s/%u", fl->run_tag, d->row->def->id, d->ridx);
         d->client_id = dev__expand(d->row->client_id, d);
         d->topic = strdup(topic);
     }
@@ -405,7 +405,7 @@ int fleet_dev_init(struct fleet *fl, struct fleet_dev *d)
     if (strlen(d->client_id) == 0 || strlen(d->client_id) > FLEET_CLIENTID_MAX ||
         d->client_id[0] == '$')
         return IOTC_ERR_LIMIT;
-    if (d->row->def->proto == FLEET_PROTO_HTTPS && !d->monitor)
+    if (d->row->def->proto == IOTC_PROTO_HTTPS && !d->monitor)
         return fleet_https_dev_init(d);
     if (dev__wss(d))
         return fleet_wss_dev_init(d);
@@ -445,7 +445,7 @@ void fleet_dev_apply_fault(struct fleet_dev *d)
 {
     if (d->monitor || !d->local_port)
         return;
-    struct iotc_proxy *p = fleet_proxy_for(d->fl, d->row->def->lport);
+    struct iotc_proxy *p = fleet_proxy_for(d->fl, d->row->def->port);
     if (!p)
         return;
     struct iotc_fault none = {0};

@@ -32,8 +32,8 @@ int fleet_mqtt_send_connect(struct fleet_dev *d)
     if (d->monitor)
         cn.clean_start = false; /* a monitor must not miss what arrives while it reconnects */
     /* ALPN mqtt: custom auth travels in the username (WSS carries it in the upgrade). */
-    if (!d->monitor && d->row->def->proto == FLEET_PROTO_MQTT &&
-        d->row->def->auth == FLEET_AUTH_CUSTOM) {
+    if (!d->monitor && d->row->def->proto == IOTC_PROTO_MQTT &&
+        d->row->def->auth == IOTC_AUTH_CUSTOM) {
         int urc = fleet_ident_username(fleet_dev_ident(d), d->client_id, user, sizeof user);
         if (urc != IOTC_OK)
             return urc;

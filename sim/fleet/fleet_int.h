@@ -3,6 +3,7 @@
 #define IOTC_FLEET_INT_H
 
 #include "common/clock.h"
+#include "common/rows.h"
 #include "faults/faults.h"
 #include "harness/serve_child.h"
 #include "mqtt/mqtt.h"
@@ -28,28 +29,12 @@ struct iotc_cfg_err;
 #define FLEET_TOPIC_MAX    256
 #define FLEET_CLIENTID_MAX 128
 
-/* ---- rows.c: the matrix rows a fleet can drive (a row is a table entry) ---- */
-enum fleet_proto {
-    FLEET_PROTO_MQTT,  /* MQTT over TLS, device.c */
-    FLEET_PROTO_HTTPS, /* HTTPS POST /topics via libcurl multi, https.c */
-    FLEET_PROTO_WSS,   /* MQTT over WebSocket over TLS: device.c with wss.c underneath */
-};
-enum fleet_auth {
-    FLEET_AUTH_X509,   /* client certificate; identities are certificate names */
-    FLEET_AUTH_SIGV4,  /* no certificate; identities are access keys (ident.c) */
-    FLEET_AUTH_CUSTOM, /* no certificate; identities are authorizer + token (ident.c) */
-};
-struct fleet_row_def {
-    const char *name;
-    int lport;        /* logical port: 8883, 8443, 443 */
-    const char *alpn; /* offered ALPN protocol, NULL for none */
-    enum fleet_proto proto;
-    enum fleet_auth auth;
-};
-const struct fleet_row_def *fleet_row_find(const char *name);
-size_t fleet_row_count(void);
-const struct fleet_row_def *fleet_row_at(size_t i);
-const char *fleet_auth_name(int auth);
+/* ---- the matrix rows a fleet can drive are common/rows.h's (iotc_row): a new row is
+ * one more entry there plus, when its transport is new, a driver beside device.c (MQTT),
+ * wss.c (MQTT over WebSocket) and https.c (libcurl); how a door row authenticates is
+ * ident.c's and https_auth.c's. MQTT rows run device.c, HTTPS rows libcurl multi
+ * (https.c), WSS rows device.c with wss.c underneath; X.509 identities are certificate
+ * names, SigV4 ones access keys, custom ones authorizer + token (ident.c). ---- */
 
 /* SigV4 scope of the door rows: AWS IoT's signing names, the region the registry uses. */
 #define FLEET_SIGV4_REGION      "us-east-1"
@@ -128,7 +113,7 @@ struct fleet_behave {
     struct fleet_backoff backoff;
 };
 struct fleet_row {
-    const struct fleet_row_def *def;
+    const iotc_row *def;
     long long devices;
     struct fleet_ident *identities; /* given to the row's devices in turn */
     size_t n_identities;

@@ -42,7 +42,7 @@ static int https__sockopt(void *arg, curl_socket_t fd, curlsocktype purpose)
     struct fleet_dev *d = arg;
     struct sockaddr_storage ss = {0};
     socklen_t len = sizeof ss;
-    if (purpose != CURLSOCKTYPE_IPCXN || !fleet_proxy_for(d->fl, d->row->def->lport))
+    if (purpose != CURLSOCKTYPE_IPCXN || !fleet_proxy_for(d->fl, d->row->def->port))
         return CURL_SOCKOPT_OK;
     if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
         return CURL_SOCKOPT_OK;
@@ -72,7 +72,7 @@ int fleet_https_dev_init(struct fleet_dev *d)
 {
     struct fleet *fl = d->fl;
     struct fleet_target *t = &fl->spec->target;
-    int li = d->row->def->lport == 8443 ? 1 : 2;
+    int li = d->row->def->port == 8443 ? 1 : 2;
     int port = fl->conn_port[li];
     char url[1024], resolve[300];
     d->easy = curl_easy_init();
@@ -82,8 +82,8 @@ int fleet_https_dev_init(struct fleet_dev *d)
      * (AWS's rule), so "%2F" would be signed differently on each side: slashes stay literal,
      * which the endpoint reads as the same topic. */
     char *esc =
-        d->row->def->auth == FLEET_AUTH_SIGV4 ? NULL : curl_easy_escape(d->easy, d->topic, 0);
-    if (d->row->def->auth != FLEET_AUTH_SIGV4 && !esc)
+        d->row->def->auth == IOTC_AUTH_SIGV4 ? NULL : curl_easy_escape(d->easy, d->topic, 0);
+    if (d->row->def->auth != IOTC_AUTH_SIGV4 && !esc)
         return IOTC_ERR_NOMEM;
     snprintf(url, sizeof url, "https://%s:%d/topics/%s?qos=%lld", t->sni, port,
              esc ? esc : d->topic, d->row->b.qos);

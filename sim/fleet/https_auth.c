@@ -75,12 +75,12 @@ int fleet_https_auth(struct fleet_dev *d, CURL *e)
 {
     int rc;
     switch (d->row->def->auth) {
-    case FLEET_AUTH_X509:
+    case IOTC_AUTH_X509:
         return ha__x509(d, e);
-    case FLEET_AUTH_SIGV4:
+    case IOTC_AUTH_SIGV4:
         rc = ha__sigv4(d, e);
         break;
-    case FLEET_AUTH_CUSTOM:
+    case IOTC_AUTH_CUSTOM:
         rc = ha__custom(d);
         break;
     default:

@@ -140,9 +140,9 @@ int fleet_ident_read(const char *file, const char *path, json_t *arr, int auth,
     snprintf(p, sizeof p, "%s.identities", path);
     if (!json_is_array(arr) || json_array_size(arr) == 0)
         return iotc_cfg_fail(ce, file, p, "at least one %s",
-                             auth == FLEET_AUTH_X509    ? "certificate name"
-                             : auth == FLEET_AUTH_SIGV4 ? "SigV4 credential"
-                                                        : "custom-authorizer token");
+                             auth == IOTC_AUTH_X509    ? "certificate name"
+                             : auth == IOTC_AUTH_SIGV4 ? "SigV4 credential"
+                                                       : "custom-authorizer token");
     if (json_array_size(arr) > FLEET_MAX_DEVICES)
         return iotc_cfg_fail(ce, file, p, "at most %d identities", FLEET_MAX_DEVICES);
     *out = calloc(json_array_size(arr), sizeof **out);
@@ -153,9 +153,9 @@ int fleet_ident_read(const char *file, const char *path, json_t *arr, int auth,
         int rc;
         *n = k + 1;
         snprintf(p, sizeof p, "%s.identities[%zu]", path, k);
-        if (auth == FLEET_AUTH_X509)
+        if (auth == IOTC_AUTH_X509)
             rc = ident__x509(file, p, v, &(*out)[k], ce);
-        else if (auth == FLEET_AUTH_SIGV4)
+        else if (auth == IOTC_AUTH_SIGV4)
             rc = ident__sigv4(file, p, v, &(*out)[k], ce);
         else
             rc = ident__custom(file, p, v, &(*out)[k], ce);
@@ -223,14 +223,14 @@ static int ident__sign(struct fleet_ident *id, const char *pki, char *err, size_
 int fleet_ident_resolve(struct fleet_ident *id, int auth, const json_t *registry, const char *pki,
                         char *err, size_t errlen)
 {
-    if (auth == FLEET_AUTH_SIGV4 && !id->secret_inline) {
+    if (auth == IOTC_AUTH_SIGV4 && !id->secret_inline) {
         if (!registry) {
             snprintf(err, errlen, "access key %s: no registry to take its secret from", id->name);
             return IOTC_ERR_CONFIG;
         }
         return ident__from_registry(id, registry, err, errlen);
     }
-    if (auth == FLEET_AUTH_CUSTOM && id->sign)
+    if (auth == IOTC_AUTH_CUSTOM && id->sign)
         return ident__sign(id, pki, err, errlen);
     return IOTC_OK;
 }
@@ -245,7 +245,7 @@ static int ident__door(const struct fleet_ident *id, int auth, iotc_door_auth *a
 {
     int rc;
     memset(a, 0, sizeof *a);
-    if (auth == FLEET_AUTH_SIGV4) {
+    if (auth == IOTC_AUTH_SIGV4) {
         a->kind = IOTC_DA_SIGV4;
         a->own_signer = 1;
         a->expires = FLEET_SIGV4_EXPIRES_S;
@@ -271,7 +271,7 @@ int fleet_ident_custom_header(const struct fleet_ident *id, unsigned k, char *li
     iotc_door_req r = {.method = "GET", .path = "/mqtt", .host = ""};
     struct iotc_buf q = {0}, h = {0};
     char err[200];
-    int rc = ident__door(id, FLEET_AUTH_CUSTOM, &a);
+    int rc = ident__door(id, IOTC_AUTH_CUSTOM, &a);
     if (rc == IOTC_OK)
         rc = iotc_door_auth_http(&a, &r, &q, &h, err, sizeof err);
     /* The k-th "Name: value\r\n" line, without its CRLF. */
@@ -293,7 +293,7 @@ int fleet_ident_username(const struct fleet_ident *id, const char *user, char *o
     iotc_door_auth a;
     if (!id->token || strchr(user, '?'))
         return IOTC_ERR_INVALID;
-    int rc = ident__door(id, FLEET_AUTH_CUSTOM, &a);
+    int rc = ident__door(id, IOTC_AUTH_CUSTOM, &a);
     if (rc == IOTC_OK)
         rc = iotc_door_auth_username(&a, user, out, len);
     OPENSSL_cleanse(&a, sizeof a);
@@ -303,7 +303,7 @@ int fleet_ident_username(const struct fleet_ident *id, const char *user, char *o
 int fleet_ident_wss_target(const struct fleet_ident *id, int auth, const char *host, time_t when,
                            char *out, size_t len)
 {
-    if (auth != FLEET_AUTH_SIGV4)
+    if (auth != IOTC_AUTH_SIGV4)
         return snprintf(out, len, "/mqtt") < (int)len ? IOTC_OK : IOTC_ERR_TOO_LARGE;
     if (!id->secret)
         return IOTC_ERR_INVALID;
@@ -327,7 +327,7 @@ int fleet_ident_wss_target(const struct fleet_ident *id, int auth, const char *h
 static bool ident__needs_registry(const struct fleet_spec *s)
 {
     for (size_t r = 0; r < s->n_rows; r++)
-        for (size_t i = 0; s->rows[r].def->auth == FLEET_AUTH_SIGV4 && i < s->rows[r].n_identities;
+        for (size_t i = 0; s->rows[r].def->auth == IOTC_AUTH_SIGV4 && i < s->rows[r].n_identities;
              i++)
             if (!s->rows[r].identities[i].secret_inline)
                 return true;

@@ -41,7 +41,7 @@ static bool run__all_settled(const struct fleet *fl)
         const struct fleet_dev *d = &fl->devs[i];
         if (d->state == DEV_DONE)
             continue;
-        if (d->row->def->proto == FLEET_PROTO_HTTPS ? d->q_len > 0 : d->state != DEV_UP)
+        if (d->row->def->proto == IOTC_PROTO_HTTPS ? d->q_len > 0 : d->state != DEV_UP)
             return false;
     }
     return true;
@@ -86,7 +86,7 @@ static void run__start_devices(struct fleet *fl)
     fl->t_start_us = iotc_clock_us();
     for (uint32_t i = 0; i < fl->n_devs; i++) {
         struct fleet_dev *d = &fl->devs[i];
-        if (d->row->def->proto == FLEET_PROTO_HTTPS)
+        if (d->row->def->proto == IOTC_PROTO_HTTPS)
             fleet_dev_start_publishing(d, fl->spec->start_spread_s >= 0
                                               ? fl->spec->start_spread_s * 1000.0
                                               : (double)d->row->b.publish_interval_ms);
@@ -170,7 +170,7 @@ static int run__devices(struct fleet *fl, char *err, size_t errlen)
     size_t max_payload = FLEET_PAYLOAD_MIN;
     for (size_t r = 0; r < s->n_rows; r++) {
         n += (uint32_t)s->rows[r].devices;
-        monitors += s->rows[r].def->proto == FLEET_PROTO_HTTPS;
+        monitors += s->rows[r].def->proto == IOTC_PROTO_HTTPS;
         if ((size_t)s->rows[r].b.payload_bytes > max_payload)
             max_payload = (size_t)s->rows[r].b.payload_bytes;
     }
@@ -192,7 +192,7 @@ static int run__devices(struct fleet *fl, char *err, size_t errlen)
             d->ridx = (uint32_t)i;
             int rc = fleet_dev_init(fl, d);
             if (rc != IOTC_OK) {
-                snprintf(err, errlen, "%s: row %s device %lld: %s%s", s->file, row->def->name, i,
+                snprintf(err, errlen, "%s: row %s device %lld: %s%s", s->file, row->def->id, i,
                          iotc_strerror(rc),
                          rc == IOTC_ERR_LIMIT ? " (client ID empty, over 128 bytes or "
                                                 "starting with '$')"
@@ -200,7 +200,7 @@ static int run__devices(struct fleet *fl, char *err, size_t errlen)
                 return rc;
             }
         }
-        if (row->def->proto == FLEET_PROTO_HTTPS) {
+        if (row->def->proto == IOTC_PROTO_HTTPS) {
             struct fleet_dev *d = &fl->devs[m++];
             d->row = row;
             d->idx = UINT32_MAX;
@@ -216,7 +216,7 @@ static int run__devices(struct fleet *fl, char *err, size_t errlen)
 static bool run__has_https(const struct fleet_spec *s)
 {
     for (size_t r = 0; r < s->n_rows; r++)
-        if (s->rows[r].def->proto == FLEET_PROTO_HTTPS)
+        if (s->rows[r].def->proto == IOTC_PROTO_HTTPS)
             return true;
     return false;
 }

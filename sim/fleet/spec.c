@@ -106,8 +106,8 @@ static int spec__monitor(const char *file, const char *path, json_t *o, struct f
                          struct iotc_cfg_err *ce)
 {
     json_t *v = json_object_get(o, "monitor_identity");
-    const char *def = r->def->auth == FLEET_AUTH_X509 ? r->identities[0].name : "device-01";
-    if (v && r->def->proto != FLEET_PROTO_HTTPS)
+    const char *def = r->def->auth == IOTC_AUTH_X509 ? r->identities[0].name : "device-01";
+    if (v && r->def->proto != IOTC_PROTO_HTTPS)
         return iotc_cfg_fail(ce, file, path, "monitor_identity: only HTTPS rows have a monitor");
     int rc = iotc_cfg_string(file, path, o, "monitor_identity", def, &r->monitor_identity, ce);
     if (rc == IOTC_OK && (!r->monitor_identity[0] || strchr(r->monitor_identity, '/') ||
@@ -130,7 +130,7 @@ static int spec__row(struct fleet_spec *s, size_t i, json_t *o, const struct fle
     if ((rc = spec__check_mixed(s->file, path, o, spec__row_keys, ce)) ||
         (rc = iotc_cfg_string(s->file, path, o, "row", NULL, &name, ce)))
         goto cleanup;
-    r->def = fleet_row_find(name);
+    r->def = iotc_row_find(name);
     if (!r->def) {
         rc = iotc_cfg_fail(ce, s->file, path, "row: unknown row '%s'", name ? name : "(missing)");
         goto cleanup;
@@ -210,7 +210,7 @@ static int spec__fault(struct fleet_spec *s, size_t i, json_t *o, struct iotc_cf
     for (size_t k = 0; k < n_rows; k++) {
         size_t r;
         for (r = 0; r < s->n_rows; r++)
-            if (strcmp(s->rows[r].def->name, rows[k]) == 0)
+            if (strcmp(s->rows[r].def->id, rows[k]) == 0)
                 break;
         if (r == s->n_rows) {
             rc = iotc_cfg_fail(ce, s->file, path, "rows: '%s' is not a row of this fleet", rows[k]);

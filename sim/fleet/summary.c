@@ -18,7 +18,7 @@ uint32_t fleet_disconnected_at_end(const struct fleet *fl)
     uint32_t n = 0;
     for (uint32_t i = 0; i < fl->n_devs; i++) {
         const struct fleet_dev *d = &fl->devs[i];
-        if (d->row->def->proto == FLEET_PROTO_HTTPS)
+        if (d->row->def->proto == IOTC_PROTO_HTTPS)
             n += d->state == DEV_DONE || d->q_len > 0;
         else
             n += d->state != DEV_UP;
@@ -85,8 +85,8 @@ static json_t *summary__rows(const struct fleet *fl)
             up += fl->devs[i].ever_up;
         }
         json_t *o = json_pack(
-            "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "row", row->def->name, "auth",
-            fleet_auth_name(row->def->auth), "devices", (json_int_t)row->devices, "ever_connected",
+            "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "row", row->def->id, "auth",
+            iotc_auth_name(row->def->auth), "devices", (json_int_t)row->devices, "ever_connected",
             (json_int_t)up, "never_connected", (json_int_t)(row->devices - up), "qos",
             (json_int_t)row->b.qos, "sent", (json_int_t)sent, "delivered", (json_int_t)del,
             "duplicated", (json_int_t)dup, "lost", (json_int_t)(row->b.qos == 1 ? sent - del : 0));

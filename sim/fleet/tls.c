@@ -38,8 +38,8 @@ static SSL_CTX *tls__ctx(const struct fleet_target *t, const char *identity, cha
 
 static int tls__row(const struct fleet_target *t, struct fleet_row *row, char *err, size_t errlen)
 {
-    bool x509 = row->def->auth == FLEET_AUTH_X509;
-    if (row->def->proto == FLEET_PROTO_HTTPS) {
+    bool x509 = row->def->auth == IOTC_AUTH_X509;
+    if (row->def->proto == IOTC_PROTO_HTTPS) {
         row->monitor_ctx = tls__ctx(t, row->monitor_identity, err, errlen);
         if (!row->monitor_ctx)
             return IOTC_ERR_CRYPTO;

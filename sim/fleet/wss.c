@@ -97,7 +97,7 @@ static int wss__headers(const struct fleet_dev *d, char *out, size_t len)
     char line[WSS_HEADERS_MAX];
     size_t o = 0;
     out[0] = '\0';
-    if (d->row->def->auth != FLEET_AUTH_CUSTOM)
+    if (d->row->def->auth != IOTC_AUTH_CUSTOM)
         return IOTC_OK;
     for (unsigned k = 0;; k++) {
         int rc = fleet_ident_custom_header(fleet_dev_ident(d), k, line, sizeof line);

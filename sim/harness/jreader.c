@@ -1,4 +1,5 @@
 #include "jreader.h"
+#include "common/jevents.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -25,7 +26,7 @@ static void journal__line(iotc_jreader *j, const char *line)
     /* A malformed line is the endpoint's defect; keep it visible, not fatal. */
     if (!json_is_object(v)) {
         json_decref(v);
-        v = json_pack("{s:s, s:s}", "event", "journal.unparsable", "line", line);
+        v = json_pack("{s:s, s:s}", IOTC_JF_EVENT, IOTC_EV_JOURNAL_UNPARSABLE, IOTC_JF_LINE, line);
     }
     json_array_append_new(j->lines, v);
 }
@@ -80,8 +81,8 @@ json_t *iotc_jreader_excerpt(const iotc_jreader *j, size_t from, size_t until, c
 
     for (size_t i = from; i < total && n_conns < 64; i++) {
         json_t *e = json_array_get(j->lines, i);
-        json_t *pp = json_object_get(e, "peer_port");
-        json_t *cn = json_object_get(e, "conn");
+        json_t *pp = json_object_get(e, IOTC_JF_PEER_PORT);
+        json_t *cn = json_object_get(e, IOTC_JF_CONN);
         if (json_is_integer(pp) && json_is_integer(cn) &&
             journal__has_port(ports, n_ports, json_integer_value(pp))) {
             json_int_t c = json_integer_value(cn);
@@ -94,24 +95,26 @@ json_t *iotc_jreader_excerpt(const iotc_jreader *j, size_t from, size_t until, c
     }
     for (size_t i = from; i < total && json_array_size(out) < IOTC_JREADER_MAX_EXCERPT; i++) {
         json_t *e = json_array_get(j->lines, i);
-        json_t *cn = json_object_get(e, "conn");
-        const char *ev = json_string_value(json_object_get(e, "event"));
+        json_t *cn = json_object_get(e, IOTC_JF_CONN);
+        const char *ev = json_string_value(json_object_get(e, IOTC_JF_EVENT));
         int take = 0;
         if (json_is_integer(cn)) {
             for (size_t k = 0; k < n_conns; k++)
                 if (conns[k] == json_integer_value(cn))
                     take = 1;
         } else if (ev && (until == 0 || i < until) &&
-                   (strncmp(ev, "broker.", 7) == 0 || strncmp(ev, "endpoint.", 9) == 0 ||
-                    strcmp(ev, "journal.unparsable") == 0)) {
+                   (strncmp(ev, IOTC_EV_PREFIX_BROKER, sizeof(IOTC_EV_PREFIX_BROKER) - 1) == 0 ||
+                    strncmp(ev, IOTC_EV_PREFIX_ENDPOINT, sizeof(IOTC_EV_PREFIX_ENDPOINT) - 1) ==
+                        0 ||
+                    strcmp(ev, IOTC_EV_JOURNAL_UNPARSABLE) == 0)) {
             take = 1;
         }
         if (!take)
             continue;
         json_t *c = json_deep_copy(e);
-        json_t *t = json_object_get(e, "t");
+        json_t *t = json_object_get(e, IOTC_JF_T);
         if (json_is_number(t))
-            json_object_set_new(c, "t_ms", json_real(json_number_value(t)));
+            json_object_set_new(c, IOTC_JF_T_MS, json_real(json_number_value(t)));
         json_array_append_new(out, c);
     }
     return out;
@@ -124,7 +127,7 @@ json_t *iotc_jreader_events(json_t *excerpt)
     json_t *e, *have;
     json_array_foreach(excerpt, i, e)
     {
-        json_t *ev = json_object_get(e, "event");
+        json_t *ev = json_object_get(e, IOTC_JF_EVENT);
         int dup = 0;
         if (!json_is_string(ev))
             continue;

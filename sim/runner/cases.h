@@ -14,14 +14,66 @@
 
 #define IOTC_CASES_FORMAT "iotconform-cases/1"
 
+/* Which driver runs a case: client.driver, or for "auto" chosen by row and action. */
+typedef enum iotc_case_driver {
+    IOTC_CASE_DRV_PROBE,
+    IOTC_CASE_DRV_HELLO,
+    IOTC_CASE_DRV_MQTT,
+    IOTC_CASE_DRV_HTTPS,
+    IOTC_CASE_DRV_WSS,
+    IOTC_CASE_DRV_SESSION,
+} iotc_case_driver;
+
+/* client.action; an absent action is a connect. */
+typedef enum iotc_case_action {
+    IOTC_CASE_ACT_CONNECT,
+    IOTC_CASE_ACT_ROUNDTRIP,
+    IOTC_CASE_ACT_PUBLISH_THEN_SUBSCRIBE,
+    IOTC_CASE_ACT_SUBSCRIBE,
+} iotc_case_action;
+
+/* What the case's clients do (def.client), filled once at expansion from the merged,
+ * schema-checked definition (cases_typed.c). Strings and JSON borrow from def, NULL
+ * when absent, except alpn, which is owned. Defaults are resolved here, once. */
+typedef struct iotc_case_client_def {
+    iotc_case_driver driver;
+    iotc_case_action action;
+    const char *sni; /* as written: endpoint, none, wrong, ip or a profile's domain name */
+    json_t *alpn;    /* the ALPN list offered: absent or "row" is the row's. Owned. */
+    const char *cipher, *ciphersuites, *sigalgs;
+    const char *cert; /* identity presented: absent is device-01 on X.509 rows, null none */
+    const char *key;
+    int qos;
+    int retain;
+    const char *client_id; /* the publisher's fixed client id */
+    const char *query;     /* raw query parameters added after signing */
+    const char *payload;
+    const char *subscriber_cert;
+    int timeout_ms;                 /* 3000 when absent or outside 1..60000 */
+    int port;                       /* logical port: the row's when absent */
+    json_t *auth, *subscriber_auth; /* door credentials, read by door_auth.c */
+    json_t *steps;                  /* the session driver's script */
+} iotc_case_client_def;
+
+/* What drivers need to know of the expected outcome (def.expect) before judging it;
+ * the judge itself compares def.expect with the observations. */
+typedef struct iotc_case_expect_def {
+    int delivered;       /* -1 not judged, 0 must not arrive, 1 must arrive */
+    int judges_delivery; /* delivered, delivered_qos or retained is judged */
+    json_t *journal_has; /* event names the journal excerpt must hold; borrowed */
+} iotc_case_expect_def;
+
 typedef struct iotc_case {
     char id[256];       /* <suite>.<case>[.<variant>].<row>.<ipv4|ipv6>.<tls12|tls13|...> */
     char template[160]; /* <suite>.<case>[.<variant>] */
     const iotc_row *row;
-    int af;      /* AF_INET or AF_INET6 */
-    char tls[8]; /* "1.0" "1.1" "1.2" "1.3" or "any" */
+    int af;              /* AF_INET or AF_INET6 */
+    char tls[8];         /* "1.0" "1.1" "1.2" "1.3" or "any" */
+    const char *profile; /* borrowed from def */
+    iotc_case_client_def client;
+    iotc_case_expect_def expect;
     /* Resolved definition: suite, title, requirement, family, profile, labels,
-     * client, expect, twin, file. Owned. */
+     * client, expect, twin, file. Owned; results.json reports it as written. */
     json_t *def;
 } iotc_case;
 
@@ -38,6 +90,11 @@ int iotc_cases_load_file(const char *path, iotc_caseset *set, iotc_diag *d);
 
 /* Validate a parsed table against the schema (exposed for the unit test). */
 int iotc_cases_validate(json_t *table, const char *file, iotc_diag *d);
+
+/* Fill the typed fields of k from k->def (after expansion merged and checked it), and
+ * release them with def. */
+int iotc_case_fill(iotc_case *k);
+void iotc_case_clear(iotc_case *k);
 
 /* Expand a validated table. */
 int iotc_cases_expand(json_t *table, const char *file, iotc_caseset *set, iotc_diag *d);

@@ -316,8 +316,9 @@ static int expand__one(expand_ctx *x, json_t *c, size_t ci, json_t *variant, siz
                     "file", x->file);
                 if (k.def)
                     expand__row_auth(json_object_get(k.def, "client"), k.row);
-                if (!k.def || expand__push(x->set, &k) != IOTC_OK) {
-                    json_decref(k.def);
+                if (!k.def || iotc_case_fill(&k) != IOTC_OK ||
+                    expand__push(x->set, &k) != IOTC_OK) {
+                    iotc_case_clear(&k);
                     rc = IOTC_ERR_NOMEM;
                     goto cleanup;
                 }
@@ -396,7 +397,7 @@ int iotc_cases_expand(json_t *table, const char *file, iotc_caseset *set, iotc_d
     if (d->count != before) {
         /* All or nothing: a half-loaded table must not run. */
         for (size_t i = start; i < set->n; i++)
-            json_decref(set->v[i].def);
+            iotc_case_clear(&set->v[i]);
         set->n = start;
         return IOTC_ERR_CONFIG;
     }

@@ -14,7 +14,7 @@
 void iotc_caseset_free(iotc_caseset *set)
 {
     for (size_t i = 0; i < set->n; i++)
-        json_decref(set->v[i].def);
+        iotc_case_clear(&set->v[i]);
     free(set->v);
     set->v = NULL;
     set->n = set->cap = 0;

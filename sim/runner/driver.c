@@ -69,8 +69,7 @@ void iotc_env_tls_files(const iotc_env *env, iotc_tlsc_opts *o)
 
 int iotc_drv_logical_port(const iotc_case *c)
 {
-    json_t *p = json_object_get(iotc_case_client(c), "port");
-    return json_is_integer(p) ? (int)json_integer_value(p) : c->row->port;
+    return c->client.port;
 }
 
 int iotc_drv_tcp(const iotc_env *env, const iotc_case *c, int timeout_ms, iotc_drv_out *out)
@@ -155,10 +154,7 @@ void iotc_drv_add_port_number(iotc_drv_out *out, int port)
 
 int iotc_drv_timeout_ms(const iotc_case *c)
 {
-    json_t *t = json_object_get(iotc_case_client(c), "timeout_ms");
-    if (json_is_integer(t) && json_integer_value(t) > 0 && json_integer_value(t) <= 60000)
-        return (int)json_integer_value(t);
-    return 3000;
+    return c->client.timeout_ms;
 }
 
 void iotc_drv_topic(const iotc_env *env, size_t idx, char *out, size_t len)
@@ -171,7 +167,7 @@ void iotc_drv_topic(const iotc_env *env, size_t idx, char *out, size_t len)
 void iotc_drv_client_id(const iotc_env *env, size_t idx, const char *role, const iotc_case *c,
                         char *out, size_t len)
 {
-    const char *fixed = json_string_value(json_object_get(iotc_case_client(c), "client_id"));
+    const char *fixed = c->client.client_id;
     if (fixed && strcmp(role, "pub") == 0) {
         snprintf(out, len, "%s", fixed);
         return;
@@ -181,36 +177,18 @@ void iotc_drv_client_id(const iotc_env *env, size_t idx, const char *role, const
 
 void iotc_drv_tls_opts(const iotc_env *env, const iotc_case *c, iotc_tlsc_opts *o, json_t **alpn)
 {
-    json_t *cl = iotc_case_client(c);
-    json_t *a = json_object_get(cl, "alpn");
-    json_t *cert = json_object_get(cl, "cert");
-
     memset(o, 0, sizeof(*o));
     o->pki_dir = env->pki_dir;
-    /* null: no certificate; absent: the row's usual client (the door rows have none). */
-    if (cert)
-        o->cert = json_string_value(cert);
-    else
-        o->cert = c->row->auth == IOTC_AUTH_X509 ? "device-01" : NULL;
-    o->key = json_string_value(json_object_get(cl, "key"));
+    o->cert = c->client.cert;
+    o->key = c->client.key;
     o->tls = c->tls;
-    o->cipher = json_string_value(json_object_get(cl, "cipher"));
-    o->ciphersuites = json_string_value(json_object_get(cl, "ciphersuites"));
-    o->sigalgs = json_string_value(json_object_get(cl, "sigalgs"));
-    o->sni = iotc_tlsc_sni_for(json_string_value(json_object_get(cl, "sni")),
-                               iotc_env_addr(env, c->af), env->endpoint);
+    o->cipher = c->client.cipher;
+    o->ciphersuites = c->client.ciphersuites;
+    o->sigalgs = c->client.sigalgs;
+    o->sni = iotc_tlsc_sni_for(c->client.sni, iotc_env_addr(env, c->af), env->endpoint);
     if (o->sni && json_is_string(json_object_get(env->domain_names, o->sni)))
         o->sni = json_string_value(json_object_get(env->domain_names, o->sni));
-    /* Absent or "row": what the row's clients send (x-amzn-*-ca on 443, none elsewhere). */
-    if (!a || (json_is_string(a) && strcmp(json_string_value(a), "row") == 0)) {
-        *alpn = c->row->alpn ? json_pack("[s]", c->row->alpn) : json_array();
-    } else if (json_is_array(a)) {
-        *alpn = json_incref(a);
-    } else if (json_is_string(a)) {
-        *alpn = json_pack("[s]", json_string_value(a));
-    } else {
-        *alpn = json_array();
-    }
+    *alpn = json_incref(c->client.alpn);
     o->alpn = *alpn;
     iotc_env_tls_files(env, o);
 }

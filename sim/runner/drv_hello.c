@@ -132,8 +132,7 @@ static int hello__read_full(int fd, unsigned char *buf, size_t n)
 
 int iotc_drv_hello(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out)
 {
-    json_t *cl = iotc_case_client(c);
-    const char *cipher = json_string_value(json_object_get(cl, "cipher"));
+    const char *cipher = c->client.cipher;
     iotc_tlsc_opts o;
     json_t *alpn = NULL;
     unsigned char hello[1024], rec[5], body[64];

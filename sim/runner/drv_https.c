@@ -276,16 +276,12 @@ cleanup:
 /* A subscriber only when the case judges delivery: refusals need none. */
 static int https__wants_sub(const iotc_case *c)
 {
-    json_t *e = iotc_case_expect(c);
-    return json_object_get(e, "delivered") || json_object_get(e, "delivered_qos") ||
-           json_object_get(e, "retained");
+    return c->expect.judges_delivery;
 }
 
 int iotc_drv_https(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out)
 {
-    json_t *cl = iotc_case_client(c);
-    const char *action = json_string_value(json_object_get(cl, "action"));
-    int retained_flow = action && strcmp(action, "publish-then-subscribe") == 0;
+    int retained_flow = c->client.action == IOTC_CASE_ACT_PUBLISH_THEN_SUBSCRIBE;
     int want_sub = https__wants_sub(c);
     int timeout = iotc_drv_timeout_ms(c);
     char topic[128], sub_id[128], payload[320], got[256];
@@ -302,12 +298,10 @@ int iotc_drv_https(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv
     iotc_drv_client_id(env, idx, "sub", c, sub_id, sizeof(sub_id));
     snprintf(payload, sizeof(payload), "{\"case\":\"%s\"}", c->id);
     ps.topic = topic;
-    ps.qos = (int)json_integer_value(json_object_get(cl, "qos"));
-    ps.retain = json_is_true(json_object_get(cl, "retain"));
-    ps.payload = json_string_value(json_object_get(cl, "payload"));
-    if (!ps.payload)
-        ps.payload = payload;
-    ps.query = json_string_value(json_object_get(cl, "query"));
+    ps.qos = c->client.qos;
+    ps.retain = c->client.retain;
+    ps.payload = c->client.payload ? c->client.payload : payload;
+    ps.query = c->client.query;
 
     if (!retained_flow && want_sub) {
         sub = iotc_sub_open(env, c, topic, ps.qos > 1 ? 1 : ps.qos, sub_id, out);
@@ -330,7 +324,7 @@ int iotc_drv_https(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv
     }
     wait = timeout;
     /* Local delivery takes milliseconds; absence is judged after half a second. */
-    if (json_is_false(json_object_get(iotc_case_expect(c), "delivered")) && wait > 500)
+    if (c->expect.delivered == 0 && wait > 500)
         wait = 500;
     received = iotc_sub_wait(sub, iotc_clock_ms() + wait, &qos, &retained, got, sizeof(got));
     json_object_set_new(out->observed, "delivered",

@@ -202,7 +202,7 @@ static int mq__done_published(mq_client *pub, mq_client *b, void *arg)
 static const iotc_row *mq__sub_row(const iotc_case *c)
 {
     if (c->row->proto == IOTC_PROTO_MQTT &&
-        (c->row->auth == IOTC_AUTH_X509 || json_object_get(iotc_case_client(c), "subscriber_auth")))
+        (c->row->auth == IOTC_AUTH_X509 || c->client.subscriber_auth))
         return c->row;
     return iotc_row_find("mqtt-x509-8883");
 }
@@ -212,7 +212,7 @@ static int mq__sub_opts(const iotc_env *env, const iotc_case *c, const iotc_row 
                         iotc_tlsc_opts *o, json_t **alpn, char *username, size_t ulen,
                         iotc_drv_out *out)
 {
-    const char *cert = json_string_value(json_object_get(iotc_case_client(c), "subscriber_cert"));
+    const char *cert = c->client.subscriber_cert;
     memset(o, 0, sizeof(*o));
     o->pki_dir = env->pki_dir;
     o->cert = cert ? cert : "device-02";
@@ -224,7 +224,7 @@ static int mq__sub_opts(const iotc_env *env, const iotc_case *c, const iotc_row 
     username[0] = '\0';
     if (row->auth == IOTC_AUTH_CUSTOM) {
         iotc_door_auth a;
-        json_t *sa = json_object_get(iotc_case_client(c), "subscriber_auth");
+        json_t *sa = c->client.subscriber_auth;
         o->cert = NULL;
         o->cert_file[0] = o->key_file[0] = '\0';
         if (iotc_door_auth_from(env, c, sa, &a, out->error, sizeof(out->error)) != IOTC_OK)
@@ -315,8 +315,7 @@ void iotc_sub_close(iotc_sub *s)
 /* How long to keep listening for a message the case says must NOT arrive. */
 static long mq__absence_window(const iotc_case *c, int timeout)
 {
-    json_t *d = json_object_get(iotc_case_expect(c), "delivered");
-    if (json_is_false(d) && timeout > 500)
+    if (c->expect.delivered == 0 && timeout > 500)
         return 500;
     return timeout;
 }
@@ -345,12 +344,10 @@ static void mq__observe_delivery(mq_client *sub, const char *payload, json_t *ob
 
 int iotc_drv_mqtt(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out)
 {
-    json_t *cl = iotc_case_client(c);
-    const char *action = json_string_value(json_object_get(cl, "action"));
-    int retained_flow = action && strcmp(action, "publish-then-subscribe") == 0;
-    int connect_only = !action || strcmp(action, "connect") == 0;
-    int qos = (int)json_integer_value(json_object_get(cl, "qos"));
-    int retain = json_is_true(json_object_get(cl, "retain"));
+    int retained_flow = c->client.action == IOTC_CASE_ACT_PUBLISH_THEN_SUBSCRIBE;
+    int connect_only = c->client.action == IOTC_CASE_ACT_CONNECT;
+    int qos = c->client.qos;
+    int retain = c->client.retain;
     int timeout = iotc_drv_timeout_ms(c);
     mq_client sub, pub;
     iotc_tlsc_opts o;
@@ -368,10 +365,7 @@ int iotc_drv_mqtt(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_
     iotc_drv_topic(env, idx, topic, sizeof(topic));
     iotc_drv_client_id(env, idx, "sub", c, sub_id, sizeof(sub_id));
     iotc_drv_client_id(env, idx, "pub", c, pub_id, sizeof(pub_id));
-    snprintf(payload, sizeof(payload), "%s",
-             json_string_value(json_object_get(cl, "payload"))
-                 ? json_string_value(json_object_get(cl, "payload"))
-                 : c->id);
+    snprintf(payload, sizeof(payload), "%s", c->client.payload ? c->client.payload : c->id);
     deadline = iotc_clock_ms() + timeout;
     username[0] = '\0';
     rc = iotc_door_auth_resolve(env, c, &da, out->error, sizeof(out->error));

@@ -243,7 +243,6 @@ cleanup:
 
 int iotc_drv_probe(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out)
 {
-    json_t *cl = iotc_case_client(c);
     char topic[128];
     char payload[320];
     iotc_pubspec ps;
@@ -251,11 +250,9 @@ int iotc_drv_probe(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv
     iotc_drv_topic(env, idx, topic, sizeof(topic));
     snprintf(payload, sizeof(payload), "{\"case\":\"%s\"}", c->id);
     ps.topic = topic;
-    ps.qos = (int)json_integer_value(json_object_get(cl, "qos"));
-    ps.retain = json_is_true(json_object_get(cl, "retain"));
-    ps.payload = json_string_value(json_object_get(cl, "payload"));
-    if (!ps.payload)
-        ps.payload = payload;
-    ps.query = json_string_value(json_object_get(cl, "query"));
+    ps.qos = c->client.qos;
+    ps.retain = c->client.retain;
+    ps.payload = c->client.payload ? c->client.payload : payload;
+    ps.query = c->client.query;
     return iotc_drv_probe_ex(env, c, idx, &ps, out);
 }

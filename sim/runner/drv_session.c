@@ -526,7 +526,7 @@ static int session__step(sess *s, json_t *step, size_t i)
 
 int iotc_drv_session(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out)
 {
-    json_t *steps = json_object_get(iotc_case_client(c), "steps");
+    json_t *steps = c->client.steps;
     sess *s = calloc(1, sizeof(*s));
     size_t i;
     json_t *step;

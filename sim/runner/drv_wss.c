@@ -197,7 +197,7 @@ int iotc_drv_wss_request(const iotc_env *env, const iotc_case *c, const char *ho
 {
     iotc_door_auth da;
     struct iotc_buf q = {0};
-    const char *extra = json_string_value(json_object_get(iotc_case_client(c), "query"));
+    const char *extra = c->client.query;
     int rc = iotc_door_auth_resolve(env, c, &da, out->error, sizeof(out->error));
 
     if (rc != IOTC_OK)
@@ -239,11 +239,9 @@ static void wss__observe(wss_run *r, const char *payload)
 static int wss__exchange(wss_run *r, const iotc_env *env, const iotc_case *c, size_t idx,
                          const char *payload, iotc_drv_out *out)
 {
-    json_t *cl = iotc_case_client(c);
-    const char *action = json_string_value(json_object_get(cl, "action"));
-    int qos = (int)json_integer_value(json_object_get(cl, "qos"));
-    int retain = json_is_true(json_object_get(cl, "retain"));
-    int subscribe_only = action && strcmp(action, "subscribe") == 0;
+    int qos = c->client.qos;
+    int retain = c->client.retain;
+    int subscribe_only = c->client.action == IOTC_CASE_ACT_SUBSCRIBE;
     int timeout = iotc_drv_timeout_ms(c);
     char topic[128], pub_id[128];
     long wait;
@@ -263,9 +261,7 @@ static int wss__exchange(wss_run *r, const iotc_env *env, const iotc_case *c, si
         return IOTC_OK;
     }
     /* Local delivery takes milliseconds; absence is judged after half a second. */
-    wait = json_is_false(json_object_get(iotc_case_expect(c), "delivered")) && timeout > 500
-               ? 500
-               : timeout;
+    wait = c->expect.delivered == 0 && timeout > 500 ? 500 : timeout;
     wss__pump(r, iotc_clock_ms() + wait, wss__done_msg);
     if (r->pub_pid && !r->puback)
         wss__pump(r, iotc_clock_ms() + 100, wss__done_puback);
@@ -274,8 +270,7 @@ static int wss__exchange(wss_run *r, const iotc_env *env, const iotc_case *c, si
 
 int iotc_drv_wss(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out)
 {
-    json_t *cl = iotc_case_client(c);
-    const char *action = json_string_value(json_object_get(cl, "action"));
+    iotc_case_action action = c->client.action;
     struct iotc_buf path = {0}, headers = {0};
     char host[300], client_id[128], payload[320];
     wss_run r;
@@ -290,14 +285,11 @@ int iotc_drv_wss(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_o
         snprintf(out->error, sizeof(out->error), "the wss driver needs a WSS row");
         return IOTC_ERR_INVALID;
     }
-    if (action && strcmp(action, "publish-then-subscribe") == 0) {
+    if (action == IOTC_CASE_ACT_PUBLISH_THEN_SUBSCRIBE) {
         snprintf(out->error, sizeof(out->error), "the wss driver has no publish-then-subscribe");
         return IOTC_ERR_CONFIG;
     }
-    snprintf(payload, sizeof(payload), "%s",
-             json_string_value(json_object_get(cl, "payload"))
-                 ? json_string_value(json_object_get(cl, "payload"))
-                 : c->id);
+    snprintf(payload, sizeof(payload), "%s", c->client.payload ? c->client.payload : c->id);
     /* Host as a browser or SDK sends it: name:port (the presigned URL signs it). */
     iotc_drv_wss_host(env, c, host, sizeof(host));
     rc = iotc_drv_wss_request(env, c, host, &path, &headers, out);
@@ -317,7 +309,7 @@ int iotc_drv_wss(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_o
             iotc_drv_client_id(env, idx, "pub", c, client_id, sizeof(client_id));
             if (wss__send_connect(&r, client_id) == IOTC_OK)
                 wss__pump(&r, r.deadline, wss__done_connack);
-            if (r.connack_rc == 0 && action && strcmp(action, "connect") != 0)
+            if (r.connack_rc == 0 && action != IOTC_CASE_ACT_CONNECT)
                 rc = wss__exchange(&r, env, c, idx, payload, out);
             else
                 rc = IOTC_OK;

@@ -7,40 +7,28 @@
 #include "judge.h"
 #include "run.h"
 
-static const char *case__driver(const iotc_case *c)
-{
-    json_t *cl = iotc_case_client(c);
-    const char *driver = json_string_value(json_object_get(cl, "driver"));
-    const char *action = json_string_value(json_object_get(cl, "action"));
-    if (driver && strcmp(driver, "auto") != 0)
-        return driver;
-    if (c->row->proto == IOTC_PROTO_WSS)
-        return "wss";
-    /* The probe knows no door credentials: the door rows always use real clients. */
-    if ((!action || strcmp(action, "connect") == 0) && c->row->auth == IOTC_AUTH_X509)
-        return "probe";
-    return c->row->proto == IOTC_PROTO_MQTT ? "mqtt" : "https";
-}
-
 static int case__dispatch(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out)
 {
-    const char *d = case__driver(c);
-    if (strcmp(d, "wss") == 0)
+    switch (c->client.driver) {
+    case IOTC_CASE_DRV_WSS:
         return iotc_drv_wss(env, c, idx, out);
-    if (strcmp(d, "probe") == 0)
+    case IOTC_CASE_DRV_PROBE:
         return iotc_drv_probe(env, c, idx, out);
-    if (strcmp(d, "hello") == 0)
+    case IOTC_CASE_DRV_HELLO:
         return iotc_drv_hello(env, c, idx, out);
-    if (strcmp(d, "mqtt") == 0)
+    case IOTC_CASE_DRV_MQTT:
         return iotc_drv_mqtt(env, c, idx, out);
-    if (strcmp(d, "session") == 0)
+    case IOTC_CASE_DRV_SESSION:
         return iotc_drv_session(env, c, idx, out);
+    case IOTC_CASE_DRV_HTTPS:
+        break;
+    }
     return iotc_drv_https(env, c, idx, out);
 }
 
 static run_target *case__target(run_state *rs, const iotc_case *c)
 {
-    const char *p = iotc_case_str(c, "profile");
+    const char *p = c->profile;
     if (rs->target)
         return &rs->targets[0];
     for (size_t i = 0; i < rs->n_targets; i++)
@@ -111,7 +99,7 @@ void run_case_exec(run_state *rs, size_t i)
     if (!t || !t->started) {
         r->status = IOTC_ST_ERROR;
         snprintf(r->reason, sizeof(r->reason), "endpoint for profile %s is not running: %.1500s",
-                 iotc_case_str(c, "profile"), t ? t->error : "unknown profile");
+                 c->profile, t ? t->error : "unknown profile");
         goto done;
     }
     if (rs->target) {
@@ -150,7 +138,7 @@ void run_case_exec(run_state *rs, size_t i)
         r->journal = json_array();
     } else {
         expect = json_incref(iotc_case_expect(c));
-        r->journal = case__excerpt(rs, t, r, json_object_get(expect, "journal_has"));
+        r->journal = case__excerpt(rs, t, r, c->expect.journal_has);
     }
     json_object_set_new(r->observed, "journal_events", iotc_jreader_events(r->journal));
     int mismatched = iotc_judge(expect, r->observed, r->mismatches);

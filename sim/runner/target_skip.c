@@ -58,11 +58,11 @@ static int target__identity(const iotc_target *t, const char *name, const char *
 }
 
 /* A session script with a reference (observer) connection. */
-static int target__observer(json_t *cl)
+static int target__observer(json_t *steps)
 {
     size_t i;
     json_t *st;
-    json_array_foreach(json_object_get(cl, "steps"), i, st)
+    json_array_foreach(steps, i, st)
     {
         const char *as = json_string_value(json_object_get(st, "as"));
         if (as && strcmp(as, "observer") == 0)
@@ -76,21 +76,15 @@ static int target__observer(json_t *cl)
 static int target__identities(const iotc_target *t, const iotc_case *c, const json_t *registry,
                               char *why, size_t len)
 {
-    json_t *cl = iotc_case_client(c);
-    json_t *cert = json_object_get(cl, "cert");
-    const char *action = json_string_value(json_object_get(cl, "action"));
-    const char *sub = json_string_value(json_object_get(cl, "subscriber_cert"));
-    int delivery = action && (strcmp(action, "roundtrip") == 0 ||
-                              strcmp(action, "publish-then-subscribe") == 0);
-    const char *dev = cert                             ? json_string_value(cert)
-                      : c->row->auth == IOTC_AUTH_X509 ? "device-01"
-                                                       : NULL;
+    iotc_case_action action = c->client.action;
+    const char *sub = c->client.subscriber_cert;
+    int delivery =
+        action == IOTC_CASE_ACT_ROUNDTRIP || action == IOTC_CASE_ACT_PUBLISH_THEN_SUBSCRIBE;
 
-    if (target__identity(t, dev, "device", registry, why, len) ||
-        target__identity(t, json_string_value(json_object_get(cl, "key")), "key", registry, why,
-                         len))
+    if (target__identity(t, c->client.cert, "device", registry, why, len) ||
+        target__identity(t, c->client.key, "key", registry, why, len))
         return 1;
-    if (target__observer(cl)) {
+    if (target__observer(c->client.steps)) {
         /* Session scripts' reference clients: X.509 on 8883. */
         if (!t->port_8883) {
             snprintf(why, len,
@@ -102,7 +96,7 @@ static int target__identities(const iotc_target *t, const iotc_case *c, const js
             return 1;
     }
     if (c->row->proto == IOTC_PROTO_WSS) {
-        if (action && strcmp(action, "subscribe") == 0)
+        if (action == IOTC_CASE_ACT_SUBSCRIBE)
             return target__identity(t, "device-01", "reference publisher", registry, why, len);
         return 0;
     }
@@ -110,7 +104,7 @@ static int target__identities(const iotc_target *t, const iotc_case *c, const js
         return 0;
     /* The subscriber uses the case's row when it can, else X.509 on 8883. */
     if (!(c->row->proto == IOTC_PROTO_MQTT &&
-          (c->row->auth == IOTC_AUTH_X509 || json_object_get(cl, "subscriber_auth")))) {
+          (c->row->auth == IOTC_AUTH_X509 || c->client.subscriber_auth))) {
         if (!t->port_8883) {
             snprintf(why, len,
                      "the MQTT subscriber that proves delivery dials 8883, which the target "
@@ -119,7 +113,7 @@ static int target__identities(const iotc_target *t, const iotc_case *c, const js
         }
     }
     if (c->row->proto == IOTC_PROTO_MQTT && c->row->auth == IOTC_AUTH_CUSTOM &&
-        json_object_get(cl, "subscriber_auth"))
+        c->client.subscriber_auth)
         return 0;
     return target__identity(t, sub ? sub : "device-02", "subscriber", registry, why, len);
 }
@@ -183,11 +177,9 @@ static int target__door(const iotc_target *t, const iotc_case *c, json_t *auth, 
 int iotc_target_skip(const iotc_target *t, const iotc_case *c, const json_t *registry, char *why,
                      size_t len)
 {
-    const char *profile = iotc_case_str(c, "profile");
-    json_t *cl = iotc_case_client(c);
-    const char *sni = json_string_value(json_object_get(cl, "sni"));
-    json_t *port = json_object_get(cl, "port");
-    int logical = json_is_integer(port) ? (int)json_integer_value(port) : c->row->port;
+    const char *profile = c->profile;
+    const char *sni = c->client.sni;
+    int logical = c->client.port;
 
     if (strcmp(profile, t->profile) != 0) {
         snprintf(why, len,
@@ -221,8 +213,8 @@ int iotc_target_skip(const iotc_target *t, const iotc_case *c, const json_t *reg
     }
     if (target__identities(t, c, registry, why, len))
         return 1;
-    if (target__door(t, c, json_object_get(cl, "auth"), why, len) ||
-        target__door(t, c, json_object_get(cl, "subscriber_auth"), why, len))
+    if (target__door(t, c, c->client.auth, why, len) ||
+        target__door(t, c, c->client.subscriber_auth, why, len))
         return 1;
     return 0;
 }

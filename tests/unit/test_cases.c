@@ -569,6 +569,76 @@ static void test_target_file(void)
 
 /* Session scripts: one operation per step, per-row credentials resolved at
  * expansion, and the judge's dotted paths and ranges over observed.steps. */
+/* The typed view is filled once at expansion, with every default resolved. */
+static void test_typed_fields(void)
+{
+    iotc_caseset set = {0};
+    iotc_diag d;
+    iotc_diag_init(&d);
+    CU_ASSERT_EQUAL_FATAL(iotc_cases_load_file(DATA "typed.json", &set, &d), IOTC_OK);
+    CU_ASSERT_EQUAL(set.n, 4);
+
+    const iotc_case *c = find_case(&set, "typed.roundtrip.mqtt-x509-8883.ipv4.tls12");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_EQUAL(c->client.action, IOTC_CASE_ACT_ROUNDTRIP);
+    CU_ASSERT_EQUAL(c->client.driver, IOTC_CASE_DRV_MQTT); /* not a connect: a real client */
+    CU_ASSERT_EQUAL(c->client.qos, 1);
+    CU_ASSERT_TRUE(c->client.retain);
+    CU_ASSERT_STRING_EQUAL(c->client.payload, "p");
+    CU_ASSERT_STRING_EQUAL(c->client.query, "a=b");
+    CU_ASSERT_STRING_EQUAL(c->client.client_id, "fixed");
+    CU_ASSERT_STRING_EQUAL(c->client.subscriber_cert, "device-03");
+    CU_ASSERT_STRING_EQUAL(c->client.key, "device-01");
+    CU_ASSERT_STRING_EQUAL(c->client.cipher, "AES128-SHA");
+    CU_ASSERT_STRING_EQUAL(c->client.sni, "wrong");
+    CU_ASSERT_PTR_NULL(c->client.cert);          /* null: no certificate, even on an X.509 row */
+    CU_ASSERT_EQUAL(c->client.timeout_ms, 3000); /* outside 1..60000 */
+    CU_ASSERT_EQUAL(c->client.port, 443);
+    CU_ASSERT_EQUAL(json_array_size(c->client.alpn), 2);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(c->client.alpn, 1)), "two");
+    CU_ASSERT_EQUAL(c->expect.delivered, 1);
+    CU_ASSERT_TRUE(c->expect.judges_delivery);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(c->expect.journal_has, 0)), "mqtt.in");
+    CU_ASSERT_STRING_EQUAL(c->profile, "default");
+
+    c = find_case(&set, "typed.refused.hello.mqtt-x509-443.ipv4.tls12");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_EQUAL(c->client.driver, IOTC_CASE_DRV_HELLO);
+    CU_ASSERT_EQUAL(c->client.action, IOTC_CASE_ACT_CONNECT);
+    CU_ASSERT_EQUAL(json_array_size(c->client.alpn), 0); /* null: offer none */
+    CU_ASSERT_STRING_EQUAL(c->client.cert, "device-01"); /* absent on an X.509 row */
+    CU_ASSERT_EQUAL(c->client.timeout_ms, 1500);
+    CU_ASSERT_EQUAL(c->client.port, 443);
+    CU_ASSERT_EQUAL(c->expect.delivered, 0);
+    CU_ASSERT_TRUE(c->expect.judges_delivery);
+    CU_ASSERT_PTR_NULL(c->expect.journal_has);
+    CU_ASSERT_PTR_NULL(c->client.payload);
+
+    c = find_case(&set, "typed.refused.auto.mqtt-x509-443.ipv4.tls12");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_EQUAL(c->client.driver, IOTC_CASE_DRV_PROBE); /* a connect on an X.509 row */
+    CU_ASSERT_EQUAL(json_array_size(c->client.alpn), 1);    /* "row": the row's ALPN */
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_array_get(c->client.alpn, 0)), "x-amzn-mqtt-ca");
+
+    c = find_case(&set, "typed.refused.auto.https-sigv4-443.ipv4.tls12");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_EQUAL(c->client.driver, IOTC_CASE_DRV_HTTPS); /* the door: a real client */
+    CU_ASSERT_PTR_NULL(c->client.cert);                     /* the door rows have none */
+    CU_ASSERT_EQUAL(json_array_size(c->client.alpn), 0);
+    CU_ASSERT_PTR_NULL(c->client.steps);
+    iotc_caseset_free(&set);
+
+    iotc_diag_init(&d);
+    CU_ASSERT_EQUAL_FATAL(
+        iotc_cases_load_file(IOTC_SOURCE_DIR "/suites/mqtt-behaviour.json", &set, &d), IOTC_OK);
+    c = find_case(&set, "mqtt-behaviour.qos2-publish-refused.wss-sigv4-443.ipv6.tlsany");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_EQUAL(c->client.driver, IOTC_CASE_DRV_SESSION);
+    CU_ASSERT_TRUE(json_array_size(c->client.steps) > 0);
+    CU_ASSERT_PTR_NOT_NULL(json_object_get(c->client.auth, "sigv4")); /* from auth_by_row */
+    iotc_caseset_free(&set);
+}
+
 static void test_session_tables(void)
 {
     iotc_caseset set = {0};
@@ -588,14 +658,14 @@ static void test_session_tables(void)
     const iotc_case *c =
         find_case(&set, "mqtt-behaviour.qos2-publish-refused.wss-sigv4-443.ipv6.tlsany");
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-    json_t *auth = json_object_get(iotc_case_client(c), "auth");
+    json_t *auth = c->client.auth;
     CU_ASSERT_STRING_EQUAL(
         json_string_value(json_object_get(json_object_get(auth, "sigv4"), "access_key")),
         "AKIDIOTCONFORM0001");
     CU_ASSERT_PTR_NULL(json_object_get(iotc_case_client(c), "auth_by_row"));
     c = find_case(&set, "mqtt-behaviour.qos2-publish-refused.mqtt-x509-8883.ipv4.tlsany");
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-    CU_ASSERT_PTR_NULL(json_object_get(iotc_case_client(c), "auth"));
+    CU_ASSERT_PTR_NULL(c->client.auth);
     iotc_caseset_free(&set);
 
     json_t *exp =
@@ -677,6 +747,7 @@ int iotc_register_tests(void)
         !CU_add_test(s, "door credentials", test_door_auth) ||
         !CU_add_test(s, "target file", test_target_file) ||
         !CU_add_test(s, "session tables", test_session_tables) ||
+        !CU_add_test(s, "typed case fields", test_typed_fields) ||
         !CU_add_test(s, "shipped tables load", test_shipped_tables_load))
         return -1;
     return 0;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "certify/cert_int.h"
+#include "common/jevents.h"
 
 #define CATALOGUE IOTC_SOURCE_DIR "/suites/certification.json"
 
@@ -184,21 +185,25 @@ static void test_judge_backoff_journal(void)
     double t = 0;
     CU_ASSERT_EQUAL_FATAL(cert_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
     for (int c = 1; c <= 7; c++) {
-        json_array_append_new(lines, json_pack("{s:s, s:f, s:i, s:i}", "event", "conn.accept", "t",
-                                               t, "conn", c, "peer_port", 1000 + c));
+        json_array_append_new(lines, json_pack("{s:s, s:f, s:i, s:i}", IOTC_JF_EVENT,
+                                               IOTC_EV_CONN_ACCEPT, IOTC_JF_T, t, IOTC_JF_CONN, c,
+                                               IOTC_JF_PEER_PORT, 1000 + c));
         json_array_append_new(lines,
-                              json_pack("{s:s, s:s, s:f, s:i, s:i}", "event", "mqtt.in", "type",
-                                        "CONNECT", "t", t + 10, "conn", c, "peer_port", 1000 + c));
+                              json_pack("{s:s, s:s, s:f, s:i, s:i}", IOTC_JF_EVENT, IOTC_EV_MQTT_IN,
+                                        IOTC_JF_TYPE, "CONNECT", IOTC_JF_T, t + 10, IOTC_JF_CONN, c,
+                                        IOTC_JF_PEER_PORT, 1000 + c));
         if (c < 7) {
-            json_array_append_new(lines,
-                                  json_pack("{s:s, s:s, s:f, s:i}", "event", "scenario.withheld",
-                                            "type", "CONNACK", "t", t + 11, "conn", c));
-            json_array_append_new(lines, json_pack("{s:s, s:s, s:f, s:i}", "event", "conn.close",
-                                                   "by", "client", "t", t + 500, "conn", c));
+            json_array_append_new(lines, json_pack("{s:s, s:s, s:f, s:i}", IOTC_JF_EVENT,
+                                                   IOTC_EV_SCENARIO_WITHHELD, IOTC_JF_TYPE,
+                                                   "CONNACK", IOTC_JF_T, t + 11, IOTC_JF_CONN, c));
+            json_array_append_new(lines, json_pack("{s:s, s:s, s:f, s:i}", IOTC_JF_EVENT,
+                                                   IOTC_EV_CONN_CLOSE, IOTC_JF_BY, "client",
+                                                   IOTC_JF_T, t + 500, IOTC_JF_CONN, c));
         } else {
             json_array_append_new(lines,
-                                  json_pack("{s:s, s:s, s:f, s:i, s:i}", "event", "mqtt.out",
-                                            "type", "CONNACK", "t", t + 11, "conn", c, "code", 0));
+                                  json_pack("{s:s, s:s, s:f, s:i, s:i}", IOTC_JF_EVENT,
+                                            IOTC_EV_MQTT_OUT, IOTC_JF_TYPE, "CONNACK", IOTC_JF_T,
+                                            t + 11, IOTC_JF_CONN, c, IOTC_JF_CODE, 0));
         }
         t += 1500; /* closes at +500, next accept 1.0 s later */
     }

@@ -165,25 +165,27 @@ static void test_hist(void)
 
 static void test_rows(void)
 {
-    CU_ASSERT_EQUAL(fleet_row_count(), 9);
-    const struct fleet_row_def *r = fleet_row_find("wss-sigv4-443");
+    CU_ASSERT_PTR_NOT_NULL(iotc_row_at(8));
+    CU_ASSERT_PTR_NULL(iotc_row_at(9));
+    const iotc_row *r = iotc_row_find("wss-sigv4-443");
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-    CU_ASSERT(r->proto == FLEET_PROTO_WSS && r->auth == FLEET_AUTH_SIGV4 && !r->alpn);
-    r = fleet_row_find("wss-custom-443");
+    CU_ASSERT(r->proto == IOTC_PROTO_WSS && r->auth == IOTC_AUTH_SIGV4 && !r->alpn);
+    r = iotc_row_find("wss-custom-443");
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-    CU_ASSERT(r->proto == FLEET_PROTO_WSS && r->auth == FLEET_AUTH_CUSTOM && !r->alpn);
-    r = fleet_row_find("mqtt-custom-443");
+    CU_ASSERT(r->proto == IOTC_PROTO_WSS && r->auth == IOTC_AUTH_CUSTOM && !r->alpn);
+    r = iotc_row_find("mqtt-custom-443");
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-    CU_ASSERT(r->proto == FLEET_PROTO_MQTT && r->auth == FLEET_AUTH_CUSTOM && r->lport == 443);
+    CU_ASSERT(r->proto == IOTC_PROTO_MQTT && r->auth == IOTC_AUTH_CUSTOM && r->port == 443);
     CU_ASSERT_STRING_EQUAL(r->alpn, "mqtt");
-    r = fleet_row_find("https-sigv4-443");
+    r = iotc_row_find("https-sigv4-443");
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-    CU_ASSERT(r->proto == FLEET_PROTO_HTTPS && r->auth == FLEET_AUTH_SIGV4 && !r->alpn);
-    r = fleet_row_find("https-custom-443");
+    CU_ASSERT(r->proto == IOTC_PROTO_HTTPS && r->auth == IOTC_AUTH_SIGV4 && !r->alpn);
+    r = iotc_row_find("https-custom-443");
     CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-    CU_ASSERT(r->proto == FLEET_PROTO_HTTPS && r->auth == FLEET_AUTH_CUSTOM);
-    CU_ASSERT(fleet_row_find("mqtt-x509-8883")->auth == FLEET_AUTH_X509);
-    CU_ASSERT_PTR_NULL(fleet_row_find("wss-x509-443"));
+    CU_ASSERT(r->proto == IOTC_PROTO_HTTPS && r->auth == IOTC_AUTH_CUSTOM);
+    CU_ASSERT(iotc_row_find("mqtt-x509-8883")->auth == IOTC_AUTH_X509);
+    CU_ASSERT_PTR_NULL(iotc_row_find("wss-x509-443"));
+    CU_ASSERT_STRING_EQUAL(iotc_auth_name(r->auth), "custom");
     CU_ASSERT_STRING_EQUAL(fleet_cause_name(CAUSE_WS_REFUSED), "ws_upgrade_refused");
 }
 
@@ -216,13 +218,13 @@ static void test_spec_door_identities(void)
     for (size_t r = 0; r < s.n_rows; r++) {
         const struct fleet_row *row = &s.rows[r];
         CU_ASSERT(row->n_identities >= 1);
-        if (row->def->proto == FLEET_PROTO_HTTPS && row->def->auth != FLEET_AUTH_X509)
+        if (row->def->proto == IOTC_PROTO_HTTPS && row->def->auth != IOTC_AUTH_X509)
             CU_ASSERT_STRING_EQUAL(row->monitor_identity, "device-01");
-        if (strcmp(row->def->name, "wss-sigv4-443") == 0) {
+        if (strcmp(row->def->id, "wss-sigv4-443") == 0) {
             CU_ASSERT_STRING_EQUAL(row->identities[1].name, "ASIAIOTCONFORM0002");
             CU_ASSERT_PTR_NULL(row->identities[1].secret); /* resolved at run start */
         }
-        if (strcmp(row->def->name, "wss-custom-443") == 0) {
+        if (strcmp(row->def->id, "wss-custom-443") == 0) {
             CU_ASSERT_STRING_EQUAL(row->identities[0].name, "unsigned-authorizer");
             CU_ASSERT_STRING_EQUAL(row->identities[0].token_key, "token");
             CU_ASSERT_PTR_NULL(row->identities[1].name); /* the default authorizer */
@@ -285,23 +287,23 @@ static void test_ident_resolve(void)
         .name = strdup("ASIAIOTCONFORM0002"), .session_token = strdup(""), .token_inline = true};
     struct fleet_ident inl = {
         .name = strdup("AKIDX"), .secret = strdup("s3cret"), .secret_inline = true};
-    CU_ASSERT_EQUAL(fleet_ident_resolve(&akid, FLEET_AUTH_SIGV4, reg, NULL, err, sizeof err),
+    CU_ASSERT_EQUAL(fleet_ident_resolve(&akid, IOTC_AUTH_SIGV4, reg, NULL, err, sizeof err),
                     IOTC_OK);
     CU_ASSERT_STRING_EQUAL(akid.secret, "iotconform/test/secret/0001/wJalrXUtnFEMI");
     CU_ASSERT_PTR_NULL(akid.session_token);
-    CU_ASSERT_EQUAL(fleet_ident_resolve(&asia, FLEET_AUTH_SIGV4, reg, NULL, err, sizeof err),
+    CU_ASSERT_EQUAL(fleet_ident_resolve(&asia, IOTC_AUTH_SIGV4, reg, NULL, err, sizeof err),
                     IOTC_OK);
     CU_ASSERT_STRING_EQUAL(asia.session_token, "IQoJb3JpZ2luX2VjEXAMPLEsessiontokenIOTCONFORM");
-    CU_ASSERT_EQUAL(fleet_ident_resolve(&dropped, FLEET_AUTH_SIGV4, reg, NULL, err, sizeof err),
+    CU_ASSERT_EQUAL(fleet_ident_resolve(&dropped, IOTC_AUTH_SIGV4, reg, NULL, err, sizeof err),
                     IOTC_OK);
     CU_ASSERT_STRING_EQUAL(dropped.session_token, ""); /* inline "": send none */
-    CU_ASSERT_EQUAL(fleet_ident_resolve(&gone, FLEET_AUTH_SIGV4, reg, NULL, err, sizeof err),
+    CU_ASSERT_EQUAL(fleet_ident_resolve(&gone, IOTC_AUTH_SIGV4, reg, NULL, err, sizeof err),
                     IOTC_ERR_NOT_FOUND);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "AKIDNOTREGISTERED"));
-    CU_ASSERT_EQUAL(fleet_ident_resolve(&inl, FLEET_AUTH_SIGV4, NULL, NULL, err, sizeof err),
+    CU_ASSERT_EQUAL(fleet_ident_resolve(&inl, IOTC_AUTH_SIGV4, NULL, NULL, err, sizeof err),
                     IOTC_OK); /* an inline secret needs no registry */
     /* no inline secret and no registry: a setup error */
-    CU_ASSERT_EQUAL(fleet_ident_resolve(&gone, FLEET_AUTH_SIGV4, NULL, NULL, err, sizeof err),
+    CU_ASSERT_EQUAL(fleet_ident_resolve(&gone, IOTC_AUTH_SIGV4, NULL, NULL, err, sizeof err),
                     IOTC_ERR_CONFIG);
     struct fleet_ident *all[] = {&akid, &asia, &gone, &dropped, &inl};
     for (size_t i = 0; i < 5; i++) {
@@ -323,7 +325,7 @@ static void test_ident_custom_wire(void)
     id->token_key = strdup("token");
     id->sign = true;
     CU_ASSERT_EQUAL_FATAL(
-        fleet_ident_resolve(id, FLEET_AUTH_CUSTOM, NULL, IOTC_BINARY_DIR "/pki", err, sizeof err),
+        fleet_ident_resolve(id, IOTC_AUTH_CUSTOM, NULL, IOTC_BINARY_DIR "/pki", err, sizeof err),
         IOTC_OK);
     CU_ASSERT_PTR_NOT_NULL_FATAL(id->signature);
     EVP_PKEY *key = NULL;
@@ -355,12 +357,12 @@ static void test_ident_custom_wire(void)
     CU_ASSERT_EQUAL(fleet_ident_username(id, "d", user, sizeof user), IOTC_OK);
     CU_ASSERT_EQUAL(strncmp(user, "d?x-amz-customauthorizer-name=unsigned-authorizer&token=", 56),
                     0);
-    CU_ASSERT_EQUAL(fleet_ident_wss_target(id, FLEET_AUTH_CUSTOM, "h:1", 0, line, sizeof line),
+    CU_ASSERT_EQUAL(fleet_ident_wss_target(id, IOTC_AUTH_CUSTOM, "h:1", 0, line, sizeof line),
                     IOTC_OK);
     CU_ASSERT_STRING_EQUAL(line, "/mqtt");
     /* a missing signing key is a setup error that names the file */
     CU_ASSERT_EQUAL(
-        fleet_ident_resolve(id, FLEET_AUTH_CUSTOM, NULL, "/nonexistent", err, sizeof err),
+        fleet_ident_resolve(id, IOTC_AUTH_CUSTOM, NULL, "/nonexistent", err, sizeof err),
         IOTC_ERR_CONFIG);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent/authorizer-signing.key"));
     EVP_PKEY_free(key);
@@ -375,8 +377,7 @@ static void test_ident_presign(void)
                              .session_token = "tok/en+1="};
     time_t when = 1440938160; /* 2015-08-30T12:36:00Z */
     CU_ASSERT_EQUAL_FATAL(
-        fleet_ident_wss_target(&id, FLEET_AUTH_SIGV4, "localhost:4443", when, a, sizeof a),
-        IOTC_OK);
+        fleet_ident_wss_target(&id, IOTC_AUTH_SIGV4, "localhost:4443", when, a, sizeof a), IOTC_OK);
     CU_ASSERT_EQUAL(strncmp(a,
                             "/mqtt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential="
                             "ASIAIOTCONFORM0002%2F20150830%2Fus-east-1%2Fiotdevicegateway"
@@ -395,18 +396,16 @@ static void test_ident_presign(void)
     CU_ASSERT_STRING_EQUAL(tok, "&X-Amz-Security-Token=tok%2Fen%2B1%3D");
     id.session_token = NULL;
     CU_ASSERT_EQUAL(
-        fleet_ident_wss_target(&id, FLEET_AUTH_SIGV4, "localhost:4443", when, b, sizeof b),
-        IOTC_OK);
+        fleet_ident_wss_target(&id, IOTC_AUTH_SIGV4, "localhost:4443", when, b, sizeof b), IOTC_OK);
     CU_ASSERT_EQUAL(strncmp(a, b, strlen(b)), 0); /* same signature with or without a token */
     CU_ASSERT_PTR_NULL(strstr(b, "Token"));
     CU_ASSERT_EQUAL(
-        fleet_ident_wss_target(&id, FLEET_AUTH_SIGV4, "localhost:4444", when, b, sizeof b),
-        IOTC_OK);
+        fleet_ident_wss_target(&id, IOTC_AUTH_SIGV4, "localhost:4444", when, b, sizeof b), IOTC_OK);
     CU_ASSERT_NOT_EQUAL(strcmp(strstr(a, "Signature="), strstr(b, "Signature=")), 0); /* host */
-    CU_ASSERT_EQUAL(fleet_ident_wss_target(&id, FLEET_AUTH_SIGV4, "h", when, b, 100),
+    CU_ASSERT_EQUAL(fleet_ident_wss_target(&id, IOTC_AUTH_SIGV4, "h", when, b, 100),
                     IOTC_ERR_TOO_LARGE);
     id.secret = NULL;
-    CU_ASSERT_EQUAL(fleet_ident_wss_target(&id, FLEET_AUTH_SIGV4, "h", when, b, sizeof b),
+    CU_ASSERT_EQUAL(fleet_ident_wss_target(&id, IOTC_AUTH_SIGV4, "h", when, b, sizeof b),
                     IOTC_ERR_INVALID);
 }
 
