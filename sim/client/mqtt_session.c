@@ -41,6 +41,7 @@ void iotc_mqtt_session_reset(iotc_mqtt_session *m)
     m->disconnect_reason = -1;
     m->opened_at = m->closed_at = 0;
     m->packets = 0;
+    m->malformed = 0;
     m->next_pid = 0;
     m->n_pubacks = m->n_pubrecs = 0;
     m->suback_pid = 0;
@@ -181,6 +182,8 @@ void iotc_mqtt_session_pump(iotc_mqtt_session *m, long deadline, iotc_mqtt_sessi
         int rc = iotc_wsc_next(&m->w, deadline, &pkt, &f);
         if (rc == IOTC_ERR_TIMEOUT)
             return;
+        if (rc == IOTC_ERR_MALFORMED)
+            m->malformed = 1;
         if (rc != IOTC_OK || (m->hook && m->hook(m, pkt, &f, m->hook_arg) != 0)) {
             m->closed_at = session__now();
             return;

@@ -52,6 +52,7 @@ typedef struct iotc_mqtt_session {
     int disconnect_reason;     /* MQTT 5 DISCONNECT from the server, -1 none */
     long opened_at, closed_at; /* ms; closed_at 0 while open */
     unsigned long packets;     /* whole packets received */
+    int malformed;             /* the pump stopped at bytes that are not MQTT */
     uint16_t next_pid;
     uint16_t pubacks[IOTC_MQTT_SESSION_ACKS], pubrecs[IOTC_MQTT_SESSION_ACKS];
     size_t n_pubacks, n_pubrecs;
