@@ -187,6 +187,9 @@ static int sess__on_publish(struct sess *s, const uint8_t *pkt, size_t len)
     printf("received %.*s %zu bytes qos %u\n", (int)p.topic.n, (const char *)p.topic.p, p.payload.n,
            p.qos);
     fflush(stdout);
+    /* The PUBACK goes out next: it counts as traffic for the keep-alive. */
+    if (p.qos == 1 && !(s->o->misbehave & RD_NO_PUBACK))
+        s->last_tx = rd_now_ms();
     return 0;
 }
 
