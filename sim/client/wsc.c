@@ -48,6 +48,23 @@ int iotc_wsc_handshake(iotc_wsc *w, int fd, json_t *obs, char *err, size_t errle
     return IOTC_OK;
 }
 
+void iotc_wsc_borrow(iotc_wsc *w, SSL *ssl, int fd)
+{
+    memset(w, 0, sizeof(*w));
+    w->fd = fd;
+    w->ssl = ssl;
+    w->hs_ok = 1;
+    w->raw = 1;
+}
+
+void iotc_wsc_release(iotc_wsc *w)
+{
+    iotc_ws_free(w->ws);
+    iotc_buf_free(&w->rx);
+    memset(w, 0, sizeof(*w));
+    w->fd = -1;
+}
+
 void iotc_wsc_drop(iotc_wsc *w)
 {
     if (w->fd >= 0) {
@@ -248,7 +265,7 @@ int iotc_wsc_next(iotc_wsc *w, long deadline, const uint8_t **pkt, struct mqtt_f
     size_t got;
 
     for (;;) {
-        int rc = mqtt_frame_peek(w->rx.p, w->rx.len, 0, f);
+        int rc = mqtt_frame_peek(w->rx.p, w->rx.len, w->max_packet, f);
         if (rc == IOTC_OK) {
             *pkt = w->rx.p;
             return IOTC_OK;
@@ -273,6 +290,14 @@ int iotc_wsc_next(iotc_wsc *w, long deadline, const uint8_t **pkt, struct mqtt_f
         /* Answer pings and the close handshake as they come. */
         wsc__flush(w);
     }
+}
+
+int iotc_wsc_buffered(const iotc_wsc *w)
+{
+    struct mqtt_frame f;
+    if (mqtt_frame_peek(w->rx.p, w->rx.len, w->max_packet, &f) != IOTC_ERR_AGAIN)
+        return 1;
+    return w->ssl && SSL_pending(w->ssl) > 0;
 }
 
 void iotc_wsc_consume(iotc_wsc *w, size_t n)

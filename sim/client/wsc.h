@@ -25,6 +25,7 @@ typedef struct iotc_wsc {
     struct iotc_buf rx; /* received bytes: the HTTP answer, then MQTT */
     int closed;         /* nothing more will arrive */
     int raw;            /* MQTT straight over TLS (no WebSocket): the session driver */
+    size_t max_packet;  /* a larger MQTT packet is malformed; 0 = no bound */
     const char *end;    /* how it ended, for the report */
 } iotc_wsc;
 
@@ -36,6 +37,12 @@ int iotc_wsc_init(iotc_wsc *w, const iotc_tlsc_opts *o, char *err, size_t errlen
  * the negotiated parameters go to obs (may be NULL). IOTC_OK even when TLS is
  * refused (w->hs_ok tells); other codes fill err. */
 int iotc_wsc_handshake(iotc_wsc *w, int fd, json_t *obs, char *err, size_t errlen);
+
+/* Raw MQTT on a TLS connection someone else established and keeps owning (the
+ * reference device's, with its own verification): iotc_wsc_release hands it back. */
+void iotc_wsc_borrow(iotc_wsc *w, SSL *ssl, int fd);
+/* Frees what the transport allocated; a borrowed ssl and fd stay open. */
+void iotc_wsc_release(iotc_wsc *w);
 
 /* Closes the TCP connection at once: no MQTT DISCONNECT, no close_notify, no
  * WebSocket close (an abrupt loss as the endpoint sees it). */
@@ -55,6 +62,9 @@ int iotc_wsc_send(iotc_wsc *w, const struct iotc_buf *pkt);
  * IOTC_ERR_MALFORMED for bytes that are not MQTT. */
 int iotc_wsc_next(iotc_wsc *w, long deadline, const uint8_t **pkt, struct mqtt_frame *f);
 void iotc_wsc_consume(iotc_wsc *w, size_t n);
+/* 1 when iotc_wsc_next has something without waiting: a whole packet (or bytes
+ * that are not MQTT) received, or decrypted bytes not read yet. */
+int iotc_wsc_buffered(const iotc_wsc *w);
 
 void iotc_wsc_close(iotc_wsc *w);
 

@@ -1,15 +1,15 @@
 /*
- * One MQTT 3.1.1 session of the reference device, on the project's codec: CONNECT,
- * CONNACK wait, SUBSCRIBE (unless the session was resumed), PUBLISH, keep-alive,
- * retransmissions, PUBACKs. Blocking TLS with poll(); one connection at a time.
+ * One MQTT 3.1.1 session of the reference device on the client layer's session
+ * (client/mqtt_session.h, which reads packets and answers QoS 1 unless told not
+ * to): CONNACK wait, SUBSCRIBE (unless the session was resumed), PUBLISH,
+ * keep-alive, retransmissions. One connection at a time.
  */
-#include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "client/mqtt_session.h"
+#include "common/err.h"
 #include "mqtt/mqtt.h"
 #include "refdevice.h"
 
@@ -24,7 +24,7 @@ struct rd_inflight {
 };
 
 struct rd_state {
-    uint16_t next_pid;
+    uint16_t last_pid;
     struct rd_inflight pubs[SESS__MAX_INFLIGHT];
     bool subscribed; /* the broker holds our subscription (persistent session) */
     bool ever_subscribed;
@@ -33,10 +33,10 @@ struct rd_state {
 };
 
 struct sess {
-    SSL *ssl;
+    iotc_mqtt_session m;
     const struct rd_opts *o;
     struct rd_state *st;
-    struct iotc_buf in, out;
+    struct iotc_buf out;
     double last_tx, last_rx, ping_at, connected_at, next_publish;
     bool ping_out, connected;
     uint16_t sub_pid; /* 0: no SUBSCRIBE outstanding */
@@ -45,10 +45,7 @@ struct sess {
 
 struct rd_state *rd_state_new(void)
 {
-    struct rd_state *st = calloc(1, sizeof(*st));
-    if (st)
-        st->next_pid = 1;
-    return st;
+    return calloc(1, sizeof(struct rd_state));
 }
 
 void rd_state_free(struct rd_state *st)
@@ -56,23 +53,16 @@ void rd_state_free(struct rd_state *st)
     free(st);
 }
 
+/* Packet ids run on across reconnects: a retransmission keeps its id. */
 static uint16_t sess__pid(struct rd_state *st)
 {
-    uint16_t p = st->next_pid++;
-    if (st->next_pid == 0)
-        st->next_pid = 1;
-    return p;
+    return iotc_mqtt_pid_next(&st->last_pid);
 }
 
 static int sess__send(struct sess *s)
 {
-    size_t off = 0;
-    while (off < s->out.len) {
-        int n = SSL_write(s->ssl, s->out.p + off, (int)(s->out.len - off));
-        if (n <= 0)
-            return -1;
-        off += (size_t)n;
-    }
+    if (iotc_mqtt_session_send(&s->m, &s->out) != IOTC_OK)
+        return -1;
     iotc_buf_reset(&s->out);
     s->last_tx = iotc_mono_ms();
     return 0;
@@ -188,25 +178,28 @@ static int sess__on_connack(struct sess *s, const uint8_t *pkt, size_t len)
     return 0;
 }
 
+/* The session answers QoS 1 after this (unless RD_NO_PUBACK). */
 static int sess__on_publish(struct sess *s, const uint8_t *pkt, size_t len)
 {
     struct mqtt_publish p;
-    struct mqtt_ack a = {MQTT_PUBACK, 0, 0, {0}};
     if (mqtt_publish_parse(pkt, len, MQTT_V311, &p) != IOTC_OK)
         return -1;
     printf("received %.*s %zu bytes qos %u\n", (int)p.topic.n, (const char *)p.topic.p, p.payload.n,
            p.qos);
     fflush(stdout);
-    if (p.qos != 1 || (s->o->misbehave & RD_NO_PUBACK))
-        return 0;
-    a.packet_id = p.packet_id;
-    if (mqtt_ack_encode(&s->out, MQTT_V311, &a) != IOTC_OK)
-        return -1;
-    return sess__send(s);
+    /* The PUBACK goes out next: it counts as traffic for the keep-alive. */
+    if (p.qos == 1 && !(s->o->misbehave & RD_NO_PUBACK))
+        s->last_tx = iotc_mono_ms();
+    return 0;
 }
 
-static int sess__packet(struct sess *s, const struct mqtt_frame *f, const uint8_t *pkt)
+/* The session's hook: every packet, before the session records (and acknowledges) it. */
+static int sess__packet(iotc_mqtt_session *m, const uint8_t *pkt, const struct mqtt_frame *f,
+                        void *arg)
 {
+    struct sess *s = arg;
+    (void)m;
+    s->last_rx = iotc_mono_ms();
     switch (f->type) {
     case MQTT_CONNACK:
         return s->connected ? -1 : sess__on_connack(s, pkt, f->total);
@@ -240,28 +233,10 @@ static int sess__packet(struct sess *s, const struct mqtt_frame *f, const uint8_
     }
 }
 
-/* Reads what is there and handles every whole packet; -1 when the link is gone. */
-static int sess__read(struct sess *s)
+/* The pump stops once what arrived together is handled: timers run between reads. */
+static int sess__done_read(iotc_mqtt_session *m, const void *arg)
 {
-    uint8_t buf[16384];
-    do {
-        int n = SSL_read(s->ssl, buf, sizeof(buf));
-        if (n <= 0)
-            return -1;
-        if (iotc_buf_append(&s->in, buf, (size_t)n) != IOTC_OK)
-            return -1;
-        s->last_rx = iotc_mono_ms();
-    } while (SSL_pending(s->ssl) > 0);
-    for (;;) {
-        struct mqtt_frame f;
-        int rc = mqtt_frame_peek(s->in.p, s->in.len, SESS__MAX_PACKET, &f);
-        if (rc == IOTC_ERR_AGAIN)
-            return 0;
-        if (rc != IOTC_OK || sess__packet(s, &f, s->in.p) != 0)
-            return -1;
-        memmove(s->in.p, s->in.p + f.total, s->in.len - f.total);
-        s->in.len -= f.total;
-    }
+    return m->packets != *(const unsigned long *)arg && !iotc_wsc_buffered(&m->w);
 }
 
 /* Timers: CONNACK wait, retransmissions, keep-alive, periodic publish. -1 ends the session. */
@@ -306,18 +281,24 @@ int rd_session_run(SSL *ssl, int fd, const struct rd_opts *o, struct rd_state *s
     struct sess s;
     int rc = 0;
     memset(&s, 0, sizeof(s));
-    s.ssl = ssl;
+    iotc_mqtt_session_init(&s.m);
+    s.m.version = MQTT_V311;
+    s.m.flags = IOTC_MQTT_SESSION_NO_INBOX |
+                ((o->misbehave & RD_NO_PUBACK) ? IOTC_MQTT_SESSION_NO_PUBACK : 0);
+    s.m.hook = sess__packet;
+    s.m.hook_arg = &s;
+    iotc_wsc_borrow(&s.m.w, ssl, fd);
+    s.m.w.max_packet = SESS__MAX_PACKET;
+    iotc_mqtt_session_start(&s.m);
     s.o = o;
     s.st = st;
     s.last_rx = iotc_mono_ms();
     if (sess__connect(&s))
         goto cleanup;
     while (!rd_stop) {
-        struct pollfd p = {fd, POLLIN, 0};
-        int pr = SSL_pending(ssl) > 0 ? 1 : poll(&p, 1, 20);
-        if (pr < 0 && errno != EINTR)
-            break;
-        if (pr > 0 && sess__read(&s))
+        unsigned long seen = s.m.packets;
+        iotc_mqtt_session_pump(&s.m, (long)iotc_clock_ms() + 20, sess__done_read, &seen);
+        if (iotc_mqtt_session_closed(&s.m))
             break;
         if (sess__tick(&s, iotc_mono_ms()))
             break;
@@ -330,7 +311,9 @@ int rd_session_run(SSL *ssl, int fd, const struct rd_opts *o, struct rd_state *s
 cleanup:
     rc = s.connected;
     *up_ms = s.connected ? iotc_mono_ms() - s.connected_at : 0;
-    iotc_buf_free(&s.in);
+    /* The caller closes the TLS connection it opened. */
+    iotc_wsc_release(&s.m.w);
+    iotc_mqtt_session_free(&s.m);
     iotc_buf_free(&s.out);
     return rc;
 }

@@ -1,17 +1,14 @@
 /* TLS for the reference device: what a careful device does, minus what --misbehave drops. */
-#include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/x509_vfy.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <unistd.h>
 
+#include "client/dial.h"
 #include "client/tls_ctx.h"
+#include "common/err.h"
 #include "refdevice.h"
 
 /* The two suites AWS recommends first, then the other AEAD suites it supports. */
@@ -78,61 +75,25 @@ SSL_CTX *rd_tls_ctx(const struct rd_opts *o)
     return ctx;
 }
 
-static int tls__tcp(const struct rd_opts *o, int timeout_ms)
-{
-    struct addrinfo hints = {0}, *res = NULL, *ai;
-    char port[16];
-    int fd = -1;
-    hints.ai_socktype = SOCK_STREAM;
-    snprintf(port, sizeof(port), "%d", o->port);
-    if (getaddrinfo(o->host, port, &hints, &res) != 0)
-        return -1;
-    for (ai = res; ai && fd < 0; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0)
-            continue;
-        fcntl(fd, F_SETFL, O_NONBLOCK);
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno == EINPROGRESS) {
-            struct pollfd p = {fd, POLLOUT, 0};
-            int err = 0;
-            socklen_t len = sizeof(err);
-            if (poll(&p, 1, timeout_ms) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) ||
-                err) {
-                close(fd);
-                fd = -1;
-                continue;
-            }
-        } else if (errno != 0 && errno != EINPROGRESS) {
-            close(fd);
-            fd = -1;
-            continue;
-        }
-        fcntl(fd, F_SETFL, 0);
-    }
-    freeaddrinfo(res);
-    return fd;
-}
-
 SSL *rd_tls_connect(SSL_CTX *ctx, const struct rd_opts *o, int *fd_out)
 {
     int timeout_ms = (int)(RD_CONNACK_TIMEOUT_MS * o->time_scale);
     const char *name = o->sni ? o->sni : o->host;
-    struct timeval tv;
+    char err[256];
     SSL *ssl = NULL;
     int fd;
 
     if (timeout_ms < 500)
         timeout_ms = 500;
-    errno = 0;
-    fd = tls__tcp(o, timeout_ms);
-    if (fd < 0) {
+    iotc_dial_opts d = {.host = o->host,
+                        .port = o->port,
+                        .family = AF_UNSPEC,
+                        .connect_timeout_ms = timeout_ms,
+                        .io_timeout_ms = timeout_ms};
+    if (iotc_client_dial(&d, &fd, err, sizeof(err)) != IOTC_OK) {
         rd_log(o, "tcp connect to %s:%d failed", o->host, o->port);
         return NULL;
     }
-    tv.tv_sec = timeout_ms / 1000;
-    tv.tv_usec = (timeout_ms % 1000) * 1000;
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     ssl = SSL_new(ctx);
     if (!ssl)
         goto fail;

@@ -1,6 +1,7 @@
 /* Small helpers shared by the drivers. */
 #include "driver.h"
 
+#include "client/dial.h"
 #include "common/err.h"
 
 #include <arpa/inet.h>
@@ -80,51 +81,20 @@ int iotc_drv_tcp(const iotc_env *env, const iotc_case *c, int timeout_ms, iotc_d
 int iotc_drv_tcp_to(const iotc_env *env, int af, int logical_port, int timeout_ms,
                     iotc_drv_out *out)
 {
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    int port = iotc_env_port(env, logical_port);
-    int one = 1;
-    int fd;
-    const char *addr = iotc_env_addr(env, af);
-
-    memset(&ss, 0, sizeof(ss));
-    if (af == AF_INET6) {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons((uint16_t)port);
-        sl = sizeof(*s6);
-        if (inet_pton(AF_INET6, addr, &s6->sin6_addr) != 1)
-            goto bad_addr;
-    } else {
-        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons((uint16_t)port);
-        sl = sizeof(*s4);
-        if (inet_pton(AF_INET, addr, &s4->sin_addr) != 1)
-            goto bad_addr;
-    }
-    fd = socket(af, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(out->error, sizeof(out->error), "socket: %s", strerror(errno));
-        return -1;
-    }
     /* Blocking socket + timeouts: one connection at a time, bounded at every step. */
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (connect(fd, (struct sockaddr *)&ss, sl) != 0) {
-        snprintf(out->error, sizeof(out->error), "connect to %s port %d: %s", addr, port,
-                 strerror(errno));
-        close(fd);
+    iotc_dial_opts d = {.host = iotc_env_addr(env, af),
+                        .port = iotc_env_port(env, logical_port),
+                        .family = af,
+                        .numeric = 1,
+                        .connect_timeout_ms = timeout_ms,
+                        .io_timeout_ms = timeout_ms,
+                        .nodelay = 1};
+    int fd;
+
+    if (iotc_client_dial(&d, &fd, out->error, sizeof(out->error)) != IOTC_OK)
         return -1;
-    }
     iotc_drv_add_port(out, fd);
     return fd;
-bad_addr:
-    snprintf(out->error, sizeof(out->error), "no %s address to dial (\"%s\")",
-             af == AF_INET6 ? "IPv6" : "IPv4", addr);
-    return -1;
 }
 
 void iotc_drv_add_port(iotc_drv_out *out, int fd)

@@ -14,6 +14,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "client/dial.h"
 #include "common/err.h"
 #include "driver.h"
 
@@ -167,30 +168,16 @@ int iotc_drv_hello(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv
         goto cleanup;
     }
     {
-        struct sockaddr_storage ss;
-        socklen_t sl;
+        /* The emulator's loopback address of the case's family. */
         int tmo = iotc_drv_timeout_ms(c);
-        struct timeval tv = {tmo / 1000, (tmo % 1000) * 1000};
-        memset(&ss, 0, sizeof(ss));
-        if (c->af == AF_INET6) {
-            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-            s6->sin6_family = AF_INET6;
-            s6->sin6_addr = in6addr_loopback;
-            s6->sin6_port = htons((uint16_t)iotc_env_port(env, c->row->port));
-            sl = sizeof(*s6);
-        } else {
-            struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-            s4->sin_family = AF_INET;
-            s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            s4->sin_port = htons((uint16_t)iotc_env_port(env, c->row->port));
-            sl = sizeof(*s4);
-        }
-        fd = socket(c->af, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0 || connect(fd, (struct sockaddr *)&ss, sl) != 0) {
-            snprintf(out->error, sizeof(out->error), "connect: %s", strerror(errno));
+        iotc_dial_opts d = {.host = c->af == AF_INET6 ? "::1" : "127.0.0.1",
+                            .port = iotc_env_port(env, c->row->port),
+                            .family = c->af,
+                            .numeric = 1,
+                            .connect_timeout_ms = tmo,
+                            .io_timeout_ms = tmo};
+        if (iotc_client_dial(&d, &fd, out->error, sizeof(out->error)) != IOTC_OK)
             goto cleanup;
-        }
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         iotc_drv_add_port(out, fd);
     }
     if (send(fd, hello, (size_t)len, MSG_NOSIGNAL) != len) {

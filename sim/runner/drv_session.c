@@ -74,25 +74,12 @@ static json_t *session__obs(sess *s, json_t *step, const char *conn)
     return o;
 }
 
-static void session__closed_obs(sess_conn *k, json_t *o)
+static void session__closed_obs(const iotc_mqtt_session *m, json_t *o)
 {
-    json_object_set_new(o, "closed", json_boolean(sess_conn_closed(k)));
+    json_object_set_new(o, "closed", json_boolean(iotc_mqtt_session_closed(m)));
     json_object_set_new(o, "disconnect_reason",
-                        k->disconnect_reason >= 0 ? json_integer(k->disconnect_reason)
+                        m->disconnect_reason >= 0 ? json_integer(m->disconnect_reason)
                                                   : json_null());
-}
-
-static uint16_t session__pid(sess_conn *k)
-{
-    if (++k->next_pid == 0)
-        k->next_pid = 1;
-    return k->next_pid;
-}
-
-static int session__done_connack(sess_conn *k, const void *arg)
-{
-    (void)arg;
-    return k->connack_rc >= 0;
 }
 
 static int session__connect(sess *s, json_t *step, const char *name)
@@ -105,7 +92,8 @@ static int session__connect(sess *s, json_t *step, const char *name)
     json_t *o;
     char username[2048], wtopic[320], wpayload[256];
     struct mqtt_connect cn;
-    struct iotc_buf b = {0}, props = {0};
+    struct iotc_buf props = {0};
+    iotc_mqtt_session *m;
     int rc;
 
     if (!k) {
@@ -114,7 +102,8 @@ static int session__connect(sess *s, json_t *step, const char *name)
         return IOTC_ERR_CONFIG;
     }
     o = session__obs(s, step, name);
-    k->version = (int)session__int(step, "version", 4);
+    m = &k->m;
+    m->version = (int)session__int(step, "version", 4);
     if (cid) {
         session__fill(s, cid, k->client_id, sizeof(k->client_id));
     } else {
@@ -132,7 +121,7 @@ static int session__connect(sess *s, json_t *step, const char *name)
         return rc;
     memset(&cn, 0, sizeof(cn));
     cn.protocol_name = IOTC_SPAN_LIT("MQTT");
-    cn.version = (uint8_t)k->version;
+    cn.version = (uint8_t)m->version;
     cn.clean_start = !json_is_false(json_object_get(step, "clean"));
     cn.keepalive = (uint16_t)session__int(step, "keepalive", 60);
     cn.client_id = iotc_span_str(k->client_id);
@@ -140,7 +129,7 @@ static int session__connect(sess *s, json_t *step, const char *name)
         cn.has_username = true;
         cn.username = iotc_span_str(username);
     }
-    if (k->version == MQTT_V5 && json_is_integer(json_object_get(step, "session_expiry"))) {
+    if (m->version == MQTT_V5 && json_is_integer(json_object_get(step, "session_expiry"))) {
         struct mqtt_prop p = {MQTT_PROP_SESSION_EXPIRY,
                               (uint32_t)session__int(step, "session_expiry", 0),
                               {NULL, 0},
@@ -159,37 +148,29 @@ static int session__connect(sess *s, json_t *step, const char *name)
         cn.will_qos = (uint8_t)session__int(will, "qos", 1);
         cn.will_retain = json_is_true(json_object_get(will, "retain"));
     }
-    rc = mqtt_connect_encode(&b, &cn);
-    if (rc != IOTC_OK) {
+    rc = iotc_mqtt_session_connect(m, &cn, iotc_clock_ms() + iotc_drv_timeout_ms(s->c));
+    if (rc != IOTC_OK && rc != IOTC_ERR_IO) {
         snprintf(s->out->error, sizeof(s->out->error), "CONNECT for %s cannot be encoded", name);
         goto cleanup;
     }
-    if (sess_conn_send(k, &b) == IOTC_OK)
-        sess_conn_pump(k, iotc_clock_ms() + iotc_drv_timeout_ms(s->c), session__done_connack, NULL);
-    json_object_set_new(o, "connect", json_string(k->connack_rc == 0 ? "accepted" : "refused"));
+    json_object_set_new(o, "connect", json_string(m->connack_rc == 0 ? "accepted" : "refused"));
     json_object_set_new(o, "connack_rc",
-                        k->connack_rc >= 0 ? json_integer(k->connack_rc) : json_null());
-    json_object_set_new(o, "session_present", json_boolean(k->session_present));
+                        m->connack_rc >= 0 ? json_integer(m->connack_rc) : json_null());
+    json_object_set_new(o, "session_present", json_boolean(m->session_present));
     json_object_set_new(o, "server_keep_alive",
-                        k->server_keep_alive >= 0 ? json_integer(k->server_keep_alive)
+                        m->server_keep_alive >= 0 ? json_integer(m->server_keep_alive)
                                                   : json_null());
     json_object_set_new(o, "client_id_len", json_integer((json_int_t)strlen(k->client_id)));
-    if (k->connack_rc != 0)
-        session__closed_obs(k, o);
+    if (m->connack_rc != 0)
+        session__closed_obs(m, o);
     rc = IOTC_OK;
 cleanup:
-    iotc_buf_free(&b);
     iotc_buf_free(&props);
     return rc;
 }
 
-static int session__done_suback(sess_conn *k, const void *arg)
-{
-    return k->suback_pid == *(const uint16_t *)arg;
-}
-
 /* Filters in packets of per_packet; the codes of all packets in order. */
-static int session__subscribe(sess *s, json_t *step, const char *name, sess_conn *k)
+static int session__subscribe(sess *s, json_t *step, const char *name, iotc_mqtt_session *m)
 {
     json_t *filters = json_object_get(step, "filters");
     long count = session__int(step, "count", (long)json_array_size(filters));
@@ -208,10 +189,9 @@ static int session__subscribe(sess *s, json_t *step, const char *name, sess_conn
         snprintf(s->out->error, sizeof(s->out->error), "subscribe: bad per_packet or no memory");
         return IOTC_ERR_CONFIG;
     }
-    while (sent < count && !sess_conn_closed(k)) {
-        struct iotc_buf b = {0};
+    while (sent < count && !iotc_mqtt_session_closed(m)) {
         memset(sub, 0, sizeof(*sub));
-        sub->packet_id = session__pid(k);
+        sub->packet_id = iotc_mqtt_session_pid(m);
         for (long i = 0; i < per && sent < count; i++, sent++) {
             const char *f = json_string_value(json_array_get(filters, (size_t)sent));
             char gen[64];
@@ -224,16 +204,12 @@ static int session__subscribe(sess *s, json_t *step, const char *name, sess_conn
             sub->filters[i].options = (uint8_t)qos;
             sub->count++;
         }
-        if (mqtt_subscribe_encode(&b, (uint8_t)k->version, sub) == IOTC_OK &&
-            sess_conn_send(k, &b) == IOTC_OK)
-            sess_conn_pump(k, iotc_clock_ms() + iotc_drv_timeout_ms(s->c), session__done_suback,
-                           &sub->packet_id);
-        iotc_buf_free(&b);
-        if (k->suback_pid != sub->packet_id)
+        iotc_mqtt_session_subscribe(m, sub, iotc_clock_ms() + iotc_drv_timeout_ms(s->c));
+        if (m->suback_pid != sub->packet_id)
             break;
-        for (int i = 0; i < k->suback_n; i++) {
-            json_array_append_new(codes, json_integer(k->suback_codes[i]));
-            if (k->suback_codes[i] < 0x80)
+        for (int i = 0; i < m->suback_n; i++) {
+            json_array_append_new(codes, json_integer(m->suback_codes[i]));
+            if (m->suback_codes[i] < 0x80)
                 granted++;
             else
                 failures++;
@@ -244,22 +220,11 @@ static int session__subscribe(sess *s, json_t *step, const char *name, sess_conn
     json_object_set_new(o, "suback", codes);
     json_object_set_new(o, "granted", json_integer(granted));
     json_object_set_new(o, "failures", json_integer(failures));
-    session__closed_obs(k, o);
+    session__closed_obs(m, o);
     return IOTC_OK;
 }
 
-typedef struct session_ack {
-    uint16_t pid;
-} session_ack;
-
-static int session__done_ack(sess_conn *k, const void *arg)
-{
-    uint16_t pid = ((const session_ack *)arg)->pid;
-    return sess_conn_acked(k->pubacks, k->n_pubacks, pid) ||
-           sess_conn_acked(k->pubrecs, k->n_pubrecs, pid);
-}
-
-static int session__publish(sess *s, json_t *step, const char *name, sess_conn *k)
+static int session__publish(sess *s, json_t *step, const char *name, iotc_mqtt_session *m)
 {
     const char *topic_t = session__str(step, "topic");
     const char *payload_s = session__str(step, "payload");
@@ -269,9 +234,8 @@ static int session__publish(sess *s, json_t *step, const char *name, sess_conn *
     char topic[1024];
     char *payload;
     struct mqtt_publish p;
-    struct iotc_buf b = {0};
-    session_ack ack = {0};
-    int rc = IOTC_OK;
+    long wait;
+    int rc;
 
     session__fill(s, topic_t ? topic_t : "{topic}", topic, sizeof(topic));
     {
@@ -301,25 +265,25 @@ static int session__publish(sess *s, json_t *step, const char *name, sess_conn *
     p.topic = iotc_span_str(topic);
     p.payload = (struct iotc_span){(const uint8_t *)payload, (size_t)size};
     if (qos > 0)
-        p.packet_id = ack.pid = session__pid(k);
-    if (mqtt_publish_encode(&b, (uint8_t)k->version, &p) != IOTC_OK) {
+        p.packet_id = iotc_mqtt_session_pid(m);
+    wait = session__int(step, "within_ms", qos > 0 ? iotc_drv_timeout_ms(s->c) : 0);
+    rc = iotc_mqtt_session_publish(m, &p, iotc_clock_ms() + wait);
+    if (rc != IOTC_OK && rc != IOTC_ERR_IO) {
         snprintf(s->out->error, sizeof(s->out->error), "PUBLISH cannot be encoded");
         rc = IOTC_ERR_CONFIG;
         goto cleanup;
     }
-    if (sess_conn_send(k, &b) == IOTC_OK) {
-        long wait = session__int(step, "within_ms", qos > 0 ? iotc_drv_timeout_ms(s->c) : 0);
-        sess_conn_pump(k, iotc_clock_ms() + wait, qos > 0 ? session__done_ack : NULL, &ack);
-    }
+    rc = IOTC_OK;
     if (qos > 0) {
-        json_object_set_new(o, "puback",
-                            json_boolean(sess_conn_acked(k->pubacks, k->n_pubacks, ack.pid)));
-        json_object_set_new(o, "pubrec",
-                            json_boolean(sess_conn_acked(k->pubrecs, k->n_pubrecs, ack.pid)));
+        json_object_set_new(
+            o, "puback",
+            json_boolean(iotc_mqtt_session_acked(m->pubacks, m->n_pubacks, p.packet_id)));
+        json_object_set_new(
+            o, "pubrec",
+            json_boolean(iotc_mqtt_session_acked(m->pubrecs, m->n_pubrecs, p.packet_id)));
     }
-    session__closed_obs(k, o);
+    session__closed_obs(m, o);
 cleanup:
-    iotc_buf_free(&b);
     free(payload);
     return rc;
 }
@@ -331,26 +295,26 @@ typedef struct session_want {
     long found;
 } session_want;
 
-static long session__find(sess_conn *k, session_want *w)
+static long session__find(const iotc_mqtt_session *m, session_want *w)
 {
-    for (size_t i = w->from; i < k->n_inbox; i++) {
-        if (w->topic && strcmp(k->inbox[i].topic, w->topic) != 0)
+    for (size_t i = w->from; i < m->n_inbox; i++) {
+        if (w->topic && strcmp(m->inbox[i].topic, w->topic) != 0)
             continue;
-        if (w->payload && strcmp(k->inbox[i].payload, w->payload) != 0)
+        if (w->payload && strcmp(m->inbox[i].payload, w->payload) != 0)
             continue;
         return (long)i;
     }
     return -1;
 }
 
-static int session__done_msg(sess_conn *k, const void *arg)
+static int session__done_msg(iotc_mqtt_session *m, const void *arg)
 {
     session_want *w = (session_want *)arg;
-    w->found = session__find(k, w);
+    w->found = session__find(m, w);
     return w->found >= 0;
 }
 
-static void session__receive(sess *s, json_t *step, const char *name, sess_conn *k)
+static void session__receive(sess *s, json_t *step, const char *name, iotc_mqtt_session *m)
 {
     const char *topic_t = session__str(step, "topic");
     char topic[1024], payload[1024];
@@ -365,62 +329,61 @@ static void session__receive(sess *s, json_t *step, const char *name, sess_conn 
         session__fill(s, session__str(step, "payload"), payload, sizeof(payload));
         w.payload = payload;
     }
-    w.found = session__find(k, &w);
+    w.found = session__find(m, &w);
     if (w.found < 0)
-        sess_conn_pump(k, iotc_clock_ms() + session__int(step, "within_ms", 1000),
-                       session__done_msg, &w);
+        iotc_mqtt_session_pump(m, iotc_clock_ms() + session__int(step, "within_ms", 1000),
+                               session__done_msg, &w);
     json_object_set_new(o, "received", json_boolean(w.found >= 0));
     if (w.found >= 0) {
-        sess_msg *m = &k->inbox[w.found];
-        json_t *j = json_loads(m->payload, 0, NULL);
-        json_object_set_new(o, "qos", json_integer(m->qos));
-        json_object_set_new(o, "retain", json_boolean(m->retain));
-        json_object_set_new(o, "payload_len", json_integer((json_int_t)m->len));
+        const iotc_mqtt_msg *msg = &m->inbox[w.found];
+        json_t *j = json_loads(msg->payload, 0, NULL);
+        json_object_set_new(o, "qos", json_integer(msg->qos));
+        json_object_set_new(o, "retain", json_boolean(msg->retain));
+        json_object_set_new(o, "payload_len", json_integer((json_int_t)msg->len));
         if (json_is_object(j))
             json_object_set(o, "json", j);
         json_decref(j);
         /* Consumed: a second receive waits for a second message. */
-        free(m->payload);
-        memmove(m, m + 1, (k->n_inbox - (size_t)w.found - 1) * sizeof(*m));
-        k->n_inbox--;
+        iotc_mqtt_session_take(m, (size_t)w.found);
     }
 }
 
-static int session__done_pingresp(sess_conn *k, const void *arg)
+static int session__done_pingresp(iotc_mqtt_session *m, const void *arg)
 {
-    return k->pingresps >= *(const int *)arg;
+    return m->pingresps >= *(const int *)arg;
 }
 
 /* PINGREQ every every_ms for for_ms: a live client is not timed out. */
-static void session__ping(sess *s, json_t *step, const char *name, sess_conn *k)
+static void session__ping(sess *s, json_t *step, const char *name, iotc_mqtt_session *m)
 {
     long every = session__int(step, "every_ms", 200);
     long until = iotc_clock_ms() + session__int(step, "for_ms", 1000);
     json_t *o = session__obs(s, step, name);
     int sent = 0;
 
-    while (!sess_conn_closed(k) && iotc_clock_ms() < until) {
+    while (!iotc_mqtt_session_closed(m) && iotc_clock_ms() < until) {
         struct iotc_buf b = {0};
         long next = iotc_clock_ms() + every;
-        if (mqtt_ping_encode(&b, MQTT_PINGREQ) == IOTC_OK && sess_conn_send(k, &b) == IOTC_OK)
+        if (mqtt_ping_encode(&b, MQTT_PINGREQ) == IOTC_OK &&
+            iotc_mqtt_session_send(m, &b) == IOTC_OK)
             sent++;
         iotc_buf_free(&b);
-        sess_conn_pump(k, next, session__done_pingresp, &sent);
-        sess_conn_pump(k, next, NULL, NULL);
+        iotc_mqtt_session_pump(m, next, session__done_pingresp, &sent);
+        iotc_mqtt_session_pump(m, next, NULL, NULL);
     }
-    json_object_set_new(o, "alive", json_boolean(!sess_conn_closed(k)));
-    json_object_set_new(o, "pingresps", json_integer(k->pingresps));
+    json_object_set_new(o, "alive", json_boolean(!iotc_mqtt_session_closed(m)));
+    json_object_set_new(o, "pingresps", json_integer(m->pingresps));
 }
 
-static void session__wait_closed(sess *s, json_t *step, const char *name, sess_conn *k)
+static void session__wait_closed(sess *s, json_t *step, const char *name, iotc_mqtt_session *m)
 {
     long t0 = iotc_clock_ms();
     json_t *o = session__obs(s, step, name);
-    sess_conn_pump(k, t0 + session__int(step, "within_ms", 1000), NULL, NULL);
-    session__closed_obs(k, o);
-    if (k->closed_at) {
-        json_object_set_new(o, "after_ms", json_integer(k->closed_at - t0));
-        json_object_set_new(o, "lifetime_ms", json_integer(k->closed_at - k->opened_at));
+    iotc_mqtt_session_pump(m, t0 + session__int(step, "within_ms", 1000), NULL, NULL);
+    session__closed_obs(m, o);
+    if (m->closed_at) {
+        json_object_set_new(o, "after_ms", json_integer(m->closed_at - t0));
+        json_object_set_new(o, "lifetime_ms", json_integer(m->closed_at - m->opened_at));
     }
 }
 
@@ -432,10 +395,10 @@ static void session__sleep(sess *s, long ms)
         int any = 0;
         for (size_t i = 0; i < SESS_MAX_CONNS; i++) {
             sess_conn *k = &s->conns[i];
-            if (!k->used || sess_conn_closed(k))
+            if (!k->used || iotc_mqtt_session_closed(&k->m))
                 continue;
             any = 1;
-            sess_conn_pump(k, iotc_clock_ms() + 10, NULL, NULL);
+            iotc_mqtt_session_pump(&k->m, iotc_clock_ms() + 10, NULL, NULL);
         }
         if (!any) {
             struct timespec ts = {0, 10 * 1000 * 1000};
@@ -508,19 +471,19 @@ static int session__step(sess *s, json_t *step, size_t i)
         return IOTC_ERR_CONFIG;
     }
     if (strcmp(op, "subscribe") == 0)
-        return session__subscribe(s, step, name, k);
+        return session__subscribe(s, step, name, &k->m);
     if (strcmp(op, "publish") == 0)
-        return session__publish(s, step, name, k);
+        return session__publish(s, step, name, &k->m);
     if (strcmp(op, "receive") == 0)
-        session__receive(s, step, name, k);
+        session__receive(s, step, name, &k->m);
     else if (strcmp(op, "disconnect") == 0)
-        sess_conn_disconnect(k);
+        iotc_mqtt_session_disconnect(&k->m);
     else if (strcmp(op, "drop") == 0)
-        sess_conn_drop(k);
+        iotc_mqtt_session_drop(&k->m);
     else if (strcmp(op, "wait_closed") == 0)
-        session__wait_closed(s, step, name, k);
+        session__wait_closed(s, step, name, &k->m);
     else if (strcmp(op, "ping") == 0)
-        session__ping(s, step, name, k);
+        session__ping(s, step, name, &k->m);
     return IOTC_OK;
 }
 
@@ -542,7 +505,7 @@ int iotc_drv_session(const iotc_env *env, const iotc_case *c, size_t idx, iotc_d
     s->out = out;
     s->obs = json_object();
     for (i = 0; i < SESS_MAX_CONNS; i++)
-        s->conns[i].w.fd = -1;
+        iotc_mqtt_session_init(&s->conns[i].m);
     iotc_drv_topic(env, idx, s->topic, sizeof(s->topic));
     json_array_foreach(steps, i, step)
     {
@@ -555,9 +518,8 @@ int iotc_drv_session(const iotc_env *env, const iotc_case *c, size_t idx, iotc_d
         if (!s->conns[i].used)
             continue;
         /* Orderly goodbyes: no will fires and no session is left taken. */
-        sess_conn_disconnect(&s->conns[i]);
-        for (size_t m = 0; m < s->conns[i].n_inbox; m++)
-            free(s->conns[i].inbox[m].payload);
+        iotc_mqtt_session_disconnect(&s->conns[i].m);
+        iotc_mqtt_session_free(&s->conns[i].m);
     }
     free(s);
     if (rc != IOTC_OK && !out->error[0])

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client/mqtt_session.h"
 #include "common/err.h"
 #include "door_auth_case.h"
 #include "driver.h"
@@ -17,148 +18,67 @@
 #include "wsc_case.h"
 
 typedef struct wss_run {
-    iotc_wsc w;
+    iotc_mqtt_session m;
     json_t *obs;
     long deadline;
     uint16_t sub_pid, pub_pid;
-    int connack_rc; /* -1 until CONNACK */
-    int suback_rc;  /* -1 until SUBACK */
-    int puback;
-    int got;
-    int got_qos;
-    char got_payload[256];
     const char *want_topic;
+    long got; /* inbox index of the first message on want_topic, -1 none yet */
 } wss_run;
 
-/* Handles one incoming packet; what it learned goes into r. */
-static void wss__packet(wss_run *r, const uint8_t *pkt, const struct mqtt_frame *f)
+/* After a pump: bytes that are not MQTT ended the connection. */
+static void wss__check(wss_run *r)
 {
-    switch (f->type) {
-    case MQTT_CONNACK: {
-        struct mqtt_connack ca;
-        if (mqtt_connack_parse(pkt, f->total, MQTT_V311, &ca) == IOTC_OK)
-            r->connack_rc = ca.code;
-        break;
-    }
-    case MQTT_SUBACK: {
-        struct mqtt_suback sa;
-        if (mqtt_suback_parse(pkt, f->total, MQTT_V311, &sa) == IOTC_OK &&
-            sa.packet_id == r->sub_pid && sa.count >= 1)
-            r->suback_rc = sa.codes[0];
-        break;
-    }
-    case MQTT_PUBACK: {
-        struct mqtt_ack a;
-        if (mqtt_ack_parse(pkt, f->total, MQTT_V311, &a) == IOTC_OK && a.packet_id == r->pub_pid)
-            r->puback = 1;
-        break;
-    }
-    case MQTT_PUBLISH: {
-        struct mqtt_publish p;
-        if (mqtt_publish_parse(pkt, f->total, MQTT_V311, &p) != IOTC_OK)
-            break;
-        if (p.qos == 1) {
-            struct iotc_buf ack = {0};
-            struct mqtt_ack a = {MQTT_PUBACK, p.packet_id, 0, {NULL, 0}};
-            if (mqtt_ack_encode(&ack, MQTT_V311, &a) == IOTC_OK)
-                iotc_wsc_send(&r->w, &ack);
-            iotc_buf_free(&ack);
-        }
-        if (!r->got && iotc_span_eq_str(p.topic, r->want_topic)) {
-            size_t n =
-                p.payload.n < sizeof(r->got_payload) - 1 ? p.payload.n : sizeof(r->got_payload) - 1;
-            memcpy(r->got_payload, p.payload.p, n);
-            r->got_payload[n] = '\0';
-            r->got = 1;
-            r->got_qos = p.qos;
-        }
-        break;
-    }
-    default:
-        break;
+    if (r->m.malformed) {
+        json_object_set_new(r->obs, "unexpected_reply", json_string("not MQTT"));
+        r->m.w.closed = 1;
     }
 }
-
-typedef int (*wss_done_fn)(const wss_run *r);
 
 /* Reads packets until done(r), the connection ends or the deadline passes. */
-static void wss__pump(wss_run *r, long deadline, wss_done_fn done)
+static void wss__pump(wss_run *r, long deadline, iotc_mqtt_session_done done)
 {
-    while (!done(r)) {
-        const uint8_t *pkt;
-        struct mqtt_frame f;
-        int rc = iotc_wsc_next(&r->w, deadline, &pkt, &f);
-        if (rc == IOTC_ERR_MALFORMED) {
-            json_object_set_new(r->obs, "unexpected_reply", json_string("not MQTT"));
-            r->w.closed = 1;
-        }
-        if (rc != IOTC_OK)
-            return;
-        wss__packet(r, pkt, &f);
-        iotc_wsc_consume(&r->w, f.total);
-    }
+    iotc_mqtt_session_pump(&r->m, deadline, done, r);
+    wss__check(r);
 }
 
-static int wss__done_connack(const wss_run *r)
+static int wss__done_suback(iotc_mqtt_session *m, const void *arg)
 {
-    return r->connack_rc >= 0;
+    return m->suback_pid == ((const wss_run *)arg)->sub_pid && m->suback_n >= 1;
 }
 
-static int wss__done_suback(const wss_run *r)
+static int wss__done_puback(iotc_mqtt_session *m, const void *arg)
 {
-    return r->suback_rc >= 0;
+    return iotc_mqtt_session_acked(m->pubacks, m->n_pubacks, ((const wss_run *)arg)->pub_pid);
 }
 
-static int wss__done_msg(const wss_run *r)
+static int wss__done_msg(iotc_mqtt_session *m, const void *arg)
 {
-    return r->got && (!r->pub_pid || r->puback);
-}
-
-static int wss__done_puback(const wss_run *r)
-{
-    return r->puback;
-}
-
-static int wss__send_connect(wss_run *r, const char *client_id)
-{
-    struct iotc_buf b = {0};
-    struct mqtt_connect cn;
-    int rc;
-
-    memset(&cn, 0, sizeof(cn));
-    cn.protocol_name = IOTC_SPAN_LIT("MQTT");
-    cn.version = MQTT_V311;
-    cn.clean_start = true;
-    cn.keepalive = 60;
-    cn.client_id = iotc_span_str(client_id);
-    rc = mqtt_connect_encode(&b, &cn);
-    if (rc == IOTC_OK)
-        rc = iotc_wsc_send(&r->w, &b);
-    iotc_buf_free(&b);
-    return rc;
+    wss_run *r = (wss_run *)arg;
+    for (size_t i = 0; r->got < 0 && i < m->n_inbox; i++)
+        if (strcmp(m->inbox[i].topic, r->want_topic) == 0)
+            r->got = (long)i;
+    return r->got >= 0 && (!r->pub_pid || wss__done_puback(m, arg));
 }
 
 static int wss__send_subscribe(wss_run *r, const char *topic, int qos)
 {
-    struct iotc_buf b = {0};
     struct mqtt_subscribe *s = calloc(1, sizeof(*s)); /* 64 filters: too big for the stack */
     int rc = IOTC_ERR_NOMEM;
 
     if (!s)
         return rc;
-    r->sub_pid = 1;
+    r->sub_pid = iotc_mqtt_session_pid(&r->m);
     s->packet_id = r->sub_pid;
     s->count = 1;
     s->filters[0].filter = iotc_span_str(topic);
     s->filters[0].options = (uint8_t)qos;
-    rc = mqtt_subscribe_encode(&b, MQTT_V311, s);
-    if (rc == IOTC_OK)
-        rc = iotc_wsc_send(&r->w, &b);
-    iotc_buf_free(&b);
+    rc = iotc_mqtt_session_subscribe(&r->m, s, r->deadline);
     free(s);
     return rc;
 }
 
+/* Sent only: the wait for PUBACK and the message back is one. */
 static int wss__send_publish(wss_run *r, const char *topic, int qos, int retain,
                              const char *payload)
 {
@@ -172,12 +92,12 @@ static int wss__send_publish(wss_run *r, const char *topic, int qos, int retain,
     p.topic = iotc_span_str(topic);
     p.payload = iotc_span_str(payload);
     if (qos) {
-        r->pub_pid = 2;
+        r->pub_pid = iotc_mqtt_session_pid(&r->m);
         p.packet_id = r->pub_pid;
     }
     rc = mqtt_publish_encode(&b, MQTT_V311, &p);
     if (rc == IOTC_OK)
-        rc = iotc_wsc_send(&r->w, &b);
+        rc = iotc_mqtt_session_send(&r->m, &b);
     iotc_buf_free(&b);
     return rc;
 }
@@ -215,24 +135,46 @@ int iotc_drv_wss_request(const iotc_env *env, const iotc_case *c, const char *ho
 static void wss__observe(wss_run *r, const char *payload)
 {
     json_t *o = r->obs;
-    int same = r->got && strcmp(r->got_payload, payload) == 0;
+    const iotc_mqtt_session *m = &r->m;
+    char got[256] = "";
+    int same;
 
-    if (r->connack_rc >= 0)
-        json_object_set_new(o, "connack_rc", json_integer(r->connack_rc));
-    json_object_set_new(o, "connect", json_string(r->connack_rc == 0 ? "accepted" : "refused"));
-    if (r->suback_rc >= 0)
-        json_object_set_new(o, "suback_rc", json_integer(r->suback_rc));
+    /* The first 255 bytes of what came back are compared and shown. */
+    if (r->got >= 0)
+        snprintf(got, sizeof(got), "%s", m->inbox[r->got].payload);
+    same = r->got >= 0 && strcmp(got, payload) == 0;
+    if (m->connack_rc >= 0)
+        json_object_set_new(o, "connack_rc", json_integer(m->connack_rc));
+    json_object_set_new(o, "connect", json_string(m->connack_rc == 0 ? "accepted" : "refused"));
+    if (r->sub_pid && m->suback_pid == r->sub_pid && m->suback_n >= 1)
+        json_object_set_new(o, "suback_rc", json_integer(m->suback_codes[0]));
     if (r->pub_pid)
-        json_object_set_new(o, "puback", json_boolean(r->puback));
+        json_object_set_new(o, "puback", json_boolean(wss__done_puback(&r->m, r)));
     json_object_set_new(o, "delivered", json_boolean(same));
-    if (r->got) {
-        json_object_set_new(o, "delivered_qos", json_integer(r->got_qos));
+    if (r->got >= 0) {
+        json_object_set_new(o, "delivered_qos", json_integer(m->inbox[r->got].qos));
         if (!same)
-            json_object_set_new(o, "delivered_payload", json_string(r->got_payload));
+            json_object_set_new(o, "delivered_payload", json_string(got));
     }
-    json_object_set_new(o, "disconnected", json_boolean(r->w.closed));
-    if (r->w.end)
-        json_object_set_new(o, "transport_end", json_string(r->w.end));
+    json_object_set_new(o, "disconnected", json_boolean(m->w.closed));
+    if (m->w.end)
+        json_object_set_new(o, "transport_end", json_string(m->w.end));
+}
+
+/* CONNECT (clean, keep-alive 60 s), then the wait for CONNACK. */
+static void wss__connect(wss_run *r, const char *client_id)
+{
+    struct mqtt_connect cn;
+
+    memset(&cn, 0, sizeof(cn));
+    cn.protocol_name = IOTC_SPAN_LIT("MQTT");
+    cn.version = MQTT_V311;
+    cn.clean_start = true;
+    cn.keepalive = 60;
+    cn.client_id = iotc_span_str(client_id);
+    iotc_mqtt_session_start(&r->m);
+    iotc_mqtt_session_connect(&r->m, &cn, r->deadline);
+    wss__check(r);
 }
 
 /* After CONNACK 0: the action's MQTT exchange. */
@@ -250,8 +192,8 @@ static int wss__exchange(wss_run *r, const iotc_env *env, const iotc_case *c, si
     r->want_topic = topic;
     if (wss__send_subscribe(r, topic, qos > 1 ? 1 : qos) != IOTC_OK)
         return IOTC_OK; /* the connection is gone: observed as disconnected */
-    wss__pump(r, r->deadline, wss__done_suback);
-    if (r->suback_rc < 0 || r->suback_rc > 2)
+    wss__check(r);
+    if (!wss__done_suback(&r->m, r) || r->m.suback_codes[0] > 2)
         return IOTC_OK;
     if (subscribe_only) {
         iotc_drv_client_id(env, idx, "ref", c, pub_id, sizeof(pub_id));
@@ -261,9 +203,11 @@ static int wss__exchange(wss_run *r, const iotc_env *env, const iotc_case *c, si
         return IOTC_OK;
     }
     /* Local delivery takes milliseconds; absence is judged after half a second. */
-    wait = c->expect.delivered == 0 && timeout > 500 ? 500 : timeout;
+    wait = json_is_false(json_object_get(iotc_case_expect(c), "delivered")) && timeout > 500
+               ? 500
+               : timeout;
     wss__pump(r, iotc_clock_ms() + wait, wss__done_msg);
-    if (r->pub_pid && !r->puback)
+    if (r->pub_pid && !wss__done_puback(&r->m, r))
         wss__pump(r, iotc_clock_ms() + 100, wss__done_puback);
     return IOTC_OK;
 }
@@ -277,9 +221,10 @@ int iotc_drv_wss(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_o
     int rc, status = 0;
 
     memset(&r, 0, sizeof(r));
-    r.w.fd = -1;
+    iotc_mqtt_session_init(&r.m);
+    r.m.version = MQTT_V311;
     r.obs = out->observed;
-    r.connack_rc = r.suback_rc = -1;
+    r.got = -1;
     r.deadline = iotc_clock_ms() + iotc_drv_timeout_ms(c);
     if (c->row->proto != IOTC_PROTO_WSS) {
         snprintf(out->error, sizeof(out->error), "the wss driver needs a WSS row");
@@ -295,11 +240,11 @@ int iotc_drv_wss(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_o
     rc = iotc_drv_wss_request(env, c, host, &path, &headers, out);
     if (rc != IOTC_OK)
         goto cleanup;
-    rc = iotc_drv_wsc_open(&r.w, env, c, out);
+    rc = iotc_drv_wsc_open(&r.m.w, env, c, out);
     if (rc != IOTC_OK)
         goto cleanup;
-    if (r.w.hs_ok) {
-        rc = iotc_wsc_upgrade(&r.w, host, (char *)path.p, headers.len ? (char *)headers.p : NULL,
+    if (r.m.w.hs_ok) {
+        rc = iotc_wsc_upgrade(&r.m.w, host, (char *)path.p, headers.len ? (char *)headers.p : NULL,
                               r.deadline, &status, out->observed);
         if (status)
             json_object_set_new(out->observed, "http_status", json_integer(status));
@@ -307,9 +252,8 @@ int iotc_drv_wss(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_o
                             json_string(rc == IOTC_OK ? "accepted" : "refused"));
         if (rc == IOTC_OK) {
             iotc_drv_client_id(env, idx, "pub", c, client_id, sizeof(client_id));
-            if (wss__send_connect(&r, client_id) == IOTC_OK)
-                wss__pump(&r, r.deadline, wss__done_connack);
-            if (r.connack_rc == 0 && action != IOTC_CASE_ACT_CONNECT)
+            wss__connect(&r, client_id);
+            if (r.m.connack_rc == 0 && action != IOTC_CASE_ACT_CONNECT)
                 rc = wss__exchange(&r, env, c, idx, payload, out);
             else
                 rc = IOTC_OK;
@@ -324,9 +268,9 @@ int iotc_drv_wss(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_o
         json_object_set_new(out->observed, "connect", json_string("refused"));
         json_object_set_new(out->observed, "delivered", json_false());
     }
-    iotc_tlsc_observe_state(&r.w.st, r.w.hs_ok, out->observed);
+    iotc_tlsc_observe_state(&r.m.w.st, r.m.w.hs_ok, out->observed);
 cleanup:
-    iotc_wsc_close(&r.w);
+    iotc_mqtt_session_free(&r.m);
     iotc_buf_free(&path);
     iotc_buf_free(&headers);
     return rc;

@@ -1,0 +1,1 @@
+iotc_add_unit(test_client SOURCES ${CMAKE_SOURCE_DIR}/tests/unit/test_client.c LIBS iotc_client LABELS client)
