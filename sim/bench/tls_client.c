@@ -1,6 +1,7 @@
 /* The clients' SSL_CTX: device certificate, server verification, version pinning. */
 #include "bench.h"
 #include "common/err.h"
+#include "config/paths.h"
 
 #include <openssl/err.h>
 #include <stdio.h>
@@ -8,7 +9,7 @@
 int bench_tls_ctx_new(const struct bench_tls_opts *o, SSL_CTX **out, char *err, size_t errlen)
 {
     char ca[1024], crt[1024], key[1024];
-    snprintf(ca, sizeof ca, "%s/ca-bundle.crt", o->pki);
+    snprintf(ca, sizeof ca, "%s/" IOTC_PKI_CA_BUNDLE, o->pki);
     snprintf(crt, sizeof crt, "%s/%s.crt", o->pki, o->cert);
     snprintf(key, sizeof key, "%s/%s.key", o->pki, o->cert);
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
