@@ -36,16 +36,20 @@ done
 
 # The work area must be outside both trees, or every access to it would look like a leak.
 WORK=$(mktemp -d /tmp/iotc-install-XXXXXX)
-SERVE_PID=""
+SERVE_PID=""  # serve itself (from its READY line): strace ignores SIGTERM while tracing
+STRACE_PID=""
+stop() { # stop PID: TERM, up to 5 s, then KILL
+    [ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 0
+    kill -TERM "$1" 2>/dev/null
+    for _ in $(seq 50); do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$1" 2>/dev/null || true
+}
 cleanup() {
-    if [ -n "$SERVE_PID" ] && kill -0 "$SERVE_PID" 2>/dev/null; then
-        kill -TERM "$SERVE_PID" 2>/dev/null
-        for _ in $(seq 50); do
-            kill -0 "$SERVE_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$SERVE_PID" 2>/dev/null || true
-    fi
+    stop "$SERVE_PID"
+    stop "$STRACE_PID"
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -112,7 +116,7 @@ cd "$CWD" || finish
 mkfifo "$WORK/ready"
 "${ENV[@]}" strace -f -qq -e trace=%file -o "$WORK/strace.serve" \
     "$BIN" serve --ports 0 --run-dir "$WORK/run" >"$WORK/ready" 2>"$WORK/serve.err" &
-SERVE_PID=$!
+STRACE_PID=$!
 line=""
 # First use generates the PKI (about a hundred openssl runs under strace): allow time.
 if read -r -t 240 line <"$WORK/ready" && [[ "$line" == IOTCONFORM_READY* ]]; then
@@ -122,15 +126,23 @@ else
     tail -30 "$WORK/serve.err"
 fi
 cat "$WORK/ready" >/dev/null &
+SERVE_PID=$(echo "$line" | sed -nE 's/.*"pid":([0-9]+).*/\1/p')
 [[ "$line" == *"\"pki\":\"$USER_PKI\""* ]] && ok "serve uses the per-user PKI" ||
     not_ok "serve's READY names another PKI: $line"
 [ -f "$USER_PKI/ca-bundle.crt" ] && [ -f "$USER_PKI/device-01.key" ] &&
     ok "PKI generated on first use in $USER_PKI" || not_ok "no PKI in $USER_PKI"
 grep -q "generating the test PKI in $USER_PKI" "$WORK/serve.err" &&
     ok "first use says where the PKI goes" || not_ok "no first-use message"
-kill -TERM "$SERVE_PID" 2>/dev/null
-wait "$SERVE_PID" 2>/dev/null
+stop "$SERVE_PID"
 SERVE_PID=""
+# strace exits once serve and mosquitto have; its log is complete after that.
+for _ in $(seq 100); do
+    kill -0 "$STRACE_PID" 2>/dev/null || break
+    sleep 0.1
+done
+stop "$STRACE_PID"
+wait "$STRACE_PID" 2>/dev/null
+STRACE_PID=""
 
 if "${ENV[@]}" strace -f -qq -e trace=%file -o "$WORK/strace.run" \
     "$BIN" run --suite x509 --jobs 1 --out "$CWD/report" \
