@@ -80,7 +80,6 @@ int run_opts_parse(int argc, char **argv, run_opts *o, char *err, size_t errlen)
     o->out_dir = "iotconform-report";
     o->pki_dir = NULL; /* resolved (and generated on first use) only when cases run */
     o->suites_dir = iotc_paths_suites_dir();
-    o->profiles_dir = iotc_paths_profiles_dir();
 
     optind = 1;
     opterr = 0;
