@@ -21,7 +21,6 @@
 #define IOTC_PKI_CA_BUNDLE "ca-bundle.crt"
 #define IOTC_PKI_CERT_EXT  ".crt"
 #define IOTC_PKI_KEY_EXT   ".key"
-#define IOTC_PKI_MANIFEST  "MANIFEST.json"
 
 /* True when running from an installed prefix. */
 bool iotc_paths_installed(void);
