@@ -58,11 +58,14 @@ command -v "$OPENSSL" >/dev/null 2>&1 || die "openssl CLI not found ($OPENSSL)"
 
 OUT=$(realpath -m -- "$OUT")
 # Keys must never land where git could pick them up: inside the checkout only the
-# ignored build trees (/build*/, /out/) are acceptable. Checked before mkdir.
-case "$OUT/" in
-"$SRC_ROOT"/build*/* | "$SRC_ROOT"/out/*) ;;
-"$SRC_ROOT"/*) die "refusing to write keys into the source tree ($OUT); use a build directory" ;;
-esac
+# ignored build trees (/build*/, /out/) are acceptable. Checked before mkdir. An
+# installed copy (<prefix>/share/iotconform/certs) has no checkout around it.
+if [ -f "$SRC_ROOT/CMakeLists.txt" ]; then
+    case "$OUT/" in
+    "$SRC_ROOT"/build*/* | "$SRC_ROOT"/out/*) ;;
+    "$SRC_ROOT"/*) die "refusing to write keys into the source tree ($OUT); use a build directory" ;;
+    esac
+fi
 mkdir -p "$OUT"
 
 # Endpoint names become SAN entries: IP literals as IP:, everything else as DNS:.

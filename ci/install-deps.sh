@@ -10,6 +10,7 @@ PACKAGES=(
   libcurl4-openssl-dev curl libhttp-parser-dev libwslay-dev
   python3 python3-paho-mqtt
   clang libclang-rt-14-dev lcov yamllint libxml2-utils chromium
+  strace dpkg-dev
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "bench.h"
 #include "common/err.h"
+#include "config/paths.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,7 +29,7 @@ static int mosq__write_conf(const char *path, const char *pki, int port)
         fprintf(f, "user root\n");
     fprintf(f, "per_listener_settings false\n");
     fprintf(f, "listener %d 127.0.0.1\n", port);
-    fprintf(f, "cafile %s/ca-bundle.crt\n", pki);
+    fprintf(f, "cafile %s/" IOTC_PKI_CA_BUNDLE "\n", pki);
     fprintf(f, "certfile %s/server-ec.crt\n", pki);
     fprintf(f, "keyfile %s/server-ec.key\n", pki);
     fprintf(f, "require_certificate true\n");

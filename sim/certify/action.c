@@ -18,6 +18,7 @@
 
 #include "cert_int.h"
 #include "common/jevents.h"
+#include "config/paths.h"
 
 static const char *const action__keys[] = {
     "do", "after", "publish_bytes", "after_ms", "outage_ms", "cert", NULL};
@@ -110,9 +111,9 @@ static int action__client_run(const cert_endpoint *ep, const char *cert, const c
     char ca[1200], crt[1200], key[1200];
     action__client c = {0};
     int rc = -1;
-    snprintf(ca, sizeof(ca), "%s/ca-bundle.crt", ep->pki_dir);
-    snprintf(crt, sizeof(crt), "%s/%s.crt", ep->pki_dir, cert);
-    snprintf(key, sizeof(key), "%s/%s.key", ep->pki_dir, cert);
+    iotc_paths_pki_file(ca, sizeof(ca), ep->pki_dir, IOTC_PKI_CA_BUNDLE, "");
+    iotc_paths_pki_file(crt, sizeof(crt), ep->pki_dir, cert, IOTC_PKI_CERT_EXT);
+    iotc_paths_pki_file(key, sizeof(key), ep->pki_dir, cert, IOTC_PKI_KEY_EXT);
     c.m = mosquitto_new(client_id, clean, &c);
     if (!c.m) {
         snprintf(err, errlen, "mosquitto_new failed");

@@ -202,7 +202,7 @@ int cert_action_check(json_t *action, char *err, size_t errlen);
 
 /* ---- running cases (run.c) ---- */
 typedef struct cert_run {
-    const char *serve_bin, *pki_dir, *out_dir, *profiles_dir, *refdevice, *adapter_dir;
+    const char *serve_bin, *pki_dir, *out_dir, *refdevice, *adapter_dir;
     const char *device_cert; /* PKI name of the device's certificate */
     const char *device_template;
     const cert_adapter *adapter;

@@ -20,6 +20,7 @@
 
 #include "certify.h"
 #include "certify_main.h"
+#include "config/paths.h"
 #include "harness/results.h"
 
 #define MAIN__MAX_CASES 256
@@ -72,32 +73,9 @@ static void *main__worker(void *arg)
     }
 }
 
-static void main__exe_dir(char *out, size_t len)
-{
-    ssize_t n = readlink("/proc/self/exe", out, len - 1);
-    out[n > 0 ? n : 0] = '\0';
-    char *slash = strrchr(out, '/');
-    if (slash)
-        *slash = '\0';
-}
-
 static void main__find_refdevice(const cert_opts *o, char *out, size_t len)
 {
-    char dir[PATH_MAX - 64];
-    const char *env = getenv("IOTCONFORM_REFDEVICE");
-    struct stat st;
-    if (o->refdevice || (env && *env)) {
-        snprintf(out, len, "%s", o->refdevice ? o->refdevice : env);
-        return;
-    }
-    main__exe_dir(dir, sizeof(dir));
-    snprintf(out, len, "%s/iotc_refdevice", dir);
-    if (stat(out, &st) == 0)
-        return;
-    snprintf(out, len, "%s/sim/refdevice/iotc_refdevice", dir);
-    if (stat(out, &st) == 0)
-        return;
-    snprintf(out, len, "%s/sim/refdevice/iotc_refdevice", IOTC_BINARY_DIR);
+    snprintf(out, len, "%s", o->refdevice ? o->refdevice : iotc_paths_refdevice());
 }
 
 int iotc_certify_main(int argc, char **argv)
@@ -148,7 +126,6 @@ int iotc_certify_main(int argc, char **argv)
         rc = 0;
         goto cleanup;
     }
-    main__exe_dir(serve_bin, sizeof(serve_bin));
     {
         ssize_t k = readlink("/proc/self/exe", serve_bin, sizeof(serve_bin) - 1);
         serve_bin[k > 0 ? k : 0] = '\0';
@@ -160,6 +137,10 @@ int iotc_certify_main(int argc, char **argv)
         o.seed = ((unsigned long long)b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3]);
     }
     r.serve_bin = o.serve_bin ? o.serve_bin : serve_bin;
+    if (!(o.pki_dir = iotc_paths_pki(o.pki_dir, err, sizeof(err)))) {
+        fprintf(stderr, "iotconform certify: %s\n", err);
+        goto cleanup;
+    }
     /* Absolute paths: the device may change directory. */
     {
         static char pki_abs[PATH_MAX], out_abs[PATH_MAX];
@@ -167,7 +148,6 @@ int iotc_certify_main(int argc, char **argv)
         r.pki_dir = realpath(o.pki_dir, pki_abs) ? pki_abs : o.pki_dir;
         r.out_dir = realpath(o.out_dir, out_abs) ? out_abs : o.out_dir;
     }
-    r.profiles_dir = o.profiles_dir;
     r.refdevice = refdev;
     r.adapter_dir = o.adapter_dir;
     r.device_cert = o.device_cert;
@@ -186,7 +166,7 @@ int iotc_certify_main(int argc, char **argv)
     {
         char ca[1100];
         struct stat st;
-        snprintf(ca, sizeof(ca), "%s/ca-bundle.crt", o.pki_dir);
+        iotc_paths_pki_file(ca, sizeof(ca), o.pki_dir, IOTC_PKI_CA_BUNDLE, "");
         if (stat(ca, &st) != 0) {
             fprintf(stderr,
                     "iotconform certify: no test PKI at %s (build the `pki` target or "

@@ -8,7 +8,7 @@
 
 typedef struct cert_opts {
     const char *device, *adapter, *suite, *out_dir, *name, *pki_dir, *catalogue, *serve_bin;
-    const char *refdevice, *profiles_dir, *adapter_dir, *device_cert;
+    const char *refdevice, *adapter_dir, *device_cert;
     double scale;
     unsigned long long seed;
     int jobs, list, help, fail_on_warn, scale_given, seed_given;

@@ -6,13 +6,7 @@
 
 #include "cert_int.h"
 #include "certify_main.h"
-
-#ifndef IOTC_SOURCE_DIR
-#define IOTC_SOURCE_DIR "."
-#endif
-#ifndef IOTC_BINARY_DIR
-#define IOTC_BINARY_DIR "."
-#endif
+#include "config/paths.h"
 
 void cert_usage(FILE *out)
 {
@@ -47,12 +41,12 @@ void cert_usage(FILE *out)
         "                     scaled with it). Ignored for adapters without \"time_scale\": true\n"
         "  --seed N           seed handed to the device as {seed} (default: random)\n"
         "  --jobs N           cases run at once, each with its own endpoint (default 1)\n"
-        "  --pki DIR          test PKI (default %s/pki)\n"
+        "  --pki DIR          test PKI (default $IOTCONFORM_PKI, else %s)\n"
         "  --device-cert NAME PKI name of the device's certificate (default device-01)\n"
-        "  --catalogue FILE   case catalogue (default %s/suites/certification.json)\n"
+        "  --catalogue FILE   case catalogue (default %s)\n"
         "  --serve-bin PATH   binary providing `serve` (default: this executable)\n"
-        "  --refdevice PATH   the reference device, for {refdevice} (default: next to this\n"
-        "                     executable, else the build tree)\n"
+        "  --refdevice PATH   the reference device, for {refdevice} (default\n"
+        "                     $IOTCONFORM_REFDEVICE, else %s)\n"
         "  --list             print the selected cases and exit\n"
         "\n"
         "Placeholders (values are shell-quoted; {NAME?TEXT} gives TEXT and {NAME+TEXT} gives\n"
@@ -74,7 +68,7 @@ void cert_usage(FILE *out)
         "\n"
         "Exit: 0 no FAIL/ERROR (see --fail-on), 1 otherwise, 2 usage or catalogue errors,\n"
         "130 interrupted.\n",
-        IOTC_BINARY_DIR, IOTC_SOURCE_DIR);
+        iotc_paths_pki_default(), iotc_paths_catalogue(), iotc_paths_refdevice());
 }
 
 static int opts__num(const char *arg, double lo, double hi, double *out)
@@ -108,22 +102,18 @@ int cert_opts_parse(int argc, char **argv, cert_opts *o, char *err, size_t errle
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *env;
     int ch;
     double v;
 
     memset(o, 0, sizeof(*o));
     o->suite = "qualification";
     o->out_dir = "iotconform-certification";
-    o->pki_dir = IOTC_BINARY_DIR "/pki";
-    o->catalogue = IOTC_SOURCE_DIR "/suites/certification.json";
+    o->pki_dir = NULL; /* resolved (and generated on first use) only when cases run */
+    o->catalogue = iotc_paths_catalogue();
     o->device_cert = "device-01";
     o->jobs = 1;
     o->scale = 1.0;
-    env = getenv("IOTCONFORM_PROFILES");
-    o->profiles_dir = env && *env ? env : IOTC_SOURCE_DIR "/fixtures/profiles";
-    env = getenv("IOTCONFORM_ADAPTERS");
-    o->adapter_dir = env && *env ? env : IOTC_SOURCE_DIR "/fixtures/adapters";
+    o->adapter_dir = iotc_paths_adapters_dir();
     optind = 1;
     opterr = 0;
     while ((ch = getopt_long(argc, argv, "h", longs, NULL)) != -1) {

@@ -16,6 +16,7 @@
 
 #include "cert_int.h"
 #include "common/err.h"
+#include "config/paths.h"
 #include "harness/jreader.h"
 #include "harness/results.h"
 #include "harness/serve.h"
@@ -54,11 +55,11 @@ json_t *cert_case_vars(const cert_run *r, const cert_case *c, const char *case_d
     json_object_set_new(v, "sni", json_string("localhost"));
     json_object_set_new(v, "port",
                         json_integer(lport && strcmp(lport, "443") == 0 ? port_443 : port_8883));
-    snprintf(path, sizeof(path), "%s/ca-bundle.crt", r->pki_dir);
+    iotc_paths_pki_file(path, sizeof(path), r->pki_dir, IOTC_PKI_CA_BUNDLE, "");
     json_object_set_new(v, "ca", json_string(path));
-    snprintf(path, sizeof(path), "%s/%s.crt", r->pki_dir, r->device_cert);
+    iotc_paths_pki_file(path, sizeof(path), r->pki_dir, r->device_cert, IOTC_PKI_CERT_EXT);
     json_object_set_new(v, "cert", json_string(path));
-    snprintf(path, sizeof(path), "%s/%s.key", r->pki_dir, r->device_cert);
+    iotc_paths_pki_file(path, sizeof(path), r->pki_dir, r->device_cert, IOTC_PKI_KEY_EXT);
     json_object_set_new(v, "key", json_string(path));
     x = json_object_get(d, "client_id");
     json_object_set_new(v, "client_id",
@@ -194,10 +195,7 @@ static int run__start_serve(const cert_run *r, const cert_case *c, run__series *
     const char *extra[7] = {NULL};
     size_t k = 0;
     int rc;
-    if (strchr(c->profile, '/'))
-        snprintf(profile, sizeof(profile), "%s", c->profile);
-    else
-        snprintf(profile, sizeof(profile), "%s/%s.json", r->profiles_dir, c->profile);
+    iotc_paths_profile(c->profile, profile, sizeof(profile));
     if (scenario && c->scenario) {
         scen = json_dumps(c->scenario, JSON_COMPACT);
         extra[k++] = "--scenario";

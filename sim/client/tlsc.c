@@ -1,5 +1,6 @@
 #include "tlsc.h"
 #include "tls_ctx.h"
+#include "config/paths.h"
 
 #include <netinet/in.h>
 #include <openssl/x509.h>
@@ -177,18 +178,18 @@ void iotc_tlsc_files(const iotc_tlsc_opts *o, char *ca, char *cert, char *key, s
     if (o->ca_file[0])
         snprintf(ca, len, "%s", o->ca_file);
     else
-        snprintf(ca, len, "%s/ca-bundle.crt", o->pki_dir);
+        snprintf(ca, len, "%s/" IOTC_PKI_CA_BUNDLE, o->pki_dir);
     cert[0] = key[0] = '\0';
     if (!o->cert)
         return;
     if (o->cert_file[0])
         snprintf(cert, len, "%s", o->cert_file);
     else
-        snprintf(cert, len, "%s/%s.crt", o->pki_dir, o->cert);
+        snprintf(cert, len, "%s/%s" IOTC_PKI_CERT_EXT, o->pki_dir, o->cert);
     if (o->key_file[0])
         snprintf(key, len, "%s", o->key_file);
     else
-        snprintf(key, len, "%s/%s.key", o->pki_dir, o->key ? o->key : o->cert);
+        snprintf(key, len, "%s/%s" IOTC_PKI_KEY_EXT, o->pki_dir, o->key ? o->key : o->cert);
 }
 
 SSL_CTX *iotc_tlsc_ctx_new(const iotc_tlsc_opts *o, iotc_tlsc_state *st, char *err, size_t errlen)

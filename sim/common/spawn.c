@@ -168,6 +168,20 @@ int iotc_spawn_reap(pid_t pid, int *status)
     return 1;
 }
 
+int iotc_spawn_wait(pid_t pid, int *status)
+{
+    int st = 0;
+    pid_t r;
+    do {
+        r = waitpid(pid, &st, 0);
+    } while (r < 0 && errno == EINTR);
+    if (r != pid)
+        return -1;
+    if (status)
+        *status = st;
+    return 0;
+}
+
 static void spawn__nap(long ms)
 {
     struct timespec ts = {0, ms * 1000 * 1000};

@@ -52,6 +52,10 @@ int iotc_spawn(iotc_spawn_opts *o, pid_t *pid);
  * is not (or no longer) our child. */
 int iotc_spawn_reap(pid_t pid, int *status);
 
+/* Blocking reap for a child that runs to completion (a recipe, not a service): 0 and
+ * *status once pid has exited, -1 when it is not our child. */
+int iotc_spawn_wait(pid_t pid, int *status);
+
 /* Stops pid: SIGTERM (again every resend_ms when > 0: mosquitto 2.0.11 can lose one),
  * up to grace_ms for it to exit, then SIGKILL, and reaps it. With group, every signal
  * goes to its process group, SIGKILL goes in any case (members may outlive the leader),

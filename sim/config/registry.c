@@ -345,3 +345,8 @@ const struct iotc_reg_cert *iotc_registry_find_cert(const struct iotc_registry *
             return &r->certs[i];
     return NULL;
 }
+
+json_t *iotc_registry_doc(const char *path, struct iotc_cfg_err *err)
+{
+    return iotc_cfg_load(path, err);
+}

@@ -96,6 +96,9 @@ struct iotc_registry {
 
 int iotc_registry_load(const char *path, const char *pki_dir, struct iotc_registry *r,
                        struct iotc_cfg_err *err);
+/* The registry file as a JSON object, for the clients that sign with its credentials
+ * (the runner's door drivers, the fleet's identities) rather than verify them. */
+json_t *iotc_registry_doc(const char *path, struct iotc_cfg_err *err);
 void iotc_registry_free(struct iotc_registry *r);
 const struct iotc_reg_cert *iotc_registry_find_cert(const struct iotc_registry *r,
                                                     const uint8_t sha256[32]);

@@ -8,6 +8,7 @@
 #include "common/err.h"
 #include "common/jevents.h"
 #include "common/strmap.h"
+#include "config/paths.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,16 +19,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#ifndef IOTC_BINARY_DIR
-#define IOTC_BINARY_DIR "./build"
-#endif
-#ifndef IOTC_PLUGIN_PATH
-#define IOTC_PLUGIN_PATH IOTC_BINARY_DIR "/sim/plugin/iotc_plugin.so"
-#endif
-#ifndef IOTC_MOSQUITTO_BIN
-#define IOTC_MOSQUITTO_BIN "/usr/sbin/mosquitto"
-#endif
 
 _Static_assert((int)IOTC_ENDPOINT_8883 == (int)IOTC_PORT_8883 &&
                    (int)IOTC_ENDPOINT_443 == (int)IOTC_PORT_443 &&
@@ -174,12 +165,13 @@ static int endpoint__start_broker(struct iotc_endpoint *ep, const iotc_endpoint_
                                   strerror(errno));
         }
     }
-    const char *plugin = o->plugin_path ? o->plugin_path : getenv("IOTCONFORM_PLUGIN");
-    const char *mosq = o->mosquitto_bin ? o->mosquitto_bin : getenv("IOTCONFORM_MOSQUITTO");
+    /* paths resolves IOTCONFORM_PLUGIN / IOTCONFORM_MOSQUITTO and the installed layout. */
+    const char *plugin = o->plugin_path ? o->plugin_path : iotc_paths_plugin();
+    const char *mosq = o->mosquitto_bin ? o->mosquitto_bin : iotc_paths_mosquitto();
     struct iotc_broker_opts bo = {
         .run_dir = ep->broker_dir[0] ? ep->broker_dir : ep->run_dir,
-        .mosquitto_bin = mosq && *mosq ? mosq : IOTC_MOSQUITTO_BIN,
-        .plugin_path = plugin && *plugin ? plugin : IOTC_PLUGIN_PATH,
+        .mosquitto_bin = mosq,
+        .plugin_path = plugin,
         .max_packet = 0,
         .on_event = endpoint__on_broker_event,
         .on_ready = endpoint__on_broker_ready,

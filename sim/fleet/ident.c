@@ -10,6 +10,7 @@
 #include "common/err.h"
 #include "config/cfgjson.h"
 #include "client/door_auth.h"
+#include "config/registry.h"
 
 #include <openssl/err.h>
 #include <openssl/crypto.h>
@@ -346,7 +347,7 @@ int fleet_idents_setup(struct fleet_spec *s, char *err, size_t errlen)
                      "(the external target file's \"registry\")");
             return IOTC_ERR_CONFIG;
         }
-        registry = iotc_cfg_load(s->target.registry, &ce);
+        registry = iotc_registry_doc(s->target.registry, &ce);
         if (!registry) {
             snprintf(err, errlen, "%s", ce.msg);
             return IOTC_ERR_CONFIG;

@@ -3,18 +3,12 @@
  * in front of it when the schedule has network faults. */
 #include "fleet_int.h"
 #include "common/err.h"
-#include "config/cfgjson.h"
+#include "config/paths.h"
+#include "config/profile.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#ifndef IOTC_SOURCE_DIR
-#define IOTC_SOURCE_DIR "."
-#endif
-#ifndef IOTC_BINARY_DIR
-#define IOTC_BINARY_DIR "./build"
-#endif
 
 static const int target__lports[3] = {8883, 8443, 443};
 
@@ -36,26 +30,17 @@ struct iotc_proxy *fleet_proxy_for(struct fleet *fl, int lport)
     return NULL;
 }
 
-static void target__profile_path(const char *arg, char *out, size_t len)
-{
-    if (strchr(arg, '/') || strstr(arg, ".json"))
-        snprintf(out, len, "%s", arg);
-    else
-        snprintf(out, len, "%s/fixtures/profiles/%s.json", IOTC_SOURCE_DIR, arg);
-}
-
 /* The profile's time scale: the devices' keep-alive follows the endpoint's clock. */
 static int target__time_scale(const char *profile, double *out, char *err, size_t errlen)
 {
     struct iotc_cfg_err ce = {{0}};
-    json_t *p = iotc_cfg_load(profile, &ce);
-    if (!p) {
+    struct iotc_profile p;
+    if (iotc_profile_load(profile, &p, &ce) != IOTC_OK) {
         snprintf(err, errlen, "%s", ce.msg);
         return IOTC_ERR_CONFIG;
     }
-    json_t *ts = json_object_get(p, "time_scale");
-    *out = json_is_number(ts) && json_number_value(ts) > 0 ? json_number_value(ts) : 1.0;
-    json_decref(p);
+    *out = p.time_scale;
+    iotc_profile_free(&p);
     return IOTC_OK;
 }
 
@@ -75,7 +60,10 @@ static int target__emulated(struct fleet *fl, const char *serve_bin, const char 
     }
     snprintf(c->bin, sizeof c->bin, "%s", serve_bin);
     snprintf(c->pki, sizeof c->pki, "%s", pki);
-    target__profile_path(t->profile, c->profile, sizeof c->profile);
+    if (iotc_paths_profile(t->profile, c->profile, sizeof c->profile) != IOTC_OK) {
+        snprintf(err, errlen, "profile path too long: %s", t->profile);
+        return IOTC_ERR_TOO_LARGE;
+    }
     snprintf(c->journal, sizeof c->journal, "%s/journal.jsonl", dir);
     snprintf(c->run_dir, sizeof c->run_dir, "%s/run", dir);
     snprintf(c->log, sizeof c->log, "%s/serve.log", dir);
@@ -90,14 +78,14 @@ static int target__emulated(struct fleet *fl, const char *serve_bin, const char 
     free(t->ca);
     free(t->pki);
     char ca[1100];
-    snprintf(ca, sizeof ca, "%s/ca-bundle.crt", pki);
+    iotc_paths_pki_file(ca, sizeof ca, pki, IOTC_PKI_CA_BUNDLE, "");
     free(t->registry);
     t->host = strdup("127.0.0.1");
     t->sni = strdup("localhost");
     t->ca = strdup(ca);
     t->pki = strdup(pki);
-    /* serve is started without --registry: it loads the source tree's. */
-    t->registry = strdup(IOTC_SOURCE_DIR "/fixtures/registry.json");
+    /* serve is started without --registry: it loads the same default. */
+    t->registry = strdup(iotc_paths_registry());
     for (int i = 0; i < 3; i++)
         t->ports[i] = c->ports[i];
     if (!t->host || !t->sni || !t->ca || !t->pki || !t->registry)
@@ -111,9 +99,8 @@ int fleet_target_start(struct fleet *fl, const char *serve_bin, const char *pki_
     struct fleet_target *t = &fl->spec->target;
     int rc;
     if (t->kind == FLEET_TARGET_EMULATED) {
-        char pki[1024];
-        snprintf(pki, sizeof pki, "%s", pki_override ? pki_override : IOTC_BINARY_DIR "/pki");
-        rc = target__emulated(fl, serve_bin, pki, err, errlen);
+        const char *pki = iotc_paths_pki(pki_override, err, errlen);
+        rc = pki ? target__emulated(fl, serve_bin, pki, err, errlen) : IOTC_ERR_NOT_FOUND;
     } else {
         rc = fleet_target_load_external(t->ext_file, t, err, errlen);
         if (rc == IOTC_OK && pki_override) {

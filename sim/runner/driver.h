@@ -24,7 +24,7 @@ typedef struct iotc_env {
      * loopback addresses and test PKI are then used. */
     int external;
     char addr4[64], addr6[64];  /* literal addresses to dial, "" = the family is not served */
-    const char *ca_file;        /* trust bundle instead of <pki>/ca-bundle.crt */
+    const char *ca_file;        /* trust bundle instead of <pki>/IOTC_PKI_CA_BUNDLE */
     const json_t *identities;   /* PKI name -> {"cert": path, "key": path} */
     const char *signing_key;    /* custom-auth token signing key instead of the PKI's */
     const json_t *authorizers;  /* logical authorizer name -> the target's name */

@@ -26,7 +26,6 @@ typedef struct run_opts {
     const char *out_dir;
     const char *serve_bin;
     const char *suites_dir;
-    const char *profiles_dir;
     const char *target; /* --target FILE: an external endpoint instead of serve children */
     int jobs;
     int list;

@@ -16,14 +16,14 @@
 #include <unistd.h>
 
 #include "common/err.h"
+#include "config/paths.h"
+#include "config/profile.h"
+#include "config/registry.h"
 #include "run.h"
 #include "runner.h"
 
 #ifndef IOTC_VERSION
 #define IOTC_VERSION "0.0.0"
-#endif
-#ifndef IOTC_SOURCE_DIR
-#define IOTC_SOURCE_DIR "."
 #endif
 #ifndef IOTC_GIT_REVISION
 #define IOTC_GIT_REVISION "unknown"
@@ -145,10 +145,7 @@ static int main__start_targets(run_state *rs, const run_opts *o, const char *ser
         run_target *t = &rs->targets[rs->n_targets++];
         memset(t, 0, sizeof(*t));
         snprintf(t->profile, sizeof(t->profile), "%s", p);
-        if (strchr(p, '/'))
-            snprintf(t->profile_path, sizeof(t->profile_path), "%s", p);
-        else
-            snprintf(t->profile_path, sizeof(t->profile_path), "%s/%s.json", o->profiles_dir, p);
+        iotc_paths_profile(p, t->profile_path, sizeof(t->profile_path));
     }
     for (size_t k = 0; k < rs->n_targets && !iotc_run_interrupted; k++) {
         run_target *t = &rs->targets[k];
@@ -162,11 +159,9 @@ static int main__start_targets(run_state *rs, const run_opts *o, const char *ser
         }
         fprintf(stderr, "starting endpoint (profile %s) ...\n", t->profile);
         /* The drivers and the endpoint must read the same registry. */
-        const char *reg = getenv("IOTCONFORM_REGISTRY");
-        const char *extra[] = {"--registry", reg, NULL};
+        const char *extra[] = {"--registry", iotc_paths_registry(), NULL};
         if (iotc_serve_start_ex(&t->serve, serve_bin, o->pki_dir, t->profile, t->profile_path,
-                                o->out_dir, 20000, reg && *reg ? extra : NULL, t->error,
-                                sizeof(t->error)) != IOTC_OK) {
+                                o->out_dir, 20000, extra, t->error, sizeof(t->error)) != IOTC_OK) {
             fprintf(stderr, "iotconform run: the endpoint did not start: %s\n", t->error);
             failed++;
             continue;
@@ -190,13 +185,10 @@ static int main__start_targets(run_state *rs, const run_opts *o, const char *ser
  * SigV4 secrets from it. A missing one only fails the cases that need it. */
 static json_t *main__registry(void)
 {
-    const char *env = getenv("IOTCONFORM_REGISTRY");
-    const char *path = env && *env ? env : IOTC_SOURCE_DIR "/fixtures/registry.json";
-    json_error_t je;
-    json_t *r = json_load_file(path, 0, &je);
+    struct iotc_cfg_err ce;
+    json_t *r = iotc_registry_doc(iotc_paths_registry(), &ce);
     if (!r)
-        fprintf(stderr, "iotconform run: registry %s: %s (SigV4 cases will error)\n", path,
-                je.text);
+        fprintf(stderr, "iotconform run: registry %s (SigV4 cases will error)\n", ce.msg);
     return r;
 }
 
@@ -258,10 +250,13 @@ static json_t *main__environment(run_state *rs)
     }
     for (size_t k = 0; k < rs->n_targets; k++) {
         run_target *t = &rs->targets[k];
-        json_t *prof = json_load_file(t->profile_path, 0, NULL);
+        struct iotc_profile prof;
+        struct iotc_cfg_err ce;
+        bool loaded = iotc_profile_load(t->profile_path, &prof, &ce) == IOTC_OK;
+        json_t *policy = loaded ? json_string(prof.policy_name) : NULL;
         json_t *p = json_pack("{s:s, s:s, s:b}", "file", t->profile_path, "journal",
                               t->serve.journal, "started", t->started);
-        json_object_set(p, "security_policy", json_object_get(prof, "security_policy"));
+        json_object_set(p, "security_policy", policy);
         if (t->started || t->env.port_8883)
             json_object_set_new(p, "ports",
                                 json_pack("{s:i, s:i, s:i}", "8883", t->env.port_8883, "8443",
@@ -270,11 +265,13 @@ static json_t *main__environment(run_state *rs)
             json_object_set_new(p, "error", json_string(t->error));
         if (k == 0) {
             json_object_set_new(env, "profile", json_string(t->profile));
-            json_object_set(env, "security_policy", json_object_get(prof, "security_policy"));
+            json_object_set(env, "security_policy", policy);
             json_object_set(env, "ports", json_object_get(p, "ports"));
         }
         json_object_set_new(profiles, t->profile, p);
-        json_decref(prof);
+        json_decref(policy);
+        if (loaded)
+            iotc_profile_free(&prof);
     }
     json_object_set_new(env, "profiles", profiles);
     return env;
@@ -388,7 +385,16 @@ int iotc_runner_main(int argc, char **argv)
         rc = 0;
         goto cleanup;
     }
-    snprintf(pki_ca, sizeof(pki_ca), "%s/ca-bundle.crt", o.pki_dir);
+    {
+        /* An external target may not need it: only the emulator's cases insist. */
+        const char *pki = iotc_paths_pki(o.pki_dir, err, sizeof(err));
+        if (!pki && !o.target) {
+            fprintf(stderr, "iotconform run: %s\n", err);
+            goto cleanup;
+        }
+        o.pki_dir = pki ? pki : iotc_paths_pki_default();
+    }
+    iotc_paths_pki_file(pki_ca, sizeof(pki_ca), o.pki_dir, IOTC_PKI_CA_BUNDLE, "");
     if (!o.target && stat(pki_ca, &st) != 0) {
         fprintf(stderr,
                 "iotconform run: no test PKI at %s (build the `pki` target or pass --pki)\n",

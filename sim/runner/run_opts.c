@@ -5,14 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config/paths.h"
 #include "run.h"
-
-#ifndef IOTC_SOURCE_DIR
-#define IOTC_SOURCE_DIR "."
-#endif
-#ifndef IOTC_BINARY_DIR
-#define IOTC_BINARY_DIR "."
-#endif
 
 void run_opts_usage(FILE *out)
 {
@@ -31,7 +25,7 @@ void run_opts_usage(FILE *out)
             "  --label L          keep cases carrying label L (suite, row, family, ipv4/ipv6,\n"
             "                     tls12/tls13, or a table label); repeatable (OR)\n"
             "  --profile NAME     keep cases written for this endpoint profile\n"
-            "  --pki DIR          test PKI (default %s/pki)\n"
+            "  --pki DIR          test PKI (default $IOTCONFORM_PKI, else %s)\n"
             "  --out DIR          report directory (default ./iotconform-report)\n"
             "  --serve-bin PATH   binary providing `serve` (default: this executable)\n"
             "  --target FILE      check an external endpoint described by FILE (JSON,\n"
@@ -40,13 +34,14 @@ void run_opts_usage(FILE *out)
             "  --jobs N           run N cases at once (default: the number of CPUs, at most 8)\n"
             "  --list             print the selected case ids and exit\n"
             "\n"
-            "Environment: IOTCONFORM_SUITES (tables dir, default %s/suites),\n"
-            "IOTCONFORM_PROFILES (profiles dir, default %s/fixtures/profiles),\n"
-            "IOTCONFORM_REGISTRY (registry for the endpoint and the SigV4 secrets,\n"
-            "default: the endpoint's, fixtures/registry.json).\n"
+            "Environment: IOTCONFORM_SUITES (tables dir, now %s),\n"
+            "IOTCONFORM_PROFILES (profiles dir, now %s),\n"
+            "IOTCONFORM_REGISTRY (registry for the endpoint and the SigV4 secrets, now %s),\n"
+            "IOTCONFORM_DATA_DIR (all three under one directory).\n"
             "Exit: 0 every case passed, 1 a case failed/errored, 2 usage or table errors,\n"
             "130 interrupted.\n",
-            IOTC_BINARY_DIR, IOTC_SOURCE_DIR, IOTC_SOURCE_DIR);
+            iotc_paths_pki_default(), iotc_paths_suites_dir(), iotc_paths_profiles_dir(),
+            iotc_paths_registry());
 }
 
 static int opts__push(const char **list, size_t *n, const char *v, const char *name, char *err,
@@ -76,7 +71,6 @@ int run_opts_parse(int argc, char **argv, run_opts *o, char *err, size_t errlen)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *env;
     int ch;
 
     memset(o, 0, sizeof(*o));
@@ -84,11 +78,8 @@ int run_opts_parse(int argc, char **argv, run_opts *o, char *err, size_t errlen)
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     o->jobs = cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus;
     o->out_dir = "iotconform-report";
-    o->pki_dir = IOTC_BINARY_DIR "/pki";
-    env = getenv("IOTCONFORM_SUITES");
-    o->suites_dir = env && *env ? env : IOTC_SOURCE_DIR "/suites";
-    env = getenv("IOTCONFORM_PROFILES");
-    o->profiles_dir = env && *env ? env : IOTC_SOURCE_DIR "/fixtures/profiles";
+    o->pki_dir = NULL; /* resolved (and generated on first use) only when cases run */
+    o->suites_dir = iotc_paths_suites_dir();
 
     optind = 1;
     opterr = 0;
