@@ -48,8 +48,8 @@ static int ms__rewrite_connack(struct mqtt_sess *s, const struct mqtt_connack *i
     /* AWS IoT's CONNACK: max QoS 1, retain and wildcards on, subscription ids off, and the
      * front door's own Topic Alias Maximum (it resolves aliases; the broker never sees one). */
     static const uint8_t ours[] = {
-        MQTT_PROP_MAXIMUM_QOS,      MQTT_PROP_RETAIN_AVAILABLE,  MQTT_PROP_WILDCARD_SUB_AVAILABLE,
-        MQTT_PROP_SUB_ID_AVAILABLE, MQTT_PROP_SERVER_KEEP_ALIVE, MQTT_PROP_ASSIGNED_CLIENT_ID,
+        MQTT_PROP_MAXIMUM_QOS,        MQTT_PROP_RETAIN_AVAILABLE,  MQTT_PROP_WILDCARD_SUB_AVAILABLE,
+        MQTT_PROP_SUB_ID_AVAILABLE,   MQTT_PROP_SERVER_KEEP_ALIVE, MQTT_PROP_ASSIGNED_CLIENT_ID,
         MQTT_PROP_TOPIC_ALIAS_MAXIMUM};
     while ((rc = mqtt_props_next(in->props, &cur, &p)) == 1) {
         if (!memchr(ours, p.id, sizeof ours) && (rc = mqtt_props_put(&props, &p)))

@@ -120,7 +120,8 @@ int iotc_ms_check_subscribe(struct mqtt_sess *s, const struct mqtt_frame *f, con
     }
     /* The CONNACK said Subscription Identifiers are not available: MQTT 5 3.8.2.1.2. */
     struct mqtt_prop sid;
-    if (s->version == MQTT_V5 && mqtt_props_find(sub->props, MQTT_PROP_SUBSCRIPTION_ID, &sid) == 1) {
+    if (s->version == MQTT_V5 &&
+        mqtt_props_find(sub->props, MQTT_PROP_SUBSCRIPTION_ID, &sid) == 1) {
         iotc_ms_refuse(s, "subscription-id", "Subscription Identifiers are not supported",
                        MQTT_RC_SUB_IDS_NOT_SUPPORTED, 0);
         goto cleanup;

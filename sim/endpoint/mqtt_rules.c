@@ -59,14 +59,14 @@ static const struct {
     const char *prefix;
     bool publish, subscribe;
 } rules__aws_topics[] = {
-    {"$aws/events/", false, true},               /* lifecycle events: AWS publishes them */
-    {"$aws/rules/", true, false},                /* Basic Ingest */
-    {"$aws/things/", true, true},                /* shadow, jobs, Device Defender, tunnels */
-    {"$aws/certificates/create", true, true},    /* fleet provisioning (create, -from-csr) */
+    {"$aws/events/", false, true},                /* lifecycle events: AWS publishes them */
+    {"$aws/rules/", true, false},                 /* Basic Ingest */
+    {"$aws/things/", true, true},                 /* shadow, jobs, Device Defender, tunnels */
+    {"$aws/certificates/create", true, true},     /* fleet provisioning (create, -from-csr) */
     {"$aws/provisioning-templates/", true, true}, /* fleet provisioning */
-    {"$aws/sitewise/", false, true},             /* asset model notifications */
-    {"$aws/device_location/", true, true},       /* Device Location */
-    {"$aws/commands/", true, true},              /* commands */
+    {"$aws/sitewise/", false, true},              /* asset model notifications */
+    {"$aws/device_location/", true, true},        /* Device Location */
+    {"$aws/commands/", true, true},               /* commands */
 };
 
 const char *iotc_rule_reserved(struct iotc_span name, enum iotc_reserved_op op)
