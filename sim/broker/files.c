@@ -115,6 +115,9 @@ int iotc_broker__write_conf(const struct iotc_broker *b)
     fprintf(f, "max_inflight_messages 100\n");
     fprintf(f, "max_queued_messages 10000\n");
     fprintf(f, "retain_available true\n");
+    /* AWS IoT has no $SYS tree: never let broker statistics reach a device (the front door
+     * also refuses $SYS subscriptions and withholds any '$' topic AWS does not define). */
+    fprintf(f, "sys_interval 0\n");
     /* No set_tcp_nodelay: on a unix socket mosquitto warns for every connection. */
     if (fclose(f) == 0)
         rc = files__write_private(b->conf_path, text, len);

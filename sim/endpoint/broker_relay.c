@@ -45,10 +45,12 @@ static int ms__rewrite_connack(struct mqtt_sess *s, const struct mqtt_connack *i
     size_t cur = 0;
     struct mqtt_prop p;
     int rc;
-    /* AWS IoT's CONNACK: max QoS 1, retain and wildcards on, subscription ids off. */
+    /* AWS IoT's CONNACK: max QoS 1, retain and wildcards on, subscription ids off, and the
+     * front door's own Topic Alias Maximum (it resolves aliases; the broker never sees one). */
     static const uint8_t ours[] = {
-        MQTT_PROP_MAXIMUM_QOS,      MQTT_PROP_RETAIN_AVAILABLE,  MQTT_PROP_WILDCARD_SUB_AVAILABLE,
-        MQTT_PROP_SUB_ID_AVAILABLE, MQTT_PROP_SERVER_KEEP_ALIVE, MQTT_PROP_ASSIGNED_CLIENT_ID};
+        MQTT_PROP_MAXIMUM_QOS,        MQTT_PROP_RETAIN_AVAILABLE,  MQTT_PROP_WILDCARD_SUB_AVAILABLE,
+        MQTT_PROP_SUB_ID_AVAILABLE,   MQTT_PROP_SERVER_KEEP_ALIVE, MQTT_PROP_ASSIGNED_CLIENT_ID,
+        MQTT_PROP_TOPIC_ALIAS_MAXIMUM};
     while ((rc = mqtt_props_next(in->props, &cur, &p)) == 1) {
         if (!memchr(ours, p.id, sizeof ours) && (rc = mqtt_props_put(&props, &p)))
             goto cleanup;
@@ -65,6 +67,13 @@ static int ms__rewrite_connack(struct mqtt_sess *s, const struct mqtt_connack *i
         for (size_t i = 0; i < sizeof add / sizeof add[0]; i++)
             if ((rc = mqtt_props_put(&props, &add[i])))
                 goto cleanup;
+        /* Absent means 0 (no aliases); what is advertised is what handle_publish.c accepts. */
+        s->alias_max = (uint16_t)s->c->ep->profile.limits.topic_alias_max;
+        if (s->alias_max) {
+            struct mqtt_prop tam = {.id = MQTT_PROP_TOPIC_ALIAS_MAXIMUM, .u32 = s->alias_max};
+            if ((rc = mqtt_props_put(&props, &tam)))
+                goto cleanup;
+        }
         if (s->ka_effective != s->ka_requested) {
             struct mqtt_prop ka = {.id = MQTT_PROP_SERVER_KEEP_ALIVE, .u32 = s->ka_effective};
             if ((rc = mqtt_props_put(&props, &ka)))

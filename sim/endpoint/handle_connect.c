@@ -7,6 +7,7 @@
 #include "common/stamp.h"
 #include "common/strmap.h"
 #include "common/jevents.h"
+#include "http/http.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,12 @@ int iotc_ms_on_connect(struct mqtt_sess *s, const struct mqtt_frame *f, const ui
         iotc_ms_refuse(s, "client-id", why, MQTT_RC_CLIENT_ID_NOT_VALID, MQTT3_CONNACK_ID_REJECTED);
         return 1;
     }
+    /* MQTT-3.1.3-8: an empty client ID cannot carry a session over (3.1.1, clean session 0) */
+    if (cn.client_id.n == 0 && cn.version != MQTT_V5 && !cn.clean_start) {
+        iotc_ms_refuse(s, "client-id", "an empty client ID needs clean session 1",
+                       MQTT_RC_CLIENT_ID_NOT_VALID, MQTT3_CONNACK_ID_REJECTED);
+        return 1;
+    }
     if (cn.will && ((why = iotc_rule_topic(lim, cn.will_topic)) ||
                     (long long)cn.will_payload.n > lim->max_payload_bytes || cn.will_qos > 1)) {
         iotc_ms_refuse(s, "will", why ? why : "will payload too large or QoS 2",
@@ -87,19 +94,13 @@ static int ms__connect_authorized(struct mqtt_sess *s, const struct mqtt_connect
     struct iotc_conn *c = s->c;
     const struct iotc_limits *lim = &c->ep->profile.limits;
     struct mqtt_connect cn = *cnp;
-    if (cn.client_id.n > 0) {
-        char *cid = iotc_span_strdup(cn.client_id), why_pol[160];
-        bool ok = cid && iotc_conn_allowed(c, cid, IOTC_ACT_CONNECT, cid, why_pol, sizeof why_pol);
-        free(cid);
-        if (!ok) {
-            iotc_ms_refuse(s, "policy", "iot:Connect not allowed by the principal's policies",
-                           MQTT_RC_NOT_AUTHORIZED, MS_NO_CONNACK);
-            return 1;
-        }
-    }
     if (cn.client_id.n == 0) {
-        char id[48];
-        snprintf(id, sizeof id, "iotconform-%llu", (unsigned long long)c->id);
+        /* The endpoint assigns the ID (MQTT 5 returns it in CONNACK). A UUID, never a
+         * counter: a counter restarts with serve and would hand a new device the
+         * persistent session of an old one. */
+        char id[48], uuid[37];
+        iotc_uuid4(uuid);
+        snprintf(id, sizeof id, "iotconform-%s", uuid);
         s->client_id = strdup(id);
         s->assigned_id = true;
     } else {
@@ -107,6 +108,14 @@ static int ms__connect_authorized(struct mqtt_sess *s, const struct mqtt_connect
     }
     if (!s->client_id)
         return iotc_ms_finish(s, "endpoint", "out of memory"), 1;
+    /* iot:Connect is evaluated against the ID the session gets, assigned ones included. */
+    char why_pol[160];
+    if (!iotc_conn_allowed(c, s->client_id, IOTC_ACT_CONNECT, s->client_id, why_pol,
+                           sizeof why_pol)) {
+        iotc_ms_refuse(s, "policy", "iot:Connect not allowed by the principal's policies",
+                       MQTT_RC_NOT_AUTHORIZED, MS_NO_CONNACK);
+        return 1;
+    }
     if (!iotc_broker_is_ready(c->ep->broker)) {
         iotc_ms_refuse(s, "broker-unavailable", "broker is restarting", MQTT_RC_SERVER_UNAVAILABLE,
                        MQTT3_CONNACK_UNAVAILABLE);

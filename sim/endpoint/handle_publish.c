@@ -5,26 +5,33 @@
 #include "common/jevents.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /*
  * AWS IoT sends no retained messages to wildcard subscriptions (reference section 3);
- * mosquitto does. A PUBLISH the broker flags retained is one sent because of a new
- * subscription: deliver it only when the session holds the exact topic as a filter.
+ * mosquitto does. The broker sets RETAIN on a PUBLISH only when it sends a retained
+ * message because of a subscription (a live delivery or a queued one has RETAIN 0), and
+ * it sends a SUBSCRIBE's retained messages right after that SUBSCRIBE's SUBACK. So a
+ * retained message belongs to the SUBSCRIBE whose SUBACK came last, and reaches the
+ * device only when that SUBSCRIBE named the topic itself: an earlier exact subscription
+ * does not let a later wildcard one through. With no SUBACK yet on this connection (a
+ * resumed persistent session), it is a redelivery for an earlier connection's SUBSCRIBE,
+ * which this connection cannot tell apart from a wildcard one: it is withheld too.
  */
-static bool ms__retained_for_wildcard_only(struct mqtt_sess *s, const struct mqtt_publish *p,
-                                           const char *topic)
+static bool ms__retained_for_wildcard_only(struct mqtt_sess *s, const struct mqtt_publish *p)
 {
-    if (!p->retain || json_object_get(s->subscriptions, topic))
+    if (!p->retain)
         return false;
-    const char *flt;
-    json_t *v;
-    json_object_foreach(s->subscriptions, flt, v)
+    size_t i;
+    json_t *flt;
+    json_array_foreach(s->retain_filters, i, flt)
     {
-        if (mqtt_topic_matches(iotc_span_str(flt), p->topic))
-            return true;
+        const char *f = json_string_value(flt);
+        if (f && strlen(f) == p->topic.n && memcmp(f, p->topic.p, p->topic.n) == 0)
+            return false;
     }
-    return false;
+    return true;
 }
 
 /*
@@ -39,13 +46,14 @@ bool iotc_ms_authorize_receive(struct mqtt_sess *s, const struct mqtt_frame *f, 
         return true;
     char topic[1024];
     snprintf(topic, sizeof topic, "%.*s", (int)p.topic.n, (const char *)p.topic.p);
-    bool wildcard_retained = ms__retained_for_wildcard_only(s, &p, topic);
-    if (wildcard_retained)
+    /* A '$' topic AWS does not define (the broker's $SYS tree) never reaches a device. */
+    const char *withheld = iotc_rule_reserved(p.topic, IOTC_RESERVED_SUBSCRIBE);
+    if (!withheld && ms__retained_for_wildcard_only(s, &p))
+        withheld = "retained message for a wildcard subscription";
+    if (withheld)
         iotc_conn_emit(s->c, IOTC_EV_MQTT_WITHHELD,
-                       json_pack("{s:s, s:s}", "topic", topic, "reason",
-                                 "retained message for a wildcard subscription"));
-    if (!wildcard_retained &&
-        iotc_conn_allowed(s->c, s->client_id, IOTC_ACT_RECEIVE, topic, NULL, 0))
+                       json_pack("{s:s, s:s}", "topic", topic, "reason", withheld));
+    if (!withheld && iotc_conn_allowed(s->c, s->client_id, IOTC_ACT_RECEIVE, topic, NULL, 0))
         return true;
     if (p.qos == 1) {
         struct mqtt_ack a = {.type = MQTT_PUBACK, .packet_id = p.packet_id};
@@ -86,14 +94,116 @@ static int ms__authorize_publish(struct mqtt_sess *s, const struct mqtt_publish 
     return 2; /* answered here: not forwarded, the connection stays */
 }
 
+/*
+ * The Topic Alias property of a PUBLISH the codec refused, read without its checks:
+ * the codec calls alias 0 a protocol error, MQTT 5 wants 0x94 for it. -1 when absent.
+ */
+static long ms__raw_alias(const uint8_t *pkt, const struct mqtt_frame *f)
+{
+    size_t i = f->header_len, end = f->total;
+    if (end - i < 2)
+        return -1;
+    i += 2 + ((size_t)pkt[i] << 8 | pkt[i + 1]);
+    if (((f->flags >> 1) & 3) > 0)
+        i += 2;
+    if (i >= end)
+        return -1;
+    uint32_t plen;
+    int n = mqtt_varint_decode(pkt + i, end - i, &plen);
+    if (n < 0 || plen > end - i - (size_t)n)
+        return -1;
+    struct iotc_span props = {pkt + i + n, plen};
+    struct mqtt_prop pr;
+    size_t cur = 0;
+    while (mqtt_props_next(props, &cur, &pr) == 1)
+        if (pr.id == MQTT_PROP_TOPIC_ALIAS)
+            return (long)pr.u32;
+    return -1;
+}
+
+/*
+ * MQTT 5 inbound topic aliases, per connection, up to the Topic Alias Maximum the
+ * CONNACK advertised: a PUBLISH with a topic and an alias sets the mapping, one with an
+ * empty topic uses it. Resolved here, before any rule or policy looks at the topic.
+ * Returns 0 (p->topic is the real topic; *aliased says whether an alias was used) or 1
+ * when the connection was refused.
+ */
+static int ms__resolve_alias(struct mqtt_sess *s, struct mqtt_publish *p, bool *aliased)
+{
+    struct mqtt_prop a;
+    *aliased = false;
+    if (s->version != MQTT_V5 || mqtt_props_find(p->props, MQTT_PROP_TOPIC_ALIAS, &a) != 1)
+        return 0;
+    if (a.u32 == 0 || a.u32 > s->alias_max) {
+        iotc_ms_refuse(s, "topic-alias", "Topic Alias 0 or above the Topic Alias Maximum",
+                       MQTT_RC_TOPIC_ALIAS_INVALID, 0);
+        return 1;
+    }
+    if (!s->aliases && !(s->aliases = calloc((size_t)s->alias_max + 1, sizeof *s->aliases))) {
+        iotc_ms_finish(s, "endpoint", "out of memory");
+        return 1;
+    }
+    char **slot = &s->aliases[a.u32];
+    if (p->topic.n == 0) {
+        if (!*slot) {
+            iotc_ms_refuse(s, "topic-alias", "Topic Alias used before it was set",
+                           MQTT_RC_PROTOCOL_ERROR, 0);
+            return 1;
+        }
+        p->topic = iotc_span_str(*slot);
+    } else {
+        char *t = iotc_span_strdup(p->topic);
+        if (!t) {
+            iotc_ms_finish(s, "endpoint", "out of memory");
+            return 1;
+        }
+        free(*slot);
+        *slot = t;
+    }
+    *aliased = true;
+    return 0;
+}
+
+/* The broker never sees an alias: the PUBLISH goes on with its topic and without it. */
+static int ms__forward_resolved(struct mqtt_sess *s, const struct mqtt_publish *p)
+{
+    struct iotc_buf props = {0};
+    struct mqtt_prop pr;
+    size_t cur = 0;
+    int rc;
+    while ((rc = mqtt_props_next(p->props, &cur, &pr)) == 1)
+        if (pr.id != MQTT_PROP_TOPIC_ALIAS && (rc = mqtt_props_put(&props, &pr)))
+            break;
+    struct mqtt_publish out = *p;
+    out.props.p = props.p;
+    out.props.n = props.len;
+    iotc_buf_reset(&s->out);
+    if (rc == 0)
+        rc = mqtt_publish_encode(&s->out, MQTT_V5, &out);
+    iotc_buf_free(&props);
+    if (rc != IOTC_OK) {
+        iotc_ms_finish(s, "endpoint", "cannot re-encode an aliased PUBLISH");
+        return 1;
+    }
+    iotc_ms_send_broker(s, s->out.p, s->out.len);
+    return 2;
+}
+
 int iotc_ms_check_publish(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt)
 {
     const struct iotc_limits *lim = &s->c->ep->profile.limits;
     struct mqtt_publish p;
-    if (mqtt_publish_parse(pkt, f->total, s->version, &p) != IOTC_OK) {
-        iotc_ms_refuse(s, "malformed", "malformed PUBLISH", MQTT_RC_MALFORMED, 0);
+    int prc = mqtt_publish_parse(pkt, f->total, s->version, &p);
+    if (prc != IOTC_OK) {
+        if (s->version == MQTT_V5 && prc == IOTC_ERR_PROTOCOL && ms__raw_alias(pkt, f) == 0)
+            iotc_ms_refuse(s, "topic-alias", "Topic Alias 0", MQTT_RC_TOPIC_ALIAS_INVALID, 0);
+        else
+            iotc_ms_refuse(s, "malformed", "malformed PUBLISH", MQTT_RC_MALFORMED, 0);
         return 1;
     }
+    bool aliased;
+    if (ms__resolve_alias(s, &p, &aliased))
+        return 1;
     const char *why;
     if (p.qos == 2) {
         iotc_ms_refuse(s, "qos2", "QoS 2 is not supported by AWS IoT", MQTT_RC_QOS_NOT_SUPPORTED,
@@ -104,9 +214,8 @@ int iotc_ms_check_publish(struct mqtt_sess *s, const struct mqtt_frame *f, const
         iotc_ms_refuse(s, "topic", why, MQTT_RC_TOPIC_NAME_INVALID, 0);
         return 1;
     }
-    if (p.topic.n >= 12 && memcmp(p.topic.p, "$aws/events/", 12) == 0) {
-        iotc_ms_refuse(s, "reserved-topic", "lifecycle event topics are reserved for AWS IoT",
-                       MQTT_RC_NOT_AUTHORIZED, 0);
+    if ((why = iotc_rule_reserved(p.topic, IOTC_RESERVED_PUBLISH))) {
+        iotc_ms_refuse(s, "reserved-topic", why, MQTT_RC_NOT_AUTHORIZED, 0);
         return 1;
     }
     if ((long long)p.payload.n > lim->max_payload_bytes) {
@@ -114,5 +223,6 @@ int iotc_ms_check_publish(struct mqtt_sess *s, const struct mqtt_frame *f, const
                        0);
         return 1;
     }
-    return ms__authorize_publish(s, &p);
+    int rc = ms__authorize_publish(s, &p);
+    return rc == 0 && aliased ? ms__forward_resolved(s, &p) : rc;
 }

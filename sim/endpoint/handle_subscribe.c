@@ -118,10 +118,23 @@ int iotc_ms_check_subscribe(struct mqtt_sess *s, const struct mqtt_frame *f, con
         iotc_ms_refuse(s, "malformed", "malformed SUBSCRIBE", MQTT_RC_MALFORMED, 0);
         goto cleanup;
     }
+    /* The CONNACK said Subscription Identifiers are not available: MQTT 5 3.8.2.1.2. */
+    struct mqtt_prop sid;
+    if (s->version == MQTT_V5 &&
+        mqtt_props_find(sub->props, MQTT_PROP_SUBSCRIPTION_ID, &sid) == 1) {
+        iotc_ms_refuse(s, "subscription-id", "Subscription Identifiers are not supported",
+                       MQTT_RC_SUB_IDS_NOT_SUPPORTED, 0);
+        goto cleanup;
+    }
     for (size_t i = 0; i < sub->count; i++) {
         const char *why = iotc_rule_filter(lim, sub->filters[i].filter);
         if (why) {
             iotc_ms_refuse(s, "topic-filter", why, MQTT_RC_TOPIC_FILTER_INVALID, 0);
+            goto cleanup;
+        }
+        /* AWS's reserved-topics page: unsupported '$' operations end the connection */
+        if ((why = iotc_rule_reserved(sub->filters[i].filter, IOTC_RESERVED_SUBSCRIBE))) {
+            iotc_ms_refuse(s, "reserved-topic", why, MQTT_RC_NOT_AUTHORIZED, 0);
             goto cleanup;
         }
         if ((sub->filters[i].options & 3) == 2) {
@@ -183,6 +196,10 @@ bool iotc_ms_subscription_event(struct mqtt_sess *s, const struct mqtt_frame *f,
         }
         if (full)
             full->codes[full->count++] = code;
+    }
+    if (f->type == MQTT_SUBACK) { /* the retained messages that follow are this SUBSCRIBE's */
+        json_decref(s->retain_filters);
+        s->retain_filters = json_incref(granted);
     }
     if (json_array_size(granted))
         iotc_lifecycle_subscriptions(s->c->ep->lifecycle, f->type == MQTT_SUBACK, s->client_id,

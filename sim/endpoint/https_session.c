@@ -215,6 +215,11 @@ static void hs__publish(struct https_sess *s, const struct iotc_http_req *q)
         hs__respond(s, 400, why);
         return;
     }
+    /* The same reserved-topic rule as MQTT: a device never publishes AWS IoT's own events. */
+    if ((why = iotc_rule_reserved(iotc_span_str(topic), IOTC_RESERVED_PUBLISH))) {
+        hs__respond(s, 403, why);
+        return;
+    }
     /* HTTPS has no client ID: ${iot:ClientId} stays unresolved, as in AWS IoT. */
     if (!iotc_conn_allowed(c, NULL, IOTC_ACT_PUBLISH, topic, NULL, 0) ||
         (retain_flag && !iotc_conn_allowed(c, NULL, IOTC_ACT_RETAIN_PUBLISH, topic, NULL, 0))) {

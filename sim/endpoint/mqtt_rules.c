@@ -2,6 +2,9 @@
 #include "mqtt_rules.h"
 #include "mqtt/mqtt.h"
 
+#include <stdbool.h>
+#include <string.h>
+
 static size_t rules__slashes(struct iotc_span s)
 {
     size_t n = 0;
@@ -39,6 +42,58 @@ const char *iotc_rule_filter(const struct iotc_limits *l, struct iotc_span filte
     if ((long long)rules__slashes(filter) > l->max_topic_slashes)
         return "topic filter has more than 7 forward slashes";
     return NULL;
+}
+
+static bool rules__starts(struct iotc_span s, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return s.n >= n && memcmp(s.p, prefix, n) == 0;
+}
+
+/*
+ * The reserved topic families of AWS's "Reserved topics" page and the operations a
+ * device may use on them; the page says anything else beginning with '$' is not
+ * supported and that trying it can end the connection.
+ */
+static const struct {
+    const char *prefix;
+    bool publish, subscribe;
+} rules__aws_topics[] = {
+    {"$aws/events/", false, true},                /* lifecycle events: AWS publishes them */
+    {"$aws/rules/", true, false},                 /* Basic Ingest */
+    {"$aws/things/", true, true},                 /* shadow, jobs, Device Defender, tunnels */
+    {"$aws/certificates/create", true, true},     /* fleet provisioning (create, -from-csr) */
+    {"$aws/provisioning-templates/", true, true}, /* fleet provisioning */
+    {"$aws/sitewise/", false, true},              /* asset model notifications */
+    {"$aws/device_location/", true, true},        /* Device Location */
+    {"$aws/commands/", true, true},               /* commands */
+};
+
+const char *iotc_rule_reserved(struct iotc_span name, enum iotc_reserved_op op)
+{
+    if (op == IOTC_RESERVED_SUBSCRIBE && rules__starts(name, "$share/")) {
+        /* $share/<group>/<filter>: the shared filter obeys the same rule */
+        const uint8_t *slash = name.n > 7 ? memchr(name.p + 7, '/', name.n - 7) : NULL;
+        if (!slash)
+            return "a shared subscription needs $share/<group>/<filter>";
+        struct iotc_span inner = {slash + 1, name.n - (size_t)(slash + 1 - name.p)};
+        if (rules__starts(inner, "$share/"))
+            return "topics beginning with '$' are reserved for AWS IoT";
+        name = inner;
+    }
+    if (name.n == 0 || name.p[0] != '$')
+        return NULL;
+    for (size_t i = 0; i < sizeof rules__aws_topics / sizeof rules__aws_topics[0]; i++) {
+        if (!rules__starts(name, rules__aws_topics[i].prefix))
+            continue;
+        bool ok = op == IOTC_RESERVED_PUBLISH ? rules__aws_topics[i].publish
+                                              : rules__aws_topics[i].subscribe;
+        if (ok)
+            return NULL;
+        return op == IOTC_RESERVED_PUBLISH ? "only AWS IoT publishes to this reserved topic"
+                                           : "this reserved topic is publish-only";
+    }
+    return "topics beginning with '$' are reserved for AWS IoT";
 }
 
 uint16_t iotc_rule_keepalive(const struct iotc_limits *l, uint16_t requested)

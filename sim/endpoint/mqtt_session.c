@@ -302,12 +302,17 @@ static void ms__on_close(struct iotc_conn *c)
         iotc_blink_free(s->link);
     json_decref(s->pending_subs);
     json_decref(s->subscriptions);
+    json_decref(s->retain_filters);
     iotc_buf_free(&s->connect_pkt);
     if (s->ws) {
         iotc_ws_close(s->ws, 1000, "closing");
         ms__ws_flush(s);
         iotc_ws_free(s->ws);
     }
+    if (s->aliases)
+        for (size_t i = 0; i <= s->alias_max; i++)
+            free(s->aliases[i]);
+    free(s->aliases);
     event_free(s->timer);
     iotc_buf_free(&s->out);
     free(s->client_id);

@@ -45,9 +45,12 @@ struct mqtt_sess {
     char session_id[37];
     json_t *pending_subs;        /* packet id -> filters, until the broker's SUBACK/UNSUBACK */
     json_t *subscriptions;       /* granted filters (a set), for the 50-per-connection limit */
+    json_t *retain_filters;      /* filters the last SUBACK granted: retained messages follow */
     struct iotc_buf connect_pkt; /* the CONNECT, kept while a custom authorizer runs */
     struct iotc_ws *ws;          /* MQTT over WebSocket: framing between TLS and MQTT */
     struct evbuffer *ws_in;      /* = c->ws_in: MQTT bytes unwrapped from WebSocket messages */
+    char **aliases;     /* MQTT 5 inbound topic aliases, [1..alias_max], set by the device */
+    uint16_t alias_max; /* the Topic Alias Maximum the CONNACK advertised */
     struct iotc_buf out;
 };
 

@@ -205,6 +205,45 @@ static void test_topic_rules(void)
     CU_ASSERT_PTR_NOT_NULL(iotc_rule_client_id(&l, iotc_span_str("$aws")));
 }
 
+/* AWS's reserved-topics page: each $aws family with the operations it allows, and its twin */
+static void test_reserved_topics(void)
+{
+    static const struct {
+        const char *name;
+        bool pub_ok, sub_ok;
+    } cases[] = {
+        {"plain/topic", true, true},
+        {"$aws/events/presence/connected/x", false, true},
+        {"$aws/events/presence/connected/+", false, true},
+        {"$aws/rules/r1/a", true, false},
+        {"$aws/things/t1/shadow/update", true, true},
+        {"$aws/things/+/shadow/#", true, true},
+        {"$aws/certificates/create/json", true, true},
+        {"$aws/provisioning-templates/p/provision/json", true, true},
+        {"$aws/sitewise/asset-models/m", false, true},
+        {"$aws/unknown/x", false, false},
+        {"$aws/#", false, false},
+        {"$SYS/#", false, false},
+        {"$SYS/broker/clients/connected", false, false},
+        {"$foo", false, false},
+        {"$share/g/plain/#", false, true},
+        {"$share/g/$SYS/#", false, false},
+        {"$share/g/$aws/things/t1/shadow/update/accepted", false, true},
+        {"$share/g", false, false},
+        {"$share/g/$share/h/a", false, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct iotc_span n = iotc_span_str(cases[i].name);
+        bool pub = iotc_rule_reserved(n, IOTC_RESERVED_PUBLISH) == NULL;
+        bool sub = iotc_rule_reserved(n, IOTC_RESERVED_SUBSCRIBE) == NULL;
+        /* $share/ is a filter prefix only: as a topic it is an unknown '$' topic */
+        if (pub != cases[i].pub_ok || sub != cases[i].sub_ok)
+            fprintf(stderr, "reserved rule: %s publish %d subscribe %d\n", cases[i].name, pub, sub);
+        CU_ASSERT_EQUAL(pub, cases[i].pub_ok);
+        CU_ASSERT_EQUAL(sub, cases[i].sub_ok);
+    }
+}
+
 int iotc_register_tests(void)
 {
     CU_pSuite s = CU_add_suite("config", NULL, NULL);
@@ -217,7 +256,8 @@ int iotc_register_tests(void)
         !CU_add_test(s, "registry fixture", test_registry_fixture) ||
         !CU_add_test(s, "registry errors", test_registry_errors) ||
         !CU_add_test(s, "keep-alive clamp", test_keepalive_clamp) ||
-        !CU_add_test(s, "topic and client-id rules", test_topic_rules))
+        !CU_add_test(s, "topic and client-id rules", test_topic_rules) ||
+        !CU_add_test(s, "reserved '$' topics", test_reserved_topics))
         return -1;
     return 0;
 }
