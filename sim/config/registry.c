@@ -263,6 +263,11 @@ int iotc_registry__credentials(const char *file, json_t *arr, struct iotc_regist
 int iotc_registry__authorizers(const char *file, json_t *arr, const char *pki,
                                struct iotc_registry *r, struct iotc_cfg_err *err);
 void iotc_registry__free_auth(struct iotc_registry *r);
+int iotc_registry__things(const char *file, json_t *arr, struct iotc_registry *r,
+                          struct iotc_cfg_err *err);
+void iotc_registry__free_things(struct iotc_registry *r);
+void iotc_registry__cert_keys(struct iotc_reg_cert *c);
+void iotc_registry__cert_keys_free(struct iotc_reg_cert *c);
 
 int iotc_registry_load(const char *path, const char *pki_dir, struct iotc_registry *r,
                        struct iotc_cfg_err *err)
@@ -284,12 +289,13 @@ int iotc_registry_load(const char *path, const char *pki_dir, struct iotc_regist
         (rc = registry__policies(path, json_object_get(root, "policies"), r, err)) ||
         (rc = registry__cas(path, json_object_get(root, "cas"), pki_dir, r, err)) ||
         (rc = registry__certs(path, json_object_get(root, "certificates"), pki_dir, r, err)) ||
-        (rc = iotc_cfg_strings(path, "$", root, "things", &r->things, &r->thing_count, err)) ||
+        (rc = iotc_registry__things(path, json_object_get(root, "things"), r, err)) ||
         (rc = iotc_registry__credentials(path, json_object_get(root, "credentials"), r, err)) ||
         (rc = iotc_registry__authorizers(path, json_object_get(root, "authorizers"), pki_dir, r,
                                          err)))
         goto cleanup;
     for (size_t i = 0; i < r->cert_count; i++) {
+        iotc_registry__cert_keys(&r->certs[i]);
         const char *t = r->certs[i].thing;
         bool found = !t;
         for (size_t j = 0; t && j < r->thing_count; j++)
@@ -319,6 +325,7 @@ void iotc_registry_free(struct iotc_registry *r)
         free(r->certs[i].file);
         free(r->certs[i].thing);
         free(r->certs[i].common_name);
+        iotc_registry__cert_keys_free(&r->certs[i]);
         X509_free(r->certs[i].cert);
         free(r->certs[i].policies.list);
     }
@@ -332,6 +339,7 @@ void iotc_registry_free(struct iotc_registry *r)
     free(r->cas);
     free(r->certs);
     free(r->file);
+    iotc_registry__free_things(r);
     iotc_cfg_strings_free(r->things, r->thing_count);
     X509_STORE_free(r->ca_store);
     memset(r, 0, sizeof *r);

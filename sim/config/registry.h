@@ -44,6 +44,10 @@ struct iotc_reg_ca {
     X509 *cert;
 };
 
+/* iot:Certificate.* condition keys beyond CommonName and CertificateId, in this order. */
+#define IOTC_CERT_COND_KEYS 12
+extern const char *const iotc_cert_cond_keys[IOTC_CERT_COND_KEYS];
+
 struct iotc_reg_cert {
     char *file;
     char id[65]; /* lower-case hex SHA-256 of the DER */
@@ -52,8 +56,19 @@ struct iotc_reg_cert {
     struct iotc_reg_ca *ca; /* NULL: registered without a CA */
     char *thing;
     char *common_name;
+    char *cond_vals[IOTC_CERT_COND_KEYS]; /* NULL: the certificate has no such field */
     X509 *cert;
     struct iotc_reg_policies policies;
+};
+
+/* A thing: its name, optional type and attributes (condition keys and policy variables). */
+#define IOTC_THING_MAX_ATTRS 50
+struct iotc_reg_thing {
+    char *name;
+    char *type; /* NULL: no thing type */
+    char **attr_names, **attr_values;
+    char **attr_keys; /* "iot:Connection.Thing.Attributes[<name>]" */
+    size_t nattr;
 };
 
 /* SigV4 credentials (an IAM user's or an STS session's). */
@@ -83,8 +98,9 @@ struct iotc_registry {
     size_t ca_count;
     struct iotc_reg_cert *certs;
     size_t cert_count;
-    char **things;
+    char **things; /* names, in $.things order */
     size_t thing_count;
+    struct iotc_reg_thing *thing_info; /* parallel to things */
     struct iotc_reg_policy *policies;
     size_t policy_count;
     struct iotc_reg_credential *credentials;
@@ -112,6 +128,9 @@ const struct iotc_reg_authorizer *iotc_registry_find_authorizer(const struct iot
 int iotc_registry_attach(const char *file, const char *path, json_t *names,
                          const struct iotc_registry *r, struct iotc_reg_policies *out,
                          struct iotc_cfg_err *err);
+/* The registered thing of that name, or NULL. */
+const struct iotc_reg_thing *iotc_registry_find_thing(const struct iotc_registry *r,
+                                                      const char *name);
 /* SHA-256 of the DER encoding; hex is 65 bytes. */
 int iotc_cert_fingerprint(X509 *cert, uint8_t sha256[32], char hex[65]);
 

@@ -306,11 +306,15 @@ static void conn__peer(struct iotc_conn *c, struct sockaddr *sa)
         c->peer_port = ntohs(s6->sin6_port);
         c->ipv6 = !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr);
         snprintf(c->peer, sizeof c->peer, "[%s]:%d", host, c->peer_port);
+        if (!c->ipv6)
+            inet_ntop(AF_INET, (const uint8_t *)&s6->sin6_addr + 12, host, sizeof host);
+        snprintf(c->peer_ip, sizeof c->peer_ip, "%s", host);
     } else {
         struct sockaddr_in *s4 = (struct sockaddr_in *)sa;
         inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
         c->peer_port = ntohs(s4->sin_port);
         snprintf(c->peer, sizeof c->peer, "%s:%d", host, c->peer_port);
+        snprintf(c->peer_ip, sizeof c->peer_ip, "%s", host);
     }
 }
 
@@ -383,6 +387,10 @@ bool iotc_conn_allowed(struct iotc_conn *c, const char *client_id, enum iotc_act
                                   .cert_subject_cn =
                                       c->auth.cert ? c->auth.cert->common_name : NULL,
                                   .cert_id = c->auth.cert ? c->auth.cert->id : NULL};
+    struct iotc_conn_keys keys;
+    iotc_conn_policy_keys(c, client_id, &keys);
+    ctx.keys = keys.kv;
+    ctx.nkeys = keys.n;
     bool ok = iotc_policy_allows(pol ? pol->list : NULL, pol ? pol->count : 0, act, resource, &ctx,
                                  why, whylen);
     if (!ok)

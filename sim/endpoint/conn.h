@@ -53,7 +53,11 @@ struct iotc_conn_auth {
     const char *thing;                        /* ${iot:Connection.Thing.ThingName} */
     const char *method;                       /* "x509", "sigv4", "custom" */
     struct iotc_reg_policies own_policies;    /* compiled authorizer policy documents */
-    struct iotc_auth_pending *pending;        /* a custom authorizer is running */
+    /* iot:ConnectAttributes of the CONNECT ("LastWill", "PersistentConnect"), set before
+     * iot:Connect is decided; none for HTTPS. */
+    const char *connect_attrs[2];
+    size_t n_connect_attrs;
+    struct iotc_auth_pending *pending; /* a custom authorizer is running */
     /* Set by auth.c together with pending: drops it when the connection closes, so
      * the connection needs nothing from auth.h. */
     void (*cancel)(struct iotc_conn *c);
@@ -76,6 +80,7 @@ struct iotc_conn {
     enum iotc_lport lport;
     bool ipv6;
     char peer[64];
+    char peer_ip[48]; /* aws:SourceIp: the address alone, IPv4-mapped shown as IPv4 */
     int peer_port;
     double t_accept;
     bool closing;
@@ -102,5 +107,17 @@ void iotc_conn_arm_duration(struct iotc_conn *c, double seconds, const char *lif
 
 bool iotc_conn_allowed(struct iotc_conn *c, const char *client_id, enum iotc_action act,
                        const char *resource, char *why, size_t whylen);
+
+/* The condition keys of one decision (policy_keys.c): aws:SourceIp, aws:SecureTransport,
+ * iot:DomainName, iot:ConnectAttributes, iot:Connection.Thing.IsAttached /
+ * ThingTypeName / Attributes[...], iot:Certificate.*. Points into c, the registry and
+ * the struct itself, so it lives as long as the decision. */
+#define IOTC_CONN_MAX_KEYS (8 + 50 + 12)
+struct iotc_conn_keys {
+    struct iotc_policy_kv kv[IOTC_CONN_MAX_KEYS];
+    const char *one[IOTC_CONN_MAX_KEYS];
+    size_t n;
+};
+void iotc_conn_policy_keys(struct iotc_conn *c, const char *client_id, struct iotc_conn_keys *k);
 
 #endif

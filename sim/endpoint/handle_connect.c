@@ -88,12 +88,60 @@ int iotc_ms_on_connect(struct mqtt_sess *s, const struct mqtt_frame *f, const ui
     return ms__connect_authorized(s, &cn);
 }
 
+/* iot:ConnectAttributes: LastWill when a will is set, PersistentConnect when the session
+ * outlives the connection (3.1.1 clean session 0; MQTT 5 session expiry above 0). */
+static void ms__connect_attributes(struct iotc_conn *c, const struct mqtt_connect *cn)
+{
+    bool persistent = !cn->clean_start;
+    if (cn->version == MQTT_V5) {
+        struct mqtt_prop pr;
+        persistent = mqtt_props_find(cn->props, MQTT_PROP_SESSION_EXPIRY, &pr) == 1 && pr.u32 > 0;
+    }
+    c->auth.n_connect_attrs = 0;
+    if (cn->will)
+        c->auth.connect_attrs[c->auth.n_connect_attrs++] = "LastWill";
+    if (persistent)
+        c->auth.connect_attrs[c->auth.n_connect_attrs++] = "PersistentConnect";
+}
+
+/*
+ * AWS authorizes the will at CONNECT, as part of the connect decision: the iot:Connect
+ * statement must allow the LastWill attribute (checked by iot:Connect itself, through
+ * iot:ConnectAttributes), the will topic must not be a reserved lifecycle topic, and it
+ * needs iot:Publish (and iot:RetainPublish when retained). A refused will refuses the
+ * connection the way a refused iot:Connect does. Returns NULL when allowed.
+ */
+static const char *ms__will_refusal(struct mqtt_sess *s, const struct mqtt_connect *cn,
+                                    const char *cid)
+{
+    if (!cn->will)
+        return NULL;
+    char topic[1024];
+    snprintf(topic, sizeof topic, "%.*s", (int)cn->will_topic.n, (const char *)cn->will_topic.p);
+    /* The same reserved-topic rule as a PUBLISH: a will is a publish the endpoint makes
+     * for the device later. */
+    const char *reserved = iotc_rule_reserved(cn->will_topic, IOTC_RESERVED_PUBLISH);
+    if (reserved) {
+        iotc_conn_emit(s->c, IOTC_EV_POLICY_DENY,
+                       json_pack("{s:s, s:s, s:s?, s:s}", "action", "iot:Publish", "resource",
+                                 topic, "client_id", cid, "reason", reserved));
+        return "will topic is a reserved topic";
+    }
+    if (!iotc_conn_allowed(s->c, cid, IOTC_ACT_PUBLISH, topic, NULL, 0))
+        return "iot:Publish on the will topic not allowed by the principal's policies";
+    if (cn->will_retain && !iotc_conn_allowed(s->c, cid, IOTC_ACT_RETAIN_PUBLISH, topic, NULL, 0))
+        return "iot:RetainPublish on the retained will's topic not allowed by the principal's "
+               "policies";
+    return NULL;
+}
+
 /* The device is authenticated: authorize iot:Connect and open its broker session. */
 static int ms__connect_authorized(struct mqtt_sess *s, const struct mqtt_connect *cnp)
 {
     struct iotc_conn *c = s->c;
     const struct iotc_limits *lim = &c->ep->profile.limits;
     struct mqtt_connect cn = *cnp;
+    ms__connect_attributes(c, &cn);
     if (cn.client_id.n == 0) {
         /* The endpoint assigns the ID (MQTT 5 returns it in CONNACK). A UUID, never a
          * counter: a counter restarts with serve and would hand a new device the
@@ -114,6 +162,11 @@ static int ms__connect_authorized(struct mqtt_sess *s, const struct mqtt_connect
                            sizeof why_pol)) {
         iotc_ms_refuse(s, "policy", "iot:Connect not allowed by the principal's policies",
                        MQTT_RC_NOT_AUTHORIZED, MS_NO_CONNACK);
+        return 1;
+    }
+    const char *will_why = ms__will_refusal(s, &cn, s->client_id);
+    if (will_why) {
+        iotc_ms_refuse(s, "policy", will_why, MQTT_RC_NOT_AUTHORIZED, MS_NO_CONNACK);
         return 1;
     }
     if (!iotc_broker_is_ready(c->ep->broker)) {

@@ -135,6 +135,13 @@ bool iotc_policy_allows(struct iotc_policy *const *policies, size_t n, enum iotc
             }
             if (rc == 0)
                 continue;
+            rc = s->nconds ? policy__cond_eval(s->conds, s->nconds, ctx) : 1;
+            if (rc < 0) {
+                failed = true;
+                break;
+            }
+            if (rc == 0)
+                continue;
             if (s->deny) {
                 eval__why(why, whylen, "explicit Deny in", pi, p, si);
                 free((char *)arn.full);

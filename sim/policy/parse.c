@@ -161,16 +161,11 @@ static int parse__either(struct parse__st *st, const char *path, json_t *obj, co
 static int parse__statement(struct parse__st *st, const char *path, json_t *obj,
                             struct policy__stmt *out)
 {
-    static const char *const keys[] = {"Sid",      "Effect",      "Action", "NotAction",
-                                       "Resource", "NotResource", NULL};
+    static const char *const keys[] = {"Sid",      "Effect",      "Action",    "NotAction",
+                                       "Resource", "NotResource", "Condition", NULL};
     char sub[96];
     if (!json_is_object(obj))
         return parse__fail(st, path, "a statement must be an object");
-    /* Refused explicitly: silently ignoring a Condition would grant more than AWS. */
-    if (json_object_get(obj, "Condition")) {
-        snprintf(sub, sizeof sub, "%s.Condition", path);
-        return parse__fail(st, sub, "conditions are not supported by this emulator");
-    }
     static const char *const principal[] = {"Principal", "NotPrincipal"};
     for (size_t i = 0; i < 2; i++) {
         if (json_object_get(obj, principal[i])) {
@@ -205,8 +200,13 @@ static int parse__statement(struct parse__st *st, const char *path, json_t *obj,
     rc = parse__either(st, path, obj, "Action", "NotAction", PARSE__ACTION, &out->actions);
     if (rc != IOTC_OK)
         return rc;
-    return parse__either(st, path, obj, "Resource", "NotResource", PARSE__RESOURCE,
-                         &out->resources);
+    rc = parse__either(st, path, obj, "Resource", "NotResource", PARSE__RESOURCE, &out->resources);
+    json_t *cond = json_object_get(obj, "Condition");
+    if (rc != IOTC_OK || !cond)
+        return rc;
+    snprintf(sub, sizeof sub, "%s.Condition", path);
+    return policy__cond_parse(cond, sub, st->variables, &out->conds, &out->nconds, st->err,
+                              st->errlen);
 }
 
 static int parse__version(struct parse__st *st, json_t *root)
@@ -320,6 +320,7 @@ void iotc_policy_free(struct iotc_policy *p)
         free(p->stmts[i].sid);
         parse__list_free(&p->stmts[i].actions);
         parse__list_free(&p->stmts[i].resources);
+        policy__cond_free(p->stmts[i].conds, p->stmts[i].nconds);
     }
     free(p->stmts);
     free(p->name);

@@ -34,9 +34,10 @@ struct iotc_policy;
  * Parses and validates an AWS IoT policy document: Version "2012-10-17" (or the legacy
  * "2008-10-17", where `${...}` is literal text), Statement object or array, each with
  * Effect Allow|Deny, Action|NotAction string or array, Resource|NotResource string or
- * array ("*" or an ARN), optional Sid. Condition, Principal and NotPrincipal are refused
- * with an error rather than ignored; unknown keys are errors. Every error names the JSON
- * path ("$.Statement[1].Effect: ...").
+ * array ("*" or an ARN), optional Sid and Condition (condition.c: IAM operators over the
+ * AWS IoT condition keys; an operator or key the engine does not know is an error).
+ * Principal and NotPrincipal are refused with an error rather than ignored; unknown keys
+ * are errors. Every error names the JSON path ("$.Statement[1].Effect: ...").
  * Returns IOTC_OK, IOTC_ERR_MALFORMED (err says why), IOTC_ERR_TOO_LARGE (text longer
  * than IOTC_POLICY_MAX_BYTES), IOTC_ERR_INVALID (NULL arguments) or IOTC_ERR_NOMEM.
  * json_text needs no NUL terminator; err may be NULL.
@@ -56,6 +57,18 @@ const char *iotc_policy_name(const struct iotc_policy *p);
  * that uses it makes its statement not apply). Values are substituted literally: a
  * `*` in a client id is not a wildcard.
  */
+/*
+ * One condition key's values for a decision, e.g. {"aws:SourceIp", {"127.0.0.1"}, 1} or
+ * {"iot:ConnectAttributes", {"LastWill", "PersistentConnect"}, 2}. A key that is not in
+ * the table, or has n == 0, is absent from the request (IfExists and Null see that).
+ * Key names compare case-insensitively, except a thing attribute's name inside [...].
+ */
+struct iotc_policy_kv {
+    const char *key;
+    const char *const *values;
+    size_t n;
+};
+
 struct iotc_policy_ctx {
     const char *region;          /* required, e.g. "us-east-1" (no ':') */
     const char *account;         /* required, e.g. "123456789012" (no ':') */
@@ -63,11 +76,16 @@ struct iotc_policy_ctx {
     const char *thing_name;      /* ${iot:Connection.Thing.ThingName} */
     const char *cert_subject_cn; /* ${iot:Certificate.Subject.CommonName} */
     const char *cert_id;         /* ${iot:CertificateId} */
+    /* Condition keys beyond the four above (which are also the condition keys of the
+     * same names). aws:CurrentTime and aws:EpochTime default to the wall clock. */
+    const struct iotc_policy_kv *keys;
+    size_t nkeys;
 };
 
 /*
  * Decides act on resource over the principal's attached policies (NULL entries are
- * skipped): any matching Deny wins, else any matching Allow, else default deny.
+ * skipped): a statement matches when its action, resource and every condition match;
+ * any matching Deny wins, else any matching Allow, else default deny.
  * resource is the suffix for the action (client id, topic or topic filter); the
  * engine builds arn:aws:iot:<region>:<account>:client/<id> etc. Anything the engine
  * cannot evaluate (missing region, out of memory) is a deny. If why != NULL it gets

@@ -44,11 +44,60 @@ struct policy__list {
     bool negated; /* NotAction / NotResource */
 };
 
+/* Condition operators (cond_ops.c), decomposed: StringNotEqualsIgnoreCaseIfExists is
+ * family STRING, comparison EQ, negated, fold, if_exists. */
+enum policy__cfam {
+    POLICY__CF_STRING,
+    POLICY__CF_NUMERIC,
+    POLICY__CF_DATE,
+    POLICY__CF_BOOL,
+    POLICY__CF_IP,
+    POLICY__CF_ARN,
+    POLICY__CF_NULL
+};
+enum policy__ccmp {
+    POLICY__CC_EQ,
+    POLICY__CC_LT,
+    POLICY__CC_LE,
+    POLICY__CC_GT,
+    POLICY__CC_GE,
+    POLICY__CC_LIKE
+};
+enum policy__cset { POLICY__SET_NONE, POLICY__SET_ALL, POLICY__SET_ANY };
+
+struct policy__cop {
+    uint8_t fam;    /* enum policy__cfam */
+    uint8_t cmp;    /* enum policy__ccmp */
+    uint8_t set;    /* enum policy__cset: ForAllValues: / ForAnyValue: */
+    bool negated;   /* ...Not...: a request value matches when it equals no policy value */
+    bool fold;      /* ...IgnoreCase */
+    bool if_exists; /* ...IfExists: an absent key satisfies the condition */
+};
+
+/* One compiled policy value of a condition. */
+struct policy__cval {
+    struct policy__pattern pat; /* STRING, ARN: wildcards only for Like/ARN operators */
+    double num;                 /* NUMERIC; DATE as seconds since the epoch */
+    bool b;                     /* BOOL, NULL */
+    uint8_t addr[16];           /* IP: network address (4 or 16 bytes used) */
+    uint8_t alen, prefix;
+};
+
+struct policy__cond {
+    struct policy__cop op;
+    char *key;  /* canonical spelling of the condition key */
+    bool multi; /* iot:ConnectAttributes: a set of values */
+    struct policy__cval *v;
+    size_t n;
+};
+
 struct policy__stmt {
     bool deny;
     char *sid; /* NULL when absent */
     struct policy__list actions;
     struct policy__list resources;
+    struct policy__cond *conds; /* every one must hold (AND); NULL when no Condition */
+    size_t nconds;
 };
 
 struct iotc_policy {
@@ -80,5 +129,34 @@ struct policy__arn {
  * (*unresolved set); -1: out of memory. */
 int policy__resource_match(const struct policy__pattern *p, const struct policy__arn *arn,
                            const struct iotc_policy_ctx *ctx, bool *unresolved);
+
+/* Substitutes the pattern's variables (as VLIT items): 1 done, 0 a variable has no value,
+ * -1 out of memory. out->items is the caller's to free when 1 is returned. */
+int policy__expand(const struct policy__pattern *p, const struct iotc_policy_ctx *ctx,
+                   struct policy__pattern *out);
+/* The pattern against an ARN already split into segments (no variables left). */
+bool policy__segments_match(const struct policy__pattern *p, const struct policy__arn *arn);
+
+/* ---- conditions ---- */
+/* Parses an operator name ("ForAnyValue:StringLikeIfExists"); false when unknown. */
+bool policy__cop_parse(const char *name, struct policy__cop *out);
+/* Compiles one policy value for op; IOTC_ERR_MALFORMED with why when it does not fit the
+ * operator (a number for Numeric*, a date for Date*, a CIDR for IpAddress...). */
+int policy__cval_compile(const struct policy__cop *op, const char *s, size_t len, bool variables,
+                         struct policy__cval *out, char *why, size_t whylen);
+void policy__cval_free(struct policy__cval *v);
+/* One request value against one policy value, ignoring op->negated: 1 equal/matches,
+ * 0 not, -1 the request value cannot be compared (not a number, date, address, ARN),
+ * -2 out of memory. */
+int policy__cval_match(const struct policy__cop *op, const struct policy__cval *pv,
+                       const char *value, const struct iotc_policy_ctx *ctx);
+
+struct json_t;
+/* Compiles a statement's Condition object; errors name the JSON path under path. */
+int policy__cond_parse(struct json_t *obj, const char *path, bool variables,
+                       struct policy__cond **out, size_t *n, char *err, size_t errlen);
+void policy__cond_free(struct policy__cond *c, size_t n);
+/* 1 every condition holds, 0 one does not, -1 out of memory. */
+int policy__cond_eval(const struct policy__cond *c, size_t n, const struct iotc_policy_ctx *ctx);
 
 #endif

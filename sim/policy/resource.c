@@ -34,8 +34,8 @@ static const char *resource__var_value(enum policy__var v, const struct iotc_pol
 
 /* Builds the pattern with every variable replaced by its value (as VLIT items).
  * Returns 1 on success, 0 when a variable has no value, -1 on allocation failure. */
-static int resource__expand(const struct policy__pattern *p, const struct iotc_policy_ctx *ctx,
-                            struct policy__pattern *out)
+int policy__expand(const struct policy__pattern *p, const struct iotc_policy_ctx *ctx,
+                   struct policy__pattern *out)
 {
     size_t total = 0;
     for (size_t i = 0; i < p->n; i++) {
@@ -69,7 +69,7 @@ static int resource__expand(const struct policy__pattern *p, const struct iotc_p
     return 1;
 }
 
-static bool resource__segments_match(const struct policy__pattern *p, const struct policy__arn *arn)
+bool policy__segments_match(const struct policy__pattern *p, const struct policy__arn *arn)
 {
     size_t start = 0, seg = 0;
     for (size_t i = 0; i < p->n && seg < 5; i++) {
@@ -90,14 +90,14 @@ int policy__resource_match(const struct policy__pattern *p, const struct policy_
                            const struct iotc_policy_ctx *ctx, bool *unresolved)
 {
     if (!p->has_var)
-        return resource__segments_match(p, arn) ? 1 : 0;
+        return policy__segments_match(p, arn) ? 1 : 0;
     struct policy__pattern x = {0};
-    int rc = resource__expand(p, ctx, &x);
+    int rc = policy__expand(p, ctx, &x);
     if (rc == 0)
         *unresolved = true;
     if (rc <= 0)
         return rc;
-    rc = resource__segments_match(&x, arn) ? 1 : 0;
+    rc = policy__segments_match(&x, arn) ? 1 : 0;
     free(x.items);
     return rc;
 }

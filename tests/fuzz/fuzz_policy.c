@@ -16,14 +16,39 @@ static const char deny_all_text[] =
     "{\"Version\":\"2012-10-17\",\"Statement\":{\"Effect\":\"Deny\",\"Action\":\"*\","
     "\"Resource\":\"*\"}}";
 
+/* Condition keys: present with values of every type in one context, absent (or of the
+ * wrong type) in the other, so both sides of each operator are reached. */
+static const char *const fz_ip[] = {"127.0.0.1"}, *const fz_true[] = {"true"},
+                         *const fz_attrs[] = {"LastWill", "PersistentConnect"},
+                         *const fz_color[] = {"red"}, *const fz_num[] = {"42"},
+                         *const fz_time[] = {"2026-06-01T00:00:00Z"},
+                         *const fz_role[] = {"arn:aws:iam::1:role/dev-1"},
+                         *const fz_v6[] = {"::ffff:10.0.0.1"}, *const fz_junk[] = {"x:y"};
+static const struct iotc_policy_kv fuzz_kv[2][6] = {
+    {{"aws:SourceIp", fz_ip, 1},
+     {"iot:Connection.Thing.IsAttached", fz_true, 1},
+     {"iot:ConnectAttributes", fz_attrs, 2},
+     {"iot:Connection.Thing.Attributes[color]", fz_color, 1},
+     {"iot:Certificate.SerialNumber", fz_num, 1},
+     {"aws:CurrentTime", fz_time, 1}},
+    {{"aws:SourceIp", fz_v6, 1},
+     {"iot:Connection.Thing.Attributes[role]", fz_role, 1},
+     {"iot:Certificate.SerialNumber", fz_junk, 1},
+     {"iot:ConnectAttributes", NULL, 0},
+     {"aws:CurrentTime", fz_junk, 1},
+     {"aws:EpochTime", fz_num, 1}},
+};
+
 static const struct iotc_policy_ctx fuzz_ctx[2] = {
     {.region = "us-east-1",
      .account = "123456789012",
      .client_id = "dev-1",
      .thing_name = "thing-1",
      .cert_subject_cn = "cn*?",
-     .cert_id = "c0ffee"},
-    {.region = "eu-west-1", .account = "1", .client_id = "*"},
+     .cert_id = "c0ffee",
+     .keys = fuzz_kv[0],
+     .nkeys = 6},
+    {.region = "eu-west-1", .account = "1", .client_id = "*", .keys = fuzz_kv[1], .nkeys = 6},
 };
 
 static void fuzz__decide(struct iotc_policy *p, struct iotc_policy *deny_all, const char *res)

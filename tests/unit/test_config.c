@@ -138,6 +138,38 @@ static void test_registry_fixture(void)
     iotc_registry_free(&r);
 }
 
+static void expect_registry_error(const char *json, const char *needle);
+
+/* Things with a type and attributes (condition keys), and certificate condition keys. */
+static void test_registry_things(void)
+{
+    struct iotc_registry r;
+    struct iotc_cfg_err err = {{0}};
+    const char *json = "{\"certificates\":[{\"file\":\"device-01.crt\",\"thing\":\"t1\"}],"
+                       "\"things\":[\"t0\",{\"name\":\"t1\",\"type\":\"sensor\","
+                       "\"attributes\":{\"fleet\":\"blue\"}}]}";
+    CU_ASSERT_EQUAL_FATAL(iotc_registry_load(write_tmp(json), pki(), &r, &err), 0);
+    const struct iotc_reg_thing *t = iotc_registry_find_thing(&r, "t1");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT_STRING_EQUAL(t->type, "sensor");
+    CU_ASSERT_EQUAL_FATAL(t->nattr, 1);
+    CU_ASSERT_STRING_EQUAL(t->attr_keys[0], "iot:Connection.Thing.Attributes[fleet]");
+    CU_ASSERT_STRING_EQUAL(t->attr_values[0], "blue");
+    CU_ASSERT_PTR_NULL(iotc_registry_find_thing(&r, "t0")->type);
+    CU_ASSERT_PTR_NULL(iotc_registry_find_thing(&r, "t9"));
+    /* Validity dates are ISO 8601 UTC, the serial number decimal. */
+    const char *nb = r.certs[0].cond_vals[10], *serial = r.certs[0].cond_vals[9];
+    CU_ASSERT(nb && strlen(nb) == 20 && nb[10] == 'T' && nb[19] == 'Z');
+    CU_ASSERT(serial && strspn(serial, "0123456789") == strlen(serial));
+    iotc_registry_free(&r);
+    expect_registry_error("{\"things\":[{\"name\":\"t\",\"attributes\":{\"a b\":\"x\"}}]}",
+                          "$.things[0].attributes: attribute name 'a b'");
+    expect_registry_error("{\"things\":[{\"name\":\"t\",\"attributes\":{\"a\":1}}]}",
+                          "a: must be a string");
+    expect_registry_error("{\"things\":[{\"type\":\"x\"}]}", "$.things[0]: must be a thing name");
+    expect_registry_error("{\"things\":[{\"name\":\"t\",\"color\":1}]}", "color");
+}
+
 static void expect_registry_error(const char *json, const char *needle)
 {
     struct iotc_registry r;
@@ -255,6 +287,7 @@ int iotc_register_tests(void)
         !CU_add_test(s, "missing profile file", test_profile_missing_file) ||
         !CU_add_test(s, "registry fixture", test_registry_fixture) ||
         !CU_add_test(s, "registry errors", test_registry_errors) ||
+        !CU_add_test(s, "registry things and certificate keys", test_registry_things) ||
         !CU_add_test(s, "keep-alive clamp", test_keepalive_clamp) ||
         !CU_add_test(s, "topic and client-id rules", test_topic_rules) ||
         !CU_add_test(s, "reserved '$' topics", test_reserved_topics))

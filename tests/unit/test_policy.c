@@ -50,8 +50,54 @@ enum {
     P_RETAIN,
     P_ACTION_STAR,
     P_ALLOW_X,
+    /* conditions */
+    C_BOOL,
+    C_BOOL_JSON,
+    C_STR_EQ,
+    C_STR_NE,
+    C_STR_IC,
+    C_STR_NE_IC,
+    C_STR_LIKE,
+    C_STR_NOTLIKE,
+    C_STR_VAR,
+    C_NUM_LT,
+    C_NUM_GE,
+    C_NUM_EQ,
+    C_NUM_NE,
+    C_NUM_LE_GT,
+    C_DATE_LT,
+    C_DATE_GE,
+    C_DATE_EQ,
+    C_DATE_NE,
+    C_EPOCH_GT,
+    C_IP,
+    C_NOT_IP,
+    C_IP6,
+    C_ARN_LIKE,
+    C_ARN_EQ,
+    C_ARN_NOT,
+    C_NULL_T,
+    C_NULL_F,
+    C_IFEXISTS,
+    C_ALLV,
+    C_ANYV,
+    C_ALLV_NE,
+    C_ANYV_LIKE,
+    C_NOQUAL_MULTI,
+    C_DENY_COND,
+    C_AND,
+    C_ABSENT_NE,
+    C_ABSENT_EQ,
+    C_KEY_CASE,
+    C_CERT,
     P_COUNT
 };
+
+#define COND(op, key, val)                                                                         \
+    DOC("[{\"Effect\":\"Allow\",\"Action\":\"iot:*\",\"Resource\":\"*\",\"Condition\":{\"" op      \
+        "\":{\"" key "\":" val "}}}]")
+#define ATTR(name) "iot:Connection.Thing.Attributes[" name "]"
+#define CATTR      "iot:ConnectAttributes"
 
 static const char *const policy_text[P_COUNT] = {
     [P_ALL] = DOC("[" ALLOW("\"iot:*\"", "\"*\"") "]"),
@@ -101,6 +147,59 @@ static const char *const policy_text[P_COUNT] = {
 
 static struct iotc_policy *compiled[P_COUNT];
 
+/* Condition policies: each allows everything when its one condition holds. */
+static const char *const cond_text[][2] = {
+    {"C_BOOL", COND("Bool", "iot:Connection.Thing.IsAttached", "\"true\"")},
+    {"C_BOOL_JSON", COND("Bool", "iot:Connection.Thing.IsAttached", "[true]")},
+    {"C_STR_EQ", COND("StringEquals", ATTR("color"), "\"red\"")},
+    {"C_STR_NE", COND("StringNotEquals", ATTR("color"), "[\"red\",\"green\"]")},
+    {"C_STR_IC", COND("StringEqualsIgnoreCase", ATTR("color"), "\"RED\"")},
+    {"C_STR_NE_IC", COND("StringNotEqualsIgnoreCase", ATTR("color"), "\"RED\"")},
+    {"C_STR_LIKE", COND("StringLike", "iot:ClientId", "[\"nope\",\"dev-*\"]")},
+    {"C_STR_NOTLIKE", COND("StringNotLike", "iot:ClientId", "\"dev-?\"")},
+    {"C_STR_VAR", COND("StringEquals", "iot:ClientId", "\"${iot:Connection.Thing.ThingName}\"")},
+    {"C_NUM_LT", COND("NumericLessThan", "iot:Certificate.SerialNumber", "\"100\"")},
+    {"C_NUM_GE", COND("NumericGreaterThanEquals", "iot:Certificate.SerialNumber", "42")},
+    {"C_NUM_EQ", COND("NumericEquals", "iot:Certificate.SerialNumber", "\"42.0\"")},
+    {"C_NUM_NE", COND("NumericNotEquals", "iot:Certificate.SerialNumber", "\"42\"")},
+    {"C_NUM_LE_GT",
+     DOC("[{\"Effect\":\"Allow\",\"Action\":\"iot:*\",\"Resource\":\"*\",\"Condition\":{"
+         "\"NumericLessThanEquals\":{\"iot:Certificate.SerialNumber\":\"42\"},"
+         "\"NumericGreaterThan\":{\"iot:Certificate.SerialNumber\":\"41.5\"}}}]")},
+    {"C_DATE_LT", COND("DateLessThan", "aws:CurrentTime", "\"2027-01-01T00:00:00Z\"")},
+    {"C_DATE_GE", COND("DateGreaterThanEquals", "aws:CurrentTime", "\"2026-06-01\"")},
+    {"C_DATE_EQ", COND("DateEquals", "aws:CurrentTime", "\"2026-06-01T02:00:00+02:00\"")},
+    {"C_DATE_NE", COND("DateNotEquals", "aws:CurrentTime", "\"2026-06-01T00:00:00Z\"")},
+    {"C_EPOCH_GT", COND("DateGreaterThan", "aws:EpochTime", "\"1780000000\"")},
+    {"C_IP", COND("IpAddress", "aws:SourceIp", "[\"192.0.2.0/24\",\"127.0.0.0/8\"]")},
+    {"C_NOT_IP", COND("NotIpAddress", "aws:SourceIp", "\"127.0.0.0/8\"")},
+    {"C_IP6", COND("IpAddress", "aws:SourceIp", "\"::1/128\"")},
+    {"C_ARN_LIKE", COND("ArnLike", ATTR("role"), "\"arn:aws:iam::*:role/dev*\"")},
+    {"C_ARN_EQ", COND("ArnEquals", ATTR("role"), "\"arn:aws:iam::123456789012:role/dev\"")},
+    {"C_ARN_NOT", COND("ArnNotLike", ATTR("role"), "\"arn:aws:iam::*:role/*\"")},
+    {"C_NULL_T", COND("Null", ATTR("color"), "\"true\"")},
+    {"C_NULL_F", COND("Null", ATTR("color"), "false")},
+    {"C_IFEXISTS", COND("StringEqualsIfExists", ATTR("color"), "\"red\"")},
+    {"C_ALLV", COND("ForAllValues:StringEquals", CATTR, "[\"PersistentConnect\"]")},
+    {"C_ANYV", COND("ForAnyValue:StringEquals", CATTR, "[\"LastWill\"]")},
+    {"C_ALLV_NE", COND("ForAllValues:StringNotEquals", CATTR, "\"PersistentConnect\"")},
+    {"C_ANYV_LIKE", COND("ForAnyValue:StringLike", CATTR, "\"Last*\"")},
+    {"C_NOQUAL_MULTI", COND("StringNotEquals", CATTR, "\"LastWill\"")},
+    {"C_DENY_COND",
+     DOC("[" ALLOW("\"iot:*\"",
+                   "\"*\"") ",{\"Effect\":\"Deny\",\"Action\":\"iot:Publish\","
+                            "\"Resource\":\"*\",\"Condition\":{\"NotIpAddress\":{\"aws:SourceIp\":"
+                            "\"127.0.0.0/8\"}}}]")},
+    {"C_AND",
+     DOC("[{\"Effect\":\"Allow\",\"Action\":\"iot:*\",\"Resource\":\"*\",\"Condition\":{"
+         "\"Bool\":{\"iot:Connection.Thing.IsAttached\":\"true\"},"
+         "\"StringEquals\":{\"" ATTR("color") "\":\"red\",\"iot:ClientId\":\"dev-1\"}}}]")},
+    {"C_ABSENT_NE", COND("StringNotEquals", ATTR("size"), "\"big\"")},
+    {"C_ABSENT_EQ", COND("StringEquals", ATTR("size"), "\"big\"")},
+    {"C_KEY_CASE", COND("StringEquals", "IOT:CONNECTION.THING.ATTRIBUTES[color]", "\"red\"")},
+    {"C_CERT", COND("StringLike", "iot:Certificate.Subject.CommonName", "\"cn-*\"")},
+};
+
 static const struct iotc_policy_ctx ctx_dev = {
     .region = "us-east-1",
     .account = "123456789012",
@@ -127,6 +226,77 @@ static const struct iotc_policy_ctx ctx_eu = {
     .region = "eu-west-1", .account = "123456789012", .client_id = "dev-1"};
 static const struct iotc_policy_ctx ctx_other_account = {
     .region = "us-east-1", .account = "999999999999", .client_id = "dev-1"};
+
+/* Condition contexts: cond_a meets the conditions above, cond_b differs in each. */
+static const char *const
+    v_127[] = {"127.0.0.1"},
+    *const v_10[] = {"10.1.2.3"}, *const v_v6[] = {"::1"}, *const v_mapped[] = {"::ffff:127.0.0.1"},
+    *const v_true[] = {"true"}, *const v_false[] = {"false"}, *const v_red[] = {"red"},
+    *const v_blue[] = {"blue"}, *const v_role[] = {"arn:aws:iam::123456789012:role/dev"},
+    *const v_user[] = {"arn:aws:iam::123456789012:user/x"}, *const v_42[] = {"42"},
+    *const v_700[] = {"700"}, *const v_nan[] = {"forty-two"},
+    *const v_2026[] = {"2026-06-01T00:00:00Z"}, *const v_2028[] = {"2028-01-01T00:00:00Z"},
+    *const v_e26[] = {"1780272000"}, *const v_e20[] = {"1600000000"},
+    *const v_lw_pc[] = {"LastWill", "PersistentConnect"}, *const v_pc[] = {"PersistentConnect"},
+    *const v_lw[] = {"LastWill"};
+#define KV(k, v)                                                                                   \
+    {                                                                                              \
+        k, v, sizeof v / sizeof v[0]                                                               \
+    }
+static const struct iotc_policy_kv kv_a[] = {
+    KV("aws:SourceIp", v_127),
+    KV("iot:Connection.Thing.IsAttached", v_true),
+    KV("iot:Connection.Thing.Attributes[color]", v_red),
+    KV("iot:Connection.Thing.Attributes[role]", v_role),
+    KV("iot:Certificate.SerialNumber", v_42),
+    KV("aws:CurrentTime", v_2026),
+    KV("aws:EpochTime", v_e26),
+    KV("iot:ConnectAttributes", v_pc),
+};
+static const struct iotc_policy_kv kv_b[] = {
+    KV("aws:SourceIp", v_10),
+    KV("iot:Connection.Thing.IsAttached", v_false),
+    KV("iot:Connection.Thing.Attributes[color]", v_blue),
+    KV("iot:Connection.Thing.Attributes[role]", v_user),
+    KV("iot:Certificate.SerialNumber", v_700),
+    KV("aws:CurrentTime", v_2028),
+    KV("aws:EpochTime", v_e20),
+    KV("iot:ConnectAttributes", v_lw_pc),
+};
+static const struct iotc_policy_kv kv_c[] = {
+    KV("aws:SourceIp", v_v6),
+    KV("iot:Certificate.SerialNumber", v_nan),
+    KV("iot:ConnectAttributes", v_lw),
+    {"iot:Connection.Thing.IsAttached", NULL, 0},
+};
+static const struct iotc_policy_kv kv_d[] = {
+    KV("aws:SourceIp", v_mapped),
+    KV("iot:Connection.Thing.Attributes[Color]", v_red), /* attribute names are case-sensitive */
+};
+static const struct iotc_policy_ctx cond_a = {.region = "us-east-1",
+                                              .account = "123456789012",
+                                              .client_id = "dev-1",
+                                              .thing_name = "thing-1",
+                                              .cert_subject_cn = "cn-1",
+                                              .keys = kv_a,
+                                              .nkeys = sizeof kv_a / sizeof kv_a[0]};
+static const struct iotc_policy_ctx cond_b = {.region = "us-east-1",
+                                              .account = "123456789012",
+                                              .client_id = "dev-17",
+                                              .thing_name = "dev-17",
+                                              .cert_subject_cn = "other",
+                                              .keys = kv_b,
+                                              .nkeys = sizeof kv_b / sizeof kv_b[0]};
+static const struct iotc_policy_ctx cond_c = {.region = "us-east-1",
+                                              .account = "123456789012",
+                                              .client_id = "x",
+                                              .keys = kv_c,
+                                              .nkeys = sizeof kv_c / sizeof kv_c[0]};
+static const struct iotc_policy_ctx cond_d = {.region = "us-east-1",
+                                              .account = "123456789012",
+                                              .client_id = "x",
+                                              .keys = kv_d,
+                                              .nkeys = sizeof kv_d / sizeof kv_d[0]};
 
 #define POL1(a)       {a, -1, -1}, 1
 #define POL2(a, b)    {a, b, -1}, 2
@@ -260,14 +430,111 @@ static const struct row rows[] = {
     /* RetainPublish is its own action */
     {POL1(P_RETAIN), IOTC_ACT_RETAIN_PUBLISH, "r/x", &ctx_dev, true, NULL},
     {POL1(P_RETAIN), IOTC_ACT_PUBLISH, "r/x", &ctx_dev, false, NULL},
+    /* Conditions: every operator family allows with cond_a and denies with cond_b. */
+    {POL1(C_BOOL), IOTC_ACT_CONNECT, "c", &cond_a, true, NULL},
+    {POL1(C_BOOL), IOTC_ACT_CONNECT, "c", &cond_b, false, "default deny"},
+    {POL1(C_BOOL), IOTC_ACT_CONNECT, "c", &cond_c, false, NULL}, /* absent */
+    {POL1(C_BOOL_JSON), IOTC_ACT_PUBLISH, "t", &cond_a, true, NULL},
+    {POL1(C_BOOL_JSON), IOTC_ACT_PUBLISH, "t", &cond_b, false, NULL},
+    {POL1(C_STR_EQ), IOTC_ACT_PUBLISH, "t", &cond_a, true, NULL},
+    {POL1(C_STR_EQ), IOTC_ACT_PUBLISH, "t", &cond_b, false, NULL},
+    {POL1(C_STR_EQ), IOTC_ACT_PUBLISH, "t", &cond_d, false, NULL}, /* [Color] is not [color] */
+    {POL1(C_STR_NE), IOTC_ACT_PUBLISH, "t", &cond_b, true, NULL},
+    {POL1(C_STR_NE), IOTC_ACT_PUBLISH, "t", &cond_a, false, NULL},
+    {POL1(C_STR_IC), IOTC_ACT_PUBLISH, "t", &cond_a, true, NULL},
+    {POL1(C_STR_IC), IOTC_ACT_PUBLISH, "t", &cond_b, false, NULL},
+    {POL1(C_STR_NE_IC), IOTC_ACT_PUBLISH, "t", &cond_b, true, NULL},
+    {POL1(C_STR_NE_IC), IOTC_ACT_PUBLISH, "t", &cond_a, false, NULL},
+    {POL1(C_STR_LIKE), IOTC_ACT_PUBLISH, "t", &cond_a, true, NULL},
+    {POL1(C_STR_LIKE), IOTC_ACT_PUBLISH, "t", &cond_c, false, NULL},
+    {POL1(C_STR_NOTLIKE), IOTC_ACT_PUBLISH, "t", &cond_b, true, NULL},
+    {POL1(C_STR_NOTLIKE), IOTC_ACT_PUBLISH, "t", &cond_a, false, NULL},
+    {POL1(C_STR_VAR), IOTC_ACT_PUBLISH, "t", &cond_b, true, NULL},
+    {POL1(C_STR_VAR), IOTC_ACT_PUBLISH, "t", &cond_a, false, NULL},
+    {POL1(C_STR_VAR), IOTC_ACT_PUBLISH, "t", &cond_c, false, NULL}, /* unresolved variable */
+    {POL1(C_NUM_LT), IOTC_ACT_PUBLISH, "t", &cond_a, true, NULL},
+    {POL1(C_NUM_LT), IOTC_ACT_PUBLISH, "t", &cond_b, false, NULL},
+    {POL1(C_NUM_LT), IOTC_ACT_PUBLISH, "t", &cond_c, false, NULL}, /* not a number */
+    {POL1(C_NUM_GE), IOTC_ACT_PUBLISH, "t", &cond_a, true, NULL},
+    {POL1(C_NUM_GE), IOTC_ACT_PUBLISH, "t", &cond_c, false, NULL},
+    {POL1(C_NUM_EQ), IOTC_ACT_PUBLISH, "t", &cond_a, true, NULL},
+    {POL1(C_NUM_EQ), IOTC_ACT_PUBLISH, "t", &cond_b, false, NULL},
+    {POL1(C_NUM_NE), IOTC_ACT_PUBLISH, "t", &cond_b, true, NULL},
+    {POL1(C_NUM_NE), IOTC_ACT_PUBLISH, "t", &cond_a, false, NULL},
+    {POL1(C_NUM_LE_GT), IOTC_ACT_PUBLISH, "t", &cond_a, true, NULL},
+    {POL1(C_NUM_LE_GT), IOTC_ACT_PUBLISH, "t", &cond_b, false, NULL},
+    {POL1(C_DATE_LT), IOTC_ACT_PUBLISH, "t", &cond_a, true, NULL},
+    {POL1(C_DATE_LT), IOTC_ACT_PUBLISH, "t", &cond_b, false, NULL},
+    {POL1(C_DATE_GE), IOTC_ACT_PUBLISH, "t", &cond_a, true, NULL},
+    {POL1(C_DATE_GE), IOTC_ACT_PUBLISH, "t", &cond_c, true, NULL}, /* the wall clock */
+    {POL1(C_DATE_EQ), IOTC_ACT_PUBLISH, "t", &cond_a, true, NULL},
+    {POL1(C_DATE_EQ), IOTC_ACT_PUBLISH, "t", &cond_b, false, NULL},
+    {POL1(C_DATE_NE), IOTC_ACT_PUBLISH, "t", &cond_b, true, NULL},
+    {POL1(C_DATE_NE), IOTC_ACT_PUBLISH, "t", &cond_a, false, NULL},
+    {POL1(C_EPOCH_GT), IOTC_ACT_PUBLISH, "t", &cond_a, true, NULL},
+    {POL1(C_EPOCH_GT), IOTC_ACT_PUBLISH, "t", &cond_b, false, NULL},
+    {POL1(C_IP), IOTC_ACT_CONNECT, "c", &cond_a, true, NULL},
+    {POL1(C_IP), IOTC_ACT_CONNECT, "c", &cond_b, false, NULL},
+    {POL1(C_IP), IOTC_ACT_CONNECT, "c", &cond_d, true, NULL}, /* v4-mapped IPv6 */
+    {POL1(C_IP), IOTC_ACT_CONNECT, "c", &cond_c, false, NULL},
+    {POL1(C_NOT_IP), IOTC_ACT_CONNECT, "c", &cond_b, true, NULL},
+    {POL1(C_NOT_IP), IOTC_ACT_CONNECT, "c", &cond_a, false, NULL},
+    {POL1(C_IP6), IOTC_ACT_CONNECT, "c", &cond_c, true, NULL},
+    {POL1(C_IP6), IOTC_ACT_CONNECT, "c", &cond_a, false, NULL},
+    {POL1(C_ARN_LIKE), IOTC_ACT_PUBLISH, "t", &cond_a, true, NULL},
+    {POL1(C_ARN_LIKE), IOTC_ACT_PUBLISH, "t", &cond_b, false, NULL},
+    {POL1(C_ARN_EQ), IOTC_ACT_PUBLISH, "t", &cond_a, true, NULL},
+    {POL1(C_ARN_EQ), IOTC_ACT_PUBLISH, "t", &cond_b, false, NULL},
+    {POL1(C_ARN_NOT), IOTC_ACT_PUBLISH, "t", &cond_b, true, NULL},
+    {POL1(C_ARN_NOT), IOTC_ACT_PUBLISH, "t", &cond_a, false, NULL},
+    {POL1(C_NULL_T), IOTC_ACT_PUBLISH, "t", &cond_c, true, NULL},
+    {POL1(C_NULL_T), IOTC_ACT_PUBLISH, "t", &cond_a, false, NULL},
+    {POL1(C_NULL_F), IOTC_ACT_PUBLISH, "t", &cond_a, true, NULL},
+    {POL1(C_NULL_F), IOTC_ACT_PUBLISH, "t", &cond_c, false, NULL},
+    {POL1(C_IFEXISTS), IOTC_ACT_PUBLISH, "t", &cond_a, true, NULL},
+    {POL1(C_IFEXISTS), IOTC_ACT_PUBLISH, "t", &cond_c, true, NULL}, /* absent: holds */
+    {POL1(C_IFEXISTS), IOTC_ACT_PUBLISH, "t", &cond_b, false, NULL},
+    /* set qualifiers over iot:ConnectAttributes */
+    {POL1(C_ALLV), IOTC_ACT_CONNECT, "c", &cond_a, true, NULL},
+    {POL1(C_ALLV), IOTC_ACT_CONNECT, "c", &cond_b, false, NULL},
+    {POL1(C_ALLV), IOTC_ACT_CONNECT, "c", &cond_d, true, NULL}, /* empty set: holds */
+    {POL1(C_ANYV), IOTC_ACT_CONNECT, "c", &cond_b, true, NULL},
+    {POL1(C_ANYV), IOTC_ACT_CONNECT, "c", &cond_a, false, NULL},
+    {POL1(C_ANYV), IOTC_ACT_CONNECT, "c", &cond_d, false, NULL}, /* empty set: fails */
+    {POL1(C_ALLV_NE), IOTC_ACT_CONNECT, "c", &cond_c, true, NULL},
+    {POL1(C_ALLV_NE), IOTC_ACT_CONNECT, "c", &cond_b, false, NULL},
+    {POL1(C_ANYV_LIKE), IOTC_ACT_CONNECT, "c", &cond_c, true, NULL},
+    {POL1(C_ANYV_LIKE), IOTC_ACT_CONNECT, "c", &cond_a, false, NULL},
+    {POL1(C_NOQUAL_MULTI), IOTC_ACT_CONNECT, "c", &cond_a, true, NULL},
+    {POL1(C_NOQUAL_MULTI), IOTC_ACT_CONNECT, "c", &cond_b, false, NULL},
+    /* a conditional Deny applies only when its condition holds */
+    {POL1(C_DENY_COND), IOTC_ACT_PUBLISH, "t", &cond_a, true, NULL},
+    {POL1(C_DENY_COND), IOTC_ACT_PUBLISH, "t", &cond_b, false,
+     "explicit Deny in policy 0 statement 1"},
+    /* operators and keys are ANDed */
+    {POL1(C_AND), IOTC_ACT_PUBLISH, "t", &cond_a, true, NULL},
+    {POL1(C_AND), IOTC_ACT_PUBLISH, "t", &ctx_dev, false, NULL},
+    /* an absent key: negated operators hold (IAM), the others fail */
+    {POL1(C_ABSENT_NE), IOTC_ACT_PUBLISH, "t", &cond_a, true, NULL},
+    {POL1(C_ABSENT_EQ), IOTC_ACT_PUBLISH, "t", &cond_a, false, NULL},
+    /* key names are case-insensitive (not an attribute's name) */
+    {POL1(C_KEY_CASE), IOTC_ACT_PUBLISH, "t", &cond_a, true, NULL},
+    {POL1(C_KEY_CASE), IOTC_ACT_PUBLISH, "t", &cond_d, false, NULL},
+    /* the context fields are condition keys too */
+    {POL1(C_CERT), IOTC_ACT_PUBLISH, "t", &cond_a, true, NULL},
+    {POL1(C_CERT), IOTC_ACT_PUBLISH, "t", &cond_b, false, NULL},
 };
 
 static int suite_init(void)
 {
     for (int i = 0; i < P_COUNT; i++) {
         char err[256];
-        if (iotc_policy_parse(policy_text[i], strlen(policy_text[i]), &compiled[i], err,
-                              sizeof err) != IOTC_OK) {
+        const char *text = i < C_BOOL ? policy_text[i] : cond_text[i - C_BOOL][1];
+        if (i >= C_BOOL && sizeof cond_text / sizeof cond_text[0] != P_COUNT - C_BOOL) {
+            fprintf(stderr, "cond_text and the enum disagree\n");
+            return 1;
+        }
+        if (iotc_policy_parse(text, strlen(text), &compiled[i], err, sizeof err) != IOTC_OK) {
             fprintf(stderr, "policy %d does not parse: %s\n", i, err);
             return 1;
         }
@@ -368,9 +635,38 @@ static const struct bad bad_docs[] = {
      "$.Statement.Effect: must be"},
     {DOC("[{\"Action\":\"iot:*\",\"Resource\":\"*\"}]"), "$.Statement[0].Effect: missing"},
     {DOC("[" ALLOW("\"iot:*\"", "\"*\"") ",{\"Effect\":\"Allow\",\"Action\":\"iot:*\","
-                                         "\"Resource\":\"*\",\"Condition\":{\"Bool\":{"
+                                         "\"Resource\":\"*\",\"Condition\":{\"Boolean\":{"
                                          "\"iot:Connection.Thing.IsAttached\":\"true\"}}}]"),
-     "$.Statement[1].Condition: conditions are not supported"},
+     "$.Statement[1].Condition.Boolean: unknown condition operator"},
+    {COND("StringEquals", "iot:Nope", "\"x\""),
+     "$.Statement[0].Condition.StringEquals.iot:Nope: unknown condition key"},
+    {COND("StringEquals", "iot:ClientMode", "\"x\""), "iot:ClientMode: unknown condition key"},
+    {COND("StringEquals", ATTR(""), "\"x\""), "unknown condition key"},
+    {COND("StringEquals", ATTR("a b"), "\"x\""), "unknown condition key"},
+    {COND("NullIfExists", ATTR("a"), "\"true\""), "NullIfExists: unknown condition operator"},
+    {COND("ForAllValues:Null", ATTR("a"), "\"true\""), "unknown condition operator"},
+    {COND("ForSomeValues:StringEquals", ATTR("a"), "\"x\""), "unknown condition operator"},
+    {COND("stringequals", ATTR("a"), "\"x\""), "unknown condition operator"},
+    {COND("NumericLessThan", ATTR("a"), "[\"1\",\"abc\"]"),
+     "NumericLessThan." ATTR("a") "[1]: 'abc' is not a number"},
+    {COND("NumericEquals", ATTR("a"), "\"0x10\""), "is not a number"},
+    {COND("DateLessThan", ATTR("a"), "\"2026-13-01\""), "is not a date"},
+    {COND("DateLessThan", ATTR("a"), "\"2026-01-01T00:00\""), "is not a date"},
+    {COND("Bool", ATTR("a"), "\"yes\""), "'yes' is neither \"true\" nor \"false\""},
+    {COND("Null", ATTR("a"), "\"maybe\""), "is neither"},
+    {COND("IpAddress", "aws:SourceIp", "\"300.1.1.1\""), "is not an IP address or CIDR block"},
+    {COND("IpAddress", "aws:SourceIp", "\"10.0.0.0/33\""), "is not an IP address"},
+    {COND("IpAddress", "aws:SourceIp", "[]"), "SourceIp: must not be an empty array"},
+    {COND("StringEquals", "iot:ClientId", "{}"), "ClientId: must be a string"},
+    {COND("StringEquals", "iot:ClientId", "[null]"), "ClientId[0]: must be a string"},
+    {COND("StringEquals", "iot:ClientId", "\"${iot:ClientId\""), "unterminated policy variable"},
+    {DOC("[{\"Effect\":\"Allow\",\"Action\":\"iot:*\",\"Resource\":\"*\",\"Condition\":[]}]"),
+     "$.Statement[0].Condition: must be an object"},
+    {DOC("[{\"Effect\":\"Allow\",\"Action\":\"iot:*\",\"Resource\":\"*\",\"Condition\":{}}]"),
+     "$.Statement[0].Condition: must not be empty"},
+    {DOC("[{\"Effect\":\"Allow\",\"Action\":\"iot:*\",\"Resource\":\"*\",\"Condition\":"
+         "{\"Bool\":\"true\"}}]"),
+     "$.Statement[0].Condition.Bool: must be a non-empty object"},
     {DOC("[{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"iot:*\",\"Resource\":\"*\"}]"),
      "$.Statement[0].Principal: not allowed"},
     {DOC("[{\"Effect\":\"Allow\",\"Resource\":\"*\"}]"),

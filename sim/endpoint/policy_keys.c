@@ -1,0 +1,46 @@
+/*
+ * The condition keys a decision sees, from what the endpoint knows about the
+ * connection: its peer address, TLS server name, CONNECT attributes, the certificate
+ * (registry, read at load) and the thing attached to it (registry attributes).
+ *
+ * iot:Connection.Thing.IsAttached is "true" only when the certificate has a thing and
+ * the client ID is that thing's name (AWS evaluates thing keys for the thing named by
+ * the client ID that is attached to the principal); otherwise "false", and the thing
+ * type and attributes are those of the certificate's thing when it has one.
+ */
+#include "conn.h"
+#include "config/registry.h"
+
+#include <string.h>
+
+static void keys__one(struct iotc_conn_keys *k, const char *key, const char *value)
+{
+    if (!value || !*value || k->n >= IOTC_CONN_MAX_KEYS)
+        return;
+    k->one[k->n] = value;
+    k->kv[k->n] = (struct iotc_policy_kv){key, &k->one[k->n], 1};
+    k->n++;
+}
+
+void iotc_conn_policy_keys(struct iotc_conn *c, const char *client_id, struct iotc_conn_keys *k)
+{
+    k->n = 0;
+    keys__one(k, "aws:SourceIp", c->peer_ip);
+    keys__one(k, "aws:SecureTransport", "true"); /* every row is TLS */
+    keys__one(k, "iot:DomainName", c->tr.sni);
+    /* Present (possibly empty) on MQTT, so ForAllValues/ForAnyValue see the set. */
+    if (k->n < IOTC_CONN_MAX_KEYS && c->tr.mode != IOTC_MODE_HTTP_X509)
+        k->kv[k->n++] = (struct iotc_policy_kv){"iot:ConnectAttributes", c->auth.connect_attrs,
+                                                c->auth.n_connect_attrs};
+    const char *thing = c->auth.thing;
+    bool attached = thing && client_id && strcmp(client_id, thing) == 0;
+    keys__one(k, "iot:Connection.Thing.IsAttached", attached ? "true" : "false");
+    const struct iotc_reg_thing *t = iotc_registry_find_thing(&c->ep->registry, thing);
+    if (t) {
+        keys__one(k, "iot:Connection.Thing.ThingTypeName", t->type);
+        for (size_t i = 0; i < t->nattr; i++)
+            keys__one(k, t->attr_keys[i], t->attr_values[i]);
+    }
+    for (size_t i = 0; c->auth.cert && i < IOTC_CERT_COND_KEYS; i++)
+        keys__one(k, iotc_cert_cond_keys[i], c->auth.cert->cond_vals[i]);
+}
