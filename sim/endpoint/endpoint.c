@@ -365,6 +365,12 @@ fail:
 
 int iotc_endpoint_run(iotc_endpoint *ep, char *err, size_t errlen)
 {
+    if (iotc_journal_failed(ep->journal)) {
+        /* It failed while opening (the broker's first events): run_err says how. */
+        if (err && errlen)
+            snprintf(err, errlen, "%s", ep->run_err);
+        return IOTC_ERR_IO;
+    }
     ep->run_rc = IOTC_OK;
     ep->run_err[0] = '\0';
     event_base_dispatch(ep->base);
