@@ -60,6 +60,10 @@ struct bench_serve {
 /* Starts `serve --ports 0 ...` as our child (so it inherits our RLIMIT_NOFILE). */
 int bench_serve_start(const char *serve_bin, const char *pki, const char *work_dir,
                       struct bench_serve *out, char *err, size_t errlen);
+/* The same with a profile file (NULL: serve's default profile). */
+int bench_serve_start_profile(const char *serve_bin, const char *pki, const char *work_dir,
+                              const char *profile_path, struct bench_serve *out, char *err,
+                              size_t errlen);
 void bench_serve_stop(struct bench_serve *s);
 /* user + system CPU seconds of pid (0: this process), -1 when unknown */
 double bench_cpu_s(pid_t pid);
@@ -152,6 +156,27 @@ struct mem_result {
 };
 int mem_run(struct event_base *base, const struct mem_cfg *cfg, struct mem_result *out);
 
+/* ---- qos1.c: acknowledged QoS 1 throughput, durability on and off ---- */
+struct qos1_cfg {
+    int port;
+    SSL_CTX *ctx;
+    int publishers;
+    size_t window; /* QoS 1 messages in flight per publisher */
+    double warmup_s, measure_s;
+    const char *tag;
+    pid_t serve_pid, broker_pid;
+};
+struct qos1_result {
+    bool ok;
+    char error[BENCH_ERR_LEN];
+    double acks_per_s;
+    uint64_t acked;
+    double seconds;
+    struct bench_cpu cpu;
+    double loadavg;
+};
+int qos1_run(struct event_base *base, const struct qos1_cfg *cfg, struct qos1_result *out);
+
 /* ---- report.c ---- */
 struct bench_report {
     bool quick;
@@ -162,6 +187,8 @@ struct bench_report {
     struct hs_result hs13_mosq; /* reference: mosquitto's own TLS listener, no goal */
     struct mem_cfg mem_cfg;
     struct mem_result mem;
+    struct qos1_cfg qos1_cfg;
+    struct qos1_result qos1_durable, qos1_fast; /* limits.qos1_durable 1 and 0 */
     long nofile;
     double loadavg;
 };

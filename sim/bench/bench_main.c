@@ -46,6 +46,7 @@ struct main_opts {
 #define MAIN_RUN_LOAD 1u
 #define MAIN_RUN_HS   2u
 #define MAIN_RUN_MEM  4u
+#define MAIN_RUN_QOS1 8u
 
 static void main__usage(FILE *out)
 {
@@ -68,7 +69,7 @@ static void main__usage(FILE *out)
             "  --mosquitto PATH  reference broker (default: %s)\n"
             "  --devices K       idle devices for the memory figure (default: 2000)\n"
             "  --keep            keep the work directory (logs, configs)\n"
-            "  --only LIST       run only some of: throughput,handshakes,memory\n"
+            "  --only LIST       run only some of: throughput,handshakes,memory,qos1\n"
             "environment: IOTC_BENCH_SERVE_JOURNAL=FILE gives serve a journal (default\n"
             "/dev/null), to see why a connection was refused; it costs serve CPU.\n",
             BENCH_GOAL_RATIO, BENCH_GOAL_HS, BENCH_GOAL_MEM_KB, IOTC_BENCH_SERVE, IOTC_BENCH_PKI,
@@ -80,8 +81,10 @@ static int main__parse_only(const char *arg, unsigned *bits)
     static const struct {
         const char *name;
         unsigned bit;
-    } names[] = {
-        {"throughput", MAIN_RUN_LOAD}, {"handshakes", MAIN_RUN_HS}, {"memory", MAIN_RUN_MEM}};
+    } names[] = {{"throughput", MAIN_RUN_LOAD},
+                 {"handshakes", MAIN_RUN_HS},
+                 {"memory", MAIN_RUN_MEM},
+                 {"qos1", MAIN_RUN_QOS1}};
     char buf[128];
     snprintf(buf, sizeof buf, "%s", arg);
     char *save = NULL;
@@ -138,7 +141,7 @@ static int main__parse(int argc, char **argv, struct main_opts *o)
             break;
         case 'o':
             if (main__parse_only(optarg, &o->only) != 0) {
-                fprintf(stderr, "iotc_bench: --only: throughput, handshakes, memory\n");
+                fprintf(stderr, "iotc_bench: --only: throughput, handshakes, memory, qos1\n");
                 return 2;
             }
             break;
@@ -233,6 +236,10 @@ static void main__mark_skipped(const struct main_opts *o, struct bench_report *r
     }
     if (!main__wants(o, MAIN_RUN_MEM))
         snprintf(r->mem.error, sizeof r->mem.error, "%s", why);
+    if (!main__wants(o, MAIN_RUN_QOS1)) {
+        snprintf(r->qos1_durable.error, sizeof r->qos1_durable.error, "%s", why);
+        snprintf(r->qos1_fast.error, sizeof r->qos1_fast.error, "%s", why);
+    }
 }
 
 /* Throughput and handshakes through one serve instance. */
@@ -301,6 +308,47 @@ static void main__reference(struct event_base *base, const struct main_opts *o, 
     bench_mosq_stop(&mq);
 }
 
+/* QoS 1 acknowledged throughput with limits.qos1_durable 1 (a PUBACK means stored) and 0
+ * (the broker saves every second): the difference is the price of durability. */
+static void main__qos1(struct event_base *base, const struct main_opts *o, const char *work,
+                       SSL_CTX *ctx13, struct bench_report *r)
+{
+    for (int durable = 1; durable >= 0; durable--) {
+        struct qos1_result *res = durable ? &r->qos1_durable : &r->qos1_fast;
+        char profile[700], err[512];
+        snprintf(profile, sizeof profile, "%s/qos1-durable-%d.json", work, durable);
+        FILE *f = fopen(profile, "w");
+        if (!f) {
+            snprintf(res->error, sizeof res->error, "cannot write %.400s", profile);
+            continue;
+        }
+        /* The default profile's settings, with the one limit changed. */
+        fprintf(f,
+                "{\"name\": \"bench-qos1\", \"security_policy\": "
+                "\"IoTSecurityPolicy_TLS13_1_2_2022_10\", \"sni\": \"required\", "
+                "\"endpoint_names\": [\"localhost\"], \"bind\": [\"127.0.0.1\"], "
+                "\"limits\": {\"qos1_durable\": %d}}\n",
+                durable);
+        fclose(f);
+        struct bench_serve sv;
+        if (bench_serve_start_profile(o->serve, o->pki, work, profile, &sv, err, sizeof err) !=
+            IOTC_OK) {
+            fprintf(stderr, "iotc_bench: %s\n", err);
+            snprintf(res->error, sizeof res->error, "%s", err);
+            continue;
+        }
+        fprintf(stderr, "iotc_bench: QoS 1 acknowledged throughput, qos1_durable %d...\n", durable);
+        struct qos1_cfg cfg = r->qos1_cfg;
+        cfg.port = sv.proc.port_8883;
+        cfg.ctx = ctx13;
+        cfg.tag = durable ? "d" : "f";
+        cfg.serve_pid = sv.proc.pid;
+        cfg.broker_pid = sv.broker_pid;
+        qos1_run(base, &cfg, res);
+        bench_serve_stop(&sv);
+    }
+}
+
 /* A fresh serve, so freed buffers of earlier scenarios do not hide new allocations. */
 static void main__memory(struct event_base *base, const struct main_opts *o, const char *work,
                          SSL_CTX *ctx13, struct bench_report *r)
@@ -357,6 +405,10 @@ int main(int argc, char **argv)
                                   .warm_devices = 8,
                                   .concurrency = 64,
                                   .settle_s = o.quick ? 0.3 : 1.0};
+    r->qos1_cfg = (struct qos1_cfg){.publishers = 4,
+                                    .window = 16,
+                                    .warmup_s = o.quick ? 0.3 : 1.0,
+                                    .measure_s = o.quick ? 1.0 : 4.0};
     /* serve and mosquitto inherit this limit: raise it before they start. */
     r->nofile = iotc_raise_nofile(NULL);
     long need =
@@ -380,6 +432,8 @@ int main(int argc, char **argv)
             main__reference(base, &o, work, ctx13, r);
         if (main__wants(&o, MAIN_RUN_MEM))
             main__memory(base, &o, work, ctx13, r);
+        if (main__wants(&o, MAIN_RUN_QOS1))
+            main__qos1(base, &o, work, ctx13, r);
     }
     bench_report_print(r);
     if (bench_report_json(r, o.json) != IOTC_OK)

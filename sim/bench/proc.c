@@ -129,6 +129,13 @@ static pid_t proc__find_child(pid_t parent, const char *name)
 int bench_serve_start(const char *serve_bin, const char *pki, const char *work_dir,
                       struct bench_serve *out, char *err, size_t errlen)
 {
+    return bench_serve_start_profile(serve_bin, pki, work_dir, NULL, out, err, errlen);
+}
+
+int bench_serve_start_profile(const char *serve_bin, const char *pki, const char *work_dir,
+                              const char *profile_path, struct bench_serve *out, char *err,
+                              size_t errlen)
+{
     char log[600];
     /* A journal costs serve a JSON line per event: only when asked, to diagnose. */
     const char *journal = getenv("IOTC_BENCH_SERVE_JOURNAL");
@@ -136,6 +143,7 @@ int bench_serve_start(const char *serve_bin, const char *pki, const char *work_d
     iotc_serve_opts so = {.bin = serve_bin,
                           .pki_dir = pki,
                           .name = "bench",
+                          .profile_path = profile_path,
                           .work_dir = work_dir,
                           .journal = journal && *journal ? journal : "/dev/null",
                           .stderr_log = log,

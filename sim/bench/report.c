@@ -129,6 +129,21 @@ void bench_report_print(const struct bench_report *r)
     report__hs_row("TLS 1.2", &r->hs12, true);
     report__hs_row("reference: mosquitto's TLS, TLS 1.3", &r->hs13_mosq, false);
     report__mem_rows(r);
+    printf("QoS 1 acknowledged: %d publishers x %zu in flight, 64 B, an offline persistent "
+           "subscriber (every message stored), %.1f s after %.1f s warm-up\n",
+           r->qos1_cfg.publishers, r->qos1_cfg.window, r->qos1_cfg.measure_s, r->qos1_cfg.warmup_s);
+    const struct qos1_result *q[2] = {&r->qos1_durable, &r->qos1_fast};
+    const char *qn[2] = {"durable: PUBACK once stored (qos1_durable 1)",
+                         "saved every second (qos1_durable 0)"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(v, sizeof v, q[i]->ok ? "%.0f acks/s" : "-", q[i]->acks_per_s);
+        printf(REPORT_ROW, qn[i], v, "-",
+               q[i]->ok ? "measured" : report__verdict(false, false, q[i]->error));
+    }
+    if (r->qos1_durable.ok && r->qos1_fast.ok && r->qos1_fast.acks_per_s > 0) {
+        snprintf(v, sizeof v, "%.2f x", r->qos1_durable.acks_per_s / r->qos1_fast.acks_per_s);
+        printf(REPORT_ROW, "durability cost: durable / every second", v, "-", "measured");
+    }
     printf("\n");
 }
 
@@ -182,9 +197,16 @@ int bench_report_json(const struct bench_report *r, const char *path)
         m->serve_kb, "broker_kb_per_device", m->broker_kb, "total_kb_per_device", m->total_kb,
         "goal_kb", BENCH_GOAL_MEM_KB, "setup_s", m->setup_s, "pass",
         m->ok && m->total_kb <= BENCH_GOAL_MEM_KB, "loadavg", m->loadavg);
-    json_t *root = json_pack("{s:i, s:b, s:I, s:f, s:o, s:o, s:o}", "version", 1, "quick", r->quick,
-                             "nofile", (json_int_t)r->nofile, "loadavg", r->loadavg, "throughput",
-                             load, "handshakes", hs, "memory", mem);
+    json_t *qos1 = json_pack(
+        "{s:i, s:I, s:f, s:{s:b, s:s, s:f, s:I}, s:{s:b, s:s, s:f, s:I}}", "publishers",
+        r->qos1_cfg.publishers, "window", (json_int_t)r->qos1_cfg.window, "measure_s",
+        r->qos1_cfg.measure_s, "durable", "ok", r->qos1_durable.ok, "error", r->qos1_durable.error,
+        "acks_per_s", r->qos1_durable.acks_per_s, "acked", (json_int_t)r->qos1_durable.acked,
+        "every_second", "ok", r->qos1_fast.ok, "error", r->qos1_fast.error, "acks_per_s",
+        r->qos1_fast.acks_per_s, "acked", (json_int_t)r->qos1_fast.acked);
+    json_t *root = json_pack("{s:i, s:b, s:I, s:f, s:o, s:o, s:o, s:o}", "version", 1, "quick",
+                             r->quick, "nofile", (json_int_t)r->nofile, "loadavg", r->loadavg,
+                             "throughput", load, "handshakes", hs, "memory", mem, "qos1", qos1);
     if (!root)
         return IOTC_ERR_NOMEM;
     int rc =

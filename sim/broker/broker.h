@@ -26,12 +26,16 @@
 struct iotc_broker;
 
 struct iotc_broker_opts {
-    const char *run_dir;       /* private dir (created 0700 if missing, tightened to 0700 if
-                                  looser); holds broker.sock, mosquitto.conf, secret. No
+    const char *run_dir;       /* private dir (created 0700 if missing; an existing one must
+                                  be ours and not group/other-writable, its mode is never
+                                  changed); holds broker.sock, mosquitto.conf, secret. No
                                   whitespace; short enough for a unix socket path. */
     const char *mosquitto_bin; /* path to mosquitto */
     const char *plugin_path;   /* path to iotc_plugin.so */
     size_t max_packet;         /* mosquitto max_packet_size; 0 = mosquitto's default */
+    bool save_every_change;    /* save after every stored message or subscription change, so
+                                  an acknowledged QoS 1 message survives kill -9; false: every
+                                  second (a crash loses up to the last second) */
     void (*on_event)(void *arg, const char *event, json_t *fields); /* journal hook */
     void (*on_ready)(void *arg); /* each time the broker (re)becomes ready */
     void *arg;

@@ -21,6 +21,7 @@ struct iotc_broker {
     char *mosquitto_bin;
     char *plugin_path;
     size_t max_packet;
+    bool save_every_change;
     void (*on_event)(void *arg, const char *event, json_t *fields);
     void (*on_ready)(void *arg);
     void *arg;

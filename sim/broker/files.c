@@ -25,8 +25,11 @@ int iotc_broker__prepare_dir(struct iotc_broker *b)
     /* lstat: a symlink could point the broker socket and secret anywhere. */
     if (lstat(b->run_dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
         return IOTC_ERR_INVALID;
-    if ((st.st_mode & 0777) != 0700 && chmod(b->run_dir, 0700) != 0)
-        return IOTC_ERR_IO;
+    /* Never change the mode of a directory we did not create (it may be a shared one:
+     * chmod 0700 on /tmp breaks the machine). One others can write in is refused: they
+     * could replace the socket or the secret. */
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return IOTC_ERR_INVALID;
     return IOTC_OK;
 }
 
@@ -98,11 +101,16 @@ int iotc_broker__write_conf(const struct iotc_broker *b)
     fprintf(f, "plugin %s\n", b->plugin_path);
     fprintf(f, "plugin_opt_secret_file %s\n", b->secret_path);
     /* Persistent sessions and queued QoS 1 messages must survive a broker crash, as AWS
-     * keeps them: save to the private run directory every second (a crash loses at most
-     * the last second) and at every clean stop. */
+     * keeps them. AWS acknowledges a QoS 1 publish once it is stored: with
+     * save_every_change mosquitto saves after every change (autosave_on_changes with a
+     * threshold of one), in the same loop turn that handled the PUBLISH, so the save is
+     * done by the time the front door has relayed the PUBACK. Otherwise it saves every
+     * second and a crash loses up to the last second. Every clean stop saves too. */
     fprintf(f, "persistence true\n");
     fprintf(f, "persistence_location %s/\n", b->run_dir);
     fprintf(f, "persistence_file broker.db\n");
+    if (b->save_every_change)
+        fprintf(f, "autosave_on_changes true\n");
     fprintf(f, "autosave_interval 1\n");
     fprintf(f, "log_dest stderr\n");
     /* "information" carries the "... running" line that marks readiness; "notice"

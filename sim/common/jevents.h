@@ -18,6 +18,10 @@
 #define IOTC_EV_BROKER_LOG            "broker.log"
 #define IOTC_EV_BROKER_ERROR          "broker.error"
 #define IOTC_EV_LIFECYCLE_ERROR       "lifecycle.error"
+#define IOTC_EV_JOURNAL_TRUNCATED     "journal.truncated"
+
+/* Resource exhaustion: one line when an episode starts (accept_error), one when it ends. */
+#define IOTC_EV_ENDPOINT_ACCEPT_RESUMED "endpoint.accept_resumed"
 
 /* Per-connection events (carry IOTC_JF_CONN and the peer keys). */
 #define IOTC_EV_CONN_ACCEPT         "conn.accept"
@@ -28,6 +32,7 @@
 #define IOTC_EV_TLS_REFUSED         "tls.refused"
 #define IOTC_EV_AUTH                "auth"
 #define IOTC_EV_AUTH_REFRESH        "auth.refresh"
+#define IOTC_EV_AUTHZ_QUEUE         "authz.queue"
 #define IOTC_EV_POLICY_DENY         "policy.deny"
 #define IOTC_EV_MQTT_IN             "mqtt.in"
 #define IOTC_EV_MQTT_OUT            "mqtt.out"

@@ -1,7 +1,8 @@
 /*
  * The journal: one JSON object per line, flushed per line, with a monotonic
- * timestamp. The runner judges from it, so every decision the endpoint makes
- * (handshake, authentication, refusal, packet, disconnect) goes through here.
+ * timestamp. A line is written whole or not at all. The runner judges from it, so
+ * every decision the endpoint makes (handshake, authentication, refusal, packet,
+ * disconnect) goes through here.
  */
 #ifndef IOTC_JOURNAL_H
 #define IOTC_JOURNAL_H
@@ -16,6 +17,14 @@ struct iotc_journal;
 
 /* path NULL or "-" writes to stderr; "" disables. */
 int iotc_journal_open(const char *path, struct iotc_journal **out);
+/* A cap on the bytes this journal writes (0: none). At the cap the journal writes one
+ * journal.truncated line and nothing after it (a warning goes to stderr). */
+void iotc_journal_set_max_bytes(struct iotc_journal *j, long long max_bytes);
+/* Called once when a write fails (disk full, EIO): the journal has written its reason
+ * to stderr, removed any partial line and writes nothing more. why is borrowed. */
+typedef void (*iotc_journal_fail_fn)(void *arg, const char *why);
+void iotc_journal_on_fail(struct iotc_journal *j, iotc_journal_fail_fn fn, void *arg);
+bool iotc_journal_failed(const struct iotc_journal *j);
 void iotc_journal_close(struct iotc_journal *j);
 /* Adds t/wall/event to fields (stolen; may be NULL) and writes the line. */
 void iotc_journal_emit(struct iotc_journal *j, const char *event, json_t *fields);

@@ -29,6 +29,12 @@ static const struct iotc_cfg_int profile__limits[] = {
     LIMIT(max_duration_x509_s, 0, 31536000, 1209600),
     LIMIT(max_duration_sigv4_s, 0, 31536000, 86400),
     LIMIT(sigv4_skew_s, 1, 86400, 900),
+    /* Resource bounds of the emulator itself (not AWS quotas): see README "Resource limits". */
+    LIMIT(journal_max_bytes, 0, 1LL << 50, 1LL << 30),
+    LIMIT(authz_max_concurrent, 1, 10000, 16),
+    LIMIT(authz_queue_max, 0, 100000, 256),
+    LIMIT(authz_queue_wait_ms, 1, 600000, 5000),
+    LIMIT(qos1_durable, 0, 1, 1),
 };
 
 static const struct {

@@ -34,6 +34,11 @@ struct iotc_limits {
     long long max_duration_x509_s;  /* seed 002: 1-2 weeks, not guaranteed */
     long long max_duration_sigv4_s; /* seed 002: WebSocket with SigV4, up to 24 hours */
     long long sigv4_skew_s;         /* accepted clock skew of X-Amz-Date */
+    long long journal_max_bytes;    /* 0: no cap; at the cap one journal.truncated line */
+    long long authz_max_concurrent; /* authorizer programs running at once */
+    long long authz_queue_max;      /* connects waiting for an authorizer slot */
+    long long authz_queue_wait_ms;  /* longest wait for a slot before the connect is refused */
+    long long qos1_durable;         /* 1: the broker saves after every change (PUBACK = stored) */
 };
 
 struct iotc_profile {

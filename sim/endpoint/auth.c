@@ -20,6 +20,11 @@ struct iotc_auth_pending {
     bool refresh;   /* re-invocation for refreshAfterInSeconds on a live connection */
     char *event;    /* the request event, kept for refreshes */
     iotc_auth_done_fn done;
+    /* The authorizer gate: a slot held while the program runs, else a place in the queue. */
+    bool has_slot, queued;
+    struct iotc_auth_pending *next;
+    struct event *deadline;
+    double queued_ms;
 };
 
 static void auth__journal(struct iotc_conn *c, const char *method, bool allow,
@@ -116,10 +121,15 @@ bool iotc_auth_custom_wanted(const struct iotc_conn *c, const struct iotc_http_r
     return iotc_registry_find_authorizer(&c->ep->registry, NULL) != NULL;
 }
 
+static void auth__gate_leave(struct iotc_auth_pending *p);
+
 static void auth__pending_free(struct iotc_auth_pending *p)
 {
     if (!p)
         return;
+    auth__gate_leave(p);
+    if (p->deadline)
+        event_free(p->deadline);
     if (p->later)
         event_free(p->later);
     free(p->cache_key);
@@ -206,12 +216,163 @@ cleanup:
     return rc;
 }
 
+/* ---- the authorizer gate ----
+ * Every connect without a certificate may start an authorizer program: unbounded, a
+ * flood of unsigned tokens forks hundreds at once and starves every other device. So
+ * at most limits.authz_max_concurrent run at once; later ones wait in a FIFO of at
+ * most limits.authz_queue_max for at most limits.authz_queue_wait_ms. A connect that
+ * finds the queue full, or waits too long, is refused as when the authorizer could not
+ * run (AWS: an authorizer Lambda that fails or is throttled fails the authentication),
+ * and the journal says why (authz.queue). */
+
+static void auth__program_done(void *arg, int rc, const char *out, const char *what);
+
+static void auth__gate_journal(struct iotc_conn *c, const char *result, double waited_ms)
+{
+    struct iotc_authz_gate *g = &c->ep->authz_gate;
+    iotc_conn_emit(c, IOTC_EV_AUTHZ_QUEUE,
+                   json_pack("{s:s, s:I, s:I, s:f}", "result", result, "running",
+                             (json_int_t)g->running, "queued", (json_int_t)g->queued, "waited_ms",
+                             waited_ms));
+}
+
+static void auth__gate_unqueue(struct iotc_auth_pending *p)
+{
+    struct iotc_authz_gate *g = &p->c->ep->authz_gate;
+    struct iotc_auth_pending **pp = &g->head, *prev = NULL;
+    while (*pp && *pp != p) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (*pp) {
+        *pp = p->next;
+        if (g->tail == p)
+            g->tail = prev;
+        g->queued--;
+    }
+    p->queued = false;
+    p->next = NULL;
+    if (p->deadline)
+        evtimer_del(p->deadline);
+}
+
+static void auth__gate_leave(struct iotc_auth_pending *p)
+{
+    struct iotc_authz_gate *g = &p->c->ep->authz_gate;
+    if (p->queued)
+        auth__gate_unqueue(p);
+    if (p->has_slot) {
+        p->has_slot = false;
+        g->running--;
+        if (g->head && g->pump) /* from the loop: this may run inside a connection's close */
+            event_active(g->pump, 0, 0);
+    }
+}
+
+static int auth__gate_run(struct iotc_auth_pending *p)
+{
+    struct iotc_authz_gate *g = &p->c->ep->authz_gate;
+    p->has_slot = true;
+    g->running++;
+    int rc = iotc_authz_run_program(p->c->ep->base, p->authz->argv, p->event, p->authz->timeout_ms,
+                                    auth__program_done, p, &p->job);
+    if (rc != IOTC_OK) {
+        p->has_slot = false;
+        g->running--;
+    }
+    return rc;
+}
+
+static void auth__gate_pump(evutil_socket_t fd, short what, void *arg)
+{
+    struct iotc_endpoint *ep = arg;
+    struct iotc_authz_gate *g = &ep->authz_gate;
+    while (g->head && g->running < ep->profile.limits.authz_max_concurrent) {
+        struct iotc_auth_pending *p = g->head;
+        double waited = iotc_mono_ms() - p->queued_ms;
+        auth__gate_unqueue(p);
+        if (auth__gate_run(p) == IOTC_OK) {
+            auth__gate_journal(p->c, "started", waited);
+            continue;
+        }
+        char why[160];
+        snprintf(why, sizeof why, "cannot start authorizer %s", p->authz->name);
+        auth__journal(p->c, "custom", false, NULL, why);
+        auth__finish(p, false, why);
+    }
+}
+
+static void auth__gate_expired(evutil_socket_t fd, short what, void *arg)
+{
+    struct iotc_auth_pending *p = arg;
+    double waited = iotc_mono_ms() - p->queued_ms;
+    auth__gate_unqueue(p);
+    auth__gate_journal(p->c, "timeout", waited);
+    char why[200];
+    snprintf(why, sizeof why,
+             "authorizer %s could not run: no free slot within %lld ms "
+             "(limits.authz_max_concurrent %lld)",
+             p->authz->name, p->c->ep->profile.limits.authz_queue_wait_ms,
+             p->c->ep->profile.limits.authz_max_concurrent);
+    auth__journal(p->c, "custom", false, NULL, why);
+    auth__finish(p, false, why);
+}
+
+/* Runs p's program now, or queues it. IOTC_ERR_LIMIT (why filled): the queue is full. */
+static int auth__gate_enter(struct iotc_auth_pending *p, char *why, size_t whylen)
+{
+    struct iotc_endpoint *ep = p->c->ep;
+    struct iotc_authz_gate *g = &ep->authz_gate;
+    const struct iotc_limits *l = &ep->profile.limits;
+    if (!g->pump && !(g->pump = event_new(ep->base, -1, 0, auth__gate_pump, ep)))
+        return IOTC_ERR_NOMEM;
+    if (g->running < l->authz_max_concurrent && !g->head) {
+        if (auth__gate_run(p) != IOTC_OK) {
+            snprintf(why, whylen, "cannot start authorizer %s", p->authz->name);
+            return IOTC_ERR_IO;
+        }
+        return IOTC_OK;
+    }
+    if (g->queued >= l->authz_queue_max) {
+        auth__gate_journal(p->c, "full", 0);
+        snprintf(why, whylen,
+                 "authorizer %s could not run: %lld running and %lld waiting "
+                 "(limits.authz_max_concurrent, limits.authz_queue_max)",
+                 p->authz->name, g->running, g->queued);
+        return IOTC_ERR_LIMIT;
+    }
+    if (!p->deadline && !(p->deadline = evtimer_new(ep->base, auth__gate_expired, p)))
+        return IOTC_ERR_NOMEM;
+    long long ms = l->authz_queue_wait_ms;
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000 * 1000)};
+    if (evtimer_add(p->deadline, &tv) != 0)
+        return IOTC_ERR_NOMEM;
+    p->queued = true;
+    p->queued_ms = iotc_mono_ms();
+    if (g->tail)
+        g->tail->next = p;
+    else
+        g->head = p;
+    g->tail = p;
+    g->queued++;
+    auth__gate_journal(p->c, "queued", 0);
+    return IOTC_OK;
+}
+
+void iotc_auth_gate_free(struct iotc_endpoint *ep)
+{
+    if (ep->authz_gate.pump)
+        event_free(ep->authz_gate.pump);
+    ep->authz_gate.pump = NULL;
+}
+
 static void auth__program_done(void *arg, int rc, const char *out, const char *what)
 {
     struct iotc_auth_pending *p = arg;
     struct iotc_conn *c = p->c;
     char why[320];
     p->job = NULL;
+    auth__gate_leave(p); /* the program is gone: its slot goes to the next in the queue */
     if (rc != IOTC_OK) {
         snprintf(why, sizeof why, "authorizer %s failed: %s", p->authz->name, what);
     } else if (auth__apply(p, out, why, sizeof why) == IOTC_OK) {
@@ -334,9 +495,14 @@ int iotc_auth_custom_start(struct iotc_conn *c, const struct iotc_auth_input *in
             goto deny;
         }
         p->event = strdup(event);
-        if (iotc_authz_run_program(c->ep->base, a->argv, event, a->timeout_ms, auth__program_done,
-                                   p, &p->job) != IOTC_OK) {
-            snprintf(why, whylen, "cannot start authorizer %s", a->name);
+        if (!p->event) {
+            rc = IOTC_ERR_NOMEM;
+            goto deny;
+        }
+        int grc = auth__gate_enter(p, why, whylen);
+        if (grc != IOTC_OK) {
+            if (grc == IOTC_ERR_NOMEM)
+                snprintf(why, whylen, "out of memory");
             goto deny;
         }
     }
@@ -378,9 +544,8 @@ static void auth__refresh_fired(evutil_socket_t fd, short what, void *arg)
     p->done = auth__refresh_done;
     p->event = strdup(c->auth.refresh_event);
     iotc_conn_emit(c, IOTC_EV_AUTH_REFRESH, json_pack("{s:s}", "authorizer", p->authz->name));
-    if (!p->event ||
-        iotc_authz_run_program(c->ep->base, p->authz->argv, p->event, p->authz->timeout_ms,
-                               auth__program_done, p, &p->job) != IOTC_OK) {
+    char why[200];
+    if (!p->event || auth__gate_enter(p, why, sizeof why) != IOTC_OK) {
         auth__pending_free(p);
         auth__refresh_done(c, false, "cannot start the authorizer for a refresh");
         return;

@@ -37,5 +37,7 @@ int iotc_auth_custom_start(struct iotc_conn *c, const struct iotc_auth_input *in
                            iotc_auth_done_fn done, char *why, size_t whylen);
 /* Drops a pending authorization (the connection is closing); done() will not be called. */
 void iotc_auth_custom_cancel(struct iotc_conn *c);
+/* Frees the authorizer gate's loop event (after every connection is closed). */
+void iotc_auth_gate_free(struct iotc_endpoint *ep);
 
 #endif

@@ -213,8 +213,12 @@ void iotc_ms_broker_packet(void *arg, const struct mqtt_frame *f, const uint8_t 
         iotc_ms_finish(s, "endpoint", ms__lifecycle_reason(d.reason));
         return;
     }
+    if (f->type == MQTT_PINGRESP && iotc_ms_da_pingresp(s))
+        return; /* the answer to the front door's own barrier ping (durable_ack.c) */
     if (ms__scenario_withholds(s, f))
         return;
+    if (f->type == MQTT_PUBACK && iotc_ms_da_hold_puback(s, pkt, f->total))
+        return; /* relayed once the broker has saved (durable_ack.c) */
     if (f->type == MQTT_SUBACK || f->type == MQTT_UNSUBACK) {
         iotc_ms_journal(s, IOTC_EV_MQTT_OUT, f, pkt, false);
         if (f->type == MQTT_SUBACK)

@@ -3,6 +3,7 @@
  * run (the loop; listeners open when the broker is first ready), stop, close.
  */
 #include "endpoint_int.h"
+#include "auth.h"
 #include "conn.h"
 #include "lifecycle.h"
 #include "common/err.h"
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -91,26 +93,127 @@ static void endpoint__on_broker_ready(void *arg)
         ep->on_ready(ep, ep->arg);
 }
 
+/*
+ * The run directory holds the broker's socket and secret, so it must be this serve's
+ * alone. A directory serve creates is 0700. An existing one is used as it is and its
+ * mode is never changed (--run-dir /tmp must not break /tmp): it must be a real
+ * directory (not a symlink) owned by this user; if others may write in it (a shared
+ * directory such as a 1777 /tmp) serve works in a private subdirectory it creates.
+ * A lock file then refuses a second serve on the same directory, which would
+ * otherwise take over the first one's broker socket and secret.
+ */
+static int endpoint__lock_run_dir(struct iotc_endpoint *ep, char *err, size_t errlen)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/serve.lock", ep->run_dir);
+    for (int attempt = 0; attempt < 3; attempt++) {
+        int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+            return endpoint__fail(err, errlen, IOTC_ERR_CONFIG,
+                                  "run directory %s: cannot open its lock file: %s", ep->run_dir,
+                                  strerror(errno));
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            int e = errno;
+            char pid[32] = "";
+            ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+            pid[n > 0 ? n : 0] = '\0';
+            pid[strcspn(pid, "\n")] = '\0';
+            close(fd);
+            if (e == EWOULDBLOCK)
+                return endpoint__fail(err, errlen, IOTC_ERR_CONFIG,
+                                      "run directory %s is in use by another serve%s%s%s: give "
+                                      "each serve its own --run-dir",
+                                      ep->run_dir, pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
+            return endpoint__fail(err, errlen, IOTC_ERR_CONFIG, "run directory %s: lock: %s",
+                                  ep->run_dir, strerror(e));
+        }
+        /* The holder before us may have removed the file between our open and our
+         * lock: a lock on an unlinked file guards nothing, so check it is still there. */
+        struct stat a, b;
+        if (fstat(fd, &a) == 0 && lstat(path, &b) == 0 && a.st_ino == b.st_ino &&
+            a.st_dev == b.st_dev) {
+            char pid[32];
+            int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+            if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+                /* the pid is only for the message above: the lock itself holds */
+            }
+            ep->lock_fd = fd;
+            return IOTC_OK;
+        }
+        close(fd);
+    }
+    return endpoint__fail(err, errlen, IOTC_ERR_CONFIG,
+                          "run directory %s: its lock file keeps changing", ep->run_dir);
+}
+
 static int endpoint__run_dir(struct iotc_endpoint *ep, const char *dir, char *err, size_t errlen)
 {
-    if (dir) {
-        ep->run_dir = strdup(dir);
-        if (!ep->run_dir)
-            return IOTC_ERR_NOMEM;
-        if (mkdir(ep->run_dir, 0700) != 0 && errno != EEXIST)
-            return endpoint__fail(err, errlen, IOTC_ERR_IO, "cannot create %s: %s", ep->run_dir,
-                                  strerror(errno));
-        return IOTC_OK;
-    }
     char tmpl[4096];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(tmpl, sizeof tmpl, "%s/iotconform-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(tmpl))
-        return endpoint__fail(err, errlen, IOTC_ERR_IO, "cannot create a run directory: %s",
-                              strerror(errno));
+    if (dir) {
+        struct stat st;
+        if (mkdir(dir, 0700) == 0) {
+            ep->own_run_dir = true;
+            ep->run_dir = strdup(dir);
+            goto lock;
+        }
+        if (errno != EEXIST)
+            return endpoint__fail(err, errlen, IOTC_ERR_CONFIG,
+                                  "cannot create run directory %s: %s", dir, strerror(errno));
+        if (lstat(dir, &st) != 0)
+            return endpoint__fail(err, errlen, IOTC_ERR_CONFIG, "run directory %s: %s", dir,
+                                  strerror(errno));
+        if (S_ISLNK(st.st_mode))
+            return endpoint__fail(err, errlen, IOTC_ERR_CONFIG,
+                                  "run directory %s is a symbolic link: give the directory it "
+                                  "points to (a link could aim the broker socket and secret "
+                                  "elsewhere)",
+                                  dir);
+        if (!S_ISDIR(st.st_mode))
+            return endpoint__fail(err, errlen, IOTC_ERR_CONFIG,
+                                  "run directory %s exists and is not a directory", dir);
+        if (st.st_uid != geteuid())
+            return endpoint__fail(err, errlen, IOTC_ERR_CONFIG,
+                                  "run directory %s belongs to uid %u, not to this user (uid %u): "
+                                  "give a directory you own",
+                                  dir, (unsigned)st.st_uid, (unsigned)geteuid());
+        if (!(st.st_mode & (S_IWGRP | S_IWOTH))) {
+            ep->run_dir = strdup(dir);
+            goto lock;
+        }
+        /* Shared: others may write here. Work in a private subdirectory. */
+        snprintf(tmpl, sizeof tmpl, "%s/iotconform-XXXXXX", dir);
+        if (!mkdtemp(tmpl))
+            return endpoint__fail(err, errlen, IOTC_ERR_CONFIG,
+                                  "run directory %s is shared (mode %04o) and a private "
+                                  "subdirectory cannot be made in it: %s",
+                                  dir, (unsigned)(st.st_mode & 07777), strerror(errno));
+        fprintf(stderr,
+                "iotconform serve: run directory %s is shared (mode %04o, left unchanged): "
+                "using the private %s\n",
+                dir, (unsigned)(st.st_mode & 07777), tmpl);
+    } else {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(tmpl, sizeof tmpl, "%s/iotconform-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(tmpl))
+            return endpoint__fail(err, errlen, IOTC_ERR_IO, "cannot create a run directory: %s",
+                                  strerror(errno));
+    }
     ep->own_run_dir = true;
     ep->run_dir = strdup(tmpl);
-    return ep->run_dir ? IOTC_OK : IOTC_ERR_NOMEM;
+lock:
+    if (!ep->run_dir)
+        return IOTC_ERR_NOMEM;
+    return endpoint__lock_run_dir(ep, err, errlen);
+}
+
+/* A journal that cannot be written stops serve: verdicts are judged from it. */
+static void endpoint__on_journal_fail(void *arg, const char *why)
+{
+    struct iotc_endpoint *ep = arg;
+    ep->run_rc = IOTC_ERR_IO;
+    snprintf(ep->run_err, sizeof ep->run_err, "%s", why);
+    if (ep->base)
+        event_base_loopexit(ep->base, NULL);
 }
 
 static int endpoint__config(struct iotc_endpoint *ep, const iotc_endpoint_opts *o, char *err,
@@ -173,6 +276,7 @@ static int endpoint__start_broker(struct iotc_endpoint *ep, const iotc_endpoint_
         .mosquitto_bin = mosq,
         .plugin_path = plugin,
         .max_packet = 0,
+        .save_every_change = ep->profile.limits.qos1_durable != 0,
         .on_event = endpoint__on_broker_event,
         .on_ready = endpoint__on_broker_ready,
         .arg = ep,
@@ -192,7 +296,7 @@ int iotc_endpoint_open(const iotc_endpoint_opts *o, iotc_endpoint **out, char *e
     struct iotc_endpoint *ep = calloc(1, sizeof *ep);
     if (!ep)
         return endpoint__fail(err, errlen, IOTC_ERR_NOMEM, "out of memory");
-    ep->stop_pipe[0] = ep->stop_pipe[1] = -1;
+    ep->stop_pipe[0] = ep->stop_pipe[1] = ep->lock_fd = -1;
     ep->on_ready = o->on_ready;
     ep->arg = o->arg;
     int rc = IOTC_ERR_NOMEM;
@@ -214,6 +318,8 @@ int iotc_endpoint_open(const iotc_endpoint_opts *o, iotc_endpoint **out, char *e
                             strerror(errno));
         goto fail;
     }
+    iotc_journal_set_max_bytes(ep->journal, ep->profile.limits.journal_max_bytes);
+    iotc_journal_on_fail(ep->journal, endpoint__on_journal_fail, ep);
     ep->journal_packets = !o->no_packet_journal;
     ep->ssl_idx = SSL_get_ex_new_index(0, "iotc_conn", NULL, NULL, NULL);
     if ((rc = iotc_tls_ctx_new(ep, &ep->ctx, err, errlen)))
@@ -251,6 +357,12 @@ fail:
 
 int iotc_endpoint_run(iotc_endpoint *ep, char *err, size_t errlen)
 {
+    if (iotc_journal_failed(ep->journal)) {
+        /* It failed while opening (the broker's first events): run_err says how. */
+        if (err && errlen)
+            snprintf(err, errlen, "%s", ep->run_err);
+        return IOTC_ERR_IO;
+    }
     ep->run_rc = IOTC_OK;
     ep->run_err[0] = '\0';
     event_base_dispatch(ep->base);
@@ -274,6 +386,7 @@ void iotc_endpoint_close(iotc_endpoint *ep)
     if (!ep)
         return;
     iotc_conn_close_all(ep, "endpoint stopping");
+    iotc_auth_gate_free(ep);
     iotc_listeners_close(ep);
     iotc_lifecycle_free(ep->lifecycle);
     iotc_strmap_free(ep->sessions);
@@ -298,6 +411,13 @@ void iotc_endpoint_close(iotc_endpoint *ep)
     iotc_profile_free(&ep->profile);
     iotc_scenario_free(&ep->scenario);
     iotc_journal_close(ep->journal);
+    if (ep->lock_fd >= 0) {
+        /* Unlinked while still held: a serve waiting on this file sees it gone and retries. */
+        char lock[4200];
+        snprintf(lock, sizeof lock, "%s/serve.lock", ep->run_dir);
+        unlink(lock);
+        close(ep->lock_fd);
+    }
     if (ep->run_dir && ep->own_run_dir)
         rmdir(ep->run_dir); /* only if empty: the journal stays for the user */
     json_decref(ep->ready);

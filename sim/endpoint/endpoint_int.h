@@ -45,11 +45,18 @@ struct iotc_endpoint {
     struct iotc_scenario scenario;
     long long connacks_withheld;
     long long sessions_cut;
-    json_t *authz_cache; /* "authorizer\ntoken" -> {"expires": ms, "response": text} */
+    json_t *authz_cache;     /* "authorizer\ntoken" -> {"expires": ms, "response": text} */
+    struct iotc_authz_gate { /* auth.c: authorizer programs running at once, and the queue */
+        long long running;
+        long long queued;
+        struct iotc_auth_pending *head, *tail; /* FIFO of connects waiting for a slot */
+        struct event *pump;                    /* starts queued programs from the loop */
+    } authz_gate;
     uint32_t next_https_client;
     /* lifecycle (endpoint.c) */
     bool has_scenario;
     bool own_run_dir;    /* created here: removed at close when empty */
+    int lock_fd;         /* flock'ed run_dir/serve.lock, held for the endpoint's life */
     char broker_dir[64]; /* short private sibling for the broker socket, or "" */
     char *journal_path;
     json_t *ready; /* the READY object once listening, else NULL */

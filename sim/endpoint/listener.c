@@ -19,10 +19,49 @@ struct listener__arg {
 };
 static struct listener__arg listener__args[IOTC_PORT_COUNT];
 
+/*
+ * Out of descriptors (EMFILE, ENFILE, ENOBUFS, ENOMEM), a listener's socket stays
+ * readable: retrying at once spins the loop at full CPU and floods the journal. So an
+ * episode pauses every listener and retries after a backoff (10 ms doubling to 500 ms),
+ * and the journal gets one line when it starts and one when accepts work again.
+ */
+#define LISTENER_PAUSE_MIN_MS 10
+#define LISTENER_PAUSE_MAX_MS 500
+
+static struct {
+    struct event *timer; /* re-enables the listeners */
+    bool active;         /* an episode is under way (until an accept succeeds) */
+    bool paused;
+    int pause_ms;
+    double started_ms;
+    unsigned long failures;
+} listener__ep;
+
+static void listener__enable_all(struct iotc_endpoint *ep, bool on)
+{
+    for (int i = 0; i < IOTC_PORT_COUNT; i++)
+        for (int b = 0; b < IOTC_MAX_BIND; b++)
+            if (ep->listeners[i][b])
+                (on ? evconnlistener_enable : evconnlistener_disable)(ep->listeners[i][b]);
+    listener__ep.paused = !on;
+}
+
+static void listener__on_resume(evutil_socket_t fd, short what, void *arg)
+{
+    listener__enable_all(arg, true); /* a still-full table fails again and pauses longer */
+}
+
 static void listener__on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                                 int salen, void *arg)
 {
     struct listener__arg *a = arg;
+    if (listener__ep.active) {
+        listener__ep.active = false;
+        iotc_journal_emit(a->ep->journal, IOTC_EV_ENDPOINT_ACCEPT_RESUMED,
+                          json_pack("{s:f, s:I}", "paused_ms",
+                                    iotc_mono_ms() - listener__ep.started_ms, "failures",
+                                    (json_int_t)listener__ep.failures));
+    }
     iotc_conn_accept(a->ep, fd, sa, salen, a->lport);
 }
 
@@ -30,10 +69,26 @@ static void listener__on_error(struct evconnlistener *l, void *arg)
 {
     struct listener__arg *a = arg;
     int e = EVUTIL_SOCKET_ERROR();
-    /* EMFILE and friends: keep the listener; the journal says why accepts stall. */
-    iotc_journal_emit(a->ep->journal, IOTC_EV_ENDPOINT_ACCEPT_ERROR,
-                      json_pack("{s:i, s:s}", "port", iotc_lport_number[a->lport], "error",
-                                evutil_socket_error_to_string(e)));
+    if (!listener__ep.active) {
+        listener__ep.active = true;
+        listener__ep.pause_ms = LISTENER_PAUSE_MIN_MS;
+        listener__ep.started_ms = iotc_mono_ms();
+        listener__ep.failures = 0;
+        iotc_journal_emit(a->ep->journal, IOTC_EV_ENDPOINT_ACCEPT_ERROR,
+                          json_pack("{s:i, s:s, s:s}", "port", iotc_lport_number[a->lport], "error",
+                                    evutil_socket_error_to_string(e), "action",
+                                    "accepting paused until descriptors are free"));
+    } else if (listener__ep.pause_ms < LISTENER_PAUSE_MAX_MS) {
+        listener__ep.pause_ms *= 2;
+        if (listener__ep.pause_ms > LISTENER_PAUSE_MAX_MS)
+            listener__ep.pause_ms = LISTENER_PAUSE_MAX_MS;
+    }
+    listener__ep.failures++;
+    if (listener__ep.paused || !listener__ep.timer)
+        return;
+    listener__enable_all(a->ep, false);
+    struct timeval tv = {listener__ep.pause_ms / 1000, (listener__ep.pause_ms % 1000) * 1000};
+    evtimer_add(listener__ep.timer, &tv);
 }
 
 static int listener__addr(const char *host, int port, struct sockaddr_storage *ss, int *len)
@@ -127,6 +182,12 @@ static int listener__open_port(struct iotc_endpoint *ep, int i, char *err, size_
 
 int iotc_listeners_open(struct iotc_endpoint *ep, char *err, size_t errlen)
 {
+    memset(&listener__ep, 0, sizeof listener__ep);
+    listener__ep.timer = evtimer_new(ep->base, listener__on_resume, ep);
+    if (!listener__ep.timer) {
+        snprintf(err, errlen, "out of memory");
+        return IOTC_ERR_NOMEM;
+    }
     for (int i = 0; i < IOTC_PORT_COUNT; i++) {
         listener__args[i].ep = ep;
         listener__args[i].lport = (enum iotc_lport)i;
@@ -143,4 +204,7 @@ void iotc_listeners_close(struct iotc_endpoint *ep)
 {
     for (int i = 0; i < IOTC_PORT_COUNT; i++)
         listener__close_port(ep, i);
+    if (listener__ep.timer)
+        event_free(listener__ep.timer);
+    listener__ep.timer = NULL;
 }

@@ -183,6 +183,13 @@ static int ms__client_packet(void *arg, const struct mqtt_frame *f, const uint8_
         iotc_ms_refuse(s, "server-packet", "client sent a server-only packet",
                        MQTT_RC_PROTOCOL_ERROR, 0);
         return 1;
+    case MQTT_PINGREQ:
+        if (!iotc_ms_da_device_ping(s)) {
+            static const uint8_t pingresp[2] = {0xD0, 0x00};
+            iotc_ms_send_client(s, pingresp, sizeof pingresp);
+            return 0;
+        }
+        break;
     default:
         break;
     }
@@ -315,6 +322,7 @@ static void ms__on_close(struct iotc_conn *c)
     free(s->aliases);
     event_free(s->timer);
     iotc_buf_free(&s->out);
+    iotc_ms_da_free(s);
     free(s->client_id);
     free(s);
     c->sess.data = NULL;

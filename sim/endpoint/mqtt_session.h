@@ -52,8 +52,21 @@ struct mqtt_sess {
     char **aliases;     /* MQTT 5 inbound topic aliases, [1..alias_max], set by the device */
     uint16_t alias_max; /* the Topic Alias Maximum the CONNACK advertised */
     struct iotc_buf out;
+    struct { /* durable_ack.c: PUBACKs held until the broker has saved */
+        struct iotc_buf held_new, held_covered;
+        uint64_t ping_bits; /* outstanding PINGREQs to the broker, oldest first: 1 = ours */
+        uint8_t ping_n;
+        bool barrier_out;
+    } da;
 };
 
+/* durable_ack.c (limits.qos1_durable): hold_puback true = held, do not relay; pingresp true
+ * = the barrier's own answer, do not relay; device_ping false = cannot track it, answer it
+ * here instead of forwarding. */
+bool iotc_ms_da_hold_puback(struct mqtt_sess *s, const uint8_t *pkt, size_t len);
+bool iotc_ms_da_pingresp(struct mqtt_sess *s);
+bool iotc_ms_da_device_ping(struct mqtt_sess *s);
+void iotc_ms_da_free(struct mqtt_sess *s);
 /* handle_ping_disconnect.c: ms = delay from now; the timer callback of s->timer */
 void iotc_ms_arm(struct mqtt_sess *s, double ms);
 void iotc_ms_arm_keepalive(struct mqtt_sess *s);

@@ -235,8 +235,10 @@ int iotc_serve_main(int argc, char **argv)
         rc = 2;
         goto cleanup;
     }
-    if (iotc_endpoint_open(&eo, &ep, err, sizeof err) != IOTC_OK) {
+    int orc = iotc_endpoint_open(&eo, &ep, err, sizeof err);
+    if (orc != IOTC_OK) {
         fprintf(stderr, "iotconform serve: %s\n", err);
+        rc = orc == IOTC_ERR_CONFIG ? 2 : 1; /* a wrong profile, registry or run directory */
         goto cleanup;
     }
     if (iotc_endpoint_run(ep, err, sizeof err) != IOTC_OK) {

@@ -346,6 +346,16 @@ static void test_start_rejects_bad_options(void)
     CU_ASSERT_EQUAL(iotc_broker_start(f.base, &o, &b), IOTC_ERR_INVALID);
     unlink(link);
 
+    /* A directory others can write in is refused, and its mode is left alone. */
+    char shared[128];
+    snprintf(shared, sizeof shared, "%s/shared", f.dir);
+    CU_ASSERT_EQUAL_FATAL(mkdir(shared, 0700), 0);
+    CU_ASSERT_EQUAL_FATAL(chmod(shared, 01777), 0);
+    o.run_dir = shared;
+    CU_ASSERT_EQUAL(iotc_broker_start(f.base, &o, &b), IOTC_ERR_INVALID);
+    CU_ASSERT_TRUE(file_mode_is(shared, 01777));
+    rmdir(shared);
+
     o.run_dir = f.run_dir;
     o.max_packet = (size_t)1 << 30;
     CU_ASSERT_EQUAL(iotc_broker_start(f.base, &o, &b), IOTC_ERR_INVALID);
