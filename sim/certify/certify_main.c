@@ -254,9 +254,9 @@ int iotc_certify_main(int argc, char **argv)
                 cert_interrupted ? " -- interrupted" : "");
         printf("report: %s\n", realpath(report, abs) ? abs : report);
         /* INCONCLUSIVE fails the run like ERROR: nothing showed the device complies. */
-        rc = cert_interrupted                                               ? 130
+        rc = cert_interrupted                                              ? 130
              : (fail || error || inconclusive || (o.fail_on_warn && warn)) ? 1
-                                                                            : 0;
+                                                                           : 0;
     }
 cleanup:
     if (res)

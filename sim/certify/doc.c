@@ -21,9 +21,9 @@ static json_t *doc__device(const cert_outcome *o)
     json_t *series = json_array(), *last = NULL;
     for (size_t q = 0; q < o->n_series && q < CERT_MAX_SERIES; q++) {
         const cert_series_info *i = &o->series[q];
-        last = json_pack("{s:s, s:s, s:b, s:I}", "log", i->log, "ended_by", cert_end_name(i->ended),
-                         "budget_ended", i->ended == CERT_END_BUDGET, "ran_ms",
-                         (json_int_t)i->ran_ms);
+        last =
+            json_pack("{s:s, s:s, s:b, s:I}", "log", i->log, "ended_by", cert_end_name(i->ended),
+                      "budget_ended", i->ended == CERT_END_BUDGET, "ran_ms", (json_int_t)i->ran_ms);
         json_object_set_new(last, "exit_status",
                             i->exit_status >= 0 ? json_integer(i->exit_status) : json_null());
         json_object_set_new(last, "signal", i->signal ? json_integer(i->signal) : json_null());

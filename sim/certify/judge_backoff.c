@@ -112,9 +112,8 @@ static cert_verdict backoff__too_few(cert_ctx *x, const backoff__series *ss, siz
             continue;
         }
         cert_end_describe(&x->obs[q], how, sizeof(how));
-        return cert_set(x, CERT_FAIL,
-                        "only %zu retr%s after %s (series %zu, %zu needed): %s", ss[q].n,
-                        ss[q].n == 1 ? "y" : "ies",
+        return cert_set(x, CERT_FAIL, "only %zu retr%s after %s (series %zu, %zu needed): %s",
+                        ss[q].n, ss[q].n == 1 ? "y" : "ies",
                         cut ? "the server closed the connection" : "the CONNACK was withheld",
                         q + 1, want, how);
     }
@@ -282,8 +281,7 @@ static cert_verdict judge_reconnect_min(cert_ctx *x)
                 double silent =
                     s->last_close >= 0 ? (stop - s->last_close) / 1000.0 / x->scale : 0.0;
                 cert_end_describe(o, how, sizeof(how));
-                return cert_set(x,
-                                silent >= RECONNECT__SILENT_S ? CERT_FAIL : CERT_INCONCLUSIVE,
+                return cert_set(x, silent >= RECONNECT__SILENT_S ? CERT_FAIL : CERT_INCONCLUSIVE,
                                 "no reconnect within %.1f s after the server closed the "
                                 "connection%s (%s): %s",
                                 silent, x->scale != 1.0 ? " at time scale 1" : "", how,

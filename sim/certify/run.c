@@ -368,8 +368,9 @@ static void run__device_exit(const run__series *s, char *out, size_t len)
                  (double)s->budget_ms / 1000.0, how);
         break;
     case CERT_END_VERDICT:
-        snprintf(out, len, "still running when the judge had seen enough; stopped by the runner "
-                           "(%s)",
+        snprintf(out, len,
+                 "still running when the judge had seen enough; stopped by the runner "
+                 "(%s)",
                  how);
         break;
     case CERT_END_INTERRUPT:
@@ -499,7 +500,7 @@ void cert_case_run(const cert_run *r, const cert_case *c, size_t index, cert_out
             }
             if (cert_now_ms() - t0 >= budget || cert_interrupted) {
                 /* A device that exited by itself just before keeps that as its end. */
-                s->end = s->dev.exited       ? CERT_END_DEVICE
+                s->end = s->dev.exited      ? CERT_END_DEVICE
                          : cert_interrupted ? CERT_END_INTERRUPT
                                             : CERT_END_BUDGET;
                 break;
