@@ -96,7 +96,7 @@ void cert_end_describe(const cert_obs *o, char *out, size_t len)
         return;
     }
     cert_device_describe(o->dev, how, sizeof(how));
-    snprintf(out, len, "the device %s", how);
+    snprintf(out, len, "the device %s%s", strncmp(how, "killed", 6) == 0 ? "was " : "", how);
 }
 const cert_judge *cert_judge_find(const char *name)
 {

@@ -124,32 +124,39 @@ static cert_verdict backoff__too_few(cert_ctx *x, const backoff__series *ss, siz
 }
 
 /* "the 240 s budget ended while the device was still retrying, after 4 of the 6 delays
- * the case observes (series 1)" for every short series. */
+ * the case observes (series 1, 2)": one clause per distinct story, naming its series. */
 static void backoff__budget_note(cert_ctx *x, const backoff__series *ss, size_t want)
 {
-    char text[1024] = "";
-    size_t used = 0;
-    for (size_t q = 0; q < x->n_series && used + 200 < sizeof(text); q++) {
+    char text[8][300], series[8][64];
+    size_t n = 0;
+    for (size_t q = 0; q < x->n_series && q < 8; q++) {
         const cert_obs *o = &x->obs[q];
-        char still[160];
+        char still[160], one[300];
+        size_t k;
         if (ss[q].n >= want)
             continue;
         backoff__still(x, o, &ss[q], still, sizeof(still));
-        if (o->ended != CERT_END_BUDGET)
-            cert_end_describe(o, still, sizeof(still));
         if (o->ended == CERT_END_BUDGET && o->budget_ms > 0)
-            used += (size_t)snprintf(text + used, sizeof(text) - used,
-                                     "%sthe %.0f s budget ended while the device was %s, after "
-                                     "%zu of the %zu delays the case observes (series %zu)",
-                                     used ? "; " : "", (double)o->budget_ms / 1000.0, still,
-                                     ss[q].n, want, q + 1);
-        else
-            used += (size_t)snprintf(text + used, sizeof(text) - used,
-                                     "%s%s, after %zu of the %zu delays the case observes "
-                                     "(series %zu)",
-                                     used ? "; " : "", still, ss[q].n, want, q + 1);
+            snprintf(one, sizeof(one),
+                     "the %.0f s budget ended while the device was %s, after %zu of the %zu "
+                     "delays the case observes",
+                     (double)o->budget_ms / 1000.0, still, ss[q].n, want);
+        else {
+            cert_end_describe(o, still, sizeof(still));
+            snprintf(one, sizeof(one), "%s, after %zu of the %zu delays the case observes", still,
+                     ss[q].n, want);
+        }
+        for (k = 0; k < n && strcmp(text[k], one) != 0; k++)
+            ;
+        if (k == n) {
+            snprintf(text[n], sizeof(text[n]), "%s", one);
+            snprintf(series[n++], sizeof(series[0]), "series %zu", q + 1);
+        } else
+            snprintf(series[k] + strlen(series[k]), sizeof(series[k]) - strlen(series[k]), ", %zu",
+                     q + 1);
     }
-    cert_note(x, "%s", text);
+    for (size_t k = 0; k < n; k++)
+        cert_note(x, "%s (%s)", text[k], series[k]);
 }
 
 /* The verdict the evidence supports; UNSURE warns with what could not be told. */
@@ -232,7 +239,10 @@ static cert_verdict judge_backoff(cert_ctx *x)
     /* The budget ended first: the evidence seen so far decides when it can, else nothing
      * is made up. */
     json_object_set_new(x->observed, "budget_ended", json_true());
-    if (cert_backoff_evidence_of(&r) == CERT_BO_SAYS_UNSURE)
+    /* Fewer delays than the case observes: only a label the classifier is sure of counts
+     * (an undetermined one would become a guess). */
+    if (cert_backoff_evidence_of(&r) == CERT_BO_SAYS_UNSURE || r.cls == CERT_BO_AMBIGUOUS ||
+        r.cls == CERT_BO_INSUFFICIENT)
         cert_set(x, CERT_INCONCLUSIVE, "retry delays %s s%s: %s", series,
                  x->scale != 1.0 ? " (at time scale 1)" : "", label);
     else
