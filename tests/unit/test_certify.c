@@ -379,6 +379,84 @@ static void test_judge_budget_and_exit(void)
     cert_catalogue_free(&cat);
 }
 
+/* Server disconnects after CONNACK; the device reconnects d[i] s later. */
+static json_t *cut_journal(const double *d, size_t n)
+{
+    json_t *lines = json_array();
+    double t = 0;
+    for (size_t c = 0; c <= n; c++) {
+        int id = (int)c + 1;
+        json_array_append_new(lines, json_pack("{s:s, s:f, s:i, s:i}", "event", "conn.accept", "t",
+                                               t, "conn", id, "peer_port", 3000 + id));
+        json_array_append_new(lines, json_pack("{s:s, s:s, s:f, s:i}", "event", "mqtt.in", "type",
+                                               "CONNECT", "t", t + 10, "conn", id));
+        json_array_append_new(lines,
+                              json_pack("{s:s, s:s, s:f, s:i, s:i}", "event", "mqtt.out", "type",
+                                        "CONNACK", "t", t + 11, "conn", id, "code", 0));
+        json_array_append_new(lines, json_pack("{s:s, s:f, s:i}", "event", "scenario.disconnect",
+                                               "t", t + 12, "conn", id));
+        json_array_append_new(lines, json_pack("{s:s, s:s, s:f, s:i}", "event", "conn.close", "by",
+                                               "server", "t", t + 13, "conn", id));
+        if (c < n)
+            t += 13 + d[c] * 1000;
+    }
+    return lines;
+}
+
+/* reconnect_min when the budget ends first: the reconnects seen decide; none in a short
+ * silence is INCONCLUSIVE, none in a long one FAILs; a device that exited says so. */
+static void test_reconnect_budget(void)
+{
+    cert_catalogue cat;
+    char err[4096];
+    static const double d[] = {1.5, 2.5};
+    cert_device running = {.pid = -1, .exited = true, .status = SIGTERM, .exited_ms = 120000};
+    cert_device exited1 = {.pid = -1, .exited = true, .status = 1 << 8, .exited_ms = 4000};
+    CU_ASSERT_EQUAL_FATAL(cert_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
+    struct {
+        json_t *lines;
+        cert_device *dev;
+        cert_end end;
+        double stop_t;
+        cert_verdict want;
+        const char *says;
+    } t[] = {
+        {cut_journal(d, 2), &running, CERT_END_BUDGET, 5000, CERT_PASS,
+         "2 of the 3 reconnects the case observes"},
+        {cut_journal(d, 0), &running, CERT_END_BUDGET, 5000, CERT_INCONCLUSIVE,
+         "no reconnect within 5.0 s"},
+        {cut_journal(d, 0), &running, CERT_END_BUDGET, 60000, CERT_FAIL,
+         "no reconnect within 60.0 s"},
+        {cut_journal(d, 2), &exited1, CERT_END_DEVICE, -1, CERT_FAIL,
+         "the device exited with status 1 after 4000 ms"},
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        cert_obs o;
+        cert_ctx x;
+        memset(&x, 0, sizeof(x));
+        cert_obs_build(&o, t[i].lines, NULL, 0);
+        o.dev = t[i].dev;
+        o.ended = t[i].end;
+        o.budget_ms = 120000;
+        o.stop_t = t[i].stop_t;
+        x.c = cert_catalogue_find(&cat, "MQTT_ReconnectionAfterSuccessfulConnection");
+        x.obs = &o;
+        x.n_series = 1;
+        x.scale = 1.0;
+        x.final = true;
+        x.observed = json_object();
+        CU_ASSERT_EQUAL(cert_judge_run(&x), t[i].want);
+        CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, t[i].says));
+        CU_ASSERT_PTR_NULL(strstr(x.reason, "signal"));
+        if (t[i].end == CERT_END_BUDGET)
+            CU_ASSERT_PTR_NULL(strstr(x.reason, "stopped"));
+        json_decref(x.observed);
+        cert_obs_free(&o);
+        json_decref(t[i].lines);
+    }
+    cert_catalogue_free(&cat);
+}
+
 /* The group is stopped as a whole: a shell that ignores SIGTERM and its background child. */
 static void test_device_group_stop(void)
 {
@@ -427,6 +505,7 @@ int iotc_register_tests(void)
         !CU_add_test(s, "adapters", test_adapters) ||
         !CU_add_test(s, "backoff judge on a journal", test_judge_backoff_journal) ||
         !CU_add_test(s, "budget end and device exit in reasons", test_judge_budget_and_exit) ||
+        !CU_add_test(s, "reconnect judge when the budget ends", test_reconnect_budget) ||
         !CU_add_test(s, "device group stop", test_device_group_stop))
         return -1;
     return 0;
