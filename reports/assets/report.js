@@ -224,6 +224,60 @@
     }
   }
 
+  var ENDED = {
+    device: 'the device exited by itself',
+    budget: 'the budget ended the case; the device was still running and the runner stopped it',
+    verdict: 'the judge had seen enough; the runner stopped the device',
+    interrupt: 'the run was interrupted',
+    running: 'still running'
+  };
+
+  function seconds(ms) {
+    return typeof ms === 'number' ? (ms / 1000).toFixed(ms % 1000 ? 1 : 0) + ' s' : '';
+  }
+
+  /* How the device exited: its own exit status or signal, never the runner's stop. */
+  function exitText(d) {
+    if (!d) return '';
+    var how = typeof d.exit_status === 'number' ? 'exit status ' + d.exit_status :
+      typeof d.signal === 'number' ? 'signal ' + d.signal : 'did not exit';
+    if (d.ended_by && d.ended_by !== 'device' && typeof d.signal === 'number')
+      how = 'signal ' + d.signal + ' from the runner';
+    return how + (typeof d.ran_ms === 'number' ? ' after ' + seconds(d.ran_ms) : '');
+  }
+
+  function needsText(o) {
+    var n = o.needs;
+    if (!n || typeof n !== 'object') return n ? String(n) : '';
+    var keys = Object.keys(n);
+    return (o.judge ? o.judge + ': ' : '') +
+      (keys.length ? keys.map(function (k) { return k + ' ' + json(n[k]); }).join(', ') : 'no parameters');
+  }
+
+  /* Certification cases: the device command, how it ended, the window observed, its log. */
+  function device(body, c) {
+    var d = c.device, o = c.observation;
+    if (!d && !c.device_command) return;
+    d = d || {};
+    section(body, 'Device');
+    var series = (d.series || [d]).map(function (s, i, all) {
+      return (all.length > 1 ? 'series ' + (i + 1) + ': ' : '') + exitText(s) +
+        (s.ended_by ? ' \u2014 ' + (ENDED[s.ended_by] || s.ended_by) : '');
+    });
+    var win = o ? 'up to ' + seconds(o.budget_ms) + ' per series, ' + o.series + ' series (' +
+      o.series_run + ' ran); ' + needsText(o) : '';
+    var t = kvTable([
+      ['command', d.command || c.device_command],
+      ['exit', series.join('; ') || c.device_exit],
+      ['budget ended the case', d.budget_ended === undefined ? '' :
+        (d.series || [d]).some(function (s) { return s.budget_ended; }) ? 'yes' : 'no'],
+      ['observation window', win],
+      ['device.log', d.log]
+    ]);
+    t.className = 'kv device';
+    body.appendChild(t);
+  }
+
   function show(id) {
     load();
     var c = byId.get(id);
@@ -247,6 +301,7 @@
       section(body, 'Reason');
       body.appendChild(el('p', 'reason st-' + c.status, c.reason));
     }
+    device(body, c);
     compare(body, c);
     journal(body, c.journal);
     section(body, 'Case');

@@ -17,11 +17,25 @@ typedef enum cert_verdict {
     CERT_FAIL,
     CERT_ERROR,
     CERT_SKIPPED,
-    CERT_UNDECIDED, /* a judge before the budget ends: keep the case running */
+    CERT_INCONCLUSIVE, /* the budget ended before the evidence supported any verdict */
+    CERT_UNDECIDED,    /* a judge before the budget ends: keep the case running */
 } cert_verdict;
 
 const char *cert_verdict_name(cert_verdict v);   /* PASS, PASS_WITH_WARNINGS, ... */
 const char *cert_verdict_status(cert_verdict v); /* results.json status: passed, ... */
+
+#define CERT_MAX_SERIES 5
+
+/* Why a series stopped observing: what reasons may say about the device. */
+typedef enum cert_end {
+    CERT_END_RUNNING,   /* not over yet (judges asked during the run) */
+    CERT_END_DEVICE,    /* the device exited by itself */
+    CERT_END_BUDGET,    /* the budget ended; the runner stopped a device still running */
+    CERT_END_VERDICT,   /* the judge had seen enough; the runner stopped the device */
+    CERT_END_INTERRUPT, /* the run was interrupted */
+} cert_end;
+
+const char *cert_end_name(cert_end e); /* results.json: running, device, budget, ... */
 
 /* ---- the catalogue (suites/certification.json) ---- */
 typedef struct cert_case {
@@ -124,8 +138,15 @@ typedef struct cert_obs {
     double dev_exit_t; /* device exit on the journal clock, -1 if it did not exit */
     double stop_t;     /* when the runner stopped the device (journal clock), -1 if not yet:
                         * a close after it is the runner's doing, not the device's */
+    cert_end ended;    /* why the series ended (CERT_END_RUNNING while it runs) */
+    long budget_ms;    /* the series' budget in real ms (0: unknown) */
     char log_tail[1024];
 } cert_obs;
+
+/* How a series ended, for reasons ("the device exited with status 2 after 3120 ms", "the
+ * 240 s budget ended while the device was still running"): a device the runner stopped
+ * is never said to have stopped or exited by itself. */
+void cert_end_describe(const cert_obs *o, char *out, size_t len);
 
 /* Builds the connections of a journal (lines) ignoring the runner's own peer ports. */
 int cert_obs_build(cert_obs *o, json_t *lines, const long *runner_ports, size_t n_runner);
@@ -163,10 +184,12 @@ const cert_judge *cert_judge_find(const char *name);
  * once, ...). Returns the verdict also stored in x->v. */
 cert_verdict cert_judge_run(cert_ctx *x);
 
-/* Verdict helpers: set (replace reason), add a warning (PASS -> WARN, reason appended). */
+/* Verdict helpers: set (replace reason), add a warning (PASS -> WARN, reason appended),
+ * append a note to the reason whatever the verdict. */
 cert_verdict cert_set(cert_ctx *x, cert_verdict v, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void cert_warn(cert_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cert_note(cert_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 double cert_param_num(const cert_ctx *x, const char *name, double dflt);
 const char *cert_param_str(const cert_ctx *x, const char *name, const char *dflt);
 /* Formats seconds as "1.0, 2.1, 3.9" into out. */
@@ -210,6 +233,15 @@ typedef struct cert_run {
     unsigned long long seed;
 } cert_run;
 
+/* What the report shows of one series' device: how it ended and where its output is. */
+typedef struct cert_series_info {
+    cert_end ended;
+    int exit_status; /* -1: did not exit normally */
+    int signal;      /* 0: none */
+    long ran_ms;     /* from the device's start to the end of the observation */
+    char log[1100];  /* device.log */
+} cert_series_info;
+
 typedef struct cert_outcome {
     const cert_case *c;
     cert_verdict v;
@@ -220,8 +252,11 @@ typedef struct cert_outcome {
     long duration_ms;
     char command[4096];
     char case_dir[1024];
-    char device_exit[160];
+    char device_exit[320];
     char note[512];
+    long budget_ms; /* per series, real ms (time scale applied) */
+    size_t n_series;
+    cert_series_info series[CERT_MAX_SERIES];
 } cert_outcome;
 
 extern volatile int cert_interrupted;

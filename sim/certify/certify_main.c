@@ -225,14 +225,18 @@ int iotc_certify_main(int argc, char **argv)
         long fail = (long)json_integer_value(json_object_get(v, "FAIL"));
         long error = (long)json_integer_value(json_object_get(v, "ERROR"));
         long skip = (long)json_integer_value(json_object_get(v, "SKIPPED"));
+        long inconclusive = (long)json_integer_value(json_object_get(v, "INCONCLUSIVE"));
         char abs[PATH_MAX];
         fprintf(stderr,
                 "\n%s: %d case(s): %ld PASS, %ld PASS_WITH_WARNINGS, %ld FAIL, %ld ERROR, "
-                "%ld SKIPPED (%ld ms)%s\n",
-                device_name, n, pass, warn, fail, error, skip, (long)(iotc_clock_ms() - t0),
-                cert_interrupted ? " -- interrupted" : "");
+                "%ld INCONCLUSIVE, %ld SKIPPED (%ld ms)%s\n",
+                device_name, n, pass, warn, fail, error, inconclusive, skip,
+                (long)(iotc_clock_ms() - t0), cert_interrupted ? " -- interrupted" : "");
         printf("report: %s\n", realpath(report, abs) ? abs : report);
-        rc = cert_interrupted ? 130 : (fail || error || (o.fail_on_warn && warn)) ? 1 : 0;
+        /* INCONCLUSIVE fails the run like ERROR: nothing showed the device complies. */
+        rc = cert_interrupted                                              ? 130
+             : (fail || error || inconclusive || (o.fail_on_warn && warn)) ? 1
+                                                                           : 0;
     }
 cleanup:
     if (res)

@@ -15,6 +15,43 @@
 #define IOTC_GIT_REVISION "unknown"
 #endif
 
+/* What the device did and how its observation ended, per series (the report's case panel). */
+static json_t *doc__device(const cert_outcome *o)
+{
+    json_t *series = json_array(), *last = NULL;
+    for (size_t q = 0; q < o->n_series && q < CERT_MAX_SERIES; q++) {
+        const cert_series_info *i = &o->series[q];
+        last =
+            json_pack("{s:s, s:s, s:b, s:I}", "log", i->log, "ended_by", cert_end_name(i->ended),
+                      "budget_ended", i->ended == CERT_END_BUDGET, "ran_ms", (json_int_t)i->ran_ms);
+        json_object_set_new(last, "exit_status",
+                            i->exit_status >= 0 ? json_integer(i->exit_status) : json_null());
+        json_object_set_new(last, "signal", i->signal ? json_integer(i->signal) : json_null());
+        json_array_append_new(series, last);
+    }
+    json_t *d = last ? json_deep_copy(last) : json_object();
+    json_object_set_new(d, "command", json_string(o->command));
+    json_object_set_new(d, "exit", json_string(o->device_exit));
+    if (o->n_series > 1)
+        json_object_set_new(d, "series", series);
+    else
+        json_decref(series);
+    return d;
+}
+
+/* The window the case observed: its budget per series, the series, and what its judge
+ * needs to see (the judge's parameters). */
+static json_t *doc__observation(const cert_outcome *o)
+{
+    const cert_case *c = o->c;
+    json_t *ended = json_array();
+    for (size_t q = 0; q < o->n_series && q < CERT_MAX_SERIES; q++)
+        json_array_append_new(ended, json_string(cert_end_name(o->series[q].ended)));
+    return json_pack("{s:I, s:i, s:I, s:s, s:O, s:o}", "budget_ms", (json_int_t)o->budget_ms,
+                     "series", c->repeat, "series_run", (json_int_t)o->n_series, "judge", c->judge,
+                     "needs", c->params ? c->params : json_object(), "ended_by", ended);
+}
+
 static json_t *doc__case(const char *device, cert_outcome *o)
 {
     const cert_case *c = o->c;
@@ -35,7 +72,7 @@ static json_t *doc__case(const char *device, cert_outcome *o)
     json_object_set_new(j, "verdict", json_string(cert_verdict_name(o->v)));
     json_object_set_new(j, "reason", json_string(o->reason));
     json_t *mm = json_array();
-    if (o->v == CERT_FAIL || o->v == CERT_ERROR || o->v == CERT_WARN)
+    if (o->v == CERT_FAIL || o->v == CERT_ERROR || o->v == CERT_WARN || o->v == CERT_INCONCLUSIVE)
         json_array_append_new(mm, json_pack("{s:s, s:O, s:s}", "field", "verdict", "expected",
                                             json_object_get(c->def, "verdict_rule"), "observed",
                                             o->reason));
@@ -48,6 +85,10 @@ static json_t *doc__case(const char *device, cert_outcome *o)
     json_object_set_new(j, "device_command", json_string(o->command));
     json_object_set_new(j, "device_exit", json_string(o->device_exit));
     json_object_set_new(j, "case_dir", json_string(o->case_dir));
+    if (o->c->judge && o->v != CERT_SKIPPED && o->n_series) {
+        json_object_set_new(j, "device", doc__device(o));
+        json_object_set_new(j, "observation", doc__observation(o));
+    }
     if (o->note[0])
         json_object_set_new(j, "note", json_string(o->note));
     json_object_set_new(j, "started_at", json_string(o->started_at));
@@ -80,7 +121,7 @@ json_t *cert_document(const cert_opts *o, const cert_run *r, const char *device_
         "{s:s, s:i, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s}, "
         "s:{s:s, s:s, s:s, s:s, s:f}, "
         "s:{s:s, s:s, s:s?, s:s?, s:s, s:f, s:I, s:s}, "
-        "s:{s:i, s:i, s:i, s:i, s:i}, s:{s:i, s:i, s:i, s:i, s:i}, s:o}",
+        "s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i}, s:{s:i, s:i, s:i, s:i, s:i, s:i}, s:o}",
         "schema", "iotconform-results", "schema_version", 1, "run", "id", run_id, "kind",
         "certification", "tool_version", IOTC_VERSION, "git_revision", IOTC_GIT_REVISION,
         "started_at", started, "finished_at", finished, "duration_ms", (json_int_t)duration_ms,
@@ -90,9 +131,10 @@ json_t *cert_document(const cert_opts *o, const cert_run *r, const char *device_
         r->adapter ? r->adapter->name : NULL, "command",
         o->device ? o->device : (r->adapter ? r->adapter->command : NULL), "suite", o->suite,
         "time_scale", r->scale, "seed", (json_int_t)r->seed, "host", "localhost", "totals", "total",
-        (int)n, "passed", counts[CERT_PASS] + counts[CERT_WARN], "failed", counts[CERT_FAIL],
-        "skipped", counts[CERT_SKIPPED], "errored", counts[CERT_ERROR] + counts[CERT_UNDECIDED],
+        (int)n, "passed", counts[CERT_PASS], "passed_with_warnings", counts[CERT_WARN], "failed",
+        counts[CERT_FAIL], "skipped", counts[CERT_SKIPPED], "errored",
+        counts[CERT_ERROR] + counts[CERT_UNDECIDED], "inconclusive", counts[CERT_INCONCLUSIVE],
         "verdicts", "PASS", counts[CERT_PASS], "PASS_WITH_WARNINGS", counts[CERT_WARN], "FAIL",
         counts[CERT_FAIL], "ERROR", counts[CERT_ERROR] + counts[CERT_UNDECIDED], "SKIPPED",
-        counts[CERT_SKIPPED], "cases", cases);
+        counts[CERT_SKIPPED], "INCONCLUSIVE", counts[CERT_INCONCLUSIVE], "cases", cases);
 }

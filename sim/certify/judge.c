@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "cert_int.h"
 
@@ -23,6 +24,8 @@ const char *cert_verdict_name(cert_verdict v)
         return "ERROR";
     case CERT_SKIPPED:
         return "SKIPPED";
+    case CERT_INCONCLUSIVE:
+        return "INCONCLUSIVE";
     case CERT_UNDECIDED:
         return "UNDECIDED";
     }
@@ -40,10 +43,61 @@ const char *cert_verdict_status(cert_verdict v)
     case CERT_SKIPPED:
         return "skipped";
     default:
+        /* INCONCLUSIVE too: nothing was shown to pass, so CI must not count it as passed,
+         * and it did run, so it is no skip (reports/SCHEMA.md). */
         return "error";
     }
 }
 
+const char *cert_end_name(cert_end e)
+{
+    switch (e) {
+    case CERT_END_RUNNING:
+        return "running";
+    case CERT_END_DEVICE:
+        return "device";
+    case CERT_END_BUDGET:
+        return "budget";
+    case CERT_END_VERDICT:
+        return "verdict";
+    case CERT_END_INTERRUPT:
+        return "interrupt";
+    }
+    return "running";
+}
+
+void cert_end_describe(const cert_obs *o, char *out, size_t len)
+{
+    char how[96];
+    switch (o->ended) {
+    case CERT_END_BUDGET:
+        if (o->budget_ms > 0)
+            snprintf(out, len, "the %.*f s budget ended while the device was still running",
+                     o->budget_ms % 1000 ? 1 : 0, (double)o->budget_ms / 1000.0);
+        else
+            snprintf(out, len, "the budget ended while the device was still running");
+        return;
+    case CERT_END_VERDICT:
+        snprintf(out, len, "the runner stopped the device once the judge had seen enough");
+        return;
+    case CERT_END_INTERRUPT:
+        snprintf(out, len, "the run was interrupted while the device was running");
+        return;
+    case CERT_END_DEVICE:
+    case CERT_END_RUNNING:
+        break;
+    }
+    if (!o->dev) {
+        snprintf(out, len, "the device was not started");
+        return;
+    }
+    if (!o->dev->exited) {
+        snprintf(out, len, "the device is still running");
+        return;
+    }
+    cert_device_describe(o->dev, how, sizeof(how));
+    snprintf(out, len, "the device %s%s", strncmp(how, "killed", 6) == 0 ? "was " : "", how);
+}
 const cert_judge *cert_judge_find(const char *name)
 {
     for (size_t f = 0; f < sizeof(judge__families) / sizeof(judge__families[0]); f++)
@@ -78,6 +132,19 @@ void cert_warn(cert_ctx *x, const char *fmt, ...)
         x->v = CERT_WARN;
 }
 
+void cert_note(cert_ctx *x, const char *fmt, ...)
+{
+    size_t used = strlen(x->reason);
+    va_list ap;
+    if (used && used + 2 < sizeof(x->reason)) {
+        memcpy(x->reason + used, "; ", 3);
+        used += 2;
+    }
+    va_start(ap, fmt);
+    vsnprintf(x->reason + used, sizeof(x->reason) - used, fmt, ap);
+    va_end(ap);
+}
+
 double cert_param_num(const cert_ctx *x, const char *name, double dflt)
 {
     json_t *v = json_object_get(x->c->params, name);
@@ -109,6 +176,25 @@ static size_t judge__device_conns(const cert_ctx *x)
     return n;
 }
 
+/* The device's exit status or signal reaches every verdict it may explain, and a verdict
+ * reached on a budget-limited observation says so, unless the judge already did. */
+static void judge__annotate(cert_ctx *x, const cert_obs *o)
+{
+    char end[160];
+    bool by_device = o->ended == CERT_END_DEVICE && o->dev && o->dev->exited;
+    bool clean_exit = by_device && WIFEXITED(o->dev->status) && WEXITSTATUS(o->dev->status) == 0;
+    bool bad = x->v == CERT_FAIL || x->v == CERT_ERROR || x->v == CERT_INCONCLUSIVE;
+    if (!x->final || x->v == CERT_UNDECIDED)
+        return;
+    if (by_device ? (clean_exit && !bad) : !(bad && o->ended == CERT_END_BUDGET))
+        return;
+    if (strstr(x->reason, "exited with status") || strstr(x->reason, "killed by signal") ||
+        strstr(x->reason, "budget ended"))
+        return;
+    cert_end_describe(o, end, sizeof(end));
+    cert_note(x, "%s", end);
+}
+
 cert_verdict cert_judge_run(cert_ctx *x)
 {
     const cert_judge *j = cert_judge_find(x->c->judge);
@@ -122,14 +208,14 @@ cert_verdict cert_judge_run(cert_ctx *x)
     if (x->n_series == 0)
         return x->final ? cert_set(x, CERT_ERROR, "no series ran") : CERT_UNDECIDED;
     if (judge__device_conns(x) == 0) {
-        char how[96] = "";
+        char how[160];
         if (!x->final && !exited)
             return CERT_UNDECIDED;
-        if (o->dev)
-            cert_device_describe(o->dev, how, sizeof(how));
-        return cert_set(
-            x, CERT_ERROR, "the device never connected to the endpoint (device command %s)%s%s",
-            how[0] ? how : "not started", o->log_tail[0] ? "; its output ends: " : "", o->log_tail);
+        cert_end_describe(o, how, sizeof(how));
+        return cert_set(x, CERT_ERROR, "the device never connected to the endpoint (%s)%s%s", how,
+                        o->log_tail[0] ? "; its output ends: " : "", o->log_tail);
     }
-    return j->fn(x);
+    j->fn(x);
+    judge__annotate(x, o);
+    return x->v;
 }

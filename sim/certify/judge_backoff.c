@@ -12,12 +12,16 @@
 
 #define BACKOFF__MAX     64
 #define BACKOFF__NOISE_S 0.03 /* real-time measurement tolerance (spawn, TLS, scheduling) */
+/* Silence after a server disconnect that is no backoff any more (AWS SDKs start at 1 s and
+ * cap at 120 s with full jitter, so a first reconnect comes well within this). */
+#define RECONNECT__SILENT_S 30.0
 
 typedef struct backoff__series {
     double d[BACKOFF__MAX]; /* seconds, unscaled */
     size_t n;
-    size_t attempts; /* withheld / cut attempts seen */
-    bool open_end;   /* the last such attempt has no successor yet */
+    size_t attempts;   /* withheld / cut attempts seen */
+    bool open_end;     /* the last such attempt has no successor yet */
+    double last_close; /* journal ms the last such attempt ended, -1 while it is open */
 } backoff__series;
 
 /* mode "connack": attempts whose CONNACK was withheld; "disconnect": sessions the server cut. */
@@ -31,6 +35,7 @@ static void backoff__collect(const cert_obs *o, bool cut, double scale, backoff_
         if (!failed)
             continue;
         s->attempts++;
+        s->last_close = c[i]->t_close;
         if (c[i]->t_close < 0 || i + 1 >= n || c[i + 1]->t_accept < 0) {
             s->open_end = true;
             continue;
@@ -66,9 +71,35 @@ static size_t backoff__gather(cert_ctx *x, bool cut, size_t want, backoff__serie
     return complete;
 }
 
-static cert_verdict backoff__too_few(cert_ctx *x, const backoff__series *ss, size_t want, bool cut)
+/* A series that saw fewer attempts than the case needs, and did not end because the
+ * device exited: is the device still retrying, or silent for longer than its schedule
+ * explains (3x its longest delay, the fastest growth the classifier fits)? */
+static void backoff__still(const cert_ctx *x, const cert_obs *o, const backoff__series *s,
+                           char *out, size_t len)
 {
+    double longest = 0, stop = o->stop_t >= 0 ? o->stop_t : o->t_end;
+    for (size_t i = 0; i < s->n; i++)
+        longest = s->d[i] > longest ? s->d[i] : longest;
+    double silent = s->last_close >= 0 ? (stop - s->last_close) / 1000.0 / x->scale : 0;
+    if (s->last_close < 0 || !s->open_end || silent <= 3 * longest + 1.0)
+        snprintf(out, len, "still retrying");
+    else
+        snprintf(out, len,
+                 "still running, %.1f s after its last attempt ended (its longest delay was "
+                 "%.2f s)",
+                 silent, longest);
+}
+
+/* Fewer attempts than needed in some series, at the end. A device that exited FAILs with
+ * its exit status; when the budget (not the device) ended a short series, the delays seen
+ * so far decide if they support a verdict, else INCONCLUSIVE says why. *budget_ended is
+ * set when the caller must judge the partial evidence. */
+static cert_verdict backoff__too_few(cert_ctx *x, const backoff__series *ss, size_t want, bool cut,
+                                     bool *budget_ended)
+{
+    *budget_ended = false;
     for (size_t q = 0; q < x->n_series; q++) {
+        char how[200];
         if (ss[q].n >= want)
             continue;
         if (ss[q].attempts == 0)
@@ -76,13 +107,56 @@ static cert_verdict backoff__too_few(cert_ctx *x, const backoff__series *ss, siz
                             cut ? "the server never got to cut a session (series %zu)"
                                 : "no CONNECT reached the withheld CONNACK (series %zu)",
                             q + 1);
-        return cert_set(x, CERT_FAIL,
-                        "only %zu retr%s after %s (series %zu, %zu needed): the device %s", ss[q].n,
-                        ss[q].n == 1 ? "y" : "ies",
+        if (x->obs[q].ended != CERT_END_DEVICE && x->obs[q].ended != CERT_END_RUNNING) {
+            *budget_ended = true;
+            continue;
+        }
+        cert_end_describe(&x->obs[q], how, sizeof(how));
+        return cert_set(x, CERT_FAIL, "only %zu retr%s after %s (series %zu, %zu needed): %s",
+                        ss[q].n, ss[q].n == 1 ? "y" : "ies",
                         cut ? "the server closed the connection" : "the CONNACK was withheld",
-                        q + 1, want, ss[q].open_end ? "stopped retrying" : "gave up");
+                        q + 1, want, how);
     }
+    if (*budget_ended && x->n_series >= (size_t)x->c->repeat)
+        return CERT_UNDECIDED;
+    *budget_ended = false;
     return cert_set(x, CERT_ERROR, "only %zu of %d series ran", x->n_series, x->c->repeat);
+}
+
+/* "the 240 s budget ended while the device was still retrying, after 4 of the 6 delays
+ * the case observes (series 1, 2)": one clause per distinct story, naming its series. */
+static void backoff__budget_note(cert_ctx *x, const backoff__series *ss, size_t want)
+{
+    char text[8][300], series[8][64];
+    size_t n = 0;
+    for (size_t q = 0; q < x->n_series && q < 8; q++) {
+        const cert_obs *o = &x->obs[q];
+        char still[160], one[300];
+        size_t k;
+        if (ss[q].n >= want)
+            continue;
+        backoff__still(x, o, &ss[q], still, sizeof(still));
+        if (o->ended == CERT_END_BUDGET && o->budget_ms > 0)
+            snprintf(one, sizeof(one),
+                     "the %.0f s budget ended while the device was %s, after %zu of the %zu "
+                     "delays the case observes",
+                     (double)o->budget_ms / 1000.0, still, ss[q].n, want);
+        else {
+            cert_end_describe(o, still, sizeof(still));
+            snprintf(one, sizeof(one), "%s, after %zu of the %zu delays the case observes", still,
+                     ss[q].n, want);
+        }
+        for (k = 0; k < n && strcmp(text[k], one) != 0; k++)
+            ;
+        if (k == n) {
+            snprintf(text[n], sizeof(text[n]), "%s", one);
+            snprintf(series[n++], sizeof(series[0]), "series %zu", q + 1);
+        } else
+            snprintf(series[k] + strlen(series[k]), sizeof(series[k]) - strlen(series[k]), ", %zu",
+                     q + 1);
+    }
+    for (size_t k = 0; k < n; k++)
+        cert_note(x, "%s (%s)", text[k], series[k]);
 }
 
 /* The verdict the evidence supports; UNSURE warns with what could not be told. */
@@ -134,17 +208,19 @@ static cert_verdict judge_backoff(cert_ctx *x)
 
     if (x->n_series > 8)
         return cert_set(x, CERT_ERROR, "too many series");
+    bool partial = false;
     complete = backoff__gather(x, cut, want, ss);
     if (complete < (size_t)x->c->repeat) {
         if (!x->final)
             return CERT_UNDECIDED;
-        return backoff__too_few(x, ss, want, cut);
+        if (backoff__too_few(x, ss, want, cut, &partial) != CERT_UNDECIDED)
+            return x->v;
     }
     for (size_t q = 0; q < x->n_series; q++) {
         char one[200];
         d[q] = ss[q].d;
-        n[q] = want;
-        cert_fmt_series(ss[q].d, want, one, sizeof(one));
+        n[q] = ss[q].n < want ? ss[q].n : want;
+        cert_fmt_series(ss[q].d, n[q], one, sizeof(one));
         snprintf(series + strlen(series), sizeof(series) - strlen(series), "%s%s", q ? " | " : "",
                  one);
     }
@@ -158,7 +234,21 @@ static cert_verdict judge_backoff(cert_ctx *x)
                         json_real(round(r.p_growth * 1000) / 1000));
     if (x->n_series > 1)
         json_object_set_new(x->observed, "series_identical", json_boolean(r.identical));
-    return backoff__verdict(x, &r, label, series, jitter_rule);
+    if (!partial)
+        return backoff__verdict(x, &r, label, series, jitter_rule);
+    /* The budget ended first: the evidence seen so far decides when it can, else nothing
+     * is made up. */
+    json_object_set_new(x->observed, "budget_ended", json_true());
+    /* Fewer delays than the case observes: only a label the classifier is sure of counts
+     * (an undetermined one would become a guess). */
+    if (cert_backoff_evidence_of(&r) == CERT_BO_SAYS_UNSURE || r.cls == CERT_BO_AMBIGUOUS ||
+        r.cls == CERT_BO_INSUFFICIENT)
+        cert_set(x, CERT_INCONCLUSIVE, "retry delays %s s%s: %s", series,
+                 x->scale != 1.0 ? " (at time scale 1)" : "", label);
+    else
+        backoff__verdict(x, &r, label, series, jitter_rule);
+    backoff__budget_note(x, ss, want);
+    return x->v;
 }
 
 /* MQTT_ReconnectionAfterSuccessfulConnection. params: min_s (1), retries (reconnects needed). */
@@ -182,19 +272,45 @@ static cert_verdict judge_reconnect_min(cert_ctx *x)
         }
     if (complete < 1 && !x->final && !(x->obs[0].dev && x->obs[0].dev->exited))
         return CERT_UNDECIDED;
-    if (s->attempts == 0)
-        return backoff__too_few(x, ss, 1, true);
+    if (s->attempts == 0) {
+        bool partial;
+        return backoff__too_few(x, ss, 1, true, &partial) == CERT_UNDECIDED
+                   ? cert_set(x, CERT_FAIL, "the server never got to cut a session")
+                   : x->v;
+    }
     cert_fmt_series(s->d, s->n, series, sizeof(series));
     if (s->n < want) {
-        const cert_device *dev = x->obs[0].dev;
-        char how[96] = "still running";
-        if (!x->final && !(dev && dev->exited))
+        const cert_obs *o = &x->obs[0];
+        char how[200];
+        if (!x->final && !(o->dev && o->dev->exited))
             return CERT_UNDECIDED;
-        if (dev)
-            cert_device_describe(dev, how, sizeof(how));
+        if (o->ended != CERT_END_DEVICE && o->ended != CERT_END_RUNNING) {
+            /* The device was still running: what it did so far is the evidence. */
+            if (s->n == 0) {
+                double stop = o->stop_t >= 0 ? o->stop_t : o->t_end;
+                double silent =
+                    s->last_close >= 0 ? (stop - s->last_close) / 1000.0 / x->scale : 0.0;
+                cert_end_describe(o, how, sizeof(how));
+                return cert_set(x, silent >= RECONNECT__SILENT_S ? CERT_FAIL : CERT_INCONCLUSIVE,
+                                "no reconnect within %.1f s after the server closed the "
+                                "connection%s (%s): %s",
+                                silent, x->scale != 1.0 ? " at time scale 1" : "", how,
+                                silent >= RECONNECT__SILENT_S
+                                    ? "a device must keep reconnecting"
+                                    : "too short to tell a slow backoff from none");
+            }
+            cert_set(x, CERT_PASS,
+                     "every reconnect waited at least %.1f s (delays %s s%s; %zu of the %zu "
+                     "reconnects the case observes)",
+                     min_s, series, x->scale != 1.0 ? " at time scale 1" : "", s->n, want);
+            cert_end_describe(o, how, sizeof(how));
+            cert_note(x, "%s", how);
+            return x->v;
+        }
+        cert_end_describe(o, how, sizeof(how));
         return cert_set(x, CERT_FAIL,
                         "stopped reconnecting after %zu of %zu server disconnects "
-                        "(%s%s%s; device %s): a device must keep reconnecting",
+                        "(%s%s%s; %s): a device must keep reconnecting",
                         s->n, want, s->n ? "delays " : "no reconnect", series, s->n ? " s" : "",
                         how);
     }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "cert_int.h"
@@ -25,7 +26,7 @@
 #define RUN__POLL_MS       100
 #define RUN__EXIT_GRACE_MS 600 /* journal lines still arriving after the device exits */
 #define RUN__STOP_GRACE_MS 2000
-#define RUN__MAX_SERIES    5
+#define RUN__MAX_SERIES    CERT_MAX_SERIES
 
 volatile int cert_interrupted;
 
@@ -123,6 +124,8 @@ typedef struct run__series {
     double out_from_wall, out_to_wall; /* outage, wall clock ms */
     cert_device dev;
     double stop_wall; /* the runner stopped the device */
+    cert_end end;     /* why observing stopped */
+    long budget_ms, ran_ms;
     char run_dir[64]; /* short: the broker's unix socket lives there (108-byte limit) */
     cert_action_state act;
     json_t *lines; /* merged view, rebuilt on each poll */
@@ -147,9 +150,10 @@ static void run__merge(run__series *s)
     if (s->out_from_wall > 0) {
         double base = run__clock(&s->j1);
         json_array_append_new(
-            s->lines, json_pack("{s:s, s:f, s:f}", IOTC_JF_EVENT, IOTC_EV_CERTIFY_OUTAGE, IOTC_JF_T,
-                                s->out_from_wall - base, IOTC_JF_UNTIL,
-                                (s->out_to_wall > 0 ? s->out_to_wall : iotc_clock_wall_ms()) - base));
+            s->lines,
+            json_pack("{s:s, s:f, s:f}", IOTC_JF_EVENT, IOTC_EV_CERTIFY_OUTAGE, IOTC_JF_T,
+                      s->out_from_wall - base, IOTC_JF_UNTIL,
+                      (s->out_to_wall > 0 ? s->out_to_wall : iotc_clock_wall_ms()) - base));
         if (s->has_j2) {
             double shift = run__clock(&s->j2) - base;
             json_array_foreach(s->j2.lines, i, e)
@@ -267,6 +271,8 @@ static void run__judge(const cert_run *r, const cert_case *c, run__series *ss, s
         obs[q].dev = &devs[q];
         if (ss[q].stop_wall > 0)
             obs[q].stop_t = ss[q].stop_wall - run__clock(&ss[q].j1);
+        obs[q].ended = final ? ss[q].end : CERT_END_RUNNING;
+        obs[q].budget_ms = ss[q].budget_ms;
         snprintf(log, sizeof(log), "%s/device.log", ss[q].dir);
         run__tail(log, obs[q].log_tail, 400);
     }
@@ -345,6 +351,43 @@ static void run__end_series(run__series *s)
     run__merge(s);
 }
 
+/* device_exit of results.json: the runner's stop is never reported as the device's exit. */
+static void run__device_exit(const run__series *s, char *out, size_t len)
+{
+    char how[96];
+    cert_device_describe(&s->dev, how, sizeof(how));
+    switch (s->end) {
+    case CERT_END_BUDGET:
+        snprintf(out, len, "still running when the %.0f s budget ended; stopped by the runner (%s)",
+                 (double)s->budget_ms / 1000.0, how);
+        break;
+    case CERT_END_VERDICT:
+        snprintf(out, len,
+                 "still running when the judge had seen enough; stopped by the runner "
+                 "(%s)",
+                 how);
+        break;
+    case CERT_END_INTERRUPT:
+        snprintf(out, len, "still running when the run was interrupted; stopped (%s)", how);
+        break;
+    default:
+        snprintf(out, len, "%s", how);
+    }
+}
+
+static void run__series_info(const run__series *s, cert_series_info *i)
+{
+    i->ended = s->end;
+    i->exit_status = -1;
+    i->signal = 0;
+    if (s->dev.exited && WIFEXITED(s->dev.status))
+        i->exit_status = WEXITSTATUS(s->dev.status);
+    else if (s->dev.exited && WIFSIGNALED(s->dev.status))
+        i->signal = WTERMSIG(s->dev.status);
+    i->ran_ms = s->end == CERT_END_DEVICE ? s->dev.exited_ms - s->dev.started_ms : s->ran_ms;
+    snprintf(i->log, sizeof(i->log), "%s/device.log", s->dir);
+}
+
 void cert_case_run(const cert_run *r, const cert_case *c, size_t index, cert_outcome *out)
 {
     run__series ss[RUN__MAX_SERIES];
@@ -378,6 +421,7 @@ void cert_case_run(const cert_run *r, const cert_case *c, size_t index, cert_out
             snprintf(s->dir, sizeof(s->dir), "%s", out->case_dir);
         iotc_mkdirs(s->dir);
         s->dev.pid = 0;
+        s->budget_ms = budget;
         done++;
         if (run__start_serve(r, c, s, "endpoint", NULL, true, err, sizeof(err)) != IOTC_OK) {
             snprintf(out->reason, sizeof(out->reason), "the endpoint did not start: %.1900s", err);
@@ -430,20 +474,31 @@ void cert_case_run(const cert_run *r, const cert_case *c, size_t index, cert_out
                 }
             }
             run__judge(r, c, ss, done, false, out, &x);
+            s->ran_ms = iotc_clock_ms() - t0;
             if (x.v != CERT_UNDECIDED) {
                 /* Decided on what the device did by itself: what follows (the runner
                  * stopping it) must not change the verdict. */
                 decided = true;
                 early_v = x.v;
                 snprintf(early_reason, sizeof(early_reason), "%s", x.reason);
+                s->end = s->dev.exited ? CERT_END_DEVICE : CERT_END_VERDICT;
                 break;
             }
-            if (x.series_done && q + 1 < c->repeat)
+            if (x.series_done && q + 1 < c->repeat) {
+                s->end = s->dev.exited ? CERT_END_DEVICE : CERT_END_VERDICT;
                 break;
-            if (s->dev.exited && iotc_clock_ms() - s->dev.exited_ms > RUN__EXIT_GRACE_MS)
+            }
+            if (s->dev.exited && iotc_clock_ms() - s->dev.exited_ms > RUN__EXIT_GRACE_MS) {
+                s->end = CERT_END_DEVICE;
                 break;
-            if (iotc_clock_ms() - t0 >= budget || cert_interrupted)
+            }
+            if (iotc_clock_ms() - t0 >= budget || cert_interrupted) {
+                /* A device that exited by itself just before keeps that as its end. */
+                s->end = s->dev.exited      ? CERT_END_DEVICE
+                         : cert_interrupted ? CERT_END_INTERRUPT
+                                            : CERT_END_BUDGET;
                 break;
+            }
         }
         run__end_series(s);
     }
@@ -458,7 +513,11 @@ void cert_case_run(const cert_run *r, const cert_case *c, size_t index, cert_out
     }
     out->journal = done ? run__excerpt(&ss[done - 1]) : json_array();
     if (done)
-        cert_device_describe(&ss[done - 1].dev, out->device_exit, sizeof(out->device_exit));
+        run__device_exit(&ss[done - 1], out->device_exit, sizeof(out->device_exit));
+    out->budget_ms = budget;
+    out->n_series = done;
+    for (size_t q = 0; q < done; q++)
+        run__series_info(&ss[q], &out->series[q]);
     for (size_t q = 0; q < done; q++)
         if (ss[q].act.note[0])
             snprintf(out->note, sizeof(out->note), "%s", ss[q].act.note);

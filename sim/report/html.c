@@ -52,34 +52,54 @@ static int html__title(struct html_ctx *x, struct iotc_buf *b)
     return rc;
 }
 
+/* The disjoint counts of the headline: status classes colour them, PASS_WITH_WARNINGS and
+ * INCONCLUSIVE get their own (they are parts of passed and error). */
 static int html__totals(struct html_ctx *x, struct iotc_buf *b)
 {
     const struct rep_counts *t = &x->m.totals;
-    static const char *const label[REP_STATUS_COUNT] = {"passed", "failed", "skipped", "error"};
+    const struct {
+        const char *cls, *sym, *label;
+        size_t n;
+        bool always;
+    } parts[] = {
+        {"passed", "✓", "passed", rep_counts_passed(t), true},
+        {"warned", "✓!", "passed with warnings", t->warned, false},
+        {"failed", "✗", "failed", t->n[REP_FAILED], true},
+        {"skipped", "–", "skipped", t->n[REP_SKIPPED], true},
+        {"error", "!", "error", rep_counts_errored(t), true},
+        {"inconclusive", "?", "inconclusive", t->inconclusive, false},
+    };
+    size_t np = sizeof parts / sizeof parts[0];
     int rc = rep_printf(b, "<div class=\"totals\"><span class=\"pill\"><b>%zu</b> cases</span>",
                         t->total);
-    for (int s = 0; rc == IOTC_OK && s < REP_STATUS_COUNT; s++)
-        rc = rep_printf(b, "<span class=\"pill st-%s\">%s <b>%zu</b> %s</span>", rep_status_name(s),
-                        html__sym[s], t->n[s], label[s]);
+    for (size_t s = 0; rc == IOTC_OK && s < np; s++)
+        if (parts[s].always || parts[s].n)
+            rc = rep_printf(b, "<span class=\"pill st-%s\">%s <b>%zu</b> %s</span>", parts[s].cls,
+                            parts[s].sym, parts[s].n, parts[s].label);
     double rate = rep_pass_rate(t);
     if (rc == IOTC_OK) {
         if (rate >= 0)
-            rc = rep_printf(b, "<span class=\"rate\">Pass rate %.1f%%</span>", rate);
+            rc = rep_printf(b,
+                            "<span class=\"rate\" title=\"PASS over the cases that ran\">Pass "
+                            "rate %.1f%%</span>",
+                            rate);
         else
             rc = rep_puts(b, "<span class=\"rate\">Pass rate n/a (nothing ran)</span>");
     }
     if (rc == IOTC_OK)
         rc = rep_puts(b, "</div>\n");
-    /* Stacked bar: the share of each status at a glance. */
+    /* Stacked bar: the share of each count at a glance. */
     if (rc == IOTC_OK && t->total) {
-        rc = rep_printf(b,
-                        "<div class=\"bar\" role=\"img\" aria-label=\"%zu passed, %zu failed, "
-                        "%zu skipped, %zu error\">",
-                        t->n[REP_PASSED], t->n[REP_FAILED], t->n[REP_SKIPPED], t->n[REP_ERROR]);
-        for (int s = 0; rc == IOTC_OK && s < REP_STATUS_COUNT; s++)
-            if (t->n[s])
+        rc = rep_puts(b, "<div class=\"bar\" role=\"img\" aria-label=\"");
+        for (size_t s = 0, k = 0; rc == IOTC_OK && s < np; s++)
+            if (parts[s].always || parts[s].n)
+                rc = rep_printf(b, "%s%zu %s", k++ ? ", " : "", parts[s].n, parts[s].label);
+        if (rc == IOTC_OK)
+            rc = rep_puts(b, "\">");
+        for (size_t s = 0; rc == IOTC_OK && s < np; s++)
+            if (parts[s].n)
                 rc = rep_printf(b, "<span class=\"st-%s\" style=\"width:%.3f%%\"></span>",
-                                rep_status_name(s), 100.0 * (double)t->n[s] / (double)t->total);
+                                parts[s].cls, 100.0 * (double)parts[s].n / (double)t->total);
         if (rc == IOTC_OK)
             rc = rep_puts(b, "</div>\n");
     }
@@ -140,7 +160,11 @@ static int html__agg_label(struct iotc_buf *b, const struct rep_counts *c, int s
         return rep_printf(b, "<div class=\"agg-label\">%s %zu skipped</div>", html__sym[st],
                           c->total);
     rc = rep_printf(b, "<div class=\"agg-label\">%s %zu/%zu passed", html__sym[st],
-                    c->n[REP_PASSED], ran);
+                    rep_counts_passed(c), ran);
+    if (rc == IOTC_OK && c->warned)
+        rc = rep_printf(b, ", %zu with warnings", c->warned);
+    if (rc == IOTC_OK && c->inconclusive)
+        rc = rep_printf(b, ", %zu inconclusive", c->inconclusive);
     if (rc == IOTC_OK && c->n[REP_SKIPPED])
         rc = rep_printf(b, ", %zu skipped", c->n[REP_SKIPPED]);
     if (rc == IOTC_OK)

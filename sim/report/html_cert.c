@@ -1,7 +1,8 @@
 /*
  * Certification runs (run.kind "certification"): a verdict page per device above the
  * matrix. Each device (the case's row) gets its verdict counts and a table of case,
- * verdict (PASS / PASS_WITH_WARNINGS / FAIL / ERROR / SKIPPED, as text and colour) and
+ * verdict (PASS / PASS_WITH_WARNINGS / FAIL / ERROR / INCONCLUSIVE / SKIPPED, as text and
+ * colour) and
  * reason; a case button opens the same detail panel as the matrix (data-case-id).
  * Conformance runs render nothing here.
  */
@@ -26,14 +27,17 @@ static const char *cert__class(const char *v)
         return "v-fail";
     if (strcmp(v, "SKIPPED") == 0)
         return "v-skip";
+    if (strcmp(v, "INCONCLUSIVE") == 0)
+        return "v-inconclusive";
     return "v-error";
 }
 
 static int cert__device(json_t *cases, const char *device, struct iotc_buf *b)
 {
-    static const char *const verdicts[] = {"PASS", "PASS_WITH_WARNINGS", "FAIL", "ERROR",
-                                           "SKIPPED"};
-    size_t i, counts[5] = {0};
+    static const char *const verdicts[] = {"PASS",  "PASS_WITH_WARNINGS", "FAIL",
+                                           "ERROR", "INCONCLUSIVE",       "SKIPPED"};
+    enum { NV = sizeof verdicts / sizeof verdicts[0] };
+    size_t i, counts[NV] = {0};
     json_t *c;
     int rc = 0;
     json_array_foreach(cases, i, c)
@@ -41,13 +45,13 @@ static int cert__device(json_t *cases, const char *device, struct iotc_buf *b)
         const char *v = rep_str(c, "verdict");
         if (strcmp(cert__s(c, "row"), device) != 0)
             continue;
-        for (size_t k = 0; k < 5; k++)
+        for (size_t k = 0; k < NV; k++)
             counts[k] += v && strcmp(v, verdicts[k]) == 0;
     }
     rc |= rep_puts(b, "<h3>");
     rc |= rep_html_escape(b, device);
     rc |= rep_puts(b, "</h3>\n<p class=\"cert-counts\">");
-    for (size_t k = 0; k < 5; k++) {
+    for (size_t k = 0; k < NV; k++) {
         if (!counts[k])
             continue;
         rc |= rep_printf(b, "<span class=\"verdict %s\">%zu %s</span> ", cert__class(verdicts[k]),

@@ -106,26 +106,46 @@ static int junit__case(json_t *c, struct iotc_buf *b)
         rc = rep_printf(b, "\" time=\"%.3f\"", secs);
     if (rc != IOTC_OK)
         return rc;
-    if (st == REP_PASSED)
+    if (st == REP_PASSED && !rep_case_warned(c))
         return rep_puts(b, "/>\n");
     if ((rc = rep_puts(b, ">\n")) != IOTC_OK)
         return rc;
 
-    struct iotc_buf text = {0};
-    if (st == REP_SKIPPED) {
+    struct iotc_buf text = {0}, msg = {0};
+    if (st == REP_PASSED) {
+        /* JUnit has no "passed with warnings": a passing test case whose verdict property
+         * and output say what to fix. */
+        rc = rep_puts(b, "      <properties>\n        <property name=\"verdict\" "
+                         "value=\"PASS_WITH_WARNINGS\"/>\n      </properties>\n"
+                         "      <system-out>PASS_WITH_WARNINGS: ");
+        if (rc == IOTC_OK)
+            rc = rep_xml_escape(b, reason);
+        if (rc == IOTC_OK)
+            rc = rep_puts(b, "</system-out>\n");
+    } else if (st == REP_SKIPPED) {
         rc = junit__element(b, "skipped", reason, NULL, NULL);
     } else {
+        bool inconclusive = rep_case_inconclusive(c);
         rc = junit__failure_text(c, &text);
         if (rc == IOTC_OK)
             rc = iotc_buf_u8(&text, 0);
+        /* INCONCLUSIVE is an <error>: the case ran and showed nothing that passes, so CI must
+         * not count it as passed or skipped; the type and message tell it from a crash. */
+        if (rc == IOTC_OK && inconclusive)
+            rc = rep_printf(&msg, "INCONCLUSIVE: %s", reason);
         if (rc == IOTC_OK)
-            rc = st == REP_FAILED
-                     ? junit__element(b, "failure", reason, "mismatch", (const char *)text.p)
-                     : junit__element(b, "error", reason, "error", (const char *)text.p);
+            rc = iotc_buf_u8(&msg, 0);
+        if (rc == IOTC_OK)
+            rc =
+                st == REP_FAILED
+                    ? junit__element(b, "failure", reason, "mismatch", (const char *)text.p)
+                    : junit__element(b, "error", inconclusive ? (const char *)msg.p : reason,
+                                     inconclusive ? "inconclusive" : "error", (const char *)text.p);
         if (rc == IOTC_OK)
             rc = junit__journal(c, b);
     }
     iotc_buf_free(&text);
+    iotc_buf_free(&msg);
     if (rc == IOTC_OK)
         rc = rep_puts(b, "    </testcase>\n");
     return rc;
@@ -138,13 +158,26 @@ static int junit__counts_attrs(struct iotc_buf *b, const struct rep_counts *c)
         c->n[REP_FAILED], c->n[REP_ERROR], c->n[REP_SKIPPED], c->ms / 1000.0);
 }
 
-static int junit__properties(json_t *results, struct iotc_buf *b)
+static int junit__properties(json_t *results, const struct rep_counts *c, struct iotc_buf *b)
 {
     json_t *run = json_object_get(results, "run");
     json_t *env = json_object_get(results, "environment");
     const char *key;
     json_t *v;
     int rc = rep_puts(b, "    <properties>\n");
+    /* The suite's counts as results.json totals has them: JUnit's own attributes cannot
+     * tell PASS_WITH_WARNINGS from PASS, nor INCONCLUSIVE from an error. */
+    const struct {
+        const char *name;
+        size_t n;
+    } counts[] = {
+        {"passed", rep_counts_passed(c)},   {"passed_with_warnings", c->warned},
+        {"failed", c->n[REP_FAILED]},       {"skipped", c->n[REP_SKIPPED]},
+        {"errored", rep_counts_errored(c)}, {"inconclusive", c->inconclusive},
+    };
+    for (size_t i = 0; rc == IOTC_OK && i < sizeof counts / sizeof counts[0]; i++)
+        rc = rep_printf(b, "      <property name=\"totals.%s\" value=\"%zu\"/>\n", counts[i].name,
+                        counts[i].n);
     static const char *const run_keys[] = {"id", "kind", "tool_version", "git_revision", "command"};
     for (size_t i = 0; rc == IOTC_OK && i < sizeof run_keys / sizeof run_keys[0]; i++) {
         const char *s = rep_str(run, run_keys[i]);
@@ -198,10 +231,7 @@ int iotc_report_junit(json_t *results, struct iotc_buf *out)
     {
         const char *cs = rep_str(c, "suite");
         int s = rep_list_find(&m.suites, cs ? cs : "?");
-        int st = rep_status_parse(rep_str(c, "status"));
-        per_suite[s].n[st < 0 ? REP_ERROR : st]++;
-        per_suite[s].total++;
-        per_suite[s].ms += json_number_value(json_object_get(c, "duration_ms"));
+        rep_counts_add(&per_suite[s], c);
     }
 
     rc = rep_puts(out,
@@ -236,7 +266,7 @@ int iotc_report_junit(json_t *results, struct iotc_buf *out)
         if (rc == IOTC_OK)
             rc = rep_puts(out, ">\n");
         if (rc == IOTC_OK)
-            rc = junit__properties(results, out);
+            rc = junit__properties(results, &per_suite[s], out);
         json_array_foreach(cases, i, c)
         {
             if (rc != IOTC_OK)

@@ -10,13 +10,6 @@ struct rep_counts *rep_matrix_cell(const struct rep_matrix *m, size_t row, size_
     return &m->cells[row * m->fams.n + fam];
 }
 
-static void matrix__count(struct rep_counts *c, int st, double ms)
-{
-    c->n[st]++;
-    c->total++;
-    c->ms += ms;
-}
-
 int rep_matrix_build(json_t *results, struct rep_matrix *m)
 {
     json_t *cases = json_object_get(results, "cases");
@@ -46,14 +39,10 @@ int rep_matrix_build(json_t *results, struct rep_matrix *m)
     json_array_foreach(cases, i, c)
     {
         const char *row = rep_str(c, "row");
-        int st = rep_status_parse(rep_str(c, "status"));
-        if (st < 0)
-            st = REP_ERROR;
-        double ms = json_number_value(json_object_get(c, "duration_ms"));
         int r = rep_list_find(&m->rows, row ? row : "?");
         int f = rep_list_find(&m->fams, rep_case_family(c));
-        matrix__count(rep_matrix_cell(m, (size_t)r, (size_t)f), st, ms);
-        matrix__count(&m->totals, st, ms);
+        rep_counts_add(rep_matrix_cell(m, (size_t)r, (size_t)f), c);
+        rep_counts_add(&m->totals, c);
     }
 cleanup:
     if (rc != IOTC_OK)

@@ -31,11 +31,29 @@ static int merge__counts(json_t *cases, struct rep_counts *c)
     memset(c, 0, sizeof *c);
     json_array_foreach(cases, i, k)
     {
-        int st = rep_status_parse(rep_str(k, "status"));
-        c->n[st < 0 ? REP_ERROR : st]++;
-        c->total++;
+        rep_counts_add(c, k);
     }
     return IOTC_OK;
+}
+
+/* Certification documents also count by verdict ("verdicts"): derived data like totals,
+ * so it is recounted over the merged cases instead of kept from the first shard. */
+static json_t *merge__verdicts(json_t *cases)
+{
+    static const char *const names[] = {"PASS",    "PASS_WITH_WARNINGS", "FAIL", "ERROR",
+                                        "SKIPPED", "INCONCLUSIVE"};
+    json_t *v = json_object(), *k;
+    size_t i;
+    for (size_t n = 0; n < sizeof names / sizeof names[0]; n++)
+        json_object_set_new(v, names[n], json_integer(0));
+    json_array_foreach(cases, i, k)
+    {
+        const char *name = rep_str(k, "verdict");
+        json_t *cur = name ? json_object_get(v, name) : NULL;
+        if (cur)
+            json_integer_set(cur, json_integer_value(cur) + 1);
+    }
+    return v;
 }
 
 int iotc_report_merge(json_t *const *docs, const char *const *names, size_t n, json_t **out,
@@ -121,6 +139,8 @@ int iotc_report_merge(json_t *const *docs, const char *const *names, size_t n, j
         (target && json_object_set_new(doc, "target", json_deep_copy(target)) != 0) ||
         json_object_set_new(doc, "totals", rep_totals_json(&counts)) != 0 ||
         (shards && json_object_set(doc, "shards", shards) != 0) ||
+        (json_object_get(doc, "verdicts") &&
+         json_object_set_new(doc, "verdicts", merge__verdicts(cases)) != 0) ||
         json_object_set(doc, "cases", cases) != 0)
         goto cleanup;
     *out = doc;

@@ -13,11 +13,22 @@ enum rep_status { REP_PASSED, REP_FAILED, REP_SKIPPED, REP_ERROR, REP_STATUS_COU
 int rep_status_parse(const char *s);
 const char *rep_status_name(enum rep_status s);
 
+/* n[] counts statuses; warned (status passed, verdict PASS_WITH_WARNINGS) and inconclusive
+ * (status error, verdict INCONCLUSIVE) are the parts of n[REP_PASSED] and n[REP_ERROR] that
+ * every output shows as counts of their own. */
 struct rep_counts {
     size_t n[REP_STATUS_COUNT];
+    size_t warned, inconclusive;
     size_t total;
     double ms;
 };
+
+/* Counts one case (its status, verdict and duration). */
+void rep_counts_add(struct rep_counts *c, json_t *kase);
+size_t rep_counts_passed(const struct rep_counts *c);  /* PASS only */
+size_t rep_counts_errored(const struct rep_counts *c); /* errors without INCONCLUSIVE */
+bool rep_case_warned(json_t *kase);
+bool rep_case_inconclusive(json_t *kase);
 
 /* Distinct strings in first-appearance order (tables are small: rows, families, suites). */
 struct rep_list {
@@ -41,11 +52,12 @@ struct rep_counts *rep_matrix_cell(const struct rep_matrix *m, size_t row, size_
 /* Case field accessors with the schema's defaults. */
 const char *rep_str(json_t *obj, const char *key); /* NULL if absent or not a string */
 const char *rep_case_family(json_t *c);            /* "other" if absent */
-/* Pass rate in percent over the cases that ran (skips excluded); < 0 if none ran. */
+/* Pass rate in percent: PASS (not PASS_WITH_WARNINGS) over the cases that ran (skips
+ * excluded); < 0 if none ran. */
 double rep_pass_rate(const struct rep_counts *c);
 /* Compact JSON text of any value (malloc'ed; NULL on failure). */
 char *rep_json_text(json_t *v);
-/* New totals object from the counts. */
+/* New totals object from the counts: disjoint counts that add up to total. */
 json_t *rep_totals_json(const struct rep_counts *c);
 
 int rep_printf(struct iotc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -11,6 +11,8 @@
 #define SUMMARY_MAX_REASON   300 /* characters; the HTML report has the full text */
 
 static const char *const summary__symbol[REP_STATUS_COUNT] = {"✅", "❌", "⏭", "⚠️"};
+#define SUMMARY__WARNED       "☑️" /* PASS_WITH_WARNINGS: passed, with something to fix */
+#define SUMMARY__INCONCLUSIVE "❔"      /* ran, but the evidence supported no verdict */
 
 /* One cell: the worst status decides the symbol; counts say how many passed. */
 static int summary__cell(struct iotc_buf *b, const struct rep_counts *c)
@@ -20,12 +22,16 @@ static int summary__cell(struct iotc_buf *b, const struct rep_counts *c)
     size_t ran = c->total - c->n[REP_SKIPPED];
     if (ran == 0)
         return rep_printf(b, " %s %zu |", summary__symbol[REP_SKIPPED], c->total);
-    const char *sym = summary__symbol[REP_PASSED];
+    const char *sym = c->warned ? SUMMARY__WARNED : summary__symbol[REP_PASSED];
     if (c->n[REP_FAILED] || c->n[REP_ERROR])
         sym = summary__symbol[REP_FAILED];
-    int rc = rep_printf(b, " %s %zu/%zu", sym, c->n[REP_PASSED], ran);
-    if (rc == IOTC_OK && c->n[REP_ERROR])
-        rc = rep_printf(b, " (%zu %s)", c->n[REP_ERROR], summary__symbol[REP_ERROR]);
+    int rc = rep_printf(b, " %s %zu/%zu", sym, rep_counts_passed(c), ran);
+    if (rc == IOTC_OK && c->warned)
+        rc = rep_printf(b, " +%zu%s", c->warned, SUMMARY__WARNED);
+    if (rc == IOTC_OK && rep_counts_errored(c))
+        rc = rep_printf(b, " (%zu %s)", rep_counts_errored(c), summary__symbol[REP_ERROR]);
+    if (rc == IOTC_OK && c->inconclusive)
+        rc = rep_printf(b, " (%zu %s)", c->inconclusive, SUMMARY__INCONCLUSIVE);
     if (rc == IOTC_OK && c->n[REP_SKIPPED])
         rc = rep_printf(b, " +%zu%s", c->n[REP_SKIPPED], summary__symbol[REP_SKIPPED]);
     if (rc == IOTC_OK)
@@ -41,12 +47,17 @@ static int summary__totals(json_t *results, const struct rep_counts *t, struct i
     if (rc == IOTC_OK)
         rc = rep_md_escape(b, kind ? kind : "run", 40);
     if (rc == IOTC_OK)
-        rc = rep_printf(b,
-                        "\n\n**%zu cases**: %s %zu passed · %s %zu failed · %s %zu skipped · %s "
-                        "%zu error",
-                        t->total, summary__symbol[REP_PASSED], t->n[REP_PASSED],
+        rc = rep_printf(b, "\n\n**%zu cases**: %s %zu passed", t->total,
+                        summary__symbol[REP_PASSED], rep_counts_passed(t));
+    /* Counts that only certification verdicts produce are shown when present. */
+    if (rc == IOTC_OK && t->warned)
+        rc = rep_printf(b, " · %s %zu passed with warnings", SUMMARY__WARNED, t->warned);
+    if (rc == IOTC_OK)
+        rc = rep_printf(b, " · %s %zu failed · %s %zu skipped · %s %zu error",
                         summary__symbol[REP_FAILED], t->n[REP_FAILED], summary__symbol[REP_SKIPPED],
-                        t->n[REP_SKIPPED], summary__symbol[REP_ERROR], t->n[REP_ERROR]);
+                        t->n[REP_SKIPPED], summary__symbol[REP_ERROR], rep_counts_errored(t));
+    if (rc == IOTC_OK && t->inconclusive)
+        rc = rep_printf(b, " · %s %zu inconclusive", SUMMARY__INCONCLUSIVE, t->inconclusive);
     double rate = rep_pass_rate(t);
     if (rc == IOTC_OK && rate >= 0)
         rc = rep_printf(b, " · pass rate %.1f%%", rate);
@@ -102,10 +113,11 @@ static int summary__matrix(const struct rep_matrix *m, struct iotc_buf *b)
     }
     if (rc == IOTC_OK)
         rc = rep_printf(b,
-                        "\n%s all passed · %s a case failed · %s skipped · %s error · "
-                        "`n/m` passed/ran\n\n",
-                        summary__symbol[REP_PASSED], summary__symbol[REP_FAILED],
-                        summary__symbol[REP_SKIPPED], summary__symbol[REP_ERROR]);
+                        "\n%s all passed · %s passed with warnings · %s a case failed · %s "
+                        "skipped · %s error · %s inconclusive · `n/m` passed/ran\n\n",
+                        summary__symbol[REP_PASSED], SUMMARY__WARNED, summary__symbol[REP_FAILED],
+                        summary__symbol[REP_SKIPPED], summary__symbol[REP_ERROR],
+                        SUMMARY__INCONCLUSIVE);
     return rc;
 }
 
@@ -125,7 +137,8 @@ static int summary__failures(json_t *results, const struct rep_counts *t, struct
         if (st != REP_FAILED && st != REP_ERROR)
             continue;
         listed++;
-        rc = rep_printf(b, "- %s **", summary__symbol[st]);
+        rc = rep_printf(b, "- %s **",
+                        rep_case_inconclusive(c) ? SUMMARY__INCONCLUSIVE : summary__symbol[st]);
         if (rc == IOTC_OK)
             rc = rep_md_escape(b, rep_str(c, "id"), 200);
         if (rc == IOTC_OK)
@@ -148,7 +161,7 @@ static int summary__failures(json_t *results, const struct rep_counts *t, struct
 }
 
 /* Certification runs: the verdict of every case, warnings included (a PASS_WITH_WARNINGS
- * is "passed" in the totals and would otherwise be invisible on the job page). */
+ * has status "passed" and is not in the failures list). */
 static int summary__verdicts(json_t *results, struct iotc_buf *b)
 {
     const char *kind = rep_str(json_object_get(results, "run"), "kind");

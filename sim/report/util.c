@@ -68,12 +68,48 @@ const char *rep_case_family(json_t *c)
     return f && *f ? f : "other";
 }
 
+static bool util__verdict_is(json_t *c, const char *status, const char *verdict)
+{
+    const char *st = rep_str(c, "status"), *v = rep_str(c, "verdict");
+    return st && v && strcmp(st, status) == 0 && strcmp(v, verdict) == 0;
+}
+
+bool rep_case_warned(json_t *kase)
+{
+    return util__verdict_is(kase, "passed", "PASS_WITH_WARNINGS");
+}
+
+bool rep_case_inconclusive(json_t *kase)
+{
+    return util__verdict_is(kase, "error", "INCONCLUSIVE");
+}
+
+void rep_counts_add(struct rep_counts *c, json_t *kase)
+{
+    int st = rep_status_parse(rep_str(kase, "status"));
+    c->n[st < 0 ? REP_ERROR : st]++;
+    c->warned += rep_case_warned(kase);
+    c->inconclusive += rep_case_inconclusive(kase);
+    c->total++;
+    c->ms += json_number_value(json_object_get(kase, "duration_ms"));
+}
+
+size_t rep_counts_passed(const struct rep_counts *c)
+{
+    return c->n[REP_PASSED] - c->warned;
+}
+
+size_t rep_counts_errored(const struct rep_counts *c)
+{
+    return c->n[REP_ERROR] - c->inconclusive;
+}
+
 double rep_pass_rate(const struct rep_counts *c)
 {
     size_t ran = c->total - c->n[REP_SKIPPED];
     if (ran == 0)
         return -1.0;
-    return 100.0 * (double)c->n[REP_PASSED] / (double)ran;
+    return 100.0 * (double)rep_counts_passed(c) / (double)ran;
 }
 
 char *rep_json_text(json_t *v)
@@ -85,10 +121,11 @@ char *rep_json_text(json_t *v)
 
 json_t *rep_totals_json(const struct rep_counts *c)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I}", "total", (json_int_t)c->total, "passed",
-                     (json_int_t)c->n[REP_PASSED], "failed", (json_int_t)c->n[REP_FAILED],
-                     "skipped", (json_int_t)c->n[REP_SKIPPED], "errored",
-                     (json_int_t)c->n[REP_ERROR]);
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "total", (json_int_t)c->total, "passed",
+                     (json_int_t)rep_counts_passed(c), "passed_with_warnings",
+                     (json_int_t)c->warned, "failed", (json_int_t)c->n[REP_FAILED], "skipped",
+                     (json_int_t)c->n[REP_SKIPPED], "errored", (json_int_t)rep_counts_errored(c),
+                     "inconclusive", (json_int_t)c->inconclusive);
 }
 
 int rep_printf(struct iotc_buf *b, const char *fmt, ...)

@@ -46,6 +46,7 @@ def leftovers():
     return found
 
 
+docs = {}
 for name, tpl in SCRIPTS.items():
     out = tempfile.mkdtemp(prefix=f"iotc-bad-{name}-")
     t0 = time.time()
@@ -54,7 +55,7 @@ for name, tpl in SCRIPTS.items():
                         "--time-scale", "0.1", "--pki", PKI, "--out", out],
                        capture_output=True, text=True, timeout=180)
     took = time.time() - t0
-    doc = json.load(open(f"{out}/results.json"))
+    doc = docs[name] = json.load(open(f"{out}/results.json"))
     verdicts = [(c["case"], c["verdict"], c["reason"]) for c in doc["cases"]]
     check(f"{name}: MQTT_Connect ended ERROR or FAIL", len(verdicts) == 2 and verdicts[0][1] in ("ERROR", "FAIL"),
           verdicts)
@@ -72,6 +73,26 @@ doc = json.load(open(sorted(tempfile.gettempdir() + "/" + d for d in os.listdir(
                             if d.startswith("iotc-bad-missing-"))[-1] + "/results.json"))
 check("missing command: the reason names the exit status 127 and the shell's message",
       "127" in doc["cases"][0]["reason"] and "not found" in doc["cases"][0]["reason"], doc["cases"][0]["reason"])
+
+# How the device ended reaches the reason and the case's device object: its own exit status,
+# or the budget (the runner's SIGTERM is never reported as the device's doing).
+exits, hangs = docs["exits"]["cases"][0], docs["hangs"]["cases"][0]
+check("exits: the reason names exit status 3", "exited with status 3" in exits["reason"], exits["reason"])
+check("exits: device object has exit status 3, ended by the device, not the budget",
+      exits["device"]["exit_status"] == 3 and exits["device"]["signal"] is None
+      and exits["device"]["ended_by"] == "device" and exits["device"]["budget_ended"] is False, exits["device"])
+check("hangs: the reason says the budget ended while it was still running, no signal",
+      "budget ended while the device was still running" in hangs["reason"] and "signal" not in hangs["reason"]
+      and "stopped" not in hangs["reason"], hangs["reason"])
+check("hangs: device object says the budget ended it",
+      hangs["device"]["ended_by"] == "budget" and hangs["device"]["budget_ended"] is True
+      and hangs["device"]["exit_status"] is None and "budget ended" in hangs["device"]["exit"], hangs["device"])
+check("device object: the command and an existing device.log",
+      hangs["device"]["command"] == hangs["device_command"] and os.path.isfile(hangs["device"]["log"]), hangs["device"])
+obs = hangs["observation"]
+check("observation window: budget (scaled, >= min 3 s), series and the judge",
+      obs["budget_ms"] >= 3000 and obs["series"] == 1 and obs["series_run"] == 1 and obs["judge"] == "mqtt_connect"
+      and obs["ended_by"] == ["budget"], obs)
 
 # A template the runner cannot fill is an ERROR before anything starts.
 out = tempfile.mkdtemp(prefix="iotc-bad-tpl-")

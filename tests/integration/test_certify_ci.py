@@ -2,7 +2,7 @@
 """ci/certify/action.yml and ci/workflows/*.yml: yamllint clean, and every action input
 is an option of `iotconform certify` (parsed from its --help), so the action cannot ask
 for something the CLI does not have. Also checks the steps the action promises."""
-import os, re, subprocess, sys
+import json, os, re, subprocess, sys, tempfile
 import yaml
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from iotclib import check, finish
@@ -43,4 +43,24 @@ for wf in WORKFLOWS:
             if s.get("uses") == "./ci/certify":
                 unknown = set(s.get("with", {})) - set(inputs)
                 check(f"{os.path.basename(wf)}: every `with` key is an action input", not unknown, unknown)
+
+# The Certify step's own script, run as GitHub would (its ${{ }} expressions filled): the job
+# page's step summary counts PASS_WITH_WARNINGS apart from PASS and the pass rate leaves them out.
+step = next(s for s in steps if s.get("id") == "certify")
+script = step["run"].replace("${{ github.action_path }}", f"{SRC}/ci/certify").replace('"$root/build/iotconform"', BIN)
+with tempfile.TemporaryDirectory(prefix="iotc-ci-step-") as tmp:
+    summary, outputs = f"{tmp}/step-summary.md", f"{tmp}/outputs"
+    refdevice = json.load(open(f"{SRC}/fixtures/adapters/refdevice.json"))["command"]
+    env = dict(os.environ, RUNNER_TEMP=tmp, GITHUB_STEP_SUMMARY=summary, GITHUB_OUTPUT=outputs,
+               IOTC_DEVICE=refdevice + " --misbehave keepalive-zero", IOTC_ADAPTER="refdevice",
+               IOTC_SUITE="MQTT_Connect,MQTT_Keep_Alive", IOTC_FAIL_ON="FAIL", IOTC_TIME_SCALE="0.1",
+               IOTC_NAME="ref")
+    p = subprocess.run(["bash", "-e", "-c", script], env=env, capture_output=True, text=True, timeout=180)
+    text = open(summary).read() if os.path.exists(summary) else ""
+    check("Certify step: exit 0 with only a warning", p.returncode == 0 and "exit-code=0" in open(outputs).read(),
+          p.stderr[-1500:])
+    check("step summary: 1 passed and 1 passed with warnings, counted apart",
+          "✅ 1 passed · ☑️ 1 passed with warnings ·" in text, text[:400])
+    check("step summary: pass rate counts only PASS", "pass rate 50.0%" in text, text[:400])
+    check("step summary: the warned case's verdict and reason", "**PASS_WITH_WARNINGS**" in text, text[:800])
 finish()

@@ -321,6 +321,59 @@ def check_detail(page, case, label):
     return d
 
 
+def cert_case(i, verdict, status, device, observation, reason):
+    return {"id": f"sdk.Case_{i}", "template": f"Case_{i}", "case": f"Case_{i}", "title": f"case {i}",
+            "suite": "qualification", "row": "sdk", "family": "mqtt-backoff", "status": status,
+            "verdict": verdict, "reason": reason, "duration_ms": 1000, "device_command": device["command"],
+            "device": device, "observation": observation}
+
+
+def check_certification(page, out_dir, binary):
+    """A certification report: PASS_WITH_WARNINGS and INCONCLUSIVE have their own pills and do
+    not count in the pass rate; the case panel shows the device command, how it exited (or
+    that the budget ended it), the observation window and device.log."""
+    log = "/tmp/iotc-cert-out/cases/Case_1/device.log"
+    budget = {"command": "node sdk-device.js --endpoint localhost", "exit": "still running when the 240 s "
+              "budget ended; stopped by the runner (killed by signal 15 after 240100 ms)", "log": log,
+              "ended_by": "budget", "budget_ended": True, "ran_ms": 240000, "exit_status": None, "signal": 15}
+    exited = {"command": "node sdk-device.js --v2", "exit": "exited with status 2 after 3120 ms",
+              "log": "/tmp/iotc-cert-out/cases/Case_2/device.log", "ended_by": "device",
+              "budget_ended": False, "ran_ms": 3120, "exit_status": 2, "signal": None}
+    window = {"budget_ms": 240000, "series": 2, "series_run": 2, "judge": "backoff",
+              "needs": {"retries": 6, "expect": "jitter"}, "ended_by": ["budget", "budget"]}
+    doc = {"schema": "iotconform-results", "schema_version": 1,
+           "run": {"id": "cert", "kind": "certification", "tool_version": "0.1.0"},
+           "cases": [cert_case(0, "PASS", "passed", exited, window, "fine"),
+                     cert_case(1, "PASS_WITH_WARNINGS", "passed", budget, window,
+                               "retry delays 1.01, 2.01, 4.01, 8.01 s: exponential without jitter; the 240 s "
+                               "budget ended while the device was still retrying"),
+                     cert_case(2, "FAIL", "failed", exited, window,
+                               "only 1 retry after the CONNACK was withheld: the device exited with status 2"),
+                     cert_case(3, "INCONCLUSIVE", "error", budget, window,
+                               "retry delays 1.01, 2.01 s: too few retries to classify; the 240 s budget ended")]}
+    src = os.path.join(out_dir, "cert-results.json")
+    with open(src, "w") as f:
+        json.dump(doc, f)
+    page.open("file://" + render(binary, [src], os.path.join(out_dir, "cert")))
+    head = page.js("document.querySelector('header').innerText")
+    check("certification totals: 1 passed, 1 passed with warnings, 1 inconclusive, each its own",
+          all(t in head for t in ("1 passed", "1 passed with warnings", "1 inconclusive", "0 error")), head[:300])
+    check("certification pass rate counts only PASS (1 of 4)", "Pass rate 25.0%" in head, head[:300])
+    page.js("document.querySelector('.case-cell[data-case-id=\"sdk.Case_1\"]').click()")
+    text = detail_state(page)["text"]
+    for what, want in (("the device command", budget["command"]), ("that the budget ended the case", "budget ended the case"),
+                       ("the runner's signal, not the device's exit", "signal 15 from the runner"),
+                       ("the observation window", "up to 240 s per series, 2 series (2 ran); backoff: retries 6"),
+                       ("the path of device.log", log)):
+        check(f"certification panel shows {what}", want in text, text[:600])
+    page.js("document.getElementById('detail-close').click()")
+    page.js("document.querySelector('.case-cell[data-case-id=\"sdk.Case_2\"]').click()")
+    text = detail_state(page)["text"]
+    check("certification panel shows the device's own exit status", "exit status 2 after 3.1 s" in text
+          and "the device exited by itself" in text, text[:600])
+    page.js("document.getElementById('detail-close').click()")
+
+
 def check_big(page, fixture_doc, out_dir, binary):
     """A synthetic run of BIG_CASES cases (the fixture's cases repeated with new ids)."""
     doc = copy.deepcopy(fixture_doc)
@@ -454,6 +507,9 @@ def main():
               " ".join(bad[:5]))
 
         before = len(page.events)
+        check_certification(page, out_dir, binary)
+        problems = page.problems()
+        check("certification report: no console errors", not problems, "; ".join(problems[:3]))
         check_big(page, doc, out_dir, binary)
         page.events = page.events[before:]
         problems = page.problems()

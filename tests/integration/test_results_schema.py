@@ -16,7 +16,7 @@ import copy, json, os, re, shutil, subprocess, sys
 FILTERS = ["x509.sni-missing.mqtt-x509-8883.*", "x509.mqtt-roundtrip-qos1.mqtt-x509-8883.*",
            "x509.https-publish-qos1.https-x509-8443.ipv4.*"]
 WANT_CASES = 10
-VERDICT = {"passed": {"PASS", "PASS_WITH_WARNINGS"}, "failed": {"FAIL"}, "error": {"ERROR"},
+VERDICT = {"passed": {"PASS", "PASS_WITH_WARNINGS"}, "failed": {"FAIL"}, "error": {"ERROR", "INCONCLUSIVE"},
            "skipped": {"SKIPPED"}}
 
 passed = failed = 0
@@ -124,8 +124,12 @@ def semantic(doc):
     if dup:
         errs.append(f"duplicate case ids {sorted(dup)[:3]}")
     counts = {s: sum(c.get("status") == s for c in cases) for s in VERDICT}
-    want = {"total": len(cases), "passed": counts["passed"], "failed": counts["failed"],
-            "skipped": counts["skipped"], "errored": counts["error"]}
+    warned = sum(c.get("verdict") == "PASS_WITH_WARNINGS" for c in cases)
+    inconclusive = sum(c.get("verdict") == "INCONCLUSIVE" for c in cases)
+    # Disjoint counts: PASS_WITH_WARNINGS and INCONCLUSIVE are not inside passed / errored.
+    want = {"total": len(cases), "passed": counts["passed"] - warned, "passed_with_warnings": warned,
+            "failed": counts["failed"], "skipped": counts["skipped"],
+            "errored": counts["error"] - inconclusive, "inconclusive": inconclusive}
     if doc.get("totals") != want:
         errs.append(f"totals {doc.get('totals')} do not match the cases {want}")
     run = doc.get("run", {})
@@ -192,6 +196,10 @@ def mutations(doc):
         ("run.kind unknown", put(["run", "kind"], "smoke"), False),
         ("environment.ports.443 a string", put(["environment", "ports", "443"], "443"), False),
         ("totals.passed off by one", lambda d: d["totals"].update(passed=d["totals"]["passed"] + 1), True),
+        ("totals.passed_with_warnings off by one",
+         lambda d: d["totals"].update(passed_with_warnings=d["totals"]["passed_with_warnings"] + 1), True),
+        ("totals.inconclusive removed", drop(["totals", "inconclusive"]), False),
+        ("cases[0].verdict unknown", put(["cases", 0, "verdict"], "MAYBE"), False),
         ("duplicate case id", lambda d: d["cases"].append(copy.deepcopy(d["cases"][0])), True),
     ]
     return out
@@ -253,8 +261,39 @@ def main():
         if reader_too:
             ok, msg = reader_rejects(binary, bad, out_dir, name)
             check(f"rejected by iotconform report: {name}", ok, f"({msg or 'accepted'})")
+    check_certification(binary, schema, out_dir)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
+
+
+def check_certification(binary, schema, out_dir):
+    """A certification run's per-case device and observation objects, INCONCLUSIVE and the
+    split totals (its document as a whole is a different kind: target.kind "device")."""
+    out = os.path.join(out_dir, "certify")
+    pki = os.path.join(os.path.dirname(os.path.abspath(binary)), "pki")
+    r = subprocess.run([binary, "certify", "--device", ": ; exit 3", "--suite", "MQTT_Connect,TLS_Connect",
+                        "--time-scale", "0.1", "--pki", pki, "--out", out],
+                       capture_output=True, text=True, timeout=120)
+    path = os.path.join(out, "results.json")
+    if not os.path.isfile(path):
+        print(f"info - certify did not run (built without it?): {r.stderr.strip()[-200:]}")
+        return
+    with open(path) as f:
+        doc = json.load(f)
+    for c in doc["cases"]:
+        errs = validate(c.get("device"), schema["$defs"]["device"], schema, f"{c['id']}.device")
+        errs += validate(c.get("observation"), schema["$defs"]["observation"], schema,
+                         f"{c['id']}.observation")
+        errs += validate(c.get("verdict"), schema["$defs"]["case"]["properties"]["verdict"], schema)
+        check(f"certification case {c['case']}: device and observation validate", not errs, "; ".join(errs[:5]))
+    errs = semantic(doc)
+    check("certification run: totals are the split counts", not errs, "; ".join(errs[:5]))
+    bad = copy.deepcopy(doc["cases"][0])
+    bad["device"]["ended_by"] = "gave-up"
+    del bad["observation"]["budget_ms"]
+    errs = validate(bad["device"], schema["$defs"]["device"], schema) + \
+        validate(bad["observation"], schema["$defs"]["observation"], schema)
+    check("schema rejects an unknown ended_by and a missing budget_ms", len(errs) == 2, errs)
 
 
 if __name__ == "__main__":

@@ -249,6 +249,219 @@ static void test_judge_backoff_journal(void)
     cert_catalogue_free(&cat);
 }
 
+/* A series of withheld CONNACKs: attempt i closes 500 ms after its accept and attempt i+1
+ * is accepted d[i] s later; the last attempt stays open (the device waits for its CONNACK)
+ * or is closed (the device is between attempts). */
+static json_t *withheld_journal(const double *d, size_t n, bool last_open)
+{
+    json_t *lines = json_array();
+    double t = 0;
+    for (size_t c = 0; c <= n; c++) {
+        json_array_append_new(lines, json_pack("{s:s, s:f, s:i, s:i}", "event", "conn.accept", "t",
+                                               t, "conn", (int)c + 1, "peer_port", 2000 + (int)c));
+        json_array_append_new(lines, json_pack("{s:s, s:s, s:f, s:i}", "event", "mqtt.in", "type",
+                                               "CONNECT", "t", t + 10, "conn", (int)c + 1));
+        json_array_append_new(lines, json_pack("{s:s, s:s, s:f, s:i}", "event", "scenario.withheld",
+                                               "type", "CONNACK", "t", t + 11, "conn", (int)c + 1));
+        if (c < n || !last_open)
+            json_array_append_new(lines,
+                                  json_pack("{s:s, s:s, s:f, s:i}", "event", "conn.close", "by",
+                                            "client", "t", t + 500, "conn", (int)c + 1));
+        if (c < n)
+            t += 500 + d[c] * 1000;
+    }
+    return lines;
+}
+
+/* Judges a backoff case on two identical series that ended as `how` says. */
+static cert_verdict judge_two(const cert_catalogue *cat, const char *id, json_t *lines,
+                              cert_device *dev, cert_end how, cert_ctx *x)
+{
+    cert_obs o[2];
+    memset(x, 0, sizeof(*x));
+    for (int q = 0; q < 2; q++) {
+        cert_obs_build(&o[q], lines, NULL, 0);
+        o[q].dev = dev;
+        o[q].ended = how;
+        o[q].budget_ms = 240000;
+    }
+    x->c = cert_catalogue_find(cat, id);
+    x->obs = o;
+    x->n_series = 2;
+    x->scale = 1.0;
+    x->final = true;
+    x->observed = json_object();
+    cert_judge_run(x);
+    json_decref(x->observed);
+    for (int q = 0; q < 2; q++)
+        cert_obs_free(&o[q]);
+    return x->v;
+}
+
+/* The v1 SDK case of issue 11: killed by the budget while still retrying with delays
+ * 1, 2, 4, 8 s: the evidence (exponential, no jitter) decides, never "stopped retrying";
+ * a device that exits says so with its status; too little evidence is INCONCLUSIVE. */
+static void test_judge_budget_and_exit(void)
+{
+    cert_catalogue cat;
+    char err[4096];
+    cert_ctx x;
+    static const double expo[] = {1.01, 2.01, 4.01, 8.01};
+    cert_device running = {
+        .pid = -1, .exited = true, .status = SIGTERM, .started_ms = 0, .exited_ms = 240000};
+    cert_device exited2 = {
+        .pid = -1, .exited = true, .status = 2 << 8, .started_ms = 0, .exited_ms = 3120};
+    cert_device segv = {
+        .pid = -1, .exited = true, .status = SIGSEGV, .started_ms = 0, .exited_ms = 900};
+    CU_ASSERT_EQUAL_FATAL(cert_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
+    json_t *open_end = withheld_journal(expo, 4, true);
+
+    CU_ASSERT_EQUAL(judge_two(&cat, "MQTT_Connect_Jitter_Backoff_Retries", open_end, &running,
+                              CERT_END_BUDGET, &x),
+                    CERT_WARN);
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "exponential without jitter"));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(x.reason, "the 240 s budget ended while the device was still "
+                         "retrying, after 4 of the 6 delays the case observes (series 1, 2)"));
+    CU_ASSERT_PTR_NULL(strstr(x.reason, "stopped"));
+    CU_ASSERT_PTR_NULL(strstr(x.reason, "signal"));
+    CU_ASSERT_EQUAL(judge_two(&cat, "MQTT_Connect_Exponential_Backoff_Retries", open_end, &running,
+                              CERT_END_BUDGET, &x),
+                    CERT_PASS);
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "budget ended while the device was still retrying"));
+    CU_ASSERT_PTR_NULL(strstr(x.reason, "stopped"));
+
+    /* Same journal, but the device exited by itself: FAIL with its exit status or signal. */
+    CU_ASSERT_EQUAL(judge_two(&cat, "MQTT_Connect_Jitter_Backoff_Retries", open_end, &exited2,
+                              CERT_END_DEVICE, &x),
+                    CERT_FAIL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "only 4 retries"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "the device exited with status 2 after 3120 ms"));
+    CU_ASSERT_PTR_NULL(strstr(x.reason, "stopped retrying"));
+    CU_ASSERT_EQUAL(judge_two(&cat, "MQTT_Connect_Jitter_Backoff_Retries", open_end, &segv,
+                              CERT_END_DEVICE, &x),
+                    CERT_FAIL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "the device was killed by signal 11 after 900 ms"));
+
+    /* Two delays when the budget ended: nothing to decide on. */
+    json_t *two = withheld_journal(expo, 2, false);
+    CU_ASSERT_EQUAL(
+        judge_two(&cat, "MQTT_Connect_Jitter_Backoff_Retries", two, &running, CERT_END_BUDGET, &x),
+        CERT_INCONCLUSIVE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "too few retries to classify"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "budget ended"));
+    /* Three: 1, 2, 4 cannot tell exponential from linear; say so instead of guessing. */
+    json_t *three = withheld_journal(expo, 3, false);
+    CU_ASSERT_EQUAL(judge_two(&cat, "MQTT_Connect_Exponential_Backoff_Retries", three, &running,
+                              CERT_END_BUDGET, &x),
+                    CERT_INCONCLUSIVE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "undetermined"));
+    json_decref(three);
+    CU_ASSERT_STRING_EQUAL(cert_verdict_name(x.v), "INCONCLUSIVE");
+    CU_ASSERT_STRING_EQUAL(cert_verdict_status(x.v), "error");
+
+    /* A device that never connected: its exit status, or the budget, in the reason. */
+    json_t *none = json_array();
+    CU_ASSERT_EQUAL(judge_two(&cat, "MQTT_Connect", none, &exited2, CERT_END_DEVICE, &x),
+                    CERT_ERROR);
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "never connected"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "exited with status 2"));
+    CU_ASSERT_EQUAL(judge_two(&cat, "MQTT_Connect", none, &running, CERT_END_BUDGET, &x),
+                    CERT_ERROR);
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(x.reason, "240 s budget ended while the device was still running"));
+    CU_ASSERT_PTR_NULL(strstr(x.reason, "signal"));
+
+    /* Any other judge's FAIL carries the device's exit status too. */
+    json_t *one = withheld_journal(expo, 0, false);
+    CU_ASSERT_EQUAL(judge_two(&cat, "MQTT_Connect", one, &exited2, CERT_END_DEVICE, &x), CERT_FAIL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "the device exited with status 2"));
+
+    json_decref(one);
+    json_decref(none);
+    json_decref(two);
+    json_decref(open_end);
+    cert_catalogue_free(&cat);
+}
+
+/* Server disconnects after CONNACK; the device reconnects d[i] s later. */
+static json_t *cut_journal(const double *d, size_t n)
+{
+    json_t *lines = json_array();
+    double t = 0;
+    for (size_t c = 0; c <= n; c++) {
+        int id = (int)c + 1;
+        json_array_append_new(lines, json_pack("{s:s, s:f, s:i, s:i}", "event", "conn.accept", "t",
+                                               t, "conn", id, "peer_port", 3000 + id));
+        json_array_append_new(lines, json_pack("{s:s, s:s, s:f, s:i}", "event", "mqtt.in", "type",
+                                               "CONNECT", "t", t + 10, "conn", id));
+        json_array_append_new(lines,
+                              json_pack("{s:s, s:s, s:f, s:i, s:i}", "event", "mqtt.out", "type",
+                                        "CONNACK", "t", t + 11, "conn", id, "code", 0));
+        json_array_append_new(lines, json_pack("{s:s, s:f, s:i}", "event", "scenario.disconnect",
+                                               "t", t + 12, "conn", id));
+        json_array_append_new(lines, json_pack("{s:s, s:s, s:f, s:i}", "event", "conn.close", "by",
+                                               "server", "t", t + 13, "conn", id));
+        if (c < n)
+            t += 13 + d[c] * 1000;
+    }
+    return lines;
+}
+
+/* reconnect_min when the budget ends first: the reconnects seen decide; none in a short
+ * silence is INCONCLUSIVE, none in a long one FAILs; a device that exited says so. */
+static void test_reconnect_budget(void)
+{
+    cert_catalogue cat;
+    char err[4096];
+    static const double d[] = {1.5, 2.5};
+    cert_device running = {.pid = -1, .exited = true, .status = SIGTERM, .exited_ms = 120000};
+    cert_device exited1 = {.pid = -1, .exited = true, .status = 1 << 8, .exited_ms = 4000};
+    CU_ASSERT_EQUAL_FATAL(cert_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
+    struct {
+        json_t *lines;
+        cert_device *dev;
+        cert_end end;
+        double stop_t;
+        cert_verdict want;
+        const char *says;
+    } t[] = {
+        {cut_journal(d, 2), &running, CERT_END_BUDGET, 5000, CERT_PASS,
+         "2 of the 3 reconnects the case observes"},
+        {cut_journal(d, 0), &running, CERT_END_BUDGET, 5000, CERT_INCONCLUSIVE,
+         "no reconnect within 5.0 s"},
+        {cut_journal(d, 0), &running, CERT_END_BUDGET, 60000, CERT_FAIL,
+         "no reconnect within 60.0 s"},
+        {cut_journal(d, 2), &exited1, CERT_END_DEVICE, -1, CERT_FAIL,
+         "the device exited with status 1 after 4000 ms"},
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        cert_obs o;
+        cert_ctx x;
+        memset(&x, 0, sizeof(x));
+        cert_obs_build(&o, t[i].lines, NULL, 0);
+        o.dev = t[i].dev;
+        o.ended = t[i].end;
+        o.budget_ms = 120000;
+        o.stop_t = t[i].stop_t;
+        x.c = cert_catalogue_find(&cat, "MQTT_ReconnectionAfterSuccessfulConnection");
+        x.obs = &o;
+        x.n_series = 1;
+        x.scale = 1.0;
+        x.final = true;
+        x.observed = json_object();
+        CU_ASSERT_EQUAL(cert_judge_run(&x), t[i].want);
+        CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, t[i].says));
+        CU_ASSERT_PTR_NULL(strstr(x.reason, "signal"));
+        if (t[i].end == CERT_END_BUDGET)
+            CU_ASSERT_PTR_NULL(strstr(x.reason, "stopped"));
+        json_decref(x.observed);
+        cert_obs_free(&o);
+        json_decref(t[i].lines);
+    }
+    cert_catalogue_free(&cat);
+}
+
 /* The group is stopped as a whole: a shell that ignores SIGTERM and its background child. */
 static void test_device_group_stop(void)
 {
@@ -296,6 +509,8 @@ int iotc_register_tests(void)
         !CU_add_test(s, "catalogue is strict", test_catalogue_strict) ||
         !CU_add_test(s, "adapters", test_adapters) ||
         !CU_add_test(s, "backoff judge on a journal", test_judge_backoff_journal) ||
+        !CU_add_test(s, "budget end and device exit in reasons", test_judge_budget_and_exit) ||
+        !CU_add_test(s, "reconnect judge when the budget ends", test_reconnect_budget) ||
         !CU_add_test(s, "device group stop", test_device_group_stop))
         return -1;
     return 0;

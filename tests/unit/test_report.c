@@ -363,6 +363,109 @@ static void test_many_cases(void)
     json_decref(doc);
 }
 
+/* A certification document: 20 PASS, 2 PASS_WITH_WARNINGS, 1 FAIL, 1 INCONCLUSIVE, in two
+ * suites (the observed bug: "22 passed" and "pass rate 100%" with warnings inside). */
+static json_t *cert_doc(void)
+{
+    json_t *cases = json_array();
+    for (int i = 0; i < 24; i++) {
+        const char *v = i < 20   ? "PASS"
+                        : i < 22 ? "PASS_WITH_WARNINGS"
+                        : i < 23 ? "FAIL"
+                                 : "INCONCLUSIVE";
+        const char *st = i < 22 ? "passed" : i < 23 ? "failed" : "error";
+        char id[64], reason[128];
+        snprintf(id, sizeof id, "dev.Case_%02d", i);
+        snprintf(reason, sizeof reason, "%s reason %d", v, i);
+        json_array_append_new(cases, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:f}",
+                                               "id", id, "title", "t", "suite",
+                                               i % 2 ? "qualification" : "certification", "row",
+                                               "dev", "family", "mqtt", "status", st, "verdict", v,
+                                               "reason", reason, "duration_ms", 1.0));
+    }
+    return json_pack("{s:s, s:i, s:{s:s, s:s, s:s}, s:{s:i, s:i, s:i, s:i, s:i, s:i}, s:o}",
+                     "schema", "iotconform-results", "schema_version", 1, "run", "id", "c", "kind",
+                     "certification", "tool_version", "0.1.0", "verdicts", "PASS", 22,
+                     "PASS_WITH_WARNINGS", 0, "FAIL", 1, "ERROR", 0, "SKIPPED", 0, "INCONCLUSIVE",
+                     0, "cases", cases);
+}
+
+static void test_warnings_counted_apart(void)
+{
+    json_t *doc = cert_doc(), *merged = NULL;
+    char err[512] = "";
+    struct iotc_buf b = {0};
+
+    /* summary.md (and so the GitHub step summary): its own count, pass rate PASS only */
+    CU_ASSERT_EQUAL(iotc_report_summary_md(doc, &b), IOTC_OK);
+    iotc_buf_u8(&b, 0);
+    const char *md = (const char *)b.p;
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(md, "**24 cases**: ✅ 20 passed · ☑️ 2 passed with warnings · "
+                   "❌ 1 failed · ⏭ 0 skipped · ⚠️ 0 error · ❔ 1 inconclusive"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(md, "pass rate 83.3%")); /* 20 / 24 */
+    CU_ASSERT_PTR_NULL(strstr(md, "22 passed"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(md, "| dev | ❌ 20/24 +2☑️ (1 ❔) |"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(md, "- ❔ **dev.Case\\_23**"));
+    iotc_buf_free(&b);
+
+    /* totals: disjoint counts; the stale "verdicts" of the writer is recounted */
+    const char *name = "c.json";
+    CU_ASSERT_EQUAL_FATAL(iotc_report_merge(&doc, &name, 1, &merged, err, sizeof err), IOTC_OK);
+    json_t *t = json_object_get(merged, "totals");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(t, "passed")), 20);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(t, "passed_with_warnings")), 2);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(t, "errored")), 0);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(t, "inconclusive")), 1);
+    json_t *v = json_object_get(merged, "verdicts");
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(v, "PASS")), 20);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(v, "PASS_WITH_WARNINGS")), 2);
+    CU_ASSERT_EQUAL(json_integer_value(json_object_get(v, "INCONCLUSIVE")), 1);
+    /* the merged document validates; totals from an older writer (warnings inside passed,
+     * no split keys) still do, and split totals that lump warnings into passed do not */
+    CU_ASSERT_EQUAL(iotc_report_validate(merged, "m.json", err, sizeof err), IOTC_OK);
+    json_object_set_new(doc, "totals",
+                        json_pack("{s:i, s:i, s:i}", "total", 24, "passed", 22, "errored", 1));
+    CU_ASSERT_EQUAL(iotc_report_validate(doc, "old.json", err, sizeof err), IOTC_OK);
+    json_object_set_new(
+        doc, "totals",
+        json_pack("{s:i, s:i, s:i}", "total", 24, "passed", 22, "passed_with_warnings", 2));
+    CU_ASSERT_EQUAL(iotc_report_validate(doc, "new.json", err, sizeof err), IOTC_ERR_MALFORMED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "totals.passed does not match the cases (they count 20)"));
+    json_object_del(doc, "totals");
+
+    /* HTML headline: pills of their own, pass rate PASS only */
+    CU_ASSERT_EQUAL(iotc_report_html(merged, &b), IOTC_OK);
+    iotc_buf_u8(&b, 0);
+    const char *html = (const char *)b.p;
+    CU_ASSERT_PTR_NOT_NULL(strstr(html, "st-passed\">✓ <b>20</b> passed</span>"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(html, "st-warned\">✓! <b>2</b> passed with warnings</span>"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(html, "st-inconclusive\">? <b>1</b> inconclusive</span>"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(html, "Pass rate 83.3%"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(html, "1 INCONCLUSIVE</span>"));
+    iotc_buf_free(&b);
+
+    /* JUnit: suite properties count apart; a warning is a passing case that says so; an
+     * INCONCLUSIVE is an <error type="inconclusive"> (never passed, never skipped) */
+    CU_ASSERT_EQUAL(iotc_report_junit(merged, &b), IOTC_OK);
+    iotc_buf_u8(&b, 0);
+    const char *xml = (const char *)b.p;
+    CU_ASSERT_EQUAL(xml_attr(xml, "<testsuites", "errors"), 1);
+    CU_ASSERT_EQUAL(xml_attr(xml, "<testsuites", "skipped"), 0);
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(xml, "<property name=\"totals.passed_with_warnings\" value=\"1\"/>"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(xml, "<property name=\"totals.passed\" value=\"10\"/>"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(xml, "<property name=\"totals.inconclusive\" value=\"1\"/>"));
+    CU_ASSERT_EQUAL(count(xml, "<property name=\"verdict\" value=\"PASS_WITH_WARNINGS\"/>"), 2);
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(xml, "<system-out>PASS_WITH_WARNINGS: PASS_WITH_WARNINGS reason 21</system-out>"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(
+        xml, "<error message=\"INCONCLUSIVE: INCONCLUSIVE reason 23\" type=\"inconclusive\">"));
+    iotc_buf_free(&b);
+    json_decref(merged);
+    json_decref(doc);
+}
+
 static void test_main(void)
 {
     char *ok[] = {"report", "-o", OUT "cli", DATA "shard_a.json", NULL};
@@ -393,6 +496,7 @@ int iotc_register_tests(void)
         {"validation details", test_validation_details},
         {"summary caps failures at 50", test_summary_caps_failures},
         {"5000 cases", test_many_cases},
+        {"warnings and inconclusive counted apart", test_warnings_counted_apart},
         {"report command", test_main},
     };
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++)
