@@ -16,37 +16,47 @@
 
 void run_opts_usage(FILE *out)
 {
-    fprintf(out,
-            "usage: iotconform run [--suite NAME|FILE ...] [--filter GLOB ...] [--label L ...]\n"
-            "                      [--profile NAME] [--pki DIR] [--out DIR] [--serve-bin PATH]\n"
-            "                      [--target FILE] [--jobs N] [--list] [--help]\n"
-            "\n"
-            "Runs the conformance case tables against `iotconform serve` children (one per\n"
-            "profile the selected cases need) and writes results.json (+ reports) to --out.\n"
-            "\n"
-            "  --suite NAME|FILE  suite name (suites/NAME.json and suites/NAME-*.json) or a\n"
-            "                     table file; repeatable; default: every table\n"
-            "  --filter GLOB      keep cases whose id, or a dot-suffix of it, matches GLOB\n"
-            "                     ('mqtt-x509-8883*', 'x509.sni-*', '*.ipv6.*'); repeatable (OR)\n"
-            "  --label L          keep cases carrying label L (suite, row, family, ipv4/ipv6,\n"
-            "                     tls12/tls13, or a table label); repeatable (OR)\n"
-            "  --profile NAME     keep cases written for this endpoint profile\n"
-            "  --pki DIR          test PKI (default %s/pki)\n"
-            "  --out DIR          report directory (default ./iotconform-report)\n"
-            "  --serve-bin PATH   binary providing `serve` (default: this executable)\n"
-            "  --target FILE      check an external endpoint described by FILE (JSON,\n"
-            "                     fixtures/targets/README.md) instead of starting the emulator;\n"
-            "                     cases it cannot run are reported as skipped with the reason\n"
-            "  --jobs N           run N cases at once (default: the number of CPUs, at most 8)\n"
-            "  --list             print the selected case ids and exit\n"
-            "\n"
-            "Environment: IOTCONFORM_SUITES (tables dir, default %s/suites),\n"
-            "IOTCONFORM_PROFILES (profiles dir, default %s/fixtures/profiles),\n"
-            "IOTCONFORM_REGISTRY (registry for the endpoint and the SigV4 secrets,\n"
-            "default: the endpoint's, fixtures/registry.json).\n"
-            "Exit: 0 every case passed, 1 a case failed/errored, 2 usage or table errors,\n"
-            "130 interrupted.\n",
-            IOTC_BINARY_DIR, IOTC_SOURCE_DIR, IOTC_SOURCE_DIR);
+    fprintf(
+        out,
+        "usage: iotconform run [--suite NAME|FILE ...] [--filter GLOB ...] [--label L ...]\n"
+        "                      [--profile NAME] [--pki DIR] [--out DIR] [--serve-bin PATH]\n"
+        "                      [--target FILE] [--jobs N] [--shard K/N] [--verbose|--quiet]\n"
+        "                      [--list] [--help]\n"
+        "\n"
+        "Runs the conformance case tables against `iotconform serve` children (one per\n"
+        "profile the selected cases need) and writes results.json (+ reports) to --out.\n"
+        "\n"
+        "  --suite NAME|FILE  suite name (suites/NAME.json and suites/NAME-*.json) or a\n"
+        "                     table file; repeatable; default: every table\n"
+        "  --filter GLOB      keep cases whose id, or a dot-suffix of it, matches GLOB\n"
+        "                     ('mqtt-x509-8883*', 'x509.sni-*', '*.ipv6.*'); repeatable (OR)\n"
+        "  --label L          keep cases carrying label L (suite, row, family, ipv4/ipv6,\n"
+        "                     tls12/tls13, or a table label); repeatable (OR)\n"
+        "  --profile NAME     keep cases written for this endpoint profile\n"
+        "  --pki DIR          test PKI (default %s/pki)\n"
+        "  --out DIR          report directory (default ./iotconform-report)\n"
+        "  --serve-bin PATH   binary providing `serve` (default: this executable)\n"
+        "  --target FILE      check an external endpoint described by FILE (JSON,\n"
+        "                     fixtures/targets/README.md) instead of starting the emulator;\n"
+        "                     cases it cannot run are reported as skipped with the reason\n"
+        "  --jobs N           run N cases at once (default: the number of CPUs, at most 8)\n"
+        "  --shard K/N        run only shard K of N of the selected cases: round-robin over\n"
+        "                     the sorted case ids, so shards are even; results.json records\n"
+        "                     the shard and `iotconform report` merges all N (1<=K<=N<=1000)\n"
+        "  --verbose          one line per case ([k/n] VERDICT id (ms)) instead of the\n"
+        "                     progress line (on a terminal: one redrawn line with done/total,\n"
+        "                     failures, elapsed and ETA; otherwise a line every 10%% or 10 s);\n"
+        "                     failures are printed as they happen in every mode\n"
+        "  --quiet            failures, the summary and the report path only\n"
+        "  --list             print the selected case ids (of this shard) and exit\n"
+        "\n"
+        "Environment: IOTCONFORM_SUITES (tables dir, default %s/suites),\n"
+        "IOTCONFORM_PROFILES (profiles dir, default %s/fixtures/profiles),\n"
+        "IOTCONFORM_REGISTRY (registry for the endpoint and the SigV4 secrets,\n"
+        "default: the endpoint's, fixtures/registry.json).\n"
+        "Exit: 0 every case passed, 1 a case failed/errored, 2 usage or table errors,\n"
+        "130 interrupted.\n",
+        IOTC_BINARY_DIR, IOTC_SOURCE_DIR, IOTC_SOURCE_DIR);
 }
 
 static int opts__push(const char **list, size_t *n, const char *v, const char *name, char *err,
@@ -72,6 +82,9 @@ int run_opts_parse(int argc, char **argv, run_opts *o, char *err, size_t errlen)
         {"serve-bin", required_argument, NULL, 'b'},
         {"jobs", required_argument, NULL, 'j'},
         {"target", required_argument, NULL, 't'},
+        {"shard", required_argument, NULL, 'S'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
         {"list", no_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -131,6 +144,16 @@ int run_opts_parse(int argc, char **argv, run_opts *o, char *err, size_t errlen)
         case 't':
             o->target = optarg;
             break;
+        case 'S':
+            if (iotc_shard_parse(optarg, &o->shard, err, errlen) != 0)
+                return -1;
+            break;
+        case 'v':
+            o->verbose = 1;
+            break;
+        case 'q':
+            o->quiet = 1;
+            break;
         case 'L':
             o->list = 1;
             break;
@@ -144,6 +167,10 @@ int run_opts_parse(int argc, char **argv, run_opts *o, char *err, size_t errlen)
     }
     if (optind < argc) {
         snprintf(err, errlen, "unexpected argument \"%s\"", argv[optind]);
+        return -1;
+    }
+    if (o->verbose && o->quiet) {
+        snprintf(err, errlen, "--verbose and --quiet exclude each other");
         return -1;
     }
     return 0;
