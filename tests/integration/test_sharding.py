@@ -128,4 +128,24 @@ check("certify: 2 shards merge into the unsharded run's cases and verdicts",
       and cm["totals"] == cwd["totals"], (p.stderr, cm.get("totals"), cwd.get("totals")))
 check("certify shard results record run.shard", json.load(open(cf[1]))["run"].get("shard", {}).get("index") == 2)
 refused("certify: a shard given twice", [cf[0], cf[0]], "the same shard given twice")
+# --- the example workflow: a shard matrix whose size is the N of --shard, a merge job
+import yaml
+wf = yaml.safe_load(open(f"{SRC}/ci/workflows/conformance-sharded.yml"))
+sj, mj = wf["jobs"].get("shard", {}), wf["jobs"].get("merge", {})
+matrix = sj.get("strategy", {}).get("matrix", {}).get("shard", [])
+runs = " ".join(s.get("run", "") for s in sj.get("steps", []))
+m = re.search(r'--shard "\$\{\{ matrix.shard \}\}/(\d+)"', runs)
+check("workflow: the matrix is 1..N and each job runs --shard <its index>/N",
+      m and matrix == list(range(1, int(m.group(1)) + 1)), (matrix, runs))
+check("workflow: --shard is a `run` option", "--shard K/N" in run("run", "--help").stdout)
+check("workflow: every shard uploads its results.json even when cases fail",
+      any(s.get("uses", "").startswith("actions/upload-artifact@") and s.get("if") == "always()"
+          and "results.json" in s["with"]["path"] for s in sj.get("steps", [])))
+mruns = " ".join(s.get("run", "") for s in mj.get("steps", []))
+check("workflow: the merge job waits for every shard, runs even if one failed, merges with report",
+      mj.get("needs") == "shard" and mj.get("if") == "always()" and "iotconform report" in mruns
+      and any(s.get("uses", "").startswith("actions/download-artifact@") for s in mj.get("steps", [])), mj)
+check("workflow: the merged report is uploaded as an artifact",
+      any(s.get("uses", "").startswith("actions/upload-artifact@") and "merged/report.html" in s["with"]["path"]
+          for s in mj.get("steps", [])))
 finish()
