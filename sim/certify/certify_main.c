@@ -21,6 +21,7 @@
 #include "certify.h"
 #include "certify_main.h"
 #include "config/paths.h"
+#include "harness/progress.h"
 #include "harness/results.h"
 
 #define MAIN__MAX_CASES 256
@@ -31,6 +32,7 @@ typedef struct main__pool {
     size_t *idx;
     size_t n, next, finished;
     pthread_mutex_t lock;
+    iotc_progress progress;
 } main__pool;
 
 static void main__on_signal(int sig)
@@ -57,6 +59,7 @@ static void *main__worker(void *arg)
         if (i >= p->n)
             return NULL;
         cert_outcome *o = &p->res[i];
+        long t0 = iotc_clock_ms();
         if (o->v != CERT_SKIPPED) {
             if (cert_interrupted) {
                 o->v = CERT_SKIPPED;
@@ -65,12 +68,39 @@ static void *main__worker(void *arg)
                 cert_case_run(p->r, o->c, p->idx[i], o);
             }
         }
+        bool bad = o->v == CERT_FAIL || o->v == CERT_ERROR;
+        long ms = iotc_clock_ms() - t0;
         pthread_mutex_lock(&p->lock);
         p->finished++;
-        fprintf(stderr, "[%zu/%zu] %-48s %-18s %s\n", p->finished, p->n, o->c->id,
-                cert_verdict_name(o->v), o->reason);
+        if (iotc_progress_verbose(&p->progress))
+            fprintf(stderr, "[%zu/%zu] %-48s %-18s %s\n", p->finished, p->n, o->c->id,
+                    cert_verdict_name(o->v), o->reason);
+        iotc_progress_case(&p->progress, cert_verdict_name(o->v), o->c->id, bad, o->reason, ms);
         pthread_mutex_unlock(&p->lock);
     }
+}
+
+/* --shard K/N: keep this shard's part of idx[0..*n), in catalogue order (harness/shard.h). */
+static int main__shard(const cert_opts *o, const cert_catalogue *cat, size_t *idx, int *n,
+                       char *digest)
+{
+    const char *ids[MAIN__MAX_CASES];
+    unsigned char keep[MAIN__MAX_CASES];
+    int w = 0;
+    for (int i = 0; i < *n; i++)
+        ids[i] = cat->v[idx[i]].id;
+    if (iotc_shard_select(&o->shard, ids, (size_t)*n, keep, digest) < 0)
+        return -1;
+    for (int i = 0; i < *n; i++)
+        if (keep[i])
+            idx[w++] = idx[i];
+    if (w == 0) {
+        fprintf(stderr, "iotconform certify: shard %d/%d of %d selected case(s) is empty\n",
+                o->shard.k, o->shard.n, *n);
+        return -1;
+    }
+    *n = w;
+    return 0;
 }
 
 static void main__find_refdevice(const cert_opts *o, char *out, size_t len)
@@ -89,6 +119,8 @@ int iotc_certify_main(int argc, char **argv)
     cert_outcome *res = NULL;
     char err[8192], serve_bin[PATH_MAX], refdev[PATH_MAX], started[32], run_id[40], report[1200];
     const char *device_name;
+    char shard_digest[80] = "";
+    size_t selected = 0;
     pthread_t th[16];
     int n, rc = 2, started_threads = 0;
     long t0;
@@ -119,6 +151,9 @@ int iotc_certify_main(int argc, char **argv)
         fprintf(stderr, "iotconform certify: %s\n", err);
         goto cleanup;
     }
+    selected = (size_t)n;
+    if (main__shard(&o, &cat, idx, &n, shard_digest) != 0)
+        goto cleanup;
     if (o.list) {
         for (int i = 0; i < n; i++)
             printf("%s\t%s%s\n", cat.v[idx[i]].id, cat.v[idx[i]].title,
@@ -196,13 +231,23 @@ int iotc_certify_main(int argc, char **argv)
             iotc_clock_wall_iso(res[i].started_at, sizeof(res[i].started_at));
         }
     }
-    fprintf(stderr, "iotconform certify: %d case(s) for %s, time scale %g, seed %llu, jobs %d\n", n,
-            device_name, r.scale, o.seed, o.jobs);
+    if (o.shard.n)
+        fprintf(stderr, "iotconform certify: shard %d/%d: %d of %zu selected case(s) for %s, ",
+                o.shard.k, o.shard.n, n, selected, device_name);
+    else
+        fprintf(stderr, "iotconform certify: %d case(s) for %s, ", n, device_name);
+    fprintf(stderr, "time scale %g, seed %llu, jobs %d\n", r.scale, o.seed, o.jobs);
     pool.r = &r;
     pool.res = res;
     pool.idx = idx;
     pool.n = (size_t)n;
     pthread_mutex_init(&pool.lock, NULL);
+    iotc_progress_init(&pool.progress, stderr,
+                       o.verbose ? IOTC_PROGRESS_VERBOSE
+                       : o.quiet ? IOTC_PROGRESS_QUIET
+                                 : IOTC_PROGRESS_AUTO,
+                       (size_t)n, o.jobs);
+    iotc_progress_start(&pool.progress);
     for (int j = 0; j < o.jobs && j < 16; j++)
         if (pthread_create(&th[j], NULL, main__worker, &pool) == 0)
             started_threads++;
@@ -210,10 +255,14 @@ int iotc_certify_main(int argc, char **argv)
         main__worker(&pool);
     for (int j = 0; j < started_threads; j++)
         pthread_join(th[j], NULL);
+    iotc_progress_finish(&pool.progress);
     pthread_mutex_destroy(&pool.lock);
 
     doc = cert_document(&o, &r, device_name, res, (size_t)n, argc, argv, started,
                         iotc_clock_ms() - t0, run_id);
+    if (o.shard.n)
+        json_object_set_new(json_object_get(doc, "run"), "shard",
+                            iotc_shard_json(&o.shard, selected, shard_digest));
     if (iotc_results_write(doc, o.out_dir, report, sizeof(report), err, sizeof(err)) != 0) {
         fprintf(stderr, "iotconform certify: %s\n", err);
         goto cleanup;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "cert_int.h"
+#include "harness/shard.h"
 
 typedef struct cert_opts {
     const char *device, *adapter, *suite, *out_dir, *name, *pki_dir, *catalogue, *serve_bin;
@@ -12,6 +13,8 @@ typedef struct cert_opts {
     double scale;
     unsigned long long seed;
     int jobs, list, help, fail_on_warn, scale_given, seed_given;
+    int verbose, quiet; /* one line per case / failures only (harness/progress.h) */
+    iotc_shard shard;   /* --shard K/N; n == 0: every selected case */
 } cert_opts;
 
 int cert_opts_parse(int argc, char **argv, cert_opts *o, char *err, size_t errlen);

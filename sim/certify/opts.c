@@ -16,7 +16,8 @@ void cert_usage(FILE *out)
         "                          [--out DIR] [--name NAME] [--fail-on FAIL|WARN]\n"
         "                          [--time-scale F] [--seed N] [--jobs N] [--pki DIR]\n"
         "                          [--device-cert NAME] [--catalogue FILE] [--serve-bin PATH]\n"
-        "                          [--refdevice PATH] [--list] [--help]\n"
+        "                          [--refdevice PATH] [--shard K/N] [--verbose|--quiet]\n"
+        "                          [--list] [--help]\n"
         "\n"
         "Certifies a device or SDK against the emulated AWS IoT Core endpoint: for each case\n"
         "a fresh endpoint applies the case's scenario, the device command is started with\n"
@@ -48,7 +49,13 @@ void cert_usage(FILE *out)
         "  --serve-bin PATH   binary providing `serve` (default: this executable)\n"
         "  --refdevice PATH   the reference device, for {refdevice} (default\n"
         "                     $IOTCONFORM_REFDEVICE, else %s)\n"
-        "  --list             print the selected cases and exit\n"
+        "  --shard K/N        run only shard K of N of the selected cases (round-robin over\n"
+        "                     the sorted case ids); `iotconform report` merges all N\n"
+        "  --verbose          one line per case instead of the progress line (a redrawn line\n"
+        "                     on a terminal, else a line every 10%% or 10 s); failures are\n"
+        "                     printed as they happen in every mode\n"
+        "  --quiet            failures, the summary and the report path only\n"
+        "  --list             print the selected cases (of this shard) and exit\n"
         "\n"
         "Placeholders (values are shell-quoted; {NAME?TEXT} gives TEXT and {NAME+TEXT} gives\n"
         "TEXT followed by the value, both only when NAME is not empty, e.g.\n"
@@ -99,6 +106,9 @@ int cert_opts_parse(int argc, char **argv, cert_opts *o, char *err, size_t errle
         {"catalogue", required_argument, NULL, 'c'},
         {"serve-bin", required_argument, NULL, 'b'},
         {"refdevice", required_argument, NULL, 'R'},
+        {"shard", required_argument, NULL, 'S'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
         {"list", no_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -149,6 +159,16 @@ int cert_opts_parse(int argc, char **argv, cert_opts *o, char *err, size_t errle
         case 'R':
             o->refdevice = optarg;
             break;
+        case 'S':
+            if (iotc_shard_parse(optarg, &o->shard, err, errlen) != 0)
+                return -1;
+            break;
+        case 'v':
+            o->verbose = 1;
+            break;
+        case 'q':
+            o->quiet = 1;
+            break;
         case 'L':
             o->list = 1;
             break;
@@ -191,6 +211,10 @@ int cert_opts_parse(int argc, char **argv, cert_opts *o, char *err, size_t errle
     }
     if (optind < argc) {
         snprintf(err, errlen, "unexpected argument \"%s\"", argv[optind]);
+        return -1;
+    }
+    if (o->verbose && o->quiet) {
+        snprintf(err, errlen, "--verbose and --quiet exclude each other");
         return -1;
     }
     if (!o->help && !o->list && !o->device && !o->adapter) {

@@ -56,6 +56,88 @@ static json_t *merge__verdicts(json_t *cases)
     return v;
 }
 
+/* `run --shard K/N` documents (run.shard): either every input is a shard or none is; all
+ * shards split the same selection into the same N; each K once; all N present, so the
+ * merged totals are those of the whole selection. */
+static int merge__shards(json_t *const *docs, const char *const *names, size_t n, char *err,
+                         size_t errlen)
+{
+    size_t first = n, have = 0;
+    json_int_t count = 0;
+    const char *sel = NULL;
+    json_t *by_index = json_object(); /* "K" -> input index */
+    char key[24], missing[256] = "";
+    int rc = IOTC_ERR_MALFORMED;
+
+    if (!by_index)
+        return IOTC_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++)
+        have += json_is_object(json_object_get(json_object_get(docs[i], "run"), "shard"));
+    if (have == 0) {
+        rc = IOTC_OK;
+        goto cleanup;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *sh = json_object_get(json_object_get(docs[i], "run"), "shard");
+        json_int_t k = json_integer_value(json_object_get(sh, "index"));
+        json_int_t c = json_integer_value(json_object_get(sh, "count"));
+        const char *s = rep_str(sh, "selection");
+        if (!json_is_object(sh)) {
+            rep_err(err, errlen,
+                    "%s is a whole run but the other inputs are shards (run --shard): merge "
+                    "either the shards of one run or whole runs",
+                    merge__name(names, i));
+            goto cleanup;
+        }
+        if (c < 1 || k < 1 || k > c || !s) {
+            rep_err(err, errlen, "%s: run.shard needs index 1..count, count and selection",
+                    merge__name(names, i));
+            goto cleanup;
+        }
+        if (first == n) {
+            first = i;
+            count = c;
+            sel = s;
+        } else if (c != count || strcmp(s, sel) != 0) {
+            rep_err(err, errlen,
+                    "%s (one of %" JSON_INTEGER_FORMAT " shards of selection %.19s...) and %s "
+                    "(one of %" JSON_INTEGER_FORMAT " shards of selection %.19s...) split "
+                    "different selections or counts: they cannot be merged",
+                    merge__name(names, first), count, sel, merge__name(names, i), c, s);
+            goto cleanup;
+        }
+        snprintf(key, sizeof key, "%" JSON_INTEGER_FORMAT, k);
+        json_t *prev = json_object_get(by_index, key);
+        if (prev) {
+            rep_err(err, errlen,
+                    "%s and %s are both shard %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT
+                    ": the same shard given twice",
+                    merge__name(names, (size_t)json_integer_value(prev)), merge__name(names, i), k,
+                    c);
+            goto cleanup;
+        }
+        json_object_set_new(by_index, key, json_integer((json_int_t)i));
+    }
+    if ((json_int_t)json_object_size(by_index) != count) {
+        size_t used = 0;
+        for (json_int_t k = 1; k <= count && used + 16 < sizeof missing; k++) {
+            snprintf(key, sizeof key, "%" JSON_INTEGER_FORMAT, k);
+            if (!json_object_get(by_index, key))
+                used += (size_t)snprintf(missing + used, sizeof missing - used, "%s%s",
+                                         used ? ", " : "", key);
+        }
+        rep_err(err, errlen,
+                "shard(s) %s of %" JSON_INTEGER_FORMAT " missing: the merged totals would not "
+                "be those of the whole selection",
+                missing, count);
+        goto cleanup;
+    }
+    rc = IOTC_OK;
+cleanup:
+    json_decref(by_index);
+    return rc;
+}
+
 int iotc_report_merge(json_t *const *docs, const char *const *names, size_t n, json_t **out,
                       char *err, size_t errlen)
 {
@@ -78,6 +160,13 @@ int iotc_report_merge(json_t *const *docs, const char *const *names, size_t n, j
             return IOTC_ERR_UNSUPPORTED;
         }
     }
+
+    if (n > 1 && (rc = merge__shards(docs, names, n, err, errlen)) != IOTC_OK) {
+        if (rc == IOTC_ERR_NOMEM)
+            rep_err(err, errlen, "out of memory while merging results");
+        return rc;
+    }
+    rc = IOTC_ERR_NOMEM;
 
     /* Shallow copy of the first shard keeps keys this version does not know. */
     doc = json_copy(docs[0]);
@@ -123,11 +212,19 @@ int iotc_report_merge(json_t *const *docs, const char *const *names, size_t n, j
                           json_object_get(srun, "id"), "host", json_object_get(srun, "host"),
                           "started_at", json_object_get(srun, "started_at"), "cases",
                           (json_int_t)json_array_size(json_object_get(docs[i], "cases")));
+            json_t *sh = json_object_get(srun, "shard");
+            if (s && sh) {
+                json_object_set(s, "index", json_object_get(sh, "index"));
+                json_object_set(s, "count", json_object_get(sh, "count"));
+            }
             if (!s || json_array_append_new(shards, s) != 0)
                 goto cleanup;
         }
     }
 
+    /* The merged document is the whole selection, not the first shard. */
+    if (shards)
+        json_object_del(run, "shard");
     struct rep_counts counts;
     merge__counts(cases, &counts);
     json_t *env = json_object_get(docs[0], "environment");

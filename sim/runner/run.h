@@ -8,6 +8,8 @@
 #include "cases.h"
 #include "driver.h"
 #include "harness/jreader.h"
+#include "harness/progress.h"
+#include "harness/shard.h"
 #include "result.h"
 #include "harness/serve.h"
 #include "target.h"
@@ -30,6 +32,8 @@ typedef struct run_opts {
     int jobs;
     int list;
     int help;
+    int verbose, quiet; /* one line per case / failures only (progress.h) */
+    iotc_shard shard;   /* --shard K/N; n == 0: every selected case */
 } run_opts;
 
 /* One serve child and everything tied to it. */
@@ -52,6 +56,7 @@ typedef struct run_state {
     size_t n_targets;
     size_t next;     /* next case to run (workers) */
     size_t finished; /* for the [k/n] counter */
+    iotc_progress progress;
     pthread_mutex_t lock;
     char run_tag[16];
     json_t *registry;    /* the endpoint's registry: SigV4 secrets for the door drivers */

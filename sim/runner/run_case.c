@@ -71,12 +71,17 @@ static json_t *case__excerpt(run_state *rs, run_target *t, iotc_result *r, json_
 
 static void case__progress(run_state *rs, iotc_result *r)
 {
+    bool bad = r->status == IOTC_ST_FAILED || r->status == IOTC_ST_ERROR;
     pthread_mutex_lock(&rs->lock);
     rs->finished++;
-    fprintf(stderr, "[%zu/%zu] %-5s %s (%ld ms)\n", rs->finished, rs->n,
-            iotc_status_verdict(r->status), r->c->id, r->duration_ms);
-    if (r->status == IOTC_ST_FAILED || r->status == IOTC_ST_ERROR)
-        fprintf(stderr, "        %s\n", r->reason);
+    if (iotc_progress_verbose(&rs->progress)) {
+        fprintf(stderr, "[%zu/%zu] %-5s %s (%ld ms)\n", rs->finished, rs->n,
+                iotc_status_verdict(r->status), r->c->id, r->duration_ms);
+        if (bad)
+            fprintf(stderr, "        %s\n", r->reason);
+    }
+    iotc_progress_case(&rs->progress, iotc_status_verdict(r->status), r->c->id, bad, r->reason,
+                       r->duration_ms);
     pthread_mutex_unlock(&rs->lock);
 }
 

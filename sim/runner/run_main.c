@@ -93,6 +93,36 @@ cleanup:
     return rc;
 }
 
+/* --shard K/N: keep this shard's part of the selection, in table order; rs->n becomes the
+ * shard's count. digest identifies the whole selection (shard.h). */
+static int main__shard(const run_opts *o, run_state *rs, char *digest)
+{
+    const char **ids = calloc(rs->n, sizeof *ids);
+    unsigned char *keep = calloc(rs->n, 1);
+    size_t w = 0;
+    int rc = -1;
+    if (!ids || !keep)
+        goto cleanup;
+    for (size_t i = 0; i < rs->n; i++)
+        ids[i] = rs->results[i].c->id;
+    if (iotc_shard_select(&o->shard, ids, rs->n, keep, digest) < 0)
+        goto cleanup;
+    for (size_t i = 0; i < rs->n; i++)
+        if (keep[i])
+            rs->results[w++] = rs->results[i];
+    if (w == 0) {
+        fprintf(stderr, "iotconform run: shard %d/%d of %zu selected case(s) is empty\n",
+                o->shard.k, o->shard.n, rs->n);
+        goto cleanup;
+    }
+    rs->n = w;
+    rc = 0;
+cleanup:
+    free(ids);
+    free(keep);
+    return rc;
+}
+
 static int main__selected(const run_opts *o, const iotc_case *c)
 {
     int ok;
@@ -333,6 +363,8 @@ int iotc_runner_main(int argc, char **argv)
     iotc_caseset set = {0};
     iotc_diag d;
     char err[512], serve_bin[PATH_MAX], started[32], run_id[40], report[1200], pki_ca[PATH_MAX];
+    char shard_digest[80] = "";
+    size_t selected = 0;
     int rc = 2;
     long t0;
     json_t *doc = NULL;
@@ -379,6 +411,9 @@ int iotc_runner_main(int argc, char **argv)
         fprintf(stderr, "iotconform run: no case matches the selection (%zu loaded)\n", set.n);
         goto cleanup;
     }
+    selected = rs.n;
+    if (main__shard(&o, &rs, shard_digest) != 0)
+        goto cleanup;
     if (o.list) {
         for (size_t i = 0; i < rs.n; i++)
             printf("%s\t%s\n", rs.results[i].c->id, iotc_case_str(rs.results[i].c, "title"));
@@ -416,17 +451,31 @@ int iotc_runner_main(int argc, char **argv)
     }
     main__serve_bin(&o, serve_bin, sizeof(serve_bin));
     rs.registry = main__registry();
-    fprintf(stderr, "iotconform run: %zu case(s), %s, jobs %d\n", rs.n,
-            o.target ? o.target : serve_bin, o.jobs);
+    if (o.shard.n)
+        fprintf(stderr, "iotconform run: shard %d/%d: %zu of %zu selected case(s), %s, jobs %d\n",
+                o.shard.k, o.shard.n, rs.n, selected, o.target ? o.target : serve_bin, o.jobs);
+    else
+        fprintf(stderr, "iotconform run: %zu case(s), %s, jobs %d\n", rs.n,
+                o.target ? o.target : serve_bin, o.jobs);
     if (o.target)
         main__external_target(&rs);
     else
         main__start_targets(&rs, &o, serve_bin);
+    iotc_progress_init(&rs.progress, stderr,
+                       o.verbose ? IOTC_PROGRESS_VERBOSE
+                       : o.quiet ? IOTC_PROGRESS_QUIET
+                                 : IOTC_PROGRESS_AUTO,
+                       rs.n, o.jobs);
+    iotc_progress_start(&rs.progress);
     main__run_cases(&rs, o.jobs);
+    iotc_progress_finish(&rs.progress);
     run_case_final_journal(&rs);
     main__stop_targets(&rs);
 
     doc = main__document(&rs, argc, argv, started, iotc_clock_ms() - t0, run_id);
+    if (o.shard.n)
+        json_object_set_new(json_object_get(doc, "run"), "shard",
+                            iotc_shard_json(&o.shard, selected, shard_digest));
     json_t *totals = json_object_get(doc, "totals");
     long passed = (long)json_integer_value(json_object_get(totals, "passed"));
     long failed = (long)json_integer_value(json_object_get(totals, "failed"));
