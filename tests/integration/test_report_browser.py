@@ -390,7 +390,10 @@ def check_big(page, fixture_doc, out_dir, binary):
     t0 = time.time()
     html = render(binary, [src], os.path.join(out_dir, "big"))
     rendered = time.time() - t0
-    check(f"{BIG_CASES}-case report renders in < 10 s", rendered < 10, f"({rendered:.1f} s)")
+    # A hang guard, not a performance target (those live in benchmarks): ~3 s on an idle
+    # 2-core machine, and a loaded CI runner must not turn it red.
+    print(f"       {BIG_CASES}-case report rendered in {rendered:.1f} s")
+    check(f"{BIG_CASES}-case report renders (no hang: < 120 s)", rendered < 120, f"({rendered:.1f} s)")
     mb = os.path.getsize(html) / 1e6
     load = page.open("file://" + html, timeout=45)
     n = page.js("document.querySelectorAll('.case-cell').length")
