@@ -120,3 +120,11 @@ bool mqtt__version_ok(uint8_t version)
 {
     return version == MQTT_V31 || version == MQTT_V311 || version == MQTT_V5;
 }
+
+int mqtt__open_v(const uint8_t *pkt, size_t len, uint8_t version, uint8_t type, uint8_t type_hi,
+                 struct mqtt__rd *r, struct mqtt_frame *frame)
+{
+    if (!mqtt__version_ok(version))
+        return IOTC_ERR_INVALID;
+    return mqtt__open(pkt, len, type, type_hi, r, frame);
+}
