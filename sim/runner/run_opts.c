@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "config/paths.h"
+#include "harness/cliflags.h"
 #include "run.h"
 
 void run_opts_usage(FILE *out)
@@ -76,13 +77,10 @@ int run_opts_parse(int argc, char **argv, run_opts *o, char *err, size_t errlen)
         {"serve-bin", required_argument, NULL, 'b'},
         {"jobs", required_argument, NULL, 'j'},
         {"target", required_argument, NULL, 't'},
-        {"shard", required_argument, NULL, 'S'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"list", no_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},
+        IOTC_CLIFLAGS_LONGS,
         {NULL, 0, NULL, 0},
     };
+    const iotc_cliflags flags = {&o->shard, &o->verbose, &o->quiet, &o->list, &o->help};
     int ch;
 
     memset(o, 0, sizeof(*o));
@@ -134,34 +132,13 @@ int run_opts_parse(int argc, char **argv, run_opts *o, char *err, size_t errlen)
         case 't':
             o->target = optarg;
             break;
-        case 'S':
-            if (iotc_shard_parse(optarg, &o->shard, err, errlen) != 0)
+        default:
+            if (iotc_cliflags_take(&flags, ch, optarg, argv, err, errlen))
                 return -1;
             break;
-        case 'v':
-            o->verbose = 1;
-            break;
-        case 'q':
-            o->quiet = 1;
-            break;
-        case 'L':
-            o->list = 1;
-            break;
-        case 'h':
-            o->help = 1;
-            break;
-        default:
-            snprintf(err, errlen, "unknown or incomplete option \"%s\"", argv[optind - 1]);
-            return -1;
         }
     }
-    if (optind < argc) {
-        snprintf(err, errlen, "unexpected argument \"%s\"", argv[optind]);
+    if (iotc_cliflags_finish(&flags, argc, argv, err, errlen))
         return -1;
-    }
-    if (o->verbose && o->quiet) {
-        snprintf(err, errlen, "--verbose and --quiet exclude each other");
-        return -1;
-    }
     return 0;
 }
