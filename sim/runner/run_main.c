@@ -22,13 +22,6 @@
 #include "run.h"
 #include "runner.h"
 
-#ifndef IOTC_VERSION
-#define IOTC_VERSION "0.0.0"
-#endif
-#ifndef IOTC_GIT_REVISION
-#define IOTC_GIT_REVISION "unknown"
-#endif
-
 volatile sig_atomic_t iotc_run_interrupted;
 
 static void main__on_signal(int sig)
@@ -332,12 +325,12 @@ static json_t *main__document(run_state *rs, int argc, char **argv, const char *
     return json_pack("{s:s, s:i, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s}, s:o, "
                      "s:o, s:{s:i, s:i, s:i, s:i, s:i}, s:o}",
                      "schema", "iotconform-results", "schema_version", 1, "run", "id", run_id,
-                     "kind", "conformance", "tool_version", IOTC_VERSION, "git_revision",
-                     IOTC_GIT_REVISION, "started_at", started, "finished_at", finished,
-                     "duration_ms", (json_int_t)duration_ms, "host", host, "command", cmd,
-                     "environment", main__environment(rs), "target", target, "totals", "total",
-                     (int)rs->n, "passed", passed, "failed", failed, "skipped", skipped, "errored",
-                     errored, "cases", cases);
+                     "kind", "conformance", "tool_version", iotc_results_tool_version(),
+                     "git_revision", iotc_results_git_revision(), "started_at", started,
+                     "finished_at", finished, "duration_ms", (json_int_t)duration_ms, "host", host,
+                     "command", cmd, "environment", main__environment(rs), "target", target,
+                     "totals", "total", (int)rs->n, "passed", passed, "failed", failed, "skipped",
+                     skipped, "errored", errored, "cases", cases);
 }
 
 static void main__serve_bin(const run_opts *o, char *out, size_t len)
