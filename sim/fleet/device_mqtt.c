@@ -127,21 +127,8 @@ void fleet_dev_publish_tick(struct fleet_dev *d)
     }
     uint32_t seq = l->sent++;
     fl->c.qos1_sent++;
-    if (d->q_len >= (uint32_t)d->row->b.max_queued) {
-        fl->c.queue_dropped++; /* stays undelivered: counted as lost */
+    if (!fleet_dev_enqueue(d, seq, now))
         return;
-    }
-    if (d->q_len == d->q_cap) {
-        uint32_t cap = d->q_cap ? d->q_cap * 2 : 4;
-        struct fleet_pending *q = realloc(d->q, cap * sizeof *q);
-        if (!q) {
-            fl->c.queue_dropped++;
-            return;
-        }
-        d->q = q;
-        d->q_cap = cap;
-    }
-    d->q[d->q_len++] = (struct fleet_pending){.seq = seq, .t_us = now};
     if (d->state == DEV_UP)
         fleet_mqtt_pump(d);
 }
