@@ -96,21 +96,19 @@ int cert_opts_parse(int argc, char **argv, cert_opts *o, char *err, size_t errle
         {"device", required_argument, NULL, 'd'},
         {"adapter", required_argument, NULL, 'a'},
         {"suite", required_argument, NULL, 's'},
-        {"out", required_argument, NULL, 'o'},
         {"name", required_argument, NULL, 'n'},
         {"fail-on", required_argument, NULL, 'F'},
         {"time-scale", required_argument, NULL, 'T'},
         {"seed", required_argument, NULL, 'r'},
         {"jobs", required_argument, NULL, 'j'},
-        {"pki", required_argument, NULL, 'k'},
         {"device-cert", required_argument, NULL, 'C'},
         {"catalogue", required_argument, NULL, 'c'},
-        {"serve-bin", required_argument, NULL, 'b'},
         {"refdevice", required_argument, NULL, 'R'},
         IOTC_CLIFLAGS_LONGS,
         {NULL, 0, NULL, 0},
     };
-    const iotc_cliflags flags = {&o->shard, &o->verbose, &o->quiet, &o->list, &o->help};
+    const iotc_cliflags flags = {&o->pki_dir, &o->out_dir, &o->serve_bin, &o->shard,
+                                 &o->verbose, &o->quiet,   &o->list,      &o->help};
     int ch;
     double v;
 
@@ -136,23 +134,14 @@ int cert_opts_parse(int argc, char **argv, cert_opts *o, char *err, size_t errle
         case 's':
             o->suite = optarg;
             break;
-        case 'o':
-            o->out_dir = optarg;
-            break;
         case 'n':
             o->name = optarg;
-            break;
-        case 'k':
-            o->pki_dir = optarg;
             break;
         case 'C':
             o->device_cert = optarg;
             break;
         case 'c':
             o->catalogue = optarg;
-            break;
-        case 'b':
-            o->serve_bin = optarg;
             break;
         case 'R':
             o->refdevice = optarg;

@@ -8,6 +8,15 @@ int iotc_cliflags_take(const iotc_cliflags *f, int ch, const char *arg, char **a
                        size_t errlen)
 {
     switch (ch) {
+    case 'k':
+        *f->pki_dir = arg;
+        return 0;
+    case 'o':
+        *f->out_dir = arg;
+        return 0;
+    case 'b':
+        *f->serve_bin = arg;
+        return 0;
     case 'S':
         return iotc_shard_parse(arg, f->shard, err, errlen) != 0 ? -1 : 0;
     case 'v':

@@ -1,6 +1,7 @@
-/* The options `run` and `certify` share on their command lines: --shard K/N, --verbose,
- * --quiet, --list and --help, and the checks after getopt_long. Each command keeps its
- * own options struct; this writes through pointers into it. */
+/* The options `run` and `certify` share on their command lines: --pki DIR, --out DIR,
+ * --serve-bin PATH, --shard K/N, --verbose, --quiet, --list and --help, and the checks
+ * after getopt_long. Each command keeps its own options struct; this writes through
+ * pointers into it. */
 #ifndef IOTC_HARNESS_CLIFLAGS_H
 #define IOTC_HARNESS_CLIFLAGS_H
 
@@ -8,15 +9,21 @@
 
 #include "harness/shard.h"
 
-/* The getopt_long values of the shared options, for each command's table of longs. */
+/* The getopt_long entries of the shared options, for each command's table of longs. */
+/* clang-format off */
 #define IOTC_CLIFLAGS_LONGS                                                                        \
-    {"shard", required_argument, NULL, 'S'}, {"verbose", no_argument, NULL, 'v'},                  \
-        {"quiet", no_argument, NULL, 'q'}, {"list", no_argument, NULL, 'L'},                       \
-    {                                                                                              \
-        "help", no_argument, NULL, 'h'                                                             \
-    }
+    {"pki", required_argument, NULL, 'k'},                                                         \
+    {"out", required_argument, NULL, 'o'},                                                         \
+    {"serve-bin", required_argument, NULL, 'b'},                                                   \
+    {"shard", required_argument, NULL, 'S'},                                                       \
+    {"verbose", no_argument, NULL, 'v'},                                                           \
+    {"quiet", no_argument, NULL, 'q'},                                                             \
+    {"list", no_argument, NULL, 'L'},                                                              \
+    {"help", no_argument, NULL, 'h'}
+/* clang-format on */
 
 typedef struct iotc_cliflags {
+    const char **pki_dir, **out_dir, **serve_bin;
     iotc_shard *shard;
     int *verbose, *quiet, *list, *help;
 } iotc_cliflags;

@@ -72,15 +72,13 @@ int run_opts_parse(int argc, char **argv, run_opts *o, char *err, size_t errlen)
         {"filter", required_argument, NULL, 'f'},
         {"label", required_argument, NULL, 'l'},
         {"profile", required_argument, NULL, 'p'},
-        {"pki", required_argument, NULL, 'k'},
-        {"out", required_argument, NULL, 'o'},
-        {"serve-bin", required_argument, NULL, 'b'},
         {"jobs", required_argument, NULL, 'j'},
         {"target", required_argument, NULL, 't'},
         IOTC_CLIFLAGS_LONGS,
         {NULL, 0, NULL, 0},
     };
-    const iotc_cliflags flags = {&o->shard, &o->verbose, &o->quiet, &o->list, &o->help};
+    const iotc_cliflags flags = {&o->pki_dir, &o->out_dir, &o->serve_bin, &o->shard,
+                                 &o->verbose, &o->quiet,   &o->list,      &o->help};
     int ch;
 
     memset(o, 0, sizeof(*o));
@@ -109,15 +107,6 @@ int run_opts_parse(int argc, char **argv, run_opts *o, char *err, size_t errlen)
             break;
         case 'p':
             o->profile = optarg;
-            break;
-        case 'k':
-            o->pki_dir = optarg;
-            break;
-        case 'o':
-            o->out_dir = optarg;
-            break;
-        case 'b':
-            o->serve_bin = optarg;
             break;
         case 'j': {
             char *end;
