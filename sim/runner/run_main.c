@@ -19,6 +19,7 @@
 #include "config/paths.h"
 #include "config/profile.h"
 #include "config/registry.h"
+#include "harness/pool.h"
 #include "run.h"
 #include "runner.h"
 
@@ -222,38 +223,21 @@ static void main__stop_targets(run_state *rs)
             iotc_serve_stop(&rs->targets[k].serve, 5000);
 }
 
-static void *main__worker(void *arg)
+static void main__one_case(size_t i, void *arg)
 {
     run_state *rs = arg;
-    for (;;) {
-        size_t i;
-        pthread_mutex_lock(&rs->lock);
-        i = rs->next++;
-        pthread_mutex_unlock(&rs->lock);
-        if (i >= rs->n)
-            return NULL;
-        run_case_exec(rs, i);
-        pthread_mutex_lock(&rs->lock);
-        for (size_t k = 0; k < rs->n_targets; k++)
-            if (rs->targets[k].started && !rs->targets[k].external)
-                iotc_serve_drain(&rs->targets[k].serve);
-        pthread_mutex_unlock(&rs->lock);
-    }
+    run_case_exec(rs, i);
+    pthread_mutex_lock(&rs->lock);
+    for (size_t k = 0; k < rs->n_targets; k++)
+        if (rs->targets[k].started && !rs->targets[k].external)
+            iotc_serve_drain(&rs->targets[k].serve);
+    pthread_mutex_unlock(&rs->lock);
 }
 
 static void main__run_cases(run_state *rs, int jobs)
 {
-    pthread_t th[64];
-    int started = 0;
-    if (jobs > 1) {
-        for (int j = 0; j < jobs && j < 64; j++)
-            if (pthread_create(&th[j], NULL, main__worker, rs) == 0)
-                started++;
-        for (int j = 0; j < started; j++)
-            pthread_join(th[j], NULL);
-    }
-    if (started == 0)
-        main__worker(rs);
+    /* One job runs on this thread. */
+    iotc_pool_run(rs->n, jobs > 1 ? jobs : 0, main__one_case, rs);
 }
 
 static json_t *main__environment(run_state *rs)
