@@ -23,6 +23,15 @@ int authz__fail(int err, char *why, size_t whylen, const char *fmt, ...)
     return err;
 }
 
+int authz__begin(void *out, size_t size, int have_input, char *why, size_t whylen)
+{
+    if (!out)
+        return IOTC_ERR_INVALID;
+    memset(out, 0, size);
+    authz__fail(IOTC_OK, why, whylen, "%s", "");
+    return have_input ? IOTC_OK : IOTC_ERR_INVALID;
+}
+
 static int creds__decode(const char *s, size_t n, char **out)
 {
     struct iotc_buf b = {0};
@@ -123,12 +132,9 @@ int authz__parse_params(const char *q, size_t len, struct iotc_authz_creds *c, c
 int iotc_authz_parse_username(const char *username, size_t len, struct iotc_authz_creds *out,
                               char *why, size_t whylen)
 {
-    if (!out)
-        return IOTC_ERR_INVALID;
-    memset(out, 0, sizeof *out);
-    authz__fail(IOTC_OK, why, whylen, "%s", "");
-    if (!username && len)
-        return IOTC_ERR_INVALID;
+    int rc = authz__begin(out, sizeof *out, username || !len, why, whylen);
+    if (rc != IOTC_OK)
+        return rc;
     /* MQTT strings may not hold U+0000 (MQTT 3.1.1 1.5.3), and a NUL would cut
      * the C strings handed on. */
     if (len && memchr(username, '\0', len))
@@ -136,7 +142,7 @@ int iotc_authz_parse_username(const char *username, size_t len, struct iotc_auth
     const char *qm = len ? memchr(username, '?', len) : NULL;
     size_t ulen = qm ? (size_t)(qm - username) : len;
     struct iotc_span user = {(const uint8_t *)username, ulen};
-    int rc = IOTC_ERR_NOMEM;
+    rc = IOTC_ERR_NOMEM;
     if (!(out->user = iotc_span_strdup(user)))
         goto cleanup;
     rc = qm ? authz__parse_params(qm + 1, len - ulen - 1, out, why, whylen) : IOTC_OK;

@@ -43,13 +43,9 @@ static int http__merge(const struct iotc_http_req *req, const char *key, char **
 int iotc_authz_from_http(const struct iotc_http_req *req, struct iotc_authz_creds *out, char *why,
                          size_t whylen)
 {
-    if (!out)
-        return IOTC_ERR_INVALID;
-    memset(out, 0, sizeof *out);
-    authz__fail(IOTC_OK, why, whylen, "%s", "");
-    if (!req)
-        return IOTC_ERR_INVALID;
-    int rc = IOTC_OK;
+    int rc = authz__begin(out, sizeof *out, req != NULL, why, whylen);
+    if (rc != IOTC_OK)
+        return rc;
     if (req->query) {
         rc = authz__parse_params(req->query, strlen(req->query), out, why, whylen);
         if (rc != IOTC_OK)

@@ -143,12 +143,9 @@ static int resp__check(json_t *root, struct iotc_authz_response *out, char *why,
 int iotc_authz_response_parse(const char *text, size_t len, struct iotc_authz_response *out,
                               char *why, size_t whylen)
 {
-    if (!out)
-        return IOTC_ERR_INVALID;
-    memset(out, 0, sizeof *out);
-    authz__fail(IOTC_OK, why, whylen, "%s", "");
-    if (!text && len)
-        return IOTC_ERR_INVALID;
+    int rc = authz__begin(out, sizeof *out, text || !len, why, whylen);
+    if (rc != IOTC_OK)
+        return rc;
     if (len == 0)
         return authz__fail(IOTC_ERR_MALFORMED, why, whylen, "empty response");
     json_error_t err;
@@ -158,7 +155,7 @@ int iotc_authz_response_parse(const char *text, size_t len, struct iotc_authz_re
     if (!root)
         return authz__fail(IOTC_ERR_MALFORMED, why, whylen, "not valid JSON (line %d: %s)",
                            err.line, err.text);
-    int rc = resp__check(root, out, why, whylen);
+    rc = resp__check(root, out, why, whylen);
     json_decref(root);
     if (rc != IOTC_OK)
         iotc_authz_response_free(out);

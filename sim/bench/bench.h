@@ -196,6 +196,9 @@ struct bench_report {
 #define BENCH_GOAL_HS     800.0
 #define BENCH_GOAL_MEM_KB 64.0
 void bench_report_print(const struct bench_report *r);
+
+/* Fires the timer ev in s seconds (fractions kept to the microsecond). */
+void bench_arm(struct event *ev, double s);
 int bench_report_json(const struct bench_report *r, const char *path);
 
 #endif

@@ -30,19 +30,14 @@ static void bc__on_read(struct bufferevent *bev, void *arg)
         size_t avail = evbuffer_get_length(in);
         uint8_t head[5];
         size_t hn = avail < sizeof head ? avail : sizeof head;
-        if (hn == 0)
-            return;
         evbuffer_copyout(in, head, hn);
         struct mqtt_frame f;
-        /* Only the fixed header is peeked: AGAIN with a known total is the normal case. */
-        int rc = mqtt_frame_peek(head, hn, 0, &f);
-        if (rc == IOTC_ERR_AGAIN && f.total == 0)
-            return;
-        if (rc != IOTC_OK && rc != IOTC_ERR_AGAIN) {
+        int rc = iotc_mqtt_frame_ready(head, hn, avail, 0, &f);
+        if (rc < 0) {
             bc__gone(c, "malformed packet from server");
             return;
         }
-        if (avail < f.total)
+        if (rc == 0)
             return;
         const uint8_t *pkt = NULL;
         if (f.type == MQTT_PUBLISH) {

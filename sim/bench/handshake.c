@@ -35,12 +35,6 @@ struct hs {
     struct bench_cpu_probe cpu;
 };
 
-static void hs__arm(struct hs *h, double s)
-{
-    struct timeval tv = {(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
-    evtimer_add(h->timer, &tv);
-}
-
 static void hs__next(struct hs_slot *s);
 
 static void hs__on_tls(struct bc *c)
@@ -77,7 +71,7 @@ static void hs__next(struct hs_slot *s)
         if (++h->open_failures > 1000) {
             snprintf(h->res->error, sizeof h->res->error, "cannot open connections");
             h->phase = HS_DONE;
-            hs__arm(h, 0);
+            bench_arm(h->timer, 0);
         }
     }
 }
@@ -94,7 +88,7 @@ static void hs__on_timer(evutil_socket_t fd, short what, void *arg)
         h->cpu.broker = -1;
         bench_cpu_start(&h->cpu);
         h->res->loadavg = bench_loadavg();
-        hs__arm(h, h->cfg->measure_s);
+        bench_arm(h->timer, h->cfg->measure_s);
         return;
     }
     if (h->phase == HS_MEASURE) {
@@ -132,7 +126,7 @@ int hs_run(struct event_base *base, const struct hs_cfg *cfg, struct hs_result *
         h.slots[i].c.arg = &h.slots[i];
         h.slots[i].c.closed = true;
     }
-    hs__arm(&h, cfg->warmup_s);
+    bench_arm(h.timer, cfg->warmup_s);
     for (int i = 0; i < cfg->concurrency; i++)
         hs__next(&h.slots[i]);
     event_base_dispatch(base);

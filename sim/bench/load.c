@@ -53,12 +53,6 @@ struct load {
     struct bench_cpu_probe cpu;
 };
 
-static void load__arm(struct load *l, double s)
-{
-    struct timeval tv = {(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
-    evtimer_add(l->timer, &tv);
-}
-
 static void load__fail(struct load *l, const char *why)
 {
     if (l->phase == LP_DONE)
@@ -66,7 +60,7 @@ static void load__fail(struct load *l, const char *why)
     snprintf(l->res->error, sizeof l->res->error, "%s", why);
     l->res->ok = false;
     l->phase = LP_DONE;
-    load__arm(l, 0);
+    bench_arm(l->timer, 0);
 }
 
 static bool load__publishing(const struct load *l)
@@ -138,7 +132,7 @@ static void load__start(struct load *l)
 {
     bc_describe(&l->peers[0].c, l->res->tls, sizeof l->res->tls);
     l->phase = LP_WARMUP;
-    load__arm(l, l->cfg->warmup_s);
+    bench_arm(l->timer, l->cfg->warmup_s);
     for (int i = l->cfg->subscribers; i < l->npeers; i++)
         load__fill(l, &l->peers[i]);
 }
@@ -177,7 +171,7 @@ static void load__on_packet(struct bc *c, const struct mqtt_frame *f, const uint
         load__credit(l);
         if (l->phase == LP_DRAIN && l->delivered >= l->sent * (uint64_t)l->cfg->subscribers) {
             l->phase = LP_DONE;
-            load__arm(l, 0);
+            bench_arm(l->timer, 0);
         }
         return;
     case MQTT_CONNACK: {
@@ -245,7 +239,7 @@ static void load__on_timer(evutil_socket_t fd, short what, void *arg)
         l->cpu.broker = l->cfg->broker_pid;
         bench_cpu_start(&l->cpu);
         l->res->loadavg = bench_loadavg();
-        load__arm(l, l->cfg->measure_s);
+        bench_arm(l->timer, l->cfg->measure_s);
         return;
     case LP_MEASURE: {
         double dt = iotc_clock_s() - l->t0;
@@ -257,7 +251,7 @@ static void load__on_timer(evutil_socket_t fd, short what, void *arg)
         l->res->msgs_per_s = dt > 0 ? (double)l->res->delivered / dt : 0;
         l->res->ok = true;
         l->phase = LP_DRAIN;
-        load__arm(l, LOAD_DRAIN_S);
+        bench_arm(l->timer, LOAD_DRAIN_S);
         return;
     }
     case LP_DRAIN:
@@ -302,7 +296,7 @@ int load_run(struct event_base *base, const struct load_cfg *cfg, struct load_re
         if (bc_open(&l.peers[i].c, base, cfg->ctx, "localhost", &l.sa) != IOTC_OK)
             load__fail(&l, "cannot open a subscriber connection");
     if (l.phase == LP_SETUP)
-        load__arm(&l, LOAD_SETUP_TIMEOUT_S);
+        bench_arm(l.timer, LOAD_SETUP_TIMEOUT_S);
     event_base_dispatch(base);
     rc = out->ok ? IOTC_OK : IOTC_ERR_IO;
 cleanup:

@@ -46,12 +46,6 @@ struct mem {
     double t_connect;
 };
 
-static void mem__arm(struct event *ev, double s)
-{
-    struct timeval tv = {(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
-    evtimer_add(ev, &tv);
-}
-
 static void mem__pump(struct mem *m);
 
 static void mem__settled_stage(struct mem *m)
@@ -60,11 +54,11 @@ static void mem__settled_stage(struct mem *m)
         return;
     if (m->phase == MP_WARM) {
         m->phase = MP_BASELINE;
-        mem__arm(m->timer, m->cfg->settle_s);
+        bench_arm(m->timer, m->cfg->settle_s);
     } else if (m->phase == MP_CONNECT) {
         m->res->setup_s = iotc_clock_s() - m->t_connect;
         m->phase = MP_AFTER;
-        mem__arm(m->timer, m->cfg->settle_s);
+        bench_arm(m->timer, m->cfg->settle_s);
     }
 }
 
@@ -209,7 +203,7 @@ int mem_run(struct event_base *base, const struct mem_cfg *cfg, struct mem_resul
         m.devs[i].c.closed = true;
     }
     m.target = cfg->warm_devices;
-    mem__arm(m.deadline, MEM_TIMEOUT_S);
+    bench_arm(m.deadline, MEM_TIMEOUT_S);
     mem__pump(&m);
     event_base_dispatch(base);
     rc = out->ok ? IOTC_OK : IOTC_ERR_IO;

@@ -40,12 +40,6 @@ struct q1 {
     struct bench_cpu_probe cpu;
 };
 
-static void q1__arm(struct q1 *q, double s)
-{
-    struct timeval tv = {(time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6)};
-    evtimer_add(q->timer, &tv);
-}
-
 static void q1__fail(struct q1 *q, const char *why)
 {
     if (q->phase == Q1_DONE)
@@ -53,7 +47,7 @@ static void q1__fail(struct q1 *q, const char *why)
     snprintf(q->res->error, sizeof q->res->error, "%s", why);
     q->res->ok = false;
     q->phase = Q1_DONE;
-    q1__arm(q, 0);
+    bench_arm(q->timer, 0);
 }
 
 static void q1__publish(struct q1_peer *p)
@@ -124,7 +118,7 @@ static void q1__on_packet(struct bc *c, const struct mqtt_frame *f, const uint8_
         }
         if (++q->ready == q->cfg->publishers) {
             q->phase = Q1_WARMUP;
-            q1__arm(q, q->cfg->warmup_s);
+            bench_arm(q->timer, q->cfg->warmup_s);
             for (int i = 0; i < q->cfg->publishers; i++)
                 for (size_t w = 0; w < q->cfg->window; w++)
                     q1__publish(&q->pubs[i]);
@@ -176,7 +170,7 @@ static void q1__on_timer(evutil_socket_t fd, short what, void *arg)
         q->acked0 = q->acked;
         q->t0 = iotc_mono_ms();
         bench_cpu_start(&q->cpu);
-        q1__arm(q, q->cfg->measure_s);
+        bench_arm(q->timer, q->cfg->measure_s);
         return;
     case Q1_MEASURE:
         q->res->seconds = (iotc_mono_ms() - q->t0) / 1000.0;
@@ -216,7 +210,7 @@ int qos1_run(struct event_base *base, const struct qos1_cfg *cfg, struct qos1_re
         q.pubs[i].c.cbs = &q1__cbs;
         q.pubs[i].c.arg = &q.pubs[i];
     }
-    q1__arm(&q, Q1_SETUP_S);
+    bench_arm(q.timer, Q1_SETUP_S);
     if (bc_open(&q.sub.c, base, cfg->ctx, "localhost", &q.sa) != IOTC_OK) {
         snprintf(out->error, sizeof out->error, "cannot open the subscriber connection");
         goto cleanup;

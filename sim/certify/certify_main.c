@@ -21,6 +21,7 @@
 #include "certify.h"
 #include "certify_main.h"
 #include "config/paths.h"
+#include "harness/pool.h"
 #include "harness/progress.h"
 #include "harness/results.h"
 
@@ -30,7 +31,7 @@ typedef struct main__pool {
     const cert_run *r;
     cert_outcome *res;
     size_t *idx;
-    size_t n, next, finished;
+    size_t n, finished;
     pthread_mutex_t lock;
     iotc_progress progress;
 } main__pool;
@@ -48,36 +49,28 @@ static void main__signals(void)
     iotc_spawn_subreaper();
 }
 
-static void *main__worker(void *arg)
+static void main__one_case(size_t i, void *arg)
 {
     main__pool *p = arg;
-    for (;;) {
-        size_t i;
-        pthread_mutex_lock(&p->lock);
-        i = p->next++;
-        pthread_mutex_unlock(&p->lock);
-        if (i >= p->n)
-            return NULL;
-        cert_outcome *o = &p->res[i];
-        long t0 = iotc_clock_ms();
-        if (o->v != CERT_SKIPPED) {
-            if (cert_interrupted) {
-                o->v = CERT_SKIPPED;
-                snprintf(o->reason, sizeof(o->reason), "not run: interrupted");
-            } else {
-                cert_case_run(p->r, o->c, p->idx[i], o);
-            }
+    cert_outcome *o = &p->res[i];
+    long t0 = iotc_clock_ms();
+    if (o->v != CERT_SKIPPED) {
+        if (cert_interrupted) {
+            o->v = CERT_SKIPPED;
+            snprintf(o->reason, sizeof(o->reason), "not run: interrupted");
+        } else {
+            cert_case_run(p->r, o->c, p->idx[i], o);
         }
-        bool bad = o->v == CERT_FAIL || o->v == CERT_ERROR;
-        long ms = iotc_clock_ms() - t0;
-        pthread_mutex_lock(&p->lock);
-        p->finished++;
-        if (iotc_progress_verbose(&p->progress))
-            fprintf(stderr, "[%zu/%zu] %-48s %-18s %s\n", p->finished, p->n, o->c->id,
-                    cert_verdict_name(o->v), o->reason);
-        iotc_progress_case(&p->progress, cert_verdict_name(o->v), o->c->id, bad, o->reason, ms);
-        pthread_mutex_unlock(&p->lock);
     }
+    bool bad = o->v == CERT_FAIL || o->v == CERT_ERROR;
+    long ms = iotc_clock_ms() - t0;
+    pthread_mutex_lock(&p->lock);
+    p->finished++;
+    if (iotc_progress_verbose(&p->progress))
+        fprintf(stderr, "[%zu/%zu] %-48s %-18s %s\n", p->finished, p->n, o->c->id,
+                cert_verdict_name(o->v), o->reason);
+    iotc_progress_case(&p->progress, cert_verdict_name(o->v), o->c->id, bad, o->reason, ms);
+    pthread_mutex_unlock(&p->lock);
 }
 
 /* --shard K/N: keep this shard's part of idx[0..*n), in catalogue order (harness/shard.h). */
@@ -121,8 +114,7 @@ int iotc_certify_main(int argc, char **argv)
     const char *device_name;
     char shard_digest[80] = "";
     size_t selected = 0;
-    pthread_t th[16];
-    int n, rc = 2, started_threads = 0;
+    int n, rc = 2;
     long t0;
     json_t *doc = NULL;
 
@@ -248,13 +240,7 @@ int iotc_certify_main(int argc, char **argv)
                                  : IOTC_PROGRESS_AUTO,
                        (size_t)n, o.jobs);
     iotc_progress_start(&pool.progress);
-    for (int j = 0; j < o.jobs && j < 16; j++)
-        if (pthread_create(&th[j], NULL, main__worker, &pool) == 0)
-            started_threads++;
-    if (started_threads == 0)
-        main__worker(&pool);
-    for (int j = 0; j < started_threads; j++)
-        pthread_join(th[j], NULL);
+    iotc_pool_run(pool.n, o.jobs, main__one_case, &pool);
     iotc_progress_finish(&pool.progress);
     pthread_mutex_destroy(&pool.lock);
 

@@ -8,13 +8,6 @@
 #include "certify_main.h"
 #include "harness/results.h"
 
-#ifndef IOTC_VERSION
-#define IOTC_VERSION "0.0.0"
-#endif
-#ifndef IOTC_GIT_REVISION
-#define IOTC_GIT_REVISION "unknown"
-#endif
-
 /* What the device did and how its observation ended, per series (the report's case panel). */
 static json_t *doc__device(const cert_outcome *o)
 {
@@ -123,12 +116,12 @@ json_t *cert_document(const cert_opts *o, const cert_run *r, const char *device_
         "s:{s:s, s:s, s:s?, s:s?, s:s, s:f, s:I, s:s}, "
         "s:{s:i, s:i, s:i, s:i, s:i, s:i, s:i}, s:{s:i, s:i, s:i, s:i, s:i, s:i}, s:o}",
         "schema", "iotconform-results", "schema_version", 1, "run", "id", run_id, "kind",
-        "certification", "tool_version", IOTC_VERSION, "git_revision", IOTC_GIT_REVISION,
-        "started_at", started, "finished_at", finished, "duration_ms", (json_int_t)duration_ms,
-        "host", host, "command", cmd, "environment", "openssl", OpenSSL_version(OPENSSL_VERSION),
-        "mosquitto", mv, "libmosquitto", mv, "profile", "per case", "time_scale", r->scale,
-        "target", "kind", "device", "name", device_name, "adapter",
-        r->adapter ? r->adapter->name : NULL, "command",
+        "certification", "tool_version", iotc_results_tool_version(), "git_revision",
+        iotc_results_git_revision(), "started_at", started, "finished_at", finished, "duration_ms",
+        (json_int_t)duration_ms, "host", host, "command", cmd, "environment", "openssl",
+        OpenSSL_version(OPENSSL_VERSION), "mosquitto", mv, "libmosquitto", mv, "profile",
+        "per case", "time_scale", r->scale, "target", "kind", "device", "name", device_name,
+        "adapter", r->adapter ? r->adapter->name : NULL, "command",
         o->device ? o->device : (r->adapter ? r->adapter->command : NULL), "suite", o->suite,
         "time_scale", r->scale, "seed", (json_int_t)r->seed, "host", "localhost", "totals", "total",
         (int)n, "passed", counts[CERT_PASS], "passed_with_warnings", counts[CERT_WARN], "failed",

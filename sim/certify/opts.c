@@ -7,6 +7,7 @@
 #include "cert_int.h"
 #include "certify_main.h"
 #include "config/paths.h"
+#include "harness/cliflags.h"
 
 void cert_usage(FILE *out)
 {
@@ -95,24 +96,19 @@ int cert_opts_parse(int argc, char **argv, cert_opts *o, char *err, size_t errle
         {"device", required_argument, NULL, 'd'},
         {"adapter", required_argument, NULL, 'a'},
         {"suite", required_argument, NULL, 's'},
-        {"out", required_argument, NULL, 'o'},
         {"name", required_argument, NULL, 'n'},
         {"fail-on", required_argument, NULL, 'F'},
         {"time-scale", required_argument, NULL, 'T'},
         {"seed", required_argument, NULL, 'r'},
         {"jobs", required_argument, NULL, 'j'},
-        {"pki", required_argument, NULL, 'k'},
         {"device-cert", required_argument, NULL, 'C'},
         {"catalogue", required_argument, NULL, 'c'},
-        {"serve-bin", required_argument, NULL, 'b'},
         {"refdevice", required_argument, NULL, 'R'},
-        {"shard", required_argument, NULL, 'S'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"list", no_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},
+        IOTC_CLIFLAGS_LONGS,
         {NULL, 0, NULL, 0},
     };
+    const iotc_cliflags flags = {&o->pki_dir, &o->out_dir, &o->serve_bin, &o->shard,
+                                 &o->verbose, &o->quiet,   &o->list,      &o->help};
     int ch;
     double v;
 
@@ -138,14 +134,8 @@ int cert_opts_parse(int argc, char **argv, cert_opts *o, char *err, size_t errle
         case 's':
             o->suite = optarg;
             break;
-        case 'o':
-            o->out_dir = optarg;
-            break;
         case 'n':
             o->name = optarg;
-            break;
-        case 'k':
-            o->pki_dir = optarg;
             break;
         case 'C':
             o->device_cert = optarg;
@@ -153,27 +143,8 @@ int cert_opts_parse(int argc, char **argv, cert_opts *o, char *err, size_t errle
         case 'c':
             o->catalogue = optarg;
             break;
-        case 'b':
-            o->serve_bin = optarg;
-            break;
         case 'R':
             o->refdevice = optarg;
-            break;
-        case 'S':
-            if (iotc_shard_parse(optarg, &o->shard, err, errlen) != 0)
-                return -1;
-            break;
-        case 'v':
-            o->verbose = 1;
-            break;
-        case 'q':
-            o->quiet = 1;
-            break;
-        case 'L':
-            o->list = 1;
-            break;
-        case 'h':
-            o->help = 1;
             break;
         case 'F':
             if (strcmp(optarg, "FAIL") && strcmp(optarg, "WARN")) {
@@ -205,18 +176,13 @@ int cert_opts_parse(int argc, char **argv, cert_opts *o, char *err, size_t errle
             o->jobs = (int)v;
             break;
         default:
-            snprintf(err, errlen, "unknown or incomplete option \"%s\"", argv[optind - 1]);
-            return -1;
+            if (iotc_cliflags_take(&flags, ch, optarg, argv, err, errlen))
+                return -1;
+            break;
         }
     }
-    if (optind < argc) {
-        snprintf(err, errlen, "unexpected argument \"%s\"", argv[optind]);
+    if (iotc_cliflags_finish(&flags, argc, argv, err, errlen))
         return -1;
-    }
-    if (o->verbose && o->quiet) {
-        snprintf(err, errlen, "--verbose and --quiet exclude each other");
-        return -1;
-    }
     if (!o->help && !o->list && !o->device && !o->adapter) {
         snprintf(err, errlen, "--device TEMPLATE or --adapter NAME is required");
         return -1;

@@ -8,6 +8,7 @@
 #define IOTC_REGISTRY_H
 
 #include "cfgjson.h"
+#include "policy/policy.h"
 
 #include <openssl/x509.h>
 #include <stdbool.h>
@@ -44,9 +45,10 @@ struct iotc_reg_ca {
     X509 *cert;
 };
 
-/* iot:Certificate.* condition keys beyond CommonName and CertificateId, in this order. */
-#define IOTC_CERT_COND_KEYS 12
-extern const char *const iotc_cert_cond_keys[IOTC_CERT_COND_KEYS];
+/* iot:Certificate.* condition keys beyond CommonName and CertificateId, in this order:
+ * the policy language's list (policy.h), whose values each certificate gets here. */
+#define IOTC_CERT_COND_KEYS IOTC_POLICY_CERT_KEYS
+#define iotc_cert_cond_keys iotc_policy_cert_keys
 
 struct iotc_reg_cert {
     char *file;

@@ -14,21 +14,6 @@
 #include <string.h>
 #include <time.h>
 
-const char *const iotc_cert_cond_keys[IOTC_CERT_COND_KEYS] = {
-    "iot:Certificate.Subject.Organization",
-    "iot:Certificate.Subject.OrganizationalUnit",
-    "iot:Certificate.Subject.Country",
-    "iot:Certificate.Subject.State",
-    "iot:Certificate.Issuer.CommonName",
-    "iot:Certificate.Issuer.Organization",
-    "iot:Certificate.Issuer.OrganizationalUnit",
-    "iot:Certificate.Issuer.Country",
-    "iot:Certificate.Issuer.State",
-    "iot:Certificate.SerialNumber",
-    "iot:Certificate.Validity.NotBefore",
-    "iot:Certificate.Validity.NotAfter",
-};
-
 static char *certkeys__name(const X509_NAME *n, int nid)
 {
     char buf[256];

@@ -96,6 +96,27 @@ void fleet_dev_lost(struct fleet_dev *d, int cause)
     fleet_ramp_pump(fl);
 }
 
+bool fleet_dev_enqueue(struct fleet_dev *d, uint32_t seq, uint64_t t_us)
+{
+    struct fleet *fl = d->fl;
+    if (d->q_len >= (uint32_t)d->row->b.max_queued) {
+        fl->c.queue_dropped++;
+        return false;
+    }
+    if (d->q_len == d->q_cap) {
+        uint32_t cap = d->q_cap ? d->q_cap * 2 : 4;
+        struct fleet_pending *q = realloc(d->q, cap * sizeof *q);
+        if (!q) {
+            fl->c.queue_dropped++;
+            return false;
+        }
+        d->q = q;
+        d->q_cap = cap;
+    }
+    d->q[d->q_len++] = (struct fleet_pending){.seq = seq, .t_us = t_us};
+    return true;
+}
+
 void fleet_dev_close(struct fleet_dev *d, bool graceful)
 {
     if (d->state == DEV_UP) {

@@ -127,21 +127,8 @@ void fleet_dev_publish_tick(struct fleet_dev *d)
     }
     uint32_t seq = l->sent++;
     fl->c.qos1_sent++;
-    if (d->q_len >= (uint32_t)d->row->b.max_queued) {
-        fl->c.queue_dropped++; /* stays undelivered: counted as lost */
+    if (!fleet_dev_enqueue(d, seq, now))
         return;
-    }
-    if (d->q_len == d->q_cap) {
-        uint32_t cap = d->q_cap ? d->q_cap * 2 : 4;
-        struct fleet_pending *q = realloc(d->q, cap * sizeof *q);
-        if (!q) {
-            fl->c.queue_dropped++;
-            return;
-        }
-        d->q = q;
-        d->q_cap = cap;
-    }
-    d->q[d->q_len++] = (struct fleet_pending){.seq = seq, .t_us = now};
     if (d->state == DEV_UP)
         fleet_mqtt_pump(d);
 }
@@ -256,19 +243,15 @@ void fleet_mqtt_on_stream(struct fleet_dev *d, struct bufferevent *bev, struct e
         size_t avail = evbuffer_get_length(in);
         uint8_t head[5];
         size_t hn = avail < sizeof head ? avail : sizeof head;
-        if (hn == 0)
-            return;
         evbuffer_copyout(in, head, hn);
         struct mqtt_frame f;
-        int rc = mqtt_frame_peek(head, hn, FLEET_PAYLOAD_MAX + 1024, &f);
-        if (rc == IOTC_ERR_AGAIN && f.total == 0)
-            return;
-        if (rc != IOTC_OK && rc != IOTC_ERR_AGAIN) {
+        int rc = iotc_mqtt_frame_ready(head, hn, avail, FLEET_PAYLOAD_MAX + 1024, &f);
+        if (rc < 0) {
             d->fl->c.protocol_errors++;
             fleet_dev_lost(d, CAUSE_PROTOCOL);
             return;
         }
-        if (avail < f.total)
+        if (rc == 0)
             return;
         const uint8_t *pkt = evbuffer_pullup(in, (ev_ssize_t)f.total);
         if (!pkt) {

@@ -332,6 +332,10 @@ void fleet_dev_want_connect(struct fleet_dev *d); /* now, through the ramp */
 void fleet_dev_lost(struct fleet_dev *d, int cause);
 void fleet_dev_close(struct fleet_dev *d, bool graceful);
 void fleet_dev_publish_tick(struct fleet_dev *d); /* the application publishes one message */
+/* Queues message seq (published at t_us) until it is acknowledged; false, counted in
+ * queue_dropped, when the row's max_queued is reached or memory runs out: the message
+ * then stays undelivered and is counted as lost. */
+bool fleet_dev_enqueue(struct fleet_dev *d, uint32_t seq, uint64_t t_us);
 void fleet_ramp_pump(struct fleet *fl);
 void fleet_ramp_on_timer(evutil_socket_t fd, short what, void *arg);
 void fleet_ramp_release(struct fleet_dev *d);

@@ -153,21 +153,8 @@ void fleet_https_publish_tick(struct fleet_dev *d)
         fl->c.qos0_sent++;
     else
         fl->c.qos1_sent++;
-    if (d->q_len >= (uint32_t)d->row->b.max_queued) {
-        fl->c.queue_dropped++;
+    if (!fleet_dev_enqueue(d, seq, iotc_clock_us()))
         return;
-    }
-    if (d->q_len == d->q_cap) {
-        uint32_t cap = d->q_cap ? d->q_cap * 2 : 4;
-        struct fleet_pending *q = realloc(d->q, cap * sizeof *q);
-        if (!q) {
-            fl->c.queue_dropped++;
-            return;
-        }
-        d->q = q;
-        d->q_cap = cap;
-    }
-    d->q[d->q_len++] = (struct fleet_pending){.seq = seq, .t_us = iotc_clock_us()};
     fleet_https_kick(d);
 }
 

@@ -120,19 +120,23 @@ json_t *iotc_jreader_excerpt(const iotc_jreader *j, size_t from, size_t until, c
     return out;
 }
 
+int iotc_jreader_has(json_t *events, json_t *name)
+{
+    size_t i;
+    json_t *have;
+    json_array_foreach(events, i, have) if (json_equal(have, name)) return 1;
+    return 0;
+}
+
 json_t *iotc_jreader_events(json_t *excerpt)
 {
     json_t *out = json_array();
-    size_t i, k;
-    json_t *e, *have;
+    size_t i;
+    json_t *e;
     json_array_foreach(excerpt, i, e)
     {
         json_t *ev = json_object_get(e, IOTC_JF_EVENT);
-        int dup = 0;
-        if (!json_is_string(ev))
-            continue;
-        json_array_foreach(out, k, have) if (json_equal(have, ev)) dup = 1;
-        if (!dup)
+        if (json_is_string(ev) && !iotc_jreader_has(out, ev))
             json_array_append(out, ev);
     }
     return out;

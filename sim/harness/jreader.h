@@ -34,4 +34,7 @@ json_t *iotc_jreader_excerpt(const iotc_jreader *j, size_t from, size_t until, c
 /* The distinct event names of an excerpt. */
 json_t *iotc_jreader_events(json_t *excerpt);
 
+/* 1 when the event names (iotc_jreader_events) hold one equal to name, else 0. */
+int iotc_jreader_has(json_t *events, json_t *name);
+
 #endif

@@ -10,6 +10,23 @@
 #include "common/err.h"
 #include "report/report.h"
 
+#ifndef IOTC_VERSION
+#define IOTC_VERSION "0.0.0"
+#endif
+#ifndef IOTC_GIT_REVISION
+#define IOTC_GIT_REVISION "unknown"
+#endif
+
+const char *iotc_results_tool_version(void)
+{
+    return IOTC_VERSION;
+}
+
+const char *iotc_results_git_revision(void)
+{
+    return IOTC_GIT_REVISION;
+}
+
 void iotc_random_hex(char *out, size_t bytes)
 {
     unsigned char b[16];

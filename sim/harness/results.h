@@ -13,6 +13,11 @@
 void iotc_random_hex(char *out, size_t bytes);
 void iotc_uuid_v4(char *out);
 
+/* The run's "tool_version" and "git_revision" (the commit the build was configured at,
+ * "unknown" outside a git checkout). */
+const char *iotc_results_tool_version(void);
+const char *iotc_results_git_revision(void);
+
 /* mkdir -p. */
 int iotc_mkdirs(const char *dir);
 

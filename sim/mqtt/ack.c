@@ -37,9 +37,7 @@ int mqtt_ack_parse(const uint8_t *pkt, size_t len, uint8_t version, struct mqtt_
     int rc;
 
     memset(a, 0, sizeof *a);
-    if (!mqtt__version_ok(version))
-        return IOTC_ERR_INVALID;
-    rc = mqtt__open(pkt, len, MQTT_PUBACK, MQTT_PUBCOMP, &r, &fr);
+    rc = mqtt__open_v(pkt, len, version, MQTT_PUBACK, MQTT_PUBCOMP, &r, &fr);
     if (rc)
         return rc;
     a->type = fr.type;

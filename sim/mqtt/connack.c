@@ -11,9 +11,7 @@ int mqtt_connack_parse(const uint8_t *pkt, size_t len, uint8_t version, struct m
     int rc;
 
     memset(c, 0, sizeof *c);
-    if (!mqtt__version_ok(version))
-        return IOTC_ERR_INVALID;
-    rc = mqtt__open(pkt, len, MQTT_CONNACK, MQTT_CONNACK, &r, &fr);
+    rc = mqtt__open_v(pkt, len, version, MQTT_CONNACK, MQTT_CONNACK, &r, &fr);
     if (rc)
         return rc;
     if ((rc = mqtt__rd_u8(&r, &flags)) || (rc = mqtt__rd_u8(&r, &c->code)))

@@ -50,9 +50,7 @@ int mqtt_disconnect_parse(const uint8_t *pkt, size_t len, uint8_t version,
     int rc;
 
     memset(d, 0, sizeof *d);
-    if (!mqtt__version_ok(version))
-        return IOTC_ERR_INVALID;
-    rc = mqtt__open(pkt, len, MQTT_DISCONNECT, MQTT_DISCONNECT, &r, &fr);
+    rc = mqtt__open_v(pkt, len, version, MQTT_DISCONNECT, MQTT_DISCONNECT, &r, &fr);
     if (rc)
         return rc;
     /* v5 may drop the reason (then normal disconnection) and the property length */

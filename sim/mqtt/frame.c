@@ -94,6 +94,20 @@ int mqtt_frame_peek(const uint8_t *buf, size_t len, size_t max_packet, struct mq
     return IOTC_OK;
 }
 
+int iotc_mqtt_frame_ready(const uint8_t *head, size_t hn, size_t avail, size_t max_packet,
+                          struct mqtt_frame *frame)
+{
+    if (hn == 0)
+        return 0;
+    /* Only the fixed header is peeked: AGAIN with a known total is the normal case. */
+    int rc = mqtt_frame_peek(head, hn, max_packet, frame);
+    if (rc == IOTC_ERR_AGAIN && frame->total == 0)
+        return 0;
+    if (rc != IOTC_OK && rc != IOTC_ERR_AGAIN)
+        return rc;
+    return avail >= frame->total;
+}
+
 int mqtt__open(const uint8_t *pkt, size_t len, uint8_t type, uint8_t type_hi, struct mqtt__rd *r,
                struct mqtt_frame *frame)
 {
@@ -119,4 +133,12 @@ int mqtt__open(const uint8_t *pkt, size_t len, uint8_t type, uint8_t type_hi, st
 bool mqtt__version_ok(uint8_t version)
 {
     return version == MQTT_V31 || version == MQTT_V311 || version == MQTT_V5;
+}
+
+int mqtt__open_v(const uint8_t *pkt, size_t len, uint8_t version, uint8_t type, uint8_t type_hi,
+                 struct mqtt__rd *r, struct mqtt_frame *frame)
+{
+    if (!mqtt__version_ok(version))
+        return IOTC_ERR_INVALID;
+    return mqtt__open(pkt, len, type, type_hi, r, frame);
 }

@@ -134,6 +134,14 @@ struct mqtt_frame {
  */
 int mqtt_frame_peek(const uint8_t *buf, size_t len, size_t max_packet, struct mqtt_frame *frame);
 
+/*
+ * For a reader of a buffered stream: head holds the first hn (at most 5) of the avail
+ * bytes buffered. 1 when a whole packet (frame->total bytes) is buffered, 0 when more
+ * bytes are needed, else the IOTC_ERR_* of mqtt_frame_peek (the stream is broken).
+ */
+int iotc_mqtt_frame_ready(const uint8_t *head, size_t hn, size_t avail, size_t max_packet,
+                          struct mqtt_frame *frame);
+
 /* Variable byte integer: returns bytes consumed (1..4), IOTC_ERR_AGAIN or IOTC_ERR_MALFORMED. */
 int mqtt_varint_decode(const uint8_t *buf, size_t len, uint32_t *value);
 int mqtt_varint_encode(struct iotc_buf *out, uint32_t value);

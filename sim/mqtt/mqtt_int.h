@@ -40,6 +40,10 @@ int mqtt__open(const uint8_t *pkt, size_t len, uint8_t type, uint8_t type_hi, st
                struct mqtt_frame *frame);
 
 bool mqtt__version_ok(uint8_t version);
+/* mqtt__open for a parser of protocol `version`: IOTC_ERR_INVALID for an unknown version,
+ * before the packet is looked at. */
+int mqtt__open_v(const uint8_t *pkt, size_t len, uint8_t version, uint8_t type, uint8_t type_hi,
+                 struct mqtt__rd *r, struct mqtt_frame *frame);
 
 /* Property context for the will properties of CONNECT (no packet type is 0). */
 #define MQTT__PROPS_WILL 0

@@ -15,9 +15,7 @@ int mqtt_publish_parse(const uint8_t *pkt, size_t len, uint8_t version, struct m
     int rc;
 
     memset(p, 0, sizeof *p);
-    if (!mqtt__version_ok(version))
-        return IOTC_ERR_INVALID;
-    rc = mqtt__open(pkt, len, MQTT_PUBLISH, MQTT_PUBLISH, &r, &fr);
+    rc = mqtt__open_v(pkt, len, version, MQTT_PUBLISH, MQTT_PUBLISH, &r, &fr);
     if (rc)
         return rc;
     p->dup = fr.flags & PF_DUP;

@@ -49,9 +49,7 @@ int mqtt_suback_parse(const uint8_t *pkt, size_t len, uint8_t version, struct mq
     int rc;
 
     memset(s, 0, sizeof *s);
-    if (!mqtt__version_ok(version))
-        return IOTC_ERR_INVALID;
-    rc = mqtt__open(pkt, len, MQTT_SUBACK, MQTT_UNSUBACK, &r, &fr);
+    rc = mqtt__open_v(pkt, len, version, MQTT_SUBACK, MQTT_UNSUBACK, &r, &fr);
     if (rc)
         return rc;
     if (fr.type != MQTT_SUBACK && fr.type != MQTT_UNSUBACK)

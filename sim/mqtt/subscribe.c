@@ -26,9 +26,7 @@ static int mqtt__parse(const uint8_t *pkt, size_t len, uint8_t version, uint8_t 
     int rc;
 
     memset(s, 0, sizeof *s);
-    if (!mqtt__version_ok(version))
-        return IOTC_ERR_INVALID;
-    rc = mqtt__open(pkt, len, type, type, &r, &fr);
+    rc = mqtt__open_v(pkt, len, version, type, type, &r, &fr);
     if (rc)
         return rc;
     if ((rc = mqtt__rd_u16(&r, &s->packet_id)))

@@ -35,6 +35,9 @@ static const char *const cond__known[] = {
     "iot:Connection.Thing.IsAttached",
     "iot:CertificateId",
     "iot:Certificate.Subject.CommonName",
+};
+
+const char *const iotc_policy_cert_keys[IOTC_POLICY_CERT_KEYS] = {
     "iot:Certificate.Subject.Organization",
     "iot:Certificate.Subject.OrganizationalUnit",
     "iot:Certificate.Subject.Country",
@@ -98,6 +101,9 @@ static char *cond__canonical(const char *k)
     for (size_t i = 0; i < sizeof cond__known / sizeof cond__known[0]; i++)
         if (strcasecmp(cond__known[i], k) == 0)
             return strdup(cond__known[i]);
+    for (size_t i = 0; i < IOTC_POLICY_CERT_KEYS; i++)
+        if (strcasecmp(iotc_policy_cert_keys[i], k) == 0)
+            return strdup(iotc_policy_cert_keys[i]);
     return NULL;
 }
 

@@ -18,6 +18,11 @@
 /* Deepest JSON nesting accepted; a valid policy needs 4 ($ { Statement [ { Action [ ). */
 #define IOTC_POLICY_MAX_DEPTH 8
 
+/* The iot:Certificate.* condition keys beyond CommonName and CertificateId, in this order
+ * (the registry gives each certificate a value per key, in the same order). */
+#define IOTC_POLICY_CERT_KEYS 12
+extern const char *const iotc_policy_cert_keys[IOTC_POLICY_CERT_KEYS];
+
 enum iotc_action {
     IOTC_ACT_CONNECT,        /* resource: client/<client id> */
     IOTC_ACT_PUBLISH,        /* resource: topic/<topic> */

@@ -134,6 +134,18 @@ void iotc_drv_topic(const iotc_env *env, size_t idx, char *out, size_t len)
     snprintf(out, len, "iotc/%s/case/%zu", env->run_tag, idx);
 }
 
+void iotc_drv_pubspec(const iotc_env *env, const iotc_case *c, size_t idx, char *topic, size_t tlen,
+                      char *payload, size_t plen, iotc_pubspec *ps)
+{
+    iotc_drv_topic(env, idx, topic, tlen);
+    snprintf(payload, plen, "{\"case\":\"%s\"}", c->id);
+    ps->topic = topic;
+    ps->qos = c->client.qos;
+    ps->retain = c->client.retain;
+    ps->payload = c->client.payload ? c->client.payload : payload;
+    ps->query = c->client.query;
+}
+
 void iotc_drv_client_id(const iotc_env *env, size_t idx, const char *role, const iotc_case *c,
                         char *out, size_t len)
 {

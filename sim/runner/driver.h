@@ -78,6 +78,11 @@ typedef struct iotc_pubspec {
     const char *query; /* replaces "qos=..&retain=.." when set */
 } iotc_pubspec;
 
+/* The HTTP publish case c describes: its topic (iotc_drv_topic) into topic, and unless the
+ * case gives a payload, {"case":"<id>"} into payload; ps points into both. */
+void iotc_drv_pubspec(const iotc_env *env, const iotc_case *c, size_t idx, char *topic, size_t tlen,
+                      char *payload, size_t plen, iotc_pubspec *ps);
+
 /* The probe with an explicit publish; used by the https driver for port 443 +
  * x-amzn-http-ca, an ALPN name libcurl cannot send. */
 int iotc_drv_probe_ex(const iotc_env *env, const iotc_case *c, size_t idx, const iotc_pubspec *ps,

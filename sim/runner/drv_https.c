@@ -294,14 +294,8 @@ int iotc_drv_https(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv
         snprintf(out->error, sizeof(out->error), "the https driver needs an HTTPS row");
         return IOTC_ERR_INVALID;
     }
-    iotc_drv_topic(env, idx, topic, sizeof(topic));
+    iotc_drv_pubspec(env, c, idx, topic, sizeof(topic), payload, sizeof(payload), &ps);
     iotc_drv_client_id(env, idx, "sub", c, sub_id, sizeof(sub_id));
-    snprintf(payload, sizeof(payload), "{\"case\":\"%s\"}", c->id);
-    ps.topic = topic;
-    ps.qos = c->client.qos;
-    ps.retain = c->client.retain;
-    ps.payload = c->client.payload ? c->client.payload : payload;
-    ps.query = c->client.query;
 
     if (!retained_flow && want_sub) {
         sub = iotc_sub_open(env, c, topic, ps.qos > 1 ? 1 : ps.qos, sub_id, out);

@@ -247,12 +247,6 @@ int iotc_drv_probe(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv
     char payload[320];
     iotc_pubspec ps;
 
-    iotc_drv_topic(env, idx, topic, sizeof(topic));
-    snprintf(payload, sizeof(payload), "{\"case\":\"%s\"}", c->id);
-    ps.topic = topic;
-    ps.qos = c->client.qos;
-    ps.retain = c->client.retain;
-    ps.payload = c->client.payload ? c->client.payload : payload;
-    ps.query = c->client.query;
+    iotc_drv_pubspec(env, c, idx, topic, sizeof(topic), payload, sizeof(payload), &ps);
     return iotc_drv_probe_ex(env, c, idx, &ps, out);
 }

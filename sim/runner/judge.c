@@ -1,5 +1,7 @@
 #include "judge.h"
 
+#include "harness/jreader.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,14 +66,12 @@ static int judge__alert(json_t *exp, json_t *obs)
 
 static int judge__journal(json_t *exp, json_t *events, json_t *mm)
 {
-    size_t i, j;
-    json_t *want, *ev;
+    size_t i;
+    json_t *want;
     int n = 0;
     json_array_foreach(exp, i, want)
     {
-        int found = 0;
-        json_array_foreach(events, j, ev) if (json_equal(want, ev)) found = 1;
-        if (!found) {
+        if (!iotc_jreader_has(events, want)) {
             char field[128];
             snprintf(field, sizeof(field), "journal_has[%s]", json_string_value(want));
             judge__add(mm, field, want, NULL);

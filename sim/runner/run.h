@@ -54,7 +54,6 @@ typedef struct run_state {
     size_t n;
     run_target targets[8];
     size_t n_targets;
-    size_t next;     /* next case to run (workers) */
     size_t finished; /* for the [k/n] counter */
     iotc_progress progress;
     pthread_mutex_t lock;

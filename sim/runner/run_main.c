@@ -19,15 +19,9 @@
 #include "config/paths.h"
 #include "config/profile.h"
 #include "config/registry.h"
+#include "harness/pool.h"
 #include "run.h"
 #include "runner.h"
-
-#ifndef IOTC_VERSION
-#define IOTC_VERSION "0.0.0"
-#endif
-#ifndef IOTC_GIT_REVISION
-#define IOTC_GIT_REVISION "unknown"
-#endif
 
 volatile sig_atomic_t iotc_run_interrupted;
 
@@ -229,38 +223,21 @@ static void main__stop_targets(run_state *rs)
             iotc_serve_stop(&rs->targets[k].serve, 5000);
 }
 
-static void *main__worker(void *arg)
+static void main__one_case(size_t i, void *arg)
 {
     run_state *rs = arg;
-    for (;;) {
-        size_t i;
-        pthread_mutex_lock(&rs->lock);
-        i = rs->next++;
-        pthread_mutex_unlock(&rs->lock);
-        if (i >= rs->n)
-            return NULL;
-        run_case_exec(rs, i);
-        pthread_mutex_lock(&rs->lock);
-        for (size_t k = 0; k < rs->n_targets; k++)
-            if (rs->targets[k].started && !rs->targets[k].external)
-                iotc_serve_drain(&rs->targets[k].serve);
-        pthread_mutex_unlock(&rs->lock);
-    }
+    run_case_exec(rs, i);
+    pthread_mutex_lock(&rs->lock);
+    for (size_t k = 0; k < rs->n_targets; k++)
+        if (rs->targets[k].started && !rs->targets[k].external)
+            iotc_serve_drain(&rs->targets[k].serve);
+    pthread_mutex_unlock(&rs->lock);
 }
 
 static void main__run_cases(run_state *rs, int jobs)
 {
-    pthread_t th[64];
-    int started = 0;
-    if (jobs > 1) {
-        for (int j = 0; j < jobs && j < 64; j++)
-            if (pthread_create(&th[j], NULL, main__worker, rs) == 0)
-                started++;
-        for (int j = 0; j < started; j++)
-            pthread_join(th[j], NULL);
-    }
-    if (started == 0)
-        main__worker(rs);
+    /* One job runs on this thread. */
+    iotc_pool_run(rs->n, jobs > 1 ? jobs : 0, main__one_case, rs);
 }
 
 static json_t *main__environment(run_state *rs)
@@ -332,12 +309,12 @@ static json_t *main__document(run_state *rs, int argc, char **argv, const char *
     return json_pack("{s:s, s:i, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s}, s:o, "
                      "s:o, s:{s:i, s:i, s:i, s:i, s:i}, s:o}",
                      "schema", "iotconform-results", "schema_version", 1, "run", "id", run_id,
-                     "kind", "conformance", "tool_version", IOTC_VERSION, "git_revision",
-                     IOTC_GIT_REVISION, "started_at", started, "finished_at", finished,
-                     "duration_ms", (json_int_t)duration_ms, "host", host, "command", cmd,
-                     "environment", main__environment(rs), "target", target, "totals", "total",
-                     (int)rs->n, "passed", passed, "failed", failed, "skipped", skipped, "errored",
-                     errored, "cases", cases);
+                     "kind", "conformance", "tool_version", iotc_results_tool_version(),
+                     "git_revision", iotc_results_git_revision(), "started_at", started,
+                     "finished_at", finished, "duration_ms", (json_int_t)duration_ms, "host", host,
+                     "command", cmd, "environment", main__environment(rs), "target", target,
+                     "totals", "total", (int)rs->n, "passed", passed, "failed", failed, "skipped",
+                     skipped, "errored", errored, "cases", cases);
 }
 
 static void main__serve_bin(const run_opts *o, char *out, size_t len)

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "config/paths.h"
+#include "harness/cliflags.h"
 #include "run.h"
 
 void run_opts_usage(FILE *out)
@@ -71,18 +72,13 @@ int run_opts_parse(int argc, char **argv, run_opts *o, char *err, size_t errlen)
         {"filter", required_argument, NULL, 'f'},
         {"label", required_argument, NULL, 'l'},
         {"profile", required_argument, NULL, 'p'},
-        {"pki", required_argument, NULL, 'k'},
-        {"out", required_argument, NULL, 'o'},
-        {"serve-bin", required_argument, NULL, 'b'},
         {"jobs", required_argument, NULL, 'j'},
         {"target", required_argument, NULL, 't'},
-        {"shard", required_argument, NULL, 'S'},
-        {"verbose", no_argument, NULL, 'v'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"list", no_argument, NULL, 'L'},
-        {"help", no_argument, NULL, 'h'},
+        IOTC_CLIFLAGS_LONGS,
         {NULL, 0, NULL, 0},
     };
+    const iotc_cliflags flags = {&o->pki_dir, &o->out_dir, &o->serve_bin, &o->shard,
+                                 &o->verbose, &o->quiet,   &o->list,      &o->help};
     int ch;
 
     memset(o, 0, sizeof(*o));
@@ -112,15 +108,6 @@ int run_opts_parse(int argc, char **argv, run_opts *o, char *err, size_t errlen)
         case 'p':
             o->profile = optarg;
             break;
-        case 'k':
-            o->pki_dir = optarg;
-            break;
-        case 'o':
-            o->out_dir = optarg;
-            break;
-        case 'b':
-            o->serve_bin = optarg;
-            break;
         case 'j': {
             char *end;
             long j = strtol(optarg, &end, 10);
@@ -134,34 +121,13 @@ int run_opts_parse(int argc, char **argv, run_opts *o, char *err, size_t errlen)
         case 't':
             o->target = optarg;
             break;
-        case 'S':
-            if (iotc_shard_parse(optarg, &o->shard, err, errlen) != 0)
+        default:
+            if (iotc_cliflags_take(&flags, ch, optarg, argv, err, errlen))
                 return -1;
             break;
-        case 'v':
-            o->verbose = 1;
-            break;
-        case 'q':
-            o->quiet = 1;
-            break;
-        case 'L':
-            o->list = 1;
-            break;
-        case 'h':
-            o->help = 1;
-            break;
-        default:
-            snprintf(err, errlen, "unknown or incomplete option \"%s\"", argv[optind - 1]);
-            return -1;
         }
     }
-    if (optind < argc) {
-        snprintf(err, errlen, "unexpected argument \"%s\"", argv[optind]);
+    if (iotc_cliflags_finish(&flags, argc, argv, err, errlen))
         return -1;
-    }
-    if (o->verbose && o->quiet) {
-        snprintf(err, errlen, "--verbose and --quiet exclude each other");
-        return -1;
-    }
     return 0;
 }
