@@ -428,6 +428,13 @@ void cert_case_run(const cert_run *r, const cert_case *c, size_t index, cert_out
         else
             snprintf(s->dir, sizeof(s->dir), "%s", out->case_dir);
         iotc_mkdirs(s->dir);
+        /* serve appends to its journal: a journal left by an earlier run in the same --out
+         * would be judged as this run's (verdicts in 0.1 s on stale events). */
+        for (size_t k = 0; k < 2; k++) {
+            snprintf(err, sizeof(err), "%s/journal-%s.jsonl", s->dir,
+                     k ? "after-outage" : "endpoint");
+            remove(err);
+        }
         s->dev.pid = 0;
         s->budget_ms = budget;
         done++;
