@@ -122,7 +122,7 @@ static void test_catalogue_strict(void)
                      "\"budget_ms\":1000,\"extra\":true,\"scenario\":{\"withhold_everything\":1}},"
                      "{\"id\":\"A\",\"title\":\"t\",\"judge\":\"publish\",\"family\":\"f\","
                      "\"verdict_rule\":\"r\",\"reference\":{\"source\":\"s\",\"text\":\"t\"},"
-                     "\"budget_ms\":5,\"params\":{\"bogus\":1},"
+                     "\"budget_ms\":5,\"params\":{\"bogus\":1},\"observe\":{\"reconnect\":1},"
                      "\"actions\":[{\"do\":\"explode\"}]}]}");
     CU_ASSERT_NOT_EQUAL(cert_catalogue_load(path, &cat, err, sizeof(err)), 0);
     /* Every problem is reported, not only the first. */
@@ -135,6 +135,7 @@ static void test_catalogue_strict(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "no parameter \"bogus\""));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"do\" must be"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "suites.qualification[1]: unknown case"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"observe\" must be"));
     cert_catalogue_free(&cat);
     write_file(path, "{ not json");
     CU_ASSERT_NOT_EQUAL(cert_catalogue_load(path, &cat, err, sizeof(err)), 0);
