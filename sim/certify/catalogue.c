@@ -13,7 +13,7 @@ static const char *const catalogue__case_keys[] = {
     "id",        "title",    "judge",   "family",    "qualification",
     "reference", "scenario", "profile", "budget_ms", "min_budget_ms",
     "repeat",    "device",   "params",  "actions",   "verdict_rule",
-    NULL};
+    "observe",   NULL};
 static const char *const catalogue__scenario_keys[] = {"name",
                                                        "withhold_connack",
                                                        "disconnect_after_connack",
@@ -25,6 +25,7 @@ static const char *const catalogue__scenario_keys[] = {"name",
                                                        "send_topic",
                                                        "send_bytes",
                                                        "send_qos",
+                                                       "disconnect_after_withheld_ms",
                                                        NULL};
 static const char *const catalogue__device_keys[] = {
     "port",  "alpn",      "keepalive", "qos", "persistent", "publish_every_ms",
@@ -161,6 +162,16 @@ static void catalogue__case(catalogue__diag *d, json_t *e, size_t i, cert_case *
         catalogue__add(d, "%s: \"min_budget_ms\" must be an integer >= 100", where);
     else if (v)
         c->min_budget_ms = (long)json_integer_value(v);
+    v = json_object_get(e, "observe");
+    c->observe_reconnects = 0;
+    if (v) {
+        json_t *r = json_object_get(v, "reconnects");
+        if (!json_is_object(v) || json_object_size(v) != 1 || !json_is_integer(r) ||
+            json_integer_value(r) < 0 || json_integer_value(r) > 100)
+            catalogue__add(d, "%s: \"observe\" must be {\"reconnects\": 0..100}", where);
+        else
+            c->observe_reconnects = (int)json_integer_value(r);
+    }
     v = json_object_get(e, "repeat");
     c->repeat = 1;
     if (v && (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 5))

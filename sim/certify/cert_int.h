@@ -49,6 +49,10 @@ typedef struct cert_case {
     long budget_ms;   /* at time scale 1 */
     long min_budget_ms;
     int repeat; /* independent series (fresh endpoint + device each) */
+    /* What must be seen before a verdict: the device's reconnects (connections with a
+     * CONNECT after its first). Until then an early verdict does not stop the case; a
+     * PASS at the end without them is INCONCLUSIVE. */
+    int observe_reconnects;
 } cert_case;
 
 typedef struct cert_catalogue {
@@ -157,6 +161,21 @@ size_t cert_obs_device_conns(const cert_obs *o, const cert_conn **out, size_t ma
 json_t *cert_conn_find(const cert_conn *c, const char *event, const char *type, size_t nth);
 size_t cert_conn_count(const cert_conn *c, const char *event, const char *type);
 double cert_entry_t(json_t *e);
+/* What the device's CONNECT on c says (c->connect may be NULL: MQTT 3.1.1 defaults).
+ * version: 5 or 4 (3.1.1). keeps_session: the session outlives the connection (3.1.1
+ * clean session 0; MQTT 5 session expiry > 0, whatever clean start says). keepalive: the
+ * one the device must honour (MQTT 5: the Server Keep Alive the CONNACK carried when the
+ * endpoint changed it, section 3.2.2.3.14; 3.1.1: its own). */
+int cert_conn_version(const cert_conn *c);
+bool cert_conn_keeps_session(const cert_conn *c);
+long cert_conn_keepalive(const cert_conn *c);
+/* "MQTT 5" or "MQTT 3.1.1" */
+const char *cert_conn_version_name(const cert_conn *c);
+/* NULL when the CONNECT on c keeps a persistent session as its version says it must,
+ * else why not. first: the device's first connection, where MQTT 5 clean start 1 with a
+ * session expiry creates the session (section 3.1.2.4); on a reconnect clean start 1
+ * (or 3.1.1 clean session 1, section 3.1.2.4) discards it. */
+const char *cert_conn_session_fault(const cert_conn *c, bool first);
 
 /* ---- judges ---- */
 typedef struct cert_ctx {

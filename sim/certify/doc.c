@@ -38,11 +38,14 @@ static json_t *doc__observation(const cert_outcome *o)
 {
     const cert_case *c = o->c;
     json_t *ended = json_array();
+    json_t *needs = c->params ? json_deep_copy(c->params) : json_object();
     for (size_t q = 0; q < o->n_series && q < CERT_MAX_SERIES; q++)
         json_array_append_new(ended, json_string(cert_end_name(o->series[q].ended)));
-    return json_pack("{s:I, s:i, s:I, s:s, s:O, s:o}", "budget_ms", (json_int_t)o->budget_ms,
+    if (c->observe_reconnects > 0)
+        json_object_set_new(needs, "reconnects", json_integer(c->observe_reconnects));
+    return json_pack("{s:I, s:i, s:I, s:s, s:o, s:o}", "budget_ms", (json_int_t)o->budget_ms,
                      "series", c->repeat, "series_run", (json_int_t)o->n_series, "judge", c->judge,
-                     "needs", c->params ? c->params : json_object(), "ended_by", ended);
+                     "needs", needs, "ended_by", ended);
 }
 
 static json_t *doc__case(const char *device, cert_outcome *o)

@@ -195,6 +195,50 @@ static void judge__annotate(cert_ctx *x, const cert_obs *o)
     cert_note(x, "%s", end);
 }
 
+/* The device's reconnects: its connections with a CONNECT after its first, per series
+ * (the fewest over the series: each must have shown them). */
+static int judge__reconnects(const cert_ctx *x)
+{
+    int fewest = -1;
+    for (size_t s = 0; s < x->n_series; s++) {
+        int n = 0;
+        for (size_t i = 0; i < x->obs[s].n; i++)
+            n += !x->obs[s].c[i].runner && x->obs[s].c[i].connect;
+        n = n > 0 ? n - 1 : 0;
+        if (fewest < 0 || n < fewest)
+            fewest = n;
+    }
+    return fewest < 0 ? 0 : fewest;
+}
+
+/* The case's observation window (catalogue "observe"): a verdict before the device was
+ * seen reconnecting does not end the case, and a PASS that never saw it is no PASS. */
+static void judge__observed(cert_ctx *x, const cert_obs *o)
+{
+    int need = x->c->observe_reconnects, seen;
+    bool exited = o->dev && o->dev->exited;
+    if (need <= 0 || x->v == CERT_UNDECIDED || x->v == CERT_ERROR)
+        return;
+    seen = judge__reconnects(x);
+    json_object_set_new(x->observed, "reconnects_seen", json_integer(seen));
+    if (seen >= need)
+        return;
+    if (!x->final && !exited) {
+        x->v = CERT_UNDECIDED;
+        return;
+    }
+    if (x->v == CERT_PASS || x->v == CERT_WARN) {
+        char was[2048];
+        snprintf(was, sizeof(was), "%.1700s", x->reason);
+        cert_set(x, CERT_INCONCLUSIVE,
+                 "the case needs %d reconnect(s) of the device before a verdict and saw %d; "
+                 "what was seen: %s",
+                 need, seen, was);
+        return;
+    }
+    cert_note(x, "%d of the %d reconnect(s) the case observes were seen", seen, need);
+}
+
 cert_verdict cert_judge_run(cert_ctx *x)
 {
     const cert_judge *j = cert_judge_find(x->c->judge);
@@ -216,6 +260,7 @@ cert_verdict cert_judge_run(cert_ctx *x)
                         o->log_tail[0] ? "; its output ends: " : "", o->log_tail);
     }
     j->fn(x);
+    judge__observed(x, o);
     judge__annotate(x, o);
     return x->v;
 }

@@ -108,11 +108,13 @@ static cert_verdict judge_keepalive(cert_ctx *x)
 }
 
 /* A device asked for a persistent session is cut after CONNACK once: it must reconnect
- * with clean session 0 and the same client id, and find its session (present = 1). */
+ * keeping its session (3.1.1: clean session 0 on every CONNECT; MQTT 5: a session expiry
+ * above 0, clean start 1 allowed only on the first CONNECT) under the same client id. */
 static cert_verdict judge_clean_session(cert_ctx *x)
 {
     const cert_conn *c[CONNECT__MAX], *first = NULL, *second = NULL;
     size_t n = connect__conns(x, c);
+    const char *why;
     for (size_t i = 0; i < n; i++) {
         if (!c[i]->connect)
             continue;
@@ -123,23 +125,21 @@ static cert_verdict judge_clean_session(cert_ctx *x)
     }
     if (!first)
         return connect__missing(x, c, n);
-    bool clean1 = json_is_true(json_object_get(first->connect, IOTC_JF_CLEAN));
     json_object_set(x->observed, "first_connect", first->connect);
-    if (clean1)
+    json_object_set_new(x->observed, "mqtt_version", json_integer(cert_conn_version(first)));
+    if ((why = cert_conn_session_fault(first, true)) != NULL)
         return cert_set(x, CERT_FAIL,
-                        "asked for a persistent session, the device connected with "
-                        "clean session 1: subscriptions and queued QoS 1 messages "
-                        "are lost on every reconnect");
+                        "asked for a persistent session, the device connected with %s: "
+                        "subscriptions and queued QoS 1 messages do not survive a reconnect",
+                        why);
     if (!second)
         return x->final ? cert_set(x, CERT_FAIL,
                                    "the device did not reconnect after the server "
                                    "closed its first connection")
                         : CERT_UNDECIDED;
     json_object_set(x->observed, "second_connect", second->connect);
-    if (json_is_true(json_object_get(second->connect, IOTC_JF_CLEAN)))
-        return cert_set(x, CERT_FAIL,
-                        "reconnected with clean session 1: the persistent session "
-                        "it had is discarded");
+    if ((why = cert_conn_session_fault(second, false)) != NULL)
+        return cert_set(x, CERT_FAIL, "reconnected with %s", why);
     if (strcmp(connect__s(first->connect, IOTC_JF_CLIENT_ID),
                connect__s(second->connect, IOTC_JF_CLIENT_ID)))
         return cert_set(x, CERT_FAIL,
@@ -147,7 +147,10 @@ static cert_verdict judge_clean_session(cert_ctx *x)
                         "a persistent session belongs to one client id",
                         connect__s(first->connect, IOTC_JF_CLIENT_ID),
                         connect__s(second->connect, IOTC_JF_CLIENT_ID));
-    return cert_set(x, CERT_PASS, "clean session 0 on every CONNECT with the same client id");
+    return cert_set(x, CERT_PASS, "%s session kept on every CONNECT with the same client id (%s)",
+                    cert_conn_version_name(first),
+                    cert_conn_version(first) == 5 ? "session expiry > 0, clean start 0 on reconnect"
+                                                  : "clean session 0");
 }
 
 const cert_judge cert_judges_connect[] = {

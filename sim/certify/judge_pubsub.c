@@ -61,9 +61,50 @@ static cert_verdict judge_publish(cert_ctx *x)
                     want ? want : "");
 }
 
+/* The same message again: PUBLISH to the same topic with the same payload (size and
+ * FNV-1a), or SUBSCRIBE to the same first filter. */
+static bool pubsub__same_message(json_t *a, json_t *b, bool publish)
+{
+    if (publish)
+        return strcmp(pubsub__s(a, IOTC_JF_TOPIC), pubsub__s(b, IOTC_JF_TOPIC)) == 0 &&
+               pubsub__i(a, IOTC_JF_PAYLOAD_BYTES) == pubsub__i(b, IOTC_JF_PAYLOAD_BYTES) &&
+               strcmp(pubsub__s(a, IOTC_JF_PAYLOAD_FNV), pubsub__s(b, IOTC_JF_PAYLOAD_FNV)) == 0;
+    json_t *fa = json_array_get(json_object_get(a, IOTC_JF_FILTERS), 0);
+    json_t *fb = json_array_get(json_object_get(b, IOTC_JF_FILTERS), 0);
+    return strcmp(pubsub__s(fa, IOTC_JF_FILTER), pubsub__s(fb, IOTC_JF_FILTER)) == 0;
+}
+
+/* The first later packet on c (after `after`) with packet id pid, else (*copy) the first
+ * carrying the same message under another packet id. */
+static json_t *pubsub__resend(const cert_conn *c, const char *type, json_t *first, json_t **copy)
+{
+    bool publish = strcmp(type, "PUBLISH") == 0;
+    json_int_t pid = pubsub__i(first, IOTC_JF_PACKET_ID);
+    json_t *p;
+    *copy = NULL;
+    for (size_t k = 0; (p = cert_conn_find(c, IOTC_EV_MQTT_IN, type, k)) != NULL; k++) {
+        if (p == first || cert_entry_t(p) < cert_entry_t(first) ||
+            (publish && pubsub__i(p, IOTC_JF_QOS) != 1))
+            continue;
+        if (pubsub__i(p, IOTC_JF_PACKET_ID) == pid)
+            return p;
+        if (!*copy && pubsub__same_message(first, p, publish))
+            *copy = p;
+    }
+    return NULL;
+}
+
 /*
- * PUBLISH or SUBSCRIBE whose acknowledgement is withheld: the device must send it again
- * with the same packet id (PUBLISH: DUP set) on the same connection.
+ * PUBLISH (QoS 1) or SUBSCRIBE whose acknowledgement is withheld; the endpoint closes the
+ * connection a while later (scenario disconnect_after_withheld_ms). Device Advisor's intent
+ * is that the device eventually delivers the message; when it may resend is the version's:
+ *  - MQTT 3.1.1 section 4.4: resending on reconnect with the session kept is required
+ *    [MQTT-4.4.0-1]; resending on the open connection (same packet id, DUP 1) is allowed.
+ *  - MQTT 5 section 4.4: resending is allowed only on reconnect with the session kept and
+ *    forbidden at any other time [MQTT-4.4.0-2]: a resend on the open connection is
+ *    tolerated by AWS IoT but warned about.
+ * A new session after the reconnect (clean session / no session present) has no packet ids
+ * to keep: sending the message again under any packet id delivers it.
  */
 static cert_verdict pubsub__retry(cert_ctx *x, const char *type, const char *ack)
 {
@@ -71,7 +112,7 @@ static cert_verdict pubsub__retry(cert_ctx *x, const char *type, const char *ack
     size_t n = pubsub__conns(x, c);
     bool publish = strcmp(type, "PUBLISH") == 0;
     for (size_t i = 0; i < n; i++) {
-        json_t *first = NULL, *p;
+        json_t *first = NULL, *p, *copy;
         for (size_t k = 0; (p = cert_conn_find(c[i], IOTC_EV_MQTT_IN, type, k)) != NULL; k++)
             if (!publish || pubsub__i(p, IOTC_JF_QOS) == 1) {
                 first = p;
@@ -80,45 +121,87 @@ static cert_verdict pubsub__retry(cert_ctx *x, const char *type, const char *ack
         if (!first)
             continue;
         json_int_t pid = pubsub__i(first, IOTC_JF_PACKET_ID);
+        bool v5 = cert_conn_version(c[i]) == 5;
         json_object_set(x->observed, "first", first);
-        /* Same connection first, then later connections (a resend after reconnecting). */
-        for (size_t j = i; j < n; j++) {
-            bool other_pid = false;
-            for (size_t k = 0; (p = cert_conn_find(c[j], IOTC_EV_MQTT_IN, type, k)) != NULL; k++) {
-                if (p == first || cert_entry_t(p) < cert_entry_t(first) ||
-                    (publish && pubsub__i(p, IOTC_JF_QOS) != 1))
-                    continue;
-                if (pubsub__i(p, IOTC_JF_PACKET_ID) != pid) {
-                    other_pid = true;
-                    continue;
-                }
-                json_object_set(x->observed, "retry", p);
-                double after = (cert_entry_t(p) - cert_entry_t(first)) / 1000.0;
-                cert_set(x, CERT_PASS, "%s retried with the same packet id %lld after %.1f s", type,
-                         (long long)pid, after);
-                if (publish && !json_is_true(json_object_get(p, IOTC_JF_DUP)))
-                    cert_warn(x, "the DUP flag was not set on the retransmission");
-                if (j != i)
-                    cert_warn(x,
-                              "retried only after reconnecting; retry on the open connection "
-                              "when the %s does not come",
-                              ack);
-                return x->v;
-            }
-            if (other_pid && j == i)
-                return cert_set(x, CERT_FAIL,
-                                "no %s for packet id %lld and the device sent a %s with another "
-                                "packet id instead of retransmitting it: a retry must reuse the "
-                                "packet id%s",
-                                ack, (long long)pid, type, publish ? " and set DUP" : "");
+        json_object_set_new(x->observed, "mqtt_version", json_integer(v5 ? 5 : 4));
+        p = pubsub__resend(c[i], type, first, &copy);
+        if (p) {
+            json_object_set(x->observed, "retry", p);
+            cert_set(x, CERT_PASS,
+                     "%s packet id %lld retransmitted on the same connection after %.1f s", type,
+                     (long long)pid, (cert_entry_t(p) - cert_entry_t(first)) / 1000.0);
+            if (publish && !json_is_true(json_object_get(p, IOTC_JF_DUP)))
+                cert_warn(x, "the DUP flag was not set on the retransmission [MQTT-3.3.1-1]");
+            if (v5)
+                cert_warn(x, "MQTT 5 section 4.4 forbids resending on the same connection "
+                             "[MQTT-4.4.0-2]: resend after reconnecting with the session kept");
+            return x->v;
+        }
+        if (copy)
+            return cert_set(x, CERT_FAIL,
+                            "no %s for packet id %lld and the device sent the same %s again "
+                            "under packet id %lld on the same connection: a resend keeps the "
+                            "original packet id (%s section 4.4)%s",
+                            ack, (long long)pid, type,
+                            (long long)pubsub__i(copy, IOTC_JF_PACKET_ID),
+                            cert_conn_version_name(c[i]), publish ? " and sets DUP" : "");
+        /* After the connection closed: the device's next connections. */
+        size_t later = 0;
+        for (size_t j = i + 1; j < n; j++) {
+            if (!c[j]->connack)
+                continue;
+            later++;
+            bool resumed = cert_conn_keeps_session(c[i]) &&
+                           json_is_true(json_object_get(c[j]->connack, IOTC_JF_SESSION_PRESENT));
+            p = pubsub__resend(c[j], type, first, &copy);
+            if (!p && !copy)
+                continue;
+            json_object_set(x->observed, "retry", p ? p : copy);
+            cert_set(x, CERT_PASS,
+                     "%s (packet id %lld) sent again %.1f s later, after the endpoint closed the "
+                     "connection and the device reconnected (%s, %s)",
+                     type, (long long)pid,
+                     (cert_entry_t(p ? p : copy) - cert_entry_t(first)) / 1000.0,
+                     cert_conn_version_name(c[i]), resumed ? "session resumed" : "new session");
+            if (resumed && !p)
+                cert_warn(x,
+                          "the session was resumed, so the resend must keep packet id %lld "
+                          "[MQTT-4.4.0-1]",
+                          (long long)pid);
+            if (resumed && p && publish && !json_is_true(json_object_get(p, IOTC_JF_DUP)))
+                cert_warn(x, "the DUP flag was not set on the retransmission [MQTT-3.3.1-1]");
+            return x->v;
         }
         if (!x->final)
             return CERT_UNDECIDED;
-        return cert_set(x, CERT_FAIL,
-                        "%s packet id %lld was never retransmitted although no %s "
-                        "came (%.1f s observed)",
-                        type, (long long)pid, ack,
-                        (x->obs[0].t_end - cert_entry_t(first)) / 1000.0);
+        double seen = (x->obs[0].t_end - cert_entry_t(first)) / 1000.0;
+        if (later)
+            return cert_set(x, CERT_FAIL,
+                            "%s packet id %lld was never sent again although no %s came: not on "
+                            "the same connection and not after %zu reconnect(s) (%.1f s "
+                            "observed)",
+                            type, (long long)pid, ack, later, seen);
+        const cert_obs *o = &x->obs[x->n_series - 1];
+        bool cut = c[i]->t_close >= 0 && !(o->stop_t >= 0 && c[i]->t_close >= o->stop_t - 1);
+        if (cut && o->ended == CERT_END_DEVICE)
+            return cert_set(x, CERT_FAIL,
+                            "no %s for %s packet id %lld, no resend on the open connection, and "
+                            "the device exited after the connection closed instead of "
+                            "reconnecting to send it again",
+                            ack, type, (long long)pid);
+        if (cut && (o->t_end - c[i]->t_close) / 1000.0 >= 30.0 * x->scale)
+            return cert_set(x, CERT_FAIL,
+                            "no %s for %s packet id %lld, no resend on the open connection and "
+                            "no reconnect within %.1f s after the connection closed",
+                            ack, type, (long long)pid, (o->t_end - c[i]->t_close) / 1000.0);
+        return cert_set(x, CERT_INCONCLUSIVE,
+                        "no %s for %s packet id %lld and no resend on the open connection "
+                        "(%.1f s observed)%s; %s requires the resend after a reconnect, which "
+                        "was not observed",
+                        ack, type, (long long)pid, seen,
+                        cut ? ", the device had not reconnected yet"
+                            : ", the connection was never closed",
+                        cert_conn_version_name(c[i]));
     }
     if (!x->final)
         return CERT_UNDECIDED;
@@ -168,7 +251,10 @@ static cert_verdict judge_subscribe(cert_ctx *x)
 }
 
 /* PUBACK, SUBACK and PINGRESP are withheld: after its unanswered PINGREQ the device must
- * close the connection itself, within 2 x keep-alive (+1 s). */
+ * close the connection itself, within 2 x keep-alive (+1 s). The keep-alive is the one
+ * the device must honour: MQTT 3.1.1 section 3.1.2.10, its own; MQTT 5 section
+ * 3.2.2.3.14, the Server Keep Alive of the CONNACK when the endpoint sent one (AWS IoT
+ * raises 1..29 s to 30 s). */
 static cert_verdict judge_pingresp(cert_ctx *x)
 {
     const cert_conn *c[PUBSUB__MAX];
@@ -176,10 +262,12 @@ static cert_verdict judge_pingresp(cert_ctx *x)
     for (size_t i = 0; i < n; i++) {
         if (!c[i]->connack || !c[i]->connect)
             continue;
-        json_int_t k = pubsub__i(c[i]->connect, IOTC_JF_KEEPALIVE);
+        json_int_t asked = pubsub__i(c[i]->connect, IOTC_JF_KEEPALIVE);
+        json_int_t k = cert_conn_keepalive(c[i]);
         json_t *ping = cert_conn_find(c[i], IOTC_EV_MQTT_IN, "PINGREQ", 0);
         double limit = 2.0 * (double)k + 1.0;
         json_object_set_new(x->observed, "keepalive", json_integer(k));
+        json_object_set_new(x->observed, "keepalive_requested", json_integer(asked));
         if (k == 0)
             return cert_set(x, CERT_FAIL,
                             "keep-alive 0: the device never pings, so it cannot "
@@ -188,9 +276,16 @@ static cert_verdict judge_pingresp(cert_ctx *x)
             double idle = ((c[i]->t_close >= 0 ? c[i]->t_close : x->obs[0].t_end) -
                            cert_entry_t(c[i]->connack)) /
                           1000.0;
-            if (idle > 1.5 * (double)k + 1.0 || (x->final && c[i]->t_close < 0))
-                return cert_set(x, CERT_FAIL, "no PINGREQ within %.1f s of keep-alive %lld s", idle,
-                                (long long)k);
+            if (idle > 1.5 * (double)k + 1.0)
+                return cert_set(x, CERT_FAIL, "no PINGREQ within %.1f s of keep-alive %lld s%s",
+                                idle, (long long)k,
+                                k != asked ? " (the Server Keep Alive of the CONNACK)" : "");
+            if (x->final && c[i]->t_close < 0)
+                return cert_set(x, CERT_INCONCLUSIVE,
+                                "no PINGREQ yet %.1f s after CONNACK, within 1.5 x the "
+                                "keep-alive of %lld s%s the device must honour: the case "
+                                "ended first",
+                                idle, (long long)k, k != asked ? " (Server Keep Alive)" : "");
             if (c[i]->t_close >= 0)
                 continue; /* closed before it had to ping: look at the next connection */
             return CERT_UNDECIDED;
@@ -218,6 +313,12 @@ static cert_verdict judge_pingresp(cert_ctx *x)
             return x->v;
         }
         double waited = (x->obs[0].t_end - cert_entry_t(ping)) / 1000.0;
+        if (x->final && waited <= limit)
+            return cert_set(x, CERT_INCONCLUSIVE,
+                            "still connected %.1f s after a PINGREQ that got no PINGRESP, "
+                            "within the 2 x keep-alive + 1 s (%.0f s) it may wait: the case "
+                            "ended first",
+                            waited, limit);
         if (x->final || waited > limit + 2.0)
             return cert_set(x, CERT_FAIL,
                             "still connected %.1f s after a PINGREQ that got no "

@@ -61,11 +61,16 @@ static cert_verdict judge_session_resume(cert_ctx *x)
     const cert_conn *first, *next;
     const cert_conn *c[SESSION__MAX];
     size_t n = session__conns(x, c);
-    for (size_t i = 0; i < n; i++)
-        if (c[i]->connect && json_is_true(json_object_get(c[i]->connect, IOTC_JF_CLEAN)))
-            return cert_set(x, CERT_FAIL,
-                            "connected with clean session 1: a persistent session "
-                            "needs clean session 0");
+    bool first_seen = false;
+    for (size_t i = 0; i < n; i++) {
+        const char *why;
+        if (!c[i]->connect)
+            continue;
+        why = cert_conn_session_fault(c[i], !first_seen);
+        first_seen = true;
+        if (why)
+            return cert_set(x, CERT_FAIL, "asked for a persistent session: %s", why);
+    }
     if (session__pair(x, &first, &next) != CERT_PASS)
         return x->v;
     json_object_set(x->observed, "reconnect_connack", next->connack);

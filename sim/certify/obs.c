@@ -131,3 +131,54 @@ size_t cert_conn_count(const cert_conn *c, const char *event, const char *type)
         n++;
     return n;
 }
+
+int cert_conn_version(const cert_conn *c)
+{
+    json_t *v = c ? json_object_get(c->connect, IOTC_JF_VERSION) : NULL;
+    return json_integer_value(v) == 5 ? 5 : 4;
+}
+
+const char *cert_conn_version_name(const cert_conn *c)
+{
+    return cert_conn_version(c) == 5 ? "MQTT 5" : "MQTT 3.1.1";
+}
+
+bool cert_conn_keeps_session(const cert_conn *c)
+{
+    if (!c || !c->connect)
+        return false;
+    if (cert_conn_version(c) == 5)
+        return json_integer_value(json_object_get(c->connect, IOTC_JF_SESSION_EXPIRY)) > 0;
+    return !json_is_true(json_object_get(c->connect, IOTC_JF_CLEAN));
+}
+
+long cert_conn_keepalive(const cert_conn *c)
+{
+    json_t *eff;
+    if (!c || !c->connect)
+        return 0;
+    eff = json_object_get(c->connect, IOTC_JF_KEEPALIVE_EFFECTIVE);
+    if (cert_conn_version(c) == 5 && json_is_integer(eff))
+        return (long)json_integer_value(eff);
+    return (long)json_integer_value(json_object_get(c->connect, IOTC_JF_KEEPALIVE));
+}
+
+const char *cert_conn_session_fault(const cert_conn *c, bool first)
+{
+    bool clean = json_is_true(json_object_get(c->connect, IOTC_JF_CLEAN));
+    if (cert_conn_version(c) == 5) {
+        if (!cert_conn_keeps_session(c))
+            return "MQTT 5 session expiry interval 0 (or absent): the session ends with the "
+                   "connection (section 3.1.2.11.2)";
+        if (clean && !first)
+            return "MQTT 5 clean start 1 on a reconnect: the session it had is discarded "
+                   "(section 3.1.2.4)";
+        return NULL;
+    }
+    if (clean)
+        return first ? "MQTT 3.1.1 clean session 1: the session ends with the connection "
+                       "(section 3.1.2.4)"
+                     : "MQTT 3.1.1 clean session 1 on a reconnect: the session it had is "
+                       "discarded (section 3.1.2.4)";
+    return NULL;
+}

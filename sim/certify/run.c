@@ -201,7 +201,15 @@ static int run__start_serve(const cert_run *r, const cert_case *c, run__series *
     int rc;
     iotc_paths_profile(c->profile, profile, sizeof(profile));
     if (scenario && c->scenario) {
-        scen = json_dumps(c->scenario, JSON_COMPACT);
+        /* The endpoint runs at real time: the scenario's delays follow the run's scale. */
+        json_t *sc = json_deep_copy(c->scenario);
+        json_t *cut = json_object_get(sc, "disconnect_after_withheld_ms");
+        if (json_is_integer(cut))
+            json_object_set_new(
+                sc, "disconnect_after_withheld_ms",
+                json_integer((json_int_t)((double)json_integer_value(cut) * r->scale + 0.5)));
+        scen = json_dumps(sc, JSON_COMPACT);
+        json_decref(sc);
         extra[k++] = "--scenario";
         extra[k++] = scen;
     }
@@ -420,6 +428,13 @@ void cert_case_run(const cert_run *r, const cert_case *c, size_t index, cert_out
         else
             snprintf(s->dir, sizeof(s->dir), "%s", out->case_dir);
         iotc_mkdirs(s->dir);
+        /* serve appends to its journal: a journal left by an earlier run in the same --out
+         * would be judged as this run's (verdicts in 0.1 s on stale events). */
+        for (size_t k = 0; k < 2; k++) {
+            snprintf(err, sizeof(err), "%s/journal-%s.jsonl", s->dir,
+                     k ? "after-outage" : "endpoint");
+            remove(err);
+        }
         s->dev.pid = 0;
         s->budget_ms = budget;
         done++;

@@ -81,6 +81,10 @@
 #define IOTC_JF_CIPHER          "cipher"
 #define IOTC_JF_BY              "by"
 #define IOTC_JF_STATUS          "status"
+/* mqtt.in CONNECT: the keep-alive the endpoint enforces; MQTT 5 session expiry (0 if absent) */
+#define IOTC_JF_KEEPALIVE_EFFECTIVE "keepalive_effective"
+#define IOTC_JF_SESSION_EXPIRY      "session_expiry"
+#define IOTC_JF_PAYLOAD_FNV         "payload_fnv" /* mqtt.in/out PUBLISH: FNV-1a of the payload */
 
 /* Keys of particular events that judges and observations read (JOURNAL.md lists them). */
 #define IOTC_JF_FILTERS       "filters" /* mqtt.in SUBSCRIBE: [{filter, qos}] */

@@ -103,10 +103,16 @@ static bool ms__scenario_withholds(struct mqtt_sess *s, const struct mqtt_frame 
     bool drop = (f->type == MQTT_PUBACK && sc->withhold_puback) ||
                 (f->type == MQTT_SUBACK && sc->withhold_suback) ||
                 (f->type == MQTT_PINGRESP && sc->withhold_pingresp);
-    if (drop)
-        iotc_conn_emit(s->c, IOTC_EV_SCENARIO_WITHHELD,
-                       json_pack("{s:s}", "type", mqtt_type_name(f->type)));
-    return drop;
+    if (!drop)
+        return false;
+    iotc_conn_emit(s->c, IOTC_EV_SCENARIO_WITHHELD,
+                   json_pack("{s:s}", "type", mqtt_type_name(f->type)));
+    if (sc->disconnect_after_withheld_ms > 0 && s->cut_at == 0 && f->type != MQTT_PINGRESP) {
+        double ms = (double)sc->disconnect_after_withheld_ms * s->c->ep->profile.time_scale;
+        s->cut_at = iotc_mono_ms() + ms;
+        iotc_ms_arm(s, ms); /* the keep-alive check re-arms itself from there */
+    }
+    return true;
 }
 
 /* After the first SUBACK: send the device the message the scenario asks for. */

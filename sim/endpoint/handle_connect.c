@@ -53,6 +53,14 @@ int iotc_ms_on_connect(struct mqtt_sess *s, const struct mqtt_frame *f, const ui
                   (const char *)cn.client_id.p, cn.client_id.n, "version", cn.version, "clean",
                   cn.clean_start, "keepalive", cn.keepalive, "keepalive_effective", s->ka_effective,
                   "will", cn.will, "username", cn.has_username);
+    struct mqtt_prop sx;
+    /* MQTT 5: whether the session outlives the connection is the expiry, not clean start */
+    if (cn.version == MQTT_V5 && jf)
+        json_object_set_new(
+            jf, IOTC_JF_SESSION_EXPIRY,
+            json_integer(mqtt_props_find(cn.props, MQTT_PROP_SESSION_EXPIRY, &sx) == 1
+                             ? (json_int_t)sx.u32
+                             : 0));
     iotc_conn_emit(c, IOTC_EV_MQTT_IN, jf);
     if (cn.version == MQTT_V31) {
         iotc_ms_refuse(s, "protocol-version", "MQTT 3.1 is not supported (3.1.1 and 5 are)",

@@ -44,9 +44,18 @@ void iotc_ms_on_timer(evutil_socket_t fd, short what, void *arg)
                        MQTT_RC_SERVER_UNAVAILABLE, MQTT3_CONNACK_UNAVAILABLE);
         return;
     }
-    double idle = iotc_mono_ms() - s->last_rx, window = ms__keepalive_window(s);
+    double now = iotc_mono_ms(), idle = now - s->last_rx, window = ms__keepalive_window(s);
+    if (s->cut_at > 0 && now >= s->cut_at) {
+        iotc_conn_emit(s->c, IOTC_EV_SCENARIO_DISCONNECT, json_pack("{s:s}", "after", "withheld"));
+        s->lc_reason = "SERVER_INITIATED_DISCONNECT";
+        iotc_ms_finish(s, "endpoint", "scenario: disconnect after a withheld acknowledgement");
+        return;
+    }
     if (idle < window) {
-        iotc_ms_arm(s, window - idle);
+        double next = window - idle;
+        if (s->cut_at > 0 && s->cut_at - now < next)
+            next = s->cut_at - now;
+        iotc_ms_arm(s, next);
         return;
     }
     char why[96];

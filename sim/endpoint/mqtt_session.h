@@ -39,6 +39,7 @@ struct mqtt_sess {
     bool scenario_sent;
     bool ws_closed;
     double last_rx;        /* monotonic ms of the last client packet */
+    double cut_at;         /* scenario: monotonic ms to close after a withheld ack (0: none) */
     bool announced;        /* a connected lifecycle event went out */
     const char *lc_reason; /* lifecycle disconnectReason, when known before the close */
     bool client_initiated;

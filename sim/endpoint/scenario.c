@@ -13,6 +13,7 @@ static const struct iotc_cfg_int scenario__ints[] = {
     SC_INT(disconnect_after_connack, -1, 1000000, 0),
     SC_INT(send_bytes, -1, 131072, -1),
     SC_INT(send_qos, 0, 1, 1),
+    SC_INT(disconnect_after_withheld_ms, 0, 86400000, 0),
 };
 static const char *const scenario__bools[] = {"withhold_puback", "withhold_suback",
                                               "withhold_pingresp", "session_present_zero"};

@@ -18,6 +18,10 @@ struct iotc_scenario {
     bool withhold_puback;               /* PUBACKs to the device are swallowed */
     bool withhold_suback;
     bool withhold_pingresp;
+    /* > 0: a connection whose PUBACK or SUBACK was withheld is closed this many ms (time
+     * scale applied) after the first withheld ack, so the device's resend after the
+     * reconnect (the only one MQTT 5 section 4.4 allows) can be observed */
+    long long disconnect_after_withheld_ms;
     bool session_present_zero; /* CONNACK always says session-present 0 */
     char *server_cert;         /* NULL, or a PKI name: server-untrusted, server-expired, ... */
     /* After the device's first SUBSCRIBE is acknowledged, publish this to its filter's topic. */

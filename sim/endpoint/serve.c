@@ -51,6 +51,8 @@ static void serve__usage(FILE *out)
         "  --ready-file FILE     also write the READY JSON to FILE\n"
         "  --scenario FILE|JSON  certification scenario: withhold_connack N, withhold_puback,\n"
         "                        withhold_suback, withhold_pingresp, disconnect_after_connack N,\n"
+        "                        disconnect_after_withheld_ms N (close N ms after a withheld\n"
+        "                        PUBACK/SUBACK),\n"
         "                        session_present_zero, server_cert (server-untrusted|-wrongname|\n"
         "                        -expired|-large), send_bytes N / send_topic / send_qos\n"
         "  -h, --help            this text\n",

@@ -23,7 +23,7 @@ static const struct {
     {"backoff-linear", RD_BACKOFF_LINEAR, "reconnect after 1, 2, 3, ... s (scaled)"},
     {"backoff-exponential-nojitter", RD_BACKOFF_EXP_NOJITTER, "1, 2, 4, ... s without jitter"},
     {"reconnect-instantly", RD_RECONNECT_INSTANTLY, "reconnect at once, every time"},
-    {"no-qos1-retry", RD_NO_QOS1_RETRY, "never retransmit an unacknowledged PUBLISH/SUBSCRIBE"},
+    {"no-qos1-retry", RD_NO_QOS1_RETRY, "never send an unacknowledged PUBLISH/SUBSCRIBE again, even after reconnecting"},
     {"retry-new-packet-id", RD_RETRY_NEW_PACKET_ID, "retransmit under a new packet id"},
     {"resubscribe-on-resume", RD_RESUBSCRIBE_ON_RESUME, "subscribe again on a resumed session"},
     {"ignore-missing-pingresp", RD_IGNORE_MISSING_PINGRESP, "stay connected without PINGRESP"},

@@ -28,6 +28,7 @@ struct rd_state {
     struct rd_inflight pubs[SESS__MAX_INFLIGHT];
     bool subscribed; /* the broker holds our subscription (persistent session) */
     bool ever_subscribed;
+    bool sub_sent; /* a SUBSCRIBE went out (RD_NO_QOS1_RETRY never sends another) */
     bool ever_connected;
     unsigned published;
 };
@@ -91,6 +92,7 @@ static int sess__subscribe(struct sess *s, bool retry)
     memset(&sub, 0, sizeof(sub));
     if (!retry || (s->o->misbehave & RD_RETRY_NEW_PACKET_ID))
         s->sub_pid = sess__pid(s->st);
+    s->st->sub_sent = true;
     sub.packet_id = s->sub_pid;
     sub.count = 1;
     sub.filters[0].filter = iotc_span_str(s->o->sub_topic);
@@ -167,7 +169,8 @@ static int sess__on_connack(struct sess *s, const uint8_t *pkt, size_t len)
     }
     bool want_sub = !s->st->subscribed || (s->o->misbehave & RD_RESUBSCRIBE_ON_RESUME);
     if ((s->o->misbehave & RD_NO_SUBSCRIBE) ||
-        ((s->o->misbehave & RD_NO_RESUBSCRIBE) && s->st->ever_subscribed))
+        ((s->o->misbehave & RD_NO_RESUBSCRIBE) && s->st->ever_subscribed) ||
+        ((s->o->misbehave & RD_NO_QOS1_RETRY) && s->st->sub_sent))
         want_sub = false;
     if (want_sub && sess__subscribe(s, false))
         return -1;

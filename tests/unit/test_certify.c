@@ -122,7 +122,7 @@ static void test_catalogue_strict(void)
                      "\"budget_ms\":1000,\"extra\":true,\"scenario\":{\"withhold_everything\":1}},"
                      "{\"id\":\"A\",\"title\":\"t\",\"judge\":\"publish\",\"family\":\"f\","
                      "\"verdict_rule\":\"r\",\"reference\":{\"source\":\"s\",\"text\":\"t\"},"
-                     "\"budget_ms\":5,\"params\":{\"bogus\":1},"
+                     "\"budget_ms\":5,\"params\":{\"bogus\":1},\"observe\":{\"reconnect\":1},"
                      "\"actions\":[{\"do\":\"explode\"}]}]}");
     CU_ASSERT_NOT_EQUAL(cert_catalogue_load(path, &cat, err, sizeof(err)), 0);
     /* Every problem is reported, not only the first. */
@@ -135,6 +135,7 @@ static void test_catalogue_strict(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "no parameter \"bogus\""));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"do\" must be"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "suites.qualification[1]: unknown case"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"observe\" must be"));
     cert_catalogue_free(&cat);
     write_file(path, "{ not json");
     CU_ASSERT_NOT_EQUAL(cert_catalogue_load(path, &cat, err, sizeof(err)), 0);
@@ -462,6 +463,251 @@ static void test_reconnect_budget(void)
     cert_catalogue_free(&cat);
 }
 
+/* ---- judges that follow the MQTT version of the device's CONNECT (issue 11) ---- */
+
+static void jl_add(json_t *lines, json_t *e)
+{
+    json_array_append_new(lines, e);
+}
+
+/* One connection: accept, CONNECT (version, clean, keep-alive, MQTT 5 expiry), CONNACK. */
+static void jl_conn(json_t *lines, int id, double t, int version, bool clean, int ka, int ka_eff,
+                    int expiry, bool present)
+{
+    json_t *cn =
+        json_pack("{s:s, s:s, s:f, s:i, s:i, s:b, s:i, s:i, s:s}", "event", "mqtt.in", "type",
+                  "CONNECT", "t", t + 10, "conn", id, "version", version, "clean", clean,
+                  "keepalive", ka, "keepalive_effective", ka_eff, "client_id", "dev");
+    if (version == 5)
+        json_object_set_new(cn, "session_expiry", json_integer(expiry));
+    jl_add(lines, json_pack("{s:s, s:f, s:i, s:i}", "event", "conn.accept", "t", t, "conn", id,
+                            "peer_port", 4000 + id));
+    jl_add(lines, cn);
+    jl_add(lines,
+           json_pack("{s:s, s:s, s:f, s:i, s:i, s:b}", "event", "mqtt.out", "type", "CONNACK", "t",
+                     t + 11, "conn", id, "code", 0, "session_present", present));
+}
+
+static void jl_publish(json_t *lines, int id, double t, int pid, bool dup, const char *fnv)
+{
+    jl_add(lines,
+           json_pack("{s:s, s:s, s:f, s:i, s:i, s:i, s:b, s:s, s:i, s:s}", "event", "mqtt.in",
+                     "type", "PUBLISH", "t", t, "conn", id, "qos", 1, "packet_id", pid, "dup", dup,
+                     "topic", "iotc/cert/out", "payload_bytes", 30, "payload_fnv", fnv));
+}
+
+static void jl_close(json_t *lines, int id, double t, const char *by)
+{
+    jl_add(lines, json_pack("{s:s, s:s, s:f, s:i, s:s}", "event", "conn.close", "by", by, "t", t,
+                            "conn", id, "reason", "x"));
+}
+
+/* The endpoint withholds the PUBACK and closes the connection 10 s later. */
+static void jl_withheld_cut(json_t *lines, int id, double t)
+{
+    jl_add(lines, json_pack("{s:s, s:s, s:f, s:i}", "event", "scenario.withheld", "type", "PUBACK",
+                            "t", t, "conn", id));
+    jl_add(lines, json_pack("{s:s, s:f, s:i}", "event", "scenario.disconnect", "t", t + 10000,
+                            "conn", id));
+    jl_close(lines, id, t + 10001, "server");
+}
+
+static cert_verdict judge_one(const cert_catalogue *cat, const char *id, json_t *lines, bool final,
+                              cert_end end, cert_ctx *x)
+{
+    static cert_device running = {.pid = -1};
+    cert_obs o;
+    memset(x, 0, sizeof(*x));
+    cert_obs_build(&o, lines, NULL, 0);
+    o.dev = &running;
+    o.ended = final ? end : CERT_END_RUNNING;
+    o.budget_ms = 60000;
+    x->c = cert_catalogue_find(cat, id);
+    x->obs = &o;
+    x->n_series = 1;
+    x->scale = 1.0;
+    x->final = final;
+    x->observed = json_object();
+    cert_judge_run(x);
+    json_decref(x->observed);
+    cert_obs_free(&o);
+    json_decref(lines);
+    return x->v;
+}
+
+/* MQTT 3.1.1 and 5 section 4.4: when a device may resend an unacknowledged PUBLISH. */
+static void test_judge_retry_versions(void)
+{
+    cert_catalogue cat;
+    char err[4096];
+    cert_ctx x;
+    json_t *l;
+    const char *id = "MQTT_Publish_Retry_No_Puback";
+    CU_ASSERT_EQUAL_FATAL(cert_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
+
+    /* MQTT 5 waits, the endpoint cuts, the device resends on its resumed session: PASS
+     * (the old judge wanted a resend on the open connection MQTT 5 forbids). */
+    l = json_array();
+    jl_conn(l, 1, 0, 5, true, 60, 60, 3600, false);
+    jl_publish(l, 1, 100, 7, false, "aaaa0001");
+    jl_withheld_cut(l, 1, 110);
+    jl_conn(l, 2, 11500, 5, false, 60, 60, 3600, true);
+    jl_publish(l, 2, 11520, 7, true, "aaaa0001");
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_PASS);
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "session resumed"));
+
+    /* Its failing twin: after the reconnect only a new message, never the old one. */
+    l = json_array();
+    jl_conn(l, 1, 0, 5, true, 60, 60, 3600, false);
+    jl_publish(l, 1, 100, 7, false, "aaaa0001");
+    jl_withheld_cut(l, 1, 110);
+    jl_conn(l, 2, 11500, 5, false, 60, 60, 3600, true);
+    jl_publish(l, 2, 11520, 8, false, "bbbb0002");
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_UNDECIDED);
+    l = json_array();
+    jl_conn(l, 1, 0, 5, true, 60, 60, 3600, false);
+    jl_publish(l, 1, 100, 7, false, "aaaa0001");
+    jl_withheld_cut(l, 1, 110);
+    jl_conn(l, 2, 11500, 5, false, 60, 60, 3600, true);
+    jl_publish(l, 2, 11520, 8, false, "bbbb0002");
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, true, CERT_END_BUDGET, &x), CERT_FAIL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "never sent again"));
+
+    /* MQTT 3.1.1, new session after the cut: the same message under a new packet id
+     * delivers it (the old judge warned "only after reconnecting"). */
+    l = json_array();
+    jl_conn(l, 1, 0, 4, true, 60, 60, 0, false);
+    jl_publish(l, 1, 100, 1, false, "cccc0003");
+    jl_withheld_cut(l, 1, 110);
+    jl_conn(l, 2, 12000, 4, true, 60, 60, 0, false);
+    jl_publish(l, 2, 12020, 1, false, "cccc0003");
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_PASS);
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "new session"));
+
+    /* 3.1.1 resend on the open connection with DUP: allowed, PASS. MQTT 5 doing the same
+     * breaks [MQTT-4.4.0-2]: WARN. */
+    l = json_array();
+    jl_conn(l, 1, 0, 4, true, 60, 60, 0, false);
+    jl_publish(l, 1, 100, 1, false, "cccc0003");
+    jl_publish(l, 1, 5100, 1, true, "cccc0003");
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_PASS);
+    l = json_array();
+    jl_conn(l, 1, 0, 5, true, 60, 60, 0, false);
+    jl_publish(l, 1, 100, 1, false, "cccc0003");
+    jl_publish(l, 1, 5100, 1, true, "cccc0003");
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_WARN);
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "MQTT-4.4.0-2"));
+
+    /* The budget ended 2 s after the cut, before any reconnect: INCONCLUSIVE, not "never
+     * retransmitted"; 40 s without a reconnect FAILs; exiting instead FAILs. */
+    l = json_array();
+    jl_conn(l, 1, 0, 5, true, 60, 60, 0, false);
+    jl_publish(l, 1, 100, 1, false, "cccc0003");
+    jl_withheld_cut(l, 1, 110);
+    jl_add(l, json_pack("{s:s, s:f}", "event", "x", "t", 12100.0));
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, true, CERT_END_BUDGET, &x), CERT_INCONCLUSIVE);
+    l = json_array();
+    jl_conn(l, 1, 0, 5, true, 60, 60, 0, false);
+    jl_publish(l, 1, 100, 1, false, "cccc0003");
+    jl_withheld_cut(l, 1, 110);
+    jl_add(l, json_pack("{s:s, s:f}", "event", "x", "t", 50200.0));
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, true, CERT_END_BUDGET, &x), CERT_FAIL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "no reconnect"));
+    cert_catalogue_free(&cat);
+}
+
+/* MQTT 5 section 3.2.2.3.14: the CONNACK's Server Keep Alive (AWS: 5 s -> 30 s) is the
+ * keep-alive the PINGRESP judge holds the device to. */
+static void test_judge_server_keepalive(void)
+{
+    cert_catalogue cat;
+    char err[4096];
+    cert_ctx x;
+    json_t *l;
+    const char *id = "MQTT_No_Ack_PingResp";
+    CU_ASSERT_EQUAL_FATAL(cert_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
+    /* The issue's false FAIL: no PINGREQ 29.8 s after CONNACK, asked 5 s, told 30 s. */
+    l = json_array();
+    jl_conn(l, 1, 0, 5, true, 5, 30, 0, false);
+    jl_add(l, json_pack("{s:s, s:f}", "event", "x", "t", 29811.0));
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_UNDECIDED);
+    l = json_array();
+    jl_conn(l, 1, 0, 5, true, 5, 30, 0, false);
+    jl_add(l, json_pack("{s:s, s:f}", "event", "x", "t", 29811.0));
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, true, CERT_END_BUDGET, &x), CERT_INCONCLUSIVE);
+    /* Pings at 30 s, gives up 30 s later: PASS. */
+    l = json_array();
+    jl_conn(l, 1, 0, 5, true, 5, 30, 0, false);
+    jl_add(l, json_pack("{s:s, s:s, s:f, s:i}", "event", "mqtt.in", "type", "PINGREQ", "t", 30011.0,
+                        "conn", 1));
+    jl_close(l, 1, 60011, "client");
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_PASS);
+    /* Failing twin: no PINGREQ within 1.5 x 30 s. */
+    l = json_array();
+    jl_conn(l, 1, 0, 5, true, 5, 30, 0, false);
+    jl_add(l, json_pack("{s:s, s:f}", "event", "x", "t", 47000.0));
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_FAIL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "Server Keep Alive"));
+    /* MQTT 3.1.1 gets no Server Keep Alive: its own 5 s counts. */
+    l = json_array();
+    jl_conn(l, 1, 0, 4, true, 5, 30, 0, false);
+    jl_add(l, json_pack("{s:s, s:f}", "event", "x", "t", 9000.0));
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_FAIL);
+    cert_catalogue_free(&cat);
+}
+
+/* MQTT 5 sections 3.1.2.4 / 3.1.2.11.2: clean start 1 with a session expiry on the first
+ * CONNECT creates a persistent session; the session cases wait for a reconnect. */
+static void test_judge_session_versions(void)
+{
+    cert_catalogue cat;
+    char err[4096];
+    cert_ctx x;
+    json_t *l;
+    const char *id = "MQTT_Clean_Session";
+    CU_ASSERT_EQUAL_FATAL(cert_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
+    /* The issue's false FAIL: MQTT 5 clean start 1 + expiry, then clean start 0. */
+    l = json_array();
+    jl_conn(l, 1, 0, 5, true, 60, 60, 3600, false);
+    jl_conn(l, 2, 2000, 5, false, 60, 60, 3600, true);
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_PASS);
+    /* Twins: clean start 1 on the reconnect; expiry 0. */
+    l = json_array();
+    jl_conn(l, 1, 0, 5, true, 60, 60, 3600, false);
+    jl_conn(l, 2, 2000, 5, true, 60, 60, 3600, false);
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_FAIL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "clean start 1 on a reconnect"));
+    l = json_array();
+    jl_conn(l, 1, 0, 5, false, 60, 60, 0, false);
+    jl_conn(l, 2, 2000, 5, false, 60, 60, 0, false);
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_FAIL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "expiry interval 0"));
+    /* Observation window: a 3.1.1 clean session 1 device is not failed 0.1 s after its
+     * first CONNECT; the case runs on until it reconnects or the budget ends, and the
+     * reason says how many reconnects were seen. */
+    l = json_array();
+    jl_conn(l, 1, 0, 4, true, 60, 60, 0, false);
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_UNDECIDED);
+    l = json_array();
+    jl_conn(l, 1, 0, 4, true, 60, 60, 0, false);
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, true, CERT_END_BUDGET, &x), CERT_FAIL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "0 of the 1 reconnect"));
+    l = json_array();
+    jl_conn(l, 1, 0, 4, true, 60, 60, 0, false);
+    jl_conn(l, 2, 2000, 4, true, 60, 60, 0, false);
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_FAIL);
+    /* Persistent_Session_Happy_Case with MQTT 5 clean start 1 + expiry first: not the
+     * "clean session 1" FAIL of the old judge; it waits for the resumed session. */
+    l = json_array();
+    jl_conn(l, 1, 0, 5, true, 60, 60, 3600, false);
+    jl_add(l, json_pack("{s:s, s:s, s:f, s:i, s:i}", "event", "mqtt.out", "type", "SUBACK", "t",
+                        400.0, "conn", 1, "packet_id", 1));
+    CU_ASSERT_EQUAL(
+        judge_one(&cat, "MQTT_Persistent_Session_Happy_Case", l, false, CERT_END_RUNNING, &x),
+        CERT_UNDECIDED);
+    cert_catalogue_free(&cat);
+}
+
 /* The group is stopped as a whole: a shell that ignores SIGTERM and its background child. */
 static void test_device_group_stop(void)
 {
@@ -511,6 +757,9 @@ int iotc_register_tests(void)
         !CU_add_test(s, "backoff judge on a journal", test_judge_backoff_journal) ||
         !CU_add_test(s, "budget end and device exit in reasons", test_judge_budget_and_exit) ||
         !CU_add_test(s, "reconnect judge when the budget ends", test_reconnect_budget) ||
+        !CU_add_test(s, "retransmission per MQTT version", test_judge_retry_versions) ||
+        !CU_add_test(s, "MQTT 5 Server Keep Alive", test_judge_server_keepalive) ||
+        !CU_add_test(s, "sessions per MQTT version, observe", test_judge_session_versions) ||
         !CU_add_test(s, "device group stop", test_device_group_stop))
         return -1;
     return 0;
