@@ -103,7 +103,7 @@ static int ms__authorize_publish(struct mqtt_sess *s, const struct mqtt_publish 
  */
 static bool ms__throttled(struct mqtt_sess *s, const struct mqtt_publish *p, size_t bytes)
 {
-    if (!iotc_throttle_publish(s->c, bytes))
+    if (!iotc_throttle_publish(s->c, s->client_id, bytes))
         return false;
     if (s->version == MQTT_V5 && p->qos == 1) {
         struct mqtt_ack a = {

@@ -227,7 +227,7 @@ static void hs__publish(struct https_sess *s, const struct iotc_http_req *q)
         return;
     }
     /* AWS IoT Core's publish quotas count HTTPS publishes too: 429 ThrottlingException. */
-    if (iotc_throttle_publish(c, q->body.len)) {
+    if (iotc_throttle_publish(c, NULL, q->body.len)) {
         hs__respond(s, 429, "Rate exceeded");
         return;
     }

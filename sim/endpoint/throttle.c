@@ -129,7 +129,7 @@ static void thr__journal(struct iotc_conn *c, const char *limit, long long value
                              (json_int_t)value, "client_id", client_id));
 }
 
-const char *iotc_throttle_publish(struct iotc_conn *c, size_t packet_bytes)
+const char *iotc_throttle_publish(struct iotc_conn *c, const char *client_id, size_t packet_bytes)
 {
     const struct iotc_limits *lim = &c->ep->profile.limits;
     struct iotc_throttle_conn *tc = &c->sess.throttle;
@@ -147,7 +147,7 @@ const char *iotc_throttle_publish(struct iotc_conn *c, size_t packet_bytes)
                                now))
         limit = "account_publish_per_s", v = lim->account_publish_per_s;
     if (limit)
-        thr__journal(c, limit, v, NULL);
+        thr__journal(c, limit, v, client_id);
     return limit;
 }
 

@@ -35,7 +35,8 @@ struct iotc_throttle_ep *iotc_throttle_ep_new(void);
 void iotc_throttle_ep_free(struct iotc_throttle_ep *t);
 
 /* Which limit refused (also the journal's "limit" value); NULL = allowed. */
-const char *iotc_throttle_publish(struct iotc_conn *c, size_t packet_bytes);
+/* client_id: journaled with a refusal; NULL for HTTPS. */
+const char *iotc_throttle_publish(struct iotc_conn *c, const char *client_id, size_t packet_bytes);
 const char *iotc_throttle_connect(struct iotc_conn *c, const char *client_id);
 
 #endif
