@@ -153,3 +153,24 @@ def https_burst(ctx, p):
             body429 = rbody.decode(errors="replace")
     s.close()
     return {"statuses": counts, "body_429_has_message": bool(body429 and "message" in body429)}
+
+
+@attack("connect_many")
+def connect_many(ctx, p):
+    """`n` MQTT connects, each with its own client ID, opened at once (MQTT `version`);
+    observe how many got CONNACK 0 and how many were refused (CONNACK 0x97 on MQTT 5,
+    closed without one on 3.1.1), after waiting `settle_s`."""
+    v, n, tag = p.get("version", 5), p["n"], uuid.uuid4().hex[:6]
+    time.sleep(p.get("settle_s", 0))  # let the account's bucket refill after the canary's connect
+    conns = [ctx.mqtt() for _ in range(n)]
+    for i, c in enumerate(conns):
+        c.send(iotclib.connect(f"thr-many-{tag}-{i}".encode(), v=v, keepalive=30))
+    codes = {}
+    for c in conns:
+        q = c.read_packet(3)
+        code = "none" if q is None else iotclib.connack_code(q)
+        codes[str(code)] = codes.get(str(code), 0) + 1
+    for c in conns:
+        c.s.close()
+    time.sleep(p.get("settle_s", 0))  # and refill before the next row's canary connects
+    return {"connacks": codes}
