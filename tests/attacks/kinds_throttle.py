@@ -38,8 +38,10 @@ def publish_burst(ctx, p):
     """`n` QoS `qos` publishes of `payload_bytes` each, sent back to back by one connection
     (MQTT `version`); observe how many were acknowledged, refused with PUBACK 0x97, left
     unanswered, delivered to an observer, whether the connection stayed up, and whether
-    `acked` is within [`acked_min`, `acked_max`] (a refill during the burst may add one)."""
+    `acked` is within [`acked_min`, `acked_max`] (a refill during the burst may add one);
+    waits `settle_s` first."""
     v, n, qos = p.get("version", 4), p["n"], p.get("qos", 1)
+    time.sleep(p.get("settle_s", 0))  # let an account bucket an earlier row drained refill
     topic = p.get("topic", "throttle/burst")
     obs = _observer(ctx, topic)
     c, code = _connect(ctx, p.get("client_id", "throttle-burst"), v)
@@ -74,6 +76,8 @@ def publish_burst(ctx, p):
     journal = ctx.events(lambda e: e.get("event") == "mqtt.throttled" and e.get("client_id") == cid,
                          timeout=0.3 if hi is None or hi >= n else 2)
     out["throttled_journaled"] = len(journal)
+    if journal:
+        out["limit"] = journal[-1].get("limit")
     return out
 
 
