@@ -322,12 +322,12 @@ static void main__qos1(struct event_base *base, const struct main_opts *o, const
             snprintf(res->error, sizeof res->error, "cannot write %.400s", profile);
             continue;
         }
-        /* The default profile's settings, with the one limit changed. */
+        /* The default profile's settings, with the one limit changed (quotas off). */
         fprintf(f,
                 "{\"name\": \"bench-qos1\", \"security_policy\": "
                 "\"IoTSecurityPolicy_TLS13_1_2_2022_10\", \"sni\": \"required\", "
                 "\"endpoint_names\": [\"localhost\"], \"bind\": [\"127.0.0.1\"], "
-                "\"limits\": {\"qos1_durable\": %d}}\n",
+                "\"limits\": {\"qos1_durable\": %d, " BENCH_NO_QUOTAS "}}\n",
                 durable);
         fclose(f);
         struct bench_serve sv;

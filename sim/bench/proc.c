@@ -129,7 +129,21 @@ static pid_t proc__find_child(pid_t parent, const char *name)
 int bench_serve_start(const char *serve_bin, const char *pki, const char *work_dir,
                       struct bench_serve *out, char *err, size_t errlen)
 {
-    return bench_serve_start_profile(serve_bin, pki, work_dir, NULL, out, err, errlen);
+    /* The benchmark measures the emulator's own capacity: AWS's publish and connect quotas
+     * (README "throttling") are off, everything else is the default profile. */
+    char profile[700];
+    snprintf(profile, sizeof profile, "%s/bench-profile.json", work_dir);
+    FILE *f = fopen(profile, "w");
+    if (!f) {
+        snprintf(err, errlen, "cannot write %.400s", profile);
+        return IOTC_ERR_IO;
+    }
+    fprintf(f, "{\"name\": \"bench\", \"security_policy\": "
+               "\"IoTSecurityPolicy_TLS13_1_2_2022_10\", \"sni\": \"required\", "
+               "\"endpoint_names\": [\"localhost\"], \"bind\": [\"127.0.0.1\"], "
+               "\"limits\": {" BENCH_NO_QUOTAS "}}\n");
+    fclose(f);
+    return bench_serve_start_profile(serve_bin, pki, work_dir, profile, out, err, errlen);
 }
 
 int bench_serve_start_profile(const char *serve_bin, const char *pki, const char *work_dir,

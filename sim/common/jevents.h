@@ -38,6 +38,7 @@
 #define IOTC_EV_MQTT_OUT            "mqtt.out"
 #define IOTC_EV_MQTT_REFUSED        "mqtt.refused"
 #define IOTC_EV_MQTT_WITHHELD       "mqtt.withheld"
+#define IOTC_EV_MQTT_THROTTLED      "mqtt.throttled" /* a quota refused a request */
 #define IOTC_EV_MQTT_DISCONNECT     "mqtt.disconnect"
 #define IOTC_EV_HTTP_REQUEST        "http.request"
 #define IOTC_EV_HTTP_RESPONSE       "http.response"
@@ -54,6 +55,7 @@
 #define IOTC_JF_EVENT "event"
 /* Keys of per-connection events. */
 #define IOTC_JF_CONN      "conn"
+#define IOTC_JF_LIMIT     "limit" /* mqtt.throttled: the profile limit that refused */
 #define IOTC_JF_PORT      "port"
 #define IOTC_JF_PEER      "peer"
 #define IOTC_JF_PEER_PORT "peer_port"

@@ -35,6 +35,12 @@ static const struct iotc_cfg_int profile__limits[] = {
     LIMIT(authz_queue_max, 0, 100000, 256),
     LIMIT(authz_queue_wait_ms, 1, 600000, 5000),
     LIMIT(qos1_durable, 0, 1, 1),
+    /* AWS IoT Core message-broker quotas, us-east-1 defaults; 0 disables one. */
+    LIMIT(publish_per_s, 0, 1000000, 100),
+    LIMIT(throughput_bytes_per_s, 0, 1LL << 40, 512 * 1024),
+    LIMIT(connect_per_s_per_client_id, 0, 1000000, 1),
+    LIMIT(account_connect_per_s, 0, 100000000, 500),
+    LIMIT(account_publish_per_s, 0, 100000000, 20000),
 };
 
 static const struct {

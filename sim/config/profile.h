@@ -39,6 +39,12 @@ struct iotc_limits {
     long long authz_queue_max;      /* connects waiting for an authorizer slot */
     long long authz_queue_wait_ms;  /* longest wait for a slot before the connect is refused */
     long long qos1_durable;         /* 1: the broker saves after every change (PUBACK = stored) */
+    /* AWS IoT Core message-broker quotas (us-east-1 defaults), 0 = no limit: README "Throttling" */
+    long long publish_per_s;               /* publish requests per second per connection */
+    long long throughput_bytes_per_s;      /* inbound PUBLISH bytes per second per connection */
+    long long connect_per_s_per_client_id; /* CONNECT requests per second per client ID */
+    long long account_connect_per_s;       /* CONNECT requests per second per account */
+    long long account_publish_per_s;       /* inbound publish requests per second per account */
 };
 
 struct iotc_profile {

@@ -6,6 +6,7 @@
 #define IOTC_ENDPOINT_CONN_H
 
 #include "endpoint_int.h"
+#include "throttle.h"
 #include "policy/policy.h"
 
 #include <event2/bufferevent.h>
@@ -72,6 +73,7 @@ struct iotc_conn_auth {
 struct iotc_conn_session {
     const struct iotc_session_ops *ops;
     void *data;
+    struct iotc_throttle_conn throttle; /* per-connection quotas, kept across a WSS upgrade */
 };
 
 struct iotc_conn {

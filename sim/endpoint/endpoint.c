@@ -328,8 +328,9 @@ int iotc_endpoint_open(const iotc_endpoint_opts *o, iotc_endpoint **out, char *e
     rc = IOTC_ERR_NOMEM;
     ep->base = event_base_new();
     ep->sessions = iotc_strmap_new();
+    ep->throttle = iotc_throttle_ep_new();
     ep->authz_cache = json_object();
-    if (!ep->base || !ep->sessions || !ep->authz_cache ||
+    if (!ep->base || !ep->sessions || !ep->throttle || !ep->authz_cache ||
         iotc_lifecycle_new(ep, &ep->lifecycle) != IOTC_OK) {
         endpoint__fail(err, errlen, rc, "out of memory");
         goto fail;
@@ -390,6 +391,7 @@ void iotc_endpoint_close(iotc_endpoint *ep)
     iotc_listeners_close(ep);
     iotc_lifecycle_free(ep->lifecycle);
     iotc_strmap_free(ep->sessions);
+    iotc_throttle_ep_free(ep->throttle);
     json_decref(ep->authz_cache);
     if (ep->broker)
         iotc_broker_stop(ep->broker);

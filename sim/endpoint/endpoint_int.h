@@ -41,7 +41,8 @@ struct iotc_endpoint {
     struct iotc_conn *conns;
     bool journal_packets; /* journal every MQTT packet (off for benchmarks) */
     struct iotc_lifecycle *lifecycle;
-    struct iotc_strmap *sessions; /* client ID -> live MQTT session (takeover) */
+    struct iotc_strmap *sessions;      /* client ID -> live MQTT session (takeover) */
+    struct iotc_throttle_ep *throttle; /* throttle.c: account and client-ID quotas */
     struct iotc_scenario scenario;
     long long connacks_withheld;
     long long sessions_cut;

@@ -164,6 +164,14 @@ static int ms__connect_authorized(struct mqtt_sess *s, const struct mqtt_connect
     }
     if (!s->client_id)
         return iotc_ms_finish(s, "endpoint", "out of memory"), 1;
+    /* AWS IoT Core's CONNECT quotas (per client ID, per account), before authorization: a
+     * throttled CONNECT gets CONNACK 0x97 on MQTT 5 and, like AWS's other 3.1.1 refusals,
+     * a close without CONNACK on 3.1.1 (README "Throttling"). */
+    if (iotc_throttle_connect(c, s->client_id)) {
+        iotc_ms_refuse(s, "throttled", "CONNECT rate above the quota", MQTT_RC_QUOTA_EXCEEDED,
+                       MS_NO_CONNACK);
+        return 1;
+    }
     /* iot:Connect is evaluated against the ID the session gets, assigned ones included. */
     char why_pol[160];
     if (!iotc_conn_allowed(c, s->client_id, IOTC_ACT_CONNECT, s->client_id, why_pol,

@@ -95,6 +95,27 @@ static int ms__authorize_publish(struct mqtt_sess *s, const struct mqtt_publish 
 }
 
 /*
+ * AWS IoT Core's publish quotas (throttle.h): a PUBLISH over the connection's requests or
+ * bytes per second, or the account's publishes per second, is not forwarded. MQTT 5 QoS 1
+ * gets PUBACK 0x97 (Quota exceeded); QoS 0, and MQTT 3.1.1 QoS 1 (no reason code to send),
+ * get nothing: the device's own retry delays the message. The connection stays (README
+ * "Throttling"). True when throttled (answered here).
+ */
+static bool ms__throttled(struct mqtt_sess *s, const struct mqtt_publish *p, size_t bytes)
+{
+    if (!iotc_throttle_publish(s->c, s->client_id, bytes))
+        return false;
+    if (s->version == MQTT_V5 && p->qos == 1) {
+        struct mqtt_ack a = {
+            .type = MQTT_PUBACK, .packet_id = p->packet_id, .reason = MQTT_RC_QUOTA_EXCEEDED};
+        iotc_buf_reset(&s->out);
+        if (mqtt_ack_encode(&s->out, MQTT_V5, &a) == IOTC_OK)
+            iotc_ms_send_client(s, s->out.p, s->out.len);
+    }
+    return true;
+}
+
+/*
  * The Topic Alias property of a PUBLISH the codec refused, read without its checks:
  * the codec calls alias 0 a protocol error, MQTT 5 wants 0x94 for it. -1 when absent.
  */
@@ -223,6 +244,8 @@ int iotc_ms_check_publish(struct mqtt_sess *s, const struct mqtt_frame *f, const
                        0);
         return 1;
     }
+    if (ms__throttled(s, &p, f->total))
+        return 2;
     int rc = ms__authorize_publish(s, &p);
     return rc == 0 && aliased ? ms__forward_resolved(s, &p) : rc;
 }

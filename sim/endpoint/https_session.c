@@ -226,6 +226,11 @@ static void hs__publish(struct https_sess *s, const struct iotc_http_req *q)
         hs__respond(s, 403, "Not authorized: the principal's policies do not allow this publish");
         return;
     }
+    /* AWS IoT Core's publish quotas count HTTPS publishes too: 429 ThrottlingException. */
+    if (iotc_throttle_publish(c, NULL, q->body.len)) {
+        hs__respond(s, 429, "Rate exceeded");
+        return;
+    }
     struct iotc_buf props = {0};
     char pwhy[160] = "";
     if (iotc_https_mqtt5_props(q, &props, pwhy, sizeof pwhy) != IOTC_OK) {

@@ -31,6 +31,7 @@ static const char *ms__rule_reason(const char *rule)
         {"reserved-topic", "FORBIDDEN_ACCESS"},
         {"broker-unavailable", "SERVER_ERROR"},
         {"broker-timeout", "SERVER_ERROR"},
+        {"throttled", "THROTTLED"},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(map[i].rule, rule) == 0)

@@ -188,7 +188,14 @@ def start_serve(binary, pki, spec):
         import tempfile
         tmp_registry_dir = tempfile.mkdtemp(prefix="iotc-attack-reg-")
         reg = iotclib.registry_copy(tmp_registry_dir, REGISTRY_EDITS[spec["registry"]])
-    return iotclib.Serve(binary, pki, profile_overrides=spec.get("profile"), prefix="iotc-attack-",
+    # A row's "limits" add to default.json's (whose per-client-ID CONNECT quota is off for
+    # the suites' quick reconnects) instead of replacing them.
+    profile = dict(spec.get("profile") or {})
+    if "limits" in profile:
+        base = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                           "../../fixtures/profiles/default.json")))
+        profile["limits"] = {**base.get("limits", {}), **profile["limits"]}
+    return iotclib.Serve(binary, pki, profile_overrides=profile, prefix="iotc-attack-",
                          registry=reg, extra_args=spec.get("args", ()))
 
 

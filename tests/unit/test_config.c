@@ -3,6 +3,7 @@
 #include "config/registry.h"
 #include "common/err.h"
 #include "endpoint/mqtt_rules.h"
+#include "endpoint/throttle.h"
 
 #include <CUnit/CUnit.h>
 #include <stdio.h>
@@ -48,6 +49,13 @@ static void test_default_profile(void)
     CU_ASSERT_EQUAL(p.limits.max_payload_bytes, 131072);
     CU_ASSERT_EQUAL(p.limits.keepalive_min_s, 30);
     CU_ASSERT_EQUAL(p.limits.keepalive_max_s, 1200);
+    /* AWS's message-broker quotas (us-east-1); default.json turns the per-client-ID CONNECT
+     * quota off for the suites' quick reconnects (README "throttling"). */
+    CU_ASSERT_EQUAL(p.limits.publish_per_s, 100);
+    CU_ASSERT_EQUAL(p.limits.throughput_bytes_per_s, 512 * 1024);
+    CU_ASSERT_EQUAL(p.limits.account_connect_per_s, 500);
+    CU_ASSERT_EQUAL(p.limits.account_publish_per_s, 20000);
+    CU_ASSERT_EQUAL(p.limits.connect_per_s_per_client_id, 0);
     CU_ASSERT_TRUE(iotc_profile_name_known(&p, "localhost"));
     CU_ASSERT_TRUE(iotc_profile_name_known(&p, "IOT.example.test"));
     CU_ASSERT_FALSE(iotc_profile_name_known(&p, "127.0.0.1"));
@@ -95,6 +103,45 @@ static void test_profile_errors(void)
     expect_profile_error(
         "{\"endpoint_names\":[\"a\"],\"limits\":{\"keepalive_min_s\":100,\"keepalive_max_s\":50}}",
         "keepalive_min_s exceeds");
+}
+
+/* A profile that does not name the per-client-ID CONNECT quota gets AWS's 1/s. */
+static void test_throttle_defaults(void)
+{
+    struct iotc_profile p;
+    struct iotc_cfg_err err;
+    CU_ASSERT_EQUAL_FATAL(iotc_profile_load(write_tmp("{\"endpoint_names\":[\"a\"]}"), &p, &err),
+                          IOTC_OK);
+    CU_ASSERT_EQUAL(p.limits.connect_per_s_per_client_id, 1);
+    iotc_profile_free(&p);
+    unlink(tmp_path);
+    expect_profile_error("{\"endpoint_names\":[\"a\"],\"limits\":{\"publish_per_s\":-1}}",
+                         "$.limits: publish_per_s: must be an integer in 0..");
+}
+
+/* Token buckets: a burst up to the rate passes, then the refill rate; 0 = unlimited. */
+static void test_token_bucket(void)
+{
+    struct iotc_bucket b = {0};
+    int passed = 0;
+    for (int i = 0; i < 20; i++)
+        passed += iotc_bucket_take(&b, 10, 1, 1000.0);
+    CU_ASSERT_EQUAL(passed, 10);
+    CU_ASSERT_FALSE(iotc_bucket_take(&b, 10, 1, 1050.0)); /* half a token back */
+    CU_ASSERT_TRUE(iotc_bucket_take(&b, 10, 1, 1100.0));  /* one token back */
+    CU_ASSERT_FALSE(iotc_bucket_take(&b, 10, 1, 1100.0));
+    /* After a long pause it holds one second's worth, not more. */
+    passed = 0;
+    for (int i = 0; i < 20; i++)
+        passed += iotc_bucket_take(&b, 10, 1, 60000.0);
+    CU_ASSERT_EQUAL(passed, 10);
+    /* Bytes: one packet larger than a second's worth passes when the bucket is full. */
+    struct iotc_bucket bytes = {0};
+    CU_ASSERT_TRUE(iotc_bucket_take(&bytes, 1000, 1500, 5.0));
+    CU_ASSERT_FALSE(iotc_bucket_take(&bytes, 1000, 10, 5.0));
+    struct iotc_bucket off = {0};
+    for (int i = 0; i < 1000; i++)
+        CU_ASSERT_TRUE(iotc_bucket_take(&off, 0, 1, 1.0));
 }
 
 static void test_profile_missing_file(void)
@@ -285,6 +332,8 @@ int iotc_register_tests(void)
         !CU_add_test(s, "every fixture profile loads", test_every_fixture_profile_loads) ||
         !CU_add_test(s, "profile errors name file and key path", test_profile_errors) ||
         !CU_add_test(s, "missing profile file", test_profile_missing_file) ||
+        !CU_add_test(s, "throttle limits default to AWS's", test_throttle_defaults) ||
+        !CU_add_test(s, "token buckets", test_token_bucket) ||
         !CU_add_test(s, "registry fixture", test_registry_fixture) ||
         !CU_add_test(s, "registry errors", test_registry_errors) ||
         !CU_add_test(s, "registry things and certificate keys", test_registry_things) ||
