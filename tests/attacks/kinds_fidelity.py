@@ -1,0 +1,67 @@
+"""Attack kinds for issue 10's fidelity fixes found with AWS's own SDKs: the WebSocket
+subprotocols AWS accepts (raw handshakes on 443 with a custom authorizer), the `#`
+wildcard not matching its parent level, and the AWS error shape of HTTPS refusals."""
+import base64, json, os, socket, ssl, subprocess, time, urllib.parse
+
+
+def _wss_socket(ctx):
+    c = ssl.create_default_context(cafile=f"{ctx.pki}/ca-bundle.crt")
+    return c.wrap_socket(socket.create_connection(("localhost", ctx.port(443)), timeout=5),
+                         server_hostname="localhost")
+
+
+def _ws_frame(payload):
+    """One masked binary frame (a client must mask, RFC 6455 5.3)."""
+    mask = os.urandom(4)
+    n = len(payload)
+    head = bytes([0x82]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big"))
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def _ws_read_frame(s, buf):
+    """(payload, rest) of the next server frame, or (None, buf) when closed."""
+    while True:
+        if len(buf) >= 2:
+            n, off = buf[1] & 0x7F, 2
+            if n == 126 and len(buf) >= 4:
+                n, off = int.from_bytes(buf[2:4], "big"), 4
+            if n < 126 or off == 4:
+                if len(buf) >= off + n:
+                    return buf[off:off + n], buf[off + n:]
+        chunk = s.recv(4096)
+        if not chunk:
+            return None, buf
+        buf += chunk
+
+
+@attack("wss_subprotocol")
+def wss_subprotocol(ctx, p):
+    """A WebSocket upgrade on 443 (custom authorizer headers) offering `protocols` (a list
+    of Sec-WebSocket-Protocol header values; empty: the header is left out). Observes the
+    HTTP status, the subprotocol the answer names, and, after a 101, the CONNACK code of an
+    MQTT CONNECT sent over it."""
+    s = _wss_socket(ctx)
+    key = base64.b64encode(os.urandom(16)).decode()
+    lines = [f"GET /mqtt HTTP/1.1", "Host: localhost", "Upgrade: websocket", "Connection: Upgrade",
+             f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13",
+             "x-amz-customauthorizer-name: unsigned-authorizer", "token: token-beta"]
+    lines += [f"Sec-WebSocket-Protocol: {v}" for v in p.get("protocols", [])]
+    s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    got = b""
+    while b"\r\n\r\n" not in got:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        got += chunk
+    head, _, rest = got.partition(b"\r\n\r\n")
+    hl = head.decode(errors="replace").split("\r\n")
+    status = int(hl[0].split(" ", 2)[1]) if hl and hl[0].startswith("HTTP/") else 0
+    hdrs = [l.split(":", 1) for l in hl[1:] if ":" in l]
+    protos = [v.strip() for k, v in hdrs if k.strip().lower() == "sec-websocket-protocol"]
+    out = {"status": status, "protocol": protos[0] if len(protos) == 1 else (protos or None)}
+    if status == 101:
+        s.sendall(_ws_frame(iotclib.connect(p.get("client_id", "fidelity-wss").encode(), keepalive=30)))
+        pkt, _ = _ws_read_frame(s, rest)
+        out["connack"] = pkt[3] if pkt and len(pkt) >= 4 and pkt[0] == 0x20 else None
+    s.close()
+    return out
