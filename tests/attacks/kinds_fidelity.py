@@ -65,3 +65,45 @@ def wss_subprotocol(ctx, p):
         out["connack"] = pkt[3] if pkt and len(pkt) >= 4 and pkt[0] == 0x20 else None
     s.close()
     return out
+
+
+@attack("https_error_shape")
+def https_error_shape(ctx, p):
+    """An HTTPS publish on 8443 (curl, device certificate `cert`) to `topic` with a payload of
+    `payload_bytes` (or `payload`), `query` appended. Observes the status, the AWS headers
+    SDKs read (x-amzn-ErrorType, x-amzn-RequestId), the body's keys and message, and whether
+    the request id is the body's traceId."""
+    import tempfile
+    ca = f"{ctx.pki}/ca-bundle.crt"
+    cert = p.get("cert", "device-02")
+    path = "/topics/" + urllib.parse.quote(p["topic"], safe="") + p.get("query", "?qos=1")
+    fd, body_file = tempfile.mkstemp(dir=ctx.tmp)
+    with os.fdopen(fd, "wb") as f:
+        f.write(b"x" * p["payload_bytes"] if "payload_bytes" in p else p.get("payload", "fidelity").encode())
+    try:
+        r = subprocess.run(["curl", "-sS", "-D", "-", "--cacert", ca, "--cert", f"{ctx.pki}/{cert}.crt",
+                            "--key", f"{ctx.pki}/{cert}.key", "-H", "Expect:", "-X", "POST",
+                            "--data-binary", "@" + body_file, f"https://localhost:{ctx.port(8443)}{path}"],
+                           capture_output=True, timeout=20)
+    finally:
+        os.unlink(body_file)
+    head, _, body = r.stdout.partition(b"\r\n\r\n")
+    lines = head.decode(errors="replace").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1]) if lines and lines[0].startswith("HTTP/") else 0
+    hdrs = {}
+    for l in lines[1:]:
+        if ":" in l:
+            k, v = l.split(":", 1)
+            hdrs.setdefault(k.strip().lower(), []).append(v.strip())
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        doc = None
+    rid = hdrs.get("x-amzn-requestid", [None])
+    et = hdrs.get("x-amzn-errortype", [None])
+    return {"status": status,
+            "error_type": et[0] if len(et) == 1 else et,
+            "request_id": "one" if len(rid) == 1 and rid[0] and len(rid[0]) == 36 else rid,
+            "request_id_is_trace_id": bool(doc) and isinstance(doc, dict) and doc.get("traceId") == rid[0],
+            "body_keys": sorted(doc) if isinstance(doc, dict) else None,
+            "message": doc.get("message") if isinstance(doc, dict) else None}
