@@ -329,7 +329,8 @@ int iotc_endpoint_open(const iotc_endpoint_opts *o, iotc_endpoint **out, char *e
     ep->base = event_base_new();
     ep->sessions = iotc_strmap_new();
     ep->authz_cache = json_object();
-    if (!ep->base || !ep->sessions || !ep->authz_cache ||
+    ep->session_subs = json_object();
+    if (!ep->base || !ep->sessions || !ep->authz_cache || !ep->session_subs ||
         iotc_lifecycle_new(ep, &ep->lifecycle) != IOTC_OK) {
         endpoint__fail(err, errlen, rc, "out of memory");
         goto fail;
@@ -391,6 +392,7 @@ void iotc_endpoint_close(iotc_endpoint *ep)
     iotc_lifecycle_free(ep->lifecycle);
     iotc_strmap_free(ep->sessions);
     json_decref(ep->authz_cache);
+    json_decref(ep->session_subs);
     if (ep->broker)
         iotc_broker_stop(ep->broker);
     if (ep->broker_dir[0])

@@ -107,3 +107,83 @@ def https_error_shape(ctx, p):
             "request_id_is_trace_id": bool(doc) and isinstance(doc, dict) and doc.get("traceId") == rid[0],
             "body_keys": sorted(doc) if isinstance(doc, dict) else None,
             "message": doc.get("message") if isinstance(doc, dict) else None}
+
+
+def _count_deliveries(c, topic, window=1.2):
+    """PUBLISHes on `topic` reaching c within window (QoS 1 ones acknowledged)."""
+    n, deadline = 0, time.monotonic() + window
+    while time.monotonic() < deadline:
+        q = c.read_packet(max(0.05, deadline - time.monotonic()))
+        if q is None:
+            break
+        if q[0] == 3:
+            tl = int.from_bytes(q[2][:2], "big")
+            if (q[1] >> 1) & 3:
+                c.send(bytes([0x40, 2]) + q[2][2 + tl:4 + tl])
+            if q[2][2:2 + tl] == topic.encode():
+                n += 1
+    return n
+
+
+def _sub_conn(ctx, cid, v, clean, filters):
+    c = ctx.mqtt()
+    c.send(iotclib.connect(cid, v=v, keepalive=30, clean=clean) if v == 4 else
+           _connect_v5_expiry(cid, clean))
+    ack = c.read_packet()
+    assert iotclib.connack_code(ack) == 0, f"subscriber CONNACK {ack}"
+    if filters:
+        c.send(iotclib.subscribe([f.encode() for f in filters], pid=1, qos=1, v=v))
+        codes = iotclib.suback_codes(c.read_packet(), v)
+        assert codes and all(x < 0x80 for x in codes), f"SUBACK {codes}"
+    return c
+
+
+def _connect_v5_expiry(cid, clean):
+    """MQTT 5 CONNECT; a persistent one (clean False) asks for a 300 s session expiry."""
+    import struct
+    props = b"" if clean else bytes([0x11]) + struct.pack(">I", 300)
+    body = iotclib.s16(b"MQTT") + bytes([5, 0x02 if clean else 0]) + struct.pack(">H", 30)
+    body += iotclib.varint(len(props)) + props + iotclib.s16(cid)
+    return iotclib.pkt(0x10, body)
+
+
+@attack("hash_parent_level")
+def hash_parent_level(ctx, p):
+    """A subscriber (MQTT `version`) to `filters` on device-01; another connection publishes
+    once to `topic` at QoS `qos`; observes how many copies the subscriber gets. With
+    `resume`, the subscriber subscribes on a persistent session, disconnects, and receives
+    on a resumed session without subscribing again; then `redelivered` counts what a third
+    connection of the session still gets (a withheld QoS 1 copy must not pile up)."""
+    v, topic = p.get("version", 4), p["topic"]
+    cid = p.get("client_id", "fid-hash-sub").encode()
+    resume = p.get("resume", False)
+    if resume:
+        c = _sub_conn(ctx, cid, v, False, p["filters"])
+        c.send(bytes([0xE0, 0]))
+        c.s.close()
+        time.sleep(0.2)
+        c = _sub_conn(ctx, cid, v, False, [])
+    else:
+        c = _sub_conn(ctx, cid, v, True, p["filters"])
+    pub = ctx.mqtt()
+    pub.send(iotclib.connect(cid + b"-pub", keepalive=30))
+    assert iotclib.connack_code(pub.read_packet()) == 0, "publisher refused"
+    pub.send(iotclib.publish(topic.encode(), b"fidelity-hash", qos=p.get("qos", 1), pid=7))
+    if p.get("qos", 1):
+        pub.read_packet()
+    out = {"received": _count_deliveries(c, topic)}
+    c.send(bytes([0xE0, 0]))
+    c.s.close()
+    if resume:
+        time.sleep(0.2)
+        c = _sub_conn(ctx, cid, v, False, [])
+        out["redelivered"] = _count_deliveries(c, topic, 0.8)
+        c.send(bytes([0xE0, 0]))
+        c.s.close()
+        # leave no persistent session behind for the next row
+        c = _sub_conn(ctx, cid, v, True, [])
+        c.send(bytes([0xE0, 0]))
+        c.s.close()
+    pub.send(bytes([0xE0, 0]))
+    pub.s.close()
+    return out
