@@ -393,6 +393,7 @@ void iotc_endpoint_close(iotc_endpoint *ep)
     iotc_strmap_free(ep->sessions);
     json_decref(ep->authz_cache);
     json_decref(ep->session_subs);
+    ep->session_subs = NULL;
     if (ep->broker)
         iotc_broker_stop(ep->broker);
     if (ep->broker_dir[0])
