@@ -171,6 +171,7 @@ void iotc_ms_broker_packet(void *arg, const struct mqtt_frame *f, const uint8_t 
             iotc_ms_arm_keepalive(s);
             return;
         }
+        bool resumed = ca.code == 0 && ca.session_present; /* the broker's, not a scenario's */
         if (sc->session_present_zero)
             ca.session_present = false;
         const uint8_t *sent = pkt;
@@ -194,6 +195,7 @@ void iotc_ms_broker_packet(void *arg, const struct mqtt_frame *f, const uint8_t 
         }
         s->state = MS_LIVE;
         s->announced = true;
+        iotc_ms_subs_bind(s, resumed);
         iotc_lifecycle_connected(s->c->ep->lifecycle, s->client_id, s->session_id,
                                  s->c->auth.principal, ms__ip(s->c));
         if (sc->disconnect_after_connack &&

@@ -330,7 +330,8 @@ int iotc_endpoint_open(const iotc_endpoint_opts *o, iotc_endpoint **out, char *e
     ep->sessions = iotc_strmap_new();
     ep->throttle = iotc_throttle_ep_new();
     ep->authz_cache = json_object();
-    if (!ep->base || !ep->sessions || !ep->throttle || !ep->authz_cache ||
+    ep->session_subs = json_object();
+    if (!ep->base || !ep->sessions || !ep->throttle || !ep->authz_cache || !ep->session_subs ||
         iotc_lifecycle_new(ep, &ep->lifecycle) != IOTC_OK) {
         endpoint__fail(err, errlen, rc, "out of memory");
         goto fail;
@@ -393,6 +394,8 @@ void iotc_endpoint_close(iotc_endpoint *ep)
     iotc_strmap_free(ep->sessions);
     iotc_throttle_ep_free(ep->throttle);
     json_decref(ep->authz_cache);
+    json_decref(ep->session_subs);
+    ep->session_subs = NULL;
     if (ep->broker)
         iotc_broker_stop(ep->broker);
     if (ep->broker_dir[0])

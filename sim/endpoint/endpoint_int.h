@@ -47,6 +47,8 @@ struct iotc_endpoint {
     long long connacks_withheld;
     long long sessions_cut;
     json_t *authz_cache;     /* "authorizer\ntoken" -> {"expires": ms, "response": text} */
+    json_t *session_subs;    /* client ID -> its broker session's filters (the live
+                              * mqtt_sess's subscriptions object, shared): handle_subscribe.c */
     struct iotc_authz_gate { /* auth.c: authorizer programs running at once, and the queue */
         long long running;
         long long queued;

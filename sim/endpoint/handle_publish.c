@@ -35,9 +35,66 @@ static bool ms__retained_for_wildcard_only(struct mqtt_sess *s, const struct mqt
 }
 
 /*
- * Whether a broker PUBLISH reaches the device: iot:Receive must allow it, and a
- * retained message goes only to exact subscriptions. A QoS 1 message held back is
- * acknowledged to the broker on the device's behalf so it is not redelivered.
+ * mosquitto follows MQTT, where "sport/#" also matches "sport"; AWS IoT's '#' is one or
+ * more levels below the filter, never the parent. Counts the session's filters that
+ * match the topic the MQTT way (*mqtt) and the AWS way (returned). Filters this endpoint
+ * has not seen (a session from before this serve started) count in neither, and then
+ * the message goes as the broker decided.
+ */
+static unsigned ms__matching_filters(const struct mqtt_sess *s, struct iotc_span topic,
+                                     unsigned *mqtt)
+{
+    unsigned aws = 0;
+    const char *flt;
+    json_t *v;
+    *mqtt = 0;
+    json_object_foreach(s->subscriptions, flt, v)
+    {
+        struct iotc_span f = iotc_span_str(flt);
+        if (mqtt_topic_matches(f, topic)) {
+            (*mqtt)++;
+            aws += mqtt_topic_matches_aws(f, topic);
+        }
+    }
+    return aws;
+}
+
+static uint64_t ms__fnv1a(uint64_t h, struct iotc_span b)
+{
+    for (size_t i = 0; i < b.n; i++)
+        h = (h ^ b.p[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+/*
+ * True when this copy exists only because a '#' matched its parent level. MQTT 3.1.1
+ * sessions get one copy per message from mosquitto, so it is withheld when no filter
+ * matches the AWS way. MQTT 5 sessions get one copy per matching filter, back to back:
+ * of those N copies the first M (filters matching the AWS way) go through and the rest
+ * are withheld, so "sport/#" + "sport" delivers "sport" once, as AWS does.
+ */
+static bool ms__parent_level_copy(struct mqtt_sess *s, const struct mqtt_publish *p)
+{
+    unsigned n, m = ms__matching_filters(s, p->topic, &n);
+    if (n == 0 || m == n)
+        return false;
+    if (s->version != MQTT_V5)
+        return m == 0;
+    uint64_t key = ms__fnv1a(ms__fnv1a(0xcbf29ce484222325ULL, p->topic), p->payload) | 1;
+    if (key != s->copies.key) {
+        s->copies.key = key;
+        s->copies.seen = 0;
+    }
+    bool withhold = ++s->copies.seen > m;
+    if (s->copies.seen >= n)
+        s->copies.key = 0; /* all N seen: the next identical message is a new one */
+    return withhold;
+}
+
+/*
+ * Whether a broker PUBLISH reaches the device: iot:Receive must allow it, a '#' filter
+ * does not match its parent level, and a retained message goes only to exact subscriptions. A QoS 1
+ * message held back is acknowledged to the broker on the device's behalf so it is not redelivered.
  */
 bool iotc_ms_authorize_receive(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt)
 {
@@ -48,6 +105,8 @@ bool iotc_ms_authorize_receive(struct mqtt_sess *s, const struct mqtt_frame *f, 
     snprintf(topic, sizeof topic, "%.*s", (int)p.topic.n, (const char *)p.topic.p);
     /* A '$' topic AWS does not define (the broker's $SYS tree) never reaches a device. */
     const char *withheld = iotc_rule_reserved(p.topic, IOTC_RESERVED_SUBSCRIBE);
+    if (!withheld && ms__parent_level_copy(s, &p))
+        withheld = "'#' does not match the parent level in AWS IoT";
     if (!withheld && ms__retained_for_wildcard_only(s, &p))
         withheld = "retained message for a wildcard subscription";
     if (withheld)

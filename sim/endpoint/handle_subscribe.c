@@ -218,3 +218,44 @@ cleanup:
     free(sa);
     return sent;
 }
+
+/*
+ * mosquitto keeps a persistent session's subscriptions across connections; the
+ * endpoint must know them too, or it cannot apply AWS's matching (handle_publish.c,
+ * '#' and the parent level) to what a resumed session receives. The set lives in
+ * ep->session_subs under the client ID and is the same object as the live
+ * connection's s->subscriptions. The broker's session_present decides: a resumed
+ * session takes the stored set, a fresh one replaces it.
+ */
+void iotc_ms_subs_bind(struct mqtt_sess *s, bool session_present)
+{
+    json_t *map = s->c->ep->session_subs;
+    if (!s->client_id || !map)
+        return;
+    json_t *known = json_object_get(map, s->client_id);
+    if (session_present && known && known != s->subscriptions) {
+        /* this connection's own SUBSCRIBEs cannot have been answered yet */
+        json_decref(s->subscriptions);
+        s->subscriptions = json_incref(known);
+        return;
+    }
+    if (!session_present || !known)
+        json_object_set(map, s->client_id, s->subscriptions);
+}
+
+static bool ms__persistent(const struct iotc_conn *c)
+{
+    for (size_t i = 0; i < c->auth.n_connect_attrs; i++)
+        if (strcmp(c->auth.connect_attrs[i], "PersistentConnect") == 0)
+            return true;
+    return false;
+}
+
+void iotc_ms_subs_release(struct mqtt_sess *s)
+{
+    json_t *map = s->c->ep->session_subs;
+    /* Only this connection's own set: a newer connection may have replaced it. */
+    if (s->client_id && map && !ms__persistent(s->c) &&
+        json_object_get(map, s->client_id) == s->subscriptions)
+        json_object_del(map, s->client_id);
+}

@@ -57,10 +57,12 @@ static void hs__respond(struct https_sess *s, int status, const char *message)
     struct iotc_conn *c = s->c;
     iotc_buf_reset(&s->out);
     bool keep = s->keep_alive && status < 500;
-    if (iotc_http_json_error(&s->out, status, message, keep) == IOTC_OK)
+    char rid[37] = "";
+    if (iotc_http_json_error(&s->out, status, message, keep, rid) == IOTC_OK)
         iotc_conn_write(c, s->out.p, s->out.len);
     iotc_conn_emit(c, IOTC_EV_HTTP_RESPONSE,
-                   json_pack("{s:i, s:s}", "status", status, "message", message));
+                   json_pack("{s:i, s:s, s:s, s:s?}", "status", status, "message", message,
+                             "request_id", rid, "error_type", iotc_http_aws_error_type(status)));
     s->busy = false;
     if (!keep) {
         iotc_conn_close(c, "endpoint",
@@ -186,6 +188,7 @@ static void hs__publish(struct https_sess *s, const struct iotc_http_req *q)
     char *qos = NULL, *retain = NULL;
     const char *topic = q->path ? q->path + strlen("/topics/") : NULL;
     const char *why = NULL;
+    int why_status = 400;
     bool retain_flag = false;
     int qrc = iotc_http_query_get(q->query, "qos", &qos);
     int rrc = iotc_http_query_get(q->query, "retain", &retain);
@@ -200,7 +203,7 @@ static void hs__publish(struct https_sess *s, const struct iotc_http_req *q)
              (rrc == IOTC_OK && strcmp(retain, "true") && strcmp(retain, "false")))
         why = "retain must be true or false";
     else if ((long long)q->body.len > lim->max_payload_bytes)
-        why = "payload larger than 128 KB";
+        why = "payload larger than 128 KB", why_status = 413;
     if (!why) {
         s->qos = qrc == IOTC_OK ? qos[0] - '0' : 0;
         retain_flag = rrc == IOTC_OK && strcmp(retain, "true") == 0;
@@ -212,7 +215,7 @@ static void hs__publish(struct https_sess *s, const struct iotc_http_req *q)
     free(qos);
     free(retain);
     if (why) {
-        hs__respond(s, 400, why);
+        hs__respond(s, why_status, why);
         return;
     }
     /* The same reserved-topic rule as MQTT: a device never publishes AWS IoT's own events. */
@@ -419,7 +422,10 @@ static void hs__process(struct https_sess *s)
             iotc_conn_emit(c, IOTC_EV_HTTP_REFUSED, json_pack("{s:s}", "reason", why));
             s->busy = true;
             s->keep_alive = false;
-            hs__respond(s, 400, why);
+            /* A body over the payload limit is AWS's 413, not a malformed request. */
+            hs__respond(
+                s, rc == IOTC_ERR_TOO_LARGE && iotc_http_reader_body_too_large(s->rd) ? 413 : 400,
+                why);
             return;
         }
         if (hs__request(s, iotc_http_reader_request(s->rd)))

@@ -309,6 +309,7 @@ static void ms__on_close(struct iotc_conn *c)
     else if (s->link)
         iotc_blink_free(s->link);
     json_decref(s->pending_subs);
+    iotc_ms_subs_release(s);
     json_decref(s->subscriptions);
     json_decref(s->retain_filters);
     iotc_buf_free(&s->connect_pkt);

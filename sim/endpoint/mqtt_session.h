@@ -44,9 +44,14 @@ struct mqtt_sess {
     const char *lc_reason; /* lifecycle disconnectReason, when known before the close */
     bool client_initiated;
     char session_id[37];
-    json_t *pending_subs;        /* packet id -> filters, until the broker's SUBACK/UNSUBACK */
-    json_t *subscriptions;       /* granted filters (a set), for the 50-per-connection limit */
-    json_t *retain_filters;      /* filters the last SUBACK granted: retained messages follow */
+    json_t *pending_subs;   /* packet id -> filters, until the broker's SUBACK/UNSUBACK */
+    json_t *subscriptions;  /* granted filters (a set) of the broker session: the
+                             * 50 limit, '#' matching; = ep->session_subs[client_id] */
+    json_t *retain_filters; /* filters the last SUBACK granted: retained messages follow */
+    struct {           /* handle_publish.c: MQTT 5 copies of one message, one per matching filter */
+        uint64_t key;  /* FNV-1a of topic and payload of the message being counted, 0: none */
+        unsigned seen; /* copies of it seen so far */
+    } copies;
     struct iotc_buf connect_pkt; /* the CONNECT, kept while a custom authorizer runs */
     struct iotc_ws *ws;          /* MQTT over WebSocket: framing between TLS and MQTT */
     struct evbuffer *ws_in;      /* = c->ws_in: MQTT bytes unwrapped from WebSocket messages */
@@ -85,6 +90,11 @@ int iotc_ms_check_publish(struct mqtt_sess *s, const struct mqtt_frame *f, const
 void iotc_ms_remember_filters(struct mqtt_sess *s, const struct mqtt_subscribe *sub,
                               const uint8_t *refused);
 int iotc_ms_check_subscribe(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt);
+/* handle_subscribe.c: after the broker's CONNACK, s->subscriptions becomes the
+ * session's set (an earlier connection's when the broker resumed it); at close, a
+ * session that does not outlive the connection forgets it. */
+void iotc_ms_subs_bind(struct mqtt_sess *s, bool session_present);
+void iotc_ms_subs_release(struct mqtt_sess *s);
 bool iotc_ms_subscription_event(struct mqtt_sess *s, const struct mqtt_frame *f,
                                 const uint8_t *pkt);
 /* broker_relay.c: the iotc_blink callbacks of a session (arg = struct mqtt_sess) */

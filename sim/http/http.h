@@ -68,6 +68,8 @@ int iotc_http_reader_feed(struct iotc_http_reader *r, const uint8_t *data, size_
 const struct iotc_http_req *iotc_http_reader_request(const struct iotc_http_reader *r);
 /* Short reason for the last error ("header too large", "invalid method"), "" if none. */
 const char *iotc_http_reader_error(const struct iotc_http_reader *r);
+/* True if the sticky error is a body over max_body (declared or sent): HTTP 413. */
+bool iotc_http_reader_body_too_large(const struct iotc_http_reader *r);
 /* Resets for the next request on a keep-alive connection (also clears an error). */
 void iotc_http_reader_next(struct iotc_http_reader *r);
 
@@ -108,10 +110,21 @@ const char *iotc_http_reason(int status);
 int iotc_http_response(struct iotc_buf *out, int status, const char *content_type, const char *body,
                        size_t body_len, bool keep_alive, const char *extra_headers);
 /*
- * Appends a JSON response in the AWS shape {"message":"...","traceId":"<uuid>"}
- * (content-type application/json). Also right for the 200 {"message":"OK",..} answer.
+ * The AWS error type (restJson1 shape name) a data-plane answer with this status
+ * carries in x-amzn-ErrorType: 403 "ForbiddenException", 413
+ * "RequestEntityTooLargeException", ...; other 4xx/5xx "InternalFailureException";
+ * NULL below 400.
  */
-int iotc_http_json_error(struct iotc_buf *out, int status, const char *message, bool keep_alive);
+const char *iotc_http_aws_error_type(int status);
+/*
+ * Appends a JSON response in the AWS shape {"message":"...","traceId":"<uuid>"}
+ * (content-type application/json) with the headers AWS SDKs read:
+ * x-amzn-RequestId (the traceId) always, x-amzn-ErrorType from status 400 on.
+ * Also right for the 200 {"message":"OK",..} answer. request_id: NULL, or gets
+ * the id (for the journal).
+ */
+int iotc_http_json_error(struct iotc_buf *out, int status, const char *message, bool keep_alive,
+                         char request_id[37]);
 /* Random (RFC 4122 version 4) UUID, lower-case, NUL-terminated. */
 void iotc_uuid4(char out[37]);
 

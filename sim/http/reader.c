@@ -35,6 +35,9 @@ struct iotc_http_reader {
     const char *reason;
 };
 
+/* One string, so iotc_http_reader_body_too_large() can tell this reason apart. */
+static const char reader__body_too_large[] = "body too large";
+
 static int reader__fail(struct iotc_http_reader *r, int err, const char *reason)
 {
     /* Keep the first reason: later ones are consequences of it. */
@@ -265,7 +268,7 @@ static int reader__on_headers_complete(http_parser *p)
     /* A declared length over the limit is refused before any of the body is read. */
     if ((p->flags & F_CONTENTLENGTH) && p->content_length != ULLONG_MAX &&
         p->content_length > r->lim.max_body)
-        return reader__fail(r, IOTC_ERR_TOO_LARGE, "body too large");
+        return reader__fail(r, IOTC_ERR_TOO_LARGE, reader__body_too_large);
     return 0;
 }
 
@@ -273,7 +276,7 @@ static int reader__on_body(http_parser *p, const char *at, size_t n)
 {
     struct iotc_http_reader *r = reader__from(p);
     if (n > r->lim.max_body - r->req.body.len)
-        return reader__fail(r, IOTC_ERR_TOO_LARGE, "body too large");
+        return reader__fail(r, IOTC_ERR_TOO_LARGE, reader__body_too_large);
     return reader__append(r, &r->req.body, at, n);
 }
 
@@ -354,6 +357,11 @@ const struct iotc_http_req *iotc_http_reader_request(const struct iotc_http_read
 const char *iotc_http_reader_error(const struct iotc_http_reader *r)
 {
     return r->reason ? r->reason : "";
+}
+
+bool iotc_http_reader_body_too_large(const struct iotc_http_reader *r)
+{
+    return r && r->state == ST_ERROR && r->reason == reader__body_too_large;
 }
 
 /*

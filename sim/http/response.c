@@ -63,21 +63,66 @@ int iotc_http_response(struct iotc_buf *out, int status, const char *content_typ
     return rc;
 }
 
-int iotc_http_json_error(struct iotc_buf *out, int status, const char *message, bool keep_alive)
+const char *iotc_http_aws_error_type(int status)
+{
+    /* The AWS IoT data plane's error shapes (Publish in the API reference), by the
+     * status each is sent with; 404 is ResourceNotFoundException as for the other
+     * data-plane operations (GetRetainedMessage). */
+    switch (status) {
+    case 400:
+        return "InvalidRequestException";
+    case 401:
+        return "UnauthorizedException";
+    case 403:
+        return "ForbiddenException";
+    case 404:
+        return "ResourceNotFoundException";
+    case 405:
+        return "MethodNotAllowedException";
+    case 409:
+        return "ConflictException";
+    case 413:
+        return "RequestEntityTooLargeException";
+    case 415:
+        return "UnsupportedDocumentEncodingException";
+    case 429:
+        return "ThrottlingException";
+    case 503:
+        return "ServiceUnavailableException";
+    default:
+        return status >= 400 ? "InternalFailureException" : NULL;
+    }
+}
+
+int iotc_http_json_error(struct iotc_buf *out, int status, const char *message, bool keep_alive,
+                         char request_id[37])
 {
     char trace[37];
+    char hdr[160];
     char *text = NULL;
+    json_t *obj = NULL;
     int rc = IOTC_ERR_INVALID;
 
     iotc_uuid4(trace);
-    json_t *obj = json_pack("{s:s, s:s}", "message", message ? message : "", "traceId", trace);
+    if (request_id)
+        memcpy(request_id, trace, sizeof trace);
+    /* SDKs name the error from x-amzn-ErrorType (restJson1) and report the request
+     * id from x-amzn-RequestId; the body keeps AWS's {"message","traceId"}, and the
+     * traceId is the same id. */
+    const char *type = iotc_http_aws_error_type(status);
+    int n = type ? snprintf(hdr, sizeof hdr, "x-amzn-RequestId: %s\r\nx-amzn-ErrorType: %s\r\n",
+                            trace, type)
+                 : snprintf(hdr, sizeof hdr, "x-amzn-RequestId: %s\r\n", trace);
+    if (n < 0 || (size_t)n >= sizeof hdr)
+        goto cleanup;
+    obj = json_pack("{s:s, s:s}", "message", message ? message : "", "traceId", trace);
     if (!obj)
         goto cleanup; /* message is not valid UTF-8 (or memory ran out) */
     text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
     rc = IOTC_ERR_NOMEM;
     if (!text)
         goto cleanup;
-    rc = iotc_http_response(out, status, "application/json", text, strlen(text), keep_alive, NULL);
+    rc = iotc_http_response(out, status, "application/json", text, strlen(text), keep_alive, hdr);
 cleanup:
     free(text);
     json_decref(obj);

@@ -288,6 +288,8 @@ bool mqtt_topic_name_valid(struct iotc_span topic);
 bool mqtt_topic_filter_valid(struct iotc_span filter);
 /* MQTT matching of a topic name against a filter ($-topics not matched by leading wildcards). */
 bool mqtt_topic_matches(struct iotc_span filter, struct iotc_span topic);
+/* The same as AWS IoT Core matches: a trailing '#' does not match the parent level. */
+bool mqtt_topic_matches_aws(struct iotc_span filter, struct iotc_span topic);
 /* Strict UTF-8 as MQTT requires (no surrogates, no overlongs, no U+0000). */
 bool mqtt_utf8_valid(struct iotc_span s);
 

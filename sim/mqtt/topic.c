@@ -112,3 +112,17 @@ bool mqtt_topic_matches(struct iotc_span filter, struct iotc_span topic)
             t = te + 1;
     }
 }
+
+bool mqtt_topic_matches_aws(struct iotc_span filter, struct iotc_span topic)
+{
+    if (!mqtt_topic_matches(filter, topic))
+        return false;
+    /* AWS IoT's '#' stands for one or more levels below the filter, never the parent
+     * (AWS's "differences from MQTT specifications"): "a/#" matches "a/b", not "a". */
+    if (filter.n >= 2 && filter.p[filter.n - 1] == '#' && filter.p[filter.n - 2] == '/') {
+        struct iotc_span parent = {filter.p, filter.n - 2};
+        if (parent.n > 0 && mqtt_topic_matches(parent, topic))
+            return false;
+    }
+    return true;
+}

@@ -16,6 +16,43 @@ struct ws__verdict {
     const char *extra; /* header lines for the error response, or NULL */
 };
 
+/*
+ * The MQTT subprotocol names AWS IoT Core answers to: "mqtt" (RFC-registered,
+ * every current AWS SDK) and "mqttv3.1" (the v1 aws-iot-device-sdk for
+ * JavaScript, through mqtt.js's websocket options). Compared exactly: they are
+ * tokens (RFC 6455 4.1), not case-insensitive keywords.
+ */
+static const char *const ws__subprotocols[] = {"mqtt", "mqttv3.1"};
+
+/*
+ * The first name the client offers (header lines in order, then list elements
+ * in order: RFC 6455 4.1 makes that its preference order) that is ours, or
+ * NULL. The answer must echo exactly one of the offered names (RFC 6455 4.2.2).
+ */
+static const char *ws__pick_subprotocol(const struct iotc_http_req *req)
+{
+    for (size_t i = 0; i < req->header_count; i++) {
+        if (strcmp(req->headers[i].name, "sec-websocket-protocol") != 0)
+            continue;
+        const char *p = req->headers[i].value;
+        while (p && *p) {
+            size_t n = strcspn(p, ",");
+            char one[32];
+            if (n < sizeof one) {
+                memcpy(one, p, n);
+                one[n] = '\0';
+                for (size_t k = 0; k < sizeof ws__subprotocols / sizeof ws__subprotocols[0]; k++)
+                    if (ws__list_has(one, ws__subprotocols[k], true))
+                        return ws__subprotocols[k];
+            }
+            p += n;
+            if (*p == ',')
+                p++;
+        }
+    }
+    return NULL;
+}
+
 /* True if any header line called name holds token in its list value. */
 static bool ws__headers_have(const struct iotc_http_req *req, const char *name, const char *token,
                              bool exact)
@@ -61,11 +98,12 @@ static struct ws__verdict ws__check(const struct iotc_http_req *req)
     if (!iotc_ws_key_valid(iotc_http_header_get(req, "sec-websocket-key")))
         return (struct ws__verdict){IOTC_ERR_MALFORMED, 400,
                                     "Sec-WebSocket-Key is not base64 of 16 bytes", NULL};
-    /* Subprotocol names are compared exactly (RFC 6455 4.1: they are tokens, not
-     * case-insensitive keywords); AWS SDKs all send "mqtt". */
-    if (!ws__headers_have(req, "sec-websocket-protocol", "mqtt", true))
+    /* No offer, or none of ours: refused (README, table of choices: AWS does not
+     * document a subprotocol-less MQTT over WebSocket, and every AWS SDK offers one). */
+    if (!ws__pick_subprotocol(req))
         return (struct ws__verdict){IOTC_ERR_DENIED, 400,
-                                    "Sec-WebSocket-Protocol must offer \"mqtt\"", NULL};
+                                    "Sec-WebSocket-Protocol must offer \"mqtt\" or \"mqttv3.1\"",
+                                    NULL};
     return (struct ws__verdict){IOTC_OK, 101, "", NULL};
 }
 
@@ -92,9 +130,9 @@ int iotc_ws_accept(const struct iotc_http_req *req, struct iotc_buf *out, int *s
                      "Upgrade: websocket\r\n"
                      "Connection: Upgrade\r\n"
                      "Sec-WebSocket-Accept: %s\r\n"
-                     "Sec-WebSocket-Protocol: mqtt\r\n"
+                     "Sec-WebSocket-Protocol: %s\r\n"
                      "\r\n",
-                     accept);
+                     accept, ws__pick_subprotocol(req));
     if (n < 0 || (size_t)n >= sizeof head)
         return IOTC_ERR_INVALID;
     return iotc_buf_append(out, head, (size_t)n);

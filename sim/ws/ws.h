@@ -49,16 +49,17 @@ enum iotc_ws_code {
 
 /*
  * Checks an upgrade request against RFC 6455 section 4.2.1 and what AWS IoT
- * needs (subprotocol "mqtt"). The request path is not looked at: routing
+ * needs (subprotocol "mqtt" or "mqttv3.1"). The request path is not looked at: routing
  * GET /mqtt here is the caller's job.
  * IOTC_OK: out gets the whole 101 response (Sec-WebSocket-Accept,
- *   Sec-WebSocket-Protocol: mqtt); *status = 101.
+ *   Sec-WebSocket-Protocol: the client's first offer among "mqtt" and
+ *   "mqttv3.1"); *status = 101.
  * IOTC_ERR_MALFORMED: not a valid opening handshake (405 for a method other
  *   than GET, 426 + "Upgrade: websocket" when Upgrade is missing, 400 for the
  *   rest: HTTP/1.0, no Host, Connection without "upgrade", bad or repeated key).
  * IOTC_ERR_DENIED: a valid handshake this endpoint refuses (426 +
- *   "Sec-WebSocket-Version: 13" for another version, 400 without "mqtt" among the
- *   offered subprotocols).
+ *   "Sec-WebSocket-Version: 13" for another version, 400 when neither "mqtt" nor
+ *   "mqttv3.1" is among the offered subprotocols, or none is offered).
  * On failure out gets a ready-to-send error response (text/plain reason,
  * Connection: close); the caller may send its own instead. why gets the reason.
  * IOTC_ERR_INVALID / IOTC_ERR_NOMEM: caller error / allocation failure.

@@ -178,6 +178,7 @@ static void test_chunked(void)
     r = reader_with(0, 0, 10);
     CU_ASSERT_EQUAL(feed_all(r, chunked_req, &used), IOTC_ERR_TOO_LARGE);
     CU_ASSERT_STRING_EQUAL(iotc_http_reader_error(r), "body too large");
+    CU_ASSERT_TRUE(iotc_http_reader_body_too_large(r));
     CU_ASSERT_TRUE(iotc_http_reader_request(r)->head_complete);
     iotc_http_reader_free(r);
 
@@ -579,10 +580,17 @@ static void test_response(void)
 static void test_json_error(void)
 {
     struct iotc_buf out = {0};
-    CU_ASSERT_EQUAL(iotc_http_json_error(&out, 400, "bad \"topic\"\n", false), IOTC_OK);
+    char rid[37] = "";
+    CU_ASSERT_EQUAL(iotc_http_json_error(&out, 400, "bad \"topic\"\n", false, rid), IOTC_OK);
     iotc_buf_u8(&out, 0);
     const char *s = (const char *)out.p;
     CU_ASSERT_PTR_NOT_NULL(strstr(s, "HTTP/1.1 400 Bad Request\r\n"));
+    /* what AWS SDKs read: the error type (restJson1) and the request id */
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, "\r\nx-amzn-ErrorType: InvalidRequestException\r\n"));
+    char rh[64];
+    snprintf(rh, sizeof rh, "\r\nx-amzn-RequestId: %s\r\n", rid);
+    CU_ASSERT_EQUAL(strlen(rid), 36);
+    CU_ASSERT_PTR_NOT_NULL(strstr(s, rh));
     CU_ASSERT_PTR_NOT_NULL(strstr(s, "Content-Type: application/json\r\n"));
     CU_ASSERT_PTR_NOT_NULL(strstr(s, "Connection: close\r\n"));
     const char *body = strstr(s, "\r\n\r\n");
@@ -598,11 +606,24 @@ static void test_json_error(void)
     const char *trace = json_string_value(json_object_get(j, "traceId"));
     CU_ASSERT_PTR_NOT_NULL_FATAL(trace);
     CU_ASSERT_EQUAL(strlen(trace), 36);
+    CU_ASSERT_STRING_EQUAL(trace, rid);
     CU_ASSERT_EQUAL(json_object_size(j), 2);
     CU_ASSERT_EQUAL(strncmp(body, "{\"message\":", 11), 0);
     json_decref(j);
     iotc_buf_reset(&out);
-    CU_ASSERT_EQUAL(iotc_http_json_error(&out, 400, "bad \xFF utf-8", true), IOTC_ERR_INVALID);
+    CU_ASSERT_EQUAL(iotc_http_json_error(&out, 200, "OK", true, NULL), IOTC_OK);
+    iotc_buf_u8(&out, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr((const char *)out.p, "\r\nx-amzn-RequestId: "));
+    CU_ASSERT_PTR_NULL(strstr((const char *)out.p, "x-amzn-ErrorType"));
+    iotc_buf_reset(&out);
+    CU_ASSERT_STRING_EQUAL(iotc_http_aws_error_type(403), "ForbiddenException");
+    CU_ASSERT_STRING_EQUAL(iotc_http_aws_error_type(401), "UnauthorizedException");
+    CU_ASSERT_STRING_EQUAL(iotc_http_aws_error_type(413), "RequestEntityTooLargeException");
+    CU_ASSERT_STRING_EQUAL(iotc_http_aws_error_type(429), "ThrottlingException");
+    CU_ASSERT_STRING_EQUAL(iotc_http_aws_error_type(500), "InternalFailureException");
+    CU_ASSERT_PTR_NULL(iotc_http_aws_error_type(200));
+    CU_ASSERT_EQUAL(iotc_http_json_error(&out, 400, "bad \xFF utf-8", true, NULL),
+                    IOTC_ERR_INVALID);
     CU_ASSERT_EQUAL(out.len, 0);
     iotc_buf_free(&out);
 }

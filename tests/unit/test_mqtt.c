@@ -1310,6 +1310,31 @@ static void test_topic_matches(void)
             fprintf(stderr, "\n  match case '%s' vs '%s'\n", t[i].filter, t[i].topic);
         CU_ASSERT_EQUAL(got, t[i].match);
     }
+    /* AWS IoT: '#' is one or more levels below, not the parent */
+    static const struct {
+        const char *filter, *topic;
+        bool match;
+    } aws[] = {
+        {"sport/#", "sport", false},
+        {"sport/#", "sport/tennis", true},
+        {"sport/#", "sport/a/b", true},
+        {"sport/#", "sport/", true},
+        {"+/#", "a", false},
+        {"+/#", "a/b", true},
+        {"sport/+/#", "sport/x", false},
+        {"sport/+/#", "sport/x/y", true},
+        {"#", "sport", true},
+        {"sport", "sport", true},
+        {"sport/+", "sport", false},
+        {"/#", "", false},
+        {"sport/#", "other/x", false},
+    };
+    for (size_t i = 0; i < sizeof aws / sizeof aws[0]; i++) {
+        bool got = mqtt_topic_matches_aws(S(aws[i].filter), S(aws[i].topic));
+        if (got != aws[i].match)
+            fprintf(stderr, "\n  AWS match case '%s' vs '%s'\n", aws[i].filter, aws[i].topic);
+        CU_ASSERT_EQUAL(got, aws[i].match);
+    }
 }
 
 static void test_type_names(void)

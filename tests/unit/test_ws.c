@@ -186,7 +186,8 @@ struct accept_row {
 #define UPG  "Upgrade: websocket\r\nConnection: Upgrade\r\n"
 
 static const struct accept_row accept_rows[] = {
-    {"good", REQ_HEAD UPG KEY VER PROT "\r\n", IOTC_OK, 101, NULL},
+    {"good", REQ_HEAD UPG KEY VER PROT "\r\n", IOTC_OK, 101,
+     "\r\nSec-WebSocket-Protocol: mqtt\r\n"},
     {"protocol list", REQ_HEAD UPG KEY VER "Sec-WebSocket-Protocol: wamp, mqtt\r\n\r\n", IOTC_OK,
      101, NULL},
     {"protocol repeated lines",
@@ -210,6 +211,19 @@ static const struct accept_row accept_rows[] = {
     {"subprotocol case", REQ_HEAD UPG KEY VER "Sec-WebSocket-Protocol: MQTT\r\n\r\n",
      IOTC_ERR_DENIED, 400, NULL},
     {"subprotocol prefix", REQ_HEAD UPG KEY VER "Sec-WebSocket-Protocol: mqttv5\r\n\r\n",
+     IOTC_ERR_DENIED, 400, NULL},
+    /* aws-iot-device-sdk v1 (JavaScript) offers mqttv3.1; the answer echoes it */
+    {"mqttv3.1", REQ_HEAD UPG KEY VER "Sec-WebSocket-Protocol: mqttv3.1\r\n\r\n", IOTC_OK, 101,
+     "\r\nSec-WebSocket-Protocol: mqttv3.1\r\n"},
+    {"both, mqttv3.1 first", REQ_HEAD UPG KEY VER "Sec-WebSocket-Protocol: mqttv3.1, mqtt\r\n\r\n",
+     IOTC_OK, 101, "\r\nSec-WebSocket-Protocol: mqttv3.1\r\n"},
+    {"both, mqtt first",
+     REQ_HEAD UPG KEY VER
+     "Sec-WebSocket-Protocol: wamp, mqtt\r\nSec-WebSocket-Protocol: mqttv3.1\r\n\r\n",
+     IOTC_OK, 101, "\r\nSec-WebSocket-Protocol: mqtt\r\n"},
+    {"mqttv3.1 case", REQ_HEAD UPG KEY VER "Sec-WebSocket-Protocol: MQTTv3.1\r\n\r\n",
+     IOTC_ERR_DENIED, 400, NULL},
+    {"mqttv3.1 longer", REQ_HEAD UPG KEY VER "Sec-WebSocket-Protocol: mqttv3.11\r\n\r\n",
      IOTC_ERR_DENIED, 400, NULL},
     {"POST", "POST /mqtt HTTP/1.1\r\nHost: h\r\n" UPG KEY VER PROT "Content-Length: 0\r\n\r\n",
      IOTC_ERR_MALFORMED, 405, "Allow: GET\r\n"},
