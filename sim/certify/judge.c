@@ -117,16 +117,22 @@ cert_verdict cert_set(cert_ctx *x, cert_verdict v, const char *fmt, ...)
     return v;
 }
 
-void cert_warn(cert_ctx *x, const char *fmt, ...)
+/* Appends "; <text>" to the reason (or the text alone when it is empty). */
+static void judge__append(cert_ctx *x, const char *fmt, va_list ap)
 {
     size_t used = strlen(x->reason);
-    va_list ap;
     if (used && used + 2 < sizeof(x->reason)) {
         memcpy(x->reason + used, "; ", 3);
         used += 2;
     }
-    va_start(ap, fmt);
     vsnprintf(x->reason + used, sizeof(x->reason) - used, fmt, ap);
+}
+
+void cert_warn(cert_ctx *x, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    judge__append(x, fmt, ap);
     va_end(ap);
     if (x->v == CERT_PASS)
         x->v = CERT_WARN;
@@ -134,14 +140,9 @@ void cert_warn(cert_ctx *x, const char *fmt, ...)
 
 void cert_note(cert_ctx *x, const char *fmt, ...)
 {
-    size_t used = strlen(x->reason);
     va_list ap;
-    if (used && used + 2 < sizeof(x->reason)) {
-        memcpy(x->reason + used, "; ", 3);
-        used += 2;
-    }
     va_start(ap, fmt);
-    vsnprintf(x->reason + used, sizeof(x->reason) - used, fmt, ap);
+    judge__append(x, fmt, ap);
     va_end(ap);
 }
 

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "cert_int.h"
+#include "harness/diag.h"
 #include "common/err.h"
 #include "config/paths.h"
 #include "harness/jreader.h"
@@ -172,20 +173,10 @@ static void run__merge(run__series *s)
     }
 }
 
+/* A log's tail on one line, for a reason or an observation. */
 static void run__tail(const char *path, char *out, size_t len)
 {
-    FILE *f = fopen(path, "r");
-    size_t n;
-    long size;
-    out[0] = '\0';
-    if (!f)
-        return;
-    fseek(f, 0, SEEK_END);
-    size = ftell(f);
-    fseek(f, size > (long)len - 1 ? size - (long)len + 1 : 0, SEEK_SET);
-    n = fread(out, 1, len - 1, f);
-    out[n] = '\0';
-    fclose(f);
+    iotc_diag_file_tail(path, out, len);
     for (char *p = out; *p; p++)
         if (*p == '\n' || *p == '\r')
             *p = ' ';

@@ -38,3 +38,22 @@ void iotc_diag_add(iotc_diag *d, const char *fmt, ...)
     d->msg[d->len++] = '\n';
     d->msg[d->len] = '\0';
 }
+
+void iotc_diag_file_tail(const char *path, char *out, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    long size;
+    size_t n;
+    out[0] = '\0';
+    if (!f)
+        return;
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    if (size > (long)len - 1)
+        fseek(f, size - (long)len + 1, SEEK_SET);
+    else
+        fseek(f, 0, SEEK_SET);
+    n = fread(out, 1, len - 1, f);
+    out[n] = '\0';
+    fclose(f);
+}

@@ -13,4 +13,8 @@ typedef struct iotc_diag {
 void iotc_diag_init(iotc_diag *d);
 void iotc_diag_add(iotc_diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The last len-1 bytes of a file (a child's log) into out, "" when it cannot be read:
+ * the part of a log that explains a failure. */
+void iotc_diag_file_tail(const char *path, char *out, size_t len);
+
 #endif

@@ -10,29 +10,11 @@
 
 #include "common/err.h"
 #include "common/spawn.h"
+#include "diag.h"
 #include "ready.h"
 
 #define SERVE__MAX_EXTRA 8
 #define SERVE__MAX_ARGS  (16 + SERVE__MAX_EXTRA + 1)
-
-static void serve__tail(const char *path, char *out, size_t len)
-{
-    FILE *f = fopen(path, "r");
-    long size;
-    size_t n;
-    out[0] = '\0';
-    if (!f)
-        return;
-    fseek(f, 0, SEEK_END);
-    size = ftell(f);
-    if (size > (long)len - 1)
-        fseek(f, size - (long)len + 1, SEEK_SET);
-    else
-        fseek(f, 0, SEEK_SET);
-    n = fread(out, 1, len - 1, f);
-    out[n] = '\0';
-    fclose(f);
-}
 
 /* Fills argv (SERVE__MAX_ARGS slots); ports/journal/run_dir are already resolved. */
 static int serve__argv(const iotc_serve_opts *o, const char *ports, const char *journal,
@@ -134,7 +116,7 @@ int iotc_serve_start_opts(iotc_serve *s, const iotc_serve_opts *o, char *err, si
         char tail[1500];
         size_t used = strlen(err);
         iotc_serve_stop(s, 2000);
-        serve__tail(s->stderr_log, tail, sizeof(tail));
+        iotc_diag_file_tail(s->stderr_log, tail, sizeof(tail));
         snprintf(err + used, errlen - used, " (%s: %s serve --pki %s --profile %s)%s%s", name,
                  o->bin, o->pki_dir, o->profile_path ? o->profile_path : "(default)",
                  tail[0] ? "; its stderr ends with:\n" : "; its stderr is empty", tail);
