@@ -72,7 +72,9 @@ def https_error_shape(ctx, p):
     """An HTTPS publish on 8443 (curl, device certificate `cert`) to `topic` with a payload of
     `payload_bytes` (or `payload`), `query` appended. Observes the status, the AWS headers
     SDKs read (x-amzn-ErrorType, x-amzn-RequestId), the body's keys and message, and whether
-    the request id is the body's traceId."""
+    the request id is the body's traceId. `expect_continue` lets curl send
+    `Expect: 100-continue` (what SDKs do for large bodies): the endpoint answers from the
+    headers before the body is sent. Without it a refused 300 KB body races the close."""
     import tempfile
     ca = f"{ctx.pki}/ca-bundle.crt"
     cert = p.get("cert", "device-02")
@@ -82,7 +84,8 @@ def https_error_shape(ctx, p):
         f.write(b"x" * p["payload_bytes"] if "payload_bytes" in p else p.get("payload", "fidelity").encode())
     try:
         r = subprocess.run(["curl", "-sS", "-D", "-", "--cacert", ca, "--cert", f"{ctx.pki}/{cert}.crt",
-                            "--key", f"{ctx.pki}/{cert}.key", "-H", "Expect:", "-X", "POST",
+                            "--key", f"{ctx.pki}/{cert}.key",
+                            "-H", "Expect: 100-continue" if p.get("expect_continue") else "Expect:", "-X", "POST",
                             "--data-binary", "@" + body_file, f"https://localhost:{ctx.port(8443)}{path}"],
                            capture_output=True, timeout=20)
     finally:
