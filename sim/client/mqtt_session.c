@@ -6,12 +6,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "common/journal.h"
-
-static long session__now(void)
-{
-    return (long)iotc_mono_ms();
-}
+#include "common/clock.h"
 
 uint16_t iotc_mqtt_pid_next(uint16_t *last)
 {
@@ -51,7 +46,7 @@ void iotc_mqtt_session_reset(iotc_mqtt_session *m)
 
 void iotc_mqtt_session_start(iotc_mqtt_session *m)
 {
-    long now = session__now();
+    long now = (long)iotc_clock_ms();
     m->open = m->w.hs_ok && !m->w.closed;
     m->opened_at = now;
     if (!m->open)
@@ -69,7 +64,7 @@ int iotc_mqtt_session_send(iotc_mqtt_session *m, const struct iotc_buf *pkt)
         return IOTC_ERR_IO;
     int rc = iotc_wsc_send(&m->w, pkt);
     if (rc != IOTC_OK && !m->closed_at)
-        m->closed_at = session__now();
+        m->closed_at = (long)iotc_clock_ms();
     return rc;
 }
 
@@ -185,7 +180,7 @@ void iotc_mqtt_session_pump(iotc_mqtt_session *m, long deadline, iotc_mqtt_sessi
         if (rc == IOTC_ERR_MALFORMED)
             m->malformed = 1;
         if (rc != IOTC_OK || (m->hook && m->hook(m, pkt, &f, m->hook_arg) != 0)) {
-            m->closed_at = session__now();
+            m->closed_at = (long)iotc_clock_ms();
             return;
         }
         iotc_mqtt_session_packet(m, pkt, &f);
@@ -265,7 +260,7 @@ void iotc_mqtt_session_disconnect(iotc_mqtt_session *m)
             iotc_mqtt_session_send(m, &b);
         iotc_buf_free(&b);
         /* Let the server see DISCONNECT before the close: read until it hangs up. */
-        iotc_mqtt_session_pump(m, session__now() + 300, NULL, NULL);
+        iotc_mqtt_session_pump(m, (long)iotc_clock_ms() + 300, NULL, NULL);
     }
     iotc_mqtt_session_close(m);
 }
@@ -281,7 +276,7 @@ void iotc_mqtt_session_close(iotc_mqtt_session *m)
     if (m->w.ssl || m->w.ctx || m->w.fd >= 0)
         iotc_wsc_close(&m->w);
     if (m->open && !m->closed_at)
-        m->closed_at = session__now();
+        m->closed_at = (long)iotc_clock_ms();
     m->open = 0;
 }
 

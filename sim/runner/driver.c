@@ -129,8 +129,6 @@ int iotc_drv_timeout_ms(const iotc_case *c)
 
 void iotc_drv_topic(const iotc_env *env, size_t idx, char *out, size_t len)
 {
-    json_t *t = NULL;
-    (void)t;
     snprintf(out, len, "iotc/%s/case/%zu", env->run_tag, idx);
 }
 
