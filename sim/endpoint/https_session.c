@@ -90,11 +90,11 @@ static void hs__on_timer(evutil_socket_t fd, short what, void *arg)
 static int hs__encode_publish(struct https_sess *s, const char *topic, const struct iotc_buf *body,
                               int qos, bool retain, const struct iotc_buf *props)
 {
-    struct mqtt_publish p = {.qos = (uint8_t)qos,
-                             .retain = retain,
-                             .topic = iotc_span_str(topic),
-                             .props = {props->p, props->len},
-                             .payload = {body->p, body->len}};
+    struct iotc_mqtt_publish p = {.qos = (uint8_t)qos,
+                                  .retain = retain,
+                                  .topic = iotc_span_str(topic),
+                                  .props = {props->p, props->len},
+                                  .payload = {body->p, body->len}};
     if (qos) {
         if (++s->next_pid == 0)
             s->next_pid = 1;
@@ -102,7 +102,7 @@ static int hs__encode_publish(struct https_sess *s, const char *topic, const str
         s->wait_pid = s->next_pid;
     }
     iotc_buf_reset(&s->pending);
-    return mqtt_publish_encode(&s->pending, MQTT_V5, &p);
+    return iotc_mqtt_publish_encode(&s->pending, IOTC_MQTT_V5, &p);
 }
 
 static void hs__published(struct https_sess *s)
@@ -110,12 +110,12 @@ static void hs__published(struct https_sess *s)
     hs__respond(s, 200, "OK");
 }
 
-static void hs__broker_packet(void *arg, const struct mqtt_frame *f, const uint8_t *pkt)
+static void hs__broker_packet(void *arg, const struct iotc_mqtt_frame *f, const uint8_t *pkt)
 {
     struct https_sess *s = arg;
-    if (f->type == MQTT_CONNACK && s->lstate == HS_LINK_CONNECTING) {
-        struct mqtt_connack ca;
-        if (mqtt_connack_parse(pkt, f->total, MQTT_V5, &ca) != IOTC_OK || ca.code != 0) {
+    if (f->type == IOTC_MQTT_CONNACK && s->lstate == HS_LINK_CONNECTING) {
+        struct iotc_mqtt_connack ca;
+        if (iotc_mqtt_connack_parse(pkt, f->total, IOTC_MQTT_V5, &ca) != IOTC_OK || ca.code != 0) {
             s->keep_alive = false;
             hs__respond(s, 500, "broker refused the publishing session");
             return;
@@ -126,9 +126,10 @@ static void hs__broker_packet(void *arg, const struct mqtt_frame *f, const uint8
             hs__published(s);
         return;
     }
-    if (f->type == MQTT_PUBACK && s->busy && s->qos == 1) {
-        struct mqtt_ack a;
-        if (mqtt_ack_parse(pkt, f->total, MQTT_V5, &a) == IOTC_OK && a.packet_id == s->wait_pid) {
+    if (f->type == IOTC_MQTT_PUBACK && s->busy && s->qos == 1) {
+        struct iotc_mqtt_ack a;
+        if (iotc_mqtt_ack_parse(pkt, f->total, IOTC_MQTT_V5, &a) == IOTC_OK &&
+            a.packet_id == s->wait_pid) {
             if (a.reason >= 0x80)
                 hs__respond(s, 500, "the broker refused the publish");
             else
@@ -161,17 +162,17 @@ static int hs__open_link(struct https_sess *s)
         return IOTC_ERR_CRYPTO;
     /* MQTT 5, so HTTPS publishes can carry properties; a long keep-alive because mosquitto
      * refuses 0 when max_keepalive is set and the HTTP idle timeout ends the link anyway. */
-    struct mqtt_connect cn = {.protocol_name = IOTC_SPAN_LIT("MQTT"),
-                              .version = MQTT_V5,
-                              .clean_start = true,
-                              .keepalive = 65535,
-                              .client_id = iotc_span_str(id),
-                              .has_username = true,
-                              .username = iotc_span_str(c->auth.principal),
-                              .has_password = true,
-                              .password = iotc_span_str(stamp)};
+    struct iotc_mqtt_connect cn = {.protocol_name = IOTC_SPAN_LIT("MQTT"),
+                                   .version = IOTC_MQTT_V5,
+                                   .clean_start = true,
+                                   .keepalive = 65535,
+                                   .client_id = iotc_span_str(id),
+                                   .has_username = true,
+                                   .username = iotc_span_str(c->auth.principal),
+                                   .has_password = true,
+                                   .password = iotc_span_str(stamp)};
     iotc_buf_reset(&s->out);
-    if (mqtt_connect_encode(&s->out, &cn) != IOTC_OK)
+    if (iotc_mqtt_connect_encode(&s->out, &cn) != IOTC_OK)
         return IOTC_ERR_NOMEM;
     struct iotc_blink_cbs cbs = {hs__broker_packet, hs__broker_closed, NULL, s};
     int rc = iotc_blink_open(c->ep->base, iotc_broker_socket_path(c->ep->broker), &cbs, &s->link);
@@ -282,13 +283,13 @@ static void hs__upgrade(struct https_sess *s, const struct iotc_http_req *q)
     iotc_conn_write(c, s->out.p, s->out.len);
     iotc_conn_emit(c, IOTC_EV_WS_UPGRADE,
                    json_pack("{s:s, s:s}", "auth", c->auth.method, "principal", c->auth.principal));
-    c->sess.ops->on_close(c); /* this HTTPS session is done; s is gone */
+    c->iotc_runner_sess.ops->on_close(c); /* this HTTPS session is done; s is gone */
     if (iotc_mqtt_session_start_wss(c) != IOTC_OK) {
         iotc_conn_close(c, "endpoint", "cannot start the MQTT session");
         return;
     }
     if (evbuffer_get_length(bufferevent_get_input(c->tr.bev)))
-        c->sess.ops->on_read(c);
+        c->iotc_runner_sess.ops->on_read(c);
 }
 
 /* Routing after authentication. Returns true when the session was replaced (WSS). */
@@ -317,7 +318,7 @@ static bool hs__route(struct https_sess *s, const struct iotc_http_req *q)
 
 static void hs__custom_done(struct iotc_conn *c, bool allowed, const char *why)
 {
-    struct https_sess *s = c->sess.data;
+    struct https_sess *s = c->iotc_runner_sess.data;
     if (!s || c->closing)
         return;
     const struct iotc_http_req *q = iotc_http_reader_request(s->rd);
@@ -326,7 +327,7 @@ static void hs__custom_done(struct iotc_conn *c, bool allowed, const char *why)
         hs__respond(s, 403, why ? why : "custom authorizer denied the request");
         return;
     }
-    if (!hs__route(s, q) && !c->closing && c->sess.data == s && !s->busy)
+    if (!hs__route(s, q) && !c->closing && c->iotc_runner_sess.data == s && !s->busy)
         hs__process(s);
 }
 
@@ -435,7 +436,7 @@ static void hs__process(struct https_sess *s)
 
 static void hs__on_read(struct iotc_conn *c)
 {
-    hs__process(c->sess.data);
+    hs__process(c->iotc_runner_sess.data);
 }
 
 static int hs__start_common(struct iotc_conn *c, bool door)
@@ -456,7 +457,7 @@ static int hs__start_common(struct iotc_conn *c, bool door)
         free(s);
         return IOTC_ERR_NOMEM;
     }
-    c->sess.data = s;
+    c->iotc_runner_sess.data = s;
     hs__arm(s, c->ep->profile.limits.http_idle_timeout_ms);
     return IOTC_OK;
 }
@@ -473,7 +474,7 @@ static int hs__start_door(struct iotc_conn *c)
 
 static void hs__on_close(struct iotc_conn *c)
 {
-    struct https_sess *s = c->sess.data;
+    struct https_sess *s = c->iotc_runner_sess.data;
     if (!s)
         return;
     /* A QoS 0 publish may still be queued for the broker: let it go out, then disconnect. */
@@ -487,7 +488,7 @@ static void hs__on_close(struct iotc_conn *c)
     iotc_buf_free(&s->pending);
     iotc_buf_free(&s->out);
     free(s);
-    c->sess.data = NULL;
+    c->iotc_runner_sess.data = NULL;
 }
 
 const struct iotc_session_ops iotc_https_session_ops = {
