@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "certify.h"
+#include "cli/commands.h"
 #include "certify_main.h"
 #include "config/paths.h"
 #include "harness/pool.h"

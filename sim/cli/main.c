@@ -1,19 +1,11 @@
 /* `iotconform`: one binary, one subcommand per job. */
-#include "endpoint/endpoint.h"
+#include "cli/commands.h"
 
 #include <openssl/opensslv.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "report/report.h"
-#include "runner/runner.h"
 /* IOTC_WITH_FLEET / IOTC_WITH_CERTIFY come from the CMake options of the same names. */
-#ifdef IOTC_WITH_FLEET
-#include "fleet/fleet.h"
-#endif
-#ifdef IOTC_WITH_CERTIFY
-#include "certify/certify.h"
-#endif
 
 #ifndef IOTC_VERSION
 #define IOTC_VERSION "0.0.0"

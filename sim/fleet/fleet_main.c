@@ -1,5 +1,5 @@
 /* `iotconform fleet SPEC`: options, then one run, then the summary. */
-#include "fleet.h"
+#include "cli/commands.h"
 #include "fleet_int.h"
 #include "common/err.h"
 

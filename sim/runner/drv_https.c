@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 
 #include "common/err.h"
-#include "door_auth_case.h"
+#include "cases/door_auth_case.h"
 #include "driver.h"
 
 typedef struct https_curl {

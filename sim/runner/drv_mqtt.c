@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 
 #include "common/err.h"
-#include "door_auth_case.h"
+#include "cases/door_auth_case.h"
 #include "driver.h"
 
 typedef struct mq_client {

@@ -12,7 +12,7 @@
 
 #include "client/mqtt_session.h"
 #include "common/err.h"
-#include "door_auth_case.h"
+#include "cases/door_auth_case.h"
 #include "driver.h"
 #include "mqtt/mqtt.h"
 #include "wsc_case.h"

@@ -5,7 +5,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "cases.h"
+#include "cases/cases.h"
 #include "harness/results.h"
 
 typedef enum iotc_status {

@@ -5,14 +5,14 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include "cases.h"
+#include "cases/cases.h"
 #include "driver.h"
 #include "harness/jreader.h"
 #include "harness/progress.h"
 #include "harness/shard.h"
 #include "result.h"
 #include "harness/serve.h"
-#include "target.h"
+#include "cases/target.h"
 
 #define IOTC_RUNNER_MAX_LIST 64
 

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "judge.h"
+#include "cases/judge.h"
 #include "run.h"
 
 static int case__dispatch(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out)

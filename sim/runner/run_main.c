@@ -21,7 +21,7 @@
 #include "config/registry.h"
 #include "harness/pool.h"
 #include "run.h"
-#include "runner.h"
+#include "cli/commands.h"
 
 volatile sig_atomic_t iotc_run_interrupted;
 

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "common/err.h"
-#include "door_auth_case.h"
+#include "cases/door_auth_case.h"
 #include "sess.h"
 #include "wsc_case.h"
 

@@ -14,12 +14,12 @@
 #include <unistd.h>
 
 #include "common/err.h"
-#include "runner/cases.h"
-#include "runner/door_auth_case.h"
-#include "runner/judge.h"
+#include "cases/cases.h"
+#include "cases/door_auth_case.h"
+#include "cases/judge.h"
 #include "client/mqtt_wire.h"
 #include "client/sigv4c.h"
-#include "runner/target.h"
+#include "cases/target.h"
 #include "client/tlsc.h"
 
 #define DATA IOTC_SOURCE_DIR "/tests/unit/data/cases/"

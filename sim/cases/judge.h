@@ -1,6 +1,6 @@
 /* Compares a case's expect object with what a driver observed: every field, every mismatch. */
-#ifndef IOTC_RUNNER_JUDGE_H
-#define IOTC_RUNNER_JUDGE_H
+#ifndef IOTC_CASES_JUDGE_H
+#define IOTC_CASES_JUDGE_H
 
 #include <jansson.h>
 

@@ -2,8 +2,8 @@
  * Strict JSON checking from a table of keys: unknown keys, wrong types and
  * unknown enum values are reported with their JSON path (case tables, target files).
  */
-#ifndef IOTC_RUNNER_SCHEMA_H
-#define IOTC_RUNNER_SCHEMA_H
+#ifndef IOTC_CASES_SCHEMA_H
+#define IOTC_CASES_SCHEMA_H
 
 #include <jansson.h>
 

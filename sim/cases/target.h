@@ -4,8 +4,8 @@
  * which cases it cannot run (they need the emulator's registry, profiles or
  * scenarios, or credentials the file does not hold) with the reason.
  */
-#ifndef IOTC_RUNNER_TARGET_H
-#define IOTC_RUNNER_TARGET_H
+#ifndef IOTC_CASES_TARGET_H
+#define IOTC_CASES_TARGET_H
 
 #include <jansson.h>
 #include <limits.h>
@@ -13,7 +13,7 @@
 
 #include "cases.h"
 #include "harness/diag.h"
-#include "driver.h"
+#include "env.h"
 
 #define IOTC_TARGET_FORMAT "iotconform-target/1"
 

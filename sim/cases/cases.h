@@ -3,8 +3,8 @@
  * (unknown keys are errors, reported with file and JSON path) and expansion of
  * templates over rows x IP family x TLS version (x variants).
  */
-#ifndef IOTC_RUNNER_CASES_H
-#define IOTC_RUNNER_CASES_H
+#ifndef IOTC_CASES_CASES_H
+#define IOTC_CASES_CASES_H
 
 #include <jansson.h>
 #include <stddef.h>

@@ -3,13 +3,14 @@
  * object of it) resolved against the registry and the external target's
  * mappings into the client layer's iotc_door_auth.
  */
-#ifndef IOTC_RUNNER_DOOR_AUTH_CASE_H
-#define IOTC_RUNNER_DOOR_AUTH_CASE_H
+#ifndef IOTC_CASES_DOOR_AUTH_CASE_H
+#define IOTC_CASES_DOOR_AUTH_CASE_H
 
 #include <stddef.h>
 
 #include "client/door_auth.h"
-#include "driver.h"
+#include "cases.h"
+#include "env.h"
 
 /* The MQTT username's user part on custom-auth rows. */
 #define IOTC_DOOR_AUTH_USER "iotconform"
