@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -16,6 +17,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "common/buf.h"
 #include "common/err.h"
 #include "driver.h"
 #include "client/mqtt_wire.h"
@@ -98,27 +100,26 @@ static void probe__mqtt(probe_conn *pc, const char *client_id, json_t *obs)
     json_object_set_new(obs, "connect", json_string(rc == 0 ? "accepted" : "refused"));
 }
 
-static void probe__urlencode(const char *in, char *out, size_t len)
+/* Percent-encodes every byte but the unreserved ones (so '/' too), appended to out:
+ * the buffer grows with the topic, which is never cut short (a topic longer than any
+ * fixed buffer must reach the endpoint whole, or its length rule is not what is tested). */
+static int probe__urlencode(const char *in, struct iotc_buf *out)
 {
     static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
-    for (; *in && o + 4 < len; in++) {
+    for (; *in; in++) {
         unsigned char ch = (unsigned char)*in;
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-            ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-            out[o++] = (char)ch;
-        } else {
-            out[o++] = '%';
-            out[o++] = hex[ch >> 4];
-            out[o++] = hex[ch & 15];
-        }
+        char esc[3] = {'%', hex[ch >> 4], hex[ch & 15]};
+        int plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' || ch == '~';
+        if (iotc_buf_append(out, plain ? (const char *)&ch : esc, plain ? 1 : 3) != IOTC_OK)
+            return IOTC_ERR_NOMEM;
     }
-    out[o] = '\0';
+    return IOTC_OK;
 }
 
 static void probe__http(probe_conn *pc, const iotc_env *env, const iotc_pubspec *ps, json_t *obs)
 {
-    char enc[600], query[256], req[4096];
+    struct iotc_buf req = {0};
     unsigned char *resp = malloc(65536);
     const size_t resp_cap = 65536;
     size_t have = 0;
@@ -129,17 +130,26 @@ static void probe__http(probe_conn *pc, const iotc_env *env, const iotc_pubspec 
         pc->eof = 1;
         return;
     }
-    probe__urlencode(ps->topic, enc, sizeof(enc));
-    if (ps->query)
-        snprintf(query, sizeof(query), "%s", ps->query);
-    else
-        snprintf(query, sizeof(query), "qos=%d%s", ps->qos, ps->retain ? "&retain=true" : "");
-    n = snprintf(req, sizeof(req),
-                 "POST /topics/%s?%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: iotconform-probe\r\n"
-                 "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-                 "Connection: close\r\n\r\n%s",
-                 enc, query, env->endpoint, strlen(ps->payload), ps->payload);
-    if (n < 0 || (size_t)n >= sizeof(req) || SSL_write(pc->ssl, req, n) != n)
+    /* The request is sized from its parts: topic, query and payload are sent whole. */
+    int rc = iotc_buf_printf(&req, "POST /topics/");
+    if (rc == IOTC_OK)
+        rc = probe__urlencode(ps->topic, &req);
+    if (rc == IOTC_OK && ps->query)
+        rc = iotc_buf_printf(&req, "?%s", ps->query);
+    else if (rc == IOTC_OK)
+        rc = iotc_buf_printf(&req, "?qos=%d%s", ps->qos, ps->retain ? "&retain=true" : "");
+    if (rc == IOTC_OK)
+        rc = iotc_buf_printf(&req,
+                             " HTTP/1.1\r\nHost: %s\r\nUser-Agent: iotconform-probe\r\n"
+                             "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+                             "Connection: close\r\n\r\n%s",
+                             env->endpoint, strlen(ps->payload), ps->payload);
+    if (rc != IOTC_OK || req.len > INT_MAX) {
+        /* Out of memory: nothing is sent rather than a different request. */
+        pc->eof = 1;
+        goto done;
+    }
+    if (SSL_write(pc->ssl, req.p, (int)req.len) != (int)req.len)
         ERR_clear_error(); /* read anyway: an alert may be waiting */
     /* Connection: close lets the server's close end the body; Content-Length
      * ends it sooner when present. */
@@ -176,6 +186,8 @@ static void probe__http(probe_conn *pc, const iotc_env *env, const iotc_pubspec 
     }
     json_object_set_new(obs, "connect",
                         json_string(status >= 200 && status < 300 ? "accepted" : "refused"));
+done:
+    iotc_buf_free(&req);
     free(resp);
 }
 
