@@ -524,8 +524,8 @@ static void auth__refresh_done(struct iotc_conn *c, bool allowed, const char *wh
     if (allowed || c->closing)
         return;
     /* The authorizer no longer allows this connection: end it. */
-    if (c->iotc_runner_sess.ops && c->iotc_runner_sess.ops->on_expire)
-        c->iotc_runner_sess.ops->on_expire(c, "AUTH_ERROR");
+    if (c->sess.ops && c->sess.ops->on_expire)
+        c->sess.ops->on_expire(c, "AUTH_ERROR");
     else
         iotc_conn_close(c, "endpoint", why ? why : "authorizer refresh denied");
 }

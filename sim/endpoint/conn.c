@@ -51,8 +51,8 @@ static void conn__duration_fired(evutil_socket_t fd, short what, void *arg)
     struct iotc_conn *c = arg;
     iotc_conn_emit(c, IOTC_EV_CONN_DURATION_LIMIT,
                    json_pack("{s:s}", "reason", c->auth.ttl_reason));
-    if (c->iotc_runner_sess.ops && c->iotc_runner_sess.ops->on_expire)
-        c->iotc_runner_sess.ops->on_expire(c, c->auth.ttl_reason);
+    if (c->sess.ops && c->sess.ops->on_expire)
+        c->sess.ops->on_expire(c, c->auth.ttl_reason);
     else
         iotc_conn_close(c, "endpoint", c->auth.ttl_reason);
 }
@@ -73,8 +73,8 @@ void iotc_conn_arm_duration(struct iotc_conn *c, double seconds, const char *lif
 static void conn__free(struct iotc_conn *c)
 {
     struct iotc_endpoint *ep = c->ep;
-    if (c->iotc_runner_sess.ops && c->iotc_runner_sess.ops->on_close)
-        c->iotc_runner_sess.ops->on_close(c);
+    if (c->sess.ops && c->sess.ops->on_close)
+        c->sess.ops->on_close(c);
     conn__cancel_auth(c);
     if (c->auth.ttl_timer)
         event_free(c->auth.ttl_timer);
@@ -138,9 +138,9 @@ void iotc_conn_close(struct iotc_conn *c, const char *by, const char *reason)
                           "duration_ms", iotc_mono_ms() - c->t_accept);
     iotc_conn_emit(c, IOTC_EV_CONN_CLOSE, f);
     c->close_by = by;
-    if (c->iotc_runner_sess.ops && c->iotc_runner_sess.ops->on_close) {
-        c->iotc_runner_sess.ops->on_close(c);
-        c->iotc_runner_sess.ops = NULL;
+    if (c->sess.ops && c->sess.ops->on_close) {
+        c->sess.ops->on_close(c);
+        c->sess.ops = NULL;
     }
     if (c->tr.timer)
         event_del(c->tr.timer);
@@ -171,15 +171,15 @@ int iotc_conn_write(struct iotc_conn *c, const void *data, size_t len)
 static void conn__on_read(struct bufferevent *bev, void *arg)
 {
     struct iotc_conn *c = arg;
-    if (c->iotc_runner_sess.ops && c->iotc_runner_sess.ops->on_read)
-        c->iotc_runner_sess.ops->on_read(c);
+    if (c->sess.ops && c->sess.ops->on_read)
+        c->sess.ops->on_read(c);
 }
 
 static void conn__on_write(struct bufferevent *bev, void *arg)
 {
     struct iotc_conn *c = arg;
-    if (c->iotc_runner_sess.ops && c->iotc_runner_sess.ops->on_drain)
-        c->iotc_runner_sess.ops->on_drain(c);
+    if (c->sess.ops && c->sess.ops->on_drain)
+        c->sess.ops->on_drain(c);
 }
 
 static const char *conn__mode_name(enum iotc_conn_mode m)
@@ -223,22 +223,22 @@ static void conn__handshake_done(struct iotc_conn *c)
     switch (c->tr.mode) {
     case IOTC_MODE_MQTT_X509:
     case IOTC_MODE_MQTT_CUSTOM:
-        c->iotc_runner_sess.ops = &iotc_mqtt_session_ops;
+        c->sess.ops = &iotc_mqtt_session_ops;
         break;
     case IOTC_MODE_HTTP_X509:
-        c->iotc_runner_sess.ops = &iotc_https_session_ops;
+        c->sess.ops = &iotc_https_session_ops;
         break;
     default:
-        c->iotc_runner_sess.ops = &iotc_door_session_ops;
+        c->sess.ops = &iotc_door_session_ops;
         break;
     }
-    if (c->iotc_runner_sess.ops->start(c) != IOTC_OK) {
+    if (c->sess.ops->start(c) != IOTC_OK) {
         iotc_conn_close(c, "endpoint", "session start failed");
         return;
     }
     /* Bytes may have arrived with the last handshake flight. */
     if (evbuffer_get_length(bufferevent_get_input(c->tr.bev)) > 0 && !c->closing)
-        c->iotc_runner_sess.ops->on_read(c);
+        c->sess.ops->on_read(c);
 }
 
 static void conn__on_event(struct bufferevent *bev, short what, void *arg)

@@ -90,7 +90,7 @@ struct iotc_conn {
     struct event *free_ev; /* deferred free after close */
     struct iotc_conn_transport tr;
     struct iotc_conn_auth auth;
-    struct iotc_conn_session iotc_runner_sess;
+    struct iotc_conn_session sess;
     struct iotc_conn *prev, *next;
 };
 

@@ -264,7 +264,7 @@ static int ms__start_custom_auth(struct iotc_endpoint_mqtt_sess *s,
 
 static void ms__custom_auth_done(struct iotc_conn *c, bool allowed, const char *why)
 {
-    struct iotc_endpoint_mqtt_sess *s = c->iotc_runner_sess.data;
+    struct iotc_endpoint_mqtt_sess *s = c->sess.data;
     if (!s || s->state != IOTC_ENDPOINT_MS_AUTHORIZING)
         return;
     s->state = IOTC_ENDPOINT_MS_WAIT_CONNECT; /* refusals below still answer with a CONNACK */

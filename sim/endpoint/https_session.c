@@ -283,13 +283,13 @@ static void hs__upgrade(struct https_sess *s, const struct iotc_http_req *q)
     iotc_conn_write(c, s->out.p, s->out.len);
     iotc_conn_emit(c, IOTC_EV_WS_UPGRADE,
                    json_pack("{s:s, s:s}", "auth", c->auth.method, "principal", c->auth.principal));
-    c->iotc_runner_sess.ops->on_close(c); /* this HTTPS session is done; s is gone */
+    c->sess.ops->on_close(c); /* this HTTPS session is done; s is gone */
     if (iotc_mqtt_session_start_wss(c) != IOTC_OK) {
         iotc_conn_close(c, "endpoint", "cannot start the MQTT session");
         return;
     }
     if (evbuffer_get_length(bufferevent_get_input(c->tr.bev)))
-        c->iotc_runner_sess.ops->on_read(c);
+        c->sess.ops->on_read(c);
 }
 
 /* Routing after authentication. Returns true when the session was replaced (WSS). */
@@ -318,7 +318,7 @@ static bool hs__route(struct https_sess *s, const struct iotc_http_req *q)
 
 static void hs__custom_done(struct iotc_conn *c, bool allowed, const char *why)
 {
-    struct https_sess *s = c->iotc_runner_sess.data;
+    struct https_sess *s = c->sess.data;
     if (!s || c->closing)
         return;
     const struct iotc_http_req *q = iotc_http_reader_request(s->rd);
@@ -327,7 +327,7 @@ static void hs__custom_done(struct iotc_conn *c, bool allowed, const char *why)
         hs__respond(s, 403, why ? why : "custom authorizer denied the request");
         return;
     }
-    if (!hs__route(s, q) && !c->closing && c->iotc_runner_sess.data == s && !s->busy)
+    if (!hs__route(s, q) && !c->closing && c->sess.data == s && !s->busy)
         hs__process(s);
 }
 
@@ -436,7 +436,7 @@ static void hs__process(struct https_sess *s)
 
 static void hs__on_read(struct iotc_conn *c)
 {
-    hs__process(c->iotc_runner_sess.data);
+    hs__process(c->sess.data);
 }
 
 static int hs__start_common(struct iotc_conn *c, bool door)
@@ -457,7 +457,7 @@ static int hs__start_common(struct iotc_conn *c, bool door)
         free(s);
         return IOTC_ERR_NOMEM;
     }
-    c->iotc_runner_sess.data = s;
+    c->sess.data = s;
     hs__arm(s, c->ep->profile.limits.http_idle_timeout_ms);
     return IOTC_OK;
 }
@@ -474,7 +474,7 @@ static int hs__start_door(struct iotc_conn *c)
 
 static void hs__on_close(struct iotc_conn *c)
 {
-    struct https_sess *s = c->iotc_runner_sess.data;
+    struct https_sess *s = c->sess.data;
     if (!s)
         return;
     /* A QoS 0 publish may still be queued for the broker: let it go out, then disconnect. */
@@ -488,7 +488,7 @@ static void hs__on_close(struct iotc_conn *c)
     iotc_buf_free(&s->pending);
     iotc_buf_free(&s->out);
     free(s);
-    c->iotc_runner_sess.data = NULL;
+    c->sess.data = NULL;
 }
 
 const struct iotc_session_ops iotc_https_session_ops = {

@@ -236,7 +236,7 @@ static void ms__ws_closed(void *arg, uint16_t code, const char *reason)
 
 static void ms__on_read(struct iotc_conn *c)
 {
-    struct iotc_endpoint_mqtt_sess *s = c->iotc_runner_sess.data;
+    struct iotc_endpoint_mqtt_sess *s = c->sess.data;
     if (!s->ws) {
         ms__process(s, bufferevent_get_input(c->tr.bev));
         return;
@@ -262,7 +262,7 @@ static void ms__on_read(struct iotc_conn *c)
 
 static void ms__on_drain(struct iotc_conn *c)
 {
-    struct iotc_endpoint_mqtt_sess *s = c->iotc_runner_sess.data;
+    struct iotc_endpoint_mqtt_sess *s = c->sess.data;
     if (s && s->link && s->state != IOTC_ENDPOINT_MS_DONE)
         bufferevent_enable(iotc_blink_bev(s->link), EV_READ);
 }
@@ -281,7 +281,7 @@ static int ms__start(struct iotc_conn *c)
     s->pending_subs = json_object();
     s->subscriptions = json_object();
     iotc_uuid4(s->session_id);
-    c->iotc_runner_sess.data = s;
+    c->sess.data = s;
     bufferevent_setwatermark(c->tr.bev, EV_WRITE, IOTC_ENDPOINT_MS_LOW_WATER, 0);
     iotc_ms_arm(s, (double)c->ep->profile.limits.connect_timeout_ms);
     return IOTC_OK;
@@ -289,7 +289,7 @@ static int ms__start(struct iotc_conn *c)
 
 static void ms__on_close(struct iotc_conn *c)
 {
-    struct iotc_endpoint_mqtt_sess *s = c->iotc_runner_sess.data;
+    struct iotc_endpoint_mqtt_sess *s = c->sess.data;
     if (!s)
         return;
     s->state = IOTC_ENDPOINT_MS_DONE;
@@ -332,13 +332,13 @@ static void ms__on_close(struct iotc_conn *c)
     iotc_ms_da_free(s);
     free(s->client_id);
     free(s);
-    c->iotc_runner_sess.data = NULL;
+    c->sess.data = NULL;
 }
 
 /* Connection-duration limit: MQTT 5 learns why (0xA0 Maximum connect time). */
 static void ms__on_expire(struct iotc_conn *c, const char *reason)
 {
-    struct iotc_endpoint_mqtt_sess *s = c->iotc_runner_sess.data;
+    struct iotc_endpoint_mqtt_sess *s = c->sess.data;
     if (!s || s->state == IOTC_ENDPOINT_MS_DONE)
         return;
     s->lc_reason = reason;
@@ -347,10 +347,10 @@ static void ms__on_expire(struct iotc_conn *c, const char *reason)
 
 int iotc_mqtt_session_start_wss(struct iotc_conn *c)
 {
-    c->iotc_runner_sess.ops = &iotc_mqtt_session_ops;
+    c->sess.ops = &iotc_mqtt_session_ops;
     if (ms__start(c) != IOTC_OK)
         return IOTC_ERR_NOMEM;
-    struct iotc_endpoint_mqtt_sess *s = c->iotc_runner_sess.data;
+    struct iotc_endpoint_mqtt_sess *s = c->sess.data;
     struct iotc_ws_cbs cbs = {ms__ws_data, ms__ws_closed, s};
     s->ws = iotc_ws_new(&cbs, (size_t)c->ep->profile.limits.max_payload_bytes + 65536 + 1024);
     s->ws_in = c->tr.ws_in = evbuffer_new();

@@ -132,7 +132,7 @@ static void thr__journal(struct iotc_conn *c, const char *limit, long long value
 const char *iotc_throttle_publish(struct iotc_conn *c, const char *client_id, size_t packet_bytes)
 {
     const struct iotc_limits *lim = &c->ep->profile.limits;
-    struct iotc_throttle_conn *tc = &c->iotc_runner_sess.throttle;
+    struct iotc_throttle_conn *tc = &c->sess.throttle;
     double now = iotc_mono_ms();
     const char *limit = NULL;
     long long v = 0;

@@ -33,7 +33,7 @@ struct rd_state {
     unsigned published;
 };
 
-struct iotc_runner_sess {
+struct sess {
     iotc_mqtt_session m;
     const struct iotc_refdevice_opts *o;
     struct rd_state *st;
@@ -60,7 +60,7 @@ static uint16_t sess__pid(struct rd_state *st)
     return iotc_mqtt_pid_next(&st->last_pid);
 }
 
-static int sess__send(struct iotc_runner_sess *s)
+static int sess__send(struct sess *s)
 {
     if (iotc_mqtt_session_send(&s->m, &s->out) != IOTC_OK)
         return -1;
@@ -69,7 +69,7 @@ static int sess__send(struct iotc_runner_sess *s)
     return 0;
 }
 
-static int sess__connect(struct iotc_runner_sess *s)
+static int sess__connect(struct sess *s)
 {
     struct iotc_mqtt_connect c;
     bool clean = !s->o->persistent ||
@@ -87,7 +87,7 @@ static int sess__connect(struct iotc_runner_sess *s)
     return sess__send(s);
 }
 
-static int sess__subscribe(struct iotc_runner_sess *s, bool retry)
+static int sess__subscribe(struct sess *s, bool retry)
 {
     struct iotc_mqtt_subscribe sub;
     memset(&sub, 0, sizeof(sub));
@@ -106,7 +106,7 @@ static int sess__subscribe(struct iotc_runner_sess *s, bool retry)
     return sess__send(s);
 }
 
-static int sess__publish(struct iotc_runner_sess *s, struct rd_inflight *f, bool dup, unsigned n)
+static int sess__publish(struct sess *s, struct rd_inflight *f, bool dup, unsigned n)
 {
     struct iotc_mqtt_publish p;
     char payload[64];
@@ -126,7 +126,7 @@ static int sess__publish(struct iotc_runner_sess *s, struct rd_inflight *f, bool
     return sess__send(s);
 }
 
-static int sess__publish_new(struct iotc_runner_sess *s)
+static int sess__publish_new(struct sess *s)
 {
     struct rd_inflight *f = NULL;
     unsigned n = ++s->st->published;
@@ -144,7 +144,7 @@ static int sess__publish_new(struct iotc_runner_sess *s)
 }
 
 /* Unacknowledged QoS 1: same packet id and DUP (MQTT 3.1.1 4.4), unless told otherwise. */
-static int sess__retransmit(struct iotc_runner_sess *s, struct rd_inflight *f)
+static int sess__retransmit(struct sess *s, struct rd_inflight *f)
 {
     if (s->o->misbehave & IOTC_REFDEVICE_RETRY_NEW_PACKET_ID) {
         f->pid = sess__pid(s->st);
@@ -153,7 +153,7 @@ static int sess__retransmit(struct iotc_runner_sess *s, struct rd_inflight *f)
     return sess__publish(s, f, true, f->n);
 }
 
-static int sess__on_connack(struct iotc_runner_sess *s, const uint8_t *pkt, size_t len)
+static int sess__on_connack(struct sess *s, const uint8_t *pkt, size_t len)
 {
     struct iotc_mqtt_connack ca;
     bool resumed;
@@ -185,7 +185,7 @@ static int sess__on_connack(struct iotc_runner_sess *s, const uint8_t *pkt, size
 }
 
 /* The session answers QoS 1 after this (unless IOTC_REFDEVICE_NO_PUBACK). */
-static int sess__on_publish(struct iotc_runner_sess *s, const uint8_t *pkt, size_t len)
+static int sess__on_publish(struct sess *s, const uint8_t *pkt, size_t len)
 {
     struct iotc_mqtt_publish p;
     if (iotc_mqtt_publish_parse(pkt, len, IOTC_MQTT_V311, &p) != IOTC_OK)
@@ -203,7 +203,7 @@ static int sess__on_publish(struct iotc_runner_sess *s, const uint8_t *pkt, size
 static int sess__packet(iotc_mqtt_session *m, const uint8_t *pkt, const struct iotc_mqtt_frame *f,
                         void *arg)
 {
-    struct iotc_runner_sess *s = arg;
+    struct sess *s = arg;
     (void)m;
     s->last_rx = iotc_mono_ms();
     switch (f->type) {
@@ -246,7 +246,7 @@ static int sess__done_read(iotc_mqtt_session *m, const void *arg)
 }
 
 /* Timers: CONNACK wait, retransmissions, keep-alive, periodic publish. -1 ends the session. */
-static int sess__tick(struct iotc_runner_sess *s, double now)
+static int sess__tick(struct sess *s, double now)
 {
     double retry = IOTC_REFDEVICE_ACK_RETRY_MS * s->o->time_scale;
     double ka = s->o->keepalive * 1000.0;
@@ -285,7 +285,7 @@ static int sess__tick(struct iotc_runner_sess *s, double now)
 int iotc_refdevice_session_run(SSL *ssl, int fd, const struct iotc_refdevice_opts *o,
                                struct rd_state *st, double *up_ms)
 {
-    struct iotc_runner_sess s;
+    struct sess s;
     int rc = 0;
     memset(&s, 0, sizeof(s));
     iotc_mqtt_session_init(&s.m);
