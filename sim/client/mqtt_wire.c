@@ -12,7 +12,7 @@ int iotc_mqttw_connect(const char *client_id, unsigned char *out, size_t outlen)
 
     /* One remaining-length byte keeps the encoder trivial; ids are short. */
     if (idlen > 100 || outlen < 2 + rem)
-        return -1;
+        return IOTC_ERR_TOO_LARGE;
     out[p++] = 0x10;
     out[p++] = (unsigned char)rem;
     out[p++] = 0x00;

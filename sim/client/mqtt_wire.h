@@ -4,7 +4,9 @@
 
 #include <stddef.h>
 
-/* Encodes CONNECT (clean session, keep-alive 60 s); returns its length or -1. */
+/* Encodes CONNECT (clean session, keep-alive 60 s); returns its length, or
+ * IOTC_ERR_TOO_LARGE when the id passes 100 bytes or out is too small (never -1,
+ * which is IOTC_ERR_AGAIN, the "more bytes" of its sibling iotc_mqttw_connack). */
 int iotc_mqttw_connect(const char *client_id, unsigned char *out, size_t outlen);
 
 /* Parses a CONNACK at the start of buf: IOTC_OK with *rc set, IOTC_ERR_AGAIN if

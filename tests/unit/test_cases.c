@@ -215,7 +215,7 @@ static void test_mqtt_wire(void)
     CU_ASSERT_EQUAL(buf[0], 0x10);
     CU_ASSERT_EQUAL(buf[1], n - 2);
     CU_ASSERT_EQUAL(memcmp(buf + 4, "MQTT", 4), 0);
-    CU_ASSERT_EQUAL(iotc_mqttw_connect("abc", buf, 8), -1);
+    CU_ASSERT_EQUAL(iotc_mqttw_connect("abc", buf, 8), IOTC_ERR_TOO_LARGE);
     const unsigned char ok[] = {0x20, 0x02, 0x00, 0x05};
     CU_ASSERT_EQUAL(iotc_mqttw_connack(ok, 4, &rc), IOTC_OK);
     CU_ASSERT_EQUAL(rc, 5);
