@@ -58,7 +58,7 @@ void iotc_fleet_behave_defaults(struct iotc_fleet_behave *b)
 }
 
 static int behave__reconnect_read(const char *file, const char *path, json_t *o,
-                                  struct iotc_fleet_backoff *bo, struct iotc_cfg_err *ce)
+                                  struct iotc_fleet_backoff *bo, iotc_errtext *ce)
 {
     char p[256];
     snprintf(p, sizeof p, "%s.reconnect", path);
@@ -100,7 +100,7 @@ static int behave__reconnect_read(const char *file, const char *path, json_t *o,
 int iotc_fleet_behave_read(const char *file, const char *path, json_t *obj,
                            struct iotc_fleet_behave *b, char *err, size_t errlen)
 {
-    struct iotc_cfg_err ce = {{0}};
+    iotc_errtext ce = {{0}};
     int rc = IOTC_OK;
     for (size_t i = 0; i < BEHAVE__N && rc == IOTC_OK; i++) {
         const struct behave__field *f = &behave__table[i];

@@ -18,7 +18,7 @@
 #include <stdio.h>
 #include <time.h>
 
-struct iotc_cfg_err;
+#include "common/errtext.h"
 
 #define IOTC_FLEET_ERR_LEN      600
 #define IOTC_FLEET_MAX_ROWS     32
@@ -58,7 +58,7 @@ struct iotc_fleet_ident {
 };
 /* Reads $.rows[i].identities for a row of the given auth (strict, errors name the path). */
 int iotc_fleet_ident_read(const char *file, const char *path, json_t *arr, int auth,
-                          struct iotc_fleet_ident **out, size_t *n, struct iotc_cfg_err *ce);
+                          struct iotc_fleet_ident **out, size_t *n, iotc_errtext *ce);
 void iotc_fleet_idents_free(struct iotc_fleet_ident *v, size_t n);
 /* Run start: secrets and session tokens from the registry, token signatures with the PKI's
  * signing key. registry may be NULL when every SigV4 identity has its secret inline. */

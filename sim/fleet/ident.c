@@ -48,7 +48,7 @@ static bool ident__ok(const char *s, size_t max, int cs)
 
 /* Optional string key of o: NULL when absent; an error unless it passes ident__ok. */
 static int ident__str(const char *file, const char *path, json_t *o, const char *key, size_t max,
-                      int cs, bool allow_empty, char **out, struct iotc_cfg_err *ce)
+                      int cs, bool allow_empty, char **out, iotc_errtext *ce)
 {
     json_t *v = json_object_get(o, key);
     *out = NULL;
@@ -65,7 +65,7 @@ static int ident__str(const char *file, const char *path, json_t *o, const char 
 }
 
 static int ident__x509(const char *file, const char *path, json_t *v, struct iotc_fleet_ident *id,
-                       struct iotc_cfg_err *ce)
+                       iotc_errtext *ce)
 {
     const char *s = json_string_value(v);
     if (!s || !*s)
@@ -77,7 +77,7 @@ static int ident__x509(const char *file, const char *path, json_t *v, struct iot
 }
 
 static int ident__sigv4(const char *file, const char *path, json_t *v, struct iotc_fleet_ident *id,
-                        struct iotc_cfg_err *ce)
+                        iotc_errtext *ce)
 {
     int rc;
     if (json_is_string(v)) {
@@ -106,7 +106,7 @@ static int ident__sigv4(const char *file, const char *path, json_t *v, struct io
 }
 
 static int ident__custom(const char *file, const char *path, json_t *v, struct iotc_fleet_ident *id,
-                         struct iotc_cfg_err *ce)
+                         iotc_errtext *ce)
 {
     int rc;
     if (!json_is_object(v))
@@ -133,7 +133,7 @@ static int ident__custom(const char *file, const char *path, json_t *v, struct i
 }
 
 int iotc_fleet_ident_read(const char *file, const char *path, json_t *arr, int auth,
-                          struct iotc_fleet_ident **out, size_t *n, struct iotc_cfg_err *ce)
+                          struct iotc_fleet_ident **out, size_t *n, iotc_errtext *ce)
 {
     char p[128];
     *out = NULL;
@@ -339,7 +339,7 @@ static bool ident__needs_registry(const struct iotc_fleet_spec *s)
 
 int iotc_fleet_idents_setup(struct iotc_fleet_spec *s, char *err, size_t errlen)
 {
-    struct iotc_cfg_err ce = {{0}};
+    iotc_errtext ce = {{0}};
     json_t *registry = NULL;
     int rc = IOTC_OK;
     if (ident__needs_registry(s)) {

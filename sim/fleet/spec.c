@@ -32,7 +32,7 @@ static const struct iotc_cfg_int spec__ramp_table[] = {
 
 /* Optional number in [lo, hi]; missing: def. */
 static int spec__number(const char *file, const char *path, json_t *obj, const char *key, double lo,
-                        double hi, double def, double *out, struct iotc_cfg_err *ce)
+                        double hi, double def, double *out, iotc_errtext *ce)
 {
     json_t *v = json_object_get(obj, key);
     if (!v) {
@@ -48,7 +48,7 @@ static int spec__number(const char *file, const char *path, json_t *obj, const c
 
 /* Keys of a "defaults" object or of a row: its own keys plus the behaviour keys. */
 static int spec__check_mixed(const char *file, const char *path, json_t *o, const char *const *own,
-                             struct iotc_cfg_err *ce)
+                             iotc_errtext *ce)
 {
     const char *key;
     json_t *v;
@@ -63,8 +63,7 @@ static int spec__check_mixed(const char *file, const char *path, json_t *o, cons
     return IOTC_OK;
 }
 
-static int spec__target(const char *file, json_t *o, struct iotc_fleet_target *t,
-                        struct iotc_cfg_err *ce)
+static int spec__target(const char *file, json_t *o, struct iotc_fleet_target *t, iotc_errtext *ce)
 {
     char *kind = NULL;
     int rc = IOTC_OK;
@@ -103,7 +102,7 @@ cleanup:
 /* The certificate of an HTTPS row's monitor (MQTT on 8883): a door row's identities are
  * not certificates, so it names one, device-01 by default. */
 static int spec__monitor(const char *file, const char *path, json_t *o, struct iotc_fleet_row *r,
-                         struct iotc_cfg_err *ce)
+                         iotc_errtext *ce)
 {
     json_t *v = json_object_get(o, "monitor_identity");
     const char *def = r->def->auth == IOTC_AUTH_X509 ? r->identities[0].name : "device-01";
@@ -119,7 +118,7 @@ static int spec__monitor(const char *file, const char *path, json_t *o, struct i
 
 static int spec__row(struct iotc_fleet_spec *s, size_t i, json_t *o,
                      const struct iotc_fleet_behave *def, char *err, size_t errlen,
-                     struct iotc_cfg_err *ce)
+                     iotc_errtext *ce)
 {
     char path[64];
     struct iotc_fleet_row *r = &s->rows[i];
@@ -162,7 +161,7 @@ cleanup:
     return rc;
 }
 
-static int spec__fault(struct iotc_fleet_spec *s, size_t i, json_t *o, struct iotc_cfg_err *ce)
+static int spec__fault(struct iotc_fleet_spec *s, size_t i, json_t *o, iotc_errtext *ce)
 {
     char path[64], *kind = NULL, *dir = NULL;
     struct iotc_fleet_fault_ev *f = &s->faults[i];
@@ -228,7 +227,7 @@ cleanup:
 
 int iotc_fleet_spec_load(const char *path, struct iotc_fleet_spec *s, char *err, size_t errlen)
 {
-    struct iotc_cfg_err ce = {{0}};
+    iotc_errtext ce = {{0}};
     struct iotc_fleet_behave def;
     struct spec__ramp ramp;
     int rc = IOTC_ERR_CONFIG;
@@ -318,7 +317,7 @@ static const char *const spec__ext_keys[] = {"host",  "sni",        "ca",       
 int iotc_fleet_target_load_external(const char *path, struct iotc_fleet_target *t, char *err,
                                     size_t errlen)
 {
-    struct iotc_cfg_err ce = {{0}};
+    iotc_errtext ce = {{0}};
     int rc = IOTC_ERR_CONFIG;
     json_t *root = iotc_cfg_load(path, &ce);
     if (!root)

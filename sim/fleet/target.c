@@ -33,7 +33,7 @@ struct iotc_proxy *iotc_fleet_proxy_for(struct iotc_fleet *fl, int lport)
 /* The profile's time scale: the devices' keep-alive follows the endpoint's clock. */
 static int target__time_scale(const char *profile, double *out, char *err, size_t errlen)
 {
-    struct iotc_cfg_err ce = {{0}};
+    iotc_errtext ce = {{0}};
     struct iotc_profile p;
     if (iotc_profile_load(profile, &p, &ce) != IOTC_OK) {
         snprintf(err, errlen, "%s", ce.msg);

@@ -57,3 +57,9 @@ void iotc_diag_file_tail(const char *path, char *out, size_t len)
     out[n] = '\0';
     fclose(f);
 }
+
+void iotc_diag_add_err(iotc_diag *d, const iotc_errtext *e)
+{
+    if (e && e->msg[0])
+        iotc_diag_add(d, "%s", e->msg);
+}

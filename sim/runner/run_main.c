@@ -210,7 +210,7 @@ static int main__start_targets(iotc_runner_state *rs, const iotc_runner_opts *o,
  * SigV4 secrets from it. A missing one only fails the cases that need it. */
 static json_t *main__registry(void)
 {
-    struct iotc_cfg_err ce;
+    iotc_errtext ce;
     json_t *r = iotc_registry_doc(iotc_paths_registry(), &ce);
     if (!r)
         fprintf(stderr, "iotconform run: registry %s (SigV4 cases will error)\n", ce.msg);
@@ -259,7 +259,7 @@ static json_t *main__environment(iotc_runner_state *rs)
     for (size_t k = 0; k < rs->n_targets; k++) {
         iotc_runner_target *t = &rs->targets[k];
         struct iotc_profile prof;
-        struct iotc_cfg_err ce;
+        iotc_errtext ce;
         bool loaded = iotc_profile_load(t->profile_path, &prof, &ce) == IOTC_OK;
         json_t *policy = loaded ? json_string(prof.policy_name) : NULL;
         json_t *p = json_pack("{s:s, s:s, s:b}", "file", t->profile_path, "journal",

@@ -2,6 +2,7 @@
 #include "config/profile.h"
 #include "config/registry.h"
 #include "common/err.h"
+#include "common/errtext.h"
 #include "endpoint/mqtt_rules.h"
 #include "endpoint/throttle.h"
 
@@ -25,7 +26,7 @@ static const char *write_tmp(const char *text)
 static void expect_profile_error(const char *json, const char *needle)
 {
     struct iotc_profile p;
-    struct iotc_cfg_err err = {{0}};
+    iotc_errtext err = {{0}};
     int rc = iotc_profile_load(write_tmp(json), &p, &err);
     CU_ASSERT_EQUAL(rc, IOTC_ERR_CONFIG);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, tmp_path));
@@ -38,7 +39,7 @@ static void expect_profile_error(const char *json, const char *needle)
 static void test_default_profile(void)
 {
     struct iotc_profile p;
-    struct iotc_cfg_err err;
+    iotc_errtext err;
     int rc = iotc_profile_load(IOTC_SOURCE_DIR "/fixtures/profiles/default.json", &p, &err);
     CU_ASSERT_EQUAL_FATAL(rc, IOTC_OK);
     CU_ASSERT_EQUAL(p.policy, IOTC_POLICY_TLS13_1_2);
@@ -73,7 +74,7 @@ static void test_every_fixture_profile_loads(void)
         char path[512];
         snprintf(path, sizeof path, IOTC_SOURCE_DIR "/fixtures/profiles/%s.json", names[i]);
         struct iotc_profile p;
-        struct iotc_cfg_err err;
+        iotc_errtext err;
         CU_ASSERT_EQUAL_FATAL(iotc_profile_load(path, &p, &err), IOTC_OK);
         CU_ASSERT_EQUAL(p.policy, want[i]);
         CU_ASSERT_STRING_EQUAL(p.name, names[i]);
@@ -109,7 +110,7 @@ static void test_profile_errors(void)
 static void test_throttle_defaults(void)
 {
     struct iotc_profile p;
-    struct iotc_cfg_err err;
+    iotc_errtext err;
     CU_ASSERT_EQUAL_FATAL(iotc_profile_load(write_tmp("{\"endpoint_names\":[\"a\"]}"), &p, &err),
                           IOTC_OK);
     CU_ASSERT_EQUAL(p.limits.connect_per_s_per_client_id, 1);
@@ -147,7 +148,7 @@ static void test_token_bucket(void)
 static void test_profile_missing_file(void)
 {
     struct iotc_profile p;
-    struct iotc_cfg_err err;
+    iotc_errtext err;
     CU_ASSERT_EQUAL(iotc_profile_load("/nonexistent/profile.json", &p, &err), IOTC_ERR_CONFIG);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/nonexistent/profile.json"));
 }
@@ -160,7 +161,7 @@ static const char *pki(void)
 static void test_registry_fixture(void)
 {
     struct iotc_registry r;
-    struct iotc_cfg_err err;
+    iotc_errtext err;
     int rc = iotc_registry_load(IOTC_SOURCE_DIR "/fixtures/registry.json", pki(), &r, &err);
     if (rc)
         fprintf(stderr, "\n%s\n", err.msg);
@@ -191,7 +192,7 @@ static void expect_registry_error(const char *json, const char *needle);
 static void test_registry_things(void)
 {
     struct iotc_registry r;
-    struct iotc_cfg_err err = {{0}};
+    iotc_errtext err = {{0}};
     const char *json = "{\"certificates\":[{\"file\":\"device-01.crt\",\"thing\":\"t1\"}],"
                        "\"things\":[\"t0\",{\"name\":\"t1\",\"type\":\"sensor\","
                        "\"attributes\":{\"fleet\":\"blue\"}}]}";
@@ -220,7 +221,7 @@ static void test_registry_things(void)
 static void expect_registry_error(const char *json, const char *needle)
 {
     struct iotc_registry r;
-    struct iotc_cfg_err err = {{0}};
+    iotc_errtext err = {{0}};
     int rc = iotc_registry_load(write_tmp(json), pki(), &r, &err);
     CU_ASSERT_EQUAL(rc, IOTC_ERR_CONFIG);
     if (!strstr(err.msg, needle))
@@ -323,6 +324,34 @@ static void test_reserved_topics(void)
     }
 }
 
+/* The one error-text type: the code comes back, NULL is allowed, text is bounded. */
+static void test_errtext(void)
+{
+    iotc_errtext e;
+    iotc_errtext_clear(&e);
+    CU_ASSERT_STRING_EQUAL(iotc_errtext_msg(&e), "");
+    CU_ASSERT_EQUAL(iotc_errtext_set(&e, IOTC_ERR_CONFIG, "bad key '%s'", "k"), IOTC_ERR_CONFIG);
+    CU_ASSERT_STRING_EQUAL(e.msg, "bad key 'k'");
+    CU_ASSERT_EQUAL(iotc_errtext_prefix(&e, IOTC_ERR_CONFIG, "%s", "p.json"), IOTC_ERR_CONFIG);
+    CU_ASSERT_STRING_EQUAL(e.msg, "p.json: bad key 'k'");
+    CU_ASSERT_EQUAL(iotc_errtext_append(&e, IOTC_ERR_IO, " (%d)", 2), IOTC_ERR_IO);
+    CU_ASSERT_STRING_EQUAL(e.msg, "p.json: bad key 'k' (2)");
+    CU_ASSERT_EQUAL(iotc_errtext_set(NULL, IOTC_ERR_NOMEM, "x"), IOTC_ERR_NOMEM);
+    CU_ASSERT_EQUAL(iotc_errtext_prefix(NULL, IOTC_ERR_IO, "x"), IOTC_ERR_IO);
+    CU_ASSERT_STRING_EQUAL(iotc_errtext_msg(NULL), "");
+    char big[2000];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    iotc_errtext_set(&e, IOTC_ERR_CONFIG, "%s", big);
+    CU_ASSERT_EQUAL(strlen(e.msg), sizeof e.msg - 1);
+    iotc_errtext_prefix(&e, IOTC_ERR_CONFIG, "%s", big);
+    CU_ASSERT_EQUAL(strlen(e.msg), sizeof e.msg - 1);
+    /* A profile error arrives in the same type, naming the file. */
+    struct iotc_profile p;
+    CU_ASSERT_NOT_EQUAL(iotc_profile_load("/nonexistent/p.json", &p, &e), IOTC_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(e.msg, "/nonexistent/p.json"));
+}
+
 int iotc_register_tests(void)
 {
     CU_pSuite s = CU_add_suite("config", NULL, NULL);
@@ -339,7 +368,8 @@ int iotc_register_tests(void)
         !CU_add_test(s, "registry things and certificate keys", test_registry_things) ||
         !CU_add_test(s, "keep-alive clamp", test_keepalive_clamp) ||
         !CU_add_test(s, "topic and client-id rules", test_topic_rules) ||
-        !CU_add_test(s, "reserved '$' topics", test_reserved_topics))
+        !CU_add_test(s, "reserved '$' topics", test_reserved_topics) ||
+        !CU_add_test(s, "error text", test_errtext))
         return -1;
     return 0;
 }

@@ -273,7 +273,7 @@ static void test_spec_door_identities(void)
 static json_t *registry(void)
 {
     char path[1024];
-    struct iotc_cfg_err ce;
+    iotc_errtext ce;
     snprintf(path, sizeof path, "%s/fixtures/registry.json", IOTC_SOURCE_DIR);
     return iotc_cfg_load(path, &ce);
 }
