@@ -35,6 +35,7 @@ static const struct {
     {"run", iotc_runner_main, "run the conformance case tables against an endpoint"},
 #ifdef IOTC_WITH_FLEET
     {"fleet", iotc_fleet_main, "run a simulated fleet of devices against an endpoint"},
+    {"fleet-merge", iotc_fleet_merge_main, "merge the JSON summaries of a sharded fleet run"},
 #endif
 #ifdef IOTC_WITH_CERTIFY
     {"certify", iotc_certify_main, "certify a device or SDK against the emulated endpoint"},

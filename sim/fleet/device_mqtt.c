@@ -29,7 +29,7 @@ int fleet_mqtt_send_connect(struct fleet_dev *d)
         .keepalive = (uint16_t)d->row->b.keepalive_s,
         .client_id = iotc_span_str(d->client_id),
     };
-    if (d->monitor)
+    if (d->monitor && !d->sync)
         cn.clean_start = false; /* a monitor must not miss what arrives while it reconnects */
     /* ALPN mqtt: custom auth travels in the username (WSS carries it in the upgrade). */
     if (!d->monitor && d->row->def->proto == IOTC_PROTO_MQTT &&
@@ -88,6 +88,20 @@ static int dm__publish(struct fleet_dev *d, uint8_t qos, uint16_t pid, bool dup,
     return dm__flush(d);
 }
 
+int fleet_mqtt_send_raw(struct fleet_dev *d, const char *topic, const void *payload, size_t n,
+                        uint8_t qos, bool retain)
+{
+    struct mqtt_publish p = {
+        .qos = qos,
+        .retain = retain,
+        .topic = iotc_span_str(topic),
+        .packet_id = qos ? dm__pid(d) : 0,
+        .payload = {(const uint8_t *)payload, n},
+    };
+    int rc = mqtt_publish_encode(&d->fl->out, MQTT_V311, &p);
+    return rc == IOTC_OK ? dm__flush(d) : rc;
+}
+
 /* Writes queued QoS 1 messages while the in-flight window has room, oldest first. */
 void fleet_mqtt_pump(struct fleet_dev *d)
 {
@@ -138,7 +152,7 @@ void fleet_record_delivery(struct fleet *fl, const uint8_t *payload, size_t n, i
     uint32_t dev, seq;
     uint64_t t_us;
     fl->c.received++;
-    if (fleet_payload_parse(payload, n, &dev, &seq, &t_us) != IOTC_OK || dev >= fl->n_devs) {
+    if (fleet_payload_parse(payload, n, &dev, &seq, &t_us) != IOTC_OK || dev >= fl->n_global) {
         fl->c.protocol_errors++;
         return;
     }
@@ -168,7 +182,7 @@ static void dm__on_puback(struct fleet_dev *d, uint16_t pid)
 static int dm__subscribe(struct fleet_dev *d)
 {
     struct mqtt_subscribe sub = {.packet_id = dm__pid(d), .count = 1};
-    sub.filters[0].filter = iotc_span_str(d->topic);
+    sub.filters[0].filter = iotc_span_str(d->sub_topic);
     sub.filters[0].options = 1;
     d->sub_pid = sub.packet_id;
     int rc = mqtt_subscribe_encode(&d->fl->out, MQTT_V311, &sub);
@@ -203,13 +217,18 @@ static int dm__packet(struct fleet_dev *d, const struct mqtt_frame *f, const uin
         if (sa.codes[0] >= 0x80)
             return CAUSE_SUBACK;
         d->subscribed = true;
+        if (d->sync)
+            fleet_sync_on_suback(d);
         return CAUSE_NONE;
     }
     case MQTT_PUBLISH: {
         struct mqtt_publish p;
         if (mqtt_publish_parse(pkt, f->total, MQTT_V311, &p))
             return CAUSE_PROTOCOL;
-        fleet_record_delivery(d->fl, p.payload.p, p.payload.n, p.qos);
+        if (d->sync)
+            fleet_sync_on_publish(d, &p);
+        else
+            fleet_record_delivery(d->fl, p.payload.p, p.payload.n, p.qos);
         if (p.qos == 1) {
             struct mqtt_ack a = {.type = MQTT_PUBACK, .packet_id = p.packet_id};
             if (mqtt_ack_encode(&d->fl->out, MQTT_V311, &a) != IOTC_OK || dm__flush(d))

@@ -6,6 +6,7 @@
 #include "common/rows.h"
 #include "faults/faults.h"
 #include "harness/serve_child.h"
+#include "harness/shard.h"
 #include "mqtt/mqtt.h"
 
 #include <curl/curl.h>
@@ -110,6 +111,7 @@ double fleet_hist_pct_ms(const struct fleet_hist *h, double pct); /* 0 when empt
 struct fleet_behave {
     long long qos, publish_interval_ms, payload_bytes, clean_session, keepalive_s;
     long long max_inflight, max_queued, connect_timeout_ms, request_timeout_ms;
+    long long max_messages; /* per device; 0: publish until the window ends */
     struct fleet_backoff backoff;
 };
 struct fleet_row {
@@ -119,9 +121,12 @@ struct fleet_row {
     size_t n_identities;
     char *client_id;        /* pattern: {run} {row} {i} {n} */
     char *monitor_identity; /* HTTPS rows: certificate of the monitor on 8883 */
+    long long peer_offset;  /* device i subscribes to the topic of device (i + offset) % devices */
     struct fleet_behave b;
     /* run time */
     uint32_t first;            /* global index of the row's first device */
+    uint32_t llo, lcount;      /* this shard's devices of the row: ridx llo .. llo+lcount-1 */
+    uint32_t lfirst;           /* index in fl->devs of the first of them */
     SSL_CTX **ctx;             /* X.509: one per identity; door: one, no certificate */
     size_t n_ctx;              /* 0 on door HTTPS rows: libcurl makes its own */
     SSL_CTX *monitor_ctx;      /* HTTPS rows */
@@ -231,6 +236,7 @@ struct fleet_dev {
     uint8_t last_cause; /* of the last failure, connect attempts included */
     uint8_t down_cause; /* of the last loss of an established connection */
     bool monitor;
+    bool sync; /* the shard's start-barrier client (sync.c); also a monitor */
     bool ping_out;
     bool subscribed;
     bool ever_up;
@@ -257,7 +263,8 @@ struct fleet_dev {
     struct curl_slist *headers; /* custom-auth header lines */
     bool req_busy;
     char *client_id;
-    char *topic;
+    char *topic;     /* where it publishes */
+    char *sub_topic; /* what it subscribes to (its peer's topic with a peer_offset) */
 };
 
 /* ---- the fleet ---- */
@@ -272,14 +279,22 @@ struct fleet_counters {
 struct fleet {
     struct fleet_spec *spec;
     struct event_base *base;
-    struct fleet_dev *devs; /* n_devs devices, then one monitor per HTTPS row */
+    struct fleet_dev *devs; /* this shard's n_devs devices, then one monitor per HTTPS row
+                               (sharded: on shard 1 only), then the sync client */
     uint32_t n_devs, n_all;
-    struct fleet_ledger *ledger; /* by global device index */
+    uint32_t n_global;           /* devices of the whole fleet (every shard) */
+    struct fleet_ledger *ledger; /* by global device index: sent by this shard's publishers,
+                                    received in this shard from any publisher */
+    iotc_shard shard;            /* n == 0: not sharded */
+    bool synced;                 /* publishing starts together: sharded, or receivers other than the
+                                    publisher (peer_offset), so every subscriber is there first */
+    struct fleet_sync *sync;
     struct fleet_counters c;
     struct fleet_hist connect_lat, deliver_lat;
     struct fleet_hist deliver_steady; /* messages published after the ramp */
     uint64_t rng;
-    char run_tag[24];
+    char run_tag[64];
+    char spec_digest[80]; /* sha256 of the spec file: shards of one fleet must match */
     bool tty;
     /* connect slots */
     uint32_t in_flight;
@@ -323,6 +338,9 @@ struct fleet {
 int fleet_tls_setup(struct fleet *fl, char *err, size_t errlen);
 void fleet_tls_free(struct fleet *fl);
 SSL_CTX *fleet_tls_ctx_of(const struct fleet_dev *d);
+/* A client context for a certificate name in the target's PKI (NULL: no certificate). */
+SSL_CTX *fleet_tls_ctx_new(const struct fleet_target *t, const char *identity, char *err,
+                           size_t errlen);
 const struct fleet_ident *fleet_dev_ident(const struct fleet_dev *d);
 
 /* device.c: connection lifecycle of an MQTT device (and of a monitor) */
@@ -350,6 +368,9 @@ void fleet_mqtt_on_read(struct bufferevent *bev, void *arg);
 void fleet_mqtt_on_stream(struct fleet_dev *d, struct bufferevent *bev, struct evbuffer *in);
 void fleet_mqtt_pump(struct fleet_dev *d);
 int fleet_mqtt_send_disconnect(struct fleet_dev *d);
+/* One PUBLISH outside the ledger (the sync client's); QoS 1 gets a fresh packet id. */
+int fleet_mqtt_send_raw(struct fleet_dev *d, const char *topic, const void *payload, size_t n,
+                        uint8_t qos, bool retain);
 int fleet_mqtt_ping(struct fleet_dev *d);
 void fleet_record_delivery(struct fleet *fl, const uint8_t *payload, size_t n, int qos);
 
@@ -391,7 +412,25 @@ void fleet_summary_print(const struct fleet *fl, const json_t *sum, FILE *out);
 uint64_t fleet_lost(const struct fleet *fl);
 uint32_t fleet_disconnected_at_end(const struct fleet *fl);
 
-/* proc.c */
+/* sync.c: publishing starts together on every shard. Each shard's sync client subscribes
+ * to fleet/<run>/sync/+ and, once the shard's devices are all subscribed, publishes a
+ * retained "ready" on fleet/<run>/sync/<k>; publishing starts when all N are seen. */
+int fleet_sync_setup(struct fleet *fl, struct fleet_dev *d, char *err, size_t errlen);
+void fleet_sync_free(struct fleet *fl);
+SSL_CTX *fleet_sync_ctx(const struct fleet *fl);
+void fleet_sync_on_suback(struct fleet_dev *d);
+void fleet_sync_on_publish(struct fleet_dev *d, const struct mqtt_publish *p);
+/* The shard's devices are ready: announce it (now or once the sync client is subscribed). */
+void fleet_sync_local_ready(struct fleet *fl);
+bool fleet_sync_released(const struct fleet *fl);
+/* Clears this shard's retained message before the run's goodbye. */
+void fleet_sync_goodbye(struct fleet *fl);
+json_t *fleet_sync_json(const struct fleet *fl);
+/* A device's place in [0, 1): its publish phase, the same whole or sharded. */
+double fleet_dev_phase01(uint32_t idx, uint32_t salt);
+
+/* The shard's ledger for the merge: who published here, what was received here. */
+json_t *fleet_ledger_json(const struct fleet *fl);
 
 /* run.c */
 int fleet_run(struct fleet *fl, const char *serve_bin, const char *pki_override);
