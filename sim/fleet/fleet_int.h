@@ -413,8 +413,8 @@ uint64_t fleet_lost(const struct fleet *fl);
 uint32_t fleet_disconnected_at_end(const struct fleet *fl);
 
 /* sync.c: publishing starts together on every shard. Each shard's sync client subscribes
- * to fleet/<run>/sync/+ and, once the shard's devices are all subscribed, publishes a
- * retained "ready" on fleet/<run>/sync/<k>; publishing starts when all N are seen. */
+ * to fleet/<run>/sync/+ and, once the shard's devices are all subscribed, repeats "ready"
+ * on fleet/<run>/sync/<k>; publishing starts when all N are seen. */
 int fleet_sync_setup(struct fleet *fl, struct fleet_dev *d, char *err, size_t errlen);
 void fleet_sync_free(struct fleet *fl);
 SSL_CTX *fleet_sync_ctx(const struct fleet *fl);
@@ -423,8 +423,7 @@ void fleet_sync_on_publish(struct fleet_dev *d, const struct mqtt_publish *p);
 /* The shard's devices are ready: announce it (now or once the sync client is subscribed). */
 void fleet_sync_local_ready(struct fleet *fl);
 bool fleet_sync_released(const struct fleet *fl);
-/* Clears this shard's retained message before the run's goodbye. */
-void fleet_sync_goodbye(struct fleet *fl);
+void fleet_sync_tick(struct fleet *fl); /* the run's tick: repeat "ready" */
 json_t *fleet_sync_json(const struct fleet *fl);
 /* A device's place in [0, 1): its publish phase, the same whole or sharded. */
 double fleet_dev_phase01(uint32_t idx, uint32_t salt);

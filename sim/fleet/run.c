@@ -63,7 +63,6 @@ static void run__end(struct fleet *fl)
     fl->stopping = true;
     fl->publishing = false;
     fl->t_end_us = iotc_clock_us();
-    fleet_sync_goodbye(fl);
     for (uint32_t i = 0; i < fl->n_all; i++)
         fleet_dev_close(&fl->devs[i], true);
     struct timeval tv = {0, RUN_GOODBYE_MS * 1000};
@@ -187,6 +186,7 @@ static void run__tick(evutil_socket_t fd, short what, void *arg)
     default:
         break;
     }
+    fleet_sync_tick(fl);
     fleet_progress(fl, false);
 }
 

@@ -3,13 +3,14 @@
  * is published before its receiver (on this shard or another one) has subscribed.
  *
  * Over MQTT itself, so it needs nothing but the endpoint the devices use (emulated or
- * AWS IoT Core: retained messages are supported there): each shard's sync client
- * subscribes to fleet/<run>/sync/+ and, once every device of its shard is subscribed,
- * publishes a retained "ready" on fleet/<run>/sync/<k>. A shard that comes late still
- * sees the others' retained messages when it subscribes; a shard that comes early sees
- * the late ones live. Publishing starts when all N are seen. The run tag is unique per
- * run (a Kubernetes Job's uid), so old retained messages never match; each shard
- * clears its own at the end anyway.
+ * AWS IoT Core): each shard's sync client subscribes to fleet/<run>/sync/+ and, once
+ * every device of its shard is subscribed, publishes "ready" on fleet/<run>/sync/<k>
+ * every SYNC_EVERY_MS (longer with many shards) until the run ends; publishing starts when all N
+ * are seen. Not a retained message: AWS IoT Core does not send retained messages to a subscription
+ * with a wildcard (the emulator withholds them too, journal mqtt.withheld), and one exact
+ * subscription per shard would hit the 50-subscriptions-per-connection quota. Repeating
+ * means a late shard hears the early ones within SYNC_EVERY_MS of subscribing. The run
+ * tag is unique per run (a Kubernetes Job's uid), so another run's shards never count.
  */
 #include "fleet_int.h"
 #include "common/err.h"
@@ -17,14 +18,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Every shard's client hears every shard's announcements: at most ~50 a second in all,
+ * half AWS IoT Core's 100 publishes per second per connection. */
+#define SYNC_EVERY_MS     500
+#define SYNC_PER_SHARD_MS 20
+
 struct fleet_sync {
     struct fleet_dev *dev;
     SSL_CTX *ctx;
     char topic[160];     /* this shard's */
     unsigned char *seen; /* by shard index - 1 */
     unsigned n_seen;
-    bool local_ready, sent;
-    uint64_t t_ready_us, t_released_us;
+    bool local_ready;
+    uint64_t t_ready_us, t_released_us, t_sent_us;
 };
 
 /* The sync client's certificate: the first X.509 identity of the spec, else the first
@@ -82,19 +88,22 @@ SSL_CTX *fleet_sync_ctx(const struct fleet *fl)
     return fl->sync ? fl->sync->ctx : NULL;
 }
 
-static void sync__announce(struct fleet *fl)
+static void sync__announce(struct fleet *fl, bool now)
 {
     struct fleet_sync *y = fl->sync;
-    if (y->sent || !y->local_ready || !y->dev->subscribed || y->dev->state != DEV_UP)
+    uint64_t t = iotc_clock_us(), every_ms = SYNC_PER_SHARD_MS * (uint64_t)fl->shard.n;
+    if (every_ms < SYNC_EVERY_MS)
+        every_ms = SYNC_EVERY_MS;
+    if (!y->local_ready || !y->dev->subscribed || y->dev->state != DEV_UP ||
+        (!now && t - y->t_sent_us < every_ms * 1000))
         return;
-    if (fleet_mqtt_send_raw(y->dev, y->topic, "ready", 5, 1, true) == IOTC_OK)
-        y->sent = true;
+    if (fleet_mqtt_send_raw(y->dev, y->topic, "ready", 5, 0, false) == IOTC_OK)
+        y->t_sent_us = t;
 }
 
 void fleet_sync_on_suback(struct fleet_dev *d)
 {
-    /* A reconnect re-subscribes and the retained messages come again: announce once. */
-    sync__announce(d->fl);
+    sync__announce(d->fl, true);
 }
 
 void fleet_sync_on_publish(struct fleet_dev *d, const struct mqtt_publish *p)
@@ -107,7 +116,7 @@ void fleet_sync_on_publish(struct fleet_dev *d, const struct mqtt_publish *p)
     while (i > 0 && t[i - 1] != '/')
         i--;
     unsigned k = 0;
-    if (i == n || n - i > 4 || p->payload.n == 0) /* empty: a shard clearing its message */
+    if (i == n || n - i > 4)
         return;
     for (size_t j = i; j < n; j++) {
         if (t[j] < '0' || t[j] > '9')
@@ -127,22 +136,20 @@ void fleet_sync_local_ready(struct fleet *fl)
         return;
     fl->sync->local_ready = true;
     fl->sync->t_ready_us = iotc_clock_us();
-    sync__announce(fl);
+    sync__announce(fl, true);
 }
 
 bool fleet_sync_released(const struct fleet *fl)
 {
-    if (!fl->sync)
-        return true;
-    sync__announce((struct fleet *)fl); /* the sync client may have come back since */
-    return fl->sync->n_seen == (unsigned)fl->shard.n;
+    return !fl->sync || fl->sync->n_seen == (unsigned)fl->shard.n;
 }
 
-void fleet_sync_goodbye(struct fleet *fl)
+void fleet_sync_tick(struct fleet *fl)
 {
-    struct fleet_sync *y = fl->sync;
-    if (y && y->sent && y->dev->state == DEV_UP)
-        fleet_mqtt_send_raw(y->dev, y->topic, "", 0, 0, true);
+    /* Until the end, not only until this shard is released: a later shard still needs
+     * to hear this one. */
+    if (fl->sync && !fl->stopping)
+        sync__announce(fl, false);
 }
 
 json_t *fleet_sync_json(const struct fleet *fl)

@@ -2,7 +2,8 @@
 """Sharded fleets: fixtures/fleets/shards.json run whole, then as 3 shards, each a local
 process with the environment the Kubernetes Indexed Job in ci/k8s/ gives its pods
 (JOB_COMPLETION_INDEX, IOTC_FLEET_SHARDS, IOTC_FLEET_RUN) against one `serve` (an
-external target, as the pods see the endpoint). `iotconform fleet-merge` of the shards
+external target, as the pods see the endpoint), the last one started late (after shard 1
+announced itself ready), so the start barrier has to hold the others. `iotconform fleet-merge` of the shards
 must give the whole run's totals per row (sent, delivered, duplicated, lost), with the
 deliveries made on another shard counted exactly (peer_offset receivers and the HTTPS
 monitor on shard 1). Negative twins: a missing shard, a duplicated shard and a shard of
@@ -63,6 +64,12 @@ try:
     run = "it-" + uuid.uuid4().hex[:12]
     procs, files = [], []
     for idx in range(N):
+        if idx == N - 1:
+            # The last pod comes late (an image pull): it starts only once shard 1 has
+            # announced itself ready, so the barrier must let it catch up.
+            late = serve.events(lambda e: e.get("event") == "mqtt.in"
+                                and e.get("topic") == f"fleet/{run}/sync/1", timeout=60)
+            check("shard 1 announced itself before the late shard started", bool(late), None)
         env = dict(os.environ, JOB_COMPLETION_INDEX=str(idx), IOTC_FLEET_SHARDS=str(N),
                    IOTC_FLEET_RUN=run)
         f = os.path.join(TMP, f"shard-{idx}.json")
