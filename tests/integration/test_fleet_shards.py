@@ -9,7 +9,8 @@ deliveries made on another shard counted exactly (peer_offset receivers and the 
 monitor on shard 1). Negative twins: a missing shard, a duplicated shard and a shard of
 another run are refused with a clear error; a shard that drops its receivers' ledger
 (edited file) makes the merge report the loss."""
-import copy, json, os, subprocess, sys, tempfile, uuid
+import copy, json, os, shlex, subprocess, sys, tempfile, uuid
+import yaml
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from iotclib import Serve, check, finish
 
@@ -17,7 +18,25 @@ BIN, PKI = sys.argv[1], sys.argv[2]
 HERE = os.path.dirname(os.path.abspath(__file__))
 SPEC = os.path.join(HERE, "../../fixtures/fleets/shards.json")
 TMP = tempfile.mkdtemp(prefix="iotc-fleet-shards-")
+# The Job's pod command and environment, read from the manifest, run here as processes.
+JOB = next(d for d in yaml.safe_load_all(open(os.path.join(HERE, "../../ci/k8s/fleet-shards.yaml")))
+           if d["kind"] == "Job")
+POD = JOB["spec"]["template"]["spec"]["containers"][0]
+POD_ENV = {e["name"]: e for e in POD["env"]}
+check("manifest: an Indexed Job, all shards at once, IOTC_FLEET_SHARDS = completions",
+      JOB["spec"]["completionMode"] == "Indexed"
+      and JOB["spec"]["parallelism"] == JOB["spec"]["completions"] == int(POD_ENV["IOTC_FLEET_SHARDS"]["value"])
+      and "controller-uid" in POD_ENV["IOTC_FLEET_RUN"]["valueFrom"]["fieldRef"]["fieldPath"], JOB["spec"])
 N = 3
+
+
+def pod_command(env, target, results):
+    """The pod's shell command with the container's paths mapped to this machine's."""
+    line = POD["args"][0].replace("/etc/iotconform/target-emulated.json", target) \
+        .replace("/etc/iotconform/fleet.json", SPEC).replace("/results", results)
+    argv = shlex.split(line)
+    assert argv[:2] == ["exec", "iotconform"], argv
+    return [BIN] + [os.path.expandvars(a) if "$" in a else a for a in argv[2:]]
 
 
 def merge(*files, out=None):
@@ -72,10 +91,16 @@ try:
             check("shard 1 announced itself before the late shard started", bool(late), None)
         env = dict(os.environ, JOB_COMPLETION_INDEX=str(idx), IOTC_FLEET_SHARDS=str(N),
                    IOTC_FLEET_RUN=run)
-        f = os.path.join(TMP, f"shard-{idx}.json")
+        os.makedirs(os.path.join(TMP, run), exist_ok=True)  # the Job's init container
+        saved = dict(os.environ)
+        os.environ.update(env)
+        cmd = pod_command(env, tpath, TMP)
+        os.environ.clear()
+        os.environ.update(saved)
+        f = os.path.join(TMP, run, f"shard-{idx}.json")
+        check(f"pod {idx}: writes {os.path.basename(f)}", f in cmd, cmd)
         files.append(f)
-        procs.append(subprocess.Popen([BIN, "fleet", "--quiet", "--target", tpath, "--json", f, SPEC],
-                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                       text=True))
     for idx, pr in enumerate(procs):
         out, err = pr.communicate(timeout=180)
