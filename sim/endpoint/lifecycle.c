@@ -1,6 +1,7 @@
 #include "lifecycle.h"
 #include "broker_link.h"
 #include "endpoint_int.h"
+#include "broker_remote.h"
 #include "common/err.h"
 #include "common/stamp.h"
 #include "common/jevents.h"
@@ -61,10 +62,10 @@ void iotc_lifecycle_broker_ready(struct iotc_lifecycle *lc)
 {
     struct iotc_endpoint *ep = lc->ep;
     char stamp[IOTC_STAMP_LEN + 1];
-    const char *id = IOTC_SYSTEM_CLIENT_ID;
+    const char *id = iotc_ep_system_client_id(ep);
     if (lc->link)
         return;
-    if (iotc_stamp_make(iotc_broker_secret(ep->broker), IOTC_STAMP_SECRET_LEN, id, strlen(id), id,
+    if (iotc_stamp_make(iotc_ep_broker_secret(ep), IOTC_STAMP_SECRET_LEN, id, strlen(id), id,
                         strlen(id), stamp))
         return;
     struct mqtt_connect cn = {.protocol_name = IOTC_SPAN_LIT("MQTT"),
@@ -80,7 +81,7 @@ void iotc_lifecycle_broker_ready(struct iotc_lifecycle *lc)
     if (mqtt_connect_encode(&lc->pkt, &cn) != IOTC_OK)
         return;
     struct iotc_blink_cbs cbs = {lc__packet, lc__closed, NULL, lc};
-    if (iotc_blink_open(ep->base, iotc_broker_socket_path(ep->broker), &cbs, &lc->link))
+    if (iotc_ep_blink_open(ep, &cbs, &lc->link))
         return;
     iotc_blink_send(lc->link, lc->pkt.p, lc->pkt.len);
 }
