@@ -52,6 +52,12 @@ static void lc__packet(void *arg, const struct mqtt_frame *f, const uint8_t *pkt
 static void lc__closed(void *arg, const char *reason)
 {
     struct iotc_lifecycle *lc = arg;
+    /* Journaled when it was up: a broker restart, or (with a shared broker) another
+     * front door using the same system client ID. */
+    if (lc->ready)
+        iotc_journal_emit(lc->ep->journal, IOTC_EV_LIFECYCLE_ERROR,
+                          json_pack("{s:s, s:s}", "reason", "system connection closed", "detail",
+                                    reason ? reason : ""));
     lc->ready = false;
     iotc_blink_free(lc->link);
     lc->link = NULL;

@@ -119,6 +119,11 @@ try:
     p = read_until(sub_b, 3)
     check("the new connection on door B works", p and pub_topic_payload(p)[1] == b"after-takeover", p)
 
+    # each door's system connection (lifecycle events) has its own client ID on the shared
+    # broker: none was closed (one ID for all would make the doors take it from each other)
+    closed = [e for d in (a, b) for e in d.events(lambda e: e.get("event") == "lifecycle.error", 1.5)]
+    check("the doors' system connections coexist on the shared broker", not closed, closed[:2])
+
     # ---- negative twins on the TCP link ----
     # a plain TCP client (no TLS): mosquitto's listener is TLS only
     s = socket.create_connection(("127.0.0.1", BPORT), timeout=3)
