@@ -26,6 +26,7 @@ def secret_file(name):
 
 
 def read_until(c, want_type, timeout=5):
+    """The next packet of want_type (others skipped), None on close or timeout."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         p = c.read_packet(max(0.1, deadline - time.time()))
@@ -124,6 +125,29 @@ try:
     closed = [e for d in (a, b) for e in d.events(lambda e: e.get("event") == "lifecycle.error", 1.5)]
     check("the doors' system connections coexist on the shared broker", not closed, closed[:2])
 
+    # ---- the shared broker restarts (kill -9; its supervisor starts it again on the same
+    # port): devices come back through both doors, lifecycle events flow again ----
+    os.kill(json.loads(line.split(" ", 1)[1])["pid"], 9)
+    again = broker.stdout.readline()
+    check("broker: restarted by its supervisor (a second READY, same port)",
+          again.startswith("IOTCONFORM_BROKER_READY ") and json.loads(again.split(" ", 1)[1])["port"] == BPORT,
+          again)
+    check("the doors' devices lost their sessions with the broker", sub_b.closed(5) and dup_b.closed(5), None)
+    w2 = live(b.ports["8883"], b"bt-watch2")
+    w2.send(subscribe([b"$aws/events/presence/+/bt-again"], pid=3))
+    check("watcher subscribed again (door B)", read_until(w2, 9) is not None, None)
+    deadline, t = time.time() + 5, None
+    while time.time() < deadline and t is None:  # door A's lifecycle link reconnects within 1 s
+        d = live(a.ports["8883"], b"bt-again")
+        p = read_until(w2, 3, timeout=1.2)
+        t = pub_topic_payload(p)[0] if p else None
+        d.s.close()
+    check("lifecycle events cross the doors again after the broker restart",
+          t == b"$aws/events/presence/connected/bt-again", t)
+    a_closed = a.events(lambda e: e.get("event") == "lifecycle.error", 0.2)
+    check("... and door A journaled that its system connection was closed by the restart",
+          any(e.get("reason") == "system connection closed" for e in a_closed), a_closed)
+
     # ---- negative twins on the TCP link ----
     # a plain TCP client (no TLS): mosquitto's listener is TLS only
     s = socket.create_connection(("127.0.0.1", BPORT), timeout=3)
@@ -157,6 +181,14 @@ try:
     got = t.recv(100)
     check("... while the right secret is accepted (CONNACK 0)", got[:2] == b"\x20\x02" and got[3:4] == b"\x00", got)
     t.close()
+    # serve's --broker options are checked before anything starts
+    for args, want in ((["--broker", "mqtt://localhost:1"], "expected tls://HOST:PORT"),
+                       (["--broker", url], "--broker-secret"),
+                       (["--broker", "tls://no-such-host.invalid:8884", "--broker-secret", secret], "no-such-host")):
+        p = subprocess.run([BIN, "serve", "--pki", PKI, "--ports", "0", *args], capture_output=True,
+                           text=True, timeout=30)
+        check(f"serve {' '.join(args[:2])}...: refused at start ({want})", p.returncode != 0 and want in p.stderr,
+              (p.returncode, p.stderr[-300:]))
     # a front door with the wrong secret: its devices are refused
     wrong = Serve(BIN, PKI, prefix="iotc-door-w-", extra_args=["--broker", url, "--broker-secret", secret_file("wrong")])
     doors.append(wrong)
