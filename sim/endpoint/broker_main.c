@@ -62,6 +62,10 @@ static int bm__free_port(const char *bind_addr)
     struct sockaddr_in a4 = {.sin_family = AF_INET};
     bool v4 = bind_addr && inet_pton(AF_INET, bind_addr, &a4.sin_addr) == 1;
     int fd = socket(v4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+    if (fd < 0 && !v4 && !bind_addr) { /* no IPv6 here: any IPv4 port will do */
+        v4 = true;
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    }
     if (fd < 0)
         return -1;
     if (!v4 && bind_addr && inet_pton(AF_INET6, bind_addr, &a6.sin6_addr) != 1)

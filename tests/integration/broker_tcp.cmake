@@ -4,5 +4,5 @@
 add_test(NAME integration.broker_tcp
          COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/integration/test_broker_tcp.py
                  $<TARGET_FILE:iotconform> ${IOTC_PKI_DIR})
-set_tests_properties(integration.broker_tcp PROPERTIES LABELS "integration;broker;sharding"
+set_tests_properties(integration.broker_tcp PROPERTIES LABELS "integration;broker"
                      TIMEOUT 120)
