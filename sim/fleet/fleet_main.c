@@ -45,7 +45,8 @@ static void fm__usage(FILE *out)
             "  -h, --help             this text\n"
             "\n"
             "Exit status: 0 when nothing was lost and every device is connected at the end,\n"
-            "1 otherwise, 2 for usage or setup errors.\n");
+            "1 otherwise, 2 for usage or setup errors. A shard cannot know the fleet's losses:\n"
+            "it exits 0 when its devices stayed connected, and fleet-merge judges the rest.\n");
 }
 
 /* --shard K/N, else a Kubernetes Indexed Job's JOB_COMPLETION_INDEX (0-based) with
