@@ -33,9 +33,9 @@ struct merge {
     uint32_t devices;
     int *owner;                       /* by device: shard index that ran it */
     uint64_t *sent;                   /* by device */
-    struct fleet_ledger *all, *cross; /* by device: seen anywhere / on a non-owner shard */
+    struct iotc_fleet_ledger *all, *cross; /* by device: seen anywhere / on a non-owner shard */
     uint64_t *dup;                    /* by device: duplicates within shards */
-    struct merge__row rows[FLEET_MAX_ROWS];
+    struct merge__row rows[IOTC_FLEET_MAX_ROWS];
     size_t n_rows;
 };
 
@@ -90,7 +90,7 @@ static int merge__layout(struct merge *m, char *err, size_t len)
 {
     json_t *lay = json_object_get(json_object_get(m->sum[0], "shard"), "layout"), *r;
     size_t i;
-    if (!json_is_array(lay) || json_array_size(lay) > FLEET_MAX_ROWS) {
+    if (!json_is_array(lay) || json_array_size(lay) > IOTC_FLEET_MAX_ROWS) {
         snprintf(err, len, "%s: shard.layout missing", m->file[0]);
         return IOTC_ERR_INVALID;
     }
@@ -152,8 +152,8 @@ static int merge__seen(struct merge *m, int i, char *err, size_t len)
                 return IOTC_ERR_INVALID;
             }
             for (json_int_t s = lo; s <= hi; s++) {
-                if (fleet_ledger_mark(&m->all[g], (uint32_t)s) < 0 ||
-                    (k != m->owner[g] && fleet_ledger_mark(&m->cross[g], (uint32_t)s) < 0))
+                if (iotc_fleet_ledger_mark(&m->all[g], (uint32_t)s) < 0 ||
+                    (k != m->owner[g] && iotc_fleet_ledger_mark(&m->cross[g], (uint32_t)s) < 0))
                     return IOTC_ERR_NOMEM;
             }
         }
@@ -276,7 +276,7 @@ static int merge__run(struct merge *m, json_t **result, char *err, size_t len)
             return IOTC_ERR_INVALID;
         }
     }
-    if (m->devices == 0 || m->devices > FLEET_MAX_DEVICES) {
+    if (m->devices == 0 || m->devices > IOTC_FLEET_MAX_DEVICES) {
         snprintf(err, len, "%s: shard.devices_total out of range", m->file[0]);
         return IOTC_ERR_INVALID;
     }
@@ -351,9 +351,9 @@ cleanup:
     for (int i = 0; m.sum && i < m.n_files; i++)
         json_decref(m.sum[i]);
     for (uint32_t g = 0; m.all && g < m.devices; g++)
-        fleet_ledger_free(&m.all[g]);
+        iotc_fleet_ledger_free(&m.all[g]);
     for (uint32_t g = 0; m.cross && g < m.devices; g++)
-        fleet_ledger_free(&m.cross[g]);
+        iotc_fleet_ledger_free(&m.cross[g]);
     free(m.sum);
     free(m.owner);
     free(m.sent);

@@ -11,12 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-bool fleet_dev_fault_active(const struct fleet_dev *d)
+bool iotc_fleet_dev_fault_active(const struct iotc_fleet_dev *d)
 {
     return d->fault.kind != IOTC_FAULT_NONE;
 }
 
-static bool sched__row_in(const struct fleet_fault_ev *ev, size_t r)
+static bool sched__row_in(const struct iotc_fleet_fault_ev *ev, size_t r)
 {
     return !ev->row_mask || (r < 32 && (ev->row_mask & (1u << r)));
 }
@@ -35,9 +35,9 @@ static int sched__cmp(const void *a, const void *b)
 /* Exactly round(fraction * n) devices of the chosen rows, n counted over the whole fleet
  * and the devices ranked by a hash of (device, fault): the same devices whether the fleet
  * runs whole or sharded; each shard applies the fault to those it runs. */
-static void sched__start_network(struct fleet *fl, struct fleet_fault_ev *ev, uint64_t now_ms)
+static void sched__start_network(struct iotc_fleet *fl, struct iotc_fleet_fault_ev *ev, uint64_t now_ms)
 {
-    const struct fleet_spec *s = fl->spec;
+    const struct iotc_fleet_spec *s = fl->spec;
     uint32_t salt = (uint32_t)(ev - s->faults) + 1, n = 0;
     struct sched__pick *pick = malloc((fl->n_global + 1) * sizeof *pick);
     if (!pick)
@@ -49,13 +49,13 @@ static void sched__start_network(struct fleet *fl, struct fleet_fault_ev *ev, ui
     qsort(pick, n, sizeof *pick, sched__cmp);
     uint32_t want = (uint32_t)lround(ev->fraction * n);
     for (uint32_t k = 0; k < want; k++) {
-        const struct fleet_row *row = &s->rows[pick[k].row];
+        const struct iotc_fleet_row *row = &s->rows[pick[k].row];
         if (pick[k].ridx < row->llo || pick[k].ridx >= row->llo + row->lcount)
             continue; /* another shard's */
-        struct fleet_dev *d = &fl->devs[row->lfirst + (pick[k].ridx - row->llo)];
+        struct iotc_fleet_dev *d = &fl->devs[row->lfirst + (pick[k].ridx - row->llo)];
         d->fault = ev->f;
         d->fault_until_ms = now_ms + (uint64_t)(ev->for_s * 1000.0);
-        fleet_dev_apply_fault(d);
+        iotc_fleet_dev_apply_fault(d);
         /* A one-shot reset is an event: nothing remains on the device. */
         if (ev->f.kind == IOTC_FAULT_RESET && ev->for_s <= 0)
             d->fault.kind = IOTC_FAULT_NONE;
@@ -64,9 +64,9 @@ static void sched__start_network(struct fleet *fl, struct fleet_fault_ev *ev, ui
     free(pick);
 }
 
-static void sched__start_process(struct fleet *fl, struct fleet_fault_ev *ev)
+static void sched__start_process(struct iotc_fleet *fl, struct iotc_fleet_fault_ev *ev)
 {
-    char err[FLEET_ERR_LEN];
+    char err[IOTC_FLEET_ERR_LEN];
     if (!fl->have_serve) {
         fprintf(stderr, "fleet: %s needs the emulated endpoint: skipped\n",
                 iotc_fault_name(ev->f.kind));
@@ -88,14 +88,14 @@ static void sched__start_process(struct fleet *fl, struct fleet_fault_ev *ev)
     ev->hit++;
 }
 
-void fleet_faults_tick(struct fleet *fl)
+void iotc_fleet_faults_tick(struct iotc_fleet *fl)
 {
     if (!fl->t_pub_start_us)
         return;
     uint64_t now_us = iotc_clock_us(), now_ms = now_us / 1000;
     double t = (double)(now_us - fl->t_pub_start_us) / 1e6;
     for (size_t i = 0; i < fl->spec->n_faults; i++) {
-        struct fleet_fault_ev *ev = &fl->spec->faults[i];
+        struct iotc_fleet_fault_ev *ev = &fl->spec->faults[i];
         if (!ev->started && t >= ev->at_s && !fl->stopping) {
             ev->started = true;
             if (iotc_fault_is_network(ev->f.kind))
@@ -106,10 +106,10 @@ void fleet_faults_tick(struct fleet *fl)
     }
     /* Per device: faults end on their own clock. */
     for (uint32_t i = 0; i < fl->n_devs; i++) {
-        struct fleet_dev *d = &fl->devs[i];
+        struct iotc_fleet_dev *d = &fl->devs[i];
         if (d->fault.kind != IOTC_FAULT_NONE && now_ms >= d->fault_until_ms) {
             d->fault.kind = IOTC_FAULT_NONE;
-            fleet_dev_apply_fault(d);
+            iotc_fleet_dev_apply_fault(d);
         }
     }
 }

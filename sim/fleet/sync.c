@@ -24,7 +24,7 @@
 #define SYNC_PER_SHARD_MS 20
 
 struct fleet_sync {
-    struct fleet_dev *dev;
+    struct iotc_fleet_dev *dev;
     SSL_CTX *ctx;
     char topic[160];     /* this shard's */
     unsigned char *seen; /* by shard index - 1 */
@@ -35,7 +35,7 @@ struct fleet_sync {
 
 /* The sync client's certificate: the first X.509 identity of the spec, else the first
  * HTTPS monitor's, else device-01 (the door rows have no certificate of their own). */
-static const char *sync__identity(const struct fleet_spec *s)
+static const char *sync__identity(const struct iotc_fleet_spec *s)
 {
     for (size_t r = 0; r < s->n_rows; r++)
         if (s->rows[r].def->auth == IOTC_AUTH_X509 && s->rows[r].n_identities)
@@ -46,7 +46,7 @@ static const char *sync__identity(const struct fleet_spec *s)
     return "device-01";
 }
 
-int fleet_sync_setup(struct fleet *fl, struct fleet_dev *d, char *err, size_t errlen)
+int fleet_sync_setup(struct iotc_fleet *fl, struct iotc_fleet_dev *d, char *err, size_t errlen)
 {
     struct fleet_sync *y = calloc(1, sizeof *y);
     char cid[160], filter[160];
@@ -66,14 +66,14 @@ int fleet_sync_setup(struct fleet *fl, struct fleet_dev *d, char *err, size_t er
     d->topic = strdup(y->topic);
     if (!d->client_id || !d->sub_topic || !d->topic)
         return IOTC_ERR_NOMEM;
-    if (strlen(d->client_id) > FLEET_CLIENTID_MAX) {
+    if (strlen(d->client_id) > IOTC_FLEET_CLIENTID_MAX) {
         snprintf(err, errlen, "run tag too long for a client ID (%s)", d->client_id);
         return IOTC_ERR_LIMIT;
     }
     return IOTC_OK;
 }
 
-void fleet_sync_free(struct fleet *fl)
+void fleet_sync_free(struct iotc_fleet *fl)
 {
     if (!fl->sync)
         return;
@@ -83,32 +83,32 @@ void fleet_sync_free(struct fleet *fl)
     fl->sync = NULL;
 }
 
-SSL_CTX *fleet_sync_ctx(const struct fleet *fl)
+SSL_CTX *fleet_sync_ctx(const struct iotc_fleet *fl)
 {
     return fl->sync ? fl->sync->ctx : NULL;
 }
 
-static void sync__announce(struct fleet *fl, bool now)
+static void sync__announce(struct iotc_fleet *fl, bool now)
 {
     struct fleet_sync *y = fl->sync;
     uint64_t t = iotc_clock_us(), every_ms = SYNC_PER_SHARD_MS * (uint64_t)fl->shard.n;
     if (every_ms < SYNC_EVERY_MS)
         every_ms = SYNC_EVERY_MS;
-    if (!y->local_ready || !y->dev->subscribed || y->dev->state != DEV_UP ||
+    if (!y->local_ready || !y->dev->subscribed || y->dev->state != IOTC_FLEET_DEV_UP ||
         (!now && t - y->t_sent_us < every_ms * 1000))
         return;
     if (fleet_mqtt_send_raw(y->dev, y->topic, "ready", 5, 0, false) == IOTC_OK)
         y->t_sent_us = t;
 }
 
-void fleet_sync_on_suback(struct fleet_dev *d)
+void fleet_sync_on_suback(struct iotc_fleet_dev *d)
 {
     sync__announce(d->fl, true);
 }
 
-void fleet_sync_on_publish(struct fleet_dev *d, const struct mqtt_publish *p)
+void fleet_sync_on_publish(struct iotc_fleet_dev *d, const struct iotc_mqtt_publish *p)
 {
-    struct fleet *fl = d->fl;
+    struct iotc_fleet *fl = d->fl;
     struct fleet_sync *y = fl->sync;
     /* fleet/<run>/sync/<k>: the part after the last '/' is the shard index. */
     const uint8_t *t = p->topic.p;
@@ -130,7 +130,7 @@ void fleet_sync_on_publish(struct fleet_dev *d, const struct mqtt_publish *p)
         y->t_released_us = iotc_clock_us();
 }
 
-void fleet_sync_local_ready(struct fleet *fl)
+void fleet_sync_local_ready(struct iotc_fleet *fl)
 {
     if (!fl->sync || fl->sync->local_ready)
         return;
@@ -139,12 +139,12 @@ void fleet_sync_local_ready(struct fleet *fl)
     sync__announce(fl, true);
 }
 
-bool fleet_sync_released(const struct fleet *fl)
+bool fleet_sync_released(const struct iotc_fleet *fl)
 {
     return !fl->sync || fl->sync->n_seen == (unsigned)fl->shard.n;
 }
 
-void fleet_sync_tick(struct fleet *fl)
+void fleet_sync_tick(struct iotc_fleet *fl)
 {
     /* Until the end, not only until this shard is released: a later shard still needs
      * to hear this one. */
@@ -152,7 +152,7 @@ void fleet_sync_tick(struct fleet *fl)
         sync__announce(fl, false);
 }
 
-json_t *fleet_sync_json(const struct fleet *fl)
+json_t *fleet_sync_json(const struct iotc_fleet *fl)
 {
     const struct fleet_sync *y = fl->sync;
     if (!y)
