@@ -198,6 +198,9 @@ static void broker__free(struct iotc_broker *b)
     free(b->plugin_path);
     free(b->conf_path);
     free(b->secret_path);
+    free(b->tcp_bind);
+    free(b->tls_cert);
+    free(b->tls_key);
     free(b);
 }
 
@@ -244,9 +247,21 @@ int iotc_broker_start(struct event_base *base, const struct iotc_broker_opts *o,
     rc = iotc_broker__prepare_dir(b);
     if (rc != IOTC_OK)
         goto cleanup;
-    if (RAND_bytes(b->secret, sizeof b->secret) != 1) {
+    if (o->secret)
+        memcpy(b->secret, o->secret, sizeof b->secret);
+    else if (RAND_bytes(b->secret, sizeof b->secret) != 1) {
         rc = IOTC_ERR_CRYPTO;
         goto cleanup;
+    }
+    if (o->tcp_port > 0) {
+        b->tcp_port = o->tcp_port;
+        b->tcp_bind = o->tcp_bind ? strdup(o->tcp_bind) : NULL;
+        b->tls_cert = o->tls_cert ? strdup(o->tls_cert) : NULL;
+        b->tls_key = o->tls_key ? strdup(o->tls_key) : NULL;
+        if (!b->tls_cert || !b->tls_key || (o->tcp_bind && !b->tcp_bind)) {
+            rc = o->tls_cert && o->tls_key ? IOTC_ERR_NOMEM : IOTC_ERR_INVALID;
+            goto cleanup;
+        }
     }
 
     rc = IOTC_ERR_NOMEM;

@@ -36,6 +36,13 @@ struct iotc_broker_opts {
     bool save_every_change;    /* save after every stored message or subscription change, so
                                   an acknowledged QoS 1 message survives kill -9; false: every
                                   second (a crash loses up to the last second) */
+    /* `iotconform broker`: also a TLS listener on TCP for front doors on other machines
+     * (tcp_port > 0; tcp_bind: address, NULL = every one), with this server certificate
+     * and key; the stamp secret is `secret` (IOTC_STAMP_SECRET_LEN bytes, the file the
+     * front doors also get) instead of a random one. NULL/0: unix socket only. */
+    int tcp_port;
+    const char *tcp_bind, *tls_cert, *tls_key;
+    const uint8_t *secret;
     void (*on_event)(void *arg, const char *event, json_t *fields); /* journal hook */
     void (*on_ready)(void *arg); /* each time the broker (re)becomes ready */
     void *arg;

@@ -22,6 +22,8 @@ struct iotc_broker {
     char *plugin_path;
     size_t max_packet;
     bool save_every_change;
+    int tcp_port;
+    char *tcp_bind, *tls_cert, *tls_key;
     void (*on_event)(void *arg, const char *event, json_t *fields);
     void (*on_ready)(void *arg);
     void *arg;

@@ -97,6 +97,13 @@ int iotc_broker__write_conf(const struct iotc_broker *b)
     if (user)
         fprintf(f, "user %s\n", user);
     fprintf(f, "listener 0 %s\n", b->sock_path);
+    /* Front doors on other machines: TLS only (no plain listener exists), and the same
+     * identity stamp as on the socket, checked by the plugin for every listener. */
+    if (b->tcp_port > 0) {
+        fprintf(f, "listener %d%s%s\n", b->tcp_port, b->tcp_bind ? " " : "",
+                b->tcp_bind ? b->tcp_bind : "");
+        fprintf(f, "certfile %s\nkeyfile %s\n", b->tls_cert, b->tls_key);
+    }
     fprintf(f, "allow_anonymous false\n");
     fprintf(f, "plugin %s\n", b->plugin_path);
     fprintf(f, "plugin_opt_secret_file %s\n", b->secret_path);

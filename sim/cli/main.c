@@ -24,9 +24,12 @@ static const struct {
     const char *help;
 } cli__commands[] = {
     {"serve", iotc_serve_main, "run the emulated endpoint (TLS front door + mosquitto)"},
+    {"broker", iotc_broker_main,
+     "run mosquitto for front doors on other machines (serve --broker)"},
     {"run", iotc_runner_main, "run the conformance case tables against an endpoint"},
 #ifdef IOTC_WITH_FLEET
     {"fleet", iotc_fleet_main, "run a simulated fleet of devices against an endpoint"},
+    {"fleet-merge", iotc_fleet_merge_main, "merge the JSON summaries of a sharded fleet run"},
 #endif
 #ifdef IOTC_WITH_CERTIFY
     {"certify", iotc_certify_main, "certify a device or SDK against the emulated endpoint"},

@@ -3,6 +3,12 @@
 
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +203,48 @@ int iotc_blink_open(struct event_base *base, const char *socket_path,
         blink__release(l);
         return IOTC_ERR_IO;
     }
+    *out = l;
+    return IOTC_OK;
+}
+
+int iotc_blink_open_tls(struct event_base *base, const struct sockaddr *sa, socklen_t salen,
+                        SSL_CTX *ctx, const char *host, const struct iotc_blink_cbs *cbs,
+                        struct iotc_blink **out)
+{
+    struct iotc_blink *l = calloc(1, sizeof *l);
+    SSL *ssl = SSL_new(ctx);
+    if (!l || !ssl) {
+        free(l);
+        SSL_free(ssl);
+        return IOTC_ERR_NOMEM;
+    }
+    /* The broker's certificate must name the host the front door was given: its DNS name
+     * (also the SNI), or its address when given one. */
+    unsigned char ip[16];
+    bool literal = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
+    if (literal ? !X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host)
+                : (!SSL_set_tlsext_host_name(ssl, host) || !SSL_set1_host(ssl, host))) {
+        free(l);
+        SSL_free(ssl);
+        return IOTC_ERR_CRYPTO;
+    }
+    l->cbs = *cbs;
+    /* Writes (the stamped CONNECT) queue until the handshake is done. */
+    l->bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                                            BEV_OPT_CLOSE_ON_FREE);
+    if (!l->bev) {
+        SSL_free(ssl);
+        free(l);
+        return IOTC_ERR_NOMEM;
+    }
+    bufferevent_setcb(l->bev, blink__on_read, blink__on_write, blink__on_event, l);
+    if (bufferevent_socket_connect(l->bev, sa, (int)salen) != 0) {
+        blink__release(l);
+        return IOTC_ERR_IO;
+    }
+    int one = 1;
+    setsockopt(bufferevent_getfd(l->bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    bufferevent_enable(l->bev, EV_READ | EV_WRITE);
     *out = l;
     return IOTC_OK;
 }

@@ -1,4 +1,5 @@
-/* One MQTT connection from the front door to mosquitto's private unix socket. */
+/* One MQTT connection from the front door to mosquitto: its private unix socket, or a
+ * remote broker (`iotconform broker`) over TCP with TLS. */
 #ifndef IOTC_BROKER_LINK_H
 #define IOTC_BROKER_LINK_H
 
@@ -7,6 +8,8 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
 
 struct iotc_blink;
 
@@ -22,6 +25,11 @@ struct iotc_blink_cbs {
 
 int iotc_blink_open(struct event_base *base, const char *socket_path,
                     const struct iotc_blink_cbs *cbs, struct iotc_blink **out);
+/* To a remote broker: TCP to sa, TLS with ctx (it verifies the broker's certificate for
+ * host, also the SNI). Same callbacks and lifetime as a unix-socket link. */
+int iotc_blink_open_tls(struct event_base *base, const struct sockaddr *sa, socklen_t salen,
+                        SSL_CTX *ctx, const char *host, const struct iotc_blink_cbs *cbs,
+                        struct iotc_blink **out);
 int iotc_blink_send(struct iotc_blink *l, const void *data, size_t len);
 struct bufferevent *iotc_blink_bev(struct iotc_blink *l);
 void iotc_blink_free(struct iotc_blink *l);

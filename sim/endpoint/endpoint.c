@@ -3,6 +3,7 @@
  * run (the loop; listeners open when the broker is first ready), stop, close.
  */
 #include "endpoint_int.h"
+#include "broker_remote.h"
 #include "auth.h"
 #include "conn.h"
 #include "lifecycle.h"
@@ -348,7 +349,11 @@ int iotc_endpoint_open(const iotc_endpoint_opts *o, iotc_endpoint **out, char *e
         evsignal_add(ep->sigint_ev, NULL);
         evsignal_add(ep->sigterm_ev, NULL);
     }
-    if ((rc = endpoint__start_broker(ep, o, err, errlen)))
+    if (o->broker_url) /* a shared broker: a front door among several */
+        rc = iotc_ep_remote_open(ep, o, endpoint__on_broker_ready, err, errlen);
+    else
+        rc = endpoint__start_broker(ep, o, err, errlen);
+    if (rc)
         goto fail;
     *out = ep;
     return IOTC_OK;
@@ -398,6 +403,7 @@ void iotc_endpoint_close(iotc_endpoint *ep)
     ep->session_subs = NULL;
     if (ep->broker)
         iotc_broker_stop(ep->broker);
+    iotc_ep_remote_free(ep);
     if (ep->broker_dir[0])
         rmdir(ep->broker_dir);
     if (ep->sigint_ev)

@@ -32,6 +32,10 @@ typedef struct iotc_endpoint_opts {
     const char *mosquitto_bin; /* NULL: $IOTCONFORM_MOSQUITTO, else the build's mosquitto */
     const char *plugin_path;   /* NULL: $IOTCONFORM_PLUGIN, else the built plugin */
     bool stop_on_signals;      /* SIGINT / SIGTERM stop the loop (the command line) */
+    /* A remote broker (`iotconform broker`) instead of a mosquitto of our own:
+     * "tls://HOST:PORT", the CA bundle its certificate chains to (NULL: the PKI's), and the
+     * stamp secret file it was given (required). NULL url: start our own. */
+    const char *broker_url, *broker_ca, *broker_secret_file;
     /* Called on the loop once the listeners are bound (the READY moment); may be NULL. */
     void (*on_ready)(iotc_endpoint *ep, void *arg);
     void *arg;
@@ -64,5 +68,7 @@ const char *iotc_endpoint_run_dir(const iotc_endpoint *ep);
 
 /* `iotconform serve`: the command line over this API. */
 int iotc_serve_main(int argc, char **argv);
+/* `iotconform broker`: mosquitto + the stamp plugin as a service for remote front doors. */
+int iotc_broker_main(int argc, char **argv);
 
 #endif

@@ -31,7 +31,8 @@ struct iotc_endpoint {
     struct iotc_journal *journal;
     SSL_CTX *ctx;
     int ssl_idx;
-    struct iotc_broker *broker;
+    struct iotc_broker *broker;        /* our own mosquitto, or NULL with a remote one */
+    struct iotc_broker_remote *remote; /* broker_remote.c: `serve --broker tls://..` */
     char *run_dir;
     char *pki_dir;
     struct evconnlistener *listeners[IOTC_PORT_COUNT][IOTC_MAX_BIND];

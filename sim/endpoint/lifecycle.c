@@ -1,6 +1,7 @@
 #include "lifecycle.h"
 #include "broker_link.h"
 #include "endpoint_int.h"
+#include "broker_remote.h"
 #include "common/err.h"
 #include "common/stamp.h"
 #include "common/jevents.h"
@@ -51,6 +52,12 @@ static void lc__packet(void *arg, const struct iotc_mqtt_frame *f, const uint8_t
 static void lc__closed(void *arg, const char *reason)
 {
     struct iotc_lifecycle *lc = arg;
+    /* Journaled when it was up: a broker restart, or (with a shared broker) another
+     * front door using the same system client ID. */
+    if (lc->ready)
+        iotc_journal_emit(lc->ep->journal, IOTC_EV_LIFECYCLE_ERROR,
+                          json_pack("{s:s, s:s}", "reason", "system connection closed", "detail",
+                                    reason ? reason : ""));
     lc->ready = false;
     iotc_blink_free(lc->link);
     lc->link = NULL;
@@ -61,10 +68,10 @@ void iotc_lifecycle_broker_ready(struct iotc_lifecycle *lc)
 {
     struct iotc_endpoint *ep = lc->ep;
     char stamp[IOTC_STAMP_LEN + 1];
-    const char *id = IOTC_SYSTEM_CLIENT_ID;
+    const char *id = iotc_ep_system_client_id(ep);
     if (lc->link)
         return;
-    if (iotc_stamp_make(iotc_broker_secret(ep->broker), IOTC_STAMP_SECRET_LEN, id, strlen(id), id,
+    if (iotc_stamp_make(iotc_ep_broker_secret(ep), IOTC_STAMP_SECRET_LEN, id, strlen(id), id,
                         strlen(id), stamp))
         return;
     struct iotc_mqtt_connect cn = {.protocol_name = IOTC_SPAN_LIT("MQTT"),
@@ -80,7 +87,7 @@ void iotc_lifecycle_broker_ready(struct iotc_lifecycle *lc)
     if (iotc_mqtt_connect_encode(&lc->pkt, &cn) != IOTC_OK)
         return;
     struct iotc_blink_cbs cbs = {lc__packet, lc__closed, NULL, lc};
-    if (iotc_blink_open(ep->base, iotc_broker_socket_path(ep->broker), &cbs, &lc->link))
+    if (iotc_ep_blink_open(ep, &cbs, &lc->link))
         return;
     iotc_blink_send(lc->link, lc->pkt.p, lc->pkt.len);
 }

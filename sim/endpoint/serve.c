@@ -21,6 +21,7 @@ struct serve_opts {
     const char *ready_file;
     const char *scenario;
     bool no_packet_journal;
+    const char *broker, *broker_ca, *broker_secret; /* remote broker (`iotconform broker`) */
 };
 
 static void serve__usage(FILE *out)
@@ -55,6 +56,10 @@ static void serve__usage(FILE *out)
         "                        PUBACK/SUBACK),\n"
         "                        session_present_zero, server_cert (server-untrusted|-wrongname|\n"
         "                        -expired|-large), send_bytes N / send_topic / send_qos\n"
+        "  --broker tls://HOST:PORT  use a remote broker (`iotconform broker`) instead of\n"
+        "                        starting mosquitto: TLS over TCP with the identity stamp\n"
+        "  --broker-ca FILE      CA bundle for the broker's certificate (default: the PKI's)\n"
+        "  --broker-secret FILE  the stamp secret the broker was given (required with --broker)\n"
         "  -h, --help            this text\n",
         iotc_paths_pki_default());
 }
@@ -132,6 +137,9 @@ static int serve__parse_args(int argc, char **argv, struct serve_opts *o)
                                              {"ready-file", required_argument, NULL, 'R'},
                                              {"no-packet-journal", no_argument, NULL, 'N'},
                                              {"scenario", required_argument, NULL, 'S'},
+                                             {"broker", required_argument, NULL, 'b'},
+                                             {"broker-ca", required_argument, NULL, 'c'},
+                                             {"broker-secret", required_argument, NULL, 's'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     int ch;
@@ -167,6 +175,15 @@ static int serve__parse_args(int argc, char **argv, struct serve_opts *o)
             break;
         case 'S':
             o->scenario = optarg;
+            break;
+        case 'b':
+            o->broker = optarg;
+            break;
+        case 'c':
+            o->broker_ca = optarg;
+            break;
+        case 's':
+            o->broker_secret = optarg;
             break;
         case 'h':
             serve__usage(stdout);
@@ -223,6 +240,9 @@ int iotc_serve_main(int argc, char **argv)
     eo.no_packet_journal = o.no_packet_journal;
     eo.run_dir = o.run_dir;
     eo.scenario = o.scenario;
+    eo.broker_url = o.broker;
+    eo.broker_ca = o.broker_ca;
+    eo.broker_secret_file = o.broker_secret;
     eo.stop_on_signals = true;
     eo.on_ready = serve__on_ready;
     eo.arg = &o;

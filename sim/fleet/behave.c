@@ -31,6 +31,8 @@ static const struct behave__field behave__table[] = {
     BF(max_queued, BT_INT, 1, 1000000, 10000),
     BF(connect_timeout_ms, BT_INT, 100, 600000, 10000),
     BF(request_timeout_ms, BT_INT, 100, 600000, 10000),
+    /* a fixed number of messages per device: totals that do not depend on timing */
+    BF(max_messages, BT_INT, 0, 1000000000, 0),
 };
 #undef BF
 

@@ -356,6 +356,9 @@ static void dev__on_pub(evutil_socket_t fd, short what, void *arg)
     struct iotc_fleet_dev *d = arg;
     if (!d->fl->publishing)
         return;
+    long long max = d->row->b.max_messages;
+    if (max > 0 && d->fl->ledger[d->idx].sent >= (uint64_t)max)
+        return; /* its share is sent: the schedule ends */
     double ms = (double)d->row->b.publish_interval_ms;
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((long long)(ms * 1000) % 1000000)};
     evtimer_add(d->pub, &tv);
@@ -410,19 +413,26 @@ int iotc_fleet_dev_init(struct iotc_fleet *fl, struct iotc_fleet_dev *d)
     d->pub = evtimer_new(fl->base, dev__on_pub, d);
     if (!d->tm || !d->pub)
         return IOTC_ERR_NOMEM;
+    if (d->sync)
+        return IOTC_OK; /* sync.c names it */
+    char cid[256], topic[256];
     if (d->monitor) {
-        char cid[256], topic[256];
         snprintf(cid, sizeof cid, "fleet-mon-%s-%s", fl->run_tag, d->row->def->id);
         snprintf(topic, sizeof topic, "fleet/%s/%s/#", fl->run_tag, d->row->def->id);
         d->client_id = strdup(cid);
         d->topic = strdup(topic);
     } else {
-        char topic[256];
         snprintf(topic, sizeof topic, "fleet/%s/%s/%u", fl->run_tag, d->row->def->id, d->ridx);
         d->client_id = dev__expand(d->row->client_id, d);
         d->topic = strdup(topic);
+        if (d->row->peer_offset && d->row->devices > 0) {
+            uint32_t peer =
+                (uint32_t)((d->ridx + (uint64_t)d->row->peer_offset) % (uint64_t)d->row->devices);
+            snprintf(topic, sizeof topic, "fleet/%s/%s/%u", fl->run_tag, d->row->def->id, peer);
+        }
     }
-    if (!d->client_id || !d->topic)
+    d->sub_topic = strdup(topic);
+    if (!d->client_id || !d->topic || !d->sub_topic)
         return IOTC_ERR_NOMEM;
     if (strlen(d->client_id) == 0 || strlen(d->client_id) > IOTC_FLEET_CLIENTID_MAX ||
         d->client_id[0] == '$')
@@ -452,13 +462,15 @@ void iotc_fleet_dev_free(struct iotc_fleet_dev *d)
     free(d->q);
     free(d->client_id);
     free(d->topic);
+    free(d->sub_topic);
     memset(d, 0, sizeof *d);
 }
 
 /* Starts the publish schedule at a spread offset so a fleet does not publish in step. */
 void iotc_fleet_dev_start_publishing(struct iotc_fleet_dev *d, double spread_ms)
 {
-    double ms = spread_ms > 0 ? iotc_fleet_rand01(&d->fl->rng) * spread_ms : 0;
+    /* The phase depends on the device only, so a sharded run has the whole run's schedule. */
+    double ms = spread_ms > 0 ? fleet_dev_phase01(d->idx, 0) * spread_ms : 0;
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((long long)(ms * 1000) % 1000000)};
     evtimer_add(d->pub, &tv);
 }
@@ -472,4 +484,14 @@ void iotc_fleet_dev_apply_fault(struct iotc_fleet_dev *d)
         return;
     struct iotc_fault none = {0};
     iotc_proxy_fault_port(p, d->local_port, iotc_fleet_dev_fault_active(d) ? &d->fault : &none);
+}
+
+/* splitmix64 of (idx, salt): a fixed pseudo-random place per device. */
+double fleet_dev_phase01(uint32_t idx, uint32_t salt)
+{
+    uint64_t z = ((uint64_t)salt << 32 | idx) + 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (double)(z >> 11) / (double)(1ull << 53);
 }

@@ -29,7 +29,7 @@ int iotc_fleet_mqtt_send_connect(struct iotc_fleet_dev *d)
         .keepalive = (uint16_t)d->row->b.keepalive_s,
         .client_id = iotc_span_str(d->client_id),
     };
-    if (d->monitor)
+    if (d->monitor && !d->sync)
         cn.clean_start = false; /* a monitor must not miss what arrives while it reconnects */
     /* ALPN mqtt: custom auth travels in the username (WSS carries it in the upgrade). */
     if (!d->monitor && d->row->def->proto == IOTC_PROTO_MQTT &&
@@ -89,6 +89,20 @@ static int dm__publish(struct iotc_fleet_dev *d, uint8_t qos, uint16_t pid, bool
     return dm__flush(d);
 }
 
+int fleet_mqtt_send_raw(struct iotc_fleet_dev *d, const char *topic, const void *payload, size_t n,
+                        uint8_t qos, bool retain)
+{
+    struct iotc_mqtt_publish p = {
+        .qos = qos,
+        .retain = retain,
+        .topic = iotc_span_str(topic),
+        .packet_id = qos ? dm__pid(d) : 0,
+        .payload = {(const uint8_t *)payload, n},
+    };
+    int rc = iotc_mqtt_publish_encode(&d->fl->out, IOTC_MQTT_V311, &p);
+    return rc == IOTC_OK ? dm__flush(d) : rc;
+}
+
 /* Writes queued QoS 1 messages while the in-flight window has room, oldest first. */
 void iotc_fleet_mqtt_pump(struct iotc_fleet_dev *d)
 {
@@ -139,7 +153,7 @@ void iotc_fleet_record_delivery(struct iotc_fleet *fl, const uint8_t *payload, s
     uint32_t dev, seq;
     uint64_t t_us;
     fl->c.received++;
-    if (iotc_fleet_payload_parse(payload, n, &dev, &seq, &t_us) != IOTC_OK || dev >= fl->n_devs) {
+    if (iotc_fleet_payload_parse(payload, n, &dev, &seq, &t_us) != IOTC_OK || dev >= fl->n_global) {
         fl->c.protocol_errors++;
         return;
     }
@@ -169,7 +183,7 @@ static void dm__on_puback(struct iotc_fleet_dev *d, uint16_t pid)
 static int dm__subscribe(struct iotc_fleet_dev *d)
 {
     struct iotc_mqtt_subscribe sub = {.packet_id = dm__pid(d), .count = 1};
-    sub.filters[0].filter = iotc_span_str(d->topic);
+    sub.filters[0].filter = iotc_span_str(d->sub_topic);
     sub.filters[0].options = 1;
     d->sub_pid = sub.packet_id;
     int rc = iotc_mqtt_subscribe_encode(&d->fl->out, IOTC_MQTT_V311, &sub);
@@ -205,13 +219,18 @@ static int dm__packet(struct iotc_fleet_dev *d, const struct iotc_mqtt_frame *f,
         if (sa.codes[0] >= 0x80)
             return IOTC_FLEET_CAUSE_SUBACK;
         d->subscribed = true;
+        if (d->sync)
+            fleet_sync_on_suback(d);
         return IOTC_FLEET_CAUSE_NONE;
     }
     case IOTC_MQTT_PUBLISH: {
         struct iotc_mqtt_publish p;
         if (iotc_mqtt_publish_parse(pkt, f->total, IOTC_MQTT_V311, &p))
             return IOTC_FLEET_CAUSE_PROTOCOL;
-        iotc_fleet_record_delivery(d->fl, p.payload.p, p.payload.n, p.qos);
+        if (d->sync)
+            fleet_sync_on_publish(d, &p);
+        else
+            iotc_fleet_record_delivery(d->fl, p.payload.p, p.payload.n, p.qos);
         if (p.qos == 1) {
             struct iotc_mqtt_ack a = {.type = IOTC_MQTT_PUBACK, .packet_id = p.packet_id};
             if (iotc_mqtt_ack_encode(&d->fl->out, IOTC_MQTT_V311, &a) != IOTC_OK || dm__flush(d))

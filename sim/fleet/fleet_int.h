@@ -6,6 +6,7 @@
 #include "common/rows.h"
 #include "faults/faults.h"
 #include "harness/serve_child.h"
+#include "harness/shard.h"
 #include "mqtt/mqtt.h"
 
 #include <curl/curl.h>
@@ -113,6 +114,7 @@ double iotc_fleet_hist_pct_ms(const struct iotc_fleet_hist *h, double pct); /* 0
 struct iotc_fleet_behave {
     long long qos, publish_interval_ms, payload_bytes, clean_session, keepalive_s;
     long long max_inflight, max_queued, connect_timeout_ms, request_timeout_ms;
+    long long max_messages; /* per device; 0: publish until the window ends */
     struct iotc_fleet_backoff backoff;
 };
 struct iotc_fleet_row {
@@ -122,9 +124,12 @@ struct iotc_fleet_row {
     size_t n_identities;
     char *client_id;        /* pattern: {run} {row} {i} {n} */
     char *monitor_identity; /* HTTPS rows: certificate of the monitor on 8883 */
+    long long peer_offset;  /* device i subscribes to the topic of device (i + offset) % devices */
     struct iotc_fleet_behave b;
     /* run time */
     uint32_t first;                 /* global index of the row's first device */
+    uint32_t llo, lcount;           /* this shard's devices of the row: ridx llo .. llo+lcount-1 */
+    uint32_t lfirst;                /* index in fl->devs of the first of them */
     SSL_CTX **ctx;                  /* X.509: one per identity; door: one, no certificate */
     size_t n_ctx;                   /* 0 on door HTTPS rows: libcurl makes its own */
     SSL_CTX *monitor_ctx;           /* HTTPS rows */
@@ -236,6 +241,7 @@ struct iotc_fleet_dev {
     uint8_t last_cause; /* of the last failure, connect attempts included */
     uint8_t down_cause; /* of the last loss of an established connection */
     bool monitor;
+    bool sync; /* the shard's start-barrier client (sync.c); also a monitor */
     bool ping_out;
     bool subscribed;
     bool ever_up;
@@ -262,7 +268,8 @@ struct iotc_fleet_dev {
     struct curl_slist *headers; /* custom-auth header lines */
     bool req_busy;
     char *client_id;
-    char *topic;
+    char *topic;     /* where it publishes */
+    char *sub_topic; /* what it subscribes to (its peer's topic with a peer_offset) */
 };
 
 /* ---- the fleet ---- */
@@ -284,14 +291,22 @@ struct iotc_fleet_counters {
 struct iotc_fleet {
     struct iotc_fleet_spec *spec;
     struct event_base *base;
-    struct iotc_fleet_dev *devs; /* n_devs devices, then one monitor per HTTPS row */
+    struct iotc_fleet_dev *devs; /* this shard's n_devs devices, then one monitor per HTTPS row
+                               (sharded: on shard 1 only), then the sync client */
     uint32_t n_devs, n_all;
-    struct iotc_fleet_ledger *ledger; /* by global device index */
+    uint32_t n_global;                /* devices of the whole fleet (every shard) */
+    struct iotc_fleet_ledger *ledger; /* by global device index: sent by this shard's publishers,
+                                    received in this shard from any publisher */
+    iotc_shard shard;                 /* n == 0: not sharded */
+    bool synced; /* publishing starts together: sharded, or receivers other than the
+                    publisher (peer_offset), so every subscriber is there first */
+    struct fleet_sync *sync;
     struct iotc_fleet_counters c;
     struct iotc_fleet_hist connect_lat, deliver_lat;
     struct iotc_fleet_hist deliver_steady; /* messages published after the ramp */
     uint64_t rng;
-    char run_tag[24];
+    char run_tag[64];
+    char spec_digest[80]; /* sha256 of the spec file: shards of one fleet must match */
     bool tty;
     /* connect slots */
     uint32_t in_flight;
@@ -335,6 +350,9 @@ struct iotc_fleet {
 int iotc_fleet_tls_setup(struct iotc_fleet *fl, char *err, size_t errlen);
 void iotc_fleet_tls_free(struct iotc_fleet *fl);
 SSL_CTX *iotc_fleet_tls_ctx_of(const struct iotc_fleet_dev *d);
+/* A client context for a certificate name in the target's PKI (NULL: no certificate). */
+SSL_CTX *fleet_tls_ctx_new(const struct iotc_fleet_target *t, const char *identity, char *err,
+                           size_t errlen);
 const struct iotc_fleet_ident *iotc_fleet_dev_ident(const struct iotc_fleet_dev *d);
 
 /* device.c: connection lifecycle of an MQTT device (and of a monitor) */
@@ -364,6 +382,9 @@ void iotc_fleet_mqtt_on_stream(struct iotc_fleet_dev *d, struct bufferevent *bev
                                struct evbuffer *in);
 void iotc_fleet_mqtt_pump(struct iotc_fleet_dev *d);
 int iotc_fleet_mqtt_send_disconnect(struct iotc_fleet_dev *d);
+/* One PUBLISH outside the ledger (the sync client's); QoS 1 gets a fresh packet id. */
+int fleet_mqtt_send_raw(struct iotc_fleet_dev *d, const char *topic, const void *payload, size_t n,
+                        uint8_t qos, bool retain);
 int iotc_fleet_mqtt_ping(struct iotc_fleet_dev *d);
 void iotc_fleet_record_delivery(struct iotc_fleet *fl, const uint8_t *payload, size_t n, int qos);
 
@@ -406,7 +427,24 @@ void iotc_fleet_summary_print(const struct iotc_fleet *fl, const json_t *sum, FI
 uint64_t iotc_fleet_lost(const struct iotc_fleet *fl);
 uint32_t iotc_fleet_disconnected_at_end(const struct iotc_fleet *fl);
 
-/* proc.c */
+/* sync.c: publishing starts together on every shard. Each shard's sync client subscribes
+ * to fleet/<run>/sync/+ and, once the shard's devices are all subscribed, repeats "ready"
+ * on fleet/<run>/sync/<k>; publishing starts when all N are seen. */
+int fleet_sync_setup(struct iotc_fleet *fl, struct iotc_fleet_dev *d, char *err, size_t errlen);
+void fleet_sync_free(struct iotc_fleet *fl);
+SSL_CTX *fleet_sync_ctx(const struct iotc_fleet *fl);
+void fleet_sync_on_suback(struct iotc_fleet_dev *d);
+void fleet_sync_on_publish(struct iotc_fleet_dev *d, const struct iotc_mqtt_publish *p);
+/* The shard's devices are ready: announce it (now or once the sync client is subscribed). */
+void fleet_sync_local_ready(struct iotc_fleet *fl);
+bool fleet_sync_released(const struct iotc_fleet *fl);
+void fleet_sync_tick(struct iotc_fleet *fl); /* the run's tick: repeat "ready" */
+json_t *fleet_sync_json(const struct iotc_fleet *fl);
+/* A device's place in [0, 1): its publish phase, the same whole or sharded. */
+double fleet_dev_phase01(uint32_t idx, uint32_t salt);
+
+/* The shard's ledger for the merge: who published here, what was received here. */
+json_t *fleet_ledger_json(const struct iotc_fleet *fl);
 
 /* run.c */
 int iotc_fleet_run(struct iotc_fleet *fl, const char *serve_bin, const char *pki_override);

@@ -3,7 +3,9 @@
 #include "fleet_int.h"
 #include "common/err.h"
 
+#include <ctype.h>
 #include <getopt.h>
+#include <openssl/evp.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,30 +13,108 @@
 
 static void fm__usage(FILE *out)
 {
-    fprintf(out, "usage: iotconform fleet [options] SPEC.json\n"
-                 "\n"
-                 "Runs a simulated fleet (fixtures/fleets/*.json): devices per matrix row, their\n"
-                 "publish rate, QoS, sessions, keep-alive and reconnect strategy, and scheduled\n"
-                 "faults, all on one event loop. Prints live progress and a summary.\n"
-                 "\n"
-                 "options:\n"
-                 "  --json FILE            also write the summary as JSON\n"
-                 "  --serve BIN            iotconform binary for the emulated endpoint (default: "
-                 "this one)\n"
-                 "  --pki DIR              device certificates and ca-bundle.crt (default: "
-                 "$IOTCONFORM_PKI,\n"
-                 "                         else the build's pki, else a per-user one)\n"
-                 "  --target FILE          external endpoint: {host, sni, ca, pki, ports, "
-                 "time_scale,\n"
-                 "                         registry}\n"
-                 "  --duration S           override the spec's duration_s\n"
-                 "  --progress-interval S  seconds between progress lines when not on a terminal "
-                 "(default 5)\n"
-                 "  --quiet                no progress lines\n"
-                 "  -h, --help             this text\n"
-                 "\n"
-                 "Exit status: 0 when nothing was lost and every device is connected at the end,\n"
-                 "1 otherwise, 2 for usage or setup errors.\n");
+    fprintf(out,
+            "usage: iotconform fleet [options] SPEC.json\n"
+            "\n"
+            "Runs a simulated fleet (fixtures/fleets/*.json): devices per matrix row, their\n"
+            "publish rate, QoS, sessions, keep-alive and reconnect strategy, and scheduled\n"
+            "faults, all on one event loop. Prints live progress and a summary.\n"
+            "\n"
+            "options:\n"
+            "  --json FILE            also write the summary as JSON\n"
+            "  --serve BIN            iotconform binary for the emulated endpoint (default: "
+            "this one)\n"
+            "  --pki DIR              device certificates and ca-bundle.crt (default: "
+            "$IOTCONFORM_PKI,\n"
+            "                         else the build's pki, else a per-user one)\n"
+            "  --target FILE          external endpoint: {host, sni, ca, pki, ports, "
+            "time_scale,\n"
+            "                         registry}\n"
+            "  --duration S           override the spec's duration_s\n"
+            "  --shard K/N            run shard K of N: each row's devices [D(K-1)/N, DK/N),\n"
+            "                         identities and schedules as in the whole run; merge the\n"
+            "                         shards' --json files with `iotconform fleet-merge`.\n"
+            "                         Default from $JOB_COMPLETION_INDEX (0-based, a Kubernetes\n"
+            "                         Indexed Job) and $IOTC_FLEET_SHARDS\n"
+            "  --run TAG              run tag in topics and client IDs, the same on every shard\n"
+            "                         (required when sharded; default $IOTC_FLEET_RUN, else\n"
+            "                         random): [A-Za-z0-9_-], at most 63 characters\n"
+            "  --progress-interval S  seconds between progress lines when not on a terminal "
+            "(default 5)\n"
+            "  --quiet                no progress lines\n"
+            "  -h, --help             this text\n"
+            "\n"
+            "Exit status: 0 when nothing was lost and every device is connected at the end,\n"
+            "1 otherwise, 2 for usage or setup errors. A shard cannot know the fleet's losses:\n"
+            "it exits 0 when its devices stayed connected, and fleet-merge judges the rest.\n");
+}
+
+/* --shard K/N, else a Kubernetes Indexed Job's JOB_COMPLETION_INDEX (0-based) with
+ * IOTC_FLEET_SHARDS (the Job's completions), else not sharded. */
+static int fm__shard(const char *arg, iotc_shard *s)
+{
+    char err[200], buf[64];
+    const char *idx = getenv("JOB_COMPLETION_INDEX"), *cnt = getenv("IOTC_FLEET_SHARDS");
+    if (!arg && idx) {
+        char *end;
+        long k = strtol(idx, &end, 10);
+        if (!cnt || *end || end == idx || k < 0 || k > 100000) {
+            fprintf(stderr,
+                    "iotconform fleet: JOB_COMPLETION_INDEX=%s needs IOTC_FLEET_SHARDS "
+                    "(the Job's completions) and must be an index from 0\n",
+                    idx);
+            return IOTC_ERR_INVALID;
+        }
+        snprintf(buf, sizeof buf, "%ld/%s", k + 1, cnt);
+        arg = buf;
+    }
+    if (!arg)
+        return IOTC_OK;
+    if (iotc_shard_parse(arg, s, err, sizeof err) != IOTC_OK) {
+        fprintf(stderr, "iotconform fleet: --shard: %s\n", err);
+        return IOTC_ERR_INVALID;
+    }
+    return IOTC_OK;
+}
+
+static int fm__run_tag_ok(const char *t)
+{
+    size_t n = strlen(t);
+    bool ok = n > 0 && n < 64;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = isalnum((unsigned char)t[i]) || t[i] == '-' || t[i] == '_';
+    if (!ok)
+        fprintf(stderr,
+                "iotconform fleet: run tag '%s': 1..63 of [A-Za-z0-9_-] (it goes into "
+                "topics and client IDs)\n",
+                t);
+    return ok ? IOTC_OK : IOTC_ERR_INVALID;
+}
+
+/* "sha256:<hex>" of the spec file: fleet-merge refuses shards of different specs. */
+static int fm__digest(const char *path, char *out, size_t len)
+{
+    unsigned char md[EVP_MAX_MD_SIZE], buf[8192];
+    unsigned mdlen = 0;
+    size_t n;
+    FILE *f = fopen(path, "rb");
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    int rc = IOTC_ERR_IO;
+    if (!f || !c || !EVP_DigestInit_ex(c, EVP_sha256(), NULL))
+        goto cleanup;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        EVP_DigestUpdate(c, buf, n);
+    if (ferror(f) || !EVP_DigestFinal_ex(c, md, &mdlen) || len < 8 + 2 * (size_t)mdlen)
+        goto cleanup;
+    int o = snprintf(out, len, "sha256:");
+    for (unsigned i = 0; i < mdlen; i++)
+        o += snprintf(out + o, len - (size_t)o, "%02x", md[i]);
+    rc = IOTC_OK;
+cleanup:
+    if (f)
+        fclose(f);
+    EVP_MD_CTX_free(c);
+    return rc;
 }
 
 int iotc_fleet_main(int argc, char **argv)
@@ -46,9 +126,12 @@ int iotc_fleet_main(int argc, char **argv)
                                          {"duration", required_argument, NULL, 'd'},
                                          {"progress-interval", required_argument, NULL, 'i'},
                                          {"quiet", no_argument, NULL, 'q'},
+                                         {"shard", required_argument, NULL, 'S'},
+                                         {"run", required_argument, NULL, 'r'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *json_out = NULL, *serve = NULL, *pki = NULL, *target = NULL;
+    const char *shard_arg = NULL, *run = getenv("IOTC_FLEET_RUN");
     double duration = 0, interval = 5;
     bool quiet = false;
     int c, status = 2;
@@ -84,6 +167,12 @@ int iotc_fleet_main(int argc, char **argv)
         case 'q':
             quiet = true;
             break;
+        case 'S':
+            shard_arg = optarg;
+            break;
+        case 'r':
+            run = optarg;
+            break;
         case 'h':
             fm__usage(stdout);
             return 0;
@@ -94,6 +183,16 @@ int iotc_fleet_main(int argc, char **argv)
     }
     if (optind != argc - 1) {
         fm__usage(stderr);
+        return 2;
+    }
+    iotc_shard shard = {0, 0};
+    if (fm__shard(shard_arg, &shard) != IOTC_OK)
+        return 2;
+    if (run && fm__run_tag_ok(run) != IOTC_OK)
+        return 2;
+    if (shard.n > 1 && !run) {
+        fprintf(stderr, "iotconform fleet: a sharded run needs --run TAG (or $IOTC_FLEET_RUN), the "
+                        "same on every shard, so their topics meet\n");
         return 2;
     }
     char self[PATH_MAX];
@@ -124,6 +223,15 @@ int iotc_fleet_main(int argc, char **argv)
         free(spec.target.ext_file);
         spec.target.ext_file = strdup(target);
     }
+    if (fm__digest(argv[optind], fl->spec_digest, sizeof fl->spec_digest) != IOTC_OK) {
+        fprintf(stderr, "iotconform fleet: cannot read %s\n", argv[optind]);
+        iotc_fleet_spec_free(&spec);
+        free(fl);
+        return 2;
+    }
+    fl->shard = shard;
+    if (run)
+        snprintf(fl->run_tag, sizeof fl->run_tag, "%s", run);
     fl->spec = &spec;
     fl->tty = !quiet && isatty(STDOUT_FILENO);
     fl->progress_out = quiet ? NULL : stdout;

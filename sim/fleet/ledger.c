@@ -86,3 +86,35 @@ int iotc_fleet_payload_parse(const uint8_t *p, size_t n, uint32_t *dev, uint32_t
     *t_us = c;
     return IOTC_OK;
 }
+
+/* The shard's ledger for fleet-merge: {"sent": [[device, n], ...] for every device of this
+ * shard, "seen": [[device, dup, [lo, hi, lo, hi, ...]], ...] for every publisher (of any
+ * shard) whose messages reached this shard, as inclusive seq ranges: a healthy run is one
+ * range per publisher, so the file stays small while the merge stays exact. */
+json_t *fleet_ledger_json(const struct iotc_fleet *fl)
+{
+    json_t *sent = json_array(), *seen = json_array();
+    for (uint32_t i = 0; i < fl->n_devs; i++)
+        json_array_append_new(sent, json_pack("[I, I]", (json_int_t)fl->devs[i].idx,
+                                              (json_int_t)fl->ledger[fl->devs[i].idx].sent));
+    for (uint32_t g = 0; g < fl->n_global; g++) {
+        const struct iotc_fleet_ledger *l = &fl->ledger[g];
+        if (!l->delivered && !l->dup)
+            continue;
+        json_t *ranges = json_array();
+        uint32_t bits = l->words * 64;
+        for (uint32_t s = 0; s < bits; s++) {
+            if (!iotc_fleet_ledger_seen(l, s))
+                continue;
+            uint32_t e = s;
+            while (e + 1 < bits && iotc_fleet_ledger_seen(l, e + 1))
+                e++;
+            json_array_append_new(ranges, json_integer(s));
+            json_array_append_new(ranges, json_integer(e));
+            s = e;
+        }
+        json_array_append_new(seen,
+                              json_pack("[I, I, o]", (json_int_t)g, (json_int_t)l->dup, ranges));
+    }
+    return json_pack("{s:o, s:o}", "sent", sent, "seen", seen);
+}

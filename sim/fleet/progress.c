@@ -14,8 +14,8 @@ static void progress__sum(const struct iotc_fleet *fl, struct progress__sum *s)
 {
     *s = (struct progress__sum){0};
     for (uint32_t i = 0; i < fl->n_devs; i++) {
-        const struct iotc_fleet_ledger *l = &fl->ledger[i];
         const struct iotc_fleet_dev *d = &fl->devs[i];
+        const struct iotc_fleet_ledger *l = &fl->ledger[d->idx];
         s->sent += l->sent;
         s->delivered += l->delivered;
         s->dup += l->dup;

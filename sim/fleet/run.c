@@ -24,9 +24,13 @@ static double run__since(uint64_t t_us)
 
 static bool run__all_delivered(const struct iotc_fleet *fl)
 {
+    /* A shard cannot see what its publishers' messages did on other shards, nor what is
+     * still coming to its receivers: it drains for drain_s. */
+    if (fl->shard.n > 1)
+        return false;
     for (uint32_t i = 0; i < fl->n_devs; i++) {
         const struct iotc_fleet_dev *d = &fl->devs[i];
-        if (d->row->b.qos == 1 && fl->ledger[i].delivered < fl->ledger[i].sent)
+        if (d->row->b.qos == 1 && fl->ledger[d->idx].delivered < fl->ledger[d->idx].sent)
             return false;
     }
     return true;
@@ -79,19 +83,50 @@ static void run__stop_publishing(struct iotc_fleet *fl)
     fl->phase = IOTC_FLEET_PHASE_DRAIN;
 }
 
+static double run__spread_ms(const struct iotc_fleet *fl, const struct iotc_fleet_dev *d)
+{
+    return fl->spec->start_spread_s >= 0 ? fl->spec->start_spread_s * 1000.0
+                                         : (double)d->row->b.publish_interval_ms;
+}
+
 static void run__start_devices(struct iotc_fleet *fl)
 {
     fl->phase = IOTC_FLEET_PHASE_RAMP;
-    fl->publishing = true;
+    fl->publishing = !fl->synced; /* synchronized: from the barrier on (run__release) */
     fl->t_start_us = iotc_clock_us();
     for (uint32_t i = 0; i < fl->n_devs; i++) {
         struct iotc_fleet_dev *d = &fl->devs[i];
-        if (d->row->def->proto == IOTC_PROTO_HTTPS)
-            iotc_fleet_dev_start_publishing(d, fl->spec->start_spread_s >= 0
-                                                   ? fl->spec->start_spread_s * 1000.0
-                                                   : (double)d->row->b.publish_interval_ms);
-        else
+        if (d->row->def->proto != IOTC_PROTO_HTTPS)
             iotc_fleet_dev_want_connect(d);
+        else if (fl->publishing)
+            iotc_fleet_dev_start_publishing(d, run__spread_ms(fl, d));
+    }
+}
+
+/* Synchronized runs: every MQTT device of this shard is subscribed (HTTPS devices have no
+ * connection to wait for). */
+static bool run__local_ready(const struct iotc_fleet *fl)
+{
+    for (uint32_t i = 0; i < fl->n_devs; i++) {
+        const struct iotc_fleet_dev *d = &fl->devs[i];
+        if (d->row->def->proto != IOTC_PROTO_HTTPS && d->state != IOTC_FLEET_DEV_DONE &&
+            !d->subscribed)
+            return false;
+    }
+    return true;
+}
+
+static void run__release(struct iotc_fleet *fl)
+{
+    fl->t_ramp_end_us = fl->t_pub_start_us = iotc_clock_us();
+    fl->phase = IOTC_FLEET_PHASE_PUBLISH;
+    if (!fl->synced)
+        return;
+    fl->publishing = true;
+    for (uint32_t i = 0; i < fl->n_devs; i++) {
+        struct iotc_fleet_dev *d = &fl->devs[i];
+        if (d->row->def->proto == IOTC_PROTO_HTTPS || d->ever_up)
+            iotc_fleet_dev_start_publishing(d, run__spread_ms(fl, d));
     }
 }
 
@@ -116,9 +151,23 @@ static void run__tick(evutil_socket_t fd, short what, void *arg)
         break;
     }
     case IOTC_FLEET_PHASE_RAMP:
-        if (fl->ever_up_n >= fl->n_devs || run__since(fl->t_start_us) > (double)s->ramp_timeout_s) {
-            fl->t_ramp_end_us = fl->t_pub_start_us = iotc_clock_us();
-            fl->phase = IOTC_FLEET_PHASE_PUBLISH;
+        if (!fl->synced) {
+            if (fl->ever_up_n >= fl->n_devs ||
+                run__since(fl->t_start_us) > (double)s->ramp_timeout_s)
+                run__release(fl);
+            break;
+        }
+        if (run__local_ready(fl) || run__since(fl->t_start_us) > (double)s->ramp_timeout_s)
+            fleet_sync_local_ready(fl);
+        /* The other shards get the ramp's timeout again to come. */
+        if ((fl->sync ? fleet_sync_released(fl) : run__local_ready(fl)) ||
+            run__since(fl->t_start_us) > 2.0 * (double)s->ramp_timeout_s) {
+            if (!fleet_sync_released(fl))
+                fprintf(stderr,
+                        "fleet: not every shard was ready after %lld s: publishing "
+                        "anyway (the merge will report the losses)\n",
+                        2 * s->ramp_timeout_s);
+            run__release(fl);
         }
         break;
     case IOTC_FLEET_PHASE_PUBLISH:
@@ -138,6 +187,7 @@ static void run__tick(evutil_socket_t fd, short what, void *arg)
     default:
         break;
     }
+    fleet_sync_tick(fl);
     iotc_fleet_progress(fl, false);
 }
 
@@ -150,10 +200,8 @@ static void run__on_signal(evutil_socket_t sig, short what, void *arg)
             run__end(fl);
         return;
     }
-    if (fl->phase == IOTC_FLEET_PHASE_RAMP) {
-        fl->t_ramp_end_us = fl->t_pub_start_us = iotc_clock_us();
-        fl->phase = IOTC_FLEET_PHASE_PUBLISH;
-    }
+    if (fl->phase == IOTC_FLEET_PHASE_RAMP)
+        run__release(fl);
     if (fl->phase == IOTC_FLEET_PHASE_PUBLISH) {
         fprintf(stderr,
                 "\nfleet: interrupted: draining for up to %.0f s (Ctrl-C again to stop "
@@ -163,36 +211,62 @@ static void run__on_signal(evutil_socket_t sig, short what, void *arg)
     }
 }
 
+/* This shard's devices of each row: ridx in [D(k-1)/N, Dk/N), so the shards of a row
+ * differ by one device at most, every device is in exactly one shard, and a device keeps
+ * its global index (its identity, client ID, topic and schedule) whatever the split. */
+static void run__split(const struct iotc_fleet *fl, const struct iotc_fleet_row *row, uint32_t *lo,
+                       uint32_t *count)
+{
+    uint64_t d = (uint64_t)row->devices;
+    if (fl->shard.n == 0) {
+        *lo = 0;
+        *count = (uint32_t)d;
+        return;
+    }
+    uint64_t a = d * (uint64_t)(fl->shard.k - 1) / (uint64_t)fl->shard.n;
+    uint64_t b = d * (uint64_t)fl->shard.k / (uint64_t)fl->shard.n;
+    *lo = (uint32_t)a;
+    *count = (uint32_t)(b - a);
+}
+
 static int run__devices(struct iotc_fleet *fl, char *err, size_t errlen)
 {
     struct iotc_fleet_spec *s = fl->spec;
-    uint32_t n = 0, monitors = 0;
+    uint32_t n = 0, monitors = 0, global = 0;
     size_t max_payload = IOTC_FLEET_PAYLOAD_MIN;
+    /* Sharded: the HTTPS rows' monitors (which see every shard's HTTPS messages) run on
+     * shard 1 only, and every shard has a sync client. */
+    bool with_monitors = fl->shard.n == 0 || fl->shard.k == 1;
     for (size_t r = 0; r < s->n_rows; r++) {
-        n += (uint32_t)s->rows[r].devices;
-        monitors += s->rows[r].def->proto == IOTC_PROTO_HTTPS;
-        if ((size_t)s->rows[r].b.payload_bytes > max_payload)
-            max_payload = (size_t)s->rows[r].b.payload_bytes;
+        struct iotc_fleet_row *row = &s->rows[r];
+        row->first = global;
+        global += (uint32_t)row->devices;
+        run__split(fl, row, &row->llo, &row->lcount);
+        row->lfirst = n;
+        n += row->lcount;
+        monitors += with_monitors && row->def->proto == IOTC_PROTO_HTTPS;
+        if ((size_t)row->b.payload_bytes > max_payload)
+            max_payload = (size_t)row->b.payload_bytes;
     }
     fl->n_devs = n;
-    fl->n_all = n + monitors;
+    fl->n_global = global;
+    fl->n_all = n + monitors + (fl->shard.n > 1);
     fl->devs = calloc(fl->n_all, sizeof *fl->devs);
-    fl->ledger = calloc(n, sizeof *fl->ledger);
+    fl->ledger = calloc(global, sizeof *fl->ledger);
     fl->payload = malloc(max_payload + 1);
     if (!fl->devs || !fl->ledger || !fl->payload)
         return IOTC_ERR_NOMEM;
     uint32_t g = 0, m = n;
     for (size_t r = 0; r < s->n_rows; r++) {
         struct iotc_fleet_row *row = &s->rows[r];
-        row->first = g;
-        for (long long i = 0; i < row->devices; i++, g++) {
+        for (uint32_t i = 0; i < row->lcount; i++, g++) {
             struct iotc_fleet_dev *d = &fl->devs[g];
             d->row = row;
-            d->idx = g;
-            d->ridx = (uint32_t)i;
+            d->ridx = row->llo + i;
+            d->idx = row->first + d->ridx;
             int rc = iotc_fleet_dev_init(fl, d);
             if (rc != IOTC_OK) {
-                snprintf(err, errlen, "%s: row %s device %lld: %s%s", s->file, row->def->id, i,
+                snprintf(err, errlen, "%s: row %s device %u: %s%s", s->file, row->def->id, d->ridx,
                          iotc_strerror(rc),
                          rc == IOTC_ERR_LIMIT ? " (client ID empty, over 128 bytes or "
                                                 "starting with '$')"
@@ -200,7 +274,7 @@ static int run__devices(struct iotc_fleet *fl, char *err, size_t errlen)
                 return rc;
             }
         }
-        if (row->def->proto == IOTC_PROTO_HTTPS) {
+        if (with_monitors && row->def->proto == IOTC_PROTO_HTTPS) {
             struct iotc_fleet_dev *d = &fl->devs[m++];
             d->row = row;
             d->idx = UINT32_MAX;
@@ -209,6 +283,17 @@ static int run__devices(struct iotc_fleet *fl, char *err, size_t errlen)
             if (iotc_fleet_dev_init(fl, d) != IOTC_OK)
                 return IOTC_ERR_NOMEM;
         }
+    }
+    if (fl->shard.n > 1) {
+        struct iotc_fleet_dev *d = &fl->devs[m];
+        d->row = &s->rows[0];
+        d->idx = UINT32_MAX;
+        d->monitor = d->sync = true;
+        int rc = iotc_fleet_dev_init(fl, d);
+        if (rc == IOTC_OK)
+            rc = fleet_sync_setup(fl, d, err, errlen);
+        if (rc != IOTC_OK)
+            return rc;
     }
     return IOTC_OK;
 }
@@ -228,8 +313,12 @@ int iotc_fleet_run(struct iotc_fleet *fl, const char *serve_bin, const char *pki
     signal(SIGPIPE, SIG_IGN);
     fl->nofile = iotc_raise_nofile(&fl->nofile_hard);
     fl->rng = (uint64_t)iotc_clock_us() ^ ((uint64_t)getpid() << 32);
-    snprintf(fl->run_tag, sizeof fl->run_tag, "%08llx",
-             (unsigned long long)(iotc_fleet_rand(&fl->rng) & 0xffffffffu));
+    if (!fl->run_tag[0]) /* given (--run): the same on every shard */
+        snprintf(fl->run_tag, sizeof fl->run_tag, "%08llx",
+                 (unsigned long long)(iotc_fleet_rand(&fl->rng) & 0xffffffffu));
+    fl->synced = fl->shard.n > 1;
+    for (size_t r = 0; r < s->n_rows; r++)
+        fl->synced = fl->synced || s->rows[r].peer_offset != 0;
     fl->base = event_base_new();
     if (!fl->base)
         return IOTC_ERR_NOMEM;
@@ -283,7 +372,7 @@ void iotc_fleet_free(struct iotc_fleet *fl)
     for (uint32_t i = 0; fl->devs && i < fl->n_all; i++)
         iotc_fleet_dev_free(&fl->devs[i]);
     iotc_fleet_https_free(fl);
-    for (uint32_t i = 0; fl->ledger && i < fl->n_devs; i++)
+    for (uint32_t i = 0; fl->ledger && i < fl->n_global; i++)
         iotc_fleet_ledger_free(&fl->ledger[i]);
     free(fl->devs);
     free(fl->ledger);
@@ -294,6 +383,7 @@ void iotc_fleet_free(struct iotc_fleet *fl)
         if (evs[i])
             event_free(evs[i]);
     iotc_fleet_tls_free(fl);
+    fleet_sync_free(fl);
     iotc_fleet_target_stop(fl);
     if (fl->base)
         event_base_free(fl->base);

@@ -16,32 +16,44 @@ bool iotc_fleet_dev_fault_active(const struct iotc_fleet_dev *d)
     return d->fault.kind != IOTC_FAULT_NONE;
 }
 
-static bool sched__in_rows(const struct iotc_fleet *fl, const struct iotc_fleet_fault_ev *ev,
-                           const struct iotc_fleet_dev *d)
+static bool sched__row_in(const struct iotc_fleet_fault_ev *ev, size_t r)
 {
-    if (!ev->row_mask)
-        return true;
-    size_t r = (size_t)(d->row - fl->spec->rows);
-    return r < 32 && (ev->row_mask & (1u << r));
+    return !ev->row_mask || (r < 32 && (ev->row_mask & (1u << r)));
 }
 
-/* Exactly round(fraction * n) devices of the chosen rows, picked at random. */
+struct sched__pick {
+    double key;
+    uint32_t row, ridx;
+};
+
+static int sched__cmp(const void *a, const void *b)
+{
+    double x = ((const struct sched__pick *)a)->key, y = ((const struct sched__pick *)b)->key;
+    return x < y ? -1 : x > y;
+}
+
+/* Exactly round(fraction * n) devices of the chosen rows, n counted over the whole fleet
+ * and the devices ranked by a hash of (device, fault): the same devices whether the fleet
+ * runs whole or sharded; each shard applies the fault to those it runs. */
 static void sched__start_network(struct iotc_fleet *fl, struct iotc_fleet_fault_ev *ev,
                                  uint64_t now_ms)
 {
-    uint32_t *pick = malloc(fl->n_devs * sizeof *pick), n = 0;
+    const struct iotc_fleet_spec *s = fl->spec;
+    uint32_t salt = (uint32_t)(ev - s->faults) + 1, n = 0;
+    struct sched__pick *pick = malloc((fl->n_global + 1) * sizeof *pick);
     if (!pick)
         return;
-    for (uint32_t i = 0; i < fl->n_devs; i++)
-        if (sched__in_rows(fl, ev, &fl->devs[i]))
-            pick[n++] = i;
+    for (size_t r = 0; r < s->n_rows; r++)
+        for (uint32_t i = 0; sched__row_in(ev, r) && i < (uint32_t)s->rows[r].devices; i++)
+            pick[n++] =
+                (struct sched__pick){fleet_dev_phase01(s->rows[r].first + i, salt), (uint32_t)r, i};
+    qsort(pick, n, sizeof *pick, sched__cmp);
     uint32_t want = (uint32_t)lround(ev->fraction * n);
     for (uint32_t k = 0; k < want; k++) {
-        uint32_t j = k + (uint32_t)(iotc_fleet_rand(&fl->rng) % (n - k));
-        uint32_t tmp = pick[k];
-        pick[k] = pick[j];
-        pick[j] = tmp;
-        struct iotc_fleet_dev *d = &fl->devs[pick[k]];
+        const struct iotc_fleet_row *row = &s->rows[pick[k].row];
+        if (pick[k].ridx < row->llo || pick[k].ridx >= row->llo + row->lcount)
+            continue; /* another shard's */
+        struct iotc_fleet_dev *d = &fl->devs[row->lfirst + (pick[k].ridx - row->llo)];
         d->fault = ev->f;
         d->fault_until_ms = now_ms + (uint64_t)(ev->for_s * 1000.0);
         iotc_fleet_dev_apply_fault(d);

@@ -14,8 +14,8 @@
 static const char *const spec__top_keys[] = {
     "name",  "description", "duration_s", "drain_s", "start_spread_s", "ramp",
     "proxy", "target",      "defaults",   "rows",    "faults",         NULL};
-static const char *const spec__row_keys[] = {"row",       "devices",          "identities",
-                                             "client_id", "monitor_identity", NULL};
+static const char *const spec__row_keys[] = {
+    "row", "devices", "identities", "client_id", "monitor_identity", "peer_offset", NULL};
 static const char *const spec__fault_keys[] = {
     "kind", "at_s", "for_s", "fraction", "rows", "delay_ms", "rate_bps", "direction", NULL};
 static const char *const spec__target_keys[] = {"kind", "profile", "file", "packet_journal", NULL};
@@ -150,6 +150,15 @@ static int spec__row(struct iotc_fleet_spec *s, size_t i, json_t *o,
                               ce)) ||
         (rc = spec__monitor(s->file, path, o, r, ce)))
         goto cleanup;
+    json_t *po = json_object_get(o, "peer_offset");
+    if (po && (!json_is_integer(po) || json_integer_value(po) < 0 ||
+               json_integer_value(po) >= (r->devices > 0 ? r->devices : 1) ||
+               r->def->proto == IOTC_PROTO_HTTPS)) {
+        rc = iotc_cfg_fail(ce, s->file, path,
+                           "peer_offset: an integer in 0..devices-1, on MQTT and WSS rows only");
+        goto cleanup;
+    }
+    r->peer_offset = po ? json_integer_value(po) : 0;
     r->b = *def;
     rc = iotc_fleet_behave_read(s->file, path, o, &r->b, err, errlen);
     if (rc != IOTC_OK) {

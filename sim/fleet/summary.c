@@ -9,7 +9,7 @@ uint64_t iotc_fleet_lost(const struct iotc_fleet *fl)
     uint64_t lost = 0;
     for (uint32_t i = 0; i < fl->n_devs; i++)
         if (fl->devs[i].row->b.qos == 1)
-            lost += fl->ledger[i].sent - fl->ledger[i].delivered;
+            lost += fl->ledger[fl->devs[i].idx].sent - fl->ledger[fl->devs[i].idx].delivered;
     return lost;
 }
 
@@ -63,7 +63,7 @@ static const char *summary__never_cause(const struct iotc_fleet *fl,
 {
     uint32_t n[IOTC_FLEET_CAUSE_COUNT] = {0};
     int best = IOTC_FLEET_CAUSE_NONE;
-    for (uint32_t i = row->first; i < row->first + row->devices; i++)
+    for (uint32_t i = row->lfirst; i < row->lfirst + row->lcount; i++)
         if (!fl->devs[i].ever_up && fl->devs[i].last_cause < IOTC_FLEET_CAUSE_COUNT)
             n[fl->devs[i].last_cause]++;
     for (int c = 1; c < IOTC_FLEET_CAUSE_COUNT; c++)
@@ -79,16 +79,19 @@ static json_t *summary__rows(const struct iotc_fleet *fl)
         const struct iotc_fleet_row *row = &fl->spec->rows[r];
         uint64_t sent = 0, del = 0, dup = 0;
         uint32_t up = 0;
-        for (uint32_t i = row->first; i < row->first + row->devices; i++) {
-            sent += fl->ledger[i].sent;
-            del += fl->ledger[i].delivered;
-            dup += fl->ledger[i].dup;
+        /* Sharded, a row's figures are this shard's view: its publishers' sends, and what
+         * reached this shard from that row's publishers; fleet-merge gives the totals. */
+        for (uint32_t i = row->lfirst; i < row->lfirst + row->lcount; i++) {
+            const struct iotc_fleet_ledger *l = &fl->ledger[fl->devs[i].idx];
+            sent += l->sent;
+            del += l->delivered;
+            dup += l->dup;
             up += fl->devs[i].ever_up;
         }
         json_t *o = json_pack(
             "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "row", row->def->id, "auth",
-            iotc_auth_name(row->def->auth), "devices", (json_int_t)row->devices, "ever_connected",
-            (json_int_t)up, "never_connected", (json_int_t)(row->devices - up), "qos",
+            iotc_auth_name(row->def->auth), "devices", (json_int_t)row->lcount, "ever_connected",
+            (json_int_t)up, "never_connected", (json_int_t)(row->lcount - up), "qos",
             (json_int_t)row->b.qos, "sent", (json_int_t)sent, "delivered", (json_int_t)del,
             "duplicated", (json_int_t)dup, "lost", (json_int_t)(row->b.qos == 1 ? sent - del : 0));
         const char *why = up < row->devices ? summary__never_cause(fl, row) : NULL;
@@ -117,12 +120,13 @@ json_t *iotc_fleet_summary_json(const struct iotc_fleet *fl)
     const struct iotc_fleet_counters *c = &fl->c;
     uint64_t sent = 0, del = 0, dup = 0, qos0_sent = 0, qos0_del = 0;
     for (uint32_t i = 0; i < fl->n_devs; i++) {
-        sent += fl->ledger[i].sent;
-        del += fl->ledger[i].delivered;
-        dup += fl->ledger[i].dup;
+        const struct iotc_fleet_ledger *l = &fl->ledger[fl->devs[i].idx];
+        sent += l->sent;
+        del += l->delivered;
+        dup += l->dup;
         if (fl->devs[i].row->b.qos == 0) {
-            qos0_sent += fl->ledger[i].sent;
-            qos0_del += fl->ledger[i].delivered;
+            qos0_sent += l->sent;
+            qos0_del += l->delivered;
         }
     }
     uint64_t lost = iotc_fleet_lost(fl);
@@ -145,8 +149,8 @@ json_t *iotc_fleet_summary_json(const struct iotc_fleet *fl)
         fl->spec->file, "run", fl->run_tag, "target",
         fl->spec->target.kind == IOTC_FLEET_TARGET_EMULATED ? "emulated" : "external", "devices",
         (json_int_t)fl->n_devs, "interrupted", fl->interrupted, "ok",
-        lost == 0 && fl->disconnected_end == 0 && !fl->interrupted, "seconds", "ramp", ramp_s,
-        "publishing", pub_s, "total",
+        (lost == 0 || fl->shard.n > 1) && fl->disconnected_end == 0 && !fl->interrupted, "seconds",
+        "ramp", ramp_s, "publishing", pub_s, "total",
         fl->t_end_us > fl->t_start_us ? (double)(fl->t_end_us - fl->t_start_us) / 1e6 : 0);
     json_object_set_new(o, "connect",
                         json_pack("{s:I, s:I, s:I, s:I, s:f, s:o, s:o}", "succeeded",
@@ -182,6 +186,22 @@ json_t *iotc_fleet_summary_json(const struct iotc_fleet *fl)
     json_object_set_new(o, "rows", summary__rows(fl));
     json_object_set_new(o, "faults", summary__faults(fl));
     json_object_set_new(o, "memory", mem);
+    /* What fleet-merge needs: which shard this is, the fleet's layout, the ledger. A whole
+     * run is shard 1/1, so it merges (and compares) like any other. */
+    json_t *layout = json_array();
+    for (size_t r = 0; r < fl->spec->n_rows; r++) {
+        const struct iotc_fleet_row *row = &fl->spec->rows[r];
+        json_array_append_new(layout,
+                              json_pack("{s:s, s:I, s:I, s:I}", "row", row->def->id, "first",
+                                        (json_int_t)row->first, "devices", (json_int_t)row->devices,
+                                        "qos", (json_int_t)row->b.qos));
+    }
+    json_object_set_new(
+        o, "shard",
+        json_pack("{s:i, s:i, s:s, s:I, s:o, s:o}", "index", fl->shard.n ? fl->shard.k : 1, "count",
+                  fl->shard.n ? fl->shard.n : 1, "spec_digest", fl->spec_digest, "devices_total",
+                  (json_int_t)fl->n_global, "layout", layout, "sync", fleet_sync_json(fl)));
+    json_object_set_new(o, "ledger", fleet_ledger_json(fl));
     json_object_set_new(
         o, "nofile",
         json_pack("{s:i, s:i}", "soft", (int)fl->nofile, "hard", (int)fl->nofile_hard));
@@ -231,6 +251,12 @@ void iotc_fleet_summary_print(const struct iotc_fleet *fl, const json_t *sum, FI
             I(rc, "disconnects"));
     summary__causes_line(out, "reconnects by cause", json_object_get(rc, "by_cause"));
     summary__causes_line(out, "connect failures", json_object_get(cn, "failures_by_cause"));
+    if (fl->shard.n > 1)
+        fprintf(out,
+                "  shard %d/%d              delivered/lost above are this shard's view (its\n"
+                "                         receivers, its publishers): iotconform fleet-merge of\n"
+                "                         every shard's --json gives the fleet's totals\n",
+                fl->shard.k, fl->shard.n);
     fprintf(out, "  disconnected at end    %lld\n", I(sum, "disconnected_at_end"));
     fprintf(out, "  never connected        %lld\n", I(cn, "never_connected"));
     fprintf(out, "  memory per device      fleet %.1f KB, serve %.1f KB, broker %.1f KB\n",

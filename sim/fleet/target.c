@@ -6,6 +6,8 @@
 #include "config/paths.h"
 #include "config/profile.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -93,6 +95,34 @@ static int target__emulated(struct iotc_fleet *fl, const char *serve_bin, const 
     return IOTC_OK;
 }
 
+/* An external target may name its host (an AWS IoT Core endpoint, a Kubernetes Service):
+ * it is resolved once, here, and every device connects to that one address (the devices
+ * connect by address, many at a time, without a resolver on the loop). */
+static int target__resolve(struct iotc_fleet_target *t, char *err, size_t errlen)
+{
+    unsigned char probe[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, t->host, probe) == 1 || inet_pton(AF_INET6, t->host, probe) == 1)
+        return IOTC_OK;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    char num[INET6_ADDRSTRLEN];
+    int gai = getaddrinfo(t->host, NULL, &hints, &res);
+    if (gai != 0 || !res ||
+        getnameinfo(res->ai_addr, res->ai_addrlen, num, sizeof num, NULL, 0, NI_NUMERICHOST)) {
+        snprintf(err, errlen, "target host %s: %s", t->host,
+                 gai ? gai_strerror(gai) : "no address");
+        if (res)
+            freeaddrinfo(res);
+        return IOTC_ERR_NOT_FOUND;
+    }
+    freeaddrinfo(res);
+    char *dup = strdup(num);
+    if (!dup)
+        return IOTC_ERR_NOMEM;
+    free(t->host);
+    t->host = dup;
+    return IOTC_OK;
+}
+
 int iotc_fleet_target_start(struct iotc_fleet *fl, const char *serve_bin, const char *pki_override,
                             char *err, size_t errlen)
 {
@@ -103,6 +133,8 @@ int iotc_fleet_target_start(struct iotc_fleet *fl, const char *serve_bin, const 
         rc = pki ? target__emulated(fl, serve_bin, pki, err, errlen) : IOTC_ERR_NOT_FOUND;
     } else {
         rc = iotc_fleet_target_load_external(t->ext_file, t, err, errlen);
+        if (rc == IOTC_OK)
+            rc = target__resolve(t, err, errlen);
         if (rc == IOTC_OK && pki_override) {
             free(t->pki);
             t->pki = strdup(pki_override);

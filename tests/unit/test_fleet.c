@@ -270,6 +270,48 @@ static void test_spec_door_identities(void)
     }
 }
 
+/* Sharding: a device's publish phase and fault rank depend on the device (and fault) only,
+ * spread over [0, 1); peer_offset is bounded by the row and refused on HTTPS rows. */
+static void test_shard_phase_and_peer(void)
+{
+    double sum = 0;
+    unsigned low = 0;
+    for (uint32_t i = 0; i < 10000; i++) {
+        double a = fleet_dev_phase01(i, 0);
+        CU_ASSERT(a >= 0 && a < 1);
+        CU_ASSERT_EQUAL(a, fleet_dev_phase01(i, 0));
+        low += a < 0.5;
+        sum += a;
+    }
+    CU_ASSERT(low > 4700 && low < 5300);
+    CU_ASSERT(sum / 10000 > 0.47 && sum / 10000 < 0.53);
+    CU_ASSERT_NOT_EQUAL(fleet_dev_phase01(7, 0), fleet_dev_phase01(7, 1)); /* per fault */
+    struct iotc_fleet_spec s;
+    char err[IOTC_FLEET_ERR_LEN] = "";
+    CU_ASSERT_EQUAL(load_spec("{\"rows\": [{\"row\": \"mqtt-x509-8883\", \"devices\": 4, "
+                              "\"peer_offset\": 3, \"identities\": [\"device-01\"]}], "
+                              "\"defaults\": {\"max_messages\": 5}}",
+                              &s, err, sizeof err),
+                    IOTC_OK);
+    CU_ASSERT_EQUAL(s.rows[0].peer_offset, 3);
+    CU_ASSERT_EQUAL(s.rows[0].b.max_messages, 5);
+    iotc_fleet_spec_free(&s);
+    static const char *const bad[] = {
+        "{\"rows\": [{\"row\": \"mqtt-x509-8883\", \"devices\": 4, \"peer_offset\": 4, "
+        "\"identities\": [\"device-01\"]}]}",
+        "{\"rows\": [{\"row\": \"mqtt-x509-8883\", \"devices\": 4, \"peer_offset\": -1, "
+        "\"identities\": [\"device-01\"]}]}",
+        "{\"rows\": [{\"row\": \"https-x509-8443\", \"devices\": 4, \"peer_offset\": 1, "
+        "\"identities\": [\"device-01\"]}]}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        CU_ASSERT_NOT_EQUAL(load_spec(bad[i], &s, err, sizeof err), IOTC_OK);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "$.rows[0]: peer_offset"));
+        iotc_fleet_spec_free(&s);
+    }
+}
+
 static json_t *registry(void)
 {
     char path[1024];
@@ -433,6 +475,7 @@ int iotc_register_tests(void)
     CU_add_test(s, "latency histogram", test_hist);
     CU_add_test(s, "row table: the nine rows", test_rows);
     CU_add_test(s, "spec: door identities", test_spec_door_identities);
+    CU_add_test(s, "sharding: phases, peers", test_shard_phase_and_peer);
     CU_add_test(s, "identities: registry", test_ident_resolve);
     CU_add_test(s, "identities: custom-auth wire forms", test_ident_custom_wire);
     CU_add_test(s, "identities: presigned WSS target", test_ident_presign);

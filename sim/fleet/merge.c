@@ -1,0 +1,364 @@
+/*
+ * `iotconform fleet-merge SHARD.json...`: exact totals of a sharded fleet run.
+ *
+ * Each shard's summary (fleet --json) carries its place (shard.index/count, the spec's
+ * digest, the run tag, the fleet's row layout) and its ledger: how many messages each of
+ * its devices published, and which (publisher, seq) pairs reached it, as seq ranges per
+ * publisher. The merge unions the ranges per publisher across shards, so a message
+ * published on one shard and delivered on another counts once, a message delivered on
+ * two shards counts as a duplicate, and a QoS 1 message delivered nowhere is lost. A
+ * whole run's summary is shard 1/1 and merges the same way, which is how a sharded run
+ * is compared with the whole one. Shards of different runs or specs, a shard given twice
+ * and a missing shard are refused: totals from an incomplete set would look exact.
+ */
+#include "cli/commands.h"
+#include "fleet_int.h"
+#include "common/err.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct merge__row {
+    const char *id;
+    uint32_t first, devices;
+    int qos;
+    uint64_t sent, delivered, dup, cross;
+};
+
+struct merge {
+    json_t **sum;
+    const char **file;
+    int n_files, count;
+    uint32_t devices;
+    int *owner;                            /* by device: shard index that ran it */
+    uint64_t *sent;                        /* by device */
+    struct iotc_fleet_ledger *all, *cross; /* by device: seen anywhere / on a non-owner shard */
+    uint64_t *dup;                         /* by device: duplicates within shards */
+    struct merge__row rows[IOTC_FLEET_MAX_ROWS];
+    size_t n_rows;
+};
+
+static const char *merge__str(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+/* Same fleet, run, spec and count as the first file; each index once. */
+static int merge__check(struct merge *m, int i, char *err, size_t len)
+{
+    json_t *s = m->sum[i], *sh = json_object_get(s, "shard"), *first = m->sum[0];
+    json_t *fsh = json_object_get(first, "shard");
+    if (!json_is_object(sh) ||
+        !json_is_array(json_object_get(json_object_get(s, "ledger"), "sent"))) {
+        snprintf(err, len, "%s: not a fleet summary with a ledger (fleet --json of this version)",
+                 m->file[i]);
+        return IOTC_ERR_INVALID;
+    }
+    int k = (int)json_integer_value(json_object_get(sh, "index"));
+    int n = (int)json_integer_value(json_object_get(sh, "count"));
+    if (i == 0) {
+        m->count = n;
+        m->devices = (uint32_t)json_integer_value(json_object_get(sh, "devices_total"));
+    }
+    if (n != m->count || strcmp(merge__str(sh, "spec_digest"), merge__str(fsh, "spec_digest")) ||
+        strcmp(merge__str(s, "run"), merge__str(first, "run")) ||
+        (uint32_t)json_integer_value(json_object_get(sh, "devices_total")) != m->devices) {
+        snprintf(err, len,
+                 "%s (shard %d/%d, run %s) is not a shard of the same run as %s (shard %d/%d, "
+                 "run %s): different run tag, spec or shard count",
+                 m->file[i], k, n, merge__str(s, "run"), m->file[0],
+                 (int)json_integer_value(json_object_get(fsh, "index")), m->count,
+                 merge__str(first, "run"));
+        return IOTC_ERR_INVALID;
+    }
+    if (k < 1 || k > n) {
+        snprintf(err, len, "%s: shard index %d outside 1..%d", m->file[i], k, n);
+        return IOTC_ERR_INVALID;
+    }
+    for (int j = 0; j < i; j++)
+        if (json_integer_value(json_object_get(json_object_get(m->sum[j], "shard"), "index")) ==
+            k) {
+            snprintf(err, len, "shard %d/%d given twice (%s and %s)", k, n, m->file[j], m->file[i]);
+            return IOTC_ERR_INVALID;
+        }
+    return IOTC_OK;
+}
+
+static int merge__layout(struct merge *m, char *err, size_t len)
+{
+    json_t *lay = json_object_get(json_object_get(m->sum[0], "shard"), "layout"), *r;
+    size_t i;
+    if (!json_is_array(lay) || json_array_size(lay) > IOTC_FLEET_MAX_ROWS) {
+        snprintf(err, len, "%s: shard.layout missing", m->file[0]);
+        return IOTC_ERR_INVALID;
+    }
+    json_array_foreach(lay, i, r)
+    {
+        struct merge__row *row = &m->rows[m->n_rows++];
+        row->id = merge__str(r, "row");
+        row->first = (uint32_t)json_integer_value(json_object_get(r, "first"));
+        row->devices = (uint32_t)json_integer_value(json_object_get(r, "devices"));
+        row->qos = (int)json_integer_value(json_object_get(r, "qos"));
+        if ((uint64_t)row->first + row->devices > m->devices) {
+            snprintf(err, len, "%s: shard.layout row %s outside the fleet", m->file[0], row->id);
+            return IOTC_ERR_INVALID;
+        }
+    }
+    return IOTC_OK;
+}
+
+/* One shard's ledger into the merged one. */
+static int merge__ledger(struct merge *m, int i, char *err, size_t len)
+{
+    json_t *led = json_object_get(m->sum[i], "ledger"), *e;
+    int k = (int)json_integer_value(json_object_get(json_object_get(m->sum[i], "shard"), "index"));
+    size_t j;
+    json_array_foreach(json_object_get(led, "sent"), j, e)
+    {
+        json_int_t g = json_integer_value(json_array_get(e, 0));
+        if (g < 0 || g >= (json_int_t)m->devices || m->owner[g]) {
+            snprintf(err, len, "%s: device %lld %s", m->file[i], (long long)g,
+                     g < 0 || g >= (json_int_t)m->devices ? "outside the fleet"
+                                                          : "also ran on another shard");
+            return IOTC_ERR_INVALID;
+        }
+        m->owner[g] = k;
+        m->sent[g] = (uint64_t)json_integer_value(json_array_get(e, 1));
+    }
+    return IOTC_OK;
+}
+
+static int merge__seen(struct merge *m, int i, char *err, size_t len)
+{
+    json_t *led = json_object_get(m->sum[i], "ledger"), *e;
+    int k = (int)json_integer_value(json_object_get(json_object_get(m->sum[i], "shard"), "index"));
+    size_t j;
+    json_array_foreach(json_object_get(led, "seen"), j, e)
+    {
+        json_int_t g = json_integer_value(json_array_get(e, 0));
+        json_t *rg = json_array_get(e, 2);
+        if (g < 0 || g >= (json_int_t)m->devices || !json_is_array(rg) || json_array_size(rg) % 2) {
+            snprintf(err, len, "%s: ledger.seen[%zu] malformed", m->file[i], j);
+            return IOTC_ERR_INVALID;
+        }
+        m->dup[g] += (uint64_t)json_integer_value(json_array_get(e, 1));
+        for (size_t r = 0; r < json_array_size(rg); r += 2) {
+            json_int_t lo = json_integer_value(json_array_get(rg, r));
+            json_int_t hi = json_integer_value(json_array_get(rg, r + 1));
+            if (lo < 0 || hi < lo || hi >= (1 << 26)) {
+                snprintf(err, len, "%s: ledger.seen[%zu] bad range", m->file[i], j);
+                return IOTC_ERR_INVALID;
+            }
+            for (json_int_t s = lo; s <= hi; s++) {
+                if (iotc_fleet_ledger_mark(&m->all[g], (uint32_t)s) < 0 ||
+                    (k != m->owner[g] && iotc_fleet_ledger_mark(&m->cross[g], (uint32_t)s) < 0))
+                    return IOTC_ERR_NOMEM;
+            }
+        }
+    }
+    return IOTC_OK;
+}
+
+static json_t *merge__result(struct merge *m)
+{
+    json_t *rows = json_array(), *files = json_array();
+    uint64_t sent = 0, del = 0, dup = 0, lost = 0, cross = 0, q0s = 0, q0d = 0;
+    long long ever = 0, never = 0, disc = 0;
+    bool interrupted = false, released = true;
+    for (int i = 0; i < m->n_files; i++) {
+        json_t *s = m->sum[i], *cn = json_object_get(s, "connect");
+        json_t *sync = json_object_get(json_object_get(s, "shard"), "sync");
+        ever += json_integer_value(json_object_get(cn, "ever_connected"));
+        never += json_integer_value(json_object_get(cn, "never_connected"));
+        disc += json_integer_value(json_object_get(s, "disconnected_at_end"));
+        interrupted = interrupted || json_is_true(json_object_get(s, "interrupted"));
+        released =
+            released && (!json_is_object(sync) || json_is_true(json_object_get(sync, "released")));
+        json_array_append_new(files, json_string(m->file[i]));
+    }
+    for (size_t r = 0; r < m->n_rows; r++) {
+        struct merge__row *row = &m->rows[r];
+        for (uint32_t g = row->first; g < row->first + row->devices; g++) {
+            row->sent += m->sent[g];
+            row->delivered += m->all[g].delivered;
+            row->dup += m->all[g].dup + m->dup[g];
+            row->cross += m->cross[g].delivered;
+        }
+        uint64_t rl = row->qos == 1 && row->sent > row->delivered ? row->sent - row->delivered : 0;
+        sent += row->sent;
+        del += row->delivered;
+        dup += row->dup;
+        lost += rl;
+        cross += row->cross;
+        if (row->qos == 0) {
+            q0s += row->sent;
+            q0d += row->delivered;
+        }
+        json_array_append_new(rows, json_pack("{s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I}", "row",
+                                              row->id, "devices", (int)row->devices, "qos",
+                                              row->qos, "sent", (json_int_t)row->sent, "delivered",
+                                              (json_int_t)row->delivered, "duplicated",
+                                              (json_int_t)row->dup, "lost", (json_int_t)rl,
+                                              "cross_shard_delivered", (json_int_t)row->cross));
+    }
+    bool ok = lost == 0 && disc == 0 && !interrupted && released;
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:i, s:I, s:b, s:b, s:o}", "fleet", merge__str(m->sum[0], "fleet"), "run",
+        merge__str(m->sum[0], "run"), "spec_digest",
+        merge__str(json_object_get(m->sum[0], "shard"), "spec_digest"), "shards", m->count,
+        "devices", (json_int_t)m->devices, "ok", ok, "interrupted", interrupted, "files", files);
+    json_object_set_new(o, "messages",
+                        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "sent", (json_int_t)sent,
+                                  "delivered", (json_int_t)del, "duplicated", (json_int_t)dup,
+                                  "lost", (json_int_t)lost, "qos0_sent", (json_int_t)q0s,
+                                  "qos0_undelivered", (json_int_t)(q0s - q0d),
+                                  "cross_shard_delivered", (json_int_t)cross));
+    json_object_set_new(o, "connect",
+                        json_pack("{s:I, s:I}", "ever_connected", (json_int_t)ever,
+                                  "never_connected", (json_int_t)never));
+    json_object_set_new(o, "disconnected_at_end", json_integer(disc));
+    json_object_set_new(o, "all_shards_started_together", json_boolean(released));
+    json_object_set_new(o, "rows", rows);
+    return o;
+}
+
+static void merge__print(json_t *o, FILE *out)
+{
+    json_t *msg = json_object_get(o, "messages"), *r;
+    size_t i;
+#define I(x, k) ((long long)json_integer_value(json_object_get((x), (k))))
+    fprintf(out, "fleet %s (run %s): %lld shards, %lld devices, %s\n", merge__str(o, "fleet"),
+            merge__str(o, "run"), I(o, "shards"), I(o, "devices"),
+            json_is_true(json_object_get(o, "ok")) ? "OK" : "NOT OK");
+    fprintf(out,
+            "  messages  sent %lld, delivered %lld (on another shard %lld), duplicated %lld, "
+            "lost %lld (QoS 0 undelivered %lld)\n",
+            I(msg, "sent"), I(msg, "delivered"), I(msg, "cross_shard_delivered"),
+            I(msg, "duplicated"), I(msg, "lost"), I(msg, "qos0_undelivered"));
+    fprintf(out, "  disconnected at end %lld%s\n", I(o, "disconnected_at_end"),
+            json_is_true(json_object_get(o, "all_shards_started_together"))
+                ? ""
+                : "; NOT every shard was ready when publishing started");
+    json_array_foreach(json_object_get(o, "rows"), i, r)
+    {
+        fprintf(out,
+                "  row %-18s devices %lld, sent %lld, delivered %lld (cross-shard %lld), "
+                "dup %lld, lost %lld\n",
+                merge__str(r, "row"), I(r, "devices"), I(r, "sent"), I(r, "delivered"),
+                I(r, "cross_shard_delivered"), I(r, "duplicated"), I(r, "lost"));
+    }
+#undef I
+}
+
+static int merge__run(struct merge *m, json_t **result, char *err, size_t len)
+{
+    int rc;
+    json_error_t je;
+    for (int i = 0; i < m->n_files; i++) {
+        m->sum[i] = json_load_file(m->file[i], 0, &je);
+        if (!m->sum[i]) {
+            snprintf(err, len, "%s: %s (line %d)", m->file[i], je.text, je.line);
+            return IOTC_ERR_INVALID;
+        }
+        if ((rc = merge__check(m, i, err, len)))
+            return rc;
+    }
+    for (int k = 1; k <= m->count; k++) {
+        bool found = false;
+        for (int i = 0; i < m->n_files && !found; i++)
+            found = json_integer_value(
+                        json_object_get(json_object_get(m->sum[i], "shard"), "index")) == k;
+        if (!found) {
+            snprintf(err, len, "shard %d/%d is missing: the totals would not be the fleet's", k,
+                     m->count);
+            return IOTC_ERR_INVALID;
+        }
+    }
+    if (m->devices == 0 || m->devices > IOTC_FLEET_MAX_DEVICES) {
+        snprintf(err, len, "%s: shard.devices_total out of range", m->file[0]);
+        return IOTC_ERR_INVALID;
+    }
+    m->owner = calloc(m->devices, sizeof *m->owner);
+    m->sent = calloc(m->devices, sizeof *m->sent);
+    m->dup = calloc(m->devices, sizeof *m->dup);
+    m->all = calloc(m->devices, sizeof *m->all);
+    m->cross = calloc(m->devices, sizeof *m->cross);
+    if (!m->owner || !m->sent || !m->dup || !m->all || !m->cross)
+        return IOTC_ERR_NOMEM;
+    if ((rc = merge__layout(m, err, len)))
+        return rc;
+    for (int i = 0; i < m->n_files; i++)
+        if ((rc = merge__ledger(m, i, err, len)))
+            return rc;
+    for (uint32_t g = 0; g < m->devices; g++)
+        if (!m->owner[g]) {
+            snprintf(err, len, "device %u ran on no shard", g);
+            return IOTC_ERR_INVALID;
+        }
+    for (int i = 0; i < m->n_files; i++)
+        if ((rc = merge__seen(m, i, err, len)))
+            return rc;
+    *result = merge__result(m);
+    return *result ? IOTC_OK : IOTC_ERR_NOMEM;
+}
+
+int iotc_fleet_merge_main(int argc, char **argv)
+{
+    static const struct option opts[] = {{"json", required_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *json_out = NULL;
+    int c, status = 2;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'j') {
+            json_out = optarg;
+        } else {
+            fprintf(c == 'h' ? stdout : stderr,
+                    "usage: iotconform fleet-merge [--json OUT] SHARD.json...\n"
+                    "\n"
+                    "Merges the --json summaries of `iotconform fleet --shard K/N` (every shard\n"
+                    "exactly once) into the fleet's totals: sent, delivered (incl. on another\n"
+                    "shard), duplicated and lost per row.\n"
+                    "Exit status: 0 nothing lost and every device connected at the end, 1\n"
+                    "otherwise, 2 for missing, duplicated or foreign shards.\n");
+            return c == 'h' ? 0 : 2;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "iotconform fleet-merge: no shard summaries given\n");
+        return 2;
+    }
+    struct merge m = {.n_files = argc - optind, .file = (const char **)&argv[optind]};
+    char err[1024] = "";
+    json_t *res = NULL;
+    m.sum = calloc((size_t)m.n_files, sizeof *m.sum);
+    int rc = m.sum ? merge__run(&m, &res, err, sizeof err) : IOTC_ERR_NOMEM;
+    if (rc != IOTC_OK) {
+        fprintf(stderr, "iotconform fleet-merge: %s\n", err[0] ? err : iotc_strerror(rc));
+        goto cleanup;
+    }
+    merge__print(res, stdout);
+    status = json_is_true(json_object_get(res, "ok")) ? 0 : 1;
+    if (json_out && json_dump_file(res, json_out, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
+        fprintf(stderr, "iotconform fleet-merge: cannot write %s\n", json_out);
+        status = 2;
+    }
+cleanup:
+    json_decref(res);
+    for (int i = 0; m.sum && i < m.n_files; i++)
+        json_decref(m.sum[i]);
+    for (uint32_t g = 0; m.all && g < m.devices; g++)
+        iotc_fleet_ledger_free(&m.all[g]);
+    for (uint32_t g = 0; m.cross && g < m.devices; g++)
+        iotc_fleet_ledger_free(&m.cross[g]);
+    free(m.sum);
+    free(m.owner);
+    free(m.sent);
+    free(m.dup);
+    free(m.all);
+    free(m.cross);
+    return status;
+}
