@@ -22,6 +22,7 @@ struct iotc_broker {
     char *plugin_path;
     size_t max_packet;
     bool save_every_change;
+    unsigned max_inflight;
     void (*on_event)(void *arg, const char *event, json_t *fields);
     void (*on_ready)(void *arg);
     void *arg;

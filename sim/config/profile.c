@@ -41,6 +41,7 @@ static const struct iotc_cfg_int profile__limits[] = {
     LIMIT(connect_per_s_per_client_id, 0, 1000000, 1),
     LIMIT(account_connect_per_s, 0, 100000000, 500),
     LIMIT(account_publish_per_s, 0, 100000000, 20000),
+    LIMIT(inflight_qos1_max, 0, 65535, 100),
 };
 
 static const struct {

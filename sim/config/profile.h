@@ -45,6 +45,7 @@ struct iotc_limits {
     long long connect_per_s_per_client_id; /* CONNECT requests per second per client ID */
     long long account_connect_per_s;       /* CONNECT requests per second per account */
     long long account_publish_per_s;       /* inbound publish requests per second per account */
+    long long inflight_qos1_max; /* unacknowledged QoS 1 PUBLISHes per connection, each way */
 };
 
 struct iotc_profile {

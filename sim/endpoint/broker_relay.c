@@ -47,10 +47,14 @@ static int ms__rewrite_connack(struct mqtt_sess *s, const struct mqtt_connack *i
     int rc;
     /* AWS IoT's CONNACK: max QoS 1, retain and wildcards on, subscription ids off, and the
      * front door's own Topic Alias Maximum (it resolves aliases; the broker never sees one). */
-    static const uint8_t ours[] = {
-        MQTT_PROP_MAXIMUM_QOS,        MQTT_PROP_RETAIN_AVAILABLE,  MQTT_PROP_WILDCARD_SUB_AVAILABLE,
-        MQTT_PROP_SUB_ID_AVAILABLE,   MQTT_PROP_SERVER_KEEP_ALIVE, MQTT_PROP_ASSIGNED_CLIENT_ID,
-        MQTT_PROP_TOPIC_ALIAS_MAXIMUM};
+    static const uint8_t ours[] = {MQTT_PROP_MAXIMUM_QOS,
+                                   MQTT_PROP_RETAIN_AVAILABLE,
+                                   MQTT_PROP_WILDCARD_SUB_AVAILABLE,
+                                   MQTT_PROP_SUB_ID_AVAILABLE,
+                                   MQTT_PROP_SERVER_KEEP_ALIVE,
+                                   MQTT_PROP_ASSIGNED_CLIENT_ID,
+                                   MQTT_PROP_TOPIC_ALIAS_MAXIMUM,
+                                   MQTT_PROP_RECEIVE_MAXIMUM};
     while ((rc = mqtt_props_next(in->props, &cur, &p)) == 1) {
         if (!memchr(ours, p.id, sizeof ours) && (rc = mqtt_props_put(&props, &p)))
             goto cleanup;
@@ -72,6 +76,13 @@ static int ms__rewrite_connack(struct mqtt_sess *s, const struct mqtt_connack *i
         if (s->alias_max) {
             struct mqtt_prop tam = {.id = MQTT_PROP_TOPIC_ALIAS_MAXIMUM, .u32 = s->alias_max};
             if ((rc = mqtt_props_put(&props, &tam)))
+                goto cleanup;
+        }
+        /* AWS's in-flight quota, enforced by the front door (mqtt_session.c); absent = 65535. */
+        long long rmax = s->c->ep->profile.limits.inflight_qos1_max;
+        if (rmax > 0 && rmax < 65535) {
+            struct mqtt_prop rm = {.id = MQTT_PROP_RECEIVE_MAXIMUM, .u32 = (uint32_t)rmax};
+            if ((rc = mqtt_props_put(&props, &rm)))
                 goto cleanup;
         }
         if (s->ka_effective != s->ka_requested) {
@@ -263,6 +274,6 @@ void iotc_ms_broker_closed(void *arg, const char *reason)
 void iotc_ms_broker_drain(void *arg)
 {
     struct mqtt_sess *s = arg;
-    if (s->state != MS_DONE)
+    if (s->state != MS_DONE && !s->inflight.paused)
         bufferevent_enable(s->c->tr.bev, EV_READ);
 }

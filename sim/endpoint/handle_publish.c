@@ -170,6 +170,8 @@ static bool ms__throttled(struct mqtt_sess *s, const struct mqtt_publish *p, siz
         iotc_buf_reset(&s->out);
         if (mqtt_ack_encode(&s->out, MQTT_V5, &a) == IOTC_OK)
             iotc_ms_send_client(s, s->out.p, s->out.len);
+    } else if (p->qos == 1) {
+        iotc_ms_inflight_forget(s); /* never answered: the device's retry is a new one */
     }
     return true;
 }
