@@ -42,6 +42,7 @@ static const struct iotc_cfg_int profile__limits[] = {
     LIMIT(account_connect_per_s, 0, 100000000, 500),
     LIMIT(account_publish_per_s, 0, 100000000, 20000),
     LIMIT(inflight_qos1_max, 0, 65535, 100),
+    LIMIT(throttle_close_per_s, 0, 1000000, 100),
 };
 
 static const struct {

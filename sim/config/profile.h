@@ -45,7 +45,8 @@ struct iotc_limits {
     long long connect_per_s_per_client_id; /* CONNECT requests per second per client ID */
     long long account_connect_per_s;       /* CONNECT requests per second per account */
     long long account_publish_per_s;       /* inbound publish requests per second per account */
-    long long inflight_qos1_max; /* unacknowledged QoS 1 PUBLISHes per connection, each way */
+    long long inflight_qos1_max;    /* unacknowledged QoS 1 PUBLISHes per connection, each way */
+    long long throttle_close_per_s; /* refused publishes/s a connection may go on sending */
 };
 
 struct iotc_profile {

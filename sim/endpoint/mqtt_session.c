@@ -32,6 +32,7 @@ static const char *ms__rule_reason(const char *rule)
         {"broker-unavailable", "SERVER_ERROR"},
         {"broker-timeout", "SERVER_ERROR"},
         {"throttled", "THROTTLED"},
+        {"receive-maximum", "THROTTLED"}, /* AWS's in-flight quota, exceeded */
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(map[i].rule, rule) == 0)

@@ -1,7 +1,7 @@
 """Throttling kinds (issue 10 "Throttling"): bursts of publishes, CONNECTs of one client
 ID close together, and HTTPS publishes above the quota. Each observes counts, so a row
 states how many passed and how many the quota refused."""
-import socket, ssl, time, urllib.parse, uuid
+import json, socket, ssl, time, urllib.parse, uuid
 
 
 def _connect(ctx, cid, v, cert="device-01"):
@@ -44,14 +44,22 @@ def publish_burst(ctx, p):
     time.sleep(p.get("settle_s", 0))  # let an account bucket an earlier row drained refill
     topic = p.get("topic", "throttle/burst")
     obs = _observer(ctx, topic)
-    c, code = _connect(ctx, p.get("client_id", "throttle-burst"), v)
+    cid = p.get("client_id", "throttle-burst")
+    watcher = None
+    if p.get("watch_lifecycle"):  # the disconnected event AWS publishes, as a device sees it
+        watcher = ctx.mqtt(cert="device-02")
+        watcher.send(iotclib.connect(f"watch-{cid}".encode(), keepalive=30))
+        watcher.read_packet(3)
+        watcher.send(iotclib.subscribe([f"$aws/events/presence/disconnected/{cid}".encode()], pid=1, qos=0))
+        watcher.read_packet(3)
+    c, code = _connect(ctx, cid, v)
     out = {"connack": code}
     if code != 0:
         return out
     payload = b"x" * p.get("payload_bytes", 16)
     c.send(b"".join(iotclib.publish(topic.encode(), payload, qos=qos, v=v, pid=i + 1) for i in range(n)))
     acked = refused = 0
-    closed = False
+    closed, disconnect = False, None
     deadline = time.monotonic() + p.get("window_s", 1.5)
     while qos and acked + refused < n and time.monotonic() < deadline:
         q = c.read_packet(max(0.05, deadline - time.monotonic()))
@@ -64,15 +72,25 @@ def publish_burst(ctx, p):
             elif len(q[2]) < 3 or q[2][2] < 0x80:
                 acked += 1
         elif q[0] == 14:
-            closed = True
+            closed, disconnect = True, q[2][0] if q[2] else 0
             break
     delivered = _count_deliveries(obs, 0.5)
     out.update({"acked": acked, "quota_exceeded": refused, "unanswered": n - acked - refused if qos else None,
-                "delivered": delivered, "still_connected": not closed and _alive(c)})
+                "delivered": delivered, "still_connected": not closed and _alive(c),
+                "disconnect_reason": disconnect})
+    if watcher:
+        q = watcher.read_packet(1.0 if not out["still_connected"] else 0.3)
+        reason = None
+        if q and q[0] == 3:
+            tl = int.from_bytes(q[2][:2], "big")
+            try:
+                reason = json.loads(q[2][2 + tl:]).get("disconnectReason")
+            except ValueError:
+                reason = "unparsable"
+        out["lifecycle_reason"] = reason
     lo, hi = p.get("acked_min"), p.get("acked_max")
     if lo is not None:
         out["acked_in_range"] = lo <= (acked if qos else delivered) <= hi
-    cid = p.get("client_id", "throttle-burst")
     journal = ctx.events(lambda e: e.get("event") == "mqtt.throttled" and e.get("client_id") == cid,
                          timeout=0.3 if hi is None or hi >= n else 2)
     out["throttled_journaled"] = len(journal)
