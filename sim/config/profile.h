@@ -30,6 +30,7 @@ struct iotc_limits {
     long long handshake_timeout_ms;
     long long connect_timeout_ms; /* TLS up, no CONNECT yet */
     long long http_idle_timeout_ms;
+    long long http_linger_ms; /* after an HTTP answer that closes: drain input this long (0: no) */
     long long max_connections;
     long long max_duration_x509_s;  /* seed 002: 1-2 weeks, not guaranteed */
     long long max_duration_sigv4_s; /* seed 002: WebSocket with SigV4, up to 24 hours */
