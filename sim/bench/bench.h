@@ -65,7 +65,8 @@ struct iotc_bench_serve {
 /* Profile limits that switch AWS's message-broker quotas off (a JSON object's members). */
 #define IOTC_BENCH_NO_QUOTAS                                                                       \
     "\"publish_per_s\": 0, \"throughput_bytes_per_s\": 0, \"connect_per_s_per_client_id\": 0, "    \
-    "\"account_connect_per_s\": 0, \"account_publish_per_s\": 0"
+    "\"account_connect_per_s\": 0, \"account_publish_per_s\": 0, \"inflight_qos1_max\": 0, "       \
+    "\"throttle_close_per_s\": 0"
 int iotc_bench_serve_start(const char *serve_bin, const char *pki, const char *work_dir,
                            struct iotc_bench_serve *out, char *err, size_t errlen);
 /* The same with a profile file (NULL: serve's default profile). */

@@ -227,6 +227,7 @@ int iotc_broker_start(struct event_base *base, const struct iotc_broker_opts *o,
     b->base = base;
     b->max_packet = o->max_packet;
     b->save_every_change = o->save_every_change;
+    b->max_inflight = o->max_inflight;
     b->on_event = o->on_event;
     b->on_ready = o->on_ready;
     b->arg = o->arg;

@@ -33,6 +33,8 @@ struct iotc_broker_opts {
     const char *mosquitto_bin; /* path to mosquitto */
     const char *plugin_path;   /* path to iotc_plugin.so */
     size_t max_packet;         /* mosquitto max_packet_size; 0 = mosquitto's default */
+    unsigned max_inflight;     /* unacknowledged QoS 1 deliveries per client (max_inflight_messages;
+                                  0 = no limit) */
     bool save_every_change;    /* save after every stored message or subscription change, so
                                   an acknowledged QoS 1 message survives kill -9; false: every
                                   second (a crash loses up to the last second) */

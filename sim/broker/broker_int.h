@@ -24,6 +24,7 @@ struct iotc_broker {
     bool save_every_change;
     int tcp_port;
     char *tcp_bind, *tls_cert, *tls_key;
+    unsigned max_inflight;
     void (*on_event)(void *arg, const char *event, json_t *fields);
     void (*on_ready)(void *arg);
     void *arg;

@@ -127,7 +127,10 @@ int iotc_broker__write_conf(const struct iotc_broker *b)
     fprintf(f, "max_keepalive 65535\n");
     if (b->max_packet > 0)
         fprintf(f, "max_packet_size %zu\n", b->max_packet);
-    fprintf(f, "max_inflight_messages 100\n");
+    /* AWS's outbound in-flight quota: deliveries beyond it wait in the session's queue
+     * until the device acknowledges (an MQTT 5 device's smaller Receive Maximum wins; the
+     * front door caps a larger one in the CONNECT it relays). */
+    fprintf(f, "max_inflight_messages %u\n", b->max_inflight);
     fprintf(f, "max_queued_messages 10000\n");
     fprintf(f, "retain_available true\n");
     /* AWS IoT has no $SYS tree: never let broker statistics reach a device (the front door

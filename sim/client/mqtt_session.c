@@ -140,9 +140,11 @@ void iotc_mqtt_session_packet(iotc_mqtt_session *m, const uint8_t *pkt,
         struct iotc_mqtt_ack a;
         if (iotc_mqtt_ack_parse(pkt, f->total, v, &a) != IOTC_OK)
             break;
-        if (f->type == IOTC_MQTT_PUBACK)
+        if (f->type == IOTC_MQTT_PUBACK) {
+            if (m->n_pubacks < IOTC_MQTT_SESSION_ACKS)
+                m->puback_rcs[m->n_pubacks] = v == IOTC_MQTT_V5 ? a.reason : 0;
             session__ack_add(m->pubacks, &m->n_pubacks, a.packet_id);
-        else
+        } else
             session__ack_add(m->pubrecs, &m->n_pubrecs, a.packet_id);
         break;
     }
@@ -290,4 +292,13 @@ void iotc_mqtt_session_free(iotc_mqtt_session *m)
     for (size_t i = 0; i < m->n_inbox; i++)
         free(m->inbox[i].payload);
     m->n_inbox = 0;
+}
+
+int iotc_mqtt_session_puback_rc(const iotc_mqtt_session *m, uint16_t pid)
+{
+    /* The latest PUBACK for pid: packet ids are reused after 65535. */
+    for (size_t i = m->n_pubacks; i-- > 0;)
+        if (m->pubacks[i] == pid)
+            return m->puback_rcs[i];
+    return -1;
 }

@@ -56,6 +56,7 @@ typedef struct iotc_mqtt_session {
     uint16_t next_pid;
     uint16_t pubacks[IOTC_MQTT_SESSION_ACKS], pubrecs[IOTC_MQTT_SESSION_ACKS];
     size_t n_pubacks, n_pubrecs;
+    uint8_t puback_rcs[IOTC_MQTT_SESSION_ACKS]; /* reason of pubacks[i] (0 on MQTT 3.1.1) */
     uint16_t suback_pid;
     int suback_n;
     uint8_t suback_codes[IOTC_MQTT_SUB_MAX_FILTERS];
@@ -105,6 +106,8 @@ int iotc_mqtt_session_publish(iotc_mqtt_session *m, const struct iotc_mqtt_publi
 
 int iotc_mqtt_session_closed(const iotc_mqtt_session *m);
 int iotc_mqtt_session_acked(const uint16_t *v, size_t n, uint16_t pid);
+/* The reason code of the PUBACK for pid (MQTT 3.1.1: 0), -1 when none came. */
+int iotc_mqtt_session_puback_rc(const iotc_mqtt_session *m, uint16_t pid);
 
 /* Removes inbox[i] (a second wait then needs a second message). */
 void iotc_mqtt_session_take(iotc_mqtt_session *m, size_t i);

@@ -25,6 +25,7 @@ static const struct iotc_cfg_int profile__limits[] = {
     LIMIT(handshake_timeout_ms, 10, 600000, 10000),
     LIMIT(connect_timeout_ms, 10, 600000, 10000),
     LIMIT(http_idle_timeout_ms, 10, 3600000, 60000),
+    LIMIT(http_linger_ms, 0, 60000, 2000),
     LIMIT(max_connections, 1, 1000000, 100000),
     LIMIT(max_duration_x509_s, 0, 31536000, 1209600),
     LIMIT(max_duration_sigv4_s, 0, 31536000, 86400),
@@ -41,6 +42,8 @@ static const struct iotc_cfg_int profile__limits[] = {
     LIMIT(connect_per_s_per_client_id, 0, 1000000, 1),
     LIMIT(account_connect_per_s, 0, 100000000, 500),
     LIMIT(account_publish_per_s, 0, 100000000, 20000),
+    LIMIT(inflight_qos1_max, 0, 65535, 100),
+    LIMIT(throttle_close_per_s, 0, 1000000, 100),
 };
 
 static const struct {

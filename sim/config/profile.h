@@ -30,6 +30,7 @@ struct iotc_limits {
     long long handshake_timeout_ms;
     long long connect_timeout_ms; /* TLS up, no CONNECT yet */
     long long http_idle_timeout_ms;
+    long long http_linger_ms; /* after an HTTP answer that closes: drain input this long (0: no) */
     long long max_connections;
     long long max_duration_x509_s;  /* seed 002: 1-2 weeks, not guaranteed */
     long long max_duration_sigv4_s; /* seed 002: WebSocket with SigV4, up to 24 hours */
@@ -45,6 +46,8 @@ struct iotc_limits {
     long long connect_per_s_per_client_id; /* CONNECT requests per second per client ID */
     long long account_connect_per_s;       /* CONNECT requests per second per account */
     long long account_publish_per_s;       /* inbound publish requests per second per account */
+    long long inflight_qos1_max;    /* unacknowledged QoS 1 PUBLISHes per connection, each way */
+    long long throttle_close_per_s; /* refused publishes/s a connection may go on sending */
 };
 
 struct iotc_profile {

@@ -69,9 +69,11 @@ int iotc_read_packets(struct evbuffer *in, size_t max_packet, iotc_packet_fn fn,
         const uint8_t *pkt = evbuffer_pullup(in, (ev_ssize_t)f.total);
         if (!pkt)
             return IOTC_ERR_NOMEM;
+        int stop = fn(arg, &f, pkt);
+        if (stop == IOTC_READ_KEEP)
+            return IOTC_OK;
         if (bytes_in)
             *bytes_in += f.total;
-        int stop = fn(arg, &f, pkt);
         evbuffer_drain(in, f.total);
         if (stop)
             return IOTC_OK;

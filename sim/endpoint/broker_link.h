@@ -43,9 +43,11 @@ void iotc_blink_linger(struct iotc_blink *l, const void *final, size_t len);
 /*
  * Reads whole MQTT packets from an input buffer (TLS, broker socket, or bytes unwrapped
  * from WebSocket messages): calls fn for each, stops when
- * fn returns non-zero or input is short. Returns IOTC_OK, or the framing error
+ * fn returns non-zero or input is short; IOTC_READ_KEEP stops before that packet (it
+ * stays in the buffer, to be read again later). Returns IOTC_OK, or the framing error
  * (IOTC_ERR_MALFORMED / IOTC_ERR_TOO_LARGE) for the first bad packet.
  */
+#define IOTC_READ_KEEP 2
 typedef int (*iotc_packet_fn)(void *arg, const struct iotc_mqtt_frame *f, const uint8_t *pkt);
 int iotc_read_packets(struct evbuffer *in, size_t max_packet, iotc_packet_fn fn, void *arg,
                       uint64_t *bytes_in);

@@ -54,7 +54,8 @@ static int ms__rewrite_connack(struct iotc_endpoint_mqtt_sess *s,
                                    IOTC_MQTT_PROP_SUB_ID_AVAILABLE,
                                    IOTC_MQTT_PROP_SERVER_KEEP_ALIVE,
                                    IOTC_MQTT_PROP_ASSIGNED_CLIENT_ID,
-                                   IOTC_MQTT_PROP_TOPIC_ALIAS_MAXIMUM};
+                                   IOTC_MQTT_PROP_TOPIC_ALIAS_MAXIMUM,
+                                   IOTC_MQTT_PROP_RECEIVE_MAXIMUM};
     while ((rc = iotc_mqtt_props_next(in->props, &cur, &p)) == 1) {
         if (!memchr(ours, p.id, sizeof ours) && (rc = iotc_mqtt_props_put(&props, &p)))
             goto cleanup;
@@ -77,6 +78,14 @@ static int ms__rewrite_connack(struct iotc_endpoint_mqtt_sess *s,
             struct iotc_mqtt_prop tam = {.id = IOTC_MQTT_PROP_TOPIC_ALIAS_MAXIMUM,
                                          .u32 = s->alias_max};
             if ((rc = iotc_mqtt_props_put(&props, &tam)))
+                goto cleanup;
+        }
+        /* AWS's in-flight quota, enforced by the front door (mqtt_session.c); absent = 65535. */
+        long long rmax = s->c->ep->profile.limits.inflight_qos1_max;
+        if (rmax > 0 && rmax < 65535) {
+            struct iotc_mqtt_prop rm = {.id = IOTC_MQTT_PROP_RECEIVE_MAXIMUM,
+                                        .u32 = (uint32_t)rmax};
+            if ((rc = iotc_mqtt_props_put(&props, &rm)))
                 goto cleanup;
         }
         if (s->ka_effective != s->ka_requested) {
@@ -273,6 +282,6 @@ void iotc_ms_broker_closed(void *arg, const char *reason)
 void iotc_ms_broker_drain(void *arg)
 {
     struct iotc_endpoint_mqtt_sess *s = arg;
-    if (s->state != IOTC_ENDPOINT_MS_DONE)
+    if (s->state != IOTC_ENDPOINT_MS_DONE && !s->inflight.paused)
         bufferevent_enable(s->c->tr.bev, EV_READ);
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 void iotc_conn_emit(struct iotc_conn *c, const char *event, json_t *fields)
 {
@@ -128,6 +129,39 @@ static void conn__late_event(struct bufferevent *bev, short what, void *arg)
     conn__free(arg);
 }
 
+/* Lingering close: input is read and dropped; the client's EOF, an error or the timer
+ * (c->free_ev) ends it. */
+static void conn__linger_read(struct bufferevent *bev, void *arg)
+{
+    (void)arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+static void conn__linger_flushed(struct bufferevent *bev, void *arg)
+{
+    struct iotc_conn *c = arg;
+    long long ms = c->ep->profile.limits.http_linger_ms;
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    if (ms <= 0 || fd < 0 || shutdown(fd, SHUT_WR) != 0) {
+        conn__free(c);
+        return;
+    }
+    bufferevent_setcb(bev, conn__linger_read, NULL, conn__late_event, c);
+    bufferevent_enable(bev, EV_READ);
+    if (!c->free_ev)
+        c->free_ev = evtimer_new(c->ep->base, conn__on_free_ev, c);
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000 * 1000)};
+    if (!c->free_ev || evtimer_add(c->free_ev, &tv) != 0)
+        conn__free(c);
+}
+
+void iotc_conn_close_linger(struct iotc_conn *c, const char *by, const char *reason)
+{
+    c->linger = true;
+    iotc_conn_close(c, by, reason);
+}
+
 void iotc_conn_close(struct iotc_conn *c, const char *by, const char *reason)
 {
     if (c->closing)
@@ -149,6 +183,14 @@ void iotc_conn_close(struct iotc_conn *c, const char *by, const char *reason)
     if (c->auth.refresh_timer)
         event_del(c->auth.refresh_timer);
     conn__cancel_auth(c);
+    if (c->linger && c->tr.bev && c->tr.handshake_done) {
+        bufferevent_disable(c->tr.bev, EV_READ);
+        bufferevent_setwatermark(c->tr.bev, EV_WRITE, 0, 0);
+        bufferevent_setcb(c->tr.bev, NULL, conn__linger_flushed, conn__late_event, c);
+        if (evbuffer_get_length(bufferevent_get_output(c->tr.bev)) == 0)
+            conn__linger_flushed(c->tr.bev, c);
+        return;
+    }
     /* Let a final CONNACK, DISCONNECT or HTTP response reach the client first. */
     if (c->tr.bev && c->tr.handshake_done &&
         evbuffer_get_length(bufferevent_get_output(c->tr.bev)) > 0) {

@@ -87,7 +87,8 @@ struct iotc_conn {
     double t_accept;
     bool closing;
     const char *close_by;  /* "client", "endpoint" or "broker", set when closing */
-    struct event *free_ev; /* deferred free after close */
+    struct event *free_ev; /* deferred free after close (or the end of a lingering close) */
+    bool linger;           /* iotc_conn_close_linger: drain input before the close */
     struct iotc_conn_transport tr;
     struct iotc_conn_auth auth;
     struct iotc_conn_session sess;
@@ -98,6 +99,11 @@ void iotc_conn_accept(struct iotc_endpoint *ep, evutil_socket_t fd, struct socka
                       enum iotc_lport lport);
 /* Journals conn.close and frees the connection once pending output is written. */
 void iotc_conn_close(struct iotc_conn *c, const char *by, const char *reason);
+/* The same as a lingering close (HTTP answers sent while the client may still be sending a
+ * body): once the answer is written the write side is shut and input is read and discarded
+ * until the client closes or limits.http_linger_ms pass, so the client reads the answer
+ * instead of a reset (closing with unread input makes the kernel send RST). */
+void iotc_conn_close_linger(struct iotc_conn *c, const char *by, const char *reason);
 int iotc_conn_write(struct iotc_conn *c, const void *data, size_t len);
 void iotc_conn_emit(struct iotc_conn *c, const char *event, json_t *fields);
 void iotc_conn_close_all(struct iotc_endpoint *ep, const char *reason);

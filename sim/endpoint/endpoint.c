@@ -278,6 +278,7 @@ static int endpoint__start_broker(struct iotc_endpoint *ep, const iotc_endpoint_
         .plugin_path = plugin,
         .max_packet = 0,
         .save_every_change = ep->profile.limits.qos1_durable != 0,
+        .max_inflight = (unsigned)ep->profile.limits.inflight_qos1_max,
         .on_event = endpoint__on_broker_event,
         .on_ready = endpoint__on_broker_ready,
         .arg = ep,

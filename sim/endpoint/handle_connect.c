@@ -21,6 +21,32 @@ static int ms__start_custom_auth(struct iotc_endpoint_mqtt_sess *s,
                                  size_t len);
 static void ms__custom_auth_done(struct iotc_conn *c, bool allowed, const char *why);
 
+/*
+ * AWS delivers at most limits.inflight_qos1_max unacknowledged QoS 1 messages to a device
+ * (README "Throttling"). mosquitto applies max_inflight_messages to a client that states no
+ * Receive Maximum and the client's own value otherwise, so a larger one is left out of the
+ * CONNECT the broker sees (*props: the properties to relay; props_buf holds a rewrite).
+ */
+static int ms__cap_receive_max(const struct iotc_endpoint_mqtt_sess *s, struct iotc_span *props,
+                               struct iotc_buf *props_buf)
+{
+    long long max = s->c->ep->profile.limits.inflight_qos1_max;
+    struct iotc_mqtt_prop pr;
+    if (s->version != IOTC_MQTT_V5 || max <= 0 ||
+        iotc_mqtt_props_find(*props, IOTC_MQTT_PROP_RECEIVE_MAXIMUM, &pr) != 1 || pr.u32 <= (uint32_t)max)
+        return IOTC_OK;
+    size_t cur = 0;
+    int rc;
+    while ((rc = iotc_mqtt_props_next(*props, &cur, &pr)) == 1)
+        if (pr.id != IOTC_MQTT_PROP_RECEIVE_MAXIMUM && (rc = iotc_mqtt_props_put(props_buf, &pr)))
+            return rc;
+    if (rc < 0)
+        return rc;
+    props->p = props_buf->p;
+    props->n = props_buf->len;
+    return IOTC_OK;
+}
+
 /* Marks the older session of the same client ID: mosquitto takes it over. */
 static void ms__mark_takeover(struct iotc_endpoint_mqtt_sess *s)
 {
@@ -213,8 +239,13 @@ static int ms__connect_authorized(struct iotc_endpoint_mqtt_sess *s,
     out.password = iotc_span_str(stamp);
     /* The front door owns keep-alive; the broker's timer is a backstop set well beyond it. */
     out.keepalive = s->ka_effective > 32767 ? 65535 : (uint16_t)(s->ka_effective * 2);
+    struct iotc_buf props_buf = {0};
     iotc_buf_reset(&s->out);
-    if (iotc_mqtt_connect_encode(&s->out, &out) != IOTC_OK) {
+    int erc = ms__cap_receive_max(s, &out.props, &props_buf);
+    if (erc == IOTC_OK)
+        erc = iotc_mqtt_connect_encode(&s->out, &out);
+    iotc_buf_free(&props_buf);
+    if (erc != IOTC_OK) {
         iotc_ms_finish(s, "endpoint", "cannot encode CONNECT");
         return 1;
     }

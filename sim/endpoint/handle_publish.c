@@ -163,13 +163,16 @@ static int ms__authorize_publish(struct iotc_endpoint_mqtt_sess *s,
  * bytes per second, or the account's publishes per second, is not forwarded. MQTT 5 QoS 1
  * gets PUBACK 0x97 (Quota exceeded); QoS 0, and MQTT 3.1.1 QoS 1 (no reason code to send),
  * get nothing: the device's own retry delays the message. The connection stays (README
- * "Throttling"). True when throttled (answered here).
+ * "Throttling"). A device that goes on publishing over its own quota persistently is
+ * closed (THROTTLED; MQTT 5 gets DISCONNECT 0x97 first). Returns 0 (not throttled), 1 (the
+ * connection was closed) or 2 (answered here).
  */
-static bool ms__throttled(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_publish *p,
-                          size_t bytes)
+static int ms__throttled(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_publish *p,
+                         size_t bytes)
 {
-    if (!iotc_throttle_publish(s->c, s->client_id, bytes))
-        return false;
+    const char *limit = iotc_throttle_publish(s->c, s->client_id, bytes);
+    if (!limit)
+        return 0;
     if (s->version == IOTC_MQTT_V5 && p->qos == 1) {
         struct iotc_mqtt_ack a = {.type = IOTC_MQTT_PUBACK,
                                   .packet_id = p->packet_id,
@@ -177,8 +180,15 @@ static bool ms__throttled(struct iotc_endpoint_mqtt_sess *s, const struct iotc_m
         iotc_buf_reset(&s->out);
         if (iotc_mqtt_ack_encode(&s->out, IOTC_MQTT_V5, &a) == IOTC_OK)
             iotc_ms_send_client(s, s->out.p, s->out.len);
+    } else if (p->qos == 1) {
+        iotc_ms_inflight_forget(s); /* never answered: the device's retry is a new one */
     }
-    return true;
+    if (iotc_throttle_closes(s->c, limit)) {
+        iotc_ms_refuse(s, "throttled", "publishing above the quota persistently",
+                       IOTC_MQTT_RC_QUOTA_EXCEEDED, 0);
+        return 1;
+    }
+    return 2;
 }
 
 /*
@@ -314,8 +324,9 @@ int iotc_ms_check_publish(struct iotc_endpoint_mqtt_sess *s, const struct iotc_m
                        IOTC_MQTT_RC_PACKET_TOO_LARGE, 0);
         return 1;
     }
-    if (ms__throttled(s, &p, f->total))
-        return 2;
+    int trc = ms__throttled(s, &p, f->total);
+    if (trc)
+        return trc;
     int rc = ms__authorize_publish(s, &p);
     return rc == 0 && aliased ? ms__forward_resolved(s, &p) : rc;
 }

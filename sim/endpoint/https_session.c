@@ -66,9 +66,10 @@ static void hs__respond(struct https_sess *s, int status, const char *message)
                              "request_id", rid, "error_type", iotc_http_aws_error_type(status)));
     s->busy = false;
     if (!keep) {
-        iotc_conn_close(c, "endpoint",
-                        status < 400 ? "HTTP exchange done (Connection: close)"
-                                     : "HTTP request refused");
+        /* Lingering: a refused request's body may still be on its way. */
+        iotc_conn_close_linger(c, "endpoint",
+                               status < 400 ? "HTTP exchange done (Connection: close)"
+                                            : "HTTP request refused");
         return;
     }
     iotc_http_reader_next(s->rd);

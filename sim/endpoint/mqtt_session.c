@@ -32,6 +32,7 @@ static const char *ms__rule_reason(const char *rule)
         {"broker-unavailable", "SERVER_ERROR"},
         {"broker-timeout", "SERVER_ERROR"},
         {"throttled", "THROTTLED"},
+        {"receive-maximum", "THROTTLED"}, /* AWS's in-flight quota, exceeded */
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strcmp(map[i].rule, rule) == 0)
@@ -59,8 +60,67 @@ static void ms__ws_flush(struct iotc_endpoint_mqtt_sess *s)
     }
 }
 
+/*
+ * AWS's inbound in-flight quota (limits.inflight_qos1_max; README "Throttling"): a device
+ * may have that many QoS 1 PUBLISHes unanswered. Every PUBACK the device gets answers one
+ * (the broker's, relayed; or the front door's own refusal 0x87 / 0x97). One more is a
+ * protocol violation on MQTT 5 (its CONNACK stated Receive Maximum): DISCONNECT 0x93. MQTT
+ * 3.1.1 has no such signal; AWS's quota page says no new messages are accepted from the
+ * client until an ACK is returned, so its input is left unread until a PUBACK goes out:
+ * nothing is lost, the device is slowed. Returns 0 to go on, 1 when refused, or
+ * IOTC_READ_KEEP to leave the PUBLISH unread for now.
+ */
+static int ms__inflight_admit(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_frame *f)
+{
+    long long max = s->c->ep->profile.limits.inflight_qos1_max;
+    if (((f->flags >> 1) & 3) != 1)
+        return 0;
+    if (max > 0 && s->inflight.n >= (unsigned long long)max) {
+        if (s->version == IOTC_MQTT_V5) {
+            iotc_ms_refuse(s, "receive-maximum",
+                           "more unacknowledged QoS 1 PUBLISHes than the Receive Maximum",
+                           MQTT_RC_RECEIVE_MAX_EXCEEDED, 0);
+            return 1;
+        }
+        if (!s->inflight.paused)
+            iotc_conn_emit(s->c, IOTC_EV_MQTT_THROTTLED,
+                           json_pack("{s:s, s:I, s:s}", IOTC_JF_LIMIT, "inflight_qos1_max",
+                                     "in_flight", (json_int_t)s->inflight.n, "client_id",
+                                     s->client_id));
+        s->inflight.paused = true;
+        bufferevent_disable(s->c->tr.bev, EV_READ);
+        return IOTC_READ_KEEP;
+    }
+    s->inflight.n++;
+    return 0;
+}
+
+static void ms__inflight_resume(evutil_socket_t fd, short what, void *arg);
+
+/* A PUBACK to the device answers one of its QoS 1 PUBLISHes. */
+static void ms__inflight_acked(struct iotc_endpoint_mqtt_sess *s)
+{
+    if (s->inflight.n > 0)
+        s->inflight.n--;
+    if (!s->inflight.paused)
+        return;
+    if (!s->inflight.resume &&
+        !(s->inflight.resume = event_new(s->c->ep->base, -1, 0, ms__inflight_resume, s)))
+        return; /* no memory: the next read event retries */
+    event_active(s->inflight.resume, EV_TIMEOUT, 0);
+}
+
+/* The device's answer that a PUBLISH of its own was dropped without one (3.1.1 throttled). */
+void iotc_ms_inflight_forget(struct iotc_endpoint_mqtt_sess *s)
+{
+    if (s->inflight.n > 0)
+        s->inflight.n--;
+}
+
 void iotc_ms_send_client(struct iotc_endpoint_mqtt_sess *s, const void *data, size_t len)
 {
+    if (len >= 2 && ((const uint8_t *)data)[0] >> 4 == IOTC_MQTT_PUBACK)
+        ms__inflight_acked(s);
     if (s->ws) {
         iotc_ws_send(s->ws, data, len);
         ms__ws_flush(s);
@@ -139,6 +199,11 @@ static int ms__client_packet(void *arg, const struct iotc_mqtt_frame *f, const u
         iotc_ms_refuse(s, "wait-connack", "packet sent before CONNACK", IOTC_MQTT_RC_PROTOCOL_ERROR,
                        0);
         return 1;
+    }
+    if (f->type == IOTC_MQTT_PUBLISH) {
+        int q = ms__inflight_admit(s, f); /* before anything counts the packet as read */
+        if (q)
+            return q;
     }
     iotc_ms_arm_keepalive(s);
     iotc_ms_journal(s, IOTC_EV_MQTT_IN, f, pkt,
@@ -260,6 +325,21 @@ static void ms__on_read(struct iotc_conn *c)
         ms__process(s, s->ws_in);
 }
 
+/* Below the quota again: read what waited, then the socket. */
+static void ms__inflight_resume(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct iotc_endpoint_mqtt_sess *s = arg;
+    if (s->state == IOTC_ENDPOINT_MS_DONE || !s->inflight.paused)
+        return;
+    struct iotc_conn *c = s->c; /* outlives this turn; s does not once the session closes */
+    s->inflight.paused = false;
+    ms__process(s, s->ws ? s->ws_in : bufferevent_get_input(c->tr.bev));
+    if (!c->closing && c->sess.data == s && !s->inflight.paused)
+        bufferevent_enable(c->tr.bev, EV_READ);
+}
+
 static void ms__on_drain(struct iotc_conn *c)
 {
     struct iotc_endpoint_mqtt_sess *s = c->sess.data;
@@ -328,6 +408,8 @@ static void ms__on_close(struct iotc_conn *c)
             free(s->aliases[i]);
     free(s->aliases);
     event_free(s->timer);
+    if (s->inflight.resume)
+        event_free(s->inflight.resume);
     iotc_buf_free(&s->out);
     iotc_ms_da_free(s);
     free(s->client_id);

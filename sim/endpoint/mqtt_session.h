@@ -65,6 +65,11 @@ struct iotc_endpoint_mqtt_sess {
     char **aliases;     /* MQTT 5 inbound topic aliases, [1..alias_max], set by the device */
     uint16_t alias_max; /* the Topic Alias Maximum the CONNACK advertised */
     struct iotc_buf out;
+    struct {                  /* mqtt_session.c: AWS's inbound in-flight QoS 1 quota */
+        unsigned n;           /* the device's QoS 1 PUBLISHes not yet answered with a PUBACK */
+        bool paused;          /* MQTT 3.1.1 at the quota: its input waits for a PUBACK */
+        struct event *resume; /* reads the waiting input again, outside the ack's callback */
+    } inflight;
     struct { /* durable_ack.c: PUBACKs held until the broker has saved */
         struct iotc_buf held_new, held_covered;
         uint64_t ping_bits; /* outstanding PINGREQs to the broker, oldest first: 1 = ours */
@@ -114,6 +119,7 @@ void iotc_ms_broker_closed(void *arg, const char *reason);
 void iotc_ms_broker_drain(void *arg);
 /* mqtt_session.c: the ways out; refuse answers per AWS (CONNACK / DISCONNECT / close) */
 void iotc_ms_send_client(struct iotc_endpoint_mqtt_sess *s, const void *data, size_t len);
+void iotc_ms_inflight_forget(struct iotc_endpoint_mqtt_sess *s);
 void iotc_ms_send_broker(struct iotc_endpoint_mqtt_sess *s, const void *data, size_t len);
 void iotc_ms_finish(struct iotc_endpoint_mqtt_sess *s, const char *by, const char *reason);
 void iotc_ms_refuse(struct iotc_endpoint_mqtt_sess *s, const char *rule, const char *reason,

@@ -173,3 +173,12 @@ const char *iotc_throttle_connect(struct iotc_conn *c, const char *client_id)
         thr__journal(c, limit, v, client_id);
     return limit;
 }
+
+bool iotc_throttle_closes(struct iotc_conn *c, const char *limit)
+{
+    const struct iotc_limits *lim = &c->ep->profile.limits;
+    if (!limit || strcmp(limit, "account_publish_per_s") == 0)
+        return false;
+    return !iotc_bucket_take(&c->sess.throttle.refused, (double)lim->throttle_close_per_s, 1,
+                             iotc_mono_ms());
+}

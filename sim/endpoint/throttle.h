@@ -26,6 +26,7 @@ bool iotc_bucket_take(struct iotc_bucket *b, double rate, double cost, double no
 /* The per-connection buckets, in the connection's session part. */
 struct iotc_throttle_conn {
     struct iotc_bucket publish, bytes;
+    struct iotc_bucket refused; /* refusals by the two above: limits.throttle_close_per_s */
 };
 
 /* Endpoint-wide state: the account's buckets and the per-client-ID CONNECT buckets (a map
@@ -38,5 +39,11 @@ void iotc_throttle_ep_free(struct iotc_throttle_ep *t);
 /* client_id: journaled with a refusal; NULL for HTTPS. */
 const char *iotc_throttle_publish(struct iotc_conn *c, const char *client_id, size_t packet_bytes);
 const char *iotc_throttle_connect(struct iotc_conn *c, const char *client_id);
+
+/* After iotc_throttle_publish refused with `limit`: true when the connection goes on
+ * publishing over its own quota persistently (more refusals than limits.throttle_close_per_s
+ * allows, after a second's worth) and is to be closed with lifecycle reason THROTTLED. The
+ * account's quota never closes a connection: it is everyone's, not this device's doing. */
+bool iotc_throttle_closes(struct iotc_conn *c, const char *limit);
 
 #endif

@@ -281,6 +281,9 @@ static int session__publish(iotc_runner_sess *s, json_t *step, const char *name,
         json_object_set_new(
             o, "puback",
             json_boolean(iotc_mqtt_session_acked(m->pubacks, m->n_pubacks, p.packet_id)));
+        int prc = iotc_mqtt_session_puback_rc(m, p.packet_id);
+        /* MQTT 5's answer (0x00 success, 0x97 quota exceeded, 0x87 not authorized ...). */
+        json_object_set_new(o, "puback_rc", prc >= 0 ? json_integer(prc) : json_null());
         json_object_set_new(
             o, "pubrec",
             json_boolean(iotc_mqtt_session_acked(m->pubrecs, m->n_pubrecs, p.packet_id)));

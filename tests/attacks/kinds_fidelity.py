@@ -69,6 +69,16 @@ def wss_subprotocol(ctx, p):
 
 @attack("https_error_shape")
 def https_error_shape(ctx, p):
+    """`repeat` times (default 1) the request below; `status` is the one status every run
+    saw, or the list of them when they differ (a reset shows as 0)."""
+    runs = [_https_error_shape_once(ctx, p) for _ in range(p.get("repeat", 1))]
+    out = runs[-1]
+    statuses = [r["status"] for r in runs]
+    out["status"] = statuses[0] if len(set(statuses)) == 1 else statuses
+    return out
+
+
+def _https_error_shape_once(ctx, p):
     """An HTTPS publish on 8443 (curl, device certificate `cert`) to `topic` with a payload of
     `payload_bytes` (or `payload`), `query` appended. Observes the status, the AWS headers
     SDKs read (x-amzn-ErrorType, x-amzn-RequestId), the body's keys and message, and whether

@@ -148,6 +148,34 @@ try:
         check("... with lifecycle reason WEBSOCKET_TTL_EXPIRATION",
               srv.events(lambda e: e.get("event") == "mqtt.disconnect" and e.get("reason") == "WEBSOCKET_TTL_EXPIRATION"))
         c.loop_stop()
+    # iot:Receive end to end on a door row: AK3 (read-only.json) may subscribe to recv/+ but
+    # is denied iot:Receive on recv/secret; an X.509 device publishes the denied one first.
+    rc, c = wss(presign(host, AK3, CRED[AK3]["secret_access_key"]), client_id="wss-recv")
+    check("WSS read-only principal: CONNACK 0", rc == 0, rc)
+    if c:
+        got, cond, subscribed = [], threading.Condition(), threading.Event()
+        def on_msg(cl, u, m):
+            with cond:
+                got.append((m.topic, m.payload)); cond.notify_all()
+        c.on_message = on_msg
+        c.on_subscribe = lambda *a: subscribed.set()
+        c.subscribe("recv/+", 1)
+        check("WSS read-only principal: subscribe to recv/+ granted", subscribed.wait(2))
+        pub = Conn(P8883, "device-01")
+        pub.send(iotclib.connect(b"door-recv-pub", keepalive=30)); pub.read_packet()
+        pub.send(iotclib.publish(b"recv/secret", b"door-secret", qos=1)); pub.read_packet()
+        pub.send(iotclib.publish(b"recv/open", b"door-open", qos=1, pid=2)); pub.read_packet()
+        with cond:
+            cond.wait_for(lambda: ("recv/open", b"door-open") in got, 1.0)
+        time.sleep(0.3)  # the denied one went first: anything it could be is here by now
+        check("WSS: iot:Receive allowed (recv/open) delivered", ("recv/open", b"door-open") in got, got)
+        check("WSS: iot:Receive denied (recv/secret) never delivered",
+              all(t != "recv/secret" for t, _ in got), got)
+        check("WSS: the denial journaled as policy.deny iot:Receive",
+              srv.events(lambda e: e.get("event") == "policy.deny" and e.get("action") == "iot:Receive"
+                         and "recv/secret" in json.dumps(e)))
+        pub.send(b"\xe0\x00")
+        c.loop_stop(); c.disconnect()
     rc, c = wss(presign(host, AK1, "wrong-secret"), client_id="wss-bad")
     check("WSS presigned URL with a wrong signature: refused", rc != 0, rc)
     old = datetime.datetime.utcnow() - datetime.timedelta(hours=2)

@@ -113,6 +113,32 @@ try:
           srv.events(lambda e: e.get("event") == "mqtt.withheld" and e.get("topic") == "things/thing-05"
                      and "parent level" in e.get("reason", "")))
 
+    # iot:Receive end to end: device-06 may subscribe to recv/+ but is denied iot:Receive on
+    # recv/secret (deny-publish-secret.json); the denied message goes first, so a front door
+    # that let it through would deliver it before the allowed one.
+    for v in (4, 5):
+        sub, _ = live(b"recv-sub-%d" % v, "device-06", v=v)
+        sub.send(subscribe([b"recv/+"], v=v, pid=1))
+        codes = suback_codes(sub.read_packet(), v=v)
+        check(f"MQTT {v}: subscribe to recv/+ allowed", codes == [1], codes)
+        pub, _ = live(b"recv-pub-%d" % v, "device-01")
+        pub.send(publish(b"recv/secret", b"secret-%d" % v, qos=1))
+        pub.read_packet()
+        pub.send(publish(b"recv/open", b"open-%d" % v, qos=1, pid=2))
+        pub.read_packet()
+        p = sub.read_packet()
+        body = p[2] if p else b""
+        check(f"MQTT {v}: iot:Receive allowed (recv/open) delivered first",
+              p and p[0] == 3 and b"recv/open" in body and b"open-%d" % v in body, p)
+        p = sub.read_packet(0.5)
+        check(f"MQTT {v}: iot:Receive denied (recv/secret) never delivered",
+              p is None or (p[0] == 3 and b"recv/secret" not in p[2]), p)
+        check(f"MQTT {v}: the denial journaled as policy.deny iot:Receive",
+              srv.events(lambda e: e.get("event") == "policy.deny" and e.get("action") == "iot:Receive"
+                         and "recv/secret" in json.dumps(e)))
+        pub.send(b"\xe0\x00")
+        sub.send(b"\xe0\x00")
+
     # HTTPS: 403 when the policy denies
     st, body = https("device-06", "public%2Fh")
     check("HTTPS publish allowed by policy: 200", st == 200, (st, body))
