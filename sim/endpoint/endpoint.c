@@ -5,6 +5,7 @@
 #include "endpoint_int.h"
 #include "auth.h"
 #include "conn.h"
+#include "endpoint_fuzz.h"
 #include "lifecycle.h"
 #include "common/err.h"
 #include "common/jevents.h"
@@ -430,6 +431,24 @@ void iotc_endpoint_close(iotc_endpoint *ep)
     free(ep->run_dir);
     free(ep->pki_dir);
     free(ep);
+}
+
+bool iotc_ep_broker_ready(const struct iotc_endpoint *ep)
+{
+    return ep->fake_broker || iotc_broker_is_ready(ep->broker);
+}
+
+const uint8_t *iotc_ep_broker_secret(const struct iotc_endpoint *ep)
+{
+    return ep->fake_broker ? ep->fake_broker->secret : iotc_broker_secret(ep->broker);
+}
+
+int iotc_ep_broker_link(struct iotc_endpoint *ep, const struct iotc_blink_cbs *cbs,
+                        struct iotc_blink **out)
+{
+    if (ep->fake_broker)
+        return ep->fake_broker->open(ep->fake_broker->arg, ep->base, cbs, out);
+    return iotc_blink_open(ep->base, iotc_broker_socket_path(ep->broker), cbs, out);
 }
 
 int iotc_endpoint_port(const iotc_endpoint *ep, int which)

@@ -23,6 +23,9 @@
 
 #define IOTC_MAX_BIND 4
 struct iotc_conn;
+struct iotc_blink;
+struct iotc_blink_cbs;
+struct iotc_ep_fake_broker; /* endpoint_fuzz.h */
 
 struct iotc_endpoint {
     struct event_base *base;
@@ -32,6 +35,9 @@ struct iotc_endpoint {
     SSL_CTX *ctx;
     int ssl_idx;
     struct iotc_broker *broker;
+    /* The session fuzzer's in-memory broker (endpoint_fuzz.h) instead of mosquitto;
+     * NULL in every real endpoint. Reached only through iotc_ep_broker_*(). */
+    const struct iotc_ep_fake_broker *fake_broker;
     char *run_dir;
     char *pki_dir;
     struct evconnlistener *listeners[IOTC_PORT_COUNT][IOTC_MAX_BIND];
@@ -80,6 +86,13 @@ int iotc_alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *outl
                         const unsigned char *in, unsigned int inlen, void *arg);
 /* x509_auth.c: client certificate check against the registry */
 int iotc_x509_verify_cb(X509_STORE_CTX *store, void *arg);
+
+/* endpoint.c: the broker as sessions and lifecycle see it: mosquitto (ep->broker), or
+ * the fuzzer's in-memory peer when ep->fake_broker is set. */
+bool iotc_ep_broker_ready(const struct iotc_endpoint *ep);
+const uint8_t *iotc_ep_broker_secret(const struct iotc_endpoint *ep);
+int iotc_ep_broker_link(struct iotc_endpoint *ep, const struct iotc_blink_cbs *cbs,
+                        struct iotc_blink **out);
 
 /* listener.c */
 int iotc_listeners_open(struct iotc_endpoint *ep, char *err, size_t errlen);

@@ -185,13 +185,13 @@ static int ms__connect_authorized(struct mqtt_sess *s, const struct mqtt_connect
         iotc_ms_refuse(s, "policy", will_why, MQTT_RC_NOT_AUTHORIZED, MS_NO_CONNACK);
         return 1;
     }
-    if (!iotc_broker_is_ready(c->ep->broker)) {
+    if (!iotc_ep_broker_ready(c->ep)) {
         iotc_ms_refuse(s, "broker-unavailable", "broker is restarting", MQTT_RC_SERVER_UNAVAILABLE,
                        MQTT3_CONNACK_UNAVAILABLE);
         return 1;
     }
     char stamp[IOTC_STAMP_LEN + 1];
-    if (iotc_stamp_make(iotc_broker_secret(c->ep->broker), IOTC_STAMP_SECRET_LEN, s->client_id,
+    if (iotc_stamp_make(iotc_ep_broker_secret(c->ep), IOTC_STAMP_SECRET_LEN, s->client_id,
                         strlen(s->client_id), c->auth.principal, strlen(c->auth.principal),
                         stamp)) {
         iotc_ms_finish(s, "endpoint", "cannot stamp identity");
@@ -212,7 +212,7 @@ static int ms__connect_authorized(struct mqtt_sess *s, const struct mqtt_connect
     }
     struct iotc_blink_cbs cbs = {iotc_ms_broker_packet, iotc_ms_broker_closed, iotc_ms_broker_drain,
                                  s};
-    if (iotc_blink_open(c->ep->base, iotc_broker_socket_path(c->ep->broker), &cbs, &s->link)) {
+    if (iotc_ep_broker_link(c->ep, &cbs, &s->link)) {
         iotc_ms_refuse(s, "broker-unavailable", "cannot reach the broker",
                        MQTT_RC_SERVER_UNAVAILABLE, MQTT3_CONNACK_UNAVAILABLE);
         return 1;

@@ -154,9 +154,9 @@ static int hs__open_link(struct https_sess *s)
     struct iotc_conn *c = s->c;
     char id[64], stamp[IOTC_STAMP_LEN + 1];
     snprintf(id, sizeof id, "iotconform-https-%llu", (unsigned long long)c->id);
-    if (!iotc_broker_is_ready(c->ep->broker))
+    if (!iotc_ep_broker_ready(c->ep))
         return IOTC_ERR_IO;
-    if (iotc_stamp_make(iotc_broker_secret(c->ep->broker), IOTC_STAMP_SECRET_LEN, id, strlen(id),
+    if (iotc_stamp_make(iotc_ep_broker_secret(c->ep), IOTC_STAMP_SECRET_LEN, id, strlen(id),
                         c->auth.principal, strlen(c->auth.principal), stamp))
         return IOTC_ERR_CRYPTO;
     /* MQTT 5, so HTTPS publishes can carry properties; a long keep-alive because mosquitto
@@ -174,7 +174,7 @@ static int hs__open_link(struct https_sess *s)
     if (mqtt_connect_encode(&s->out, &cn) != IOTC_OK)
         return IOTC_ERR_NOMEM;
     struct iotc_blink_cbs cbs = {hs__broker_packet, hs__broker_closed, NULL, s};
-    int rc = iotc_blink_open(c->ep->base, iotc_broker_socket_path(c->ep->broker), &cbs, &s->link);
+    int rc = iotc_ep_broker_link(c->ep, &cbs, &s->link);
     if (rc)
         return rc;
     s->lstate = HS_LINK_CONNECTING;

@@ -64,7 +64,7 @@ void iotc_lifecycle_broker_ready(struct iotc_lifecycle *lc)
     const char *id = IOTC_SYSTEM_CLIENT_ID;
     if (lc->link)
         return;
-    if (iotc_stamp_make(iotc_broker_secret(ep->broker), IOTC_STAMP_SECRET_LEN, id, strlen(id), id,
+    if (iotc_stamp_make(iotc_ep_broker_secret(ep), IOTC_STAMP_SECRET_LEN, id, strlen(id), id,
                         strlen(id), stamp))
         return;
     struct mqtt_connect cn = {.protocol_name = IOTC_SPAN_LIT("MQTT"),
@@ -80,7 +80,7 @@ void iotc_lifecycle_broker_ready(struct iotc_lifecycle *lc)
     if (mqtt_connect_encode(&lc->pkt, &cn) != IOTC_OK)
         return;
     struct iotc_blink_cbs cbs = {lc__packet, lc__closed, NULL, lc};
-    if (iotc_blink_open(ep->base, iotc_broker_socket_path(ep->broker), &cbs, &lc->link))
+    if (iotc_ep_broker_link(ep, &cbs, &lc->link))
         return;
     iotc_blink_send(lc->link, lc->pkt.p, lc->pkt.len);
 }
@@ -111,6 +111,9 @@ void iotc_lifecycle_free(struct iotc_lifecycle *lc)
 void iotc_system_publish(struct iotc_lifecycle *lc, const char *topic, const void *payload,
                          size_t len, int qos)
 {
+    /* The system connection is everyone's: never let one bad topic close it. */
+    if (!mqtt_topic_name_valid(iotc_span_str(topic)))
+        return;
     if (qos && ++lc->next_pid == 0)
         lc->next_pid = 1;
     struct mqtt_publish p = {.qos = (uint8_t)qos,
@@ -131,6 +134,13 @@ void iotc_system_publish(struct iotc_lifecycle *lc, const char *topic, const voi
 static void lc__publish(struct iotc_lifecycle *lc, const char *kind, const char *client_id,
                         json_t *payload)
 {
+    /* AWS: "Client IDs that contain # or + do not receive lifecycle events" (developer
+     * guide, Lifecycle events). Published, such a topic would also be a malformed PUBLISH
+     * that makes mosquitto drop the system connection, and with it everyone's events. */
+    if (strpbrk(client_id, "#+")) {
+        json_decref(payload);
+        return;
+    }
     char topic[512];
     snprintf(topic, sizeof topic, "$aws/events/%s/%s", kind, client_id);
     char *text = json_dumps(payload, JSON_COMPACT);
