@@ -15,7 +15,7 @@ int iotc_endpoint_open_fake(const char *profile_path, const char *journal_path,
                             const struct iotc_ep_fake_broker *fb, iotc_endpoint **out, char *err,
                             size_t errlen)
 {
-    struct iotc_cfg_err cerr;
+    iotc_errtext cerr;
     struct iotc_endpoint *ep = calloc(1, sizeof *ep);
     *out = NULL;
     if (!ep)

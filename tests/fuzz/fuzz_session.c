@@ -133,7 +133,7 @@ static bool fs__connack_code_ok(uint8_t version, uint8_t code)
 {
     static const uint8_t v5[] = {0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89,
                                  0x8A, 0x8C, 0x90, 0x95, 0x97, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F};
-    return version == MQTT_V5 ? memchr(v5, code, sizeof v5) != NULL : code <= 5;
+    return version == IOTC_MQTT_V5 ? memchr(v5, code, sizeof v5) != NULL : code <= 5;
 }
 
 static bool fs__denied(struct iotc_span t)
@@ -165,7 +165,7 @@ static void fs__peer_send(struct fs_peer *p, const struct iotc_buf *b)
 static void fs__deliver(struct fs_peer *to, const char *topic, struct iotc_span payload,
                         uint8_t qos, bool retain)
 {
-    struct mqtt_publish pub = {
+    struct iotc_mqtt_publish pub = {
         .qos = qos, .retain = retain, .topic = iotc_span_str(topic), .payload = payload};
     if (qos) {
         if (++to->next_pid == 0)
@@ -173,11 +173,11 @@ static void fs__deliver(struct fs_peer *to, const char *topic, struct iotc_span 
         pub.packet_id = to->next_pid;
     }
     iotc_buf_reset(&H.out);
-    if (mqtt_publish_encode(&H.out, to->version, &pub) == IOTC_OK)
+    if (iotc_mqtt_publish_encode(&H.out, to->version, &pub) == IOTC_OK)
         fs__peer_send(to, &H.out);
 }
 
-static void fs__route(const struct mqtt_publish *pub)
+static void fs__route(const struct iotc_mqtt_publish *pub)
 {
     char topic[FS_TOPIC_MAX];
     if (!fs__span_copy(topic, sizeof topic, pub->topic))
@@ -187,7 +187,7 @@ static void fs__route(const struct mqtt_publish *pub)
         if (!p->connected || p->closed || p->system)
             continue;
         for (size_t k = 0; k < p->nsubs; k++)
-            if (mqtt_topic_matches(iotc_span_str(p->subs[k].filter), pub->topic)) {
+            if (iotc_mqtt_topic_matches(iotc_span_str(p->subs[k].filter), pub->topic)) {
                 uint8_t q = pub->qos < p->subs[k].qos ? pub->qos : p->subs[k].qos;
                 fs__deliver(p, topic, pub->payload, q, false);
                 break;
@@ -215,8 +215,8 @@ static void fs__route(const struct mqtt_publish *pub)
 
 static void fs__on_connect(struct fs_peer *p, const uint8_t *pkt, size_t n)
 {
-    struct mqtt_connect cn;
-    CHECK(mqtt_connect_parse(pkt, n, &cn) == IOTC_OK);
+    struct iotc_mqtt_connect cn;
+    CHECK(iotc_mqtt_connect_parse(pkt, n, &cn) == IOTC_OK);
     /* every broker connection carries the front door's identity stamp */
     CHECK(cn.has_username && cn.username.n > 0 && cn.has_password);
     CHECK(cn.password.n == IOTC_STAMP_LEN);
@@ -244,9 +244,9 @@ static void fs__on_connect(struct fs_peer *p, const uint8_t *pkt, size_t n)
             }
             break;
         }
-    struct mqtt_connack ca = {.session_present = present, .code = 0};
+    struct iotc_mqtt_connack ca = {.session_present = present, .code = 0};
     iotc_buf_reset(&H.out);
-    CHECK(mqtt_connack_encode(&H.out, p->version, &ca) == IOTC_OK);
+    CHECK(iotc_mqtt_connack_encode(&H.out, p->version, &ca) == IOTC_OK);
     fs__peer_send(p, &H.out);
 }
 
@@ -270,13 +270,13 @@ static void fs__keep(struct fs_peer *p)
 
 static void fs__on_subscribe(struct fs_peer *p, const uint8_t *pkt, size_t n, bool unsub)
 {
-    static struct mqtt_subscribe sub;
-    static struct mqtt_suback ack;
-    int rc = unsub ? mqtt_unsubscribe_parse(pkt, n, p->version, &sub)
-                   : mqtt_subscribe_parse(pkt, n, p->version, &sub);
+    static struct iotc_mqtt_subscribe sub;
+    static struct iotc_mqtt_suback ack;
+    int rc = unsub ? iotc_mqtt_unsubscribe_parse(pkt, n, p->version, &sub)
+                   : iotc_mqtt_subscribe_parse(pkt, n, p->version, &sub);
     CHECK(rc == IOTC_OK); /* the front door forwards only what it could parse */
     memset(&ack, 0, sizeof ack);
-    ack.type = unsub ? MQTT_UNSUBACK : MQTT_SUBACK;
+    ack.type = unsub ? IOTC_MQTT_UNSUBACK : IOTC_MQTT_SUBACK;
     ack.packet_id = sub.packet_id;
     ack.count = sub.count;
     for (size_t i = 0; i < sub.count; i++) {
@@ -289,7 +289,7 @@ static void fs__on_subscribe(struct fs_peer *p, const uint8_t *pkt, size_t n, bo
             if (strcmp(p->subs[k].filter, filter) == 0)
                 break;
         if (unsub) {
-            ack.codes[i] = p->version == MQTT_V5 ? (fits && k < p->nsubs ? 0 : 0x11) : 0;
+            ack.codes[i] = p->version == IOTC_MQTT_V5 ? (fits && k < p->nsubs ? 0 : 0x11) : 0;
             if (fits && k < p->nsubs)
                 p->subs[k] = p->subs[--p->nsubs];
             continue;
@@ -303,73 +303,73 @@ static void fs__on_subscribe(struct fs_peer *p, const uint8_t *pkt, size_t n, bo
         snprintf(p->subs[k].filter, sizeof p->subs[k].filter, "%s", filter);
         p->subs[k].qos = ack.codes[i];
     }
-    if (p->version != MQTT_V5 && unsub)
+    if (p->version != IOTC_MQTT_V5 && unsub)
         ack.count = 0;
     iotc_buf_reset(&H.out);
-    CHECK(mqtt_suback_encode(&H.out, p->version, &ack) == IOTC_OK);
+    CHECK(iotc_mqtt_suback_encode(&H.out, p->version, &ack) == IOTC_OK);
     fs__peer_send(p, &H.out);
     if (unsub)
         return;
     /* retained messages follow the SUBACK, as mosquitto sends them */
     for (size_t i = 0; i < sub.count; i++)
         for (size_t r = 0; r < H.nret; r++)
-            if (mqtt_topic_matches(sub.filters[i].filter, iotc_span_str(H.ret[r].topic)))
+            if (iotc_mqtt_topic_matches(sub.filters[i].filter, iotc_span_str(H.ret[r].topic)))
                 fs__deliver(p, H.ret[r].topic, (struct iotc_span){H.ret[r].payload, H.ret[r].n},
                             ack.codes[i], true);
 }
 
 static void fs__on_publish(struct fs_peer *p, const uint8_t *pkt, size_t n)
 {
-    struct mqtt_publish pub;
-    CHECK(mqtt_publish_parse(pkt, n, p->version, &pub) == IOTC_OK);
+    struct iotc_mqtt_publish pub;
+    CHECK(iotc_mqtt_publish_parse(pkt, n, p->version, &pub) == IOTC_OK);
     /* aliases are the front door's business: the broker sees whole topics */
     CHECK(pub.topic.n > 0);
-    struct mqtt_prop pr;
-    CHECK(mqtt_props_find(pub.props, MQTT_PROP_TOPIC_ALIAS, &pr) != 1);
+    struct iotc_mqtt_prop pr;
+    CHECK(iotc_mqtt_props_find(pub.props, IOTC_MQTT_PROP_TOPIC_ALIAS, &pr) != 1);
     if (!p->system)
         CHECK(!fs__denied(pub.topic));
     if (pub.qos == 1) {
-        struct mqtt_ack a = {.type = MQTT_PUBACK, .packet_id = pub.packet_id};
+        struct iotc_mqtt_ack a = {.type = IOTC_MQTT_PUBACK, .packet_id = pub.packet_id};
         iotc_buf_reset(&H.out);
-        CHECK(mqtt_ack_encode(&H.out, p->version, &a) == IOTC_OK);
+        CHECK(iotc_mqtt_ack_encode(&H.out, p->version, &a) == IOTC_OK);
         fs__peer_send(p, &H.out);
     }
     fs__route(&pub);
 }
 
-static void fs__peer_packet(struct fs_peer *p, const struct mqtt_frame *f, const uint8_t *pkt)
+static void fs__peer_packet(struct fs_peer *p, const struct iotc_mqtt_frame *f, const uint8_t *pkt)
 {
     if (!p->connected) {
-        CHECK(f->type == MQTT_CONNECT);
+        CHECK(f->type == IOTC_MQTT_CONNECT);
         fs__on_connect(p, pkt, f->total);
         return;
     }
     switch (f->type) {
-    case MQTT_CONNECT:
+    case IOTC_MQTT_CONNECT:
         CHECK(!"a second CONNECT reached the broker");
         break;
-    case MQTT_PUBLISH:
+    case IOTC_MQTT_PUBLISH:
         fs__on_publish(p, pkt, f->total);
         break;
-    case MQTT_SUBSCRIBE:
-    case MQTT_UNSUBSCRIBE:
-        fs__on_subscribe(p, pkt, f->total, f->type == MQTT_UNSUBSCRIBE);
+    case IOTC_MQTT_SUBSCRIBE:
+    case IOTC_MQTT_UNSUBSCRIBE:
+        fs__on_subscribe(p, pkt, f->total, f->type == IOTC_MQTT_UNSUBSCRIBE);
         fs__keep(p);
         break;
-    case MQTT_PUBACK: {
-        struct mqtt_ack a;
-        CHECK(mqtt_ack_parse(pkt, f->total, p->version, &a) == IOTC_OK);
+    case IOTC_MQTT_PUBACK: {
+        struct iotc_mqtt_ack a;
+        CHECK(iotc_mqtt_ack_parse(pkt, f->total, p->version, &a) == IOTC_OK);
         break;
     }
-    case MQTT_PINGREQ: {
+    case IOTC_MQTT_PINGREQ: {
         static const uint8_t pingresp[2] = {0xD0, 0x00};
         CHECK(f->remaining == 0 && f->flags == 0);
         bufferevent_write(p->bev, pingresp, sizeof pingresp);
         break;
     }
-    case MQTT_DISCONNECT: {
-        struct mqtt_disconnect dc;
-        CHECK(mqtt_disconnect_parse(pkt, f->total, p->version, &dc) == IOTC_OK);
+    case IOTC_MQTT_DISCONNECT: {
+        struct iotc_mqtt_disconnect dc;
+        CHECK(iotc_mqtt_disconnect_parse(pkt, f->total, p->version, &dc) == IOTC_OK);
         p->closed = true;
         break;
     }
@@ -392,8 +392,8 @@ static void fs__peer_read(struct bufferevent *bev, void *arg)
         uint8_t head[5];
         size_t hn = avail < sizeof head ? avail : sizeof head;
         evbuffer_copyout(in, head, hn);
-        struct mqtt_frame f;
-        int rc = mqtt_frame_peek(head, hn, 0, &f);
+        struct iotc_mqtt_frame f;
+        int rc = iotc_mqtt_frame_peek(head, hn, 0, &f);
         CHECK(rc == IOTC_OK || rc == IOTC_ERR_AGAIN); /* the front door frames correctly */
         if (rc == IOTC_ERR_AGAIN && f.total == 0)
             return;
@@ -449,8 +449,8 @@ static void fs__dev_read(struct bufferevent *bev, void *arg)
         uint8_t head[5];
         size_t hn = avail < sizeof head ? avail : sizeof head;
         evbuffer_copyout(d->rx, head, hn);
-        struct mqtt_frame f;
-        int rc = mqtt_frame_peek(head, hn, 0, &f);
+        struct iotc_mqtt_frame f;
+        int rc = iotc_mqtt_frame_peek(head, hn, 0, &f);
         CHECK(rc == IOTC_OK || rc == IOTC_ERR_AGAIN);
         if (rc == IOTC_ERR_AGAIN && f.total == 0)
             return;
@@ -460,21 +460,21 @@ static void fs__dev_read(struct bufferevent *bev, void *arg)
         CHECK(pkt);
         /* nothing reaches a device before its CONNACK */
         if (!d->got_any)
-            CHECK(f.type == MQTT_CONNACK);
+            CHECK(f.type == IOTC_MQTT_CONNACK);
         else
-            CHECK(f.type != MQTT_CONNACK); /* one CONNACK per connection */
+            CHECK(f.type != IOTC_MQTT_CONNACK); /* one CONNACK per connection */
         d->got_any = true;
-        struct mqtt_connack ca;
-        if (f.type == MQTT_CONNACK && d->version &&
-            mqtt_connack_parse(pkt, f.total, d->version, &ca) == IOTC_OK) {
+        struct iotc_mqtt_connack ca;
+        if (f.type == IOTC_MQTT_CONNACK && d->version &&
+            iotc_mqtt_connack_parse(pkt, f.total, d->version, &ca) == IOTC_OK) {
             CHECK(fs__connack_code_ok(d->version, ca.code));
             /* the front door accepts only what the broker accepted */
             if (ca.code == 0)
                 CHECK(++H.devices_accepted <= H.broker_accepted);
         }
-        struct mqtt_publish pub;
-        if (f.type == MQTT_PUBLISH && d->version &&
-            mqtt_publish_parse(pkt, f.total, d->version, &pub) == IOTC_OK) {
+        struct iotc_mqtt_publish pub;
+        if (f.type == IOTC_MQTT_PUBLISH && d->version &&
+            iotc_mqtt_publish_parse(pkt, f.total, d->version, &pub) == IOTC_OK) {
             CHECK(!fs__denied(pub.topic));
             CHECK(!(pub.topic.n >= 4 && memcmp(pub.topic.p, "$SYS", 4) == 0));
         }
@@ -508,10 +508,10 @@ static void fs__dev_new(void)
 /* Learns the device's MQTT version from a CONNECT it sends (to read what it gets back). */
 static void fs__dev_sent(struct fs_dev *d, const uint8_t *p, size_t n)
 {
-    struct mqtt_frame f;
-    struct mqtt_connect cn;
-    if (d->version || mqtt_frame_peek(p, n, 0, &f) != IOTC_OK || f.type != MQTT_CONNECT ||
-        mqtt_connect_parse(p, f.total, &cn) != IOTC_OK)
+    struct iotc_mqtt_frame f;
+    struct iotc_mqtt_connect cn;
+    if (d->version || iotc_mqtt_frame_peek(p, n, 0, &f) != IOTC_OK || f.type != IOTC_MQTT_CONNECT ||
+        iotc_mqtt_connect_parse(p, f.total, &cn) != IOTC_OK)
         return;
     d->version = cn.version;
 }
