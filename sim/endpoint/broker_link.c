@@ -251,6 +251,20 @@ int iotc_blink_open_tls(struct event_base *base, const struct sockaddr *sa, sock
     return IOTC_OK;
 }
 
+int iotc_blink_adopt(struct bufferevent *bev, const struct iotc_blink_cbs *cbs,
+                     struct iotc_blink **out)
+{
+    struct iotc_blink *l = calloc(1, sizeof *l);
+    if (!l)
+        return IOTC_ERR_NOMEM;
+    l->cbs = *cbs;
+    l->bev = bev;
+    bufferevent_setcb(l->bev, blink__on_read, blink__on_write, blink__on_event, l);
+    bufferevent_enable(l->bev, EV_READ | EV_WRITE);
+    *out = l;
+    return IOTC_OK;
+}
+
 int iotc_blink_send(struct iotc_blink *l, const void *data, size_t len)
 {
     if (l->dead)

@@ -30,6 +30,10 @@ int iotc_blink_open(struct event_base *base, const char *socket_path,
 int iotc_blink_open_tls(struct event_base *base, const struct sockaddr *sa, socklen_t salen,
                         SSL_CTX *ctx, const char *host, const struct iotc_blink_cbs *cbs,
                         struct iotc_blink **out);
+/* A link on an already connected bufferevent (the fuzzer's in-memory broker); the link
+ * owns bev from here on. */
+int iotc_blink_adopt(struct bufferevent *bev, const struct iotc_blink_cbs *cbs,
+                     struct iotc_blink **out);
 int iotc_blink_send(struct iotc_blink *l, const void *data, size_t len);
 struct bufferevent *iotc_blink_bev(struct iotc_blink *l);
 void iotc_blink_free(struct iotc_blink *l);

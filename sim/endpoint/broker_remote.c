@@ -1,5 +1,6 @@
 /* The endpoint's broker, local or remote (see broker_remote.h). */
 #include "broker_remote.h"
+#include "endpoint_fuzz.h"
 #include "lifecycle.h"
 #include "client/tls_ctx.h"
 #include "common/err.h"
@@ -31,17 +32,23 @@ bool iotc_ep_broker_ready(const struct iotc_endpoint *ep)
 {
     /* A remote broker's state is learnt by connecting: a refused link fails the device's
      * connect like a crashed local broker does. */
+    if (ep->fake_broker)
+        return true;
     return ep->remote ? true : iotc_broker_is_ready(ep->broker);
 }
 
 const uint8_t *iotc_ep_broker_secret(const struct iotc_endpoint *ep)
 {
+    if (ep->fake_broker)
+        return ep->fake_broker->secret;
     return ep->remote ? ep->remote->secret : iotc_broker_secret(ep->broker);
 }
 
 int iotc_ep_blink_open(struct iotc_endpoint *ep, const struct iotc_blink_cbs *cbs,
                        struct iotc_blink **out)
 {
+    if (ep->fake_broker)
+        return ep->fake_broker->open(ep->fake_broker->arg, ep->base, cbs, out);
     struct iotc_broker_remote *r = ep->remote;
     if (!r)
         return iotc_blink_open(ep->base, iotc_broker_socket_path(ep->broker), cbs, out);

@@ -1,5 +1,6 @@
 /* A TLS connection from accept to close: handshake, routing to a session, journal. */
 #include "session.h"
+#include "endpoint_fuzz.h"
 #include "common/err.h"
 #include "common/jevents.h"
 
@@ -410,6 +411,53 @@ void iotc_conn_accept(struct iotc_endpoint *ep, evutil_socket_t fd, struct socka
     struct timeval tv = {ep->profile.limits.handshake_timeout_ms / 1000,
                          (ep->profile.limits.handshake_timeout_ms % 1000) * 1000};
     evtimer_add(c->tr.timer, &tv);
+}
+
+/* endpoint_fuzz.h: the session fuzzer's device, on a plain bufferevent. The same steps as
+ * an accepted TLS connection whose handshake just finished with a registered
+ * certificate (x509_auth.c), minus the TLS. */
+int iotc_conn_adopt(struct iotc_endpoint *ep, struct bufferevent *bev, enum iotc_lport lport,
+                    const struct iotc_reg_cert *cert, struct iotc_conn **out)
+{
+    struct iotc_conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        bufferevent_free(bev);
+        return IOTC_ERR_NOMEM;
+    }
+    c->ep = ep;
+    c->id = ++ep->next_conn_id;
+    c->lport = lport;
+    c->tr.alert_sent = -1;
+    c->t_accept = iotc_mono_ms();
+    snprintf(c->peer, sizeof c->peer, "127.0.0.1:%d", 40000 + (int)(c->id % 20000));
+    snprintf(c->peer_ip, sizeof c->peer_ip, "127.0.0.1");
+    c->peer_port = 40000 + (int)(c->id % 20000);
+    c->next = ep->conns;
+    if (ep->conns)
+        ep->conns->prev = c;
+    ep->conns = c;
+    ep->conn_count++;
+    c->tr.bev = bev;
+    c->tr.handshake_done = true;
+    c->tr.mode = IOTC_MODE_MQTT_X509;
+    if (cert) {
+        c->auth.cert = cert;
+        c->auth.policies = &cert->policies;
+        c->auth.thing = cert->thing;
+        c->auth.method = "x509";
+        snprintf(c->auth.principal, sizeof c->auth.principal, "%s", cert->id);
+    }
+    iotc_conn_emit(c, IOTC_EV_CONN_ACCEPT, NULL);
+    bufferevent_setcb(bev, conn__on_read, conn__on_write, conn__on_event, c);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    c->sess.ops = &iotc_mqtt_session_ops;
+    if (c->sess.ops->start(c) != IOTC_OK) {
+        c->sess.ops = NULL;
+        conn__free(c);
+        return IOTC_ERR_NOMEM;
+    }
+    *out = c;
+    return IOTC_OK;
 }
 
 bool iotc_conn_allowed(struct iotc_conn *c, const char *client_id, enum iotc_action act,

@@ -6,6 +6,7 @@
 #include "broker_remote.h"
 #include "auth.h"
 #include "conn.h"
+#include "endpoint_fuzz.h"
 #include "lifecycle.h"
 #include "common/err.h"
 #include "common/jevents.h"

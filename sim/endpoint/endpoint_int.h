@@ -23,6 +23,9 @@
 
 #define IOTC_MAX_BIND 4
 struct iotc_conn;
+struct iotc_blink;
+struct iotc_blink_cbs;
+struct iotc_ep_fake_broker; /* endpoint_fuzz.h */
 
 struct iotc_endpoint {
     struct event_base *base;
@@ -33,6 +36,9 @@ struct iotc_endpoint {
     int ssl_idx;
     struct iotc_broker *broker;        /* our own mosquitto, or NULL with a remote one */
     struct iotc_broker_remote *remote; /* broker_remote.c: `serve --broker tls://..` */
+    /* The session fuzzer's in-memory broker (endpoint_fuzz.h) instead of mosquitto;
+     * NULL in every real endpoint. Reached only through the broker_remote.h calls. */
+    const struct iotc_ep_fake_broker *fake_broker;
     char *run_dir;
     char *pki_dir;
     struct evconnlistener *listeners[IOTC_PORT_COUNT][IOTC_MAX_BIND];

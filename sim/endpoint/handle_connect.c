@@ -33,7 +33,8 @@ static int ms__cap_receive_max(const struct iotc_endpoint_mqtt_sess *s, struct i
     long long max = s->c->ep->profile.limits.inflight_qos1_max;
     struct iotc_mqtt_prop pr;
     if (s->version != IOTC_MQTT_V5 || max <= 0 ||
-        iotc_mqtt_props_find(*props, IOTC_MQTT_PROP_RECEIVE_MAXIMUM, &pr) != 1 || pr.u32 <= (uint32_t)max)
+        iotc_mqtt_props_find(*props, IOTC_MQTT_PROP_RECEIVE_MAXIMUM, &pr) != 1 ||
+        pr.u32 <= (uint32_t)max)
         return IOTC_OK;
     size_t cur = 0;
     int rc;

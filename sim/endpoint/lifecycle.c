@@ -118,6 +118,9 @@ void iotc_lifecycle_free(struct iotc_lifecycle *lc)
 void iotc_system_publish(struct iotc_lifecycle *lc, const char *topic, const void *payload,
                          size_t len, int qos)
 {
+    /* The system connection is everyone's: never let one bad topic close it. */
+    if (!iotc_mqtt_topic_name_valid(iotc_span_str(topic)))
+        return;
     if (qos && ++lc->next_pid == 0)
         lc->next_pid = 1;
     struct iotc_mqtt_publish p = {.qos = (uint8_t)qos,
@@ -138,6 +141,13 @@ void iotc_system_publish(struct iotc_lifecycle *lc, const char *topic, const voi
 static void lc__publish(struct iotc_lifecycle *lc, const char *kind, const char *client_id,
                         json_t *payload)
 {
+    /* AWS: "Client IDs that contain # or + do not receive lifecycle events" (developer
+     * guide, Lifecycle events). Published, such a topic would also be a malformed PUBLISH
+     * that makes mosquitto drop the system connection, and with it everyone's events. */
+    if (strpbrk(client_id, "#+")) {
+        json_decref(payload);
+        return;
+    }
     char topic[512];
     snprintf(topic, sizeof topic, "$aws/events/%s/%s", kind, client_id);
     char *text = json_dumps(payload, JSON_COMPACT);

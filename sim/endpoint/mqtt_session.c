@@ -40,6 +40,14 @@ static const char *ms__rule_reason(const char *rule)
     return "CLIENT_ERROR";
 }
 
+/* The reason codes an MQTT 5 CONNACK may carry (MQTT 5.0 section 3.2.2.2). */
+static bool ms__connack_reason(uint8_t rc)
+{
+    static const uint8_t ok[] = {0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89,
+                                 0x8A, 0x8C, 0x90, 0x95, 0x97, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F};
+    return memchr(ok, rc, sizeof ok) != NULL;
+}
+
 static size_t ms__max_packet(const struct iotc_conn *c)
 {
     /* Room for a maximum payload plus the largest topic and properties. */
@@ -153,7 +161,10 @@ void iotc_ms_finish(struct iotc_endpoint_mqtt_sess *s, const char *by, const cha
 /*
  * Refuses per AWS: before CONNACK the device gets a CONNACK with the code
  * (MQTT 3: return code, MQTT 5: reason); after it, MQTT 5 gets a DISCONNECT with
- * the reason and MQTT 3 a plain close.
+ * the reason and MQTT 3 a plain close. "Before CONNACK" includes waiting for the
+ * broker's: MQTT 5 forbids a DISCONNECT before the CONNACK (MQTT-3.14.0-1), so a
+ * refusal there is a CONNACK too (none when the reason is not a CONNACK reason). A
+ * 3.1.1 code of 0 would accept the connection: callers pass it for "no CONNACK".
  */
 void iotc_ms_refuse(struct iotc_endpoint_mqtt_sess *s, const char *rule, const char *reason,
                     uint8_t v5, uint8_t v3_connack)
@@ -163,19 +174,44 @@ void iotc_ms_refuse(struct iotc_endpoint_mqtt_sess *s, const char *rule, const c
     if (!s->lc_reason)
         s->lc_reason = ms__rule_reason(rule);
     iotc_buf_reset(&s->out);
-    if ((s->state == IOTC_ENDPOINT_MS_WAIT_CONNECT || s->state == IOTC_ENDPOINT_MS_AUTHORIZING) &&
-        s->version && (s->version == IOTC_MQTT_V5 || v3_connack != IOTC_ENDPOINT_MS_NO_CONNACK)) {
+    bool before_connack = s->state == IOTC_ENDPOINT_MS_WAIT_CONNECT ||
+                          s->state == IOTC_ENDPOINT_MS_AUTHORIZING ||
+                          s->state == IOTC_ENDPOINT_MS_WAIT_CONNACK;
+    if (before_connack && s->version &&
+        (s->version == IOTC_MQTT_V5
+             ? ms__connack_reason(v5)
+             : v3_connack != IOTC_ENDPOINT_MS_NO_CONNACK && v3_connack != 0)) {
         struct iotc_mqtt_connack ca = {.session_present = false,
                                        .code = s->version == IOTC_MQTT_V5 ? v5 : v3_connack};
         if (iotc_mqtt_connack_encode(&s->out, s->version, &ca) == IOTC_OK)
             iotc_ms_send_client(s, s->out.p, s->out.len);
-    } else if (s->version == IOTC_MQTT_V5 && s->state != IOTC_ENDPOINT_MS_WAIT_CONNECT &&
-               s->state != IOTC_ENDPOINT_MS_AUTHORIZING) {
+    } else if (s->version == IOTC_MQTT_V5 && !before_connack) {
         struct iotc_mqtt_disconnect d = {.reason = v5};
         if (iotc_mqtt_disconnect_encode(&s->out, IOTC_MQTT_V5, &d) == IOTC_OK)
             iotc_ms_send_client(s, s->out.p, s->out.len);
     }
     iotc_ms_finish(s, "endpoint", reason);
+}
+
+/* Packets relayed as they are (PUBACK, PINGREQ, DISCONNECT) must parse: a malformed one
+ * is the front door's refusal (as AWS's), not the broker's. */
+static bool ms__relayable(const struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_frame *f,
+                          const uint8_t *pkt)
+{
+    switch (f->type) {
+    case IOTC_MQTT_PUBACK: {
+        struct iotc_mqtt_ack a;
+        return iotc_mqtt_ack_parse(pkt, f->total, s->version, &a) == IOTC_OK;
+    }
+    case IOTC_MQTT_PINGREQ:
+        return f->remaining == 0;
+    case IOTC_MQTT_DISCONNECT: {
+        struct iotc_mqtt_disconnect d;
+        return iotc_mqtt_disconnect_parse(pkt, f->total, s->version, &d) == IOTC_OK;
+    }
+    default:
+        return true;
+    }
 }
 
 static int ms__client_packet(void *arg, const struct iotc_mqtt_frame *f, const uint8_t *pkt)
@@ -209,6 +245,10 @@ static int ms__client_packet(void *arg, const struct iotc_mqtt_frame *f, const u
     iotc_ms_journal(s, IOTC_EV_MQTT_IN, f, pkt,
                     f->type != IOTC_MQTT_PUBLISH && f->type != IOTC_MQTT_PUBACK &&
                         f->type != IOTC_MQTT_PINGREQ);
+    if (!ms__relayable(s, f, pkt)) {
+        iotc_ms_refuse(s, "malformed", "malformed packet", IOTC_MQTT_RC_MALFORMED, 0);
+        return 1;
+    }
     switch (f->type) {
     case IOTC_MQTT_CONNECT:
         iotc_ms_refuse(s, "second-connect", "second CONNECT on a connection",
@@ -231,10 +271,25 @@ static int ms__client_packet(void *arg, const struct iotc_mqtt_frame *f, const u
         break;
     }
     case IOTC_MQTT_UNSUBSCRIBE: {
+        /* Refused here like a malformed SUBSCRIBE, never relayed: mosquitto would drop the
+         * connection as a broker error, and the session's filter set would drift. */
         struct iotc_mqtt_subscribe *sub = malloc(sizeof *sub);
-        if (sub && iotc_mqtt_unsubscribe_parse(pkt, f->total, s->version, sub) == IOTC_OK)
+        if (!sub) {
+            iotc_ms_finish(s, "endpoint", "out of memory");
+            return 1;
+        }
+        int rc = iotc_mqtt_unsubscribe_parse(pkt, f->total, s->version, sub);
+        if (rc == IOTC_OK)
             iotc_ms_remember_filters(s, sub, NULL);
         free(sub);
+        if (rc != IOTC_OK) {
+            iotc_ms_refuse(s, "malformed",
+                           rc == IOTC_ERR_TOO_LARGE
+                               ? "more than 64 topic filters in one UNSUBSCRIBE"
+                               : "malformed UNSUBSCRIBE",
+                           IOTC_MQTT_RC_MALFORMED, 0);
+            return 1;
+        }
         break;
     }
     case IOTC_MQTT_PUBREC:

@@ -3,7 +3,7 @@
 MQTT over WebSocket with a presigned URL (paho-mqtt websockets), custom authorizers on
 HTTPS, WSS and MQTT (ALPN "mqtt", mosquitto_pub), token signatures, authorizer failures,
 connection-duration limits and the refused combinations. Each allow has its deny twin."""
-import base64, datetime, hashlib, hmac, json, os, ssl, subprocess, sys, threading, time, urllib.parse
+import base64, datetime, hashlib, hmac, json, os, socket, ssl, struct, subprocess, sys, threading, time, urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import iotclib
 from iotclib import Conn, Serve, check
@@ -248,6 +248,25 @@ try:
     check("MQTT custom auth, default authorizer, signed token: publish succeeds", r.returncode == 0, r.stderr)
     r = mpub("dev?x-amz-customauthorizer-name=unsigned-authorizer&token=token-alpha", alpn="x-amzn-mqtt-ca")
     check("custom auth on 443 with ALPN x-amzn-mqtt-ca (no certificate): refused", r.returncode != 0, r.stderr)
+
+    # a 3.1.1 packet while the authorizer runs ("nothing before CONNACK") closes without
+    # a CONNACK (a CONNACK 0, i.e. accepted, came first before the fix); twin: CONNECT
+    # alone gets CONNACK 0
+    def raw_custom(extra):
+        ctx = ssl.create_default_context(cafile=CA)
+        ctx.set_alpn_protocols(["mqtt"])
+        c = Conn.__new__(Conn)
+        c.s = ctx.wrap_socket(socket.create_connection(("localhost", P443)), server_hostname="localhost")
+        c.s.settimeout(5); c.buf = b""
+        user = b"dev?x-amz-customauthorizer-name=unsigned-authorizer&token=token-alpha"
+        body = iotclib.s16(b"MQTT") + bytes([4, 0x82]) + struct.pack(">H", 60) + \
+            iotclib.s16(b"raw-custom") + iotclib.s16(user)
+        c.send(iotclib.pkt(0x10, body) + extra)
+        return c.read_packet()
+    p = raw_custom(b"")
+    check("custom auth, MQTT 3.1.1 CONNECT: CONNACK 0", p is not None and p[0] == 2 and p[2][1] == 0, p)
+    p = raw_custom(b"\xc0\x00")
+    check("custom auth, MQTT 3.1.1 packet while the authorizer runs: closed, no CONNACK", p is None, p)
     r = subprocess.run(["curl", "-sS", "--cacert", CA, "-H", "x-amz-customauthorizer-name: unsigned-authorizer",
                         "-H", "token: token-alpha", "-X", "POST", "-d", "x", f"https://localhost:{P8443}/topics/t?qos=0"],
                        capture_output=True, text=True, timeout=20)

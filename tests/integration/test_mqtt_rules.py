@@ -68,6 +68,12 @@ try:
     # nothing before CONNACK: CONNECT and SUBSCRIBE in one write
     c = Conn(P); c.send(connect(b"rules-early") + subscribe([b"a"]))
     check("packet before CONNACK closes the connection", c.closed())
+    # MQTT 5: that refusal is a CONNACK (0x82 protocol error), never a DISCONNECT before
+    # the CONNACK (MQTT-3.14.0-1); found by fuzz.session
+    c = Conn(P); c.send(connect(b"rules-early5", 5) + b"\xc0\x00")
+    p = c.read_packet()
+    check("MQTT 5 packet before CONNACK: CONNACK 0x82, then close",
+          p is not None and p[0] == 2 and p[2][1] == 0x82 and c.read_packet() is None, p)
 
     # topic limits (publish) with accepted twins
     def live(cid, v=4):
