@@ -250,6 +250,35 @@ static cert_verdict judge_subscribe(cert_ctx *x)
                     want ? want : "");
 }
 
+/* Seconds the device had been silent on c when it sent ping (since CONNECT at most). */
+static double pubsub__idle_before(const cert_conn *c, json_t *ping)
+{
+    double t = cert_entry_t(ping), last = c->connect ? cert_entry_t(c->connect) : t;
+    json_t *e;
+    for (size_t k = 0; (e = cert_conn_find(c, IOTC_EV_MQTT_IN, NULL, k)) != NULL; k++)
+        if (e != ping && cert_entry_t(e) < t && cert_entry_t(e) > last)
+            last = cert_entry_t(e);
+    return (t - last) / 1000.0;
+}
+
+/* MQTT 5: a device that pings on the keep-alive it asked for while the CONNACK carried
+ * another Server Keep Alive did not switch to it [MQTT-3.2.2-21]. A PINGREQ may be sent
+ * at any time (3.1.2.10), so only a first ping after less than half the Server Keep
+ * Alive of silence counts as evidence, and it is a warning: at AWS IoT (which only
+ * raises 1..29 s to 30 s) the cost is extra pings, and a device asking for more than
+ * 1200 s would be cut off at 1.5 x 1200 s. */
+static void pubsub__own_keepalive(cert_ctx *x, json_int_t k, json_int_t asked, double idle)
+{
+    json_object_set_new(x->observed, "idle_before_pingreq_s", json_real(idle));
+    if (k == asked || asked <= 0 || idle >= 0.5 * (double)k)
+        return;
+    cert_warn(x,
+              "the PINGREQ came after %.1f s of silence, on the device's own keep-alive of "
+              "%lld s: MQTT 5 requires the Server Keep Alive of the CONNACK (%lld s) instead "
+              "[MQTT-3.2.2-21]",
+              idle, (long long)asked, (long long)k);
+}
+
 /* PUBACK, SUBACK and PINGRESP are withheld: after its unanswered PINGREQ the device must
  * close the connection itself, within 2 x keep-alive (+1 s). The keep-alive is the one
  * the device must honour: MQTT 3.1.1 section 3.1.2.10, its own; MQTT 5 section
@@ -291,6 +320,7 @@ static cert_verdict judge_pingresp(cert_ctx *x)
             return CERT_UNDECIDED;
         }
         json_object_set_new(x->observed, "pingreq_t_ms", json_real(cert_entry_t(ping)));
+        double idle_at_ping = pubsub__idle_before(c[i], ping);
         const cert_obs *o = &x->obs[x->n_series - 1];
         /* A close at or after the runner's SIGTERM is the runner's doing (1 ms: clock
          * conversion error); one before it is the device's own. */
@@ -310,6 +340,7 @@ static cert_verdict judge_pingresp(cert_ctx *x)
                      after, (long long)k);
             if (after > limit)
                 cert_warn(x, "later than 2 x keep-alive + 1 s (%.0f s)", limit);
+            pubsub__own_keepalive(x, k, asked, idle_at_ping);
             return x->v;
         }
         double waited = (x->obs[0].t_end - cert_entry_t(ping)) / 1000.0;

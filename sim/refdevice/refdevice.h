@@ -37,12 +37,18 @@ enum rd_misbehave {
     RD_NO_SUBSCRIBE = 1u << 19,
     RD_NO_RESUBSCRIBE = 1u << 20, /* subscribes once per process, whatever CONNACK says */
     RD_GIVE_UP = 1u << 21,        /* exits after 3 failed attempts in a row */
+    /* MQTT 5 only (no effect in 3.1.1 mode, where the first is the default habit): */
+    RD_RETRY_ON_OPEN_CONNECTION = 1u << 22, /* resends on the same connection [MQTT-4.4.0-2] */
+    RD_IGNORE_SERVER_KEEPALIVE = 1u << 23,  /* keeps its own keep-alive [MQTT-3.2.2-21] */
+    RD_NO_SESSION_EXPIRY = 1u << 24,        /* persistent without a Session Expiry Interval */
 };
 
 struct rd_opts {
     const char *host, *ca, *cert, *key, *client_id, *sub_topic, *pub_topic, *sni, *alpn;
     int port;
-    int keepalive; /* seconds, as sent in CONNECT; PINGREQ cadence and PINGRESP wait */
+    int keepalive;    /* seconds, as sent in CONNECT; PINGREQ cadence and PINGRESP wait
+                       * (MQTT 5: the CONNACK's Server Keep Alive replaces it) */
+    int mqtt_version; /* MQTT_V311 (4) or MQTT_V5 (5) */
     int qos;
     bool persistent;   /* clean session 0 */
     double time_scale; /* multiplies every timer of the device except keep-alive */
@@ -60,6 +66,8 @@ struct rd_opts {
 #define RD_STABLE_MS          30000.0 /* a connection this old resets the backoff */
 #define RD_CONNACK_TIMEOUT_MS 5000.0
 #define RD_ACK_RETRY_MS       5000.0 /* PUBACK / SUBACK wait before a retransmission */
+/* MQTT 5: the Session Expiry Interval a persistent device asks for (s). */
+#define RD_SESSION_EXPIRY_S 3600u
 
 int rd_opts_parse(int argc, char **argv, struct rd_opts *o);
 void rd_usage(FILE *out);
