@@ -184,7 +184,6 @@ typedef struct cert_ctx {
     size_t n_series;
     double scale;     /* the run's time scale (real-time thresholds are multiplied) */
     bool final;       /* the budget is over: decide */
-    bool series_done; /* set by a judge: the last series saw all it needs (repeat > 1) */
     json_t *observed; /* judges add what they measured */
     char reason[2048];
     cert_verdict v;

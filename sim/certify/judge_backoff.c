@@ -67,7 +67,6 @@ static size_t backoff__gather(cert_ctx *x, bool cut, size_t want, backoff__serie
     json_object_set_new(x->observed, "retry_delays_s", arr);
     if (x->scale != 1.0)
         json_object_set_new(x->observed, "time_scale", json_real(x->scale));
-    x->series_done = x->n_series && ss[x->n_series - 1].n >= want;
     return complete;
 }
 

@@ -4,13 +4,13 @@ SDKs installed by ci/install-deps.sh at the versions package-lock.json pins): ev
 case's verdict must be the one tests/integration/data/sdk-verdicts.json records (and
 the README shows), and a non-PASS reason must contain the recorded `match`.
 
-  test_certify_sdk.py BIN PKI SRC run ADAPTER      the adapter's quick cases
-  test_certify_sdk.py BIN PKI SRC slow ADAPTER...  the `slow` cases, adapters at once
+  test_certify_sdk.py BIN PKI SRC run ADAPTER...   every case of the data, adapters at once
   test_certify_sdk.py BIN PKI SRC readme           the README table is the data's
 
-The SDKs run at time scale 1 with their real timeouts, so a case whose evidence takes
-minutes (the jitter case at a 20-30 s CONNACK timeout) is marked `slow` in the data and
-left to the slow run."""
+The SDKs run at time scale 1 with their real timeouts: the jitter case at a 20-30 s
+CONNACK timeout takes minutes, so the adapters run at the same time (each with
+certify --jobs, longest case first, the series of a case at once) and the ctest test
+that runs them is the first to start (COST)."""
 import json, os, subprocess, sys, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -45,6 +45,9 @@ def readme_table():
     lines.append("")
     lines += [f"{i}. {n}" for i, n in enumerate(notes, 1)]
     return "\n".join([README_BEGIN] + lines + [README_END])
+
+
+JOBS = int(os.environ.get("IOTC_SDK_JOBS", "3"))
 
 
 def certify(adapter, cases, jobs):
@@ -115,16 +118,14 @@ if MODE == "readme":
 elif MODE == "table":
     print(readme_table())
     sys.exit(0)
-elif MODE in ("run", "slow") and ADAPTERS and installed():
-    runs = []
-    for a in ADAPTERS:
-        cases = [c for c, e in DATA["adapters"][a]["cases"].items() if bool(e.get("slow")) == (MODE == "slow")]
-        if cases:
-            runs.append((a, cases))
+elif MODE == "run" and ADAPTERS and installed():
+    t0 = time.time()
+    runs = [(a, list(DATA["adapters"][a]["cases"])) for a in ADAPTERS]
     with ThreadPoolExecutor(max_workers=len(runs) or 1) as pool:
-        futs = [(cases, pool.submit(certify, a, cases, 4)) for a, cases in runs]
+        futs = [(cases, pool.submit(certify, a, cases, JOBS)) for a, cases in runs]
         for cases, f in futs:
             judge(*f.result(), cases)
-elif MODE not in ("run", "slow") or not ADAPTERS:
-    check(f"usage: MODE run|slow ADAPTER... or readme (got {MODE} {ADAPTERS})", False)
+    print(f"{len(runs)} SDK(s) certified at once in {time.time() - t0:.1f} s")
+elif MODE != "run" or not ADAPTERS:
+    check(f"usage: MODE run ADAPTER... or readme (got {MODE} {ADAPTERS})", False)
 finish()
