@@ -13,9 +13,8 @@ from iotclib import check, finish
 
 BIN, PKI, SRC = sys.argv[1], sys.argv[2], sys.argv[3]
 MQTT5 = len(sys.argv) > 4 and sys.argv[4] == "5"
-TEMPLATE = json.load(open(f"{SRC}/fixtures/adapters/refdevice.json"))["command"]
-if MQTT5:
-    TEMPLATE += " --mqtt 5"
+ADAPTER = "refdevice-mqtt5" if MQTT5 else "refdevice"
+TEMPLATE = json.load(open(f"{SRC}/fixtures/adapters/{ADAPTER}.json"))["command"]
 W, F = "PASS_WITH_WARNINGS", "FAIL"
 
 # misbehaviour (or a template change) -> {case: expected verdict}
@@ -94,7 +93,7 @@ if MQTT5:
 def certify(tag, extra, suite, seed):
     out = tempfile.mkdtemp(prefix=f"iotc-proof{'5' if MQTT5 else ''}-{tag[:20].strip('-$ ')}-")
     device = TEMPLATE + (f" --misbehave {extra}" if extra and not extra.startswith("--") else f" {extra}")
-    p = subprocess.run([BIN, "certify", "--adapter", "refdevice", "--device", device, "--suite", suite,
+    p = subprocess.run([BIN, "certify", "--adapter", ADAPTER, "--device", device, "--suite", suite,
                         "--time-scale", "0.1", "--seed", str(seed), "--jobs", "3", "--pki", PKI,
                         "--out", out], capture_output=True, text=True, timeout=400)
     try:

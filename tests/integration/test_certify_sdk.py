@@ -4,7 +4,8 @@ SDKs installed by ci/install-deps.sh at the versions package-lock.json pins): ev
 case's verdict must be the one tests/integration/data/sdk-verdicts.json records (and
 the README shows), and a non-PASS reason must contain the recorded `match`.
 
-  test_certify_sdk.py BIN PKI SRC run ADAPTER...   every case of the data, adapters at once
+  test_certify_sdk.py BIN PKI SRC run ADAPTER...   the qualification cases, adapters at once
+  test_certify_sdk.py BIN PKI SRC full ADAPTER...  every case of the data (not under ctest)
   test_certify_sdk.py BIN PKI SRC readme           the README table is the data's
 
 The SDKs run at time scale 1 with their real timeouts: the jitter case at a 20-30 s
@@ -19,6 +20,7 @@ from iotclib import check, finish
 BIN, PKI, SRC, MODE = sys.argv[1:5]
 ADAPTERS = sys.argv[5:]
 DATA = json.load(open(os.path.join(SRC, "tests/integration/data/sdk-verdicts.json")))
+QUAL = json.load(open(os.path.join(SRC, "suites/certification.json")))["suites"]["qualification"]
 SDK_DIR = os.path.join(SRC, "fixtures/adapters/aws-sdk")
 SHORT = {"PASS": "PASS", "PASS_WITH_WARNINGS": "WARN", "FAIL": "FAIL", "ERROR": "ERROR"}
 README_BEGIN = "<!-- sdk-verdicts: generated from tests/integration/data/sdk-verdicts.json -->"
@@ -30,8 +32,8 @@ def readme_table():
     ads = DATA["adapters"]
     cases = list(next(iter(ads.values()))["cases"])
     notes, lines = [], []
-    lines.append("| case | " + " | ".join(f"{a['title']}" for a in ads.values()) + " |")
-    lines.append("|---|" + "---|" * len(ads))
+    lines.append("| case | Q | " + " | ".join(f"{a['title']}" for a in ads.values()) + " |")
+    lines.append("|---|:-:|" + "---|" * len(ads))
     for case in cases:
         cells = []
         for name, a in ads.items():
@@ -41,7 +43,7 @@ def readme_table():
                 notes.append(f"{name}: {e.get('why', 'NO REASON RECORDED')}")
                 cell += f" ({len(notes)})"
             cells.append(cell)
-        lines.append(f"| {case} | " + " | ".join(cells) + " |")
+        lines.append(f"| {case} | {'Q' if case in QUAL else ''} | " + " | ".join(cells) + " |")
     lines.append("")
     lines += [f"{i}. {n}" for i, n in enumerate(notes, 1)]
     return "\n".join([README_BEGIN] + lines + [README_END])
@@ -108,6 +110,8 @@ def pinned():
 if MODE == "readme":
     pinned()
     for name, a in DATA["adapters"].items():
+        missing = [c for c in QUAL if c not in a["cases"]]
+        check(f"{name}: the data covers the whole qualification suite (CI certifies it)", not missing, missing)
         for case, e in a["cases"].items():
             if e["verdict"] != "PASS":
                 check(f"{name}: {case}: its {e['verdict']} has a one-line reason", bool(e.get("why")))
@@ -118,14 +122,15 @@ if MODE == "readme":
 elif MODE == "table":
     print(readme_table())
     sys.exit(0)
-elif MODE == "run" and ADAPTERS and installed():
+elif MODE in ("run", "full") and ADAPTERS and installed():
     t0 = time.time()
-    runs = [(a, list(DATA["adapters"][a]["cases"])) for a in ADAPTERS]
+    runs = [(a, [c for c in DATA["adapters"][a]["cases"] if MODE == "full" or c in QUAL])
+            for a in ADAPTERS]
     with ThreadPoolExecutor(max_workers=len(runs) or 1) as pool:
         futs = [(cases, pool.submit(certify, a, cases, JOBS)) for a, cases in runs]
         for cases, f in futs:
             judge(*f.result(), cases)
     print(f"{len(runs)} SDK(s) certified at once in {time.time() - t0:.1f} s")
-elif MODE != "run" or not ADAPTERS:
-    check(f"usage: MODE run ADAPTER... or readme (got {MODE} {ADAPTERS})", False)
+elif MODE not in ("run", "full") or not ADAPTERS:
+    check(f"usage: MODE run|full ADAPTER... or readme (got {MODE} {ADAPTERS})", False)
 finish()
