@@ -53,6 +53,10 @@ typedef struct cert_case {
      * CONNECT after its first). Until then an early verdict does not stop the case; a
      * PASS at the end without them is INCONCLUSIVE. */
     int observe_reconnects;
+    /* Retry delays each series must show before a verdict (backoff judges): until then the
+     * case runs; when the budget ends first, the judge decides on the delays seen if they
+     * support a verdict, else INCONCLUSIVE says why. */
+    int observe_delays;
 } cert_case;
 
 typedef struct cert_catalogue {
@@ -138,6 +142,9 @@ typedef struct cert_obs {
     cert_conn *c;
     size_t n;
     double t_end; /* last journal time */
+    double now_t; /* the journal clock now (when observing stopped, at the end): a quiet
+                   * device does not advance t_end, so a judge waiting for the device to do
+                   * something within a time measures it against this */
     const cert_device *dev;
     double dev_exit_t; /* device exit on the journal clock, -1 if it did not exit */
     double stop_t;     /* when the runner stopped the device (journal clock), -1 if not yet:
@@ -182,9 +189,12 @@ typedef struct cert_ctx {
     const cert_case *c;
     const cert_obs *obs; /* one per series */
     size_t n_series;
-    double scale;     /* the run's time scale (real-time thresholds are multiplied) */
-    bool final;       /* the budget is over: decide */
-    json_t *observed; /* judges add what they measured */
+    double scale;       /* the run's time scale (real-time thresholds are multiplied) */
+    bool final;         /* the budget is over: decide */
+    bool window_closed; /* set by a judge: what the case observes can no longer be seen
+                         * (e.g. no reconnect long after the close), so its verdict stands
+                         * before the window is met */
+    json_t *observed;   /* judges add what they measured */
     char reason[2048];
     cert_verdict v;
 } cert_ctx;
@@ -195,6 +205,7 @@ typedef struct cert_judge {
     const char *name;
     cert_judge_fn fn;
     const char *const *params; /* allowed parameter names (NULL-terminated), NULL = none */
+    bool needs_delays;         /* its cases must declare observe.delays */
 } cert_judge;
 
 const cert_judge *cert_judge_find(const char *name);

@@ -224,7 +224,7 @@ static void judge__observed(cert_ctx *x, const cert_obs *o)
     json_object_set_new(x->observed, "reconnects_seen", json_integer(seen));
     if (seen >= need)
         return;
-    if (!x->final && !exited) {
+    if (!x->final && !exited && !x->window_closed) {
         x->v = CERT_UNDECIDED;
         return;
     }

@@ -193,11 +193,12 @@ static cert_verdict backoff__verdict(cert_ctx *x, const cert_backoff_result *r, 
                     100 * (jitter_rule ? r->p_jitter : r->p_growth));
 }
 
-/* params: retries (delays needed per series), expect ("exponential" | "jitter"), mode. */
+/* observe.delays: the delays needed per series; params: expect ("exponential" | "jitter"),
+ * mode. */
 static cert_verdict judge_backoff(cert_ctx *x)
 {
     backoff__series ss[8];
-    size_t want = (size_t)cert_param_num(x, "retries", 5);
+    size_t want = (size_t)x->c->observe_delays;
     bool cut = strcmp(cert_param_str(x, "mode", "connack"), "disconnect") == 0;
     bool jitter_rule = strcmp(cert_param_str(x, "expect", "jitter"), "jitter") == 0;
     const double *d[8];
@@ -250,11 +251,12 @@ static cert_verdict judge_backoff(cert_ctx *x)
     return x->v;
 }
 
-/* MQTT_ReconnectionAfterSuccessfulConnection. params: min_s (1), retries (reconnects needed). */
+/* MQTT_ReconnectionAfterSuccessfulConnection. observe.delays: reconnects needed; params:
+ * min_s (1). */
 static cert_verdict judge_reconnect_min(cert_ctx *x)
 {
     backoff__series ss[8];
-    size_t want = (size_t)cert_param_num(x, "retries", 3);
+    size_t want = (size_t)x->c->observe_delays;
     double min_s = cert_param_num(x, "min_s", 1.0);
     char series[256];
     size_t complete = backoff__gather(x, true, want, ss);
@@ -317,11 +319,11 @@ static cert_verdict judge_reconnect_min(cert_ctx *x)
                     series);
 }
 
-static const char *const backoff__params[] = {"retries", "expect", "mode", NULL};
-static const char *const reconnect__params[] = {"retries", "min_s", NULL};
+static const char *const backoff__params[] = {"expect", "mode", NULL};
+static const char *const reconnect__params[] = {"min_s", NULL};
 
 const cert_judge cert_judges_backoff[] = {
-    {"backoff", judge_backoff, backoff__params},
-    {"reconnect_min", judge_reconnect_min, reconnect__params},
-    {NULL, NULL, NULL},
+    {"backoff", judge_backoff, backoff__params, true},
+    {"reconnect_min", judge_reconnect_min, reconnect__params, true},
+    {NULL, NULL, NULL, false},
 };

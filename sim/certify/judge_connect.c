@@ -154,8 +154,8 @@ static cert_verdict judge_clean_session(cert_ctx *x)
 }
 
 const cert_judge cert_judges_connect[] = {
-    {"mqtt_connect", judge_mqtt_connect, NULL},
-    {"keepalive", judge_keepalive, NULL},
-    {"clean_session", judge_clean_session, NULL},
-    {NULL, NULL, NULL},
+    {"mqtt_connect", judge_mqtt_connect, NULL, false},
+    {"keepalive", judge_keepalive, NULL, false},
+    {"clean_session", judge_clean_session, NULL, false},
+    {NULL, NULL, NULL, false},
 };

@@ -106,6 +106,6 @@ static cert_verdict judge_long_duration(cert_ctx *x)
 }
 
 const cert_judge cert_judges_long[] = {
-    {"long_duration", judge_long_duration, NULL},
-    {NULL, NULL, NULL},
+    {"long_duration", judge_long_duration, NULL, false},
+    {NULL, NULL, NULL, false},
 };

@@ -86,6 +86,7 @@ int cert_obs_build(cert_obs *o, json_t *lines, const long *runner_ports, size_t 
         for (size_t r = 0; r < n_runner; r++)
             if (o->c[k].peer_port == runner_ports[r])
                 o->c[k].runner = true;
+    o->now_t = o->t_end;
     return IOTC_OK;
 }
 

@@ -1,7 +1,7 @@
 /*
  * One certification case: for each series (all at once) a fresh endpoint
- * (`serve --scenario`), the device command started with its placeholders filled, the journal followed every
- * POLL_MS while the runner's actions fire and the judge is asked whether it has seen
+ * (`serve --scenario`), the device command started with its placeholders filled, the journal
+ * followed every POLL_MS while the runner's actions fire and the judge is asked whether it has seen
  * enough; at the end of the budget (or earlier) the device group is stopped, the
  * endpoint too, and the judge decides on everything.
  */
@@ -273,6 +273,11 @@ static void run__judge(const cert_run *r, const cert_case *c, run__series *ss, s
         if (ss[q].stop_wall > 0)
             obs[q].stop_t = ss[q].stop_wall - run__clock(&ss[q].j1);
         obs[q].ended = final ? ss[q].end : CERT_END_RUNNING;
+        obs[q].now_t = obs[q].t_end;
+        if (final && obs[q].stop_t > obs[q].now_t)
+            obs[q].now_t = obs[q].stop_t;
+        else if (!final && json_array_size(ss[q].j1.lines))
+            obs[q].now_t = iotc_clock_wall_ms() - run__clock(&ss[q].j1);
         obs[q].budget_ms = ss[q].budget_ms;
         snprintf(log, sizeof(log), "%s/device.log", ss[q].dir);
         run__tail(log, obs[q].log_tail, 400);
