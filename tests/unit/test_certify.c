@@ -151,8 +151,8 @@ static void test_catalogue_strict(void)
 
 static void test_adapters(void)
 {
-    static const char *const names[] = {"refdevice", "mosquitto_pub", "mosquitto_sub",
-                                        "paho-python", NULL};
+    static const char *const names[] = {"refdevice",     "refdevice-mqtt5", "mosquitto_pub",
+                                        "mosquitto_sub", "paho-python",     NULL};
     char err[1024], why[256];
     cert_adapter a;
     cert_catalogue cat;
