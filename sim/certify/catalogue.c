@@ -164,13 +164,24 @@ static void catalogue__case(catalogue__diag *d, json_t *e, size_t i, iotc_certif
         c->min_budget_ms = (long)json_integer_value(v);
     v = json_object_get(e, "observe");
     c->observe_reconnects = 0;
+    c->observe_delays = 0;
     if (v) {
-        json_t *r = json_object_get(v, "reconnects");
-        if (!json_is_object(v) || json_object_size(v) != 1 || !json_is_integer(r) ||
-            json_integer_value(r) < 0 || json_integer_value(r) > 100)
-            catalogue__add(d, "%s: \"observe\" must be {\"reconnects\": 0..100}", where);
-        else
-            c->observe_reconnects = (int)json_integer_value(r);
+        json_t *r = json_object_get(v, "reconnects"), *dl = json_object_get(v, "delays");
+        bool bad = !json_is_object(v) || json_object_size(v) != (size_t)(!!r + !!dl) ||
+                   json_object_size(v) == 0;
+        bad |=
+            r && (!json_is_integer(r) || json_integer_value(r) < 0 || json_integer_value(r) > 100);
+        bad |= dl &&
+               (!json_is_integer(dl) || json_integer_value(dl) < 1 || json_integer_value(dl) > 100);
+        if (bad)
+            catalogue__add(d,
+                           "%s: \"observe\" must be {\"reconnects\": 0..100, \"delays\": "
+                           "1..100} (either or both)",
+                           where);
+        else {
+            c->observe_reconnects = r ? (int)json_integer_value(r) : 0;
+            c->observe_delays = dl ? (int)json_integer_value(dl) : 0;
+        }
     }
     v = json_object_get(e, "repeat");
     c->repeat = 1;
@@ -184,7 +195,9 @@ static void catalogue__case(catalogue__diag *d, json_t *e, size_t i, iotc_certif
         const char *k;
         if (!j)
             catalogue__add(d, "%s: unknown judge \"%s\"", where, c->judge);
-        else if (json_is_object(c->params))
+        else if (j->needs_delays && c->observe_delays == 0)
+            catalogue__add(d, "%s: judge %s needs \"observe\": {\"delays\": N}", where, c->judge);
+        if (j && json_is_object(c->params))
             json_object_foreach(c->params, k, v)
             {
                 if (!catalogue__in(k, j->params))

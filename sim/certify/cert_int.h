@@ -55,6 +55,10 @@ typedef struct iotc_certify_case {
      * CONNECT after its first). Until then an early verdict does not stop the case; a
      * PASS at the end without them is INCONCLUSIVE. */
     int observe_reconnects;
+    /* Retry delays each series must show before a verdict (backoff judges): until then the
+     * case runs; when the budget ends first, the judge decides on the delays seen if they
+     * support a verdict, else INCONCLUSIVE says why. */
+    int observe_delays;
 } iotc_certify_case;
 
 typedef struct iotc_certify_catalogue {
@@ -142,6 +146,9 @@ typedef struct iotc_certify_obs {
     iotc_certify_conn *c;
     size_t n;
     double t_end; /* last journal time */
+    double now_t; /* the journal clock now (when observing stopped, at the end): a quiet
+                   * device does not advance t_end, so a judge waiting for the device to do
+                   * something within a time measures it against this */
     const iotc_certify_device *dev;
     double dev_exit_t;      /* device exit on the journal clock, -1 if it did not exit */
     double stop_t;          /* when the runner stopped the device (journal clock), -1 if not yet:
@@ -189,10 +196,12 @@ typedef struct iotc_certify_ctx {
     const iotc_certify_case *c;
     const iotc_certify_obs *obs; /* one per series */
     size_t n_series;
-    double scale;     /* the run's time scale (real-time thresholds are multiplied) */
-    bool final;       /* the budget is over: decide */
-    bool series_done; /* set by a judge: the last series saw all it needs (repeat > 1) */
-    json_t *observed; /* judges add what they measured */
+    double scale;       /* the run's time scale (real-time thresholds are multiplied) */
+    bool final;         /* the budget is over: decide */
+    bool window_closed; /* set by a judge: what the case observes can no longer be seen
+                         * (e.g. no reconnect long after the close), so its verdict stands
+                         * before the window is met */
+    json_t *observed;   /* judges add what they measured */
     char reason[2048];
     iotc_certify_verdict v;
 } iotc_certify_ctx;
@@ -203,6 +212,7 @@ typedef struct iotc_certify_judge {
     const char *name;
     iotc_certify_judge_fn fn;
     const char *const *params; /* allowed parameter names (NULL-terminated), NULL = none */
+    bool needs_delays;         /* its cases must declare observe.delays */
 } iotc_certify_judge;
 
 const iotc_certify_judge *iotc_certify_judge_find(const char *name);

@@ -31,6 +31,7 @@ typedef struct main__pool {
     const iotc_certify_run *r;
     iotc_certify_outcome *res;
     size_t *idx;
+    size_t order[MAIN__MAX_CASES]; /* dispatch order: longest budget first */
     size_t n, finished;
     pthread_mutex_t lock;
     iotc_progress progress;
@@ -49,9 +50,24 @@ static void main__signals(void)
     iotc_spawn_subreaper();
 }
 
-static void main__one_case(size_t i, void *arg)
+/* Cases start longest budget first (results stay in catalogue order): with --jobs, a
+ * minutes-long case started last would leave the other workers idle at the end. */
+static void main__order(main__pool *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        size_t k = i;
+        while (k > 0 && p->res[p->order[k - 1]].c->budget_ms < p->res[i].c->budget_ms) {
+            p->order[k] = p->order[k - 1];
+            k--;
+        }
+        p->order[k] = i;
+    }
+}
+
+static void main__one_case(size_t j, void *arg)
 {
     main__pool *p = arg;
+    size_t i = p->order[j];
     iotc_certify_outcome *o = &p->res[i];
     long t0 = iotc_clock_ms();
     if (o->v != IOTC_CERTIFY_SKIPPED) {
@@ -234,6 +250,7 @@ int iotc_certify_main(int argc, char **argv)
     pool.res = res;
     pool.idx = idx;
     pool.n = (size_t)n;
+    main__order(&pool);
     pthread_mutex_init(&pool.lock, NULL);
     iotc_progress_init(&pool.progress, stderr,
                        o.verbose ? IOTC_PROGRESS_VERBOSE

@@ -43,6 +43,8 @@ static json_t *doc__observation(const iotc_certify_outcome *o)
         json_array_append_new(ended, json_string(iotc_certify_end_name(o->series[q].ended)));
     if (c->observe_reconnects > 0)
         json_object_set_new(needs, "reconnects", json_integer(c->observe_reconnects));
+    if (c->observe_delays > 0)
+        json_object_set_new(needs, "delays", json_integer(c->observe_delays));
     return json_pack("{s:I, s:i, s:I, s:s, s:o, s:o}", "budget_ms", (json_int_t)o->budget_ms,
                      "series", c->repeat, "series_run", (json_int_t)o->n_series, "judge", c->judge,
                      "needs", needs, "ended_by", ended);

@@ -226,7 +226,7 @@ static void judge__observed(iotc_certify_ctx *x, const iotc_certify_obs *o)
     json_object_set_new(x->observed, "reconnects_seen", json_integer(seen));
     if (seen >= need)
         return;
-    if (!x->final && !exited) {
+    if (!x->final && !exited && !x->window_closed) {
         x->v = IOTC_CERTIFY_UNDECIDED;
         return;
     }

@@ -67,7 +67,6 @@ static size_t backoff__gather(iotc_certify_ctx *x, bool cut, size_t want, backof
     json_object_set_new(x->observed, "retry_delays_s", arr);
     if (x->scale != 1.0)
         json_object_set_new(x->observed, "time_scale", json_real(x->scale));
-    x->series_done = x->n_series && ss[x->n_series - 1].n >= want;
     return complete;
 }
 
@@ -206,11 +205,12 @@ static iotc_certify_verdict backoff__verdict(iotc_certify_ctx *x,
         100 * (jitter_rule ? r->p_jitter : r->p_growth));
 }
 
-/* params: retries (delays needed per series), expect ("exponential" | "jitter"), mode. */
+/* observe.delays: the delays needed per series; params: expect ("exponential" | "jitter"),
+ * mode. */
 static iotc_certify_verdict judge_backoff(iotc_certify_ctx *x)
 {
     backoff__series ss[8];
-    size_t want = (size_t)iotc_certify_param_num(x, "retries", 5);
+    size_t want = (size_t)x->c->observe_delays;
     bool cut = strcmp(iotc_certify_param_str(x, "mode", "connack"), "disconnect") == 0;
     bool jitter_rule = strcmp(iotc_certify_param_str(x, "expect", "jitter"), "jitter") == 0;
     const double *d[8];
@@ -263,11 +263,12 @@ static iotc_certify_verdict judge_backoff(iotc_certify_ctx *x)
     return x->v;
 }
 
-/* MQTT_ReconnectionAfterSuccessfulConnection. params: min_s (1), retries (reconnects needed). */
+/* MQTT_ReconnectionAfterSuccessfulConnection. observe.delays: reconnects needed; params:
+ * min_s (1). */
 static iotc_certify_verdict judge_reconnect_min(iotc_certify_ctx *x)
 {
     backoff__series ss[8];
-    size_t want = (size_t)iotc_certify_param_num(x, "retries", 3);
+    size_t want = (size_t)x->c->observe_delays;
     double min_s = iotc_certify_param_num(x, "min_s", 1.0);
     char series[256];
     size_t complete = backoff__gather(x, true, want, ss);
@@ -333,11 +334,11 @@ static iotc_certify_verdict judge_reconnect_min(iotc_certify_ctx *x)
                             "every reconnect waited at least %.1f s (delays %s s)", min_s, series);
 }
 
-static const char *const backoff__params[] = {"retries", "expect", "mode", NULL};
-static const char *const reconnect__params[] = {"retries", "min_s", NULL};
+static const char *const backoff__params[] = {"expect", "mode", NULL};
+static const char *const reconnect__params[] = {"min_s", NULL};
 
 const iotc_certify_judge iotc_certify_judges_backoff[] = {
-    {"backoff", judge_backoff, backoff__params},
-    {"reconnect_min", judge_reconnect_min, reconnect__params},
-    {NULL, NULL, NULL},
+    {"backoff", judge_backoff, backoff__params, true},
+    {"reconnect_min", judge_reconnect_min, reconnect__params, true},
+    {NULL, NULL, NULL, false},
 };

@@ -160,8 +160,8 @@ static iotc_certify_verdict judge_clean_session(iotc_certify_ctx *x)
 }
 
 const iotc_certify_judge iotc_certify_judges_connect[] = {
-    {"mqtt_connect", judge_mqtt_connect, NULL},
-    {"keepalive", judge_keepalive, NULL},
-    {"clean_session", judge_clean_session, NULL},
-    {NULL, NULL, NULL},
+    {"mqtt_connect", judge_mqtt_connect, NULL, false},
+    {"keepalive", judge_keepalive, NULL, false},
+    {"clean_session", judge_clean_session, NULL, false},
+    {NULL, NULL, NULL, false},
 };

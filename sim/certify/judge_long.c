@@ -107,6 +107,6 @@ static iotc_certify_verdict judge_long_duration(iotc_certify_ctx *x)
 }
 
 const iotc_certify_judge iotc_certify_judges_long[] = {
-    {"long_duration", judge_long_duration, NULL},
-    {NULL, NULL, NULL},
+    {"long_duration", judge_long_duration, NULL, false},
+    {NULL, NULL, NULL, false},
 };

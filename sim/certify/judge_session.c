@@ -13,6 +13,12 @@
 #include "common/jevents.h"
 
 #define SESSION__MAX 256
+/* How long (s, time-scaled) the device has to reconnect after its session was taken over,
+ * and the stored message to be delivered and acknowledged after it did: past these the
+ * verdict stands without waiting out the budget (a device that stays quiet does not
+ * advance the journal, so the judges measure to the observation's now_t). */
+#define SESSION__RECONNECT_S 30.0
+#define SESSION__ACK_S       10.0
 
 static size_t session__conns(const iotc_certify_ctx *x, const iotc_certify_conn **out)
 {
@@ -47,12 +53,18 @@ static iotc_certify_verdict session__pair(iotc_certify_ctx *x, const iotc_certif
                                 "was no session to resume");
     }
     if (!*next) {
-        if (!x->final)
+        const iotc_certify_obs *o = &x->obs[x->n_series - 1];
+        bool cut =
+            (*first)->t_close >= 0 && !(o->stop_t >= 0 && (*first)->t_close >= o->stop_t - 1);
+        double quiet = cut ? (o->now_t - (*first)->t_close) / 1000.0 : 0;
+        if (!x->final && quiet < SESSION__RECONNECT_S * x->scale)
             return IOTC_CERTIFY_UNDECIDED;
+        x->window_closed = true;
         return iotc_certify_set(
             x, IOTC_CERTIFY_FAIL,
-            "the device did not reconnect after its session was taken "
+            "the device did not reconnect %s after its session was taken "
             "over (connection closed: %s)",
+            quiet >= SESSION__RECONNECT_S * x->scale ? "within 30 s" : "before the case ended",
             json_string_value(json_object_get((*first)->close, IOTC_JF_REASON)));
     }
     return IOTC_CERTIFY_PASS;
@@ -99,20 +111,23 @@ static iotc_certify_verdict judge_session_resume(iotc_certify_ctx *x)
             if (json_integer_value(json_object_get(ack, IOTC_JF_PACKET_ID)) != pid)
                 continue;
             /* Leave a moment for a late SUBSCRIBE before passing early. */
-            if (!x->final && x->obs[x->n_series - 1].t_end - iotc_certify_entry_t(ack) < 500)
+            if (!x->final && x->obs[x->n_series - 1].now_t - iotc_certify_entry_t(ack) < 500)
                 return IOTC_CERTIFY_UNDECIDED;
             return iotc_certify_set(x, IOTC_CERTIFY_PASS,
                                     "resumed the session without subscribing again and "
                                     "acknowledged the stored QoS 1 message (packet id %lld)",
                                     (long long)pid);
         }
-        if (x->final)
+        double waited = (x->obs[x->n_series - 1].now_t - iotc_certify_entry_t(p)) / 1000.0;
+        if (x->final || waited >= SESSION__ACK_S * x->scale)
             return iotc_certify_set(x, IOTC_CERTIFY_FAIL,
                                     "the stored QoS 1 message (packet id %lld) was delivered "
-                                    "on the resumed session but never acknowledged",
-                                    (long long)pid);
+                                    "on the resumed session but not acknowledged (%.1f s observed)",
+                                    (long long)pid, waited);
     }
-    if (!x->final)
+    if (!x->final &&
+        (x->obs[x->n_series - 1].now_t - iotc_certify_entry_t(next->connack)) / 1000.0 <
+            SESSION__ACK_S * x->scale)
         return IOTC_CERTIFY_UNDECIDED;
     return iotc_certify_set(x, IOTC_CERTIFY_ERROR,
                             "the stored QoS 1 message was not delivered on the resumed "
@@ -139,7 +154,7 @@ static iotc_certify_verdict judge_session_expired(iotc_certify_ctx *x)
                                 "subscribed again %.0f ms after CONNACK session present 0",
                                 iotc_certify_entry_t(sub) - iotc_certify_entry_t(next->connack));
     }
-    double waited = (x->obs[x->n_series - 1].t_end - iotc_certify_entry_t(next->connack)) / 1000.0;
+    double waited = (x->obs[x->n_series - 1].now_t - iotc_certify_entry_t(next->connack)) / 1000.0;
     if (!x->final && waited < 3.0 && next->t_close < 0)
         return IOTC_CERTIFY_UNDECIDED;
     return iotc_certify_set(x, IOTC_CERTIFY_FAIL,
@@ -149,7 +164,7 @@ static iotc_certify_verdict judge_session_expired(iotc_certify_ctx *x)
 }
 
 const iotc_certify_judge iotc_certify_judges_session[] = {
-    {"session_resume", judge_session_resume, NULL},
-    {"session_expired", judge_session_expired, NULL},
-    {NULL, NULL, NULL},
+    {"session_resume", judge_session_resume, NULL, false},
+    {"session_expired", judge_session_expired, NULL, false},
+    {NULL, NULL, NULL, false},
 };

@@ -361,12 +361,12 @@ static const char *const tls__sni_params[] = {"names", NULL};
 static const char *const tls__alpn_params[] = {"expect", NULL};
 
 const iotc_certify_judge iotc_certify_judges_tls[] = {
-    {"tls_connect", judge_tls_connect, NULL},
-    {"tls_ciphers", judge_tls_ciphers, NULL},
-    {"tls_reject", judge_tls_reject, tls__reject_params},
-    {"sni", judge_sni, tls__sni_params},
-    {"alpn", judge_alpn, tls__alpn_params},
-    {"tls_versions", judge_tls_versions, NULL},
-    {"receive", judge_receive, NULL},
-    {NULL, NULL, NULL},
+    {"tls_connect", judge_tls_connect, NULL, false},
+    {"tls_ciphers", judge_tls_ciphers, NULL, false},
+    {"tls_reject", judge_tls_reject, tls__reject_params, false},
+    {"sni", judge_sni, tls__sni_params, false},
+    {"alpn", judge_alpn, tls__alpn_params, false},
+    {"tls_versions", judge_tls_versions, NULL, false},
+    {"receive", judge_receive, NULL, false},
+    {NULL, NULL, NULL, false},
 };

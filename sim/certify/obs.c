@@ -87,6 +87,7 @@ int iotc_certify_obs_build(iotc_certify_obs *o, json_t *lines, const long *runne
         for (size_t r = 0; r < n_runner; r++)
             if (o->c[k].peer_port == runner_ports[r])
                 o->c[k].runner = true;
+    o->now_t = o->t_end;
     return IOTC_OK;
 }
 

@@ -1,7 +1,7 @@
 /*
- * One certification case: for each series a fresh endpoint (`serve --scenario`), the
- * device command started with its placeholders filled, the journal followed every
- * POLL_MS while the runner's actions fire and the judge is asked whether it has seen
+ * One certification case: for each series (all at once) a fresh endpoint
+ * (`serve --scenario`), the device command started with its placeholders filled, the journal
+ * followed every POLL_MS while the runner's actions fire and the judge is asked whether it has seen
  * enough; at the end of the budget (or earlier) the device group is stopped, the
  * endpoint too, and the judge decides on everything.
  */
@@ -129,6 +129,8 @@ typedef struct run__series {
     iotc_certify_end end; /* why observing stopped */
     long budget_ms, ran_ms;
     char run_dir[64]; /* short: the broker's unix socket lives there (108-byte limit) */
+    long t0;          /* the device started (iotc_clock_ms) */
+    bool running;
     iotc_certify_action_state act;
     json_t *lines; /* merged view, rebuilt on each poll */
     char dir[1100];
@@ -273,6 +275,11 @@ static void run__judge(const iotc_certify_run *r, const iotc_certify_case *c, ru
         if (ss[q].stop_wall > 0)
             obs[q].stop_t = ss[q].stop_wall - run__clock(&ss[q].j1);
         obs[q].ended = final ? ss[q].end : IOTC_CERTIFY_END_RUNNING;
+        obs[q].now_t = obs[q].t_end;
+        if (final && obs[q].stop_t > obs[q].now_t)
+            obs[q].now_t = obs[q].stop_t;
+        else if (!final && json_array_size(ss[q].j1.lines))
+            obs[q].now_t = iotc_clock_wall_ms() - run__clock(&ss[q].j1);
         obs[q].budget_ms = ss[q].budget_ms;
         snprintf(log, sizeof(log), "%s/device.log", ss[q].dir);
         run__tail(log, obs[q].log_tail, 400);
@@ -390,11 +397,90 @@ static void run__series_info(const run__series *s, iotc_certify_series_info *i)
     snprintf(i->log, sizeof(i->log), "%s/device.log", s->dir);
 }
 
+/* Starts series q: a fresh endpoint, then the device. 0, or -1 with out->reason. */
+static int run__start_series(const iotc_certify_run *r, const iotc_certify_case *c, size_t index,
+                             int q, run__series *s, long budget, iotc_certify_outcome *out)
+{
+    char err[2048], cmd[4096];
+    const char *tpl = iotc_certify_case_template(r, c);
+    if (c->repeat > 1)
+        snprintf(s->dir, sizeof(s->dir), "%s/series-%d", out->case_dir, q + 1);
+    else
+        snprintf(s->dir, sizeof(s->dir), "%s", out->case_dir);
+    iotc_mkdirs(s->dir);
+    /* serve appends to its journal: a journal left by an earlier run in the same --out
+     * would be judged as this run's (verdicts in 0.1 s on stale events). */
+    for (size_t k = 0; k < 2; k++) {
+        snprintf(err, sizeof(err), "%s/journal-%s.jsonl", s->dir, k ? "after-outage" : "endpoint");
+        remove(err);
+    }
+    s->dev.pid = 0;
+    s->budget_ms = budget;
+    if (run__start_serve(r, c, s, "endpoint", NULL, true, err, sizeof(err)) != IOTC_OK) {
+        snprintf(out->reason, sizeof(out->reason), "the endpoint did not start: %.1900s", err);
+        return -1;
+    }
+    iotc_jreader_init(&s->j1, s->serve.journal);
+    json_t *vars =
+        iotc_certify_case_vars(r, c, s->dir, s->serve.port_8883, s->serve.port_443,
+                               r->seed * 1000003ull + index * 101ull + (unsigned)q, budget);
+    int frc = iotc_certify_template_fill(tpl ? tpl : "", vars, cmd, sizeof(cmd), err, sizeof(err));
+    json_decref(vars);
+    if (frc != 0 || !tpl) {
+        snprintf(out->reason, sizeof(out->reason), "device template: %.1900s",
+                 tpl ? err : "no device command (use --device or --adapter)");
+        return -1;
+    }
+    snprintf(out->command, sizeof(out->command), "%s", cmd);
+    snprintf(err, sizeof(err), "%s/device.log", s->dir);
+    {
+        FILE *f = fopen(err, "w");
+        if (f) {
+            fprintf(f, "# %s\n", cmd);
+            fclose(f);
+        }
+    }
+    if (iotc_certify_device_start(&s->dev, cmd, err, err, sizeof(err)) != IOTC_OK) {
+        snprintf(out->reason, sizeof(out->reason), "%s", err);
+        return -1;
+    }
+    s->t0 = iotc_clock_ms();
+    s->running = true;
+    return 0;
+}
+
+/* One poll of a running series: its journals, device, actions and outage. */
+static void run__poll_series(const iotc_certify_run *r, const iotc_certify_case *c, run__series *s,
+                             iotc_certify_outcome *out)
+{
+    size_t i;
+    json_t *a;
+    iotc_jreader_poll(&s->j1);
+    if (s->has_j2)
+        iotc_jreader_poll(&s->j2);
+    iotc_certify_device_poll(&s->dev);
+    run__merge(s);
+    iotc_certify_actions_step(c,
+                              &(iotc_certify_endpoint){r->pki_dir, "localhost", s->serve.port_8883,
+                                                       s->serve.port_8443, s->serve.port_443},
+                              s->lines, &s->act);
+    json_array_foreach(c->actions, i, a)
+    {
+        const char *what = json_string_value(json_object_get(a, "do"));
+        if (what && strcmp(what, "outage") == 0)
+            run__outage(r, c, s, a, s->t0, out->note, sizeof(out->note));
+    }
+    s->ran_ms = iotc_clock_ms() - s->t0;
+}
+
+/* The series of a case are independent (a fresh endpoint and device each) and run at
+ * the same time: a case of two series at a device's real 30 s CONNACK timeout takes
+ * one series' time, not two. The judge sees every series on each poll. */
 void iotc_certify_case_run(const iotc_certify_run *r, const iotc_certify_case *c, size_t index,
                            iotc_certify_outcome *out)
 {
     run__series ss[RUN__MAX_SERIES];
-    size_t done = 0;
+    size_t done = 0, running = 0;
     long t_case = iotc_clock_ms();
     long budget = (long)((double)c->budget_ms * r->scale);
     bool decided = false;
@@ -413,108 +499,45 @@ void iotc_certify_case_run(const iotc_certify_run *r, const iotc_certify_case *c
         snprintf(out->reason, sizeof(out->reason), "cannot create %s", out->case_dir);
         goto finish;
     }
-    for (int q = 0; q < c->repeat && q < RUN__MAX_SERIES && !decided && !iotc_certify_interrupted;
-         q++) {
-        run__series *s = &ss[q];
-        char err[2048], cmd[4096];
-        const char *tpl = iotc_certify_case_template(r, c);
-        long t0;
-        if (c->repeat > 1)
-            snprintf(s->dir, sizeof(s->dir), "%s/series-%d", out->case_dir, q + 1);
-        else
-            snprintf(s->dir, sizeof(s->dir), "%s", out->case_dir);
-        iotc_mkdirs(s->dir);
-        /* serve appends to its journal: a journal left by an earlier run in the same --out
-         * would be judged as this run's (verdicts in 0.1 s on stale events). */
-        for (size_t k = 0; k < 2; k++) {
-            snprintf(err, sizeof(err), "%s/journal-%s.jsonl", s->dir,
-                     k ? "after-outage" : "endpoint");
-            remove(err);
-        }
-        s->dev.pid = 0;
-        s->budget_ms = budget;
+    for (int q = 0; q < c->repeat && q < RUN__MAX_SERIES && !iotc_certify_interrupted; q++) {
         done++;
-        if (run__start_serve(r, c, s, "endpoint", NULL, true, err, sizeof(err)) != IOTC_OK) {
-            snprintf(out->reason, sizeof(out->reason), "the endpoint did not start: %.1900s", err);
+        if (run__start_series(r, c, index, q, &ss[q], budget, out))
             goto finish;
+        running++;
+    }
+    while (running) {
+        struct timespec ts = {0, RUN__POLL_MS * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        for (size_t q = 0; q < done; q++)
+            if (ss[q].running)
+                run__poll_series(r, c, &ss[q], out);
+        run__judge(r, c, ss, done, false, out, &x);
+        if (x.v != IOTC_CERTIFY_UNDECIDED && !decided) {
+            /* Decided on what the devices did by themselves: what follows (the runner
+             * stopping them) must not change the verdict. */
+            decided = true;
+            early_v = x.v;
+            snprintf(early_reason, sizeof(early_reason), "%s", x.reason);
         }
-        iotc_jreader_init(&s->j1, s->serve.journal);
-        json_t *vars =
-            iotc_certify_case_vars(r, c, s->dir, s->serve.port_8883, s->serve.port_443,
-                                   r->seed * 1000003ull + index * 101ull + (unsigned)q, budget);
-        int frc =
-            iotc_certify_template_fill(tpl ? tpl : "", vars, cmd, sizeof(cmd), err, sizeof(err));
-        json_decref(vars);
-        if (frc != 0 || !tpl) {
-            snprintf(out->reason, sizeof(out->reason), "device template: %.1900s",
-                     tpl ? err : "no device command (use --device or --adapter)");
-            goto finish;
-        }
-        snprintf(out->command, sizeof(out->command), "%s", cmd);
-        snprintf(err, sizeof(err), "%s/device.log", s->dir);
-        {
-            FILE *f = fopen(err, "w");
-            if (f) {
-                fprintf(f, "# %s\n", cmd);
-                fclose(f);
-            }
-        }
-        if (iotc_certify_device_start(&s->dev, cmd, err, err, sizeof(err)) != IOTC_OK) {
-            snprintf(out->reason, sizeof(out->reason), "%s", err);
-            goto finish;
-        }
-        t0 = iotc_clock_ms();
-        for (;;) {
-            struct timespec ts = {0, RUN__POLL_MS * 1000 * 1000};
-            nanosleep(&ts, NULL);
-            iotc_jreader_poll(&s->j1);
-            if (s->has_j2)
-                iotc_jreader_poll(&s->j2);
-            iotc_certify_device_poll(&s->dev);
-            run__merge(s);
-            iotc_certify_actions_step(
-                c,
-                &(iotc_certify_endpoint){r->pki_dir, "localhost", s->serve.port_8883,
-                                         s->serve.port_8443, s->serve.port_443},
-                s->lines, &s->act);
-            {
-                size_t i;
-                json_t *a;
-                json_array_foreach(c->actions, i, a)
-                {
-                    const char *what = json_string_value(json_object_get(a, "do"));
-                    if (what && strcmp(what, "outage") == 0)
-                        run__outage(r, c, s, a, t0, out->note, sizeof(out->note));
-                }
-            }
-            run__judge(r, c, ss, done, false, out, &x);
-            s->ran_ms = iotc_clock_ms() - t0;
-            if (x.v != IOTC_CERTIFY_UNDECIDED) {
-                /* Decided on what the device did by itself: what follows (the runner
-                 * stopping it) must not change the verdict. */
-                decided = true;
-                early_v = x.v;
-                snprintf(early_reason, sizeof(early_reason), "%s", x.reason);
+        for (size_t q = 0; q < done; q++) {
+            run__series *s = &ss[q];
+            if (!s->running)
+                continue;
+            if (decided)
                 s->end = s->dev.exited ? IOTC_CERTIFY_END_DEVICE : IOTC_CERTIFY_END_VERDICT;
-                break;
-            }
-            if (x.series_done && q + 1 < c->repeat) {
-                s->end = s->dev.exited ? IOTC_CERTIFY_END_DEVICE : IOTC_CERTIFY_END_VERDICT;
-                break;
-            }
-            if (s->dev.exited && iotc_clock_ms() - s->dev.exited_ms > RUN__EXIT_GRACE_MS) {
+            else if (s->dev.exited && iotc_clock_ms() - s->dev.exited_ms > RUN__EXIT_GRACE_MS)
                 s->end = IOTC_CERTIFY_END_DEVICE;
-                break;
-            }
-            if (iotc_clock_ms() - t0 >= budget || iotc_certify_interrupted) {
+            else if (iotc_clock_ms() - s->t0 >= budget || iotc_certify_interrupted)
                 /* A device that exited by itself just before keeps that as its end. */
                 s->end = s->dev.exited              ? IOTC_CERTIFY_END_DEVICE
                          : iotc_certify_interrupted ? IOTC_CERTIFY_END_INTERRUPT
                                                     : IOTC_CERTIFY_END_BUDGET;
-                break;
-            }
+            else
+                continue;
+            run__end_series(s);
+            s->running = false;
+            running--;
         }
-        run__end_series(s);
     }
     run__judge(r, c, ss, done, true, out, &x);
     if (decided) {

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "mqtt/mqtt.h"
 #include "refdevice.h"
 
 static const struct {
@@ -43,6 +44,12 @@ static const struct {
     {"no-resubscribe", IOTC_REFDEVICE_NO_RESUBSCRIBE,
      "subscribe once, even when CONNACK says session 0"},
     {"give-up", IOTC_REFDEVICE_GIVE_UP, "exit after 3 failed connection attempts in a row"},
+    {"retry-on-open-connection", RD_RETRY_ON_OPEN_CONNECTION,
+     "MQTT 5: resend an unacknowledged PUBLISH/SUBSCRIBE on the same connection"},
+    {"ignore-server-keepalive", RD_IGNORE_SERVER_KEEPALIVE,
+     "MQTT 5: ping on its own keep-alive, not the CONNACK's Server Keep Alive"},
+    {"no-session-expiry", RD_NO_SESSION_EXPIRY,
+     "MQTT 5: --persistent without a Session Expiry Interval"},
 };
 
 #define OPTS__N (sizeof(opts__misbehaviours) / sizeof(opts__misbehaviours[0]))
@@ -64,13 +71,23 @@ void iotc_refdevice_usage(FILE *out)
                  "                      [--client-id ID] [--topic T] [--pub-topic T] [--sni NAME]\n"
                  "                      [--alpn NAME] [--keepalive S] [--qos 0|1] [--persistent]\n"
                  "                      [--time-scale F] [--seed N] [--publish-every-ms MS]\n"
-                 "                      [--run-ms MS] [--misbehave X[,Y]] [--verbose]\n"
+                 "                      [--mqtt 3.1.1|5] [--run-ms MS] [--misbehave X[,Y]]\n"
+                 "                      [--verbose]\n"
                  "\n"
                  "A well-behaved AWS IoT device: connects over TLS (server verified, SNI = --sni\n"
                  "or --host), subscribes to --topic at QoS 1, publishes one message to\n"
                  "--pub-topic per connection (or every --publish-every-ms), reconnects with\n"
                  "exponential backoff and full jitter. --time-scale multiplies its timers\n"
                  "(backoff, CONNACK/ack waits) so certification can run compressed.\n"
+                 "\n"
+                 "--mqtt 5 speaks MQTT 5: clean start 1 with a Session Expiry Interval of\n"
+                 "3600 s on the first connect of a --persistent device, clean start 0 on\n"
+                 "reconnects; honours the CONNACK's Server Keep Alive, Receive Maximum and\n"
+                 "Maximum QoS and the reason codes of CONNACK, PUBACK, SUBACK and DISCONNECT;\n"
+                 "resends an unacknowledged PUBLISH/SUBSCRIBE only after reconnecting (same\n"
+                 "packet id and DUP on a resumed session, as a new message on a new one),\n"
+                 "never on the open connection (MQTT 5 section 4.4). MQTT 3.1.1 (default)\n"
+                 "also resends on the open connection after the ack wait.\n"
                  "\nmisbehaviours (--misbehave, repeatable or comma-separated):\n");
     for (size_t i = 0; i < OPTS__N; i++)
         fprintf(out, "  %-30s %s\n", opts__misbehaviours[i].name, opts__misbehaviours[i].what);
@@ -125,6 +142,7 @@ int iotc_refdevice_opts_parse(int argc, char **argv, struct iotc_refdevice_opts 
         {"publish-every-ms", required_argument, NULL, 'E'},
         {"run-ms", required_argument, NULL, 'R'},
         {"misbehave", required_argument, NULL, 'm'},
+        {"mqtt", required_argument, NULL, 'M'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -140,6 +158,7 @@ int iotc_refdevice_opts_parse(int argc, char **argv, struct iotc_refdevice_opts 
     o->pub_topic = "cert/out";
     o->keepalive = 60;
     o->qos = 1;
+    o->mqtt_version = IOTC_MQTT_V311;
     o->time_scale = 1.0;
     o->seed = (uint64_t)time(NULL) ^ ((uint64_t)clock() << 20);
     optind = 1;
@@ -213,6 +232,14 @@ int iotc_refdevice_opts_parse(int argc, char **argv, struct iotc_refdevice_opts 
                 goto bad;
             break;
         }
+        case 'M':
+            if (strcmp(optarg, "5") == 0 || strcmp(optarg, "5.0") == 0)
+                o->mqtt_version = IOTC_MQTT_V5;
+            else if (strcmp(optarg, "3.1.1") == 0 || strcmp(optarg, "4") == 0)
+                o->mqtt_version = IOTC_MQTT_V311;
+            else
+                goto bad;
+            break;
         case 'm':
             if (opts__misbehave(o, optarg))
                 return -1;

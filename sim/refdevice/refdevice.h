@@ -38,12 +38,18 @@ enum iotc_refdevice_misbehave {
     IOTC_REFDEVICE_NO_RESUBSCRIBE = 1u
                                     << 20, /* subscribes once per process, whatever CONNACK says */
     IOTC_REFDEVICE_GIVE_UP = 1u << 21,     /* exits after 3 failed attempts in a row */
+    /* MQTT 5 only (no effect in 3.1.1 mode, where the first is the default habit): */
+    RD_RETRY_ON_OPEN_CONNECTION = 1u << 22, /* resends on the same connection [MQTT-4.4.0-2] */
+    RD_IGNORE_SERVER_KEEPALIVE = 1u << 23,  /* keeps its own keep-alive [MQTT-3.2.2-21] */
+    RD_NO_SESSION_EXPIRY = 1u << 24,        /* persistent without a Session Expiry Interval */
 };
 
 struct iotc_refdevice_opts {
     const char *host, *ca, *cert, *key, *client_id, *sub_topic, *pub_topic, *sni, *alpn;
     int port;
-    int keepalive; /* seconds, as sent in CONNECT; PINGREQ cadence and PINGRESP wait */
+    int keepalive;    /* seconds, as sent in CONNECT; PINGREQ cadence and PINGRESP wait
+                       * (MQTT 5: the CONNACK's Server Keep Alive replaces it) */
+    int mqtt_version; /* IOTC_MQTT_V311 (4) or IOTC_MQTT_V5 (5) */
     int qos;
     bool persistent;   /* clean session 0 */
     double time_scale; /* multiplies every timer of the device except keep-alive */
@@ -61,6 +67,8 @@ struct iotc_refdevice_opts {
 #define IOTC_REFDEVICE_STABLE_MS          30000.0 /* a connection this old resets the backoff */
 #define IOTC_REFDEVICE_CONNACK_TIMEOUT_MS 5000.0
 #define IOTC_REFDEVICE_ACK_RETRY_MS       5000.0 /* PUBACK / SUBACK wait before a retransmission */
+/* MQTT 5: the Session Expiry Interval a persistent device asks for (s). */
+#define RD_SESSION_EXPIRY_S 3600u
 
 int iotc_refdevice_opts_parse(int argc, char **argv, struct iotc_refdevice_opts *o);
 void iotc_refdevice_usage(FILE *out);

@@ -9,6 +9,10 @@ if(TARGET iotc_certify AND TARGET iotc_refdevice)
   add_test(NAME integration.certify_proof
            COMMAND /usr/bin/python3 ${IOTC_CERTIFY_PY}/test_certify_proof.py
                    $<TARGET_FILE:iotconform> ${IOTC_PKI_DIR} ${CMAKE_SOURCE_DIR})
+  # The same judges on the reference device in MQTT 5 mode, with the MQTT 5 twins.
+  add_test(NAME integration.certify_proof_mqtt5
+           COMMAND /usr/bin/python3 ${IOTC_CERTIFY_PY}/test_certify_proof.py
+                   $<TARGET_FILE:iotconform> ${IOTC_PKI_DIR} ${CMAKE_SOURCE_DIR} 5)
   add_test(NAME integration.certify_thirdparty
            COMMAND /usr/bin/python3 ${IOTC_CERTIFY_PY}/test_certify_thirdparty.py
                    $<TARGET_FILE:iotconform> ${IOTC_PKI_DIR})
@@ -19,11 +23,11 @@ if(TARGET iotc_certify AND TARGET iotc_refdevice)
            COMMAND /usr/bin/python3 ${IOTC_CERTIFY_PY}/test_certify_ci.py
                    $<TARGET_FILE:iotconform> ${CMAKE_SOURCE_DIR})
   set_tests_properties(integration.certify_qualification integration.certify_proof
-                       integration.certify_thirdparty integration.certify_bad_input
+                       integration.certify_proof_mqtt5 integration.certify_thirdparty integration.certify_bad_input
                        integration.certify_ci
                        PROPERTIES LABELS "integration;certification" TIMEOUT 420
                        ENVIRONMENT "IOTCONFORM_REFDEVICE=$<TARGET_FILE:iotc_refdevice>")
   # The proof and third-party runs start many endpoints at once: not together.
-  set_tests_properties(integration.certify_proof integration.certify_thirdparty
-                       PROPERTIES RESOURCE_LOCK iotc_certify_heavy)
+  set_tests_properties(integration.certify_proof integration.certify_proof_mqtt5
+                       integration.certify_thirdparty PROPERTIES RESOURCE_LOCK iotc_certify_heavy)
 endif()

@@ -130,7 +130,10 @@ static void test_catalogue_strict(void)
                      "{\"id\":\"A\",\"title\":\"t\",\"judge\":\"publish\",\"family\":\"f\","
                      "\"verdict_rule\":\"r\",\"reference\":{\"source\":\"s\",\"text\":\"t\"},"
                      "\"budget_ms\":5,\"params\":{\"bogus\":1},\"observe\":{\"reconnect\":1},"
-                     "\"actions\":[{\"do\":\"explode\"}]}]}");
+                     "\"actions\":[{\"do\":\"explode\"}]},"
+                     "{\"id\":\"B\",\"title\":\"t\",\"judge\":\"backoff\",\"family\":\"f\","
+                     "\"verdict_rule\":\"r\",\"reference\":{\"source\":\"s\",\"text\":\"t\"},"
+                     "\"budget_ms\":1000,\"params\":{\"retries\":6}}]}");
     CU_ASSERT_NOT_EQUAL(iotc_certify_catalogue_load(path, &cat, err, sizeof(err)), 0);
     /* Every problem is reported, not only the first. */
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown key \"colour\""));
@@ -143,6 +146,9 @@ static void test_catalogue_strict(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"do\" must be"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "suites.qualification[1]: unknown case"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"observe\" must be"));
+    /* Backoff judges count delays the case declares (observe.delays), not a parameter. */
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "(B): judge backoff needs \"observe\": {\"delays\": N}"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "judge backoff has no parameter \"retries\""));
     iotc_certify_catalogue_free(&cat);
     write_file(path, "{ not json");
     CU_ASSERT_NOT_EQUAL(iotc_certify_catalogue_load(path, &cat, err, sizeof(err)), 0);
@@ -152,8 +158,8 @@ static void test_catalogue_strict(void)
 
 static void test_adapters(void)
 {
-    static const char *const names[] = {"refdevice", "mosquitto_pub", "mosquitto_sub",
-                                        "paho-python", NULL};
+    static const char *const names[] = {"refdevice",     "refdevice-mqtt5", "mosquitto_pub",
+                                        "mosquitto_sub", "paho-python",     NULL};
     char err[1024], why[256];
     iotc_certify_adapter a;
     iotc_certify_catalogue cat;
@@ -523,6 +529,9 @@ static void jl_withheld_cut(json_t *lines, int id, double t)
     jl_close(lines, id, t + 10001, "server");
 }
 
+/* The observation's now (journal clock) for judge_one; < 0: its last journal line. */
+static double judge_now = -1;
+
 static iotc_certify_verdict judge_one(const iotc_certify_catalogue *cat, const char *id,
                                       json_t *lines, bool final, iotc_certify_end end,
                                       iotc_certify_ctx *x)
@@ -531,6 +540,8 @@ static iotc_certify_verdict judge_one(const iotc_certify_catalogue *cat, const c
     iotc_certify_obs o;
     memset(x, 0, sizeof(*x));
     iotc_certify_obs_build(&o, lines, NULL, 0);
+    if (judge_now >= 0)
+        o.now_t = judge_now;
     o.dev = &running;
     o.ended = final ? end : IOTC_CERTIFY_END_RUNNING;
     o.budget_ms = 60000;
@@ -725,6 +736,66 @@ static void test_judge_session_versions(void)
     iotc_certify_catalogue_free(&cat);
 }
 
+/* A quiet device does not advance the journal: judges measure their waits to the
+ * observation's now, and a verdict that the observation window can no longer change
+ * (no reconnect 30 s after the close) ends the case instead of the budget. */
+static void test_judge_quiet_device(void)
+{
+    iotc_certify_catalogue cat;
+    char err[4096];
+    iotc_certify_ctx x;
+    json_t *l;
+    const char *happy = "MQTT_Persistent_Session_Happy_Case";
+    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
+#define QUIET_TAKEN_OVER(l)                                                                        \
+    do {                                                                                           \
+        l = json_array();                                                                          \
+        jl_conn(l, 1, 0, 4, false, 60, 60, 0, false);                                              \
+        jl_add(l, json_pack("{s:s, s:s, s:f, s:i, s:i}", "event", "mqtt.out", "type", "SUBACK",    \
+                            "t", 400.0, "conn", 1, "packet_id", 1));                               \
+        jl_close(l, 1, 1000, "server");                                                            \
+    } while (0)
+    /* Taken over at 1 s, silent since: undecided at 20 s, FAIL at 40 s (not at the budget). */
+    judge_now = 20000;
+    QUIET_TAKEN_OVER(l);
+    CU_ASSERT_EQUAL(judge_one(&cat, happy, l, false, IOTC_CERTIFY_END_RUNNING, &x),
+                    IOTC_CERTIFY_UNDECIDED);
+    judge_now = 40000;
+    QUIET_TAKEN_OVER(l);
+    CU_ASSERT_EQUAL(judge_one(&cat, happy, l, false, IOTC_CERTIFY_END_RUNNING, &x),
+                    IOTC_CERTIFY_FAIL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "did not reconnect within 30 s"));
+    /* Resumed, the stored message delivered at 2.1 s and never acknowledged. */
+    judge_now = 5000;
+    QUIET_TAKEN_OVER(l);
+    jl_conn(l, 2, 2000, 4, false, 60, 60, 0, true);
+    jl_add(l, json_pack("{s:s, s:s, s:f, s:i, s:i, s:i}", "event", "mqtt.out", "type", "PUBLISH",
+                        "t", 2100.0, "conn", 2, "qos", 1, "packet_id", 7));
+    CU_ASSERT_EQUAL(judge_one(&cat, happy, l, false, IOTC_CERTIFY_END_RUNNING, &x),
+                    IOTC_CERTIFY_UNDECIDED);
+    judge_now = 13000;
+    QUIET_TAKEN_OVER(l);
+    jl_conn(l, 2, 2000, 4, false, 60, 60, 0, true);
+    jl_add(l, json_pack("{s:s, s:s, s:f, s:i, s:i, s:i}", "event", "mqtt.out", "type", "PUBLISH",
+                        "t", 2100.0, "conn", 2, "qos", 1, "packet_id", 7));
+    CU_ASSERT_EQUAL(judge_one(&cat, happy, l, false, IOTC_CERTIFY_END_RUNNING, &x),
+                    IOTC_CERTIFY_FAIL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "not acknowledged (10.9 s observed)"));
+    /* A withheld PUBACK, the endpoint's cut at 10 s, no reconnect: FAIL 30 s later. */
+    judge_now = 45000;
+    l = json_array();
+    jl_conn(l, 1, 0, 4, true, 60, 60, 0, false);
+    jl_publish(l, 1, 100, 2, false, "abc");
+    jl_withheld_cut(l, 1, 101);
+    CU_ASSERT_EQUAL(
+        judge_one(&cat, "MQTT_Publish_Retry_No_Puback", l, false, IOTC_CERTIFY_END_RUNNING, &x),
+        IOTC_CERTIFY_FAIL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "no reconnect within"));
+#undef QUIET_TAKEN_OVER
+    judge_now = -1;
+    iotc_certify_catalogue_free(&cat);
+}
+
 /* The group is stopped as a whole: a shell that ignores SIGTERM and its background child. */
 static void test_device_group_stop(void)
 {
@@ -778,6 +849,7 @@ int iotc_register_tests(void)
         !CU_add_test(s, "retransmission per MQTT version", test_judge_retry_versions) ||
         !CU_add_test(s, "MQTT 5 Server Keep Alive", test_judge_server_keepalive) ||
         !CU_add_test(s, "sessions per MQTT version, observe", test_judge_session_versions) ||
+        !CU_add_test(s, "a quiet device: waits measured to now", test_judge_quiet_device) ||
         !CU_add_test(s, "device group stop", test_device_group_stop))
         return -1;
     return 0;
