@@ -30,7 +30,9 @@ typedef struct iotc_mqtt_msg {
     char topic[320];
     int qos, retain;
     size_t len;
-    char *payload; /* NUL-terminated copy */
+    char *payload;  /* NUL-terminated copy */
+    uint8_t *props; /* MQTT 5: a copy of the PUBLISH's property block (NULL when none) */
+    size_t props_len;
 } iotc_mqtt_msg;
 
 struct iotc_mqtt_session;
@@ -55,7 +57,11 @@ typedef struct iotc_mqtt_session {
     int malformed;             /* the pump stopped at bytes that are not MQTT */
     uint16_t next_pid;
     uint16_t pubacks[IOTC_MQTT_SESSION_ACKS], pubrecs[IOTC_MQTT_SESSION_ACKS];
+    uint8_t puback_reasons[IOTC_MQTT_SESSION_ACKS]; /* MQTT 5 reason of pubacks[i] (0 on 3.1.1) */
     size_t n_pubacks, n_pubrecs;
+    /* MQTT 5: copies of the property blocks of the last CONNACK and the last server
+     * DISCONNECT (what a caller judges: limits advertised, reason strings). */
+    struct iotc_buf connack_props, disconnect_props;
     uint16_t suback_pid;
     int suback_n;
     uint8_t suback_codes[MQTT_SUB_MAX_FILTERS];
@@ -64,6 +70,9 @@ typedef struct iotc_mqtt_session {
     size_t n_inbox;
     iotc_wsc w;
 } iotc_mqtt_session;
+
+/* The MQTT 5 reason code of pid's PUBACK, or -1 when it was not acknowledged. */
+int iotc_mqtt_session_puback_reason(const iotc_mqtt_session *m, uint16_t pid);
 
 /* The next non-zero packet id after *last (1 after 65535). */
 uint16_t iotc_mqtt_pid_next(uint16_t *last);

@@ -47,10 +47,14 @@ static int ms__rewrite_connack(struct mqtt_sess *s, const struct mqtt_connack *i
     int rc;
     /* AWS IoT's CONNACK: max QoS 1, retain and wildcards on, subscription ids off, and the
      * front door's own Topic Alias Maximum (it resolves aliases; the broker never sees one). */
-    static const uint8_t ours[] = {
-        MQTT_PROP_MAXIMUM_QOS,        MQTT_PROP_RETAIN_AVAILABLE,  MQTT_PROP_WILDCARD_SUB_AVAILABLE,
-        MQTT_PROP_SUB_ID_AVAILABLE,   MQTT_PROP_SERVER_KEEP_ALIVE, MQTT_PROP_ASSIGNED_CLIENT_ID,
-        MQTT_PROP_TOPIC_ALIAS_MAXIMUM};
+    static const uint8_t ours[] = {MQTT_PROP_MAXIMUM_QOS,
+                                   MQTT_PROP_RETAIN_AVAILABLE,
+                                   MQTT_PROP_WILDCARD_SUB_AVAILABLE,
+                                   MQTT_PROP_SUB_ID_AVAILABLE,
+                                   MQTT_PROP_SERVER_KEEP_ALIVE,
+                                   MQTT_PROP_ASSIGNED_CLIENT_ID,
+                                   MQTT_PROP_TOPIC_ALIAS_MAXIMUM,
+                                   MQTT_PROP_SESSION_EXPIRY};
     while ((rc = mqtt_props_next(in->props, &cur, &p)) == 1) {
         if (!memchr(ours, p.id, sizeof ours) && (rc = mqtt_props_put(&props, &p)))
             goto cleanup;
@@ -77,6 +81,12 @@ static int ms__rewrite_connack(struct mqtt_sess *s, const struct mqtt_connack *i
         if (s->ka_effective != s->ka_requested) {
             struct mqtt_prop ka = {.id = MQTT_PROP_SERVER_KEEP_ALIVE, .u32 = s->ka_effective};
             if ((rc = mqtt_props_put(&props, &ka)))
+                goto cleanup;
+        }
+        if (s->session_expiry_cut >= 0) { /* handle_connect.c cut it to AWS's cap */
+            struct mqtt_prop se = {.id = MQTT_PROP_SESSION_EXPIRY,
+                                   .u32 = (uint32_t)s->session_expiry_cut};
+            if ((rc = mqtt_props_put(&props, &se)))
                 goto cleanup;
         }
         if (s->assigned_id) {
@@ -146,6 +156,28 @@ static void ms__scenario_send(struct mqtt_sess *s, const struct mqtt_frame *f, c
     iotc_system_publish(s->c->ep->lifecycle, topic, payload, (size_t)sc->send_bytes,
                         (int)sc->send_qos);
     free(payload);
+}
+
+/*
+ * mosquitto answers an MQTT 5 PUBLISH nobody subscribes to with PUBACK 0x10 (No matching
+ * subscribers). AWS IoT Core does not: its reason-code list for PUBACK has no 0x10 (a
+ * message also goes to the rules engine, so "no subscriber" is not a failure there), so
+ * the device gets 0x00. Rewrites into ack (4 bytes: header, packet id; reason 0x00 and no
+ * properties may be left out, MQTT 5 3.4.2.1). True when it did.
+ */
+static bool ms__puback_as_aws(const struct mqtt_sess *s, const struct mqtt_frame *f,
+                              const uint8_t *pkt, uint8_t ack[4], struct mqtt_frame *out)
+{
+    struct mqtt_ack a;
+    if (f->type != MQTT_PUBACK || s->version != MQTT_V5 ||
+        mqtt_ack_parse(pkt, f->total, s->version, &a) != IOTC_OK ||
+        a.reason != MQTT_RC_NO_MATCHING_SUBSCRIBERS)
+        return false;
+    ack[0] = (uint8_t)(MQTT_PUBACK << 4);
+    ack[1] = 2;
+    ack[2] = (uint8_t)(a.packet_id >> 8);
+    ack[3] = (uint8_t)(a.packet_id & 0xff);
+    return mqtt_frame_peek(ack, 4, 0, out) == IOTC_OK;
 }
 
 void iotc_ms_broker_packet(void *arg, const struct mqtt_frame *f, const uint8_t *pkt)
@@ -225,6 +257,12 @@ void iotc_ms_broker_packet(void *arg, const struct mqtt_frame *f, const uint8_t 
         return; /* the answer to the front door's own barrier ping (durable_ack.c) */
     if (ms__scenario_withholds(s, f))
         return;
+    uint8_t ack[4];
+    struct mqtt_frame ack_frame;
+    if (ms__puback_as_aws(s, f, pkt, ack, &ack_frame)) {
+        f = &ack_frame;
+        pkt = ack;
+    }
     if (f->type == MQTT_PUBACK && iotc_ms_da_hold_puback(s, pkt, f->total))
         return; /* relayed once the broker has saved (durable_ack.c) */
     if (f->type == MQTT_SUBACK || f->type == MQTT_UNSUBACK) {

@@ -143,6 +143,37 @@ static const char *ms__will_refusal(struct mqtt_sess *s, const struct mqtt_conne
     return NULL;
 }
 
+/*
+ * AWS IoT Core keeps an MQTT 5 session at most 7 days (profile limits.max_session_expiry_s).
+ * A longer Session Expiry Interval (0xFFFFFFFF = never) is cut to the cap before the broker
+ * sees it, and the CONNACK returns the interval used (MQTT 5 3.2.2.3.2). Fills *props with
+ * the rewritten block only when it cut; non-zero when the block cannot be rebuilt.
+ */
+static int ms__cap_session_expiry(struct mqtt_sess *s, const struct mqtt_connect *cn,
+                                  struct iotc_buf *props)
+{
+    long long cap = s->c->ep->profile.limits.max_session_expiry_s;
+    struct mqtt_prop p;
+    size_t cur = 0;
+    int rc;
+    s->session_expiry_cut = -1;
+    if (cn->version != MQTT_V5 || mqtt_props_find(cn->props, MQTT_PROP_SESSION_EXPIRY, &p) != 1 ||
+        (long long)p.u32 <= cap)
+        return 0;
+    while ((rc = mqtt_props_next(cn->props, &cur, &p)) == 1) {
+        if (p.id == MQTT_PROP_SESSION_EXPIRY)
+            p.u32 = (uint32_t)cap;
+        if ((rc = mqtt_props_put(props, &p)))
+            return rc;
+    }
+    if (rc < 0)
+        return rc;
+    if (!props->p && iotc_buf_reserve(props, 1))
+        return IOTC_ERR_NOMEM;
+    s->session_expiry_cut = cap;
+    return 0;
+}
+
 /* The device is authenticated: authorize iot:Connect and open its broker session. */
 static int ms__connect_authorized(struct mqtt_sess *s, const struct mqtt_connect *cnp)
 {
@@ -198,6 +229,13 @@ static int ms__connect_authorized(struct mqtt_sess *s, const struct mqtt_connect
         return 1;
     }
     struct mqtt_connect out = cn;
+    struct iotc_buf props = {0};
+    if (ms__cap_session_expiry(s, &cn, &props)) {
+        iotc_ms_finish(s, "endpoint", "cannot rewrite the CONNECT's properties");
+        return 1;
+    }
+    if (props.p)
+        out.props = (struct iotc_span){props.p, props.len};
     out.client_id = iotc_span_str(s->client_id);
     out.has_username = true;
     out.username = iotc_span_str(c->auth.principal);
@@ -206,7 +244,9 @@ static int ms__connect_authorized(struct mqtt_sess *s, const struct mqtt_connect
     /* The front door owns keep-alive; the broker's timer is a backstop set well beyond it. */
     out.keepalive = s->ka_effective > 32767 ? 65535 : (uint16_t)(s->ka_effective * 2);
     iotc_buf_reset(&s->out);
-    if (mqtt_connect_encode(&s->out, &out) != IOTC_OK) {
+    int erc = mqtt_connect_encode(&s->out, &out);
+    iotc_buf_free(&props);
+    if (erc != IOTC_OK) {
         iotc_ms_finish(s, "endpoint", "cannot encode CONNECT");
         return 1;
     }

@@ -69,6 +69,16 @@ static const struct {
     {"$aws/commands/", true, true},               /* commands */
 };
 
+struct iotc_span iotc_rule_share_inner(struct iotc_span filter)
+{
+    if (!rules__starts(filter, "$share/") || filter.n <= 7)
+        return filter;
+    const uint8_t *slash = memchr(filter.p + 7, '/', filter.n - 7);
+    if (!slash)
+        return filter;
+    return (struct iotc_span){slash + 1, filter.n - (size_t)(slash + 1 - filter.p)};
+}
+
 const char *iotc_rule_reserved(struct iotc_span name, enum iotc_reserved_op op)
 {
     if (op == IOTC_RESERVED_SUBSCRIBE && rules__starts(name, "$share/")) {

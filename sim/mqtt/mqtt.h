@@ -76,6 +76,7 @@ enum mqtt_prop_id {
 enum mqtt_reason {
     MQTT_RC_SUCCESS = 0x00,
     MQTT_RC_GRANTED_QOS1 = 0x01,
+    MQTT_RC_NO_MATCHING_SUBSCRIBERS = 0x10,
     MQTT_RC_UNSPECIFIED = 0x80,
     MQTT_RC_MALFORMED = 0x81,
     MQTT_RC_PROTOCOL_ERROR = 0x82,

@@ -60,6 +60,17 @@ static const schema_key will_fields[] = {
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
+/* MQTT 5 properties a session step's PUBLISH carries (strings are templates). */
+static const schema_key props_fields[] = {
+    {"user", T_OBJ, K_ANYKEY, NULL, T_STR, NULL, NULL},
+    {"response_topic", T_STR, 0, NULL, 0, NULL, NULL},
+    {"correlation_data", T_STR, 0, NULL, 0, NULL, NULL},
+    {"content_type", T_STR, 0, NULL, 0, NULL, NULL},
+    {"message_expiry", T_INT, 0, NULL, 0, NULL, NULL},
+    {"topic_alias", T_INT, 0, NULL, 0, NULL, NULL},
+    {NULL, 0, 0, NULL, 0, NULL, NULL},
+};
+
 /* One step of the session driver: exactly one operation key (checked at expansion). */
 static const schema_key step_fields[] = {
     {"connect", T_STR, 0, NULL, 0, NULL, NULL},
@@ -93,6 +104,8 @@ static const schema_key step_fields[] = {
     {"within_ms", T_INT, 0, NULL, 0, NULL, NULL},
     {"every_ms", T_INT, 0, NULL, 0, NULL, NULL},
     {"for_ms", T_INT, 0, NULL, 0, NULL, NULL},
+    {"properties", T_OBJ, 0, props_fields, 0, NULL, NULL},
+    {"subscription_id", T_INT, 0, NULL, 0, NULL, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 

@@ -16,7 +16,7 @@
 #include "sess.h"
 
 /* {topic} and {cid:NAME} filled in; unknown placeholders stay as written. */
-static void session__fill(sess *s, const char *in, char *out, size_t len)
+void sess_fill(sess *s, const char *in, char *out, size_t len)
 {
     size_t o = 0;
     while (*in && o + 1 < len) {
@@ -47,6 +47,17 @@ static void session__fill(sess *s, const char *in, char *out, size_t len)
         in = end + 1;
     }
     out[o] = '\0';
+}
+
+json_t *sess_untemplate(const sess *s, const char *topic)
+{
+    size_t n = strlen(s->topic);
+    if (n && strncmp(topic, s->topic, n) == 0) {
+        char out[1100];
+        snprintf(out, sizeof(out), "{topic}%s", topic + n);
+        return json_string(out);
+    }
+    return json_string(topic);
 }
 
 static const char *session__str(json_t *step, const char *key)
@@ -105,7 +116,7 @@ static int session__connect(sess *s, json_t *step, const char *name)
     m = &k->m;
     m->version = (int)session__int(step, "version", 4);
     if (cid) {
-        session__fill(s, cid, k->client_id, sizeof(k->client_id));
+        sess_fill(s, cid, k->client_id, sizeof(k->client_id));
     } else {
         iotc_drv_client_id(s->env, s->idx, name, s->c, k->client_id, sizeof(k->client_id));
         /* Unique and exactly cid_len bytes: a limit is checked at its edge. */
@@ -138,8 +149,8 @@ static int session__connect(sess *s, json_t *step, const char *name)
     }
     cn.props = (struct iotc_span){props.p, props.len};
     if (will) {
-        session__fill(s, session__str(will, "topic") ? session__str(will, "topic") : "{topic}",
-                      wtopic, sizeof(wtopic));
+        sess_fill(s, session__str(will, "topic") ? session__str(will, "topic") : "{topic}", wtopic,
+                  sizeof(wtopic));
         snprintf(wpayload, sizeof(wpayload), "%s",
                  session__str(will, "payload") ? session__str(will, "payload") : "gone");
         cn.will = true;
@@ -161,6 +172,8 @@ static int session__connect(sess *s, json_t *step, const char *name)
                         m->server_keep_alive >= 0 ? json_integer(m->server_keep_alive)
                                                   : json_null());
     json_object_set_new(o, "client_id_len", json_integer((json_int_t)strlen(k->client_id)));
+    if (m->version == MQTT_V5 && m->connack_rc >= 0)
+        json_object_set_new(o, "connack_props", sess_props_connack(&m->connack_props));
     if (m->connack_rc != 0)
         session__closed_obs(m, o);
     rc = IOTC_OK;
@@ -181,6 +194,8 @@ static int session__subscribe(sess *s, json_t *step, const char *name, iotc_mqtt
     struct mqtt_subscribe *sub = calloc(1, sizeof(*sub));
     char(*names)[320] = calloc(MQTT_SUB_MAX_FILTERS, sizeof(*names));
     long granted = 0, failures = 0, sent = 0;
+    long subid = session__int(step, "subscription_id", 0);
+    struct iotc_buf subprops = {0};
 
     if (!sub || !names || per < 1 || per > MQTT_SUB_MAX_FILTERS) {
         free(sub);
@@ -199,10 +214,19 @@ static int session__subscribe(sess *s, json_t *step, const char *name, iotc_mqtt
                 snprintf(gen, sizeof(gen), "{topic}/f%ld", sent);
                 f = gen;
             }
-            session__fill(s, f, names[i], sizeof(names[i]));
+            sess_fill(s, f, names[i], sizeof(names[i]));
             sub->filters[i].filter = iotc_span_str(names[i]);
             sub->filters[i].options = (uint8_t)qos;
             sub->count++;
+        }
+        if (subid > 0 && m->version == MQTT_V5) {
+            /* The CONNACK said Subscription Identifiers are not available: this one is
+             * sent anyway, to see the refusal. */
+            struct mqtt_prop sp = {
+                MQTT_PROP_SUBSCRIPTION_ID, (uint32_t)subid, {NULL, 0}, {NULL, 0}};
+            iotc_buf_reset(&subprops);
+            mqtt_props_put(&subprops, &sp);
+            sub->props = (struct iotc_span){subprops.p, subprops.len};
         }
         iotc_mqtt_session_subscribe(m, sub, iotc_clock_ms() + iotc_drv_timeout_ms(s->c));
         if (m->suback_pid != sub->packet_id)
@@ -217,6 +241,7 @@ static int session__subscribe(sess *s, json_t *step, const char *name, iotc_mqtt
     }
     free(sub);
     free(names);
+    iotc_buf_free(&subprops);
     json_object_set_new(o, "suback", codes);
     json_object_set_new(o, "granted", json_integer(granted));
     json_object_set_new(o, "failures", json_integer(failures));
@@ -231,13 +256,15 @@ static int session__publish(sess *s, json_t *step, const char *name, iotc_mqtt_s
     long size = session__int(step, "payload_size", -1);
     int qos = (int)session__int(step, "qos", 1);
     json_t *o = session__obs(s, step, name);
-    char topic[1024];
+    json_t *props_spec = json_object_get(step, "properties");
+    char topic[1024], scratch[2048];
     char *payload;
     struct mqtt_publish p;
+    struct iotc_buf props = {0};
     long wait;
     int rc;
 
-    session__fill(s, topic_t ? topic_t : "{topic}", topic, sizeof(topic));
+    sess_fill(s, topic_t ? topic_t : "{topic}", topic, sizeof(topic));
     {
         /* A topic of exactly topic_len bytes: limits are checked at their edge. */
         long tl = session__int(step, "topic_len", 0);
@@ -266,6 +293,14 @@ static int session__publish(sess *s, json_t *step, const char *name, iotc_mqtt_s
     p.payload = (struct iotc_span){(const uint8_t *)payload, (size_t)size};
     if (qos > 0)
         p.packet_id = iotc_mqtt_session_pid(m);
+    if (props_spec && m->version == MQTT_V5) {
+        if (sess_props_build(s, props_spec, &props, scratch, sizeof(scratch)) != IOTC_OK) {
+            snprintf(s->out->error, sizeof(s->out->error), "publish: properties too large");
+            rc = IOTC_ERR_CONFIG;
+            goto cleanup;
+        }
+        p.props = (struct iotc_span){props.p, props.len};
+    }
     wait = session__int(step, "within_ms", qos > 0 ? iotc_drv_timeout_ms(s->c) : 0);
     rc = iotc_mqtt_session_publish(m, &p, iotc_clock_ms() + wait);
     if (rc != IOTC_OK && rc != IOTC_ERR_IO) {
@@ -281,9 +316,14 @@ static int session__publish(sess *s, json_t *step, const char *name, iotc_mqtt_s
         json_object_set_new(
             o, "pubrec",
             json_boolean(iotc_mqtt_session_acked(m->pubrecs, m->n_pubrecs, p.packet_id)));
+        if (m->version == MQTT_V5) {
+            int r = iotc_mqtt_session_puback_reason(m, p.packet_id);
+            json_object_set_new(o, "puback_rc", r >= 0 ? json_integer(r) : json_null());
+        }
     }
     session__closed_obs(m, o);
 cleanup:
+    iotc_buf_free(&props);
     free(payload);
     return rc;
 }
@@ -314,6 +354,22 @@ static int session__done_msg(iotc_mqtt_session *m, const void *arg)
     return w->found >= 0;
 }
 
+typedef struct session_count {
+    session_want *w;
+    long want, n;
+} session_count;
+
+/* Whether the inbox holds c->want matching messages (not consumed here). */
+static int session__done_count(iotc_mqtt_session *m, const void *arg)
+{
+    session_count *c = (session_count *)arg;
+    session_want w = *c->w;
+    long n = 0;
+    for (w.from = 0; (w.found = session__find(m, &w)) >= 0; w.from = (size_t)w.found + 1)
+        n++;
+    return n >= c->want;
+}
+
 static void session__receive(sess *s, json_t *step, const char *name, iotc_mqtt_session *m)
 {
     const char *topic_t = session__str(step, "topic");
@@ -322,12 +378,26 @@ static void session__receive(sess *s, json_t *step, const char *name, iotc_mqtt_
     json_t *o = session__obs(s, step, name);
 
     if (topic_t) {
-        session__fill(s, topic_t, topic, sizeof(topic));
+        sess_fill(s, topic_t, topic, sizeof(topic));
         w.topic = topic;
     }
     if (session__str(step, "payload")) {
-        session__fill(s, session__str(step, "payload"), payload, sizeof(payload));
+        sess_fill(s, session__str(step, "payload"), payload, sizeof(payload));
         w.payload = payload;
+    }
+    long want = session__int(step, "count", 0);
+    if (want > 0) {
+        /* Counting (shared subscriptions: how the group's messages were spread): wait for
+         * want matching messages or within_ms, then consume every match. */
+        session_count c = {&w, want, 0};
+        iotc_mqtt_session_pump(m, iotc_clock_ms() + session__int(step, "within_ms", 1000),
+                               session__done_count, &c);
+        long n = 0;
+        for (w.from = 0; (w.found = session__find(m, &w)) >= 0; n++)
+            iotc_mqtt_session_take(m, (size_t)w.found);
+        json_object_set_new(o, "count", json_integer(n));
+        json_object_set_new(o, "received", json_boolean(n > 0));
+        return;
     }
     w.found = session__find(m, &w);
     if (w.found < 0)
@@ -340,6 +410,11 @@ static void session__receive(sess *s, json_t *step, const char *name, iotc_mqtt_
         json_object_set_new(o, "qos", json_integer(msg->qos));
         json_object_set_new(o, "retain", json_boolean(msg->retain));
         json_object_set_new(o, "payload_len", json_integer((json_int_t)msg->len));
+        json_object_set_new(o, "topic", sess_untemplate(s, msg->topic));
+        sess_props_publish(msg->props, msg->props_len, o);
+        json_t *rt = json_object_get(o, "response_topic");
+        if (json_is_string(rt))
+            json_object_set_new(o, "response_topic", sess_untemplate(s, json_string_value(rt)));
         if (json_is_object(j))
             json_object_set(o, "json", j);
         json_decref(j);
@@ -416,8 +491,8 @@ static int session__http_publish(sess *s, json_t *step)
     json_t *o = session__obs(s, step, "http");
     int rc;
 
-    session__fill(s, session__str(step, "topic") ? session__str(step, "topic") : "{topic}", topic,
-                  sizeof(topic));
+    sess_fill(s, session__str(step, "topic") ? session__str(step, "topic") : "{topic}", topic,
+              sizeof(topic));
     memset(&tmp, 0, sizeof(tmp));
     tmp.observed = json_object();
     ps.topic = topic;

@@ -39,4 +39,19 @@ sess_conn *sess_conn_get(sess *s, const char *name, int create);
 int sess_conn_open(sess *s, sess_conn *k, int observer, char *username, size_t ulen,
                    json_t *step_obs);
 
+/* A template with {topic} and {cid:NAME} filled in (unknown placeholders stay). */
+void sess_fill(sess *s, const char *in, char *out, size_t len);
+
+/* A topic as the table writes it: the case's topic prefix becomes "{topic}" (so an
+ * observed topic or response topic can be compared with the expected template). */
+json_t *sess_untemplate(const sess *s, const char *topic);
+
+/* MQTT 5 properties (sess_props.c): the CONNACK's as an object of named values (null when
+ * absent); a received PUBLISH's user_properties ([[k, v], ...]), response_topic,
+ * correlation_data, message_expiry and content_type set on o; a step's "properties"
+ * encoded into out (templates filled into scratch, which must outlive out's use). */
+json_t *sess_props_connack(const struct iotc_buf *props);
+void sess_props_publish(const uint8_t *props, size_t len, json_t *o);
+int sess_props_build(sess *s, json_t *spec, struct iotc_buf *out, char *scratch, size_t len);
+
 #endif
