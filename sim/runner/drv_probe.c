@@ -118,7 +118,7 @@ static void probe__urlencode(const char *in, char *out, size_t len)
 
 static void probe__http(probe_conn *pc, const iotc_env *env, const iotc_pubspec *ps, json_t *obs)
 {
-    char enc[600], query[256], req[4096];
+    char enc[600], query[1024], req[4096];
     unsigned char *resp = malloc(65536);
     const size_t resp_cap = 65536;
     size_t have = 0;
@@ -136,9 +136,10 @@ static void probe__http(probe_conn *pc, const iotc_env *env, const iotc_pubspec 
         snprintf(query, sizeof(query), "qos=%d%s", ps->qos, ps->retain ? "&retain=true" : "");
     n = snprintf(req, sizeof(req),
                  "POST /topics/%s?%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: iotconform-probe\r\n"
-                 "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+                 "Content-Type: application/json\r\nContent-Length: %zu\r\n%s"
                  "Connection: close\r\n\r\n%s",
-                 enc, query, env->endpoint, strlen(ps->payload), ps->payload);
+                 enc, query, env->endpoint, strlen(ps->payload), ps->headers ? ps->headers : "",
+                 ps->payload);
     if (n < 0 || (size_t)n >= sizeof(req) || SSL_write(pc->ssl, req, n) != n)
         ERR_clear_error(); /* read anyway: an alert may be waiting */
     /* Connection: close lets the server's close end the body; Content-Length

@@ -485,7 +485,8 @@ static void session__sleep(sess *s, long ms)
 /* One HTTPS publish on the case's row (X.509 rows, the probe). */
 static int session__http_publish(sess *s, json_t *step)
 {
-    char topic[1024];
+    char topic[1024], query[1024], headers[1024];
+    json_t *props_spec = json_object_get(step, "properties");
     iotc_drv_out tmp;
     iotc_pubspec ps;
     json_t *o = session__obs(s, step, "http");
@@ -500,6 +501,17 @@ static int session__http_publish(sess *s, json_t *step)
     ps.retain = json_is_true(json_object_get(step, "retain"));
     ps.payload = session__str(step, "payload") ? session__str(step, "payload") : s->c->id;
     ps.query = NULL;
+    ps.headers = NULL;
+    if (props_spec) {
+        /* MQTT 5 properties the AWS way: query parameters and x-amz-mqtt5-* headers */
+        if (sess_props_http(s, props_spec, ps.qos, ps.retain, query, sizeof(query), headers,
+                            sizeof(headers)) != IOTC_OK) {
+            snprintf(s->out->error, sizeof(s->out->error), "http_publish: properties too large");
+            return IOTC_ERR_CONFIG;
+        }
+        ps.query = query;
+        ps.headers = headers;
+    }
     rc = iotc_drv_probe_ex(s->env, s->c, s->idx, &ps, &tmp);
     for (size_t i = 0; i < tmp.n_ports; i++)
         iotc_drv_add_port_number(s->out, tmp.local_ports[i]);

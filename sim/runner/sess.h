@@ -53,5 +53,11 @@ json_t *sess_untemplate(const sess *s, const char *topic);
 json_t *sess_props_connack(const struct iotc_buf *props);
 void sess_props_publish(const uint8_t *props, size_t len, json_t *o);
 int sess_props_build(sess *s, json_t *spec, struct iotc_buf *out, char *scratch, size_t len);
+/* The same properties on an HTTPS publish, as AWS maps them: query (qos, retain,
+ * responseTopic, contentType, messageExpiry) and header lines
+ * (x-amz-mqtt5-user-properties: base64 JSON [{k: v}, ...], x-amz-mqtt5-correlation-data:
+ * base64). IOTC_ERR_CONFIG when either does not fit. */
+int sess_props_http(sess *s, json_t *spec, int qos, int retain, char *query, size_t qlen,
+                    char *headers, size_t hlen);
 
 #endif

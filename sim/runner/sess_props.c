@@ -4,7 +4,11 @@
  * properties of received packets as observations (the CONNACK's advertised limits, a
  * PUBLISH's user properties, response topic, correlation data and remaining expiry).
  */
+#include <ctype.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/err.h"
@@ -139,5 +143,93 @@ int sess_props_build(sess *s, json_t *spec, struct iotc_buf *out, char *topics, 
             return rc;
     }
 #undef PROPS_FILL
+    return rc;
+}
+
+/* Appends printf output at *o; IOTC_ERR_CONFIG when it does not fit. */
+static int props__cat(char *buf, size_t len, size_t *o, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int props__cat(char *buf, size_t len, size_t *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + *o, len - *o, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= len - *o)
+        return IOTC_ERR_CONFIG;
+    *o += (size_t)n;
+    return IOTC_OK;
+}
+
+/* RFC 3986 unreserved characters stay, everything else is %XX (a query value). */
+static int props__qval(char *buf, size_t len, size_t *o, const char *v)
+{
+    for (; *v; v++) {
+        unsigned char ch = (unsigned char)*v;
+        int rc = isalnum(ch) || strchr("-._~", ch) ? props__cat(buf, len, o, "%c", ch)
+                                                   : props__cat(buf, len, o, "%%%02X", ch);
+        if (rc)
+            return rc;
+    }
+    return IOTC_OK;
+}
+
+static int props__b64(char *buf, size_t len, size_t *o, const char *v)
+{
+    size_t n = strlen(v);
+    if ((n + 2) / 3 * 4 + 1 > len - *o)
+        return IOTC_ERR_CONFIG;
+    *o += (size_t)EVP_EncodeBlock((unsigned char *)buf + *o, (const unsigned char *)v, (int)n);
+    return IOTC_OK;
+}
+
+int sess_props_http(sess *s, json_t *spec, int qos, int retain, char *query, size_t qlen,
+                    char *headers, size_t hlen)
+{
+    static const struct {
+        const char *key, *param;
+    } params[] = {{"response_topic", "responseTopic"}, {"content_type", "contentType"}};
+    char val[1024];
+    size_t qo = 0, ho = 0;
+    int rc = props__cat(query, qlen, &qo, "qos=%d%s", qos, retain ? "&retain=true" : "");
+    headers[0] = '\0';
+    for (size_t i = 0; rc == IOTC_OK && i < sizeof params / sizeof params[0]; i++) {
+        const char *v = json_string_value(json_object_get(spec, params[i].key));
+        if (!v)
+            continue;
+        sess_fill(s, v, val, sizeof(val));
+        rc = props__cat(query, qlen, &qo, "&%s=", params[i].param);
+        if (rc == IOTC_OK)
+            rc = props__qval(query, qlen, &qo, val);
+    }
+    json_t *exp = json_object_get(spec, "message_expiry");
+    if (rc == IOTC_OK && json_is_integer(exp))
+        rc =
+            props__cat(query, qlen, &qo, "&messageExpiry=%lld", (long long)json_integer_value(exp));
+    json_t *user = json_object_get(spec, "user");
+    if (rc == IOTC_OK && json_object_size(user)) {
+        json_t *arr = json_array();
+        const char *k;
+        json_t *v;
+        json_object_foreach(user, k, v) json_array_append_new(arr, json_pack("{s:O}", k, v));
+        char *text = json_dumps(arr, JSON_COMPACT);
+        json_decref(arr);
+        rc =
+            text ? props__cat(headers, hlen, &ho, "x-amz-mqtt5-user-properties: ") : IOTC_ERR_NOMEM;
+        if (rc == IOTC_OK)
+            rc = props__b64(headers, hlen, &ho, text);
+        if (rc == IOTC_OK)
+            rc = props__cat(headers, hlen, &ho, "\r\n");
+        free(text);
+    }
+    const char *cd = json_string_value(json_object_get(spec, "correlation_data"));
+    if (rc == IOTC_OK && cd) {
+        sess_fill(s, cd, val, sizeof(val));
+        rc = props__cat(headers, hlen, &ho, "x-amz-mqtt5-correlation-data: ");
+        if (rc == IOTC_OK)
+            rc = props__b64(headers, hlen, &ho, val);
+        if (rc == IOTC_OK)
+            rc = props__cat(headers, hlen, &ho, "\r\n");
+    }
     return rc;
 }
