@@ -37,6 +37,9 @@ const char *iotc_rule_filter(const struct iotc_limits *l, struct iotc_span filte
 {
     if (!mqtt_topic_filter_valid(filter))
         return "invalid topic filter";
+    /* The limits apply to the filter inside "$share/<group>/": AWS's SDK counts IoT Core's
+     * segments after that prefix (aws-c-mqtt, aws_mqtt_is_valid_topic_filter_for_iot_core). */
+    filter = iotc_rule_share_inner(filter);
     if ((long long)filter.n > l->max_topic_bytes)
         return "topic filter longer than 256 bytes";
     if ((long long)rules__slashes(filter) > l->max_topic_slashes)
