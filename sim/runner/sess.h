@@ -11,36 +11,36 @@
 #include "client/mqtt_session.h"
 #include "driver.h"
 
-#define SESS_MAX_CONNS 8
+#define IOTC_RUNNER_SESS_MAX_CONNS 8
 
-typedef struct sess_conn {
+typedef struct iotc_runner_sess_conn {
     char name[32];
     char client_id[200];
     int used;
     iotc_mqtt_session m;
-} sess_conn;
+} iotc_runner_sess_conn;
 
-typedef struct sess {
+typedef struct iotc_runner_sess {
     const iotc_env *env;
     const iotc_case *c;
     size_t idx;
     iotc_drv_out *out;
     json_t *obs; /* observed.steps */
     char topic[128];
-    sess_conn conns[SESS_MAX_CONNS];
-} sess;
+    iotc_runner_sess_conn conns[IOTC_RUNNER_SESS_MAX_CONNS];
+} iotc_runner_sess;
 
 /* The named connection; created (unopened) when create is set and there is room. */
-sess_conn *sess_conn_get(sess *s, const char *name, int create);
+iotc_runner_sess_conn *iotc_runner_sess_conn_get(iotc_runner_sess *s, const char *name, int create);
 
 /* Opens the transport: the case's row (its TLS settings, certificate, ALPN, door
  * credentials, WebSocket upgrade) or, with observer set, a reference X.509
  * client on 8883. *username receives the MQTT username the row needs ("" none). */
-int sess_conn_open(sess *s, sess_conn *k, int observer, char *username, size_t ulen,
+int iotc_runner_sess_conn_open(iotc_runner_sess *s, iotc_runner_sess_conn *k, int observer, char *username, size_t ulen,
                    json_t *step_obs);
 
 /* A template with {topic} and {cid:NAME} filled in (unknown placeholders stay). */
-void sess_fill(sess *s, const char *in, char *out, size_t len);
+void sess_fill(iotc_runner_sess *s, const char *in, char *out, size_t len);
 
 /* A topic as the table writes it: the case's topic prefix becomes "{topic}" (so an
  * observed topic or response topic can be compared with the expected template). */
@@ -52,12 +52,12 @@ json_t *sess_untemplate(const sess *s, const char *topic);
  * encoded into out (templates filled into scratch, which must outlive out's use). */
 json_t *sess_props_connack(const struct iotc_buf *props);
 void sess_props_publish(const uint8_t *props, size_t len, json_t *o);
-int sess_props_build(sess *s, json_t *spec, struct iotc_buf *out, char *scratch, size_t len);
+int sess_props_build(iotc_runner_sess *s, json_t *spec, struct iotc_buf *out, char *scratch, size_t len);
 /* The same properties on an HTTPS publish, as AWS maps them: query (qos, retain,
  * responseTopic, contentType, messageExpiry) and header lines
  * (x-amz-mqtt5-user-properties: base64 JSON [{k: v}, ...], x-amz-mqtt5-correlation-data:
  * base64). IOTC_ERR_CONFIG when either does not fit. */
-int sess_props_http(sess *s, json_t *spec, int qos, int retain, char *query, size_t qlen,
+int sess_props_http(iotc_runner_sess *s, json_t *spec, int qos, int retain, char *query, size_t qlen,
                     char *headers, size_t hlen);
 
 #endif

@@ -21,16 +21,16 @@ static const struct {
     uint8_t id;
     const char *name;
 } props__connack[] = {
-    {MQTT_PROP_SESSION_EXPIRY, "session_expiry"},
-    {MQTT_PROP_RECEIVE_MAXIMUM, "receive_maximum"},
-    {MQTT_PROP_MAXIMUM_QOS, "maximum_qos"},
-    {MQTT_PROP_RETAIN_AVAILABLE, "retain_available"},
-    {MQTT_PROP_MAXIMUM_PACKET_SIZE, "maximum_packet_size"},
-    {MQTT_PROP_TOPIC_ALIAS_MAXIMUM, "topic_alias_maximum"},
-    {MQTT_PROP_WILDCARD_SUB_AVAILABLE, "wildcard_subscription_available"},
-    {MQTT_PROP_SUB_ID_AVAILABLE, "subscription_identifiers_available"},
-    {MQTT_PROP_SHARED_SUB_AVAILABLE, "shared_subscription_available"},
-    {MQTT_PROP_SERVER_KEEP_ALIVE, "server_keep_alive"},
+    {IOTC_MQTT_PROP_SESSION_EXPIRY, "session_expiry"},
+    {IOTC_MQTT_PROP_RECEIVE_MAXIMUM, "receive_maximum"},
+    {IOTC_MQTT_PROP_MAXIMUM_QOS, "maximum_qos"},
+    {IOTC_MQTT_PROP_RETAIN_AVAILABLE, "retain_available"},
+    {IOTC_MQTT_PROP_MAXIMUM_PACKET_SIZE, "maximum_packet_size"},
+    {IOTC_MQTT_PROP_TOPIC_ALIAS_MAXIMUM, "topic_alias_maximum"},
+    {IOTC_MQTT_PROP_WILDCARD_SUB_AVAILABLE, "wildcard_subscription_available"},
+    {IOTC_MQTT_PROP_SUB_ID_AVAILABLE, "subscription_identifiers_available"},
+    {IOTC_MQTT_PROP_SHARED_SUB_AVAILABLE, "shared_subscription_available"},
+    {IOTC_MQTT_PROP_SERVER_KEEP_ALIVE, "server_keep_alive"},
 };
 
 json_t *sess_props_connack(const struct iotc_buf *props)
@@ -38,9 +38,9 @@ json_t *sess_props_connack(const struct iotc_buf *props)
     json_t *o = json_object();
     struct iotc_span sp = {props->p, props->len};
     for (size_t i = 0; i < sizeof props__connack / sizeof props__connack[0]; i++) {
-        struct mqtt_prop p;
+        struct iotc_mqtt_prop p;
         json_object_set_new(o, props__connack[i].name,
-                            mqtt_props_find(sp, props__connack[i].id, &p) == 1
+                            iotc_mqtt_props_find(sp, props__connack[i].id, &p) == 1
                                 ? json_integer((json_int_t)p.u32)
                                 : json_null());
     }
@@ -57,27 +57,27 @@ void sess_props_publish(const uint8_t *props, size_t len, json_t *o)
     struct iotc_span sp = {props, len};
     json_t *user = json_array();
     json_t *rt = json_null(), *cd = json_null(), *exp = json_null(), *ct = json_null();
-    struct mqtt_prop p;
+    struct iotc_mqtt_prop p;
     size_t cur = 0;
-    while (props && mqtt_props_next(sp, &cur, &p) == 1) {
+    while (props && iotc_mqtt_props_next(sp, &cur, &p) == 1) {
         switch (p.id) {
-        case MQTT_PROP_USER_PROPERTY:
+        case IOTC_MQTT_PROP_USER_PROPERTY:
             json_array_append_new(user,
                                   json_pack("[o, o]", props__str(p.data), props__str(p.value)));
             break;
-        case MQTT_PROP_RESPONSE_TOPIC:
+        case IOTC_MQTT_PROP_RESPONSE_TOPIC:
             json_decref(rt);
             rt = props__str(p.data);
             break;
-        case MQTT_PROP_CORRELATION_DATA:
+        case IOTC_MQTT_PROP_CORRELATION_DATA:
             json_decref(cd);
             cd = props__str(p.data);
             break;
-        case MQTT_PROP_MESSAGE_EXPIRY:
+        case IOTC_MQTT_PROP_MESSAGE_EXPIRY:
             json_decref(exp);
             exp = json_integer((json_int_t)p.u32);
             break;
-        case MQTT_PROP_CONTENT_TYPE:
+        case IOTC_MQTT_PROP_CONTENT_TYPE:
             json_decref(ct);
             ct = props__str(p.data);
             break;
@@ -92,7 +92,7 @@ void sess_props_publish(const uint8_t *props, size_t len, json_t *o)
     json_object_set_new(o, "content_type", ct);
 }
 
-int sess_props_build(sess *s, json_t *spec, struct iotc_buf *out, char *topics, size_t tlen)
+int sess_props_build(iotc_runner_sess *s, json_t *spec, struct iotc_buf *out, char *topics, size_t tlen)
 {
     const char *k;
     json_t *v;
@@ -109,7 +109,7 @@ int sess_props_build(sess *s, json_t *spec, struct iotc_buf *out, char *topics, 
     } while (0)
     json_object_foreach(spec, k, v)
     {
-        struct mqtt_prop p;
+        struct iotc_mqtt_prop p;
         memset(&p, 0, sizeof(p));
         char *a, *b;
         if (strcmp(k, "user") == 0) {
@@ -119,10 +119,10 @@ int sess_props_build(sess *s, json_t *spec, struct iotc_buf *out, char *topics, 
             {
                 PROPS_FILL(uk, a);
                 PROPS_FILL(json_string_value(uv), b);
-                p.id = MQTT_PROP_USER_PROPERTY;
+                p.id = IOTC_MQTT_PROP_USER_PROPERTY;
                 p.data = iotc_span_str(a);
                 p.value = iotc_span_str(b);
-                if ((rc = mqtt_props_put(out, &p)))
+                if ((rc = iotc_mqtt_props_put(out, &p)))
                     return rc;
             }
             continue;
@@ -130,16 +130,16 @@ int sess_props_build(sess *s, json_t *spec, struct iotc_buf *out, char *topics, 
         if (strcmp(k, "response_topic") == 0 || strcmp(k, "correlation_data") == 0 ||
             strcmp(k, "content_type") == 0) {
             PROPS_FILL(json_string_value(v), a);
-            p.id = strcmp(k, "response_topic") == 0     ? MQTT_PROP_RESPONSE_TOPIC
-                   : strcmp(k, "correlation_data") == 0 ? MQTT_PROP_CORRELATION_DATA
-                                                        : MQTT_PROP_CONTENT_TYPE;
+            p.id = strcmp(k, "response_topic") == 0     ? IOTC_MQTT_PROP_RESPONSE_TOPIC
+                   : strcmp(k, "correlation_data") == 0 ? IOTC_MQTT_PROP_CORRELATION_DATA
+                                                        : IOTC_MQTT_PROP_CONTENT_TYPE;
             p.data = iotc_span_str(a);
         } else {
             p.id =
-                strcmp(k, "message_expiry") == 0 ? MQTT_PROP_MESSAGE_EXPIRY : MQTT_PROP_TOPIC_ALIAS;
+                strcmp(k, "message_expiry") == 0 ? IOTC_MQTT_PROP_MESSAGE_EXPIRY : IOTC_MQTT_PROP_TOPIC_ALIAS;
             p.u32 = (uint32_t)json_integer_value(v);
         }
-        if ((rc = mqtt_props_put(out, &p)))
+        if ((rc = iotc_mqtt_props_put(out, &p)))
             return rc;
     }
 #undef PROPS_FILL
@@ -183,7 +183,7 @@ static int props__b64(char *buf, size_t len, size_t *o, const char *v)
     return IOTC_OK;
 }
 
-int sess_props_http(sess *s, json_t *spec, int qos, int retain, char *query, size_t qlen,
+int sess_props_http(iotc_runner_sess *s, json_t *spec, int qos, int retain, char *query, size_t qlen,
                     char *headers, size_t hlen)
 {
     static const struct {
