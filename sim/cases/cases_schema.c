@@ -62,6 +62,17 @@ static const iotc_cases_schema_key will_fields[] = {
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
+/* MQTT 5 properties a session step's PUBLISH carries (strings are templates). */
+static const iotc_cases_schema_key props_fields[] = {
+    {"user", IOTC_CASES_T_OBJ, IOTC_CASES_K_ANYKEY, NULL, IOTC_CASES_T_STR, NULL, NULL},
+    {"response_topic", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"correlation_data", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"content_type", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"message_expiry", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"topic_alias", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {NULL, 0, 0, NULL, 0, NULL, NULL},
+};
+
 /* One step of the session driver: exactly one operation key (checked at expansion). */
 static const iotc_cases_schema_key step_fields[] = {
     {"connect", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
@@ -95,6 +106,8 @@ static const iotc_cases_schema_key step_fields[] = {
     {"within_ms", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
     {"every_ms", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
     {"for_ms", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"properties", IOTC_CASES_T_OBJ, 0, props_fields, 0, NULL, NULL},
+    {"subscription_id", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 

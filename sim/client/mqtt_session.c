@@ -24,11 +24,20 @@ void iotc_mqtt_session_init(iotc_mqtt_session *m)
     m->disconnect_reason = -1;
 }
 
+static void session__inbox_free(iotc_mqtt_session *m)
+{
+    for (size_t i = 0; i < m->n_inbox; i++) {
+        free(m->inbox[i].payload);
+        free(m->inbox[i].props);
+    }
+    m->n_inbox = 0;
+}
+
 void iotc_mqtt_session_reset(iotc_mqtt_session *m)
 {
-    for (size_t i = 0; i < m->n_inbox; i++)
-        free(m->inbox[i].payload);
-    m->n_inbox = 0;
+    session__inbox_free(m);
+    iotc_buf_free(&m->connack_props);
+    iotc_buf_free(&m->disconnect_props);
     m->open = 0;
     m->connack_rc = -1;
     m->session_present = 0;
@@ -87,6 +96,14 @@ static void session__ack_add(uint16_t *v, size_t *n, uint16_t pid)
         v[(*n)++] = pid;
 }
 
+/* Keeps a copy of a property block (a span into the packet, gone after the pump). */
+static void session__keep_props(struct iotc_buf *b, struct iotc_span props)
+{
+    iotc_buf_reset(b);
+    if (props.n)
+        iotc_buf_append(b, props.p, props.n);
+}
+
 static void session__publish(iotc_mqtt_session *m, const uint8_t *pkt, size_t len)
 {
     struct iotc_mqtt_publish p;
@@ -111,6 +128,12 @@ static void session__publish(iotc_mqtt_session *m, const uint8_t *pkt, size_t le
     snprintf(msg->topic, sizeof(msg->topic), "%.*s", (int)p.topic.n, (const char *)p.topic.p);
     msg->qos = p.qos;
     msg->retain = p.retain;
+    msg->props = NULL;
+    msg->props_len = 0;
+    if (p.props.n && (msg->props = malloc(p.props.n))) {
+        memcpy(msg->props, p.props.p, p.props.n);
+        msg->props_len = p.props.n;
+    }
     m->n_inbox++;
 }
 
@@ -127,6 +150,8 @@ void iotc_mqtt_session_packet(iotc_mqtt_session *m, const uint8_t *pkt,
             break;
         m->connack_rc = ca.code;
         m->session_present = ca.session_present;
+        session__keep_props(&m->connack_props,
+                            v == IOTC_MQTT_V5 ? ca.props : (struct iotc_span){0});
         if (v == IOTC_MQTT_V5 &&
             iotc_mqtt_props_find(ca.props, IOTC_MQTT_PROP_SERVER_KEEP_ALIVE, &prop) == 1)
             m->server_keep_alive = (int)prop.u32;
@@ -163,8 +188,10 @@ void iotc_mqtt_session_packet(iotc_mqtt_session *m, const uint8_t *pkt,
         break;
     case IOTC_MQTT_DISCONNECT: {
         struct iotc_mqtt_disconnect d;
-        if (v == IOTC_MQTT_V5 && iotc_mqtt_disconnect_parse(pkt, f->total, v, &d) == IOTC_OK)
+        if (v == IOTC_MQTT_V5 && iotc_mqtt_disconnect_parse(pkt, f->total, v, &d) == IOTC_OK) {
             m->disconnect_reason = d.reason;
+            session__keep_props(&m->disconnect_props, d.props);
+        }
         break;
     }
     default:
@@ -253,6 +280,7 @@ void iotc_mqtt_session_take(iotc_mqtt_session *m, size_t i)
     if (i >= m->n_inbox)
         return;
     free(m->inbox[i].payload);
+    free(m->inbox[i].props);
     memmove(&m->inbox[i], &m->inbox[i + 1], (m->n_inbox - i - 1) * sizeof(m->inbox[0]));
     m->n_inbox--;
 }
@@ -289,9 +317,9 @@ void iotc_mqtt_session_close(iotc_mqtt_session *m)
 void iotc_mqtt_session_free(iotc_mqtt_session *m)
 {
     iotc_mqtt_session_close(m);
-    for (size_t i = 0; i < m->n_inbox; i++)
-        free(m->inbox[i].payload);
-    m->n_inbox = 0;
+    session__inbox_free(m);
+    iotc_buf_free(&m->connack_props);
+    iotc_buf_free(&m->disconnect_props);
 }
 
 int iotc_mqtt_session_puback_rc(const iotc_mqtt_session *m, uint16_t pid)

@@ -30,7 +30,9 @@ typedef struct iotc_mqtt_msg {
     char topic[320];
     int qos, retain;
     size_t len;
-    char *payload; /* NUL-terminated copy */
+    char *payload;  /* NUL-terminated copy */
+    uint8_t *props; /* MQTT 5: a copy of the PUBLISH's property block (NULL when none) */
+    size_t props_len;
 } iotc_mqtt_msg;
 
 struct iotc_mqtt_session;
@@ -57,6 +59,9 @@ typedef struct iotc_mqtt_session {
     uint16_t pubacks[IOTC_MQTT_SESSION_ACKS], pubrecs[IOTC_MQTT_SESSION_ACKS];
     size_t n_pubacks, n_pubrecs;
     uint8_t puback_rcs[IOTC_MQTT_SESSION_ACKS]; /* reason of pubacks[i] (0 on MQTT 3.1.1) */
+    /* MQTT 5: copies of the property blocks of the last CONNACK and the last server
+     * DISCONNECT (what a caller judges: limits advertised, reason strings). */
+    struct iotc_buf connack_props, disconnect_props;
     uint16_t suback_pid;
     int suback_n;
     uint8_t suback_codes[IOTC_MQTT_SUB_MAX_FILTERS];

@@ -20,6 +20,7 @@ static const struct iotc_cfg_int profile__limits[] = {
     LIMIT(max_filters_per_subscribe, 1, 64, 8),
     LIMIT(max_subscriptions, 1, 100000, 50),
     LIMIT(topic_alias_max, 0, 65535, 8),
+    LIMIT(max_session_expiry_s, 0, 4294967295LL, 604800),
     LIMIT(keepalive_min_s, 1, 65535, 30),
     LIMIT(keepalive_max_s, 1, 65535, 1200),
     LIMIT(handshake_timeout_ms, 10, 600000, 10000),

@@ -23,8 +23,9 @@ struct iotc_limits {
     long long max_topic_slashes;
     long long max_payload_bytes;
     long long max_filters_per_subscribe;
-    long long max_subscriptions; /* per connection */
-    long long topic_alias_max;   /* MQTT 5 inbound topic aliases per connection (0 = none) */
+    long long max_subscriptions;    /* per connection */
+    long long topic_alias_max;      /* MQTT 5 inbound topic aliases per connection (0 = none) */
+    long long max_session_expiry_s; /* MQTT 5 Session Expiry Interval cap (AWS: 7 days) */
     long long keepalive_min_s;
     long long keepalive_max_s;
     long long handshake_timeout_ms;

@@ -55,7 +55,8 @@ static int ms__rewrite_connack(struct iotc_endpoint_mqtt_sess *s,
                                    IOTC_MQTT_PROP_SERVER_KEEP_ALIVE,
                                    IOTC_MQTT_PROP_ASSIGNED_CLIENT_ID,
                                    IOTC_MQTT_PROP_TOPIC_ALIAS_MAXIMUM,
-                                   IOTC_MQTT_PROP_RECEIVE_MAXIMUM};
+                                   IOTC_MQTT_PROP_RECEIVE_MAXIMUM,
+                                   IOTC_MQTT_PROP_SESSION_EXPIRY};
     while ((rc = iotc_mqtt_props_next(in->props, &cur, &p)) == 1) {
         if (!memchr(ours, p.id, sizeof ours) && (rc = iotc_mqtt_props_put(&props, &p)))
             goto cleanup;
@@ -92,6 +93,12 @@ static int ms__rewrite_connack(struct iotc_endpoint_mqtt_sess *s,
             struct iotc_mqtt_prop ka = {.id = IOTC_MQTT_PROP_SERVER_KEEP_ALIVE,
                                         .u32 = s->ka_effective};
             if ((rc = iotc_mqtt_props_put(&props, &ka)))
+                goto cleanup;
+        }
+        if (s->session_expiry_cut >= 0) { /* handle_connect.c cut it to AWS's cap */
+            struct iotc_mqtt_prop se = {.id = IOTC_MQTT_PROP_SESSION_EXPIRY,
+                                        .u32 = (uint32_t)s->session_expiry_cut};
+            if ((rc = iotc_mqtt_props_put(&props, &se)))
                 goto cleanup;
         }
         if (s->assigned_id) {
@@ -163,6 +170,29 @@ static void ms__scenario_send(struct iotc_endpoint_mqtt_sess *s, const struct io
     iotc_system_publish(s->c->ep->lifecycle, topic, payload, (size_t)sc->send_bytes,
                         (int)sc->send_qos);
     free(payload);
+}
+
+/*
+ * mosquitto answers an MQTT 5 PUBLISH nobody subscribes to with PUBACK 0x10 (No matching
+ * subscribers). AWS IoT Core does not: its reason-code list for PUBACK has no 0x10 (a
+ * message also goes to the rules engine, so "no subscriber" is not a failure there), so
+ * the device gets 0x00. Rewrites into ack (4 bytes: header, packet id; reason 0x00 and no
+ * properties may be left out, MQTT 5 3.4.2.1). True when it did.
+ */
+static bool ms__puback_as_aws(const struct iotc_endpoint_mqtt_sess *s,
+                              const struct iotc_mqtt_frame *f, const uint8_t *pkt, uint8_t ack[4],
+                              struct iotc_mqtt_frame *out)
+{
+    struct iotc_mqtt_ack a;
+    if (f->type != IOTC_MQTT_PUBACK || s->version != IOTC_MQTT_V5 ||
+        iotc_mqtt_ack_parse(pkt, f->total, s->version, &a) != IOTC_OK ||
+        a.reason != MQTT_RC_NO_MATCHING_SUBSCRIBERS)
+        return false;
+    ack[0] = (uint8_t)(IOTC_MQTT_PUBACK << 4);
+    ack[1] = 2;
+    ack[2] = (uint8_t)(a.packet_id >> 8);
+    ack[3] = (uint8_t)(a.packet_id & 0xff);
+    return iotc_mqtt_frame_peek(ack, 4, 0, out) == IOTC_OK;
 }
 
 void iotc_ms_broker_packet(void *arg, const struct iotc_mqtt_frame *f, const uint8_t *pkt)
@@ -244,6 +274,12 @@ void iotc_ms_broker_packet(void *arg, const struct iotc_mqtt_frame *f, const uin
         return; /* the answer to the front door's own barrier ping (durable_ack.c) */
     if (ms__scenario_withholds(s, f))
         return;
+    uint8_t ack[4];
+    struct iotc_mqtt_frame ack_frame;
+    if (ms__puback_as_aws(s, f, pkt, ack, &ack_frame)) {
+        f = &ack_frame;
+        pkt = ack;
+    }
     if (f->type == IOTC_MQTT_PUBACK && iotc_ms_da_hold_puback(s, pkt, f->total))
         return; /* relayed once the broker has saved (durable_ack.c) */
     if (f->type == IOTC_MQTT_SUBACK || f->type == IOTC_MQTT_UNSUBACK) {

@@ -176,6 +176,38 @@ static const char *ms__will_refusal(struct iotc_endpoint_mqtt_sess *s,
     return NULL;
 }
 
+/*
+ * AWS IoT Core keeps an MQTT 5 session at most 7 days (profile limits.max_session_expiry_s).
+ * A longer Session Expiry Interval (0xFFFFFFFF = never) is cut to the cap before the broker
+ * sees it, and the CONNACK returns the interval used (MQTT 5 3.2.2.3.2). Fills *props with
+ * the rewritten block only when it cut; non-zero when the block cannot be rebuilt.
+ */
+static int ms__cap_session_expiry(struct iotc_endpoint_mqtt_sess *s,
+                                  const struct iotc_mqtt_connect *cn, struct iotc_buf *props)
+{
+    long long cap = s->c->ep->profile.limits.max_session_expiry_s;
+    struct iotc_mqtt_prop p;
+    size_t cur = 0;
+    int rc;
+    s->session_expiry_cut = -1;
+    if (cn->version != IOTC_MQTT_V5 ||
+        iotc_mqtt_props_find(cn->props, IOTC_MQTT_PROP_SESSION_EXPIRY, &p) != 1 ||
+        (long long)p.u32 <= cap)
+        return 0;
+    while ((rc = iotc_mqtt_props_next(cn->props, &cur, &p)) == 1) {
+        if (p.id == IOTC_MQTT_PROP_SESSION_EXPIRY)
+            p.u32 = (uint32_t)cap;
+        if ((rc = iotc_mqtt_props_put(props, &p)))
+            return rc;
+    }
+    if (rc < 0)
+        return rc;
+    if (!props->p && iotc_buf_reserve(props, 1))
+        return IOTC_ERR_NOMEM;
+    s->session_expiry_cut = cap;
+    return 0;
+}
+
 /* The device is authenticated: authorize iot:Connect and open its broker session. */
 static int ms__connect_authorized(struct iotc_endpoint_mqtt_sess *s,
                                   const struct iotc_mqtt_connect *cnp)
@@ -233,6 +265,14 @@ static int ms__connect_authorized(struct iotc_endpoint_mqtt_sess *s,
         return 1;
     }
     struct iotc_mqtt_connect out = cn;
+    struct iotc_buf props = {0};
+    if (ms__cap_session_expiry(s, &cn, &props)) {
+        iotc_buf_free(&props);
+        iotc_ms_finish(s, "endpoint", "cannot rewrite the CONNECT's properties");
+        return 1;
+    }
+    if (props.p)
+        out.props = (struct iotc_span){props.p, props.len};
     out.client_id = iotc_span_str(s->client_id);
     out.has_username = true;
     out.username = iotc_span_str(c->auth.principal);
@@ -246,6 +286,7 @@ static int ms__connect_authorized(struct iotc_endpoint_mqtt_sess *s,
     if (erc == IOTC_OK)
         erc = iotc_mqtt_connect_encode(&s->out, &out);
     iotc_buf_free(&props_buf);
+    iotc_buf_free(&props);
     if (erc != IOTC_OK) {
         iotc_ms_finish(s, "endpoint", "cannot encode CONNECT");
         return 1;

@@ -18,6 +18,8 @@
  * does not let a later wildcard one through. With no SUBACK yet on this connection (a
  * resumed persistent session), it is a redelivery for an earlier connection's SUBSCRIBE,
  * which this connection cannot tell apart from a wildcard one: it is withheld too.
+ * A shared subscription ("$share/<group>/<topic>") never equals the topic either: AWS
+ * sends no retained messages to shared subscriptions ("MQTT 5 supported features").
  */
 static bool ms__retained_for_wildcard_only(struct iotc_endpoint_mqtt_sess *s,
                                            const struct iotc_mqtt_publish *p)
@@ -51,7 +53,8 @@ static unsigned ms__matching_filters(const struct iotc_endpoint_mqtt_sess *s,
     *mqtt = 0;
     json_object_foreach(s->subscriptions, flt, v)
     {
-        struct iotc_span f = iotc_span_str(flt);
+        /* $share/<group>/<filter> matches as its filter does (AWS's shared subscriptions) */
+        struct iotc_span f = iotc_rule_share_inner(iotc_span_str(flt));
         if (iotc_mqtt_topic_matches(f, topic)) {
             (*mqtt)++;
             aws += iotc_mqtt_topic_matches_aws(f, topic);

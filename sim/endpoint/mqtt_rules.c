@@ -37,6 +37,9 @@ const char *iotc_rule_filter(const struct iotc_limits *l, struct iotc_span filte
 {
     if (!iotc_mqtt_topic_filter_valid(filter))
         return "invalid topic filter";
+    /* The limits apply to the filter inside "$share/<group>/": AWS's SDK counts IoT Core's
+     * segments after that prefix (aws-c-mqtt, aws_mqtt_is_valid_topic_filter_for_iot_core). */
+    filter = iotc_rule_share_inner(filter);
     if ((long long)filter.n > l->max_topic_bytes)
         return "topic filter longer than 256 bytes";
     if ((long long)rules__slashes(filter) > l->max_topic_slashes)
@@ -68,6 +71,16 @@ static const struct {
     {"$aws/device_location/", true, true},        /* Device Location */
     {"$aws/commands/", true, true},               /* commands */
 };
+
+struct iotc_span iotc_rule_share_inner(struct iotc_span filter)
+{
+    if (!rules__starts(filter, "$share/") || filter.n <= 7)
+        return filter;
+    const uint8_t *slash = memchr(filter.p + 7, '/', filter.n - 7);
+    if (!slash)
+        return filter;
+    return (struct iotc_span){slash + 1, filter.n - (size_t)(slash + 1 - filter.p)};
+}
 
 const char *iotc_rule_reserved(struct iotc_span name, enum iotc_reserved_op op)
 {

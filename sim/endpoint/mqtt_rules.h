@@ -16,6 +16,8 @@ enum iotc_reserved_op { IOTC_RESERVED_PUBLISH, IOTC_RESERVED_SUBSCRIBE };
  * the operations it allows; anything else, $SYS included, is refused. `name` is a topic
  * (publish) or a filter (subscribe, `$share/<group>/` stripped first). */
 const char *iotc_rule_reserved(struct iotc_span name, enum iotc_reserved_op op);
+/* The filter inside "$share/<group>/<filter>"; any other filter unchanged. */
+struct iotc_span iotc_rule_share_inner(struct iotc_span filter);
 uint16_t iotc_rule_keepalive(const struct iotc_limits *l, uint16_t requested);
 
 #endif

@@ -408,6 +408,7 @@ static int ms__start(struct iotc_conn *c)
     if (!s)
         return IOTC_ERR_NOMEM;
     s->c = c;
+    s->session_expiry_cut = -1;
     s->timer = evtimer_new(c->ep->base, iotc_ms_on_timer, s);
     if (!s->timer) {
         free(s);

@@ -39,6 +39,8 @@ struct iotc_endpoint_mqtt_sess {
     char *client_id;
     bool assigned_id;
     uint16_t ka_requested, ka_effective;
+    long long
+        session_expiry_cut; /* MQTT 5: the Session Expiry the cap set (CONNACK says so), -1 none */
     struct iotc_blink *link;
     struct event *timer; /* CONNECT deadline, then keep-alive */
     bool taken_over;

@@ -89,6 +89,7 @@ void iotc_drv_pubspec(const iotc_env *env, const iotc_case *c, size_t idx, char 
     ps->retain = c->client.retain;
     ps->payload = c->client.payload ? c->client.payload : payload;
     ps->query = c->client.query;
+    ps->headers = NULL;
 }
 
 void iotc_drv_client_id(const iotc_env *env, size_t idx, const char *role, const iotc_case *c,

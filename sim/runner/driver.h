@@ -49,7 +49,8 @@ typedef struct iotc_pubspec {
     int qos;
     int retain;
     const char *payload;
-    const char *query; /* replaces "qos=..&retain=.." when set */
+    const char *query;   /* replaces "qos=..&retain=.." when set */
+    const char *headers; /* extra request header lines ("Name: value\r\n"...), NULL none */
 } iotc_pubspec;
 
 /* The HTTP publish case c describes: its topic (iotc_drv_topic) into topic, and unless the

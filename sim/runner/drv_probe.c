@@ -141,9 +141,10 @@ static void probe__http(probe_conn *pc, const iotc_env *env, const iotc_pubspec 
     if (rc == IOTC_OK)
         rc = iotc_buf_printf(&req,
                              " HTTP/1.1\r\nHost: %s\r\nUser-Agent: iotconform-probe\r\n"
-                             "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+                             "Content-Type: application/json\r\nContent-Length: %zu\r\n%s"
                              "Connection: close\r\n\r\n%s",
-                             env->endpoint, strlen(ps->payload), ps->payload);
+                             env->endpoint, strlen(ps->payload), ps->headers ? ps->headers : "",
+                             ps->payload);
     if (rc != IOTC_OK || req.len > INT_MAX) {
         /* Out of memory: nothing is sent rather than a different request. */
         pc->eof = 1;

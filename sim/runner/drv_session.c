@@ -16,7 +16,7 @@
 #include "sess.h"
 
 /* {topic} and {cid:NAME} filled in; unknown placeholders stay as written. */
-static void session__fill(iotc_runner_sess *s, const char *in, char *out, size_t len)
+void iotc_runner_sess_fill(iotc_runner_sess *s, const char *in, char *out, size_t len)
 {
     size_t o = 0;
     while (*in && o + 1 < len) {
@@ -47,6 +47,17 @@ static void session__fill(iotc_runner_sess *s, const char *in, char *out, size_t
         in = end + 1;
     }
     out[o] = '\0';
+}
+
+json_t *iotc_runner_sess_untemplate(const iotc_runner_sess *s, const char *topic)
+{
+    size_t n = strlen(s->topic);
+    if (n && strncmp(topic, s->topic, n) == 0) {
+        char out[1100];
+        snprintf(out, sizeof(out), "{topic}%s", topic + n);
+        return json_string(out);
+    }
+    return json_string(topic);
 }
 
 static const char *session__str(json_t *step, const char *key)
@@ -105,7 +116,7 @@ static int session__connect(iotc_runner_sess *s, json_t *step, const char *name)
     m = &k->m;
     m->version = (int)session__int(step, "version", 4);
     if (cid) {
-        session__fill(s, cid, k->client_id, sizeof(k->client_id));
+        iotc_runner_sess_fill(s, cid, k->client_id, sizeof(k->client_id));
     } else {
         iotc_drv_client_id(s->env, s->idx, name, s->c, k->client_id, sizeof(k->client_id));
         /* Unique and exactly cid_len bytes: a limit is checked at its edge. */
@@ -139,8 +150,9 @@ static int session__connect(iotc_runner_sess *s, json_t *step, const char *name)
     }
     cn.props = (struct iotc_span){props.p, props.len};
     if (will) {
-        session__fill(s, session__str(will, "topic") ? session__str(will, "topic") : "{topic}",
-                      wtopic, sizeof(wtopic));
+        iotc_runner_sess_fill(s,
+                              session__str(will, "topic") ? session__str(will, "topic") : "{topic}",
+                              wtopic, sizeof(wtopic));
         snprintf(wpayload, sizeof(wpayload), "%s",
                  session__str(will, "payload") ? session__str(will, "payload") : "gone");
         cn.will = true;
@@ -162,6 +174,8 @@ static int session__connect(iotc_runner_sess *s, json_t *step, const char *name)
                         m->server_keep_alive >= 0 ? json_integer(m->server_keep_alive)
                                                   : json_null());
     json_object_set_new(o, "client_id_len", json_integer((json_int_t)strlen(k->client_id)));
+    if (m->version == IOTC_MQTT_V5 && m->connack_rc >= 0)
+        json_object_set_new(o, "connack_props", iotc_runner_sess_props_connack(&m->connack_props));
     if (m->connack_rc != 0)
         session__closed_obs(m, o);
     rc = IOTC_OK;
@@ -183,6 +197,8 @@ static int session__subscribe(iotc_runner_sess *s, json_t *step, const char *nam
     struct iotc_mqtt_subscribe *sub = calloc(1, sizeof(*sub));
     char(*names)[320] = calloc(IOTC_MQTT_SUB_MAX_FILTERS, sizeof(*names));
     long granted = 0, failures = 0, sent = 0;
+    long subid = session__int(step, "subscription_id", 0);
+    struct iotc_buf subprops = {0};
 
     if (!sub || !names || per < 1 || per > IOTC_MQTT_SUB_MAX_FILTERS) {
         free(sub);
@@ -201,10 +217,19 @@ static int session__subscribe(iotc_runner_sess *s, json_t *step, const char *nam
                 snprintf(gen, sizeof(gen), "{topic}/f%ld", sent);
                 f = gen;
             }
-            session__fill(s, f, names[i], sizeof(names[i]));
+            iotc_runner_sess_fill(s, f, names[i], sizeof(names[i]));
             sub->filters[i].filter = iotc_span_str(names[i]);
             sub->filters[i].options = (uint8_t)qos;
             sub->count++;
+        }
+        if (subid > 0 && m->version == IOTC_MQTT_V5) {
+            /* The CONNACK said Subscription Identifiers are not available: this one is
+             * sent anyway, to see the refusal. */
+            struct iotc_mqtt_prop sp = {
+                IOTC_MQTT_PROP_SUBSCRIPTION_ID, (uint32_t)subid, {NULL, 0}, {NULL, 0}};
+            iotc_buf_reset(&subprops);
+            iotc_mqtt_props_put(&subprops, &sp);
+            sub->props = (struct iotc_span){subprops.p, subprops.len};
         }
         iotc_mqtt_session_subscribe(m, sub, iotc_clock_ms() + iotc_drv_timeout_ms(s->c));
         if (m->suback_pid != sub->packet_id)
@@ -219,6 +244,7 @@ static int session__subscribe(iotc_runner_sess *s, json_t *step, const char *nam
     }
     free(sub);
     free(names);
+    iotc_buf_free(&subprops);
     json_object_set_new(o, "suback", codes);
     json_object_set_new(o, "granted", json_integer(granted));
     json_object_set_new(o, "failures", json_integer(failures));
@@ -234,13 +260,15 @@ static int session__publish(iotc_runner_sess *s, json_t *step, const char *name,
     long size = session__int(step, "payload_size", -1);
     int qos = (int)session__int(step, "qos", 1);
     json_t *o = session__obs(s, step, name);
-    char topic[1024];
+    json_t *props_spec = json_object_get(step, "properties");
+    char topic[1024], scratch[2048];
     char *payload;
     struct iotc_mqtt_publish p;
+    struct iotc_buf props = {0};
     long wait;
     int rc;
 
-    session__fill(s, topic_t ? topic_t : "{topic}", topic, sizeof(topic));
+    iotc_runner_sess_fill(s, topic_t ? topic_t : "{topic}", topic, sizeof(topic));
     {
         /* A topic of exactly topic_len bytes: limits are checked at their edge. */
         long tl = session__int(step, "topic_len", 0);
@@ -269,6 +297,15 @@ static int session__publish(iotc_runner_sess *s, json_t *step, const char *name,
     p.payload = (struct iotc_span){(const uint8_t *)payload, (size_t)size};
     if (qos > 0)
         p.packet_id = iotc_mqtt_session_pid(m);
+    if (props_spec && m->version == IOTC_MQTT_V5) {
+        if (iotc_runner_sess_props_build(s, props_spec, &props, scratch, sizeof(scratch)) !=
+            IOTC_OK) {
+            snprintf(s->out->error, sizeof(s->out->error), "publish: properties too large");
+            rc = IOTC_ERR_CONFIG;
+            goto cleanup;
+        }
+        p.props = (struct iotc_span){props.p, props.len};
+    }
     wait = session__int(step, "within_ms", qos > 0 ? iotc_drv_timeout_ms(s->c) : 0);
     rc = iotc_mqtt_session_publish(m, &p, iotc_clock_ms() + wait);
     if (rc != IOTC_OK && rc != IOTC_ERR_IO) {
@@ -290,6 +327,7 @@ static int session__publish(iotc_runner_sess *s, json_t *step, const char *name,
     }
     session__closed_obs(m, o);
 cleanup:
+    iotc_buf_free(&props);
     free(payload);
     return rc;
 }
@@ -320,6 +358,22 @@ static int session__done_msg(iotc_mqtt_session *m, const void *arg)
     return w->found >= 0;
 }
 
+typedef struct session_count {
+    session_want *w;
+    long want, n;
+} session_count;
+
+/* Whether the inbox holds c->want matching messages (not consumed here). */
+static int session__done_count(iotc_mqtt_session *m, const void *arg)
+{
+    session_count *c = (session_count *)arg;
+    session_want w = *c->w;
+    long n = 0;
+    for (w.from = 0; (w.found = session__find(m, &w)) >= 0; w.from = (size_t)w.found + 1)
+        n++;
+    return n >= c->want;
+}
+
 static void session__receive(iotc_runner_sess *s, json_t *step, const char *name,
                              iotc_mqtt_session *m)
 {
@@ -329,12 +383,26 @@ static void session__receive(iotc_runner_sess *s, json_t *step, const char *name
     json_t *o = session__obs(s, step, name);
 
     if (topic_t) {
-        session__fill(s, topic_t, topic, sizeof(topic));
+        iotc_runner_sess_fill(s, topic_t, topic, sizeof(topic));
         w.topic = topic;
     }
     if (session__str(step, "payload")) {
-        session__fill(s, session__str(step, "payload"), payload, sizeof(payload));
+        iotc_runner_sess_fill(s, session__str(step, "payload"), payload, sizeof(payload));
         w.payload = payload;
+    }
+    long want = session__int(step, "count", 0);
+    if (want > 0) {
+        /* Counting (shared subscriptions: how the group's messages were spread): wait for
+         * want matching messages or within_ms, then consume every match. */
+        session_count c = {&w, want, 0};
+        iotc_mqtt_session_pump(m, iotc_clock_ms() + session__int(step, "within_ms", 1000),
+                               session__done_count, &c);
+        long n = 0;
+        for (w.from = 0; (w.found = session__find(m, &w)) >= 0; n++)
+            iotc_mqtt_session_take(m, (size_t)w.found);
+        json_object_set_new(o, "count", json_integer(n));
+        json_object_set_new(o, "received", json_boolean(n > 0));
+        return;
     }
     w.found = session__find(m, &w);
     if (w.found < 0)
@@ -347,6 +415,12 @@ static void session__receive(iotc_runner_sess *s, json_t *step, const char *name
         json_object_set_new(o, "qos", json_integer(msg->qos));
         json_object_set_new(o, "retain", json_boolean(msg->retain));
         json_object_set_new(o, "payload_len", json_integer((json_int_t)msg->len));
+        json_object_set_new(o, "topic", iotc_runner_sess_untemplate(s, msg->topic));
+        iotc_runner_sess_props_publish(msg->props, msg->props_len, o);
+        json_t *rt = json_object_get(o, "response_topic");
+        if (json_is_string(rt))
+            json_object_set_new(o, "response_topic",
+                                iotc_runner_sess_untemplate(s, json_string_value(rt)));
         if (json_is_object(j))
             json_object_set(o, "json", j);
         json_decref(j);
@@ -418,14 +492,15 @@ static void session__sleep(iotc_runner_sess *s, long ms)
 /* One HTTPS publish on the case's row (X.509 rows, the probe). */
 static int session__http_publish(iotc_runner_sess *s, json_t *step)
 {
-    char topic[1024];
+    char topic[1024], query[1024], headers[1024];
+    json_t *props_spec = json_object_get(step, "properties");
     iotc_drv_out tmp;
     iotc_pubspec ps;
     json_t *o = session__obs(s, step, "http");
     int rc;
 
-    session__fill(s, session__str(step, "topic") ? session__str(step, "topic") : "{topic}", topic,
-                  sizeof(topic));
+    iotc_runner_sess_fill(s, session__str(step, "topic") ? session__str(step, "topic") : "{topic}",
+                          topic, sizeof(topic));
     memset(&tmp, 0, sizeof(tmp));
     tmp.observed = json_object();
     ps.topic = topic;
@@ -433,6 +508,17 @@ static int session__http_publish(iotc_runner_sess *s, json_t *step)
     ps.retain = json_is_true(json_object_get(step, "retain"));
     ps.payload = session__str(step, "payload") ? session__str(step, "payload") : s->c->id;
     ps.query = NULL;
+    ps.headers = NULL;
+    if (props_spec) {
+        /* MQTT 5 properties the AWS way: query parameters and x-amz-mqtt5-* headers */
+        if (iotc_runner_sess_props_http(s, props_spec, ps.qos, ps.retain, query, sizeof(query),
+                                        headers, sizeof(headers)) != IOTC_OK) {
+            snprintf(s->out->error, sizeof(s->out->error), "http_publish: properties too large");
+            return IOTC_ERR_CONFIG;
+        }
+        ps.query = query;
+        ps.headers = headers;
+    }
     rc = iotc_drv_probe_ex(s->env, s->c, s->idx, &ps, &tmp);
     for (size_t i = 0; i < tmp.n_ports; i++)
         iotc_drv_add_port_number(s->out, tmp.local_ports[i]);

@@ -39,4 +39,26 @@ iotc_runner_sess_conn *iotc_runner_sess_conn_get(iotc_runner_sess *s, const char
 int iotc_runner_sess_conn_open(iotc_runner_sess *s, iotc_runner_sess_conn *k, int observer,
                                char *username, size_t ulen, json_t *step_obs);
 
+/* A template with {topic} and {cid:NAME} filled in (unknown placeholders stay). */
+void iotc_runner_sess_fill(iotc_runner_sess *s, const char *in, char *out, size_t len);
+
+/* A topic as the table writes it: the case's topic prefix becomes "{topic}" (so an
+ * observed topic or response topic can be compared with the expected template). */
+json_t *iotc_runner_sess_untemplate(const iotc_runner_sess *s, const char *topic);
+
+/* MQTT 5 properties (sess_props.c): the CONNACK's as an object of named values (null when
+ * absent); a received PUBLISH's user_properties ([[k, v], ...]), response_topic,
+ * correlation_data, message_expiry and content_type set on o; a step's "properties"
+ * encoded into out (templates filled into scratch, which must outlive out's use). */
+json_t *iotc_runner_sess_props_connack(const struct iotc_buf *props);
+void iotc_runner_sess_props_publish(const uint8_t *props, size_t len, json_t *o);
+int iotc_runner_sess_props_build(iotc_runner_sess *s, json_t *spec, struct iotc_buf *out,
+                                 char *scratch, size_t len);
+/* The same properties on an HTTPS publish, as AWS maps them: query (qos, retain,
+ * responseTopic, contentType, messageExpiry) and header lines
+ * (x-amz-mqtt5-user-properties: base64 JSON [{k: v}, ...], x-amz-mqtt5-correlation-data:
+ * base64). IOTC_ERR_CONFIG when either does not fit. */
+int iotc_runner_sess_props_http(iotc_runner_sess *s, json_t *spec, int qos, int retain, char *query,
+                                size_t qlen, char *headers, size_t hlen);
+
 #endif

@@ -94,6 +94,9 @@ try:
     mb = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../suites/mqtt-behaviour.json")
     if os.path.exists(mb):
         suites += ["--suite", "mqtt-behaviour"]
+    m5 = os.path.join(os.path.dirname(mb), "mqtt5.json")
+    if os.path.exists(m5):
+        suites += ["--suite", "mqtt5"]
     t0 = time.time()
     r = subprocess.run([BIN, "run", "--target", tpath, *suites, "--jobs", "2",
                         "--out", out], capture_output=True, text=True, timeout=600)
@@ -153,6 +156,21 @@ try:
             expect(f"mqtt-behaviour.{case}.{mqtt}", "failed")
         expect(f"mqtt-behaviour.keepalive-timeout.{mqtt}", "skipped")  # profile fast-timers
         expect(f"mqtt-behaviour.duration-limit-reconnect.{mqtt}", "skipped")  # short-durations
+    if os.path.exists(m5):
+        # MQTT 5 (suites/mqtt5.json): what mosquitto does like AWS IoT, and the CONNACK
+        # values, caps and reason codes that tell it apart
+        mqtt = "mqtt-x509-8883.ipv4.tlsany"
+        for case in ("user-properties-5-to-5", "user-properties-5-to-311", "request-response",
+                     "session-expiry-short-resumed", "session-expiry-zero-not-resumed",
+                     "topic-alias-within-max", "v5-qos1-subscribe-granted",
+                     "plain-subscribers-all", "shared-spread", "shared-member-leaves"):
+            expect(f"mqtt5.{case}.{mqtt}", "passed")
+        for case in ("connack-aws-limits", "subscription-id-refused",
+                     "session-expiry-over-cap-clamped", "topic-alias-over-max",
+                     "v5-topic-256-accepted", "v5-topic-257-refused", "v5-qos2-subscribe-refused",
+                     "v5-clientid-129-refused", "v5-filters-9-refused"):
+            expect(f"mqtt5.{case}.{mqtt}", "failed")
+        expect(f"mqtt5.v5-duration-limit-disconnect.{mqtt}", "skipped")  # short-durations
     v6 = [c for c in doc["cases"] if ".ipv6." in c["id"]]
     check("IPv6 was not dialled (the target has no IPv6 address)",
           v6 and all(c["status"] == "skipped" for c in v6)

@@ -59,6 +59,62 @@ static void test_connack_v5_keep_alive(void)
     iotc_mqtt_session_free(&m);
 }
 
+/* MQTT 5: what the server's CONNACK advertised, a PUBACK's reason and a PUBLISH's
+ * properties are kept (the session driver judges them); MQTT 3.1.1 keeps none. */
+static void test_v5_properties_kept(void)
+{
+    iotc_mqtt_session m;
+    struct iotc_buf props = {0}, b = {0};
+    struct iotc_mqtt_prop mq = {IOTC_MQTT_PROP_MAXIMUM_QOS, 1, {NULL, 0}, {NULL, 0}};
+    struct iotc_mqtt_prop up = {IOTC_MQTT_PROP_USER_PROPERTY, 0, IOTC_SPAN_LIT("k"),
+                                IOTC_SPAN_LIT("v")};
+    struct iotc_mqtt_connack ca = {false, 0, {NULL, 0}};
+    struct iotc_mqtt_ack denied = {IOTC_MQTT_PUBACK, 5, IOTC_MQTT_RC_NOT_AUTHORIZED, {NULL, 0}};
+    struct iotc_mqtt_publish pub;
+    struct iotc_mqtt_prop got;
+
+    iotc_mqtt_session_init(&m);
+    m.version = IOTC_MQTT_V5;
+    CU_ASSERT_EQUAL(iotc_mqtt_props_put(&props, &mq), IOTC_OK);
+    ca.props = (struct iotc_span){props.p, props.len};
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_connack_encode(&b, IOTC_MQTT_V5, &ca), IOTC_OK);
+    feed(&m, &b);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_find((struct iotc_span){m.connack_props.p, m.connack_props.len},
+                                         IOTC_MQTT_PROP_MAXIMUM_QOS, &got),
+                    1);
+    CU_ASSERT_EQUAL(got.u32, 1);
+    CU_ASSERT_EQUAL(iotc_mqtt_session_puback_rc(&m, 5), -1);
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_ack_encode(&b, IOTC_MQTT_V5, &denied), IOTC_OK);
+    feed(&m, &b);
+    CU_ASSERT_EQUAL(iotc_mqtt_session_puback_rc(&m, 5), IOTC_MQTT_RC_NOT_AUTHORIZED);
+    iotc_buf_reset(&props);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_put(&props, &up), IOTC_OK);
+    memset(&pub, 0, sizeof(pub));
+    pub.topic = IOTC_SPAN_LIT("t");
+    pub.payload = IOTC_SPAN_LIT("p");
+    pub.props = (struct iotc_span){props.p, props.len};
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_publish_encode(&b, IOTC_MQTT_V5, &pub), IOTC_OK);
+    feed(&m, &b);
+    CU_ASSERT_EQUAL_FATAL(m.n_inbox, 1);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_find((struct iotc_span){m.inbox[0].props, m.inbox[0].props_len},
+                                         IOTC_MQTT_PROP_USER_PROPERTY, &got),
+                    1);
+    CU_ASSERT(got.value.n == 1 && got.value.p[0] == 'v');
+    /* A reset (the connection is opened again) forgets them. */
+    iotc_mqtt_session_reset(&m);
+    CU_ASSERT_EQUAL(m.connack_props.len, 0);
+    CU_ASSERT_EQUAL(m.n_inbox, 0);
+    /* MQTT 3.1.1: a CONNACK has no properties to keep. */
+    m.version = IOTC_MQTT_V311;
+    ca.props = (struct iotc_span){NULL, 0};
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_connack_encode(&b, IOTC_MQTT_V311, &ca), IOTC_OK);
+    feed(&m, &b);
+    CU_ASSERT_EQUAL(m.connack_rc, 0);
+    CU_ASSERT_EQUAL(m.connack_props.len, 0);
+    iotc_buf_free(&props);
+    iotc_mqtt_session_free(&m);
+}
+
 static void test_acks_suback_pingresp(void)
 {
     iotc_mqtt_session m;
@@ -216,6 +272,7 @@ int iotc_register_tests(void)
         {"packet ids wrap past zero", test_pid_wraps_past_zero},
         {"session: MQTT 5 CONNACK with server keep-alive", test_connack_v5_keep_alive},
         {"session: PUBACK, PUBREC, SUBACK, PINGRESP recorded", test_acks_suback_pingresp},
+        {"session: MQTT 5 CONNACK, PUBACK and PUBLISH properties kept", test_v5_properties_kept},
         {"session: inbox and take", test_inbox_and_take},
         {"session: no-inbox flag, never opened", test_no_inbox_flag},
         {"dial: connects, then is refused", test_dial_connects_and_refuses},
