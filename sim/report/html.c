@@ -201,6 +201,16 @@ static int html__matrix(struct html_ctx *x, struct iotc_buf *b)
             rc = rep_puts(b, "</th>");
         for (size_t f = 0; rc == IOTC_OK && f < m->fams.n; f++) {
             const struct rep_counts *c = rep_matrix_cell(m, r, f);
+            const char *na = rep_matrix_na(m, r, f);
+            if (c->total == 0 && na) {
+                /* Not a gap: the tables say why this family cannot apply to this row. */
+                rc = rep_puts(b, "<td class=\"agg na\"");
+                if (rc == IOTC_OK)
+                    rc = html__attr(b, "title", na);
+                if (rc == IOTC_OK)
+                    rc = rep_puts(b, ">N/A</td>");
+                continue;
+            }
             if (c->total == 0) {
                 rc = rep_puts(b, "<td class=\"agg empty\">·</td>");
                 continue;

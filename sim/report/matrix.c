@@ -10,6 +10,30 @@ struct rep_counts *rep_matrix_cell(const struct rep_matrix *m, size_t row, size_
     return &m->cells[row * m->fams.n + fam];
 }
 
+const char *rep_matrix_na(const struct rep_matrix *m, size_t row, size_t fam)
+{
+    return m->na ? m->na[row * m->fams.n + fam] : NULL;
+}
+
+/* Declared N/A cells mark only empty cells of rows and families the run has: a
+ * declaration never adds a row or family, and cases always win over it. */
+static void matrix__na(json_t *results, struct rep_matrix *m)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(results, "not_applicable"), i, e)
+    {
+        const char *row = rep_str(e, "row"), *fam = rep_str(e, "family");
+        const char *why = rep_str(e, "reason");
+        int r = row ? rep_list_find(&m->rows, row) : -1;
+        int f = fam ? rep_list_find(&m->fams, fam) : -1;
+        if (r < 0 || f < 0 || !why)
+            continue;
+        if (rep_matrix_cell(m, (size_t)r, (size_t)f)->total == 0)
+            m->na[(size_t)r * m->fams.n + (size_t)f] = why;
+    }
+}
+
 int rep_matrix_build(json_t *results, struct rep_matrix *m)
 {
     json_t *cases = json_object_get(results, "cases");
@@ -31,7 +55,8 @@ int rep_matrix_build(json_t *results, struct rep_matrix *m)
     rc = IOTC_OK;
     if (m->rows.n && m->fams.n) {
         m->cells = calloc(m->rows.n * m->fams.n, sizeof *m->cells);
-        if (!m->cells) {
+        m->na = calloc(m->rows.n * m->fams.n, sizeof *m->na);
+        if (!m->cells || !m->na) {
             rc = IOTC_ERR_NOMEM;
             goto cleanup;
         }
@@ -44,6 +69,8 @@ int rep_matrix_build(json_t *results, struct rep_matrix *m)
         rep_counts_add(rep_matrix_cell(m, (size_t)r, (size_t)f), c);
         rep_counts_add(&m->totals, c);
     }
+    if (m->na)
+        matrix__na(results, m);
 cleanup:
     if (rc != IOTC_OK)
         rep_matrix_free(m);
@@ -57,4 +84,6 @@ void rep_matrix_free(struct rep_matrix *m)
     rep_list_free(&m->suites);
     free(m->cells);
     m->cells = NULL;
+    free(m->na);
+    m->na = NULL;
 }

@@ -43,11 +43,15 @@ void rep_list_free(struct rep_list *l);
 struct rep_matrix {
     struct rep_list rows, fams, suites;
     struct rep_counts *cells; /* rows.n * fams.n */
+    /* rows.n * fams.n: the reason an empty cell does not apply (results.json
+     * not_applicable, borrowed from the results), NULL when none was declared. */
+    const char **na;
     struct rep_counts totals;
 };
 int rep_matrix_build(json_t *results, struct rep_matrix *m);
 void rep_matrix_free(struct rep_matrix *m);
 struct rep_counts *rep_matrix_cell(const struct rep_matrix *m, size_t row, size_t fam);
+const char *rep_matrix_na(const struct rep_matrix *m, size_t row, size_t fam);
 
 /* Case field accessors with the schema's defaults. */
 const char *rep_str(json_t *obj, const char *key); /* NULL if absent or not a string */

@@ -189,6 +189,13 @@ static const schema_key defaults_fields[] = {
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
+static const schema_key na_fields[] = {
+    {"family", T_STR, K_REQUIRED, NULL, 0, NULL, NULL},
+    {"rows", T_ARR, K_REQUIRED, NULL, T_STR, NULL, NULL},
+    {"reason", T_STR, K_REQUIRED, NULL, 0, NULL, NULL},
+    {NULL, 0, 0, NULL, 0, NULL, NULL},
+};
+
 static const schema_key top_fields[] = {
     {"format", T_STR, K_REQUIRED, NULL, 0, NULL, NULL},
     {"suite", T_STR, K_REQUIRED, NULL, 0, NULL, NULL},
@@ -196,6 +203,7 @@ static const schema_key top_fields[] = {
     {"comment", T_STR, 0, NULL, 0, NULL, NULL},
     {"defaults", T_OBJ, 0, defaults_fields, 0, NULL, NULL},
     {"cases", T_ARR, K_REQUIRED, NULL, T_OBJ, case_fields, NULL},
+    {"not_applicable", T_ARR, 0, NULL, T_OBJ, na_fields, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
