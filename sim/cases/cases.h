@@ -80,6 +80,8 @@ typedef struct iotc_case {
 typedef struct iotc_caseset {
     iotc_case *v;
     size_t n, cap;
+    /* The loaded tables' not_applicable cells: [{suite, family, row, reason}], or NULL. */
+    json_t *not_applicable;
 } iotc_caseset;
 
 void iotc_caseset_free(iotc_caseset *set);
@@ -95,6 +97,12 @@ int iotc_cases_validate(json_t *table, const char *file, iotc_diag *d);
  * release them with def. */
 int iotc_case_fill(iotc_case *k);
 void iotc_case_clear(iotc_case *k);
+
+/* Append a validated table's not_applicable declarations (one entry per row) to
+ * set->not_applicable; cases [from, set->n) are the table's, checked not to fill a
+ * declared cell. */
+int iotc_cases_na_collect(json_t *table, const char *file, iotc_caseset *set, size_t from,
+                          iotc_diag *d);
 
 /* Expand a validated table. */
 int iotc_cases_expand(json_t *table, const char *file, iotc_caseset *set, iotc_diag *d);

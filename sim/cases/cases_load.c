@@ -18,12 +18,15 @@ void iotc_caseset_free(iotc_caseset *set)
     free(set->v);
     set->v = NULL;
     set->n = set->cap = 0;
+    json_decref(set->not_applicable);
+    set->not_applicable = NULL;
 }
 
 int iotc_cases_load_file(const char *path, iotc_caseset *set, iotc_diag *d)
 {
     json_error_t jerr;
     json_t *table = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+    size_t from = set->n;
     int rc;
 
     if (!table) {
@@ -33,6 +36,8 @@ int iotc_cases_load_file(const char *path, iotc_caseset *set, iotc_diag *d)
     rc = iotc_cases_validate(table, path, d);
     if (rc == IOTC_OK)
         rc = iotc_cases_expand(table, path, set, d);
+    if (rc == IOTC_OK)
+        rc = iotc_cases_na_collect(table, path, set, from, d);
     json_decref(table);
     return rc;
 }

@@ -207,6 +207,13 @@ static const iotc_cases_schema_key defaults_fields[] = {
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
+static const iotc_cases_schema_key na_fields[] = {
+    {"family", IOTC_CASES_T_STR, IOTC_CASES_K_REQUIRED, NULL, 0, NULL, NULL},
+    {"rows", IOTC_CASES_T_ARR, IOTC_CASES_K_REQUIRED, NULL, IOTC_CASES_T_STR, NULL, NULL},
+    {"reason", IOTC_CASES_T_STR, IOTC_CASES_K_REQUIRED, NULL, 0, NULL, NULL},
+    {NULL, 0, 0, NULL, 0, NULL, NULL},
+};
+
 static const iotc_cases_schema_key top_fields[] = {
     {"format", IOTC_CASES_T_STR, IOTC_CASES_K_REQUIRED, NULL, 0, NULL, NULL},
     {"suite", IOTC_CASES_T_STR, IOTC_CASES_K_REQUIRED, NULL, 0, NULL, NULL},
@@ -214,6 +221,7 @@ static const iotc_cases_schema_key top_fields[] = {
     {"comment", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
     {"defaults", IOTC_CASES_T_OBJ, 0, defaults_fields, 0, NULL, NULL},
     {"cases", IOTC_CASES_T_ARR, IOTC_CASES_K_REQUIRED, NULL, IOTC_CASES_T_OBJ, case_fields, NULL},
+    {"not_applicable", IOTC_CASES_T_ARR, 0, NULL, IOTC_CASES_T_OBJ, na_fields, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 

@@ -78,6 +78,8 @@ struct iotc_reg_credential {
     char *access_key_id;
     char *secret_access_key;
     char *session_token; /* NULL: long-term credentials, no token expected */
+    bool inactive;       /* IAM access key status "Inactive": every signature is refused */
+    int64_t expires_at;  /* STS Expiration, seconds since the epoch; 0 = never */
     struct iotc_reg_policies policies;
 };
 

@@ -1,9 +1,11 @@
 /* Registry entries for the non-X.509 rows: SigV4 credentials and custom authorizers. */
+#define _GNU_SOURCE /* strptime, timegm */
 #include "registry.h"
 #include "authz/authz.h"
 #include "common/err.h"
 
 #include <libgen.h>
+#include <time.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +16,41 @@ int iotc_registry__authorizers(const char *file, json_t *arr, const char *pki,
                                struct iotc_registry *r, iotc_errtext *err);
 void iotc_registry__free_auth(struct iotc_registry *r);
 
+/* IAM's access key status (Active | Inactive, as IAM spells them) and an STS session's
+ * Expiration ("2026-01-01T00:00:00Z", UTC, as GetSessionToken returns it). */
+static int registry__cred_state(const char *file, const char *path, json_t *e,
+                                struct iotc_reg_credential *c, iotc_errtext *err)
+{
+    json_t *st = json_object_get(e, "status");
+    json_t *ex = json_object_get(e, "expiration");
+    if (st) {
+        const char *s = json_string_value(st);
+        if (!s || (strcmp(s, "Active") != 0 && strcmp(s, "Inactive") != 0))
+            return iotc_cfg_fail(err, file, path, "status: must be \"Active\" or \"Inactive\"");
+        c->inactive = strcmp(s, "Inactive") == 0;
+    }
+    if (ex) {
+        const char *s = json_string_value(ex);
+        struct tm tm;
+        memset(&tm, 0, sizeof tm);
+        const char *end = s ? strptime(s, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
+        if (!end || *end != '\0')
+            return iotc_cfg_fail(err, file, path,
+                                 "expiration: must be UTC \"YYYY-MM-DDTHH:MM:SSZ\"");
+        c->expires_at = (int64_t)timegm(&tm);
+        if (!c->session_token)
+            return iotc_cfg_fail(err, file, path,
+                                 "expiration: only temporary credentials (session_token) expire");
+    }
+    return IOTC_OK;
+}
+
 int iotc_registry__credentials(const char *file, json_t *arr, struct iotc_registry *r,
                                iotc_errtext *err)
 {
-    static const char *const keys[] = {"access_key_id", "secret_access_key", "session_token",
-                                       "policies",      "description",       NULL};
+    static const char *const keys[] = {
+        "access_key_id", "secret_access_key", "session_token", "status",
+        "expiration",    "policies",          "description",   NULL};
     if (!arr)
         return IOTC_OK;
     if (!json_is_array(arr))
@@ -42,7 +74,8 @@ int iotc_registry__credentials(const char *file, json_t *arr, struct iotc_regist
                                   err)) ||
             (rc = iotc_cfg_string(file, path, e, "session_token", NULL, &c->session_token, err)) ||
             (rc = iotc_registry_attach(file, path, json_object_get(e, "policies"), r, &c->policies,
-                                       err)))
+                                       err)) ||
+            (rc = registry__cred_state(file, path, e, c, err)))
             return rc;
         if (!c->access_key_id || !c->secret_access_key)
             return iotc_cfg_fail(err, file, path,

@@ -3,6 +3,7 @@
 #include "session.h"
 #include "common/err.h"
 #include "sigv4/sigv4.h"
+#include "common/clock.h"
 #include "common/jevents.h"
 
 #include <stdio.h>
@@ -82,6 +83,9 @@ int iotc_auth_sigv4(struct iotc_conn *c, const struct iotc_http_req *q, bool wss
     rc = IOTC_ERR_DENIED;
     if (!cred) {
         snprintf(why, whylen, "unknown access key id '%.40s'", p.access_key);
+    } else if (cred->inactive) {
+        /* IAM refuses an inactive key like an unknown one (InvalidClientTokenId). */
+        snprintf(why, whylen, "access key id '%.40s' is inactive", p.access_key);
     } else if (iotc_sigv4_verify(&rq, &p, cred->secret_access_key, &pol, why, whylen) != IOTC_OK) {
         /* why is filled by the verifier */
     } else if (cred->session_token &&
@@ -92,6 +96,9 @@ int iotc_auth_sigv4(struct iotc_conn *c, const struct iotc_http_req *q, bool wss
                                     "X-Amz-Security-Token");
     } else if (!cred->session_token && p.security_token) {
         snprintf(why, whylen, "a security token was sent for long-term credentials");
+    } else if (cred->expires_at && iotc_clock_wall_ms() / 1000.0 >= (double)cred->expires_at) {
+        /* STS: "The security token included in the request is expired" (ExpiredToken). */
+        snprintf(why, whylen, "the security token included in the request is expired");
     } else {
         rc = IOTC_OK;
     }

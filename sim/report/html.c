@@ -203,6 +203,16 @@ static int html__matrix(struct html_ctx *x, struct iotc_buf *b)
             rc = iotc_report_puts(b, "</th>");
         for (size_t f = 0; rc == IOTC_OK && f < m->fams.n; f++) {
             const struct iotc_report_counts *c = iotc_report_matrix_cell(m, r, f);
+            const char *na = iotc_report_matrix_na(m, r, f);
+            if (c->total == 0 && na) {
+                /* Not a gap: the tables say why this family cannot apply to this row. */
+                rc = iotc_report_puts(b, "<td class=\"agg na\"");
+                if (rc == IOTC_OK)
+                    rc = html__attr(b, "title", na);
+                if (rc == IOTC_OK)
+                    rc = iotc_report_puts(b, ">N/A</td>");
+                continue;
+            }
             if (c->total == 0) {
                 rc = iotc_report_puts(b, "<td class=\"agg empty\">·</td>");
                 continue;

@@ -11,6 +11,30 @@ struct iotc_report_counts *iotc_report_matrix_cell(const struct iotc_report_matr
     return &m->cells[row * m->fams.n + fam];
 }
 
+const char *iotc_report_matrix_na(const struct iotc_report_matrix *m, size_t row, size_t fam)
+{
+    return m->na ? m->na[row * m->fams.n + fam] : NULL;
+}
+
+/* Declared N/A cells mark only empty cells of rows and families the run has: a
+ * declaration never adds a row or family, and cases always win over it. */
+static void matrix__na(json_t *results, struct iotc_report_matrix *m)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(results, "not_applicable"), i, e)
+    {
+        const char *row = iotc_report_str(e, "row"), *fam = iotc_report_str(e, "family");
+        const char *why = iotc_report_str(e, "reason");
+        int r = row ? iotc_report_list_find(&m->rows, row) : -1;
+        int f = fam ? iotc_report_list_find(&m->fams, fam) : -1;
+        if (r < 0 || f < 0 || !why)
+            continue;
+        if (iotc_report_matrix_cell(m, (size_t)r, (size_t)f)->total == 0)
+            m->na[(size_t)r * m->fams.n + (size_t)f] = why;
+    }
+}
+
 int iotc_report_matrix_build(json_t *results, struct iotc_report_matrix *m)
 {
     json_t *cases = json_object_get(results, "cases");
@@ -32,7 +56,8 @@ int iotc_report_matrix_build(json_t *results, struct iotc_report_matrix *m)
     rc = IOTC_OK;
     if (m->rows.n && m->fams.n) {
         m->cells = calloc(m->rows.n * m->fams.n, sizeof *m->cells);
-        if (!m->cells) {
+        m->na = calloc(m->rows.n * m->fams.n, sizeof *m->na);
+        if (!m->cells || !m->na) {
             rc = IOTC_ERR_NOMEM;
             goto cleanup;
         }
@@ -45,6 +70,8 @@ int iotc_report_matrix_build(json_t *results, struct iotc_report_matrix *m)
         iotc_report_counts_add(iotc_report_matrix_cell(m, (size_t)r, (size_t)f), c);
         iotc_report_counts_add(&m->totals, c);
     }
+    if (m->na)
+        matrix__na(results, m);
 cleanup:
     if (rc != IOTC_OK)
         iotc_report_matrix_free(m);
@@ -58,4 +85,6 @@ void iotc_report_matrix_free(struct iotc_report_matrix *m)
     iotc_report_list_free(&m->suites);
     free(m->cells);
     m->cells = NULL;
+    free(m->na);
+    m->na = NULL;
 }

@@ -50,12 +50,16 @@ void iotc_report_list_free(struct iotc_report_list *l);
 struct iotc_report_matrix {
     struct iotc_report_list rows, fams, suites;
     struct iotc_report_counts *cells; /* rows.n * fams.n */
+    /* rows.n * fams.n: the reason an empty cell does not apply (results.json
+     * not_applicable, borrowed from the results), NULL when none was declared. */
+    const char **na;
     struct iotc_report_counts totals;
 };
 int iotc_report_matrix_build(json_t *results, struct iotc_report_matrix *m);
 void iotc_report_matrix_free(struct iotc_report_matrix *m);
 struct iotc_report_counts *iotc_report_matrix_cell(const struct iotc_report_matrix *m, size_t row,
                                                    size_t fam);
+const char *iotc_report_matrix_na(const struct iotc_report_matrix *m, size_t row, size_t fam);
 
 /* Case field accessors with the schema's defaults. */
 const char *iotc_report_str(json_t *obj, const char *key); /* NULL if absent or not a string */

@@ -86,6 +86,53 @@ static int summary__totals(json_t *results, const struct iotc_report_counts *t, 
     return rc;
 }
 
+/* The footnote number of an N/A reason: its place among the distinct reasons, in
+ * matrix order (row by row), from 1. */
+static size_t summary__na_index(const struct iotc_report_matrix *m, const char *why)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < m->rows.n * m->fams.n; i++) {
+        const char *w = m->na[i];
+        if (!w)
+            continue;
+        size_t j = 0;
+        while (j < i && !(m->na[j] && strcmp(m->na[j], w) == 0))
+            j++;
+        if (j < i)
+            continue; /* seen before */
+        k++;
+        if (strcmp(w, why) == 0)
+            return k;
+    }
+    return 0;
+}
+
+/* "N/A" cells point at one line each under the matrix: why the family cannot apply. */
+static int summary__na_notes(const struct iotc_report_matrix *m, struct iotc_buf *b)
+{
+    int rc = IOTC_OK, any = 0;
+    for (size_t i = 0; rc == IOTC_OK && m->na && i < m->rows.n * m->fams.n; i++) {
+        const char *w = m->na[i];
+        size_t k = w ? summary__na_index(m, w) : 0;
+        size_t j = 0;
+        while (w && j < i && !(m->na[j] && strcmp(m->na[j], w) == 0))
+            j++;
+        if (!w || j < i)
+            continue;
+        if (!any++)
+            rc = iotc_report_puts(b, "Not applicable (N/A):\n\n");
+        if (rc == IOTC_OK)
+            rc = iotc_report_printf(b, "%zu. ", k);
+        if (rc == IOTC_OK)
+            rc = iotc_report_md_escape(b, w, 300);
+        if (rc == IOTC_OK)
+            rc = iotc_buf_u8(b, '\n');
+    }
+    if (rc == IOTC_OK && any)
+        rc = iotc_buf_u8(b, '\n');
+    return rc;
+}
+
 static int summary__matrix(const struct iotc_report_matrix *m, struct iotc_buf *b)
 {
     if (m->rows.n == 0)
@@ -110,19 +157,27 @@ static int summary__matrix(const struct iotc_report_matrix *m, struct iotc_buf *
             rc = iotc_report_md_escape(b, m->rows.v[r], 60);
         if (rc == IOTC_OK)
             rc = iotc_report_puts(b, " |");
-        for (size_t f = 0; rc == IOTC_OK && f < m->fams.n; f++)
-            rc = summary__cell(b, iotc_report_matrix_cell(m, r, f));
+        for (size_t f = 0; rc == IOTC_OK && f < m->fams.n; f++) {
+            const char *na = iotc_report_matrix_na(m, r, f);
+            if (na)
+                rc = iotc_report_printf(b, " N/A (%zu) |", summary__na_index(m, na));
+            else
+                rc = summary__cell(b, iotc_report_matrix_cell(m, r, f));
+        }
         if (rc == IOTC_OK)
             rc = iotc_buf_u8(b, '\n');
     }
     if (rc == IOTC_OK)
-        rc = iotc_report_printf(b,
-                                "\n%s all passed · %s passed with warnings · %s a case failed · %s "
-                                "skipped · %s error · %s inconclusive · `n/m` passed/ran\n\n",
-                                summary__symbol[IOTC_REPORT_PASSED], SUMMARY__WARNED,
-                                summary__symbol[IOTC_REPORT_FAILED],
-                                summary__symbol[IOTC_REPORT_SKIPPED],
-                                summary__symbol[IOTC_REPORT_ERROR], SUMMARY__INCONCLUSIVE);
+        rc = iotc_report_printf(
+            b,
+            "\n%s all passed · %s passed with warnings · %s a case failed · %s "
+            "skipped · %s error · %s inconclusive · `n/m` passed/ran · N/A (k) not "
+            "applicable, reason k below · `·` no case\n\n",
+            summary__symbol[IOTC_REPORT_PASSED], SUMMARY__WARNED,
+            summary__symbol[IOTC_REPORT_FAILED], summary__symbol[IOTC_REPORT_SKIPPED],
+            summary__symbol[IOTC_REPORT_ERROR], SUMMARY__INCONCLUSIVE);
+    if (rc == IOTC_OK)
+        rc = summary__na_notes(m, b);
     return rc;
 }
 

@@ -58,8 +58,9 @@ typedef struct iotc_runner_state {
     iotc_progress progress;
     pthread_mutex_t lock;
     char run_tag[16];
-    json_t *registry;    /* the endpoint's registry: SigV4 secrets for the door drivers */
-    iotc_target *target; /* --target, else NULL */
+    json_t *registry;       /* the endpoint's registry: SigV4 secrets for the door drivers */
+    iotc_target *target;    /* --target, else NULL */
+    json_t *not_applicable; /* the tables' N/A cells (borrowed from the caseset) */
 } iotc_runner_state;
 
 extern volatile sig_atomic_t iotc_run_interrupted;

@@ -390,6 +390,7 @@ int iotc_runner_main(int argc, char **argv)
         goto cleanup;
     }
     selected = rs.n;
+    rs.not_applicable = set.not_applicable;
     if (main__shard(&o, &rs, shard_digest) != 0)
         goto cleanup;
     if (o.list) {
@@ -451,6 +452,9 @@ int iotc_runner_main(int argc, char **argv)
     main__stop_targets(&rs);
 
     doc = main__document(&rs, argc, argv, started, iotc_clock_ms() - t0, run_id);
+    /* The report shows a declared cell as N/A only where the matrix has its row and family. */
+    if (doc && rs.not_applicable)
+        json_object_set(doc, "not_applicable", rs.not_applicable);
     if (o.shard.n)
         json_object_set_new(json_object_get(doc, "run"), "shard",
                             iotc_shard_json(&o.shard, selected, shard_digest));

@@ -136,6 +136,47 @@ static void test_semantic_errors(void)
     iotc_caseset_free(&set);
 }
 
+/* not_applicable: every problem reported; a good declaration reaches the caseset. */
+static void test_not_applicable(void)
+{
+    iotc_caseset set = {0};
+    iotc_diag d;
+    iotc_diag_init(&d);
+    CU_ASSERT_EQUAL(iotc_cases_load_file(DATA "bad-na.json", &set, &d), IOTC_ERR_CONFIG);
+    CU_ASSERT_PTR_NULL(set.not_applicable);
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(d.msg, "$.not_applicable[0].rows[1]: unknown row \"no-such-row\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "$.not_applicable[1].reason: one line"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "$.not_applicable[2].reason: one line"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "$.not_applicable[3]: family \"sni\" on row "
+                                         "mqtt-x509-8883 is declared not applicable but this "
+                                         "table has cases for it"));
+    CU_ASSERT_EQUAL(d.count, 4);
+    iotc_caseset_free(&set);
+
+    /* The schema: unknown keys and missing fields, before any semantic check. */
+    json_t *t =
+        json_loads("{\"format\": \"iotconform-cases/1\", \"suite\": \"f\", \"title\": \"t\","
+                   " \"cases\": [], \"not_applicable\": [{\"family\": \"alpn\", "
+                   "\"reason\": \"r\", \"oops\": 1}]}",
+                   0, NULL);
+    iotc_diag_init(&d);
+    CU_ASSERT_EQUAL(iotc_cases_validate(t, "inline", &d), IOTC_ERR_CONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "$.not_applicable[0].oops"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(d.msg, "$.not_applicable[0].rows"));
+    json_decref(t);
+
+    iotc_diag_init(&d);
+    CU_ASSERT_EQUAL(iotc_cases_load_file(IOTC_SOURCE_DIR "/suites/door-cred.json", &set, &d),
+                    IOTC_OK);
+    CU_ASSERT_TRUE(json_array_size(set.not_applicable) > 0);
+    json_t *e = json_array_get(set.not_applicable, 0);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "suite")), "door-cred");
+    CU_ASSERT_PTR_NOT_NULL(json_string_value(json_object_get(e, "reason")));
+    iotc_caseset_free(&set);
+    CU_ASSERT_PTR_NULL(set.not_applicable);
+}
+
 static void test_selection(void)
 {
     iotc_caseset set = {0};
@@ -737,6 +778,7 @@ int iotc_register_tests(void)
         !CU_add_test(s, "unknown keys all reported", test_unknown_keys_all_reported) ||
         !CU_add_test(s, "bad values reported", test_bad_values_reported) ||
         !CU_add_test(s, "semantic errors", test_semantic_errors) ||
+        !CU_add_test(s, "not applicable declarations", test_not_applicable) ||
         !CU_add_test(s, "selection", test_selection) ||
         !CU_add_test(s, "judge reports every mismatch", test_judge_reports_every_mismatch) ||
         !CU_add_test(s, "judge matchers", test_judge_matchers) ||

@@ -183,6 +183,15 @@ static void test_registry_fixture(void)
     }
     CU_ASSERT_TRUE(saw_revoked);
     CU_ASSERT_TRUE(saw_noca);
+    /* SigV4 credential state: IAM key status and STS expiration. */
+    const struct iotc_reg_credential *k = iotc_registry_find_credential(&r, "AKIDIOTCONFORM0001");
+    CU_ASSERT_TRUE(k && !k->inactive && k->expires_at == 0);
+    k = iotc_registry_find_credential(&r, "AKIDIOTCONFORM0004");
+    CU_ASSERT_TRUE(k && k->inactive);
+    k = iotc_registry_find_credential(&r, "ASIAIOTCONFORM0005");
+    CU_ASSERT_TRUE(k && k->expires_at == 1577836800); /* 2020-01-01T00:00:00Z */
+    k = iotc_registry_find_credential(&r, "ASIAIOTCONFORM0002");
+    CU_ASSERT_TRUE(k && k->expires_at == 4102444799); /* 2099-12-31T23:59:59Z */
     iotc_registry_free(&r);
 }
 
@@ -249,6 +258,15 @@ static void test_registry_errors(void)
                           "registered twice");
     expect_registry_error("{\"certificates\":[{\"file\":\"device-01.crt\",\"x\":1}]}",
                           "unknown key 'x'");
+    expect_registry_error("{\"credentials\":[{\"access_key_id\":\"A\",\"secret_access_key\":"
+                          "\"s\",\"status\":\"INACTIVE\"}]}",
+                          "$.credentials[0]: status: must be \"Active\" or \"Inactive\"");
+    expect_registry_error("{\"credentials\":[{\"access_key_id\":\"A\",\"secret_access_key\":"
+                          "\"s\",\"session_token\":\"t\",\"expiration\":\"2020-01-01 00:00\"}]}",
+                          "$.credentials[0]: expiration: must be UTC");
+    expect_registry_error("{\"credentials\":[{\"access_key_id\":\"A\",\"secret_access_key\":"
+                          "\"s\",\"expiration\":\"2020-01-01T00:00:00Z\"}]}",
+                          "only temporary credentials (session_token) expire");
     expect_registry_error("{\"certificates\":[{\"file\":\"" IOTC_SOURCE_DIR
                           "/fixtures/registry.json\"}]}",
                           "is not a PEM certificate");

@@ -349,6 +349,38 @@ static void test_summary_caps_failures(void)
     json_decref(doc);
 }
 
+/* A declared N/A cell shows "N/A" and its reason where the cell is empty; a cell with
+ * cases, or a row/family the run does not have, ignores the declaration. */
+static void test_not_applicable_cells(void)
+{
+    static const char *const st[] = {"passed"};
+    json_t *doc = synth(2, st, 1); /* (row-0, fam-0) and (row-1, fam-1) */
+    json_object_set_new(
+        doc, "not_applicable",
+        json_pack("[{s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s}]", "suite",
+                  "s0", "family", "fam-1", "row", "row-0", "reason", "fam-1 cannot apply to row-0",
+                  "suite", "s0", "family", "fam-0", "row", "row-0", "reason",
+                  "ignored: the cell has a case", "suite", "s0", "family", "fam-0", "row", "row-99",
+                  "reason", "ignored: no such row in the run"));
+    struct iotc_buf b = {0};
+    CU_ASSERT_EQUAL(iotc_report_summary_md(doc, &b), IOTC_OK);
+    iotc_buf_u8(&b, 0);
+    const char *md = (const char *)b.p;
+    CU_ASSERT_PTR_NOT_NULL(strstr(md, "| row-0 | ✅ 1/1 | N/A (1) |"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(md, "| row-1 | · | ✅ 1/1 |"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(md, "1. fam-1 cannot apply to row-0\n"));
+    CU_ASSERT_PTR_NULL(strstr(md, "ignored"));
+    CU_ASSERT_PTR_NULL(strstr(md, "row-99"));
+    iotc_buf_free(&b);
+    memset(&b, 0, sizeof b);
+    CU_ASSERT_EQUAL(iotc_report_html(doc, &b), IOTC_OK);
+    iotc_buf_u8(&b, 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(
+        (const char *)b.p, "<td class=\"agg na\" title=\"fam-1 cannot apply to row-0\">N/A"));
+    iotc_buf_free(&b);
+    json_decref(doc);
+}
+
 static void test_many_cases(void)
 {
     static const char *const st[] = {"passed", "passed", "passed", "failed", "skipped"};
@@ -495,6 +527,7 @@ int iotc_register_tests(void)
         {"render in-memory results", test_render_json_in_memory},
         {"validation details", test_validation_details},
         {"summary caps failures at 50", test_summary_caps_failures},
+        {"not applicable cells", test_not_applicable_cells},
         {"5000 cases", test_many_cases},
         {"warnings and inconclusive counted apart", test_warnings_counted_apart},
         {"report command", test_main},
