@@ -31,6 +31,7 @@ struct iotc_endpoint {
     struct iotc_journal *journal;
     SSL_CTX *ctx;
     int ssl_idx;
+    uint64_t x509_gen; /* x509_auth.c: tells this endpoint's remembered chains from others' */
     struct iotc_broker *broker;
     char *run_dir;
     char *pki_dir;
