@@ -11,7 +11,9 @@
 #include <openssl/asn1.h>
 #include <openssl/asn1t.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,10 +43,14 @@ static uint64_t x509c__hash(const unsigned char *p, size_t len)
     return h;
 }
 
-/* The libcrypto parse, exactly what its own d2i_X509 does. */
+/* The libcrypto parse, exactly what its own d2i_X509 does (OpenSSL 3.0 x_x509.c): into a
+ * caller's object it also caches the extensions, and fails when they are malformed. */
 static X509 *x509c__parse(X509 **a, const unsigned char **in, long len)
 {
-    return (X509 *)ASN1_item_d2i((ASN1_VALUE **)a, in, len, ASN1_ITEM_rptr(X509));
+    X509 *x = (X509 *)ASN1_item_d2i((ASN1_VALUE **)a, in, len, ASN1_ITEM_rptr(X509));
+    if (x && a && X509_check_purpose(x, -1, 0) != 1)
+        return NULL;
+    return x;
 }
 
 /* Length of the outer DER element at p (header + content), 0 when it is not one whole
@@ -167,4 +173,118 @@ X509 *d2i_X509(X509 **a, const unsigned char **in, long len)
     *s = (struct x509c_slot){.hash = h, .len = (size_t)len, .der = der, .x = x};
     pthread_mutex_unlock(&x509c.mu);
     return x;
+}
+
+/* ---- verified chains (x509_cache.h) ---- */
+
+struct x509m {
+    uint64_t ctx_id; /* 0 while incomplete */
+    char host[256];
+    int n_sent, n_chain;
+    X509 *sent[IOTC_X509_MEMO_MAX];  /* the peer's other certificates, in order */
+    X509 *chain[IOTC_X509_MEMO_MAX]; /* the chain above the leaf, to the anchor */
+};
+
+static void x509m__release(struct x509m *m)
+{
+    for (int i = 0; i < m->n_sent; i++)
+        X509_free(m->sent[i]);
+    for (int i = 0; i < m->n_chain; i++)
+        X509_free(m->chain[i]);
+    m->n_sent = m->n_chain = 0;
+    m->ctx_id = 0;
+}
+
+static void x509m__free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+    (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+    if (ptr)
+        x509m__release(ptr);
+    free(ptr);
+}
+
+static int x509m__idx(void)
+{
+    static int idx = -1;
+    pthread_mutex_lock(&x509c.mu);
+    if (idx < 0)
+        idx = X509_get_ex_new_index(0, "iotc_x509_memo", NULL, NULL, x509m__free);
+    pthread_mutex_unlock(&x509c.mu);
+    return idx;
+}
+
+static bool x509m__in_dates(X509 *x)
+{
+    return X509_cmp_current_time(X509_get0_notBefore(x)) < 0 &&
+           X509_cmp_current_time(X509_get0_notAfter(x)) > 0;
+}
+
+/* The leaf first, then at most IOTC_X509_MEMO_MAX others. */
+static bool x509m__shape(X509 *leaf, STACK_OF(X509) * untrusted)
+{
+    int n = sk_X509_num(untrusted);
+    return n >= 1 && n <= 1 + IOTC_X509_MEMO_MAX && sk_X509_value(untrusted, 0) == leaf;
+}
+
+uint64_t iotc_x509_memo_context(void)
+{
+    static uint64_t next;
+    return __atomic_add_fetch(&next, 1, __ATOMIC_RELAXED);
+}
+
+bool iotc_x509_memo_hit(X509 *leaf, STACK_OF(X509) * untrusted, uint64_t ctx_id, const char *host)
+{
+    int idx = x509m__idx();
+    if (idx < 0 || !leaf || !ctx_id || !x509m__shape(leaf, untrusted))
+        return false;
+    const struct x509m *m = X509_get_ex_data(leaf, idx);
+    if (!m || m->ctx_id != ctx_id || strcmp(m->host, host ? host : "") != 0 ||
+        m->n_sent != sk_X509_num(untrusted) - 1)
+        return false;
+    for (int i = 0; i < m->n_sent; i++)
+        if (m->sent[i] != sk_X509_value(untrusted, i + 1))
+            return false;
+    if (!x509m__in_dates(leaf))
+        return false;
+    for (int i = 0; i < m->n_chain; i++)
+        if (!x509m__in_dates(m->chain[i]))
+            return false;
+    return true;
+}
+
+void iotc_x509_memo_keep(X509 *leaf, STACK_OF(X509) * untrusted, STACK_OF(X509) * chain,
+                         uint64_t ctx_id, const char *host)
+{
+    int idx = x509m__idx();
+    int nc = sk_X509_num(chain);
+    if (idx < 0 || !leaf || !ctx_id || !x509m__shape(leaf, untrusted) || nc < 1 ||
+        nc > 1 + IOTC_X509_MEMO_MAX || sk_X509_value(chain, 0) != leaf ||
+        strlen(host ? host : "") >= sizeof((struct x509m *)0)->host)
+        return;
+    struct x509m *m = X509_get_ex_data(leaf, idx);
+    if (!m) {
+        m = calloc(1, sizeof *m);
+        if (!m || !X509_set_ex_data(leaf, idx, m)) {
+            free(m);
+            return;
+        }
+    }
+    x509m__release(m);
+    for (int i = 1; i < sk_X509_num(untrusted); i++) {
+        X509 *x = sk_X509_value(untrusted, i);
+        if (!X509_up_ref(x))
+            goto partial;
+        m->sent[m->n_sent++] = x;
+    }
+    for (int i = 1; i < nc; i++) {
+        X509 *x = sk_X509_value(chain, i);
+        if (!X509_up_ref(x))
+            goto partial;
+        m->chain[m->n_chain++] = x;
+    }
+    snprintf(m->host, sizeof m->host, "%s", host ? host : "");
+    m->ctx_id = ctx_id;
+    return;
+partial:
+    x509m__release(m);
 }

@@ -19,6 +19,8 @@
 #ifndef IOTC_X509_CACHE_H
 #define IOTC_X509_CACHE_H
 
+#include <openssl/x509.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,5 +36,23 @@ void iotc_x509_cache_stats(struct iotc_x509_cache_stats *out);
 
 /* Drops every entry and turns the cache off (tests, shutdown). */
 void iotc_x509_cache_disable(void);
+
+/*
+ * Verified chains, remembered on the shared leaf object. With the cache, identical bytes
+ * are the identical object, and a memo holds a reference to every other certificate it
+ * names, so comparing pointers compares the inputs: the same leaf, sent with the same
+ * other certificates, verified in the same verification context (`ctx_id`: one store,
+ * purpose and flags, from iotc_x509_memo_context) for the same host name (NULL: none)
+ * chains again the same way. A hit re-checks what time changes: the validity dates of
+ * every certificate of the chain. Anything else (revocation status kept outside the
+ * store, a registry's ACTIVE flag) stays the caller's to check on every handshake.
+ * Only short chains are remembered (IOTC_X509_MEMO_MAX certificates besides the leaf).
+ */
+#define IOTC_X509_MEMO_MAX 4
+uint64_t iotc_x509_memo_context(void);
+bool iotc_x509_memo_hit(X509 *leaf, STACK_OF(X509) * untrusted, uint64_t ctx_id, const char *host);
+/* After X509_verify_cert succeeded on (leaf, untrusted) with the resulting chain. */
+void iotc_x509_memo_keep(X509 *leaf, STACK_OF(X509) * untrusted, STACK_OF(X509) * chain,
+                         uint64_t ctx_id, const char *host);
 
 #endif

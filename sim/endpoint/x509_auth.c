@@ -10,13 +10,12 @@
  */
 #include "conn.h"
 #include "common/jevents.h"
+#include "common/x509_cache.h"
 
 #include <openssl/err.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
-#include <stdbool.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 static int x509__deny(struct iotc_conn *c, X509_STORE_CTX *store, int verr, const char *id,
@@ -31,72 +30,15 @@ static int x509__deny(struct iotc_conn *c, X509_STORE_CTX *store, int verr, cons
 }
 
 /*
- * A chain verified once is remembered on the (shared, see common/x509_cache.h) leaf
- * object: which endpoint's CA store it chained to, and the trust anchor. Only the
- * common case is remembered: the device sent its certificate alone and the chain is
- * leaf + registered CA. What can change between handshakes is checked again every time:
- * the validity dates of both certificates here, the CA's and the certificate's registry
- * status by the caller. A memo that does not apply falls back to a full verification,
- * which also gives the exact error.
+ * A chain verified once is remembered on the leaf (common/x509_cache.h: with the cache
+ * on, a device reconnecting sends the identical object) for this endpoint's store; a
+ * hit re-checks the dates, and the CA's and certificate's registry status are checked
+ * below on every handshake as before. A miss is a full verification, with its exact
+ * error.
  */
-struct x509_memo {
-    uint64_t gen; /* iotc_endpoint.x509_gen: which endpoint's store */
-    X509 *anchor; /* the registered CA (owned by that endpoint's registry) */
-};
-
-static void x509__memo_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
-                            void *argp)
-{
-    (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
-    free(ptr);
-}
-
-static int x509__memo_idx(void)
-{
-    static int idx = -1;
-    if (idx < 0)
-        idx = X509_get_ex_new_index(0, "iotc_x509_memo", NULL, NULL, x509__memo_free);
-    return idx;
-}
-
-static bool x509__in_dates(X509 *x)
-{
-    return X509_cmp_current_time(X509_get0_notBefore(x)) < 0 &&
-           X509_cmp_current_time(X509_get0_notAfter(x)) > 0;
-}
-
-static bool x509__memo_hit(struct iotc_endpoint *ep, X509 *leaf, STACK_OF(X509) * untrusted)
-{
-    int idx = x509__memo_idx();
-    if (idx < 0 || sk_X509_num(untrusted) != 1 || sk_X509_value(untrusted, 0) != leaf)
-        return false;
-    const struct x509_memo *m = X509_get_ex_data(leaf, idx);
-    return m && m->gen == ep->x509_gen && x509__in_dates(leaf) && x509__in_dates(m->anchor);
-}
-
-static void x509__memo_keep(struct iotc_endpoint *ep, X509 *leaf, STACK_OF(X509) * untrusted,
-                            X509_STORE_CTX *v)
-{
-    int idx = x509__memo_idx();
-    STACK_OF(X509) *chain = X509_STORE_CTX_get0_chain(v);
-    if (idx < 0 || sk_X509_num(untrusted) != 1 || sk_X509_value(untrusted, 0) != leaf ||
-        sk_X509_num(chain) != 2 || sk_X509_value(chain, 0) != leaf)
-        return;
-    struct x509_memo *m = X509_get_ex_data(leaf, idx);
-    if (!m) {
-        m = malloc(sizeof *m);
-        if (!m || !X509_set_ex_data(leaf, idx, m)) {
-            free(m);
-            return;
-        }
-    }
-    m->gen = ep->x509_gen;
-    m->anchor = sk_X509_value(chain, 1);
-}
-
 static int x509__chain(struct iotc_endpoint *ep, X509 *leaf, STACK_OF(X509) * untrusted, int *verr)
 {
-    if (x509__memo_hit(ep, leaf, untrusted)) {
+    if (iotc_x509_memo_hit(leaf, untrusted, ep->x509_gen, NULL)) {
         *verr = X509_V_OK;
         return 1;
     }
@@ -108,7 +50,7 @@ static int x509__chain(struct iotc_endpoint *ep, X509 *leaf, STACK_OF(X509) * un
     ok = X509_verify_cert(v) == 1;
     *verr = ok ? X509_V_OK : X509_STORE_CTX_get_error(v);
     if (ok)
-        x509__memo_keep(ep, leaf, untrusted, v);
+        iotc_x509_memo_keep(leaf, untrusted, X509_STORE_CTX_get0_chain(v), ep->x509_gen, NULL);
 cleanup:
     X509_STORE_CTX_free(v);
     return ok;
