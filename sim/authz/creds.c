@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int authz__fail(int err, char *why, size_t whylen, const char *fmt, ...)
+int iotc_authz__fail(int err, char *why, size_t whylen, const char *fmt, ...)
 {
     if (why && whylen) {
         va_list ap;
@@ -23,12 +23,12 @@ int authz__fail(int err, char *why, size_t whylen, const char *fmt, ...)
     return err;
 }
 
-int authz__begin(void *out, size_t size, int have_input, char *why, size_t whylen)
+int iotc_authz__begin(void *out, size_t size, int have_input, char *why, size_t whylen)
 {
     if (!out)
         return IOTC_ERR_INVALID;
     memset(out, 0, size);
-    authz__fail(IOTC_OK, why, whylen, "%s", "");
+    iotc_authz__fail(IOTC_OK, why, whylen, "%s", "");
     return have_input ? IOTC_OK : IOTC_ERR_INVALID;
 }
 
@@ -63,10 +63,10 @@ static int creds__add(struct iotc_authz_creds *c, const char *p, size_t n, char 
     const char *eq = memchr(p, '=', n);
     size_t klen = eq ? (size_t)(eq - p) : n;
     if (klen == 0)
-        return authz__fail(IOTC_ERR_MALFORMED, why, whylen, "parameter without a name: \"%s\"",
+        return iotc_authz__fail(IOTC_ERR_MALFORMED, why, whylen, "parameter without a name: \"%s\"",
                            creds__show(p, n, show));
     if (c->param_count == IOTC_AUTHZ_MAX_PARAMS)
-        return authz__fail(IOTC_ERR_TOO_LARGE, why, whylen, "more than %u parameters",
+        return iotc_authz__fail(IOTC_ERR_TOO_LARGE, why, whylen, "more than %u parameters",
                            IOTC_AUTHZ_MAX_PARAMS);
     if (c->param_count == 0) {
         c->params = calloc(IOTC_AUTHZ_MAX_PARAMS, sizeof *c->params);
@@ -82,18 +82,18 @@ static int creds__add(struct iotc_authz_creds *c, const char *p, size_t n, char 
             free(prm->key);
             prm->key = NULL;
             if (rc == IOTC_ERR_MALFORMED)
-                return authz__fail(rc, why, whylen, "bad percent-encoding in the value of \"%s\"",
+                return iotc_authz__fail(rc, why, whylen, "bad percent-encoding in the value of \"%s\"",
                                    creds__show(p, klen, show));
             return rc;
         }
     } else if (rc == IOTC_ERR_MALFORMED) {
-        return authz__fail(rc, why, whylen, "bad percent-encoding in parameter name \"%s\"",
+        return iotc_authz__fail(rc, why, whylen, "bad percent-encoding in parameter name \"%s\"",
                            creds__show(p, klen, show));
     } else {
         return rc;
     }
     if (iotc_authz_creds_get(c, prm->key)) {
-        authz__fail(IOTC_ERR_MALFORMED, why, whylen, "parameter \"%s\" is repeated",
+        iotc_authz__fail(IOTC_ERR_MALFORMED, why, whylen, "parameter \"%s\" is repeated",
                     creds__show(prm->key, strlen(prm->key), show));
         free(prm->key);
         free(prm->value);
@@ -104,7 +104,7 @@ static int creds__add(struct iotc_authz_creds *c, const char *p, size_t n, char 
     return IOTC_OK;
 }
 
-int authz__parse_params(const char *q, size_t len, struct iotc_authz_creds *c, char *why,
+int iotc_authz__parse_params(const char *q, size_t len, struct iotc_authz_creds *c, char *why,
                         size_t whylen)
 {
     size_t i = 0;
@@ -121,9 +121,9 @@ int authz__parse_params(const char *q, size_t len, struct iotc_authz_creds *c, c
     const char *name = iotc_authz_creds_get(c, IOTC_AUTHZ_NAME_KEY);
     const char *sig = iotc_authz_creds_get(c, IOTC_AUTHZ_SIG_KEY);
     if (name && !*name)
-        return authz__fail(IOTC_ERR_MALFORMED, why, whylen, IOTC_AUTHZ_NAME_KEY " is empty");
+        return iotc_authz__fail(IOTC_ERR_MALFORMED, why, whylen, IOTC_AUTHZ_NAME_KEY " is empty");
     if (sig && !*sig)
-        return authz__fail(IOTC_ERR_MALFORMED, why, whylen, IOTC_AUTHZ_SIG_KEY " is empty");
+        return iotc_authz__fail(IOTC_ERR_MALFORMED, why, whylen, IOTC_AUTHZ_SIG_KEY " is empty");
     if ((name && !(c->authorizer = strdup(name))) || (sig && !(c->signature = strdup(sig))))
         return IOTC_ERR_NOMEM;
     return IOTC_OK;
@@ -132,25 +132,25 @@ int authz__parse_params(const char *q, size_t len, struct iotc_authz_creds *c, c
 int iotc_authz_parse_username(const char *username, size_t len, struct iotc_authz_creds *out,
                               char *why, size_t whylen)
 {
-    int rc = authz__begin(out, sizeof *out, username || !len, why, whylen);
+    int rc = iotc_authz__begin(out, sizeof *out, username || !len, why, whylen);
     if (rc != IOTC_OK)
         return rc;
     /* MQTT strings may not hold U+0000 (MQTT 3.1.1 1.5.3), and a NUL would cut
      * the C strings handed on. */
     if (len && memchr(username, '\0', len))
-        return authz__fail(IOTC_ERR_MALFORMED, why, whylen, "username contains a NUL byte");
+        return iotc_authz__fail(IOTC_ERR_MALFORMED, why, whylen, "username contains a NUL byte");
     const char *qm = len ? memchr(username, '?', len) : NULL;
     size_t ulen = qm ? (size_t)(qm - username) : len;
     struct iotc_span user = {(const uint8_t *)username, ulen};
     rc = IOTC_ERR_NOMEM;
     if (!(out->user = iotc_span_strdup(user)))
         goto cleanup;
-    rc = qm ? authz__parse_params(qm + 1, len - ulen - 1, out, why, whylen) : IOTC_OK;
+    rc = qm ? iotc_authz__parse_params(qm + 1, len - ulen - 1, out, why, whylen) : IOTC_OK;
 cleanup:
     if (rc != IOTC_OK) {
         iotc_authz_creds_free(out);
         if (rc == IOTC_ERR_NOMEM)
-            authz__fail(rc, why, whylen, "out of memory");
+            iotc_authz__fail(rc, why, whylen, "out of memory");
     }
     return rc;
 }

@@ -27,12 +27,12 @@ static int http__merge(const struct iotc_http_req *req, const char *key, char **
     if (!h)
         return IOTC_OK;
     if (dup)
-        return authz__fail(IOTC_ERR_MALFORMED, why, whylen, "header %s is repeated", key);
+        return iotc_authz__fail(IOTC_ERR_MALFORMED, why, whylen, "header %s is repeated", key);
     if (!*h)
-        return authz__fail(IOTC_ERR_MALFORMED, why, whylen, "header %s is empty", key);
+        return iotc_authz__fail(IOTC_ERR_MALFORMED, why, whylen, "header %s is empty", key);
     if (*field) {
         if (strcmp(*field, h) != 0)
-            return authz__fail(IOTC_ERR_MALFORMED, why, whylen,
+            return iotc_authz__fail(IOTC_ERR_MALFORMED, why, whylen,
                                "%s differs between header and query", key);
         return IOTC_OK;
     }
@@ -43,11 +43,11 @@ static int http__merge(const struct iotc_http_req *req, const char *key, char **
 int iotc_authz_from_http(const struct iotc_http_req *req, struct iotc_authz_creds *out, char *why,
                          size_t whylen)
 {
-    int rc = authz__begin(out, sizeof *out, req != NULL, why, whylen);
+    int rc = iotc_authz__begin(out, sizeof *out, req != NULL, why, whylen);
     if (rc != IOTC_OK)
         return rc;
     if (req->query) {
-        rc = authz__parse_params(req->query, strlen(req->query), out, why, whylen);
+        rc = iotc_authz__parse_params(req->query, strlen(req->query), out, why, whylen);
         if (rc != IOTC_OK)
             goto cleanup;
     }

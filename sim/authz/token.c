@@ -40,19 +40,19 @@ int iotc_authz_load_pubkey(const char *pem, size_t len, EVP_PKEY **out, char *wh
     OSSL_DECODER_CTX *dctx =
         OSSL_DECODER_CTX_new_for_pkey(&key, "PEM", NULL, NULL, EVP_PKEY_PUBLIC_KEY, NULL, NULL);
     if (!dctx)
-        return authz__fail(IOTC_ERR_CRYPTO, why, whylen, "cannot set up a PEM decoder");
+        return iotc_authz__fail(IOTC_ERR_CRYPTO, why, whylen, "cannot set up a PEM decoder");
     const unsigned char *p = (const unsigned char *)pem;
     size_t left = len;
     int ok = OSSL_DECODER_from_data(dctx, &p, &left);
     OSSL_DECODER_CTX_free(dctx);
     ERR_clear_error();
     if (!ok || !key)
-        return authz__fail(IOTC_ERR_CONFIG, why, whylen, "not a PEM public key");
+        return iotc_authz__fail(IOTC_ERR_CONFIG, why, whylen, "not a PEM public key");
     char buf[96];
     const char *unfit = token__unfit(key, buf, sizeof buf);
     if (unfit) {
         EVP_PKEY_free(key);
-        return authz__fail(IOTC_ERR_CONFIG, why, whylen, "%s", unfit);
+        return iotc_authz__fail(IOTC_ERR_CONFIG, why, whylen, "%s", unfit);
     }
     *out = key;
     return IOTC_OK;
@@ -65,13 +65,13 @@ int iotc_authz_load_pubkey_file(const char *path, EVP_PKEY **out, char *why, siz
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f)
-        return authz__fail(IOTC_ERR_CONFIG, why, whylen, "cannot open %s", path);
+        return iotc_authz__fail(IOTC_ERR_CONFIG, why, whylen, "cannot open %s", path);
     char buf[16384]; /* an RSA-16384 public key PEM is under 3 KB */
     size_t n = fread(buf, 1, sizeof buf, f);
     bool more = fgetc(f) != EOF;
     fclose(f);
     if (more)
-        return authz__fail(IOTC_ERR_CONFIG, why, whylen, "%s is too large for a public key", path);
+        return iotc_authz__fail(IOTC_ERR_CONFIG, why, whylen, "%s is too large for a public key", path);
     int rc = iotc_authz_load_pubkey(buf, n, out, why, whylen);
     if (rc != IOTC_OK && why && whylen) {
         char inner[128];
@@ -108,16 +108,16 @@ int iotc_authz_verify_token(EVP_PKEY *key, const char *token, const char *sig_b6
                             size_t whylen)
 {
     if (!key || !token || !sig_b64)
-        return authz__fail(IOTC_ERR_INVALID, why, whylen, "missing key, token or signature");
+        return iotc_authz__fail(IOTC_ERR_INVALID, why, whylen, "missing key, token or signature");
     char buf[96];
     const char *unfit = token__unfit(key, buf, sizeof buf);
     if (unfit)
-        return authz__fail(IOTC_ERR_INVALID, why, whylen, "%s", unfit);
+        return iotc_authz__fail(IOTC_ERR_INVALID, why, whylen, "%s", unfit);
     unsigned char *sig = NULL;
     size_t siglen = 0;
     int rc = token__b64decode(sig_b64, &sig, &siglen);
     if (rc == IOTC_ERR_MALFORMED)
-        return authz__fail(rc, why, whylen, "token signature is not base64");
+        return iotc_authz__fail(rc, why, whylen, "token signature is not base64");
     if (rc != IOTC_OK)
         return rc;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -126,20 +126,20 @@ int iotc_authz_verify_token(EVP_PKEY *key, const char *token, const char *sig_b6
         goto cleanup;
     }
     if (EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key) != 1) {
-        rc = authz__fail(IOTC_ERR_CRYPTO, why, whylen, "cannot set up RSA-SHA256 verification");
+        rc = iotc_authz__fail(IOTC_ERR_CRYPTO, why, whylen, "cannot set up RSA-SHA256 verification");
         goto cleanup;
     }
     if ((size_t)EVP_PKEY_get_size(key) != siglen) {
-        rc = authz__fail(IOTC_ERR_DENIED, why, whylen,
+        rc = iotc_authz__fail(IOTC_ERR_DENIED, why, whylen,
                          "token signature is %zu bytes, the key needs %d", siglen,
                          EVP_PKEY_get_size(key));
         goto cleanup;
     }
     if (EVP_DigestVerify(md, sig, siglen, (const unsigned char *)token, strlen(token)) != 1) {
-        rc = authz__fail(IOTC_ERR_DENIED, why, whylen, "token signature does not verify");
+        rc = iotc_authz__fail(IOTC_ERR_DENIED, why, whylen, "token signature does not verify");
         goto cleanup;
     }
-    rc = authz__fail(IOTC_OK, why, whylen, "%s", "");
+    rc = iotc_authz__fail(IOTC_OK, why, whylen, "%s", "");
 cleanup:
     ERR_clear_error();
     EVP_MD_CTX_free(md);

@@ -73,7 +73,7 @@ static void main__usage(FILE *out)
             "  --only LIST       run only some of: throughput,handshakes,memory,qos1\n"
             "environment: IOTC_BENCH_SERVE_JOURNAL=FILE gives serve a journal (default\n"
             "/dev/null), to see why a connection was refused; it costs serve CPU.\n",
-            BENCH_GOAL_RATIO, BENCH_GOAL_HS, BENCH_GOAL_MEM_KB, IOTC_BENCH_SERVE, IOTC_BENCH_PKI,
+            IOTC_BENCH_GOAL_RATIO, IOTC_BENCH_GOAL_HS, IOTC_BENCH_GOAL_MEM_KB, IOTC_BENCH_SERVE, IOTC_BENCH_PKI,
             IOTC_BENCH_JSON, IOTC_BENCH_MOSQUITTO);
 }
 
@@ -214,7 +214,7 @@ static SSL_CTX *main__ctx(const char *pki, int version)
     return ctx;
 }
 
-static void main__fail_all(struct bench_report *r, const char *why)
+static void main__fail_all(struct iotc_bench_report *r, const char *why)
 {
     snprintf(r->load_fd.error, sizeof r->load_fd.error, "%s", why);
     snprintf(r->hs13.error, sizeof r->hs13.error, "%s", why);
@@ -223,7 +223,7 @@ static void main__fail_all(struct bench_report *r, const char *why)
     snprintf(r->mem.error, sizeof r->mem.error, "%s", why);
 }
 
-static void main__mark_skipped(const struct main_opts *o, struct bench_report *r)
+static void main__mark_skipped(const struct main_opts *o, struct iotc_bench_report *r)
 {
     static const char why[] = "skipped (--only)";
     if (!main__wants(o, MAIN_RUN_LOAD)) {
@@ -245,11 +245,11 @@ static void main__mark_skipped(const struct main_opts *o, struct bench_report *r
 
 /* Throughput and handshakes through one serve instance. */
 static void main__front_door(struct event_base *base, const struct main_opts *o, const char *work,
-                             SSL_CTX *ctx13, SSL_CTX *ctx12, struct bench_report *r)
+                             SSL_CTX *ctx13, SSL_CTX *ctx12, struct iotc_bench_report *r)
 {
-    struct bench_serve sv;
+    struct iotc_bench_serve sv;
     char err[512];
-    if (bench_serve_start(o->serve, o->pki, work, &sv, err, sizeof err) != IOTC_OK) {
+    if (iotc_bench_serve_start(o->serve, o->pki, work, &sv, err, sizeof err) != IOTC_OK) {
         fprintf(stderr, "iotc_bench: %s\n", err);
         snprintf(r->load_fd.error, sizeof r->load_fd.error, "%s", err);
         snprintf(r->hs13.error, sizeof r->hs13.error, "%s", err);
@@ -264,28 +264,28 @@ static void main__front_door(struct event_base *base, const struct main_opts *o,
         r->load_cfg.tag = "fd";
         r->load_cfg.serve_pid = sv.proc.pid;
         r->load_cfg.broker_pid = sv.broker_pid;
-        load_run(base, &r->load_cfg, &r->load_fd);
+        iotc_bench_load_run(base, &r->load_cfg, &r->load_fd);
     }
     if (main__wants(o, MAIN_RUN_HS)) {
         fprintf(stderr, "iotc_bench: handshakes (TLS 1.3, TLS 1.2)...\n");
         r->hs_cfg.port = sv.proc.port_8883;
         r->hs_cfg.serve_pid = sv.proc.pid;
         r->hs_cfg.ctx = ctx13;
-        hs_run(base, &r->hs_cfg, &r->hs13);
+        iotc_bench_hs_run(base, &r->hs_cfg, &r->hs13);
         r->hs_cfg.ctx = ctx12;
-        hs_run(base, &r->hs_cfg, &r->hs12);
+        iotc_bench_hs_run(base, &r->hs_cfg, &r->hs12);
     }
-    bench_serve_stop(&sv);
+    iotc_bench_serve_stop(&sv);
 }
 
 /* mosquitto terminating TLS itself: the yardstick for both the relay and the handshake cost. */
 static void main__reference(struct event_base *base, const struct main_opts *o, const char *work,
-                            SSL_CTX *ctx13, struct bench_report *r)
+                            SSL_CTX *ctx13, struct iotc_bench_report *r)
 {
-    struct bench_mosq mq;
+    struct iotc_bench_mosq mq;
     char err[512];
-    struct load_cfg cfg = r->load_cfg;
-    if (bench_mosq_start(o->mosquitto, o->pki, work, &mq, err, sizeof err) != IOTC_OK) {
+    struct iotc_bench_load_cfg cfg = r->load_cfg;
+    if (iotc_bench_mosq_start(o->mosquitto, o->pki, work, &mq, err, sizeof err) != IOTC_OK) {
         fprintf(stderr, "iotc_bench: %s\n", err);
         snprintf(r->load_mosq.error, sizeof r->load_mosq.error, "%s", err);
         return;
@@ -298,24 +298,24 @@ static void main__reference(struct event_base *base, const struct main_opts *o, 
     cfg.serve_pid = -1;
     cfg.broker_pid = mq.pid;
     if (main__wants(o, MAIN_RUN_LOAD))
-        load_run(base, &cfg, &r->load_mosq);
+        iotc_bench_load_run(base, &cfg, &r->load_mosq);
     if (main__wants(o, MAIN_RUN_HS)) {
-        struct hs_cfg hc = r->hs_cfg;
+        struct iotc_bench_hs_cfg hc = r->hs_cfg;
         hc.port = mq.port;
         hc.ctx = ctx13;
         hc.serve_pid = mq.pid;
-        hs_run(base, &hc, &r->hs13_mosq);
+        iotc_bench_hs_run(base, &hc, &r->hs13_mosq);
     }
-    bench_mosq_stop(&mq);
+    iotc_bench_mosq_stop(&mq);
 }
 
 /* QoS 1 acknowledged throughput with limits.qos1_durable 1 (a PUBACK means stored) and 0
  * (the broker saves every second): the difference is the price of durability. */
 static void main__qos1(struct event_base *base, const struct main_opts *o, const char *work,
-                       SSL_CTX *ctx13, struct bench_report *r)
+                       SSL_CTX *ctx13, struct iotc_bench_report *r)
 {
     for (int durable = 1; durable >= 0; durable--) {
-        struct qos1_result *res = durable ? &r->qos1_durable : &r->qos1_fast;
+        struct iotc_bench_qos1_result *res = durable ? &r->qos1_durable : &r->qos1_fast;
         char profile[700], err[512];
         snprintf(profile, sizeof profile, "%s/qos1-durable-%d.json", work, durable);
         FILE *f = fopen(profile, "w");
@@ -328,35 +328,35 @@ static void main__qos1(struct event_base *base, const struct main_opts *o, const
                 "{\"name\": \"bench-qos1\", \"security_policy\": "
                 "\"IoTSecurityPolicy_TLS13_1_2_2022_10\", \"sni\": \"required\", "
                 "\"endpoint_names\": [\"localhost\"], \"bind\": [\"127.0.0.1\"], "
-                "\"limits\": {\"qos1_durable\": %d, " BENCH_NO_QUOTAS "}}\n",
+                "\"limits\": {\"qos1_durable\": %d, " IOTC_BENCH_NO_QUOTAS "}}\n",
                 durable);
         fclose(f);
-        struct bench_serve sv;
-        if (bench_serve_start_profile(o->serve, o->pki, work, profile, &sv, err, sizeof err) !=
+        struct iotc_bench_serve sv;
+        if (iotc_bench_serve_start_profile(o->serve, o->pki, work, profile, &sv, err, sizeof err) !=
             IOTC_OK) {
             fprintf(stderr, "iotc_bench: %s\n", err);
             snprintf(res->error, sizeof res->error, "%s", err);
             continue;
         }
         fprintf(stderr, "iotc_bench: QoS 1 acknowledged throughput, qos1_durable %d...\n", durable);
-        struct qos1_cfg cfg = r->qos1_cfg;
+        struct iotc_bench_qos1_cfg cfg = r->qos1_cfg;
         cfg.port = sv.proc.port_8883;
         cfg.ctx = ctx13;
         cfg.tag = durable ? "d" : "f";
         cfg.serve_pid = sv.proc.pid;
         cfg.broker_pid = sv.broker_pid;
-        qos1_run(base, &cfg, res);
-        bench_serve_stop(&sv);
+        iotc_bench_qos1_run(base, &cfg, res);
+        iotc_bench_serve_stop(&sv);
     }
 }
 
 /* A fresh serve, so freed buffers of earlier scenarios do not hide new allocations. */
 static void main__memory(struct event_base *base, const struct main_opts *o, const char *work,
-                         SSL_CTX *ctx13, struct bench_report *r)
+                         SSL_CTX *ctx13, struct iotc_bench_report *r)
 {
-    struct bench_serve sv;
+    struct iotc_bench_serve sv;
     char err[512];
-    if (bench_serve_start(o->serve, o->pki, work, &sv, err, sizeof err) != IOTC_OK) {
+    if (iotc_bench_serve_start(o->serve, o->pki, work, &sv, err, sizeof err) != IOTC_OK) {
         fprintf(stderr, "iotc_bench: %s\n", err);
         snprintf(r->mem.error, sizeof r->mem.error, "%s", err);
         return;
@@ -366,8 +366,8 @@ static void main__memory(struct event_base *base, const struct main_opts *o, con
     r->mem_cfg.ctx = ctx13;
     r->mem_cfg.serve_pid = sv.proc.pid;
     r->mem_cfg.broker_pid = sv.broker_pid;
-    mem_run(base, &r->mem_cfg, &r->mem);
-    bench_serve_stop(&sv);
+    iotc_bench_mem_run(base, &r->mem_cfg, &r->mem);
+    iotc_bench_serve_stop(&sv);
 }
 
 int main(int argc, char **argv)
@@ -383,7 +383,7 @@ int main(int argc, char **argv)
     /* The clients reconnect to the same servers: parse their certificates once, as serve
      * does its devices' (common/x509_cache.h). */
     iotc_x509_cache_enable(64);
-    struct bench_report *r = calloc(1, sizeof *r);
+    struct iotc_bench_report *r = calloc(1, sizeof *r);
     struct event_base *base = event_base_new();
     SSL_CTX *ctx13 = main__ctx(o.pki, TLS1_3_VERSION);
     SSL_CTX *ctx12 = main__ctx(o.pki, TLS1_2_VERSION);
@@ -394,22 +394,22 @@ int main(int argc, char **argv)
         return 1;
     }
     r->quick = o.quick;
-    r->loadavg = bench_loadavg();
-    r->load_cfg = (struct load_cfg){.publishers = 10,
+    r->loadavg = iotc_bench_loadavg();
+    r->load_cfg = (struct iotc_bench_load_cfg){.publishers = 10,
                                     .subscribers = 10,
                                     .payload = 256,
                                     .warmup_s = o.quick ? 0.5 : 2.0,
                                     .measure_s = o.quick ? 1.5 : 10.0,
                                     .window = 4000};
-    r->hs_cfg = (struct hs_cfg){
+    r->hs_cfg = (struct iotc_bench_hs_cfg){
         .concurrency = 32, .warmup_s = o.quick ? 0.2 : 0.5, .measure_s = o.quick ? 1.0 : 5.0};
-    r->mem_cfg = (struct mem_cfg){.devices = o.devices ? o.devices
+    r->mem_cfg = (struct iotc_bench_mem_cfg){.devices = o.devices ? o.devices
                                              : o.quick ? 200
                                                        : 2000,
                                   .warm_devices = 8,
                                   .concurrency = 64,
                                   .settle_s = o.quick ? 0.3 : 1.0};
-    r->qos1_cfg = (struct qos1_cfg){.publishers = 4,
+    r->qos1_cfg = (struct iotc_bench_qos1_cfg){.publishers = 4,
                                     .window = 16,
                                     .warmup_s = o.quick ? 0.3 : 1.0,
                                     .measure_s = o.quick ? 1.0 : 4.0};
@@ -439,8 +439,8 @@ int main(int argc, char **argv)
         if (main__wants(&o, MAIN_RUN_QOS1))
             main__qos1(base, &o, work, ctx13, r);
     }
-    bench_report_print(r);
-    if (bench_report_json(r, o.json) != IOTC_OK)
+    iotc_bench_report_print(r);
+    if (iotc_bench_report_json(r, o.json) != IOTC_OK)
         fprintf(stderr, "iotc_bench: cannot write %s\n", o.json);
     else
         printf("results: %s\n", o.json);

@@ -11,18 +11,18 @@
 
 #define BC_COPY_MAX 4096 /* acks and CONNACKs are copied out; PUBLISH bodies never are */
 
-static void bc__gone(struct bc *c, const char *why)
+static void bc__gone(struct iotc_bench_conn *c, const char *why)
 {
     if (c->closed)
         return;
-    bc_close(c);
+    iotc_bench_conn_close(c);
     if (c->cbs->on_close)
         c->cbs->on_close(c, why);
 }
 
 static void bc__on_read(struct bufferevent *bev, void *arg)
 {
-    struct bc *c = arg;
+    struct iotc_bench_conn *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
     uint8_t copy[BC_COPY_MAX];
     /* A callback may close c and even reopen it on a new bufferevent: stop then. */
@@ -31,7 +31,7 @@ static void bc__on_read(struct bufferevent *bev, void *arg)
         uint8_t head[5];
         size_t hn = avail < sizeof head ? avail : sizeof head;
         evbuffer_copyout(in, head, hn);
-        struct mqtt_frame f;
+        struct iotc_mqtt_frame f;
         int rc = iotc_mqtt_frame_ready(head, hn, avail, 0, &f);
         if (rc < 0) {
             bc__gone(c, "malformed packet from server");
@@ -40,7 +40,7 @@ static void bc__on_read(struct bufferevent *bev, void *arg)
         if (rc == 0)
             return;
         const uint8_t *pkt = NULL;
-        if (f.type == MQTT_PUBLISH) {
+        if (f.type == IOTC_MQTT_PUBLISH) {
             c->rx_publish++;
         } else if (f.total <= sizeof copy) {
             evbuffer_copyout(in, copy, f.total);
@@ -54,14 +54,14 @@ static void bc__on_read(struct bufferevent *bev, void *arg)
 
 static void bc__on_write(struct bufferevent *bev, void *arg)
 {
-    struct bc *c = arg;
+    struct iotc_bench_conn *c = arg;
     if (c->tls_up && c->cbs->on_drain)
         c->cbs->on_drain(c);
 }
 
 static void bc__on_event(struct bufferevent *bev, short what, void *arg)
 {
-    struct bc *c = arg;
+    struct iotc_bench_conn *c = arg;
     if (what & BEV_EVENT_CONNECTED) {
         c->tls_up = true;
         if (c->cbs->on_tls)
@@ -84,7 +84,7 @@ static void bc__on_event(struct bufferevent *bev, short what, void *arg)
     }
 }
 
-int bc_open(struct bc *c, struct event_base *base, SSL_CTX *ctx, const char *sni,
+int iotc_bench_conn_open(struct iotc_bench_conn *c, struct event_base *base, SSL_CTX *ctx, const char *sni,
             const struct sockaddr_in *sa)
 {
     int rc = IOTC_ERR_NOMEM;
@@ -124,27 +124,27 @@ cleanup:
     return rc;
 }
 
-int bc_write(struct bc *c, const void *data, size_t len)
+int iotc_bench_conn_write(struct iotc_bench_conn *c, const void *data, size_t len)
 {
     if (c->closed || !c->bev)
         return IOTC_ERR_IO;
     return bufferevent_write(c->bev, data, len) == 0 ? IOTC_OK : IOTC_ERR_NOMEM;
 }
 
-size_t bc_outlen(const struct bc *c)
+size_t iotc_bench_conn_outlen(const struct iotc_bench_conn *c)
 {
     if (c->closed || !c->bev)
         return 0;
     return evbuffer_get_length(bufferevent_get_output(c->bev));
 }
 
-void bc_set_write_low(struct bc *c, size_t low)
+void iotc_bench_conn_set_write_low(struct iotc_bench_conn *c, size_t low)
 {
     if (!c->closed && c->bev)
         bufferevent_setwatermark(c->bev, EV_WRITE, low, 0);
 }
 
-void bc_close(struct bc *c)
+void iotc_bench_conn_close(struct iotc_bench_conn *c)
 {
     if (c->closed)
         return;
@@ -155,37 +155,37 @@ void bc_close(struct bc *c)
     c->bev = NULL;
 }
 
-int bc_send_connect(struct bc *c, const char *client_id, uint16_t keepalive)
+int iotc_bench_conn_send_connect(struct iotc_bench_conn *c, const char *client_id, uint16_t keepalive)
 {
     struct iotc_buf out = {0};
-    struct mqtt_connect cn = {
+    struct iotc_mqtt_connect cn = {
         .protocol_name = IOTC_SPAN_LIT("MQTT"),
-        .version = MQTT_V311,
+        .version = IOTC_MQTT_V311,
         .clean_start = true,
         .keepalive = keepalive,
         .client_id = iotc_span_str(client_id),
     };
-    int rc = mqtt_connect_encode(&out, &cn);
+    int rc = iotc_mqtt_connect_encode(&out, &cn);
     if (rc == IOTC_OK)
-        rc = bc_write(c, out.p, out.len);
+        rc = iotc_bench_conn_write(c, out.p, out.len);
     iotc_buf_free(&out);
     return rc;
 }
 
-int bc_send_subscribe(struct bc *c, uint16_t packet_id, const char *filter)
+int iotc_bench_conn_send_subscribe(struct iotc_bench_conn *c, uint16_t packet_id, const char *filter)
 {
     struct iotc_buf out = {0};
-    struct mqtt_subscribe sub = {.packet_id = packet_id, .count = 1};
+    struct iotc_mqtt_subscribe sub = {.packet_id = packet_id, .count = 1};
     sub.filters[0].filter = iotc_span_str(filter);
     sub.filters[0].options = 0;
-    int rc = mqtt_subscribe_encode(&out, MQTT_V311, &sub);
+    int rc = iotc_mqtt_subscribe_encode(&out, IOTC_MQTT_V311, &sub);
     if (rc == IOTC_OK)
-        rc = bc_write(c, out.p, out.len);
+        rc = iotc_bench_conn_write(c, out.p, out.len);
     iotc_buf_free(&out);
     return rc;
 }
 
-void bc_describe(const struct bc *c, char *out, size_t len)
+void iotc_bench_conn_describe(const struct iotc_bench_conn *c, char *out, size_t len)
 {
     SSL *ssl = c->bev ? bufferevent_openssl_get_ssl(c->bev) : NULL;
     if (!ssl) {

@@ -16,14 +16,14 @@ enum hs_phase { HS_WARMUP, HS_MEASURE, HS_DONE };
 
 struct hs;
 struct hs_slot {
-    struct bc c;
+    struct iotc_bench_conn c;
     struct hs *h;
 };
 
 struct hs {
     struct event_base *base;
-    const struct hs_cfg *cfg;
-    struct hs_result *res;
+    const struct iotc_bench_hs_cfg *cfg;
+    struct iotc_bench_hs_result *res;
     struct hs_slot *slots;
     struct event *timer;
     struct sockaddr_in sa;
@@ -32,23 +32,23 @@ struct hs {
     uint64_t completed0, failed0;
     double t0;
     int open_failures;
-    struct bench_cpu_probe cpu;
+    struct iotc_bench_cpu_probe cpu;
 };
 
 static void hs__next(struct hs_slot *s);
 
-static void hs__on_tls(struct bc *c)
+static void hs__on_tls(struct iotc_bench_conn *c)
 {
     struct hs_slot *s = c->arg;
     struct hs *h = s->h;
     h->completed++;
     if (!h->res->tls[0])
-        bc_describe(c, h->res->tls, sizeof h->res->tls);
-    bc_close(c);
+        iotc_bench_conn_describe(c, h->res->tls, sizeof h->res->tls);
+    iotc_bench_conn_close(c);
     hs__next(s);
 }
 
-static void hs__on_close(struct bc *c, const char *why)
+static void hs__on_close(struct iotc_bench_conn *c, const char *why)
 {
     struct hs_slot *s = c->arg;
     struct hs *h = s->h;
@@ -58,20 +58,20 @@ static void hs__on_close(struct bc *c, const char *why)
     hs__next(s);
 }
 
-static const struct bc_cbs hs__cbs = {hs__on_tls, NULL, NULL, hs__on_close};
+static const struct iotc_bench_conn_cbs hs__cbs = {hs__on_tls, NULL, NULL, hs__on_close};
 
 static void hs__next(struct hs_slot *s)
 {
     struct hs *h = s->h;
     if (h->phase == HS_DONE)
         return;
-    if (bc_open(&s->c, h->base, h->cfg->ctx, "localhost", &h->sa) != IOTC_OK) {
+    if (iotc_bench_conn_open(&s->c, h->base, h->cfg->ctx, "localhost", &h->sa) != IOTC_OK) {
         h->failed++;
         /* Out of fds or ports: stop rather than spin on an error. */
         if (++h->open_failures > 1000) {
             snprintf(h->res->error, sizeof h->res->error, "cannot open connections");
             h->phase = HS_DONE;
-            bench_arm(h->timer, 0);
+            iotc_bench_arm(h->timer, 0);
         }
     }
 }
@@ -86,14 +86,14 @@ static void hs__on_timer(evutil_socket_t fd, short what, void *arg)
         h->failed0 = h->failed;
         h->cpu.serve = h->cfg->serve_pid;
         h->cpu.broker = -1;
-        bench_cpu_start(&h->cpu);
-        h->res->loadavg = bench_loadavg();
-        bench_arm(h->timer, h->cfg->measure_s);
+        iotc_bench_cpu_start(&h->cpu);
+        h->res->loadavg = iotc_bench_loadavg();
+        iotc_bench_arm(h->timer, h->cfg->measure_s);
         return;
     }
     if (h->phase == HS_MEASURE) {
         double dt = iotc_clock_s() - h->t0;
-        bench_cpu_stop(&h->cpu, &h->res->cpu);
+        iotc_bench_cpu_stop(&h->cpu, &h->res->cpu);
         h->res->seconds = dt;
         h->res->completed = h->completed - h->completed0;
         h->res->failed = h->failed - h->failed0;
@@ -104,7 +104,7 @@ static void hs__on_timer(evutil_socket_t fd, short what, void *arg)
     event_base_loopexit(h->base, NULL);
 }
 
-int hs_run(struct event_base *base, const struct hs_cfg *cfg, struct hs_result *out)
+int iotc_bench_hs_run(struct event_base *base, const struct iotc_bench_hs_cfg *cfg, struct iotc_bench_hs_result *out)
 {
     struct hs h = {.base = base, .cfg = cfg, .res = out, .phase = HS_WARMUP};
     int rc = IOTC_ERR_NOMEM;
@@ -126,7 +126,7 @@ int hs_run(struct event_base *base, const struct hs_cfg *cfg, struct hs_result *
         h.slots[i].c.arg = &h.slots[i];
         h.slots[i].c.closed = true;
     }
-    bench_arm(h.timer, cfg->warmup_s);
+    iotc_bench_arm(h.timer, cfg->warmup_s);
     for (int i = 0; i < cfg->concurrency; i++)
         hs__next(&h.slots[i]);
     event_base_dispatch(base);
@@ -134,7 +134,7 @@ int hs_run(struct event_base *base, const struct hs_cfg *cfg, struct hs_result *
 cleanup:
     if (h.slots) {
         for (int i = 0; i < cfg->concurrency; i++)
-            bc_close(&h.slots[i].c);
+            iotc_bench_conn_close(&h.slots[i].c);
         free(h.slots);
     }
     if (h.timer)

@@ -28,7 +28,7 @@ enum load_phase { LP_SETUP, LP_WARMUP, LP_MEASURE, LP_DRAIN, LP_DONE };
 
 struct load;
 struct load_peer {
-    struct bc c;
+    struct iotc_bench_conn c;
     struct load *l;
     bool sub;
     int i;
@@ -38,8 +38,8 @@ struct load_peer {
 
 struct load {
     struct event_base *base;
-    const struct load_cfg *cfg;
-    struct load_result *res;
+    const struct iotc_bench_load_cfg *cfg;
+    struct iotc_bench_load_result *res;
     struct load_peer *peers; /* subscribers first, then publishers */
     int npeers;
     int ready;
@@ -50,7 +50,7 @@ struct load {
     uint64_t sent, delivered;
     uint64_t sent0, delivered0;
     double t0;
-    struct bench_cpu_probe cpu;
+    struct iotc_bench_cpu_probe cpu;
 };
 
 static void load__fail(struct load *l, const char *why)
@@ -60,7 +60,7 @@ static void load__fail(struct load *l, const char *why)
     snprintf(l->res->error, sizeof l->res->error, "%s", why);
     l->res->ok = false;
     l->phase = LP_DONE;
-    bench_arm(l->timer, 0);
+    iotc_bench_arm(l->timer, 0);
 }
 
 static bool load__publishing(const struct load *l)
@@ -79,7 +79,7 @@ static void load__fill(struct load *l, struct load_peer *p)
 {
     uint64_t limit = (uint64_t)l->cfg->window * (uint64_t)l->cfg->subscribers;
     uint64_t batch = (uint64_t)LOAD_BATCH * (uint64_t)l->cfg->subscribers;
-    while (load__publishing(l) && !p->c.closed && bc_outlen(&p->c) < LOAD_OUT_HIGH) {
+    while (load__publishing(l) && !p->c.closed && iotc_bench_conn_outlen(&p->c) < LOAD_OUT_HIGH) {
         if (load__inflight(l) + batch > limit) {
             if (!p->starved) {
                 p->starved = true;
@@ -87,7 +87,7 @@ static void load__fill(struct load *l, struct load_peer *p)
             }
             return;
         }
-        if (bc_write(&p->c, p->batch.p, p->batch.len) != IOTC_OK)
+        if (iotc_bench_conn_write(&p->c, p->batch.p, p->batch.len) != IOTC_OK)
             return;
         l->sent += LOAD_BATCH;
     }
@@ -119,10 +119,10 @@ static int load__build_batch(struct load *l, struct load_peer *p)
     for (size_t k = 0; k < l->cfg->payload; k++)
         payload[k] = (uint8_t)('a' + k % 26);
     snprintf(topic, sizeof topic, "bench/%s/p%d", l->cfg->tag, p->i);
-    struct mqtt_publish pub = {
+    struct iotc_mqtt_publish pub = {
         .qos = 0, .topic = iotc_span_str(topic), .payload = {payload, l->cfg->payload}};
     for (int k = 0; k < LOAD_BATCH; k++)
-        if ((rc = mqtt_publish_encode(&p->batch, MQTT_V311, &pub)) != IOTC_OK)
+        if ((rc = iotc_mqtt_publish_encode(&p->batch, IOTC_MQTT_V311, &pub)) != IOTC_OK)
             break;
     free(payload);
     return rc;
@@ -130,21 +130,21 @@ static int load__build_batch(struct load *l, struct load_peer *p)
 
 static void load__start(struct load *l)
 {
-    bc_describe(&l->peers[0].c, l->res->tls, sizeof l->res->tls);
+    iotc_bench_conn_describe(&l->peers[0].c, l->res->tls, sizeof l->res->tls);
     l->phase = LP_WARMUP;
-    bench_arm(l->timer, l->cfg->warmup_s);
+    iotc_bench_arm(l->timer, l->cfg->warmup_s);
     for (int i = l->cfg->subscribers; i < l->npeers; i++)
         load__fill(l, &l->peers[i]);
 }
 
-static void load__on_tls(struct bc *c)
+static void load__on_tls(struct iotc_bench_conn *c)
 {
     struct load_peer *p = c->arg;
     char id[96];
     snprintf(id, sizeof id, "bench-%s-%c%d", p->l->cfg->tag, p->sub ? 's' : 'p', p->i);
     if (!p->sub)
-        bc_set_write_low(c, LOAD_OUT_LOW);
-    if (bc_send_connect(c, id, LOAD_KEEPALIVE) != IOTC_OK)
+        iotc_bench_conn_set_write_low(c, LOAD_OUT_LOW);
+    if (iotc_bench_conn_send_connect(c, id, LOAD_KEEPALIVE) != IOTC_OK)
         load__fail(p->l, "cannot send CONNECT");
 }
 
@@ -154,29 +154,29 @@ static void load__peer_ready(struct load *l)
     if (l->ready == l->cfg->subscribers) {
         /* Subscriptions are in place: now the publishers, so nothing is sent unseen. */
         for (int i = l->cfg->subscribers; i < l->npeers; i++)
-            if (bc_open(&l->peers[i].c, l->base, l->cfg->ctx, "localhost", &l->sa) != IOTC_OK)
+            if (iotc_bench_conn_open(&l->peers[i].c, l->base, l->cfg->ctx, "localhost", &l->sa) != IOTC_OK)
                 load__fail(l, "cannot open a publisher connection");
     }
     if (l->ready == l->npeers)
         load__start(l);
 }
 
-static void load__on_packet(struct bc *c, const struct mqtt_frame *f, const uint8_t *pkt)
+static void load__on_packet(struct iotc_bench_conn *c, const struct iotc_mqtt_frame *f, const uint8_t *pkt)
 {
     struct load_peer *p = c->arg;
     struct load *l = p->l;
     switch (f->type) {
-    case MQTT_PUBLISH:
+    case IOTC_MQTT_PUBLISH:
         l->delivered++;
         load__credit(l);
         if (l->phase == LP_DRAIN && l->delivered >= l->sent * (uint64_t)l->cfg->subscribers) {
             l->phase = LP_DONE;
-            bench_arm(l->timer, 0);
+            iotc_bench_arm(l->timer, 0);
         }
         return;
-    case MQTT_CONNACK: {
-        struct mqtt_connack ca;
-        if (!pkt || mqtt_connack_parse(pkt, f->total, MQTT_V311, &ca) != IOTC_OK || ca.code) {
+    case IOTC_MQTT_CONNACK: {
+        struct iotc_mqtt_connack ca;
+        if (!pkt || iotc_mqtt_connack_parse(pkt, f->total, IOTC_MQTT_V311, &ca) != IOTC_OK || ca.code) {
             load__fail(l, "CONNECT refused");
             return;
         }
@@ -186,13 +186,13 @@ static void load__on_packet(struct bc *c, const struct mqtt_frame *f, const uint
         }
         char filter[128];
         snprintf(filter, sizeof filter, "bench/%s/+", l->cfg->tag);
-        if (bc_send_subscribe(c, 1, filter) != IOTC_OK)
+        if (iotc_bench_conn_send_subscribe(c, 1, filter) != IOTC_OK)
             load__fail(l, "cannot send SUBSCRIBE");
         return;
     }
-    case MQTT_SUBACK: {
-        struct mqtt_suback sa;
-        if (!pkt || mqtt_suback_parse(pkt, f->total, MQTT_V311, &sa) != IOTC_OK || sa.count != 1 ||
+    case IOTC_MQTT_SUBACK: {
+        struct iotc_mqtt_suback sa;
+        if (!pkt || iotc_mqtt_suback_parse(pkt, f->total, IOTC_MQTT_V311, &sa) != IOTC_OK || sa.count != 1 ||
             sa.codes[0] > 1) {
             load__fail(l, "SUBSCRIBE refused");
             return;
@@ -205,22 +205,22 @@ static void load__on_packet(struct bc *c, const struct mqtt_frame *f, const uint
     }
 }
 
-static void load__on_drain(struct bc *c)
+static void load__on_drain(struct iotc_bench_conn *c)
 {
     struct load_peer *p = c->arg;
     if (!p->sub && !p->starved)
         load__fill(p->l, p);
 }
 
-static void load__on_close(struct bc *c, const char *why)
+static void load__on_close(struct iotc_bench_conn *c, const char *why)
 {
     struct load_peer *p = c->arg;
-    char msg[BENCH_ERR_LEN];
+    char msg[IOTC_BENCH_ERR_LEN];
     snprintf(msg, sizeof msg, "connection closed during the run: %.400s", why);
     load__fail(p->l, msg);
 }
 
-static const struct bc_cbs load__cbs = {load__on_tls, load__on_packet, load__on_drain,
+static const struct iotc_bench_conn_cbs load__cbs = {load__on_tls, load__on_packet, load__on_drain,
                                         load__on_close};
 
 static void load__on_timer(evutil_socket_t fd, short what, void *arg)
@@ -237,13 +237,13 @@ static void load__on_timer(evutil_socket_t fd, short what, void *arg)
         l->delivered0 = l->delivered;
         l->cpu.serve = l->cfg->serve_pid;
         l->cpu.broker = l->cfg->broker_pid;
-        bench_cpu_start(&l->cpu);
-        l->res->loadavg = bench_loadavg();
-        bench_arm(l->timer, l->cfg->measure_s);
+        iotc_bench_cpu_start(&l->cpu);
+        l->res->loadavg = iotc_bench_loadavg();
+        iotc_bench_arm(l->timer, l->cfg->measure_s);
         return;
     case LP_MEASURE: {
         double dt = iotc_clock_s() - l->t0;
-        bench_cpu_stop(&l->cpu, &l->res->cpu);
+        iotc_bench_cpu_stop(&l->cpu, &l->res->cpu);
         l->res->seconds = dt;
         l->res->sent = l->sent - l->sent0;
         l->res->delivered = l->delivered - l->delivered0;
@@ -251,7 +251,7 @@ static void load__on_timer(evutil_socket_t fd, short what, void *arg)
         l->res->msgs_per_s = dt > 0 ? (double)l->res->delivered / dt : 0;
         l->res->ok = true;
         l->phase = LP_DRAIN;
-        bench_arm(l->timer, LOAD_DRAIN_S);
+        iotc_bench_arm(l->timer, LOAD_DRAIN_S);
         return;
     }
     case LP_DRAIN:
@@ -264,7 +264,7 @@ static void load__on_timer(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-int load_run(struct event_base *base, const struct load_cfg *cfg, struct load_result *out)
+int iotc_bench_load_run(struct event_base *base, const struct iotc_bench_load_cfg *cfg, struct iotc_bench_load_result *out)
 {
     struct load l = {.base = base, .cfg = cfg, .res = out, .phase = LP_SETUP};
     int rc = IOTC_ERR_NOMEM;
@@ -293,16 +293,16 @@ int load_run(struct event_base *base, const struct load_cfg *cfg, struct load_re
             goto cleanup;
     }
     for (int i = 0; i < cfg->subscribers; i++)
-        if (bc_open(&l.peers[i].c, base, cfg->ctx, "localhost", &l.sa) != IOTC_OK)
+        if (iotc_bench_conn_open(&l.peers[i].c, base, cfg->ctx, "localhost", &l.sa) != IOTC_OK)
             load__fail(&l, "cannot open a subscriber connection");
     if (l.phase == LP_SETUP)
-        bench_arm(l.timer, LOAD_SETUP_TIMEOUT_S);
+        iotc_bench_arm(l.timer, LOAD_SETUP_TIMEOUT_S);
     event_base_dispatch(base);
     rc = out->ok ? IOTC_OK : IOTC_ERR_IO;
 cleanup:
     if (l.peers) {
         for (int i = 0; i < l.npeers; i++) {
-            bc_close(&l.peers[i].c);
+            iotc_bench_conn_close(&l.peers[i].c);
             iotc_buf_free(&l.peers[i].batch);
         }
         free(l.peers);

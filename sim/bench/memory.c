@@ -22,7 +22,7 @@ enum mem_phase { MP_WARM, MP_BASELINE, MP_CONNECT, MP_AFTER, MP_DONE };
 struct mem;
 enum mem_dev_state { MD_IDLE, MD_PENDING, MD_UP, MD_FAILED };
 struct mem_dev {
-    struct bc c;
+    struct iotc_bench_conn c;
     struct mem *m;
     int i;
     enum mem_dev_state state;
@@ -30,8 +30,8 @@ struct mem_dev {
 
 struct mem {
     struct event_base *base;
-    const struct mem_cfg *cfg;
-    struct mem_result *res;
+    const struct iotc_bench_mem_cfg *cfg;
+    struct iotc_bench_mem_result *res;
     struct mem_dev *devs;
     int ndevs;
     struct event *timer;
@@ -54,46 +54,46 @@ static void mem__settled_stage(struct mem *m)
         return;
     if (m->phase == MP_WARM) {
         m->phase = MP_BASELINE;
-        bench_arm(m->timer, m->cfg->settle_s);
+        iotc_bench_arm(m->timer, m->cfg->settle_s);
     } else if (m->phase == MP_CONNECT) {
         m->res->setup_s = iotc_clock_s() - m->t_connect;
         m->phase = MP_AFTER;
-        bench_arm(m->timer, m->cfg->settle_s);
+        iotc_bench_arm(m->timer, m->cfg->settle_s);
     }
 }
 
-static void mem__on_tls(struct bc *c)
+static void mem__on_tls(struct iotc_bench_conn *c)
 {
     struct mem_dev *d = c->arg;
     char id[64];
     snprintf(id, sizeof id, "bench-mem-%d-%d", (int)getpid(), d->i);
-    if (bc_send_connect(c, id, MEM_KEEPALIVE) != IOTC_OK) {
+    if (iotc_bench_conn_send_connect(c, id, MEM_KEEPALIVE) != IOTC_OK) {
         d->m->pending--;
         d->m->failed++;
         d->state = MD_FAILED;
-        bc_close(c);
+        iotc_bench_conn_close(c);
         mem__pump(d->m);
         mem__settled_stage(d->m);
     }
 }
 
-static void mem__on_packet(struct bc *c, const struct mqtt_frame *f, const uint8_t *pkt)
+static void mem__on_packet(struct iotc_bench_conn *c, const struct iotc_mqtt_frame *f, const uint8_t *pkt)
 {
     struct mem_dev *d = c->arg;
     struct mem *m = d->m;
-    if (f->type != MQTT_CONNACK)
+    if (f->type != IOTC_MQTT_CONNACK)
         return;
-    struct mqtt_connack ca;
+    struct iotc_mqtt_connack ca;
     if (d->state != MD_PENDING)
         return;
     m->pending--;
-    if (!pkt || mqtt_connack_parse(pkt, f->total, MQTT_V311, &ca) != IOTC_OK || ca.code) {
+    if (!pkt || iotc_mqtt_connack_parse(pkt, f->total, IOTC_MQTT_V311, &ca) != IOTC_OK || ca.code) {
         m->failed++;
         d->state = MD_FAILED;
         if (!m->res->error[0])
             snprintf(m->res->error, sizeof m->res->error, "CONNECT refused (CONNACK code %d)",
                      pkt ? (int)ca.code : -1);
-        bc_close(c); /* bc_close does not call on_close: counted once */
+        iotc_bench_conn_close(c); /* iotc_bench_conn_close does not call on_close: counted once */
     } else {
         m->up++;
         d->state = MD_UP;
@@ -102,7 +102,7 @@ static void mem__on_packet(struct bc *c, const struct mqtt_frame *f, const uint8
     mem__settled_stage(m);
 }
 
-static void mem__on_close(struct bc *c, const char *why)
+static void mem__on_close(struct iotc_bench_conn *c, const char *why)
 {
     struct mem_dev *d = c->arg;
     struct mem *m = d->m;
@@ -118,14 +118,14 @@ static void mem__on_close(struct bc *c, const char *why)
     mem__settled_stage(m);
 }
 
-static const struct bc_cbs mem__cbs = {mem__on_tls, mem__on_packet, NULL, mem__on_close};
+static const struct iotc_bench_conn_cbs mem__cbs = {mem__on_tls, mem__on_packet, NULL, mem__on_close};
 
 /* Keeps at most cfg->concurrency devices between connect and CONNACK. */
 static void mem__pump(struct mem *m)
 {
     while (m->phase != MP_DONE && m->next < m->target && m->pending < m->cfg->concurrency) {
         struct mem_dev *d = &m->devs[m->next++];
-        if (bc_open(&d->c, m->base, m->cfg->ctx, "localhost", &m->sa) != IOTC_OK) {
+        if (iotc_bench_conn_open(&d->c, m->base, m->cfg->ctx, "localhost", &m->sa) != IOTC_OK) {
             d->state = MD_FAILED;
             m->failed++;
             continue;
@@ -138,7 +138,7 @@ static void mem__pump(struct mem *m)
 static void mem__on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct mem *m = arg;
-    const struct mem_cfg *cfg = m->cfg;
+    const struct iotc_bench_mem_cfg *cfg = m->cfg;
     if (m->phase == MP_BASELINE) {
         m->res->serve_before_kb = iotc_rss_kb(cfg->serve_pid);
         m->res->broker_before_kb = iotc_rss_kb(cfg->broker_pid);
@@ -151,7 +151,7 @@ static void mem__on_timer(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (m->phase == MP_AFTER) {
-        struct mem_result *r = m->res;
+        struct iotc_bench_mem_result *r = m->res;
         r->serve_after_kb = iotc_rss_kb(cfg->serve_pid);
         r->broker_after_kb = iotc_rss_kb(cfg->broker_pid);
         r->connected = m->up - m->up_at_baseline;
@@ -175,12 +175,12 @@ static void mem__on_deadline(evutil_socket_t fd, short what, void *arg)
     event_base_loopexit(m->base, NULL);
 }
 
-int mem_run(struct event_base *base, const struct mem_cfg *cfg, struct mem_result *out)
+int iotc_bench_mem_run(struct event_base *base, const struct iotc_bench_mem_cfg *cfg, struct iotc_bench_mem_result *out)
 {
     struct mem m = {.base = base, .cfg = cfg, .res = out, .phase = MP_WARM};
     int rc = IOTC_ERR_NOMEM;
     memset(out, 0, sizeof *out);
-    out->loadavg = bench_loadavg();
+    out->loadavg = iotc_bench_loadavg();
     out->serve_before_kb = out->broker_before_kb = -1;
     if (cfg->devices < 1 || cfg->warm_devices < 1 || cfg->concurrency < 1) {
         snprintf(out->error, sizeof out->error, "bad memory configuration");
@@ -203,14 +203,14 @@ int mem_run(struct event_base *base, const struct mem_cfg *cfg, struct mem_resul
         m.devs[i].c.closed = true;
     }
     m.target = cfg->warm_devices;
-    bench_arm(m.deadline, MEM_TIMEOUT_S);
+    iotc_bench_arm(m.deadline, MEM_TIMEOUT_S);
     mem__pump(&m);
     event_base_dispatch(base);
     rc = out->ok ? IOTC_OK : IOTC_ERR_IO;
 cleanup:
     if (m.devs) {
         for (int i = 0; i < m.ndevs; i++)
-            bc_close(&m.devs[i].c);
+            iotc_bench_conn_close(&m.devs[i].c);
         free(m.devs);
     }
     if (m.timer)

@@ -57,8 +57,8 @@ static bool mosq__accepts(int port)
     return ok;
 }
 
-int bench_mosq_start(const char *mosquitto_bin, const char *pki, const char *work_dir,
-                     struct bench_mosq *out, char *err, size_t errlen)
+int iotc_bench_mosq_start(const char *mosquitto_bin, const char *pki, const char *work_dir,
+                     struct iotc_bench_mosq *out, char *err, size_t errlen)
 {
     char conf[600], log[600];
     memset(out, 0, sizeof *out);
@@ -67,7 +67,7 @@ int bench_mosq_start(const char *mosquitto_bin, const char *pki, const char *wor
     snprintf(conf, sizeof conf, "%s/mosquitto-ref.conf", work_dir);
     snprintf(log, sizeof log, "%s/mosquitto-ref.log", work_dir);
     /* listener 0 means a unix socket to mosquitto, so take a free port and hand it over. */
-    out->port = bench_free_port();
+    out->port = iotc_bench_free_port();
     if (out->port <= 0) {
         snprintf(err, errlen, "no free TCP port");
         return IOTC_ERR_IO;
@@ -95,11 +95,11 @@ int bench_mosq_start(const char *mosquitto_bin, const char *pki, const char *wor
         usleep(20000);
     }
     snprintf(err, errlen, "reference mosquitto not listening on %d (log: %s)", out->port, log);
-    bench_mosq_stop(out);
+    iotc_bench_mosq_stop(out);
     return IOTC_ERR_TIMEOUT;
 }
 
-void bench_mosq_stop(struct bench_mosq *m)
+void iotc_bench_mosq_stop(struct iotc_bench_mosq *m)
 {
     iotc_spawn_stop(m->pid, 5000, 0, false, NULL);
     m->pid = -1;

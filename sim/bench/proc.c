@@ -14,7 +14,7 @@
 
 #define PROC_READY_TIMEOUT_MS 30000
 
-double bench_cpu_s(pid_t pid)
+double iotc_bench_cpu_s(pid_t pid)
 {
     char path[64], buf[1024];
     if (pid == 0)
@@ -36,7 +36,7 @@ double bench_cpu_s(pid_t pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-double bench_loadavg(void)
+double iotc_bench_loadavg(void)
 {
     double l = -1;
     FILE *f = fopen("/proc/loadavg", "r");
@@ -50,25 +50,25 @@ double bench_loadavg(void)
 
 static double proc__cpu_or_zero(pid_t pid)
 {
-    double s = pid >= 0 ? bench_cpu_s(pid) : 0;
+    double s = pid >= 0 ? iotc_bench_cpu_s(pid) : 0;
     return s < 0 ? 0 : s;
 }
 
-void bench_cpu_start(struct bench_cpu_probe *p)
+void iotc_bench_cpu_start(struct iotc_bench_cpu_probe *p)
 {
     p->t0.client = proc__cpu_or_zero(0);
     p->t0.serve = p->serve > 0 ? proc__cpu_or_zero(p->serve) : 0;
     p->t0.broker = p->broker > 0 ? proc__cpu_or_zero(p->broker) : 0;
 }
 
-void bench_cpu_stop(const struct bench_cpu_probe *p, struct bench_cpu *out)
+void iotc_bench_cpu_stop(const struct iotc_bench_cpu_probe *p, struct iotc_bench_cpu *out)
 {
     out->client = proc__cpu_or_zero(0) - p->t0.client;
     out->serve = p->serve > 0 ? proc__cpu_or_zero(p->serve) - p->t0.serve : 0;
     out->broker = p->broker > 0 ? proc__cpu_or_zero(p->broker) - p->t0.broker : 0;
 }
 
-int bench_free_port(void)
+int iotc_bench_free_port(void)
 {
     /* Bound then released: a small race with other tests, acceptable for a benchmark. */
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -126,8 +126,8 @@ static pid_t proc__find_child(pid_t parent, const char *name)
     return found;
 }
 
-int bench_serve_start(const char *serve_bin, const char *pki, const char *work_dir,
-                      struct bench_serve *out, char *err, size_t errlen)
+int iotc_bench_serve_start(const char *serve_bin, const char *pki, const char *work_dir,
+                      struct iotc_bench_serve *out, char *err, size_t errlen)
 {
     /* The benchmark measures the emulator's own capacity: AWS's publish and connect quotas
      * (README "throttling") are off, everything else is the default profile. */
@@ -141,13 +141,13 @@ int bench_serve_start(const char *serve_bin, const char *pki, const char *work_d
     fprintf(f, "{\"name\": \"bench\", \"security_policy\": "
                "\"IoTSecurityPolicy_TLS13_1_2_2022_10\", \"sni\": \"required\", "
                "\"endpoint_names\": [\"localhost\"], \"bind\": [\"127.0.0.1\"], "
-               "\"limits\": {" BENCH_NO_QUOTAS "}}\n");
+               "\"limits\": {" IOTC_BENCH_NO_QUOTAS "}}\n");
     fclose(f);
-    return bench_serve_start_profile(serve_bin, pki, work_dir, profile, out, err, errlen);
+    return iotc_bench_serve_start_profile(serve_bin, pki, work_dir, profile, out, err, errlen);
 }
 
-int bench_serve_start_profile(const char *serve_bin, const char *pki, const char *work_dir,
-                              const char *profile_path, struct bench_serve *out, char *err,
+int iotc_bench_serve_start_profile(const char *serve_bin, const char *pki, const char *work_dir,
+                              const char *profile_path, struct iotc_bench_serve *out, char *err,
                               size_t errlen)
 {
     char log[600];
@@ -176,13 +176,13 @@ int bench_serve_start_profile(const char *serve_bin, const char *pki, const char
     }
     if (out->broker_pid < 0) {
         snprintf(err, errlen, "no mosquitto child under serve (pid %d)", (int)pid);
-        bench_serve_stop(out);
+        iotc_bench_serve_stop(out);
         return IOTC_ERR_NOT_FOUND;
     }
     return IOTC_OK;
 }
 
-void bench_serve_stop(struct bench_serve *s)
+void iotc_bench_serve_stop(struct iotc_bench_serve *s)
 {
     iotc_serve_stop(&s->proc, 10000);
 }

@@ -61,7 +61,7 @@ static int broker__launch(struct iotc_broker *b)
                           json_pack("{s:i, s:s, s:s}", "pid", (int)b->pid, "level", "error", "line",
                                     "cannot read mosquitto's output"));
     }
-    struct timeval deadline = {BROKER_START_TIMEOUT_S, 0};
+    struct timeval deadline = {IOTC_BROKER_START_TIMEOUT_S, 0};
     evtimer_add(b->start_timer, &deadline);
     iotc_broker__emit(b, "broker.start", json_pack("{s:i}", "pid", (int)b->pid));
     return IOTC_OK;
@@ -94,16 +94,16 @@ static void broker__on_start_timeout(evutil_socket_t fd, short what, void *arg)
 static void broker__schedule_restart(struct iotc_broker *b, bool was_ready, long uptime_ms,
                                      json_t *exit_fields)
 {
-    if (was_ready && uptime_ms >= BROKER_HEALTHY_MS)
-        b->backoff_ms = BROKER_BACKOFF_MIN_MS;
+    if (was_ready && uptime_ms >= IOTC_BROKER_HEALTHY_MS)
+        b->backoff_ms = IOTC_BROKER_BACKOFF_MIN_MS;
     if (!was_ready)
         b->start_failures++;
 
     unsigned delay = b->backoff_ms;
-    if (b->start_failures >= BROKER_START_FAILURES)
-        delay = BROKER_BACKOFF_MAX_MS;
+    if (b->start_failures >= IOTC_BROKER_START_FAILURES)
+        delay = IOTC_BROKER_BACKOFF_MAX_MS;
     b->backoff_ms =
-        b->backoff_ms * 2 > BROKER_BACKOFF_MAX_MS ? BROKER_BACKOFF_MAX_MS : b->backoff_ms * 2;
+        b->backoff_ms * 2 > IOTC_BROKER_BACKOFF_MAX_MS ? IOTC_BROKER_BACKOFF_MAX_MS : b->backoff_ms * 2;
 
     if (exit_fields) {
         json_object_set_new(exit_fields, "ready", json_boolean(was_ready));
@@ -111,7 +111,7 @@ static void broker__schedule_restart(struct iotc_broker *b, bool was_ready, long
         json_object_set_new(exit_fields, "restart_in_ms", json_integer(delay));
     }
     iotc_broker__emit(b, "broker.exit", exit_fields);
-    if (b->start_failures == BROKER_START_FAILURES) {
+    if (b->start_failures == IOTC_BROKER_START_FAILURES) {
         json_t *f = json_pack("{s:s, s:i}", "reason",
                               "mosquitto failed to start 5 times in a row; retrying every 5 s",
                               "failures", (int)b->start_failures);
@@ -227,7 +227,7 @@ int iotc_broker_start(struct event_base *base, const struct iotc_broker_opts *o,
     b->on_event = o->on_event;
     b->on_ready = o->on_ready;
     b->arg = o->arg;
-    b->backoff_ms = BROKER_BACKOFF_MIN_MS;
+    b->backoff_ms = IOTC_BROKER_BACKOFF_MIN_MS;
     rc = IOTC_ERR_NOMEM;
     b->run_dir = strdup(o->run_dir);
     b->mosquitto_bin = strdup(o->mosquitto_bin);
@@ -312,7 +312,7 @@ void iotc_broker_stop(struct iotc_broker *b)
      * loop (which may be the caller's, mid-shutdown). SIGTERM is repeated because
      * mosquitto 2.0.11 loses one that arrives right after its "running" line. */
     if (b->pid > 0)
-        iotc_spawn_stop(b->pid, BROKER_STOP_TIMEOUT_MS, 250, false, NULL);
+        iotc_spawn_stop(b->pid, IOTC_BROKER_STOP_TIMEOUT_MS, 250, false, NULL);
     b->pid = 0;
     b->ready = false;
     iotc_broker__remove_files(b);

@@ -7,13 +7,13 @@
 
 #include <sys/un.h>
 
-#define BROKER_BACKOFF_MIN_MS  100
-#define BROKER_BACKOFF_MAX_MS  5000
-#define BROKER_HEALTHY_MS      30000 /* uptime after which the backoff starts over */
-#define BROKER_START_FAILURES  5     /* failed starts in a row before broker.error */
-#define BROKER_START_TIMEOUT_S 10    /* no "running" line by then counts as a failed start */
-#define BROKER_STOP_TIMEOUT_MS 5000
-#define BROKER_LOG_LINE_MAX    4096
+#define IOTC_BROKER_BACKOFF_MIN_MS  100
+#define IOTC_BROKER_BACKOFF_MAX_MS  5000
+#define IOTC_BROKER_HEALTHY_MS      30000 /* uptime after which the backoff starts over */
+#define IOTC_BROKER_START_FAILURES  5     /* failed starts in a row before broker.error */
+#define IOTC_BROKER_START_TIMEOUT_S 10    /* no "running" line by then counts as a failed start */
+#define IOTC_BROKER_STOP_TIMEOUT_MS 5000
+#define IOTC_BROKER_LOG_LINE_MAX    4096
 
 struct iotc_broker {
     struct event_base *base;

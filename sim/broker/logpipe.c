@@ -67,9 +67,9 @@ static void logpipe__drain_lines(struct iotc_broker *b, struct evbuffer *in, boo
         char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
         if (!line) {
             size_t left = evbuffer_get_length(in);
-            if (left == 0 || (!at_eof && left < BROKER_LOG_LINE_MAX))
+            if (left == 0 || (!at_eof && left < IOTC_BROKER_LOG_LINE_MAX))
                 return;
-            len = left < BROKER_LOG_LINE_MAX ? left : BROKER_LOG_LINE_MAX;
+            len = left < IOTC_BROKER_LOG_LINE_MAX ? left : IOTC_BROKER_LOG_LINE_MAX;
             line = malloc(len + 1);
             if (!line)
                 return;

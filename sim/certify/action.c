@@ -23,7 +23,7 @@
 static const char *const action__keys[] = {
     "do", "after", "publish_bytes", "after_ms", "outage_ms", "cert", NULL};
 
-int cert_action_check(json_t *a, char *err, size_t errlen)
+int iotc_certify_action_check(json_t *a, char *err, size_t errlen)
 {
     const char *k, *what;
     json_t *v;
@@ -104,8 +104,8 @@ static long action__local_port(struct mosquitto *m)
 }
 
 /* Connects (clean as given), optionally publishes, disconnects. */
-static int action__client_run(const cert_endpoint *ep, const char *cert, const char *client_id,
-                              bool clean, const char *topic, long bytes, cert_action_state *st,
+static int action__client_run(const iotc_certify_endpoint *ep, const char *cert, const char *client_id,
+                              bool clean, const char *topic, long bytes, iotc_certify_action_state *st,
                               char *err, size_t errlen)
 {
     char ca[1200], crt[1200], key[1200];
@@ -154,7 +154,7 @@ cleanup:
 }
 
 /* The device's first SUBACK: its client id and its first subscribed filter. */
-static int action__suback(json_t *lines, const cert_action_state *st, char *cid, size_t cidlen,
+static int action__suback(json_t *lines, const iotc_certify_action_state *st, char *cid, size_t cidlen,
                           char *filter, size_t flen)
 {
     size_t i;
@@ -186,8 +186,8 @@ static int action__suback(json_t *lines, const cert_action_state *st, char *cid,
     return -1;
 }
 
-void cert_actions_step(const cert_case *c, const cert_endpoint *ep, json_t *lines,
-                       cert_action_state *st)
+void iotc_certify_actions_step(const iotc_certify_case *c, const iotc_certify_endpoint *ep, json_t *lines,
+                       iotc_certify_action_state *st)
 {
     size_t i;
     json_t *a;

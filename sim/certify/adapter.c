@@ -9,7 +9,7 @@
 static const char *const adapter__keys[] = {"name",  "description", "command",    "commands",
                                             "cases", "skip",        "time_scale", NULL};
 
-int cert_adapter_load(const char *name_or_path, const char *dir, cert_adapter *a, char *err,
+int iotc_certify_adapter_load(const char *name_or_path, const char *dir, iotc_certify_adapter *a, char *err,
                       size_t errlen)
 {
     char path[2048];
@@ -60,17 +60,17 @@ int cert_adapter_load(const char *name_or_path, const char *dir, cert_adapter *a
     }
     return IOTC_OK;
 fail:
-    cert_adapter_free(a);
+    iotc_certify_adapter_free(a);
     return IOTC_ERR_CONFIG;
 }
 
-void cert_adapter_free(cert_adapter *a)
+void iotc_certify_adapter_free(iotc_certify_adapter *a)
 {
     json_decref(a->root);
     memset(a, 0, sizeof(*a));
 }
 
-const char *cert_adapter_excludes(const cert_adapter *a, const char *case_id, char *buf, size_t len)
+const char *iotc_certify_adapter_excludes(const iotc_certify_adapter *a, const char *case_id, char *buf, size_t len)
 {
     size_t i;
     json_t *id;

@@ -33,29 +33,29 @@ typedef struct backoff__pts {
     double x[BACKOFF__MAX]; /* attempt index */
     size_t n;
     double eps;
-    double log_outlier; /* log of the outlier density CERT_BO_OUTLIER / range */
+    double log_outlier; /* log of the outlier density IOTC_CERTIFY_BO_OUTLIER / range */
 } backoff__pts;
 
-const char *cert_backoff_name(cert_backoff_class c)
+const char *iotc_certify_backoff_name(iotc_certify_backoff_class c)
 {
     switch (c) {
-    case CERT_BO_INSUFFICIENT:
+    case IOTC_CERTIFY_BO_INSUFFICIENT:
         return "too few retries to classify";
-    case CERT_BO_CONSTANT:
+    case IOTC_CERTIFY_BO_CONSTANT:
         return "constant";
-    case CERT_BO_LINEAR:
+    case IOTC_CERTIFY_BO_LINEAR:
         return "linear";
-    case CERT_BO_EXPONENTIAL:
+    case IOTC_CERTIFY_BO_EXPONENTIAL:
         return "exponential";
-    case CERT_BO_FULL_JITTER:
+    case IOTC_CERTIFY_BO_FULL_JITTER:
         return "exponential with full jitter";
-    case CERT_BO_EQUAL_JITTER:
+    case IOTC_CERTIFY_BO_EQUAL_JITTER:
         return "exponential with equal jitter";
-    case CERT_BO_IRREGULAR:
+    case IOTC_CERTIFY_BO_IRREGULAR:
         return "irregular (random, no growth)";
-    case CERT_BO_JITTER:
+    case IOTC_CERTIFY_BO_JITTER:
         return "exponential with jitter";
-    case CERT_BO_AMBIGUOUS:
+    case IOTC_CERTIFY_BO_AMBIGUOUS:
         return "undetermined";
     }
     return "unknown";
@@ -75,14 +75,14 @@ static double backoff__median(double *v, size_t n)
 
 static double backoff__sigma(const backoff__pts *p, double s)
 {
-    double rel = CERT_BO_REL_NOISE * s;
+    double rel = IOTC_CERTIFY_BO_REL_NOISE * s;
     return sqrt(p->eps * p->eps + rel * rel);
 }
 
 /* log((1 - outlier) density + outlier / range) */
 static double backoff__mix(const backoff__pts *p, double density)
 {
-    double a = log1p(-CERT_BO_OUTLIER) + log(density > 1e-300 ? density : 1e-300);
+    double a = log1p(-IOTC_CERTIFY_BO_OUTLIER) + log(density > 1e-300 ? density : 1e-300);
     double b = p->log_outlier, hi = a > b ? a : b;
     return hi + log(exp(a - hi) + exp(b - hi));
 }
@@ -119,7 +119,7 @@ static double backoff__ll_uniform(const backoff__pts *p, double d, double lo, do
 static double backoff__weight(const backoff__pts *p, double d, double s)
 {
     double sg = backoff__sigma(p, s), z = (d - s) / sg;
-    double in = (1 - CERT_BO_OUTLIER) * exp(-0.5 * z * z) / (sg * 2.5066282746310002);
+    double in = (1 - IOTC_CERTIFY_BO_OUTLIER) * exp(-0.5 * z * z) / (sg * 2.5066282746310002);
     double out = exp(p->log_outlier);
     return in / (in + out) / (sg * sg);
 }
@@ -277,7 +277,7 @@ static bool backoff__same(const double *x, size_t nx, const double *y, size_t ny
     if (n == 0)
         return false;
     for (size_t i = 0; i < n; i++)
-        if (fabs(x[i] - y[i]) > CERT_BO_SAME * fmax(x[i], y[i]) + eps)
+        if (fabs(x[i] - y[i]) > IOTC_CERTIFY_BO_SAME * fmax(x[i], y[i]) + eps)
             return false;
     return true;
 }
@@ -298,71 +298,71 @@ static size_t backoff__gather(const double *const *d, const size_t *n, size_t se
             hi = v > hi ? v : hi;
         }
     }
-    p->log_outlier = log(CERT_BO_OUTLIER / (1.5 * hi + 10 * eps));
+    p->log_outlier = log(IOTC_CERTIFY_BO_OUTLIER / (1.5 * hi + 10 * eps));
     return n_min;
 }
 
-static void backoff__decide(cert_backoff_result *r, const double *score)
+static void backoff__decide(iotc_certify_backoff_result *r, const double *score)
 {
     double top = -INFINITY, sum = 0;
-    for (int m = 0; m < CERT_BO_MODELS; m++)
+    for (int m = 0; m < IOTC_CERTIFY_BO_MODELS; m++)
         top = score[m] > top ? score[m] : top;
-    for (int m = 0; m < CERT_BO_MODELS; m++)
+    for (int m = 0; m < IOTC_CERTIFY_BO_MODELS; m++)
         sum += r->p[m] = exp(score[m] - top);
     int b1 = 0, b2 = 1;
-    for (int m = 0; m < CERT_BO_MODELS; m++) {
+    for (int m = 0; m < IOTC_CERTIFY_BO_MODELS; m++) {
         r->p[m] /= sum;
         if (r->p[m] > r->p[b1])
             b1 = m;
     }
     b2 = b1 == 0 ? 1 : 0;
-    for (int m = 0; m < CERT_BO_MODELS; m++)
+    for (int m = 0; m < IOTC_CERTIFY_BO_MODELS; m++)
         if (m != b1 && r->p[m] > r->p[b2])
             b2 = m;
-    r->best = (cert_backoff_class)(CERT_BO_CONSTANT + b1);
-    r->second = (cert_backoff_class)(CERT_BO_CONSTANT + b2);
-    r->p_jitter = r->p[CERT_BO_FULL_JITTER - 1] + r->p[CERT_BO_EQUAL_JITTER - 1];
-    r->p_growth = r->p_jitter + r->p[CERT_BO_EXPONENTIAL - 1];
-    if (r->p[b1] >= CERT_BO_DECIDE)
+    r->best = (iotc_certify_backoff_class)(IOTC_CERTIFY_BO_CONSTANT + b1);
+    r->second = (iotc_certify_backoff_class)(IOTC_CERTIFY_BO_CONSTANT + b2);
+    r->p_jitter = r->p[IOTC_CERTIFY_BO_FULL_JITTER - 1] + r->p[IOTC_CERTIFY_BO_EQUAL_JITTER - 1];
+    r->p_growth = r->p_jitter + r->p[IOTC_CERTIFY_BO_EXPONENTIAL - 1];
+    if (r->p[b1] >= IOTC_CERTIFY_BO_DECIDE)
         r->cls = r->best;
-    else if (r->p_jitter >= CERT_BO_DECIDE)
-        r->cls = CERT_BO_JITTER;
+    else if (r->p_jitter >= IOTC_CERTIFY_BO_DECIDE)
+        r->cls = IOTC_CERTIFY_BO_JITTER;
     else {
-        r->cls = CERT_BO_AMBIGUOUS;
-        snprintf(r->why, sizeof(r->why), "%s (%.0f%%) or %s (%.0f%%)", cert_backoff_name(r->best),
-                 100 * r->p[b1], cert_backoff_name(r->second), 100 * r->p[b2]);
+        r->cls = IOTC_CERTIFY_BO_AMBIGUOUS;
+        snprintf(r->why, sizeof(r->why), "%s (%.0f%%) or %s (%.0f%%)", iotc_certify_backoff_name(r->best),
+                 100 * r->p[b1], iotc_certify_backoff_name(r->second), 100 * r->p[b2]);
     }
 }
 
-/* A shape claim (growth, jitter) resting on fewer than CERT_BO_MIN_SHAPE delays per series
+/* A shape claim (growth, jitter) resting on fewer than IOTC_CERTIFY_BO_MIN_SHAPE delays per series
  * is one residual deep: say so instead of guessing. */
-static void backoff__short(cert_backoff_result *r)
+static void backoff__short(iotc_certify_backoff_result *r)
 {
-    bool shape = r->cls == CERT_BO_LINEAR || r->cls == CERT_BO_EXPONENTIAL ||
-                 r->cls == CERT_BO_FULL_JITTER || r->cls == CERT_BO_EQUAL_JITTER ||
-                 r->cls == CERT_BO_JITTER ||
-                 (r->cls == CERT_BO_AMBIGUOUS && r->best != CERT_BO_CONSTANT &&
-                  r->best != CERT_BO_IRREGULAR);
-    if (!shape || r->n_min >= CERT_BO_MIN_SHAPE)
+    bool shape = r->cls == IOTC_CERTIFY_BO_LINEAR || r->cls == IOTC_CERTIFY_BO_EXPONENTIAL ||
+                 r->cls == IOTC_CERTIFY_BO_FULL_JITTER || r->cls == IOTC_CERTIFY_BO_EQUAL_JITTER ||
+                 r->cls == IOTC_CERTIFY_BO_JITTER ||
+                 (r->cls == IOTC_CERTIFY_BO_AMBIGUOUS && r->best != IOTC_CERTIFY_BO_CONSTANT &&
+                  r->best != IOTC_CERTIFY_BO_IRREGULAR);
+    if (!shape || r->n_min >= IOTC_CERTIFY_BO_MIN_SHAPE)
         return;
-    r->cls = CERT_BO_AMBIGUOUS;
+    r->cls = IOTC_CERTIFY_BO_AMBIGUOUS;
     snprintf(r->why, sizeof(r->why),
              "growing, exponential or linear (%zu delays per series cannot "
              "separate them; %d can)",
-             r->n_min, CERT_BO_MIN_SHAPE);
+             r->n_min, IOTC_CERTIFY_BO_MIN_SHAPE);
 }
 
-cert_backoff_class cert_backoff_classify(const double *const *d, const size_t *n, size_t series,
-                                         double eps, cert_backoff_result *out)
+iotc_certify_backoff_class iotc_certify_backoff_classify(const double *const *d, const size_t *n, size_t series,
+                                         double eps, iotc_certify_backoff_result *out)
 {
     backoff__pts p;
-    cert_backoff_result r;
-    double score[CERT_BO_MODELS], ll[CERT_BO_MODELS], g_exp = 0, g_full = 0, g_equal = 0;
-    static const int k[CERT_BO_MODELS] = {1, 2, 2, 2, 2, 2};
-    static const double prior[CERT_BO_MODELS] = {1, 1, 1, 1, 1, BACKOFF__IRR_PRIOR};
+    iotc_certify_backoff_result r;
+    double score[IOTC_CERTIFY_BO_MODELS], ll[IOTC_CERTIFY_BO_MODELS], g_exp = 0, g_full = 0, g_equal = 0;
+    static const int k[IOTC_CERTIFY_BO_MODELS] = {1, 2, 2, 2, 2, 2};
+    static const double prior[IOTC_CERTIFY_BO_MODELS] = {1, 1, 1, 1, 1, BACKOFF__IRR_PRIOR};
 
     memset(&r, 0, sizeof(r));
-    r.cls = r.best = r.second = CERT_BO_INSUFFICIENT;
+    r.cls = r.best = r.second = IOTC_CERTIFY_BO_INSUFFICIENT;
     r.n_min = backoff__gather(d, n, series, eps, &p);
     r.identical = series > 1;
     for (size_t q = 1; q < series; q++)
@@ -384,18 +384,18 @@ cert_backoff_class cert_backoff_classify(const double *const *d, const size_t *n
         for (size_t i = 1; i < p.n; i++)
             floor = p.d[i] < floor ? p.d[i] : floor;
         double ll_floor = backoff__fit_window(&p, 0.0, floor, &g_floor) - 0.5 * log((double)p.n);
-        if (r.n_min >= CERT_BO_MIN_SHAPE && floor > 2 * eps && ll_floor > ll[3]) {
+        if (r.n_min >= IOTC_CERTIFY_BO_MIN_SHAPE && floor > 2 * eps && ll_floor > ll[3]) {
             ll[3] = ll_floor;
             g_full = g_floor;
         }
     }
     ll[4] = backoff__fit_window(&p, 0.5, 0.0, &g_equal);
     ll[5] = backoff__fit_irregular(&p);
-    for (int m = 0; m < CERT_BO_MODELS; m++)
+    for (int m = 0; m < IOTC_CERTIFY_BO_MODELS; m++)
         score[m] = ll[m] - 0.5 * k[m] * log((double)p.n) + log(prior[m]);
     backoff__decide(&r, score);
-    r.growth = r.best == CERT_BO_FULL_JITTER    ? g_full
-               : r.best == CERT_BO_EQUAL_JITTER ? g_equal
+    r.growth = r.best == IOTC_CERTIFY_BO_FULL_JITTER    ? g_full
+               : r.best == IOTC_CERTIFY_BO_EQUAL_JITTER ? g_equal
                                                 : g_exp;
     backoff__short(&r);
 done:
@@ -404,32 +404,32 @@ done:
     return r.cls;
 }
 
-cert_backoff_class cert_backoff_classify1(const double *d, size_t n, double eps,
-                                          cert_backoff_result *r)
+iotc_certify_backoff_class iotc_certify_backoff_classify1(const double *d, size_t n, double eps,
+                                          iotc_certify_backoff_result *r)
 {
     const double *one[1] = {d};
-    return cert_backoff_classify(one, &n, 1, eps, r);
+    return iotc_certify_backoff_classify(one, &n, 1, eps, r);
 }
 
-cert_backoff_evidence cert_backoff_evidence_of(const cert_backoff_result *r)
+iotc_certify_backoff_evidence iotc_certify_backoff_evidence_of(const iotc_certify_backoff_result *r)
 {
-    if (r->cls == CERT_BO_INSUFFICIENT)
-        return CERT_BO_SAYS_UNSURE;
-    if (r->p_jitter >= CERT_BO_DECIDE)
-        return CERT_BO_SAYS_JITTER;
-    if (r->cls == CERT_BO_EXPONENTIAL)
-        return CERT_BO_SAYS_EXPONENTIAL;
-    if (r->p_growth >= CERT_BO_DECIDE)
-        return CERT_BO_SAYS_GROWTH;
-    if (r->p_growth <= 1 - CERT_BO_DECIDE)
-        return CERT_BO_SAYS_NO_GROWTH;
-    return CERT_BO_SAYS_UNSURE;
+    if (r->cls == IOTC_CERTIFY_BO_INSUFFICIENT)
+        return IOTC_CERTIFY_BO_SAYS_UNSURE;
+    if (r->p_jitter >= IOTC_CERTIFY_BO_DECIDE)
+        return IOTC_CERTIFY_BO_SAYS_JITTER;
+    if (r->cls == IOTC_CERTIFY_BO_EXPONENTIAL)
+        return IOTC_CERTIFY_BO_SAYS_EXPONENTIAL;
+    if (r->p_growth >= IOTC_CERTIFY_BO_DECIDE)
+        return IOTC_CERTIFY_BO_SAYS_GROWTH;
+    if (r->p_growth <= 1 - IOTC_CERTIFY_BO_DECIDE)
+        return IOTC_CERTIFY_BO_SAYS_NO_GROWTH;
+    return IOTC_CERTIFY_BO_SAYS_UNSURE;
 }
 
-void cert_backoff_describe(const cert_backoff_result *r, char *out, size_t len)
+void iotc_certify_backoff_describe(const iotc_certify_backoff_result *r, char *out, size_t len)
 {
-    if (r->cls == CERT_BO_AMBIGUOUS || r->cls == CERT_BO_INSUFFICIENT)
-        snprintf(out, len, "%s: %s", cert_backoff_name(r->cls), r->why);
+    if (r->cls == IOTC_CERTIFY_BO_AMBIGUOUS || r->cls == IOTC_CERTIFY_BO_INSUFFICIENT)
+        snprintf(out, len, "%s: %s", iotc_certify_backoff_name(r->cls), r->why);
     else
-        snprintf(out, len, "%s", cert_backoff_name(r->cls));
+        snprintf(out, len, "%s", iotc_certify_backoff_name(r->cls));
 }

@@ -92,7 +92,7 @@ static const char *catalogue__str(catalogue__diag *d, json_t *o, const char *k, 
     return json_string_value(v);
 }
 
-static void catalogue__case(catalogue__diag *d, json_t *e, size_t i, cert_case *c)
+static void catalogue__case(catalogue__diag *d, json_t *e, size_t i, iotc_certify_case *c)
 {
     char where[160];
     json_t *v;
@@ -147,7 +147,7 @@ static void catalogue__case(catalogue__diag *d, json_t *e, size_t i, cert_case *
         json_array_foreach(c->actions, k, a)
         {
             char err[256];
-            if (cert_action_check(a, err, sizeof(err)) != 0)
+            if (iotc_certify_action_check(a, err, sizeof(err)) != 0)
                 catalogue__add(d, "%s: actions[%zu]: %s", where, k, err);
         }
     }
@@ -180,7 +180,7 @@ static void catalogue__case(catalogue__diag *d, json_t *e, size_t i, cert_case *
         c->repeat = (int)json_integer_value(v);
 
     if (c->judge) {
-        const cert_judge *j = cert_judge_find(c->judge);
+        const iotc_certify_judge *j = iotc_certify_judge_find(c->judge);
         const char *k;
         if (!j)
             catalogue__add(d, "%s: unknown judge \"%s\"", where, c->judge);
@@ -193,7 +193,7 @@ static void catalogue__case(catalogue__diag *d, json_t *e, size_t i, cert_case *
     }
 }
 
-int cert_catalogue_load(const char *path, cert_catalogue *cat, char *err, size_t errlen)
+int iotc_certify_catalogue_load(const char *path, iotc_certify_catalogue *cat, char *err, size_t errlen)
 {
     json_error_t jerr;
     catalogue__diag d = {err, errlen, 0, 0};
@@ -243,7 +243,7 @@ int cert_catalogue_load(const char *path, cert_catalogue *cat, char *err, size_t
             }
             json_array_foreach(v, i, id)
             {
-                if (!json_is_string(id) || !cert_catalogue_find(cat, json_string_value(id)))
+                if (!json_is_string(id) || !iotc_certify_catalogue_find(cat, json_string_value(id)))
                     catalogue__add(&d, "suites.%s[%zu]: unknown case", k, i);
             }
         }
@@ -253,14 +253,14 @@ int cert_catalogue_load(const char *path, cert_catalogue *cat, char *err, size_t
     return d.count ? IOTC_ERR_CONFIG : IOTC_OK;
 }
 
-void cert_catalogue_free(cert_catalogue *cat)
+void iotc_certify_catalogue_free(iotc_certify_catalogue *cat)
 {
     free(cat->v);
     json_decref(cat->root);
     memset(cat, 0, sizeof(*cat));
 }
 
-const cert_case *cert_catalogue_find(const cert_catalogue *cat, const char *id)
+const iotc_certify_case *iotc_certify_catalogue_find(const iotc_certify_catalogue *cat, const char *id)
 {
     for (size_t i = 0; i < cat->n; i++)
         if (cat->v[i].id && strcmp(cat->v[i].id, id) == 0)
@@ -279,7 +279,7 @@ static int catalogue__push(size_t *idx, size_t *n, size_t max, size_t i)
     return 0;
 }
 
-int cert_catalogue_select(const cert_catalogue *cat, const char *suite, size_t *idx, size_t max,
+int iotc_certify_catalogue_select(const iotc_certify_catalogue *cat, const char *suite, size_t *idx, size_t max,
                           char *err, size_t errlen)
 {
     size_t n = 0;
@@ -295,7 +295,7 @@ int cert_catalogue_select(const cert_catalogue *cat, const char *suite, size_t *
         json_t *id;
         json_array_foreach(named, k, id)
         {
-            const cert_case *c = cert_catalogue_find(cat, json_string_value(id));
+            const iotc_certify_case *c = iotc_certify_catalogue_find(cat, json_string_value(id));
             if (c && catalogue__push(idx, &n, max, (size_t)(c - cat->v)))
                 goto too_many;
         }
@@ -304,7 +304,7 @@ int cert_catalogue_select(const cert_catalogue *cat, const char *suite, size_t *
     char copy[4096], *save = NULL;
     snprintf(copy, sizeof(copy), "%s", suite);
     for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-        const cert_case *c = cert_catalogue_find(cat, tok);
+        const iotc_certify_case *c = iotc_certify_catalogue_find(cat, tok);
         if (!c) {
             snprintf(err, errlen,
                      "unknown suite or case \"%s\" (suites: qualification, full, or case ids; "

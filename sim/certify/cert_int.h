@@ -11,34 +11,34 @@
 #include "common/clock.h"
 
 /* ---- verdicts ---- */
-typedef enum cert_verdict {
-    CERT_PASS,
-    CERT_WARN, /* PASS_WITH_WARNINGS */
-    CERT_FAIL,
-    CERT_ERROR,
-    CERT_SKIPPED,
-    CERT_INCONCLUSIVE, /* the budget ended before the evidence supported any verdict */
-    CERT_UNDECIDED,    /* a judge before the budget ends: keep the case running */
-} cert_verdict;
+typedef enum iotc_certify_verdict {
+    IOTC_CERTIFY_PASS,
+    IOTC_CERTIFY_WARN, /* PASS_WITH_WARNINGS */
+    IOTC_CERTIFY_FAIL,
+    IOTC_CERTIFY_ERROR,
+    IOTC_CERTIFY_SKIPPED,
+    IOTC_CERTIFY_INCONCLUSIVE, /* the budget ended before the evidence supported any verdict */
+    IOTC_CERTIFY_UNDECIDED,    /* a judge before the budget ends: keep the case running */
+} iotc_certify_verdict;
 
-const char *cert_verdict_name(cert_verdict v);   /* PASS, PASS_WITH_WARNINGS, ... */
-const char *cert_verdict_status(cert_verdict v); /* results.json status: passed, ... */
+const char *iotc_certify_verdict_name(iotc_certify_verdict v);   /* PASS, PASS_WITH_WARNINGS, ... */
+const char *iotc_certify_verdict_status(iotc_certify_verdict v); /* results.json status: passed, ... */
 
-#define CERT_MAX_SERIES 5
+#define IOTC_CERTIFY_MAX_SERIES 5
 
 /* Why a series stopped observing: what reasons may say about the device. */
-typedef enum cert_end {
-    CERT_END_RUNNING,   /* not over yet (judges asked during the run) */
-    CERT_END_DEVICE,    /* the device exited by itself */
-    CERT_END_BUDGET,    /* the budget ended; the runner stopped a device still running */
-    CERT_END_VERDICT,   /* the judge had seen enough; the runner stopped the device */
-    CERT_END_INTERRUPT, /* the run was interrupted */
-} cert_end;
+typedef enum iotc_certify_end {
+    IOTC_CERTIFY_END_RUNNING,   /* not over yet (judges asked during the run) */
+    IOTC_CERTIFY_END_DEVICE,    /* the device exited by itself */
+    IOTC_CERTIFY_END_BUDGET,    /* the budget ended; the runner stopped a device still running */
+    IOTC_CERTIFY_END_VERDICT,   /* the judge had seen enough; the runner stopped the device */
+    IOTC_CERTIFY_END_INTERRUPT, /* the run was interrupted */
+} iotc_certify_end;
 
-const char *cert_end_name(cert_end e); /* results.json: running, device, budget, ... */
+const char *iotc_certify_end_name(iotc_certify_end e); /* results.json: running, device, budget, ... */
 
 /* ---- the catalogue (suites/certification.json) ---- */
-typedef struct cert_case {
+typedef struct iotc_certify_case {
     const char *id, *title, *judge, *family, *profile;
     bool qualification;
     json_t *def;      /* the whole entry (borrowed from the catalogue root) */
@@ -53,27 +53,27 @@ typedef struct cert_case {
      * CONNECT after its first). Until then an early verdict does not stop the case; a
      * PASS at the end without them is INCONCLUSIVE. */
     int observe_reconnects;
-} cert_case;
+} iotc_certify_case;
 
-typedef struct cert_catalogue {
+typedef struct iotc_certify_catalogue {
     json_t *root;
-    cert_case *v;
+    iotc_certify_case *v;
     size_t n;
     json_t *suites; /* name -> array of ids */
-} cert_catalogue;
+} iotc_certify_catalogue;
 
 /* Strict loader: unknown keys, unknown judges or judge parameters, duplicate ids and
  * suites naming unknown cases are errors (every problem is reported in err). */
-int cert_catalogue_load(const char *path, cert_catalogue *cat, char *err, size_t errlen);
-void cert_catalogue_free(cert_catalogue *cat);
-const cert_case *cert_catalogue_find(const cert_catalogue *cat, const char *id);
+int iotc_certify_catalogue_load(const char *path, iotc_certify_catalogue *cat, char *err, size_t errlen);
+void iotc_certify_catalogue_free(iotc_certify_catalogue *cat);
+const iotc_certify_case *iotc_certify_catalogue_find(const iotc_certify_catalogue *cat, const char *id);
 /* Resolves --suite (qualification | full | a suite name | comma-separated ids) into
  * indexes; returns the count or -1 with err. */
-int cert_catalogue_select(const cert_catalogue *cat, const char *suite, size_t *idx, size_t max,
+int iotc_certify_catalogue_select(const iotc_certify_catalogue *cat, const char *suite, size_t *idx, size_t max,
                           char *err, size_t errlen);
 
 /* ---- adapters (fixtures/adapters/NAME.json) ---- */
-typedef struct cert_adapter {
+typedef struct iotc_certify_adapter {
     json_t *root;
     const char *name;
     const char *command;  /* default template */
@@ -81,49 +81,49 @@ typedef struct cert_adapter {
     json_t *cases;        /* array of ids it can take part in, or NULL = all */
     json_t *skip_reasons; /* case id -> why not (object or NULL) */
     bool time_scale;      /* honours {time_scale}: budgets may be compressed */
-} cert_adapter;
+} iotc_certify_adapter;
 
-int cert_adapter_load(const char *name_or_path, const char *dir, cert_adapter *a, char *err,
+int iotc_certify_adapter_load(const char *name_or_path, const char *dir, iotc_certify_adapter *a, char *err,
                       size_t errlen);
-void cert_adapter_free(cert_adapter *a);
+void iotc_certify_adapter_free(iotc_certify_adapter *a);
 /* NULL when the adapter takes part in the case, else a reason. */
-const char *cert_adapter_excludes(const cert_adapter *a, const char *case_id, char *buf,
+const char *iotc_certify_adapter_excludes(const iotc_certify_adapter *a, const char *case_id, char *buf,
                                   size_t len);
 
 /* ---- placeholders ---- */
 /* Known placeholder names, for --help and validation (NULL-terminated). */
-extern const char *const cert_placeholders[];
+extern const char *const iotc_certify_placeholders[];
 /* Fills {name} with the shell-quoted value of vars[name], {name?TEXT} with TEXT and
  * {name+TEXT} with TEXT followed by the quoted value, both only when the value is
  * non-empty (else nothing). {{ and }} are literal braces. Unknown names
  * and unbalanced braces are errors. Returns 0 or -1 with err. */
-int cert_template_fill(const char *tpl, json_t *vars, char *out, size_t outlen, char *err,
+int iotc_certify_template_fill(const char *tpl, json_t *vars, char *out, size_t outlen, char *err,
                        size_t errlen);
 /* Single-quotes s for /bin/sh into out. */
-int cert_shell_quote(const char *s, char *out, size_t outlen);
+int iotc_certify_shell_quote(const char *s, char *out, size_t outlen);
 
 /* ---- the device process ---- */
-typedef struct cert_device {
+typedef struct iotc_certify_device {
     pid_t pid; /* also the process group id */
     bool exited;
     int status; /* waitpid status once exited */
     long started_ms, exited_ms;
-} cert_device;
+} iotc_certify_device;
 
 /* Starts `/bin/sh -c command` in its own process group, stdin /dev/null, stdout and
  * stderr appended to log_path. */
-int cert_device_start(cert_device *d, const char *command, const char *log_path, char *err,
+int iotc_certify_device_start(iotc_certify_device *d, const char *command, const char *log_path, char *err,
                       size_t errlen);
 /* Non-blocking: notes the leader's exit. */
-void cert_device_poll(cert_device *d);
+void iotc_certify_device_poll(iotc_certify_device *d);
 /* SIGTERM to the group, up to grace_ms for the leader, then SIGKILL to the group, and
  * reaps every member that is our child. Safe to call twice. */
-void cert_device_stop(cert_device *d, long grace_ms);
+void iotc_certify_device_stop(iotc_certify_device *d, long grace_ms);
 /* "exited with status 3", "killed by signal 9", "still running" */
-void cert_device_describe(const cert_device *d, char *out, size_t len);
+void iotc_certify_device_describe(const iotc_certify_device *d, char *out, size_t len);
 
 /* ---- observations: the journal, cut into connections ---- */
-typedef struct cert_conn {
+typedef struct iotc_certify_conn {
     long id;
     long peer_port;
     double t_accept, t_close; /* ms on the series' clock; -1 when absent */
@@ -131,139 +131,139 @@ typedef struct cert_conn {
     json_t *events; /* this connection's entries in order (new reference) */
     bool connack_withheld, scenario_cut;
     bool runner; /* a connection the certify runner made itself (actions) */
-} cert_conn;
+} iotc_certify_conn;
 
-typedef struct cert_obs {
+typedef struct iotc_certify_obs {
     json_t *lines; /* the series' journal entries (borrowed) */
-    cert_conn *c;
+    iotc_certify_conn *c;
     size_t n;
     double t_end; /* last journal time */
-    const cert_device *dev;
+    const iotc_certify_device *dev;
     double dev_exit_t; /* device exit on the journal clock, -1 if it did not exit */
     double stop_t;     /* when the runner stopped the device (journal clock), -1 if not yet:
                         * a close after it is the runner's doing, not the device's */
-    cert_end ended;    /* why the series ended (CERT_END_RUNNING while it runs) */
+    iotc_certify_end ended;    /* why the series ended (IOTC_CERTIFY_END_RUNNING while it runs) */
     long budget_ms;    /* the series' budget in real ms (0: unknown) */
     char log_tail[1024];
-} cert_obs;
+} iotc_certify_obs;
 
 /* How a series ended, for reasons ("the device exited with status 2 after 3120 ms", "the
  * 240 s budget ended while the device was still running"): a device the runner stopped
  * is never said to have stopped or exited by itself. */
-void cert_end_describe(const cert_obs *o, char *out, size_t len);
+void iotc_certify_end_describe(const iotc_certify_obs *o, char *out, size_t len);
 
 /* Builds the connections of a journal (lines) ignoring the runner's own peer ports. */
-int cert_obs_build(cert_obs *o, json_t *lines, const long *runner_ports, size_t n_runner);
-void cert_obs_free(cert_obs *o);
+int iotc_certify_obs_build(iotc_certify_obs *o, json_t *lines, const long *runner_ports, size_t n_runner);
+void iotc_certify_obs_free(iotc_certify_obs *o);
 /* The device's connections (not the runner's), in accept order. */
-size_t cert_obs_device_conns(const cert_obs *o, const cert_conn **out, size_t max);
+size_t iotc_certify_obs_device_conns(const iotc_certify_obs *o, const iotc_certify_conn **out, size_t max);
 /* Entries of conn c with this event name and (if type) mqtt type; i-th match or NULL. */
-json_t *cert_conn_find(const cert_conn *c, const char *event, const char *type, size_t nth);
-size_t cert_conn_count(const cert_conn *c, const char *event, const char *type);
-double cert_entry_t(json_t *e);
+json_t *iotc_certify_conn_find(const iotc_certify_conn *c, const char *event, const char *type, size_t nth);
+size_t iotc_certify_conn_count(const iotc_certify_conn *c, const char *event, const char *type);
+double iotc_certify_entry_t(json_t *e);
 /* What the device's CONNECT on c says (c->connect may be NULL: MQTT 3.1.1 defaults).
  * version: 5 or 4 (3.1.1). keeps_session: the session outlives the connection (3.1.1
  * clean session 0; MQTT 5 session expiry > 0, whatever clean start says). keepalive: the
  * one the device must honour (MQTT 5: the Server Keep Alive the CONNACK carried when the
  * endpoint changed it, section 3.2.2.3.14; 3.1.1: its own). */
-int cert_conn_version(const cert_conn *c);
-bool cert_conn_keeps_session(const cert_conn *c);
-long cert_conn_keepalive(const cert_conn *c);
+int iotc_certify_conn_version(const iotc_certify_conn *c);
+bool iotc_certify_conn_keeps_session(const iotc_certify_conn *c);
+long iotc_certify_conn_keepalive(const iotc_certify_conn *c);
 /* "MQTT 5" or "MQTT 3.1.1" */
-const char *cert_conn_version_name(const cert_conn *c);
+const char *iotc_certify_conn_version_name(const iotc_certify_conn *c);
 /* NULL when the CONNECT on c keeps a persistent session as its version says it must,
  * else why not. first: the device's first connection, where MQTT 5 clean start 1 with a
  * session expiry creates the session (section 3.1.2.4); on a reconnect clean start 1
  * (or 3.1.1 clean session 1, section 3.1.2.4) discards it. */
-const char *cert_conn_session_fault(const cert_conn *c, bool first);
+const char *iotc_certify_conn_session_fault(const iotc_certify_conn *c, bool first);
 
 /* ---- judges ---- */
-typedef struct cert_ctx {
-    const cert_case *c;
-    const cert_obs *obs; /* one per series */
+typedef struct iotc_certify_ctx {
+    const iotc_certify_case *c;
+    const iotc_certify_obs *obs; /* one per series */
     size_t n_series;
     double scale;     /* the run's time scale (real-time thresholds are multiplied) */
     bool final;       /* the budget is over: decide */
     bool series_done; /* set by a judge: the last series saw all it needs (repeat > 1) */
     json_t *observed; /* judges add what they measured */
     char reason[2048];
-    cert_verdict v;
-} cert_ctx;
+    iotc_certify_verdict v;
+} iotc_certify_ctx;
 
-typedef cert_verdict (*cert_judge_fn)(cert_ctx *x);
+typedef iotc_certify_verdict (*iotc_certify_judge_fn)(iotc_certify_ctx *x);
 
-typedef struct cert_judge {
+typedef struct iotc_certify_judge {
     const char *name;
-    cert_judge_fn fn;
+    iotc_certify_judge_fn fn;
     const char *const *params; /* allowed parameter names (NULL-terminated), NULL = none */
-} cert_judge;
+} iotc_certify_judge;
 
-const cert_judge *cert_judge_find(const char *name);
+const iotc_certify_judge *iotc_certify_judge_find(const char *name);
 /* Runs the judge with the common preconditions (device never connected, exited at
  * once, ...). Returns the verdict also stored in x->v. */
-cert_verdict cert_judge_run(cert_ctx *x);
+iotc_certify_verdict iotc_certify_judge_run(iotc_certify_ctx *x);
 
 /* Verdict helpers: set (replace reason), add a warning (PASS -> WARN, reason appended),
  * append a note to the reason whatever the verdict. */
-cert_verdict cert_set(cert_ctx *x, cert_verdict v, const char *fmt, ...)
+iotc_certify_verdict iotc_certify_set(iotc_certify_ctx *x, iotc_certify_verdict v, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void cert_warn(cert_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void cert_note(cert_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-double cert_param_num(const cert_ctx *x, const char *name, double dflt);
-const char *cert_param_str(const cert_ctx *x, const char *name, const char *dflt);
+void iotc_certify_warn(iotc_certify_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void iotc_certify_note(iotc_certify_ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+double iotc_certify_param_num(const iotc_certify_ctx *x, const char *name, double dflt);
+const char *iotc_certify_param_str(const iotc_certify_ctx *x, const char *name, const char *dflt);
 /* Formats seconds as "1.0, 2.1, 3.9" into out. */
-void cert_fmt_series(const double *d, size_t n, char *out, size_t len);
+void iotc_certify_fmt_series(const double *d, size_t n, char *out, size_t len);
 
 /* Judge families (judge_*.c). */
-extern const cert_judge cert_judges_tls[];
-extern const cert_judge cert_judges_connect[];
-extern const cert_judge cert_judges_backoff[];
-extern const cert_judge cert_judges_pubsub[];
-extern const cert_judge cert_judges_session[];
-extern const cert_judge cert_judges_long[];
+extern const iotc_certify_judge iotc_certify_judges_tls[];
+extern const iotc_certify_judge iotc_certify_judges_connect[];
+extern const iotc_certify_judge iotc_certify_judges_backoff[];
+extern const iotc_certify_judge iotc_certify_judges_pubsub[];
+extern const iotc_certify_judge iotc_certify_judges_session[];
+extern const iotc_certify_judge iotc_certify_judges_long[];
 
 /* ---- runner actions (cert_action.c) ---- */
-typedef struct cert_endpoint {
+typedef struct iotc_certify_endpoint {
     const char *pki_dir;
     const char *host; /* SNI / name the device uses */
     int port_8883, port_8443, port_443;
-} cert_endpoint;
+} iotc_certify_endpoint;
 
-typedef struct cert_action_state {
+typedef struct iotc_certify_action_state {
     bool done[8];
     long runner_ports[16];
     size_t n_runner_ports;
     char note[512];
-} cert_action_state;
+} iotc_certify_action_state;
 
 /* Runs the actions of the case whose trigger the journal now shows (once each). */
-void cert_actions_step(const cert_case *c, const cert_endpoint *ep, json_t *lines,
-                       cert_action_state *st);
+void iotc_certify_actions_step(const iotc_certify_case *c, const iotc_certify_endpoint *ep, json_t *lines,
+                       iotc_certify_action_state *st);
 /* Validates one action definition (catalogue loading). */
-int cert_action_check(json_t *action, char *err, size_t errlen);
+int iotc_certify_action_check(json_t *action, char *err, size_t errlen);
 
 /* ---- running cases (run.c) ---- */
-typedef struct cert_run {
+typedef struct iotc_certify_run {
     const char *serve_bin, *pki_dir, *out_dir, *refdevice, *adapter_dir;
     const char *device_cert; /* PKI name of the device's certificate */
     const char *device_template;
-    const cert_adapter *adapter;
+    const iotc_certify_adapter *adapter;
     double scale; /* applied to budgets, device timers and real-time thresholds */
     unsigned long long seed;
-} cert_run;
+} iotc_certify_run;
 
 /* What the report shows of one series' device: how it ended and where its output is. */
-typedef struct cert_series_info {
-    cert_end ended;
+typedef struct iotc_certify_series_info {
+    iotc_certify_end ended;
     int exit_status; /* -1: did not exit normally */
     int signal;      /* 0: none */
     long ran_ms;     /* from the device's start to the end of the observation */
     char log[1100];  /* device.log */
-} cert_series_info;
+} iotc_certify_series_info;
 
-typedef struct cert_outcome {
-    const cert_case *c;
-    cert_verdict v;
+typedef struct iotc_certify_outcome {
+    const iotc_certify_case *c;
+    iotc_certify_verdict v;
     char reason[2048];
     json_t *observed;
     json_t *journal;
@@ -275,17 +275,17 @@ typedef struct cert_outcome {
     char note[512];
     long budget_ms; /* per series, real ms (time scale applied) */
     size_t n_series;
-    cert_series_info series[CERT_MAX_SERIES];
-} cert_outcome;
+    iotc_certify_series_info series[IOTC_CERTIFY_MAX_SERIES];
+} iotc_certify_outcome;
 
-extern volatile int cert_interrupted;
+extern volatile int iotc_certify_interrupted;
 
 /* Runs one case (all its series) and fills out. */
-void cert_case_run(const cert_run *r, const cert_case *c, size_t index, cert_outcome *out);
+void iotc_certify_case_run(const iotc_certify_run *r, const iotc_certify_case *c, size_t index, iotc_certify_outcome *out);
 /* The template for a case: the adapter's per-case command, else --device / the adapter's. */
-const char *cert_case_template(const cert_run *r, const cert_case *c);
+const char *iotc_certify_case_template(const iotc_certify_run *r, const iotc_certify_case *c);
 /* Placeholder values for a case (new object). */
-json_t *cert_case_vars(const cert_run *r, const cert_case *c, const char *case_dir, int port_8883,
+json_t *iotc_certify_case_vars(const iotc_certify_run *r, const iotc_certify_case *c, const char *case_dir, int port_8883,
                        int port_443, unsigned long long seed, long budget_ms);
 
 #endif

@@ -28,8 +28,8 @@
 #define MAIN__MAX_CASES 256
 
 typedef struct main__pool {
-    const cert_run *r;
-    cert_outcome *res;
+    const iotc_certify_run *r;
+    iotc_certify_outcome *res;
     size_t *idx;
     size_t n, finished;
     pthread_mutex_t lock;
@@ -39,7 +39,7 @@ typedef struct main__pool {
 static void main__on_signal(int sig)
 {
     (void)sig;
-    cert_interrupted = 1;
+    iotc_certify_interrupted = 1;
 }
 
 static void main__signals(void)
@@ -52,29 +52,29 @@ static void main__signals(void)
 static void main__one_case(size_t i, void *arg)
 {
     main__pool *p = arg;
-    cert_outcome *o = &p->res[i];
+    iotc_certify_outcome *o = &p->res[i];
     long t0 = iotc_clock_ms();
-    if (o->v != CERT_SKIPPED) {
-        if (cert_interrupted) {
-            o->v = CERT_SKIPPED;
+    if (o->v != IOTC_CERTIFY_SKIPPED) {
+        if (iotc_certify_interrupted) {
+            o->v = IOTC_CERTIFY_SKIPPED;
             snprintf(o->reason, sizeof(o->reason), "not run: interrupted");
         } else {
-            cert_case_run(p->r, o->c, p->idx[i], o);
+            iotc_certify_case_run(p->r, o->c, p->idx[i], o);
         }
     }
-    bool bad = o->v == CERT_FAIL || o->v == CERT_ERROR;
+    bool bad = o->v == IOTC_CERTIFY_FAIL || o->v == IOTC_CERTIFY_ERROR;
     long ms = iotc_clock_ms() - t0;
     pthread_mutex_lock(&p->lock);
     p->finished++;
     if (iotc_progress_verbose(&p->progress))
         fprintf(stderr, "[%zu/%zu] %-48s %-18s %s\n", p->finished, p->n, o->c->id,
-                cert_verdict_name(o->v), o->reason);
-    iotc_progress_case(&p->progress, cert_verdict_name(o->v), o->c->id, bad, o->reason, ms);
+                iotc_certify_verdict_name(o->v), o->reason);
+    iotc_progress_case(&p->progress, iotc_certify_verdict_name(o->v), o->c->id, bad, o->reason, ms);
     pthread_mutex_unlock(&p->lock);
 }
 
 /* --shard K/N: keep this shard's part of idx[0..*n), in catalogue order (harness/shard.h). */
-static int main__shard(const cert_opts *o, const cert_catalogue *cat, size_t *idx, int *n,
+static int main__shard(const iotc_certify_opts *o, const iotc_certify_catalogue *cat, size_t *idx, int *n,
                        char *digest)
 {
     const char *ids[MAIN__MAX_CASES];
@@ -96,20 +96,20 @@ static int main__shard(const cert_opts *o, const cert_catalogue *cat, size_t *id
     return 0;
 }
 
-static void main__find_refdevice(const cert_opts *o, char *out, size_t len)
+static void main__find_refdevice(const iotc_certify_opts *o, char *out, size_t len)
 {
     snprintf(out, len, "%s", o->refdevice ? o->refdevice : iotc_paths_refdevice());
 }
 
 int iotc_certify_main(int argc, char **argv)
 {
-    cert_opts o;
-    cert_catalogue cat = {0};
-    cert_adapter ad = {0};
-    cert_run r;
+    iotc_certify_opts o;
+    iotc_certify_catalogue cat = {0};
+    iotc_certify_adapter ad = {0};
+    iotc_certify_run r;
     main__pool pool;
     size_t idx[MAIN__MAX_CASES];
-    cert_outcome *res = NULL;
+    iotc_certify_outcome *res = NULL;
     char err[8192], serve_bin[PATH_MAX], refdev[PATH_MAX], started[32], run_id[40], report[1200];
     const char *device_name;
     char shard_digest[80] = "";
@@ -120,25 +120,25 @@ int iotc_certify_main(int argc, char **argv)
 
     memset(&r, 0, sizeof(r));
     memset(&pool, 0, sizeof(pool));
-    if (cert_opts_parse(argc, argv, &o, err, sizeof(err)) != 0) {
+    if (iotc_certify_opts_parse(argc, argv, &o, err, sizeof(err)) != 0) {
         fprintf(stderr, "iotconform certify: %s\n\n", err);
-        cert_usage(stderr);
+        iotc_certify_usage(stderr);
         return 2;
     }
     if (o.help) {
-        cert_usage(stdout);
+        iotc_certify_usage(stdout);
         return 0;
     }
-    if (cert_catalogue_load(o.catalogue, &cat, err, sizeof(err)) != 0) {
+    if (iotc_certify_catalogue_load(o.catalogue, &cat, err, sizeof(err)) != 0) {
         fprintf(stderr, "iotconform certify: the catalogue %s is invalid, nothing was run:\n%s",
                 o.catalogue, err);
         goto cleanup;
     }
-    if (o.adapter && cert_adapter_load(o.adapter, o.adapter_dir, &ad, err, sizeof(err)) != 0) {
+    if (o.adapter && iotc_certify_adapter_load(o.adapter, o.adapter_dir, &ad, err, sizeof(err)) != 0) {
         fprintf(stderr, "iotconform certify: %s\n", err);
         goto cleanup;
     }
-    n = cert_catalogue_select(&cat, o.suite, idx, MAIN__MAX_CASES, err, sizeof(err));
+    n = iotc_certify_catalogue_select(&cat, o.suite, idx, MAIN__MAX_CASES, err, sizeof(err));
     if (n < 0) {
         fprintf(stderr, "iotconform certify: %s\n", err);
         goto cleanup;
@@ -216,9 +216,9 @@ int iotc_certify_main(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         char why[512];
         res[i].c = &cat.v[idx[i]];
-        res[i].v = CERT_ERROR;
-        if (cert_adapter_excludes(&ad, res[i].c->id, why, sizeof(why))) {
-            res[i].v = CERT_SKIPPED;
+        res[i].v = IOTC_CERTIFY_ERROR;
+        if (iotc_certify_adapter_excludes(&ad, res[i].c->id, why, sizeof(why))) {
+            res[i].v = IOTC_CERTIFY_SKIPPED;
             snprintf(res[i].reason, sizeof(res[i].reason), "%s", why);
             iotc_clock_wall_iso(res[i].started_at, sizeof(res[i].started_at));
         }
@@ -244,7 +244,7 @@ int iotc_certify_main(int argc, char **argv)
     iotc_progress_finish(&pool.progress);
     pthread_mutex_destroy(&pool.lock);
 
-    doc = cert_document(&o, &r, device_name, res, (size_t)n, argc, argv, started,
+    doc = iotc_certify_document(&o, &r, device_name, res, (size_t)n, argc, argv, started,
                         iotc_clock_ms() - t0, run_id);
     if (o.shard.n)
         json_object_set_new(json_object_get(doc, "run"), "shard",
@@ -266,10 +266,10 @@ int iotc_certify_main(int argc, char **argv)
                 "\n%s: %d case(s): %ld PASS, %ld PASS_WITH_WARNINGS, %ld FAIL, %ld ERROR, "
                 "%ld INCONCLUSIVE, %ld SKIPPED (%ld ms)%s\n",
                 device_name, n, pass, warn, fail, error, inconclusive, skip,
-                (long)(iotc_clock_ms() - t0), cert_interrupted ? " -- interrupted" : "");
+                (long)(iotc_clock_ms() - t0), iotc_certify_interrupted ? " -- interrupted" : "");
         printf("report: %s\n", realpath(report, abs) ? abs : report);
         /* INCONCLUSIVE fails the run like ERROR: nothing showed the device complies. */
-        rc = cert_interrupted                                              ? 130
+        rc = iotc_certify_interrupted                                              ? 130
              : (fail || error || inconclusive || (o.fail_on_warn && warn)) ? 1
                                                                            : 0;
     }
@@ -281,7 +281,7 @@ cleanup:
         }
     free(res);
     json_decref(doc);
-    cert_adapter_free(&ad);
-    cert_catalogue_free(&cat);
+    iotc_certify_adapter_free(&ad);
+    iotc_certify_catalogue_free(&cat);
     return rc;
 }

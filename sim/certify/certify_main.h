@@ -7,7 +7,7 @@
 #include "cert_int.h"
 #include "harness/shard.h"
 
-typedef struct cert_opts {
+typedef struct iotc_certify_opts {
     const char *device, *adapter, *suite, *out_dir, *name, *pki_dir, *catalogue, *serve_bin;
     const char *refdevice, *adapter_dir, *device_cert;
     double scale;
@@ -15,14 +15,14 @@ typedef struct cert_opts {
     int jobs, list, help, fail_on_warn, scale_given, seed_given;
     int verbose, quiet; /* one line per case / failures only (harness/progress.h) */
     iotc_shard shard;   /* --shard K/N; n == 0: every selected case */
-} cert_opts;
+} iotc_certify_opts;
 
-int cert_opts_parse(int argc, char **argv, cert_opts *o, char *err, size_t errlen);
-void cert_usage(FILE *out);
+int iotc_certify_opts_parse(int argc, char **argv, iotc_certify_opts *o, char *err, size_t errlen);
+void iotc_certify_usage(FILE *out);
 
 /* The results.json document of a certification run (reports/SCHEMA.md, kind certification). */
-json_t *cert_document(const cert_opts *o, const cert_run *r, const char *device_name,
-                      cert_outcome *res, size_t n, int argc, char **argv, const char *started,
+json_t *iotc_certify_document(const iotc_certify_opts *o, const iotc_certify_run *r, const char *device_name,
+                      iotc_certify_outcome *res, size_t n, int argc, char **argv, const char *started,
                       long duration_ms, const char *run_id);
 
 #endif

@@ -12,7 +12,7 @@
 #include "common/err.h"
 #include "common/spawn.h"
 
-int cert_device_start(cert_device *d, const char *command, const char *log_path, char *err,
+int iotc_certify_device_start(iotc_certify_device *d, const char *command, const char *log_path, char *err,
                       size_t errlen)
 {
     char *argv[] = {"sh", "-c", (char *)command, NULL};
@@ -37,7 +37,7 @@ int cert_device_start(cert_device *d, const char *command, const char *log_path,
     return IOTC_OK;
 }
 
-void cert_device_poll(cert_device *d)
+void iotc_certify_device_poll(iotc_certify_device *d)
 {
     if (d->pid <= 0 || d->exited)
         return;
@@ -47,11 +47,11 @@ void cert_device_poll(cert_device *d)
     }
 }
 
-void cert_device_stop(cert_device *d, long grace_ms)
+void iotc_certify_device_stop(iotc_certify_device *d, long grace_ms)
 {
     if (d->pid <= 0)
         return;
-    cert_device_poll(d);
+    iotc_certify_device_poll(d);
     /* Even after the leader's exit: whatever is left of the group goes too. */
     if (iotc_spawn_stop(d->pid, d->exited ? 0 : (int)grace_ms, 0, true, &d->status) == 1) {
         d->exited = true;
@@ -60,7 +60,7 @@ void cert_device_stop(cert_device *d, long grace_ms)
     d->pid = -d->pid; /* remember the id for descriptions, but never signal it again */
 }
 
-void cert_device_describe(const cert_device *d, char *out, size_t len)
+void iotc_certify_device_describe(const iotc_certify_device *d, char *out, size_t len)
 {
     if (!d->exited)
         snprintf(out, len, "still running");

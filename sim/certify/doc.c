@@ -9,14 +9,14 @@
 #include "harness/results.h"
 
 /* What the device did and how its observation ended, per series (the report's case panel). */
-static json_t *doc__device(const cert_outcome *o)
+static json_t *doc__device(const iotc_certify_outcome *o)
 {
     json_t *series = json_array(), *last = NULL;
-    for (size_t q = 0; q < o->n_series && q < CERT_MAX_SERIES; q++) {
-        const cert_series_info *i = &o->series[q];
+    for (size_t q = 0; q < o->n_series && q < IOTC_CERTIFY_MAX_SERIES; q++) {
+        const iotc_certify_series_info *i = &o->series[q];
         last =
-            json_pack("{s:s, s:s, s:b, s:I}", "log", i->log, "ended_by", cert_end_name(i->ended),
-                      "budget_ended", i->ended == CERT_END_BUDGET, "ran_ms", (json_int_t)i->ran_ms);
+            json_pack("{s:s, s:s, s:b, s:I}", "log", i->log, "ended_by", iotc_certify_end_name(i->ended),
+                      "budget_ended", i->ended == IOTC_CERTIFY_END_BUDGET, "ran_ms", (json_int_t)i->ran_ms);
         json_object_set_new(last, "exit_status",
                             i->exit_status >= 0 ? json_integer(i->exit_status) : json_null());
         json_object_set_new(last, "signal", i->signal ? json_integer(i->signal) : json_null());
@@ -34,13 +34,13 @@ static json_t *doc__device(const cert_outcome *o)
 
 /* The window the case observed: its budget per series, the series, and what its judge
  * needs to see (the judge's parameters). */
-static json_t *doc__observation(const cert_outcome *o)
+static json_t *doc__observation(const iotc_certify_outcome *o)
 {
-    const cert_case *c = o->c;
+    const iotc_certify_case *c = o->c;
     json_t *ended = json_array();
     json_t *needs = c->params ? json_deep_copy(c->params) : json_object();
-    for (size_t q = 0; q < o->n_series && q < CERT_MAX_SERIES; q++)
-        json_array_append_new(ended, json_string(cert_end_name(o->series[q].ended)));
+    for (size_t q = 0; q < o->n_series && q < IOTC_CERTIFY_MAX_SERIES; q++)
+        json_array_append_new(ended, json_string(iotc_certify_end_name(o->series[q].ended)));
     if (c->observe_reconnects > 0)
         json_object_set_new(needs, "reconnects", json_integer(c->observe_reconnects));
     return json_pack("{s:I, s:i, s:I, s:s, s:o, s:o}", "budget_ms", (json_int_t)o->budget_ms,
@@ -48,9 +48,9 @@ static json_t *doc__observation(const cert_outcome *o)
                      "needs", needs, "ended_by", ended);
 }
 
-static json_t *doc__case(const char *device, cert_outcome *o)
+static json_t *doc__case(const char *device, iotc_certify_outcome *o)
 {
-    const cert_case *c = o->c;
+    const iotc_certify_case *c = o->c;
     char id[512];
     json_t *j = json_object();
     snprintf(id, sizeof(id), "%s.%s", device, c->id);
@@ -64,11 +64,11 @@ static json_t *doc__case(const char *device, cert_outcome *o)
     json_object_set_new(j, "family", json_string(c->family));
     json_object_set(j, "requirement", json_object_get(c->def, "reference"));
     json_object_set_new(j, "qualification", json_boolean(c->qualification));
-    json_object_set_new(j, "status", json_string(cert_verdict_status(o->v)));
-    json_object_set_new(j, "verdict", json_string(cert_verdict_name(o->v)));
+    json_object_set_new(j, "status", json_string(iotc_certify_verdict_status(o->v)));
+    json_object_set_new(j, "verdict", json_string(iotc_certify_verdict_name(o->v)));
     json_object_set_new(j, "reason", json_string(o->reason));
     json_t *mm = json_array();
-    if (o->v == CERT_FAIL || o->v == CERT_ERROR || o->v == CERT_WARN || o->v == CERT_INCONCLUSIVE)
+    if (o->v == IOTC_CERTIFY_FAIL || o->v == IOTC_CERTIFY_ERROR || o->v == IOTC_CERTIFY_WARN || o->v == IOTC_CERTIFY_INCONCLUSIVE)
         json_array_append_new(mm, json_pack("{s:s, s:O, s:s}", "field", "verdict", "expected",
                                             json_object_get(c->def, "verdict_rule"), "observed",
                                             o->reason));
@@ -81,7 +81,7 @@ static json_t *doc__case(const char *device, cert_outcome *o)
     json_object_set_new(j, "device_command", json_string(o->command));
     json_object_set_new(j, "device_exit", json_string(o->device_exit));
     json_object_set_new(j, "case_dir", json_string(o->case_dir));
-    if (o->c->judge && o->v != CERT_SKIPPED && o->n_series) {
+    if (o->c->judge && o->v != IOTC_CERTIFY_SKIPPED && o->n_series) {
         json_object_set_new(j, "device", doc__device(o));
         json_object_set_new(j, "observation", doc__observation(o));
     }
@@ -93,13 +93,13 @@ static json_t *doc__case(const char *device, cert_outcome *o)
     return j;
 }
 
-json_t *cert_document(const cert_opts *o, const cert_run *r, const char *device_name,
-                      cert_outcome *res, size_t n, int argc, char **argv, const char *started,
+json_t *iotc_certify_document(const iotc_certify_opts *o, const iotc_certify_run *r, const char *device_name,
+                      iotc_certify_outcome *res, size_t n, int argc, char **argv, const char *started,
                       long duration_ms, const char *run_id)
 {
     char finished[32], host[256] = "unknown", cmd[4096] = "iotconform", mv[32];
     size_t used = strlen(cmd);
-    int counts[CERT_UNDECIDED + 1] = {0};
+    int counts[IOTC_CERTIFY_UNDECIDED + 1] = {0};
     int maj, min, rev;
     json_t *cases = json_array();
 
@@ -127,10 +127,10 @@ json_t *cert_document(const cert_opts *o, const cert_run *r, const char *device_
         "adapter", r->adapter ? r->adapter->name : NULL, "command",
         o->device ? o->device : (r->adapter ? r->adapter->command : NULL), "suite", o->suite,
         "time_scale", r->scale, "seed", (json_int_t)r->seed, "host", "localhost", "totals", "total",
-        (int)n, "passed", counts[CERT_PASS], "passed_with_warnings", counts[CERT_WARN], "failed",
-        counts[CERT_FAIL], "skipped", counts[CERT_SKIPPED], "errored",
-        counts[CERT_ERROR] + counts[CERT_UNDECIDED], "inconclusive", counts[CERT_INCONCLUSIVE],
-        "verdicts", "PASS", counts[CERT_PASS], "PASS_WITH_WARNINGS", counts[CERT_WARN], "FAIL",
-        counts[CERT_FAIL], "ERROR", counts[CERT_ERROR] + counts[CERT_UNDECIDED], "SKIPPED",
-        counts[CERT_SKIPPED], "INCONCLUSIVE", counts[CERT_INCONCLUSIVE], "cases", cases);
+        (int)n, "passed", counts[IOTC_CERTIFY_PASS], "passed_with_warnings", counts[IOTC_CERTIFY_WARN], "failed",
+        counts[IOTC_CERTIFY_FAIL], "skipped", counts[IOTC_CERTIFY_SKIPPED], "errored",
+        counts[IOTC_CERTIFY_ERROR] + counts[IOTC_CERTIFY_UNDECIDED], "inconclusive", counts[IOTC_CERTIFY_INCONCLUSIVE],
+        "verdicts", "PASS", counts[IOTC_CERTIFY_PASS], "PASS_WITH_WARNINGS", counts[IOTC_CERTIFY_WARN], "FAIL",
+        counts[IOTC_CERTIFY_FAIL], "ERROR", counts[IOTC_CERTIFY_ERROR] + counts[IOTC_CERTIFY_UNDECIDED], "SKIPPED",
+        counts[IOTC_CERTIFY_SKIPPED], "INCONCLUSIVE", counts[IOTC_CERTIFY_INCONCLUSIVE], "cases", cases);
 }

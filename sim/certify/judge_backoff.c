@@ -25,10 +25,10 @@ typedef struct backoff__series {
 } backoff__series;
 
 /* mode "connack": attempts whose CONNACK was withheld; "disconnect": sessions the server cut. */
-static void backoff__collect(const cert_obs *o, bool cut, double scale, backoff__series *s)
+static void backoff__collect(const iotc_certify_obs *o, bool cut, double scale, backoff__series *s)
 {
-    const cert_conn *c[BACKOFF__MAX + 1];
-    size_t n = cert_obs_device_conns(o, c, BACKOFF__MAX + 1);
+    const iotc_certify_conn *c[BACKOFF__MAX + 1];
+    size_t n = iotc_certify_obs_device_conns(o, c, BACKOFF__MAX + 1);
     memset(s, 0, sizeof(*s));
     for (size_t i = 0; i < n; i++) {
         bool failed = cut ? c[i]->scenario_cut : c[i]->connack_withheld;
@@ -55,7 +55,7 @@ static json_t *backoff__json(const backoff__series *s)
 }
 
 /* Collects every series; returns how many are complete (want delays each). */
-static size_t backoff__gather(cert_ctx *x, bool cut, size_t want, backoff__series *ss)
+static size_t backoff__gather(iotc_certify_ctx *x, bool cut, size_t want, backoff__series *ss)
 {
     size_t complete = 0;
     json_t *arr = json_array();
@@ -74,7 +74,7 @@ static size_t backoff__gather(cert_ctx *x, bool cut, size_t want, backoff__serie
 /* A series that saw fewer attempts than the case needs, and did not end because the
  * device exited: is the device still retrying, or silent for longer than its schedule
  * explains (3x its longest delay, the fastest growth the classifier fits)? */
-static void backoff__still(const cert_ctx *x, const cert_obs *o, const backoff__series *s,
+static void backoff__still(const iotc_certify_ctx *x, const iotc_certify_obs *o, const backoff__series *s,
                            char *out, size_t len)
 {
     double longest = 0, stop = o->stop_t >= 0 ? o->stop_t : o->t_end;
@@ -94,7 +94,7 @@ static void backoff__still(const cert_ctx *x, const cert_obs *o, const backoff__
  * its exit status; when the budget (not the device) ended a short series, the delays seen
  * so far decide if they support a verdict, else INCONCLUSIVE says why. *budget_ended is
  * set when the caller must judge the partial evidence. */
-static cert_verdict backoff__too_few(cert_ctx *x, const backoff__series *ss, size_t want, bool cut,
+static iotc_certify_verdict backoff__too_few(iotc_certify_ctx *x, const backoff__series *ss, size_t want, bool cut,
                                      bool *budget_ended)
 {
     *budget_ended = false;
@@ -103,46 +103,46 @@ static cert_verdict backoff__too_few(cert_ctx *x, const backoff__series *ss, siz
         if (ss[q].n >= want)
             continue;
         if (ss[q].attempts == 0)
-            return cert_set(x, CERT_FAIL,
+            return iotc_certify_set(x, IOTC_CERTIFY_FAIL,
                             cut ? "the server never got to cut a session (series %zu)"
                                 : "no CONNECT reached the withheld CONNACK (series %zu)",
                             q + 1);
-        if (x->obs[q].ended != CERT_END_DEVICE && x->obs[q].ended != CERT_END_RUNNING) {
+        if (x->obs[q].ended != IOTC_CERTIFY_END_DEVICE && x->obs[q].ended != IOTC_CERTIFY_END_RUNNING) {
             *budget_ended = true;
             continue;
         }
-        cert_end_describe(&x->obs[q], how, sizeof(how));
-        return cert_set(x, CERT_FAIL, "only %zu retr%s after %s (series %zu, %zu needed): %s",
+        iotc_certify_end_describe(&x->obs[q], how, sizeof(how));
+        return iotc_certify_set(x, IOTC_CERTIFY_FAIL, "only %zu retr%s after %s (series %zu, %zu needed): %s",
                         ss[q].n, ss[q].n == 1 ? "y" : "ies",
                         cut ? "the server closed the connection" : "the CONNACK was withheld",
                         q + 1, want, how);
     }
     if (*budget_ended && x->n_series >= (size_t)x->c->repeat)
-        return CERT_UNDECIDED;
+        return IOTC_CERTIFY_UNDECIDED;
     *budget_ended = false;
-    return cert_set(x, CERT_ERROR, "only %zu of %d series ran", x->n_series, x->c->repeat);
+    return iotc_certify_set(x, IOTC_CERTIFY_ERROR, "only %zu of %d series ran", x->n_series, x->c->repeat);
 }
 
 /* "the 240 s budget ended while the device was still retrying, after 4 of the 6 delays
  * the case observes (series 1, 2)": one clause per distinct story, naming its series. */
-static void backoff__budget_note(cert_ctx *x, const backoff__series *ss, size_t want)
+static void backoff__budget_note(iotc_certify_ctx *x, const backoff__series *ss, size_t want)
 {
     char text[8][300], series[8][64];
     size_t n = 0;
     for (size_t q = 0; q < x->n_series && q < 8; q++) {
-        const cert_obs *o = &x->obs[q];
+        const iotc_certify_obs *o = &x->obs[q];
         char still[160], one[300];
         size_t k;
         if (ss[q].n >= want)
             continue;
         backoff__still(x, o, &ss[q], still, sizeof(still));
-        if (o->ended == CERT_END_BUDGET && o->budget_ms > 0)
+        if (o->ended == IOTC_CERTIFY_END_BUDGET && o->budget_ms > 0)
             snprintf(one, sizeof(one),
                      "the %.0f s budget ended while the device was %s, after %zu of the %zu "
                      "delays the case observes",
                      (double)o->budget_ms / 1000.0, still, ss[q].n, want);
         else {
-            cert_end_describe(o, still, sizeof(still));
+            iotc_certify_end_describe(o, still, sizeof(still));
             snprintf(one, sizeof(one), "%s, after %zu of the %zu delays the case observes", still,
                      ss[q].n, want);
         }
@@ -156,38 +156,38 @@ static void backoff__budget_note(cert_ctx *x, const backoff__series *ss, size_t 
                      q + 1);
     }
     for (size_t k = 0; k < n; k++)
-        cert_note(x, "%s (%s)", text[k], series[k]);
+        iotc_certify_note(x, "%s (%s)", text[k], series[k]);
 }
 
 /* The verdict the evidence supports; UNSURE warns with what could not be told. */
-static cert_verdict backoff__verdict(cert_ctx *x, const cert_backoff_result *r, const char *label,
+static iotc_certify_verdict backoff__verdict(iotc_certify_ctx *x, const iotc_certify_backoff_result *r, const char *label,
                                      const char *series, bool jitter_rule)
 {
     const char *scale_note = x->scale != 1.0 ? " (at time scale 1)" : "";
-    switch (cert_backoff_evidence_of(r)) {
-    case CERT_BO_SAYS_JITTER:
-        return cert_set(x, CERT_PASS, "retry delays %s s%s: %s", series, scale_note, label);
-    case CERT_BO_SAYS_EXPONENTIAL:
+    switch (iotc_certify_backoff_evidence_of(r)) {
+    case IOTC_CERTIFY_BO_SAYS_JITTER:
+        return iotc_certify_set(x, IOTC_CERTIFY_PASS, "retry delays %s s%s: %s", series, scale_note, label);
+    case IOTC_CERTIFY_BO_SAYS_EXPONENTIAL:
         if (!jitter_rule)
-            return cert_set(x, CERT_PASS, "retry delays %s s%s: exponential", series, scale_note);
-        return cert_set(x, CERT_WARN,
+            return iotc_certify_set(x, IOTC_CERTIFY_PASS, "retry delays %s s%s: exponential", series, scale_note);
+        return iotc_certify_set(x, IOTC_CERTIFY_WARN,
                         "retry delays %s s%s: exponential without jitter%s; add random jitter so "
                         "a fleet does not reconnect in lockstep",
                         series, scale_note, r->identical ? " (identical in every series)" : "");
-    case CERT_BO_SAYS_GROWTH:
+    case IOTC_CERTIFY_BO_SAYS_GROWTH:
         if (!jitter_rule)
-            return cert_set(x, CERT_PASS, "retry delays %s s%s: exponential growth (%s)", series,
+            return iotc_certify_set(x, IOTC_CERTIFY_PASS, "retry delays %s s%s: exponential growth (%s)", series,
                             scale_note, label);
-        return cert_set(x, CERT_WARN,
+        return iotc_certify_set(x, IOTC_CERTIFY_WARN,
                         "retry delays %s s%s: exponential growth, jitter not established (%s)",
                         series, scale_note, label);
-    case CERT_BO_SAYS_NO_GROWTH:
-        return cert_set(x, CERT_FAIL, "retry delays %s s%s: %s; exponential backoff%s expected",
+    case IOTC_CERTIFY_BO_SAYS_NO_GROWTH:
+        return iotc_certify_set(x, IOTC_CERTIFY_FAIL, "retry delays %s s%s: %s; exponential backoff%s expected",
                         series, scale_note, label, jitter_rule ? " with jitter" : "");
-    case CERT_BO_SAYS_UNSURE:
+    case IOTC_CERTIFY_BO_SAYS_UNSURE:
         break;
     }
-    return cert_set(x, CERT_WARN,
+    return iotc_certify_set(x, IOTC_CERTIFY_WARN,
                     "retry delays %s s%s: %s; exponential backoff%s not established (%.0f%% "
                     "likely)",
                     series, scale_note, label, jitter_rule ? " with jitter" : "",
@@ -195,39 +195,39 @@ static cert_verdict backoff__verdict(cert_ctx *x, const cert_backoff_result *r, 
 }
 
 /* params: retries (delays needed per series), expect ("exponential" | "jitter"), mode. */
-static cert_verdict judge_backoff(cert_ctx *x)
+static iotc_certify_verdict judge_backoff(iotc_certify_ctx *x)
 {
     backoff__series ss[8];
-    size_t want = (size_t)cert_param_num(x, "retries", 5);
-    bool cut = strcmp(cert_param_str(x, "mode", "connack"), "disconnect") == 0;
-    bool jitter_rule = strcmp(cert_param_str(x, "expect", "jitter"), "jitter") == 0;
+    size_t want = (size_t)iotc_certify_param_num(x, "retries", 5);
+    bool cut = strcmp(iotc_certify_param_str(x, "mode", "connack"), "disconnect") == 0;
+    bool jitter_rule = strcmp(iotc_certify_param_str(x, "expect", "jitter"), "jitter") == 0;
     const double *d[8];
     size_t n[8];
     char series[512] = "";
     size_t complete;
 
     if (x->n_series > 8)
-        return cert_set(x, CERT_ERROR, "too many series");
+        return iotc_certify_set(x, IOTC_CERTIFY_ERROR, "too many series");
     bool partial = false;
     complete = backoff__gather(x, cut, want, ss);
     if (complete < (size_t)x->c->repeat) {
         if (!x->final)
-            return CERT_UNDECIDED;
-        if (backoff__too_few(x, ss, want, cut, &partial) != CERT_UNDECIDED)
+            return IOTC_CERTIFY_UNDECIDED;
+        if (backoff__too_few(x, ss, want, cut, &partial) != IOTC_CERTIFY_UNDECIDED)
             return x->v;
     }
     for (size_t q = 0; q < x->n_series; q++) {
         char one[200];
         d[q] = ss[q].d;
         n[q] = ss[q].n < want ? ss[q].n : want;
-        cert_fmt_series(ss[q].d, n[q], one, sizeof(one));
+        iotc_certify_fmt_series(ss[q].d, n[q], one, sizeof(one));
         snprintf(series + strlen(series), sizeof(series) - strlen(series), "%s%s", q ? " | " : "",
                  one);
     }
-    cert_backoff_result r;
+    iotc_certify_backoff_result r;
     char label[224];
-    cert_backoff_classify(d, n, x->n_series, BACKOFF__NOISE_S / x->scale, &r);
-    cert_backoff_describe(&r, label, sizeof(label));
+    iotc_certify_backoff_classify(d, n, x->n_series, BACKOFF__NOISE_S / x->scale, &r);
+    iotc_certify_backoff_describe(&r, label, sizeof(label));
     json_object_set_new(x->observed, "class", json_string(label));
     json_object_set_new(x->observed, "p_jitter", json_real(round(r.p_jitter * 1000) / 1000));
     json_object_set_new(x->observed, "p_exponential_growth",
@@ -241,9 +241,9 @@ static cert_verdict judge_backoff(cert_ctx *x)
     json_object_set_new(x->observed, "budget_ended", json_true());
     /* Fewer delays than the case observes: only a label the classifier is sure of counts
      * (an undetermined one would become a guess). */
-    if (cert_backoff_evidence_of(&r) == CERT_BO_SAYS_UNSURE || r.cls == CERT_BO_AMBIGUOUS ||
-        r.cls == CERT_BO_INSUFFICIENT)
-        cert_set(x, CERT_INCONCLUSIVE, "retry delays %s s%s: %s", series,
+    if (iotc_certify_backoff_evidence_of(&r) == IOTC_CERTIFY_BO_SAYS_UNSURE || r.cls == IOTC_CERTIFY_BO_AMBIGUOUS ||
+        r.cls == IOTC_CERTIFY_BO_INSUFFICIENT)
+        iotc_certify_set(x, IOTC_CERTIFY_INCONCLUSIVE, "retry delays %s s%s: %s", series,
                  x->scale != 1.0 ? " (at time scale 1)" : "", label);
     else
         backoff__verdict(x, &r, label, series, jitter_rule);
@@ -252,46 +252,46 @@ static cert_verdict judge_backoff(cert_ctx *x)
 }
 
 /* MQTT_ReconnectionAfterSuccessfulConnection. params: min_s (1), retries (reconnects needed). */
-static cert_verdict judge_reconnect_min(cert_ctx *x)
+static iotc_certify_verdict judge_reconnect_min(iotc_certify_ctx *x)
 {
     backoff__series ss[8];
-    size_t want = (size_t)cert_param_num(x, "retries", 3);
-    double min_s = cert_param_num(x, "min_s", 1.0);
+    size_t want = (size_t)iotc_certify_param_num(x, "retries", 3);
+    double min_s = iotc_certify_param_num(x, "min_s", 1.0);
     char series[256];
     size_t complete = backoff__gather(x, true, want, ss);
     const backoff__series *s = &ss[0];
 
     for (size_t i = 0; i < s->n; i++)
         if (s->d[i] + BACKOFF__NOISE_S / x->scale < min_s) {
-            cert_fmt_series(s->d, s->n, series, sizeof(series));
-            return cert_set(x, CERT_FAIL,
+            iotc_certify_fmt_series(s->d, s->n, series, sizeof(series));
+            return iotc_certify_set(x, IOTC_CERTIFY_FAIL,
                             "reconnected %.2f s after the server closed an accepted connection "
                             "(delays %s s%s): wait at least %.1f s (AWS IoT allows one CONNECT per "
                             "second per client id)",
                             s->d[i], series, x->scale != 1.0 ? " at time scale 1" : "", min_s);
         }
     if (complete < 1 && !x->final && !(x->obs[0].dev && x->obs[0].dev->exited))
-        return CERT_UNDECIDED;
+        return IOTC_CERTIFY_UNDECIDED;
     if (s->attempts == 0) {
         bool partial;
-        return backoff__too_few(x, ss, 1, true, &partial) == CERT_UNDECIDED
-                   ? cert_set(x, CERT_FAIL, "the server never got to cut a session")
+        return backoff__too_few(x, ss, 1, true, &partial) == IOTC_CERTIFY_UNDECIDED
+                   ? iotc_certify_set(x, IOTC_CERTIFY_FAIL, "the server never got to cut a session")
                    : x->v;
     }
-    cert_fmt_series(s->d, s->n, series, sizeof(series));
+    iotc_certify_fmt_series(s->d, s->n, series, sizeof(series));
     if (s->n < want) {
-        const cert_obs *o = &x->obs[0];
+        const iotc_certify_obs *o = &x->obs[0];
         char how[200];
         if (!x->final && !(o->dev && o->dev->exited))
-            return CERT_UNDECIDED;
-        if (o->ended != CERT_END_DEVICE && o->ended != CERT_END_RUNNING) {
+            return IOTC_CERTIFY_UNDECIDED;
+        if (o->ended != IOTC_CERTIFY_END_DEVICE && o->ended != IOTC_CERTIFY_END_RUNNING) {
             /* The device was still running: what it did so far is the evidence. */
             if (s->n == 0) {
                 double stop = o->stop_t >= 0 ? o->stop_t : o->t_end;
                 double silent =
                     s->last_close >= 0 ? (stop - s->last_close) / 1000.0 / x->scale : 0.0;
-                cert_end_describe(o, how, sizeof(how));
-                return cert_set(x, silent >= RECONNECT__SILENT_S ? CERT_FAIL : CERT_INCONCLUSIVE,
+                iotc_certify_end_describe(o, how, sizeof(how));
+                return iotc_certify_set(x, silent >= RECONNECT__SILENT_S ? IOTC_CERTIFY_FAIL : IOTC_CERTIFY_INCONCLUSIVE,
                                 "no reconnect within %.1f s after the server closed the "
                                 "connection%s (%s): %s",
                                 silent, x->scale != 1.0 ? " at time scale 1" : "", how,
@@ -299,29 +299,29 @@ static cert_verdict judge_reconnect_min(cert_ctx *x)
                                     ? "a device must keep reconnecting"
                                     : "too short to tell a slow backoff from none");
             }
-            cert_set(x, CERT_PASS,
+            iotc_certify_set(x, IOTC_CERTIFY_PASS,
                      "every reconnect waited at least %.1f s (delays %s s%s; %zu of the %zu "
                      "reconnects the case observes)",
                      min_s, series, x->scale != 1.0 ? " at time scale 1" : "", s->n, want);
-            cert_end_describe(o, how, sizeof(how));
-            cert_note(x, "%s", how);
+            iotc_certify_end_describe(o, how, sizeof(how));
+            iotc_certify_note(x, "%s", how);
             return x->v;
         }
-        cert_end_describe(o, how, sizeof(how));
-        return cert_set(x, CERT_FAIL,
+        iotc_certify_end_describe(o, how, sizeof(how));
+        return iotc_certify_set(x, IOTC_CERTIFY_FAIL,
                         "stopped reconnecting after %zu of %zu server disconnects "
                         "(%s%s%s; %s): a device must keep reconnecting",
                         s->n, want, s->n ? "delays " : "no reconnect", series, s->n ? " s" : "",
                         how);
     }
-    return cert_set(x, CERT_PASS, "every reconnect waited at least %.1f s (delays %s s)", min_s,
+    return iotc_certify_set(x, IOTC_CERTIFY_PASS, "every reconnect waited at least %.1f s (delays %s s)", min_s,
                     series);
 }
 
 static const char *const backoff__params[] = {"retries", "expect", "mode", NULL};
 static const char *const reconnect__params[] = {"retries", "min_s", NULL};
 
-const cert_judge cert_judges_backoff[] = {
+const iotc_certify_judge iotc_certify_judges_backoff[] = {
     {"backoff", judge_backoff, backoff__params},
     {"reconnect_min", judge_reconnect_min, reconnect__params},
     {NULL, NULL, NULL},

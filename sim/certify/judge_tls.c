@@ -52,17 +52,17 @@ static int tls__in(const char *s, const char *const *list)
 }
 
 /* Device connections over every series. */
-static size_t tls__conns(const cert_ctx *x, const cert_conn **out)
+static size_t tls__conns(const iotc_certify_ctx *x, const iotc_certify_conn **out)
 {
     size_t n = 0;
     for (size_t s = 0; s < x->n_series; s++)
-        n += cert_obs_device_conns(&x->obs[s], out + n, TLS__MAX_CONNS - n);
+        n += iotc_certify_obs_device_conns(&x->obs[s], out + n, TLS__MAX_CONNS - n);
     return n;
 }
 
-static const cert_conn *tls__first_hello(const cert_ctx *x)
+static const iotc_certify_conn *tls__first_hello(const iotc_certify_ctx *x)
 {
-    const cert_conn *c[TLS__MAX_CONNS];
+    const iotc_certify_conn *c[TLS__MAX_CONNS];
     size_t n = tls__conns(x, c);
     for (size_t i = 0; i < n; i++)
         if (c[i]->hello)
@@ -70,7 +70,7 @@ static const cert_conn *tls__first_hello(const cert_ctx *x)
     return NULL;
 }
 
-static const char *tls__refusal(const cert_conn *c)
+static const char *tls__refusal(const iotc_certify_conn *c)
 {
     const char *r = json_string_value(json_object_get(c->refused, IOTC_JF_REASON));
     if (!r)
@@ -78,28 +78,28 @@ static const char *tls__refusal(const cert_conn *c)
     return r ? r : "connection closed";
 }
 
-static cert_verdict tls__no_hello(cert_ctx *x)
+static iotc_certify_verdict tls__no_hello(iotc_certify_ctx *x)
 {
     if (!x->final)
-        return CERT_UNDECIDED;
-    return cert_set(x, CERT_FAIL,
+        return IOTC_CERTIFY_UNDECIDED;
+    return iotc_certify_set(x, IOTC_CERTIFY_FAIL,
                     "the device opened TCP connections but never sent a TLS ClientHello");
 }
 
 /* TLS_Connect, TLS_Large_Size_Server_Cert. */
-static cert_verdict judge_tls_connect(cert_ctx *x)
+static iotc_certify_verdict judge_tls_connect(iotc_certify_ctx *x)
 {
-    const cert_conn *c[TLS__MAX_CONNS];
+    const iotc_certify_conn *c[TLS__MAX_CONNS];
     size_t n = tls__conns(x, c), refused = 0;
     const char *last = NULL;
     for (size_t i = 0; i < n; i++) {
         if (c[i]->handshake) {
             json_object_set(x->observed, "handshake", c[i]->handshake);
-            cert_set(x, CERT_PASS, "TLS handshake completed (%s, %s)",
+            iotc_certify_set(x, IOTC_CERTIFY_PASS, "TLS handshake completed (%s, %s)",
                      json_string_value(json_object_get(c[i]->handshake, IOTC_JF_VERSION)),
                      json_string_value(json_object_get(c[i]->handshake, IOTC_JF_CIPHER)));
             if (refused)
-                cert_warn(x, "%zu earlier attempt(s) ended in TLS alerts (last: %s)", refused,
+                iotc_certify_warn(x, "%zu earlier attempt(s) ended in TLS alerts (last: %s)", refused,
                           last);
             return x->v;
         }
@@ -109,17 +109,17 @@ static cert_verdict judge_tls_connect(cert_ctx *x)
         }
     }
     if (!x->final)
-        return CERT_UNDECIDED;
+        return IOTC_CERTIFY_UNDECIDED;
     if (!refused)
         return tls__no_hello(x);
-    return cert_set(x, CERT_FAIL, "the TLS handshake never completed in %zu attempt(s): %s",
+    return iotc_certify_set(x, IOTC_CERTIFY_FAIL, "the TLS handshake never completed in %zu attempt(s): %s",
                     refused, last);
 }
 
 /* TLS_Support_AWS_IoT_Cipher_Suites. */
-static cert_verdict judge_tls_ciphers(cert_ctx *x)
+static iotc_certify_verdict judge_tls_ciphers(iotc_certify_ctx *x)
 {
-    const cert_conn *c = tls__first_hello(x);
+    const iotc_certify_conn *c = tls__first_hello(x);
     json_t *ciphers, *cv, *bad = json_array();
     size_t i, rec = 0, sup = 0;
     char list[512] = "";
@@ -145,15 +145,15 @@ static cert_verdict judge_tls_ciphers(cert_ctx *x)
         snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
                  json_string_value(json_array_get(bad, i)));
     if (sup == 0)
-        cert_set(x, CERT_FAIL, "none of the %zu offered suites is supported by AWS IoT (%s)",
+        iotc_certify_set(x, IOTC_CERTIFY_FAIL, "none of the %zu offered suites is supported by AWS IoT (%s)",
                  json_array_size(ciphers), list);
     else {
-        cert_set(x, CERT_PASS, "offers %zu supported suite(s), %zu recommended", sup, rec);
+        iotc_certify_set(x, IOTC_CERTIFY_PASS, "offers %zu supported suite(s), %zu recommended", sup, rec);
         if (rec == 0)
-            cert_warn(x, "no recommended suite (ECDHE-ECDSA-AES128-GCM-SHA256 / "
+            iotc_certify_warn(x, "no recommended suite (ECDHE-ECDSA-AES128-GCM-SHA256 / "
                          "ECDHE-RSA-AES128-GCM-SHA256)");
         if (json_array_size(bad))
-            cert_warn(x, "offers %zu suite(s) AWS IoT does not support: %s; remove them",
+            iotc_certify_warn(x, "offers %zu suite(s) AWS IoT does not support: %s; remove them",
                       json_array_size(bad), list);
     }
     json_decref(bad);
@@ -163,17 +163,17 @@ static cert_verdict judge_tls_ciphers(cert_ctx *x)
 /* TLS_Unsecure_Server_Cert, TLS_Incorrect_Subject_Name_Server_Cert, TLS_Expired_Server_Cert:
  * the device must abort. params: what (the defect, for the reason), alert (1: an abort
  * without an alert is only a warning, as the catalogue says for the expired case). */
-static cert_verdict judge_tls_reject(cert_ctx *x)
+static iotc_certify_verdict judge_tls_reject(iotc_certify_ctx *x)
 {
-    const cert_conn *c[TLS__MAX_CONNS];
+    const iotc_certify_conn *c[TLS__MAX_CONNS];
     size_t n = tls__conns(x, c), aborted = 0, silent = 0;
-    const char *what = cert_param_str(x, "what", "is not acceptable");
-    bool want_alert = cert_param_num(x, "alert", 0) != 0;
+    const char *what = iotc_certify_param_str(x, "what", "is not acceptable");
+    bool want_alert = iotc_certify_param_num(x, "alert", 0) != 0;
     const char *last = NULL;
     for (size_t i = 0; i < n; i++) {
         if (c[i]->handshake) {
             json_object_set(x->observed, "handshake", c[i]->handshake);
-            return cert_set(x, CERT_FAIL,
+            return iotc_certify_set(x, IOTC_CERTIFY_FAIL,
                             "the device completed the TLS handshake although the server "
                             "certificate %s%s: it must verify the certificate and abort",
                             what, c[i]->connect ? " (and went on to send CONNECT)" : "");
@@ -190,45 +190,45 @@ static cert_verdict judge_tls_reject(cert_ctx *x)
         json_object_set_new(x->observed, "last_abort", json_string(last));
     /* Two aborted attempts (or the device's exit) show it will not fall back. */
     if (aborted == 0)
-        return x->final ? tls__no_hello(x) : CERT_UNDECIDED;
+        return x->final ? tls__no_hello(x) : IOTC_CERTIFY_UNDECIDED;
     if (!x->final && aborted < 2 &&
         !(x->obs[x->n_series - 1].dev && x->obs[x->n_series - 1].dev->exited))
-        return CERT_UNDECIDED;
-    cert_set(x, CERT_PASS, "the device aborted the handshake (%zu attempt(s); %s)", aborted, last);
+        return IOTC_CERTIFY_UNDECIDED;
+    iotc_certify_set(x, IOTC_CERTIFY_PASS, "the device aborted the handshake (%zu attempt(s); %s)", aborted, last);
     if (want_alert && silent)
-        cert_warn(x,
+        iotc_certify_warn(x,
                   "%zu abort(s) without a TLS alert: send a fatal alert (certificate_expired) "
                   "before closing",
                   silent);
     return x->v;
 }
 
-static cert_verdict judge_sni(cert_ctx *x)
+static iotc_certify_verdict judge_sni(iotc_certify_ctx *x)
 {
-    const cert_conn *c = tls__first_hello(x);
+    const iotc_certify_conn *c = tls__first_hello(x);
     json_t *sni;
-    const char *names = cert_param_str(x, "names", "localhost,iot.example.test");
+    const char *names = iotc_certify_param_str(x, "names", "localhost,iot.example.test");
     char copy[256], *save = NULL;
     if (!c)
         return tls__no_hello(x);
     sni = json_object_get(c->hello, IOTC_JF_SNI);
     json_object_set(x->observed, "sni", sni);
     if (!json_is_string(sni))
-        return cert_set(x, CERT_FAIL,
+        return iotc_certify_set(x, IOTC_CERTIFY_FAIL,
                         "no SNI in the ClientHello: AWS IoT needs the endpoint name "
                         "(server_name extension) to route and authenticate");
     snprintf(copy, sizeof(copy), "%s", names);
     for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
         if (strcmp(t, json_string_value(sni)) == 0)
-            return cert_set(x, CERT_PASS, "SNI \"%s\" is the endpoint name", t);
-    return cert_set(x, CERT_FAIL, "SNI \"%s\" is not the endpoint name (%s)",
+            return iotc_certify_set(x, IOTC_CERTIFY_PASS, "SNI \"%s\" is the endpoint name", t);
+    return iotc_certify_set(x, IOTC_CERTIFY_FAIL, "SNI \"%s\" is not the endpoint name (%s)",
                     json_string_value(sni), names);
 }
 
-static cert_verdict judge_alpn(cert_ctx *x)
+static iotc_certify_verdict judge_alpn(iotc_certify_ctx *x)
 {
-    const cert_conn *c = tls__first_hello(x);
-    const char *want = cert_param_str(x, "expect", "x-amzn-mqtt-ca");
+    const iotc_certify_conn *c = tls__first_hello(x);
+    const char *want = iotc_certify_param_str(x, "expect", "x-amzn-mqtt-ca");
     json_t *alpn, *v;
     size_t i;
     if (!c)
@@ -238,24 +238,24 @@ static cert_verdict judge_alpn(cert_ctx *x)
     json_array_foreach(alpn, i, v)
     {
         if (json_is_string(v) && strcmp(json_string_value(v), want) == 0) {
-            cert_set(x, CERT_PASS, "ALPN offers %s", want);
+            iotc_certify_set(x, IOTC_CERTIFY_PASS, "ALPN offers %s", want);
             if (json_array_size(alpn) > 1)
-                cert_warn(x,
+                iotc_certify_warn(x,
                           "%zu other ALPN name(s) offered too; the endpoint picks the first "
                           "it knows",
                           json_array_size(alpn) - 1);
             return x->v;
         }
     }
-    return cert_set(x, CERT_FAIL,
+    return iotc_certify_set(x, IOTC_CERTIFY_FAIL,
                     "ALPN %s missing (%zu name(s) offered): X.509 MQTT on port 443 "
                     "needs ALPN %s",
                     want, json_array_size(alpn), want);
 }
 
-static cert_verdict judge_tls_versions(cert_ctx *x)
+static iotc_certify_verdict judge_tls_versions(iotc_certify_ctx *x)
 {
-    const cert_conn *c = tls__first_hello(x);
+    const iotc_certify_conn *c = tls__first_hello(x);
     json_t *vers, *v;
     size_t i;
     bool modern = false;
@@ -275,31 +275,31 @@ static cert_verdict judge_tls_versions(cert_ctx *x)
             snprintf(old + strlen(old), sizeof(old) - strlen(old), "%s%s", old[0] ? ", " : "", s);
     }
     if (!modern)
-        return cert_set(x, CERT_FAIL, "offers neither TLS 1.2 nor TLS 1.3 (%s)", old);
-    cert_set(x, CERT_PASS, "offers TLS 1.2/1.3 only");
+        return iotc_certify_set(x, IOTC_CERTIFY_FAIL, "offers neither TLS 1.2 nor TLS 1.3 (%s)", old);
+    iotc_certify_set(x, IOTC_CERTIFY_PASS, "offers TLS 1.2/1.3 only");
     if (old[0]) {
-        cert_set(x, CERT_PASS, "offers TLS 1.2/1.3");
-        cert_warn(x, "also offers %s, which AWS IoT refuses: set the minimum to TLS 1.2", old);
+        iotc_certify_set(x, IOTC_CERTIFY_PASS, "offers TLS 1.2/1.3");
+        iotc_certify_warn(x, "also offers %s, which AWS IoT refuses: set the minimum to TLS 1.2", old);
     }
     return x->v;
 }
 
 /* TLS_Receive_Maximum_Size_Fragments and MQTT_Client_Puback_Qos1: the endpoint publishes
  * a large QoS 1 message after the device's SUBACK; the device must acknowledge it. */
-static cert_verdict judge_receive(cert_ctx *x)
+static iotc_certify_verdict judge_receive(iotc_certify_ctx *x)
 {
-    const cert_conn *c[TLS__MAX_CONNS];
+    const iotc_certify_conn *c[TLS__MAX_CONNS];
     size_t n = tls__conns(x, c);
     bool subscribed = false;
     for (size_t i = 0; i < n; i++) {
-        json_t *send = cert_conn_find(c[i], IOTC_EV_SCENARIO_SEND, NULL, 0);
-        subscribed |= cert_conn_find(c[i], IOTC_EV_MQTT_IN, "SUBSCRIBE", 0) != NULL;
+        json_t *send = iotc_certify_conn_find(c[i], IOTC_EV_SCENARIO_SEND, NULL, 0);
+        subscribed |= iotc_certify_conn_find(c[i], IOTC_EV_MQTT_IN, "SUBSCRIBE", 0) != NULL;
         if (!send)
             continue;
         json_int_t bytes = json_integer_value(json_object_get(send, IOTC_JF_BYTES));
         json_object_set(x->observed, "sent", send);
         for (size_t k = 0;; k++) {
-            json_t *p = cert_conn_find(c[i], IOTC_EV_MQTT_OUT, "PUBLISH", k);
+            json_t *p = iotc_certify_conn_find(c[i], IOTC_EV_MQTT_OUT, "PUBLISH", k);
             if (!p)
                 break;
             if (json_integer_value(json_object_get(p, IOTC_JF_PAYLOAD_BYTES)) < bytes)
@@ -307,38 +307,38 @@ static cert_verdict judge_receive(cert_ctx *x)
             json_int_t qos = json_integer_value(json_object_get(p, IOTC_JF_QOS));
             json_int_t pid = json_integer_value(json_object_get(p, IOTC_JF_PACKET_ID));
             for (size_t a = 0;; a++) {
-                json_t *ack = cert_conn_find(c[i], IOTC_EV_MQTT_IN, "PUBACK", a);
+                json_t *ack = iotc_certify_conn_find(c[i], IOTC_EV_MQTT_IN, "PUBACK", a);
                 if (!ack)
                     break;
                 if (json_integer_value(json_object_get(ack, IOTC_JF_PACKET_ID)) == pid)
-                    return cert_set(x, CERT_PASS,
+                    return iotc_certify_set(x, IOTC_CERTIFY_PASS,
                                     "received the %lld-byte QoS 1 message and acknowledged it "
                                     "(PUBACK %lld after %.0f ms)",
                                     (long long)bytes, (long long)pid,
-                                    cert_entry_t(ack) - cert_entry_t(p));
+                                    iotc_certify_entry_t(ack) - iotc_certify_entry_t(p));
             }
             if (qos == 0 &&
-                (x->final || (c[i]->t_close < 0 && x->obs[0].t_end - cert_entry_t(p) > 1000)))
-                return cert_set(x, CERT_WARN,
+                (x->final || (c[i]->t_close < 0 && x->obs[0].t_end - iotc_certify_entry_t(p) > 1000)))
+                return iotc_certify_set(x, IOTC_CERTIFY_WARN,
                                 "the %lld-byte message went out at QoS 0 (the device subscribed "
                                 "at QoS 0), so receipt cannot be proven by a PUBACK; the "
                                 "connection stayed open",
                                 (long long)bytes);
             if (c[i]->t_close >= 0 && qos == 1)
-                return cert_set(x, CERT_FAIL,
+                return iotc_certify_set(x, IOTC_CERTIFY_FAIL,
                                 "the connection ended (%s) after the %lld-byte message was sent, "
                                 "without a PUBACK",
                                 json_string_value(json_object_get(c[i]->close, IOTC_JF_REASON)),
                                 (long long)bytes);
         }
         if (x->final)
-            return cert_set(x, CERT_FAIL, "no PUBACK for the %lld-byte QoS 1 message",
+            return iotc_certify_set(x, IOTC_CERTIFY_FAIL, "no PUBACK for the %lld-byte QoS 1 message",
                             (long long)bytes);
-        return CERT_UNDECIDED;
+        return IOTC_CERTIFY_UNDECIDED;
     }
     if (!x->final)
-        return CERT_UNDECIDED;
-    return cert_set(x, CERT_FAIL,
+        return IOTC_CERTIFY_UNDECIDED;
+    return iotc_certify_set(x, IOTC_CERTIFY_FAIL,
                     subscribed ? "the device subscribed but the endpoint could not send "
                                  "to its filter (wildcard filter? use {topic})"
                                : "the device never subscribed, so nothing could be sent "
@@ -349,7 +349,7 @@ static const char *const tls__reject_params[] = {"what", "alert", NULL};
 static const char *const tls__sni_params[] = {"names", NULL};
 static const char *const tls__alpn_params[] = {"expect", NULL};
 
-const cert_judge cert_judges_tls[] = {
+const iotc_certify_judge iotc_certify_judges_tls[] = {
     {"tls_connect", judge_tls_connect, NULL},
     {"tls_ciphers", judge_tls_ciphers, NULL},
     {"tls_reject", judge_tls_reject, tls__reject_params},

@@ -6,7 +6,7 @@
 #include "common/err.h"
 #include "common/jevents.h"
 
-double cert_entry_t(json_t *e)
+double iotc_certify_entry_t(json_t *e)
 {
     json_t *t = json_object_get(e, IOTC_JF_T);
     return json_is_number(t) ? json_number_value(t) : -1;
@@ -17,20 +17,20 @@ static const char *obs__s(json_t *e, const char *k)
     return json_string_value(json_object_get(e, k));
 }
 
-static cert_conn *obs__conn(cert_obs *o, long id, size_t *cap)
+static iotc_certify_conn *obs__conn(iotc_certify_obs *o, long id, size_t *cap)
 {
     for (size_t i = 0; i < o->n; i++)
         if (o->c[i].id == id)
             return &o->c[i];
     if (o->n == *cap) {
         size_t ncap = *cap ? *cap * 2 : 16;
-        cert_conn *nc = realloc(o->c, ncap * sizeof(*nc));
+        iotc_certify_conn *nc = realloc(o->c, ncap * sizeof(*nc));
         if (!nc)
             return NULL;
         o->c = nc;
         *cap = ncap;
     }
-    cert_conn *c = &o->c[o->n++];
+    iotc_certify_conn *c = &o->c[o->n++];
     memset(c, 0, sizeof(*c));
     c->id = id;
     c->t_accept = c->t_close = -1;
@@ -38,7 +38,7 @@ static cert_conn *obs__conn(cert_obs *o, long id, size_t *cap)
     return c;
 }
 
-int cert_obs_build(cert_obs *o, json_t *lines, const long *runner_ports, size_t n_runner)
+int iotc_certify_obs_build(iotc_certify_obs *o, json_t *lines, const long *runner_ports, size_t n_runner)
 {
     size_t cap = 0, i;
     json_t *e;
@@ -50,12 +50,12 @@ int cert_obs_build(cert_obs *o, json_t *lines, const long *runner_ports, size_t 
     {
         json_t *cid = json_object_get(e, IOTC_JF_CONN);
         const char *ev = obs__s(e, IOTC_JF_EVENT), *type = obs__s(e, IOTC_JF_TYPE);
-        double t = cert_entry_t(e);
+        double t = iotc_certify_entry_t(e);
         if (t > o->t_end)
             o->t_end = t;
         if (!json_is_integer(cid) || !ev)
             continue;
-        cert_conn *c = obs__conn(o, (long)json_integer_value(cid), &cap);
+        iotc_certify_conn *c = obs__conn(o, (long)json_integer_value(cid), &cap);
         if (!c)
             return IOTC_ERR_NOMEM;
         json_array_append(c->events, e);
@@ -89,7 +89,7 @@ int cert_obs_build(cert_obs *o, json_t *lines, const long *runner_ports, size_t 
     return IOTC_OK;
 }
 
-void cert_obs_free(cert_obs *o)
+void iotc_certify_obs_free(iotc_certify_obs *o)
 {
     for (size_t i = 0; i < o->n; i++)
         json_decref(o->c[i].events);
@@ -98,7 +98,7 @@ void cert_obs_free(cert_obs *o)
     o->n = 0;
 }
 
-size_t cert_obs_device_conns(const cert_obs *o, const cert_conn **out, size_t max)
+size_t iotc_certify_obs_device_conns(const iotc_certify_obs *o, const iotc_certify_conn **out, size_t max)
 {
     size_t n = 0;
     for (size_t i = 0; i < o->n && n < max; i++)
@@ -107,7 +107,7 @@ size_t cert_obs_device_conns(const cert_obs *o, const cert_conn **out, size_t ma
     return n;
 }
 
-json_t *cert_conn_find(const cert_conn *c, const char *event, const char *type, size_t nth)
+json_t *iotc_certify_conn_find(const iotc_certify_conn *c, const char *event, const char *type, size_t nth)
 {
     size_t i;
     json_t *e;
@@ -124,50 +124,50 @@ json_t *cert_conn_find(const cert_conn *c, const char *event, const char *type, 
     return NULL;
 }
 
-size_t cert_conn_count(const cert_conn *c, const char *event, const char *type)
+size_t iotc_certify_conn_count(const iotc_certify_conn *c, const char *event, const char *type)
 {
     size_t n = 0;
-    while (cert_conn_find(c, event, type, n))
+    while (iotc_certify_conn_find(c, event, type, n))
         n++;
     return n;
 }
 
-int cert_conn_version(const cert_conn *c)
+int iotc_certify_conn_version(const iotc_certify_conn *c)
 {
     json_t *v = c ? json_object_get(c->connect, IOTC_JF_VERSION) : NULL;
     return json_integer_value(v) == 5 ? 5 : 4;
 }
 
-const char *cert_conn_version_name(const cert_conn *c)
+const char *iotc_certify_conn_version_name(const iotc_certify_conn *c)
 {
-    return cert_conn_version(c) == 5 ? "MQTT 5" : "MQTT 3.1.1";
+    return iotc_certify_conn_version(c) == 5 ? "MQTT 5" : "MQTT 3.1.1";
 }
 
-bool cert_conn_keeps_session(const cert_conn *c)
+bool iotc_certify_conn_keeps_session(const iotc_certify_conn *c)
 {
     if (!c || !c->connect)
         return false;
-    if (cert_conn_version(c) == 5)
+    if (iotc_certify_conn_version(c) == 5)
         return json_integer_value(json_object_get(c->connect, IOTC_JF_SESSION_EXPIRY)) > 0;
     return !json_is_true(json_object_get(c->connect, IOTC_JF_CLEAN));
 }
 
-long cert_conn_keepalive(const cert_conn *c)
+long iotc_certify_conn_keepalive(const iotc_certify_conn *c)
 {
     json_t *eff;
     if (!c || !c->connect)
         return 0;
     eff = json_object_get(c->connect, IOTC_JF_KEEPALIVE_EFFECTIVE);
-    if (cert_conn_version(c) == 5 && json_is_integer(eff))
+    if (iotc_certify_conn_version(c) == 5 && json_is_integer(eff))
         return (long)json_integer_value(eff);
     return (long)json_integer_value(json_object_get(c->connect, IOTC_JF_KEEPALIVE));
 }
 
-const char *cert_conn_session_fault(const cert_conn *c, bool first)
+const char *iotc_certify_conn_session_fault(const iotc_certify_conn *c, bool first)
 {
     bool clean = json_is_true(json_object_get(c->connect, IOTC_JF_CLEAN));
-    if (cert_conn_version(c) == 5) {
-        if (!cert_conn_keeps_session(c))
+    if (iotc_certify_conn_version(c) == 5) {
+        if (!iotc_certify_conn_keeps_session(c))
             return "MQTT 5 session expiry interval 0 (or absent): the session ends with the "
                    "connection (section 3.1.2.11.2)";
         if (clean && !first)

@@ -9,7 +9,7 @@
 #include "config/paths.h"
 #include "harness/cliflags.h"
 
-void cert_usage(FILE *out)
+void iotc_certify_usage(FILE *out)
 {
     fprintf(
         out,
@@ -104,7 +104,7 @@ static int opts__num(const char *arg, double lo, double hi, double *out)
     return 0;
 }
 
-int cert_opts_parse(int argc, char **argv, cert_opts *o, char *err, size_t errlen)
+int iotc_certify_opts_parse(int argc, char **argv, iotc_certify_opts *o, char *err, size_t errlen)
 {
     static const struct option longs[] = {
         {"device", required_argument, NULL, 'd'},

@@ -27,11 +27,11 @@
 #define RUN__POLL_MS       100
 #define RUN__EXIT_GRACE_MS 600 /* journal lines still arriving after the device exits */
 #define RUN__STOP_GRACE_MS 2000
-#define RUN__MAX_SERIES    CERT_MAX_SERIES
+#define RUN__MAX_SERIES    IOTC_CERTIFY_MAX_SERIES
 
-volatile int cert_interrupted;
+volatile int iotc_certify_interrupted;
 
-const char *cert_case_template(const cert_run *r, const cert_case *c)
+const char *iotc_certify_case_template(const iotc_certify_run *r, const iotc_certify_case *c)
 {
     const char *t = NULL;
     if (r->adapter && r->adapter->commands)
@@ -43,7 +43,7 @@ const char *cert_case_template(const cert_run *r, const cert_case *c)
     return t;
 }
 
-json_t *cert_case_vars(const cert_run *r, const cert_case *c, const char *case_dir, int port_8883,
+json_t *iotc_certify_case_vars(const iotc_certify_run *r, const iotc_certify_case *c, const char *case_dir, int port_8883,
                        int port_443, unsigned long long seed, long budget_ms)
 {
     char path[1200], seed_s[32];
@@ -123,12 +123,12 @@ typedef struct run__series {
     iotc_jreader j1, j2; /* j2: the endpoint started again after an outage */
     bool has_j2;
     double out_from_wall, out_to_wall; /* outage, wall clock ms */
-    cert_device dev;
+    iotc_certify_device dev;
     double stop_wall; /* the runner stopped the device */
-    cert_end end;     /* why observing stopped */
+    iotc_certify_end end;     /* why observing stopped */
     long budget_ms, ran_ms;
     char run_dir[64]; /* short: the broker's unix socket lives there (108-byte limit) */
-    cert_action_state act;
+    iotc_certify_action_state act;
     json_t *lines; /* merged view, rebuilt on each poll */
     char dir[1100];
 } run__series;
@@ -137,7 +137,7 @@ typedef struct run__series {
 static double run__clock(const iotc_jreader *j)
 {
     json_t *e = json_array_get(j->lines, 0);
-    double w = run__wall_ms(e), t = cert_entry_t(e);
+    double w = run__wall_ms(e), t = iotc_certify_entry_t(e);
     return (w < 0 || t < 0) ? 0 : w - t;
 }
 
@@ -162,7 +162,7 @@ static void run__merge(run__series *s)
                 json_t *c = json_deep_copy(e);
                 json_t *cn = json_object_get(c, IOTC_JF_CONN);
                 if (json_is_number(json_object_get(c, IOTC_JF_T)))
-                    json_object_set_new(c, IOTC_JF_T, json_real(cert_entry_t(c) + shift));
+                    json_object_set_new(c, IOTC_JF_T, json_real(iotc_certify_entry_t(c) + shift));
                 /* Connection ids restart with the endpoint: keep them apart. */
                 if (json_is_integer(cn))
                     json_object_set_new(c, IOTC_JF_CONN,
@@ -182,7 +182,7 @@ static void run__tail(const char *path, char *out, size_t len)
             *p = ' ';
 }
 
-static int run__start_serve(const cert_run *r, const cert_case *c, run__series *s,
+static int run__start_serve(const iotc_certify_run *r, const iotc_certify_case *c, run__series *s,
                             const char *label, const char *ports, bool scenario, char *err,
                             size_t errlen)
 {
@@ -225,7 +225,7 @@ static int run__start_serve(const cert_run *r, const cert_case *c, run__series *
 }
 
 /* The outage action: stop the endpoint, wait, start it again on the same ports. */
-static void run__outage(const cert_run *r, const cert_case *c, run__series *s, json_t *a, long t0,
+static void run__outage(const iotc_certify_run *r, const iotc_certify_case *c, run__series *s, json_t *a, long t0,
                         char *note, size_t notelen)
 {
     long after = (long)((double)json_integer_value(json_object_get(a, "after_ms")) * r->scale);
@@ -239,10 +239,10 @@ static void run__outage(const cert_run *r, const cert_case *c, run__series *s, j
     s->out_from_wall = iotc_clock_wall_ms();
     iotc_serve_stop(&s->serve, RUN__STOP_GRACE_MS);
     iotc_jreader_poll(&s->j1);
-    for (long end = iotc_clock_ms() + len; iotc_clock_ms() < end && !cert_interrupted;) {
+    for (long end = iotc_clock_ms() + len; iotc_clock_ms() < end && !iotc_certify_interrupted;) {
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
-        cert_device_poll(&s->dev);
+        iotc_certify_device_poll(&s->dev);
     }
     if (run__start_serve(r, c, s, "after-outage", ports, false, err, sizeof(err)) != IOTC_OK) {
         snprintf(note, notelen, "the endpoint did not come back after the outage: %.400s", err);
@@ -254,15 +254,15 @@ static void run__outage(const cert_run *r, const cert_case *c, run__series *s, j
     s->has_j2 = true;
 }
 
-static void run__judge(const cert_run *r, const cert_case *c, run__series *ss, size_t n, bool final,
-                       cert_outcome *out, cert_ctx *x)
+static void run__judge(const iotc_certify_run *r, const iotc_certify_case *c, run__series *ss, size_t n, bool final,
+                       iotc_certify_outcome *out, iotc_certify_ctx *x)
 {
-    cert_obs obs[RUN__MAX_SERIES];
-    cert_device devs[RUN__MAX_SERIES];
+    iotc_certify_obs obs[RUN__MAX_SERIES];
+    iotc_certify_device devs[RUN__MAX_SERIES];
     char log[1200];
     memset(x, 0, sizeof(*x));
     for (size_t q = 0; q < n; q++) {
-        cert_obs_build(&obs[q], ss[q].lines, ss[q].act.runner_ports, ss[q].act.n_runner_ports);
+        iotc_certify_obs_build(&obs[q], ss[q].lines, ss[q].act.runner_ports, ss[q].act.n_runner_ports);
         /* Judges learn of an exit only once its last journal lines had time to arrive. */
         devs[q] = ss[q].dev;
         if (!final && devs[q].exited && iotc_clock_ms() - devs[q].exited_ms < RUN__EXIT_GRACE_MS)
@@ -270,7 +270,7 @@ static void run__judge(const cert_run *r, const cert_case *c, run__series *ss, s
         obs[q].dev = &devs[q];
         if (ss[q].stop_wall > 0)
             obs[q].stop_t = ss[q].stop_wall - run__clock(&ss[q].j1);
-        obs[q].ended = final ? ss[q].end : CERT_END_RUNNING;
+        obs[q].ended = final ? ss[q].end : IOTC_CERTIFY_END_RUNNING;
         obs[q].budget_ms = ss[q].budget_ms;
         snprintf(log, sizeof(log), "%s/device.log", ss[q].dir);
         run__tail(log, obs[q].log_tail, 400);
@@ -281,9 +281,9 @@ static void run__judge(const cert_run *r, const cert_case *c, run__series *ss, s
     x->scale = r->scale;
     x->final = final;
     x->observed = json_object();
-    cert_judge_run(x);
+    iotc_certify_judge_run(x);
     for (size_t q = 0; q < n; q++)
-        cert_obs_free(&obs[q]);
+        iotc_certify_obs_free(&obs[q]);
     if (!final) {
         json_decref(x->observed);
         x->observed = NULL;
@@ -313,7 +313,7 @@ static json_t *run__excerpt(run__series *s)
             (!json_object_get(e, IOTC_JF_CONN) && strcmp(ev, IOTC_EV_CERTIFY_OUTAGE) != 0))
             continue;
         json_t *c = json_deep_copy(e);
-        json_object_set_new(c, IOTC_JF_T_MS, json_real(cert_entry_t(e)));
+        json_object_set_new(c, IOTC_JF_T_MS, json_real(iotc_certify_entry_t(e)));
         json_array_append_new(out, c);
     }
     return out;
@@ -340,7 +340,7 @@ static void run__end_series(run__series *s)
 {
     if (!s->dev.exited)
         s->stop_wall = iotc_clock_wall_ms();
-    cert_device_stop(&s->dev, RUN__STOP_GRACE_MS);
+    iotc_certify_device_stop(&s->dev, RUN__STOP_GRACE_MS);
     if (s->serving)
         iotc_serve_stop(&s->serve, RUN__STOP_GRACE_MS);
     s->serving = false;
@@ -354,19 +354,19 @@ static void run__end_series(run__series *s)
 static void run__device_exit(const run__series *s, char *out, size_t len)
 {
     char how[96];
-    cert_device_describe(&s->dev, how, sizeof(how));
+    iotc_certify_device_describe(&s->dev, how, sizeof(how));
     switch (s->end) {
-    case CERT_END_BUDGET:
+    case IOTC_CERTIFY_END_BUDGET:
         snprintf(out, len, "still running when the %.0f s budget ended; stopped by the runner (%s)",
                  (double)s->budget_ms / 1000.0, how);
         break;
-    case CERT_END_VERDICT:
+    case IOTC_CERTIFY_END_VERDICT:
         snprintf(out, len,
                  "still running when the judge had seen enough; stopped by the runner "
                  "(%s)",
                  how);
         break;
-    case CERT_END_INTERRUPT:
+    case IOTC_CERTIFY_END_INTERRUPT:
         snprintf(out, len, "still running when the run was interrupted; stopped (%s)", how);
         break;
     default:
@@ -374,7 +374,7 @@ static void run__device_exit(const run__series *s, char *out, size_t len)
     }
 }
 
-static void run__series_info(const run__series *s, cert_series_info *i)
+static void run__series_info(const run__series *s, iotc_certify_series_info *i)
 {
     i->ended = s->end;
     i->exit_status = -1;
@@ -383,24 +383,24 @@ static void run__series_info(const run__series *s, cert_series_info *i)
         i->exit_status = WEXITSTATUS(s->dev.status);
     else if (s->dev.exited && WIFSIGNALED(s->dev.status))
         i->signal = WTERMSIG(s->dev.status);
-    i->ran_ms = s->end == CERT_END_DEVICE ? s->dev.exited_ms - s->dev.started_ms : s->ran_ms;
+    i->ran_ms = s->end == IOTC_CERTIFY_END_DEVICE ? s->dev.exited_ms - s->dev.started_ms : s->ran_ms;
     snprintf(i->log, sizeof(i->log), "%s/device.log", s->dir);
 }
 
-void cert_case_run(const cert_run *r, const cert_case *c, size_t index, cert_outcome *out)
+void iotc_certify_case_run(const iotc_certify_run *r, const iotc_certify_case *c, size_t index, iotc_certify_outcome *out)
 {
     run__series ss[RUN__MAX_SERIES];
     size_t done = 0;
     long t_case = iotc_clock_ms();
     long budget = (long)((double)c->budget_ms * r->scale);
     bool decided = false;
-    cert_verdict early_v = CERT_UNDECIDED;
+    iotc_certify_verdict early_v = IOTC_CERTIFY_UNDECIDED;
     char early_reason[2048] = "";
-    cert_ctx x;
+    iotc_certify_ctx x;
 
     memset(ss, 0, sizeof(ss));
     out->c = c;
-    out->v = CERT_ERROR;
+    out->v = IOTC_CERTIFY_ERROR;
     iotc_clock_wall_iso(out->started_at, sizeof(out->started_at));
     if (budget < c->min_budget_ms)
         budget = c->min_budget_ms;
@@ -409,10 +409,10 @@ void cert_case_run(const cert_run *r, const cert_case *c, size_t index, cert_out
         snprintf(out->reason, sizeof(out->reason), "cannot create %s", out->case_dir);
         goto finish;
     }
-    for (int q = 0; q < c->repeat && q < RUN__MAX_SERIES && !decided && !cert_interrupted; q++) {
+    for (int q = 0; q < c->repeat && q < RUN__MAX_SERIES && !decided && !iotc_certify_interrupted; q++) {
         run__series *s = &ss[q];
         char err[2048], cmd[4096];
-        const char *tpl = cert_case_template(r, c);
+        const char *tpl = iotc_certify_case_template(r, c);
         long t0;
         if (c->repeat > 1)
             snprintf(s->dir, sizeof(s->dir), "%s/series-%d", out->case_dir, q + 1);
@@ -434,9 +434,9 @@ void cert_case_run(const cert_run *r, const cert_case *c, size_t index, cert_out
             goto finish;
         }
         iotc_jreader_init(&s->j1, s->serve.journal);
-        json_t *vars = cert_case_vars(r, c, s->dir, s->serve.port_8883, s->serve.port_443,
+        json_t *vars = iotc_certify_case_vars(r, c, s->dir, s->serve.port_8883, s->serve.port_443,
                                       r->seed * 1000003ull + index * 101ull + (unsigned)q, budget);
-        int frc = cert_template_fill(tpl ? tpl : "", vars, cmd, sizeof(cmd), err, sizeof(err));
+        int frc = iotc_certify_template_fill(tpl ? tpl : "", vars, cmd, sizeof(cmd), err, sizeof(err));
         json_decref(vars);
         if (frc != 0 || !tpl) {
             snprintf(out->reason, sizeof(out->reason), "device template: %.1900s",
@@ -452,7 +452,7 @@ void cert_case_run(const cert_run *r, const cert_case *c, size_t index, cert_out
                 fclose(f);
             }
         }
-        if (cert_device_start(&s->dev, cmd, err, err, sizeof(err)) != IOTC_OK) {
+        if (iotc_certify_device_start(&s->dev, cmd, err, err, sizeof(err)) != IOTC_OK) {
             snprintf(out->reason, sizeof(out->reason), "%s", err);
             goto finish;
         }
@@ -463,10 +463,10 @@ void cert_case_run(const cert_run *r, const cert_case *c, size_t index, cert_out
             iotc_jreader_poll(&s->j1);
             if (s->has_j2)
                 iotc_jreader_poll(&s->j2);
-            cert_device_poll(&s->dev);
+            iotc_certify_device_poll(&s->dev);
             run__merge(s);
-            cert_actions_step(c,
-                              &(cert_endpoint){r->pki_dir, "localhost", s->serve.port_8883,
+            iotc_certify_actions_step(c,
+                              &(iotc_certify_endpoint){r->pki_dir, "localhost", s->serve.port_8883,
                                                s->serve.port_8443, s->serve.port_443},
                               s->lines, &s->act);
             {
@@ -481,28 +481,28 @@ void cert_case_run(const cert_run *r, const cert_case *c, size_t index, cert_out
             }
             run__judge(r, c, ss, done, false, out, &x);
             s->ran_ms = iotc_clock_ms() - t0;
-            if (x.v != CERT_UNDECIDED) {
+            if (x.v != IOTC_CERTIFY_UNDECIDED) {
                 /* Decided on what the device did by itself: what follows (the runner
                  * stopping it) must not change the verdict. */
                 decided = true;
                 early_v = x.v;
                 snprintf(early_reason, sizeof(early_reason), "%s", x.reason);
-                s->end = s->dev.exited ? CERT_END_DEVICE : CERT_END_VERDICT;
+                s->end = s->dev.exited ? IOTC_CERTIFY_END_DEVICE : IOTC_CERTIFY_END_VERDICT;
                 break;
             }
             if (x.series_done && q + 1 < c->repeat) {
-                s->end = s->dev.exited ? CERT_END_DEVICE : CERT_END_VERDICT;
+                s->end = s->dev.exited ? IOTC_CERTIFY_END_DEVICE : IOTC_CERTIFY_END_VERDICT;
                 break;
             }
             if (s->dev.exited && iotc_clock_ms() - s->dev.exited_ms > RUN__EXIT_GRACE_MS) {
-                s->end = CERT_END_DEVICE;
+                s->end = IOTC_CERTIFY_END_DEVICE;
                 break;
             }
-            if (iotc_clock_ms() - t0 >= budget || cert_interrupted) {
+            if (iotc_clock_ms() - t0 >= budget || iotc_certify_interrupted) {
                 /* A device that exited by itself just before keeps that as its end. */
-                s->end = s->dev.exited      ? CERT_END_DEVICE
-                         : cert_interrupted ? CERT_END_INTERRUPT
-                                            : CERT_END_BUDGET;
+                s->end = s->dev.exited      ? IOTC_CERTIFY_END_DEVICE
+                         : iotc_certify_interrupted ? IOTC_CERTIFY_END_INTERRUPT
+                                            : IOTC_CERTIFY_END_BUDGET;
                 break;
             }
         }
@@ -513,8 +513,8 @@ void cert_case_run(const cert_run *r, const cert_case *c, size_t index, cert_out
         out->v = early_v;
         snprintf(out->reason, sizeof(out->reason), "%s", early_reason);
     }
-    if (cert_interrupted && out->v == CERT_UNDECIDED) {
-        out->v = CERT_ERROR;
+    if (iotc_certify_interrupted && out->v == IOTC_CERTIFY_UNDECIDED) {
+        out->v = IOTC_CERTIFY_ERROR;
         snprintf(out->reason, sizeof(out->reason), "interrupted");
     }
     out->journal = done ? run__excerpt(&ss[done - 1]) : json_array();
@@ -530,7 +530,7 @@ void cert_case_run(const cert_run *r, const cert_case *c, size_t index, cert_out
 finish:
     for (size_t q = 0; q < RUN__MAX_SERIES; q++) {
         if (ss[q].dev.pid > 0)
-            cert_device_stop(&ss[q].dev, RUN__STOP_GRACE_MS);
+            iotc_certify_device_stop(&ss[q].dev, RUN__STOP_GRACE_MS);
         if (ss[q].serving)
             iotc_serve_stop(&ss[q].serve, RUN__STOP_GRACE_MS);
         if (q < done || ss[q].j1.lines) {

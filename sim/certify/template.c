@@ -4,7 +4,7 @@
 
 #include "cert_int.h"
 
-const char *const cert_placeholders[] = {
+const char *const iotc_certify_placeholders[] = {
     "host",
     "port",
     "sni",
@@ -32,7 +32,7 @@ const char *const cert_placeholders[] = {
     NULL,
 };
 
-int cert_shell_quote(const char *s, char *out, size_t outlen)
+int iotc_certify_shell_quote(const char *s, char *out, size_t outlen)
 {
     size_t o = 0;
     if (outlen < 3)
@@ -59,8 +59,8 @@ int cert_shell_quote(const char *s, char *out, size_t outlen)
 
 static int template__known(const char *name)
 {
-    for (size_t i = 0; cert_placeholders[i]; i++)
-        if (strcmp(cert_placeholders[i], name) == 0)
+    for (size_t i = 0; iotc_certify_placeholders[i]; i++)
+        if (strcmp(iotc_certify_placeholders[i], name) == 0)
             return 1;
     return 0;
 }
@@ -75,7 +75,7 @@ static int template__put(char *out, size_t outlen, size_t *o, const char *s, siz
     return 0;
 }
 
-int cert_template_fill(const char *tpl, json_t *vars, char *out, size_t outlen, char *err,
+int iotc_certify_template_fill(const char *tpl, json_t *vars, char *out, size_t outlen, char *err,
                        size_t errlen)
 {
     size_t o = 0;
@@ -147,11 +147,11 @@ int cert_template_fill(const char *tpl, json_t *vars, char *out, size_t outlen, 
             if (*val && template__put(out, outlen, &o, text, strlen(text)))
                 goto too_long;
             if (*val && with_value &&
-                (cert_shell_quote(val, quoted, sizeof(quoted)) ||
+                (iotc_certify_shell_quote(val, quoted, sizeof(quoted)) ||
                  template__put(out, outlen, &o, quoted, strlen(quoted))))
                 goto too_long;
         } else {
-            if (cert_shell_quote(val, quoted, sizeof(quoted)) ||
+            if (iotc_certify_shell_quote(val, quoted, sizeof(quoted)) ||
                 template__put(out, outlen, &o, quoted, strlen(quoted)))
                 goto too_long;
         }

@@ -89,13 +89,13 @@ static void session__ack_add(uint16_t *v, size_t *n, uint16_t pid)
 
 static void session__publish(iotc_mqtt_session *m, const uint8_t *pkt, size_t len)
 {
-    struct mqtt_publish p;
-    if (mqtt_publish_parse(pkt, len, (uint8_t)m->version, &p) != IOTC_OK)
+    struct iotc_mqtt_publish p;
+    if (iotc_mqtt_publish_parse(pkt, len, (uint8_t)m->version, &p) != IOTC_OK)
         return;
     if (p.qos == 1 && !(m->flags & IOTC_MQTT_SESSION_NO_PUBACK)) {
         struct iotc_buf ack = {0};
-        struct mqtt_ack a = {MQTT_PUBACK, p.packet_id, 0, {NULL, 0}};
-        if (mqtt_ack_encode(&ack, (uint8_t)m->version, &a) == IOTC_OK)
+        struct iotc_mqtt_ack a = {IOTC_MQTT_PUBACK, p.packet_id, 0, {NULL, 0}};
+        if (iotc_mqtt_ack_encode(&ack, (uint8_t)m->version, &a) == IOTC_OK)
             iotc_mqtt_session_send(m, &ack);
         iotc_buf_free(&ack);
     }
@@ -114,39 +114,39 @@ static void session__publish(iotc_mqtt_session *m, const uint8_t *pkt, size_t le
     m->n_inbox++;
 }
 
-void iotc_mqtt_session_packet(iotc_mqtt_session *m, const uint8_t *pkt, const struct mqtt_frame *f)
+void iotc_mqtt_session_packet(iotc_mqtt_session *m, const uint8_t *pkt, const struct iotc_mqtt_frame *f)
 {
     uint8_t v = (uint8_t)m->version;
     m->packets++;
     switch (f->type) {
-    case MQTT_CONNACK: {
-        struct mqtt_connack ca;
-        struct mqtt_prop prop;
-        if (mqtt_connack_parse(pkt, f->total, v, &ca) != IOTC_OK)
+    case IOTC_MQTT_CONNACK: {
+        struct iotc_mqtt_connack ca;
+        struct iotc_mqtt_prop prop;
+        if (iotc_mqtt_connack_parse(pkt, f->total, v, &ca) != IOTC_OK)
             break;
         m->connack_rc = ca.code;
         m->session_present = ca.session_present;
-        if (v == MQTT_V5 && mqtt_props_find(ca.props, MQTT_PROP_SERVER_KEEP_ALIVE, &prop) == 1)
+        if (v == IOTC_MQTT_V5 && iotc_mqtt_props_find(ca.props, IOTC_MQTT_PROP_SERVER_KEEP_ALIVE, &prop) == 1)
             m->server_keep_alive = (int)prop.u32;
         break;
     }
-    case MQTT_PUBLISH:
+    case IOTC_MQTT_PUBLISH:
         session__publish(m, pkt, f->total);
         break;
-    case MQTT_PUBACK:
-    case MQTT_PUBREC: {
-        struct mqtt_ack a;
-        if (mqtt_ack_parse(pkt, f->total, v, &a) != IOTC_OK)
+    case IOTC_MQTT_PUBACK:
+    case IOTC_MQTT_PUBREC: {
+        struct iotc_mqtt_ack a;
+        if (iotc_mqtt_ack_parse(pkt, f->total, v, &a) != IOTC_OK)
             break;
-        if (f->type == MQTT_PUBACK)
+        if (f->type == IOTC_MQTT_PUBACK)
             session__ack_add(m->pubacks, &m->n_pubacks, a.packet_id);
         else
             session__ack_add(m->pubrecs, &m->n_pubrecs, a.packet_id);
         break;
     }
-    case MQTT_SUBACK: {
-        struct mqtt_suback sa;
-        if (mqtt_suback_parse(pkt, f->total, v, &sa) != IOTC_OK)
+    case IOTC_MQTT_SUBACK: {
+        struct iotc_mqtt_suback sa;
+        if (iotc_mqtt_suback_parse(pkt, f->total, v, &sa) != IOTC_OK)
             break;
         m->suback_pid = sa.packet_id;
         m->suback_n =
@@ -154,12 +154,12 @@ void iotc_mqtt_session_packet(iotc_mqtt_session *m, const uint8_t *pkt, const st
         memcpy(m->suback_codes, sa.codes, (size_t)m->suback_n);
         break;
     }
-    case MQTT_PINGRESP:
+    case IOTC_MQTT_PINGRESP:
         m->pingresps++;
         break;
-    case MQTT_DISCONNECT: {
-        struct mqtt_disconnect d;
-        if (v == MQTT_V5 && mqtt_disconnect_parse(pkt, f->total, v, &d) == IOTC_OK)
+    case IOTC_MQTT_DISCONNECT: {
+        struct iotc_mqtt_disconnect d;
+        if (v == IOTC_MQTT_V5 && iotc_mqtt_disconnect_parse(pkt, f->total, v, &d) == IOTC_OK)
             m->disconnect_reason = d.reason;
         break;
     }
@@ -173,7 +173,7 @@ void iotc_mqtt_session_pump(iotc_mqtt_session *m, long deadline, iotc_mqtt_sessi
 {
     while (!iotc_mqtt_session_closed(m) && !(done && done(m, arg))) {
         const uint8_t *pkt;
-        struct mqtt_frame f;
+        struct iotc_mqtt_frame f;
         int rc = iotc_wsc_next(&m->w, deadline, &pkt, &f);
         if (rc == IOTC_ERR_TIMEOUT)
             return;
@@ -219,25 +219,25 @@ static int session__exchange(iotc_mqtt_session *m, struct iotc_buf *b, int rc, l
     return rc;
 }
 
-int iotc_mqtt_session_connect(iotc_mqtt_session *m, const struct mqtt_connect *cn, long deadline)
+int iotc_mqtt_session_connect(iotc_mqtt_session *m, const struct iotc_mqtt_connect *cn, long deadline)
 {
     struct iotc_buf b = {0};
-    int rc = mqtt_connect_encode(&b, cn);
+    int rc = iotc_mqtt_connect_encode(&b, cn);
     return session__exchange(m, &b, rc, deadline, session__done_connack, NULL);
 }
 
-int iotc_mqtt_session_subscribe(iotc_mqtt_session *m, const struct mqtt_subscribe *sub,
+int iotc_mqtt_session_subscribe(iotc_mqtt_session *m, const struct iotc_mqtt_subscribe *sub,
                                 long deadline)
 {
     struct iotc_buf b = {0};
-    int rc = mqtt_subscribe_encode(&b, (uint8_t)m->version, sub);
+    int rc = iotc_mqtt_subscribe_encode(&b, (uint8_t)m->version, sub);
     return session__exchange(m, &b, rc, deadline, session__done_suback, &sub->packet_id);
 }
 
-int iotc_mqtt_session_publish(iotc_mqtt_session *m, const struct mqtt_publish *p, long deadline)
+int iotc_mqtt_session_publish(iotc_mqtt_session *m, const struct iotc_mqtt_publish *p, long deadline)
 {
     struct iotc_buf b = {0};
-    int rc = mqtt_publish_encode(&b, (uint8_t)m->version, p);
+    int rc = iotc_mqtt_publish_encode(&b, (uint8_t)m->version, p);
     return session__exchange(m, &b, rc, deadline, p->qos > 0 ? session__done_ack : NULL,
                              &p->packet_id);
 }
@@ -255,8 +255,8 @@ void iotc_mqtt_session_disconnect(iotc_mqtt_session *m)
 {
     if (m->open && !m->closed_at) {
         struct iotc_buf b = {0};
-        struct mqtt_disconnect d = {0, {NULL, 0}};
-        if (mqtt_disconnect_encode(&b, (uint8_t)m->version, &d) == IOTC_OK)
+        struct iotc_mqtt_disconnect d = {0, {NULL, 0}};
+        if (iotc_mqtt_disconnect_encode(&b, (uint8_t)m->version, &d) == IOTC_OK)
             iotc_mqtt_session_send(m, &b);
         iotc_buf_free(&b);
         /* Let the server see DISCONNECT before the close: read until it hangs up. */

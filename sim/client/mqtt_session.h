@@ -38,10 +38,10 @@ struct iotc_mqtt_session;
 /* Sees every whole packet before the session records it; non-zero ends the
  * session (the transport is then treated as closed). */
 typedef int (*iotc_mqtt_session_hook)(struct iotc_mqtt_session *m, const uint8_t *pkt,
-                                      const struct mqtt_frame *f, void *arg);
+                                      const struct iotc_mqtt_frame *f, void *arg);
 
 typedef struct iotc_mqtt_session {
-    int version;    /* MQTT_V311 or MQTT_V5: how packets are encoded and parsed */
+    int version;    /* IOTC_MQTT_V311 or IOTC_MQTT_V5: how packets are encoded and parsed */
     unsigned flags; /* enum iotc_mqtt_session_flags */
     iotc_mqtt_session_hook hook;
     void *hook_arg;
@@ -58,7 +58,7 @@ typedef struct iotc_mqtt_session {
     size_t n_pubacks, n_pubrecs;
     uint16_t suback_pid;
     int suback_n;
-    uint8_t suback_codes[MQTT_SUB_MAX_FILTERS];
+    uint8_t suback_codes[IOTC_MQTT_SUB_MAX_FILTERS];
     int pingresps;
     iotc_mqtt_msg inbox[IOTC_MQTT_SESSION_INBOX];
     size_t n_inbox;
@@ -90,15 +90,15 @@ void iotc_mqtt_session_pump(iotc_mqtt_session *m, long deadline, iotc_mqtt_sessi
                             const void *arg);
 
 /* Records one whole packet as the pump does (after the hook); exposed for tests. */
-void iotc_mqtt_session_packet(iotc_mqtt_session *m, const uint8_t *pkt, const struct mqtt_frame *f);
+void iotc_mqtt_session_packet(iotc_mqtt_session *m, const uint8_t *pkt, const struct iotc_mqtt_frame *f);
 
 /* CONNECT, then the pump until CONNACK (m->connack_rc) or the deadline. */
-int iotc_mqtt_session_connect(iotc_mqtt_session *m, const struct mqtt_connect *cn, long deadline);
+int iotc_mqtt_session_connect(iotc_mqtt_session *m, const struct iotc_mqtt_connect *cn, long deadline);
 /* SUBSCRIBE, then the pump until its SUBACK (m->suback_*) or the deadline. */
-int iotc_mqtt_session_subscribe(iotc_mqtt_session *m, const struct mqtt_subscribe *sub,
+int iotc_mqtt_session_subscribe(iotc_mqtt_session *m, const struct iotc_mqtt_subscribe *sub,
                                 long deadline);
 /* PUBLISH, then the pump until the deadline or, at QoS > 0, its PUBACK / PUBREC. */
-int iotc_mqtt_session_publish(iotc_mqtt_session *m, const struct mqtt_publish *p, long deadline);
+int iotc_mqtt_session_publish(iotc_mqtt_session *m, const struct iotc_mqtt_publish *p, long deadline);
 
 int iotc_mqtt_session_closed(const iotc_mqtt_session *m);
 int iotc_mqtt_session_acked(const uint16_t *v, size_t n, uint16_t pid);

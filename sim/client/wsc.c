@@ -259,13 +259,13 @@ int iotc_wsc_send(iotc_wsc *w, const struct iotc_buf *pkt)
     return wsc__flush(w);
 }
 
-int iotc_wsc_next(iotc_wsc *w, long deadline, const uint8_t **pkt, struct mqtt_frame *f)
+int iotc_wsc_next(iotc_wsc *w, long deadline, const uint8_t **pkt, struct iotc_mqtt_frame *f)
 {
     uint8_t buf[4096];
     size_t got;
 
     for (;;) {
-        int rc = mqtt_frame_peek(w->rx.p, w->rx.len, w->max_packet, f);
+        int rc = iotc_mqtt_frame_peek(w->rx.p, w->rx.len, w->max_packet, f);
         if (rc == IOTC_OK) {
             *pkt = w->rx.p;
             return IOTC_OK;
@@ -294,8 +294,8 @@ int iotc_wsc_next(iotc_wsc *w, long deadline, const uint8_t **pkt, struct mqtt_f
 
 int iotc_wsc_buffered(const iotc_wsc *w)
 {
-    struct mqtt_frame f;
-    if (mqtt_frame_peek(w->rx.p, w->rx.len, w->max_packet, &f) != IOTC_ERR_AGAIN)
+    struct iotc_mqtt_frame f;
+    if (iotc_mqtt_frame_peek(w->rx.p, w->rx.len, w->max_packet, &f) != IOTC_ERR_AGAIN)
         return 1;
     return w->ssl && SSL_pending(w->ssl) > 0;
 }

@@ -60,7 +60,7 @@ int iotc_wsc_send(iotc_wsc *w, const struct iotc_buf *pkt);
 /* Next whole MQTT packet: IOTC_OK with f filled and *pkt pointing into w->rx
  * (valid until iotc_wsc_consume), IOTC_ERR_TIMEOUT, IOTC_ERR_IO once closed,
  * IOTC_ERR_MALFORMED for bytes that are not MQTT. */
-int iotc_wsc_next(iotc_wsc *w, long deadline, const uint8_t **pkt, struct mqtt_frame *f);
+int iotc_wsc_next(iotc_wsc *w, long deadline, const uint8_t **pkt, struct iotc_mqtt_frame *f);
 void iotc_wsc_consume(iotc_wsc *w, size_t n);
 /* 1 when iotc_wsc_next has something without waiting: a whole packet (or bytes
  * that are not MQTT) received, or decrypted bytes not read yet. */

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int iotc_cfg_fail(struct iotc_cfg_err *err, const char *file, const char *path, const char *fmt,
+int iotc_cfg_fail(iotc_errtext *err, const char *file, const char *path, const char *fmt,
                   ...)
 {
     char detail[400];
@@ -18,7 +18,7 @@ int iotc_cfg_fail(struct iotc_cfg_err *err, const char *file, const char *path, 
     return IOTC_ERR_CONFIG;
 }
 
-json_t *iotc_cfg_load(const char *path, struct iotc_cfg_err *err)
+json_t *iotc_cfg_load(const char *path, iotc_errtext *err)
 {
     json_error_t je;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
@@ -35,7 +35,7 @@ json_t *iotc_cfg_load(const char *path, struct iotc_cfg_err *err)
 }
 
 int iotc_cfg_check_keys(const char *file, const char *path, json_t *obj, const char *const *allowed,
-                        struct iotc_cfg_err *err)
+                        iotc_errtext *err)
 {
     const char *key;
     json_t *v;
@@ -53,7 +53,7 @@ int iotc_cfg_check_keys(const char *file, const char *path, json_t *obj, const c
 
 int iotc_cfg_read_ints(const char *file, const char *path, json_t *obj,
                        const struct iotc_cfg_int *table, size_t n, void *target,
-                       struct iotc_cfg_err *err)
+                       iotc_errtext *err)
 {
     for (size_t i = 0; i < n; i++)
         *(long long *)((char *)target + table[i].offset) = table[i].def;
@@ -81,7 +81,7 @@ int iotc_cfg_read_ints(const char *file, const char *path, json_t *obj,
 }
 
 int iotc_cfg_string(const char *file, const char *path, json_t *obj, const char *key,
-                    const char *def, char **out, struct iotc_cfg_err *err)
+                    const char *def, char **out, iotc_errtext *err)
 {
     json_t *v = json_object_get(obj, key);
     const char *s = def;
@@ -94,7 +94,7 @@ int iotc_cfg_string(const char *file, const char *path, json_t *obj, const char 
 }
 
 int iotc_cfg_strings(const char *file, const char *path, json_t *obj, const char *key, char ***out,
-                     size_t *count, struct iotc_cfg_err *err)
+                     size_t *count, iotc_errtext *err)
 {
     json_t *v = json_object_get(obj, key);
     *out = NULL;

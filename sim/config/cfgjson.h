@@ -10,17 +10,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct iotc_cfg_err {
+iotc_errtext {
     char msg[512];
 };
 
 /* Loads a file as a JSON object; on failure fills err with file:line:column: text. */
-json_t *iotc_cfg_load(const char *path, struct iotc_cfg_err *err);
+json_t *iotc_cfg_load(const char *path, iotc_errtext *err);
 /* Fails with "<file>: <path>: unknown key 'k'" when obj has a key not in allowed (NULL-terminated).
  */
 int iotc_cfg_check_keys(const char *file, const char *path, json_t *obj, const char *const *allowed,
-                        struct iotc_cfg_err *err);
-int iotc_cfg_fail(struct iotc_cfg_err *err, const char *file, const char *path, const char *fmt,
+                        iotc_errtext *err);
+int iotc_cfg_fail(iotc_errtext *err, const char *file, const char *path, const char *fmt,
                   ...) __attribute__((format(printf, 4, 5)));
 
 /* One bounded integer setting: the table row is the documentation. */
@@ -32,13 +32,13 @@ struct iotc_cfg_int {
 /* Applies defaults, then reads every key of obj (which may be NULL) through the table. */
 int iotc_cfg_read_ints(const char *file, const char *path, json_t *obj,
                        const struct iotc_cfg_int *table, size_t n, void *target,
-                       struct iotc_cfg_err *err);
+                       iotc_errtext *err);
 /* Optional string: missing -> def; wrong type -> error. */
 int iotc_cfg_string(const char *file, const char *path, json_t *obj, const char *key,
-                    const char *def, char **out, struct iotc_cfg_err *err);
+                    const char *def, char **out, iotc_errtext *err);
 /* Optional array of strings; missing -> empty (count 0). */
 int iotc_cfg_strings(const char *file, const char *path, json_t *obj, const char *key, char ***out,
-                     size_t *count, struct iotc_cfg_err *err);
+                     size_t *count, iotc_errtext *err);
 void iotc_cfg_strings_free(char **v, size_t n);
 
 #endif

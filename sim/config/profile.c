@@ -61,7 +61,7 @@ const char *iotc_tls_policy_name(enum iotc_tls_policy p)
 }
 
 static int profile__ports(const char *file, json_t *obj, struct iotc_profile *p,
-                          struct iotc_cfg_err *err)
+                          iotc_errtext *err)
 {
     for (int i = 0; i < IOTC_PORT_COUNT; i++)
         p->ports[i] = iotc_lport_number[i];
@@ -87,7 +87,7 @@ static int profile__ports(const char *file, json_t *obj, struct iotc_profile *p,
     return IOTC_OK;
 }
 
-int iotc_profile_load(const char *path, struct iotc_profile *p, struct iotc_cfg_err *err)
+int iotc_profile_load(const char *path, struct iotc_profile *p, iotc_errtext *err)
 {
     static const char *const keys[] = {
         "name",   "security_policy", "sni",    "endpoint_names", "domain_names",

@@ -67,7 +67,7 @@ struct iotc_profile {
 };
 
 /* Loads and validates; on failure err names the file and key path. */
-int iotc_profile_load(const char *path, struct iotc_profile *p, struct iotc_cfg_err *err);
+int iotc_profile_load(const char *path, struct iotc_profile *p, iotc_errtext *err);
 void iotc_profile_free(struct iotc_profile *p);
 const char *iotc_tls_policy_name(enum iotc_tls_policy p);
 /* True when name (case-insensitive, as DNS) is an endpoint or domain name. */

@@ -27,7 +27,7 @@ const char *iotc_cert_status_name(enum iotc_cert_status s)
 }
 
 static int registry__status(const char *file, const char *path, json_t *obj,
-                            enum iotc_cert_status *out, struct iotc_cfg_err *err)
+                            enum iotc_cert_status *out, iotc_errtext *err)
 {
     json_t *v = json_object_get(obj, "status");
     if (!v) {
@@ -57,7 +57,7 @@ int iotc_cert_fingerprint(X509 *cert, uint8_t sha256[32], char hex[65])
 }
 
 static X509 *registry__read_pem(const char *file, const char *path, const char *pki_dir,
-                                const char *name, struct iotc_cfg_err *err)
+                                const char *name, iotc_errtext *err)
 {
     char full[4096];
     if (name[0] == '/')
@@ -80,7 +80,7 @@ static X509 *registry__read_pem(const char *file, const char *path, const char *
 }
 
 static int registry__cas(const char *file, json_t *arr, const char *pki, struct iotc_registry *r,
-                         struct iotc_cfg_err *err)
+                         iotc_errtext *err)
 {
     static const char *const keys[] = {"id", "file", "status", "description", NULL};
     if (!arr)
@@ -119,7 +119,7 @@ static int registry__cas(const char *file, json_t *arr, const char *pki, struct 
 }
 
 static int registry__policies(const char *file, json_t *arr, struct iotc_registry *r,
-                              struct iotc_cfg_err *err)
+                              iotc_errtext *err)
 {
     static const char *const keys[] = {"name", "file", "description", NULL};
     if (!arr)
@@ -172,7 +172,7 @@ static int registry__policies(const char *file, json_t *arr, struct iotc_registr
 
 int iotc_registry_attach(const char *file, const char *path, json_t *names,
                          const struct iotc_registry *r, struct iotc_reg_policies *out,
-                         struct iotc_cfg_err *err)
+                         iotc_errtext *err)
 {
     memset(out, 0, sizeof *out);
     if (!names)
@@ -201,7 +201,7 @@ int iotc_registry_attach(const char *file, const char *path, json_t *names,
 }
 
 static int registry__certs(const char *file, json_t *arr, const char *pki, struct iotc_registry *r,
-                           struct iotc_cfg_err *err)
+                           iotc_errtext *err)
 {
     static const char *const keys[] = {"file",     "status",      "ca", "thing",
                                        "policies", "description", NULL};
@@ -259,18 +259,18 @@ static int registry__certs(const char *file, json_t *arr, const char *pki, struc
 }
 
 int iotc_registry__credentials(const char *file, json_t *arr, struct iotc_registry *r,
-                               struct iotc_cfg_err *err);
+                               iotc_errtext *err);
 int iotc_registry__authorizers(const char *file, json_t *arr, const char *pki,
-                               struct iotc_registry *r, struct iotc_cfg_err *err);
+                               struct iotc_registry *r, iotc_errtext *err);
 void iotc_registry__free_auth(struct iotc_registry *r);
 int iotc_registry__things(const char *file, json_t *arr, struct iotc_registry *r,
-                          struct iotc_cfg_err *err);
+                          iotc_errtext *err);
 void iotc_registry__free_things(struct iotc_registry *r);
 void iotc_registry__cert_keys(struct iotc_reg_cert *c);
 void iotc_registry__cert_keys_free(struct iotc_reg_cert *c);
 
 int iotc_registry_load(const char *path, const char *pki_dir, struct iotc_registry *r,
-                       struct iotc_cfg_err *err)
+                       iotc_errtext *err)
 {
     static const char *const keys[] = {"cas",         "certificates", "things",      "policies",
                                        "credentials", "authorizers",  "description", NULL};
@@ -354,7 +354,7 @@ const struct iotc_reg_cert *iotc_registry_find_cert(const struct iotc_registry *
     return NULL;
 }
 
-json_t *iotc_registry_doc(const char *path, struct iotc_cfg_err *err)
+json_t *iotc_registry_doc(const char *path, iotc_errtext *err)
 {
     return iotc_cfg_load(path, err);
 }

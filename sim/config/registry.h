@@ -113,10 +113,10 @@ struct iotc_registry {
 };
 
 int iotc_registry_load(const char *path, const char *pki_dir, struct iotc_registry *r,
-                       struct iotc_cfg_err *err);
+                       iotc_errtext *err);
 /* The registry file as a JSON object, for the clients that sign with its credentials
  * (the runner's door drivers, the fleet's identities) rather than verify them. */
-json_t *iotc_registry_doc(const char *path, struct iotc_cfg_err *err);
+json_t *iotc_registry_doc(const char *path, iotc_errtext *err);
 void iotc_registry_free(struct iotc_registry *r);
 const struct iotc_reg_cert *iotc_registry_find_cert(const struct iotc_registry *r,
                                                     const uint8_t sha256[32]);
@@ -129,7 +129,7 @@ const struct iotc_reg_authorizer *iotc_registry_find_authorizer(const struct iot
 /* Resolves a JSON array of policy names (may be NULL: none attached) against $.policies. */
 int iotc_registry_attach(const char *file, const char *path, json_t *names,
                          const struct iotc_registry *r, struct iotc_reg_policies *out,
-                         struct iotc_cfg_err *err);
+                         iotc_errtext *err);
 /* The registered thing of that name, or NULL. */
 const struct iotc_reg_thing *iotc_registry_find_thing(const struct iotc_registry *r,
                                                       const char *name);

@@ -9,13 +9,13 @@
 #include <string.h>
 
 int iotc_registry__credentials(const char *file, json_t *arr, struct iotc_registry *r,
-                               struct iotc_cfg_err *err);
+                               iotc_errtext *err);
 int iotc_registry__authorizers(const char *file, json_t *arr, const char *pki,
-                               struct iotc_registry *r, struct iotc_cfg_err *err);
+                               struct iotc_registry *r, iotc_errtext *err);
 void iotc_registry__free_auth(struct iotc_registry *r);
 
 int iotc_registry__credentials(const char *file, json_t *arr, struct iotc_registry *r,
-                               struct iotc_cfg_err *err)
+                               iotc_errtext *err)
 {
     static const char *const keys[] = {"access_key_id", "secret_access_key", "session_token",
                                        "policies",      "description",       NULL};
@@ -55,7 +55,7 @@ int iotc_registry__credentials(const char *file, json_t *arr, struct iotc_regist
 }
 
 static int registry__argv(const char *file, const char *path, json_t *v, const char *dir,
-                          struct iotc_reg_authorizer *a, struct iotc_cfg_err *err)
+                          struct iotc_reg_authorizer *a, iotc_errtext *err)
 {
     if (!json_is_array(v) || json_array_size(v) == 0)
         return iotc_cfg_fail(err, file, path, "program: must be a non-empty array (argv)");
@@ -90,7 +90,7 @@ static int registry__argv(const char *file, const char *path, json_t *v, const c
  * HTTP client is a well-kept one rather than a second code path here.
  */
 static int registry__program(const char *file, const char *path, json_t *e, const char *dir,
-                             struct iotc_reg_authorizer *a, struct iotc_cfg_err *err)
+                             struct iotc_reg_authorizer *a, iotc_errtext *err)
 {
     json_t *prog = json_object_get(e, "program"), *url = json_object_get(e, "url");
     if (!!prog == !!url)
@@ -124,7 +124,7 @@ static int registry__program(const char *file, const char *path, json_t *e, cons
 }
 
 int iotc_registry__authorizers(const char *file, json_t *arr, const char *pki,
-                               struct iotc_registry *r, struct iotc_cfg_err *err)
+                               struct iotc_registry *r, iotc_errtext *err)
 {
     static const char *const keys[] = {
         "name",    "program", "url",        "token_key_name",          "signing",     "public_key",

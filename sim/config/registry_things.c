@@ -14,7 +14,7 @@
 #define THINGS__NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.,@/:#-"
 
 static int things__attrs(const char *file, const char *path, json_t *obj, struct iotc_reg_thing *t,
-                         struct iotc_cfg_err *err)
+                         iotc_errtext *err)
 {
     if (!json_is_object(obj))
         return iotc_cfg_fail(err, file, path, "must be an object of name: string value");
@@ -52,7 +52,7 @@ static int things__attrs(const char *file, const char *path, json_t *obj, struct
 }
 
 static int things__one(const char *file, const char *path, json_t *e, struct iotc_reg_thing *t,
-                       struct iotc_cfg_err *err)
+                       iotc_errtext *err)
 {
     static const char *const keys[] = {"name", "type", "attributes", "description", NULL};
     json_t *name = e;
@@ -83,7 +83,7 @@ static int things__one(const char *file, const char *path, json_t *e, struct iot
 }
 
 int iotc_registry__things(const char *file, json_t *arr, struct iotc_registry *r,
-                          struct iotc_cfg_err *err)
+                          iotc_errtext *err)
 {
     if (!arr)
         return IOTC_OK;

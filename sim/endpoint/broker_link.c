@@ -52,8 +52,8 @@ int iotc_read_packets(struct evbuffer *in, size_t max_packet, iotc_packet_fn fn,
         uint8_t head[5];
         size_t hn = avail < sizeof head ? avail : sizeof head;
         evbuffer_copyout(in, head, hn);
-        struct mqtt_frame f;
-        int rc = mqtt_frame_peek(head, hn, max_packet, &f);
+        struct iotc_mqtt_frame f;
+        int rc = iotc_mqtt_frame_peek(head, hn, max_packet, &f);
         if (rc == IOTC_ERR_AGAIN && f.total == 0)
             return IOTC_OK;
         if (rc != IOTC_OK && rc != IOTC_ERR_AGAIN)
@@ -72,7 +72,7 @@ int iotc_read_packets(struct evbuffer *in, size_t max_packet, iotc_packet_fn fn,
     }
 }
 
-static int blink__packet(void *arg, const struct mqtt_frame *f, const uint8_t *pkt)
+static int blink__packet(void *arg, const struct iotc_mqtt_frame *f, const uint8_t *pkt)
 {
     struct iotc_blink *l = arg;
     l->cbs.on_packet(l->cbs.arg, f, pkt);
@@ -93,7 +93,7 @@ static void blink__on_read(struct bufferevent *bev, void *arg)
     struct iotc_blink *l = arg;
     l->in_cb++;
     /* The broker is trusted, but a packet past MQTT's own bound means a broken stream. */
-    int rc = iotc_read_packets(bufferevent_get_input(bev), MQTT_MAX_REMAINING + 5, blink__packet, l,
+    int rc = iotc_read_packets(bufferevent_get_input(bev), IOTC_MQTT_MAX_REMAINING + 5, blink__packet, l,
                                NULL);
     if (rc != IOTC_OK && !l->free_pending)
         blink__die(l, "malformed packet from broker");

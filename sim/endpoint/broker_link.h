@@ -12,7 +12,7 @@ struct iotc_blink;
 
 struct iotc_blink_cbs {
     /* One whole packet from the broker; pkt is valid during the call only. */
-    void (*on_packet)(void *arg, const struct mqtt_frame *f, const uint8_t *pkt);
+    void (*on_packet)(void *arg, const struct iotc_mqtt_frame *f, const uint8_t *pkt);
     /* The broker closed or the socket failed; the link is dead (free it). */
     void (*on_close)(void *arg, const char *reason);
     /* Output fell to the write low watermark (flow control); may be NULL. */
@@ -38,7 +38,7 @@ void iotc_blink_linger(struct iotc_blink *l, const void *final, size_t len);
  * fn returns non-zero or input is short. Returns IOTC_OK, or the framing error
  * (IOTC_ERR_MALFORMED / IOTC_ERR_TOO_LARGE) for the first bad packet.
  */
-typedef int (*iotc_packet_fn)(void *arg, const struct mqtt_frame *f, const uint8_t *pkt);
+typedef int (*iotc_packet_fn)(void *arg, const struct iotc_mqtt_frame *f, const uint8_t *pkt);
 int iotc_read_packets(struct evbuffer *in, size_t max_packet, iotc_packet_fn fn, void *arg,
                       uint64_t *bytes_in);
 

@@ -13,11 +13,11 @@
 static const char *ms__lifecycle_reason(uint8_t v5_reason)
 {
     switch (v5_reason) {
-    case MQTT_RC_SESSION_TAKEN_OVER:
+    case IOTC_MQTT_RC_SESSION_TAKEN_OVER:
         return "DUPLICATE_CLIENTID";
-    case MQTT_RC_KEEP_ALIVE_TIMEOUT:
+    case IOTC_MQTT_RC_KEEP_ALIVE_TIMEOUT:
         return "MQTT_KEEP_ALIVE_TIMEOUT";
-    case MQTT_RC_NOT_AUTHORIZED:
+    case IOTC_MQTT_RC_NOT_AUTHORIZED:
         return "FORBIDDEN_ACCESS";
     default:
         return "SERVER_INITIATED_DISCONNECT";
@@ -39,75 +39,75 @@ static const char *ms__ip(const struct iotc_conn *c)
     return ip;
 }
 
-static int ms__rewrite_connack(struct mqtt_sess *s, const struct mqtt_connack *in)
+static int ms__rewrite_connack(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_connack *in)
 {
     struct iotc_buf props = {0};
     size_t cur = 0;
-    struct mqtt_prop p;
+    struct iotc_mqtt_prop p;
     int rc;
     /* AWS IoT's CONNACK: max QoS 1, retain and wildcards on, subscription ids off, and the
      * front door's own Topic Alias Maximum (it resolves aliases; the broker never sees one). */
     static const uint8_t ours[] = {
-        MQTT_PROP_MAXIMUM_QOS,        MQTT_PROP_RETAIN_AVAILABLE,  MQTT_PROP_WILDCARD_SUB_AVAILABLE,
-        MQTT_PROP_SUB_ID_AVAILABLE,   MQTT_PROP_SERVER_KEEP_ALIVE, MQTT_PROP_ASSIGNED_CLIENT_ID,
-        MQTT_PROP_TOPIC_ALIAS_MAXIMUM};
-    while ((rc = mqtt_props_next(in->props, &cur, &p)) == 1) {
-        if (!memchr(ours, p.id, sizeof ours) && (rc = mqtt_props_put(&props, &p)))
+        IOTC_MQTT_PROP_MAXIMUM_QOS,        IOTC_MQTT_PROP_RETAIN_AVAILABLE,  IOTC_MQTT_PROP_WILDCARD_SUB_AVAILABLE,
+        IOTC_MQTT_PROP_SUB_ID_AVAILABLE,   IOTC_MQTT_PROP_SERVER_KEEP_ALIVE, IOTC_MQTT_PROP_ASSIGNED_CLIENT_ID,
+        IOTC_MQTT_PROP_TOPIC_ALIAS_MAXIMUM};
+    while ((rc = iotc_mqtt_props_next(in->props, &cur, &p)) == 1) {
+        if (!memchr(ours, p.id, sizeof ours) && (rc = iotc_mqtt_props_put(&props, &p)))
             goto cleanup;
     }
     if (rc < 0)
         goto cleanup;
-    if (in->code == MQTT_RC_SUCCESS) {
-        struct mqtt_prop add[] = {
-            {.id = MQTT_PROP_MAXIMUM_QOS, .u32 = 1},
-            {.id = MQTT_PROP_RETAIN_AVAILABLE, .u32 = 1},
-            {.id = MQTT_PROP_WILDCARD_SUB_AVAILABLE, .u32 = 1},
-            {.id = MQTT_PROP_SUB_ID_AVAILABLE, .u32 = 0},
+    if (in->code == IOTC_MQTT_RC_SUCCESS) {
+        struct iotc_mqtt_prop add[] = {
+            {.id = IOTC_MQTT_PROP_MAXIMUM_QOS, .u32 = 1},
+            {.id = IOTC_MQTT_PROP_RETAIN_AVAILABLE, .u32 = 1},
+            {.id = IOTC_MQTT_PROP_WILDCARD_SUB_AVAILABLE, .u32 = 1},
+            {.id = IOTC_MQTT_PROP_SUB_ID_AVAILABLE, .u32 = 0},
         };
         for (size_t i = 0; i < sizeof add / sizeof add[0]; i++)
-            if ((rc = mqtt_props_put(&props, &add[i])))
+            if ((rc = iotc_mqtt_props_put(&props, &add[i])))
                 goto cleanup;
         /* Absent means 0 (no aliases); what is advertised is what handle_publish.c accepts. */
         s->alias_max = (uint16_t)s->c->ep->profile.limits.topic_alias_max;
         if (s->alias_max) {
-            struct mqtt_prop tam = {.id = MQTT_PROP_TOPIC_ALIAS_MAXIMUM, .u32 = s->alias_max};
-            if ((rc = mqtt_props_put(&props, &tam)))
+            struct iotc_mqtt_prop tam = {.id = IOTC_MQTT_PROP_TOPIC_ALIAS_MAXIMUM, .u32 = s->alias_max};
+            if ((rc = iotc_mqtt_props_put(&props, &tam)))
                 goto cleanup;
         }
         if (s->ka_effective != s->ka_requested) {
-            struct mqtt_prop ka = {.id = MQTT_PROP_SERVER_KEEP_ALIVE, .u32 = s->ka_effective};
-            if ((rc = mqtt_props_put(&props, &ka)))
+            struct iotc_mqtt_prop ka = {.id = IOTC_MQTT_PROP_SERVER_KEEP_ALIVE, .u32 = s->ka_effective};
+            if ((rc = iotc_mqtt_props_put(&props, &ka)))
                 goto cleanup;
         }
         if (s->assigned_id) {
-            struct mqtt_prop id = {.id = MQTT_PROP_ASSIGNED_CLIENT_ID,
+            struct iotc_mqtt_prop id = {.id = IOTC_MQTT_PROP_ASSIGNED_CLIENT_ID,
                                    .data = iotc_span_str(s->client_id)};
-            if ((rc = mqtt_props_put(&props, &id)))
+            if ((rc = iotc_mqtt_props_put(&props, &id)))
                 goto cleanup;
         }
     }
-    struct mqtt_connack out = *in;
+    struct iotc_mqtt_connack out = *in;
     out.props.p = props.p;
     out.props.n = props.len;
     iotc_buf_reset(&s->out);
-    rc = mqtt_connack_encode(&s->out, MQTT_V5, &out);
+    rc = iotc_mqtt_connack_encode(&s->out, IOTC_MQTT_V5, &out);
 cleanup:
     iotc_buf_free(&props);
     return rc;
 }
 
 /* Certification scenarios: acknowledgements the endpoint "forgets" to send. */
-static bool ms__scenario_withholds(struct mqtt_sess *s, const struct mqtt_frame *f)
+static bool ms__scenario_withholds(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_frame *f)
 {
     const struct iotc_scenario *sc = &s->c->ep->scenario;
-    bool drop = (f->type == MQTT_PUBACK && sc->withhold_puback) ||
-                (f->type == MQTT_SUBACK && sc->withhold_suback) ||
-                (f->type == MQTT_PINGRESP && sc->withhold_pingresp);
+    bool drop = (f->type == IOTC_MQTT_PUBACK && sc->withhold_puback) ||
+                (f->type == IOTC_MQTT_SUBACK && sc->withhold_suback) ||
+                (f->type == IOTC_MQTT_PINGRESP && sc->withhold_pingresp);
     if (!drop)
         return false;
     iotc_conn_emit(s->c, IOTC_EV_SCENARIO_WITHHELD,
-                   json_pack("{s:s}", "type", mqtt_type_name(f->type)));
-    if (sc->disconnect_after_withheld_ms > 0 && s->cut_at == 0 && f->type != MQTT_PINGRESP) {
+                   json_pack("{s:s}", "type", iotc_mqtt_type_name(f->type)));
+    if (sc->disconnect_after_withheld_ms > 0 && s->cut_at == 0 && f->type != IOTC_MQTT_PINGRESP) {
         double ms = (double)sc->disconnect_after_withheld_ms * s->c->ep->profile.time_scale;
         s->cut_at = iotc_mono_ms() + ms;
         iotc_ms_arm(s, ms); /* the keep-alive check re-arms itself from there */
@@ -116,12 +116,12 @@ static bool ms__scenario_withholds(struct mqtt_sess *s, const struct mqtt_frame 
 }
 
 /* After the first SUBACK: send the device the message the scenario asks for. */
-static void ms__scenario_send(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt)
+static void ms__scenario_send(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_frame *f, const uint8_t *pkt)
 {
     const struct iotc_scenario *sc = &s->c->ep->scenario;
-    struct mqtt_suback sa;
+    struct iotc_mqtt_suback sa;
     if (sc->send_bytes < 0 || s->scenario_sent ||
-        mqtt_suback_parse(pkt, f->total, s->version, &sa) != IOTC_OK)
+        iotc_mqtt_suback_parse(pkt, f->total, s->version, &sa) != IOTC_OK)
         return;
     char topic[512] = "", key[8];
     if (sc->send_topic) {
@@ -148,14 +148,14 @@ static void ms__scenario_send(struct mqtt_sess *s, const struct mqtt_frame *f, c
     free(payload);
 }
 
-void iotc_ms_broker_packet(void *arg, const struct mqtt_frame *f, const uint8_t *pkt)
+void iotc_ms_broker_packet(void *arg, const struct iotc_mqtt_frame *f, const uint8_t *pkt)
 {
-    struct mqtt_sess *s = arg;
-    if (s->state == MS_DONE)
+    struct iotc_endpoint_mqtt_sess *s = arg;
+    if (s->state == IOTC_ENDPOINT_MS_DONE)
         return;
-    if (f->type == MQTT_CONNACK && s->state == MS_WAIT_CONNACK) {
-        struct mqtt_connack ca;
-        if (mqtt_connack_parse(pkt, f->total, s->version, &ca) != IOTC_OK) {
+    if (f->type == IOTC_MQTT_CONNACK && s->state == IOTC_ENDPOINT_MS_WAIT_CONNACK) {
+        struct iotc_mqtt_connack ca;
+        if (iotc_mqtt_connack_parse(pkt, f->total, s->version, &ca) != IOTC_OK) {
             iotc_ms_finish(s, "broker", "malformed CONNACK from broker");
             return;
         }
@@ -167,7 +167,7 @@ void iotc_ms_broker_packet(void *arg, const struct mqtt_frame *f, const uint8_t 
             iotc_conn_emit(s->c, IOTC_EV_SCENARIO_WITHHELD,
                            json_pack("{s:s, s:I}", "type", "CONNACK", "count",
                                      (json_int_t)ep->connacks_withheld));
-            s->state = MS_LIVE; /* silent: the device must give up and retry by itself */
+            s->state = IOTC_ENDPOINT_MS_LIVE; /* silent: the device must give up and retry by itself */
             iotc_ms_arm_keepalive(s);
             return;
         }
@@ -175,12 +175,12 @@ void iotc_ms_broker_packet(void *arg, const struct mqtt_frame *f, const uint8_t 
         if (sc->session_present_zero)
             ca.session_present = false;
         const uint8_t *sent = pkt;
-        struct mqtt_frame sent_frame = *f;
-        if (s->version == MQTT_V5 || sc->session_present_zero) {
-            int erc = s->version == MQTT_V5 ? ms__rewrite_connack(s, &ca)
+        struct iotc_mqtt_frame sent_frame = *f;
+        if (s->version == IOTC_MQTT_V5 || sc->session_present_zero) {
+            int erc = s->version == IOTC_MQTT_V5 ? ms__rewrite_connack(s, &ca)
                                             : (iotc_buf_reset(&s->out),
-                                               mqtt_connack_encode(&s->out, s->version, &ca));
-            if (erc != IOTC_OK || mqtt_frame_peek(s->out.p, s->out.len, 0, &sent_frame)) {
+                                               iotc_mqtt_connack_encode(&s->out, s->version, &ca));
+            if (erc != IOTC_OK || iotc_mqtt_frame_peek(s->out.p, s->out.len, 0, &sent_frame)) {
                 iotc_ms_finish(s, "endpoint", "cannot build CONNACK");
                 return;
             }
@@ -193,7 +193,7 @@ void iotc_ms_broker_packet(void *arg, const struct mqtt_frame *f, const uint8_t 
             iotc_ms_finish(s, "broker", "broker refused CONNECT");
             return;
         }
-        s->state = MS_LIVE;
+        s->state = IOTC_ENDPOINT_MS_LIVE;
         s->announced = true;
         iotc_ms_subs_bind(s, resumed);
         iotc_lifecycle_connected(s->c->ep->lifecycle, s->client_id, s->session_id,
@@ -211,31 +211,31 @@ void iotc_ms_broker_packet(void *arg, const struct mqtt_frame *f, const uint8_t 
         iotc_ms_arm_keepalive(s);
         return;
     }
-    if (f->type == MQTT_DISCONNECT) {
-        struct mqtt_disconnect d = {0};
-        mqtt_disconnect_parse(pkt, f->total, s->version, &d);
+    if (f->type == IOTC_MQTT_DISCONNECT) {
+        struct iotc_mqtt_disconnect d = {0};
+        iotc_mqtt_disconnect_parse(pkt, f->total, s->version, &d);
         iotc_ms_journal(s, IOTC_EV_MQTT_OUT, f, pkt, true);
         iotc_ms_send_client(s, pkt, f->total);
-        if (d.reason == MQTT_RC_SESSION_TAKEN_OVER)
+        if (d.reason == IOTC_MQTT_RC_SESSION_TAKEN_OVER)
             s->taken_over = true;
         iotc_ms_finish(s, "endpoint", ms__lifecycle_reason(d.reason));
         return;
     }
-    if (f->type == MQTT_PINGRESP && iotc_ms_da_pingresp(s))
+    if (f->type == IOTC_MQTT_PINGRESP && iotc_ms_da_pingresp(s))
         return; /* the answer to the front door's own barrier ping (durable_ack.c) */
     if (ms__scenario_withholds(s, f))
         return;
-    if (f->type == MQTT_PUBACK && iotc_ms_da_hold_puback(s, pkt, f->total))
+    if (f->type == IOTC_MQTT_PUBACK && iotc_ms_da_hold_puback(s, pkt, f->total))
         return; /* relayed once the broker has saved (durable_ack.c) */
-    if (f->type == MQTT_SUBACK || f->type == MQTT_UNSUBACK) {
+    if (f->type == IOTC_MQTT_SUBACK || f->type == IOTC_MQTT_UNSUBACK) {
         iotc_ms_journal(s, IOTC_EV_MQTT_OUT, f, pkt, false);
-        if (f->type == MQTT_SUBACK)
+        if (f->type == IOTC_MQTT_SUBACK)
             ms__scenario_send(s, f, pkt);
         if (!iotc_ms_subscription_event(s, f, pkt))
             iotc_ms_send_client(s, pkt, f->total);
         return;
     }
-    if (f->type == MQTT_PUBLISH && !iotc_ms_authorize_receive(s, f, pkt))
+    if (f->type == IOTC_MQTT_PUBLISH && !iotc_ms_authorize_receive(s, f, pkt))
         return;
     iotc_ms_journal(s, IOTC_EV_MQTT_OUT, f, pkt, false);
     iotc_ms_send_client(s, pkt, f->total);
@@ -243,18 +243,18 @@ void iotc_ms_broker_packet(void *arg, const struct mqtt_frame *f, const uint8_t 
 
 void iotc_ms_broker_closed(void *arg, const char *reason)
 {
-    struct mqtt_sess *s = arg;
-    if (s->state == MS_DONE)
+    struct iotc_endpoint_mqtt_sess *s = arg;
+    if (s->state == IOTC_ENDPOINT_MS_DONE)
         return;
     if (s->taken_over) {
         /* mosquitto 2.0 closes the old socket without a DISCONNECT; AWS sends 0x8E on MQTT 5. */
-        iotc_ms_refuse(s, "DUPLICATE_CLIENTID", "DUPLICATE_CLIENTID", MQTT_RC_SESSION_TAKEN_OVER,
+        iotc_ms_refuse(s, "DUPLICATE_CLIENTID", "DUPLICATE_CLIENTID", IOTC_MQTT_RC_SESSION_TAKEN_OVER,
                        0);
         return;
     }
-    if (s->state == MS_WAIT_CONNACK) {
-        iotc_ms_refuse(s, "broker-unavailable", reason, MQTT_RC_SERVER_UNAVAILABLE,
-                       MQTT3_CONNACK_UNAVAILABLE);
+    if (s->state == IOTC_ENDPOINT_MS_WAIT_CONNACK) {
+        iotc_ms_refuse(s, "broker-unavailable", reason, IOTC_MQTT_RC_SERVER_UNAVAILABLE,
+                       IOTC_MQTT_V3_CONNACK_UNAVAILABLE);
         return;
     }
     iotc_ms_finish(s, "broker", reason);
@@ -262,7 +262,7 @@ void iotc_ms_broker_closed(void *arg, const char *reason)
 
 void iotc_ms_broker_drain(void *arg)
 {
-    struct mqtt_sess *s = arg;
-    if (s->state != MS_DONE)
+    struct iotc_endpoint_mqtt_sess *s = arg;
+    if (s->state != IOTC_ENDPOINT_MS_DONE)
         bufferevent_enable(s->c->tr.bev, EV_READ);
 }

@@ -19,12 +19,12 @@
 
 #define DA_FIFO_MAX 64
 
-static bool da__enabled(const struct mqtt_sess *s)
+static bool da__enabled(const struct iotc_endpoint_mqtt_sess *s)
 {
     return s->c->ep->profile.limits.qos1_durable != 0;
 }
 
-static bool da__push(struct mqtt_sess *s, bool ours)
+static bool da__push(struct iotc_endpoint_mqtt_sess *s, bool ours)
 {
     if (s->da.ping_n >= DA_FIFO_MAX)
         return false;
@@ -36,7 +36,7 @@ static bool da__push(struct mqtt_sess *s, bool ours)
     return true;
 }
 
-static void da__send_barrier(struct mqtt_sess *s)
+static void da__send_barrier(struct iotc_endpoint_mqtt_sess *s)
 {
     if (s->da.barrier_out || s->da.held_new.len == 0 || !da__push(s, true))
         return;
@@ -48,12 +48,12 @@ static void da__send_barrier(struct mqtt_sess *s)
         iotc_buf_reset(&s->da.held_new);
 }
 
-static void da__release(struct mqtt_sess *s)
+static void da__release(struct iotc_endpoint_mqtt_sess *s)
 {
     size_t off = 0;
     while (off < s->da.held_covered.len) {
-        struct mqtt_frame f;
-        if (mqtt_frame_peek(s->da.held_covered.p + off, s->da.held_covered.len - off, 0, &f))
+        struct iotc_mqtt_frame f;
+        if (iotc_mqtt_frame_peek(s->da.held_covered.p + off, s->da.held_covered.len - off, 0, &f))
             break;
         const uint8_t *pkt = s->da.held_covered.p + off;
         iotc_ms_journal(s, IOTC_EV_MQTT_OUT, &f, pkt, false);
@@ -63,14 +63,14 @@ static void da__release(struct mqtt_sess *s)
     iotc_buf_reset(&s->da.held_covered);
 }
 
-bool iotc_ms_da_device_ping(struct mqtt_sess *s)
+bool iotc_ms_da_device_ping(struct iotc_endpoint_mqtt_sess *s)
 {
     if (!da__enabled(s))
         return true;
     return da__push(s, false);
 }
 
-bool iotc_ms_da_hold_puback(struct mqtt_sess *s, const uint8_t *pkt, size_t len)
+bool iotc_ms_da_hold_puback(struct iotc_endpoint_mqtt_sess *s, const uint8_t *pkt, size_t len)
 {
     if (!da__enabled(s))
         return false;
@@ -80,7 +80,7 @@ bool iotc_ms_da_hold_puback(struct mqtt_sess *s, const uint8_t *pkt, size_t len)
     return true;
 }
 
-bool iotc_ms_da_pingresp(struct mqtt_sess *s)
+bool iotc_ms_da_pingresp(struct iotc_endpoint_mqtt_sess *s)
 {
     if (!da__enabled(s) || s->da.ping_n == 0)
         return false;
@@ -95,7 +95,7 @@ bool iotc_ms_da_pingresp(struct mqtt_sess *s)
     return true;
 }
 
-void iotc_ms_da_free(struct mqtt_sess *s)
+void iotc_ms_da_free(struct iotc_endpoint_mqtt_sess *s)
 {
     iotc_buf_free(&s->da.held_new);
     iotc_buf_free(&s->da.held_covered);

@@ -220,7 +220,7 @@ static void endpoint__on_journal_fail(void *arg, const char *why)
 static int endpoint__config(struct iotc_endpoint *ep, const iotc_endpoint_opts *o, char *err,
                             size_t errlen)
 {
-    struct iotc_cfg_err cerr;
+    iotc_errtext cerr;
     if (iotc_profile_load(o->profile_path, &ep->profile, &cerr))
         return endpoint__fail(err, errlen, IOTC_ERR_CONFIG, "%s", cerr.msg);
     for (int i = 0; i < IOTC_ENDPOINT_NPORTS; i++) {

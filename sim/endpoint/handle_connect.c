@@ -13,36 +13,36 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int ms__connect_authorized(struct mqtt_sess *s, const struct mqtt_connect *cnp);
-static int ms__start_custom_auth(struct mqtt_sess *s, const struct mqtt_connect *cn,
+static int ms__connect_authorized(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_connect *cnp);
+static int ms__start_custom_auth(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_connect *cn,
                                  const uint8_t *pkt, size_t len);
 static void ms__custom_auth_done(struct iotc_conn *c, bool allowed, const char *why);
 
 /* Marks the older session of the same client ID: mosquitto takes it over. */
-static void ms__mark_takeover(struct mqtt_sess *s)
+static void ms__mark_takeover(struct iotc_endpoint_mqtt_sess *s)
 {
     struct iotc_strmap *sessions = s->c->ep->sessions;
-    struct mqtt_sess *old = iotc_strmap_get(sessions, s->client_id);
-    if (old && old != s && old->state != MS_DONE)
+    struct iotc_endpoint_mqtt_sess *old = iotc_strmap_get(sessions, s->client_id);
+    if (old && old != s && old->state != IOTC_ENDPOINT_MS_DONE)
         old->taken_over = true;
     iotc_strmap_put(sessions, s->client_id, s);
 }
 
-int iotc_ms_on_connect(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt)
+int iotc_ms_on_connect(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_frame *f, const uint8_t *pkt)
 {
     struct iotc_conn *c = s->c;
     const struct iotc_limits *lim = &c->ep->profile.limits;
-    struct mqtt_connect cn;
-    int rc = mqtt_connect_parse(pkt, f->total, &cn);
+    struct iotc_mqtt_connect cn;
+    int rc = iotc_mqtt_connect_parse(pkt, f->total, &cn);
     if (rc == IOTC_ERR_UNSUPPORTED) {
         /* MQTT-3.1.2-2: answer an unknown protocol level with the 3.1.1 CONNACK code 1. */
-        s->version = MQTT_V311;
+        s->version = IOTC_MQTT_V311;
         iotc_ms_refuse(s, "protocol-version", "unsupported MQTT protocol level",
-                       MQTT_RC_UNSUPPORTED_VERSION, MQTT3_CONNACK_BAD_VERSION);
+                       IOTC_MQTT_RC_UNSUPPORTED_VERSION, IOTC_MQTT_V3_CONNACK_BAD_VERSION);
         return 1;
     }
     if (rc != IOTC_OK) {
-        iotc_ms_refuse(s, "malformed", "malformed CONNECT", MQTT_RC_MALFORMED, 0);
+        iotc_ms_refuse(s, "malformed", "malformed CONNECT", IOTC_MQTT_RC_MALFORMED, 0);
         return 1;
     }
     s->version = cn.version;
@@ -53,42 +53,42 @@ int iotc_ms_on_connect(struct mqtt_sess *s, const struct mqtt_frame *f, const ui
                   (const char *)cn.client_id.p, cn.client_id.n, "version", cn.version, "clean",
                   cn.clean_start, "keepalive", cn.keepalive, "keepalive_effective", s->ka_effective,
                   "will", cn.will, "username", cn.has_username);
-    struct mqtt_prop sx;
+    struct iotc_mqtt_prop sx;
     /* MQTT 5: whether the session outlives the connection is the expiry, not clean start */
-    if (cn.version == MQTT_V5 && jf)
+    if (cn.version == IOTC_MQTT_V5 && jf)
         json_object_set_new(
             jf, IOTC_JF_SESSION_EXPIRY,
-            json_integer(mqtt_props_find(cn.props, MQTT_PROP_SESSION_EXPIRY, &sx) == 1
+            json_integer(iotc_mqtt_props_find(cn.props, IOTC_MQTT_PROP_SESSION_EXPIRY, &sx) == 1
                              ? (json_int_t)sx.u32
                              : 0));
     iotc_conn_emit(c, IOTC_EV_MQTT_IN, jf);
-    if (cn.version == MQTT_V31) {
+    if (cn.version == IOTC_MQTT_V31) {
         iotc_ms_refuse(s, "protocol-version", "MQTT 3.1 is not supported (3.1.1 and 5 are)",
-                       MQTT_RC_UNSUPPORTED_VERSION, MQTT3_CONNACK_BAD_VERSION);
+                       IOTC_MQTT_RC_UNSUPPORTED_VERSION, IOTC_MQTT_V3_CONNACK_BAD_VERSION);
         return 1;
     }
     const char *why = iotc_rule_client_id(lim, cn.client_id);
     if (why) {
-        iotc_ms_refuse(s, "client-id", why, MQTT_RC_CLIENT_ID_NOT_VALID, MQTT3_CONNACK_ID_REJECTED);
+        iotc_ms_refuse(s, "client-id", why, IOTC_MQTT_RC_CLIENT_ID_NOT_VALID, IOTC_MQTT_V3_CONNACK_ID_REJECTED);
         return 1;
     }
     /* MQTT-3.1.3-8: an empty client ID cannot carry a session over (3.1.1, clean session 0) */
-    if (cn.client_id.n == 0 && cn.version != MQTT_V5 && !cn.clean_start) {
+    if (cn.client_id.n == 0 && cn.version != IOTC_MQTT_V5 && !cn.clean_start) {
         iotc_ms_refuse(s, "client-id", "an empty client ID needs clean session 1",
-                       MQTT_RC_CLIENT_ID_NOT_VALID, MQTT3_CONNACK_ID_REJECTED);
+                       IOTC_MQTT_RC_CLIENT_ID_NOT_VALID, IOTC_MQTT_V3_CONNACK_ID_REJECTED);
         return 1;
     }
     if (cn.will && ((why = iotc_rule_topic(lim, cn.will_topic)) ||
                     (long long)cn.will_payload.n > lim->max_payload_bytes || cn.will_qos > 1)) {
         iotc_ms_refuse(s, "will", why ? why : "will payload too large or QoS 2",
-                       why ? MQTT_RC_TOPIC_NAME_INVALID : MQTT_RC_QOS_NOT_SUPPORTED,
-                       MQTT3_CONNACK_UNAVAILABLE);
+                       why ? IOTC_MQTT_RC_TOPIC_NAME_INVALID : IOTC_MQTT_RC_QOS_NOT_SUPPORTED,
+                       IOTC_MQTT_V3_CONNACK_UNAVAILABLE);
         return 1;
     }
     if (!c->auth.principal[0]) {
         if (c->tr.mode != IOTC_MODE_MQTT_CUSTOM) {
             iotc_ms_refuse(s, "authentication", "no authenticated principal",
-                           MQTT_RC_NOT_AUTHORIZED, MQTT3_CONNACK_NOT_AUTHORIZED);
+                           IOTC_MQTT_RC_NOT_AUTHORIZED, IOTC_MQTT_V3_CONNACK_NOT_AUTHORIZED);
             return 1;
         }
         return ms__start_custom_auth(s, &cn, pkt, f->total);
@@ -98,12 +98,12 @@ int iotc_ms_on_connect(struct mqtt_sess *s, const struct mqtt_frame *f, const ui
 
 /* iot:ConnectAttributes: LastWill when a will is set, PersistentConnect when the session
  * outlives the connection (3.1.1 clean session 0; MQTT 5 session expiry above 0). */
-static void ms__connect_attributes(struct iotc_conn *c, const struct mqtt_connect *cn)
+static void ms__connect_attributes(struct iotc_conn *c, const struct iotc_mqtt_connect *cn)
 {
     bool persistent = !cn->clean_start;
-    if (cn->version == MQTT_V5) {
-        struct mqtt_prop pr;
-        persistent = mqtt_props_find(cn->props, MQTT_PROP_SESSION_EXPIRY, &pr) == 1 && pr.u32 > 0;
+    if (cn->version == IOTC_MQTT_V5) {
+        struct iotc_mqtt_prop pr;
+        persistent = iotc_mqtt_props_find(cn->props, IOTC_MQTT_PROP_SESSION_EXPIRY, &pr) == 1 && pr.u32 > 0;
     }
     c->auth.n_connect_attrs = 0;
     if (cn->will)
@@ -119,7 +119,7 @@ static void ms__connect_attributes(struct iotc_conn *c, const struct mqtt_connec
  * needs iot:Publish (and iot:RetainPublish when retained). A refused will refuses the
  * connection the way a refused iot:Connect does. Returns NULL when allowed.
  */
-static const char *ms__will_refusal(struct mqtt_sess *s, const struct mqtt_connect *cn,
+static const char *ms__will_refusal(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_connect *cn,
                                     const char *cid)
 {
     if (!cn->will)
@@ -144,11 +144,11 @@ static const char *ms__will_refusal(struct mqtt_sess *s, const struct mqtt_conne
 }
 
 /* The device is authenticated: authorize iot:Connect and open its broker session. */
-static int ms__connect_authorized(struct mqtt_sess *s, const struct mqtt_connect *cnp)
+static int ms__connect_authorized(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_connect *cnp)
 {
     struct iotc_conn *c = s->c;
     const struct iotc_limits *lim = &c->ep->profile.limits;
-    struct mqtt_connect cn = *cnp;
+    struct iotc_mqtt_connect cn = *cnp;
     ms__connect_attributes(c, &cn);
     if (cn.client_id.n == 0) {
         /* The endpoint assigns the ID (MQTT 5 returns it in CONNACK). A UUID, never a
@@ -168,8 +168,8 @@ static int ms__connect_authorized(struct mqtt_sess *s, const struct mqtt_connect
      * throttled CONNECT gets CONNACK 0x97 on MQTT 5 and, like AWS's other 3.1.1 refusals,
      * a close without CONNACK on 3.1.1 (README "Throttling"). */
     if (iotc_throttle_connect(c, s->client_id)) {
-        iotc_ms_refuse(s, "throttled", "CONNECT rate above the quota", MQTT_RC_QUOTA_EXCEEDED,
-                       MS_NO_CONNACK);
+        iotc_ms_refuse(s, "throttled", "CONNECT rate above the quota", IOTC_MQTT_RC_QUOTA_EXCEEDED,
+                       IOTC_ENDPOINT_MS_NO_CONNACK);
         return 1;
     }
     /* iot:Connect is evaluated against the ID the session gets, assigned ones included. */
@@ -177,17 +177,17 @@ static int ms__connect_authorized(struct mqtt_sess *s, const struct mqtt_connect
     if (!iotc_conn_allowed(c, s->client_id, IOTC_ACT_CONNECT, s->client_id, why_pol,
                            sizeof why_pol)) {
         iotc_ms_refuse(s, "policy", "iot:Connect not allowed by the principal's policies",
-                       MQTT_RC_NOT_AUTHORIZED, MS_NO_CONNACK);
+                       IOTC_MQTT_RC_NOT_AUTHORIZED, IOTC_ENDPOINT_MS_NO_CONNACK);
         return 1;
     }
     const char *will_why = ms__will_refusal(s, &cn, s->client_id);
     if (will_why) {
-        iotc_ms_refuse(s, "policy", will_why, MQTT_RC_NOT_AUTHORIZED, MS_NO_CONNACK);
+        iotc_ms_refuse(s, "policy", will_why, IOTC_MQTT_RC_NOT_AUTHORIZED, IOTC_ENDPOINT_MS_NO_CONNACK);
         return 1;
     }
     if (!iotc_broker_is_ready(c->ep->broker)) {
-        iotc_ms_refuse(s, "broker-unavailable", "broker is restarting", MQTT_RC_SERVER_UNAVAILABLE,
-                       MQTT3_CONNACK_UNAVAILABLE);
+        iotc_ms_refuse(s, "broker-unavailable", "broker is restarting", IOTC_MQTT_RC_SERVER_UNAVAILABLE,
+                       IOTC_MQTT_V3_CONNACK_UNAVAILABLE);
         return 1;
     }
     char stamp[IOTC_STAMP_LEN + 1];
@@ -197,7 +197,7 @@ static int ms__connect_authorized(struct mqtt_sess *s, const struct mqtt_connect
         iotc_ms_finish(s, "endpoint", "cannot stamp identity");
         return 1;
     }
-    struct mqtt_connect out = cn;
+    struct iotc_mqtt_connect out = cn;
     out.client_id = iotc_span_str(s->client_id);
     out.has_username = true;
     out.username = iotc_span_str(c->auth.principal);
@@ -206,7 +206,7 @@ static int ms__connect_authorized(struct mqtt_sess *s, const struct mqtt_connect
     /* The front door owns keep-alive; the broker's timer is a backstop set well beyond it. */
     out.keepalive = s->ka_effective > 32767 ? 65535 : (uint16_t)(s->ka_effective * 2);
     iotc_buf_reset(&s->out);
-    if (mqtt_connect_encode(&s->out, &out) != IOTC_OK) {
+    if (iotc_mqtt_connect_encode(&s->out, &out) != IOTC_OK) {
         iotc_ms_finish(s, "endpoint", "cannot encode CONNECT");
         return 1;
     }
@@ -214,11 +214,11 @@ static int ms__connect_authorized(struct mqtt_sess *s, const struct mqtt_connect
                                  s};
     if (iotc_blink_open(c->ep->base, iotc_broker_socket_path(c->ep->broker), &cbs, &s->link)) {
         iotc_ms_refuse(s, "broker-unavailable", "cannot reach the broker",
-                       MQTT_RC_SERVER_UNAVAILABLE, MQTT3_CONNACK_UNAVAILABLE);
+                       IOTC_MQTT_RC_SERVER_UNAVAILABLE, IOTC_MQTT_V3_CONNACK_UNAVAILABLE);
         return 1;
     }
     ms__mark_takeover(s);
-    s->state = MS_WAIT_CONNACK;
+    s->state = IOTC_ENDPOINT_MS_WAIT_CONNACK;
     iotc_ms_send_broker(s, s->out.p, s->out.len);
     iotc_ms_arm(s, (double)lim->connect_timeout_ms);
     return 0;
@@ -230,7 +230,7 @@ static int ms__connect_authorized(struct mqtt_sess *s, const struct mqtt_connect
  * finished when it answers; anything the device sends meanwhile breaks the
  * "nothing before CONNACK" rule.
  */
-static int ms__start_custom_auth(struct mqtt_sess *s, const struct mqtt_connect *cn,
+static int ms__start_custom_auth(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_connect *cn,
                                  const uint8_t *pkt, size_t len)
 {
     char why[256], *user = cn->has_username ? iotc_span_strdup(cn->username) : NULL;
@@ -247,27 +247,27 @@ static int ms__start_custom_auth(struct mqtt_sess *s, const struct mqtt_connect 
     free(user);
     free(cid);
     if (rc != IOTC_OK) {
-        iotc_ms_refuse(s, "authentication", why, MQTT_RC_NOT_AUTHORIZED,
-                       MQTT3_CONNACK_NOT_AUTHORIZED);
+        iotc_ms_refuse(s, "authentication", why, IOTC_MQTT_RC_NOT_AUTHORIZED,
+                       IOTC_MQTT_V3_CONNACK_NOT_AUTHORIZED);
         return 1;
     }
-    s->state = MS_AUTHORIZING;
+    s->state = IOTC_ENDPOINT_MS_AUTHORIZING;
     return 0;
 }
 
 static void ms__custom_auth_done(struct iotc_conn *c, bool allowed, const char *why)
 {
-    struct mqtt_sess *s = c->sess.data;
-    if (!s || s->state != MS_AUTHORIZING)
+    struct iotc_endpoint_mqtt_sess *s = c->sess.data;
+    if (!s || s->state != IOTC_ENDPOINT_MS_AUTHORIZING)
         return;
-    s->state = MS_WAIT_CONNECT; /* refusals below still answer with a CONNACK */
+    s->state = IOTC_ENDPOINT_MS_WAIT_CONNECT; /* refusals below still answer with a CONNACK */
     if (!allowed) {
-        iotc_ms_refuse(s, "authentication", why, MQTT_RC_NOT_AUTHORIZED,
-                       MQTT3_CONNACK_NOT_AUTHORIZED);
+        iotc_ms_refuse(s, "authentication", why, IOTC_MQTT_RC_NOT_AUTHORIZED,
+                       IOTC_MQTT_V3_CONNACK_NOT_AUTHORIZED);
         return;
     }
-    struct mqtt_connect cn;
-    if (mqtt_connect_parse(s->connect_pkt.p, s->connect_pkt.len, &cn) != IOTC_OK) {
+    struct iotc_mqtt_connect cn;
+    if (iotc_mqtt_connect_parse(s->connect_pkt.p, s->connect_pkt.len, &cn) != IOTC_OK) {
         iotc_ms_finish(s, "endpoint", "lost the CONNECT");
         return;
     }

@@ -5,20 +5,20 @@
 
 #include <stdio.h>
 
-void iotc_ms_arm(struct mqtt_sess *s, double ms)
+void iotc_ms_arm(struct iotc_endpoint_mqtt_sess *s, double ms)
 {
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((long long)ms % 1000 * 1000)};
     evtimer_add(s->timer, &tv);
 }
 
-static double ms__keepalive_window(const struct mqtt_sess *s)
+static double ms__keepalive_window(const struct iotc_endpoint_mqtt_sess *s)
 {
     double ms = s->ka_effective * 1500.0 * s->c->ep->profile.time_scale;
     return ms < 1 ? 1 : ms;
 }
 
 /* Arms once per window; packets only stamp last_rx, so the hot path adds no timer work. */
-void iotc_ms_arm_keepalive(struct mqtt_sess *s)
+void iotc_ms_arm_keepalive(struct iotc_endpoint_mqtt_sess *s)
 {
     s->last_rx = iotc_mono_ms();
     if (!s->ka_armed) {
@@ -29,19 +29,19 @@ void iotc_ms_arm_keepalive(struct mqtt_sess *s)
 
 void iotc_ms_on_timer(evutil_socket_t fd, short what, void *arg)
 {
-    struct mqtt_sess *s = arg;
-    if (s->state == MS_WAIT_CONNECT) {
+    struct iotc_endpoint_mqtt_sess *s = arg;
+    if (s->state == IOTC_ENDPOINT_MS_WAIT_CONNECT) {
         iotc_conn_emit(s->c, IOTC_EV_MQTT_REFUSED,
                        json_pack("{s:s, s:s}", "rule", "connect-timeout", "reason",
                                  "no CONNECT after the TLS handshake"));
         iotc_ms_finish(s, "endpoint", "no CONNECT in time");
         return;
     }
-    if (s->state == MS_AUTHORIZING)
+    if (s->state == IOTC_ENDPOINT_MS_AUTHORIZING)
         return; /* the authorizer's own timeout answers */
-    if (s->state == MS_WAIT_CONNACK) {
+    if (s->state == IOTC_ENDPOINT_MS_WAIT_CONNACK) {
         iotc_ms_refuse(s, "broker-timeout", "broker did not answer CONNECT",
-                       MQTT_RC_SERVER_UNAVAILABLE, MQTT3_CONNACK_UNAVAILABLE);
+                       IOTC_MQTT_RC_SERVER_UNAVAILABLE, IOTC_MQTT_V3_CONNACK_UNAVAILABLE);
         return;
     }
     double now = iotc_mono_ms(), idle = now - s->last_rx, window = ms__keepalive_window(s);
@@ -60,5 +60,5 @@ void iotc_ms_on_timer(evutil_socket_t fd, short what, void *arg)
     }
     char why[96];
     snprintf(why, sizeof why, "no packet within 1.5 x keep-alive (%u s)", s->ka_effective);
-    iotc_ms_refuse(s, "MQTT_KEEP_ALIVE_TIMEOUT", why, MQTT_RC_KEEP_ALIVE_TIMEOUT, 0);
+    iotc_ms_refuse(s, "MQTT_KEEP_ALIVE_TIMEOUT", why, IOTC_MQTT_RC_KEEP_ALIVE_TIMEOUT, 0);
 }

@@ -19,7 +19,7 @@
  * resumed persistent session), it is a redelivery for an earlier connection's SUBSCRIBE,
  * which this connection cannot tell apart from a wildcard one: it is withheld too.
  */
-static bool ms__retained_for_wildcard_only(struct mqtt_sess *s, const struct mqtt_publish *p)
+static bool ms__retained_for_wildcard_only(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_publish *p)
 {
     if (!p->retain)
         return false;
@@ -41,7 +41,7 @@ static bool ms__retained_for_wildcard_only(struct mqtt_sess *s, const struct mqt
  * has not seen (a session from before this serve started) count in neither, and then
  * the message goes as the broker decided.
  */
-static unsigned ms__matching_filters(const struct mqtt_sess *s, struct iotc_span topic,
+static unsigned ms__matching_filters(const struct iotc_endpoint_mqtt_sess *s, struct iotc_span topic,
                                      unsigned *mqtt)
 {
     unsigned aws = 0;
@@ -51,9 +51,9 @@ static unsigned ms__matching_filters(const struct mqtt_sess *s, struct iotc_span
     json_object_foreach(s->subscriptions, flt, v)
     {
         struct iotc_span f = iotc_span_str(flt);
-        if (mqtt_topic_matches(f, topic)) {
+        if (iotc_mqtt_topic_matches(f, topic)) {
             (*mqtt)++;
-            aws += mqtt_topic_matches_aws(f, topic);
+            aws += iotc_mqtt_topic_matches_aws(f, topic);
         }
     }
     return aws;
@@ -73,12 +73,12 @@ static uint64_t ms__fnv1a(uint64_t h, struct iotc_span b)
  * of those N copies the first M (filters matching the AWS way) go through and the rest
  * are withheld, so "sport/#" + "sport" delivers "sport" once, as AWS does.
  */
-static bool ms__parent_level_copy(struct mqtt_sess *s, const struct mqtt_publish *p)
+static bool ms__parent_level_copy(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_publish *p)
 {
     unsigned n, m = ms__matching_filters(s, p->topic, &n);
     if (n == 0 || m == n)
         return false;
-    if (s->version != MQTT_V5)
+    if (s->version != IOTC_MQTT_V5)
         return m == 0;
     uint64_t key = ms__fnv1a(ms__fnv1a(0xcbf29ce484222325ULL, p->topic), p->payload) | 1;
     if (key != s->copies.key) {
@@ -96,10 +96,10 @@ static bool ms__parent_level_copy(struct mqtt_sess *s, const struct mqtt_publish
  * does not match its parent level, and a retained message goes only to exact subscriptions. A QoS 1
  * message held back is acknowledged to the broker on the device's behalf so it is not redelivered.
  */
-bool iotc_ms_authorize_receive(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt)
+bool iotc_ms_authorize_receive(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_frame *f, const uint8_t *pkt)
 {
-    struct mqtt_publish p;
-    if (mqtt_publish_parse(pkt, f->total, s->version, &p) != IOTC_OK)
+    struct iotc_mqtt_publish p;
+    if (iotc_mqtt_publish_parse(pkt, f->total, s->version, &p) != IOTC_OK)
         return true;
     char topic[1024];
     snprintf(topic, sizeof topic, "%.*s", (int)p.topic.n, (const char *)p.topic.p);
@@ -115,9 +115,9 @@ bool iotc_ms_authorize_receive(struct mqtt_sess *s, const struct mqtt_frame *f, 
     if (!withheld && iotc_conn_allowed(s->c, s->client_id, IOTC_ACT_RECEIVE, topic, NULL, 0))
         return true;
     if (p.qos == 1) {
-        struct mqtt_ack a = {.type = MQTT_PUBACK, .packet_id = p.packet_id};
+        struct iotc_mqtt_ack a = {.type = IOTC_MQTT_PUBACK, .packet_id = p.packet_id};
         iotc_buf_reset(&s->out);
-        if (mqtt_ack_encode(&s->out, s->version, &a) == IOTC_OK)
+        if (iotc_mqtt_ack_encode(&s->out, s->version, &a) == IOTC_OK)
             iotc_ms_send_broker(s, s->out.p, s->out.len);
     }
     return false;
@@ -129,7 +129,7 @@ bool iotc_ms_authorize_receive(struct mqtt_sess *s, const struct mqtt_frame *f, 
  * is dropped (there is nothing to answer with). Returns 0 to forward, 1 when the connection was
  * closed, 2 when answered here.
  */
-static int ms__authorize_publish(struct mqtt_sess *s, const struct mqtt_publish *p)
+static int ms__authorize_publish(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_publish *p)
 {
     char topic[1024];
     snprintf(topic, sizeof topic, "%.*s", (int)p->topic.n, (const char *)p->topic.p);
@@ -138,16 +138,16 @@ static int ms__authorize_publish(struct mqtt_sess *s, const struct mqtt_publish 
                iotc_conn_allowed(s->c, s->client_id, IOTC_ACT_RETAIN_PUBLISH, topic, NULL, 0));
     if (ok)
         return 0;
-    if (s->version != MQTT_V5) {
+    if (s->version != IOTC_MQTT_V5) {
         iotc_ms_refuse(s, "policy", "iot:Publish not allowed by the principal's policies",
-                       MQTT_RC_NOT_AUTHORIZED, 0);
+                       IOTC_MQTT_RC_NOT_AUTHORIZED, 0);
         return 1;
     }
     if (p->qos == 1) {
-        struct mqtt_ack a = {
-            .type = MQTT_PUBACK, .packet_id = p->packet_id, .reason = MQTT_RC_NOT_AUTHORIZED};
+        struct iotc_mqtt_ack a = {
+            .type = IOTC_MQTT_PUBACK, .packet_id = p->packet_id, .reason = IOTC_MQTT_RC_NOT_AUTHORIZED};
         iotc_buf_reset(&s->out);
-        if (mqtt_ack_encode(&s->out, MQTT_V5, &a) == IOTC_OK)
+        if (iotc_mqtt_ack_encode(&s->out, IOTC_MQTT_V5, &a) == IOTC_OK)
             iotc_ms_send_client(s, s->out.p, s->out.len);
     }
     return 2; /* answered here: not forwarded, the connection stays */
@@ -160,15 +160,15 @@ static int ms__authorize_publish(struct mqtt_sess *s, const struct mqtt_publish 
  * get nothing: the device's own retry delays the message. The connection stays (README
  * "Throttling"). True when throttled (answered here).
  */
-static bool ms__throttled(struct mqtt_sess *s, const struct mqtt_publish *p, size_t bytes)
+static bool ms__throttled(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_publish *p, size_t bytes)
 {
     if (!iotc_throttle_publish(s->c, s->client_id, bytes))
         return false;
-    if (s->version == MQTT_V5 && p->qos == 1) {
-        struct mqtt_ack a = {
-            .type = MQTT_PUBACK, .packet_id = p->packet_id, .reason = MQTT_RC_QUOTA_EXCEEDED};
+    if (s->version == IOTC_MQTT_V5 && p->qos == 1) {
+        struct iotc_mqtt_ack a = {
+            .type = IOTC_MQTT_PUBACK, .packet_id = p->packet_id, .reason = IOTC_MQTT_RC_QUOTA_EXCEEDED};
         iotc_buf_reset(&s->out);
-        if (mqtt_ack_encode(&s->out, MQTT_V5, &a) == IOTC_OK)
+        if (iotc_mqtt_ack_encode(&s->out, IOTC_MQTT_V5, &a) == IOTC_OK)
             iotc_ms_send_client(s, s->out.p, s->out.len);
     }
     return true;
@@ -178,7 +178,7 @@ static bool ms__throttled(struct mqtt_sess *s, const struct mqtt_publish *p, siz
  * The Topic Alias property of a PUBLISH the codec refused, read without its checks:
  * the codec calls alias 0 a protocol error, MQTT 5 wants 0x94 for it. -1 when absent.
  */
-static long ms__raw_alias(const uint8_t *pkt, const struct mqtt_frame *f)
+static long ms__raw_alias(const uint8_t *pkt, const struct iotc_mqtt_frame *f)
 {
     size_t i = f->header_len, end = f->total;
     if (end - i < 2)
@@ -189,14 +189,14 @@ static long ms__raw_alias(const uint8_t *pkt, const struct mqtt_frame *f)
     if (i >= end)
         return -1;
     uint32_t plen;
-    int n = mqtt_varint_decode(pkt + i, end - i, &plen);
+    int n = iotc_mqtt_varint_decode(pkt + i, end - i, &plen);
     if (n < 0 || plen > end - i - (size_t)n)
         return -1;
     struct iotc_span props = {pkt + i + n, plen};
-    struct mqtt_prop pr;
+    struct iotc_mqtt_prop pr;
     size_t cur = 0;
-    while (mqtt_props_next(props, &cur, &pr) == 1)
-        if (pr.id == MQTT_PROP_TOPIC_ALIAS)
+    while (iotc_mqtt_props_next(props, &cur, &pr) == 1)
+        if (pr.id == IOTC_MQTT_PROP_TOPIC_ALIAS)
             return (long)pr.u32;
     return -1;
 }
@@ -208,15 +208,15 @@ static long ms__raw_alias(const uint8_t *pkt, const struct mqtt_frame *f)
  * Returns 0 (p->topic is the real topic; *aliased says whether an alias was used) or 1
  * when the connection was refused.
  */
-static int ms__resolve_alias(struct mqtt_sess *s, struct mqtt_publish *p, bool *aliased)
+static int ms__resolve_alias(struct iotc_endpoint_mqtt_sess *s, struct iotc_mqtt_publish *p, bool *aliased)
 {
-    struct mqtt_prop a;
+    struct iotc_mqtt_prop a;
     *aliased = false;
-    if (s->version != MQTT_V5 || mqtt_props_find(p->props, MQTT_PROP_TOPIC_ALIAS, &a) != 1)
+    if (s->version != IOTC_MQTT_V5 || iotc_mqtt_props_find(p->props, IOTC_MQTT_PROP_TOPIC_ALIAS, &a) != 1)
         return 0;
     if (a.u32 == 0 || a.u32 > s->alias_max) {
         iotc_ms_refuse(s, "topic-alias", "Topic Alias 0 or above the Topic Alias Maximum",
-                       MQTT_RC_TOPIC_ALIAS_INVALID, 0);
+                       IOTC_MQTT_RC_TOPIC_ALIAS_INVALID, 0);
         return 1;
     }
     if (!s->aliases && !(s->aliases = calloc((size_t)s->alias_max + 1, sizeof *s->aliases))) {
@@ -227,7 +227,7 @@ static int ms__resolve_alias(struct mqtt_sess *s, struct mqtt_publish *p, bool *
     if (p->topic.n == 0) {
         if (!*slot) {
             iotc_ms_refuse(s, "topic-alias", "Topic Alias used before it was set",
-                           MQTT_RC_PROTOCOL_ERROR, 0);
+                           IOTC_MQTT_RC_PROTOCOL_ERROR, 0);
             return 1;
         }
         p->topic = iotc_span_str(*slot);
@@ -245,21 +245,21 @@ static int ms__resolve_alias(struct mqtt_sess *s, struct mqtt_publish *p, bool *
 }
 
 /* The broker never sees an alias: the PUBLISH goes on with its topic and without it. */
-static int ms__forward_resolved(struct mqtt_sess *s, const struct mqtt_publish *p)
+static int ms__forward_resolved(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_publish *p)
 {
     struct iotc_buf props = {0};
-    struct mqtt_prop pr;
+    struct iotc_mqtt_prop pr;
     size_t cur = 0;
     int rc;
-    while ((rc = mqtt_props_next(p->props, &cur, &pr)) == 1)
-        if (pr.id != MQTT_PROP_TOPIC_ALIAS && (rc = mqtt_props_put(&props, &pr)))
+    while ((rc = iotc_mqtt_props_next(p->props, &cur, &pr)) == 1)
+        if (pr.id != IOTC_MQTT_PROP_TOPIC_ALIAS && (rc = iotc_mqtt_props_put(&props, &pr)))
             break;
-    struct mqtt_publish out = *p;
+    struct iotc_mqtt_publish out = *p;
     out.props.p = props.p;
     out.props.n = props.len;
     iotc_buf_reset(&s->out);
     if (rc == 0)
-        rc = mqtt_publish_encode(&s->out, MQTT_V5, &out);
+        rc = iotc_mqtt_publish_encode(&s->out, IOTC_MQTT_V5, &out);
     iotc_buf_free(&props);
     if (rc != IOTC_OK) {
         iotc_ms_finish(s, "endpoint", "cannot re-encode an aliased PUBLISH");
@@ -269,16 +269,16 @@ static int ms__forward_resolved(struct mqtt_sess *s, const struct mqtt_publish *
     return 2;
 }
 
-int iotc_ms_check_publish(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt)
+int iotc_ms_check_publish(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_frame *f, const uint8_t *pkt)
 {
     const struct iotc_limits *lim = &s->c->ep->profile.limits;
-    struct mqtt_publish p;
-    int prc = mqtt_publish_parse(pkt, f->total, s->version, &p);
+    struct iotc_mqtt_publish p;
+    int prc = iotc_mqtt_publish_parse(pkt, f->total, s->version, &p);
     if (prc != IOTC_OK) {
-        if (s->version == MQTT_V5 && prc == IOTC_ERR_PROTOCOL && ms__raw_alias(pkt, f) == 0)
-            iotc_ms_refuse(s, "topic-alias", "Topic Alias 0", MQTT_RC_TOPIC_ALIAS_INVALID, 0);
+        if (s->version == IOTC_MQTT_V5 && prc == IOTC_ERR_PROTOCOL && ms__raw_alias(pkt, f) == 0)
+            iotc_ms_refuse(s, "topic-alias", "Topic Alias 0", IOTC_MQTT_RC_TOPIC_ALIAS_INVALID, 0);
         else
-            iotc_ms_refuse(s, "malformed", "malformed PUBLISH", MQTT_RC_MALFORMED, 0);
+            iotc_ms_refuse(s, "malformed", "malformed PUBLISH", IOTC_MQTT_RC_MALFORMED, 0);
         return 1;
     }
     bool aliased;
@@ -286,20 +286,20 @@ int iotc_ms_check_publish(struct mqtt_sess *s, const struct mqtt_frame *f, const
         return 1;
     const char *why;
     if (p.qos == 2) {
-        iotc_ms_refuse(s, "qos2", "QoS 2 is not supported by AWS IoT", MQTT_RC_QOS_NOT_SUPPORTED,
+        iotc_ms_refuse(s, "qos2", "QoS 2 is not supported by AWS IoT", IOTC_MQTT_RC_QOS_NOT_SUPPORTED,
                        0);
         return 1;
     }
     if ((why = iotc_rule_topic(lim, p.topic))) {
-        iotc_ms_refuse(s, "topic", why, MQTT_RC_TOPIC_NAME_INVALID, 0);
+        iotc_ms_refuse(s, "topic", why, IOTC_MQTT_RC_TOPIC_NAME_INVALID, 0);
         return 1;
     }
     if ((why = iotc_rule_reserved(p.topic, IOTC_RESERVED_PUBLISH))) {
-        iotc_ms_refuse(s, "reserved-topic", why, MQTT_RC_NOT_AUTHORIZED, 0);
+        iotc_ms_refuse(s, "reserved-topic", why, IOTC_MQTT_RC_NOT_AUTHORIZED, 0);
         return 1;
     }
     if ((long long)p.payload.n > lim->max_payload_bytes) {
-        iotc_ms_refuse(s, "payload-size", "payload larger than 128 KB", MQTT_RC_PACKET_TOO_LARGE,
+        iotc_ms_refuse(s, "payload-size", "payload larger than 128 KB", IOTC_MQTT_RC_PACKET_TOO_LARGE,
                        0);
         return 1;
     }

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void iotc_ms_remember_filters(struct mqtt_sess *s, const struct mqtt_subscribe *sub,
+void iotc_ms_remember_filters(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_subscribe *sub,
                               const uint8_t *refused)
 {
     char key[8];
@@ -35,10 +35,10 @@ void iotc_ms_remember_filters(struct mqtt_sess *s, const struct mqtt_subscribe *
  * spliced back together with the denials (iotc_ms_subscription_event).
  * Returns 0 to forward, 1 when the connection was closed, 2 when handled here.
  */
-static int ms__authorize_subscribe(struct mqtt_sess *s, struct mqtt_subscribe *sub)
+static int ms__authorize_subscribe(struct iotc_endpoint_mqtt_sess *s, struct iotc_mqtt_subscribe *sub)
 {
     /* Per filter: 0 = goes to the broker, else the SUBACK code the front door answers. */
-    uint8_t refused[MQTT_SUB_MAX_FILTERS] = {0};
+    uint8_t refused[IOTC_MQTT_SUB_MAX_FILTERS] = {0};
     size_t n_refused = 0, adding = 0;
     bool policy_denied = false;
     long long cap = s->c->ep->profile.limits.max_subscriptions;
@@ -47,12 +47,12 @@ static int ms__authorize_subscribe(struct mqtt_sess *s, struct mqtt_subscribe *s
         snprintf(filter, sizeof filter, "%.*s", (int)sub->filters[i].filter.n,
                  (const char *)sub->filters[i].filter.p);
         if (!iotc_conn_allowed(s->c, s->client_id, IOTC_ACT_SUBSCRIBE, filter, NULL, 0)) {
-            refused[i] = MQTT_RC_NOT_AUTHORIZED;
+            refused[i] = IOTC_MQTT_RC_NOT_AUTHORIZED;
             policy_denied = true;
         } else if (!json_object_get(s->subscriptions, filter) &&
                    (long long)(json_object_size(s->subscriptions) + adding) >= cap) {
             /* AWS: at most 50 subscriptions per connection; the rest get a failure code. */
-            refused[i] = s->version == MQTT_V5 ? MQTT_RC_QUOTA_EXCEEDED : 0x80;
+            refused[i] = s->version == IOTC_MQTT_V5 ? IOTC_MQTT_RC_QUOTA_EXCEEDED : 0x80;
             iotc_conn_emit(s->c, IOTC_EV_MQTT_REFUSED,
                            json_pack("{s:s, s:s, s:s}", "rule", "max-subscriptions", "reason",
                                      "more than 50 subscriptions on one connection", "filter",
@@ -65,24 +65,24 @@ static int ms__authorize_subscribe(struct mqtt_sess *s, struct mqtt_subscribe *s
     iotc_ms_remember_filters(s, sub, refused);
     if (n_refused == 0)
         return 0;
-    if (policy_denied && s->version != MQTT_V5) {
+    if (policy_denied && s->version != IOTC_MQTT_V5) {
         iotc_ms_refuse(s, "policy", "iot:Subscribe not allowed by the principal's policies",
-                       MQTT_RC_NOT_AUTHORIZED, 0);
+                       IOTC_MQTT_RC_NOT_AUTHORIZED, 0);
         return 1;
     }
     iotc_buf_reset(&s->out);
     if (n_refused == sub->count) {
-        struct mqtt_suback sa = {
-            .type = MQTT_SUBACK, .packet_id = sub->packet_id, .count = sub->count};
+        struct iotc_mqtt_suback sa = {
+            .type = IOTC_MQTT_SUBACK, .packet_id = sub->packet_id, .count = sub->count};
         memcpy(sa.codes, refused, sub->count);
         char key[8];
         snprintf(key, sizeof key, "%u", sub->packet_id);
         json_object_del(s->pending_subs, key);
-        if (mqtt_suback_encode(&s->out, s->version, &sa) == IOTC_OK)
+        if (iotc_mqtt_suback_encode(&s->out, s->version, &sa) == IOTC_OK)
             iotc_ms_send_client(s, s->out.p, s->out.len);
         return 2;
     }
-    struct mqtt_subscribe *allowed = malloc(sizeof *allowed);
+    struct iotc_mqtt_subscribe *allowed = malloc(sizeof *allowed);
     if (!allowed) {
         iotc_ms_finish(s, "endpoint", "out of memory");
         return 1;
@@ -92,54 +92,54 @@ static int ms__authorize_subscribe(struct mqtt_sess *s, struct mqtt_subscribe *s
     for (size_t i = 0; i < sub->count; i++)
         if (!refused[i])
             allowed->filters[allowed->count++] = sub->filters[i];
-    if (mqtt_subscribe_encode(&s->out, s->version, allowed) == IOTC_OK)
+    if (iotc_mqtt_subscribe_encode(&s->out, s->version, allowed) == IOTC_OK)
         iotc_ms_send_broker(s, s->out.p, s->out.len);
     free(allowed);
     return 2; /* handled: the rewritten SUBSCRIBE went out */
 }
 
-int iotc_ms_check_subscribe(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt)
+int iotc_ms_check_subscribe(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_frame *f, const uint8_t *pkt)
 {
     const struct iotc_limits *lim = &s->c->ep->profile.limits;
-    struct mqtt_subscribe *sub = malloc(sizeof *sub);
+    struct iotc_mqtt_subscribe *sub = malloc(sizeof *sub);
     int stop = 1;
     if (!sub) {
         iotc_ms_finish(s, "endpoint", "out of memory");
         return 1;
     }
-    int rc = mqtt_subscribe_parse(pkt, f->total, s->version, sub);
+    int rc = iotc_mqtt_subscribe_parse(pkt, f->total, s->version, sub);
     if (rc == IOTC_ERR_TOO_LARGE ||
         (rc == IOTC_OK && (long long)sub->count > lim->max_filters_per_subscribe)) {
         iotc_ms_refuse(s, "subscribe-filters", "more than 8 topic filters in one SUBSCRIBE",
-                       MQTT_RC_QUOTA_EXCEEDED, 0);
+                       IOTC_MQTT_RC_QUOTA_EXCEEDED, 0);
         goto cleanup;
     }
     if (rc != IOTC_OK) {
-        iotc_ms_refuse(s, "malformed", "malformed SUBSCRIBE", MQTT_RC_MALFORMED, 0);
+        iotc_ms_refuse(s, "malformed", "malformed SUBSCRIBE", IOTC_MQTT_RC_MALFORMED, 0);
         goto cleanup;
     }
     /* The CONNACK said Subscription Identifiers are not available: MQTT 5 3.8.2.1.2. */
-    struct mqtt_prop sid;
-    if (s->version == MQTT_V5 &&
-        mqtt_props_find(sub->props, MQTT_PROP_SUBSCRIPTION_ID, &sid) == 1) {
+    struct iotc_mqtt_prop sid;
+    if (s->version == IOTC_MQTT_V5 &&
+        iotc_mqtt_props_find(sub->props, IOTC_MQTT_PROP_SUBSCRIPTION_ID, &sid) == 1) {
         iotc_ms_refuse(s, "subscription-id", "Subscription Identifiers are not supported",
-                       MQTT_RC_SUB_IDS_NOT_SUPPORTED, 0);
+                       IOTC_MQTT_RC_SUB_IDS_NOT_SUPPORTED, 0);
         goto cleanup;
     }
     for (size_t i = 0; i < sub->count; i++) {
         const char *why = iotc_rule_filter(lim, sub->filters[i].filter);
         if (why) {
-            iotc_ms_refuse(s, "topic-filter", why, MQTT_RC_TOPIC_FILTER_INVALID, 0);
+            iotc_ms_refuse(s, "topic-filter", why, IOTC_MQTT_RC_TOPIC_FILTER_INVALID, 0);
             goto cleanup;
         }
         /* AWS's reserved-topics page: unsupported '$' operations end the connection */
         if ((why = iotc_rule_reserved(sub->filters[i].filter, IOTC_RESERVED_SUBSCRIBE))) {
-            iotc_ms_refuse(s, "reserved-topic", why, MQTT_RC_NOT_AUTHORIZED, 0);
+            iotc_ms_refuse(s, "reserved-topic", why, IOTC_MQTT_RC_NOT_AUTHORIZED, 0);
             goto cleanup;
         }
         if ((sub->filters[i].options & 3) == 2) {
             iotc_ms_refuse(s, "qos2", "QoS 2 subscriptions are not supported by AWS IoT",
-                           MQTT_RC_QOS_NOT_SUPPORTED, 0);
+                           IOTC_MQTT_RC_QOS_NOT_SUPPORTED, 0);
             goto cleanup;
         }
     }
@@ -155,11 +155,11 @@ cleanup:
  * only saw the others: splice 0x87 back in at the denied positions and send that
  * SUBACK instead. Returns true when it sent the (spliced) SUBACK itself.
  */
-bool iotc_ms_subscription_event(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt)
+bool iotc_ms_subscription_event(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_frame *f, const uint8_t *pkt)
 {
-    struct mqtt_suback *sa = malloc(sizeof *sa), *full = NULL;
+    struct iotc_mqtt_suback *sa = malloc(sizeof *sa), *full = NULL;
     bool sent = false;
-    if (!sa || mqtt_suback_parse(pkt, f->total, s->version, sa) != IOTC_OK)
+    if (!sa || iotc_mqtt_suback_parse(pkt, f->total, s->version, sa) != IOTC_OK)
         goto cleanup;
     char key[8];
     snprintf(key, sizeof key, "%u", sa->packet_id);
@@ -176,8 +176,8 @@ bool iotc_ms_subscription_event(struct mqtt_sess *s, const struct mqtt_frame *f,
         full->count = 0;
     }
     /* A 3.1.1 UNSUBACK has no codes: every filter of the UNSUBSCRIBE counts. */
-    bool all = f->type == MQTT_UNSUBACK && sa->count == 0;
-    for (size_t i = 0, b = 0; i < json_array_size(filters) && i < MQTT_SUB_MAX_FILTERS; i++) {
+    bool all = f->type == IOTC_MQTT_UNSUBACK && sa->count == 0;
+    for (size_t i = 0, b = 0; i < json_array_size(filters) && i < IOTC_MQTT_SUB_MAX_FILTERS; i++) {
         uint8_t code;
         json_int_t own = json_integer_value(json_array_get(refused, i));
         if (own) {
@@ -188,7 +188,7 @@ bool iotc_ms_subscription_event(struct mqtt_sess *s, const struct mqtt_frame *f,
             if (all || code < 0x80) {
                 json_t *flt = json_array_get(filters, i);
                 json_array_append(granted, flt);
-                if (f->type == MQTT_SUBACK)
+                if (f->type == IOTC_MQTT_SUBACK)
                     json_object_set_new(s->subscriptions, json_string_value(flt), json_true());
                 else
                     json_object_del(s->subscriptions, json_string_value(flt));
@@ -197,18 +197,18 @@ bool iotc_ms_subscription_event(struct mqtt_sess *s, const struct mqtt_frame *f,
         if (full)
             full->codes[full->count++] = code;
     }
-    if (f->type == MQTT_SUBACK) { /* the retained messages that follow are this SUBSCRIBE's */
+    if (f->type == IOTC_MQTT_SUBACK) { /* the retained messages that follow are this SUBSCRIBE's */
         json_decref(s->retain_filters);
         s->retain_filters = json_incref(granted);
     }
     if (json_array_size(granted))
-        iotc_lifecycle_subscriptions(s->c->ep->lifecycle, f->type == MQTT_SUBACK, s->client_id,
+        iotc_lifecycle_subscriptions(s->c->ep->lifecycle, f->type == IOTC_MQTT_SUBACK, s->client_id,
                                      s->session_id, s->c->auth.principal, granted);
     json_decref(granted);
     json_object_del(s->pending_subs, key);
-    if (spliced && full && f->type == MQTT_SUBACK) {
+    if (spliced && full && f->type == IOTC_MQTT_SUBACK) {
         iotc_buf_reset(&s->out);
-        if (mqtt_suback_encode(&s->out, s->version, full) == IOTC_OK) {
+        if (iotc_mqtt_suback_encode(&s->out, s->version, full) == IOTC_OK) {
             iotc_ms_send_client(s, s->out.p, s->out.len);
             sent = true;
         }
@@ -227,7 +227,7 @@ cleanup:
  * connection's s->subscriptions. The broker's session_present decides: a resumed
  * session takes the stored set, a fresh one replaces it.
  */
-void iotc_ms_subs_bind(struct mqtt_sess *s, bool session_present)
+void iotc_ms_subs_bind(struct iotc_endpoint_mqtt_sess *s, bool session_present)
 {
     json_t *map = s->c->ep->session_subs;
     if (!s->client_id || !map)
@@ -251,7 +251,7 @@ static bool ms__persistent(const struct iotc_conn *c)
     return false;
 }
 
-void iotc_ms_subs_release(struct mqtt_sess *s)
+void iotc_ms_subs_release(struct iotc_endpoint_mqtt_sess *s)
 {
     json_t *map = s->c->ep->session_subs;
     /* Only this connection's own set: a newer connection may have replaced it. */

@@ -55,10 +55,10 @@ static int props__user(const char *b64, struct iotc_buf *block, char *why, size_
         {
             if (!json_is_string(val))
                 goto bad;
-            struct mqtt_prop p = {.id = MQTT_PROP_USER_PROPERTY,
+            struct iotc_mqtt_prop p = {.id = IOTC_MQTT_PROP_USER_PROPERTY,
                                   .data = iotc_span_str(key),
                                   .value = iotc_span_str(json_string_value(val))};
-            if (mqtt_props_put(block, &p) != IOTC_OK)
+            if (iotc_mqtt_props_put(block, &p) != IOTC_OK)
                 goto bad;
         }
     }
@@ -77,20 +77,20 @@ int iotc_https_mqtt5_props(const struct iotc_http_req *q, struct iotc_buf *block
 {
     char *v = NULL;
     int rc = IOTC_OK;
-    struct mqtt_prop p;
+    struct iotc_mqtt_prop p;
     if (iotc_http_query_get(q->query, "contentType", &v) == IOTC_OK) {
-        p = (struct mqtt_prop){.id = MQTT_PROP_CONTENT_TYPE, .data = iotc_span_str(v)};
-        rc = mqtt_props_put(block, &p);
+        p = (struct iotc_mqtt_prop){.id = IOTC_MQTT_PROP_CONTENT_TYPE, .data = iotc_span_str(v)};
+        rc = iotc_mqtt_props_put(block, &p);
     }
     free(v);
     v = NULL;
     if (!rc && iotc_http_query_get(q->query, "responseTopic", &v) == IOTC_OK) {
-        if (!mqtt_topic_name_valid(iotc_span_str(v))) {
+        if (!iotc_mqtt_topic_name_valid(iotc_span_str(v))) {
             snprintf(why, whylen, "responseTopic is not a valid topic name");
             rc = IOTC_ERR_MALFORMED;
         } else {
-            p = (struct mqtt_prop){.id = MQTT_PROP_RESPONSE_TOPIC, .data = iotc_span_str(v)};
-            rc = mqtt_props_put(block, &p);
+            p = (struct iotc_mqtt_prop){.id = IOTC_MQTT_PROP_RESPONSE_TOPIC, .data = iotc_span_str(v)};
+            rc = iotc_mqtt_props_put(block, &p);
         }
     }
     free(v);
@@ -102,8 +102,8 @@ int iotc_https_mqtt5_props(const struct iotc_http_req *q, struct iotc_buf *block
             snprintf(why, whylen, "messageExpiry must be whole seconds (0..4294967295)");
             rc = IOTC_ERR_MALFORMED;
         } else {
-            p = (struct mqtt_prop){.id = MQTT_PROP_MESSAGE_EXPIRY, .u32 = (uint32_t)secs};
-            rc = mqtt_props_put(block, &p);
+            p = (struct iotc_mqtt_prop){.id = IOTC_MQTT_PROP_MESSAGE_EXPIRY, .u32 = (uint32_t)secs};
+            rc = iotc_mqtt_props_put(block, &p);
         }
     }
     free(v);
@@ -115,12 +115,12 @@ int iotc_https_mqtt5_props(const struct iotc_http_req *q, struct iotc_buf *block
                      "x-amz-mqtt5-payload-format-indicator: UNSPECIFIED_BYTES or "
                      "UTF8_DATA");
             rc = IOTC_ERR_MALFORMED;
-        } else if (utf8 && !mqtt_utf8_valid((struct iotc_span){q->body.p, q->body.len})) {
+        } else if (utf8 && !iotc_mqtt_utf8_valid((struct iotc_span){q->body.p, q->body.len})) {
             snprintf(why, whylen, "payload is not UTF-8 although UTF8_DATA was declared");
             rc = IOTC_ERR_MALFORMED;
         } else {
-            p = (struct mqtt_prop){.id = MQTT_PROP_PAYLOAD_FORMAT, .u32 = utf8};
-            rc = mqtt_props_put(block, &p);
+            p = (struct iotc_mqtt_prop){.id = IOTC_MQTT_PROP_PAYLOAD_FORMAT, .u32 = utf8};
+            rc = iotc_mqtt_props_put(block, &p);
         }
     }
     if (!rc && (h = iotc_http_header_get(q, "x-amz-mqtt5-correlation-data"))) {
@@ -129,8 +129,8 @@ int iotc_https_mqtt5_props(const struct iotc_http_req *q, struct iotc_buf *block
             snprintf(why, whylen, "x-amz-mqtt5-correlation-data: not base64");
             rc = IOTC_ERR_MALFORMED;
         } else {
-            p = (struct mqtt_prop){.id = MQTT_PROP_CORRELATION_DATA, .data = {raw.p, raw.len}};
-            rc = mqtt_props_put(block, &p);
+            p = (struct iotc_mqtt_prop){.id = IOTC_MQTT_PROP_CORRELATION_DATA, .data = {raw.p, raw.len}};
+            rc = iotc_mqtt_props_put(block, &p);
         }
         iotc_buf_free(&raw);
     }

@@ -90,7 +90,7 @@ static void hs__on_timer(evutil_socket_t fd, short what, void *arg)
 static int hs__encode_publish(struct https_sess *s, const char *topic, const struct iotc_buf *body,
                               int qos, bool retain, const struct iotc_buf *props)
 {
-    struct mqtt_publish p = {.qos = (uint8_t)qos,
+    struct iotc_mqtt_publish p = {.qos = (uint8_t)qos,
                              .retain = retain,
                              .topic = iotc_span_str(topic),
                              .props = {props->p, props->len},
@@ -102,7 +102,7 @@ static int hs__encode_publish(struct https_sess *s, const char *topic, const str
         s->wait_pid = s->next_pid;
     }
     iotc_buf_reset(&s->pending);
-    return mqtt_publish_encode(&s->pending, MQTT_V5, &p);
+    return iotc_mqtt_publish_encode(&s->pending, IOTC_MQTT_V5, &p);
 }
 
 static void hs__published(struct https_sess *s)
@@ -110,12 +110,12 @@ static void hs__published(struct https_sess *s)
     hs__respond(s, 200, "OK");
 }
 
-static void hs__broker_packet(void *arg, const struct mqtt_frame *f, const uint8_t *pkt)
+static void hs__broker_packet(void *arg, const struct iotc_mqtt_frame *f, const uint8_t *pkt)
 {
     struct https_sess *s = arg;
-    if (f->type == MQTT_CONNACK && s->lstate == HS_LINK_CONNECTING) {
-        struct mqtt_connack ca;
-        if (mqtt_connack_parse(pkt, f->total, MQTT_V5, &ca) != IOTC_OK || ca.code != 0) {
+    if (f->type == IOTC_MQTT_CONNACK && s->lstate == HS_LINK_CONNECTING) {
+        struct iotc_mqtt_connack ca;
+        if (iotc_mqtt_connack_parse(pkt, f->total, IOTC_MQTT_V5, &ca) != IOTC_OK || ca.code != 0) {
             s->keep_alive = false;
             hs__respond(s, 500, "broker refused the publishing session");
             return;
@@ -126,9 +126,9 @@ static void hs__broker_packet(void *arg, const struct mqtt_frame *f, const uint8
             hs__published(s);
         return;
     }
-    if (f->type == MQTT_PUBACK && s->busy && s->qos == 1) {
-        struct mqtt_ack a;
-        if (mqtt_ack_parse(pkt, f->total, MQTT_V5, &a) == IOTC_OK && a.packet_id == s->wait_pid) {
+    if (f->type == IOTC_MQTT_PUBACK && s->busy && s->qos == 1) {
+        struct iotc_mqtt_ack a;
+        if (iotc_mqtt_ack_parse(pkt, f->total, IOTC_MQTT_V5, &a) == IOTC_OK && a.packet_id == s->wait_pid) {
             if (a.reason >= 0x80)
                 hs__respond(s, 500, "the broker refused the publish");
             else
@@ -161,8 +161,8 @@ static int hs__open_link(struct https_sess *s)
         return IOTC_ERR_CRYPTO;
     /* MQTT 5, so HTTPS publishes can carry properties; a long keep-alive because mosquitto
      * refuses 0 when max_keepalive is set and the HTTP idle timeout ends the link anyway. */
-    struct mqtt_connect cn = {.protocol_name = IOTC_SPAN_LIT("MQTT"),
-                              .version = MQTT_V5,
+    struct iotc_mqtt_connect cn = {.protocol_name = IOTC_SPAN_LIT("MQTT"),
+                              .version = IOTC_MQTT_V5,
                               .clean_start = true,
                               .keepalive = 65535,
                               .client_id = iotc_span_str(id),
@@ -171,7 +171,7 @@ static int hs__open_link(struct https_sess *s)
                               .has_password = true,
                               .password = iotc_span_str(stamp)};
     iotc_buf_reset(&s->out);
-    if (mqtt_connect_encode(&s->out, &cn) != IOTC_OK)
+    if (iotc_mqtt_connect_encode(&s->out, &cn) != IOTC_OK)
         return IOTC_ERR_NOMEM;
     struct iotc_blink_cbs cbs = {hs__broker_packet, hs__broker_closed, NULL, s};
     int rc = iotc_blink_open(c->ep->base, iotc_broker_socket_path(c->ep->broker), &cbs, &s->link);

@@ -31,13 +31,13 @@ static long long lc__now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void lc__packet(void *arg, const struct mqtt_frame *f, const uint8_t *pkt)
+static void lc__packet(void *arg, const struct iotc_mqtt_frame *f, const uint8_t *pkt)
 {
     struct iotc_lifecycle *lc = arg;
-    if (f->type != MQTT_CONNACK || lc->ready)
+    if (f->type != IOTC_MQTT_CONNACK || lc->ready)
         return; /* PUBACKs need no action: the broker has the event */
-    struct mqtt_connack ca;
-    if (mqtt_connack_parse(pkt, f->total, MQTT_V311, &ca) != IOTC_OK || ca.code != 0) {
+    struct iotc_mqtt_connack ca;
+    if (iotc_mqtt_connack_parse(pkt, f->total, IOTC_MQTT_V311, &ca) != IOTC_OK || ca.code != 0) {
         iotc_journal_emit(lc->ep->journal, IOTC_EV_LIFECYCLE_ERROR,
                           json_pack("{s:s}", "reason", "broker refused the system connection"));
         return;
@@ -67,8 +67,8 @@ void iotc_lifecycle_broker_ready(struct iotc_lifecycle *lc)
     if (iotc_stamp_make(iotc_broker_secret(ep->broker), IOTC_STAMP_SECRET_LEN, id, strlen(id), id,
                         strlen(id), stamp))
         return;
-    struct mqtt_connect cn = {.protocol_name = IOTC_SPAN_LIT("MQTT"),
-                              .version = MQTT_V311,
+    struct iotc_mqtt_connect cn = {.protocol_name = IOTC_SPAN_LIT("MQTT"),
+                              .version = IOTC_MQTT_V311,
                               .clean_start = true,
                               .keepalive = 65535,
                               .client_id = iotc_span_str(id),
@@ -77,7 +77,7 @@ void iotc_lifecycle_broker_ready(struct iotc_lifecycle *lc)
                               .has_password = true,
                               .password = iotc_span_str(stamp)};
     iotc_buf_reset(&lc->pkt);
-    if (mqtt_connect_encode(&lc->pkt, &cn) != IOTC_OK)
+    if (iotc_mqtt_connect_encode(&lc->pkt, &cn) != IOTC_OK)
         return;
     struct iotc_blink_cbs cbs = {lc__packet, lc__closed, NULL, lc};
     if (iotc_blink_open(ep->base, iotc_broker_socket_path(ep->broker), &cbs, &lc->link))
@@ -113,12 +113,12 @@ void iotc_system_publish(struct iotc_lifecycle *lc, const char *topic, const voi
 {
     if (qos && ++lc->next_pid == 0)
         lc->next_pid = 1;
-    struct mqtt_publish p = {.qos = (uint8_t)qos,
+    struct iotc_mqtt_publish p = {.qos = (uint8_t)qos,
                              .topic = iotc_span_str(topic),
                              .packet_id = qos ? lc->next_pid : 0,
                              .payload = {payload, len}};
     iotc_buf_reset(&lc->pkt);
-    if (mqtt_publish_encode(&lc->pkt, MQTT_V311, &p) != IOTC_OK)
+    if (iotc_mqtt_publish_encode(&lc->pkt, IOTC_MQTT_V311, &p) != IOTC_OK)
         return;
     if (lc->ready)
         iotc_blink_send(lc->link, lc->pkt.p, lc->pkt.len);

@@ -5,21 +5,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-void iotc_ms_journal(struct mqtt_sess *s, const char *event, const struct mqtt_frame *f,
+void iotc_ms_journal(struct iotc_endpoint_mqtt_sess *s, const char *event, const struct iotc_mqtt_frame *f,
                      const uint8_t *pkt, bool always)
 {
     struct iotc_conn *c = s->c;
     if ((!always && !c->ep->journal_packets) || !iotc_journal_enabled(c->ep->journal))
         return;
     json_t *o = json_object();
-    json_object_set_new(o, "type", json_string(mqtt_type_name(f->type)));
+    json_object_set_new(o, "type", json_string(iotc_mqtt_type_name(f->type)));
     json_object_set_new(o, "bytes", json_integer((json_int_t)f->total));
     if (s->client_id)
         json_object_set_new(o, "client_id", json_string(s->client_id));
     switch (f->type) {
-    case MQTT_PUBLISH: {
-        struct mqtt_publish p;
-        if (mqtt_publish_parse(pkt, f->total, s->version, &p) == IOTC_OK) {
+    case IOTC_MQTT_PUBLISH: {
+        struct iotc_mqtt_publish p;
+        if (iotc_mqtt_publish_parse(pkt, f->total, s->version, &p) == IOTC_OK) {
             json_object_set_new(o, "topic", json_stringn((const char *)p.topic.p, p.topic.n));
             json_object_set_new(o, "qos", json_integer(p.qos));
             json_object_set_new(o, "retain", json_boolean(p.retain));
@@ -36,21 +36,21 @@ void iotc_ms_journal(struct mqtt_sess *s, const char *event, const struct mqtt_f
         }
         break;
     }
-    case MQTT_PUBACK: {
-        struct mqtt_ack a;
-        if (mqtt_ack_parse(pkt, f->total, s->version, &a) == IOTC_OK) {
+    case IOTC_MQTT_PUBACK: {
+        struct iotc_mqtt_ack a;
+        if (iotc_mqtt_ack_parse(pkt, f->total, s->version, &a) == IOTC_OK) {
             json_object_set_new(o, "packet_id", json_integer(a.packet_id));
             json_object_set_new(o, "reason", json_integer(a.reason));
         }
         break;
     }
-    case MQTT_SUBSCRIBE:
-    case MQTT_UNSUBSCRIBE: {
-        struct mqtt_subscribe *sub = malloc(sizeof *sub);
+    case IOTC_MQTT_SUBSCRIBE:
+    case IOTC_MQTT_UNSUBSCRIBE: {
+        struct iotc_mqtt_subscribe *sub = malloc(sizeof *sub);
         int rc = !sub ? IOTC_ERR_NOMEM
-                 : f->type == MQTT_SUBSCRIBE
-                     ? mqtt_subscribe_parse(pkt, f->total, s->version, sub)
-                     : mqtt_unsubscribe_parse(pkt, f->total, s->version, sub);
+                 : f->type == IOTC_MQTT_SUBSCRIBE
+                     ? iotc_mqtt_subscribe_parse(pkt, f->total, s->version, sub)
+                     : iotc_mqtt_unsubscribe_parse(pkt, f->total, s->version, sub);
         if (rc == IOTC_OK) {
             json_t *a = json_array();
             for (size_t i = 0; i < sub->count; i++)
@@ -63,9 +63,9 @@ void iotc_ms_journal(struct mqtt_sess *s, const char *event, const struct mqtt_f
         free(sub);
         break;
     }
-    case MQTT_SUBACK: {
-        struct mqtt_suback *sa = malloc(sizeof *sa);
-        if (sa && mqtt_suback_parse(pkt, f->total, s->version, sa) == IOTC_OK) {
+    case IOTC_MQTT_SUBACK: {
+        struct iotc_mqtt_suback *sa = malloc(sizeof *sa);
+        if (sa && iotc_mqtt_suback_parse(pkt, f->total, s->version, sa) == IOTC_OK) {
             json_t *a = json_array();
             for (size_t i = 0; i < sa->count; i++)
                 json_array_append_new(a, json_integer(sa->codes[i]));
@@ -75,17 +75,17 @@ void iotc_ms_journal(struct mqtt_sess *s, const char *event, const struct mqtt_f
         free(sa);
         break;
     }
-    case MQTT_CONNACK: {
-        struct mqtt_connack ca;
-        if (mqtt_connack_parse(pkt, f->total, s->version, &ca) == IOTC_OK) {
+    case IOTC_MQTT_CONNACK: {
+        struct iotc_mqtt_connack ca;
+        if (iotc_mqtt_connack_parse(pkt, f->total, s->version, &ca) == IOTC_OK) {
             json_object_set_new(o, "code", json_integer(ca.code));
             json_object_set_new(o, "session_present", json_boolean(ca.session_present));
         }
         break;
     }
-    case MQTT_DISCONNECT: {
-        struct mqtt_disconnect d;
-        if (mqtt_disconnect_parse(pkt, f->total, s->version, &d) == IOTC_OK)
+    case IOTC_MQTT_DISCONNECT: {
+        struct iotc_mqtt_disconnect d;
+        if (iotc_mqtt_disconnect_parse(pkt, f->total, s->version, &d) == IOTC_OK)
             json_object_set_new(o, "reason", json_integer(d.reason));
         break;
     }

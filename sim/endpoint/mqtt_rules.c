@@ -24,7 +24,7 @@ const char *iotc_rule_client_id(const struct iotc_limits *l, struct iotc_span id
 
 const char *iotc_rule_topic(const struct iotc_limits *l, struct iotc_span topic)
 {
-    if (!mqtt_topic_name_valid(topic))
+    if (!iotc_mqtt_topic_name_valid(topic))
         return "invalid topic name";
     if ((long long)topic.n > l->max_topic_bytes)
         return "topic longer than 256 bytes";
@@ -35,7 +35,7 @@ const char *iotc_rule_topic(const struct iotc_limits *l, struct iotc_span topic)
 
 const char *iotc_rule_filter(const struct iotc_limits *l, struct iotc_span filter)
 {
-    if (!mqtt_topic_filter_valid(filter))
+    if (!iotc_mqtt_topic_filter_valid(filter))
         return "invalid topic filter";
     if ((long long)filter.n > l->max_topic_bytes)
         return "topic filter longer than 256 bytes";

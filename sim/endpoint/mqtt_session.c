@@ -46,7 +46,7 @@ static size_t ms__max_packet(const struct iotc_conn *c)
 }
 
 /* Hands what the WebSocket layer framed (messages, pongs, close) to TLS. */
-static void ms__ws_flush(struct mqtt_sess *s)
+static void ms__ws_flush(struct iotc_endpoint_mqtt_sess *s)
 {
     const uint8_t *d;
     size_t n;
@@ -59,7 +59,7 @@ static void ms__ws_flush(struct mqtt_sess *s)
     }
 }
 
-void iotc_ms_send_client(struct mqtt_sess *s, const void *data, size_t len)
+void iotc_ms_send_client(struct iotc_endpoint_mqtt_sess *s, const void *data, size_t len)
 {
     if (s->ws) {
         iotc_ws_send(s->ws, data, len);
@@ -67,24 +67,24 @@ void iotc_ms_send_client(struct mqtt_sess *s, const void *data, size_t len)
     } else {
         iotc_conn_write(s->c, data, len);
     }
-    if (s->link && evbuffer_get_length(bufferevent_get_output(s->c->tr.bev)) > MS_HIGH_WATER)
+    if (s->link && evbuffer_get_length(bufferevent_get_output(s->c->tr.bev)) > IOTC_ENDPOINT_MS_HIGH_WATER)
         bufferevent_disable(iotc_blink_bev(s->link), EV_READ);
 }
 
-void iotc_ms_send_broker(struct mqtt_sess *s, const void *data, size_t len)
+void iotc_ms_send_broker(struct iotc_endpoint_mqtt_sess *s, const void *data, size_t len)
 {
     if (!s->link)
         return;
     iotc_blink_send(s->link, data, len);
-    if (evbuffer_get_length(bufferevent_get_output(iotc_blink_bev(s->link))) > MS_HIGH_WATER)
+    if (evbuffer_get_length(bufferevent_get_output(iotc_blink_bev(s->link))) > IOTC_ENDPOINT_MS_HIGH_WATER)
         bufferevent_disable(s->c->tr.bev, EV_READ);
 }
 
-void iotc_ms_finish(struct mqtt_sess *s, const char *by, const char *reason)
+void iotc_ms_finish(struct iotc_endpoint_mqtt_sess *s, const char *by, const char *reason)
 {
-    if (s->state == MS_DONE)
+    if (s->state == IOTC_ENDPOINT_MS_DONE)
         return;
-    s->state = MS_DONE;
+    s->state = IOTC_ENDPOINT_MS_DONE;
     iotc_conn_close(s->c, by, reason);
 }
 
@@ -93,7 +93,7 @@ void iotc_ms_finish(struct mqtt_sess *s, const char *by, const char *reason)
  * (MQTT 3: return code, MQTT 5: reason); after it, MQTT 5 gets a DISCONNECT with
  * the reason and MQTT 3 a plain close.
  */
-void iotc_ms_refuse(struct mqtt_sess *s, const char *rule, const char *reason, uint8_t v5,
+void iotc_ms_refuse(struct iotc_endpoint_mqtt_sess *s, const char *rule, const char *reason, uint8_t v5,
                     uint8_t v3_connack)
 {
     json_t *f = json_pack("{s:s, s:s, s:i}", "rule", rule, "reason", reason, "mqtt5_reason", v5);
@@ -101,50 +101,50 @@ void iotc_ms_refuse(struct mqtt_sess *s, const char *rule, const char *reason, u
     if (!s->lc_reason)
         s->lc_reason = ms__rule_reason(rule);
     iotc_buf_reset(&s->out);
-    if ((s->state == MS_WAIT_CONNECT || s->state == MS_AUTHORIZING) && s->version &&
-        (s->version == MQTT_V5 || v3_connack != MS_NO_CONNACK)) {
-        struct mqtt_connack ca = {.session_present = false,
-                                  .code = s->version == MQTT_V5 ? v5 : v3_connack};
-        if (mqtt_connack_encode(&s->out, s->version, &ca) == IOTC_OK)
+    if ((s->state == IOTC_ENDPOINT_MS_WAIT_CONNECT || s->state == IOTC_ENDPOINT_MS_AUTHORIZING) && s->version &&
+        (s->version == IOTC_MQTT_V5 || v3_connack != IOTC_ENDPOINT_MS_NO_CONNACK)) {
+        struct iotc_mqtt_connack ca = {.session_present = false,
+                                  .code = s->version == IOTC_MQTT_V5 ? v5 : v3_connack};
+        if (iotc_mqtt_connack_encode(&s->out, s->version, &ca) == IOTC_OK)
             iotc_ms_send_client(s, s->out.p, s->out.len);
-    } else if (s->version == MQTT_V5 && s->state != MS_WAIT_CONNECT && s->state != MS_AUTHORIZING) {
-        struct mqtt_disconnect d = {.reason = v5};
-        if (mqtt_disconnect_encode(&s->out, MQTT_V5, &d) == IOTC_OK)
+    } else if (s->version == IOTC_MQTT_V5 && s->state != IOTC_ENDPOINT_MS_WAIT_CONNECT && s->state != IOTC_ENDPOINT_MS_AUTHORIZING) {
+        struct iotc_mqtt_disconnect d = {.reason = v5};
+        if (iotc_mqtt_disconnect_encode(&s->out, IOTC_MQTT_V5, &d) == IOTC_OK)
             iotc_ms_send_client(s, s->out.p, s->out.len);
     }
     iotc_ms_finish(s, "endpoint", reason);
 }
 
-static int ms__client_packet(void *arg, const struct mqtt_frame *f, const uint8_t *pkt)
+static int ms__client_packet(void *arg, const struct iotc_mqtt_frame *f, const uint8_t *pkt)
 {
-    struct mqtt_sess *s = arg;
-    if (s->state == MS_DONE)
+    struct iotc_endpoint_mqtt_sess *s = arg;
+    if (s->state == IOTC_ENDPOINT_MS_DONE)
         return 1;
-    if (s->state == MS_WAIT_CONNECT) {
-        if (f->type != MQTT_CONNECT) {
+    if (s->state == IOTC_ENDPOINT_MS_WAIT_CONNECT) {
+        if (f->type != IOTC_MQTT_CONNECT) {
             iotc_conn_emit(s->c, IOTC_EV_MQTT_REFUSED,
                            json_pack("{s:s, s:s, s:s}", "rule", "connect-first", "reason",
                                      "first packet must be CONNECT", "type",
-                                     mqtt_type_name(f->type)));
+                                     iotc_mqtt_type_name(f->type)));
             iotc_ms_finish(s, "endpoint", "first packet was not CONNECT");
             return 1;
         }
         return iotc_ms_on_connect(s, f, pkt);
     }
-    if (s->state == MS_WAIT_CONNACK || s->state == MS_AUTHORIZING) {
+    if (s->state == IOTC_ENDPOINT_MS_WAIT_CONNACK || s->state == IOTC_ENDPOINT_MS_AUTHORIZING) {
         iotc_ms_journal(s, IOTC_EV_MQTT_IN, f, pkt, true);
-        iotc_ms_refuse(s, "wait-connack", "packet sent before CONNACK", MQTT_RC_PROTOCOL_ERROR, 0);
+        iotc_ms_refuse(s, "wait-connack", "packet sent before CONNACK", IOTC_MQTT_RC_PROTOCOL_ERROR, 0);
         return 1;
     }
     iotc_ms_arm_keepalive(s);
     iotc_ms_journal(s, IOTC_EV_MQTT_IN, f, pkt,
-                    f->type != MQTT_PUBLISH && f->type != MQTT_PUBACK && f->type != MQTT_PINGREQ);
+                    f->type != IOTC_MQTT_PUBLISH && f->type != IOTC_MQTT_PUBACK && f->type != IOTC_MQTT_PINGREQ);
     switch (f->type) {
-    case MQTT_CONNECT:
+    case IOTC_MQTT_CONNECT:
         iotc_ms_refuse(s, "second-connect", "second CONNECT on a connection",
-                       MQTT_RC_PROTOCOL_ERROR, 0);
+                       IOTC_MQTT_RC_PROTOCOL_ERROR, 0);
         return 1;
-    case MQTT_PUBLISH: {
+    case IOTC_MQTT_PUBLISH: {
         int rc = iotc_ms_check_publish(s, f, pkt);
         if (rc == 2)
             return 0; /* answered without forwarding */
@@ -152,7 +152,7 @@ static int ms__client_packet(void *arg, const struct mqtt_frame *f, const uint8_
             return 1;
         break;
     }
-    case MQTT_SUBSCRIBE: {
+    case IOTC_MQTT_SUBSCRIBE: {
         int rc = iotc_ms_check_subscribe(s, f, pkt);
         if (rc == 2)
             return 0; /* answered, or a rewritten SUBSCRIBE went out instead */
@@ -160,31 +160,31 @@ static int ms__client_packet(void *arg, const struct mqtt_frame *f, const uint8_
             return 1;
         break;
     }
-    case MQTT_UNSUBSCRIBE: {
-        struct mqtt_subscribe *sub = malloc(sizeof *sub);
-        if (sub && mqtt_unsubscribe_parse(pkt, f->total, s->version, sub) == IOTC_OK)
+    case IOTC_MQTT_UNSUBSCRIBE: {
+        struct iotc_mqtt_subscribe *sub = malloc(sizeof *sub);
+        if (sub && iotc_mqtt_unsubscribe_parse(pkt, f->total, s->version, sub) == IOTC_OK)
             iotc_ms_remember_filters(s, sub, NULL);
         free(sub);
         break;
     }
-    case MQTT_PUBREC:
-    case MQTT_PUBREL:
-    case MQTT_PUBCOMP:
-        iotc_ms_refuse(s, "qos2", "QoS 2 flow is not supported by AWS IoT", MQTT_RC_PROTOCOL_ERROR,
+    case IOTC_MQTT_PUBREC:
+    case IOTC_MQTT_PUBREL:
+    case IOTC_MQTT_PUBCOMP:
+        iotc_ms_refuse(s, "qos2", "QoS 2 flow is not supported by AWS IoT", IOTC_MQTT_RC_PROTOCOL_ERROR,
                        0);
         return 1;
-    case MQTT_AUTH:
+    case IOTC_MQTT_AUTH:
         iotc_ms_refuse(s, "auth-packet", "enhanced authentication is not supported",
-                       MQTT_RC_PROTOCOL_ERROR, 0);
+                       IOTC_MQTT_RC_PROTOCOL_ERROR, 0);
         return 1;
-    case MQTT_CONNACK:
-    case MQTT_SUBACK:
-    case MQTT_UNSUBACK:
-    case MQTT_PINGRESP:
+    case IOTC_MQTT_CONNACK:
+    case IOTC_MQTT_SUBACK:
+    case IOTC_MQTT_UNSUBACK:
+    case IOTC_MQTT_PINGRESP:
         iotc_ms_refuse(s, "server-packet", "client sent a server-only packet",
-                       MQTT_RC_PROTOCOL_ERROR, 0);
+                       IOTC_MQTT_RC_PROTOCOL_ERROR, 0);
         return 1;
-    case MQTT_PINGREQ:
+    case IOTC_MQTT_PINGREQ:
         if (!iotc_ms_da_device_ping(s)) {
             static const uint8_t pingresp[2] = {0xD0, 0x00};
             iotc_ms_send_client(s, pingresp, sizeof pingresp);
@@ -195,7 +195,7 @@ static int ms__client_packet(void *arg, const struct mqtt_frame *f, const uint8_
         break;
     }
     iotc_ms_send_broker(s, pkt, f->total);
-    if (f->type == MQTT_DISCONNECT) {
+    if (f->type == IOTC_MQTT_DISCONNECT) {
         s->lc_reason = "CLIENT_INITIATED_DISCONNECT";
         s->client_initiated = true;
         iotc_ms_finish(s, "client", "CLIENT_INITIATED_DISCONNECT");
@@ -204,34 +204,34 @@ static int ms__client_packet(void *arg, const struct mqtt_frame *f, const uint8_
     return 0;
 }
 
-static void ms__process(struct mqtt_sess *s, struct evbuffer *in)
+static void ms__process(struct iotc_endpoint_mqtt_sess *s, struct evbuffer *in)
 {
     struct iotc_conn *c = s->c;
     int rc = iotc_read_packets(in, ms__max_packet(c), ms__client_packet, s,
                                s->ws ? NULL : &c->tr.bytes_in);
     if (rc == IOTC_ERR_TOO_LARGE)
         iotc_ms_refuse(s, "packet-size", "packet larger than the endpoint accepts",
-                       MQTT_RC_PACKET_TOO_LARGE, 0);
+                       IOTC_MQTT_RC_PACKET_TOO_LARGE, 0);
     else if (rc != IOTC_OK)
-        iotc_ms_refuse(s, "malformed", "malformed MQTT packet framing", MQTT_RC_MALFORMED, 0);
+        iotc_ms_refuse(s, "malformed", "malformed MQTT packet framing", IOTC_MQTT_RC_MALFORMED, 0);
 }
 
 static void ms__ws_data(void *arg, const uint8_t *data, size_t len)
 {
-    struct mqtt_sess *s = arg;
+    struct iotc_endpoint_mqtt_sess *s = arg;
     evbuffer_add(s->ws_in, data, len);
 }
 
 static void ms__ws_closed(void *arg, uint16_t code, const char *reason)
 {
-    struct mqtt_sess *s = arg;
+    struct iotc_endpoint_mqtt_sess *s = arg;
     iotc_conn_emit(s->c, IOTC_EV_WS_CLOSE, json_pack("{s:i, s:s}", "code", code, "reason", reason));
     s->ws_closed = true;
 }
 
 static void ms__on_read(struct iotc_conn *c)
 {
-    struct mqtt_sess *s = c->sess.data;
+    struct iotc_endpoint_mqtt_sess *s = c->sess.data;
     if (!s->ws) {
         ms__process(s, bufferevent_get_input(c->tr.bev));
         return;
@@ -257,14 +257,14 @@ static void ms__on_read(struct iotc_conn *c)
 
 static void ms__on_drain(struct iotc_conn *c)
 {
-    struct mqtt_sess *s = c->sess.data;
-    if (s && s->link && s->state != MS_DONE)
+    struct iotc_endpoint_mqtt_sess *s = c->sess.data;
+    if (s && s->link && s->state != IOTC_ENDPOINT_MS_DONE)
         bufferevent_enable(iotc_blink_bev(s->link), EV_READ);
 }
 
 static int ms__start(struct iotc_conn *c)
 {
-    struct mqtt_sess *s = calloc(1, sizeof *s);
+    struct iotc_endpoint_mqtt_sess *s = calloc(1, sizeof *s);
     if (!s)
         return IOTC_ERR_NOMEM;
     s->c = c;
@@ -277,17 +277,17 @@ static int ms__start(struct iotc_conn *c)
     s->subscriptions = json_object();
     iotc_uuid4(s->session_id);
     c->sess.data = s;
-    bufferevent_setwatermark(c->tr.bev, EV_WRITE, MS_LOW_WATER, 0);
+    bufferevent_setwatermark(c->tr.bev, EV_WRITE, IOTC_ENDPOINT_MS_LOW_WATER, 0);
     iotc_ms_arm(s, (double)c->ep->profile.limits.connect_timeout_ms);
     return IOTC_OK;
 }
 
 static void ms__on_close(struct iotc_conn *c)
 {
-    struct mqtt_sess *s = c->sess.data;
+    struct iotc_endpoint_mqtt_sess *s = c->sess.data;
     if (!s)
         return;
-    s->state = MS_DONE;
+    s->state = IOTC_ENDPOINT_MS_DONE;
     if (s->announced) {
         const char *reason = s->lc_reason;
         if (!reason)
@@ -333,11 +333,11 @@ static void ms__on_close(struct iotc_conn *c)
 /* Connection-duration limit: MQTT 5 learns why (0xA0 Maximum connect time). */
 static void ms__on_expire(struct iotc_conn *c, const char *reason)
 {
-    struct mqtt_sess *s = c->sess.data;
-    if (!s || s->state == MS_DONE)
+    struct iotc_endpoint_mqtt_sess *s = c->sess.data;
+    if (!s || s->state == IOTC_ENDPOINT_MS_DONE)
         return;
     s->lc_reason = reason;
-    iotc_ms_refuse(s, "duration-limit", reason, MQTT_RC_MAX_CONNECT_TIME, 0);
+    iotc_ms_refuse(s, "duration-limit", reason, IOTC_MQTT_RC_MAX_CONNECT_TIME, 0);
 }
 
 int iotc_mqtt_session_start_wss(struct iotc_conn *c)
@@ -345,7 +345,7 @@ int iotc_mqtt_session_start_wss(struct iotc_conn *c)
     c->sess.ops = &iotc_mqtt_session_ops;
     if (ms__start(c) != IOTC_OK)
         return IOTC_ERR_NOMEM;
-    struct mqtt_sess *s = c->sess.data;
+    struct iotc_endpoint_mqtt_sess *s = c->sess.data;
     struct iotc_ws_cbs cbs = {ms__ws_data, ms__ws_closed, s};
     s->ws = iotc_ws_new(&cbs, (size_t)c->ep->profile.limits.max_payload_bytes + 65536 + 1024);
     s->ws_in = c->tr.ws_in = evbuffer_new();

@@ -17,17 +17,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define MS_HIGH_WATER (1u << 20) /* pause the other side above this much queued output */
-#define MS_LOW_WATER  (256u << 10)
+#define IOTC_ENDPOINT_MS_HIGH_WATER (1u << 20) /* pause the other side above this much queued output */
+#define IOTC_ENDPOINT_MS_LOW_WATER  (256u << 10)
 
-enum ms_state { MS_WAIT_CONNECT, MS_AUTHORIZING, MS_WAIT_CONNACK, MS_LIVE, MS_DONE };
+enum iotc_endpoint_ms_state { IOTC_ENDPOINT_MS_WAIT_CONNECT, IOTC_ENDPOINT_MS_AUTHORIZING, IOTC_ENDPOINT_MS_WAIT_CONNACK, IOTC_ENDPOINT_MS_LIVE, IOTC_ENDPOINT_MS_DONE };
 
 /* AWS closes an MQTT 3.1.1 connection it does not authorize without a CONNACK. */
-#define MS_NO_CONNACK 0xFF
+#define IOTC_ENDPOINT_MS_NO_CONNACK 0xFF
 
-struct mqtt_sess {
+struct iotc_endpoint_mqtt_sess {
     struct iotc_conn *c;
-    enum ms_state state;
+    enum iotc_endpoint_ms_state state;
     uint8_t version;
     char *client_id;
     bool assigned_id;
@@ -69,43 +69,43 @@ struct mqtt_sess {
 /* durable_ack.c (limits.qos1_durable): hold_puback true = held, do not relay; pingresp true
  * = the barrier's own answer, do not relay; device_ping false = cannot track it, answer it
  * here instead of forwarding. */
-bool iotc_ms_da_hold_puback(struct mqtt_sess *s, const uint8_t *pkt, size_t len);
-bool iotc_ms_da_pingresp(struct mqtt_sess *s);
-bool iotc_ms_da_device_ping(struct mqtt_sess *s);
-void iotc_ms_da_free(struct mqtt_sess *s);
+bool iotc_ms_da_hold_puback(struct iotc_endpoint_mqtt_sess *s, const uint8_t *pkt, size_t len);
+bool iotc_ms_da_pingresp(struct iotc_endpoint_mqtt_sess *s);
+bool iotc_ms_da_device_ping(struct iotc_endpoint_mqtt_sess *s);
+void iotc_ms_da_free(struct iotc_endpoint_mqtt_sess *s);
 /* handle_ping_disconnect.c: ms = delay from now; the timer callback of s->timer */
-void iotc_ms_arm(struct mqtt_sess *s, double ms);
-void iotc_ms_arm_keepalive(struct mqtt_sess *s);
+void iotc_ms_arm(struct iotc_endpoint_mqtt_sess *s, double ms);
+void iotc_ms_arm_keepalive(struct iotc_endpoint_mqtt_sess *s);
 void iotc_ms_on_timer(evutil_socket_t fd, short what, void *arg);
 /* mqtt_journal.c */
-void iotc_ms_journal(struct mqtt_sess *s, const char *event, const struct mqtt_frame *f,
+void iotc_ms_journal(struct iotc_endpoint_mqtt_sess *s, const char *event, const struct iotc_mqtt_frame *f,
                      const uint8_t *pkt, bool always);
 /* handle_connect.c */
-int iotc_ms_on_connect(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt);
+int iotc_ms_on_connect(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_frame *f, const uint8_t *pkt);
 /* handle_publish.c: check_* return 0 to forward, 1 when the connection was closed, 2 when answered
  * here */
-bool iotc_ms_authorize_receive(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt);
-int iotc_ms_check_publish(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt);
+bool iotc_ms_authorize_receive(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_frame *f, const uint8_t *pkt);
+int iotc_ms_check_publish(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_frame *f, const uint8_t *pkt);
 /* handle_subscribe.c (same return codes) */
-void iotc_ms_remember_filters(struct mqtt_sess *s, const struct mqtt_subscribe *sub,
+void iotc_ms_remember_filters(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_subscribe *sub,
                               const uint8_t *refused);
-int iotc_ms_check_subscribe(struct mqtt_sess *s, const struct mqtt_frame *f, const uint8_t *pkt);
+int iotc_ms_check_subscribe(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_frame *f, const uint8_t *pkt);
 /* handle_subscribe.c: after the broker's CONNACK, s->subscriptions becomes the
  * session's set (an earlier connection's when the broker resumed it); at close, a
  * session that does not outlive the connection forgets it. */
-void iotc_ms_subs_bind(struct mqtt_sess *s, bool session_present);
-void iotc_ms_subs_release(struct mqtt_sess *s);
-bool iotc_ms_subscription_event(struct mqtt_sess *s, const struct mqtt_frame *f,
+void iotc_ms_subs_bind(struct iotc_endpoint_mqtt_sess *s, bool session_present);
+void iotc_ms_subs_release(struct iotc_endpoint_mqtt_sess *s);
+bool iotc_ms_subscription_event(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_frame *f,
                                 const uint8_t *pkt);
-/* broker_relay.c: the iotc_blink callbacks of a session (arg = struct mqtt_sess) */
-void iotc_ms_broker_packet(void *arg, const struct mqtt_frame *f, const uint8_t *pkt);
+/* broker_relay.c: the iotc_blink callbacks of a session (arg = struct iotc_endpoint_mqtt_sess) */
+void iotc_ms_broker_packet(void *arg, const struct iotc_mqtt_frame *f, const uint8_t *pkt);
 void iotc_ms_broker_closed(void *arg, const char *reason);
 void iotc_ms_broker_drain(void *arg);
 /* mqtt_session.c: the ways out; refuse answers per AWS (CONNACK / DISCONNECT / close) */
-void iotc_ms_send_client(struct mqtt_sess *s, const void *data, size_t len);
-void iotc_ms_send_broker(struct mqtt_sess *s, const void *data, size_t len);
-void iotc_ms_finish(struct mqtt_sess *s, const char *by, const char *reason);
-void iotc_ms_refuse(struct mqtt_sess *s, const char *rule, const char *reason, uint8_t v5,
+void iotc_ms_send_client(struct iotc_endpoint_mqtt_sess *s, const void *data, size_t len);
+void iotc_ms_send_broker(struct iotc_endpoint_mqtt_sess *s, const void *data, size_t len);
+void iotc_ms_finish(struct iotc_endpoint_mqtt_sess *s, const char *by, const char *reason);
+void iotc_ms_refuse(struct iotc_endpoint_mqtt_sess *s, const char *rule, const char *reason, uint8_t v5,
                     uint8_t v3_connack);
 
 #endif

@@ -27,7 +27,7 @@ void iotc_scenario_defaults(struct iotc_scenario *s)
     s->send_qos = 1;
 }
 
-int iotc_scenario_parse(const char *arg, struct iotc_scenario *s, struct iotc_cfg_err *err)
+int iotc_scenario_parse(const char *arg, struct iotc_scenario *s, iotc_errtext *err)
 {
     iotc_scenario_defaults(s);
     const char *file = arg[0] == '{' ? "--scenario" : arg;

@@ -30,7 +30,7 @@ struct iotc_scenario {
     long long send_qos;
 };
 
-int iotc_scenario_parse(const char *arg, struct iotc_scenario *s, struct iotc_cfg_err *err);
+int iotc_scenario_parse(const char *arg, struct iotc_scenario *s, iotc_errtext *err);
 void iotc_scenario_defaults(struct iotc_scenario *s);
 void iotc_scenario_free(struct iotc_scenario *s);
 

@@ -8,36 +8,36 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
-#define PROXY_HIGH_WATER (256u * 1024u) /* per direction, before the source stops being read */
-#define PROXY_PORTS      65536
+#define IOTC_FAULTS_PROXY_HIGH_WATER (256u * 1024u) /* per direction, before the source stops being read */
+#define IOTC_FAULTS_PROXY_PORTS      65536
 
-struct pconn;
+struct iotc_faults_pconn;
 
 /* One queued chunk of a delayed direction. */
-struct dchunk {
-    struct dchunk *next;
+struct iotc_faults_dchunk {
+    struct iotc_faults_dchunk *next;
     uint64_t due_ms;
     struct evbuffer *buf;
 };
-struct delayq {
-    struct dchunk *head, *tail;
+struct iotc_faults_delayq {
+    struct iotc_faults_dchunk *head, *tail;
 };
 
-struct pconn {
+struct iotc_faults_pconn {
     struct iotc_proxy *p;
     struct bufferevent *side[2]; /* 0: client, 1: upstream; direction d reads side[d] */
     struct iotc_fault fault;
     uint16_t client_port;
     bool eof[2];  /* side[d] sent FIN: forward what is left, then shut the other way */
     bool shut[2]; /* direction d shut by a half-open fault */
-    struct delayq dq[2];
+    struct iotc_faults_delayq dq[2];
     struct event *delay_tm;
     struct ev_token_bucket_cfg *rate[2]; /* bandwidth fault, per direction */
-    struct pconn *prev, *next;
+    struct iotc_faults_pconn *prev, *next;
 };
 
-struct proxy_slot {
-    struct pconn *conn;
+struct iotc_faults_proxy_slot {
+    struct iotc_faults_pconn *conn;
     struct iotc_fault rule;
     bool has_rule;
 };
@@ -49,15 +49,15 @@ struct iotc_proxy {
     char up_host[64];
     int up_port;
     struct iotc_fault all;
-    struct proxy_slot *slots; /* indexed by client port */
-    struct pconn *conns;
+    struct iotc_faults_proxy_slot *slots; /* indexed by client port */
+    struct iotc_faults_pconn *conns;
     struct iotc_proxy_stats st;
 };
 
 /* relay.c */
-int relay__open(struct iotc_proxy *p, evutil_socket_t fd, uint16_t client_port,
+int iotc_faults__relay_open(struct iotc_proxy *p, evutil_socket_t fd, uint16_t client_port,
                 const struct iotc_fault *f);
-void relay__apply(struct pconn *c, const struct iotc_fault *f);
-void relay__free(struct pconn *c, bool reset);
+void iotc_faults__relay_apply(struct iotc_faults_pconn *c, const struct iotc_fault *f);
+void iotc_faults__relay_free(struct iotc_faults_pconn *c, bool reset);
 
 #endif

@@ -16,10 +16,10 @@ static void proxy__on_accept(struct evconnlistener *l, evutil_socket_t fd, struc
         port = ntohs(((struct sockaddr_in *)sa)->sin_port);
     else if (sa->sa_family == AF_INET6)
         port = ntohs(((struct sockaddr_in6 *)sa)->sin6_port);
-    struct proxy_slot *s = &p->slots[port];
+    struct iotc_faults_proxy_slot *s = &p->slots[port];
     const struct iotc_fault *f = s->has_rule ? &s->rule : &p->all;
     p->st.accepted++;
-    if (relay__open(p, fd, port, f) != IOTC_OK)
+    if (iotc_faults__relay_open(p, fd, port, f) != IOTC_OK)
         evutil_closesocket(fd);
 }
 
@@ -69,7 +69,7 @@ int iotc_proxy_new(struct event_base *base, const char *upstream_host, int upstr
     snprintf(p->up_host, sizeof p->up_host, "%s", upstream_host);
     p->up_port = upstream_port;
     /* calloc: untouched pages of the table never become resident. */
-    p->slots = calloc(PROXY_PORTS, sizeof *p->slots);
+    p->slots = calloc(IOTC_FAULTS_PROXY_PORTS, sizeof *p->slots);
     if (!p->slots)
         goto cleanup;
     p->lis[0] = proxy__listen(p, AF_INET, 0, &p->port);
@@ -93,7 +93,7 @@ void iotc_proxy_free(struct iotc_proxy *p)
     if (!p)
         return;
     while (p->conns)
-        relay__free(p->conns, false);
+        iotc_faults__relay_free(p->conns, false);
     for (int i = 0; i < 2; i++)
         if (p->lis[i])
             evconnlistener_free(p->lis[i]);
@@ -122,12 +122,12 @@ int iotc_proxy_fault_port(struct iotc_proxy *p, uint16_t client_port, const stru
     if (!f || (unsigned)f->kind >= IOTC_FAULT_KIND_COUNT ||
         (f->kind != IOTC_FAULT_NONE && !iotc_fault_is_network(f->kind)))
         return IOTC_ERR_INVALID;
-    struct proxy_slot *s = &p->slots[client_port];
+    struct iotc_faults_proxy_slot *s = &p->slots[client_port];
     if (s->conn) {
         /* The rule lives with this connection: a later one reusing the port starts clean. */
         s->has_rule = f->kind != IOTC_FAULT_NONE;
         s->rule = *f;
-        relay__apply(s->conn, f);
+        iotc_faults__relay_apply(s->conn, f);
         return IOTC_OK;
     }
     s->has_rule = f->kind != IOTC_FAULT_NONE;
@@ -143,11 +143,11 @@ int iotc_proxy_fault_all(struct iotc_proxy *p, const struct iotc_fault *f)
     p->all = *f;
     if (f->kind == IOTC_FAULT_RESET)
         p->all.kind = IOTC_FAULT_NONE; /* a reset is an event, not a state */
-    struct pconn *next;
-    for (struct pconn *c = p->conns; c; c = next) {
+    struct iotc_faults_pconn *next;
+    for (struct iotc_faults_pconn *c = p->conns; c; c = next) {
         next = c->next;
         if (!p->slots[c->client_port].has_rule)
-            relay__apply(c, f);
+            iotc_faults__relay_apply(c, f);
     }
     return IOTC_OK;
 }

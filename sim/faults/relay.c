@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static void relay__forward(struct pconn *c, int d);
+static void relay__forward(struct iotc_faults_pconn *c, int d);
 
 /* Does the fault touch direction d (0 up, 1 down)? */
 static bool relay__hits(const struct iotc_fault *f, int d)
@@ -20,10 +20,10 @@ static bool relay__hits(const struct iotc_fault *f, int d)
            (f->dir == IOTC_DIR_DOWN && d == 1);
 }
 
-static void relay__dq_clear(struct delayq *q)
+static void relay__dq_clear(struct iotc_faults_delayq *q)
 {
     while (q->head) {
-        struct dchunk *k = q->head;
+        struct iotc_faults_dchunk *k = q->head;
         q->head = k->next;
         evbuffer_free(k->buf);
         free(k);
@@ -31,7 +31,7 @@ static void relay__dq_clear(struct delayq *q)
     q->tail = NULL;
 }
 
-void relay__free(struct pconn *c, bool reset)
+void iotc_faults__relay_free(struct iotc_faults_pconn *c, bool reset)
 {
     struct iotc_proxy *p = c->p;
     for (int i = 0; i < 2; i++) {
@@ -69,25 +69,25 @@ void relay__free(struct pconn *c, bool reset)
 }
 
 /* Both directions finished (FIN seen and forwarded, nothing queued): done. */
-static void relay__maybe_done(struct pconn *c)
+static void relay__maybe_done(struct iotc_faults_pconn *c)
 {
     for (int d = 0; d < 2; d++) {
         struct bufferevent *dst = c->side[1 - d];
         if (!c->eof[d] || c->dq[d].head || evbuffer_get_length(bufferevent_get_output(dst)))
             return;
     }
-    relay__free(c, false);
+    iotc_faults__relay_free(c, false);
 }
 
 /* After direction d's source said EOF and everything went out: FIN the other side. */
-static void relay__half_close(struct pconn *c, int d)
+static void relay__half_close(struct iotc_faults_pconn *c, int d)
 {
     struct bufferevent *dst = c->side[1 - d];
     if (c->eof[d] && !c->dq[d].head && evbuffer_get_length(bufferevent_get_output(dst)) == 0)
         shutdown(bufferevent_getfd(dst), SHUT_WR);
 }
 
-static void relay__arm_delay(struct pconn *c)
+static void relay__arm_delay(struct iotc_faults_pconn *c)
 {
     uint64_t due = UINT64_MAX;
     for (int d = 0; d < 2; d++)
@@ -103,13 +103,13 @@ static void relay__arm_delay(struct pconn *c)
 
 static void relay__on_delay(evutil_socket_t fd, short what, void *arg)
 {
-    struct pconn *c = arg;
+    struct iotc_faults_pconn *c = arg;
     uint64_t now = iotc_clock_ms();
     for (int d = 0; d < 2; d++) {
-        struct delayq *q = &c->dq[d];
+        struct iotc_faults_delayq *q = &c->dq[d];
         /* FIFO per direction: a later chunk never overtakes an earlier one. */
         while (q->head && q->head->due_ms <= now) {
-            struct dchunk *k = q->head;
+            struct iotc_faults_dchunk *k = q->head;
             q->head = k->next;
             if (!q->head)
                 q->tail = NULL;
@@ -124,9 +124,9 @@ static void relay__on_delay(evutil_socket_t fd, short what, void *arg)
     relay__arm_delay(c);
 }
 
-static int relay__enqueue(struct pconn *c, int d, struct evbuffer *in)
+static int relay__enqueue(struct iotc_faults_pconn *c, int d, struct evbuffer *in)
 {
-    struct dchunk *k = calloc(1, sizeof *k);
+    struct iotc_faults_dchunk *k = calloc(1, sizeof *k);
     if (!k || !(k->buf = evbuffer_new())) {
         free(k);
         return IOTC_ERR_NOMEM;
@@ -145,7 +145,7 @@ static int relay__enqueue(struct pconn *c, int d, struct evbuffer *in)
     return IOTC_OK;
 }
 
-static void relay__forward(struct pconn *c, int d)
+static void relay__forward(struct iotc_faults_pconn *c, int d)
 {
     struct bufferevent *src = c->side[d], *dst = c->side[1 - d];
     struct evbuffer *in = bufferevent_get_input(src);
@@ -172,29 +172,29 @@ static void relay__forward(struct pconn *c, int d)
     else
         c->p->st.bytes_down += n;
     bufferevent_write_buffer(dst, in);
-    if (evbuffer_get_length(bufferevent_get_output(dst)) > PROXY_HIGH_WATER)
+    if (evbuffer_get_length(bufferevent_get_output(dst)) > IOTC_FAULTS_PROXY_HIGH_WATER)
         bufferevent_disable(src, EV_READ); /* resumed by dst's write callback */
 }
 
-static int relay__dir_of(struct pconn *c, struct bufferevent *bev)
+static int relay__dir_of(struct iotc_faults_pconn *c, struct bufferevent *bev)
 {
     return bev == c->side[0] ? 0 : 1;
 }
 
 static void relay__on_read(struct bufferevent *bev, void *arg)
 {
-    struct pconn *c = arg;
+    struct iotc_faults_pconn *c = arg;
     relay__forward(c, relay__dir_of(c, bev));
 }
 
-static bool relay__reading_allowed(struct pconn *c, int d)
+static bool relay__reading_allowed(struct iotc_faults_pconn *c, int d)
 {
     return !(c->fault.kind == IOTC_FAULT_BLACKHOLE && relay__hits(&c->fault, d)) && !c->eof[d];
 }
 
 static void relay__on_write(struct bufferevent *bev, void *arg)
 {
-    struct pconn *c = arg;
+    struct iotc_faults_pconn *c = arg;
     int d = 1 - relay__dir_of(c, bev); /* the direction that writes into bev */
     if (relay__reading_allowed(c, d))
         bufferevent_enable(c->side[d], EV_READ);
@@ -204,7 +204,7 @@ static void relay__on_write(struct bufferevent *bev, void *arg)
 
 static void relay__on_event(struct bufferevent *bev, short what, void *arg)
 {
-    struct pconn *c = arg;
+    struct iotc_faults_pconn *c = arg;
     int d = relay__dir_of(c, bev);
     if (what & BEV_EVENT_CONNECTED) {
         int one = 1;
@@ -213,7 +213,7 @@ static void relay__on_event(struct bufferevent *bev, short what, void *arg)
     }
     if (what & BEV_EVENT_ERROR) {
         /* A reset or refusal on one side becomes a reset on the other. */
-        relay__free(c, true);
+        iotc_faults__relay_free(c, true);
         return;
     }
     if (what & BEV_EVENT_EOF) {
@@ -225,7 +225,7 @@ static void relay__on_event(struct bufferevent *bev, short what, void *arg)
     }
 }
 
-static void relay__set_rate(struct pconn *c, const struct iotc_fault *f)
+static void relay__set_rate(struct iotc_faults_pconn *c, const struct iotc_fault *f)
 {
     for (int d = 0; d < 2; d++) {
         struct ev_token_bucket_cfg *cfg = NULL;
@@ -244,11 +244,11 @@ static void relay__set_rate(struct pconn *c, const struct iotc_fault *f)
     }
 }
 
-void relay__apply(struct pconn *c, const struct iotc_fault *f)
+void iotc_faults__relay_apply(struct iotc_faults_pconn *c, const struct iotc_fault *f)
 {
     struct iotc_fault old = c->fault;
     if (f->kind == IOTC_FAULT_RESET) {
-        relay__free(c, true);
+        iotc_faults__relay_free(c, true);
         return;
     }
     c->fault = *f;
@@ -276,10 +276,10 @@ void relay__apply(struct pconn *c, const struct iotc_fault *f)
     }
 }
 
-int relay__open(struct iotc_proxy *p, evutil_socket_t fd, uint16_t client_port,
+int iotc_faults__relay_open(struct iotc_proxy *p, evutil_socket_t fd, uint16_t client_port,
                 const struct iotc_fault *f)
 {
-    struct pconn *c = calloc(1, sizeof *c);
+    struct iotc_faults_pconn *c = calloc(1, sizeof *c);
     if (!c)
         return IOTC_ERR_NOMEM;
     c->p = p;
@@ -317,7 +317,7 @@ int relay__open(struct iotc_proxy *p, evutil_socket_t fd, uint16_t client_port,
     }
     for (int i = 0; i < 2; i++) {
         bufferevent_setcb(c->side[i], relay__on_read, relay__on_write, relay__on_event, c);
-        bufferevent_setwatermark(c->side[i], EV_WRITE, PROXY_HIGH_WATER / 2, 0);
+        bufferevent_setwatermark(c->side[i], EV_WRITE, IOTC_FAULTS_PROXY_HIGH_WATER / 2, 0);
     }
     if (bufferevent_socket_connect(c->side[1], (struct sockaddr *)&ss, (int)len) != 0)
         goto fail;
@@ -326,10 +326,10 @@ int relay__open(struct iotc_proxy *p, evutil_socket_t fd, uint16_t client_port,
     bufferevent_enable(c->side[0], EV_READ | EV_WRITE);
     bufferevent_enable(c->side[1], EV_READ | EV_WRITE);
     if (f && f->kind != IOTC_FAULT_NONE)
-        relay__apply(c, f); /* may free c (reset at accept) */
+        iotc_faults__relay_apply(c, f); /* may free c (reset at accept) */
     return IOTC_OK;
 fail:
     /* The client socket is owned by side[0] now: closing it here, not in the caller. */
-    relay__free(c, true);
+    iotc_faults__relay_free(c, true);
     return IOTC_OK;
 }

@@ -12,18 +12,18 @@ enum behave__type { BT_INT, BT_BOOL };
 struct behave__field {
     const char *key;
     int type;
-    size_t offset; /* of a long long in struct fleet_behave */
+    size_t offset; /* of a long long in struct iotc_fleet_behave */
     long long min, max, def;
 };
 
 #define BF(k, t, lo, hi, d)                                                                        \
     {                                                                                              \
-#k, t, offsetof(struct fleet_behave, k), lo, hi, d                                         \
+#k, t, offsetof(struct iotc_fleet_behave, k), lo, hi, d                                         \
     }
 static const struct behave__field behave__table[] = {
     BF(qos, BT_INT, 0, 1, 1),
     BF(publish_interval_ms, BT_INT, 10, 86400000, 1000),
-    BF(payload_bytes, BT_INT, FLEET_PAYLOAD_MIN, FLEET_PAYLOAD_MAX, 64),
+    BF(payload_bytes, BT_INT, IOTC_FLEET_PAYLOAD_MIN, IOTC_FLEET_PAYLOAD_MAX, 64),
     BF(clean_session, BT_BOOL, 0, 1, 0),
     /* AWS clamps to 30..1200: a fleet asks only for what the endpoint grants. */
     BF(keepalive_s, BT_INT, 30, 1200, 60),
@@ -36,7 +36,7 @@ static const struct behave__field behave__table[] = {
 
 #define RF(k, lo, hi, d)                                                                           \
     {                                                                                              \
-#k, offsetof(struct fleet_backoff, k), lo, hi, d                                           \
+#k, offsetof(struct iotc_fleet_backoff, k), lo, hi, d                                           \
     }
 static const struct iotc_cfg_int behave__reconnect[] = {
     RF(base_ms, 0, 3600000, 100), RF(cap_ms, 1, 86400000, 20000),     RF(step_ms, 0, 3600000, 500),
@@ -46,7 +46,7 @@ static const struct iotc_cfg_int behave__reconnect[] = {
 #define BEHAVE__N (sizeof behave__table / sizeof behave__table[0])
 #define RECON__N  (sizeof behave__reconnect / sizeof behave__reconnect[0])
 
-void fleet_behave_defaults(struct fleet_behave *b)
+void iotc_fleet_behave_defaults(struct iotc_fleet_behave *b)
 {
     memset(b, 0, sizeof *b);
     for (size_t i = 0; i < BEHAVE__N; i++)
@@ -54,11 +54,11 @@ void fleet_behave_defaults(struct fleet_behave *b)
     for (size_t i = 0; i < RECON__N; i++)
         *(long long *)((char *)&b->backoff + behave__reconnect[i].offset) =
             behave__reconnect[i].def;
-    b->backoff.kind = FLEET_BACKOFF_EXP_JITTER;
+    b->backoff.kind = IOTC_FLEET_BACKOFF_EXP_JITTER;
 }
 
 static int behave__reconnect_read(const char *file, const char *path, json_t *o,
-                                  struct fleet_backoff *bo, struct iotc_cfg_err *ce)
+                                  struct iotc_fleet_backoff *bo, iotc_errtext *ce)
 {
     char p[256];
     snprintf(p, sizeof p, "%s.reconnect", path);
@@ -69,7 +69,7 @@ static int behave__reconnect_read(const char *file, const char *path, json_t *o,
     json_object_foreach(o, key, v)
     {
         if (strcmp(key, "strategy") == 0) {
-            int k = json_is_string(v) ? fleet_backoff_parse(json_string_value(v)) : -1;
+            int k = json_is_string(v) ? iotc_fleet_backoff_parse(json_string_value(v)) : -1;
             if (k < 0)
                 return iotc_cfg_fail(ce, file, p,
                                      "strategy: one of exponential_jitter, exponential, linear, "
@@ -97,10 +97,10 @@ static int behave__reconnect_read(const char *file, const char *path, json_t *o,
 
 /* Reads the behaviour keys of obj over *b; other keys are left to the caller, who
  * has already checked that every key of obj is known. */
-int fleet_behave_read(const char *file, const char *path, json_t *obj, struct fleet_behave *b,
+int iotc_fleet_behave_read(const char *file, const char *path, json_t *obj, struct iotc_fleet_behave *b,
                       char *err, size_t errlen)
 {
-    struct iotc_cfg_err ce = {{0}};
+    iotc_errtext ce = {{0}};
     int rc = IOTC_OK;
     for (size_t i = 0; i < BEHAVE__N && rc == IOTC_OK; i++) {
         const struct behave__field *f = &behave__table[i];
@@ -129,8 +129,8 @@ int fleet_behave_read(const char *file, const char *path, json_t *obj, struct fl
     return rc;
 }
 
-/* The keys fleet_behave_read understands, for the callers' unknown-key checks. */
-bool fleet_behave_key(const char *k)
+/* The keys iotc_fleet_behave_read understands, for the callers' unknown-key checks. */
+bool iotc_fleet_behave_key(const char *k)
 {
     for (size_t i = 0; i < BEHAVE__N; i++)
         if (strcmp(behave__table[i].key, k) == 0)

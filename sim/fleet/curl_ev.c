@@ -5,26 +5,26 @@
 
 #include <stdlib.h>
 
-static void ce__check(struct fleet *fl)
+static void ce__check(struct iotc_fleet *fl)
 {
     CURLMsg *m;
     int left;
     while ((m = curl_multi_info_read(fl->multi, &left))) {
         if (m->msg != CURLMSG_DONE)
             continue;
-        struct fleet_dev *d = NULL;
+        struct iotc_fleet_dev *d = NULL;
         CURL *e = m->easy_handle;
         CURLcode result = m->data.result;
         curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&d);
         curl_multi_remove_handle(fl->multi, e);
         if (d)
-            fleet_https_done(d, result);
+            iotc_fleet_https_done(d, result);
     }
 }
 
 static void ce__on_sock(evutil_socket_t fd, short what, void *arg)
 {
-    struct fleet *fl = arg;
+    struct iotc_fleet *fl = arg;
     int running,
         flags = (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
     curl_multi_socket_action(fl->multi, fd, flags, &running);
@@ -33,7 +33,7 @@ static void ce__on_sock(evutil_socket_t fd, short what, void *arg)
 
 static void ce__on_timeout(evutil_socket_t fd, short what, void *arg)
 {
-    struct fleet *fl = arg;
+    struct iotc_fleet *fl = arg;
     int running;
     curl_multi_socket_action(fl->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     ce__check(fl);
@@ -41,7 +41,7 @@ static void ce__on_timeout(evutil_socket_t fd, short what, void *arg)
 
 static int ce__socket_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
 {
-    struct fleet *fl = userp;
+    struct iotc_fleet *fl = userp;
     struct event *ev = socketp;
     if (what == CURL_POLL_REMOVE) {
         if (ev)
@@ -66,7 +66,7 @@ static int ce__socket_cb(CURL *e, curl_socket_t s, int what, void *userp, void *
 
 static int ce__timer_cb(CURLM *m, long ms, void *userp)
 {
-    struct fleet *fl = userp;
+    struct iotc_fleet *fl = userp;
     if (ms < 0) {
         evtimer_del(fl->curl_tm);
         return 0;
@@ -76,7 +76,7 @@ static int ce__timer_cb(CURLM *m, long ms, void *userp)
     return 0;
 }
 
-int fleet_https_setup(struct fleet *fl, char *err, size_t errlen)
+int iotc_fleet_https_setup(struct iotc_fleet *fl, char *err, size_t errlen)
 {
     fl->multi = curl_multi_init();
     fl->curl_tm = evtimer_new(fl->base, ce__on_timeout, fl);
@@ -91,7 +91,7 @@ int fleet_https_setup(struct fleet *fl, char *err, size_t errlen)
     return IOTC_OK;
 }
 
-void fleet_https_free(struct fleet *fl)
+void iotc_fleet_https_free(struct iotc_fleet *fl)
 {
     if (fl->multi)
         curl_multi_cleanup(fl->multi);

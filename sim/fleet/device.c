@@ -18,7 +18,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-static void dev__arm(struct fleet_dev *d, double ms)
+static void dev__arm(struct iotc_fleet_dev *d, double ms)
 {
     if (ms < 0)
         ms = 0;
@@ -28,7 +28,7 @@ static void dev__arm(struct fleet_dev *d, double ms)
 
 /* Keep-alive: ping at 3/4 of the (time-scaled) interval; a PINGRESP missing at the
  * next tick means the path is dead, which is how a blackhole is noticed at all. */
-static double dev__ping_ms(const struct fleet_dev *d)
+static double dev__ping_ms(const struct iotc_fleet_dev *d)
 {
     double ms = (double)d->row->b.keepalive_s * 1000.0 * d->fl->spec->target.time_scale * 0.75;
     return ms < 20 ? 20 : ms;
@@ -39,7 +39,7 @@ static int dev__lport_index(int lport)
     return lport == 8883 ? 0 : lport == 8443 ? 1 : 2;
 }
 
-void fleet_ramp_release(struct fleet_dev *d)
+void iotc_fleet_ramp_release(struct iotc_fleet_dev *d)
 {
     if (!d->in_ramp)
         return;
@@ -47,32 +47,32 @@ void fleet_ramp_release(struct fleet_dev *d)
     d->fl->in_flight--;
 }
 
-static bool dev__wss(const struct fleet_dev *d)
+static bool dev__wss(const struct iotc_fleet_dev *d)
 {
     return d->row->def->proto == IOTC_PROTO_WSS && !d->monitor;
 }
 
-static void dev__free_conn(struct fleet_dev *d)
+static void dev__free_conn(struct iotc_fleet_dev *d)
 {
     if (d->wss)
-        fleet_wss_drop(d);
+        iotc_fleet_wss_drop(d);
     if (d->bev)
         bufferevent_free(d->bev); /* frees the SSL and closes the socket */
     d->bev = NULL;
     d->local_port = 0;
 }
 
-void fleet_dev_lost(struct fleet_dev *d, int cause)
+void iotc_fleet_dev_lost(struct iotc_fleet_dev *d, int cause)
 {
-    struct fleet *fl = d->fl;
-    if (d->state == DEV_UP) {
+    struct iotc_fleet *fl = d->fl;
+    if (d->state == IOTC_FLEET_DEV_UP) {
         fl->c.disconnects[cause]++;
         fl->up_now -= !d->monitor;
         d->down_cause = (uint8_t)cause;
-    } else if (d->state == DEV_CONNECTING || d->state == DEV_UPGRADE || d->state == DEV_MQTT_WAIT) {
+    } else if (d->state == IOTC_FLEET_DEV_CONNECTING || d->state == IOTC_FLEET_DEV_UPGRADE || d->state == IOTC_FLEET_DEV_MQTT_WAIT) {
         fl->c.connect_failures[cause]++;
     }
-    fleet_ramp_release(d);
+    iotc_fleet_ramp_release(d);
     dev__free_conn(d);
     evtimer_del(d->tm);
     d->last_cause = (uint8_t)cause;
@@ -82,30 +82,30 @@ void fleet_dev_lost(struct fleet_dev *d, int cause)
     for (uint32_t i = 0; i < d->q_len; i++)
         d->q[i].sent = false; /* republished on the next connection */
     if (fl->stopping) {
-        d->state = DEV_DONE;
-        fleet_ramp_pump(fl);
+        d->state = IOTC_FLEET_DEV_DONE;
+        iotc_fleet_ramp_pump(fl);
         return;
     }
-    long long wait = fleet_backoff_delay(&d->row->b.backoff, ++d->attempt, &fl->rng);
+    long long wait = iotc_fleet_backoff_delay(&d->row->b.backoff, ++d->attempt, &fl->rng);
     if (wait < 0) {
-        d->state = DEV_DONE;
+        d->state = IOTC_FLEET_DEV_DONE;
     } else {
-        d->state = DEV_WAIT;
+        d->state = IOTC_FLEET_DEV_WAIT;
         dev__arm(d, (double)wait);
     }
-    fleet_ramp_pump(fl);
+    iotc_fleet_ramp_pump(fl);
 }
 
-bool fleet_dev_enqueue(struct fleet_dev *d, uint32_t seq, uint64_t t_us)
+bool iotc_fleet_dev_enqueue(struct iotc_fleet_dev *d, uint32_t seq, uint64_t t_us)
 {
-    struct fleet *fl = d->fl;
+    struct iotc_fleet *fl = d->fl;
     if (d->q_len >= (uint32_t)d->row->b.max_queued) {
         fl->c.queue_dropped++;
         return false;
     }
     if (d->q_len == d->q_cap) {
         uint32_t cap = d->q_cap ? d->q_cap * 2 : 4;
-        struct fleet_pending *q = realloc(d->q, cap * sizeof *q);
+        struct iotc_fleet_pending *q = realloc(d->q, cap * sizeof *q);
         if (!q) {
             fl->c.queue_dropped++;
             return false;
@@ -113,76 +113,76 @@ bool fleet_dev_enqueue(struct fleet_dev *d, uint32_t seq, uint64_t t_us)
         d->q = q;
         d->q_cap = cap;
     }
-    d->q[d->q_len++] = (struct fleet_pending){.seq = seq, .t_us = t_us};
+    d->q[d->q_len++] = (struct iotc_fleet_pending){.seq = seq, .t_us = t_us};
     return true;
 }
 
-void fleet_dev_close(struct fleet_dev *d, bool graceful)
+void iotc_fleet_dev_close(struct iotc_fleet_dev *d, bool graceful)
 {
-    if (d->state == DEV_UP) {
+    if (d->state == IOTC_FLEET_DEV_UP) {
         if (graceful)
-            fleet_mqtt_send_disconnect(d);
+            iotc_fleet_mqtt_send_disconnect(d);
         d->fl->up_now -= !d->monitor;
     }
-    fleet_ramp_release(d);
+    iotc_fleet_ramp_release(d);
     dev__free_conn(d);
     if (d->tm)
         evtimer_del(d->tm);
     if (d->pub)
         evtimer_del(d->pub);
-    d->state = DEV_DONE;
+    d->state = IOTC_FLEET_DEV_DONE;
 }
 
-static int dev__cause_of(struct fleet_dev *d, short what, int err, unsigned long ssl_err)
+static int dev__cause_of(struct iotc_fleet_dev *d, short what, int err, unsigned long ssl_err)
 {
     /* The socket's errno first: a reset reaches OpenSSL as a failed read too. */
-    if (err == ECONNREFUSED && d->state == DEV_CONNECTING)
-        return CAUSE_REFUSED;
+    if (err == ECONNREFUSED && d->state == IOTC_FLEET_DEV_CONNECTING)
+        return IOTC_FLEET_CAUSE_REFUSED;
     if (err == ECONNRESET || err == EPIPE)
-        return CAUSE_RESET;
-    if (d->state == DEV_CONNECTING)
-        return CAUSE_TLS; /* refused or cut during the handshake */
+        return IOTC_FLEET_CAUSE_RESET;
+    if (d->state == IOTC_FLEET_DEV_CONNECTING)
+        return IOTC_FLEET_CAUSE_TLS; /* refused or cut during the handshake */
     if (ssl_err)
-        return CAUSE_PROTOCOL;
+        return IOTC_FLEET_CAUSE_PROTOCOL;
     if (what & BEV_EVENT_EOF)
-        return CAUSE_CLOSED;
-    return CAUSE_SOCKET;
+        return IOTC_FLEET_CAUSE_CLOSED;
+    return IOTC_FLEET_CAUSE_SOCKET;
 }
 
 static void dev__on_event(struct bufferevent *bev, short what, void *arg)
 {
-    struct fleet_dev *d = arg;
+    struct iotc_fleet_dev *d = arg;
     int err = EVUTIL_SOCKET_ERROR();
     if (what & BEV_EVENT_CONNECTED) {
         if (dev__wss(d)) {
-            if (fleet_wss_upgrade(d) != IOTC_OK)
-                fleet_dev_lost(d, CAUSE_SOCKET);
+            if (iotc_fleet_wss_upgrade(d) != IOTC_OK)
+                iotc_fleet_dev_lost(d, IOTC_FLEET_CAUSE_SOCKET);
             return;
         }
-        d->state = DEV_MQTT_WAIT;
-        if (fleet_mqtt_send_connect(d) != IOTC_OK)
-            fleet_dev_lost(d, CAUSE_SOCKET);
+        d->state = IOTC_FLEET_DEV_MQTT_WAIT;
+        if (iotc_fleet_mqtt_send_connect(d) != IOTC_OK)
+            iotc_fleet_dev_lost(d, IOTC_FLEET_CAUSE_SOCKET);
         return;
     }
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
         unsigned long ssl_err = bufferevent_get_openssl_error(bev);
         while (bufferevent_get_openssl_error(bev))
             ;
-        fleet_dev_lost(d, dev__cause_of(d, what, err, ssl_err));
+        iotc_fleet_dev_lost(d, dev__cause_of(d, what, err, ssl_err));
     }
 }
 
-static void dev__start(struct fleet_dev *d)
+static void dev__start(struct iotc_fleet_dev *d)
 {
-    struct fleet *fl = d->fl;
-    struct fleet_target *t = &fl->spec->target;
+    struct iotc_fleet *fl = d->fl;
+    struct iotc_fleet_target *t = &fl->spec->target;
     const iotc_row *def = d->row->def;
-    SSL_CTX *ctx = fleet_tls_ctx_of(d);
+    SSL_CTX *ctx = iotc_fleet_tls_ctx_of(d);
     SSL *ssl = ctx ? SSL_new(ctx) : NULL;
     int li = d->monitor ? 0 : dev__lport_index(def->port);
     int port = d->monitor ? t->ports[0] : fl->conn_port[li];
     const char *host = d->monitor ? t->host : fl->conn_host;
-    d->state = DEV_CONNECTING;
+    d->state = IOTC_FLEET_DEV_CONNECTING;
     d->in_ramp = true;
     fl->in_flight++;
     d->t_attempt_us = iotc_clock_us();
@@ -203,7 +203,7 @@ static void dev__start(struct fleet_dev *d)
     if (!d->bev)
         goto fail;
     bufferevent_openssl_set_allow_dirty_shutdown(d->bev, 1);
-    bufferevent_setcb(d->bev, dev__wss(d) ? fleet_wss_on_read : fleet_mqtt_on_read, NULL,
+    bufferevent_setcb(d->bev, dev__wss(d) ? iotc_fleet_wss_on_read : iotc_fleet_mqtt_on_read, NULL,
                       dev__on_event, d);
     struct sockaddr_storage ss = {0};
     socklen_t len;
@@ -229,23 +229,23 @@ static void dev__start(struct fleet_dev *d)
     if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
         d->local_port = ss.ss_family == AF_INET ? ntohs(in->sin_port) : ntohs(in6->sin6_port);
     /* The proxy has not accepted yet: the rule waits for this source port. */
-    if (fleet_dev_fault_active(d))
-        fleet_dev_apply_fault(d);
+    if (iotc_fleet_dev_fault_active(d))
+        iotc_fleet_dev_apply_fault(d);
     bufferevent_enable(d->bev, EV_READ | EV_WRITE);
     return;
 fail:
     SSL_free(ssl);
-    fleet_dev_lost(d, CAUSE_SOCKET);
+    iotc_fleet_dev_lost(d, IOTC_FLEET_CAUSE_SOCKET);
 }
 
-void fleet_ramp_on_timer(evutil_socket_t fd, short what, void *arg)
+void iotc_fleet_ramp_on_timer(evutil_socket_t fd, short what, void *arg)
 {
-    fleet_ramp_pump(arg);
+    iotc_fleet_ramp_pump(arg);
 }
 
-void fleet_ramp_pump(struct fleet *fl)
+void iotc_fleet_ramp_pump(struct iotc_fleet *fl)
 {
-    struct fleet_spec *s = fl->spec;
+    struct iotc_fleet_spec *s = fl->spec;
     uint64_t now = iotc_clock_us();
     if (s->ramp_per_s > 0) {
         /* Token bucket of one second's worth: a bounded connect rate. */
@@ -263,55 +263,55 @@ void fleet_ramp_pump(struct fleet *fl)
             return;
         }
         fl->ramp_tokens -= 1.0;
-        struct fleet_dev *d = fl->qhead;
+        struct iotc_fleet_dev *d = fl->qhead;
         fl->qhead = d->queue_next;
         if (!fl->qhead)
             fl->qtail = NULL;
         d->queue_next = NULL;
         d->in_queue = false;
-        if (d->state == DEV_WAIT)
+        if (d->state == IOTC_FLEET_DEV_WAIT)
             dev__start(d);
     }
 }
 
-void fleet_dev_want_connect(struct fleet_dev *d)
+void iotc_fleet_dev_want_connect(struct iotc_fleet_dev *d)
 {
-    struct fleet *fl = d->fl;
+    struct iotc_fleet *fl = d->fl;
     if (d->in_queue || fl->stopping)
         return;
-    d->state = DEV_WAIT;
+    d->state = IOTC_FLEET_DEV_WAIT;
     d->in_queue = true;
     if (fl->qtail)
         fl->qtail->queue_next = d;
     else
         fl->qhead = d;
     fl->qtail = d;
-    fleet_ramp_pump(fl);
+    iotc_fleet_ramp_pump(fl);
 }
 
 static void dev__on_tm(evutil_socket_t fd, short what, void *arg)
 {
-    struct fleet_dev *d = arg;
+    struct iotc_fleet_dev *d = arg;
     if (d->row->def->proto == IOTC_PROTO_HTTPS && !d->monitor) {
-        fleet_https_kick(d); /* backoff over: retry the request */
+        iotc_fleet_https_kick(d); /* backoff over: retry the request */
         return;
     }
     switch (d->state) {
-    case DEV_WAIT:
-        fleet_dev_want_connect(d);
+    case IOTC_FLEET_DEV_WAIT:
+        iotc_fleet_dev_want_connect(d);
         break;
-    case DEV_CONNECTING:
-    case DEV_UPGRADE:
-    case DEV_MQTT_WAIT:
-        fleet_dev_lost(d, CAUSE_CONNECT_TIMEOUT);
+    case IOTC_FLEET_DEV_CONNECTING:
+    case IOTC_FLEET_DEV_UPGRADE:
+    case IOTC_FLEET_DEV_MQTT_WAIT:
+        iotc_fleet_dev_lost(d, IOTC_FLEET_CAUSE_CONNECT_TIMEOUT);
         break;
-    case DEV_UP:
+    case IOTC_FLEET_DEV_UP:
         if (d->ping_out) {
-            fleet_dev_lost(d, CAUSE_KEEPALIVE);
+            iotc_fleet_dev_lost(d, IOTC_FLEET_CAUSE_KEEPALIVE);
             return;
         }
-        if (fleet_mqtt_ping(d) != IOTC_OK) {
-            fleet_dev_lost(d, CAUSE_SOCKET);
+        if (iotc_fleet_mqtt_ping(d) != IOTC_OK) {
+            iotc_fleet_dev_lost(d, IOTC_FLEET_CAUSE_SOCKET);
             return;
         }
         d->ping_out = true;
@@ -323,12 +323,12 @@ static void dev__on_tm(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Called by device_mqtt.c on an accepting CONNACK. */
-void fleet_dev_up(struct fleet_dev *d)
+void iotc_fleet_dev_up(struct iotc_fleet_dev *d)
 {
-    struct fleet *fl = d->fl;
+    struct iotc_fleet *fl = d->fl;
     uint64_t now = iotc_clock_us();
-    fleet_ramp_release(d);
-    fleet_hist_add(&fl->connect_lat, now - d->t_attempt_us);
+    iotc_fleet_ramp_release(d);
+    iotc_fleet_hist_add(&fl->connect_lat, now - d->t_attempt_us);
     fl->c.connects++;
     bool first = !d->ever_up;
     if (d->ever_up)
@@ -340,31 +340,31 @@ void fleet_dev_up(struct fleet_dev *d)
     if (first && fl->publishing && !d->monitor) {
         double spread = fl->spec->start_spread_s >= 0 ? fl->spec->start_spread_s * 1000.0
                                                       : (double)d->row->b.publish_interval_ms;
-        fleet_dev_start_publishing(d, spread);
+        iotc_fleet_dev_start_publishing(d, spread);
     }
-    d->state = DEV_UP;
+    d->state = IOTC_FLEET_DEV_UP;
     d->attempt = 0;
     d->ping_out = false;
     fl->up_now += !d->monitor;
     dev__arm(d, dev__ping_ms(d));
-    fleet_ramp_pump(fl);
+    iotc_fleet_ramp_pump(fl);
 }
 
 static void dev__on_pub(evutil_socket_t fd, short what, void *arg)
 {
-    struct fleet_dev *d = arg;
+    struct iotc_fleet_dev *d = arg;
     if (!d->fl->publishing)
         return;
     double ms = (double)d->row->b.publish_interval_ms;
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((long long)(ms * 1000) % 1000000)};
     evtimer_add(d->pub, &tv);
     if (d->row->def->proto == IOTC_PROTO_HTTPS)
-        fleet_https_publish_tick(d);
+        iotc_fleet_https_publish_tick(d);
     else
-        fleet_dev_publish_tick(d);
+        iotc_fleet_dev_publish_tick(d);
 }
 
-static char *dev__expand(const char *pat, const struct fleet_dev *d)
+static char *dev__expand(const char *pat, const struct iotc_fleet_dev *d)
 {
     char out[512], num[32];
     size_t o = 0;
@@ -401,7 +401,7 @@ static char *dev__expand(const char *pat, const struct fleet_dev *d)
     return strdup(out);
 }
 
-int fleet_dev_init(struct fleet *fl, struct fleet_dev *d)
+int iotc_fleet_dev_init(struct iotc_fleet *fl, struct iotc_fleet_dev *d)
 {
     d->fl = fl;
     d->next_pid = 1;
@@ -423,17 +423,17 @@ int fleet_dev_init(struct fleet *fl, struct fleet_dev *d)
     }
     if (!d->client_id || !d->topic)
         return IOTC_ERR_NOMEM;
-    if (strlen(d->client_id) == 0 || strlen(d->client_id) > FLEET_CLIENTID_MAX ||
+    if (strlen(d->client_id) == 0 || strlen(d->client_id) > IOTC_FLEET_CLIENTID_MAX ||
         d->client_id[0] == '$')
         return IOTC_ERR_LIMIT;
     if (d->row->def->proto == IOTC_PROTO_HTTPS && !d->monitor)
-        return fleet_https_dev_init(d);
+        return iotc_fleet_https_dev_init(d);
     if (dev__wss(d))
-        return fleet_wss_dev_init(d);
+        return iotc_fleet_wss_dev_init(d);
     return IOTC_OK;
 }
 
-void fleet_dev_free(struct fleet_dev *d)
+void iotc_fleet_dev_free(struct iotc_fleet_dev *d)
 {
     dev__free_conn(d);
     if (d->tm)
@@ -447,7 +447,7 @@ void fleet_dev_free(struct fleet_dev *d)
     }
     curl_slist_free_all(d->resolve);
     curl_slist_free_all(d->headers);
-    fleet_wss_dev_free(d);
+    iotc_fleet_wss_dev_free(d);
     free(d->q);
     free(d->client_id);
     free(d->topic);
@@ -455,20 +455,20 @@ void fleet_dev_free(struct fleet_dev *d)
 }
 
 /* Starts the publish schedule at a spread offset so a fleet does not publish in step. */
-void fleet_dev_start_publishing(struct fleet_dev *d, double spread_ms)
+void iotc_fleet_dev_start_publishing(struct iotc_fleet_dev *d, double spread_ms)
 {
-    double ms = spread_ms > 0 ? fleet_rand01(&d->fl->rng) * spread_ms : 0;
+    double ms = spread_ms > 0 ? iotc_fleet_rand01(&d->fl->rng) * spread_ms : 0;
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((long long)(ms * 1000) % 1000000)};
     evtimer_add(d->pub, &tv);
 }
 
-void fleet_dev_apply_fault(struct fleet_dev *d)
+void iotc_fleet_dev_apply_fault(struct iotc_fleet_dev *d)
 {
     if (d->monitor || !d->local_port)
         return;
-    struct iotc_proxy *p = fleet_proxy_for(d->fl, d->row->def->port);
+    struct iotc_proxy *p = iotc_fleet_proxy_for(d->fl, d->row->def->port);
     if (!p)
         return;
     struct iotc_fault none = {0};
-    iotc_proxy_fault_port(p, d->local_port, fleet_dev_fault_active(d) ? &d->fault : &none);
+    iotc_proxy_fault_port(p, d->local_port, iotc_fleet_dev_fault_active(d) ? &d->fault : &none);
 }

@@ -18,16 +18,16 @@
 #include <stdio.h>
 #include <time.h>
 
-struct iotc_cfg_err;
+#include "common/errtext.h"
 
-#define FLEET_ERR_LEN      600
-#define FLEET_MAX_ROWS     32
-#define FLEET_MAX_FAULTS   64
-#define FLEET_MAX_DEVICES  200000
-#define FLEET_PAYLOAD_MIN  48 /* room for the "dev seq time" header */
-#define FLEET_PAYLOAD_MAX  131072
-#define FLEET_TOPIC_MAX    256
-#define FLEET_CLIENTID_MAX 128
+#define IOTC_FLEET_ERR_LEN      600
+#define IOTC_FLEET_MAX_ROWS     32
+#define IOTC_FLEET_MAX_FAULTS   64
+#define IOTC_FLEET_MAX_DEVICES  200000
+#define IOTC_FLEET_PAYLOAD_MIN  48 /* room for the "dev seq time" header */
+#define IOTC_FLEET_PAYLOAD_MAX  131072
+#define IOTC_FLEET_TOPIC_MAX    256
+#define IOTC_FLEET_CLIENTID_MAX 128
 
 /* ---- the matrix rows a fleet can drive are common/rows.h's (iotc_row): a new row is
  * one more entry there plus, when its transport is new, a driver beside device.c (MQTT),
@@ -37,14 +37,14 @@ struct iotc_cfg_err;
  * names, SigV4 ones access keys, custom ones authorizer + token (ident.c). ---- */
 
 /* SigV4 scope of the door rows: AWS IoT's signing names, the region the registry uses. */
-#define FLEET_SIGV4_REGION      "us-east-1"
-#define FLEET_SIGV4_SVC_WSS     "iotdevicegateway"
-#define FLEET_SIGV4_SVC_HTTPS   "iotdata"
-#define FLEET_SIGV4_EXPIRES_S   86400
-#define FLEET_AUTHZ_SIGNING_KEY "authorizer-signing.key" /* in the PKI directory */
+#define IOTC_FLEET_SIGV4_REGION      "us-east-1"
+#define IOTC_FLEET_SIGV4_SVC_WSS     "iotdevicegateway"
+#define IOTC_FLEET_SIGV4_SVC_HTTPS   "iotdata"
+#define IOTC_FLEET_SIGV4_EXPIRES_S   86400
+#define IOTC_FLEET_AUTHZ_SIGNING_KEY "authorizer-signing.key" /* in the PKI directory */
 
 /* ---- ident.c: who a device is (one per row identity, shared by its devices) ---- */
-struct fleet_ident {
+struct iotc_fleet_ident {
     char *name; /* x509: certificate name; sigv4: access key id; custom: authorizer (NULL: the
                    default authorizer) */
     /* sigv4 */
@@ -57,77 +57,77 @@ struct fleet_ident {
     char *signature; /* base64 RSA-SHA256 over token, made at run start when sign */
 };
 /* Reads $.rows[i].identities for a row of the given auth (strict, errors name the path). */
-int fleet_ident_read(const char *file, const char *path, json_t *arr, int auth,
-                     struct fleet_ident **out, size_t *n, struct iotc_cfg_err *ce);
-void fleet_idents_free(struct fleet_ident *v, size_t n);
+int iotc_fleet_ident_read(const char *file, const char *path, json_t *arr, int auth,
+                     struct iotc_fleet_ident **out, size_t *n, iotc_errtext *ce);
+void iotc_fleet_idents_free(struct iotc_fleet_ident *v, size_t n);
 /* Run start: secrets and session tokens from the registry, token signatures with the PKI's
  * signing key. registry may be NULL when every SigV4 identity has its secret inline. */
-int fleet_ident_resolve(struct fleet_ident *id, int auth, const json_t *registry, const char *pki,
+int iotc_fleet_ident_resolve(struct iotc_fleet_ident *id, int auth, const json_t *registry, const char *pki,
                         char *err, size_t errlen);
 /* Every identity of the spec, once the target (its registry and PKI) is known. */
-struct fleet_spec;
-int fleet_idents_setup(struct fleet_spec *s, char *err, size_t errlen);
+struct iotc_fleet_spec;
+int iotc_fleet_idents_setup(struct iotc_fleet_spec *s, char *err, size_t errlen);
 /* Custom-auth material as HTTP header lines "Name: value" (no CRLF): k = 0, 1, ...;
  * IOTC_ERR_NOT_FOUND past the last one. */
-int fleet_ident_custom_header(const struct fleet_ident *id, unsigned k, char *line, size_t len);
+int iotc_fleet_ident_custom_header(const struct iotc_fleet_ident *id, unsigned k, char *line, size_t len);
 /* MQTT username for custom auth on ALPN mqtt: "<user>?x-amz-customauthorizer-name=..". */
-int fleet_ident_username(const struct fleet_ident *id, const char *user, char *out, size_t len);
+int iotc_fleet_ident_username(const struct iotc_fleet_ident *id, const char *user, char *out, size_t len);
 /* GET target of a WSS upgrade: "/mqtt", presigned for SigV4 (session token appended after
  * signing, as AWS IoT wants); host is the Host header the request will carry. */
-int fleet_ident_wss_target(const struct fleet_ident *id, int auth, const char *host, time_t when,
+int iotc_fleet_ident_wss_target(const struct iotc_fleet_ident *id, int auth, const char *host, time_t when,
                            char *out, size_t len);
 
 /* ---- backoff.c: reconnect strategies (pure, unit-tested) ---- */
-enum fleet_backoff_kind {
-    FLEET_BACKOFF_EXP_JITTER = 0, /* default: full jitter, uniform in [0, min(cap, base*f^n)] */
-    FLEET_BACKOFF_EXP,            /* min(cap, base * factor^(n-1)) */
-    FLEET_BACKOFF_LINEAR,         /* min(cap, base + step * (n-1)) */
-    FLEET_BACKOFF_CONSTANT,       /* base */
-    FLEET_BACKOFF_NONE,           /* never reconnect */
+enum iotc_fleet_backoff_kind {
+    IOTC_FLEET_BACKOFF_EXP_JITTER = 0, /* default: full jitter, uniform in [0, min(cap, base*f^n)] */
+    IOTC_FLEET_BACKOFF_EXP,            /* min(cap, base * factor^(n-1)) */
+    IOTC_FLEET_BACKOFF_LINEAR,         /* min(cap, base + step * (n-1)) */
+    IOTC_FLEET_BACKOFF_CONSTANT,       /* base */
+    IOTC_FLEET_BACKOFF_NONE,           /* never reconnect */
 };
-struct fleet_backoff {
-    long long kind;                                           /* enum fleet_backoff_kind */
+struct iotc_fleet_backoff {
+    long long kind;                                           /* enum iotc_fleet_backoff_kind */
     long long base_ms, cap_ms, step_ms, factor, max_attempts; /* max_attempts 0: unlimited */
 };
-const char *fleet_backoff_name(int kind);
-int fleet_backoff_parse(const char *name); /* -1 when unknown */
+const char *iotc_fleet_backoff_name(int kind);
+int iotc_fleet_backoff_parse(const char *name); /* -1 when unknown */
 /* Delay before reconnect attempt n (n >= 1), or -1 when no attempt is allowed. */
-long long fleet_backoff_delay(const struct fleet_backoff *b, unsigned n, uint64_t *rng);
-uint64_t fleet_rand(uint64_t *state); /* xorshift64*, state != 0 */
-double fleet_rand01(uint64_t *state);
+long long iotc_fleet_backoff_delay(const struct iotc_fleet_backoff *b, unsigned n, uint64_t *rng);
+uint64_t iotc_fleet_rand(uint64_t *state); /* xorshift64*, state != 0 */
+double iotc_fleet_rand01(uint64_t *state);
 
 /* ---- stats.c: log-bucketed latency histogram (2% resolution, fixed memory) ---- */
-#define FLEET_HIST_BUCKETS 1200
-struct fleet_hist {
+#define IOTC_FLEET_HIST_BUCKETS 1200
+struct iotc_fleet_hist {
     uint64_t n;
     uint64_t max_us;
-    uint32_t b[FLEET_HIST_BUCKETS];
+    uint32_t b[IOTC_FLEET_HIST_BUCKETS];
 };
-void fleet_hist_add(struct fleet_hist *h, uint64_t us);
-double fleet_hist_pct_ms(const struct fleet_hist *h, double pct); /* 0 when empty */
+void iotc_fleet_hist_add(struct iotc_fleet_hist *h, uint64_t us);
+double iotc_fleet_hist_pct_ms(const struct iotc_fleet_hist *h, double pct); /* 0 when empty */
 
 /* ---- spec.c ---- */
-struct fleet_behave {
+struct iotc_fleet_behave {
     long long qos, publish_interval_ms, payload_bytes, clean_session, keepalive_s;
     long long max_inflight, max_queued, connect_timeout_ms, request_timeout_ms;
-    struct fleet_backoff backoff;
+    struct iotc_fleet_backoff backoff;
 };
-struct fleet_row {
+struct iotc_fleet_row {
     const iotc_row *def;
     long long devices;
-    struct fleet_ident *identities; /* given to the row's devices in turn */
+    struct iotc_fleet_ident *identities; /* given to the row's devices in turn */
     size_t n_identities;
     char *client_id;        /* pattern: {run} {row} {i} {n} */
     char *monitor_identity; /* HTTPS rows: certificate of the monitor on 8883 */
-    struct fleet_behave b;
+    struct iotc_fleet_behave b;
     /* run time */
     uint32_t first;            /* global index of the row's first device */
     SSL_CTX **ctx;             /* X.509: one per identity; door: one, no certificate */
     size_t n_ctx;              /* 0 on door HTTPS rows: libcurl makes its own */
     SSL_CTX *monitor_ctx;      /* HTTPS rows */
-    struct fleet_dev *monitor; /* HTTPS rows: the MQTT subscriber that counts deliveries */
+    struct iotc_fleet_dev *monitor; /* HTTPS rows: the MQTT subscriber that counts deliveries */
 };
-struct fleet_fault_ev {
+struct iotc_fleet_fault_ev {
     struct iotc_fault f;
     double at_s, for_s, fraction;
     uint32_t row_mask; /* bit per spec row; 0: every row */
@@ -135,8 +135,8 @@ struct fleet_fault_ev {
     bool started, ended;
     uint32_t hit; /* devices (or processes) it touched */
 };
-enum fleet_target_kind { FLEET_TARGET_EMULATED, FLEET_TARGET_EXTERNAL };
-struct fleet_target {
+enum iotc_fleet_target_kind { IOTC_FLEET_TARGET_EMULATED, IOTC_FLEET_TARGET_EXTERNAL };
+struct iotc_fleet_target {
     int kind;
     char *profile;  /* emulated: profile name or file */
     char *ext_file; /* external: target file */
@@ -149,27 +149,27 @@ struct fleet_target {
     double time_scale;
     long long packet_journal;
 };
-struct fleet_spec {
+struct iotc_fleet_spec {
     char *file, *name;
     double duration_s, drain_s, start_spread_s;
     long long ramp_in_flight, ramp_per_s, ramp_timeout_s, proxy;
-    struct fleet_target target;
-    struct fleet_row rows[FLEET_MAX_ROWS];
+    struct iotc_fleet_target target;
+    struct iotc_fleet_row rows[IOTC_FLEET_MAX_ROWS];
     size_t n_rows;
-    struct fleet_fault_ev faults[FLEET_MAX_FAULTS];
+    struct iotc_fleet_fault_ev faults[IOTC_FLEET_MAX_FAULTS];
     size_t n_faults;
 };
-int fleet_spec_load(const char *path, struct fleet_spec *s, char *err, size_t errlen);
-int fleet_target_load_external(const char *path, struct fleet_target *t, char *err, size_t errlen);
-void fleet_spec_free(struct fleet_spec *s);
+int iotc_fleet_spec_load(const char *path, struct iotc_fleet_spec *s, char *err, size_t errlen);
+int iotc_fleet_target_load_external(const char *path, struct iotc_fleet_target *t, char *err, size_t errlen);
+void iotc_fleet_spec_free(struct iotc_fleet_spec *s);
 /* behaviour tables, shared by defaults and per-row overrides */
-int fleet_behave_read(const char *file, const char *path, json_t *obj, struct fleet_behave *b,
+int iotc_fleet_behave_read(const char *file, const char *path, json_t *obj, struct iotc_fleet_behave *b,
                       char *err, size_t errlen);
-void fleet_behave_defaults(struct fleet_behave *b);
-bool fleet_behave_key(const char *key);
+void iotc_fleet_behave_defaults(struct iotc_fleet_behave *b);
+bool iotc_fleet_behave_key(const char *key);
 
 /* ---- ledger.c: per-device delivery accounting ---- */
-struct fleet_ledger {
+struct iotc_fleet_ledger {
     uint32_t sent;      /* messages the application published (seq 0..sent-1) */
     uint32_t delivered; /* distinct seqs received at least once */
     uint32_t dup;       /* receptions of an already received seq */
@@ -177,43 +177,43 @@ struct fleet_ledger {
     uint64_t *seen;
 };
 /* Returns 1 for a first delivery, 0 for a duplicate, <0 on error (seq absurd / no memory). */
-int fleet_ledger_mark(struct fleet_ledger *l, uint32_t seq);
-bool fleet_ledger_seen(const struct fleet_ledger *l, uint32_t seq);
-void fleet_ledger_free(struct fleet_ledger *l);
+int iotc_fleet_ledger_mark(struct iotc_fleet_ledger *l, uint32_t seq);
+bool iotc_fleet_ledger_seen(const struct iotc_fleet_ledger *l, uint32_t seq);
+void iotc_fleet_ledger_free(struct iotc_fleet_ledger *l);
 /* payload header: "dev seq t_us " then padding */
-size_t fleet_payload_fill(char *out, size_t size, uint32_t dev, uint32_t seq, uint64_t t_us);
-int fleet_payload_parse(const uint8_t *p, size_t n, uint32_t *dev, uint32_t *seq, uint64_t *t_us);
+size_t iotc_fleet_payload_fill(char *out, size_t size, uint32_t dev, uint32_t seq, uint64_t t_us);
+int iotc_fleet_payload_parse(const uint8_t *p, size_t n, uint32_t *dev, uint32_t *seq, uint64_t *t_us);
 
 /* ---- device state ---- */
-enum fleet_dev_state {
-    DEV_IDLE,
-    DEV_WAIT,       /* backoff, or queued for a connect slot */
-    DEV_CONNECTING, /* TCP + TLS */
-    DEV_UPGRADE,    /* WSS: upgrade request sent, no 101 yet */
-    DEV_MQTT_WAIT,  /* CONNECT sent, no CONNACK yet */
-    DEV_UP,
-    DEV_DONE, /* gave up (reconnect disabled or attempts exhausted) or stopped */
+enum iotc_fleet_dev_state {
+    IOTC_FLEET_DEV_IDLE,
+    IOTC_FLEET_DEV_WAIT,       /* backoff, or queued for a connect slot */
+    IOTC_FLEET_DEV_CONNECTING, /* TCP + TLS */
+    IOTC_FLEET_DEV_UPGRADE,    /* WSS: upgrade request sent, no 101 yet */
+    IOTC_FLEET_DEV_MQTT_WAIT,  /* CONNECT sent, no CONNACK yet */
+    IOTC_FLEET_DEV_UP,
+    IOTC_FLEET_DEV_DONE, /* gave up (reconnect disabled or attempts exhausted) or stopped */
 };
-enum fleet_cause {
-    CAUSE_NONE = 0,
-    CAUSE_REFUSED, /* TCP connection refused */
-    CAUSE_TLS,     /* handshake failed */
-    CAUSE_CONNECT_TIMEOUT,
-    CAUSE_CONNACK,      /* CONNACK with a refusal code */
-    CAUSE_KEEPALIVE,    /* no PINGRESP in time */
-    CAUSE_CLOSED,       /* the endpoint closed the connection */
-    CAUSE_RESET,        /* ECONNRESET / EPIPE */
-    CAUSE_SOCKET,       /* other socket errors */
-    CAUSE_PROTOCOL,     /* malformed or unexpected packet */
-    CAUSE_SUBACK,       /* subscription refused */
-    CAUSE_HTTP_STATUS,  /* HTTPS: answer other than 200 */
-    CAUSE_HTTP_TIMEOUT, /* HTTPS: request timed out */
-    CAUSE_WS_REFUSED,   /* WSS: the upgrade was answered with something other than 101 */
-    CAUSE_COUNT
+enum iotc_fleet_cause {
+    IOTC_FLEET_CAUSE_NONE = 0,
+    IOTC_FLEET_CAUSE_REFUSED, /* TCP connection refused */
+    IOTC_FLEET_CAUSE_TLS,     /* handshake failed */
+    IOTC_FLEET_CAUSE_CONNECT_TIMEOUT,
+    IOTC_FLEET_CAUSE_CONNACK,      /* CONNACK with a refusal code */
+    IOTC_FLEET_CAUSE_KEEPALIVE,    /* no PINGRESP in time */
+    IOTC_FLEET_CAUSE_CLOSED,       /* the endpoint closed the connection */
+    IOTC_FLEET_CAUSE_RESET,        /* ECONNRESET / EPIPE */
+    IOTC_FLEET_CAUSE_SOCKET,       /* other socket errors */
+    IOTC_FLEET_CAUSE_PROTOCOL,     /* malformed or unexpected packet */
+    IOTC_FLEET_CAUSE_SUBACK,       /* subscription refused */
+    IOTC_FLEET_CAUSE_HTTP_STATUS,  /* HTTPS: answer other than 200 */
+    IOTC_FLEET_CAUSE_HTTP_TIMEOUT, /* HTTPS: request timed out */
+    IOTC_FLEET_CAUSE_WS_REFUSED,   /* WSS: the upgrade was answered with something other than 101 */
+    IOTC_FLEET_CAUSE_COUNT
 };
-const char *fleet_cause_name(int c);
+const char *iotc_fleet_cause_name(int c);
 
-struct fleet_pending {
+struct iotc_fleet_pending {
     uint32_t seq;
     uint16_t pid;
     bool sent; /* written on the current connection */
@@ -221,10 +221,10 @@ struct fleet_pending {
     uint64_t t_us;
 };
 
-struct fleet;
-struct fleet_dev {
-    struct fleet *fl;
-    struct fleet_row *row;
+struct iotc_fleet;
+struct iotc_fleet_dev {
+    struct iotc_fleet *fl;
+    struct iotc_fleet_row *row;
     uint32_t idx;  /* global */
     uint32_t ridx; /* in its row */
     uint8_t state;
@@ -244,9 +244,9 @@ struct fleet_dev {
     struct bufferevent *bev;
     struct event *tm;  /* connect timeout, backoff, keep-alive */
     struct event *pub; /* publish schedule */
-    struct fleet_pending *q;
+    struct iotc_fleet_pending *q;
     uint32_t q_len, q_cap;
-    struct fleet_dev *queue_next;
+    struct iotc_fleet_dev *queue_next;
     /* faults currently on this device */
     struct iotc_fault fault;
     uint64_t fault_until_ms;
@@ -261,36 +261,36 @@ struct fleet_dev {
 };
 
 /* ---- the fleet ---- */
-enum fleet_phase { PHASE_MONITORS, PHASE_RAMP, PHASE_PUBLISH, PHASE_DRAIN, PHASE_END };
-struct fleet_counters {
-    uint64_t connects, connect_failures[CAUSE_COUNT], disconnects[CAUSE_COUNT];
-    uint64_t reconnects[CAUSE_COUNT];
+enum iotc_fleet_phase { IOTC_FLEET_PHASE_MONITORS, IOTC_FLEET_PHASE_RAMP, IOTC_FLEET_PHASE_PUBLISH, IOTC_FLEET_PHASE_DRAIN, IOTC_FLEET_PHASE_END };
+struct iotc_fleet_counters {
+    uint64_t connects, connect_failures[IOTC_FLEET_CAUSE_COUNT], disconnects[IOTC_FLEET_CAUSE_COUNT];
+    uint64_t reconnects[IOTC_FLEET_CAUSE_COUNT];
     uint64_t qos0_sent, qos1_sent, qos0_skipped, queue_dropped;
     uint64_t published_wire, republished, puback, received, protocol_errors;
     uint64_t http_ok, http_fail;
 };
-struct fleet {
-    struct fleet_spec *spec;
+struct iotc_fleet {
+    struct iotc_fleet_spec *spec;
     struct event_base *base;
-    struct fleet_dev *devs; /* n_devs devices, then one monitor per HTTPS row */
+    struct iotc_fleet_dev *devs; /* n_devs devices, then one monitor per HTTPS row */
     uint32_t n_devs, n_all;
-    struct fleet_ledger *ledger; /* by global device index */
-    struct fleet_counters c;
-    struct fleet_hist connect_lat, deliver_lat;
-    struct fleet_hist deliver_steady; /* messages published after the ramp */
+    struct iotc_fleet_ledger *ledger; /* by global device index */
+    struct iotc_fleet_counters c;
+    struct iotc_fleet_hist connect_lat, deliver_lat;
+    struct iotc_fleet_hist deliver_steady; /* messages published after the ramp */
     uint64_t rng;
     char run_tag[24];
     bool tty;
     /* connect slots */
     uint32_t in_flight;
-    struct fleet_dev *qhead, *qtail;
+    struct iotc_fleet_dev *qhead, *qtail;
     struct event *ramp_tm;
     double ramp_tokens;
     uint64_t ramp_last_us;
     /* phases */
     uint64_t t_start_us, t_pub_start_us, t_pub_end_us, t_end_us, t_all_up_us;
     uint64_t t_ramp_end_us; /* every device connected once (or the ramp timed out) */
-    int phase;              /* enum fleet_phase */
+    int phase;              /* enum iotc_fleet_phase */
     bool publishing, stopping, interrupted, monitors_ready;
     uint32_t disconnected_end;
     long nofile, nofile_hard;
@@ -314,87 +314,87 @@ struct fleet {
     /* timers */
     struct event *tick, *sig_int, *sig_term, *phase_tm;
     uint64_t last_progress_us, last_sent_snapshot;
-    char err[FLEET_ERR_LEN];
+    char err[IOTC_FLEET_ERR_LEN];
     FILE *progress_out;
     double progress_interval_s;
 };
 
 /* tls.c */
-int fleet_tls_setup(struct fleet *fl, char *err, size_t errlen);
-void fleet_tls_free(struct fleet *fl);
-SSL_CTX *fleet_tls_ctx_of(const struct fleet_dev *d);
-const struct fleet_ident *fleet_dev_ident(const struct fleet_dev *d);
+int iotc_fleet_tls_setup(struct iotc_fleet *fl, char *err, size_t errlen);
+void iotc_fleet_tls_free(struct iotc_fleet *fl);
+SSL_CTX *iotc_fleet_tls_ctx_of(const struct iotc_fleet_dev *d);
+const struct iotc_fleet_ident *iotc_fleet_dev_ident(const struct iotc_fleet_dev *d);
 
 /* device.c: connection lifecycle of an MQTT device (and of a monitor) */
-int fleet_dev_init(struct fleet *fl, struct fleet_dev *d);
-void fleet_dev_free(struct fleet_dev *d);
-void fleet_dev_want_connect(struct fleet_dev *d); /* now, through the ramp */
-void fleet_dev_lost(struct fleet_dev *d, int cause);
-void fleet_dev_close(struct fleet_dev *d, bool graceful);
-void fleet_dev_publish_tick(struct fleet_dev *d); /* the application publishes one message */
+int iotc_fleet_dev_init(struct iotc_fleet *fl, struct iotc_fleet_dev *d);
+void iotc_fleet_dev_free(struct iotc_fleet_dev *d);
+void iotc_fleet_dev_want_connect(struct iotc_fleet_dev *d); /* now, through the ramp */
+void iotc_fleet_dev_lost(struct iotc_fleet_dev *d, int cause);
+void iotc_fleet_dev_close(struct iotc_fleet_dev *d, bool graceful);
+void iotc_fleet_dev_publish_tick(struct iotc_fleet_dev *d); /* the application publishes one message */
 /* Queues message seq (published at t_us) until it is acknowledged; false, counted in
  * queue_dropped, when the row's max_queued is reached or memory runs out: the message
  * then stays undelivered and is counted as lost. */
-bool fleet_dev_enqueue(struct fleet_dev *d, uint32_t seq, uint64_t t_us);
-void fleet_ramp_pump(struct fleet *fl);
-void fleet_ramp_on_timer(evutil_socket_t fd, short what, void *arg);
-void fleet_ramp_release(struct fleet_dev *d);
-void fleet_dev_apply_fault(struct fleet_dev *d);
-void fleet_dev_up(struct fleet_dev *d); /* accepting CONNACK */
-void fleet_dev_start_publishing(struct fleet_dev *d, double spread_ms);
+bool iotc_fleet_dev_enqueue(struct iotc_fleet_dev *d, uint32_t seq, uint64_t t_us);
+void iotc_fleet_ramp_pump(struct iotc_fleet *fl);
+void iotc_fleet_ramp_on_timer(evutil_socket_t fd, short what, void *arg);
+void iotc_fleet_ramp_release(struct iotc_fleet_dev *d);
+void iotc_fleet_dev_apply_fault(struct iotc_fleet_dev *d);
+void iotc_fleet_dev_up(struct iotc_fleet_dev *d); /* accepting CONNACK */
+void iotc_fleet_dev_start_publishing(struct iotc_fleet_dev *d, double spread_ms);
 
 /* device_mqtt.c: packets of an MQTT device */
-int fleet_mqtt_send_connect(struct fleet_dev *d);
-void fleet_mqtt_on_read(struct bufferevent *bev, void *arg);
+int iotc_fleet_mqtt_send_connect(struct iotc_fleet_dev *d);
+void iotc_fleet_mqtt_on_read(struct bufferevent *bev, void *arg);
 /* MQTT packets out of in, while bev is still the device's connection. */
-void fleet_mqtt_on_stream(struct fleet_dev *d, struct bufferevent *bev, struct evbuffer *in);
-void fleet_mqtt_pump(struct fleet_dev *d);
-int fleet_mqtt_send_disconnect(struct fleet_dev *d);
-int fleet_mqtt_ping(struct fleet_dev *d);
-void fleet_record_delivery(struct fleet *fl, const uint8_t *payload, size_t n, int qos);
+void iotc_fleet_mqtt_on_stream(struct iotc_fleet_dev *d, struct bufferevent *bev, struct evbuffer *in);
+void iotc_fleet_mqtt_pump(struct iotc_fleet_dev *d);
+int iotc_fleet_mqtt_send_disconnect(struct iotc_fleet_dev *d);
+int iotc_fleet_mqtt_ping(struct iotc_fleet_dev *d);
+void iotc_fleet_record_delivery(struct iotc_fleet *fl, const uint8_t *payload, size_t n, int qos);
 
 /* wss.c: MQTT over WebSocket on the 443 door (the bytes under device_mqtt.c) */
-int fleet_wss_dev_init(struct fleet_dev *d);
-void fleet_wss_dev_free(struct fleet_dev *d);
-int fleet_wss_upgrade(struct fleet_dev *d); /* TLS is up: send GET /mqtt */
-void fleet_wss_on_read(struct bufferevent *bev, void *arg);
-int fleet_wss_write(struct fleet_dev *d, const uint8_t *p, size_t n);
-void fleet_wss_drop(struct fleet_dev *d); /* the connection is going: forget the session */
+int iotc_fleet_wss_dev_init(struct iotc_fleet_dev *d);
+void iotc_fleet_wss_dev_free(struct iotc_fleet_dev *d);
+int iotc_fleet_wss_upgrade(struct iotc_fleet_dev *d); /* TLS is up: send GET /mqtt */
+void iotc_fleet_wss_on_read(struct bufferevent *bev, void *arg);
+int iotc_fleet_wss_write(struct iotc_fleet_dev *d, const uint8_t *p, size_t n);
+void iotc_fleet_wss_drop(struct iotc_fleet_dev *d); /* the connection is going: forget the session */
 
 /* https_auth.c: what an HTTPS device presents (certificate, SigV4, custom-auth headers) */
-int fleet_https_auth(struct fleet_dev *d, CURL *e);
+int iotc_fleet_https_auth(struct iotc_fleet_dev *d, CURL *e);
 
 /* https.c: HTTPS devices on libcurl multi */
-int fleet_https_setup(struct fleet *fl, char *err, size_t errlen);
-void fleet_https_free(struct fleet *fl);
-int fleet_https_dev_init(struct fleet_dev *d);
-void fleet_https_publish_tick(struct fleet_dev *d);
-void fleet_https_kick(struct fleet_dev *d);
-void fleet_https_done(struct fleet_dev *d, CURLcode result);
+int iotc_fleet_https_setup(struct iotc_fleet *fl, char *err, size_t errlen);
+void iotc_fleet_https_free(struct iotc_fleet *fl);
+int iotc_fleet_https_dev_init(struct iotc_fleet_dev *d);
+void iotc_fleet_https_publish_tick(struct iotc_fleet_dev *d);
+void iotc_fleet_https_kick(struct iotc_fleet_dev *d);
+void iotc_fleet_https_done(struct iotc_fleet_dev *d, CURLcode result);
 
 /* target.c: the endpoint (emulated child or external) and the fault proxies */
-int fleet_target_start(struct fleet *fl, const char *serve_bin, const char *pki_override, char *err,
+int iotc_fleet_target_start(struct iotc_fleet *fl, const char *serve_bin, const char *pki_override, char *err,
                        size_t errlen);
-void fleet_target_stop(struct fleet *fl);
-bool fleet_target_needs_proxy(const struct fleet_spec *s);
-struct iotc_proxy *fleet_proxy_for(struct fleet *fl, int lport);
+void iotc_fleet_target_stop(struct iotc_fleet *fl);
+bool iotc_fleet_target_needs_proxy(const struct iotc_fleet_spec *s);
+struct iotc_proxy *iotc_fleet_proxy_for(struct iotc_fleet *fl, int lport);
 
 /* sched.c: the fault schedule */
-void fleet_faults_tick(struct fleet *fl);
-bool fleet_dev_fault_active(const struct fleet_dev *d);
+void iotc_fleet_faults_tick(struct iotc_fleet *fl);
+bool iotc_fleet_dev_fault_active(const struct iotc_fleet_dev *d);
 
 /* progress.c and summary.c */
-void fleet_progress(struct fleet *fl, bool final);
-json_t *fleet_summary_json(const struct fleet *fl);
-void fleet_summary_print(const struct fleet *fl, const json_t *sum, FILE *out);
+void iotc_fleet_progress(struct iotc_fleet *fl, bool final);
+json_t *iotc_fleet_summary_json(const struct iotc_fleet *fl);
+void iotc_fleet_summary_print(const struct iotc_fleet *fl, const json_t *sum, FILE *out);
 /* Lost QoS 1 messages and devices not connected at the end. */
-uint64_t fleet_lost(const struct fleet *fl);
-uint32_t fleet_disconnected_at_end(const struct fleet *fl);
+uint64_t iotc_fleet_lost(const struct iotc_fleet *fl);
+uint32_t iotc_fleet_disconnected_at_end(const struct iotc_fleet *fl);
 
 /* proc.c */
 
 /* run.c */
-int fleet_run(struct fleet *fl, const char *serve_bin, const char *pki_override);
-void fleet_free(struct fleet *fl);
+int iotc_fleet_run(struct iotc_fleet *fl, const char *serve_bin, const char *pki_override);
+void iotc_fleet_free(struct iotc_fleet *fl);
 
 #endif

@@ -106,21 +106,21 @@ int iotc_fleet_main(int argc, char **argv)
         self[n] = '\0';
         serve = self;
     }
-    struct fleet_spec spec;
-    struct fleet *fl = calloc(1, sizeof *fl);
-    char err[FLEET_ERR_LEN] = "";
+    struct iotc_fleet_spec spec;
+    struct iotc_fleet *fl = calloc(1, sizeof *fl);
+    char err[IOTC_FLEET_ERR_LEN] = "";
     if (!fl)
         return 2;
-    if (fleet_spec_load(argv[optind], &spec, err, sizeof err) != IOTC_OK) {
+    if (iotc_fleet_spec_load(argv[optind], &spec, err, sizeof err) != IOTC_OK) {
         fprintf(stderr, "iotconform fleet: %s\n", err);
-        fleet_spec_free(&spec); /* a spec read halfway holds strings already */
+        iotc_fleet_spec_free(&spec); /* a spec read halfway holds strings already */
         free(fl);
         return 2;
     }
     if (duration > 0)
         spec.duration_s = duration;
     if (target) {
-        spec.target.kind = FLEET_TARGET_EXTERNAL;
+        spec.target.kind = IOTC_FLEET_TARGET_EXTERNAL;
         free(spec.target.ext_file);
         spec.target.ext_file = strdup(target);
     }
@@ -129,13 +129,13 @@ int iotc_fleet_main(int argc, char **argv)
     fl->progress_out = quiet ? NULL : stdout;
     fl->progress_interval_s = interval;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    int rc = fleet_run(fl, serve, pki);
+    int rc = iotc_fleet_run(fl, serve, pki);
     if (rc != IOTC_OK) {
         fprintf(stderr, "iotconform fleet: %s\n", fl->err[0] ? fl->err : iotc_strerror(rc));
         goto cleanup;
     }
-    json_t *sum = fleet_summary_json(fl);
-    fleet_summary_print(fl, sum, stdout);
+    json_t *sum = iotc_fleet_summary_json(fl);
+    iotc_fleet_summary_print(fl, sum, stdout);
     status = json_is_true(json_object_get(sum, "ok")) ? 0 : 1;
     if (json_out && json_dump_file(sum, json_out, JSON_INDENT(2) | JSON_SORT_KEYS) != 0) {
         fprintf(stderr, "iotconform fleet: cannot write %s\n", json_out);
@@ -143,8 +143,8 @@ int iotc_fleet_main(int argc, char **argv)
     }
     json_decref(sum);
 cleanup:
-    fleet_free(fl);
-    fleet_spec_free(&spec);
+    iotc_fleet_free(fl);
+    iotc_fleet_spec_free(&spec);
     curl_global_cleanup();
     free(fl);
     return status;

@@ -23,7 +23,7 @@ static size_t https__discard(char *ptr, size_t size, size_t nmemb, void *arg)
  * curl's own ALPN off so it does not expect h2 or http/1.1 back. */
 static CURLcode https__ssl_ctx(CURL *curl, void *sslctx, void *arg)
 {
-    const struct fleet_dev *d = arg;
+    const struct iotc_fleet_dev *d = arg;
     const char *alpn = d->row->def->alpn;
     if (alpn) {
         unsigned char wire[64];
@@ -39,10 +39,10 @@ static CURLcode https__ssl_ctx(CURL *curl, void *sslctx, void *arg)
 /* Binds before connect so the source port is known in time to address a fault. */
 static int https__sockopt(void *arg, curl_socket_t fd, curlsocktype purpose)
 {
-    struct fleet_dev *d = arg;
+    struct iotc_fleet_dev *d = arg;
     struct sockaddr_storage ss = {0};
     socklen_t len = sizeof ss;
-    if (purpose != CURLSOCKTYPE_IPCXN || !fleet_proxy_for(d->fl, d->row->def->port))
+    if (purpose != CURLSOCKTYPE_IPCXN || !iotc_fleet_proxy_for(d->fl, d->row->def->port))
         return CURL_SOCKOPT_OK;
     if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
         return CURL_SOCKOPT_OK;
@@ -63,15 +63,15 @@ static int https__sockopt(void *arg, curl_socket_t fd, curlsocktype purpose)
     if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
         d->local_port = ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
                                                 : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    if (fleet_dev_fault_active(d))
-        fleet_dev_apply_fault(d);
+    if (iotc_fleet_dev_fault_active(d))
+        iotc_fleet_dev_apply_fault(d);
     return CURL_SOCKOPT_OK;
 }
 
-int fleet_https_dev_init(struct fleet_dev *d)
+int iotc_fleet_https_dev_init(struct iotc_fleet_dev *d)
 {
-    struct fleet *fl = d->fl;
-    struct fleet_target *t = &fl->spec->target;
+    struct iotc_fleet *fl = d->fl;
+    struct iotc_fleet_target *t = &fl->spec->target;
     int li = d->row->def->port == 8443 ? 1 : 2;
     int port = fl->conn_port[li];
     char url[1024], resolve[300];
@@ -112,15 +112,15 @@ int fleet_https_dev_init(struct fleet_dev *d)
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)d->row->b.connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, https__discard);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
-    return fleet_https_auth(d, e);
+    return iotc_fleet_https_auth(d, e);
 }
 
-static void https__send(struct fleet_dev *d)
+static void https__send(struct iotc_fleet_dev *d)
 {
-    struct fleet *fl = d->fl;
-    struct fleet_pending *m = &d->q[0];
+    struct iotc_fleet *fl = d->fl;
+    struct iotc_fleet_pending *m = &d->q[0];
     size_t size = (size_t)d->row->b.payload_bytes;
-    if (fleet_payload_fill(fl->payload, size, d->idx, m->seq, m->t_us) == 0)
+    if (iotc_fleet_payload_fill(fl->payload, size, d->idx, m->seq, m->t_us) == 0)
         return;
     curl_easy_setopt(d->easy, CURLOPT_POSTFIELDSIZE, (long)size);
     curl_easy_setopt(d->easy, CURLOPT_COPYPOSTFIELDS, fl->payload);
@@ -135,55 +135,55 @@ static void https__send(struct fleet_dev *d)
 }
 
 /* Sends the oldest unacknowledged message unless a request or a backoff is under way. */
-void fleet_https_kick(struct fleet_dev *d)
+void iotc_fleet_https_kick(struct iotc_fleet_dev *d)
 {
-    if (d->state == DEV_WAIT && evtimer_pending(d->tm, NULL))
+    if (d->state == IOTC_FLEET_DEV_WAIT && evtimer_pending(d->tm, NULL))
         return;
-    if (d->state == DEV_DONE || d->req_busy || d->q_len == 0)
+    if (d->state == IOTC_FLEET_DEV_DONE || d->req_busy || d->q_len == 0)
         return;
     https__send(d);
 }
 
-void fleet_https_publish_tick(struct fleet_dev *d)
+void iotc_fleet_https_publish_tick(struct iotc_fleet_dev *d)
 {
-    struct fleet *fl = d->fl;
-    struct fleet_ledger *l = &fl->ledger[d->idx];
+    struct iotc_fleet *fl = d->fl;
+    struct iotc_fleet_ledger *l = &fl->ledger[d->idx];
     uint32_t seq = l->sent++;
     if (d->row->b.qos == 0)
         fl->c.qos0_sent++;
     else
         fl->c.qos1_sent++;
-    if (!fleet_dev_enqueue(d, seq, iotc_clock_us()))
+    if (!iotc_fleet_dev_enqueue(d, seq, iotc_clock_us()))
         return;
-    fleet_https_kick(d);
+    iotc_fleet_https_kick(d);
 }
 
 static int https__cause(CURLcode r, long status)
 {
     switch (r) {
     case CURLE_OK:
-        return status == 200 ? CAUSE_NONE : CAUSE_HTTP_STATUS;
+        return status == 200 ? IOTC_FLEET_CAUSE_NONE : IOTC_FLEET_CAUSE_HTTP_STATUS;
     case CURLE_OPERATION_TIMEDOUT:
-        return CAUSE_HTTP_TIMEOUT;
+        return IOTC_FLEET_CAUSE_HTTP_TIMEOUT;
     case CURLE_COULDNT_CONNECT:
-        return CAUSE_REFUSED;
+        return IOTC_FLEET_CAUSE_REFUSED;
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CERTPROBLEM:
-        return CAUSE_TLS;
+        return IOTC_FLEET_CAUSE_TLS;
     case CURLE_GOT_NOTHING:
-        return CAUSE_CLOSED;
+        return IOTC_FLEET_CAUSE_CLOSED;
     case CURLE_RECV_ERROR:
     case CURLE_SEND_ERROR:
-        return CAUSE_RESET;
+        return IOTC_FLEET_CAUSE_RESET;
     default:
-        return CAUSE_SOCKET;
+        return IOTC_FLEET_CAUSE_SOCKET;
     }
 }
 
-void fleet_https_done(struct fleet_dev *d, CURLcode result)
+void iotc_fleet_https_done(struct iotc_fleet_dev *d, CURLcode result)
 {
-    struct fleet *fl = d->fl;
+    struct iotc_fleet *fl = d->fl;
     long status = 0;
     long connects = 0;
     curl_off_t tls_us = 0;
@@ -192,29 +192,29 @@ void fleet_https_done(struct fleet_dev *d, CURLcode result)
     curl_easy_getinfo(d->easy, CURLINFO_NUM_CONNECTS, &connects);
     curl_easy_getinfo(d->easy, CURLINFO_APPCONNECT_TIME_T, &tls_us);
     int cause = https__cause(result, status);
-    if (cause == CAUSE_NONE) {
+    if (cause == IOTC_FLEET_CAUSE_NONE) {
         fl->c.http_ok++;
         if (connects > 0 && tls_us > 0) {
-            fleet_hist_add(&fl->connect_lat, (uint64_t)tls_us);
+            iotc_fleet_hist_add(&fl->connect_lat, (uint64_t)tls_us);
             fl->c.connects++;
         }
         if (!d->ever_up)
             fl->ever_up_n++;
-        else if (d->state != DEV_UP)
+        else if (d->state != IOTC_FLEET_DEV_UP)
             fl->c.reconnects[d->down_cause]++;
-        if (d->state != DEV_UP)
+        if (d->state != IOTC_FLEET_DEV_UP)
             fl->up_now++;
         d->ever_up = true;
-        d->state = DEV_UP;
+        d->state = IOTC_FLEET_DEV_UP;
         d->attempt = 0;
         memmove(&d->q[0], &d->q[1], (d->q_len - 1) * sizeof d->q[0]);
         d->q_len--;
         fl->c.puback++;
-        fleet_https_kick(d);
+        iotc_fleet_https_kick(d);
         return;
     }
     fl->c.http_fail++;
-    if (d->state == DEV_UP) {
+    if (d->state == IOTC_FLEET_DEV_UP) {
         fl->up_now--;
         fl->c.disconnects[cause]++;
         d->down_cause = (uint8_t)cause;
@@ -223,12 +223,12 @@ void fleet_https_done(struct fleet_dev *d, CURLcode result)
     }
     d->last_cause = (uint8_t)cause;
     long long wait =
-        fl->stopping ? -1 : fleet_backoff_delay(&d->row->b.backoff, ++d->attempt, &fl->rng);
+        fl->stopping ? -1 : iotc_fleet_backoff_delay(&d->row->b.backoff, ++d->attempt, &fl->rng);
     if (wait < 0) {
-        d->state = DEV_DONE;
+        d->state = IOTC_FLEET_DEV_DONE;
         return;
     }
-    d->state = DEV_WAIT;
+    d->state = IOTC_FLEET_DEV_WAIT;
     struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
     evtimer_add(d->tm, &tv);
 }

@@ -10,11 +10,11 @@
 #include <openssl/crypto.h>
 #include <string.h>
 
-static int ha__x509(struct fleet_dev *d, CURL *e)
+static int ha__x509(struct iotc_fleet_dev *d, CURL *e)
 {
-    const struct fleet_target *t = &d->fl->spec->target;
+    const struct iotc_fleet_target *t = &d->fl->spec->target;
     char crt[1200], key[1200];
-    const char *ident = fleet_dev_ident(d)->name;
+    const char *ident = iotc_fleet_dev_ident(d)->name;
     snprintf(crt, sizeof crt, "%s/%s.crt", t->pki, ident);
     snprintf(key, sizeof key, "%s/%s.key", t->pki, ident);
     if (curl_easy_setopt(e, CURLOPT_SSLCERT, crt) != CURLE_OK ||
@@ -23,7 +23,7 @@ static int ha__x509(struct fleet_dev *d, CURL *e)
     return IOTC_OK;
 }
 
-static int ha__header(struct fleet_dev *d, const char *line)
+static int ha__header(struct iotc_fleet_dev *d, const char *line)
 {
     struct curl_slist *h = curl_slist_append(d->headers, line);
     if (!h)
@@ -32,9 +32,9 @@ static int ha__header(struct fleet_dev *d, const char *line)
     return IOTC_OK;
 }
 
-static int ha__sigv4(struct fleet_dev *d, CURL *e)
+static int ha__sigv4(struct iotc_fleet_dev *d, CURL *e)
 {
-    const struct fleet_ident *id = fleet_dev_ident(d);
+    const struct iotc_fleet_ident *id = iotc_fleet_dev_ident(d);
     char userpwd[600], line[1200];
     if (!id->secret)
         return IOTC_ERR_INVALID;
@@ -42,7 +42,7 @@ static int ha__sigv4(struct fleet_dev *d, CURL *e)
         return IOTC_ERR_TOO_LARGE;
     /* curl copies both strings; the secret on the stack is wiped. */
     CURLcode cc = curl_easy_setopt(e, CURLOPT_AWS_SIGV4,
-                                   "aws:amz:" FLEET_SIGV4_REGION ":" FLEET_SIGV4_SVC_HTTPS);
+                                   "aws:amz:" IOTC_FLEET_SIGV4_REGION ":" IOTC_FLEET_SIGV4_SVC_HTTPS);
     if (cc == CURLE_OK)
         cc = curl_easy_setopt(e, CURLOPT_USERPWD, userpwd);
     OPENSSL_cleanse(userpwd, sizeof userpwd);
@@ -57,11 +57,11 @@ static int ha__sigv4(struct fleet_dev *d, CURL *e)
     return ha__header(d, line);
 }
 
-static int ha__custom(struct fleet_dev *d)
+static int ha__custom(struct iotc_fleet_dev *d)
 {
     char line[2048];
     for (unsigned k = 0;; k++) {
-        int rc = fleet_ident_custom_header(fleet_dev_ident(d), k, line, sizeof line);
+        int rc = iotc_fleet_ident_custom_header(iotc_fleet_dev_ident(d), k, line, sizeof line);
         if (rc == IOTC_ERR_NOT_FOUND)
             return IOTC_OK;
         if (rc == IOTC_OK)
@@ -71,7 +71,7 @@ static int ha__custom(struct fleet_dev *d)
     }
 }
 
-int fleet_https_auth(struct fleet_dev *d, CURL *e)
+int iotc_fleet_https_auth(struct iotc_fleet_dev *d, CURL *e)
 {
     int rc;
     switch (d->row->def->auth) {

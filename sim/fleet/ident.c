@@ -48,7 +48,7 @@ static bool ident__ok(const char *s, size_t max, int cs)
 
 /* Optional string key of o: NULL when absent; an error unless it passes ident__ok. */
 static int ident__str(const char *file, const char *path, json_t *o, const char *key, size_t max,
-                      int cs, bool allow_empty, char **out, struct iotc_cfg_err *ce)
+                      int cs, bool allow_empty, char **out, iotc_errtext *ce)
 {
     json_t *v = json_object_get(o, key);
     *out = NULL;
@@ -64,8 +64,8 @@ static int ident__str(const char *file, const char *path, json_t *o, const char 
     return *out ? IOTC_OK : IOTC_ERR_NOMEM;
 }
 
-static int ident__x509(const char *file, const char *path, json_t *v, struct fleet_ident *id,
-                       struct iotc_cfg_err *ce)
+static int ident__x509(const char *file, const char *path, json_t *v, struct iotc_fleet_ident *id,
+                       iotc_errtext *ce)
 {
     const char *s = json_string_value(v);
     if (!s || !*s)
@@ -76,8 +76,8 @@ static int ident__x509(const char *file, const char *path, json_t *v, struct fle
     return id->name ? IOTC_OK : IOTC_ERR_NOMEM;
 }
 
-static int ident__sigv4(const char *file, const char *path, json_t *v, struct fleet_ident *id,
-                        struct iotc_cfg_err *ce)
+static int ident__sigv4(const char *file, const char *path, json_t *v, struct iotc_fleet_ident *id,
+                        iotc_errtext *ce)
 {
     int rc;
     if (json_is_string(v)) {
@@ -105,8 +105,8 @@ static int ident__sigv4(const char *file, const char *path, json_t *v, struct fl
     return IOTC_OK;
 }
 
-static int ident__custom(const char *file, const char *path, json_t *v, struct fleet_ident *id,
-                         struct iotc_cfg_err *ce)
+static int ident__custom(const char *file, const char *path, json_t *v, struct iotc_fleet_ident *id,
+                         iotc_errtext *ce)
 {
     int rc;
     if (!json_is_object(v))
@@ -132,8 +132,8 @@ static int ident__custom(const char *file, const char *path, json_t *v, struct f
     return IOTC_OK;
 }
 
-int fleet_ident_read(const char *file, const char *path, json_t *arr, int auth,
-                     struct fleet_ident **out, size_t *n, struct iotc_cfg_err *ce)
+int iotc_fleet_ident_read(const char *file, const char *path, json_t *arr, int auth,
+                     struct iotc_fleet_ident **out, size_t *n, iotc_errtext *ce)
 {
     char p[128];
     *out = NULL;
@@ -144,8 +144,8 @@ int fleet_ident_read(const char *file, const char *path, json_t *arr, int auth,
                              auth == IOTC_AUTH_X509    ? "certificate name"
                              : auth == IOTC_AUTH_SIGV4 ? "SigV4 credential"
                                                        : "custom-authorizer token");
-    if (json_array_size(arr) > FLEET_MAX_DEVICES)
-        return iotc_cfg_fail(ce, file, p, "at most %d identities", FLEET_MAX_DEVICES);
+    if (json_array_size(arr) > IOTC_FLEET_MAX_DEVICES)
+        return iotc_cfg_fail(ce, file, p, "at most %d identities", IOTC_FLEET_MAX_DEVICES);
     *out = calloc(json_array_size(arr), sizeof **out);
     if (!*out)
         return IOTC_ERR_NOMEM;
@@ -166,7 +166,7 @@ int fleet_ident_read(const char *file, const char *path, json_t *arr, int auth,
     return IOTC_OK;
 }
 
-void fleet_idents_free(struct fleet_ident *v, size_t n)
+void iotc_fleet_idents_free(struct iotc_fleet_ident *v, size_t n)
 {
     for (size_t i = 0; v && i < n; i++) {
         if (v[i].secret)
@@ -181,7 +181,7 @@ void fleet_idents_free(struct fleet_ident *v, size_t n)
     free(v);
 }
 
-static int ident__from_registry(struct fleet_ident *id, const json_t *registry, char *err,
+static int ident__from_registry(struct iotc_fleet_ident *id, const json_t *registry, char *err,
                                 size_t errlen)
 {
     size_t i;
@@ -208,10 +208,10 @@ static int ident__from_registry(struct fleet_ident *id, const json_t *registry, 
     return IOTC_ERR_NOT_FOUND;
 }
 
-static int ident__sign(struct fleet_ident *id, const char *pki, char *err, size_t errlen)
+static int ident__sign(struct iotc_fleet_ident *id, const char *pki, char *err, size_t errlen)
 {
     char path[1200], sig[1024];
-    snprintf(path, sizeof path, "%s/%s", pki, FLEET_AUTHZ_SIGNING_KEY);
+    snprintf(path, sizeof path, "%s/%s", pki, IOTC_FLEET_AUTHZ_SIGNING_KEY);
     free(id->signature);
     id->signature = NULL;
     int rc = iotc_door_auth_sign_token(path, id->token, sig, sizeof sig, err, errlen);
@@ -221,7 +221,7 @@ static int ident__sign(struct fleet_ident *id, const char *pki, char *err, size_
     return id->signature ? IOTC_OK : IOTC_ERR_NOMEM;
 }
 
-int fleet_ident_resolve(struct fleet_ident *id, int auth, const json_t *registry, const char *pki,
+int iotc_fleet_ident_resolve(struct iotc_fleet_ident *id, int auth, const json_t *registry, const char *pki,
                         char *err, size_t errlen)
 {
     if (auth == IOTC_AUTH_SIGV4 && !id->secret_inline) {
@@ -242,20 +242,20 @@ static int ident__set(char *dst, size_t len, const char *src)
 }
 
 /* What the identity presents, in the client layer's terms (*a is wiped by the caller). */
-static int ident__door(const struct fleet_ident *id, int auth, iotc_door_auth *a)
+static int ident__door(const struct iotc_fleet_ident *id, int auth, iotc_door_auth *a)
 {
     int rc;
     memset(a, 0, sizeof *a);
     if (auth == IOTC_AUTH_SIGV4) {
         a->kind = IOTC_DA_SIGV4;
         a->own_signer = 1;
-        a->expires = FLEET_SIGV4_EXPIRES_S;
+        a->expires = IOTC_FLEET_SIGV4_EXPIRES_S;
         if ((rc = ident__set(a->access_key, sizeof a->access_key, id->name)) ||
             (rc = ident__set(a->secret, sizeof a->secret, id->secret)) ||
             (rc = ident__set(a->token, sizeof a->token, id->session_token)) ||
-            (rc = ident__set(a->region, sizeof a->region, FLEET_SIGV4_REGION)))
+            (rc = ident__set(a->region, sizeof a->region, IOTC_FLEET_SIGV4_REGION)))
             return rc;
-        return ident__set(a->service, sizeof a->service, FLEET_SIGV4_SVC_WSS);
+        return ident__set(a->service, sizeof a->service, IOTC_FLEET_SIGV4_SVC_WSS);
     }
     a->kind = IOTC_DA_CUSTOM;
     a->has_ctoken = id->token != NULL;
@@ -266,7 +266,7 @@ static int ident__door(const struct fleet_ident *id, int auth, iotc_door_auth *a
     return ident__set(a->signature, sizeof a->signature, id->signature);
 }
 
-int fleet_ident_custom_header(const struct fleet_ident *id, unsigned k, char *line, size_t len)
+int iotc_fleet_ident_custom_header(const struct iotc_fleet_ident *id, unsigned k, char *line, size_t len)
 {
     iotc_door_auth a;
     iotc_door_req r = {.method = "GET", .path = "/mqtt", .host = ""};
@@ -289,7 +289,7 @@ int fleet_ident_custom_header(const struct fleet_ident *id, unsigned k, char *li
     return rc;
 }
 
-int fleet_ident_username(const struct fleet_ident *id, const char *user, char *out, size_t len)
+int iotc_fleet_ident_username(const struct iotc_fleet_ident *id, const char *user, char *out, size_t len)
 {
     iotc_door_auth a;
     if (!id->token || strchr(user, '?'))
@@ -301,7 +301,7 @@ int fleet_ident_username(const struct fleet_ident *id, const char *user, char *o
     return rc;
 }
 
-int fleet_ident_wss_target(const struct fleet_ident *id, int auth, const char *host, time_t when,
+int iotc_fleet_ident_wss_target(const struct iotc_fleet_ident *id, int auth, const char *host, time_t when,
                            char *out, size_t len)
 {
     if (auth != IOTC_AUTH_SIGV4)
@@ -325,7 +325,7 @@ int fleet_ident_wss_target(const struct fleet_ident *id, int auth, const char *h
     return rc;
 }
 
-static bool ident__needs_registry(const struct fleet_spec *s)
+static bool ident__needs_registry(const struct iotc_fleet_spec *s)
 {
     for (size_t r = 0; r < s->n_rows; r++)
         for (size_t i = 0; s->rows[r].def->auth == IOTC_AUTH_SIGV4 && i < s->rows[r].n_identities;
@@ -335,9 +335,9 @@ static bool ident__needs_registry(const struct fleet_spec *s)
     return false;
 }
 
-int fleet_idents_setup(struct fleet_spec *s, char *err, size_t errlen)
+int iotc_fleet_idents_setup(struct iotc_fleet_spec *s, char *err, size_t errlen)
 {
-    struct iotc_cfg_err ce = {{0}};
+    iotc_errtext ce = {{0}};
     json_t *registry = NULL;
     int rc = IOTC_OK;
     if (ident__needs_registry(s)) {
@@ -354,10 +354,10 @@ int fleet_idents_setup(struct fleet_spec *s, char *err, size_t errlen)
         }
     }
     for (size_t r = 0; r < s->n_rows && rc == IOTC_OK; r++) {
-        struct fleet_row *row = &s->rows[r];
+        struct iotc_fleet_row *row = &s->rows[r];
         for (size_t i = 0; i < row->n_identities && rc == IOTC_OK; i++) {
             char why[400] = "";
-            rc = fleet_ident_resolve(&row->identities[i], row->def->auth, registry, s->target.pki,
+            rc = iotc_fleet_ident_resolve(&row->identities[i], row->def->auth, registry, s->target.pki,
                                      why, sizeof why);
             if (rc != IOTC_OK)
                 snprintf(err, errlen, "%s: $.rows[%zu].identities[%zu]: %s", s->file, r, i, why);

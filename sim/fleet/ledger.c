@@ -10,7 +10,7 @@
 
 #define LEDGER_MAX_SEQ (1u << 26) /* 64 M messages per device: beyond that, a bug */
 
-int fleet_ledger_mark(struct fleet_ledger *l, uint32_t seq)
+int iotc_fleet_ledger_mark(struct iotc_fleet_ledger *l, uint32_t seq)
 {
     if (seq >= LEDGER_MAX_SEQ)
         return IOTC_ERR_TOO_LARGE;
@@ -36,19 +36,19 @@ int fleet_ledger_mark(struct fleet_ledger *l, uint32_t seq)
     return 1;
 }
 
-bool fleet_ledger_seen(const struct fleet_ledger *l, uint32_t seq)
+bool iotc_fleet_ledger_seen(const struct iotc_fleet_ledger *l, uint32_t seq)
 {
     uint32_t w = seq / 64;
     return w < l->words && (l->seen[w] & (1ull << (seq % 64)));
 }
 
-void fleet_ledger_free(struct fleet_ledger *l)
+void iotc_fleet_ledger_free(struct iotc_fleet_ledger *l)
 {
     free(l->seen);
     memset(l, 0, sizeof *l);
 }
 
-size_t fleet_payload_fill(char *out, size_t size, uint32_t dev, uint32_t seq, uint64_t t_us)
+size_t iotc_fleet_payload_fill(char *out, size_t size, uint32_t dev, uint32_t seq, uint64_t t_us)
 {
     int n = snprintf(out, size, "%" PRIu32 " %" PRIu32 " %" PRIu64 " ", dev, seq, t_us);
     if (n < 0 || (size_t)n >= size)
@@ -72,7 +72,7 @@ static int ledger__num(const uint8_t *p, size_t n, size_t *i, uint64_t *out)
     return IOTC_OK;
 }
 
-int fleet_payload_parse(const uint8_t *p, size_t n, uint32_t *dev, uint32_t *seq, uint64_t *t_us)
+int iotc_fleet_payload_parse(const uint8_t *p, size_t n, uint32_t *dev, uint32_t *seq, uint64_t *t_us)
 {
     size_t i = 0;
     uint64_t a, b, c;

@@ -10,25 +10,25 @@ struct progress__sum {
     uint32_t reconnecting, done;
 };
 
-static void progress__sum(const struct fleet *fl, struct progress__sum *s)
+static void progress__sum(const struct iotc_fleet *fl, struct progress__sum *s)
 {
     *s = (struct progress__sum){0};
     for (uint32_t i = 0; i < fl->n_devs; i++) {
-        const struct fleet_ledger *l = &fl->ledger[i];
-        const struct fleet_dev *d = &fl->devs[i];
+        const struct iotc_fleet_ledger *l = &fl->ledger[i];
+        const struct iotc_fleet_dev *d = &fl->devs[i];
         s->sent += l->sent;
         s->delivered += l->delivered;
         s->dup += l->dup;
         if (d->row->b.qos == 1)
             s->outstanding += l->sent - l->delivered;
-        if (d->state == DEV_DONE && !fl->stopping)
+        if (d->state == IOTC_FLEET_DEV_DONE && !fl->stopping)
             s->done++;
-        else if (d->ever_up && d->state != DEV_UP && d->state != DEV_DONE)
+        else if (d->ever_up && d->state != IOTC_FLEET_DEV_UP && d->state != IOTC_FLEET_DEV_DONE)
             s->reconnecting++;
     }
 }
 
-void fleet_progress(struct fleet *fl, bool final)
+void iotc_fleet_progress(struct iotc_fleet *fl, bool final)
 {
     uint64_t now = iotc_clock_us();
     double interval = fl->tty ? 0.5 : fl->progress_interval_s;

@@ -22,10 +22,10 @@ static double run__since(uint64_t t_us)
     return (double)(iotc_clock_us() - t_us) / 1e6;
 }
 
-static bool run__all_delivered(const struct fleet *fl)
+static bool run__all_delivered(const struct iotc_fleet *fl)
 {
     for (uint32_t i = 0; i < fl->n_devs; i++) {
-        const struct fleet_dev *d = &fl->devs[i];
+        const struct iotc_fleet_dev *d = &fl->devs[i];
         if (d->row->b.qos == 1 && fl->ledger[i].delivered < fl->ledger[i].sent)
             return false;
     }
@@ -35,13 +35,13 @@ static bool run__all_delivered(const struct fleet *fl)
 /* Every device that has not given up is back: "disconnected at the end" then means a
  * device that did not come back, not one caught between two connections (custom-auth
  * connections end at disconnectAfterInSeconds, a few seconds under fast-timers). */
-static bool run__all_settled(const struct fleet *fl)
+static bool run__all_settled(const struct iotc_fleet *fl)
 {
     for (uint32_t i = 0; i < fl->n_devs; i++) {
-        const struct fleet_dev *d = &fl->devs[i];
-        if (d->state == DEV_DONE)
+        const struct iotc_fleet_dev *d = &fl->devs[i];
+        if (d->state == IOTC_FLEET_DEV_DONE)
             continue;
-        if (d->row->def->proto == IOTC_PROTO_HTTPS ? d->q_len > 0 : d->state != DEV_UP)
+        if (d->row->def->proto == IOTC_PROTO_HTTPS ? d->q_len > 0 : d->state != IOTC_FLEET_DEV_UP)
             return false;
     }
     return true;
@@ -49,23 +49,23 @@ static bool run__all_settled(const struct fleet *fl)
 
 static void run__goodbye(evutil_socket_t fd, short what, void *arg)
 {
-    event_base_loopexit(((struct fleet *)arg)->base, NULL);
+    event_base_loopexit(((struct iotc_fleet *)arg)->base, NULL);
 }
 
-static void run__end(struct fleet *fl)
+static void run__end(struct iotc_fleet *fl)
 {
-    fl->phase = PHASE_END;
-    fl->disconnected_end = fleet_disconnected_at_end(fl);
+    fl->phase = IOTC_FLEET_PHASE_END;
+    fl->disconnected_end = iotc_fleet_disconnected_at_end(fl);
     fl->stopping = true;
     fl->publishing = false;
     fl->t_end_us = iotc_clock_us();
     for (uint32_t i = 0; i < fl->n_all; i++)
-        fleet_dev_close(&fl->devs[i], true);
+        iotc_fleet_dev_close(&fl->devs[i], true);
     struct timeval tv = {0, RUN_GOODBYE_MS * 1000};
     event_base_once(fl->base, -1, EV_TIMEOUT, run__goodbye, fl, &tv);
 }
 
-static void run__stop_publishing(struct fleet *fl)
+static void run__stop_publishing(struct iotc_fleet *fl)
 {
     fl->publishing = false;
     fl->t_pub_end_us = iotc_clock_us();
@@ -76,31 +76,31 @@ static void run__stop_publishing(struct fleet *fl)
     }
     for (uint32_t i = 0; i < fl->n_devs; i++)
         evtimer_del(fl->devs[i].pub);
-    fl->phase = PHASE_DRAIN;
+    fl->phase = IOTC_FLEET_PHASE_DRAIN;
 }
 
-static void run__start_devices(struct fleet *fl)
+static void run__start_devices(struct iotc_fleet *fl)
 {
-    fl->phase = PHASE_RAMP;
+    fl->phase = IOTC_FLEET_PHASE_RAMP;
     fl->publishing = true;
     fl->t_start_us = iotc_clock_us();
     for (uint32_t i = 0; i < fl->n_devs; i++) {
-        struct fleet_dev *d = &fl->devs[i];
+        struct iotc_fleet_dev *d = &fl->devs[i];
         if (d->row->def->proto == IOTC_PROTO_HTTPS)
-            fleet_dev_start_publishing(d, fl->spec->start_spread_s >= 0
+            iotc_fleet_dev_start_publishing(d, fl->spec->start_spread_s >= 0
                                               ? fl->spec->start_spread_s * 1000.0
                                               : (double)d->row->b.publish_interval_ms);
         else
-            fleet_dev_want_connect(d);
+            iotc_fleet_dev_want_connect(d);
     }
 }
 
 static void run__tick(evutil_socket_t fd, short what, void *arg)
 {
-    struct fleet *fl = arg;
-    struct fleet_spec *s = fl->spec;
+    struct iotc_fleet *fl = arg;
+    struct iotc_fleet_spec *s = fl->spec;
     switch (fl->phase) {
-    case PHASE_MONITORS: {
+    case IOTC_FLEET_PHASE_MONITORS: {
         bool ready = true;
         for (uint32_t i = fl->n_devs; i < fl->n_all; i++)
             ready = ready && fl->devs[i].subscribed;
@@ -115,19 +115,19 @@ static void run__tick(evutil_socket_t fd, short what, void *arg)
         }
         break;
     }
-    case PHASE_RAMP:
+    case IOTC_FLEET_PHASE_RAMP:
         if (fl->ever_up_n >= fl->n_devs || run__since(fl->t_start_us) > (double)s->ramp_timeout_s) {
             fl->t_ramp_end_us = fl->t_pub_start_us = iotc_clock_us();
-            fl->phase = PHASE_PUBLISH;
+            fl->phase = IOTC_FLEET_PHASE_PUBLISH;
         }
         break;
-    case PHASE_PUBLISH:
-        fleet_faults_tick(fl);
+    case IOTC_FLEET_PHASE_PUBLISH:
+        iotc_fleet_faults_tick(fl);
         if (run__since(fl->t_pub_start_us) >= s->duration_s)
             run__stop_publishing(fl);
         break;
-    case PHASE_DRAIN: {
-        fleet_faults_tick(fl); /* faults still end on time */
+    case IOTC_FLEET_PHASE_DRAIN: {
+        iotc_fleet_faults_tick(fl); /* faults still end on time */
         double limit =
             fl->interrupted && s->drain_s > RUN_INTERRUPT_DRAIN ? RUN_INTERRUPT_DRAIN : s->drain_s;
         if ((run__all_delivered(fl) && run__all_settled(fl)) ||
@@ -138,23 +138,23 @@ static void run__tick(evutil_socket_t fd, short what, void *arg)
     default:
         break;
     }
-    fleet_progress(fl, false);
+    iotc_fleet_progress(fl, false);
 }
 
 static void run__on_signal(evutil_socket_t sig, short what, void *arg)
 {
-    struct fleet *fl = arg;
+    struct iotc_fleet *fl = arg;
     fl->interrupted = true;
-    if (++fl->sigints > 1 || fl->phase == PHASE_MONITORS) {
-        if (fl->phase != PHASE_END)
+    if (++fl->sigints > 1 || fl->phase == IOTC_FLEET_PHASE_MONITORS) {
+        if (fl->phase != IOTC_FLEET_PHASE_END)
             run__end(fl);
         return;
     }
-    if (fl->phase == PHASE_RAMP) {
+    if (fl->phase == IOTC_FLEET_PHASE_RAMP) {
         fl->t_ramp_end_us = fl->t_pub_start_us = iotc_clock_us();
-        fl->phase = PHASE_PUBLISH;
+        fl->phase = IOTC_FLEET_PHASE_PUBLISH;
     }
-    if (fl->phase == PHASE_PUBLISH) {
+    if (fl->phase == IOTC_FLEET_PHASE_PUBLISH) {
         fprintf(stderr,
                 "\nfleet: interrupted: draining for up to %.0f s (Ctrl-C again to stop "
                 "now)\n",
@@ -163,11 +163,11 @@ static void run__on_signal(evutil_socket_t sig, short what, void *arg)
     }
 }
 
-static int run__devices(struct fleet *fl, char *err, size_t errlen)
+static int run__devices(struct iotc_fleet *fl, char *err, size_t errlen)
 {
-    struct fleet_spec *s = fl->spec;
+    struct iotc_fleet_spec *s = fl->spec;
     uint32_t n = 0, monitors = 0;
-    size_t max_payload = FLEET_PAYLOAD_MIN;
+    size_t max_payload = IOTC_FLEET_PAYLOAD_MIN;
     for (size_t r = 0; r < s->n_rows; r++) {
         n += (uint32_t)s->rows[r].devices;
         monitors += s->rows[r].def->proto == IOTC_PROTO_HTTPS;
@@ -183,14 +183,14 @@ static int run__devices(struct fleet *fl, char *err, size_t errlen)
         return IOTC_ERR_NOMEM;
     uint32_t g = 0, m = n;
     for (size_t r = 0; r < s->n_rows; r++) {
-        struct fleet_row *row = &s->rows[r];
+        struct iotc_fleet_row *row = &s->rows[r];
         row->first = g;
         for (long long i = 0; i < row->devices; i++, g++) {
-            struct fleet_dev *d = &fl->devs[g];
+            struct iotc_fleet_dev *d = &fl->devs[g];
             d->row = row;
             d->idx = g;
             d->ridx = (uint32_t)i;
-            int rc = fleet_dev_init(fl, d);
+            int rc = iotc_fleet_dev_init(fl, d);
             if (rc != IOTC_OK) {
                 snprintf(err, errlen, "%s: row %s device %lld: %s%s", s->file, row->def->id, i,
                          iotc_strerror(rc),
@@ -201,19 +201,19 @@ static int run__devices(struct fleet *fl, char *err, size_t errlen)
             }
         }
         if (row->def->proto == IOTC_PROTO_HTTPS) {
-            struct fleet_dev *d = &fl->devs[m++];
+            struct iotc_fleet_dev *d = &fl->devs[m++];
             d->row = row;
             d->idx = UINT32_MAX;
             d->monitor = true;
             row->monitor = d;
-            if (fleet_dev_init(fl, d) != IOTC_OK)
+            if (iotc_fleet_dev_init(fl, d) != IOTC_OK)
                 return IOTC_ERR_NOMEM;
         }
     }
     return IOTC_OK;
 }
 
-static bool run__has_https(const struct fleet_spec *s)
+static bool run__has_https(const struct iotc_fleet_spec *s)
 {
     for (size_t r = 0; r < s->n_rows; r++)
         if (s->rows[r].def->proto == IOTC_PROTO_HTTPS)
@@ -221,25 +221,25 @@ static bool run__has_https(const struct fleet_spec *s)
     return false;
 }
 
-int fleet_run(struct fleet *fl, const char *serve_bin, const char *pki_override)
+int iotc_fleet_run(struct iotc_fleet *fl, const char *serve_bin, const char *pki_override)
 {
     int rc;
-    struct fleet_spec *s = fl->spec;
+    struct iotc_fleet_spec *s = fl->spec;
     signal(SIGPIPE, SIG_IGN);
     fl->nofile = iotc_raise_nofile(&fl->nofile_hard);
     fl->rng = (uint64_t)iotc_clock_us() ^ ((uint64_t)getpid() << 32);
     snprintf(fl->run_tag, sizeof fl->run_tag, "%08llx",
-             (unsigned long long)(fleet_rand(&fl->rng) & 0xffffffffu));
+             (unsigned long long)(iotc_fleet_rand(&fl->rng) & 0xffffffffu));
     fl->base = event_base_new();
     if (!fl->base)
         return IOTC_ERR_NOMEM;
-    rc = fleet_target_start(fl, serve_bin, pki_override, fl->err, sizeof fl->err);
+    rc = iotc_fleet_target_start(fl, serve_bin, pki_override, fl->err, sizeof fl->err);
     if (rc != IOTC_OK)
         return rc;
-    if ((rc = fleet_idents_setup(s, fl->err, sizeof fl->err)) ||
-        (rc = fleet_tls_setup(fl, fl->err, sizeof fl->err)))
+    if ((rc = iotc_fleet_idents_setup(s, fl->err, sizeof fl->err)) ||
+        (rc = iotc_fleet_tls_setup(fl, fl->err, sizeof fl->err)))
         return rc;
-    if (run__has_https(s) && (rc = fleet_https_setup(fl, fl->err, sizeof fl->err)))
+    if (run__has_https(s) && (rc = iotc_fleet_https_setup(fl, fl->err, sizeof fl->err)))
         return rc;
     fl->rss_before_kb = iotc_rss_kb(0);
     if (fl->have_serve) {
@@ -255,7 +255,7 @@ int fleet_run(struct fleet *fl, const char *serve_bin, const char *pki_override)
                 "(hard %ld): connections will fail\n",
                 fl->n_all, need, fl->nofile, fl->nofile_hard);
     fl->tick = event_new(fl->base, -1, EV_PERSIST, run__tick, fl);
-    fl->ramp_tm = evtimer_new(fl->base, fleet_ramp_on_timer, fl);
+    fl->ramp_tm = evtimer_new(fl->base, iotc_fleet_ramp_on_timer, fl);
     fl->sig_int = evsignal_new(fl->base, SIGINT, run__on_signal, fl);
     fl->sig_term = evsignal_new(fl->base, SIGTERM, run__on_signal, fl);
     if (!fl->tick || !fl->ramp_tm || !fl->sig_int || !fl->sig_term)
@@ -267,24 +267,24 @@ int fleet_run(struct fleet *fl, const char *serve_bin, const char *pki_override)
     fl->t_start_us = iotc_clock_us();
     fl->ramp_last_us = fl->t_start_us;
     if (fl->n_all > fl->n_devs) {
-        fl->phase = PHASE_MONITORS;
+        fl->phase = IOTC_FLEET_PHASE_MONITORS;
         for (uint32_t i = fl->n_devs; i < fl->n_all; i++)
-            fleet_dev_want_connect(&fl->devs[i]);
+            iotc_fleet_dev_want_connect(&fl->devs[i]);
     } else {
         run__start_devices(fl);
     }
     event_base_dispatch(fl->base);
-    fleet_progress(fl, true);
+    iotc_fleet_progress(fl, true);
     return IOTC_OK;
 }
 
-void fleet_free(struct fleet *fl)
+void iotc_fleet_free(struct iotc_fleet *fl)
 {
     for (uint32_t i = 0; fl->devs && i < fl->n_all; i++)
-        fleet_dev_free(&fl->devs[i]);
-    fleet_https_free(fl);
+        iotc_fleet_dev_free(&fl->devs[i]);
+    iotc_fleet_https_free(fl);
     for (uint32_t i = 0; fl->ledger && i < fl->n_devs; i++)
-        fleet_ledger_free(&fl->ledger[i]);
+        iotc_fleet_ledger_free(&fl->ledger[i]);
     free(fl->devs);
     free(fl->ledger);
     free(fl->payload);
@@ -293,8 +293,8 @@ void fleet_free(struct fleet *fl)
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i])
             event_free(evs[i]);
-    fleet_tls_free(fl);
-    fleet_target_stop(fl);
+    iotc_fleet_tls_free(fl);
+    iotc_fleet_target_stop(fl);
     if (fl->base)
         event_base_free(fl->base);
     fl->base = NULL;

@@ -11,13 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-bool fleet_dev_fault_active(const struct fleet_dev *d)
+bool iotc_fleet_dev_fault_active(const struct iotc_fleet_dev *d)
 {
     return d->fault.kind != IOTC_FAULT_NONE;
 }
 
-static bool sched__in_rows(const struct fleet *fl, const struct fleet_fault_ev *ev,
-                           const struct fleet_dev *d)
+static bool sched__in_rows(const struct iotc_fleet *fl, const struct iotc_fleet_fault_ev *ev,
+                           const struct iotc_fleet_dev *d)
 {
     if (!ev->row_mask)
         return true;
@@ -26,7 +26,7 @@ static bool sched__in_rows(const struct fleet *fl, const struct fleet_fault_ev *
 }
 
 /* Exactly round(fraction * n) devices of the chosen rows, picked at random. */
-static void sched__start_network(struct fleet *fl, struct fleet_fault_ev *ev, uint64_t now_ms)
+static void sched__start_network(struct iotc_fleet *fl, struct iotc_fleet_fault_ev *ev, uint64_t now_ms)
 {
     uint32_t *pick = malloc(fl->n_devs * sizeof *pick), n = 0;
     if (!pick)
@@ -36,14 +36,14 @@ static void sched__start_network(struct fleet *fl, struct fleet_fault_ev *ev, ui
             pick[n++] = i;
     uint32_t want = (uint32_t)lround(ev->fraction * n);
     for (uint32_t k = 0; k < want; k++) {
-        uint32_t j = k + (uint32_t)(fleet_rand(&fl->rng) % (n - k));
+        uint32_t j = k + (uint32_t)(iotc_fleet_rand(&fl->rng) % (n - k));
         uint32_t tmp = pick[k];
         pick[k] = pick[j];
         pick[j] = tmp;
-        struct fleet_dev *d = &fl->devs[pick[k]];
+        struct iotc_fleet_dev *d = &fl->devs[pick[k]];
         d->fault = ev->f;
         d->fault_until_ms = now_ms + (uint64_t)(ev->for_s * 1000.0);
-        fleet_dev_apply_fault(d);
+        iotc_fleet_dev_apply_fault(d);
         /* A one-shot reset is an event: nothing remains on the device. */
         if (ev->f.kind == IOTC_FAULT_RESET && ev->for_s <= 0)
             d->fault.kind = IOTC_FAULT_NONE;
@@ -52,9 +52,9 @@ static void sched__start_network(struct fleet *fl, struct fleet_fault_ev *ev, ui
     free(pick);
 }
 
-static void sched__start_process(struct fleet *fl, struct fleet_fault_ev *ev)
+static void sched__start_process(struct iotc_fleet *fl, struct iotc_fleet_fault_ev *ev)
 {
-    char err[FLEET_ERR_LEN];
+    char err[IOTC_FLEET_ERR_LEN];
     if (!fl->have_serve) {
         fprintf(stderr, "fleet: %s needs the emulated endpoint: skipped\n",
                 iotc_fault_name(ev->f.kind));
@@ -76,14 +76,14 @@ static void sched__start_process(struct fleet *fl, struct fleet_fault_ev *ev)
     ev->hit++;
 }
 
-void fleet_faults_tick(struct fleet *fl)
+void iotc_fleet_faults_tick(struct iotc_fleet *fl)
 {
     if (!fl->t_pub_start_us)
         return;
     uint64_t now_us = iotc_clock_us(), now_ms = now_us / 1000;
     double t = (double)(now_us - fl->t_pub_start_us) / 1e6;
     for (size_t i = 0; i < fl->spec->n_faults; i++) {
-        struct fleet_fault_ev *ev = &fl->spec->faults[i];
+        struct iotc_fleet_fault_ev *ev = &fl->spec->faults[i];
         if (!ev->started && t >= ev->at_s && !fl->stopping) {
             ev->started = true;
             if (iotc_fault_is_network(ev->f.kind))
@@ -94,10 +94,10 @@ void fleet_faults_tick(struct fleet *fl)
     }
     /* Per device: faults end on their own clock. */
     for (uint32_t i = 0; i < fl->n_devs; i++) {
-        struct fleet_dev *d = &fl->devs[i];
+        struct iotc_fleet_dev *d = &fl->devs[i];
         if (d->fault.kind != IOTC_FAULT_NONE && now_ms >= d->fault_until_ms) {
             d->fault.kind = IOTC_FAULT_NONE;
-            fleet_dev_apply_fault(d);
+            iotc_fleet_dev_apply_fault(d);
         }
     }
 }

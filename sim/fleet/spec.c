@@ -32,7 +32,7 @@ static const struct iotc_cfg_int spec__ramp_table[] = {
 
 /* Optional number in [lo, hi]; missing: def. */
 static int spec__number(const char *file, const char *path, json_t *obj, const char *key, double lo,
-                        double hi, double def, double *out, struct iotc_cfg_err *ce)
+                        double hi, double def, double *out, iotc_errtext *ce)
 {
     json_t *v = json_object_get(obj, key);
     if (!v) {
@@ -48,13 +48,13 @@ static int spec__number(const char *file, const char *path, json_t *obj, const c
 
 /* Keys of a "defaults" object or of a row: its own keys plus the behaviour keys. */
 static int spec__check_mixed(const char *file, const char *path, json_t *o, const char *const *own,
-                             struct iotc_cfg_err *ce)
+                             iotc_errtext *ce)
 {
     const char *key;
     json_t *v;
     json_object_foreach(o, key, v)
     {
-        bool known = fleet_behave_key(key);
+        bool known = iotc_fleet_behave_key(key);
         for (size_t i = 0; own && own[i] && !known; i++)
             known = strcmp(own[i], key) == 0;
         if (!known)
@@ -63,12 +63,12 @@ static int spec__check_mixed(const char *file, const char *path, json_t *o, cons
     return IOTC_OK;
 }
 
-static int spec__target(const char *file, json_t *o, struct fleet_target *t,
-                        struct iotc_cfg_err *ce)
+static int spec__target(const char *file, json_t *o, struct iotc_fleet_target *t,
+                        iotc_errtext *ce)
 {
     char *kind = NULL;
     int rc = IOTC_OK;
-    t->kind = FLEET_TARGET_EMULATED;
+    t->kind = IOTC_FLEET_TARGET_EMULATED;
     t->time_scale = 1.0;
     t->packet_journal = 1;
     if (!o)
@@ -79,10 +79,10 @@ static int spec__target(const char *file, json_t *o, struct fleet_target *t,
         (rc = iotc_cfg_string(file, "$.target", o, "kind", "emulated", &kind, ce)))
         goto cleanup;
     if (strcmp(kind, "emulated") == 0) {
-        t->kind = FLEET_TARGET_EMULATED;
+        t->kind = IOTC_FLEET_TARGET_EMULATED;
         rc = iotc_cfg_string(file, "$.target", o, "profile", "default", &t->profile, ce);
     } else if (strcmp(kind, "external") == 0) {
-        t->kind = FLEET_TARGET_EXTERNAL;
+        t->kind = IOTC_FLEET_TARGET_EXTERNAL;
         rc = iotc_cfg_string(file, "$.target", o, "file", NULL, &t->ext_file, ce);
         if (rc == IOTC_OK && !t->ext_file)
             rc = iotc_cfg_fail(ce, file, "$.target", "file: required for an external target");
@@ -102,8 +102,8 @@ cleanup:
 
 /* The certificate of an HTTPS row's monitor (MQTT on 8883): a door row's identities are
  * not certificates, so it names one, device-01 by default. */
-static int spec__monitor(const char *file, const char *path, json_t *o, struct fleet_row *r,
-                         struct iotc_cfg_err *ce)
+static int spec__monitor(const char *file, const char *path, json_t *o, struct iotc_fleet_row *r,
+                         iotc_errtext *ce)
 {
     json_t *v = json_object_get(o, "monitor_identity");
     const char *def = r->def->auth == IOTC_AUTH_X509 ? r->identities[0].name : "device-01";
@@ -117,11 +117,11 @@ static int spec__monitor(const char *file, const char *path, json_t *o, struct f
     return rc;
 }
 
-static int spec__row(struct fleet_spec *s, size_t i, json_t *o, const struct fleet_behave *def,
-                     char *err, size_t errlen, struct iotc_cfg_err *ce)
+static int spec__row(struct iotc_fleet_spec *s, size_t i, json_t *o, const struct iotc_fleet_behave *def,
+                     char *err, size_t errlen, iotc_errtext *ce)
 {
     char path[64];
-    struct fleet_row *r = &s->rows[i];
+    struct iotc_fleet_row *r = &s->rows[i];
     char *name = NULL;
     int rc;
     snprintf(path, sizeof path, "$.rows[%zu]", i);
@@ -137,13 +137,13 @@ static int spec__row(struct fleet_spec *s, size_t i, json_t *o, const struct fle
     }
     json_t *n = json_object_get(o, "devices");
     if (!json_is_integer(n) || json_integer_value(n) < 0 ||
-        json_integer_value(n) > FLEET_MAX_DEVICES) {
+        json_integer_value(n) > IOTC_FLEET_MAX_DEVICES) {
         rc = iotc_cfg_fail(ce, s->file, path, "devices: must be an integer in 0..%d",
-                           FLEET_MAX_DEVICES);
+                           IOTC_FLEET_MAX_DEVICES);
         goto cleanup;
     }
     r->devices = json_integer_value(n);
-    if ((rc = fleet_ident_read(s->file, path, json_object_get(o, "identities"), r->def->auth,
+    if ((rc = iotc_fleet_ident_read(s->file, path, json_object_get(o, "identities"), r->def->auth,
                                &r->identities, &r->n_identities, ce)))
         goto cleanup;
     if ((rc = iotc_cfg_string(s->file, path, o, "client_id", "fleet-{run}-{row}-{i}", &r->client_id,
@@ -151,7 +151,7 @@ static int spec__row(struct fleet_spec *s, size_t i, json_t *o, const struct fle
         (rc = spec__monitor(s->file, path, o, r, ce)))
         goto cleanup;
     r->b = *def;
-    rc = fleet_behave_read(s->file, path, o, &r->b, err, errlen);
+    rc = iotc_fleet_behave_read(s->file, path, o, &r->b, err, errlen);
     if (rc != IOTC_OK) {
         snprintf(ce->msg, sizeof ce->msg, "%s", err);
         goto cleanup;
@@ -161,10 +161,10 @@ cleanup:
     return rc;
 }
 
-static int spec__fault(struct fleet_spec *s, size_t i, json_t *o, struct iotc_cfg_err *ce)
+static int spec__fault(struct iotc_fleet_spec *s, size_t i, json_t *o, iotc_errtext *ce)
 {
     char path[64], *kind = NULL, *dir = NULL;
-    struct fleet_fault_ev *f = &s->faults[i];
+    struct iotc_fleet_fault_ev *f = &s->faults[i];
     char **rows = NULL;
     size_t n_rows = 0;
     int rc;
@@ -225,10 +225,10 @@ cleanup:
     return rc;
 }
 
-int fleet_spec_load(const char *path, struct fleet_spec *s, char *err, size_t errlen)
+int iotc_fleet_spec_load(const char *path, struct iotc_fleet_spec *s, char *err, size_t errlen)
 {
-    struct iotc_cfg_err ce = {{0}};
-    struct fleet_behave def;
+    iotc_errtext ce = {{0}};
+    struct iotc_fleet_behave def;
     struct spec__ramp ramp;
     int rc = IOTC_ERR_CONFIG;
     memset(s, 0, sizeof *s);
@@ -256,7 +256,7 @@ int fleet_spec_load(const char *path, struct fleet_spec *s, char *err, size_t er
         goto cleanup;
     }
     s->proxy = json_is_true(px);
-    fleet_behave_defaults(&def);
+    iotc_fleet_behave_defaults(&def);
     json_t *d = json_object_get(root, "defaults");
     if (d) {
         if (!json_is_object(d)) {
@@ -265,15 +265,15 @@ int fleet_spec_load(const char *path, struct fleet_spec *s, char *err, size_t er
         }
         if ((rc = spec__check_mixed(path, "$.defaults", d, NULL, &ce)))
             goto cleanup;
-        if ((rc = fleet_behave_read(path, "$.defaults", d, &def, err, errlen))) {
+        if ((rc = iotc_fleet_behave_read(path, "$.defaults", d, &def, err, errlen))) {
             snprintf(ce.msg, sizeof ce.msg, "%s", err);
             goto cleanup;
         }
     }
     json_t *rows = json_object_get(root, "rows");
     if (!json_is_array(rows) || json_array_size(rows) == 0 ||
-        json_array_size(rows) > FLEET_MAX_ROWS) {
-        rc = iotc_cfg_fail(&ce, path, "$.rows", "must be an array of 1..%d rows", FLEET_MAX_ROWS);
+        json_array_size(rows) > IOTC_FLEET_MAX_ROWS) {
+        rc = iotc_cfg_fail(&ce, path, "$.rows", "must be an array of 1..%d rows", IOTC_FLEET_MAX_ROWS);
         goto cleanup;
     }
     long long total = 0;
@@ -283,15 +283,15 @@ int fleet_spec_load(const char *path, struct fleet_spec *s, char *err, size_t er
             goto cleanup;
         total += s->rows[i].devices;
     }
-    if (total <= 0 || total > FLEET_MAX_DEVICES) {
+    if (total <= 0 || total > IOTC_FLEET_MAX_DEVICES) {
         rc = iotc_cfg_fail(&ce, path, "$.rows", "total devices must be in 1..%d (is %lld)",
-                           FLEET_MAX_DEVICES, total);
+                           IOTC_FLEET_MAX_DEVICES, total);
         goto cleanup;
     }
     json_t *faults = json_object_get(root, "faults");
-    if (faults && (!json_is_array(faults) || json_array_size(faults) > FLEET_MAX_FAULTS)) {
+    if (faults && (!json_is_array(faults) || json_array_size(faults) > IOTC_FLEET_MAX_FAULTS)) {
         rc = iotc_cfg_fail(&ce, path, "$.faults", "must be an array of at most %d faults",
-                           FLEET_MAX_FAULTS);
+                           IOTC_FLEET_MAX_FAULTS);
         goto cleanup;
     }
     for (size_t i = 0; i < json_array_size(faults); i++) {
@@ -313,9 +313,9 @@ static const char *const spec__ext_keys[] = {"host",  "sni",        "ca",       
                                              "ports", "time_scale", "registry", NULL};
 
 /* External target file: {host, sni, ca, pki, ports:{8883,8443,443}, time_scale, registry}. */
-int fleet_target_load_external(const char *path, struct fleet_target *t, char *err, size_t errlen)
+int iotc_fleet_target_load_external(const char *path, struct iotc_fleet_target *t, char *err, size_t errlen)
 {
-    struct iotc_cfg_err ce = {{0}};
+    iotc_errtext ce = {{0}};
     int rc = IOTC_ERR_CONFIG;
     json_t *root = iotc_cfg_load(path, &ce);
     if (!root)
@@ -354,14 +354,14 @@ cleanup:
     return rc;
 }
 
-void fleet_spec_free(struct fleet_spec *s)
+void iotc_fleet_spec_free(struct iotc_fleet_spec *s)
 {
     for (size_t i = 0; i < s->n_rows; i++) {
-        fleet_idents_free(s->rows[i].identities, s->rows[i].n_identities);
+        iotc_fleet_idents_free(s->rows[i].identities, s->rows[i].n_identities);
         free(s->rows[i].client_id);
         free(s->rows[i].monitor_identity);
     }
-    struct fleet_target *t = &s->target;
+    struct iotc_fleet_target *t = &s->target;
     free(t->profile);
     free(t->ext_file);
     free(t->host);

@@ -11,10 +11,10 @@ static unsigned stats__bucket(uint64_t us)
     if (us < 1)
         return 0;
     double b = log((double)us) / log(STATS_GROWTH) + 1.0;
-    return b >= FLEET_HIST_BUCKETS - 1 ? FLEET_HIST_BUCKETS - 1 : (unsigned)b;
+    return b >= IOTC_FLEET_HIST_BUCKETS - 1 ? IOTC_FLEET_HIST_BUCKETS - 1 : (unsigned)b;
 }
 
-void fleet_hist_add(struct fleet_hist *h, uint64_t us)
+void iotc_fleet_hist_add(struct iotc_fleet_hist *h, uint64_t us)
 {
     h->b[stats__bucket(us)]++;
     h->n++;
@@ -22,14 +22,14 @@ void fleet_hist_add(struct fleet_hist *h, uint64_t us)
         h->max_us = us;
 }
 
-double fleet_hist_pct_ms(const struct fleet_hist *h, double pct)
+double iotc_fleet_hist_pct_ms(const struct iotc_fleet_hist *h, double pct)
 {
     if (h->n == 0)
         return 0;
     uint64_t want = (uint64_t)ceil((double)h->n * pct / 100.0), seen = 0;
     if (want == 0)
         want = 1;
-    for (unsigned i = 0; i < FLEET_HIST_BUCKETS; i++) {
+    for (unsigned i = 0; i < IOTC_FLEET_HIST_BUCKETS; i++) {
         seen += h->b[i];
         if (seen >= want) {
             /* Upper edge of the bucket, never above the largest sample seen. */

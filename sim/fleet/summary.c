@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-uint64_t fleet_lost(const struct fleet *fl)
+uint64_t iotc_fleet_lost(const struct iotc_fleet *fl)
 {
     uint64_t lost = 0;
     for (uint32_t i = 0; i < fl->n_devs; i++)
@@ -13,15 +13,15 @@ uint64_t fleet_lost(const struct fleet *fl)
     return lost;
 }
 
-uint32_t fleet_disconnected_at_end(const struct fleet *fl)
+uint32_t iotc_fleet_disconnected_at_end(const struct iotc_fleet *fl)
 {
     uint32_t n = 0;
     for (uint32_t i = 0; i < fl->n_devs; i++) {
-        const struct fleet_dev *d = &fl->devs[i];
+        const struct iotc_fleet_dev *d = &fl->devs[i];
         if (d->row->def->proto == IOTC_PROTO_HTTPS)
-            n += d->state == DEV_DONE || d->q_len > 0;
+            n += d->state == IOTC_FLEET_DEV_DONE || d->q_len > 0;
         else
-            n += d->state != DEV_UP;
+            n += d->state != IOTC_FLEET_DEV_UP;
     }
     return n;
 }
@@ -29,24 +29,24 @@ uint32_t fleet_disconnected_at_end(const struct fleet *fl)
 static json_t *summary__causes(const uint64_t *v)
 {
     json_t *o = json_object();
-    for (int c = 1; c < CAUSE_COUNT; c++)
+    for (int c = 1; c < IOTC_FLEET_CAUSE_COUNT; c++)
         if (v[c])
-            json_object_set_new(o, fleet_cause_name(c), json_integer((json_int_t)v[c]));
+            json_object_set_new(o, iotc_fleet_cause_name(c), json_integer((json_int_t)v[c]));
     return o;
 }
 
 static uint64_t summary__total(const uint64_t *v)
 {
     uint64_t t = 0;
-    for (int c = 0; c < CAUSE_COUNT; c++)
+    for (int c = 0; c < IOTC_FLEET_CAUSE_COUNT; c++)
         t += v[c];
     return t;
 }
 
-static json_t *summary__lat(const struct fleet_hist *h)
+static json_t *summary__lat(const struct iotc_fleet_hist *h)
 {
     return json_pack("{s:I, s:f, s:f, s:f}", "samples", (json_int_t)h->n, "p50_ms",
-                     fleet_hist_pct_ms(h, 50), "p99_ms", fleet_hist_pct_ms(h, 99), "max_ms",
+                     iotc_fleet_hist_pct_ms(h, 50), "p99_ms", iotc_fleet_hist_pct_ms(h, 99), "max_ms",
                      (double)h->max_us / 1000.0);
 }
 
@@ -58,24 +58,24 @@ static double summary__per_dev(long after, long before, uint32_t n)
 }
 
 /* Why the devices of a row that never connected failed: their most frequent last cause. */
-static const char *summary__never_cause(const struct fleet *fl, const struct fleet_row *row)
+static const char *summary__never_cause(const struct iotc_fleet *fl, const struct iotc_fleet_row *row)
 {
-    uint32_t n[CAUSE_COUNT] = {0};
-    int best = CAUSE_NONE;
+    uint32_t n[IOTC_FLEET_CAUSE_COUNT] = {0};
+    int best = IOTC_FLEET_CAUSE_NONE;
     for (uint32_t i = row->first; i < row->first + row->devices; i++)
-        if (!fl->devs[i].ever_up && fl->devs[i].last_cause < CAUSE_COUNT)
+        if (!fl->devs[i].ever_up && fl->devs[i].last_cause < IOTC_FLEET_CAUSE_COUNT)
             n[fl->devs[i].last_cause]++;
-    for (int c = 1; c < CAUSE_COUNT; c++)
+    for (int c = 1; c < IOTC_FLEET_CAUSE_COUNT; c++)
         if (n[c] > n[best])
             best = c;
-    return best == CAUSE_NONE ? NULL : fleet_cause_name(best);
+    return best == IOTC_FLEET_CAUSE_NONE ? NULL : iotc_fleet_cause_name(best);
 }
 
-static json_t *summary__rows(const struct fleet *fl)
+static json_t *summary__rows(const struct iotc_fleet *fl)
 {
     json_t *a = json_array();
     for (size_t r = 0; r < fl->spec->n_rows; r++) {
-        const struct fleet_row *row = &fl->spec->rows[r];
+        const struct iotc_fleet_row *row = &fl->spec->rows[r];
         uint64_t sent = 0, del = 0, dup = 0;
         uint32_t up = 0;
         for (uint32_t i = row->first; i < row->first + row->devices; i++) {
@@ -98,11 +98,11 @@ static json_t *summary__rows(const struct fleet *fl)
     return a;
 }
 
-static json_t *summary__faults(const struct fleet *fl)
+static json_t *summary__faults(const struct iotc_fleet *fl)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < fl->spec->n_faults; i++) {
-        const struct fleet_fault_ev *f = &fl->spec->faults[i];
+        const struct iotc_fleet_fault_ev *f = &fl->spec->faults[i];
         json_array_append_new(a, json_pack("{s:s, s:f, s:f, s:f, s:b, s:I}", "kind",
                                            iotc_fault_name(f->f.kind), "at_s", f->at_s, "for_s",
                                            f->for_s, "fraction", f->fraction, "started", f->started,
@@ -111,9 +111,9 @@ static json_t *summary__faults(const struct fleet *fl)
     return a;
 }
 
-json_t *fleet_summary_json(const struct fleet *fl)
+json_t *iotc_fleet_summary_json(const struct iotc_fleet *fl)
 {
-    const struct fleet_counters *c = &fl->c;
+    const struct iotc_fleet_counters *c = &fl->c;
     uint64_t sent = 0, del = 0, dup = 0, qos0_sent = 0, qos0_del = 0;
     for (uint32_t i = 0; i < fl->n_devs; i++) {
         sent += fl->ledger[i].sent;
@@ -124,7 +124,7 @@ json_t *fleet_summary_json(const struct fleet *fl)
             qos0_del += fl->ledger[i].delivered;
         }
     }
-    uint64_t lost = fleet_lost(fl);
+    uint64_t lost = iotc_fleet_lost(fl);
     double ramp_s =
         fl->t_ramp_end_us > fl->t_start_us ? (double)(fl->t_ramp_end_us - fl->t_start_us) / 1e6 : 0;
     double pub_s = fl->t_pub_end_us > fl->t_pub_start_us
@@ -142,7 +142,7 @@ json_t *fleet_summary_json(const struct fleet *fl)
     json_t *o = json_pack(
         "{s:s, s:s, s:s, s:s, s:I, s:b, s:b, s:{s:f, s:f, s:f}}", "fleet", fl->spec->name, "spec",
         fl->spec->file, "run", fl->run_tag, "target",
-        fl->spec->target.kind == FLEET_TARGET_EMULATED ? "emulated" : "external", "devices",
+        fl->spec->target.kind == IOTC_FLEET_TARGET_EMULATED ? "emulated" : "external", "devices",
         (json_int_t)fl->n_devs, "interrupted", fl->interrupted, "ok",
         lost == 0 && fl->disconnected_end == 0 && !fl->interrupted, "seconds", "ramp", ramp_s,
         "publishing", pub_s, "total",
@@ -201,7 +201,7 @@ static void summary__causes_line(FILE *out, const char *what, json_t *o)
     fprintf(out, "\n");
 }
 
-void fleet_summary_print(const struct fleet *fl, const json_t *sum, FILE *out)
+void iotc_fleet_summary_print(const struct iotc_fleet *fl, const json_t *sum, FILE *out)
 {
     json_t *cn = json_object_get(sum, "connect"), *m = json_object_get(sum, "messages");
     json_t *rc = json_object_get(sum, "reconnects"), *mem = json_object_get(sum, "memory");

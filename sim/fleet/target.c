@@ -12,7 +12,7 @@
 
 static const int target__lports[3] = {8883, 8443, 443};
 
-bool fleet_target_needs_proxy(const struct fleet_spec *s)
+bool iotc_fleet_target_needs_proxy(const struct iotc_fleet_spec *s)
 {
     if (s->proxy)
         return true;
@@ -22,7 +22,7 @@ bool fleet_target_needs_proxy(const struct fleet_spec *s)
     return false;
 }
 
-struct iotc_proxy *fleet_proxy_for(struct fleet *fl, int lport)
+struct iotc_proxy *iotc_fleet_proxy_for(struct iotc_fleet *fl, int lport)
 {
     for (int i = 0; i < 3; i++)
         if (target__lports[i] == lport)
@@ -33,7 +33,7 @@ struct iotc_proxy *fleet_proxy_for(struct fleet *fl, int lport)
 /* The profile's time scale: the devices' keep-alive follows the endpoint's clock. */
 static int target__time_scale(const char *profile, double *out, char *err, size_t errlen)
 {
-    struct iotc_cfg_err ce = {{0}};
+    iotc_errtext ce = {{0}};
     struct iotc_profile p;
     if (iotc_profile_load(profile, &p, &ce) != IOTC_OK) {
         snprintf(err, errlen, "%s", ce.msg);
@@ -44,10 +44,10 @@ static int target__time_scale(const char *profile, double *out, char *err, size_
     return IOTC_OK;
 }
 
-static int target__emulated(struct fleet *fl, const char *serve_bin, const char *pki, char *err,
+static int target__emulated(struct iotc_fleet *fl, const char *serve_bin, const char *pki, char *err,
                             size_t errlen)
 {
-    struct fleet_target *t = &fl->spec->target;
+    struct iotc_fleet_target *t = &fl->spec->target;
     struct iotc_serve_child *c = &fl->serve;
     char dir[] = "/tmp/iotc-fleet-XXXXXX";
     int rc;
@@ -93,16 +93,16 @@ static int target__emulated(struct fleet *fl, const char *serve_bin, const char 
     return IOTC_OK;
 }
 
-int fleet_target_start(struct fleet *fl, const char *serve_bin, const char *pki_override, char *err,
+int iotc_fleet_target_start(struct iotc_fleet *fl, const char *serve_bin, const char *pki_override, char *err,
                        size_t errlen)
 {
-    struct fleet_target *t = &fl->spec->target;
+    struct iotc_fleet_target *t = &fl->spec->target;
     int rc;
-    if (t->kind == FLEET_TARGET_EMULATED) {
+    if (t->kind == IOTC_FLEET_TARGET_EMULATED) {
         const char *pki = iotc_paths_pki(pki_override, err, errlen);
         rc = pki ? target__emulated(fl, serve_bin, pki, err, errlen) : IOTC_ERR_NOT_FOUND;
     } else {
-        rc = fleet_target_load_external(t->ext_file, t, err, errlen);
+        rc = iotc_fleet_target_load_external(t->ext_file, t, err, errlen);
         if (rc == IOTC_OK && pki_override) {
             free(t->pki);
             t->pki = strdup(pki_override);
@@ -110,7 +110,7 @@ int fleet_target_start(struct fleet *fl, const char *serve_bin, const char *pki_
     }
     if (rc != IOTC_OK)
         return rc;
-    bool proxy = fleet_target_needs_proxy(fl->spec);
+    bool proxy = iotc_fleet_target_needs_proxy(fl->spec);
     /* The proxies listen on loopback, whatever the endpoint's address. */
     fl->conn_host = proxy ? "127.0.0.1" : t->host;
     for (int i = 0; i < 3; i++) {
@@ -128,7 +128,7 @@ int fleet_target_start(struct fleet *fl, const char *serve_bin, const char *pki_
     return IOTC_OK;
 }
 
-void fleet_target_stop(struct fleet *fl)
+void iotc_fleet_target_stop(struct iotc_fleet *fl)
 {
     for (int i = 0; i < 3; i++) {
         iotc_proxy_free(fl->proxy[i]);

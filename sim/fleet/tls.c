@@ -8,7 +8,7 @@
 #include <string.h>
 
 /* identity NULL: no client certificate (the 443 door). */
-static SSL_CTX *tls__ctx(const struct fleet_target *t, const char *identity, char *err,
+static SSL_CTX *tls__ctx(const struct iotc_fleet_target *t, const char *identity, char *err,
                          size_t errlen)
 {
     char crt[1200] = "", key[1200] = "", why[1400];
@@ -36,7 +36,7 @@ static SSL_CTX *tls__ctx(const struct fleet_target *t, const char *identity, cha
     return ctx;
 }
 
-static int tls__row(const struct fleet_target *t, struct fleet_row *row, char *err, size_t errlen)
+static int tls__row(const struct iotc_fleet_target *t, struct iotc_fleet_row *row, char *err, size_t errlen)
 {
     bool x509 = row->def->auth == IOTC_AUTH_X509;
     if (row->def->proto == IOTC_PROTO_HTTPS) {
@@ -58,9 +58,9 @@ static int tls__row(const struct fleet_target *t, struct fleet_row *row, char *e
     return IOTC_OK;
 }
 
-int fleet_tls_setup(struct fleet *fl, char *err, size_t errlen)
+int iotc_fleet_tls_setup(struct iotc_fleet *fl, char *err, size_t errlen)
 {
-    struct fleet_spec *s = fl->spec;
+    struct iotc_fleet_spec *s = fl->spec;
     for (size_t r = 0; r < s->n_rows; r++) {
         int rc = tls__row(&s->target, &s->rows[r], err, errlen);
         if (rc != IOTC_OK)
@@ -69,11 +69,11 @@ int fleet_tls_setup(struct fleet *fl, char *err, size_t errlen)
     return IOTC_OK;
 }
 
-void fleet_tls_free(struct fleet *fl)
+void iotc_fleet_tls_free(struct iotc_fleet *fl)
 {
-    struct fleet_spec *s = fl->spec;
+    struct iotc_fleet_spec *s = fl->spec;
     for (size_t r = 0; r < s->n_rows; r++) {
-        struct fleet_row *row = &s->rows[r];
+        struct iotc_fleet_row *row = &s->rows[r];
         for (size_t i = 0; row->ctx && i < row->n_ctx; i++)
             SSL_CTX_free(row->ctx[i]);
         SSL_CTX_free(row->monitor_ctx);
@@ -84,12 +84,12 @@ void fleet_tls_free(struct fleet *fl)
     }
 }
 
-const struct fleet_ident *fleet_dev_ident(const struct fleet_dev *d)
+const struct iotc_fleet_ident *iotc_fleet_dev_ident(const struct iotc_fleet_dev *d)
 {
     return &d->row->identities[d->ridx % d->row->n_identities];
 }
 
-SSL_CTX *fleet_tls_ctx_of(const struct fleet_dev *d)
+SSL_CTX *iotc_fleet_tls_ctx_of(const struct iotc_fleet_dev *d)
 {
     if (d->monitor)
         return d->row->monitor_ctx;

@@ -4,7 +4,7 @@
  * SigV4 or carrying custom-auth headers (ident.c); after the 101 the MQTT codec
  * of device_mqtt.c runs unchanged over sim/ws's client session: its packets go
  * out one per binary message, and received messages are one byte stream that
- * fleet_mqtt_on_stream() cuts into packets. The lifecycle (ramp, backoff,
+ * iotc_fleet_mqtt_on_stream() cuts into packets. The lifecycle (ramp, backoff,
  * keep-alive, faults, counting) is device.c's, as for any MQTT device.
  */
 #include "fleet_int.h"
@@ -28,18 +28,18 @@ struct fleet_wss {
 
 static void wss__on_data(void *arg, const uint8_t *data, size_t len)
 {
-    struct fleet_dev *d = arg;
+    struct iotc_fleet_dev *d = arg;
     if (evbuffer_add(d->wss->in, data, len) != 0)
         d->wss->out_of_memory = true;
 }
 
 static void wss__on_close(void *arg, uint16_t code, const char *reason)
 {
-    struct fleet_dev *d = arg;
+    struct iotc_fleet_dev *d = arg;
     d->wss->peer_closed = true;
 }
 
-int fleet_wss_dev_init(struct fleet_dev *d)
+int iotc_fleet_wss_dev_init(struct iotc_fleet_dev *d)
 {
     d->wss = calloc(1, sizeof *d->wss);
     if (!d->wss)
@@ -48,17 +48,17 @@ int fleet_wss_dev_init(struct fleet_dev *d)
     return d->wss->in ? IOTC_OK : IOTC_ERR_NOMEM;
 }
 
-void fleet_wss_dev_free(struct fleet_dev *d)
+void iotc_fleet_wss_dev_free(struct iotc_fleet_dev *d)
 {
     if (!d->wss)
         return;
-    fleet_wss_drop(d);
+    iotc_fleet_wss_drop(d);
     evbuffer_free(d->wss->in);
     free(d->wss);
     d->wss = NULL;
 }
 
-void fleet_wss_drop(struct fleet_dev *d)
+void iotc_fleet_wss_drop(struct iotc_fleet_dev *d)
 {
     struct fleet_wss *w = d->wss;
     iotc_ws_free(w->ws);
@@ -68,7 +68,7 @@ void fleet_wss_drop(struct fleet_dev *d)
 }
 
 /* Framed bytes to the socket: our messages, and the pongs and close replies wslay made. */
-static int wss__pump(struct fleet_dev *d)
+static int wss__pump(struct iotc_fleet_dev *d)
 {
     struct fleet_wss *w = d->wss;
     const uint8_t *p;
@@ -83,7 +83,7 @@ static int wss__pump(struct fleet_dev *d)
     }
 }
 
-int fleet_wss_write(struct fleet_dev *d, const uint8_t *p, size_t n)
+int iotc_fleet_wss_write(struct iotc_fleet_dev *d, const uint8_t *p, size_t n)
 {
     struct fleet_wss *w = d->wss;
     if (!w->ws || !d->bev)
@@ -92,7 +92,7 @@ int fleet_wss_write(struct fleet_dev *d, const uint8_t *p, size_t n)
     return rc == IOTC_OK ? wss__pump(d) : rc;
 }
 
-static int wss__headers(const struct fleet_dev *d, char *out, size_t len)
+static int wss__headers(const struct iotc_fleet_dev *d, char *out, size_t len)
 {
     char line[WSS_HEADERS_MAX];
     size_t o = 0;
@@ -100,7 +100,7 @@ static int wss__headers(const struct fleet_dev *d, char *out, size_t len)
     if (d->row->def->auth != IOTC_AUTH_CUSTOM)
         return IOTC_OK;
     for (unsigned k = 0;; k++) {
-        int rc = fleet_ident_custom_header(fleet_dev_ident(d), k, line, sizeof line);
+        int rc = iotc_fleet_ident_custom_header(iotc_fleet_dev_ident(d), k, line, sizeof line);
         if (rc == IOTC_ERR_NOT_FOUND)
             return IOTC_OK;
         if (rc != IOTC_OK)
@@ -112,14 +112,14 @@ static int wss__headers(const struct fleet_dev *d, char *out, size_t len)
     }
 }
 
-int fleet_wss_upgrade(struct fleet_dev *d)
+int iotc_fleet_wss_upgrade(struct iotc_fleet_dev *d)
 {
-    struct fleet *fl = d->fl;
-    struct fleet_target *t = &fl->spec->target;
+    struct iotc_fleet *fl = d->fl;
+    struct iotc_fleet_target *t = &fl->spec->target;
     char host[300], target[WSS_TARGET_MAX], headers[WSS_HEADERS_MAX];
     /* The Host a client dialling this port would send; SigV4 signs exactly this. */
     snprintf(host, sizeof host, "%s:%d", t->sni, fl->conn_port[2]);
-    int rc = fleet_ident_wss_target(fleet_dev_ident(d), d->row->def->auth, host, time(NULL), target,
+    int rc = iotc_fleet_ident_wss_target(iotc_fleet_dev_ident(d), d->row->def->auth, host, time(NULL), target,
                                     sizeof target);
     if (rc == IOTC_OK)
         rc = wss__headers(d, headers, sizeof headers);
@@ -130,12 +130,12 @@ int fleet_wss_upgrade(struct fleet_dev *d)
         rc = IOTC_ERR_IO;
     iotc_buf_reset(&fl->out);
     if (rc == IOTC_OK)
-        d->state = DEV_UPGRADE;
+        d->state = IOTC_FLEET_DEV_UPGRADE;
     return rc;
 }
 
 /* The answer to GET /mqtt. Returns true when the session is open and bytes may follow. */
-static bool wss__response(struct fleet_dev *d, struct evbuffer *in)
+static bool wss__response(struct iotc_fleet_dev *d, struct evbuffer *in)
 {
     struct fleet_wss *w = d->wss;
     size_t len = evbuffer_get_length(in), consumed = 0;
@@ -154,30 +154,30 @@ static bool wss__response(struct fleet_dev *d, struct evbuffer *in)
          * anything else is a broken answer. */
         if (rc != IOTC_ERR_DENIED)
             d->fl->c.protocol_errors++;
-        fleet_dev_lost(d, rc == IOTC_ERR_DENIED ? CAUSE_WS_REFUSED : CAUSE_PROTOCOL);
+        iotc_fleet_dev_lost(d, rc == IOTC_ERR_DENIED ? IOTC_FLEET_CAUSE_WS_REFUSED : IOTC_FLEET_CAUSE_PROTOCOL);
         return false;
     }
     evbuffer_drain(in, consumed);
     struct iotc_ws_cbs cbs = {wss__on_data, wss__on_close, d};
     w->ws = iotc_ws_client_new(&cbs, 0);
     if (!w->ws) {
-        fleet_dev_lost(d, CAUSE_SOCKET);
+        iotc_fleet_dev_lost(d, IOTC_FLEET_CAUSE_SOCKET);
         return false;
     }
-    d->state = DEV_MQTT_WAIT;
-    if (fleet_mqtt_send_connect(d) != IOTC_OK) {
-        fleet_dev_lost(d, CAUSE_SOCKET);
+    d->state = IOTC_FLEET_DEV_MQTT_WAIT;
+    if (iotc_fleet_mqtt_send_connect(d) != IOTC_OK) {
+        iotc_fleet_dev_lost(d, IOTC_FLEET_CAUSE_SOCKET);
         return false;
     }
     return true;
 }
 
-void fleet_wss_on_read(struct bufferevent *bev, void *arg)
+void iotc_fleet_wss_on_read(struct bufferevent *bev, void *arg)
 {
-    struct fleet_dev *d = arg;
+    struct iotc_fleet_dev *d = arg;
     struct fleet_wss *w = d->wss;
     struct evbuffer *in = bufferevent_get_input(bev);
-    if (d->state == DEV_UPGRADE && !wss__response(d, in))
+    if (d->state == IOTC_FLEET_DEV_UPGRADE && !wss__response(d, in))
         return;
     if (!w->ws)
         return;
@@ -190,19 +190,19 @@ void fleet_wss_on_read(struct bufferevent *bev, void *arg)
         evbuffer_drain(in, v.iov_len);
     }
     if (wss__pump(d) != IOTC_OK) {
-        fleet_dev_lost(d, CAUSE_SOCKET);
+        iotc_fleet_dev_lost(d, IOTC_FLEET_CAUSE_SOCKET);
         return;
     }
     /* What arrived before a close or a failure still counts. */
-    fleet_mqtt_on_stream(d, bev, w->in);
+    iotc_fleet_mqtt_on_stream(d, bev, w->in);
     if (d->bev != bev)
         return;
     if (rc != IOTC_OK || w->out_of_memory) {
         bool nomem = rc == IOTC_ERR_NOMEM || w->out_of_memory;
         if (!nomem)
             d->fl->c.protocol_errors++;
-        fleet_dev_lost(d, nomem ? CAUSE_SOCKET : CAUSE_PROTOCOL);
+        iotc_fleet_dev_lost(d, nomem ? IOTC_FLEET_CAUSE_SOCKET : IOTC_FLEET_CAUSE_PROTOCOL);
     } else if (w->peer_closed || iotc_ws_want_close(w->ws)) {
-        fleet_dev_lost(d, CAUSE_CLOSED);
+        iotc_fleet_dev_lost(d, IOTC_FLEET_CAUSE_CLOSED);
     }
 }

@@ -19,29 +19,29 @@
 static int mqtt__protocol(struct iotc_span name, uint8_t level)
 {
     if (iotc_span_eq_str(name, "MQTT"))
-        return level == MQTT_V311 || level == MQTT_V5 ? IOTC_OK : IOTC_ERR_UNSUPPORTED;
+        return level == IOTC_MQTT_V311 || level == IOTC_MQTT_V5 ? IOTC_OK : IOTC_ERR_UNSUPPORTED;
     if (iotc_span_eq_str(name, "MQIsdp"))
-        return level == MQTT_V31 ? IOTC_OK : IOTC_ERR_UNSUPPORTED;
+        return level == IOTC_MQTT_V31 ? IOTC_OK : IOTC_ERR_UNSUPPORTED;
     return IOTC_ERR_MALFORMED;
 }
 
-int mqtt_connect_parse(const uint8_t *pkt, size_t len, struct mqtt_connect *c)
+int iotc_mqtt_connect_parse(const uint8_t *pkt, size_t len, struct iotc_mqtt_connect *c)
 {
-    struct mqtt_frame fr;
-    struct mqtt__rd r;
+    struct iotc_mqtt_frame fr;
+    struct iotc_mqtt__rd r;
     uint8_t flags;
     int rc;
 
     memset(c, 0, sizeof *c);
-    rc = mqtt__open(pkt, len, MQTT_CONNECT, MQTT_CONNECT, &r, &fr);
+    rc = iotc_mqtt__open(pkt, len, IOTC_MQTT_CONNECT, IOTC_MQTT_CONNECT, &r, &fr);
     if (rc)
         return rc;
-    if ((rc = mqtt__rd_bin(&r, &c->protocol_name)) || (rc = mqtt__rd_u8(&r, &c->version)))
+    if ((rc = iotc_mqtt__rd_bin(&r, &c->protocol_name)) || (rc = iotc_mqtt__rd_u8(&r, &c->version)))
         return rc;
     rc = mqtt__protocol(c->protocol_name, c->version);
     if (rc)
         return rc;
-    if ((rc = mqtt__rd_u8(&r, &flags)) || (rc = mqtt__rd_u16(&r, &c->keepalive)))
+    if ((rc = iotc_mqtt__rd_u8(&r, &flags)) || (rc = iotc_mqtt__rd_u16(&r, &c->keepalive)))
         return rc;
 
     if (flags & CF_RESERVED)
@@ -57,40 +57,40 @@ int mqtt_connect_parse(const uint8_t *pkt, size_t len, struct mqtt_connect *c)
     if (!c->will && (c->will_qos || c->will_retain))
         return IOTC_ERR_MALFORMED;
     /* MQTT 3.1.1 [MQTT-3.1.2-22]; MQTT 5 dropped the rule to allow token-only auth */
-    if (c->version != MQTT_V5 && c->has_password && !c->has_username)
+    if (c->version != IOTC_MQTT_V5 && c->has_password && !c->has_username)
         return IOTC_ERR_MALFORMED;
 
-    if (c->version == MQTT_V5 && (rc = mqtt__rd_props(&r, MQTT_CONNECT, &c->props)))
+    if (c->version == IOTC_MQTT_V5 && (rc = iotc_mqtt__rd_props(&r, IOTC_MQTT_CONNECT, &c->props)))
         return rc;
-    if ((rc = mqtt__rd_utf8(&r, &c->client_id)))
+    if ((rc = iotc_mqtt__rd_utf8(&r, &c->client_id)))
         return rc;
     if (c->will) {
-        if (c->version == MQTT_V5 && (rc = mqtt__rd_props(&r, MQTT__PROPS_WILL, &c->will_props)))
+        if (c->version == IOTC_MQTT_V5 && (rc = iotc_mqtt__rd_props(&r, IOTC_MQTT__PROPS_WILL, &c->will_props)))
             return rc;
-        if ((rc = mqtt__rd_utf8(&r, &c->will_topic)) || (rc = mqtt__rd_bin(&r, &c->will_payload)))
+        if ((rc = iotc_mqtt__rd_utf8(&r, &c->will_topic)) || (rc = iotc_mqtt__rd_bin(&r, &c->will_payload)))
             return rc;
-        if (!mqtt_topic_name_valid(c->will_topic))
+        if (!iotc_mqtt_topic_name_valid(c->will_topic))
             return IOTC_ERR_MALFORMED;
     }
-    if (c->has_username && (rc = mqtt__rd_utf8(&r, &c->username)))
+    if (c->has_username && (rc = iotc_mqtt__rd_utf8(&r, &c->username)))
         return rc;
-    if (c->has_password && (rc = mqtt__rd_bin(&r, &c->password)))
+    if (c->has_password && (rc = iotc_mqtt__rd_bin(&r, &c->password)))
         return rc;
     if (mqtt__rd_left(&r))
         return IOTC_ERR_MALFORMED;
     return IOTC_OK;
 }
 
-int mqtt_connect_encode(struct iotc_buf *out, const struct mqtt_connect *c)
+int iotc_mqtt_connect_encode(struct iotc_buf *out, const struct iotc_mqtt_connect *c)
 {
     struct iotc_span name = c->protocol_name;
     size_t mark = out->len, rem, sz;
     uint8_t flags = 0;
-    bool v5 = c->version == MQTT_V5;
+    bool v5 = c->version == IOTC_MQTT_V5;
     int rc = IOTC_ERR_INVALID;
 
     if (!name.n)
-        name = c->version == MQTT_V31 ? IOTC_SPAN_LIT("MQIsdp") : IOTC_SPAN_LIT("MQTT");
+        name = c->version == IOTC_MQTT_V31 ? IOTC_SPAN_LIT("MQIsdp") : IOTC_SPAN_LIT("MQTT");
     if (mqtt__protocol(name, c->version) != IOTC_OK)
         return IOTC_ERR_INVALID;
     if (c->will_qos > 2 || (!c->will && (c->will_qos || c->will_retain)))
@@ -115,38 +115,38 @@ int mqtt_connect_encode(struct iotc_buf *out, const struct mqtt_connect *c)
         parts[nparts++] = c->password;
     rem = 1 + 1 + 2; /* level, flags, keep alive */
     for (size_t i = 0; i < nparts; i++) {
-        if (!(sz = mqtt__str_size(parts[i])))
+        if (!(sz = iotc_mqtt__str_size(parts[i])))
             return IOTC_ERR_INVALID;
         rem += sz;
     }
     if (v5) {
-        if (!(sz = mqtt__props_size(c->props)))
+        if (!(sz = iotc_mqtt__props_size(c->props)))
             return IOTC_ERR_TOO_LARGE;
         rem += sz;
         if (c->will) {
-            if (!(sz = mqtt__props_size(c->will_props)))
+            if (!(sz = iotc_mqtt__props_size(c->will_props)))
                 return IOTC_ERR_TOO_LARGE;
             rem += sz;
         }
     }
 
-    if ((rc = mqtt__put_fixed(out, MQTT_CONNECT << 4, rem)) || (rc = mqtt__put_str(out, name)) ||
+    if ((rc = iotc_mqtt__put_fixed(out, IOTC_MQTT_CONNECT << 4, rem)) || (rc = iotc_mqtt__put_str(out, name)) ||
         (rc = iotc_buf_u8(out, c->version)) || (rc = iotc_buf_u8(out, flags)) ||
         (rc = iotc_buf_u16(out, c->keepalive)))
         goto cleanup;
-    if (v5 && (rc = mqtt__put_props(out, c->props)))
+    if (v5 && (rc = iotc_mqtt__put_props(out, c->props)))
         goto cleanup;
-    if ((rc = mqtt__put_str(out, c->client_id)))
+    if ((rc = iotc_mqtt__put_str(out, c->client_id)))
         goto cleanup;
     if (c->will) {
-        if (v5 && (rc = mqtt__put_props(out, c->will_props)))
+        if (v5 && (rc = iotc_mqtt__put_props(out, c->will_props)))
             goto cleanup;
-        if ((rc = mqtt__put_str(out, c->will_topic)) || (rc = mqtt__put_str(out, c->will_payload)))
+        if ((rc = iotc_mqtt__put_str(out, c->will_topic)) || (rc = iotc_mqtt__put_str(out, c->will_payload)))
             goto cleanup;
     }
-    if (c->has_username && (rc = mqtt__put_str(out, c->username)))
+    if (c->has_username && (rc = iotc_mqtt__put_str(out, c->username)))
         goto cleanup;
-    if (c->has_password && (rc = mqtt__put_str(out, c->password)))
+    if (c->has_password && (rc = iotc_mqtt__put_str(out, c->password)))
         goto cleanup;
 cleanup:
     if (rc)

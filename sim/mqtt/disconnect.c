@@ -42,24 +42,24 @@ static bool mqtt__reason_ok(uint8_t rc)
     }
 }
 
-int mqtt_disconnect_parse(const uint8_t *pkt, size_t len, uint8_t version,
-                          struct mqtt_disconnect *d)
+int iotc_mqtt_disconnect_parse(const uint8_t *pkt, size_t len, uint8_t version,
+                          struct iotc_mqtt_disconnect *d)
 {
-    struct mqtt_frame fr;
-    struct mqtt__rd r;
+    struct iotc_mqtt_frame fr;
+    struct iotc_mqtt__rd r;
     int rc;
 
     memset(d, 0, sizeof *d);
-    rc = mqtt__open_v(pkt, len, version, MQTT_DISCONNECT, MQTT_DISCONNECT, &r, &fr);
+    rc = iotc_mqtt__open_v(pkt, len, version, IOTC_MQTT_DISCONNECT, IOTC_MQTT_DISCONNECT, &r, &fr);
     if (rc)
         return rc;
     /* v5 may drop the reason (then normal disconnection) and the property length */
-    if (version == MQTT_V5 && mqtt__rd_left(&r) > 0) {
-        if ((rc = mqtt__rd_u8(&r, &d->reason)))
+    if (version == IOTC_MQTT_V5 && mqtt__rd_left(&r) > 0) {
+        if ((rc = iotc_mqtt__rd_u8(&r, &d->reason)))
             return rc;
         if (!mqtt__reason_ok(d->reason))
             return IOTC_ERR_PROTOCOL;
-        if (mqtt__rd_left(&r) > 0 && (rc = mqtt__rd_props(&r, MQTT_DISCONNECT, &d->props)))
+        if (mqtt__rd_left(&r) > 0 && (rc = iotc_mqtt__rd_props(&r, IOTC_MQTT_DISCONNECT, &d->props)))
             return rc;
     }
     if (mqtt__rd_left(&r))
@@ -67,26 +67,26 @@ int mqtt_disconnect_parse(const uint8_t *pkt, size_t len, uint8_t version,
     return IOTC_OK;
 }
 
-int mqtt_disconnect_encode(struct iotc_buf *out, uint8_t version, const struct mqtt_disconnect *d)
+int iotc_mqtt_disconnect_encode(struct iotc_buf *out, uint8_t version, const struct iotc_mqtt_disconnect *d)
 {
     size_t mark = out->len, rem = 0, sz = 0;
     int rc;
 
-    if (!mqtt__version_ok(version))
+    if (!iotc_mqtt__version_ok(version))
         return IOTC_ERR_INVALID;
-    if (version == MQTT_V5 && (d->reason || d->props.n)) {
+    if (version == IOTC_MQTT_V5 && (d->reason || d->props.n)) {
         rem = 1;
         if (d->props.n) {
-            if (!(sz = mqtt__props_size(d->props)))
+            if (!(sz = iotc_mqtt__props_size(d->props)))
                 return IOTC_ERR_TOO_LARGE;
             rem += sz;
         }
     }
-    if ((rc = mqtt__put_fixed(out, MQTT_DISCONNECT << 4, rem)))
+    if ((rc = iotc_mqtt__put_fixed(out, IOTC_MQTT_DISCONNECT << 4, rem)))
         goto cleanup;
     if (rem && (rc = iotc_buf_u8(out, d->reason)))
         goto cleanup;
-    if (sz && (rc = mqtt__put_props(out, d->props)))
+    if (sz && (rc = iotc_mqtt__put_props(out, d->props)))
         goto cleanup;
 cleanup:
     if (rc)
@@ -94,11 +94,11 @@ cleanup:
     return rc;
 }
 
-int mqtt_ping_encode(struct iotc_buf *out, uint8_t type)
+int iotc_mqtt_ping_encode(struct iotc_buf *out, uint8_t type)
 {
     uint8_t b[2] = {(uint8_t)(type << 4), 0};
 
-    if (type != MQTT_PINGREQ && type != MQTT_PINGRESP)
+    if (type != IOTC_MQTT_PINGREQ && type != IOTC_MQTT_PINGRESP)
         return IOTC_ERR_INVALID;
     return iotc_buf_append(out, b, sizeof b);
 }

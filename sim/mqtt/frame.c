@@ -1,7 +1,7 @@
 /* Fixed header and variable byte integers (MQTT 3.1.1 2.2, MQTT 5 1.5.5 and 2.1). */
 #include "mqtt_int.h"
 
-int mqtt_varint_decode(const uint8_t *buf, size_t len, uint32_t *value)
+int iotc_mqtt_varint_decode(const uint8_t *buf, size_t len, uint32_t *value)
 {
     uint32_t v = 0;
 
@@ -18,7 +18,7 @@ int mqtt_varint_decode(const uint8_t *buf, size_t len, uint32_t *value)
     return IOTC_ERR_MALFORMED;
 }
 
-size_t mqtt_varint_size(uint32_t value)
+size_t iotc_mqtt_varint_size(uint32_t value)
 {
     if (value < 128u)
         return 1;
@@ -26,17 +26,17 @@ size_t mqtt_varint_size(uint32_t value)
         return 2;
     if (value < 2097152u)
         return 3;
-    if (value <= MQTT_MAX_REMAINING)
+    if (value <= IOTC_MQTT_MAX_REMAINING)
         return 4;
     return 0;
 }
 
-int mqtt_varint_encode(struct iotc_buf *out, uint32_t value)
+int iotc_mqtt_varint_encode(struct iotc_buf *out, uint32_t value)
 {
     uint8_t b[4];
     size_t n = 0;
 
-    if (value > MQTT_MAX_REMAINING)
+    if (value > IOTC_MQTT_MAX_REMAINING)
         return IOTC_ERR_TOO_LARGE;
     do {
         b[n] = (uint8_t)(value & 0x7F);
@@ -54,18 +54,18 @@ static int mqtt__flags_ok(uint8_t type, uint8_t flags)
     switch (type) {
     case 0:
         return 0;
-    case MQTT_PUBLISH:
+    case IOTC_MQTT_PUBLISH:
         return ((flags >> 1) & 3) != 3;
-    case MQTT_PUBREL:
-    case MQTT_SUBSCRIBE:
-    case MQTT_UNSUBSCRIBE:
+    case IOTC_MQTT_PUBREL:
+    case IOTC_MQTT_SUBSCRIBE:
+    case IOTC_MQTT_UNSUBSCRIBE:
         return flags == 0x2;
     default:
         return flags == 0;
     }
 }
 
-int mqtt_frame_peek(const uint8_t *buf, size_t len, size_t max_packet, struct mqtt_frame *frame)
+int iotc_mqtt_frame_peek(const uint8_t *buf, size_t len, size_t max_packet, struct iotc_mqtt_frame *frame)
 {
     uint32_t remaining;
     int n;
@@ -81,7 +81,7 @@ int mqtt_frame_peek(const uint8_t *buf, size_t len, size_t max_packet, struct mq
         return IOTC_ERR_MALFORMED;
 
     /* non-minimal length encodings are accepted on purpose: some clients emit them */
-    n = mqtt_varint_decode(buf + 1, len - 1, &remaining);
+    n = iotc_mqtt_varint_decode(buf + 1, len - 1, &remaining);
     if (n < 0)
         return n;
     frame->header_len = 1 + (size_t)n;
@@ -95,12 +95,12 @@ int mqtt_frame_peek(const uint8_t *buf, size_t len, size_t max_packet, struct mq
 }
 
 int iotc_mqtt_frame_ready(const uint8_t *head, size_t hn, size_t avail, size_t max_packet,
-                          struct mqtt_frame *frame)
+                          struct iotc_mqtt_frame *frame)
 {
     if (hn == 0)
         return 0;
     /* Only the fixed header is peeked: AGAIN with a known total is the normal case. */
-    int rc = mqtt_frame_peek(head, hn, max_packet, frame);
+    int rc = iotc_mqtt_frame_peek(head, hn, max_packet, frame);
     if (rc == IOTC_ERR_AGAIN && frame->total == 0)
         return 0;
     if (rc != IOTC_OK && rc != IOTC_ERR_AGAIN)
@@ -108,14 +108,14 @@ int iotc_mqtt_frame_ready(const uint8_t *head, size_t hn, size_t avail, size_t m
     return avail >= frame->total;
 }
 
-int mqtt__open(const uint8_t *pkt, size_t len, uint8_t type, uint8_t type_hi, struct mqtt__rd *r,
-               struct mqtt_frame *frame)
+int iotc_mqtt__open(const uint8_t *pkt, size_t len, uint8_t type, uint8_t type_hi, struct iotc_mqtt__rd *r,
+               struct iotc_mqtt_frame *frame)
 {
     int rc;
 
     if (!pkt)
         return IOTC_ERR_INVALID;
-    rc = mqtt_frame_peek(pkt, len, 0, frame);
+    rc = iotc_mqtt_frame_peek(pkt, len, 0, frame);
     if (rc == IOTC_ERR_AGAIN)
         return IOTC_ERR_MALFORMED; /* the caller claims this is a whole packet */
     if (rc)
@@ -130,15 +130,15 @@ int mqtt__open(const uint8_t *pkt, size_t len, uint8_t type, uint8_t type_hi, st
     return IOTC_OK;
 }
 
-bool mqtt__version_ok(uint8_t version)
+bool iotc_mqtt__version_ok(uint8_t version)
 {
-    return version == MQTT_V31 || version == MQTT_V311 || version == MQTT_V5;
+    return version == IOTC_MQTT_V31 || version == IOTC_MQTT_V311 || version == IOTC_MQTT_V5;
 }
 
-int mqtt__open_v(const uint8_t *pkt, size_t len, uint8_t version, uint8_t type, uint8_t type_hi,
-                 struct mqtt__rd *r, struct mqtt_frame *frame)
+int iotc_mqtt__open_v(const uint8_t *pkt, size_t len, uint8_t version, uint8_t type, uint8_t type_hi,
+                 struct iotc_mqtt__rd *r, struct iotc_mqtt_frame *frame)
 {
-    if (!mqtt__version_ok(version))
+    if (!iotc_mqtt__version_ok(version))
         return IOTC_ERR_INVALID;
-    return mqtt__open(pkt, len, type, type_hi, r, frame);
+    return iotc_mqtt__open(pkt, len, type, type_hi, r, frame);
 }

@@ -1,7 +1,7 @@
 /* Packet type names for logs and the journal. */
 #include "mqtt.h"
 
-const char *mqtt_type_name(uint8_t type)
+const char *iotc_mqtt_type_name(uint8_t type)
 {
     static const char *const names[16] = {
         "RESERVED", "CONNECT",  "CONNACK",    "PUBLISH", "PUBACK",      "PUBREC",

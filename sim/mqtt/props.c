@@ -13,8 +13,8 @@ enum mqtt__ptype {
 };
 
 #define B(t) (1u << (t))
-#define WILL B(MQTT__PROPS_WILL)
-#define ACKS (B(MQTT_PUBACK) | B(MQTT_PUBREC) | B(MQTT_PUBREL) | B(MQTT_PUBCOMP))
+#define WILL B(IOTC_MQTT__PROPS_WILL)
+#define ACKS (B(IOTC_MQTT_PUBACK) | B(IOTC_MQTT_PUBREC) | B(IOTC_MQTT_PUBREL) | B(IOTC_MQTT_PUBCOMP))
 
 struct mqtt__pdef {
     uint8_t type;
@@ -25,36 +25,36 @@ struct mqtt__pdef {
 
 /* Indexed by property id; MQTT 5 table 2-4. */
 static const struct mqtt__pdef mqtt__pdefs[0x2B] = {
-    [MQTT_PROP_PAYLOAD_FORMAT] = {PT_BYTE, 1, 0, B(MQTT_PUBLISH) | WILL},
-    [MQTT_PROP_MESSAGE_EXPIRY] = {PT_U32, 0, 0, B(MQTT_PUBLISH) | WILL},
-    [MQTT_PROP_CONTENT_TYPE] = {PT_UTF8, 0, 0, B(MQTT_PUBLISH) | WILL},
-    [MQTT_PROP_RESPONSE_TOPIC] = {PT_UTF8, 0, 0, B(MQTT_PUBLISH) | WILL},
-    [MQTT_PROP_CORRELATION_DATA] = {PT_BIN, 0, 0, B(MQTT_PUBLISH) | WILL},
-    [MQTT_PROP_SUBSCRIPTION_ID] = {PT_VARINT, 0, 1, B(MQTT_PUBLISH) | B(MQTT_SUBSCRIBE)},
-    [MQTT_PROP_SESSION_EXPIRY] = {PT_U32, 0, 0,
-                                  B(MQTT_CONNECT) | B(MQTT_CONNACK) | B(MQTT_DISCONNECT)},
-    [MQTT_PROP_ASSIGNED_CLIENT_ID] = {PT_UTF8, 0, 0, B(MQTT_CONNACK)},
-    [MQTT_PROP_SERVER_KEEP_ALIVE] = {PT_U16, 0, 0, B(MQTT_CONNACK)},
-    [MQTT_PROP_AUTH_METHOD] = {PT_UTF8, 0, 0, B(MQTT_CONNECT) | B(MQTT_CONNACK) | B(MQTT_AUTH)},
-    [MQTT_PROP_AUTH_DATA] = {PT_BIN, 0, 0, B(MQTT_CONNECT) | B(MQTT_CONNACK) | B(MQTT_AUTH)},
-    [MQTT_PROP_REQUEST_PROBLEM_INFO] = {PT_BYTE, 1, 0, B(MQTT_CONNECT)},
-    [MQTT_PROP_WILL_DELAY] = {PT_U32, 0, 0, WILL},
-    [MQTT_PROP_REQUEST_RESPONSE_INFO] = {PT_BYTE, 1, 0, B(MQTT_CONNECT)},
-    [MQTT_PROP_RESPONSE_INFO] = {PT_UTF8, 0, 0, B(MQTT_CONNACK)},
-    [MQTT_PROP_SERVER_REFERENCE] = {PT_UTF8, 0, 0, B(MQTT_CONNACK) | B(MQTT_DISCONNECT)},
-    [MQTT_PROP_REASON_STRING] = {PT_UTF8, 0, 0,
-                                 B(MQTT_CONNACK) | ACKS | B(MQTT_SUBACK) | B(MQTT_UNSUBACK) |
-                                     B(MQTT_DISCONNECT) | B(MQTT_AUTH)},
-    [MQTT_PROP_RECEIVE_MAXIMUM] = {PT_U16, 0, 1, B(MQTT_CONNECT) | B(MQTT_CONNACK)},
-    [MQTT_PROP_TOPIC_ALIAS_MAXIMUM] = {PT_U16, 0, 0, B(MQTT_CONNECT) | B(MQTT_CONNACK)},
-    [MQTT_PROP_TOPIC_ALIAS] = {PT_U16, 0, 1, B(MQTT_PUBLISH)},
-    [MQTT_PROP_MAXIMUM_QOS] = {PT_BYTE, 1, 0, B(MQTT_CONNACK)},
-    [MQTT_PROP_RETAIN_AVAILABLE] = {PT_BYTE, 1, 0, B(MQTT_CONNACK)},
-    [MQTT_PROP_USER_PROPERTY] = {PT_PAIR, 0, 0, 0xFFFF & ~B(MQTT_PINGREQ) & ~B(MQTT_PINGRESP)},
-    [MQTT_PROP_MAXIMUM_PACKET_SIZE] = {PT_U32, 0, 1, B(MQTT_CONNECT) | B(MQTT_CONNACK)},
-    [MQTT_PROP_WILDCARD_SUB_AVAILABLE] = {PT_BYTE, 1, 0, B(MQTT_CONNACK)},
-    [MQTT_PROP_SUB_ID_AVAILABLE] = {PT_BYTE, 1, 0, B(MQTT_CONNACK)},
-    [MQTT_PROP_SHARED_SUB_AVAILABLE] = {PT_BYTE, 1, 0, B(MQTT_CONNACK)},
+    [IOTC_MQTT_PROP_PAYLOAD_FORMAT] = {PT_BYTE, 1, 0, B(IOTC_MQTT_PUBLISH) | WILL},
+    [IOTC_MQTT_PROP_MESSAGE_EXPIRY] = {PT_U32, 0, 0, B(IOTC_MQTT_PUBLISH) | WILL},
+    [IOTC_MQTT_PROP_CONTENT_TYPE] = {PT_UTF8, 0, 0, B(IOTC_MQTT_PUBLISH) | WILL},
+    [IOTC_MQTT_PROP_RESPONSE_TOPIC] = {PT_UTF8, 0, 0, B(IOTC_MQTT_PUBLISH) | WILL},
+    [IOTC_MQTT_PROP_CORRELATION_DATA] = {PT_BIN, 0, 0, B(IOTC_MQTT_PUBLISH) | WILL},
+    [IOTC_MQTT_PROP_SUBSCRIPTION_ID] = {PT_VARINT, 0, 1, B(IOTC_MQTT_PUBLISH) | B(IOTC_MQTT_SUBSCRIBE)},
+    [IOTC_MQTT_PROP_SESSION_EXPIRY] = {PT_U32, 0, 0,
+                                  B(IOTC_MQTT_CONNECT) | B(IOTC_MQTT_CONNACK) | B(IOTC_MQTT_DISCONNECT)},
+    [IOTC_MQTT_PROP_ASSIGNED_CLIENT_ID] = {PT_UTF8, 0, 0, B(IOTC_MQTT_CONNACK)},
+    [IOTC_MQTT_PROP_SERVER_KEEP_ALIVE] = {PT_U16, 0, 0, B(IOTC_MQTT_CONNACK)},
+    [IOTC_MQTT_PROP_AUTH_METHOD] = {PT_UTF8, 0, 0, B(IOTC_MQTT_CONNECT) | B(IOTC_MQTT_CONNACK) | B(IOTC_MQTT_AUTH)},
+    [IOTC_MQTT_PROP_AUTH_DATA] = {PT_BIN, 0, 0, B(IOTC_MQTT_CONNECT) | B(IOTC_MQTT_CONNACK) | B(IOTC_MQTT_AUTH)},
+    [IOTC_MQTT_PROP_REQUEST_PROBLEM_INFO] = {PT_BYTE, 1, 0, B(IOTC_MQTT_CONNECT)},
+    [IOTC_MQTT_PROP_WILL_DELAY] = {PT_U32, 0, 0, WILL},
+    [IOTC_MQTT_PROP_REQUEST_RESPONSE_INFO] = {PT_BYTE, 1, 0, B(IOTC_MQTT_CONNECT)},
+    [IOTC_MQTT_PROP_RESPONSE_INFO] = {PT_UTF8, 0, 0, B(IOTC_MQTT_CONNACK)},
+    [IOTC_MQTT_PROP_SERVER_REFERENCE] = {PT_UTF8, 0, 0, B(IOTC_MQTT_CONNACK) | B(IOTC_MQTT_DISCONNECT)},
+    [IOTC_MQTT_PROP_REASON_STRING] = {PT_UTF8, 0, 0,
+                                 B(IOTC_MQTT_CONNACK) | ACKS | B(IOTC_MQTT_SUBACK) | B(IOTC_MQTT_UNSUBACK) |
+                                     B(IOTC_MQTT_DISCONNECT) | B(IOTC_MQTT_AUTH)},
+    [IOTC_MQTT_PROP_RECEIVE_MAXIMUM] = {PT_U16, 0, 1, B(IOTC_MQTT_CONNECT) | B(IOTC_MQTT_CONNACK)},
+    [IOTC_MQTT_PROP_TOPIC_ALIAS_MAXIMUM] = {PT_U16, 0, 0, B(IOTC_MQTT_CONNECT) | B(IOTC_MQTT_CONNACK)},
+    [IOTC_MQTT_PROP_TOPIC_ALIAS] = {PT_U16, 0, 1, B(IOTC_MQTT_PUBLISH)},
+    [IOTC_MQTT_PROP_MAXIMUM_QOS] = {PT_BYTE, 1, 0, B(IOTC_MQTT_CONNACK)},
+    [IOTC_MQTT_PROP_RETAIN_AVAILABLE] = {PT_BYTE, 1, 0, B(IOTC_MQTT_CONNACK)},
+    [IOTC_MQTT_PROP_USER_PROPERTY] = {PT_PAIR, 0, 0, 0xFFFF & ~B(IOTC_MQTT_PINGREQ) & ~B(IOTC_MQTT_PINGRESP)},
+    [IOTC_MQTT_PROP_MAXIMUM_PACKET_SIZE] = {PT_U32, 0, 1, B(IOTC_MQTT_CONNECT) | B(IOTC_MQTT_CONNACK)},
+    [IOTC_MQTT_PROP_WILDCARD_SUB_AVAILABLE] = {PT_BYTE, 1, 0, B(IOTC_MQTT_CONNACK)},
+    [IOTC_MQTT_PROP_SUB_ID_AVAILABLE] = {PT_BYTE, 1, 0, B(IOTC_MQTT_CONNACK)},
+    [IOTC_MQTT_PROP_SHARED_SUB_AVAILABLE] = {PT_BYTE, 1, 0, B(IOTC_MQTT_CONNACK)},
 };
 
 static const struct mqtt__pdef *mqtt__pdef(uint8_t id)
@@ -64,9 +64,9 @@ static const struct mqtt__pdef *mqtt__pdef(uint8_t id)
     return &mqtt__pdefs[id];
 }
 
-int mqtt_props_next(struct iotc_span props, size_t *cursor, struct mqtt_prop *prop)
+int iotc_mqtt_props_next(struct iotc_span props, size_t *cursor, struct iotc_mqtt_prop *prop)
 {
-    struct mqtt__rd r = {props.p, props.n, *cursor};
+    struct iotc_mqtt__rd r = {props.p, props.n, *cursor};
     const struct mqtt__pdef *def;
     uint32_t id;
     uint8_t u8;
@@ -78,7 +78,7 @@ int mqtt_props_next(struct iotc_span props, size_t *cursor, struct mqtt_prop *pr
     prop->u32 = 0;
     prop->data = prop->value = (struct iotc_span){NULL, 0};
     /* identifiers are varints on the wire even though all defined ones fit one byte */
-    rc = mqtt__rd_varint(&r, &id);
+    rc = iotc_mqtt__rd_varint(&r, &id);
     if (rc)
         return rc;
     if (id > 0xFF || !(def = mqtt__pdef((uint8_t)id)))
@@ -86,29 +86,29 @@ int mqtt_props_next(struct iotc_span props, size_t *cursor, struct mqtt_prop *pr
     prop->id = (uint8_t)id;
     switch (def->type) {
     case PT_BYTE:
-        rc = mqtt__rd_u8(&r, &u8);
+        rc = iotc_mqtt__rd_u8(&r, &u8);
         prop->u32 = u8;
         break;
     case PT_U16:
-        rc = mqtt__rd_u16(&r, &u16);
+        rc = iotc_mqtt__rd_u16(&r, &u16);
         prop->u32 = u16;
         break;
     case PT_U32:
-        rc = mqtt__rd_u32(&r, &prop->u32);
+        rc = iotc_mqtt__rd_u32(&r, &prop->u32);
         break;
     case PT_VARINT:
-        rc = mqtt__rd_varint(&r, &prop->u32);
+        rc = iotc_mqtt__rd_varint(&r, &prop->u32);
         break;
     case PT_UTF8:
-        rc = mqtt__rd_utf8(&r, &prop->data);
+        rc = iotc_mqtt__rd_utf8(&r, &prop->data);
         break;
     case PT_BIN:
-        rc = mqtt__rd_bin(&r, &prop->data);
+        rc = iotc_mqtt__rd_bin(&r, &prop->data);
         break;
     case PT_PAIR:
-        rc = mqtt__rd_utf8(&r, &prop->data);
+        rc = iotc_mqtt__rd_utf8(&r, &prop->data);
         if (!rc)
-            rc = mqtt__rd_utf8(&r, &prop->value);
+            rc = iotc_mqtt__rd_utf8(&r, &prop->value);
         break;
     default:
         rc = IOTC_ERR_MALFORMED;
@@ -119,28 +119,28 @@ int mqtt_props_next(struct iotc_span props, size_t *cursor, struct mqtt_prop *pr
     return 1;
 }
 
-int mqtt_props_validate(struct iotc_span props)
+int iotc_mqtt_props_validate(struct iotc_span props)
 {
-    struct mqtt_prop prop;
+    struct iotc_mqtt_prop prop;
     size_t cursor = 0;
     int rc;
 
-    while ((rc = mqtt_props_next(props, &cursor, &prop)) == 1)
+    while ((rc = iotc_mqtt_props_next(props, &cursor, &prop)) == 1)
         ;
     return rc < 0 ? rc : IOTC_OK;
 }
 
-int mqtt__props_check(struct iotc_span props, uint8_t ctx)
+int iotc_mqtt__props_check(struct iotc_span props, uint8_t ctx)
 {
-    struct mqtt_prop prop;
+    struct iotc_mqtt_prop prop;
     uint64_t seen = 0;
     size_t cursor = 0;
     int rc;
 
-    while ((rc = mqtt_props_next(props, &cursor, &prop)) == 1) {
+    while ((rc = iotc_mqtt_props_next(props, &cursor, &prop)) == 1) {
         const struct mqtt__pdef *def = mqtt__pdef(prop.id);
-        bool repeatable = prop.id == MQTT_PROP_USER_PROPERTY ||
-                          (prop.id == MQTT_PROP_SUBSCRIPTION_ID && ctx == MQTT_PUBLISH);
+        bool repeatable = prop.id == IOTC_MQTT_PROP_USER_PROPERTY ||
+                          (prop.id == IOTC_MQTT_PROP_SUBSCRIPTION_ID && ctx == IOTC_MQTT_PUBLISH);
 
         /* a property not valid for the packet type is a malformed packet (MQTT 5 2.2.2.2) */
         if (!def || !(def->where & B(ctx)))
@@ -156,7 +156,7 @@ int mqtt__props_check(struct iotc_span props, uint8_t ctx)
     return rc < 0 ? rc : IOTC_OK;
 }
 
-int mqtt_props_put(struct iotc_buf *block, const struct mqtt_prop *prop)
+int iotc_mqtt_props_put(struct iotc_buf *block, const struct iotc_mqtt_prop *prop)
 {
     const struct mqtt__pdef *def = mqtt__pdef(prop->id);
     size_t mark = block->len;
@@ -178,16 +178,16 @@ int mqtt_props_put(struct iotc_buf *block, const struct mqtt_prop *prop)
         rc = iotc_buf_u32(block, prop->u32);
         break;
     case PT_VARINT:
-        rc = mqtt_varint_encode(block, prop->u32);
+        rc = iotc_mqtt_varint_encode(block, prop->u32);
         break;
     case PT_UTF8:
     case PT_BIN:
-        rc = mqtt__put_str(block, prop->data);
+        rc = iotc_mqtt__put_str(block, prop->data);
         break;
     case PT_PAIR:
-        rc = mqtt__put_str(block, prop->data);
+        rc = iotc_mqtt__put_str(block, prop->data);
         if (!rc)
-            rc = mqtt__put_str(block, prop->value);
+            rc = iotc_mqtt__put_str(block, prop->value);
         break;
     default:
         rc = IOTC_ERR_INVALID;
@@ -198,12 +198,12 @@ cleanup:
     return rc;
 }
 
-int mqtt_props_find(struct iotc_span props, uint8_t id, struct mqtt_prop *prop)
+int iotc_mqtt_props_find(struct iotc_span props, uint8_t id, struct iotc_mqtt_prop *prop)
 {
     size_t cursor = 0;
     int rc;
 
-    while ((rc = mqtt_props_next(props, &cursor, prop)) == 1) {
+    while ((rc = iotc_mqtt_props_next(props, &cursor, prop)) == 1) {
         if (prop->id == id)
             return 1;
     }

@@ -6,9 +6,9 @@
 /* Codes each ack may carry (MQTT 3.1.1 3.9.3, MQTT 5 3.9.3 and 3.11.3). */
 static bool mqtt__code_ok(uint8_t version, uint8_t type, uint8_t c)
 {
-    if (version != MQTT_V5)
+    if (version != IOTC_MQTT_V5)
         return c <= 2 || c == 0x80;
-    if (type == MQTT_SUBACK) {
+    if (type == IOTC_MQTT_SUBACK) {
         switch (c) {
         case 0x00:
         case 0x01:
@@ -41,35 +41,35 @@ static bool mqtt__code_ok(uint8_t version, uint8_t type, uint8_t c)
     }
 }
 
-int mqtt_suback_parse(const uint8_t *pkt, size_t len, uint8_t version, struct mqtt_suback *s)
+int iotc_mqtt_suback_parse(const uint8_t *pkt, size_t len, uint8_t version, struct iotc_mqtt_suback *s)
 {
-    struct mqtt_frame fr;
-    struct mqtt__rd r;
+    struct iotc_mqtt_frame fr;
+    struct iotc_mqtt__rd r;
     uint8_t code;
     int rc;
 
     memset(s, 0, sizeof *s);
-    rc = mqtt__open_v(pkt, len, version, MQTT_SUBACK, MQTT_UNSUBACK, &r, &fr);
+    rc = iotc_mqtt__open_v(pkt, len, version, IOTC_MQTT_SUBACK, IOTC_MQTT_UNSUBACK, &r, &fr);
     if (rc)
         return rc;
-    if (fr.type != MQTT_SUBACK && fr.type != MQTT_UNSUBACK)
+    if (fr.type != IOTC_MQTT_SUBACK && fr.type != IOTC_MQTT_UNSUBACK)
         return IOTC_ERR_INVALID;
     s->type = fr.type;
-    if ((rc = mqtt__rd_u16(&r, &s->packet_id)))
+    if ((rc = iotc_mqtt__rd_u16(&r, &s->packet_id)))
         return rc;
     if (s->packet_id == 0)
         return IOTC_ERR_MALFORMED;
     /* a v3 UNSUBACK is nothing but the packet id */
-    if (version != MQTT_V5 && s->type == MQTT_UNSUBACK)
+    if (version != IOTC_MQTT_V5 && s->type == IOTC_MQTT_UNSUBACK)
         return mqtt__rd_left(&r) ? IOTC_ERR_MALFORMED : IOTC_OK;
-    if (version == MQTT_V5 && (rc = mqtt__rd_props(&r, s->type, &s->props)))
+    if (version == IOTC_MQTT_V5 && (rc = iotc_mqtt__rd_props(&r, s->type, &s->props)))
         return rc;
     while (mqtt__rd_left(&r)) {
-        if ((rc = mqtt__rd_u8(&r, &code)))
+        if ((rc = iotc_mqtt__rd_u8(&r, &code)))
             return rc;
         if (!mqtt__code_ok(version, s->type, code))
             return IOTC_ERR_PROTOCOL;
-        if (s->count == MQTT_SUB_MAX_FILTERS)
+        if (s->count == IOTC_MQTT_SUB_MAX_FILTERS)
             return IOTC_ERR_TOO_LARGE;
         s->codes[s->count++] = code;
     }
@@ -78,29 +78,29 @@ int mqtt_suback_parse(const uint8_t *pkt, size_t len, uint8_t version, struct mq
     return IOTC_OK;
 }
 
-int mqtt_suback_encode(struct iotc_buf *out, uint8_t version, const struct mqtt_suback *s)
+int iotc_mqtt_suback_encode(struct iotc_buf *out, uint8_t version, const struct iotc_mqtt_suback *s)
 {
     size_t mark = out->len, rem = 2, sz;
     bool codes;
     int rc;
 
-    if (!mqtt__version_ok(version) || (s->type != MQTT_SUBACK && s->type != MQTT_UNSUBACK) ||
-        s->packet_id == 0 || s->count > MQTT_SUB_MAX_FILTERS)
+    if (!iotc_mqtt__version_ok(version) || (s->type != IOTC_MQTT_SUBACK && s->type != IOTC_MQTT_UNSUBACK) ||
+        s->packet_id == 0 || s->count > IOTC_MQTT_SUB_MAX_FILTERS)
         return IOTC_ERR_INVALID;
-    codes = version == MQTT_V5 || s->type == MQTT_SUBACK;
+    codes = version == IOTC_MQTT_V5 || s->type == IOTC_MQTT_SUBACK;
     if (codes && s->count == 0)
         return IOTC_ERR_INVALID;
-    if (version == MQTT_V5) {
-        if (!(sz = mqtt__props_size(s->props)))
+    if (version == IOTC_MQTT_V5) {
+        if (!(sz = iotc_mqtt__props_size(s->props)))
             return IOTC_ERR_TOO_LARGE;
         rem += sz;
     }
     if (codes)
         rem += s->count;
-    if ((rc = mqtt__put_fixed(out, (uint8_t)(s->type << 4), rem)) ||
+    if ((rc = iotc_mqtt__put_fixed(out, (uint8_t)(s->type << 4), rem)) ||
         (rc = iotc_buf_u16(out, s->packet_id)))
         goto cleanup;
-    if (version == MQTT_V5 && (rc = mqtt__put_props(out, s->props)))
+    if (version == IOTC_MQTT_V5 && (rc = iotc_mqtt__put_props(out, s->props)))
         goto cleanup;
     if (codes)
         rc = iotc_buf_append(out, s->codes, s->count);

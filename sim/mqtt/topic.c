@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-bool mqtt_utf8_valid(struct iotc_span s)
+bool iotc_mqtt_utf8_valid(struct iotc_span s)
 {
     size_t i = 0;
 
@@ -43,9 +43,9 @@ bool mqtt_utf8_valid(struct iotc_span s)
     return true;
 }
 
-bool mqtt_topic_name_valid(struct iotc_span topic)
+bool iotc_mqtt_topic_name_valid(struct iotc_span topic)
 {
-    if (topic.n == 0 || topic.n > 0xFFFF || !mqtt_utf8_valid(topic))
+    if (topic.n == 0 || topic.n > 0xFFFF || !iotc_mqtt_utf8_valid(topic))
         return false;
     return !memchr(topic.p, '+', topic.n) && !memchr(topic.p, '#', topic.n);
 }
@@ -58,11 +58,11 @@ static size_t mqtt__level_end(struct iotc_span s, size_t i)
     return slash ? (size_t)(slash - s.p) : s.n;
 }
 
-bool mqtt_topic_filter_valid(struct iotc_span filter)
+bool iotc_mqtt_topic_filter_valid(struct iotc_span filter)
 {
     size_t i = 0;
 
-    if (filter.n == 0 || filter.n > 0xFFFF || !mqtt_utf8_valid(filter))
+    if (filter.n == 0 || filter.n > 0xFFFF || !iotc_mqtt_utf8_valid(filter))
         return false;
     for (;;) {
         size_t end = mqtt__level_end(filter, i);
@@ -80,7 +80,7 @@ bool mqtt_topic_filter_valid(struct iotc_span filter)
     }
 }
 
-bool mqtt_topic_matches(struct iotc_span filter, struct iotc_span topic)
+bool iotc_mqtt_topic_matches(struct iotc_span filter, struct iotc_span topic)
 {
     size_t f = 0, t = 0;
     bool topic_done = false;
@@ -113,15 +113,15 @@ bool mqtt_topic_matches(struct iotc_span filter, struct iotc_span topic)
     }
 }
 
-bool mqtt_topic_matches_aws(struct iotc_span filter, struct iotc_span topic)
+bool iotc_mqtt_topic_matches_aws(struct iotc_span filter, struct iotc_span topic)
 {
-    if (!mqtt_topic_matches(filter, topic))
+    if (!iotc_mqtt_topic_matches(filter, topic))
         return false;
     /* AWS IoT's '#' stands for one or more levels below the filter, never the parent
      * (AWS's "differences from MQTT specifications"): "a/#" matches "a/b", not "a". */
     if (filter.n >= 2 && filter.p[filter.n - 1] == '#' && filter.p[filter.n - 2] == '/') {
         struct iotc_span parent = {filter.p, filter.n - 2};
-        if (parent.n > 0 && mqtt_topic_matches(parent, topic))
+        if (parent.n > 0 && iotc_mqtt_topic_matches(parent, topic))
             return false;
     }
     return true;

@@ -1,7 +1,7 @@
 /* Field readers and writers shared by the packet files (MQTT 5 1.5 data types). */
 #include "mqtt_int.h"
 
-int mqtt__rd_u8(struct mqtt__rd *r, uint8_t *v)
+int iotc_mqtt__rd_u8(struct iotc_mqtt__rd *r, uint8_t *v)
 {
     if (mqtt__rd_left(r) < 1)
         return IOTC_ERR_MALFORMED;
@@ -9,7 +9,7 @@ int mqtt__rd_u8(struct mqtt__rd *r, uint8_t *v)
     return IOTC_OK;
 }
 
-int mqtt__rd_u16(struct mqtt__rd *r, uint16_t *v)
+int iotc_mqtt__rd_u16(struct iotc_mqtt__rd *r, uint16_t *v)
 {
     if (mqtt__rd_left(r) < 2)
         return IOTC_ERR_MALFORMED;
@@ -18,7 +18,7 @@ int mqtt__rd_u16(struct mqtt__rd *r, uint16_t *v)
     return IOTC_OK;
 }
 
-int mqtt__rd_u32(struct mqtt__rd *r, uint32_t *v)
+int iotc_mqtt__rd_u32(struct iotc_mqtt__rd *r, uint32_t *v)
 {
     const uint8_t *b;
 
@@ -30,9 +30,9 @@ int mqtt__rd_u32(struct mqtt__rd *r, uint32_t *v)
     return IOTC_OK;
 }
 
-int mqtt__rd_varint(struct mqtt__rd *r, uint32_t *v)
+int iotc_mqtt__rd_varint(struct iotc_mqtt__rd *r, uint32_t *v)
 {
-    int n = mqtt_varint_decode(r->p + r->pos, mqtt__rd_left(r), v);
+    int n = iotc_mqtt_varint_decode(r->p + r->pos, mqtt__rd_left(r), v);
 
     if (n < 0)
         return IOTC_ERR_MALFORMED;
@@ -40,10 +40,10 @@ int mqtt__rd_varint(struct mqtt__rd *r, uint32_t *v)
     return IOTC_OK;
 }
 
-int mqtt__rd_bin(struct mqtt__rd *r, struct iotc_span *s)
+int iotc_mqtt__rd_bin(struct iotc_mqtt__rd *r, struct iotc_span *s)
 {
     uint16_t n;
-    int rc = mqtt__rd_u16(r, &n);
+    int rc = iotc_mqtt__rd_u16(r, &n);
 
     if (rc)
         return rc;
@@ -55,19 +55,19 @@ int mqtt__rd_bin(struct mqtt__rd *r, struct iotc_span *s)
     return IOTC_OK;
 }
 
-int mqtt__rd_utf8(struct mqtt__rd *r, struct iotc_span *s)
+int iotc_mqtt__rd_utf8(struct iotc_mqtt__rd *r, struct iotc_span *s)
 {
-    int rc = mqtt__rd_bin(r, s);
+    int rc = iotc_mqtt__rd_bin(r, s);
 
     if (rc)
         return rc;
-    return mqtt_utf8_valid(*s) ? IOTC_OK : IOTC_ERR_MALFORMED;
+    return iotc_mqtt_utf8_valid(*s) ? IOTC_OK : IOTC_ERR_MALFORMED;
 }
 
-int mqtt__rd_props(struct mqtt__rd *r, uint8_t ctx, struct iotc_span *props)
+int iotc_mqtt__rd_props(struct iotc_mqtt__rd *r, uint8_t ctx, struct iotc_span *props)
 {
     uint32_t n;
-    int rc = mqtt__rd_varint(r, &n);
+    int rc = iotc_mqtt__rd_varint(r, &n);
 
     if (rc)
         return rc;
@@ -76,43 +76,43 @@ int mqtt__rd_props(struct mqtt__rd *r, uint8_t ctx, struct iotc_span *props)
     props->p = r->p + r->pos;
     props->n = n;
     r->pos += n;
-    return mqtt__props_check(*props, ctx);
+    return iotc_mqtt__props_check(*props, ctx);
 }
 
-size_t mqtt__str_size(struct iotc_span s)
+size_t iotc_mqtt__str_size(struct iotc_span s)
 {
     if (s.n > 0xFFFF)
         return 0;
     return 2 + s.n;
 }
 
-size_t mqtt__props_size(struct iotc_span props)
+size_t iotc_mqtt__props_size(struct iotc_span props)
 {
     size_t v;
 
-    if (props.n > MQTT_MAX_REMAINING)
+    if (props.n > IOTC_MQTT_MAX_REMAINING)
         return 0;
-    v = mqtt_varint_size((uint32_t)props.n);
+    v = iotc_mqtt_varint_size((uint32_t)props.n);
     return v ? v + props.n : 0;
 }
 
-int mqtt__put_fixed(struct iotc_buf *out, uint8_t byte0, size_t remaining)
+int iotc_mqtt__put_fixed(struct iotc_buf *out, uint8_t byte0, size_t remaining)
 {
     int rc;
 
-    if (remaining > MQTT_MAX_REMAINING)
+    if (remaining > IOTC_MQTT_MAX_REMAINING)
         return IOTC_ERR_TOO_LARGE;
     /* one reservation for the whole packet keeps the body writes from reallocating */
-    rc = iotc_buf_reserve(out, 1 + mqtt_varint_size((uint32_t)remaining) + remaining);
+    rc = iotc_buf_reserve(out, 1 + iotc_mqtt_varint_size((uint32_t)remaining) + remaining);
     if (rc)
         return rc;
     rc = iotc_buf_u8(out, byte0);
     if (rc)
         return rc;
-    return mqtt_varint_encode(out, (uint32_t)remaining);
+    return iotc_mqtt_varint_encode(out, (uint32_t)remaining);
 }
 
-int mqtt__put_str(struct iotc_buf *out, struct iotc_span s)
+int iotc_mqtt__put_str(struct iotc_buf *out, struct iotc_span s)
 {
     int rc;
 
@@ -124,13 +124,13 @@ int mqtt__put_str(struct iotc_buf *out, struct iotc_span s)
     return iotc_buf_append(out, s.p, s.n);
 }
 
-int mqtt__put_props(struct iotc_buf *out, struct iotc_span props)
+int iotc_mqtt__put_props(struct iotc_buf *out, struct iotc_span props)
 {
     int rc;
 
-    if (props.n > MQTT_MAX_REMAINING)
+    if (props.n > IOTC_MQTT_MAX_REMAINING)
         return IOTC_ERR_TOO_LARGE;
-    rc = mqtt_varint_encode(out, (uint32_t)props.n);
+    rc = iotc_mqtt_varint_encode(out, (uint32_t)props.n);
     if (rc)
         return rc;
     return iotc_buf_append(out, props.p, props.n);

@@ -22,44 +22,44 @@ static const struct {
     uint8_t fam, cmp;
     bool negated, fold;
 } cop__table[] = {
-    {"StringEquals", POLICY__CF_STRING, POLICY__CC_EQ, false, false},
-    {"StringNotEquals", POLICY__CF_STRING, POLICY__CC_EQ, true, false},
-    {"StringEqualsIgnoreCase", POLICY__CF_STRING, POLICY__CC_EQ, false, true},
-    {"StringNotEqualsIgnoreCase", POLICY__CF_STRING, POLICY__CC_EQ, true, true},
-    {"StringLike", POLICY__CF_STRING, POLICY__CC_LIKE, false, false},
-    {"StringNotLike", POLICY__CF_STRING, POLICY__CC_LIKE, true, false},
-    {"NumericEquals", POLICY__CF_NUMERIC, POLICY__CC_EQ, false, false},
-    {"NumericNotEquals", POLICY__CF_NUMERIC, POLICY__CC_EQ, true, false},
-    {"NumericLessThan", POLICY__CF_NUMERIC, POLICY__CC_LT, false, false},
-    {"NumericLessThanEquals", POLICY__CF_NUMERIC, POLICY__CC_LE, false, false},
-    {"NumericGreaterThan", POLICY__CF_NUMERIC, POLICY__CC_GT, false, false},
-    {"NumericGreaterThanEquals", POLICY__CF_NUMERIC, POLICY__CC_GE, false, false},
-    {"DateEquals", POLICY__CF_DATE, POLICY__CC_EQ, false, false},
-    {"DateNotEquals", POLICY__CF_DATE, POLICY__CC_EQ, true, false},
-    {"DateLessThan", POLICY__CF_DATE, POLICY__CC_LT, false, false},
-    {"DateLessThanEquals", POLICY__CF_DATE, POLICY__CC_LE, false, false},
-    {"DateGreaterThan", POLICY__CF_DATE, POLICY__CC_GT, false, false},
-    {"DateGreaterThanEquals", POLICY__CF_DATE, POLICY__CC_GE, false, false},
-    {"Bool", POLICY__CF_BOOL, POLICY__CC_EQ, false, false},
-    {"IpAddress", POLICY__CF_IP, POLICY__CC_EQ, false, false},
-    {"NotIpAddress", POLICY__CF_IP, POLICY__CC_EQ, true, false},
+    {"StringEquals", IOTC_POLICY__CF_STRING, IOTC_POLICY__CC_EQ, false, false},
+    {"StringNotEquals", IOTC_POLICY__CF_STRING, IOTC_POLICY__CC_EQ, true, false},
+    {"StringEqualsIgnoreCase", IOTC_POLICY__CF_STRING, IOTC_POLICY__CC_EQ, false, true},
+    {"StringNotEqualsIgnoreCase", IOTC_POLICY__CF_STRING, IOTC_POLICY__CC_EQ, true, true},
+    {"StringLike", IOTC_POLICY__CF_STRING, IOTC_POLICY__CC_LIKE, false, false},
+    {"StringNotLike", IOTC_POLICY__CF_STRING, IOTC_POLICY__CC_LIKE, true, false},
+    {"NumericEquals", IOTC_POLICY__CF_NUMERIC, IOTC_POLICY__CC_EQ, false, false},
+    {"NumericNotEquals", IOTC_POLICY__CF_NUMERIC, IOTC_POLICY__CC_EQ, true, false},
+    {"NumericLessThan", IOTC_POLICY__CF_NUMERIC, IOTC_POLICY__CC_LT, false, false},
+    {"NumericLessThanEquals", IOTC_POLICY__CF_NUMERIC, IOTC_POLICY__CC_LE, false, false},
+    {"NumericGreaterThan", IOTC_POLICY__CF_NUMERIC, IOTC_POLICY__CC_GT, false, false},
+    {"NumericGreaterThanEquals", IOTC_POLICY__CF_NUMERIC, IOTC_POLICY__CC_GE, false, false},
+    {"DateEquals", IOTC_POLICY__CF_DATE, IOTC_POLICY__CC_EQ, false, false},
+    {"DateNotEquals", IOTC_POLICY__CF_DATE, IOTC_POLICY__CC_EQ, true, false},
+    {"DateLessThan", IOTC_POLICY__CF_DATE, IOTC_POLICY__CC_LT, false, false},
+    {"DateLessThanEquals", IOTC_POLICY__CF_DATE, IOTC_POLICY__CC_LE, false, false},
+    {"DateGreaterThan", IOTC_POLICY__CF_DATE, IOTC_POLICY__CC_GT, false, false},
+    {"DateGreaterThanEquals", IOTC_POLICY__CF_DATE, IOTC_POLICY__CC_GE, false, false},
+    {"Bool", IOTC_POLICY__CF_BOOL, IOTC_POLICY__CC_EQ, false, false},
+    {"IpAddress", IOTC_POLICY__CF_IP, IOTC_POLICY__CC_EQ, false, false},
+    {"NotIpAddress", IOTC_POLICY__CF_IP, IOTC_POLICY__CC_EQ, true, false},
     /* IAM: ArnEquals and ArnLike behave the same (both take wildcards per segment). */
-    {"ArnEquals", POLICY__CF_ARN, POLICY__CC_LIKE, false, false},
-    {"ArnLike", POLICY__CF_ARN, POLICY__CC_LIKE, false, false},
-    {"ArnNotEquals", POLICY__CF_ARN, POLICY__CC_LIKE, true, false},
-    {"ArnNotLike", POLICY__CF_ARN, POLICY__CC_LIKE, true, false},
-    {"Null", POLICY__CF_NULL, POLICY__CC_EQ, false, false},
+    {"ArnEquals", IOTC_POLICY__CF_ARN, IOTC_POLICY__CC_LIKE, false, false},
+    {"ArnLike", IOTC_POLICY__CF_ARN, IOTC_POLICY__CC_LIKE, false, false},
+    {"ArnNotEquals", IOTC_POLICY__CF_ARN, IOTC_POLICY__CC_LIKE, true, false},
+    {"ArnNotLike", IOTC_POLICY__CF_ARN, IOTC_POLICY__CC_LIKE, true, false},
+    {"Null", IOTC_POLICY__CF_NULL, IOTC_POLICY__CC_EQ, false, false},
 };
 
-bool policy__cop_parse(const char *name, struct policy__cop *out)
+bool iotc_policy__cop_parse(const char *name, struct iotc_policy__cop *out)
 {
     memset(out, 0, sizeof *out);
     /* Operator names are case-sensitive in IAM; a misspelling is an error, not a guess. */
     if (strncmp(name, "ForAllValues:", 13) == 0) {
-        out->set = POLICY__SET_ALL;
+        out->set = IOTC_POLICY__SET_ALL;
         name += 13;
     } else if (strncmp(name, "ForAnyValue:", 12) == 0) {
-        out->set = POLICY__SET_ANY;
+        out->set = IOTC_POLICY__SET_ANY;
         name += 12;
     }
     size_t len = strlen(name);
@@ -75,7 +75,7 @@ bool policy__cop_parse(const char *name, struct policy__cop *out)
         out->negated = cop__table[i].negated;
         out->fold = cop__table[i].fold;
         /* Null has no IfExists form and takes no set qualifier in IAM. */
-        if (out->fam == POLICY__CF_NULL && (out->if_exists || out->set))
+        if (out->fam == IOTC_POLICY__CF_NULL && (out->if_exists || out->set))
             return false;
         return true;
     }
@@ -212,8 +212,8 @@ static bool cop__ip(const char *s, bool allow_prefix, uint8_t addr[16], uint8_t 
     return true;
 }
 
-int policy__cval_compile(const struct policy__cop *op, const char *s, size_t len, bool variables,
-                         struct policy__cval *out, char *why, size_t whylen)
+int iotc_policy__cval_compile(const struct iotc_policy__cop *op, const char *s, size_t len, bool variables,
+                         struct iotc_policy__cval *out, char *why, size_t whylen)
 {
     memset(out, 0, sizeof *out);
     if (memchr(s, '\0', len)) {
@@ -221,34 +221,34 @@ int policy__cval_compile(const struct policy__cop *op, const char *s, size_t len
         return IOTC_ERR_MALFORMED;
     }
     switch (op->fam) {
-    case POLICY__CF_STRING:
-    case POLICY__CF_ARN: {
-        int rc = policy__compile_resource(s, len, variables, &out->pat, why, whylen);
-        if (rc != IOTC_OK || op->cmp == POLICY__CC_LIKE)
+    case IOTC_POLICY__CF_STRING:
+    case IOTC_POLICY__CF_ARN: {
+        int rc = iotc_policy__compile_resource(s, len, variables, &out->pat, why, whylen);
+        if (rc != IOTC_OK || op->cmp == IOTC_POLICY__CC_LIKE)
             return rc;
         /* StringEquals: `*` and `?` are ordinary characters. */
         for (size_t i = 0; i < out->pat.n; i++)
-            if (out->pat.items[i].kind == POLICY__STAR || out->pat.items[i].kind == POLICY__QMARK)
-                out->pat.items[i].kind = POLICY__LIT;
+            if (out->pat.items[i].kind == IOTC_POLICY__STAR || out->pat.items[i].kind == IOTC_POLICY__QMARK)
+                out->pat.items[i].kind = IOTC_POLICY__LIT;
         return IOTC_OK;
     }
-    case POLICY__CF_NUMERIC:
+    case IOTC_POLICY__CF_NUMERIC:
         if (cop__number(s, &out->num))
             return IOTC_OK;
         snprintf(why, whylen, "'%.60s' is not a number", s);
         return IOTC_ERR_MALFORMED;
-    case POLICY__CF_DATE:
+    case IOTC_POLICY__CF_DATE:
         if (cop__date(s, &out->num))
             return IOTC_OK;
         snprintf(why, whylen, "'%.60s' is not a date (ISO 8601 or epoch seconds)", s);
         return IOTC_ERR_MALFORMED;
-    case POLICY__CF_BOOL:
-    case POLICY__CF_NULL:
+    case IOTC_POLICY__CF_BOOL:
+    case IOTC_POLICY__CF_NULL:
         if (cop__bool(s, &out->b))
             return IOTC_OK;
         snprintf(why, whylen, "'%.60s' is neither \"true\" nor \"false\"", s);
         return IOTC_ERR_MALFORMED;
-    case POLICY__CF_IP:
+    case IOTC_POLICY__CF_IP:
         if (cop__ip(s, true, out->addr, &out->alen, &out->prefix))
             return IOTC_OK;
         snprintf(why, whylen, "'%.60s' is not an IP address or CIDR block", s);
@@ -258,73 +258,73 @@ int policy__cval_compile(const struct policy__cop *op, const char *s, size_t len
     return IOTC_ERR_MALFORMED;
 }
 
-void policy__cval_free(struct policy__cval *v)
+void iotc_policy__cval_free(struct iotc_policy__cval *v)
 {
-    policy__pattern_free(&v->pat);
+    iotc_policy__pattern_free(&v->pat);
 }
 
 static int cop__order(uint8_t cmp, double a, double b)
 {
     switch (cmp) {
-    case POLICY__CC_EQ:
+    case IOTC_POLICY__CC_EQ:
         return a == b;
-    case POLICY__CC_LT:
+    case IOTC_POLICY__CC_LT:
         return a < b;
-    case POLICY__CC_LE:
+    case IOTC_POLICY__CC_LE:
         return a <= b;
-    case POLICY__CC_GT:
+    case IOTC_POLICY__CC_GT:
         return a > b;
-    case POLICY__CC_GE:
+    case IOTC_POLICY__CC_GE:
         return a >= b;
     }
     return 0;
 }
 
-static int cop__pattern(const struct policy__cval *pv, const char *value, bool fold, bool arn,
+static int cop__pattern(const struct iotc_policy__cval *pv, const char *value, bool fold, bool arn,
                         const struct iotc_policy_ctx *ctx)
 {
-    struct policy__pattern x = {0};
-    const struct policy__pattern *p = &pv->pat;
+    struct iotc_policy__pattern x = {0};
+    const struct iotc_policy__pattern *p = &pv->pat;
     if (pv->pat.has_var) {
-        int rc = policy__expand(&pv->pat, ctx, &x);
+        int rc = iotc_policy__expand(&pv->pat, ctx, &x);
         if (rc <= 0) /* an unresolved variable matches nothing */
             return rc < 0 ? -2 : 0;
         p = &x;
     }
     int rc;
     if (!arn) {
-        rc = policy__glob(p->items, p->n, value, strlen(value), fold);
+        rc = iotc_policy__glob(p->items, p->n, value, strlen(value), fold);
     } else {
         /* The request value must itself be an ARN of six segments. */
-        struct policy__arn a = {.full = value, .len = strlen(value)};
+        struct iotc_policy__arn a = {.full = value, .len = strlen(value)};
         size_t seg = 1;
         for (size_t i = 0; i < a.len && seg < 6; i++)
             if (value[i] == ':')
                 a.seg[seg++] = i + 1;
-        rc = seg == 6 && strncmp(value, "arn:", 4) == 0 ? policy__segments_match(p, &a) : -1;
+        rc = seg == 6 && strncmp(value, "arn:", 4) == 0 ? iotc_policy__segments_match(p, &a) : -1;
     }
     free(x.items);
     return rc;
 }
 
-int policy__cval_match(const struct policy__cop *op, const struct policy__cval *pv,
+int iotc_policy__cval_match(const struct iotc_policy__cop *op, const struct iotc_policy__cval *pv,
                        const char *value, const struct iotc_policy_ctx *ctx)
 {
     double d;
     bool b;
     uint8_t addr[16], alen, prefix;
     switch (op->fam) {
-    case POLICY__CF_STRING:
+    case IOTC_POLICY__CF_STRING:
         return cop__pattern(pv, value, op->fold, false, ctx);
-    case POLICY__CF_ARN:
+    case IOTC_POLICY__CF_ARN:
         return cop__pattern(pv, value, false, true, ctx);
-    case POLICY__CF_NUMERIC:
+    case IOTC_POLICY__CF_NUMERIC:
         return cop__number(value, &d) ? cop__order(op->cmp, d, pv->num) : -1;
-    case POLICY__CF_DATE:
+    case IOTC_POLICY__CF_DATE:
         return cop__date(value, &d) ? cop__order(op->cmp, d, pv->num) : -1;
-    case POLICY__CF_BOOL:
+    case IOTC_POLICY__CF_BOOL:
         return cop__bool(value, &b) ? b == pv->b : -1;
-    case POLICY__CF_IP:
+    case IOTC_POLICY__CF_IP:
         if (!cop__ip(value, false, addr, &alen, &prefix))
             return -1;
         if (alen != pv->alen)

@@ -126,8 +126,8 @@ static const char *cond__text(json_t *v, char *buf, size_t buflen, size_t *len)
     return buf;
 }
 
-static int cond__values(const struct policy__cop *op, json_t *v, const char *path, bool variables,
-                        struct policy__cond *c, char *err, size_t errlen)
+static int cond__values(const struct iotc_policy__cop *op, json_t *v, const char *path, bool variables,
+                        struct iotc_policy__cond *c, char *err, size_t errlen)
 {
     size_t n = json_is_array(v) ? json_array_size(v) : 1;
     if (json_is_array(v) && n == 0)
@@ -147,7 +147,7 @@ static int cond__values(const struct policy__cop *op, json_t *v, const char *pat
         if (!s)
             return cond__fail(err, errlen, sub,
                               "must be a string (or a boolean or number), or an array of them");
-        int rc = policy__cval_compile(op, s, len, variables, &c->v[i], why, sizeof why);
+        int rc = iotc_policy__cval_compile(op, s, len, variables, &c->v[i], why, sizeof why);
         c->n = i + 1;
         if (rc == IOTC_ERR_MALFORMED)
             return cond__fail(err, errlen, sub, "%s", why);
@@ -157,7 +157,7 @@ static int cond__values(const struct policy__cop *op, json_t *v, const char *pat
     return IOTC_OK;
 }
 
-int policy__cond_parse(json_t *obj, const char *path, bool variables, struct policy__cond **out,
+int iotc_policy__cond_parse(json_t *obj, const char *path, bool variables, struct iotc_policy__cond **out,
                        size_t *n, char *err, size_t errlen)
 {
     *out = NULL;
@@ -171,8 +171,8 @@ int policy__cond_parse(json_t *obj, const char *path, bool variables, struct pol
     {
         char sub[192];
         snprintf(sub, sizeof sub, "%s.%.60s", path, opname);
-        struct policy__cop op;
-        if (!policy__cop_parse(opname, &op))
+        struct iotc_policy__cop op;
+        if (!iotc_policy__cop_parse(opname, &op))
             return cond__fail(err, errlen, sub,
                               "unknown condition operator (String*, Numeric*, Date*, Bool, "
                               "IpAddress, NotIpAddress, Arn*, Null, with ForAllValues:, "
@@ -183,19 +183,19 @@ int policy__cond_parse(json_t *obj, const char *path, bool variables, struct pol
     }
     if (total == 0)
         return cond__fail(err, errlen, path, "must not be empty");
-    struct policy__cond *c = calloc(total, sizeof *c);
+    struct iotc_policy__cond *c = calloc(total, sizeof *c);
     if (!c)
         return IOTC_ERR_NOMEM;
     *out = c;
     json_object_foreach(obj, opname, block)
     {
-        struct policy__cop op;
-        policy__cop_parse(opname, &op);
+        struct iotc_policy__cop op;
+        iotc_policy__cop_parse(opname, &op);
         json_object_foreach(block, key, v)
         {
             char sub[320];
             snprintf(sub, sizeof sub, "%s.%.60s.%.160s", path, opname, key);
-            struct policy__cond *k = &c[(*n)++];
+            struct iotc_policy__cond *k = &c[(*n)++];
             k->op = op;
             k->key = cond__canonical(key);
             if (!k->key)
@@ -211,11 +211,11 @@ int policy__cond_parse(json_t *obj, const char *path, bool variables, struct pol
     return IOTC_OK;
 }
 
-void policy__cond_free(struct policy__cond *c, size_t n)
+void iotc_policy__cond_free(struct iotc_policy__cond *c, size_t n)
 {
     for (size_t i = 0; c && i < n; i++) {
         for (size_t j = 0; j < c[i].n; j++)
-            policy__cval_free(&c[i].v[j]);
+            iotc_policy__cval_free(&c[i].v[j]);
         free(c[i].v);
         free(c[i].key);
     }
@@ -268,11 +268,11 @@ static void cond__lookup(const char *key, const struct iotc_policy_ctx *ctx, str
 }
 
 /* 1 when the request value matches any policy value, 0 when none, <0 as cval_match. */
-static int cond__any_pv(const struct policy__cond *c, const char *value,
+static int cond__any_pv(const struct iotc_policy__cond *c, const char *value,
                         const struct iotc_policy_ctx *ctx)
 {
     for (size_t j = 0; j < c->n; j++) {
-        int rc = policy__cval_match(&c->op, &c->v[j], value, ctx);
+        int rc = iotc_policy__cval_match(&c->op, &c->v[j], value, ctx);
         if (rc != 0)
             return rc;
     }
@@ -280,11 +280,11 @@ static int cond__any_pv(const struct policy__cond *c, const char *value,
 }
 
 /* 1 holds, 0 does not, -1 out of memory. */
-static int cond__one(const struct policy__cond *c, const struct iotc_policy_ctx *ctx)
+static int cond__one(const struct iotc_policy__cond *c, const struct iotc_policy_ctx *ctx)
 {
     struct cond__vals vals;
     cond__lookup(c->key, ctx, &vals);
-    if (c->op.fam == POLICY__CF_NULL) {
+    if (c->op.fam == IOTC_POLICY__CF_NULL) {
         bool present = vals.n > 0;
         for (size_t j = 0; j < c->n; j++)
             if (c->v[j].b != present) /* "true": the key must be absent */
@@ -292,9 +292,9 @@ static int cond__one(const struct policy__cond *c, const struct iotc_policy_ctx 
         return 0;
     }
     if (vals.n == 0) {
-        if (c->op.if_exists || c->op.set == POLICY__SET_ALL)
+        if (c->op.if_exists || c->op.set == IOTC_POLICY__SET_ALL)
             return 1;
-        if (c->op.set == POLICY__SET_ANY)
+        if (c->op.set == IOTC_POLICY__SET_ANY)
             return 0;
         /* IAM: an absent key fails a condition, except a negated one. */
         return c->op.negated;
@@ -315,9 +315,9 @@ static int cond__one(const struct policy__cond *c, const struct iotc_policy_ctx 
         all &= hit;
     }
     switch (c->op.set) {
-    case POLICY__SET_ALL:
+    case IOTC_POLICY__SET_ALL:
         return all;
-    case POLICY__SET_ANY:
+    case IOTC_POLICY__SET_ANY:
         return any;
     default:
         /* No qualifier: positive operators need one matching value, negated ones need
@@ -326,7 +326,7 @@ static int cond__one(const struct policy__cond *c, const struct iotc_policy_ctx 
     }
 }
 
-int policy__cond_eval(const struct policy__cond *c, size_t n, const struct iotc_policy_ctx *ctx)
+int iotc_policy__cond_eval(const struct iotc_policy__cond *c, size_t n, const struct iotc_policy_ctx *ctx)
 {
     for (size_t i = 0; i < n; i++) {
         int rc = cond__one(&c[i], ctx);

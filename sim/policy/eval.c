@@ -34,7 +34,7 @@ static bool eval__segment_ok(const char *s)
 
 /* arn:aws:iot:<region>:<account>:<type>/<resource>, with the segment offsets. */
 static int eval__build_arn(enum iotc_action act, const char *resource,
-                           const struct iotc_policy_ctx *ctx, struct policy__arn *arn)
+                           const struct iotc_policy_ctx *ctx, struct iotc_policy__arn *arn)
 {
     const char *type = eval__resource_type[act];
     size_t rl = strlen(ctx->region), al = strlen(ctx->account), tl = strlen(type);
@@ -56,21 +56,21 @@ static int eval__build_arn(enum iotc_action act, const char *resource,
 }
 
 /* 1 when the statement applies to the action, 0 when not. */
-static int eval__action(const struct policy__list *l, const char *name)
+static int eval__action(const struct iotc_policy__list *l, const char *name)
 {
     bool hit = false;
     for (size_t i = 0; i < l->n && !hit; i++)
-        hit = policy__glob(l->v[i].items, l->v[i].n, name, strlen(name), true);
+        hit = iotc_policy__glob(l->v[i].items, l->v[i].n, name, strlen(name), true);
     return hit != l->negated;
 }
 
 /* 1 when the statement applies to the resource, 0 when not, -1 out of memory. */
-static int eval__resource(const struct policy__list *l, const struct policy__arn *arn,
+static int eval__resource(const struct iotc_policy__list *l, const struct iotc_policy__arn *arn,
                           const struct iotc_policy_ctx *ctx)
 {
     bool hit = false, unresolved = false;
     for (size_t i = 0; i < l->n && !hit; i++) {
-        int rc = policy__resource_match(&l->v[i], arn, ctx, &unresolved);
+        int rc = iotc_policy__resource_match(&l->v[i], arn, ctx, &unresolved);
         if (rc < 0)
             return -1;
         hit = rc == 1;
@@ -87,7 +87,7 @@ static void eval__why(char *why, size_t whylen, const char *what, size_t pi,
 {
     if (!why || !whylen)
         return;
-    const struct policy__stmt *s = &p->stmts[si];
+    const struct iotc_policy__stmt *s = &p->stmts[si];
     char name[96] = "", sid[96] = "";
     if (p->name)
         snprintf(name, sizeof name, " (%s)", p->name);
@@ -114,7 +114,7 @@ bool iotc_policy_allows(struct iotc_policy *const *policies, size_t n, enum iotc
     if (n && !policies)
         return eval__refuse(why, whylen, "no policy list (deny)");
 
-    struct policy__arn arn;
+    struct iotc_policy__arn arn;
     if (eval__build_arn(act, resource, ctx, &arn) < 0)
         return eval__refuse(why, whylen, "out of memory (deny)");
     const char *name = iotc_action_name(act);
@@ -124,7 +124,7 @@ bool iotc_policy_allows(struct iotc_policy *const *policies, size_t n, enum iotc
     for (size_t pi = 0; pi < n && !failed; pi++) {
         const struct iotc_policy *p = policies[pi];
         for (size_t si = 0; p && si < p->n; si++) {
-            const struct policy__stmt *s = &p->stmts[si];
+            const struct iotc_policy__stmt *s = &p->stmts[si];
             /* Once allowed, only a Deny can still change the outcome. */
             if ((allowed && !s->deny) || !eval__action(&s->actions, name))
                 continue;
@@ -135,7 +135,7 @@ bool iotc_policy_allows(struct iotc_policy *const *policies, size_t n, enum iotc
             }
             if (rc == 0)
                 continue;
-            rc = s->nconds ? policy__cond_eval(s->conds, s->nconds, ctx) : 1;
+            rc = s->nconds ? iotc_policy__cond_eval(s->conds, s->nconds, ctx) : 1;
             if (rc < 0) {
                 failed = true;
                 break;

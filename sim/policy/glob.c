@@ -26,27 +26,27 @@ static uint8_t glob__fold(uint8_t c, bool fold)
     return fold && c >= 'A' && c <= 'Z' ? (uint8_t)(c - 'A' + 'a') : c;
 }
 
-static bool glob__lit_eq(const struct policy__item *it, uint8_t c, bool fold)
+static bool glob__lit_eq(const struct iotc_policy__item *it, uint8_t c, bool fold)
 {
-    if (it->kind != POLICY__LIT && it->kind != POLICY__VLIT)
+    if (it->kind != IOTC_POLICY__LIT && it->kind != IOTC_POLICY__VLIT)
         return false;
     return glob__fold(it->c, fold) == glob__fold(c, fold);
 }
 
-bool policy__glob(const struct policy__item *items, size_t n, const char *s, size_t len, bool fold)
+bool iotc_policy__glob(const struct iotc_policy__item *items, size_t n, const char *s, size_t len, bool fold)
 {
     size_t p = 0, t = 0;
     size_t star_p = 0, star_t = 0;
     bool have_star = false;
 
     while (t < len) {
-        if (p < n && items[p].kind == POLICY__STAR) {
+        if (p < n && items[p].kind == IOTC_POLICY__STAR) {
             have_star = true;
             star_p = ++p;
             star_t = t;
             continue;
         }
-        if (p < n && items[p].kind == POLICY__QMARK) {
+        if (p < n && items[p].kind == IOTC_POLICY__QMARK) {
             p++;
             t += glob__cp_len(s, t, len);
             continue;
@@ -63,7 +63,7 @@ bool policy__glob(const struct policy__item *items, size_t n, const char *s, siz
         p = star_p;
         t = star_t;
     }
-    while (p < n && items[p].kind == POLICY__STAR)
+    while (p < n && items[p].kind == IOTC_POLICY__STAR)
         p++;
     return p == n;
 }

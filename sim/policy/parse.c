@@ -93,7 +93,7 @@ static bool parse__action_ok(const char *s, size_t len)
 }
 
 static int parse__pattern(struct parse__st *st, const char *path, json_t *v, enum parse__what what,
-                          struct policy__pattern *out)
+                          struct iotc_policy__pattern *out)
 {
     if (!json_is_string(v))
         return parse__fail(st, path, "must be a string");
@@ -105,12 +105,12 @@ static int parse__pattern(struct parse__st *st, const char *path, json_t *v, enu
         if (!parse__action_ok(s, len))
             return parse__fail(st, path,
                                "'%s' is not an action (\"iot:Publish\", \"iot:*\", \"*\")", s);
-        return policy__compile_action(s, len, out);
+        return iotc_policy__compile_action(s, len, out);
     }
     if (strspn(s, "*") != len && strncmp(s, "arn:", 4) != 0)
         return parse__fail(st, path, "'%s' is neither \"*\" nor an ARN", s);
     char why[128];
-    int rc = policy__compile_resource(s, len, st->variables, out, why, sizeof why);
+    int rc = iotc_policy__compile_resource(s, len, st->variables, out, why, sizeof why);
     if (rc == IOTC_ERR_MALFORMED)
         return parse__fail(st, path, "%s", why);
     return rc;
@@ -118,7 +118,7 @@ static int parse__pattern(struct parse__st *st, const char *path, json_t *v, enu
 
 /* A string or a non-empty array of strings. */
 static int parse__list(struct parse__st *st, const char *path, json_t *v, enum parse__what what,
-                       bool negated, struct policy__list *out)
+                       bool negated, struct iotc_policy__list *out)
 {
     out->negated = negated;
     if (!json_is_string(v) && !json_is_array(v))
@@ -146,7 +146,7 @@ static int parse__list(struct parse__st *st, const char *path, json_t *v, enum p
 
 /* Exactly one of `key` and `not_key`. */
 static int parse__either(struct parse__st *st, const char *path, json_t *obj, const char *key,
-                         const char *not_key, enum parse__what what, struct policy__list *out)
+                         const char *not_key, enum parse__what what, struct iotc_policy__list *out)
 {
     json_t *pos = json_object_get(obj, key), *neg = json_object_get(obj, not_key);
     char sub[96];
@@ -159,7 +159,7 @@ static int parse__either(struct parse__st *st, const char *path, json_t *obj, co
 }
 
 static int parse__statement(struct parse__st *st, const char *path, json_t *obj,
-                            struct policy__stmt *out)
+                            struct iotc_policy__stmt *out)
 {
     static const char *const keys[] = {"Sid",      "Effect",      "Action",    "NotAction",
                                        "Resource", "NotResource", "Condition", NULL};
@@ -205,7 +205,7 @@ static int parse__statement(struct parse__st *st, const char *path, json_t *obj,
     if (rc != IOTC_OK || !cond)
         return rc;
     snprintf(sub, sizeof sub, "%s.Condition", path);
-    return policy__cond_parse(cond, sub, st->variables, &out->conds, &out->nconds, st->err,
+    return iotc_policy__cond_parse(cond, sub, st->variables, &out->conds, &out->nconds, st->err,
                               st->errlen);
 }
 
@@ -305,10 +305,10 @@ cleanup:
     return IOTC_OK;
 }
 
-static void parse__list_free(struct policy__list *l)
+static void parse__list_free(struct iotc_policy__list *l)
 {
     for (size_t i = 0; i < l->n; i++)
-        policy__pattern_free(&l->v[i]);
+        iotc_policy__pattern_free(&l->v[i]);
     free(l->v);
 }
 
@@ -320,7 +320,7 @@ void iotc_policy_free(struct iotc_policy *p)
         free(p->stmts[i].sid);
         parse__list_free(&p->stmts[i].actions);
         parse__list_free(&p->stmts[i].resources);
-        policy__cond_free(p->stmts[i].conds, p->stmts[i].nconds);
+        iotc_policy__cond_free(p->stmts[i].conds, p->stmts[i].nconds);
     }
     free(p->stmts);
     free(p->name);

@@ -8,24 +8,24 @@
 
 static const struct {
     const char *name;
-    enum policy__var var;
+    enum iotc_policy__var var;
 } policy__vars[] = {
     /* Names are case-sensitive: a misspelt variable then fails closed (denies) rather
      * than granting more than AWS might. */
-    {"iot:ClientId", POLICY__VAR_CLIENT_ID},
-    {"iot:Connection.Thing.ThingName", POLICY__VAR_THING_NAME},
-    {"iot:Certificate.Subject.CommonName", POLICY__VAR_CERT_CN},
-    {"iot:CertificateId", POLICY__VAR_CERT_ID},
+    {"iot:ClientId", IOTC_POLICY__VAR_CLIENT_ID},
+    {"iot:Connection.Thing.ThingName", IOTC_POLICY__VAR_THING_NAME},
+    {"iot:Certificate.Subject.CommonName", IOTC_POLICY__VAR_CERT_CN},
+    {"iot:CertificateId", IOTC_POLICY__VAR_CERT_ID},
 };
 
-static int policy__alloc(size_t len, struct policy__pattern *out)
+static int policy__alloc(size_t len, struct iotc_policy__pattern *out)
 {
     memset(out, 0, sizeof *out);
     out->items = calloc(len ? len : 1, sizeof *out->items);
     return out->items ? IOTC_OK : IOTC_ERR_NOMEM;
 }
 
-static void policy__push(struct policy__pattern *p, uint8_t kind, uint8_t c)
+static void policy__push(struct iotc_policy__pattern *p, uint8_t kind, uint8_t c)
 {
     p->items[p->n].kind = kind;
     p->items[p->n].c = c;
@@ -35,13 +35,13 @@ static void policy__push(struct policy__pattern *p, uint8_t kind, uint8_t c)
 static uint8_t policy__wild_kind(char c)
 {
     if (c == '*')
-        return POLICY__STAR;
+        return IOTC_POLICY__STAR;
     if (c == '?')
-        return POLICY__QMARK;
-    return POLICY__LIT;
+        return IOTC_POLICY__QMARK;
+    return IOTC_POLICY__LIT;
 }
 
-int policy__compile_action(const char *s, size_t len, struct policy__pattern *out)
+int iotc_policy__compile_action(const char *s, size_t len, struct iotc_policy__pattern *out)
 {
     int rc = policy__alloc(len, out);
     if (rc != IOTC_OK)
@@ -51,15 +51,15 @@ int policy__compile_action(const char *s, size_t len, struct policy__pattern *ou
     return IOTC_OK;
 }
 
-static enum policy__var policy__var_lookup(const char *name, size_t len)
+static enum iotc_policy__var policy__var_lookup(const char *name, size_t len)
 {
     for (size_t i = 0; i < sizeof policy__vars / sizeof policy__vars[0]; i++)
         if (strlen(policy__vars[i].name) == len && memcmp(policy__vars[i].name, name, len) == 0)
             return policy__vars[i].var;
-    return POLICY__VAR_UNKNOWN;
+    return IOTC_POLICY__VAR_UNKNOWN;
 }
 
-int policy__compile_resource(const char *s, size_t len, bool variables, struct policy__pattern *out,
+int iotc_policy__compile_resource(const char *s, size_t len, bool variables, struct iotc_policy__pattern *out,
                              char *why, size_t whylen)
 {
     /* Every item comes from at least one character, so len items always suffice. */
@@ -85,20 +85,20 @@ int policy__compile_resource(const char *s, size_t len, bool variables, struct p
             goto fail;
         }
         if (nlen == 1 && (name[0] == '*' || name[0] == '?' || name[0] == '$')) {
-            policy__push(out, POLICY__LIT, (uint8_t)name[0]); /* ${*} ${?} ${$}: literal */
+            policy__push(out, IOTC_POLICY__LIT, (uint8_t)name[0]); /* ${*} ${?} ${$}: literal */
         } else {
-            policy__push(out, POLICY__VAR, (uint8_t)policy__var_lookup(name, nlen));
+            policy__push(out, IOTC_POLICY__VAR, (uint8_t)policy__var_lookup(name, nlen));
             out->has_var = true;
         }
         i += 2 + nlen + 1;
     }
     return IOTC_OK;
 fail:
-    policy__pattern_free(out);
+    iotc_policy__pattern_free(out);
     return IOTC_ERR_MALFORMED;
 }
 
-void policy__pattern_free(struct policy__pattern *p)
+void iotc_policy__pattern_free(struct iotc_policy__pattern *p)
 {
     free(p->items);
     memset(p, 0, sizeof *p);

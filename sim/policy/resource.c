@@ -14,18 +14,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *resource__var_value(enum policy__var v, const struct iotc_policy_ctx *ctx)
+static const char *resource__var_value(enum iotc_policy__var v, const struct iotc_policy_ctx *ctx)
 {
     if (!ctx)
         return NULL;
     switch (v) {
-    case POLICY__VAR_CLIENT_ID:
+    case IOTC_POLICY__VAR_CLIENT_ID:
         return ctx->client_id;
-    case POLICY__VAR_THING_NAME:
+    case IOTC_POLICY__VAR_THING_NAME:
         return ctx->thing_name;
-    case POLICY__VAR_CERT_CN:
+    case IOTC_POLICY__VAR_CERT_CN:
         return ctx->cert_subject_cn;
-    case POLICY__VAR_CERT_ID:
+    case IOTC_POLICY__VAR_CERT_ID:
         return ctx->cert_id;
     default:
         return NULL;
@@ -34,12 +34,12 @@ static const char *resource__var_value(enum policy__var v, const struct iotc_pol
 
 /* Builds the pattern with every variable replaced by its value (as VLIT items).
  * Returns 1 on success, 0 when a variable has no value, -1 on allocation failure. */
-int policy__expand(const struct policy__pattern *p, const struct iotc_policy_ctx *ctx,
-                   struct policy__pattern *out)
+int iotc_policy__expand(const struct iotc_policy__pattern *p, const struct iotc_policy_ctx *ctx,
+                   struct iotc_policy__pattern *out)
 {
     size_t total = 0;
     for (size_t i = 0; i < p->n; i++) {
-        if (p->items[i].kind != POLICY__VAR) {
+        if (p->items[i].kind != IOTC_POLICY__VAR) {
             total++;
             continue;
         }
@@ -56,12 +56,12 @@ int policy__expand(const struct policy__pattern *p, const struct iotc_policy_ctx
         return -1;
     out->n = 0;
     for (size_t i = 0; i < p->n; i++) {
-        if (p->items[i].kind != POLICY__VAR) {
+        if (p->items[i].kind != IOTC_POLICY__VAR) {
             out->items[out->n++] = p->items[i];
             continue;
         }
         for (const char *v = resource__var_value(p->items[i].c, ctx); *v; v++) {
-            out->items[out->n].kind = POLICY__VLIT;
+            out->items[out->n].kind = IOTC_POLICY__VLIT;
             out->items[out->n].c = (uint8_t)*v;
             out->n++;
         }
@@ -69,35 +69,35 @@ int policy__expand(const struct policy__pattern *p, const struct iotc_policy_ctx
     return 1;
 }
 
-bool policy__segments_match(const struct policy__pattern *p, const struct policy__arn *arn)
+bool iotc_policy__segments_match(const struct iotc_policy__pattern *p, const struct iotc_policy__arn *arn)
 {
     size_t start = 0, seg = 0;
     for (size_t i = 0; i < p->n && seg < 5; i++) {
-        if (p->items[i].kind != POLICY__LIT || p->items[i].c != ':')
+        if (p->items[i].kind != IOTC_POLICY__LIT || p->items[i].c != ':')
             continue;
         /* Target segments 0..4 never hold a colon: seg[k+1] - 1 is the colon after k. */
         size_t tlen = arn->seg[seg + 1] - 1 - arn->seg[seg];
-        if (!policy__glob(p->items + start, i - start, arn->full + arn->seg[seg], tlen, false))
+        if (!iotc_policy__glob(p->items + start, i - start, arn->full + arn->seg[seg], tlen, false))
             return false;
         start = i + 1;
         seg++;
     }
     size_t off = arn->seg[seg];
-    return policy__glob(p->items + start, p->n - start, arn->full + off, arn->len - off, false);
+    return iotc_policy__glob(p->items + start, p->n - start, arn->full + off, arn->len - off, false);
 }
 
-int policy__resource_match(const struct policy__pattern *p, const struct policy__arn *arn,
+int iotc_policy__resource_match(const struct iotc_policy__pattern *p, const struct iotc_policy__arn *arn,
                            const struct iotc_policy_ctx *ctx, bool *unresolved)
 {
     if (!p->has_var)
-        return policy__segments_match(p, arn) ? 1 : 0;
-    struct policy__pattern x = {0};
-    int rc = policy__expand(p, ctx, &x);
+        return iotc_policy__segments_match(p, arn) ? 1 : 0;
+    struct iotc_policy__pattern x = {0};
+    int rc = iotc_policy__expand(p, ctx, &x);
     if (rc == 0)
         *unresolved = true;
     if (rc <= 0)
         return rc;
-    rc = policy__segments_match(&x, arn) ? 1 : 0;
+    rc = iotc_policy__segments_match(&x, arn) ? 1 : 0;
     free(x.items);
     return rc;
 }

@@ -1,7 +1,7 @@
 /*
  * Reconnect schedule of the reference device (AWS "exponential backoff and jitter"):
- * attempt n (failures since the last connection that stayed up RD_STABLE_MS) waits
- * U(0, min(cap, base * 2^n)) -- full jitter -- and never less than RD_MIN_RECONNECT_MS
+ * attempt n (failures since the last connection that stayed up IOTC_REFDEVICE_STABLE_MS) waits
+ * U(0, min(cap, base * 2^n)) -- full jitter -- and never less than IOTC_REFDEVICE_MIN_RECONNECT_MS
  * after a connection that had been accepted (AWS allows one CONNECT per second per
  * client id). The counter survives short-lived connections on purpose: a server that
  * drops the device right after CONNACK must see the delays grow, not restart.
@@ -10,19 +10,19 @@
 
 #include "refdevice.h"
 
-void rd_backoff_init(struct rd_backoff *b, uint64_t seed)
+void iotc_refdevice_backoff_init(struct iotc_refdevice_backoff *b, uint64_t seed)
 {
     b->attempt = 0;
     b->rng = seed ? seed : 0x9e3779b97f4a7c15ull;
 }
 
-void rd_backoff_reset(struct rd_backoff *b)
+void iotc_refdevice_backoff_reset(struct iotc_refdevice_backoff *b)
 {
     b->attempt = 0;
 }
 
 /* splitmix64: small, seedable, good enough for jitter. */
-static double backoff__uniform(struct rd_backoff *b)
+static double backoff__uniform(struct iotc_refdevice_backoff *b)
 {
     uint64_t z = (b->rng += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -31,24 +31,24 @@ static double backoff__uniform(struct rd_backoff *b)
     return (double)(z >> 11) / 9007199254740992.0;
 }
 
-double rd_backoff_next_ms(struct rd_backoff *b, const struct rd_opts *o, bool was_connected)
+double iotc_refdevice_backoff_next_ms(struct iotc_refdevice_backoff *b, const struct iotc_refdevice_opts *o, bool was_connected)
 {
     unsigned n = b->attempt < 30 ? b->attempt : 30;
-    double window = fmin(RD_BACKOFF_CAP_MS, RD_BACKOFF_BASE_MS * ldexp(1.0, (int)n));
+    double window = fmin(IOTC_REFDEVICE_BACKOFF_CAP_MS, IOTC_REFDEVICE_BACKOFF_BASE_MS * ldexp(1.0, (int)n));
     double d;
 
     b->attempt++;
-    if (o->misbehave & RD_RECONNECT_INSTANTLY)
+    if (o->misbehave & IOTC_REFDEVICE_RECONNECT_INSTANTLY)
         return 0;
-    if (o->misbehave & RD_BACKOFF_CONSTANT)
-        d = RD_BACKOFF_BASE_MS;
-    else if (o->misbehave & RD_BACKOFF_LINEAR)
-        d = RD_BACKOFF_BASE_MS * (n + 1);
-    else if (o->misbehave & RD_BACKOFF_EXP_NOJITTER)
+    if (o->misbehave & IOTC_REFDEVICE_BACKOFF_CONSTANT)
+        d = IOTC_REFDEVICE_BACKOFF_BASE_MS;
+    else if (o->misbehave & IOTC_REFDEVICE_BACKOFF_LINEAR)
+        d = IOTC_REFDEVICE_BACKOFF_BASE_MS * (n + 1);
+    else if (o->misbehave & IOTC_REFDEVICE_BACKOFF_EXP_NOJITTER)
         d = window;
     else
         d = window * backoff__uniform(b);
-    if (was_connected && d < RD_MIN_RECONNECT_MS)
-        d = RD_MIN_RECONNECT_MS;
+    if (was_connected && d < IOTC_REFDEVICE_MIN_RECONNECT_MS)
+        d = IOTC_REFDEVICE_MIN_RECONNECT_MS;
     return d * o->time_scale;
 }

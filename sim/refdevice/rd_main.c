@@ -9,15 +9,15 @@
 
 #include "refdevice.h"
 
-volatile int rd_stop;
+volatile int iotc_refdevice_stop;
 
 static void main__on_signal(int sig)
 {
     (void)sig;
-    rd_stop = 1;
+    iotc_refdevice_stop = 1;
 }
 
-void rd_log(const struct rd_opts *o, const char *fmt, ...)
+void iotc_refdevice_log(const struct iotc_refdevice_opts *o, const char *fmt, ...)
 {
     static double t0;
     va_list ap;
@@ -35,7 +35,7 @@ void rd_log(const struct rd_opts *o, const char *fmt, ...)
 static void main__sleep_ms(double ms, double deadline)
 {
     double end = iotc_mono_ms() + ms;
-    while (!rd_stop && iotc_mono_ms() < end && (deadline == 0 || iotc_mono_ms() < deadline)) {
+    while (!iotc_refdevice_stop && iotc_mono_ms() < end && (deadline == 0 || iotc_mono_ms() < deadline)) {
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
@@ -43,16 +43,16 @@ static void main__sleep_ms(double ms, double deadline)
 
 int main(int argc, char **argv)
 {
-    struct rd_opts o;
-    struct rd_backoff b;
+    struct iotc_refdevice_opts o;
+    struct iotc_refdevice_backoff b;
     struct sigaction sa;
     struct rd_state *st = NULL;
     SSL_CTX *ctx = NULL;
     double deadline;
     int rc = 2;
 
-    if (rd_opts_parse(argc, argv, &o) != 0) {
-        rd_usage(stderr);
+    if (iotc_refdevice_opts_parse(argc, argv, &o) != 0) {
+        iotc_refdevice_usage(stderr);
         return 2;
     }
     memset(&sa, 0, sizeof(sa));
@@ -61,45 +61,45 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stderr, NULL, _IOLBF, 0);
-    rd_log(&o, "iotc_refdevice %s:%d client_id=%s seed=%llu time_scale=%g misbehave=0x%x", o.host,
+    iotc_refdevice_log(&o, "iotc_refdevice %s:%d client_id=%s seed=%llu time_scale=%g misbehave=0x%x", o.host,
            o.port, o.client_id, (unsigned long long)o.seed, o.time_scale, o.misbehave);
-    ctx = rd_tls_ctx(&o);
-    st = rd_state_new();
+    ctx = iotc_refdevice_tls_ctx(&o);
+    st = iotc_refdevice_state_new();
     if (!ctx || !st) {
         fprintf(stderr, "iotc_refdevice: cannot set up TLS (CA, certificate, key?)\n");
         goto cleanup;
     }
-    rd_backoff_init(&b, o.seed);
+    iotc_refdevice_backoff_init(&b, o.seed);
     deadline = o.run_ms > 0 ? iotc_mono_ms() + (double)o.run_ms : 0;
     int failures = 0;
-    while (!rd_stop && (deadline == 0 || iotc_mono_ms() < deadline)) {
+    while (!iotc_refdevice_stop && (deadline == 0 || iotc_mono_ms() < deadline)) {
         int fd = -1;
         double up = 0;
         bool connected = false;
-        SSL *ssl = rd_tls_connect(ctx, &o, &fd);
+        SSL *ssl = iotc_refdevice_tls_connect(ctx, &o, &fd);
         if (ssl) {
-            connected = rd_session_run(ssl, fd, &o, st, &up) == 1;
+            connected = iotc_refdevice_session_run(ssl, fd, &o, st, &up) == 1;
             SSL_shutdown(ssl);
             SSL_free(ssl);
             close(fd);
         }
-        if (rd_stop)
+        if (iotc_refdevice_stop)
             break;
-        if (connected && up >= RD_STABLE_MS * o.time_scale)
-            rd_backoff_reset(&b);
+        if (connected && up >= IOTC_REFDEVICE_STABLE_MS * o.time_scale)
+            iotc_refdevice_backoff_reset(&b);
         failures = connected ? 0 : failures + 1;
-        if ((o.misbehave & RD_GIVE_UP) && failures >= 3) {
-            rd_log(&o, "giving up after %d failed attempts", failures);
+        if ((o.misbehave & IOTC_REFDEVICE_GIVE_UP) && failures >= 3) {
+            iotc_refdevice_log(&o, "giving up after %d failed attempts", failures);
             rc = 1;
             goto cleanup;
         }
-        double d = rd_backoff_next_ms(&b, &o, connected);
-        rd_log(&o, "connection %s; reconnecting in %.0f ms", connected ? "lost" : "failed", d);
+        double d = iotc_refdevice_backoff_next_ms(&b, &o, connected);
+        iotc_refdevice_log(&o, "connection %s; reconnecting in %.0f ms", connected ? "lost" : "failed", d);
         main__sleep_ms(d, deadline);
     }
     rc = 0;
 cleanup:
-    rd_state_free(st);
+    iotc_refdevice_state_free(st);
     SSL_CTX_free(ctx);
     return rc;
 }

@@ -12,34 +12,34 @@ static const struct {
     unsigned bit;
     const char *what;
 } opts__misbehaviours[] = {
-    {"no-hostname-verify", RD_NO_HOSTNAME_VERIFY, "accept a server certificate for another name"},
-    {"accept-expired", RD_ACCEPT_EXPIRED, "accept an expired server certificate"},
-    {"accept-untrusted", RD_ACCEPT_UNTRUSTED, "accept a server certificate from an unknown CA"},
-    {"no-sni", RD_NO_SNI, "send no SNI"},
-    {"unsupported-suites", RD_UNSUPPORTED_SUITES, "offer TLS 1.2 suites AWS IoT does not support"},
-    {"old-tls", RD_OLD_TLS, "offer TLS 1.0 and 1.1 too"},
-    {"no-alpn", RD_NO_ALPN, "send no ALPN even when --alpn is given"},
-    {"backoff-constant", RD_BACKOFF_CONSTANT, "reconnect every 1 s (scaled)"},
-    {"backoff-linear", RD_BACKOFF_LINEAR, "reconnect after 1, 2, 3, ... s (scaled)"},
-    {"backoff-exponential-nojitter", RD_BACKOFF_EXP_NOJITTER, "1, 2, 4, ... s without jitter"},
-    {"reconnect-instantly", RD_RECONNECT_INSTANTLY, "reconnect at once, every time"},
-    {"no-qos1-retry", RD_NO_QOS1_RETRY,
+    {"no-hostname-verify", IOTC_REFDEVICE_NO_HOSTNAME_VERIFY, "accept a server certificate for another name"},
+    {"accept-expired", IOTC_REFDEVICE_ACCEPT_EXPIRED, "accept an expired server certificate"},
+    {"accept-untrusted", IOTC_REFDEVICE_ACCEPT_UNTRUSTED, "accept a server certificate from an unknown CA"},
+    {"no-sni", IOTC_REFDEVICE_NO_SNI, "send no SNI"},
+    {"unsupported-suites", IOTC_REFDEVICE_UNSUPPORTED_SUITES, "offer TLS 1.2 suites AWS IoT does not support"},
+    {"old-tls", IOTC_REFDEVICE_OLD_TLS, "offer TLS 1.0 and 1.1 too"},
+    {"no-alpn", IOTC_REFDEVICE_NO_ALPN, "send no ALPN even when --alpn is given"},
+    {"backoff-constant", IOTC_REFDEVICE_BACKOFF_CONSTANT, "reconnect every 1 s (scaled)"},
+    {"backoff-linear", IOTC_REFDEVICE_BACKOFF_LINEAR, "reconnect after 1, 2, 3, ... s (scaled)"},
+    {"backoff-exponential-nojitter", IOTC_REFDEVICE_BACKOFF_EXP_NOJITTER, "1, 2, 4, ... s without jitter"},
+    {"reconnect-instantly", IOTC_REFDEVICE_RECONNECT_INSTANTLY, "reconnect at once, every time"},
+    {"no-qos1-retry", IOTC_REFDEVICE_NO_QOS1_RETRY,
      "never send an unacknowledged PUBLISH/SUBSCRIBE again, even after reconnecting"},
-    {"retry-new-packet-id", RD_RETRY_NEW_PACKET_ID, "retransmit under a new packet id"},
-    {"resubscribe-on-resume", RD_RESUBSCRIBE_ON_RESUME, "subscribe again on a resumed session"},
-    {"ignore-missing-pingresp", RD_IGNORE_MISSING_PINGRESP, "stay connected without PINGRESP"},
-    {"no-puback", RD_NO_PUBACK, "never acknowledge a QoS 1 message"},
-    {"keepalive-zero", RD_KEEPALIVE_ZERO, "CONNECT with keep-alive 0"},
-    {"clean-on-reconnect", RD_CLEAN_ON_RECONNECT, "drop the persistent session on reconnect"},
-    {"no-publish", RD_NO_PUBLISH, "never publish"},
-    {"no-subscribe", RD_NO_SUBSCRIBE, "never subscribe"},
-    {"no-resubscribe", RD_NO_RESUBSCRIBE, "subscribe once, even when CONNACK says session 0"},
-    {"give-up", RD_GIVE_UP, "exit after 3 failed connection attempts in a row"},
+    {"retry-new-packet-id", IOTC_REFDEVICE_RETRY_NEW_PACKET_ID, "retransmit under a new packet id"},
+    {"resubscribe-on-resume", IOTC_REFDEVICE_RESUBSCRIBE_ON_RESUME, "subscribe again on a resumed session"},
+    {"ignore-missing-pingresp", IOTC_REFDEVICE_IGNORE_MISSING_PINGRESP, "stay connected without PINGRESP"},
+    {"no-puback", IOTC_REFDEVICE_NO_PUBACK, "never acknowledge a QoS 1 message"},
+    {"keepalive-zero", IOTC_REFDEVICE_KEEPALIVE_ZERO, "CONNECT with keep-alive 0"},
+    {"clean-on-reconnect", IOTC_REFDEVICE_CLEAN_ON_RECONNECT, "drop the persistent session on reconnect"},
+    {"no-publish", IOTC_REFDEVICE_NO_PUBLISH, "never publish"},
+    {"no-subscribe", IOTC_REFDEVICE_NO_SUBSCRIBE, "never subscribe"},
+    {"no-resubscribe", IOTC_REFDEVICE_NO_RESUBSCRIBE, "subscribe once, even when CONNACK says session 0"},
+    {"give-up", IOTC_REFDEVICE_GIVE_UP, "exit after 3 failed connection attempts in a row"},
 };
 
 #define OPTS__N (sizeof(opts__misbehaviours) / sizeof(opts__misbehaviours[0]))
 
-const char *rd_misbehave_names(void)
+const char *iotc_refdevice_misbehave_names(void)
 {
     static char buf[1024];
     size_t used = 0;
@@ -50,7 +50,7 @@ const char *rd_misbehave_names(void)
     return buf;
 }
 
-void rd_usage(FILE *out)
+void iotc_refdevice_usage(FILE *out)
 {
     fprintf(out, "usage: iotc_refdevice --host H --port N --ca FILE --cert FILE --key FILE\n"
                  "                      [--client-id ID] [--topic T] [--pub-topic T] [--sni NAME]\n"
@@ -68,7 +68,7 @@ void rd_usage(FILE *out)
         fprintf(out, "  %-30s %s\n", opts__misbehaviours[i].name, opts__misbehaviours[i].what);
 }
 
-static int opts__misbehave(struct rd_opts *o, const char *arg)
+static int opts__misbehave(struct iotc_refdevice_opts *o, const char *arg)
 {
     char copy[512], *save = NULL;
     snprintf(copy, sizeof(copy), "%s", arg);
@@ -78,7 +78,7 @@ static int opts__misbehave(struct rd_opts *o, const char *arg)
             i++;
         if (i == OPTS__N) {
             fprintf(stderr, "iotc_refdevice: unknown misbehaviour \"%s\" (known: %s)\n", tok,
-                    rd_misbehave_names());
+                    iotc_refdevice_misbehave_names());
             return -1;
         }
         o->misbehave |= opts__misbehaviours[i].bit;
@@ -96,7 +96,7 @@ static int opts__long(const char *arg, long lo, long hi, long *out)
     return 0;
 }
 
-int rd_opts_parse(int argc, char **argv, struct rd_opts *o)
+int iotc_refdevice_opts_parse(int argc, char **argv, struct iotc_refdevice_opts *o)
 {
     static const struct option longs[] = {
         {"host", required_argument, NULL, 'H'},
@@ -210,7 +210,7 @@ int rd_opts_parse(int argc, char **argv, struct rd_opts *o)
                 return -1;
             break;
         case 'h':
-            rd_usage(stdout);
+            iotc_refdevice_usage(stdout);
             exit(0);
         default:
             goto bad;

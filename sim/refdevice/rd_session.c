@@ -28,14 +28,14 @@ struct rd_state {
     struct rd_inflight pubs[SESS__MAX_INFLIGHT];
     bool subscribed; /* the broker holds our subscription (persistent session) */
     bool ever_subscribed;
-    bool sub_sent; /* a SUBSCRIBE went out (RD_NO_QOS1_RETRY never sends another) */
+    bool sub_sent; /* a SUBSCRIBE went out (IOTC_REFDEVICE_NO_QOS1_RETRY never sends another) */
     bool ever_connected;
     unsigned published;
 };
 
 struct sess {
     iotc_mqtt_session m;
-    const struct rd_opts *o;
+    const struct iotc_refdevice_opts *o;
     struct rd_state *st;
     struct iotc_buf out;
     double last_tx, last_rx, ping_at, connected_at, next_publish;
@@ -44,12 +44,12 @@ struct sess {
     double sub_at;
 };
 
-struct rd_state *rd_state_new(void)
+struct rd_state *iotc_refdevice_state_new(void)
 {
     return calloc(1, sizeof(struct rd_state));
 }
 
-void rd_state_free(struct rd_state *st)
+void iotc_refdevice_state_free(struct rd_state *st)
 {
     free(st);
 }
@@ -71,42 +71,42 @@ static int sess__send(struct sess *s)
 
 static int sess__connect(struct sess *s)
 {
-    struct mqtt_connect c;
+    struct iotc_mqtt_connect c;
     bool clean =
-        !s->o->persistent || ((s->o->misbehave & RD_CLEAN_ON_RECONNECT) && s->st->ever_connected);
+        !s->o->persistent || ((s->o->misbehave & IOTC_REFDEVICE_CLEAN_ON_RECONNECT) && s->st->ever_connected);
     memset(&c, 0, sizeof(c));
     c.protocol_name = IOTC_SPAN_LIT("MQTT");
-    c.version = MQTT_V311;
+    c.version = IOTC_MQTT_V311;
     c.clean_start = clean;
-    c.keepalive = (s->o->misbehave & RD_KEEPALIVE_ZERO) ? 0 : (uint16_t)s->o->keepalive;
+    c.keepalive = (s->o->misbehave & IOTC_REFDEVICE_KEEPALIVE_ZERO) ? 0 : (uint16_t)s->o->keepalive;
     c.client_id = iotc_span_str(s->o->client_id);
-    if (mqtt_connect_encode(&s->out, &c) != IOTC_OK)
+    if (iotc_mqtt_connect_encode(&s->out, &c) != IOTC_OK)
         return -1;
-    rd_log(s->o, "CONNECT client_id=%s clean=%d keepalive=%u", s->o->client_id, clean, c.keepalive);
+    iotc_refdevice_log(s->o, "CONNECT client_id=%s clean=%d keepalive=%u", s->o->client_id, clean, c.keepalive);
     return sess__send(s);
 }
 
 static int sess__subscribe(struct sess *s, bool retry)
 {
-    struct mqtt_subscribe sub;
+    struct iotc_mqtt_subscribe sub;
     memset(&sub, 0, sizeof(sub));
-    if (!retry || (s->o->misbehave & RD_RETRY_NEW_PACKET_ID))
+    if (!retry || (s->o->misbehave & IOTC_REFDEVICE_RETRY_NEW_PACKET_ID))
         s->sub_pid = sess__pid(s->st);
     s->st->sub_sent = true;
     sub.packet_id = s->sub_pid;
     sub.count = 1;
     sub.filters[0].filter = iotc_span_str(s->o->sub_topic);
     sub.filters[0].options = 1;
-    if (mqtt_subscribe_encode(&s->out, MQTT_V311, &sub) != IOTC_OK)
+    if (iotc_mqtt_subscribe_encode(&s->out, IOTC_MQTT_V311, &sub) != IOTC_OK)
         return -1;
     s->sub_at = iotc_mono_ms();
-    rd_log(s->o, "SUBSCRIBE %s pid=%u%s", s->o->sub_topic, sub.packet_id, retry ? " (retry)" : "");
+    iotc_refdevice_log(s->o, "SUBSCRIBE %s pid=%u%s", s->o->sub_topic, sub.packet_id, retry ? " (retry)" : "");
     return sess__send(s);
 }
 
 static int sess__publish(struct sess *s, struct rd_inflight *f, bool dup, unsigned n)
 {
-    struct mqtt_publish p;
+    struct iotc_mqtt_publish p;
     char payload[64];
     memset(&p, 0, sizeof(p));
     snprintf(payload, sizeof(payload), "{\"device\":\"iotc_refdevice\",\"n\":%u}", n);
@@ -115,11 +115,11 @@ static int sess__publish(struct sess *s, struct rd_inflight *f, bool dup, unsign
     p.topic = iotc_span_str(s->o->pub_topic);
     p.payload = iotc_span_str(payload);
     p.packet_id = f ? f->pid : 0;
-    if (mqtt_publish_encode(&s->out, MQTT_V311, &p) != IOTC_OK)
+    if (iotc_mqtt_publish_encode(&s->out, IOTC_MQTT_V311, &p) != IOTC_OK)
         return -1;
     if (f)
         f->sent_at = iotc_mono_ms();
-    rd_log(s->o, "PUBLISH %s qos=%d pid=%u dup=%d", s->o->pub_topic, s->o->qos, p.packet_id, dup);
+    iotc_refdevice_log(s->o, "PUBLISH %s qos=%d pid=%u dup=%d", s->o->pub_topic, s->o->qos, p.packet_id, dup);
     return sess__send(s);
 }
 
@@ -143,7 +143,7 @@ static int sess__publish_new(struct sess *s)
 /* Unacknowledged QoS 1: same packet id and DUP (MQTT 3.1.1 4.4), unless told otherwise. */
 static int sess__retransmit(struct sess *s, struct rd_inflight *f)
 {
-    if (s->o->misbehave & RD_RETRY_NEW_PACKET_ID) {
+    if (s->o->misbehave & IOTC_REFDEVICE_RETRY_NEW_PACKET_ID) {
         f->pid = sess__pid(s->st);
         return sess__publish(s, f, false, f->n);
     }
@@ -152,86 +152,86 @@ static int sess__retransmit(struct sess *s, struct rd_inflight *f)
 
 static int sess__on_connack(struct sess *s, const uint8_t *pkt, size_t len)
 {
-    struct mqtt_connack ca;
+    struct iotc_mqtt_connack ca;
     bool resumed;
-    if (mqtt_connack_parse(pkt, len, MQTT_V311, &ca) != IOTC_OK || ca.code != 0) {
-        rd_log(s->o, "CONNACK refused or malformed");
+    if (iotc_mqtt_connack_parse(pkt, len, IOTC_MQTT_V311, &ca) != IOTC_OK || ca.code != 0) {
+        iotc_refdevice_log(s->o, "CONNACK refused or malformed");
         return -1;
     }
     s->connected = true;
     s->connected_at = iotc_mono_ms();
     s->st->ever_connected = true;
     resumed = ca.session_present && s->o->persistent;
-    rd_log(s->o, "CONNACK session_present=%d", ca.session_present);
+    iotc_refdevice_log(s->o, "CONNACK session_present=%d", ca.session_present);
     if (!resumed) {
         s->st->subscribed = false;
         memset(s->st->pubs, 0, sizeof(s->st->pubs));
     }
-    bool want_sub = !s->st->subscribed || (s->o->misbehave & RD_RESUBSCRIBE_ON_RESUME);
-    if ((s->o->misbehave & RD_NO_SUBSCRIBE) ||
-        ((s->o->misbehave & RD_NO_RESUBSCRIBE) && s->st->ever_subscribed) ||
-        ((s->o->misbehave & RD_NO_QOS1_RETRY) && s->st->sub_sent))
+    bool want_sub = !s->st->subscribed || (s->o->misbehave & IOTC_REFDEVICE_RESUBSCRIBE_ON_RESUME);
+    if ((s->o->misbehave & IOTC_REFDEVICE_NO_SUBSCRIBE) ||
+        ((s->o->misbehave & IOTC_REFDEVICE_NO_RESUBSCRIBE) && s->st->ever_subscribed) ||
+        ((s->o->misbehave & IOTC_REFDEVICE_NO_QOS1_RETRY) && s->st->sub_sent))
         want_sub = false;
     if (want_sub && sess__subscribe(s, false))
         return -1;
     for (size_t i = 0; i < SESS__MAX_INFLIGHT; i++)
         if (s->st->pubs[i].used && sess__retransmit(s, &s->st->pubs[i]))
             return -1;
-    s->next_publish = (s->o->misbehave & RD_NO_PUBLISH) ? 0 : iotc_mono_ms();
+    s->next_publish = (s->o->misbehave & IOTC_REFDEVICE_NO_PUBLISH) ? 0 : iotc_mono_ms();
     return 0;
 }
 
-/* The session answers QoS 1 after this (unless RD_NO_PUBACK). */
+/* The session answers QoS 1 after this (unless IOTC_REFDEVICE_NO_PUBACK). */
 static int sess__on_publish(struct sess *s, const uint8_t *pkt, size_t len)
 {
-    struct mqtt_publish p;
-    if (mqtt_publish_parse(pkt, len, MQTT_V311, &p) != IOTC_OK)
+    struct iotc_mqtt_publish p;
+    if (iotc_mqtt_publish_parse(pkt, len, IOTC_MQTT_V311, &p) != IOTC_OK)
         return -1;
     printf("received %.*s %zu bytes qos %u\n", (int)p.topic.n, (const char *)p.topic.p, p.payload.n,
            p.qos);
     fflush(stdout);
     /* The PUBACK goes out next: it counts as traffic for the keep-alive. */
-    if (p.qos == 1 && !(s->o->misbehave & RD_NO_PUBACK))
+    if (p.qos == 1 && !(s->o->misbehave & IOTC_REFDEVICE_NO_PUBACK))
         s->last_tx = iotc_mono_ms();
     return 0;
 }
 
 /* The session's hook: every packet, before the session records (and acknowledges) it. */
-static int sess__packet(iotc_mqtt_session *m, const uint8_t *pkt, const struct mqtt_frame *f,
+static int sess__packet(iotc_mqtt_session *m, const uint8_t *pkt, const struct iotc_mqtt_frame *f,
                         void *arg)
 {
     struct sess *s = arg;
     (void)m;
     s->last_rx = iotc_mono_ms();
     switch (f->type) {
-    case MQTT_CONNACK:
+    case IOTC_MQTT_CONNACK:
         return s->connected ? -1 : sess__on_connack(s, pkt, f->total);
-    case MQTT_SUBACK: {
-        struct mqtt_suback sa;
-        if (mqtt_suback_parse(pkt, f->total, MQTT_V311, &sa) == IOTC_OK &&
+    case IOTC_MQTT_SUBACK: {
+        struct iotc_mqtt_suback sa;
+        if (iotc_mqtt_suback_parse(pkt, f->total, IOTC_MQTT_V311, &sa) == IOTC_OK &&
             sa.packet_id == s->sub_pid) {
             s->sub_pid = 0;
             s->st->subscribed = s->o->persistent;
             s->st->ever_subscribed = true;
-            rd_log(s->o, "SUBACK pid=%u", sa.packet_id);
+            iotc_refdevice_log(s->o, "SUBACK pid=%u", sa.packet_id);
         }
         return 0;
     }
-    case MQTT_PUBACK: {
-        struct mqtt_ack a;
-        if (mqtt_ack_parse(pkt, f->total, MQTT_V311, &a) == IOTC_OK)
+    case IOTC_MQTT_PUBACK: {
+        struct iotc_mqtt_ack a;
+        if (iotc_mqtt_ack_parse(pkt, f->total, IOTC_MQTT_V311, &a) == IOTC_OK)
             for (size_t i = 0; i < SESS__MAX_INFLIGHT; i++)
                 if (s->st->pubs[i].used && s->st->pubs[i].pid == a.packet_id)
                     s->st->pubs[i].used = false;
         return 0;
     }
-    case MQTT_PUBLISH:
+    case IOTC_MQTT_PUBLISH:
         return sess__on_publish(s, pkt, f->total);
-    case MQTT_PINGRESP:
+    case IOTC_MQTT_PINGRESP:
         s->ping_out = false;
         return 0;
     default:
-        rd_log(s->o, "unexpected packet type %u", f->type);
+        iotc_refdevice_log(s->o, "unexpected packet type %u", f->type);
         return -1;
     }
 }
@@ -245,12 +245,12 @@ static int sess__done_read(iotc_mqtt_session *m, const void *arg)
 /* Timers: CONNACK wait, retransmissions, keep-alive, periodic publish. -1 ends the session. */
 static int sess__tick(struct sess *s, double now)
 {
-    double retry = RD_ACK_RETRY_MS * s->o->time_scale;
+    double retry = IOTC_REFDEVICE_ACK_RETRY_MS * s->o->time_scale;
     double ka = s->o->keepalive * 1000.0;
-    bool retries = !(s->o->misbehave & RD_NO_QOS1_RETRY);
+    bool retries = !(s->o->misbehave & IOTC_REFDEVICE_NO_QOS1_RETRY);
 
     if (!s->connected)
-        return now - s->last_tx >= RD_CONNACK_TIMEOUT_MS * s->o->time_scale ? -1 : 0;
+        return now - s->last_tx >= IOTC_REFDEVICE_CONNACK_TIMEOUT_MS * s->o->time_scale ? -1 : 0;
     if (s->sub_pid && retries && now - s->sub_at >= retry && sess__subscribe(s, true))
         return -1;
     for (size_t i = 0; i < SESS__MAX_INFLIGHT; i++) {
@@ -264,14 +264,14 @@ static int sess__tick(struct sess *s, double now)
         s->next_publish = s->o->publish_every_ms > 0 ? now + (double)s->o->publish_every_ms : 0;
     }
     if (ka > 0 && s->ping_out && now - s->ping_at >= ka &&
-        !(s->o->misbehave & RD_IGNORE_MISSING_PINGRESP)) {
-        rd_log(s->o, "no PINGRESP within %d s: closing", s->o->keepalive);
+        !(s->o->misbehave & IOTC_REFDEVICE_IGNORE_MISSING_PINGRESP)) {
+        iotc_refdevice_log(s->o, "no PINGRESP within %d s: closing", s->o->keepalive);
         return -1;
     }
     /* Like Paho: ping when either direction was idle, so retransmissions alone cannot
      * hide a server that stopped answering. */
     if (ka > 0 && !s->ping_out && (now - s->last_tx >= ka || now - s->last_rx >= ka)) {
-        if (mqtt_ping_encode(&s->out, MQTT_PINGREQ) != IOTC_OK || sess__send(s))
+        if (iotc_mqtt_ping_encode(&s->out, IOTC_MQTT_PINGREQ) != IOTC_OK || sess__send(s))
             return -1;
         s->ping_out = true;
         s->ping_at = iotc_mono_ms();
@@ -279,15 +279,15 @@ static int sess__tick(struct sess *s, double now)
     return 0;
 }
 
-int rd_session_run(SSL *ssl, int fd, const struct rd_opts *o, struct rd_state *st, double *up_ms)
+int iotc_refdevice_session_run(SSL *ssl, int fd, const struct iotc_refdevice_opts *o, struct rd_state *st, double *up_ms)
 {
     struct sess s;
     int rc = 0;
     memset(&s, 0, sizeof(s));
     iotc_mqtt_session_init(&s.m);
-    s.m.version = MQTT_V311;
+    s.m.version = IOTC_MQTT_V311;
     s.m.flags = IOTC_MQTT_SESSION_NO_INBOX |
-                ((o->misbehave & RD_NO_PUBACK) ? IOTC_MQTT_SESSION_NO_PUBACK : 0);
+                ((o->misbehave & IOTC_REFDEVICE_NO_PUBACK) ? IOTC_MQTT_SESSION_NO_PUBACK : 0);
     s.m.hook = sess__packet;
     s.m.hook_arg = &s;
     iotc_wsc_borrow(&s.m.w, ssl, fd);
@@ -298,7 +298,7 @@ int rd_session_run(SSL *ssl, int fd, const struct rd_opts *o, struct rd_state *s
     s.last_rx = iotc_mono_ms();
     if (sess__connect(&s))
         goto cleanup;
-    while (!rd_stop) {
+    while (!iotc_refdevice_stop) {
         unsigned long seen = s.m.packets;
         iotc_mqtt_session_pump(&s.m, (long)iotc_clock_ms() + 20, sess__done_read, &seen);
         if (iotc_mqtt_session_closed(&s.m))
@@ -306,9 +306,9 @@ int rd_session_run(SSL *ssl, int fd, const struct rd_opts *o, struct rd_state *s
         if (sess__tick(&s, iotc_mono_ms()))
             break;
     }
-    if (rd_stop && s.connected) {
-        struct mqtt_disconnect d = {0};
-        if (mqtt_disconnect_encode(&s.out, MQTT_V311, &d) == IOTC_OK)
+    if (iotc_refdevice_stop && s.connected) {
+        struct iotc_mqtt_disconnect d = {0};
+        if (iotc_mqtt_disconnect_encode(&s.out, IOTC_MQTT_V311, &d) == IOTC_OK)
             sess__send(&s);
     }
 cleanup:

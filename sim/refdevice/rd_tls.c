@@ -24,13 +24,13 @@ static int tls__ex_idx = -1;
 static int tls__verify_cb(int ok, X509_STORE_CTX *x)
 {
     SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
-    const struct rd_opts *o = ssl ? SSL_get_ex_data(ssl, tls__ex_idx) : NULL;
+    const struct iotc_refdevice_opts *o = ssl ? SSL_get_ex_data(ssl, tls__ex_idx) : NULL;
     int e = X509_STORE_CTX_get_error(x);
     if (ok || !o)
         return ok;
-    if ((o->misbehave & RD_ACCEPT_EXPIRED) && e == X509_V_ERR_CERT_HAS_EXPIRED)
+    if ((o->misbehave & IOTC_REFDEVICE_ACCEPT_EXPIRED) && e == X509_V_ERR_CERT_HAS_EXPIRED)
         return 1;
-    if ((o->misbehave & RD_ACCEPT_UNTRUSTED) &&
+    if ((o->misbehave & IOTC_REFDEVICE_ACCEPT_UNTRUSTED) &&
         (e == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
          e == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE || e == X509_V_ERR_CERT_UNTRUSTED ||
          e == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN || e == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
@@ -39,7 +39,7 @@ static int tls__verify_cb(int ok, X509_STORE_CTX *x)
     return 0;
 }
 
-SSL_CTX *rd_tls_ctx(const struct rd_opts *o)
+SSL_CTX *iotc_refdevice_tls_ctx(const struct iotc_refdevice_opts *o)
 {
     char list[512], err[512];
     unsigned char wire[251];
@@ -49,9 +49,9 @@ SSL_CTX *rd_tls_ctx(const struct rd_opts *o)
     if (tls__ex_idx < 0)
         tls__ex_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
     snprintf(list, sizeof(list), "%s%s%s",
-             (o->misbehave & RD_UNSUPPORTED_SUITES) ? TLS__BAD_12 : "", TLS__GOOD_12,
-             (o->misbehave & RD_OLD_TLS) ? ":ECDHE-RSA-AES128-SHA:AES128-SHA" : "");
-    if (o->alpn && !(o->misbehave & RD_NO_ALPN)) {
+             (o->misbehave & IOTC_REFDEVICE_UNSUPPORTED_SUITES) ? TLS__BAD_12 : "", TLS__GOOD_12,
+             (o->misbehave & IOTC_REFDEVICE_OLD_TLS) ? ":ECDHE-RSA-AES128-SHA:AES128-SHA" : "");
+    if (o->alpn && !(o->misbehave & IOTC_REFDEVICE_NO_ALPN)) {
         n = iotc_client_tls_alpn_one(o->alpn, wire, sizeof(wire));
         if (n < 0)
             return NULL;
@@ -60,10 +60,10 @@ SSL_CTX *rd_tls_ctx(const struct rd_opts *o)
         .ca_file = o->ca,
         .cert_file = o->cert,
         .key_file = o->key,
-        .min_version = (o->misbehave & RD_OLD_TLS) ? TLS1_VERSION : TLS1_2_VERSION,
+        .min_version = (o->misbehave & IOTC_REFDEVICE_OLD_TLS) ? TLS1_VERSION : TLS1_2_VERSION,
         .cipher_list = list,
         /* OpenSSL 3 only offers TLS < 1.2 at security level 0. */
-        .security_level = (o->misbehave & RD_OLD_TLS) ? 0 : -1,
+        .security_level = (o->misbehave & IOTC_REFDEVICE_OLD_TLS) ? 0 : -1,
         .verify_peer = 1,
         .verify_cb = tls__verify_cb,
         .alpn = n > 0 ? wire : NULL,
@@ -75,9 +75,9 @@ SSL_CTX *rd_tls_ctx(const struct rd_opts *o)
     return ctx;
 }
 
-SSL *rd_tls_connect(SSL_CTX *ctx, const struct rd_opts *o, int *fd_out)
+SSL *iotc_refdevice_tls_connect(SSL_CTX *ctx, const struct iotc_refdevice_opts *o, int *fd_out)
 {
-    int timeout_ms = (int)(RD_CONNACK_TIMEOUT_MS * o->time_scale);
+    int timeout_ms = (int)(IOTC_REFDEVICE_CONNACK_TIMEOUT_MS * o->time_scale);
     const char *name = o->sni ? o->sni : o->host;
     char err[256];
     SSL *ssl = NULL;
@@ -91,7 +91,7 @@ SSL *rd_tls_connect(SSL_CTX *ctx, const struct rd_opts *o, int *fd_out)
                         .connect_timeout_ms = timeout_ms,
                         .io_timeout_ms = timeout_ms};
     if (iotc_client_dial(&d, &fd, err, sizeof(err)) != IOTC_OK) {
-        rd_log(o, "tcp connect to %s:%d failed", o->host, o->port);
+        iotc_refdevice_log(o, "tcp connect to %s:%d failed", o->host, o->port);
         return NULL;
     }
     ssl = SSL_new(ctx);
@@ -99,20 +99,20 @@ SSL *rd_tls_connect(SSL_CTX *ctx, const struct rd_opts *o, int *fd_out)
         goto fail;
     SSL_set_ex_data(ssl, tls__ex_idx, (void *)o);
     SSL_set_fd(ssl, fd);
-    if (!(o->misbehave & RD_NO_SNI))
+    if (!(o->misbehave & IOTC_REFDEVICE_NO_SNI))
         SSL_set_tlsext_host_name(ssl, name);
-    if (!(o->misbehave & RD_NO_HOSTNAME_VERIFY))
+    if (!(o->misbehave & IOTC_REFDEVICE_NO_HOSTNAME_VERIFY))
         SSL_set1_host(ssl, name);
     if (SSL_connect(ssl) != 1) {
         unsigned long e = ERR_peek_last_error();
         char msg[256];
         ERR_error_string_n(e, msg, sizeof(msg));
-        rd_log(o, "TLS handshake failed: %s (verify: %s)", msg,
+        iotc_refdevice_log(o, "TLS handshake failed: %s (verify: %s)", msg,
                X509_verify_cert_error_string(SSL_get_verify_result(ssl)));
         ERR_clear_error();
         goto fail;
     }
-    rd_log(o, "TLS %s %s", SSL_get_version(ssl), SSL_get_cipher(ssl));
+    iotc_refdevice_log(o, "TLS %s %s", SSL_get_version(ssl), SSL_get_cipher(ssl));
     *fd_out = fd;
     return ssl;
 fail:

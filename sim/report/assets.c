@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-const char *rep_asset(const char *name)
+const char *iotc_report_asset(const char *name)
 {
     for (size_t i = 0; i < sizeof rep_assets / sizeof rep_assets[0]; i++)
         if (strcmp(rep_assets[i].name, name) == 0)

@@ -10,32 +10,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const html__sym[REP_STATUS_COUNT] = {"✓", "✗", "–", "!"};
+static const char *const html__sym[IOTC_REPORT_STATUS_COUNT] = {"✓", "✗", "–", "!"};
 
 struct html_ctx {
     json_t *results;
-    struct rep_matrix m;
+    struct iotc_report_matrix m;
     size_t *order;     /* case indexes grouped by matrix cell */
     size_t *cell_from; /* rows*fams + 1 offsets into order */
 };
 
 /* Worst status in a cell decides its colour and symbol. */
-static int html__cell_status(const struct rep_counts *c)
+static int html__cell_status(const struct iotc_report_counts *c)
 {
-    if (c->n[REP_FAILED])
-        return REP_FAILED;
-    if (c->n[REP_ERROR])
-        return REP_ERROR;
-    if (c->n[REP_PASSED] == 0)
-        return REP_SKIPPED;
-    return REP_PASSED;
+    if (c->n[IOTC_REPORT_FAILED])
+        return IOTC_REPORT_FAILED;
+    if (c->n[IOTC_REPORT_ERROR])
+        return IOTC_REPORT_ERROR;
+    if (c->n[IOTC_REPORT_PASSED] == 0)
+        return IOTC_REPORT_SKIPPED;
+    return IOTC_REPORT_PASSED;
 }
 
 static int html__attr(struct iotc_buf *b, const char *name, const char *value)
 {
-    int rc = rep_printf(b, " %s=\"", name);
+    int rc = iotc_report_printf(b, " %s=\"", name);
     if (rc == IOTC_OK)
-        rc = rep_html_escape(b, value);
+        rc = iotc_report_html_escape(b, value);
     if (rc == IOTC_OK)
         rc = iotc_buf_u8(b, '"');
     return rc;
@@ -43,12 +43,12 @@ static int html__attr(struct iotc_buf *b, const char *name, const char *value)
 
 static int html__title(struct html_ctx *x, struct iotc_buf *b)
 {
-    const char *kind = rep_str(json_object_get(x->results, "run"), "kind");
-    int rc = rep_puts(b, "iotconform ");
+    const char *kind = iotc_report_str(json_object_get(x->results, "run"), "kind");
+    int rc = iotc_report_puts(b, "iotconform ");
     if (rc == IOTC_OK)
-        rc = rep_html_escape(b, kind ? kind : "run");
+        rc = iotc_report_html_escape(b, kind ? kind : "run");
     if (rc == IOTC_OK)
-        rc = rep_puts(b, " report");
+        rc = iotc_report_puts(b, " report");
     return rc;
 }
 
@@ -56,172 +56,172 @@ static int html__title(struct html_ctx *x, struct iotc_buf *b)
  * INCONCLUSIVE get their own (they are parts of passed and error). */
 static int html__totals(struct html_ctx *x, struct iotc_buf *b)
 {
-    const struct rep_counts *t = &x->m.totals;
+    const struct iotc_report_counts *t = &x->m.totals;
     const struct {
         const char *cls, *sym, *label;
         size_t n;
         bool always;
     } parts[] = {
-        {"passed", "✓", "passed", rep_counts_passed(t), true},
+        {"passed", "✓", "passed", iotc_report_counts_passed(t), true},
         {"warned", "✓!", "passed with warnings", t->warned, false},
-        {"failed", "✗", "failed", t->n[REP_FAILED], true},
-        {"skipped", "–", "skipped", t->n[REP_SKIPPED], true},
-        {"error", "!", "error", rep_counts_errored(t), true},
+        {"failed", "✗", "failed", t->n[IOTC_REPORT_FAILED], true},
+        {"skipped", "–", "skipped", t->n[IOTC_REPORT_SKIPPED], true},
+        {"error", "!", "error", iotc_report_counts_errored(t), true},
         {"inconclusive", "?", "inconclusive", t->inconclusive, false},
     };
     size_t np = sizeof parts / sizeof parts[0];
-    int rc = rep_printf(b, "<div class=\"totals\"><span class=\"pill\"><b>%zu</b> cases</span>",
+    int rc = iotc_report_printf(b, "<div class=\"totals\"><span class=\"pill\"><b>%zu</b> cases</span>",
                         t->total);
     for (size_t s = 0; rc == IOTC_OK && s < np; s++)
         if (parts[s].always || parts[s].n)
-            rc = rep_printf(b, "<span class=\"pill st-%s\">%s <b>%zu</b> %s</span>", parts[s].cls,
+            rc = iotc_report_printf(b, "<span class=\"pill st-%s\">%s <b>%zu</b> %s</span>", parts[s].cls,
                             parts[s].sym, parts[s].n, parts[s].label);
-    double rate = rep_pass_rate(t);
+    double rate = iotc_report_pass_rate(t);
     if (rc == IOTC_OK) {
         if (rate >= 0)
-            rc = rep_printf(b,
+            rc = iotc_report_printf(b,
                             "<span class=\"rate\" title=\"PASS over the cases that ran\">Pass "
                             "rate %.1f%%</span>",
                             rate);
         else
-            rc = rep_puts(b, "<span class=\"rate\">Pass rate n/a (nothing ran)</span>");
+            rc = iotc_report_puts(b, "<span class=\"rate\">Pass rate n/a (nothing ran)</span>");
     }
     if (rc == IOTC_OK)
-        rc = rep_puts(b, "</div>\n");
+        rc = iotc_report_puts(b, "</div>\n");
     /* Stacked bar: the share of each count at a glance. */
     if (rc == IOTC_OK && t->total) {
-        rc = rep_puts(b, "<div class=\"bar\" role=\"img\" aria-label=\"");
+        rc = iotc_report_puts(b, "<div class=\"bar\" role=\"img\" aria-label=\"");
         for (size_t s = 0, k = 0; rc == IOTC_OK && s < np; s++)
             if (parts[s].always || parts[s].n)
-                rc = rep_printf(b, "%s%zu %s", k++ ? ", " : "", parts[s].n, parts[s].label);
+                rc = iotc_report_printf(b, "%s%zu %s", k++ ? ", " : "", parts[s].n, parts[s].label);
         if (rc == IOTC_OK)
-            rc = rep_puts(b, "\">");
+            rc = iotc_report_puts(b, "\">");
         for (size_t s = 0; rc == IOTC_OK && s < np; s++)
             if (parts[s].n)
-                rc = rep_printf(b, "<span class=\"st-%s\" style=\"width:%.3f%%\"></span>",
+                rc = iotc_report_printf(b, "<span class=\"st-%s\" style=\"width:%.3f%%\"></span>",
                                 parts[s].cls, 100.0 * (double)parts[s].n / (double)t->total);
         if (rc == IOTC_OK)
-            rc = rep_puts(b, "</div>\n");
+            rc = iotc_report_puts(b, "</div>\n");
     }
     return rc;
 }
 
-static int html__options(struct iotc_buf *b, const struct rep_list *l)
+static int html__options(struct iotc_buf *b, const struct iotc_report_list *l)
 {
     int rc = IOTC_OK;
     for (size_t i = 0; rc == IOTC_OK && i < l->n; i++) {
-        rc = rep_puts(b, "<option");
+        rc = iotc_report_puts(b, "<option");
         if (rc == IOTC_OK)
             rc = html__attr(b, "value", l->v[i]);
         if (rc == IOTC_OK)
             rc = iotc_buf_u8(b, '>');
         if (rc == IOTC_OK)
-            rc = rep_html_escape(b, l->v[i]);
+            rc = iotc_report_html_escape(b, l->v[i]);
         if (rc == IOTC_OK)
-            rc = rep_puts(b, "</option>");
+            rc = iotc_report_puts(b, "</option>");
     }
     return rc;
 }
 
 static int html__case_cell(struct iotc_buf *b, json_t *c)
 {
-    int st = rep_status_parse(rep_str(c, "status"));
+    int st = iotc_report_status_parse(iotc_report_str(c, "status"));
     if (st < 0)
-        st = REP_ERROR;
-    const char *id = rep_str(c, "id");
+        st = IOTC_REPORT_ERROR;
+    const char *id = iotc_report_str(c, "id");
     int rc =
-        rep_printf(b, "<button type=\"button\" class=\"case-cell st-%s\"", rep_status_name(st));
+        iotc_report_printf(b, "<button type=\"button\" class=\"case-cell st-%s\"", iotc_report_status_name(st));
     if (rc == IOTC_OK)
         rc = html__attr(b, "data-case-id", id);
     if (rc == IOTC_OK)
-        rc = rep_printf(b, " data-status=\"%s\"", rep_status_name(st));
+        rc = iotc_report_printf(b, " data-status=\"%s\"", iotc_report_status_name(st));
     if (rc == IOTC_OK)
-        rc = html__attr(b, "data-row", rep_str(c, "row"));
+        rc = html__attr(b, "data-row", iotc_report_str(c, "row"));
     if (rc == IOTC_OK)
-        rc = html__attr(b, "data-suite", rep_str(c, "suite"));
+        rc = html__attr(b, "data-suite", iotc_report_str(c, "suite"));
     if (rc == IOTC_OK)
-        rc = rep_puts(b, " title=\"");
+        rc = iotc_report_puts(b, " title=\"");
     if (rc == IOTC_OK)
-        rc = rep_html_escape(b, id);
+        rc = iotc_report_html_escape(b, id);
     if (rc == IOTC_OK)
-        rc = rep_printf(b, " (%s): ", rep_status_name(st));
+        rc = iotc_report_printf(b, " (%s): ", iotc_report_status_name(st));
     if (rc == IOTC_OK)
-        rc = rep_html_escape(b, rep_str(c, "title"));
+        rc = iotc_report_html_escape(b, iotc_report_str(c, "title"));
     if (rc == IOTC_OK)
-        rc = rep_printf(b, "\">%s</button>", html__sym[st]);
+        rc = iotc_report_printf(b, "\">%s</button>", html__sym[st]);
     return rc;
 }
 
-static int html__agg_label(struct iotc_buf *b, const struct rep_counts *c, int st)
+static int html__agg_label(struct iotc_buf *b, const struct iotc_report_counts *c, int st)
 {
-    size_t ran = c->total - c->n[REP_SKIPPED];
+    size_t ran = c->total - c->n[IOTC_REPORT_SKIPPED];
     int rc;
-    if (st == REP_SKIPPED)
-        return rep_printf(b, "<div class=\"agg-label\">%s %zu skipped</div>", html__sym[st],
+    if (st == IOTC_REPORT_SKIPPED)
+        return iotc_report_printf(b, "<div class=\"agg-label\">%s %zu skipped</div>", html__sym[st],
                           c->total);
-    rc = rep_printf(b, "<div class=\"agg-label\">%s %zu/%zu passed", html__sym[st],
-                    rep_counts_passed(c), ran);
+    rc = iotc_report_printf(b, "<div class=\"agg-label\">%s %zu/%zu passed", html__sym[st],
+                    iotc_report_counts_passed(c), ran);
     if (rc == IOTC_OK && c->warned)
-        rc = rep_printf(b, ", %zu with warnings", c->warned);
+        rc = iotc_report_printf(b, ", %zu with warnings", c->warned);
     if (rc == IOTC_OK && c->inconclusive)
-        rc = rep_printf(b, ", %zu inconclusive", c->inconclusive);
-    if (rc == IOTC_OK && c->n[REP_SKIPPED])
-        rc = rep_printf(b, ", %zu skipped", c->n[REP_SKIPPED]);
+        rc = iotc_report_printf(b, ", %zu inconclusive", c->inconclusive);
+    if (rc == IOTC_OK && c->n[IOTC_REPORT_SKIPPED])
+        rc = iotc_report_printf(b, ", %zu skipped", c->n[IOTC_REPORT_SKIPPED]);
     if (rc == IOTC_OK)
-        rc = rep_puts(b, "</div>");
+        rc = iotc_report_puts(b, "</div>");
     return rc;
 }
 
 static int html__matrix(struct html_ctx *x, struct iotc_buf *b)
 {
-    const struct rep_matrix *m = &x->m;
+    const struct iotc_report_matrix *m = &x->m;
     json_t *cases = json_object_get(x->results, "cases");
     if (m->rows.n == 0)
-        return rep_puts(b, "<p>No cases were run.</p>\n");
-    int rc = rep_puts(b, "<div class=\"matrix-wrap\"><table class=\"matrix\">\n<thead><tr>"
+        return iotc_report_puts(b, "<p>No cases were run.</p>\n");
+    int rc = iotc_report_puts(b, "<div class=\"matrix-wrap\"><table class=\"matrix\">\n<thead><tr>"
                          "<th scope=\"col\">row \\ family</th>");
     for (size_t f = 0; rc == IOTC_OK && f < m->fams.n; f++) {
-        rc = rep_puts(b, "<th scope=\"col\">");
+        rc = iotc_report_puts(b, "<th scope=\"col\">");
         if (rc == IOTC_OK)
-            rc = rep_html_escape(b, m->fams.v[f]);
+            rc = iotc_report_html_escape(b, m->fams.v[f]);
         if (rc == IOTC_OK)
-            rc = rep_puts(b, "</th>");
+            rc = iotc_report_puts(b, "</th>");
     }
     if (rc == IOTC_OK)
-        rc = rep_puts(b, "</tr></thead>\n<tbody>\n");
+        rc = iotc_report_puts(b, "</tr></thead>\n<tbody>\n");
     for (size_t r = 0; rc == IOTC_OK && r < m->rows.n; r++) {
-        rc = rep_puts(b, "<tr");
+        rc = iotc_report_puts(b, "<tr");
         if (rc == IOTC_OK)
             rc = html__attr(b, "data-row", m->rows.v[r]);
         if (rc == IOTC_OK)
-            rc = rep_puts(b, "><th scope=\"row\">");
+            rc = iotc_report_puts(b, "><th scope=\"row\">");
         if (rc == IOTC_OK)
-            rc = rep_html_escape(b, m->rows.v[r]);
+            rc = iotc_report_html_escape(b, m->rows.v[r]);
         if (rc == IOTC_OK)
-            rc = rep_puts(b, "</th>");
+            rc = iotc_report_puts(b, "</th>");
         for (size_t f = 0; rc == IOTC_OK && f < m->fams.n; f++) {
-            const struct rep_counts *c = rep_matrix_cell(m, r, f);
+            const struct iotc_report_counts *c = iotc_report_matrix_cell(m, r, f);
             if (c->total == 0) {
-                rc = rep_puts(b, "<td class=\"agg empty\">·</td>");
+                rc = iotc_report_puts(b, "<td class=\"agg empty\">·</td>");
                 continue;
             }
             int st = html__cell_status(c);
-            rc = rep_printf(b, "<td class=\"agg st-%s\">", rep_status_name(st));
+            rc = iotc_report_printf(b, "<td class=\"agg st-%s\">", iotc_report_status_name(st));
             if (rc == IOTC_OK)
                 rc = html__agg_label(b, c, st);
             if (rc == IOTC_OK)
-                rc = rep_puts(b, "<div class=\"cells\">");
+                rc = iotc_report_puts(b, "<div class=\"cells\">");
             size_t cell = r * m->fams.n + f;
             for (size_t k = x->cell_from[cell]; rc == IOTC_OK && k < x->cell_from[cell + 1]; k++)
                 rc = html__case_cell(b, json_array_get(cases, x->order[k]));
             if (rc == IOTC_OK)
-                rc = rep_puts(b, "</div></td>");
+                rc = iotc_report_puts(b, "</div></td>");
         }
         if (rc == IOTC_OK)
-            rc = rep_puts(b, "</tr>\n");
+            rc = iotc_report_puts(b, "</tr>\n");
     }
     if (rc == IOTC_OK)
-        rc = rep_puts(b, "</tbody></table></div>\n");
+        rc = iotc_report_puts(b, "</tbody></table></div>\n");
     return rc;
 }
 
@@ -243,10 +243,10 @@ static int html__data(struct html_ctx *x, struct iotc_buf *b)
         if (!lt || rc != IOTC_OK)
             break;
         if (p[1] == '/') {
-            rc = rep_puts(b, "<\\/");
+            rc = iotc_report_puts(b, "<\\/");
             p += 2;
         } else if (strncmp(p, "<!--", 4) == 0) {
-            rc = rep_puts(b, "\\u003c!--");
+            rc = iotc_report_puts(b, "\\u003c!--");
             p += 4;
         } else {
             rc = iotc_buf_u8(b, '<');
@@ -264,19 +264,19 @@ static int html__slot(struct html_ctx *x, const char *name, size_t len, struct i
     if (SLOT("title"))
         return html__title(x, b);
     if (SLOT("tool_version"))
-        return rep_html_escape(b, rep_str(run, "tool_version"));
+        return iotc_report_html_escape(b, iotc_report_str(run, "tool_version"));
     if (SLOT("style"))
-        return rep_puts(b, rep_asset("report.css"));
+        return iotc_report_puts(b, iotc_report_asset("report.css"));
     if (SLOT("script"))
-        return rep_puts(b, rep_asset("report.js"));
+        return iotc_report_puts(b, iotc_report_asset("report.js"));
     if (SLOT("totals"))
         return html__totals(x, b);
     if (SLOT("meta"))
-        return rep_html_meta(x->results, b);
+        return iotc_report_html_meta(x->results, b);
     if (SLOT("environment"))
-        return rep_html_environment(x->results, b);
+        return iotc_report_html_environment(x->results, b);
     if (SLOT("certification"))
-        return rep_html_certification(x->results, b);
+        return iotc_report_html_certification(x->results, b);
     if (SLOT("row_options"))
         return html__options(b, &x->m.rows);
     if (SLOT("suite_options"))
@@ -305,9 +305,9 @@ static int html__group(struct html_ctx *x)
     json_t *c;
     json_array_foreach(cases, i, c)
     {
-        const char *row = rep_str(c, "row");
-        int r = rep_list_find(&x->m.rows, row ? row : "?");
-        int f = rep_list_find(&x->m.fams, rep_case_family(c));
+        const char *row = iotc_report_str(c, "row");
+        int r = iotc_report_list_find(&x->m.rows, row ? row : "?");
+        int f = iotc_report_list_find(&x->m.fams, iotc_report_case_family(c));
         cell_of[i] = (size_t)r * x->m.fams.n + (size_t)f;
         x->cell_from[cell_of[i] + 1]++;
     }
@@ -325,10 +325,10 @@ cleanup:
 int iotc_report_html(json_t *results, struct iotc_buf *out)
 {
     struct html_ctx x = {.results = results};
-    const char *tpl = rep_asset("template.html");
-    if (!tpl || !rep_asset("report.css") || !rep_asset("report.js"))
+    const char *tpl = iotc_report_asset("template.html");
+    if (!tpl || !iotc_report_asset("report.css") || !iotc_report_asset("report.js"))
         return IOTC_ERR_NOT_FOUND;
-    int rc = rep_matrix_build(results, &x.m);
+    int rc = iotc_report_matrix_build(results, &x.m);
     if (rc != IOTC_OK)
         return rc;
     if ((rc = html__group(&x)) != IOTC_OK)
@@ -338,7 +338,7 @@ int iotc_report_html(json_t *results, struct iotc_buf *out)
         const char *open = strstr(p, "{{");
         const char *close = open ? strstr(open + 2, "}}") : NULL;
         if (!open || !close) {
-            rc = rep_puts(out, p);
+            rc = iotc_report_puts(out, p);
             break;
         }
         rc = iotc_buf_append(out, p, (size_t)(open - p));
@@ -349,6 +349,6 @@ int iotc_report_html(json_t *results, struct iotc_buf *out)
 cleanup:
     free(x.order);
     free(x.cell_from);
-    rep_matrix_free(&x.m);
+    iotc_report_matrix_free(&x.m);
     return rc;
 }

@@ -13,7 +13,7 @@
 
 static const char *cert__s(json_t *o, const char *k)
 {
-    const char *s = rep_str(o, k);
+    const char *s = iotc_report_str(o, k);
     return s ? s : "";
 }
 
@@ -42,48 +42,48 @@ static int cert__device(json_t *cases, const char *device, struct iotc_buf *b)
     int rc = 0;
     json_array_foreach(cases, i, c)
     {
-        const char *v = rep_str(c, "verdict");
+        const char *v = iotc_report_str(c, "verdict");
         if (strcmp(cert__s(c, "row"), device) != 0)
             continue;
         for (size_t k = 0; k < NV; k++)
             counts[k] += v && strcmp(v, verdicts[k]) == 0;
     }
-    rc |= rep_puts(b, "<h3>");
-    rc |= rep_html_escape(b, device);
-    rc |= rep_puts(b, "</h3>\n<p class=\"cert-counts\">");
+    rc |= iotc_report_puts(b, "<h3>");
+    rc |= iotc_report_html_escape(b, device);
+    rc |= iotc_report_puts(b, "</h3>\n<p class=\"cert-counts\">");
     for (size_t k = 0; k < NV; k++) {
         if (!counts[k])
             continue;
-        rc |= rep_printf(b, "<span class=\"verdict %s\">%zu %s</span> ", cert__class(verdicts[k]),
+        rc |= iotc_report_printf(b, "<span class=\"verdict %s\">%zu %s</span> ", cert__class(verdicts[k]),
                          counts[k], verdicts[k]);
     }
-    rc |= rep_puts(b, "</p>\n<table class=\"cert\"><thead><tr><th>Case</th><th>Verdict</th>"
+    rc |= iotc_report_puts(b, "</p>\n<table class=\"cert\"><thead><tr><th>Case</th><th>Verdict</th>"
                       "<th>Reason</th></tr></thead><tbody>\n");
     json_array_foreach(cases, i, c)
     {
-        const char *v = rep_str(c, "verdict");
+        const char *v = iotc_report_str(c, "verdict");
         if (strcmp(cert__s(c, "row"), device) != 0)
             continue;
         if (!v || !*v)
             v = "ERROR";
-        rc |= rep_puts(b, "<tr><td><button type=\"button\" class=\"cert-case\" data-case-id=\"");
-        rc |= rep_html_escape(b, cert__s(c, "id"));
-        rc |= rep_puts(b, "\">");
+        rc |= iotc_report_puts(b, "<tr><td><button type=\"button\" class=\"cert-case\" data-case-id=\"");
+        rc |= iotc_report_html_escape(b, cert__s(c, "id"));
+        rc |= iotc_report_puts(b, "\">");
         rc |=
-            rep_html_escape(b, *cert__s(c, "template") ? cert__s(c, "template") : cert__s(c, "id"));
-        rc |= rep_puts(b, "</button></td><td><span class=\"verdict ");
-        rc |= rep_puts(b, cert__class(v));
-        rc |= rep_puts(b, "\">");
-        rc |= rep_html_escape(b, v);
-        rc |= rep_puts(b, "</span></td><td>");
-        rc |= rep_html_escape(b, cert__s(c, "reason"));
-        rc |= rep_puts(b, "</td></tr>\n");
+            iotc_report_html_escape(b, *cert__s(c, "template") ? cert__s(c, "template") : cert__s(c, "id"));
+        rc |= iotc_report_puts(b, "</button></td><td><span class=\"verdict ");
+        rc |= iotc_report_puts(b, cert__class(v));
+        rc |= iotc_report_puts(b, "\">");
+        rc |= iotc_report_html_escape(b, v);
+        rc |= iotc_report_puts(b, "</span></td><td>");
+        rc |= iotc_report_html_escape(b, cert__s(c, "reason"));
+        rc |= iotc_report_puts(b, "</td></tr>\n");
     }
-    rc |= rep_puts(b, "</tbody></table>\n");
+    rc |= iotc_report_puts(b, "</tbody></table>\n");
     return rc ? IOTC_ERR_NOMEM : IOTC_OK;
 }
 
-int rep_html_certification(json_t *results, struct iotc_buf *b)
+int iotc_report_html_certification(json_t *results, struct iotc_buf *b)
 {
     json_t *cases = json_object_get(results, "cases"), *c, *seen;
     size_t i;
@@ -91,7 +91,7 @@ int rep_html_certification(json_t *results, struct iotc_buf *b)
     if (strcmp(cert__s(json_object_get(results, "run"), "kind"), "certification") != 0)
         return IOTC_OK;
     seen = json_object();
-    rc |= rep_puts(b, "<section id=\"certification\" aria-labelledby=\"cert-h\">\n"
+    rc |= iotc_report_puts(b, "<section id=\"certification\" aria-labelledby=\"cert-h\">\n"
                       "<h2 id=\"cert-h\">Certification verdicts</h2>\n");
     json_array_foreach(cases, i, c)
     {
@@ -101,7 +101,7 @@ int rep_html_certification(json_t *results, struct iotc_buf *b)
         json_object_set_new(seen, device, json_true());
         rc |= cert__device(cases, device, b);
     }
-    rc |= rep_puts(b, "</section>\n");
+    rc |= iotc_report_puts(b, "</section>\n");
     json_decref(seen);
     return rc ? IOTC_ERR_NOMEM : IOTC_OK;
 }

@@ -13,19 +13,19 @@
 static int junit__element(struct iotc_buf *b, const char *tag, const char *message,
                           const char *type, const char *text)
 {
-    int rc = rep_printf(b, "      <%s message=\"", tag);
+    int rc = iotc_report_printf(b, "      <%s message=\"", tag);
     if (rc == IOTC_OK)
-        rc = rep_xml_escape(b, message);
+        rc = iotc_report_xml_escape(b, message);
     if (rc == IOTC_OK && type)
-        rc = rep_printf(b, "\" type=\"%s", type);
+        rc = iotc_report_printf(b, "\" type=\"%s", type);
     if (rc == IOTC_OK && !text)
-        return rep_puts(b, "\"/>\n");
+        return iotc_report_puts(b, "\"/>\n");
     if (rc == IOTC_OK)
-        rc = rep_puts(b, "\">");
+        rc = iotc_report_puts(b, "\">");
     if (rc == IOTC_OK)
-        rc = rep_xml_escape(b, text);
+        rc = iotc_report_xml_escape(b, text);
     if (rc == IOTC_OK)
-        rc = rep_printf(b, "</%s>\n", tag);
+        rc = iotc_report_printf(b, "</%s>\n", tag);
     return rc;
 }
 
@@ -37,22 +37,22 @@ static int junit__failure_text(json_t *c, struct iotc_buf *t)
     json_t *m;
     json_array_foreach(json_object_get(c, "mismatches"), i, m)
     {
-        char *e = rep_json_text(json_object_get(m, "expected"));
-        char *o = rep_json_text(json_object_get(m, "observed"));
-        rc = rep_printf(t, "%s: expected %s, observed %s\n", rep_str(m, "field"), e ? e : "?",
+        char *e = iotc_report_json_text(json_object_get(m, "expected"));
+        char *o = iotc_report_json_text(json_object_get(m, "observed"));
+        rc = iotc_report_printf(t, "%s: expected %s, observed %s\n", iotc_report_str(m, "field"), e ? e : "?",
                         o ? o : "?");
         free(e);
         free(o);
         if (rc != IOTC_OK)
             return rc;
     }
-    if (json_array_size(json_object_get(c, "mismatches")) == 0 && rep_str(c, "reason"))
-        rc = rep_printf(t, "%s\n", rep_str(c, "reason"));
+    if (json_array_size(json_object_get(c, "mismatches")) == 0 && iotc_report_str(c, "reason"))
+        rc = iotc_report_printf(t, "%s\n", iotc_report_str(c, "reason"));
     json_t *req = json_object_get(c, "requirement");
     if (rc == IOTC_OK && req)
-        rc = rep_printf(t, "requirement (%s): %s\n",
-                        rep_str(req, "source") ? rep_str(req, "source") : "?",
-                        rep_str(req, "text") ? rep_str(req, "text") : "");
+        rc = iotc_report_printf(t, "requirement (%s): %s\n",
+                        iotc_report_str(req, "source") ? iotc_report_str(req, "source") : "?",
+                        iotc_report_str(req, "text") ? iotc_report_str(req, "text") : "");
     return rc;
 }
 
@@ -68,19 +68,19 @@ static int junit__journal(json_t *c, struct iotc_buf *b)
     int rc = IOTC_OK;
     json_array_foreach(j, i, e)
     {
-        char *line = rep_json_text(e);
-        rc = line ? rep_printf(&t, "%s\n", line) : IOTC_ERR_NOMEM;
+        char *line = iotc_report_json_text(e);
+        rc = line ? iotc_report_printf(&t, "%s\n", line) : IOTC_ERR_NOMEM;
         free(line);
         if (rc != IOTC_OK)
             goto cleanup;
     }
     if ((rc = iotc_buf_u8(&t, 0)) != IOTC_OK)
         goto cleanup;
-    rc = rep_puts(b, "      <system-out>");
+    rc = iotc_report_puts(b, "      <system-out>");
     if (rc == IOTC_OK)
-        rc = rep_xml_escape(b, (const char *)t.p);
+        rc = iotc_report_xml_escape(b, (const char *)t.p);
     if (rc == IOTC_OK)
-        rc = rep_puts(b, "</system-out>\n");
+        rc = iotc_report_puts(b, "</system-out>\n");
 cleanup:
     iotc_buf_free(&t);
     return rc;
@@ -88,56 +88,56 @@ cleanup:
 
 static int junit__case(json_t *c, struct iotc_buf *b)
 {
-    const char *reason = rep_str(c, "reason") ? rep_str(c, "reason") : "";
-    int st = rep_status_parse(rep_str(c, "status"));
+    const char *reason = iotc_report_str(c, "reason") ? iotc_report_str(c, "reason") : "";
+    int st = iotc_report_status_parse(iotc_report_str(c, "status"));
     double secs = json_number_value(json_object_get(c, "duration_ms")) / 1000.0;
-    int rc = rep_puts(b, "    <testcase classname=\"");
+    int rc = iotc_report_puts(b, "    <testcase classname=\"");
     if (rc == IOTC_OK)
-        rc = rep_xml_escape(b, rep_str(c, "suite"));
+        rc = iotc_report_xml_escape(b, iotc_report_str(c, "suite"));
     if (rc == IOTC_OK)
         rc = iotc_buf_u8(b, '/');
     if (rc == IOTC_OK)
-        rc = rep_xml_escape(b, rep_str(c, "row"));
+        rc = iotc_report_xml_escape(b, iotc_report_str(c, "row"));
     if (rc == IOTC_OK)
-        rc = rep_puts(b, "\" name=\"");
+        rc = iotc_report_puts(b, "\" name=\"");
     if (rc == IOTC_OK)
-        rc = rep_xml_escape(b, rep_str(c, "id"));
+        rc = iotc_report_xml_escape(b, iotc_report_str(c, "id"));
     if (rc == IOTC_OK)
-        rc = rep_printf(b, "\" time=\"%.3f\"", secs);
+        rc = iotc_report_printf(b, "\" time=\"%.3f\"", secs);
     if (rc != IOTC_OK)
         return rc;
-    if (st == REP_PASSED && !rep_case_warned(c))
-        return rep_puts(b, "/>\n");
-    if ((rc = rep_puts(b, ">\n")) != IOTC_OK)
+    if (st == IOTC_REPORT_PASSED && !iotc_report_case_warned(c))
+        return iotc_report_puts(b, "/>\n");
+    if ((rc = iotc_report_puts(b, ">\n")) != IOTC_OK)
         return rc;
 
     struct iotc_buf text = {0}, msg = {0};
-    if (st == REP_PASSED) {
+    if (st == IOTC_REPORT_PASSED) {
         /* JUnit has no "passed with warnings": a passing test case whose verdict property
          * and output say what to fix. */
-        rc = rep_puts(b, "      <properties>\n        <property name=\"verdict\" "
+        rc = iotc_report_puts(b, "      <properties>\n        <property name=\"verdict\" "
                          "value=\"PASS_WITH_WARNINGS\"/>\n      </properties>\n"
                          "      <system-out>PASS_WITH_WARNINGS: ");
         if (rc == IOTC_OK)
-            rc = rep_xml_escape(b, reason);
+            rc = iotc_report_xml_escape(b, reason);
         if (rc == IOTC_OK)
-            rc = rep_puts(b, "</system-out>\n");
-    } else if (st == REP_SKIPPED) {
+            rc = iotc_report_puts(b, "</system-out>\n");
+    } else if (st == IOTC_REPORT_SKIPPED) {
         rc = junit__element(b, "skipped", reason, NULL, NULL);
     } else {
-        bool inconclusive = rep_case_inconclusive(c);
+        bool inconclusive = iotc_report_case_inconclusive(c);
         rc = junit__failure_text(c, &text);
         if (rc == IOTC_OK)
             rc = iotc_buf_u8(&text, 0);
         /* INCONCLUSIVE is an <error>: the case ran and showed nothing that passes, so CI must
          * not count it as passed or skipped; the type and message tell it from a crash. */
         if (rc == IOTC_OK && inconclusive)
-            rc = rep_printf(&msg, "INCONCLUSIVE: %s", reason);
+            rc = iotc_report_printf(&msg, "INCONCLUSIVE: %s", reason);
         if (rc == IOTC_OK)
             rc = iotc_buf_u8(&msg, 0);
         if (rc == IOTC_OK)
             rc =
-                st == REP_FAILED
+                st == IOTC_REPORT_FAILED
                     ? junit__element(b, "failure", reason, "mismatch", (const char *)text.p)
                     : junit__element(b, "error", inconclusive ? (const char *)msg.p : reason,
                                      inconclusive ? "inconclusive" : "error", (const char *)text.p);
@@ -147,80 +147,80 @@ static int junit__case(json_t *c, struct iotc_buf *b)
     iotc_buf_free(&text);
     iotc_buf_free(&msg);
     if (rc == IOTC_OK)
-        rc = rep_puts(b, "    </testcase>\n");
+        rc = iotc_report_puts(b, "    </testcase>\n");
     return rc;
 }
 
-static int junit__counts_attrs(struct iotc_buf *b, const struct rep_counts *c)
+static int junit__counts_attrs(struct iotc_buf *b, const struct iotc_report_counts *c)
 {
-    return rep_printf(
+    return iotc_report_printf(
         b, " tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\" time=\"%.3f\"", c->total,
-        c->n[REP_FAILED], c->n[REP_ERROR], c->n[REP_SKIPPED], c->ms / 1000.0);
+        c->n[IOTC_REPORT_FAILED], c->n[IOTC_REPORT_ERROR], c->n[IOTC_REPORT_SKIPPED], c->ms / 1000.0);
 }
 
-static int junit__properties(json_t *results, const struct rep_counts *c, struct iotc_buf *b)
+static int junit__properties(json_t *results, const struct iotc_report_counts *c, struct iotc_buf *b)
 {
     json_t *run = json_object_get(results, "run");
     json_t *env = json_object_get(results, "environment");
     const char *key;
     json_t *v;
-    int rc = rep_puts(b, "    <properties>\n");
+    int rc = iotc_report_puts(b, "    <properties>\n");
     /* The suite's counts as results.json totals has them: JUnit's own attributes cannot
      * tell PASS_WITH_WARNINGS from PASS, nor INCONCLUSIVE from an error. */
     const struct {
         const char *name;
         size_t n;
     } counts[] = {
-        {"passed", rep_counts_passed(c)},   {"passed_with_warnings", c->warned},
-        {"failed", c->n[REP_FAILED]},       {"skipped", c->n[REP_SKIPPED]},
-        {"errored", rep_counts_errored(c)}, {"inconclusive", c->inconclusive},
+        {"passed", iotc_report_counts_passed(c)},   {"passed_with_warnings", c->warned},
+        {"failed", c->n[IOTC_REPORT_FAILED]},       {"skipped", c->n[IOTC_REPORT_SKIPPED]},
+        {"errored", iotc_report_counts_errored(c)}, {"inconclusive", c->inconclusive},
     };
     for (size_t i = 0; rc == IOTC_OK && i < sizeof counts / sizeof counts[0]; i++)
-        rc = rep_printf(b, "      <property name=\"totals.%s\" value=\"%zu\"/>\n", counts[i].name,
+        rc = iotc_report_printf(b, "      <property name=\"totals.%s\" value=\"%zu\"/>\n", counts[i].name,
                         counts[i].n);
     static const char *const run_keys[] = {"id", "kind", "tool_version", "git_revision", "command"};
     for (size_t i = 0; rc == IOTC_OK && i < sizeof run_keys / sizeof run_keys[0]; i++) {
-        const char *s = rep_str(run, run_keys[i]);
+        const char *s = iotc_report_str(run, run_keys[i]);
         if (!s)
             continue;
-        rc = rep_printf(b, "      <property name=\"run.%s\" value=\"", run_keys[i]);
+        rc = iotc_report_printf(b, "      <property name=\"run.%s\" value=\"", run_keys[i]);
         if (rc == IOTC_OK)
-            rc = rep_xml_escape(b, s);
+            rc = iotc_report_xml_escape(b, s);
         if (rc == IOTC_OK)
-            rc = rep_puts(b, "\"/>\n");
+            rc = iotc_report_puts(b, "\"/>\n");
     }
     json_object_foreach(env, key, v)
     {
         if (rc != IOTC_OK)
             break;
-        char *text = json_is_string(v) ? strdup(json_string_value(v)) : rep_json_text(v);
+        char *text = json_is_string(v) ? strdup(json_string_value(v)) : iotc_report_json_text(v);
         if (!text)
             return IOTC_ERR_NOMEM;
-        rc = rep_puts(b, "      <property name=\"");
+        rc = iotc_report_puts(b, "      <property name=\"");
         if (rc == IOTC_OK)
-            rc = rep_xml_escape(b, key);
+            rc = iotc_report_xml_escape(b, key);
         if (rc == IOTC_OK)
-            rc = rep_puts(b, "\" value=\"");
+            rc = iotc_report_puts(b, "\" value=\"");
         if (rc == IOTC_OK)
-            rc = rep_xml_escape(b, text);
+            rc = iotc_report_xml_escape(b, text);
         if (rc == IOTC_OK)
-            rc = rep_puts(b, "\"/>\n");
+            rc = iotc_report_puts(b, "\"/>\n");
         free(text);
     }
     if (rc == IOTC_OK)
-        rc = rep_puts(b, "    </properties>\n");
+        rc = iotc_report_puts(b, "    </properties>\n");
     return rc;
 }
 
 int iotc_report_junit(json_t *results, struct iotc_buf *out)
 {
-    struct rep_matrix m;
+    struct iotc_report_matrix m;
     json_t *cases = json_object_get(results, "cases");
     json_t *run = json_object_get(results, "run");
-    int rc = rep_matrix_build(results, &m);
+    int rc = iotc_report_matrix_build(results, &m);
     if (rc != IOTC_OK)
         return rc;
-    struct rep_counts *per_suite = calloc(m.suites.n ? m.suites.n : 1, sizeof *per_suite);
+    struct iotc_report_counts *per_suite = calloc(m.suites.n ? m.suites.n : 1, sizeof *per_suite);
     if (!per_suite) {
         rc = IOTC_ERR_NOMEM;
         goto cleanup;
@@ -229,59 +229,59 @@ int iotc_report_junit(json_t *results, struct iotc_buf *out)
     json_t *c;
     json_array_foreach(cases, i, c)
     {
-        const char *cs = rep_str(c, "suite");
-        int s = rep_list_find(&m.suites, cs ? cs : "?");
-        rep_counts_add(&per_suite[s], c);
+        const char *cs = iotc_report_str(c, "suite");
+        int s = iotc_report_list_find(&m.suites, cs ? cs : "?");
+        iotc_report_counts_add(&per_suite[s], c);
     }
 
-    rc = rep_puts(out,
+    rc = iotc_report_puts(out,
                   "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"iotconform\"");
     if (rc == IOTC_OK)
         rc = junit__counts_attrs(out, &m.totals);
     if (rc == IOTC_OK)
-        rc = rep_puts(out, ">\n");
+        rc = iotc_report_puts(out, ">\n");
     /* Suites are few (tens): one pass over the cases per suite keeps case order. */
     for (size_t s = 0; rc == IOTC_OK && s < m.suites.n; s++) {
-        rc = rep_puts(out, "  <testsuite name=\"");
+        rc = iotc_report_puts(out, "  <testsuite name=\"");
         if (rc == IOTC_OK)
-            rc = rep_xml_escape(out, m.suites.v[s]);
+            rc = iotc_report_xml_escape(out, m.suites.v[s]);
         if (rc == IOTC_OK)
-            rc = rep_printf(out, "\" id=\"%zu\"", s);
+            rc = iotc_report_printf(out, "\" id=\"%zu\"", s);
         if (rc == IOTC_OK)
             rc = junit__counts_attrs(out, &per_suite[s]);
-        if (rc == IOTC_OK && rep_str(run, "started_at")) {
-            rc = rep_puts(out, " timestamp=\"");
+        if (rc == IOTC_OK && iotc_report_str(run, "started_at")) {
+            rc = iotc_report_puts(out, " timestamp=\"");
             if (rc == IOTC_OK)
-                rc = rep_xml_escape(out, rep_str(run, "started_at"));
+                rc = iotc_report_xml_escape(out, iotc_report_str(run, "started_at"));
             if (rc == IOTC_OK)
                 rc = iotc_buf_u8(out, '"');
         }
-        if (rc == IOTC_OK && rep_str(run, "host")) {
-            rc = rep_puts(out, " hostname=\"");
+        if (rc == IOTC_OK && iotc_report_str(run, "host")) {
+            rc = iotc_report_puts(out, " hostname=\"");
             if (rc == IOTC_OK)
-                rc = rep_xml_escape(out, rep_str(run, "host"));
+                rc = iotc_report_xml_escape(out, iotc_report_str(run, "host"));
             if (rc == IOTC_OK)
                 rc = iotc_buf_u8(out, '"');
         }
         if (rc == IOTC_OK)
-            rc = rep_puts(out, ">\n");
+            rc = iotc_report_puts(out, ">\n");
         if (rc == IOTC_OK)
             rc = junit__properties(results, &per_suite[s], out);
         json_array_foreach(cases, i, c)
         {
             if (rc != IOTC_OK)
                 break;
-            const char *cs = rep_str(c, "suite");
+            const char *cs = iotc_report_str(c, "suite");
             if (strcmp(cs ? cs : "?", m.suites.v[s]) == 0)
                 rc = junit__case(c, out);
         }
         if (rc == IOTC_OK)
-            rc = rep_puts(out, "  </testsuite>\n");
+            rc = iotc_report_puts(out, "  </testsuite>\n");
     }
     if (rc == IOTC_OK)
-        rc = rep_puts(out, "</testsuites>\n");
+        rc = iotc_report_puts(out, "</testsuites>\n");
 cleanup:
     free(per_suite);
-    rep_matrix_free(&m);
+    iotc_report_matrix_free(&m);
     return rc;
 }

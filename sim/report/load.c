@@ -25,21 +25,21 @@ int iotc_report_load(const char *path, json_t **out, char *err, size_t errlen)
     *out = NULL;
     f = fopen(path, "rb");
     if (!f) {
-        rep_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        iotc_report_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         rc = IOTC_ERR_IO;
         goto cleanup;
     }
     for (;;) {
         if (len == cap) {
             if (cap >= LOAD_MAX_BYTES) {
-                rep_err(err, errlen, "%s: larger than %u bytes", path, LOAD_MAX_BYTES);
+                iotc_report_err(err, errlen, "%s: larger than %u bytes", path, LOAD_MAX_BYTES);
                 rc = IOTC_ERR_TOO_LARGE;
                 goto cleanup;
             }
             cap = cap ? cap * 2 : 64 * 1024;
             char *p = realloc(data, cap);
             if (!p) {
-                rep_err(err, errlen, "%s: out of memory", path);
+                iotc_report_err(err, errlen, "%s: out of memory", path);
                 rc = IOTC_ERR_NOMEM;
                 goto cleanup;
             }
@@ -51,19 +51,19 @@ int iotc_report_load(const char *path, json_t **out, char *err, size_t errlen)
         len += n;
     }
     if (ferror(f)) {
-        rep_err(err, errlen, "%s: read error: %s", path, strerror(errno));
+        iotc_report_err(err, errlen, "%s: read error: %s", path, strerror(errno));
         rc = IOTC_ERR_IO;
         goto cleanup;
     }
     if (len == 0) {
-        rep_err(err, errlen, "%s: file is empty", path);
+        iotc_report_err(err, errlen, "%s: file is empty", path);
         rc = IOTC_ERR_MALFORMED;
         goto cleanup;
     }
     json_error_t je;
     *out = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
     if (!*out) {
-        rep_err(err, errlen, "%s:%d:%d: not valid JSON: %s", path, je.line, je.column, je.text);
+        iotc_report_err(err, errlen, "%s:%d:%d: not valid JSON: %s", path, je.line, je.column, je.text);
         rc = IOTC_ERR_MALFORMED;
         goto cleanup;
     }
@@ -89,7 +89,7 @@ static int load__bad(struct check *k, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    rep_err(k->err, k->errlen, "%s: %s", k->name, what);
+    iotc_report_err(k->err, k->errlen, "%s: %s", k->name, what);
     return IOTC_ERR_MALFORMED;
 }
 
@@ -124,7 +124,7 @@ static int load__object(struct check *k, json_t *obj, const char *where, const c
 static int load__case(struct check *k, json_t *c, size_t idx, json_t *seen)
 {
     char where[300];
-    const char *id = rep_str(c, "id");
+    const char *id = iotc_report_str(c, "id");
     if (id)
         snprintf(where, sizeof where, "cases[%zu] (id \"%.200s\")", idx, id);
     else
@@ -142,9 +142,9 @@ static int load__case(struct check *k, json_t *c, size_t idx, json_t *seen)
     for (size_t i = 0; i < sizeof optional / sizeof optional[0]; i++)
         if ((rc = load__string(k, c, where, optional[i], false)) != IOTC_OK)
             return rc;
-    if (rep_status_parse(rep_str(c, "status")) < 0)
+    if (iotc_report_status_parse(iotc_report_str(c, "status")) < 0)
         return load__bad(k, "%s: status \"%s\" is not one of passed, failed, skipped, error", where,
-                         rep_str(c, "status"));
+                         iotc_report_str(c, "status"));
     if ((rc = load__object(k, c, where, "requirement", false)) != IOTC_OK)
         return rc;
     json_t *req = json_object_get(c, "requirement");
@@ -177,7 +177,7 @@ static int load__case(struct check *k, json_t *c, size_t idx, json_t *seen)
     if (json_object_get(seen, id))
         return load__bad(k, "duplicate case id \"%s\" (%s)", id, where);
     if (json_object_set_new(seen, id, json_true()) != 0) {
-        rep_err(k->err, k->errlen, "%s: out of memory", k->name);
+        iotc_report_err(k->err, k->errlen, "%s: out of memory", k->name);
         return IOTC_ERR_NOMEM;
     }
     return IOTC_OK;
@@ -193,13 +193,13 @@ static int load__totals(struct check *k, json_t *doc)
         return IOTC_OK;
     if (!json_is_object(t))
         return load__bad(k, "\"totals\" must be an object");
-    struct rep_counts n;
+    struct iotc_report_counts n;
     size_t i;
     json_t *c;
     memset(&n, 0, sizeof n);
     json_array_foreach(json_object_get(doc, "cases"), i, c)
     {
-        rep_counts_add(&n, c);
+        iotc_report_counts_add(&n, c);
     }
     bool split = json_object_get(t, "passed_with_warnings") || json_object_get(t, "inconclusive");
     const struct {
@@ -207,11 +207,11 @@ static int load__totals(struct check *k, json_t *doc)
         size_t want;
     } keys[] = {
         {"total", n.total},
-        {"passed", split ? rep_counts_passed(&n) : n.n[REP_PASSED]},
+        {"passed", split ? iotc_report_counts_passed(&n) : n.n[IOTC_REPORT_PASSED]},
         {"passed_with_warnings", n.warned},
-        {"failed", n.n[REP_FAILED]},
-        {"skipped", n.n[REP_SKIPPED]},
-        {"errored", split ? rep_counts_errored(&n) : n.n[REP_ERROR]},
+        {"failed", n.n[IOTC_REPORT_FAILED]},
+        {"skipped", n.n[IOTC_REPORT_SKIPPED]},
+        {"errored", split ? iotc_report_counts_errored(&n) : n.n[IOTC_REPORT_ERROR]},
         {"inconclusive", n.inconclusive},
     };
     for (size_t s = 0; s < sizeof keys / sizeof keys[0]; s++) {
@@ -231,7 +231,7 @@ int iotc_report_validate(json_t *doc, const char *name, char *err, size_t errlen
 
     if (!json_is_object(doc))
         return load__bad(&k, "top level must be a JSON object");
-    const char *schema = rep_str(doc, "schema");
+    const char *schema = iotc_report_str(doc, "schema");
     if (!schema || strcmp(schema, IOTC_REPORT_SCHEMA) != 0)
         return load__bad(&k, "not an iotconform results file (\"schema\" must be \"%s\")",
                          IOTC_REPORT_SCHEMA);
@@ -239,7 +239,7 @@ int iotc_report_validate(json_t *doc, const char *name, char *err, size_t errlen
     if (!json_is_integer(ver))
         return load__bad(&k, "missing integer \"schema_version\"");
     if (json_integer_value(ver) != IOTC_REPORT_SCHEMA_VERSION) {
-        rep_err(err, errlen,
+        iotc_report_err(err, errlen,
                 "%s: unsupported schema_version %" JSON_INTEGER_FORMAT
                 " (this build reads version %d)",
                 k.name, json_integer_value(ver), IOTC_REPORT_SCHEMA_VERSION);

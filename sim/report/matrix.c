@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct rep_counts *rep_matrix_cell(const struct rep_matrix *m, size_t row, size_t fam)
+struct iotc_report_counts *iotc_report_matrix_cell(const struct iotc_report_matrix *m, size_t row, size_t fam)
 {
     return &m->cells[row * m->fams.n + fam];
 }
 
-int rep_matrix_build(json_t *results, struct rep_matrix *m)
+int iotc_report_matrix_build(json_t *results, struct iotc_report_matrix *m)
 {
     json_t *cases = json_object_get(results, "cases");
     size_t i;
@@ -21,11 +21,11 @@ int rep_matrix_build(json_t *results, struct rep_matrix *m)
     /* Two passes: the grid size is known only after every row and family is seen. */
     json_array_foreach(cases, i, c)
     {
-        const char *row = rep_str(c, "row");
-        const char *suite = rep_str(c, "suite");
-        if ((rc = rep_list_add(&m->rows, row ? row : "?")) < 0 ||
-            (rc = rep_list_add(&m->fams, rep_case_family(c))) < 0 ||
-            (rc = rep_list_add(&m->suites, suite ? suite : "?")) < 0)
+        const char *row = iotc_report_str(c, "row");
+        const char *suite = iotc_report_str(c, "suite");
+        if ((rc = iotc_report_list_add(&m->rows, row ? row : "?")) < 0 ||
+            (rc = iotc_report_list_add(&m->fams, iotc_report_case_family(c))) < 0 ||
+            (rc = iotc_report_list_add(&m->suites, suite ? suite : "?")) < 0)
             goto cleanup;
     }
     rc = IOTC_OK;
@@ -38,23 +38,23 @@ int rep_matrix_build(json_t *results, struct rep_matrix *m)
     }
     json_array_foreach(cases, i, c)
     {
-        const char *row = rep_str(c, "row");
-        int r = rep_list_find(&m->rows, row ? row : "?");
-        int f = rep_list_find(&m->fams, rep_case_family(c));
-        rep_counts_add(rep_matrix_cell(m, (size_t)r, (size_t)f), c);
-        rep_counts_add(&m->totals, c);
+        const char *row = iotc_report_str(c, "row");
+        int r = iotc_report_list_find(&m->rows, row ? row : "?");
+        int f = iotc_report_list_find(&m->fams, iotc_report_case_family(c));
+        iotc_report_counts_add(iotc_report_matrix_cell(m, (size_t)r, (size_t)f), c);
+        iotc_report_counts_add(&m->totals, c);
     }
 cleanup:
     if (rc != IOTC_OK)
-        rep_matrix_free(m);
+        iotc_report_matrix_free(m);
     return rc;
 }
 
-void rep_matrix_free(struct rep_matrix *m)
+void iotc_report_matrix_free(struct iotc_report_matrix *m)
 {
-    rep_list_free(&m->rows);
-    rep_list_free(&m->fams);
-    rep_list_free(&m->suites);
+    iotc_report_list_free(&m->rows);
+    iotc_report_list_free(&m->fams);
+    iotc_report_list_free(&m->suites);
     free(m->cells);
     m->cells = NULL;
 }

@@ -16,22 +16,22 @@ static const char *merge__name(const char *const *names, size_t i)
 /* Earliest/latest of ISO 8601 UTC timestamps of the same shape: they sort as text. */
 static void merge__time(json_t *run, json_t *shard_run, const char *key, bool later)
 {
-    const char *mine = rep_str(run, key);
-    const char *theirs = rep_str(shard_run, key);
+    const char *mine = iotc_report_str(run, key);
+    const char *theirs = iotc_report_str(shard_run, key);
     if (!theirs)
         return;
     if (!mine || (later ? strcmp(theirs, mine) > 0 : strcmp(theirs, mine) < 0))
         json_object_set_new(run, key, json_string(theirs));
 }
 
-static int merge__counts(json_t *cases, struct rep_counts *c)
+static int merge__counts(json_t *cases, struct iotc_report_counts *c)
 {
     size_t i;
     json_t *k;
     memset(c, 0, sizeof *c);
     json_array_foreach(cases, i, k)
     {
-        rep_counts_add(c, k);
+        iotc_report_counts_add(c, k);
     }
     return IOTC_OK;
 }
@@ -48,7 +48,7 @@ static json_t *merge__verdicts(json_t *cases)
         json_object_set_new(v, names[n], json_integer(0));
     json_array_foreach(cases, i, k)
     {
-        const char *name = rep_str(k, "verdict");
+        const char *name = iotc_report_str(k, "verdict");
         json_t *cur = name ? json_object_get(v, name) : NULL;
         if (cur)
             json_integer_set(cur, json_integer_value(cur) + 1);
@@ -81,16 +81,16 @@ static int merge__shards(json_t *const *docs, const char *const *names, size_t n
         json_t *sh = json_object_get(json_object_get(docs[i], "run"), "shard");
         json_int_t k = json_integer_value(json_object_get(sh, "index"));
         json_int_t c = json_integer_value(json_object_get(sh, "count"));
-        const char *s = rep_str(sh, "selection");
+        const char *s = iotc_report_str(sh, "selection");
         if (!json_is_object(sh)) {
-            rep_err(err, errlen,
+            iotc_report_err(err, errlen,
                     "%s is a whole run but the other inputs are shards (run --shard): merge "
                     "either the shards of one run or whole runs",
                     merge__name(names, i));
             goto cleanup;
         }
         if (c < 1 || k < 1 || k > c || !s) {
-            rep_err(err, errlen, "%s: run.shard needs index 1..count, count and selection",
+            iotc_report_err(err, errlen, "%s: run.shard needs index 1..count, count and selection",
                     merge__name(names, i));
             goto cleanup;
         }
@@ -99,7 +99,7 @@ static int merge__shards(json_t *const *docs, const char *const *names, size_t n
             count = c;
             sel = s;
         } else if (c != count || strcmp(s, sel) != 0) {
-            rep_err(err, errlen,
+            iotc_report_err(err, errlen,
                     "%s (one of %" JSON_INTEGER_FORMAT " shards of selection %.19s...) and %s "
                     "(one of %" JSON_INTEGER_FORMAT " shards of selection %.19s...) split "
                     "different selections or counts: they cannot be merged",
@@ -109,7 +109,7 @@ static int merge__shards(json_t *const *docs, const char *const *names, size_t n
         snprintf(key, sizeof key, "%" JSON_INTEGER_FORMAT, k);
         json_t *prev = json_object_get(by_index, key);
         if (prev) {
-            rep_err(err, errlen,
+            iotc_report_err(err, errlen,
                     "%s and %s are both shard %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT
                     ": the same shard given twice",
                     merge__name(names, (size_t)json_integer_value(prev)), merge__name(names, i), k,
@@ -126,7 +126,7 @@ static int merge__shards(json_t *const *docs, const char *const *names, size_t n
                 used += (size_t)snprintf(missing + used, sizeof missing - used, "%s%s",
                                          used ? ", " : "", key);
         }
-        rep_err(err, errlen,
+        iotc_report_err(err, errlen,
                 "shard(s) %s of %" JSON_INTEGER_FORMAT " missing: the merged totals would not "
                 "be those of the whole selection",
                 missing, count);
@@ -146,14 +146,14 @@ int iotc_report_merge(json_t *const *docs, const char *const *names, size_t n, j
 
     *out = NULL;
     if (n == 0 || !docs) {
-        rep_err(err, errlen, "no results files given");
+        iotc_report_err(err, errlen, "no results files given");
         return IOTC_ERR_INVALID;
     }
     json_int_t v0 = json_integer_value(json_object_get(docs[0], "schema_version"));
     for (size_t i = 1; i < n; i++) {
         json_int_t vi = json_integer_value(json_object_get(docs[i], "schema_version"));
         if (vi != v0) {
-            rep_err(err, errlen,
+            iotc_report_err(err, errlen,
                     "%s has schema_version %" JSON_INTEGER_FORMAT " but %s has schema_version "
                     "%" JSON_INTEGER_FORMAT ": shards of different versions cannot be merged",
                     merge__name(names, i), vi, merge__name(names, 0), v0);
@@ -163,7 +163,7 @@ int iotc_report_merge(json_t *const *docs, const char *const *names, size_t n, j
 
     if (n > 1 && (rc = merge__shards(docs, names, n, err, errlen)) != IOTC_OK) {
         if (rc == IOTC_ERR_NOMEM)
-            rep_err(err, errlen, "out of memory while merging results");
+            iotc_report_err(err, errlen, "out of memory while merging results");
         return rc;
     }
     rc = IOTC_ERR_NOMEM;
@@ -183,10 +183,10 @@ int iotc_report_merge(json_t *const *docs, const char *const *names, size_t n, j
         json_t *c;
         json_array_foreach(json_object_get(docs[i], "cases"), j, c)
         {
-            const char *id = rep_str(c, "id");
+            const char *id = iotc_report_str(c, "id");
             json_t *prev = json_object_get(seen, id);
             if (prev) {
-                rep_err(err, errlen, "%s: duplicate case id \"%s\" (also in %s)",
+                iotc_report_err(err, errlen, "%s: duplicate case id \"%s\" (also in %s)",
                         merge__name(names, i), id,
                         merge__name(names, (size_t)json_integer_value(prev)));
                 rc = IOTC_ERR_MALFORMED;
@@ -225,7 +225,7 @@ int iotc_report_merge(json_t *const *docs, const char *const *names, size_t n, j
     /* The merged document is the whole selection, not the first shard. */
     if (shards)
         json_object_del(run, "shard");
-    struct rep_counts counts;
+    struct iotc_report_counts counts;
     merge__counts(cases, &counts);
     json_t *env = json_object_get(docs[0], "environment");
     json_t *target = json_object_get(docs[0], "target");
@@ -234,7 +234,7 @@ int iotc_report_merge(json_t *const *docs, const char *const *names, size_t n, j
         json_object_set(doc, "run", run) != 0 ||
         (env && json_object_set_new(doc, "environment", json_deep_copy(env)) != 0) ||
         (target && json_object_set_new(doc, "target", json_deep_copy(target)) != 0) ||
-        json_object_set_new(doc, "totals", rep_totals_json(&counts)) != 0 ||
+        json_object_set_new(doc, "totals", iotc_report_totals_json(&counts)) != 0 ||
         (shards && json_object_set(doc, "shards", shards) != 0) ||
         (json_object_get(doc, "verdicts") &&
          json_object_set_new(doc, "verdicts", merge__verdicts(cases)) != 0) ||
@@ -245,7 +245,7 @@ int iotc_report_merge(json_t *const *docs, const char *const *names, size_t n, j
     rc = IOTC_OK;
 cleanup:
     if (rc == IOTC_ERR_NOMEM)
-        rep_err(err, errlen, "out of memory while merging results");
+        iotc_report_err(err, errlen, "out of memory while merging results");
     json_decref(doc);
     json_decref(cases);
     json_decref(seen);

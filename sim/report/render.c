@@ -20,7 +20,7 @@ static int render__mkdirs(const char *dir, char *err, size_t errlen)
     char path[PATH_MAX];
     size_t n = strlen(dir);
     if (n == 0 || n >= sizeof path) {
-        rep_err(err, errlen, "%s: invalid output directory", dir);
+        iotc_report_err(err, errlen, "%s: invalid output directory", dir);
         return IOTC_ERR_INVALID;
     }
     memcpy(path, dir, n + 1);
@@ -30,14 +30,14 @@ static int render__mkdirs(const char *dir, char *err, size_t errlen)
         char saved = path[i];
         path[i] = '\0';
         if (mkdir(path, 0777) != 0 && errno != EEXIST) {
-            rep_err(err, errlen, "%s: cannot create directory: %s", path, strerror(errno));
+            iotc_report_err(err, errlen, "%s: cannot create directory: %s", path, strerror(errno));
             return IOTC_ERR_IO;
         }
         path[i] = saved;
     }
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        rep_err(err, errlen, "%s: not a directory", dir);
+        iotc_report_err(err, errlen, "%s: not a directory", dir);
         return IOTC_ERR_IO;
     }
     return IOTC_OK;
@@ -50,18 +50,18 @@ static int render__write(const char *dir, const char *name, const struct iotc_bu
     char path[PATH_MAX], tmp[PATH_MAX];
     if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path ||
         snprintf(tmp, sizeof tmp, "%s/.%s.tmp", dir, name) >= (int)sizeof tmp) {
-        rep_err(err, errlen, "%s: path too long", dir);
+        iotc_report_err(err, errlen, "%s: path too long", dir);
         return IOTC_ERR_INVALID;
     }
     FILE *f = fopen(tmp, "wb");
     if (!f) {
-        rep_err(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
+        iotc_report_err(err, errlen, "%s: cannot write: %s", tmp, strerror(errno));
         return IOTC_ERR_IO;
     }
     bool ok = (b->len == 0 || fwrite(b->p, 1, b->len, f) == b->len);
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
-        rep_err(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+        iotc_report_err(err, errlen, "%s: cannot write: %s", path, strerror(errno));
         unlink(tmp);
         return IOTC_ERR_IO;
     }
@@ -75,7 +75,7 @@ static int render__json_text(json_t *results, struct iotc_buf *out)
     char *text = json_dumps(results, JSON_INDENT(2));
     if (!text)
         return IOTC_ERR_NOMEM;
-    int rc = rep_puts(out, text);
+    int rc = iotc_report_puts(out, text);
     if (rc == IOTC_OK)
         rc = iotc_buf_u8(out, '\n');
     free(text);
@@ -99,7 +99,7 @@ static int render__outputs(json_t *results, const char *out_dir, char *err, size
         struct iotc_buf b = {0};
         rc = outputs[i].fn(results, &b);
         if (rc != IOTC_OK)
-            rep_err(err, errlen, "%s/%s: rendering failed: %s", out_dir, outputs[i].file,
+            iotc_report_err(err, errlen, "%s/%s: rendering failed: %s", out_dir, outputs[i].file,
                     iotc_strerror(rc));
         else
             rc = render__write(out_dir, outputs[i].file, &b, err, errlen);
@@ -113,7 +113,7 @@ int iotc_report_render_json(json_t *results, const char *out_dir, char *err, siz
     const char *name = "<in-memory results>";
     json_t *merged = NULL;
     if (!results || !out_dir) {
-        rep_err(err, errlen, "no results or output directory given");
+        iotc_report_err(err, errlen, "no results or output directory given");
         return IOTC_ERR_INVALID;
     }
     int rc = iotc_report_validate(results, name, err, errlen);
@@ -134,12 +134,12 @@ int iotc_report_render(const char *const *paths, size_t n, const char *out_dir, 
     int rc = IOTC_OK;
 
     if (!paths || n == 0 || !out_dir) {
-        rep_err(err, errlen, "no results files or output directory given");
+        iotc_report_err(err, errlen, "no results files or output directory given");
         return IOTC_ERR_INVALID;
     }
     docs = calloc(n, sizeof *docs);
     if (!docs) {
-        rep_err(err, errlen, "out of memory");
+        iotc_report_err(err, errlen, "out of memory");
         return IOTC_ERR_NOMEM;
     }
     for (size_t i = 0; i < n && rc == IOTC_OK; i++)
@@ -151,7 +151,7 @@ int iotc_report_render(const char *const *paths, size_t n, const char *out_dir, 
         json_t *vi = json_object_get(docs[i], "schema_version");
         if (json_is_integer(v0) && json_is_integer(vi) &&
             json_integer_value(v0) != json_integer_value(vi)) {
-            rep_err(err, errlen,
+            iotc_report_err(err, errlen,
                     "%s has schema_version %" JSON_INTEGER_FORMAT " but %s has schema_version "
                     "%" JSON_INTEGER_FORMAT ": shards of different versions cannot be merged",
                     paths[i], json_integer_value(vi), paths[0], json_integer_value(v0));

@@ -8,25 +8,25 @@
 #include <stdbool.h>
 #include <string.h>
 
-static const char *const util__status_names[REP_STATUS_COUNT] = {"passed", "failed", "skipped",
+static const char *const util__status_names[IOTC_REPORT_STATUS_COUNT] = {"passed", "failed", "skipped",
                                                                  "error"};
 
-int rep_status_parse(const char *s)
+int iotc_report_status_parse(const char *s)
 {
     if (!s)
         return -1;
-    for (int i = 0; i < REP_STATUS_COUNT; i++)
+    for (int i = 0; i < IOTC_REPORT_STATUS_COUNT; i++)
         if (strcmp(s, util__status_names[i]) == 0)
             return i;
     return -1;
 }
 
-const char *rep_status_name(enum rep_status s)
+const char *iotc_report_status_name(enum iotc_report_status s)
 {
-    return (unsigned)s < REP_STATUS_COUNT ? util__status_names[s] : "error";
+    return (unsigned)s < IOTC_REPORT_STATUS_COUNT ? util__status_names[s] : "error";
 }
 
-int rep_list_find(const struct rep_list *l, const char *s)
+int iotc_report_list_find(const struct iotc_report_list *l, const char *s)
 {
     for (size_t i = 0; i < l->n; i++)
         if (strcmp(l->v[i], s) == 0)
@@ -34,9 +34,9 @@ int rep_list_find(const struct rep_list *l, const char *s)
     return -1;
 }
 
-int rep_list_add(struct rep_list *l, const char *s)
+int iotc_report_list_add(struct iotc_report_list *l, const char *s)
 {
-    int i = rep_list_find(l, s);
+    int i = iotc_report_list_find(l, s);
     if (i >= 0)
         return i;
     if (l->n == l->cap) {
@@ -51,84 +51,84 @@ int rep_list_add(struct rep_list *l, const char *s)
     return (int)l->n++;
 }
 
-void rep_list_free(struct rep_list *l)
+void iotc_report_list_free(struct iotc_report_list *l)
 {
     free(l->v);
     memset(l, 0, sizeof *l);
 }
 
-const char *rep_str(json_t *obj, const char *key)
+const char *iotc_report_str(json_t *obj, const char *key)
 {
     return json_string_value(json_object_get(obj, key));
 }
 
-const char *rep_case_family(json_t *c)
+const char *iotc_report_case_family(json_t *c)
 {
-    const char *f = rep_str(c, "family");
+    const char *f = iotc_report_str(c, "family");
     return f && *f ? f : "other";
 }
 
 static bool util__verdict_is(json_t *c, const char *status, const char *verdict)
 {
-    const char *st = rep_str(c, "status"), *v = rep_str(c, "verdict");
+    const char *st = iotc_report_str(c, "status"), *v = iotc_report_str(c, "verdict");
     return st && v && strcmp(st, status) == 0 && strcmp(v, verdict) == 0;
 }
 
-bool rep_case_warned(json_t *kase)
+bool iotc_report_case_warned(json_t *kase)
 {
     return util__verdict_is(kase, "passed", "PASS_WITH_WARNINGS");
 }
 
-bool rep_case_inconclusive(json_t *kase)
+bool iotc_report_case_inconclusive(json_t *kase)
 {
     return util__verdict_is(kase, "error", "INCONCLUSIVE");
 }
 
-void rep_counts_add(struct rep_counts *c, json_t *kase)
+void iotc_report_counts_add(struct iotc_report_counts *c, json_t *kase)
 {
-    int st = rep_status_parse(rep_str(kase, "status"));
-    c->n[st < 0 ? REP_ERROR : st]++;
-    c->warned += rep_case_warned(kase);
-    c->inconclusive += rep_case_inconclusive(kase);
+    int st = iotc_report_status_parse(iotc_report_str(kase, "status"));
+    c->n[st < 0 ? IOTC_REPORT_ERROR : st]++;
+    c->warned += iotc_report_case_warned(kase);
+    c->inconclusive += iotc_report_case_inconclusive(kase);
     c->total++;
     c->ms += json_number_value(json_object_get(kase, "duration_ms"));
 }
 
-size_t rep_counts_passed(const struct rep_counts *c)
+size_t iotc_report_counts_passed(const struct iotc_report_counts *c)
 {
-    return c->n[REP_PASSED] - c->warned;
+    return c->n[IOTC_REPORT_PASSED] - c->warned;
 }
 
-size_t rep_counts_errored(const struct rep_counts *c)
+size_t iotc_report_counts_errored(const struct iotc_report_counts *c)
 {
-    return c->n[REP_ERROR] - c->inconclusive;
+    return c->n[IOTC_REPORT_ERROR] - c->inconclusive;
 }
 
-double rep_pass_rate(const struct rep_counts *c)
+double iotc_report_pass_rate(const struct iotc_report_counts *c)
 {
-    size_t ran = c->total - c->n[REP_SKIPPED];
+    size_t ran = c->total - c->n[IOTC_REPORT_SKIPPED];
     if (ran == 0)
         return -1.0;
-    return 100.0 * (double)rep_counts_passed(c) / (double)ran;
+    return 100.0 * (double)iotc_report_counts_passed(c) / (double)ran;
 }
 
-char *rep_json_text(json_t *v)
+char *iotc_report_json_text(json_t *v)
 {
     if (!v)
         return strdup("null");
     return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
-json_t *rep_totals_json(const struct rep_counts *c)
+json_t *iotc_report_totals_json(const struct iotc_report_counts *c)
 {
     return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "total", (json_int_t)c->total, "passed",
-                     (json_int_t)rep_counts_passed(c), "passed_with_warnings",
-                     (json_int_t)c->warned, "failed", (json_int_t)c->n[REP_FAILED], "skipped",
-                     (json_int_t)c->n[REP_SKIPPED], "errored", (json_int_t)rep_counts_errored(c),
+                     (json_int_t)iotc_report_counts_passed(c), "passed_with_warnings",
+                     (json_int_t)c->warned, "failed", (json_int_t)c->n[IOTC_REPORT_FAILED], "skipped",
+                     (json_int_t)c->n[IOTC_REPORT_SKIPPED], "errored", (json_int_t)iotc_report_counts_errored(c),
                      "inconclusive", (json_int_t)c->inconclusive);
 }
 
-int rep_printf(struct iotc_buf *b, const char *fmt, ...)
+int iotc_report_printf(struct iotc_buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -137,7 +137,7 @@ int rep_printf(struct iotc_buf *b, const char *fmt, ...)
     return rc;
 }
 
-int rep_puts(struct iotc_buf *b, const char *s)
+int iotc_report_puts(struct iotc_buf *b, const char *s)
 {
     return iotc_buf_append(b, s, strlen(s));
 }
@@ -161,33 +161,33 @@ static const char *util__entity(unsigned char c, bool xml)
     }
 }
 
-int rep_xml_escape(struct iotc_buf *b, const char *s)
+int iotc_report_xml_escape(struct iotc_buf *b, const char *s)
 {
     int rc = IOTC_OK;
     const unsigned char *p = (const unsigned char *)(s ? s : "");
     for (; *p && rc == IOTC_OK; p++) {
         const char *ent = util__entity(*p, true);
         if (ent) {
-            rc = rep_puts(b, ent);
+            rc = iotc_report_puts(b, ent);
             continue;
         }
         switch (*p) {
         /* Character references keep line breaks intact inside attributes. */
         case '\n':
-            rc = rep_puts(b, "&#10;");
+            rc = iotc_report_puts(b, "&#10;");
             break;
         case '\r':
-            rc = rep_puts(b, "&#13;");
+            rc = iotc_report_puts(b, "&#13;");
             break;
         case '\t':
-            rc = rep_puts(b, "&#9;");
+            rc = iotc_report_puts(b, "&#9;");
             break;
         default:
             if (*p < 0x20) {
                 /* Not allowed in XML 1.0 at all, not even as a reference. */
-                rc = rep_puts(b, "\xEF\xBF\xBD");
+                rc = iotc_report_puts(b, "\xEF\xBF\xBD");
             } else if (p[0] == 0xEF && p[1] == 0xBF && (p[2] == 0xBE || p[2] == 0xBF)) {
-                rc = rep_puts(b, "\xEF\xBF\xBD"); /* U+FFFE / U+FFFF */
+                rc = iotc_report_puts(b, "\xEF\xBF\xBD"); /* U+FFFE / U+FFFF */
                 p += 2;
             } else {
                 rc = iotc_buf_u8(b, *p);
@@ -197,18 +197,18 @@ int rep_xml_escape(struct iotc_buf *b, const char *s)
     return rc;
 }
 
-int rep_html_escape(struct iotc_buf *b, const char *s)
+int iotc_report_html_escape(struct iotc_buf *b, const char *s)
 {
     int rc = IOTC_OK;
     const unsigned char *p = (const unsigned char *)(s ? s : "");
     for (; *p && rc == IOTC_OK; p++) {
         const char *ent = util__entity(*p, false);
-        rc = ent ? rep_puts(b, ent) : iotc_buf_u8(b, *p);
+        rc = ent ? iotc_report_puts(b, ent) : iotc_buf_u8(b, *p);
     }
     return rc;
 }
 
-int rep_md_escape(struct iotc_buf *b, const char *s, size_t max_chars)
+int iotc_report_md_escape(struct iotc_buf *b, const char *s, size_t max_chars)
 {
     int rc = IOTC_OK;
     size_t chars = 0;
@@ -216,7 +216,7 @@ int rep_md_escape(struct iotc_buf *b, const char *s, size_t max_chars)
     for (; *p && rc == IOTC_OK; p++) {
         /* count code points, not bytes, so a cut never splits a UTF-8 sequence */
         if ((*p & 0xC0) != 0x80 && max_chars && ++chars > max_chars) {
-            rc = rep_puts(b, "…");
+            rc = iotc_report_puts(b, "…");
             break;
         }
         if (*p == '\n' || *p == '\r' || *p == '\t') {
@@ -226,11 +226,11 @@ int rep_md_escape(struct iotc_buf *b, const char *s, size_t max_chars)
         } else if (strchr("\\|`*_[]<>#~&", *p)) {
             /* '<' and '&' are escaped as HTML since GitHub renders inline HTML */
             if (*p == '<')
-                rc = rep_puts(b, "&lt;");
+                rc = iotc_report_puts(b, "&lt;");
             else if (*p == '>')
-                rc = rep_puts(b, "&gt;");
+                rc = iotc_report_puts(b, "&gt;");
             else if (*p == '&')
-                rc = rep_puts(b, "&amp;");
+                rc = iotc_report_puts(b, "&amp;");
             else {
                 rc = iotc_buf_u8(b, '\\');
                 if (rc == IOTC_OK)
@@ -243,7 +243,7 @@ int rep_md_escape(struct iotc_buf *b, const char *s, size_t max_chars)
     return rc;
 }
 
-void rep_err(char *err, size_t errlen, const char *fmt, ...)
+void iotc_report_err(char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || errlen == 0)
         return;

@@ -26,176 +26,176 @@ static const char *const en_accept[] = {"accepted", "refused", NULL};
 static const char *const en_keytype[] = {"rsa", "ec", NULL};
 static const char *const en_version[] = {"1.0", "1.1", "1.2", "1.3", NULL};
 
-static const schema_key sigv4_fields[] = {
-    {"access_key", T_STR, K_REQUIRED, NULL, 0, NULL, NULL},
-    {"secret", T_STR, 0, NULL, 0, NULL, NULL},
-    {"service", T_STR, 0, NULL, 0, NULL, NULL},
-    {"region", T_STR, 0, NULL, 0, NULL, NULL},
-    {"token", T_BOOL | T_STR, 0, NULL, 0, NULL, NULL},
-    {"signer", T_STR, 0, NULL, 0, NULL, en_signer},
-    {"tamper", T_STR, 0, NULL, 0, NULL, en_tamper},
-    {"expires", T_INT, 0, NULL, 0, NULL, NULL},
-    {"date_offset_s", T_INT, 0, NULL, 0, NULL, NULL},
+static const iotc_cases_schema_key sigv4_fields[] = {
+    {"access_key", IOTC_CASES_T_STR, IOTC_CASES_K_REQUIRED, NULL, 0, NULL, NULL},
+    {"secret", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"service", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"region", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"token", IOTC_CASES_T_BOOL | IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"signer", IOTC_CASES_T_STR, 0, NULL, 0, NULL, en_signer},
+    {"tamper", IOTC_CASES_T_STR, 0, NULL, 0, NULL, en_tamper},
+    {"expires", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"date_offset_s", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
-static const schema_key custom_fields[] = {
-    {"authorizer", T_STR, 0, NULL, 0, NULL, NULL},
-    {"token", T_STR, 0, NULL, 0, NULL, NULL},
-    {"token_key", T_STR, 0, NULL, 0, NULL, NULL},
-    {"sign", T_BOOL | T_STR, 0, NULL, 0, NULL, en_sign},
-    {"via", T_STR, 0, NULL, 0, NULL, en_via},
+static const iotc_cases_schema_key custom_fields[] = {
+    {"authorizer", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"token", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"token_key", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"sign", IOTC_CASES_T_BOOL | IOTC_CASES_T_STR, 0, NULL, 0, NULL, en_sign},
+    {"via", IOTC_CASES_T_STR, 0, NULL, 0, NULL, en_via},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
-static const schema_key auth_fields[] = {
-    {"sigv4", T_OBJ, 0, sigv4_fields, 0, NULL, NULL},
-    {"custom", T_OBJ, 0, custom_fields, 0, NULL, NULL},
+static const iotc_cases_schema_key auth_fields[] = {
+    {"sigv4", IOTC_CASES_T_OBJ, 0, sigv4_fields, 0, NULL, NULL},
+    {"custom", IOTC_CASES_T_OBJ, 0, custom_fields, 0, NULL, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
-static const schema_key will_fields[] = {
-    {"topic", T_STR, 0, NULL, 0, NULL, NULL}, {"payload", T_STR, 0, NULL, 0, NULL, NULL},
-    {"qos", T_INT, 0, NULL, 0, NULL, NULL},   {"retain", T_BOOL, 0, NULL, 0, NULL, NULL},
+static const iotc_cases_schema_key will_fields[] = {
+    {"topic", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL}, {"payload", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"qos", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},   {"retain", IOTC_CASES_T_BOOL, 0, NULL, 0, NULL, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
 /* One step of the session driver: exactly one operation key (checked at expansion). */
-static const schema_key step_fields[] = {
-    {"connect", T_STR, 0, NULL, 0, NULL, NULL},
-    {"subscribe", T_STR, 0, NULL, 0, NULL, NULL},
-    {"publish", T_STR, 0, NULL, 0, NULL, NULL},
-    {"receive", T_STR, 0, NULL, 0, NULL, NULL},
-    {"disconnect", T_STR, 0, NULL, 0, NULL, NULL},
-    {"drop", T_STR, 0, NULL, 0, NULL, NULL},
-    {"wait_closed", T_STR, 0, NULL, 0, NULL, NULL},
-    {"ping", T_STR, 0, NULL, 0, NULL, NULL},
-    {"sleep_ms", T_INT, 0, NULL, 0, NULL, NULL},
-    {"http_publish", T_BOOL, 0, NULL, 0, NULL, NULL},
-    {"id", T_STR, 0, NULL, 0, NULL, NULL},
-    {"as", T_STR, 0, NULL, 0, NULL, en_as},
-    {"client_id", T_STR, 0, NULL, 0, NULL, NULL},
-    {"client_id_len", T_INT, 0, NULL, 0, NULL, NULL},
-    {"version", T_INT, 0, NULL, 0, NULL, NULL},
-    {"keepalive", T_INT, 0, NULL, 0, NULL, NULL},
-    {"clean", T_BOOL, 0, NULL, 0, NULL, NULL},
-    {"session_expiry", T_INT, 0, NULL, 0, NULL, NULL},
-    {"will", T_OBJ, 0, will_fields, 0, NULL, NULL},
-    {"filters", T_ARR, 0, NULL, T_STR, NULL, NULL},
-    {"count", T_INT, 0, NULL, 0, NULL, NULL},
-    {"per_packet", T_INT, 0, NULL, 0, NULL, NULL},
-    {"qos", T_INT, 0, NULL, 0, NULL, NULL},
-    {"topic", T_STR, 0, NULL, 0, NULL, NULL},
-    {"topic_len", T_INT, 0, NULL, 0, NULL, NULL},
-    {"payload", T_STR, 0, NULL, 0, NULL, NULL},
-    {"payload_size", T_INT, 0, NULL, 0, NULL, NULL},
-    {"retain", T_BOOL, 0, NULL, 0, NULL, NULL},
-    {"within_ms", T_INT, 0, NULL, 0, NULL, NULL},
-    {"every_ms", T_INT, 0, NULL, 0, NULL, NULL},
-    {"for_ms", T_INT, 0, NULL, 0, NULL, NULL},
+static const iotc_cases_schema_key step_fields[] = {
+    {"connect", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"subscribe", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"publish", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"receive", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"disconnect", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"drop", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"wait_closed", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"ping", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"sleep_ms", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"http_publish", IOTC_CASES_T_BOOL, 0, NULL, 0, NULL, NULL},
+    {"id", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"as", IOTC_CASES_T_STR, 0, NULL, 0, NULL, en_as},
+    {"client_id", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"client_id_len", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"version", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"keepalive", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"clean", IOTC_CASES_T_BOOL, 0, NULL, 0, NULL, NULL},
+    {"session_expiry", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"will", IOTC_CASES_T_OBJ, 0, will_fields, 0, NULL, NULL},
+    {"filters", IOTC_CASES_T_ARR, 0, NULL, IOTC_CASES_T_STR, NULL, NULL},
+    {"count", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"per_packet", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"qos", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"topic", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"topic_len", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"payload", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"payload_size", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"retain", IOTC_CASES_T_BOOL, 0, NULL, 0, NULL, NULL},
+    {"within_ms", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"every_ms", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"for_ms", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
-static const schema_key client_fields[] = {
-    {"driver", T_STR, 0, NULL, 0, NULL, en_driver},
-    {"action", T_STR, 0, NULL, 0, NULL, en_action},
-    {"sni", T_STR, 0, NULL, 0, NULL, NULL},
-    {"alpn", T_STR | T_NULL | T_ARR, 0, NULL, T_STR, NULL, NULL},
-    {"cipher", T_STR, 0, NULL, 0, NULL, NULL},
-    {"ciphersuites", T_STR, 0, NULL, 0, NULL, NULL},
-    {"sigalgs", T_STR, 0, NULL, 0, NULL, NULL},
-    {"cert", T_STR | T_NULL, 0, NULL, 0, NULL, NULL},
-    {"key", T_STR | T_NULL, 0, NULL, 0, NULL, NULL},
-    {"qos", T_INT, 0, NULL, 0, NULL, NULL},
-    {"retain", T_BOOL, 0, NULL, 0, NULL, NULL},
-    {"client_id", T_STR, 0, NULL, 0, NULL, NULL},
-    {"query", T_STR, 0, NULL, 0, NULL, NULL},
-    {"payload", T_STR, 0, NULL, 0, NULL, NULL},
-    {"subscriber_cert", T_STR, 0, NULL, 0, NULL, NULL},
-    {"timeout_ms", T_INT, 0, NULL, 0, NULL, NULL},
-    {"port", T_INT, 0, NULL, 0, NULL, NULL},
-    {"auth", T_OBJ, 0, auth_fields, 0, NULL, NULL},
-    {"subscriber_auth", T_OBJ, 0, auth_fields, 0, NULL, NULL},
-    {"auth_by_row", T_OBJ, K_ANYKEY, NULL, T_OBJ, auth_fields, NULL},
-    {"steps", T_ARR, 0, NULL, T_OBJ, step_fields, NULL},
+static const iotc_cases_schema_key client_fields[] = {
+    {"driver", IOTC_CASES_T_STR, 0, NULL, 0, NULL, en_driver},
+    {"action", IOTC_CASES_T_STR, 0, NULL, 0, NULL, en_action},
+    {"sni", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"alpn", IOTC_CASES_T_STR | IOTC_CASES_T_NULL | IOTC_CASES_T_ARR, 0, NULL, IOTC_CASES_T_STR, NULL, NULL},
+    {"cipher", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"ciphersuites", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"sigalgs", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"cert", IOTC_CASES_T_STR | IOTC_CASES_T_NULL, 0, NULL, 0, NULL, NULL},
+    {"key", IOTC_CASES_T_STR | IOTC_CASES_T_NULL, 0, NULL, 0, NULL, NULL},
+    {"qos", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"retain", IOTC_CASES_T_BOOL, 0, NULL, 0, NULL, NULL},
+    {"client_id", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"query", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"payload", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"subscriber_cert", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"timeout_ms", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"port", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"auth", IOTC_CASES_T_OBJ, 0, auth_fields, 0, NULL, NULL},
+    {"subscriber_auth", IOTC_CASES_T_OBJ, 0, auth_fields, 0, NULL, NULL},
+    {"auth_by_row", IOTC_CASES_T_OBJ, IOTC_CASES_K_ANYKEY, NULL, IOTC_CASES_T_OBJ, auth_fields, NULL},
+    {"steps", IOTC_CASES_T_ARR, 0, NULL, IOTC_CASES_T_OBJ, step_fields, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
-static const schema_key expect_fields[] = {
-    {"handshake", T_STR, 0, NULL, 0, NULL, en_accept},
-    {"alert", T_STR | T_NULL | T_ARR, 0, NULL, T_STR, NULL, NULL},
-    {"version", T_STR, 0, NULL, 0, NULL, en_version},
-    {"cipher", T_STR, 0, NULL, 0, NULL, NULL},
-    {"alpn", T_STR | T_NULL, 0, NULL, 0, NULL, NULL},
-    {"server_key", T_STR, 0, NULL, 0, NULL, en_keytype},
-    {"connect", T_STR, 0, NULL, 0, NULL, en_accept},
-    {"connack_rc", T_INT, 0, NULL, 0, NULL, NULL},
-    {"http_status", T_INT | T_STR, 0, NULL, 0, NULL, NULL},
-    {"http_body", T_OBJ, K_FREEFORM, NULL, 0, NULL, NULL},
-    {"delivered", T_BOOL, 0, NULL, 0, NULL, NULL},
-    {"delivered_qos", T_INT, 0, NULL, 0, NULL, NULL},
-    {"retained", T_BOOL, 0, NULL, 0, NULL, NULL},
-    {"puback", T_BOOL, 0, NULL, 0, NULL, NULL},
-    {"upgrade", T_STR, 0, NULL, 0, NULL, en_accept},
-    {"suback_rc", T_INT, 0, NULL, 0, NULL, NULL},
-    {"disconnected", T_BOOL, 0, NULL, 0, NULL, NULL},
-    {"journal_has", T_ARR, 0, NULL, T_STR, NULL, NULL},
-    {"steps", T_OBJ, K_FREEFORM, NULL, 0, NULL, NULL},
+static const iotc_cases_schema_key expect_fields[] = {
+    {"handshake", IOTC_CASES_T_STR, 0, NULL, 0, NULL, en_accept},
+    {"alert", IOTC_CASES_T_STR | IOTC_CASES_T_NULL | IOTC_CASES_T_ARR, 0, NULL, IOTC_CASES_T_STR, NULL, NULL},
+    {"version", IOTC_CASES_T_STR, 0, NULL, 0, NULL, en_version},
+    {"cipher", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"alpn", IOTC_CASES_T_STR | IOTC_CASES_T_NULL, 0, NULL, 0, NULL, NULL},
+    {"server_key", IOTC_CASES_T_STR, 0, NULL, 0, NULL, en_keytype},
+    {"connect", IOTC_CASES_T_STR, 0, NULL, 0, NULL, en_accept},
+    {"connack_rc", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"http_status", IOTC_CASES_T_INT | IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"http_body", IOTC_CASES_T_OBJ, IOTC_CASES_K_FREEFORM, NULL, 0, NULL, NULL},
+    {"delivered", IOTC_CASES_T_BOOL, 0, NULL, 0, NULL, NULL},
+    {"delivered_qos", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"retained", IOTC_CASES_T_BOOL, 0, NULL, 0, NULL, NULL},
+    {"puback", IOTC_CASES_T_BOOL, 0, NULL, 0, NULL, NULL},
+    {"upgrade", IOTC_CASES_T_STR, 0, NULL, 0, NULL, en_accept},
+    {"suback_rc", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"disconnected", IOTC_CASES_T_BOOL, 0, NULL, 0, NULL, NULL},
+    {"journal_has", IOTC_CASES_T_ARR, 0, NULL, IOTC_CASES_T_STR, NULL, NULL},
+    {"steps", IOTC_CASES_T_OBJ, IOTC_CASES_K_FREEFORM, NULL, 0, NULL, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
-static const schema_key requirement_fields[] = {
-    {"source", T_STR, K_REQUIRED, NULL, 0, NULL, NULL},
-    {"text", T_STR, K_REQUIRED, NULL, 0, NULL, NULL},
+static const iotc_cases_schema_key requirement_fields[] = {
+    {"source", IOTC_CASES_T_STR, IOTC_CASES_K_REQUIRED, NULL, 0, NULL, NULL},
+    {"text", IOTC_CASES_T_STR, IOTC_CASES_K_REQUIRED, NULL, 0, NULL, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
-static const schema_key variant_fields[] = {
-    {"id", T_STR, K_REQUIRED, NULL, 0, NULL, NULL},
-    {"title", T_STR, 0, NULL, 0, NULL, NULL},
-    {"rows", T_ARR, 0, NULL, T_STR, NULL, NULL},
-    {"tls_versions", T_ARR, 0, NULL, T_STR, NULL, en_tls},
-    {"labels", T_ARR, 0, NULL, T_STR, NULL, NULL},
-    {"client", T_OBJ, 0, client_fields, 0, NULL, NULL},
-    {"expect", T_OBJ, 0, expect_fields, 0, NULL, NULL},
+static const iotc_cases_schema_key variant_fields[] = {
+    {"id", IOTC_CASES_T_STR, IOTC_CASES_K_REQUIRED, NULL, 0, NULL, NULL},
+    {"title", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"rows", IOTC_CASES_T_ARR, 0, NULL, IOTC_CASES_T_STR, NULL, NULL},
+    {"tls_versions", IOTC_CASES_T_ARR, 0, NULL, IOTC_CASES_T_STR, NULL, en_tls},
+    {"labels", IOTC_CASES_T_ARR, 0, NULL, IOTC_CASES_T_STR, NULL, NULL},
+    {"client", IOTC_CASES_T_OBJ, 0, client_fields, 0, NULL, NULL},
+    {"expect", IOTC_CASES_T_OBJ, 0, expect_fields, 0, NULL, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
-static const schema_key case_fields[] = {
-    {"id", T_STR, K_REQUIRED, NULL, 0, NULL, NULL},
-    {"title", T_STR, K_REQUIRED, NULL, 0, NULL, NULL},
-    {"requirement", T_OBJ, K_REQUIRED, requirement_fields, 0, NULL, NULL},
-    {"family", T_STR, K_REQUIRED, NULL, 0, NULL, NULL},
-    {"twin", T_STR, K_REQUIRED, NULL, 0, NULL, NULL},
-    {"comment", T_STR, 0, NULL, 0, NULL, NULL},
-    {"rows", T_ARR, 0, NULL, T_STR, NULL, NULL},
-    {"ip_families", T_ARR, 0, NULL, T_STR, NULL, en_family},
-    {"tls_versions", T_ARR, 0, NULL, T_STR, NULL, en_tls},
-    {"profile", T_STR, 0, NULL, 0, NULL, NULL},
-    {"labels", T_ARR, 0, NULL, T_STR, NULL, NULL},
-    {"client", T_OBJ, 0, client_fields, 0, NULL, NULL},
-    {"expect", T_OBJ, K_REQUIRED, expect_fields, 0, NULL, NULL},
-    {"variants", T_ARR, 0, NULL, T_OBJ, variant_fields, NULL},
+static const iotc_cases_schema_key case_fields[] = {
+    {"id", IOTC_CASES_T_STR, IOTC_CASES_K_REQUIRED, NULL, 0, NULL, NULL},
+    {"title", IOTC_CASES_T_STR, IOTC_CASES_K_REQUIRED, NULL, 0, NULL, NULL},
+    {"requirement", IOTC_CASES_T_OBJ, IOTC_CASES_K_REQUIRED, requirement_fields, 0, NULL, NULL},
+    {"family", IOTC_CASES_T_STR, IOTC_CASES_K_REQUIRED, NULL, 0, NULL, NULL},
+    {"twin", IOTC_CASES_T_STR, IOTC_CASES_K_REQUIRED, NULL, 0, NULL, NULL},
+    {"comment", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"rows", IOTC_CASES_T_ARR, 0, NULL, IOTC_CASES_T_STR, NULL, NULL},
+    {"ip_families", IOTC_CASES_T_ARR, 0, NULL, IOTC_CASES_T_STR, NULL, en_family},
+    {"tls_versions", IOTC_CASES_T_ARR, 0, NULL, IOTC_CASES_T_STR, NULL, en_tls},
+    {"profile", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"labels", IOTC_CASES_T_ARR, 0, NULL, IOTC_CASES_T_STR, NULL, NULL},
+    {"client", IOTC_CASES_T_OBJ, 0, client_fields, 0, NULL, NULL},
+    {"expect", IOTC_CASES_T_OBJ, IOTC_CASES_K_REQUIRED, expect_fields, 0, NULL, NULL},
+    {"variants", IOTC_CASES_T_ARR, 0, NULL, IOTC_CASES_T_OBJ, variant_fields, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
-static const schema_key defaults_fields[] = {
-    {"rows", T_ARR, 0, NULL, T_STR, NULL, NULL},
-    {"ip_families", T_ARR, 0, NULL, T_STR, NULL, en_family},
-    {"tls_versions", T_ARR, 0, NULL, T_STR, NULL, en_tls},
-    {"profile", T_STR, 0, NULL, 0, NULL, NULL},
-    {"labels", T_ARR, 0, NULL, T_STR, NULL, NULL},
-    {"client", T_OBJ, 0, client_fields, 0, NULL, NULL},
+static const iotc_cases_schema_key defaults_fields[] = {
+    {"rows", IOTC_CASES_T_ARR, 0, NULL, IOTC_CASES_T_STR, NULL, NULL},
+    {"ip_families", IOTC_CASES_T_ARR, 0, NULL, IOTC_CASES_T_STR, NULL, en_family},
+    {"tls_versions", IOTC_CASES_T_ARR, 0, NULL, IOTC_CASES_T_STR, NULL, en_tls},
+    {"profile", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"labels", IOTC_CASES_T_ARR, 0, NULL, IOTC_CASES_T_STR, NULL, NULL},
+    {"client", IOTC_CASES_T_OBJ, 0, client_fields, 0, NULL, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
-static const schema_key top_fields[] = {
-    {"format", T_STR, K_REQUIRED, NULL, 0, NULL, NULL},
-    {"suite", T_STR, K_REQUIRED, NULL, 0, NULL, NULL},
-    {"title", T_STR, K_REQUIRED, NULL, 0, NULL, NULL},
-    {"comment", T_STR, 0, NULL, 0, NULL, NULL},
-    {"defaults", T_OBJ, 0, defaults_fields, 0, NULL, NULL},
-    {"cases", T_ARR, K_REQUIRED, NULL, T_OBJ, case_fields, NULL},
+static const iotc_cases_schema_key top_fields[] = {
+    {"format", IOTC_CASES_T_STR, IOTC_CASES_K_REQUIRED, NULL, 0, NULL, NULL},
+    {"suite", IOTC_CASES_T_STR, IOTC_CASES_K_REQUIRED, NULL, 0, NULL, NULL},
+    {"title", IOTC_CASES_T_STR, IOTC_CASES_K_REQUIRED, NULL, 0, NULL, NULL},
+    {"comment", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"defaults", IOTC_CASES_T_OBJ, 0, defaults_fields, 0, NULL, NULL},
+    {"cases", IOTC_CASES_T_ARR, IOTC_CASES_K_REQUIRED, NULL, IOTC_CASES_T_OBJ, case_fields, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
@@ -203,18 +203,18 @@ static unsigned schema__type_of(const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_STRING:
-        return T_STR;
+        return IOTC_CASES_T_STR;
     case JSON_INTEGER:
-        return T_INT;
+        return IOTC_CASES_T_INT;
     case JSON_TRUE:
     case JSON_FALSE:
-        return T_BOOL;
+        return IOTC_CASES_T_BOOL;
     case JSON_NULL:
-        return T_NULL;
+        return IOTC_CASES_T_NULL;
     case JSON_ARRAY:
-        return T_ARR;
+        return IOTC_CASES_T_ARR;
     case JSON_OBJECT:
-        return T_OBJ;
+        return IOTC_CASES_T_OBJ;
     default:
         return 0; /* reals are never valid in a table */
     }
@@ -246,10 +246,10 @@ static void schema__check_enum(const json_t *v, const char *const *enums, const 
     iotc_diag_add(d, "%s: %s: unknown value \"%s\"", file, path, json_string_value(v));
 }
 
-static void schema__check_object(const json_t *obj, const schema_key *fields, const char *file,
+static void schema__check_object(const json_t *obj, const iotc_cases_schema_key *fields, const char *file,
                                  const char *path, iotc_diag *d);
 
-static void schema__check_map(const json_t *obj, const schema_key *k, const char *file,
+static void schema__check_map(const json_t *obj, const iotc_cases_schema_key *k, const char *file,
                               const char *path, iotc_diag *d)
 {
     const char *key;
@@ -270,7 +270,7 @@ static void schema__check_map(const json_t *obj, const schema_key *k, const char
     }
 }
 
-static void schema__check_value(const json_t *v, const schema_key *k, const char *file,
+static void schema__check_value(const json_t *v, const iotc_cases_schema_key *k, const char *file,
                                 const char *path, iotc_diag *d)
 {
     char want[64];
@@ -282,9 +282,9 @@ static void schema__check_value(const json_t *v, const schema_key *k, const char
         return;
     }
     schema__check_enum(v, k->enums, file, path, d);
-    if (json_is_object(v) && !(k->flags & K_FREEFORM) && k->fields)
+    if (json_is_object(v) && !(k->flags & IOTC_CASES_K_FREEFORM) && k->fields)
         schema__check_object(v, k->fields, file, path, d);
-    if (json_is_object(v) && (k->flags & K_ANYKEY))
+    if (json_is_object(v) && (k->flags & IOTC_CASES_K_ANYKEY))
         schema__check_map(v, k, file, path, d);
     if (json_is_array(v)) {
         size_t i;
@@ -305,7 +305,7 @@ static void schema__check_value(const json_t *v, const schema_key *k, const char
     }
 }
 
-static void schema__check_object(const json_t *obj, const schema_key *fields, const char *file,
+static void schema__check_object(const json_t *obj, const iotc_cases_schema_key *fields, const char *file,
                                  const char *path, iotc_diag *d)
 {
     const char *key;
@@ -314,7 +314,7 @@ static void schema__check_object(const json_t *obj, const schema_key *fields, co
 
     json_object_foreach((json_t *)obj, key, v)
     {
-        const schema_key *k = fields;
+        const iotc_cases_schema_key *k = fields;
         while (k->key && strcmp(k->key, key) != 0)
             k++;
         if (snprintf(sub, sizeof(sub), "%s.%s", path, key) >= (int)sizeof(sub))
@@ -325,12 +325,12 @@ static void schema__check_object(const json_t *obj, const schema_key *fields, co
         }
         schema__check_value(v, k, file, sub, d);
     }
-    for (const schema_key *k = fields; k->key; k++)
-        if ((k->flags & K_REQUIRED) && !json_object_get(obj, k->key))
+    for (const iotc_cases_schema_key *k = fields; k->key; k++)
+        if ((k->flags & IOTC_CASES_K_REQUIRED) && !json_object_get(obj, k->key))
             iotc_diag_add(d, "%s: %s.%s: missing required key", file, path, k->key);
 }
 
-void iotc_schema_check_object(const json_t *obj, const schema_key *fields, const char *file,
+void iotc_schema_check_object(const json_t *obj, const iotc_cases_schema_key *fields, const char *file,
                               const char *path, iotc_diag *d)
 {
     schema__check_object(obj, fields, file, path, d);

@@ -16,7 +16,7 @@
 #include "sess.h"
 
 /* {topic} and {cid:NAME} filled in; unknown placeholders stay as written. */
-static void session__fill(sess *s, const char *in, char *out, size_t len)
+static void session__fill(iotc_runner_sess *s, const char *in, char *out, size_t len)
 {
     size_t o = 0;
     while (*in && o + 1 < len) {
@@ -28,7 +28,7 @@ static void session__fill(sess *s, const char *in, char *out, size_t len)
         } else if (end && strncmp(in, "{cid:", 5) == 0) {
             char name[32];
             snprintf(name, sizeof(name), "%.*s", (int)(end - in - 5), in + 5);
-            sess_conn *k = sess_conn_get(s, name, 0);
+            iotc_runner_sess_conn *k = iotc_runner_sess_conn_get(s, name, 0);
             /* Not opened yet: the id it will get by default (a watcher subscribes first). */
             if (k && k->client_id[0])
                 val = k->client_id;
@@ -61,7 +61,7 @@ static long session__int(json_t *step, const char *key, long def)
 }
 
 /* The step's observation object: observed.steps[label], created on first use. */
-static json_t *session__obs(sess *s, json_t *step, const char *conn)
+static json_t *session__obs(iotc_runner_sess *s, json_t *step, const char *conn)
 {
     const char *label = session__str(step, "id");
     if (!label)
@@ -82,23 +82,23 @@ static void session__closed_obs(const iotc_mqtt_session *m, json_t *o)
                                                   : json_null());
 }
 
-static int session__connect(sess *s, json_t *step, const char *name)
+static int session__connect(iotc_runner_sess *s, json_t *step, const char *name)
 {
-    sess_conn *k = sess_conn_get(s, name, 1);
+    iotc_runner_sess_conn *k = iotc_runner_sess_conn_get(s, name, 1);
     const char *as = session__str(step, "as");
     const char *cid = session__str(step, "client_id");
     long cid_len = session__int(step, "client_id_len", 0);
     json_t *will = json_object_get(step, "will");
     json_t *o;
     char username[2048], wtopic[320], wpayload[256];
-    struct mqtt_connect cn;
+    struct iotc_mqtt_connect cn;
     struct iotc_buf props = {0};
     iotc_mqtt_session *m;
     int rc;
 
     if (!k) {
         snprintf(s->out->error, sizeof(s->out->error), "too many connections (at most %d)",
-                 SESS_MAX_CONNS);
+                 IOTC_RUNNER_SESS_MAX_CONNS);
         return IOTC_ERR_CONFIG;
     }
     o = session__obs(s, step, name);
@@ -116,7 +116,7 @@ static int session__connect(sess *s, json_t *step, const char *name)
             k->client_id[cid_len] = '\0';
         }
     }
-    rc = sess_conn_open(s, k, as && strcmp(as, "observer") == 0, username, sizeof(username), o);
+    rc = iotc_runner_sess_conn_open(s, k, as && strcmp(as, "observer") == 0, username, sizeof(username), o);
     if (rc != IOTC_OK)
         return rc;
     memset(&cn, 0, sizeof(cn));
@@ -129,12 +129,12 @@ static int session__connect(sess *s, json_t *step, const char *name)
         cn.has_username = true;
         cn.username = iotc_span_str(username);
     }
-    if (m->version == MQTT_V5 && json_is_integer(json_object_get(step, "session_expiry"))) {
-        struct mqtt_prop p = {MQTT_PROP_SESSION_EXPIRY,
+    if (m->version == IOTC_MQTT_V5 && json_is_integer(json_object_get(step, "session_expiry"))) {
+        struct iotc_mqtt_prop p = {IOTC_MQTT_PROP_SESSION_EXPIRY,
                               (uint32_t)session__int(step, "session_expiry", 0),
                               {NULL, 0},
                               {NULL, 0}};
-        mqtt_props_put(&props, &p);
+        iotc_mqtt_props_put(&props, &p);
     }
     cn.props = (struct iotc_span){props.p, props.len};
     if (will) {
@@ -170,7 +170,7 @@ cleanup:
 }
 
 /* Filters in packets of per_packet; the codes of all packets in order. */
-static int session__subscribe(sess *s, json_t *step, const char *name, iotc_mqtt_session *m)
+static int session__subscribe(iotc_runner_sess *s, json_t *step, const char *name, iotc_mqtt_session *m)
 {
     json_t *filters = json_object_get(step, "filters");
     long count = session__int(step, "count", (long)json_array_size(filters));
@@ -178,11 +178,11 @@ static int session__subscribe(sess *s, json_t *step, const char *name, iotc_mqtt
     int qos = (int)session__int(step, "qos", 1);
     json_t *o = session__obs(s, step, name);
     json_t *codes = json_array();
-    struct mqtt_subscribe *sub = calloc(1, sizeof(*sub));
-    char(*names)[320] = calloc(MQTT_SUB_MAX_FILTERS, sizeof(*names));
+    struct iotc_mqtt_subscribe *sub = calloc(1, sizeof(*sub));
+    char(*names)[320] = calloc(IOTC_MQTT_SUB_MAX_FILTERS, sizeof(*names));
     long granted = 0, failures = 0, sent = 0;
 
-    if (!sub || !names || per < 1 || per > MQTT_SUB_MAX_FILTERS) {
+    if (!sub || !names || per < 1 || per > IOTC_MQTT_SUB_MAX_FILTERS) {
         free(sub);
         free(names);
         json_decref(codes);
@@ -224,7 +224,7 @@ static int session__subscribe(sess *s, json_t *step, const char *name, iotc_mqtt
     return IOTC_OK;
 }
 
-static int session__publish(sess *s, json_t *step, const char *name, iotc_mqtt_session *m)
+static int session__publish(iotc_runner_sess *s, json_t *step, const char *name, iotc_mqtt_session *m)
 {
     const char *topic_t = session__str(step, "topic");
     const char *payload_s = session__str(step, "payload");
@@ -233,7 +233,7 @@ static int session__publish(sess *s, json_t *step, const char *name, iotc_mqtt_s
     json_t *o = session__obs(s, step, name);
     char topic[1024];
     char *payload;
-    struct mqtt_publish p;
+    struct iotc_mqtt_publish p;
     long wait;
     int rc;
 
@@ -314,7 +314,7 @@ static int session__done_msg(iotc_mqtt_session *m, const void *arg)
     return w->found >= 0;
 }
 
-static void session__receive(sess *s, json_t *step, const char *name, iotc_mqtt_session *m)
+static void session__receive(iotc_runner_sess *s, json_t *step, const char *name, iotc_mqtt_session *m)
 {
     const char *topic_t = session__str(step, "topic");
     char topic[1024], payload[1024];
@@ -354,7 +354,7 @@ static int session__done_pingresp(iotc_mqtt_session *m, const void *arg)
 }
 
 /* PINGREQ every every_ms for for_ms: a live client is not timed out. */
-static void session__ping(sess *s, json_t *step, const char *name, iotc_mqtt_session *m)
+static void session__ping(iotc_runner_sess *s, json_t *step, const char *name, iotc_mqtt_session *m)
 {
     long every = session__int(step, "every_ms", 200);
     long until = iotc_clock_ms() + session__int(step, "for_ms", 1000);
@@ -364,7 +364,7 @@ static void session__ping(sess *s, json_t *step, const char *name, iotc_mqtt_ses
     while (!iotc_mqtt_session_closed(m) && iotc_clock_ms() < until) {
         struct iotc_buf b = {0};
         long next = iotc_clock_ms() + every;
-        if (mqtt_ping_encode(&b, MQTT_PINGREQ) == IOTC_OK &&
+        if (iotc_mqtt_ping_encode(&b, IOTC_MQTT_PINGREQ) == IOTC_OK &&
             iotc_mqtt_session_send(m, &b) == IOTC_OK)
             sent++;
         iotc_buf_free(&b);
@@ -375,7 +375,7 @@ static void session__ping(sess *s, json_t *step, const char *name, iotc_mqtt_ses
     json_object_set_new(o, "pingresps", json_integer(m->pingresps));
 }
 
-static void session__wait_closed(sess *s, json_t *step, const char *name, iotc_mqtt_session *m)
+static void session__wait_closed(iotc_runner_sess *s, json_t *step, const char *name, iotc_mqtt_session *m)
 {
     long t0 = iotc_clock_ms();
     json_t *o = session__obs(s, step, name);
@@ -388,13 +388,13 @@ static void session__wait_closed(sess *s, json_t *step, const char *name, iotc_m
 }
 
 /* Waits, keeping every open connection's packets flowing. */
-static void session__sleep(sess *s, long ms)
+static void session__sleep(iotc_runner_sess *s, long ms)
 {
     long until = iotc_clock_ms() + ms;
     do {
         int any = 0;
-        for (size_t i = 0; i < SESS_MAX_CONNS; i++) {
-            sess_conn *k = &s->conns[i];
+        for (size_t i = 0; i < IOTC_RUNNER_SESS_MAX_CONNS; i++) {
+            iotc_runner_sess_conn *k = &s->conns[i];
             if (!k->used || iotc_mqtt_session_closed(&k->m))
                 continue;
             any = 1;
@@ -408,7 +408,7 @@ static void session__sleep(sess *s, long ms)
 }
 
 /* One HTTPS publish on the case's row (X.509 rows, the probe). */
-static int session__http_publish(sess *s, json_t *step)
+static int session__http_publish(iotc_runner_sess *s, json_t *step)
 {
     char topic[1024];
     iotc_drv_out tmp;
@@ -440,7 +440,7 @@ static const char *const session__ops[] = {"connect",    "subscribe",    "publis
                                            "disconnect", "drop",         "wait_closed", "ping",
                                            "sleep_ms",   "http_publish", NULL};
 
-static int session__step(sess *s, json_t *step, size_t i)
+static int session__step(iotc_runner_sess *s, json_t *step, size_t i)
 {
     const char *op = NULL, *name = NULL;
     for (const char *const *k = session__ops; *k && !op; k++)
@@ -464,7 +464,7 @@ static int session__step(sess *s, json_t *step, size_t i)
     }
     if (strcmp(op, "connect") == 0)
         return session__connect(s, step, name);
-    sess_conn *k = sess_conn_get(s, name, 0);
+    iotc_runner_sess_conn *k = iotc_runner_sess_conn_get(s, name, 0);
     if (!k) {
         snprintf(s->out->error, sizeof(s->out->error),
                  "client.steps[%zu].%s: connection \"%s\" was never opened", i, op, name);
@@ -490,7 +490,7 @@ static int session__step(sess *s, json_t *step, size_t i)
 int iotc_drv_session(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out)
 {
     json_t *steps = c->client.steps;
-    sess *s = calloc(1, sizeof(*s));
+    iotc_runner_sess *s = calloc(1, sizeof(*s));
     size_t i;
     json_t *step;
     int rc = IOTC_OK;
@@ -504,7 +504,7 @@ int iotc_drv_session(const iotc_env *env, const iotc_case *c, size_t idx, iotc_d
     s->idx = idx;
     s->out = out;
     s->obs = json_object();
-    for (i = 0; i < SESS_MAX_CONNS; i++)
+    for (i = 0; i < IOTC_RUNNER_SESS_MAX_CONNS; i++)
         iotc_mqtt_session_init(&s->conns[i].m);
     iotc_drv_topic(env, idx, s->topic, sizeof(s->topic));
     json_array_foreach(steps, i, step)
@@ -514,7 +514,7 @@ int iotc_drv_session(const iotc_env *env, const iotc_case *c, size_t idx, iotc_d
             break;
     }
     json_object_set_new(out->observed, "steps", s->obs);
-    for (i = 0; i < SESS_MAX_CONNS; i++) {
+    for (i = 0; i < IOTC_RUNNER_SESS_MAX_CONNS; i++) {
         if (!s->conns[i].used)
             continue;
         /* Orderly goodbyes: no will fires and no session is left taken. */

@@ -63,7 +63,7 @@ static int wss__done_msg(iotc_mqtt_session *m, const void *arg)
 
 static int wss__send_subscribe(wss_run *r, const char *topic, int qos)
 {
-    struct mqtt_subscribe *s = calloc(1, sizeof(*s)); /* 64 filters: too big for the stack */
+    struct iotc_mqtt_subscribe *s = calloc(1, sizeof(*s)); /* 64 filters: too big for the stack */
     int rc = IOTC_ERR_NOMEM;
 
     if (!s)
@@ -83,7 +83,7 @@ static int wss__send_publish(wss_run *r, const char *topic, int qos, int retain,
                              const char *payload)
 {
     struct iotc_buf b = {0};
-    struct mqtt_publish p;
+    struct iotc_mqtt_publish p;
     int rc;
 
     memset(&p, 0, sizeof(p));
@@ -95,7 +95,7 @@ static int wss__send_publish(wss_run *r, const char *topic, int qos, int retain,
         r->pub_pid = iotc_mqtt_session_pid(&r->m);
         p.packet_id = r->pub_pid;
     }
-    rc = mqtt_publish_encode(&b, MQTT_V311, &p);
+    rc = iotc_mqtt_publish_encode(&b, IOTC_MQTT_V311, &p);
     if (rc == IOTC_OK)
         rc = iotc_mqtt_session_send(&r->m, &b);
     iotc_buf_free(&b);
@@ -164,11 +164,11 @@ static void wss__observe(wss_run *r, const char *payload)
 /* CONNECT (clean, keep-alive 60 s), then the wait for CONNACK. */
 static void wss__connect(wss_run *r, const char *client_id)
 {
-    struct mqtt_connect cn;
+    struct iotc_mqtt_connect cn;
 
     memset(&cn, 0, sizeof(cn));
     cn.protocol_name = IOTC_SPAN_LIT("MQTT");
-    cn.version = MQTT_V311;
+    cn.version = IOTC_MQTT_V311;
     cn.clean_start = true;
     cn.keepalive = 60;
     cn.client_id = iotc_span_str(client_id);
@@ -222,7 +222,7 @@ int iotc_drv_wss(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_o
 
     memset(&r, 0, sizeof(r));
     iotc_mqtt_session_init(&r.m);
-    r.m.version = MQTT_V311;
+    r.m.version = IOTC_MQTT_V311;
     r.obs = out->observed;
     r.got = -1;
     r.deadline = iotc_clock_ms() + iotc_drv_timeout_ms(c);

@@ -14,14 +14,14 @@
 #include "harness/serve.h"
 #include "target.h"
 
-#define RUN_MAX_LIST 64
+#define IOTC_RUNNER_MAX_LIST 64
 
-typedef struct run_opts {
-    const char *suites[RUN_MAX_LIST];
+typedef struct iotc_runner_opts {
+    const char *suites[IOTC_RUNNER_MAX_LIST];
     size_t n_suites;
-    const char *filters[RUN_MAX_LIST];
+    const char *filters[IOTC_RUNNER_MAX_LIST];
     size_t n_filters;
-    const char *labels[RUN_MAX_LIST];
+    const char *labels[IOTC_RUNNER_MAX_LIST];
     size_t n_labels;
     const char *profile; /* only cases of this profile */
     const char *pki_dir;
@@ -34,10 +34,10 @@ typedef struct run_opts {
     int help;
     int verbose, quiet; /* one line per case / failures only (progress.h) */
     iotc_shard shard;   /* --shard K/N; n == 0: every selected case */
-} run_opts;
+} iotc_runner_opts;
 
 /* One serve child and everything tied to it. */
-typedef struct run_target {
+typedef struct iotc_runner_target {
     char profile[64];
     char profile_path[1024];
     iotc_serve serve;
@@ -46,13 +46,13 @@ typedef struct run_target {
     int started;
     int external;     /* no serve child, no journal: the endpoint is someone else's */
     char error[4096]; /* why it could not start */
-} run_target;
+} iotc_runner_target;
 
-typedef struct run_state {
-    const run_opts *opts;
+typedef struct iotc_runner_state {
+    const iotc_runner_opts *opts;
     iotc_result *results;
     size_t n;
-    run_target targets[8];
+    iotc_runner_target targets[8];
     size_t n_targets;
     size_t finished; /* for the [k/n] counter */
     iotc_progress progress;
@@ -60,17 +60,17 @@ typedef struct run_state {
     char run_tag[16];
     json_t *registry;    /* the endpoint's registry: SigV4 secrets for the door drivers */
     iotc_target *target; /* --target, else NULL */
-} run_state;
+} iotc_runner_state;
 
 extern volatile sig_atomic_t iotc_run_interrupted;
 
-int run_opts_parse(int argc, char **argv, run_opts *o, char *err, size_t errlen);
-void run_opts_usage(FILE *out);
+int iotc_runner_opts_parse(int argc, char **argv, iotc_runner_opts *o, char *err, size_t errlen);
+void iotc_runner_opts_usage(FILE *out);
 
 /* Runs results[i] against its target; fills status, observed, mismatches, journal. */
-void run_case_exec(run_state *rs, size_t i);
+void iotc_runner_case_exec(iotc_runner_state *rs, size_t i);
 
 /* Re-cuts every case's journal excerpt once all lines are in. */
-void run_case_final_journal(run_state *rs);
+void iotc_runner_case_final_journal(iotc_runner_state *rs);
 
 #endif

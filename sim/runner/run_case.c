@@ -26,7 +26,7 @@ static int case__dispatch(const iotc_env *env, const iotc_case *c, size_t idx, i
     return iotc_drv_https(env, c, idx, out);
 }
 
-static run_target *case__target(run_state *rs, const iotc_case *c)
+static iotc_runner_target *case__target(iotc_runner_state *rs, const iotc_case *c)
 {
     const char *p = c->profile;
     if (rs->target)
@@ -38,7 +38,7 @@ static run_target *case__target(run_state *rs, const iotc_case *c)
 }
 
 /* The journal is written by another process: events can trail our socket close. */
-static json_t *case__excerpt(run_state *rs, run_target *t, iotc_result *r, json_t *want)
+static json_t *case__excerpt(iotc_runner_state *rs, iotc_runner_target *t, iotc_result *r, json_t *want)
 {
     long deadline = iotc_clock_ms() + (want ? 500 : 0);
     json_t *ex = NULL;
@@ -67,7 +67,7 @@ static json_t *case__excerpt(run_state *rs, run_target *t, iotc_result *r, json_
     }
 }
 
-static void case__progress(run_state *rs, iotc_result *r)
+static void case__progress(iotc_runner_state *rs, iotc_result *r)
 {
     bool bad = r->status == IOTC_ST_FAILED || r->status == IOTC_ST_ERROR;
     pthread_mutex_lock(&rs->lock);
@@ -83,11 +83,11 @@ static void case__progress(run_state *rs, iotc_result *r)
     pthread_mutex_unlock(&rs->lock);
 }
 
-void run_case_exec(run_state *rs, size_t i)
+void iotc_runner_case_exec(iotc_runner_state *rs, size_t i)
 {
     iotc_result *r = &rs->results[i];
     const iotc_case *c = r->c;
-    run_target *t = case__target(rs, c);
+    iotc_runner_target *t = case__target(rs, c);
     iotc_drv_out out;
     long t0;
 
@@ -174,7 +174,7 @@ done:
     case__progress(rs, r);
 }
 
-void run_case_final_journal(run_state *rs)
+void iotc_runner_case_final_journal(iotc_runner_state *rs)
 {
     for (size_t k = 0; k < rs->n_targets; k++)
         iotc_jreader_poll(&rs->targets[k].journal);

@@ -42,7 +42,7 @@ static int main__suite_match(const char *path, const char *name)
 }
 
 /* Tables to load: named suites, files, or the whole directory. */
-static int main__load(const run_opts *o, iotc_caseset *set, iotc_diag *d)
+static int main__load(const iotc_runner_opts *o, iotc_caseset *set, iotc_diag *d)
 {
     char **paths = NULL;
     size_t n = 0;
@@ -89,7 +89,7 @@ cleanup:
 
 /* --shard K/N: keep this shard's part of the selection, in table order; rs->n becomes the
  * shard's count. digest identifies the whole selection (shard.h). */
-static int main__shard(const run_opts *o, run_state *rs, char *digest)
+static int main__shard(const iotc_runner_opts *o, iotc_runner_state *rs, char *digest)
 {
     const char **ids = calloc(rs->n, sizeof *ids);
     unsigned char *keep = calloc(rs->n, 1);
@@ -117,7 +117,7 @@ cleanup:
     return rc;
 }
 
-static int main__selected(const run_opts *o, const iotc_case *c)
+static int main__selected(const iotc_runner_opts *o, const iotc_case *c)
 {
     int ok;
     if (o->profile && strcmp(o->profile, iotc_case_str(c, "profile")) != 0)
@@ -134,9 +134,9 @@ static int main__selected(const run_opts *o, const iotc_case *c)
 }
 
 /* One target for every case: the external endpoint (skips decide per case). */
-static void main__external_target(run_state *rs)
+static void main__external_target(iotc_runner_state *rs)
 {
-    run_target *t = &rs->targets[0];
+    iotc_runner_target *t = &rs->targets[0];
     memset(t, 0, sizeof(*t));
     rs->n_targets = 1;
     snprintf(t->profile, sizeof(t->profile), "%s", rs->target->profile);
@@ -152,7 +152,7 @@ static void main__external_target(run_state *rs)
             t->env.port_443);
 }
 
-static int main__start_targets(run_state *rs, const run_opts *o, const char *serve_bin)
+static int main__start_targets(iotc_runner_state *rs, const iotc_runner_opts *o, const char *serve_bin)
 {
     int failed = 0;
     for (size_t i = 0; i < rs->n; i++) {
@@ -166,13 +166,13 @@ static int main__start_targets(run_state *rs, const run_opts *o, const char *ser
             fprintf(stderr, "iotconform run: too many profiles in one run\n");
             return -1;
         }
-        run_target *t = &rs->targets[rs->n_targets++];
+        iotc_runner_target *t = &rs->targets[rs->n_targets++];
         memset(t, 0, sizeof(*t));
         snprintf(t->profile, sizeof(t->profile), "%s", p);
         iotc_paths_profile(p, t->profile_path, sizeof(t->profile_path));
     }
     for (size_t k = 0; k < rs->n_targets && !iotc_run_interrupted; k++) {
-        run_target *t = &rs->targets[k];
+        iotc_runner_target *t = &rs->targets[k];
         struct stat st;
         if (stat(t->profile_path, &st) != 0) {
             snprintf(t->error, sizeof(t->error), "profile file %s: %s", t->profile_path,
@@ -209,14 +209,14 @@ static int main__start_targets(run_state *rs, const run_opts *o, const char *ser
  * SigV4 secrets from it. A missing one only fails the cases that need it. */
 static json_t *main__registry(void)
 {
-    struct iotc_cfg_err ce;
+    iotc_errtext ce;
     json_t *r = iotc_registry_doc(iotc_paths_registry(), &ce);
     if (!r)
         fprintf(stderr, "iotconform run: registry %s (SigV4 cases will error)\n", ce.msg);
     return r;
 }
 
-static void main__stop_targets(run_state *rs)
+static void main__stop_targets(iotc_runner_state *rs)
 {
     for (size_t k = 0; k < rs->n_targets; k++)
         if (!rs->targets[k].external)
@@ -225,8 +225,8 @@ static void main__stop_targets(run_state *rs)
 
 static void main__one_case(size_t i, void *arg)
 {
-    run_state *rs = arg;
-    run_case_exec(rs, i);
+    iotc_runner_state *rs = arg;
+    iotc_runner_case_exec(rs, i);
     pthread_mutex_lock(&rs->lock);
     for (size_t k = 0; k < rs->n_targets; k++)
         if (rs->targets[k].started && !rs->targets[k].external)
@@ -234,13 +234,13 @@ static void main__one_case(size_t i, void *arg)
     pthread_mutex_unlock(&rs->lock);
 }
 
-static void main__run_cases(run_state *rs, int jobs)
+static void main__run_cases(iotc_runner_state *rs, int jobs)
 {
     /* One job runs on this thread. */
     iotc_pool_run(rs->n, jobs > 1 ? jobs : 0, main__one_case, rs);
 }
 
-static json_t *main__environment(run_state *rs)
+static json_t *main__environment(iotc_runner_state *rs)
 {
     curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
     int maj, min, rev;
@@ -256,9 +256,9 @@ static json_t *main__environment(run_state *rs)
         return env;
     }
     for (size_t k = 0; k < rs->n_targets; k++) {
-        run_target *t = &rs->targets[k];
+        iotc_runner_target *t = &rs->targets[k];
         struct iotc_profile prof;
-        struct iotc_cfg_err ce;
+        iotc_errtext ce;
         bool loaded = iotc_profile_load(t->profile_path, &prof, &ce) == IOTC_OK;
         json_t *policy = loaded ? json_string(prof.policy_name) : NULL;
         json_t *p = json_pack("{s:s, s:s, s:b}", "file", t->profile_path, "journal",
@@ -284,7 +284,7 @@ static json_t *main__environment(run_state *rs)
     return env;
 }
 
-static json_t *main__document(run_state *rs, int argc, char **argv, const char *started,
+static json_t *main__document(iotc_runner_state *rs, int argc, char **argv, const char *started,
                               long duration_ms, const char *run_id)
 {
     char finished[32], host[256] = "unknown", cmd[2048] = "iotconform";
@@ -317,7 +317,7 @@ static json_t *main__document(run_state *rs, int argc, char **argv, const char *
                      skipped, "errored", errored, "cases", cases);
 }
 
-static void main__serve_bin(const run_opts *o, char *out, size_t len)
+static void main__serve_bin(const iotc_runner_opts *o, char *out, size_t len)
 {
     ssize_t n;
     if (o->serve_bin) {
@@ -335,8 +335,8 @@ static void main__install_signals(void)
 
 int iotc_runner_main(int argc, char **argv)
 {
-    run_opts o;
-    run_state rs;
+    iotc_runner_opts o;
+    iotc_runner_state rs;
     iotc_caseset set = {0};
     iotc_diag d;
     char err[512], serve_bin[PATH_MAX], started[32], run_id[40], report[1200], pki_ca[PATH_MAX];
@@ -350,13 +350,13 @@ int iotc_runner_main(int argc, char **argv)
     memset(&rs, 0, sizeof(rs));
     pthread_mutex_init(&rs.lock, NULL);
     iotc_diag_init(&d);
-    if (run_opts_parse(argc, argv, &o, err, sizeof(err)) != 0) {
+    if (iotc_runner_opts_parse(argc, argv, &o, err, sizeof(err)) != 0) {
         fprintf(stderr, "iotconform run: %s\n\n", err);
-        run_opts_usage(stderr);
+        iotc_runner_opts_usage(stderr);
         return 2;
     }
     if (o.help) {
-        run_opts_usage(stdout);
+        iotc_runner_opts_usage(stdout);
         return 0;
     }
     rs.opts = &o;
@@ -446,7 +446,7 @@ int iotc_runner_main(int argc, char **argv)
     iotc_progress_start(&rs.progress);
     main__run_cases(&rs, o.jobs);
     iotc_progress_finish(&rs.progress);
-    run_case_final_journal(&rs);
+    iotc_runner_case_final_journal(&rs);
     main__stop_targets(&rs);
 
     doc = main__document(&rs, argc, argv, started, iotc_clock_ms() - t0, run_id);

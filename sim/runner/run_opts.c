@@ -9,7 +9,7 @@
 #include "harness/cliflags.h"
 #include "run.h"
 
-void run_opts_usage(FILE *out)
+void iotc_runner_opts_usage(FILE *out)
 {
     fprintf(out,
             "usage: iotconform run [--suite NAME|FILE ...] [--filter GLOB ...] [--label L ...]\n"
@@ -57,15 +57,15 @@ void run_opts_usage(FILE *out)
 static int opts__push(const char **list, size_t *n, const char *v, const char *name, char *err,
                       size_t errlen)
 {
-    if (*n >= RUN_MAX_LIST) {
-        snprintf(err, errlen, "too many %s options (at most %d)", name, RUN_MAX_LIST);
+    if (*n >= IOTC_RUNNER_MAX_LIST) {
+        snprintf(err, errlen, "too many %s options (at most %d)", name, IOTC_RUNNER_MAX_LIST);
         return -1;
     }
     list[(*n)++] = v;
     return 0;
 }
 
-int run_opts_parse(int argc, char **argv, run_opts *o, char *err, size_t errlen)
+int iotc_runner_opts_parse(int argc, char **argv, iotc_runner_opts *o, char *err, size_t errlen)
 {
     static const struct option longs[] = {
         {"suite", required_argument, NULL, 's'},

@@ -11,32 +11,32 @@
 #include "client/mqtt_session.h"
 #include "driver.h"
 
-#define SESS_MAX_CONNS 8
+#define IOTC_RUNNER_SESS_MAX_CONNS 8
 
-typedef struct sess_conn {
+typedef struct iotc_runner_sess_conn {
     char name[32];
     char client_id[200];
     int used;
     iotc_mqtt_session m;
-} sess_conn;
+} iotc_runner_sess_conn;
 
-typedef struct sess {
+typedef struct iotc_runner_sess {
     const iotc_env *env;
     const iotc_case *c;
     size_t idx;
     iotc_drv_out *out;
     json_t *obs; /* observed.steps */
     char topic[128];
-    sess_conn conns[SESS_MAX_CONNS];
-} sess;
+    iotc_runner_sess_conn conns[IOTC_RUNNER_SESS_MAX_CONNS];
+} iotc_runner_sess;
 
 /* The named connection; created (unopened) when create is set and there is room. */
-sess_conn *sess_conn_get(sess *s, const char *name, int create);
+iotc_runner_sess_conn *iotc_runner_sess_conn_get(iotc_runner_sess *s, const char *name, int create);
 
 /* Opens the transport: the case's row (its TLS settings, certificate, ALPN, door
  * credentials, WebSocket upgrade) or, with observer set, a reference X.509
  * client on 8883. *username receives the MQTT username the row needs ("" none). */
-int sess_conn_open(sess *s, sess_conn *k, int observer, char *username, size_t ulen,
+int iotc_runner_sess_conn_open(iotc_runner_sess *s, iotc_runner_sess_conn *k, int observer, char *username, size_t ulen,
                    json_t *step_obs);
 
 #endif

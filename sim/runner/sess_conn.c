@@ -7,11 +7,11 @@
 #include "sess.h"
 #include "wsc_case.h"
 
-sess_conn *sess_conn_get(sess *s, const char *name, int create)
+iotc_runner_sess_conn *iotc_runner_sess_conn_get(iotc_runner_sess *s, const char *name, int create)
 {
-    sess_conn *free_slot = NULL;
-    for (size_t i = 0; i < SESS_MAX_CONNS; i++) {
-        sess_conn *k = &s->conns[i];
+    iotc_runner_sess_conn *free_slot = NULL;
+    for (size_t i = 0; i < IOTC_RUNNER_SESS_MAX_CONNS; i++) {
+        iotc_runner_sess_conn *k = &s->conns[i];
         if (k->used && strcmp(k->name, name) == 0)
             return k;
         if (!k->used && !free_slot)
@@ -27,7 +27,7 @@ sess_conn *sess_conn_get(sess *s, const char *name, int create)
 }
 
 /* A reference client: device-02 (or the case's subscriber_cert) on 8883, standard TLS. */
-static int sess__open_observer(sess *s, sess_conn *k, json_t *step_obs)
+static int sess__open_observer(iotc_runner_sess *s, iotc_runner_sess_conn *k, json_t *step_obs)
 {
     const char *cert =
         json_string_value(json_object_get(iotc_case_client(s->c), "subscriber_cert"));
@@ -42,7 +42,7 @@ static int sess__open_observer(sess *s, sess_conn *k, json_t *step_obs)
                                 iotc_drv_timeout_ms(s->c), s->out);
 }
 
-static int sess__open_wss(sess *s, sess_conn *k, json_t *obs)
+static int sess__open_wss(iotc_runner_sess *s, iotc_runner_sess_conn *k, json_t *obs)
 {
     struct iotc_buf path = {0}, headers = {0};
     char host[300];
@@ -62,7 +62,7 @@ static int sess__open_wss(sess *s, sess_conn *k, json_t *obs)
     return rc;
 }
 
-int sess_conn_open(sess *s, sess_conn *k, int observer, char *username, size_t ulen,
+int iotc_runner_sess_conn_open(iotc_runner_sess *s, iotc_runner_sess_conn *k, int observer, char *username, size_t ulen,
                    json_t *step_obs)
 {
     int rc;

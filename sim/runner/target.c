@@ -14,67 +14,67 @@
 
 static const char *const en_family[] = {"ipv4", "ipv6", NULL};
 
-static const schema_key identity_fields[] = {
-    {"cert", T_STR, K_REQUIRED, NULL, 0, NULL, NULL},
-    {"key", T_STR, K_REQUIRED, NULL, 0, NULL, NULL},
+static const iotc_cases_schema_key identity_fields[] = {
+    {"cert", IOTC_CASES_T_STR, IOTC_CASES_K_REQUIRED, NULL, 0, NULL, NULL},
+    {"key", IOTC_CASES_T_STR, IOTC_CASES_K_REQUIRED, NULL, 0, NULL, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
-static const schema_key credential_fields[] = {
-    {"access_key_id", T_STR, K_REQUIRED, NULL, 0, NULL, NULL},
-    {"secret_access_key", T_STR, K_REQUIRED, NULL, 0, NULL, NULL},
-    {"session_token", T_STR, 0, NULL, 0, NULL, NULL},
+static const iotc_cases_schema_key credential_fields[] = {
+    {"access_key_id", IOTC_CASES_T_STR, IOTC_CASES_K_REQUIRED, NULL, 0, NULL, NULL},
+    {"secret_access_key", IOTC_CASES_T_STR, IOTC_CASES_K_REQUIRED, NULL, 0, NULL, NULL},
+    {"session_token", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
-static const schema_key sigv4_fields[] = {
-    {"region", T_STR, 0, NULL, 0, NULL, NULL},
-    {"credentials", T_OBJ, K_REQUIRED | K_ANYKEY, NULL, T_OBJ, credential_fields, NULL},
+static const iotc_cases_schema_key sigv4_fields[] = {
+    {"region", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"credentials", IOTC_CASES_T_OBJ, IOTC_CASES_K_REQUIRED | IOTC_CASES_K_ANYKEY, NULL, IOTC_CASES_T_OBJ, credential_fields, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
-static const schema_key custom_fields[] = {
-    {"signing_key", T_STR, 0, NULL, 0, NULL, NULL},
-    {"default_authorizer", T_BOOL, 0, NULL, 0, NULL, NULL},
-    {"authorizers", T_OBJ, K_ANYKEY, NULL, T_STR, NULL, NULL},
-    {"tokens", T_OBJ, K_ANYKEY, NULL, T_STR, NULL, NULL},
+static const iotc_cases_schema_key custom_fields[] = {
+    {"signing_key", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"default_authorizer", IOTC_CASES_T_BOOL, 0, NULL, 0, NULL, NULL},
+    {"authorizers", IOTC_CASES_T_OBJ, IOTC_CASES_K_ANYKEY, NULL, IOTC_CASES_T_STR, NULL, NULL},
+    {"tokens", IOTC_CASES_T_OBJ, IOTC_CASES_K_ANYKEY, NULL, IOTC_CASES_T_STR, NULL, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
-static const schema_key ports_fields[] = {
-    {"8883", T_INT, 0, NULL, 0, NULL, NULL},
-    {"8443", T_INT, 0, NULL, 0, NULL, NULL},
-    {"443", T_INT, 0, NULL, 0, NULL, NULL},
+static const iotc_cases_schema_key ports_fields[] = {
+    {"8883", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"8443", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"443", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
-static const schema_key addresses_fields[] = {
-    {"ipv4", T_STR | T_NULL, 0, NULL, 0, NULL, NULL},
-    {"ipv6", T_STR | T_NULL, 0, NULL, 0, NULL, NULL},
+static const iotc_cases_schema_key addresses_fields[] = {
+    {"ipv4", IOTC_CASES_T_STR | IOTC_CASES_T_NULL, 0, NULL, 0, NULL, NULL},
+    {"ipv6", IOTC_CASES_T_STR | IOTC_CASES_T_NULL, 0, NULL, 0, NULL, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
-static const schema_key features_fields[] = {
-    {"profile", T_STR, 0, NULL, 0, NULL, NULL},
-    {"rows", T_ARR, 0, NULL, T_STR, NULL, NULL},
-    {"ip_families", T_ARR, 0, NULL, T_STR, NULL, en_family},
+static const iotc_cases_schema_key features_fields[] = {
+    {"profile", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"rows", IOTC_CASES_T_ARR, 0, NULL, IOTC_CASES_T_STR, NULL, NULL},
+    {"ip_families", IOTC_CASES_T_ARR, 0, NULL, IOTC_CASES_T_STR, NULL, en_family},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
-static const schema_key top_fields[] = {
-    {"format", T_STR, K_REQUIRED, NULL, 0, NULL, NULL},
-    {"name", T_STR, 0, NULL, 0, NULL, NULL},
-    {"comment", T_STR, 0, NULL, 0, NULL, NULL},
-    {"host", T_STR, K_REQUIRED, NULL, 0, NULL, NULL},
-    {"addresses", T_OBJ, 0, addresses_fields, 0, NULL, NULL},
-    {"sni", T_STR, 0, NULL, 0, NULL, NULL},
-    {"domain_names", T_OBJ, K_ANYKEY, NULL, T_STR, NULL, NULL},
-    {"ports", T_OBJ, K_REQUIRED, ports_fields, 0, NULL, NULL},
-    {"ca", T_STR, K_REQUIRED, NULL, 0, NULL, NULL},
-    {"identities", T_OBJ, K_ANYKEY, NULL, T_OBJ, identity_fields, NULL},
-    {"sigv4", T_OBJ, 0, sigv4_fields, 0, NULL, NULL},
-    {"custom_auth", T_OBJ, 0, custom_fields, 0, NULL, NULL},
-    {"features", T_OBJ, 0, features_fields, 0, NULL, NULL},
+static const iotc_cases_schema_key top_fields[] = {
+    {"format", IOTC_CASES_T_STR, IOTC_CASES_K_REQUIRED, NULL, 0, NULL, NULL},
+    {"name", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"comment", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"host", IOTC_CASES_T_STR, IOTC_CASES_K_REQUIRED, NULL, 0, NULL, NULL},
+    {"addresses", IOTC_CASES_T_OBJ, 0, addresses_fields, 0, NULL, NULL},
+    {"sni", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
+    {"domain_names", IOTC_CASES_T_OBJ, IOTC_CASES_K_ANYKEY, NULL, IOTC_CASES_T_STR, NULL, NULL},
+    {"ports", IOTC_CASES_T_OBJ, IOTC_CASES_K_REQUIRED, ports_fields, 0, NULL, NULL},
+    {"ca", IOTC_CASES_T_STR, IOTC_CASES_K_REQUIRED, NULL, 0, NULL, NULL},
+    {"identities", IOTC_CASES_T_OBJ, IOTC_CASES_K_ANYKEY, NULL, IOTC_CASES_T_OBJ, identity_fields, NULL},
+    {"sigv4", IOTC_CASES_T_OBJ, 0, sigv4_fields, 0, NULL, NULL},
+    {"custom_auth", IOTC_CASES_T_OBJ, 0, custom_fields, 0, NULL, NULL},
+    {"features", IOTC_CASES_T_OBJ, 0, features_fields, 0, NULL, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 

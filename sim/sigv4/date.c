@@ -43,13 +43,13 @@ static bool date__ymd(const char *s, int *y, int *m, int *d)
     return *m >= 1 && *m <= 12 && *d >= 1 && *d <= date__days_in_month(*y, *m);
 }
 
-bool sigv4__date8_valid(const char *s, size_t n)
+bool iotc_sigv4__date8_valid(const char *s, size_t n)
 {
     int y, m, d;
     return n == 8 && date__ymd(s, &y, &m, &d);
 }
 
-int sigv4__amz_date_parse(const char *s, time_t *t)
+int iotc_sigv4__amz_date_parse(const char *s, time_t *t)
 {
     int y, mo, d, h, mi, se;
     /* every index below is < 16 and s has 16 characters before the NUL */

@@ -5,7 +5,7 @@
 #include <openssl/evp.h>
 #include <string.h>
 
-int sigv4__sha256_hex(const void *p, size_t n, char hex[SIGV4__HEX_LEN + 1])
+int iotc_sigv4__sha256_hex(const void *p, size_t n, char hex[IOTC_SIGV4__HEX_LEN + 1])
 {
     static const char digits[] = "0123456789abcdef";
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -17,7 +17,7 @@ int sigv4__sha256_hex(const void *p, size_t n, char hex[SIGV4__HEX_LEN + 1])
         hex[2 * i] = digits[md[i] >> 4];
         hex[2 * i + 1] = digits[md[i] & 15];
     }
-    hex[SIGV4__HEX_LEN] = '\0';
+    hex[IOTC_SIGV4__HEX_LEN] = '\0';
     return IOTC_OK;
 }
 
@@ -26,22 +26,22 @@ int sigv4__sha256_hex(const void *p, size_t n, char hex[SIGV4__HEX_LEN + 1])
  * only matters when it opts out with UNSIGNED-PAYLOAD (a hash that disagrees
  * with the body is caught by iotc_sigv4_verify, never trusted here).
  */
-int sigv4__payload_hash(const struct iotc_sigv4_request *rq, char out[SIGV4__HEX_LEN + 1])
+int iotc_sigv4__payload_hash(const struct iotc_sigv4_request *rq, char out[IOTC_SIGV4__HEX_LEN + 1])
 {
     size_t count = 0;
-    const char *declared = sigv4__header_find(rq, "x-amz-content-sha256", &count);
+    const char *declared = iotc_sigv4__header_find(rq, "x-amz-content-sha256", &count);
     if (count == 1) {
         struct iotc_buf t = {0};
-        int rc = sigv4__append_trimmed(declared, &t);
-        bool unsigned_payload = rc == IOTC_OK && t.len == strlen(SIGV4__UNSIGNED) &&
-                                memcmp(t.p, SIGV4__UNSIGNED, t.len) == 0;
+        int rc = iotc_sigv4__append_trimmed(declared, &t);
+        bool unsigned_payload = rc == IOTC_OK && t.len == strlen(IOTC_SIGV4__UNSIGNED) &&
+                                memcmp(t.p, IOTC_SIGV4__UNSIGNED, t.len) == 0;
         iotc_buf_free(&t);
         if (rc)
             return rc;
         if (unsigned_payload) {
-            memcpy(out, SIGV4__UNSIGNED, sizeof SIGV4__UNSIGNED);
+            memcpy(out, IOTC_SIGV4__UNSIGNED, sizeof IOTC_SIGV4__UNSIGNED);
             return IOTC_OK;
         }
     }
-    return sigv4__sha256_hex(rq->body, rq->body ? rq->body_len : 0, out);
+    return iotc_sigv4__sha256_hex(rq->body, rq->body ? rq->body_len : 0, out);
 }

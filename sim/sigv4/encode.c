@@ -13,7 +13,7 @@ static bool encode__unreserved(uint8_t c)
            c == '.' || c == '_' || c == '~';
 }
 
-int sigv4__encode(const uint8_t *p, size_t n, bool keep_slash, struct iotc_buf *out)
+int iotc_sigv4__encode(const uint8_t *p, size_t n, bool keep_slash, struct iotc_buf *out)
 {
     static const char hex[] = "0123456789ABCDEF";
     if (n > SIZE_MAX / 3)
@@ -34,7 +34,7 @@ int sigv4__encode(const uint8_t *p, size_t n, bool keep_slash, struct iotc_buf *
     return IOTC_OK;
 }
 
-int sigv4__decode(const char *p, size_t n, struct iotc_buf *out)
+int iotc_sigv4__decode(const char *p, size_t n, struct iotc_buf *out)
 {
     size_t start = out->len;
     int rc = iotc_buf_reserve(out, n + 1);

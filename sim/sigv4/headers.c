@@ -28,7 +28,7 @@ static bool headers__tchar_lower(char c)
     return c && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
-bool sigv4__name_eq(const char *a, const char *lower)
+bool iotc_sigv4__name_eq(const char *a, const char *lower)
 {
     if (!a)
         return false;
@@ -39,13 +39,13 @@ bool sigv4__name_eq(const char *a, const char *lower)
     return a[i] == lower[i];
 }
 
-const char *sigv4__header_find(const struct iotc_sigv4_request *rq, const char *lower,
+const char *iotc_sigv4__header_find(const struct iotc_sigv4_request *rq, const char *lower,
                                size_t *count)
 {
     const char *first = NULL;
     size_t n = 0;
     for (size_t i = 0; i < rq->header_count; i++) {
-        if (!sigv4__name_eq(rq->headers[i].name, lower))
+        if (!iotc_sigv4__name_eq(rq->headers[i].name, lower))
             continue;
         if (!n)
             first = rq->headers[i].value ? rq->headers[i].value : "";
@@ -56,7 +56,7 @@ const char *sigv4__header_find(const struct iotc_sigv4_request *rq, const char *
     return first;
 }
 
-int sigv4__append_trimmed(const char *value, struct iotc_buf *out)
+int iotc_sigv4__append_trimmed(const char *value, struct iotc_buf *out)
 {
     const char *p = value ? value : "";
     bool pending = false; /* a run of whitespace seen after some text */
@@ -91,18 +91,18 @@ static int headers__one(const struct iotc_sigv4_request *rq, const char *name, s
         return rc;
     bool first = true;
     for (size_t i = 0; i < rq->header_count; i++) {
-        if (!sigv4__name_eq(rq->headers[i].name, lower))
+        if (!iotc_sigv4__name_eq(rq->headers[i].name, lower))
             continue;
         if (!first && (rc = iotc_buf_u8(out, ',')))
             return rc;
         first = false;
-        if ((rc = sigv4__append_trimmed(rq->headers[i].value, out)))
+        if ((rc = iotc_sigv4__append_trimmed(rq->headers[i].value, out)))
             return rc;
     }
     return iotc_buf_u8(out, '\n');
 }
 
-int sigv4__canonical_headers(const struct iotc_sigv4_request *rq, const char *signed_headers,
+int iotc_sigv4__canonical_headers(const struct iotc_sigv4_request *rq, const char *signed_headers,
                              struct iotc_buf *out)
 {
     const char *p = signed_headers;
@@ -118,33 +118,33 @@ int sigv4__canonical_headers(const struct iotc_sigv4_request *rq, const char *si
     return IOTC_OK;
 }
 
-bool sigv4__signed_headers_valid(const char *s, char *why, size_t whylen)
+bool iotc_sigv4__signed_headers_valid(const char *s, char *why, size_t whylen)
 {
     const char *prev = NULL;
     size_t prev_n = 0;
     const char *p = s;
     if (!*p) {
-        sigv4__why(why, whylen, "SignedHeaders is empty");
+        iotc_sigv4__why(why, whylen, "SignedHeaders is empty");
         return false;
     }
     for (;;) {
         size_t n = 0;
         while (p[n] && p[n] != ';') {
             if (!headers__tchar_lower(p[n])) {
-                sigv4__why(why, whylen, "SignedHeaders must list lower-case header names");
+                iotc_sigv4__why(why, whylen, "SignedHeaders must list lower-case header names");
                 return false;
             }
             n++;
         }
         if (n == 0 || n > 255) {
-            sigv4__why(why, whylen, "SignedHeaders has an empty or too long name");
+            iotc_sigv4__why(why, whylen, "SignedHeaders has an empty or too long name");
             return false;
         }
         if (prev) {
             size_t m = n < prev_n ? n : prev_n;
             int c = memcmp(prev, p, m);
             if (c > 0 || (c == 0 && prev_n >= n)) {
-                sigv4__why(why, whylen, "SignedHeaders must be sorted and without duplicates");
+                iotc_sigv4__why(why, whylen, "SignedHeaders must be sorted and without duplicates");
                 return false;
             }
         }
@@ -155,13 +155,13 @@ bool sigv4__signed_headers_valid(const char *s, char *why, size_t whylen)
             return true;
         p++; /* the ';' */
         if (!*p) {
-            sigv4__why(why, whylen, "SignedHeaders has an empty or too long name");
+            iotc_sigv4__why(why, whylen, "SignedHeaders has an empty or too long name");
             return false;
         }
     }
 }
 
-bool sigv4__signed_has(const char *signed_headers, const char *lower)
+bool iotc_sigv4__signed_has(const char *signed_headers, const char *lower)
 {
     size_t want = strlen(lower);
     const char *p = signed_headers;

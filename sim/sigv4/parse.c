@@ -75,29 +75,29 @@ static int parse__credential(const char *s, size_t n, struct iotc_sigv4_parsed *
         start = i + 1;
     }
     if (k != 5) {
-        sigv4__why(why, whylen, "Credential must be <key>/<date>/<region>/<service>/aws4_request");
+        iotc_sigv4__why(why, whylen, "Credential must be <key>/<date>/<region>/<service>/aws4_request");
         return IOTC_ERR_MALFORMED;
     }
     if (!parse__copy(out->access_key, sizeof out->access_key, part[0], len[0], parse__key_char)) {
-        sigv4__why(why, whylen, "Credential has an invalid access key id");
+        iotc_sigv4__why(why, whylen, "Credential has an invalid access key id");
         return IOTC_ERR_MALFORMED;
     }
-    if (!sigv4__date8_valid(part[1], len[1])) {
-        sigv4__why(why, whylen, "Credential scope date is not YYYYMMDD");
+    if (!iotc_sigv4__date8_valid(part[1], len[1])) {
+        iotc_sigv4__why(why, whylen, "Credential scope date is not YYYYMMDD");
         return IOTC_ERR_MALFORMED;
     }
     memcpy(out->date, part[1], 8);
     out->date[8] = '\0';
     if (!parse__copy(out->region, sizeof out->region, part[2], len[2], parse__scope_char)) {
-        sigv4__why(why, whylen, "Credential has an invalid region");
+        iotc_sigv4__why(why, whylen, "Credential has an invalid region");
         return IOTC_ERR_MALFORMED;
     }
     if (!parse__copy(out->service, sizeof out->service, part[3], len[3], parse__scope_char)) {
-        sigv4__why(why, whylen, "Credential has an invalid service");
+        iotc_sigv4__why(why, whylen, "Credential has an invalid service");
         return IOTC_ERR_MALFORMED;
     }
-    if (len[4] != strlen(SIGV4__TERMINATOR) || memcmp(part[4], SIGV4__TERMINATOR, len[4]) != 0) {
-        sigv4__why(why, whylen, "Credential scope must end with aws4_request");
+    if (len[4] != strlen(IOTC_SIGV4__TERMINATOR) || memcmp(part[4], IOTC_SIGV4__TERMINATOR, len[4]) != 0) {
+        iotc_sigv4__why(why, whylen, "Credential scope must end with aws4_request");
         return IOTC_ERR_MALFORMED;
     }
     return IOTC_OK;
@@ -107,19 +107,19 @@ static int parse__signed_headers(const char *s, size_t n, struct iotc_sigv4_pars
                                  size_t whylen)
 {
     if (!parse__copy(out->signed_headers, sizeof out->signed_headers, s, n, parse__any_char)) {
-        sigv4__why(why, whylen, "SignedHeaders is empty or too long");
+        iotc_sigv4__why(why, whylen, "SignedHeaders is empty or too long");
         return IOTC_ERR_MALFORMED;
     }
-    return sigv4__signed_headers_valid(out->signed_headers, why, whylen) ? IOTC_OK
+    return iotc_sigv4__signed_headers_valid(out->signed_headers, why, whylen) ? IOTC_OK
                                                                          : IOTC_ERR_MALFORMED;
 }
 
 static int parse__signature(const char *s, size_t n, struct iotc_sigv4_parsed *out, char *why,
                             size_t whylen)
 {
-    if (n != SIGV4__HEX_LEN ||
+    if (n != IOTC_SIGV4__HEX_LEN ||
         !parse__copy(out->signature, sizeof out->signature, s, n, parse__hex_char)) {
-        sigv4__why(why, whylen, "Signature must be 64 lower-case hex digits");
+        iotc_sigv4__why(why, whylen, "Signature must be 64 lower-case hex digits");
         return IOTC_ERR_MALFORMED;
     }
     return IOTC_OK;
@@ -130,9 +130,9 @@ static int parse__amz_date(const char *s, size_t n, struct iotc_sigv4_parsed *ou
 {
     time_t t;
     if (n != 16 || !parse__copy(out->amz_date, sizeof out->amz_date, s, n, parse__any_char) ||
-        sigv4__amz_date_parse(out->amz_date, &t) != IOTC_OK) {
+        iotc_sigv4__amz_date_parse(out->amz_date, &t) != IOTC_OK) {
         out->amz_date[0] = '\0';
-        sigv4__why(why, whylen, "X-Amz-Date is not YYYYMMDDTHHMMSSZ");
+        iotc_sigv4__why(why, whylen, "X-Amz-Date is not YYYYMMDDTHHMMSSZ");
         return IOTC_ERR_MALFORMED;
     }
     return IOTC_OK;
@@ -142,7 +142,7 @@ static int parse__token(const char *s, size_t n, struct iotc_sigv4_parsed *out, 
                         size_t whylen)
 {
     if (n == 0 || memchr(s, '\0', n)) {
-        sigv4__why(why, whylen, "X-Amz-Security-Token is empty");
+        iotc_sigv4__why(why, whylen, "X-Amz-Security-Token is empty");
         return IOTC_ERR_MALFORMED;
     }
     out->security_token = malloc(n + 1);
@@ -166,13 +166,13 @@ static int parse__component(const char *name, size_t nn, const char *v, size_t v
         if (nn == strlen(names[i]) && memcmp(name, names[i], nn) == 0)
             which = i;
     if (which < 0) {
-        char q[SIGV4__QUOTE_MAX + 1];
-        sigv4__why(why, whylen, "Authorization has an unknown component '%s'",
-                   sigv4__printable(name, nn, q));
+        char q[IOTC_SIGV4__QUOTE_MAX + 1];
+        iotc_sigv4__why(why, whylen, "Authorization has an unknown component '%s'",
+                   iotc_sigv4__printable(name, nn, q));
         return IOTC_ERR_MALFORMED;
     }
     if (seen[which]) {
-        sigv4__why(why, whylen, "Authorization repeats %s", names[which]);
+        iotc_sigv4__why(why, whylen, "Authorization repeats %s", names[which]);
         return IOTC_ERR_MALFORMED;
     }
     seen[which] = true;
@@ -197,7 +197,7 @@ static int parse__authorization(const char *rest, struct iotc_sigv4_parsed *out,
         const char *eq = memchr(p, '=', n);
         size_t vn = eq ? n - (size_t)(eq - p) - 1 : 0;
         if (!eq || eq == p) {
-            sigv4__why(why, whylen, "Authorization component is not name=value");
+            iotc_sigv4__why(why, whylen, "Authorization component is not name=value");
             return IOTC_ERR_MALFORMED;
         }
         while (vn && parse__ws(eq[vn])) /* trailing blanks before ',' or the end */
@@ -213,7 +213,7 @@ static int parse__authorization(const char *rest, struct iotc_sigv4_parsed *out,
     static const char *const missing[PARSE__NCOMP] = {"Credential", "SignedHeaders", "Signature"};
     for (int i = 0; i < PARSE__NCOMP; i++) {
         if (!seen[i]) {
-            sigv4__why(why, whylen, "Authorization lacks %s", missing[i]);
+            iotc_sigv4__why(why, whylen, "Authorization lacks %s", missing[i]);
             return IOTC_ERR_MALFORMED;
         }
     }
@@ -226,19 +226,19 @@ static int parse__one_header(const struct iotc_sigv4_request *rq, const char *lo
                              size_t whylen)
 {
     size_t count = 0;
-    const char *v = sigv4__header_find(rq, lower, &count);
+    const char *v = iotc_sigv4__header_find(rq, lower, &count);
     int rc;
     if (count > 1) {
-        sigv4__why(why, whylen, "more than one %s header", label);
+        iotc_sigv4__why(why, whylen, "more than one %s header", label);
         return IOTC_ERR_MALFORMED;
     }
     if (count == 0) {
         if (!required)
             return IOTC_ERR_NOT_FOUND;
-        sigv4__why(why, whylen, "%s header is missing", label);
+        iotc_sigv4__why(why, whylen, "%s header is missing", label);
         return IOTC_ERR_MALFORMED;
     }
-    if ((rc = sigv4__append_trimmed(v, val)) || (rc = iotc_buf_u8(val, '\0')))
+    if ((rc = iotc_sigv4__append_trimmed(v, val)) || (rc = iotc_buf_u8(val, '\0')))
         return rc;
     val->len--; /* the NUL stays after len */
     return IOTC_OK;
@@ -253,13 +253,13 @@ static int parse__header_form(const struct iotc_sigv4_request *rq, const char *a
     while (parse__ws(*p))
         p++;
     size_t alg = strcspn(p, " \t");
-    if (alg != strlen(SIGV4__ALGORITHM) || memcmp(p, SIGV4__ALGORITHM, alg) != 0) {
-        char q[SIGV4__QUOTE_MAX + 1];
-        sigv4__why(why, whylen, "unsupported algorithm '%s'", sigv4__printable(p, alg, q));
+    if (alg != strlen(IOTC_SIGV4__ALGORITHM) || memcmp(p, IOTC_SIGV4__ALGORITHM, alg) != 0) {
+        char q[IOTC_SIGV4__QUOTE_MAX + 1];
+        iotc_sigv4__why(why, whylen, "unsupported algorithm '%s'", iotc_sigv4__printable(p, alg, q));
         return IOTC_ERR_MALFORMED;
     }
     if (!parse__ws(p[alg])) {
-        sigv4__why(why, whylen, "Authorization has no parameters");
+        iotc_sigv4__why(why, whylen, "Authorization has no parameters");
         return IOTC_ERR_MALFORMED;
     }
     if ((rc = parse__authorization(p + alg, out, why, whylen)))
@@ -282,7 +282,7 @@ cleanup:
 /* ---- presigned query ---- */
 
 /* The only parameter named name; NULL when absent, IOTC_ERR_MALFORMED when repeated. */
-static int parse__qget(const struct sigv4__params *ps, const char *name, const struct iotc_buf **v,
+static int parse__qget(const struct iotc_sigv4__params *ps, const char *name, const struct iotc_buf **v,
                        char *why, size_t whylen)
 {
     size_t n = strlen(name);
@@ -291,13 +291,13 @@ static int parse__qget(const struct sigv4__params *ps, const char *name, const s
         if (ps->v[i].key.len != n || memcmp(ps->v[i].key.p, name, n) != 0)
             continue;
         if (*v) {
-            sigv4__why(why, whylen, "duplicate query parameter %s", name);
+            iotc_sigv4__why(why, whylen, "duplicate query parameter %s", name);
             return IOTC_ERR_MALFORMED;
         }
         *v = &ps->v[i].val;
     }
     if (*v && memchr((*v)->p, '\0', (*v)->len)) {
-        sigv4__why(why, whylen, "query parameter %s contains NUL", name);
+        iotc_sigv4__why(why, whylen, "query parameter %s contains NUL", name);
         return IOTC_ERR_MALFORMED;
     }
     return IOTC_OK;
@@ -313,14 +313,14 @@ static int parse__expires(const struct iotc_buf *v, struct iotc_sigv4_parsed *ou
         x = x * 10 + (v->p[i] - '0');
     }
     if (!ok || x < 1 || x > IOTC_SIGV4_MAX_EXPIRES) {
-        sigv4__why(why, whylen, "X-Amz-Expires must be 1..%ld seconds", IOTC_SIGV4_MAX_EXPIRES);
+        iotc_sigv4__why(why, whylen, "X-Amz-Expires must be 1..%ld seconds", IOTC_SIGV4_MAX_EXPIRES);
         return IOTC_ERR_MALFORMED;
     }
     out->expires = x;
     return IOTC_OK;
 }
 
-static int parse__query_form(const struct sigv4__params *ps, struct iotc_sigv4_parsed *out,
+static int parse__query_form(const struct iotc_sigv4__params *ps, struct iotc_sigv4_parsed *out,
                              char *why, size_t whylen)
 {
     static const char *const names[] = {"X-Amz-Algorithm",     "X-Amz-Credential", "X-Amz-Date",
@@ -332,14 +332,14 @@ static int parse__query_form(const struct sigv4__params *ps, struct iotc_sigv4_p
         if ((rc = parse__qget(ps, names[i], &v[i], why, whylen)))
             return rc;
         if (i < 5 && !v[i]) {
-            sigv4__why(why, whylen, "query parameter %s is missing", names[i]);
+            iotc_sigv4__why(why, whylen, "query parameter %s is missing", names[i]);
             return IOTC_ERR_MALFORMED;
         }
     }
-    if (v[0]->len != strlen(SIGV4__ALGORITHM) || memcmp(v[0]->p, SIGV4__ALGORITHM, v[0]->len)) {
-        char q[SIGV4__QUOTE_MAX + 1];
-        sigv4__why(why, whylen, "unsupported algorithm '%s'",
-                   sigv4__printable((const char *)v[0]->p, v[0]->len, q));
+    if (v[0]->len != strlen(IOTC_SIGV4__ALGORITHM) || memcmp(v[0]->p, IOTC_SIGV4__ALGORITHM, v[0]->len)) {
+        char q[IOTC_SIGV4__QUOTE_MAX + 1];
+        iotc_sigv4__why(why, whylen, "unsupported algorithm '%s'",
+                   iotc_sigv4__printable((const char *)v[0]->p, v[0]->len, q));
         return IOTC_ERR_MALFORMED;
     }
     if ((rc = parse__credential((const char *)v[1]->p, v[1]->len, out, why, whylen)) ||
@@ -355,7 +355,7 @@ static int parse__query_form(const struct sigv4__params *ps, struct iotc_sigv4_p
     return IOTC_OK;
 }
 
-static bool parse__has_marker(const struct sigv4__params *ps)
+static bool parse__has_marker(const struct iotc_sigv4__params *ps)
 {
     for (size_t i = 0; i < ps->n; i++)
         for (size_t k = 0; k < sizeof parse__query_markers / sizeof parse__query_markers[0]; k++)
@@ -368,7 +368,7 @@ static bool parse__has_marker(const struct sigv4__params *ps)
 int iotc_sigv4_parse(const struct iotc_sigv4_request *rq, struct iotc_sigv4_parsed *out, char *why,
                      size_t whylen)
 {
-    struct sigv4__params ps = {0};
+    struct iotc_sigv4__params ps = {0};
     size_t nauth = 0;
     const char *auth;
     int rc;
@@ -376,16 +376,16 @@ int iotc_sigv4_parse(const struct iotc_sigv4_request *rq, struct iotc_sigv4_pars
         return IOTC_ERR_INVALID;
     memset(out, 0, sizeof *out);
     out->expires = -1;
-    sigv4__why(why, whylen, "%s", "");
+    iotc_sigv4__why(why, whylen, "%s", "");
 
-    auth = sigv4__header_find(rq, "authorization", &nauth);
+    auth = iotc_sigv4__header_find(rq, "authorization", &nauth);
     if (nauth > 1) {
-        sigv4__why(why, whylen, "more than one Authorization header");
+        iotc_sigv4__why(why, whylen, "more than one Authorization header");
         return IOTC_ERR_MALFORMED;
     }
-    rc = sigv4__query_split(rq->query, &ps);
+    rc = iotc_sigv4__query_split(rq->query, &ps);
     if (rc == IOTC_ERR_MALFORMED)
-        sigv4__why(why, whylen, "query has an invalid percent escape");
+        iotc_sigv4__why(why, whylen, "query has an invalid percent escape");
     if (rc)
         return rc;
     const char *a = auth;
@@ -395,17 +395,17 @@ int iotc_sigv4_parse(const struct iotc_sigv4_request *rq, struct iotc_sigv4_pars
     bool header_form = a && strncmp(a, "AWS4", 4) == 0;
     bool query_form = parse__has_marker(&ps);
     if (header_form && query_form) {
-        sigv4__why(why, whylen, "both an Authorization header and X-Amz-* query parameters");
+        iotc_sigv4__why(why, whylen, "both an Authorization header and X-Amz-* query parameters");
         rc = IOTC_ERR_MALFORMED;
     } else if (header_form) {
         rc = parse__header_form(rq, auth, out, why, whylen);
     } else if (query_form) {
         rc = parse__query_form(&ps, out, why, whylen);
     } else {
-        sigv4__why(why, whylen, "no SigV4 Authorization header or presigned query");
+        iotc_sigv4__why(why, whylen, "no SigV4 Authorization header or presigned query");
         rc = IOTC_ERR_NOT_FOUND;
     }
-    sigv4__params_free(&ps);
+    iotc_sigv4__params_free(&ps);
     if (rc && rc != IOTC_ERR_NOT_FOUND) {
         /* nothing half-parsed survives a failure */
         iotc_sigv4_parsed_free(out);

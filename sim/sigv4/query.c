@@ -16,7 +16,7 @@ struct query__enc {
     struct iotc_buf val;
 };
 
-void sigv4__params_free(struct sigv4__params *ps)
+void iotc_sigv4__params_free(struct iotc_sigv4__params *ps)
 {
     for (size_t i = 0; i < ps->n; i++) {
         iotc_buf_free(&ps->v[i].key);
@@ -27,13 +27,13 @@ void sigv4__params_free(struct sigv4__params *ps)
     ps->n = ps->cap = 0;
 }
 
-static int query__push(struct sigv4__params *ps, struct sigv4__param **slot)
+static int query__push(struct iotc_sigv4__params *ps, struct iotc_sigv4__param **slot)
 {
     if (ps->n == ps->cap) {
         size_t cap = ps->cap ? ps->cap * 2 : 8;
         if (cap > SIZE_MAX / sizeof *ps->v)
             return IOTC_ERR_TOO_LARGE;
-        struct sigv4__param *v = realloc(ps->v, cap * sizeof *v);
+        struct iotc_sigv4__param *v = realloc(ps->v, cap * sizeof *v);
         if (!v)
             return IOTC_ERR_NOMEM;
         ps->v = v;
@@ -44,7 +44,7 @@ static int query__push(struct sigv4__params *ps, struct sigv4__param **slot)
     return IOTC_OK;
 }
 
-int sigv4__query_split(const char *query, struct sigv4__params *out)
+int iotc_sigv4__query_split(const char *query, struct iotc_sigv4__params *out)
 {
     int rc = IOTC_OK;
     const char *p = query;
@@ -53,12 +53,12 @@ int sigv4__query_split(const char *query, struct sigv4__params *out)
         if (plen > 0) {
             const char *eq = memchr(p, '=', plen);
             size_t klen = eq ? (size_t)(eq - p) : plen;
-            struct sigv4__param *prm;
+            struct iotc_sigv4__param *prm;
             if ((rc = query__push(out, &prm)))
                 goto cleanup;
-            if ((rc = sigv4__decode(p, klen, &prm->key)))
+            if ((rc = iotc_sigv4__decode(p, klen, &prm->key)))
                 goto cleanup;
-            if (eq && (rc = sigv4__decode(eq + 1, plen - klen - 1, &prm->val)))
+            if (eq && (rc = iotc_sigv4__decode(eq + 1, plen - klen - 1, &prm->val)))
                 goto cleanup;
             if (!eq && (rc = iotc_buf_reserve(&prm->val, 1)) == IOTC_OK)
                 prm->val.p[0] = '\0'; /* keep the "NUL after len" promise for "a" without '=' */
@@ -71,7 +71,7 @@ int sigv4__query_split(const char *query, struct sigv4__params *out)
     }
     return IOTC_OK;
 cleanup:
-    sigv4__params_free(out);
+    iotc_sigv4__params_free(out);
     return rc;
 }
 
@@ -91,14 +91,14 @@ static int query__cmp(const void *x, const void *y)
     return c ? c : query__cmp_buf(&a->val, &b->val);
 }
 
-static bool query__is(const struct sigv4__param *prm, const char *name)
+static bool query__is(const struct iotc_sigv4__param *prm, const char *name)
 {
     size_t n = strlen(name);
     return prm->key.len == n && memcmp(prm->key.p, name, n) == 0;
 }
 
 /* Parameters that are not part of what was signed. */
-static bool query__skip(const struct sigv4__param *prm, bool presigned, bool token_in)
+static bool query__skip(const struct iotc_sigv4__param *prm, bool presigned, bool token_in)
 {
     if (!presigned)
         return false;
@@ -107,13 +107,13 @@ static bool query__skip(const struct sigv4__param *prm, bool presigned, bool tok
     return !token_in && query__is(prm, "X-Amz-Security-Token");
 }
 
-int sigv4__canonical_query(const char *query, bool presigned, bool token_in_canonical_query,
+int iotc_sigv4__canonical_query(const char *query, bool presigned, bool token_in_canonical_query,
                            struct iotc_buf *out)
 {
-    struct sigv4__params ps = {0};
+    struct iotc_sigv4__params ps = {0};
     struct query__enc *enc = NULL;
     size_t used = 0;
-    int rc = sigv4__query_split(query, &ps);
+    int rc = iotc_sigv4__query_split(query, &ps);
     if (rc)
         return rc;
     if (ps.n) {
@@ -127,8 +127,8 @@ int sigv4__canonical_query(const char *query, bool presigned, bool token_in_cano
         if (query__skip(&ps.v[i], presigned, token_in_canonical_query))
             continue;
         struct query__enc *e = &enc[used++];
-        if ((rc = sigv4__encode(ps.v[i].key.p, ps.v[i].key.len, false, &e->key)) ||
-            (rc = sigv4__encode(ps.v[i].val.p, ps.v[i].val.len, false, &e->val)))
+        if ((rc = iotc_sigv4__encode(ps.v[i].key.p, ps.v[i].key.len, false, &e->key)) ||
+            (rc = iotc_sigv4__encode(ps.v[i].val.p, ps.v[i].val.len, false, &e->val)))
             goto cleanup;
     }
     if (used > 1)
@@ -146,6 +146,6 @@ cleanup:
         iotc_buf_free(&enc[i].val);
     }
     free(enc);
-    sigv4__params_free(&ps);
+    iotc_sigv4__params_free(&ps);
     return rc;
 }

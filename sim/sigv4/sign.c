@@ -31,17 +31,17 @@ static int sign__hmac(EVP_MAC_CTX *ctx, const unsigned char *key, size_t keylen,
 int iotc_sigv4_string_to_sign(const struct iotc_sigv4_parsed *p,
                               const struct iotc_buf *canonical_request, struct iotc_buf *out)
 {
-    char hash[SIGV4__HEX_LEN + 1];
+    char hash[IOTC_SIGV4__HEX_LEN + 1];
     int rc;
     if (!p || !canonical_request || !out)
         return IOTC_ERR_INVALID;
-    if ((rc = sigv4__sha256_hex(canonical_request->p, canonical_request->len, hash)))
+    if ((rc = iotc_sigv4__sha256_hex(canonical_request->p, canonical_request->len, hash)))
         return rc;
     /* each field bounded by its array: a hand-built struct need not be terminated */
     const struct {
         const char *s;
         size_t max;
-    } parts[] = {{SIGV4__ALGORITHM "\n", 32},
+    } parts[] = {{IOTC_SIGV4__ALGORITHM "\n", 32},
                  {p->amz_date, sizeof p->amz_date},
                  {"\n", 1},
                  {p->date, sizeof p->date},
@@ -49,7 +49,7 @@ int iotc_sigv4_string_to_sign(const struct iotc_sigv4_parsed *p,
                  {p->region, sizeof p->region},
                  {"/", 1},
                  {p->service, sizeof p->service},
-                 {"/" SIGV4__TERMINATOR "\n", 32},
+                 {"/" IOTC_SIGV4__TERMINATOR "\n", 32},
                  {hash, sizeof hash}};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         if ((rc = iotc_buf_append(out, parts[i].s, strnlen(parts[i].s, parts[i].max))))
@@ -82,14 +82,14 @@ int iotc_sigv4_signature(const char *secret_key, const struct iotc_sigv4_parsed 
         (rc = sign__hmac(ctx, k, sizeof k, p->region, strnlen(p->region, sizeof p->region), k2)) ||
         (rc = sign__hmac(ctx, k2, sizeof k2, p->service, strnlen(p->service, sizeof p->service),
                          k)) ||
-        (rc = sign__hmac(ctx, k, sizeof k, SIGV4__TERMINATOR, strlen(SIGV4__TERMINATOR), k2)) ||
+        (rc = sign__hmac(ctx, k, sizeof k, IOTC_SIGV4__TERMINATOR, strlen(IOTC_SIGV4__TERMINATOR), k2)) ||
         (rc = sign__hmac(ctx, k2, sizeof k2, string_to_sign->p, string_to_sign->len, sig)))
         goto cleanup;
     for (size_t i = 0; i < SIGN__MAC_LEN; i++) {
         hex_out[2 * i] = digits[sig[i] >> 4];
         hex_out[2 * i + 1] = digits[sig[i] & 15];
     }
-    hex_out[SIGV4__HEX_LEN] = '\0';
+    hex_out[IOTC_SIGV4__HEX_LEN] = '\0';
     rc = IOTC_OK;
 cleanup:
     OPENSSL_cleanse(ksecret, sizeof ksecret);

@@ -10,72 +10,72 @@
 
 #include <stdarg.h>
 
-#define SIGV4__ALGORITHM  "AWS4-HMAC-SHA256"
-#define SIGV4__TERMINATOR "aws4_request"
-#define SIGV4__UNSIGNED   "UNSIGNED-PAYLOAD"
-#define SIGV4__HEX_LEN    64
+#define IOTC_SIGV4__ALGORITHM  "AWS4-HMAC-SHA256"
+#define IOTC_SIGV4__TERMINATOR "aws4_request"
+#define IOTC_SIGV4__UNSIGNED   "UNSIGNED-PAYLOAD"
+#define IOTC_SIGV4__HEX_LEN    64
 
 /* One query parameter, percent-decoded; both buffers keep a NUL after len (a
  * decoded %00 may still sit inside, so callers that want C strings check). */
-struct sigv4__param {
+struct iotc_sigv4__param {
     struct iotc_buf key;
     struct iotc_buf val;
 };
 
-struct sigv4__params {
-    struct sigv4__param *v;
+struct iotc_sigv4__params {
+    struct iotc_sigv4__param *v;
     size_t n;
     size_t cap;
 };
 
 /* ---- encode.c ---- */
 /* Percent-encodes n bytes, RFC 3986 unreserved set kept, upper-case hex. */
-int sigv4__encode(const uint8_t *p, size_t n, bool keep_slash, struct iotc_buf *out);
+int iotc_sigv4__encode(const uint8_t *p, size_t n, bool keep_slash, struct iotc_buf *out);
 /* Percent-decodes n bytes ('+' stays '+'); IOTC_ERR_MALFORMED on a bad escape.
  * Leaves a NUL after the output (not counted in len). */
-int sigv4__decode(const char *p, size_t n, struct iotc_buf *out);
+int iotc_sigv4__decode(const char *p, size_t n, struct iotc_buf *out);
 
 /* ---- query.c ---- */
 /* Splits a raw query on '&' (empty pieces skipped) and decodes each name=value. */
-int sigv4__query_split(const char *query, struct sigv4__params *out);
-void sigv4__params_free(struct sigv4__params *ps);
-int sigv4__canonical_query(const char *query, bool presigned, bool token_in_canonical_query,
+int iotc_sigv4__query_split(const char *query, struct iotc_sigv4__params *out);
+void iotc_sigv4__params_free(struct iotc_sigv4__params *ps);
+int iotc_sigv4__canonical_query(const char *query, bool presigned, bool token_in_canonical_query,
                            struct iotc_buf *out);
 
 /* ---- uri.c ---- */
-int sigv4__canonical_uri(const char *path, bool normalize, struct iotc_buf *out);
+int iotc_sigv4__canonical_uri(const char *path, bool normalize, struct iotc_buf *out);
 
 /* ---- headers.c ---- */
-bool sigv4__name_eq(const char *a, const char *lower);
+bool iotc_sigv4__name_eq(const char *a, const char *lower);
 /* First header named `lower` (case-insensitive) and how many there are. */
-const char *sigv4__header_find(const struct iotc_sigv4_request *rq, const char *lower,
+const char *iotc_sigv4__header_find(const struct iotc_sigv4_request *rq, const char *lower,
                                size_t *count);
 /* Appends value with surrounding whitespace trimmed and inner runs collapsed to one
  * space (line breaks of folded values count as whitespace). */
-int sigv4__append_trimmed(const char *value, struct iotc_buf *out);
-int sigv4__canonical_headers(const struct iotc_sigv4_request *rq, const char *signed_headers,
+int iotc_sigv4__append_trimmed(const char *value, struct iotc_buf *out);
+int iotc_sigv4__canonical_headers(const struct iotc_sigv4_request *rq, const char *signed_headers,
                              struct iotc_buf *out);
 /* Checks a SignedHeaders list: lower-case header names, ';'-separated, sorted, unique. */
-bool sigv4__signed_headers_valid(const char *s, char *why, size_t whylen);
+bool iotc_sigv4__signed_headers_valid(const char *s, char *why, size_t whylen);
 /* True when `lower` appears in the ';'-separated list. */
-bool sigv4__signed_has(const char *signed_headers, const char *lower);
+bool iotc_sigv4__signed_has(const char *signed_headers, const char *lower);
 
 /* ---- digest.c ---- */
-int sigv4__sha256_hex(const void *p, size_t n, char hex[SIGV4__HEX_LEN + 1]);
+int iotc_sigv4__sha256_hex(const void *p, size_t n, char hex[IOTC_SIGV4__HEX_LEN + 1]);
 /* The hex body hash, or UNSIGNED-PAYLOAD when x-amz-content-sha256 says so. */
-int sigv4__payload_hash(const struct iotc_sigv4_request *rq, char out[SIGV4__HEX_LEN + 1]);
+int iotc_sigv4__payload_hash(const struct iotc_sigv4_request *rq, char out[IOTC_SIGV4__HEX_LEN + 1]);
 
 /* ---- date.c ---- */
 /* YYYYMMDD with a real calendar date. */
-bool sigv4__date8_valid(const char *s, size_t n);
+bool iotc_sigv4__date8_valid(const char *s, size_t n);
 /* YYYYMMDDTHHMMSSZ -> seconds since the epoch (UTC). */
-int sigv4__amz_date_parse(const char *s, time_t *t);
+int iotc_sigv4__amz_date_parse(const char *s, time_t *t);
 
 /* ---- why.c ---- */
-void sigv4__why(char *why, size_t whylen, const char *fmt, ...)
+void iotc_sigv4__why(char *why, size_t whylen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-#define SIGV4__QUOTE_MAX 32
-/* At most SIGV4__QUOTE_MAX bytes of s, anything but plain printable ASCII as '?'. */
-const char *sigv4__printable(const char *s, size_t n, char out[SIGV4__QUOTE_MAX + 1]);
+#define IOTC_SIGV4__QUOTE_MAX 32
+/* At most IOTC_SIGV4__QUOTE_MAX bytes of s, anything but plain printable ASCII as '?'. */
+const char *iotc_sigv4__printable(const char *s, size_t n, char out[IOTC_SIGV4__QUOTE_MAX + 1]);
 
 #endif

@@ -63,7 +63,7 @@ static int uri__normalized(const char *path, size_t len, struct iotc_buf *out)
         goto cleanup;
     for (size_t k = 0; k < n; k++) {
         if ((k && (rc = iotc_buf_u8(out, '/'))) ||
-            (rc = sigv4__encode((const uint8_t *)segs[k].p, segs[k].n, false, out)))
+            (rc = iotc_sigv4__encode((const uint8_t *)segs[k].p, segs[k].n, false, out)))
             goto cleanup;
     }
     if (n && trailing)
@@ -73,12 +73,12 @@ cleanup:
     return rc;
 }
 
-int sigv4__canonical_uri(const char *path, bool normalize, struct iotc_buf *out)
+int iotc_sigv4__canonical_uri(const char *path, bool normalize, struct iotc_buf *out)
 {
     size_t len = path ? strlen(path) : 0;
     if (len == 0)
         return iotc_buf_u8(out, '/');
     if (normalize)
         return uri__normalized(path, len, out);
-    return sigv4__encode((const uint8_t *)path, len, true, out);
+    return iotc_sigv4__encode((const uint8_t *)path, len, true, out);
 }

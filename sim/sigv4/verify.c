@@ -20,7 +20,7 @@ static bool verify__terminated(const char *s, size_t size)
 
 static int verify__deny(char *why, size_t whylen, const char *reason)
 {
-    sigv4__why(why, whylen, "%s", reason);
+    iotc_sigv4__why(why, whylen, "%s", reason);
     return IOTC_ERR_DENIED;
 }
 
@@ -32,11 +32,11 @@ static int verify__scope(const struct iotc_sigv4_parsed *p, const struct iotc_si
         if (pol->services[i] && strcmp(pol->services[i], p->service) == 0)
             service_ok = true;
     if (!service_ok) {
-        sigv4__why(why, whylen, "service '%s' not accepted here", p->service);
+        iotc_sigv4__why(why, whylen, "service '%s' not accepted here", p->service);
         return IOTC_ERR_DENIED;
     }
     if (pol->region && strcmp(pol->region, p->region) != 0) {
-        sigv4__why(why, whylen, "region '%s' is not this endpoint's", p->region);
+        iotc_sigv4__why(why, whylen, "region '%s' is not this endpoint's", p->region);
         return IOTC_ERR_DENIED;
     }
     if (strncmp(p->date, p->amz_date, 8) != 0 || strlen(p->date) != 8)
@@ -47,12 +47,12 @@ static int verify__scope(const struct iotc_sigv4_parsed *p, const struct iotc_si
 static int verify__headers(const struct iotc_sigv4_request *rq, const struct iotc_sigv4_parsed *p,
                            char *why, size_t whylen)
 {
-    if (!sigv4__signed_headers_valid(p->signed_headers, why, whylen))
+    if (!iotc_sigv4__signed_headers_valid(p->signed_headers, why, whylen))
         return IOTC_ERR_DENIED;
-    if (!sigv4__signed_has(p->signed_headers, "host"))
+    if (!iotc_sigv4__signed_has(p->signed_headers, "host"))
         return verify__deny(why, whylen, "host is not signed");
     /* SigV4 asks for the date header to be signed whenever it carries the date */
-    if (!p->presigned && !sigv4__signed_has(p->signed_headers, "x-amz-date"))
+    if (!p->presigned && !iotc_sigv4__signed_has(p->signed_headers, "x-amz-date"))
         return verify__deny(why, whylen, "x-amz-date is not signed");
     const char *s = p->signed_headers;
     while (*s) {
@@ -63,9 +63,9 @@ static int verify__headers(const struct iotc_sigv4_request *rq, const struct iot
             return verify__deny(why, whylen, "SignedHeaders has an empty or too long name");
         memcpy(name, s, n);
         name[n] = '\0';
-        (void)sigv4__header_find(rq, name, &count);
+        (void)iotc_sigv4__header_find(rq, name, &count);
         if (count == 0) {
-            sigv4__why(why, whylen, "signed header '%s' is missing from the request", name);
+            iotc_sigv4__why(why, whylen, "signed header '%s' is missing from the request", name);
             return IOTC_ERR_DENIED;
         }
         s += n;
@@ -81,7 +81,7 @@ static int verify__time(const struct iotc_sigv4_parsed *p, const struct iotc_sig
     time_t t;
     long skew = pol->skew_s > 0 ? pol->skew_s : IOTC_SIGV4_DEFAULT_SKEW_S;
     time_t now = pol->now ? pol->now : time(NULL);
-    if (sigv4__amz_date_parse(p->amz_date, &t) != IOTC_OK)
+    if (iotc_sigv4__amz_date_parse(p->amz_date, &t) != IOTC_OK)
         return verify__deny(why, whylen, "X-Amz-Date is not YYYYMMDDTHHMMSSZ");
     /* differences in long long: time_t arithmetic near its limits must not wrap */
     long long ahead = (long long)t - (long long)now;
@@ -104,19 +104,19 @@ static int verify__time(const struct iotc_sigv4_parsed *p, const struct iotc_sig
 static int verify__payload(const struct iotc_sigv4_request *rq, char *why, size_t whylen)
 {
     size_t count = 0;
-    const char *declared = sigv4__header_find(rq, "x-amz-content-sha256", &count);
+    const char *declared = iotc_sigv4__header_find(rq, "x-amz-content-sha256", &count);
     struct iotc_buf t = {0};
-    char hash[SIGV4__HEX_LEN + 1];
+    char hash[IOTC_SIGV4__HEX_LEN + 1];
     int rc;
     if (count == 0)
         return IOTC_OK;
     if (count > 1)
         return verify__deny(why, whylen, "more than one x-amz-content-sha256 header");
-    if ((rc = sigv4__append_trimmed(declared, &t)) || (rc = iotc_buf_u8(&t, '\0')))
+    if ((rc = iotc_sigv4__append_trimmed(declared, &t)) || (rc = iotc_buf_u8(&t, '\0')))
         goto cleanup;
-    if (strcmp((const char *)t.p, SIGV4__UNSIGNED) == 0)
+    if (strcmp((const char *)t.p, IOTC_SIGV4__UNSIGNED) == 0)
         goto cleanup;
-    if ((rc = sigv4__sha256_hex(rq->body, rq->body ? rq->body_len : 0, hash)))
+    if ((rc = iotc_sigv4__sha256_hex(rq->body, rq->body ? rq->body_len : 0, hash)))
         goto cleanup;
     if (strcmp((const char *)t.p, hash) != 0)
         rc = verify__deny(why, whylen, "x-amz-content-sha256 does not match the body");
@@ -130,7 +130,7 @@ static int verify__signature(const struct iotc_sigv4_request *rq, const struct i
                              size_t whylen)
 {
     struct iotc_buf creq = {0}, sts = {0};
-    char expect[SIGV4__HEX_LEN + 1];
+    char expect[IOTC_SIGV4__HEX_LEN + 1];
     int rc = iotc_sigv4_canonical_request(rq, p, pol->token_in_canonical_query, &creq);
     if (rc == IOTC_ERR_MALFORMED) {
         rc = verify__deny(why, whylen, "request cannot be canonicalised (bad percent escape)");
@@ -139,8 +139,8 @@ static int verify__signature(const struct iotc_sigv4_request *rq, const struct i
     if (rc || (rc = iotc_sigv4_string_to_sign(p, &creq, &sts)) ||
         (rc = iotc_sigv4_signature(secret_key, p, &sts, expect)))
         goto cleanup;
-    if (strlen(p->signature) != SIGV4__HEX_LEN ||
-        CRYPTO_memcmp(expect, p->signature, SIGV4__HEX_LEN) != 0)
+    if (strlen(p->signature) != IOTC_SIGV4__HEX_LEN ||
+        CRYPTO_memcmp(expect, p->signature, IOTC_SIGV4__HEX_LEN) != 0)
         rc = verify__deny(why, whylen, "signature mismatch");
     OPENSSL_cleanse(expect, sizeof expect);
 cleanup:
@@ -168,7 +168,7 @@ int iotc_sigv4_verify(const struct iotc_sigv4_request *rq, const struct iotc_sig
         !verify__terminated(p->signed_headers, sizeof p->signed_headers) ||
         !verify__terminated(p->signature, sizeof p->signature))
         return IOTC_ERR_INVALID;
-    sigv4__why(why, whylen, "%s", "");
+    iotc_sigv4__why(why, whylen, "%s", "");
     if ((rc = verify__scope(p, pol, why, whylen)) || (rc = verify__headers(rq, p, why, whylen)) ||
         (rc = verify__time(p, pol, why, whylen)) || (rc = verify__payload(rq, why, whylen)))
         return rc;

@@ -7,7 +7,7 @@
 
 #include <stdio.h>
 
-void sigv4__why(char *why, size_t whylen, const char *fmt, ...)
+void iotc_sigv4__why(char *why, size_t whylen, const char *fmt, ...)
 {
     if (!why || whylen == 0)
         return;
@@ -17,9 +17,9 @@ void sigv4__why(char *why, size_t whylen, const char *fmt, ...)
     va_end(ap);
 }
 
-const char *sigv4__printable(const char *s, size_t n, char out[SIGV4__QUOTE_MAX + 1])
+const char *iotc_sigv4__printable(const char *s, size_t n, char out[IOTC_SIGV4__QUOTE_MAX + 1])
 {
-    size_t k = n < SIGV4__QUOTE_MAX ? n : SIGV4__QUOTE_MAX;
+    size_t k = n < IOTC_SIGV4__QUOTE_MAX ? n : IOTC_SIGV4__QUOTE_MAX;
     for (size_t i = 0; i < k; i++) {
         unsigned char c = (unsigned char)s[i];
         out[i] = c > 0x20 && c < 0x7F && c != '\'' && c != '"' && c != '\\' ? (char)c : '?';

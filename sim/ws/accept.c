@@ -42,7 +42,7 @@ static const char *ws__pick_subprotocol(const struct iotc_http_req *req)
                 memcpy(one, p, n);
                 one[n] = '\0';
                 for (size_t k = 0; k < sizeof ws__subprotocols / sizeof ws__subprotocols[0]; k++)
-                    if (ws__list_has(one, ws__subprotocols[k], true))
+                    if (iotc_ws__list_has(one, ws__subprotocols[k], true))
                         return ws__subprotocols[k];
             }
             p += n;
@@ -59,7 +59,7 @@ static bool ws__headers_have(const struct iotc_http_req *req, const char *name, 
 {
     for (size_t i = 0; i < req->header_count; i++)
         if (strcmp(req->headers[i].name, name) == 0 &&
-            ws__list_has(req->headers[i].value, token, exact))
+            iotc_ws__list_has(req->headers[i].value, token, exact))
             return true;
     return false;
 }
@@ -114,7 +114,7 @@ int iotc_ws_accept(const struct iotc_http_req *req, struct iotc_buf *out, int *s
         return IOTC_ERR_INVALID;
     struct ws__verdict v = ws__check(req);
     *status = v.status;
-    ws__fail(0, why, whylen, v.msg);
+    iotc_ws__fail(0, why, whylen, v.msg);
     if (v.err != IOTC_OK) {
         int rc =
             iotc_http_response(out, v.status, "text/plain", v.msg, strlen(v.msg), false, v.extra);
@@ -123,7 +123,7 @@ int iotc_ws_accept(const struct iotc_http_req *req, struct iotc_buf *out, int *s
     char accept[IOTC_WS_ACCEPT_LEN];
     int rc = iotc_ws_accept_key(iotc_http_header_get(req, "sec-websocket-key"), accept);
     if (rc != IOTC_OK)
-        return ws__fail(rc, why, whylen, "cannot compute Sec-WebSocket-Accept");
+        return iotc_ws__fail(rc, why, whylen, "cannot compute Sec-WebSocket-Accept");
     char head[256];
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 101 Switching Protocols\r\n"

@@ -80,15 +80,15 @@ static int ws__resp_header(struct ws__resp *r, const char *line, size_t len, con
         return IOTC_ERR_TOO_LARGE;
     memcpy(value, v, vlen);
     value[vlen] = '\0';
-    if (ws__ieq(line, nlen, "upgrade"))
-        r->upgrade = r->upgrade || ws__list_has(value, "websocket", false);
-    else if (ws__ieq(line, nlen, "connection"))
-        r->connection = r->connection || ws__list_has(value, "upgrade", false);
-    else if (ws__ieq(line, nlen, "sec-websocket-protocol"))
+    if (iotc_ws__ieq(line, nlen, "upgrade"))
+        r->upgrade = r->upgrade || iotc_ws__list_has(value, "websocket", false);
+    else if (iotc_ws__ieq(line, nlen, "connection"))
+        r->connection = r->connection || iotc_ws__list_has(value, "upgrade", false);
+    else if (iotc_ws__ieq(line, nlen, "sec-websocket-protocol"))
         r->protocol = strcmp(value, "mqtt") == 0 && !r->protocol;
-    else if (ws__ieq(line, nlen, "sec-websocket-extensions"))
+    else if (iotc_ws__ieq(line, nlen, "sec-websocket-extensions"))
         r->extensions = true;
-    else if (ws__ieq(line, nlen, "sec-websocket-accept"))
+    else if (iotc_ws__ieq(line, nlen, "sec-websocket-accept"))
         r->accept = (r->accept == 0 && strcmp(value, expect) == 0) ? 1 : -1;
     return IOTC_OK;
 }
@@ -129,12 +129,12 @@ int iotc_ws_client_response(const uint8_t *data, size_t len, const char *key, si
     const char *end = ws__find_end(data, scan);
     if (!end)
         return len >= IOTC_WS_MAX_RESPONSE_HEAD
-                   ? ws__fail(IOTC_ERR_TOO_LARGE, why, whylen, "response head too large")
+                   ? iotc_ws__fail(IOTC_ERR_TOO_LARGE, why, whylen, "response head too large")
                    : IOTC_ERR_AGAIN;
     char expect[IOTC_WS_ACCEPT_LEN];
     int rc = iotc_ws_accept_key(key, expect);
     if (rc != IOTC_OK)
-        return ws__fail(rc, why, whylen, "bad client key");
+        return iotc_ws__fail(rc, why, whylen, "bad client key");
 
     struct ws__resp r = {0};
     const char *p = (const char *)data;
@@ -145,33 +145,33 @@ int iotc_ws_client_response(const uint8_t *data, size_t len, const char *key, si
             eol++;
         size_t llen = (size_t)(eol - p);
         if (memchr(p, '\0', llen) || memchr(p, '\n', llen) || memchr(p, '\r', llen))
-            return ws__fail(IOTC_ERR_MALFORMED, why, whylen, "stray control byte in head");
+            return iotc_ws__fail(IOTC_ERR_MALFORMED, why, whylen, "stray control byte in head");
         rc = first ? ws__resp_status(&r, p, llen) : ws__resp_header(&r, p, llen, expect);
         if (rc != IOTC_OK)
-            return ws__fail(rc, why, whylen,
+            return iotc_ws__fail(rc, why, whylen,
                             first ? "bad status line" : "bad header line in response");
         first = false;
         p = eol + 2;
     }
     if (first)
-        return ws__fail(IOTC_ERR_MALFORMED, why, whylen, "empty response head");
+        return iotc_ws__fail(IOTC_ERR_MALFORMED, why, whylen, "empty response head");
     *status = r.status;
     *consumed = (size_t)(end - (const char *)data) + 4;
     if (r.status != 101) {
         char msg[64];
         snprintf(msg, sizeof msg, "server answered %d, not 101", r.status);
-        return ws__fail(IOTC_ERR_DENIED, why, whylen, msg);
+        return iotc_ws__fail(IOTC_ERR_DENIED, why, whylen, msg);
     }
     if (!r.upgrade || !r.connection)
-        return ws__fail(IOTC_ERR_DENIED, why, whylen, "101 without Upgrade/Connection");
+        return iotc_ws__fail(IOTC_ERR_DENIED, why, whylen, "101 without Upgrade/Connection");
     if (r.accept != 1)
-        return ws__fail(IOTC_ERR_DENIED, why, whylen,
+        return iotc_ws__fail(IOTC_ERR_DENIED, why, whylen,
                         r.accept == 0 ? "Sec-WebSocket-Accept missing"
                                       : "Sec-WebSocket-Accept does not match the key");
     if (!r.protocol)
-        return ws__fail(IOTC_ERR_DENIED, why, whylen, "server did not select subprotocol mqtt");
+        return iotc_ws__fail(IOTC_ERR_DENIED, why, whylen, "server did not select subprotocol mqtt");
     if (r.extensions)
-        return ws__fail(IOTC_ERR_DENIED, why, whylen, "server chose an extension we did not offer");
-    ws__fail(0, why, whylen, "");
+        return iotc_ws__fail(IOTC_ERR_DENIED, why, whylen, "server chose an extension we did not offer");
+    iotc_ws__fail(0, why, whylen, "");
     return IOTC_OK;
 }

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-int ws__fail(int err, char *why, size_t whylen, const char *msg)
+int iotc_ws__fail(int err, char *why, size_t whylen, const char *msg)
 {
     if (why && whylen)
         snprintf(why, whylen, "%s", msg);
@@ -16,7 +16,7 @@ static char ws__lower(char c)
     return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
-bool ws__ieq(const char *a, size_t alen, const char *b)
+bool iotc_ws__ieq(const char *a, size_t alen, const char *b)
 {
     size_t blen = strlen(b);
     if (alen != blen)
@@ -27,7 +27,7 @@ bool ws__ieq(const char *a, size_t alen, const char *b)
     return true;
 }
 
-bool ws__list_has(const char *value, const char *token, bool exact)
+bool iotc_ws__list_has(const char *value, const char *token, bool exact)
 {
     const char *p = value;
     size_t tlen = strlen(token);
@@ -39,7 +39,7 @@ bool ws__list_has(const char *value, const char *token, bool exact)
         while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
             e--;
         size_t len = (size_t)(e - s);
-        if (exact ? (len == tlen && memcmp(s, token, tlen) == 0) : ws__ieq(s, len, token))
+        if (exact ? (len == tlen && memcmp(s, token, tlen) == 0) : iotc_ws__ieq(s, len, token))
             return true;
         p += n;
         if (*p == ',')

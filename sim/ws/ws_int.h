@@ -8,13 +8,13 @@
 #include <stddef.h>
 
 /* Writes a message into why (if any room); always returns err, for one-line failures. */
-int ws__fail(int err, char *why, size_t whylen, const char *msg);
+int iotc_ws__fail(int err, char *why, size_t whylen, const char *msg);
 /* ASCII case-insensitive equality of [a, a + alen) and NUL-terminated b. */
-bool ws__ieq(const char *a, size_t alen, const char *b);
+bool iotc_ws__ieq(const char *a, size_t alen, const char *b);
 /*
  * True if the comma-separated list value (RFC 7230 #rule: optional whitespace,
  * empty elements allowed) holds token; case-insensitive unless exact.
  */
-bool ws__list_has(const char *value, const char *token, bool exact);
+bool iotc_ws__list_has(const char *value, const char *token, bool exact);
 
 #endif

@@ -36,14 +36,14 @@ static const char *const pattern_name[P_N] = {"full jitter (AWS SDK)",
                                               "random, no growth"};
 
 /* What the jitter cases must conclude for each pattern. */
-static const cert_backoff_evidence pattern_evidence[P_N] = {
-    CERT_BO_SAYS_JITTER,    CERT_BO_SAYS_JITTER,    CERT_BO_SAYS_JITTER,   CERT_BO_SAYS_EXPONENTIAL,
-    CERT_BO_SAYS_NO_GROWTH, CERT_BO_SAYS_NO_GROWTH, CERT_BO_SAYS_NO_GROWTH};
+static const iotc_certify_backoff_evidence pattern_evidence[P_N] = {
+    IOTC_CERTIFY_BO_SAYS_JITTER,    IOTC_CERTIFY_BO_SAYS_JITTER,    IOTC_CERTIFY_BO_SAYS_JITTER,   IOTC_CERTIFY_BO_SAYS_EXPONENTIAL,
+    IOTC_CERTIFY_BO_SAYS_NO_GROWTH, IOTC_CERTIFY_BO_SAYS_NO_GROWTH, IOTC_CERTIFY_BO_SAYS_NO_GROWTH};
 
-/* The label each pattern should get (for jitter also CERT_BO_JITTER, kind undetermined). */
-static const cert_backoff_class pattern_label[P_N] = {
-    CERT_BO_FULL_JITTER, CERT_BO_FULL_JITTER, CERT_BO_EQUAL_JITTER, CERT_BO_EXPONENTIAL,
-    CERT_BO_LINEAR,      CERT_BO_CONSTANT,    CERT_BO_IRREGULAR};
+/* The label each pattern should get (for jitter also IOTC_CERTIFY_BO_JITTER, kind undetermined). */
+static const iotc_certify_backoff_class pattern_label[P_N] = {
+    IOTC_CERTIFY_BO_FULL_JITTER, IOTC_CERTIFY_BO_FULL_JITTER, IOTC_CERTIFY_BO_EQUAL_JITTER, IOTC_CERTIFY_BO_EXPONENTIAL,
+    IOTC_CERTIFY_BO_LINEAR,      IOTC_CERTIFY_BO_CONSTANT,    IOTC_CERTIFY_BO_IRREGULAR};
 
 static unsigned long long rng = 88172645463325252ull;
 
@@ -114,9 +114,9 @@ static void draw_series(int p, pattern_params q, size_t n, double scale, double 
     }
 }
 
-static int label_column(cert_backoff_class c)
+static int label_column(iotc_certify_backoff_class c)
 {
-    return c == CERT_BO_INSUFFICIENT ? 8 : (int)c - 1; /* CONSTANT .. AMBIGUOUS = 0 .. 7 */
+    return c == IOTC_CERTIFY_BO_INSUFFICIENT ? 8 : (int)c - 1; /* CONSTANT .. AMBIGUOUS = 0 .. 7 */
 }
 
 /* Draws `draws` sets of `series` x n delays per pattern, prints the label and evidence
@@ -150,12 +150,12 @@ static void measure(size_t series, size_t n, double scale, int draws, double *ev
                 d[s] = buf[s];
                 len[s] = n;
             }
-            cert_backoff_result r;
-            cert_backoff_class c = cert_backoff_classify(d, len, series, 0.03 / scale, &r);
+            iotc_certify_backoff_result r;
+            iotc_certify_backoff_class c = iotc_certify_backoff_classify(d, len, series, 0.03 / scale, &r);
             labels[label_column(c)]++;
-            ev[cert_backoff_evidence_of(&r)]++;
+            ev[iotc_certify_backoff_evidence_of(&r)]++;
             right += c == pattern_label[p] ||
-                     (pattern_evidence[p] == CERT_BO_SAYS_JITTER && c == CERT_BO_JITTER);
+                     (pattern_evidence[p] == IOTC_CERTIFY_BO_SAYS_JITTER && c == IOTC_CERTIFY_BO_JITTER);
         }
         fprintf(stderr, "%-22s", pattern_name[p]);
         for (int c = 0; c < 9; c++)
@@ -166,53 +166,53 @@ static void measure(size_t series, size_t n, double scale, int draws, double *ev
         fprintf(stderr, "\n");
         ev_ok[p] = 100.0 * ev[pattern_evidence[p]] / draws;
         if (p == P_RANDOM)
-            random_as_jitter = 100.0 * ev[CERT_BO_SAYS_JITTER] / draws;
+            random_as_jitter = 100.0 * ev[IOTC_CERTIFY_BO_SAYS_JITTER] / draws;
         label_ok[p] = 100.0 * right / draws;
     }
 }
 
 static void test_issue_examples(void)
 {
-    cert_backoff_result r;
+    iotc_certify_backoff_result r;
     char text[256];
     /* v1 SDK (mqtt.js): 1, 2, 4, 8 s plus 10 ms of connect time. */
     double v1[] = {1.01, 2.01, 4.01, 8.01};
-    CU_ASSERT_EQUAL(cert_backoff_classify1(v1, 4, 0.03, &r), CERT_BO_EXPONENTIAL);
-    CU_ASSERT_EQUAL(cert_backoff_evidence_of(&r), CERT_BO_SAYS_EXPONENTIAL);
+    CU_ASSERT_EQUAL(iotc_certify_backoff_classify1(v1, 4, 0.03, &r), IOTC_CERTIFY_BO_EXPONENTIAL);
+    CU_ASSERT_EQUAL(iotc_certify_backoff_evidence_of(&r), IOTC_CERTIFY_BO_SAYS_EXPONENTIAL);
     /* Long_Duration's three delays of exact doubling: undetermined, and it says why. */
     double three[] = {1.01, 2.00, 4.00};
-    CU_ASSERT_EQUAL(cert_backoff_classify1(three, 3, 0.03, &r), CERT_BO_AMBIGUOUS);
-    cert_backoff_describe(&r, text, sizeof(text));
+    CU_ASSERT_EQUAL(iotc_certify_backoff_classify1(three, 3, 0.03, &r), IOTC_CERTIFY_BO_AMBIGUOUS);
+    iotc_certify_backoff_describe(&r, text, sizeof(text));
     CU_ASSERT_PTR_NOT_NULL(strstr(text, "exponential or linear (3 delays per series cannot"));
     double lin3[] = {1, 2, 3};
-    CU_ASSERT_EQUAL(cert_backoff_classify1(lin3, 3, 0.03, NULL), CERT_BO_AMBIGUOUS);
+    CU_ASSERT_EQUAL(iotc_certify_backoff_classify1(lin3, 3, 0.03, NULL), IOTC_CERTIFY_BO_AMBIGUOUS);
     /* The issue's constant example, instant reconnects, a linear schedule, too few. */
     double c[] = {1, 1, 1, 1, 1}, z[] = {0.001, 0.002, 0.0, 0.004, 0.001}, l[] = {1, 2, 3, 4, 5};
-    CU_ASSERT_EQUAL(cert_backoff_classify1(c, 4, 0.03, &r), CERT_BO_CONSTANT);
-    CU_ASSERT_STRING_EQUAL(cert_backoff_name(r.cls), "constant");
-    CU_ASSERT_EQUAL(cert_backoff_evidence_of(&r), CERT_BO_SAYS_NO_GROWTH);
-    CU_ASSERT_EQUAL(cert_backoff_classify1(c, 3, 0.03, NULL), CERT_BO_CONSTANT);
-    CU_ASSERT_EQUAL(cert_backoff_classify1(z, 5, 0.03, NULL), CERT_BO_CONSTANT);
-    CU_ASSERT_EQUAL(cert_backoff_classify1(l, 5, 0.03, NULL), CERT_BO_LINEAR);
-    CU_ASSERT_EQUAL(cert_backoff_classify1(l, 2, 0.03, &r), CERT_BO_INSUFFICIENT);
-    CU_ASSERT_EQUAL(cert_backoff_evidence_of(&r), CERT_BO_SAYS_UNSURE);
+    CU_ASSERT_EQUAL(iotc_certify_backoff_classify1(c, 4, 0.03, &r), IOTC_CERTIFY_BO_CONSTANT);
+    CU_ASSERT_STRING_EQUAL(iotc_certify_backoff_name(r.cls), "constant");
+    CU_ASSERT_EQUAL(iotc_certify_backoff_evidence_of(&r), IOTC_CERTIFY_BO_SAYS_NO_GROWTH);
+    CU_ASSERT_EQUAL(iotc_certify_backoff_classify1(c, 3, 0.03, NULL), IOTC_CERTIFY_BO_CONSTANT);
+    CU_ASSERT_EQUAL(iotc_certify_backoff_classify1(z, 5, 0.03, NULL), IOTC_CERTIFY_BO_CONSTANT);
+    CU_ASSERT_EQUAL(iotc_certify_backoff_classify1(l, 5, 0.03, NULL), IOTC_CERTIFY_BO_LINEAR);
+    CU_ASSERT_EQUAL(iotc_certify_backoff_classify1(l, 2, 0.03, &r), IOTC_CERTIFY_BO_INSUFFICIENT);
+    CU_ASSERT_EQUAL(iotc_certify_backoff_evidence_of(&r), IOTC_CERTIFY_BO_SAYS_UNSURE);
     /* A deterministic schedule repeats itself across series. */
     double e1[] = {1, 2, 4, 8, 16, 32}, e2[] = {1.02, 2.01, 4.05, 7.99, 16.1, 32.0};
     const double *same[2] = {e1, e2};
     size_t n[2] = {6, 6};
-    CU_ASSERT_EQUAL(cert_backoff_classify(same, n, 2, 0.03, &r), CERT_BO_EXPONENTIAL);
+    CU_ASSERT_EQUAL(iotc_certify_backoff_classify(same, n, 2, 0.03, &r), IOTC_CERTIFY_BO_EXPONENTIAL);
     CU_ASSERT_TRUE(r.identical);
     /* A full-jitter pair seen in a real run (aws-crt defaults). */
     double j1[] = {0.7, 1.5, 1.4, 0.9, 2.5, 21.0}, j2[] = {0.4, 1.0, 4.0, 5.0, 1.3, 9.7};
     const double *jit[2] = {j1, j2};
-    cert_backoff_classify(jit, n, 2, 0.03, &r);
-    CU_ASSERT_EQUAL(cert_backoff_evidence_of(&r), CERT_BO_SAYS_JITTER);
+    iotc_certify_backoff_classify(jit, n, 2, 0.03, &r);
+    CU_ASSERT_EQUAL(iotc_certify_backoff_evidence_of(&r), IOTC_CERTIFY_BO_SAYS_JITTER);
     CU_ASSERT_FALSE(r.identical);
     /* Constant in one series and jitter in the other is no exponential backoff. */
     const double *mixed[2] = {c, j2};
     size_t n5[2] = {5, 5};
-    cert_backoff_classify(mixed, n5, 2, 0.03, &r);
-    CU_ASSERT_NOT_EQUAL(cert_backoff_evidence_of(&r), CERT_BO_SAYS_JITTER);
+    iotc_certify_backoff_classify(mixed, n5, 2, 0.03, &r);
+    CU_ASSERT_NOT_EQUAL(iotc_certify_backoff_evidence_of(&r), IOTC_CERTIFY_BO_SAYS_JITTER);
 }
 
 /* The backoff cases observe two series of 6 delays. At time scale 1 (SDKs on their own
@@ -220,7 +220,7 @@ static void test_issue_examples(void)
 static void test_accuracy_cases(void)
 {
     double ev[P_N], label[P_N];
-    measure(2, CERT_BO_MIN_JITTER, 1.0, 10000, ev, label);
+    measure(2, IOTC_CERTIFY_BO_MIN_JITTER, 1.0, 10000, ev, label);
     /* Random delays without growth are no AWS SDK pattern: the only requirement is that
      * they never pass for jitter (the rest is "none" or undetermined). */
     CU_ASSERT(ev[P_RANDOM] >= 90.0);
@@ -241,7 +241,7 @@ static void test_accuracy_cases(void)
 static void test_accuracy_compressed(void)
 {
     double ev[P_N], label[P_N];
-    measure(2, CERT_BO_MIN_JITTER, 0.1, 2000, ev, label);
+    measure(2, IOTC_CERTIFY_BO_MIN_JITTER, 0.1, 2000, ev, label);
     CU_ASSERT(ev[P_EXP] >= 99.5);
     CU_ASSERT(ev[P_CONST] >= 99.5);
     CU_ASSERT(ev[P_LINEAR] >= 98.0);

@@ -448,7 +448,7 @@ static void test_stamp_decides_who_connects(void)
     CU_ASSERT_EQUAL(mq_connect(&f, MQTT_PROTOCOL_V5, "device-05", "thing/device-05", stamp), 0);
     stamp[20] = stamp[20] == '0' ? '1' : '0';
     CU_ASSERT_EQUAL(mq_connect(&f, MQTT_PROTOCOL_V5, "device-05", "thing/device-05", stamp),
-                    MQTT_RC_NOT_AUTHORIZED);
+                    IOTC_MQTT_RC_NOT_AUTHORIZED);
 
     /* Refusals reach the journal as plugin lines, with the reason. */
     CU_ASSERT_TRUE(fx_wait(&f, fx_has_refusal_lines, 8, 5000));

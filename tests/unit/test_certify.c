@@ -22,25 +22,25 @@ static void test_template_fill(void)
     json_t *v = json_pack("{s:s, s:i, s:s, s:s, s:s}", "host", "localhost", "port", 8883, "alpn",
                           "", "persistent", "1", "client_id", "it's");
     char out[512], err[256];
-    CU_ASSERT_EQUAL(cert_template_fill("x -h {host} -p {port}{alpn+ --alpn }{persistent? -c} "
+    CU_ASSERT_EQUAL(iotc_certify_template_fill("x -h {host} -p {port}{alpn+ --alpn }{persistent? -c} "
                                        "-i {client_id} {{lit}}",
                                        v, out, sizeof(out), err, sizeof(err)),
                     0);
     CU_ASSERT_STRING_EQUAL(out, "x -h 'localhost' -p '8883' -c -i 'it'\\''s' {lit}");
     json_object_set_new(v, "alpn", json_string("x-amzn-mqtt-ca"));
-    CU_ASSERT_EQUAL(cert_template_fill("{alpn+--tls-alpn }", v, out, sizeof(out), err, sizeof(err)),
+    CU_ASSERT_EQUAL(iotc_certify_template_fill("{alpn+--tls-alpn }", v, out, sizeof(out), err, sizeof(err)),
                     0);
     CU_ASSERT_STRING_EQUAL(out, "--tls-alpn 'x-amzn-mqtt-ca'");
-    CU_ASSERT_EQUAL(cert_template_fill("{nope}", v, out, sizeof(out), err, sizeof(err)), -1);
+    CU_ASSERT_EQUAL(iotc_certify_template_fill("{nope}", v, out, sizeof(out), err, sizeof(err)), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown placeholder {nope}"));
-    CU_ASSERT_EQUAL(cert_template_fill("{host", v, out, sizeof(out), err, sizeof(err)), -1);
-    CU_ASSERT_EQUAL(cert_template_fill("a } b", v, out, sizeof(out), err, sizeof(err)), -1);
-    CU_ASSERT_EQUAL(cert_template_fill("{host}{host}{host}", v, out, 12, err, sizeof(err)), -1);
+    CU_ASSERT_EQUAL(iotc_certify_template_fill("{host", v, out, sizeof(out), err, sizeof(err)), -1);
+    CU_ASSERT_EQUAL(iotc_certify_template_fill("a } b", v, out, sizeof(out), err, sizeof(err)), -1);
+    CU_ASSERT_EQUAL(iotc_certify_template_fill("{host}{host}{host}", v, out, 12, err, sizeof(err)), -1);
     /* Every documented placeholder is accepted. */
-    for (size_t i = 0; cert_placeholders[i]; i++) {
+    for (size_t i = 0; iotc_certify_placeholders[i]; i++) {
         char t[80];
-        snprintf(t, sizeof(t), "{%s}", cert_placeholders[i]);
-        CU_ASSERT_EQUAL(cert_template_fill(t, v, out, sizeof(out), err, sizeof(err)), 0);
+        snprintf(t, sizeof(t), "{%s}", iotc_certify_placeholders[i]);
+        CU_ASSERT_EQUAL(iotc_certify_template_fill(t, v, out, sizeof(out), err, sizeof(err)), 0);
     }
     json_decref(v);
 }
@@ -75,27 +75,27 @@ static const char *const reference_cases[] = {"TLS_Connect",
 
 static void test_catalogue_shipped(void)
 {
-    cert_catalogue cat;
+    iotc_certify_catalogue cat;
     char err[4096];
     size_t idx[64];
-    int rc = cert_catalogue_load(CATALOGUE, &cat, err, sizeof(err));
+    int rc = iotc_certify_catalogue_load(CATALOGUE, &cat, err, sizeof(err));
     CU_ASSERT_EQUAL_FATAL(rc, 0);
     if (rc)
         fprintf(stderr, "%s\n", err);
     for (size_t i = 0; reference_cases[i]; i++)
-        if (!cert_catalogue_find(&cat, reference_cases[i])) {
+        if (!iotc_certify_catalogue_find(&cat, reference_cases[i])) {
             CU_FAIL("a catalogue case is missing");
             fprintf(stderr, "missing %s\n", reference_cases[i]);
         }
-    CU_ASSERT_EQUAL(cert_catalogue_select(&cat, "qualification", idx, 64, err, sizeof(err)), 11);
+    CU_ASSERT_EQUAL(iotc_certify_catalogue_select(&cat, "qualification", idx, 64, err, sizeof(err)), 11);
     for (size_t i = 0; i < 11; i++)
         CU_ASSERT_TRUE(cat.v[idx[i]].qualification);
-    CU_ASSERT_EQUAL(cert_catalogue_select(&cat, "full", idx, 64, err, sizeof(err)), (int)cat.n);
+    CU_ASSERT_EQUAL(iotc_certify_catalogue_select(&cat, "full", idx, 64, err, sizeof(err)), (int)cat.n);
     CU_ASSERT_EQUAL(
-        cert_catalogue_select(&cat, "MQTT_Connect, TLS_Connect", idx, 64, err, sizeof(err)), 2);
-    CU_ASSERT_EQUAL(cert_catalogue_select(&cat, "MQTT_Nope", idx, 64, err, sizeof(err)), -1);
+        iotc_certify_catalogue_select(&cat, "MQTT_Connect, TLS_Connect", idx, 64, err, sizeof(err)), 2);
+    CU_ASSERT_EQUAL(iotc_certify_catalogue_select(&cat, "MQTT_Nope", idx, 64, err, sizeof(err)), -1);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "MQTT_Nope"));
-    cert_catalogue_free(&cat);
+    iotc_certify_catalogue_free(&cat);
 }
 
 static int write_file(const char *path, const char *text)
@@ -111,7 +111,7 @@ static int write_file(const char *path, const char *text)
 static void test_catalogue_strict(void)
 {
     char path[] = "/tmp/iotc-cat-XXXXXX", err[4096];
-    cert_catalogue cat;
+    iotc_certify_catalogue cat;
     int fd = mkstemp(path);
     CU_ASSERT_FATAL(fd >= 0);
     close(fd);
@@ -124,7 +124,7 @@ static void test_catalogue_strict(void)
                      "\"verdict_rule\":\"r\",\"reference\":{\"source\":\"s\",\"text\":\"t\"},"
                      "\"budget_ms\":5,\"params\":{\"bogus\":1},\"observe\":{\"reconnect\":1},"
                      "\"actions\":[{\"do\":\"explode\"}]}]}");
-    CU_ASSERT_NOT_EQUAL(cert_catalogue_load(path, &cat, err, sizeof(err)), 0);
+    CU_ASSERT_NOT_EQUAL(iotc_certify_catalogue_load(path, &cat, err, sizeof(err)), 0);
     /* Every problem is reported, not only the first. */
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown key \"colour\""));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown key \"extra\""));
@@ -136,10 +136,10 @@ static void test_catalogue_strict(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"do\" must be"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "suites.qualification[1]: unknown case"));
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"observe\" must be"));
-    cert_catalogue_free(&cat);
+    iotc_certify_catalogue_free(&cat);
     write_file(path, "{ not json");
-    CU_ASSERT_NOT_EQUAL(cert_catalogue_load(path, &cat, err, sizeof(err)), 0);
-    cert_catalogue_free(&cat);
+    CU_ASSERT_NOT_EQUAL(iotc_certify_catalogue_load(path, &cat, err, sizeof(err)), 0);
+    iotc_certify_catalogue_free(&cat);
     unlink(path);
 }
 
@@ -148,12 +148,12 @@ static void test_adapters(void)
     static const char *const names[] = {"refdevice", "mosquitto_pub", "mosquitto_sub",
                                         "paho-python", NULL};
     char err[1024], why[256];
-    cert_adapter a;
-    cert_catalogue cat;
-    CU_ASSERT_EQUAL_FATAL(cert_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
+    iotc_certify_adapter a;
+    iotc_certify_catalogue cat;
+    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
     for (size_t i = 0; names[i]; i++) {
         int rc =
-            cert_adapter_load(names[i], IOTC_SOURCE_DIR "/fixtures/adapters", &a, err, sizeof(err));
+            iotc_certify_adapter_load(names[i], IOTC_SOURCE_DIR "/fixtures/adapters", &a, err, sizeof(err));
         CU_ASSERT_EQUAL(rc, 0);
         if (rc) {
             fprintf(stderr, "%s\n", err);
@@ -162,29 +162,29 @@ static void test_adapters(void)
         /* Every case an adapter names exists. */
         for (size_t k = 0; k < json_array_size(a.cases); k++)
             CU_ASSERT_PTR_NOT_NULL(
-                cert_catalogue_find(&cat, json_string_value(json_array_get(a.cases, k))));
-        cert_adapter_free(&a);
+                iotc_certify_catalogue_find(&cat, json_string_value(json_array_get(a.cases, k))));
+        iotc_certify_adapter_free(&a);
     }
-    CU_ASSERT_EQUAL(cert_adapter_load("mosquitto_pub", IOTC_SOURCE_DIR "/fixtures/adapters", &a,
+    CU_ASSERT_EQUAL(iotc_certify_adapter_load("mosquitto_pub", IOTC_SOURCE_DIR "/fixtures/adapters", &a,
                                       err, sizeof(err)),
                     0);
-    CU_ASSERT_PTR_NOT_NULL(cert_adapter_excludes(&a, "MQTT_Subscribe", why, sizeof(why)));
-    CU_ASSERT_PTR_NULL(cert_adapter_excludes(&a, "MQTT_Publish", why, sizeof(why)));
-    cert_adapter_free(&a);
-    CU_ASSERT_NOT_EQUAL(cert_adapter_load("no-such-adapter", IOTC_SOURCE_DIR "/fixtures/adapters",
+    CU_ASSERT_PTR_NOT_NULL(iotc_certify_adapter_excludes(&a, "MQTT_Subscribe", why, sizeof(why)));
+    CU_ASSERT_PTR_NULL(iotc_certify_adapter_excludes(&a, "MQTT_Publish", why, sizeof(why)));
+    iotc_certify_adapter_free(&a);
+    CU_ASSERT_NOT_EQUAL(iotc_certify_adapter_load("no-such-adapter", IOTC_SOURCE_DIR "/fixtures/adapters",
                                           &a, err, sizeof(err)),
                         0);
-    cert_catalogue_free(&cat);
+    iotc_certify_catalogue_free(&cat);
 }
 
 /* A hand-made journal: three withheld CONNACKs, constant 1 s retries. */
 static void test_judge_backoff_journal(void)
 {
-    cert_catalogue cat;
+    iotc_certify_catalogue cat;
     char err[4096];
     json_t *lines = json_array();
     double t = 0;
-    CU_ASSERT_EQUAL_FATAL(cert_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
     for (int c = 1; c <= 7; c++) {
         json_array_append_new(lines, json_pack("{s:s, s:f, s:i, s:i}", IOTC_JF_EVENT,
                                                IOTC_EV_CONN_ACCEPT, IOTC_JF_T, t, IOTC_JF_CONN, c,
@@ -208,46 +208,46 @@ static void test_judge_backoff_journal(void)
         }
         t += 1500; /* closes at +500, next accept 1.0 s later */
     }
-    cert_obs obs;
-    cert_ctx x;
+    iotc_certify_obs obs;
+    iotc_certify_ctx x;
     memset(&x, 0, sizeof(x));
-    CU_ASSERT_EQUAL_FATAL(cert_obs_build(&obs, lines, NULL, 0), 0);
-    x.c = cert_catalogue_find(&cat, "MQTT_Connect_Exponential_Backoff_Retries");
+    CU_ASSERT_EQUAL_FATAL(iotc_certify_obs_build(&obs, lines, NULL, 0), 0);
+    x.c = iotc_certify_catalogue_find(&cat, "MQTT_Connect_Exponential_Backoff_Retries");
     x.obs = &obs;
     x.n_series = 1;
     x.scale = 1.0;
     x.final = true;
     x.observed = json_object();
     /* That case wants two series: judged on one it cannot decide. */
-    cert_judge_run(&x);
-    CU_ASSERT_EQUAL(x.v, CERT_ERROR);
+    iotc_certify_judge_run(&x);
+    CU_ASSERT_EQUAL(x.v, IOTC_CERTIFY_ERROR);
     CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "only 1 of 2 series"));
-    cert_obs series[2] = {obs, obs};
+    iotc_certify_obs series[2] = {obs, obs};
     x.obs = series;
     x.n_series = 2;
-    cert_judge_run(&x);
-    CU_ASSERT_EQUAL(x.v, CERT_FAIL);
+    iotc_certify_judge_run(&x);
+    CU_ASSERT_EQUAL(x.v, IOTC_CERTIFY_FAIL);
     CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "1.00, 1.00, 1.00, 1.00, 1.00, 1.00 | "));
     CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "constant; exponential backoff expected"));
     /* Not final and nothing yet: undecided; no connection at all and final: ERROR. */
     json_decref(x.observed);
-    cert_obs_free(&obs);
-    cert_obs empty;
+    iotc_certify_obs_free(&obs);
+    iotc_certify_obs empty;
     json_t *none = json_array();
-    cert_obs_build(&empty, none, NULL, 0);
+    iotc_certify_obs_build(&empty, none, NULL, 0);
     x.obs = &empty;
     x.n_series = 1;
     x.final = false;
     x.observed = json_object();
-    CU_ASSERT_EQUAL(cert_judge_run(&x), CERT_UNDECIDED);
+    CU_ASSERT_EQUAL(iotc_certify_judge_run(&x), IOTC_CERTIFY_UNDECIDED);
     x.final = true;
-    CU_ASSERT_EQUAL(cert_judge_run(&x), CERT_ERROR);
+    CU_ASSERT_EQUAL(iotc_certify_judge_run(&x), IOTC_CERTIFY_ERROR);
     CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "never connected"));
     json_decref(x.observed);
-    cert_obs_free(&empty);
+    iotc_certify_obs_free(&empty);
     json_decref(none);
     json_decref(lines);
-    cert_catalogue_free(&cat);
+    iotc_certify_catalogue_free(&cat);
 }
 
 /* A series of withheld CONNACKs: attempt i closes 500 ms after its accept and attempt i+1
@@ -275,27 +275,27 @@ static json_t *withheld_journal(const double *d, size_t n, bool last_open)
 }
 
 /* Judges a backoff case on two identical series that ended as `how` says. */
-static cert_verdict judge_two(const cert_catalogue *cat, const char *id, json_t *lines,
-                              cert_device *dev, cert_end how, cert_ctx *x)
+static iotc_certify_verdict judge_two(const iotc_certify_catalogue *cat, const char *id, json_t *lines,
+                              iotc_certify_device *dev, iotc_certify_end how, iotc_certify_ctx *x)
 {
-    cert_obs o[2];
+    iotc_certify_obs o[2];
     memset(x, 0, sizeof(*x));
     for (int q = 0; q < 2; q++) {
-        cert_obs_build(&o[q], lines, NULL, 0);
+        iotc_certify_obs_build(&o[q], lines, NULL, 0);
         o[q].dev = dev;
         o[q].ended = how;
         o[q].budget_ms = 240000;
     }
-    x->c = cert_catalogue_find(cat, id);
+    x->c = iotc_certify_catalogue_find(cat, id);
     x->obs = o;
     x->n_series = 2;
     x->scale = 1.0;
     x->final = true;
     x->observed = json_object();
-    cert_judge_run(x);
+    iotc_certify_judge_run(x);
     json_decref(x->observed);
     for (int q = 0; q < 2; q++)
-        cert_obs_free(&o[q]);
+        iotc_certify_obs_free(&o[q]);
     return x->v;
 }
 
@@ -304,22 +304,22 @@ static cert_verdict judge_two(const cert_catalogue *cat, const char *id, json_t 
  * a device that exits says so with its status; too little evidence is INCONCLUSIVE. */
 static void test_judge_budget_and_exit(void)
 {
-    cert_catalogue cat;
+    iotc_certify_catalogue cat;
     char err[4096];
-    cert_ctx x;
+    iotc_certify_ctx x;
     static const double expo[] = {1.01, 2.01, 4.01, 8.01};
-    cert_device running = {
+    iotc_certify_device running = {
         .pid = -1, .exited = true, .status = SIGTERM, .started_ms = 0, .exited_ms = 240000};
-    cert_device exited2 = {
+    iotc_certify_device exited2 = {
         .pid = -1, .exited = true, .status = 2 << 8, .started_ms = 0, .exited_ms = 3120};
-    cert_device segv = {
+    iotc_certify_device segv = {
         .pid = -1, .exited = true, .status = SIGSEGV, .started_ms = 0, .exited_ms = 900};
-    CU_ASSERT_EQUAL_FATAL(cert_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
     json_t *open_end = withheld_journal(expo, 4, true);
 
     CU_ASSERT_EQUAL(judge_two(&cat, "MQTT_Connect_Jitter_Backoff_Retries", open_end, &running,
-                              CERT_END_BUDGET, &x),
-                    CERT_WARN);
+                              IOTC_CERTIFY_END_BUDGET, &x),
+                    IOTC_CERTIFY_WARN);
     CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "exponential without jitter"));
     CU_ASSERT_PTR_NOT_NULL(
         strstr(x.reason, "the 240 s budget ended while the device was still "
@@ -327,62 +327,62 @@ static void test_judge_budget_and_exit(void)
     CU_ASSERT_PTR_NULL(strstr(x.reason, "stopped"));
     CU_ASSERT_PTR_NULL(strstr(x.reason, "signal"));
     CU_ASSERT_EQUAL(judge_two(&cat, "MQTT_Connect_Exponential_Backoff_Retries", open_end, &running,
-                              CERT_END_BUDGET, &x),
-                    CERT_PASS);
+                              IOTC_CERTIFY_END_BUDGET, &x),
+                    IOTC_CERTIFY_PASS);
     CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "budget ended while the device was still retrying"));
     CU_ASSERT_PTR_NULL(strstr(x.reason, "stopped"));
 
     /* Same journal, but the device exited by itself: FAIL with its exit status or signal. */
     CU_ASSERT_EQUAL(judge_two(&cat, "MQTT_Connect_Jitter_Backoff_Retries", open_end, &exited2,
-                              CERT_END_DEVICE, &x),
-                    CERT_FAIL);
+                              IOTC_CERTIFY_END_DEVICE, &x),
+                    IOTC_CERTIFY_FAIL);
     CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "only 4 retries"));
     CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "the device exited with status 2 after 3120 ms"));
     CU_ASSERT_PTR_NULL(strstr(x.reason, "stopped retrying"));
     CU_ASSERT_EQUAL(judge_two(&cat, "MQTT_Connect_Jitter_Backoff_Retries", open_end, &segv,
-                              CERT_END_DEVICE, &x),
-                    CERT_FAIL);
+                              IOTC_CERTIFY_END_DEVICE, &x),
+                    IOTC_CERTIFY_FAIL);
     CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "the device was killed by signal 11 after 900 ms"));
 
     /* Two delays when the budget ended: nothing to decide on. */
     json_t *two = withheld_journal(expo, 2, false);
     CU_ASSERT_EQUAL(
-        judge_two(&cat, "MQTT_Connect_Jitter_Backoff_Retries", two, &running, CERT_END_BUDGET, &x),
-        CERT_INCONCLUSIVE);
+        judge_two(&cat, "MQTT_Connect_Jitter_Backoff_Retries", two, &running, IOTC_CERTIFY_END_BUDGET, &x),
+        IOTC_CERTIFY_INCONCLUSIVE);
     CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "too few retries to classify"));
     CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "budget ended"));
     /* Three: 1, 2, 4 cannot tell exponential from linear; say so instead of guessing. */
     json_t *three = withheld_journal(expo, 3, false);
     CU_ASSERT_EQUAL(judge_two(&cat, "MQTT_Connect_Exponential_Backoff_Retries", three, &running,
-                              CERT_END_BUDGET, &x),
-                    CERT_INCONCLUSIVE);
+                              IOTC_CERTIFY_END_BUDGET, &x),
+                    IOTC_CERTIFY_INCONCLUSIVE);
     CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "undetermined"));
     json_decref(three);
-    CU_ASSERT_STRING_EQUAL(cert_verdict_name(x.v), "INCONCLUSIVE");
-    CU_ASSERT_STRING_EQUAL(cert_verdict_status(x.v), "error");
+    CU_ASSERT_STRING_EQUAL(iotc_certify_verdict_name(x.v), "INCONCLUSIVE");
+    CU_ASSERT_STRING_EQUAL(iotc_certify_verdict_status(x.v), "error");
 
     /* A device that never connected: its exit status, or the budget, in the reason. */
     json_t *none = json_array();
-    CU_ASSERT_EQUAL(judge_two(&cat, "MQTT_Connect", none, &exited2, CERT_END_DEVICE, &x),
-                    CERT_ERROR);
+    CU_ASSERT_EQUAL(judge_two(&cat, "MQTT_Connect", none, &exited2, IOTC_CERTIFY_END_DEVICE, &x),
+                    IOTC_CERTIFY_ERROR);
     CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "never connected"));
     CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "exited with status 2"));
-    CU_ASSERT_EQUAL(judge_two(&cat, "MQTT_Connect", none, &running, CERT_END_BUDGET, &x),
-                    CERT_ERROR);
+    CU_ASSERT_EQUAL(judge_two(&cat, "MQTT_Connect", none, &running, IOTC_CERTIFY_END_BUDGET, &x),
+                    IOTC_CERTIFY_ERROR);
     CU_ASSERT_PTR_NOT_NULL(
         strstr(x.reason, "240 s budget ended while the device was still running"));
     CU_ASSERT_PTR_NULL(strstr(x.reason, "signal"));
 
     /* Any other judge's FAIL carries the device's exit status too. */
     json_t *one = withheld_journal(expo, 0, false);
-    CU_ASSERT_EQUAL(judge_two(&cat, "MQTT_Connect", one, &exited2, CERT_END_DEVICE, &x), CERT_FAIL);
+    CU_ASSERT_EQUAL(judge_two(&cat, "MQTT_Connect", one, &exited2, IOTC_CERTIFY_END_DEVICE, &x), IOTC_CERTIFY_FAIL);
     CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "the device exited with status 2"));
 
     json_decref(one);
     json_decref(none);
     json_decref(two);
     json_decref(open_end);
-    cert_catalogue_free(&cat);
+    iotc_certify_catalogue_free(&cat);
 }
 
 /* Server disconnects after CONNACK; the device reconnects d[i] s later. */
@@ -413,54 +413,54 @@ static json_t *cut_journal(const double *d, size_t n)
  * silence is INCONCLUSIVE, none in a long one FAILs; a device that exited says so. */
 static void test_reconnect_budget(void)
 {
-    cert_catalogue cat;
+    iotc_certify_catalogue cat;
     char err[4096];
     static const double d[] = {1.5, 2.5};
-    cert_device running = {.pid = -1, .exited = true, .status = SIGTERM, .exited_ms = 120000};
-    cert_device exited1 = {.pid = -1, .exited = true, .status = 1 << 8, .exited_ms = 4000};
-    CU_ASSERT_EQUAL_FATAL(cert_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
+    iotc_certify_device running = {.pid = -1, .exited = true, .status = SIGTERM, .exited_ms = 120000};
+    iotc_certify_device exited1 = {.pid = -1, .exited = true, .status = 1 << 8, .exited_ms = 4000};
+    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
     struct {
         json_t *lines;
-        cert_device *dev;
-        cert_end end;
+        iotc_certify_device *dev;
+        iotc_certify_end end;
         double stop_t;
-        cert_verdict want;
+        iotc_certify_verdict want;
         const char *says;
     } t[] = {
-        {cut_journal(d, 2), &running, CERT_END_BUDGET, 5000, CERT_PASS,
+        {cut_journal(d, 2), &running, IOTC_CERTIFY_END_BUDGET, 5000, IOTC_CERTIFY_PASS,
          "2 of the 3 reconnects the case observes"},
-        {cut_journal(d, 0), &running, CERT_END_BUDGET, 5000, CERT_INCONCLUSIVE,
+        {cut_journal(d, 0), &running, IOTC_CERTIFY_END_BUDGET, 5000, IOTC_CERTIFY_INCONCLUSIVE,
          "no reconnect within 5.0 s"},
-        {cut_journal(d, 0), &running, CERT_END_BUDGET, 60000, CERT_FAIL,
+        {cut_journal(d, 0), &running, IOTC_CERTIFY_END_BUDGET, 60000, IOTC_CERTIFY_FAIL,
          "no reconnect within 60.0 s"},
-        {cut_journal(d, 2), &exited1, CERT_END_DEVICE, -1, CERT_FAIL,
+        {cut_journal(d, 2), &exited1, IOTC_CERTIFY_END_DEVICE, -1, IOTC_CERTIFY_FAIL,
          "the device exited with status 1 after 4000 ms"},
     };
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-        cert_obs o;
-        cert_ctx x;
+        iotc_certify_obs o;
+        iotc_certify_ctx x;
         memset(&x, 0, sizeof(x));
-        cert_obs_build(&o, t[i].lines, NULL, 0);
+        iotc_certify_obs_build(&o, t[i].lines, NULL, 0);
         o.dev = t[i].dev;
         o.ended = t[i].end;
         o.budget_ms = 120000;
         o.stop_t = t[i].stop_t;
-        x.c = cert_catalogue_find(&cat, "MQTT_ReconnectionAfterSuccessfulConnection");
+        x.c = iotc_certify_catalogue_find(&cat, "MQTT_ReconnectionAfterSuccessfulConnection");
         x.obs = &o;
         x.n_series = 1;
         x.scale = 1.0;
         x.final = true;
         x.observed = json_object();
-        CU_ASSERT_EQUAL(cert_judge_run(&x), t[i].want);
+        CU_ASSERT_EQUAL(iotc_certify_judge_run(&x), t[i].want);
         CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, t[i].says));
         CU_ASSERT_PTR_NULL(strstr(x.reason, "signal"));
-        if (t[i].end == CERT_END_BUDGET)
+        if (t[i].end == IOTC_CERTIFY_END_BUDGET)
             CU_ASSERT_PTR_NULL(strstr(x.reason, "stopped"));
         json_decref(x.observed);
-        cert_obs_free(&o);
+        iotc_certify_obs_free(&o);
         json_decref(t[i].lines);
     }
-    cert_catalogue_free(&cat);
+    iotc_certify_catalogue_free(&cat);
 }
 
 /* ---- judges that follow the MQTT version of the device's CONNECT (issue 11) ---- */
@@ -512,25 +512,25 @@ static void jl_withheld_cut(json_t *lines, int id, double t)
     jl_close(lines, id, t + 10001, "server");
 }
 
-static cert_verdict judge_one(const cert_catalogue *cat, const char *id, json_t *lines, bool final,
-                              cert_end end, cert_ctx *x)
+static iotc_certify_verdict judge_one(const iotc_certify_catalogue *cat, const char *id, json_t *lines, bool final,
+                              iotc_certify_end end, iotc_certify_ctx *x)
 {
-    static cert_device running = {.pid = -1};
-    cert_obs o;
+    static iotc_certify_device running = {.pid = -1};
+    iotc_certify_obs o;
     memset(x, 0, sizeof(*x));
-    cert_obs_build(&o, lines, NULL, 0);
+    iotc_certify_obs_build(&o, lines, NULL, 0);
     o.dev = &running;
-    o.ended = final ? end : CERT_END_RUNNING;
+    o.ended = final ? end : IOTC_CERTIFY_END_RUNNING;
     o.budget_ms = 60000;
-    x->c = cert_catalogue_find(cat, id);
+    x->c = iotc_certify_catalogue_find(cat, id);
     x->obs = &o;
     x->n_series = 1;
     x->scale = 1.0;
     x->final = final;
     x->observed = json_object();
-    cert_judge_run(x);
+    iotc_certify_judge_run(x);
     json_decref(x->observed);
-    cert_obs_free(&o);
+    iotc_certify_obs_free(&o);
     json_decref(lines);
     return x->v;
 }
@@ -538,12 +538,12 @@ static cert_verdict judge_one(const cert_catalogue *cat, const char *id, json_t 
 /* MQTT 3.1.1 and 5 section 4.4: when a device may resend an unacknowledged PUBLISH. */
 static void test_judge_retry_versions(void)
 {
-    cert_catalogue cat;
+    iotc_certify_catalogue cat;
     char err[4096];
-    cert_ctx x;
+    iotc_certify_ctx x;
     json_t *l;
     const char *id = "MQTT_Publish_Retry_No_Puback";
-    CU_ASSERT_EQUAL_FATAL(cert_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
 
     /* MQTT 5 waits, the endpoint cuts, the device resends on its resumed session: PASS
      * (the old judge wanted a resend on the open connection MQTT 5 forbids). */
@@ -553,7 +553,7 @@ static void test_judge_retry_versions(void)
     jl_withheld_cut(l, 1, 110);
     jl_conn(l, 2, 11500, 5, false, 60, 60, 3600, true);
     jl_publish(l, 2, 11520, 7, true, "aaaa0001");
-    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_PASS);
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, IOTC_CERTIFY_END_RUNNING, &x), IOTC_CERTIFY_PASS);
     CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "session resumed"));
 
     /* Its failing twin: after the reconnect only a new message, never the old one. */
@@ -563,14 +563,14 @@ static void test_judge_retry_versions(void)
     jl_withheld_cut(l, 1, 110);
     jl_conn(l, 2, 11500, 5, false, 60, 60, 3600, true);
     jl_publish(l, 2, 11520, 8, false, "bbbb0002");
-    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_UNDECIDED);
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, IOTC_CERTIFY_END_RUNNING, &x), IOTC_CERTIFY_UNDECIDED);
     l = json_array();
     jl_conn(l, 1, 0, 5, true, 60, 60, 3600, false);
     jl_publish(l, 1, 100, 7, false, "aaaa0001");
     jl_withheld_cut(l, 1, 110);
     jl_conn(l, 2, 11500, 5, false, 60, 60, 3600, true);
     jl_publish(l, 2, 11520, 8, false, "bbbb0002");
-    CU_ASSERT_EQUAL(judge_one(&cat, id, l, true, CERT_END_BUDGET, &x), CERT_FAIL);
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, true, IOTC_CERTIFY_END_BUDGET, &x), IOTC_CERTIFY_FAIL);
     CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "never sent again"));
 
     /* MQTT 3.1.1, new session after the cut: the same message under a new packet id
@@ -581,7 +581,7 @@ static void test_judge_retry_versions(void)
     jl_withheld_cut(l, 1, 110);
     jl_conn(l, 2, 12000, 4, true, 60, 60, 0, false);
     jl_publish(l, 2, 12020, 1, false, "cccc0003");
-    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_PASS);
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, IOTC_CERTIFY_END_RUNNING, &x), IOTC_CERTIFY_PASS);
     CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "new session"));
 
     /* 3.1.1 resend on the open connection with DUP: allowed, PASS. MQTT 5 doing the same
@@ -590,12 +590,12 @@ static void test_judge_retry_versions(void)
     jl_conn(l, 1, 0, 4, true, 60, 60, 0, false);
     jl_publish(l, 1, 100, 1, false, "cccc0003");
     jl_publish(l, 1, 5100, 1, true, "cccc0003");
-    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_PASS);
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, IOTC_CERTIFY_END_RUNNING, &x), IOTC_CERTIFY_PASS);
     l = json_array();
     jl_conn(l, 1, 0, 5, true, 60, 60, 0, false);
     jl_publish(l, 1, 100, 1, false, "cccc0003");
     jl_publish(l, 1, 5100, 1, true, "cccc0003");
-    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_WARN);
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, IOTC_CERTIFY_END_RUNNING, &x), IOTC_CERTIFY_WARN);
     CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "MQTT-4.4.0-2"));
 
     /* The budget ended 2 s after the cut, before any reconnect: INCONCLUSIVE, not "never
@@ -605,97 +605,97 @@ static void test_judge_retry_versions(void)
     jl_publish(l, 1, 100, 1, false, "cccc0003");
     jl_withheld_cut(l, 1, 110);
     jl_add(l, json_pack("{s:s, s:f}", "event", "x", "t", 12100.0));
-    CU_ASSERT_EQUAL(judge_one(&cat, id, l, true, CERT_END_BUDGET, &x), CERT_INCONCLUSIVE);
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, true, IOTC_CERTIFY_END_BUDGET, &x), IOTC_CERTIFY_INCONCLUSIVE);
     l = json_array();
     jl_conn(l, 1, 0, 5, true, 60, 60, 0, false);
     jl_publish(l, 1, 100, 1, false, "cccc0003");
     jl_withheld_cut(l, 1, 110);
     jl_add(l, json_pack("{s:s, s:f}", "event", "x", "t", 50200.0));
-    CU_ASSERT_EQUAL(judge_one(&cat, id, l, true, CERT_END_BUDGET, &x), CERT_FAIL);
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, true, IOTC_CERTIFY_END_BUDGET, &x), IOTC_CERTIFY_FAIL);
     CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "no reconnect"));
-    cert_catalogue_free(&cat);
+    iotc_certify_catalogue_free(&cat);
 }
 
 /* MQTT 5 section 3.2.2.3.14: the CONNACK's Server Keep Alive (AWS: 5 s -> 30 s) is the
  * keep-alive the PINGRESP judge holds the device to. */
 static void test_judge_server_keepalive(void)
 {
-    cert_catalogue cat;
+    iotc_certify_catalogue cat;
     char err[4096];
-    cert_ctx x;
+    iotc_certify_ctx x;
     json_t *l;
     const char *id = "MQTT_No_Ack_PingResp";
-    CU_ASSERT_EQUAL_FATAL(cert_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
     /* The issue's false FAIL: no PINGREQ 29.8 s after CONNACK, asked 5 s, told 30 s. */
     l = json_array();
     jl_conn(l, 1, 0, 5, true, 5, 30, 0, false);
     jl_add(l, json_pack("{s:s, s:f}", "event", "x", "t", 29811.0));
-    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_UNDECIDED);
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, IOTC_CERTIFY_END_RUNNING, &x), IOTC_CERTIFY_UNDECIDED);
     l = json_array();
     jl_conn(l, 1, 0, 5, true, 5, 30, 0, false);
     jl_add(l, json_pack("{s:s, s:f}", "event", "x", "t", 29811.0));
-    CU_ASSERT_EQUAL(judge_one(&cat, id, l, true, CERT_END_BUDGET, &x), CERT_INCONCLUSIVE);
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, true, IOTC_CERTIFY_END_BUDGET, &x), IOTC_CERTIFY_INCONCLUSIVE);
     /* Pings at 30 s, gives up 30 s later: PASS. */
     l = json_array();
     jl_conn(l, 1, 0, 5, true, 5, 30, 0, false);
     jl_add(l, json_pack("{s:s, s:s, s:f, s:i}", "event", "mqtt.in", "type", "PINGREQ", "t", 30011.0,
                         "conn", 1));
     jl_close(l, 1, 60011, "client");
-    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_PASS);
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, IOTC_CERTIFY_END_RUNNING, &x), IOTC_CERTIFY_PASS);
     /* Failing twin: no PINGREQ within 1.5 x 30 s. */
     l = json_array();
     jl_conn(l, 1, 0, 5, true, 5, 30, 0, false);
     jl_add(l, json_pack("{s:s, s:f}", "event", "x", "t", 47000.0));
-    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_FAIL);
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, IOTC_CERTIFY_END_RUNNING, &x), IOTC_CERTIFY_FAIL);
     CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "Server Keep Alive"));
     /* MQTT 3.1.1 gets no Server Keep Alive: its own 5 s counts. */
     l = json_array();
     jl_conn(l, 1, 0, 4, true, 5, 30, 0, false);
     jl_add(l, json_pack("{s:s, s:f}", "event", "x", "t", 9000.0));
-    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_FAIL);
-    cert_catalogue_free(&cat);
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, IOTC_CERTIFY_END_RUNNING, &x), IOTC_CERTIFY_FAIL);
+    iotc_certify_catalogue_free(&cat);
 }
 
 /* MQTT 5 sections 3.1.2.4 / 3.1.2.11.2: clean start 1 with a session expiry on the first
  * CONNECT creates a persistent session; the session cases wait for a reconnect. */
 static void test_judge_session_versions(void)
 {
-    cert_catalogue cat;
+    iotc_certify_catalogue cat;
     char err[4096];
-    cert_ctx x;
+    iotc_certify_ctx x;
     json_t *l;
     const char *id = "MQTT_Clean_Session";
-    CU_ASSERT_EQUAL_FATAL(cert_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
     /* The issue's false FAIL: MQTT 5 clean start 1 + expiry, then clean start 0. */
     l = json_array();
     jl_conn(l, 1, 0, 5, true, 60, 60, 3600, false);
     jl_conn(l, 2, 2000, 5, false, 60, 60, 3600, true);
-    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_PASS);
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, IOTC_CERTIFY_END_RUNNING, &x), IOTC_CERTIFY_PASS);
     /* Twins: clean start 1 on the reconnect; expiry 0. */
     l = json_array();
     jl_conn(l, 1, 0, 5, true, 60, 60, 3600, false);
     jl_conn(l, 2, 2000, 5, true, 60, 60, 3600, false);
-    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_FAIL);
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, IOTC_CERTIFY_END_RUNNING, &x), IOTC_CERTIFY_FAIL);
     CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "clean start 1 on a reconnect"));
     l = json_array();
     jl_conn(l, 1, 0, 5, false, 60, 60, 0, false);
     jl_conn(l, 2, 2000, 5, false, 60, 60, 0, false);
-    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_FAIL);
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, IOTC_CERTIFY_END_RUNNING, &x), IOTC_CERTIFY_FAIL);
     CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "expiry interval 0"));
     /* Observation window: a 3.1.1 clean session 1 device is not failed 0.1 s after its
      * first CONNECT; the case runs on until it reconnects or the budget ends, and the
      * reason says how many reconnects were seen. */
     l = json_array();
     jl_conn(l, 1, 0, 4, true, 60, 60, 0, false);
-    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_UNDECIDED);
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, IOTC_CERTIFY_END_RUNNING, &x), IOTC_CERTIFY_UNDECIDED);
     l = json_array();
     jl_conn(l, 1, 0, 4, true, 60, 60, 0, false);
-    CU_ASSERT_EQUAL(judge_one(&cat, id, l, true, CERT_END_BUDGET, &x), CERT_FAIL);
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, true, IOTC_CERTIFY_END_BUDGET, &x), IOTC_CERTIFY_FAIL);
     CU_ASSERT_PTR_NOT_NULL(strstr(x.reason, "0 of the 1 reconnect"));
     l = json_array();
     jl_conn(l, 1, 0, 4, true, 60, 60, 0, false);
     jl_conn(l, 2, 2000, 4, true, 60, 60, 0, false);
-    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, CERT_END_RUNNING, &x), CERT_FAIL);
+    CU_ASSERT_EQUAL(judge_one(&cat, id, l, false, IOTC_CERTIFY_END_RUNNING, &x), IOTC_CERTIFY_FAIL);
     /* Persistent_Session_Happy_Case with MQTT 5 clean start 1 + expiry first: not the
      * "clean session 1" FAIL of the old judge; it waits for the resumed session. */
     l = json_array();
@@ -703,28 +703,28 @@ static void test_judge_session_versions(void)
     jl_add(l, json_pack("{s:s, s:s, s:f, s:i, s:i}", "event", "mqtt.out", "type", "SUBACK", "t",
                         400.0, "conn", 1, "packet_id", 1));
     CU_ASSERT_EQUAL(
-        judge_one(&cat, "MQTT_Persistent_Session_Happy_Case", l, false, CERT_END_RUNNING, &x),
-        CERT_UNDECIDED);
-    cert_catalogue_free(&cat);
+        judge_one(&cat, "MQTT_Persistent_Session_Happy_Case", l, false, IOTC_CERTIFY_END_RUNNING, &x),
+        IOTC_CERTIFY_UNDECIDED);
+    iotc_certify_catalogue_free(&cat);
 }
 
 /* The group is stopped as a whole: a shell that ignores SIGTERM and its background child. */
 static void test_device_group_stop(void)
 {
-    cert_device d;
+    iotc_certify_device d;
     char err[256], log[] = "/tmp/iotc-dev-XXXXXX";
     int fd = mkstemp(log);
     close(fd);
     prctl(PR_SET_CHILD_SUBREAPER, 1);
     CU_ASSERT_EQUAL_FATAL(
-        cert_device_start(&d, "trap '' TERM; sleep 300 & sleep 300; wait", log, err, sizeof(err)),
+        iotc_certify_device_start(&d, "trap '' TERM; sleep 300 & sleep 300; wait", log, err, sizeof(err)),
         0);
     pid_t pg = d.pid;
     usleep(200 * 1000);
-    cert_device_poll(&d);
+    iotc_certify_device_poll(&d);
     CU_ASSERT_FALSE(d.exited);
     long t0 = iotc_clock_ms();
-    cert_device_stop(&d, 300);
+    iotc_certify_device_stop(&d, 300);
     CU_ASSERT(iotc_clock_ms() - t0 < 3000);
     CU_ASSERT_TRUE(d.exited);
     /* Nothing of the group is left: signal 0 to the group finds no one. */
@@ -732,16 +732,16 @@ static void test_device_group_stop(void)
     /* And no zombie of ours remains. */
     CU_ASSERT_EQUAL(waitpid(-pg, NULL, WNOHANG), -1);
     char how[96];
-    cert_device_describe(&d, how, sizeof(how));
+    iotc_certify_device_describe(&d, how, sizeof(how));
     CU_ASSERT_PTR_NOT_NULL(strstr(how, "signal 9"));
     /* A command that does not exist: sh reports it, exit status 127. */
-    CU_ASSERT_EQUAL(cert_device_start(&d, "/nonexistent/device --flag", log, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(iotc_certify_device_start(&d, "/nonexistent/device --flag", log, err, sizeof(err)), 0);
     for (int i = 0; i < 100 && !d.exited; i++) {
         usleep(20 * 1000);
-        cert_device_poll(&d);
+        iotc_certify_device_poll(&d);
     }
     CU_ASSERT_TRUE(d.exited && WIFEXITED(d.status) && WEXITSTATUS(d.status) == 127);
-    cert_device_stop(&d, 100);
+    iotc_certify_device_stop(&d, 100);
     unlink(log);
 }
 

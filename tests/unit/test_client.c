@@ -20,8 +20,8 @@
 /* Feeds one encoded packet to the session as the pump would. */
 static void feed(iotc_mqtt_session *m, struct iotc_buf *b)
 {
-    struct mqtt_frame f;
-    CU_ASSERT_EQUAL_FATAL(mqtt_frame_peek(b->p, b->len, 0, &f), IOTC_OK);
+    struct iotc_mqtt_frame f;
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_frame_peek(b->p, b->len, 0, &f), IOTC_OK);
     iotc_mqtt_session_packet(m, b->p, &f);
     iotc_buf_free(b);
 }
@@ -40,16 +40,16 @@ static void test_connack_v5_keep_alive(void)
 {
     iotc_mqtt_session m;
     struct iotc_buf props = {0}, b = {0};
-    struct mqtt_prop p = {MQTT_PROP_SERVER_KEEP_ALIVE, 30, {NULL, 0}, {NULL, 0}};
-    struct mqtt_connack ca = {true, 0, {NULL, 0}};
+    struct iotc_mqtt_prop p = {IOTC_MQTT_PROP_SERVER_KEEP_ALIVE, 30, {NULL, 0}, {NULL, 0}};
+    struct iotc_mqtt_connack ca = {true, 0, {NULL, 0}};
 
     iotc_mqtt_session_init(&m);
-    m.version = MQTT_V5;
+    m.version = IOTC_MQTT_V5;
     CU_ASSERT_EQUAL(m.connack_rc, -1);
     CU_ASSERT_EQUAL(m.server_keep_alive, -1);
-    CU_ASSERT_EQUAL(mqtt_props_put(&props, &p), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_put(&props, &p), IOTC_OK);
     ca.props = (struct iotc_span){props.p, props.len};
-    CU_ASSERT_EQUAL_FATAL(mqtt_connack_encode(&b, MQTT_V5, &ca), IOTC_OK);
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_connack_encode(&b, IOTC_MQTT_V5, &ca), IOTC_OK);
     feed(&m, &b);
     CU_ASSERT_EQUAL(m.connack_rc, 0);
     CU_ASSERT_EQUAL(m.session_present, 1);
@@ -63,26 +63,26 @@ static void test_acks_suback_pingresp(void)
 {
     iotc_mqtt_session m;
     struct iotc_buf b = {0};
-    struct mqtt_ack puback = {MQTT_PUBACK, 7, 0, {NULL, 0}};
-    struct mqtt_ack pubrec = {MQTT_PUBREC, 9, 0, {NULL, 0}};
-    struct mqtt_suback sa = {MQTT_SUBACK, 3, {NULL, 0}, 2, {1, 0x80}};
+    struct iotc_mqtt_ack puback = {IOTC_MQTT_PUBACK, 7, 0, {NULL, 0}};
+    struct iotc_mqtt_ack pubrec = {IOTC_MQTT_PUBREC, 9, 0, {NULL, 0}};
+    struct iotc_mqtt_suback sa = {IOTC_MQTT_SUBACK, 3, {NULL, 0}, 2, {1, 0x80}};
 
     iotc_mqtt_session_init(&m);
-    m.version = MQTT_V311;
-    CU_ASSERT_EQUAL_FATAL(mqtt_ack_encode(&b, MQTT_V311, &puback), IOTC_OK);
+    m.version = IOTC_MQTT_V311;
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_ack_encode(&b, IOTC_MQTT_V311, &puback), IOTC_OK);
     feed(&m, &b);
-    CU_ASSERT_EQUAL_FATAL(mqtt_ack_encode(&b, MQTT_V311, &pubrec), IOTC_OK);
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_ack_encode(&b, IOTC_MQTT_V311, &pubrec), IOTC_OK);
     feed(&m, &b);
     CU_ASSERT_TRUE(iotc_mqtt_session_acked(m.pubacks, m.n_pubacks, 7));
     CU_ASSERT_FALSE(iotc_mqtt_session_acked(m.pubacks, m.n_pubacks, 9));
     CU_ASSERT_TRUE(iotc_mqtt_session_acked(m.pubrecs, m.n_pubrecs, 9));
-    CU_ASSERT_EQUAL_FATAL(mqtt_suback_encode(&b, MQTT_V311, &sa), IOTC_OK);
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_suback_encode(&b, IOTC_MQTT_V311, &sa), IOTC_OK);
     feed(&m, &b);
     CU_ASSERT_EQUAL(m.suback_pid, 3);
     CU_ASSERT_EQUAL(m.suback_n, 2);
     CU_ASSERT_EQUAL(m.suback_codes[0], 1);
     CU_ASSERT_EQUAL(m.suback_codes[1], 0x80);
-    CU_ASSERT_EQUAL_FATAL(mqtt_ping_encode(&b, MQTT_PINGRESP), IOTC_OK);
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_ping_encode(&b, IOTC_MQTT_PINGRESP), IOTC_OK);
     feed(&m, &b);
     CU_ASSERT_EQUAL(m.pingresps, 1);
     iotc_mqtt_session_reset(&m);
@@ -95,14 +95,14 @@ static void test_acks_suback_pingresp(void)
 static void publish(iotc_mqtt_session *m, const char *topic, const char *payload, int retain)
 {
     struct iotc_buf b = {0};
-    struct mqtt_publish p;
+    struct iotc_mqtt_publish p;
     memset(&p, 0, sizeof(p));
     p.qos = 1;
     p.packet_id = 5;
     p.retain = retain;
     p.topic = iotc_span_str(topic);
     p.payload = iotc_span_str(payload);
-    CU_ASSERT_EQUAL_FATAL(mqtt_publish_encode(&b, (uint8_t)m->version, &p), IOTC_OK);
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_publish_encode(&b, (uint8_t)m->version, &p), IOTC_OK);
     feed(m, &b);
 }
 
@@ -110,7 +110,7 @@ static void test_inbox_and_take(void)
 {
     iotc_mqtt_session m;
     iotc_mqtt_session_init(&m);
-    m.version = MQTT_V311;
+    m.version = IOTC_MQTT_V311;
     publish(&m, "a/b", "one", 0);
     publish(&m, "a/c", "two", 1);
     CU_ASSERT_EQUAL_FATAL(m.n_inbox, 2);
@@ -132,7 +132,7 @@ static void test_no_inbox_flag(void)
 {
     iotc_mqtt_session m;
     iotc_mqtt_session_init(&m);
-    m.version = MQTT_V311;
+    m.version = IOTC_MQTT_V311;
     m.flags = IOTC_MQTT_SESSION_NO_INBOX;
     publish(&m, "a/b", "one", 0);
     CU_ASSERT_EQUAL(m.n_inbox, 0);
@@ -140,7 +140,7 @@ static void test_no_inbox_flag(void)
     /* Never opened: closed, and nothing can be sent. */
     CU_ASSERT_TRUE(iotc_mqtt_session_closed(&m));
     struct iotc_buf b = {0};
-    CU_ASSERT_EQUAL_FATAL(mqtt_ping_encode(&b, MQTT_PINGREQ), IOTC_OK);
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_ping_encode(&b, IOTC_MQTT_PINGREQ), IOTC_OK);
     CU_ASSERT_EQUAL(iotc_mqtt_session_send(&m, &b), IOTC_ERR_IO);
     iotc_buf_free(&b);
     iotc_mqtt_session_free(&m);

@@ -25,7 +25,7 @@ static const char *write_tmp(const char *text)
 static void expect_profile_error(const char *json, const char *needle)
 {
     struct iotc_profile p;
-    struct iotc_cfg_err err = {{0}};
+    iotc_errtext err = {{0}};
     int rc = iotc_profile_load(write_tmp(json), &p, &err);
     CU_ASSERT_EQUAL(rc, IOTC_ERR_CONFIG);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, tmp_path));
@@ -38,7 +38,7 @@ static void expect_profile_error(const char *json, const char *needle)
 static void test_default_profile(void)
 {
     struct iotc_profile p;
-    struct iotc_cfg_err err;
+    iotc_errtext err;
     int rc = iotc_profile_load(IOTC_SOURCE_DIR "/fixtures/profiles/default.json", &p, &err);
     CU_ASSERT_EQUAL_FATAL(rc, IOTC_OK);
     CU_ASSERT_EQUAL(p.policy, IOTC_POLICY_TLS13_1_2);
@@ -73,7 +73,7 @@ static void test_every_fixture_profile_loads(void)
         char path[512];
         snprintf(path, sizeof path, IOTC_SOURCE_DIR "/fixtures/profiles/%s.json", names[i]);
         struct iotc_profile p;
-        struct iotc_cfg_err err;
+        iotc_errtext err;
         CU_ASSERT_EQUAL_FATAL(iotc_profile_load(path, &p, &err), IOTC_OK);
         CU_ASSERT_EQUAL(p.policy, want[i]);
         CU_ASSERT_STRING_EQUAL(p.name, names[i]);
@@ -109,7 +109,7 @@ static void test_profile_errors(void)
 static void test_throttle_defaults(void)
 {
     struct iotc_profile p;
-    struct iotc_cfg_err err;
+    iotc_errtext err;
     CU_ASSERT_EQUAL_FATAL(iotc_profile_load(write_tmp("{\"endpoint_names\":[\"a\"]}"), &p, &err),
                           IOTC_OK);
     CU_ASSERT_EQUAL(p.limits.connect_per_s_per_client_id, 1);
@@ -147,7 +147,7 @@ static void test_token_bucket(void)
 static void test_profile_missing_file(void)
 {
     struct iotc_profile p;
-    struct iotc_cfg_err err;
+    iotc_errtext err;
     CU_ASSERT_EQUAL(iotc_profile_load("/nonexistent/profile.json", &p, &err), IOTC_ERR_CONFIG);
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/nonexistent/profile.json"));
 }
@@ -160,7 +160,7 @@ static const char *pki(void)
 static void test_registry_fixture(void)
 {
     struct iotc_registry r;
-    struct iotc_cfg_err err;
+    iotc_errtext err;
     int rc = iotc_registry_load(IOTC_SOURCE_DIR "/fixtures/registry.json", pki(), &r, &err);
     if (rc)
         fprintf(stderr, "\n%s\n", err.msg);
@@ -191,7 +191,7 @@ static void expect_registry_error(const char *json, const char *needle);
 static void test_registry_things(void)
 {
     struct iotc_registry r;
-    struct iotc_cfg_err err = {{0}};
+    iotc_errtext err = {{0}};
     const char *json = "{\"certificates\":[{\"file\":\"device-01.crt\",\"thing\":\"t1\"}],"
                        "\"things\":[\"t0\",{\"name\":\"t1\",\"type\":\"sensor\","
                        "\"attributes\":{\"fleet\":\"blue\"}}]}";
@@ -220,7 +220,7 @@ static void test_registry_things(void)
 static void expect_registry_error(const char *json, const char *needle)
 {
     struct iotc_registry r;
-    struct iotc_cfg_err err = {{0}};
+    iotc_errtext err = {{0}};
     int rc = iotc_registry_load(write_tmp(json), pki(), &r, &err);
     CU_ASSERT_EQUAL(rc, IOTC_ERR_CONFIG);
     if (!strstr(err.msg, needle))

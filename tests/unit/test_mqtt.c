@@ -138,14 +138,14 @@ static void test_varint_edges(void)
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         uint32_t v = 1234;
         hex(t[i].hex);
-        CU_ASSERT_EQUAL(mqtt_varint_decode(pk, pk_len, &v), (int)pk_len);
+        CU_ASSERT_EQUAL(iotc_mqtt_varint_decode(pk, pk_len, &v), (int)pk_len);
         CU_ASSERT_EQUAL(v, t[i].v);
-        CU_ASSERT_EQUAL(mqtt_varint_size(t[i].v), pk_len);
+        CU_ASSERT_EQUAL(iotc_mqtt_varint_size(t[i].v), pk_len);
         iotc_buf_reset(&out);
-        CU_ASSERT_EQUAL(mqtt_varint_encode(&out, t[i].v), IOTC_OK);
+        CU_ASSERT_EQUAL(iotc_mqtt_varint_encode(&out, t[i].v), IOTC_OK);
         CU_ASSERT_TRUE(out_is(pk, pk_len));
         /* one byte short of the terminator: wait for more */
-        CU_ASSERT_EQUAL(mqtt_varint_decode(pk, pk_len - 1, &v), IOTC_ERR_AGAIN);
+        CU_ASSERT_EQUAL(iotc_mqtt_varint_decode(pk, pk_len - 1, &v), IOTC_ERR_AGAIN);
     }
 }
 
@@ -154,89 +154,89 @@ static void test_varint_malformed(void)
     uint32_t v;
 
     hex("ffffffff01"); /* a fifth byte */
-    CU_ASSERT_EQUAL(mqtt_varint_decode(pk, pk_len, &v), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_varint_decode(pk, pk_len, &v), IOTC_ERR_MALFORMED);
     hex("80808080");
-    CU_ASSERT_EQUAL(mqtt_varint_decode(pk, pk_len, &v), IOTC_ERR_MALFORMED);
-    CU_ASSERT_EQUAL(mqtt_varint_decode(pk, 0, &v), IOTC_ERR_AGAIN);
+    CU_ASSERT_EQUAL(iotc_mqtt_varint_decode(pk, pk_len, &v), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_varint_decode(pk, 0, &v), IOTC_ERR_AGAIN);
     hex("8000"); /* non-minimal zero: accepted, two bytes */
-    CU_ASSERT_EQUAL(mqtt_varint_decode(pk, pk_len, &v), 2);
+    CU_ASSERT_EQUAL(iotc_mqtt_varint_decode(pk, pk_len, &v), 2);
     CU_ASSERT_EQUAL(v, 0);
     iotc_buf_reset(&out);
-    CU_ASSERT_EQUAL(mqtt_varint_encode(&out, 268435456u), IOTC_ERR_TOO_LARGE);
+    CU_ASSERT_EQUAL(iotc_mqtt_varint_encode(&out, 268435456u), IOTC_ERR_TOO_LARGE);
     CU_ASSERT_EQUAL(out.len, 0);
-    CU_ASSERT_EQUAL(mqtt_varint_size(268435456u), 0);
+    CU_ASSERT_EQUAL(iotc_mqtt_varint_size(268435456u), 0);
 }
 
 /* ---- fixed header ---- */
 
 static void test_frame_again(void)
 {
-    struct mqtt_frame f;
+    struct iotc_mqtt_frame f;
 
-    CU_ASSERT_EQUAL(mqtt_frame_peek(pk, 0, 0, &f), IOTC_ERR_AGAIN);
+    CU_ASSERT_EQUAL(iotc_mqtt_frame_peek(pk, 0, 0, &f), IOTC_ERR_AGAIN);
     CU_ASSERT_EQUAL(f.total, 0);
     hex("30");
-    CU_ASSERT_EQUAL(mqtt_frame_peek(pk, 1, 0, &f), IOTC_ERR_AGAIN);
-    CU_ASSERT_EQUAL(f.type, MQTT_PUBLISH);
+    CU_ASSERT_EQUAL(iotc_mqtt_frame_peek(pk, 1, 0, &f), IOTC_ERR_AGAIN);
+    CU_ASSERT_EQUAL(f.type, IOTC_MQTT_PUBLISH);
     CU_ASSERT_EQUAL(f.total, 0);
     hex("30 80");
-    CU_ASSERT_EQUAL(mqtt_frame_peek(pk, 2, 0, &f), IOTC_ERR_AGAIN);
+    CU_ASSERT_EQUAL(iotc_mqtt_frame_peek(pk, 2, 0, &f), IOTC_ERR_AGAIN);
     CU_ASSERT_EQUAL(f.total, 0);
     hex("30 80 01 00 01 74"); /* 128-byte body, 4 present */
-    CU_ASSERT_EQUAL(mqtt_frame_peek(pk, pk_len, 0, &f), IOTC_ERR_AGAIN);
+    CU_ASSERT_EQUAL(iotc_mqtt_frame_peek(pk, pk_len, 0, &f), IOTC_ERR_AGAIN);
     CU_ASSERT_EQUAL(f.header_len, 3);
     CU_ASSERT_EQUAL(f.remaining, 128);
     CU_ASSERT_EQUAL(f.total, 131);
-    CU_ASSERT_EQUAL(mqtt_frame_peek(cap_pub311_publish, sizeof cap_pub311_publish - 1, 0, &f),
+    CU_ASSERT_EQUAL(iotc_mqtt_frame_peek(cap_pub311_publish, sizeof cap_pub311_publish - 1, 0, &f),
                     IOTC_ERR_AGAIN);
     CU_ASSERT_EQUAL(f.total, sizeof cap_pub311_publish);
 }
 
 static void test_frame_ok(void)
 {
-    struct mqtt_frame f;
+    struct iotc_mqtt_frame f;
     uint8_t two[sizeof cap_pub311_publish * 2];
 
     memcpy(two, cap_pub311_publish, sizeof cap_pub311_publish);
     memcpy(two + sizeof cap_pub311_publish, cap_pub311_publish, sizeof cap_pub311_publish);
     /* a stream holding more than one packet frames only the first */
-    CU_ASSERT_EQUAL(mqtt_frame_peek(two, sizeof two, 1000, &f), IOTC_OK);
-    CU_ASSERT_EQUAL(f.type, MQTT_PUBLISH);
+    CU_ASSERT_EQUAL(iotc_mqtt_frame_peek(two, sizeof two, 1000, &f), IOTC_OK);
+    CU_ASSERT_EQUAL(f.type, IOTC_MQTT_PUBLISH);
     CU_ASSERT_EQUAL(f.flags, 0x2);
     CU_ASSERT_EQUAL(f.header_len, 2);
     CU_ASSERT_EQUAL(f.remaining, 20);
     CU_ASSERT_EQUAL(f.total, sizeof cap_pub311_publish);
     hex("f0 00"); /* AUTH */
-    CU_ASSERT_EQUAL(mqtt_frame_peek(pk, pk_len, 0, &f), IOTC_OK);
-    CU_ASSERT_EQUAL(f.type, MQTT_AUTH);
+    CU_ASSERT_EQUAL(iotc_mqtt_frame_peek(pk, pk_len, 0, &f), IOTC_OK);
+    CU_ASSERT_EQUAL(f.type, IOTC_MQTT_AUTH);
     hex("c0 80 80 80 00"); /* non-minimal zero length: lenient */
-    CU_ASSERT_EQUAL(mqtt_frame_peek(pk, pk_len, 0, &f), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_frame_peek(pk, pk_len, 0, &f), IOTC_OK);
     CU_ASSERT_EQUAL(f.header_len, 5);
     CU_ASSERT_EQUAL(f.total, 5);
     hex("3d 00"); /* PUBLISH dup+qos2+retain: flags are free at this layer */
-    CU_ASSERT_EQUAL(mqtt_frame_peek(pk, pk_len, 0, &f), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_frame_peek(pk, pk_len, 0, &f), IOTC_OK);
 }
 
 static void test_frame_too_large(void)
 {
-    struct mqtt_frame f;
+    struct iotc_mqtt_frame f;
 
     hex("30 ff ff ff 7f");
     /* known to be too large before any of the body is here */
-    CU_ASSERT_EQUAL(mqtt_frame_peek(pk, pk_len, 128 * 1024, &f), IOTC_ERR_TOO_LARGE);
+    CU_ASSERT_EQUAL(iotc_mqtt_frame_peek(pk, pk_len, 128 * 1024, &f), IOTC_ERR_TOO_LARGE);
     CU_ASSERT_EQUAL(f.total, 5 + 268435455u);
-    CU_ASSERT_EQUAL(mqtt_frame_peek(pk, pk_len, 0, &f), IOTC_ERR_AGAIN);
-    CU_ASSERT_EQUAL(mqtt_frame_peek(cap_pub311_publish, sizeof cap_pub311_publish,
+    CU_ASSERT_EQUAL(iotc_mqtt_frame_peek(pk, pk_len, 0, &f), IOTC_ERR_AGAIN);
+    CU_ASSERT_EQUAL(iotc_mqtt_frame_peek(cap_pub311_publish, sizeof cap_pub311_publish,
                                     sizeof cap_pub311_publish - 1, &f),
                     IOTC_ERR_TOO_LARGE);
-    CU_ASSERT_EQUAL(mqtt_frame_peek(cap_pub311_publish, sizeof cap_pub311_publish,
+    CU_ASSERT_EQUAL(iotc_mqtt_frame_peek(cap_pub311_publish, sizeof cap_pub311_publish,
                                     sizeof cap_pub311_publish, &f),
                     IOTC_OK);
 }
 
 static void test_frame_malformed(void)
 {
-    struct mqtt_frame f;
+    struct iotc_mqtt_frame f;
     uint8_t b[2];
 
     for (unsigned byte0 = 0; byte0 < 256; byte0++) {
@@ -245,43 +245,43 @@ static void test_frame_malformed(void)
 
         if (type == 0)
             ok = false;
-        else if (type == MQTT_PUBLISH)
+        else if (type == IOTC_MQTT_PUBLISH)
             ok = ((flags >> 1) & 3) != 3;
-        else if (type == MQTT_PUBREL || type == MQTT_SUBSCRIBE || type == MQTT_UNSUBSCRIBE)
+        else if (type == IOTC_MQTT_PUBREL || type == IOTC_MQTT_SUBSCRIBE || type == IOTC_MQTT_UNSUBSCRIBE)
             ok = flags == 2;
         else
             ok = flags == 0;
         b[0] = (uint8_t)byte0;
         b[1] = 0;
         /* judged on the first byte alone */
-        CU_ASSERT_EQUAL(mqtt_frame_peek(b, 1, 0, &f), ok ? IOTC_ERR_AGAIN : IOTC_ERR_MALFORMED);
-        CU_ASSERT_EQUAL(mqtt_frame_peek(b, 2, 0, &f), ok ? IOTC_OK : IOTC_ERR_MALFORMED);
+        CU_ASSERT_EQUAL(iotc_mqtt_frame_peek(b, 1, 0, &f), ok ? IOTC_ERR_AGAIN : IOTC_ERR_MALFORMED);
+        CU_ASSERT_EQUAL(iotc_mqtt_frame_peek(b, 2, 0, &f), ok ? IOTC_OK : IOTC_ERR_MALFORMED);
     }
     hex("30 ff ff ff ff 01");
-    CU_ASSERT_EQUAL(mqtt_frame_peek(pk, pk_len, 0, &f), IOTC_ERR_MALFORMED);
-    CU_ASSERT_EQUAL(mqtt_frame_peek(pk, 5, 0, &f), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_frame_peek(pk, pk_len, 0, &f), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_frame_peek(pk, 5, 0, &f), IOTC_ERR_MALFORMED);
 }
 
 /* ---- CONNECT ---- */
 
 static void check_connect_roundtrip(const uint8_t *p, size_t n)
 {
-    struct mqtt_connect c;
+    struct iotc_mqtt_connect c;
 
-    CU_ASSERT_EQUAL_FATAL(mqtt_connect_parse(p, n, &c), IOTC_OK);
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_connect_parse(p, n, &c), IOTC_OK);
     iotc_buf_reset(&out);
-    CU_ASSERT_EQUAL(mqtt_connect_encode(&out, &c), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_connect_encode(&out, &c), IOTC_OK);
     CU_ASSERT_TRUE(out_is(p, n));
 }
 
 static void test_connect_real_v311(void)
 {
-    struct mqtt_connect c;
+    struct iotc_mqtt_connect c;
 
-    CU_ASSERT_EQUAL_FATAL(mqtt_connect_parse(cap_pub311_connect, sizeof cap_pub311_connect, &c),
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_connect_parse(cap_pub311_connect, sizeof cap_pub311_connect, &c),
                           IOTC_OK);
     CU_ASSERT_TRUE(span_is(c.protocol_name, "MQTT"));
-    CU_ASSERT_EQUAL(c.version, MQTT_V311);
+    CU_ASSERT_EQUAL(c.version, IOTC_MQTT_V311);
     CU_ASSERT_TRUE(c.clean_start);
     CU_ASSERT_EQUAL(c.keepalive, 60);
     CU_ASSERT_TRUE(span_is(c.client_id, "pub1"));
@@ -291,7 +291,7 @@ static void test_connect_real_v311(void)
     check_connect_roundtrip(cap_pub311_connect, sizeof cap_pub311_connect);
     check_connect_roundtrip(cap_sub311_connect, sizeof cap_sub311_connect);
 
-    CU_ASSERT_EQUAL_FATAL(mqtt_connect_parse(cap_will311_connect, sizeof cap_will311_connect, &c),
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_connect_parse(cap_will311_connect, sizeof cap_will311_connect, &c),
                           IOTC_OK);
     CU_ASSERT_TRUE(c.will);
     CU_ASSERT_EQUAL(c.will_qos, 1);
@@ -305,47 +305,47 @@ static void test_connect_real_v311(void)
 
 static void test_connect_real_v31(void)
 {
-    struct mqtt_connect c;
+    struct iotc_mqtt_connect c;
 
-    CU_ASSERT_EQUAL_FATAL(mqtt_connect_parse(cap_pub31_connect, sizeof cap_pub31_connect, &c),
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_connect_parse(cap_pub31_connect, sizeof cap_pub31_connect, &c),
                           IOTC_OK);
     CU_ASSERT_TRUE(span_is(c.protocol_name, "MQIsdp"));
-    CU_ASSERT_EQUAL(c.version, MQTT_V31);
+    CU_ASSERT_EQUAL(c.version, IOTC_MQTT_V31);
     CU_ASSERT_TRUE(span_is(c.client_id, "p31"));
     check_connect_roundtrip(cap_pub31_connect, sizeof cap_pub31_connect);
     /* an empty protocol name is filled in from the version */
     c.protocol_name.n = 0;
     iotc_buf_reset(&out);
-    CU_ASSERT_EQUAL(mqtt_connect_encode(&out, &c), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_connect_encode(&out, &c), IOTC_OK);
     CU_ASSERT_TRUE(out_is(cap_pub31_connect, sizeof cap_pub31_connect));
 }
 
 static void test_connect_real_v5(void)
 {
-    struct mqtt_connect c;
-    struct mqtt_prop p;
+    struct iotc_mqtt_connect c;
+    struct iotc_mqtt_prop p;
 
-    CU_ASSERT_EQUAL_FATAL(mqtt_connect_parse(cap_pub5_connect, sizeof cap_pub5_connect, &c),
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_connect_parse(cap_pub5_connect, sizeof cap_pub5_connect, &c),
                           IOTC_OK);
-    CU_ASSERT_EQUAL(c.version, MQTT_V5);
+    CU_ASSERT_EQUAL(c.version, IOTC_MQTT_V5);
     CU_ASSERT_EQUAL(c.props.n, 8);
-    CU_ASSERT_EQUAL(mqtt_props_find(c.props, MQTT_PROP_SESSION_EXPIRY, &p), 1);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_find(c.props, IOTC_MQTT_PROP_SESSION_EXPIRY, &p), 1);
     CU_ASSERT_EQUAL(p.u32, 60);
-    CU_ASSERT_EQUAL(mqtt_props_find(c.props, MQTT_PROP_RECEIVE_MAXIMUM, &p), 1);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_find(c.props, IOTC_MQTT_PROP_RECEIVE_MAXIMUM, &p), 1);
     CU_ASSERT_EQUAL(p.u32, 20);
-    CU_ASSERT_EQUAL(mqtt_props_find(c.props, MQTT_PROP_USER_PROPERTY, &p), 0);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_find(c.props, IOTC_MQTT_PROP_USER_PROPERTY, &p), 0);
     CU_ASSERT_TRUE(span_is(c.client_id, "pub5"));
     check_connect_roundtrip(cap_pub5_connect, sizeof cap_pub5_connect);
     check_connect_roundtrip(cap_sub5_connect, sizeof cap_sub5_connect);
 
-    CU_ASSERT_EQUAL_FATAL(mqtt_connect_parse(cap_will5_connect, sizeof cap_will5_connect, &c),
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_connect_parse(cap_will5_connect, sizeof cap_will5_connect, &c),
                           IOTC_OK);
     CU_ASSERT_TRUE(c.will);
     CU_ASSERT_EQUAL(c.will_qos, 0);
     CU_ASSERT_FALSE(c.will_retain);
-    CU_ASSERT_EQUAL(mqtt_props_find(c.will_props, MQTT_PROP_USER_PROPERTY, &p), 1);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_find(c.will_props, IOTC_MQTT_PROP_USER_PROPERTY, &p), 1);
     CU_ASSERT_TRUE(span_is(p.data, "wk") && span_is(p.value, "wv"));
-    CU_ASSERT_EQUAL(mqtt_props_find(c.will_props, MQTT_PROP_WILL_DELAY, &p), 1);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_find(c.will_props, IOTC_MQTT_PROP_WILL_DELAY, &p), 1);
     CU_ASSERT_EQUAL(p.u32, 5);
     CU_ASSERT_TRUE(span_is(c.will_topic, "w/t"));
     CU_ASSERT_TRUE(span_is(c.will_payload, "gone"));
@@ -355,30 +355,30 @@ static void test_connect_real_v5(void)
 }
 
 /* Encodes a CONNECT from fields, then parses it back. */
-static int connect_build(const struct mqtt_connect *c)
+static int connect_build(const struct iotc_mqtt_connect *c)
 {
-    struct mqtt_connect back;
+    struct iotc_mqtt_connect back;
     int rc;
 
     iotc_buf_reset(&out);
-    rc = mqtt_connect_encode(&out, c);
+    rc = iotc_mqtt_connect_encode(&out, c);
     if (rc)
         return rc;
-    return mqtt_connect_parse(out.p, out.len, &back);
+    return iotc_mqtt_connect_parse(out.p, out.len, &back);
 }
 
 static void test_connect_build_v5(void)
 {
     struct iotc_buf props = {0}, wprops = {0};
-    struct mqtt_prop p = {.id = MQTT_PROP_USER_PROPERTY, .data = S("k\xC3\xA9"), .value = S("v")};
-    struct mqtt_connect c = {.version = MQTT_V5, .keepalive = 1200, .client_id = S("dev-1")};
-    struct mqtt_connect back;
+    struct iotc_mqtt_prop p = {.id = IOTC_MQTT_PROP_USER_PROPERTY, .data = S("k\xC3\xA9"), .value = S("v")};
+    struct iotc_mqtt_connect c = {.version = IOTC_MQTT_V5, .keepalive = 1200, .client_id = S("dev-1")};
+    struct iotc_mqtt_connect back;
 
-    CU_ASSERT_EQUAL(mqtt_props_put(&props, &p), IOTC_OK);
-    p = (struct mqtt_prop){.id = MQTT_PROP_MAXIMUM_PACKET_SIZE, .u32 = 131072};
-    CU_ASSERT_EQUAL(mqtt_props_put(&props, &p), IOTC_OK);
-    p = (struct mqtt_prop){.id = MQTT_PROP_CONTENT_TYPE, .data = S("json")};
-    CU_ASSERT_EQUAL(mqtt_props_put(&wprops, &p), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_put(&props, &p), IOTC_OK);
+    p = (struct iotc_mqtt_prop){.id = IOTC_MQTT_PROP_MAXIMUM_PACKET_SIZE, .u32 = 131072};
+    CU_ASSERT_EQUAL(iotc_mqtt_props_put(&props, &p), IOTC_OK);
+    p = (struct iotc_mqtt_prop){.id = IOTC_MQTT_PROP_CONTENT_TYPE, .data = S("json")};
+    CU_ASSERT_EQUAL(iotc_mqtt_props_put(&wprops, &p), IOTC_OK);
     c.props = (struct iotc_span){props.p, props.len};
     c.will = true;
     c.will_qos = 1;
@@ -388,8 +388,8 @@ static void test_connect_build_v5(void)
     c.has_password = true; /* MQTT 5 allows a password without a user name */
     c.password = S("token");
     iotc_buf_reset(&out);
-    CU_ASSERT_EQUAL_FATAL(mqtt_connect_encode(&out, &c), IOTC_OK);
-    CU_ASSERT_EQUAL_FATAL(mqtt_connect_parse(out.p, out.len, &back), IOTC_OK);
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_connect_encode(&out, &c), IOTC_OK);
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_connect_parse(out.p, out.len, &back), IOTC_OK);
     CU_ASSERT_EQUAL(back.props.n, props.len);
     CU_ASSERT_EQUAL(memcmp(back.props.p, props.p, props.len), 0);
     CU_ASSERT_EQUAL(back.will_props.n, wprops.len);
@@ -400,7 +400,7 @@ static void test_connect_build_v5(void)
     CU_ASSERT_FALSE(back.clean_start);
 
     /* the same in 3.1.1 is refused by the encoder */
-    c.version = MQTT_V311;
+    c.version = IOTC_MQTT_V311;
     CU_ASSERT_EQUAL(connect_build(&c), IOTC_ERR_INVALID);
     iotc_buf_free(&props);
     iotc_buf_free(&wprops);
@@ -467,27 +467,27 @@ static void test_connect_malformed(void)
         {"not a CONNECT", "e000", IOTC_ERR_INVALID},
         {"truncated", "100f 00044d515454 04 02 003c 0003 6162", IOTC_ERR_MALFORMED},
     };
-    struct mqtt_connect c;
+    struct iotc_mqtt_connect c;
 
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         int rc;
 
         hex(t[i].hex);
-        rc = mqtt_connect_parse(pk, pk_len, &c);
+        rc = iotc_mqtt_connect_parse(pk, pk_len, &c);
         if (rc != t[i].rc)
             fprintf(stderr, "\n  connect case '%s': got %d want %d\n", t[i].why, rc, t[i].rc);
         CU_ASSERT_EQUAL(rc, t[i].rc);
     }
     /* the twin of the unsupported-level cases still tells the caller what was asked */
     hex("100f 00044d515454 06 02 003c 0003 616263");
-    CU_ASSERT_EQUAL(mqtt_connect_parse(pk, pk_len, &c), IOTC_ERR_UNSUPPORTED);
+    CU_ASSERT_EQUAL(iotc_mqtt_connect_parse(pk, pk_len, &c), IOTC_ERR_UNSUPPORTED);
     CU_ASSERT_EQUAL(c.version, 6);
     CU_ASSERT_TRUE(span_is(c.protocol_name, "MQTT"));
     /* and the positive twins of the flag cases parse */
     hex("1013 00044d515454 05 42 003c 00 0001 61 0003 707764");
-    CU_ASSERT_EQUAL(mqtt_connect_parse(pk, pk_len, &c), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_connect_parse(pk, pk_len, &c), IOTC_OK);
     hex("1015 00044d515454 04 36 003c 0001 61 0001 74 0003 626f6f");
-    CU_ASSERT_EQUAL(mqtt_connect_parse(pk, pk_len, &c), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_connect_parse(pk, pk_len, &c), IOTC_OK);
     CU_ASSERT_EQUAL(c.will_qos, 2);
     CU_ASSERT_TRUE(c.will_retain);
 }
@@ -495,7 +495,7 @@ static void test_connect_malformed(void)
 static void test_connect_encode_invalid(void)
 {
     static uint8_t big[70000];
-    struct mqtt_connect c = {.version = MQTT_V311, .client_id = S("a")};
+    struct iotc_mqtt_connect c = {.version = IOTC_MQTT_V311, .client_id = S("a")};
 
     c.will_qos = 1; /* without will */
     CU_ASSERT_EQUAL(connect_build(&c), IOTC_ERR_INVALID);
@@ -510,7 +510,7 @@ static void test_connect_encode_invalid(void)
     c.client_id = S("a");
     c.version = 7;
     CU_ASSERT_EQUAL(connect_build(&c), IOTC_ERR_INVALID);
-    c.version = MQTT_V311;
+    c.version = IOTC_MQTT_V311;
     c.protocol_name = S("MQIsdp");
     CU_ASSERT_EQUAL(connect_build(&c), IOTC_ERR_INVALID);
     c.protocol_name = S("MQTT");
@@ -521,68 +521,68 @@ static void test_connect_encode_invalid(void)
 
 static void test_connack(void)
 {
-    struct mqtt_connack a = {.session_present = true, .code = 0}, b;
+    struct iotc_mqtt_connack a = {.session_present = true, .code = 0}, b;
     struct iotc_buf props = {0};
-    struct mqtt_prop p;
+    struct iotc_mqtt_prop p;
 
     iotc_buf_reset(&out);
-    CU_ASSERT_EQUAL(mqtt_connack_encode(&out, MQTT_V311, &a), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_connack_encode(&out, IOTC_MQTT_V311, &a), IOTC_OK);
     CU_ASSERT_TRUE(out_is_hex("20020100"));
-    CU_ASSERT_EQUAL(mqtt_connack_parse(out.p, out.len, MQTT_V311, &b), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_connack_parse(out.p, out.len, IOTC_MQTT_V311, &b), IOTC_OK);
     CU_ASSERT_TRUE(b.session_present);
     hex("20020005");
-    CU_ASSERT_EQUAL(mqtt_connack_parse(pk, pk_len, MQTT_V311, &b), IOTC_OK);
-    CU_ASSERT_EQUAL(b.code, MQTT3_CONNACK_NOT_AUTHORIZED);
+    CU_ASSERT_EQUAL(iotc_mqtt_connack_parse(pk, pk_len, IOTC_MQTT_V311, &b), IOTC_OK);
+    CU_ASSERT_EQUAL(b.code, IOTC_MQTT_V3_CONNACK_NOT_AUTHORIZED);
     CU_ASSERT_FALSE(b.session_present);
 
     /* v5: the AWS CONNACK properties, plus a user property */
-    p = (struct mqtt_prop){.id = MQTT_PROP_MAXIMUM_QOS, .u32 = 1};
-    CU_ASSERT_EQUAL(mqtt_props_put(&props, &p), IOTC_OK);
-    p = (struct mqtt_prop){.id = MQTT_PROP_SUB_ID_AVAILABLE, .u32 = 0};
-    CU_ASSERT_EQUAL(mqtt_props_put(&props, &p), IOTC_OK);
-    p = (struct mqtt_prop){.id = MQTT_PROP_SERVER_KEEP_ALIVE, .u32 = 1200};
-    CU_ASSERT_EQUAL(mqtt_props_put(&props, &p), IOTC_OK);
-    p = (struct mqtt_prop){.id = MQTT_PROP_USER_PROPERTY, .data = S("a"), .value = S("b")};
-    CU_ASSERT_EQUAL(mqtt_props_put(&props, &p), IOTC_OK);
-    a = (struct mqtt_connack){false, MQTT_RC_NOT_AUTHORIZED, {props.p, props.len}};
+    p = (struct iotc_mqtt_prop){.id = IOTC_MQTT_PROP_MAXIMUM_QOS, .u32 = 1};
+    CU_ASSERT_EQUAL(iotc_mqtt_props_put(&props, &p), IOTC_OK);
+    p = (struct iotc_mqtt_prop){.id = IOTC_MQTT_PROP_SUB_ID_AVAILABLE, .u32 = 0};
+    CU_ASSERT_EQUAL(iotc_mqtt_props_put(&props, &p), IOTC_OK);
+    p = (struct iotc_mqtt_prop){.id = IOTC_MQTT_PROP_SERVER_KEEP_ALIVE, .u32 = 1200};
+    CU_ASSERT_EQUAL(iotc_mqtt_props_put(&props, &p), IOTC_OK);
+    p = (struct iotc_mqtt_prop){.id = IOTC_MQTT_PROP_USER_PROPERTY, .data = S("a"), .value = S("b")};
+    CU_ASSERT_EQUAL(iotc_mqtt_props_put(&props, &p), IOTC_OK);
+    a = (struct iotc_mqtt_connack){false, IOTC_MQTT_RC_NOT_AUTHORIZED, {props.p, props.len}};
     iotc_buf_reset(&out);
-    CU_ASSERT_EQUAL(mqtt_connack_encode(&out, MQTT_V5, &a), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_connack_encode(&out, IOTC_MQTT_V5, &a), IOTC_OK);
     CU_ASSERT_TRUE(out_is_hex("2011 00 87 0e 2401 2900 1304b0 26000161000162"));
-    CU_ASSERT_EQUAL_FATAL(mqtt_connack_parse(out.p, out.len, MQTT_V5, &b), IOTC_OK);
-    CU_ASSERT_EQUAL(b.code, MQTT_RC_NOT_AUTHORIZED);
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_connack_parse(out.p, out.len, IOTC_MQTT_V5, &b), IOTC_OK);
+    CU_ASSERT_EQUAL(b.code, IOTC_MQTT_RC_NOT_AUTHORIZED);
     CU_ASSERT_EQUAL(b.props.n, props.len);
-    CU_ASSERT_EQUAL(mqtt_props_find(b.props, MQTT_PROP_SERVER_KEEP_ALIVE, &p), 1);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_find(b.props, IOTC_MQTT_PROP_SERVER_KEEP_ALIVE, &p), 1);
     CU_ASSERT_EQUAL(p.u32, 1200);
     a.props.n = 0;
     iotc_buf_reset(&out);
-    CU_ASSERT_EQUAL(mqtt_connack_encode(&out, MQTT_V5, &a), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_connack_encode(&out, IOTC_MQTT_V5, &a), IOTC_OK);
     CU_ASSERT_TRUE(out_is_hex("2003008700"));
     iotc_buf_free(&props);
 
     hex("20020200"); /* reserved acknowledge flag */
-    CU_ASSERT_EQUAL(mqtt_connack_parse(pk, pk_len, MQTT_V311, &b), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_connack_parse(pk, pk_len, IOTC_MQTT_V311, &b), IOTC_ERR_MALFORMED);
     hex("2003000000"); /* v3 with a property length */
-    CU_ASSERT_EQUAL(mqtt_connack_parse(pk, pk_len, MQTT_V311, &b), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_connack_parse(pk, pk_len, IOTC_MQTT_V311, &b), IOTC_ERR_MALFORMED);
     hex("20020000"); /* v5 without the property length */
-    CU_ASSERT_EQUAL(mqtt_connack_parse(pk, pk_len, MQTT_V5, &b), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_connack_parse(pk, pk_len, IOTC_MQTT_V5, &b), IOTC_ERR_MALFORMED);
     hex("200100");
-    CU_ASSERT_EQUAL(mqtt_connack_parse(pk, pk_len, MQTT_V311, &b), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_connack_parse(pk, pk_len, IOTC_MQTT_V311, &b), IOTC_ERR_MALFORMED);
     hex("2005 0000 02 2402"); /* maximum QoS 2 is not a value it may take */
-    CU_ASSERT_EQUAL(mqtt_connack_parse(pk, pk_len, MQTT_V5, &b), IOTC_ERR_PROTOCOL);
+    CU_ASSERT_EQUAL(iotc_mqtt_connack_parse(pk, pk_len, IOTC_MQTT_V5, &b), IOTC_ERR_PROTOCOL);
     hex("200500000223ff"); /* topic alias is a PUBLISH property */
-    CU_ASSERT_EQUAL(mqtt_connack_parse(pk, pk_len, MQTT_V5, &b), IOTC_ERR_MALFORMED);
-    CU_ASSERT_EQUAL(mqtt_connack_parse(pk, pk_len, 9, &b), IOTC_ERR_INVALID);
+    CU_ASSERT_EQUAL(iotc_mqtt_connack_parse(pk, pk_len, IOTC_MQTT_V5, &b), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_connack_parse(pk, pk_len, 9, &b), IOTC_ERR_INVALID);
 }
 
 /* ---- PUBLISH ---- */
 
 static void test_publish_real(void)
 {
-    struct mqtt_publish p;
-    struct mqtt_prop prop;
+    struct iotc_mqtt_publish p;
+    struct iotc_mqtt_prop prop;
 
     CU_ASSERT_EQUAL_FATAL(
-        mqtt_publish_parse(cap_pub311_publish, sizeof cap_pub311_publish, MQTT_V311, &p), IOTC_OK);
+        iotc_mqtt_publish_parse(cap_pub311_publish, sizeof cap_pub311_publish, IOTC_MQTT_V311, &p), IOTC_OK);
     CU_ASSERT_EQUAL(p.qos, 1);
     CU_ASSERT_FALSE(p.dup);
     CU_ASSERT_FALSE(p.retain);
@@ -590,33 +590,33 @@ static void test_publish_real(void)
     CU_ASSERT_EQUAL(p.packet_id, 1);
     CU_ASSERT_TRUE(span_is(p.payload, "21.5"));
     iotc_buf_reset(&out);
-    CU_ASSERT_EQUAL(mqtt_publish_encode(&out, MQTT_V311, &p), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_publish_encode(&out, IOTC_MQTT_V311, &p), IOTC_OK);
     CU_ASSERT_TRUE(out_is(cap_pub311_publish, sizeof cap_pub311_publish));
 
     CU_ASSERT_EQUAL_FATAL(
-        mqtt_publish_parse(cap_pub5_publish, sizeof cap_pub5_publish, MQTT_V5, &p), IOTC_OK);
+        iotc_mqtt_publish_parse(cap_pub5_publish, sizeof cap_pub5_publish, IOTC_MQTT_V5, &p), IOTC_OK);
     CU_ASSERT_TRUE(span_is(p.topic, "a/b"));
     CU_ASSERT_EQUAL(p.packet_id, 1);
-    CU_ASSERT_EQUAL(mqtt_props_find(p.props, MQTT_PROP_USER_PROPERTY, &prop), 1);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_find(p.props, IOTC_MQTT_PROP_USER_PROPERTY, &prop), 1);
     CU_ASSERT_TRUE(span_is(prop.data, "k") && span_is(prop.value, "v"));
     CU_ASSERT_TRUE(span_is(p.payload, "hi"));
     iotc_buf_reset(&out);
-    CU_ASSERT_EQUAL(mqtt_publish_encode(&out, MQTT_V5, &p), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_publish_encode(&out, IOTC_MQTT_V5, &p), IOTC_OK);
     CU_ASSERT_TRUE(out_is(cap_pub5_publish, sizeof cap_pub5_publish));
 
     CU_ASSERT_EQUAL_FATAL(
-        mqtt_publish_parse(cap_pub5_publish_ct, sizeof cap_pub5_publish_ct, MQTT_V5, &p), IOTC_OK);
+        iotc_mqtt_publish_parse(cap_pub5_publish_ct, sizeof cap_pub5_publish_ct, IOTC_MQTT_V5, &p), IOTC_OK);
     CU_ASSERT_EQUAL(p.qos, 0);
     CU_ASSERT_EQUAL(p.packet_id, 0);
-    CU_ASSERT_EQUAL(mqtt_props_find(p.props, MQTT_PROP_CONTENT_TYPE, &prop), 1);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_find(p.props, IOTC_MQTT_PROP_CONTENT_TYPE, &prop), 1);
     CU_ASSERT_TRUE(span_is(prop.data, "text/plain"));
     CU_ASSERT_TRUE(span_is(p.payload, "z"));
     iotc_buf_reset(&out);
-    CU_ASSERT_EQUAL(mqtt_publish_encode(&out, MQTT_V5, &p), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_publish_encode(&out, IOTC_MQTT_V5, &p), IOTC_OK);
     CU_ASSERT_TRUE(out_is(cap_pub5_publish_ct, sizeof cap_pub5_publish_ct));
     /* the same bytes read as 3.1.1 are a topic followed by payload, not properties */
     CU_ASSERT_EQUAL(
-        mqtt_publish_parse(cap_pub5_publish_ct, sizeof cap_pub5_publish_ct, MQTT_V311, &p),
+        iotc_mqtt_publish_parse(cap_pub5_publish_ct, sizeof cap_pub5_publish_ct, IOTC_MQTT_V311, &p),
         IOTC_OK);
     CU_ASSERT_EQUAL(p.payload.n, 15);
 }
@@ -625,51 +625,51 @@ static void test_publish_build(void)
 {
     static uint8_t payload[200000];
     struct iotc_buf props = {0};
-    struct mqtt_prop prop;
-    struct mqtt_publish p = {.dup = true, .qos = 2, .retain = true, .topic = S("$aws/things/x")};
-    struct mqtt_publish b;
+    struct iotc_mqtt_prop prop;
+    struct iotc_mqtt_publish p = {.dup = true, .qos = 2, .retain = true, .topic = S("$aws/things/x")};
+    struct iotc_mqtt_publish b;
 
     memset(payload, 'x', sizeof payload);
     p.packet_id = 65535;
     p.payload = (struct iotc_span){payload, sizeof payload};
-    prop = (struct mqtt_prop){.id = MQTT_PROP_SUBSCRIPTION_ID, .u32 = 268435455};
-    CU_ASSERT_EQUAL(mqtt_props_put(&props, &prop), IOTC_OK);
+    prop = (struct iotc_mqtt_prop){.id = IOTC_MQTT_PROP_SUBSCRIPTION_ID, .u32 = 268435455};
+    CU_ASSERT_EQUAL(iotc_mqtt_props_put(&props, &prop), IOTC_OK);
     prop.u32 = 7; /* a PUBLISH may carry several subscription identifiers */
-    CU_ASSERT_EQUAL(mqtt_props_put(&props, &prop), IOTC_OK);
-    prop = (struct mqtt_prop){.id = MQTT_PROP_CORRELATION_DATA, .data = {payload, 16}};
-    CU_ASSERT_EQUAL(mqtt_props_put(&props, &prop), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_put(&props, &prop), IOTC_OK);
+    prop = (struct iotc_mqtt_prop){.id = IOTC_MQTT_PROP_CORRELATION_DATA, .data = {payload, 16}};
+    CU_ASSERT_EQUAL(iotc_mqtt_props_put(&props, &prop), IOTC_OK);
     p.props = (struct iotc_span){props.p, props.len};
-    for (uint8_t v = MQTT_V31; v <= MQTT_V5; v++) {
+    for (uint8_t v = IOTC_MQTT_V31; v <= IOTC_MQTT_V5; v++) {
         iotc_buf_reset(&out);
-        CU_ASSERT_EQUAL_FATAL(mqtt_publish_encode(&out, v, &p), IOTC_OK);
+        CU_ASSERT_EQUAL_FATAL(iotc_mqtt_publish_encode(&out, v, &p), IOTC_OK);
         CU_ASSERT_EQUAL(out.p[0], 0x3d);
-        CU_ASSERT_EQUAL_FATAL(mqtt_publish_parse(out.p, out.len, v, &b), IOTC_OK);
+        CU_ASSERT_EQUAL_FATAL(iotc_mqtt_publish_parse(out.p, out.len, v, &b), IOTC_OK);
         CU_ASSERT_TRUE(b.dup && b.retain);
         CU_ASSERT_EQUAL(b.qos, 2);
         CU_ASSERT_EQUAL(b.packet_id, 65535);
         CU_ASSERT_EQUAL(b.payload.n, sizeof payload);
-        CU_ASSERT_EQUAL(b.props.n, v == MQTT_V5 ? props.len : 0);
+        CU_ASSERT_EQUAL(b.props.n, v == IOTC_MQTT_V5 ? props.len : 0);
     }
     /* QoS 0 carries no packet id */
-    p = (struct mqtt_publish){.topic = S("t"), .payload = S("")};
+    p = (struct iotc_mqtt_publish){.topic = S("t"), .payload = S("")};
     iotc_buf_reset(&out);
-    CU_ASSERT_EQUAL(mqtt_publish_encode(&out, MQTT_V311, &p), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_publish_encode(&out, IOTC_MQTT_V311, &p), IOTC_OK);
     CU_ASSERT_TRUE(out_is_hex("3003000174"));
     iotc_buf_reset(&out);
-    CU_ASSERT_EQUAL(mqtt_publish_encode(&out, MQTT_V5, &p), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_publish_encode(&out, IOTC_MQTT_V5, &p), IOTC_OK);
     CU_ASSERT_TRUE(out_is_hex("300400017400"));
     /* invalid requests leave out unchanged */
     p.qos = 1;
-    CU_ASSERT_EQUAL(mqtt_publish_encode(&out, MQTT_V5, &p), IOTC_ERR_INVALID);
+    CU_ASSERT_EQUAL(iotc_mqtt_publish_encode(&out, IOTC_MQTT_V5, &p), IOTC_ERR_INVALID);
     p.qos = 3;
     p.packet_id = 1;
-    CU_ASSERT_EQUAL(mqtt_publish_encode(&out, MQTT_V5, &p), IOTC_ERR_INVALID);
+    CU_ASSERT_EQUAL(iotc_mqtt_publish_encode(&out, IOTC_MQTT_V5, &p), IOTC_ERR_INVALID);
     p.qos = 0;
     p.dup = true;
-    CU_ASSERT_EQUAL(mqtt_publish_encode(&out, MQTT_V5, &p), IOTC_ERR_INVALID);
+    CU_ASSERT_EQUAL(iotc_mqtt_publish_encode(&out, IOTC_MQTT_V5, &p), IOTC_ERR_INVALID);
     p.dup = false;
     p.topic = (struct iotc_span){payload, 65536};
-    CU_ASSERT_EQUAL(mqtt_publish_encode(&out, MQTT_V5, &p), IOTC_ERR_INVALID);
+    CU_ASSERT_EQUAL(iotc_mqtt_publish_encode(&out, IOTC_MQTT_V5, &p), IOTC_ERR_INVALID);
     CU_ASSERT_TRUE(out_is_hex("300400017400"));
     iotc_buf_free(&props);
 }
@@ -682,52 +682,52 @@ static void test_publish_malformed(void)
         const char *hex;
         int rc;
     } t[] = {
-        {"QoS 1 with packet id 0", MQTT_V311, "3205 0001 74 0000", IOTC_ERR_MALFORMED},
-        {"QoS 2 with packet id 0", MQTT_V5, "3406 0001 74 0000 00", IOTC_ERR_MALFORMED},
-        {"QoS 1 without packet id", MQTT_V311, "3203 0001 74", IOTC_ERR_MALFORMED},
-        {"QoS 3", MQTT_V311, "3605 0001 74 0001", IOTC_ERR_MALFORMED},
-        {"QoS 0 with DUP", MQTT_V311, "3803 0001 74", IOTC_ERR_MALFORMED},
-        {"topic past the end", MQTT_V311, "3003 0002 74", IOTC_ERR_MALFORMED},
-        {"no topic length", MQTT_V311, "3001 00", IOTC_ERR_MALFORMED},
-        {"empty topic v3", MQTT_V311, "3002 0000", IOTC_ERR_MALFORMED},
-        {"topic with +", MQTT_V311, "3005 0003 612f2b", IOTC_ERR_MALFORMED},
-        {"topic with #", MQTT_V5, "3006 0003 612f23 00", IOTC_ERR_MALFORMED},
-        {"topic bad UTF-8", MQTT_V311, "3004 0002 c0af", IOTC_ERR_MALFORMED},
-        {"topic with U+0000", MQTT_V311, "3004 0002 6100", IOTC_ERR_MALFORMED},
-        {"empty topic v5 without alias", MQTT_V5, "3003 0000 00", IOTC_ERR_MALFORMED},
-        {"v5 no property length", MQTT_V5, "3003 0001 74", IOTC_ERR_MALFORMED},
-        {"v5 properties past the end", MQTT_V5, "3005 0001 74 05 01", IOTC_ERR_MALFORMED},
-        {"v5 subscription id 0", MQTT_V5, "3006 0001 74 02 0b00", IOTC_ERR_PROTOCOL},
-        {"v5 topic alias 0", MQTT_V5, "3007 0001 74 03 230000", IOTC_ERR_PROTOCOL},
-        {"v5 payload format 2", MQTT_V5, "3006 0001 74 02 0102", IOTC_ERR_PROTOCOL},
-        {"v5 content type twice", MQTT_V5, "300c 0001 74 08 03000161 03000162", IOTC_ERR_PROTOCOL},
-        {"v5 session expiry in PUBLISH", MQTT_V5, "3009 0001 74 05 1100000001", IOTC_ERR_MALFORMED},
-        {"v5 content type bad UTF-8", MQTT_V5, "3008 0001 74 04 030001ff", IOTC_ERR_MALFORMED},
-        {"v5 property id as 5-byte varint", MQTT_V5, "3009 0001 74 05 ffffffff01",
+        {"QoS 1 with packet id 0", IOTC_MQTT_V311, "3205 0001 74 0000", IOTC_ERR_MALFORMED},
+        {"QoS 2 with packet id 0", IOTC_MQTT_V5, "3406 0001 74 0000 00", IOTC_ERR_MALFORMED},
+        {"QoS 1 without packet id", IOTC_MQTT_V311, "3203 0001 74", IOTC_ERR_MALFORMED},
+        {"QoS 3", IOTC_MQTT_V311, "3605 0001 74 0001", IOTC_ERR_MALFORMED},
+        {"QoS 0 with DUP", IOTC_MQTT_V311, "3803 0001 74", IOTC_ERR_MALFORMED},
+        {"topic past the end", IOTC_MQTT_V311, "3003 0002 74", IOTC_ERR_MALFORMED},
+        {"no topic length", IOTC_MQTT_V311, "3001 00", IOTC_ERR_MALFORMED},
+        {"empty topic v3", IOTC_MQTT_V311, "3002 0000", IOTC_ERR_MALFORMED},
+        {"topic with +", IOTC_MQTT_V311, "3005 0003 612f2b", IOTC_ERR_MALFORMED},
+        {"topic with #", IOTC_MQTT_V5, "3006 0003 612f23 00", IOTC_ERR_MALFORMED},
+        {"topic bad UTF-8", IOTC_MQTT_V311, "3004 0002 c0af", IOTC_ERR_MALFORMED},
+        {"topic with U+0000", IOTC_MQTT_V311, "3004 0002 6100", IOTC_ERR_MALFORMED},
+        {"empty topic v5 without alias", IOTC_MQTT_V5, "3003 0000 00", IOTC_ERR_MALFORMED},
+        {"v5 no property length", IOTC_MQTT_V5, "3003 0001 74", IOTC_ERR_MALFORMED},
+        {"v5 properties past the end", IOTC_MQTT_V5, "3005 0001 74 05 01", IOTC_ERR_MALFORMED},
+        {"v5 subscription id 0", IOTC_MQTT_V5, "3006 0001 74 02 0b00", IOTC_ERR_PROTOCOL},
+        {"v5 topic alias 0", IOTC_MQTT_V5, "3007 0001 74 03 230000", IOTC_ERR_PROTOCOL},
+        {"v5 payload format 2", IOTC_MQTT_V5, "3006 0001 74 02 0102", IOTC_ERR_PROTOCOL},
+        {"v5 content type twice", IOTC_MQTT_V5, "300c 0001 74 08 03000161 03000162", IOTC_ERR_PROTOCOL},
+        {"v5 session expiry in PUBLISH", IOTC_MQTT_V5, "3009 0001 74 05 1100000001", IOTC_ERR_MALFORMED},
+        {"v5 content type bad UTF-8", IOTC_MQTT_V5, "3008 0001 74 04 030001ff", IOTC_ERR_MALFORMED},
+        {"v5 property id as 5-byte varint", IOTC_MQTT_V5, "3009 0001 74 05 ffffffff01",
          IOTC_ERR_MALFORMED},
-        {"not a PUBLISH", MQTT_V311, "40020001", IOTC_ERR_INVALID},
+        {"not a PUBLISH", IOTC_MQTT_V311, "40020001", IOTC_ERR_INVALID},
         {"bad version", 6, "3003000174", IOTC_ERR_INVALID},
     };
-    struct mqtt_publish p;
+    struct iotc_mqtt_publish p;
 
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         int rc;
 
         hex(t[i].hex);
-        rc = mqtt_publish_parse(pk, pk_len, t[i].version, &p);
+        rc = iotc_mqtt_publish_parse(pk, pk_len, t[i].version, &p);
         if (rc != t[i].rc)
             fprintf(stderr, "\n  publish case '%s': got %d want %d\n", t[i].why, rc, t[i].rc);
         CU_ASSERT_EQUAL(rc, t[i].rc);
     }
     /* positive twins */
     hex("3006 0000 03 230001"); /* empty topic with an alias */
-    CU_ASSERT_EQUAL(mqtt_publish_parse(pk, pk_len, MQTT_V5, &p), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_publish_parse(pk, pk_len, IOTC_MQTT_V5, &p), IOTC_OK);
     CU_ASSERT_EQUAL(p.topic.n, 0);
     hex("3a05 0001 74 0001"); /* DUP on QoS 1 */
-    CU_ASSERT_EQUAL(mqtt_publish_parse(pk, pk_len, MQTT_V311, &p), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_publish_parse(pk, pk_len, IOTC_MQTT_V311, &p), IOTC_OK);
     CU_ASSERT_TRUE(p.dup);
     hex("3004 0002 c3a9"); /* U+00E9 */
-    CU_ASSERT_EQUAL(mqtt_publish_parse(pk, pk_len, MQTT_V311, &p), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_publish_parse(pk, pk_len, IOTC_MQTT_V311, &p), IOTC_OK);
 }
 
 /* ---- PUBACK / PUBREC / PUBREL / PUBCOMP ---- */
@@ -735,70 +735,70 @@ static void test_publish_malformed(void)
 static void test_ack(void)
 {
     struct iotc_buf props = {0};
-    struct mqtt_prop prop = {.id = MQTT_PROP_REASON_STRING, .data = S("no")};
-    struct mqtt_ack a, b;
+    struct iotc_mqtt_prop prop = {.id = IOTC_MQTT_PROP_REASON_STRING, .data = S("no")};
+    struct iotc_mqtt_ack a, b;
 
-    for (uint8_t type = MQTT_PUBACK; type <= MQTT_PUBCOMP; type++) {
-        uint8_t byte0 = (uint8_t)(type << 4 | (type == MQTT_PUBREL ? 2 : 0));
+    for (uint8_t type = IOTC_MQTT_PUBACK; type <= IOTC_MQTT_PUBCOMP; type++) {
+        uint8_t byte0 = (uint8_t)(type << 4 | (type == IOTC_MQTT_PUBREL ? 2 : 0));
 
-        a = (struct mqtt_ack){.type = type, .packet_id = 0x1234};
-        for (uint8_t v = MQTT_V31; v <= MQTT_V5; v++) {
+        a = (struct iotc_mqtt_ack){.type = type, .packet_id = 0x1234};
+        for (uint8_t v = IOTC_MQTT_V31; v <= IOTC_MQTT_V5; v++) {
             iotc_buf_reset(&out);
-            CU_ASSERT_EQUAL(mqtt_ack_encode(&out, v, &a), IOTC_OK);
+            CU_ASSERT_EQUAL(iotc_mqtt_ack_encode(&out, v, &a), IOTC_OK);
             CU_ASSERT_EQUAL(out.len, 4);
             CU_ASSERT_EQUAL(out.p[0], byte0);
-            CU_ASSERT_EQUAL(mqtt_ack_parse(out.p, out.len, v, &b), IOTC_OK);
+            CU_ASSERT_EQUAL(iotc_mqtt_ack_parse(out.p, out.len, v, &b), IOTC_OK);
             CU_ASSERT_EQUAL(b.type, type);
             CU_ASSERT_EQUAL(b.packet_id, 0x1234);
             CU_ASSERT_EQUAL(b.reason, 0);
         }
         /* v5 reason without properties: 3 bytes of body */
-        a.reason = type >= MQTT_PUBREL ? 0x92 : 0x10;
+        a.reason = type >= IOTC_MQTT_PUBREL ? 0x92 : 0x10;
         iotc_buf_reset(&out);
-        CU_ASSERT_EQUAL(mqtt_ack_encode(&out, MQTT_V5, &a), IOTC_OK);
+        CU_ASSERT_EQUAL(iotc_mqtt_ack_encode(&out, IOTC_MQTT_V5, &a), IOTC_OK);
         CU_ASSERT_EQUAL(out.len, 5);
-        CU_ASSERT_EQUAL(mqtt_ack_parse(out.p, out.len, MQTT_V5, &b), IOTC_OK);
+        CU_ASSERT_EQUAL(iotc_mqtt_ack_parse(out.p, out.len, IOTC_MQTT_V5, &b), IOTC_OK);
         CU_ASSERT_EQUAL(b.reason, a.reason);
         /* and with a reason string */
         iotc_buf_reset(&props);
-        CU_ASSERT_EQUAL(mqtt_props_put(&props, &prop), IOTC_OK);
+        CU_ASSERT_EQUAL(iotc_mqtt_props_put(&props, &prop), IOTC_OK);
         a.props = (struct iotc_span){props.p, props.len};
         iotc_buf_reset(&out);
-        CU_ASSERT_EQUAL(mqtt_ack_encode(&out, MQTT_V5, &a), IOTC_OK);
+        CU_ASSERT_EQUAL(iotc_mqtt_ack_encode(&out, IOTC_MQTT_V5, &a), IOTC_OK);
         CU_ASSERT_EQUAL(out.len, 4 + 1 + 1 + 5);
-        CU_ASSERT_EQUAL_FATAL(mqtt_ack_parse(out.p, out.len, MQTT_V5, &b), IOTC_OK);
+        CU_ASSERT_EQUAL_FATAL(iotc_mqtt_ack_parse(out.p, out.len, IOTC_MQTT_V5, &b), IOTC_OK);
         CU_ASSERT_EQUAL(b.props.n, 5);
         /* v3 drops reason and properties */
         iotc_buf_reset(&out);
-        CU_ASSERT_EQUAL(mqtt_ack_encode(&out, MQTT_V311, &a), IOTC_OK);
+        CU_ASSERT_EQUAL(iotc_mqtt_ack_encode(&out, IOTC_MQTT_V311, &a), IOTC_OK);
         CU_ASSERT_EQUAL(out.len, 4);
     }
     hex("4004 0001 00 00"); /* success with an empty property block */
-    CU_ASSERT_EQUAL(mqtt_ack_parse(pk, pk_len, MQTT_V5, &b), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_ack_parse(pk, pk_len, IOTC_MQTT_V5, &b), IOTC_OK);
     hex("40020000");
-    CU_ASSERT_EQUAL(mqtt_ack_parse(pk, pk_len, MQTT_V311, &b), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_ack_parse(pk, pk_len, IOTC_MQTT_V311, &b), IOTC_ERR_MALFORMED);
     hex("4003000100"); /* v3 has no reason byte */
-    CU_ASSERT_EQUAL(mqtt_ack_parse(pk, pk_len, MQTT_V311, &b), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_ack_parse(pk, pk_len, IOTC_MQTT_V311, &b), IOTC_ERR_MALFORMED);
     hex("400100");
-    CU_ASSERT_EQUAL(mqtt_ack_parse(pk, pk_len, MQTT_V5, &b), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_ack_parse(pk, pk_len, IOTC_MQTT_V5, &b), IOTC_ERR_MALFORMED);
     hex("4003000192"); /* PUBACK cannot say "packet id not found" */
-    CU_ASSERT_EQUAL(mqtt_ack_parse(pk, pk_len, MQTT_V5, &b), IOTC_ERR_PROTOCOL);
+    CU_ASSERT_EQUAL(iotc_mqtt_ack_parse(pk, pk_len, IOTC_MQTT_V5, &b), IOTC_ERR_PROTOCOL);
     hex("7003000110");
-    CU_ASSERT_EQUAL(mqtt_ack_parse(pk, pk_len, MQTT_V5, &b), IOTC_ERR_PROTOCOL);
+    CU_ASSERT_EQUAL(iotc_mqtt_ack_parse(pk, pk_len, IOTC_MQTT_V5, &b), IOTC_ERR_PROTOCOL);
     hex("4004 0001 00 05"); /* property block past the end */
-    CU_ASSERT_EQUAL(mqtt_ack_parse(pk, pk_len, MQTT_V5, &b), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_ack_parse(pk, pk_len, IOTC_MQTT_V5, &b), IOTC_ERR_MALFORMED);
     hex("4007000100 03 230001"); /* topic alias is not an ack property */
-    CU_ASSERT_EQUAL(mqtt_ack_parse(pk, pk_len, MQTT_V5, &b), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_ack_parse(pk, pk_len, IOTC_MQTT_V5, &b), IOTC_ERR_MALFORMED);
     hex("4005 0001 00 00 00"); /* trailing byte after the property block */
-    CU_ASSERT_EQUAL(mqtt_ack_parse(pk, pk_len, MQTT_V5, &b), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_ack_parse(pk, pk_len, IOTC_MQTT_V5, &b), IOTC_ERR_MALFORMED);
     hex("60020001"); /* PUBREL with flags 0 */
-    CU_ASSERT_EQUAL(mqtt_ack_parse(pk, pk_len, MQTT_V311, &b), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_ack_parse(pk, pk_len, IOTC_MQTT_V311, &b), IOTC_ERR_MALFORMED);
     hex("90030001 00");
-    CU_ASSERT_EQUAL(mqtt_ack_parse(pk, pk_len, MQTT_V311, &b), IOTC_ERR_INVALID);
-    a = (struct mqtt_ack){.type = MQTT_SUBACK, .packet_id = 1};
-    CU_ASSERT_EQUAL(mqtt_ack_encode(&out, MQTT_V5, &a), IOTC_ERR_INVALID);
-    a = (struct mqtt_ack){.type = MQTT_PUBACK, .packet_id = 0};
-    CU_ASSERT_EQUAL(mqtt_ack_encode(&out, MQTT_V5, &a), IOTC_ERR_INVALID);
+    CU_ASSERT_EQUAL(iotc_mqtt_ack_parse(pk, pk_len, IOTC_MQTT_V311, &b), IOTC_ERR_INVALID);
+    a = (struct iotc_mqtt_ack){.type = IOTC_MQTT_SUBACK, .packet_id = 1};
+    CU_ASSERT_EQUAL(iotc_mqtt_ack_encode(&out, IOTC_MQTT_V5, &a), IOTC_ERR_INVALID);
+    a = (struct iotc_mqtt_ack){.type = IOTC_MQTT_PUBACK, .packet_id = 0};
+    CU_ASSERT_EQUAL(iotc_mqtt_ack_encode(&out, IOTC_MQTT_V5, &a), IOTC_ERR_INVALID);
     iotc_buf_free(&props);
 }
 
@@ -806,58 +806,58 @@ static void test_ack(void)
 
 static void test_subscribe_real(void)
 {
-    struct mqtt_subscribe s;
-    struct mqtt_prop prop;
+    struct iotc_mqtt_subscribe s;
+    struct iotc_mqtt_prop prop;
 
     CU_ASSERT_EQUAL_FATAL(
-        mqtt_subscribe_parse(cap_sub311_subscribe, sizeof cap_sub311_subscribe, MQTT_V311, &s),
+        iotc_mqtt_subscribe_parse(cap_sub311_subscribe, sizeof cap_sub311_subscribe, IOTC_MQTT_V311, &s),
         IOTC_OK);
     CU_ASSERT_EQUAL(s.packet_id, 1);
     CU_ASSERT_EQUAL(s.count, 1);
     CU_ASSERT_TRUE(span_is(s.filters[0].filter, "sensors/#"));
     CU_ASSERT_EQUAL(s.filters[0].options, 1);
     iotc_buf_reset(&out);
-    CU_ASSERT_EQUAL(mqtt_subscribe_encode(&out, MQTT_V311, &s), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_subscribe_encode(&out, IOTC_MQTT_V311, &s), IOTC_OK);
     CU_ASSERT_TRUE(out_is(cap_sub311_subscribe, sizeof cap_sub311_subscribe));
 
     CU_ASSERT_EQUAL_FATAL(
-        mqtt_subscribe_parse(cap_sub5_subscribe, sizeof cap_sub5_subscribe, MQTT_V5, &s), IOTC_OK);
+        iotc_mqtt_subscribe_parse(cap_sub5_subscribe, sizeof cap_sub5_subscribe, IOTC_MQTT_V5, &s), IOTC_OK);
     CU_ASSERT_EQUAL(s.count, 1);
     CU_ASSERT_TRUE(span_is(s.filters[0].filter, "a/+"));
-    CU_ASSERT_EQUAL(mqtt_props_find(s.props, MQTT_PROP_USER_PROPERTY, &prop), 1);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_find(s.props, IOTC_MQTT_PROP_USER_PROPERTY, &prop), 1);
     CU_ASSERT_TRUE(span_is(prop.data, "s") && span_is(prop.value, "t"));
     iotc_buf_reset(&out);
-    CU_ASSERT_EQUAL(mqtt_subscribe_encode(&out, MQTT_V5, &s), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_subscribe_encode(&out, IOTC_MQTT_V5, &s), IOTC_OK);
     CU_ASSERT_TRUE(out_is(cap_sub5_subscribe, sizeof cap_sub5_subscribe));
 }
 
 static void test_subscribe_build(void)
 {
-    static struct mqtt_subscribe s, b;
-    char names[MQTT_SUB_MAX_FILTERS + 1][8];
+    static struct iotc_mqtt_subscribe s, b;
+    char names[IOTC_MQTT_SUB_MAX_FILTERS + 1][8];
 
     s.packet_id = 7;
-    for (size_t i = 0; i <= MQTT_SUB_MAX_FILTERS; i++) {
+    for (size_t i = 0; i <= IOTC_MQTT_SUB_MAX_FILTERS; i++) {
         snprintf(names[i], sizeof names[i], "f/%zu", i);
-        s.filters[i % MQTT_SUB_MAX_FILTERS].filter = S(names[i]);
+        s.filters[i % IOTC_MQTT_SUB_MAX_FILTERS].filter = S(names[i]);
         /* v5 options: QoS 1, no local, retain as published, retain handling 2 */
-        s.filters[i % MQTT_SUB_MAX_FILTERS].options = 0x2d;
+        s.filters[i % IOTC_MQTT_SUB_MAX_FILTERS].options = 0x2d;
     }
-    s.count = MQTT_SUB_MAX_FILTERS;
+    s.count = IOTC_MQTT_SUB_MAX_FILTERS;
     iotc_buf_reset(&out);
-    CU_ASSERT_EQUAL_FATAL(mqtt_subscribe_encode(&out, MQTT_V5, &s), IOTC_OK);
-    CU_ASSERT_EQUAL_FATAL(mqtt_subscribe_parse(out.p, out.len, MQTT_V5, &b), IOTC_OK);
-    CU_ASSERT_EQUAL(b.count, MQTT_SUB_MAX_FILTERS);
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_subscribe_encode(&out, IOTC_MQTT_V5, &s), IOTC_OK);
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_subscribe_parse(out.p, out.len, IOTC_MQTT_V5, &b), IOTC_OK);
+    CU_ASSERT_EQUAL(b.count, IOTC_MQTT_SUB_MAX_FILTERS);
     CU_ASSERT_EQUAL(b.filters[63].options, 0x2d);
     CU_ASSERT_TRUE(span_is(b.filters[63].filter, "f/63"));
     /* options 0x2d use bits reserved in 3.1.1 */
     iotc_buf_reset(&out);
-    CU_ASSERT_EQUAL_FATAL(mqtt_subscribe_encode(&out, MQTT_V311, &s), IOTC_OK);
-    CU_ASSERT_EQUAL(mqtt_subscribe_parse(out.p, out.len, MQTT_V311, &b), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_subscribe_encode(&out, IOTC_MQTT_V311, &s), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_subscribe_parse(out.p, out.len, IOTC_MQTT_V311, &b), IOTC_ERR_MALFORMED);
 
     /* one filter more than the parser holds */
     iotc_buf_reset(&out);
-    CU_ASSERT_EQUAL(mqtt_subscribe_encode(&out, MQTT_V5, &s), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_subscribe_encode(&out, IOTC_MQTT_V5, &s), IOTC_OK);
     {
         uint8_t more[4096];
         size_t body = out.len - 3 + 7; /* remaining length is 2 bytes here */
@@ -866,27 +866,27 @@ static void test_subscribe_build(void)
         memcpy(more + out.len, "\x00\x04\x66\x2f\x36\x34\x2d", 7);
         more[1] = (uint8_t)(0x80 | (body & 0x7f));
         more[2] = (uint8_t)(body >> 7);
-        CU_ASSERT_EQUAL(mqtt_subscribe_parse(more, out.len + 7, MQTT_V5, &b), IOTC_ERR_TOO_LARGE);
+        CU_ASSERT_EQUAL(iotc_mqtt_subscribe_parse(more, out.len + 7, IOTC_MQTT_V5, &b), IOTC_ERR_TOO_LARGE);
     }
 
     s.count = 0;
-    CU_ASSERT_EQUAL(mqtt_subscribe_encode(&out, MQTT_V5, &s), IOTC_ERR_INVALID);
-    s.count = MQTT_SUB_MAX_FILTERS + 1;
-    CU_ASSERT_EQUAL(mqtt_subscribe_encode(&out, MQTT_V5, &s), IOTC_ERR_INVALID);
+    CU_ASSERT_EQUAL(iotc_mqtt_subscribe_encode(&out, IOTC_MQTT_V5, &s), IOTC_ERR_INVALID);
+    s.count = IOTC_MQTT_SUB_MAX_FILTERS + 1;
+    CU_ASSERT_EQUAL(iotc_mqtt_subscribe_encode(&out, IOTC_MQTT_V5, &s), IOTC_ERR_INVALID);
 
     /* UNSUBSCRIBE: same struct, no options */
     s.count = 2;
-    for (uint8_t v = MQTT_V31; v <= MQTT_V5; v++) {
+    for (uint8_t v = IOTC_MQTT_V31; v <= IOTC_MQTT_V5; v++) {
         iotc_buf_reset(&out);
-        CU_ASSERT_EQUAL_FATAL(mqtt_unsubscribe_encode(&out, v, &s), IOTC_OK);
+        CU_ASSERT_EQUAL_FATAL(iotc_mqtt_unsubscribe_encode(&out, v, &s), IOTC_OK);
         CU_ASSERT_EQUAL(out.p[0], 0xa2);
-        CU_ASSERT_EQUAL(out.len, 2 + 2 + (v == MQTT_V5) + 6 + 5); /* "f/64", "f/1" */
-        CU_ASSERT_EQUAL_FATAL(mqtt_unsubscribe_parse(out.p, out.len, v, &b), IOTC_OK);
+        CU_ASSERT_EQUAL(out.len, 2 + 2 + (v == IOTC_MQTT_V5) + 6 + 5); /* "f/64", "f/1" */
+        CU_ASSERT_EQUAL_FATAL(iotc_mqtt_unsubscribe_parse(out.p, out.len, v, &b), IOTC_OK);
         CU_ASSERT_EQUAL(b.count, 2);
         CU_ASSERT_EQUAL(b.packet_id, 7);
         CU_ASSERT_EQUAL(b.filters[1].options, 0);
         CU_ASSERT_TRUE(span_is(b.filters[1].filter, "f/1"));
-        CU_ASSERT_EQUAL(mqtt_subscribe_parse(out.p, out.len, v, &b), IOTC_ERR_INVALID);
+        CU_ASSERT_EQUAL(iotc_mqtt_subscribe_parse(out.p, out.len, v, &b), IOTC_ERR_INVALID);
     }
 }
 
@@ -898,60 +898,60 @@ static void test_subscribe_malformed(void)
         const char *hex;
         int rc;
     } t[] = {
-        {"zero filters v3", MQTT_V311, "82020001", IOTC_ERR_MALFORMED},
-        {"zero filters v5", MQTT_V5, "8203000100", IOTC_ERR_MALFORMED},
-        {"packet id 0", MQTT_V311, "8206 0000 0001 61 00", IOTC_ERR_MALFORMED},
-        {"v3 reserved option bits", MQTT_V311, "8206 0001 0001 61 04", IOTC_ERR_MALFORMED},
-        {"v3 option QoS 3", MQTT_V311, "8206 0001 0001 61 03", IOTC_ERR_MALFORMED},
-        {"v5 reserved option bits", MQTT_V5, "8207 0001 00 0001 61 40", IOTC_ERR_MALFORMED},
-        {"v5 retain handling 3", MQTT_V5, "8207 0001 00 0001 61 30", IOTC_ERR_MALFORMED},
-        {"v5 option QoS 3", MQTT_V5, "8207 0001 00 0001 61 03", IOTC_ERR_MALFORMED},
-        {"missing options byte", MQTT_V311, "8205 0001 0001 61", IOTC_ERR_MALFORMED},
-        {"filter past the end", MQTT_V311, "8206 0001 0005 61 00", IOTC_ERR_MALFORMED},
-        {"empty filter", MQTT_V311, "8205 0001 0000 00", IOTC_ERR_MALFORMED},
-        {"filter bad UTF-8", MQTT_V311, "8207 0001 0002 e282 00", IOTC_ERR_MALFORMED},
-        {"filter with U+0000", MQTT_V311, "8206 0001 0001 00 00", IOTC_ERR_MALFORMED},
-        {"second filter truncated", MQTT_V311, "8207 0001 0001 61 00 00", IOTC_ERR_MALFORMED},
-        {"fixed header flags 0", MQTT_V311, "8006 0001 0001 61 00", IOTC_ERR_MALFORMED},
-        {"v5 no property length", MQTT_V5, "8202 0001", IOTC_ERR_MALFORMED},
-        {"v5 subscription id 0", MQTT_V5, "8209 0001 02 0b00 0001 61 00", IOTC_ERR_PROTOCOL},
-        {"v5 subscription id twice", MQTT_V5, "820b 0001 04 0b01 0b02 0001 61 00",
+        {"zero filters v3", IOTC_MQTT_V311, "82020001", IOTC_ERR_MALFORMED},
+        {"zero filters v5", IOTC_MQTT_V5, "8203000100", IOTC_ERR_MALFORMED},
+        {"packet id 0", IOTC_MQTT_V311, "8206 0000 0001 61 00", IOTC_ERR_MALFORMED},
+        {"v3 reserved option bits", IOTC_MQTT_V311, "8206 0001 0001 61 04", IOTC_ERR_MALFORMED},
+        {"v3 option QoS 3", IOTC_MQTT_V311, "8206 0001 0001 61 03", IOTC_ERR_MALFORMED},
+        {"v5 reserved option bits", IOTC_MQTT_V5, "8207 0001 00 0001 61 40", IOTC_ERR_MALFORMED},
+        {"v5 retain handling 3", IOTC_MQTT_V5, "8207 0001 00 0001 61 30", IOTC_ERR_MALFORMED},
+        {"v5 option QoS 3", IOTC_MQTT_V5, "8207 0001 00 0001 61 03", IOTC_ERR_MALFORMED},
+        {"missing options byte", IOTC_MQTT_V311, "8205 0001 0001 61", IOTC_ERR_MALFORMED},
+        {"filter past the end", IOTC_MQTT_V311, "8206 0001 0005 61 00", IOTC_ERR_MALFORMED},
+        {"empty filter", IOTC_MQTT_V311, "8205 0001 0000 00", IOTC_ERR_MALFORMED},
+        {"filter bad UTF-8", IOTC_MQTT_V311, "8207 0001 0002 e282 00", IOTC_ERR_MALFORMED},
+        {"filter with U+0000", IOTC_MQTT_V311, "8206 0001 0001 00 00", IOTC_ERR_MALFORMED},
+        {"second filter truncated", IOTC_MQTT_V311, "8207 0001 0001 61 00 00", IOTC_ERR_MALFORMED},
+        {"fixed header flags 0", IOTC_MQTT_V311, "8006 0001 0001 61 00", IOTC_ERR_MALFORMED},
+        {"v5 no property length", IOTC_MQTT_V5, "8202 0001", IOTC_ERR_MALFORMED},
+        {"v5 subscription id 0", IOTC_MQTT_V5, "8209 0001 02 0b00 0001 61 00", IOTC_ERR_PROTOCOL},
+        {"v5 subscription id twice", IOTC_MQTT_V5, "820b 0001 04 0b01 0b02 0001 61 00",
          IOTC_ERR_PROTOCOL},
-        {"v5 reason string in SUBSCRIBE", MQTT_V5, "820b 0001 04 1f000178 0001 61 00",
+        {"v5 reason string in SUBSCRIBE", IOTC_MQTT_V5, "820b 0001 04 1f000178 0001 61 00",
          IOTC_ERR_MALFORMED},
     };
-    struct mqtt_subscribe s;
+    struct iotc_mqtt_subscribe s;
 
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         int rc;
 
         hex(t[i].hex);
-        rc = mqtt_subscribe_parse(pk, pk_len, t[i].version, &s);
+        rc = iotc_mqtt_subscribe_parse(pk, pk_len, t[i].version, &s);
         if (rc != t[i].rc)
             fprintf(stderr, "\n  subscribe case '%s': got %d want %d\n", t[i].why, rc, t[i].rc);
         CU_ASSERT_EQUAL(rc, t[i].rc);
     }
     /* filter syntax is the caller's: the parser accepts it, the validator refuses it */
     hex("8208 0001 0003 232f62 00"); /* "#/b" */
-    CU_ASSERT_EQUAL(mqtt_subscribe_parse(pk, pk_len, MQTT_V311, &s), IOTC_OK);
-    CU_ASSERT_FALSE(mqtt_topic_filter_valid(s.filters[0].filter));
+    CU_ASSERT_EQUAL(iotc_mqtt_subscribe_parse(pk, pk_len, IOTC_MQTT_V311, &s), IOTC_OK);
+    CU_ASSERT_FALSE(iotc_mqtt_topic_filter_valid(s.filters[0].filter));
     /* positive twin: v5 options with every defined bit */
     hex("8207 0001 00 0001 61 2e");
-    CU_ASSERT_EQUAL(mqtt_subscribe_parse(pk, pk_len, MQTT_V5, &s), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_subscribe_parse(pk, pk_len, IOTC_MQTT_V5, &s), IOTC_OK);
     CU_ASSERT_EQUAL(s.filters[0].options, 0x2e);
 
     hex("a2020001"); /* UNSUBSCRIBE without filters */
-    CU_ASSERT_EQUAL(mqtt_unsubscribe_parse(pk, pk_len, MQTT_V311, &s), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_unsubscribe_parse(pk, pk_len, IOTC_MQTT_V311, &s), IOTC_ERR_MALFORMED);
     hex("a2040001 0000");
-    CU_ASSERT_EQUAL(mqtt_unsubscribe_parse(pk, pk_len, MQTT_V311, &s), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_unsubscribe_parse(pk, pk_len, IOTC_MQTT_V311, &s), IOTC_ERR_MALFORMED);
     hex("a2040001 0001"); /* filter runs past the end */
-    CU_ASSERT_EQUAL(mqtt_unsubscribe_parse(pk, pk_len, MQTT_V311, &s), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_unsubscribe_parse(pk, pk_len, IOTC_MQTT_V311, &s), IOTC_ERR_MALFORMED);
     hex("a0050001 000161");
-    CU_ASSERT_EQUAL(mqtt_unsubscribe_parse(pk, pk_len, MQTT_V311, &s), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_unsubscribe_parse(pk, pk_len, IOTC_MQTT_V311, &s), IOTC_ERR_MALFORMED);
     hex("a2080001 02 0b01 000161"); /* subscription id is not an UNSUBSCRIBE property */
-    CU_ASSERT_EQUAL(mqtt_unsubscribe_parse(pk, pk_len, MQTT_V5, &s), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_unsubscribe_parse(pk, pk_len, IOTC_MQTT_V5, &s), IOTC_ERR_MALFORMED);
     hex("a2060001 00 000161");
-    CU_ASSERT_EQUAL(mqtt_unsubscribe_parse(pk, pk_len, MQTT_V5, &s), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_unsubscribe_parse(pk, pk_len, IOTC_MQTT_V5, &s), IOTC_OK);
 }
 
 /* ---- SUBACK / UNSUBACK ---- */
@@ -959,72 +959,72 @@ static void test_subscribe_malformed(void)
 static void test_suback(void)
 {
     struct iotc_buf props = {0};
-    struct mqtt_prop prop = {.id = MQTT_PROP_USER_PROPERTY, .data = S("x"), .value = S("")};
-    struct mqtt_suback s = {.type = MQTT_SUBACK, .packet_id = 9, .count = 4}, b;
+    struct iotc_mqtt_prop prop = {.id = IOTC_MQTT_PROP_USER_PROPERTY, .data = S("x"), .value = S("")};
+    struct iotc_mqtt_suback s = {.type = IOTC_MQTT_SUBACK, .packet_id = 9, .count = 4}, b;
 
     memcpy(s.codes, "\x00\x01\x02\x80", 4);
-    for (uint8_t v = MQTT_V31; v <= MQTT_V5; v++) {
+    for (uint8_t v = IOTC_MQTT_V31; v <= IOTC_MQTT_V5; v++) {
         iotc_buf_reset(&out);
-        CU_ASSERT_EQUAL_FATAL(mqtt_suback_encode(&out, v, &s), IOTC_OK);
-        CU_ASSERT_TRUE(out_is_hex(v == MQTT_V5 ? "9007 0009 00 00010280" : "9006 0009 00010280"));
-        CU_ASSERT_EQUAL_FATAL(mqtt_suback_parse(out.p, out.len, v, &b), IOTC_OK);
-        CU_ASSERT_EQUAL(b.type, MQTT_SUBACK);
+        CU_ASSERT_EQUAL_FATAL(iotc_mqtt_suback_encode(&out, v, &s), IOTC_OK);
+        CU_ASSERT_TRUE(out_is_hex(v == IOTC_MQTT_V5 ? "9007 0009 00 00010280" : "9006 0009 00010280"));
+        CU_ASSERT_EQUAL_FATAL(iotc_mqtt_suback_parse(out.p, out.len, v, &b), IOTC_OK);
+        CU_ASSERT_EQUAL(b.type, IOTC_MQTT_SUBACK);
         CU_ASSERT_EQUAL(b.count, 4);
         CU_ASSERT_EQUAL(memcmp(b.codes, s.codes, 4), 0);
     }
-    CU_ASSERT_EQUAL(mqtt_props_put(&props, &prop), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_put(&props, &prop), IOTC_OK);
     s.props = (struct iotc_span){props.p, props.len};
-    s.codes[1] = MQTT_RC_WILDCARD_SUBS_NOT_SUPPORTED;
+    s.codes[1] = IOTC_MQTT_RC_WILDCARD_SUBS_NOT_SUPPORTED;
     iotc_buf_reset(&out);
-    CU_ASSERT_EQUAL_FATAL(mqtt_suback_encode(&out, MQTT_V5, &s), IOTC_OK);
-    CU_ASSERT_EQUAL_FATAL(mqtt_suback_parse(out.p, out.len, MQTT_V5, &b), IOTC_OK);
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_suback_encode(&out, IOTC_MQTT_V5, &s), IOTC_OK);
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_suback_parse(out.p, out.len, IOTC_MQTT_V5, &b), IOTC_OK);
     CU_ASSERT_EQUAL(b.props.n, props.len);
     CU_ASSERT_EQUAL(b.codes[1], 0xa2);
     /* 0xA2 does not exist in 3.1.1 */
     iotc_buf_reset(&out);
-    CU_ASSERT_EQUAL(mqtt_suback_encode(&out, MQTT_V311, &s), IOTC_OK);
-    CU_ASSERT_EQUAL(mqtt_suback_parse(out.p, out.len, MQTT_V311, &b), IOTC_ERR_PROTOCOL);
+    CU_ASSERT_EQUAL(iotc_mqtt_suback_encode(&out, IOTC_MQTT_V311, &s), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_suback_parse(out.p, out.len, IOTC_MQTT_V311, &b), IOTC_ERR_PROTOCOL);
 
     /* UNSUBACK: bare packet id in v3, codes in v5 */
-    s = (struct mqtt_suback){.type = MQTT_UNSUBACK, .packet_id = 9, .count = 2};
+    s = (struct iotc_mqtt_suback){.type = IOTC_MQTT_UNSUBACK, .packet_id = 9, .count = 2};
     s.codes[1] = 0x11;
     iotc_buf_reset(&out);
-    CU_ASSERT_EQUAL(mqtt_suback_encode(&out, MQTT_V311, &s), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_suback_encode(&out, IOTC_MQTT_V311, &s), IOTC_OK);
     CU_ASSERT_TRUE(out_is_hex("b0020009"));
-    CU_ASSERT_EQUAL(mqtt_suback_parse(out.p, out.len, MQTT_V311, &b), IOTC_OK);
-    CU_ASSERT_EQUAL(b.type, MQTT_UNSUBACK);
+    CU_ASSERT_EQUAL(iotc_mqtt_suback_parse(out.p, out.len, IOTC_MQTT_V311, &b), IOTC_OK);
+    CU_ASSERT_EQUAL(b.type, IOTC_MQTT_UNSUBACK);
     CU_ASSERT_EQUAL(b.count, 0);
     iotc_buf_reset(&out);
-    CU_ASSERT_EQUAL(mqtt_suback_encode(&out, MQTT_V5, &s), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_suback_encode(&out, IOTC_MQTT_V5, &s), IOTC_OK);
     CU_ASSERT_TRUE(out_is_hex("b0050009000011"));
-    CU_ASSERT_EQUAL(mqtt_suback_parse(out.p, out.len, MQTT_V5, &b), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_suback_parse(out.p, out.len, IOTC_MQTT_V5, &b), IOTC_OK);
     CU_ASSERT_EQUAL(b.count, 2);
 
     hex("90020009"); /* SUBACK without codes */
-    CU_ASSERT_EQUAL(mqtt_suback_parse(pk, pk_len, MQTT_V311, &b), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_suback_parse(pk, pk_len, IOTC_MQTT_V311, &b), IOTC_ERR_MALFORMED);
     hex("9003000900");
-    CU_ASSERT_EQUAL(mqtt_suback_parse(pk, pk_len, MQTT_V5, &b), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_suback_parse(pk, pk_len, IOTC_MQTT_V5, &b), IOTC_ERR_MALFORMED);
     hex("9003000903");
-    CU_ASSERT_EQUAL(mqtt_suback_parse(pk, pk_len, MQTT_V311, &b), IOTC_ERR_PROTOCOL);
+    CU_ASSERT_EQUAL(iotc_mqtt_suback_parse(pk, pk_len, IOTC_MQTT_V311, &b), IOTC_ERR_PROTOCOL);
     hex("900400090011"); /* 0x11 is an UNSUBACK code */
-    CU_ASSERT_EQUAL(mqtt_suback_parse(pk, pk_len, MQTT_V5, &b), IOTC_ERR_PROTOCOL);
+    CU_ASSERT_EQUAL(iotc_mqtt_suback_parse(pk, pk_len, IOTC_MQTT_V5, &b), IOTC_ERR_PROTOCOL);
     hex("9003000000");
-    CU_ASSERT_EQUAL(mqtt_suback_parse(pk, pk_len, MQTT_V311, &b), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_suback_parse(pk, pk_len, IOTC_MQTT_V311, &b), IOTC_ERR_MALFORMED);
     hex("b003000900"); /* v3 UNSUBACK with a trailing byte */
-    CU_ASSERT_EQUAL(mqtt_suback_parse(pk, pk_len, MQTT_V311, &b), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_suback_parse(pk, pk_len, IOTC_MQTT_V311, &b), IOTC_ERR_MALFORMED);
     hex("b003000900"); /* v5 UNSUBACK with no codes */
-    CU_ASSERT_EQUAL(mqtt_suback_parse(pk, pk_len, MQTT_V5, &b), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_suback_parse(pk, pk_len, IOTC_MQTT_V5, &b), IOTC_ERR_MALFORMED);
     hex("9006 0009 02 0b01 00"); /* subscription id is not a SUBACK property */
-    CU_ASSERT_EQUAL(mqtt_suback_parse(pk, pk_len, MQTT_V5, &b), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_suback_parse(pk, pk_len, IOTC_MQTT_V5, &b), IOTC_ERR_MALFORMED);
     hex("a0020009");
-    CU_ASSERT_EQUAL(mqtt_suback_parse(pk, pk_len, MQTT_V311, &b), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_suback_parse(pk, pk_len, IOTC_MQTT_V311, &b), IOTC_ERR_MALFORMED);
     hex("a2020009");
-    CU_ASSERT_EQUAL(mqtt_suback_parse(pk, pk_len, MQTT_V311, &b), IOTC_ERR_INVALID);
-    s = (struct mqtt_suback){.type = MQTT_SUBACK, .packet_id = 9, .count = 0};
-    CU_ASSERT_EQUAL(mqtt_suback_encode(&out, MQTT_V311, &s), IOTC_ERR_INVALID);
-    s.type = MQTT_PUBACK;
+    CU_ASSERT_EQUAL(iotc_mqtt_suback_parse(pk, pk_len, IOTC_MQTT_V311, &b), IOTC_ERR_INVALID);
+    s = (struct iotc_mqtt_suback){.type = IOTC_MQTT_SUBACK, .packet_id = 9, .count = 0};
+    CU_ASSERT_EQUAL(iotc_mqtt_suback_encode(&out, IOTC_MQTT_V311, &s), IOTC_ERR_INVALID);
+    s.type = IOTC_MQTT_PUBACK;
     s.count = 1;
-    CU_ASSERT_EQUAL(mqtt_suback_encode(&out, MQTT_V311, &s), IOTC_ERR_INVALID);
+    CU_ASSERT_EQUAL(iotc_mqtt_suback_encode(&out, IOTC_MQTT_V311, &s), IOTC_ERR_INVALID);
     iotc_buf_free(&props);
 }
 
@@ -1033,62 +1033,62 @@ static void test_suback(void)
 static void test_disconnect(void)
 {
     struct iotc_buf props = {0};
-    struct mqtt_prop prop = {.id = MQTT_PROP_REASON_STRING, .data = S("dup")};
-    struct mqtt_disconnect d = {0}, b;
+    struct iotc_mqtt_prop prop = {.id = IOTC_MQTT_PROP_REASON_STRING, .data = S("dup")};
+    struct iotc_mqtt_disconnect d = {0}, b;
 
-    CU_ASSERT_EQUAL(mqtt_disconnect_parse(cap_disconnect, sizeof cap_disconnect, MQTT_V311, &b),
+    CU_ASSERT_EQUAL(iotc_mqtt_disconnect_parse(cap_disconnect, sizeof cap_disconnect, IOTC_MQTT_V311, &b),
                     IOTC_OK);
-    CU_ASSERT_EQUAL(mqtt_disconnect_parse(cap_disconnect, sizeof cap_disconnect, MQTT_V5, &b),
+    CU_ASSERT_EQUAL(iotc_mqtt_disconnect_parse(cap_disconnect, sizeof cap_disconnect, IOTC_MQTT_V5, &b),
                     IOTC_OK);
     CU_ASSERT_EQUAL(b.reason, 0);
-    for (uint8_t v = MQTT_V31; v <= MQTT_V5; v++) {
+    for (uint8_t v = IOTC_MQTT_V31; v <= IOTC_MQTT_V5; v++) {
         iotc_buf_reset(&out);
-        CU_ASSERT_EQUAL(mqtt_disconnect_encode(&out, v, &d), IOTC_OK);
+        CU_ASSERT_EQUAL(iotc_mqtt_disconnect_encode(&out, v, &d), IOTC_OK);
         CU_ASSERT_TRUE(out_is_hex("e000"));
     }
-    d.reason = MQTT_RC_SESSION_TAKEN_OVER;
+    d.reason = IOTC_MQTT_RC_SESSION_TAKEN_OVER;
     iotc_buf_reset(&out);
-    CU_ASSERT_EQUAL(mqtt_disconnect_encode(&out, MQTT_V311, &d), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_disconnect_encode(&out, IOTC_MQTT_V311, &d), IOTC_OK);
     CU_ASSERT_TRUE(out_is_hex("e000"));
     iotc_buf_reset(&out);
-    CU_ASSERT_EQUAL(mqtt_disconnect_encode(&out, MQTT_V5, &d), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_disconnect_encode(&out, IOTC_MQTT_V5, &d), IOTC_OK);
     CU_ASSERT_TRUE(out_is_hex("e0018e"));
-    CU_ASSERT_EQUAL(mqtt_disconnect_parse(out.p, out.len, MQTT_V5, &b), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_disconnect_parse(out.p, out.len, IOTC_MQTT_V5, &b), IOTC_OK);
     CU_ASSERT_EQUAL(b.reason, 0x8e);
-    CU_ASSERT_EQUAL(mqtt_props_put(&props, &prop), IOTC_OK);
-    prop = (struct mqtt_prop){.id = MQTT_PROP_SERVER_REFERENCE, .data = S("other")};
-    CU_ASSERT_EQUAL(mqtt_props_put(&props, &prop), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_put(&props, &prop), IOTC_OK);
+    prop = (struct iotc_mqtt_prop){.id = IOTC_MQTT_PROP_SERVER_REFERENCE, .data = S("other")};
+    CU_ASSERT_EQUAL(iotc_mqtt_props_put(&props, &prop), IOTC_OK);
     d.props = (struct iotc_span){props.p, props.len};
     iotc_buf_reset(&out);
-    CU_ASSERT_EQUAL(mqtt_disconnect_encode(&out, MQTT_V5, &d), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_disconnect_encode(&out, IOTC_MQTT_V5, &d), IOTC_OK);
     CU_ASSERT_TRUE(out_is_hex("e0 10 8e 0e 1f0003647570 1c00056f74686572"));
-    CU_ASSERT_EQUAL_FATAL(mqtt_disconnect_parse(out.p, out.len, MQTT_V5, &b), IOTC_OK);
+    CU_ASSERT_EQUAL_FATAL(iotc_mqtt_disconnect_parse(out.p, out.len, IOTC_MQTT_V5, &b), IOTC_OK);
     CU_ASSERT_EQUAL(b.props.n, props.len);
     iotc_buf_free(&props);
 
     hex("e00100"); /* v3 DISCONNECT has no body */
-    CU_ASSERT_EQUAL(mqtt_disconnect_parse(pk, pk_len, MQTT_V311, &b), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_disconnect_parse(pk, pk_len, IOTC_MQTT_V311, &b), IOTC_ERR_MALFORMED);
     hex("e00203"); /* 0x03 is not a DISCONNECT reason; also truncated */
-    CU_ASSERT_EQUAL(mqtt_disconnect_parse(pk, pk_len, MQTT_V5, &b), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_disconnect_parse(pk, pk_len, IOTC_MQTT_V5, &b), IOTC_ERR_MALFORMED);
     hex("e00103");
-    CU_ASSERT_EQUAL(mqtt_disconnect_parse(pk, pk_len, MQTT_V5, &b), IOTC_ERR_PROTOCOL);
+    CU_ASSERT_EQUAL(iotc_mqtt_disconnect_parse(pk, pk_len, IOTC_MQTT_V5, &b), IOTC_ERR_PROTOCOL);
     hex("e002 00 04"); /* property length past the end */
-    CU_ASSERT_EQUAL(mqtt_disconnect_parse(pk, pk_len, MQTT_V5, &b), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_disconnect_parse(pk, pk_len, IOTC_MQTT_V5, &b), IOTC_ERR_MALFORMED);
     hex("e004 00 02 0000"); /* property id 0 does not exist */
-    CU_ASSERT_EQUAL(mqtt_disconnect_parse(pk, pk_len, MQTT_V5, &b), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_disconnect_parse(pk, pk_len, IOTC_MQTT_V5, &b), IOTC_ERR_MALFORMED);
     hex("e007 00 05 1100000000");
-    CU_ASSERT_EQUAL(mqtt_disconnect_parse(pk, pk_len, MQTT_V5, &b), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_disconnect_parse(pk, pk_len, IOTC_MQTT_V5, &b), IOTC_OK);
     hex("e001 00");
     pk[0] = 0xe1; /* flags must be 0 */
-    CU_ASSERT_EQUAL(mqtt_disconnect_parse(pk, pk_len, MQTT_V5, &b), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_disconnect_parse(pk, pk_len, IOTC_MQTT_V5, &b), IOTC_ERR_MALFORMED);
     hex("c000");
-    CU_ASSERT_EQUAL(mqtt_disconnect_parse(pk, pk_len, MQTT_V5, &b), IOTC_ERR_INVALID);
+    CU_ASSERT_EQUAL(iotc_mqtt_disconnect_parse(pk, pk_len, IOTC_MQTT_V5, &b), IOTC_ERR_INVALID);
 
     iotc_buf_reset(&out);
-    CU_ASSERT_EQUAL(mqtt_ping_encode(&out, MQTT_PINGREQ), IOTC_OK);
-    CU_ASSERT_EQUAL(mqtt_ping_encode(&out, MQTT_PINGRESP), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_ping_encode(&out, IOTC_MQTT_PINGREQ), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_ping_encode(&out, IOTC_MQTT_PINGRESP), IOTC_OK);
     CU_ASSERT_TRUE(out_is_hex("c000d000"));
-    CU_ASSERT_EQUAL(mqtt_ping_encode(&out, MQTT_DISCONNECT), IOTC_ERR_INVALID);
+    CU_ASSERT_EQUAL(iotc_mqtt_ping_encode(&out, IOTC_MQTT_DISCONNECT), IOTC_ERR_INVALID);
     CU_ASSERT_EQUAL(out.len, 4);
 }
 
@@ -1096,31 +1096,31 @@ static void test_disconnect(void)
 
 static void test_props(void)
 {
-    static const struct mqtt_prop in[] = {
-        {.id = MQTT_PROP_PAYLOAD_FORMAT, .u32 = 1},
-        {.id = MQTT_PROP_MESSAGE_EXPIRY, .u32 = 0xdeadbeef},
-        {.id = MQTT_PROP_TOPIC_ALIAS, .u32 = 0xffff},
-        {.id = MQTT_PROP_SUBSCRIPTION_ID, .u32 = 16384},
-        {.id = MQTT_PROP_RESPONSE_TOPIC, .data = {(const uint8_t *)"r/t", 3}},
-        {.id = MQTT_PROP_CORRELATION_DATA, .data = {(const uint8_t *)"\xff\x00", 2}},
-        {.id = MQTT_PROP_USER_PROPERTY,
+    static const struct iotc_mqtt_prop in[] = {
+        {.id = IOTC_MQTT_PROP_PAYLOAD_FORMAT, .u32 = 1},
+        {.id = IOTC_MQTT_PROP_MESSAGE_EXPIRY, .u32 = 0xdeadbeef},
+        {.id = IOTC_MQTT_PROP_TOPIC_ALIAS, .u32 = 0xffff},
+        {.id = IOTC_MQTT_PROP_SUBSCRIPTION_ID, .u32 = 16384},
+        {.id = IOTC_MQTT_PROP_RESPONSE_TOPIC, .data = {(const uint8_t *)"r/t", 3}},
+        {.id = IOTC_MQTT_PROP_CORRELATION_DATA, .data = {(const uint8_t *)"\xff\x00", 2}},
+        {.id = IOTC_MQTT_PROP_USER_PROPERTY,
          .data = {(const uint8_t *)"k", 1},
          .value = {(const uint8_t *)"v1", 2}},
-        {.id = MQTT_PROP_USER_PROPERTY,
+        {.id = IOTC_MQTT_PROP_USER_PROPERTY,
          .data = {(const uint8_t *)"k", 1},
          .value = {(const uint8_t *)"v2", 2}},
     };
     struct iotc_buf blk = {0};
     struct iotc_span sp;
-    struct mqtt_prop p;
+    struct iotc_mqtt_prop p;
     size_t cur = 0, n = 0;
     int rc;
 
     for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
-        CU_ASSERT_EQUAL(mqtt_props_put(&blk, &in[i]), IOTC_OK);
+        CU_ASSERT_EQUAL(iotc_mqtt_props_put(&blk, &in[i]), IOTC_OK);
     sp = (struct iotc_span){blk.p, blk.len};
-    CU_ASSERT_EQUAL(mqtt_props_validate(sp), IOTC_OK);
-    while ((rc = mqtt_props_next(sp, &cur, &p)) == 1) {
+    CU_ASSERT_EQUAL(iotc_mqtt_props_validate(sp), IOTC_OK);
+    while ((rc = iotc_mqtt_props_next(sp, &cur, &p)) == 1) {
         CU_ASSERT_EQUAL(p.id, in[n].id);
         CU_ASSERT_EQUAL(p.u32, in[n].u32);
         CU_ASSERT_EQUAL(p.data.n, in[n].data.n);
@@ -1132,42 +1132,42 @@ static void test_props(void)
     CU_ASSERT_EQUAL(rc, 0);
     CU_ASSERT_EQUAL(n, sizeof in / sizeof in[0]);
     CU_ASSERT_EQUAL(cur, blk.len);
-    CU_ASSERT_EQUAL(mqtt_props_find(sp, MQTT_PROP_USER_PROPERTY, &p), 1);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_find(sp, IOTC_MQTT_PROP_USER_PROPERTY, &p), 1);
     CU_ASSERT_TRUE(span_is(p.value, "v1"));
-    CU_ASSERT_EQUAL(mqtt_props_find(sp, MQTT_PROP_AUTH_METHOD, &p), 0);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_find(sp, IOTC_MQTT_PROP_AUTH_METHOD, &p), 0);
 
     /* a PUBLISH carrying the block parses; two user properties are fine */
     {
-        struct mqtt_publish pub = {.topic = S("t"), .props = sp}, back;
+        struct iotc_mqtt_publish pub = {.topic = S("t"), .props = sp}, back;
         iotc_buf_reset(&out);
-        CU_ASSERT_EQUAL_FATAL(mqtt_publish_encode(&out, MQTT_V5, &pub), IOTC_OK);
-        CU_ASSERT_EQUAL(mqtt_publish_parse(out.p, out.len, MQTT_V5, &back), IOTC_OK);
+        CU_ASSERT_EQUAL_FATAL(iotc_mqtt_publish_encode(&out, IOTC_MQTT_V5, &pub), IOTC_OK);
+        CU_ASSERT_EQUAL(iotc_mqtt_publish_parse(out.p, out.len, IOTC_MQTT_V5, &back), IOTC_OK);
     }
 
-    p = (struct mqtt_prop){.id = 0x7f};
-    CU_ASSERT_EQUAL(mqtt_props_put(&blk, &p), IOTC_ERR_INVALID);
-    p = (struct mqtt_prop){.id = MQTT_PROP_PAYLOAD_FORMAT, .u32 = 256};
-    CU_ASSERT_EQUAL(mqtt_props_put(&blk, &p), IOTC_ERR_INVALID);
-    p = (struct mqtt_prop){.id = MQTT_PROP_SUBSCRIPTION_ID, .u32 = 268435456u};
-    CU_ASSERT_EQUAL(mqtt_props_put(&blk, &p), IOTC_ERR_TOO_LARGE);
+    p = (struct iotc_mqtt_prop){.id = 0x7f};
+    CU_ASSERT_EQUAL(iotc_mqtt_props_put(&blk, &p), IOTC_ERR_INVALID);
+    p = (struct iotc_mqtt_prop){.id = IOTC_MQTT_PROP_PAYLOAD_FORMAT, .u32 = 256};
+    CU_ASSERT_EQUAL(iotc_mqtt_props_put(&blk, &p), IOTC_ERR_INVALID);
+    p = (struct iotc_mqtt_prop){.id = IOTC_MQTT_PROP_SUBSCRIPTION_ID, .u32 = 268435456u};
+    CU_ASSERT_EQUAL(iotc_mqtt_props_put(&blk, &p), IOTC_ERR_TOO_LARGE);
     CU_ASSERT_EQUAL(blk.len, sp.n);
 
     hex("0b80808080"); /* varint value with five bytes */
-    CU_ASSERT_EQUAL(mqtt_props_validate((struct iotc_span){pk, pk_len}), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_validate((struct iotc_span){pk, pk_len}), IOTC_ERR_MALFORMED);
     hex("0200"); /* four-byte value cut short */
-    CU_ASSERT_EQUAL(mqtt_props_validate((struct iotc_span){pk, pk_len}), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_validate((struct iotc_span){pk, pk_len}), IOTC_ERR_MALFORMED);
     hex("00");
-    CU_ASSERT_EQUAL(mqtt_props_validate((struct iotc_span){pk, pk_len}), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_validate((struct iotc_span){pk, pk_len}), IOTC_ERR_MALFORMED);
     hex("03 0002 eda080"); /* surrogate in a UTF-8 property */
-    CU_ASSERT_EQUAL(mqtt_props_validate((struct iotc_span){pk, pk_len}), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_validate((struct iotc_span){pk, pk_len}), IOTC_ERR_MALFORMED);
     hex("09 0003 ed a0 80"); /* the same bytes are fine as binary data */
-    CU_ASSERT_EQUAL(mqtt_props_validate((struct iotc_span){pk, pk_len}), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_validate((struct iotc_span){pk, pk_len}), IOTC_OK);
     hex("01 01 0101"); /* duplicates are well formed; packets refuse them */
-    CU_ASSERT_EQUAL(mqtt_props_validate((struct iotc_span){pk, pk_len}), IOTC_OK);
-    CU_ASSERT_EQUAL(mqtt_props_validate((struct iotc_span){NULL, 0}), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_validate((struct iotc_span){pk, pk_len}), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_validate((struct iotc_span){NULL, 0}), IOTC_OK);
     cur = 0;
     hex("26 0001 61");
-    CU_ASSERT_EQUAL(mqtt_props_next((struct iotc_span){pk, pk_len}, &cur, &p), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_mqtt_props_next((struct iotc_span){pk, pk_len}, &cur, &p), IOTC_ERR_MALFORMED);
     CU_ASSERT_EQUAL(cur, 0);
     iotc_buf_free(&blk);
 }
@@ -1208,9 +1208,9 @@ static void test_utf8(void)
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         hex(t[i].hex);
-        if (mqtt_utf8_valid((struct iotc_span){pk, pk_len}) != t[i].ok)
+        if (iotc_mqtt_utf8_valid((struct iotc_span){pk, pk_len}) != t[i].ok)
             fprintf(stderr, "\n  utf8 case %s\n", t[i].hex);
-        CU_ASSERT_EQUAL(mqtt_utf8_valid((struct iotc_span){pk, pk_len}), t[i].ok);
+        CU_ASSERT_EQUAL(iotc_mqtt_utf8_valid((struct iotc_span){pk, pk_len}), t[i].ok);
     }
 }
 
@@ -1243,18 +1243,18 @@ static void test_topic_valid(void)
         {"", false, false},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        if (mqtt_topic_name_valid(S(t[i].s)) != t[i].name ||
-            mqtt_topic_filter_valid(S(t[i].s)) != t[i].filter)
+        if (iotc_mqtt_topic_name_valid(S(t[i].s)) != t[i].name ||
+            iotc_mqtt_topic_filter_valid(S(t[i].s)) != t[i].filter)
             fprintf(stderr, "\n  topic case '%s'\n", t[i].s);
-        CU_ASSERT_EQUAL(mqtt_topic_name_valid(S(t[i].s)), t[i].name);
-        CU_ASSERT_EQUAL(mqtt_topic_filter_valid(S(t[i].s)), t[i].filter);
+        CU_ASSERT_EQUAL(iotc_mqtt_topic_name_valid(S(t[i].s)), t[i].name);
+        CU_ASSERT_EQUAL(iotc_mqtt_topic_filter_valid(S(t[i].s)), t[i].filter);
     }
     hex("612f00");
-    CU_ASSERT_FALSE(mqtt_topic_name_valid((struct iotc_span){pk, pk_len}));
-    CU_ASSERT_FALSE(mqtt_topic_filter_valid((struct iotc_span){pk, pk_len}));
+    CU_ASSERT_FALSE(iotc_mqtt_topic_name_valid((struct iotc_span){pk, pk_len}));
+    CU_ASSERT_FALSE(iotc_mqtt_topic_filter_valid((struct iotc_span){pk, pk_len}));
     hex("612fc0af");
-    CU_ASSERT_FALSE(mqtt_topic_name_valid((struct iotc_span){pk, pk_len}));
-    CU_ASSERT_FALSE(mqtt_topic_filter_valid((struct iotc_span){pk, pk_len}));
+    CU_ASSERT_FALSE(iotc_mqtt_topic_name_valid((struct iotc_span){pk, pk_len}));
+    CU_ASSERT_FALSE(iotc_mqtt_topic_filter_valid((struct iotc_span){pk, pk_len}));
 }
 
 static void test_topic_matches(void)
@@ -1305,7 +1305,7 @@ static void test_topic_matches(void)
         {"", "a", false},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        bool got = mqtt_topic_matches(S(t[i].filter), S(t[i].topic));
+        bool got = iotc_mqtt_topic_matches(S(t[i].filter), S(t[i].topic));
         if (got != t[i].match)
             fprintf(stderr, "\n  match case '%s' vs '%s'\n", t[i].filter, t[i].topic);
         CU_ASSERT_EQUAL(got, t[i].match);
@@ -1330,7 +1330,7 @@ static void test_topic_matches(void)
         {"sport/#", "other/x", false},
     };
     for (size_t i = 0; i < sizeof aws / sizeof aws[0]; i++) {
-        bool got = mqtt_topic_matches_aws(S(aws[i].filter), S(aws[i].topic));
+        bool got = iotc_mqtt_topic_matches_aws(S(aws[i].filter), S(aws[i].topic));
         if (got != aws[i].match)
             fprintf(stderr, "\n  AWS match case '%s' vs '%s'\n", aws[i].filter, aws[i].topic);
         CU_ASSERT_EQUAL(got, aws[i].match);
@@ -1339,11 +1339,11 @@ static void test_topic_matches(void)
 
 static void test_type_names(void)
 {
-    CU_ASSERT_STRING_EQUAL(mqtt_type_name(MQTT_CONNECT), "CONNECT");
-    CU_ASSERT_STRING_EQUAL(mqtt_type_name(MQTT_UNSUBACK), "UNSUBACK");
-    CU_ASSERT_STRING_EQUAL(mqtt_type_name(MQTT_AUTH), "AUTH");
-    CU_ASSERT_STRING_EQUAL(mqtt_type_name(0), "RESERVED");
-    CU_ASSERT_STRING_EQUAL(mqtt_type_name(16), "UNKNOWN");
+    CU_ASSERT_STRING_EQUAL(iotc_mqtt_type_name(IOTC_MQTT_CONNECT), "CONNECT");
+    CU_ASSERT_STRING_EQUAL(iotc_mqtt_type_name(IOTC_MQTT_UNSUBACK), "UNSUBACK");
+    CU_ASSERT_STRING_EQUAL(iotc_mqtt_type_name(IOTC_MQTT_AUTH), "AUTH");
+    CU_ASSERT_STRING_EQUAL(iotc_mqtt_type_name(0), "RESERVED");
+    CU_ASSERT_STRING_EQUAL(iotc_mqtt_type_name(16), "UNKNOWN");
 }
 
 /* Every parser sees every truncation of every captured packet and never succeeds. */
@@ -1354,22 +1354,22 @@ static void test_truncations(void)
         size_t n;
         uint8_t v;
     } t[] = {
-        {cap_will311_connect, sizeof cap_will311_connect, MQTT_V311},
-        {cap_will5_connect, sizeof cap_will5_connect, MQTT_V5},
-        {cap_pub5_publish, sizeof cap_pub5_publish, MQTT_V5},
-        {cap_sub5_subscribe, sizeof cap_sub5_subscribe, MQTT_V5},
+        {cap_will311_connect, sizeof cap_will311_connect, IOTC_MQTT_V311},
+        {cap_will5_connect, sizeof cap_will5_connect, IOTC_MQTT_V5},
+        {cap_pub5_publish, sizeof cap_pub5_publish, IOTC_MQTT_V5},
+        {cap_sub5_subscribe, sizeof cap_sub5_subscribe, IOTC_MQTT_V5},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         for (size_t n = 0; n < t[i].n; n++) {
-            struct mqtt_connect c;
-            struct mqtt_publish p;
-            static struct mqtt_subscribe s;
+            struct iotc_mqtt_connect c;
+            struct iotc_mqtt_publish p;
+            static struct iotc_mqtt_subscribe s;
             uint8_t *copy = malloc(n ? n : 1); /* so ASan sees any read past n */
 
             memcpy(copy, t[i].p, n);
-            CU_ASSERT_NOT_EQUAL(mqtt_connect_parse(copy, n, &c), IOTC_OK);
-            CU_ASSERT_NOT_EQUAL(mqtt_publish_parse(copy, n, t[i].v, &p), IOTC_OK);
-            CU_ASSERT_NOT_EQUAL(mqtt_subscribe_parse(copy, n, t[i].v, &s), IOTC_OK);
+            CU_ASSERT_NOT_EQUAL(iotc_mqtt_connect_parse(copy, n, &c), IOTC_OK);
+            CU_ASSERT_NOT_EQUAL(iotc_mqtt_publish_parse(copy, n, t[i].v, &p), IOTC_OK);
+            CU_ASSERT_NOT_EQUAL(iotc_mqtt_subscribe_parse(copy, n, t[i].v, &s), IOTC_OK);
             free(copy);
         }
     }
