@@ -1,8 +1,10 @@
 /* The client TLS context builder (see tls_ctx.h). */
 #include "tls_ctx.h"
+#include "common/x509_cache.h"
 
 #include <openssl/err.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 static int tls_ctx__versions(SSL_CTX *ctx, const iotc_client_tls *o, char *err, size_t errlen)
@@ -65,6 +67,24 @@ static void tls_ctx__modes(SSL_CTX *ctx, unsigned flags)
         SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
 }
 
+/* OpenSSL's own verification, skipped when the same chain verified before (flag
+ * IOTC_CLIENT_TLS_REMEMBER_CHAIN); arg is the context's memo id. */
+static int tls_ctx__remembered_verify(X509_STORE_CTX *v, void *arg)
+{
+    uint64_t id = (uint64_t)(uintptr_t)arg;
+    X509 *leaf = X509_STORE_CTX_get0_cert(v);
+    STACK_OF(X509) *sent = X509_STORE_CTX_get0_untrusted(v);
+    const char *host = X509_VERIFY_PARAM_get0_host(X509_STORE_CTX_get0_param(v), 0);
+    if (iotc_x509_memo_hit(leaf, sent, id, host)) {
+        X509_STORE_CTX_set_error(v, X509_V_OK);
+        return 1;
+    }
+    int ok = X509_verify_cert(v);
+    if (ok == 1)
+        iotc_x509_memo_keep(leaf, sent, X509_STORE_CTX_get0_chain(v), id, host);
+    return ok;
+}
+
 SSL_CTX *iotc_client_tls_ctx(const iotc_client_tls *o, char *err, size_t errlen)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -81,6 +101,9 @@ SSL_CTX *iotc_client_tls_ctx(const iotc_client_tls *o, char *err, size_t errlen)
         goto fail;
     SSL_CTX_set_verify(ctx, o->verify_peer ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
                        o->verify_peer ? o->verify_cb : NULL);
+    if (o->verify_peer && !o->verify_cb && (o->flags & IOTC_CLIENT_TLS_REMEMBER_CHAIN))
+        SSL_CTX_set_cert_verify_callback(ctx, tls_ctx__remembered_verify,
+                                         (void *)(uintptr_t)iotc_x509_memo_context());
     if (o->alpn && (o->alpn_len == 0 || o->alpn_len > 0xffff ||
                     SSL_CTX_set_alpn_protos(ctx, o->alpn, (unsigned)o->alpn_len) != 0)) {
         snprintf(err, errlen, "invalid ALPN list");

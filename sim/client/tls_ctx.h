@@ -16,6 +16,11 @@ enum {
     IOTC_CLIENT_TLS_RELEASE_BUFFERS = 1u << 2, /* idle connections drop their buffers */
     IOTC_CLIENT_TLS_IGNORE_EOF = 1u << 3,      /* a close without close_notify is a close */
     IOTC_CLIENT_TLS_CHECK_KEY = 1u << 4,       /* SSL_CTX_check_private_key after loading */
+    /* With verify_peer and no verify_cb: a server chain verified once on this context is
+     * not verified again while the same certificates come back for the same host name
+     * (common/x509_cache.h; dates re-checked every time). For clients that reconnect in
+     * bulk (bench, fleet) with the process's certificate cache on. */
+    IOTC_CLIENT_TLS_REMEMBER_CHAIN = 1u << 5,
 };
 
 /* A full handshake every time: no cache, no tickets. */

@@ -9,6 +9,7 @@
 #include "endpoint_fuzz.h"
 #include "lifecycle.h"
 #include "common/err.h"
+#include "common/x509_cache.h"
 #include "common/jevents.h"
 #include "common/strmap.h"
 #include "config/paths.h"
@@ -325,6 +326,7 @@ int iotc_endpoint_open(const iotc_endpoint_opts *o, iotc_endpoint **out, char *e
     iotc_journal_on_fail(ep->journal, endpoint__on_journal_fail, ep);
     ep->journal_packets = !o->no_packet_journal;
     ep->ssl_idx = SSL_get_ex_new_index(0, "iotc_conn", NULL, NULL, NULL);
+    ep->x509_gen = iotc_x509_memo_context();
     if ((rc = iotc_tls_ctx_new(ep, &ep->ctx, err, errlen)))
         goto fail;
     SSL_CTX_set_app_data(ep->ctx, ep);

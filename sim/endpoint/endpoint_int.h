@@ -34,6 +34,7 @@ struct iotc_endpoint {
     struct iotc_journal *journal;
     SSL_CTX *ctx;
     int ssl_idx;
+    uint64_t x509_gen; /* x509_auth.c: tells this endpoint's remembered chains from others' */
     struct iotc_broker *broker;        /* our own mosquitto, or NULL with a remote one */
     struct iotc_broker_remote *remote; /* broker_remote.c: `serve --broker tls://..` */
     /* The session fuzzer's in-memory broker (endpoint_fuzz.h) instead of mosquitto;

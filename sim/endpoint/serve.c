@@ -2,6 +2,7 @@
 #include "endpoint.h"
 #include "common/err.h"
 #include "common/procstat.h"
+#include "common/x509_cache.h"
 #include "config/paths.h"
 #include "config/profile.h"
 
@@ -220,6 +221,9 @@ static void serve__on_ready(iotc_endpoint *ep, void *arg)
     json_decref(ready);
 }
 
+/* Parsed device certificates kept (~3 KB each); more devices only re-parse more often. */
+#define SERVE_X509_CACHE_SLOTS 4096
+
 int iotc_serve_main(int argc, char **argv)
 {
     struct serve_opts o = {.profile = "default"};
@@ -248,6 +252,8 @@ int iotc_serve_main(int argc, char **argv)
     eo.arg = &o;
 
     serve__raise_fd_limit();
+    /* Devices reconnect with the same certificate: parse it once (common/x509_cache.h). */
+    iotc_x509_cache_enable(SERVE_X509_CACHE_SLOTS);
     if (!pki || !profile_path) {
         fprintf(stderr, "iotconform serve: %s\n", pki ? "profile path too long" : err);
         goto cleanup;
@@ -271,6 +277,7 @@ int iotc_serve_main(int argc, char **argv)
 
 cleanup:
     iotc_endpoint_close(ep);
+    iotc_x509_cache_disable();
     free(profile_path);
     return rc;
 }

@@ -10,6 +10,7 @@
  */
 #include "conn.h"
 #include "common/jevents.h"
+#include "common/x509_cache.h"
 
 #include <openssl/err.h>
 #include <openssl/x509_vfy.h>
@@ -28,8 +29,19 @@ static int x509__deny(struct iotc_conn *c, X509_STORE_CTX *store, int verr, cons
     return 0;
 }
 
+/*
+ * A chain verified once is remembered on the leaf (common/x509_cache.h: with the cache
+ * on, a device reconnecting sends the identical object) for this endpoint's store; a
+ * hit re-checks the dates, and the CA's and certificate's registry status are checked
+ * below on every handshake as before. A miss is a full verification, with its exact
+ * error.
+ */
 static int x509__chain(struct iotc_endpoint *ep, X509 *leaf, STACK_OF(X509) * untrusted, int *verr)
 {
+    if (iotc_x509_memo_hit(leaf, untrusted, ep->x509_gen, NULL)) {
+        *verr = X509_V_OK;
+        return 1;
+    }
     X509_STORE_CTX *v = X509_STORE_CTX_new();
     int ok = 0;
     if (!v || !X509_STORE_CTX_init(v, ep->registry.ca_store, leaf, untrusted))
@@ -37,6 +49,8 @@ static int x509__chain(struct iotc_endpoint *ep, X509 *leaf, STACK_OF(X509) * un
     X509_STORE_CTX_set_purpose(v, X509_PURPOSE_SSL_CLIENT);
     ok = X509_verify_cert(v) == 1;
     *verr = ok ? X509_V_OK : X509_STORE_CTX_get_error(v);
+    if (ok)
+        iotc_x509_memo_keep(leaf, untrusted, X509_STORE_CTX_get0_chain(v), ep->x509_gen, NULL);
 cleanup:
     X509_STORE_CTX_free(v);
     return ok;
