@@ -92,6 +92,7 @@ static const iotc_cases_schema_key step_fields[] = {
     {"version", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
     {"keepalive", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
     {"clean", IOTC_CASES_T_BOOL, 0, NULL, 0, NULL, NULL},
+    {"pace", IOTC_CASES_T_BOOL, 0, NULL, 0, NULL, NULL},
     {"session_expiry", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
     {"will", IOTC_CASES_T_OBJ, 0, will_fields, 0, NULL, NULL},
     {"filters", IOTC_CASES_T_ARR, 0, NULL, IOTC_CASES_T_STR, NULL, NULL},

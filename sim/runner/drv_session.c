@@ -93,6 +93,26 @@ static void session__closed_obs(const iotc_mqtt_session *m, json_t *o)
                                                   : json_null());
 }
 
+static void session__sleep(iotc_runner_sess *s, long ms);
+
+/* Waits (pumping the open connections) until client ID id's last CONNECT in this case
+ * is IOTC_RUNNER_SESS_CONNECT_SPACING_MS old; other cases run on meanwhile. */
+static void session__pace(iotc_runner_sess *s, const char *id)
+{
+    int64_t last = 0;
+    for (size_t i = 0; i < IOTC_RUNNER_SESS_MAX_CONNS; i++) {
+        const iotc_runner_sess_conn *k = &s->conns[i];
+        if (k->used && k->connect_ms > last && strcmp(k->client_id, id) == 0)
+            last = k->connect_ms;
+    }
+    if (!last)
+        return;
+    int64_t wait = last + IOTC_RUNNER_SESS_CONNECT_SPACING_MS + IOTC_RUNNER_SESS_CONNECT_MARGIN_MS -
+                   iotc_clock_ms();
+    if (wait > 0)
+        session__sleep(s, (long)wait);
+}
+
 static int session__connect(iotc_runner_sess *s, json_t *step, const char *name)
 {
     iotc_runner_sess_conn *k = iotc_runner_sess_conn_get(s, name, 1);
@@ -101,7 +121,7 @@ static int session__connect(iotc_runner_sess *s, json_t *step, const char *name)
     long cid_len = session__int(step, "client_id_len", 0);
     json_t *will = json_object_get(step, "will");
     json_t *o;
-    char username[2048], wtopic[320], wpayload[256];
+    char username[2048], wtopic[320], wpayload[256], id[sizeof(k->client_id)];
     struct iotc_mqtt_connect cn;
     struct iotc_buf props = {0};
     iotc_mqtt_session *m;
@@ -116,17 +136,22 @@ static int session__connect(iotc_runner_sess *s, json_t *step, const char *name)
     m = &k->m;
     m->version = (int)session__int(step, "version", 4);
     if (cid) {
-        iotc_runner_sess_fill(s, cid, k->client_id, sizeof(k->client_id));
+        iotc_runner_sess_fill(s, cid, id, sizeof(id));
     } else {
-        iotc_drv_client_id(s->env, s->idx, name, s->c, k->client_id, sizeof(k->client_id));
+        iotc_drv_client_id(s->env, s->idx, name, s->c, id, sizeof(id));
         /* Unique and exactly cid_len bytes: a limit is checked at its edge. */
-        size_t n = strlen(k->client_id);
-        if (cid_len > 0 && (size_t)cid_len < sizeof(k->client_id)) {
+        size_t n = strlen(id);
+        if (cid_len > 0 && (size_t)cid_len < sizeof(id)) {
             while (n < (size_t)cid_len)
-                k->client_id[n++] = 'x';
-            k->client_id[cid_len] = '\0';
+                id[n++] = 'x';
+            id[cid_len] = '\0';
         }
     }
+    /* Like a device on AWS: a reconnect with the same client ID waits for the ID's
+     * CONNECT token; only a throttling case ("pace": false) reconnects sooner. */
+    if (!json_is_false(json_object_get(step, "pace")))
+        session__pace(s, id);
+    snprintf(k->client_id, sizeof(k->client_id), "%s", id);
     rc = iotc_runner_sess_conn_open(s, k, as && strcmp(as, "observer") == 0, username,
                                     sizeof(username), o);
     if (rc != IOTC_OK)
@@ -162,6 +187,7 @@ static int session__connect(iotc_runner_sess *s, json_t *step, const char *name)
         cn.will_retain = json_is_true(json_object_get(will, "retain"));
     }
     rc = iotc_mqtt_session_connect(m, &cn, iotc_clock_ms() + iotc_drv_timeout_ms(s->c));
+    k->connect_ms = iotc_clock_ms(); /* the server took the ID's token before it answered */
     if (rc != IOTC_OK && rc != IOTC_ERR_IO) {
         snprintf(s->out->error, sizeof(s->out->error), "CONNECT for %s cannot be encoded", name);
         goto cleanup;

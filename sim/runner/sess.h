@@ -12,11 +12,17 @@
 #include "driver.h"
 
 #define IOTC_RUNNER_SESS_MAX_CONNS 8
+/* AWS's quota of 1 CONNECT per second per client ID ("AWS IoT Core message broker and
+ * protocol limits and quotas"): a device that reconnects with the same ID waits this long
+ * after the previous CONNECT was answered, plus a margin for clock granularity. */
+#define IOTC_RUNNER_SESS_CONNECT_SPACING_MS 1000
+#define IOTC_RUNNER_SESS_CONNECT_MARGIN_MS  20
 
 typedef struct iotc_runner_sess_conn {
     char name[32];
     char client_id[200];
     int used;
+    int64_t connect_ms; /* when its last CONNECT was answered (iotc_clock_ms), 0 = never */
     iotc_mqtt_session m;
 } iotc_runner_sess_conn;
 
