@@ -28,10 +28,6 @@ class Serve:
         self.tmp = tempfile.mkdtemp(prefix=prefix)
         here = os.path.dirname(os.path.abspath(__file__))
         profile = json.load(open(os.path.join(here, "../../fixtures/profiles/default.json")))
-        # default.json has AWS's 1 CONNECT/s per client ID since issue 12; these tests were
-        # written with it off (reconnecting one ID back to back), so a base without its own
-        # "limits" keeps it off as before.
-        profile.setdefault("limits", {}).setdefault("connect_per_s_per_client_id", 0)
         profile.update(profile_overrides or {})
         ppath = f"{self.tmp}/profile.json"
         json.dump(profile, open(ppath, "w"))

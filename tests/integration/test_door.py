@@ -17,7 +17,7 @@ CRED = {c["access_key_id"]: c for c in REG["credentials"]}
 AK1, AK2, AK3 = "AKIDIOTCONFORM0001", "ASIAIOTCONFORM0002", "AKIDIOTCONFORM0003"
 
 # time_scale 0.01: custom-auth disconnectAfterInSeconds 300 -> 3 s; SigV4 WSS limit 200 s -> 2 s
-# connect_per_s_per_client_id 0 (default.json has AWS's 1/s): the MQTT checks reuse one client ID back to back.
+# connect_per_s_per_client_id 0 as in default.json: the MQTT checks reuse one client ID back to back.
 srv = Serve(BIN, PKI, {"time_scale": 0.01, "limits": {"max_duration_sigv4_s": 200, "connect_per_s_per_client_id": 0}},
             prefix="iotc-door-")
 P443, P8883, P8443 = srv.ports["443"], srv.ports["8883"], srv.ports["8443"]
