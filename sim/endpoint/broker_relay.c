@@ -2,6 +2,7 @@
  * DISCONNECT and the broker going away. */
 #include "mqtt_session.h"
 #include "lifecycle.h"
+#include "takeover.h"
 #include "common/err.h"
 #include "common/jevents.h"
 
@@ -301,7 +302,7 @@ void iotc_ms_broker_closed(void *arg, const char *reason)
     struct iotc_endpoint_mqtt_sess *s = arg;
     if (s->state == IOTC_ENDPOINT_MS_DONE)
         return;
-    if (s->taken_over) {
+    if (s->taken_over || iotc_ep_takeover_lost(s->c->ep, s->client_id, s->takeover_gen)) {
         /* mosquitto 2.0 closes the old socket without a DISCONNECT; AWS sends 0x8E on MQTT 5. */
         iotc_ms_refuse(s, "DUPLICATE_CLIENTID", "DUPLICATE_CLIENTID",
                        IOTC_MQTT_RC_SESSION_TAKEN_OVER, 0);

@@ -70,6 +70,9 @@ struct iotc_endpoint {
     int lock_fd;         /* flock'ed run_dir/serve.lock, held for the endpoint's life */
     char broker_dir[64]; /* short private sibling for the broker socket, or "" */
     char *journal_path;
+    struct iotc_ep_workers *workers;   /* workers.c: the other front-door processes, or NULL */
+    struct iotc_ep_takeover *takeover; /* takeover.c: client IDs across workers, or NULL */
+    bool reuse_port;                   /* listeners share their ports with other workers */
     json_t *ready; /* the READY object once listening, else NULL */
     void (*on_ready)(iotc_endpoint *ep, void *arg);
     void *arg;

@@ -134,7 +134,8 @@ static void listener__close_port(struct iotc_endpoint *ep, int i)
 static int listener__open_port(struct iotc_endpoint *ep, int i, char *err, size_t errlen)
 {
     const struct iotc_profile *p = &ep->profile;
-    unsigned flags = LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC;
+    unsigned flags = LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
+                     (ep->reuse_port ? LEV_OPT_REUSEABLE_PORT : 0); /* serve --workers */
     for (int attempt = 0; attempt < 32; attempt++) {
         int port = p->ports[i];
         bool retry = false;
