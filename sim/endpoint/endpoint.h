@@ -40,7 +40,8 @@ typedef struct iotc_endpoint_opts {
      * (SO_REUSEPORT) in front of this endpoint's broker; this process is worker 0 and
      * starts the others from worker_argv (serve's own flags, NULL-terminated) plus their
      * own. worker_id > 0: this process is such a worker; journal_t0 and takeover_map
-     * come from the parent. 0 or 1 workers: one process, as before. */
+     * (the shared state, wshared.h) come from the parent. 0 or 1 workers: one process, as before.
+     */
     int workers;
     char *const *worker_argv;
     int worker_id;

@@ -26,7 +26,7 @@ struct serve_opts {
     int workers;              /* serve --workers N (workers.h); 0: $IOTCONFORM_SERVE_WORKERS, 1 */
     int worker_id;            /* > 0: started by a parent serve as its worker */
     double journal_t0;        /* the parent's journal clock origin */
-    const char *takeover_map; /* the parent's client-ID table (takeover.h) */
+    const char *takeover_map; /* the workers' shared state (wshared.h) */
 };
 
 static void serve__usage(FILE *out)
@@ -150,7 +150,7 @@ static int serve__parse_args(int argc, char **argv, struct serve_opts *o)
                                              {"workers", required_argument, NULL, 'W'},
                                              {"worker-id", required_argument, NULL, 'I'},
                                              {"journal-t0", required_argument, NULL, 'T'},
-                                             {"takeover-map", required_argument, NULL, 'M'},
+                                             {"shared-state", required_argument, NULL, 'M'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     int ch;

@@ -1,6 +1,6 @@
 /* The other front-door processes of serve --workers (see workers.h). */
 #include "workers.h"
-#include "takeover.h"
+#include "wshared.h"
 #include "common/err.h"
 #include "common/jevents.h"
 #include "common/spawn.h"
@@ -13,11 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#define WORKERS_MAX        64
-#define WORKERS_ARGS       48
-#define WORKERS_READY_MS   20000
-#define WORKERS_POLL_MS    200
-#define WORKERS_STOP_GRACE 3000
+#define WORKERS_MAX          64
+#define WORKERS_ARGS         48
+#define WORKERS_READY_MS     20000
+#define WORKERS_POLL_MS      200
+#define WORKERS_STOP_GRACE   3000
+#define WORKERS_CONN_ID_SPAN 1000000000ull
 
 struct iotc_ep_workers {
     int n;
@@ -34,8 +35,11 @@ int iotc_ep_workers_prepare(struct iotc_endpoint *ep, const iotc_endpoint_opts *
 {
     if (o->worker_id > 0) {
         ep->reuse_port = true;
+        /* The journal's "conn" numbers must not repeat across workers: each counts in
+         * its own billion (worker 0 as before from 1). */
+        ep->next_conn_id = (uint64_t)o->worker_id * WORKERS_CONN_ID_SPAN;
         iotc_journal_share(ep->journal, o->journal_t0, o->worker_id);
-        if (o->takeover_map && iotc_ep_takeover_open(ep, o->takeover_map, false) != IOTC_OK) {
+        if (o->takeover_map && iotc_ep_shared_open(ep, o->takeover_map, false) != IOTC_OK) {
             snprintf(err, errlen, "worker %d: cannot map %s: %s", o->worker_id, o->takeover_map,
                      strerror(errno));
             return IOTC_ERR_IO;
@@ -58,8 +62,8 @@ int iotc_ep_workers_prepare(struct iotc_endpoint *ep, const iotc_endpoint_opts *
         w->pid[i] = -1;
     ep->reuse_port = true;
     iotc_journal_share(ep->journal, iotc_journal_t0(ep->journal), 0);
-    snprintf(w->map_path, sizeof w->map_path, "%s/takeover.map", ep->run_dir);
-    if (iotc_ep_takeover_open(ep, w->map_path, true) != IOTC_OK) {
+    snprintf(w->map_path, sizeof w->map_path, "%s/workers.shm", ep->run_dir);
+    if (iotc_ep_shared_open(ep, w->map_path, true) != IOTC_OK) {
         snprintf(err, errlen, "cannot create %s: %s", w->map_path, strerror(errno));
         return IOTC_ERR_IO;
     }
@@ -86,7 +90,7 @@ static int workers__spawn(struct iotc_endpoint *ep, int k, char *err, size_t err
     const char *extra[] = {
         "--broker",     broker,  "--broker-secret", secret,           "--ports",     ports,
         "--run-dir",    run_dir, "--journal",       ep->journal_path, "--worker-id", id,
-        "--journal-t0", t0,      "--takeover-map",  w->map_path,      NULL};
+        "--journal-t0", t0,      "--shared-state",  w->map_path,      NULL};
     for (int i = 0; extra[i]; i++)
         argv[a++] = (char *)extra[i];
     argv[a] = NULL;
@@ -187,5 +191,5 @@ void iotc_ep_workers_stop(struct iotc_endpoint *ep)
         free(w);
         ep->workers = NULL;
     }
-    iotc_ep_takeover_close(ep);
+    iotc_ep_shared_close(ep);
 }
