@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -176,9 +177,16 @@ void iotc_journal_emit(struct iotc_journal *j, const char *event, json_t *fields
         json_decref(fields);
         return;
     }
+    /* Shared by workers: the time is taken and the line written under one lock, so the
+     * file is in "t" order whichever process wrote each line. */
+    if (j->shared)
+        flock(j->fd, LOCK_EX);
     char *line = journal__line(j, event, fields);
-    if (!line)
+    if (!line) {
+        if (j->shared)
+            flock(j->fd, LOCK_UN);
         return;
+    }
     size_t len = strlen(line);
     if (j->shared && j->max_bytes) {
         /* Every worker appends here: the cap counts the file, not this process's lines. */
@@ -194,8 +202,11 @@ void iotc_journal_emit(struct iotc_journal *j, const char *event, json_t *fields
         line = journal__line(j, IOTC_EV_JOURNAL_TRUNCATED,
                              json_pack("{s:I, s:I, s:s}", "max_bytes", (json_int_t)j->max_bytes,
                                        "written", (json_int_t)j->written, "dropped_from", event));
-        if (!line)
+        if (!line) {
+            if (j->shared)
+                flock(j->fd, LOCK_UN);
             return;
+        }
         len = strlen(line);
         fprintf(stderr,
                 "iotconform: journal %s reached its cap of %lld bytes: later events are "
@@ -203,6 +214,8 @@ void iotc_journal_emit(struct iotc_journal *j, const char *event, json_t *fields
                 j->path, j->max_bytes);
     }
     int e = journal__write(j, line, len);
+    if (j->shared)
+        flock(j->fd, LOCK_UN);
     free(line);
     if (e)
         journal__fail(j, e);
