@@ -73,6 +73,7 @@ struct iotc_endpoint {
     struct iotc_ep_workers *workers; /* workers.c: the other front-door processes, or NULL */
     struct iotc_ep_shared *wshared;  /* wshared.c: state shared by the workers, or NULL */
     bool reuse_port;                 /* listeners share their ports with other workers */
+    bool worker_child;               /* started by a parent serve (worker 1..N-1) */
     json_t *ready;                   /* the READY object once listening, else NULL */
     void (*on_ready)(iotc_endpoint *ep, void *arg);
     void *arg;

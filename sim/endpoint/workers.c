@@ -34,7 +34,7 @@ int iotc_ep_workers_prepare(struct iotc_endpoint *ep, const iotc_endpoint_opts *
                             size_t errlen)
 {
     if (o->worker_id > 0) {
-        ep->reuse_port = true;
+        ep->reuse_port = ep->worker_child = true;
         /* The journal's "conn" numbers must not repeat across workers: each counts in
          * its own billion (worker 0 as before from 1). */
         ep->next_conn_id = (uint64_t)o->worker_id * WORKERS_CONN_ID_SPAN;

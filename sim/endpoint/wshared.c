@@ -4,7 +4,9 @@
 #include "throttle.h"
 #include "common/err.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -38,10 +40,22 @@ struct iotc_ep_shared {
     struct ws_table *t;
 };
 
+/* The lock holds the holder's pid: a worker killed inside (between two loads and
+ * stores) would otherwise stop every other one, so a dead holder's lock is taken over. */
 static void ws__lock(struct ws_table *t)
 {
-    while (atomic_exchange_explicit(&t->lock, 1, memory_order_acquire))
+    int me = (int)getpid(), spins = 0;
+    for (;;) {
+        int holder = 0;
+        if (atomic_compare_exchange_weak_explicit(&t->lock, &holder, me, memory_order_acquire,
+                                                  memory_order_relaxed))
+            return;
+        if (holder && ++spins % 1024 == 0 && kill(holder, 0) != 0 && errno == ESRCH &&
+            atomic_compare_exchange_strong_explicit(&t->lock, &holder, me, memory_order_acquire,
+                                                    memory_order_relaxed))
+            return;
         sched_yield(); /* the holder is another worker between two loads and stores */
+    }
 }
 
 static void ws__unlock(struct ws_table *t)
