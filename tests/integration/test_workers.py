@@ -159,6 +159,13 @@ try:
             break
     check("after the restart both workers accept devices again", seen2 >= {0, 1}, seen2)
 
+    # The run directory stays locked by the parent: a second serve on it is refused.
+    import subprocess
+    r = subprocess.run([BIN, "serve", "--pki", PKI, "--ports", "0", "--run-dir", f"{srv.tmp}/run",
+                        "--journal", f"{srv.tmp}/second.jsonl"], capture_output=True, text=True, timeout=20)
+    check("a second serve on the same run directory is refused", r.returncode == 2 and "in use" in r.stderr,
+          (r.returncode, r.stderr[-300:]))
+
     # SIGTERM: every worker and the broker stop, exit status 0.
     broker = srv.events(lambda e: e.get("event") == "broker.ready")
     bpid = broker[-1].get("pid") if broker else 0
@@ -172,4 +179,39 @@ try:
 finally:
     if srv.proc.poll() is None:
         srv.stop()
+
+# Per-client-ID CONNECT quota (1/s) is one bucket for all workers: a second connect of
+# the same client ID within the second is throttled on the other worker too, while
+# another client ID connects there.
+thr = Serve(BIN, PKI, {"limits": {"connect_per_s_per_client_id": 1}}, prefix="iotc-workers-thr-",
+            extra_args=["--workers", "2"])
+srv = thr
+P = thr.ports["8883"]
+try:
+    first, p = live("wk-thr")
+    fw = worker_of(first, "wk-thr")
+    check("throttle: the first connect is accepted", p and p[0] == 2 and p[2][1] == 0, p)
+    other = None
+    t_first = time.time()
+    while time.time() - t_first < 0.8 and other is None:
+        c, p = live("wk-thr")
+        w = worker_of(c, "wk-thr", 1.0)
+        if w is not None and w != fw:
+            other = (c, w, p)
+    check("throttle: a connect of the same client ID reached the other worker within the second", other, fw)
+    if other:
+        hits = thr.events(lambda e: e.get("event") == "mqtt.throttled" and e.get("worker") == other[1]
+                          and e.get("client_id") == "wk-thr" and e.get("limit") == "connect_per_s_per_client_id")
+        check("throttle: the other worker refuses it (one bucket per client ID for all workers)",
+              hits and not (other[2] and other[2][0] == 2 and other[2][1] == 0), (hits, other[2]))
+    seen = set()
+    for i in range(40):
+        c, p = live(f"wk-thr-other-{i}")
+        if p and p[0] == 2 and p[2][1] == 0:
+            seen.add(worker_of(c, f"wk-thr-other-{i}"))
+        if seen >= {0, 1}:
+            break
+    check("throttle twin: other client IDs connect on both workers", seen >= {0, 1}, seen)
+finally:
+    check("throttle serve exits 0", thr.stop() == 0)
 iotclib.finish()
