@@ -5,7 +5,11 @@
 #include "common/err.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -38,6 +42,7 @@ struct ws_table {
 
 struct iotc_ep_shared {
     struct ws_table *t;
+    char cache_dir[4200]; /* PATH.authz/: the authorizer answer cache */
 };
 
 /* The lock holds the holder's pid: a worker killed inside (between two loads and
@@ -89,6 +94,59 @@ static struct ws_entry *ws__find(struct ws_table *t, const char *id, bool create
     return NULL;
 }
 
+static void ws__cache_file(const struct iotc_ep_shared *s, const char *key, char *out, size_t len)
+{
+    snprintf(out, len, "%s/%016llx", s->cache_dir, (unsigned long long)ws__tag(key));
+}
+
+/* The parent's close (the last: its workers stopped first) removes the cache. */
+static void ws__cache_clear(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    char p[4400];
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        unlink(p);
+    }
+    if (d)
+        closedir(d);
+    rmdir(dir);
+}
+
+void iotc_ep_shared_cache_put(struct iotc_endpoint *ep, const char *key, double expires,
+                              const char *response)
+{
+    if (!ep->wshared)
+        return;
+    char path[4400], tmp[4500];
+    ws__cache_file(ep->wshared, key, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.%d", path, (int)getpid());
+    json_t *o = json_pack("{s:s, s:f, s:s}", "key", key, "expires", expires, "response", response);
+    /* rename: a reader in another worker sees the old answer or the new one, never half */
+    if (o && json_dump_file(o, tmp, JSON_COMPACT) == 0 && rename(tmp, path) != 0)
+        unlink(tmp);
+    json_decref(o);
+}
+
+char *iotc_ep_shared_cache_get(struct iotc_endpoint *ep, const char *key, double now)
+{
+    if (!ep->wshared)
+        return NULL;
+    char path[4400];
+    ws__cache_file(ep->wshared, key, path, sizeof path);
+    json_t *o = json_load_file(path, 0, NULL);
+    const char *k = json_string_value(json_object_get(o, "key"));
+    const char *r = json_string_value(json_object_get(o, "response"));
+    char *out = NULL;
+    if (k && r && strcmp(k, key) == 0 && json_real_value(json_object_get(o, "expires")) > now)
+        out = strdup(r);
+    json_decref(o);
+    return out;
+}
+
 int iotc_ep_shared_open(struct iotc_endpoint *ep, const char *path, bool create)
 {
     int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT | O_TRUNC : 0), 0600);
@@ -108,6 +166,9 @@ int iotc_ep_shared_open(struct iotc_endpoint *ep, const char *path, bool create)
         return IOTC_ERR_NOMEM;
     }
     s->t = m;
+    snprintf(s->cache_dir, sizeof s->cache_dir, "%s.authz", path);
+    if (create)
+        mkdir(s->cache_dir, 0700);
     ep->wshared = s;
     return IOTC_OK;
 }
@@ -117,6 +178,8 @@ void iotc_ep_shared_close(struct iotc_endpoint *ep)
     if (!ep->wshared)
         return;
     munmap(ep->wshared->t, sizeof(struct ws_table));
+    if (!ep->worker_child)
+        ws__cache_clear(ep->wshared->cache_dir);
     free(ep->wshared);
     ep->wshared = NULL;
 }
