@@ -10,6 +10,8 @@
 /* Endpoint-wide events (no connection). */
 #define IOTC_EV_ENDPOINT_READY        "endpoint.ready"
 #define IOTC_EV_ENDPOINT_STOP         "endpoint.stop"
+#define IOTC_EV_ENDPOINT_WORKERS      "endpoint.workers"
+#define IOTC_EV_ENDPOINT_WORKER_EXIT  "endpoint.worker_exit"
 #define IOTC_EV_ENDPOINT_REFUSED      "endpoint.refused"
 #define IOTC_EV_ENDPOINT_ACCEPT_ERROR "endpoint.accept_error"
 #define IOTC_EV_BROKER_START          "broker.start"

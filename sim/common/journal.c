@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +20,8 @@ struct iotc_journal {
     long long written;   /* bytes this journal wrote */
     bool capped;         /* the cap was reached: the marker is written, nothing else */
     bool failed;         /* a write failed: nothing more is written */
+    bool shared;         /* serve --workers: other processes append to the same file */
+    int worker;          /* with shared: this process's worker number, stamped on each line */
     iotc_journal_fail_fn on_fail;
     void *fail_arg;
     char *path;
@@ -58,6 +61,20 @@ void iotc_journal_set_max_bytes(struct iotc_journal *j, long long max_bytes)
 {
     if (j)
         j->max_bytes = max_bytes > JOURNAL_MARKER_ROOM ? max_bytes : 0;
+}
+
+void iotc_journal_share(struct iotc_journal *j, double t0, int worker)
+{
+    if (!j)
+        return;
+    j->t0 = t0;
+    j->worker = worker;
+    j->shared = true;
+}
+
+double iotc_journal_t0(const struct iotc_journal *j)
+{
+    return j ? j->t0 : 0;
 }
 
 void iotc_journal_on_fail(struct iotc_journal *j, iotc_journal_fail_fn fn, void *arg)
@@ -140,6 +157,8 @@ static char *journal__line(struct iotc_journal *j, const char *event, json_t *fi
     json_object_set_new(o, "t", json_real(t));
     json_object_set_new(o, "wall", json_string(wall));
     json_object_set_new(o, "event", json_string(event));
+    if (j->shared)
+        json_object_set_new(o, "worker", json_integer(j->worker));
     if (fields)
         json_object_update(o, fields);
     json_decref(fields);
@@ -158,10 +177,23 @@ void iotc_journal_emit(struct iotc_journal *j, const char *event, json_t *fields
         json_decref(fields);
         return;
     }
+    /* Shared by workers: the time is taken and the line written under one lock, so the
+     * file is in "t" order whichever process wrote each line. */
+    if (j->shared)
+        flock(j->fd, LOCK_EX);
     char *line = journal__line(j, event, fields);
-    if (!line)
+    if (!line) {
+        if (j->shared)
+            flock(j->fd, LOCK_UN);
         return;
+    }
     size_t len = strlen(line);
+    if (j->shared && j->max_bytes) {
+        /* Every worker appends here: the cap counts the file, not this process's lines. */
+        struct stat st;
+        if (fstat(j->fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > j->written)
+            j->written = (long long)st.st_size;
+    }
     if (j->max_bytes && j->written + (long long)len > j->max_bytes - JOURNAL_MARKER_ROOM) {
         /* The cap: one marker that says so, then nothing. Readers see a complete file
          * that ends with the reason it ends. */
@@ -170,8 +202,11 @@ void iotc_journal_emit(struct iotc_journal *j, const char *event, json_t *fields
         line = journal__line(j, IOTC_EV_JOURNAL_TRUNCATED,
                              json_pack("{s:I, s:I, s:s}", "max_bytes", (json_int_t)j->max_bytes,
                                        "written", (json_int_t)j->written, "dropped_from", event));
-        if (!line)
+        if (!line) {
+            if (j->shared)
+                flock(j->fd, LOCK_UN);
             return;
+        }
         len = strlen(line);
         fprintf(stderr,
                 "iotconform: journal %s reached its cap of %lld bytes: later events are "
@@ -179,6 +214,8 @@ void iotc_journal_emit(struct iotc_journal *j, const char *event, json_t *fields
                 j->path, j->max_bytes);
     }
     int e = journal__write(j, line, len);
+    if (j->shared)
+        flock(j->fd, LOCK_UN);
     free(line);
     if (e)
         journal__fail(j, e);

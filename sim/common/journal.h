@@ -20,6 +20,11 @@ int iotc_journal_open(const char *path, struct iotc_journal **out);
 /* A cap on the bytes this journal writes (0: none). At the cap the journal writes one
  * journal.truncated line and nothing after it (a warning goes to stderr). */
 void iotc_journal_set_max_bytes(struct iotc_journal *j, long long max_bytes);
+/* serve --workers: several processes append to one file. Every line's "t" counts from
+ * t0 (the parent's, on the system-wide monotonic clock, so lines of all workers order
+ * by t), carries "worker", and the cap counts the whole file. */
+void iotc_journal_share(struct iotc_journal *j, double t0, int worker);
+double iotc_journal_t0(const struct iotc_journal *j);
 /* Called once when a write fails (disk full, EIO): the journal has written its reason
  * to stderr, removed any partial line and writes nothing more. why is borrowed. */
 typedef void (*iotc_journal_fail_fn)(void *arg, const char *why);

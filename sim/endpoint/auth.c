@@ -1,6 +1,7 @@
 #define _GNU_SOURCE /* asprintf */
 #include "auth.h"
 #include "session.h"
+#include "wshared.h"
 #include "common/err.h"
 #include "sigv4/sigv4.h"
 #include "common/clock.h"
@@ -202,8 +203,11 @@ static int auth__apply(struct iotc_auth_pending *p, const char *text, char *why,
     if (p->cacheable && r.refresh_after > 0) {
         /* AWS caches answers across HTTP requests only when the authorizer allows it. */
         double expires = iotc_mono_ms() + r.refresh_after * 1000.0 * c->ep->profile.time_scale;
-        json_object_set_new(c->ep->authz_cache, p->cache_key,
-                            json_pack("{s:f, s:s}", "expires", expires, "response", text));
+        if (iotc_ep_shared_on(c->ep)) /* serve --workers: the next request may land elsewhere */
+            iotc_ep_shared_cache_put(c->ep, p->cache_key, expires, text);
+        else
+            json_object_set_new(c->ep->authz_cache, p->cache_key,
+                                json_pack("{s:f, s:s}", "expires", expires, "response", text));
     } else if (!p->cacheable && r.refresh_after > 0 && p->event) {
         /* A connection is re-authorized every refreshAfterInSeconds with the same event. */
         free(c->auth.refresh_event);
@@ -469,9 +473,14 @@ int iotc_auth_custom_start(struct iotc_conn *c, const struct iotc_auth_input *in
         goto deny;
     }
     p->cacheable = in->http && !in->connection && a->caching_for_http;
-    json_t *hit = p->cacheable ? json_object_get(c->ep->authz_cache, p->cache_key) : NULL;
-    if (hit && json_real_value(json_object_get(hit, "expires")) > iotc_mono_ms()) {
-        p->cached_response = strdup(json_string_value(json_object_get(hit, "response")));
+    bool shared = p->cacheable && iotc_ep_shared_on(c->ep);
+    char *shared_hit =
+        shared ? iotc_ep_shared_cache_get(c->ep, p->cache_key, iotc_mono_ms()) : NULL;
+    json_t *hit =
+        p->cacheable && !shared ? json_object_get(c->ep->authz_cache, p->cache_key) : NULL;
+    if (shared_hit || (hit && json_real_value(json_object_get(hit, "expires")) > iotc_mono_ms())) {
+        p->cached_response =
+            shared_hit ? shared_hit : strdup(json_string_value(json_object_get(hit, "response")));
         p->later = evtimer_new(c->ep->base, auth__cached, p);
         struct timeval zero = {0, 0};
         if (!p->cached_response || !p->later || evtimer_add(p->later, &zero)) {

@@ -2,6 +2,7 @@
  * DISCONNECT and the broker going away. */
 #include "mqtt_session.h"
 #include "lifecycle.h"
+#include "wshared.h"
 #include "common/err.h"
 #include "common/jevents.h"
 
@@ -118,6 +119,25 @@ cleanup:
     return rc;
 }
 
+/* A counted scenario (withhold_connack N, disconnect_after_connack N): one more while
+ * below limit (< 0: every time), counted across serve's workers (wshared.h). */
+static bool ms__scenario_take(struct iotc_endpoint *ep, int which, long long limit,
+                              long long *local)
+{
+    bool shared;
+    long long total = 0;
+    bool take = iotc_ep_shared_count(ep, which, limit, &total, &shared);
+    if (shared) {
+        if (take)
+            *local = total; /* journaled as the count */
+        return take;
+    }
+    if (limit >= 0 && *local >= limit)
+        return false;
+    (*local)++;
+    return true;
+}
+
 /* Certification scenarios: acknowledgements the endpoint "forgets" to send. */
 static bool ms__scenario_withholds(struct iotc_endpoint_mqtt_sess *s,
                                    const struct iotc_mqtt_frame *f)
@@ -209,8 +229,8 @@ void iotc_ms_broker_packet(void *arg, const struct iotc_mqtt_frame *f, const uin
         struct iotc_endpoint *ep = s->c->ep;
         const struct iotc_scenario *sc = &ep->scenario;
         if (ca.code == 0 && sc->withhold_connack &&
-            (sc->withhold_connack < 0 || ep->connacks_withheld < sc->withhold_connack)) {
-            ep->connacks_withheld++;
+            ms__scenario_take(ep, IOTC_EP_SHARED_CONNACKS_WITHHELD, sc->withhold_connack,
+                              &ep->connacks_withheld)) {
             iotc_conn_emit(s->c, IOTC_EV_SCENARIO_WITHHELD,
                            json_pack("{s:s, s:I}", "type", "CONNACK", "count",
                                      (json_int_t)ep->connacks_withheld));
@@ -248,8 +268,8 @@ void iotc_ms_broker_packet(void *arg, const struct iotc_mqtt_frame *f, const uin
         iotc_lifecycle_connected(s->c->ep->lifecycle, s->client_id, s->session_id,
                                  s->c->auth.principal, ms__ip(s->c));
         if (sc->disconnect_after_connack &&
-            (sc->disconnect_after_connack < 0 || ep->sessions_cut < sc->disconnect_after_connack)) {
-            ep->sessions_cut++;
+            ms__scenario_take(ep, IOTC_EP_SHARED_SESSIONS_CUT, sc->disconnect_after_connack,
+                              &ep->sessions_cut)) {
             iotc_conn_emit(
                 s->c, IOTC_EV_SCENARIO_DISCONNECT,
                 json_pack("{s:s, s:I}", "after", "CONNACK", "count", (json_int_t)ep->sessions_cut));
@@ -301,7 +321,7 @@ void iotc_ms_broker_closed(void *arg, const char *reason)
     struct iotc_endpoint_mqtt_sess *s = arg;
     if (s->state == IOTC_ENDPOINT_MS_DONE)
         return;
-    if (s->taken_over) {
+    if (s->taken_over || iotc_ep_shared_lost(s->c->ep, s->client_id, s->takeover_gen)) {
         /* mosquitto 2.0 closes the old socket without a DISCONNECT; AWS sends 0x8E on MQTT 5. */
         iotc_ms_refuse(s, "DUPLICATE_CLIENTID", "DUPLICATE_CLIENTID",
                        IOTC_MQTT_RC_SESSION_TAKEN_OVER, 0);

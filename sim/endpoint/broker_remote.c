@@ -24,6 +24,7 @@ struct iotc_broker_remote {
     SSL_CTX *ctx;
     uint8_t secret[IOTC_STAMP_SECRET_LEN];
     char system_id[96];
+    char unix_path[108]; /* "unix:PATH": a sibling worker's broker (serve --workers) */
     struct event *tick;
     void (*ready)(void *arg);
 };
@@ -52,6 +53,8 @@ int iotc_ep_blink_open(struct iotc_endpoint *ep, const struct iotc_blink_cbs *cb
     struct iotc_broker_remote *r = ep->remote;
     if (!r)
         return iotc_blink_open(ep->base, iotc_broker_socket_path(ep->broker), cbs, out);
+    if (r->unix_path[0])
+        return iotc_blink_open(ep->base, r->unix_path, cbs, out);
     return iotc_blink_open_tls(ep->base, (const struct sockaddr *)&r->addr, r->addrlen, r->ctx,
                                r->host, cbs, out);
 }
@@ -104,7 +107,14 @@ int iotc_ep_remote_open(struct iotc_endpoint *ep, const iotc_endpoint_opts *o,
         return IOTC_ERR_NOMEM;
     ep->remote = r;
     r->ready = ready;
-    if (remote__parse(o->broker_url, r->host, sizeof r->host, port, sizeof port) != IOTC_OK) {
+    bool local = strncmp(o->broker_url, "unix:", 5) == 0;
+    if (local && strlen(o->broker_url + 5) >= sizeof r->unix_path) {
+        snprintf(err, errlen, "--broker %s: socket path too long", o->broker_url);
+        return IOTC_ERR_INVALID;
+    }
+    if (local)
+        snprintf(r->unix_path, sizeof r->unix_path, "%s", o->broker_url + 5);
+    else if (remote__parse(o->broker_url, r->host, sizeof r->host, port, sizeof port) != IOTC_OK) {
         snprintf(err, errlen, "--broker %s: expected tls://HOST:PORT", o->broker_url);
         return IOTC_ERR_INVALID;
     }
@@ -114,6 +124,8 @@ int iotc_ep_remote_open(struct iotc_endpoint *ep, const iotc_endpoint_opts *o,
                  IOTC_STAMP_SECRET_LEN);
         return IOTC_ERR_INVALID;
     }
+    if (local)
+        goto system_id; /* a worker of the same serve: the parent's private unix socket */
     int gai = getaddrinfo(r->host, port, &hints, &res);
     if (gai != 0 || !res || res->ai_addrlen > sizeof r->addr) {
         snprintf(err, errlen, "--broker %s: %s", r->host, gai ? gai_strerror(gai) : "no address");
@@ -138,6 +150,7 @@ int iotc_ep_remote_open(struct iotc_endpoint *ep, const iotc_endpoint_opts *o,
         snprintf(err, errlen, "--broker: TLS client setup (CA %s): %s", ca, why);
         return IOTC_ERR_CRYPTO;
     }
+system_id:;
     unsigned char rnd[6];
     char hn[40] = "";
     if (RAND_bytes(rnd, sizeof rnd) != 1)

@@ -8,6 +8,7 @@
 #include "conn.h"
 #include "endpoint_fuzz.h"
 #include "lifecycle.h"
+#include "workers.h"
 #include "common/err.h"
 #include "common/x509_cache.h"
 #include "common/jevents.h"
@@ -79,6 +80,11 @@ static void endpoint__on_broker_ready(void *arg)
     if (ep->ready)
         return;
     if (iotc_listeners_open(ep, ep->run_err, sizeof ep->run_err) != IOTC_OK) {
+        ep->run_rc = IOTC_ERR_IO;
+        event_base_loopexit(ep->base, NULL);
+        return;
+    }
+    if (iotc_ep_workers_start(ep, ep->run_err, sizeof ep->run_err) != IOTC_OK) {
         ep->run_rc = IOTC_ERR_IO;
         event_base_loopexit(ep->base, NULL);
         return;
@@ -325,6 +331,8 @@ int iotc_endpoint_open(const iotc_endpoint_opts *o, iotc_endpoint **out, char *e
     iotc_journal_set_max_bytes(ep->journal, ep->profile.limits.journal_max_bytes);
     iotc_journal_on_fail(ep->journal, endpoint__on_journal_fail, ep);
     ep->journal_packets = !o->no_packet_journal;
+    if ((rc = iotc_ep_workers_prepare(ep, o, err, errlen)))
+        goto fail;
     ep->ssl_idx = SSL_get_ex_new_index(0, "iotc_conn", NULL, NULL, NULL);
     ep->x509_gen = iotc_x509_memo_context();
     if ((rc = iotc_tls_ctx_new(ep, &ep->ctx, err, errlen)))
@@ -396,6 +404,7 @@ void iotc_endpoint_close(iotc_endpoint *ep)
 {
     if (!ep)
         return;
+    iotc_ep_workers_stop(ep); /* theirs first: their devices go while the broker is up */
     iotc_conn_close_all(ep, "endpoint stopping");
     iotc_auth_gate_free(ep);
     iotc_listeners_close(ep);

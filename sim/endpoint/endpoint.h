@@ -36,6 +36,17 @@ typedef struct iotc_endpoint_opts {
      * "tls://HOST:PORT", the CA bundle its certificate chains to (NULL: the PKI's), and the
      * stamp secret file it was given (required). NULL url: start our own. */
     const char *broker_url, *broker_ca, *broker_secret_file;
+    /* serve --workers N (workers.h): N > 1 front-door processes share the listening ports
+     * (SO_REUSEPORT) in front of this endpoint's broker; this process is worker 0 and
+     * starts the others from worker_argv (serve's own flags, NULL-terminated) plus their
+     * own. worker_id > 0: this process is such a worker; journal_t0 and takeover_map
+     * (the shared state, wshared.h) come from the parent. 0 or 1 workers: one process, as before.
+     */
+    int workers;
+    char *const *worker_argv;
+    int worker_id;
+    double journal_t0;
+    const char *takeover_map;
     /* Called on the loop once the listeners are bound (the READY moment); may be NULL. */
     void (*on_ready)(iotc_endpoint *ep, void *arg);
     void *arg;

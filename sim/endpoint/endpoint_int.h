@@ -70,7 +70,11 @@ struct iotc_endpoint {
     int lock_fd;         /* flock'ed run_dir/serve.lock, held for the endpoint's life */
     char broker_dir[64]; /* short private sibling for the broker socket, or "" */
     char *journal_path;
-    json_t *ready; /* the READY object once listening, else NULL */
+    struct iotc_ep_workers *workers; /* workers.c: the other front-door processes, or NULL */
+    struct iotc_ep_shared *wshared;  /* wshared.c: state shared by the workers, or NULL */
+    bool reuse_port;                 /* listeners share their ports with other workers */
+    bool worker_child;               /* started by a parent serve (worker 1..N-1) */
+    json_t *ready;                   /* the READY object once listening, else NULL */
     void (*on_ready)(iotc_endpoint *ep, void *arg);
     void *arg;
     int stop_pipe[2]; /* iotc_endpoint_stop writes a byte: signal- and thread-safe */

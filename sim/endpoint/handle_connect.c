@@ -4,6 +4,7 @@
 #include "auth.h"
 #include "mqtt_rules.h"
 #include "broker_remote.h"
+#include "wshared.h"
 #include "common/err.h"
 #include "common/stamp.h"
 #include "common/strmap.h"
@@ -56,6 +57,7 @@ static void ms__mark_takeover(struct iotc_endpoint_mqtt_sess *s)
     if (old && old != s && old->state != IOTC_ENDPOINT_MS_DONE)
         old->taken_over = true;
     iotc_strmap_put(sessions, s->client_id, s);
+    s->takeover_gen = iotc_ep_shared_claim(s->c->ep, s->client_id);
 }
 
 int iotc_ms_on_connect(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_frame *f,

@@ -2,6 +2,7 @@
 #include "broker_link.h"
 #include "endpoint_int.h"
 #include "broker_remote.h"
+#include "wshared.h"
 #include "common/err.h"
 #include "common/stamp.h"
 #include "common/jevents.h"
@@ -161,7 +162,10 @@ static void lc__publish(struct iotc_lifecycle *lc, const char *kind, const char 
 void iotc_lifecycle_connected(struct iotc_lifecycle *lc, const char *client_id,
                               const char *session_id, const char *principal, const char *ip)
 {
+    long long shared;
     json_int_t version = json_integer_value(json_object_get(lc->versions, client_id)) + 1;
+    if (iotc_ep_shared_version(lc->ep, client_id, true, &shared))
+        version = shared; /* serve --workers: the client ID may have connected elsewhere */
     json_object_set_new(lc->versions, client_id, json_integer(version));
     json_t *p = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:I}", "clientId", client_id, "timestamp",
                           (json_int_t)lc__now_ms(), "eventType", "connected", "sessionIdentifier",
@@ -174,7 +178,10 @@ void iotc_lifecycle_disconnected(struct iotc_lifecycle *lc, const char *client_i
                                  const char *session_id, const char *principal, const char *reason,
                                  bool client_initiated)
 {
+    long long shared;
     json_int_t version = json_integer_value(json_object_get(lc->versions, client_id));
+    if (iotc_ep_shared_version(lc->ep, client_id, false, &shared))
+        version = shared;
     json_t *p =
         json_pack("{s:s, s:I, s:s, s:s, s:s, s:b, s:s, s:I}", "clientId", client_id, "timestamp",
                   (json_int_t)lc__now_ms(), "eventType", "disconnected", "sessionIdentifier",

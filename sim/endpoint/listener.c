@@ -12,6 +12,8 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 struct listener__arg {
     struct iotc_endpoint *ep;
@@ -131,10 +133,30 @@ static void listener__close_port(struct iotc_endpoint *ep, int i)
     }
 }
 
+/*
+ * SO_REUSEPORT (serve --workers) would let a second serve of the same user bind a fixed
+ * port ours holds and silently take half its connections: the parent first binds each
+ * fixed port without it, so a port in use is refused as it is with one process.
+ */
+static int listener__probe(const struct sockaddr_storage *ss, int len)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, rc = 0;
+    if (fd < 0)
+        return 0; /* the real bind reports it */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ss->ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(fd, (const struct sockaddr *)ss, (socklen_t)len) != 0)
+        rc = errno;
+    close(fd);
+    return rc;
+}
+
 static int listener__open_port(struct iotc_endpoint *ep, int i, char *err, size_t errlen)
 {
     const struct iotc_profile *p = &ep->profile;
-    unsigned flags = LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC;
+    unsigned flags = LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
+                     (ep->reuse_port ? LEV_OPT_REUSEABLE_PORT : 0); /* serve --workers */
     for (int attempt = 0; attempt < 32; attempt++) {
         int port = p->ports[i];
         bool retry = false;
@@ -145,6 +167,14 @@ static int listener__open_port(struct iotc_endpoint *ep, int i, char *err, size_
                 snprintf(err, errlen, "%s: $.bind[%zu]: '%s' is not an IP address", p->file, b,
                          p->bind[b]);
                 return IOTC_ERR_CONFIG;
+            }
+            int busy =
+                ep->reuse_port && !ep->worker_child && port != 0 ? listener__probe(&ss, len) : 0;
+            if (busy) {
+                snprintf(err, errlen, "cannot listen on [%s]:%d for logical port %d: %s",
+                         p->bind[b], port, iotc_lport_number[i], strerror(busy));
+                listener__close_port(ep, i);
+                return IOTC_ERR_IO;
             }
             /* "::" must not swallow IPv4: each family gets its own socket. */
             unsigned f = flags | (ss.ss_family == AF_INET6 ? LEV_OPT_BIND_IPV6ONLY : 0);

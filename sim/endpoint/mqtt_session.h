@@ -44,6 +44,7 @@ struct iotc_endpoint_mqtt_sess {
     struct iotc_blink *link;
     struct event *timer; /* CONNECT deadline, then keep-alive */
     bool taken_over;
+    uint64_t takeover_gen; /* wshared.h: this connect's generation (workers), 0 none */
     bool ka_armed;
     bool scenario_sent;
     bool ws_closed;

@@ -23,6 +23,10 @@ struct serve_opts {
     const char *scenario;
     bool no_packet_journal;
     const char *broker, *broker_ca, *broker_secret; /* remote broker (`iotconform broker`) */
+    int workers;              /* serve --workers N (workers.h); 0: $IOTCONFORM_SERVE_WORKERS, 1 */
+    int worker_id;            /* > 0: started by a parent serve as its worker */
+    double journal_t0;        /* the parent's journal clock origin */
+    const char *takeover_map; /* the workers' shared state (wshared.h) */
 };
 
 static void serve__usage(FILE *out)
@@ -61,6 +65,8 @@ static void serve__usage(FILE *out)
         "                        starting mosquitto: TLS over TCP with the identity stamp\n"
         "  --broker-ca FILE      CA bundle for the broker's certificate (default: the PKI's)\n"
         "  --broker-secret FILE  the stamp secret the broker was given (required with --broker)\n"
+        "  --workers N           front-door processes sharing the ports in front of one\n"
+        "                        mosquitto (default: $IOTCONFORM_SERVE_WORKERS, else 1)\n"
         "  -h, --help            this text\n",
         iotc_paths_pki_default());
 }
@@ -141,6 +147,10 @@ static int serve__parse_args(int argc, char **argv, struct serve_opts *o)
                                              {"broker", required_argument, NULL, 'b'},
                                              {"broker-ca", required_argument, NULL, 'c'},
                                              {"broker-secret", required_argument, NULL, 's'},
+                                             {"workers", required_argument, NULL, 'W'},
+                                             {"worker-id", required_argument, NULL, 'I'},
+                                             {"journal-t0", required_argument, NULL, 'T'},
+                                             {"shared-state", required_argument, NULL, 'M'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     int ch;
@@ -186,6 +196,22 @@ static int serve__parse_args(int argc, char **argv, struct serve_opts *o)
         case 's':
             o->broker_secret = optarg;
             break;
+        case 'W':
+            o->workers = atoi(optarg);
+            if (o->workers < 1) {
+                fprintf(stderr, "iotconform serve: --workers: expected a number >= 1\n");
+                return 2;
+            }
+            break;
+        case 'I': /* the next three are the parent's, for its workers only */
+            o->worker_id = atoi(optarg);
+            break;
+        case 'T':
+            o->journal_t0 = atof(optarg);
+            break;
+        case 'M':
+            o->takeover_map = optarg;
+            break;
         case 'h':
             serve__usage(stdout);
             return 1;
@@ -221,6 +247,35 @@ static void serve__on_ready(iotc_endpoint *ep, void *arg)
     json_decref(ready);
 }
 
+/* The flags every worker shares with its parent; workers.c adds its own. */
+static void serve__worker_argv(const struct serve_opts *o, const char *profile,
+                               const char *registry, const char *pki, char **argv)
+{
+    int a = 0;
+    argv[a++] = "iotconform";
+    argv[a++] = "serve";
+    argv[a++] = "--profile";
+    argv[a++] = (char *)profile;
+    argv[a++] = "--registry";
+    argv[a++] = (char *)registry;
+    argv[a++] = "--pki";
+    argv[a++] = (char *)pki;
+    if (o->no_packet_journal)
+        argv[a++] = "--no-packet-journal";
+    if (o->scenario) {
+        argv[a++] = "--scenario";
+        argv[a++] = (char *)o->scenario;
+    }
+    argv[a] = NULL;
+}
+
+static int serve__workers_default(void)
+{
+    const char *env = getenv("IOTCONFORM_SERVE_WORKERS");
+    int n = env && *env ? atoi(env) : 1;
+    return n >= 1 ? n : 1;
+}
+
 /* Parsed device certificates kept (~3 KB each); more devices only re-parse more often. */
 #define SERVE_X509_CACHE_SLOTS 4096
 
@@ -250,6 +305,19 @@ int iotc_serve_main(int argc, char **argv)
     eo.stop_on_signals = true;
     eo.on_ready = serve__on_ready;
     eo.arg = &o;
+    char *worker_argv[16];
+    if (o.worker_id > 0) {
+        eo.worker_id = o.worker_id;
+        eo.journal_t0 = o.journal_t0;
+        eo.takeover_map = o.takeover_map;
+        o.ready_file = NULL; /* the parent writes it once every worker listens */
+    } else {
+        /* The environment's default is for serve's own broker; a shared remote broker
+         * takes one front door per serve unless --workers says otherwise. */
+        eo.workers = o.workers ? o.workers : o.broker ? 1 : serve__workers_default();
+        serve__worker_argv(&o, profile_path, eo.registry_path, pki, worker_argv);
+        eo.worker_argv = worker_argv;
+    }
 
     serve__raise_fd_limit();
     /* Devices reconnect with the same certificate: parse it once (common/x509_cache.h). */

@@ -1,6 +1,7 @@
 /* Token buckets for AWS IoT Core's message-broker quotas (throttle.h). */
 #include "throttle.h"
 #include "conn.h"
+#include "wshared.h"
 #include "common/clock.h"
 #include "common/jevents.h"
 #include "common/strmap.h"
@@ -129,6 +130,13 @@ static void thr__journal(struct iotc_conn *c, const char *limit, long long value
                              (json_int_t)value, "client_id", client_id));
 }
 
+/* The account's PUBLISH bucket: the workers' shared one (wshared.h), else this process's. */
+static bool throttle__account_publish(struct iotc_endpoint *ep, double rate, double now)
+{
+    bool handled, ok = iotc_ep_shared_publish(ep, rate, now, &handled);
+    return handled ? ok : iotc_bucket_take(&ep->throttle->publishes, rate, 1, now);
+}
+
 const char *iotc_throttle_publish(struct iotc_conn *c, const char *client_id, size_t packet_bytes)
 {
     const struct iotc_limits *lim = &c->ep->profile.limits;
@@ -143,8 +151,7 @@ const char *iotc_throttle_publish(struct iotc_conn *c, const char *client_id, si
     else if (!iotc_bucket_take(&tc->bytes, (double)lim->throughput_bytes_per_s,
                                (double)packet_bytes, now))
         limit = "throughput_bytes_per_s", v = lim->throughput_bytes_per_s;
-    else if (!iotc_bucket_take(&c->ep->throttle->publishes, (double)lim->account_publish_per_s, 1,
-                               now))
+    else if (!throttle__account_publish(c->ep, (double)lim->account_publish_per_s, now))
         limit = "account_publish_per_s", v = lim->account_publish_per_s;
     if (limit)
         thr__journal(c, limit, v, client_id);
@@ -158,6 +165,18 @@ const char *iotc_throttle_connect(struct iotc_conn *c, const char *client_id)
     double now = iotc_mono_ms();
     const char *limit = NULL;
     long long v = 0;
+    bool shared;
+    limit = iotc_ep_shared_connect(c->ep, client_id, (double)lim->connect_per_s_per_client_id,
+                                   (double)lim->account_connect_per_s, now, &shared);
+    if (shared) {
+        if (limit)
+            thr__journal(c, limit,
+                         strcmp(limit, "account_connect_per_s") == 0
+                             ? lim->account_connect_per_s
+                             : lim->connect_per_s_per_client_id,
+                         client_id);
+        return limit;
+    }
     struct iotc_bucket *b =
         lim->connect_per_s_per_client_id > 0 ? thr__id_bucket(t, client_id, now) : NULL;
     /* The client ID's bucket first; when the account's then refuses, the client ID gets

@@ -1,0 +1,60 @@
+/*
+ * The state the workers of one `serve --workers N` share, so behaviour does not depend
+ * on which worker a device lands on: a small file in the parent's private run directory,
+ * mapped shared by every worker, under one lock (each operation is a few loads and
+ * stores, once per CONNECT or per PUBLISH checked against the account's quota).
+ *
+ * - Takeover: mosquitto takes a session over by client ID and closes the older broker
+ *   link, on MQTT 3.1.1 without a DISCONNECT, so the worker holding the older device
+ *   cannot tell a takeover from another close by itself. Each connect stamps its
+ *   client ID's entry with a new generation; a session whose generation is no longer
+ *   there was taken over (AWS: DISCONNECT 0x8E on MQTT 5, lifecycle DUPLICATE_CLIENTID).
+ * - Lifecycle versionNumber per client ID.
+ * - Throttles: the account's CONNECT and PUBLISH buckets and each client ID's CONNECT
+ *   bucket (per-connection buckets stay in the connection: it lives in one worker).
+ *
+ * Without a table (one process) every call answers "not handled" and the callers keep
+ * their in-process state, exactly as before.
+ */
+#ifndef IOTC_ENDPOINT_WSHARED_H
+#define IOTC_ENDPOINT_WSHARED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct iotc_endpoint;
+
+/* Creates (parent, create=true) or maps (worker) the table at path; an iotc_err code. */
+int iotc_ep_shared_open(struct iotc_endpoint *ep, const char *path, bool create);
+void iotc_ep_shared_close(struct iotc_endpoint *ep);
+bool iotc_ep_shared_on(const struct iotc_endpoint *ep);
+
+/* A connect of client_id reached the broker: its generation (0: no table, or no room). */
+uint64_t iotc_ep_shared_claim(struct iotc_endpoint *ep, const char *client_id);
+/* True when a newer connect of client_id (on any worker) replaced generation gen. */
+bool iotc_ep_shared_lost(const struct iotc_endpoint *ep, const char *client_id, uint64_t gen);
+/* Lifecycle versionNumber: the next (connected=true) or the current one, into *version;
+ * false without a table (or room): the caller counts. */
+bool iotc_ep_shared_version(struct iotc_endpoint *ep, const char *client_id, bool connected,
+                            long long *version);
+/* The shared CONNECT decision (throttle.c's order and token refund): NULL allowed, else
+ * the limit's name; *handled false without a table. */
+const char *iotc_ep_shared_connect(struct iotc_endpoint *ep, const char *client_id,
+                                   double per_id_rate, double account_rate, double now,
+                                   bool *handled);
+/* Scenario counters (withhold_connack N, disconnect_after_connack N) count across the
+ * workers: takes one (true, *count = the new total) while below limit (< 0: none). */
+enum { IOTC_EP_SHARED_CONNACKS_WITHHELD, IOTC_EP_SHARED_SESSIONS_CUT, IOTC_EP_SHARED_COUNTERS };
+bool iotc_ep_shared_count(struct iotc_endpoint *ep, int which, long long limit, long long *count,
+                          bool *handled);
+/* Custom authorizers' answers cached for HTTP (enable_caching_for_http), one cache for
+ * all workers: files in a directory next to the table, one per key (the key is stored
+ * in it and compared). get: a malloc'ed response while now < its expiry, else NULL. */
+void iotc_ep_shared_cache_put(struct iotc_endpoint *ep, const char *key, double expires,
+                              const char *response);
+char *iotc_ep_shared_cache_get(struct iotc_endpoint *ep, const char *key, double now);
+/* The account's PUBLISH bucket: true when a token was taken; *handled as above. */
+bool iotc_ep_shared_publish(struct iotc_endpoint *ep, double account_rate, double now,
+                            bool *handled);
+
+#endif

@@ -1,0 +1,32 @@
+# integration.workers: serve --workers 2 itself (takeover from one worker to the other,
+# lifecycle, one ordered journal, a killed worker restarted, SIGTERM).
+add_test(NAME integration.workers
+         COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/integration/test_workers.py
+                 $<TARGET_FILE:iotconform> ${IOTC_PKI_DIR})
+set_tests_properties(integration.workers PROPERTIES LABELS "integration;workers;workers2"
+                     TIMEOUT 120)
+
+# workers2.<test>: the integration tests and conformance rows that matter, again with
+# every serve they start running two front-door workers (serve reads
+# IOTCONFORM_SERVE_WORKERS when --workers is not given). `ctest -L workers2`.
+foreach(t mqtt_rules door policies)
+  add_test(NAME workers2.integration.${t}
+           COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/integration/test_${t}.py
+                   $<TARGET_FILE:iotconform> ${IOTC_PKI_DIR})
+  set_tests_properties(workers2.integration.${t} PROPERTIES LABELS "workers2" TIMEOUT 240
+                       ENVIRONMENT "IOTCONFORM_SERVE_WORKERS=2")
+endforeach()
+add_test(NAME workers2.attacks.basics
+         COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/attacks/attacks.py
+                 $<TARGET_FILE:iotconform> ${IOTC_PKI_DIR}
+                 ${CMAKE_SOURCE_DIR}/tests/attacks/basics.json)
+set_tests_properties(workers2.attacks.basics PROPERTIES LABELS "workers2" TIMEOUT 300
+                     ENVIRONMENT "IOTCONFORM_SERVE_WORKERS=2")
+foreach(suite x509 mqtt-behaviour)
+  add_test(NAME workers2.conformance.${suite}.mqtt-x509-8883
+           COMMAND $<TARGET_FILE:iotconform> run --suite ${suite} --filter "mqtt-x509-8883*"
+                   --jobs 2 --pki ${IOTC_PKI_DIR}
+                   --out ${CMAKE_BINARY_DIR}/conformance/workers2-${suite}-mqtt-x509-8883)
+  set_tests_properties(workers2.conformance.${suite}.mqtt-x509-8883 PROPERTIES
+                       LABELS "workers2" TIMEOUT 600 ENVIRONMENT "IOTCONFORM_SERVE_WORKERS=2")
+endforeach()
