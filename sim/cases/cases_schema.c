@@ -133,7 +133,6 @@ static const iotc_cases_schema_key client_fields[] = {
     {"port", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
     {"repeat", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
     {"keep_alive", IOTC_CASES_T_BOOL, 0, NULL, 0, NULL, NULL},
-    {"start_after_ms", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
     {"auth", IOTC_CASES_T_OBJ, 0, auth_fields, 0, NULL, NULL},
     {"subscriber_auth", IOTC_CASES_T_OBJ, 0, auth_fields, 0, NULL, NULL},
     {"auth_by_row", IOTC_CASES_T_OBJ, IOTC_CASES_K_ANYKEY, NULL, IOTC_CASES_T_OBJ, auth_fields,

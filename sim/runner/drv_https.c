@@ -14,7 +14,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "common/clock.h"
 
@@ -334,13 +333,6 @@ static int https__curl(const iotc_env *env, const iotc_case *c, const iotc_pubsp
         curl_easy_setopt(h, CURLOPT_SSLVERSION,
                          (long)(CURL_SSLVERSION_TLSv1_0 | CURL_SSLVERSION_MAX_TLSv1_0));
 
-    if (c->client.start_after_ms > 0) {
-        /* A quota bucket an earlier case of this serve drained refills in a second: a
-         * case about that quota starts from a full one (a timer, not an event). */
-        struct timespec ts = {c->client.start_after_ms / 1000,
-                              (long)(c->client.start_after_ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-    }
     cc = https__perform_all(h, c, &hc, &status, out);
     curl_easy_getinfo(h, CURLINFO_LOCAL_PORT, &lport);
     iotc_drv_add_port_number(out, (int)lport);
