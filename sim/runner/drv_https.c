@@ -178,8 +178,8 @@ static CURLcode https__perform_all(CURL *h, const iotc_case *c, https_curl *hc, 
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
         curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &nc);
         conns += nc;
-        if (cc != CURLE_OK || st == 0)
-            break;
+        if (st == 0)
+            break; /* no answer at all: the transport error is the observation */
         if (st >= 200 && st < 300)
             accepted++;
         else if (st == 429)
@@ -195,6 +195,8 @@ static CURLcode https__perform_all(CURL *h, const iotc_case *c, https_curl *hc, 
             if (st >= 300)
                 snprintf(first_type, sizeof(first_type), "%s", hc->error_type);
         }
+        if (cc != CURLE_OK)
+            break; /* an answer cut short (a status, then a timeout): kept, not repeated */
     }
     free(hc->body);
     hc->body = kept;
