@@ -49,8 +49,10 @@ typedef struct iotc_case_client_def {
     const char *query;     /* raw query parameters added after signing */
     const char *payload;
     const char *subscriber_cert;
-    int timeout_ms;                 /* 3000 when absent or outside 1..60000 */
-    int port;                       /* logical port: the row's when absent */
+    int timeout_ms; /* 3000 when absent or outside 1..60000 */
+    int port;       /* logical port: the row's when absent */
+    int repeat;     /* HTTPS: publishes sent (1 when absent; quota cases send more) */
+    int keep_alive; /* HTTPS with repeat: all on one connection, else one each */
     json_t *auth, *subscriber_auth; /* door credentials, read by door_auth.c */
     json_t *steps;                  /* the session driver's script */
 } iotc_case_client_def;

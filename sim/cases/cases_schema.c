@@ -109,6 +109,7 @@ static const iotc_cases_schema_key step_fields[] = {
     {"for_ms", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
     {"properties", IOTC_CASES_T_OBJ, 0, props_fields, 0, NULL, NULL},
     {"subscription_id", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"window", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 
@@ -131,6 +132,8 @@ static const iotc_cases_schema_key client_fields[] = {
     {"subscriber_cert", IOTC_CASES_T_STR, 0, NULL, 0, NULL, NULL},
     {"timeout_ms", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
     {"port", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"repeat", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"keep_alive", IOTC_CASES_T_BOOL, 0, NULL, 0, NULL, NULL},
     {"auth", IOTC_CASES_T_OBJ, 0, auth_fields, 0, NULL, NULL},
     {"subscriber_auth", IOTC_CASES_T_OBJ, 0, auth_fields, 0, NULL, NULL},
     {"auth_by_row", IOTC_CASES_T_OBJ, IOTC_CASES_K_ANYKEY, NULL, IOTC_CASES_T_OBJ, auth_fields,

@@ -93,6 +93,9 @@ static void typed__client(iotc_case *k, json_t *cl)
             ? (int)json_integer_value(t)
             : 3000;
     c->port = json_is_integer(port) ? (int)json_integer_value(port) : k->row->port;
+    json_t *rep = json_object_get(cl, "repeat");
+    c->repeat = json_is_integer(rep) ? (int)json_integer_value(rep) : 1;
+    c->keep_alive = json_is_true(json_object_get(cl, "keep_alive"));
     c->auth = json_object_get(cl, "auth");
     c->subscriber_auth = json_object_get(cl, "subscriber_auth");
     c->steps = json_object_get(cl, "steps");

@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+
+#include "common/clock.h"
 
 #include "common/err.h"
 #include "cases/door_auth_case.h"
@@ -27,7 +30,26 @@ typedef struct https_curl {
     int alpn_len;
     char *body;
     size_t len;
+    char error_type[128]; /* x-amzn-ErrorType of the latest answer ("" when absent) */
 } https_curl;
+
+/* AWS names the error in x-amzn-ErrorType (e.g. "ThrottlingException" with a 429). */
+static size_t https__header(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    https_curl *hc = arg;
+    size_t n = size * nmemb;
+    static const char name[] = "x-amzn-ErrorType:";
+    if (n > sizeof(name) - 1 && strncasecmp(ptr, name, sizeof(name) - 1) == 0) {
+        const char *v = ptr + sizeof(name) - 1;
+        size_t vn = n - (sizeof(name) - 1);
+        while (vn && (*v == ' ' || *v == '\t'))
+            v++, vn--;
+        while (vn && (v[vn - 1] == '\r' || v[vn - 1] == '\n' || v[vn - 1] == ' '))
+            vn--;
+        snprintf(hc->error_type, sizeof(hc->error_type), "%.*s", (int)vn, v);
+    }
+    return n;
+}
 
 static size_t https__write(char *ptr, size_t size, size_t nmemb, void *arg)
 {
@@ -132,6 +154,67 @@ cleanup:
     return rc;
 }
 
+/* Sends the case's client.repeat publishes (one unless a quota case asks for more) and
+ * keeps the answer that matters: the first refusal, else the last success. Counts go
+ * under observed.steps.http (accepted, throttled, other, connections, error_type, ms). */
+static CURLcode https__perform_all(CURL *h, const iotc_case *c, https_curl *hc, long *status,
+                                   iotc_drv_out *out)
+{
+    int n = c->client.repeat < 1 ? 1 : c->client.repeat > 1000 ? 1000 : c->client.repeat;
+    long accepted = 0, throttled = 0, other = 0, conns = 0;
+    char first_type[128] = "";
+    char *kept = NULL;
+    CURLcode cc = CURLE_OK;
+    int64_t t0 = iotc_clock_ms();
+
+    *status = 0;
+    for (int i = 0; i < n; i++) {
+        long st = 0, nc = 0;
+        free(hc->body);
+        hc->body = NULL;
+        hc->len = 0;
+        hc->error_type[0] = '\0';
+        cc = curl_easy_perform(h);
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &st);
+        curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &nc);
+        conns += nc;
+        if (st == 0)
+            break; /* no answer at all: the transport error is the observation */
+        if (st >= 200 && st < 300)
+            accepted++;
+        else if (st == 429)
+            throttled++;
+        else
+            other++;
+        /* The first refusal is the case's answer; until there is one, the latest success. */
+        if (*status == 0 || (*status >= 200 && *status < 300)) {
+            *status = st;
+            free(kept);
+            kept = hc->body;
+            hc->body = NULL;
+            if (st >= 300)
+                snprintf(first_type, sizeof(first_type), "%s", hc->error_type);
+        }
+        if (cc != CURLE_OK)
+            break; /* an answer cut short (a status, then a timeout): kept, not repeated */
+    }
+    free(hc->body);
+    hc->body = kept;
+    hc->len = kept ? strlen(kept) : 0;
+    if (c->client.repeat > 1) {
+        json_t *steps = json_object_get(out->observed, "steps");
+        if (!steps)
+            json_object_set_new(out->observed, "steps", steps = json_object());
+        json_object_set_new(steps, "http",
+                            json_pack("{s:I, s:I, s:I, s:I, s:s?, s:I}", "accepted",
+                                      (json_int_t)accepted, "throttled", (json_int_t)throttled,
+                                      "other", (json_int_t)other, "connections", (json_int_t)conns,
+                                      "error_type", first_type[0] ? first_type : NULL, "ms",
+                                      (json_int_t)(iotc_clock_ms() - t0)));
+    }
+    return cc;
+}
+
 static int https__curl(const iotc_env *env, const iotc_case *c, const iotc_pubspec *ps,
                        iotc_drv_out *out)
 {
@@ -219,7 +302,10 @@ static int https__curl(const iotc_env *env, const iotc_case *c, const iotc_pubsp
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
     curl_easy_setopt(h, CURLOPT_SSL_SESSIONID_CACHE, 0L);
-    curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+    /* One connection per request unless the case publishes over one kept-alive connection. */
+    curl_easy_setopt(h, CURLOPT_FORBID_REUSE, c->client.keep_alive ? 0L : 1L);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, https__header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &hc);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)iotc_drv_timeout_ms(c));
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
@@ -249,11 +335,10 @@ static int https__curl(const iotc_env *env, const iotc_case *c, const iotc_pubsp
         curl_easy_setopt(h, CURLOPT_SSLVERSION,
                          (long)(CURL_SSLVERSION_TLSv1_0 | CURL_SSLVERSION_MAX_TLSv1_0));
 
-    cc = curl_easy_perform(h);
+    cc = https__perform_all(h, c, &hc, &status, out);
     curl_easy_getinfo(h, CURLINFO_LOCAL_PORT, &lport);
     iotc_drv_add_port_number(out, (int)lport);
     iotc_drv_add_port_number(out, st.local_port);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     if (cc == CURLE_COULDNT_CONNECT) {
         snprintf(out->error, sizeof(out->error), "libcurl: %s", errbuf[0] ? errbuf : "connect");
         goto cleanup;
@@ -312,7 +397,7 @@ int iotc_drv_https(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv
             return IOTC_ERR_IO;
     }
     /* libcurl everywhere but 443 + x-amzn-http-ca, which it cannot offer. */
-    if (c->row->auth == IOTC_AUTH_X509 && c->row->port == 443)
+    if (c->row->auth == IOTC_AUTH_X509 && c->row->port == 443 && c->client.repeat <= 1)
         rc = iotc_drv_probe_ex(env, c, idx, &ps, out);
     else
         rc = https__curl(env, c, &ps, out);

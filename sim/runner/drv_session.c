@@ -592,6 +592,8 @@ static int session__step(iotc_runner_sess *s, json_t *step, size_t i)
     }
     if (strcmp(op, "subscribe") == 0)
         return session__subscribe(s, step, name, &k->m);
+    if (strcmp(op, "publish") == 0 && json_object_get(step, "count"))
+        return iotc_runner_sess_burst(s, step, &k->m, session__obs(s, step, name));
     if (strcmp(op, "publish") == 0)
         return session__publish(s, step, name, &k->m);
     if (strcmp(op, "receive") == 0)

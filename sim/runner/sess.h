@@ -64,6 +64,9 @@ int iotc_runner_sess_props_build(iotc_runner_sess *s, json_t *spec, struct iotc_
  * responseTopic, contentType, messageExpiry) and header lines
  * (x-amz-mqtt5-user-properties: base64 JSON [{k: v}, ...], x-amz-mqtt5-correlation-data:
  * base64). IOTC_ERR_CONFIG when either does not fit. */
+/* `publish` with `count` (sess_burst.c): a windowed QoS 1 burst; observes sent,
+ * acked_ok, quota_exceeded (PUBACK 0x97), refused_other, unacked, closed, burst_ms. */
+int iotc_runner_sess_burst(iotc_runner_sess *s, json_t *step, iotc_mqtt_session *m, json_t *o);
 int iotc_runner_sess_props_http(iotc_runner_sess *s, json_t *spec, int qos, int retain, char *query,
                                 size_t qlen, char *headers, size_t hlen);
 

@@ -677,6 +677,25 @@ static void test_typed_fields(void)
     CU_ASSERT_EQUAL(c->client.driver, IOTC_CASE_DRV_SESSION);
     CU_ASSERT_TRUE(json_array_size(c->client.steps) > 0);
     CU_ASSERT_PTR_NOT_NULL(json_object_get(c->client.auth, "sigv4")); /* from auth_by_row */
+    CU_ASSERT_EQUAL(c->client.repeat, 1);                             /* absent: one request */
+    CU_ASSERT_FALSE(c->client.keep_alive);
+    iotc_caseset_free(&set);
+
+    /* HTTPS quota cases: N publishes, on one kept-alive connection or one each. */
+    iotc_diag_init(&d);
+    CU_ASSERT_EQUAL_FATAL(iotc_cases_load_file(IOTC_SOURCE_DIR "/suites/throttle.json", &set, &d),
+                          IOTC_OK);
+    c = find_case(&set, "throttle.https-account-over.https-custom-443.ipv4.tlsany");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_EQUAL(c->client.driver, IOTC_CASE_DRV_HTTPS);
+    CU_ASSERT_EQUAL(c->client.repeat, 100);
+    CU_ASSERT_TRUE(c->client.keep_alive);
+    CU_ASSERT_PTR_NOT_NULL(json_object_get(c->client.auth, "custom")); /* from auth_by_row */
+    c = find_case(&set, "throttle.https-account-under.https-x509-443.ipv4.tlsany");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+    CU_ASSERT_EQUAL(c->client.repeat, 10);
+    CU_ASSERT_FALSE(c->client.keep_alive);
+    CU_ASSERT_STRING_EQUAL(c->profile, "throttle-account-under");
     iotc_caseset_free(&set);
 }
 
