@@ -16,6 +16,10 @@
 
 #define IOTC_RUNNER_MAX_LIST 64
 
+/* Endpoints (one per profile) a run may start: every shipped profile at once, with room
+ * for user profiles. A full run needs all of fixtures/profiles/ (9 today). */
+#define IOTC_RUNNER_MAX_PROFILES 32
+
 typedef struct iotc_runner_opts {
     const char *suites[IOTC_RUNNER_MAX_LIST];
     size_t n_suites;
@@ -52,7 +56,7 @@ typedef struct iotc_runner_state {
     const iotc_runner_opts *opts;
     iotc_result *results;
     size_t n;
-    iotc_runner_target targets[8];
+    iotc_runner_target targets[IOTC_RUNNER_MAX_PROFILES];
     size_t n_targets;
     size_t finished; /* for the [k/n] counter */
     iotc_progress progress;

@@ -164,7 +164,8 @@ static int main__start_targets(iotc_runner_state *rs, const iotc_runner_opts *o,
         if (k < rs->n_targets)
             continue;
         if (rs->n_targets == sizeof(rs->targets) / sizeof(rs->targets[0])) {
-            fprintf(stderr, "iotconform run: too many profiles in one run\n");
+            fprintf(stderr, "iotconform run: too many profiles in one run (at most %d)\n",
+                    IOTC_RUNNER_MAX_PROFILES);
             return -1;
         }
         iotc_runner_target *t = &rs->targets[rs->n_targets++];
