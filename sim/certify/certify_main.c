@@ -181,8 +181,9 @@ int iotc_certify_main(int argc, char **argv)
         o.seed = ((unsigned long long)b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3]);
     }
     r.serve_bin = o.serve_bin ? o.serve_bin : serve_bin;
-    if (!(o.pki_dir = iotc_paths_pki(o.pki_dir, err, sizeof(err)))) {
-        fprintf(stderr, "iotconform certify: %s\n", err);
+    iotc_errtext pe = {0};
+    if (!(o.pki_dir = iotc_paths_pki(o.pki_dir, &pe))) {
+        fprintf(stderr, "iotconform certify: %s\n", pe.msg);
         goto cleanup;
     }
     /* Absolute paths: the device may change directory. */

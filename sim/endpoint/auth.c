@@ -181,10 +181,10 @@ static int auth__apply(struct iotc_auth_pending *p, const char *text, char *why,
     if (!fresh.list)
         goto cleanup;
     for (size_t i = 0; i < r.policy_count; i++) {
-        char perr[256];
+        iotc_errtext perr = {0};
         struct iotc_policy *pol;
-        if (iotc_policy_parse(r.policies[i], strlen(r.policies[i]), &pol, perr, sizeof perr)) {
-            snprintf(why, whylen, "policyDocuments[%zu]: %s", i, perr);
+        if (iotc_policy_parse(r.policies[i], strlen(r.policies[i]), &pol, &perr)) {
+            snprintf(why, whylen, "policyDocuments[%zu]: %.255s", i, perr.msg);
             goto cleanup;
         }
         fresh.list[fresh.count++] = pol;

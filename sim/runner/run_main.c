@@ -401,7 +401,9 @@ int iotc_runner_main(int argc, char **argv)
     }
     {
         /* An external target may not need it: only the emulator's cases insist. */
-        const char *pki = iotc_paths_pki(o.pki_dir, err, sizeof(err));
+        iotc_errtext pe = {0};
+        const char *pki = iotc_paths_pki(o.pki_dir, &pe);
+        snprintf(err, sizeof(err), "%s", pe.msg);
         if (!pki && !o.target) {
             fprintf(stderr, "iotconform run: %s\n", err);
             goto cleanup;
