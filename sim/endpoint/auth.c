@@ -165,13 +165,26 @@ static void auth__free_policies(struct iotc_reg_policies *pols)
     pols->count = 0;
 }
 
+/* Bridges an authz reason into this file's caller-sized why. */
+static void auth__why(char *why, size_t whylen, const iotc_errtext *e)
+{
+    if (!why || !whylen)
+        return;
+    size_t n = strnlen(e->msg, whylen - 1);
+    memcpy(why, e->msg, n);
+    why[n] = '\0';
+}
+
 static int auth__apply(struct iotc_auth_pending *p, const char *text, char *why, size_t whylen)
 {
     struct iotc_conn *c = p->c;
     struct iotc_authz_response r;
     struct iotc_reg_policies fresh = {0};
-    if (iotc_authz_response_parse(text, strlen(text), &r, why, whylen) != IOTC_OK)
+    iotc_errtext ae = {0};
+    if (iotc_authz_response_parse(text, strlen(text), &r, &ae) != IOTC_OK) {
+        auth__why(why, whylen, &ae);
         return IOTC_ERR_DENIED;
+    }
     int rc = IOTC_ERR_DENIED;
     if (!r.authenticated) {
         snprintf(why, whylen, "authorizer %s answered isAuthenticated false", p->authz->name);
@@ -416,14 +429,15 @@ int iotc_auth_custom_start(struct iotc_conn *c, const struct iotc_auth_input *in
     struct iotc_auth_pending *p = NULL;
     char *event = NULL;
     int rc = IOTC_ERR_DENIED;
+    iotc_errtext ae = {0};
     if (in->http)
-        rc = iotc_authz_from_http(in->http, &creds, why, whylen);
+        rc = iotc_authz_from_http(in->http, &creds, &ae);
     else if (in->mqtt_username)
-        rc = iotc_authz_parse_username(in->mqtt_username, strlen(in->mqtt_username), &creds, why,
-                                       whylen);
+        rc = iotc_authz_parse_username(in->mqtt_username, strlen(in->mqtt_username), &creds, &ae);
     else
         rc = IOTC_OK; /* no username: the default authorizer, with no token */
     if (rc != IOTC_OK) {
+        auth__why(why, whylen, &ae);
         rc = IOTC_ERR_DENIED;
         goto deny;
     }
@@ -451,8 +465,10 @@ int iotc_auth_custom_start(struct iotc_conn *c, const struct iotc_auth_input *in
                      a->token_key_name, IOTC_AUTHZ_SIG_KEY);
             goto deny;
         }
-        if (iotc_authz_verify_token(a->public_key, token, creds.signature, why, whylen) != IOTC_OK)
+        if (iotc_authz_verify_token(a->public_key, token, creds.signature, &ae) != IOTC_OK) {
+            auth__why(why, whylen, &ae);
             goto deny;
+        }
         verified = true;
     }
     p = calloc(1, sizeof *p);
