@@ -202,7 +202,8 @@ int iotc_wsc_upgrade(iotc_wsc *w, const char *host, const char *path_and_query,
 {
     struct iotc_buf req = {0};
     struct iotc_ws_cbs cbs = {wsc__on_data, wsc__on_close, w};
-    char key[IOTC_WS_KEY_LEN], why[200];
+    char key[IOTC_WS_KEY_LEN];
+    iotc_errtext why = {0};
     uint8_t buf[4096];
     size_t got, consumed = 0;
     int rc;
@@ -220,7 +221,7 @@ int iotc_wsc_upgrade(iotc_wsc *w, const char *host, const char *path_and_query,
             return rc;
         if (iotc_buf_append(&w->rx, buf, got) != IOTC_OK)
             return IOTC_ERR_NOMEM;
-        rc = iotc_ws_client_response(w->rx.p, w->rx.len, key, &consumed, status, why, sizeof(why));
+        rc = iotc_ws_client_response(w->rx.p, w->rx.len, key, &consumed, status, &why);
         if (rc != IOTC_ERR_AGAIN)
             break;
     }
@@ -231,7 +232,7 @@ int iotc_wsc_upgrade(iotc_wsc *w, const char *host, const char *path_and_query,
         return IOTC_ERR_DENIED;
     }
     if (rc != IOTC_OK) {
-        json_object_set_new(obs, "upgrade_error", json_string(why));
+        json_object_set_new(obs, "upgrade_error", json_string(why.msg));
         return IOTC_ERR_DENIED;
     }
     w->ws = iotc_ws_client_new(&cbs, 0);

@@ -28,6 +28,16 @@ struct iotc_auth_pending {
     double queued_ms;
 };
 
+/* Bridges an authz/sigv4 reason into this file's caller-sized why. */
+static void auth__why(char *why, size_t whylen, const iotc_errtext *e)
+{
+    if (!why || !whylen)
+        return;
+    size_t n = strnlen(e->msg, whylen - 1);
+    memcpy(why, e->msg, n);
+    why[n] = '\0';
+}
+
 static void auth__journal(struct iotc_conn *c, const char *method, bool allow,
                           const char *principal, const char *why)
 {
@@ -62,7 +72,9 @@ int iotc_auth_sigv4(struct iotc_conn *c, const struct iotc_http_req *q, bool wss
                                     .header_count = q->header_count,
                                     .body = q->body.p,
                                     .body_len = q->body.len};
-    rc = iotc_sigv4_parse(&rq, &p, why, whylen);
+    iotc_errtext sv = {0};
+    rc = iotc_sigv4_parse(&rq, &p, &sv);
+    auth__why(why, whylen, &sv);
     if (rc == IOTC_ERR_NOT_FOUND)
         goto cleanup;
     if (rc != IOTC_OK) {
@@ -86,8 +98,8 @@ int iotc_auth_sigv4(struct iotc_conn *c, const struct iotc_http_req *q, bool wss
     } else if (cred->inactive) {
         /* IAM refuses an inactive key like an unknown one (InvalidClientTokenId). */
         snprintf(why, whylen, "access key id '%.40s' is inactive", p.access_key);
-    } else if (iotc_sigv4_verify(&rq, &p, cred->secret_access_key, &pol, why, whylen) != IOTC_OK) {
-        /* why is filled by the verifier */
+    } else if (iotc_sigv4_verify(&rq, &p, cred->secret_access_key, &pol, &sv) != IOTC_OK) {
+        auth__why(why, whylen, &sv); /* filled by the verifier */
     } else if (cred->session_token &&
                (!p.security_token || strcmp(p.security_token, cred->session_token) != 0)) {
         snprintf(why, whylen, "%s",
@@ -163,16 +175,6 @@ static void auth__free_policies(struct iotc_reg_policies *pols)
     free(pols->list);
     pols->list = NULL;
     pols->count = 0;
-}
-
-/* Bridges an authz reason into this file's caller-sized why. */
-static void auth__why(char *why, size_t whylen, const iotc_errtext *e)
-{
-    if (!why || !whylen)
-        return;
-    size_t n = strnlen(e->msg, whylen - 1);
-    memcpy(why, e->msg, n);
-    why[n] = '\0';
 }
 
 static int auth__apply(struct iotc_auth_pending *p, const char *text, char *why, size_t whylen)
