@@ -185,7 +185,7 @@ static bool main__wants(const struct main_opts *o, unsigned bit)
 
 static SSL_CTX *main__ctx(const char *pki, int version)
 {
-    char err[512], ca[1024], crt[1024], key[1024];
+    char ca[1024], crt[1024], key[1024];
     snprintf(ca, sizeof ca, "%s/ca-bundle.crt", pki);
     snprintf(crt, sizeof crt, "%s/%s.crt", pki, MAIN_DEVICE);
     snprintf(key, sizeof key, "%s/%s.key", pki, MAIN_DEVICE);
@@ -208,9 +208,10 @@ static SSL_CTX *main__ctx(const char *pki, int version)
         .flags = IOTC_CLIENT_TLS_NO_RESUME | IOTC_CLIENT_TLS_RELEASE_BUFFERS |
                  IOTC_CLIENT_TLS_CHECK_KEY | IOTC_CLIENT_TLS_REMEMBER_CHAIN,
     };
-    SSL_CTX *ctx = iotc_client_tls_ctx(&spec, err, sizeof err);
+    iotc_errtext terr = {0};
+    SSL_CTX *ctx = iotc_client_tls_ctx(&spec, &terr);
     if (!ctx)
-        fprintf(stderr, "iotc_bench: client TLS setup (%s, %s): %s\n", pki, MAIN_DEVICE, err);
+        fprintf(stderr, "iotc_bench: client TLS setup (%s, %s): %s\n", pki, MAIN_DEVICE, terr.msg);
     return ctx;
 }
 

@@ -119,8 +119,10 @@ static int door__custom(const iotc_env *env, json_t *s, iotc_door_auth *a, char 
             snprintf(path, sizeof(path), "%s", env->signing_key);
         else
             snprintf(path, sizeof(path), "%s/authorizer-signing.key", env->pki_dir);
-        return iotc_door_auth_sign_token(path, other, a->signature, sizeof(a->signature), err,
-                                         errlen);
+        iotc_errtext e = {0};
+        int rc = iotc_door_auth_sign_token(path, other, a->signature, sizeof(a->signature), &e);
+        iotc_errtext_copy(&e, err, errlen);
+        return rc;
     }
     return IOTC_OK;
 }

@@ -15,9 +15,14 @@
 #define IOTC_COMMON_ERRTEXT_H
 
 #include <stdarg.h>
+#include <stddef.h>
+
+/* Room for a message naming two paths and a JSON path (fleet and report callers
+ * used 600 and 1024 bytes before this type; 512 would truncate more than they did). */
+#define IOTC_ERRTEXT_MAX 1024
 
 typedef struct iotc_errtext {
-    char msg[512]; /* "" when nothing failed; truncated (never overrun) when longer */
+    char msg[IOTC_ERRTEXT_MAX]; /* "" when nothing failed; truncated (never overrun) when longer */
 } iotc_errtext;
 
 /* Empties e (NULL-safe). */
@@ -32,6 +37,10 @@ int iotc_errtext_prefix(iotc_errtext *e, int code, const char *fmt, ...)
 /* Adds to the end of e's text; returns code. */
 int iotc_errtext_append(iotc_errtext *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Copies e's text, when it has one, into a caller-sized record field (a case's
+ * "error" column, a journal reason): the bridge to texts that are not error
+ * parameters. Leaves buf as it was when e is empty; returns buf. */
+char *iotc_errtext_copy(const iotc_errtext *e, char *buf, size_t len);
 /* e's text, "" for NULL. */
 const char *iotc_errtext_msg(const iotc_errtext *e);
 

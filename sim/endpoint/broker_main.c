@@ -161,7 +161,7 @@ int iotc_broker_main(int argc, char **argv)
     if (!cert || !key) {
         iotc_errtext pe = {0};
         const char *dir = iotc_paths_pki(pki, &pe);
-        snprintf(err, sizeof err, "%s", pe.msg);
+        iotc_errtext_copy(&pe, err, sizeof err);
         if (!dir) {
             fprintf(stderr, "iotconform broker: %s\n", err);
             return 2;

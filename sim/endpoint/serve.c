@@ -235,7 +235,7 @@ int iotc_serve_main(int argc, char **argv)
     int rc = 1;
     iotc_errtext pe = {0};
     const char *pki = iotc_paths_pki(o.pki, &pe);
-    snprintf(err, sizeof err, "%s", pe.msg);
+    iotc_errtext_copy(&pe, err, sizeof err);
     iotc_endpoint *ep = NULL;
     iotc_endpoint_opts eo;
     iotc_endpoint_opts_init(&eo);

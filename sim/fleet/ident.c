@@ -214,7 +214,9 @@ static int ident__sign(struct iotc_fleet_ident *id, const char *pki, char *err, 
     snprintf(path, sizeof path, "%s/%s", pki, IOTC_FLEET_AUTHZ_SIGNING_KEY);
     free(id->signature);
     id->signature = NULL;
-    int rc = iotc_door_auth_sign_token(path, id->token, sig, sizeof sig, err, errlen);
+    iotc_errtext e = {0};
+    int rc = iotc_door_auth_sign_token(path, id->token, sig, sizeof sig, &e);
+    iotc_errtext_copy(&e, err, errlen);
     if (rc != IOTC_OK)
         return rc;
     id->signature = strdup(sig);
@@ -272,10 +274,10 @@ int iotc_fleet_ident_custom_header(const struct iotc_fleet_ident *id, unsigned k
     iotc_door_auth a;
     iotc_door_req r = {.method = "GET", .path = "/mqtt", .host = ""};
     struct iotc_buf q = {0}, h = {0};
-    char err[200];
+    iotc_errtext err = {0};
     int rc = ident__door(id, IOTC_AUTH_CUSTOM, &a);
     if (rc == IOTC_OK)
-        rc = iotc_door_auth_http(&a, &r, &q, &h, err, sizeof err);
+        rc = iotc_door_auth_http(&a, &r, &q, &h, &err);
     /* The k-th "Name: value\r\n" line, without its CRLF. */
     const char *p = h.len ? (const char *)h.p : "", *e = NULL;
     while (rc == IOTC_OK && (e = strstr(p, "\r\n")) && k-- > 0)
@@ -313,11 +315,11 @@ int iotc_fleet_ident_wss_target(const struct iotc_fleet_ident *id, int auth, con
     iotc_door_auth a;
     iotc_door_req r = {.method = "GET", .path = "/mqtt", .host = host, .presign = 1, .when = when};
     struct iotc_buf q = {0}, h = {0};
-    char err[200];
+    iotc_errtext err = {0};
     /* AWS IoT: the session token is not signed, it follows the signature. */
     int rc = ident__door(id, auth, &a);
     if (rc == IOTC_OK)
-        rc = iotc_door_auth_http(&a, &r, &q, &h, err, sizeof err);
+        rc = iotc_door_auth_http(&a, &r, &q, &h, &err);
     if (rc == IOTC_OK &&
         snprintf(out, len, "/mqtt?%.*s", (int)q.len, q.len ? (char *)q.p : "") >= (int)len)
         rc = IOTC_ERR_TOO_LARGE;

@@ -131,7 +131,7 @@ int iotc_fleet_target_start(struct iotc_fleet *fl, const char *serve_bin, const 
     if (t->kind == IOTC_FLEET_TARGET_EMULATED) {
         iotc_errtext pe = {0};
         const char *pki = iotc_paths_pki(pki_override, &pe);
-        snprintf(err, errlen, "%s", pe.msg);
+        iotc_errtext_copy(&pe, err, errlen);
         rc = pki ? target__emulated(fl, serve_bin, pki, err, errlen) : IOTC_ERR_NOT_FOUND;
     } else {
         rc = iotc_fleet_target_load_external(t->ext_file, t, err, errlen);

@@ -11,7 +11,8 @@
 SSL_CTX *fleet_tls_ctx_new(const struct iotc_fleet_target *t, const char *identity, char *err,
                            size_t errlen)
 {
-    char crt[1200] = "", key[1200] = "", why[1400];
+    char crt[1200] = "", key[1200] = "";
+    iotc_errtext why = {0};
     if (identity) {
         snprintf(crt, sizeof crt, "%s/%s.crt", t->pki, identity);
         snprintf(key, sizeof key, "%s/%s.key", t->pki, identity);
@@ -29,10 +30,10 @@ SSL_CTX *fleet_tls_ctx_new(const struct iotc_fleet_target *t, const char *identi
         .flags = IOTC_CLIENT_TLS_NO_CACHE | IOTC_CLIENT_TLS_RELEASE_BUFFERS |
                  IOTC_CLIENT_TLS_IGNORE_EOF | IOTC_CLIENT_TLS_CHECK_KEY,
     };
-    SSL_CTX *ctx = iotc_client_tls_ctx(&spec, why, sizeof why);
+    SSL_CTX *ctx = iotc_client_tls_ctx(&spec, &why);
     if (!ctx)
         snprintf(err, errlen, "TLS setup for identity %s (CA %s): %s",
-                 identity ? identity : "(none)", t->ca, why);
+                 identity ? identity : "(none)", t->ca, why.msg);
     return ctx;
 }
 

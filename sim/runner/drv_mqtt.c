@@ -86,14 +86,14 @@ static int mq__open(mq_client *q, const iotc_env *env, int logical_port, int af,
                     const iotc_tlsc_opts *o, const char *client_id, const char *username,
                     json_t *observe_into, iotc_drv_out *out)
 {
-    char err[256];
+    iotc_errtext err = {0};
     int rc;
 
     memset(q, 0, sizeof(*q));
     q->connack_rc = -1;
-    q->ctx = iotc_tlsc_ctx_new(o, &q->st, err, sizeof(err));
+    q->ctx = iotc_tlsc_ctx_new(o, &q->st, &err);
     if (!q->ctx) {
-        snprintf(out->error, sizeof(out->error), "%s", err);
+        iotc_errtext_copy(&err, out->error, sizeof(out->error));
         return IOTC_ERR_CONFIG;
     }
     /* Before connecting: libmosquitto may finish (or fail) the handshake inside

@@ -403,7 +403,7 @@ int iotc_runner_main(int argc, char **argv)
         /* An external target may not need it: only the emulator's cases insist. */
         iotc_errtext pe = {0};
         const char *pki = iotc_paths_pki(o.pki_dir, &pe);
-        snprintf(err, sizeof(err), "%s", pe.msg);
+        iotc_errtext_copy(&pe, err, sizeof err);
         if (!pki && !o.target) {
             fprintf(stderr, "iotconform run: %s\n", err);
             goto cleanup;

@@ -462,7 +462,7 @@ static void test_door_auth(void)
         /* Presigned: the token comes after the signature, outside what was signed. */
         struct iotc_buf q = {0}, h = {0};
         iotc_door_req r = {"GET", "/mqtt", "localhost:443", NULL, 0, NULL, 0, 1, 0};
-        CU_ASSERT_EQUAL(iotc_door_auth_http(&a, &r, &q, &h, err, sizeof(err)), IOTC_OK);
+        CU_ASSERT_EQUAL(iotc_door_auth_http(&a, &r, &q, &h, NULL), IOTC_OK);
         const char *sig = strstr((char *)q.p, "X-Amz-Signature=");
         const char *tok = strstr((char *)q.p, "X-Amz-Security-Token=");
         CU_ASSERT_TRUE(sig && tok && tok > sig);
