@@ -84,12 +84,12 @@ int iotc_results_write(json_t *doc, const char *out_dir, char *report, size_t rl
     }
     snprintf(report, rlen, "%s", path);
     {
-        char rerr[512] = "";
+        iotc_errtext rerr = {0};
         char html[1100];
         struct stat st;
         /* The renderer recomputes totals and writes junit.xml, summary.md, report.html. */
-        if (iotc_report_render_json(doc, out_dir, rerr, sizeof(rerr)) != 0) {
-            snprintf(err, errlen, "report rendering failed: %s", rerr);
+        if (iotc_report_render_json(doc, out_dir, &rerr) != 0) {
+            snprintf(err, errlen, "report rendering failed: %s", rerr.msg);
             return IOTC_ERR_IO;
         }
         snprintf(html, sizeof(html), "%s/report.html", out_dir);
