@@ -153,8 +153,11 @@ static int https__curl(const iotc_env *env, const iotc_case *c, const iotc_pubsp
     CURLcode cc;
 
     memset(&hc, 0, sizeof(hc));
-    if (iotc_door_auth_resolve(env, c, &da, out->error, sizeof(out->error)) != IOTC_OK)
+    iotc_errtext e = {0};
+    if (iotc_door_auth_resolve(env, c, &da, &e) != IOTC_OK) {
+        iotc_errtext_copy(&e, out->error, sizeof(out->error));
         return IOTC_ERR_CONFIG;
+    }
     iotc_drv_tls_opts(env, c, &o, &alpn);
     if (json_array_size(alpn) > 1 ||
         (json_array_size(alpn) == 1 &&
@@ -168,7 +171,6 @@ static int https__curl(const iotc_env *env, const iotc_case *c, const iotc_pubsp
     }
     {
         /* Validates the options exactly as the probe would; st is reset below. */
-        iotc_errtext e = {0};
         SSL_CTX *check = iotc_tlsc_ctx_new(&o, &st, &e);
         if (!check) {
             iotc_errtext_copy(&e, out->error, sizeof(out->error));
