@@ -424,11 +424,12 @@ static int run__start_series(const iotc_certify_run *r, const iotc_certify_case 
     json_t *vars =
         iotc_certify_case_vars(r, c, s->dir, s->serve.port_8883, s->serve.port_443,
                                r->seed * 1000003ull + index * 101ull + (unsigned)q, budget);
-    int frc = iotc_certify_template_fill(tpl ? tpl : "", vars, cmd, sizeof(cmd), err, sizeof(err));
+    iotc_errtext te = {0};
+    int frc = iotc_certify_template_fill(tpl ? tpl : "", vars, cmd, sizeof(cmd), &te);
     json_decref(vars);
     if (frc != 0 || !tpl) {
         snprintf(out->reason, sizeof(out->reason), "device template: %.1900s",
-                 tpl ? err : "no device command (use --device or --adapter)");
+                 tpl ? te.msg : "no device command (use --device or --adapter)");
         return -1;
     }
     snprintf(out->command, sizeof(out->command), "%s", cmd);
@@ -440,8 +441,8 @@ static int run__start_series(const iotc_certify_run *r, const iotc_certify_case 
             fclose(f);
         }
     }
-    if (iotc_certify_device_start(&s->dev, cmd, err, err, sizeof(err)) != IOTC_OK) {
-        snprintf(out->reason, sizeof(out->reason), "%s", err);
+    if (iotc_certify_device_start(&s->dev, cmd, err, &te) != IOTC_OK) {
+        snprintf(out->reason, sizeof(out->reason), "%s", te.msg);
         return -1;
     }
     s->t0 = iotc_clock_ms();
