@@ -267,8 +267,8 @@ int iotc_certify_main(int argc, char **argv)
     if (o.shard.n)
         json_object_set_new(json_object_get(doc, "run"), "shard",
                             iotc_shard_json(&o.shard, selected, shard_digest));
-    if (iotc_results_write(doc, o.out_dir, report, sizeof(report), err, sizeof(err)) != 0) {
-        fprintf(stderr, "iotconform certify: %s\n", err);
+    if (iotc_results_write(doc, o.out_dir, report, sizeof(report), &e) != 0) {
+        fprintf(stderr, "iotconform certify: %s\n", e.msg);
         goto cleanup;
     }
     {

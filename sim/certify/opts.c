@@ -191,13 +191,12 @@ int iotc_certify_opts_parse(int argc, char **argv, iotc_certify_opts *o, iotc_er
             o->jobs = (int)v;
             break;
         default:
-            if (iotc_cliflags_take(&flags, ch, optarg, argv, err ? err->msg : NULL,
-                                   err ? sizeof err->msg : 0))
+            if (iotc_cliflags_take(&flags, ch, optarg, argv, err))
                 return -1;
             break;
         }
     }
-    if (iotc_cliflags_finish(&flags, argc, argv, err ? err->msg : NULL, err ? sizeof err->msg : 0))
+    if (iotc_cliflags_finish(&flags, argc, argv, err))
         return -1;
     if (!o->help && !o->list && !o->device && !o->adapter) {
         return iotc_errtext_set(err, -1, "--device TEMPLATE or --adapter NAME is required");

@@ -71,7 +71,7 @@ static int fm__shard(const char *arg, iotc_shard *s)
     }
     if (!arg)
         return IOTC_OK;
-    if (iotc_shard_parse(arg, s, err.msg, sizeof err.msg) != IOTC_OK) {
+    if (iotc_shard_parse(arg, s, &err) != IOTC_OK) {
         fprintf(stderr, "iotconform fleet: --shard: %s\n", err.msg);
         return IOTC_ERR_INVALID;
     }

@@ -53,7 +53,9 @@ static int serve__wait_ready(iotc_serve *s, const iotc_serve_opts *o, char *err,
 {
     iotc_ready r;
     FILE *log = fopen(s->stdout_log, o->append_logs ? "a" : "w");
-    int rc = iotc_ready_wait(s->out_fd, o->timeout_ms, log, &r, err, errlen);
+    iotc_errtext re = {0};
+    int rc = iotc_ready_wait(s->out_fd, o->timeout_ms, log, &r, &re);
+    iotc_errtext_copy(&re, err, errlen);
     if (log)
         fclose(log);
     if (rc != IOTC_OK)

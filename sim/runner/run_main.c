@@ -468,8 +468,9 @@ int iotc_runner_main(int argc, char **argv)
     fprintf(stderr, "\n%zu case(s): %ld passed, %ld failed, %ld errored, %ld skipped (%ld ms)%s\n",
             rs.n, passed, failed, errored, skipped, (long)(iotc_clock_ms() - t0),
             iotc_run_interrupted ? " -- interrupted" : "");
-    if (iotc_results_write(doc, o.out_dir, report, sizeof(report), err, sizeof(err)) != IOTC_OK) {
-        fprintf(stderr, "iotconform run: %s\n", err);
+    iotc_errtext we = {0};
+    if (iotc_results_write(doc, o.out_dir, report, sizeof(report), &we) != IOTC_OK) {
+        fprintf(stderr, "iotconform run: %s\n", we.msg);
         goto cleanup;
     }
     {
