@@ -164,8 +164,7 @@ int iotc_bench_serve_start_profile(const char *serve_bin, const char *pki, const
                           .no_packet_journal = true,
                           .timeout_ms = PROC_READY_TIMEOUT_MS};
     out->broker_pid = -1;
-    int rc =
-        iotc_serve_start_opts(&out->proc, &so, err ? err->msg : NULL, err ? sizeof err->msg : 0);
+    int rc = iotc_serve_start_opts(&out->proc, &so, err);
     if (rc != IOTC_OK)
         return rc;
     pid_t pid = out->proc.pid;

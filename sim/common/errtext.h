@@ -17,9 +17,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-/* Room for a message naming two paths and a JSON path (fleet and report callers
- * used 600 and 1024 bytes before this type; 512 would truncate more than they did). */
-#define IOTC_ERRTEXT_MAX 1024
+/* Room for the longest message any caller kept before this type: serve's start
+ * failure carries the endpoint's last 1,500 bytes of stderr after the command line,
+ * and the runner held it in 4,096 bytes (fleet used 600, report 1,024; 512 would
+ * truncate more than they did). In per-packet paths clear instead of `= {0}`. */
+#define IOTC_ERRTEXT_MAX 4096
 
 typedef struct iotc_errtext {
     char msg[IOTC_ERRTEXT_MAX]; /* "" when nothing failed; truncated (never overrun) when longer */

@@ -481,7 +481,8 @@ bool iotc_conn_allowed(struct iotc_conn *c, const char *client_id, enum iotc_act
     iotc_conn_policy_keys(c, client_id, &keys);
     ctx.keys = keys.kv;
     ctx.nkeys = keys.n;
-    iotc_errtext e = {0};
+    iotc_errtext e; /* per publish: no 4 KB memset */
+    iotc_errtext_clear(&e);
     bool ok =
         iotc_policy_allows(pol ? pol->list : NULL, pol ? pol->count : 0, act, resource, &ctx, &e);
     snprintf(why, whylen, "%s", e.msg);

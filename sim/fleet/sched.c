@@ -82,7 +82,7 @@ static void sched__start_process(struct iotc_fleet *fl, struct iotc_fleet_fault_
         return;
     }
     /* Blocking for the restart is fine: every device has lost the endpoint anyway. */
-    if (iotc_serve_child_restart(&fl->serve, 10000, err.msg, sizeof err.msg) != IOTC_OK) {
+    if (iotc_serve_child_restart(&fl->serve, 10000, &err) != IOTC_OK) {
         fprintf(stderr, "fleet: endpoint restart failed: %s\n", err.msg);
         return;
     }

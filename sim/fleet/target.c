@@ -69,7 +69,7 @@ static int target__emulated(struct iotc_fleet *fl, const char *serve_bin, const 
     c->no_packet_journal = !t->packet_journal;
     if ((rc = target__time_scale(c->profile, &t->time_scale, err)))
         return rc;
-    if ((rc = iotc_serve_child_start(c, 30000, err ? err->msg : NULL, err ? sizeof err->msg : 0)))
+    if ((rc = iotc_serve_child_start(c, 30000, err)))
         return rc;
     fl->have_serve = true;
     free(t->host);

@@ -185,8 +185,10 @@ static int main__start_targets(iotc_runner_state *rs, const iotc_runner_opts *o,
         fprintf(stderr, "starting endpoint (profile %s) ...\n", t->profile);
         /* The drivers and the endpoint must read the same registry. */
         const char *extra[] = {"--registry", iotc_paths_registry(), NULL};
+        iotc_errtext se = {0};
         if (iotc_serve_start_ex(&t->serve, serve_bin, o->pki_dir, t->profile, t->profile_path,
-                                o->out_dir, 20000, extra, t->error, sizeof(t->error)) != IOTC_OK) {
+                                o->out_dir, 20000, extra, &se) != IOTC_OK) {
+            iotc_errtext_copy(&se, t->error, sizeof(t->error));
             fprintf(stderr, "iotconform run: the endpoint did not start: %s\n", t->error);
             failed++;
             continue;

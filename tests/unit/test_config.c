@@ -357,7 +357,7 @@ static void test_errtext(void)
     CU_ASSERT_EQUAL(iotc_errtext_set(NULL, IOTC_ERR_NOMEM, "x"), IOTC_ERR_NOMEM);
     CU_ASSERT_EQUAL(iotc_errtext_prefix(NULL, IOTC_ERR_IO, "x"), IOTC_ERR_IO);
     CU_ASSERT_STRING_EQUAL(iotc_errtext_msg(NULL), "");
-    char big[2000];
+    char big[IOTC_ERRTEXT_MAX + 1000];
     memset(big, 'a', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     iotc_errtext_set(&e, IOTC_ERR_CONFIG, "%s", big);
