@@ -470,7 +470,7 @@ void iotc_fleet_dev_free(struct iotc_fleet_dev *d)
 void iotc_fleet_dev_start_publishing(struct iotc_fleet_dev *d, double spread_ms)
 {
     /* The phase depends on the device only, so a sharded run has the whole run's schedule. */
-    double ms = spread_ms > 0 ? fleet_dev_phase01(d->idx, 0) * spread_ms : 0;
+    double ms = spread_ms > 0 ? iotc_fleet_dev_phase01(d->idx, 0) * spread_ms : 0;
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((long long)(ms * 1000) % 1000000)};
     evtimer_add(d->pub, &tv);
 }
@@ -487,7 +487,7 @@ void iotc_fleet_dev_apply_fault(struct iotc_fleet_dev *d)
 }
 
 /* splitmix64 of (idx, salt): a fixed pseudo-random place per device. */
-double fleet_dev_phase01(uint32_t idx, uint32_t salt)
+double iotc_fleet_dev_phase01(uint32_t idx, uint32_t salt)
 {
     uint64_t z = ((uint64_t)salt << 32 | idx) + 0x9e3779b97f4a7c15ull;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;

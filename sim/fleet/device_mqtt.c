@@ -89,8 +89,8 @@ static int dm__publish(struct iotc_fleet_dev *d, uint8_t qos, uint16_t pid, bool
     return dm__flush(d);
 }
 
-int fleet_mqtt_send_raw(struct iotc_fleet_dev *d, const char *topic, const void *payload, size_t n,
-                        uint8_t qos, bool retain)
+int iotc_fleet_mqtt_send_raw(struct iotc_fleet_dev *d, const char *topic, const void *payload,
+                             size_t n, uint8_t qos, bool retain)
 {
     struct iotc_mqtt_publish p = {
         .qos = qos,
@@ -220,7 +220,7 @@ static int dm__packet(struct iotc_fleet_dev *d, const struct iotc_mqtt_frame *f,
             return IOTC_FLEET_CAUSE_SUBACK;
         d->subscribed = true;
         if (d->sync)
-            fleet_sync_on_suback(d);
+            iotc_fleet_sync_on_suback(d);
         return IOTC_FLEET_CAUSE_NONE;
     }
     case IOTC_MQTT_PUBLISH: {
@@ -228,7 +228,7 @@ static int dm__packet(struct iotc_fleet_dev *d, const struct iotc_mqtt_frame *f,
         if (iotc_mqtt_publish_parse(pkt, f->total, IOTC_MQTT_V311, &p))
             return IOTC_FLEET_CAUSE_PROTOCOL;
         if (d->sync)
-            fleet_sync_on_publish(d, &p);
+            iotc_fleet_sync_on_publish(d, &p);
         else
             iotc_fleet_record_delivery(d->fl, p.payload.p, p.payload.n, p.qos);
         if (p.qos == 1) {

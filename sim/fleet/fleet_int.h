@@ -299,7 +299,7 @@ struct iotc_fleet {
     iotc_shard shard;                 /* n == 0: not sharded */
     bool synced; /* publishing starts together: sharded, or receivers other than the
                     publisher (peer_offset), so every subscriber is there first */
-    struct fleet_sync *sync;
+    struct iotc_fleet_sync *sync;
     struct iotc_fleet_counters c;
     struct iotc_fleet_hist connect_lat, deliver_lat;
     struct iotc_fleet_hist deliver_steady; /* messages published after the ramp */
@@ -350,8 +350,8 @@ int iotc_fleet_tls_setup(struct iotc_fleet *fl, iotc_errtext *err);
 void iotc_fleet_tls_free(struct iotc_fleet *fl);
 SSL_CTX *iotc_fleet_tls_ctx_of(const struct iotc_fleet_dev *d);
 /* A client context for a certificate name in the target's PKI (NULL: no certificate). */
-SSL_CTX *fleet_tls_ctx_new(const struct iotc_fleet_target *t, const char *identity,
-                           iotc_errtext *err);
+SSL_CTX *iotc_fleet_tls_ctx_new(const struct iotc_fleet_target *t, const char *identity,
+                                iotc_errtext *err);
 const struct iotc_fleet_ident *iotc_fleet_dev_ident(const struct iotc_fleet_dev *d);
 
 /* device.c: connection lifecycle of an MQTT device (and of a monitor) */
@@ -382,8 +382,8 @@ void iotc_fleet_mqtt_on_stream(struct iotc_fleet_dev *d, struct bufferevent *bev
 void iotc_fleet_mqtt_pump(struct iotc_fleet_dev *d);
 int iotc_fleet_mqtt_send_disconnect(struct iotc_fleet_dev *d);
 /* One PUBLISH outside the ledger (the sync client's); QoS 1 gets a fresh packet id. */
-int fleet_mqtt_send_raw(struct iotc_fleet_dev *d, const char *topic, const void *payload, size_t n,
-                        uint8_t qos, bool retain);
+int iotc_fleet_mqtt_send_raw(struct iotc_fleet_dev *d, const char *topic, const void *payload,
+                             size_t n, uint8_t qos, bool retain);
 int iotc_fleet_mqtt_ping(struct iotc_fleet_dev *d);
 void iotc_fleet_record_delivery(struct iotc_fleet *fl, const uint8_t *payload, size_t n, int qos);
 
@@ -429,21 +429,21 @@ uint32_t iotc_fleet_disconnected_at_end(const struct iotc_fleet *fl);
 /* sync.c: publishing starts together on every shard. Each shard's sync client subscribes
  * to fleet/<run>/sync/+ and, once the shard's devices are all subscribed, repeats "ready"
  * on fleet/<run>/sync/<k>; publishing starts when all N are seen. */
-int fleet_sync_setup(struct iotc_fleet *fl, struct iotc_fleet_dev *d, iotc_errtext *err);
-void fleet_sync_free(struct iotc_fleet *fl);
-SSL_CTX *fleet_sync_ctx(const struct iotc_fleet *fl);
-void fleet_sync_on_suback(struct iotc_fleet_dev *d);
-void fleet_sync_on_publish(struct iotc_fleet_dev *d, const struct iotc_mqtt_publish *p);
+int iotc_fleet_sync_setup(struct iotc_fleet *fl, struct iotc_fleet_dev *d, iotc_errtext *err);
+void iotc_fleet_sync_free(struct iotc_fleet *fl);
+SSL_CTX *iotc_fleet_sync_ctx(const struct iotc_fleet *fl);
+void iotc_fleet_sync_on_suback(struct iotc_fleet_dev *d);
+void iotc_fleet_sync_on_publish(struct iotc_fleet_dev *d, const struct iotc_mqtt_publish *p);
 /* The shard's devices are ready: announce it (now or once the sync client is subscribed). */
-void fleet_sync_local_ready(struct iotc_fleet *fl);
-bool fleet_sync_released(const struct iotc_fleet *fl);
-void fleet_sync_tick(struct iotc_fleet *fl); /* the run's tick: repeat "ready" */
-json_t *fleet_sync_json(const struct iotc_fleet *fl);
+void iotc_fleet_sync_local_ready(struct iotc_fleet *fl);
+bool iotc_fleet_sync_released(const struct iotc_fleet *fl);
+void iotc_fleet_sync_tick(struct iotc_fleet *fl); /* the run's tick: repeat "ready" */
+json_t *iotc_fleet_sync_json(const struct iotc_fleet *fl);
 /* A device's place in [0, 1): its publish phase, the same whole or sharded. */
-double fleet_dev_phase01(uint32_t idx, uint32_t salt);
+double iotc_fleet_dev_phase01(uint32_t idx, uint32_t salt);
 
 /* The shard's ledger for the merge: who published here, what was received here. */
-json_t *fleet_ledger_json(const struct iotc_fleet *fl);
+json_t *iotc_fleet_ledger_json(const struct iotc_fleet *fl);
 
 /* run.c */
 int iotc_fleet_run(struct iotc_fleet *fl, const char *serve_bin, const char *pki_override);

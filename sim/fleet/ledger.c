@@ -91,7 +91,7 @@ int iotc_fleet_payload_parse(const uint8_t *p, size_t n, uint32_t *dev, uint32_t
  * shard, "seen": [[device, dup, [lo, hi, lo, hi, ...]], ...] for every publisher (of any
  * shard) whose messages reached this shard, as inclusive seq ranges: a healthy run is one
  * range per publisher, so the file stays small while the merge stays exact. */
-json_t *fleet_ledger_json(const struct iotc_fleet *fl)
+json_t *iotc_fleet_ledger_json(const struct iotc_fleet *fl)
 {
     json_t *sent = json_array(), *seen = json_array();
     for (uint32_t i = 0; i < fl->n_devs; i++)

@@ -158,11 +158,11 @@ static void run__tick(evutil_socket_t fd, short what, void *arg)
             break;
         }
         if (run__local_ready(fl) || run__since(fl->t_start_us) > (double)s->ramp_timeout_s)
-            fleet_sync_local_ready(fl);
+            iotc_fleet_sync_local_ready(fl);
         /* The other shards get the ramp's timeout again to come. */
-        if ((fl->sync ? fleet_sync_released(fl) : run__local_ready(fl)) ||
+        if ((fl->sync ? iotc_fleet_sync_released(fl) : run__local_ready(fl)) ||
             run__since(fl->t_start_us) > 2.0 * (double)s->ramp_timeout_s) {
-            if (!fleet_sync_released(fl))
+            if (!iotc_fleet_sync_released(fl))
                 fprintf(stderr,
                         "fleet: not every shard was ready after %lld s: publishing "
                         "anyway (the merge will report the losses)\n",
@@ -187,7 +187,7 @@ static void run__tick(evutil_socket_t fd, short what, void *arg)
     default:
         break;
     }
-    fleet_sync_tick(fl);
+    iotc_fleet_sync_tick(fl);
     iotc_fleet_progress(fl, false);
 }
 
@@ -291,7 +291,7 @@ static int run__devices(struct iotc_fleet *fl, iotc_errtext *err)
         d->monitor = d->sync = true;
         int rc = iotc_fleet_dev_init(fl, d);
         if (rc == IOTC_OK)
-            rc = fleet_sync_setup(fl, d, err);
+            rc = iotc_fleet_sync_setup(fl, d, err);
         if (rc != IOTC_OK)
             return rc;
     }
@@ -382,7 +382,7 @@ void iotc_fleet_free(struct iotc_fleet *fl)
         if (evs[i])
             event_free(evs[i]);
     iotc_fleet_tls_free(fl);
-    fleet_sync_free(fl);
+    iotc_fleet_sync_free(fl);
     iotc_fleet_target_stop(fl);
     if (fl->base)
         event_base_free(fl->base);

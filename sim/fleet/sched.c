@@ -45,8 +45,8 @@ static void sched__start_network(struct iotc_fleet *fl, struct iotc_fleet_fault_
         return;
     for (size_t r = 0; r < s->n_rows; r++)
         for (uint32_t i = 0; sched__row_in(ev, r) && i < (uint32_t)s->rows[r].devices; i++)
-            pick[n++] =
-                (struct sched__pick){fleet_dev_phase01(s->rows[r].first + i, salt), (uint32_t)r, i};
+            pick[n++] = (struct sched__pick){iotc_fleet_dev_phase01(s->rows[r].first + i, salt),
+                                             (uint32_t)r, i};
     qsort(pick, n, sizeof *pick, sched__cmp);
     uint32_t want = (uint32_t)lround(ev->fraction * n);
     for (uint32_t k = 0; k < want; k++) {

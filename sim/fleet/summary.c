@@ -200,8 +200,8 @@ json_t *iotc_fleet_summary_json(const struct iotc_fleet *fl)
         o, "shard",
         json_pack("{s:i, s:i, s:s, s:I, s:o, s:o}", "index", fl->shard.n ? fl->shard.k : 1, "count",
                   fl->shard.n ? fl->shard.n : 1, "spec_digest", fl->spec_digest, "devices_total",
-                  (json_int_t)fl->n_global, "layout", layout, "sync", fleet_sync_json(fl)));
-    json_object_set_new(o, "ledger", fleet_ledger_json(fl));
+                  (json_int_t)fl->n_global, "layout", layout, "sync", iotc_fleet_sync_json(fl)));
+    json_object_set_new(o, "ledger", iotc_fleet_ledger_json(fl));
     json_object_set_new(
         o, "nofile",
         json_pack("{s:i, s:i}", "soft", (int)fl->nofile, "hard", (int)fl->nofile_hard));

@@ -23,7 +23,7 @@
 #define SYNC_EVERY_MS     500
 #define SYNC_PER_SHARD_MS 20
 
-struct fleet_sync {
+struct iotc_fleet_sync {
     struct iotc_fleet_dev *dev;
     SSL_CTX *ctx;
     char topic[160];     /* this shard's */
@@ -46,16 +46,16 @@ static const char *sync__identity(const struct iotc_fleet_spec *s)
     return "device-01";
 }
 
-int fleet_sync_setup(struct iotc_fleet *fl, struct iotc_fleet_dev *d, iotc_errtext *err)
+int iotc_fleet_sync_setup(struct iotc_fleet *fl, struct iotc_fleet_dev *d, iotc_errtext *err)
 {
-    struct fleet_sync *y = calloc(1, sizeof *y);
+    struct iotc_fleet_sync *y = calloc(1, sizeof *y);
     char cid[160], filter[160];
     if (!y)
         return IOTC_ERR_NOMEM;
     fl->sync = y;
     y->dev = d;
     y->seen = calloc((size_t)fl->shard.n, 1);
-    y->ctx = fleet_tls_ctx_new(&fl->spec->target, sync__identity(fl->spec), err);
+    y->ctx = iotc_fleet_tls_ctx_new(&fl->spec->target, sync__identity(fl->spec), err);
     if (!y->seen || !y->ctx)
         return y->seen ? IOTC_ERR_CRYPTO : IOTC_ERR_NOMEM;
     snprintf(cid, sizeof cid, "fleet-sync-%s-%d", fl->run_tag, fl->shard.k);
@@ -73,7 +73,7 @@ int fleet_sync_setup(struct iotc_fleet *fl, struct iotc_fleet_dev *d, iotc_errte
     return IOTC_OK;
 }
 
-void fleet_sync_free(struct iotc_fleet *fl)
+void iotc_fleet_sync_free(struct iotc_fleet *fl)
 {
     if (!fl->sync)
         return;
@@ -83,33 +83,33 @@ void fleet_sync_free(struct iotc_fleet *fl)
     fl->sync = NULL;
 }
 
-SSL_CTX *fleet_sync_ctx(const struct iotc_fleet *fl)
+SSL_CTX *iotc_fleet_sync_ctx(const struct iotc_fleet *fl)
 {
     return fl->sync ? fl->sync->ctx : NULL;
 }
 
 static void sync__announce(struct iotc_fleet *fl, bool now)
 {
-    struct fleet_sync *y = fl->sync;
+    struct iotc_fleet_sync *y = fl->sync;
     uint64_t t = iotc_clock_us(), every_ms = SYNC_PER_SHARD_MS * (uint64_t)fl->shard.n;
     if (every_ms < SYNC_EVERY_MS)
         every_ms = SYNC_EVERY_MS;
     if (!y->local_ready || !y->dev->subscribed || y->dev->state != IOTC_FLEET_DEV_UP ||
         (!now && t - y->t_sent_us < every_ms * 1000))
         return;
-    if (fleet_mqtt_send_raw(y->dev, y->topic, "ready", 5, 0, false) == IOTC_OK)
+    if (iotc_fleet_mqtt_send_raw(y->dev, y->topic, "ready", 5, 0, false) == IOTC_OK)
         y->t_sent_us = t;
 }
 
-void fleet_sync_on_suback(struct iotc_fleet_dev *d)
+void iotc_fleet_sync_on_suback(struct iotc_fleet_dev *d)
 {
     sync__announce(d->fl, true);
 }
 
-void fleet_sync_on_publish(struct iotc_fleet_dev *d, const struct iotc_mqtt_publish *p)
+void iotc_fleet_sync_on_publish(struct iotc_fleet_dev *d, const struct iotc_mqtt_publish *p)
 {
     struct iotc_fleet *fl = d->fl;
-    struct fleet_sync *y = fl->sync;
+    struct iotc_fleet_sync *y = fl->sync;
     /* fleet/<run>/sync/<k>: the part after the last '/' is the shard index. */
     const uint8_t *t = p->topic.p;
     size_t n = p->topic.n, i = n;
@@ -130,7 +130,7 @@ void fleet_sync_on_publish(struct iotc_fleet_dev *d, const struct iotc_mqtt_publ
         y->t_released_us = iotc_clock_us();
 }
 
-void fleet_sync_local_ready(struct iotc_fleet *fl)
+void iotc_fleet_sync_local_ready(struct iotc_fleet *fl)
 {
     if (!fl->sync || fl->sync->local_ready)
         return;
@@ -139,12 +139,12 @@ void fleet_sync_local_ready(struct iotc_fleet *fl)
     sync__announce(fl, true);
 }
 
-bool fleet_sync_released(const struct iotc_fleet *fl)
+bool iotc_fleet_sync_released(const struct iotc_fleet *fl)
 {
     return !fl->sync || fl->sync->n_seen == (unsigned)fl->shard.n;
 }
 
-void fleet_sync_tick(struct iotc_fleet *fl)
+void iotc_fleet_sync_tick(struct iotc_fleet *fl)
 {
     /* Until the end, not only until this shard is released: a later shard still needs
      * to hear this one. */
@@ -152,9 +152,9 @@ void fleet_sync_tick(struct iotc_fleet *fl)
         sync__announce(fl, false);
 }
 
-json_t *fleet_sync_json(const struct iotc_fleet *fl)
+json_t *iotc_fleet_sync_json(const struct iotc_fleet *fl)
 {
-    const struct fleet_sync *y = fl->sync;
+    const struct iotc_fleet_sync *y = fl->sync;
     if (!y)
         return json_null();
     double waited = y->t_ready_us && y->t_released_us > y->t_ready_us

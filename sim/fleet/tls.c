@@ -8,8 +8,8 @@
 #include <string.h>
 
 /* identity NULL: no client certificate (the 443 door). */
-SSL_CTX *fleet_tls_ctx_new(const struct iotc_fleet_target *t, const char *identity,
-                           iotc_errtext *err)
+SSL_CTX *iotc_fleet_tls_ctx_new(const struct iotc_fleet_target *t, const char *identity,
+                                iotc_errtext *err)
 {
     char crt[1200] = "", key[1200] = "";
     iotc_errtext why = {0};
@@ -42,7 +42,7 @@ static int tls__row(const struct iotc_fleet_target *t, struct iotc_fleet_row *ro
 {
     bool x509 = row->def->auth == IOTC_AUTH_X509;
     if (row->def->proto == IOTC_PROTO_HTTPS) {
-        row->monitor_ctx = fleet_tls_ctx_new(t, row->monitor_identity, err);
+        row->monitor_ctx = iotc_fleet_tls_ctx_new(t, row->monitor_identity, err);
         if (!row->monitor_ctx)
             return IOTC_ERR_CRYPTO;
         if (!x509)
@@ -53,7 +53,7 @@ static int tls__row(const struct iotc_fleet_target *t, struct iotc_fleet_row *ro
     if (!row->ctx)
         return IOTC_ERR_NOMEM;
     for (size_t i = 0; i < row->n_ctx; i++) {
-        row->ctx[i] = fleet_tls_ctx_new(t, x509 ? row->identities[i].name : NULL, err);
+        row->ctx[i] = iotc_fleet_tls_ctx_new(t, x509 ? row->identities[i].name : NULL, err);
         if (!row->ctx[i])
             return IOTC_ERR_CRYPTO;
     }
@@ -94,7 +94,7 @@ const struct iotc_fleet_ident *iotc_fleet_dev_ident(const struct iotc_fleet_dev 
 SSL_CTX *iotc_fleet_tls_ctx_of(const struct iotc_fleet_dev *d)
 {
     if (d->sync)
-        return fleet_sync_ctx(d->fl);
+        return iotc_fleet_sync_ctx(d->fl);
     if (d->monitor)
         return d->row->monitor_ctx;
     return d->row->n_ctx ? d->row->ctx[d->ridx % d->row->n_ctx] : NULL;

@@ -30,4 +30,8 @@ if(TARGET iotc_certify AND TARGET iotc_refdevice)
   # The proof and third-party runs start many endpoints at once: not together.
   set_tests_properties(integration.certify_proof integration.certify_proof_mqtt5
                        integration.certify_thirdparty PROPERTIES RESOURCE_LOCK iotc_certify_heavy)
+  # The longest runs start first on a fresh clone (no ctest cost data yet), so they
+  # overlap the many short tests instead of trailing them.
+  set_tests_properties(integration.certify_proof_mqtt5 PROPERTIES COST 4000)
+  set_tests_properties(integration.certify_proof PROPERTIES COST 3000)
 endif()

@@ -6,4 +6,5 @@ add_test(NAME integration.pki
 set_tests_properties(integration.pki PROPERTIES
   LABELS "integration;pki"
   TIMEOUT 300
+  COST 5000 # the longest CPU-bound test (key generation): start it first
   ENVIRONMENT "OPENSSL=${OPENSSL_BIN};IOTC_ENDPOINT_NAMES=${IOTC_PKI_TEST_NAMES}")

@@ -277,15 +277,15 @@ static void test_shard_phase_and_peer(void)
     double sum = 0;
     unsigned low = 0;
     for (uint32_t i = 0; i < 10000; i++) {
-        double a = fleet_dev_phase01(i, 0);
+        double a = iotc_fleet_dev_phase01(i, 0);
         CU_ASSERT(a >= 0 && a < 1);
-        CU_ASSERT_EQUAL(a, fleet_dev_phase01(i, 0));
+        CU_ASSERT_EQUAL(a, iotc_fleet_dev_phase01(i, 0));
         low += a < 0.5;
         sum += a;
     }
     CU_ASSERT(low > 4700 && low < 5300);
     CU_ASSERT(sum / 10000 > 0.47 && sum / 10000 < 0.53);
-    CU_ASSERT_NOT_EQUAL(fleet_dev_phase01(7, 0), fleet_dev_phase01(7, 1)); /* per fault */
+    CU_ASSERT_NOT_EQUAL(iotc_fleet_dev_phase01(7, 0), iotc_fleet_dev_phase01(7, 1)); /* per fault */
     struct iotc_fleet_spec s;
     iotc_errtext err = {0};
     CU_ASSERT_EQUAL(load_spec("{\"rows\": [{\"row\": \"mqtt-x509-8883\", \"devices\": 4, "
