@@ -9,6 +9,7 @@
 #define IOTC_AUTHZ_H
 
 #include "http/http.h"
+#include "common/errtext.h"
 
 #include <openssl/evp.h>
 
@@ -52,14 +53,14 @@ struct iotc_authz_creds {
  * out is always initialised (free it with iotc_authz_creds_free()).
  */
 int iotc_authz_parse_username(const char *username, size_t len, struct iotc_authz_creds *out,
-                              char *why, size_t whylen);
+                              iotc_errtext *why);
 /*
  * Same values from an HTTPS or WSS request: authorizer name and signature from
  * headers or query parameters (a header and a query parameter that disagree
  * are MALFORMED), params = the query parameters (same rules as the username).
  */
-int iotc_authz_from_http(const struct iotc_http_req *req, struct iotc_authz_creds *out, char *why,
-                         size_t whylen);
+int iotc_authz_from_http(const struct iotc_http_req *req, struct iotc_authz_creds *out,
+                         iotc_errtext *why);
 /* Value of the first parameter called key, or NULL. */
 const char *iotc_authz_creds_get(const struct iotc_authz_creds *c, const char *key);
 /* HTTP token: the header named token_key (any case), else the query parameter. */
@@ -73,16 +74,16 @@ void iotc_authz_creds_free(struct iotc_authz_creds *c);
 
 /* Loads a PEM public key ("PUBLIC KEY" or "RSA PUBLIC KEY"); IOTC_ERR_CONFIG
  * with a clear reason unless it is RSA of at least IOTC_AUTHZ_MIN_RSA_BITS. */
-int iotc_authz_load_pubkey(const char *pem, size_t len, EVP_PKEY **out, char *why, size_t whylen);
-int iotc_authz_load_pubkey_file(const char *path, EVP_PKEY **out, char *why, size_t whylen);
+int iotc_authz_load_pubkey(const char *pem, size_t len, EVP_PKEY **out, iotc_errtext *why);
+int iotc_authz_load_pubkey_file(const char *path, EVP_PKEY **out, iotc_errtext *why);
 /*
  * RSA-SHA256 (PKCS#1 v1.5) over the token bytes, signature in base64.
  * IOTC_OK: valid. IOTC_ERR_DENIED: does not verify. IOTC_ERR_MALFORMED: the
  * signature is not base64. IOTC_ERR_INVALID: NULL argument or a key that
  * iotc_authz_load_pubkey() would refuse.
  */
-int iotc_authz_verify_token(EVP_PKEY *key, const char *token, const char *sig_b64, char *why,
-                            size_t whylen);
+int iotc_authz_verify_token(EVP_PKEY *key, const char *token, const char *sig_b64,
+                            iotc_errtext *why);
 /* The signing side, for the simulated fleet and tests: *sig_b64 is malloc'ed. */
 int iotc_authz_sign_token(EVP_PKEY *priv, const char *token, char **sig_b64);
 
@@ -136,7 +137,7 @@ struct iotc_authz_response {
  * a conformance tool should say so. IOTC_ERR_MALFORMED with the reason.
  */
 int iotc_authz_response_parse(const char *text, size_t len, struct iotc_authz_response *out,
-                              char *why, size_t whylen);
+                              iotc_errtext *why);
 void iotc_authz_response_free(struct iotc_authz_response *r);
 
 /* ---- running an authorizer program --------------------------------------- */

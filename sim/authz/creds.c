@@ -12,23 +12,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-int iotc_authz__fail(int err, char *why, size_t whylen, const char *fmt, ...)
+int iotc_authz__fail(int err, iotc_errtext *why, const char *fmt, ...)
 {
-    if (why && whylen) {
+    if (why) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(why, whylen, fmt, ap);
+        iotc_errtext_vset(why, 0, fmt, ap);
         va_end(ap);
     }
     return err;
 }
 
-int iotc_authz__begin(void *out, size_t size, int have_input, char *why, size_t whylen)
+int iotc_authz__begin(void *out, size_t size, int have_input, iotc_errtext *why)
 {
     if (!out)
         return IOTC_ERR_INVALID;
     memset(out, 0, size);
-    iotc_authz__fail(IOTC_OK, why, whylen, "%s", "");
+    iotc_authz__fail(IOTC_OK, why, "%s", "");
     return have_input ? IOTC_OK : IOTC_ERR_INVALID;
 }
 
@@ -57,16 +57,16 @@ static const char *creds__show(const char *s, size_t n, char buf[48])
     return buf;
 }
 
-static int creds__add(struct iotc_authz_creds *c, const char *p, size_t n, char *why, size_t whylen)
+static int creds__add(struct iotc_authz_creds *c, const char *p, size_t n, iotc_errtext *why)
 {
     char show[48];
     const char *eq = memchr(p, '=', n);
     size_t klen = eq ? (size_t)(eq - p) : n;
     if (klen == 0)
-        return iotc_authz__fail(IOTC_ERR_MALFORMED, why, whylen, "parameter without a name: \"%s\"",
+        return iotc_authz__fail(IOTC_ERR_MALFORMED, why, "parameter without a name: \"%s\"",
                                 creds__show(p, n, show));
     if (c->param_count == IOTC_AUTHZ_MAX_PARAMS)
-        return iotc_authz__fail(IOTC_ERR_TOO_LARGE, why, whylen, "more than %u parameters",
+        return iotc_authz__fail(IOTC_ERR_TOO_LARGE, why, "more than %u parameters",
                                 IOTC_AUTHZ_MAX_PARAMS);
     if (c->param_count == 0) {
         c->params = calloc(IOTC_AUTHZ_MAX_PARAMS, sizeof *c->params);
@@ -82,19 +82,18 @@ static int creds__add(struct iotc_authz_creds *c, const char *p, size_t n, char 
             free(prm->key);
             prm->key = NULL;
             if (rc == IOTC_ERR_MALFORMED)
-                return iotc_authz__fail(rc, why, whylen,
-                                        "bad percent-encoding in the value of \"%s\"",
+                return iotc_authz__fail(rc, why, "bad percent-encoding in the value of \"%s\"",
                                         creds__show(p, klen, show));
             return rc;
         }
     } else if (rc == IOTC_ERR_MALFORMED) {
-        return iotc_authz__fail(rc, why, whylen, "bad percent-encoding in parameter name \"%s\"",
+        return iotc_authz__fail(rc, why, "bad percent-encoding in parameter name \"%s\"",
                                 creds__show(p, klen, show));
     } else {
         return rc;
     }
     if (iotc_authz_creds_get(c, prm->key)) {
-        iotc_authz__fail(IOTC_ERR_MALFORMED, why, whylen, "parameter \"%s\" is repeated",
+        iotc_authz__fail(IOTC_ERR_MALFORMED, why, "parameter \"%s\" is repeated",
                          creds__show(prm->key, strlen(prm->key), show));
         free(prm->key);
         free(prm->value);
@@ -105,15 +104,15 @@ static int creds__add(struct iotc_authz_creds *c, const char *p, size_t n, char 
     return IOTC_OK;
 }
 
-int iotc_authz__parse_params(const char *q, size_t len, struct iotc_authz_creds *c, char *why,
-                             size_t whylen)
+int iotc_authz__parse_params(const char *q, size_t len, struct iotc_authz_creds *c,
+                             iotc_errtext *why)
 {
     size_t i = 0;
     while (i < len) {
         const char *amp = memchr(q + i, '&', len - i);
         size_t n = amp ? (size_t)(amp - (q + i)) : len - i;
         if (n > 0) {
-            int rc = creds__add(c, q + i, n, why, whylen);
+            int rc = creds__add(c, q + i, n, why);
             if (rc != IOTC_OK)
                 return rc;
         }
@@ -122,36 +121,36 @@ int iotc_authz__parse_params(const char *q, size_t len, struct iotc_authz_creds 
     const char *name = iotc_authz_creds_get(c, IOTC_AUTHZ_NAME_KEY);
     const char *sig = iotc_authz_creds_get(c, IOTC_AUTHZ_SIG_KEY);
     if (name && !*name)
-        return iotc_authz__fail(IOTC_ERR_MALFORMED, why, whylen, IOTC_AUTHZ_NAME_KEY " is empty");
+        return iotc_authz__fail(IOTC_ERR_MALFORMED, why, IOTC_AUTHZ_NAME_KEY " is empty");
     if (sig && !*sig)
-        return iotc_authz__fail(IOTC_ERR_MALFORMED, why, whylen, IOTC_AUTHZ_SIG_KEY " is empty");
+        return iotc_authz__fail(IOTC_ERR_MALFORMED, why, IOTC_AUTHZ_SIG_KEY " is empty");
     if ((name && !(c->authorizer = strdup(name))) || (sig && !(c->signature = strdup(sig))))
         return IOTC_ERR_NOMEM;
     return IOTC_OK;
 }
 
 int iotc_authz_parse_username(const char *username, size_t len, struct iotc_authz_creds *out,
-                              char *why, size_t whylen)
+                              iotc_errtext *why)
 {
-    int rc = iotc_authz__begin(out, sizeof *out, username || !len, why, whylen);
+    int rc = iotc_authz__begin(out, sizeof *out, username || !len, why);
     if (rc != IOTC_OK)
         return rc;
     /* MQTT strings may not hold U+0000 (MQTT 3.1.1 1.5.3), and a NUL would cut
      * the C strings handed on. */
     if (len && memchr(username, '\0', len))
-        return iotc_authz__fail(IOTC_ERR_MALFORMED, why, whylen, "username contains a NUL byte");
+        return iotc_authz__fail(IOTC_ERR_MALFORMED, why, "username contains a NUL byte");
     const char *qm = len ? memchr(username, '?', len) : NULL;
     size_t ulen = qm ? (size_t)(qm - username) : len;
     struct iotc_span user = {(const uint8_t *)username, ulen};
     rc = IOTC_ERR_NOMEM;
     if (!(out->user = iotc_span_strdup(user)))
         goto cleanup;
-    rc = qm ? iotc_authz__parse_params(qm + 1, len - ulen - 1, out, why, whylen) : IOTC_OK;
+    rc = qm ? iotc_authz__parse_params(qm + 1, len - ulen - 1, out, why) : IOTC_OK;
 cleanup:
     if (rc != IOTC_OK) {
         iotc_authz_creds_free(out);
         if (rc == IOTC_ERR_NOMEM)
-            iotc_authz__fail(rc, why, whylen, "out of memory");
+            iotc_authz__fail(rc, why, "out of memory");
     }
     return rc;
 }

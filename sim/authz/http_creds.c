@@ -19,41 +19,41 @@ static const char *http__header_once(const struct iotc_http_req *req, const char
 }
 
 /* Merges the header form of key into the creds field (already set from the query). */
-static int http__merge(const struct iotc_http_req *req, const char *key, char **field, char *why,
-                       size_t whylen)
+static int http__merge(const struct iotc_http_req *req, const char *key, char **field,
+                       iotc_errtext *why)
 {
     bool dup = false;
     const char *h = http__header_once(req, key, &dup);
     if (!h)
         return IOTC_OK;
     if (dup)
-        return iotc_authz__fail(IOTC_ERR_MALFORMED, why, whylen, "header %s is repeated", key);
+        return iotc_authz__fail(IOTC_ERR_MALFORMED, why, "header %s is repeated", key);
     if (!*h)
-        return iotc_authz__fail(IOTC_ERR_MALFORMED, why, whylen, "header %s is empty", key);
+        return iotc_authz__fail(IOTC_ERR_MALFORMED, why, "header %s is empty", key);
     if (*field) {
         if (strcmp(*field, h) != 0)
-            return iotc_authz__fail(IOTC_ERR_MALFORMED, why, whylen,
-                                    "%s differs between header and query", key);
+            return iotc_authz__fail(IOTC_ERR_MALFORMED, why, "%s differs between header and query",
+                                    key);
         return IOTC_OK;
     }
     *field = strdup(h);
     return *field ? IOTC_OK : IOTC_ERR_NOMEM;
 }
 
-int iotc_authz_from_http(const struct iotc_http_req *req, struct iotc_authz_creds *out, char *why,
-                         size_t whylen)
+int iotc_authz_from_http(const struct iotc_http_req *req, struct iotc_authz_creds *out,
+                         iotc_errtext *why)
 {
-    int rc = iotc_authz__begin(out, sizeof *out, req != NULL, why, whylen);
+    int rc = iotc_authz__begin(out, sizeof *out, req != NULL, why);
     if (rc != IOTC_OK)
         return rc;
     if (req->query) {
-        rc = iotc_authz__parse_params(req->query, strlen(req->query), out, why, whylen);
+        rc = iotc_authz__parse_params(req->query, strlen(req->query), out, why);
         if (rc != IOTC_OK)
             goto cleanup;
     }
-    rc = http__merge(req, IOTC_AUTHZ_NAME_KEY, &out->authorizer, why, whylen);
+    rc = http__merge(req, IOTC_AUTHZ_NAME_KEY, &out->authorizer, why);
     if (rc == IOTC_OK)
-        rc = http__merge(req, IOTC_AUTHZ_SIG_KEY, &out->signature, why, whylen);
+        rc = http__merge(req, IOTC_AUTHZ_SIG_KEY, &out->signature, why);
 cleanup:
     if (rc != IOTC_OK)
         iotc_authz_creds_free(out);

@@ -29,7 +29,7 @@ static const char *token__unfit(EVP_PKEY *key, char *buf, size_t n)
     return NULL;
 }
 
-int iotc_authz_load_pubkey(const char *pem, size_t len, EVP_PKEY **out, char *why, size_t whylen)
+int iotc_authz_load_pubkey(const char *pem, size_t len, EVP_PKEY **out, iotc_errtext *why)
 {
     if (!pem || !out)
         return IOTC_ERR_INVALID;
@@ -40,44 +40,43 @@ int iotc_authz_load_pubkey(const char *pem, size_t len, EVP_PKEY **out, char *wh
     OSSL_DECODER_CTX *dctx =
         OSSL_DECODER_CTX_new_for_pkey(&key, "PEM", NULL, NULL, EVP_PKEY_PUBLIC_KEY, NULL, NULL);
     if (!dctx)
-        return iotc_authz__fail(IOTC_ERR_CRYPTO, why, whylen, "cannot set up a PEM decoder");
+        return iotc_authz__fail(IOTC_ERR_CRYPTO, why, "cannot set up a PEM decoder");
     const unsigned char *p = (const unsigned char *)pem;
     size_t left = len;
     int ok = OSSL_DECODER_from_data(dctx, &p, &left);
     OSSL_DECODER_CTX_free(dctx);
     ERR_clear_error();
     if (!ok || !key)
-        return iotc_authz__fail(IOTC_ERR_CONFIG, why, whylen, "not a PEM public key");
+        return iotc_authz__fail(IOTC_ERR_CONFIG, why, "not a PEM public key");
     char buf[96];
     const char *unfit = token__unfit(key, buf, sizeof buf);
     if (unfit) {
         EVP_PKEY_free(key);
-        return iotc_authz__fail(IOTC_ERR_CONFIG, why, whylen, "%s", unfit);
+        return iotc_authz__fail(IOTC_ERR_CONFIG, why, "%s", unfit);
     }
     *out = key;
     return IOTC_OK;
 }
 
-int iotc_authz_load_pubkey_file(const char *path, EVP_PKEY **out, char *why, size_t whylen)
+int iotc_authz_load_pubkey_file(const char *path, EVP_PKEY **out, iotc_errtext *why)
 {
     if (!path || !out)
         return IOTC_ERR_INVALID;
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f)
-        return iotc_authz__fail(IOTC_ERR_CONFIG, why, whylen, "cannot open %s", path);
+        return iotc_authz__fail(IOTC_ERR_CONFIG, why, "cannot open %s", path);
     char buf[16384]; /* an RSA-16384 public key PEM is under 3 KB */
     size_t n = fread(buf, 1, sizeof buf, f);
     bool more = fgetc(f) != EOF;
     fclose(f);
     if (more)
-        return iotc_authz__fail(IOTC_ERR_CONFIG, why, whylen, "%s is too large for a public key",
-                                path);
-    int rc = iotc_authz_load_pubkey(buf, n, out, why, whylen);
-    if (rc != IOTC_OK && why && whylen) {
+        return iotc_authz__fail(IOTC_ERR_CONFIG, why, "%s is too large for a public key", path);
+    int rc = iotc_authz_load_pubkey(buf, n, out, why);
+    if (rc != IOTC_OK && why) {
         char inner[128];
-        snprintf(inner, sizeof inner, "%s", why);
-        snprintf(why, whylen, "%s: %s", path, inner);
+        snprintf(inner, sizeof inner, "%.127s", why->msg);
+        iotc_errtext_set(why, 0, "%s: %s", path, inner);
     }
     return rc;
 }
@@ -105,20 +104,20 @@ static int token__b64decode(const char *s, unsigned char **out, size_t *outlen)
     return IOTC_OK;
 }
 
-int iotc_authz_verify_token(EVP_PKEY *key, const char *token, const char *sig_b64, char *why,
-                            size_t whylen)
+int iotc_authz_verify_token(EVP_PKEY *key, const char *token, const char *sig_b64,
+                            iotc_errtext *why)
 {
     if (!key || !token || !sig_b64)
-        return iotc_authz__fail(IOTC_ERR_INVALID, why, whylen, "missing key, token or signature");
+        return iotc_authz__fail(IOTC_ERR_INVALID, why, "missing key, token or signature");
     char buf[96];
     const char *unfit = token__unfit(key, buf, sizeof buf);
     if (unfit)
-        return iotc_authz__fail(IOTC_ERR_INVALID, why, whylen, "%s", unfit);
+        return iotc_authz__fail(IOTC_ERR_INVALID, why, "%s", unfit);
     unsigned char *sig = NULL;
     size_t siglen = 0;
     int rc = token__b64decode(sig_b64, &sig, &siglen);
     if (rc == IOTC_ERR_MALFORMED)
-        return iotc_authz__fail(rc, why, whylen, "token signature is not base64");
+        return iotc_authz__fail(rc, why, "token signature is not base64");
     if (rc != IOTC_OK)
         return rc;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -127,21 +126,20 @@ int iotc_authz_verify_token(EVP_PKEY *key, const char *token, const char *sig_b6
         goto cleanup;
     }
     if (EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key) != 1) {
-        rc =
-            iotc_authz__fail(IOTC_ERR_CRYPTO, why, whylen, "cannot set up RSA-SHA256 verification");
+        rc = iotc_authz__fail(IOTC_ERR_CRYPTO, why, "cannot set up RSA-SHA256 verification");
         goto cleanup;
     }
     if ((size_t)EVP_PKEY_get_size(key) != siglen) {
-        rc = iotc_authz__fail(IOTC_ERR_DENIED, why, whylen,
-                              "token signature is %zu bytes, the key needs %d", siglen,
-                              EVP_PKEY_get_size(key));
+        rc =
+            iotc_authz__fail(IOTC_ERR_DENIED, why, "token signature is %zu bytes, the key needs %d",
+                             siglen, EVP_PKEY_get_size(key));
         goto cleanup;
     }
     if (EVP_DigestVerify(md, sig, siglen, (const unsigned char *)token, strlen(token)) != 1) {
-        rc = iotc_authz__fail(IOTC_ERR_DENIED, why, whylen, "token signature does not verify");
+        rc = iotc_authz__fail(IOTC_ERR_DENIED, why, "token signature does not verify");
         goto cleanup;
     }
-    rc = iotc_authz__fail(IOTC_OK, why, whylen, "%s", "");
+    rc = iotc_authz__fail(IOTC_OK, why, "%s", "");
 cleanup:
     ERR_clear_error();
     EVP_MD_CTX_free(md);

@@ -7,6 +7,7 @@
 #define IOTC_BENCH_H
 
 #include "common/clock.h"
+#include "common/errtext.h"
 #include "common/spawn.h"
 #include "harness/serve.h"
 #include "mqtt/mqtt.h"
@@ -68,11 +69,11 @@ struct iotc_bench_serve {
     "\"account_connect_per_s\": 0, \"account_publish_per_s\": 0, \"inflight_qos1_max\": 0, "       \
     "\"throttle_close_per_s\": 0"
 int iotc_bench_serve_start(const char *serve_bin, const char *pki, const char *work_dir,
-                           struct iotc_bench_serve *out, char *err, size_t errlen);
+                           struct iotc_bench_serve *out, iotc_errtext *err);
 /* The same with a profile file (NULL: serve's default profile). */
 int iotc_bench_serve_start_profile(const char *serve_bin, const char *pki, const char *work_dir,
                                    const char *profile_path, struct iotc_bench_serve *out,
-                                   char *err, size_t errlen);
+                                   iotc_errtext *err);
 void iotc_bench_serve_stop(struct iotc_bench_serve *s);
 /* user + system CPU seconds of pid (0: this process), -1 when unknown */
 double iotc_bench_cpu_s(pid_t pid);
@@ -86,7 +87,7 @@ struct iotc_bench_mosq {
     char dir[512];
 };
 int iotc_bench_mosq_start(const char *mosquitto_bin, const char *pki, const char *work_dir,
-                          struct iotc_bench_mosq *out, char *err, size_t errlen);
+                          struct iotc_bench_mosq *out, iotc_errtext *err);
 void iotc_bench_mosq_stop(struct iotc_bench_mosq *m);
 
 /* CPU seconds spent by each side over a measured window. */

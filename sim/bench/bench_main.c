@@ -185,7 +185,7 @@ static bool main__wants(const struct main_opts *o, unsigned bit)
 
 static SSL_CTX *main__ctx(const char *pki, int version)
 {
-    char err[512], ca[1024], crt[1024], key[1024];
+    char ca[1024], crt[1024], key[1024];
     snprintf(ca, sizeof ca, "%s/ca-bundle.crt", pki);
     snprintf(crt, sizeof crt, "%s/%s.crt", pki, MAIN_DEVICE);
     snprintf(key, sizeof key, "%s/%s.key", pki, MAIN_DEVICE);
@@ -208,9 +208,10 @@ static SSL_CTX *main__ctx(const char *pki, int version)
         .flags = IOTC_CLIENT_TLS_NO_RESUME | IOTC_CLIENT_TLS_RELEASE_BUFFERS |
                  IOTC_CLIENT_TLS_CHECK_KEY | IOTC_CLIENT_TLS_REMEMBER_CHAIN,
     };
-    SSL_CTX *ctx = iotc_client_tls_ctx(&spec, err, sizeof err);
+    iotc_errtext terr = {0};
+    SSL_CTX *ctx = iotc_client_tls_ctx(&spec, &terr);
     if (!ctx)
-        fprintf(stderr, "iotc_bench: client TLS setup (%s, %s): %s\n", pki, MAIN_DEVICE, err);
+        fprintf(stderr, "iotc_bench: client TLS setup (%s, %s): %s\n", pki, MAIN_DEVICE, terr.msg);
     return ctx;
 }
 
@@ -248,12 +249,12 @@ static void main__front_door(struct event_base *base, const struct main_opts *o,
                              SSL_CTX *ctx13, SSL_CTX *ctx12, struct iotc_bench_report *r)
 {
     struct iotc_bench_serve sv;
-    char err[512];
-    if (iotc_bench_serve_start(o->serve, o->pki, work, &sv, err, sizeof err) != IOTC_OK) {
-        fprintf(stderr, "iotc_bench: %s\n", err);
-        snprintf(r->load_fd.error, sizeof r->load_fd.error, "%s", err);
-        snprintf(r->hs13.error, sizeof r->hs13.error, "%s", err);
-        snprintf(r->hs12.error, sizeof r->hs12.error, "%s", err);
+    iotc_errtext err = {0};
+    if (iotc_bench_serve_start(o->serve, o->pki, work, &sv, &err) != IOTC_OK) {
+        fprintf(stderr, "iotc_bench: %s\n", err.msg);
+        iotc_errtext_copy(&err, r->load_fd.error, sizeof r->load_fd.error);
+        iotc_errtext_copy(&err, r->hs13.error, sizeof r->hs13.error);
+        iotc_errtext_copy(&err, r->hs12.error, sizeof r->hs12.error);
         return;
     }
     fprintf(stderr, "iotc_bench: serve pid %d (mosquitto %d) on port %d: throughput...\n",
@@ -283,11 +284,11 @@ static void main__reference(struct event_base *base, const struct main_opts *o, 
                             SSL_CTX *ctx13, struct iotc_bench_report *r)
 {
     struct iotc_bench_mosq mq;
-    char err[512];
+    iotc_errtext err = {0};
     struct iotc_bench_load_cfg cfg = r->load_cfg;
-    if (iotc_bench_mosq_start(o->mosquitto, o->pki, work, &mq, err, sizeof err) != IOTC_OK) {
-        fprintf(stderr, "iotc_bench: %s\n", err);
-        snprintf(r->load_mosq.error, sizeof r->load_mosq.error, "%s", err);
+    if (iotc_bench_mosq_start(o->mosquitto, o->pki, work, &mq, &err) != IOTC_OK) {
+        fprintf(stderr, "iotc_bench: %s\n", err.msg);
+        iotc_errtext_copy(&err, r->load_mosq.error, sizeof r->load_mosq.error);
         return;
     }
     fprintf(stderr, "iotc_bench: reference mosquitto pid %d on port %d: throughput...\n",
@@ -316,7 +317,8 @@ static void main__qos1(struct event_base *base, const struct main_opts *o, const
 {
     for (int durable = 1; durable >= 0; durable--) {
         struct iotc_bench_qos1_result *res = durable ? &r->qos1_durable : &r->qos1_fast;
-        char profile[700], err[512];
+        char profile[700];
+        iotc_errtext err = {0};
         snprintf(profile, sizeof profile, "%s/qos1-durable-%d.json", work, durable);
         FILE *f = fopen(profile, "w");
         if (!f) {
@@ -332,10 +334,9 @@ static void main__qos1(struct event_base *base, const struct main_opts *o, const
                 durable);
         fclose(f);
         struct iotc_bench_serve sv;
-        if (iotc_bench_serve_start_profile(o->serve, o->pki, work, profile, &sv, err, sizeof err) !=
-            IOTC_OK) {
-            fprintf(stderr, "iotc_bench: %s\n", err);
-            snprintf(res->error, sizeof res->error, "%s", err);
+        if (iotc_bench_serve_start_profile(o->serve, o->pki, work, profile, &sv, &err) != IOTC_OK) {
+            fprintf(stderr, "iotc_bench: %s\n", err.msg);
+            iotc_errtext_copy(&err, res->error, sizeof res->error);
             continue;
         }
         fprintf(stderr, "iotc_bench: QoS 1 acknowledged throughput, qos1_durable %d...\n", durable);
@@ -355,10 +356,10 @@ static void main__memory(struct event_base *base, const struct main_opts *o, con
                          SSL_CTX *ctx13, struct iotc_bench_report *r)
 {
     struct iotc_bench_serve sv;
-    char err[512];
-    if (iotc_bench_serve_start(o->serve, o->pki, work, &sv, err, sizeof err) != IOTC_OK) {
-        fprintf(stderr, "iotc_bench: %s\n", err);
-        snprintf(r->mem.error, sizeof r->mem.error, "%s", err);
+    iotc_errtext err = {0};
+    if (iotc_bench_serve_start(o->serve, o->pki, work, &sv, &err) != IOTC_OK) {
+        fprintf(stderr, "iotc_bench: %s\n", err.msg);
+        iotc_errtext_copy(&err, r->mem.error, sizeof r->mem.error);
         return;
     }
     fprintf(stderr, "iotc_bench: memory with %d idle devices...\n", r->mem_cfg.devices);

@@ -58,7 +58,7 @@ static bool mosq__accepts(int port)
 }
 
 int iotc_bench_mosq_start(const char *mosquitto_bin, const char *pki, const char *work_dir,
-                          struct iotc_bench_mosq *out, char *err, size_t errlen)
+                          struct iotc_bench_mosq *out, iotc_errtext *err)
 {
     char conf[600], log[600];
     memset(out, 0, sizeof *out);
@@ -69,32 +69,30 @@ int iotc_bench_mosq_start(const char *mosquitto_bin, const char *pki, const char
     /* listener 0 means a unix socket to mosquitto, so take a free port and hand it over. */
     out->port = iotc_bench_free_port();
     if (out->port <= 0) {
-        snprintf(err, errlen, "no free TCP port");
-        return IOTC_ERR_IO;
+        return iotc_errtext_set(err, IOTC_ERR_IO, "no free TCP port");
     }
     if (mosq__write_conf(conf, pki, out->port) != IOTC_OK) {
-        snprintf(err, errlen, "cannot write %s: %s", conf, strerror(errno));
-        return IOTC_ERR_IO;
+        return iotc_errtext_set(err, IOTC_ERR_IO, "cannot write %s: %s", conf, strerror(errno));
     }
     char *argv[] = {(char *)mosquitto_bin, "-c", conf, NULL};
     iotc_spawn_opts so = {
         .argv = argv, .out = {IOTC_SPAWN_APPEND, -1, log}, .err = {IOTC_SPAWN_STDOUT, -1, NULL}};
     if (iotc_spawn(&so, &out->pid) != IOTC_OK) {
-        snprintf(err, errlen, "cannot start %s: %s", mosquitto_bin, strerror(errno));
-        return IOTC_ERR_IO;
+        return iotc_errtext_set(err, IOTC_ERR_IO, "cannot start %s: %s", mosquitto_bin,
+                                strerror(errno));
     }
     double deadline = iotc_clock_s() + MOSQ_READY_TIMEOUT_S;
     while (iotc_clock_s() < deadline) {
         if (iotc_spawn_reap(out->pid, NULL) == 1) {
             out->pid = -1;
-            snprintf(err, errlen, "reference mosquitto exited at start (log: %s)", log);
-            return IOTC_ERR_IO;
+            return iotc_errtext_set(err, IOTC_ERR_IO,
+                                    "reference mosquitto exited at start (log: %s)", log);
         }
         if (mosq__accepts(out->port))
             return IOTC_OK;
         usleep(20000);
     }
-    snprintf(err, errlen, "reference mosquitto not listening on %d (log: %s)", out->port, log);
+    iotc_errtext_set(err, 0, "reference mosquitto not listening on %d (log: %s)", out->port, log);
     iotc_bench_mosq_stop(out);
     return IOTC_ERR_TIMEOUT;
 }

@@ -127,7 +127,7 @@ static pid_t proc__find_child(pid_t parent, const char *name)
 }
 
 int iotc_bench_serve_start(const char *serve_bin, const char *pki, const char *work_dir,
-                           struct iotc_bench_serve *out, char *err, size_t errlen)
+                           struct iotc_bench_serve *out, iotc_errtext *err)
 {
     /* The benchmark measures the emulator's own capacity: AWS's publish and connect quotas
      * (README "throttling") are off, everything else is the default profile. */
@@ -135,20 +135,19 @@ int iotc_bench_serve_start(const char *serve_bin, const char *pki, const char *w
     snprintf(profile, sizeof profile, "%s/bench-profile.json", work_dir);
     FILE *f = fopen(profile, "w");
     if (!f) {
-        snprintf(err, errlen, "cannot write %.400s", profile);
-        return IOTC_ERR_IO;
+        return iotc_errtext_set(err, IOTC_ERR_IO, "cannot write %.400s", profile);
     }
     fprintf(f, "{\"name\": \"bench\", \"security_policy\": "
                "\"IoTSecurityPolicy_TLS13_1_2_2022_10\", \"sni\": \"required\", "
                "\"endpoint_names\": [\"localhost\"], \"bind\": [\"127.0.0.1\"], "
                "\"limits\": {" IOTC_BENCH_NO_QUOTAS "}}\n");
     fclose(f);
-    return iotc_bench_serve_start_profile(serve_bin, pki, work_dir, profile, out, err, errlen);
+    return iotc_bench_serve_start_profile(serve_bin, pki, work_dir, profile, out, err);
 }
 
 int iotc_bench_serve_start_profile(const char *serve_bin, const char *pki, const char *work_dir,
                                    const char *profile_path, struct iotc_bench_serve *out,
-                                   char *err, size_t errlen)
+                                   iotc_errtext *err)
 {
     char log[600];
     /* A journal costs serve a JSON line per event: only when asked, to diagnose. */
@@ -165,7 +164,7 @@ int iotc_bench_serve_start_profile(const char *serve_bin, const char *pki, const
                           .no_packet_journal = true,
                           .timeout_ms = PROC_READY_TIMEOUT_MS};
     out->broker_pid = -1;
-    int rc = iotc_serve_start_opts(&out->proc, &so, err, errlen);
+    int rc = iotc_serve_start_opts(&out->proc, &so, err);
     if (rc != IOTC_OK)
         return rc;
     pid_t pid = out->proc.pid;
@@ -175,7 +174,7 @@ int iotc_bench_serve_start_profile(const char *serve_bin, const char *pki, const
             usleep(20000);
     }
     if (out->broker_pid < 0) {
-        snprintf(err, errlen, "no mosquitto child under serve (pid %d)", (int)pid);
+        iotc_errtext_set(err, 0, "no mosquitto child under serve (pid %d)", (int)pid);
         iotc_bench_serve_stop(out);
         return IOTC_ERR_NOT_FOUND;
     }

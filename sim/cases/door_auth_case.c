@@ -26,7 +26,7 @@ static json_t *door__credential(const iotc_env *env, const char *access_key)
 }
 
 static int door__sigv4(const iotc_env *env, const iotc_case *c, json_t *s, iotc_door_auth *a,
-                       char *err, size_t errlen)
+                       iotc_errtext *err)
 {
     const char *ak = json_string_value(json_object_get(s, "access_key"));
     const char *secret = json_string_value(json_object_get(s, "secret"));
@@ -36,14 +36,13 @@ static int door__sigv4(const iotc_env *env, const iotc_case *c, json_t *s, iotc_
 
     a->kind = IOTC_DA_SIGV4;
     if (!ak) {
-        snprintf(err, errlen, "client.auth.sigv4.access_key is required");
-        return IOTC_ERR_CONFIG;
+        return iotc_errtext_set(err, IOTC_ERR_CONFIG, "client.auth.sigv4.access_key is required");
     }
     cred = door__credential(env, ak);
     if (!secret && !cred) {
-        snprintf(err, errlen, "access key %s is not in the registry: give client.auth.sigv4.secret",
-                 ak);
-        return IOTC_ERR_CONFIG;
+        return iotc_errtext_set(
+            err, IOTC_ERR_CONFIG,
+            "access key %s is not in the registry: give client.auth.sigv4.secret", ak);
     }
     /* An external target's file maps the tables' key names to its own keys. */
     door__copy(a->access_key, sizeof(a->access_key),
@@ -65,8 +64,8 @@ static int door__sigv4(const iotc_env *env, const iotc_case *c, json_t *s, iotc_
     if (json_is_true(token)) {
         const char *t = json_string_value(json_object_get(cred, "session_token"));
         if (!t) {
-            snprintf(err, errlen, "access key %s has no session_token in the registry", ak);
-            return IOTC_ERR_CONFIG;
+            return iotc_errtext_set(err, IOTC_ERR_CONFIG,
+                                    "access key %s has no session_token in the registry", ak);
         }
         door__copy(a->token, sizeof(a->token), t);
     } else if (json_is_string(token)) {
@@ -80,15 +79,14 @@ static int door__sigv4(const iotc_env *env, const iotc_case *c, json_t *s, iotc_
     /* WSS is always presigned here; HTTPS defaults to libcurl, the independent signer. */
     a->own_signer = c->row->proto == IOTC_PROTO_WSS || (signer && strcmp(signer, "own") == 0);
     if (!a->own_signer && (a->tamper[0] || a->date_offset_s)) {
-        snprintf(err, errlen,
-                 "tamper and date_offset_s need \"signer\": \"own\" "
-                 "(libcurl signs the current time, untampered)");
-        return IOTC_ERR_CONFIG;
+        return iotc_errtext_set(err, IOTC_ERR_CONFIG,
+                                "tamper and date_offset_s need \"signer\": \"own\" "
+                                "(libcurl signs the current time, untampered)");
     }
     return IOTC_OK;
 }
 
-static int door__custom(const iotc_env *env, json_t *s, iotc_door_auth *a, char *err, size_t errlen)
+static int door__custom(const iotc_env *env, json_t *s, iotc_door_auth *a, iotc_errtext *err)
 {
     json_t *sign = json_object_get(s, "sign");
     const char *token = json_string_value(json_object_get(s, "token"));
@@ -119,32 +117,30 @@ static int door__custom(const iotc_env *env, json_t *s, iotc_door_auth *a, char 
             snprintf(path, sizeof(path), "%s", env->signing_key);
         else
             snprintf(path, sizeof(path), "%s/authorizer-signing.key", env->pki_dir);
-        return iotc_door_auth_sign_token(path, other, a->signature, sizeof(a->signature), err,
-                                         errlen);
+        return iotc_door_auth_sign_token(path, other, a->signature, sizeof(a->signature), err);
     }
     return IOTC_OK;
 }
 
-int iotc_door_auth_resolve(const iotc_env *env, const iotc_case *c, iotc_door_auth *a, char *err,
-                           size_t errlen)
+int iotc_door_auth_resolve(const iotc_env *env, const iotc_case *c, iotc_door_auth *a,
+                           iotc_errtext *err)
 {
-    return iotc_door_auth_from(env, c, json_object_get(iotc_case_client(c), "auth"), a, err,
-                               errlen);
+    return iotc_door_auth_from(env, c, json_object_get(iotc_case_client(c), "auth"), a, err);
 }
 
 int iotc_door_auth_from(const iotc_env *env, const iotc_case *c, json_t *auth, iotc_door_auth *a,
-                        char *err, size_t errlen)
+                        iotc_errtext *err)
 {
     memset(a, 0, sizeof(*a));
     if (!auth)
         return IOTC_OK;
     if (!env->registry && json_object_get(auth, "sigv4")) {
-        snprintf(err, errlen, "no registry loaded (IOTCONFORM_REGISTRY): SigV4 secrets unknown");
-        return IOTC_ERR_CONFIG;
+        return iotc_errtext_set(err, IOTC_ERR_CONFIG,
+                                "no registry loaded (IOTCONFORM_REGISTRY): SigV4 secrets unknown");
     }
     if (json_object_get(auth, "sigv4"))
-        return door__sigv4(env, c, json_object_get(auth, "sigv4"), a, err, errlen);
+        return door__sigv4(env, c, json_object_get(auth, "sigv4"), a, err);
     if (json_object_get(auth, "custom"))
-        return door__custom(env, json_object_get(auth, "custom"), a, err, errlen);
+        return door__custom(env, json_object_get(auth, "custom"), a, err);
     return IOTC_OK;
 }

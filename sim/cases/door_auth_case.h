@@ -7,6 +7,7 @@
 #define IOTC_CASES_DOOR_AUTH_CASE_H
 
 #include <stddef.h>
+#include "common/errtext.h"
 
 #include "client/door_auth.h"
 #include "cases.h"
@@ -16,10 +17,10 @@
 #define IOTC_DOOR_AUTH_USER "iotconform"
 
 /* Reads client.auth (absent: kind NONE). Errors name the problem in err. */
-int iotc_door_auth_resolve(const iotc_env *env, const iotc_case *c, iotc_door_auth *a, char *err,
-                           size_t errlen);
+int iotc_door_auth_resolve(const iotc_env *env, const iotc_case *c, iotc_door_auth *a,
+                           iotc_errtext *err);
 /* Same for another auth object of the case (client.subscriber_auth); NULL = NONE. */
 int iotc_door_auth_from(const iotc_env *env, const iotc_case *c, json_t *auth, iotc_door_auth *a,
-                        char *err, size_t errlen);
+                        iotc_errtext *err);
 
 #endif

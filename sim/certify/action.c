@@ -23,13 +23,12 @@
 static const char *const action__keys[] = {
     "do", "after", "publish_bytes", "after_ms", "outage_ms", "cert", NULL};
 
-int iotc_certify_action_check(json_t *a, char *err, size_t errlen)
+int iotc_certify_action_check(json_t *a, iotc_errtext *err)
 {
     const char *k, *what;
     json_t *v;
     if (!json_is_object(a)) {
-        snprintf(err, errlen, "must be an object");
-        return -1;
+        return iotc_errtext_set(err, -1, "must be an object");
     }
     json_object_foreach(a, k, v)
     {
@@ -37,25 +36,21 @@ int iotc_certify_action_check(json_t *a, char *err, size_t errlen)
         while (action__keys[i] && strcmp(action__keys[i], k) != 0)
             i++;
         if (!action__keys[i]) {
-            snprintf(err, errlen, "unknown key \"%s\"", k);
-            return -1;
+            return iotc_errtext_set(err, -1, "unknown key \"%s\"", k);
         }
     }
     what = json_string_value(json_object_get(a, "do"));
     if (!what || (strcmp(what, "takeover") != 0 && strcmp(what, "outage") != 0)) {
-        snprintf(err, errlen, "\"do\" must be \"takeover\" or \"outage\"");
-        return -1;
+        return iotc_errtext_set(err, -1, "\"do\" must be \"takeover\" or \"outage\"");
     }
     if (strcmp(what, "outage") == 0 && (!json_is_integer(json_object_get(a, "after_ms")) ||
                                         !json_is_integer(json_object_get(a, "outage_ms")))) {
-        snprintf(err, errlen, "an outage needs integer \"after_ms\" and \"outage_ms\"");
-        return -1;
+        return iotc_errtext_set(err, -1, "an outage needs integer \"after_ms\" and \"outage_ms\"");
     }
     if (strcmp(what, "takeover") == 0) {
         const char *after = json_string_value(json_object_get(a, "after"));
         if (!after || strcmp(after, "suback") != 0) {
-            snprintf(err, errlen, "a takeover needs \"after\": \"suback\"");
-            return -1;
+            return iotc_errtext_set(err, -1, "a takeover needs \"after\": \"suback\"");
         }
     }
     return 0;
@@ -106,7 +101,7 @@ static long action__local_port(struct mosquitto *m)
 /* Connects (clean as given), optionally publishes, disconnects. */
 static int action__client_run(const iotc_certify_endpoint *ep, const char *cert,
                               const char *client_id, bool clean, const char *topic, long bytes,
-                              iotc_certify_action_state *st, char *err, size_t errlen)
+                              iotc_certify_action_state *st, iotc_errtext *err)
 {
     char ca[1200], crt[1200], key[1200];
     action__client c = {0};
@@ -116,21 +111,20 @@ static int action__client_run(const iotc_certify_endpoint *ep, const char *cert,
     iotc_paths_pki_file(key, sizeof(key), ep->pki_dir, cert, IOTC_PKI_KEY_EXT);
     c.m = mosquitto_new(client_id, clean, &c);
     if (!c.m) {
-        snprintf(err, errlen, "mosquitto_new failed");
-        return -1;
+        return iotc_errtext_set(err, -1, "mosquitto_new failed");
     }
     mosquitto_connect_callback_set(c.m, action__on_connect);
     mosquitto_publish_callback_set(c.m, action__on_publish);
     if (mosquitto_tls_set(c.m, ca, NULL, crt, key, NULL) != MOSQ_ERR_SUCCESS ||
         mosquitto_connect(c.m, ep->host, ep->port_8883, 30) != MOSQ_ERR_SUCCESS) {
-        snprintf(err, errlen, "cannot connect to the endpoint as %s", client_id);
+        iotc_errtext_set(err, 0, "cannot connect to the endpoint as %s", client_id);
         goto cleanup;
     }
     long port = action__local_port(c.m);
     if (port > 0 && st->n_runner_ports < sizeof(st->runner_ports) / sizeof(st->runner_ports[0]))
         st->runner_ports[st->n_runner_ports++] = port;
     if (action__wait(&c, &c.connected, 5000) != 0) {
-        snprintf(err, errlen, "no CONNACK for %s (rc %d)", client_id, c.rc);
+        iotc_errtext_set(err, 0, "no CONNACK for %s (rc %d)", client_id, c.rc);
         goto cleanup;
     }
     if (topic && bytes >= 0) {
@@ -141,7 +135,7 @@ static int action__client_run(const iotc_certify_endpoint *ep, const char *cert,
         int prc = mosquitto_publish(c.m, NULL, topic, (int)bytes, payload, 1, false);
         free(payload);
         if (prc != MOSQ_ERR_SUCCESS || action__wait(&c, &c.published, 5000) != 0) {
-            snprintf(err, errlen, "the QoS 1 message to %s was not acknowledged", topic);
+            iotc_errtext_set(err, 0, "the QoS 1 message to %s was not acknowledged", topic);
             goto cleanup;
         }
     }
@@ -193,7 +187,8 @@ void iotc_certify_actions_step(const iotc_certify_case *c, const iotc_certify_en
     json_t *a;
     json_array_foreach(c->actions, i, a)
     {
-        char cid[200], filter[256], cid2[300], err[200] = "";
+        char cid[200], filter[256], cid2[300];
+        iotc_errtext err = {0};
         const char *what = json_string_value(json_object_get(a, "do"));
         const char *cert = json_string_value(json_object_get(a, "cert"));
         if (i >= sizeof(st->done) || st->done[i] || strcmp(what, "takeover") != 0)
@@ -203,8 +198,8 @@ void iotc_certify_actions_step(const iotc_certify_case *c, const iotc_certify_en
         st->done[i] = true;
         if (!cert)
             cert = "device-04";
-        if (action__client_run(ep, cert, cid, false, NULL, -1, st, err, sizeof(err)) != 0) {
-            snprintf(st->note, sizeof(st->note), "takeover failed: %s", err);
+        if (action__client_run(ep, cert, cid, false, NULL, -1, st, &err) != 0) {
+            snprintf(st->note, sizeof(st->note), "takeover failed: %.199s", err.msg);
             continue;
         }
         json_t *pb = json_object_get(a, "publish_bytes");
@@ -217,8 +212,9 @@ void iotc_certify_actions_step(const iotc_certify_case *c, const iotc_certify_en
             }
             snprintf(cid2, sizeof(cid2), "%s-feeder", cid);
             if (action__client_run(ep, cert, cid2, true, filter, (long)json_integer_value(pb), st,
-                                   err, sizeof(err)) != 0) {
-                snprintf(st->note, sizeof(st->note), "takeover done; queuing failed: %s", err);
+                                   &err) != 0) {
+                snprintf(st->note, sizeof(st->note), "takeover done; queuing failed: %.199s",
+                         err.msg);
                 continue;
             }
         }

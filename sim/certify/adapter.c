@@ -10,7 +10,7 @@ static const char *const adapter__keys[] = {"name",  "description", "command",  
                                             "cases", "skip",        "time_scale", NULL};
 
 int iotc_certify_adapter_load(const char *name_or_path, const char *dir, iotc_certify_adapter *a,
-                              char *err, size_t errlen)
+                              iotc_errtext *err)
 {
     char path[2048];
     json_error_t jerr;
@@ -24,8 +24,8 @@ int iotc_certify_adapter_load(const char *name_or_path, const char *dir, iotc_ce
         snprintf(path, sizeof(path), "%s/%s.json", dir, name_or_path);
     a->root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (!a->root) {
-        snprintf(err, errlen, "adapter %s: %s (line %d)", path, jerr.text, jerr.line);
-        return IOTC_ERR_CONFIG;
+        return iotc_errtext_set(err, IOTC_ERR_CONFIG, "adapter %s: %s (line %d)", path, jerr.text,
+                                jerr.line);
     }
     json_object_foreach(a->root, k, v)
     {
@@ -33,7 +33,7 @@ int iotc_certify_adapter_load(const char *name_or_path, const char *dir, iotc_ce
         while (adapter__keys[i] && strcmp(adapter__keys[i], k) != 0)
             i++;
         if (!adapter__keys[i]) {
-            snprintf(err, errlen, "adapter %s: unknown key \"%s\"", path, k);
+            iotc_errtext_set(err, 0, "adapter %s: unknown key \"%s\"", path, k);
             goto fail;
         }
     }
@@ -44,18 +44,18 @@ int iotc_certify_adapter_load(const char *name_or_path, const char *dir, iotc_ce
     a->skip_reasons = json_object_get(a->root, "skip");
     a->time_scale = json_is_true(json_object_get(a->root, "time_scale"));
     if (!a->name || !a->command || !*a->command) {
-        snprintf(err, errlen, "adapter %s: \"name\" and \"command\" are required strings", path);
+        iotc_errtext_set(err, 0, "adapter %s: \"name\" and \"command\" are required strings", path);
         goto fail;
     }
     if ((a->commands && !json_is_object(a->commands)) || (a->cases && !json_is_array(a->cases)) ||
         (a->skip_reasons && !json_is_object(a->skip_reasons))) {
-        snprintf(err, errlen,
-                 "adapter %s: \"commands\"/\"skip\" must be objects, \"cases\" an array", path);
+        iotc_errtext_set(
+            err, 0, "adapter %s: \"commands\"/\"skip\" must be objects, \"cases\" an array", path);
         goto fail;
     }
     v = json_object_get(a->root, "time_scale");
     if (v && !json_is_boolean(v)) {
-        snprintf(err, errlen, "adapter %s: \"time_scale\" must be true or false", path);
+        iotc_errtext_set(err, 0, "adapter %s: \"time_scale\" must be true or false", path);
         goto fail;
     }
     return IOTC_OK;

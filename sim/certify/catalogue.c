@@ -146,9 +146,9 @@ static void catalogue__case(catalogue__diag *d, json_t *e, size_t i, iotc_certif
         json_t *a;
         json_array_foreach(c->actions, k, a)
         {
-            char err[256];
-            if (iotc_certify_action_check(a, err, sizeof(err)) != 0)
-                catalogue__add(d, "%s: actions[%zu]: %s", where, k, err);
+            iotc_errtext err = {0};
+            if (iotc_certify_action_check(a, &err) != 0)
+                catalogue__add(d, "%s: actions[%zu]: %s", where, k, err.msg);
         }
     }
     v = json_object_get(e, "budget_ms");
@@ -295,7 +295,7 @@ static int catalogue__push(size_t *idx, size_t *n, size_t max, size_t i)
 }
 
 int iotc_certify_catalogue_select(const iotc_certify_catalogue *cat, const char *suite, size_t *idx,
-                                  size_t max, char *err, size_t errlen)
+                                  size_t max, iotc_errtext *err)
 {
     size_t n = 0;
     json_t *named = json_object_get(cat->suites, suite);
@@ -321,10 +321,11 @@ int iotc_certify_catalogue_select(const iotc_certify_catalogue *cat, const char 
     for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
         const iotc_certify_case *c = iotc_certify_catalogue_find(cat, tok);
         if (!c) {
-            snprintf(err, errlen,
-                     "unknown suite or case \"%s\" (suites: qualification, full, or case ids; "
-                     "see --list)",
-                     tok);
+            iotc_errtext_set(
+                err, 0,
+                "unknown suite or case \"%s\" (suites: qualification, full, or case ids; "
+                "see --list)",
+                tok);
             return -1;
         }
         if (catalogue__push(idx, &n, max, (size_t)(c - cat->v)))
@@ -332,6 +333,6 @@ int iotc_certify_catalogue_select(const iotc_certify_catalogue *cat, const char 
     }
     return (int)n;
 too_many:
-    snprintf(err, errlen, "too many cases selected (at most %zu)", max);
+    iotc_errtext_set(err, 0, "too many cases selected (at most %zu)", max);
     return -1;
 }

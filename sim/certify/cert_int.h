@@ -3,6 +3,7 @@
 #define IOTC_CERTIFY_INT_H
 
 #include <jansson.h>
+#include "common/errtext.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -78,7 +79,7 @@ const iotc_certify_case *iotc_certify_catalogue_find(const iotc_certify_catalogu
 /* Resolves --suite (qualification | full | a suite name | comma-separated ids) into
  * indexes; returns the count or -1 with err. */
 int iotc_certify_catalogue_select(const iotc_certify_catalogue *cat, const char *suite, size_t *idx,
-                                  size_t max, char *err, size_t errlen);
+                                  size_t max, iotc_errtext *err);
 
 /* ---- adapters (fixtures/adapters/NAME.json) ---- */
 typedef struct iotc_certify_adapter {
@@ -92,7 +93,7 @@ typedef struct iotc_certify_adapter {
 } iotc_certify_adapter;
 
 int iotc_certify_adapter_load(const char *name_or_path, const char *dir, iotc_certify_adapter *a,
-                              char *err, size_t errlen);
+                              iotc_errtext *err);
 void iotc_certify_adapter_free(iotc_certify_adapter *a);
 /* NULL when the adapter takes part in the case, else a reason. */
 const char *iotc_certify_adapter_excludes(const iotc_certify_adapter *a, const char *case_id,
@@ -105,8 +106,8 @@ extern const char *const iotc_certify_placeholders[];
  * {name+TEXT} with TEXT followed by the quoted value, both only when the value is
  * non-empty (else nothing). {{ and }} are literal braces. Unknown names
  * and unbalanced braces are errors. Returns 0 or -1 with err. */
-int iotc_certify_template_fill(const char *tpl, json_t *vars, char *out, size_t outlen, char *err,
-                               size_t errlen);
+int iotc_certify_template_fill(const char *tpl, json_t *vars, char *out, size_t outlen,
+                               iotc_errtext *err);
 /* Single-quotes s for /bin/sh into out. */
 int iotc_certify_shell_quote(const char *s, char *out, size_t outlen);
 
@@ -121,7 +122,7 @@ typedef struct iotc_certify_device {
 /* Starts `/bin/sh -c command` in its own process group, stdin /dev/null, stdout and
  * stderr appended to log_path. */
 int iotc_certify_device_start(iotc_certify_device *d, const char *command, const char *log_path,
-                              char *err, size_t errlen);
+                              iotc_errtext *err);
 /* Non-blocking: notes the leader's exit. */
 void iotc_certify_device_poll(iotc_certify_device *d);
 /* SIGTERM to the group, up to grace_ms for the leader, then SIGKILL to the group, and
@@ -259,7 +260,7 @@ typedef struct iotc_certify_action_state {
 void iotc_certify_actions_step(const iotc_certify_case *c, const iotc_certify_endpoint *ep,
                                json_t *lines, iotc_certify_action_state *st);
 /* Validates one action definition (catalogue loading). */
-int iotc_certify_action_check(json_t *action, char *err, size_t errlen);
+int iotc_certify_action_check(json_t *action, iotc_errtext *err);
 
 /* ---- running cases (run.c) ---- */
 typedef struct iotc_certify_run {

@@ -126,6 +126,7 @@ int iotc_certify_main(int argc, char **argv)
     main__pool pool;
     size_t idx[MAIN__MAX_CASES];
     iotc_certify_outcome *res = NULL;
+    iotc_errtext e = {0};
     char err[8192], serve_bin[PATH_MAX], refdev[PATH_MAX], started[32], run_id[40], report[1200];
     const char *device_name;
     char shard_digest[80] = "";
@@ -136,8 +137,8 @@ int iotc_certify_main(int argc, char **argv)
 
     memset(&r, 0, sizeof(r));
     memset(&pool, 0, sizeof(pool));
-    if (iotc_certify_opts_parse(argc, argv, &o, err, sizeof(err)) != 0) {
-        fprintf(stderr, "iotconform certify: %s\n\n", err);
+    if (iotc_certify_opts_parse(argc, argv, &o, &e) != 0) {
+        fprintf(stderr, "iotconform certify: %s\n\n", e.msg);
         iotc_certify_usage(stderr);
         return 2;
     }
@@ -150,14 +151,13 @@ int iotc_certify_main(int argc, char **argv)
                 o.catalogue, err);
         goto cleanup;
     }
-    if (o.adapter &&
-        iotc_certify_adapter_load(o.adapter, o.adapter_dir, &ad, err, sizeof(err)) != 0) {
-        fprintf(stderr, "iotconform certify: %s\n", err);
+    if (o.adapter && iotc_certify_adapter_load(o.adapter, o.adapter_dir, &ad, &e) != 0) {
+        fprintf(stderr, "iotconform certify: %s\n", e.msg);
         goto cleanup;
     }
-    n = iotc_certify_catalogue_select(&cat, o.suite, idx, MAIN__MAX_CASES, err, sizeof(err));
+    n = iotc_certify_catalogue_select(&cat, o.suite, idx, MAIN__MAX_CASES, &e);
     if (n < 0) {
-        fprintf(stderr, "iotconform certify: %s\n", err);
+        fprintf(stderr, "iotconform certify: %s\n", e.msg);
         goto cleanup;
     }
     selected = (size_t)n;
@@ -181,8 +181,8 @@ int iotc_certify_main(int argc, char **argv)
         o.seed = ((unsigned long long)b[0] << 24 | b[1] << 16 | b[2] << 8 | b[3]);
     }
     r.serve_bin = o.serve_bin ? o.serve_bin : serve_bin;
-    if (!(o.pki_dir = iotc_paths_pki(o.pki_dir, err, sizeof(err)))) {
-        fprintf(stderr, "iotconform certify: %s\n", err);
+    if (!(o.pki_dir = iotc_paths_pki(o.pki_dir, &e))) {
+        fprintf(stderr, "iotconform certify: %s\n", e.msg);
         goto cleanup;
     }
     /* Absolute paths: the device may change directory. */
@@ -267,8 +267,8 @@ int iotc_certify_main(int argc, char **argv)
     if (o.shard.n)
         json_object_set_new(json_object_get(doc, "run"), "shard",
                             iotc_shard_json(&o.shard, selected, shard_digest));
-    if (iotc_results_write(doc, o.out_dir, report, sizeof(report), err, sizeof(err)) != 0) {
-        fprintf(stderr, "iotconform certify: %s\n", err);
+    if (iotc_results_write(doc, o.out_dir, report, sizeof(report), &e) != 0) {
+        fprintf(stderr, "iotconform certify: %s\n", e.msg);
         goto cleanup;
     }
     {

@@ -3,6 +3,7 @@
 #define IOTC_CERTIFY_MAIN_H
 
 #include <stdio.h>
+#include "common/errtext.h"
 
 #include "cert_int.h"
 #include "harness/shard.h"
@@ -17,7 +18,7 @@ typedef struct iotc_certify_opts {
     iotc_shard shard;   /* --shard K/N; n == 0: every selected case */
 } iotc_certify_opts;
 
-int iotc_certify_opts_parse(int argc, char **argv, iotc_certify_opts *o, char *err, size_t errlen);
+int iotc_certify_opts_parse(int argc, char **argv, iotc_certify_opts *o, iotc_errtext *err);
 void iotc_certify_usage(FILE *out);
 
 /* The results.json document of a certification run (reports/SCHEMA.md, kind certification). */

@@ -13,7 +13,7 @@
 #include "common/spawn.h"
 
 int iotc_certify_device_start(iotc_certify_device *d, const char *command, const char *log_path,
-                              char *err, size_t errlen)
+                              iotc_errtext *err)
 {
     char *argv[] = {"sh", "-c", (char *)command, NULL};
     iotc_spawn_opts o = {
@@ -29,7 +29,7 @@ int iotc_certify_device_start(iotc_certify_device *d, const char *command, const
 
     memset(d, 0, sizeof(*d));
     if (iotc_spawn(&o, &d->pid) != IOTC_OK) {
-        snprintf(err, errlen, "cannot start /bin/sh for the device: %s", strerror(errno));
+        iotc_errtext_set(err, 0, "cannot start /bin/sh for the device: %s", strerror(errno));
         d->pid = -1;
         return IOTC_ERR_IO;
     }

@@ -108,7 +108,7 @@ static int opts__num(const char *arg, double lo, double hi, double *out)
     return 0;
 }
 
-int iotc_certify_opts_parse(int argc, char **argv, iotc_certify_opts *o, char *err, size_t errlen)
+int iotc_certify_opts_parse(int argc, char **argv, iotc_certify_opts *o, iotc_errtext *err)
 {
     static const struct option longs[] = {
         {"device", required_argument, NULL, 'd'},
@@ -166,44 +166,40 @@ int iotc_certify_opts_parse(int argc, char **argv, iotc_certify_opts *o, char *e
             break;
         case 'F':
             if (strcmp(optarg, "FAIL") && strcmp(optarg, "WARN")) {
-                snprintf(err, errlen, "--fail-on wants FAIL or WARN, not \"%s\"", optarg);
-                return -1;
+                return iotc_errtext_set(err, -1, "--fail-on wants FAIL or WARN, not \"%s\"",
+                                        optarg);
             }
             o->fail_on_warn = strcmp(optarg, "WARN") == 0;
             break;
         case 'T':
             if (opts__num(optarg, 0.01, 1.0, &o->scale)) {
-                snprintf(err, errlen, "--time-scale wants 0.01..1, not \"%s\"", optarg);
-                return -1;
+                return iotc_errtext_set(err, -1, "--time-scale wants 0.01..1, not \"%s\"", optarg);
             }
             o->scale_given = 1;
             break;
         case 'r':
             if (opts__num(optarg, 0, 1e15, &v)) {
-                snprintf(err, errlen, "--seed wants a non-negative integer");
-                return -1;
+                return iotc_errtext_set(err, -1, "--seed wants a non-negative integer");
             }
             o->seed = (unsigned long long)v;
             o->seed_given = 1;
             break;
         case 'j':
             if (opts__num(optarg, 1, 16, &v) || v != (int)v) {
-                snprintf(err, errlen, "--jobs wants 1..16, not \"%s\"", optarg);
-                return -1;
+                return iotc_errtext_set(err, -1, "--jobs wants 1..16, not \"%s\"", optarg);
             }
             o->jobs = (int)v;
             break;
         default:
-            if (iotc_cliflags_take(&flags, ch, optarg, argv, err, errlen))
+            if (iotc_cliflags_take(&flags, ch, optarg, argv, err))
                 return -1;
             break;
         }
     }
-    if (iotc_cliflags_finish(&flags, argc, argv, err, errlen))
+    if (iotc_cliflags_finish(&flags, argc, argv, err))
         return -1;
     if (!o->help && !o->list && !o->device && !o->adapter) {
-        snprintf(err, errlen, "--device TEMPLATE or --adapter NAME is required");
-        return -1;
+        return iotc_errtext_set(err, -1, "--device TEMPLATE or --adapter NAME is required");
     }
     return 0;
 }

@@ -186,8 +186,7 @@ static void run__tail(const char *path, char *out, size_t len)
 }
 
 static int run__start_serve(const iotc_certify_run *r, const iotc_certify_case *c, run__series *s,
-                            const char *label, const char *ports, bool scenario, char *err,
-                            size_t errlen)
+                            const char *label, const char *ports, bool scenario, iotc_errtext *err)
 {
     char profile[1100], *scen = NULL;
     const char *extra[7] = {NULL};
@@ -221,7 +220,7 @@ static int run__start_serve(const iotc_certify_run *r, const iotc_certify_case *
         extra[k++] = s->run_dir;
     }
     rc = iotc_serve_start_ex(&s->serve, r->serve_bin, r->pki_dir, label, profile, s->dir, 20000,
-                             extra, err, errlen);
+                             extra, err);
     free(scen);
     s->serving = rc == IOTC_OK;
     return rc;
@@ -233,7 +232,7 @@ static void run__outage(const iotc_certify_run *r, const iotc_certify_case *c, r
 {
     long after = (long)((double)json_integer_value(json_object_get(a, "after_ms")) * r->scale);
     long len = (long)((double)json_integer_value(json_object_get(a, "outage_ms")) * r->scale);
-    char ports[96], err[1024];
+    char ports[96];
     if (s->out_from_wall > 0 || iotc_clock_ms() - t0 < after)
         return;
     snprintf(ports, sizeof(ports), "8883=%d,8443=%d,443=%d", s->serve.port_8883, s->serve.port_8443,
@@ -247,8 +246,9 @@ static void run__outage(const iotc_certify_run *r, const iotc_certify_case *c, r
         nanosleep(&ts, NULL);
         iotc_certify_device_poll(&s->dev);
     }
-    if (run__start_serve(r, c, s, "after-outage", ports, false, err, sizeof(err)) != IOTC_OK) {
-        snprintf(note, notelen, "the endpoint did not come back after the outage: %.400s", err);
+    iotc_errtext se = {0};
+    if (run__start_serve(r, c, s, "after-outage", ports, false, &se) != IOTC_OK) {
+        snprintf(note, notelen, "the endpoint did not come back after the outage: %.400s", se.msg);
         s->out_to_wall = iotc_clock_wall_ms();
         return;
     }
@@ -416,19 +416,20 @@ static int run__start_series(const iotc_certify_run *r, const iotc_certify_case 
     }
     s->dev.pid = 0;
     s->budget_ms = budget;
-    if (run__start_serve(r, c, s, "endpoint", NULL, true, err, sizeof(err)) != IOTC_OK) {
-        snprintf(out->reason, sizeof(out->reason), "the endpoint did not start: %.1900s", err);
+    iotc_errtext te = {0};
+    if (run__start_serve(r, c, s, "endpoint", NULL, true, &te) != IOTC_OK) {
+        snprintf(out->reason, sizeof(out->reason), "the endpoint did not start: %.1900s", te.msg);
         return -1;
     }
     iotc_jreader_init(&s->j1, s->serve.journal);
     json_t *vars =
         iotc_certify_case_vars(r, c, s->dir, s->serve.port_8883, s->serve.port_443,
                                r->seed * 1000003ull + index * 101ull + (unsigned)q, budget);
-    int frc = iotc_certify_template_fill(tpl ? tpl : "", vars, cmd, sizeof(cmd), err, sizeof(err));
+    int frc = iotc_certify_template_fill(tpl ? tpl : "", vars, cmd, sizeof(cmd), &te);
     json_decref(vars);
     if (frc != 0 || !tpl) {
         snprintf(out->reason, sizeof(out->reason), "device template: %.1900s",
-                 tpl ? err : "no device command (use --device or --adapter)");
+                 tpl ? te.msg : "no device command (use --device or --adapter)");
         return -1;
     }
     snprintf(out->command, sizeof(out->command), "%s", cmd);
@@ -440,8 +441,8 @@ static int run__start_series(const iotc_certify_run *r, const iotc_certify_case 
             fclose(f);
         }
     }
-    if (iotc_certify_device_start(&s->dev, cmd, err, err, sizeof(err)) != IOTC_OK) {
-        snprintf(out->reason, sizeof(out->reason), "%s", err);
+    if (iotc_certify_device_start(&s->dev, cmd, err, &te) != IOTC_OK) {
+        iotc_errtext_copy(&te, out->reason, sizeof(out->reason));
         return -1;
     }
     s->t0 = iotc_clock_ms();

@@ -75,8 +75,8 @@ static int template__put(char *out, size_t outlen, size_t *o, const char *s, siz
     return 0;
 }
 
-int iotc_certify_template_fill(const char *tpl, json_t *vars, char *out, size_t outlen, char *err,
-                               size_t errlen)
+int iotc_certify_template_fill(const char *tpl, json_t *vars, char *out, size_t outlen,
+                               iotc_errtext *err)
 {
     size_t o = 0;
     if (outlen == 0)
@@ -90,9 +90,8 @@ int iotc_certify_template_fill(const char *tpl, json_t *vars, char *out, size_t 
             continue;
         }
         if (*p == '}') {
-            snprintf(err, errlen, "unbalanced '}' at offset %zu of the device template",
-                     (size_t)(p - tpl));
-            return -1;
+            return iotc_errtext_set(err, -1, "unbalanced '}' at offset %zu of the device template",
+                                    (size_t)(p - tpl));
         }
         if (*p != '{') {
             if (template__put(out, outlen, &o, p, 1))
@@ -104,9 +103,8 @@ int iotc_certify_template_fill(const char *tpl, json_t *vars, char *out, size_t 
         char name[64], text[256] = "";
         bool cond = false;
         if (!end || (size_t)(end - p - 1) >= sizeof(name) + sizeof(text)) {
-            snprintf(err, errlen, "unterminated or over-long placeholder at offset %zu",
-                     (size_t)(p - tpl));
-            return -1;
+            return iotc_errtext_set(err, -1, "unterminated or over-long placeholder at offset %zu",
+                                    (size_t)(p - tpl));
         }
         const char *q = memchr(p + 1, '?', (size_t)(end - p - 1));
         const char *plus = memchr(p + 1, '+', (size_t)(end - p - 1));
@@ -117,9 +115,8 @@ int iotc_certify_template_fill(const char *tpl, json_t *vars, char *out, size_t 
         }
         size_t nlen = (size_t)((q ? q : end) - p - 1);
         if (nlen == 0 || nlen >= sizeof(name)) {
-            snprintf(err, errlen, "empty or over-long placeholder name at offset %zu",
-                     (size_t)(p - tpl));
-            return -1;
+            return iotc_errtext_set(err, -1, "empty or over-long placeholder name at offset %zu",
+                                    (size_t)(p - tpl));
         }
         memcpy(name, p + 1, nlen);
         name[nlen] = '\0';
@@ -128,8 +125,8 @@ int iotc_certify_template_fill(const char *tpl, json_t *vars, char *out, size_t 
             snprintf(text, sizeof(text), "%.*s", (int)(end - q - 1), q + 1);
         }
         if (!template__known(name)) {
-            snprintf(err, errlen, "unknown placeholder {%s} (see iotconform certify --help)", name);
-            return -1;
+            return iotc_errtext_set(
+                err, -1, "unknown placeholder {%s} (see iotconform certify --help)", name);
         }
         json_t *v = json_object_get(vars, name);
         const char *val = json_string_value(v);
@@ -159,6 +156,6 @@ int iotc_certify_template_fill(const char *tpl, json_t *vars, char *out, size_t 
     }
     return 0;
 too_long:
-    snprintf(err, errlen, "the filled device command is longer than %zu bytes", outlen - 1);
-    return -1;
+    return iotc_errtext_set(err, -1, "the filled device command is longer than %zu bytes",
+                            outlen - 1);
 }

@@ -52,7 +52,7 @@ static int dial__one(const struct addrinfo *ai, int timeout_ms, int *fd_out)
     return 0;
 }
 
-int iotc_client_dial(const iotc_dial_opts *d, int *fd, char *err, size_t errlen)
+int iotc_client_dial(const iotc_dial_opts *d, int *fd, iotc_errtext *err)
 {
     struct addrinfo hints, *res = NULL;
     char port[16];
@@ -65,11 +65,11 @@ int iotc_client_dial(const iotc_dial_opts *d, int *fd, char *err, size_t errlen)
     hints.ai_flags = d->numeric ? AI_NUMERICHOST : 0;
     snprintf(port, sizeof(port), "%d", d->port);
     if (!d->host || getaddrinfo(d->host, port, &hints, &res) != 0 || !res) {
-        snprintf(err, errlen, "no %s address to dial (\"%s\")",
-                 d->family == AF_INET6  ? "IPv6"
-                 : d->family == AF_INET ? "IPv4"
-                                        : "network",
-                 d->host ? d->host : "");
+        iotc_errtext_set(err, 0, "no %s address to dial (\"%s\")",
+                         d->family == AF_INET6  ? "IPv6"
+                         : d->family == AF_INET ? "IPv4"
+                                                : "network",
+                         d->host ? d->host : "");
         if (res)
             freeaddrinfo(res);
         return IOTC_ERR_NOT_FOUND;
@@ -78,7 +78,7 @@ int iotc_client_dial(const iotc_dial_opts *d, int *fd, char *err, size_t errlen)
         e = dial__one(ai, d->connect_timeout_ms, fd);
     freeaddrinfo(res);
     if (*fd < 0) {
-        snprintf(err, errlen, "connect to %s port %d: %s", d->host, d->port, strerror(e));
+        iotc_errtext_set(err, 0, "connect to %s port %d: %s", d->host, d->port, strerror(e));
         return e == ETIMEDOUT ? IOTC_ERR_TIMEOUT : IOTC_ERR_IO;
     }
     if (d->io_timeout_ms > 0) {

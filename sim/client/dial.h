@@ -7,6 +7,7 @@
 #define IOTC_CLIENT_DIAL_H
 
 #include <stddef.h>
+#include "common/errtext.h"
 
 typedef struct iotc_dial_opts {
     const char *host; /* a name, or a literal address */
@@ -22,6 +23,6 @@ typedef struct iotc_dial_opts {
  * no address of the family (err says so). IOTC_ERR_IO / IOTC_ERR_TIMEOUT: no
  * address accepted the connection (err: "connect to HOST port N: why", from the
  * last one tried). */
-int iotc_client_dial(const iotc_dial_opts *d, int *fd, char *err, size_t errlen);
+int iotc_client_dial(const iotc_dial_opts *d, int *fd, iotc_errtext *err);
 
 #endif

@@ -13,7 +13,7 @@
 #include "client/sigv4c.h"
 
 int iotc_door_auth_sign_token(const char *path, const char *token, char *out, size_t outlen,
-                              char *err, size_t errlen)
+                              iotc_errtext *err)
 {
     EVP_PKEY *key = NULL;
     char *sig = NULL;
@@ -21,17 +21,16 @@ int iotc_door_auth_sign_token(const char *path, const char *token, char *out, si
     FILE *f = fopen(path, "r");
 
     if (!f) {
-        snprintf(err, errlen, "cannot open the token-signing key %s", path);
-        return IOTC_ERR_CONFIG;
+        return iotc_errtext_set(err, IOTC_ERR_CONFIG, "cannot open the token-signing key %s", path);
     }
     key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
     fclose(f);
     if (!key || iotc_authz_sign_token(key, token, &sig) != IOTC_OK) {
-        snprintf(err, errlen, "cannot sign the token with %s", path);
+        iotc_errtext_set(err, 0, "cannot sign the token with %s", path);
         goto cleanup;
     }
     if (strlen(sig) >= outlen) {
-        snprintf(err, errlen, "token signature too long");
+        iotc_errtext_set(err, 0, "token signature too long");
         goto cleanup;
     }
     memcpy(out, sig, strlen(sig) + 1);
@@ -69,7 +68,7 @@ static void door__flip_sig(char *s)
 }
 
 static int door__sigv4_http(const iotc_door_auth *a, const iotc_door_req *r, struct iotc_buf *query,
-                            struct iotc_buf *headers, char *err, size_t errlen)
+                            struct iotc_buf *headers, iotc_errtext *err)
 {
     iotc_sigv4c s;
     char amz[IOTC_SIGV4C_DATE_LEN], out[4096];
@@ -119,16 +118,16 @@ static int door__sigv4_http(const iotc_door_auth *a, const iotc_door_req *r, str
         rc = iotc_buf_printf(headers, "X-Amz-Security-Token: %s\r\n", s.token);
     return rc;
 fail:
-    snprintf(err, errlen, "SigV4 signing failed: %s", iotc_strerror(rc));
+    iotc_errtext_set(err, 0, "SigV4 signing failed: %s", iotc_strerror(rc));
     return rc;
 }
 
 int iotc_door_auth_http(const iotc_door_auth *a, const iotc_door_req *r, struct iotc_buf *query,
-                        struct iotc_buf *headers, char *err, size_t errlen)
+                        struct iotc_buf *headers, iotc_errtext *err)
 {
     int rc = IOTC_OK;
     if (a->kind == IOTC_DA_SIGV4)
-        return door__sigv4_http(a, r, query, headers, err, errlen);
+        return door__sigv4_http(a, r, query, headers, err);
     if (a->kind != IOTC_DA_CUSTOM)
         return IOTC_OK;
     if (a->via_query) {
@@ -147,7 +146,7 @@ int iotc_door_auth_http(const iotc_door_auth *a, const iotc_door_req *r, struct 
             rc = iotc_buf_printf(headers, "x-amz-customauthorizer-signature: %s\r\n", a->signature);
     }
     if (rc != IOTC_OK)
-        snprintf(err, errlen, "custom-auth request too large");
+        iotc_errtext_set(err, 0, "custom-auth request too large");
     return rc;
 }
 

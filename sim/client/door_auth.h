@@ -8,6 +8,7 @@
 #define IOTC_CLIENT_DOOR_AUTH_H
 
 #include <stddef.h>
+#include "common/errtext.h"
 #include <time.h>
 
 #include "client/sigv4c.h"
@@ -43,7 +44,7 @@ typedef struct iotc_door_auth {
 /* Base64 RSA-SHA256 signature of token with the PEM private key at key_path (what
  * x-amz-customauthorizer-signature carries). */
 int iotc_door_auth_sign_token(const char *key_path, const char *token, char *out, size_t outlen,
-                              char *err, size_t errlen);
+                              iotc_errtext *err);
 
 /*
  * HTTP request material for r: appends "k=v&..." to query (without '?') and
@@ -65,7 +66,7 @@ typedef struct iotc_door_req {
 } iotc_door_req;
 
 int iotc_door_auth_http(const iotc_door_auth *a, const iotc_door_req *r, struct iotc_buf *query,
-                        struct iotc_buf *headers, char *err, size_t errlen);
+                        struct iotc_buf *headers, iotc_errtext *err);
 
 /* MQTT username carrying the custom-authorizer values after user and '?'
  * (reference section 7). */

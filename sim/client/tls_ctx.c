@@ -7,50 +7,46 @@
 #include <stdint.h>
 #include <string.h>
 
-static int tls_ctx__versions(SSL_CTX *ctx, const iotc_client_tls *o, char *err, size_t errlen)
+static int tls_ctx__versions(SSL_CTX *ctx, const iotc_client_tls *o, iotc_errtext *err)
 {
     if ((o->min_version && SSL_CTX_set_min_proto_version(ctx, o->min_version) != 1) ||
         (o->max_version && SSL_CTX_set_max_proto_version(ctx, o->max_version) != 1)) {
-        snprintf(err, errlen, "TLS version range 0x%x..0x%x unsupported", o->min_version,
-                 o->max_version);
-        return -1;
+        return iotc_errtext_set(err, -1, "TLS version range 0x%x..0x%x unsupported", o->min_version,
+                                o->max_version);
     }
     return 0;
 }
 
-static int tls_ctx__suites(SSL_CTX *ctx, const iotc_client_tls *o, char *err, size_t errlen)
+static int tls_ctx__suites(SSL_CTX *ctx, const iotc_client_tls *o, iotc_errtext *err)
 {
     if (o->cipher_list && SSL_CTX_set_cipher_list(ctx, o->cipher_list) != 1) {
-        snprintf(err, errlen, "cipher list \"%s\" unknown to OpenSSL", o->cipher_list);
-        return -1;
+        return iotc_errtext_set(err, -1, "cipher list \"%s\" unknown to OpenSSL", o->cipher_list);
     }
     if (o->ciphersuites && SSL_CTX_set_ciphersuites(ctx, o->ciphersuites) != 1) {
-        snprintf(err, errlen, "TLS 1.3 ciphersuites \"%s\" unknown to OpenSSL", o->ciphersuites);
-        return -1;
+        return iotc_errtext_set(err, -1, "TLS 1.3 ciphersuites \"%s\" unknown to OpenSSL",
+                                o->ciphersuites);
     }
     if (o->sigalgs && SSL_CTX_set1_sigalgs_list(ctx, o->sigalgs) != 1) {
-        snprintf(err, errlen, "sigalgs \"%s\" unknown to OpenSSL", o->sigalgs);
-        return -1;
+        return iotc_errtext_set(err, -1, "sigalgs \"%s\" unknown to OpenSSL", o->sigalgs);
     }
     return 0;
 }
 
-static int tls_ctx__files(SSL_CTX *ctx, const iotc_client_tls *o, char *err, size_t errlen)
+static int tls_ctx__files(SSL_CTX *ctx, const iotc_client_tls *o, iotc_errtext *err)
 {
     if (!o->ca_file || SSL_CTX_load_verify_locations(ctx, o->ca_file, NULL) != 1) {
-        snprintf(err, errlen, "cannot load trust bundle %s", o->ca_file ? o->ca_file : "(none)");
-        return -1;
+        return iotc_errtext_set(err, -1, "cannot load trust bundle %s",
+                                o->ca_file ? o->ca_file : "(none)");
     }
     if (!o->cert_file || !o->cert_file[0])
         return 0;
     if (SSL_CTX_use_certificate_chain_file(ctx, o->cert_file) != 1) {
-        snprintf(err, errlen, "cannot load client certificate %s", o->cert_file);
-        return -1;
+        return iotc_errtext_set(err, -1, "cannot load client certificate %s", o->cert_file);
     }
     if (!o->key_file || SSL_CTX_use_PrivateKey_file(ctx, o->key_file, SSL_FILETYPE_PEM) != 1 ||
         ((o->flags & IOTC_CLIENT_TLS_CHECK_KEY) && SSL_CTX_check_private_key(ctx) != 1)) {
-        snprintf(err, errlen, "cannot load client key %s", o->key_file ? o->key_file : "(none)");
-        return -1;
+        return iotc_errtext_set(err, -1, "cannot load client key %s",
+                                o->key_file ? o->key_file : "(none)");
     }
     return 0;
 }
@@ -85,19 +81,19 @@ static int tls_ctx__remembered_verify(X509_STORE_CTX *v, void *arg)
     return ok;
 }
 
-SSL_CTX *iotc_client_tls_ctx(const iotc_client_tls *o, char *err, size_t errlen)
+SSL_CTX *iotc_client_tls_ctx(const iotc_client_tls *o, iotc_errtext *err)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx) {
-        snprintf(err, errlen, "SSL_CTX_new failed");
+        iotc_errtext_set(err, 0, "SSL_CTX_new failed");
         goto fail;
     }
     /* Before any certificate is loaded: the level also judges the client's own key. */
     if (o->security_level >= 0)
         SSL_CTX_set_security_level(ctx, o->security_level);
     tls_ctx__modes(ctx, o->flags);
-    if (tls_ctx__versions(ctx, o, err, errlen) || tls_ctx__suites(ctx, o, err, errlen) ||
-        tls_ctx__files(ctx, o, err, errlen))
+    if (tls_ctx__versions(ctx, o, err) || tls_ctx__suites(ctx, o, err) ||
+        tls_ctx__files(ctx, o, err))
         goto fail;
     SSL_CTX_set_verify(ctx, o->verify_peer ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
                        o->verify_peer ? o->verify_cb : NULL);
@@ -106,7 +102,7 @@ SSL_CTX *iotc_client_tls_ctx(const iotc_client_tls *o, char *err, size_t errlen)
                                          (void *)(uintptr_t)iotc_x509_memo_context());
     if (o->alpn && (o->alpn_len == 0 || o->alpn_len > 0xffff ||
                     SSL_CTX_set_alpn_protos(ctx, o->alpn, (unsigned)o->alpn_len) != 0)) {
-        snprintf(err, errlen, "invalid ALPN list");
+        iotc_errtext_set(err, 0, "invalid ALPN list");
         goto fail;
     }
     return ctx;

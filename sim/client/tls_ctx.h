@@ -8,6 +8,7 @@
 #define IOTC_CLIENT_TLS_CTX_H
 
 #include <openssl/ssl.h>
+#include "common/errtext.h"
 #include <stddef.h>
 
 enum {
@@ -45,7 +46,7 @@ typedef struct iotc_client_tls {
 
 /* Builds the context; NULL with err naming the setting that failed (the OpenSSL
  * error queue is cleared). */
-SSL_CTX *iotc_client_tls_ctx(const iotc_client_tls *o, char *err, size_t errlen);
+SSL_CTX *iotc_client_tls_ctx(const iotc_client_tls *o, iotc_errtext *err);
 
 /* Wire-format ALPN list of one protocol name; its length, or -1 when the name is
  * empty or does not fit outlen. */

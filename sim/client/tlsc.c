@@ -192,7 +192,7 @@ void iotc_tlsc_files(const iotc_tlsc_opts *o, char *ca, char *cert, char *key, s
         snprintf(key, len, "%s/%s" IOTC_PKI_KEY_EXT, o->pki_dir, o->key ? o->key : o->cert);
 }
 
-SSL_CTX *iotc_tlsc_ctx_new(const iotc_tlsc_opts *o, iotc_tlsc_state *st, char *err, size_t errlen)
+SSL_CTX *iotc_tlsc_ctx_new(const iotc_tlsc_opts *o, iotc_tlsc_state *st, iotc_errtext *err)
 {
     char ca[1024], cert[1024], key[1024];
     unsigned char wire[512];
@@ -223,13 +223,13 @@ SSL_CTX *iotc_tlsc_ctx_new(const iotc_tlsc_opts *o, iotc_tlsc_state *st, char *e
     if (json_array_size(o->alpn)) {
         int n = iotc_tlsc_alpn_wire(o->alpn, wire, sizeof(wire));
         if (n <= 0) {
-            snprintf(err, errlen, "invalid ALPN list");
+            iotc_errtext_set(err, 0, "invalid ALPN list");
             return NULL;
         }
         spec.alpn = wire;
         spec.alpn_len = (size_t)n;
     }
-    ctx = iotc_client_tls_ctx(&spec, err, errlen);
+    ctx = iotc_client_tls_ctx(&spec, err);
     if (ctx)
         iotc_tlsc_hook(ctx, st);
     return ctx;

@@ -7,6 +7,7 @@
 #define IOTC_CLIENT_TLSC_H
 
 #include <jansson.h>
+#include "common/errtext.h"
 #include <openssl/ssl.h>
 #include <stddef.h>
 
@@ -45,7 +46,7 @@ typedef struct iotc_tlsc_state {
 } iotc_tlsc_state;
 
 /* Builds a context; st must outlive it. Returns NULL and fills err. */
-SSL_CTX *iotc_tlsc_ctx_new(const iotc_tlsc_opts *o, iotc_tlsc_state *st, char *err, size_t errlen);
+SSL_CTX *iotc_tlsc_ctx_new(const iotc_tlsc_opts *o, iotc_tlsc_state *st, iotc_errtext *err);
 
 /* Resets st; sni NULL = send none. */
 void iotc_tlsc_state_init(iotc_tlsc_state *st, const char *sni);

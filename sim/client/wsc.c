@@ -18,28 +18,27 @@
 /* A refusal body is one small JSON object; the head limit is sim/ws's. */
 #define WSC__MAX_ANSWER (IOTC_WS_MAX_RESPONSE_HEAD + 4096)
 
-int iotc_wsc_init(iotc_wsc *w, const iotc_tlsc_opts *o, char *err, size_t errlen)
+int iotc_wsc_init(iotc_wsc *w, const iotc_tlsc_opts *o, iotc_errtext *err)
 {
     memset(w, 0, sizeof(*w));
     w->fd = -1;
-    w->ctx = iotc_tlsc_ctx_new(o, &w->st, err, errlen);
+    w->ctx = iotc_tlsc_ctx_new(o, &w->st, err);
     return w->ctx ? IOTC_OK : IOTC_ERR_CONFIG;
 }
 
-int iotc_wsc_handshake(iotc_wsc *w, int fd, json_t *obs, char *err, size_t errlen)
+int iotc_wsc_handshake(iotc_wsc *w, int fd, json_t *obs, iotc_errtext *err)
 {
     w->fd = fd;
     w->ssl = SSL_new(w->ctx);
     if (!w->ssl || SSL_set_fd(w->ssl, w->fd) != 1) {
-        snprintf(err, errlen, "SSL_new failed");
-        return IOTC_ERR_NOMEM;
+        return iotc_errtext_set(err, IOTC_ERR_NOMEM, "SSL_new failed");
     }
     w->hs_ok = SSL_connect(w->ssl) == 1;
     ERR_clear_error();
     if (!w->st.hello_sent) {
-        snprintf(err, errlen,
-                 "the client could not send a ClientHello (settings OpenSSL cannot offer?)");
-        return IOTC_ERR_CONFIG;
+        return iotc_errtext_set(
+            err, IOTC_ERR_CONFIG,
+            "the client could not send a ClientHello (settings OpenSSL cannot offer?)");
     }
     if (w->hs_ok && obs)
         iotc_tlsc_observe(w->ssl, obs);
@@ -202,7 +201,8 @@ int iotc_wsc_upgrade(iotc_wsc *w, const char *host, const char *path_and_query,
 {
     struct iotc_buf req = {0};
     struct iotc_ws_cbs cbs = {wsc__on_data, wsc__on_close, w};
-    char key[IOTC_WS_KEY_LEN], why[200];
+    char key[IOTC_WS_KEY_LEN];
+    iotc_errtext why = {0};
     uint8_t buf[4096];
     size_t got, consumed = 0;
     int rc;
@@ -220,7 +220,7 @@ int iotc_wsc_upgrade(iotc_wsc *w, const char *host, const char *path_and_query,
             return rc;
         if (iotc_buf_append(&w->rx, buf, got) != IOTC_OK)
             return IOTC_ERR_NOMEM;
-        rc = iotc_ws_client_response(w->rx.p, w->rx.len, key, &consumed, status, why, sizeof(why));
+        rc = iotc_ws_client_response(w->rx.p, w->rx.len, key, &consumed, status, &why);
         if (rc != IOTC_ERR_AGAIN)
             break;
     }
@@ -231,7 +231,7 @@ int iotc_wsc_upgrade(iotc_wsc *w, const char *host, const char *path_and_query,
         return IOTC_ERR_DENIED;
     }
     if (rc != IOTC_OK) {
-        json_object_set_new(obs, "upgrade_error", json_string(why));
+        json_object_set_new(obs, "upgrade_error", json_string(why.msg));
         return IOTC_ERR_DENIED;
     }
     w->ws = iotc_ws_client_new(&cbs, 0);

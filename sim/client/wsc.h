@@ -8,6 +8,7 @@
 #define IOTC_CLIENT_WSC_H
 
 #include <jansson.h>
+#include "common/errtext.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,12 +32,12 @@ typedef struct iotc_wsc {
 
 /* Builds the TLS context from o (its ALPN list is copied); nothing is dialled yet,
  * so a setting OpenSSL refuses costs no connection. IOTC_ERR_CONFIG with err. */
-int iotc_wsc_init(iotc_wsc *w, const iotc_tlsc_opts *o, char *err, size_t errlen);
+int iotc_wsc_init(iotc_wsc *w, const iotc_tlsc_opts *o, iotc_errtext *err);
 
 /* TLS client handshake on fd (a connected blocking socket, owned from here on);
  * the negotiated parameters go to obs (may be NULL). IOTC_OK even when TLS is
  * refused (w->hs_ok tells); other codes fill err. */
-int iotc_wsc_handshake(iotc_wsc *w, int fd, json_t *obs, char *err, size_t errlen);
+int iotc_wsc_handshake(iotc_wsc *w, int fd, json_t *obs, iotc_errtext *err);
 
 /* Raw MQTT on a TLS connection someone else established and keeps owning (the
  * reference device's, with its own verification): iotc_wsc_release hands it back. */

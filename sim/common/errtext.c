@@ -53,6 +53,16 @@ int iotc_errtext_append(iotc_errtext *e, int code, const char *fmt, ...)
     return code;
 }
 
+char *iotc_errtext_copy(const iotc_errtext *e, char *buf, size_t len)
+{
+    if (e && e->msg[0] && buf && len) {
+        size_t n = strnlen(e->msg, len - 1);
+        memcpy(buf, e->msg, n);
+        buf[n] = '\0';
+    }
+    return buf;
+}
+
 const char *iotc_errtext_msg(const iotc_errtext *e)
 {
     return e ? e->msg : "";

@@ -15,9 +15,16 @@
 #define IOTC_COMMON_ERRTEXT_H
 
 #include <stdarg.h>
+#include <stddef.h>
+
+/* Room for the longest message any caller kept before this type: serve's start
+ * failure carries the endpoint's last 1,500 bytes of stderr after the command line,
+ * and the runner held it in 4,096 bytes (fleet used 600, report 1,024; 512 would
+ * truncate more than they did). In per-packet paths clear instead of `= {0}`. */
+#define IOTC_ERRTEXT_MAX 4096
 
 typedef struct iotc_errtext {
-    char msg[512]; /* "" when nothing failed; truncated (never overrun) when longer */
+    char msg[IOTC_ERRTEXT_MAX]; /* "" when nothing failed; truncated (never overrun) when longer */
 } iotc_errtext;
 
 /* Empties e (NULL-safe). */
@@ -32,6 +39,10 @@ int iotc_errtext_prefix(iotc_errtext *e, int code, const char *fmt, ...)
 /* Adds to the end of e's text; returns code. */
 int iotc_errtext_append(iotc_errtext *e, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Copies e's text, when it has one, into a caller-sized record field (a case's
+ * "error" column, a journal reason): the bridge to texts that are not error
+ * parameters. Leaves buf as it was when e is empty; returns buf. */
+char *iotc_errtext_copy(const iotc_errtext *e, char *buf, size_t len);
 /* e's text, "" for NULL. */
 const char *iotc_errtext_msg(const iotc_errtext *e);
 

@@ -280,7 +280,7 @@ const char *iotc_paths_pki_default(void)
  * expire, as the build does for the build tree. Its progress goes to stderr: stdout
  * carries serve's READY line.
  */
-static int paths__mkpki(const char *dir, char *err, size_t errlen)
+static int paths__mkpki(const char *dir, iotc_errtext *err)
 {
     char script[PATH_MAX], bundle[PATH_MAX];
     char *argv[] = {"/bin/bash", script, (char *)dir, "--names", IOTC_PKI_NAMES, NULL};
@@ -291,38 +291,34 @@ static int paths__mkpki(const char *dir, char *err, size_t errlen)
 
     paths__set(script, paths__s.data, "/certs/mkpki.sh");
     if (!paths__exists(script, S_IFREG)) {
-        snprintf(err, errlen, "no test PKI and no recipe to make one (%s); pass --pki DIR", script);
-        return IOTC_ERR_NOT_FOUND;
+        return iotc_errtext_set(err, IOTC_ERR_NOT_FOUND, "no test PKI and no recipe to make one (%s); pass --pki DIR", script);
     }
     paths__set(bundle, dir, "/" IOTC_PKI_CA_BUNDLE);
     if (!paths__exists(bundle, S_IFREG))
         fprintf(stderr, "iotconform: generating the test PKI in %s (first use)\n", dir);
     rc = iotc_spawn(&so, &pid);
     if (rc != IOTC_OK) {
-        snprintf(err, errlen, "cannot run %s: %s", script, strerror(errno));
-        return IOTC_ERR_IO;
+        return iotc_errtext_set(err, IOTC_ERR_IO, "cannot run %s: %s", script, strerror(errno));
     }
     if (iotc_spawn_wait(pid, &status) != 0) {
-        snprintf(err, errlen, "waiting for %s: %s", script, strerror(errno));
-        return IOTC_ERR_IO;
+        return iotc_errtext_set(err, IOTC_ERR_IO, "waiting for %s: %s", script, strerror(errno));
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !paths__exists(bundle, S_IFREG)) {
-        snprintf(err, errlen, "%s %s failed (status %d)", script, dir, status);
-        return IOTC_ERR_IO;
+        return iotc_errtext_set(err, IOTC_ERR_IO, "%s %s failed (status %d)", script, dir, status);
     }
     return IOTC_OK;
 }
 
-const char *iotc_paths_pki(const char *given, char *err, size_t errlen)
+const char *iotc_paths_pki(const char *given, iotc_errtext *err)
 {
     paths__init();
     if (given && *given)
         return given;
     if (!paths__s.pki[0]) {
-        snprintf(err, errlen, "no test PKI: pass --pki DIR or set IOTCONFORM_PKI (HOME is unset)");
+        iotc_errtext_set(err, 0, "no test PKI: pass --pki DIR or set IOTCONFORM_PKI (HOME is unset)");
         return NULL;
     }
-    if (paths__s.pki_is_user && paths__mkpki(paths__s.pki, err, errlen) != IOTC_OK)
+    if (paths__s.pki_is_user && paths__mkpki(paths__s.pki, err) != IOTC_OK)
         return NULL;
     return paths__s.pki;
 }

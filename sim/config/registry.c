@@ -136,7 +136,8 @@ static int registry__policies(const char *file, json_t *arr, struct iotc_registr
     json_t *e;
     json_array_foreach(arr, i, e)
     {
-        char path[64], full[4096], why[512];
+        char path[64], full[4096];
+        iotc_errtext why = {0};
         snprintf(path, sizeof path, "$.policies[%zu]", i);
         struct iotc_reg_policy *p = &r->policies[r->policy_count++];
         if (!json_is_object(e)) {
@@ -153,9 +154,9 @@ static int registry__policies(const char *file, json_t *arr, struct iotc_registr
         }
         /* Policy files are fixtures: relative to the registry file, not the PKI. */
         snprintf(full, sizeof full, "%s/%s", p->file[0] == '/' ? "" : dir, p->file);
-        if (iotc_policy_load_file(p->file[0] == '/' ? p->file : full, &p->policy, why,
-                                  sizeof why) != IOTC_OK) {
-            rc = iotc_cfg_fail(err, file, path, "file: %s", why);
+        if (iotc_policy_load_file(p->file[0] == '/' ? p->file : full, &p->policy, &why) !=
+            IOTC_OK) {
+            rc = iotc_cfg_fail(err, file, path, "file: %s", why.msg);
             break;
         }
         for (size_t j = 0; j + 1 < r->policy_count; j++)

@@ -225,15 +225,16 @@ int iotc_registry__authorizers(const char *file, json_t *arr, const char *pki,
         }
         a->active = strcmp(status, "ACTIVE") == 0;
         if (a->signing_enabled) {
-            char full[4096], why[256];
+            char full[4096];
+            iotc_errtext why = {0};
             if (!key) {
                 rc = iotc_cfg_fail(err, file, path, "public_key is required when signing is on");
                 goto next;
             }
             snprintf(full, sizeof full, "%s/%s", key[0] == '/' ? "" : pki, key);
-            if (iotc_authz_load_pubkey_file(key[0] == '/' ? key : full, &a->public_key, why,
-                                            sizeof why) != IOTC_OK) {
-                rc = iotc_cfg_fail(err, file, path, "public_key: %s", why);
+            if (iotc_authz_load_pubkey_file(key[0] == '/' ? key : full, &a->public_key, &why) !=
+                IOTC_OK) {
+                rc = iotc_cfg_fail(err, file, path, "public_key: %s", why.msg);
                 goto next;
             }
         }

@@ -29,6 +29,16 @@ struct iotc_auth_pending {
     double queued_ms;
 };
 
+/* Bridges an authz/sigv4 reason into this file's caller-sized why. */
+static void auth__why(char *why, size_t whylen, const iotc_errtext *e)
+{
+    if (!why || !whylen)
+        return;
+    size_t n = strnlen(e->msg, whylen - 1);
+    memcpy(why, e->msg, n);
+    why[n] = '\0';
+}
+
 static void auth__journal(struct iotc_conn *c, const char *method, bool allow,
                           const char *principal, const char *why)
 {
@@ -63,7 +73,9 @@ int iotc_auth_sigv4(struct iotc_conn *c, const struct iotc_http_req *q, bool wss
                                     .header_count = q->header_count,
                                     .body = q->body.p,
                                     .body_len = q->body.len};
-    rc = iotc_sigv4_parse(&rq, &p, why, whylen);
+    iotc_errtext sv = {0};
+    rc = iotc_sigv4_parse(&rq, &p, &sv);
+    auth__why(why, whylen, &sv);
     if (rc == IOTC_ERR_NOT_FOUND)
         goto cleanup;
     if (rc != IOTC_OK) {
@@ -87,8 +99,8 @@ int iotc_auth_sigv4(struct iotc_conn *c, const struct iotc_http_req *q, bool wss
     } else if (cred->inactive) {
         /* IAM refuses an inactive key like an unknown one (InvalidClientTokenId). */
         snprintf(why, whylen, "access key id '%.40s' is inactive", p.access_key);
-    } else if (iotc_sigv4_verify(&rq, &p, cred->secret_access_key, &pol, why, whylen) != IOTC_OK) {
-        /* why is filled by the verifier */
+    } else if (iotc_sigv4_verify(&rq, &p, cred->secret_access_key, &pol, &sv) != IOTC_OK) {
+        auth__why(why, whylen, &sv); /* filled by the verifier */
     } else if (cred->session_token &&
                (!p.security_token || strcmp(p.security_token, cred->session_token) != 0)) {
         snprintf(why, whylen, "%s",
@@ -171,8 +183,11 @@ static int auth__apply(struct iotc_auth_pending *p, const char *text, char *why,
     struct iotc_conn *c = p->c;
     struct iotc_authz_response r;
     struct iotc_reg_policies fresh = {0};
-    if (iotc_authz_response_parse(text, strlen(text), &r, why, whylen) != IOTC_OK)
+    iotc_errtext ae = {0};
+    if (iotc_authz_response_parse(text, strlen(text), &r, &ae) != IOTC_OK) {
+        auth__why(why, whylen, &ae);
         return IOTC_ERR_DENIED;
+    }
     int rc = IOTC_ERR_DENIED;
     if (!r.authenticated) {
         snprintf(why, whylen, "authorizer %s answered isAuthenticated false", p->authz->name);
@@ -182,10 +197,10 @@ static int auth__apply(struct iotc_auth_pending *p, const char *text, char *why,
     if (!fresh.list)
         goto cleanup;
     for (size_t i = 0; i < r.policy_count; i++) {
-        char perr[256];
+        iotc_errtext perr = {0};
         struct iotc_policy *pol;
-        if (iotc_policy_parse(r.policies[i], strlen(r.policies[i]), &pol, perr, sizeof perr)) {
-            snprintf(why, whylen, "policyDocuments[%zu]: %s", i, perr);
+        if (iotc_policy_parse(r.policies[i], strlen(r.policies[i]), &pol, &perr)) {
+            snprintf(why, whylen, "policyDocuments[%zu]: %.255s", i, perr.msg);
             goto cleanup;
         }
         fresh.list[fresh.count++] = pol;
@@ -420,14 +435,15 @@ int iotc_auth_custom_start(struct iotc_conn *c, const struct iotc_auth_input *in
     struct iotc_auth_pending *p = NULL;
     char *event = NULL;
     int rc = IOTC_ERR_DENIED;
+    iotc_errtext ae = {0};
     if (in->http)
-        rc = iotc_authz_from_http(in->http, &creds, why, whylen);
+        rc = iotc_authz_from_http(in->http, &creds, &ae);
     else if (in->mqtt_username)
-        rc = iotc_authz_parse_username(in->mqtt_username, strlen(in->mqtt_username), &creds, why,
-                                       whylen);
+        rc = iotc_authz_parse_username(in->mqtt_username, strlen(in->mqtt_username), &creds, &ae);
     else
         rc = IOTC_OK; /* no username: the default authorizer, with no token */
     if (rc != IOTC_OK) {
+        auth__why(why, whylen, &ae);
         rc = IOTC_ERR_DENIED;
         goto deny;
     }
@@ -455,8 +471,10 @@ int iotc_auth_custom_start(struct iotc_conn *c, const struct iotc_auth_input *in
                      a->token_key_name, IOTC_AUTHZ_SIG_KEY);
             goto deny;
         }
-        if (iotc_authz_verify_token(a->public_key, token, creds.signature, why, whylen) != IOTC_OK)
+        if (iotc_authz_verify_token(a->public_key, token, creds.signature, &ae) != IOTC_OK) {
+            auth__why(why, whylen, &ae);
             goto deny;
+        }
         verified = true;
     }
     p = calloc(1, sizeof *p);

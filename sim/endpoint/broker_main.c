@@ -159,7 +159,9 @@ int iotc_broker_main(int argc, char **argv)
         return 2;
     }
     if (!cert || !key) {
-        const char *dir = iotc_paths_pki(pki, err, sizeof err);
+        iotc_errtext pe = {0};
+        const char *dir = iotc_paths_pki(pki, &pe);
+        iotc_errtext_copy(&pe, err, sizeof err);
         if (!dir) {
             fprintf(stderr, "iotconform broker: %s\n", err);
             return 2;

@@ -100,7 +100,8 @@ static void remote__on_tick(evutil_socket_t fd, short what, void *arg)
 int iotc_ep_remote_open(struct iotc_endpoint *ep, const iotc_endpoint_opts *o,
                         void (*ready)(void *arg), char *err, size_t errlen)
 {
-    char port[8], ca[1200], why[512];
+    char port[8], ca[1200];
+    iotc_errtext why = {0};
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
     struct iotc_broker_remote *r = calloc(1, sizeof *r);
     if (!r)
@@ -145,9 +146,9 @@ int iotc_ep_remote_open(struct iotc_endpoint *ep, const iotc_endpoint_opts *o,
                             .security_level = -1,
                             .verify_peer = 1,
                             .flags = IOTC_CLIENT_TLS_RELEASE_BUFFERS};
-    r->ctx = iotc_client_tls_ctx(&spec, why, sizeof why);
+    r->ctx = iotc_client_tls_ctx(&spec, &why);
     if (!r->ctx) {
-        snprintf(err, errlen, "--broker: TLS client setup (CA %s): %s", ca, why);
+        snprintf(err, errlen, "--broker: TLS client setup (CA %s): %s", ca, why.msg);
         return IOTC_ERR_CRYPTO;
     }
 system_id:;

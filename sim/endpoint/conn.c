@@ -481,8 +481,11 @@ bool iotc_conn_allowed(struct iotc_conn *c, const char *client_id, enum iotc_act
     iotc_conn_policy_keys(c, client_id, &keys);
     ctx.keys = keys.kv;
     ctx.nkeys = keys.n;
-    bool ok = iotc_policy_allows(pol ? pol->list : NULL, pol ? pol->count : 0, act, resource, &ctx,
-                                 why, whylen);
+    iotc_errtext e; /* per publish: no 4 KB memset */
+    iotc_errtext_clear(&e);
+    bool ok =
+        iotc_policy_allows(pol ? pol->list : NULL, pol ? pol->count : 0, act, resource, &ctx, &e);
+    snprintf(why, whylen, "%s", e.msg);
     if (!ok)
         iotc_conn_emit(c, IOTC_EV_POLICY_DENY,
                        json_pack("{s:s, s:s, s:s?, s:s}", "action", iotc_action_name(act),

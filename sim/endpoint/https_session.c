@@ -273,11 +273,11 @@ static void hs__upgrade(struct https_sess *s, const struct iotc_http_req *q)
 {
     struct iotc_conn *c = s->c;
     int status = 0;
-    char why[200];
+    iotc_errtext why = {0};
     iotc_buf_reset(&s->out);
-    if (iotc_ws_accept(q, &s->out, &status, why, sizeof why) != IOTC_OK) {
+    if (iotc_ws_accept(q, &s->out, &status, &why) != IOTC_OK) {
         iotc_conn_emit(c, IOTC_EV_HTTP_RESPONSE,
-                       json_pack("{s:i, s:s}", "status", status, "message", why));
+                       json_pack("{s:i, s:s}", "status", status, "message", why.msg));
         iotc_conn_write(c, s->out.p, s->out.len);
         iotc_conn_close(c, "endpoint", "WebSocket upgrade refused");
         return;

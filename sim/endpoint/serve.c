@@ -288,7 +288,9 @@ int iotc_serve_main(int argc, char **argv)
     char err[512];
     char *profile_path = serve__profile_path(o.profile);
     int rc = 1;
-    const char *pki = iotc_paths_pki(o.pki, err, sizeof err);
+    iotc_errtext pe = {0};
+    const char *pki = iotc_paths_pki(o.pki, &pe);
+    iotc_errtext_copy(&pe, err, sizeof err);
     iotc_endpoint *ep = NULL;
     iotc_endpoint_opts eo;
     iotc_endpoint_opts_init(&eo);

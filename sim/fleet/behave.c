@@ -100,7 +100,7 @@ static int behave__reconnect_read(const char *file, const char *path, json_t *o,
 /* Reads the behaviour keys of obj over *b; other keys are left to the caller, who
  * has already checked that every key of obj is known. */
 int iotc_fleet_behave_read(const char *file, const char *path, json_t *obj,
-                           struct iotc_fleet_behave *b, char *err, size_t errlen)
+                           struct iotc_fleet_behave *b, iotc_errtext *err)
 {
     iotc_errtext ce = {{0}};
     int rc = IOTC_OK;
@@ -127,7 +127,7 @@ int iotc_fleet_behave_read(const char *file, const char *path, json_t *obj,
     if (rc == IOTC_OK && r)
         rc = behave__reconnect_read(file, path, r, &b->backoff, &ce);
     if (rc != IOTC_OK)
-        snprintf(err, errlen, "%s", ce.msg);
+        iotc_errtext_set(err, 0, "%s", ce.msg);
     return rc;
 }
 

@@ -76,13 +76,12 @@ static int ce__timer_cb(CURLM *m, long ms, void *userp)
     return 0;
 }
 
-int iotc_fleet_https_setup(struct iotc_fleet *fl, char *err, size_t errlen)
+int iotc_fleet_https_setup(struct iotc_fleet *fl, iotc_errtext *err)
 {
     fl->multi = curl_multi_init();
     fl->curl_tm = evtimer_new(fl->base, ce__on_timeout, fl);
     if (!fl->multi || !fl->curl_tm) {
-        snprintf(err, errlen, "libcurl multi setup failed");
-        return IOTC_ERR_NOMEM;
+        return iotc_errtext_set(err, IOTC_ERR_NOMEM, "libcurl multi setup failed");
     }
     curl_multi_setopt(fl->multi, CURLMOPT_SOCKETFUNCTION, ce__socket_cb);
     curl_multi_setopt(fl->multi, CURLMOPT_SOCKETDATA, fl);

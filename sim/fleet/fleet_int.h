@@ -21,7 +21,6 @@
 
 #include "common/errtext.h"
 
-#define IOTC_FLEET_ERR_LEN      600
 #define IOTC_FLEET_MAX_ROWS     32
 #define IOTC_FLEET_MAX_FAULTS   64
 #define IOTC_FLEET_MAX_DEVICES  200000
@@ -64,10 +63,10 @@ void iotc_fleet_idents_free(struct iotc_fleet_ident *v, size_t n);
 /* Run start: secrets and session tokens from the registry, token signatures with the PKI's
  * signing key. registry may be NULL when every SigV4 identity has its secret inline. */
 int iotc_fleet_ident_resolve(struct iotc_fleet_ident *id, int auth, const json_t *registry,
-                             const char *pki, char *err, size_t errlen);
+                             const char *pki, iotc_errtext *err);
 /* Every identity of the spec, once the target (its registry and PKI) is known. */
 struct iotc_fleet_spec;
-int iotc_fleet_idents_setup(struct iotc_fleet_spec *s, char *err, size_t errlen);
+int iotc_fleet_idents_setup(struct iotc_fleet_spec *s, iotc_errtext *err);
 /* Custom-auth material as HTTP header lines "Name: value" (no CRLF): k = 0, 1, ...;
  * IOTC_ERR_NOT_FOUND past the last one. */
 int iotc_fleet_ident_custom_header(const struct iotc_fleet_ident *id, unsigned k, char *line,
@@ -167,13 +166,13 @@ struct iotc_fleet_spec {
     struct iotc_fleet_fault_ev faults[IOTC_FLEET_MAX_FAULTS];
     size_t n_faults;
 };
-int iotc_fleet_spec_load(const char *path, struct iotc_fleet_spec *s, char *err, size_t errlen);
-int iotc_fleet_target_load_external(const char *path, struct iotc_fleet_target *t, char *err,
-                                    size_t errlen);
+int iotc_fleet_spec_load(const char *path, struct iotc_fleet_spec *s, iotc_errtext *err);
+int iotc_fleet_target_load_external(const char *path, struct iotc_fleet_target *t,
+                                    iotc_errtext *err);
 void iotc_fleet_spec_free(struct iotc_fleet_spec *s);
 /* behaviour tables, shared by defaults and per-row overrides */
 int iotc_fleet_behave_read(const char *file, const char *path, json_t *obj,
-                           struct iotc_fleet_behave *b, char *err, size_t errlen);
+                           struct iotc_fleet_behave *b, iotc_errtext *err);
 void iotc_fleet_behave_defaults(struct iotc_fleet_behave *b);
 bool iotc_fleet_behave_key(const char *key);
 
@@ -341,18 +340,18 @@ struct iotc_fleet {
     /* timers */
     struct event *tick, *sig_int, *sig_term, *phase_tm;
     uint64_t last_progress_us, last_sent_snapshot;
-    char err[IOTC_FLEET_ERR_LEN];
+    iotc_errtext err;
     FILE *progress_out;
     double progress_interval_s;
 };
 
 /* tls.c */
-int iotc_fleet_tls_setup(struct iotc_fleet *fl, char *err, size_t errlen);
+int iotc_fleet_tls_setup(struct iotc_fleet *fl, iotc_errtext *err);
 void iotc_fleet_tls_free(struct iotc_fleet *fl);
 SSL_CTX *iotc_fleet_tls_ctx_of(const struct iotc_fleet_dev *d);
 /* A client context for a certificate name in the target's PKI (NULL: no certificate). */
-SSL_CTX *iotc_fleet_tls_ctx_new(const struct iotc_fleet_target *t, const char *identity, char *err,
-                                size_t errlen);
+SSL_CTX *iotc_fleet_tls_ctx_new(const struct iotc_fleet_target *t, const char *identity,
+                                iotc_errtext *err);
 const struct iotc_fleet_ident *iotc_fleet_dev_ident(const struct iotc_fleet_dev *d);
 
 /* device.c: connection lifecycle of an MQTT device (and of a monitor) */
@@ -401,7 +400,7 @@ void iotc_fleet_wss_drop(
 int iotc_fleet_https_auth(struct iotc_fleet_dev *d, CURL *e);
 
 /* https.c: HTTPS devices on libcurl multi */
-int iotc_fleet_https_setup(struct iotc_fleet *fl, char *err, size_t errlen);
+int iotc_fleet_https_setup(struct iotc_fleet *fl, iotc_errtext *err);
 void iotc_fleet_https_free(struct iotc_fleet *fl);
 int iotc_fleet_https_dev_init(struct iotc_fleet_dev *d);
 void iotc_fleet_https_publish_tick(struct iotc_fleet_dev *d);
@@ -410,7 +409,7 @@ void iotc_fleet_https_done(struct iotc_fleet_dev *d, CURLcode result);
 
 /* target.c: the endpoint (emulated child or external) and the fault proxies */
 int iotc_fleet_target_start(struct iotc_fleet *fl, const char *serve_bin, const char *pki_override,
-                            char *err, size_t errlen);
+                            iotc_errtext *err);
 void iotc_fleet_target_stop(struct iotc_fleet *fl);
 bool iotc_fleet_target_needs_proxy(const struct iotc_fleet_spec *s);
 struct iotc_proxy *iotc_fleet_proxy_for(struct iotc_fleet *fl, int lport);
@@ -430,8 +429,7 @@ uint32_t iotc_fleet_disconnected_at_end(const struct iotc_fleet *fl);
 /* sync.c: publishing starts together on every shard. Each shard's sync client subscribes
  * to fleet/<run>/sync/+ and, once the shard's devices are all subscribed, repeats "ready"
  * on fleet/<run>/sync/<k>; publishing starts when all N are seen. */
-int iotc_fleet_sync_setup(struct iotc_fleet *fl, struct iotc_fleet_dev *d, char *err,
-                          size_t errlen);
+int iotc_fleet_sync_setup(struct iotc_fleet *fl, struct iotc_fleet_dev *d, iotc_errtext *err);
 void iotc_fleet_sync_free(struct iotc_fleet *fl);
 SSL_CTX *iotc_fleet_sync_ctx(const struct iotc_fleet *fl);
 void iotc_fleet_sync_on_suback(struct iotc_fleet_dev *d);

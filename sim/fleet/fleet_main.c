@@ -53,7 +53,8 @@ static void fm__usage(FILE *out)
  * IOTC_FLEET_SHARDS (the Job's completions), else not sharded. */
 static int fm__shard(const char *arg, iotc_shard *s)
 {
-    char err[200], buf[64];
+    char buf[64];
+    iotc_errtext err = {0};
     const char *idx = getenv("JOB_COMPLETION_INDEX"), *cnt = getenv("IOTC_FLEET_SHARDS");
     if (!arg && idx) {
         char *end;
@@ -70,8 +71,8 @@ static int fm__shard(const char *arg, iotc_shard *s)
     }
     if (!arg)
         return IOTC_OK;
-    if (iotc_shard_parse(arg, s, err, sizeof err) != IOTC_OK) {
-        fprintf(stderr, "iotconform fleet: --shard: %s\n", err);
+    if (iotc_shard_parse(arg, s, &err) != IOTC_OK) {
+        fprintf(stderr, "iotconform fleet: --shard: %s\n", err.msg);
         return IOTC_ERR_INVALID;
     }
     return IOTC_OK;
@@ -207,11 +208,11 @@ int iotc_fleet_main(int argc, char **argv)
     }
     struct iotc_fleet_spec spec;
     struct iotc_fleet *fl = calloc(1, sizeof *fl);
-    char err[IOTC_FLEET_ERR_LEN] = "";
+    iotc_errtext err = {0};
     if (!fl)
         return 2;
-    if (iotc_fleet_spec_load(argv[optind], &spec, err, sizeof err) != IOTC_OK) {
-        fprintf(stderr, "iotconform fleet: %s\n", err);
+    if (iotc_fleet_spec_load(argv[optind], &spec, &err) != IOTC_OK) {
+        fprintf(stderr, "iotconform fleet: %s\n", err.msg);
         iotc_fleet_spec_free(&spec); /* a spec read halfway holds strings already */
         free(fl);
         return 2;
@@ -239,7 +240,7 @@ int iotc_fleet_main(int argc, char **argv)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = iotc_fleet_run(fl, serve, pki);
     if (rc != IOTC_OK) {
-        fprintf(stderr, "iotconform fleet: %s\n", fl->err[0] ? fl->err : iotc_strerror(rc));
+        fprintf(stderr, "iotconform fleet: %s\n", fl->err.msg[0] ? fl->err.msg : iotc_strerror(rc));
         goto cleanup;
     }
     json_t *sum = iotc_fleet_summary_json(fl);

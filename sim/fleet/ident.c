@@ -181,8 +181,8 @@ void iotc_fleet_idents_free(struct iotc_fleet_ident *v, size_t n)
     free(v);
 }
 
-static int ident__from_registry(struct iotc_fleet_ident *id, const json_t *registry, char *err,
-                                size_t errlen)
+static int ident__from_registry(struct iotc_fleet_ident *id, const json_t *registry,
+                                iotc_errtext *err)
 {
     size_t i;
     json_t *cr;
@@ -194,8 +194,8 @@ static int ident__from_registry(struct iotc_fleet_ident *id, const json_t *regis
         if (!ak || strcmp(ak, id->name) != 0)
             continue;
         if (!secret) {
-            snprintf(err, errlen, "registry credential %s has no secret_access_key", id->name);
-            return IOTC_ERR_CONFIG;
+            return iotc_errtext_set(err, IOTC_ERR_CONFIG,
+                                    "registry credential %s has no secret_access_key", id->name);
         }
         if (!id->secret_inline && !(id->secret = strdup(secret)))
             return IOTC_ERR_NOMEM;
@@ -203,18 +203,18 @@ static int ident__from_registry(struct iotc_fleet_ident *id, const json_t *regis
             return IOTC_ERR_NOMEM;
         return IOTC_OK;
     }
-    snprintf(err, errlen, "access key %s is not in the registry's credentials: give its \"secret\"",
-             id->name);
-    return IOTC_ERR_NOT_FOUND;
+    return iotc_errtext_set(
+        err, IOTC_ERR_NOT_FOUND,
+        "access key %s is not in the registry's credentials: give its \"secret\"", id->name);
 }
 
-static int ident__sign(struct iotc_fleet_ident *id, const char *pki, char *err, size_t errlen)
+static int ident__sign(struct iotc_fleet_ident *id, const char *pki, iotc_errtext *err)
 {
     char path[1200], sig[1024];
     snprintf(path, sizeof path, "%s/%s", pki, IOTC_FLEET_AUTHZ_SIGNING_KEY);
     free(id->signature);
     id->signature = NULL;
-    int rc = iotc_door_auth_sign_token(path, id->token, sig, sizeof sig, err, errlen);
+    int rc = iotc_door_auth_sign_token(path, id->token, sig, sizeof sig, err);
     if (rc != IOTC_OK)
         return rc;
     id->signature = strdup(sig);
@@ -222,17 +222,17 @@ static int ident__sign(struct iotc_fleet_ident *id, const char *pki, char *err, 
 }
 
 int iotc_fleet_ident_resolve(struct iotc_fleet_ident *id, int auth, const json_t *registry,
-                             const char *pki, char *err, size_t errlen)
+                             const char *pki, iotc_errtext *err)
 {
     if (auth == IOTC_AUTH_SIGV4 && !id->secret_inline) {
         if (!registry) {
-            snprintf(err, errlen, "access key %s: no registry to take its secret from", id->name);
-            return IOTC_ERR_CONFIG;
+            return iotc_errtext_set(err, IOTC_ERR_CONFIG,
+                                    "access key %s: no registry to take its secret from", id->name);
         }
-        return ident__from_registry(id, registry, err, errlen);
+        return ident__from_registry(id, registry, err);
     }
     if (auth == IOTC_AUTH_CUSTOM && id->sign)
-        return ident__sign(id, pki, err, errlen);
+        return ident__sign(id, pki, err);
     return IOTC_OK;
 }
 
@@ -272,10 +272,10 @@ int iotc_fleet_ident_custom_header(const struct iotc_fleet_ident *id, unsigned k
     iotc_door_auth a;
     iotc_door_req r = {.method = "GET", .path = "/mqtt", .host = ""};
     struct iotc_buf q = {0}, h = {0};
-    char err[200];
+    iotc_errtext err = {0};
     int rc = ident__door(id, IOTC_AUTH_CUSTOM, &a);
     if (rc == IOTC_OK)
-        rc = iotc_door_auth_http(&a, &r, &q, &h, err, sizeof err);
+        rc = iotc_door_auth_http(&a, &r, &q, &h, &err);
     /* The k-th "Name: value\r\n" line, without its CRLF. */
     const char *p = h.len ? (const char *)h.p : "", *e = NULL;
     while (rc == IOTC_OK && (e = strstr(p, "\r\n")) && k-- > 0)
@@ -313,11 +313,11 @@ int iotc_fleet_ident_wss_target(const struct iotc_fleet_ident *id, int auth, con
     iotc_door_auth a;
     iotc_door_req r = {.method = "GET", .path = "/mqtt", .host = host, .presign = 1, .when = when};
     struct iotc_buf q = {0}, h = {0};
-    char err[200];
+    iotc_errtext err = {0};
     /* AWS IoT: the session token is not signed, it follows the signature. */
     int rc = ident__door(id, auth, &a);
     if (rc == IOTC_OK)
-        rc = iotc_door_auth_http(&a, &r, &q, &h, err, sizeof err);
+        rc = iotc_door_auth_http(&a, &r, &q, &h, &err);
     if (rc == IOTC_OK &&
         snprintf(out, len, "/mqtt?%.*s", (int)q.len, q.len ? (char *)q.p : "") >= (int)len)
         rc = IOTC_ERR_TOO_LARGE;
@@ -337,32 +337,31 @@ static bool ident__needs_registry(const struct iotc_fleet_spec *s)
     return false;
 }
 
-int iotc_fleet_idents_setup(struct iotc_fleet_spec *s, char *err, size_t errlen)
+int iotc_fleet_idents_setup(struct iotc_fleet_spec *s, iotc_errtext *err)
 {
     iotc_errtext ce = {{0}};
     json_t *registry = NULL;
     int rc = IOTC_OK;
     if (ident__needs_registry(s)) {
         if (!s->target.registry) {
-            snprintf(err, errlen,
-                     "SigV4 identities without an inline secret need a registry "
-                     "(the external target file's \"registry\")");
-            return IOTC_ERR_CONFIG;
+            return iotc_errtext_set(err, IOTC_ERR_CONFIG,
+                                    "SigV4 identities without an inline secret need a registry "
+                                    "(the external target file's \"registry\")");
         }
         registry = iotc_registry_doc(s->target.registry, &ce);
         if (!registry) {
-            snprintf(err, errlen, "%s", ce.msg);
-            return IOTC_ERR_CONFIG;
+            return iotc_errtext_set(err, IOTC_ERR_CONFIG, "%s", ce.msg);
         }
     }
     for (size_t r = 0; r < s->n_rows && rc == IOTC_OK; r++) {
         struct iotc_fleet_row *row = &s->rows[r];
         for (size_t i = 0; i < row->n_identities && rc == IOTC_OK; i++) {
-            char why[400] = "";
+            iotc_errtext why = {0};
             rc = iotc_fleet_ident_resolve(&row->identities[i], row->def->auth, registry,
-                                          s->target.pki, why, sizeof why);
+                                          s->target.pki, &why);
             if (rc != IOTC_OK)
-                snprintf(err, errlen, "%s: $.rows[%zu].identities[%zu]: %s", s->file, r, i, why);
+                iotc_errtext_set(err, 0, "%s: $.rows[%zu].identities[%zu]: %s", s->file, r, i,
+                                 why.msg);
         }
     }
     json_decref(registry);

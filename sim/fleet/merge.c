@@ -46,14 +46,15 @@ static const char *merge__str(json_t *o, const char *k)
 }
 
 /* Same fleet, run, spec and count as the first file; each index once. */
-static int merge__check(struct merge *m, int i, char *err, size_t len)
+static int merge__check(struct merge *m, int i, iotc_errtext *err)
 {
     json_t *s = m->sum[i], *sh = json_object_get(s, "shard"), *first = m->sum[0];
     json_t *fsh = json_object_get(first, "shard");
     if (!json_is_object(sh) ||
         !json_is_array(json_object_get(json_object_get(s, "ledger"), "sent"))) {
-        snprintf(err, len, "%s: not a fleet summary with a ledger (fleet --json of this version)",
-                 m->file[i]);
+        iotc_errtext_set(err, 0,
+                         "%s: not a fleet summary with a ledger (fleet --json of this version)",
+                         m->file[i]);
         return IOTC_ERR_INVALID;
     }
     int k = (int)json_integer_value(json_object_get(sh, "index"));
@@ -65,33 +66,35 @@ static int merge__check(struct merge *m, int i, char *err, size_t len)
     if (n != m->count || strcmp(merge__str(sh, "spec_digest"), merge__str(fsh, "spec_digest")) ||
         strcmp(merge__str(s, "run"), merge__str(first, "run")) ||
         (uint32_t)json_integer_value(json_object_get(sh, "devices_total")) != m->devices) {
-        snprintf(err, len,
-                 "%s (shard %d/%d, run %s) is not a shard of the same run as %s (shard %d/%d, "
-                 "run %s): different run tag, spec or shard count",
-                 m->file[i], k, n, merge__str(s, "run"), m->file[0],
-                 (int)json_integer_value(json_object_get(fsh, "index")), m->count,
-                 merge__str(first, "run"));
+        iotc_errtext_set(
+            err, 0,
+            "%s (shard %d/%d, run %s) is not a shard of the same run as %s (shard %d/%d, "
+            "run %s): different run tag, spec or shard count",
+            m->file[i], k, n, merge__str(s, "run"), m->file[0],
+            (int)json_integer_value(json_object_get(fsh, "index")), m->count,
+            merge__str(first, "run"));
         return IOTC_ERR_INVALID;
     }
     if (k < 1 || k > n) {
-        snprintf(err, len, "%s: shard index %d outside 1..%d", m->file[i], k, n);
+        iotc_errtext_set(err, 0, "%s: shard index %d outside 1..%d", m->file[i], k, n);
         return IOTC_ERR_INVALID;
     }
     for (int j = 0; j < i; j++)
         if (json_integer_value(json_object_get(json_object_get(m->sum[j], "shard"), "index")) ==
             k) {
-            snprintf(err, len, "shard %d/%d given twice (%s and %s)", k, n, m->file[j], m->file[i]);
+            iotc_errtext_set(err, 0, "shard %d/%d given twice (%s and %s)", k, n, m->file[j],
+                             m->file[i]);
             return IOTC_ERR_INVALID;
         }
     return IOTC_OK;
 }
 
-static int merge__layout(struct merge *m, char *err, size_t len)
+static int merge__layout(struct merge *m, iotc_errtext *err)
 {
     json_t *lay = json_object_get(json_object_get(m->sum[0], "shard"), "layout"), *r;
     size_t i;
     if (!json_is_array(lay) || json_array_size(lay) > IOTC_FLEET_MAX_ROWS) {
-        snprintf(err, len, "%s: shard.layout missing", m->file[0]);
+        iotc_errtext_set(err, 0, "%s: shard.layout missing", m->file[0]);
         return IOTC_ERR_INVALID;
     }
     json_array_foreach(lay, i, r)
@@ -102,7 +105,8 @@ static int merge__layout(struct merge *m, char *err, size_t len)
         row->devices = (uint32_t)json_integer_value(json_object_get(r, "devices"));
         row->qos = (int)json_integer_value(json_object_get(r, "qos"));
         if ((uint64_t)row->first + row->devices > m->devices) {
-            snprintf(err, len, "%s: shard.layout row %s outside the fleet", m->file[0], row->id);
+            iotc_errtext_set(err, 0, "%s: shard.layout row %s outside the fleet", m->file[0],
+                             row->id);
             return IOTC_ERR_INVALID;
         }
     }
@@ -110,7 +114,7 @@ static int merge__layout(struct merge *m, char *err, size_t len)
 }
 
 /* One shard's ledger into the merged one. */
-static int merge__ledger(struct merge *m, int i, char *err, size_t len)
+static int merge__ledger(struct merge *m, int i, iotc_errtext *err)
 {
     json_t *led = json_object_get(m->sum[i], "ledger"), *e;
     int k = (int)json_integer_value(json_object_get(json_object_get(m->sum[i], "shard"), "index"));
@@ -119,9 +123,9 @@ static int merge__ledger(struct merge *m, int i, char *err, size_t len)
     {
         json_int_t g = json_integer_value(json_array_get(e, 0));
         if (g < 0 || g >= (json_int_t)m->devices || m->owner[g]) {
-            snprintf(err, len, "%s: device %lld %s", m->file[i], (long long)g,
-                     g < 0 || g >= (json_int_t)m->devices ? "outside the fleet"
-                                                          : "also ran on another shard");
+            iotc_errtext_set(err, 0, "%s: device %lld %s", m->file[i], (long long)g,
+                             g < 0 || g >= (json_int_t)m->devices ? "outside the fleet"
+                                                                  : "also ran on another shard");
             return IOTC_ERR_INVALID;
         }
         m->owner[g] = k;
@@ -130,7 +134,7 @@ static int merge__ledger(struct merge *m, int i, char *err, size_t len)
     return IOTC_OK;
 }
 
-static int merge__seen(struct merge *m, int i, char *err, size_t len)
+static int merge__seen(struct merge *m, int i, iotc_errtext *err)
 {
     json_t *led = json_object_get(m->sum[i], "ledger"), *e;
     int k = (int)json_integer_value(json_object_get(json_object_get(m->sum[i], "shard"), "index"));
@@ -140,7 +144,7 @@ static int merge__seen(struct merge *m, int i, char *err, size_t len)
         json_int_t g = json_integer_value(json_array_get(e, 0));
         json_t *rg = json_array_get(e, 2);
         if (g < 0 || g >= (json_int_t)m->devices || !json_is_array(rg) || json_array_size(rg) % 2) {
-            snprintf(err, len, "%s: ledger.seen[%zu] malformed", m->file[i], j);
+            iotc_errtext_set(err, 0, "%s: ledger.seen[%zu] malformed", m->file[i], j);
             return IOTC_ERR_INVALID;
         }
         m->dup[g] += (uint64_t)json_integer_value(json_array_get(e, 1));
@@ -148,7 +152,7 @@ static int merge__seen(struct merge *m, int i, char *err, size_t len)
             json_int_t lo = json_integer_value(json_array_get(rg, r));
             json_int_t hi = json_integer_value(json_array_get(rg, r + 1));
             if (lo < 0 || hi < lo || hi >= (1 << 26)) {
-                snprintf(err, len, "%s: ledger.seen[%zu] bad range", m->file[i], j);
+                iotc_errtext_set(err, 0, "%s: ledger.seen[%zu] bad range", m->file[i], j);
                 return IOTC_ERR_INVALID;
             }
             for (json_int_t s = lo; s <= hi; s++) {
@@ -252,17 +256,17 @@ static void merge__print(json_t *o, FILE *out)
 #undef I
 }
 
-static int merge__run(struct merge *m, json_t **result, char *err, size_t len)
+static int merge__run(struct merge *m, json_t **result, iotc_errtext *err)
 {
     int rc;
     json_error_t je;
     for (int i = 0; i < m->n_files; i++) {
         m->sum[i] = json_load_file(m->file[i], 0, &je);
         if (!m->sum[i]) {
-            snprintf(err, len, "%s: %s (line %d)", m->file[i], je.text, je.line);
+            iotc_errtext_set(err, 0, "%s: %s (line %d)", m->file[i], je.text, je.line);
             return IOTC_ERR_INVALID;
         }
-        if ((rc = merge__check(m, i, err, len)))
+        if ((rc = merge__check(m, i, err)))
             return rc;
     }
     for (int k = 1; k <= m->count; k++) {
@@ -271,13 +275,13 @@ static int merge__run(struct merge *m, json_t **result, char *err, size_t len)
             found = json_integer_value(
                         json_object_get(json_object_get(m->sum[i], "shard"), "index")) == k;
         if (!found) {
-            snprintf(err, len, "shard %d/%d is missing: the totals would not be the fleet's", k,
-                     m->count);
+            iotc_errtext_set(err, 0, "shard %d/%d is missing: the totals would not be the fleet's",
+                             k, m->count);
             return IOTC_ERR_INVALID;
         }
     }
     if (m->devices == 0 || m->devices > IOTC_FLEET_MAX_DEVICES) {
-        snprintf(err, len, "%s: shard.devices_total out of range", m->file[0]);
+        iotc_errtext_set(err, 0, "%s: shard.devices_total out of range", m->file[0]);
         return IOTC_ERR_INVALID;
     }
     m->owner = calloc(m->devices, sizeof *m->owner);
@@ -287,18 +291,18 @@ static int merge__run(struct merge *m, json_t **result, char *err, size_t len)
     m->cross = calloc(m->devices, sizeof *m->cross);
     if (!m->owner || !m->sent || !m->dup || !m->all || !m->cross)
         return IOTC_ERR_NOMEM;
-    if ((rc = merge__layout(m, err, len)))
+    if ((rc = merge__layout(m, err)))
         return rc;
     for (int i = 0; i < m->n_files; i++)
-        if ((rc = merge__ledger(m, i, err, len)))
+        if ((rc = merge__ledger(m, i, err)))
             return rc;
     for (uint32_t g = 0; g < m->devices; g++)
         if (!m->owner[g]) {
-            snprintf(err, len, "device %u ran on no shard", g);
+            iotc_errtext_set(err, 0, "device %u ran on no shard", g);
             return IOTC_ERR_INVALID;
         }
     for (int i = 0; i < m->n_files; i++)
-        if ((rc = merge__seen(m, i, err, len)))
+        if ((rc = merge__seen(m, i, err)))
             return rc;
     *result = merge__result(m);
     return *result ? IOTC_OK : IOTC_ERR_NOMEM;
@@ -332,12 +336,12 @@ int iotc_fleet_merge_main(int argc, char **argv)
         return 2;
     }
     struct merge m = {.n_files = argc - optind, .file = (const char **)&argv[optind]};
-    char err[1024] = "";
+    iotc_errtext err = {0};
     json_t *res = NULL;
     m.sum = calloc((size_t)m.n_files, sizeof *m.sum);
-    int rc = m.sum ? merge__run(&m, &res, err, sizeof err) : IOTC_ERR_NOMEM;
+    int rc = m.sum ? merge__run(&m, &res, &err) : IOTC_ERR_NOMEM;
     if (rc != IOTC_OK) {
-        fprintf(stderr, "iotconform fleet-merge: %s\n", err[0] ? err : iotc_strerror(rc));
+        fprintf(stderr, "iotconform fleet-merge: %s\n", err.msg[0] ? err.msg : iotc_strerror(rc));
         goto cleanup;
     }
     merge__print(res, stdout);

@@ -229,7 +229,7 @@ static void run__split(const struct iotc_fleet *fl, const struct iotc_fleet_row 
     *count = (uint32_t)(b - a);
 }
 
-static int run__devices(struct iotc_fleet *fl, char *err, size_t errlen)
+static int run__devices(struct iotc_fleet *fl, iotc_errtext *err)
 {
     struct iotc_fleet_spec *s = fl->spec;
     uint32_t n = 0, monitors = 0, global = 0;
@@ -266,11 +266,11 @@ static int run__devices(struct iotc_fleet *fl, char *err, size_t errlen)
             d->idx = row->first + d->ridx;
             int rc = iotc_fleet_dev_init(fl, d);
             if (rc != IOTC_OK) {
-                snprintf(err, errlen, "%s: row %s device %u: %s%s", s->file, row->def->id, d->ridx,
-                         iotc_strerror(rc),
-                         rc == IOTC_ERR_LIMIT ? " (client ID empty, over 128 bytes or "
-                                                "starting with '$')"
-                                              : "");
+                iotc_errtext_set(err, 0, "%s: row %s device %u: %s%s", s->file, row->def->id,
+                                 d->ridx, iotc_strerror(rc),
+                                 rc == IOTC_ERR_LIMIT ? " (client ID empty, over 128 bytes or "
+                                                        "starting with '$')"
+                                                      : "");
                 return rc;
             }
         }
@@ -291,7 +291,7 @@ static int run__devices(struct iotc_fleet *fl, char *err, size_t errlen)
         d->monitor = d->sync = true;
         int rc = iotc_fleet_dev_init(fl, d);
         if (rc == IOTC_OK)
-            rc = iotc_fleet_sync_setup(fl, d, err, errlen);
+            rc = iotc_fleet_sync_setup(fl, d, err);
         if (rc != IOTC_OK)
             return rc;
     }
@@ -322,20 +322,19 @@ int iotc_fleet_run(struct iotc_fleet *fl, const char *serve_bin, const char *pki
     fl->base = event_base_new();
     if (!fl->base)
         return IOTC_ERR_NOMEM;
-    rc = iotc_fleet_target_start(fl, serve_bin, pki_override, fl->err, sizeof fl->err);
+    rc = iotc_fleet_target_start(fl, serve_bin, pki_override, &fl->err);
     if (rc != IOTC_OK)
         return rc;
-    if ((rc = iotc_fleet_idents_setup(s, fl->err, sizeof fl->err)) ||
-        (rc = iotc_fleet_tls_setup(fl, fl->err, sizeof fl->err)))
+    if ((rc = iotc_fleet_idents_setup(s, &fl->err)) || (rc = iotc_fleet_tls_setup(fl, &fl->err)))
         return rc;
-    if (run__has_https(s) && (rc = iotc_fleet_https_setup(fl, fl->err, sizeof fl->err)))
+    if (run__has_https(s) && (rc = iotc_fleet_https_setup(fl, &fl->err)))
         return rc;
     fl->rss_before_kb = iotc_rss_kb(0);
     if (fl->have_serve) {
         fl->serve_before_kb = iotc_rss_kb(fl->serve.proc.pid);
         fl->broker_before_kb = iotc_rss_kb(iotc_serve_child_broker_pid(&fl->serve));
     }
-    if ((rc = run__devices(fl, fl->err, sizeof fl->err)))
+    if ((rc = run__devices(fl, &fl->err)))
         return rc;
     long need = (long)fl->n_all + 64;
     if (fl->nofile > 0 && need > fl->nofile)

@@ -67,7 +67,7 @@ static void sched__start_network(struct iotc_fleet *fl, struct iotc_fleet_fault_
 
 static void sched__start_process(struct iotc_fleet *fl, struct iotc_fleet_fault_ev *ev)
 {
-    char err[IOTC_FLEET_ERR_LEN];
+    iotc_errtext err = {0};
     if (!fl->have_serve) {
         fprintf(stderr, "fleet: %s needs the emulated endpoint: skipped\n",
                 iotc_fault_name(ev->f.kind));
@@ -82,8 +82,8 @@ static void sched__start_process(struct iotc_fleet *fl, struct iotc_fleet_fault_
         return;
     }
     /* Blocking for the restart is fine: every device has lost the endpoint anyway. */
-    if (iotc_serve_child_restart(&fl->serve, 10000, err, sizeof err) != IOTC_OK) {
-        fprintf(stderr, "fleet: endpoint restart failed: %s\n", err);
+    if (iotc_serve_child_restart(&fl->serve, 10000, &err) != IOTC_OK) {
+        fprintf(stderr, "fleet: endpoint restart failed: %s\n", err.msg);
         return;
     }
     ev->hit++;

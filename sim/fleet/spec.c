@@ -117,8 +117,7 @@ static int spec__monitor(const char *file, const char *path, json_t *o, struct i
 }
 
 static int spec__row(struct iotc_fleet_spec *s, size_t i, json_t *o,
-                     const struct iotc_fleet_behave *def, char *err, size_t errlen,
-                     iotc_errtext *ce)
+                     const struct iotc_fleet_behave *def, iotc_errtext *err, iotc_errtext *ce)
 {
     char path[64];
     struct iotc_fleet_row *r = &s->rows[i];
@@ -160,9 +159,9 @@ static int spec__row(struct iotc_fleet_spec *s, size_t i, json_t *o,
     }
     r->peer_offset = po ? json_integer_value(po) : 0;
     r->b = *def;
-    rc = iotc_fleet_behave_read(s->file, path, o, &r->b, err, errlen);
+    rc = iotc_fleet_behave_read(s->file, path, o, &r->b, err);
     if (rc != IOTC_OK) {
-        snprintf(ce->msg, sizeof ce->msg, "%s", err);
+        snprintf(ce->msg, sizeof ce->msg, "%s", iotc_errtext_msg(err));
         goto cleanup;
     }
 cleanup:
@@ -234,7 +233,7 @@ cleanup:
     return rc;
 }
 
-int iotc_fleet_spec_load(const char *path, struct iotc_fleet_spec *s, char *err, size_t errlen)
+int iotc_fleet_spec_load(const char *path, struct iotc_fleet_spec *s, iotc_errtext *err)
 {
     iotc_errtext ce = {{0}};
     struct iotc_fleet_behave def;
@@ -274,8 +273,8 @@ int iotc_fleet_spec_load(const char *path, struct iotc_fleet_spec *s, char *err,
         }
         if ((rc = spec__check_mixed(path, "$.defaults", d, NULL, &ce)))
             goto cleanup;
-        if ((rc = iotc_fleet_behave_read(path, "$.defaults", d, &def, err, errlen))) {
-            snprintf(ce.msg, sizeof ce.msg, "%s", err);
+        if ((rc = iotc_fleet_behave_read(path, "$.defaults", d, &def, err))) {
+            snprintf(ce.msg, sizeof ce.msg, "%s", iotc_errtext_msg(err));
             goto cleanup;
         }
     }
@@ -289,7 +288,7 @@ int iotc_fleet_spec_load(const char *path, struct iotc_fleet_spec *s, char *err,
     long long total = 0;
     for (size_t i = 0; i < json_array_size(rows); i++) {
         s->n_rows = i + 1;
-        if ((rc = spec__row(s, i, json_array_get(rows, i), &def, err, errlen, &ce)))
+        if ((rc = spec__row(s, i, json_array_get(rows, i), &def, err, &ce)))
             goto cleanup;
         total += s->rows[i].devices;
     }
@@ -312,9 +311,9 @@ int iotc_fleet_spec_load(const char *path, struct iotc_fleet_spec *s, char *err,
     rc = IOTC_OK;
 cleanup:
     if (rc != IOTC_OK && ce.msg[0])
-        snprintf(err, errlen, "%s", ce.msg);
-    else if (rc != IOTC_OK && !err[0])
-        snprintf(err, errlen, "%s: cannot read the fleet spec", path);
+        iotc_errtext_set(err, 0, "%s", ce.msg);
+    else if (rc != IOTC_OK && !iotc_errtext_msg(err)[0])
+        iotc_errtext_set(err, 0, "%s: cannot read the fleet spec", path);
     json_decref(root);
     return rc;
 }
@@ -323,8 +322,8 @@ static const char *const spec__ext_keys[] = {"host",  "sni",        "ca",       
                                              "ports", "time_scale", "registry", NULL};
 
 /* External target file: {host, sni, ca, pki, ports:{8883,8443,443}, time_scale, registry}. */
-int iotc_fleet_target_load_external(const char *path, struct iotc_fleet_target *t, char *err,
-                                    size_t errlen)
+int iotc_fleet_target_load_external(const char *path, struct iotc_fleet_target *t,
+                                    iotc_errtext *err)
 {
     iotc_errtext ce = {{0}};
     int rc = IOTC_ERR_CONFIG;
@@ -360,7 +359,7 @@ int iotc_fleet_target_load_external(const char *path, struct iotc_fleet_target *
         rc = iotc_cfg_fail(&ce, path, "$", "ca and pki are required");
 cleanup:
     if (rc != IOTC_OK)
-        snprintf(err, errlen, "%s", ce.msg);
+        iotc_errtext_set(err, 0, "%s", ce.msg);
     json_decref(root);
     return rc;
 }

@@ -46,7 +46,7 @@ static const char *sync__identity(const struct iotc_fleet_spec *s)
     return "device-01";
 }
 
-int iotc_fleet_sync_setup(struct iotc_fleet *fl, struct iotc_fleet_dev *d, char *err, size_t errlen)
+int iotc_fleet_sync_setup(struct iotc_fleet *fl, struct iotc_fleet_dev *d, iotc_errtext *err)
 {
     struct iotc_fleet_sync *y = calloc(1, sizeof *y);
     char cid[160], filter[160];
@@ -55,7 +55,7 @@ int iotc_fleet_sync_setup(struct iotc_fleet *fl, struct iotc_fleet_dev *d, char 
     fl->sync = y;
     y->dev = d;
     y->seen = calloc((size_t)fl->shard.n, 1);
-    y->ctx = iotc_fleet_tls_ctx_new(&fl->spec->target, sync__identity(fl->spec), err, errlen);
+    y->ctx = iotc_fleet_tls_ctx_new(&fl->spec->target, sync__identity(fl->spec), err);
     if (!y->seen || !y->ctx)
         return y->seen ? IOTC_ERR_CRYPTO : IOTC_ERR_NOMEM;
     snprintf(cid, sizeof cid, "fleet-sync-%s-%d", fl->run_tag, fl->shard.k);
@@ -67,8 +67,8 @@ int iotc_fleet_sync_setup(struct iotc_fleet *fl, struct iotc_fleet_dev *d, char 
     if (!d->client_id || !d->sub_topic || !d->topic)
         return IOTC_ERR_NOMEM;
     if (strlen(d->client_id) > IOTC_FLEET_CLIENTID_MAX) {
-        snprintf(err, errlen, "run tag too long for a client ID (%s)", d->client_id);
-        return IOTC_ERR_LIMIT;
+        return iotc_errtext_set(err, IOTC_ERR_LIMIT, "run tag too long for a client ID (%s)",
+                                d->client_id);
     }
     return IOTC_OK;
 }

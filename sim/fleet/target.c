@@ -33,13 +33,12 @@ struct iotc_proxy *iotc_fleet_proxy_for(struct iotc_fleet *fl, int lport)
 }
 
 /* The profile's time scale: the devices' keep-alive follows the endpoint's clock. */
-static int target__time_scale(const char *profile, double *out, char *err, size_t errlen)
+static int target__time_scale(const char *profile, double *out, iotc_errtext *err)
 {
     iotc_errtext ce = {{0}};
     struct iotc_profile p;
     if (iotc_profile_load(profile, &p, &ce) != IOTC_OK) {
-        snprintf(err, errlen, "%s", ce.msg);
-        return IOTC_ERR_CONFIG;
+        return iotc_errtext_set(err, IOTC_ERR_CONFIG, "%s", ce.msg);
     }
     *out = p.time_scale;
     iotc_profile_free(&p);
@@ -47,7 +46,7 @@ static int target__time_scale(const char *profile, double *out, char *err, size_
 }
 
 static int target__emulated(struct iotc_fleet *fl, const char *serve_bin, const char *pki,
-                            char *err, size_t errlen)
+                            iotc_errtext *err)
 {
     struct iotc_fleet_target *t = &fl->spec->target;
     struct iotc_serve_child *c = &fl->serve;
@@ -57,22 +56,20 @@ static int target__emulated(struct iotc_fleet *fl, const char *serve_bin, const 
     c->proc.pid = -1;
     c->proc.out_fd = -1;
     if (!mkdtemp(dir)) {
-        snprintf(err, errlen, "cannot create a work directory under /tmp");
-        return IOTC_ERR_IO;
+        return iotc_errtext_set(err, IOTC_ERR_IO, "cannot create a work directory under /tmp");
     }
     snprintf(c->bin, sizeof c->bin, "%s", serve_bin);
     snprintf(c->pki, sizeof c->pki, "%s", pki);
     if (iotc_paths_profile(t->profile, c->profile, sizeof c->profile) != IOTC_OK) {
-        snprintf(err, errlen, "profile path too long: %s", t->profile);
-        return IOTC_ERR_TOO_LARGE;
+        return iotc_errtext_set(err, IOTC_ERR_TOO_LARGE, "profile path too long: %s", t->profile);
     }
     snprintf(c->journal, sizeof c->journal, "%s/journal.jsonl", dir);
     snprintf(c->run_dir, sizeof c->run_dir, "%s/run", dir);
     snprintf(c->log, sizeof c->log, "%s/serve.log", dir);
     c->no_packet_journal = !t->packet_journal;
-    if ((rc = target__time_scale(c->profile, &t->time_scale, err, errlen)))
+    if ((rc = target__time_scale(c->profile, &t->time_scale, err)))
         return rc;
-    if ((rc = iotc_serve_child_start(c, 30000, err, errlen)))
+    if ((rc = iotc_serve_child_start(c, 30000, err)))
         return rc;
     fl->have_serve = true;
     free(t->host);
@@ -98,7 +95,7 @@ static int target__emulated(struct iotc_fleet *fl, const char *serve_bin, const 
 /* An external target may name its host (an AWS IoT Core endpoint, a Kubernetes Service):
  * it is resolved once, here, and every device connects to that one address (the devices
  * connect by address, many at a time, without a resolver on the loop). */
-static int target__resolve(struct iotc_fleet_target *t, char *err, size_t errlen)
+static int target__resolve(struct iotc_fleet_target *t, iotc_errtext *err)
 {
     unsigned char probe[sizeof(struct in6_addr)];
     if (inet_pton(AF_INET, t->host, probe) == 1 || inet_pton(AF_INET6, t->host, probe) == 1)
@@ -108,8 +105,8 @@ static int target__resolve(struct iotc_fleet_target *t, char *err, size_t errlen
     int gai = getaddrinfo(t->host, NULL, &hints, &res);
     if (gai != 0 || !res ||
         getnameinfo(res->ai_addr, res->ai_addrlen, num, sizeof num, NULL, 0, NI_NUMERICHOST)) {
-        snprintf(err, errlen, "target host %s: %s", t->host,
-                 gai ? gai_strerror(gai) : "no address");
+        iotc_errtext_set(err, 0, "target host %s: %s", t->host,
+                         gai ? gai_strerror(gai) : "no address");
         if (res)
             freeaddrinfo(res);
         return IOTC_ERR_NOT_FOUND;
@@ -124,17 +121,17 @@ static int target__resolve(struct iotc_fleet_target *t, char *err, size_t errlen
 }
 
 int iotc_fleet_target_start(struct iotc_fleet *fl, const char *serve_bin, const char *pki_override,
-                            char *err, size_t errlen)
+                            iotc_errtext *err)
 {
     struct iotc_fleet_target *t = &fl->spec->target;
     int rc;
     if (t->kind == IOTC_FLEET_TARGET_EMULATED) {
-        const char *pki = iotc_paths_pki(pki_override, err, errlen);
-        rc = pki ? target__emulated(fl, serve_bin, pki, err, errlen) : IOTC_ERR_NOT_FOUND;
+        const char *pki = iotc_paths_pki(pki_override, err);
+        rc = pki ? target__emulated(fl, serve_bin, pki, err) : IOTC_ERR_NOT_FOUND;
     } else {
-        rc = iotc_fleet_target_load_external(t->ext_file, t, err, errlen);
+        rc = iotc_fleet_target_load_external(t->ext_file, t, err);
         if (rc == IOTC_OK)
-            rc = target__resolve(t, err, errlen);
+            rc = target__resolve(t, err);
         if (rc == IOTC_OK && pki_override) {
             free(t->pki);
             t->pki = strdup(pki_override);
@@ -151,8 +148,8 @@ int iotc_fleet_target_start(struct iotc_fleet *fl, const char *serve_bin, const 
             continue;
         rc = iotc_proxy_new(fl->base, t->host, t->ports[i], &fl->proxy[i]);
         if (rc != IOTC_OK) {
-            snprintf(err, errlen, "fault proxy for port %d: %s", target__lports[i],
-                     iotc_strerror(rc));
+            iotc_errtext_set(err, 0, "fault proxy for port %d: %s", target__lports[i],
+                             iotc_strerror(rc));
             return rc;
         }
         fl->conn_port[i] = iotc_proxy_port(fl->proxy[i]);

@@ -8,10 +8,11 @@
 #include <string.h>
 
 /* identity NULL: no client certificate (the 443 door). */
-SSL_CTX *iotc_fleet_tls_ctx_new(const struct iotc_fleet_target *t, const char *identity, char *err,
-                                size_t errlen)
+SSL_CTX *iotc_fleet_tls_ctx_new(const struct iotc_fleet_target *t, const char *identity,
+                                iotc_errtext *err)
 {
-    char crt[1200] = "", key[1200] = "", why[1400];
+    char crt[1200] = "", key[1200] = "";
+    iotc_errtext why = {0};
     if (identity) {
         snprintf(crt, sizeof crt, "%s/%s.crt", t->pki, identity);
         snprintf(key, sizeof key, "%s/%s.key", t->pki, identity);
@@ -29,19 +30,19 @@ SSL_CTX *iotc_fleet_tls_ctx_new(const struct iotc_fleet_target *t, const char *i
         .flags = IOTC_CLIENT_TLS_NO_CACHE | IOTC_CLIENT_TLS_RELEASE_BUFFERS |
                  IOTC_CLIENT_TLS_IGNORE_EOF | IOTC_CLIENT_TLS_CHECK_KEY,
     };
-    SSL_CTX *ctx = iotc_client_tls_ctx(&spec, why, sizeof why);
+    SSL_CTX *ctx = iotc_client_tls_ctx(&spec, &why);
     if (!ctx)
-        snprintf(err, errlen, "TLS setup for identity %s (CA %s): %s",
-                 identity ? identity : "(none)", t->ca, why);
+        iotc_errtext_set(err, 0, "TLS setup for identity %s (CA %s): %s",
+                         identity ? identity : "(none)", t->ca, why.msg);
     return ctx;
 }
 
-static int tls__row(const struct iotc_fleet_target *t, struct iotc_fleet_row *row, char *err,
-                    size_t errlen)
+static int tls__row(const struct iotc_fleet_target *t, struct iotc_fleet_row *row,
+                    iotc_errtext *err)
 {
     bool x509 = row->def->auth == IOTC_AUTH_X509;
     if (row->def->proto == IOTC_PROTO_HTTPS) {
-        row->monitor_ctx = iotc_fleet_tls_ctx_new(t, row->monitor_identity, err, errlen);
+        row->monitor_ctx = iotc_fleet_tls_ctx_new(t, row->monitor_identity, err);
         if (!row->monitor_ctx)
             return IOTC_ERR_CRYPTO;
         if (!x509)
@@ -52,18 +53,18 @@ static int tls__row(const struct iotc_fleet_target *t, struct iotc_fleet_row *ro
     if (!row->ctx)
         return IOTC_ERR_NOMEM;
     for (size_t i = 0; i < row->n_ctx; i++) {
-        row->ctx[i] = iotc_fleet_tls_ctx_new(t, x509 ? row->identities[i].name : NULL, err, errlen);
+        row->ctx[i] = iotc_fleet_tls_ctx_new(t, x509 ? row->identities[i].name : NULL, err);
         if (!row->ctx[i])
             return IOTC_ERR_CRYPTO;
     }
     return IOTC_OK;
 }
 
-int iotc_fleet_tls_setup(struct iotc_fleet *fl, char *err, size_t errlen)
+int iotc_fleet_tls_setup(struct iotc_fleet *fl, iotc_errtext *err)
 {
     struct iotc_fleet_spec *s = fl->spec;
     for (size_t r = 0; r < s->n_rows; r++) {
-        int rc = tls__row(&s->target, &s->rows[r], err, errlen);
+        int rc = tls__row(&s->target, &s->rows[r], err);
         if (rc != IOTC_OK)
             return rc;
     }

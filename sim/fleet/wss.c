@@ -141,12 +141,11 @@ static bool wss__response(struct iotc_fleet_dev *d, struct evbuffer *in)
     size_t len = evbuffer_get_length(in), consumed = 0;
     size_t n = len < IOTC_WS_MAX_RESPONSE_HEAD ? len : IOTC_WS_MAX_RESPONSE_HEAD;
     int status = 0;
-    char why[160];
+    iotc_errtext why = {0};
     if (n == 0)
         return false;
     const uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)n);
-    int rc = p ? iotc_ws_client_response(p, n, w->key, &consumed, &status, why, sizeof why)
-               : IOTC_ERR_NOMEM;
+    int rc = p ? iotc_ws_client_response(p, n, w->key, &consumed, &status, &why) : IOTC_ERR_NOMEM;
     if (rc == IOTC_ERR_AGAIN)
         return false;
     if (rc != IOTC_OK) {

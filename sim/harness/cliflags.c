@@ -4,8 +4,8 @@
 #include <getopt.h>
 #include <stdio.h>
 
-int iotc_cliflags_take(const iotc_cliflags *f, int ch, const char *arg, char **argv, char *err,
-                       size_t errlen)
+int iotc_cliflags_take(const iotc_cliflags *f, int ch, const char *arg, char **argv,
+                       iotc_errtext *err)
 {
     switch (ch) {
     case 'k':
@@ -18,7 +18,7 @@ int iotc_cliflags_take(const iotc_cliflags *f, int ch, const char *arg, char **a
         *f->serve_bin = arg;
         return 0;
     case 'S':
-        return iotc_shard_parse(arg, f->shard, err, errlen) != 0 ? -1 : 0;
+        return iotc_shard_parse(arg, f->shard, err) != 0 ? -1 : 0;
     case 'v':
         *f->verbose = 1;
         return 0;
@@ -32,20 +32,17 @@ int iotc_cliflags_take(const iotc_cliflags *f, int ch, const char *arg, char **a
         *f->help = 1;
         return 0;
     default:
-        snprintf(err, errlen, "unknown or incomplete option \"%s\"", argv[optind - 1]);
-        return -1;
+        return iotc_errtext_set(err, -1, "unknown or incomplete option \"%s\"", argv[optind - 1]);
     }
 }
 
-int iotc_cliflags_finish(const iotc_cliflags *f, int argc, char **argv, char *err, size_t errlen)
+int iotc_cliflags_finish(const iotc_cliflags *f, int argc, char **argv, iotc_errtext *err)
 {
     if (optind < argc) {
-        snprintf(err, errlen, "unexpected argument \"%s\"", argv[optind]);
-        return -1;
+        return iotc_errtext_set(err, -1, "unexpected argument \"%s\"", argv[optind]);
     }
     if (*f->verbose && *f->quiet) {
-        snprintf(err, errlen, "--verbose and --quiet exclude each other");
-        return -1;
+        return iotc_errtext_set(err, -1, "--verbose and --quiet exclude each other");
     }
     return 0;
 }

@@ -6,6 +6,7 @@
 #define IOTC_HARNESS_CLIFLAGS_H
 
 #include <stddef.h>
+#include "common/errtext.h"
 
 #include "harness/shard.h"
 
@@ -30,11 +31,11 @@ typedef struct iotc_cliflags {
 
 /* One value ch of getopt_long that the command did not take itself: a shared option is
  * stored (0), anything else is an unknown or incomplete option (-1, err names it). */
-int iotc_cliflags_take(const iotc_cliflags *f, int ch, const char *arg, char **argv, char *err,
-                       size_t errlen);
+int iotc_cliflags_take(const iotc_cliflags *f, int ch, const char *arg, char **argv,
+                       iotc_errtext *err);
 
 /* After getopt_long: no argument is left over, and --verbose and --quiet are not both given.
  * 0, or -1 with err. */
-int iotc_cliflags_finish(const iotc_cliflags *f, int argc, char **argv, char *err, size_t errlen);
+int iotc_cliflags_finish(const iotc_cliflags *f, int argc, char **argv, iotc_errtext *err);
 
 #endif

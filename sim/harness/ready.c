@@ -8,7 +8,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 
-int iotc_ready_parse(const char *json, iotc_ready *r, char *err, size_t errlen)
+int iotc_ready_parse(const char *json, iotc_ready *r, iotc_errtext *err)
 {
     json_error_t jerr;
     json_t *o = json_loads(json, 0, &jerr);
@@ -18,14 +18,14 @@ int iotc_ready_parse(const char *json, iotc_ready *r, char *err, size_t errlen)
 
     memset(r, 0, sizeof(*r));
     if (!json_is_object(ports)) {
-        snprintf(err, errlen, "unreadable READY line: %.300s", json);
+        iotc_errtext_set(err, 0, "unreadable READY line: %.300s", json);
         json_decref(o);
         return IOTC_ERR_PROTOCOL;
     }
     for (int i = 0; i < 3; i++) {
         json_int_t v = json_integer_value(json_object_get(ports, key[i]));
         if (v <= 0 || v > 65535) {
-            snprintf(err, errlen, "READY line lacks port %s: %.300s", key[i], json);
+            iotc_errtext_set(err, 0, "READY line lacks port %s: %.300s", key[i], json);
             json_decref(o);
             return IOTC_ERR_PROTOCOL;
         }
@@ -36,14 +36,14 @@ int iotc_ready_parse(const char *json, iotc_ready *r, char *err, size_t errlen)
 }
 
 /* Consumes the finished lines in buf; 1 when one was the READY line (rc set). */
-static int ready__scan(char *buf, size_t *have, iotc_ready *r, int *rc, char *err, size_t errlen)
+static int ready__scan(char *buf, size_t *have, iotc_ready *r, int *rc, iotc_errtext *err)
 {
     char *line = buf, *nl;
     const size_t plen = strlen(IOTC_READY_PREFIX);
     while ((nl = memchr(line, '\n', *have - (size_t)(line - buf))) != NULL) {
         *nl = '\0';
         if (strncmp(line, IOTC_READY_PREFIX, plen) == 0) {
-            *rc = iotc_ready_parse(line + plen, r, err, errlen);
+            *rc = iotc_ready_parse(line + plen, r, err);
             return 1;
         }
         line = nl + 1;
@@ -54,7 +54,7 @@ static int ready__scan(char *buf, size_t *have, iotc_ready *r, int *rc, char *er
     return 0;
 }
 
-int iotc_ready_wait(int fd, int timeout_ms, FILE *log, iotc_ready *r, char *err, size_t errlen)
+int iotc_ready_wait(int fd, int timeout_ms, FILE *log, iotc_ready *r, iotc_errtext *err)
 {
     char buf[8192];
     size_t have = 0;
@@ -66,8 +66,8 @@ int iotc_ready_wait(int fd, int timeout_ms, FILE *log, iotc_ready *r, char *err,
         int64_t left = deadline - iotc_clock_ms();
         struct pollfd p = {fd, POLLIN, 0};
         if (left <= 0) {
-            snprintf(err, errlen, "no READY line within %d ms", timeout_ms);
-            return IOTC_ERR_TIMEOUT;
+            return iotc_errtext_set(err, IOTC_ERR_TIMEOUT, "no READY line within %d ms",
+                                    timeout_ms);
         }
         int pr = poll(&p, 1, (int)left);
         if (pr <= 0)
@@ -76,13 +76,12 @@ int iotc_ready_wait(int fd, int timeout_ms, FILE *log, iotc_ready *r, char *err,
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            snprintf(err, errlen, "serve exited before printing READY");
-            return IOTC_ERR_IO;
+            return iotc_errtext_set(err, IOTC_ERR_IO, "serve exited before printing READY");
         }
         if (log)
             fwrite(buf + have, 1, (size_t)n, log);
         have += (size_t)n;
-        if (ready__scan(buf, &have, r, &rc, err, errlen))
+        if (ready__scan(buf, &have, r, &rc, err))
             return rc;
         if (have == sizeof(buf))
             have = 0; /* an absurd line: drop it */

@@ -4,6 +4,7 @@
 #define IOTC_HARNESS_READY_H
 
 #include <jansson.h>
+#include "common/errtext.h"
 #include <stddef.h>
 #include <stdio.h>
 
@@ -19,10 +20,10 @@ typedef struct iotc_ready {
  * the object and every port is in 1..65535; otherwise err says why (IOTC_ERR_TIMEOUT,
  * IOTC_ERR_IO when the child closed its stdout first, IOTC_ERR_PROTOCOL for a line
  * that cannot be read). */
-int iotc_ready_wait(int fd, int timeout_ms, FILE *log, iotc_ready *r, char *err, size_t errlen);
+int iotc_ready_wait(int fd, int timeout_ms, FILE *log, iotc_ready *r, iotc_errtext *err);
 
 /* Parses the JSON after the prefix. */
-int iotc_ready_parse(const char *json, iotc_ready *r, char *err, size_t errlen);
+int iotc_ready_parse(const char *json, iotc_ready *r, iotc_errtext *err);
 
 void iotc_ready_free(iotc_ready *r);
 

@@ -66,31 +66,29 @@ int iotc_mkdirs(const char *dir)
     return IOTC_OK;
 }
 
-int iotc_results_write(json_t *doc, const char *out_dir, char *report, size_t rlen, char *err,
-                       size_t errlen)
+int iotc_results_write(json_t *doc, const char *out_dir, char *report, size_t rlen,
+                       iotc_errtext *err)
 {
     char path[1100], tmp[1100];
 
     if (iotc_mkdirs(out_dir) != IOTC_OK) {
-        snprintf(err, errlen, "cannot create %s", out_dir);
-        return IOTC_ERR_IO;
+        return iotc_errtext_set(err, IOTC_ERR_IO, "cannot create %s", out_dir);
     }
     snprintf(path, sizeof(path), "%s/results.json", out_dir);
     snprintf(tmp, sizeof(tmp), "%s/.results.json.%d", out_dir, (int)getpid());
     if (json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_ENSURE_ASCII) != 0 || rename(tmp, path)) {
-        snprintf(err, errlen, "cannot write %s", path);
+        iotc_errtext_set(err, 0, "cannot write %s", path);
         unlink(tmp);
         return IOTC_ERR_IO;
     }
     snprintf(report, rlen, "%s", path);
     {
-        char rerr[512] = "";
+        iotc_errtext rerr = {0};
         char html[1100];
         struct stat st;
         /* The renderer recomputes totals and writes junit.xml, summary.md, report.html. */
-        if (iotc_report_render_json(doc, out_dir, rerr, sizeof(rerr)) != 0) {
-            snprintf(err, errlen, "report rendering failed: %s", rerr);
-            return IOTC_ERR_IO;
+        if (iotc_report_render_json(doc, out_dir, &rerr) != 0) {
+            return iotc_errtext_set(err, IOTC_ERR_IO, "report rendering failed: %s", rerr.msg);
         }
         snprintf(html, sizeof(html), "%s/report.html", out_dir);
         if (stat(html, &st) == 0)

@@ -4,6 +4,7 @@
 #define IOTC_HARNESS_RESULTS_H
 
 #include <jansson.h>
+#include "common/errtext.h"
 #include <stddef.h>
 
 #include "common/clock.h" /* iotc_clock_wall_iso: the run's timestamps */
@@ -23,7 +24,7 @@ int iotc_mkdirs(const char *dir);
 
 /* Writes <out_dir>/results.json (atomically) and JUnit / Markdown / HTML next to it. *report gets
  * the path to print. */
-int iotc_results_write(json_t *doc, const char *out_dir, char *report, size_t rlen, char *err,
-                       size_t errlen);
+int iotc_results_write(json_t *doc, const char *out_dir, char *report, size_t rlen,
+                       iotc_errtext *err);
 
 #endif

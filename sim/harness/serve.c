@@ -18,7 +18,7 @@
 
 /* Fills argv (SERVE__MAX_ARGS slots); ports/journal/run_dir are already resolved. */
 static int serve__argv(const iotc_serve_opts *o, const char *ports, const char *journal,
-                       const char *run_dir, char **argv, char *err, size_t errlen)
+                       const char *run_dir, char **argv, iotc_errtext *err)
 {
     int a = 0;
     argv[a++] = (char *)o->bin;
@@ -40,8 +40,7 @@ static int serve__argv(const iotc_serve_opts *o, const char *ports, const char *
     /* getopt keeps the last --ports, so an extra one overrides the default. */
     for (size_t i = 0; o->extra && o->extra[i]; i++) {
         if (i >= SERVE__MAX_EXTRA) {
-            snprintf(err, errlen, "too many extra serve arguments");
-            return IOTC_ERR_INVALID;
+            return iotc_errtext_set(err, IOTC_ERR_INVALID, "too many extra serve arguments");
         }
         argv[a++] = (char *)o->extra[i];
     }
@@ -49,11 +48,11 @@ static int serve__argv(const iotc_serve_opts *o, const char *ports, const char *
     return IOTC_OK;
 }
 
-static int serve__wait_ready(iotc_serve *s, const iotc_serve_opts *o, char *err, size_t errlen)
+static int serve__wait_ready(iotc_serve *s, const iotc_serve_opts *o, iotc_errtext *err)
 {
     iotc_ready r;
     FILE *log = fopen(s->stdout_log, o->append_logs ? "a" : "w");
-    int rc = iotc_ready_wait(s->out_fd, o->timeout_ms, log, &r, err, errlen);
+    int rc = iotc_ready_wait(s->out_fd, o->timeout_ms, log, &r, err);
     if (log)
         fclose(log);
     if (rc != IOTC_OK)
@@ -68,7 +67,7 @@ static int serve__wait_ready(iotc_serve *s, const iotc_serve_opts *o, char *err,
     return IOTC_OK;
 }
 
-int iotc_serve_start_opts(iotc_serve *s, const iotc_serve_opts *o, char *err, size_t errlen)
+int iotc_serve_start_opts(iotc_serve *s, const iotc_serve_opts *o, iotc_errtext *err)
 {
     const char *name = o->name ? o->name : "serve";
     char run_dir[1024], *argv[SERVE__MAX_ARGS];
@@ -95,7 +94,7 @@ int iotc_serve_start_opts(iotc_serve *s, const iotc_serve_opts *o, char *err, si
     else
         snprintf(s->stderr_log, sizeof(s->stderr_log), "%s/serve-%s.stderr.log", o->work_dir, name);
 
-    rc = serve__argv(o, o->ports ? o->ports : "0", s->journal, run_dir, argv, err, errlen);
+    rc = serve__argv(o, o->ports ? o->ports : "0", s->journal, run_dir, argv, err);
     if (rc != IOTC_OK)
         return rc;
     iotc_spawn_opts sp = {
@@ -107,19 +106,18 @@ int iotc_serve_start_opts(iotc_serve *s, const iotc_serve_opts *o, char *err, si
         .ignore_sigint = o->ignore_sigint,
     };
     if (iotc_spawn(&sp, &s->pid) != IOTC_OK) {
-        snprintf(err, errlen, "cannot start %s serve: %s", o->bin, strerror(errno));
-        return IOTC_ERR_IO;
+        return iotc_errtext_set(err, IOTC_ERR_IO, "cannot start %s serve: %s", o->bin,
+                                strerror(errno));
     }
     s->out_fd = sp.out.fd;
-    rc = serve__wait_ready(s, o, err, errlen);
+    rc = serve__wait_ready(s, o, err);
     if (rc != IOTC_OK) {
         char tail[1500];
-        size_t used = strlen(err);
         iotc_serve_stop(s, 2000);
         iotc_diag_file_tail(s->stderr_log, tail, sizeof(tail));
-        snprintf(err + used, errlen - used, " (%s: %s serve --pki %s --profile %s)%s%s", name,
-                 o->bin, o->pki_dir, o->profile_path ? o->profile_path : "(default)",
-                 tail[0] ? "; its stderr ends with:\n" : "; its stderr is empty", tail);
+        iotc_errtext_append(err, rc, " (%s: %s serve --pki %s --profile %s)%s%s", name, o->bin,
+                            o->pki_dir, o->profile_path ? o->profile_path : "(default)",
+                            tail[0] ? "; its stderr ends with:\n" : "; its stderr is empty", tail);
         return rc;
     }
     fcntl(s->out_fd, F_SETFL, fcntl(s->out_fd, F_GETFL) | O_NONBLOCK);
@@ -127,16 +125,16 @@ int iotc_serve_start_opts(iotc_serve *s, const iotc_serve_opts *o, char *err, si
 }
 
 int iotc_serve_start(iotc_serve *s, const char *bin, const char *pki_dir, const char *profile,
-                     const char *profile_path, const char *work_dir, int timeout_ms, char *err,
-                     size_t errlen)
+                     const char *profile_path, const char *work_dir, int timeout_ms,
+                     iotc_errtext *err)
 {
     return iotc_serve_start_ex(s, bin, pki_dir, profile, profile_path, work_dir, timeout_ms, NULL,
-                               err, errlen);
+                               err);
 }
 
 int iotc_serve_start_ex(iotc_serve *s, const char *bin, const char *pki_dir, const char *profile,
                         const char *profile_path, const char *work_dir, int timeout_ms,
-                        const char *const *extra, char *err, size_t errlen)
+                        const char *const *extra, iotc_errtext *err)
 {
     iotc_serve_opts o = {.bin = bin,
                          .pki_dir = pki_dir,
@@ -145,7 +143,7 @@ int iotc_serve_start_ex(iotc_serve *s, const char *bin, const char *pki_dir, con
                          .work_dir = work_dir,
                          .timeout_ms = timeout_ms,
                          .extra = extra};
-    return iotc_serve_start_opts(s, &o, err, errlen);
+    return iotc_serve_start_opts(s, &o, err);
 }
 
 int iotc_serve_alive(iotc_serve *s)

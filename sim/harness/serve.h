@@ -4,6 +4,7 @@
 #define IOTC_HARNESS_SERVE_H
 
 #include <jansson.h>
+#include "common/errtext.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -38,17 +39,17 @@ typedef struct iotc_serve_opts {
 
 /* Starts serve and waits for the READY line. On failure err holds the reason and the
  * tail of the child's stderr; nothing is left running. */
-int iotc_serve_start_opts(iotc_serve *s, const iotc_serve_opts *o, char *err, size_t errlen);
+int iotc_serve_start_opts(iotc_serve *s, const iotc_serve_opts *o, iotc_errtext *err);
 
 /* The usual start of `run` and `certify`: --ports 0, files under work_dir named after
  * profile, extra serve arguments (NULL-terminated, may be NULL) appended, e.g.
  * {"--scenario", json, NULL} or {"--ports", "8883=N,...", NULL}. */
 int iotc_serve_start(iotc_serve *s, const char *bin, const char *pki_dir, const char *profile,
-                     const char *profile_path, const char *work_dir, int timeout_ms, char *err,
-                     size_t errlen);
+                     const char *profile_path, const char *work_dir, int timeout_ms,
+                     iotc_errtext *err);
 int iotc_serve_start_ex(iotc_serve *s, const char *bin, const char *pki_dir, const char *profile,
                         const char *profile_path, const char *work_dir, int timeout_ms,
-                        const char *const *extra, char *err, size_t errlen);
+                        const char *const *extra, iotc_errtext *err);
 
 /* 1 while the child runs. */
 int iotc_serve_alive(iotc_serve *s);

@@ -10,7 +10,7 @@
 
 static const int sc__lports[3] = {8883, 8443, 443};
 
-int iotc_serve_child_start(struct iotc_serve_child *c, int timeout_ms, char *err, size_t errlen)
+int iotc_serve_child_start(struct iotc_serve_child *c, int timeout_ms, iotc_errtext *err)
 {
     char ports[96], journal[1100], run_dir[1100];
     if (c->ports[0] > 0)
@@ -39,7 +39,7 @@ int iotc_serve_child_start(struct iotc_serve_child *c, int timeout_ms, char *err
                          .ignore_sigint = true,
                          .timeout_ms = timeout_ms};
     c->broker_pid = -1;
-    int rc = iotc_serve_start_opts(&c->proc, &o, err, errlen);
+    int rc = iotc_serve_start_opts(&c->proc, &o, err);
     if (rc != IOTC_OK)
         return rc;
     c->ports[0] = c->proc.port_8883;
@@ -55,14 +55,14 @@ void iotc_serve_child_stop(struct iotc_serve_child *c, int timeout_ms)
     iotc_serve_stop(&c->proc, timeout_ms);
 }
 
-int iotc_serve_child_restart(struct iotc_serve_child *c, int timeout_ms, char *err, size_t errlen)
+int iotc_serve_child_restart(struct iotc_serve_child *c, int timeout_ms, iotc_errtext *err)
 {
     iotc_serve_child_stop(c, timeout_ms);
     c->restarts++;
     /* The old listeners are closed: the same numbers bind again (SO_REUSEADDR in serve). */
     int rc = IOTC_ERR_IO;
     for (int attempt = 0; attempt < 20; attempt++) {
-        rc = iotc_serve_child_start(c, timeout_ms, err, errlen);
+        rc = iotc_serve_child_start(c, timeout_ms, err);
         if (rc == IOTC_OK)
             break;
         usleep(100000);

@@ -7,6 +7,7 @@
 #define IOTC_HARNESS_SERVE_CHILD_H
 
 #include <stdbool.h>
+#include "common/errtext.h"
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -22,11 +23,11 @@ struct iotc_serve_child {
 };
 /* Starts `bin serve` (ports 0 unless c->ports are set) and waits for READY. Fill bin,
  * pki, profile (may be empty), journal, run_dir, log before calling. */
-int iotc_serve_child_start(struct iotc_serve_child *c, int timeout_ms, char *err, size_t errlen);
+int iotc_serve_child_start(struct iotc_serve_child *c, int timeout_ms, iotc_errtext *err);
 /* SIGTERM, wait (SIGKILL after timeout_ms). */
 void iotc_serve_child_stop(struct iotc_serve_child *c, int timeout_ms);
 /* Endpoint restart: stop, then start again on the same real ports. */
-int iotc_serve_child_restart(struct iotc_serve_child *c, int timeout_ms, char *err, size_t errlen);
+int iotc_serve_child_restart(struct iotc_serve_child *c, int timeout_ms, iotc_errtext *err);
 /* Broker restart: SIGKILL the current mosquitto (serve's supervisor starts a new one).
  * Returns the pid killed, or a negative iotc_err. */
 int iotc_serve_child_kill_broker(struct iotc_serve_child *c);

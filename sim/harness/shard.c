@@ -9,7 +9,7 @@
 
 #include "common/err.h"
 
-int iotc_shard_parse(const char *arg, iotc_shard *s, char *err, size_t errlen)
+int iotc_shard_parse(const char *arg, iotc_shard *s, iotc_errtext *err)
 {
     char *end;
     long k, n;
@@ -24,9 +24,9 @@ int iotc_shard_parse(const char *arg, iotc_shard *s, char *err, size_t errlen)
     s->n = (int)n;
     return IOTC_OK;
 bad:
-    snprintf(err, errlen, "--shard wants K/N with 1 <= K <= N <= %d (e.g. 2/4), not \"%s\"",
-             IOTC_SHARD_MAX, arg);
-    return IOTC_ERR_INVALID;
+    return iotc_errtext_set(err, IOTC_ERR_INVALID,
+                            "--shard wants K/N with 1 <= K <= N <= %d (e.g. 2/4), not \"%s\"",
+                            IOTC_SHARD_MAX, arg);
 }
 
 static int shard__cmp(const void *a, const void *b, void *ids)

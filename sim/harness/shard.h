@@ -8,6 +8,7 @@
 #define IOTC_HARNESS_SHARD_H
 
 #include <jansson.h>
+#include "common/errtext.h"
 #include <stddef.h>
 
 #define IOTC_SHARD_MAX 1000
@@ -17,7 +18,7 @@ typedef struct iotc_shard {
 } iotc_shard;
 
 /* "K/N" -> s; a clear message in err otherwise. */
-int iotc_shard_parse(const char *arg, iotc_shard *s, char *err, size_t errlen);
+int iotc_shard_parse(const char *arg, iotc_shard *s, iotc_errtext *err);
 
 /* keep[i] = 1 when ids[i] is in shard s (all 1 when s->n == 0). digest (72 bytes) gets
  * "sha256:<hex>" of the sorted ids joined by '\n'. Returns how many are kept, -1 on ENOMEM. */

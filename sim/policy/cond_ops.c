@@ -213,18 +213,16 @@ static bool cop__ip(const char *s, bool allow_prefix, uint8_t addr[16], uint8_t 
 }
 
 int iotc_policy__cval_compile(const struct iotc_policy__cop *op, const char *s, size_t len,
-                              bool variables, struct iotc_policy__cval *out, char *why,
-                              size_t whylen)
+                              bool variables, struct iotc_policy__cval *out, iotc_errtext *why)
 {
     memset(out, 0, sizeof *out);
     if (memchr(s, '\0', len)) {
-        snprintf(why, whylen, "a condition value must not contain NUL");
-        return IOTC_ERR_MALFORMED;
+        return iotc_errtext_set(why, IOTC_ERR_MALFORMED, "a condition value must not contain NUL");
     }
     switch (op->fam) {
     case IOTC_POLICY__CF_STRING:
     case IOTC_POLICY__CF_ARN: {
-        int rc = iotc_policy__compile_resource(s, len, variables, &out->pat, why, whylen);
+        int rc = iotc_policy__compile_resource(s, len, variables, &out->pat, why);
         if (rc != IOTC_OK || op->cmp == IOTC_POLICY__CC_LIKE)
             return rc;
         /* StringEquals: `*` and `?` are ordinary characters. */
@@ -237,27 +235,25 @@ int iotc_policy__cval_compile(const struct iotc_policy__cop *op, const char *s, 
     case IOTC_POLICY__CF_NUMERIC:
         if (cop__number(s, &out->num))
             return IOTC_OK;
-        snprintf(why, whylen, "'%.60s' is not a number", s);
-        return IOTC_ERR_MALFORMED;
+        return iotc_errtext_set(why, IOTC_ERR_MALFORMED, "'%.60s' is not a number", s);
     case IOTC_POLICY__CF_DATE:
         if (cop__date(s, &out->num))
             return IOTC_OK;
-        snprintf(why, whylen, "'%.60s' is not a date (ISO 8601 or epoch seconds)", s);
-        return IOTC_ERR_MALFORMED;
+        return iotc_errtext_set(why, IOTC_ERR_MALFORMED,
+                                "'%.60s' is not a date (ISO 8601 or epoch seconds)", s);
     case IOTC_POLICY__CF_BOOL:
     case IOTC_POLICY__CF_NULL:
         if (cop__bool(s, &out->b))
             return IOTC_OK;
-        snprintf(why, whylen, "'%.60s' is neither \"true\" nor \"false\"", s);
-        return IOTC_ERR_MALFORMED;
+        return iotc_errtext_set(why, IOTC_ERR_MALFORMED,
+                                "'%.60s' is neither \"true\" nor \"false\"", s);
     case IOTC_POLICY__CF_IP:
         if (cop__ip(s, true, out->addr, &out->alen, &out->prefix))
             return IOTC_OK;
-        snprintf(why, whylen, "'%.60s' is not an IP address or CIDR block", s);
-        return IOTC_ERR_MALFORMED;
+        return iotc_errtext_set(why, IOTC_ERR_MALFORMED,
+                                "'%.60s' is not an IP address or CIDR block", s);
     }
-    snprintf(why, whylen, "unknown operator family");
-    return IOTC_ERR_MALFORMED;
+    return iotc_errtext_set(why, IOTC_ERR_MALFORMED, "unknown operator family");
 }
 
 void iotc_policy__cval_free(struct iotc_policy__cval *v)

@@ -52,16 +52,16 @@ const char *const iotc_policy_cert_keys[IOTC_POLICY_CERT_KEYS] = {
     "iot:Certificate.Validity.NotAfter",
 };
 
-__attribute__((format(printf, 4, 5))) static int cond__fail(char *err, size_t errlen,
-                                                            const char *path, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int cond__fail(iotc_errtext *err, const char *path,
+                                                            const char *fmt, ...)
 {
-    if (err && errlen) {
+    if (err) {
         char detail[200];
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(detail, sizeof detail, fmt, ap);
         va_end(ap);
-        snprintf(err, errlen, "%s: %s", path, detail);
+        iotc_errtext_set(err, 0, "%s: %s", path, detail);
     }
     return IOTC_ERR_MALFORMED;
 }
@@ -127,17 +127,18 @@ static const char *cond__text(json_t *v, char *buf, size_t buflen, size_t *len)
 }
 
 static int cond__values(const struct iotc_policy__cop *op, json_t *v, const char *path,
-                        bool variables, struct iotc_policy__cond *c, char *err, size_t errlen)
+                        bool variables, struct iotc_policy__cond *c, iotc_errtext *err)
 {
     size_t n = json_is_array(v) ? json_array_size(v) : 1;
     if (json_is_array(v) && n == 0)
-        return cond__fail(err, errlen, path, "must not be an empty array");
+        return cond__fail(err, path, "must not be an empty array");
     c->v = calloc(n, sizeof *c->v);
     if (!c->v)
         return IOTC_ERR_NOMEM;
     for (size_t i = 0; i < n; i++) {
         json_t *e = json_is_array(v) ? json_array_get(v, i) : v;
-        char sub[360], num[64], why[160];
+        char sub[360], num[64];
+        iotc_errtext why = {0};
         if (json_is_array(v))
             snprintf(sub, sizeof sub, "%.320s[%zu]", path, i);
         else
@@ -145,12 +146,12 @@ static int cond__values(const struct iotc_policy__cop *op, json_t *v, const char
         size_t len;
         const char *s = cond__text(e, num, sizeof num, &len);
         if (!s)
-            return cond__fail(err, errlen, sub,
+            return cond__fail(err, sub,
                               "must be a string (or a boolean or number), or an array of them");
-        int rc = iotc_policy__cval_compile(op, s, len, variables, &c->v[i], why, sizeof why);
+        int rc = iotc_policy__cval_compile(op, s, len, variables, &c->v[i], &why);
         c->n = i + 1;
         if (rc == IOTC_ERR_MALFORMED)
-            return cond__fail(err, errlen, sub, "%s", why);
+            return cond__fail(err, sub, "%s", why.msg);
         if (rc != IOTC_OK)
             return rc;
     }
@@ -158,12 +159,12 @@ static int cond__values(const struct iotc_policy__cop *op, json_t *v, const char
 }
 
 int iotc_policy__cond_parse(json_t *obj, const char *path, bool variables,
-                            struct iotc_policy__cond **out, size_t *n, char *err, size_t errlen)
+                            struct iotc_policy__cond **out, size_t *n, iotc_errtext *err)
 {
     *out = NULL;
     *n = 0;
     if (!json_is_object(obj))
-        return cond__fail(err, errlen, path, "must be an object of operators");
+        return cond__fail(err, path, "must be an object of operators");
     size_t total = 0;
     const char *opname, *key;
     json_t *block, *v;
@@ -173,16 +174,16 @@ int iotc_policy__cond_parse(json_t *obj, const char *path, bool variables,
         snprintf(sub, sizeof sub, "%s.%.60s", path, opname);
         struct iotc_policy__cop op;
         if (!iotc_policy__cop_parse(opname, &op))
-            return cond__fail(err, errlen, sub,
+            return cond__fail(err, sub,
                               "unknown condition operator (String*, Numeric*, Date*, Bool, "
                               "IpAddress, NotIpAddress, Arn*, Null, with ForAllValues:, "
                               "ForAnyValue: or ...IfExists)");
         if (!json_is_object(block) || json_object_size(block) == 0)
-            return cond__fail(err, errlen, sub, "must be a non-empty object of condition keys");
+            return cond__fail(err, sub, "must be a non-empty object of condition keys");
         total += json_object_size(block);
     }
     if (total == 0)
-        return cond__fail(err, errlen, path, "must not be empty");
+        return cond__fail(err, path, "must not be empty");
     struct iotc_policy__cond *c = calloc(total, sizeof *c);
     if (!c)
         return IOTC_ERR_NOMEM;
@@ -199,11 +200,11 @@ int iotc_policy__cond_parse(json_t *obj, const char *path, bool variables,
             k->op = op;
             k->key = cond__canonical(key);
             if (!k->key)
-                return cond__fail(err, errlen, sub,
+                return cond__fail(err, sub,
                                   "unknown condition key (see POLICY.md for the AWS IoT keys "
                                   "the emulator models)");
             k->multi = strcmp(k->key, "iot:ConnectAttributes") == 0;
-            int rc = cond__values(&op, v, sub, variables, k, err, errlen);
+            int rc = cond__values(&op, v, sub, variables, k, err);
             if (rc != IOTC_OK)
                 return rc;
         }

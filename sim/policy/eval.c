@@ -82,10 +82,10 @@ static int eval__resource(const struct iotc_policy__list *l, const struct iotc_p
     return !hit && !unresolved;
 }
 
-static void eval__why(char *why, size_t whylen, const char *what, size_t pi,
-                      const struct iotc_policy *p, size_t si)
+static void eval__why(iotc_errtext *why, const char *what, size_t pi, const struct iotc_policy *p,
+                      size_t si)
 {
-    if (!why || !whylen)
+    if (!why)
         return;
     const struct iotc_policy__stmt *s = &p->stmts[si];
     char name[96] = "", sid[96] = "";
@@ -93,30 +93,29 @@ static void eval__why(char *why, size_t whylen, const char *what, size_t pi,
         snprintf(name, sizeof name, " (%s)", p->name);
     if (s->sid)
         snprintf(sid, sizeof sid, " (Sid %s)", s->sid);
-    snprintf(why, whylen, "%s policy %zu%s statement %zu%s", what, pi, name, si, sid);
+    iotc_errtext_set(why, 0, "%s policy %zu%s statement %zu%s", what, pi, name, si, sid);
 }
 
-static bool eval__refuse(char *why, size_t whylen, const char *reason)
+static bool eval__refuse(iotc_errtext *why, const char *reason)
 {
-    if (why && whylen)
-        snprintf(why, whylen, "%s", reason);
+    if (why)
+        iotc_errtext_set(why, 0, "%s", reason);
     return false;
 }
 
 bool iotc_policy_allows(struct iotc_policy *const *policies, size_t n, enum iotc_action act,
-                        const char *resource, const struct iotc_policy_ctx *ctx, char *why,
-                        size_t whylen)
+                        const char *resource, const struct iotc_policy_ctx *ctx, iotc_errtext *why)
 {
     if ((unsigned)act >= IOTC_ACT_COUNT)
-        return eval__refuse(why, whylen, "unknown action (deny)");
+        return eval__refuse(why, "unknown action (deny)");
     if (!resource || !ctx || !eval__segment_ok(ctx->region) || !eval__segment_ok(ctx->account))
-        return eval__refuse(why, whylen, "no resource, region or account to decide on (deny)");
+        return eval__refuse(why, "no resource, region or account to decide on (deny)");
     if (n && !policies)
-        return eval__refuse(why, whylen, "no policy list (deny)");
+        return eval__refuse(why, "no policy list (deny)");
 
     struct iotc_policy__arn arn;
     if (eval__build_arn(act, resource, ctx, &arn) < 0)
-        return eval__refuse(why, whylen, "out of memory (deny)");
+        return eval__refuse(why, "out of memory (deny)");
     const char *name = iotc_action_name(act);
     bool allowed = false, failed = false;
     size_t allow_p = 0, allow_s = 0;
@@ -143,7 +142,7 @@ bool iotc_policy_allows(struct iotc_policy *const *policies, size_t n, enum iotc
             if (rc == 0)
                 continue;
             if (s->deny) {
-                eval__why(why, whylen, "explicit Deny in", pi, p, si);
+                eval__why(why, "explicit Deny in", pi, p, si);
                 free((char *)arn.full);
                 return false;
             }
@@ -154,9 +153,9 @@ bool iotc_policy_allows(struct iotc_policy *const *policies, size_t n, enum iotc
     }
     free((char *)arn.full);
     if (failed)
-        return eval__refuse(why, whylen, "out of memory (deny)");
+        return eval__refuse(why, "out of memory (deny)");
     if (!allowed)
-        return eval__refuse(why, whylen, "no Allow matched (default deny)");
-    eval__why(why, whylen, "allowed by", allow_p, policies[allow_p], allow_s);
+        return eval__refuse(why, "no Allow matched (default deny)");
+    eval__why(why, "allowed by", allow_p, policies[allow_p], allow_s);
     return true;
 }

@@ -23,16 +23,17 @@ static char *load__name(const char *path)
     return name;
 }
 
-static int load__fail(char *err, size_t errlen, int rc, const char *path, const char *what)
+static int load__fail(iotc_errtext *err, int rc, const char *path, const char *what)
 {
-    if (err && errlen)
-        snprintf(err, errlen, "%s: %s", path, what);
+    if (err)
+        iotc_errtext_set(err, 0, "%s: %s", path, what);
     return rc;
 }
 
-int iotc_policy_load_file(const char *path, struct iotc_policy **out, char *err, size_t errlen)
+int iotc_policy_load_file(const char *path, struct iotc_policy **out, iotc_errtext *err)
 {
-    char *text = NULL, detail[384];
+    char *text = NULL;
+    iotc_errtext detail = {0};
     FILE *f = NULL;
     int rc;
 
@@ -41,29 +42,29 @@ int iotc_policy_load_file(const char *path, struct iotc_policy **out, char *err,
     *out = NULL;
     f = fopen(path, "rb");
     if (!f)
-        return load__fail(err, errlen, errno == ENOENT ? IOTC_ERR_NOT_FOUND : IOTC_ERR_IO, path,
+        return load__fail(err, errno == ENOENT ? IOTC_ERR_NOT_FOUND : IOTC_ERR_IO, path,
                           strerror(errno));
     /* One byte more than accepted tells "too large" apart without trusting st_size. */
     text = malloc(IOTC_POLICY_MAX_BYTES + 1);
     if (!text) {
-        rc = load__fail(err, errlen, IOTC_ERR_NOMEM, path, "out of memory");
+        rc = load__fail(err, IOTC_ERR_NOMEM, path, "out of memory");
         goto cleanup;
     }
     size_t len = fread(text, 1, IOTC_POLICY_MAX_BYTES + 1, f);
     if (ferror(f)) {
-        rc = load__fail(err, errlen, IOTC_ERR_IO, path, "read error");
+        rc = load__fail(err, IOTC_ERR_IO, path, "read error");
         goto cleanup;
     }
-    rc = iotc_policy_parse(text, len, out, detail, sizeof detail);
+    rc = iotc_policy_parse(text, len, out, &detail);
     if (rc != IOTC_OK) {
-        load__fail(err, errlen, rc, path, detail);
+        load__fail(err, rc, path, detail.msg);
         goto cleanup;
     }
     (*out)->name = load__name(path);
     if (!(*out)->name) {
         iotc_policy_free(*out);
         *out = NULL;
-        rc = load__fail(err, errlen, IOTC_ERR_NOMEM, path, "out of memory");
+        rc = load__fail(err, IOTC_ERR_NOMEM, path, "out of memory");
     }
 cleanup:
     free(text);

@@ -12,8 +12,7 @@
 #include <string.h>
 
 struct parse__st {
-    char *err;
-    size_t errlen;
+    iotc_errtext *err;
     bool variables; /* Version 2012-10-17: ${...} are policy variables */
 };
 
@@ -22,14 +21,14 @@ enum parse__what { PARSE__ACTION, PARSE__RESOURCE };
 __attribute__((format(printf, 3, 4))) static int parse__fail(struct parse__st *st, const char *path,
                                                              const char *fmt, ...)
 {
-    if (!st->err || st->errlen == 0)
+    if (!st->err)
         return IOTC_ERR_MALFORMED;
     char detail[256];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
-    snprintf(st->err, st->errlen, "%s: %s", path, detail);
+    iotc_errtext_set(st->err, 0, "%s: %s", path, detail);
     return IOTC_ERR_MALFORMED;
 }
 
@@ -109,10 +108,10 @@ static int parse__pattern(struct parse__st *st, const char *path, json_t *v, enu
     }
     if (strspn(s, "*") != len && strncmp(s, "arn:", 4) != 0)
         return parse__fail(st, path, "'%s' is neither \"*\" nor an ARN", s);
-    char why[128];
-    int rc = iotc_policy__compile_resource(s, len, st->variables, out, why, sizeof why);
+    iotc_errtext why = {0};
+    int rc = iotc_policy__compile_resource(s, len, st->variables, out, &why);
     if (rc == IOTC_ERR_MALFORMED)
-        return parse__fail(st, path, "%s", why);
+        return parse__fail(st, path, "%s", why.msg);
     return rc;
 }
 
@@ -205,8 +204,7 @@ static int parse__statement(struct parse__st *st, const char *path, json_t *obj,
     if (rc != IOTC_OK || !cond)
         return rc;
     snprintf(sub, sizeof sub, "%s.Condition", path);
-    return iotc_policy__cond_parse(cond, sub, st->variables, &out->conds, &out->nconds, st->err,
-                                   st->errlen);
+    return iotc_policy__cond_parse(cond, sub, st->variables, &out->conds, &out->nconds, st->err);
 }
 
 static int parse__version(struct parse__st *st, json_t *root)
@@ -262,16 +260,16 @@ static int parse__document(struct parse__st *st, json_t *root, struct iotc_polic
     return IOTC_OK;
 }
 
-int iotc_policy_parse(const char *json_text, size_t len, struct iotc_policy **out, char *err,
-                      size_t errlen)
+int iotc_policy_parse(const char *json_text, size_t len, struct iotc_policy **out,
+                      iotc_errtext *err)
 {
-    struct parse__st st = {err, errlen, true};
+    struct parse__st st = {err, true};
     struct iotc_policy *p = NULL;
     json_t *root = NULL;
     int rc;
 
-    if (err && errlen)
-        err[0] = '\0';
+    if (err)
+        iotc_errtext_clear(err);
     if (!out || (!json_text && len))
         return IOTC_ERR_INVALID;
     *out = NULL;

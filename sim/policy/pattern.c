@@ -60,7 +60,7 @@ static enum iotc_policy__var policy__var_lookup(const char *name, size_t len)
 }
 
 int iotc_policy__compile_resource(const char *s, size_t len, bool variables,
-                                  struct iotc_policy__pattern *out, char *why, size_t whylen)
+                                  struct iotc_policy__pattern *out, iotc_errtext *why)
 {
     /* Every item comes from at least one character, so len items always suffice. */
     int rc = policy__alloc(len, out);
@@ -76,12 +76,12 @@ int iotc_policy__compile_resource(const char *s, size_t len, bool variables,
         const char *name = s + i + 2;
         const char *end = memchr(name, '}', len - (i + 2));
         if (!end) {
-            snprintf(why, whylen, "unterminated policy variable at offset %zu", i);
+            iotc_errtext_set(why, 0, "unterminated policy variable at offset %zu", i);
             goto fail;
         }
         size_t nlen = (size_t)(end - name);
         if (nlen == 0) {
-            snprintf(why, whylen, "empty policy variable '${}' at offset %zu", i);
+            iotc_errtext_set(why, 0, "empty policy variable '${}' at offset %zu", i);
             goto fail;
         }
         if (nlen == 1 && (name[0] == '*' || name[0] == '?' || name[0] == '$')) {

@@ -10,6 +10,7 @@
 #define IOTC_POLICY_H
 
 #include <stdbool.h>
+#include "common/errtext.h"
 #include <stddef.h>
 
 /* Largest policy text accepted (AWS caps IoT policies at 2048 non-blank characters and
@@ -47,11 +48,11 @@ struct iotc_policy;
  * than IOTC_POLICY_MAX_BYTES), IOTC_ERR_INVALID (NULL arguments) or IOTC_ERR_NOMEM.
  * json_text needs no NUL terminator; err may be NULL.
  */
-int iotc_policy_parse(const char *json_text, size_t len, struct iotc_policy **out, char *err,
-                      size_t errlen);
+int iotc_policy_parse(const char *json_text, size_t len, struct iotc_policy **out,
+                      iotc_errtext *err);
 /* Reads and parses a policy file; errors start with the file name. The policy's name is
  * the file's base name without ".json". */
-int iotc_policy_load_file(const char *path, struct iotc_policy **out, char *err, size_t errlen);
+int iotc_policy_load_file(const char *path, struct iotc_policy **out, iotc_errtext *err);
 void iotc_policy_free(struct iotc_policy *p);
 /* The name given by iotc_policy_load_file, or NULL. */
 const char *iotc_policy_name(const struct iotc_policy *p);
@@ -99,8 +100,7 @@ struct iotc_policy_ctx {
  * when known).
  */
 bool iotc_policy_allows(struct iotc_policy *const *policies, size_t n, enum iotc_action act,
-                        const char *resource, const struct iotc_policy_ctx *ctx, char *why,
-                        size_t whylen);
+                        const char *resource, const struct iotc_policy_ctx *ctx, iotc_errtext *why);
 
 /* "iot:Connect", "iot:Publish", ...; "?" when out of range. */
 const char *iotc_action_name(enum iotc_action a);

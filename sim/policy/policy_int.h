@@ -8,6 +8,7 @@
 #define IOTC_POLICY_INT_H
 
 #include "policy.h"
+#include "common/errtext.h"
 
 #include <stdint.h>
 
@@ -112,7 +113,7 @@ int iotc_policy__compile_action(const char *s, size_t len, struct iotc_policy__p
 /* Compiles a Resource string; with variables=false (Version 2008-10-17) `${` is literal.
  * On a syntax error returns IOTC_ERR_MALFORMED and writes a reason into why. */
 int iotc_policy__compile_resource(const char *s, size_t len, bool variables,
-                                  struct iotc_policy__pattern *out, char *why, size_t whylen);
+                                  struct iotc_policy__pattern *out, iotc_errtext *why);
 void iotc_policy__pattern_free(struct iotc_policy__pattern *p);
 
 /* Glob match of items[0..n) against s[0..len): O(n * len) time, no recursion. LIT and
@@ -147,8 +148,7 @@ bool iotc_policy__cop_parse(const char *name, struct iotc_policy__cop *out);
 /* Compiles one policy value for op; IOTC_ERR_MALFORMED with why when it does not fit the
  * operator (a number for Numeric*, a date for Date*, a CIDR for IpAddress...). */
 int iotc_policy__cval_compile(const struct iotc_policy__cop *op, const char *s, size_t len,
-                              bool variables, struct iotc_policy__cval *out, char *why,
-                              size_t whylen);
+                              bool variables, struct iotc_policy__cval *out, iotc_errtext *why);
 void iotc_policy__cval_free(struct iotc_policy__cval *v);
 /* One request value against one policy value, ignoring op->negated: 1 equal/matches,
  * 0 not, -1 the request value cannot be compared (not a number, date, address, ARN),
@@ -159,7 +159,7 @@ int iotc_policy__cval_match(const struct iotc_policy__cop *op, const struct iotc
 struct json_t;
 /* Compiles a statement's Condition object; errors name the JSON path under path. */
 int iotc_policy__cond_parse(struct json_t *obj, const char *path, bool variables,
-                            struct iotc_policy__cond **out, size_t *n, char *err, size_t errlen);
+                            struct iotc_policy__cond **out, size_t *n, iotc_errtext *err);
 void iotc_policy__cond_free(struct iotc_policy__cond *c, size_t n);
 /* 1 every condition holds, 0 one does not, -1 out of memory. */
 int iotc_policy__cond_eval(const struct iotc_policy__cond *c, size_t n,

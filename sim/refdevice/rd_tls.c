@@ -41,7 +41,8 @@ static int tls__verify_cb(int ok, X509_STORE_CTX *x)
 
 SSL_CTX *iotc_refdevice_tls_ctx(const struct iotc_refdevice_opts *o)
 {
-    char list[512], err[512];
+    char list[512];
+    iotc_errtext err = {0};
     unsigned char wire[251];
     int n = 0;
     SSL_CTX *ctx;
@@ -69,9 +70,9 @@ SSL_CTX *iotc_refdevice_tls_ctx(const struct iotc_refdevice_opts *o)
         .alpn = n > 0 ? wire : NULL,
         .alpn_len = (size_t)n,
     };
-    ctx = iotc_client_tls_ctx(&spec, err, sizeof(err));
+    ctx = iotc_client_tls_ctx(&spec, &err);
     if (!ctx)
-        fprintf(stderr, "iotc_refdevice: %s\n", err);
+        fprintf(stderr, "iotc_refdevice: %s\n", err.msg);
     return ctx;
 }
 
@@ -79,7 +80,7 @@ SSL *iotc_refdevice_tls_connect(SSL_CTX *ctx, const struct iotc_refdevice_opts *
 {
     int timeout_ms = (int)(IOTC_REFDEVICE_CONNACK_TIMEOUT_MS * o->time_scale);
     const char *name = o->sni ? o->sni : o->host;
-    char err[256];
+    iotc_errtext err = {0};
     SSL *ssl = NULL;
     int fd;
 
@@ -90,7 +91,7 @@ SSL *iotc_refdevice_tls_connect(SSL_CTX *ctx, const struct iotc_refdevice_opts *
                         .family = AF_UNSPEC,
                         .connect_timeout_ms = timeout_ms,
                         .io_timeout_ms = timeout_ms};
-    if (iotc_client_dial(&d, &fd, err, sizeof(err)) != IOTC_OK) {
+    if (iotc_client_dial(&d, &fd, &err) != IOTC_OK) {
         iotc_refdevice_log(o, "tcp connect to %s:%d failed", o->host, o->port);
         return NULL;
     }

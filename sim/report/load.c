@@ -15,7 +15,7 @@
  * a huge log) from being read whole. */
 #define LOAD_MAX_BYTES (512u * 1024u * 1024u)
 
-int iotc_report_load(const char *path, json_t **out, char *err, size_t errlen)
+int iotc_report_load(const char *path, json_t **out, iotc_errtext *err)
 {
     FILE *f = NULL;
     char *data = NULL;
@@ -25,21 +25,21 @@ int iotc_report_load(const char *path, json_t **out, char *err, size_t errlen)
     *out = NULL;
     f = fopen(path, "rb");
     if (!f) {
-        iotc_report_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        iotc_report_err(err, "%s: cannot open: %s", path, strerror(errno));
         rc = IOTC_ERR_IO;
         goto cleanup;
     }
     for (;;) {
         if (len == cap) {
             if (cap >= LOAD_MAX_BYTES) {
-                iotc_report_err(err, errlen, "%s: larger than %u bytes", path, LOAD_MAX_BYTES);
+                iotc_report_err(err, "%s: larger than %u bytes", path, LOAD_MAX_BYTES);
                 rc = IOTC_ERR_TOO_LARGE;
                 goto cleanup;
             }
             cap = cap ? cap * 2 : 64 * 1024;
             char *p = realloc(data, cap);
             if (!p) {
-                iotc_report_err(err, errlen, "%s: out of memory", path);
+                iotc_report_err(err, "%s: out of memory", path);
                 rc = IOTC_ERR_NOMEM;
                 goto cleanup;
             }
@@ -51,20 +51,19 @@ int iotc_report_load(const char *path, json_t **out, char *err, size_t errlen)
         len += n;
     }
     if (ferror(f)) {
-        iotc_report_err(err, errlen, "%s: read error: %s", path, strerror(errno));
+        iotc_report_err(err, "%s: read error: %s", path, strerror(errno));
         rc = IOTC_ERR_IO;
         goto cleanup;
     }
     if (len == 0) {
-        iotc_report_err(err, errlen, "%s: file is empty", path);
+        iotc_report_err(err, "%s: file is empty", path);
         rc = IOTC_ERR_MALFORMED;
         goto cleanup;
     }
     json_error_t je;
     *out = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
     if (!*out) {
-        iotc_report_err(err, errlen, "%s:%d:%d: not valid JSON: %s", path, je.line, je.column,
-                        je.text);
+        iotc_report_err(err, "%s:%d:%d: not valid JSON: %s", path, je.line, je.column, je.text);
         rc = IOTC_ERR_MALFORMED;
         goto cleanup;
     }
@@ -77,8 +76,7 @@ cleanup:
 
 struct check {
     const char *name;
-    char *err;
-    size_t errlen;
+    iotc_errtext *err;
 };
 
 static int load__bad(struct check *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -90,7 +88,7 @@ static int load__bad(struct check *k, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    iotc_report_err(k->err, k->errlen, "%s: %s", k->name, what);
+    iotc_report_err(k->err, "%s: %s", k->name, what);
     return IOTC_ERR_MALFORMED;
 }
 
@@ -178,7 +176,7 @@ static int load__case(struct check *k, json_t *c, size_t idx, json_t *seen)
     if (json_object_get(seen, id))
         return load__bad(k, "duplicate case id \"%s\" (%s)", id, where);
     if (json_object_set_new(seen, id, json_true()) != 0) {
-        iotc_report_err(k->err, k->errlen, "%s: out of memory", k->name);
+        iotc_report_err(k->err, "%s: out of memory", k->name);
         return IOTC_ERR_NOMEM;
     }
     return IOTC_OK;
@@ -224,9 +222,9 @@ static int load__totals(struct check *k, json_t *doc)
     return IOTC_OK;
 }
 
-int iotc_report_validate(json_t *doc, const char *name, char *err, size_t errlen)
+int iotc_report_validate(json_t *doc, const char *name, iotc_errtext *err)
 {
-    struct check k = {name ? name : "results", err, errlen};
+    struct check k = {name ? name : "results", err};
     json_t *seen = NULL;
     int rc;
 
@@ -240,7 +238,7 @@ int iotc_report_validate(json_t *doc, const char *name, char *err, size_t errlen
     if (!json_is_integer(ver))
         return load__bad(&k, "missing integer \"schema_version\"");
     if (json_integer_value(ver) != IOTC_REPORT_SCHEMA_VERSION) {
-        iotc_report_err(err, errlen,
+        iotc_report_err(err,
                         "%s: unsupported schema_version %" JSON_INTEGER_FORMAT
                         " (this build reads version %d)",
                         k.name, json_integer_value(ver), IOTC_REPORT_SCHEMA_VERSION);

@@ -59,8 +59,7 @@ static json_t *merge__verdicts(json_t *cases)
 /* `run --shard K/N` documents (run.shard): either every input is a shard or none is; all
  * shards split the same selection into the same N; each K once; all N present, so the
  * merged totals are those of the whole selection. */
-static int merge__shards(json_t *const *docs, const char *const *names, size_t n, char *err,
-                         size_t errlen)
+static int merge__shards(json_t *const *docs, const char *const *names, size_t n, iotc_errtext *err)
 {
     size_t first = n, have = 0;
     json_int_t count = 0;
@@ -84,14 +83,14 @@ static int merge__shards(json_t *const *docs, const char *const *names, size_t n
         const char *s = iotc_report_str(sh, "selection");
         if (!json_is_object(sh)) {
             iotc_report_err(
-                err, errlen,
+                err,
                 "%s is a whole run but the other inputs are shards (run --shard): merge "
                 "either the shards of one run or whole runs",
                 merge__name(names, i));
             goto cleanup;
         }
         if (c < 1 || k < 1 || k > c || !s) {
-            iotc_report_err(err, errlen, "%s: run.shard needs index 1..count, count and selection",
+            iotc_report_err(err, "%s: run.shard needs index 1..count, count and selection",
                             merge__name(names, i));
             goto cleanup;
         }
@@ -100,7 +99,7 @@ static int merge__shards(json_t *const *docs, const char *const *names, size_t n
             count = c;
             sel = s;
         } else if (c != count || strcmp(s, sel) != 0) {
-            iotc_report_err(err, errlen,
+            iotc_report_err(err,
                             "%s (one of %" JSON_INTEGER_FORMAT
                             " shards of selection %.19s...) and %s "
                             "(one of %" JSON_INTEGER_FORMAT " shards of selection %.19s...) split "
@@ -111,7 +110,7 @@ static int merge__shards(json_t *const *docs, const char *const *names, size_t n
         snprintf(key, sizeof key, "%" JSON_INTEGER_FORMAT, k);
         json_t *prev = json_object_get(by_index, key);
         if (prev) {
-            iotc_report_err(err, errlen,
+            iotc_report_err(err,
                             "%s and %s are both shard %" JSON_INTEGER_FORMAT
                             "/%" JSON_INTEGER_FORMAT ": the same shard given twice",
                             merge__name(names, (size_t)json_integer_value(prev)),
@@ -128,7 +127,7 @@ static int merge__shards(json_t *const *docs, const char *const *names, size_t n
                 used += (size_t)snprintf(missing + used, sizeof missing - used, "%s%s",
                                          used ? ", " : "", key);
         }
-        iotc_report_err(err, errlen,
+        iotc_report_err(err,
                         "shard(s) %s of %" JSON_INTEGER_FORMAT
                         " missing: the merged totals would not "
                         "be those of the whole selection",
@@ -142,14 +141,14 @@ cleanup:
 }
 
 int iotc_report_merge(json_t *const *docs, const char *const *names, size_t n, json_t **out,
-                      char *err, size_t errlen)
+                      iotc_errtext *err)
 {
     json_t *doc = NULL, *cases = NULL, *seen = NULL, *shards = NULL, *run = NULL;
     int rc = IOTC_ERR_NOMEM;
 
     *out = NULL;
     if (n == 0 || !docs) {
-        iotc_report_err(err, errlen, "no results files given");
+        iotc_report_err(err, "no results files given");
         return IOTC_ERR_INVALID;
     }
     json_int_t v0 = json_integer_value(json_object_get(docs[0], "schema_version"));
@@ -157,7 +156,7 @@ int iotc_report_merge(json_t *const *docs, const char *const *names, size_t n, j
         json_int_t vi = json_integer_value(json_object_get(docs[i], "schema_version"));
         if (vi != v0) {
             iotc_report_err(
-                err, errlen,
+                err,
                 "%s has schema_version %" JSON_INTEGER_FORMAT " but %s has schema_version "
                 "%" JSON_INTEGER_FORMAT ": shards of different versions cannot be merged",
                 merge__name(names, i), vi, merge__name(names, 0), v0);
@@ -165,9 +164,9 @@ int iotc_report_merge(json_t *const *docs, const char *const *names, size_t n, j
         }
     }
 
-    if (n > 1 && (rc = merge__shards(docs, names, n, err, errlen)) != IOTC_OK) {
+    if (n > 1 && (rc = merge__shards(docs, names, n, err)) != IOTC_OK) {
         if (rc == IOTC_ERR_NOMEM)
-            iotc_report_err(err, errlen, "out of memory while merging results");
+            iotc_report_err(err, "out of memory while merging results");
         return rc;
     }
     rc = IOTC_ERR_NOMEM;
@@ -190,7 +189,7 @@ int iotc_report_merge(json_t *const *docs, const char *const *names, size_t n, j
             const char *id = iotc_report_str(c, "id");
             json_t *prev = json_object_get(seen, id);
             if (prev) {
-                iotc_report_err(err, errlen, "%s: duplicate case id \"%s\" (also in %s)",
+                iotc_report_err(err, "%s: duplicate case id \"%s\" (also in %s)",
                                 merge__name(names, i), id,
                                 merge__name(names, (size_t)json_integer_value(prev)));
                 rc = IOTC_ERR_MALFORMED;
@@ -249,7 +248,7 @@ int iotc_report_merge(json_t *const *docs, const char *const *names, size_t n, j
     rc = IOTC_OK;
 cleanup:
     if (rc == IOTC_ERR_NOMEM)
-        iotc_report_err(err, errlen, "out of memory while merging results");
+        iotc_report_err(err, "out of memory while merging results");
     json_decref(doc);
     json_decref(cases);
     json_decref(seen);

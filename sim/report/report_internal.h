@@ -3,6 +3,7 @@
 #define IOTC_REPORT_INTERNAL_H
 
 #include "report.h"
+#include "common/errtext.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -81,8 +82,7 @@ int iotc_report_html_escape(struct iotc_buf *b, const char *s);
 /* Markdown inline text inside a table cell: no pipes, no line breaks, no markup. */
 int iotc_report_md_escape(struct iotc_buf *b, const char *s, size_t max_chars);
 
-void iotc_report_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void iotc_report_err(iotc_errtext *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* HTML report parts (html_env.c): the summary line under the title and the
  * run / target / environment tables. */

@@ -244,12 +244,12 @@ int iotc_report_md_escape(struct iotc_buf *b, const char *s, size_t max_chars)
     return rc;
 }
 
-void iotc_report_err(char *err, size_t errlen, const char *fmt, ...)
+void iotc_report_err(iotc_errtext *err, const char *fmt, ...)
 {
-    if (!err || errlen == 0)
+    if (!err)
         return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    iotc_errtext_vset(err, 0, fmt, ap);
     va_end(ap);
 }

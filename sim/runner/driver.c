@@ -37,9 +37,12 @@ int iotc_drv_tcp_to(const iotc_env *env, int af, int logical_port, int timeout_m
                         .io_timeout_ms = timeout_ms,
                         .nodelay = 1};
     int fd;
+    iotc_errtext e = {0};
 
-    if (iotc_client_dial(&d, &fd, out->error, sizeof(out->error)) != IOTC_OK)
+    if (iotc_client_dial(&d, &fd, &e) != IOTC_OK) {
+        iotc_errtext_copy(&e, out->error, sizeof(out->error));
         return -1;
+    }
     iotc_drv_add_port(out, fd);
     return fd;
 }

@@ -176,8 +176,11 @@ int iotc_drv_hello(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv
                             .numeric = 1,
                             .connect_timeout_ms = tmo,
                             .io_timeout_ms = tmo};
-        if (iotc_client_dial(&d, &fd, out->error, sizeof(out->error)) != IOTC_OK)
+        iotc_errtext e = {0};
+        if (iotc_client_dial(&d, &fd, &e) != IOTC_OK) {
+            iotc_errtext_copy(&e, out->error, sizeof(out->error));
             goto cleanup;
+        }
         iotc_drv_add_port(out, fd);
     }
     if (send(fd, hello, (size_t)len, MSG_NOSIGNAL) != len) {

@@ -133,7 +133,9 @@ static int https__door_auth(CURL *h, const iotc_door_auth *da, const char *path,
         snprintf(out->error, sizeof(out->error), "client.query cannot be signed by the own signer");
         return IOTC_ERR_CONFIG;
     }
-    rc = iotc_door_auth_http(da, &r, &q, &hb, out->error, sizeof(out->error));
+    iotc_errtext e = {0};
+    rc = iotc_door_auth_http(da, &r, &q, &hb, &e);
+    iotc_errtext_copy(&e, out->error, sizeof(out->error));
     if (rc != IOTC_OK)
         goto cleanup;
     if (q.len) {
@@ -234,8 +236,11 @@ static int https__curl(const iotc_env *env, const iotc_case *c, const iotc_pubsp
     CURLcode cc;
 
     memset(&hc, 0, sizeof(hc));
-    if (iotc_door_auth_resolve(env, c, &da, out->error, sizeof(out->error)) != IOTC_OK)
+    iotc_errtext e = {0};
+    if (iotc_door_auth_resolve(env, c, &da, &e) != IOTC_OK) {
+        iotc_errtext_copy(&e, out->error, sizeof(out->error));
         return IOTC_ERR_CONFIG;
+    }
     iotc_drv_tls_opts(env, c, &o, &alpn);
     if (json_array_size(alpn) > 1 ||
         (json_array_size(alpn) == 1 &&
@@ -249,8 +254,9 @@ static int https__curl(const iotc_env *env, const iotc_case *c, const iotc_pubsp
     }
     {
         /* Validates the options exactly as the probe would; st is reset below. */
-        SSL_CTX *check = iotc_tlsc_ctx_new(&o, &st, out->error, sizeof(out->error));
+        SSL_CTX *check = iotc_tlsc_ctx_new(&o, &st, &e);
         if (!check) {
+            iotc_errtext_copy(&e, out->error, sizeof(out->error));
             rc = IOTC_ERR_CONFIG;
             goto cleanup;
         }

@@ -86,14 +86,14 @@ static int mq__open(mq_client *q, const iotc_env *env, int logical_port, int af,
                     const iotc_tlsc_opts *o, const char *client_id, const char *username,
                     json_t *observe_into, iotc_drv_out *out)
 {
-    char err[256];
+    iotc_errtext err = {0};
     int rc;
 
     memset(q, 0, sizeof(*q));
     q->connack_rc = -1;
-    q->ctx = iotc_tlsc_ctx_new(o, &q->st, err, sizeof(err));
+    q->ctx = iotc_tlsc_ctx_new(o, &q->st, &err);
     if (!q->ctx) {
-        snprintf(out->error, sizeof(out->error), "%s", err);
+        iotc_errtext_copy(&err, out->error, sizeof(out->error));
         return IOTC_ERR_CONFIG;
     }
     /* Before connecting: libmosquitto may finish (or fail) the handshake inside
@@ -227,8 +227,11 @@ static int mq__sub_opts(const iotc_env *env, const iotc_case *c, const iotc_row 
         json_t *sa = c->client.subscriber_auth;
         o->cert = NULL;
         o->cert_file[0] = o->key_file[0] = '\0';
-        if (iotc_door_auth_from(env, c, sa, &a, out->error, sizeof(out->error)) != IOTC_OK)
+        iotc_errtext e = {0};
+        if (iotc_door_auth_from(env, c, sa, &a, &e) != IOTC_OK) {
+            iotc_errtext_copy(&e, out->error, sizeof(out->error));
             return IOTC_ERR_CONFIG;
+        }
         if (iotc_door_auth_username(&a, IOTC_DOOR_AUTH_USER, username, ulen) != IOTC_OK) {
             snprintf(out->error, sizeof(out->error), "subscriber_auth must be custom");
             return IOTC_ERR_CONFIG;
@@ -368,7 +371,9 @@ int iotc_drv_mqtt(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_
     snprintf(payload, sizeof(payload), "%s", c->client.payload ? c->client.payload : c->id);
     deadline = iotc_clock_ms() + timeout;
     username[0] = '\0';
-    rc = iotc_door_auth_resolve(env, c, &da, out->error, sizeof(out->error));
+    iotc_errtext e = {0};
+    rc = iotc_door_auth_resolve(env, c, &da, &e);
+    iotc_errtext_copy(&e, out->error, sizeof(out->error));
     if (rc == IOTC_OK && da.kind == IOTC_DA_SIGV4) {
         snprintf(out->error, sizeof(out->error), "MQTT has no SigV4 form: use a wss row");
         rc = IOTC_ERR_CONFIG;

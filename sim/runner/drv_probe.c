@@ -205,8 +205,10 @@ int iotc_drv_probe_ex(const iotc_env *env, const iotc_case *c, size_t idx, const
     memset(&pc, 0, sizeof(pc));
     pc.fd = -1;
     iotc_drv_tls_opts(env, c, &o, &alpn);
-    pc.ctx = iotc_tlsc_ctx_new(&o, &pc.st, out->error, sizeof(out->error));
+    iotc_errtext e = {0};
+    pc.ctx = iotc_tlsc_ctx_new(&o, &pc.st, &e);
     if (!pc.ctx) {
+        iotc_errtext_copy(&e, out->error, sizeof(out->error));
         rc = IOTC_ERR_CONFIG;
         goto cleanup;
     }

@@ -118,12 +118,15 @@ int iotc_drv_wss_request(const iotc_env *env, const iotc_case *c, const char *ho
     iotc_door_auth da;
     struct iotc_buf q = {0};
     const char *extra = c->client.query;
-    int rc = iotc_door_auth_resolve(env, c, &da, out->error, sizeof(out->error));
+    iotc_errtext e = {0};
+    int rc = iotc_door_auth_resolve(env, c, &da, &e);
+    iotc_errtext_copy(&e, out->error, sizeof(out->error));
 
     if (rc != IOTC_OK)
         return rc;
     iotc_door_req req = {"GET", "/mqtt", host, NULL, 0, NULL, 0, 1, 0};
-    rc = iotc_door_auth_http(&da, &req, &q, headers, out->error, sizeof(out->error));
+    rc = iotc_door_auth_http(&da, &req, &q, headers, &e);
+    iotc_errtext_copy(&e, out->error, sizeof(out->error));
     if (rc == IOTC_OK && extra) /* raw parameters a case adds after signing */
         rc = iotc_buf_printf(&q, "%s%s", q.len ? "&" : "", extra);
     if (rc == IOTC_OK)

@@ -186,8 +186,10 @@ static int main__start_targets(iotc_runner_state *rs, const iotc_runner_opts *o,
         fprintf(stderr, "starting endpoint (profile %s) ...\n", t->profile);
         /* The drivers and the endpoint must read the same registry. */
         const char *extra[] = {"--registry", iotc_paths_registry(), NULL};
+        iotc_errtext se = {0};
         if (iotc_serve_start_ex(&t->serve, serve_bin, o->pki_dir, t->profile, t->profile_path,
-                                o->out_dir, 20000, extra, t->error, sizeof(t->error)) != IOTC_OK) {
+                                o->out_dir, 20000, extra, &se) != IOTC_OK) {
+            iotc_errtext_copy(&se, t->error, sizeof(t->error));
             fprintf(stderr, "iotconform run: the endpoint did not start: %s\n", t->error);
             failed++;
             continue;
@@ -402,7 +404,9 @@ int iotc_runner_main(int argc, char **argv)
     }
     {
         /* An external target may not need it: only the emulator's cases insist. */
-        const char *pki = iotc_paths_pki(o.pki_dir, err, sizeof(err));
+        iotc_errtext pe = {0};
+        const char *pki = iotc_paths_pki(o.pki_dir, &pe);
+        iotc_errtext_copy(&pe, err, sizeof err);
         if (!pki && !o.target) {
             fprintf(stderr, "iotconform run: %s\n", err);
             goto cleanup;
@@ -467,8 +471,9 @@ int iotc_runner_main(int argc, char **argv)
     fprintf(stderr, "\n%zu case(s): %ld passed, %ld failed, %ld errored, %ld skipped (%ld ms)%s\n",
             rs.n, passed, failed, errored, skipped, (long)(iotc_clock_ms() - t0),
             iotc_run_interrupted ? " -- interrupted" : "");
-    if (iotc_results_write(doc, o.out_dir, report, sizeof(report), err, sizeof(err)) != IOTC_OK) {
-        fprintf(stderr, "iotconform run: %s\n", err);
+    iotc_errtext we = {0};
+    if (iotc_results_write(doc, o.out_dir, report, sizeof(report), &we) != IOTC_OK) {
+        fprintf(stderr, "iotconform run: %s\n", we.msg);
         goto cleanup;
     }
     {

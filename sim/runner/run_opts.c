@@ -78,6 +78,7 @@ int iotc_runner_opts_parse(int argc, char **argv, iotc_runner_opts *o, char *err
         IOTC_CLIFLAGS_LONGS,
         {NULL, 0, NULL, 0},
     };
+    iotc_errtext fe = {0};
     const iotc_cliflags flags = {&o->pki_dir, &o->out_dir, &o->serve_bin, &o->shard,
                                  &o->verbose, &o->quiet,   &o->list,      &o->help};
     int ch;
@@ -126,12 +127,16 @@ int iotc_runner_opts_parse(int argc, char **argv, iotc_runner_opts *o, char *err
             o->target = optarg;
             break;
         default:
-            if (iotc_cliflags_take(&flags, ch, optarg, argv, err, errlen))
+            if (iotc_cliflags_take(&flags, ch, optarg, argv, &fe)) {
+                iotc_errtext_copy(&fe, err, errlen);
                 return -1;
+            }
             break;
         }
     }
-    if (iotc_cliflags_finish(&flags, argc, argv, err, errlen))
+    if (iotc_cliflags_finish(&flags, argc, argv, &fe)) {
+        iotc_errtext_copy(&fe, err, errlen);
         return -1;
+    }
     return 0;
 }

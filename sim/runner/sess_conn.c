@@ -73,7 +73,9 @@ int iotc_runner_sess_conn_open(iotc_runner_sess *s, iotc_runner_sess_conn *k, in
         rc = sess__open_observer(s, k, step_obs);
     } else {
         iotc_door_auth da;
-        rc = iotc_door_auth_resolve(s->env, s->c, &da, s->out->error, sizeof(s->out->error));
+        iotc_errtext e = {0};
+        rc = iotc_door_auth_resolve(s->env, s->c, &da, &e);
+        iotc_errtext_copy(&e, s->out->error, sizeof(s->out->error));
         if (rc != IOTC_OK)
             return rc;
         if (da.kind == IOTC_DA_CUSTOM && s->c->row->proto == IOTC_PROTO_MQTT)

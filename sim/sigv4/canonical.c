@@ -18,7 +18,7 @@ int iotc_sigv4_canonical_request(const struct iotc_sigv4_request *rq,
         return IOTC_ERR_INVALID;
     /* the list drives header lookup: an unchecked one could name "Host" and sign nothing */
     if (memchr(p->signed_headers, '\0', sizeof p->signed_headers) == NULL ||
-        !iotc_sigv4__signed_headers_valid(p->signed_headers, NULL, 0))
+        !iotc_sigv4__signed_headers_valid(p->signed_headers, NULL))
         return IOTC_ERR_MALFORMED;
     start = out->len;
     if ((rc = iotc_buf_append(out, rq->method, strlen(rq->method))) ||

@@ -118,33 +118,33 @@ int iotc_sigv4__canonical_headers(const struct iotc_sigv4_request *rq, const cha
     return IOTC_OK;
 }
 
-bool iotc_sigv4__signed_headers_valid(const char *s, char *why, size_t whylen)
+bool iotc_sigv4__signed_headers_valid(const char *s, iotc_errtext *why)
 {
     const char *prev = NULL;
     size_t prev_n = 0;
     const char *p = s;
     if (!*p) {
-        iotc_sigv4__why(why, whylen, "SignedHeaders is empty");
+        iotc_sigv4__why(why, "SignedHeaders is empty");
         return false;
     }
     for (;;) {
         size_t n = 0;
         while (p[n] && p[n] != ';') {
             if (!headers__tchar_lower(p[n])) {
-                iotc_sigv4__why(why, whylen, "SignedHeaders must list lower-case header names");
+                iotc_sigv4__why(why, "SignedHeaders must list lower-case header names");
                 return false;
             }
             n++;
         }
         if (n == 0 || n > 255) {
-            iotc_sigv4__why(why, whylen, "SignedHeaders has an empty or too long name");
+            iotc_sigv4__why(why, "SignedHeaders has an empty or too long name");
             return false;
         }
         if (prev) {
             size_t m = n < prev_n ? n : prev_n;
             int c = memcmp(prev, p, m);
             if (c > 0 || (c == 0 && prev_n >= n)) {
-                iotc_sigv4__why(why, whylen, "SignedHeaders must be sorted and without duplicates");
+                iotc_sigv4__why(why, "SignedHeaders must be sorted and without duplicates");
                 return false;
             }
         }
@@ -155,7 +155,7 @@ bool iotc_sigv4__signed_headers_valid(const char *s, char *why, size_t whylen)
             return true;
         p++; /* the ';' */
         if (!*p) {
-            iotc_sigv4__why(why, whylen, "SignedHeaders has an empty or too long name");
+            iotc_sigv4__why(why, "SignedHeaders has an empty or too long name");
             return false;
         }
     }

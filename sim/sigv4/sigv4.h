@@ -9,6 +9,7 @@
 #define IOTC_SIGV4_H
 
 #include "common/buf.h"
+#include "common/errtext.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -53,8 +54,8 @@ struct iotc_sigv4_parsed { /* what the request claims, before verification */
 /* Extracts the SigV4 parameters from the Authorization header or the query
  * (IOTC_ERR_NOT_FOUND when neither is present, IOTC_ERR_MALFORMED with a reason
  * when present but bad). */
-int iotc_sigv4_parse(const struct iotc_sigv4_request *rq, struct iotc_sigv4_parsed *out, char *why,
-                     size_t whylen);
+int iotc_sigv4_parse(const struct iotc_sigv4_request *rq, struct iotc_sigv4_parsed *out,
+                     iotc_errtext *why);
 void iotc_sigv4_parsed_free(struct iotc_sigv4_parsed *p);
 
 /* Building blocks (exposed for the vector tests). Each appends to out. */
@@ -87,7 +88,7 @@ struct iotc_sigv4_policy {
 };
 
 int iotc_sigv4_verify(const struct iotc_sigv4_request *rq, const struct iotc_sigv4_parsed *p,
-                      const char *secret_key, const struct iotc_sigv4_policy *pol, char *why,
-                      size_t whylen);
+                      const char *secret_key, const struct iotc_sigv4_policy *pol,
+                      iotc_errtext *why);
 
 #endif

@@ -7,6 +7,7 @@
 #define IOTC_SIGV4_INT_H
 
 #include "sigv4.h"
+#include "common/errtext.h"
 
 #include <stdarg.h>
 
@@ -56,7 +57,7 @@ int iotc_sigv4__append_trimmed(const char *value, struct iotc_buf *out);
 int iotc_sigv4__canonical_headers(const struct iotc_sigv4_request *rq, const char *signed_headers,
                                   struct iotc_buf *out);
 /* Checks a SignedHeaders list: lower-case header names, ';'-separated, sorted, unique. */
-bool iotc_sigv4__signed_headers_valid(const char *s, char *why, size_t whylen);
+bool iotc_sigv4__signed_headers_valid(const char *s, iotc_errtext *why);
 /* True when `lower` appears in the ';'-separated list. */
 bool iotc_sigv4__signed_has(const char *signed_headers, const char *lower);
 
@@ -73,8 +74,7 @@ bool iotc_sigv4__date8_valid(const char *s, size_t n);
 int iotc_sigv4__amz_date_parse(const char *s, time_t *t);
 
 /* ---- why.c ---- */
-void iotc_sigv4__why(char *why, size_t whylen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void iotc_sigv4__why(iotc_errtext *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define IOTC_SIGV4__QUOTE_MAX 32
 /* At most IOTC_SIGV4__QUOTE_MAX bytes of s, anything but plain printable ASCII as '?'. */
 const char *iotc_sigv4__printable(const char *s, size_t n, char out[IOTC_SIGV4__QUOTE_MAX + 1]);

@@ -1,5 +1,5 @@
 /*
- * Reasons for refusals: always NUL-terminated, silently truncated to the caller's
+ * Reasons for refusals: always NUL-terminated, silently truncated to iotc_errtext's
  * room. They reach journals and HTTP error bodies, so request bytes quoted in
  * them are tamed first.
  */
@@ -7,13 +7,13 @@
 
 #include <stdio.h>
 
-void iotc_sigv4__why(char *why, size_t whylen, const char *fmt, ...)
+void iotc_sigv4__why(iotc_errtext *why, const char *fmt, ...)
 {
-    if (!why || whylen == 0)
+    if (!why)
         return;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(why, whylen, fmt, ap);
+    iotc_errtext_vset(why, 0, fmt, ap);
     va_end(ap);
 }
 

@@ -107,14 +107,14 @@ static struct ws__verdict ws__check(const struct iotc_http_req *req)
     return (struct ws__verdict){IOTC_OK, 101, "", NULL};
 }
 
-int iotc_ws_accept(const struct iotc_http_req *req, struct iotc_buf *out, int *status, char *why,
-                   size_t whylen)
+int iotc_ws_accept(const struct iotc_http_req *req, struct iotc_buf *out, int *status,
+                   iotc_errtext *why)
 {
     if (!req || !out || !status)
         return IOTC_ERR_INVALID;
     struct ws__verdict v = ws__check(req);
     *status = v.status;
-    iotc_ws__fail(0, why, whylen, v.msg);
+    iotc_ws__fail(0, why, v.msg);
     if (v.err != IOTC_OK) {
         int rc =
             iotc_http_response(out, v.status, "text/plain", v.msg, strlen(v.msg), false, v.extra);
@@ -123,7 +123,7 @@ int iotc_ws_accept(const struct iotc_http_req *req, struct iotc_buf *out, int *s
     char accept[IOTC_WS_ACCEPT_LEN];
     int rc = iotc_ws_accept_key(iotc_http_header_get(req, "sec-websocket-key"), accept);
     if (rc != IOTC_OK)
-        return iotc_ws__fail(rc, why, whylen, "cannot compute Sec-WebSocket-Accept");
+        return iotc_ws__fail(rc, why, "cannot compute Sec-WebSocket-Accept");
     char head[256];
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 101 Switching Protocols\r\n"

@@ -119,7 +119,7 @@ static const char *ws__find_end(const uint8_t *data, size_t len)
 }
 
 int iotc_ws_client_response(const uint8_t *data, size_t len, const char *key, size_t *consumed,
-                            int *status, char *why, size_t whylen)
+                            int *status, iotc_errtext *why)
 {
     if ((!data && len) || !key || !consumed || !status)
         return IOTC_ERR_INVALID;
@@ -129,12 +129,12 @@ int iotc_ws_client_response(const uint8_t *data, size_t len, const char *key, si
     const char *end = ws__find_end(data, scan);
     if (!end)
         return len >= IOTC_WS_MAX_RESPONSE_HEAD
-                   ? iotc_ws__fail(IOTC_ERR_TOO_LARGE, why, whylen, "response head too large")
+                   ? iotc_ws__fail(IOTC_ERR_TOO_LARGE, why, "response head too large")
                    : IOTC_ERR_AGAIN;
     char expect[IOTC_WS_ACCEPT_LEN];
     int rc = iotc_ws_accept_key(key, expect);
     if (rc != IOTC_OK)
-        return iotc_ws__fail(rc, why, whylen, "bad client key");
+        return iotc_ws__fail(rc, why, "bad client key");
 
     struct ws__resp r = {0};
     const char *p = (const char *)data;
@@ -145,35 +145,33 @@ int iotc_ws_client_response(const uint8_t *data, size_t len, const char *key, si
             eol++;
         size_t llen = (size_t)(eol - p);
         if (memchr(p, '\0', llen) || memchr(p, '\n', llen) || memchr(p, '\r', llen))
-            return iotc_ws__fail(IOTC_ERR_MALFORMED, why, whylen, "stray control byte in head");
+            return iotc_ws__fail(IOTC_ERR_MALFORMED, why, "stray control byte in head");
         rc = first ? ws__resp_status(&r, p, llen) : ws__resp_header(&r, p, llen, expect);
         if (rc != IOTC_OK)
-            return iotc_ws__fail(rc, why, whylen,
+            return iotc_ws__fail(rc, why,
                                  first ? "bad status line" : "bad header line in response");
         first = false;
         p = eol + 2;
     }
     if (first)
-        return iotc_ws__fail(IOTC_ERR_MALFORMED, why, whylen, "empty response head");
+        return iotc_ws__fail(IOTC_ERR_MALFORMED, why, "empty response head");
     *status = r.status;
     *consumed = (size_t)(end - (const char *)data) + 4;
     if (r.status != 101) {
         char msg[64];
         snprintf(msg, sizeof msg, "server answered %d, not 101", r.status);
-        return iotc_ws__fail(IOTC_ERR_DENIED, why, whylen, msg);
+        return iotc_ws__fail(IOTC_ERR_DENIED, why, msg);
     }
     if (!r.upgrade || !r.connection)
-        return iotc_ws__fail(IOTC_ERR_DENIED, why, whylen, "101 without Upgrade/Connection");
+        return iotc_ws__fail(IOTC_ERR_DENIED, why, "101 without Upgrade/Connection");
     if (r.accept != 1)
-        return iotc_ws__fail(IOTC_ERR_DENIED, why, whylen,
+        return iotc_ws__fail(IOTC_ERR_DENIED, why,
                              r.accept == 0 ? "Sec-WebSocket-Accept missing"
                                            : "Sec-WebSocket-Accept does not match the key");
     if (!r.protocol)
-        return iotc_ws__fail(IOTC_ERR_DENIED, why, whylen,
-                             "server did not select subprotocol mqtt");
+        return iotc_ws__fail(IOTC_ERR_DENIED, why, "server did not select subprotocol mqtt");
     if (r.extensions)
-        return iotc_ws__fail(IOTC_ERR_DENIED, why, whylen,
-                             "server chose an extension we did not offer");
-    iotc_ws__fail(0, why, whylen, "");
+        return iotc_ws__fail(IOTC_ERR_DENIED, why, "server chose an extension we did not offer");
+    iotc_ws__fail(0, why, "");
     return IOTC_OK;
 }

@@ -4,10 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
-int iotc_ws__fail(int err, char *why, size_t whylen, const char *msg)
+int iotc_ws__fail(int err, iotc_errtext *why, const char *msg)
 {
-    if (why && whylen)
-        snprintf(why, whylen, "%s", msg);
+    if (why)
+        iotc_errtext_set(why, 0, "%s", msg);
     return err;
 }
 

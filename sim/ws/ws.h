@@ -18,6 +18,7 @@
 #define IOTC_WS_H
 
 #include "common/buf.h"
+#include "common/errtext.h"
 #include "http/http.h"
 
 #include <stdbool.h>
@@ -64,8 +65,8 @@ enum iotc_ws_code {
  * Connection: close); the caller may send its own instead. why gets the reason.
  * IOTC_ERR_INVALID / IOTC_ERR_NOMEM: caller error / allocation failure.
  */
-int iotc_ws_accept(const struct iotc_http_req *req, struct iotc_buf *out, int *status, char *why,
-                   size_t whylen);
+int iotc_ws_accept(const struct iotc_http_req *req, struct iotc_buf *out, int *status,
+                   iotc_errtext *why);
 
 /* Sec-WebSocket-Accept for a client key (base64 SHA-1 of key + RFC GUID). */
 int iotc_ws_accept_key(const char *client_key, char out[IOTC_WS_ACCEPT_LEN]);
@@ -90,7 +91,7 @@ int iotc_ws_client_request(struct iotc_buf *out, const char *host, const char *p
  * IOTC_ERR_TOO_LARGE: not an HTTP/1.1 response head.
  */
 int iotc_ws_client_response(const uint8_t *data, size_t len, const char *key, size_t *consumed,
-                            int *status, char *why, size_t whylen);
+                            int *status, iotc_errtext *why);
 
 struct iotc_ws; /* opaque session */
 

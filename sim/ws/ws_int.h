@@ -3,12 +3,13 @@
 #define IOTC_WS_INT_H
 
 #include "ws.h"
+#include "common/errtext.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 
 /* Writes a message into why (if any room); always returns err, for one-line failures. */
-int iotc_ws__fail(int err, char *why, size_t whylen, const char *msg);
+int iotc_ws__fail(int err, iotc_errtext *why, const char *msg);
 /* ASCII case-insensitive equality of [a, a + alen) and NUL-terminated b. */
 bool iotc_ws__ieq(const char *a, size_t alen, const char *b);
 /*

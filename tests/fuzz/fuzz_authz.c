@@ -15,8 +15,8 @@
 static void fuzz__username(const uint8_t *data, size_t size)
 {
     struct iotc_authz_creds c;
-    char why[128];
-    int rc = iotc_authz_parse_username((const char *)data, size, &c, why, sizeof why);
+    iotc_errtext why = {0};
+    int rc = iotc_authz_parse_username((const char *)data, size, &c, &why);
     if (rc == IOTC_OK) {
         if (!c.user || c.param_count > IOTC_AUTHZ_MAX_PARAMS)
             abort();
@@ -34,8 +34,8 @@ static void fuzz__username(const uint8_t *data, size_t size)
 static void fuzz__response(const uint8_t *data, size_t size)
 {
     struct iotc_authz_response r;
-    char why[160];
-    if (iotc_authz_response_parse((const char *)data, size, &r, why, sizeof why) == IOTC_OK) {
+    iotc_errtext why = {0};
+    if (iotc_authz_response_parse((const char *)data, size, &r, &why) == IOTC_OK) {
         if (r.policy_count > IOTC_AUTHZ_MAX_POLICIES || strlen(r.principal_id) > 128)
             abort();
         if (r.authenticated && (!r.principal_id[0] || r.disconnect_after < IOTC_AUTHZ_MIN_TTL ||
@@ -54,7 +54,7 @@ static void fuzz__http(const uint8_t *data, size_t size)
     if (iotc_http_reader_feed(rd, data, size, &used) == IOTC_OK) {
         const struct iotc_http_req *q = iotc_http_reader_request(rd);
         struct iotc_authz_creds c;
-        if (iotc_authz_from_http(q, &c, NULL, 0) == IOTC_OK) {
+        if (iotc_authz_from_http(q, &c, NULL) == IOTC_OK) {
             (void)iotc_authz_http_token(q, &c, "x-token");
             struct iotc_authz_request ev = {
                 .token = c.authorizer, .tls = true, .http = true, .req = q};

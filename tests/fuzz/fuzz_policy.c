@@ -53,15 +53,15 @@ static const struct iotc_policy_ctx fuzz_ctx[2] = {
 
 static void fuzz__decide(struct iotc_policy *p, struct iotc_policy *deny_all, const char *res)
 {
-    char why[128];
+    iotc_errtext why = {0};
     for (int a = 0; a < IOTC_ACT_COUNT; a++) {
         for (int c = 0; c < 2; c++) {
-            bool one = iotc_policy_allows(&p, 1, a, res, &fuzz_ctx[c], why, sizeof why);
+            bool one = iotc_policy_allows(&p, 1, a, res, &fuzz_ctx[c], &why);
             struct iotc_policy *twice[2] = {p, p};
-            if (iotc_policy_allows(twice, 2, a, res, &fuzz_ctx[c], NULL, 0) != one)
+            if (iotc_policy_allows(twice, 2, a, res, &fuzz_ctx[c], NULL) != one)
                 abort(); /* a decision must not depend on repetition */
             struct iotc_policy *with_deny[2] = {p, deny_all};
-            if (iotc_policy_allows(with_deny, 2, a, res, &fuzz_ctx[c], why, sizeof why))
+            if (iotc_policy_allows(with_deny, 2, a, res, &fuzz_ctx[c], &why))
                 abort(); /* an explicit Deny always wins */
         }
     }
@@ -71,16 +71,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct iotc_policy *deny_all;
     if (!deny_all &&
-        iotc_policy_parse(deny_all_text, sizeof deny_all_text - 1, &deny_all, NULL, 0) != IOTC_OK)
+        iotc_policy_parse(deny_all_text, sizeof deny_all_text - 1, &deny_all, NULL) != IOTC_OK)
         abort();
 
     const uint8_t *nul = memchr(data, 0, size);
     size_t doc_len = nul ? (size_t)(nul - data) : size;
     struct iotc_policy *p = NULL;
-    char err[256];
-    int rc = iotc_policy_parse((const char *)data, doc_len, &p, err, sizeof err);
+    iotc_errtext err = {0};
+    int rc = iotc_policy_parse((const char *)data, doc_len, &p, &err);
     if (rc != IOTC_OK) {
-        if (p || !memchr(err, '\0', sizeof err))
+        if (p || !memchr(err.msg, '\0', sizeof err.msg))
             abort(); /* failure leaves no policy and a terminated message */
         return 0;
     }

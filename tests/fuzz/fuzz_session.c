@@ -532,9 +532,9 @@ static void fs__pump(void)
 
 static void fs__init(void)
 {
-    char err[256];
+    iotc_errtext err = {0};
     struct iotc_policy *pol = NULL;
-    CHECK(iotc_policy_parse(fs__policy, strlen(fs__policy), &pol, err, sizeof err) == IOTC_OK);
+    CHECK(iotc_policy_parse(fs__policy, strlen(fs__policy), &pol, &err) == IOTC_OK);
     H.policy = pol;
     H.cert.policies.list = &H.policy;
     H.cert.policies.count = 1;
@@ -545,8 +545,9 @@ static void fs__init(void)
     memset(H.secret, 0x5a, sizeof H.secret);
     H.fb.secret = H.secret;
     H.fb.open = fs__open_link;
-    if (iotc_endpoint_open_fake(IOTC_FUZZ_PROFILE, "/dev/null", &H.fb, &H.ep, err, sizeof err)) {
-        fprintf(stderr, "fuzz_session: %s\n", err);
+    if (iotc_endpoint_open_fake(IOTC_FUZZ_PROFILE, "/dev/null", &H.fb, &H.ep, err.msg,
+                                sizeof err.msg)) {
+        fprintf(stderr, "fuzz_session: %s\n", err.msg);
         abort();
     }
     H.base = iotc_endpoint_base(H.ep);

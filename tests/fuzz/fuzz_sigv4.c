@@ -15,9 +15,9 @@
 
 #define FIELDS 8
 
-static void fuzz__check_why(const char *why, size_t cap)
+static void fuzz__check_why(const iotc_errtext *why)
 {
-    if (!memchr(why, '\0', cap))
+    if (!memchr(why->msg, '\0', sizeof why->msg))
         abort(); /* the reason must always be a C string */
 }
 
@@ -89,19 +89,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                     body_len,
                                     (flags & 32) != 0};
 
-    char why[96];
+    iotc_errtext why = {0};
     struct iotc_sigv4_parsed claim;
-    int rc = iotc_sigv4_parse(&rq, &claim, why, sizeof why);
-    fuzz__check_why(why, sizeof why);
+    int rc = iotc_sigv4_parse(&rq, &claim, &why);
+    fuzz__check_why(&why);
     if (rc == IOTC_OK) {
         static const char *const services[] = {"iotdata", "iotdevicegateway", "service"};
         struct iotc_sigv4_policy pol = {
             services,          3, (flags & 64) ? NULL : "us-east-1", 300, (flags & 128) != 0,
             (time_t)1440938160};
         fuzz__canonical(&rq, &claim);
-        rc = iotc_sigv4_verify(&rq, &claim, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", &pol, why,
-                               sizeof why);
-        fuzz__check_why(why, sizeof why);
+        rc = iotc_sigv4_verify(&rq, &claim, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", &pol, &why);
+        fuzz__check_why(&why);
         if (rc != IOTC_OK && rc != IOTC_ERR_DENIED)
             abort(); /* nothing else may come out of a parsed claim */
         iotc_sigv4_parsed_free(&claim);

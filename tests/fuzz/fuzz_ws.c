@@ -48,9 +48,8 @@ static void fuzz__handshake(const uint8_t *data, size_t size)
 {
     size_t used = 0;
     int status = 0;
-    char why[96];
-    int rc = iotc_ws_client_response(data, size, "dGhlIHNhbXBsZSBub25jZQ==", &used, &status, why,
-                                     sizeof why);
+    iotc_errtext why = {0};
+    int rc = iotc_ws_client_response(data, size, "dGhlIHNhbXBsZSBub25jZQ==", &used, &status, &why);
     if (rc == IOTC_OK && (used > size || status != 101))
         abort();
 }

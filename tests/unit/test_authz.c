@@ -79,18 +79,18 @@ static void test_username_table(void)
     for (size_t i = 0; i < sizeof user_rows / sizeof user_rows[0]; i++) {
         const struct user_row *r = &user_rows[i];
         struct iotc_authz_creds c;
-        char why[128] = "x";
-        int rc = iotc_authz_parse_username(r->in, strlen(r->in), &c, why, sizeof why);
+        iotc_errtext why = {0};
+        int rc = iotc_authz_parse_username(r->in, strlen(r->in), &c, &why);
         if (rc != r->rc)
-            fprintf(stderr, "\n  row %zu '%s': rc %d (%s)\n", i, r->in, rc, why);
+            fprintf(stderr, "\n  row %zu '%s': rc %d (%s)\n", i, r->in, rc, why.msg);
         CU_ASSERT_EQUAL(rc, r->rc);
         if (rc != IOTC_OK) {
-            CU_ASSERT_TRUE(why[0] != '\0');
+            CU_ASSERT_TRUE(why.msg[0] != '\0');
             CU_ASSERT_PTR_NULL(c.user);
             CU_ASSERT_EQUAL(c.param_count, 0);
             continue;
         }
-        CU_ASSERT_STRING_EQUAL(why, "");
+        CU_ASSERT_STRING_EQUAL(why.msg, "");
         CU_ASSERT_STRING_EQUAL(c.user, r->user);
         if (r->name) {
             CU_ASSERT_TRUE(c.authorizer && strcmp(c.authorizer, r->name) == 0);
@@ -116,15 +116,14 @@ static void test_username_table(void)
 static void test_username_edges(void)
 {
     struct iotc_authz_creds c;
-    char why[128];
+    iotc_errtext why = {0};
     /* Not NUL-terminated: only len bytes count. */
     const char buf[] = "u?tok=abcXXXX";
-    CU_ASSERT_EQUAL(iotc_authz_parse_username(buf, 9, &c, why, sizeof why), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_authz_parse_username(buf, 9, &c, &why), IOTC_OK);
     CU_ASSERT_STRING_EQUAL(iotc_authz_creds_get(&c, "tok"), "abc");
     iotc_authz_creds_free(&c);
     /* Embedded NUL. */
-    CU_ASSERT_EQUAL(iotc_authz_parse_username("u?tok=a\0b", 9, &c, why, sizeof why),
-                    IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_authz_parse_username("u?tok=a\0b", 9, &c, &why), IOTC_ERR_MALFORMED);
     /* Too many parameters. */
     char many[1024] = "u?";
     for (int i = 0; i <= IOTC_AUTHZ_MAX_PARAMS; i++) {
@@ -132,16 +131,14 @@ static void test_username_edges(void)
         snprintf(p, sizeof p, "k%d=v&", i);
         strcat(many, p);
     }
-    CU_ASSERT_EQUAL(iotc_authz_parse_username(many, strlen(many), &c, why, sizeof why),
-                    IOTC_ERR_TOO_LARGE);
-    CU_ASSERT_PTR_NOT_NULL(strstr(why, "parameters"));
-    CU_ASSERT_EQUAL(iotc_authz_parse_username(NULL, 0, &c, NULL, 0), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_authz_parse_username(many, strlen(many), &c, &why), IOTC_ERR_TOO_LARGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why.msg, "parameters"));
+    CU_ASSERT_EQUAL(iotc_authz_parse_username(NULL, 0, &c, NULL), IOTC_OK);
     iotc_authz_creds_free(&c);
-    CU_ASSERT_EQUAL(iotc_authz_parse_username(NULL, 3, &c, NULL, 0), IOTC_ERR_INVALID);
+    CU_ASSERT_EQUAL(iotc_authz_parse_username(NULL, 3, &c, NULL), IOTC_ERR_INVALID);
     /* The reason names the parameter. */
-    CU_ASSERT_EQUAL(iotc_authz_parse_username("u?tok=1&tok=2", 13, &c, why, sizeof why),
-                    IOTC_ERR_MALFORMED);
-    CU_ASSERT_PTR_NOT_NULL(strstr(why, "\"tok\" is repeated"));
+    CU_ASSERT_EQUAL(iotc_authz_parse_username("u?tok=1&tok=2", 13, &c, &why), IOTC_ERR_MALFORMED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why.msg, "\"tok\" is repeated"));
 }
 
 /* ---- HTTP credentials ------------------------------------------------- */
@@ -159,13 +156,13 @@ static void test_http_creds(void)
 {
     const struct iotc_http_req *q;
     struct iotc_authz_creds c;
-    char why[128];
+    iotc_errtext why = {0};
     /* Headers only. */
     struct iotc_http_reader *rd =
         parse_req("POST /topics/t?qos=1 HTTP/1.1\r\nHost: h\r\n" N ": auth1\r\n" S
                   ": c2ln+/==\r\nMyToken: T1\r\nContent-Length: 0\r\n\r\n",
                   &q);
-    CU_ASSERT_EQUAL(iotc_authz_from_http(q, &c, why, sizeof why), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_authz_from_http(q, &c, &why), IOTC_OK);
     CU_ASSERT_STRING_EQUAL(c.authorizer, "auth1");
     CU_ASSERT_STRING_EQUAL(c.signature, "c2ln+/==");
     CU_ASSERT_PTR_NULL(c.user);
@@ -176,7 +173,7 @@ static void test_http_creds(void)
     /* Query only (the WSS way for browsers). */
     rd = parse_req(
         "GET /mqtt?" N "=auth2&" S "=ab%2Bcd%3D%3D&MyToken=T2 HTTP/1.1\r\nHost: h\r\n\r\n", &q);
-    CU_ASSERT_EQUAL(iotc_authz_from_http(q, &c, why, sizeof why), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_authz_from_http(q, &c, &why), IOTC_OK);
     CU_ASSERT_STRING_EQUAL(c.authorizer, "auth2");
     CU_ASSERT_STRING_EQUAL(c.signature, "ab+cd==");
     CU_ASSERT_STRING_EQUAL(iotc_authz_http_token(q, &c, "MyToken"), "T2");
@@ -185,24 +182,24 @@ static void test_http_creds(void)
     iotc_http_reader_free(rd);
     /* Both, agreeing: fine; disagreeing: refused. */
     rd = parse_req("GET /mqtt?" N "=a HTTP/1.1\r\nHost: h\r\n" N ": a\r\n\r\n", &q);
-    CU_ASSERT_EQUAL(iotc_authz_from_http(q, &c, why, sizeof why), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_authz_from_http(q, &c, &why), IOTC_OK);
     iotc_authz_creds_free(&c);
     iotc_http_reader_free(rd);
     rd = parse_req("GET /mqtt?" N "=a HTTP/1.1\r\nHost: h\r\n" N ": b\r\n\r\n", &q);
-    CU_ASSERT_EQUAL(iotc_authz_from_http(q, &c, why, sizeof why), IOTC_ERR_MALFORMED);
-    CU_ASSERT_PTR_NOT_NULL(strstr(why, "differs"));
+    CU_ASSERT_EQUAL(iotc_authz_from_http(q, &c, &why), IOTC_ERR_MALFORMED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why.msg, "differs"));
     CU_ASSERT_PTR_NULL(c.authorizer);
     iotc_http_reader_free(rd);
     /* Repeated or empty header. */
     rd = parse_req("GET /mqtt HTTP/1.1\r\nHost: h\r\n" S ": a\r\n" S ": b\r\n\r\n", &q);
-    CU_ASSERT_EQUAL(iotc_authz_from_http(q, &c, why, sizeof why), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_authz_from_http(q, &c, &why), IOTC_ERR_MALFORMED);
     iotc_http_reader_free(rd);
     rd = parse_req("GET /mqtt HTTP/1.1\r\nHost: h\r\n" N ":\r\n\r\n", &q);
-    CU_ASSERT_EQUAL(iotc_authz_from_http(q, &c, why, sizeof why), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_authz_from_http(q, &c, &why), IOTC_ERR_MALFORMED);
     iotc_http_reader_free(rd);
     /* Token header repeated: ambiguous, no token. */
     rd = parse_req("GET /mqtt HTTP/1.1\r\nHost: h\r\nTok: 1\r\nTok: 2\r\n\r\n", &q);
-    CU_ASSERT_EQUAL(iotc_authz_from_http(q, &c, why, sizeof why), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_authz_from_http(q, &c, &why), IOTC_OK);
     CU_ASSERT_PTR_NULL(iotc_authz_http_token(q, &c, "tok"));
     iotc_authz_creds_free(&c);
     iotc_http_reader_free(rd);
@@ -224,8 +221,8 @@ static EVP_PKEY *pub_of(EVP_PKEY *priv, const char *structure, char **pem_out)
     OPENSSL_free(pem);
     *pem_out = s;
     EVP_PKEY *pub = NULL;
-    char why[128];
-    iotc_authz_load_pubkey(s, len, &pub, why, sizeof why);
+    iotc_errtext why = {0};
+    iotc_authz_load_pubkey(s, len, &pub, &why);
     return pub;
 }
 
@@ -241,30 +238,25 @@ static void test_token_signature(void)
     char *sig = NULL;
     CU_ASSERT_EQUAL_FATAL(iotc_authz_sign_token(priv, "token-alpha", &sig), IOTC_OK);
     CU_ASSERT_EQUAL(strlen(sig), 344); /* 256 bytes in base64 */
-    char why[128];
-    CU_ASSERT_EQUAL(iotc_authz_verify_token(pub, "token-alpha", sig, why, sizeof why), IOTC_OK);
-    CU_ASSERT_EQUAL(iotc_authz_verify_token(pub, "token-alphA", sig, why, sizeof why),
-                    IOTC_ERR_DENIED);
-    CU_ASSERT_PTR_NOT_NULL(strstr(why, "does not verify"));
-    CU_ASSERT_EQUAL(iotc_authz_verify_token(pub, "", sig, why, sizeof why), IOTC_ERR_DENIED);
+    iotc_errtext why = {0};
+    CU_ASSERT_EQUAL(iotc_authz_verify_token(pub, "token-alpha", sig, &why), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_authz_verify_token(pub, "token-alphA", sig, &why), IOTC_ERR_DENIED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why.msg, "does not verify"));
+    CU_ASSERT_EQUAL(iotc_authz_verify_token(pub, "", sig, &why), IOTC_ERR_DENIED);
     /* One flipped bit in the signature. */
     char *bad = strdup(sig);
     bad[10] = bad[10] == 'A' ? 'B' : 'A';
-    CU_ASSERT_EQUAL(iotc_authz_verify_token(pub, "token-alpha", bad, why, sizeof why),
-                    IOTC_ERR_DENIED);
+    CU_ASSERT_EQUAL(iotc_authz_verify_token(pub, "token-alpha", bad, &why), IOTC_ERR_DENIED);
     free(bad);
     /* Truncated: wrong length for the key. */
-    CU_ASSERT_EQUAL(iotc_authz_verify_token(pub, "token-alpha", "c2ln", why, sizeof why),
-                    IOTC_ERR_DENIED);
-    CU_ASSERT_PTR_NOT_NULL(strstr(why, "bytes"));
+    CU_ASSERT_EQUAL(iotc_authz_verify_token(pub, "token-alpha", "c2ln", &why), IOTC_ERR_DENIED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why.msg, "bytes"));
     /* Not base64. */
-    CU_ASSERT_EQUAL(iotc_authz_verify_token(pub, "token-alpha", "not base64!", why, sizeof why),
+    CU_ASSERT_EQUAL(iotc_authz_verify_token(pub, "token-alpha", "not base64!", &why),
                     IOTC_ERR_MALFORMED);
-    CU_ASSERT_EQUAL(iotc_authz_verify_token(pub, "token-alpha", "", why, sizeof why),
-                    IOTC_ERR_MALFORMED);
-    CU_ASSERT_EQUAL(iotc_authz_verify_token(pub, "token-alpha", "ab=c", why, sizeof why),
-                    IOTC_ERR_MALFORMED);
-    CU_ASSERT_EQUAL(iotc_authz_verify_token(NULL, "t", sig, why, sizeof why), IOTC_ERR_INVALID);
+    CU_ASSERT_EQUAL(iotc_authz_verify_token(pub, "token-alpha", "", &why), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_authz_verify_token(pub, "token-alpha", "ab=c", &why), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_authz_verify_token(NULL, "t", sig, &why), IOTC_ERR_INVALID);
 
     /* The whole MQTT path: percent-encoded signature in the username. */
     struct iotc_buf user = {0};
@@ -279,11 +271,9 @@ static void test_token_signature(void)
         iotc_buf_append(&user, enc, strlen(enc));
     }
     struct iotc_authz_creds c;
-    CU_ASSERT_EQUAL(iotc_authz_parse_username((const char *)user.p, user.len, &c, why, sizeof why),
-                    IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_authz_parse_username((const char *)user.p, user.len, &c, &why), IOTC_OK);
     CU_ASSERT_EQUAL(
-        iotc_authz_verify_token(pub, iotc_authz_creds_get(&c, "tok"), c.signature, why, sizeof why),
-        IOTC_OK);
+        iotc_authz_verify_token(pub, iotc_authz_creds_get(&c, "tok"), c.signature, &why), IOTC_OK);
     iotc_authz_creds_free(&c);
     iotc_buf_free(&user);
 
@@ -291,7 +281,7 @@ static void test_token_signature(void)
     EVP_PKEY *pub1 = pub_of(priv, "type-specific", &pem);
     CU_ASSERT_PTR_NOT_NULL(strstr(pem, "BEGIN RSA PUBLIC KEY"));
     CU_ASSERT_PTR_NOT_NULL(pub1);
-    CU_ASSERT_EQUAL(iotc_authz_verify_token(pub1, "token-alpha", sig, why, sizeof why), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_authz_verify_token(pub1, "token-alpha", sig, &why), IOTC_OK);
     free(pem);
     EVP_PKEY_free(pub1);
     free(sig);
@@ -301,37 +291,36 @@ static void test_token_signature(void)
 
 static void test_token_short_and_wrong_keys(void)
 {
-    char why[128];
+    iotc_errtext why = {0};
     EVP_PKEY *k = NULL;
     /* RSA-1024: refused at load, with the size in the reason. */
     EVP_PKEY *small = EVP_RSA_gen(1024);
     CU_ASSERT_PTR_NOT_NULL_FATAL(small);
     char *pem = NULL;
     CU_ASSERT_PTR_NULL(pub_of(small, "SubjectPublicKeyInfo", &pem));
-    CU_ASSERT_EQUAL(iotc_authz_load_pubkey(pem, strlen(pem), &k, why, sizeof why), IOTC_ERR_CONFIG);
+    CU_ASSERT_EQUAL(iotc_authz_load_pubkey(pem, strlen(pem), &k, &why), IOTC_ERR_CONFIG);
     CU_ASSERT_PTR_NULL(k);
-    CU_ASSERT_PTR_NOT_NULL(strstr(why, "RSA-1024"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(why, "2048"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(why.msg, "RSA-1024"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(why.msg, "2048"));
     free(pem);
     /* And a key that slipped past the loader is not used either. */
     char *sig = NULL;
     CU_ASSERT_EQUAL(iotc_authz_sign_token(small, "t", &sig), IOTC_OK);
-    CU_ASSERT_EQUAL(iotc_authz_verify_token(small, "t", sig, why, sizeof why), IOTC_ERR_INVALID);
+    CU_ASSERT_EQUAL(iotc_authz_verify_token(small, "t", sig, &why), IOTC_ERR_INVALID);
     free(sig);
     EVP_PKEY_free(small);
     /* Not RSA. */
     EVP_PKEY *ec = EVP_EC_gen("P-256");
     CU_ASSERT_PTR_NOT_NULL_FATAL(ec);
     CU_ASSERT_PTR_NULL(pub_of(ec, "SubjectPublicKeyInfo", &pem));
-    CU_ASSERT_EQUAL(iotc_authz_load_pubkey(pem, strlen(pem), &k, why, sizeof why), IOTC_ERR_CONFIG);
-    CU_ASSERT_PTR_NOT_NULL(strstr(why, "must be RSA"));
+    CU_ASSERT_EQUAL(iotc_authz_load_pubkey(pem, strlen(pem), &k, &why), IOTC_ERR_CONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why.msg, "must be RSA"));
     free(pem);
     EVP_PKEY_free(ec);
     /* Garbage and missing files. */
-    CU_ASSERT_EQUAL(iotc_authz_load_pubkey("hello", 5, &k, why, sizeof why), IOTC_ERR_CONFIG);
-    CU_ASSERT_EQUAL(iotc_authz_load_pubkey_file("/nonexistent/key.pub", &k, why, sizeof why),
-                    IOTC_ERR_CONFIG);
-    CU_ASSERT_PTR_NOT_NULL(strstr(why, "/nonexistent/key.pub"));
+    CU_ASSERT_EQUAL(iotc_authz_load_pubkey("hello", 5, &k, &why), IOTC_ERR_CONFIG);
+    CU_ASSERT_EQUAL(iotc_authz_load_pubkey_file("/nonexistent/key.pub", &k, &why), IOTC_ERR_CONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why.msg, "/nonexistent/key.pub"));
 }
 
 /* ---- response validation ---------------------------------------------- */
@@ -414,15 +403,15 @@ static void test_response_table(void)
     for (size_t i = 0; i < sizeof resp_rows / sizeof resp_rows[0]; i++) {
         const struct resp_row *r = &resp_rows[i];
         struct iotc_authz_response out;
-        char why[160] = "x";
-        int rc = iotc_authz_response_parse(r->json, strlen(r->json), &out, why, sizeof why);
-        bool why_ok = !r->why || strstr(why, r->why);
+        iotc_errtext why = {0};
+        int rc = iotc_authz_response_parse(r->json, strlen(r->json), &out, &why);
+        bool why_ok = !r->why || strstr(why.msg, r->why);
         if (rc != r->rc || !why_ok)
-            fprintf(stderr, "\n  row %zu: rc %d why '%s'\n", i, rc, why);
+            fprintf(stderr, "\n  row %zu: rc %d why '%s'\n", i, rc, why.msg);
         CU_ASSERT_EQUAL(rc, r->rc);
         CU_ASSERT_TRUE(why_ok);
         if (rc == IOTC_OK) {
-            CU_ASSERT_STRING_EQUAL(why, "");
+            CU_ASSERT_STRING_EQUAL(why.msg, "");
         } else {
             CU_ASSERT_EQUAL(out.policy_count, 0);
         }
@@ -431,7 +420,7 @@ static void test_response_table(void)
     /* Field values come through. */
     struct iotc_authz_response out;
     const char *good = GOOD("\"alpha\"", "[" POL "]");
-    CU_ASSERT_EQUAL(iotc_authz_response_parse(good, strlen(good), &out, NULL, 0), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_authz_response_parse(good, strlen(good), &out, NULL), IOTC_OK);
     CU_ASSERT_TRUE(out.authenticated);
     CU_ASSERT_STRING_EQUAL(out.principal_id, "alpha");
     CU_ASSERT_EQUAL_FATAL(out.policy_count, 1);
@@ -450,11 +439,11 @@ static void test_response_table(void)
             iotc_buf_append(&b, i % 2 ? "\xc3\xa9" : "x", i % 2 ? 2 : 1);
         const char *tail = "\\\"}\"]," GOOD_TAIL "}";
         iotc_buf_append(&b, tail, strlen(tail));
-        char why[160];
-        int rc = iotc_authz_response_parse((const char *)b.p, b.len, &out, why, sizeof why);
+        iotc_errtext why = {0};
+        int rc = iotc_authz_response_parse((const char *)b.p, b.len, &out, &why);
         CU_ASSERT_EQUAL(rc, extra ? IOTC_ERR_MALFORMED : IOTC_OK);
         if (extra)
-            CU_ASSERT_PTR_NOT_NULL(strstr(why, "2049 characters"));
+            CU_ASSERT_PTR_NOT_NULL(strstr(why.msg, "2049 characters"));
         iotc_authz_response_free(&out);
         iotc_buf_free(&b);
     }
@@ -614,16 +603,14 @@ static void test_run_allow_deny(void)
         CU_ASSERT_STRING_EQUAL(res[i].why, "");
     }
     struct iotc_authz_response out;
-    char why[160];
-    CU_ASSERT_EQUAL(
-        iotc_authz_response_parse(res[0].out, strlen(res[0].out), &out, why, sizeof why), IOTC_OK);
+    iotc_errtext why = {0};
+    CU_ASSERT_EQUAL(iotc_authz_response_parse(res[0].out, strlen(res[0].out), &out, &why), IOTC_OK);
     CU_ASSERT_TRUE(out.authenticated);
     CU_ASSERT_STRING_EQUAL(out.principal_id, "beta");
     CU_ASSERT_EQUAL(out.policy_count, 1);
     CU_ASSERT_EQUAL(out.disconnect_after, 300);
     iotc_authz_response_free(&out);
-    CU_ASSERT_EQUAL(
-        iotc_authz_response_parse(res[1].out, strlen(res[1].out), &out, why, sizeof why), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_authz_response_parse(res[1].out, strlen(res[1].out), &out, &why), IOTC_OK);
     CU_ASSERT_FALSE(out.authenticated);
     iotc_authz_response_free(&out);
 
@@ -634,8 +621,7 @@ static void test_run_allow_deny(void)
     run_all(one, res, 1, request, 5000);
     free(request);
     CU_ASSERT_EQUAL(res[0].rc, IOTC_OK);
-    CU_ASSERT_EQUAL(
-        iotc_authz_response_parse(res[0].out, strlen(res[0].out), &out, why, sizeof why), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_authz_response_parse(res[0].out, strlen(res[0].out), &out, &why), IOTC_OK);
     CU_ASSERT_FALSE(out.authenticated);
     iotc_authz_response_free(&out);
 }
@@ -659,11 +645,10 @@ static void test_run_failures(void)
     CU_ASSERT_TRUE(res[1].ms >= 450 && res[1].ms < 3000);
     CU_ASSERT_EQUAL(res[2].rc, IOTC_OK); /* it ran fine; its answer is the problem */
     struct iotc_authz_response out;
-    char why[160];
-    CU_ASSERT_EQUAL(
-        iotc_authz_response_parse(res[2].out, strlen(res[2].out), &out, why, sizeof why),
-        IOTC_ERR_MALFORMED);
-    CU_ASSERT_PTR_NOT_NULL(strstr(why, "not valid JSON"));
+    iotc_errtext why = {0};
+    CU_ASSERT_EQUAL(iotc_authz_response_parse(res[2].out, strlen(res[2].out), &out, &why),
+                    IOTC_ERR_MALFORMED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why.msg, "not valid JSON"));
 }
 
 static void test_run_limits(void)

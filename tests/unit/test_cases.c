@@ -439,7 +439,8 @@ static void test_door_auth(void)
     iotc_diag d;
     iotc_env env;
     iotc_door_auth a;
-    char err[512], user[2048];
+    char user[2048];
+    iotc_errtext err = {0};
     const char *pki = IOTC_BINARY_DIR "/pki";
     json_t *reg = json_load_file(IOTC_SOURCE_DIR "/fixtures/registry.json", 0, NULL);
 
@@ -452,7 +453,7 @@ static void test_door_auth(void)
 
     const iotc_case *c = find_case(&set, "door-fixture.sigv4.wss-sigv4-443.ipv4.tls13");
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-    CU_ASSERT_EQUAL(iotc_door_auth_resolve(&env, c, &a, err, sizeof(err)), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_door_auth_resolve(&env, c, &a, &err), IOTC_OK);
     CU_ASSERT_EQUAL(a.kind, IOTC_DA_SIGV4);
     CU_ASSERT_STRING_EQUAL(a.secret, "iotconform/test/secret/0002/K7MDENGbPxRfiCY");
     CU_ASSERT_STRING_EQUAL(a.token, "IQoJb3JpZ2luX2VjEXAMPLEsessiontokenIOTCONFORM");
@@ -462,7 +463,7 @@ static void test_door_auth(void)
         /* Presigned: the token comes after the signature, outside what was signed. */
         struct iotc_buf q = {0}, h = {0};
         iotc_door_req r = {"GET", "/mqtt", "localhost:443", NULL, 0, NULL, 0, 1, 0};
-        CU_ASSERT_EQUAL(iotc_door_auth_http(&a, &r, &q, &h, err, sizeof(err)), IOTC_OK);
+        CU_ASSERT_EQUAL(iotc_door_auth_http(&a, &r, &q, &h, NULL), IOTC_OK);
         const char *sig = strstr((char *)q.p, "X-Amz-Signature=");
         const char *tok = strstr((char *)q.p, "X-Amz-Security-Token=");
         CU_ASSERT_TRUE(sig && tok && tok > sig);
@@ -472,19 +473,19 @@ static void test_door_auth(void)
     }
     c = find_case(&set, "door-fixture.sigv4.https-sigv4-443.ipv4.tls13");
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-    CU_ASSERT_EQUAL(iotc_door_auth_resolve(&env, c, &a, err, sizeof(err)), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_door_auth_resolve(&env, c, &a, &err), IOTC_OK);
     CU_ASSERT_STRING_EQUAL(a.service, "iotdata");
     CU_ASSERT_EQUAL(a.own_signer, 0); /* libcurl signs HTTPS unless told otherwise */
 
     c = find_case(&set, "door-fixture.unknown-key.https-sigv4-443.ipv4.tls13");
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-    CU_ASSERT_EQUAL(iotc_door_auth_resolve(&env, c, &a, err, sizeof(err)), IOTC_ERR_CONFIG);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "not in the registry"));
+    CU_ASSERT_EQUAL(iotc_door_auth_resolve(&env, c, &a, &err), IOTC_ERR_CONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "not in the registry"));
 
     if (access(IOTC_BINARY_DIR "/pki/authorizer-signing.key", R_OK) == 0) {
         c = find_case(&set, "door-fixture.custom.good.mqtt-custom-443.ipv4.tls13");
         CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-        CU_ASSERT_EQUAL(iotc_door_auth_resolve(&env, c, &a, err, sizeof(err)), IOTC_OK);
+        CU_ASSERT_EQUAL(iotc_door_auth_resolve(&env, c, &a, &err), IOTC_OK);
         CU_ASSERT_TRUE(door_sig_verifies(pki, "token-alpha", a.signature));
         CU_ASSERT_EQUAL(iotc_door_auth_username(&a, IOTC_DOOR_AUTH_USER, user, sizeof(user)),
                         IOTC_OK);
@@ -499,7 +500,7 @@ static void test_door_auth(void)
 
         c = find_case(&set, "door-fixture.custom.bad.mqtt-custom-443.ipv4.tls13");
         CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-        CU_ASSERT_EQUAL(iotc_door_auth_resolve(&env, c, &a, err, sizeof(err)), IOTC_OK);
+        CU_ASSERT_EQUAL(iotc_door_auth_resolve(&env, c, &a, &err), IOTC_OK);
         CU_ASSERT_FALSE(door_sig_verifies(pki, "token-alpha", a.signature));
         CU_ASSERT_EQUAL(iotc_door_auth_username(&a, IOTC_DOOR_AUTH_USER, user, sizeof(user)),
                         IOTC_OK);
@@ -520,7 +521,7 @@ static void test_target_file(void)
     iotc_caseset set = {0};
     iotc_diag d;
     iotc_env env;
-    char why[512];
+    iotc_errtext why = {0};
     json_t *reg = json_load_file(IOTC_SOURCE_DIR "/fixtures/registry.json", 0, NULL);
 
     iotc_diag_init(&d);
@@ -548,19 +549,19 @@ static void test_target_file(void)
                           IOTC_OK);
     const iotc_case *c = find_case(&set, "x509.connect.mqtt-x509-8883.ipv4.tls12");
     CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-    CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why, sizeof(why)), 0);
+    CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why.msg, sizeof why.msg), 0);
     c = find_case(&set, "x509.connect.mqtt-x509-8883.ipv6.tls12");
-    CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why, sizeof(why)), 1);
-    CU_ASSERT_PTR_NOT_NULL(strstr(why, "IPv6"));
+    CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why.msg, sizeof why.msg), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why.msg, "IPv6"));
     c = find_case(&set, "x509.cert-revoked.mqtt-x509-8883.ipv4.tls12");
-    CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why, sizeof(why)), 1);
-    CU_ASSERT_PTR_NOT_NULL(strstr(why, "REVOKED"));
+    CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why.msg, sizeof why.msg), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why.msg, "REVOKED"));
     c = find_case(&set, "x509.connect.https-x509-8443.ipv4.tls12");
-    CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why, sizeof(why)), 1);
-    CU_ASSERT_PTR_NOT_NULL(strstr(why, "https-x509-8443"));
+    CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why.msg, sizeof why.msg), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why.msg, "https-x509-8443"));
     c = find_case(&set, "x509.sni-optional-missing.mqtt-x509-8883.ipv4.tls12");
-    CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why, sizeof(why)), 1);
-    CU_ASSERT_PTR_NOT_NULL(strstr(why, "profile sni-optional"));
+    CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why.msg, sizeof why.msg), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why.msg, "profile sni-optional"));
     c = find_case(&set, "x509.sni-missing.mqtt-x509-8883.ipv4.tls12");
     json_t *dropped = NULL;
     json_t *e = iotc_target_expect(c, &dropped);
@@ -577,12 +578,12 @@ static void test_target_file(void)
                               IOTC_OK);
         c = find_case(&door, "sigv4.wss-roundtrip-qos0.wss-sigv4-443.ipv4.tls12");
         CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-        CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why, sizeof(why)), 0);
-        CU_ASSERT_EQUAL(iotc_door_auth_resolve(&env, c, &a, why, sizeof(why)), IOTC_OK);
+        CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why.msg, sizeof why.msg), 0);
+        CU_ASSERT_EQUAL(iotc_door_auth_resolve(&env, c, &a, &why), IOTC_OK);
         CU_ASSERT_STRING_EQUAL(a.access_key, "AKIAREAL");
         CU_ASSERT_STRING_EQUAL(a.secret, "s3cret");
         c = find_case(&door, "sigv4.wss-temporary-token.wss-sigv4-443.ipv4.tls12");
-        CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why, sizeof(why)), 1);
+        CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why.msg, sizeof why.msg), 1);
         iotc_caseset_free(&door);
     }
     {
@@ -592,15 +593,15 @@ static void test_target_file(void)
             iotc_cases_load_file(IOTC_SOURCE_DIR "/suites/mqtt-behaviour.json", &mb, &d), IOTC_OK);
         c = find_case(&mb, "mqtt-behaviour.persistent-session-queued.mqtt-x509-8883.ipv4.tlsany");
         CU_ASSERT_PTR_NOT_NULL_FATAL(c);
-        CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why, sizeof(why)), 0);
+        CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why.msg, sizeof why.msg), 0);
         json_object_del(t.identities, "device-02");
-        CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why, sizeof(why)), 1);
-        CU_ASSERT_PTR_NOT_NULL(strstr(why, "reference client identity device-02"));
+        CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why.msg, sizeof why.msg), 1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(why.msg, "reference client identity device-02"));
         c = find_case(&mb, "mqtt-behaviour.qos2-publish-refused.mqtt-x509-8883.ipv4.tlsany");
-        CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why, sizeof(why)), 0);
+        CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why.msg, sizeof why.msg), 0);
         c = find_case(&mb, "mqtt-behaviour.keepalive-timeout.mqtt-x509-8883.ipv4.tlsany");
-        CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why, sizeof(why)), 1);
-        CU_ASSERT_PTR_NOT_NULL(strstr(why, "fast-timers"));
+        CU_ASSERT_EQUAL(iotc_target_skip(&t, c, reg, why.msg, sizeof why.msg), 1);
+        CU_ASSERT_PTR_NOT_NULL(strstr(why.msg, "fast-timers"));
         iotc_caseset_free(&mb);
     }
     iotc_caseset_free(&set);

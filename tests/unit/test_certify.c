@@ -21,29 +21,27 @@ static void test_template_fill(void)
 {
     json_t *v = json_pack("{s:s, s:i, s:s, s:s, s:s}", "host", "localhost", "port", 8883, "alpn",
                           "", "persistent", "1", "client_id", "it's");
-    char out[512], err[256];
+    char out[512];
+    iotc_errtext err = {0};
     CU_ASSERT_EQUAL(
         iotc_certify_template_fill("x -h {host} -p {port}{alpn+ --alpn }{persistent? -c} "
                                    "-i {client_id} {{lit}}",
-                                   v, out, sizeof(out), err, sizeof(err)),
+                                   v, out, sizeof(out), &err),
         0);
     CU_ASSERT_STRING_EQUAL(out, "x -h 'localhost' -p '8883' -c -i 'it'\\''s' {lit}");
     json_object_set_new(v, "alpn", json_string("x-amzn-mqtt-ca"));
-    CU_ASSERT_EQUAL(
-        iotc_certify_template_fill("{alpn+--tls-alpn }", v, out, sizeof(out), err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(iotc_certify_template_fill("{alpn+--tls-alpn }", v, out, sizeof(out), &err), 0);
     CU_ASSERT_STRING_EQUAL(out, "--tls-alpn 'x-amzn-mqtt-ca'");
-    CU_ASSERT_EQUAL(iotc_certify_template_fill("{nope}", v, out, sizeof(out), err, sizeof(err)),
-                    -1);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown placeholder {nope}"));
-    CU_ASSERT_EQUAL(iotc_certify_template_fill("{host", v, out, sizeof(out), err, sizeof(err)), -1);
-    CU_ASSERT_EQUAL(iotc_certify_template_fill("a } b", v, out, sizeof(out), err, sizeof(err)), -1);
-    CU_ASSERT_EQUAL(iotc_certify_template_fill("{host}{host}{host}", v, out, 12, err, sizeof(err)),
-                    -1);
+    CU_ASSERT_EQUAL(iotc_certify_template_fill("{nope}", v, out, sizeof(out), &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "unknown placeholder {nope}"));
+    CU_ASSERT_EQUAL(iotc_certify_template_fill("{host", v, out, sizeof(out), &err), -1);
+    CU_ASSERT_EQUAL(iotc_certify_template_fill("a } b", v, out, sizeof(out), &err), -1);
+    CU_ASSERT_EQUAL(iotc_certify_template_fill("{host}{host}{host}", v, out, 12, &err), -1);
     /* Every documented placeholder is accepted. */
     for (size_t i = 0; iotc_certify_placeholders[i]; i++) {
         char t[80];
         snprintf(t, sizeof(t), "{%s}", iotc_certify_placeholders[i]);
-        CU_ASSERT_EQUAL(iotc_certify_template_fill(t, v, out, sizeof(out), err, sizeof(err)), 0);
+        CU_ASSERT_EQUAL(iotc_certify_template_fill(t, v, out, sizeof(out), &err), 0);
     }
     json_decref(v);
 }
@@ -79,29 +77,25 @@ static const char *const reference_cases[] = {"TLS_Connect",
 static void test_catalogue_shipped(void)
 {
     iotc_certify_catalogue cat;
-    char err[4096];
+    iotc_errtext err = {0};
     size_t idx[64];
-    int rc = iotc_certify_catalogue_load(CATALOGUE, &cat, err, sizeof(err));
+    int rc = iotc_certify_catalogue_load(CATALOGUE, &cat, err.msg, sizeof err.msg);
     CU_ASSERT_EQUAL_FATAL(rc, 0);
     if (rc)
-        fprintf(stderr, "%s\n", err);
+        fprintf(stderr, "%s\n", err.msg);
     for (size_t i = 0; reference_cases[i]; i++)
         if (!iotc_certify_catalogue_find(&cat, reference_cases[i])) {
             CU_FAIL("a catalogue case is missing");
             fprintf(stderr, "missing %s\n", reference_cases[i]);
         }
-    CU_ASSERT_EQUAL(iotc_certify_catalogue_select(&cat, "qualification", idx, 64, err, sizeof(err)),
-                    11);
+    CU_ASSERT_EQUAL(iotc_certify_catalogue_select(&cat, "qualification", idx, 64, &err), 11);
     for (size_t i = 0; i < 11; i++)
         CU_ASSERT_TRUE(cat.v[idx[i]].qualification);
-    CU_ASSERT_EQUAL(iotc_certify_catalogue_select(&cat, "full", idx, 64, err, sizeof(err)),
-                    (int)cat.n);
-    CU_ASSERT_EQUAL(
-        iotc_certify_catalogue_select(&cat, "MQTT_Connect, TLS_Connect", idx, 64, err, sizeof(err)),
-        2);
-    CU_ASSERT_EQUAL(iotc_certify_catalogue_select(&cat, "MQTT_Nope", idx, 64, err, sizeof(err)),
-                    -1);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "MQTT_Nope"));
+    CU_ASSERT_EQUAL(iotc_certify_catalogue_select(&cat, "full", idx, 64, &err), (int)cat.n);
+    CU_ASSERT_EQUAL(iotc_certify_catalogue_select(&cat, "MQTT_Connect, TLS_Connect", idx, 64, &err),
+                    2);
+    CU_ASSERT_EQUAL(iotc_certify_catalogue_select(&cat, "MQTT_Nope", idx, 64, &err), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "MQTT_Nope"));
     iotc_certify_catalogue_free(&cat);
 }
 
@@ -117,7 +111,8 @@ static int write_file(const char *path, const char *text)
 
 static void test_catalogue_strict(void)
 {
-    char path[] = "/tmp/iotc-cat-XXXXXX", err[4096];
+    char path[] = "/tmp/iotc-cat-XXXXXX";
+    iotc_errtext err = {0};
     iotc_certify_catalogue cat;
     int fd = mkstemp(path);
     CU_ASSERT_FATAL(fd >= 0);
@@ -134,24 +129,25 @@ static void test_catalogue_strict(void)
                      "{\"id\":\"B\",\"title\":\"t\",\"judge\":\"backoff\",\"family\":\"f\","
                      "\"verdict_rule\":\"r\",\"reference\":{\"source\":\"s\",\"text\":\"t\"},"
                      "\"budget_ms\":1000,\"params\":{\"retries\":6}}]}");
-    CU_ASSERT_NOT_EQUAL(iotc_certify_catalogue_load(path, &cat, err, sizeof(err)), 0);
+    CU_ASSERT_NOT_EQUAL(iotc_certify_catalogue_load(path, &cat, err.msg, sizeof err.msg), 0);
     /* Every problem is reported, not only the first. */
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown key \"colour\""));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown key \"extra\""));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown key \"withhold_everything\""));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "unknown judge \"nojudge\""));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "duplicate id \"A\""));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "budget_ms"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "no parameter \"bogus\""));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"do\" must be"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "suites.qualification[1]: unknown case"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"observe\" must be"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "unknown key \"colour\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "unknown key \"extra\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "unknown key \"withhold_everything\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "unknown judge \"nojudge\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "duplicate id \"A\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "budget_ms"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no parameter \"bogus\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "\"do\" must be"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "suites.qualification[1]: unknown case"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "\"observe\" must be"));
     /* Backoff judges count delays the case declares (observe.delays), not a parameter. */
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "(B): judge backoff needs \"observe\": {\"delays\": N}"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "judge backoff has no parameter \"retries\""));
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(err.msg, "(B): judge backoff needs \"observe\": {\"delays\": N}"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "judge backoff has no parameter \"retries\""));
     iotc_certify_catalogue_free(&cat);
     write_file(path, "{ not json");
-    CU_ASSERT_NOT_EQUAL(iotc_certify_catalogue_load(path, &cat, err, sizeof(err)), 0);
+    CU_ASSERT_NOT_EQUAL(iotc_certify_catalogue_load(path, &cat, err.msg, sizeof err.msg), 0);
     iotc_certify_catalogue_free(&cat);
     unlink(path);
 }
@@ -160,16 +156,17 @@ static void test_adapters(void)
 {
     static const char *const names[] = {"refdevice",     "refdevice-mqtt5", "mosquitto_pub",
                                         "mosquitto_sub", "paho-python",     NULL};
-    char err[1024], why[256];
+    char why[256];
+    iotc_errtext err = {0};
     iotc_certify_adapter a;
     iotc_certify_catalogue cat;
-    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err.msg, sizeof err.msg), 0);
     for (size_t i = 0; names[i]; i++) {
-        int rc = iotc_certify_adapter_load(names[i], IOTC_SOURCE_DIR "/fixtures/adapters", &a, err,
-                                           sizeof(err));
+        int rc =
+            iotc_certify_adapter_load(names[i], IOTC_SOURCE_DIR "/fixtures/adapters", &a, &err);
         CU_ASSERT_EQUAL(rc, 0);
         if (rc) {
-            fprintf(stderr, "%s\n", err);
+            fprintf(stderr, "%s\n", err.msg);
             continue;
         }
         /* Every case an adapter names exists. */
@@ -178,15 +175,14 @@ static void test_adapters(void)
                 iotc_certify_catalogue_find(&cat, json_string_value(json_array_get(a.cases, k))));
         iotc_certify_adapter_free(&a);
     }
-    CU_ASSERT_EQUAL(iotc_certify_adapter_load("mosquitto_pub", IOTC_SOURCE_DIR "/fixtures/adapters",
-                                              &a, err, sizeof(err)),
-                    0);
+    CU_ASSERT_EQUAL(
+        iotc_certify_adapter_load("mosquitto_pub", IOTC_SOURCE_DIR "/fixtures/adapters", &a, &err),
+        0);
     CU_ASSERT_PTR_NOT_NULL(iotc_certify_adapter_excludes(&a, "MQTT_Subscribe", why, sizeof(why)));
     CU_ASSERT_PTR_NULL(iotc_certify_adapter_excludes(&a, "MQTT_Publish", why, sizeof(why)));
     iotc_certify_adapter_free(&a);
     CU_ASSERT_NOT_EQUAL(iotc_certify_adapter_load("no-such-adapter",
-                                                  IOTC_SOURCE_DIR "/fixtures/adapters", &a, err,
-                                                  sizeof(err)),
+                                                  IOTC_SOURCE_DIR "/fixtures/adapters", &a, &err),
                         0);
     iotc_certify_catalogue_free(&cat);
 }
@@ -195,10 +191,10 @@ static void test_adapters(void)
 static void test_judge_backoff_journal(void)
 {
     iotc_certify_catalogue cat;
-    char err[4096];
+    iotc_errtext err = {0};
     json_t *lines = json_array();
     double t = 0;
-    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err.msg, sizeof err.msg), 0);
     for (int c = 1; c <= 7; c++) {
         json_array_append_new(lines, json_pack("{s:s, s:f, s:i, s:i}", IOTC_JF_EVENT,
                                                IOTC_EV_CONN_ACCEPT, IOTC_JF_T, t, IOTC_JF_CONN, c,
@@ -320,7 +316,7 @@ static iotc_certify_verdict judge_two(const iotc_certify_catalogue *cat, const c
 static void test_judge_budget_and_exit(void)
 {
     iotc_certify_catalogue cat;
-    char err[4096];
+    iotc_errtext err = {0};
     iotc_certify_ctx x;
     static const double expo[] = {1.01, 2.01, 4.01, 8.01};
     iotc_certify_device running = {
@@ -329,7 +325,7 @@ static void test_judge_budget_and_exit(void)
         .pid = -1, .exited = true, .status = 2 << 8, .started_ms = 0, .exited_ms = 3120};
     iotc_certify_device segv = {
         .pid = -1, .exited = true, .status = SIGSEGV, .started_ms = 0, .exited_ms = 900};
-    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err.msg, sizeof err.msg), 0);
     json_t *open_end = withheld_journal(expo, 4, true);
 
     CU_ASSERT_EQUAL(judge_two(&cat, "MQTT_Connect_Jitter_Backoff_Retries", open_end, &running,
@@ -430,12 +426,12 @@ static json_t *cut_journal(const double *d, size_t n)
 static void test_reconnect_budget(void)
 {
     iotc_certify_catalogue cat;
-    char err[4096];
+    iotc_errtext err = {0};
     static const double d[] = {1.5, 2.5};
     iotc_certify_device running = {
         .pid = -1, .exited = true, .status = SIGTERM, .exited_ms = 120000};
     iotc_certify_device exited1 = {.pid = -1, .exited = true, .status = 1 << 8, .exited_ms = 4000};
-    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err.msg, sizeof err.msg), 0);
     struct {
         json_t *lines;
         iotc_certify_device *dev;
@@ -562,11 +558,11 @@ static iotc_certify_verdict judge_one(const iotc_certify_catalogue *cat, const c
 static void test_judge_retry_versions(void)
 {
     iotc_certify_catalogue cat;
-    char err[4096];
+    iotc_errtext err = {0};
     iotc_certify_ctx x;
     json_t *l;
     const char *id = "MQTT_Publish_Retry_No_Puback";
-    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err.msg, sizeof err.msg), 0);
 
     /* MQTT 5 waits, the endpoint cuts, the device resends on its resumed session: PASS
      * (the old judge wanted a resend on the open connection MQTT 5 forbids). */
@@ -646,11 +642,11 @@ static void test_judge_retry_versions(void)
 static void test_judge_server_keepalive(void)
 {
     iotc_certify_catalogue cat;
-    char err[4096];
+    iotc_errtext err = {0};
     iotc_certify_ctx x;
     json_t *l;
     const char *id = "MQTT_No_Ack_PingResp";
-    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err.msg, sizeof err.msg), 0);
     /* The false FAIL: no PINGREQ 29.8 s after CONNACK, asked 5 s, told 30 s. */
     l = json_array();
     jl_conn(l, 1, 0, 5, true, 5, 30, 0, false);
@@ -688,11 +684,11 @@ static void test_judge_server_keepalive(void)
 static void test_judge_session_versions(void)
 {
     iotc_certify_catalogue cat;
-    char err[4096];
+    iotc_errtext err = {0};
     iotc_certify_ctx x;
     json_t *l;
     const char *id = "MQTT_Clean_Session";
-    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err.msg, sizeof err.msg), 0);
     /* The false FAIL: MQTT 5 clean start 1 + expiry, then clean start 0. */
     l = json_array();
     jl_conn(l, 1, 0, 5, true, 60, 60, 3600, false);
@@ -742,11 +738,11 @@ static void test_judge_session_versions(void)
 static void test_judge_quiet_device(void)
 {
     iotc_certify_catalogue cat;
-    char err[4096];
+    iotc_errtext err = {0};
     iotc_certify_ctx x;
     json_t *l;
     const char *happy = "MQTT_Persistent_Session_Happy_Case";
-    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err.msg, sizeof err.msg), 0);
 #define QUIET_TAKEN_OVER(l)                                                                        \
     do {                                                                                           \
         l = json_array();                                                                          \
@@ -800,13 +796,13 @@ static void test_judge_quiet_device(void)
 static void test_device_group_stop(void)
 {
     iotc_certify_device d;
-    char err[256], log[] = "/tmp/iotc-dev-XXXXXX";
+    char log[] = "/tmp/iotc-dev-XXXXXX";
+    iotc_errtext err = {0};
     int fd = mkstemp(log);
     close(fd);
     prctl(PR_SET_CHILD_SUBREAPER, 1);
-    CU_ASSERT_EQUAL_FATAL(iotc_certify_device_start(&d, "trap '' TERM; sleep 300 & sleep 300; wait",
-                                                    log, err, sizeof(err)),
-                          0);
+    CU_ASSERT_EQUAL_FATAL(
+        iotc_certify_device_start(&d, "trap '' TERM; sleep 300 & sleep 300; wait", log, &err), 0);
     pid_t pg = d.pid;
     usleep(200 * 1000);
     iotc_certify_device_poll(&d);
@@ -823,8 +819,7 @@ static void test_device_group_stop(void)
     iotc_certify_device_describe(&d, how, sizeof(how));
     CU_ASSERT_PTR_NOT_NULL(strstr(how, "signal 9"));
     /* A command that does not exist: sh reports it, exit status 127. */
-    CU_ASSERT_EQUAL(
-        iotc_certify_device_start(&d, "/nonexistent/device --flag", log, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(iotc_certify_device_start(&d, "/nonexistent/device --flag", log, &err), 0);
     for (int i = 0; i < 100 && !d.exited; i++) {
         usleep(20 * 1000);
         iotc_certify_device_poll(&d);

@@ -224,7 +224,7 @@ static int listener(int *port)
 static void test_dial_connects_and_refuses(void)
 {
     int port = 0, fd = -1;
-    char err[256] = "";
+    iotc_errtext err = {0};
     int lfd = listener(&port);
     CU_ASSERT_TRUE_FATAL(lfd >= 0);
     iotc_dial_opts d = {.host = "127.0.0.1",
@@ -234,30 +234,30 @@ static void test_dial_connects_and_refuses(void)
                         .connect_timeout_ms = 2000,
                         .io_timeout_ms = 2000,
                         .nodelay = 1};
-    CU_ASSERT_EQUAL(iotc_client_dial(&d, &fd, err, sizeof(err)), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_client_dial(&d, &fd, &err), IOTC_OK);
     CU_ASSERT_TRUE(fd >= 0);
     if (fd >= 0)
         close(fd);
     /* Closed now: the same port refuses. */
     close(lfd);
-    CU_ASSERT_EQUAL(iotc_client_dial(&d, &fd, err, sizeof(err)), IOTC_ERR_IO);
+    CU_ASSERT_EQUAL(iotc_client_dial(&d, &fd, &err), IOTC_ERR_IO);
     CU_ASSERT_EQUAL(fd, -1);
     char want[64];
     snprintf(want, sizeof(want), "connect to 127.0.0.1 port %d: ", port);
-    CU_ASSERT_EQUAL(strncmp(err, want, strlen(want)), 0);
+    CU_ASSERT_EQUAL(strncmp(err.msg, want, strlen(want)), 0);
 }
 
 static void test_dial_not_a_literal(void)
 {
     int fd = 5;
-    char err[256] = "";
+    iotc_errtext err = {0};
     iotc_dial_opts d = {.host = "", .port = 1, .family = AF_INET6, .numeric = 1};
-    CU_ASSERT_EQUAL(iotc_client_dial(&d, &fd, err, sizeof(err)), IOTC_ERR_NOT_FOUND);
+    CU_ASSERT_EQUAL(iotc_client_dial(&d, &fd, &err), IOTC_ERR_NOT_FOUND);
     CU_ASSERT_EQUAL(fd, -1);
-    CU_ASSERT_STRING_EQUAL(err, "no IPv6 address to dial (\"\")");
+    CU_ASSERT_STRING_EQUAL(err.msg, "no IPv6 address to dial (\"\")");
     d.host = "localhost"; /* a name, but only literals are allowed */
     d.family = AF_INET;
-    CU_ASSERT_EQUAL(iotc_client_dial(&d, &fd, err, sizeof(err)), IOTC_ERR_NOT_FOUND);
+    CU_ASSERT_EQUAL(iotc_client_dial(&d, &fd, &err), IOTC_ERR_NOT_FOUND);
 }
 
 int iotc_register_tests(void)

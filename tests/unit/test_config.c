@@ -357,13 +357,20 @@ static void test_errtext(void)
     CU_ASSERT_EQUAL(iotc_errtext_set(NULL, IOTC_ERR_NOMEM, "x"), IOTC_ERR_NOMEM);
     CU_ASSERT_EQUAL(iotc_errtext_prefix(NULL, IOTC_ERR_IO, "x"), IOTC_ERR_IO);
     CU_ASSERT_STRING_EQUAL(iotc_errtext_msg(NULL), "");
-    char big[2000];
+    char big[IOTC_ERRTEXT_MAX + 1000];
     memset(big, 'a', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     iotc_errtext_set(&e, IOTC_ERR_CONFIG, "%s", big);
     CU_ASSERT_EQUAL(strlen(e.msg), sizeof e.msg - 1);
     iotc_errtext_prefix(&e, IOTC_ERR_CONFIG, "%s", big);
     CU_ASSERT_EQUAL(strlen(e.msg), sizeof e.msg - 1);
+    /* copy: into a smaller record field, truncated; an empty text leaves it alone. */
+    char field[8] = "keep";
+    iotc_errtext empty = {0};
+    CU_ASSERT_STRING_EQUAL(iotc_errtext_copy(&empty, field, sizeof field), "keep");
+    CU_ASSERT_STRING_EQUAL(iotc_errtext_copy(NULL, field, sizeof field), "keep");
+    iotc_errtext_set(&e, IOTC_ERR_IO, "%s", "0123456789");
+    CU_ASSERT_STRING_EQUAL(iotc_errtext_copy(&e, field, sizeof field), "0123456");
     /* A profile error arrives in the same type, naming the file. */
     struct iotc_profile p;
     CU_ASSERT_NOT_EQUAL(iotc_profile_load("/nonexistent/p.json", &p, &e), IOTC_OK);

@@ -193,7 +193,7 @@ static void test_rows(void)
 }
 
 /* Loads text as a spec; err gets the message. */
-static int load_spec(const char *text, struct iotc_fleet_spec *s, char *err, size_t len)
+static int load_spec(const char *text, struct iotc_fleet_spec *s, iotc_errtext *err)
 {
     char path[] = "/tmp/iotc-fleet-spec-XXXXXX";
     int fd = mkstemp(path);
@@ -202,8 +202,8 @@ static int load_spec(const char *text, struct iotc_fleet_spec *s, char *err, siz
     FILE *f = fdopen(fd, "w");
     fputs(text, f);
     fclose(f);
-    err[0] = '\0';
-    int rc = iotc_fleet_spec_load(path, s, err, len);
+    iotc_errtext_clear(err);
+    int rc = iotc_fleet_spec_load(path, s, err);
     unlink(path);
     return rc;
 }
@@ -213,10 +213,10 @@ static int load_spec(const char *text, struct iotc_fleet_spec *s, char *err, siz
 static void test_spec_door_identities(void)
 {
     struct iotc_fleet_spec s;
-    char err[IOTC_FLEET_ERR_LEN];
+    iotc_errtext err = {0};
     char path[1024];
     snprintf(path, sizeof path, "%s/fixtures/fleets/door.json", IOTC_SOURCE_DIR);
-    CU_ASSERT_EQUAL_FATAL(iotc_fleet_spec_load(path, &s, err, sizeof err), IOTC_OK);
+    CU_ASSERT_EQUAL_FATAL(iotc_fleet_spec_load(path, &s, &err), IOTC_OK);
     CU_ASSERT_EQUAL(s.n_rows, 9);
     for (size_t r = 0; r < s.n_rows; r++) {
         const struct iotc_fleet_row *row = &s.rows[r];
@@ -261,11 +261,11 @@ static void test_spec_door_identities(void)
          "monitor_identity: a certificate name"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        int rc = load_spec(bad[i].text, &s, err, sizeof err);
+        int rc = load_spec(bad[i].text, &s, &err);
         CU_ASSERT_NOT_EQUAL(rc, IOTC_OK);
-        if (!strstr(err, bad[i].want))
-            fprintf(stderr, "\n  case %zu: want '%s' in '%s'\n", i, bad[i].want, err);
-        CU_ASSERT_PTR_NOT_NULL(strstr(err, bad[i].want));
+        if (!strstr(err.msg, bad[i].want))
+            fprintf(stderr, "\n  case %zu: want '%s' in '%s'\n", i, bad[i].want, err.msg);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, bad[i].want));
         iotc_fleet_spec_free(&s);
     }
 }
@@ -287,11 +287,11 @@ static void test_shard_phase_and_peer(void)
     CU_ASSERT(sum / 10000 > 0.47 && sum / 10000 < 0.53);
     CU_ASSERT_NOT_EQUAL(iotc_fleet_dev_phase01(7, 0), iotc_fleet_dev_phase01(7, 1)); /* per fault */
     struct iotc_fleet_spec s;
-    char err[IOTC_FLEET_ERR_LEN] = "";
+    iotc_errtext err = {0};
     CU_ASSERT_EQUAL(load_spec("{\"rows\": [{\"row\": \"mqtt-x509-8883\", \"devices\": 4, "
                               "\"peer_offset\": 3, \"identities\": [\"device-01\"]}], "
                               "\"defaults\": {\"max_messages\": 5}}",
-                              &s, err, sizeof err),
+                              &s, &err),
                     IOTC_OK);
     CU_ASSERT_EQUAL(s.rows[0].peer_offset, 3);
     CU_ASSERT_EQUAL(s.rows[0].b.max_messages, 5);
@@ -305,9 +305,9 @@ static void test_shard_phase_and_peer(void)
         "\"identities\": [\"device-01\"]}]}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        err[0] = '\0';
-        CU_ASSERT_NOT_EQUAL(load_spec(bad[i], &s, err, sizeof err), IOTC_OK);
-        CU_ASSERT_PTR_NOT_NULL(strstr(err, "$.rows[0]: peer_offset"));
+        err.msg[0] = '\0';
+        CU_ASSERT_NOT_EQUAL(load_spec(bad[i], &s, &err), IOTC_OK);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "$.rows[0]: peer_offset"));
         iotc_fleet_spec_free(&s);
     }
 }
@@ -323,7 +323,7 @@ static json_t *registry(void)
 static void test_ident_resolve(void)
 {
     json_t *reg = registry();
-    char err[400];
+    iotc_errtext err = {0};
     CU_ASSERT_PTR_NOT_NULL_FATAL(reg);
     struct iotc_fleet_ident akid = {.name = strdup("AKIDIOTCONFORM0001")};
     struct iotc_fleet_ident asia = {.name = strdup("ASIAIOTCONFORM0002")};
@@ -332,23 +332,20 @@ static void test_ident_resolve(void)
         .name = strdup("ASIAIOTCONFORM0002"), .session_token = strdup(""), .token_inline = true};
     struct iotc_fleet_ident inl = {
         .name = strdup("AKIDX"), .secret = strdup("s3cret"), .secret_inline = true};
-    CU_ASSERT_EQUAL(iotc_fleet_ident_resolve(&akid, IOTC_AUTH_SIGV4, reg, NULL, err, sizeof err),
-                    IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_fleet_ident_resolve(&akid, IOTC_AUTH_SIGV4, reg, NULL, &err), IOTC_OK);
     CU_ASSERT_STRING_EQUAL(akid.secret, "iotconform/test/secret/0001/wJalrXUtnFEMI");
     CU_ASSERT_PTR_NULL(akid.session_token);
-    CU_ASSERT_EQUAL(iotc_fleet_ident_resolve(&asia, IOTC_AUTH_SIGV4, reg, NULL, err, sizeof err),
-                    IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_fleet_ident_resolve(&asia, IOTC_AUTH_SIGV4, reg, NULL, &err), IOTC_OK);
     CU_ASSERT_STRING_EQUAL(asia.session_token, "IQoJb3JpZ2luX2VjEXAMPLEsessiontokenIOTCONFORM");
-    CU_ASSERT_EQUAL(iotc_fleet_ident_resolve(&dropped, IOTC_AUTH_SIGV4, reg, NULL, err, sizeof err),
-                    IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_fleet_ident_resolve(&dropped, IOTC_AUTH_SIGV4, reg, NULL, &err), IOTC_OK);
     CU_ASSERT_STRING_EQUAL(dropped.session_token, ""); /* inline "": send none */
-    CU_ASSERT_EQUAL(iotc_fleet_ident_resolve(&gone, IOTC_AUTH_SIGV4, reg, NULL, err, sizeof err),
+    CU_ASSERT_EQUAL(iotc_fleet_ident_resolve(&gone, IOTC_AUTH_SIGV4, reg, NULL, &err),
                     IOTC_ERR_NOT_FOUND);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "AKIDNOTREGISTERED"));
-    CU_ASSERT_EQUAL(iotc_fleet_ident_resolve(&inl, IOTC_AUTH_SIGV4, NULL, NULL, err, sizeof err),
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "AKIDNOTREGISTERED"));
+    CU_ASSERT_EQUAL(iotc_fleet_ident_resolve(&inl, IOTC_AUTH_SIGV4, NULL, NULL, &err),
                     IOTC_OK); /* an inline secret needs no registry */
     /* no inline secret and no registry: a setup error */
-    CU_ASSERT_EQUAL(iotc_fleet_ident_resolve(&gone, IOTC_AUTH_SIGV4, NULL, NULL, err, sizeof err),
+    CU_ASSERT_EQUAL(iotc_fleet_ident_resolve(&gone, IOTC_AUTH_SIGV4, NULL, NULL, &err),
                     IOTC_ERR_CONFIG);
     struct iotc_fleet_ident *all[] = {&akid, &asia, &gone, &dropped, &inl};
     for (size_t i = 0; i < 5; i++) {
@@ -363,25 +360,25 @@ static void test_ident_resolve(void)
  * username and headers carry it so the endpoint's parser reads back the same values. */
 static void test_ident_custom_wire(void)
 {
-    char err[400], user[2048], line[2048], pub[1100];
+    char user[2048], line[2048], pub[1100];
+    iotc_errtext err = {0};
     struct iotc_fleet_ident *id = calloc(1, sizeof *id);
     CU_ASSERT_PTR_NOT_NULL_FATAL(id);
     id->token = strdup("token-beta");
     id->token_key = strdup("token");
     id->sign = true;
-    CU_ASSERT_EQUAL_FATAL(iotc_fleet_ident_resolve(id, IOTC_AUTH_CUSTOM, NULL,
-                                                   IOTC_BINARY_DIR "/pki", err, sizeof err),
-                          IOTC_OK);
+    CU_ASSERT_EQUAL_FATAL(
+        iotc_fleet_ident_resolve(id, IOTC_AUTH_CUSTOM, NULL, IOTC_BINARY_DIR "/pki", &err),
+        IOTC_OK);
     CU_ASSERT_PTR_NOT_NULL_FATAL(id->signature);
     EVP_PKEY *key = NULL;
     snprintf(pub, sizeof pub, "%s/pki/authorizer-signing.pub", IOTC_BINARY_DIR);
-    CU_ASSERT_EQUAL_FATAL(iotc_authz_load_pubkey_file(pub, &key, err, sizeof err), IOTC_OK);
-    CU_ASSERT_EQUAL(iotc_authz_verify_token(key, "token-beta", id->signature, err, sizeof err),
-                    IOTC_OK);
+    CU_ASSERT_EQUAL_FATAL(iotc_authz_load_pubkey_file(pub, &key, NULL), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_authz_verify_token(key, "token-beta", id->signature, NULL), IOTC_OK);
 
     CU_ASSERT_EQUAL(iotc_fleet_ident_username(id, "dev-1", user, sizeof user), IOTC_OK);
     struct iotc_authz_creds c;
-    CU_ASSERT_EQUAL(iotc_authz_parse_username(user, strlen(user), &c, err, sizeof err), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_authz_parse_username(user, strlen(user), &c, NULL), IOTC_OK);
     CU_ASSERT_STRING_EQUAL(c.user, "dev-1");
     CU_ASSERT_PTR_NULL(c.authorizer); /* the default authorizer */
     CU_ASSERT_STRING_EQUAL(iotc_authz_creds_get(&c, "token"), "token-beta");
@@ -406,10 +403,9 @@ static void test_ident_custom_wire(void)
                     IOTC_OK);
     CU_ASSERT_STRING_EQUAL(line, "/mqtt");
     /* a missing signing key is a setup error that names the file */
-    CU_ASSERT_EQUAL(
-        iotc_fleet_ident_resolve(id, IOTC_AUTH_CUSTOM, NULL, "/nonexistent", err, sizeof err),
-        IOTC_ERR_CONFIG);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent/authorizer-signing.key"));
+    CU_ASSERT_EQUAL(iotc_fleet_ident_resolve(id, IOTC_AUTH_CUSTOM, NULL, "/nonexistent", &err),
+                    IOTC_ERR_CONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/nonexistent/authorizer-signing.key"));
     EVP_PKEY_free(key);
     iotc_fleet_idents_free(id, 1);
 }

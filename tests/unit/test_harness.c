@@ -18,20 +18,19 @@
 static void test_ready_parse(void)
 {
     iotc_ready r;
-    char err[256];
-    CU_ASSERT_EQUAL(iotc_ready_parse(READY_OK, &r, err, sizeof err), IOTC_OK);
+    iotc_errtext err = {0};
+    CU_ASSERT_EQUAL(iotc_ready_parse(READY_OK, &r, &err), IOTC_OK);
     CU_ASSERT_EQUAL(r.port_8883, 1001);
     CU_ASSERT_EQUAL(r.port_8443, 1002);
     CU_ASSERT_EQUAL(r.port_443, 1003);
     CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(r.obj, "journal")), "j");
     iotc_ready_free(&r);
-    CU_ASSERT_EQUAL(iotc_ready_parse("{\"ports\":{\"8883\":1,\"8443\":2}}", &r, err, sizeof err),
+    CU_ASSERT_EQUAL(iotc_ready_parse("{\"ports\":{\"8883\":1,\"8443\":2}}", &r, &err),
                     IOTC_ERR_PROTOCOL);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "443"));
-    CU_ASSERT_EQUAL(
-        iotc_ready_parse("{\"ports\":{\"8883\":70000,\"8443\":2,\"443\":3}}", &r, err, sizeof err),
-        IOTC_ERR_PROTOCOL);
-    CU_ASSERT_EQUAL(iotc_ready_parse("not json", &r, err, sizeof err), IOTC_ERR_PROTOCOL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "443"));
+    CU_ASSERT_EQUAL(iotc_ready_parse("{\"ports\":{\"8883\":70000,\"8443\":2,\"443\":3}}", &r, &err),
+                    IOTC_ERR_PROTOCOL);
+    CU_ASSERT_EQUAL(iotc_ready_parse("not json", &r, &err), IOTC_ERR_PROTOCOL);
     CU_ASSERT_PTR_NULL(r.obj);
 }
 
@@ -49,14 +48,15 @@ static pid_t sh_pipe(const char *script, int *fd)
 static void test_ready_wait(void)
 {
     iotc_ready r;
-    char err[256], logbuf[512] = "";
+    char logbuf[512] = "";
+    iotc_errtext err = {0};
     int fd, status = -1;
     /* Noise first, the line split across writes. */
     pid_t pid = sh_pipe("echo starting; printf 'IOTCONFORM_READY {\"ports\":{\"8883\":5,'; "
                         "sleep 0.1; echo '\"8443\":6,\"443\":7}}'; sleep 5",
                         &fd);
     FILE *log = fmemopen(logbuf, sizeof logbuf, "w");
-    CU_ASSERT_EQUAL(iotc_ready_wait(fd, 5000, log, &r, err, sizeof err), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_ready_wait(fd, 5000, log, &r, &err), IOTC_OK);
     fclose(log);
     CU_ASSERT_EQUAL(r.port_8883, 5);
     CU_ASSERT_EQUAL(r.port_443, 7);
@@ -67,13 +67,13 @@ static void test_ready_wait(void)
     close(fd);
 
     pid = sh_pipe("echo no ready here", &fd);
-    CU_ASSERT_EQUAL(iotc_ready_wait(fd, 5000, NULL, &r, err, sizeof err), IOTC_ERR_IO);
+    CU_ASSERT_EQUAL(iotc_ready_wait(fd, 5000, NULL, &r, &err), IOTC_ERR_IO);
     CU_ASSERT_EQUAL(iotc_spawn_stop(pid, 2000, 0, false, NULL), 1);
     close(fd);
 
     pid = sh_pipe("sleep 5", &fd);
     int64_t t0 = iotc_clock_ms();
-    CU_ASSERT_EQUAL(iotc_ready_wait(fd, 200, NULL, &r, err, sizeof err), IOTC_ERR_TIMEOUT);
+    CU_ASSERT_EQUAL(iotc_ready_wait(fd, 200, NULL, &r, &err), IOTC_ERR_TIMEOUT);
     CU_ASSERT(iotc_clock_ms() - t0 >= 200);
     CU_ASSERT(iotc_clock_ms() - t0 < 3000);
     iotc_spawn_stop(pid, 2000, 0, false, NULL);

@@ -34,9 +34,9 @@ static void test_build_tree_defaults(void)
     CU_ASSERT_STRING_EQUAL(iotc_paths_catalogue(), IOTC_SOURCE_DIR "/suites/certification.json");
     CU_ASSERT_STRING_EQUAL(iotc_paths_pki_default(), IOTC_BINARY_DIR "/pki");
     /* No generation in the build tree: the build made it. */
-    char err[256] = "";
-    CU_ASSERT_STRING_EQUAL(iotc_paths_pki(NULL, err, sizeof err), IOTC_BINARY_DIR "/pki");
-    CU_ASSERT_STRING_EQUAL(iotc_paths_pki("/given", err, sizeof err), "/given");
+    iotc_errtext err = {0};
+    CU_ASSERT_STRING_EQUAL(iotc_paths_pki(NULL, &err), IOTC_BINARY_DIR "/pki");
+    CU_ASSERT_STRING_EQUAL(iotc_paths_pki("/given", &err), "/given");
     CU_ASSERT_PTR_NOT_NULL(strstr(iotc_paths_plugin(), "iotc_plugin.so"));
 }
 

@@ -528,14 +528,14 @@ static const struct row rows[] = {
 static int suite_init(void)
 {
     for (int i = 0; i < P_COUNT; i++) {
-        char err[256];
+        iotc_errtext err = {0};
         const char *text = i < C_BOOL ? policy_text[i] : cond_text[i - C_BOOL][1];
         if (i >= C_BOOL && sizeof cond_text / sizeof cond_text[0] != P_COUNT - C_BOOL) {
             fprintf(stderr, "cond_text and the enum disagree\n");
             return 1;
         }
-        if (iotc_policy_parse(text, strlen(text), &compiled[i], err, sizeof err) != IOTC_OK) {
-            fprintf(stderr, "policy %d does not parse: %s\n", i, err);
+        if (iotc_policy_parse(text, strlen(text), &compiled[i], &err) != IOTC_OK) {
+            fprintf(stderr, "policy %d does not parse: %s\n", i, err.msg);
             return 1;
         }
     }
@@ -558,13 +558,13 @@ static void test_decision_table(void)
         struct iotc_policy *set[3];
         for (size_t k = 0; k < r->npols; k++)
             set[k] = compiled[r->pols[k]];
-        char why[256] = "";
-        bool got = iotc_policy_allows(set, r->npols, r->act, r->resource, r->ctx, why, sizeof why);
-        bool why_ok = !r->why || strstr(why, r->why);
+        iotc_errtext why = {0};
+        bool got = iotc_policy_allows(set, r->npols, r->act, r->resource, r->ctx, &why);
+        bool why_ok = !r->why || strstr(why.msg, r->why);
         if (got != r->allow || !why_ok)
             fprintf(stderr, "\nrow %zu: %s %s: expected %s, got %s (%s)\n", i,
                     iotc_action_name(r->act), r->resource, r->allow ? "allow" : "deny",
-                    got ? "allow" : "deny", why);
+                    got ? "allow" : "deny", why.msg);
         CU_ASSERT_EQUAL(got, r->allow);
         CU_ASSERT(why_ok);
         allows += r->allow;
@@ -575,27 +575,27 @@ static void test_decision_table(void)
 
 static void test_bad_context(void)
 {
-    char why[128];
+    iotc_errtext why = {0};
     struct iotc_policy *all = compiled[P_ALL];
     struct iotc_policy_ctx c = ctx_dev;
-    CU_ASSERT_FALSE(iotc_policy_allows(&all, 1, IOTC_ACT_PUBLISH, "t", NULL, why, sizeof why));
-    CU_ASSERT_FALSE(iotc_policy_allows(&all, 1, IOTC_ACT_PUBLISH, NULL, &c, why, sizeof why));
-    CU_ASSERT_FALSE(iotc_policy_allows(&all, 1, IOTC_ACT_COUNT, "t", &c, why, sizeof why));
-    CU_ASSERT_FALSE(iotc_policy_allows(NULL, 1, IOTC_ACT_PUBLISH, "t", &c, why, sizeof why));
+    CU_ASSERT_FALSE(iotc_policy_allows(&all, 1, IOTC_ACT_PUBLISH, "t", NULL, &why));
+    CU_ASSERT_FALSE(iotc_policy_allows(&all, 1, IOTC_ACT_PUBLISH, NULL, &c, &why));
+    CU_ASSERT_FALSE(iotc_policy_allows(&all, 1, IOTC_ACT_COUNT, "t", &c, &why));
+    CU_ASSERT_FALSE(iotc_policy_allows(NULL, 1, IOTC_ACT_PUBLISH, "t", &c, &why));
     c.region = "us:east";
-    CU_ASSERT_FALSE(iotc_policy_allows(&all, 1, IOTC_ACT_PUBLISH, "t", &c, why, sizeof why));
+    CU_ASSERT_FALSE(iotc_policy_allows(&all, 1, IOTC_ACT_PUBLISH, "t", &c, &why));
     c.region = NULL;
-    CU_ASSERT_FALSE(iotc_policy_allows(&all, 1, IOTC_ACT_PUBLISH, "t", &c, why, sizeof why));
+    CU_ASSERT_FALSE(iotc_policy_allows(&all, 1, IOTC_ACT_PUBLISH, "t", &c, &why));
     c = ctx_dev;
     c.account = "";
-    CU_ASSERT_FALSE(iotc_policy_allows(&all, 1, IOTC_ACT_PUBLISH, "t", &c, NULL, 0));
+    CU_ASSERT_FALSE(iotc_policy_allows(&all, 1, IOTC_ACT_PUBLISH, "t", &c, NULL));
     /* NULL entries in the set are skipped, and why may be NULL. */
     struct iotc_policy *set[2] = {NULL, all};
-    CU_ASSERT_TRUE(iotc_policy_allows(set, 2, IOTC_ACT_PUBLISH, "t", &ctx_dev, NULL, 0));
-    /* A tiny why buffer is truncated, not overrun. */
-    char tiny[4];
-    CU_ASSERT_TRUE(iotc_policy_allows(set, 2, IOTC_ACT_PUBLISH, "t", &ctx_dev, tiny, sizeof tiny));
-    CU_ASSERT_EQUAL(strlen(tiny), 3);
+    CU_ASSERT_TRUE(iotc_policy_allows(set, 2, IOTC_ACT_PUBLISH, "t", &ctx_dev, NULL));
+    /* An allow names the statement that allowed it. */
+    iotc_errtext allowed = {0};
+    CU_ASSERT_TRUE(iotc_policy_allows(set, 2, IOTC_ACT_PUBLISH, "t", &ctx_dev, &allowed));
+    CU_ASSERT_PTR_NOT_NULL(strstr(allowed.msg, "statement"));
 }
 
 static void test_action_names(void)
@@ -699,42 +699,40 @@ static void test_parse_errors(void)
 {
     for (size_t i = 0; i < sizeof bad_docs / sizeof bad_docs[0]; i++) {
         struct iotc_policy *p = (struct iotc_policy *)1;
-        char err[256] = "";
-        int rc = iotc_policy_parse(bad_docs[i].json, strlen(bad_docs[i].json), &p, err, sizeof err);
-        if (rc != IOTC_ERR_MALFORMED || !strstr(err, bad_docs[i].needle))
+        iotc_errtext err = {0};
+        int rc = iotc_policy_parse(bad_docs[i].json, strlen(bad_docs[i].json), &p, &err);
+        if (rc != IOTC_ERR_MALFORMED || !strstr(err.msg, bad_docs[i].needle))
             fprintf(stderr, "\nbad doc %zu: rc %d, expected '%s' in '%s'\n", i, rc,
-                    bad_docs[i].needle, err);
+                    bad_docs[i].needle, err.msg);
         CU_ASSERT_EQUAL(rc, IOTC_ERR_MALFORMED);
         CU_ASSERT_PTR_NULL(p);
-        CU_ASSERT_PTR_NOT_NULL(strstr(err, bad_docs[i].needle));
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, bad_docs[i].needle));
     }
 }
 
 static void test_parse_limits(void)
 {
     struct iotc_policy *p = NULL;
-    char err[256];
+    iotc_errtext err = {0};
     /* Text is bounded by its length, not by a NUL: an embedded NUL is malformed. */
     const char nul[] = "{\"Version\":\"2012-10-17\"\0}";
-    CU_ASSERT_EQUAL(iotc_policy_parse(nul, sizeof nul - 1, &p, err, sizeof err),
-                    IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_policy_parse(nul, sizeof nul - 1, &p, &err), IOTC_ERR_MALFORMED);
     /* A document cut short is read only up to len. */
     const char *all = policy_text[P_ALL];
-    CU_ASSERT_EQUAL(iotc_policy_parse(all, strlen(all) - 1, &p, err, sizeof err),
-                    IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_policy_parse(all, strlen(all) - 1, &p, &err), IOTC_ERR_MALFORMED);
     size_t big = IOTC_POLICY_MAX_BYTES + 1;
     char *text = malloc(big);
     CU_ASSERT_PTR_NOT_NULL_FATAL(text);
     memset(text, ' ', big);
     memcpy(text, all, strlen(all));
-    CU_ASSERT_EQUAL(iotc_policy_parse(text, big, &p, err, sizeof err), IOTC_ERR_TOO_LARGE);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "20480"));
-    CU_ASSERT_EQUAL(iotc_policy_parse(text, big - 1, &p, err, sizeof err), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_policy_parse(text, big, &p, &err), IOTC_ERR_TOO_LARGE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "20480"));
+    CU_ASSERT_EQUAL(iotc_policy_parse(text, big - 1, &p, &err), IOTC_OK);
     iotc_policy_free(p);
     free(text);
-    CU_ASSERT_EQUAL(iotc_policy_parse(all, strlen(all), NULL, err, sizeof err), IOTC_ERR_INVALID);
+    CU_ASSERT_EQUAL(iotc_policy_parse(all, strlen(all), NULL, &err), IOTC_ERR_INVALID);
     /* err is optional. */
-    CU_ASSERT_EQUAL(iotc_policy_parse("{", 1, &p, NULL, 0), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_policy_parse("{", 1, &p, NULL), IOTC_ERR_MALFORMED);
     iotc_policy_free(NULL);
     CU_ASSERT_PTR_NULL(iotc_policy_name(NULL));
 }
@@ -744,18 +742,19 @@ static void test_pathological_wildcards(void)
 {
     const char *doc = DOC("[" ALLOW("\"iot:Publish\"", "\"" ARN "topic/*a*a*a*a*a*a*a*b\"") "]");
     struct iotc_policy *p = NULL;
-    char err[256], why[256];
-    CU_ASSERT_EQUAL_FATAL(iotc_policy_parse(doc, strlen(doc), &p, err, sizeof err), IOTC_OK);
+    iotc_errtext why = {0};
+    iotc_errtext err = {0};
+    CU_ASSERT_EQUAL_FATAL(iotc_policy_parse(doc, strlen(doc), &p, &err), IOTC_OK);
     size_t n = 10000;
     char *topic = malloc(n + 2);
     CU_ASSERT_PTR_NOT_NULL_FATAL(topic);
     memset(topic, 'a', n);
     topic[n] = '\0';
     clock_t t0 = clock();
-    CU_ASSERT_FALSE(iotc_policy_allows(&p, 1, IOTC_ACT_PUBLISH, topic, &ctx_dev, why, sizeof why));
+    CU_ASSERT_FALSE(iotc_policy_allows(&p, 1, IOTC_ACT_PUBLISH, topic, &ctx_dev, &why));
     topic[n] = 'b';
     topic[n + 1] = '\0';
-    CU_ASSERT_TRUE(iotc_policy_allows(&p, 1, IOTC_ACT_PUBLISH, topic, &ctx_dev, why, sizeof why));
+    CU_ASSERT_TRUE(iotc_policy_allows(&p, 1, IOTC_ACT_PUBLISH, topic, &ctx_dev, &why));
     double secs = (double)(clock() - t0) / CLOCKS_PER_SEC;
     CU_ASSERT(secs < 1.0);
     free(topic);
@@ -764,12 +763,13 @@ static void test_pathological_wildcards(void)
 
 static struct iotc_policy *load_fixture(const char *name)
 {
-    char path[512], err[512];
+    char path[512];
+    iotc_errtext err = {0};
     struct iotc_policy *p = NULL;
     snprintf(path, sizeof path, IOTC_SOURCE_DIR "/fixtures/policies/%s.json", name);
-    int rc = iotc_policy_load_file(path, &p, err, sizeof err);
+    int rc = iotc_policy_load_file(path, &p, &err);
     if (rc != IOTC_OK)
-        fprintf(stderr, "\n%s\n", err);
+        fprintf(stderr, "\n%s\n", err.msg);
     CU_ASSERT_EQUAL(rc, IOTC_OK);
     if (p)
         CU_ASSERT_STRING_EQUAL(iotc_policy_name(p), name);
@@ -779,7 +779,7 @@ static struct iotc_policy *load_fixture(const char *name)
 static bool allows(struct iotc_policy *p, enum iotc_action act, const char *res,
                    const struct iotc_policy_ctx *ctx)
 {
-    return iotc_policy_allows(&p, 1, act, res, ctx, NULL, 0);
+    return iotc_policy_allows(&p, 1, act, res, ctx, NULL);
 }
 
 static void test_fixture_policies(void)
@@ -819,31 +819,31 @@ static void test_fixture_policies(void)
 
 static void test_load_errors(void)
 {
-    char err[512], path[256];
+    char path[256];
+    iotc_errtext err = {0};
     struct iotc_policy *p = NULL;
-    CU_ASSERT_EQUAL(iotc_policy_load_file("/nonexistent/x.json", &p, err, sizeof err),
-                    IOTC_ERR_NOT_FOUND);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent/x.json: "));
+    CU_ASSERT_EQUAL(iotc_policy_load_file("/nonexistent/x.json", &p, &err), IOTC_ERR_NOT_FOUND);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/nonexistent/x.json: "));
 
     snprintf(path, sizeof path, "/tmp/iotc-test-policy-%d.json", (int)getpid());
     FILE *f = fopen(path, "w");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     fputs(DOC("[{\"Effect\":\"Permit\",\"Action\":\"iot:*\",\"Resource\":\"*\"}]"), f);
     fclose(f);
-    CU_ASSERT_EQUAL(iotc_policy_load_file(path, &p, err, sizeof err), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_policy_load_file(path, &p, &err), IOTC_ERR_MALFORMED);
     CU_ASSERT_PTR_NULL(p);
-    CU_ASSERT_EQUAL(strncmp(err, path, strlen(path)), 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "$.Statement[0].Effect"));
+    CU_ASSERT_EQUAL(strncmp(err.msg, path, strlen(path)), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "$.Statement[0].Effect"));
 
     f = fopen(path, "w");
     CU_ASSERT_PTR_NOT_NULL_FATAL(f);
     for (int i = 0; i < IOTC_POLICY_MAX_BYTES + 10; i++)
         fputc(' ', f);
     fclose(f);
-    CU_ASSERT_EQUAL(iotc_policy_load_file(path, &p, err, sizeof err), IOTC_ERR_TOO_LARGE);
-    CU_ASSERT_EQUAL(strncmp(err, path, strlen(path)), 0);
+    CU_ASSERT_EQUAL(iotc_policy_load_file(path, &p, &err), IOTC_ERR_TOO_LARGE);
+    CU_ASSERT_EQUAL(strncmp(err.msg, path, strlen(path)), 0);
     unlink(path);
-    CU_ASSERT_EQUAL(iotc_policy_load_file(NULL, &p, err, sizeof err), IOTC_ERR_INVALID);
+    CU_ASSERT_EQUAL(iotc_policy_load_file(NULL, &p, &err), IOTC_ERR_INVALID);
 }
 
 int iotc_register_tests(void)

@@ -114,14 +114,14 @@ static void test_hms(void)
 static void test_shard_parse(void)
 {
     iotc_shard s;
-    char err[200];
-    CU_ASSERT_EQUAL(iotc_shard_parse("2/3", &s, err, sizeof err), 0);
+    iotc_errtext err = {0};
+    CU_ASSERT_EQUAL(iotc_shard_parse("2/3", &s, &err), 0);
     CU_ASSERT(s.k == 2 && s.n == 3);
-    CU_ASSERT_EQUAL(iotc_shard_parse("1000/1000", &s, err, sizeof err), 0);
+    CU_ASSERT_EQUAL(iotc_shard_parse("1000/1000", &s, &err), 0);
     const char *bad[] = {"0/3", "4/3", "1/1001", "1/0", "3", "1/3x", "/3", "a/b", "-1/3", ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        CU_ASSERT_NOT_EQUAL(iotc_shard_parse(bad[i], &s, err, sizeof err), 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "1 <= K <= N <= 1000"));
+        CU_ASSERT_NOT_EQUAL(iotc_shard_parse(bad[i], &s, &err), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "1 <= K <= N <= 1000"));
 }
 
 /* Every id in exactly one shard, sizes within one, independent of the input order. */

@@ -97,11 +97,11 @@ static void check_self_contained(const char *html)
 static void test_render_one(void)
 {
     const char *paths[] = {DATA "shard_a.json"};
-    char err[512] = "";
+    iotc_errtext err = {0};
     const char *dir = OUT "one";
-    int rc = iotc_report_render(paths, 1, dir, err, sizeof err);
+    int rc = iotc_report_render(paths, 1, dir, &err);
     CU_ASSERT_EQUAL_FATAL(rc, IOTC_OK);
-    CU_ASSERT_STRING_EQUAL(err, "");
+    CU_ASSERT_STRING_EQUAL(err.msg, "");
 
     char *junit = slurp2(dir, "junit.xml");
     CU_ASSERT_PTR_NOT_NULL_FATAL(junit);
@@ -173,7 +173,7 @@ static void test_render_one(void)
     CU_ASSERT_PTR_NOT_NULL_FATAL(res);
     j = json_loads(res, 0, &je);
     CU_ASSERT_PTR_NOT_NULL_FATAL(j);
-    CU_ASSERT_EQUAL(iotc_report_validate(j, "merged", err, sizeof err), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_report_validate(j, "merged", &err), IOTC_OK);
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(j, "totals"), "passed")), 3);
     CU_ASSERT_PTR_NULL(json_object_get(j, "shards"));
     json_decref(j);
@@ -186,9 +186,9 @@ static void test_render_one(void)
 static void test_merge_two(void)
 {
     const char *paths[] = {DATA "shard_a.json", DATA "shard_b.json"};
-    char err[512] = "";
+    iotc_errtext err = {0};
     const char *dir = OUT "merged";
-    CU_ASSERT_EQUAL_FATAL(iotc_report_render(paths, 2, dir, err, sizeof err), IOTC_OK);
+    CU_ASSERT_EQUAL_FATAL(iotc_report_render(paths, 2, dir, &err), IOTC_OK);
     char *res = slurp2(dir, "results.json");
     json_error_t je;
     json_t *j = json_loads(res, 0, &je);
@@ -203,7 +203,7 @@ static void test_merge_two(void)
                            "2026-11-22T01:59:00.000Z");
     CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(run, "finished_at")),
                            "2026-11-22T02:00:09.000Z");
-    CU_ASSERT_EQUAL(iotc_report_validate(j, "merged", err, sizeof err), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_report_validate(j, "merged", &err), IOTC_OK);
     json_decref(j);
     char *junit = slurp2(dir, "junit.xml");
     CU_ASSERT_EQUAL(xml_attr(junit, "<testsuites", "tests"), 9);
@@ -221,18 +221,18 @@ static void test_merge_two(void)
 static void expect_fail(const char *const *paths, size_t n, int code, const char *want1,
                         const char *want2, const char *what)
 {
-    char err[512] = "";
-    int rc = iotc_report_render(paths, n, OUT "fail", err, sizeof err);
+    iotc_errtext err = {0};
+    int rc = iotc_report_render(paths, n, OUT "fail", &err);
     CU_ASSERT_EQUAL(rc, code);
     if (want1)
-        CU_ASSERT_PTR_NOT_NULL(strstr(err, want1));
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, want1));
     if (want2)
-        CU_ASSERT_PTR_NOT_NULL(strstr(err, want2));
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, want2));
     if (what)
-        CU_ASSERT_PTR_NOT_NULL(strstr(err, what));
-    if (rc != code || (want1 && !strstr(err, want1)) || (want2 && !strstr(err, want2)) ||
-        (what && !strstr(err, what)))
-        fprintf(stderr, "\n  rc %d err: %s\n", rc, err);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, what));
+    if (rc != code || (want1 && !strstr(err.msg, want1)) || (want2 && !strstr(err.msg, want2)) ||
+        (what && !strstr(err.msg, what)))
+        fprintf(stderr, "\n  rc %d err: %s\n", rc, err.msg);
 }
 
 static void test_errors(void)
@@ -281,8 +281,8 @@ static void test_render_json_in_memory(void)
 {
     static const char *const st[] = {"passed", "failed", "skipped", "error"};
     json_t *doc = synth(8, st, 4);
-    char err[512] = "";
-    CU_ASSERT_EQUAL(iotc_report_render_json(doc, OUT "memory", err, sizeof err), IOTC_OK);
+    iotc_errtext err = {0};
+    CU_ASSERT_EQUAL(iotc_report_render_json(doc, OUT "memory", &err), IOTC_OK);
     /* the caller's object is left alone */
     CU_ASSERT_PTR_NULL(json_object_get(doc, "totals"));
     char *junit = slurp2(OUT "memory", "junit.xml");
@@ -292,28 +292,27 @@ static void test_render_json_in_memory(void)
     free(junit);
     /* invalid in-memory input is refused with a name */
     json_object_set_new(doc, "schema_version", json_integer(7));
-    CU_ASSERT_EQUAL(iotc_report_render_json(doc, OUT "memory", err, sizeof err),
-                    IOTC_ERR_UNSUPPORTED);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "<in-memory results>"));
+    CU_ASSERT_EQUAL(iotc_report_render_json(doc, OUT "memory", &err), IOTC_ERR_UNSUPPORTED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "<in-memory results>"));
     json_decref(doc);
 }
 
 static void test_validation_details(void)
 {
     static const char *const st[] = {"passed"};
-    char err[512];
+    iotc_errtext err = {0};
     json_t *doc = synth(2, st, 1);
-    CU_ASSERT_EQUAL(iotc_report_validate(doc, "x.json", err, sizeof err), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_report_validate(doc, "x.json", &err), IOTC_OK);
     json_object_set_new(json_array_get(json_object_get(doc, "cases"), 1), "status",
                         json_string("PASS"));
-    CU_ASSERT_EQUAL(iotc_report_validate(doc, "x.json", err, sizeof err), IOTC_ERR_MALFORMED);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "x.json: cases[1]"));
+    CU_ASSERT_EQUAL(iotc_report_validate(doc, "x.json", &err), IOTC_ERR_MALFORMED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "x.json: cases[1]"));
     json_decref(doc);
 
     doc = synth(2, st, 1);
     json_object_set_new(doc, "totals", json_pack("{s:i, s:i}", "total", 2, "passed", 1));
-    CU_ASSERT_EQUAL(iotc_report_validate(doc, "x.json", err, sizeof err), IOTC_ERR_MALFORMED);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "totals.passed"));
+    CU_ASSERT_EQUAL(iotc_report_validate(doc, "x.json", &err), IOTC_ERR_MALFORMED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "totals.passed"));
     json_decref(doc);
 
     doc = synth(1, st, 1);
@@ -321,16 +320,16 @@ static void test_validation_details(void)
     for (int i = 0; i < 51; i++)
         json_array_append_new(journal, json_pack("{s:f, s:s}", "t_ms", (double)i, "event", "x"));
     json_object_set_new(json_array_get(json_object_get(doc, "cases"), 0), "journal", journal);
-    CU_ASSERT_EQUAL(iotc_report_validate(doc, "x.json", err, sizeof err), IOTC_ERR_MALFORMED);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "journal"));
+    CU_ASSERT_EQUAL(iotc_report_validate(doc, "x.json", &err), IOTC_ERR_MALFORMED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "journal"));
     json_decref(doc);
 
     doc = synth(1, st, 1);
     json_object_set_new(doc, "schema", json_string("something-else"));
-    CU_ASSERT_EQUAL(iotc_report_validate(doc, "x.json", err, sizeof err), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_report_validate(doc, "x.json", &err), IOTC_ERR_MALFORMED);
     json_decref(doc);
     json_t *arr = json_array();
-    CU_ASSERT_EQUAL(iotc_report_validate(arr, "arr.json", err, sizeof err), IOTC_ERR_MALFORMED);
+    CU_ASSERT_EQUAL(iotc_report_validate(arr, "arr.json", &err), IOTC_ERR_MALFORMED);
     json_decref(arr);
 }
 
@@ -425,7 +424,7 @@ static json_t *cert_doc(void)
 static void test_warnings_counted_apart(void)
 {
     json_t *doc = cert_doc(), *merged = NULL;
-    char err[512] = "";
+    iotc_errtext err = {0};
     struct iotc_buf b = {0};
 
     /* summary.md (and so the GitHub step summary): its own count, pass rate PASS only */
@@ -443,7 +442,7 @@ static void test_warnings_counted_apart(void)
 
     /* totals: disjoint counts; the stale "verdicts" of the writer is recounted */
     const char *name = "c.json";
-    CU_ASSERT_EQUAL_FATAL(iotc_report_merge(&doc, &name, 1, &merged, err, sizeof err), IOTC_OK);
+    CU_ASSERT_EQUAL_FATAL(iotc_report_merge(&doc, &name, 1, &merged, &err), IOTC_OK);
     json_t *t = json_object_get(merged, "totals");
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(t, "passed")), 20);
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(t, "passed_with_warnings")), 2);
@@ -455,15 +454,16 @@ static void test_warnings_counted_apart(void)
     CU_ASSERT_EQUAL(json_integer_value(json_object_get(v, "INCONCLUSIVE")), 1);
     /* the merged document validates; totals from an older writer (warnings inside passed,
      * no split keys) still do, and split totals that lump warnings into passed do not */
-    CU_ASSERT_EQUAL(iotc_report_validate(merged, "m.json", err, sizeof err), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_report_validate(merged, "m.json", &err), IOTC_OK);
     json_object_set_new(doc, "totals",
                         json_pack("{s:i, s:i, s:i}", "total", 24, "passed", 22, "errored", 1));
-    CU_ASSERT_EQUAL(iotc_report_validate(doc, "old.json", err, sizeof err), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_report_validate(doc, "old.json", &err), IOTC_OK);
     json_object_set_new(
         doc, "totals",
         json_pack("{s:i, s:i, s:i}", "total", 24, "passed", 22, "passed_with_warnings", 2));
-    CU_ASSERT_EQUAL(iotc_report_validate(doc, "new.json", err, sizeof err), IOTC_ERR_MALFORMED);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "totals.passed does not match the cases (they count 20)"));
+    CU_ASSERT_EQUAL(iotc_report_validate(doc, "new.json", &err), IOTC_ERR_MALFORMED);
+    CU_ASSERT_PTR_NOT_NULL(
+        strstr(err.msg, "totals.passed does not match the cases (they count 20)"));
     json_object_del(doc, "totals");
 
     /* HTML headline: pills of their own, pass rate PASS only */

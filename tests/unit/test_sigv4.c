@@ -301,14 +301,14 @@ static struct iotc_sigv4_policy vpolicy(const struct vctx *c, const char *const 
 
 /* Parses and verifies r; returns the verify code, why filled. */
 static int parse_verify(struct raw *r, const char *secret, const struct iotc_sigv4_policy *pol,
-                        char *why)
+                        iotc_errtext *why)
 {
     struct iotc_sigv4_parsed p;
-    why[0] = '\0';
-    int rc = iotc_sigv4_parse(&r->rq, &p, why, WHY);
+    iotc_errtext_clear(why);
+    int rc = iotc_sigv4_parse(&r->rq, &p, why);
     if (rc != IOTC_OK)
         return rc == IOTC_ERR_MALFORMED ? 1000 : rc; /* distinguishable from DENIED */
-    rc = iotc_sigv4_verify(&r->rq, &p, secret, pol, why, WHY);
+    rc = iotc_sigv4_verify(&r->rq, &p, secret, pol, why);
     iotc_sigv4_parsed_free(&p);
     return rc;
 }
@@ -317,11 +317,11 @@ static int parse_verify(struct raw *r, const char *secret, const struct iotc_sig
 static bool expect_denied(const char *dir, const char *what, struct raw *r, const char *secret,
                           const struct iotc_sigv4_policy *pol, const char *want)
 {
-    char why[WHY];
-    int rc = parse_verify(r, secret, pol, why);
-    bool ok = rc == IOTC_ERR_DENIED && strstr(why, want) != NULL;
+    iotc_errtext why = {0};
+    int rc = parse_verify(r, secret, pol, &why);
+    bool ok = rc == IOTC_ERR_DENIED && strstr(why.msg, want) != NULL;
     if (!ok)
-        fprintf(stderr, "\n%s: %s: got %d '%s', want DENIED '%s'\n", dir, what, rc, why, want);
+        fprintf(stderr, "\n%s: %s: got %d '%s', want DENIED '%s'\n", dir, what, rc, why.msg, want);
     CU_ASSERT_TRUE(ok);
     return ok;
 }
@@ -353,7 +353,8 @@ static bool bump_date_after(char *s, const char *key, bool day)
 static bool run_variant(const char *dir, const struct vctx *c, bool query_form)
 {
     const char *pre = query_form ? "query" : "header";
-    char name[64], why[WHY];
+    char name[64];
+    iotc_errtext why = {0};
     struct raw r = {0};
     struct iotc_sigv4_parsed p;
     struct iotc_buf creq = {0}, sts = {0};
@@ -382,9 +383,9 @@ static bool run_variant(const char *dir, const struct vctx *c, bool query_form)
     }
     f_sig[strcspn(f_sig, "\r\n")] = '\0';
 
-    int rc = iotc_sigv4_parse(&r.rq, &p, why, sizeof why);
+    int rc = iotc_sigv4_parse(&r.rq, &p, &why);
     if (rc != IOTC_OK) {
-        fprintf(stderr, "\n%s: %s parse: %d %s\n", dir, pre, rc, why);
+        fprintf(stderr, "\n%s: %s parse: %d %s\n", dir, pre, rc, why.msg);
         goto cleanup;
     }
     parsed = true;
@@ -412,9 +413,9 @@ static bool run_variant(const char *dir, const struct vctx *c, bool query_form)
         fprintf(stderr, "\n%s: %s signature %s, want %s\n", dir, pre, sig, f_sig);
         goto cleanup;
     }
-    rc = iotc_sigv4_verify(&r.rq, &p, c->secret, &pol, why, sizeof why);
+    rc = iotc_sigv4_verify(&r.rq, &p, c->secret, &pol, &why);
     if (rc != IOTC_OK) {
-        fprintf(stderr, "\n%s: %s verify: %d %s\n", dir, pre, rc, why);
+        fprintf(stderr, "\n%s: %s verify: %d %s\n", dir, pre, rc, why.msg);
         goto cleanup;
     }
     ok = true;
@@ -499,9 +500,9 @@ static bool run_variant(const char *dir, const struct vctx *c, bool query_form)
             ok &= expect_denied(dir, "token outside canonical query", &r, c->secret, &iot,
                                 "signature mismatch");
         } else {
-            rc = parse_verify(&r, c->secret, &iot, why);
+            rc = parse_verify(&r, c->secret, &iot, &why);
             if (rc != IOTC_OK)
-                fprintf(stderr, "\n%s: token flag changed a token-less vector: %s\n", dir, why);
+                fprintf(stderr, "\n%s: token flag changed a token-less vector: %s\n", dir, why.msg);
             ok &= rc == IOTC_OK;
         }
     }
@@ -736,7 +737,7 @@ static struct iotc_sigv4_policy iot_policy(time_t now)
 }
 
 static int sign_and_verify(const struct sign_opts *o, const struct iotc_sigv4_policy *pol,
-                           char *why)
+                           iotc_errtext *why)
 {
     struct raw r;
     sign_build(o, &r);
@@ -748,22 +749,22 @@ static int sign_and_verify(const struct sign_opts *o, const struct iotc_sigv4_po
 static void expect_ok(const struct sign_opts *o, const struct iotc_sigv4_policy *pol,
                       const char *what)
 {
-    char why[WHY];
-    int rc = sign_and_verify(o, pol, why);
+    iotc_errtext why = {0};
+    int rc = sign_and_verify(o, pol, &why);
     if (rc != IOTC_OK)
-        fprintf(stderr, "\n%s: got %d '%s', want OK\n", what, rc, why);
+        fprintf(stderr, "\n%s: got %d '%s', want OK\n", what, rc, why.msg);
     CU_ASSERT_EQUAL(rc, IOTC_OK);
 }
 
 static void expect_deny(const struct sign_opts *o, const struct iotc_sigv4_policy *pol,
                         const char *want)
 {
-    char why[WHY];
-    int rc = sign_and_verify(o, pol, why);
-    if (rc != IOTC_ERR_DENIED || !strstr(why, want))
-        fprintf(stderr, "\ngot %d '%s', want DENIED '%s'\n", rc, why, want);
+    iotc_errtext why = {0};
+    int rc = sign_and_verify(o, pol, &why);
+    if (rc != IOTC_ERR_DENIED || !strstr(why.msg, want))
+        fprintf(stderr, "\ngot %d '%s', want DENIED '%s'\n", rc, why.msg, want);
     CU_ASSERT_EQUAL(rc, IOTC_ERR_DENIED);
-    CU_ASSERT_PTR_NOT_NULL(strstr(why, want));
+    CU_ASSERT_PTR_NOT_NULL(strstr(why.msg, want));
 }
 
 static void test_https_publish(void)
@@ -856,11 +857,11 @@ static void test_clock_skew(void)
     pol.now = T0 + 301;
     expect_deny(&o, &pol, "date outside the allowed clock skew");
     /* a clock the arithmetic cannot take is the caller's error, not the request's */
-    char why[WHY];
+    iotc_errtext why = {0};
     pol.now = (time_t)INT64_MAX;
-    CU_ASSERT_EQUAL(sign_and_verify(&o, &pol, why), IOTC_ERR_INVALID);
+    CU_ASSERT_EQUAL(sign_and_verify(&o, &pol, &why), IOTC_ERR_INVALID);
     pol.now = (time_t)INT64_MIN;
-    CU_ASSERT_EQUAL(sign_and_verify(&o, &pol, why), IOTC_ERR_INVALID);
+    CU_ASSERT_EQUAL(sign_and_verify(&o, &pol, &why), IOTC_ERR_INVALID);
 }
 
 static void test_scope_refusals(void)
@@ -917,26 +918,26 @@ static void test_payload(void)
                           .extra_name = "x-amz-content-sha256",
                           .extra_value = "UNSIGNED-PAYLOAD"};
     struct raw r;
-    char why[WHY];
+    iotc_errtext why = {0};
     sign_build(&o, &r);
-    CU_ASSERT_EQUAL(parse_verify(&r, SECRET, &pol, why), IOTC_OK);
+    CU_ASSERT_EQUAL(parse_verify(&r, SECRET, &pol, &why), IOTC_OK);
     r.body[0] = 'j'; /* the body is not covered: a change goes unnoticed, by the client's choice */
-    CU_ASSERT_EQUAL(parse_verify(&r, SECRET, &pol, why), IOTC_OK);
+    CU_ASSERT_EQUAL(parse_verify(&r, SECRET, &pol, &why), IOTC_OK);
     raw_free(&r);
     /* sha256("hello") */
     o.extra_value = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
     sign_build(&o, &r);
-    CU_ASSERT_EQUAL(parse_verify(&r, SECRET, &pol, why), IOTC_OK);
+    CU_ASSERT_EQUAL(parse_verify(&r, SECRET, &pol, &why), IOTC_OK);
     r.body[0] = 'j';
-    CU_ASSERT_EQUAL(parse_verify(&r, SECRET, &pol, why), IOTC_ERR_DENIED);
-    CU_ASSERT_STRING_EQUAL(why, "x-amz-content-sha256 does not match the body");
+    CU_ASSERT_EQUAL(parse_verify(&r, SECRET, &pol, &why), IOTC_ERR_DENIED);
+    CU_ASSERT_STRING_EQUAL(why.msg, "x-amz-content-sha256 does not match the body");
     raw_free(&r);
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Malformed input                                                                            */
 
-static int parse_with(const char *auth, const char *query, const char *date, char *why,
+static int parse_with(const char *auth, const char *query, const char *date, iotc_errtext *why,
                       struct iotc_sigv4_parsed *p)
 {
     struct iotc_sigv4_header h[3];
@@ -947,7 +948,7 @@ static int parse_with(const char *auth, const char *query, const char *date, cha
     if (auth)
         h[n++] = (struct iotc_sigv4_header){"Authorization", auth};
     struct iotc_sigv4_request rq = {"GET", "/mqtt", query, h, n, NULL, 0, false};
-    return iotc_sigv4_parse(&rq, p, why, WHY);
+    return iotc_sigv4_parse(&rq, p, why);
 }
 
 #define CRED "Credential=AKIDEXAMPLE/20150830/us-east-1/iotdata/aws4_request"
@@ -1012,21 +1013,21 @@ static void test_malformed_authorization(void)
         {A4 CRED ",, " SH ", " SIG, "not name=value"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char why[WHY];
+        iotc_errtext why = {0};
         struct iotc_sigv4_parsed p;
-        int rc = parse_with(cases[i].auth, NULL, "20150830T123600Z", why, &p);
-        bool ok = rc == IOTC_ERR_MALFORMED && strstr(why, cases[i].want);
+        int rc = parse_with(cases[i].auth, NULL, "20150830T123600Z", &why, &p);
+        bool ok = rc == IOTC_ERR_MALFORMED && strstr(why.msg, cases[i].want);
         if (!ok)
             fprintf(stderr, "\ncase %zu '%s': got %d '%s', want MALFORMED '%s'\n", i, cases[i].auth,
-                    rc, why, cases[i].want);
+                    rc, why.msg, cases[i].want);
         CU_ASSERT_TRUE(ok);
         CU_ASSERT_PTR_NULL(p.security_token);
         CU_ASSERT_EQUAL(p.access_key[0], '\0'); /* nothing half-parsed survives */
     }
     /* the same, well-formed, in either component order and with loose blanks */
-    char why[WHY];
+    iotc_errtext why = {0};
     struct iotc_sigv4_parsed p;
-    CU_ASSERT_EQUAL(parse_with(A4 CRED ", " SH ", " SIG, NULL, "20150830T123600Z", why, &p),
+    CU_ASSERT_EQUAL(parse_with(A4 CRED ", " SH ", " SIG, NULL, "20150830T123600Z", &why, &p),
                     IOTC_OK);
     CU_ASSERT_STRING_EQUAL(p.access_key, "AKIDEXAMPLE");
     CU_ASSERT_STRING_EQUAL(p.signed_headers, "host;x-amz-date");
@@ -1034,7 +1035,7 @@ static void test_malformed_authorization(void)
     CU_ASSERT_EQUAL(p.expires, -1);
     iotc_sigv4_parsed_free(&p);
     CU_ASSERT_EQUAL(parse_with("  AWS4-HMAC-SHA256\t" SIG " ,\t" SH "," CRED "  ", NULL,
-                               "20150830T123600Z", why, &p),
+                               "20150830T123600Z", &why, &p),
                     IOTC_OK);
     iotc_sigv4_parsed_free(&p);
 }
@@ -1050,20 +1051,20 @@ static void test_malformed_date_and_headers(void)
         {"20150830t123600z", "X-Amz-Date is not"}, {"", "X-Amz-Date is not"},
     };
     for (size_t i = 0; i < sizeof dates / sizeof dates[0]; i++) {
-        char why[WHY];
+        iotc_errtext why = {0};
         struct iotc_sigv4_parsed p;
-        int rc = parse_with(A4 CRED ", " SH ", " SIG, NULL, dates[i].date, why, &p);
-        if (rc != IOTC_ERR_MALFORMED || !strstr(why, dates[i].want))
-            fprintf(stderr, "\ndate case %zu: got %d '%s'\n", i, rc, why);
+        int rc = parse_with(A4 CRED ", " SH ", " SIG, NULL, dates[i].date, &why, &p);
+        if (rc != IOTC_ERR_MALFORMED || !strstr(why.msg, dates[i].want))
+            fprintf(stderr, "\ndate case %zu: got %d '%s'\n", i, rc, why.msg);
         CU_ASSERT_EQUAL(rc, IOTC_ERR_MALFORMED);
-        CU_ASSERT_PTR_NOT_NULL(strstr(why, dates[i].want));
+        CU_ASSERT_PTR_NOT_NULL(strstr(why.msg, dates[i].want));
     }
     /* leap day is a date */
-    char why[WHY];
+    iotc_errtext why = {0};
     struct iotc_sigv4_parsed p;
     CU_ASSERT_EQUAL(parse_with(A4 "Credential=AKIDEXAMPLE/20160229/us-east-1/iotdata/"
                                   "aws4_request, " SH ", " SIG,
-                               NULL, "20160229T235959Z", why, &p),
+                               NULL, "20160229T235959Z", &why, &p),
                     IOTC_OK);
 
     /* repeated headers */
@@ -1072,16 +1073,16 @@ static void test_malformed_date_and_headers(void)
                                            {"Authorization", A4 CRED ", " SH ", " SIG},
                                            {"authorization", A4 CRED ", " SH ", " SIG}};
     struct iotc_sigv4_request rq = {"GET", "/", NULL, two_auth, 4, NULL, 0, false};
-    CU_ASSERT_EQUAL(iotc_sigv4_parse(&rq, &p, why, WHY), IOTC_ERR_MALFORMED);
-    CU_ASSERT_PTR_NOT_NULL(strstr(why, "more than one Authorization"));
+    CU_ASSERT_EQUAL(iotc_sigv4_parse(&rq, &p, &why), IOTC_ERR_MALFORMED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why.msg, "more than one Authorization"));
     two_auth[3] = (struct iotc_sigv4_header){"x-amz-date", "20150830T123600Z"};
-    CU_ASSERT_EQUAL(iotc_sigv4_parse(&rq, &p, why, WHY), IOTC_ERR_MALFORMED);
-    CU_ASSERT_PTR_NOT_NULL(strstr(why, "more than one X-Amz-Date"));
+    CU_ASSERT_EQUAL(iotc_sigv4_parse(&rq, &p, &why), IOTC_ERR_MALFORMED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why.msg, "more than one X-Amz-Date"));
     two_auth[3] = (struct iotc_sigv4_header){"X-Amz-Security-Token", ""};
-    CU_ASSERT_EQUAL(iotc_sigv4_parse(&rq, &p, why, WHY), IOTC_ERR_MALFORMED);
-    CU_ASSERT_PTR_NOT_NULL(strstr(why, "X-Amz-Security-Token is empty"));
+    CU_ASSERT_EQUAL(iotc_sigv4_parse(&rq, &p, &why), IOTC_ERR_MALFORMED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why.msg, "X-Amz-Security-Token is empty"));
     two_auth[3] = (struct iotc_sigv4_header){"X-Amz-Security-Token", "  tok  "};
-    CU_ASSERT_EQUAL(iotc_sigv4_parse(&rq, &p, why, WHY), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_sigv4_parse(&rq, &p, &why), IOTC_OK);
     CU_ASSERT_STRING_EQUAL(p.security_token, "tok");
     iotc_sigv4_parsed_free(&p);
     CU_ASSERT_PTR_NULL(p.security_token);
@@ -1089,18 +1090,18 @@ static void test_malformed_date_and_headers(void)
 
 static void test_not_found_and_mixed(void)
 {
-    char why[WHY];
+    iotc_errtext why = {0};
     struct iotc_sigv4_parsed p;
-    CU_ASSERT_EQUAL(parse_with(NULL, NULL, NULL, why, &p), IOTC_ERR_NOT_FOUND);
-    CU_ASSERT_EQUAL(parse_with(NULL, "qos=1&retain=true", NULL, why, &p), IOTC_ERR_NOT_FOUND);
+    CU_ASSERT_EQUAL(parse_with(NULL, NULL, NULL, &why, &p), IOTC_ERR_NOT_FOUND);
+    CU_ASSERT_EQUAL(parse_with(NULL, "qos=1&retain=true", NULL, &why, &p), IOTC_ERR_NOT_FOUND);
     /* another scheme belongs to someone else (a custom authorizer, say) */
-    CU_ASSERT_EQUAL(parse_with("Bearer abc", NULL, NULL, why, &p), IOTC_ERR_NOT_FOUND);
+    CU_ASSERT_EQUAL(parse_with("Bearer abc", NULL, NULL, &why, &p), IOTC_ERR_NOT_FOUND);
     CU_ASSERT_EQUAL(parse_with(A4 CRED ", " SH ", " SIG, "X-Amz-Algorithm=AWS4-HMAC-SHA256",
-                               "20150830T123600Z", why, &p),
+                               "20150830T123600Z", &why, &p),
                     IOTC_ERR_MALFORMED);
-    CU_ASSERT_PTR_NOT_NULL(strstr(why, "both an Authorization header"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(why.msg, "both an Authorization header"));
     CU_ASSERT_EQUAL(parse_with(A4 CRED ", " SH ", " SIG, "qos=1&X-Amz-Signature=" SIG64,
-                               "20150830T123600Z", why, &p),
+                               "20150830T123600Z", &why, &p),
                     IOTC_ERR_MALFORMED);
 }
 
@@ -1152,40 +1153,40 @@ static void test_malformed_query(void)
         {Q_ALG "&" Q_CRED "&X-Amz-Date=20150830&" Q_SH "&" Q_SIG, "X-Amz-Date is not"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char why[WHY];
+        iotc_errtext why = {0};
         struct iotc_sigv4_parsed p;
-        int rc = parse_with(NULL, cases[i].query, NULL, why, &p);
-        bool ok = rc == IOTC_ERR_MALFORMED && strstr(why, cases[i].want);
+        int rc = parse_with(NULL, cases[i].query, NULL, &why, &p);
+        bool ok = rc == IOTC_ERR_MALFORMED && strstr(why.msg, cases[i].want);
         if (!ok)
-            fprintf(stderr, "\nquery case %zu: got %d '%s', want MALFORMED '%s'\n", i, rc, why,
+            fprintf(stderr, "\nquery case %zu: got %d '%s', want MALFORMED '%s'\n", i, rc, why.msg,
                     cases[i].want);
         CU_ASSERT_TRUE(ok);
         CU_ASSERT_PTR_NULL(p.security_token);
     }
-    char why[WHY];
+    iotc_errtext why = {0};
     struct iotc_sigv4_parsed p;
     CU_ASSERT_EQUAL(parse_with(NULL, Q_BASE "&X-Amz-Expires=604800&X-Amz-Security-Token=a%2Bb%2F",
-                               NULL, why, &p),
+                               NULL, &why, &p),
                     IOTC_OK);
     CU_ASSERT_TRUE(p.presigned);
     CU_ASSERT_EQUAL(p.expires, 604800);
     CU_ASSERT_STRING_EQUAL(p.service, "iotdevicegateway");
     CU_ASSERT_STRING_EQUAL(p.security_token, "a+b/");
     iotc_sigv4_parsed_free(&p);
-    CU_ASSERT_EQUAL(parse_with(NULL, Q_BASE "&X-Amz-Expires=1", NULL, why, &p), IOTC_OK);
+    CU_ASSERT_EQUAL(parse_with(NULL, Q_BASE "&X-Amz-Expires=1", NULL, &why, &p), IOTC_OK);
     CU_ASSERT_EQUAL(p.expires, 1);
-    CU_ASSERT_EQUAL(parse_with(NULL, Q_BASE, NULL, why, &p), IOTC_OK);
+    CU_ASSERT_EQUAL(parse_with(NULL, Q_BASE, NULL, &why, &p), IOTC_OK);
     CU_ASSERT_EQUAL(p.expires, -1);
     /* X-Amz-Expires out of range in a hand-built struct is still refused by verify */
     struct iotc_sigv4_header h[] = {{"Host", HOST}};
     struct iotc_sigv4_request rq = {"GET", "/mqtt", Q_BASE, h, 1, NULL, 0, false};
     struct iotc_sigv4_policy pol = iot_policy(T0);
     p.expires = 604801;
-    CU_ASSERT_EQUAL(iotc_sigv4_verify(&rq, &p, SECRET, &pol, why, WHY), IOTC_ERR_DENIED);
-    CU_ASSERT_STRING_EQUAL(why, "X-Amz-Expires out of range");
+    CU_ASSERT_EQUAL(iotc_sigv4_verify(&rq, &p, SECRET, &pol, &why), IOTC_ERR_DENIED);
+    CU_ASSERT_STRING_EQUAL(why.msg, "X-Amz-Expires out of range");
     p.expires = 0;
-    CU_ASSERT_EQUAL(iotc_sigv4_verify(&rq, &p, SECRET, &pol, why, WHY), IOTC_ERR_DENIED);
-    CU_ASSERT_STRING_EQUAL(why, "X-Amz-Expires out of range");
+    CU_ASSERT_EQUAL(iotc_sigv4_verify(&rq, &p, SECRET, &pol, &why), IOTC_ERR_DENIED);
+    CU_ASSERT_STRING_EQUAL(why.msg, "X-Amz-Expires out of range");
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1414,7 +1415,7 @@ static void test_curl_cross_check(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct capture *c = calloc(1, sizeof *c);
         struct raw r;
-        char why[WHY] = "";
+        iotc_errtext why = {0};
         total++;
         if (!c)
             abort();
@@ -1422,13 +1423,13 @@ static void test_curl_cross_check(void)
         CU_ASSERT_TRUE(ran);
         if (ran && raw_parse(c->buf, c->len, &r) == 0) {
             struct iotc_sigv4_policy pol = {svc, 2, "us-east-1", 300, false, 0};
-            int rc = parse_verify(&r, "curl/Secret+Key=", &pol, why);
+            int rc = parse_verify(&r, "curl/Secret+Key=", &pol, &why);
             if (rc != IOTC_OK)
-                fprintf(stderr, "\ncurl %s: %d %s\n%.*s\n", cases[i].what, rc, why, (int)c->len,
+                fprintf(stderr, "\ncurl %s: %d %s\n%.*s\n", cases[i].what, rc, why.msg, (int)c->len,
                         c->buf);
             /* and the twin: the same bytes with another secret must be refused */
-            int rc2 = parse_verify(&r, "curl/Secret+Kez=", &pol, why);
-            bool twin = rc2 == IOTC_ERR_DENIED && strcmp(why, "signature mismatch") == 0;
+            int rc2 = parse_verify(&r, "curl/Secret+Kez=", &pol, &why);
+            bool twin = rc2 == IOTC_ERR_DENIED && strcmp(why.msg, "signature mismatch") == 0;
             CU_ASSERT_EQUAL(rc, IOTC_OK);
             CU_ASSERT_TRUE(twin);
             passed += rc == IOTC_OK && twin;

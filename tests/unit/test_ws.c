@@ -156,10 +156,10 @@ static void test_accept_ok(void)
     const struct iotc_http_req *q = parse_req(REQ_HEAD REQ_GOOD_REST, &rd);
     struct iotc_buf out = {0};
     int status = 0;
-    char why[128] = "x";
-    CU_ASSERT_EQUAL(iotc_ws_accept(q, &out, &status, why, sizeof why), IOTC_OK);
+    iotc_errtext why = {0};
+    CU_ASSERT_EQUAL(iotc_ws_accept(q, &out, &status, &why), IOTC_OK);
     CU_ASSERT_EQUAL(status, 101);
-    CU_ASSERT_STRING_EQUAL(why, "");
+    CU_ASSERT_STRING_EQUAL(why.msg, "");
     iotc_buf_u8(&out, 0);
     const char *s = (const char *)out.p;
     CU_ASSERT_PTR_NOT_NULL(strstr(s, "HTTP/1.1 101 Switching Protocols\r\n"));
@@ -247,10 +247,10 @@ static void test_accept_table(void)
         const struct iotc_http_req *q = parse_req(r->request, &rd);
         struct iotc_buf out = {0};
         int status = 0;
-        char why[128] = "";
-        int rc = iotc_ws_accept(q, &out, &status, why, sizeof why);
+        iotc_errtext why = {0};
+        int rc = iotc_ws_accept(q, &out, &status, &why);
         if (rc != r->rc || status != r->status)
-            fprintf(stderr, "\n  row '%s': rc %d status %d (%s)\n", r->name, rc, status, why);
+            fprintf(stderr, "\n  row '%s': rc %d status %d (%s)\n", r->name, rc, status, why.msg);
         CU_ASSERT_EQUAL(rc, r->rc);
         CU_ASSERT_EQUAL(status, r->status);
         iotc_buf_u8(&out, 0);
@@ -258,9 +258,9 @@ static void test_accept_table(void)
         snprintf(line, sizeof line, "HTTP/1.1 %d ", r->status);
         CU_ASSERT_EQUAL(strncmp((const char *)out.p, line, strlen(line)), 0);
         if (r->rc != IOTC_OK) {
-            CU_ASSERT_TRUE(why[0] != '\0');
+            CU_ASSERT_TRUE(why.msg[0] != '\0');
             CU_ASSERT_PTR_NOT_NULL(strstr((const char *)out.p, "Connection: close\r\n"));
-            CU_ASSERT_PTR_NOT_NULL(strstr((const char *)out.p, why));
+            CU_ASSERT_PTR_NOT_NULL(strstr((const char *)out.p, why.msg));
         }
         if (r->header)
             CU_ASSERT_PTR_NOT_NULL(strstr((const char *)out.p, r->header));
@@ -286,25 +286,23 @@ static void test_client_handshake_roundtrip(void)
     CU_ASSERT_TRUE(q->upgrade);
     struct iotc_buf resp = {0};
     int status = 0;
-    CU_ASSERT_EQUAL(iotc_ws_accept(q, &resp, &status, NULL, 0), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_ws_accept(q, &resp, &status, NULL), IOTC_OK);
     size_t head = resp.len;
     iotc_buf_append(&resp, "\x82\x00", 2); /* first WebSocket bytes right behind */
     size_t used = 0;
-    char why[128];
+    iotc_errtext why = {0};
     /* Every proper prefix of the head asks for more. */
     for (size_t n = 0; n < head; n++)
-        CU_ASSERT_EQUAL(iotc_ws_client_response(resp.p, n, key, &used, &status, why, sizeof why),
+        CU_ASSERT_EQUAL(iotc_ws_client_response(resp.p, n, key, &used, &status, &why),
                         IOTC_ERR_AGAIN);
-    CU_ASSERT_EQUAL(iotc_ws_client_response(resp.p, resp.len, key, &used, &status, why, sizeof why),
-                    IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_ws_client_response(resp.p, resp.len, key, &used, &status, &why), IOTC_OK);
     CU_ASSERT_EQUAL(status, 101);
     CU_ASSERT_EQUAL(used, head);
     /* Another key: the accept value no longer matches. */
     char other[IOTC_WS_KEY_LEN] = "AAAAAAAAAAAAAAAAAAAAAA==";
-    CU_ASSERT_EQUAL(
-        iotc_ws_client_response(resp.p, resp.len, other, &used, &status, why, sizeof why),
-        IOTC_ERR_DENIED);
-    CU_ASSERT_PTR_NOT_NULL(strstr(why, "Accept"));
+    CU_ASSERT_EQUAL(iotc_ws_client_response(resp.p, resp.len, other, &used, &status, &why),
+                    IOTC_ERR_DENIED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why.msg, "Accept"));
     iotc_buf_free(&resp);
     iotc_buf_free(&req);
     iotc_http_reader_free(rd);
@@ -362,11 +360,12 @@ static void test_client_response_table(void)
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         size_t used = 0;
         int status = -1;
-        char why[128] = "";
+        iotc_errtext why = {0};
         int rc = iotc_ws_client_response(U8(rows[i].text), strlen(rows[i].text), key, &used,
-                                         &status, why, sizeof why);
+                                         &status, &why);
         if (rc != rows[i].rc || status != rows[i].status)
-            fprintf(stderr, "\n  row '%s': rc %d status %d (%s)\n", rows[i].name, rc, status, why);
+            fprintf(stderr, "\n  row '%s': rc %d status %d (%s)\n", rows[i].name, rc, status,
+                    why.msg);
         CU_ASSERT_EQUAL(rc, rows[i].rc);
         CU_ASSERT_EQUAL(status, rows[i].status);
     }
@@ -376,7 +375,7 @@ static void test_client_response_table(void)
     memset(junk, 'a', big);
     size_t used;
     int status;
-    CU_ASSERT_EQUAL(iotc_ws_client_response(U8(junk), big, key, &used, &status, NULL, 0),
+    CU_ASSERT_EQUAL(iotc_ws_client_response(U8(junk), big, key, &used, &status, NULL),
                     IOTC_ERR_TOO_LARGE);
     free(junk);
 }
