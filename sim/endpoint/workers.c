@@ -106,12 +106,12 @@ static int workers__spawn(struct iotc_endpoint *ep, int k, char *err, size_t err
         return IOTC_ERR_IO;
     }
     iotc_ready r = {0};
-    char why[512];
-    int rc = iotc_ready_wait(sp.out.fd, WORKERS_READY_MS, NULL, &r, why, sizeof why);
+    iotc_errtext why = {0};
+    int rc = iotc_ready_wait(sp.out.fd, WORKERS_READY_MS, NULL, &r, &why);
     close(sp.out.fd); /* a worker prints READY once; later output would only be lost */
     iotc_ready_free(&r);
     if (rc != IOTC_OK) {
-        snprintf(err, errlen, "worker %d did not become ready: %s", k, why);
+        snprintf(err, errlen, "worker %d did not become ready: %s", k, why.msg);
         iotc_spawn_stop(w->pid[k], WORKERS_STOP_GRACE, 0, false, NULL);
         w->pid[k] = -1;
         return rc;
