@@ -29,16 +29,6 @@ struct iotc_auth_pending {
     double queued_ms;
 };
 
-/* Bridges an authz/sigv4 reason into this file's caller-sized why. */
-static void auth__why(char *why, size_t whylen, const iotc_errtext *e)
-{
-    if (!why || !whylen)
-        return;
-    size_t n = strnlen(e->msg, whylen - 1);
-    memcpy(why, e->msg, n);
-    why[n] = '\0';
-}
-
 static void auth__journal(struct iotc_conn *c, const char *method, bool allow,
                           const char *principal, const char *why)
 {
@@ -49,9 +39,12 @@ static void auth__journal(struct iotc_conn *c, const char *method, bool allow,
 
 /* ---- SigV4 ---- */
 
-int iotc_auth_sigv4(struct iotc_conn *c, const struct iotc_http_req *q, bool wss, char *why,
-                    size_t whylen)
+int iotc_auth_sigv4(struct iotc_conn *c, const struct iotc_http_req *q, bool wss, iotc_errtext *why)
 {
+    iotc_errtext local; /* the journal needs the reason even when the caller does not */
+    if (!why)
+        why = &local;
+    iotc_errtext_clear(why);
     struct iotc_sigv4_header *hdrs = calloc(q->header_count + 1, sizeof *hdrs);
     struct iotc_sigv4_parsed p = {0};
     char *path = NULL;
@@ -73,14 +66,12 @@ int iotc_auth_sigv4(struct iotc_conn *c, const struct iotc_http_req *q, bool wss
                                     .header_count = q->header_count,
                                     .body = q->body.p,
                                     .body_len = q->body.len};
-    iotc_errtext sv = {0};
-    rc = iotc_sigv4_parse(&rq, &p, &sv);
-    auth__why(why, whylen, &sv);
+    rc = iotc_sigv4_parse(&rq, &p, why);
     if (rc == IOTC_ERR_NOT_FOUND)
         goto cleanup;
     if (rc != IOTC_OK) {
         rc = IOTC_ERR_DENIED;
-        auth__journal(c, "sigv4", false, NULL, why);
+        auth__journal(c, "sigv4", false, NULL, why->msg);
         goto cleanup;
     }
     const struct iotc_reg_credential *cred =
@@ -95,27 +86,27 @@ int iotc_auth_sigv4(struct iotc_conn *c, const struct iotc_http_req *q, bool wss
                                     .token_in_canonical_query = false};
     rc = IOTC_ERR_DENIED;
     if (!cred) {
-        snprintf(why, whylen, "unknown access key id '%.40s'", p.access_key);
+        iotc_errtext_set(why, 0, "unknown access key id '%.40s'", p.access_key);
     } else if (cred->inactive) {
         /* IAM refuses an inactive key like an unknown one (InvalidClientTokenId). */
-        snprintf(why, whylen, "access key id '%.40s' is inactive", p.access_key);
-    } else if (iotc_sigv4_verify(&rq, &p, cred->secret_access_key, &pol, &sv) != IOTC_OK) {
-        auth__why(why, whylen, &sv); /* filled by the verifier */
+        iotc_errtext_set(why, 0, "access key id '%.40s' is inactive", p.access_key);
+    } else if (iotc_sigv4_verify(&rq, &p, cred->secret_access_key, &pol, why) != IOTC_OK) {
+        /* why filled by the verifier */
     } else if (cred->session_token &&
                (!p.security_token || strcmp(p.security_token, cred->session_token) != 0)) {
-        snprintf(why, whylen, "%s",
-                 p.security_token ? "security token does not match"
-                                  : "temporary credentials need their "
-                                    "X-Amz-Security-Token");
+        iotc_errtext_set(why, 0, "%s",
+                         p.security_token ? "security token does not match"
+                                          : "temporary credentials need their "
+                                            "X-Amz-Security-Token");
     } else if (!cred->session_token && p.security_token) {
-        snprintf(why, whylen, "a security token was sent for long-term credentials");
+        iotc_errtext_set(why, 0, "a security token was sent for long-term credentials");
     } else if (cred->expires_at && iotc_clock_wall_ms() / 1000.0 >= (double)cred->expires_at) {
         /* STS: "The security token included in the request is expired" (ExpiredToken). */
-        snprintf(why, whylen, "the security token included in the request is expired");
+        iotc_errtext_set(why, 0, "the security token included in the request is expired");
     } else {
         rc = IOTC_OK;
     }
-    auth__journal(c, "sigv4", rc == IOTC_OK, p.access_key, rc == IOTC_OK ? NULL : why);
+    auth__journal(c, "sigv4", rc == IOTC_OK, p.access_key, rc == IOTC_OK ? NULL : why->msg);
     if (rc == IOTC_OK) {
         snprintf(c->auth.principal, sizeof c->auth.principal, "%s", p.access_key);
         c->auth.policies = &cred->policies;
@@ -178,29 +169,28 @@ static void auth__free_policies(struct iotc_reg_policies *pols)
     pols->count = 0;
 }
 
-static int auth__apply(struct iotc_auth_pending *p, const char *text, char *why, size_t whylen)
+static int auth__apply(struct iotc_auth_pending *p, const char *text, iotc_errtext *why)
 {
     struct iotc_conn *c = p->c;
     struct iotc_authz_response r;
     struct iotc_reg_policies fresh = {0};
-    iotc_errtext ae = {0};
-    if (iotc_authz_response_parse(text, strlen(text), &r, &ae) != IOTC_OK) {
-        auth__why(why, whylen, &ae);
+    if (iotc_authz_response_parse(text, strlen(text), &r, why) != IOTC_OK)
         return IOTC_ERR_DENIED;
-    }
     int rc = IOTC_ERR_DENIED;
     if (!r.authenticated) {
-        snprintf(why, whylen, "authorizer %s answered isAuthenticated false", p->authz->name);
+        iotc_errtext_set(why, 0, "authorizer %s answered isAuthenticated false", p->authz->name);
         goto cleanup;
     }
     fresh.list = calloc(r.policy_count + 1, sizeof *fresh.list);
     if (!fresh.list)
         goto cleanup;
     for (size_t i = 0; i < r.policy_count; i++) {
-        iotc_errtext perr = {0};
         struct iotc_policy *pol;
-        if (iotc_policy_parse(r.policies[i], strlen(r.policies[i]), &pol, &perr)) {
-            snprintf(why, whylen, "policyDocuments[%zu]: %.255s", i, perr.msg);
+        if (iotc_policy_parse(r.policies[i], strlen(r.policies[i]), &pol, why)) {
+            /* the policy parser's text, cut to 255 bytes as before, after its index */
+            if (why)
+                why->msg[strnlen(why->msg, 255)] = '\0';
+            iotc_errtext_prefix(why, 0, "policyDocuments[%zu]", i);
             goto cleanup;
         }
         fresh.list[fresh.count++] = pol;
@@ -345,7 +335,7 @@ static void auth__gate_expired(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Runs p's program now, or queues it. IOTC_ERR_LIMIT (why filled): the queue is full. */
-static int auth__gate_enter(struct iotc_auth_pending *p, char *why, size_t whylen)
+static int auth__gate_enter(struct iotc_auth_pending *p, iotc_errtext *why)
 {
     struct iotc_endpoint *ep = p->c->ep;
     struct iotc_authz_gate *g = &ep->authz_gate;
@@ -354,17 +344,17 @@ static int auth__gate_enter(struct iotc_auth_pending *p, char *why, size_t whyle
         return IOTC_ERR_NOMEM;
     if (g->running < l->authz_max_concurrent && !g->head) {
         if (auth__gate_run(p) != IOTC_OK) {
-            snprintf(why, whylen, "cannot start authorizer %s", p->authz->name);
+            iotc_errtext_set(why, 0, "cannot start authorizer %s", p->authz->name);
             return IOTC_ERR_IO;
         }
         return IOTC_OK;
     }
     if (g->queued >= l->authz_queue_max) {
         auth__gate_journal(p->c, "full", 0);
-        snprintf(why, whylen,
-                 "authorizer %s could not run: %lld running and %lld waiting "
-                 "(limits.authz_max_concurrent, limits.authz_queue_max)",
-                 p->authz->name, g->running, g->queued);
+        iotc_errtext_set(why, 0,
+                         "authorizer %s could not run: %lld running and %lld waiting "
+                         "(limits.authz_max_concurrent, limits.authz_queue_max)",
+                         p->authz->name, g->running, g->queued);
         return IOTC_ERR_LIMIT;
     }
     if (!p->deadline && !(p->deadline = evtimer_new(ep->base, auth__gate_expired, p)))
@@ -396,30 +386,32 @@ static void auth__program_done(void *arg, int rc, const char *out, const char *w
 {
     struct iotc_auth_pending *p = arg;
     struct iotc_conn *c = p->c;
-    char why[320];
+    iotc_errtext why;
+    iotc_errtext_clear(&why);
     p->job = NULL;
     auth__gate_leave(p); /* the program is gone: its slot goes to the next in the queue */
     if (rc != IOTC_OK) {
-        snprintf(why, sizeof why, "authorizer %s failed: %s", p->authz->name, what);
-    } else if (auth__apply(p, out, why, sizeof why) == IOTC_OK) {
+        iotc_errtext_set(&why, 0, "authorizer %s failed: %s", p->authz->name, what);
+    } else if (auth__apply(p, out, &why) == IOTC_OK) {
         auth__journal(c, "custom", true, c->auth.principal, NULL);
         auth__finish(p, true, NULL);
         return;
     }
-    auth__journal(c, "custom", false, NULL, why);
-    auth__finish(p, false, why);
+    auth__journal(c, "custom", false, NULL, why.msg);
+    auth__finish(p, false, why.msg);
 }
 
 static void auth__cached(evutil_socket_t fd, short what, void *arg)
 {
     struct iotc_auth_pending *p = arg;
-    char why[320];
-    if (auth__apply(p, p->cached_response, why, sizeof why) == IOTC_OK) {
+    iotc_errtext why;
+    iotc_errtext_clear(&why);
+    if (auth__apply(p, p->cached_response, &why) == IOTC_OK) {
         auth__journal(p->c, "custom", true, p->c->auth.principal, "cached authorizer answer");
         auth__finish(p, true, NULL);
     } else {
-        auth__journal(p->c, "custom", false, NULL, why);
-        auth__finish(p, false, why);
+        auth__journal(p->c, "custom", false, NULL, why.msg);
+        auth__finish(p, false, why.msg);
     }
 }
 
@@ -429,21 +421,23 @@ static void auth__conn_id(const struct iotc_conn *c, char out[37])
 }
 
 int iotc_auth_custom_start(struct iotc_conn *c, const struct iotc_auth_input *in,
-                           iotc_auth_done_fn done, char *why, size_t whylen)
+                           iotc_auth_done_fn done, iotc_errtext *why)
 {
+    iotc_errtext local; /* the journal needs the reason even when the caller does not */
+    if (!why)
+        why = &local;
+    iotc_errtext_clear(why);
     struct iotc_authz_creds creds = {0};
     struct iotc_auth_pending *p = NULL;
     char *event = NULL;
     int rc = IOTC_ERR_DENIED;
-    iotc_errtext ae = {0};
     if (in->http)
-        rc = iotc_authz_from_http(in->http, &creds, &ae);
+        rc = iotc_authz_from_http(in->http, &creds, why);
     else if (in->mqtt_username)
-        rc = iotc_authz_parse_username(in->mqtt_username, strlen(in->mqtt_username), &creds, &ae);
+        rc = iotc_authz_parse_username(in->mqtt_username, strlen(in->mqtt_username), &creds, why);
     else
         rc = IOTC_OK; /* no username: the default authorizer, with no token */
     if (rc != IOTC_OK) {
-        auth__why(why, whylen, &ae);
         rc = IOTC_ERR_DENIED;
         goto deny;
     }
@@ -451,14 +445,14 @@ int iotc_auth_custom_start(struct iotc_conn *c, const struct iotc_auth_input *in
         iotc_registry_find_authorizer(&c->ep->registry, creds.authorizer);
     rc = IOTC_ERR_DENIED;
     if (!a) {
-        snprintf(why, whylen,
-                 creds.authorizer ? "no authorizer named '%.64s'"
-                                  : "no authorizer named and no default authorizer%.0s",
-                 creds.authorizer ? creds.authorizer : "");
+        iotc_errtext_set(why, 0,
+                         creds.authorizer ? "no authorizer named '%.64s'"
+                                          : "no authorizer named and no default authorizer%.0s",
+                         creds.authorizer ? creds.authorizer : "");
         goto deny;
     }
     if (!a->active) {
-        snprintf(why, whylen, "authorizer %s is INACTIVE", a->name);
+        iotc_errtext_set(why, 0, "authorizer %s is INACTIVE", a->name);
         goto deny;
     }
     const char *token = in->http ? iotc_authz_http_token(in->http, &creds, a->token_key_name)
@@ -467,14 +461,12 @@ int iotc_auth_custom_start(struct iotc_conn *c, const struct iotc_auth_input *in
     if (a->signing_enabled) {
         /* AWS checks the token signature before the authorizer ever runs. */
         if (!token || !creds.signature) {
-            snprintf(why, whylen, "authorizer %s needs a signed token (%s and %s)", a->name,
-                     a->token_key_name, IOTC_AUTHZ_SIG_KEY);
+            iotc_errtext_set(why, 0, "authorizer %s needs a signed token (%s and %s)", a->name,
+                             a->token_key_name, IOTC_AUTHZ_SIG_KEY);
             goto deny;
         }
-        if (iotc_authz_verify_token(a->public_key, token, creds.signature, &ae) != IOTC_OK) {
-            auth__why(why, whylen, &ae);
+        if (iotc_authz_verify_token(a->public_key, token, creds.signature, why) != IOTC_OK)
             goto deny;
-        }
         verified = true;
     }
     p = calloc(1, sizeof *p);
@@ -525,7 +517,7 @@ int iotc_auth_custom_start(struct iotc_conn *c, const struct iotc_auth_input *in
                                          .connection_id = conn_id};
         event = iotc_authz_request_json(&req);
         if (!event) {
-            snprintf(why, whylen, "cannot build the authorizer request");
+            iotc_errtext_set(why, 0, "cannot build the authorizer request");
             goto deny;
         }
         p->event = strdup(event);
@@ -533,10 +525,10 @@ int iotc_auth_custom_start(struct iotc_conn *c, const struct iotc_auth_input *in
             rc = IOTC_ERR_NOMEM;
             goto deny;
         }
-        int grc = auth__gate_enter(p, why, whylen);
+        int grc = auth__gate_enter(p, why);
         if (grc != IOTC_OK) {
             if (grc == IOTC_ERR_NOMEM)
-                snprintf(why, whylen, "out of memory");
+                iotc_errtext_set(why, 0, "out of memory");
             goto deny;
         }
     }
@@ -549,7 +541,7 @@ deny:
     auth__pending_free(p);
     iotc_authz_creds_free(&creds);
     free(event);
-    auth__journal(c, "custom", false, NULL, why);
+    auth__journal(c, "custom", false, NULL, why->msg);
     return rc ? rc : IOTC_ERR_DENIED;
 }
 
@@ -578,8 +570,7 @@ static void auth__refresh_fired(evutil_socket_t fd, short what, void *arg)
     p->done = auth__refresh_done;
     p->event = strdup(c->auth.refresh_event);
     iotc_conn_emit(c, IOTC_EV_AUTH_REFRESH, json_pack("{s:s}", "authorizer", p->authz->name));
-    char why[200];
-    if (!p->event || auth__gate_enter(p, why, sizeof why) != IOTC_OK) {
+    if (!p->event || auth__gate_enter(p, NULL) != IOTC_OK) { /* its own reason below */
         auth__pending_free(p);
         auth__refresh_done(c, false, "cannot start the authorizer for a refresh");
         return;

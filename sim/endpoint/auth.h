@@ -8,12 +8,13 @@
 #define IOTC_ENDPOINT_AUTH_H
 
 #include "authz/authz.h"
+#include "common/errtext.h"
 #include "conn.h"
 #include "http/http.h"
 
 /* Synchronous: IOTC_OK, IOTC_ERR_NOT_FOUND (no SigV4 in the request) or IOTC_ERR_DENIED. */
-int iotc_auth_sigv4(struct iotc_conn *c, const struct iotc_http_req *q, bool wss, char *why,
-                    size_t whylen);
+int iotc_auth_sigv4(struct iotc_conn *c, const struct iotc_http_req *q, bool wss,
+                    iotc_errtext *why);
 
 /* True when the request carries custom-authorizer credentials (or a default authorizer exists). */
 bool iotc_auth_custom_wanted(const struct iotc_conn *c, const struct iotc_http_req *q);
@@ -34,7 +35,7 @@ struct iotc_auth_input {
 
 /* Starts the authorizer; IOTC_OK means done() will be called. Other codes: denied at once. */
 int iotc_auth_custom_start(struct iotc_conn *c, const struct iotc_auth_input *in,
-                           iotc_auth_done_fn done, char *why, size_t whylen);
+                           iotc_auth_done_fn done, iotc_errtext *why);
 /* Drops a pending authorization (the connection is closing); done() will not be called. */
 void iotc_auth_custom_cancel(struct iotc_conn *c);
 /* Frees the authorizer gate's loop event (after every connection is closed). */

@@ -113,7 +113,7 @@ int iotc_broker_main(int argc, char **argv)
     const char *secret_file = NULL, *bind_addr = NULL, *cert = NULL, *key = NULL, *pki = NULL;
     const char *run_dir = NULL;
     int port = 8884, c, status = 2;
-    char err[512], crt_buf[1200], key_buf[1200], dir_buf[256] = "";
+    char crt_buf[1200], key_buf[1200], dir_buf[256] = "";
     uint8_t secret[IOTC_STAMP_SECRET_LEN];
     struct bm m = {0};
     struct event *sig_int = NULL, *sig_term = NULL;
@@ -161,9 +161,8 @@ int iotc_broker_main(int argc, char **argv)
     if (!cert || !key) {
         iotc_errtext pe = {0};
         const char *dir = iotc_paths_pki(pki, &pe);
-        iotc_errtext_copy(&pe, err, sizeof err);
         if (!dir) {
-            fprintf(stderr, "iotconform broker: %s\n", err);
+            fprintf(stderr, "iotconform broker: %s\n", pe.msg);
             return 2;
         }
         iotc_paths_pki_file(crt_buf, sizeof crt_buf, dir, "server-ec", ".crt");

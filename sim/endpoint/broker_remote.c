@@ -98,10 +98,9 @@ static void remote__on_tick(evutil_socket_t fd, short what, void *arg)
 }
 
 int iotc_ep_remote_open(struct iotc_endpoint *ep, const iotc_endpoint_opts *o,
-                        void (*ready)(void *arg), char *err, size_t errlen)
+                        void (*ready)(void *arg), iotc_errtext *err)
 {
     char port[8], ca[1200];
-    iotc_errtext why = {0};
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
     struct iotc_broker_remote *r = calloc(1, sizeof *r);
     if (!r)
@@ -110,26 +109,27 @@ int iotc_ep_remote_open(struct iotc_endpoint *ep, const iotc_endpoint_opts *o,
     r->ready = ready;
     bool local = strncmp(o->broker_url, "unix:", 5) == 0;
     if (local && strlen(o->broker_url + 5) >= sizeof r->unix_path) {
-        snprintf(err, errlen, "--broker %s: socket path too long", o->broker_url);
+        iotc_errtext_set(err, 0, "--broker %s: socket path too long", o->broker_url);
         return IOTC_ERR_INVALID;
     }
     if (local)
         snprintf(r->unix_path, sizeof r->unix_path, "%s", o->broker_url + 5);
     else if (remote__parse(o->broker_url, r->host, sizeof r->host, port, sizeof port) != IOTC_OK) {
-        snprintf(err, errlen, "--broker %s: expected tls://HOST:PORT", o->broker_url);
+        iotc_errtext_set(err, 0, "--broker %s: expected tls://HOST:PORT", o->broker_url);
         return IOTC_ERR_INVALID;
     }
     if (!o->broker_secret_file ||
         iotc_stamp_load_secret(o->broker_secret_file, r->secret) != IOTC_OK) {
-        snprintf(err, errlen, "--broker needs --broker-secret FILE: the broker's %d-byte secret",
-                 IOTC_STAMP_SECRET_LEN);
+        iotc_errtext_set(err, 0, "--broker needs --broker-secret FILE: the broker's %d-byte secret",
+                         IOTC_STAMP_SECRET_LEN);
         return IOTC_ERR_INVALID;
     }
     if (local)
         goto system_id; /* a worker of the same serve: the parent's private unix socket */
     int gai = getaddrinfo(r->host, port, &hints, &res);
     if (gai != 0 || !res || res->ai_addrlen > sizeof r->addr) {
-        snprintf(err, errlen, "--broker %s: %s", r->host, gai ? gai_strerror(gai) : "no address");
+        iotc_errtext_set(err, 0, "--broker %s: %s", r->host,
+                         gai ? gai_strerror(gai) : "no address");
         if (res)
             freeaddrinfo(res);
         return IOTC_ERR_NOT_FOUND;
@@ -146,11 +146,9 @@ int iotc_ep_remote_open(struct iotc_endpoint *ep, const iotc_endpoint_opts *o,
                             .security_level = -1,
                             .verify_peer = 1,
                             .flags = IOTC_CLIENT_TLS_RELEASE_BUFFERS};
-    r->ctx = iotc_client_tls_ctx(&spec, &why);
-    if (!r->ctx) {
-        snprintf(err, errlen, "--broker: TLS client setup (CA %s): %s", ca, why.msg);
-        return IOTC_ERR_CRYPTO;
-    }
+    r->ctx = iotc_client_tls_ctx(&spec, err);
+    if (!r->ctx)
+        return iotc_errtext_prefix(err, IOTC_ERR_CRYPTO, "--broker: TLS client setup (CA %s)", ca);
 system_id:;
     unsigned char rnd[6];
     char hn[40] = "";

@@ -24,7 +24,7 @@ const char *iotc_ep_system_client_id(const struct iotc_endpoint *ep);
  * ready() is called from the loop, and again every second (to reopen the lifecycle link
  * after the broker restarted). */
 int iotc_ep_remote_open(struct iotc_endpoint *ep, const iotc_endpoint_opts *o,
-                        void (*ready)(void *arg), char *err, size_t errlen);
+                        void (*ready)(void *arg), iotc_errtext *err);
 void iotc_ep_remote_free(struct iotc_endpoint *ep);
 
 #endif

@@ -461,15 +461,13 @@ int iotc_conn_adopt(struct iotc_endpoint *ep, struct bufferevent *bev, enum iotc
 }
 
 bool iotc_conn_allowed(struct iotc_conn *c, const char *client_id, enum iotc_action act,
-                       const char *resource, char *why, size_t whylen)
+                       const char *resource, iotc_errtext *why)
 {
     const struct iotc_reg_policies *pol = c->auth.policies;
     const struct iotc_profile *p = &c->ep->profile;
-    char local[160];
-    if (!why) {
-        why = local;
-        whylen = sizeof local;
-    }
+    iotc_errtext local; /* per publish: no 4 KB memset, cleared below */
+    if (!why)
+        why = &local;
     struct iotc_policy_ctx ctx = {.region = p->region,
                                   .account = p->account,
                                   .client_id = client_id,
@@ -481,15 +479,15 @@ bool iotc_conn_allowed(struct iotc_conn *c, const char *client_id, enum iotc_act
     iotc_conn_policy_keys(c, client_id, &keys);
     ctx.keys = keys.kv;
     ctx.nkeys = keys.n;
-    iotc_errtext e; /* per publish: no 4 KB memset */
-    iotc_errtext_clear(&e);
+    iotc_errtext_clear(why);
     bool ok =
-        iotc_policy_allows(pol ? pol->list : NULL, pol ? pol->count : 0, act, resource, &ctx, &e);
-    snprintf(why, whylen, "%s", e.msg);
+        iotc_policy_allows(pol ? pol->list : NULL, pol ? pol->count : 0, act, resource, &ctx, why);
+    /* The journal's reason keeps the 159-byte bound it always had. */
     if (!ok)
         iotc_conn_emit(c, IOTC_EV_POLICY_DENY,
-                       json_pack("{s:s, s:s, s:s?, s:s}", "action", iotc_action_name(act),
-                                 "resource", resource, "client_id", client_id, "reason", why));
+                       json_pack("{s:s, s:s, s:s?, s:s%}", "action", iotc_action_name(act),
+                                 "resource", resource, "client_id", client_id, "reason", why->msg,
+                                 strnlen(why->msg, 159)));
     return ok;
 }
 

@@ -114,7 +114,7 @@ void iotc_conn_close_all(struct iotc_endpoint *ep, const char *reason);
 void iotc_conn_arm_duration(struct iotc_conn *c, double seconds, const char *lifecycle_reason);
 
 bool iotc_conn_allowed(struct iotc_conn *c, const char *client_id, enum iotc_action act,
-                       const char *resource, char *why, size_t whylen);
+                       const char *resource, iotc_errtext *why);
 
 /* The condition keys of one decision (policy_keys.c): aws:SourceIp, aws:SecureTransport,
  * iot:DomainName, iot:ConnectAttributes, iot:Connection.Thing.IsAttached /

@@ -18,7 +18,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,16 +35,6 @@ void iotc_endpoint_opts_init(iotc_endpoint_opts *o)
     memset(o, 0, sizeof *o);
     for (int i = 0; i < IOTC_ENDPOINT_NPORTS; i++)
         o->ports[i] = IOTC_ENDPOINT_PORT_PROFILE;
-}
-
-static int endpoint__fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err && errlen)
-        vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return rc;
 }
 
 static void endpoint__on_signal(evutil_socket_t sig, short what, void *arg)
@@ -79,12 +68,12 @@ static void endpoint__on_broker_ready(void *arg)
     iotc_lifecycle_broker_ready(ep->lifecycle);
     if (ep->ready)
         return;
-    if (iotc_listeners_open(ep, ep->run_err, sizeof ep->run_err) != IOTC_OK) {
+    if (iotc_listeners_open(ep, &ep->run_err) != IOTC_OK) {
         ep->run_rc = IOTC_ERR_IO;
         event_base_loopexit(ep->base, NULL);
         return;
     }
-    if (iotc_ep_workers_start(ep, ep->run_err, sizeof ep->run_err) != IOTC_OK) {
+    if (iotc_ep_workers_start(ep, &ep->run_err) != IOTC_OK) {
         ep->run_rc = IOTC_ERR_IO;
         event_base_loopexit(ep->base, NULL);
         return;
@@ -111,16 +100,16 @@ static void endpoint__on_broker_ready(void *arg)
  * A lock file then refuses a second serve on the same directory, which would
  * otherwise take over the first one's broker socket and secret.
  */
-static int endpoint__lock_run_dir(struct iotc_endpoint *ep, char *err, size_t errlen)
+static int endpoint__lock_run_dir(struct iotc_endpoint *ep, iotc_errtext *err)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/serve.lock", ep->run_dir);
     for (int attempt = 0; attempt < 3; attempt++) {
         int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
-            return endpoint__fail(err, errlen, IOTC_ERR_CONFIG,
-                                  "run directory %s: cannot open its lock file: %s", ep->run_dir,
-                                  strerror(errno));
+            return iotc_errtext_set(err, IOTC_ERR_CONFIG,
+                                    "run directory %s: cannot open its lock file: %s", ep->run_dir,
+                                    strerror(errno));
         if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
             int e = errno;
             char pid[32] = "";
@@ -129,12 +118,13 @@ static int endpoint__lock_run_dir(struct iotc_endpoint *ep, char *err, size_t er
             pid[strcspn(pid, "\n")] = '\0';
             close(fd);
             if (e == EWOULDBLOCK)
-                return endpoint__fail(err, errlen, IOTC_ERR_CONFIG,
-                                      "run directory %s is in use by another serve%s%s%s: give "
-                                      "each serve its own --run-dir",
-                                      ep->run_dir, pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
-            return endpoint__fail(err, errlen, IOTC_ERR_CONFIG, "run directory %s: lock: %s",
-                                  ep->run_dir, strerror(e));
+                return iotc_errtext_set(err, IOTC_ERR_CONFIG,
+                                        "run directory %s is in use by another serve%s%s%s: give "
+                                        "each serve its own --run-dir",
+                                        ep->run_dir, pid[0] ? " (pid " : "", pid,
+                                        pid[0] ? ")" : "");
+            return iotc_errtext_set(err, IOTC_ERR_CONFIG, "run directory %s: lock: %s", ep->run_dir,
+                                    strerror(e));
         }
         /* The holder before us may have removed the file between our open and our
          * lock: a lock on an unlinked file guards nothing, so check it is still there. */
@@ -151,11 +141,11 @@ static int endpoint__lock_run_dir(struct iotc_endpoint *ep, char *err, size_t er
         }
         close(fd);
     }
-    return endpoint__fail(err, errlen, IOTC_ERR_CONFIG,
-                          "run directory %s: its lock file keeps changing", ep->run_dir);
+    return iotc_errtext_set(err, IOTC_ERR_CONFIG, "run directory %s: its lock file keeps changing",
+                            ep->run_dir);
 }
 
-static int endpoint__run_dir(struct iotc_endpoint *ep, const char *dir, char *err, size_t errlen)
+static int endpoint__run_dir(struct iotc_endpoint *ep, const char *dir, iotc_errtext *err)
 {
     char tmpl[4096];
     if (dir) {
@@ -166,25 +156,26 @@ static int endpoint__run_dir(struct iotc_endpoint *ep, const char *dir, char *er
             goto lock;
         }
         if (errno != EEXIST)
-            return endpoint__fail(err, errlen, IOTC_ERR_CONFIG,
-                                  "cannot create run directory %s: %s", dir, strerror(errno));
+            return iotc_errtext_set(err, IOTC_ERR_CONFIG, "cannot create run directory %s: %s", dir,
+                                    strerror(errno));
         if (lstat(dir, &st) != 0)
-            return endpoint__fail(err, errlen, IOTC_ERR_CONFIG, "run directory %s: %s", dir,
-                                  strerror(errno));
+            return iotc_errtext_set(err, IOTC_ERR_CONFIG, "run directory %s: %s", dir,
+                                    strerror(errno));
         if (S_ISLNK(st.st_mode))
-            return endpoint__fail(err, errlen, IOTC_ERR_CONFIG,
-                                  "run directory %s is a symbolic link: give the directory it "
-                                  "points to (a link could aim the broker socket and secret "
-                                  "elsewhere)",
-                                  dir);
+            return iotc_errtext_set(err, IOTC_ERR_CONFIG,
+                                    "run directory %s is a symbolic link: give the directory it "
+                                    "points to (a link could aim the broker socket and secret "
+                                    "elsewhere)",
+                                    dir);
         if (!S_ISDIR(st.st_mode))
-            return endpoint__fail(err, errlen, IOTC_ERR_CONFIG,
-                                  "run directory %s exists and is not a directory", dir);
+            return iotc_errtext_set(err, IOTC_ERR_CONFIG,
+                                    "run directory %s exists and is not a directory", dir);
         if (st.st_uid != geteuid())
-            return endpoint__fail(err, errlen, IOTC_ERR_CONFIG,
-                                  "run directory %s belongs to uid %u, not to this user (uid %u): "
-                                  "give a directory you own",
-                                  dir, (unsigned)st.st_uid, (unsigned)geteuid());
+            return iotc_errtext_set(
+                err, IOTC_ERR_CONFIG,
+                "run directory %s belongs to uid %u, not to this user (uid %u): "
+                "give a directory you own",
+                dir, (unsigned)st.st_uid, (unsigned)geteuid());
         if (!(st.st_mode & (S_IWGRP | S_IWOTH))) {
             ep->run_dir = strdup(dir);
             goto lock;
@@ -192,10 +183,10 @@ static int endpoint__run_dir(struct iotc_endpoint *ep, const char *dir, char *er
         /* Shared: others may write here. Work in a private subdirectory. */
         snprintf(tmpl, sizeof tmpl, "%s/iotconform-XXXXXX", dir);
         if (!mkdtemp(tmpl))
-            return endpoint__fail(err, errlen, IOTC_ERR_CONFIG,
-                                  "run directory %s is shared (mode %04o) and a private "
-                                  "subdirectory cannot be made in it: %s",
-                                  dir, (unsigned)(st.st_mode & 07777), strerror(errno));
+            return iotc_errtext_set(err, IOTC_ERR_CONFIG,
+                                    "run directory %s is shared (mode %04o) and a private "
+                                    "subdirectory cannot be made in it: %s",
+                                    dir, (unsigned)(st.st_mode & 07777), strerror(errno));
         fprintf(stderr,
                 "iotconform serve: run directory %s is shared (mode %04o, left unchanged): "
                 "using the private %s\n",
@@ -204,15 +195,15 @@ static int endpoint__run_dir(struct iotc_endpoint *ep, const char *dir, char *er
         const char *tmp = getenv("TMPDIR");
         snprintf(tmpl, sizeof tmpl, "%s/iotconform-XXXXXX", tmp && *tmp ? tmp : "/tmp");
         if (!mkdtemp(tmpl))
-            return endpoint__fail(err, errlen, IOTC_ERR_IO, "cannot create a run directory: %s",
-                                  strerror(errno));
+            return iotc_errtext_set(err, IOTC_ERR_IO, "cannot create a run directory: %s",
+                                    strerror(errno));
     }
     ep->own_run_dir = true;
     ep->run_dir = strdup(tmpl);
 lock:
     if (!ep->run_dir)
         return IOTC_ERR_NOMEM;
-    return endpoint__lock_run_dir(ep, err, errlen);
+    return endpoint__lock_run_dir(ep, err);
 }
 
 /* A journal that cannot be written stops serve: verdicts are judged from it. */
@@ -220,31 +211,29 @@ static void endpoint__on_journal_fail(void *arg, const char *why)
 {
     struct iotc_endpoint *ep = arg;
     ep->run_rc = IOTC_ERR_IO;
-    snprintf(ep->run_err, sizeof ep->run_err, "%s", why);
+    iotc_errtext_set(&ep->run_err, 0, "%s", why);
     if (ep->base)
         event_base_loopexit(ep->base, NULL);
 }
 
-static int endpoint__config(struct iotc_endpoint *ep, const iotc_endpoint_opts *o, char *err,
-                            size_t errlen)
+static int endpoint__config(struct iotc_endpoint *ep, const iotc_endpoint_opts *o,
+                            iotc_errtext *err)
 {
-    iotc_errtext cerr;
-    if (iotc_profile_load(o->profile_path, &ep->profile, &cerr))
-        return endpoint__fail(err, errlen, IOTC_ERR_CONFIG, "%s", cerr.msg);
+    if (iotc_profile_load(o->profile_path, &ep->profile, err))
+        return IOTC_ERR_CONFIG;
     for (int i = 0; i < IOTC_ENDPOINT_NPORTS; i++) {
         if (o->ports[i] == IOTC_ENDPOINT_PORT_PROFILE)
             continue;
         if (o->ports[i] < 0 || o->ports[i] > 65535)
-            return endpoint__fail(err, errlen, IOTC_ERR_INVALID, "port %d out of range",
-                                  o->ports[i]);
+            return iotc_errtext_set(err, IOTC_ERR_INVALID, "port %d out of range", o->ports[i]);
         ep->profile.ports[i] = o->ports[i];
     }
     iotc_scenario_defaults(&ep->scenario);
     ep->has_scenario = o->scenario != NULL;
-    if (o->scenario && iotc_scenario_parse(o->scenario, &ep->scenario, &cerr))
-        return endpoint__fail(err, errlen, IOTC_ERR_CONFIG, "%s", cerr.msg);
-    if (iotc_registry_load(o->registry_path, ep->pki_dir, &ep->registry, &cerr))
-        return endpoint__fail(err, errlen, IOTC_ERR_CONFIG, "%s", cerr.msg);
+    if (o->scenario && iotc_scenario_parse(o->scenario, &ep->scenario, err))
+        return IOTC_ERR_CONFIG;
+    if (iotc_registry_load(o->registry_path, ep->pki_dir, &ep->registry, err))
+        return IOTC_ERR_CONFIG;
     return IOTC_OK;
 }
 
@@ -264,8 +253,8 @@ static int endpoint__stop_pipe(struct iotc_endpoint *ep)
     return IOTC_OK;
 }
 
-static int endpoint__start_broker(struct iotc_endpoint *ep, const iotc_endpoint_opts *o, char *err,
-                                  size_t errlen)
+static int endpoint__start_broker(struct iotc_endpoint *ep, const iotc_endpoint_opts *o,
+                                  iotc_errtext *err)
 {
     /* The broker's unix socket path must fit in 108 bytes: a long run directory gets a
      * short private sibling for the broker. */
@@ -273,8 +262,8 @@ static int endpoint__start_broker(struct iotc_endpoint *ep, const iotc_endpoint_
         snprintf(ep->broker_dir, sizeof ep->broker_dir, "/tmp/iotc-broker-XXXXXX");
         if (!mkdtemp(ep->broker_dir)) {
             ep->broker_dir[0] = '\0';
-            return endpoint__fail(err, errlen, IOTC_ERR_IO, "cannot create a broker directory: %s",
-                                  strerror(errno));
+            return iotc_errtext_set(err, IOTC_ERR_IO, "cannot create a broker directory: %s",
+                                    strerror(errno));
         }
     }
     /* paths resolves IOTCONFORM_PLUGIN / IOTCONFORM_MOSQUITTO and the installed layout. */
@@ -292,20 +281,19 @@ static int endpoint__start_broker(struct iotc_endpoint *ep, const iotc_endpoint_
         .arg = ep,
     };
     if (iotc_broker_start(ep->base, &bo, &ep->broker) != IOTC_OK)
-        return endpoint__fail(err, errlen, IOTC_ERR_IO, "cannot start mosquitto (%s)",
-                              bo.mosquitto_bin);
+        return iotc_errtext_set(err, IOTC_ERR_IO, "cannot start mosquitto (%s)", bo.mosquitto_bin);
     return IOTC_OK;
 }
 
-int iotc_endpoint_open(const iotc_endpoint_opts *o, iotc_endpoint **out, char *err, size_t errlen)
+int iotc_endpoint_open(const iotc_endpoint_opts *o, iotc_endpoint **out, iotc_errtext *err)
 {
     *out = NULL;
     if (!o || !o->profile_path || !o->registry_path || !o->pki_dir)
-        return endpoint__fail(err, errlen, IOTC_ERR_INVALID,
-                              "options need a profile, a registry and a PKI directory");
+        return iotc_errtext_set(err, IOTC_ERR_INVALID,
+                                "options need a profile, a registry and a PKI directory");
     struct iotc_endpoint *ep = calloc(1, sizeof *ep);
     if (!ep)
-        return endpoint__fail(err, errlen, IOTC_ERR_NOMEM, "out of memory");
+        return iotc_errtext_set(err, IOTC_ERR_NOMEM, "out of memory");
     ep->stop_pipe[0] = ep->stop_pipe[1] = ep->lock_fd = -1;
     ep->on_ready = o->on_ready;
     ep->arg = o->arg;
@@ -314,8 +302,7 @@ int iotc_endpoint_open(const iotc_endpoint_opts *o, iotc_endpoint **out, char *e
     if (!ep->pki_dir)
         goto fail;
     signal(SIGPIPE, SIG_IGN);
-    if ((rc = endpoint__config(ep, o, err, errlen)) ||
-        (rc = endpoint__run_dir(ep, o->run_dir, err, errlen)))
+    if ((rc = endpoint__config(ep, o, err)) || (rc = endpoint__run_dir(ep, o->run_dir, err)))
         goto fail;
     char path[4096];
     if (o->journal_path)
@@ -324,18 +311,18 @@ int iotc_endpoint_open(const iotc_endpoint_opts *o, iotc_endpoint **out, char *e
         snprintf(path, sizeof path, "%s/journal.jsonl", ep->run_dir);
     ep->journal_path = strdup(path);
     if (!ep->journal_path || iotc_journal_open(path, &ep->journal)) {
-        rc = endpoint__fail(err, errlen, IOTC_ERR_IO, "cannot open journal %s: %s", path,
-                            strerror(errno));
+        rc =
+            iotc_errtext_set(err, IOTC_ERR_IO, "cannot open journal %s: %s", path, strerror(errno));
         goto fail;
     }
     iotc_journal_set_max_bytes(ep->journal, ep->profile.limits.journal_max_bytes);
     iotc_journal_on_fail(ep->journal, endpoint__on_journal_fail, ep);
     ep->journal_packets = !o->no_packet_journal;
-    if ((rc = iotc_ep_workers_prepare(ep, o, err, errlen)))
+    if ((rc = iotc_ep_workers_prepare(ep, o, err)))
         goto fail;
     ep->ssl_idx = SSL_get_ex_new_index(0, "iotc_conn", NULL, NULL, NULL);
     ep->x509_gen = iotc_x509_memo_context();
-    if ((rc = iotc_tls_ctx_new(ep, &ep->ctx, err, errlen)))
+    if ((rc = iotc_tls_ctx_new(ep, &ep->ctx, err)))
         goto fail;
     SSL_CTX_set_app_data(ep->ctx, ep);
     rc = IOTC_ERR_NOMEM;
@@ -346,11 +333,11 @@ int iotc_endpoint_open(const iotc_endpoint_opts *o, iotc_endpoint **out, char *e
     ep->session_subs = json_object();
     if (!ep->base || !ep->sessions || !ep->throttle || !ep->authz_cache || !ep->session_subs ||
         iotc_lifecycle_new(ep, &ep->lifecycle) != IOTC_OK) {
-        endpoint__fail(err, errlen, rc, "out of memory");
+        iotc_errtext_set(err, rc, "out of memory");
         goto fail;
     }
     if ((rc = endpoint__stop_pipe(ep))) {
-        endpoint__fail(err, errlen, rc, "cannot create the stop pipe: %s", strerror(errno));
+        iotc_errtext_set(err, rc, "cannot create the stop pipe: %s", strerror(errno));
         goto fail;
     }
     if (o->stop_on_signals) {
@@ -362,9 +349,9 @@ int iotc_endpoint_open(const iotc_endpoint_opts *o, iotc_endpoint **out, char *e
         evsignal_add(ep->sigterm_ev, NULL);
     }
     if (o->broker_url) /* a shared broker: a front door among several */
-        rc = iotc_ep_remote_open(ep, o, endpoint__on_broker_ready, err, errlen);
+        rc = iotc_ep_remote_open(ep, o, endpoint__on_broker_ready, err);
     else
-        rc = endpoint__start_broker(ep, o, err, errlen);
+        rc = endpoint__start_broker(ep, o, err);
     if (rc)
         goto fail;
     *out = ep;
@@ -374,19 +361,17 @@ fail:
     return rc;
 }
 
-int iotc_endpoint_run(iotc_endpoint *ep, char *err, size_t errlen)
+int iotc_endpoint_run(iotc_endpoint *ep, iotc_errtext *err)
 {
     if (iotc_journal_failed(ep->journal)) {
         /* It failed while opening (the broker's first events): run_err says how. */
-        if (err && errlen)
-            snprintf(err, errlen, "%s", ep->run_err);
-        return IOTC_ERR_IO;
+        return iotc_errtext_set(err, IOTC_ERR_IO, "%s", ep->run_err.msg);
     }
     ep->run_rc = IOTC_OK;
-    ep->run_err[0] = '\0';
+    iotc_errtext_clear(&ep->run_err);
     event_base_dispatch(ep->base);
-    if (ep->run_rc != IOTC_OK && err && errlen)
-        snprintf(err, errlen, "%s", ep->run_err);
+    if (ep->run_rc != IOTC_OK)
+        iotc_errtext_set(err, 0, "%s", ep->run_err.msg);
     return ep->run_rc;
 }
 

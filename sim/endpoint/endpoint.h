@@ -9,6 +9,8 @@
 #ifndef IOTC_ENDPOINT_H
 #define IOTC_ENDPOINT_H
 
+#include "common/errtext.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -60,10 +62,10 @@ void iotc_endpoint_opts_init(iotc_endpoint_opts *o);
  * (the listeners open when the broker is ready, inside iotc_endpoint_run). Ignores
  * SIGPIPE process-wide. Returns an iotc_err code; on failure err says why.
  */
-int iotc_endpoint_open(const iotc_endpoint_opts *o, iotc_endpoint **out, char *err, size_t errlen);
+int iotc_endpoint_open(const iotc_endpoint_opts *o, iotc_endpoint **out, iotc_errtext *err);
 /* Runs the loop until iotc_endpoint_stop (or a signal); IOTC_OK, or the error that ended it
  * (err says why). */
-int iotc_endpoint_run(iotc_endpoint *ep, char *err, size_t errlen);
+int iotc_endpoint_run(iotc_endpoint *ep, iotc_errtext *err);
 /* Async-signal-safe and callable from any thread: the loop ends soon after. */
 void iotc_endpoint_stop(iotc_endpoint *ep);
 /* Closes every connection, stops the broker, frees everything. NULL is fine. */

@@ -12,10 +12,9 @@
 #include <string.h>
 
 int iotc_endpoint_open_fake(const char *profile_path, const char *journal_path,
-                            const struct iotc_ep_fake_broker *fb, iotc_endpoint **out, char *err,
-                            size_t errlen)
+                            const struct iotc_ep_fake_broker *fb, iotc_endpoint **out,
+                            iotc_errtext *err)
 {
-    iotc_errtext cerr;
     struct iotc_endpoint *ep = calloc(1, sizeof *ep);
     *out = NULL;
     if (!ep)
@@ -25,17 +24,15 @@ int iotc_endpoint_open_fake(const char *profile_path, const char *journal_path,
     ep->journal_packets = true;
     iotc_scenario_defaults(&ep->scenario);
     int rc = IOTC_ERR_CONFIG;
-    if (iotc_profile_load(profile_path, &ep->profile, &cerr)) {
-        snprintf(err, errlen, "%s", cerr.msg);
+    if (iotc_profile_load(profile_path, &ep->profile, err))
         goto fail;
-    }
     rc = IOTC_ERR_IO;
     if (iotc_journal_open(journal_path, &ep->journal)) {
-        snprintf(err, errlen, "cannot open journal %s", journal_path);
+        iotc_errtext_set(err, 0, "cannot open journal %s", journal_path);
         goto fail;
     }
     rc = IOTC_ERR_NOMEM;
-    snprintf(err, errlen, "out of memory");
+    iotc_errtext_set(err, 0, "out of memory");
     ep->base = event_base_new();
     ep->sessions = iotc_strmap_new();
     ep->throttle = iotc_throttle_ep_new();

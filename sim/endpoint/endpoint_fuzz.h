@@ -25,8 +25,8 @@ struct iotc_ep_fake_broker {
  * fb must outlive the endpoint. The registry is empty: devices bring their own
  * certificate to iotc_conn_adopt. */
 int iotc_endpoint_open_fake(const char *profile_path, const char *journal_path,
-                            const struct iotc_ep_fake_broker *fb, iotc_endpoint **out, char *err,
-                            size_t errlen);
+                            const struct iotc_ep_fake_broker *fb, iotc_endpoint **out,
+                            iotc_errtext *err);
 /* Closes every connection and forgets what outlives one (live sessions, broker session
  * filters, quotas, lifecycle versions), so each fuzz input starts from the same state. */
 int iotc_endpoint_reset_fake(iotc_endpoint *ep);

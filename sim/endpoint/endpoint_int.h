@@ -10,6 +10,7 @@
 #include "endpoint.h"
 #include "scenario.h"
 #include "broker/broker.h"
+#include "common/errtext.h"
 #include "common/journal.h"
 #include "config/profile.h"
 #include "config/registry.h"
@@ -80,11 +81,11 @@ struct iotc_endpoint {
     int stop_pipe[2]; /* iotc_endpoint_stop writes a byte: signal- and thread-safe */
     struct event *stop_ev, *sigint_ev, *sigterm_ev;
     int run_rc;
-    char run_err[512];
+    iotc_errtext run_err; /* why the loop ended (listeners, workers, journal) */
 };
 
 /* tls_policy.c */
-int iotc_tls_ctx_new(struct iotc_endpoint *ep, SSL_CTX **out, char *err, size_t errlen);
+int iotc_tls_ctx_new(struct iotc_endpoint *ep, SSL_CTX **out, iotc_errtext *err);
 const char *iotc_tls_version_name(int version);
 /* hello.c: ClientHello inspection, SNI and ALPN routing (installed by tls_policy.c) */
 int iotc_hello_cb(SSL *ssl, int *alert, void *arg);
@@ -94,7 +95,7 @@ int iotc_alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *outl
 int iotc_x509_verify_cb(X509_STORE_CTX *store, void *arg);
 
 /* listener.c */
-int iotc_listeners_open(struct iotc_endpoint *ep, char *err, size_t errlen);
+int iotc_listeners_open(struct iotc_endpoint *ep, iotc_errtext *err);
 void iotc_listeners_close(struct iotc_endpoint *ep);
 
 #endif

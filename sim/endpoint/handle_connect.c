@@ -170,9 +170,9 @@ static const char *ms__will_refusal(struct iotc_endpoint_mqtt_sess *s,
                                  topic, "client_id", cid, "reason", reserved));
         return "will topic is a reserved topic";
     }
-    if (!iotc_conn_allowed(s->c, cid, IOTC_ACT_PUBLISH, topic, NULL, 0))
+    if (!iotc_conn_allowed(s->c, cid, IOTC_ACT_PUBLISH, topic, NULL))
         return "iot:Publish on the will topic not allowed by the principal's policies";
-    if (cn->will_retain && !iotc_conn_allowed(s->c, cid, IOTC_ACT_RETAIN_PUBLISH, topic, NULL, 0))
+    if (cn->will_retain && !iotc_conn_allowed(s->c, cid, IOTC_ACT_RETAIN_PUBLISH, topic, NULL))
         return "iot:RetainPublish on the retained will's topic not allowed by the principal's "
                "policies";
     return NULL;
@@ -241,9 +241,7 @@ static int ms__connect_authorized(struct iotc_endpoint_mqtt_sess *s,
         return 1;
     }
     /* iot:Connect is evaluated against the ID the session gets, assigned ones included. */
-    char why_pol[160];
-    if (!iotc_conn_allowed(c, s->client_id, IOTC_ACT_CONNECT, s->client_id, why_pol,
-                           sizeof why_pol)) {
+    if (!iotc_conn_allowed(c, s->client_id, IOTC_ACT_CONNECT, s->client_id, NULL)) {
         iotc_ms_refuse(s, "policy", "iot:Connect not allowed by the principal's policies",
                        IOTC_MQTT_RC_NOT_AUTHORIZED, IOTC_ENDPOINT_MS_NO_CONNACK);
         return 1;
@@ -316,7 +314,9 @@ static int ms__connect_authorized(struct iotc_endpoint_mqtt_sess *s,
 static int ms__start_custom_auth(struct iotc_endpoint_mqtt_sess *s,
                                  const struct iotc_mqtt_connect *cn, const uint8_t *pkt, size_t len)
 {
-    char why[256], *user = cn->has_username ? iotc_span_strdup(cn->username) : NULL;
+    iotc_errtext why; /* once per CONNECT: no 4 KB memset (the callee clears it) */
+    iotc_errtext_clear(&why);
+    char *user = cn->has_username ? iotc_span_strdup(cn->username) : NULL;
     char *cid = iotc_span_strdup(cn->client_id);
     struct iotc_auth_input in = {.mqtt_username = user,
                                  .mqtt_password = cn->password.p,
@@ -326,11 +326,11 @@ static int ms__start_custom_auth(struct iotc_endpoint_mqtt_sess *s,
     iotc_buf_reset(&s->connect_pkt);
     int rc = iotc_buf_append(&s->connect_pkt, pkt, len);
     if (rc == IOTC_OK)
-        rc = iotc_auth_custom_start(s->c, &in, ms__custom_auth_done, why, sizeof why);
+        rc = iotc_auth_custom_start(s->c, &in, ms__custom_auth_done, &why);
     free(user);
     free(cid);
     if (rc != IOTC_OK) {
-        iotc_ms_refuse(s, "authentication", why, IOTC_MQTT_RC_NOT_AUTHORIZED,
+        iotc_ms_refuse(s, "authentication", why.msg, IOTC_MQTT_RC_NOT_AUTHORIZED,
                        IOTC_MQTT_V3_CONNACK_NOT_AUTHORIZED);
         return 1;
     }

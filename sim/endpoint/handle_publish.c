@@ -118,7 +118,7 @@ bool iotc_ms_authorize_receive(struct iotc_endpoint_mqtt_sess *s, const struct i
     if (withheld)
         iotc_conn_emit(s->c, IOTC_EV_MQTT_WITHHELD,
                        json_pack("{s:s, s:s}", "topic", topic, "reason", withheld));
-    if (!withheld && iotc_conn_allowed(s->c, s->client_id, IOTC_ACT_RECEIVE, topic, NULL, 0))
+    if (!withheld && iotc_conn_allowed(s->c, s->client_id, IOTC_ACT_RECEIVE, topic, NULL))
         return true;
     if (p.qos == 1) {
         struct iotc_mqtt_ack a = {.type = IOTC_MQTT_PUBACK, .packet_id = p.packet_id};
@@ -140,9 +140,9 @@ static int ms__authorize_publish(struct iotc_endpoint_mqtt_sess *s,
 {
     char topic[1024];
     snprintf(topic, sizeof topic, "%.*s", (int)p->topic.n, (const char *)p->topic.p);
-    bool ok = iotc_conn_allowed(s->c, s->client_id, IOTC_ACT_PUBLISH, topic, NULL, 0) &&
-              (!p->retain ||
-               iotc_conn_allowed(s->c, s->client_id, IOTC_ACT_RETAIN_PUBLISH, topic, NULL, 0));
+    bool ok =
+        iotc_conn_allowed(s->c, s->client_id, IOTC_ACT_PUBLISH, topic, NULL) &&
+        (!p->retain || iotc_conn_allowed(s->c, s->client_id, IOTC_ACT_RETAIN_PUBLISH, topic, NULL));
     if (ok)
         return 0;
     if (s->version != IOTC_MQTT_V5) {

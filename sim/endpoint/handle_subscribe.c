@@ -47,7 +47,7 @@ static int ms__authorize_subscribe(struct iotc_endpoint_mqtt_sess *s,
         char filter[1024];
         snprintf(filter, sizeof filter, "%.*s", (int)sub->filters[i].filter.n,
                  (const char *)sub->filters[i].filter.p);
-        if (!iotc_conn_allowed(s->c, s->client_id, IOTC_ACT_SUBSCRIBE, filter, NULL, 0)) {
+        if (!iotc_conn_allowed(s->c, s->client_id, IOTC_ACT_SUBSCRIBE, filter, NULL)) {
             refused[i] = IOTC_MQTT_RC_NOT_AUTHORIZED;
             policy_denied = true;
         } else if (!json_object_get(s->subscriptions, filter) &&

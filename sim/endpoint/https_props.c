@@ -29,18 +29,18 @@ static int props__b64(const char *in, struct iotc_buf *out)
     return IOTC_OK;
 }
 
-static int props__user(const char *b64, struct iotc_buf *block, char *why, size_t whylen)
+static int props__user(const char *b64, struct iotc_buf *block, iotc_errtext *why)
 {
     struct iotc_buf raw = {0};
     json_t *arr = NULL;
     int rc = IOTC_ERR_MALFORMED;
     if (props__b64(b64, &raw) != IOTC_OK) {
-        snprintf(why, whylen, "x-amz-mqtt5-user-properties: not base64");
+        iotc_errtext_set(why, 0, "x-amz-mqtt5-user-properties: not base64");
         goto cleanup;
     }
     arr = json_loadb((const char *)raw.p, raw.len, 0, NULL);
     if (!json_is_array(arr)) {
-        snprintf(why, whylen, "x-amz-mqtt5-user-properties: not a JSON array of objects");
+        iotc_errtext_set(why, 0, "x-amz-mqtt5-user-properties: not a JSON array of objects");
         goto cleanup;
     }
     size_t i;
@@ -65,15 +65,14 @@ static int props__user(const char *b64, struct iotc_buf *block, char *why, size_
     rc = IOTC_OK;
     goto cleanup;
 bad:
-    snprintf(why, whylen, "x-amz-mqtt5-user-properties: entries must be {\"key\":\"value\"}");
+    iotc_errtext_set(why, 0, "x-amz-mqtt5-user-properties: entries must be {\"key\":\"value\"}");
 cleanup:
     json_decref(arr);
     iotc_buf_free(&raw);
     return rc;
 }
 
-int iotc_https_mqtt5_props(const struct iotc_http_req *q, struct iotc_buf *block, char *why,
-                           size_t whylen)
+int iotc_https_mqtt5_props(const struct iotc_http_req *q, struct iotc_buf *block, iotc_errtext *why)
 {
     char *v = NULL;
     int rc = IOTC_OK;
@@ -86,7 +85,7 @@ int iotc_https_mqtt5_props(const struct iotc_http_req *q, struct iotc_buf *block
     v = NULL;
     if (!rc && iotc_http_query_get(q->query, "responseTopic", &v) == IOTC_OK) {
         if (!iotc_mqtt_topic_name_valid(iotc_span_str(v))) {
-            snprintf(why, whylen, "responseTopic is not a valid topic name");
+            iotc_errtext_set(why, 0, "responseTopic is not a valid topic name");
             rc = IOTC_ERR_MALFORMED;
         } else {
             p = (struct iotc_mqtt_prop){.id = IOTC_MQTT_PROP_RESPONSE_TOPIC,
@@ -100,7 +99,7 @@ int iotc_https_mqtt5_props(const struct iotc_http_req *q, struct iotc_buf *block
         char *end;
         unsigned long long secs = strtoull(v, &end, 10);
         if (!*v || *end || v[0] == '-' || secs > UINT32_MAX) {
-            snprintf(why, whylen, "messageExpiry must be whole seconds (0..4294967295)");
+            iotc_errtext_set(why, 0, "messageExpiry must be whole seconds (0..4294967295)");
             rc = IOTC_ERR_MALFORMED;
         } else {
             p = (struct iotc_mqtt_prop){.id = IOTC_MQTT_PROP_MESSAGE_EXPIRY, .u32 = (uint32_t)secs};
@@ -112,12 +111,12 @@ int iotc_https_mqtt5_props(const struct iotc_http_req *q, struct iotc_buf *block
     if (!rc && (h = iotc_http_header_get(q, "x-amz-mqtt5-payload-format-indicator"))) {
         bool utf8 = strcmp(h, "UTF8_DATA") == 0;
         if (!utf8 && strcmp(h, "UNSPECIFIED_BYTES") != 0) {
-            snprintf(why, whylen,
-                     "x-amz-mqtt5-payload-format-indicator: UNSPECIFIED_BYTES or "
-                     "UTF8_DATA");
+            iotc_errtext_set(why, 0,
+                             "x-amz-mqtt5-payload-format-indicator: UNSPECIFIED_BYTES or "
+                             "UTF8_DATA");
             rc = IOTC_ERR_MALFORMED;
         } else if (utf8 && !iotc_mqtt_utf8_valid((struct iotc_span){q->body.p, q->body.len})) {
-            snprintf(why, whylen, "payload is not UTF-8 although UTF8_DATA was declared");
+            iotc_errtext_set(why, 0, "payload is not UTF-8 although UTF8_DATA was declared");
             rc = IOTC_ERR_MALFORMED;
         } else {
             p = (struct iotc_mqtt_prop){.id = IOTC_MQTT_PROP_PAYLOAD_FORMAT, .u32 = utf8};
@@ -127,7 +126,7 @@ int iotc_https_mqtt5_props(const struct iotc_http_req *q, struct iotc_buf *block
     if (!rc && (h = iotc_http_header_get(q, "x-amz-mqtt5-correlation-data"))) {
         struct iotc_buf raw = {0};
         if (props__b64(h, &raw) != IOTC_OK) {
-            snprintf(why, whylen, "x-amz-mqtt5-correlation-data: not base64");
+            iotc_errtext_set(why, 0, "x-amz-mqtt5-correlation-data: not base64");
             rc = IOTC_ERR_MALFORMED;
         } else {
             p = (struct iotc_mqtt_prop){.id = IOTC_MQTT_PROP_CORRELATION_DATA,
@@ -137,8 +136,8 @@ int iotc_https_mqtt5_props(const struct iotc_http_req *q, struct iotc_buf *block
         iotc_buf_free(&raw);
     }
     if (!rc && (h = iotc_http_header_get(q, "x-amz-mqtt5-user-properties")))
-        rc = props__user(h, block, why, whylen);
-    if (rc && !why[0])
-        snprintf(why, whylen, "invalid MQTT 5 property");
+        rc = props__user(h, block, why);
+    if (rc && !iotc_errtext_msg(why)[0])
+        iotc_errtext_set(why, 0, "invalid MQTT 5 property");
     return rc;
 }

@@ -227,8 +227,8 @@ static void hs__publish(struct https_sess *s, const struct iotc_http_req *q)
         return;
     }
     /* HTTPS has no client ID: ${iot:ClientId} stays unresolved, as in AWS IoT. */
-    if (!iotc_conn_allowed(c, NULL, IOTC_ACT_PUBLISH, topic, NULL, 0) ||
-        (retain_flag && !iotc_conn_allowed(c, NULL, IOTC_ACT_RETAIN_PUBLISH, topic, NULL, 0))) {
+    if (!iotc_conn_allowed(c, NULL, IOTC_ACT_PUBLISH, topic, NULL) ||
+        (retain_flag && !iotc_conn_allowed(c, NULL, IOTC_ACT_RETAIN_PUBLISH, topic, NULL))) {
         hs__respond(s, 403, "Not authorized: the principal's policies do not allow this publish");
         return;
     }
@@ -238,10 +238,11 @@ static void hs__publish(struct https_sess *s, const struct iotc_http_req *q)
         return;
     }
     struct iotc_buf props = {0};
-    char pwhy[160] = "";
-    if (iotc_https_mqtt5_props(q, &props, pwhy, sizeof pwhy) != IOTC_OK) {
+    iotc_errtext pwhy; /* per publish: no 4 KB memset */
+    iotc_errtext_clear(&pwhy);
+    if (iotc_https_mqtt5_props(q, &props, &pwhy) != IOTC_OK) {
         iotc_buf_free(&props);
-        hs__respond(s, 400, pwhy);
+        hs__respond(s, 400, pwhy.msg);
         return;
     }
     int erc = hs__encode_publish(s, topic, &q->body, s->qos, retain_flag, &props);
@@ -273,7 +274,8 @@ static void hs__upgrade(struct https_sess *s, const struct iotc_http_req *q)
 {
     struct iotc_conn *c = s->c;
     int status = 0;
-    iotc_errtext why = {0};
+    iotc_errtext why; /* once per upgrade: no 4 KB memset */
+    iotc_errtext_clear(&why);
     iotc_buf_reset(&s->out);
     if (iotc_ws_accept(q, &s->out, &status, &why) != IOTC_OK) {
         iotc_conn_emit(c, IOTC_EV_HTTP_RESPONSE,
@@ -342,16 +344,16 @@ static bool hs__door_request(struct https_sess *s, const struct iotc_http_req *q
 {
     struct iotc_conn *c = s->c;
     bool wss = strcmp(q->method, "GET") == 0 && q->path && strcmp(q->path, "/mqtt") == 0;
-    char why[320];
+    iotc_errtext why; /* once per request: no 4 KB memset (the callees clear it) */
     iotc_conn_emit(
         c, IOTC_EV_HTTP_REQUEST,
         json_pack("{s:s, s:s?, s:b}", "method", q->method, "path", q->path, "websocket", wss));
-    int rc = iotc_auth_sigv4(c, q, wss, why, sizeof why);
+    int rc = iotc_auth_sigv4(c, q, wss, &why);
     if (rc == IOTC_OK)
         return hs__route(s, q);
     if (rc != IOTC_ERR_NOT_FOUND) {
         s->keep_alive = false;
-        hs__respond(s, 403, why);
+        hs__respond(s, 403, why.msg);
         return false;
     }
     if (!iotc_auth_custom_wanted(c, q)) {
@@ -362,9 +364,9 @@ static bool hs__door_request(struct https_sess *s, const struct iotc_http_req *q
         return false;
     }
     struct iotc_auth_input in = {.http = q, .connection = wss};
-    if (iotc_auth_custom_start(c, &in, hs__custom_done, why, sizeof why) != IOTC_OK) {
+    if (iotc_auth_custom_start(c, &in, hs__custom_done, &why) != IOTC_OK) {
         s->keep_alive = false;
-        hs__respond(s, 403, why);
+        hs__respond(s, 403, why.msg);
         return false;
     }
     return true; /* hs__custom_done continues */

@@ -152,7 +152,7 @@ static int listener__probe(const struct sockaddr_storage *ss, int len)
     return rc;
 }
 
-static int listener__open_port(struct iotc_endpoint *ep, int i, char *err, size_t errlen)
+static int listener__open_port(struct iotc_endpoint *ep, int i, iotc_errtext *err)
 {
     const struct iotc_profile *p = &ep->profile;
     unsigned flags = LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
@@ -164,15 +164,15 @@ static int listener__open_port(struct iotc_endpoint *ep, int i, char *err, size_
             struct sockaddr_storage ss;
             int len;
             if (listener__addr(p->bind[b], port, &ss, &len)) {
-                snprintf(err, errlen, "%s: $.bind[%zu]: '%s' is not an IP address", p->file, b,
-                         p->bind[b]);
+                iotc_errtext_set(err, 0, "%s: $.bind[%zu]: '%s' is not an IP address", p->file, b,
+                                 p->bind[b]);
                 return IOTC_ERR_CONFIG;
             }
             int busy =
                 ep->reuse_port && !ep->worker_child && port != 0 ? listener__probe(&ss, len) : 0;
             if (busy) {
-                snprintf(err, errlen, "cannot listen on [%s]:%d for logical port %d: %s",
-                         p->bind[b], port, iotc_lport_number[i], strerror(busy));
+                iotc_errtext_set(err, 0, "cannot listen on [%s]:%d for logical port %d: %s",
+                                 p->bind[b], port, iotc_lport_number[i], strerror(busy));
                 listener__close_port(ep, i);
                 return IOTC_ERR_IO;
             }
@@ -187,9 +187,10 @@ static int listener__open_port(struct iotc_endpoint *ep, int i, char *err, size_
                     retry = true; /* the number our first family got is taken on this one */
                     break;
                 }
-                snprintf(err, errlen, "cannot listen on [%s]:%d for logical port %d: %s%s",
-                         p->bind[b], port, iotc_lport_number[i], strerror(e),
-                         e == EACCES ? " (ports below 1024 need privileges: use --port-base or "
+                iotc_errtext_set(err, 0, "cannot listen on [%s]:%d for logical port %d: %s%s",
+                                 p->bind[b], port, iotc_lport_number[i], strerror(e),
+                                 e == EACCES
+                                     ? " (ports below 1024 need privileges: use --port-base or "
                                        "--ports)"
                                      : "");
                 listener__close_port(ep, i);
@@ -206,22 +207,22 @@ static int listener__open_port(struct iotc_endpoint *ep, int i, char *err, size_
         }
         listener__close_port(ep, i);
     }
-    snprintf(err, errlen, "could not find a free port shared by all bind addresses");
+    iotc_errtext_set(err, 0, "could not find a free port shared by all bind addresses");
     return IOTC_ERR_IO;
 }
 
-int iotc_listeners_open(struct iotc_endpoint *ep, char *err, size_t errlen)
+int iotc_listeners_open(struct iotc_endpoint *ep, iotc_errtext *err)
 {
     memset(&listener__ep, 0, sizeof listener__ep);
     listener__ep.timer = evtimer_new(ep->base, listener__on_resume, ep);
     if (!listener__ep.timer) {
-        snprintf(err, errlen, "out of memory");
+        iotc_errtext_set(err, 0, "out of memory");
         return IOTC_ERR_NOMEM;
     }
     for (int i = 0; i < IOTC_PORT_COUNT; i++) {
         listener__args[i].ep = ep;
         listener__args[i].lport = (enum iotc_lport)i;
-        int rc = listener__open_port(ep, i, err, errlen);
+        int rc = listener__open_port(ep, i, err);
         if (rc) {
             iotc_listeners_close(ep);
             return rc;

@@ -285,12 +285,11 @@ int iotc_serve_main(int argc, char **argv)
     int prc = serve__parse_args(argc, argv, &o);
     if (prc)
         return prc == 1 ? 0 : 2;
-    char err[512];
+    iotc_errtext err;
+    iotc_errtext_clear(&err);
     char *profile_path = serve__profile_path(o.profile);
     int rc = 1;
-    iotc_errtext pe = {0};
-    const char *pki = iotc_paths_pki(o.pki, &pe);
-    iotc_errtext_copy(&pe, err, sizeof err);
+    const char *pki = iotc_paths_pki(o.pki, &err);
     iotc_endpoint *ep = NULL;
     iotc_endpoint_opts eo;
     iotc_endpoint_opts_init(&eo);
@@ -325,7 +324,7 @@ int iotc_serve_main(int argc, char **argv)
     /* Devices reconnect with the same certificate: parse it once (common/x509_cache.h). */
     iotc_x509_cache_enable(SERVE_X509_CACHE_SLOTS);
     if (!pki || !profile_path) {
-        fprintf(stderr, "iotconform serve: %s\n", pki ? "profile path too long" : err);
+        fprintf(stderr, "iotconform serve: %s\n", pki ? "profile path too long" : err.msg);
         goto cleanup;
     }
     if (serve__parse_ports(o.ports, o.port_base, eo.ports)) {
@@ -333,14 +332,14 @@ int iotc_serve_main(int argc, char **argv)
         rc = 2;
         goto cleanup;
     }
-    int orc = iotc_endpoint_open(&eo, &ep, err, sizeof err);
+    int orc = iotc_endpoint_open(&eo, &ep, &err);
     if (orc != IOTC_OK) {
-        fprintf(stderr, "iotconform serve: %s\n", err);
+        fprintf(stderr, "iotconform serve: %s\n", err.msg);
         rc = orc == IOTC_ERR_CONFIG ? 2 : 1; /* a wrong profile, registry or run directory */
         goto cleanup;
     }
-    if (iotc_endpoint_run(ep, err, sizeof err) != IOTC_OK) {
-        fprintf(stderr, "iotconform serve: %s\n", err);
+    if (iotc_endpoint_run(ep, &err) != IOTC_OK) {
+        fprintf(stderr, "iotconform serve: %s\n", err.msg);
         goto cleanup;
     }
     rc = 0;

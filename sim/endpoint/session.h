@@ -2,6 +2,7 @@
 #ifndef IOTC_ENDPOINT_SESSION_H
 #define IOTC_ENDPOINT_SESSION_H
 
+#include "common/errtext.h"
 #include "conn.h"
 
 struct iotc_session_ops {
@@ -23,7 +24,8 @@ int iotc_mqtt_session_start_wss(struct iotc_conn *c);
 /* https_props.c: MQTT 5 properties of an HTTPS publish (query and x-amz-mqtt5-* headers) */
 struct iotc_http_req;
 struct iotc_buf;
-int iotc_https_mqtt5_props(const struct iotc_http_req *q, struct iotc_buf *block, char *why,
-                           size_t whylen);
+/* why must come in empty (or NULL): a failure with no text of its own gets a generic one. */
+int iotc_https_mqtt5_props(const struct iotc_http_req *q, struct iotc_buf *block,
+                           iotc_errtext *why);
 
 #endif

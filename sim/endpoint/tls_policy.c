@@ -35,7 +35,7 @@ const char *iotc_tls_version_name(int version)
     }
 }
 
-static int tls__load_pair(SSL_CTX *ctx, const char *pki, const char *name, char *err, size_t errlen)
+static int tls__load_pair(SSL_CTX *ctx, const char *pki, const char *name, iotc_errtext *err)
 {
     char crt[4096], key[4096];
     snprintf(crt, sizeof crt, "%s/%s.crt", pki, name);
@@ -43,15 +43,15 @@ static int tls__load_pair(SSL_CTX *ctx, const char *pki, const char *name, char 
     if (SSL_CTX_use_certificate_chain_file(ctx, crt) != 1 ||
         SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
         SSL_CTX_check_private_key(ctx) != 1) {
-        snprintf(err, errlen, "cannot load server certificate %s / %s: %s (is the PKI built?)", crt,
-                 key, ERR_reason_error_string(ERR_peek_last_error()));
+        iotc_errtext_set(err, 0, "cannot load server certificate %s / %s: %s (is the PKI built?)",
+                         crt, key, ERR_reason_error_string(ERR_peek_last_error()));
         ERR_clear_error();
         return IOTC_ERR_CONFIG;
     }
     return IOTC_OK;
 }
 
-int iotc_tls_ctx_new(struct iotc_endpoint *ep, SSL_CTX **out, char *err, size_t errlen)
+int iotc_tls_ctx_new(struct iotc_endpoint *ep, SSL_CTX **out, iotc_errtext *err)
 {
     int rc = IOTC_ERR_CRYPTO;
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -84,10 +84,10 @@ int iotc_tls_ctx_new(struct iotc_endpoint *ep, SSL_CTX **out, char *err, size_t 
     /* Both key types, so ECDSA and RSA suites can each be negotiated. */
     if (ep->scenario.server_cert) {
         /* Certification scenario: serve only the bad certificate the case asks for. */
-        if ((rc = tls__load_pair(ctx, ep->pki_dir, ep->scenario.server_cert, err, errlen)))
+        if ((rc = tls__load_pair(ctx, ep->pki_dir, ep->scenario.server_cert, err)))
             goto fail_quiet;
-    } else if ((rc = tls__load_pair(ctx, ep->pki_dir, "server-rsa", err, errlen)) ||
-               (rc = tls__load_pair(ctx, ep->pki_dir, "server-ec", err, errlen))) {
+    } else if ((rc = tls__load_pair(ctx, ep->pki_dir, "server-rsa", err)) ||
+               (rc = tls__load_pair(ctx, ep->pki_dir, "server-ec", err))) {
         goto fail_quiet;
     }
     /* Client CA names are not sent: devices may use certificates registered without a CA. */
@@ -98,7 +98,8 @@ int iotc_tls_ctx_new(struct iotc_endpoint *ep, SSL_CTX **out, char *err, size_t 
     *out = ctx;
     return IOTC_OK;
 fail:
-    snprintf(err, errlen, "TLS setup failed: %s", ERR_reason_error_string(ERR_peek_last_error()));
+    iotc_errtext_set(err, 0, "TLS setup failed: %s",
+                     ERR_reason_error_string(ERR_peek_last_error()));
     ERR_clear_error();
     rc = IOTC_ERR_CRYPTO;
 fail_quiet:

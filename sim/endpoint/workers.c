@@ -30,8 +30,8 @@ struct iotc_ep_workers {
     bool stopping;
 };
 
-int iotc_ep_workers_prepare(struct iotc_endpoint *ep, const iotc_endpoint_opts *o, char *err,
-                            size_t errlen)
+int iotc_ep_workers_prepare(struct iotc_endpoint *ep, const iotc_endpoint_opts *o,
+                            iotc_errtext *err)
 {
     if (o->worker_id > 0) {
         ep->reuse_port = ep->worker_child = true;
@@ -40,8 +40,8 @@ int iotc_ep_workers_prepare(struct iotc_endpoint *ep, const iotc_endpoint_opts *
         ep->next_conn_id = (uint64_t)o->worker_id * WORKERS_CONN_ID_SPAN;
         iotc_journal_share(ep->journal, o->journal_t0, o->worker_id);
         if (o->takeover_map && iotc_ep_shared_open(ep, o->takeover_map, false) != IOTC_OK) {
-            snprintf(err, errlen, "worker %d: cannot map %s: %s", o->worker_id, o->takeover_map,
-                     strerror(errno));
+            iotc_errtext_set(err, 0, "worker %d: cannot map %s: %s", o->worker_id, o->takeover_map,
+                             strerror(errno));
             return IOTC_ERR_IO;
         }
         return IOTC_OK;
@@ -49,7 +49,7 @@ int iotc_ep_workers_prepare(struct iotc_endpoint *ep, const iotc_endpoint_opts *
     if (o->workers <= 1)
         return IOTC_OK;
     if (o->workers > WORKERS_MAX || !o->worker_argv || o->broker_url) {
-        snprintf(err, errlen, "--workers: 1..%d, and only with serve's own broker", WORKERS_MAX);
+        iotc_errtext_set(err, 0, "--workers: 1..%d, and only with serve's own broker", WORKERS_MAX);
         return IOTC_ERR_CONFIG;
     }
     struct iotc_ep_workers *w = calloc(1, sizeof *w);
@@ -64,14 +64,14 @@ int iotc_ep_workers_prepare(struct iotc_endpoint *ep, const iotc_endpoint_opts *
     iotc_journal_share(ep->journal, iotc_journal_t0(ep->journal), 0);
     snprintf(w->map_path, sizeof w->map_path, "%s/workers.shm", ep->run_dir);
     if (iotc_ep_shared_open(ep, w->map_path, true) != IOTC_OK) {
-        snprintf(err, errlen, "cannot create %s: %s", w->map_path, strerror(errno));
+        iotc_errtext_set(err, 0, "cannot create %s: %s", w->map_path, strerror(errno));
         return IOTC_ERR_IO;
     }
     return IOTC_OK;
 }
 
 /* Spawns worker k and waits for its READY line (it listens then). */
-static int workers__spawn(struct iotc_endpoint *ep, int k, char *err, size_t errlen)
+static int workers__spawn(struct iotc_endpoint *ep, int k, iotc_errtext *err)
 {
     struct iotc_ep_workers *w = ep->workers;
     char *argv[WORKERS_ARGS], ports[96], broker[200], secret[4200], run_dir[4200], id[16], t0[40];
@@ -102,16 +102,15 @@ static int workers__spawn(struct iotc_endpoint *ep, int k, char *err, size_t err
         .ignore_sigint = true,
     };
     if (iotc_spawn(&sp, &w->pid[k]) != IOTC_OK) {
-        snprintf(err, errlen, "cannot start worker %d: %s", k, strerror(errno));
+        iotc_errtext_set(err, 0, "cannot start worker %d: %s", k, strerror(errno));
         return IOTC_ERR_IO;
     }
     iotc_ready r = {0};
-    iotc_errtext why = {0};
-    int rc = iotc_ready_wait(sp.out.fd, WORKERS_READY_MS, NULL, &r, &why);
+    int rc = iotc_ready_wait(sp.out.fd, WORKERS_READY_MS, NULL, &r, err);
     close(sp.out.fd); /* a worker prints READY once; later output would only be lost */
     iotc_ready_free(&r);
     if (rc != IOTC_OK) {
-        snprintf(err, errlen, "worker %d did not become ready: %s", k, why.msg);
+        iotc_errtext_prefix(err, 0, "worker %d did not become ready", k);
         iotc_spawn_stop(w->pid[k], WORKERS_STOP_GRACE, 0, false, NULL);
         w->pid[k] = -1;
         return rc;
@@ -128,23 +127,25 @@ static void workers__on_poll(evutil_socket_t fd, short what, void *arg)
         int status = 0;
         if (w->pid[k] < 0 || iotc_spawn_reap(w->pid[k], &status) != 1)
             continue;
-        char why[600] = "";
+        iotc_errtext why;
+        iotc_errtext_clear(&why);
         json_t *f = json_pack("{s:i, s:i, s:i, s:i}", "worker", k, "pid", (int)w->pid[k],
                               WIFSIGNALED(status) ? "signal" : "status",
                               WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
                               "restarts", (int)++w->restarts[k]);
         w->pid[k] = -1;
-        int rc = workers__spawn(ep, k, why, sizeof why);
+        int rc = workers__spawn(ep, k, &why);
         json_object_set_new(f, "restarted", json_boolean(rc == IOTC_OK));
         if (rc != IOTC_OK)
-            json_object_set_new(f, "error", json_string(why));
+            /* the journal field keeps its former 600-byte bound */
+            json_object_set_new(f, "error", json_stringn(why.msg, strnlen(why.msg, 599)));
         else
             json_object_set_new(f, "new_pid", json_integer(w->pid[k]));
         iotc_journal_emit(ep->journal, IOTC_EV_ENDPOINT_WORKER_EXIT, f);
     }
 }
 
-int iotc_ep_workers_start(struct iotc_endpoint *ep, char *err, size_t errlen)
+int iotc_ep_workers_start(struct iotc_endpoint *ep, iotc_errtext *err)
 {
     struct iotc_ep_workers *w = ep->workers;
     if (!w)
@@ -152,7 +153,7 @@ int iotc_ep_workers_start(struct iotc_endpoint *ep, char *err, size_t errlen)
     for (int k = 1; k < w->n; k++) {
         if (w->pid[k] > 0)
             continue; /* the broker restarted: the workers still run */
-        int rc = workers__spawn(ep, k, err, errlen);
+        int rc = workers__spawn(ep, k, err);
         if (rc != IOTC_OK)
             return rc;
     }
@@ -160,7 +161,7 @@ int iotc_ep_workers_start(struct iotc_endpoint *ep, char *err, size_t errlen)
         w->poll = event_new(ep->base, -1, EV_PERSIST, workers__on_poll, ep);
         struct timeval tv = {0, WORKERS_POLL_MS * 1000};
         if (!w->poll || event_add(w->poll, &tv) != 0) {
-            snprintf(err, errlen, "out of memory");
+            iotc_errtext_set(err, 0, "out of memory");
             return IOTC_ERR_NOMEM;
         }
     }

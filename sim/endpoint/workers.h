@@ -12,10 +12,10 @@
 #include "endpoint_int.h"
 
 /* Prepares the shared journal and takeover table (parent or worker); before listening. */
-int iotc_ep_workers_prepare(struct iotc_endpoint *ep, const iotc_endpoint_opts *o, char *err,
-                            size_t errlen);
+int iotc_ep_workers_prepare(struct iotc_endpoint *ep, const iotc_endpoint_opts *o,
+                            iotc_errtext *err);
 /* Parent, listeners bound: start the other workers and wait for their READY lines. */
-int iotc_ep_workers_start(struct iotc_endpoint *ep, char *err, size_t errlen);
+int iotc_ep_workers_start(struct iotc_endpoint *ep, iotc_errtext *err);
 /* Stops every worker (SIGTERM, grace, SIGKILL) and frees. */
 void iotc_ep_workers_stop(struct iotc_endpoint *ep);
 

@@ -69,7 +69,7 @@ typedef struct iotc_runner_state {
 
 extern volatile sig_atomic_t iotc_run_interrupted;
 
-int iotc_runner_opts_parse(int argc, char **argv, iotc_runner_opts *o, char *err, size_t errlen);
+int iotc_runner_opts_parse(int argc, char **argv, iotc_runner_opts *o, iotc_errtext *err);
 void iotc_runner_opts_usage(FILE *out);
 
 /* Runs results[i] against its target; fills status, observed, mismatches, journal. */

@@ -343,7 +343,7 @@ int iotc_runner_main(int argc, char **argv)
     iotc_runner_state rs;
     iotc_caseset set = {0};
     iotc_diag d;
-    char err[512], serve_bin[PATH_MAX], started[32], run_id[40], report[1200], pki_ca[PATH_MAX];
+    char serve_bin[PATH_MAX], started[32], run_id[40], report[1200], pki_ca[PATH_MAX];
     char shard_digest[80] = "";
     size_t selected = 0;
     int rc = 2;
@@ -354,8 +354,10 @@ int iotc_runner_main(int argc, char **argv)
     memset(&rs, 0, sizeof(rs));
     pthread_mutex_init(&rs.lock, NULL);
     iotc_diag_init(&d);
-    if (iotc_runner_opts_parse(argc, argv, &o, err, sizeof(err)) != 0) {
-        fprintf(stderr, "iotconform run: %s\n\n", err);
+    iotc_errtext oe;
+    iotc_errtext_clear(&oe);
+    if (iotc_runner_opts_parse(argc, argv, &o, &oe) != 0) {
+        fprintf(stderr, "iotconform run: %s\n\n", oe.msg);
         iotc_runner_opts_usage(stderr);
         return 2;
     }
@@ -406,9 +408,8 @@ int iotc_runner_main(int argc, char **argv)
         /* An external target may not need it: only the emulator's cases insist. */
         iotc_errtext pe = {0};
         const char *pki = iotc_paths_pki(o.pki_dir, &pe);
-        iotc_errtext_copy(&pe, err, sizeof err);
         if (!pki && !o.target) {
-            fprintf(stderr, "iotconform run: %s\n", err);
+            fprintf(stderr, "iotconform run: %s\n", pe.msg);
             goto cleanup;
         }
         o.pki_dir = pki ? pki : iotc_paths_pki_default();

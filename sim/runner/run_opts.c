@@ -55,18 +55,17 @@ void iotc_runner_opts_usage(FILE *out)
         iotc_paths_registry());
 }
 
-static int opts__push(const char **list, size_t *n, const char *v, const char *name, char *err,
-                      size_t errlen)
+static int opts__push(const char **list, size_t *n, const char *v, const char *name,
+                      iotc_errtext *err)
 {
-    if (*n >= IOTC_RUNNER_MAX_LIST) {
-        snprintf(err, errlen, "too many %s options (at most %d)", name, IOTC_RUNNER_MAX_LIST);
-        return -1;
-    }
+    if (*n >= IOTC_RUNNER_MAX_LIST)
+        return iotc_errtext_set(err, -1, "too many %s options (at most %d)", name,
+                                IOTC_RUNNER_MAX_LIST);
     list[(*n)++] = v;
     return 0;
 }
 
-int iotc_runner_opts_parse(int argc, char **argv, iotc_runner_opts *o, char *err, size_t errlen)
+int iotc_runner_opts_parse(int argc, char **argv, iotc_runner_opts *o, iotc_errtext *err)
 {
     static const struct option longs[] = {
         {"suite", required_argument, NULL, 's'},
@@ -78,7 +77,6 @@ int iotc_runner_opts_parse(int argc, char **argv, iotc_runner_opts *o, char *err
         IOTC_CLIFLAGS_LONGS,
         {NULL, 0, NULL, 0},
     };
-    iotc_errtext fe = {0};
     const iotc_cliflags flags = {&o->pki_dir, &o->out_dir, &o->serve_bin, &o->shard,
                                  &o->verbose, &o->quiet,   &o->list,      &o->help};
     int ch;
@@ -99,15 +97,15 @@ int iotc_runner_opts_parse(int argc, char **argv, iotc_runner_opts *o, char *err
     while ((ch = getopt_long(argc, argv, "s:f:l:p:k:o:b:j:t:h", longs, NULL)) != -1) {
         switch (ch) {
         case 's':
-            if (opts__push(o->suites, &o->n_suites, optarg, "--suite", err, errlen))
+            if (opts__push(o->suites, &o->n_suites, optarg, "--suite", err))
                 return -1;
             break;
         case 'f':
-            if (opts__push(o->filters, &o->n_filters, optarg, "--filter", err, errlen))
+            if (opts__push(o->filters, &o->n_filters, optarg, "--filter", err))
                 return -1;
             break;
         case 'l':
-            if (opts__push(o->labels, &o->n_labels, optarg, "--label", err, errlen))
+            if (opts__push(o->labels, &o->n_labels, optarg, "--label", err))
                 return -1;
             break;
         case 'p':
@@ -116,10 +114,8 @@ int iotc_runner_opts_parse(int argc, char **argv, iotc_runner_opts *o, char *err
         case 'j': {
             char *end;
             long j = strtol(optarg, &end, 10);
-            if (*end || j < 1 || j > 64) {
-                snprintf(err, errlen, "--jobs wants 1..64, not \"%s\"", optarg);
-                return -1;
-            }
+            if (*end || j < 1 || j > 64)
+                return iotc_errtext_set(err, -1, "--jobs wants 1..64, not \"%s\"", optarg);
             o->jobs = (int)j;
             break;
         }
@@ -127,16 +123,12 @@ int iotc_runner_opts_parse(int argc, char **argv, iotc_runner_opts *o, char *err
             o->target = optarg;
             break;
         default:
-            if (iotc_cliflags_take(&flags, ch, optarg, argv, &fe)) {
-                iotc_errtext_copy(&fe, err, errlen);
+            if (iotc_cliflags_take(&flags, ch, optarg, argv, err))
                 return -1;
-            }
             break;
         }
     }
-    if (iotc_cliflags_finish(&flags, argc, argv, &fe)) {
-        iotc_errtext_copy(&fe, err, errlen);
+    if (iotc_cliflags_finish(&flags, argc, argv, err))
         return -1;
-    }
     return 0;
 }

@@ -545,8 +545,7 @@ static void fs__init(void)
     memset(H.secret, 0x5a, sizeof H.secret);
     H.fb.secret = H.secret;
     H.fb.open = fs__open_link;
-    if (iotc_endpoint_open_fake(IOTC_FUZZ_PROFILE, "/dev/null", &H.fb, &H.ep, err.msg,
-                                sizeof err.msg)) {
+    if (iotc_endpoint_open_fake(IOTC_FUZZ_PROFILE, "/dev/null", &H.fb, &H.ep, &err)) {
         fprintf(stderr, "fuzz_session: %s\n", err.msg);
         abort();
     }

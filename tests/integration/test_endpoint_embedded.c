@@ -44,8 +44,7 @@ static void embedded__on_ready(iotc_endpoint *ep, void *arg)
 static void *embedded__run(void *arg)
 {
     struct embedded *e = arg;
-    char err[256];
-    e->run_rc = iotc_endpoint_run(e->ep, err, sizeof err);
+    e->run_rc = iotc_endpoint_run(e->ep, NULL);
     return NULL;
 }
 
@@ -75,9 +74,9 @@ static int embedded__start(struct embedded *e)
     snprintf(e->journal, sizeof e->journal, "%s/journal.jsonl", e->dir);
     iotc_endpoint_opts o;
     embedded__opts(e, &o);
-    char err[256] = "";
-    if (iotc_endpoint_open(&o, &e->ep, err, sizeof err) != IOTC_OK) {
-        fprintf(stderr, "open: %s\n", err);
+    iotc_errtext err = {0};
+    if (iotc_endpoint_open(&o, &e->ep, &err) != IOTC_OK) {
+        fprintf(stderr, "open: %s\n", err.msg);
         return -1;
     }
     if (pthread_create(&e->thread, NULL, embedded__run, e) != 0)
@@ -250,10 +249,10 @@ static void test_stop_before_run(void)
     snprintf(e2.journal, sizeof e2.journal, "%s/journal.jsonl", e2.dir);
     iotc_endpoint_opts o;
     embedded__opts(&e2, &o);
-    char err[256];
-    CU_ASSERT_EQUAL_FATAL(iotc_endpoint_open(&o, &e2.ep, err, sizeof err), IOTC_OK);
+    iotc_errtext err = {0};
+    CU_ASSERT_EQUAL_FATAL(iotc_endpoint_open(&o, &e2.ep, &err), IOTC_OK);
     iotc_endpoint_stop(e2.ep);
-    CU_ASSERT_EQUAL(iotc_endpoint_run(e2.ep, err, sizeof err), IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_endpoint_run(e2.ep, &err), IOTC_OK);
     iotc_endpoint_close(e2.ep);
     embedded__cleanup_dir(&e);
     embedded__cleanup_dir(&e2);
@@ -263,20 +262,24 @@ static void test_open_reports_bad_options(void)
 {
     iotc_endpoint_opts o;
     iotc_endpoint *ep = NULL;
-    char err[256] = "";
+    iotc_errtext err = {0};
     iotc_endpoint_opts_init(&o);
-    CU_ASSERT_EQUAL(iotc_endpoint_open(&o, &ep, err, sizeof err), IOTC_ERR_INVALID);
+    CU_ASSERT_EQUAL(iotc_endpoint_open(&o, &ep, &err), IOTC_ERR_INVALID);
+    CU_ASSERT_STRING_EQUAL(err.msg, "options need a profile, a registry and a PKI directory");
     CU_ASSERT_PTR_NULL(ep);
     o.profile_path = "/nonexistent/profile.json";
     o.registry_path = IOTC_SOURCE_DIR "/fixtures/registry.json";
     o.pki_dir = PKI;
-    CU_ASSERT_EQUAL(iotc_endpoint_open(&o, &ep, err, sizeof err), IOTC_ERR_CONFIG);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent/profile.json"));
+    CU_ASSERT_EQUAL(iotc_endpoint_open(&o, &ep, &err), IOTC_ERR_CONFIG);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "/nonexistent/profile.json"));
     CU_ASSERT_PTR_NULL(ep);
     o.profile_path = IOTC_SOURCE_DIR "/fixtures/profiles/default.json";
     o.ports[IOTC_ENDPOINT_8443] = 70000;
-    CU_ASSERT_EQUAL(iotc_endpoint_open(&o, &ep, err, sizeof err), IOTC_ERR_INVALID);
+    CU_ASSERT_EQUAL(iotc_endpoint_open(&o, &ep, &err), IOTC_ERR_INVALID);
+    CU_ASSERT_STRING_EQUAL(err.msg, "port 70000 out of range");
     CU_ASSERT_PTR_NULL(ep);
+    /* NULL: the caller does not want the text */
+    CU_ASSERT_EQUAL(iotc_endpoint_open(&o, &ep, NULL), IOTC_ERR_INVALID);
 }
 
 static int suite_init(void)
