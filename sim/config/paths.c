@@ -291,7 +291,9 @@ static int paths__mkpki(const char *dir, iotc_errtext *err)
 
     paths__set(script, paths__s.data, "/certs/mkpki.sh");
     if (!paths__exists(script, S_IFREG)) {
-        return iotc_errtext_set(err, IOTC_ERR_NOT_FOUND, "no test PKI and no recipe to make one (%s); pass --pki DIR", script);
+        return iotc_errtext_set(err, IOTC_ERR_NOT_FOUND,
+                                "no test PKI and no recipe to make one (%s); pass --pki DIR",
+                                script);
     }
     paths__set(bundle, dir, "/" IOTC_PKI_CA_BUNDLE);
     if (!paths__exists(bundle, S_IFREG))
@@ -315,7 +317,8 @@ const char *iotc_paths_pki(const char *given, iotc_errtext *err)
     if (given && *given)
         return given;
     if (!paths__s.pki[0]) {
-        iotc_errtext_set(err, 0, "no test PKI: pass --pki DIR or set IOTCONFORM_PKI (HOME is unset)");
+        iotc_errtext_set(err, 0,
+                         "no test PKI: pass --pki DIR or set IOTCONFORM_PKI (HOME is unset)");
         return NULL;
     }
     if (paths__s.pki_is_user && paths__mkpki(paths__s.pki, err) != IOTC_OK)

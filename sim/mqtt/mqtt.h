@@ -38,9 +38,10 @@ enum iotc_mqtt_type {
 #define IOTC_MQTT_V311 4
 #define IOTC_MQTT_V5   5
 
-#define IOTC_MQTT_MAX_REMAINING   268435455u /* largest encodable remaining length */
-#define IOTC_MQTT_SUB_MAX_FILTERS 64 /* parser capacity; AWS limit (8) is enforced by the caller   \
-                                      */
+#define IOTC_MQTT_MAX_REMAINING 268435455u /* largest encodable remaining length */
+#define IOTC_MQTT_SUB_MAX_FILTERS                                                                  \
+    64 /* parser capacity; AWS limit (8) is enforced by the caller                                 \
+        */
 
 /* MQTT 5 property identifiers used here */
 enum iotc_mqtt_prop_id {
