@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cert_int.h"
+#include "harness/diag.h"
 #include "common/err.h"
 
 static const char *const catalogue__root_keys[] = {"schema", "version", "description",
@@ -31,31 +32,6 @@ static const char *const catalogue__device_keys[] = {
     "port",  "alpn",      "keepalive", "qos", "persistent", "publish_every_ms",
     "topic", "pub_topic", "client_id", NULL};
 
-typedef struct catalogue__diag {
-    char *buf;
-    size_t len, used;
-    int count;
-} catalogue__diag;
-
-static void catalogue__add(catalogue__diag *d, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void catalogue__add(catalogue__diag *d, const char *fmt, ...)
-{
-    va_list ap;
-    d->count++;
-    if (d->used + 2 >= d->len)
-        return;
-    va_start(ap, fmt);
-    int n = vsnprintf(d->buf + d->used, d->len - d->used, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        d->used += (size_t)n < d->len - d->used ? (size_t)n : d->len - d->used - 1;
-    if (d->used + 1 < d->len) {
-        d->buf[d->used++] = '\n';
-        d->buf[d->used] = '\0';
-    }
-}
-
 static int catalogue__in(const char *k, const char *const *list)
 {
     for (size_t i = 0; list && list[i]; i++)
@@ -64,7 +40,7 @@ static int catalogue__in(const char *k, const char *const *list)
     return 0;
 }
 
-static void catalogue__keys(catalogue__diag *d, json_t *obj, const char *const *allowed,
+static void catalogue__keys(iotc_diag *d, json_t *obj, const char *const *allowed,
                             const char *where)
 {
     const char *k;
@@ -72,27 +48,27 @@ static void catalogue__keys(catalogue__diag *d, json_t *obj, const char *const *
     json_object_foreach(obj, k, v)
     {
         if (!catalogue__in(k, allowed))
-            catalogue__add(d, "%s: unknown key \"%s\"", where, k);
+            iotc_diag_add(d, "%s: unknown key \"%s\"", where, k);
     }
 }
 
-static const char *catalogue__str(catalogue__diag *d, json_t *o, const char *k, const char *where,
+static const char *catalogue__str(iotc_diag *d, json_t *o, const char *k, const char *where,
                                   int required)
 {
     json_t *v = json_object_get(o, k);
     if (!v) {
         if (required)
-            catalogue__add(d, "%s: \"%s\" is required", where, k);
+            iotc_diag_add(d, "%s: \"%s\" is required", where, k);
         return NULL;
     }
     if (!json_is_string(v) || !*json_string_value(v)) {
-        catalogue__add(d, "%s: \"%s\" must be a non-empty string", where, k);
+        iotc_diag_add(d, "%s: \"%s\" must be a non-empty string", where, k);
         return NULL;
     }
     return json_string_value(v);
 }
 
-static void catalogue__case(catalogue__diag *d, json_t *e, size_t i, iotc_certify_case *c)
+static void catalogue__case(iotc_diag *d, json_t *e, size_t i, iotc_certify_case *c)
 {
     char where[160];
     json_t *v;
@@ -100,7 +76,7 @@ static void catalogue__case(catalogue__diag *d, json_t *e, size_t i, iotc_certif
     memset(c, 0, sizeof(*c));
     c->def = e;
     if (!json_is_object(e)) {
-        catalogue__add(d, "%s: must be an object", where);
+        iotc_diag_add(d, "%s: must be an object", where);
         return;
     }
     c->id = catalogue__str(d, e, "id", where, 1);
@@ -116,31 +92,31 @@ static void catalogue__case(catalogue__diag *d, json_t *e, size_t i, iotc_certif
         c->profile = "default";
     v = json_object_get(e, "qualification");
     if (v && !json_is_boolean(v))
-        catalogue__add(d, "%s: \"qualification\" must be true or false", where);
+        iotc_diag_add(d, "%s: \"qualification\" must be true or false", where);
     c->qualification = json_is_true(v);
     v = json_object_get(e, "reference");
     if (!json_is_object(v) || !json_is_string(json_object_get(v, "source")) ||
         !json_is_string(json_object_get(v, "text")))
-        catalogue__add(d, "%s: \"reference\" must be {\"source\": ..., \"text\": ...}", where);
+        iotc_diag_add(d, "%s: \"reference\" must be {\"source\": ..., \"text\": ...}", where);
     else
         catalogue__keys(d, v, (const char *const[]){"source", "text", NULL}, where);
 
     c->scenario = json_object_get(e, "scenario");
     if (c->scenario && !json_is_object(c->scenario))
-        catalogue__add(d, "%s: \"scenario\" must be an object", where);
+        iotc_diag_add(d, "%s: \"scenario\" must be an object", where);
     else if (c->scenario)
         catalogue__keys(d, c->scenario, catalogue__scenario_keys, where);
     c->device = json_object_get(e, "device");
     if (c->device && !json_is_object(c->device))
-        catalogue__add(d, "%s: \"device\" must be an object", where);
+        iotc_diag_add(d, "%s: \"device\" must be an object", where);
     else if (c->device)
         catalogue__keys(d, c->device, catalogue__device_keys, where);
     c->params = json_object_get(e, "params");
     if (c->params && !json_is_object(c->params))
-        catalogue__add(d, "%s: \"params\" must be an object", where);
+        iotc_diag_add(d, "%s: \"params\" must be an object", where);
     c->actions = json_object_get(e, "actions");
     if (c->actions && !json_is_array(c->actions)) {
-        catalogue__add(d, "%s: \"actions\" must be an array", where);
+        iotc_diag_add(d, "%s: \"actions\" must be an array", where);
     } else if (c->actions) {
         size_t k;
         json_t *a;
@@ -148,18 +124,18 @@ static void catalogue__case(catalogue__diag *d, json_t *e, size_t i, iotc_certif
         {
             iotc_errtext err = {0};
             if (iotc_certify_action_check(a, &err) != 0)
-                catalogue__add(d, "%s: actions[%zu]: %s", where, k, err.msg);
+                iotc_diag_add(d, "%s: actions[%zu]: %s", where, k, err.msg);
         }
     }
     v = json_object_get(e, "budget_ms");
     if (!json_is_integer(v) || json_integer_value(v) < 100 || json_integer_value(v) > 3600000)
-        catalogue__add(d, "%s: \"budget_ms\" must be an integer in 100..3600000", where);
+        iotc_diag_add(d, "%s: \"budget_ms\" must be an integer in 100..3600000", where);
     else
         c->budget_ms = (long)json_integer_value(v);
     v = json_object_get(e, "min_budget_ms");
     c->min_budget_ms = 3000;
     if (v && (!json_is_integer(v) || json_integer_value(v) < 100))
-        catalogue__add(d, "%s: \"min_budget_ms\" must be an integer >= 100", where);
+        iotc_diag_add(d, "%s: \"min_budget_ms\" must be an integer >= 100", where);
     else if (v)
         c->min_budget_ms = (long)json_integer_value(v);
     v = json_object_get(e, "observe");
@@ -174,10 +150,10 @@ static void catalogue__case(catalogue__diag *d, json_t *e, size_t i, iotc_certif
         bad |= dl &&
                (!json_is_integer(dl) || json_integer_value(dl) < 1 || json_integer_value(dl) > 100);
         if (bad)
-            catalogue__add(d,
-                           "%s: \"observe\" must be {\"reconnects\": 0..100, \"delays\": "
-                           "1..100} (either or both)",
-                           where);
+            iotc_diag_add(d,
+                          "%s: \"observe\" must be {\"reconnects\": 0..100, \"delays\": "
+                          "1..100} (either or both)",
+                          where);
         else {
             c->observe_reconnects = r ? (int)json_integer_value(r) : 0;
             c->observe_delays = dl ? (int)json_integer_value(dl) : 0;
@@ -186,7 +162,7 @@ static void catalogue__case(catalogue__diag *d, json_t *e, size_t i, iotc_certif
     v = json_object_get(e, "repeat");
     c->repeat = 1;
     if (v && (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 5))
-        catalogue__add(d, "%s: \"repeat\" must be 1..5", where);
+        iotc_diag_add(d, "%s: \"repeat\" must be 1..5", where);
     else if (v)
         c->repeat = (int)json_integer_value(v);
 
@@ -194,43 +170,41 @@ static void catalogue__case(catalogue__diag *d, json_t *e, size_t i, iotc_certif
         const iotc_certify_judge *j = iotc_certify_judge_find(c->judge);
         const char *k;
         if (!j)
-            catalogue__add(d, "%s: unknown judge \"%s\"", where, c->judge);
+            iotc_diag_add(d, "%s: unknown judge \"%s\"", where, c->judge);
         else if (j->needs_delays && c->observe_delays == 0)
-            catalogue__add(d, "%s: judge %s needs \"observe\": {\"delays\": N}", where, c->judge);
+            iotc_diag_add(d, "%s: judge %s needs \"observe\": {\"delays\": N}", where, c->judge);
         if (j && json_is_object(c->params))
             json_object_foreach(c->params, k, v)
             {
                 if (!catalogue__in(k, j->params))
-                    catalogue__add(d, "%s: judge %s has no parameter \"%s\"", where, c->judge, k);
+                    iotc_diag_add(d, "%s: judge %s has no parameter \"%s\"", where, c->judge, k);
             }
     }
 }
 
-int iotc_certify_catalogue_load(const char *path, iotc_certify_catalogue *cat, char *err,
-                                size_t errlen)
+int iotc_certify_catalogue_load(const char *path, iotc_certify_catalogue *cat, iotc_diag *d)
 {
     json_error_t jerr;
-    catalogue__diag d = {err, errlen, 0, 0};
     json_t *cases, *v;
     const char *k;
 
     memset(cat, 0, sizeof(*cat));
-    err[0] = '\0';
+    iotc_diag_init(d);
     cat->root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (!cat->root) {
-        snprintf(err, errlen, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+        iotc_diag_add(d, "%s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
         return IOTC_ERR_CONFIG;
     }
-    catalogue__keys(&d, cat->root, catalogue__root_keys, path);
+    catalogue__keys(d, cat->root, catalogue__root_keys, path);
     v = json_object_get(cat->root, "schema");
     if (!json_is_string(v) || strcmp(json_string_value(v), "iotconform-certification") != 0)
-        catalogue__add(&d, "%s: \"schema\" must be \"iotconform-certification\"", path);
+        iotc_diag_add(d, "%s: \"schema\" must be \"iotconform-certification\"", path);
     v = json_object_get(cat->root, "version");
     if (!json_is_integer(v) || json_integer_value(v) != 1)
-        catalogue__add(&d, "%s: \"version\" must be 1", path);
+        iotc_diag_add(d, "%s: \"version\" must be 1", path);
     cases = json_object_get(cat->root, "cases");
     if (!json_is_array(cases) || json_array_size(cases) == 0) {
-        catalogue__add(&d, "%s: \"cases\" must be a non-empty array", path);
+        iotc_diag_add(d, "%s: \"cases\" must be a non-empty array", path);
         return IOTC_ERR_CONFIG;
     }
     cat->n = json_array_size(cases);
@@ -238,33 +212,33 @@ int iotc_certify_catalogue_load(const char *path, iotc_certify_catalogue *cat, c
     if (!cat->v)
         return IOTC_ERR_NOMEM;
     for (size_t i = 0; i < cat->n; i++) {
-        catalogue__case(&d, json_array_get(cases, i), i, &cat->v[i]);
+        catalogue__case(d, json_array_get(cases, i), i, &cat->v[i]);
         for (size_t j = 0; j < i && cat->v[i].id; j++)
             if (cat->v[j].id && strcmp(cat->v[j].id, cat->v[i].id) == 0)
-                catalogue__add(&d, "cases[%zu]: duplicate id \"%s\"", i, cat->v[i].id);
+                iotc_diag_add(d, "cases[%zu]: duplicate id \"%s\"", i, cat->v[i].id);
     }
     cat->suites = json_object_get(cat->root, "suites");
     if (!json_is_object(cat->suites)) {
-        catalogue__add(&d, "%s: \"suites\" must be an object of id arrays", path);
+        iotc_diag_add(d, "%s: \"suites\" must be an object of id arrays", path);
     } else {
         json_object_foreach(cat->suites, k, v)
         {
             size_t i;
             json_t *id;
             if (!json_is_array(v)) {
-                catalogue__add(&d, "suites.%s: must be an array of case ids", k);
+                iotc_diag_add(d, "suites.%s: must be an array of case ids", k);
                 continue;
             }
             json_array_foreach(v, i, id)
             {
                 if (!json_is_string(id) || !iotc_certify_catalogue_find(cat, json_string_value(id)))
-                    catalogue__add(&d, "suites.%s[%zu]: unknown case", k, i);
+                    iotc_diag_add(d, "suites.%s[%zu]: unknown case", k, i);
             }
         }
         if (!json_object_get(cat->suites, "qualification"))
-            catalogue__add(&d, "suites: \"qualification\" is required");
+            iotc_diag_add(d, "suites: \"qualification\" is required");
     }
-    return d.count ? IOTC_ERR_CONFIG : IOTC_OK;
+    return d->count ? IOTC_ERR_CONFIG : IOTC_OK;
 }
 
 void iotc_certify_catalogue_free(iotc_certify_catalogue *cat)

@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 #include "common/errtext.h"
+#include "harness/diag.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -71,8 +72,8 @@ typedef struct iotc_certify_catalogue {
 
 /* Strict loader: unknown keys, unknown judges or judge parameters, duplicate ids and
  * suites naming unknown cases are errors (every problem is reported in err). */
-int iotc_certify_catalogue_load(const char *path, iotc_certify_catalogue *cat, char *err,
-                                size_t errlen);
+/* Every problem of the catalogue at once (a table is fixed in one pass), into d. */
+int iotc_certify_catalogue_load(const char *path, iotc_certify_catalogue *cat, iotc_diag *d);
 void iotc_certify_catalogue_free(iotc_certify_catalogue *cat);
 const iotc_certify_case *iotc_certify_catalogue_find(const iotc_certify_catalogue *cat,
                                                      const char *id);

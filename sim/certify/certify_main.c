@@ -127,7 +127,8 @@ int iotc_certify_main(int argc, char **argv)
     size_t idx[MAIN__MAX_CASES];
     iotc_certify_outcome *res = NULL;
     iotc_errtext e = {0};
-    char err[8192], serve_bin[PATH_MAX], refdev[PATH_MAX], started[32], run_id[40], report[1200];
+    iotc_diag problems;
+    char serve_bin[PATH_MAX], refdev[PATH_MAX], started[32], run_id[40], report[1200];
     const char *device_name;
     char shard_digest[80] = "";
     size_t selected = 0;
@@ -146,9 +147,9 @@ int iotc_certify_main(int argc, char **argv)
         iotc_certify_usage(stdout);
         return 0;
     }
-    if (iotc_certify_catalogue_load(o.catalogue, &cat, err, sizeof(err)) != 0) {
+    if (iotc_certify_catalogue_load(o.catalogue, &cat, &problems) != 0) {
         fprintf(stderr, "iotconform certify: the catalogue %s is invalid, nothing was run:\n%s",
-                o.catalogue, err);
+                o.catalogue, problems.msg);
         goto cleanup;
     }
     if (o.adapter && iotc_certify_adapter_load(o.adapter, o.adapter_dir, &ad, &e) != 0) {

@@ -78,11 +78,13 @@ static void test_catalogue_shipped(void)
 {
     iotc_certify_catalogue cat;
     iotc_errtext err = {0};
+    iotc_diag dg;
+    iotc_diag_init(&dg);
     size_t idx[64];
-    int rc = iotc_certify_catalogue_load(CATALOGUE, &cat, err.msg, sizeof err.msg);
+    int rc = iotc_certify_catalogue_load(CATALOGUE, &cat, &dg);
     CU_ASSERT_EQUAL_FATAL(rc, 0);
     if (rc)
-        fprintf(stderr, "%s\n", err.msg);
+        fprintf(stderr, "%s\n", dg.msg);
     for (size_t i = 0; reference_cases[i]; i++)
         if (!iotc_certify_catalogue_find(&cat, reference_cases[i])) {
             CU_FAIL("a catalogue case is missing");
@@ -112,7 +114,8 @@ static int write_file(const char *path, const char *text)
 static void test_catalogue_strict(void)
 {
     char path[] = "/tmp/iotc-cat-XXXXXX";
-    iotc_errtext err = {0};
+    iotc_diag err;
+    iotc_diag_init(&err);
     iotc_certify_catalogue cat;
     int fd = mkstemp(path);
     CU_ASSERT_FATAL(fd >= 0);
@@ -129,7 +132,7 @@ static void test_catalogue_strict(void)
                      "{\"id\":\"B\",\"title\":\"t\",\"judge\":\"backoff\",\"family\":\"f\","
                      "\"verdict_rule\":\"r\",\"reference\":{\"source\":\"s\",\"text\":\"t\"},"
                      "\"budget_ms\":1000,\"params\":{\"retries\":6}}]}");
-    CU_ASSERT_NOT_EQUAL(iotc_certify_catalogue_load(path, &cat, err.msg, sizeof err.msg), 0);
+    CU_ASSERT_NOT_EQUAL(iotc_certify_catalogue_load(path, &cat, &err), 0);
     /* Every problem is reported, not only the first. */
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "unknown key \"colour\""));
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "unknown key \"extra\""));
@@ -147,7 +150,7 @@ static void test_catalogue_strict(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "judge backoff has no parameter \"retries\""));
     iotc_certify_catalogue_free(&cat);
     write_file(path, "{ not json");
-    CU_ASSERT_NOT_EQUAL(iotc_certify_catalogue_load(path, &cat, err.msg, sizeof err.msg), 0);
+    CU_ASSERT_NOT_EQUAL(iotc_certify_catalogue_load(path, &cat, &err), 0);
     iotc_certify_catalogue_free(&cat);
     unlink(path);
 }
@@ -158,9 +161,11 @@ static void test_adapters(void)
                                         "mosquitto_sub", "paho-python",     NULL};
     char why[256];
     iotc_errtext err = {0};
+    iotc_diag dg;
+    iotc_diag_init(&dg);
     iotc_certify_adapter a;
     iotc_certify_catalogue cat;
-    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err.msg, sizeof err.msg), 0);
+    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, &dg), 0);
     for (size_t i = 0; names[i]; i++) {
         int rc =
             iotc_certify_adapter_load(names[i], IOTC_SOURCE_DIR "/fixtures/adapters", &a, &err);
@@ -191,10 +196,11 @@ static void test_adapters(void)
 static void test_judge_backoff_journal(void)
 {
     iotc_certify_catalogue cat;
-    iotc_errtext err = {0};
+    iotc_diag err;
+    iotc_diag_init(&err);
     json_t *lines = json_array();
     double t = 0;
-    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err.msg, sizeof err.msg), 0);
+    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, &err), 0);
     for (int c = 1; c <= 7; c++) {
         json_array_append_new(lines, json_pack("{s:s, s:f, s:i, s:i}", IOTC_JF_EVENT,
                                                IOTC_EV_CONN_ACCEPT, IOTC_JF_T, t, IOTC_JF_CONN, c,
@@ -316,7 +322,8 @@ static iotc_certify_verdict judge_two(const iotc_certify_catalogue *cat, const c
 static void test_judge_budget_and_exit(void)
 {
     iotc_certify_catalogue cat;
-    iotc_errtext err = {0};
+    iotc_diag err;
+    iotc_diag_init(&err);
     iotc_certify_ctx x;
     static const double expo[] = {1.01, 2.01, 4.01, 8.01};
     iotc_certify_device running = {
@@ -325,7 +332,7 @@ static void test_judge_budget_and_exit(void)
         .pid = -1, .exited = true, .status = 2 << 8, .started_ms = 0, .exited_ms = 3120};
     iotc_certify_device segv = {
         .pid = -1, .exited = true, .status = SIGSEGV, .started_ms = 0, .exited_ms = 900};
-    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err.msg, sizeof err.msg), 0);
+    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, &err), 0);
     json_t *open_end = withheld_journal(expo, 4, true);
 
     CU_ASSERT_EQUAL(judge_two(&cat, "MQTT_Connect_Jitter_Backoff_Retries", open_end, &running,
@@ -426,12 +433,13 @@ static json_t *cut_journal(const double *d, size_t n)
 static void test_reconnect_budget(void)
 {
     iotc_certify_catalogue cat;
-    iotc_errtext err = {0};
+    iotc_diag err;
+    iotc_diag_init(&err);
     static const double d[] = {1.5, 2.5};
     iotc_certify_device running = {
         .pid = -1, .exited = true, .status = SIGTERM, .exited_ms = 120000};
     iotc_certify_device exited1 = {.pid = -1, .exited = true, .status = 1 << 8, .exited_ms = 4000};
-    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err.msg, sizeof err.msg), 0);
+    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, &err), 0);
     struct {
         json_t *lines;
         iotc_certify_device *dev;
@@ -558,11 +566,12 @@ static iotc_certify_verdict judge_one(const iotc_certify_catalogue *cat, const c
 static void test_judge_retry_versions(void)
 {
     iotc_certify_catalogue cat;
-    iotc_errtext err = {0};
+    iotc_diag err;
+    iotc_diag_init(&err);
     iotc_certify_ctx x;
     json_t *l;
     const char *id = "MQTT_Publish_Retry_No_Puback";
-    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err.msg, sizeof err.msg), 0);
+    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, &err), 0);
 
     /* MQTT 5 waits, the endpoint cuts, the device resends on its resumed session: PASS
      * (the old judge wanted a resend on the open connection MQTT 5 forbids). */
@@ -642,11 +651,12 @@ static void test_judge_retry_versions(void)
 static void test_judge_server_keepalive(void)
 {
     iotc_certify_catalogue cat;
-    iotc_errtext err = {0};
+    iotc_diag err;
+    iotc_diag_init(&err);
     iotc_certify_ctx x;
     json_t *l;
     const char *id = "MQTT_No_Ack_PingResp";
-    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err.msg, sizeof err.msg), 0);
+    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, &err), 0);
     /* The false FAIL: no PINGREQ 29.8 s after CONNACK, asked 5 s, told 30 s. */
     l = json_array();
     jl_conn(l, 1, 0, 5, true, 5, 30, 0, false);
@@ -684,11 +694,12 @@ static void test_judge_server_keepalive(void)
 static void test_judge_session_versions(void)
 {
     iotc_certify_catalogue cat;
-    iotc_errtext err = {0};
+    iotc_diag err;
+    iotc_diag_init(&err);
     iotc_certify_ctx x;
     json_t *l;
     const char *id = "MQTT_Clean_Session";
-    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err.msg, sizeof err.msg), 0);
+    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, &err), 0);
     /* The false FAIL: MQTT 5 clean start 1 + expiry, then clean start 0. */
     l = json_array();
     jl_conn(l, 1, 0, 5, true, 60, 60, 3600, false);
@@ -738,11 +749,12 @@ static void test_judge_session_versions(void)
 static void test_judge_quiet_device(void)
 {
     iotc_certify_catalogue cat;
-    iotc_errtext err = {0};
+    iotc_diag err;
+    iotc_diag_init(&err);
     iotc_certify_ctx x;
     json_t *l;
     const char *happy = "MQTT_Persistent_Session_Happy_Case";
-    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, err.msg, sizeof err.msg), 0);
+    CU_ASSERT_EQUAL_FATAL(iotc_certify_catalogue_load(CATALOGUE, &cat, &err), 0);
 #define QUIET_TAKEN_OVER(l)                                                                        \
     do {                                                                                           \
         l = json_array();                                                                          \
