@@ -330,3 +330,8 @@ int iotc_mqtt_session_puback_rc(const iotc_mqtt_session *m, uint16_t pid)
             return m->puback_rcs[i];
     return -1;
 }
+
+void iotc_mqtt_session_forget_acks(iotc_mqtt_session *m)
+{
+    m->n_pubacks = m->n_pubrecs = 0;
+}

@@ -113,6 +113,9 @@ int iotc_mqtt_session_closed(const iotc_mqtt_session *m);
 int iotc_mqtt_session_acked(const uint16_t *v, size_t n, uint16_t pid);
 /* The reason code of the PUBACK for pid (MQTT 3.1.1: 0), -1 when none came. */
 int iotc_mqtt_session_puback_rc(const iotc_mqtt_session *m, uint16_t pid);
+/* Forgets the acknowledgements seen so far: a caller that publishes in windows looks up
+ * only the current window's (the list holds IOTC_MQTT_SESSION_ACKS at most). */
+void iotc_mqtt_session_forget_acks(iotc_mqtt_session *m);
 
 /* Removes inbox[i] (a second wait then needs a second message). */
 void iotc_mqtt_session_take(iotc_mqtt_session *m, size_t i);

@@ -64,7 +64,7 @@ int iotc_runner_sess_burst(iotc_runner_sess *s, json_t *step, iotc_mqtt_session 
     while (sent < count && !iotc_mqtt_session_closed(m)) {
         burst_win w = {.n = 0};
         /* Only this window's acknowledgements are looked up: forget the earlier ones. */
-        m->n_pubacks = m->n_pubrecs = 0;
+        iotc_mqtt_session_forget_acks(m);
         for (; w.n < (size_t)window && sent < count; sent++) {
             p.packet_id = iotc_mqtt_session_pid(m);
             w.pids[w.n++] = p.packet_id;

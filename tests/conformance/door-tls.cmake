@@ -2,20 +2,8 @@
 # cipher and security-policy families and the door credentials on the five rows
 # without a client certificate, one test per row and table against fresh `iotconform
 # serve` children (ephemeral ports, so ctest -j is safe).
-foreach(row https-sigv4-443 https-custom-443 wss-sigv4-443 wss-custom-443 mqtt-custom-443)
-  add_test(NAME conformance.door-tls.${row}
-           COMMAND $<TARGET_FILE:iotconform> run --suite door-tls --filter "${row}*" --jobs 2
-                   --pki ${IOTC_PKI_DIR} --out ${CMAKE_BINARY_DIR}/conformance/door-tls-${row})
-  set_tests_properties(conformance.door-tls.${row} PROPERTIES
-                       LABELS "conformance;door-tls;${row}" TIMEOUT 300)
-endforeach()
-foreach(row https-sigv4-443 wss-sigv4-443 wss-custom-443 mqtt-custom-443)
-  add_test(NAME conformance.door-cred.${row}
-           COMMAND $<TARGET_FILE:iotconform> run --suite door-cred --filter "${row}*" --jobs 2
-                   --pki ${IOTC_PKI_DIR} --out ${CMAKE_BINARY_DIR}/conformance/door-cred-${row})
-  set_tests_properties(conformance.door-cred.${row} PROPERTIES
-                       LABELS "conformance;door-cred;${row}" TIMEOUT 120)
-endforeach()
+iotc_conformance_rows(door-tls 2 300 https-sigv4-443 https-custom-443 wss-sigv4-443 wss-custom-443 mqtt-custom-443)
+iotc_conformance_rows(door-cred 2 120 https-sigv4-443 wss-sigv4-443 wss-custom-443 mqtt-custom-443)
 
 # A table whose not_applicable declarations are wrong is refused before anything starts.
 add_test(NAME conformance.door.na-errors-refused

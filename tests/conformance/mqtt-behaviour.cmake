@@ -3,12 +3,4 @@
 # duration limits) on one row each, against fresh `iotconform serve` children
 # (ephemeral ports, so ctest -j is safe; the default, fast-timers and short-durations
 # profiles start as the row's cases need them).
-foreach(row mqtt-x509-8883 mqtt-x509-443 mqtt-custom-443 wss-sigv4-443 wss-custom-443
-            https-x509-8443 https-x509-443)
-  add_test(NAME conformance.mqtt-behaviour.${row}
-           COMMAND $<TARGET_FILE:iotconform> run --suite mqtt-behaviour --filter "${row}*"
-                   --jobs 2 --pki ${IOTC_PKI_DIR}
-                   --out ${CMAKE_BINARY_DIR}/conformance/mqtt-behaviour-${row})
-  set_tests_properties(conformance.mqtt-behaviour.${row} PROPERTIES
-                       LABELS "conformance;mqtt-behaviour;${row}" TIMEOUT 300)
-endforeach()
+iotc_conformance_rows(mqtt-behaviour 2 300 mqtt-x509-8883 mqtt-x509-443 mqtt-custom-443 wss-sigv4-443 wss-custom-443 https-x509-8443 https-x509-443)

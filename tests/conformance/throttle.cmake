@@ -3,12 +3,4 @@
 # ThrottlingException; on the five MQTT rows 150 vs 90 QoS 1 publishes at AWS's default
 # 100/s, PUBACK 0x97) on one row each, against fresh `iotconform serve` children on
 # ephemeral ports (ctest -j safe). Two at once: the bursts are timing-sensitive.
-foreach(row mqtt-x509-8883 mqtt-x509-443 mqtt-custom-443 wss-sigv4-443 wss-custom-443
-            https-x509-8443 https-x509-443 https-sigv4-443 https-custom-443)
-  add_test(NAME conformance.throttle.${row}
-           COMMAND $<TARGET_FILE:iotconform> run --suite throttle --filter "${row}*"
-                   --jobs 2 --pki ${IOTC_PKI_DIR}
-                   --out ${CMAKE_BINARY_DIR}/conformance/throttle-${row})
-  set_tests_properties(conformance.throttle.${row} PROPERTIES
-                       LABELS "conformance;throttle;${row}" TIMEOUT 120)
-endforeach()
+iotc_conformance_rows(throttle 2 120 mqtt-x509-8883 mqtt-x509-443 mqtt-custom-443 wss-sigv4-443 wss-custom-443 https-x509-8443 https-x509-443 https-sigv4-443 https-custom-443)

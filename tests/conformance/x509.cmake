@@ -1,12 +1,6 @@
 # conformance.x509.<row>: the X.509 suite against a fresh `iotconform serve` per
 # test (ephemeral ports, so ctest -j is safe), one test per matrix row.
-foreach(row mqtt-x509-8883 mqtt-x509-443 https-x509-8443 https-x509-443)
-  add_test(NAME conformance.x509.${row}
-           COMMAND $<TARGET_FILE:iotconform> run --suite x509 --filter "${row}*" --jobs 1
-                   --pki ${IOTC_PKI_DIR} --out ${CMAKE_BINARY_DIR}/conformance/x509-${row})
-  set_tests_properties(conformance.x509.${row} PROPERTIES
-                       LABELS "conformance;x509;${row}" TIMEOUT 600)
-endforeach()
+iotc_conformance_rows(x509 1 600 mqtt-x509-8883 mqtt-x509-443 https-x509-8443 https-x509-443)
 
 # The runner must refuse a broken table before starting anything (exit 2).
 add_test(NAME conformance.x509.table-errors-refused
