@@ -228,6 +228,11 @@ static int endpoint__config(struct iotc_endpoint *ep, const iotc_endpoint_opts *
             return iotc_errtext_set(err, IOTC_ERR_INVALID, "port %d out of range", o->ports[i]);
         ep->profile.ports[i] = o->ports[i];
     }
+    if (o->device_time_scale < 0 || o->device_time_scale > 1000)
+        return iotc_errtext_set(err, IOTC_ERR_INVALID, "device time scale %g out of (0, 1000]",
+                                o->device_time_scale);
+    ep->device_time_scale =
+        o->device_time_scale > 0 ? o->device_time_scale : ep->profile.time_scale;
     iotc_scenario_defaults(&ep->scenario);
     ep->has_scenario = o->scenario != NULL;
     if (o->scenario && iotc_scenario_parse(o->scenario, &ep->scenario, err))

@@ -26,6 +26,7 @@ int iotc_endpoint_open_fake(const char *profile_path, const char *journal_path,
     int rc = IOTC_ERR_CONFIG;
     if (iotc_profile_load(profile_path, &ep->profile, err))
         goto fail;
+    ep->device_time_scale = ep->profile.time_scale;
     rc = IOTC_ERR_IO;
     if (iotc_journal_open(journal_path, &ep->journal)) {
         iotc_errtext_set(err, 0, "cannot open journal %s", journal_path);

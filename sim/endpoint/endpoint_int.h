@@ -52,6 +52,9 @@ struct iotc_endpoint {
     struct iotc_lifecycle *lifecycle;
     struct iotc_strmap *sessions;      /* client ID -> live MQTT session (takeover) */
     struct iotc_throttle_ep *throttle; /* throttle.c: account and client-ID quotas */
+    /* The devices' clock: the per-client-ID CONNECT quota's second lasts this many
+     * seconds (opts.device_time_scale, else the profile's time_scale). */
+    double device_time_scale;
     struct iotc_scenario scenario;
     long long connacks_withheld;
     long long sessions_cut;

@@ -21,6 +21,7 @@ struct serve_opts {
     int port_base;
     const char *ready_file;
     const char *scenario;
+    const char *device_time_scale; /* as given, for the workers' argv */
     bool no_packet_journal;
     const char *broker, *broker_ca, *broker_secret; /* remote broker (`iotconform broker`) */
     int workers;              /* serve --workers N (workers.h); 0: $IOTCONFORM_SERVE_WORKERS, 1 */
@@ -61,6 +62,9 @@ static void serve__usage(FILE *out)
         "                        PUBACK/SUBACK),\n"
         "                        session_present_zero, server_cert (server-untrusted|-wrongname|\n"
         "                        -expired|-large), send_bytes N / send_topic / send_qos\n"
+        "  --device-time-scale F the devices run their timers F times as fast as the endpoint\n"
+        "                        (certify --time-scale): the per-client-ID CONNECT quota's\n"
+        "                        second lasts F s (default: the profile's time_scale)\n"
         "  --broker tls://HOST:PORT  use a remote broker (`iotconform broker`) instead of\n"
         "                        starting mosquitto: TLS over TCP with the identity stamp\n"
         "  --broker-ca FILE      CA bundle for the broker's certificate (default: the PKI's)\n"
@@ -144,6 +148,7 @@ static int serve__parse_args(int argc, char **argv, struct serve_opts *o)
                                              {"ready-file", required_argument, NULL, 'R'},
                                              {"no-packet-journal", no_argument, NULL, 'N'},
                                              {"scenario", required_argument, NULL, 'S'},
+                                             {"device-time-scale", required_argument, NULL, 'D'},
                                              {"broker", required_argument, NULL, 'b'},
                                              {"broker-ca", required_argument, NULL, 'c'},
                                              {"broker-secret", required_argument, NULL, 's'},
@@ -187,6 +192,17 @@ static int serve__parse_args(int argc, char **argv, struct serve_opts *o)
         case 'S':
             o->scenario = optarg;
             break;
+        case 'D': {
+            char *end;
+            double f = strtod(optarg, &end);
+            if (*end || !(f > 0 && f <= 1000)) {
+                fprintf(stderr, "iotconform serve: --device-time-scale: expected a number in "
+                                "(0, 1000]\n");
+                return 2;
+            }
+            o->device_time_scale = optarg;
+            break;
+        }
         case 'b':
             o->broker = optarg;
             break;
@@ -266,6 +282,10 @@ static void serve__worker_argv(const struct serve_opts *o, const char *profile,
         argv[a++] = "--scenario";
         argv[a++] = (char *)o->scenario;
     }
+    if (o->device_time_scale) {
+        argv[a++] = "--device-time-scale";
+        argv[a++] = (char *)o->device_time_scale;
+    }
     argv[a] = NULL;
 }
 
@@ -300,6 +320,7 @@ int iotc_serve_main(int argc, char **argv)
     eo.no_packet_journal = o.no_packet_journal;
     eo.run_dir = o.run_dir;
     eo.scenario = o.scenario;
+    eo.device_time_scale = o.device_time_scale ? strtod(o.device_time_scale, NULL) : 0;
     eo.broker_url = o.broker;
     eo.broker_ca = o.broker_ca;
     eo.broker_secret_file = o.broker_secret;

@@ -10,7 +10,7 @@
 #include <string.h>
 
 /* Distinct client IDs remembered at once. Entries leave when their bucket is full again
- * (after one second at 1 CONNECT/s); only more than this many distinct IDs connecting
+ * (after one device second at 1 CONNECT/s); only more than this many distinct IDs connecting
  * within that second evicts a live one early, and the per-account CONNECT limit (500/s
  * by default) keeps a real fleet far below it. */
 #define THR_MAX_IDS 65536
@@ -163,11 +163,17 @@ const char *iotc_throttle_connect(struct iotc_conn *c, const char *client_id)
     const struct iotc_limits *lim = &c->ep->profile.limits;
     struct iotc_throttle_ep *t = c->ep->throttle;
     double now = iotc_mono_ms();
+    /* The per-client-ID quota is what a device's minimum reconnect delay answers, a device
+     * timer: on the devices' clock its second lasts device_time_scale seconds, and the
+     * bucket still holds one (device) second's worth. The other quotas are capacity and
+     * run on the wall clock. */
+    double scale = c->ep->device_time_scale > 0 ? c->ep->device_time_scale : 1.0;
+    double id_now = now / scale;
     const char *limit = NULL;
     long long v = 0;
     bool shared;
     limit = iotc_ep_shared_connect(c->ep, client_id, (double)lim->connect_per_s_per_client_id,
-                                   (double)lim->account_connect_per_s, now, &shared);
+                                   id_now, (double)lim->account_connect_per_s, now, &shared);
     if (shared) {
         if (limit)
             thr__journal(c, limit,
@@ -178,10 +184,10 @@ const char *iotc_throttle_connect(struct iotc_conn *c, const char *client_id)
         return limit;
     }
     struct iotc_bucket *b =
-        lim->connect_per_s_per_client_id > 0 ? thr__id_bucket(t, client_id, now) : NULL;
+        lim->connect_per_s_per_client_id > 0 ? thr__id_bucket(t, client_id, id_now) : NULL;
     /* The client ID's bucket first; when the account's then refuses, the client ID gets
      * its token back, so a refused connect costs neither. */
-    if (b && !iotc_bucket_take(b, (double)lim->connect_per_s_per_client_id, 1, now))
+    if (b && !iotc_bucket_take(b, (double)lim->connect_per_s_per_client_id, 1, id_now))
         limit = "connect_per_s_per_client_id", v = lim->connect_per_s_per_client_id;
     else if (!iotc_bucket_take(&t->connects, (double)lim->account_connect_per_s, 1, now)) {
         limit = "account_connect_per_s", v = lim->account_connect_per_s;

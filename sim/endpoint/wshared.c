@@ -233,8 +233,8 @@ bool iotc_ep_shared_version(struct iotc_endpoint *ep, const char *client_id, boo
 }
 
 const char *iotc_ep_shared_connect(struct iotc_endpoint *ep, const char *client_id,
-                                   double per_id_rate, double account_rate, double now,
-                                   bool *handled)
+                                   double per_id_rate, double id_now, double account_rate,
+                                   double now, bool *handled)
 {
     *handled = ep->wshared != NULL;
     if (!ep->wshared)
@@ -243,7 +243,7 @@ const char *iotc_ep_shared_connect(struct iotc_endpoint *ep, const char *client_
     const char *limit = NULL;
     ws__lock(t);
     struct ws_entry *e = per_id_rate > 0 && client_id ? ws__find(t, client_id, true) : NULL;
-    if (e && !iotc_bucket_take(&e->connect, per_id_rate, 1, now))
+    if (e && !iotc_bucket_take(&e->connect, per_id_rate, 1, id_now))
         limit = "connect_per_s_per_client_id";
     else if (!iotc_bucket_take(&t->connects, account_rate, 1, now)) {
         limit = "account_connect_per_s";

@@ -38,10 +38,11 @@ bool iotc_ep_shared_lost(const struct iotc_endpoint *ep, const char *client_id, 
 bool iotc_ep_shared_version(struct iotc_endpoint *ep, const char *client_id, bool connected,
                             long long *version);
 /* The shared CONNECT decision (throttle.c's order and token refund): NULL allowed, else
- * the limit's name; *handled false without a table. */
+ * the limit's name; *handled false without a table. id_now: the per-client-ID bucket's
+ * clock (the devices', throttle.c), now: the account bucket's. */
 const char *iotc_ep_shared_connect(struct iotc_endpoint *ep, const char *client_id,
-                                   double per_id_rate, double account_rate, double now,
-                                   bool *handled);
+                                   double per_id_rate, double id_now, double account_rate,
+                                   double now, bool *handled);
 /* Scenario counters (withhold_connack N, disconnect_after_connack N) count across the
  * workers: takes one (true, *count = the new total) while below limit (< 0: none). */
 enum { IOTC_EP_SHARED_CONNACKS_WITHHELD, IOTC_EP_SHARED_SESSIONS_CUT, IOTC_EP_SHARED_COUNTERS };

@@ -62,9 +62,28 @@ static void dev__free_conn(struct iotc_fleet_dev *d)
     d->local_port = 0;
 }
 
+/*
+ * AWS IoT Core takes one CONNECT per second per client ID, and the AWS SDKs never
+ * reconnect sooner than 1 s (aws-c-mqtt AWS_MQTT5_DEFAULT_MIN_RECONNECT_DELAY_MS,
+ * aws-crt-nodejs DEFAULT_MIN_RECONNECT_DELAY_MS): a row's backoff, however short, waits
+ * until a second (on the target's clock) after the last CONNECT was answered. Counting
+ * from the answer, not the send, keeps the gap the endpoint sees at a second or more.
+ */
+static double dev__paced_ms(const struct iotc_fleet_dev *d, long long wait)
+{
+    if (!d->t_connect_end_us)
+        return (double)wait;
+    double earliest =
+        (double)d->t_connect_end_us / 1000.0 + 1000.0 * d->fl->spec->target.time_scale;
+    double left = earliest - (double)iotc_clock_us() / 1000.0;
+    return left > (double)wait ? left : (double)wait;
+}
+
 void iotc_fleet_dev_lost(struct iotc_fleet_dev *d, int cause)
 {
     struct iotc_fleet *fl = d->fl;
+    if (d->state == IOTC_FLEET_DEV_MQTT_WAIT)
+        d->t_connect_end_us = iotc_clock_us(); /* refused, or gone before its CONNACK */
     if (d->state == IOTC_FLEET_DEV_UP) {
         fl->c.disconnects[cause]++;
         fl->up_now -= !d->monitor;
@@ -92,7 +111,7 @@ void iotc_fleet_dev_lost(struct iotc_fleet_dev *d, int cause)
         d->state = IOTC_FLEET_DEV_DONE;
     } else {
         d->state = IOTC_FLEET_DEV_WAIT;
-        dev__arm(d, (double)wait);
+        dev__arm(d, dev__paced_ms(d, wait));
     }
     iotc_fleet_ramp_pump(fl);
 }
@@ -328,6 +347,7 @@ void iotc_fleet_dev_up(struct iotc_fleet_dev *d)
 {
     struct iotc_fleet *fl = d->fl;
     uint64_t now = iotc_clock_us();
+    d->t_connect_end_us = now;
     iotc_fleet_ramp_release(d);
     iotc_fleet_hist_add(&fl->connect_lat, now - d->t_attempt_us);
     fl->c.connects++;

@@ -251,6 +251,7 @@ struct iotc_fleet_dev {
     uint32_t attempt;
     uint32_t inflight;
     uint64_t t_attempt_us;
+    uint64_t t_connect_end_us; /* last CONNECT answered or its connection gone (0: never) */
     struct bufferevent *bev;
     struct event *tm;  /* connect timeout, backoff, keep-alive */
     struct event *pub; /* publish schedule */

@@ -1,6 +1,6 @@
 """Attack kinds every area can use: raw bytes at a port, a TLS handshake, and an
 MQTT publish observed from a second connection (what was acked, what was delivered)."""
-import socket, ssl, struct, time
+import socket, ssl, struct, time, uuid
 
 
 @attack("raw_bytes")
@@ -59,7 +59,8 @@ def mqtt_publish(ctx, p):
     v = p.get("version", 4)
     watch = p.get("watch", p["topic"]).encode()
     obs = ctx.mqtt()
-    obs.send(iotclib.connect(b"attack-observer", keepalive=30))
+    # helpers get fresh client IDs: only the device under test reconnects at AWS's pace
+    obs.send(iotclib.connect(f"attack-observer-{uuid.uuid4().hex[:8]}".encode(), keepalive=30))
     out = {"observer_connack": iotclib.connack_code(obs.read_packet())}
     obs.send(iotclib.subscribe([watch], pid=1, qos=1))
     out["observer_suback"] = iotclib.suback_codes(obs.read_packet())

@@ -2,7 +2,7 @@
 policy language): a CONNECT carrying a will, dropped without DISCONNECT so the will
 fires, watched by an observer; and the registry edits giving the rows' certificates
 conditional policies and thing attributes."""
-import json, os, struct, tempfile, time
+import json, os, struct, tempfile, time, uuid
 
 ALLOW_REST = {"Effect": "Allow", "Action": ["iot:Publish", "iot:Subscribe", "iot:Receive",
                                              "iot:RetainPublish"], "Resource": "*"}
@@ -113,7 +113,8 @@ def mqtt_will(ctx, p):
     topic = p["topic"]
     watch = p.get("watch", topic).encode()
     obs = ctx.mqtt()
-    obs.send(iotclib.connect(b"will-observer", keepalive=30))
+    # helpers get fresh client IDs: only the device under test reconnects at AWS's pace
+    obs.send(iotclib.connect(f"will-observer-{uuid.uuid4().hex[:8]}".encode(), keepalive=30))
     out = {"observer_connack": iotclib.connack_code(obs.read_packet())}
     obs.send(iotclib.subscribe([watch], pid=1, qos=1))
     out["observer_suback"] = iotclib.suback_codes(obs.read_packet())
@@ -131,7 +132,7 @@ def mqtt_will(ctx, p):
     out["delivered"] = got == topic
     if p.get("retain"):
         late = ctx.mqtt()
-        late.send(iotclib.connect(b"will-late-subscriber", keepalive=30))
+        late.send(iotclib.connect(f"will-late-subscriber-{uuid.uuid4().hex[:8]}".encode(), keepalive=30))
         late.read_packet()
         late.send(iotclib.subscribe([topic.encode()], pid=1, qos=1))
         late.read_packet()

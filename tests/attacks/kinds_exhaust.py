@@ -188,7 +188,8 @@ def journal_unwritable(ctx, p):
         err = proc.stderr.read()
         return {"ready": True, "exit": rc, "stderr_names_failure": "write failed" in err}
     return {"ready": False, "exit": proc.returncode,
-            "stderr_names_failure": f"journal {p['path']}: write failed" in (err or "")}
+            "stderr_names_failure": f"journal {p['path']}: write failed" in (err or ""),
+            "stderr_last_line": (err or "").strip().splitlines()[-1][-200:] if (err or "").strip() else ""}
 
 
 @attack("journal_flood")

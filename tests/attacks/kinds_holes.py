@@ -7,7 +7,8 @@ import socket, ssl, struct, subprocess, threading, time, urllib.parse
 
 def _observer(ctx, watch, cid=b"holes-observer", v=4):
     obs = ctx.mqtt()
-    obs.send(iotclib.connect(cid, v=v, keepalive=30))
+    # a fresh client ID per row: only the device under test reconnects at AWS's pace
+    obs.send(iotclib.connect(cid + b"-" + str(time.monotonic_ns()).encode(), v=v, keepalive=30))
     assert iotclib.connack_code(obs.read_packet()) == 0, "observer refused"
     obs.send(iotclib.subscribe([watch.encode()], pid=1, qos=1, v=v))
     codes = iotclib.suback_codes(obs.read_packet(), v)
@@ -127,7 +128,7 @@ def retained_wildcard(ctx, p):
     connection drops at once, and the retained message is looked for after the resume."""
     topic, tag = p["topic"], f"retained-{time.monotonic_ns()}"
     pub = ctx.mqtt(cert="device-02")
-    pub.send(iotclib.connect(b"holes-retainer", keepalive=30))
+    pub.send(iotclib.connect(f"holes-retainer-{time.monotonic_ns()}".encode(), keepalive=30))
     pub.read_packet()
     m = iotclib.publish(topic.encode(), tag.encode(), qos=1, pid=5)
     pub.send(bytes([m[0] | 1]) + m[1:])
@@ -181,7 +182,7 @@ def topic_alias(ctx, p):
     if "raw_alias" in p:
         c = ctx.mqtt()
         c.send(iotclib.pkt(0x10, iotclib.s16(b"MQTT") + bytes([5, 2]) + struct.pack(">H", 30) + b"\x00" +
-                           iotclib.s16(b"holes-alias-raw")))
+                           iotclib.s16(f"holes-alias-raw-{time.monotonic_ns()}".encode())))
         ca = c.read_packet()
         out["topic_alias_maximum"] = iotclib.v5_props(ca[2], 2).get(0x22, 0)
         props = b"\x23" + struct.pack(">H", p["raw_alias"])
@@ -192,7 +193,7 @@ def topic_alias(ctx, p):
                          "puback" if q[0] == 4 and (len(q[2]) < 3 or q[2][2] < 0x80) else f"packet {q[0]}")
         out["delivered"] = _delivered(obs, 1.0)
         return out
-    cl = mqtt.Client(client_id="holes-alias-paho", protocol=mqtt.MQTTv5)
+    cl = mqtt.Client(client_id=f"holes-alias-paho-{time.monotonic_ns()}", protocol=mqtt.MQTTv5)
     cert = p.get("cert", "device-02")
     cl.tls_set(ca_certs=f"{ctx.pki}/ca-bundle.crt", certfile=f"{ctx.pki}/{cert}.crt",
                keyfile=f"{ctx.pki}/{cert}.key")

@@ -40,6 +40,9 @@ class Serve:
         if not line.startswith("IOTCONFORM_READY "):
             raise RuntimeError(line + self.proc.stderr.read())
         self.ports = json.loads(line.split(" ", 1)[1])["ports"]
+        rate = profile.get("limits", {}).get("connect_per_s_per_client_id", 1)
+        for port in self.ports.values():
+            PACE_S[port] = profile.get("time_scale", 1.0) / rate if rate else 0.0
 
     def events(self, pred, timeout=3.0):
         deadline = time.time() + timeout
@@ -91,17 +94,73 @@ def subscribe(filters, v=4, pid=1, qos=1):
         body += s16(f) + bytes([qos])
     return pkt(0x82, body)
 
+# AWS IoT Core takes one CONNECT per second per client ID, and so does `serve` by default
+# (README "throttling"); the AWS SDKs never reconnect sooner than 1 s (aws-c-mqtt
+# AWS_MQTT5_DEFAULT_MIN_RECONNECT_DELAY_MS). A Conn behaves like such a device: a CONNECT
+# whose client ID was connected on the same port less than one quota interval ago waits
+# until that interval has passed since the earlier CONNECT was answered (its CONNACK, or
+# the close). PACE_S: port -> interval (s), from each Serve's profile (time_scale /
+# rate; 0 = no quota); other ports: 1 s. Conn(pace=False) is for tests of the quota.
+PACE_S = {}
+_answered = {}  # (port, client id) -> time.monotonic() of the last CONNECT's answer
+
+
+def _connect_client_id(b):
+    """The client ID of a CONNECT packet (MQTT 3.1.1 or 5), or None if b is not one."""
+    try:
+        if not b or b[0] != 0x10:
+            return None
+        i = 1
+        while b[i] & 0x80:
+            i += 1
+        i += 1
+        i += 2 + struct.unpack(">H", b[i:i+2])[0]  # protocol name
+        v = b[i]
+        i += 4  # version, flags, keep-alive
+        if v == 5:
+            n, mult = 0, 1
+            while True:
+                c = b[i]; n += (c & 127) * mult; mult *= 128; i += 1
+                if not c & 128:
+                    break
+            i += n
+        ln = struct.unpack(">H", b[i:i+2])[0]
+        return bytes(b[i+2:i+2+ln])
+    except (IndexError, struct.error):
+        return None
+
+
 class Conn:
-    def __init__(self, port, cert="device-01", pki=None):
+    def __init__(self, port, cert="device-01", pki=None, pace=True):
         pki = pki or PKI
         ctx = ssl.create_default_context(cafile=f"{pki}/ca-bundle.crt")
         ctx.load_cert_chain(f"{pki}/{cert}.crt", f"{pki}/{cert}.key")
         self.s = ctx.wrap_socket(socket.create_connection(("localhost", port)), server_hostname="localhost")
         self.s.settimeout(5)
         self.buf = b""
-    def send(self, b): self.s.sendall(b)
+        self.port, self.pace, self.pending = port, pace, None
+    def send(self, b):
+        cid = _connect_client_id(b)
+        if cid is not None:
+            key = (self.port, cid)
+            if self.pace and key in _answered:
+                left = _answered[key] + PACE_S.get(self.port, 1.0) - time.monotonic()
+                if left > 0:
+                    time.sleep(left)
+            self.pending = key
+            _answered[key] = time.monotonic()  # until the answer comes
+        self.s.sendall(b)
+    def _answered(self):
+        if self.pending:
+            _answered[self.pending] = time.monotonic()
+            self.pending = None
     def read_packet(self, timeout=5):
         """Returns (type, flags, body), or None when the server closed the connection."""
+        p = self._read_packet(timeout)
+        if p is None or p[0] == 2:
+            self._answered()
+        return p
+    def _read_packet(self, timeout):
         self.s.settimeout(timeout)
         try:
             while True:

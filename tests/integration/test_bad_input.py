@@ -12,8 +12,7 @@ from iotclib import Serve, check
 
 BIN, PKI = sys.argv[1], sys.argv[2]
 CA = f"{PKI}/ca-bundle.crt"
-srv = Serve(BIN, PKI, {"limits": {"handshake_timeout_ms": 400, "connect_timeout_ms": 400,
-                                  "connect_per_s_per_client_id": 0}},  # as default.json
+srv = Serve(BIN, PKI, {"limits": {"handshake_timeout_ms": 400, "connect_timeout_ms": 400}},
             prefix="iotc-bad-")
 try:
     P8883, P8443 = srv.ports["8883"], srv.ports["8443"]

@@ -50,13 +50,12 @@ static void test_default_profile(void)
     CU_ASSERT_EQUAL(p.limits.max_payload_bytes, 131072);
     CU_ASSERT_EQUAL(p.limits.keepalive_min_s, 30);
     CU_ASSERT_EQUAL(p.limits.keepalive_max_s, 1200);
-    /* AWS's message-broker quotas (us-east-1); default.json turns the per-client-ID CONNECT
-     * quota off for the suites' quick reconnects (README "throttling"). */
+    /* AWS's message-broker quotas (us-east-1), the per-client-ID CONNECT quota included. */
     CU_ASSERT_EQUAL(p.limits.publish_per_s, 100);
     CU_ASSERT_EQUAL(p.limits.throughput_bytes_per_s, 512 * 1024);
     CU_ASSERT_EQUAL(p.limits.account_connect_per_s, 500);
     CU_ASSERT_EQUAL(p.limits.account_publish_per_s, 20000);
-    CU_ASSERT_EQUAL(p.limits.connect_per_s_per_client_id, 0);
+    CU_ASSERT_EQUAL(p.limits.connect_per_s_per_client_id, 1);
     CU_ASSERT_TRUE(iotc_profile_name_known(&p, "localhost"));
     CU_ASSERT_TRUE(iotc_profile_name_known(&p, "IOT.example.test"));
     CU_ASSERT_FALSE(iotc_profile_name_known(&p, "127.0.0.1"));
