@@ -248,10 +248,12 @@ typedef struct iotc_certify_endpoint {
     const char *pki_dir;
     const char *host; /* SNI / name the device uses */
     int port_8883, port_8443, port_443;
+    double time_scale; /* the run's: the per-client-ID CONNECT quota's second (serve) */
 } iotc_certify_endpoint;
 
 typedef struct iotc_certify_action_state {
     bool done[8];
+    long long due_ms[8]; /* iotc_clock_ms() from which a triggered action may run; 0: unset */
     long runner_ports[16];
     size_t n_runner_ports;
     char note[512];

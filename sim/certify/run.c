@@ -470,7 +470,8 @@ static void run__poll_series(const iotc_certify_run *r, const iotc_certify_case 
     run__merge(s);
     iotc_certify_actions_step(c,
                               &(iotc_certify_endpoint){r->pki_dir, "localhost", s->serve.port_8883,
-                                                       s->serve.port_8443, s->serve.port_443},
+                                                       s->serve.port_8443, s->serve.port_443,
+                                                       r->scale},
                               s->lines, &s->act);
     json_array_foreach(c->actions, i, a)
     {

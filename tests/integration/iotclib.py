@@ -131,6 +131,8 @@ def _connect_client_id(b):
 
 
 class Conn:
+    port, pace, pending = None, True, None  # also for a Conn made around another socket
+
     def __init__(self, port, cert="device-01", pki=None, pace=True):
         pki = pki or PKI
         ctx = ssl.create_default_context(cafile=f"{pki}/ca-bundle.crt")

@@ -256,6 +256,7 @@ try:
         ctx = ssl.create_default_context(cafile=CA)
         ctx.set_alpn_protocols(["mqtt"])
         c = Conn.__new__(Conn)
+        c.port = P443
         c.s = ctx.wrap_socket(socket.create_connection(("localhost", P443)), server_hostname="localhost")
         c.s.settimeout(5); c.buf = b""
         user = b"dev?x-amz-customauthorizer-name=unsigned-authorizer&token=token-alpha"
