@@ -2,9 +2,10 @@
  * Reconnect schedule of the reference device (AWS "exponential backoff and jitter"):
  * attempt n (failures since the last connection that stayed up IOTC_REFDEVICE_STABLE_MS) waits
  * U(0, min(cap, base * 2^n)) -- full jitter -- and never less than IOTC_REFDEVICE_MIN_RECONNECT_MS
- * after a connection that had been accepted (AWS allows one CONNECT per second per
- * client id). The counter survives short-lived connections on purpose: a server that
- * drops the device right after CONNACK must see the delays grow, not restart.
+ * after a CONNECT the endpoint answered, accepted or not (AWS allows one CONNECT per
+ * second per client id; after a CONNACK timeout a second has passed already). The counter survives
+ * short-lived connections on purpose: a server that drops the device right after CONNACK must see
+ * the delays grow, not restart.
  */
 #include <math.h>
 
@@ -32,7 +33,7 @@ static double backoff__uniform(struct iotc_refdevice_backoff *b)
 }
 
 double iotc_refdevice_backoff_next_ms(struct iotc_refdevice_backoff *b,
-                                      const struct iotc_refdevice_opts *o, bool was_connected)
+                                      const struct iotc_refdevice_opts *o, bool answered)
 {
     unsigned n = b->attempt < 30 ? b->attempt : 30;
     double window =
@@ -50,7 +51,7 @@ double iotc_refdevice_backoff_next_ms(struct iotc_refdevice_backoff *b,
         d = window;
     else
         d = window * backoff__uniform(b);
-    if (was_connected && d < IOTC_REFDEVICE_MIN_RECONNECT_MS)
+    if (answered && d < IOTC_REFDEVICE_MIN_RECONNECT_MS)
         d = IOTC_REFDEVICE_MIN_RECONNECT_MS;
     return d * o->time_scale;
 }

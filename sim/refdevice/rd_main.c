@@ -77,10 +77,13 @@ int main(int argc, char **argv)
     while (!iotc_refdevice_stop && (deadline == 0 || iotc_mono_ms() < deadline)) {
         int fd = -1;
         double up = 0;
-        bool connected = false;
+        bool connected = false, answered = false;
         SSL *ssl = iotc_refdevice_tls_connect(ctx, &o, &fd);
         if (ssl) {
+            double t_connect = iotc_mono_ms();
             connected = iotc_refdevice_session_run(ssl, fd, &o, st, &up) == 1;
+            answered = connected || iotc_mono_ms() - t_connect <
+                                        IOTC_REFDEVICE_CONNACK_TIMEOUT_MS * o.time_scale;
             SSL_shutdown(ssl);
             SSL_free(ssl);
             close(fd);
@@ -95,7 +98,7 @@ int main(int argc, char **argv)
             rc = 1;
             goto cleanup;
         }
-        double d = iotc_refdevice_backoff_next_ms(&b, &o, connected);
+        double d = iotc_refdevice_backoff_next_ms(&b, &o, answered);
         iotc_refdevice_log(&o, "connection %s; reconnecting in %.0f ms",
                            connected ? "lost" : "failed", d);
         main__sleep_ms(d, deadline);

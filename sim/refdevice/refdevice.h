@@ -84,9 +84,10 @@ struct iotc_refdevice_backoff {
     uint64_t rng;
 };
 void iotc_refdevice_backoff_init(struct iotc_refdevice_backoff *b, uint64_t seed);
-/* Delay before the next attempt; was_connected: the last connection got CONNACK. */
+/* Delay before the next attempt; answered: the endpoint answered the last CONNECT (a
+ * CONNACK, or a close before the device's CONNACK timeout), so the next is a second away. */
 double iotc_refdevice_backoff_next_ms(struct iotc_refdevice_backoff *b,
-                                      const struct iotc_refdevice_opts *o, bool was_connected);
+                                      const struct iotc_refdevice_opts *o, bool answered);
 void iotc_refdevice_backoff_reset(struct iotc_refdevice_backoff *b);
 
 /* One MQTT session over ssl until it ends; returns 1 when CONNACK was accepted
