@@ -63,7 +63,7 @@ struct iotc_refdevice_opts {
 /* Timers at time scale 1 (milliseconds); see rd_backoff.c for the schedule. */
 #define IOTC_REFDEVICE_BACKOFF_BASE_MS    1000.0
 #define IOTC_REFDEVICE_BACKOFF_CAP_MS     128000.0
-#define IOTC_REFDEVICE_MIN_RECONNECT_MS   1000.0  /* after a connection that was accepted */
+#define IOTC_REFDEVICE_MIN_RECONNECT_MS   1000.0  /* after a CONNECT the endpoint answered */
 #define IOTC_REFDEVICE_STABLE_MS          30000.0 /* a connection this old resets the backoff */
 #define IOTC_REFDEVICE_CONNACK_TIMEOUT_MS 5000.0
 #define IOTC_REFDEVICE_ACK_RETRY_MS       5000.0 /* PUBACK / SUBACK wait before a retransmission */
