@@ -24,8 +24,8 @@ def worker_of(conn, cid, timeout=3.0):
     return hits[0].get("worker") if hits else None
 
 
-def live(cid, v=4):
-    c = Conn(P)
+def live(cid, v=4, pace=True):
+    c = Conn(P, pace=pace)
     c.send(connect(cid.encode(), v))
     p = c.read_packet()
     return c, p
@@ -194,7 +194,7 @@ try:
     other = None
     t_first = time.time()
     while time.time() - t_first < 0.8 and other is None:
-        c, p = live("wk-thr")
+        c, p = live("wk-thr", pace=False)  # too soon on purpose
         w = worker_of(c, "wk-thr", 1.0)
         if w is not None and w != fw:
             other = (c, w, p)
