@@ -101,7 +101,8 @@ def mqtt_subscribe(ctx, p):
     or how the connection ended ("closed" / "disconnect 0x..")."""
     v = p.get("version", 4)
     c = ctx.mqtt()
-    c.send(iotclib.connect(p.get("client_id", "holes-sub").encode(), v=v, keepalive=30))
+    cid = p.get("client_id", f"holes-sub-{time.monotonic_ns()}")  # the filter is the subject
+    c.send(iotclib.connect(cid.encode(), v=v, keepalive=30))
     assert iotclib.connack_code(c.read_packet()) == 0
     props = b""
     if "sub_id" in p:

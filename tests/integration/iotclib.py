@@ -143,7 +143,7 @@ class Conn:
         self.port, self.pace, self.pending = port, pace, None
     def send(self, b):
         cid = _connect_client_id(b)
-        if cid is not None:
+        if cid:  # an empty client ID gets a fresh one from the endpoint: nothing to pace
             key = (self.port, cid)
             if self.pace and key in _answered:
                 left = _answered[key] + PACE_S.get(self.port, 1.0) - time.monotonic()
