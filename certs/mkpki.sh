@@ -300,6 +300,11 @@ TABLE=(
     "device-noca|ec|device-noca|client-ec|/CN=device-noca||valid"
     "device-05|ec|ca-ec|client-ec|/CN=device-05||valid"
     "device-06|ec|ca-ec|client-ec|/CN=device-06||valid"
+    "device-07|ec|ca-ec|client-ec|/CN=device-07||valid"
+    "device-08|ec|ca-ec|client-ec|/CN=device-08||valid"
+    "device-09|ec|ca-ec|client-ec|/CN=device-09||valid"
+    "device-10|ec|ca-ec|client-ec|/CN=device-10||valid"
+    "device-11|ec|ca-ec|client-ec|/CN=device-11||valid"
 )
 ARTEFACTS=()
 declare -A ISSUER_OF=() MODE_OF=()

@@ -471,7 +471,7 @@ bool iotc_conn_allowed(struct iotc_conn *c, const char *client_id, enum iotc_act
     struct iotc_policy_ctx ctx = {.region = p->region,
                                   .account = p->account,
                                   .client_id = client_id,
-                                  .thing_name = c->auth.thing,
+                                  .thing_name = iotc_conn_thing_for_policy(c),
                                   .cert_subject_cn =
                                       c->auth.cert ? c->auth.cert->common_name : NULL,
                                   .cert_id = c->auth.cert ? c->auth.cert->id : NULL};

@@ -7,6 +7,10 @@
  * the client ID is that thing's name (AWS evaluates thing keys for the thing named by
  * the client ID that is attached to the principal); otherwise "false", and the thing
  * type and attributes are those of the certificate's thing when it has one.
+ *
+ * AWS's thing policy variables are "only available when a device connects over MQTT or
+ * MQTT over the WebSocket protocol" (developer guide, thing policy variables): an HTTPS
+ * publish sees neither ${iot:Connection.Thing.*} nor those condition keys.
  */
 #include "conn.h"
 #include "config/registry.h"
@@ -22,6 +26,11 @@ static void keys__one(struct iotc_conn_keys *k, const char *key, const char *val
     k->n++;
 }
 
+const char *iotc_conn_thing_for_policy(const struct iotc_conn *c)
+{
+    return c->tr.mode == IOTC_MODE_HTTP_X509 ? NULL : c->auth.thing;
+}
+
 void iotc_conn_policy_keys(struct iotc_conn *c, const char *client_id, struct iotc_conn_keys *k)
 {
     k->n = 0;
@@ -32,7 +41,7 @@ void iotc_conn_policy_keys(struct iotc_conn *c, const char *client_id, struct io
     if (k->n < IOTC_CONN_MAX_KEYS && c->tr.mode != IOTC_MODE_HTTP_X509)
         k->kv[k->n++] = (struct iotc_policy_kv){"iot:ConnectAttributes", c->auth.connect_attrs,
                                                 c->auth.n_connect_attrs};
-    const char *thing = c->auth.thing;
+    const char *thing = iotc_conn_thing_for_policy(c);
     bool attached = thing && client_id && strcmp(client_id, thing) == 0;
     keys__one(k, "iot:Connection.Thing.IsAttached", attached ? "true" : "false");
     const struct iotc_reg_thing *t = iotc_registry_find_thing(&c->ep->registry, thing);

@@ -74,6 +74,11 @@ int iotc_drv_mqtt(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_
  * proven by an MQTT subscriber. */
 int iotc_drv_https(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out);
 
+/* One HTTPS publish on the 443 door with the case's door credentials (libcurl), no
+ * subscriber: the session driver's http_publish step on the door rows. */
+int iotc_drv_https_door(const iotc_env *env, const iotc_case *c, const iotc_pubspec *ps,
+                        iotc_drv_out *out);
+
 /* MQTT over WebSocket on the 443 door (presigned SigV4 or custom auth). */
 int iotc_drv_wss(const iotc_env *env, const iotc_case *c, size_t idx, iotc_drv_out *out);
 /* The upgrade request's path (with query) and header lines for the case's credentials. */

@@ -294,6 +294,22 @@ static int https__curl(const iotc_env *env, const iotc_case *c, const iotc_pubsp
              iotc_env_addr(env, c->af));
     resolve = curl_slist_append(NULL, res);
     hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    /* MQTT 5 properties the AWS way (x-amz-mqtt5-*): sent, and signed by SigV4 like any
+     * header libcurl sees. */
+    for (const char *line = ps->headers; line && *line;) {
+        const char *end = strstr(line, "\r\n");
+        char one[1024];
+        size_t n = end ? (size_t)(end - line) : strlen(line);
+        if (n >= sizeof(one)) {
+            snprintf(out->error, sizeof(out->error), "header line too long");
+            rc = IOTC_ERR_CONFIG;
+            goto cleanup;
+        }
+        memcpy(one, line, n);
+        one[n] = '\0';
+        hdrs = curl_slist_append(hdrs, one);
+        line = end ? end + 2 : line + n;
+    }
     rc = https__door_auth(h, &da, upath, ps, query, &hdrs, url, sizeof(url), out);
     if (rc != IOTC_OK)
         goto cleanup;
@@ -371,6 +387,12 @@ cleanup:
     json_decref(alpn);
     ERR_clear_error();
     return rc;
+}
+
+int iotc_drv_https_door(const iotc_env *env, const iotc_case *c, const iotc_pubspec *ps,
+                        iotc_drv_out *out)
+{
+    return https__curl(env, c, ps, out);
 }
 
 /* A subscriber only when the case judges delivery: refusals need none. */

@@ -184,29 +184,43 @@ static int props__b64(char *buf, size_t len, size_t *o, const char *v)
     return IOTC_OK;
 }
 
+/* One query parameter: a template string, or the integer message expiry. */
+static int props__param(iotc_runner_sess *s, json_t *spec, const char *key, const char *param,
+                        char *query, size_t qlen, size_t *qo)
+{
+    char val[1024];
+    json_t *v = json_object_get(spec, key);
+    int rc = IOTC_OK;
+    if (json_is_integer(v))
+        rc = props__cat(query, qlen, qo, "&%s=%lld", param, (long long)json_integer_value(v));
+    else if (json_is_string(v)) {
+        iotc_runner_sess_fill(s, json_string_value(v), val, sizeof(val));
+        rc = props__cat(query, qlen, qo, "&%s=", param);
+        if (rc == IOTC_OK)
+            rc = props__qval(query, qlen, qo, val);
+    }
+    return rc;
+}
+
 int iotc_runner_sess_props_http(iotc_runner_sess *s, json_t *spec, int qos, int retain, char *query,
                                 size_t qlen, char *headers, size_t hlen)
 {
-    static const struct {
-        const char *key, *param;
-    } params[] = {{"response_topic", "responseTopic"}, {"content_type", "contentType"}};
     char val[1024];
     size_t qo = 0, ho = 0;
-    int rc = props__cat(query, qlen, &qo, "qos=%d%s", qos, retain ? "&retain=true" : "");
+    /* Parameters in code-point order, as SigV4's canonical query has them: libcurl 7.88's
+     * signer signs the query as written, so any other order fails its signature. */
+    int rc = props__param(s, spec, "content_type", "contentType", query, qlen, &qo);
+    if (rc == IOTC_OK)
+        rc = props__param(s, spec, "message_expiry", "messageExpiry", query, qlen, &qo);
+    if (rc == IOTC_OK)
+        rc = props__cat(query, qlen, &qo, "&qos=%d", qos);
+    if (rc == IOTC_OK)
+        rc = props__param(s, spec, "response_topic", "responseTopic", query, qlen, &qo);
+    if (rc == IOTC_OK && retain)
+        rc = props__cat(query, qlen, &qo, "&retain=true");
+    if (rc == IOTC_OK)
+        memmove(query, query + 1, qo); /* the first '&' (and the NUL after the last byte) */
     headers[0] = '\0';
-    for (size_t i = 0; rc == IOTC_OK && i < sizeof params / sizeof params[0]; i++) {
-        const char *v = json_string_value(json_object_get(spec, params[i].key));
-        if (!v)
-            continue;
-        iotc_runner_sess_fill(s, v, val, sizeof(val));
-        rc = props__cat(query, qlen, &qo, "&%s=", params[i].param);
-        if (rc == IOTC_OK)
-            rc = props__qval(query, qlen, &qo, val);
-    }
-    json_t *exp = json_object_get(spec, "message_expiry");
-    if (rc == IOTC_OK && json_is_integer(exp))
-        rc =
-            props__cat(query, qlen, &qo, "&messageExpiry=%lld", (long long)json_integer_value(exp));
     json_t *user = json_object_get(spec, "user");
     if (rc == IOTC_OK && json_object_size(user)) {
         json_t *arr = json_array();

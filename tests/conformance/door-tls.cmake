@@ -3,7 +3,7 @@
 # without a client certificate, one test per row and table against fresh `iotconform
 # serve` children (ephemeral ports, so ctest -j is safe).
 iotc_conformance_rows(door-tls 2 300 https-sigv4-443 https-custom-443 wss-sigv4-443 wss-custom-443 mqtt-custom-443)
-iotc_conformance_rows(door-cred 2 120 https-sigv4-443 wss-sigv4-443 wss-custom-443 mqtt-custom-443)
+iotc_conformance_rows(door-cred 2 120 https-sigv4-443 https-custom-443 wss-sigv4-443 wss-custom-443 mqtt-custom-443)
 
 # A table whose not_applicable declarations are wrong is refused before anything starts.
 add_test(NAME conformance.door.na-errors-refused

@@ -37,7 +37,8 @@ def event(token, proto="mqtt"):
 
 def main():
     allowed = {"token-alpha": "alpha", "token-beta": "beta", "token-no-connect": "noconnect",
-               "token-narrow": "narrow"}
+               "token-narrow": "narrow", "token-ttl-max": "ttlmax", "token-ttl-over": "ttlover",
+               "token-read-only": "readonly"}
     refused = [None, "", "token-x", "token-alpha2", "xtoken-alpha", 'token-alpha",x',
                "token-shell"]
     failures = 0

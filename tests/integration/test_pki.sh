@@ -55,6 +55,8 @@ ARTEFACTS=(
     device-pending:EC:ca-ec:device device-unregistered:EC:ca-ec:device
     device-rogue:EC:ca-rogue:device device-noca:EC:device-noca:device
     device-05:EC:ca-ec:device device-06:EC:ca-ec:device
+    device-07:EC:ca-ec:device device-08:EC:ca-ec:device device-09:EC:ca-ec:device
+    device-10:EC:ca-ec:device device-11:EC:ca-ec:device
 )
 
 x509() {
