@@ -273,7 +273,8 @@ static SSL_CTX *main__ctx(const char *pki, int version)
         /* Every handshake must be a full one; thousands of idle clients in this process
          * need no 34 KB of buffers each. */
         .flags = IOTC_CLIENT_TLS_NO_RESUME | IOTC_CLIENT_TLS_RELEASE_BUFFERS |
-                 IOTC_CLIENT_TLS_CHECK_KEY | IOTC_CLIENT_TLS_REMEMBER_CHAIN,
+                 IOTC_CLIENT_TLS_CHECK_KEY | IOTC_CLIENT_TLS_REMEMBER_CHAIN |
+                 IOTC_CLIENT_TLS_CHAIN_ONCE,
     };
     iotc_errtext terr = {0};
     SSL_CTX *ctx = iotc_client_tls_ctx(&spec, &terr);
