@@ -82,13 +82,13 @@ int iotc_bench_serve_start_profile(const char *serve_bin, const char *pki, const
 void iotc_bench_serve_stop(struct iotc_bench_serve *s);
 /* user + system CPU seconds of pid (0: this process), -1 when unknown */
 double iotc_bench_cpu_s(pid_t pid);
-double iotc_bench_loadavg(void);
+double iotc_bench_loadavg(void); /* 1-minute load average: others' work skews every figure */
 /* serve's pid followed by its workers' (at most max); the count. */
 int iotc_bench_front_door_pids(pid_t serve, pid_t *out, int max);
-/* CPU seconds and VmRSS of serve and all its workers together (-1 RSS when unknown). */
+/* CPU seconds and memory (Pss, VmRSS where smaps_rollup is missing) of serve and all its
+ * workers together (-1 memory when unknown). */
 double iotc_bench_front_door_cpu_s(pid_t serve);
-long iotc_bench_front_door_rss_kb(
-    pid_t serve); /* 1-minute load average: others' work skews every figure */
+long iotc_bench_front_door_mem_kb(pid_t serve);
 int iotc_bench_free_port(void);
 
 /* ---- mosq_ref.c: a plain mosquitto with its own TLS listener ---- */
@@ -173,8 +173,9 @@ struct iotc_bench_mem_result {
     bool ok;
     char error[IOTC_BENCH_ERR_LEN];
     int connected;
-    long serve_before_kb, serve_after_kb, broker_before_kb, broker_after_kb;
-    double serve_kb, broker_kb, total_kb; /* per device */
+    long serve_before_kb, serve_after_kb;   /* Pss summed over the front-door processes */
+    long broker_before_kb, broker_after_kb; /* VmRSS */
+    double serve_kb, broker_kb, total_kb;   /* per device */
     double setup_s;
     double loadavg;
 };

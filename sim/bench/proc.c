@@ -109,13 +109,33 @@ double iotc_bench_front_door_cpu_s(pid_t serve)
     return s;
 }
 
-long iotc_bench_front_door_rss_kb(pid_t serve)
+/* Proportional set size: a page the workers share (their mapped state file, the
+ * executable) counts once over all of them, where VmRSS would count it in each. */
+static long proc__pss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    long kb = -1;
+    snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return iotc_rss_kb(pid);
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "Pss:", 4) == 0) {
+            kb = strtol(line + 4, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return kb >= 0 ? kb : iotc_rss_kb(pid);
+}
+
+long iotc_bench_front_door_mem_kb(pid_t serve)
 {
     pid_t pids[IOTC_BENCH_MAX_WORKERS];
     int n = iotc_bench_front_door_pids(serve, pids, IOTC_BENCH_MAX_WORKERS);
     long kb = n > 0 ? 0 : -1;
     for (int i = 0; i < n; i++) {
-        long one = iotc_rss_kb(pids[i]);
+        long one = proc__pss_kb(pids[i]);
         if (one < 0)
             return -1;
         kb += one;

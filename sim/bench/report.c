@@ -198,8 +198,8 @@ static void report__memory(const struct iotc_bench_report *r)
     for (int i = 0; i < r->nruns; i++)
         m[i] = &r->runs[i].mem;
     m[r->nruns] = &r->mem_mosq;
-    printf("Memory: VmRSS delta / %d idle devices (TLS 1.3 + CONNECT/CONNACK, keep-alive "
-           "1200 s), all front-door processes summed\n",
+    printf("Memory: growth / %d idle devices (TLS 1.3 + CONNECT/CONNACK, keep-alive 1200 s); "
+           "front door: Pss summed over its processes (shared pages once), brokers: VmRSS\n",
            r->mem_cfg.devices);
     for (int i = 0; i <= r->nruns; i++)
         report__cell(c[i], m[i]->ok && i < r->nruns, i < r->nruns ? m[i]->error : "-", 1, " KB",
@@ -321,8 +321,8 @@ static json_t *report__mem_json(const struct iotc_bench_report *r,
 {
     return json_pack("{s:b, s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:f, s:b, s:f}", "ok",
                      m->ok, "error", m->error, "devices", r->mem_cfg.devices, "connected",
-                     m->connected, "serve_rss_before_kb", (json_int_t)m->serve_before_kb,
-                     "serve_rss_after_kb", (json_int_t)m->serve_after_kb, "broker_rss_before_kb",
+                     m->connected, "serve_pss_before_kb", (json_int_t)m->serve_before_kb,
+                     "serve_pss_after_kb", (json_int_t)m->serve_after_kb, "broker_rss_before_kb",
                      (json_int_t)m->broker_before_kb, "broker_rss_after_kb",
                      (json_int_t)m->broker_after_kb, "front_door_kb_per_device", m->serve_kb,
                      "broker_kb_per_device", m->broker_kb, "total_kb_per_device", m->total_kb,
