@@ -61,7 +61,12 @@ void iotc_bench_conn_describe(const struct iotc_bench_conn *c, char *out, size_t
 struct iotc_bench_serve {
     iotc_serve proc; /* pid, port_8883, its stdout held open so a late write cannot fail */
     pid_t broker_pid;
+    int workers; /* front-door processes found (serve --workers) */
 };
+/* Front-door processes one serve may run (--workers), and worker counts one bench run
+ * compares. */
+#define IOTC_BENCH_MAX_WORKERS 64
+#define IOTC_BENCH_MAX_RUNS    4
 /* Starts `serve --ports 0 ...` as our child (so it inherits our RLIMIT_NOFILE). */
 /* Profile limits that switch AWS's message-broker quotas off (a JSON object's members). */
 #define IOTC_BENCH_NO_QUOTAS                                                                       \
@@ -69,15 +74,21 @@ struct iotc_bench_serve {
     "\"account_connect_per_s\": 0, \"account_publish_per_s\": 0, \"inflight_qos1_max\": 0, "       \
     "\"throttle_close_per_s\": 0"
 int iotc_bench_serve_start(const char *serve_bin, const char *pki, const char *work_dir,
-                           struct iotc_bench_serve *out, iotc_errtext *err);
+                           int workers, struct iotc_bench_serve *out, iotc_errtext *err);
 /* The same with a profile file (NULL: serve's default profile). */
 int iotc_bench_serve_start_profile(const char *serve_bin, const char *pki, const char *work_dir,
-                                   const char *profile_path, struct iotc_bench_serve *out,
-                                   iotc_errtext *err);
+                                   const char *profile_path, int workers,
+                                   struct iotc_bench_serve *out, iotc_errtext *err);
 void iotc_bench_serve_stop(struct iotc_bench_serve *s);
 /* user + system CPU seconds of pid (0: this process), -1 when unknown */
 double iotc_bench_cpu_s(pid_t pid);
 double iotc_bench_loadavg(void); /* 1-minute load average: others' work skews every figure */
+/* serve's pid followed by its workers' (at most max); the count. */
+int iotc_bench_front_door_pids(pid_t serve, pid_t *out, int max);
+/* CPU seconds and memory (Pss, VmRSS where smaps_rollup is missing) of serve and all its
+ * workers together (-1 memory when unknown). */
+double iotc_bench_front_door_cpu_s(pid_t serve);
+long iotc_bench_front_door_mem_kb(pid_t serve);
 int iotc_bench_free_port(void);
 
 /* ---- mosq_ref.c: a plain mosquitto with its own TLS listener ---- */
@@ -95,7 +106,8 @@ struct iotc_bench_cpu {
     double client, serve, broker;
 };
 struct iotc_bench_cpu_probe {
-    pid_t serve, broker; /* -1 when not there (reference mosquitto: broker only) */
+    pid_t serve, broker; /* -1 when not there (reference mosquitto: broker only); serve
+                          * counts its workers too */
     struct iotc_bench_cpu t0;
 };
 void iotc_bench_cpu_start(struct iotc_bench_cpu_probe *p);
@@ -154,15 +166,16 @@ struct iotc_bench_mem_cfg {
     int devices;
     int warm_devices; /* connected before the baseline, so one-time setup is not counted */
     int concurrency;  /* connections being set up at once */
-    pid_t serve_pid, broker_pid;
+    pid_t serve_pid, broker_pid; /* serve_pid -1: the broker terminates TLS itself */
     double settle_s;
 };
 struct iotc_bench_mem_result {
     bool ok;
     char error[IOTC_BENCH_ERR_LEN];
     int connected;
-    long serve_before_kb, serve_after_kb, broker_before_kb, broker_after_kb;
-    double serve_kb, broker_kb, total_kb; /* per device */
+    long serve_before_kb, serve_after_kb;   /* Pss summed over the front-door processes */
+    long broker_before_kb, broker_after_kb; /* VmRSS */
+    double serve_kb, broker_kb, total_kb;   /* per device */
     double setup_s;
     double loadavg;
 };
@@ -192,16 +205,26 @@ int iotc_bench_qos1_run(struct event_base *base, const struct iotc_bench_qos1_cf
                         struct iotc_bench_qos1_result *out);
 
 /* ---- report.c ---- */
+/* Every front-door figure, for serve started with one worker count. */
+struct iotc_bench_run {
+    int workers;
+    struct iotc_bench_load_result load;
+    struct iotc_bench_hs_result hs13, hs12;
+    struct iotc_bench_mem_result mem;
+};
 struct iotc_bench_report {
     bool quick;
+    int ncpu;
+    int nruns;
+    struct iotc_bench_run runs[IOTC_BENCH_MAX_RUNS]; /* --workers LIST, in order */
     struct iotc_bench_load_cfg load_cfg;
-    struct iotc_bench_load_result load_fd, load_mosq;
+    struct iotc_bench_load_result load_mosq;
     struct iotc_bench_hs_cfg hs_cfg;
-    struct iotc_bench_hs_result hs13, hs12;
     struct iotc_bench_hs_result hs13_mosq; /* reference: mosquitto's own TLS listener, no goal */
     struct iotc_bench_mem_cfg mem_cfg;
-    struct iotc_bench_mem_result mem;
+    struct iotc_bench_mem_result mem_mosq; /* reference: mosquitto's own TLS listener */
     struct iotc_bench_qos1_cfg qos1_cfg;
+    int qos1_workers;                                      /* the first of --workers */
     struct iotc_bench_qos1_result qos1_durable, qos1_fast; /* limits.qos1_durable 1 and 0 */
     long nofile;
     double loadavg;
@@ -210,7 +233,8 @@ struct iotc_bench_report {
 #define IOTC_BENCH_GOAL_HS    2200.0
 /* CPU per full mTLS handshake, each side (issue 13: ~0.26 ms of it is cryptography) */
 #define IOTC_BENCH_GOAL_HS_CPU_MS 0.40
-#define IOTC_BENCH_GOAL_MEM_KB    64.0
+/* RSS per idle connected device, front door + broker (issue 13) */
+#define IOTC_BENCH_GOAL_MEM_KB 16.0
 void iotc_bench_report_print(const struct iotc_bench_report *r);
 
 /* Fires the timer ev in s seconds (fractions kept to the microsecond). */

@@ -35,6 +35,8 @@
 
 struct main_opts {
     bool quick;
+    int nworkers;
+    int workers[IOTC_BENCH_MAX_RUNS];
     const char *serve;
     const char *pki;
     const char *json;
@@ -49,21 +51,55 @@ struct main_opts {
 #define MAIN_RUN_MEM  4u
 #define MAIN_RUN_QOS1 8u
 
+static int main__ncpu(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > IOTC_BENCH_MAX_WORKERS ? IOTC_BENCH_MAX_WORKERS : (int)n;
+}
+
+/* "1,2": distinct counts, 1..IOTC_BENCH_MAX_WORKERS, at most IOTC_BENCH_MAX_RUNS. */
+static int main__parse_workers(const char *arg, struct main_opts *o)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", arg);
+    o->nworkers = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *end = NULL;
+        long k = strtol(tok, &end, 10);
+        if (!*tok || *end || k < 1 || k > IOTC_BENCH_MAX_WORKERS ||
+            o->nworkers == IOTC_BENCH_MAX_RUNS)
+            return -1;
+        for (int i = 0; i < o->nworkers; i++)
+            if (o->workers[i] == (int)k)
+                return -1;
+        o->workers[o->nworkers++] = (int)k;
+    }
+    return o->nworkers ? 0 : -1;
+}
+
 static void main__usage(FILE *out)
 {
     fprintf(out,
-            "usage: iotc_bench [--quick] [--serve PATH] [--pki DIR] [--json FILE]\n"
-            "                  [--mosquitto PATH] [--devices K] [--keep]\n"
+            "usage: iotc_bench [--quick] [--workers LIST] [--serve PATH] [--pki DIR]\n"
+            "                  [--json FILE] [--mosquitto PATH] [--devices K] [--keep]\n"
+            "                  [--only LIST]\n"
             "\n"
-            "Measures the front door (`iotconform serve`, started as a child):\n"
-            "  1. QoS 0 throughput, 10 publishers -> 10 subscribers, front door vs. mosquitto's\n"
-            "     own TLS listener (goal: ratio >= %.1f)\n"
-            "  2. full mTLS ECDSA handshakes per second, TLS 1.3 and 1.2 (goal: >= %.0f/s)\n"
-            "  3. RSS per idle connected device, serve + mosquitto (goal: <= %.0f KB)\n"
-            "Prints a table and writes JSON; always exits 0 once it ran (it reports, it does\n"
-            "not gate), 2 on bad options.\n"
+            "Measures the front door (`iotconform serve --workers K`, started as a child, once\n"
+            "per K of --workers) side by side with mosquitto's own TLS listener:\n"
+            "  1. QoS 0 throughput, 10 publishers -> 10 subscribers (goal: front door /\n"
+            "     mosquitto >= %.1f)\n"
+            "  2. full mTLS ECDSA handshakes per second, TLS 1.3 and 1.2 (goal: >= %.0f/s, CPU\n"
+            "     per handshake <= %.2f ms on each side, server and bench client)\n"
+            "  3. memory per idle connected device, front door (Pss of all its processes) + its\n"
+            "     broker (VmRSS) (goal: <= %.0f KB)\n"
+            "  4. QoS 1 acknowledged throughput, durable and not (first worker count only)\n"
+            "Prints a table (one column per worker count, then mosquitto) and writes JSON;\n"
+            "always exits 0 once it ran (it reports, it does not gate), 2 on bad options.\n"
             "\n"
             "  --quick           short durations and 200 devices (smoke run)\n"
+            "  --workers LIST    serve --workers counts to compare, e.g. 1,2 (default: 1 and\n"
+            "                    the number of CPUs, %d here; at most %d counts)\n"
             "  --serve PATH      iotconform binary (default: %s)\n"
             "  --pki DIR         generated test PKI (default: %s)\n"
             "  --json FILE       results file (default: %s)\n"
@@ -72,8 +108,30 @@ static void main__usage(FILE *out)
             "  --keep            keep the work directory (logs, configs)\n"
             "  --only LIST       run only some of: throughput,handshakes,memory,qos1\n"
             "environment: IOTC_BENCH_SERVE_JOURNAL=FILE gives serve a journal (default\n"
-            "/dev/null), to see why a connection was refused; it costs serve CPU.\n",
-            IOTC_BENCH_GOAL_RATIO, IOTC_BENCH_GOAL_HS, IOTC_BENCH_GOAL_MEM_KB, IOTC_BENCH_SERVE,
+            "/dev/null), to see why a connection was refused; it costs serve CPU.\n"
+            "\n"
+            "JSON (keys sorted; every figure carries ok and error):\n"
+            "  version (2), quick, loadavg, nofile, ncpu\n"
+            "  runs[]: one per --workers count, in order:\n"
+            "    workers\n"
+            "    throughput: msgs_per_s, sent, delivered, lost, seconds, tls, loadavg,\n"
+            "      cpu {client_s, serve_s, broker_s}, ratio (to mosquitto), pass\n"
+            "    handshakes.tls13, handshakes.tls12: per_s, completed, failed, seconds, tls,\n"
+            "      cpu, capacity_2_cores_per_s, server_cpu_ms_per_handshake,\n"
+            "      client_cpu_ms_per_handshake, pass (rate), cpu_pass, loadavg\n"
+            "    memory: devices, connected, serve_pss_before_kb, serve_pss_after_kb (Pss\n"
+            "      summed over the workers), broker_rss_before_kb, broker_rss_after_kb,\n"
+            "      front_door_kb_per_device, broker_kb_per_device, total_kb_per_device,\n"
+            "      setup_s, pass, loadavg\n"
+            "  mosquitto: the reference, same shapes: throughput, handshakes.tls13, memory\n"
+            "    (its own RSS in broker_*; front_door_* is 0)\n"
+            "  throughput, handshakes, memory: settings and goals (publishers, subscribers,\n"
+            "    payload_bytes, warmup_s, measure_s, goal_ratio; concurrency, goal_per_s,\n"
+            "    goal_cpu_ms; devices, goal_kb)\n"
+            "  qos1: workers, publishers, window, measure_s, durable and every_second\n"
+            "    {ok, error, acks_per_s, acked}\n",
+            IOTC_BENCH_GOAL_RATIO, IOTC_BENCH_GOAL_HS, IOTC_BENCH_GOAL_HS_CPU_MS,
+            IOTC_BENCH_GOAL_MEM_KB, main__ncpu(), IOTC_BENCH_MAX_RUNS, IOTC_BENCH_SERVE,
             IOTC_BENCH_PKI, IOTC_BENCH_JSON, IOTC_BENCH_MOSQUITTO);
 }
 
@@ -110,6 +168,7 @@ static int main__parse(int argc, char **argv, struct main_opts *o)
                                              {"devices", required_argument, NULL, 'd'},
                                              {"keep", no_argument, NULL, 'K'},
                                              {"only", required_argument, NULL, 'o'},
+                                             {"workers", required_argument, NULL, 'w'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     int ch;
@@ -143,6 +202,15 @@ static int main__parse(int argc, char **argv, struct main_opts *o)
         case 'o':
             if (main__parse_only(optarg, &o->only) != 0) {
                 fprintf(stderr, "iotc_bench: --only: throughput, handshakes, memory, qos1\n");
+                return 2;
+            }
+            break;
+        case 'w':
+            if (main__parse_workers(optarg, o) != 0) {
+                fprintf(stderr,
+                        "iotc_bench: --workers: up to %d distinct counts of 1..%d, "
+                        "comma-separated\n",
+                        IOTC_BENCH_MAX_RUNS, IOTC_BENCH_MAX_WORKERS);
                 return 2;
             }
             break;
@@ -206,7 +274,8 @@ static SSL_CTX *main__ctx(const char *pki, int version)
         /* Every handshake must be a full one; thousands of idle clients in this process
          * need no 34 KB of buffers each. */
         .flags = IOTC_CLIENT_TLS_NO_RESUME | IOTC_CLIENT_TLS_RELEASE_BUFFERS |
-                 IOTC_CLIENT_TLS_CHECK_KEY | IOTC_CLIENT_TLS_REMEMBER_CHAIN,
+                 IOTC_CLIENT_TLS_CHECK_KEY | IOTC_CLIENT_TLS_REMEMBER_CHAIN |
+                 IOTC_CLIENT_TLS_CHAIN_ONCE,
     };
     iotc_errtext terr = {0};
     SSL_CTX *ctx = iotc_client_tls_ctx(&spec, &terr);
@@ -215,98 +284,145 @@ static SSL_CTX *main__ctx(const char *pki, int version)
     return ctx;
 }
 
+static void main__set_error(char *dst, size_t len, const char *why)
+{
+    snprintf(dst, len, "%s", why);
+}
+#define MAIN_SET_ERROR(res, why) main__set_error((res).error, sizeof(res).error, why)
+
 static void main__fail_all(struct iotc_bench_report *r, const char *why)
 {
-    snprintf(r->load_fd.error, sizeof r->load_fd.error, "%s", why);
-    snprintf(r->hs13.error, sizeof r->hs13.error, "%s", why);
-    snprintf(r->hs12.error, sizeof r->hs12.error, "%s", why);
-    snprintf(r->hs13_mosq.error, sizeof r->hs13_mosq.error, "%s", why);
-    snprintf(r->mem.error, sizeof r->mem.error, "%s", why);
+    for (int i = 0; i < r->nruns; i++) {
+        MAIN_SET_ERROR(r->runs[i].load, why);
+        MAIN_SET_ERROR(r->runs[i].hs13, why);
+        MAIN_SET_ERROR(r->runs[i].hs12, why);
+        MAIN_SET_ERROR(r->runs[i].mem, why);
+    }
+    MAIN_SET_ERROR(r->load_mosq, why);
+    MAIN_SET_ERROR(r->hs13_mosq, why);
+    MAIN_SET_ERROR(r->mem_mosq, why);
+    MAIN_SET_ERROR(r->qos1_durable, why);
+    MAIN_SET_ERROR(r->qos1_fast, why);
 }
 
 static void main__mark_skipped(const struct main_opts *o, struct iotc_bench_report *r)
 {
     static const char why[] = "skipped (--only)";
-    if (!main__wants(o, MAIN_RUN_LOAD)) {
-        snprintf(r->load_fd.error, sizeof r->load_fd.error, "%s", why);
-        snprintf(r->load_mosq.error, sizeof r->load_mosq.error, "%s", why);
+    for (int i = 0; i < r->nruns; i++) {
+        struct iotc_bench_run *run = &r->runs[i];
+        if (!main__wants(o, MAIN_RUN_LOAD))
+            MAIN_SET_ERROR(run->load, why);
+        if (!main__wants(o, MAIN_RUN_HS)) {
+            MAIN_SET_ERROR(run->hs13, why);
+            MAIN_SET_ERROR(run->hs12, why);
+        }
+        if (!main__wants(o, MAIN_RUN_MEM))
+            MAIN_SET_ERROR(run->mem, why);
     }
-    if (!main__wants(o, MAIN_RUN_HS)) {
-        snprintf(r->hs13.error, sizeof r->hs13.error, "%s", why);
-        snprintf(r->hs12.error, sizeof r->hs12.error, "%s", why);
-        snprintf(r->hs13_mosq.error, sizeof r->hs13_mosq.error, "%s", why);
-    }
+    if (!main__wants(o, MAIN_RUN_LOAD))
+        MAIN_SET_ERROR(r->load_mosq, why);
+    if (!main__wants(o, MAIN_RUN_HS))
+        MAIN_SET_ERROR(r->hs13_mosq, why);
     if (!main__wants(o, MAIN_RUN_MEM))
-        snprintf(r->mem.error, sizeof r->mem.error, "%s", why);
+        MAIN_SET_ERROR(r->mem_mosq, why);
     if (!main__wants(o, MAIN_RUN_QOS1)) {
-        snprintf(r->qos1_durable.error, sizeof r->qos1_durable.error, "%s", why);
-        snprintf(r->qos1_fast.error, sizeof r->qos1_fast.error, "%s", why);
+        MAIN_SET_ERROR(r->qos1_durable, why);
+        MAIN_SET_ERROR(r->qos1_fast, why);
     }
 }
 
-/* Throughput and handshakes through one serve instance. */
+/* Throughput and handshakes through one serve --workers K. */
 static void main__front_door(struct event_base *base, const struct main_opts *o, const char *work,
-                             SSL_CTX *ctx13, SSL_CTX *ctx12, struct iotc_bench_report *r)
+                             SSL_CTX *ctx13, SSL_CTX *ctx12, struct iotc_bench_report *r,
+                             struct iotc_bench_run *run)
 {
     struct iotc_bench_serve sv;
     iotc_errtext err = {0};
-    if (iotc_bench_serve_start(o->serve, o->pki, work, &sv, &err) != IOTC_OK) {
+    if (iotc_bench_serve_start(o->serve, o->pki, work, run->workers, &sv, &err) != IOTC_OK) {
         fprintf(stderr, "iotc_bench: %s\n", err.msg);
-        iotc_errtext_copy(&err, r->load_fd.error, sizeof r->load_fd.error);
-        iotc_errtext_copy(&err, r->hs13.error, sizeof r->hs13.error);
-        iotc_errtext_copy(&err, r->hs12.error, sizeof r->hs12.error);
+        iotc_errtext_copy(&err, run->load.error, sizeof run->load.error);
+        iotc_errtext_copy(&err, run->hs13.error, sizeof run->hs13.error);
+        iotc_errtext_copy(&err, run->hs12.error, sizeof run->hs12.error);
         return;
     }
-    fprintf(stderr, "iotc_bench: serve pid %d (mosquitto %d) on port %d: throughput...\n",
-            (int)sv.proc.pid, (int)sv.broker_pid, sv.proc.port_8883);
+    fprintf(stderr, "iotc_bench: serve --workers %d pid %d (mosquitto %d) on port %d\n",
+            run->workers, (int)sv.proc.pid, (int)sv.broker_pid, sv.proc.port_8883);
     if (main__wants(o, MAIN_RUN_LOAD)) {
-        r->load_cfg.port = sv.proc.port_8883;
-        r->load_cfg.ctx = ctx13;
-        r->load_cfg.tag = "fd";
-        r->load_cfg.serve_pid = sv.proc.pid;
-        r->load_cfg.broker_pid = sv.broker_pid;
-        iotc_bench_load_run(base, &r->load_cfg, &r->load_fd);
+        fprintf(stderr, "iotc_bench:   throughput...\n");
+        struct iotc_bench_load_cfg cfg = r->load_cfg;
+        cfg.port = sv.proc.port_8883;
+        cfg.ctx = ctx13;
+        cfg.tag = "fd";
+        cfg.serve_pid = sv.proc.pid;
+        cfg.broker_pid = sv.broker_pid;
+        iotc_bench_load_run(base, &cfg, &run->load);
     }
     if (main__wants(o, MAIN_RUN_HS)) {
-        fprintf(stderr, "iotc_bench: handshakes (TLS 1.3, TLS 1.2)...\n");
-        r->hs_cfg.port = sv.proc.port_8883;
-        r->hs_cfg.serve_pid = sv.proc.pid;
-        r->hs_cfg.ctx = ctx13;
-        iotc_bench_hs_run(base, &r->hs_cfg, &r->hs13);
-        r->hs_cfg.ctx = ctx12;
-        iotc_bench_hs_run(base, &r->hs_cfg, &r->hs12);
+        fprintf(stderr, "iotc_bench:   handshakes (TLS 1.3, TLS 1.2)...\n");
+        struct iotc_bench_hs_cfg hc = r->hs_cfg;
+        hc.port = sv.proc.port_8883;
+        hc.serve_pid = sv.proc.pid;
+        hc.ctx = ctx13;
+        iotc_bench_hs_run(base, &hc, &run->hs13);
+        hc.ctx = ctx12;
+        iotc_bench_hs_run(base, &hc, &run->hs12);
     }
     iotc_bench_serve_stop(&sv);
 }
 
-/* mosquitto terminating TLS itself: the yardstick for both the relay and the handshake cost. */
+/* mosquitto terminating TLS itself: the yardstick for the relay and the handshake cost. */
 static void main__reference(struct event_base *base, const struct main_opts *o, const char *work,
                             SSL_CTX *ctx13, struct iotc_bench_report *r)
 {
     struct iotc_bench_mosq mq;
     iotc_errtext err = {0};
-    struct iotc_bench_load_cfg cfg = r->load_cfg;
     if (iotc_bench_mosq_start(o->mosquitto, o->pki, work, &mq, &err) != IOTC_OK) {
         fprintf(stderr, "iotc_bench: %s\n", err.msg);
         iotc_errtext_copy(&err, r->load_mosq.error, sizeof r->load_mosq.error);
+        iotc_errtext_copy(&err, r->hs13_mosq.error, sizeof r->hs13_mosq.error);
         return;
     }
-    fprintf(stderr, "iotc_bench: reference mosquitto pid %d on port %d: throughput...\n",
-            (int)mq.pid, mq.port);
-    cfg.port = mq.port;
-    cfg.ctx = ctx13;
-    cfg.tag = "ref";
-    cfg.serve_pid = -1;
-    cfg.broker_pid = mq.pid;
-    if (main__wants(o, MAIN_RUN_LOAD))
+    fprintf(stderr, "iotc_bench: reference mosquitto pid %d on port %d\n", (int)mq.pid, mq.port);
+    if (main__wants(o, MAIN_RUN_LOAD)) {
+        fprintf(stderr, "iotc_bench:   throughput...\n");
+        struct iotc_bench_load_cfg cfg = r->load_cfg;
+        cfg.port = mq.port;
+        cfg.ctx = ctx13;
+        cfg.tag = "ref";
+        cfg.serve_pid = -1;
+        cfg.broker_pid = mq.pid;
         iotc_bench_load_run(base, &cfg, &r->load_mosq);
+    }
     if (main__wants(o, MAIN_RUN_HS)) {
+        fprintf(stderr, "iotc_bench:   handshakes (TLS 1.3)...\n");
         struct iotc_bench_hs_cfg hc = r->hs_cfg;
         hc.port = mq.port;
         hc.ctx = ctx13;
         hc.serve_pid = mq.pid;
         iotc_bench_hs_run(base, &hc, &r->hs13_mosq);
     }
+    iotc_bench_mosq_stop(&mq);
+}
+
+/* A fresh mosquitto for its memory per device, as for serve (main__memory). */
+static void main__reference_memory(struct event_base *base, const struct main_opts *o,
+                                   const char *work, SSL_CTX *ctx13, struct iotc_bench_report *r)
+{
+    struct iotc_bench_mosq mq;
+    iotc_errtext err = {0};
+    if (iotc_bench_mosq_start(o->mosquitto, o->pki, work, &mq, &err) != IOTC_OK) {
+        fprintf(stderr, "iotc_bench: %s\n", err.msg);
+        iotc_errtext_copy(&err, r->mem_mosq.error, sizeof r->mem_mosq.error);
+        return;
+    }
+    fprintf(stderr, "iotc_bench: reference mosquitto pid %d: memory with %d idle devices...\n",
+            (int)mq.pid, r->mem_cfg.devices);
+    struct iotc_bench_mem_cfg mc = r->mem_cfg;
+    mc.port = mq.port;
+    mc.ctx = ctx13;
+    mc.serve_pid = -1;
+    mc.broker_pid = mq.pid;
+    iotc_bench_mem_run(base, &mc, &r->mem_mosq);
     iotc_bench_mosq_stop(&mq);
 }
 
@@ -334,7 +450,8 @@ static void main__qos1(struct event_base *base, const struct main_opts *o, const
                 durable);
         fclose(f);
         struct iotc_bench_serve sv;
-        if (iotc_bench_serve_start_profile(o->serve, o->pki, work, profile, &sv, &err) != IOTC_OK) {
+        if (iotc_bench_serve_start_profile(o->serve, o->pki, work, profile, r->qos1_workers, &sv,
+                                           &err) != IOTC_OK) {
             fprintf(stderr, "iotc_bench: %s\n", err.msg);
             iotc_errtext_copy(&err, res->error, sizeof res->error);
             continue;
@@ -353,21 +470,23 @@ static void main__qos1(struct event_base *base, const struct main_opts *o, const
 
 /* A fresh serve, so freed buffers of earlier scenarios do not hide new allocations. */
 static void main__memory(struct event_base *base, const struct main_opts *o, const char *work,
-                         SSL_CTX *ctx13, struct iotc_bench_report *r)
+                         SSL_CTX *ctx13, struct iotc_bench_report *r, struct iotc_bench_run *run)
 {
     struct iotc_bench_serve sv;
     iotc_errtext err = {0};
-    if (iotc_bench_serve_start(o->serve, o->pki, work, &sv, &err) != IOTC_OK) {
+    if (iotc_bench_serve_start(o->serve, o->pki, work, run->workers, &sv, &err) != IOTC_OK) {
         fprintf(stderr, "iotc_bench: %s\n", err.msg);
-        iotc_errtext_copy(&err, r->mem.error, sizeof r->mem.error);
+        iotc_errtext_copy(&err, run->mem.error, sizeof run->mem.error);
         return;
     }
-    fprintf(stderr, "iotc_bench: memory with %d idle devices...\n", r->mem_cfg.devices);
-    r->mem_cfg.port = sv.proc.port_8883;
-    r->mem_cfg.ctx = ctx13;
-    r->mem_cfg.serve_pid = sv.proc.pid;
-    r->mem_cfg.broker_pid = sv.broker_pid;
-    iotc_bench_mem_run(base, &r->mem_cfg, &r->mem);
+    fprintf(stderr, "iotc_bench: serve --workers %d: memory with %d idle devices...\n",
+            run->workers, r->mem_cfg.devices);
+    struct iotc_bench_mem_cfg mc = r->mem_cfg;
+    mc.port = sv.proc.port_8883;
+    mc.ctx = ctx13;
+    mc.serve_pid = sv.proc.pid;
+    mc.broker_pid = sv.broker_pid;
+    iotc_bench_mem_run(base, &mc, &run->mem);
     iotc_bench_serve_stop(&sv);
 }
 
@@ -395,6 +514,16 @@ int main(int argc, char **argv)
         return 1;
     }
     r->quick = o.quick;
+    r->ncpu = main__ncpu();
+    if (o.nworkers == 0) {
+        o.workers[o.nworkers++] = 1;
+        if (r->ncpu > 1)
+            o.workers[o.nworkers++] = r->ncpu;
+    }
+    r->nruns = o.nworkers;
+    for (int i = 0; i < o.nworkers; i++)
+        r->runs[i].workers = o.workers[i];
+    r->qos1_workers = o.workers[0];
     r->loadavg = iotc_bench_loadavg();
     r->load_cfg = (struct iotc_bench_load_cfg){.publishers = 10,
                                                .subscribers = 10,
@@ -428,15 +557,18 @@ int main(int argc, char **argv)
     if (!ctx13 || !ctx12 || !have_work) {
         main__fail_all(r,
                        !have_work ? "cannot create a work directory" : "client TLS setup failed");
-        snprintf(r->load_mosq.error, sizeof r->load_mosq.error, "%s", r->mem.error);
     } else {
         main__mark_skipped(&o, r);
-        if (main__wants(&o, MAIN_RUN_LOAD | MAIN_RUN_HS))
-            main__front_door(base, &o, work, ctx13, ctx12, r);
+        for (int i = 0; i < r->nruns; i++) {
+            if (main__wants(&o, MAIN_RUN_LOAD | MAIN_RUN_HS))
+                main__front_door(base, &o, work, ctx13, ctx12, r, &r->runs[i]);
+            if (main__wants(&o, MAIN_RUN_MEM))
+                main__memory(base, &o, work, ctx13, r, &r->runs[i]);
+        }
         if (main__wants(&o, MAIN_RUN_LOAD | MAIN_RUN_HS))
             main__reference(base, &o, work, ctx13, r);
         if (main__wants(&o, MAIN_RUN_MEM))
-            main__memory(base, &o, work, ctx13, r);
+            main__reference_memory(base, &o, work, ctx13, r);
         if (main__wants(&o, MAIN_RUN_QOS1))
             main__qos1(base, &o, work, ctx13, r);
     }

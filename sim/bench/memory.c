@@ -1,5 +1,6 @@
 /*
- * Memory per idle connected device: RSS (VmRSS) of serve and of its mosquitto
+ * Memory per idle connected device: Pss of serve (all its workers summed, so what they
+ * share counts once) and VmRSS of its mosquitto
  * before and after cfg->devices devices connect (TLS + CONNECT + CONNACK,
  * keep-alive 1200 s) and then sit idle. A few warm-up devices connect before the
  * baseline so one-time allocations (OpenSSL tables, first-use pools) are not
@@ -142,7 +143,8 @@ static void mem__on_timer(evutil_socket_t fd, short what, void *arg)
     struct mem *m = arg;
     const struct iotc_bench_mem_cfg *cfg = m->cfg;
     if (m->phase == MP_BASELINE) {
-        m->res->serve_before_kb = iotc_rss_kb(cfg->serve_pid);
+        m->res->serve_before_kb =
+            cfg->serve_pid > 0 ? iotc_bench_front_door_mem_kb(cfg->serve_pid) : 0;
         m->res->broker_before_kb = iotc_rss_kb(cfg->broker_pid);
         m->up_at_baseline = m->up;
         m->phase = MP_CONNECT;
@@ -154,7 +156,7 @@ static void mem__on_timer(evutil_socket_t fd, short what, void *arg)
     }
     if (m->phase == MP_AFTER) {
         struct iotc_bench_mem_result *r = m->res;
-        r->serve_after_kb = iotc_rss_kb(cfg->serve_pid);
+        r->serve_after_kb = cfg->serve_pid > 0 ? iotc_bench_front_door_mem_kb(cfg->serve_pid) : 0;
         r->broker_after_kb = iotc_rss_kb(cfg->broker_pid);
         r->connected = m->up - m->up_at_baseline;
         if (r->connected > 0 && r->serve_before_kb >= 0 && r->broker_before_kb >= 0) {

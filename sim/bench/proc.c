@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "bench.h"
 #include "common/err.h"
+#include "common/procstat.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -54,17 +55,105 @@ static double proc__cpu_or_zero(pid_t pid)
     return s < 0 ? 0 : s;
 }
 
+static bool proc__same_exe(pid_t a, pid_t b)
+{
+    char pa[64], pb[64], ea[1024], eb[1024];
+    snprintf(pa, sizeof pa, "/proc/%d/exe", (int)a);
+    snprintf(pb, sizeof pb, "/proc/%d/exe", (int)b);
+    ssize_t na = readlink(pa, ea, sizeof ea - 1), nb = readlink(pb, eb, sizeof eb - 1);
+    if (na <= 0 || nb <= 0)
+        return false;
+    ea[na] = eb[nb] = '\0';
+    return strcmp(ea, eb) == 0;
+}
+
+/* serve --workers N: the parent's children running its own executable are the other
+ * front-door processes (workers exec /proc/self/exe, so comm does not name them). */
+int iotc_bench_front_door_pids(pid_t serve, pid_t *out, int max)
+{
+    char path[96];
+    int n = 0;
+    if (serve <= 0 || max < 1)
+        return 0;
+    out[n++] = serve;
+    snprintf(path, sizeof path, "/proc/%d/task", (int)serve);
+    DIR *d = opendir(path);
+    if (!d)
+        return n;
+    struct dirent *e;
+    while (n < max && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char cpath[512];
+        snprintf(cpath, sizeof cpath, "%s/%s/children", path, e->d_name);
+        FILE *f = fopen(cpath, "r");
+        if (!f)
+            continue;
+        int child;
+        while (n < max && fscanf(f, "%d", &child) == 1)
+            if (proc__same_exe(child, serve))
+                out[n++] = child;
+        fclose(f);
+    }
+    closedir(d);
+    return n;
+}
+
+double iotc_bench_front_door_cpu_s(pid_t serve)
+{
+    pid_t pids[IOTC_BENCH_MAX_WORKERS];
+    int n = iotc_bench_front_door_pids(serve, pids, IOTC_BENCH_MAX_WORKERS);
+    double s = 0;
+    for (int i = 0; i < n; i++)
+        s += proc__cpu_or_zero(pids[i]);
+    return s;
+}
+
+/* Proportional set size: a page the workers share (their mapped state file, the
+ * executable) counts once over all of them, where VmRSS would count it in each. */
+static long proc__pss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    long kb = -1;
+    snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return iotc_rss_kb(pid);
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "Pss:", 4) == 0) {
+            kb = strtol(line + 4, NULL, 10);
+            break;
+        }
+    }
+    fclose(f);
+    return kb >= 0 ? kb : iotc_rss_kb(pid);
+}
+
+long iotc_bench_front_door_mem_kb(pid_t serve)
+{
+    pid_t pids[IOTC_BENCH_MAX_WORKERS];
+    int n = iotc_bench_front_door_pids(serve, pids, IOTC_BENCH_MAX_WORKERS);
+    long kb = n > 0 ? 0 : -1;
+    for (int i = 0; i < n; i++) {
+        long one = proc__pss_kb(pids[i]);
+        if (one < 0)
+            return -1;
+        kb += one;
+    }
+    return kb;
+}
+
 void iotc_bench_cpu_start(struct iotc_bench_cpu_probe *p)
 {
     p->t0.client = proc__cpu_or_zero(0);
-    p->t0.serve = p->serve > 0 ? proc__cpu_or_zero(p->serve) : 0;
+    p->t0.serve = p->serve > 0 ? iotc_bench_front_door_cpu_s(p->serve) : 0;
     p->t0.broker = p->broker > 0 ? proc__cpu_or_zero(p->broker) : 0;
 }
 
 void iotc_bench_cpu_stop(const struct iotc_bench_cpu_probe *p, struct iotc_bench_cpu *out)
 {
     out->client = proc__cpu_or_zero(0) - p->t0.client;
-    out->serve = p->serve > 0 ? proc__cpu_or_zero(p->serve) - p->t0.serve : 0;
+    out->serve = p->serve > 0 ? iotc_bench_front_door_cpu_s(p->serve) - p->t0.serve : 0;
     out->broker = p->broker > 0 ? proc__cpu_or_zero(p->broker) - p->t0.broker : 0;
 }
 
@@ -127,7 +216,7 @@ static pid_t proc__find_child(pid_t parent, const char *name)
 }
 
 int iotc_bench_serve_start(const char *serve_bin, const char *pki, const char *work_dir,
-                           struct iotc_bench_serve *out, iotc_errtext *err)
+                           int workers, struct iotc_bench_serve *out, iotc_errtext *err)
 {
     /* The benchmark measures the emulator's own capacity: AWS's publish and connect quotas
      * (README "throttling") are off, everything else is the default profile. */
@@ -142,14 +231,17 @@ int iotc_bench_serve_start(const char *serve_bin, const char *pki, const char *w
                "\"endpoint_names\": [\"localhost\"], \"bind\": [\"127.0.0.1\"], "
                "\"limits\": {" IOTC_BENCH_NO_QUOTAS "}}\n");
     fclose(f);
-    return iotc_bench_serve_start_profile(serve_bin, pki, work_dir, profile, out, err);
+    return iotc_bench_serve_start_profile(serve_bin, pki, work_dir, profile, workers, out, err);
 }
 
 int iotc_bench_serve_start_profile(const char *serve_bin, const char *pki, const char *work_dir,
-                                   const char *profile_path, struct iotc_bench_serve *out,
-                                   iotc_errtext *err)
+                                   const char *profile_path, int workers,
+                                   struct iotc_bench_serve *out, iotc_errtext *err)
 {
-    char log[600];
+    char log[600], nworkers[16];
+    /* Always explicit, so $IOTCONFORM_SERVE_WORKERS cannot change what is measured. */
+    snprintf(nworkers, sizeof nworkers, "%d", workers > 0 ? workers : 1);
+    const char *extra[] = {"--workers", nworkers, NULL};
     /* A journal costs serve a JSON line per event: only when asked, to diagnose. */
     const char *journal = getenv("IOTC_BENCH_SERVE_JOURNAL");
     snprintf(log, sizeof log, "%s/serve.log", work_dir);
@@ -162,7 +254,8 @@ int iotc_bench_serve_start_profile(const char *serve_bin, const char *pki, const
                           .stderr_log = log,
                           .append_logs = true,
                           .no_packet_journal = true,
-                          .timeout_ms = PROC_READY_TIMEOUT_MS};
+                          .timeout_ms = PROC_READY_TIMEOUT_MS,
+                          .extra = extra};
     out->broker_pid = -1;
     int rc = iotc_serve_start_opts(&out->proc, &so, err);
     if (rc != IOTC_OK)
@@ -175,6 +268,15 @@ int iotc_bench_serve_start_profile(const char *serve_bin, const char *pki, const
     }
     if (out->broker_pid < 0) {
         iotc_errtext_set(err, 0, "no mosquitto child under serve (pid %d)", (int)pid);
+        iotc_bench_serve_stop(out);
+        return IOTC_ERR_NOT_FOUND;
+    }
+    /* READY comes after every worker's READY: they are all there now. */
+    pid_t pids[IOTC_BENCH_MAX_WORKERS];
+    out->workers = iotc_bench_front_door_pids(pid, pids, IOTC_BENCH_MAX_WORKERS);
+    if (out->workers != (workers > 0 ? workers : 1)) {
+        iotc_errtext_set(err, 0, "serve --workers %d: %d front-door processes found", workers,
+                         out->workers);
         iotc_bench_serve_stop(out);
         return IOTC_ERR_NOT_FOUND;
     }

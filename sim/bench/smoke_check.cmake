@@ -28,31 +28,49 @@ function(bench_json_get out key)
   set(${out} "${value}" PARENT_SCOPE)
 endfunction()
 
-# Every key the report promises.
-foreach(key
-    version quick loadavg
-    throughput.ratio throughput.pass throughput.payload_bytes
-    throughput.front_door.msgs_per_s throughput.front_door.delivered
-    throughput.mosquitto.msgs_per_s throughput.mosquitto.delivered
-    handshakes.tls13.per_s handshakes.tls12.per_s handshakes.mosquitto_tls13.per_s
-    memory.front_door_kb_per_device memory.broker_kb_per_device
-    memory.total_kb_per_device memory.connected memory.pass)
+# Every key the report promises: one run per worker count (--quick keeps the default
+# "1,N"), then mosquitto's reference.
+string(JSON nruns LENGTH "${doc}" runs)
+if(nruns LESS 1)
+  message(FATAL_ERROR "bench JSON: no runs")
+endif()
+foreach(key version quick loadavg ncpu throughput.payload_bytes throughput.goal_ratio
+    handshakes.goal_per_s handshakes.goal_cpu_ms memory.goal_kb memory.devices qos1.workers
+    mosquitto.throughput.msgs_per_s mosquitto.handshakes.tls13.per_s
+    mosquitto.memory.total_kb_per_device)
   bench_json_get(value ${key})
 endforeach()
-
-# Each scenario really ran, whatever its speed.
-foreach(key throughput.front_door throughput.mosquitto handshakes.tls13 handshakes.tls12 memory)
-  bench_json_get(ok ${key}.ok)
-  bench_json_get(why ${key}.error)
+math(EXPR last "${nruns} - 1")
+foreach(i RANGE ${last})
+  foreach(key workers throughput.ratio throughput.pass throughput.msgs_per_s
+      throughput.delivered handshakes.tls13.per_s handshakes.tls12.per_s
+      handshakes.tls13.server_cpu_ms_per_handshake handshakes.tls13.client_cpu_ms_per_handshake
+      memory.front_door_kb_per_device memory.broker_kb_per_device memory.total_kb_per_device
+      memory.connected memory.pass)
+    bench_json_get(value runs.${i}.${key})
+  endforeach()
+  # Each scenario really ran, whatever its speed.
+  foreach(key throughput handshakes.tls13 handshakes.tls12 memory)
+    bench_json_get(ok runs.${i}.${key}.ok)
+    bench_json_get(why runs.${i}.${key}.error)
+    if(NOT ok)
+      message(FATAL_ERROR "bench JSON: runs[${i}].${key} did not run: ${why}")
+    endif()
+  endforeach()
+  foreach(key throughput.msgs_per_s handshakes.tls13.per_s handshakes.tls12.per_s
+      memory.connected)
+    bench_json_get(value runs.${i}.${key})
+    if(NOT value GREATER 0)
+      message(FATAL_ERROR "bench JSON: runs[${i}].${key} is ${value}, expected > 0")
+    endif()
+  endforeach()
+endforeach()
+foreach(key throughput handshakes.tls13 memory)
+  bench_json_get(ok mosquitto.${key}.ok)
+  bench_json_get(why mosquitto.${key}.error)
   if(NOT ok)
-    message(FATAL_ERROR "bench JSON: ${key} did not run: ${why}")
+    message(FATAL_ERROR "bench JSON: mosquitto.${key} did not run: ${why}")
   endif()
 endforeach()
-foreach(key throughput.front_door.msgs_per_s throughput.mosquitto.msgs_per_s
-            handshakes.tls13.per_s handshakes.tls12.per_s memory.connected)
-  bench_json_get(value ${key})
-  if(NOT value GREATER 0)
-    message(FATAL_ERROR "bench JSON: ${key} is ${value}, expected > 0")
-  endif()
-endforeach()
-message(STATUS "bench.smoke: JSON complete, throughputs and rates non-zero")
+message(STATUS "bench.smoke: JSON complete for ${nruns} worker counts and mosquitto; "
+               "throughputs and rates non-zero")

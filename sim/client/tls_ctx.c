@@ -48,6 +48,12 @@ static int tls_ctx__files(SSL_CTX *ctx, const iotc_client_tls *o, iotc_errtext *
         return iotc_errtext_set(err, -1, "cannot load client key %s",
                                 o->key_file ? o->key_file : "(none)");
     }
+    /* A certificate file without its chain makes libssl build the chain from the trust
+     * store for every handshake, X509_verify_cert and its signature checks included. Built
+     * here once, the same certificates go out; a chain that cannot be built is left to
+     * libssl as before (it then sends what it finds). */
+    if ((o->flags & IOTC_CLIENT_TLS_CHAIN_ONCE) && SSL_CTX_build_cert_chain(ctx, 0) != 1)
+        ERR_clear_error();
     return 0;
 }
 

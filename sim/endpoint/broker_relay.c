@@ -258,6 +258,9 @@ void iotc_ms_broker_packet(void *arg, const struct iotc_mqtt_frame *f, const uin
         iotc_ms_send_client(s, sent, sent_frame.total);
         /* Journal what the device received, not what the broker said. */
         iotc_ms_journal(s, IOTC_EV_MQTT_OUT, &sent_frame, sent, true);
+        /* The CONNECT and CONNACK were the last packets built here for most devices: an idle
+         * one should not keep the buffer (the next packet allocates it again). */
+        iotc_buf_free(&s->out);
         if (ca.code != 0) {
             iotc_ms_finish(s, "broker", "broker refused CONNECT");
             return;

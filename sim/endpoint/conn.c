@@ -88,8 +88,10 @@ static void conn__free(struct iotc_conn *c)
     for (size_t i = 0; i < c->auth.own_policies.count; i++)
         iotc_policy_free(c->auth.own_policies.list[i]);
     free(c->auth.own_policies.list);
-    if (c->tr.timer)
+    if (c->tr.timer) { /* closed during its handshake */
         event_free(c->tr.timer);
+        iotc_ep_trim_handshake_end(ep);
+    }
     if (c->free_ev)
         event_free(c->free_ev);
     if (c->tr.bev)
@@ -102,7 +104,14 @@ static void conn__free(struct iotc_conn *c)
         c->next->prev = c->prev;
     ep->conn_count--;
     free(c->tr.sni);
+    free(c->tr.refuse_reason);
     free(c);
+}
+
+void iotc_conn_refuse_reason(struct iotc_conn *c, const char *reason)
+{
+    free(c->tr.refuse_reason);
+    c->tr.refuse_reason = strdup(reason ? reason : "");
 }
 
 static void conn__on_free_ev(evutil_socket_t fd, short what, void *arg)
@@ -244,7 +253,16 @@ static const char *conn__mode_name(enum iotc_conn_mode m)
 static void conn__handshake_done(struct iotc_conn *c)
 {
     c->tr.handshake_done = true;
-    event_del(c->tr.timer);
+    /* Handshake-only state goes now: an idle device costs what it keeps (issue 13). The
+     * server's certificates are the context's; this SSL's copies of their chains are not
+     * needed once the Certificate message is sent (no renegotiation, no post-handshake
+     * authentication). */
+    if (c->tr.timer) {
+        event_free(c->tr.timer);
+        c->tr.timer = NULL;
+        iotc_ep_trim_handshake_end(c->ep);
+    }
+    SSL_certs_clear(c->tr.ssl);
     const unsigned char *alpn = NULL;
     unsigned alpn_len = 0;
     SSL_get0_alpn_selected(c->tr.ssl, &alpn, &alpn_len);
@@ -294,7 +312,7 @@ static void conn__on_event(struct bufferevent *bev, short what, void *arg)
     if (!c->tr.handshake_done) {
         char reason[256];
         unsigned long e = bufferevent_get_openssl_error(bev);
-        if (c->tr.refuse_reason[0])
+        if (c->tr.refuse_reason && c->tr.refuse_reason[0])
             snprintf(reason, sizeof reason, "%s", c->tr.refuse_reason);
         else if (e)
             snprintf(reason, sizeof reason, "%s", ERR_reason_error_string(e));
@@ -408,6 +426,8 @@ void iotc_conn_accept(struct iotc_endpoint *ep, evutil_socket_t fd, struct socka
     bufferevent_setcb(c->tr.bev, conn__on_read, conn__on_write, conn__on_event, c);
     bufferevent_enable(c->tr.bev, EV_READ | EV_WRITE);
     c->tr.timer = evtimer_new(ep->base, conn__on_handshake_timeout, c);
+    if (c->tr.timer)
+        iotc_ep_trim_handshake_start(ep);
     struct timeval tv = {ep->profile.limits.handshake_timeout_ms / 1000,
                          (ep->profile.limits.handshake_timeout_ms % 1000) * 1000};
     evtimer_add(c->tr.timer, &tv);

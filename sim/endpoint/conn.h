@@ -37,9 +37,9 @@ struct iotc_conn_transport {
     char *sni;
     int hello_seen;
     enum iotc_conn_mode mode;
-    const char *alpn; /* protocol we select, NULL for none */
-    int alert_sent;   /* last alert we sent, -1 none */
-    char refuse_reason[160];
+    const char *alpn;    /* protocol we select, NULL for none */
+    int alert_sent;      /* last alert we sent, -1 none */
+    char *refuse_reason; /* why the handshake was refused (iotc_conn_refuse_reason), or NULL */
     /* Bytes unwrapped from WebSocket messages. Owned by the connection, not the session,
      * because a session may end while a packet in this buffer is still being read. */
     struct evbuffer *ws_in;
@@ -105,6 +105,9 @@ void iotc_conn_close(struct iotc_conn *c, const char *by, const char *reason);
  * instead of a reset (closing with unread input makes the kernel send RST). */
 void iotc_conn_close_linger(struct iotc_conn *c, const char *by, const char *reason);
 int iotc_conn_write(struct iotc_conn *c, const void *data, size_t len);
+/* Keeps why the handshake is being refused, for conn.tls_handshake's reason: held only by
+ * refused connections, not by every idle one. */
+void iotc_conn_refuse_reason(struct iotc_conn *c, const char *reason);
 void iotc_conn_emit(struct iotc_conn *c, const char *event, json_t *fields);
 void iotc_conn_close_all(struct iotc_endpoint *ep, const char *reason);
 

@@ -415,6 +415,7 @@ void iotc_endpoint_close(iotc_endpoint *ep)
         event_free(ep->sigterm_ev);
     if (ep->stop_ev)
         event_free(ep->stop_ev);
+    iotc_ep_trim_free(ep);
     for (int i = 0; i < 2; i++)
         if (ep->stop_pipe[i] >= 0)
             close(ep->stop_pipe[i]);

@@ -85,7 +85,17 @@ struct iotc_endpoint {
     struct event *stop_ev, *sigint_ev, *sigterm_ev;
     int run_rc;
     iotc_errtext run_err; /* why the loop ended (listeners, workers, journal) */
+    /* mem_trim.c: TLS handshakes in flight, and the timer that trims the heap after them */
+    unsigned handshaking;
+    struct event *trim_ev;
+    bool trim_closed;
 };
+
+/* mem_trim.c: a handshake began / ended (done or connection gone); after the last one the
+ * heap's free pages go back to the system. */
+void iotc_ep_trim_handshake_start(struct iotc_endpoint *ep);
+void iotc_ep_trim_handshake_end(struct iotc_endpoint *ep);
+void iotc_ep_trim_free(struct iotc_endpoint *ep);
 
 /* tls_policy.c */
 int iotc_tls_ctx_new(struct iotc_endpoint *ep, SSL_CTX **out, iotc_errtext *err);

@@ -22,6 +22,8 @@ void iotc_ms_remember_filters(struct iotc_endpoint_mqtt_sess *s,
     }
     snprintf(key, sizeof key, "%u", sub->packet_id);
     /* Bounded: a client that never gets answers cannot grow this without limit. */
+    if (!s->pending_subs)
+        s->pending_subs = json_object();
     if (json_object_size(s->pending_subs) < 128)
         json_object_set_new(s->pending_subs, key,
                             json_pack("{s:o, s:o}", "filters", filters, "refused", mask));

@@ -131,7 +131,7 @@ static json_t *hello__ciphers(SSL *ssl)
 
 static int hello__refuse(struct iotc_conn *c, int *alert, int code, const char *reason)
 {
-    snprintf(c->tr.refuse_reason, sizeof c->tr.refuse_reason, "%s", reason);
+    iotc_conn_refuse_reason(c, reason);
     *alert = code;
     return SSL_CLIENT_HELLO_ERROR;
 }

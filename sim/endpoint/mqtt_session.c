@@ -414,7 +414,7 @@ static int ms__start(struct iotc_conn *c)
         free(s);
         return IOTC_ERR_NOMEM;
     }
-    s->pending_subs = json_object();
+    /* pending_subs is made by the first SUBSCRIBE: most devices never send one. */
     s->subscriptions = json_object();
     iotc_uuid4(s->session_id);
     c->sess.data = s;

@@ -78,7 +78,10 @@ int iotc_tls_ctx_new(struct iotc_endpoint *ep, SSL_CTX **out, iotc_errtext *err)
                                  SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_num_tickets(ctx, 0);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* The server's chain is what its certificate file holds. Without NO_AUTO_CHAIN libssl
+     * tries to build one from this context's (empty) store on every handshake: a failed
+     * X509_verify_cert per device, for the same bytes on the wire. */
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
     if (!SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384:P-521"))
         goto fail;
     /* Both key types, so ECDSA and RSA suites can each be negotiated. */

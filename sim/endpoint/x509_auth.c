@@ -22,7 +22,7 @@ static int x509__deny(struct iotc_conn *c, X509_STORE_CTX *store, int verr, cons
                       const char *reason)
 {
     X509_STORE_CTX_set_error(store, verr);
-    snprintf(c->tr.refuse_reason, sizeof c->tr.refuse_reason, "%s", reason);
+    iotc_conn_refuse_reason(c, reason);
     json_t *f = json_pack("{s:s, s:s, s:s?, s:s}", "method", "x509", "result", "deny",
                           "certificate_id", id, "reason", reason);
     iotc_conn_emit(c, IOTC_EV_AUTH, f);
