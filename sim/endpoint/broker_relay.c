@@ -267,6 +267,7 @@ void iotc_ms_broker_packet(void *arg, const struct iotc_mqtt_frame *f, const uin
         iotc_ms_subs_bind(s, resumed);
         iotc_lifecycle_connected(s->c->ep->lifecycle, s->client_id, s->session_id,
                                  s->c->auth.principal, ms__ip(s->c));
+        iotc_ep_shared_hold(ep, s->client_id, s->takeover_gen, s->session_id, s->c->auth.principal);
         if (sc->disconnect_after_connack &&
             ms__scenario_take(ep, IOTC_EP_SHARED_SESSIONS_CUT, sc->disconnect_after_connack,
                               &ep->sessions_cut)) {

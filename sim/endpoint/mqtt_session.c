@@ -8,6 +8,7 @@
  */
 #include "mqtt_session.h"
 #include "lifecycle.h"
+#include "wshared.h"
 #include "common/err.h"
 #include "common/strmap.h"
 #include "ws/ws.h"
@@ -437,6 +438,7 @@ static void ms__on_close(struct iotc_conn *c)
                                                           : "SERVER_INITIATED_DISCONNECT";
         iotc_lifecycle_disconnected(c->ep->lifecycle, s->client_id, s->session_id,
                                     c->auth.principal, reason, s->client_initiated);
+        iotc_ep_shared_release(c->ep, s->client_id, s->takeover_gen);
         iotc_conn_emit(c, IOTC_EV_MQTT_DISCONNECT,
                        json_pack("{s:s, s:s, s:b}", "client_id", s->client_id, "reason", reason,
                                  "client_initiated", s->client_initiated));
