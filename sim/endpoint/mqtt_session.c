@@ -466,6 +466,8 @@ static void ms__on_close(struct iotc_conn *c)
             free(s->aliases[i]);
     free(s->aliases);
     event_free(s->timer);
+    if (s->takeover_wait)
+        event_free(s->takeover_wait);
     if (s->inflight.resume)
         event_free(s->inflight.resume);
     iotc_buf_free(&s->out);
