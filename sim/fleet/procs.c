@@ -31,6 +31,7 @@
 struct procs__sample {
     double wall_ms;
     long kb[PROCS_SERVE_MAX + 1];
+    double cpu_s[PROCS_SERVE_MAX + 1];
 };
 
 struct procs {
@@ -39,6 +40,7 @@ struct procs {
     char dir[64], target[128], json[PROCS_MAX][128], log[PROCS_MAX][128];
     pid_t child[PROCS_MAX];
     int status[PROCS_MAX];
+    double child_cpu_s[PROCS_MAX];        /* the latest reading while it ran */
     pid_t serve_pid[PROCS_SERVE_MAX + 1]; /* front doors, then mosquitto */
     int n_serve;
     struct procs__sample before, *samples;
@@ -70,12 +72,19 @@ static int procs__target_file(struct procs *p, iotc_errtext *err)
 static void procs__sample(struct procs *p, struct procs__sample *s)
 {
     s->wall_ms = iotc_clock_wall_ms();
-    for (int i = 0; i < p->n_serve; i++)
+    for (int i = 0; i < p->n_serve; i++) {
         s->kb[i] = iotc_rss_kb(p->serve_pid[i]);
+        s->cpu_s[i] = iotc_cpu_s(p->serve_pid[i]);
+    }
 }
 
 static void procs__record(struct procs *p)
 {
+    for (int k = 0; k < p->o->workers; k++) {
+        double c = p->child[k] > 0 ? iotc_cpu_s(p->child[k]) : -1;
+        if (c >= 0)
+            p->child_cpu_s[k] = c;
+    }
     if (p->n_serve == 0)
         return;
     size_t i = p->n_samples < PROCS_SAMPLES_MAX ? p->n_samples++ : PROCS_SAMPLES_MAX - 1;
@@ -196,10 +205,12 @@ static void procs__memory(struct procs *p, json_t *merged)
                 snprintf(role, sizeof role, "mosquitto");
             else
                 snprintf(role, sizeof role, "serve worker %d", k);
-            json_array_append_new(procs, json_pack("{s:s, s:i, s:I, s:I}", "process", role, "pid",
-                                                   (int)p->serve_pid[k], "rss_before_kb",
+            const struct procs__sample *last = &p->samples[p->n_samples - 1];
+            json_array_append_new(procs, json_pack("{s:s, s:i, s:I, s:I, s:f}", "process", role,
+                                                   "pid", (int)p->serve_pid[k], "rss_before_kb",
                                                    (json_int_t)p->before.kb[k], "rss_kb",
-                                                   (json_int_t)at->kb[k]));
+                                                   (json_int_t)at->kb[k], "cpu_s",
+                                                   last->cpu_s[k] - p->before.cpu_s[k]));
             if (broker) {
                 broker_kb = at->kb[k];
                 broker_before = p->before.kb[k];
@@ -218,10 +229,12 @@ static void procs__memory(struct procs *p, json_t *merged)
         char role[48];
         snprintf(role, sizeof role, "fleet shard %lld",
                  (long long)json_integer_value(json_object_get(e, "shard")));
-        json_array_append_new(procs, json_pack("{s:s, s:I, s:I, s:I}", "process", role, "devices",
-                                               json_integer_value(json_object_get(e, "devices")),
-                                               "rss_before_kb", (json_int_t)before, "rss_kb",
-                                               (json_int_t)kb));
+        json_int_t shard = json_integer_value(json_object_get(e, "shard"));
+        json_array_append_new(
+            procs, json_pack("{s:s, s:I, s:I, s:I, s:f}", "process", role, "devices",
+                             json_integer_value(json_object_get(e, "devices")), "rss_before_kb",
+                             (json_int_t)before, "rss_kb", (json_int_t)kb, "cpu_s",
+                             shard >= 1 && shard <= PROCS_MAX ? p->child_cpu_s[shard - 1] : -1.0));
         fleet_kb += kb;
         fleet_before += before;
     }
@@ -239,10 +252,11 @@ static void procs__print_memory(json_t *merged, FILE *out)
     size_t i;
     json_array_foreach(json_object_get(mem, "processes"), i, e)
     {
-        fprintf(out, "  rss %-18s %8lld KB (before the devices %lld KB)\n",
+        fprintf(out, "  %-18s rss %8lld KB (before the devices %lld KB), cpu %.1f s\n",
                 json_string_value(json_object_get(e, "process")),
                 (long long)json_integer_value(json_object_get(e, "rss_kb")),
-                (long long)json_integer_value(json_object_get(e, "rss_before_kb")));
+                (long long)json_integer_value(json_object_get(e, "rss_before_kb")),
+                json_number_value(json_object_get(e, "cpu_s")));
     }
     fprintf(out, "  memory per device      fleet %.1f KB, serve %.1f KB, broker %.1f KB\n",
             json_number_value(json_object_get(mem, "fleet_kb_per_device")),
