@@ -424,7 +424,7 @@ int iotc_fleet_target_start_emulated(struct iotc_fleet *fl, const char *serve_bi
  * endpoint, then one merged summary with every process's memory. */
 struct iotc_fleet_procs_opts {
     const char *spec_path, *self, *serve_bin, *pki, *target, *json_out, *run;
-    double duration;
+    double duration, progress_interval;
     int workers, serve_workers;
     bool quiet;
 };

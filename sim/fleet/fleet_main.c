@@ -39,7 +39,8 @@ static void fm__usage(FILE *out)
             "  --workers N            run the fleet as N processes on this machine (2..64; for\n"
             "                         fleets past one process's descriptor limit): shards 1..N\n"
             "                         against one endpoint, one merged summary (totals, latency\n"
-            "                         from the merged histograms, memory of every process)\n"
+            "                         from the merged histograms, memory of every process);\n"
+            "                         each shard's latest progress line every interval\n"
             "  --serve-workers M      the emulated endpoint's front-door processes (serve\n"
             "                         --workers M; default $IOTCONFORM_SERVE_WORKERS, else 1)\n"
             "  --run TAG              run tag in topics and client IDs, the same on every shard\n"
@@ -282,6 +283,7 @@ int iotc_fleet_main(int argc, char **argv)
                                            .json_out = json_out,
                                            .run = run,
                                            .duration = duration,
+                                           .progress_interval = interval,
                                            .workers = (int)workers,
                                            .serve_workers = (int)serve_workers,
                                            .quiet = quiet};

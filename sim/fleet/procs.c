@@ -94,7 +94,7 @@ static void procs__record(struct procs *p)
 static int procs__spawn(struct procs *p, int k, iotc_errtext *err)
 {
     const struct iotc_fleet_procs_opts *o = p->o;
-    char shard[32], dur[32];
+    char shard[32], dur[32], interval[32];
     char *argv[PROCS_ARGS];
     int a = 0;
     snprintf(shard, sizeof shard, "%d/%d", k + 1, o->workers);
@@ -106,7 +106,13 @@ static int procs__spawn(struct procs *p, int k, iotc_errtext *err)
     argv[a++] = (char *)o->run;
     argv[a++] = "--json";
     argv[a++] = p->json[k];
-    argv[a++] = "--quiet";
+    if (o->quiet) {
+        argv[a++] = "--quiet";
+    } else { /* lines in its log, which procs__progress shows */
+        snprintf(interval, sizeof interval, "%.3f", o->progress_interval);
+        argv[a++] = "--progress-interval";
+        argv[a++] = interval;
+    }
     if (p->fl || o->target) {
         argv[a++] = "--target";
         argv[a++] = p->fl ? p->target : (char *)o->target;
@@ -136,12 +142,39 @@ static int procs__spawn(struct procs *p, int k, iotc_errtext *err)
     return IOTC_OK;
 }
 
+/* The latest progress line each running shard wrote to its log (fleet's own periodic
+ * lines, progress.c), one line per shard. */
+static void procs__progress(const struct procs *p)
+{
+    for (int k = 0; k < p->o->workers; k++) {
+        char buf[1024], *line = NULL;
+        FILE *f = p->child[k] > 0 ? fopen(p->log[k], "r") : NULL;
+        if (!f)
+            continue;
+        long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+        if (n > (long)sizeof buf - 1)
+            fseek(f, n - (long)sizeof buf + 1, SEEK_SET);
+        else
+            rewind(f);
+        size_t got = n > 0 ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        fclose(f);
+        buf[got] = '\0';
+        while (got > 0 && buf[got - 1] == '\n')
+            buf[--got] = '\0';
+        line = strrchr(buf, '\n');
+        line = line ? line + 1 : buf;
+        if (line[0] == '[')
+            printf("shard %d/%d %s\n", k + 1, p->o->workers, line);
+    }
+    fflush(stdout);
+}
+
 /* Waits for every shard, sampling the endpoint's memory; a signal is passed on (SIGINT:
  * the shards drain and still write their summaries). */
 static void procs__wait(struct procs *p)
 {
     int left = p->o->workers, forwarded = 0;
-    double next_sample = 0;
+    double next_sample = 0, next_progress = iotc_clock_wall_ms() + p->o->progress_interval * 1000;
     while (left > 0) {
         if (procs__signal && forwarded < 2) {
             for (int k = 0; k < p->o->workers; k++)
@@ -155,6 +188,10 @@ static void procs__wait(struct procs *p)
                 p->child[k] = -1;
                 left--;
             }
+        }
+        if (!p->o->quiet && iotc_clock_wall_ms() >= next_progress) {
+            procs__progress(p);
+            next_progress = iotc_clock_wall_ms() + p->o->progress_interval * 1000;
         }
         if (iotc_clock_wall_ms() >= next_sample) {
             procs__record(p);
