@@ -388,6 +388,6 @@ void iotc_ms_broker_closed(void *arg, const char *reason)
 void iotc_ms_broker_drain(void *arg)
 {
     struct iotc_endpoint_mqtt_sess *s = arg;
-    if (s->state != IOTC_ENDPOINT_MS_DONE && !s->inflight.paused)
+    if (s->state != IOTC_ENDPOINT_MS_DONE && !s->inflight.paused && !s->takeover_wait)
         bufferevent_enable(s->c->tr.bev, EV_READ);
 }

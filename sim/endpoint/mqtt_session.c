@@ -387,8 +387,8 @@ static void ms__inflight_resume(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct iotc_endpoint_mqtt_sess *s = arg;
-    if (s->state == IOTC_ENDPOINT_MS_DONE || !s->inflight.paused)
-        return;
+    if (s->state == IOTC_ENDPOINT_MS_DONE || !s->inflight.paused || s->takeover_wait)
+        return; /* waiting to learn why the broker closed: the device's input waits too */
     struct iotc_conn *c = s->c; /* outlives this turn; s does not once the session closes */
     s->inflight.paused = false;
     ms__process(s, s->ws ? s->ws_in : bufferevent_get_input(c->tr.bev));
@@ -399,7 +399,7 @@ static void ms__inflight_resume(evutil_socket_t fd, short what, void *arg)
 static void ms__on_drain(struct iotc_conn *c)
 {
     struct iotc_endpoint_mqtt_sess *s = c->sess.data;
-    if (s && s->link && s->state != IOTC_ENDPOINT_MS_DONE)
+    if (s && s->link && s->state != IOTC_ENDPOINT_MS_DONE && !s->takeover_wait)
         bufferevent_enable(iotc_blink_bev(s->link), EV_READ);
 }
 
