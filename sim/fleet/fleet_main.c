@@ -39,9 +39,9 @@ static void fm__usage(FILE *out)
             "  --workers N            run the fleet as N processes on this machine (2..64; for\n"
             "                         fleets past one process's descriptor limit): shards 1..N\n"
             "                         against one endpoint, one merged summary (totals, latency\n"
-            "                         from the merged histograms, memory of every process);\n"
+            "                         from the merged histograms, RSS and CPU of every process);\n"
             "                         each shard's latest progress line every interval\n"
-            "  --serve-workers M      the emulated endpoint's front-door processes (serve\n"
+            "  --serve-workers M      with --workers: the emulated endpoint's front doors (serve\n"
             "                         --workers M; default $IOTCONFORM_SERVE_WORKERS, else 1)\n"
             "  --run TAG              run tag in topics and client IDs, the same on every shard\n"
             "                         (required when sharded; default $IOTC_FLEET_RUN, else\n"
@@ -216,6 +216,11 @@ int iotc_fleet_main(int argc, char **argv)
         return 2;
     if (run && fm__run_tag_ok(run) != IOTC_OK)
         return 2;
+    if (serve_workers && (!workers || target)) {
+        fprintf(stderr, "iotconform fleet: --serve-workers is for the emulated endpoint that "
+                        "fleet --workers starts (not with --target)\n");
+        return 2;
+    }
     if (workers && shard.n) {
         fprintf(stderr, "iotconform fleet: --workers splits the whole fleet: not with --shard\n");
         return 2;

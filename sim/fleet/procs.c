@@ -348,6 +348,11 @@ int iotc_fleet_procs_run(struct iotc_fleet_spec *spec, const struct iotc_fleet_p
         snprintf(p.json[k], sizeof p.json[k], "%s/shard-%d.json", p.dir, k + 1);
         snprintf(p.log[k], sizeof p.log[k], "%s/shard-%d.log", p.dir, k + 1);
     }
+    if (o->serve_workers && (spec->target.kind != IOTC_FLEET_TARGET_EMULATED || o->target)) {
+        fprintf(stderr, "iotconform fleet: --serve-workers: the spec's target is external\n");
+        free(p.samples);
+        return 2;
+    }
     if (spec->target.kind == IOTC_FLEET_TARGET_EMULATED && !o->target) {
         p.fl = calloc(1, sizeof *p.fl);
         if (!p.fl)

@@ -225,4 +225,7 @@ p = subprocess.run([BIN, "fleet", "--workers", "2", "--shard", "1/2", SPEC], cap
                    text=True, timeout=30)
 check("fleet --workers with --shard is refused (exit 2)", p.returncode == 2 and "--shard" in p.stderr,
       (p.returncode, p.stderr))
+p = subprocess.run([BIN, "fleet", "--serve-workers", "2", SPEC], capture_output=True, text=True, timeout=30)
+check("--serve-workers without fleet --workers is refused (exit 2)",
+      p.returncode == 2 and "--serve-workers" in p.stderr, (p.returncode, p.stderr))
 finish()
