@@ -3,6 +3,7 @@
 #include "mqtt_session.h"
 #include "lifecycle.h"
 #include "wshared.h"
+#include "common/strmap.h"
 #include "common/err.h"
 #include "common/jevents.h"
 
@@ -270,6 +271,7 @@ void iotc_ms_broker_packet(void *arg, const struct iotc_mqtt_frame *f, const uin
         iotc_ms_subs_bind(s, resumed);
         iotc_lifecycle_connected(s->c->ep->lifecycle, s->client_id, s->session_id,
                                  s->c->auth.principal, ms__ip(s->c));
+        iotc_ep_shared_hold(ep, s->client_id, s->takeover_gen, s->session_id, s->c->auth.principal);
         if (sc->disconnect_after_connack &&
             ms__scenario_take(ep, IOTC_EP_SHARED_SESSIONS_CUT, sc->disconnect_after_connack,
                               &ep->sessions_cut)) {
@@ -319,17 +321,65 @@ void iotc_ms_broker_packet(void *arg, const struct iotc_mqtt_frame *f, const uin
     iotc_ms_send_client(s, pkt, f->total);
 }
 
+static void ms__taken_over(struct iotc_endpoint_mqtt_sess *s)
+{
+    /* mosquitto 2.0 closes the old socket without a DISCONNECT; AWS sends 0x8E on MQTT 5. */
+    iotc_ms_refuse(s, "DUPLICATE_CLIENTID", "DUPLICATE_CLIENTID", IOTC_MQTT_RC_SESSION_TAKEN_OVER,
+                   0);
+}
+
+static void ms__takeover_wait_end(evutil_socket_t fd, short what, void *arg)
+{
+    struct iotc_endpoint_mqtt_sess *s = arg;
+    iotc_ms_finish(s, "broker", s->takeover_wait_reason);
+}
+
+void iotc_ms_connected_elsewhere(struct iotc_endpoint *ep, const char *client_id,
+                                 const char *session_id)
+{
+    struct iotc_endpoint_mqtt_sess *s = iotc_strmap_get(ep->sessions, client_id);
+    if (!s || s->state == IOTC_ENDPOINT_MS_DONE || strcmp(s->session_id, session_id) == 0)
+        return; /* not held here, or our own event */
+    if (s->takeover_wait)
+        ms__taken_over(s);
+    else
+        s->elsewhere_ms = iotc_mono_ms();
+}
+
+/* With doors sharing a broker, mosquitto's close of a 3.1.1 link does not say that another
+ * door's connect took the session over; that door's presence/connected event says it,
+ * shortly after (it is published once the new CONNACK is in). So an unexplained close of a
+ * live 3.1.1 session waits for such an event before it is called a broker close. */
+static bool ms__await_takeover(struct iotc_endpoint_mqtt_sess *s, const char *reason)
+{
+    struct iotc_endpoint *ep = s->c->ep;
+    if (s->state != IOTC_ENDPOINT_MS_LIVE || s->version == IOTC_MQTT_V5 ||
+        !iotc_lifecycle_watches_takeovers(ep->lifecycle))
+        return false;
+    if (s->elsewhere_ms > 0 && iotc_mono_ms() - s->elsewhere_ms < IOTC_MS_TAKEOVER_WAIT_MS) {
+        ms__taken_over(s);
+        return true;
+    }
+    struct timeval tv = {IOTC_MS_TAKEOVER_WAIT_MS / 1000, (IOTC_MS_TAKEOVER_WAIT_MS % 1000) * 1000};
+    s->takeover_wait = evtimer_new(ep->base, ms__takeover_wait_end, s);
+    if (!s->takeover_wait || evtimer_add(s->takeover_wait, &tv) != 0)
+        return false;
+    s->takeover_wait_reason = reason;
+    bufferevent_disable(s->c->tr.bev, EV_READ); /* nothing more reaches the broker */
+    return true;
+}
+
 void iotc_ms_broker_closed(void *arg, const char *reason)
 {
     struct iotc_endpoint_mqtt_sess *s = arg;
-    if (s->state == IOTC_ENDPOINT_MS_DONE)
+    if (s->state == IOTC_ENDPOINT_MS_DONE || s->takeover_wait)
         return;
     if (s->taken_over || iotc_ep_shared_lost(s->c->ep, s->client_id, s->takeover_gen)) {
-        /* mosquitto 2.0 closes the old socket without a DISCONNECT; AWS sends 0x8E on MQTT 5. */
-        iotc_ms_refuse(s, "DUPLICATE_CLIENTID", "DUPLICATE_CLIENTID",
-                       IOTC_MQTT_RC_SESSION_TAKEN_OVER, 0);
+        ms__taken_over(s);
         return;
     }
+    if (ms__await_takeover(s, reason))
+        return;
     if (s->state == IOTC_ENDPOINT_MS_WAIT_CONNACK) {
         iotc_ms_refuse(s, "broker-unavailable", reason, IOTC_MQTT_RC_SERVER_UNAVAILABLE,
                        IOTC_MQTT_V3_CONNACK_UNAVAILABLE);
@@ -341,6 +391,6 @@ void iotc_ms_broker_closed(void *arg, const char *reason)
 void iotc_ms_broker_drain(void *arg)
 {
     struct iotc_endpoint_mqtt_sess *s = arg;
-    if (s->state != IOTC_ENDPOINT_MS_DONE && !s->inflight.paused)
+    if (s->state != IOTC_ENDPOINT_MS_DONE && !s->inflight.paused && !s->takeover_wait)
         bufferevent_enable(s->c->tr.bev, EV_READ);
 }

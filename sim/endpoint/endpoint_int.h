@@ -78,6 +78,7 @@ struct iotc_endpoint {
     struct iotc_ep_shared *wshared;  /* wshared.c: state shared by the workers, or NULL */
     bool reuse_port;                 /* listeners share their ports with other workers */
     bool worker_child;               /* started by a parent serve (worker 1..N-1) */
+    int worker_id;                   /* 0: the parent (or the only process) */
     json_t *ready;                   /* the READY object once listening, else NULL */
     void (*on_ready)(iotc_endpoint *ep, void *arg);
     void *arg;

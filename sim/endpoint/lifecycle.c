@@ -3,6 +3,7 @@
 #include "endpoint_int.h"
 #include "broker_remote.h"
 #include "wshared.h"
+#include "mqtt_session.h"
 #include "common/err.h"
 #include "common/stamp.h"
 #include "common/jevents.h"
@@ -33,9 +34,53 @@ static long long lc__now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+#define LC_CONNECTED_PREFIX "$aws/events/presence/connected/"
+#define LC_WATCH_PID        1   /* the system connection's one SUBSCRIBE */
+#define LC_CLIENT_ID_MAX    256 /* a longer one cannot be a session here (AWS: 128) */
+
+bool iotc_lifecycle_watches_takeovers(const struct iotc_lifecycle *lc)
+{
+    return lc && lc->ep->remote && !iotc_ep_shared_on(lc->ep);
+}
+
+static void lc__watch(struct iotc_lifecycle *lc)
+{
+    struct iotc_mqtt_subscribe sub = {.packet_id = LC_WATCH_PID, .count = 1};
+    sub.filters[0].filter = iotc_span_str(LC_CONNECTED_PREFIX "+");
+    sub.filters[0].options = 0;
+    iotc_buf_reset(&lc->pkt);
+    if (iotc_mqtt_subscribe_encode(&lc->pkt, IOTC_MQTT_V311, &sub) == IOTC_OK)
+        iotc_blink_send(lc->link, lc->pkt.p, lc->pkt.len);
+}
+
+/* Another door's connected event: clientId from the topic, sessionIdentifier from the
+ * payload (events of sessions held here are ours and change nothing). */
+static void lc__on_event(struct iotc_lifecycle *lc, const struct iotc_mqtt_frame *f,
+                         const uint8_t *pkt)
+{
+    struct iotc_mqtt_publish p;
+    size_t plen = sizeof LC_CONNECTED_PREFIX - 1;
+    char client_id[LC_CLIENT_ID_MAX + 1];
+    if (iotc_mqtt_publish_parse(pkt, f->total, IOTC_MQTT_V311, &p) != IOTC_OK ||
+        p.topic.n <= plen || p.topic.n - plen > LC_CLIENT_ID_MAX ||
+        memcmp(p.topic.p, LC_CONNECTED_PREFIX, plen) != 0)
+        return;
+    memcpy(client_id, p.topic.p + plen, p.topic.n - plen);
+    client_id[p.topic.n - plen] = '\0';
+    json_t *o = json_loadb((const char *)p.payload.p, p.payload.n, 0, NULL);
+    const char *sid = json_string_value(json_object_get(o, "sessionIdentifier"));
+    if (sid)
+        iotc_ms_connected_elsewhere(lc->ep, client_id, sid);
+    json_decref(o);
+}
+
 static void lc__packet(void *arg, const struct iotc_mqtt_frame *f, const uint8_t *pkt)
 {
     struct iotc_lifecycle *lc = arg;
+    if (f->type == IOTC_MQTT_PUBLISH && iotc_lifecycle_watches_takeovers(lc)) {
+        lc__on_event(lc, f, pkt);
+        return;
+    }
     if (f->type != IOTC_MQTT_CONNACK || lc->ready)
         return; /* PUBACKs need no action: the broker has the event */
     struct iotc_mqtt_connack ca;
@@ -45,6 +90,8 @@ static void lc__packet(void *arg, const struct iotc_mqtt_frame *f, const uint8_t
         return;
     }
     lc->ready = true;
+    if (iotc_lifecycle_watches_takeovers(lc))
+        lc__watch(lc);
     if (lc->queue.len)
         iotc_blink_send(lc->link, lc->queue.p, lc->queue.len);
     iotc_buf_reset(&lc->queue);

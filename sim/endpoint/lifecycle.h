@@ -30,6 +30,12 @@ void iotc_lifecycle_disconnected(struct iotc_lifecycle *lc, const char *client_i
 void iotc_lifecycle_subscriptions(struct iotc_lifecycle *lc, bool subscribed, const char *client_id,
                                   const char *session_id, const char *principal, json_t *topics);
 
+/* With a broker shared by front doors (serve --broker tls://), the system connection
+ * subscribes to every door's presence/connected events: the one of another session of a
+ * client ID held here tells this door its session was taken over (mosquitto closes a
+ * 3.1.1 link without saying why). Not with serve --workers: workers.shm says it there. */
+bool iotc_lifecycle_watches_takeovers(const struct iotc_lifecycle *lc);
+
 /* Publishes any message through the system connection (scenarios: a message to the device). */
 void iotc_system_publish(struct iotc_lifecycle *lc, const char *topic, const void *payload,
                          size_t len, int qos);

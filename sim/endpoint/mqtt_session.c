@@ -8,6 +8,7 @@
  */
 #include "mqtt_session.h"
 #include "lifecycle.h"
+#include "wshared.h"
 #include "common/err.h"
 #include "common/strmap.h"
 #include "ws/ws.h"
@@ -386,8 +387,8 @@ static void ms__inflight_resume(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct iotc_endpoint_mqtt_sess *s = arg;
-    if (s->state == IOTC_ENDPOINT_MS_DONE || !s->inflight.paused)
-        return;
+    if (s->state == IOTC_ENDPOINT_MS_DONE || !s->inflight.paused || s->takeover_wait)
+        return; /* waiting to learn why the broker closed: the device's input waits too */
     struct iotc_conn *c = s->c; /* outlives this turn; s does not once the session closes */
     s->inflight.paused = false;
     ms__process(s, s->ws ? s->ws_in : bufferevent_get_input(c->tr.bev));
@@ -398,7 +399,7 @@ static void ms__inflight_resume(evutil_socket_t fd, short what, void *arg)
 static void ms__on_drain(struct iotc_conn *c)
 {
     struct iotc_endpoint_mqtt_sess *s = c->sess.data;
-    if (s && s->link && s->state != IOTC_ENDPOINT_MS_DONE)
+    if (s && s->link && s->state != IOTC_ENDPOINT_MS_DONE && !s->takeover_wait)
         bufferevent_enable(iotc_blink_bev(s->link), EV_READ);
 }
 
@@ -437,6 +438,7 @@ static void ms__on_close(struct iotc_conn *c)
                                                           : "SERVER_INITIATED_DISCONNECT";
         iotc_lifecycle_disconnected(c->ep->lifecycle, s->client_id, s->session_id,
                                     c->auth.principal, reason, s->client_initiated);
+        iotc_ep_shared_release(c->ep, s->client_id, s->takeover_gen);
         iotc_conn_emit(c, IOTC_EV_MQTT_DISCONNECT,
                        json_pack("{s:s, s:s, s:b}", "client_id", s->client_id, "reason", reason,
                                  "client_initiated", s->client_initiated));
@@ -464,6 +466,8 @@ static void ms__on_close(struct iotc_conn *c)
             free(s->aliases[i]);
     free(s->aliases);
     event_free(s->timer);
+    if (s->takeover_wait)
+        event_free(s->takeover_wait);
     if (s->inflight.resume)
         event_free(s->inflight.resume);
     iotc_buf_free(&s->out);

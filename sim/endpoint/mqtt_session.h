@@ -20,6 +20,9 @@
 #define IOTC_ENDPOINT_MS_HIGH_WATER                                                                \
     (1u << 20) /* pause the other side above this much queued output */
 #define IOTC_ENDPOINT_MS_LOW_WATER (256u << 10)
+/* How long an unexplained close of a 3.1.1 broker link waits for another front door's
+ * connected event of the client ID (doors sharing a broker; broker_relay.c). */
+#define IOTC_MS_TAKEOVER_WAIT_MS 1000
 
 enum iotc_endpoint_ms_state {
     IOTC_ENDPOINT_MS_WAIT_CONNECT,
@@ -45,6 +48,12 @@ struct iotc_endpoint_mqtt_sess {
     struct event *timer; /* CONNECT deadline, then keep-alive */
     bool taken_over;
     uint64_t takeover_gen; /* wshared.h: this connect's generation (workers), 0 none */
+    /* Another front door on the shared broker (serve --broker tls://): its connected event
+     * for this client ID (monotonic ms, 0 none), and the wait after an unexplained close
+     * of the broker link for such an event (broker_relay.c). */
+    double elsewhere_ms;
+    struct event *takeover_wait;
+    const char *takeover_wait_reason;
     bool ka_armed;
     bool scenario_sent;
     bool ws_closed;
@@ -119,6 +128,10 @@ bool iotc_ms_subscription_event(struct iotc_endpoint_mqtt_sess *s, const struct 
 /* broker_relay.c: the iotc_blink callbacks of a session (arg = struct iotc_endpoint_mqtt_sess) */
 void iotc_ms_broker_packet(void *arg, const struct iotc_mqtt_frame *f, const uint8_t *pkt);
 void iotc_ms_broker_closed(void *arg, const char *reason);
+/* The shared broker's presence/connected event of client_id's session session_id, made
+ * by any front door (lifecycle.c watches them when the broker is shared by doors). */
+void iotc_ms_connected_elsewhere(struct iotc_endpoint *ep, const char *client_id,
+                                 const char *session_id);
 void iotc_ms_broker_drain(void *arg);
 /* mqtt_session.c: the ways out; refuse answers per AWS (CONNACK / DISCONNECT / close) */
 void iotc_ms_send_client(struct iotc_endpoint_mqtt_sess *s, const void *data, size_t len);

@@ -1,6 +1,7 @@
 /* The other front-door processes of serve --workers (see workers.h). */
 #include "workers.h"
 #include "wshared.h"
+#include "lifecycle.h"
 #include "common/err.h"
 #include "common/jevents.h"
 #include "common/spawn.h"
@@ -35,6 +36,7 @@ int iotc_ep_workers_prepare(struct iotc_endpoint *ep, const iotc_endpoint_opts *
 {
     if (o->worker_id > 0) {
         ep->reuse_port = ep->worker_child = true;
+        ep->worker_id = o->worker_id;
         /* The journal's "conn" numbers must not repeat across workers: each counts in
          * its own billion (worker 0 as before from 1). */
         ep->next_conn_id = (uint64_t)o->worker_id * WORKERS_CONN_ID_SPAN;
@@ -118,6 +120,15 @@ static int workers__spawn(struct iotc_endpoint *ep, int k, iotc_errtext *err)
     return IOTC_OK;
 }
 
+/* The dead worker's sessions end as AWS ends a lost connection: presence/disconnected,
+ * CONNECTION_LOST (DUPLICATE_CLIENTID where a newer connect had already claimed it). */
+static void workers__orphan(void *arg, const struct iotc_ep_shared_session *s)
+{
+    struct iotc_endpoint *ep = arg;
+    iotc_lifecycle_disconnected(ep->lifecycle, s->client_id, s->session_id, s->principal,
+                                s->taken_over ? "DUPLICATE_CLIENTID" : "CONNECTION_LOST", false);
+}
+
 /* A worker that died is journaled and started again: its devices reconnect to any worker. */
 static void workers__on_poll(evutil_socket_t fd, short what, void *arg)
 {
@@ -134,6 +145,8 @@ static void workers__on_poll(evutil_socket_t fd, short what, void *arg)
                               WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
                               "restarts", (int)++w->restarts[k]);
         w->pid[k] = -1;
+        size_t lost = iotc_ep_shared_orphans(ep, k, workers__orphan, ep);
+        json_object_set_new(f, "sessions_lost", json_integer((json_int_t)lost));
         int rc = workers__spawn(ep, k, &why);
         json_object_set_new(f, "restarted", json_boolean(rc == IOTC_OK));
         if (rc != IOTC_OK)

@@ -18,10 +18,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* Client IDs remembered (48 bytes each, 6 MB of a sparse file). A client ID finds its
- * entry within WS_PROBE slots of its hash; with none free it is not shared (a takeover
- * across workers then closes the old device as "broker" instead of DUPLICATE_CLIENTID,
- * and its throttle and versionNumber are counted by each worker). */
+/* Client IDs remembered (48 bytes each, 6 MB of a sparse file; and up to as many live
+ * sessions' records, 344 bytes each, 45 MB more, of which only the records in use are
+ * ever touched). A client ID finds its entry within WS_PROBE slots of its hash; with
+ * none free it is not shared (a takeover across workers then closes the old device as
+ * "broker" instead of DUPLICATE_CLIENTID, and its throttle and versionNumber are counted
+ * by each worker). */
 #define WS_SLOTS (1u << 17)
 #define WS_PROBE 32
 
@@ -30,6 +32,19 @@ struct ws_entry {
     uint64_t gen;
     int64_t version;
     struct iotc_bucket connect;
+    uint32_t held; /* 1 + index in held[] of the live session's record, 0: none */
+};
+
+/* A live session as its lifecycle events name it, so the parent can announce its end when
+ * the worker holding it dies. Records are handed out densely (a free list, then the next
+ * unused one), so the pages touched grow with the live sessions, not with the table. */
+struct ws_held {
+    int32_t worker;
+    uint32_t next_free; /* 1 + index, on the free list */
+    uint64_t gen;
+    char client_id[IOTC_EP_SHARED_ID_MAX + 1];
+    char session_id[37];
+    char principal[IOTC_EP_SHARED_PRINCIPAL_MAX + 1];
 };
 
 struct ws_table {
@@ -37,7 +52,9 @@ struct ws_table {
     uint64_t next_gen;
     struct iotc_bucket connects, publishes; /* the account's */
     long long counters[IOTC_EP_SHARED_COUNTERS];
+    uint32_t held_used, held_free; /* records ever handed out; 1 + head of the free list */
     struct ws_entry e[WS_SLOTS];
+    struct ws_held held[WS_SLOTS];
 };
 
 struct iotc_ep_shared {
@@ -280,4 +297,89 @@ bool iotc_ep_shared_publish(struct iotc_endpoint *ep, double account_rate, doubl
     bool ok = iotc_bucket_take(&t->publishes, account_rate, 1, now);
     ws__unlock(t);
     return ok;
+}
+
+static void ws__held_free(struct ws_table *t, struct ws_entry *e)
+{
+    struct ws_held *h = &t->held[e->held - 1];
+    h->worker = -1;
+    h->next_free = t->held_free;
+    t->held_free = e->held;
+    e->held = 0;
+}
+
+void iotc_ep_shared_hold(struct iotc_endpoint *ep, const char *client_id, uint64_t gen,
+                         const char *session_id, const char *principal)
+{
+    if (!ep->wshared || !client_id || !gen || strlen(client_id) > IOTC_EP_SHARED_ID_MAX)
+        return;
+    struct ws_table *t = ep->wshared->t;
+    ws__lock(t);
+    struct ws_entry *e = ws__find(t, client_id, true);
+    if (e && !e->held) { /* else: the record of a session this one took over, reused */
+        if (t->held_free) {
+            e->held = t->held_free;
+            t->held_free = t->held[e->held - 1].next_free;
+        } else if (t->held_used < WS_SLOTS) {
+            e->held = ++t->held_used;
+        }
+    }
+    if (e && e->held) {
+        struct ws_held *h = &t->held[e->held - 1];
+        h->worker = ep->worker_id;
+        h->gen = gen;
+        snprintf(h->client_id, sizeof h->client_id, "%s", client_id);
+        snprintf(h->session_id, sizeof h->session_id, "%s", session_id ? session_id : "");
+        snprintf(h->principal, sizeof h->principal, "%s", principal ? principal : "");
+    }
+    ws__unlock(t);
+}
+
+void iotc_ep_shared_release(struct iotc_endpoint *ep, const char *client_id, uint64_t gen)
+{
+    if (!ep->wshared || !client_id || !gen)
+        return;
+    struct ws_table *t = ep->wshared->t;
+    ws__lock(t);
+    struct ws_entry *e = ws__find(t, client_id, false);
+    if (e && e->held && t->held[e->held - 1].gen == gen)
+        ws__held_free(t, e); /* else a newer session (any worker) holds it now */
+    ws__unlock(t);
+}
+
+size_t iotc_ep_shared_orphans(struct iotc_endpoint *ep, int worker, iotc_ep_shared_orphan_fn fn,
+                              void *arg)
+{
+    if (!ep->wshared)
+        return 0;
+    struct ws_table *t = ep->wshared->t;
+    struct iotc_ep_shared_session *v = NULL;
+    size_t n = 0, cap = 0;
+    ws__lock(t);
+    for (uint32_t i = 0; i < WS_SLOTS; i++) {
+        struct ws_entry *e = &t->e[i];
+        if (!e->held || t->held[e->held - 1].worker != worker)
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            struct iotc_ep_shared_session *nv = realloc(v, nc * sizeof *nv);
+            if (!nv)
+                break; /* the rest stay recorded: a later call finds them */
+            v = nv;
+            cap = nc;
+        }
+        struct ws_held *h = &t->held[e->held - 1];
+        memcpy(v[n].client_id, h->client_id, sizeof v[n].client_id);
+        memcpy(v[n].session_id, h->session_id, sizeof v[n].session_id);
+        memcpy(v[n].principal, h->principal, sizeof v[n].principal);
+        v[n].taken_over = e->gen != h->gen; /* a newer connect claimed it elsewhere */
+        n++;
+        ws__held_free(t, e);
+    }
+    ws__unlock(t);
+    /* Called outside the lock: the callback publishes and takes the lock again. */
+    for (size_t i = 0; i < n; i++)
+        fn(arg, &v[i]);
+    free(v);
+    return n;
 }

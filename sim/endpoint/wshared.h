@@ -20,6 +20,7 @@
 #define IOTC_ENDPOINT_WSHARED_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct iotc_endpoint;
@@ -57,5 +58,27 @@ char *iotc_ep_shared_cache_get(struct iotc_endpoint *ep, const char *key, double
 /* The account's PUBLISH bucket: true when a token was taken; *handled as above. */
 bool iotc_ep_shared_publish(struct iotc_endpoint *ep, double account_rate, double now,
                             bool *handled);
+
+/* Live sessions by worker, so a worker's death is announced (lifecycle CONNECTION_LOST)
+ * by the parent, as AWS announces every lost connection. hold: a session of client_id
+ * (its claim's gen) is up on this worker; release: it ended here (ignored when a newer
+ * session of the client ID holds the record). A client ID over IOTC_EP_SHARED_ID_MAX
+ * bytes, or a full table, is not recorded; a longer principal is cut. */
+#define IOTC_EP_SHARED_ID_MAX        128
+#define IOTC_EP_SHARED_PRINCIPAL_MAX 159 /* conn.h auth.principal */
+void iotc_ep_shared_hold(struct iotc_endpoint *ep, const char *client_id, uint64_t gen,
+                         const char *session_id, const char *principal);
+void iotc_ep_shared_release(struct iotc_endpoint *ep, const char *client_id, uint64_t gen);
+struct iotc_ep_shared_session {
+    char client_id[IOTC_EP_SHARED_ID_MAX + 1];
+    char session_id[37];
+    char principal[IOTC_EP_SHARED_PRINCIPAL_MAX + 1];
+    bool taken_over; /* a newer connect of the client ID had claimed it */
+};
+typedef void (*iotc_ep_shared_orphan_fn)(void *arg, const struct iotc_ep_shared_session *s);
+/* Parent, once worker has died: each session it held, removed from the table, then given
+ * to fn (outside the lock); their count. */
+size_t iotc_ep_shared_orphans(struct iotc_endpoint *ep, int worker, iotc_ep_shared_orphan_fn fn,
+                              void *arg);
 
 #endif

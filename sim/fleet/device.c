@@ -354,8 +354,8 @@ void iotc_fleet_dev_up(struct iotc_fleet_dev *d)
     bool first = !d->ever_up;
     if (d->ever_up)
         fl->c.reconnects[d->down_cause]++;
-    else if (!d->monitor)
-        fl->ever_up_n++;
+    else if (!d->monitor && ++fl->ever_up_n == fl->n_devs)
+        fl->t_all_up_us = now;
     d->ever_up = true;
     /* A device publishes from its first connection on, at a random phase. */
     if (first && fl->publishing && !d->monitor) {

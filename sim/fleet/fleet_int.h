@@ -108,6 +108,10 @@ struct iotc_fleet_hist {
 };
 void iotc_fleet_hist_add(struct iotc_fleet_hist *h, uint64_t us);
 double iotc_fleet_hist_pct_ms(const struct iotc_fleet_hist *h, double pct); /* 0 when empty */
+/* The histogram in a summary ({n, max_us, buckets: [[i, count], ...]}), and one such
+ * object added into h (fleet-merge); IOTC_ERR_INVALID when malformed. */
+json_t *iotc_fleet_hist_json(const struct iotc_fleet_hist *h);
+int iotc_fleet_hist_add_json(struct iotc_fleet_hist *h, const json_t *o);
 
 /* ---- spec.c ---- */
 struct iotc_fleet_behave {
@@ -412,6 +416,20 @@ void iotc_fleet_https_done(struct iotc_fleet_dev *d, CURLcode result);
 int iotc_fleet_target_start(struct iotc_fleet *fl, const char *serve_bin, const char *pki_override,
                             iotc_errtext *err);
 void iotc_fleet_target_stop(struct iotc_fleet *fl);
+/* The emulated endpoint alone, no proxies (fleet --workers: its shards connect to it as
+ * an external target, each with proxies of its own). */
+int iotc_fleet_target_start_emulated(struct iotc_fleet *fl, const char *serve_bin,
+                                     const char *pki_override, iotc_errtext *err);
+
+/* procs.c: fleet --workers N: N shard processes of this fleet on this machine against one
+ * endpoint, then one merged summary with every process's memory. */
+struct iotc_fleet_procs_opts {
+    const char *spec_path, *self, *serve_bin, *pki, *target, *json_out, *run;
+    double duration, progress_interval;
+    int workers, serve_workers;
+    bool quiet;
+};
+int iotc_fleet_procs_run(struct iotc_fleet_spec *spec, const struct iotc_fleet_procs_opts *o);
 bool iotc_fleet_target_needs_proxy(const struct iotc_fleet_spec *s);
 struct iotc_proxy *iotc_fleet_proxy_for(struct iotc_fleet *fl, int lport);
 
@@ -445,6 +463,11 @@ double iotc_fleet_dev_phase01(uint32_t idx, uint32_t salt);
 
 /* The shard's ledger for the merge: who published here, what was received here. */
 json_t *iotc_fleet_ledger_json(const struct iotc_fleet *fl);
+
+/* merge.c: shards' --json summaries (every shard once) into the fleet's totals; the
+ * merged object and its text form (fleet-merge, fleet --workers). */
+int iotc_fleet_merge_files(int n, const char **files, json_t **out, iotc_errtext *err);
+void iotc_fleet_merge_print(json_t *merged, FILE *out);
 
 /* run.c */
 int iotc_fleet_run(struct iotc_fleet *fl, const char *serve_bin, const char *pki_override);

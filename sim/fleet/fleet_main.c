@@ -36,6 +36,13 @@ static void fm__usage(FILE *out)
             "                         shards' --json files with `iotconform fleet-merge`.\n"
             "                         Default from $JOB_COMPLETION_INDEX (0-based, a Kubernetes\n"
             "                         Indexed Job) and $IOTC_FLEET_SHARDS\n"
+            "  --workers N            run the fleet as N processes on this machine (2..64; for\n"
+            "                         fleets past one process's descriptor limit): shards 1..N\n"
+            "                         against one endpoint, one merged summary (totals, latency\n"
+            "                         from the merged histograms, RSS and CPU of every process);\n"
+            "                         each shard's latest progress line every interval\n"
+            "  --serve-workers M      with --workers: the emulated endpoint's front doors (serve\n"
+            "                         --workers M; default $IOTCONFORM_SERVE_WORKERS, else 1)\n"
             "  --run TAG              run tag in topics and client IDs, the same on every shard\n"
             "                         (required when sharded; default $IOTC_FLEET_RUN, else\n"
             "                         random): [A-Za-z0-9_-], at most 63 characters\n"
@@ -129,11 +136,15 @@ int iotc_fleet_main(int argc, char **argv)
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"shard", required_argument, NULL, 'S'},
                                          {"run", required_argument, NULL, 'r'},
+                                         {"workers", required_argument, NULL, 'W'},
+                                         {"serve-workers", required_argument, NULL, 'M'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     const char *json_out = NULL, *serve = NULL, *pki = NULL, *target = NULL;
     const char *shard_arg = NULL, *run = getenv("IOTC_FLEET_RUN");
     double duration = 0, interval = 5;
+    long workers = 0, serve_workers = 0;
+    char *end;
     bool quiet = false;
     int c, status = 2;
     optind = 1;
@@ -174,6 +185,20 @@ int iotc_fleet_main(int argc, char **argv)
         case 'r':
             run = optarg;
             break;
+        case 'W':
+            workers = strtol(optarg, &end, 10);
+            if (*end || workers < 2 || workers > 64) {
+                fprintf(stderr, "iotconform fleet: --workers: 2..64 processes\n");
+                return 2;
+            }
+            break;
+        case 'M':
+            serve_workers = strtol(optarg, &end, 10);
+            if (*end || serve_workers < 1 || serve_workers > 64) {
+                fprintf(stderr, "iotconform fleet: --serve-workers: 1..64 processes\n");
+                return 2;
+            }
+            break;
         case 'h':
             fm__usage(stdout);
             return 0;
@@ -191,19 +216,43 @@ int iotc_fleet_main(int argc, char **argv)
         return 2;
     if (run && fm__run_tag_ok(run) != IOTC_OK)
         return 2;
+    if (serve_workers && (!workers || target)) {
+        fprintf(stderr, "iotconform fleet: --serve-workers is for the emulated endpoint that "
+                        "fleet --workers starts (not with --target)\n");
+        return 2;
+    }
+    if (workers && shard.n) {
+        fprintf(stderr, "iotconform fleet: --workers splits the whole fleet: not with --shard\n");
+        return 2;
+    }
+    char tag[16];
+    if (workers && !run) {
+        unsigned char r[4];
+        FILE *u = fopen("/dev/urandom", "rb");
+        bool got = u && fread(r, 1, sizeof r, u) == sizeof r;
+        if (u)
+            fclose(u);
+        if (!got) {
+            fprintf(stderr,
+                    "iotconform fleet: cannot read /dev/urandom for a run tag: use --run\n");
+            return 2;
+        }
+        snprintf(tag, sizeof tag, "%02x%02x%02x%02x", r[0], r[1], r[2], r[3]);
+        run = tag;
+    }
     if (shard.n > 1 && !run) {
         fprintf(stderr, "iotconform fleet: a sharded run needs --run TAG (or $IOTC_FLEET_RUN), the "
                         "same on every shard, so their topics meet\n");
         return 2;
     }
-    char self[PATH_MAX];
+    char self[PATH_MAX] = "";
+    ssize_t self_n = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[self_n > 0 ? self_n : 0] = '\0';
     if (!serve) {
-        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-        if (n <= 0) {
+        if (self_n <= 0) {
             fprintf(stderr, "iotconform fleet: cannot find this binary: use --serve\n");
             return 2;
         }
-        self[n] = '\0';
         serve = self;
     }
     struct iotc_fleet_spec spec;
@@ -229,6 +278,24 @@ int iotc_fleet_main(int argc, char **argv)
         iotc_fleet_spec_free(&spec);
         free(fl);
         return 2;
+    }
+    if (workers) {
+        struct iotc_fleet_procs_opts po = {.spec_path = argv[optind],
+                                           .self = self[0] ? self : serve,
+                                           .serve_bin = serve,
+                                           .pki = pki,
+                                           .target = target,
+                                           .json_out = json_out,
+                                           .run = run,
+                                           .duration = duration,
+                                           .progress_interval = interval,
+                                           .workers = (int)workers,
+                                           .serve_workers = (int)serve_workers,
+                                           .quiet = quiet};
+        status = iotc_fleet_procs_run(&spec, &po);
+        iotc_fleet_spec_free(&spec);
+        free(fl);
+        return status;
     }
     fl->shard = shard;
     if (run)

@@ -198,8 +198,8 @@ void iotc_fleet_https_done(struct iotc_fleet_dev *d, CURLcode result)
             iotc_fleet_hist_add(&fl->connect_lat, (uint64_t)tls_us);
             fl->c.connects++;
         }
-        if (!d->ever_up)
-            fl->ever_up_n++;
+        if (!d->ever_up && ++fl->ever_up_n == fl->n_devs)
+            fl->t_all_up_us = iotc_clock_us();
         else if (d->state != IOTC_FLEET_DEV_UP)
             fl->c.reconnects[d->down_cause]++;
         if (d->state != IOTC_FLEET_DEV_UP)

@@ -165,6 +165,66 @@ static int merge__seen(struct merge *m, int i, iotc_errtext *err)
     return IOTC_OK;
 }
 
+static json_t *merge__lat(const struct iotc_fleet_hist *h)
+{
+    return json_pack("{s:I, s:f, s:f, s:f}", "samples", (json_int_t)h->n, "p50_ms",
+                     iotc_fleet_hist_pct_ms(h, 50), "p99_ms", iotc_fleet_hist_pct_ms(h, 99),
+                     "max_ms", (double)h->max_us / 1000.0);
+}
+
+/* Latency from the shards' histograms added bucket by bucket, the ramp on the wall clock
+ * (first shard's start to the last shard's "all connected"), each shard's own memory.
+ * Summaries of a version without histograms merge without these. */
+static void merge__timing(struct merge *m, json_t *o)
+{
+    static const char *const names[3] = {"connect", "deliver", "deliver_after_ramp"};
+    struct iotc_fleet_hist *h = calloc(3, sizeof *h);
+    double start = 0, up = 0;
+    bool ok = h != NULL, all_up = true;
+    long long ever = 0;
+    json_t *procs = json_array();
+    for (int i = 0; ok && i < m->n_files; i++) {
+        json_t *s = m->sum[i], *hs = json_object_get(s, "histograms");
+        json_t *w = json_object_get(s, "wall_ms"), *mem = json_object_get(s, "memory");
+        for (int k = 0; ok && k < 3; k++)
+            ok = iotc_fleet_hist_add_json(&h[k], json_object_get(hs, names[k])) == IOTC_OK;
+        double st = json_number_value(json_object_get(w, "start"));
+        double au = json_number_value(json_object_get(w, "all_connected"));
+        double re = json_number_value(json_object_get(w, "ramp_end"));
+        if (st > 0 && (start == 0 || st < start))
+            start = st;
+        all_up = all_up && au > 0;
+        if ((au > 0 ? au : re) > up)
+            up = au > 0 ? au : re;
+        ever +=
+            json_integer_value(json_object_get(json_object_get(s, "connect"), "ever_connected"));
+        json_array_append_new(
+            procs,
+            json_pack(
+                "{s:I, s:I, s:I, s:I, s:f}", "shard",
+                json_integer_value(json_object_get(json_object_get(s, "shard"), "index")),
+                "devices", json_integer_value(json_object_get(s, "devices")), "fleet_rss_kb",
+                json_integer_value(json_object_get(mem, "fleet_rss_kb")), "fleet_rss_before_kb",
+                json_integer_value(json_object_get(mem, "fleet_rss_before_kb")),
+                "publishing_end_ms", json_number_value(json_object_get(w, "publishing_end"))));
+    }
+    if (ok) {
+        double secs = up > start && start > 0 ? (up - start) / 1000.0 : 0;
+        json_object_set_new(o, "latency",
+                            json_pack("{s:o, s:o, s:o}", "connect", merge__lat(&h[0]), "deliver",
+                                      merge__lat(&h[1]), "deliver_after_ramp", merge__lat(&h[2])));
+        json_object_set_new(o, "ramp",
+                            json_pack("{s:f, s:I, s:f, s:b}", "seconds", secs, "ever_connected",
+                                      (json_int_t)ever, "devices_per_s",
+                                      secs > 0 ? (double)ever / secs : 0.0, "all_connected",
+                                      all_up));
+        json_object_set_new(o, "fleet_processes", procs);
+    } else {
+        json_decref(procs);
+    }
+    free(h);
+}
+
 static json_t *merge__result(struct merge *m)
 {
     json_t *rows = json_array(), *files = json_array();
@@ -225,6 +285,7 @@ static json_t *merge__result(struct merge *m)
     json_object_set_new(o, "disconnected_at_end", json_integer(disc));
     json_object_set_new(o, "all_shards_started_together", json_boolean(released));
     json_object_set_new(o, "rows", rows);
+    merge__timing(m, o);
     return o;
 }
 
@@ -252,6 +313,25 @@ static void merge__print(json_t *o, FILE *out)
                 "dup %lld, lost %lld\n",
                 merge__str(r, "row"), I(r, "devices"), I(r, "sent"), I(r, "delivered"),
                 I(r, "cross_shard_delivered"), I(r, "duplicated"), I(r, "lost"));
+    }
+    json_t *lat = json_object_get(o, "latency"), *ramp = json_object_get(o, "ramp");
+    if (lat) {
+        json_t *cl = json_object_get(lat, "connect"),
+               *sl = json_object_get(lat, "deliver_after_ramp");
+        json_t *dl = json_object_get(lat, "deliver");
+#define F(x, k) (json_number_value(json_object_get((x), (k))))
+        fprintf(out,
+                "  connect   ramp %.1f s, %.0f devices/s%s; connect latency p50 %.1f ms, p99 "
+                "%.1f ms\n",
+                F(ramp, "seconds"), F(ramp, "devices_per_s"),
+                json_is_true(json_object_get(ramp, "all_connected")) ? "" : " (not every device)",
+                F(cl, "p50_ms"), F(cl, "p99_ms"));
+        fprintf(out,
+                "  publish->delivery p50 %.1f ms, p99 %.1f ms, max %.1f ms (after the ramp: "
+                "p50 %.1f ms, p99 %.1f ms, %lld samples)\n",
+                F(dl, "p50_ms"), F(dl, "p99_ms"), F(dl, "max_ms"), F(sl, "p50_ms"), F(sl, "p99_ms"),
+                I(sl, "samples"));
+#undef F
     }
 #undef I
 }
@@ -308,6 +388,35 @@ static int merge__run(struct merge *m, json_t **result, iotc_errtext *err)
     return *result ? IOTC_OK : IOTC_ERR_NOMEM;
 }
 
+int iotc_fleet_merge_files(int n, const char **files, json_t **out, iotc_errtext *err)
+{
+    struct merge m = {.n_files = n, .file = files};
+    json_t *res = NULL;
+    m.sum = calloc((size_t)m.n_files, sizeof *m.sum);
+    int rc = m.sum ? merge__run(&m, &res, err) : IOTC_ERR_NOMEM;
+    for (int i = 0; m.sum && i < m.n_files; i++)
+        json_decref(m.sum[i]);
+    for (uint32_t g = 0; m.all && g < m.devices; g++)
+        iotc_fleet_ledger_free(&m.all[g]);
+    for (uint32_t g = 0; m.cross && g < m.devices; g++)
+        iotc_fleet_ledger_free(&m.cross[g]);
+    free(m.sum);
+    free(m.owner);
+    free(m.sent);
+    free(m.dup);
+    free(m.all);
+    free(m.cross);
+    *out = rc == IOTC_OK ? res : NULL;
+    if (rc != IOTC_OK)
+        json_decref(res);
+    return rc;
+}
+
+void iotc_fleet_merge_print(json_t *merged, FILE *out)
+{
+    merge__print(merged, out);
+}
+
 int iotc_fleet_merge_main(int argc, char **argv)
 {
     static const struct option opts[] = {{"json", required_argument, NULL, 'j'},
@@ -325,7 +434,9 @@ int iotc_fleet_merge_main(int argc, char **argv)
                     "\n"
                     "Merges the --json summaries of `iotconform fleet --shard K/N` (every shard\n"
                     "exactly once) into the fleet's totals: sent, delivered (incl. on another\n"
-                    "shard), duplicated and lost per row.\n"
+                    "shard), duplicated and lost per row; latency percentiles from the shards'\n"
+                    "histograms added together; the ramp from the first shard's start to the\n"
+                    "last shard's last connect.\n"
                     "Exit status: 0 nothing lost and every device connected at the end, 1\n"
                     "otherwise, 2 for missing, duplicated or foreign shards.\n");
             return c == 'h' ? 0 : 2;
@@ -335,14 +446,12 @@ int iotc_fleet_merge_main(int argc, char **argv)
         fprintf(stderr, "iotconform fleet-merge: no shard summaries given\n");
         return 2;
     }
-    struct merge m = {.n_files = argc - optind, .file = (const char **)&argv[optind]};
     iotc_errtext err = {0};
     json_t *res = NULL;
-    m.sum = calloc((size_t)m.n_files, sizeof *m.sum);
-    int rc = m.sum ? merge__run(&m, &res, &err) : IOTC_ERR_NOMEM;
+    int rc = iotc_fleet_merge_files(argc - optind, (const char **)&argv[optind], &res, &err);
     if (rc != IOTC_OK) {
         fprintf(stderr, "iotconform fleet-merge: %s\n", err.msg[0] ? err.msg : iotc_strerror(rc));
-        goto cleanup;
+        return 2;
     }
     merge__print(res, stdout);
     status = json_is_true(json_object_get(res, "ok")) ? 0 : 1;
@@ -350,19 +459,6 @@ int iotc_fleet_merge_main(int argc, char **argv)
         fprintf(stderr, "iotconform fleet-merge: cannot write %s\n", json_out);
         status = 2;
     }
-cleanup:
     json_decref(res);
-    for (int i = 0; m.sum && i < m.n_files; i++)
-        json_decref(m.sum[i]);
-    for (uint32_t g = 0; m.all && g < m.devices; g++)
-        iotc_fleet_ledger_free(&m.all[g]);
-    for (uint32_t g = 0; m.cross && g < m.devices; g++)
-        iotc_fleet_ledger_free(&m.cross[g]);
-    free(m.sum);
-    free(m.owner);
-    free(m.sent);
-    free(m.dup);
-    free(m.all);
-    free(m.cross);
     return status;
 }

@@ -115,6 +115,14 @@ static json_t *summary__faults(const struct iotc_fleet *fl)
     return a;
 }
 
+/* A monotonic reading on the wall clock (ms since the epoch); 0 for a phase not reached. */
+static double summary__wall(uint64_t t_us)
+{
+    if (!t_us)
+        return 0;
+    return iotc_clock_wall_ms() - (double)(iotc_clock_us() - (int64_t)t_us) / 1000.0;
+}
+
 json_t *iotc_fleet_summary_json(const struct iotc_fleet *fl)
 {
     const struct iotc_fleet_counters *c = &fl->c;
@@ -202,6 +210,18 @@ json_t *iotc_fleet_summary_json(const struct iotc_fleet *fl)
                   fl->shard.n ? fl->shard.n : 1, "spec_digest", fl->spec_digest, "devices_total",
                   (json_int_t)fl->n_global, "layout", layout, "sync", iotc_fleet_sync_json(fl)));
     json_object_set_new(o, "ledger", iotc_fleet_ledger_json(fl));
+    /* What a merge of shards needs beyond the ledger: the latency histograms (merged
+     * percentiles) and the phases on the wall clock (the fleet's ramp spans shards). */
+    json_object_set_new(o, "histograms",
+                        json_pack("{s:o, s:o, s:o}", "connect",
+                                  iotc_fleet_hist_json(&fl->connect_lat), "deliver",
+                                  iotc_fleet_hist_json(&fl->deliver_lat), "deliver_after_ramp",
+                                  iotc_fleet_hist_json(&fl->deliver_steady)));
+    json_object_set_new(o, "wall_ms",
+                        json_pack("{s:f, s:f, s:f, s:f}", "start", summary__wall(fl->t_start_us),
+                                  "all_connected", summary__wall(fl->t_all_up_us), "ramp_end",
+                                  summary__wall(fl->t_ramp_end_us), "publishing_end",
+                                  summary__wall(fl->t_pub_end_us)));
     json_object_set_new(
         o, "nofile",
         json_pack("{s:i, s:i}", "soft", (int)fl->nofile, "hard", (int)fl->nofile_hard));

@@ -120,6 +120,13 @@ static int target__resolve(struct iotc_fleet_target *t, iotc_errtext *err)
     return IOTC_OK;
 }
 
+int iotc_fleet_target_start_emulated(struct iotc_fleet *fl, const char *serve_bin,
+                                     const char *pki_override, iotc_errtext *err)
+{
+    const char *pki = iotc_paths_pki(pki_override, err);
+    return pki ? target__emulated(fl, serve_bin, pki, err) : IOTC_ERR_NOT_FOUND;
+}
+
 int iotc_fleet_target_start(struct iotc_fleet *fl, const char *serve_bin, const char *pki_override,
                             iotc_errtext *err)
 {

@@ -112,3 +112,31 @@ int iotc_serve_child_port(const struct iotc_serve_child *c, int lport)
             return c->ports[i];
     return 0;
 }
+
+int iotc_serve_child_worker_pids(struct iotc_serve_child *c, pid_t *out, int max)
+{
+    char journal[1100], line[4096];
+    int n = 0;
+    snprintf(journal, sizeof journal, "%s", c->journal);
+    if (c->restarts)
+        snprintf(journal, sizeof journal, "%s.%u", c->journal, c->restarts);
+    FILE *f = fopen(journal, "r");
+    while (f && fgets(line, sizeof line, f)) {
+        if (!strstr(line, "\"endpoint.workers\""))
+            continue;
+        json_t *o = json_loads(line, 0, NULL), *v;
+        size_t i;
+        n = 0; /* the latest event: workers restarted with the broker name new pids */
+        json_array_foreach(json_object_get(o, "pids"), i, v)
+        {
+            if (n < max && json_integer_value(v) > 0)
+                out[n++] = (pid_t)json_integer_value(v);
+        }
+        json_decref(o);
+    }
+    if (f)
+        fclose(f);
+    if (n == 0 && max > 0 && c->proc.pid > 0)
+        out[n++] = c->proc.pid; /* one process: no event */
+    return n;
+}

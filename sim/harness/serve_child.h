@@ -33,6 +33,9 @@ int iotc_serve_child_restart(struct iotc_serve_child *c, int timeout_ms, iotc_er
 int iotc_serve_child_kill_broker(struct iotc_serve_child *c);
 /* Re-reads the journal for the latest broker.ready pid. */
 pid_t iotc_serve_child_broker_pid(struct iotc_serve_child *c);
+/* The front-door processes (serve --workers: the parent first, from the journal's latest
+ * endpoint.workers; else serve itself) into out; their count. */
+int iotc_serve_child_worker_pids(struct iotc_serve_child *c, pid_t *out, int max);
 int iotc_serve_child_port(const struct iotc_serve_child *c, int lport);
 
 #endif

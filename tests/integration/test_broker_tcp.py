@@ -4,7 +4,8 @@
 tls://localhost:PORT` front doors. Devices on different front doors exchange QoS 0 and 1
 messages; a retained message published through one door reaches a subscriber on the
 other; a lifecycle watcher on door B sees a device connect on door A; a duplicate client
-ID on door B takes the session over and door A closes the old device connection; a fleet
+ID on door B takes the session over and door A closes the old device connection and
+reports DUPLICATE_CLIENTID (a broker restart, the twin, reports SERVER_ERROR); a fleet
 sharded over both doors (fleet --shard, fleet-merge) loses nothing; the broker restarts
 and devices and lifecycle events come back through both doors. Negative
 twins: a CONNECT stamped with a wrong secret is refused on the TCP link, a plain (non-TLS)
@@ -115,9 +116,17 @@ try:
     # ---- duplicate client ID across doors: B takes over, A closes the old connection ----
     dup_b = live(b.ports["8883"], b"bt-a")
     check("takeover: door A closes the old device connection", dev_a.closed(5), None)
-    check("takeover: door A journals why (the broker ended the session)",
-          bool(a.events(lambda e: e.get("client_id") == "bt-a" and e.get("event") == "mqtt.disconnect", 3)),
-          None)
+    gone = a.events(lambda e: e.get("client_id") == "bt-a" and e.get("event") == "mqtt.disconnect", 3)
+    check("takeover: door A journals DUPLICATE_CLIENTID (door B's connected event told it)",
+          gone and gone[-1].get("reason") == "DUPLICATE_CLIENTID", gone)
+    ev, deadline = None, time.time() + 4
+    while ev is None and time.time() < deadline:
+        p = read_until(watcher, 3, timeout=max(0.1, deadline - time.time()))
+        if p and pub_topic_payload(p)[0] == b"$aws/events/presence/disconnected/bt-a":
+            ev = json.loads(pub_topic_payload(p)[1])
+    check("takeover across doors: lifecycle disconnected says DUPLICATE_CLIENTID, as AWS",
+          ev and ev.get("disconnectReason") == "DUPLICATE_CLIENTID"
+          and ev.get("clientInitiatedDisconnect") is False, ev)
     dup_b.send(publish(b"bt/x", b"after-takeover", qos=1, pid=6))
     p = read_until(sub_b, 3)
     check("the new connection on door B works", p and pub_topic_payload(p)[1] == b"after-takeover", p)
@@ -157,6 +166,10 @@ try:
           again.startswith("IOTCONFORM_BROKER_READY ") and json.loads(again.split(" ", 1)[1])["port"] == BPORT,
           again)
     check("the doors' devices lost their sessions with the broker", sub_b.closed(5) and dup_b.closed(5), None)
+    lost = b.events(lambda e: e.get("event") == "mqtt.disconnect" and e.get("client_id") in ("bt-b", "bt-a"), 3)
+    check("twin: a broker restart is not a takeover (door B: SERVER_ERROR for both devices)",
+          {e.get("client_id"): e.get("reason") for e in lost} == {"bt-b": "SERVER_ERROR", "bt-a": "SERVER_ERROR"},
+          lost)
     w2 = live(b.ports["8883"], b"bt-watch2")
     w2.send(subscribe([b"$aws/events/presence/+/bt-again"], pid=3))
     check("watcher subscribed again (door B)", read_until(w2, 9) is not None, None)

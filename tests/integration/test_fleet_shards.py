@@ -162,6 +162,70 @@ try:
     check("merge counts the messages a shard did not receive as lost (exit 1)",
           rc == 1 and B.get("ok") is False and lost_q1 > 0
           and B["messages"]["delivered"] < M["messages"]["delivered"], (rc, B.get("messages")))
+
+    # ---- merged latency: percentiles of the shards' histograms added together ----
+    def pct_ms(buckets, n, max_us, pct):
+        want = max(1, -(-n * pct // 100))
+        seen = 0
+        for i, c in sorted(buckets.items()):
+            seen += c
+            if seen >= want:
+                return min(1.0 if i == 0 else 1.02 ** i, max_us) / 1000.0
+        return max_us / 1000.0
+
+    for name in ("connect", "deliver", "deliver_after_ramp"):
+        summed, n, mx = {}, 0, 0
+        for sh in shards:
+            h = sh["histograms"][name]
+            n += h["n"]
+            mx = max(mx, h["max_us"])
+            for i, c in h["buckets"]:
+                summed[i] = summed.get(i, 0) + c
+        lat = M.get("latency", {}).get(name, {})
+        check(f"merge: {name} latency from the summed histograms (samples {n})",
+              lat.get("samples") == n > 0
+              and abs(lat.get("p50_ms", -1) - pct_ms(summed, n, mx, 50)) < 1e-6
+              and abs(lat.get("p99_ms", -1) - pct_ms(summed, n, mx, 99)) < 1e-6, (lat, n))
+    check("merge: ramp over the shards' wall clocks, every device connected",
+          M.get("ramp", {}).get("all_connected") is True and M["ramp"]["seconds"] > 0
+          and M["ramp"]["ever_connected"] == 22, M.get("ramp"))
+    bad = copy.deepcopy(shards[0])
+    bad["histograms"]["deliver"]["n"] += 1  # counts that do not add up
+    bpath = os.path.join(TMP, "shard-0-badhist.json")
+    json.dump(bad, open(bpath, "w"))
+    rc, B, _ = merge(bpath, files[1], files[2])
+    check("merge: a histogram whose buckets do not add up gives no latency (not a wrong one)",
+          rc == 0 and "latency" not in B and B["messages"] == M["messages"], (rc, B.get("latency")))
 finally:
     serve.stop()
+
+# ---- fleet --workers 3: the same split as three processes on this machine, one summary ----
+wout = os.path.join(TMP, "workers.json")
+p = subprocess.run([BIN, "fleet", "--workers", "3", "--serve-workers", "2", "--json", wout, SPEC],
+                   capture_output=True, text=True, timeout=240)
+print(p.stdout[-3000:], p.stderr[-2000:])
+R = json.load(open(wout)) if os.path.exists(wout) else {}
+check("fleet --workers 3: exit 0, OK, 3 shards of 22 devices", p.returncode == 0 and R.get("ok") is True
+      and R.get("shards") == 3 and R.get("devices") == 22, (p.returncode, R.get("shards")))
+wrows = {r["row"]: r for r in W.get("rows", [])}
+for r in R.get("rows", []):
+    w = wrows.get(r["row"], {})
+    check(f"fleet --workers 3: {r['row']}: sent/delivered/lost equal the whole run's",
+          (r["sent"], r["delivered"], r["lost"]) == (w.get("sent"), w.get("delivered"), w.get("lost")),
+          (r, w))
+procs = R.get("memory", {}).get("processes", [])
+names = [x["process"] for x in procs]
+check("fleet --workers 3: RSS of both serve workers, mosquitto and the three shards",
+      names == ["serve worker 0", "serve worker 1", "mosquitto",
+                "fleet shard 1", "fleet shard 2", "fleet shard 3"]
+      and all(x["rss_kb"] > 0 for x in procs), procs)
+check("fleet --workers 3: merged latency after the ramp", R.get("latency", {})
+      .get("deliver_after_ramp", {}).get("samples", 0) > 0, R.get("latency"))
+p = subprocess.run([BIN, "fleet", "--workers", "2", "--shard", "1/2", SPEC], capture_output=True,
+                   text=True, timeout=30)
+check("fleet --workers with --shard is refused (exit 2)", p.returncode == 2 and "--shard" in p.stderr,
+      (p.returncode, p.stderr))
+p = subprocess.run([BIN, "fleet", "--serve-workers", "2", SPEC], capture_output=True, text=True, timeout=30)
+check("--serve-workers without fleet --workers is refused (exit 2)",
+      p.returncode == 2 and "--serve-workers" in p.stderr, (p.returncode, p.stderr))
 finish()

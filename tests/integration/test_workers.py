@@ -141,11 +141,63 @@ try:
             ids.setdefault(e["conn"], set()).add(e["worker"])
     check("journal: conn numbers never repeat across workers", all(len(v) == 1 for v in ids.values()), ids)
 
+    # A killed worker's devices: the parent publishes presence/disconnected CONNECTION_LOST
+    # for each (AWS announces every lost connection); twins: a device on the surviving
+    # worker and a device that left worker 1 cleanly before the kill get no such event.
+    def on_worker(prefix, want, v=4):
+        for i in range(80):
+            cid = f"{prefix}-{i}"
+            c, p = live(cid, v)
+            if worker_of(c, cid) == want:
+                return c, cid
+            c.s.close()
+        return None, None
+
+    lw, _ = on_worker("wk-lost-watch", 0)
+    lw.send(subscribe([b"$aws/events/presence/disconnected/+"], pid=4))
+    p = lw.read_packet() if lw else None
+    check("lost-connection watcher on the parent worker, subscribed", p and p[0] == 9, p)
+    doomed = [on_worker("wk-doomed", 1), on_worker("wk-doomed5", 1, 5)]
+    survivor, scid = on_worker("wk-survivor", 0)
+    gone, gcid = on_worker("wk-gone", 1)
+    if gone:
+        gone.send(b"\xe0\x00")  # DISCONNECT: its session ends before the kill
+        gone.closed(3)
+    check("devices placed: two on worker 1, one on worker 0, one left worker 1 cleanly",
+          all(c for c, _ in doomed) and survivor and gone, [cid for _, cid in doomed])
+
+    def presence(timeout):
+        got, deadline = [], time.time() + timeout
+        while time.time() < deadline:
+            q = lw.read_packet(0.3)
+            if q and q[0] == 3:
+                tl = int.from_bytes(q[2][:2], "big")
+                off = 2 + tl + (2 if q[1] & 6 else 0)
+                got.append(json.loads(q[2][off:]))
+        return got
+
+    presence(1.0)  # the clean DISCONNECT's own event, and anything earlier
     # A killed worker is journaled and started again; devices connect to both workers again.
     victim = pids[1] if len(pids) == 2 else 0
     if victim:
         os.kill(victim, signal.SIGKILL)
+    got = presence(4.0)
+    for _, cid in doomed:
+        ev = [e for e in got if e.get("clientId") == cid]
+        check(f"worker killed: presence/disconnected CONNECTION_LOST for {cid}",
+              len(ev) == 1 and ev[0]["disconnectReason"] == "CONNECTION_LOST"
+              and ev[0]["clientInitiatedDisconnect"] is False and ev[0]["sessionIdentifier"]
+              and ev[0]["principalIdentifier"] and ev[0]["versionNumber"] >= 1, ev)
+    check("worker killed: no event for the device on the surviving worker",
+          not [e for e in got if e.get("clientId") == scid], got)
+    check("worker killed: no second event for the device that had disconnected cleanly",
+          not [e for e in got if e.get("clientId") == gcid], got)
+    survivor.send(b"\xc0\x00")
+    q = survivor.read_packet()
+    check("the device on the surviving worker is still connected", q and q[0] == 13, q)
     ex = srv.events(lambda e: e.get("event") == "endpoint.worker_exit", 10)
+    check("worker_exit journals how many sessions the dead worker held",
+          ex and ex[0].get("sessions_lost", 0) >= 2, ex)
     check("a killed worker is journaled (signal 9) and restarted",
           ex and ex[0].get("signal") == 9 and ex[0].get("restarted") is True and ex[0].get("worker") == 1, ex)
     newpid = ex[0].get("new_pid") if ex else 0
