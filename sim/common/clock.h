@@ -16,6 +16,12 @@ int64_t iotc_clock_us(void);
 double iotc_mono_ms(void);
 double iotc_clock_s(void);
 
+/* Moves the monotonic readings above forward by ms (>= 0; negative is ignored), for
+ * harnesses that simulate the passage of time without waiting (the session fuzzer's
+ * "advance time" op). The offset only grows, so readings stay monotonic; serve never
+ * calls it. The wall clock is not moved: nothing the front door times reads it. */
+void iotc_clock_advance_ms(double ms);
+
 /* Wall clock: milliseconds since the epoch, and ISO 8601 UTC with milliseconds
  * ("2026-11-22T02:29:25.670Z") into out (>= 32 bytes). */
 double iotc_clock_wall_ms(void);
