@@ -2,12 +2,15 @@
 #include "wshared.h"
 #include "endpoint_int.h"
 #include "throttle.h"
+#include "common/clock.h"
 #include "common/err.h"
 
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <signal.h>
@@ -45,22 +48,46 @@ struct iotc_ep_shared {
     char cache_dir[4200]; /* PATH.authz/: the authorizer answer cache */
 };
 
+/* A holder keeps the lock for a few loads and stores; one that has it this long is not a
+ * worker inside (a corrupted or overwritten file: the attack table's shm rows). */
+#define WS_LOCK_STALE_MS 500
+
 /* The lock holds the holder's pid: a worker killed inside (between two loads and
- * stores) would otherwise stop every other one, so a dead holder's lock is taken over. */
+ * stores) would otherwise stop every other one, so a dead holder's lock is taken over,
+ * and so is one held past WS_LOCK_STALE_MS (a pid written into the file by something
+ * else may be a live process: pid 1 would stop every worker for good). */
 static void ws__lock(struct ws_table *t)
 {
     int me = (int)getpid(), spins = 0;
+    int64_t since = 0;
     for (;;) {
         int holder = 0;
         if (atomic_compare_exchange_weak_explicit(&t->lock, &holder, me, memory_order_acquire,
                                                   memory_order_relaxed))
             return;
-        if (holder && ++spins % 1024 == 0 && kill(holder, 0) != 0 && errno == ESRCH &&
-            atomic_compare_exchange_strong_explicit(&t->lock, &holder, me, memory_order_acquire,
-                                                    memory_order_relaxed))
-            return;
+        if (holder && ++spins % 1024 == 0) {
+            int64_t now = iotc_clock_ms();
+            if (!since)
+                since = now;
+            bool stale = (kill(holder, 0) != 0 && errno == ESRCH) || holder < 0 ||
+                         now - since > WS_LOCK_STALE_MS;
+            if (stale && atomic_compare_exchange_strong_explicit(
+                             &t->lock, &holder, me, memory_order_acquire, memory_order_relaxed))
+                return;
+        }
         sched_yield(); /* the holder is another worker between two loads and stores */
     }
+}
+
+/* A shared bucket as iotc_bucket_take leaves it (finite, tokens >= 0, last refill not in
+ * the future), else a fresh one: garbage written into the file must not stop every
+ * device (a NaN or a far-future refill time would refuse forever). Under the lock. */
+static struct iotc_bucket *ws__bucket(struct iotc_bucket *b, double now)
+{
+    if (!isfinite(b->tokens) || !isfinite(b->last_ms) || b->tokens < 0 || b->last_ms < 0 ||
+        b->last_ms > now + 1000.0)
+        b->tokens = b->last_ms = 0;
+    return b;
 }
 
 static void ws__unlock(struct ws_table *t)
@@ -99,27 +126,41 @@ static void ws__cache_file(const struct iotc_ep_shared *s, const char *key, char
     snprintf(out, len, "%s/%016llx", s->cache_dir, (unsigned long long)ws__tag(key));
 }
 
-/* The parent's close (the last: its workers stopped first) removes the cache. */
+/* Removes the cache directory: at the parent's close (the last: its workers stopped
+ * first) and before it makes a fresh one. Never through a symbolic link: a link left
+ * at that name is removed itself, not the files of the directory it points to. */
 static void ws__cache_clear(const char *dir)
 {
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    char p[4400];
-    while (d && (de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        unlink(p);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        unlink(dir); /* a link or a file (ENOENT: nothing there) */
+        return;
     }
+    DIR *d = fdopendir(fd);
+    struct dirent *de;
+    while (d && (de = readdir(d)))
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            unlinkat(fd, de->d_name, 0);
     if (d)
         closedir(d);
+    else
+        close(fd);
     rmdir(dir);
+}
+
+/* The cache is used only in a private directory of this user's (not through a link);
+ * otherwise there is none and every answer asks the authorizer. */
+static bool ws__cache_ok(const char *dir)
+{
+    struct stat st;
+    return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+           !(st.st_mode & 077);
 }
 
 void iotc_ep_shared_cache_put(struct iotc_endpoint *ep, const char *key, double expires,
                               const char *response)
 {
-    if (!ep->wshared)
+    if (!ep->wshared || !ep->wshared->cache_dir[0])
         return;
     char path[4400], tmp[4500];
     ws__cache_file(ep->wshared, key, path, sizeof path);
@@ -133,7 +174,7 @@ void iotc_ep_shared_cache_put(struct iotc_endpoint *ep, const char *key, double 
 
 char *iotc_ep_shared_cache_get(struct iotc_endpoint *ep, const char *key, double now)
 {
-    if (!ep->wshared)
+    if (!ep->wshared || !ep->wshared->cache_dir[0])
         return NULL;
     char path[4400];
     ws__cache_file(ep->wshared, key, path, sizeof path);
@@ -149,11 +190,25 @@ char *iotc_ep_shared_cache_get(struct iotc_endpoint *ep, const char *key, double
 
 int iotc_ep_shared_open(struct iotc_endpoint *ep, const char *path, bool create)
 {
-    int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT | O_TRUNC : 0), 0600);
+    /* The parent replaces whatever a previous run (or anyone) left at the name instead of
+     * writing through it: O_TRUNC on a hard link would empty the file it shares an inode
+     * with, and a foreign-owned file is not ours to map. */
+    if (create && unlink(path) != 0 && errno != ENOENT)
+        return IOTC_ERR_IO;
+    int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT | O_EXCL : 0), 0600);
     if (fd < 0)
         return IOTC_ERR_IO;
     if (create && ftruncate(fd, (off_t)sizeof(struct ws_table)) != 0) {
         close(fd);
+        return IOTC_ERR_IO;
+    }
+    /* A worker maps only the parent's file: a regular file of this user's, one link, of
+     * the table's size (mapping past the end of a shorter file would be SIGBUS later). */
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || st.st_nlink != 1 ||
+        st.st_size != (off_t)sizeof(struct ws_table)) {
+        close(fd);
+        errno = EINVAL;
         return IOTC_ERR_IO;
     }
     void *m = mmap(NULL, sizeof(struct ws_table), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -167,8 +222,12 @@ int iotc_ep_shared_open(struct iotc_endpoint *ep, const char *path, bool create)
     }
     s->t = m;
     snprintf(s->cache_dir, sizeof s->cache_dir, "%s.authz", path);
-    if (create)
+    if (create) {
+        ws__cache_clear(s->cache_dir); /* answers a crashed run left are not this run's */
         mkdir(s->cache_dir, 0700);
+    }
+    if (!ws__cache_ok(s->cache_dir))
+        s->cache_dir[0] = '\0';
     ep->wshared = s;
     return IOTC_OK;
 }
@@ -178,7 +237,7 @@ void iotc_ep_shared_close(struct iotc_endpoint *ep)
     if (!ep->wshared)
         return;
     munmap(ep->wshared->t, sizeof(struct ws_table));
-    if (!ep->worker_child)
+    if (!ep->worker_child && ep->wshared->cache_dir[0])
         ws__cache_clear(ep->wshared->cache_dir);
     free(ep->wshared);
     ep->wshared = NULL;
@@ -243,9 +302,9 @@ const char *iotc_ep_shared_connect(struct iotc_endpoint *ep, const char *client_
     const char *limit = NULL;
     ws__lock(t);
     struct ws_entry *e = per_id_rate > 0 && client_id ? ws__find(t, client_id, true) : NULL;
-    if (e && !iotc_bucket_take(&e->connect, per_id_rate, 1, now))
+    if (e && !iotc_bucket_take(ws__bucket(&e->connect, now), per_id_rate, 1, now))
         limit = "connect_per_s_per_client_id";
-    else if (!iotc_bucket_take(&t->connects, account_rate, 1, now)) {
+    else if (!iotc_bucket_take(ws__bucket(&t->connects, now), account_rate, 1, now)) {
         limit = "account_connect_per_s";
         if (e)
             e->connect.tokens += 1; /* a refused connect costs the client ID nothing */
@@ -262,6 +321,8 @@ bool iotc_ep_shared_count(struct iotc_endpoint *ep, int which, long long limit, 
         return false;
     struct ws_table *t = ep->wshared->t;
     ws__lock(t);
+    if (t->counters[which] < 0 || t->counters[which] == LLONG_MAX)
+        t->counters[which] = 0; /* garbage in the file; ++ must not overflow */
     bool take = limit < 0 || t->counters[which] < limit;
     if (take)
         *count = ++t->counters[which];
@@ -277,7 +338,7 @@ bool iotc_ep_shared_publish(struct iotc_endpoint *ep, double account_rate, doubl
         return true;
     struct ws_table *t = ep->wshared->t;
     ws__lock(t);
-    bool ok = iotc_bucket_take(&t->publishes, account_rate, 1, now);
+    bool ok = iotc_bucket_take(ws__bucket(&t->publishes, now), account_rate, 1, now);
     ws__unlock(t);
     return ok;
 }
