@@ -1,4 +1,5 @@
 /* State shared by the workers of one serve (see wshared.h). */
+#define _GNU_SOURCE /* memfd_create and file seals (Linux) */
 #include "wshared.h"
 #include "endpoint_int.h"
 #include "throttle.h"
@@ -45,7 +46,9 @@ struct ws_table {
 
 struct iotc_ep_shared {
     struct ws_table *t;
-    char cache_dir[4200]; /* PATH.authz/: the authorizer answer cache */
+    int fd;               /* the parent's sealed memfd (-1 in a worker) */
+    char worker_path[64]; /* how a worker opens it: /proc/PID/fd/N */
+    char cache_dir[4200]; /* the authorizer answer cache ("" = none) */
 };
 
 /* A holder keeps the lock for a few loads and stores; one that has it this long is not a
@@ -188,40 +191,63 @@ char *iotc_ep_shared_cache_get(struct iotc_endpoint *ep, const char *key, double
     return out;
 }
 
-int iotc_ep_shared_open(struct iotc_endpoint *ep, const char *path, bool create)
+/* The parent's table: a memfd sealed against shrinking and growing, so no file in the run
+ * directory can be truncated (mapped pages past the end are SIGBUS in every worker), made
+ * to point elsewhere, or be another user's. */
+static int ws__create(void)
 {
-    /* The parent replaces whatever a previous run (or anyone) left at the name instead of
-     * writing through it: O_TRUNC on a hard link would empty the file it shares an inode
-     * with, and a foreign-owned file is not ours to map. */
-    if (create && unlink(path) != 0 && errno != ENOENT)
-        return IOTC_ERR_IO;
-    int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT | O_EXCL : 0), 0600);
+    int fd = memfd_create("iotconform-workers", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
-        return IOTC_ERR_IO;
-    if (create && ftruncate(fd, (off_t)sizeof(struct ws_table)) != 0) {
+        return -1;
+    if (ftruncate(fd, (off_t)sizeof(struct ws_table)) != 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
         close(fd);
-        return IOTC_ERR_IO;
+        return -1;
     }
-    /* A worker maps only the parent's file: a regular file of this user's, one link, of
-     * the table's size (mapping past the end of a shorter file would be SIGBUS later). */
+    return fd;
+}
+
+/* A worker maps only what the parent made: sealed against resizing, of the table's size. */
+static int ws__attach(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC); /* /proc/PID/fd/N is a link by nature */
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || st.st_nlink != 1 ||
-        st.st_size != (off_t)sizeof(struct ws_table)) {
+    if (fd < 0)
+        return -1;
+    int seals = fcntl(fd, F_GET_SEALS);
+    if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW) ||
+        fstat(fd, &st) != 0 || st.st_size != (off_t)sizeof(struct ws_table)) {
         close(fd);
         errno = EINVAL;
-        return IOTC_ERR_IO;
+        return -1;
     }
-    void *m = mmap(NULL, sizeof(struct ws_table), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
-    if (m == MAP_FAILED)
+    return fd;
+}
+
+int iotc_ep_shared_open(struct iotc_endpoint *ep, const char *path, const char *cache_dir,
+                        bool create)
+{
+    int fd = create ? ws__create() : ws__attach(path);
+    if (fd < 0)
         return IOTC_ERR_IO;
-    struct iotc_ep_shared *s = calloc(1, sizeof *s);
+    void *m = mmap(NULL, sizeof(struct ws_table), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    struct iotc_ep_shared *s = m == MAP_FAILED ? NULL : calloc(1, sizeof *s);
     if (!s) {
-        munmap(m, sizeof(struct ws_table));
-        return IOTC_ERR_NOMEM;
+        int rc = m == MAP_FAILED ? IOTC_ERR_IO : IOTC_ERR_NOMEM;
+        if (m != MAP_FAILED)
+            munmap(m, sizeof(struct ws_table));
+        close(fd);
+        return rc;
     }
     s->t = m;
-    snprintf(s->cache_dir, sizeof s->cache_dir, "%s.authz", path);
+    s->fd = -1;
+    if (create) {
+        s->fd = fd;
+        snprintf(s->worker_path, sizeof s->worker_path, "/proc/%d/fd/%d", (int)getpid(), fd);
+    } else {
+        close(fd);
+    }
+    snprintf(s->cache_dir, sizeof s->cache_dir, "%s", cache_dir);
     if (create) {
         ws__cache_clear(s->cache_dir); /* answers a crashed run left are not this run's */
         mkdir(s->cache_dir, 0700);
@@ -232,11 +258,18 @@ int iotc_ep_shared_open(struct iotc_endpoint *ep, const char *path, bool create)
     return IOTC_OK;
 }
 
+const char *iotc_ep_shared_worker_path(const struct iotc_endpoint *ep)
+{
+    return ep->wshared ? ep->wshared->worker_path : NULL;
+}
+
 void iotc_ep_shared_close(struct iotc_endpoint *ep)
 {
     if (!ep->wshared)
         return;
     munmap(ep->wshared->t, sizeof(struct ws_table));
+    if (ep->wshared->fd >= 0)
+        close(ep->wshared->fd);
     if (!ep->worker_child && ep->wshared->cache_dir[0])
         ws__cache_clear(ep->wshared->cache_dir);
     free(ep->wshared);

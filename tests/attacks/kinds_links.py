@@ -140,7 +140,7 @@ def link_slowloris(ctx, p):
     return out
 
 
-# ---- serve --workers N: RUN_DIR/workers.shm and workers.shm.authz/ ------------------------
+# ---- serve --workers N: the shared table (a sealed memfd) and RUN_DIR/workers.authz/ -----
 
 def _connects(ctx, n, prefix):
     """n devices connect on 8883 (SO_REUSEPORT spreads them over the workers)."""
@@ -156,24 +156,42 @@ def _connects(ctx, n, prefix):
     return codes
 
 
+def _shared_table(ctx):
+    """The parent's shared table, as a worker reaches it: /proc/PARENT/fd/N."""
+    fds = f"/proc/{ctx.serve.proc.pid}/fd"
+    for n in os.listdir(fds):
+        try:
+            if "iotconform-workers" in os.readlink(f"{fds}/{n}"):
+                return f"{fds}/{n}"
+        except OSError:
+            pass
+    raise RuntimeError("no shared table among serve's descriptors")
+
+
 @attack("shm_tamper")
 def shm_tamper(ctx, p):
-    """While serve --workers runs, `how` its shared file is tampered with: "lock-pid1"
-    (the lock word set to pid 1, a process that never dies), "garbage" (its first 256 KiB
-    overwritten with random bytes), "none"; then `connects` devices connect and must all
-    be accepted."""
-    path = os.path.join(ctx.tmp, "run", "workers.shm")
-    how = p["how"]
+    """While serve --workers runs, `how` its shared table is tampered with (opened through
+    /proc as its owner can): "lock-pid1" (the lock word set to pid 1, a process that never
+    dies), "garbage" (its first 256 KiB overwritten with random bytes), "truncate" (cut
+    to 0 bytes: mapped pages past the end would be SIGBUS), "none"; then `connects`
+    devices connect and must all be accepted."""
+    how, out = p["how"], {}
     if how != "none":
-        with open(path, "r+b") as f:
+        with open(_shared_table(ctx), "r+b") as f:
             if how == "lock-pid1":
                 f.write(struct.pack("<i", 1))
             elif how == "garbage":
                 f.write(os.urandom(256 * 1024))
+            elif how == "truncate":
+                try:
+                    os.ftruncate(f.fileno(), 0)
+                    out["truncate"] = "done"
+                except OSError as e:
+                    out["truncate"] = f"refused ({e.strerror})"
     t0 = time.monotonic()
     codes = _connects(ctx, p.get("connects", 6), "shm-" + how)
-    return {"all_accepted": all(c == 0 for c in codes), "codes": codes,
-            "ms": round((time.monotonic() - t0) * 1000)}
+    out.update(all_accepted=all(c == 0 for c in codes), codes=codes, ms=round((time.monotonic() - t0) * 1000))
+    return out
 
 
 def _serve_own(ctx, run_dir, args):
@@ -198,10 +216,11 @@ def _stop(proc):
 @attack("shm_plant")
 def shm_plant(ctx, p):
     """Before `serve --workers 2` starts on a run directory, `plant` is left in it:
-    "none", "leftover" (a stale workers.shm and authz cache from a killed run), "symlink"
-    (workers.shm -> a victim file), "hardlink" (workers.shm is a hard link of a victim
-    file), "foreign" (workers.shm owned by another user, mode 0644), "authz-symlink"
-    (workers.shm.authz -> a victim directory with a file in it). Observe whether serve
+    "none", "leftover" (a workers.shm of an older version and an authz cache entry from a
+    killed run), "symlink" (workers.shm -> a victim file), "hardlink" (workers.shm is a
+    hard link of a victim file), "foreign" (workers.shm owned by another user, mode 0644),
+    "authz-symlink" (workers.authz -> a victim directory with a file in it). The table
+    is a memfd now, so nothing at workers.shm is ever opened. Observe whether serve
     started, a device's CONNACK, serve's exit status on SIGTERM, and whether the victims
     kept their content."""
     d = tempfile.mkdtemp(prefix="iotc-attack-shm-")
@@ -211,7 +230,7 @@ def shm_plant(ctx, p):
     open(victim, "wb").write(b"precious" * 64)
     os.mkdir(vdir)
     open(os.path.join(vdir, "keep"), "w").write("keep")
-    shm, authz = os.path.join(run, "workers.shm"), os.path.join(run, "workers.shm.authz")
+    shm, authz = os.path.join(run, "workers.shm"), os.path.join(run, "workers.authz")
     plant = p["plant"]
     if plant == "leftover":
         open(shm, "wb").write(b"\xff" * 4096)
