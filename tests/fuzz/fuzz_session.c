@@ -628,8 +628,12 @@ static void fs__check_idle(void)
         bound = (double)l->connect_timeout_ms;
     bound = bound * iotc_endpoint_profile(H.ep)->time_scale + 1000.0;
     for (size_t i = 0; i < H.ndev; i++)
-        if (bufferevent_pair_get_partner(H.devs[i].bev))
-            CHECK(H.now - H.devs[i].last_tx <= bound);
+        if (bufferevent_pair_get_partner(H.devs[i].bev) && H.now - H.devs[i].last_tx > bound) {
+            fprintf(stderr,
+                    "fuzz_session: device %zu open %.0f ms after its last bytes (%zu timers)\n", i,
+                    H.now - H.devs[i].last_tx, H.ntimers);
+            CHECK(!"a silent connection outlived the keep-alive");
+        }
 }
 
 static void fs__init(void)
