@@ -68,6 +68,9 @@
 #define FS_MAX_RET   8
 #define FS_TOPIC_MAX 300
 #define FS_MAX_TIMER 512
+/* Fake time one input may pass (about 50 days, past the 14-day X.509 duration): the
+ * clock's offset only grows, across every input of a campaign. */
+#define FS_MAX_INPUT_MS 4294967296.0
 
 /* The device's policy: broad, with explicit Denies the checks above can see. */
 static const char fs__policy[] =
@@ -579,10 +582,12 @@ static void fs__timers(double *first)
 }
 
 /* The clock moves by step ms: timers due by then fire (activated, run by the next pump);
- * the others are re-armed step ms closer, since libevent counts down in real time. */
-static void fs__shift(double step)
+ * the others are re-armed step ms closer, since libevent counts down in real time. False
+ * when the clock cannot move (its offset is at its bound): then no time passes. */
+static bool fs__shift(double step)
 {
-    iotc_clock_advance_ms(step);
+    if (!iotc_clock_advance_ms(step))
+        return false;
     H.now += step;
     for (size_t i = 0; i < H.ntimers; i++) {
         double left = H.timers[i].left - step;
@@ -594,6 +599,7 @@ static void fs__shift(double step)
                              (suseconds_t)((long long)(left * 1000) % 1000000)};
         event_add(H.timers[i].ev, &tv);
     }
+    return true;
 }
 
 /* ms of fake time pass, stopping at each deadline so a timer that re-arms itself (the
@@ -606,15 +612,16 @@ static void fs__advance(double ms)
         if (first > ms)
             break;
         double step = first > 0 ? first : 0;
-        fs__shift(step);
+        if (!fs__shift(step))
+            return;
         ms -= step;
         fs__pump();
     }
     if (ms > 0) {
         double first;
         fs__timers(&first);
-        fs__shift(ms);
-        fs__pump();
+        if (fs__shift(ms))
+            fs__pump();
     }
 }
 
@@ -757,7 +764,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             uint32_t ms = 0;
             for (size_t i = 0; i < len && i < 4; i++)
                 ms = ms << 8 | p[i];
-            fs__advance(ms);
+            fs__advance(H.now + ms > FS_MAX_INPUT_MS ? FS_MAX_INPUT_MS - H.now : ms);
             fs__check_idle();
             break;
         }
