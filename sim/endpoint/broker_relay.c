@@ -216,11 +216,32 @@ static bool ms__puback_as_aws(const struct iotc_endpoint_mqtt_sess *s,
     return iotc_mqtt_frame_peek(ack, 4, 0, out) == IOTC_OK;
 }
 
+/* What a server may send a client once connected, without QoS 2 (AWS has none). */
+static bool ms__server_to_client(uint8_t type)
+{
+    return type == IOTC_MQTT_PUBLISH || type == IOTC_MQTT_PUBACK || type == IOTC_MQTT_SUBACK ||
+           type == IOTC_MQTT_UNSUBACK || type == IOTC_MQTT_PINGRESP || type == IOTC_MQTT_DISCONNECT;
+}
+
 void iotc_ms_broker_packet(void *arg, const struct iotc_mqtt_frame *f, const uint8_t *pkt)
 {
     struct iotc_endpoint_mqtt_sess *s = arg;
     if (s->state == IOTC_ENDPOINT_MS_DONE)
         return;
+    /* A second CONNACK, a packet before the CONNACK, or one only a client sends would be
+     * relayed to a device that must never see it (MQTT 3.1.1 3.2, 5.0 3.2: one CONNACK,
+     * first): the link is not speaking MQTT as a broker does (the session fuzzer found a
+     * second CONNACK relayed), so the session ends as if the broker had closed it. */
+    if (f->type != IOTC_MQTT_CONNACK
+            ? s->state == IOTC_ENDPOINT_MS_WAIT_CONNACK || !ms__server_to_client(f->type)
+            : s->state != IOTC_ENDPOINT_MS_WAIT_CONNACK) {
+        if (s->state == IOTC_ENDPOINT_MS_WAIT_CONNACK)
+            iotc_ms_refuse(s, "broker-unavailable", "unexpected packet from broker",
+                           IOTC_MQTT_RC_SERVER_UNAVAILABLE, IOTC_MQTT_V3_CONNACK_UNAVAILABLE);
+        else
+            iotc_ms_finish(s, "broker", "unexpected packet from broker");
+        return;
+    }
     if (f->type == IOTC_MQTT_CONNACK && s->state == IOTC_ENDPOINT_MS_WAIT_CONNACK) {
         struct iotc_mqtt_connack ca;
         if (iotc_mqtt_connack_parse(pkt, f->total, s->version, &ca) != IOTC_OK) {

@@ -20,6 +20,7 @@
 #define WORKERS_POLL_MS      200
 #define WORKERS_STOP_GRACE   3000
 #define WORKERS_CONN_ID_SPAN 1000000000ull
+#define WORKERS_CACHE_DIR    "workers.authz" /* in the parent's run directory */
 
 struct iotc_ep_workers {
     int n;
@@ -41,7 +42,12 @@ int iotc_ep_workers_prepare(struct iotc_endpoint *ep, const iotc_endpoint_opts *
          * its own billion (worker 0 as before from 1). */
         ep->next_conn_id = (uint64_t)o->worker_id * WORKERS_CONN_ID_SPAN;
         iotc_journal_share(ep->journal, o->journal_t0, o->worker_id);
-        if (o->takeover_map && iotc_ep_shared_open(ep, o->takeover_map, false) != IOTC_OK) {
+        /* the cache directory is the parent's: this worker runs in RUN_DIR/worker-K */
+        char cache[4200];
+        const char *slash = strrchr(ep->run_dir, '/');
+        snprintf(cache, sizeof cache, "%.*s/" WORKERS_CACHE_DIR,
+                 (int)(slash ? slash - ep->run_dir : 1), slash ? ep->run_dir : ".");
+        if (o->takeover_map && iotc_ep_shared_open(ep, o->takeover_map, cache, false) != IOTC_OK) {
             iotc_errtext_set(err, 0, "worker %d: cannot map %s: %s", o->worker_id, o->takeover_map,
                              strerror(errno));
             return IOTC_ERR_IO;
@@ -64,11 +70,14 @@ int iotc_ep_workers_prepare(struct iotc_endpoint *ep, const iotc_endpoint_opts *
         w->pid[i] = -1;
     ep->reuse_port = true;
     iotc_journal_share(ep->journal, iotc_journal_t0(ep->journal), 0);
-    snprintf(w->map_path, sizeof w->map_path, "%s/workers.shm", ep->run_dir);
-    if (iotc_ep_shared_open(ep, w->map_path, true) != IOTC_OK) {
-        iotc_errtext_set(err, 0, "cannot create %s: %s", w->map_path, strerror(errno));
+    char cache[4200];
+    snprintf(cache, sizeof cache, "%s/" WORKERS_CACHE_DIR, ep->run_dir);
+    if (iotc_ep_shared_open(ep, NULL, cache, true) != IOTC_OK) {
+        iotc_errtext_set(err, 0, "cannot create the workers' shared state (memfd): %s",
+                         strerror(errno));
         return IOTC_ERR_IO;
     }
+    snprintf(w->map_path, sizeof w->map_path, "%s", iotc_ep_shared_worker_path(ep));
     return IOTC_OK;
 }
 

@@ -1,13 +1,17 @@
 /* State shared by the workers of one serve (see wshared.h). */
+#define _GNU_SOURCE /* memfd_create and file seals (Linux) */
 #include "wshared.h"
 #include "endpoint_int.h"
 #include "throttle.h"
+#include "common/clock.h"
 #include "common/err.h"
 
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <signal.h>
@@ -59,25 +63,51 @@ struct ws_table {
 
 struct iotc_ep_shared {
     struct ws_table *t;
-    char cache_dir[4200]; /* PATH.authz/: the authorizer answer cache */
+    int fd;               /* the parent's sealed memfd (-1 in a worker) */
+    char worker_path[64]; /* how a worker opens it: /proc/PID/fd/N */
+    char cache_dir[4200]; /* the authorizer answer cache ("" = none) */
 };
 
+/* A holder keeps the lock for a few loads and stores; one that has it this long is not a
+ * worker inside (a corrupted or overwritten file: the attack table's shm rows). */
+#define WS_LOCK_STALE_MS 500
+
 /* The lock holds the holder's pid: a worker killed inside (between two loads and
- * stores) would otherwise stop every other one, so a dead holder's lock is taken over. */
+ * stores) would otherwise stop every other one, so a dead holder's lock is taken over,
+ * and so is one held past WS_LOCK_STALE_MS (a pid written into the file by something
+ * else may be a live process: pid 1 would stop every worker for good). */
 static void ws__lock(struct ws_table *t)
 {
     int me = (int)getpid(), spins = 0;
+    int64_t since = 0;
     for (;;) {
         int holder = 0;
         if (atomic_compare_exchange_weak_explicit(&t->lock, &holder, me, memory_order_acquire,
                                                   memory_order_relaxed))
             return;
-        if (holder && ++spins % 1024 == 0 && kill(holder, 0) != 0 && errno == ESRCH &&
-            atomic_compare_exchange_strong_explicit(&t->lock, &holder, me, memory_order_acquire,
-                                                    memory_order_relaxed))
-            return;
+        if (holder && ++spins % 1024 == 0) {
+            int64_t now = iotc_clock_ms();
+            if (!since)
+                since = now;
+            bool stale = (kill(holder, 0) != 0 && errno == ESRCH) || holder < 0 ||
+                         now - since > WS_LOCK_STALE_MS;
+            if (stale && atomic_compare_exchange_strong_explicit(
+                             &t->lock, &holder, me, memory_order_acquire, memory_order_relaxed))
+                return;
+        }
         sched_yield(); /* the holder is another worker between two loads and stores */
     }
+}
+
+/* A shared bucket as iotc_bucket_take leaves it (finite, tokens >= 0, last refill not in
+ * the future), else a fresh one: garbage written into the file must not stop every
+ * device (a NaN or a far-future refill time would refuse forever). Under the lock. */
+static struct iotc_bucket *ws__bucket(struct iotc_bucket *b, double now)
+{
+    if (!isfinite(b->tokens) || !isfinite(b->last_ms) || b->tokens < 0 || b->last_ms < 0 ||
+        b->last_ms > now + 1000.0)
+        b->tokens = b->last_ms = 0;
+    return b;
 }
 
 static void ws__unlock(struct ws_table *t)
@@ -116,27 +146,41 @@ static void ws__cache_file(const struct iotc_ep_shared *s, const char *key, char
     snprintf(out, len, "%s/%016llx", s->cache_dir, (unsigned long long)ws__tag(key));
 }
 
-/* The parent's close (the last: its workers stopped first) removes the cache. */
+/* Removes the cache directory: at the parent's close (the last: its workers stopped
+ * first) and before it makes a fresh one. Never through a symbolic link: a link left
+ * at that name is removed itself, not the files of the directory it points to. */
 static void ws__cache_clear(const char *dir)
 {
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    char p[4400];
-    while (d && (de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-        unlink(p);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        unlink(dir); /* a link or a file (ENOENT: nothing there) */
+        return;
     }
+    DIR *d = fdopendir(fd);
+    struct dirent *de;
+    while (d && (de = readdir(d)))
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            unlinkat(fd, de->d_name, 0);
     if (d)
         closedir(d);
+    else
+        close(fd);
     rmdir(dir);
+}
+
+/* The cache is used only in a private directory of this user's (not through a link);
+ * otherwise there is none and every answer asks the authorizer. */
+static bool ws__cache_ok(const char *dir)
+{
+    struct stat st;
+    return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+           !(st.st_mode & 077);
 }
 
 void iotc_ep_shared_cache_put(struct iotc_endpoint *ep, const char *key, double expires,
                               const char *response)
 {
-    if (!ep->wshared)
+    if (!ep->wshared || !ep->wshared->cache_dir[0])
         return;
     char path[4400], tmp[4500];
     ws__cache_file(ep->wshared, key, path, sizeof path);
@@ -150,7 +194,7 @@ void iotc_ep_shared_cache_put(struct iotc_endpoint *ep, const char *key, double 
 
 char *iotc_ep_shared_cache_get(struct iotc_endpoint *ep, const char *key, double now)
 {
-    if (!ep->wshared)
+    if (!ep->wshared || !ep->wshared->cache_dir[0])
         return NULL;
     char path[4400];
     ws__cache_file(ep->wshared, key, path, sizeof path);
@@ -164,30 +208,76 @@ char *iotc_ep_shared_cache_get(struct iotc_endpoint *ep, const char *key, double
     return out;
 }
 
-int iotc_ep_shared_open(struct iotc_endpoint *ep, const char *path, bool create)
+/* The parent's table: a memfd sealed against shrinking and growing, so no file in the run
+ * directory can be truncated (mapped pages past the end are SIGBUS in every worker), made
+ * to point elsewhere, or be another user's. */
+static int ws__create(void)
 {
-    int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT | O_TRUNC : 0), 0600);
+    int fd = memfd_create("iotconform-workers", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return -1;
+    if (ftruncate(fd, (off_t)sizeof(struct ws_table)) != 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* A worker maps only what the parent made: sealed against resizing, of the table's size. */
+static int ws__attach(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC); /* /proc/PID/fd/N is a link by nature */
+    struct stat st;
+    if (fd < 0)
+        return -1;
+    int seals = fcntl(fd, F_GET_SEALS);
+    if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW) ||
+        fstat(fd, &st) != 0 || st.st_size != (off_t)sizeof(struct ws_table)) {
+        close(fd);
+        errno = EINVAL;
+        return -1;
+    }
+    return fd;
+}
+
+int iotc_ep_shared_open(struct iotc_endpoint *ep, const char *path, const char *cache_dir,
+                        bool create)
+{
+    int fd = create ? ws__create() : ws__attach(path);
     if (fd < 0)
         return IOTC_ERR_IO;
-    if (create && ftruncate(fd, (off_t)sizeof(struct ws_table)) != 0) {
-        close(fd);
-        return IOTC_ERR_IO;
-    }
     void *m = mmap(NULL, sizeof(struct ws_table), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
-    if (m == MAP_FAILED)
-        return IOTC_ERR_IO;
-    struct iotc_ep_shared *s = calloc(1, sizeof *s);
+    struct iotc_ep_shared *s = m == MAP_FAILED ? NULL : calloc(1, sizeof *s);
     if (!s) {
-        munmap(m, sizeof(struct ws_table));
-        return IOTC_ERR_NOMEM;
+        int rc = m == MAP_FAILED ? IOTC_ERR_IO : IOTC_ERR_NOMEM;
+        if (m != MAP_FAILED)
+            munmap(m, sizeof(struct ws_table));
+        close(fd);
+        return rc;
     }
     s->t = m;
-    snprintf(s->cache_dir, sizeof s->cache_dir, "%s.authz", path);
-    if (create)
+    s->fd = -1;
+    if (create) {
+        s->fd = fd;
+        snprintf(s->worker_path, sizeof s->worker_path, "/proc/%d/fd/%d", (int)getpid(), fd);
+    } else {
+        close(fd);
+    }
+    snprintf(s->cache_dir, sizeof s->cache_dir, "%s", cache_dir);
+    if (create) {
+        ws__cache_clear(s->cache_dir); /* answers a crashed run left are not this run's */
         mkdir(s->cache_dir, 0700);
+    }
+    if (!ws__cache_ok(s->cache_dir))
+        s->cache_dir[0] = '\0';
     ep->wshared = s;
     return IOTC_OK;
+}
+
+const char *iotc_ep_shared_worker_path(const struct iotc_endpoint *ep)
+{
+    return ep->wshared ? ep->wshared->worker_path : NULL;
 }
 
 void iotc_ep_shared_close(struct iotc_endpoint *ep)
@@ -195,7 +285,9 @@ void iotc_ep_shared_close(struct iotc_endpoint *ep)
     if (!ep->wshared)
         return;
     munmap(ep->wshared->t, sizeof(struct ws_table));
-    if (!ep->worker_child)
+    if (ep->wshared->fd >= 0)
+        close(ep->wshared->fd);
+    if (!ep->worker_child && ep->wshared->cache_dir[0])
         ws__cache_clear(ep->wshared->cache_dir);
     free(ep->wshared);
     ep->wshared = NULL;
@@ -260,9 +352,9 @@ const char *iotc_ep_shared_connect(struct iotc_endpoint *ep, const char *client_
     const char *limit = NULL;
     ws__lock(t);
     struct ws_entry *e = per_id_rate > 0 && client_id ? ws__find(t, client_id, true) : NULL;
-    if (e && !iotc_bucket_take(&e->connect, per_id_rate, 1, id_now))
+    if (e && !iotc_bucket_take(ws__bucket(&e->connect, id_now), per_id_rate, 1, id_now))
         limit = "connect_per_s_per_client_id";
-    else if (!iotc_bucket_take(&t->connects, account_rate, 1, now)) {
+    else if (!iotc_bucket_take(ws__bucket(&t->connects, now), account_rate, 1, now)) {
         limit = "account_connect_per_s";
         if (e)
             e->connect.tokens += 1; /* a refused connect costs the client ID nothing */
@@ -279,6 +371,8 @@ bool iotc_ep_shared_count(struct iotc_endpoint *ep, int which, long long limit, 
         return false;
     struct ws_table *t = ep->wshared->t;
     ws__lock(t);
+    if (t->counters[which] < 0 || t->counters[which] == LLONG_MAX)
+        t->counters[which] = 0; /* garbage in the file; ++ must not overflow */
     bool take = limit < 0 || t->counters[which] < limit;
     if (take)
         *count = ++t->counters[which];
@@ -294,7 +388,7 @@ bool iotc_ep_shared_publish(struct iotc_endpoint *ep, double account_rate, doubl
         return true;
     struct ws_table *t = ep->wshared->t;
     ws__lock(t);
-    bool ok = iotc_bucket_take(&t->publishes, account_rate, 1, now);
+    bool ok = iotc_bucket_take(ws__bucket(&t->publishes, now), account_rate, 1, now);
     ws__unlock(t);
     return ok;
 }

@@ -1,8 +1,8 @@
 /*
  * The state the workers of one `serve --workers N` share, so behaviour does not depend
- * on which worker a device lands on: a small file in the parent's private run directory,
- * mapped shared by every worker, under one lock (each operation is a few loads and
- * stores, once per CONNECT or per PUBLISH checked against the account's quota).
+ * on which worker a device lands on: a table in a sealed memfd of the parent's (workers
+ * open it as /proc/PARENT/fd/N), mapped shared by every worker, under one lock (each operation is a
+ * few loads and stores, once per CONNECT or per PUBLISH checked against the account's quota).
  *
  * - Takeover: mosquitto takes a session over by client ID and closes the older broker
  *   link, on MQTT 3.1.1 without a DISCONNECT, so the worker holding the older device
@@ -25,8 +25,13 @@
 
 struct iotc_endpoint;
 
-/* Creates (parent, create=true) or maps (worker) the table at path; an iotc_err code. */
-int iotc_ep_shared_open(struct iotc_endpoint *ep, const char *path, bool create);
+/* Creates (parent, create=true; path unused) or maps (worker: path is the parent's
+ * iotc_ep_shared_worker_path) the table; cache_dir is the authorizer answer cache's
+ * directory, made anew by the parent. An iotc_err code. */
+int iotc_ep_shared_open(struct iotc_endpoint *ep, const char *path, const char *cache_dir,
+                        bool create);
+/* What a worker is given to map the parent's table (NULL without one). */
+const char *iotc_ep_shared_worker_path(const struct iotc_endpoint *ep);
 void iotc_ep_shared_close(struct iotc_endpoint *ep);
 bool iotc_ep_shared_on(const struct iotc_endpoint *ep);
 

@@ -14,9 +14,12 @@ publishing QoS 1 to its own subscription. The row fails if the canary stops
 round-tripping during the attack (a gap above `canary_max_gap_ms`, default 2000)
 or cannot round-trip right after it. Rows that need a differently configured
 endpoint say so in `serve` ({"profile": {...overrides}, "registry": "<edit name>",
-"args": [...]}); rows with the same `serve` share one endpoint.
+"args": [...], "broker": true}); rows with the same `serve` share one endpoint.
+"broker": true starts `iotconform broker` first and the endpoint with `--broker
+tls://localhost:PORT`, so the canary's every message crosses that TLS link (ctx.broker:
+its port, secret file and process).
 """
-import fnmatch, glob, importlib.util, json, os, socket, ssl, statistics, sys, threading, time, traceback
+import fnmatch, glob, importlib.util, json, os, socket, ssl, statistics, subprocess, sys, tempfile, threading, time, traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "../integration"))
@@ -50,6 +53,7 @@ class Ctx:
         self.serve, self.pki, self.bin = serve, pki, binary
         self.ports = serve.ports
         self.tmp = serve.tmp
+        self.broker = getattr(serve, "broker", None)
 
     def port(self, logical):
         return self.ports[str(logical)] if str(logical) in self.ports else self.ports[logical]
@@ -181,6 +185,35 @@ def serve_key(r):
     return json.dumps(r.get("serve") or {}, sort_keys=True)
 
 
+class Broker:
+    """`iotconform broker` on port 0 with a fresh 32-byte secret file (0600)."""
+
+    def __init__(self, binary, pki):
+        self.tmp = tempfile.mkdtemp(prefix="iotc-attack-broker-")
+        self.secret = os.path.join(self.tmp, "secret")
+        fd = os.open(self.secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, os.urandom(32))
+        os.close(fd)
+        self.proc = subprocess.Popen([binary, "broker", "--secret-file", self.secret, "--port", "0",
+                                      "--pki", pki, "--run-dir", os.path.join(self.tmp, "run")],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("IOTCONFORM_BROKER_READY "):
+            raise RuntimeError(line + self.proc.stderr.read())
+        self.port = json.loads(line.split(" ", 1)[1])["port"]
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            rc = self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = -9
+        if rc != 0:
+            print("broker stderr (tail):\n" + self.proc.stderr.read()[-4000:])
+        return rc
+
+
 def start_serve(binary, pki, spec):
     reg = None
     tmp_registry_dir = None
@@ -194,8 +227,20 @@ def start_serve(binary, pki, spec):
         base = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                            "../../fixtures/profiles/default.json")))
         profile["limits"] = {**base.get("limits", {}), **profile["limits"]}
-    return iotclib.Serve(binary, pki, profile_overrides=profile, prefix="iotc-attack-",
-                         registry=reg, extra_args=spec.get("args", ()))
+    args, broker = list(spec.get("args", ())), None
+    if spec.get("broker"):
+        broker = Broker(binary, pki)
+        # localhost: the name in the broker's certificate
+        args += ["--broker", f"tls://localhost:{broker.port}", "--broker-secret", broker.secret]
+    try:
+        serve = iotclib.Serve(binary, pki, profile_overrides=profile, prefix="iotc-attack-",
+                              registry=reg, extra_args=args)
+    except Exception:
+        if broker:
+            broker.stop()
+        raise
+    serve.broker, serve.registry_path = broker, reg
+    return serve
 
 
 def run_row(ctx, r):
@@ -278,6 +323,9 @@ def main():
             rc = serve.stop()
             if rc != 0:
                 print(f"FAIL - endpoint exited with status {rc} after the rows above")
+                failed += 1
+            if serve.broker and serve.broker.stop() != 0:
+                print("FAIL - the broker did not stop cleanly after the rows above")
                 failed += 1
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0

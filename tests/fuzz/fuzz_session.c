@@ -12,7 +12,13 @@
  *   tag % 8 = 0 bytes from the current device     1 bytes from its broker connection
  *             2 a new device (becomes current)     3 the current device closes (EOF)
  *             4 the broker drops the current device's connection
- *             5 data[0] picks the current device   6, 7 as 0
+ *             5 data[0] picks the current device   7 as 0
+ *             6 time passes: data[0..3] big-endian milliseconds (sim/common/clock.h
+ *               iotc_clock_advance_ms); every timer that falls due fires, in deadline
+ *               order, with the clock at its deadline
+ * Config byte: bit 0 limits.qos1_durable, bit 1 no topic aliases, bit 2 tight quotas
+ * (2 publishes/s and 256 bytes/s per connection, 4 publishes/s per account, 1 CONNECT/s
+ * per client ID, 2 refused publishes/s before the connection closes).
  * The event loop is pumped until quiet after each record.
  *
  * Invariants (abort() when broken):
@@ -25,9 +31,12 @@
  *  - the broker never sees a topic alias or an empty topic (the front door resolves them),
  *    nor a packet that does not parse or that AWS refuses (QoS 2, AUTH, server packets):
  *    the front door answers those itself, as AWS would;
- *  - every broker connection starts with a stamped CONNECT.
+ *  - every broker connection starts with a stamped CONNECT;
+ *  - time bounds every connection: one whose device sent nothing for longer than the
+ *    CONNECT deadline and 1.5 x the largest keep-alive has been closed by the endpoint.
  */
 #include "endpoint/endpoint_fuzz.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/stamp.h"
 #include "mqtt/mqtt.h"
@@ -58,6 +67,10 @@
 #define FS_MAX_KEPT  4
 #define FS_MAX_RET   8
 #define FS_TOPIC_MAX 300
+#define FS_MAX_TIMER 512
+/* Fake time one input may pass (about 50 days, past the 14-day X.509 duration): the
+ * clock's offset only grows, across every input of a campaign. */
+#define FS_MAX_INPUT_MS 4294967296.0
 
 /* The device's policy: broad, with explicit Denies the checks above can see. */
 static const char fs__policy[] =
@@ -98,6 +111,7 @@ struct fs_dev {
     struct evbuffer *rx;
     bool got_any;
     uint8_t version; /* from the CONNECT it sent (to parse what it receives) */
+    double last_tx;  /* fake time (H.now) of the last bytes it sent, or of its opening */
 };
 
 static struct {
@@ -126,6 +140,13 @@ static struct {
     unsigned activity;
     unsigned broker_accepted, devices_accepted; /* CONNACKs with code 0, this input */
     struct iotc_buf out;
+    double now;                /* fake milliseconds advanced in this input */
+    struct iotc_limits limits; /* the profile's, restored before every input */
+    struct {                   /* the pending timers, collected by fs__timers */
+        struct event *ev;
+        double left; /* milliseconds to its deadline */
+    } timers[FS_MAX_TIMER];
+    size_t ntimers;
 } H;
 
 /* What an MQTT 5 CONNACK may carry (MQTT 5.0 section 3.2.2.2); 3.1.1 has codes 0..5. */
@@ -496,6 +517,7 @@ static void fs__dev_new(void)
     struct fs_dev *d = &H.devs[H.ndev];
     memset(d, 0, sizeof *d);
     d->bev = pair[1];
+    d->last_tx = H.now;
     d->rx = evbuffer_new();
     CHECK(d->rx);
     bufferevent_setcb(d->bev, fs__dev_read, NULL, fs__dev_event, d);
@@ -530,6 +552,97 @@ static void fs__pump(void)
     }
 }
 
+/* ---- the fake clock ---- */
+
+static int fs__timer_seen(const struct event_base *base, const struct event *ev, void *arg)
+{
+    struct timeval at, now;
+    if (H.ntimers == FS_MAX_TIMER || !event_pending(ev, EV_TIMEOUT, &at))
+        return 0;
+    /* event_pending reports the deadline on the wall clock (libevent's own monotonic
+     * reading plus its offset), so the time left is measured against the wall clock */
+    evutil_gettimeofday(&now, NULL);
+    H.timers[H.ntimers].ev = (struct event *)ev; /* libevent hands out const views only */
+    H.timers[H.ntimers].left =
+        (double)(at.tv_sec - now.tv_sec) * 1000.0 + (double)(at.tv_usec - now.tv_usec) / 1000.0;
+    H.ntimers++;
+    return 0;
+}
+
+/* Every pending timer, the earliest deadline into *first (ms; HUGE when none). Events may
+ * not be added or removed during event_base_foreach_event: hence the list. */
+static void fs__timers(double *first)
+{
+    H.ntimers = 0;
+    event_base_foreach_event(H.base, fs__timer_seen, NULL);
+    *first = 1e300;
+    for (size_t i = 0; i < H.ntimers; i++)
+        if (H.timers[i].left < *first)
+            *first = H.timers[i].left;
+}
+
+/* The clock moves by step ms: timers due by then fire (activated, run by the next pump);
+ * the others are re-armed step ms closer, since libevent counts down in real time. False
+ * when the clock cannot move (its offset is at its bound): then no time passes. */
+static bool fs__shift(double step)
+{
+    if (!iotc_clock_advance_ms(step))
+        return false;
+    H.now += step;
+    for (size_t i = 0; i < H.ntimers; i++) {
+        double left = H.timers[i].left - step;
+        if (left <= 0) {
+            event_active(H.timers[i].ev, EV_TIMEOUT, 1);
+            continue;
+        }
+        struct timeval tv = {(time_t)(left / 1000),
+                             (suseconds_t)((long long)(left * 1000) % 1000000)};
+        event_add(H.timers[i].ev, &tv);
+    }
+    return true;
+}
+
+/* ms of fake time pass, stopping at each deadline so a timer that re-arms itself (the
+ * keep-alive check) sees the clock where it would be. */
+static void fs__advance(double ms)
+{
+    for (int steps = 0; steps < 64 && ms > 0; steps++) {
+        double first;
+        fs__timers(&first);
+        if (first > ms)
+            break;
+        double step = first > 0 ? first : 0;
+        if (!fs__shift(step))
+            return;
+        ms -= step;
+        fs__pump();
+    }
+    if (ms > 0) {
+        double first;
+        fs__timers(&first);
+        if (fs__shift(ms))
+            fs__pump();
+    }
+}
+
+/* A device's connection outlives neither the CONNECT deadline nor 1.5 x the largest
+ * keep-alive of silence (the endpoint frees its end of the pair when it closes). */
+static void fs__check_idle(void)
+{
+    const struct iotc_limits *l = &H.limits;
+    double bound = 1.5 * (double)l->keepalive_max_s * 1000.0;
+    if ((double)l->connect_timeout_ms > bound)
+        bound = (double)l->connect_timeout_ms;
+    bound = bound * iotc_endpoint_profile(H.ep)->time_scale + 1000.0;
+    for (size_t i = 0; i < H.ndev; i++)
+        if (bufferevent_pair_get_partner(H.devs[i].bev) && H.now - H.devs[i].last_tx > bound) {
+            fprintf(stderr,
+                    "fuzz_session: device %zu open %.0f ms after its last bytes (%zu timers)\n", i,
+                    H.now - H.devs[i].last_tx, H.ntimers);
+            CHECK(!"a silent connection outlived the keep-alive");
+        }
+}
+
 static void fs__init(void)
 {
     iotc_errtext err = {0};
@@ -550,6 +663,7 @@ static void fs__init(void)
         abort();
     }
     H.base = iotc_endpoint_base(H.ep);
+    H.limits = iotc_endpoint_profile(H.ep)->limits;
     fs__pump();
 }
 
@@ -598,8 +712,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     struct iotc_profile *prof = iotc_endpoint_profile(H.ep);
     uint8_t cfg = data[0];
+    prof->limits = H.limits;
     prof->limits.qos1_durable = cfg & 1;
     prof->limits.topic_alias_max = (cfg & 2) ? 0 : 8;
+    if (cfg & 4) {
+        prof->limits.publish_per_s = 2;
+        prof->limits.throughput_bytes_per_s = 256;
+        prof->limits.account_publish_per_s = 4;
+        prof->limits.connect_per_s_per_client_id = 1;
+        prof->limits.throttle_close_per_s = 2;
+    }
+    H.now = 0;
     data++;
     size--;
     fs__dev_new();
@@ -637,8 +760,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (len && H.ndev)
                 H.cur = p[0] % H.ndev;
             break;
+        case 6: {
+            uint32_t ms = 0;
+            for (size_t i = 0; i < len && i < 4; i++)
+                ms = ms << 8 | p[i];
+            fs__advance(H.now + ms > FS_MAX_INPUT_MS ? FS_MAX_INPUT_MS - H.now : ms);
+            fs__check_idle();
+            break;
+        }
         default:
             if (d) {
+                d->last_tx = H.now;
                 fs__dev_sent(d, p, len);
                 bufferevent_write(d->bev, p, len);
             }

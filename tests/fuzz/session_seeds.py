@@ -3,8 +3,10 @@
 
 Each seed is one config byte then records [tag][len hi][len lo][bytes]: tag 0 = bytes
 from the current device, 1 = bytes from its broker connection, 2 = a new device,
-3 = the device closes, 4 = the broker drops it, 5 = pick the current device.
-Config byte: bit 0 = limits.qos1_durable, bit 1 = no topic aliases.
+3 = the device closes, 4 = the broker drops it, 5 = pick the current device,
+6 = time passes (4 bytes, big-endian milliseconds: due timers fire).
+Config byte: bit 0 = limits.qos1_durable, bit 1 = no topic aliases, bit 2 = tight quotas
+(2 publishes/s per connection, 4 per account, 1 CONNECT/s per client ID).
 The seeds are valid MQTT 3.1.1 and 5 conversations (the fuzzer mutates from there);
 the minimized corpus in tests/fuzz/corpus/session grew from them.
 """
@@ -90,6 +92,10 @@ def rec(tag, data=b""):
     return bytes([tag]) + struct.pack(">H", len(data)) + data
 
 
+def wait(ms):
+    return rec(6, struct.pack(">I", ms))
+
+
 def dev(*pkts):
     return b"".join(rec(0, p) for p in pkts)
 
@@ -153,6 +159,39 @@ def seeds():
     out["v311_unsub_many"] = b"\x00" + dev(connect(4, "dev-u"), subscribe(4, 1, [("a", 1), ("b/+", 0)]),
                                           unsubscribe(4, 2, ["a", "b/+", "c"]))
     out["v311_broker_drop"] = b"\x00" + dev(connect(4, "dev-b"), subscribe(4, 1, [("x", 1)])) + rec(4) + dev(PINGREQ)
+    # time: keep-alive expiry, the CONNECT deadline, pings that keep a connection up,
+    # an unacknowledged delivery, and the quotas' buckets refilling
+    for v in (4, 5):
+        n = "v5" if v == 5 else "v311"
+        out[f"{n}_keepalive_expiry"] = b"\x00" + dev(connect(v, "dev-k", ka=30, will=("w/k", b"gone")),
+                                                     subscribe(v, 1, [("w/#", 1)])) + \
+            rec(2) + dev(connect(v, "dev-o", ka=1200), subscribe(v, 1, [("w/#", 1)])) + \
+            rec(5, b"\x00") + wait(44000) + wait(2000) + rec(5, b"\x01") + dev(PINGREQ)
+        out[f"{n}_keepalive_pings"] = b"\x00" + dev(connect(v, "dev-p", ka=30)) + \
+            (wait(40000) + dev(PINGREQ)) * 4 + wait(46000)
+        out[f"{n}_keepalive_zero"] = b"\x00" + dev(connect(v, "dev-z", ka=0)) + wait(1_700_000) + \
+            dev(PINGREQ) + wait(1_900_000)
+        out[f"{n}_connect_deadline"] = b"\x00" + wait(9000) + rec(2) + wait(2000) + \
+            dev(connect(v, "dev-late")) + rec(5, b"\x00") + dev(connect(v, "dev-late2"))
+        out[f"{n}_unacked_wait"] = b"\x00" + dev(connect(v, "dev-u", ka=30), subscribe(v, 1, [("u/#", 1)])) + \
+            rec(1, publish(v, "u/1", b"late", 1, 50)) + wait(30000) + dev(puback(50)) + wait(30000)
+        out[f"{n}_throttle_publish"] = b"\x04" + dev(
+            connect(v, "dev-t"), subscribe(v, 1, [("t/#", 1)]),
+            *[publish(v, "t/1", b"x" * 40, 1, 10 + i) for i in range(5)]) + wait(1000) + \
+            dev(publish(v, "t/2", b"y", 1, 20), publish(v, "t/2", b"y" * 300, 1, 21)) + wait(1500) + \
+            dev(publish(v, "t/3", b"z", 1, 22))
+        out[f"{n}_throttle_connect"] = b"\x04" + dev(connect(v, "dev-c")) + rec(2) + \
+            dev(connect(v, "dev-c")) + wait(1000) + rec(2) + dev(connect(v, "dev-c"), PINGREQ)
+        out[f"{n}_throttle_account"] = b"\x04" + dev(connect(v, "a1"), publish(v, "a/1", b"1", 1, 1),
+                                                      publish(v, "a/1", b"1", 1, 2)) + rec(2) + \
+            dev(connect(v, "a2"), publish(v, "a/2", b"2", 1, 1), publish(v, "a/2", b"2", 1, 2),
+                publish(v, "a/2", b"2", 1, 3)) + wait(250) + dev(publish(v, "a/2", b"2", 1, 4))
+        out[f"{n}_durable_wait"] = b"\x01" + dev(connect(v, "dev-d", ka=30), publish(v, "d/1", b"x", 1, 5)) + \
+            wait(20000) + dev(PINGREQ) + wait(50000)
+    out["v5_session_expiry_wait"] = b"\x00" + dev(
+        connect(5, "dev-x", clean=False, cprops=b"\x11\x00\x00\x00\x05", will=("w/x", b"bye")),
+        subscribe(5, 1, [("x/#", 1)]), pkt(0xE0, b"\x04\x00")) + wait(6000) + rec(2) + dev(
+            connect(5, "dev-x", clean=False, cprops=b"\x11\x00\x00\x00\x05"))
     return out
 
 
