@@ -393,9 +393,24 @@ bool iotc_ep_shared_publish(struct iotc_endpoint *ep, double account_rate, doubl
     return ok;
 }
 
+/* The record an entry holds, NULL for none; an index or a free list head that garbage
+ * in the table put out of range is dropped (the attack table's shm-garbage row). */
+static struct ws_held *ws__held_of(struct ws_table *t, struct ws_entry *e)
+{
+    if (t->held_free > WS_SLOTS)
+        t->held_free = 0;
+    if (t->held_used > WS_SLOTS)
+        t->held_used = WS_SLOTS;
+    if (e->held > WS_SLOTS)
+        e->held = 0;
+    return e->held ? &t->held[e->held - 1] : NULL;
+}
+
 static void ws__held_free(struct ws_table *t, struct ws_entry *e)
 {
-    struct ws_held *h = &t->held[e->held - 1];
+    struct ws_held *h = ws__held_of(t, e);
+    if (!h)
+        return;
     h->worker = -1;
     h->next_free = t->held_free;
     t->held_free = e->held;
@@ -410,7 +425,7 @@ void iotc_ep_shared_hold(struct iotc_endpoint *ep, const char *client_id, uint64
     struct ws_table *t = ep->wshared->t;
     ws__lock(t);
     struct ws_entry *e = ws__find(t, client_id, true);
-    if (e && !e->held) { /* else: the record of a session this one took over, reused */
+    if (e && !ws__held_of(t, e)) { /* else: the record of a session this one took over */
         if (t->held_free) {
             e->held = t->held_free;
             t->held_free = t->held[e->held - 1].next_free;
@@ -418,8 +433,8 @@ void iotc_ep_shared_hold(struct iotc_endpoint *ep, const char *client_id, uint64
             e->held = ++t->held_used;
         }
     }
-    if (e && e->held) {
-        struct ws_held *h = &t->held[e->held - 1];
+    struct ws_held *h = e ? ws__held_of(t, e) : NULL;
+    if (h) {
         h->worker = ep->worker_id;
         h->gen = gen;
         snprintf(h->client_id, sizeof h->client_id, "%s", client_id);
@@ -436,7 +451,8 @@ void iotc_ep_shared_release(struct iotc_endpoint *ep, const char *client_id, uin
     struct ws_table *t = ep->wshared->t;
     ws__lock(t);
     struct ws_entry *e = ws__find(t, client_id, false);
-    if (e && e->held && t->held[e->held - 1].gen == gen)
+    struct ws_held *h = e ? ws__held_of(t, e) : NULL;
+    if (h && h->gen == gen)
         ws__held_free(t, e); /* else a newer session (any worker) holds it now */
     ws__unlock(t);
 }
@@ -452,7 +468,8 @@ size_t iotc_ep_shared_orphans(struct iotc_endpoint *ep, int worker, iotc_ep_shar
     ws__lock(t);
     for (uint32_t i = 0; i < WS_SLOTS; i++) {
         struct ws_entry *e = &t->e[i];
-        if (!e->held || t->held[e->held - 1].worker != worker)
+        struct ws_held *h = ws__held_of(t, e);
+        if (!h || h->worker != worker)
             continue;
         if (n == cap) {
             size_t nc = cap ? cap * 2 : 64;
@@ -462,10 +479,13 @@ size_t iotc_ep_shared_orphans(struct iotc_endpoint *ep, int worker, iotc_ep_shar
             v = nv;
             cap = nc;
         }
-        struct ws_held *h = &t->held[e->held - 1];
         memcpy(v[n].client_id, h->client_id, sizeof v[n].client_id);
         memcpy(v[n].session_id, h->session_id, sizeof v[n].session_id);
         memcpy(v[n].principal, h->principal, sizeof v[n].principal);
+        /* garbage in the table must not make a string run on */
+        v[n].client_id[sizeof v[n].client_id - 1] = '\0';
+        v[n].session_id[sizeof v[n].session_id - 1] = '\0';
+        v[n].principal[sizeof v[n].principal - 1] = '\0';
         v[n].taken_over = e->gen != h->gen; /* a newer connect claimed it elsewhere */
         n++;
         ws__held_free(t, e);
