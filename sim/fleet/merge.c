@@ -155,6 +155,16 @@ static int merge__seen(struct merge *m, int i, iotc_errtext *err)
                 iotc_errtext_set(err, 0, "%s: ledger.seen[%zu] bad range", m->file[i], j);
                 return IOTC_ERR_INVALID;
             }
+            /* sequence numbers start at 0 and the owner counts each one it sent: a shard
+             * that saw more than that is not a summary of this fleet (forged or mixed) */
+            if ((uint64_t)hi >= m->sent[g]) {
+                iotc_errtext_set(err, 0,
+                                 "%s: ledger.seen[%zu] has device %lld's message %lld, but its "
+                                 "shard sent only %llu",
+                                 m->file[i], j, (long long)g, (long long)hi,
+                                 (unsigned long long)m->sent[g]);
+                return IOTC_ERR_INVALID;
+            }
             for (json_int_t s = lo; s <= hi; s++) {
                 if (iotc_fleet_ledger_mark(&m->all[g], (uint32_t)s) < 0 ||
                     (k != m->owner[g] && iotc_fleet_ledger_mark(&m->cross[g], (uint32_t)s) < 0))
@@ -438,7 +448,8 @@ int iotc_fleet_merge_main(int argc, char **argv)
                     "histograms added together; the ramp from the first shard's start to the\n"
                     "last shard's last connect.\n"
                     "Exit status: 0 nothing lost and every device connected at the end, 1\n"
-                    "otherwise, 2 for missing, duplicated or foreign shards.\n");
+                    "otherwise, 2 for missing, duplicated or foreign shards, or a shard that\n"
+                    "saw messages its fleet never sent.\n");
             return c == 'h' ? 0 : 2;
         }
     }

@@ -420,7 +420,8 @@ def _shards(ctx):
 def fleet_merge(ctx, p):
     """fleet-merge of two real shards, `how` one is changed: "none", "duplicate" (shard 1
     given twice, shard 2 left out), "forged-totals" (shard 2's ledger claims 5 more
-    messages per device than its devices published), "truncated" JSON, "oversize" (64 MiB of whitespace before
+    messages per device than its devices published), "forged-seen" (shard 2's ledger
+    says it received sequence numbers no device sent), "truncated" JSON, "oversize" (64 MiB of whitespace before
     the JSON), "traversal" (shard 2's row name is a path, and it is named ../ on the command
     line); observe the exit status, whether stderr explains, and the merged totals."""
     s1, s2 = _shards(ctx)
@@ -434,6 +435,11 @@ def fleet_merge(ctx, p):
     elif how == "forged-totals":
         # [device, messages published]: 5 more per device than it published
         doc["ledger"]["sent"] = [[g, n + 5] for g, n in doc["ledger"]["sent"]]
+        json.dump(doc, open(edited, "w"))
+        files = [s1, edited]
+    elif how == "forged-seen":
+        # shard 2 claims it received messages 0..49 of every device it saw, more than any sent
+        doc["ledger"]["seen"] = [[e[0], e[1], [0, 49]] for e in doc["ledger"]["seen"]]
         json.dump(doc, open(edited, "w"))
         files = [s1, edited]
     elif how == "truncated":
