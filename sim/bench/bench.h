@@ -80,8 +80,6 @@ int iotc_bench_serve_start_profile(const char *serve_bin, const char *pki, const
                                    const char *profile_path, int workers,
                                    struct iotc_bench_serve *out, iotc_errtext *err);
 void iotc_bench_serve_stop(struct iotc_bench_serve *s);
-/* user + system CPU seconds of pid (0: this process), -1 when unknown */
-double iotc_bench_cpu_s(pid_t pid);
 double iotc_bench_loadavg(void); /* 1-minute load average: others' work skews every figure */
 /* serve's pid followed by its workers' (at most max); the count. */
 int iotc_bench_front_door_pids(pid_t serve, pid_t *out, int max);

@@ -15,28 +15,6 @@
 
 #define PROC_READY_TIMEOUT_MS 30000
 
-double iotc_bench_cpu_s(pid_t pid)
-{
-    char path[64], buf[1024];
-    if (pid == 0)
-        snprintf(path, sizeof path, "/proc/self/stat");
-    else
-        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    /* comm may hold spaces and parentheses: fields count from the last ')'. */
-    char *p = strrchr(buf, ')');
-    unsigned long long ut, st;
-    if (!p ||
-        sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 double iotc_bench_loadavg(void)
 {
     double l = -1;
@@ -51,7 +29,7 @@ double iotc_bench_loadavg(void)
 
 static double proc__cpu_or_zero(pid_t pid)
 {
-    double s = pid >= 0 ? iotc_bench_cpu_s(pid) : 0;
+    double s = pid >= 0 ? iotc_cpu_s(pid) : 0;
     return s < 0 ? 0 : s;
 }
 
@@ -67,19 +45,17 @@ static bool proc__same_exe(pid_t a, pid_t b)
     return strcmp(ea, eb) == 0;
 }
 
-/* serve --workers N: the parent's children running its own executable are the other
- * front-door processes (workers exec /proc/self/exe, so comm does not name them). */
-int iotc_bench_front_door_pids(pid_t serve, pid_t *out, int max)
+/* Each child of parent (its threads' children lists name them) for which keep says so,
+ * into out (at most max); the count. */
+static int proc__children(pid_t parent, bool (*keep)(pid_t child, pid_t parent, const void *arg),
+                          const void *arg, pid_t *out, int max)
 {
     char path[96];
     int n = 0;
-    if (serve <= 0 || max < 1)
-        return 0;
-    out[n++] = serve;
-    snprintf(path, sizeof path, "/proc/%d/task", (int)serve);
+    snprintf(path, sizeof path, "/proc/%d/task", (int)parent);
     DIR *d = opendir(path);
     if (!d)
-        return n;
+        return 0;
     struct dirent *e;
     while (n < max && (e = readdir(d))) {
         if (e->d_name[0] == '.')
@@ -91,12 +67,28 @@ int iotc_bench_front_door_pids(pid_t serve, pid_t *out, int max)
             continue;
         int child;
         while (n < max && fscanf(f, "%d", &child) == 1)
-            if (proc__same_exe(child, serve))
+            if (keep(child, parent, arg))
                 out[n++] = child;
         fclose(f);
     }
     closedir(d);
     return n;
+}
+
+static bool proc__same_exe_keep(pid_t child, pid_t parent, const void *arg)
+{
+    (void)arg;
+    return proc__same_exe(child, parent);
+}
+
+/* serve --workers N: the parent's children running its own executable are the other
+ * front-door processes (workers exec /proc/self/exe, so comm does not name them). */
+int iotc_bench_front_door_pids(pid_t serve, pid_t *out, int max)
+{
+    if (serve <= 0 || max < 1)
+        return 0;
+    out[0] = serve;
+    return 1 + proc__children(serve, proc__same_exe_keep, NULL, out + 1, max - 1);
 }
 
 double iotc_bench_front_door_cpu_s(pid_t serve)
@@ -187,32 +179,17 @@ static bool proc__comm_is(pid_t pid, const char *name)
     return strcmp(comm, name) == 0;
 }
 
-/* The broker is serve's child; its threads' children lists name it. */
+static bool proc__comm_keep(pid_t child, pid_t parent, const void *name)
+{
+    (void)parent;
+    return proc__comm_is(child, name);
+}
+
+/* The broker is serve's child. */
 static pid_t proc__find_child(pid_t parent, const char *name)
 {
-    char path[96];
-    snprintf(path, sizeof path, "/proc/%d/task", (int)parent);
-    DIR *d = opendir(path);
     pid_t found = -1;
-    if (!d)
-        return -1;
-    struct dirent *e;
-    while (found < 0 && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char cpath[512];
-        snprintf(cpath, sizeof cpath, "%s/%s/children", path, e->d_name);
-        FILE *f = fopen(cpath, "r");
-        if (!f)
-            continue;
-        int child;
-        while (found < 0 && fscanf(f, "%d", &child) == 1)
-            if (proc__comm_is(child, name))
-                found = child;
-        fclose(f);
-    }
-    closedir(d);
-    return found;
+    return proc__children(parent, proc__comm_keep, name, &found, 1) == 1 ? found : -1;
 }
 
 int iotc_bench_serve_start(const char *serve_bin, const char *pki, const char *work_dir,
