@@ -204,7 +204,7 @@ int iotc_registry_attach(const char *file, const char *path, json_t *names,
 static int registry__certs(const char *file, json_t *arr, const char *pki, struct iotc_registry *r,
                            iotc_errtext *err)
 {
-    static const char *const keys[] = {"file",     "status",      "ca", "thing",
+    static const char *const keys[] = {"file",     "status",      "ca", "thing", "thing_exclusive",
                                        "policies", "description", NULL};
     if (!arr)
         return IOTC_OK;
@@ -229,6 +229,12 @@ static int registry__certs(const char *file, json_t *arr, const char *pki, struc
             (rc = iotc_cfg_string(file, path, e, "thing", NULL, &c->thing, err)) ||
             (rc = registry__status(file, path, e, &c->status, err)))
             return rc;
+        json_t *exv = json_object_get(e, "thing_exclusive");
+        if (exv && !json_is_boolean(exv))
+            return iotc_cfg_fail(err, file, path, "thing_exclusive: must be true or false");
+        c->thing_exclusive = json_is_true(exv);
+        if (c->thing_exclusive && !c->thing)
+            return iotc_cfg_fail(err, file, path, "thing_exclusive: needs a thing");
         json_t *cav = json_object_get(e, "ca");
         if (cav && !json_is_null(cav) && !json_is_string(cav))
             return iotc_cfg_fail(err, file, path, "ca: must be a CA id or null");

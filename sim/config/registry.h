@@ -57,6 +57,10 @@ struct iotc_reg_cert {
     enum iotc_cert_status status;
     struct iotc_reg_ca *ca; /* NULL: registered without a CA */
     char *thing;
+    /* AttachThingPrincipal's EXCLUSIVE_THING: the thing is this certificate's whatever
+     * the client ID; false (AWS's default, NON_EXCLUSIVE_THING): only a client ID that
+     * names the thing is that thing (developer guide, "Thing policy variables") */
+    bool thing_exclusive;
     char *common_name;
     char *cond_vals[IOTC_CERT_COND_KEYS]; /* NULL: the certificate has no such field */
     X509 *cert;

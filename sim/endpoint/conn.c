@@ -491,7 +491,7 @@ bool iotc_conn_allowed(struct iotc_conn *c, const char *client_id, enum iotc_act
     struct iotc_policy_ctx ctx = {.region = p->region,
                                   .account = p->account,
                                   .client_id = client_id,
-                                  .thing_name = iotc_conn_thing_for_policy(c),
+                                  .thing_name = iotc_conn_thing_for_policy(c, client_id),
                                   .cert_subject_cn =
                                       c->auth.cert ? c->auth.cert->common_name : NULL,
                                   .cert_id = c->auth.cert ? c->auth.cert->id : NULL};

@@ -130,8 +130,9 @@ struct iotc_conn_keys {
     size_t n;
 };
 void iotc_conn_policy_keys(struct iotc_conn *c, const char *client_id, struct iotc_conn_keys *k);
-/* The thing ${iot:Connection.Thing.*} and its condition keys stand for: the certificate's
- * thing on MQTT and WebSocket, none on HTTPS publish (AWS: MQTT and MQTT over WSS only). */
-const char *iotc_conn_thing_for_policy(const struct iotc_conn *c);
+/* The thing ${iot:Connection.Thing.*} and its condition keys stand for: on MQTT and
+ * WebSocket the certificate's thing when client_id names it (or always, for an exclusive
+ * attachment); none on HTTPS publish (AWS: MQTT and MQTT over WSS only). */
+const char *iotc_conn_thing_for_policy(const struct iotc_conn *c, const char *client_id);
 
 #endif

@@ -3,10 +3,14 @@
  * connection: its peer address, TLS server name, CONNECT attributes, the certificate
  * (registry, read at load) and the thing attached to it (registry attributes).
  *
- * iot:Connection.Thing.IsAttached is "true" only when the certificate has a thing and
- * the client ID is that thing's name (AWS evaluates thing keys for the thing named by
- * the client ID that is attached to the principal); otherwise "false", and the thing
- * type and attributes are those of the certificate's thing when it has one.
+ * Which thing a connection is (iotc_conn_thing_for_policy): AWS's default attachment is
+ * non-exclusive, and then "the value of clientId in the MQTT connect message ... must
+ * exactly match the thing name" (developer guide, "Thing policy variables"): the thing is
+ * the certificate's only when the client ID names it, otherwise there is none, so
+ * ${iot:Connection.Thing.*} does not resolve (the statement does not apply), the thing
+ * type and attribute keys are absent and IsAttached is "false". A certificate registered
+ * with "thing_exclusive" (AttachThingPrincipal's EXCLUSIVE_THING) is its thing whatever
+ * the client ID.
  *
  * AWS's thing policy variables are "only available when a device connects over MQTT or
  * MQTT over the WebSocket protocol" (developer guide, thing policy variables): an HTTPS
@@ -26,9 +30,14 @@ static void keys__one(struct iotc_conn_keys *k, const char *key, const char *val
     k->n++;
 }
 
-const char *iotc_conn_thing_for_policy(const struct iotc_conn *c)
+const char *iotc_conn_thing_for_policy(const struct iotc_conn *c, const char *client_id)
 {
-    return c->tr.mode == IOTC_MODE_HTTP_X509 ? NULL : c->auth.thing;
+    const char *thing = c->auth.thing;
+    if (c->tr.mode == IOTC_MODE_HTTP_X509 || !thing)
+        return NULL;
+    if (c->auth.cert && c->auth.cert->thing_exclusive)
+        return thing;
+    return client_id && strcmp(client_id, thing) == 0 ? thing : NULL;
 }
 
 void iotc_conn_policy_keys(struct iotc_conn *c, const char *client_id, struct iotc_conn_keys *k)
@@ -41,9 +50,8 @@ void iotc_conn_policy_keys(struct iotc_conn *c, const char *client_id, struct io
     if (k->n < IOTC_CONN_MAX_KEYS && c->tr.mode != IOTC_MODE_HTTP_X509)
         k->kv[k->n++] = (struct iotc_policy_kv){"iot:ConnectAttributes", c->auth.connect_attrs,
                                                 c->auth.n_connect_attrs};
-    const char *thing = iotc_conn_thing_for_policy(c);
-    bool attached = thing && client_id && strcmp(client_id, thing) == 0;
-    keys__one(k, "iot:Connection.Thing.IsAttached", attached ? "true" : "false");
+    const char *thing = iotc_conn_thing_for_policy(c, client_id);
+    keys__one(k, "iot:Connection.Thing.IsAttached", thing ? "true" : "false");
     const struct iotc_reg_thing *t = iotc_registry_find_thing(&c->ep->registry, thing);
     if (t) {
         keys__one(k, "iot:Connection.Thing.ThingTypeName", t->type);

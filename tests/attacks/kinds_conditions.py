@@ -59,6 +59,16 @@ def conditions_registry(reg):
     reg["things"] = things
 
 
+@registry_edit("conditions-exclusive")
+def conditions_exclusive_registry(reg):
+    """The "conditions" registry with device-03 attached to thing-03 exclusively
+    (AttachThingPrincipal EXCLUSIVE_THING): thing-03 whatever the client ID."""
+    conditions_registry(reg)
+    for c in reg["certificates"]:
+        if c["file"] == "device-03.crt":
+            c["thing_exclusive"] = True
+
+
 @registry_edit("source-ip")
 def source_ip_registry(reg):
     """device-03: everything from 127.0.0.0/8 (or ::1); device-04: everything, but only from

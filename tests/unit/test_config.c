@@ -257,6 +257,12 @@ static void test_registry_errors(void)
                           "registered twice");
     expect_registry_error("{\"certificates\":[{\"file\":\"device-01.crt\",\"x\":1}]}",
                           "unknown key 'x'");
+    expect_registry_error("{\"certificates\":[{\"file\":\"device-01.crt\",\"thing_exclusive\":"
+                          "\"yes\"}]}",
+                          "thing_exclusive: must be true or false");
+    expect_registry_error("{\"certificates\":[{\"file\":\"device-01.crt\",\"thing_exclusive\":"
+                          "true}]}",
+                          "thing_exclusive: needs a thing");
     expect_registry_error("{\"credentials\":[{\"access_key_id\":\"A\",\"secret_access_key\":"
                           "\"s\",\"status\":\"INACTIVE\"}]}",
                           "$.credentials[0]: status: must be \"Active\" or \"Inactive\"");
