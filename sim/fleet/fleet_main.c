@@ -58,6 +58,17 @@ static void fm__usage(FILE *out)
 
 /* --shard K/N, else a Kubernetes Indexed Job's JOB_COMPLETION_INDEX (0-based) with
  * IOTC_FLEET_SHARDS (the Job's completions), else not sharded. */
+/* A process count of at least min and at most 64 for a flag, or a message and an error. */
+static int fm__processes(const char *arg, long min, const char *flag, long *out)
+{
+    char *end;
+    *out = strtol(arg, &end, 10);
+    if (*arg && !*end && *out >= min && *out <= 64)
+        return IOTC_OK;
+    fprintf(stderr, "iotconform fleet: %s: %ld..64 processes\n", flag, min);
+    return IOTC_ERR_INVALID;
+}
+
 static int fm__shard(const char *arg, iotc_shard *s)
 {
     char buf[64];
@@ -144,7 +155,6 @@ int iotc_fleet_main(int argc, char **argv)
     const char *shard_arg = NULL, *run = getenv("IOTC_FLEET_RUN");
     double duration = 0, interval = 5;
     long workers = 0, serve_workers = 0;
-    char *end;
     bool quiet = false;
     int c, status = 2;
     optind = 1;
@@ -186,18 +196,12 @@ int iotc_fleet_main(int argc, char **argv)
             run = optarg;
             break;
         case 'W':
-            workers = strtol(optarg, &end, 10);
-            if (*end || workers < 2 || workers > 64) {
-                fprintf(stderr, "iotconform fleet: --workers: 2..64 processes\n");
+            if (fm__processes(optarg, 2, "--workers", &workers) != IOTC_OK)
                 return 2;
-            }
             break;
         case 'M':
-            serve_workers = strtol(optarg, &end, 10);
-            if (*end || serve_workers < 1 || serve_workers > 64) {
-                fprintf(stderr, "iotconform fleet: --serve-workers: 1..64 processes\n");
+            if (fm__processes(optarg, 1, "--serve-workers", &serve_workers) != IOTC_OK)
                 return 2;
-            }
             break;
         case 'h':
             fm__usage(stdout);

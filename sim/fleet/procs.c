@@ -17,11 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PROCS_MAX         64
 #define PROCS_SERVE_MAX   64
-#define PROCS_POLL_MS     200
 #define PROCS_SAMPLE_MS   1000
 #define PROCS_SAMPLES_MAX 36000 /* ten hours at one a second; later ones replace the last */
 #define PROCS_STOP_MS     15000
@@ -170,11 +170,17 @@ static void procs__progress(const struct procs *p)
 }
 
 /* Waits for every shard, sampling the endpoint's memory; a signal is passed on (SIGINT:
- * the shards drain and still write their summaries). */
+ * the shards drain and still write their summaries). Sleeps until a shard exits (SIGCHLD,
+ * held pending while blocked and taken by sigtimedwait), a signal to pass on arrives, or
+ * the next sample or progress line is due. */
 static void procs__wait(struct procs *p)
 {
     int left = p->o->workers, forwarded = 0;
     double next_sample = 0, next_progress = iotc_clock_wall_ms() + p->o->progress_interval * 1000;
+    sigset_t chld, old;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, &old);
     while (left > 0) {
         if (procs__signal && forwarded < 2) {
             for (int k = 0; k < p->o->workers; k++)
@@ -197,8 +203,15 @@ static void procs__wait(struct procs *p)
             procs__record(p);
             next_sample = iotc_clock_wall_ms() + PROCS_SAMPLE_MS;
         }
-        usleep(PROCS_POLL_MS * 1000);
+        double now = iotc_clock_wall_ms();
+        double due = next_sample < next_progress || p->o->quiet ? next_sample : next_progress;
+        double wait_ms = due > now ? due - now : 0;
+        struct timespec ts = {(time_t)(wait_ms / 1000),
+                              (long)((long long)wait_ms % 1000) * 1000000L};
+        if (left > 0)
+            sigtimedwait(&chld, NULL, &ts); /* EINTR (a signal to pass on) or EAGAIN: loop */
     }
+    sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 /* The endpoint's memory when the shards stopped publishing (the latest of their ends):
@@ -289,11 +302,14 @@ static void procs__print_memory(json_t *merged, FILE *out)
     size_t i;
     json_array_foreach(json_object_get(mem, "processes"), i, e)
     {
-        fprintf(out, "  %-18s rss %8lld KB (before the devices %lld KB), cpu %.1f s\n",
+        double cpu = json_number_value(json_object_get(e, "cpu_s"));
+        char cpu_txt[32] = "unknown"; /* the process was gone when it was last sampled */
+        if (cpu >= 0)
+            snprintf(cpu_txt, sizeof cpu_txt, "%.1f s", cpu);
+        fprintf(out, "  %-18s rss %8lld KB (before the devices %lld KB), cpu %s\n",
                 json_string_value(json_object_get(e, "process")),
                 (long long)json_integer_value(json_object_get(e, "rss_kb")),
-                (long long)json_integer_value(json_object_get(e, "rss_before_kb")),
-                json_number_value(json_object_get(e, "cpu_s")));
+                (long long)json_integer_value(json_object_get(e, "rss_before_kb")), cpu_txt);
     }
     fprintf(out, "  memory per device      fleet %.1f KB, serve %.1f KB, broker %.1f KB\n",
             json_number_value(json_object_get(mem, "fleet_kb_per_device")),

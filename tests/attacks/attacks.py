@@ -203,15 +203,7 @@ class Broker:
         self.port = json.loads(line.split(" ", 1)[1])["port"]
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            rc = self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = -9
-        if rc != 0:
-            print("broker stderr (tail):\n" + self.proc.stderr.read()[-4000:])
-        return rc
+        return iotclib.stop_process(self.proc, "broker")
 
 
 def start_serve(binary, pki, spec):

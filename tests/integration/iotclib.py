@@ -20,6 +20,20 @@ def finish():
     sys.exit(1 if failed else 0)
 
 
+def stop_process(proc, name):
+    """SIGTERM, SIGKILL after 10 s; the exit status. An abnormal exit prints the process's
+    stderr, so a crash explains itself."""
+    proc.terminate()
+    try:
+        rc = proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rc = -9
+    if rc != 0:
+        print(f"{name} stderr (tail):\n" + proc.stderr.read()[-4000:])
+    return rc
+
+
 class Serve:
     """`iotconform serve --ports 0` with an optional profile override; .ports, .journal."""
 
@@ -54,16 +68,7 @@ class Serve:
             time.sleep(0.02)
 
     def stop(self):
-        """Stops serve; an abnormal exit prints its stderr so a crash explains itself."""
-        self.proc.terminate()
-        try:
-            rc = self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = -9
-        if rc != 0:
-            print("serve stderr (tail):\n" + self.proc.stderr.read()[-4000:])
-        return rc
+        return stop_process(self.proc, "serve")
 
 
 def varint(n):
