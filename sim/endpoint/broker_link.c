@@ -1,4 +1,4 @@
-#include "broker_link.h"
+#include "broker_link_int.h"
 #include "common/err.h"
 
 #include <errno.h>
@@ -15,32 +15,19 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-struct iotc_blink {
-    struct bufferevent *bev;
-    struct iotc_blink_cbs cbs;
-    bool dead;
-    int in_cb; /* inside a callback: a free must wait until it returns */
-    bool free_pending;
-    bool linger_pending; /* linger asked for inside a callback */
-    struct sockaddr_un addr;
-    struct event *retry; /* connect retry while the broker's backlog is full */
-    long retry_ms, retry_spent_ms;
-};
-
-static const struct sockaddr_un l__addr_size_probe;
-
 static void blink__start_linger(struct iotc_blink *l);
 
-static void blink__release(struct iotc_blink *l)
+void blink__release(struct iotc_blink *l)
 {
-    if (l->retry)
-        event_free(l->retry);
-    bufferevent_free(l->bev);
+    if (l->bev)
+        bufferevent_free(l->bev);
+    else
+        blink__unix_release(l);
     free(l);
 }
 
 /* Deferred work once no callback of this link is on the stack. */
-static void blink__after_cb(struct iotc_blink *l)
+void blink__after_cb(struct iotc_blink *l)
 {
     if (l->free_pending)
         blink__release(l);
@@ -87,12 +74,15 @@ static int blink__packet(void *arg, const struct iotc_mqtt_frame *f, const uint8
     return l->dead || l->free_pending;
 }
 
-static void blink__die(struct iotc_blink *l, const char *reason)
+void blink__die(struct iotc_blink *l, const char *reason)
 {
     if (l->dead)
         return;
     l->dead = true;
-    bufferevent_disable(l->bev, EV_READ | EV_WRITE);
+    if (l->bev)
+        bufferevent_disable(l->bev, EV_READ | EV_WRITE);
+    else
+        blink__unix_arm(l);
     l->cbs.on_close(l->cbs.arg, reason);
 }
 
@@ -131,79 +121,18 @@ static void blink__on_event(struct bufferevent *bev, short what, void *arg)
         blink__after_cb(l);
 }
 
-/*
- * mosquitto listens on its unix socket with a small backlog; a burst of devices
- * fills it and a non-blocking connect() then fails with EAGAIN instead of waiting.
- * That is "try again", not "broker down": retry with a short backoff.
- */
-#define BLINK_RETRY_FIRST_MS  2
-#define BLINK_RETRY_MAX_MS    50
-#define BLINK_RETRY_BUDGET_MS 5000
-
-static int blink__try_connect(struct iotc_blink *l)
-{
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return IOTC_ERR_IO;
-    if (connect(fd, (struct sockaddr *)&l->addr, sizeof l->addr) == 0) {
-        bufferevent_setfd(l->bev, fd);
-        bufferevent_enable(l->bev, EV_READ | EV_WRITE);
-        return IOTC_OK;
-    }
-    int e = errno;
-    close(fd);
-    return e == EAGAIN ? IOTC_ERR_AGAIN : IOTC_ERR_IO;
-}
-
-static void blink__on_retry(evutil_socket_t fd, short what, void *arg)
-{
-    struct iotc_blink *l = arg;
-    int rc = blink__try_connect(l);
-    if (rc == IOTC_OK)
-        return;
-    l->retry_spent_ms += l->retry_ms;
-    if (rc != IOTC_ERR_AGAIN || l->retry_spent_ms > BLINK_RETRY_BUDGET_MS) {
-        l->in_cb++;
-        blink__die(l, rc == IOTC_ERR_AGAIN ? "broker socket backlog stayed full"
-                                           : "broker connection failed");
-        if (--l->in_cb == 0)
-            blink__after_cb(l);
-        return;
-    }
-    l->retry_ms = l->retry_ms * 2 > BLINK_RETRY_MAX_MS ? BLINK_RETRY_MAX_MS : l->retry_ms * 2;
-    struct timeval tv = {0, l->retry_ms * 1000};
-    evtimer_add(l->retry, &tv);
-}
-
 int iotc_blink_open(struct event_base *base, const char *socket_path,
                     const struct iotc_blink_cbs *cbs, struct iotc_blink **out)
 {
-    if (strlen(socket_path) >= sizeof l__addr_size_probe.sun_path)
-        return IOTC_ERR_INVALID;
     struct iotc_blink *l = calloc(1, sizeof *l);
     if (!l)
         return IOTC_ERR_NOMEM;
     l->cbs = *cbs;
-    l->addr.sun_family = AF_UNIX;
-    strcpy(l->addr.sun_path, socket_path);
-    /* Created without a socket: writes queue in its output until the connect succeeds. */
-    l->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-    if (!l->bev) {
-        free(l);
-        return IOTC_ERR_NOMEM;
-    }
-    bufferevent_setcb(l->bev, blink__on_read, blink__on_write, blink__on_event, l);
-    int rc = blink__try_connect(l);
-    if (rc == IOTC_ERR_AGAIN) {
-        l->retry = evtimer_new(base, blink__on_retry, l);
-        l->retry_ms = BLINK_RETRY_FIRST_MS;
-        struct timeval tv = {0, l->retry_ms * 1000};
-        if (l->retry && evtimer_add(l->retry, &tv) == 0)
-            rc = IOTC_OK;
-    }
+    l->base = base;
+    int rc = blink__unix_open(l, socket_path);
     if (rc != IOTC_OK) {
         blink__release(l);
-        return IOTC_ERR_IO;
+        return rc == IOTC_ERR_INVALID ? rc : IOTC_ERR_IO;
     }
     *out = l;
     return IOTC_OK;
@@ -269,7 +198,29 @@ int iotc_blink_send(struct iotc_blink *l, const void *data, size_t len)
 {
     if (l->dead)
         return IOTC_ERR_IO;
+    if (!l->bev)
+        return blink__unix_send(l, data, len);
     return bufferevent_write(l->bev, data, len) == 0 ? IOTC_OK : IOTC_ERR_NOMEM;
+}
+
+void iotc_blink_pause(struct iotc_blink *l, bool paused)
+{
+    if (l->bev) {
+        if (paused)
+            bufferevent_disable(l->bev, EV_READ);
+        else if (!l->dead)
+            bufferevent_enable(l->bev, EV_READ);
+        return;
+    }
+    l->paused = paused;
+    blink__unix_arm(l);
+}
+
+size_t iotc_blink_queued(const struct iotc_blink *l)
+{
+    if (l->bev)
+        return evbuffer_get_length(bufferevent_get_output(l->bev));
+    return l->out ? evbuffer_get_length(l->out) : 0;
 }
 
 static void blink__linger_done(struct bufferevent *bev, void *arg)
@@ -284,6 +235,10 @@ static void blink__linger_event(struct bufferevent *bev, short what, void *arg)
 
 static void blink__start_linger(struct iotc_blink *l)
 {
+    if (!l->bev) {
+        blink__unix_start_linger(l);
+        return;
+    }
     l->linger_pending = false;
     if (evbuffer_get_length(bufferevent_get_output(l->bev)) == 0) {
         blink__release(l);
@@ -303,18 +258,13 @@ void iotc_blink_linger(struct iotc_blink *l, const void *final, size_t len)
         return;
     }
     if (final && len)
-        bufferevent_write(l->bev, final, len);
+        iotc_blink_send(l, final, len);
     l->dead = true; /* no more callbacks to the owner */
     if (l->in_cb) {
         l->linger_pending = true;
         return;
     }
     blink__start_linger(l);
-}
-
-struct bufferevent *iotc_blink_bev(struct iotc_blink *l)
-{
-    return l->bev;
 }
 
 void iotc_blink_free(struct iotc_blink *l)
@@ -324,7 +274,10 @@ void iotc_blink_free(struct iotc_blink *l)
     if (l->in_cb) {
         l->free_pending = true;
         l->dead = true;
-        bufferevent_disable(l->bev, EV_READ | EV_WRITE);
+        if (l->bev)
+            bufferevent_disable(l->bev, EV_READ | EV_WRITE);
+        else
+            blink__unix_arm(l);
         return;
     }
     blink__release(l);

@@ -9,6 +9,8 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <sys/socket.h>
 
 struct iotc_blink;
@@ -18,7 +20,8 @@ struct iotc_blink_cbs {
     void (*on_packet)(void *arg, const struct iotc_mqtt_frame *f, const uint8_t *pkt);
     /* The broker closed or the socket failed; the link is dead (free it). */
     void (*on_close)(void *arg, const char *reason);
-    /* Output fell to the write low watermark (flow control); may be NULL. */
+    /* Output fell to the write low watermark (a unix-socket link: everything queued was
+     * written); flow control; may be NULL. */
     void (*on_drain)(void *arg);
     void *arg;
 };
@@ -35,7 +38,11 @@ int iotc_blink_open_tls(struct event_base *base, const struct sockaddr *sa, sock
 int iotc_blink_adopt(struct bufferevent *bev, const struct iotc_blink_cbs *cbs,
                      struct iotc_blink **out);
 int iotc_blink_send(struct iotc_blink *l, const void *data, size_t len);
-struct bufferevent *iotc_blink_bev(struct iotc_blink *l);
+/* Flow control: no reads from the broker while paused (what was read is still handed
+ * out). */
+void iotc_blink_pause(struct iotc_blink *l, bool paused);
+/* Bytes queued for the broker that it has not taken yet. */
+size_t iotc_blink_queued(const struct iotc_blink *l);
 void iotc_blink_free(struct iotc_blink *l);
 /*
  * Ends the link gracefully: queues `final` (e.g. an MQTT DISCONNECT), stops calling

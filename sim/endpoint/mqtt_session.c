@@ -138,7 +138,7 @@ void iotc_ms_send_client(struct iotc_endpoint_mqtt_sess *s, const void *data, si
     }
     if (s->link &&
         evbuffer_get_length(bufferevent_get_output(s->c->tr.bev)) > IOTC_ENDPOINT_MS_HIGH_WATER)
-        bufferevent_disable(iotc_blink_bev(s->link), EV_READ);
+        iotc_blink_pause(s->link, true);
 }
 
 void iotc_ms_send_broker(struct iotc_endpoint_mqtt_sess *s, const void *data, size_t len)
@@ -146,8 +146,7 @@ void iotc_ms_send_broker(struct iotc_endpoint_mqtt_sess *s, const void *data, si
     if (!s->link)
         return;
     iotc_blink_send(s->link, data, len);
-    if (evbuffer_get_length(bufferevent_get_output(iotc_blink_bev(s->link))) >
-        IOTC_ENDPOINT_MS_HIGH_WATER)
+    if (iotc_blink_queued(s->link) > IOTC_ENDPOINT_MS_HIGH_WATER)
         bufferevent_disable(s->c->tr.bev, EV_READ);
 }
 
@@ -400,7 +399,7 @@ static void ms__on_drain(struct iotc_conn *c)
 {
     struct iotc_endpoint_mqtt_sess *s = c->sess.data;
     if (s && s->link && s->state != IOTC_ENDPOINT_MS_DONE && !s->takeover_wait)
-        bufferevent_enable(iotc_blink_bev(s->link), EV_READ);
+        iotc_blink_pause(s->link, false);
 }
 
 static int ms__start(struct iotc_conn *c)
