@@ -256,6 +256,59 @@ static void test_malformed_and_close(void)
     bl__close(&r);
 }
 
+/* mosquitto's listen backlog full: the link retries instead of failing, what is sent
+ * meanwhile is queued, and it all arrives once the broker accepts. */
+static void test_backlog_full_retry(void)
+{
+    struct event_base *base = event_base_new();
+    char path[108];
+    snprintf(path, sizeof path, "/tmp/iotc-blink-bl-%d.sock", (int)getpid());
+    unlink(path);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    strcpy(a.sun_path, path);
+    int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    CU_ASSERT_FATAL(bind(lfd, (struct sockaddr *)&a, sizeof a) == 0 && listen(lfd, 0) == 0);
+    int fill[8], nfill = 0;
+    for (; nfill < 8; nfill++) {
+        fill[nfill] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        if (connect(fill[nfill], (struct sockaddr *)&a, sizeof a) != 0) {
+            close(fill[nfill]);
+            break;
+        }
+    }
+    CU_ASSERT_FATAL(nfill < 8); /* the backlog is full now */
+    struct seen seen = {0};
+    struct iotc_blink_cbs cbs = {bl__on_packet, bl__on_close, bl__on_drain, &seen};
+    struct iotc_blink *l = NULL;
+    CU_ASSERT_FATAL(iotc_blink_open(base, path, &cbs, &l) == IOTC_OK);
+    uint8_t ping[2] = {0xc0, 0x00};
+    CU_ASSERT(iotc_blink_send(l, ping, 2) == IOTC_OK);
+    CU_ASSERT_EQUAL(iotc_blink_queued(l), 2);
+    for (int i = 0; i < nfill; i++) {
+        close(accept(lfd, NULL, NULL));
+        close(fill[i]);
+    }
+    int peer = -1;
+    fcntl(lfd, F_SETFL, O_NONBLOCK);
+    for (int i = 0; i < 2000 && peer < 0; i++) {
+        event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+        peer = accept(lfd, NULL, NULL);
+        usleep(1000);
+    }
+    CU_ASSERT_FATAL(peer >= 0);
+    for (int i = 0; i < 5; i++)
+        event_base_loop(base, EVLOOP_NONBLOCK);
+    uint8_t got[4] = {0};
+    CU_ASSERT_EQUAL(read(peer, got, sizeof got), 2);
+    CU_ASSERT(got[0] == 0xc0 && got[1] == 0x00);
+    CU_ASSERT_EQUAL(seen.closes, 0);
+    iotc_blink_free(l);
+    close(peer);
+    close(lfd);
+    unlink(path);
+    event_base_free(base);
+}
+
 int iotc_register_tests(void)
 {
     CU_pSuite s = CU_add_suite("blink", NULL, NULL);
@@ -264,7 +317,8 @@ int iotc_register_tests(void)
         !CU_add_test(s, "pause holds reads, resume delivers", test_pause) ||
         !CU_add_test(s, "backlog queued, drained, nothing lost", test_backlog_drain) ||
         !CU_add_test(s, "linger flushes then closes", test_linger) ||
-        !CU_add_test(s, "malformed packet and broker close", test_malformed_and_close))
+        !CU_add_test(s, "malformed packet and broker close", test_malformed_and_close) ||
+        !CU_add_test(s, "listen backlog full: retried, nothing lost", test_backlog_full_retry))
         return -1;
     return 0;
 }
