@@ -159,6 +159,21 @@ cleanup:
  * only saw the others: splice 0x87 back in at the denied positions and send that
  * SUBACK instead. Returns true when it sent the (spliced) SUBACK itself.
  */
+/* The set is made by the first granted SUBSCRIBE (most devices never send one) and from
+ * then on is also the client ID's entry in ep->session_subs (iotc_ms_subs_bind). */
+static bool ms__subs_own(struct iotc_endpoint_mqtt_sess *s)
+{
+    if (s->subscriptions)
+        return true;
+    if (!(s->subscriptions = json_object()))
+        return false;
+    /* Not over a newer connection's set (a SUBACK racing a takeover). */
+    json_t *map = s->c->ep->session_subs;
+    if (s->client_id && map && !json_object_get(map, s->client_id))
+        json_object_set(map, s->client_id, s->subscriptions);
+    return true;
+}
+
 bool iotc_ms_subscription_event(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt_frame *f,
                                 const uint8_t *pkt)
 {
@@ -193,7 +208,7 @@ bool iotc_ms_subscription_event(struct iotc_endpoint_mqtt_sess *s, const struct 
             if (all || code < 0x80) {
                 json_t *flt = json_array_get(filters, i);
                 json_array_append(granted, flt);
-                if (f->type == IOTC_MQTT_SUBACK)
+                if (f->type == IOTC_MQTT_SUBACK && ms__subs_own(s))
                     json_object_set_new(s->subscriptions, json_string_value(flt), json_true());
                 else
                     json_object_del(s->subscriptions, json_string_value(flt));
@@ -244,8 +259,12 @@ void iotc_ms_subs_bind(struct iotc_endpoint_mqtt_sess *s, bool session_present)
         s->subscriptions = json_incref(known);
         return;
     }
-    if (!session_present || !known)
-        json_object_set(map, s->client_id, s->subscriptions);
+    if (!session_present || !known) {
+        if (s->subscriptions)
+            json_object_set(map, s->client_id, s->subscriptions);
+        else
+            json_object_del(map, s->client_id); /* a fresh session has none yet */
+    }
 }
 
 static bool ms__persistent(const struct iotc_conn *c)

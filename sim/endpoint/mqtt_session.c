@@ -414,8 +414,8 @@ static int ms__start(struct iotc_conn *c)
         free(s);
         return IOTC_ERR_NOMEM;
     }
-    /* pending_subs is made by the first SUBSCRIBE: most devices never send one. */
-    s->subscriptions = json_object();
+    /* pending_subs and subscriptions are made by the first SUBSCRIBE: most devices never
+     * send one. */
     iotc_uuid4(s->session_id);
     c->sess.data = s;
     bufferevent_setwatermark(c->tr.bev, EV_WRITE, IOTC_ENDPOINT_MS_LOW_WATER, 0);

@@ -65,7 +65,8 @@ struct iotc_endpoint_mqtt_sess {
     char session_id[37];
     json_t *pending_subs;   /* packet id -> filters, until the broker's SUBACK/UNSUBACK */
     json_t *subscriptions;  /* granted filters (a set) of the broker session: the
-                             * 50 limit, '#' matching; = ep->session_subs[client_id] */
+                             * 50 limit, '#' matching; = ep->session_subs[client_id];
+                             * NULL until the first granted SUBSCRIBE */
     json_t *retain_filters; /* filters the last SUBACK granted: retained messages follow */
     struct {           /* handle_publish.c: MQTT 5 copies of one message, one per matching filter */
         uint64_t key;  /* FNV-1a of topic and payload of the message being counted, 0: none */
