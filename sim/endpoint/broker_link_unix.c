@@ -187,22 +187,13 @@ static void unix__on_io(evutil_socket_t fd, short what, void *arg)
 
 int blink__unix_send(struct iotc_blink *l, const void *data, size_t len)
 {
-    const uint8_t *p = data;
-    if (l->fd >= 0 && !l->out) {
-        /* The common case: the socket takes it all now and nothing is kept. A hard error
-         * is not reported from here (the caller is mid-packet): the bytes are queued and
-         * the write event finds the error and ends the link from the loop. */
-        ssize_t n = send(l->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n == (ssize_t)len)
-            return IOTC_OK;
-        if (n > 0) {
-            p += n;
-            len -= (size_t)n;
-        }
-    }
+    /* Queued and written when the socket is next writable, as a bufferevent does: the
+     * packets of one loop turn (a publisher's burst, a fan-out) leave in one writev
+     * instead of a send() each. The queue is freed once written, so an idle link keeps
+     * none. */
     if (!l->out && !(l->out = evbuffer_new()))
         return IOTC_ERR_NOMEM;
-    if (evbuffer_add(l->out, p, len) != 0)
+    if (evbuffer_add(l->out, data, len) != 0)
         return IOTC_ERR_NOMEM;
     blink__unix_arm(l);
     return IOTC_OK;
