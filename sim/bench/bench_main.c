@@ -51,10 +51,11 @@ struct main_opts {
 #define MAIN_RUN_MEM  4u
 #define MAIN_RUN_QOS1 8u
 
+/* serve's own default for --workers, so the second run is what serve runs unasked. */
 static int main__ncpu(void)
 {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > IOTC_BENCH_MAX_WORKERS ? IOTC_BENCH_MAX_WORKERS : (int)n;
+    int n = iotc_ncpu();
+    return n > IOTC_BENCH_MAX_WORKERS ? IOTC_BENCH_MAX_WORKERS : n;
 }
 
 /* "1,2": distinct counts, 1..IOTC_BENCH_MAX_WORKERS, at most IOTC_BENCH_MAX_RUNS. */

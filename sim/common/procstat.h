@@ -1,4 +1,5 @@
-/* Process facts the benchmark, the fleet and the endpoint all need from /proc and rlimits. */
+/* Process facts the benchmark, the fleet, the runner and the endpoint all need from /proc,
+ * rlimits and the scheduler. */
 #ifndef IOTC_PROCSTAT_H
 #define IOTC_PROCSTAT_H
 
@@ -11,5 +12,8 @@ double iotc_cpu_s(pid_t pid);
 /* Raises the soft descriptor limit to the hard one (children inherit it); returns the
  * soft limit now in force (or -1). *hard (may be NULL) gets the hard limit, -1 = none. */
 long iotc_raise_nofile(long *hard);
+/* The CPUs this process may run on (its affinity mask: a container's or taskset's cpuset
+ * counts, not the machine's), else the CPUs online; at least 1. */
+int iotc_ncpu(void);
 
 #endif

@@ -15,6 +15,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* serve --workers N: most front doors one endpoint runs (and serve's CPU-count default's cap). */
+#define IOTC_ENDPOINT_WORKERS_MAX 64
+
 typedef struct iotc_endpoint iotc_endpoint;
 
 /* Index of a logical port in iotc_endpoint_opts.ports and iotc_endpoint_port(). */
@@ -46,6 +49,7 @@ typedef struct iotc_endpoint_opts {
      * starts the others from worker_argv (serve's own flags, NULL-terminated) plus their
      * own. worker_id > 0: this process is such a worker; journal_t0 and takeover_map
      * (the shared state, wshared.h) come from the parent. 0 or 1 workers: one process, as before.
+     * At most IOTC_ENDPOINT_WORKERS_MAX.
      */
     int workers;
     char *const *worker_argv;

@@ -24,7 +24,7 @@ struct serve_opts {
     const char *device_time_scale; /* as given, for the workers' argv */
     bool no_packet_journal;
     const char *broker, *broker_ca, *broker_secret; /* remote broker (`iotconform broker`) */
-    int workers;              /* serve --workers N (workers.h); 0: $IOTCONFORM_SERVE_WORKERS, 1 */
+    int workers;              /* serve --workers N (workers.h); 0: serve__workers_default */
     int worker_id;            /* > 0: started by a parent serve as its worker */
     double journal_t0;        /* the parent's journal clock origin */
     const char *takeover_map; /* the workers' shared state (wshared.h) */
@@ -70,9 +70,10 @@ static void serve__usage(FILE *out)
         "  --broker-ca FILE      CA bundle for the broker's certificate (default: the PKI's)\n"
         "  --broker-secret FILE  the stamp secret the broker was given (required with --broker)\n"
         "  --workers N           front-door processes sharing the ports in front of one\n"
-        "                        mosquitto (default: $IOTCONFORM_SERVE_WORKERS, else 1)\n"
+        "                        mosquitto, 1..%d (default: $IOTCONFORM_SERVE_WORKERS, else\n"
+        "                        the CPUs serve may run on, at most %d; 1 with --broker)\n"
         "  -h, --help            this text\n",
-        iotc_paths_pki_default());
+        iotc_paths_pki_default(), IOTC_ENDPOINT_WORKERS_MAX, IOTC_ENDPOINT_WORKERS_MAX);
 }
 
 static char *serve__profile_path(const char *arg)
@@ -289,11 +290,19 @@ static void serve__worker_argv(const struct serve_opts *o, const char *profile,
     argv[a] = NULL;
 }
 
+/* Without --workers: $IOTCONFORM_SERVE_WORKERS, else a front door per CPU this process may
+ * run on (issue 13), so a device's TLS and MQTT work is not held to one core. -1: the
+ * variable is not a count (refused rather than quietly read as some other number). */
 static int serve__workers_default(void)
 {
     const char *env = getenv("IOTCONFORM_SERVE_WORKERS");
-    int n = env && *env ? atoi(env) : 1;
-    return n >= 1 ? n : 1;
+    if (env && *env) {
+        char *end;
+        long n = strtol(env, &end, 10);
+        return *end || n < 1 || n > IOTC_ENDPOINT_WORKERS_MAX ? -1 : (int)n;
+    }
+    int n = iotc_ncpu();
+    return n > IOTC_ENDPOINT_WORKERS_MAX ? IOTC_ENDPOINT_WORKERS_MAX : n;
 }
 
 /* Parsed device certificates kept (~3 KB each); more devices only re-parse more often. */
@@ -334,11 +343,18 @@ int iotc_serve_main(int argc, char **argv)
         eo.takeover_map = o.takeover_map;
         o.ready_file = NULL; /* the parent writes it once every worker listens */
     } else {
-        /* The environment's default is for serve's own broker; a shared remote broker
-         * takes one front door per serve unless --workers says otherwise. */
+        /* The default is for serve's own broker: workers reach it over its unix socket,
+         * and with a shared remote broker scaling is more serves (doors), one process each
+         * (workers.c refuses --workers N > 1 with --broker). */
         eo.workers = o.workers ? o.workers : o.broker ? 1 : serve__workers_default();
         serve__worker_argv(&o, profile_path, eo.registry_path, pki, worker_argv);
         eo.worker_argv = worker_argv;
+        if (eo.workers < 0) {
+            fprintf(stderr, "iotconform serve: IOTCONFORM_SERVE_WORKERS: expected 1..%d\n",
+                    IOTC_ENDPOINT_WORKERS_MAX);
+            rc = 2;
+            goto cleanup;
+        }
     }
 
     serve__raise_fd_limit();

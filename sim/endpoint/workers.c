@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define WORKERS_MAX          64
+#define WORKERS_MAX          IOTC_ENDPOINT_WORKERS_MAX
 #define WORKERS_ARGS         48
 #define WORKERS_READY_MS     20000
 #define WORKERS_POLL_MS      200

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/procstat.h"
 #include "config/paths.h"
 #include "harness/cliflags.h"
 #include "run.h"
@@ -86,8 +87,8 @@ int iotc_runner_opts_parse(int argc, char **argv, iotc_runner_opts *o, iotc_errt
      * a case uses ~12 ms of CPU across runner, endpoint and broker: 8 per CPU, 8..16,
      * keeps 2 cores busy without stretching the timing cases (measured: a full run at
      * 2 / 8 / 16 / 24 jobs on 2 cores, issue 12). */
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    o->jobs = cpus < 1 ? 8 : cpus * 8 > 16 ? 16 : cpus * 8 < 8 ? 8 : (int)(cpus * 8);
+    int cpus = iotc_ncpu();
+    o->jobs = cpus * 8 > 16 ? 16 : cpus * 8;
     o->out_dir = "iotconform-report";
     o->pki_dir = NULL; /* resolved (and generated on first use) only when cases run */
     o->suites_dir = iotc_paths_suites_dir();

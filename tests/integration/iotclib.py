@@ -38,7 +38,7 @@ class Serve:
     """`iotconform serve --ports 0` with an optional profile override; .ports, .journal."""
 
     def __init__(self, bin_path, pki, profile_overrides=None, prefix="iotc-it-", registry=None,
-                 extra_args=()):
+                 extra_args=(), env=None, preexec_fn=None):
         self.tmp = tempfile.mkdtemp(prefix=prefix)
         here = os.path.dirname(os.path.abspath(__file__))
         profile = json.load(open(os.path.join(here, "../../fixtures/profiles/default.json")))
@@ -49,7 +49,8 @@ class Serve:
         extra = (["--registry", registry] if registry else []) + list(extra_args)
         self.proc = subprocess.Popen([bin_path, "serve", "--pki", pki, "--ports", "0", "--profile", ppath,
                                       "--journal", self.journal, "--run-dir", f"{self.tmp}/run", *extra],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env=env, preexec_fn=preexec_fn)
         line = self.proc.stdout.readline()
         if not line.startswith("IOTCONFORM_READY "):
             raise RuntimeError(line + self.proc.stderr.read())

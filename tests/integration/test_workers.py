@@ -3,9 +3,11 @@
 workers, duplicate client ID takeover from worker A to worker B (MQTT 5 DISCONNECT 0x8E,
 3.1.1 close, lifecycle DUPLICATE_CLIENTID, versionNumber counted across workers), one
 ordered journal of whole lines, a killed worker restarted and journaled, SIGTERM stops
-everything. Each device's worker is read from the journal (its CONNECT line's "worker",
+everything. Without --workers: a front door per CPU serve may run on (its affinity mask),
+IOTCONFORM_SERVE_WORKERS and --workers 1 as twins, a bad IOTCONFORM_SERVE_WORKERS refused.
+Each device's worker is read from the journal (its CONNECT line's "worker",
 matched by the device's source port)."""
-import json, os, signal, sys, time
+import json, os, signal, subprocess, sys, time
 
 import iotclib
 from iotclib import Conn, Serve, check, connect, subscribe
@@ -212,7 +214,6 @@ try:
     check("after the restart both workers accept devices again", seen2 >= {0, 1}, seen2)
 
     # The run directory stays locked by the parent: a second serve on it is refused.
-    import subprocess
     r = subprocess.run([BIN, "serve", "--pki", PKI, "--ports", "0", "--run-dir", f"{srv.tmp}/run",
                         "--journal", f"{srv.tmp}/second.jsonl"], capture_output=True, text=True, timeout=20)
     check("a second serve on the same run directory is refused", r.returncode == 2 and "in use" in r.stderr,
@@ -266,4 +267,52 @@ try:
     check("throttle twin: other client IDs connect on both workers", seen >= {0, 1}, seen)
 finally:
     check("throttle serve exits 0", thr.stop() == 0)
+
+
+# Without --workers: a front door per CPU serve may run on (its affinity mask, at most 64),
+# unless IOTCONFORM_SERVE_WORKERS says otherwise (ctest sets it to 1 for the other tests).
+def front_doors(env_workers=None, args=(), cpus=None):
+    """Starts serve; (front-door processes: serve and its children started as workers,
+    the journal's endpoint.workers count or 1 without one)."""
+    env = {k: v for k, v in os.environ.items() if k != "IOTCONFORM_SERVE_WORKERS"}
+    if env_workers is not None:
+        env["IOTCONFORM_SERVE_WORKERS"] = env_workers
+    pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+    s = Serve(BIN, PKI, prefix="iotc-workers-default-", extra_args=list(args), env=env, preexec_fn=pin)
+    try:
+        kids = []
+        for t in os.listdir(f"/proc/{s.proc.pid}/task"):
+            kids += open(f"/proc/{s.proc.pid}/task/{t}/children").read().split()
+        doors = 1
+        for k in kids:
+            try:
+                doors += b"--worker-id" in open(f"/proc/{k}/cmdline", "rb").read().split(b"\0")
+            except OSError:
+                pass
+        w = s.events(lambda e: e.get("event") == "endpoint.workers", 0.5)
+        return doors, w[0]["workers"] if w else 1
+    finally:
+        s.stop()
+
+
+ncpu = min(len(os.sched_getaffinity(0)), 64)
+got = front_doors()
+check(f"default: one front door per CPU serve may run on ({ncpu})", got == (ncpu, ncpu), got)
+got = front_doors("1")
+check("twin: IOTCONFORM_SERVE_WORKERS=1 gives one front door", got == (1, 1), got)
+got = front_doors(args=["--workers", "1"])
+check("twin: --workers 1 gives one front door", got == (1, 1), got)
+one_cpu = {min(os.sched_getaffinity(0))}
+got = front_doors("2", cpus=one_cpu)
+check("IOTCONFORM_SERVE_WORKERS=2 overrides the CPU count (serve on one CPU)", got == (2, 2), got)
+if ncpu > 1:
+    got = front_doors(cpus=one_cpu)
+    check("default counts the affinity mask, not the machine: on one CPU, one front door", got == (1, 1), got)
+else:
+    print("note: one CPU here: the default and its one-CPU twin cannot differ")
+for bad in ("0", "65", "2x"):
+    r = subprocess.run([BIN, "serve", "--pki", PKI, "--ports", "0"], capture_output=True, text=True,
+                       timeout=20, env={**os.environ, "IOTCONFORM_SERVE_WORKERS": bad})
+    check(f"IOTCONFORM_SERVE_WORKERS={bad} is refused (exit 2, says why)",
+          r.returncode == 2 and "IOTCONFORM_SERVE_WORKERS" in r.stderr, (r.returncode, r.stderr[-300:]))
 iotclib.finish()
