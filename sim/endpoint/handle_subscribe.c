@@ -3,6 +3,7 @@
 #include "mqtt_session.h"
 #include "lifecycle.h"
 #include "mqtt_rules.h"
+#include "wshared.h"
 #include "common/err.h"
 #include "common/jevents.h"
 
@@ -159,6 +160,57 @@ cleanup:
  * only saw the others: splice 0x87 back in at the denied positions and send that
  * SUBACK instead. Returns true when it sent the (spliced) SUBACK itself.
  */
+static bool ms__persistent(const struct iotc_conn *c)
+{
+    for (size_t i = 0; i < c->auth.n_connect_attrs; i++)
+        if (strcmp(c->auth.connect_attrs[i], "PersistentConnect") == 0)
+            return true;
+    return false;
+}
+
+/*
+ * serve --workers: a persistent session may resume on another worker than the one that
+ * saw its SUBSCRIBEs, and that worker needs the set as much (AWS's '#' matching of what
+ * the resumed session receives). The set of a persistent session is kept in the files
+ * the workers share (wshared.h) under "subs <client ID>", written on every SUBACK and
+ * UNSUBACK that changes it; a fresh session of the client ID clears it.
+ */
+#define MS_SUBS_KEEP_S 1e300 /* no expiry of its own: the broker's session decides */
+
+static void ms__subs_key(const struct iotc_endpoint_mqtt_sess *s, char *key, size_t len)
+{
+    snprintf(key, len, "subs %s", s->client_id);
+}
+
+static void ms__subs_share(struct iotc_endpoint_mqtt_sess *s)
+{
+    if (!s->client_id || !iotc_ep_shared_on(s->c->ep) || !ms__persistent(s->c))
+        return;
+    char key[300];
+    ms__subs_key(s, key, sizeof key);
+    json_t *none = s->subscriptions ? NULL : json_object();
+    char *dump = json_dumps(s->subscriptions ? s->subscriptions : none, JSON_COMPACT);
+    if (dump)
+        iotc_ep_shared_cache_put(s->c->ep, key, MS_SUBS_KEEP_S, dump);
+    free(dump);
+    json_decref(none);
+}
+
+/* The set another worker stored, or NULL; only an object of filters counts. */
+static json_t *ms__subs_shared(struct iotc_endpoint_mqtt_sess *s)
+{
+    char key[300];
+    ms__subs_key(s, key, sizeof key);
+    char *dump = iotc_ep_shared_cache_get(s->c->ep, key, 0);
+    json_t *set = dump ? json_loads(dump, 0, NULL) : NULL;
+    free(dump);
+    if (set && !json_is_object(set)) {
+        json_decref(set);
+        set = NULL;
+    }
+    return set;
+}
+
 /* The set is made by the first granted SUBSCRIBE (most devices never send one) and from
  * then on is also the client ID's entry in ep->session_subs (iotc_ms_subs_bind). */
 static bool ms__subs_own(struct iotc_endpoint_mqtt_sess *s)
@@ -224,6 +276,8 @@ bool iotc_ms_subscription_event(struct iotc_endpoint_mqtt_sess *s, const struct 
     if (json_array_size(granted))
         iotc_lifecycle_subscriptions(s->c->ep->lifecycle, f->type == IOTC_MQTT_SUBACK, s->client_id,
                                      s->session_id, s->c->auth.principal, granted);
+    if (json_array_size(granted))
+        ms__subs_share(s);
     json_decref(granted);
     json_object_del(s->pending_subs, key);
     if (spliced && full && f->type == IOTC_MQTT_SUBACK) {
@@ -253,6 +307,18 @@ void iotc_ms_subs_bind(struct iotc_endpoint_mqtt_sess *s, bool session_present)
     if (!s->client_id || !map)
         return;
     json_t *known = json_object_get(map, s->client_id);
+    if (iotc_ep_shared_on(s->c->ep)) {
+        /* The shared copy is the newest: the session may have been on another worker. */
+        json_t *shared = session_present ? ms__subs_shared(s) : NULL;
+        if (shared) {
+            json_object_set_new(map, s->client_id, shared);
+            known = shared;
+        } else if (!session_present) {
+            char key[300];
+            ms__subs_key(s, key, sizeof key);
+            iotc_ep_shared_cache_put(s->c->ep, key, 0, "{}");
+        }
+    }
     if (session_present && known && known != s->subscriptions) {
         /* this connection's own SUBSCRIBEs cannot have been answered yet */
         json_decref(s->subscriptions);
@@ -265,14 +331,6 @@ void iotc_ms_subs_bind(struct iotc_endpoint_mqtt_sess *s, bool session_present)
         else
             json_object_del(map, s->client_id); /* a fresh session has none yet */
     }
-}
-
-static bool ms__persistent(const struct iotc_conn *c)
-{
-    for (size_t i = 0; i < c->auth.n_connect_attrs; i++)
-        if (strcmp(c->auth.connect_attrs[i], "PersistentConnect") == 0)
-            return true;
-    return false;
 }
 
 void iotc_ms_subs_release(struct iotc_endpoint_mqtt_sess *s)

@@ -54,9 +54,10 @@ const char *iotc_ep_shared_connect(struct iotc_endpoint *ep, const char *client_
 enum { IOTC_EP_SHARED_CONNACKS_WITHHELD, IOTC_EP_SHARED_SESSIONS_CUT, IOTC_EP_SHARED_COUNTERS };
 bool iotc_ep_shared_count(struct iotc_endpoint *ep, int which, long long limit, long long *count,
                           bool *handled);
-/* Custom authorizers' answers cached for HTTP (enable_caching_for_http), one cache for
- * all workers: files in a directory next to the table, one per key (the key is stored
- * in it and compared). get: a malloc'ed response while now < its expiry, else NULL. */
+/* Small answers all workers share, as files in a directory next to the table, one per key
+ * (the key is stored in it and compared): custom authorizers' answers cached for HTTP
+ * (enable_caching_for_http), and persistent sessions' subscription sets
+ * (handle_subscribe.c). get: a malloc'ed response while now < its expiry, else NULL. */
 void iotc_ep_shared_cache_put(struct iotc_endpoint *ep, const char *key, double expires,
                               const char *response);
 char *iotc_ep_shared_cache_get(struct iotc_endpoint *ep, const char *key, double now);
