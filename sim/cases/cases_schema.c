@@ -110,6 +110,7 @@ static const iotc_cases_schema_key step_fields[] = {
     {"properties", IOTC_CASES_T_OBJ, 0, props_fields, 0, NULL, NULL},
     {"subscription_id", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
     {"window", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
+    {"over_rate", IOTC_CASES_T_INT, 0, NULL, 0, NULL, NULL},
     {NULL, 0, 0, NULL, 0, NULL, NULL},
 };
 

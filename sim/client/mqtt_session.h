@@ -18,7 +18,7 @@
 #include "mqtt/mqtt.h"
 
 #define IOTC_MQTT_SESSION_INBOX 32
-#define IOTC_MQTT_SESSION_ACKS  64
+#define IOTC_MQTT_SESSION_ACKS  128
 
 /* Habits a caller may switch off (the reference device's misbehaviours). */
 enum iotc_mqtt_session_flags {

@@ -213,13 +213,17 @@ static int serve__parse_args(int argc, char **argv, struct serve_opts *o)
         case 's':
             o->broker_secret = optarg;
             break;
-        case 'W':
-            o->workers = atoi(optarg);
-            if (o->workers < 1) {
-                fprintf(stderr, "iotconform serve: --workers: expected a number >= 1\n");
+        case 'W': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (end == optarg || *end || n < 1 || n > IOTC_ENDPOINT_WORKERS_MAX) {
+                fprintf(stderr, "iotconform serve: --workers: expected 1..%d, got '%s'\n",
+                        IOTC_ENDPOINT_WORKERS_MAX, optarg);
                 return 2;
             }
+            o->workers = (int)n;
             break;
+        }
         case 'I': /* the next three are the parent's, for its workers only */
             o->worker_id = atoi(optarg);
             break;

@@ -315,4 +315,8 @@ for bad in ("0", "65", "2x"):
                        timeout=20, env={**os.environ, "IOTCONFORM_SERVE_WORKERS": bad})
     check(f"IOTCONFORM_SERVE_WORKERS={bad} is refused (exit 2, says why)",
           r.returncode == 2 and "IOTCONFORM_SERVE_WORKERS" in r.stderr, (r.returncode, r.stderr[-300:]))
+    r = subprocess.run([BIN, "serve", "--pki", PKI, "--ports", "0", "--workers", bad],
+                       capture_output=True, text=True, timeout=20)
+    check(f"--workers {bad} is refused (exit 2, says why)",
+          r.returncode == 2 and "--workers" in r.stderr, (r.returncode, r.stderr[-300:]))
 iotclib.finish()
