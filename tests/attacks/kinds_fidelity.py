@@ -160,21 +160,38 @@ def _connect_v5_expiry(cid, clean):
     return iotclib.pkt(0x10, body)
 
 
+def _tamper_shared_files(ctx):
+    """serve --workers keeps persistent sessions' subscription sets as files in
+    RUN_DIR/workers.authz (handle_subscribe.c): overwrite every one with random bytes, as a
+    broken disk or a stray writer would. Returns how many there were."""
+    d = os.path.join(ctx.serve.tmp, "run", "workers.authz")
+    names = os.listdir(d) if os.path.isdir(d) else []
+    for n in names:
+        with open(os.path.join(d, n), "wb") as f:
+            f.write(os.urandom(200))
+    return len(names)
+
+
 @attack("hash_parent_level")
 def hash_parent_level(ctx, p):
     """A subscriber (MQTT `version`) to `filters` on device-01; another connection publishes
     once to `topic` at QoS `qos`; observes how many copies the subscriber gets. With
     `resume`, the subscriber subscribes on a persistent session, disconnects, and receives
     on a resumed session without subscribing again; then `redelivered` counts what a third
-    connection of the session still gets (a withheld QoS 1 copy must not pile up)."""
+    connection of the session still gets (a withheld QoS 1 copy must not pile up). With
+    `tamper_shared` (serve --workers), the workers' shared files are overwritten with
+    random bytes between the two connections; `tampered` says whether there were any."""
     v, topic = p.get("version", 4), p["topic"]
     cid = p.get("client_id", "fid-hash-sub").encode()
     resume = p.get("resume", False)
+    out = {}
     if resume:
         c = _sub_conn(ctx, cid, v, False, p["filters"])
         c.send(bytes([0xE0, 0]))
         c.s.close()
         time.sleep(0.2)
+        if p.get("tamper_shared"):
+            out["tampered"] = _tamper_shared_files(ctx) > 0
         c = _sub_conn(ctx, cid, v, False, [])
     else:
         c = _sub_conn(ctx, cid, v, True, p["filters"])
@@ -184,7 +201,7 @@ def hash_parent_level(ctx, p):
     pub.send(iotclib.publish(topic.encode(), b"fidelity-hash", qos=p.get("qos", 1), pid=7))
     if p.get("qos", 1):
         pub.read_packet()
-    out = {"received": _count_deliveries(c, topic)}
+    out["received"] = _count_deliveries(c, topic)
     c.send(bytes([0xE0, 0]))
     c.s.close()
     if resume:

@@ -236,11 +236,6 @@ try:
 finally:
     for d in doors:
         d.stop()
-    broker.terminate()
-    try:
-        rc = broker.wait(10)
-    except subprocess.TimeoutExpired:
-        broker.kill()
-        rc = -9
-    check("broker stops cleanly on SIGTERM", rc == 0, (rc, broker.stderr.read()[-2000:]))
+    rc = iotclib.stop_process(broker, "broker")  # prints its stderr when the exit is not 0
+    check("broker stops cleanly on SIGTERM", rc == 0, rc)
 finish()

@@ -57,16 +57,23 @@ struct rig {
     struct seen seen;
 };
 
+/* A listening unix socket playing mosquitto's; path (108 bytes) gets its name. */
+static int bl__listen(char *path, const char *tag, int backlog)
+{
+    snprintf(path, 108, "/tmp/iotc-%s-%d.sock", tag, (int)getpid());
+    unlink(path);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    strcpy(a.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    CU_ASSERT_FATAL(bind(fd, (struct sockaddr *)&a, sizeof a) == 0 && listen(fd, backlog) == 0);
+    return fd;
+}
+
 static void bl__open(struct rig *r)
 {
     memset(r, 0, sizeof *r);
     r->base = event_base_new();
-    snprintf(r->path, sizeof r->path, "/tmp/iotc-blink-%d.sock", (int)getpid());
-    unlink(r->path);
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    strcpy(a.sun_path, r->path);
-    r->lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-    CU_ASSERT_FATAL(bind(r->lfd, (struct sockaddr *)&a, sizeof a) == 0 && listen(r->lfd, 4) == 0);
+    r->lfd = bl__listen(r->path, "blink", 4);
     struct iotc_blink_cbs cbs = {bl__on_packet, bl__on_close, bl__on_drain, &r->seen};
     CU_ASSERT_FATAL(iotc_blink_open(r->base, r->path, &cbs, &r->l) == IOTC_OK);
     r->peer = accept(r->lfd, NULL, NULL);
@@ -262,12 +269,9 @@ static void test_backlog_full_retry(void)
 {
     struct event_base *base = event_base_new();
     char path[108];
-    snprintf(path, sizeof path, "/tmp/iotc-blink-bl-%d.sock", (int)getpid());
-    unlink(path);
+    int lfd = bl__listen(path, "blink-bl", 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     strcpy(a.sun_path, path);
-    int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-    CU_ASSERT_FATAL(bind(lfd, (struct sockaddr *)&a, sizeof a) == 0 && listen(lfd, 0) == 0);
     int fill[8], nfill = 0;
     for (; nfill < 8; nfill++) {
         fill[nfill] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
