@@ -386,7 +386,7 @@ static bool ms__await_takeover(struct iotc_endpoint_mqtt_sess *s, const char *re
     if (!s->takeover_wait || evtimer_add(s->takeover_wait, &tv) != 0)
         return false;
     s->takeover_wait_reason = reason;
-    bufferevent_disable(s->c->tr.bev, EV_READ); /* nothing more reaches the broker */
+    iotc_conn_read_enable(s->c, false); /* nothing more reaches the broker */
     return true;
 }
 
@@ -413,5 +413,5 @@ void iotc_ms_broker_drain(void *arg)
 {
     struct iotc_endpoint_mqtt_sess *s = arg;
     if (s->state != IOTC_ENDPOINT_MS_DONE && !s->inflight.paused && !s->takeover_wait)
-        bufferevent_enable(s->c->tr.bev, EV_READ);
+        iotc_conn_read_enable(s->c, true);
 }

@@ -1,12 +1,13 @@
 /* A TLS connection from accept to close: handshake, routing to a session, journal. */
 #include "session.h"
+#include "conn_io.h"
 #include "endpoint_fuzz.h"
 #include "common/err.h"
 #include "common/jevents.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent_ssl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 void iotc_conn_emit(struct iotc_conn *c, const char *event, json_t *fields)
 {
@@ -35,9 +37,7 @@ static void conn__info_cb(const SSL *ssl, int where, int ret)
 {
     if (!(where & SSL_CB_ALERT) || !(where & SSL_CB_WRITE))
         return;
-    SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
-    struct iotc_endpoint *ep = SSL_CTX_get_app_data(ctx);
-    struct iotc_conn *c = ep ? SSL_get_ex_data(ssl, ep->ssl_idx) : NULL;
+    struct iotc_conn *c = iotc_conn_of_ssl(ssl);
     if (c && (ret >> 8) == SSL3_AL_FATAL)
         c->tr.alert_sent = ret & 0xff;
 }
@@ -94,8 +94,7 @@ static void conn__free(struct iotc_conn *c)
     }
     if (c->free_ev)
         event_free(c->free_ev);
-    if (c->tr.bev)
-        bufferevent_free(c->tr.bev); /* frees the SSL and closes the socket */
+    iotc_conn_io_free(c); /* the SSL and the socket */
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -129,36 +128,17 @@ static void conn__defer_free(struct iotc_conn *c)
         conn__free(c);
 }
 
-static void conn__flushed(struct bufferevent *bev, void *arg)
+/* conn_io.h: the closing connection's output is written. A lingering close then shuts
+ * the write side and reads and drops input until the client's EOF, an error or the
+ * timer (c->free_ev) ends it. */
+void iotc_conn_on_flushed(struct iotc_conn *c)
 {
-    conn__free(arg);
-}
-
-static void conn__late_event(struct bufferevent *bev, short what, void *arg)
-{
-    conn__free(arg);
-}
-
-/* Lingering close: input is read and dropped; the client's EOF, an error or the timer
- * (c->free_ev) ends it. */
-static void conn__linger_read(struct bufferevent *bev, void *arg)
-{
-    (void)arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
-    evbuffer_drain(in, evbuffer_get_length(in));
-}
-
-static void conn__linger_flushed(struct bufferevent *bev, void *arg)
-{
-    struct iotc_conn *c = arg;
     long long ms = c->ep->profile.limits.http_linger_ms;
-    evutil_socket_t fd = bufferevent_getfd(bev);
-    if (ms <= 0 || fd < 0 || shutdown(fd, SHUT_WR) != 0) {
+    if (!c->linger || ms <= 0 || c->tr.fd < 0 || shutdown(c->tr.fd, SHUT_WR) != 0) {
         conn__free(c);
         return;
     }
-    bufferevent_setcb(bev, conn__linger_read, NULL, conn__late_event, c);
-    bufferevent_enable(bev, EV_READ);
+    iotc_conn_io_linger(c);
     if (!c->free_ev)
         c->free_ev = evtimer_new(c->ep->base, conn__on_free_ev, c);
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000 * 1000)};
@@ -193,43 +173,20 @@ void iotc_conn_close(struct iotc_conn *c, const char *by, const char *reason)
     if (c->auth.refresh_timer)
         event_del(c->auth.refresh_timer);
     conn__cancel_auth(c);
-    if (c->linger && c->tr.bev && c->tr.handshake_done) {
-        bufferevent_disable(c->tr.bev, EV_READ);
-        bufferevent_setwatermark(c->tr.bev, EV_WRITE, 0, 0);
-        bufferevent_setcb(c->tr.bev, NULL, conn__linger_flushed, conn__late_event, c);
-        if (evbuffer_get_length(bufferevent_get_output(c->tr.bev)) == 0)
-            conn__linger_flushed(c->tr.bev, c);
-        return;
-    }
     /* Let a final CONNACK, DISCONNECT or HTTP response reach the client first. */
-    if (c->tr.bev && c->tr.handshake_done &&
-        evbuffer_get_length(bufferevent_get_output(c->tr.bev)) > 0) {
-        bufferevent_disable(c->tr.bev, EV_READ);
-        bufferevent_setwatermark(c->tr.bev, EV_WRITE, 0, 0);
-        bufferevent_setcb(c->tr.bev, NULL, conn__flushed, conn__late_event, c);
+    if (iotc_conn_io_end(c, c->linger))
         return;
-    }
     conn__defer_free(c);
 }
 
-int iotc_conn_write(struct iotc_conn *c, const void *data, size_t len)
+void iotc_conn_on_input(struct iotc_conn *c)
 {
-    if (c->closing || !c->tr.bev)
-        return IOTC_ERR_IO;
-    c->tr.bytes_out += len;
-    return bufferevent_write(c->tr.bev, data, len) == 0 ? IOTC_OK : IOTC_ERR_NOMEM;
-}
-
-static void conn__on_read(struct bufferevent *bev, void *arg)
-{
-    struct iotc_conn *c = arg;
     if (c->sess.ops && c->sess.ops->on_read)
         c->sess.ops->on_read(c);
 }
 
-static void conn__on_write(struct bufferevent *bev, void *arg)
+void iotc_conn_on_drained(struct iotc_conn *c)
 {
-    struct iotc_conn *c = arg;
     if (c->sess.ops && c->sess.ops->on_drain)
         c->sess.ops->on_drain(c);
 }
@@ -250,9 +207,8 @@ static const char *conn__mode_name(enum iotc_conn_mode m)
     }
 }
 
-static void conn__handshake_done(struct iotc_conn *c)
+void iotc_conn_on_handshake(struct iotc_conn *c)
 {
-    c->tr.handshake_done = true;
     /* Handshake-only state goes now: an idle device costs what it keeps (issue 13). The
      * server's certificates are the context's; this SSL's copies of their chains are not
      * needed once the Certificate message is sent (no renegotiation, no post-handshake
@@ -298,54 +254,48 @@ static void conn__handshake_done(struct iotc_conn *c)
         return;
     }
     /* Bytes may have arrived with the last handshake flight. */
-    if (evbuffer_get_length(bufferevent_get_input(c->tr.bev)) > 0 && !c->closing)
+    if (iotc_conn_input_len(c) > 0 && !c->closing)
         c->sess.ops->on_read(c);
 }
 
-static void conn__on_event(struct bufferevent *bev, short what, void *arg)
+void iotc_conn_on_handshake_failed(struct iotc_conn *c, int sys, bool eof, const char *why)
 {
-    struct iotc_conn *c = arg;
-    if (what & BEV_EVENT_CONNECTED) {
-        conn__handshake_done(c);
+    char reason[256];
+    if (c->tr.refuse_reason && c->tr.refuse_reason[0])
+        snprintf(reason, sizeof reason, "%s", c->tr.refuse_reason);
+    else if (why)
+        snprintf(reason, sizeof reason, "%s", why);
+    else if (sys == ECONNRESET)
+        snprintf(reason, sizeof reason, "client reset the connection during the handshake");
+    else
+        snprintf(reason, sizeof reason, "%s",
+                 eof ? "client closed during the handshake" : "handshake failed");
+    json_t *f = json_object();
+    json_object_set_new(f, "stage", json_string(c->tr.hello_seen ? "handshake" : "client_hello"));
+    json_object_set_new(f, "reason", json_string(reason));
+    json_object_set_new(f, "alert",
+                        c->tr.alert_sent >= 0
+                            ? json_string(SSL_alert_desc_string_long(c->tr.alert_sent))
+                            : json_null());
+    iotc_conn_emit(c, IOTC_EV_TLS_REFUSED, f);
+    iotc_conn_close(c, eof ? "client" : "endpoint", reason);
+}
+
+/* The client's side of the stream ended: a close while this one was already closing
+ * (flushing or lingering) just ends it. */
+void iotc_conn_on_stream_end(struct iotc_conn *c, bool eof, const char *why, int sys)
+{
+    if (c->closing) {
+        conn__free(c);
         return;
     }
-    if (!c->tr.handshake_done) {
-        char reason[256];
-        unsigned long e = bufferevent_get_openssl_error(bev);
-        if (c->tr.refuse_reason && c->tr.refuse_reason[0])
-            snprintf(reason, sizeof reason, "%s", c->tr.refuse_reason);
-        else if (e)
-            snprintf(reason, sizeof reason, "%s", ERR_reason_error_string(e));
-        else
-            snprintf(reason, sizeof reason, "%s",
-                     (what & BEV_EVENT_EOF) ? "client closed during the handshake"
-                                            : "handshake failed");
-        json_t *f = json_object();
-        json_object_set_new(f, "stage",
-                            json_string(c->tr.hello_seen ? "handshake" : "client_hello"));
-        json_object_set_new(f, "reason", json_string(reason));
-        json_object_set_new(f, "alert",
-                            c->tr.alert_sent >= 0
-                                ? json_string(SSL_alert_desc_string_long(c->tr.alert_sent))
-                                : json_null());
-        iotc_conn_emit(c, IOTC_EV_TLS_REFUSED, f);
-        while (bufferevent_get_openssl_error(bev))
-            ;
-        iotc_conn_close(c, (what & BEV_EVENT_EOF) ? "client" : "endpoint", reason);
-        return;
-    }
-    if (what & BEV_EVENT_EOF) {
+    if (eof) {
         iotc_conn_close(c, "client", "connection closed by client");
-    } else if (what & BEV_EVENT_ERROR) {
-        unsigned long e = bufferevent_get_openssl_error(bev);
-        char reason[200];
-        snprintf(reason, sizeof reason, "connection error: %s",
-                 e ? ERR_reason_error_string(e)
-                   : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-        while (bufferevent_get_openssl_error(bev))
-            ;
-        iotc_conn_close(c, "client", reason);
+        return;
     }
+    char reason[200];
+    snprintf(reason, sizeof reason, "connection error: %s", why ? why : strerror(sys));
+    iotc_conn_close(c, "client", reason);
 }
 
 static void conn__on_handshake_timeout(evutil_socket_t fd, short what, void *arg)
@@ -399,6 +349,7 @@ void iotc_conn_accept(struct iotc_endpoint *ep, evutil_socket_t fd, struct socka
     c->ep = ep;
     c->id = ++ep->next_conn_id;
     c->lport = lport;
+    c->tr.fd = -1;
     c->tr.alert_sent = -1;
     c->t_accept = iotc_mono_ms();
     conn__peer(c, sa);
@@ -409,22 +360,12 @@ void iotc_conn_accept(struct iotc_endpoint *ep, evutil_socket_t fd, struct socka
     ep->conn_count++;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    SSL_set_ex_data(ssl, ep->ssl_idx, c);
     SSL_set_info_callback(ssl, conn__info_cb);
-    c->tr.ssl = ssl;
-    c->tr.bev = bufferevent_openssl_socket_new(ep->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                               BEV_OPT_CLOSE_ON_FREE);
-    if (!c->tr.bev) {
-        SSL_free(ssl);
-        evutil_closesocket(fd);
-        c->tr.ssl = NULL;
-        conn__free(c);
+    if (iotc_conn_io_start(c, fd, ssl) != IOTC_OK) {
+        conn__free(c); /* closes fd, frees ssl */
         return;
     }
-    bufferevent_openssl_set_allow_dirty_shutdown(c->tr.bev, 1);
     iotc_conn_emit(c, IOTC_EV_CONN_ACCEPT, NULL);
-    bufferevent_setcb(c->tr.bev, conn__on_read, conn__on_write, conn__on_event, c);
-    bufferevent_enable(c->tr.bev, EV_READ | EV_WRITE);
     c->tr.timer = evtimer_new(ep->base, conn__on_handshake_timeout, c);
     if (c->tr.timer)
         iotc_ep_trim_handshake_start(ep);
@@ -433,17 +374,18 @@ void iotc_conn_accept(struct iotc_endpoint *ep, evutil_socket_t fd, struct socka
     evtimer_add(c->tr.timer, &tv);
 }
 
-/* endpoint_fuzz.h: the session fuzzer's device, on a plain bufferevent. The same steps as
+/* endpoint_fuzz.h: the session fuzzer's device, on one end of a socketpair. The same steps as
  * an accepted TLS connection whose handshake just finished with a registered
  * certificate (x509_auth.c), minus the TLS. */
-int iotc_conn_adopt(struct iotc_endpoint *ep, struct bufferevent *bev, enum iotc_lport lport,
+int iotc_conn_adopt(struct iotc_endpoint *ep, evutil_socket_t fd, enum iotc_lport lport,
                     const struct iotc_reg_cert *cert, struct iotc_conn **out)
 {
     struct iotc_conn *c = calloc(1, sizeof *c);
     if (!c) {
-        bufferevent_free(bev);
+        close(fd);
         return IOTC_ERR_NOMEM;
     }
+    c->tr.fd = -1;
     c->ep = ep;
     c->id = ++ep->next_conn_id;
     c->lport = lport;
@@ -457,8 +399,6 @@ int iotc_conn_adopt(struct iotc_endpoint *ep, struct bufferevent *bev, enum iotc
         ep->conns->prev = c;
     ep->conns = c;
     ep->conn_count++;
-    c->tr.bev = bev;
-    c->tr.handshake_done = true;
     c->tr.mode = IOTC_MODE_MQTT_X509;
     if (cert) {
         c->auth.cert = cert;
@@ -467,9 +407,11 @@ int iotc_conn_adopt(struct iotc_endpoint *ep, struct bufferevent *bev, enum iotc
         c->auth.method = "x509";
         snprintf(c->auth.principal, sizeof c->auth.principal, "%s", cert->id);
     }
+    if (iotc_conn_io_start(c, fd, NULL) != IOTC_OK) {
+        conn__free(c);
+        return IOTC_ERR_IO;
+    }
     iotc_conn_emit(c, IOTC_EV_CONN_ACCEPT, NULL);
-    bufferevent_setcb(bev, conn__on_read, conn__on_write, conn__on_event, c);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
     c->sess.ops = &iotc_mqtt_session_ops;
     if (c->sess.ops->start(c) != IOTC_OK) {
         c->sess.ops = NULL;

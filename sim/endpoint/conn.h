@@ -9,8 +9,8 @@
 #include "throttle.h"
 #include "policy/policy.h"
 
-#include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <jansson.h>
 #include <openssl/ssl.h>
 #include <stdbool.h>
@@ -28,12 +28,30 @@ enum iotc_conn_mode {
 struct iotc_auth_pending;
 struct iotc_session_ops;
 
-/* Transport: the socket, TLS and what the ClientHello said; bytes both ways. */
+/* How a connection's stream is ending (conn_io.c). */
+enum iotc_io_ending {
+    IOTC_IO_OPEN,        /* not ending */
+    IOTC_IO_FLUSH,       /* closing: queued output is written first */
+    IOTC_IO_LINGER_READ, /* lingering close: input is read and dropped */
+    IOTC_IO_STOPPED,     /* closed with nothing to flush: no more events */
+};
+
+/* Transport: the socket, TLS and what the ClientHello said; bytes both ways (conn_io.c). */
 struct iotc_conn_transport {
-    SSL *ssl;
-    struct bufferevent *bev;
-    struct event *timer; /* handshake timeout; sessions keep their own timers */
+    SSL *ssl; /* NULL: the session fuzzer's plain socket */
+    evutil_socket_t fd;
+    struct event ev; /* the socket, for what ev_want says */
+    short ev_want;   /* what ev is added for; 0: not added */
+    short hs_want;   /* during the handshake: what OpenSSL waits for */
     bool handshake_done;
+    bool read_paused;          /* flow control: the session takes no input for now */
+    bool write_wants_read;     /* a retried SSL_write waits for the client's bytes */
+    bool read_wants_write;     /* SSL_read has to send first */
+    uint8_t ending;            /* enum iotc_io_ending */
+    size_t write_retry;        /* length of the SSL_write to repeat, 0: none */
+    size_t low_water;          /* on_drain when queued output falls to this */
+    struct evbuffer *in, *out; /* bytes not yet consumed / not yet sent; NULL when none */
+    struct event *timer;       /* handshake timeout; sessions keep their own timers */
     char *sni;
     int hello_seen;
     enum iotc_conn_mode mode;
@@ -104,7 +122,17 @@ void iotc_conn_close(struct iotc_conn *c, const char *by, const char *reason);
  * until the client closes or limits.http_linger_ms pass, so the client reads the answer
  * instead of a reset (closing with unread input makes the kernel send RST). */
 void iotc_conn_close_linger(struct iotc_conn *c, const char *by, const char *reason);
+/* conn_io.c: bytes to the client (queued, sent when the socket takes them), the input
+ * not yet consumed (never NULL but when out of memory), flow control. */
 int iotc_conn_write(struct iotc_conn *c, const void *data, size_t len);
+struct evbuffer *iotc_conn_input(struct iotc_conn *c);
+size_t iotc_conn_input_len(const struct iotc_conn *c);
+size_t iotc_conn_output_len(const struct iotc_conn *c);
+void iotc_conn_read_enable(struct iotc_conn *c, bool on);
+/* The session's drain callback runs when queued output falls to this many bytes. */
+void iotc_conn_set_low_water(struct iotc_conn *c, size_t bytes);
+/* The connection of an SSL of the endpoint (hello.c, x509_auth.c), or NULL. */
+struct iotc_conn *iotc_conn_of_ssl(const SSL *ssl);
 /* Keeps why the handshake is being refused, for conn.tls_handshake's reason: held only by
  * refused connections, not by every idle one. */
 void iotc_conn_refuse_reason(struct iotc_conn *c, const char *reason);

@@ -325,7 +325,6 @@ int iotc_endpoint_open(const iotc_endpoint_opts *o, iotc_endpoint **out, iotc_er
     ep->journal_packets = !o->no_packet_journal;
     if ((rc = iotc_ep_workers_prepare(ep, o, err)))
         goto fail;
-    ep->ssl_idx = SSL_get_ex_new_index(0, "iotc_conn", NULL, NULL, NULL);
     ep->x509_gen = iotc_x509_memo_context();
     if ((rc = iotc_tls_ctx_new(ep, &ep->ctx, err)))
         goto fail;

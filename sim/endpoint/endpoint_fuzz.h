@@ -1,9 +1,9 @@
 /*
  * The in-memory seam of the session fuzzer (tests/fuzz/fuzz_session.c): an endpoint
  * with its profile, policies, journal, sessions, quotas and lifecycle, but without
- * TLS, listeners or mosquitto. Devices are plain bufferevents (one end of a
- * bufferevent_pair) already authenticated as a certificate; the broker is a peer the
- * caller plays on another bufferevent_pair. serve never calls any of this: a real
+ * TLS, listeners or mosquitto. Devices are plain sockets (one end of a socketpair)
+ * already authenticated as a certificate; the broker is a peer the caller plays on a
+ * bufferevent_pair. serve never calls any of this: a real
  * endpoint has ep->fake_broker NULL and takes the same code paths as before.
  */
 #ifndef IOTC_ENDPOINT_FUZZ_H
@@ -33,10 +33,10 @@ int iotc_endpoint_reset_fake(iotc_endpoint *ep);
 struct event_base *iotc_endpoint_base(iotc_endpoint *ep);
 struct iotc_profile *iotc_endpoint_profile(iotc_endpoint *ep);
 
-/* conn.c: a connection on bev (no TLS; the endpoint owns and frees bev), accepted on
- * lport and authenticated as cert, running the MQTT session as if its handshake had
- * just finished on 8883. */
-int iotc_conn_adopt(struct iotc_endpoint *ep, struct bufferevent *bev, enum iotc_lport lport,
+/* conn.c: a connection on the non-blocking socket fd (no TLS; the endpoint owns and
+ * closes fd), accepted on lport and authenticated as cert, running the MQTT session as
+ * if its handshake had just finished on 8883. */
+int iotc_conn_adopt(struct iotc_endpoint *ep, evutil_socket_t fd, enum iotc_lport lport,
                     const struct iotc_reg_cert *cert, struct iotc_conn **out);
 
 #endif

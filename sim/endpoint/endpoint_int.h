@@ -34,7 +34,6 @@ struct iotc_endpoint {
     struct iotc_registry registry;
     struct iotc_journal *journal;
     SSL_CTX *ctx;
-    int ssl_idx;
     uint64_t x509_gen; /* x509_auth.c: tells this endpoint's remembered chains from others' */
     struct iotc_broker *broker;        /* our own mosquitto, or NULL with a remote one */
     struct iotc_broker_remote *remote; /* broker_remote.c: `serve --broker tls://..` */

@@ -139,7 +139,7 @@ static int hello__refuse(struct iotc_conn *c, int *alert, int code, const char *
 int iotc_hello_cb(SSL *ssl, int *alert, void *arg)
 {
     struct iotc_endpoint *ep = arg;
-    struct iotc_conn *c = SSL_get_ex_data(ssl, ep->ssl_idx);
+    struct iotc_conn *c = iotc_conn_of_ssl(ssl);
     if (!c)
         return SSL_CLIENT_HELLO_ERROR;
     /* A TLS 1.3 HelloRetryRequest brings a second ClientHello: decide once. */
@@ -202,8 +202,8 @@ int iotc_hello_cb(SSL *ssl, int *alert, void *arg)
 int iotc_alpn_select_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                         const unsigned char *in, unsigned int inlen, void *arg)
 {
-    struct iotc_endpoint *ep = arg;
-    struct iotc_conn *c = SSL_get_ex_data(ssl, ep->ssl_idx);
+    (void)arg;
+    struct iotc_conn *c = iotc_conn_of_ssl(ssl);
     if (!c || !c->tr.alpn)
         return SSL_TLSEXT_ERR_NOACK;
     size_t want = strlen(c->tr.alpn);

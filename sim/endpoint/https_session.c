@@ -292,7 +292,7 @@ static void hs__upgrade(struct https_sess *s, const struct iotc_http_req *q)
         iotc_conn_close(c, "endpoint", "cannot start the MQTT session");
         return;
     }
-    if (evbuffer_get_length(bufferevent_get_input(c->tr.bev)))
+    if (iotc_conn_input_len(c))
         c->sess.ops->on_read(c);
 }
 
@@ -408,8 +408,8 @@ static void hs__process(struct https_sess *s)
 {
     struct iotc_conn *c = s->c;
     while (!c->closing && !s->busy) {
-        struct evbuffer *in = bufferevent_get_input(c->tr.bev);
-        size_t len = evbuffer_get_length(in);
+        struct evbuffer *in = iotc_conn_input(c);
+        size_t len = in ? evbuffer_get_length(in) : 0;
         if (len == 0)
             return;
         const uint8_t *data = evbuffer_pullup(in, -1);

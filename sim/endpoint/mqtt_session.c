@@ -97,7 +97,7 @@ static int ms__inflight_admit(struct iotc_endpoint_mqtt_sess *s, const struct io
                                      "in_flight", (json_int_t)s->inflight.n, "client_id",
                                      s->client_id));
         s->inflight.paused = true;
-        bufferevent_disable(s->c->tr.bev, EV_READ);
+        iotc_conn_read_enable(s->c, false);
         return IOTC_READ_KEEP;
     }
     s->inflight.n++;
@@ -137,7 +137,7 @@ void iotc_ms_send_client(struct iotc_endpoint_mqtt_sess *s, const void *data, si
         iotc_conn_write(s->c, data, len);
     }
     if (s->link &&
-        evbuffer_get_length(bufferevent_get_output(s->c->tr.bev)) > IOTC_ENDPOINT_MS_HIGH_WATER)
+        iotc_conn_output_len(s->c) > IOTC_ENDPOINT_MS_HIGH_WATER)
         iotc_blink_pause(s->link, true);
 }
 
@@ -147,7 +147,7 @@ void iotc_ms_send_broker(struct iotc_endpoint_mqtt_sess *s, const void *data, si
         return;
     iotc_blink_send(s->link, data, len);
     if (iotc_blink_queued(s->link) > IOTC_ENDPOINT_MS_HIGH_WATER)
-        bufferevent_disable(s->c->tr.bev, EV_READ);
+        iotc_conn_read_enable(s->c, false);
 }
 
 void iotc_ms_finish(struct iotc_endpoint_mqtt_sess *s, const char *by, const char *reason)
@@ -358,11 +358,11 @@ static void ms__on_read(struct iotc_conn *c)
 {
     struct iotc_endpoint_mqtt_sess *s = c->sess.data;
     if (!s->ws) {
-        ms__process(s, bufferevent_get_input(c->tr.bev));
+        ms__process(s, iotc_conn_input(c));
         return;
     }
-    struct evbuffer *in = bufferevent_get_input(c->tr.bev);
-    size_t n = evbuffer_get_length(in);
+    struct evbuffer *in = iotc_conn_input(c);
+    size_t n = in ? evbuffer_get_length(in) : 0;
     if (n) {
         c->tr.bytes_in += n;
         int rc = iotc_ws_feed(s->ws, evbuffer_pullup(in, -1), n);
@@ -390,9 +390,9 @@ static void ms__inflight_resume(evutil_socket_t fd, short what, void *arg)
         return; /* waiting to learn why the broker closed: the device's input waits too */
     struct iotc_conn *c = s->c; /* outlives this turn; s does not once the session closes */
     s->inflight.paused = false;
-    ms__process(s, s->ws ? s->ws_in : bufferevent_get_input(c->tr.bev));
+    ms__process(s, s->ws ? s->ws_in : iotc_conn_input(c));
     if (!c->closing && c->sess.data == s && !s->inflight.paused)
-        bufferevent_enable(c->tr.bev, EV_READ);
+        iotc_conn_read_enable(c, true);
 }
 
 static void ms__on_drain(struct iotc_conn *c)
@@ -418,7 +418,7 @@ static int ms__start(struct iotc_conn *c)
      * send one. */
     iotc_uuid4(s->session_id);
     c->sess.data = s;
-    bufferevent_setwatermark(c->tr.bev, EV_WRITE, IOTC_ENDPOINT_MS_LOW_WATER, 0);
+    iotc_conn_set_low_water(c, IOTC_ENDPOINT_MS_LOW_WATER);
     iotc_ms_arm(s, (double)c->ep->profile.limits.connect_timeout_ms);
     return IOTC_OK;
 }

@@ -60,7 +60,7 @@ int iotc_x509_verify_cb(X509_STORE_CTX *store, void *arg)
 {
     struct iotc_endpoint *ep = arg;
     SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
-    struct iotc_conn *c = ssl ? SSL_get_ex_data(ssl, ep->ssl_idx) : NULL;
+    struct iotc_conn *c = ssl ? iotc_conn_of_ssl(ssl) : NULL;
     X509 *leaf = X509_STORE_CTX_get0_cert(store);
     uint8_t sha[32];
     char id[65];

@@ -3,7 +3,7 @@
  * session (mqtt_session.c, handle_*.c, broker_relay.c, durable_ack.c, throttle.c, the
  * policy checks, topic aliases, retained withholding, wills, lifecycle) fed arbitrary
  * byte streams without sockets or TLS (sim/endpoint/endpoint_fuzz.h). Devices are
- * bufferevent pairs already authenticated as a certificate with a policy; the broker
+ * socketpairs already authenticated as a certificate with a policy; the broker
  * is an in-memory peer here that answers like mosquitto (CONNACK with session present
  * for a kept session, SUBACK, UNSUBACK, PUBACK, PINGRESP, deliveries to matching
  * subscriptions, retained messages on SUBSCRIBE).
@@ -48,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #ifndef IOTC_FUZZ_PROFILE
 #error "IOTC_FUZZ_PROFILE must name a profile file"
@@ -510,20 +511,22 @@ static void fs__dev_event(struct bufferevent *bev, short what, void *arg)
 
 static void fs__dev_new(void)
 {
-    struct bufferevent *pair[2];
+    evutil_socket_t sv[2];
     if (H.ndev == FS_MAX_DEV)
         return;
-    CHECK(bufferevent_pair_new(H.base, BEV_OPT_DEFER_CALLBACKS, pair) == 0);
+    CHECK(evutil_socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    CHECK(evutil_make_socket_nonblocking(sv[0]) == 0 && evutil_make_socket_nonblocking(sv[1]) == 0);
     struct fs_dev *d = &H.devs[H.ndev];
     memset(d, 0, sizeof *d);
-    d->bev = pair[1];
+    d->bev = bufferevent_socket_new(H.base, sv[1], BEV_OPT_CLOSE_ON_FREE);
+    CHECK(d->bev);
     d->last_tx = H.now;
     d->rx = evbuffer_new();
     CHECK(d->rx);
     bufferevent_setcb(d->bev, fs__dev_read, NULL, fs__dev_event, d);
     bufferevent_enable(d->bev, EV_READ | EV_WRITE);
     struct iotc_conn *c;
-    CHECK(iotc_conn_adopt(H.ep, pair[0], IOTC_PORT_8883, &H.cert, &c) == IOTC_OK);
+    CHECK(iotc_conn_adopt(H.ep, sv[0], IOTC_PORT_8883, &H.cert, &c) == IOTC_OK);
     H.cur = H.ndev++;
 }
 

@@ -72,7 +72,33 @@ try:
     s.close()
     ev = journal_events(lambda e: e.get("event") == "tls.refused" and e.get("peer_port") == port)
     check("garbage ClientHello: journaled as tls.refused with a reason", ev and ev[0].get("reason"), ev)
+    check("garbage ClientHello: journaled once", len(ev) == 1, ev)
     good_round_trip("after-garbage")
+
+    # 1b. a client that resets (RST) before its ClientHello is done, and its twin that
+    # closes cleanly: each is journaled once, with what happened (the reset once gave
+    # the reason "(null)")
+    ends = {}
+    for how in ("reset", "close"):
+        s = socket.create_connection(("127.0.0.1", P8883))
+        ends[how] = s.getsockname()[1]
+        s.sendall(b"\x16\x03\x01\x02\x00\x01")
+        time.sleep(0.1)
+        if how == "reset":
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+    for how, want in (("reset", "client reset the connection during the handshake"),
+                      ("close", "client closed during the handshake")):
+        ev = []
+        for _ in range(50):
+            ev = journal_events(lambda e, p=ends[how]: e.get("event") == "tls.refused"
+                                and e.get("peer_port") == p)
+            if ev:
+                break
+            time.sleep(0.05)
+        check(f"handshake {how}: journaled once as '{want}'",
+              len(ev) == 1 and ev[0].get("reason") == want, ev)
+    good_round_trip("after-reset")
 
     # 2. a client that stalls mid-handshake (sends half a ClientHello, then nothing)
     s = socket.create_connection(("127.0.0.1", P8883))
