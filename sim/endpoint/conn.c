@@ -48,9 +48,9 @@ static void conn__cancel_auth(struct iotc_conn *c)
         c->auth.cancel(c);
 }
 
-static void conn__duration_fired(evutil_socket_t fd, short what, void *arg)
+static void conn__duration_fired(struct iotc_deadline *d)
 {
-    struct iotc_conn *c = arg;
+    struct iotc_conn *c = IOTC_DEADLINE_OWNER(d, struct iotc_conn, auth.ttl);
     iotc_conn_emit(c, IOTC_EV_CONN_DURATION_LIMIT,
                    json_pack("{s:s}", "reason", c->auth.ttl_reason));
     if (c->sess.ops && c->sess.ops->on_expire)
@@ -64,12 +64,9 @@ void iotc_conn_arm_duration(struct iotc_conn *c, double seconds, const char *lif
     if (seconds <= 0)
         return;
     double ms = seconds * 1000.0 * c->ep->profile.time_scale;
-    if (!c->auth.ttl_timer &&
-        !(c->auth.ttl_timer = evtimer_new(c->ep->base, conn__duration_fired, c)))
-        return;
-    c->auth.ttl_reason = lifecycle_reason;
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((long long)ms % 1000 * 1000)};
-    evtimer_add(c->auth.ttl_timer, &tv);
+    c->auth.ttl.fire = conn__duration_fired;
+    if (iotc_deadline_set(&c->ep->deadlines, &c->auth.ttl, ms) == IOTC_OK)
+        c->auth.ttl_reason = lifecycle_reason;
 }
 
 static void conn__free(struct iotc_conn *c)
@@ -78,8 +75,7 @@ static void conn__free(struct iotc_conn *c)
     if (c->sess.ops && c->sess.ops->on_close)
         c->sess.ops->on_close(c);
     conn__cancel_auth(c);
-    if (c->auth.ttl_timer)
-        event_free(c->auth.ttl_timer);
+    iotc_deadline_clear(&ep->deadlines, &c->auth.ttl);
     if (c->tr.ws_in)
         evbuffer_free(c->tr.ws_in);
     if (c->auth.refresh_timer)
@@ -168,8 +164,7 @@ void iotc_conn_close(struct iotc_conn *c, const char *by, const char *reason)
     }
     if (c->tr.timer)
         event_del(c->tr.timer);
-    if (c->auth.ttl_timer)
-        event_del(c->auth.ttl_timer);
+    iotc_deadline_clear(&c->ep->deadlines, &c->auth.ttl);
     if (c->auth.refresh_timer)
         event_del(c->auth.refresh_timer);
     conn__cancel_auth(c);

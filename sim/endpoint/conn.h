@@ -80,7 +80,7 @@ struct iotc_conn_auth {
     /* Set by auth.c together with pending: drops it when the connection closes, so
      * the connection needs nothing from auth.h. */
     void (*cancel)(struct iotc_conn *c);
-    struct event *ttl_timer;     /* connection-duration limit */
+    struct iotc_deadline ttl;    /* connection-duration limit (ep->deadlines) */
     const char *ttl_reason;      /* lifecycle reason when it fires */
     struct event *refresh_timer; /* custom auth: refreshAfterInSeconds */
     char *refresh_event;         /* the authorizer event to send again */

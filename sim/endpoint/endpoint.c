@@ -331,6 +331,7 @@ int iotc_endpoint_open(const iotc_endpoint_opts *o, iotc_endpoint **out, iotc_er
     SSL_CTX_set_app_data(ep->ctx, ep);
     rc = IOTC_ERR_NOMEM;
     ep->base = event_base_new();
+    iotc_deadlines_init(&ep->deadlines, ep->base);
     ep->sessions = iotc_strmap_new();
     ep->throttle = iotc_throttle_ep_new();
     ep->authz_cache = json_object();
@@ -415,6 +416,7 @@ void iotc_endpoint_close(iotc_endpoint *ep)
     if (ep->stop_ev)
         event_free(ep->stop_ev);
     iotc_ep_trim_free(ep);
+    iotc_deadlines_free(&ep->deadlines);
     for (int i = 0; i < 2; i++)
         if (ep->stop_pipe[i] >= 0)
             close(ep->stop_pipe[i]);

@@ -8,6 +8,7 @@
 #define IOTC_ENDPOINT_INT_H
 
 #include "endpoint.h"
+#include "deadline.h"
 #include "scenario.h"
 #include "broker/broker.h"
 #include "common/errtext.h"
@@ -89,6 +90,8 @@ struct iotc_endpoint {
     unsigned handshaking;
     struct event *trim_ev;
     bool trim_closed;
+    /* deadline.h: idle connections' timers (CONNECT deadline, keep-alive, duration limit) */
+    struct iotc_deadlines deadlines;
 };
 
 /* mem_trim.c: a handshake began / ended (done or connection gone); after the last one the

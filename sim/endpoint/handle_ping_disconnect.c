@@ -7,8 +7,7 @@
 
 void iotc_ms_arm(struct iotc_endpoint_mqtt_sess *s, double ms)
 {
-    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((long long)ms % 1000 * 1000)};
-    evtimer_add(s->timer, &tv);
+    iotc_deadline_set(&s->c->ep->deadlines, &s->timer, ms);
 }
 
 static double ms__keepalive_window(const struct iotc_endpoint_mqtt_sess *s)
@@ -27,9 +26,10 @@ void iotc_ms_arm_keepalive(struct iotc_endpoint_mqtt_sess *s)
     }
 }
 
-void iotc_ms_on_timer(evutil_socket_t fd, short what, void *arg)
+void iotc_ms_on_timer(struct iotc_deadline *d)
 {
-    struct iotc_endpoint_mqtt_sess *s = arg;
+    struct iotc_endpoint_mqtt_sess *s =
+        IOTC_DEADLINE_OWNER(d, struct iotc_endpoint_mqtt_sess, timer);
     if (s->state == IOTC_ENDPOINT_MS_WAIT_CONNECT) {
         iotc_conn_emit(s->c, IOTC_EV_MQTT_REFUSED,
                        json_pack("{s:s, s:s}", "rule", "connect-timeout", "reason",

@@ -409,8 +409,9 @@ static int ms__start(struct iotc_conn *c)
         return IOTC_ERR_NOMEM;
     s->c = c;
     s->session_expiry_cut = -1;
-    s->timer = evtimer_new(c->ep->base, iotc_ms_on_timer, s);
-    if (!s->timer) {
+    s->timer.fire = iotc_ms_on_timer; /* the CONNECT deadline */
+    if (iotc_deadline_set(&c->ep->deadlines, &s->timer,
+                          (double)c->ep->profile.limits.connect_timeout_ms) != IOTC_OK) {
         free(s);
         return IOTC_ERR_NOMEM;
     }
@@ -419,7 +420,6 @@ static int ms__start(struct iotc_conn *c)
     iotc_uuid4(s->session_id);
     c->sess.data = s;
     iotc_conn_set_low_water(c, IOTC_ENDPOINT_MS_LOW_WATER);
-    iotc_ms_arm(s, (double)c->ep->profile.limits.connect_timeout_ms);
     return IOTC_OK;
 }
 
@@ -464,7 +464,7 @@ static void ms__on_close(struct iotc_conn *c)
         for (size_t i = 0; i <= s->alias_max; i++)
             free(s->aliases[i]);
     free(s->aliases);
-    event_free(s->timer);
+    iotc_deadline_clear(&c->ep->deadlines, &s->timer);
     if (s->takeover_wait)
         event_free(s->takeover_wait);
     if (s->inflight.resume)

@@ -45,7 +45,7 @@ struct iotc_endpoint_mqtt_sess {
     long long
         session_expiry_cut; /* MQTT 5: the Session Expiry the cap set (CONNACK says so), -1 none */
     struct iotc_blink *link;
-    struct event *timer; /* CONNECT deadline, then keep-alive */
+    struct iotc_deadline timer; /* CONNECT deadline, then keep-alive (ep->deadlines) */
     bool taken_over;
     uint64_t takeover_gen; /* wshared.h: this connect's generation (workers), 0 none */
     /* Another front door on the shared broker (serve --broker tls://): its connected event
@@ -101,7 +101,7 @@ void iotc_ms_da_free(struct iotc_endpoint_mqtt_sess *s);
 /* handle_ping_disconnect.c: ms = delay from now; the timer callback of s->timer */
 void iotc_ms_arm(struct iotc_endpoint_mqtt_sess *s, double ms);
 void iotc_ms_arm_keepalive(struct iotc_endpoint_mqtt_sess *s);
-void iotc_ms_on_timer(evutil_socket_t fd, short what, void *arg);
+void iotc_ms_on_timer(struct iotc_deadline *d);
 /* mqtt_journal.c */
 void iotc_ms_journal(struct iotc_endpoint_mqtt_sess *s, const char *event,
                      const struct iotc_mqtt_frame *f, const uint8_t *pkt, bool always);
