@@ -94,9 +94,9 @@ struct iotc_conn {
     struct iotc_conn_peer peer;
     double t_accept;
     bool closing;
+    bool linger;           /* iotc_conn_close_linger: drain input before the close */
     const char *close_by;  /* "client", "endpoint" or "broker", set when closing */
     struct event *free_ev; /* deferred free after close (or the end of a lingering close) */
-    bool linger;           /* iotc_conn_close_linger: drain input before the close */
     struct iotc_conn_transport tr;
     struct iotc_conn_auth auth;
     struct iotc_conn_session sess;
