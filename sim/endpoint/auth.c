@@ -37,6 +37,25 @@ static void auth__journal(struct iotc_conn *c, const char *method, bool allow,
                              allow ? "allow" : "deny", "principal", principal, "reason", why));
 }
 
+/* The principal of a SigV4 or custom-authorizer connection: an owned copy, cut to the
+ * 159 bytes the fixed field it replaced held (the workers' shared table keeps as many). */
+static int auth__set_principal(struct iotc_conn *c, const char *principal)
+{
+    size_t n = strlen(principal);
+    if (n > IOTC_EP_SHARED_PRINCIPAL_MAX)
+        n = IOTC_EP_SHARED_PRINCIPAL_MAX;
+    char *copy = malloc(n + 1);
+    if (!copy)
+        return IOTC_ERR_NOMEM;
+    memcpy(copy, principal, n);
+    copy[n] = '\0';
+    if (c->auth.principal_owned)
+        free((char *)c->auth.principal);
+    c->auth.principal = copy;
+    c->auth.principal_owned = true;
+    return IOTC_OK;
+}
+
 /* ---- SigV4 ---- */
 
 int iotc_auth_sigv4(struct iotc_conn *c, const struct iotc_http_req *q, bool wss, iotc_errtext *why)
@@ -107,8 +126,7 @@ int iotc_auth_sigv4(struct iotc_conn *c, const struct iotc_http_req *q, bool wss
         rc = IOTC_OK;
     }
     auth__journal(c, "sigv4", rc == IOTC_OK, p.access_key, rc == IOTC_OK ? NULL : why->msg);
-    if (rc == IOTC_OK) {
-        snprintf(c->auth.principal, sizeof c->auth.principal, "%s", p.access_key);
+    if (rc == IOTC_OK && (rc = auth__set_principal(c, p.access_key)) == IOTC_OK) {
         c->auth.policies = &cred->policies;
         c->auth.method = "sigv4";
         if (wss)
@@ -202,7 +220,10 @@ static int auth__apply(struct iotc_auth_pending *p, const char *text, iotc_errte
     c->auth.policies = &c->auth.own_policies;
     c->auth.method = "custom";
     if (!p->refresh) {
-        snprintf(c->auth.principal, sizeof c->auth.principal, "%s", r.principal_id);
+        if (auth__set_principal(c, r.principal_id) != IOTC_OK) {
+            rc = IOTC_ERR_NOMEM;
+            goto cleanup;
+        }
         iotc_conn_arm_duration(c, r.disconnect_after, "CUSTOMAUTH_TTL_EXPIRATION");
     }
     if (p->cacheable && r.refresh_after > 0) {
@@ -393,7 +414,7 @@ static void auth__program_done(void *arg, int rc, const char *out, const char *w
     if (rc != IOTC_OK) {
         iotc_errtext_set(&why, 0, "authorizer %s failed: %s", p->authz->name, what);
     } else if (auth__apply(p, out, &why) == IOTC_OK) {
-        auth__journal(c, "custom", true, c->auth.principal, NULL);
+        auth__journal(c, "custom", true, iotc_conn_principal(c), NULL);
         auth__finish(p, true, NULL);
         return;
     }
@@ -407,7 +428,7 @@ static void auth__cached(evutil_socket_t fd, short what, void *arg)
     iotc_errtext why;
     iotc_errtext_clear(&why);
     if (auth__apply(p, p->cached_response, &why) == IOTC_OK) {
-        auth__journal(p->c, "custom", true, p->c->auth.principal, "cached authorizer answer");
+        auth__journal(p->c, "custom", true, iotc_conn_principal(p->c), "cached authorizer answer");
         auth__finish(p, true, NULL);
     } else {
         auth__journal(p->c, "custom", false, NULL, why.msg);

@@ -26,21 +26,6 @@ static const char *ms__lifecycle_reason(uint8_t v5_reason)
     }
 }
 
-static const char *ms__ip(const struct iotc_conn *c)
-{
-    static char ip[64];
-    const char *p = c->peer, *end;
-    if (*p == '[') { /* [v6]:port */
-        p++;
-        end = strchr(p, ']');
-    } else {
-        end = strrchr(p, ':');
-    }
-    size_t n = end ? (size_t)(end - p) : strlen(p);
-    snprintf(ip, sizeof ip, "%.*s", (int)n, p);
-    return ip;
-}
-
 static int ms__rewrite_connack(struct iotc_endpoint_mqtt_sess *s,
                                const struct iotc_mqtt_connack *in)
 {
@@ -290,9 +275,12 @@ void iotc_ms_broker_packet(void *arg, const struct iotc_mqtt_frame *f, const uin
         s->state = IOTC_ENDPOINT_MS_LIVE;
         s->announced = true;
         iotc_ms_subs_bind(s, resumed);
+        char ip[IOTC_CONN_PEER_LEN];
         iotc_lifecycle_connected(s->c->ep->lifecycle, s->client_id, s->session_id,
-                                 s->c->auth.principal, ms__ip(s->c));
-        iotc_ep_shared_hold(ep, s->client_id, s->takeover_gen, s->session_id, s->c->auth.principal);
+                                 iotc_conn_principal(s->c),
+                                 iotc_conn_peer_host(s->c, ip, sizeof ip));
+        iotc_ep_shared_hold(ep, s->client_id, s->takeover_gen, s->session_id,
+                            iotc_conn_principal(s->c));
         if (sc->disconnect_after_connack &&
             ms__scenario_take(ep, IOTC_EP_SHARED_SESSIONS_CUT, sc->disconnect_after_connack,
                               &ep->sessions_cut)) {

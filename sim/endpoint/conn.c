@@ -27,9 +27,10 @@ void iotc_conn_emit(struct iotc_conn *c, const char *event, json_t *fields)
         fields = json_object();
     json_object_set_new(fields, "conn", json_integer((json_int_t)c->id));
     json_object_set_new(fields, "port", json_integer(iotc_lport_number[c->lport]));
-    json_object_set_new(fields, "peer", json_string(c->peer));
-    json_object_set_new(fields, "peer_port", json_integer(c->peer_port));
-    json_object_set_new(fields, "family", json_string(c->ipv6 ? "ipv6" : "ipv4"));
+    char peer[IOTC_CONN_PEER_LEN];
+    json_object_set_new(fields, "peer", json_string(iotc_conn_peer_str(c, peer, sizeof peer)));
+    json_object_set_new(fields, "peer_port", json_integer(c->peer.port));
+    json_object_set_new(fields, "family", json_string(iotc_conn_peer_ipv6(c) ? "ipv6" : "ipv4"));
     iotc_journal_emit(c->ep->journal, event, fields);
 }
 
@@ -81,6 +82,8 @@ static void conn__free(struct iotc_conn *c)
     if (c->auth.refresh_timer)
         event_free(c->auth.refresh_timer);
     free(c->auth.refresh_event);
+    if (c->auth.principal_owned)
+        free((char *)c->auth.principal);
     for (size_t i = 0; i < c->auth.own_policies.count; i++)
         iotc_policy_free(c->auth.own_policies.list[i]);
     free(c->auth.own_policies.list);
@@ -305,23 +308,7 @@ static void conn__on_handshake_timeout(evutil_socket_t fd, short what, void *arg
 
 static void conn__peer(struct iotc_conn *c, struct sockaddr *sa)
 {
-    char host[INET6_ADDRSTRLEN] = "?";
-    if (sa->sa_family == AF_INET6) {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
-        c->peer_port = ntohs(s6->sin6_port);
-        c->ipv6 = !IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr);
-        snprintf(c->peer, sizeof c->peer, "[%s]:%d", host, c->peer_port);
-        if (!c->ipv6)
-            inet_ntop(AF_INET, (const uint8_t *)&s6->sin6_addr + 12, host, sizeof host);
-        snprintf(c->peer_ip, sizeof c->peer_ip, "%s", host);
-    } else {
-        struct sockaddr_in *s4 = (struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
-        c->peer_port = ntohs(s4->sin_port);
-        snprintf(c->peer, sizeof c->peer, "%s:%d", host, c->peer_port);
-        snprintf(c->peer_ip, sizeof c->peer_ip, "%s", host);
-    }
+    iotc_conn_peer_set(c, sa);
 }
 
 void iotc_conn_accept(struct iotc_endpoint *ep, evutil_socket_t fd, struct sockaddr *sa, int salen,
@@ -386,9 +373,10 @@ int iotc_conn_adopt(struct iotc_endpoint *ep, evutil_socket_t fd, enum iotc_lpor
     c->lport = lport;
     c->tr.alert_sent = -1;
     c->t_accept = iotc_mono_ms();
-    snprintf(c->peer, sizeof c->peer, "127.0.0.1:%d", 40000 + (int)(c->id % 20000));
-    snprintf(c->peer_ip, sizeof c->peer_ip, "127.0.0.1");
-    c->peer_port = 40000 + (int)(c->id % 20000);
+    struct sockaddr_in fake = {.sin_family = AF_INET,
+                               .sin_port = htons((uint16_t)(40000 + c->id % 20000)),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    iotc_conn_peer_set(c, (struct sockaddr *)&fake);
     c->next = ep->conns;
     if (ep->conns)
         ep->conns->prev = c;
@@ -400,7 +388,7 @@ int iotc_conn_adopt(struct iotc_endpoint *ep, evutil_socket_t fd, enum iotc_lpor
         c->auth.policies = &cert->policies;
         c->auth.thing = cert->thing;
         c->auth.method = "x509";
-        snprintf(c->auth.principal, sizeof c->auth.principal, "%s", cert->id);
+        c->auth.principal = cert->id;
     }
     if (iotc_conn_io_start(c, fd, NULL) != IOTC_OK) {
         conn__free(c);

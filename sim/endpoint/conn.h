@@ -67,7 +67,11 @@ struct iotc_conn_transport {
 /* Authentication: who the device is, what it may do, and how long it may stay. */
 struct iotc_conn_auth {
     const struct iotc_reg_cert *cert;
-    char principal[160];
+    /* Who authenticated, NULL until then (read it with iotc_conn_principal). X.509: the
+     * registry's certificate id, which outlives every connection; SigV4 and custom
+     * authorizers (auth.c): a copy of at most 159 bytes, owned when principal_owned. */
+    const char *principal;
+    bool principal_owned;
     const struct iotc_reg_policies *policies; /* attached to the principal; NULL = none */
     const char *thing;                        /* ${iot:Connection.Thing.ThingName} */
     const char *method;                       /* "x509", "sigv4", "custom" */
@@ -94,19 +98,23 @@ struct iotc_conn_session {
     struct iotc_throttle_conn throttle; /* per-connection quotas, kept across a WSS upgrade */
 };
 
+/* The client's address as accept() gave it; its strings are made on demand (conn_peer.c). */
+struct iotc_conn_peer {
+    uint8_t addr[16]; /* IPv4: the first 4 bytes; IPv6 (IPv4-mapped included): all 16 */
+    uint16_t port;
+    bool v6; /* an AF_INET6 address, possibly IPv4-mapped */
+};
+
 struct iotc_conn {
     struct iotc_endpoint *ep;
     uint64_t id;
     enum iotc_lport lport;
-    bool ipv6;
-    char peer[64];
-    char peer_ip[48]; /* aws:SourceIp: the address alone, IPv4-mapped shown as IPv4 */
-    int peer_port;
+    struct iotc_conn_peer peer;
     double t_accept;
     bool closing;
+    bool linger;           /* iotc_conn_close_linger: drain input before the close */
     const char *close_by;  /* "client", "endpoint" or "broker", set when closing */
     struct event *free_ev; /* deferred free after close (or the end of a lingering close) */
-    bool linger;           /* iotc_conn_close_linger: drain input before the close */
     struct iotc_conn_transport tr;
     struct iotc_conn_auth auth;
     struct iotc_conn_session sess;
@@ -137,6 +145,25 @@ struct iotc_conn *iotc_conn_of_ssl(const SSL *ssl);
  * refused connections, not by every idle one. */
 void iotc_conn_refuse_reason(struct iotc_conn *c, const char *reason);
 void iotc_conn_emit(struct iotc_conn *c, const char *event, json_t *fields);
+
+/* conn_peer.c: the peer's address. Each writes into buf (IOTC_CONN_PEER_LEN is enough for
+ * any address) and returns it. */
+#define IOTC_CONN_PEER_LEN 64
+void iotc_conn_peer_set(struct iotc_conn *c, const struct sockaddr *sa);
+/* The journal's "family": false for IPv4 and IPv4-mapped addresses. */
+bool iotc_conn_peer_ipv6(const struct iotc_conn *c);
+/* The journal's "peer": "ip:port", or "[ipv6]:port" for every AF_INET6 address. */
+const char *iotc_conn_peer_str(const struct iotc_conn *c, char *buf, size_t size);
+/* The address of "peer" alone, without brackets (IPv4-mapped stays ::ffff:a.b.c.d). */
+const char *iotc_conn_peer_host(const struct iotc_conn *c, char *buf, size_t size);
+/* aws:SourceIp: the address alone, IPv4-mapped shown as IPv4. */
+const char *iotc_conn_peer_ip(const struct iotc_conn *c, char *buf, size_t size);
+
+/* The authenticated principal, "" before authentication. */
+static inline const char *iotc_conn_principal(const struct iotc_conn *c)
+{
+    return c->auth.principal ? c->auth.principal : "";
+}
 void iotc_conn_close_all(struct iotc_endpoint *ep, const char *reason);
 
 /* Authorization of one action by the principal's policies (default deny). Journals denials. */
@@ -156,6 +183,7 @@ struct iotc_conn_keys {
     struct iotc_policy_kv kv[IOTC_CONN_MAX_KEYS];
     const char *one[IOTC_CONN_MAX_KEYS];
     size_t n;
+    char source_ip[IOTC_CONN_PEER_LEN]; /* aws:SourceIp's value */
 };
 void iotc_conn_policy_keys(struct iotc_conn *c, const char *client_id, struct iotc_conn_keys *k);
 /* The thing ${iot:Connection.Thing.*} and its condition keys stand for: on MQTT and

@@ -119,7 +119,7 @@ int iotc_ms_on_connect(struct iotc_endpoint_mqtt_sess *s, const struct iotc_mqtt
                        IOTC_MQTT_V3_CONNACK_UNAVAILABLE);
         return 1;
     }
-    if (!c->auth.principal[0]) {
+    if (!iotc_conn_principal(c)[0]) {
         if (c->tr.mode != IOTC_MODE_MQTT_CUSTOM) {
             iotc_ms_refuse(s, "authentication", "no authenticated principal",
                            IOTC_MQTT_RC_NOT_AUTHORIZED, IOTC_MQTT_V3_CONNACK_NOT_AUTHORIZED);
@@ -259,8 +259,8 @@ static int ms__connect_authorized(struct iotc_endpoint_mqtt_sess *s,
     }
     char stamp[IOTC_STAMP_LEN + 1];
     if (iotc_stamp_make(iotc_ep_broker_secret(c->ep), IOTC_STAMP_SECRET_LEN, s->client_id,
-                        strlen(s->client_id), c->auth.principal, strlen(c->auth.principal),
-                        stamp)) {
+                        strlen(s->client_id), iotc_conn_principal(c),
+                        strlen(iotc_conn_principal(c)), stamp)) {
         iotc_ms_finish(s, "endpoint", "cannot stamp identity");
         return 1;
     }
@@ -275,7 +275,7 @@ static int ms__connect_authorized(struct iotc_endpoint_mqtt_sess *s,
         out.props = (struct iotc_span){props.p, props.len};
     out.client_id = iotc_span_str(s->client_id);
     out.has_username = true;
-    out.username = iotc_span_str(c->auth.principal);
+    out.username = iotc_span_str(iotc_conn_principal(c));
     out.has_password = true;
     out.password = iotc_span_str(stamp);
     /* The front door owns keep-alive; the broker's timer is a backstop set well beyond it. */

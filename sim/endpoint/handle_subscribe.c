@@ -275,7 +275,7 @@ bool iotc_ms_subscription_event(struct iotc_endpoint_mqtt_sess *s, const struct 
     }
     if (json_array_size(granted))
         iotc_lifecycle_subscriptions(s->c->ep->lifecycle, f->type == IOTC_MQTT_SUBACK, s->client_id,
-                                     s->session_id, s->c->auth.principal, granted);
+                                     s->session_id, iotc_conn_principal(s->c), granted);
     if (json_array_size(granted))
         ms__subs_share(s);
     json_decref(granted);

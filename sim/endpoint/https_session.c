@@ -160,7 +160,7 @@ static int hs__open_link(struct https_sess *s)
     if (!iotc_ep_broker_ready(c->ep))
         return IOTC_ERR_IO;
     if (iotc_stamp_make(iotc_ep_broker_secret(c->ep), IOTC_STAMP_SECRET_LEN, id, strlen(id),
-                        c->auth.principal, strlen(c->auth.principal), stamp))
+                        iotc_conn_principal(c), strlen(iotc_conn_principal(c)), stamp))
         return IOTC_ERR_CRYPTO;
     /* MQTT 5, so HTTPS publishes can carry properties; a long keep-alive because mosquitto
      * refuses 0 when max_keepalive is set and the HTTP idle timeout ends the link anyway. */
@@ -170,7 +170,7 @@ static int hs__open_link(struct https_sess *s)
                                    .keepalive = 65535,
                                    .client_id = iotc_span_str(id),
                                    .has_username = true,
-                                   .username = iotc_span_str(c->auth.principal),
+                                   .username = iotc_span_str(iotc_conn_principal(c)),
                                    .has_password = true,
                                    .password = iotc_span_str(stamp)};
     iotc_buf_reset(&s->out);
@@ -285,8 +285,9 @@ static void hs__upgrade(struct https_sess *s, const struct iotc_http_req *q)
         return;
     }
     iotc_conn_write(c, s->out.p, s->out.len);
-    iotc_conn_emit(c, IOTC_EV_WS_UPGRADE,
-                   json_pack("{s:s, s:s}", "auth", c->auth.method, "principal", c->auth.principal));
+    iotc_conn_emit(
+        c, IOTC_EV_WS_UPGRADE,
+        json_pack("{s:s, s:s}", "auth", c->auth.method, "principal", iotc_conn_principal(c)));
     c->sess.ops->on_close(c); /* this HTTPS session is done; s is gone */
     if (iotc_mqtt_session_start_wss(c) != IOTC_OK) {
         iotc_conn_close(c, "endpoint", "cannot start the MQTT session");

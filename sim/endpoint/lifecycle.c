@@ -7,7 +7,9 @@
 #include "common/err.h"
 #include "common/stamp.h"
 #include "common/jevents.h"
+#include "common/strmap.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,7 +23,9 @@ struct iotc_lifecycle {
     struct iotc_blink *link;
     bool ready;
     uint16_t next_pid;
-    json_t *versions;      /* client id -> versionNumber of its last connected event */
+    /* client id -> versionNumber of its last connected event, kept in the value pointer
+     * itself (absent = 0): one entry per client ID ever connected, so a small one. */
+    struct iotc_strmap *versions;
     struct iotc_buf queue; /* encoded PUBLISH packets waiting for CONNACK */
     struct iotc_buf pkt;
     unsigned long dropped;
@@ -143,7 +147,7 @@ void iotc_lifecycle_broker_ready(struct iotc_lifecycle *lc)
 int iotc_lifecycle_new(struct iotc_endpoint *ep, struct iotc_lifecycle **out)
 {
     struct iotc_lifecycle *lc = calloc(1, sizeof *lc);
-    if (!lc || !(lc->versions = json_object())) {
+    if (!lc || !(lc->versions = iotc_strmap_new())) {
         free(lc);
         return IOTC_ERR_NOMEM;
     }
@@ -157,7 +161,7 @@ void iotc_lifecycle_free(struct iotc_lifecycle *lc)
     if (!lc)
         return;
     iotc_blink_free(lc->link);
-    json_decref(lc->versions);
+    iotc_strmap_free(lc->versions);
     iotc_buf_free(&lc->queue);
     iotc_buf_free(&lc->pkt);
     free(lc);
@@ -186,6 +190,11 @@ void iotc_system_publish(struct iotc_lifecycle *lc, const char *topic, const voi
         lc->dropped++;
 }
 
+static json_int_t lc__version(const struct iotc_lifecycle *lc, const char *client_id)
+{
+    return (json_int_t)(uintptr_t)iotc_strmap_get(lc->versions, client_id);
+}
+
 static void lc__publish(struct iotc_lifecycle *lc, const char *kind, const char *client_id,
                         json_t *payload)
 {
@@ -210,10 +219,10 @@ void iotc_lifecycle_connected(struct iotc_lifecycle *lc, const char *client_id,
                               const char *session_id, const char *principal, const char *ip)
 {
     long long shared;
-    json_int_t version = json_integer_value(json_object_get(lc->versions, client_id)) + 1;
+    json_int_t version = lc__version(lc, client_id) + 1;
     if (iotc_ep_shared_version(lc->ep, client_id, true, &shared))
         version = shared; /* serve --workers: the client ID may have connected elsewhere */
-    json_object_set_new(lc->versions, client_id, json_integer(version));
+    iotc_strmap_put(lc->versions, client_id, (void *)(uintptr_t)version);
     json_t *p = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:I}", "clientId", client_id, "timestamp",
                           (json_int_t)lc__now_ms(), "eventType", "connected", "sessionIdentifier",
                           session_id, "principalIdentifier", principal, "ipAddress", ip,
@@ -226,7 +235,7 @@ void iotc_lifecycle_disconnected(struct iotc_lifecycle *lc, const char *client_i
                                  bool client_initiated)
 {
     long long shared;
-    json_int_t version = json_integer_value(json_object_get(lc->versions, client_id));
+    json_int_t version = lc__version(lc, client_id);
     if (iotc_ep_shared_version(lc->ep, client_id, false, &shared))
         version = shared;
     json_t *p =

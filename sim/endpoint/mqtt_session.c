@@ -436,7 +436,7 @@ static void ms__on_close(struct iotc_conn *c)
                      : strcmp(c->close_by, "broker") == 0               ? "SERVER_ERROR"
                                                           : "SERVER_INITIATED_DISCONNECT";
         iotc_lifecycle_disconnected(c->ep->lifecycle, s->client_id, s->session_id,
-                                    c->auth.principal, reason, s->client_initiated);
+                                    iotc_conn_principal(c), reason, s->client_initiated);
         iotc_ep_shared_release(c->ep, s->client_id, s->takeover_gen);
         iotc_conn_emit(c, IOTC_EV_MQTT_DISCONNECT,
                        json_pack("{s:s, s:s, s:b}", "client_id", s->client_id, "reason", reason,

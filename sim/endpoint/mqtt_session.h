@@ -42,6 +42,7 @@ struct iotc_endpoint_mqtt_sess {
     char *client_id;
     bool assigned_id;
     uint16_t ka_requested, ka_effective;
+    uint16_t alias_max; /* the Topic Alias Maximum the CONNACK advertised */
     long long
         session_expiry_cut; /* MQTT 5: the Session Expiry the cap set (CONNACK says so), -1 none */
     struct iotc_blink *link;
@@ -57,9 +58,9 @@ struct iotc_endpoint_mqtt_sess {
     bool ka_armed;
     bool scenario_sent;
     bool ws_closed;
+    bool announced;        /* a connected lifecycle event went out */
     double last_rx;        /* monotonic ms of the last client packet */
     double cut_at;         /* scenario: monotonic ms to close after a withheld ack (0: none) */
-    bool announced;        /* a connected lifecycle event went out */
     const char *lc_reason; /* lifecycle disconnectReason, when known before the close */
     bool client_initiated;
     char session_id[37];
@@ -75,8 +76,7 @@ struct iotc_endpoint_mqtt_sess {
     struct iotc_buf connect_pkt; /* the CONNECT, kept while a custom authorizer runs */
     struct iotc_ws *ws;          /* MQTT over WebSocket: framing between TLS and MQTT */
     struct evbuffer *ws_in;      /* = c->ws_in: MQTT bytes unwrapped from WebSocket messages */
-    char **aliases;     /* MQTT 5 inbound topic aliases, [1..alias_max], set by the device */
-    uint16_t alias_max; /* the Topic Alias Maximum the CONNACK advertised */
+    char **aliases; /* MQTT 5 inbound topic aliases, [1..alias_max], set by the device */
     struct iotc_buf out;
     struct {                  /* mqtt_session.c: AWS's inbound in-flight QoS 1 quota */
         unsigned n;           /* the device's QoS 1 PUBLISHes not yet answered with a PUBACK */

@@ -43,7 +43,7 @@ const char *iotc_conn_thing_for_policy(const struct iotc_conn *c, const char *cl
 void iotc_conn_policy_keys(struct iotc_conn *c, const char *client_id, struct iotc_conn_keys *k)
 {
     k->n = 0;
-    keys__one(k, "aws:SourceIp", c->peer_ip);
+    keys__one(k, "aws:SourceIp", iotc_conn_peer_ip(c, k->source_ip, sizeof k->source_ip));
     keys__one(k, "aws:SecureTransport", "true"); /* every row is TLS */
     keys__one(k, "iot:DomainName", c->tr.sni);
     /* Present (possibly empty) on MQTT, so ForAllValues/ForAnyValue see the set. */

@@ -71,7 +71,7 @@ bool iotc_ep_shared_publish(struct iotc_endpoint *ep, double account_rate, doubl
  * session of the client ID holds the record). A client ID over IOTC_EP_SHARED_ID_MAX
  * bytes, or a full table, is not recorded; a longer principal is cut. */
 #define IOTC_EP_SHARED_ID_MAX        128
-#define IOTC_EP_SHARED_PRINCIPAL_MAX 159 /* conn.h auth.principal */
+#define IOTC_EP_SHARED_PRINCIPAL_MAX 159 /* auth.c cuts principals to as many */
 void iotc_ep_shared_hold(struct iotc_endpoint *ep, const char *client_id, uint64_t gen,
                          const char *session_id, const char *principal);
 void iotc_ep_shared_release(struct iotc_endpoint *ep, const char *client_id, uint64_t gen);

@@ -97,7 +97,7 @@ int iotc_x509_verify_cb(X509_STORE_CTX *store, void *arg)
     c->auth.policies = &rc->policies;
     c->auth.thing = rc->thing;
     c->auth.method = "x509";
-    snprintf(c->auth.principal, sizeof c->auth.principal, "%s", rc->id);
+    c->auth.principal = rc->id; /* the registry outlives the connection */
     json_t *f = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s}", "method", "x509", "result", "allow",
                           "principal", rc->id, "thing", rc->thing, "ca", rc->ca ? rc->ca->id : NULL,
                           "status", iotc_cert_status_name(rc->status));
