@@ -13,23 +13,24 @@
 struct blink__retry;
 
 struct iotc_blink {
+    /* Ordered so the small fields share words: one per connected device (issue 13). */
     struct iotc_blink_cbs cbs;
     struct bufferevent *bev; /* TLS and adopted links; NULL on the unix socket */
-    bool dead;
-    int in_cb; /* inside a callback: a free must wait until it returns */
-    bool free_pending;
-    bool linger_pending; /* linger asked for inside a callback */
-    bool lingering;      /* dead, flushing what is queued, then freed */
     /* The unix socket (broker_link_unix.c). */
     struct event_base *base;
-    int fd;               /* -1 until connected */
     struct event ev;      /* reads, and writes while out holds bytes */
-    short ev_want;        /* what ev is added for; 0: not added */
-    bool paused;          /* the session asked for no reads (flow control) */
     struct evbuffer *out; /* bytes the socket has not taken yet; NULL when there are none */
     uint8_t *part;        /* the start of a packet not yet whole, NULL when none */
     size_t part_len, part_cap;
     struct blink__retry *retry; /* while mosquitto's listen backlog is full */
+    int fd;                     /* -1 until connected */
+    int in_cb;                  /* inside a callback: a free must wait until it returns */
+    short ev_want;              /* what ev is added for; 0: not added */
+    bool dead;
+    bool free_pending;
+    bool linger_pending; /* linger asked for inside a callback */
+    bool lingering;      /* dead, flushing what is queued, then freed */
+    bool paused;         /* the session asked for no reads (flow control) */
 };
 
 void blink__die(struct iotc_blink *l, const char *reason);

@@ -38,30 +38,30 @@ enum iotc_io_ending {
 
 /* Transport: the socket, TLS and what the ClientHello said; bytes both ways (conn_io.c). */
 struct iotc_conn_transport {
-    SSL *ssl; /* NULL: the session fuzzer's plain socket */
-    evutil_socket_t fd;
-    struct event ev; /* the socket, for what ev_want says */
-    short ev_want;   /* what ev is added for; 0: not added */
-    short hs_want;   /* during the handshake: what OpenSSL waits for */
-    bool handshake_done;
-    bool read_paused;          /* flow control: the session takes no input for now */
-    bool write_wants_read;     /* a retried SSL_write waits for the client's bytes */
-    bool read_wants_write;     /* SSL_read has to send first */
-    uint8_t ending;            /* enum iotc_io_ending */
-    size_t write_retry;        /* length of the SSL_write to repeat, 0: none */
-    size_t low_water;          /* on_drain when queued output falls to this */
+    SSL *ssl;                  /* NULL: the session fuzzer's plain socket */
+    struct event ev;           /* the socket, for what ev_want says */
     struct evbuffer *in, *out; /* bytes not yet consumed / not yet sent; NULL when none */
     struct event *timer;       /* handshake timeout; sessions keep their own timers */
     char *sni;
-    int hello_seen;
-    enum iotc_conn_mode mode;
     const char *alpn;    /* protocol we select, NULL for none */
-    int alert_sent;      /* last alert we sent, -1 none */
     char *refuse_reason; /* why the handshake was refused (iotc_conn_refuse_reason), or NULL */
     /* Bytes unwrapped from WebSocket messages. Owned by the connection, not the session,
      * because a session may end while a packet in this buffer is still being read. */
     struct evbuffer *ws_in;
     uint64_t bytes_in, bytes_out;
+    evutil_socket_t fd;
+    int hello_seen;
+    enum iotc_conn_mode mode;
+    int alert_sent;       /* last alert we sent, -1 none */
+    uint32_t write_retry; /* length of the SSL_write to repeat, 0: none */
+    uint32_t low_water;   /* on_drain when queued output falls to this */
+    short ev_want;        /* what ev is added for; 0: not added */
+    short hs_want;        /* during the handshake: what OpenSSL waits for */
+    bool handshake_done;
+    bool read_paused;      /* flow control: the session takes no input for now */
+    bool write_wants_read; /* a retried SSL_write waits for the client's bytes */
+    bool read_wants_write; /* SSL_read has to send first */
+    uint8_t ending;        /* enum iotc_io_ending */
 };
 
 /* Authentication: who the device is, what it may do, and how long it may stay. */
@@ -72,6 +72,7 @@ struct iotc_conn_auth {
      * authorizers (auth.c): a copy of at most 159 bytes, owned when principal_owned. */
     const char *principal;
     bool principal_owned;
+    uint8_t n_connect_attrs;                  /* of connect_attrs */
     const struct iotc_reg_policies *policies; /* attached to the principal; NULL = none */
     const char *thing;                        /* ${iot:Connection.Thing.ThingName} */
     const char *method;                       /* "x509", "sigv4", "custom" */
@@ -79,7 +80,6 @@ struct iotc_conn_auth {
     /* iot:ConnectAttributes of the CONNECT ("LastWill", "PersistentConnect"), set before
      * iot:Connect is decided; none for HTTPS. */
     const char *connect_attrs[2];
-    size_t n_connect_attrs;
     struct iotc_auth_pending *pending; /* a custom authorizer is running */
     /* Set by auth.c together with pending: drops it when the connection closes, so
      * the connection needs nothing from auth.h. */

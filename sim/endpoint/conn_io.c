@@ -165,7 +165,7 @@ static bool io__flush(struct iotc_conn *c)
         }
         int code = SSL_get_error(t->ssl, w);
         if (code == SSL_ERROR_WANT_WRITE || code == SSL_ERROR_WANT_READ) {
-            t->write_retry = n;
+            t->write_retry = (uint32_t)n; /* <= IO_CHUNK */
             t->write_wants_read = code == SSL_ERROR_WANT_READ;
             break;
         }
@@ -357,7 +357,7 @@ void iotc_conn_read_enable(struct iotc_conn *c, bool on)
 
 void iotc_conn_set_low_water(struct iotc_conn *c, size_t bytes)
 {
-    c->tr.low_water = bytes;
+    c->tr.low_water = bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes;
 }
 
 bool iotc_conn_io_end(struct iotc_conn *c, bool linger)

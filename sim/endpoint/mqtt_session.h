@@ -36,34 +36,35 @@ enum iotc_endpoint_ms_state {
 #define IOTC_ENDPOINT_MS_NO_CONNACK 0xFF
 
 struct iotc_endpoint_mqtt_sess {
+    /* Ordered so the small fields share words: one per idle device (issue 13). */
     struct iotc_conn *c;
     enum iotc_endpoint_ms_state state;
     uint8_t version;
-    char *client_id;
     bool assigned_id;
+    bool taken_over;
+    bool client_initiated;
+    char *client_id;
     uint16_t ka_requested, ka_effective;
     uint16_t alias_max; /* the Topic Alias Maximum the CONNACK advertised */
+    bool ka_armed;
+    bool scenario_sent;
     long long
         session_expiry_cut; /* MQTT 5: the Session Expiry the cap set (CONNACK says so), -1 none */
     struct iotc_blink *link;
     struct iotc_deadline timer; /* CONNECT deadline, then keep-alive (ep->deadlines) */
-    bool taken_over;
-    uint64_t takeover_gen; /* wshared.h: this connect's generation (workers), 0 none */
+    uint64_t takeover_gen;      /* wshared.h: this connect's generation (workers), 0 none */
     /* Another front door on the shared broker (serve --broker tls://): its connected event
      * for this client ID (monotonic ms, 0 none), and the wait after an unexplained close
      * of the broker link for such an event (broker_relay.c). */
     double elsewhere_ms;
     struct event *takeover_wait;
     const char *takeover_wait_reason;
-    bool ka_armed;
-    bool scenario_sent;
-    bool ws_closed;
-    bool announced;        /* a connected lifecycle event went out */
     double last_rx;        /* monotonic ms of the last client packet */
     double cut_at;         /* scenario: monotonic ms to close after a withheld ack (0: none) */
     const char *lc_reason; /* lifecycle disconnectReason, when known before the close */
-    bool client_initiated;
     char session_id[37];
+    bool ws_closed;
+    bool announced;         /* a connected lifecycle event went out */
     json_t *pending_subs;   /* packet id -> filters, until the broker's SUBACK/UNSUBACK */
     json_t *subscriptions;  /* granted filters (a set) of the broker session: the
                              * 50 limit, '#' matching; = ep->session_subs[client_id];
