@@ -120,14 +120,14 @@ static void blink__on_event(struct bufferevent *bev, short what, void *arg)
         blink__after_cb(l);
 }
 
-int iotc_blink_open(struct event_base *base, const char *socket_path,
+int iotc_blink_open(struct iotc_flushq *fq, const char *socket_path,
                     const struct iotc_blink_cbs *cbs, struct iotc_blink **out)
 {
     struct iotc_blink *l = calloc(1, sizeof *l);
     if (!l)
         return IOTC_ERR_NOMEM;
     l->cbs = *cbs;
-    l->base = base;
+    l->fq = fq;
     int rc = blink__unix_open(l, socket_path);
     if (rc != IOTC_OK) {
         blink__release(l);

@@ -26,7 +26,10 @@ struct iotc_blink_cbs {
     void *arg;
 };
 
-int iotc_blink_open(struct event_base *base, const char *socket_path,
+/* To the broker's unix socket, on fq's loop; what a loop turn sends leaves at its end
+ * (flushq.h). */
+struct iotc_flushq;
+int iotc_blink_open(struct iotc_flushq *fq, const char *socket_path,
                     const struct iotc_blink_cbs *cbs, struct iotc_blink **out);
 /* To a remote broker: TCP to sa, TLS with ctx (it verifies the broker's certificate for
  * host, also the SNI). Same callbacks and lifetime as a unix-socket link. */

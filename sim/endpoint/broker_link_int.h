@@ -4,6 +4,7 @@
 #define IOTC_BROKER_LINK_INT_H
 
 #include "broker_link.h"
+#include "flushq.h"
 
 #include <event2/event_struct.h>
 #include <stdbool.h>
@@ -17,10 +18,10 @@ struct iotc_blink {
     struct iotc_blink_cbs cbs;
     struct bufferevent *bev; /* TLS and adopted links; NULL on the unix socket */
     /* The unix socket (broker_link_unix.c). */
-    struct event_base *base;
-    struct event ev;      /* reads, and writes while out holds bytes */
-    struct evbuffer *out; /* bytes the socket has not taken yet; NULL when there are none */
-    uint8_t *part;        /* the start of a packet not yet whole, NULL when none */
+    struct iotc_flushq *fq; /* its loop, and the end-of-turn flush */
+    struct event ev;        /* reads, and writes while out holds bytes */
+    struct evbuffer *out;   /* bytes the socket has not taken yet; NULL when there are none */
+    uint8_t *part;          /* the start of a packet not yet whole, NULL when none */
     size_t part_len, part_cap;
     struct blink__retry *retry; /* while mosquitto's listen backlog is full */
     int fd;                     /* -1 until connected */
@@ -31,6 +32,7 @@ struct iotc_blink {
     bool linger_pending; /* linger asked for inside a callback */
     bool lingering;      /* dead, flushing what is queued, then freed */
     bool paused;         /* the session asked for no reads (flow control) */
+    bool flush_queued;   /* out waits for the end of this loop turn */
 };
 
 void blink__die(struct iotc_blink *l, const char *reason);

@@ -53,7 +53,7 @@ void blink__unix_arm(struct iotc_blink *l)
     short want = 0;
     if (!l->dead && !l->paused)
         want |= EV_READ;
-    if ((!l->dead || l->lingering) && l->out && evbuffer_get_length(l->out))
+    if ((!l->dead || l->lingering) && l->out && evbuffer_get_length(l->out) && !l->flush_queued)
         want |= EV_WRITE;
     if (want == l->ev_want)
         return;
@@ -63,7 +63,7 @@ void blink__unix_arm(struct iotc_blink *l)
     if (!want)
         return;
     /* Assigned again on every change: only a non-pending event may be assigned. */
-    event_assign(&l->ev, l->base, l->fd, want | EV_PERSIST, unix__on_io, l);
+    event_assign(&l->ev, l->fq->base, l->fd, want | EV_PERSIST, unix__on_io, l);
     if (event_add(&l->ev, NULL) != 0)
         l->ev_want = 0;
 }
@@ -185,16 +185,33 @@ static void unix__on_io(evutil_socket_t fd, short what, void *arg)
         blink__after_cb(l);
 }
 
+/* flushq.h: what this turn queued, written now; what the socket refuses waits for
+ * EV_WRITE. */
+static void unix__turn_flush(void *arg)
+{
+    struct iotc_blink *l = arg;
+    l->flush_queued = false;
+    if (l->fd < 0 || !l->out || l->free_pending || (l->dead && !l->lingering))
+        return;
+    l->in_cb++;
+    unix__flush(l);
+    blink__unix_arm(l);
+    if (--l->in_cb == 0)
+        blink__after_cb(l);
+}
+
 int blink__unix_send(struct iotc_blink *l, const void *data, size_t len)
 {
-    /* Queued and written when the socket is next writable, as a bufferevent does: the
-     * packets of one loop turn (a publisher's burst, a fan-out) leave in one writev
-     * instead of a send() each. The queue is freed once written, so an idle link keeps
-     * none. */
+    /* Queued and written at the end of the loop turn: the packets of one turn (a
+     * publisher's burst, a fan-out) leave in one writev instead of a send() each. The
+     * queue is freed once written, so an idle link keeps none. */
     if (!l->out && !(l->out = evbuffer_new()))
         return IOTC_ERR_NOMEM;
     if (evbuffer_add(l->out, data, len) != 0)
         return IOTC_ERR_NOMEM;
+    if (l->fd >= 0 && !l->flush_queued && !(l->ev_want & EV_WRITE) &&
+        iotc_flushq_add(l->fq, unix__turn_flush, l) == IOTC_OK)
+        l->flush_queued = true;
     blink__unix_arm(l);
     return IOTC_OK;
 }
@@ -278,7 +295,7 @@ int blink__unix_open(struct iotc_blink *l, const char *socket_path)
         return IOTC_ERR_NOMEM;
     l->retry->addr = addr;
     l->retry->ms = BLINK_RETRY_FIRST_MS;
-    l->retry->timer = evtimer_new(l->base, unix__on_retry, l);
+    l->retry->timer = evtimer_new(l->fq->base, unix__on_retry, l);
     struct timeval tv = {0, l->retry->ms * 1000};
     if (!l->retry->timer || evtimer_add(l->retry->timer, &tv) != 0) {
         if (l->retry->timer)
@@ -292,6 +309,9 @@ int blink__unix_open(struct iotc_blink *l, const char *socket_path)
 
 void blink__unix_release(struct iotc_blink *l)
 {
+    if (l->flush_queued)
+        iotc_flushq_cancel(l->fq, l);
+    l->flush_queued = false;
     if (l->ev_want)
         event_del(&l->ev);
     l->ev_want = 0;

@@ -52,9 +52,9 @@ int iotc_ep_blink_open(struct iotc_endpoint *ep, const struct iotc_blink_cbs *cb
         return ep->fake_broker->open(ep->fake_broker->arg, ep->base, cbs, out);
     struct iotc_broker_remote *r = ep->remote;
     if (!r)
-        return iotc_blink_open(ep->base, iotc_broker_socket_path(ep->broker), cbs, out);
+        return iotc_blink_open(&ep->flushq, iotc_broker_socket_path(ep->broker), cbs, out);
     if (r->unix_path[0])
-        return iotc_blink_open(ep->base, r->unix_path, cbs, out);
+        return iotc_blink_open(&ep->flushq, r->unix_path, cbs, out);
     return iotc_blink_open_tls(ep->base, (const struct sockaddr *)&r->addr, r->addrlen, r->ctx,
                                r->host, cbs, out);
 }

@@ -61,6 +61,7 @@ struct iotc_conn_transport {
     bool read_paused;      /* flow control: the session takes no input for now */
     bool write_wants_read; /* a retried SSL_write waits for the client's bytes */
     bool read_wants_write; /* SSL_read has to send first */
+    bool flush_queued;     /* output waits for the end of this loop turn (flushq.h) */
     uint8_t ending;        /* enum iotc_io_ending */
 };
 

@@ -56,7 +56,8 @@ static void io__arm(struct iotc_conn *c)
     } else {
         if ((t->ending == IOTC_IO_OPEN && !t->read_paused) || t->write_wants_read)
             want |= EV_READ;
-        if ((t->out && evbuffer_get_length(t->out)) || t->read_wants_write)
+        /* Queued output waits for EV_WRITE only once the end-of-turn flush left some. */
+        if ((t->out && evbuffer_get_length(t->out) && !t->flush_queued) || t->read_wants_write)
             want |= EV_WRITE;
     }
     if (want == t->ev_want)
@@ -239,6 +240,34 @@ static void io__linger_read(struct iotc_conn *c)
         iotc_conn_on_stream_end(c, true, NULL, 0);
 }
 
+/* The socket may take output. Returns false when c's end is under way (it may be gone). */
+static bool io__write_ready(struct iotc_conn *c)
+{
+    struct iotc_conn_transport *t = &c->tr;
+    size_t before = t->out ? evbuffer_get_length(t->out) : 0;
+    if (!io__flush(c))
+        return false;
+    size_t left = t->out ? evbuffer_get_length(t->out) : 0;
+    if (t->ending == IOTC_IO_FLUSH && left == 0) {
+        iotc_conn_on_flushed(c);
+        return false;
+    }
+    if (before > 0 && left <= t->low_water && t->ending == IOTC_IO_OPEN)
+        iotc_conn_on_drained(c);
+    return true;
+}
+
+/* flushq.h: what this turn queued, sent now. */
+static void io__turn_flush(void *arg)
+{
+    struct iotc_conn *c = arg;
+    c->tr.flush_queued = false;
+    if (c->tr.fd < 0 || c->tr.ending == IOTC_IO_STOPPED)
+        return;
+    if (io__write_ready(c))
+        io__arm(c);
+}
+
 static void io__on_event(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -254,18 +283,8 @@ static void io__on_event(evutil_socket_t fd, short what, void *arg)
         io__linger_read(c);
         return;
     }
-    if ((what & EV_WRITE) || t->write_wants_read) {
-        size_t before = t->out ? evbuffer_get_length(t->out) : 0;
-        if (!io__flush(c))
-            return;
-        size_t left = t->out ? evbuffer_get_length(t->out) : 0;
-        if (t->ending == IOTC_IO_FLUSH && left == 0) {
-            iotc_conn_on_flushed(c);
-            return;
-        }
-        if (before > 0 && left <= t->low_water && t->ending == IOTC_IO_OPEN)
-            iotc_conn_on_drained(c);
-    }
+    if (((what & EV_WRITE) || t->write_wants_read) && !io__write_ready(c))
+        return;
     if (((what & EV_READ) || t->read_wants_write) && !t->read_paused && t->ending == IOTC_IO_OPEN) {
         int code = 0, sys = 0;
         int r = io__read(c, &code, &sys);
@@ -339,6 +358,9 @@ int iotc_conn_write(struct iotc_conn *c, const void *data, size_t len)
     if (evbuffer_add(t->out, data, len) != 0)
         return IOTC_ERR_NOMEM;
     t->bytes_out += len;
+    if (t->handshake_done && !t->flush_queued && !(t->ev_want & EV_WRITE) &&
+        iotc_flushq_add(&c->ep->flushq, io__turn_flush, c) == IOTC_OK)
+        t->flush_queued = true;
     io__arm(c);
     return IOTC_OK;
 }
@@ -385,6 +407,9 @@ void iotc_conn_io_linger(struct iotc_conn *c)
 void iotc_conn_io_free(struct iotc_conn *c)
 {
     struct iotc_conn_transport *t = &c->tr;
+    if (t->flush_queued)
+        iotc_flushq_cancel(&c->ep->flushq, c);
+    t->flush_queued = false;
     if (t->ev_want)
         event_del(&t->ev);
     t->ev_want = 0;

@@ -332,6 +332,7 @@ int iotc_endpoint_open(const iotc_endpoint_opts *o, iotc_endpoint **out, iotc_er
     rc = IOTC_ERR_NOMEM;
     ep->base = event_base_new();
     iotc_deadlines_init(&ep->deadlines, ep->base);
+    iotc_flushq_init(&ep->flushq, ep->base);
     ep->sessions = iotc_strmap_new();
     ep->throttle = iotc_throttle_ep_new();
     ep->authz_cache = json_object();
@@ -417,6 +418,7 @@ void iotc_endpoint_close(iotc_endpoint *ep)
         event_free(ep->stop_ev);
     iotc_ep_trim_free(ep);
     iotc_deadlines_free(&ep->deadlines);
+    iotc_flushq_free(&ep->flushq);
     for (int i = 0; i < 2; i++)
         if (ep->stop_pipe[i] >= 0)
             close(ep->stop_pipe[i]);

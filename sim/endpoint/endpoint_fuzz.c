@@ -39,6 +39,7 @@ int iotc_endpoint_open_fake(const char *profile_path, const char *journal_path,
     iotc_errtext_set(err, 0, "out of memory");
     ep->base = event_base_new();
     iotc_deadlines_init(&ep->deadlines, ep->base);
+    iotc_flushq_init(&ep->flushq, ep->base);
     ep->sessions = iotc_strmap_new();
     ep->throttle = iotc_throttle_ep_new();
     ep->authz_cache = json_object();

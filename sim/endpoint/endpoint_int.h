@@ -9,6 +9,7 @@
 
 #include "endpoint.h"
 #include "deadline.h"
+#include "flushq.h"
 #include "scenario.h"
 #include "broker/broker.h"
 #include "common/errtext.h"
@@ -92,6 +93,7 @@ struct iotc_endpoint {
     bool trim_closed;
     /* deadline.h: idle connections' timers (CONNECT deadline, keep-alive, duration limit) */
     struct iotc_deadlines deadlines;
+    struct iotc_flushq flushq; /* flushq.h: connections' output of this loop turn */
 };
 
 /* mem_trim.c: a handshake began / ended (done or connection gone); after the last one the

@@ -3,6 +3,7 @@
  * packets cut anywhere (one larger than the shared read buffer), pause, backlog and
  * drain, linger, a malformed packet and the broker closing. */
 #include "endpoint/broker_link.h"
+#include "endpoint/flushq.h"
 #include "common/err.h"
 
 #include <CUnit/CUnit.h>
@@ -51,6 +52,7 @@ static void bl__on_drain(void *arg)
 
 struct rig {
     struct event_base *base;
+    struct iotc_flushq fq;
     char path[108];
     int lfd, peer;
     struct iotc_blink *l;
@@ -73,9 +75,10 @@ static void bl__open(struct rig *r)
 {
     memset(r, 0, sizeof *r);
     r->base = event_base_new();
+    iotc_flushq_init(&r->fq, r->base);
     r->lfd = bl__listen(r->path, "blink", 4);
     struct iotc_blink_cbs cbs = {bl__on_packet, bl__on_close, bl__on_drain, &r->seen};
-    CU_ASSERT_FATAL(iotc_blink_open(r->base, r->path, &cbs, &r->l) == IOTC_OK);
+    CU_ASSERT_FATAL(iotc_blink_open(&r->fq, r->path, &cbs, &r->l) == IOTC_OK);
     r->peer = accept(r->lfd, NULL, NULL);
     CU_ASSERT_FATAL(r->peer >= 0);
 }
@@ -88,6 +91,7 @@ static void bl__close(struct rig *r)
         close(r->peer);
     close(r->lfd);
     unlink(r->path);
+    iotc_flushq_free(&r->fq);
     event_base_free(r->base);
 }
 
@@ -268,6 +272,8 @@ static void test_malformed_and_close(void)
 static void test_backlog_full_retry(void)
 {
     struct event_base *base = event_base_new();
+    struct iotc_flushq fq;
+    iotc_flushq_init(&fq, base);
     char path[108];
     int lfd = bl__listen(path, "blink-bl", 0);
     struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -284,7 +290,7 @@ static void test_backlog_full_retry(void)
     struct seen seen = {0};
     struct iotc_blink_cbs cbs = {bl__on_packet, bl__on_close, bl__on_drain, &seen};
     struct iotc_blink *l = NULL;
-    CU_ASSERT_FATAL(iotc_blink_open(base, path, &cbs, &l) == IOTC_OK);
+    CU_ASSERT_FATAL(iotc_blink_open(&fq, path, &cbs, &l) == IOTC_OK);
     uint8_t ping[2] = {0xc0, 0x00};
     CU_ASSERT(iotc_blink_send(l, ping, 2) == IOTC_OK);
     CU_ASSERT_EQUAL(iotc_blink_queued(l), 2);
@@ -310,6 +316,7 @@ static void test_backlog_full_retry(void)
     close(peer);
     close(lfd);
     unlink(path);
+    iotc_flushq_free(&fq);
     event_base_free(base);
 }
 
