@@ -444,12 +444,12 @@ static void ms__on_close(struct iotc_conn *c)
     }
     if (s->client_id)
         iotc_strmap_del_if(c->ep->sessions, s->client_id, s);
-    /* After a clean DISCONNECT the broker must receive it (or it publishes the will):
-     * let the link flush; any other end drops the link so mosquitto sees a lost client. */
-    if (s->link && s->client_initiated)
+    /* The link flushes what the device sent before it went: a PUBLISH read in the same
+     * turn as the device's EOF was dropped with the link (integration.stream row 2). After
+     * a clean DISCONNECT the broker must receive that too (or it publishes the will); any
+     * other end closes the link without one, so mosquitto still sees a lost client. */
+    if (s->link)
         iotc_blink_linger(s->link, NULL, 0);
-    else if (s->link)
-        iotc_blink_free(s->link);
     json_decref(s->pending_subs);
     iotc_ms_subs_release(s);
     json_decref(s->subscriptions);
