@@ -10,6 +10,7 @@
  * per link, for as long as they exist.
  */
 #include "broker_link_int.h"
+#include "ev_watch.h"
 #include "common/err.h"
 
 #include <errno.h>
@@ -55,17 +56,7 @@ void blink__unix_arm(struct iotc_blink *l)
         want |= EV_READ;
     if ((!l->dead || l->lingering) && l->out && evbuffer_get_length(l->out) && !l->flush_queued)
         want |= EV_WRITE;
-    if (want == l->ev_want)
-        return;
-    if (l->ev_want)
-        event_del(&l->ev);
-    l->ev_want = want;
-    if (!want)
-        return;
-    /* Assigned again on every change: only a non-pending event may be assigned. */
-    event_assign(&l->ev, l->fq->base, l->fd, want | EV_PERSIST, unix__on_io, l);
-    if (event_add(&l->ev, NULL) != 0)
-        l->ev_want = 0;
+    iotc_ev_watch(&l->ev, &l->ev_want, want, l->fq->base, l->fd, unix__on_io, l);
 }
 
 static void unix__read_failed(struct iotc_blink *l, ssize_t r)

@@ -11,6 +11,7 @@
  * the same code on a plain socket (tr.ssl NULL).
  */
 #include "conn_io.h"
+#include "ev_watch.h"
 #include "common/err.h"
 
 #include <errno.h>
@@ -60,17 +61,7 @@ static void io__arm(struct iotc_conn *c)
         if ((t->out && evbuffer_get_length(t->out) && !t->flush_queued) || t->read_wants_write)
             want |= EV_WRITE;
     }
-    if (want == t->ev_want)
-        return;
-    if (t->ev_want)
-        event_del(&t->ev);
-    t->ev_want = want;
-    if (!want)
-        return;
-    /* Assigned again on every change: only a non-pending event may be assigned. */
-    event_assign(&t->ev, c->ep->base, t->fd, want | EV_PERSIST, io__on_event, c);
-    if (event_add(&t->ev, NULL) != 0)
-        t->ev_want = 0;
+    iotc_ev_watch(&t->ev, &t->ev_want, want, c->ep->base, t->fd, io__on_event, c);
 }
 
 /* libevent's bufferevent kept the SSL_get_error code and then up to two queued errors and
