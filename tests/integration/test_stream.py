@@ -80,6 +80,14 @@ def puback(pid):
     return pkt(0x40, struct.pack(">H", pid))
 
 
+def sanitized():
+    """True when serve runs with AddressSanitizer (the asan preset)."""
+    try:
+        return "libasan" in open(f"/proc/{srv.proc.pid}/maps").read()
+    except OSError:
+        return False
+
+
 def front_door_kb():
     """(VmRSS, VmHWM) in KB summed over serve and its front-door children (not mosquitto)."""
     pids = [srv.proc.pid]
@@ -215,9 +223,14 @@ try:
     # (flow control off) the same run grew 4.9 MB, the rest of the 8 MB sitting in the
     # kernel's socket buffers.
     grown = max(hwm1, hwm2) - hwm0
-    check(f"front door peak memory grew {grown} KB (RSS {rss0} -> {rss1} -> {rss2} KB), "
-          f"bound 3072 KB for {N * SIZE // 1024} KB sent", grown < 3072,
-          (rss0, hwm0, rss1, hwm1, rss2, hwm2))
+    if sanitized():
+        # AddressSanitizer keeps freed blocks in quarantine (up to 256 MB), so peak memory
+        # says nothing about what the endpoint holds; the default build checks the bound.
+        print(f"skip - front door peak memory under AddressSanitizer (grew {grown} KB)")
+    else:
+        check(f"front door peak memory grew {grown} KB (RSS {rss0} -> {rss1} -> {rss2} KB), "
+              f"bound 3072 KB for {N * SIZE // 1024} KB sent", grown < 3072,
+              (rss0, hwm0, rss1, hwm1, rss2, hwm2))
     pub.s.close()
     sub.s.close()
     canary_round_trip("after-bulk")
