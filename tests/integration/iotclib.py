@@ -1,6 +1,6 @@
 """Shared helpers for the integration tests: raw MQTT packets over real TLS (every byte
 under the test's control), a `serve` child on ephemeral ports, and pass/fail counting."""
-import json, os, socket, ssl, struct, subprocess, sys, tempfile, time
+import json, os, socket, ssl, struct, subprocess, sys, tempfile, threading, time
 
 passed = failed = 0
 
@@ -276,3 +276,43 @@ def unsubscribe(filters, v=4, pid=1):
     for f in filters:
         body += s16(f)
     return pkt(0xA2, body)
+
+
+class Canary:
+    """A paho device subscribed at QoS 1 to its own topic, which must keep round-tripping
+    while a test attacks the endpoint around it. `received(tag)` waits for a payload that
+    reached it by any path (e.g. an HTTPS publish); `drops` lists its disconnects."""
+
+    def __init__(self, port, ca, cert, key, client_id, topic):
+        import paho.mqtt.client as mqtt
+        self.topic, self.got, self.drops = topic, [], []
+        self.cond, up, subscribed = threading.Condition(), threading.Event(), threading.Event()
+        c = self.client = mqtt.Client(client_id=client_id, protocol=mqtt.MQTTv311)
+        c.tls_set(ca_certs=ca, certfile=cert, keyfile=key)
+        c.on_message = self._on_message
+        # AWS IoT requires waiting for CONNACK before anything else: subscribe after it.
+        c.on_connect = lambda *a: up.set()
+        c.on_disconnect = lambda cl, u, rc: self.drops.append(rc)
+        c.on_subscribe = lambda *a: subscribed.set()
+        c.connect("localhost", port, keepalive=60)
+        c.loop_start()
+        check(f"{client_id} connected", up.wait(5))
+        c.subscribe(topic, qos=1)
+        check(f"{client_id} subscribed", subscribed.wait(5))
+
+    def _on_message(self, c, u, m):
+        with self.cond:
+            self.got.append(m.payload.decode())
+            self.cond.notify_all()
+
+    def received(self, tag, timeout=5):
+        with self.cond:
+            return self.cond.wait_for(lambda: tag in self.got, timeout=timeout)
+
+    def round_trip(self, tag, what=None):
+        self.client.publish(self.topic, tag, qos=1)
+        check(what or f"canary round trip {tag}", self.received(tag))
+
+    def stop(self):
+        self.client.loop_stop()
+        self.client.disconnect()

@@ -20,30 +20,11 @@ try:
     journal_events = srv.events
 
     # A good device that stays connected the whole time.
-    got = []
-    cond = threading.Condition()
-    def on_message(c, u, m):
-        with cond:
-            got.append(m.payload.decode()); cond.notify_all()
-    good = mqtt.Client(client_id="good-device", protocol=mqtt.MQTTv311)
-    good.tls_set(ca_certs=CA, certfile=f"{PKI}/device-01.crt", keyfile=f"{PKI}/device-01.key")
-    good.on_message = on_message
-    # AWS IoT requires waiting for CONNACK before anything else: subscribe from on_connect.
-    connected = threading.Event()
-    good.on_connect = lambda *a: connected.set()
-    good.connect("localhost", P8883, keepalive=60)
-    good.loop_start()
-    check("good paho client connected", connected.wait(5))
-    subscribed = threading.Event()
-    good.on_subscribe = lambda *a: subscribed.set()
-    good.subscribe("bad/input/echo", qos=1)
-    check("good paho client subscribed", subscribed.wait(5))
+    good = iotclib.Canary(P8883, CA, f"{PKI}/device-01.crt", f"{PKI}/device-01.key",
+                          "good-device", "bad/input/echo")
 
     def good_round_trip(tag):
-        good.publish("bad/input/echo", tag, qos=1)
-        with cond:
-            ok = cond.wait_for(lambda: tag in got, timeout=5)
-        check(f"good client still served after {tag}", ok)
+        good.round_trip(tag, f"good client still served after {tag}")
 
     def tls_conn(port=P8883, cert="device-02"):
         ctx = ssl.create_default_context(cafile=CA)
@@ -178,8 +159,7 @@ try:
     port = s.getsockname()[1]
     check("silent MQTT client: closed by the connect timeout", closed_by_peer(s, 5))
     good_round_trip("after-all")
-    good.loop_stop()
-    good.disconnect()
+    good.stop()
 finally:
     rc = srv.stop()
 check("serve exited cleanly on SIGTERM", rc == 0, rc)

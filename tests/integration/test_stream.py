@@ -116,33 +116,9 @@ try:
 
     # The canary: a paho device subscribed to its own topic, round-tripping QoS 1 between
     # rows (and during row 1's stall). It must never lose its connection.
-    got, cond = [], threading.Condition()
-    canary_up, canary_drops = threading.Event(), []
-
-    def on_message(c, u, m):
-        with cond:
-            got.append(m.payload.decode())
-            cond.notify_all()
-
-    canary = mqtt.Client(client_id="stream-canary", protocol=mqtt.MQTTv311)
-    canary.tls_set(ca_certs=CA, certfile=f"{PKI}/device-01.crt", keyfile=f"{PKI}/device-01.key")
-    canary.on_message = on_message
-    canary.on_connect = lambda *a: canary_up.set()
-    canary.on_disconnect = lambda c, u, rc: canary_drops.append(rc)
-    canary.connect("localhost", P8883, keepalive=60)
-    canary.loop_start()
-    check("canary connected", canary_up.wait(5))
-    subscribed = threading.Event()
-    canary.on_subscribe = lambda *a: subscribed.set()
-    canary.subscribe("stream/canary", qos=1)
-    check("canary subscribed", subscribed.wait(5))
-
-    def canary_round_trip(tag):
-        canary.publish("stream/canary", tag, qos=1)
-        with cond:
-            ok = cond.wait_for(lambda: tag in got, timeout=5)
-        check(f"canary round trip {tag}", ok)
-
+    canary = iotclib.Canary(P8883, CA, f"{PKI}/device-01.crt", f"{PKI}/device-01.key",
+                            "stream-canary", "stream/canary")
+    canary_round_trip = canary.round_trip
     canary_round_trip("start")
 
     # ---- 1. Backpressure with nothing lost ------------------------------------------------
@@ -419,9 +395,7 @@ try:
                         f"https://localhost:{P8443}/topics/stream/canary?qos=1"],
                        capture_output=True, text=True, timeout=20)
     check("HTTPS publish (curl): 200", r.stdout == "200", (r.stdout, r.stderr))
-    with cond:
-        check("HTTPS publish reached the canary",
-              cond.wait_for(lambda: "https-200" in got, timeout=5))
+    check("HTTPS publish reached the canary", canary.received("https-200"))
 
     # A Content-Length over the 128 KB payload limit is refused once the head is read
     # (http reader), while the client is still sending its body: the client must still
@@ -465,10 +439,9 @@ try:
           and ev[0].get("reason") == "HTTP request refused", ev)
     canary_round_trip("after-https")
 
-    check("canary never lost its connection", not canary_drops and srv.proc.poll() is None,
-          canary_drops)
-    canary.loop_stop()
-    canary.disconnect()
+    check("canary never lost its connection", not canary.drops and srv.proc.poll() is None,
+          canary.drops)
+    canary.stop()
 finally:
     if "sc" in globals() and sc.poll() is None:
         sc.kill()
