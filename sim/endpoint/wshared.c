@@ -22,12 +22,15 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* Client IDs remembered (48 bytes each, 6 MB of a sparse file; and up to as many live
- * sessions' records, 344 bytes each, 45 MB more, of which only the records in use are
- * ever touched). A client ID finds its entry within WS_PROBE slots of its hash; with
- * none free it is not shared (a takeover across workers then closes the old device as
- * "broker" instead of DUPLICATE_CLIENTID, and its throttle and versionNumber are counted
- * by each worker). */
+/* Client IDs remembered: a hash index of 4-byte slots (512 KB) pointing into entries
+ * handed out densely (48 bytes each), and up to as many live sessions' records (344 bytes
+ * each, also dense), all in one sparse file of which only the pages in use are ever
+ * touched. The entries themselves once sat in the hashed slots, and 2,000 devices touched
+ * three quarters of their 6 MB (random pages): with two workers that was 2.2 KB of each
+ * idle device (iotc_bench, issue 13). A client ID finds its entry within WS_PROBE slots of
+ * its hash; with none free it is not shared (a takeover across workers then closes the old device
+ * as "broker" instead of DUPLICATE_CLIENTID, and its throttle and versionNumber are counted by each
+ * worker). */
 #define WS_SLOTS (1u << 17)
 #define WS_PROBE 32
 
@@ -57,6 +60,8 @@ struct ws_table {
     struct iotc_bucket connects, publishes; /* the account's */
     long long counters[IOTC_EP_SHARED_COUNTERS];
     uint32_t held_used, held_free; /* records ever handed out; 1 + head of the free list */
+    uint32_t e_used;               /* entries ever handed out (never freed: versionNumber) */
+    uint32_t slot[WS_SLOTS];       /* 1 + index in e[] of the entry hashed here, 0: free */
     struct ws_entry e[WS_SLOTS];
     struct ws_held held[WS_SLOTS];
 };
@@ -123,20 +128,27 @@ static uint64_t ws__tag(const char *id)
     return h ? h : 1;
 }
 
-/* The entry of id, made when create; NULL when not there (or no room). Under the lock. */
+/* The entry of id, made when create; NULL when not there (or no room). Under the lock. A
+ * slot or count that garbage in the file put out of range is treated as taken or full
+ * (the attack table's shm-garbage row). */
 static struct ws_entry *ws__find(struct ws_table *t, const char *id, bool create)
 {
     uint64_t tag = ws__tag(id);
+    if (t->e_used > WS_SLOTS)
+        t->e_used = WS_SLOTS;
     for (unsigned i = 0; i < WS_PROBE; i++) {
-        struct ws_entry *e = &t->e[(tag + i) % WS_SLOTS];
-        if (e->tag == tag)
-            return e;
-        if (e->tag == 0) {
-            if (!create)
+        uint32_t *slot = &t->slot[(tag + i) % WS_SLOTS];
+        if (*slot == 0) {
+            if (!create || t->e_used == WS_SLOTS)
                 return NULL;
+            struct ws_entry *e = &t->e[t->e_used++];
+            memset(e, 0, sizeof *e);
             e->tag = tag;
+            *slot = t->e_used;
             return e;
         }
+        if (*slot <= t->e_used && t->e[*slot - 1].tag == tag)
+            return &t->e[*slot - 1];
     }
     return NULL;
 }
@@ -466,7 +478,8 @@ size_t iotc_ep_shared_orphans(struct iotc_endpoint *ep, int worker, iotc_ep_shar
     struct iotc_ep_shared_session *v = NULL;
     size_t n = 0, cap = 0;
     ws__lock(t);
-    for (uint32_t i = 0; i < WS_SLOTS; i++) {
+    uint32_t used = t->e_used > WS_SLOTS ? WS_SLOTS : t->e_used;
+    for (uint32_t i = 0; i < used; i++) {
         struct ws_entry *e = &t->e[i];
         struct ws_held *h = ws__held_of(t, e);
         if (!h || h->worker != worker)
