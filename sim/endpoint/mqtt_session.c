@@ -136,8 +136,7 @@ void iotc_ms_send_client(struct iotc_endpoint_mqtt_sess *s, const void *data, si
     } else {
         iotc_conn_write(s->c, data, len);
     }
-    if (s->link &&
-        iotc_conn_output_len(s->c) > IOTC_ENDPOINT_MS_HIGH_WATER)
+    if (s->link && iotc_conn_output_len(s->c) > IOTC_ENDPOINT_MS_HIGH_WATER)
         iotc_blink_pause(s->link, true);
 }
 
