@@ -256,7 +256,7 @@ void iotc_conn_on_handshake(struct iotc_conn *c)
         c->sess.ops->on_read(c);
 }
 
-void iotc_conn_on_handshake_failed(struct iotc_conn *c, int sys, bool eof, const char *why)
+void iotc_conn_on_handshake_failed(struct iotc_conn *c, bool eof, const char *why, int sys)
 {
     char reason[256];
     if (c->tr.refuse_reason && c->tr.refuse_reason[0])

@@ -108,8 +108,8 @@ static void io__handshake(struct iotc_conn *c)
     }
     int sys = errno;
     const char *why = io__ssl_reason(code);
-    iotc_conn_on_handshake_failed(c, code == SSL_ERROR_SYSCALL && !why ? sys : 0,
-                                  why ? false : io__is_eof(code), why);
+    iotc_conn_on_handshake_failed(c, why ? false : io__is_eof(code), why,
+                                  code == SSL_ERROR_SYSCALL && !why ? sys : 0);
 }
 
 /* What the stream says when it fails: journaled by conn.c. */

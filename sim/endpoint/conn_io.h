@@ -21,8 +21,9 @@ void iotc_conn_io_free(struct iotc_conn *c);
 
 /* conn.c, called by conn_io.c. */
 void iotc_conn_on_handshake(struct iotc_conn *c);
-/* eof: the client went away (sys: its errno, 0 for a clean EOF); why: OpenSSL's reason. */
-void iotc_conn_on_handshake_failed(struct iotc_conn *c, int sys, bool eof, const char *why);
+/* eof: the client went away; why: OpenSSL's reason or NULL; sys: the errno when the
+ * socket failed, 0 otherwise. The same three for both ends of a stream. */
+void iotc_conn_on_handshake_failed(struct iotc_conn *c, bool eof, const char *why, int sys);
 void iotc_conn_on_input(struct iotc_conn *c);
 void iotc_conn_on_drained(struct iotc_conn *c);
 void iotc_conn_on_flushed(struct iotc_conn *c);
